@@ -1,0 +1,303 @@
+//! The static graph: placeholders, variables, constants, op nodes and gradient nodes,
+//! appended in topological order (a node's inputs always have smaller ids).
+//!
+//! Variables live in a [`VarStore`] shared by every [`Program`] compiled from the graph,
+//! so the train, test and predict Programs (and any `K.function`) see the same weights.
+
+mod autodiff;
+mod program;
+mod update;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use program::{ExecState, Program, Session};
+pub use update::{Update, UpdateOp};
+
+use crate::ops::{self, Attrs, OpRef, TypeInfo};
+use crate::tensor::{fmt_dims, fmt_shape, DType, Shape, Value};
+use crate::{Error, Result};
+
+/// Index of a node in its graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub usize);
+
+/// Index of a variable in its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub usize);
+
+/// What a node is.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// Fed at run time.
+    Placeholder,
+    /// Reads a variable of the store.
+    Variable(VarId),
+    /// A fixed value.
+    Constant(Arc<Value>),
+    /// Applies an op to the input nodes.
+    Op(OpRef),
+    /// The gradient of the scalar node `loss` with respect to node `wrt`, computed by a
+    /// reverse sweep when a Program runs.
+    Grad {
+        /// The scalar being differentiated.
+        loss: NodeId,
+        /// The node differentiated against.
+        wrt: NodeId,
+    },
+}
+
+/// One node: kind, inputs, static type and a name for messages.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// What the node computes.
+    pub kind: NodeKind,
+    /// Input nodes (empty for sources).
+    pub inputs: Vec<NodeId>,
+    /// Static dtype and shape.
+    pub ty: TypeInfo,
+    /// A name for error messages (`dense_1_W`, `x`, or the op name).
+    pub name: String,
+}
+
+/// The variables of a graph plus the random streams' call counters. One lock guards it,
+/// so two Programs run from two threads never interleave their updates.
+#[derive(Debug, Default)]
+pub struct VarData {
+    /// Current values, indexed by [`VarId`].
+    pub values: Vec<Value>,
+    /// Names, for messages.
+    pub names: Vec<String>,
+    /// Per random node: how many times it has drawn.
+    pub counters: HashMap<NodeId, u64>,
+}
+
+/// Shared, locked variable storage.
+#[derive(Debug, Default)]
+pub struct VarStore {
+    inner: Mutex<VarData>,
+}
+
+impl VarStore {
+    /// Locks the store. A poisoned lock (a panic while holding it) is recovered: the
+    /// data are plain buffers, always in a valid state between kernel calls.
+    pub fn lock(&self) -> MutexGuard<'_, VarData> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A computation graph under construction.
+#[derive(Debug)]
+pub struct Graph {
+    nodes: Vec<Arc<Node>>,
+    store: Arc<VarStore>,
+    learning_phase: NodeId,
+    var_nodes: Vec<NodeId>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Graph::new()
+    }
+}
+
+impl Graph {
+    /// An empty graph holding only the learning-phase placeholder (a float scalar:
+    /// 1 = training, 0 = test; 0 when not fed).
+    pub fn new() -> Graph {
+        let mut g = Graph {
+            nodes: Vec::new(),
+            store: Arc::new(VarStore::default()),
+            learning_phase: NodeId(0),
+            var_nodes: Vec::new(),
+        };
+        g.learning_phase = g.push(Node {
+            kind: NodeKind::Placeholder,
+            inputs: vec![],
+            ty: TypeInfo { dtype: DType::F32, shape: vec![] },
+            name: "keras_learning_phase".into(),
+        });
+        g
+    }
+
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(Arc::new(node));
+        NodeId(self.nodes.len() - 1)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when the graph holds only the learning-phase node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.len() <= 1
+    }
+
+    /// The learning-phase placeholder.
+    pub fn learning_phase(&self) -> NodeId {
+        self.learning_phase
+    }
+
+    /// The shared variable store.
+    pub fn store(&self) -> &Arc<VarStore> {
+        &self.store
+    }
+
+    /// A node by id.
+    pub fn node(&self, id: NodeId) -> Result<&Arc<Node>> {
+        self.nodes
+            .get(id.0)
+            .ok_or_else(|| Error::Value(format!("node {} does not belong to this graph", id.0)))
+    }
+
+    /// The static type of a node.
+    pub fn info(&self, id: NodeId) -> Result<&TypeInfo> {
+        Ok(&self.node(id)?.ty)
+    }
+
+    /// Adds a placeholder of the given dtype and symbolic shape.
+    pub fn placeholder(&mut self, dtype: DType, shape: Shape, name: &str) -> NodeId {
+        self.push(Node {
+            kind: NodeKind::Placeholder,
+            inputs: vec![],
+            ty: TypeInfo { dtype, shape },
+            name: name.to_string(),
+        })
+    }
+
+    /// Adds a variable with an initial value; returns its node.
+    pub fn variable(&mut self, value: Value, name: &str) -> NodeId {
+        let ty = TypeInfo { dtype: value.dt(), shape: value.shape.iter().map(|&d| Some(d)).collect() };
+        let vid = {
+            let mut s = self.store.lock();
+            s.values.push(value);
+            s.names.push(name.to_string());
+            VarId(s.values.len() - 1)
+        };
+        let id = self.push(Node { kind: NodeKind::Variable(vid), inputs: vec![], ty, name: name.to_string() });
+        self.var_nodes.push(id);
+        id
+    }
+
+    /// The variable id behind a variable node.
+    pub fn var_id(&self, id: NodeId) -> Result<VarId> {
+        match self.node(id)?.kind {
+            NodeKind::Variable(v) => Ok(v),
+            _ => Err(Error::Type(format!("'{}' is not a variable", self.node(id)?.name))),
+        }
+    }
+
+    /// The node reading a variable.
+    pub fn var_node(&self, v: VarId) -> Result<NodeId> {
+        self.var_nodes.get(v.0).copied().ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
+    }
+
+    /// Adds a constant.
+    pub fn constant(&mut self, value: Value, name: &str) -> NodeId {
+        let ty = TypeInfo { dtype: value.dt(), shape: value.shape.iter().map(|&d| Some(d)).collect() };
+        self.push(Node { kind: NodeKind::Constant(Arc::new(value)), inputs: vec![], ty, name: name.to_string() })
+    }
+
+    /// Adds an op node built from the registry by name. Shape errors are reported here,
+    /// at build time, naming the op and the input shapes.
+    pub fn op(&mut self, name: &str, inputs: &[NodeId], attrs: &Attrs) -> Result<NodeId> {
+        let op = ops::build(name, attrs)?;
+        self.apply(op, inputs)
+    }
+
+    /// Adds a node applying an already built op.
+    pub fn apply(&mut self, op: OpRef, inputs: &[NodeId]) -> Result<NodeId> {
+        let mut tys = Vec::with_capacity(inputs.len());
+        for &i in inputs {
+            tys.push(self.info(i)?.clone());
+        }
+        let ty = op.infer(&tys).map_err(|e| with_context(e, op.name(), &tys))?;
+        let name = op.name().to_string();
+        Ok(self.push(Node { kind: NodeKind::Op(op), inputs: inputs.to_vec(), ty, name }))
+    }
+
+    /// Gradient nodes of the scalar `loss` with respect to each of `wrt`.
+    pub fn gradients(&mut self, loss: NodeId, wrt: &[NodeId]) -> Result<Vec<NodeId>> {
+        let lt = self.info(loss)?.clone();
+        if !lt.shape.is_empty() {
+            return Err(Error::Value(format!(
+                "gradients: the loss must be a scalar, got a tensor of shape {} (reduce it with mean or sum first)",
+                fmt_shape(&lt.shape)
+            )));
+        }
+        if lt.dtype != DType::F32 {
+            return Err(Error::Type(format!("gradients: the loss must be float32, got {}", lt.dtype.name())));
+        }
+        let mut out = Vec::with_capacity(wrt.len());
+        for &w in wrt {
+            let wn = self.node(w)?.clone();
+            if wn.ty.dtype != DType::F32 {
+                return Err(Error::Type(format!(
+                    "gradients: cannot differentiate with respect to '{}' of dtype {}",
+                    wn.name,
+                    wn.ty.dtype.name()
+                )));
+            }
+            out.push(self.push(Node {
+                kind: NodeKind::Grad { loss, wrt: w },
+                inputs: vec![loss, w],
+                ty: wn.ty.clone(),
+                name: format!("grad_{}", wn.name),
+            }));
+        }
+        Ok(out)
+    }
+
+    /// Reads a variable.
+    pub fn get_value(&self, v: VarId) -> Result<Value> {
+        let s = self.store.lock();
+        s.values.get(v.0).cloned().ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
+    }
+
+    /// Writes a variable; dtype and shape must match its declaration.
+    pub fn set_value(&self, v: VarId, value: Value) -> Result<()> {
+        let mut s = self.store.lock();
+        let name = s.names.get(v.0).cloned().unwrap_or_default();
+        let cur = s.values.get_mut(v.0).ok_or_else(|| Error::Value(format!("no variable {}", v.0)))?;
+        if cur.shape != value.shape {
+            return Err(Error::Shape(format!(
+                "set_value: variable '{name}' has shape {}, the new value has shape {}",
+                fmt_dims(&cur.shape),
+                fmt_dims(&value.shape)
+            )));
+        }
+        if cur.dt() != value.dt() {
+            return Err(Error::Type(format!(
+                "set_value: variable '{name}' is {}, the new value is {}",
+                cur.dt().name(),
+                value.dt().name()
+            )));
+        }
+        *cur = value;
+        Ok(())
+    }
+
+    /// Compiles a Program computing `outputs` from the fed `inputs`, then applying
+    /// `updates` to variables.
+    pub fn compile(&self, inputs: &[NodeId], outputs: &[NodeId], updates: Vec<Update>) -> Result<Program> {
+        Program::compile(self, inputs, outputs, updates)
+    }
+
+    pub(crate) fn nodes(&self) -> &[Arc<Node>] {
+        &self.nodes
+    }
+}
+
+/// Prefixes an inference error with the op and its input shapes.
+fn with_context(e: Error, op: &str, tys: &[TypeInfo]) -> Error {
+    let shapes: Vec<String> = tys.iter().map(|t| fmt_shape(&t.shape)).collect();
+    let ctx = format!("{op} (input shapes {})", shapes.join(", "));
+    match e {
+        Error::Shape(m) if !m.starts_with(op) => Error::Shape(format!("{ctx}: {m}")),
+        Error::Value(m) if !m.starts_with(op) => Error::Value(format!("{ctx}: {m}")),
+        Error::Type(m) if !m.starts_with(op) => Error::Type(format!("{ctx}: {m}")),
+        other => other,
+    }
+}

@@ -1,0 +1,549 @@
+//! The executor. A Program is compiled once from (inputs, outputs, updates): it keeps
+//! only the nodes needed, in topological order, plans the reverse sweeps for gradient
+//! nodes, and owns the buffers of every node. Buffers are reset in place, so a call with
+//! the same input shapes as the previous one reuses them and allocates nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use smallvec::SmallVec;
+
+use super::autodiff::{self, Sweep};
+use super::{Graph, Node, NodeId, NodeKind, Update, UpdateOp, VarData, VarId, VarStore};
+use crate::kernels::fpmode::FlushDenormals;
+use crate::ops::{OpCtx, Scratch, TypeInfo};
+use crate::tensor::{fmt_dims, fmt_shape, known, DType, Value};
+use crate::{Error, Result};
+
+/// Where a slot's value lives.
+#[derive(Debug, Clone)]
+enum Loc {
+    /// In the Program's own buffer for the slot.
+    Buf,
+    /// In the variable store.
+    Var(VarId),
+    /// In the node itself.
+    Const(Arc<Value>),
+    /// In a sweep's gradient buffer: (sweep, slot of the differentiated node).
+    Grad(usize, usize),
+}
+
+#[derive(Debug)]
+enum PlannedUpdate {
+    Assign { var: VarId, slot: usize },
+    Fused { op: Arc<dyn UpdateOp>, slots: Vec<usize> },
+}
+
+/// Mutable per-Program state: buffers, scratch, gradient buffers and the shape plan.
+#[derive(Debug, Default)]
+pub struct ExecState {
+    values: Vec<Value>,
+    scratch: Vec<Scratch>,
+    grads: Vec<Vec<Value>>,
+    fed: Vec<bool>,
+    key: Vec<Vec<usize>>,
+    planned: bool,
+}
+
+/// A compiled, runnable computation over a graph's variables.
+#[derive(Debug)]
+pub struct Program {
+    nodes: Vec<Arc<Node>>,
+    ids: Vec<NodeId>,
+    locs: Vec<Loc>,
+    inputs_of: Vec<SmallVec<[usize; 4]>>,
+    feeds: Vec<usize>,
+    lp_slot: Option<usize>,
+    outputs: Vec<usize>,
+    updates: Vec<PlannedUpdate>,
+    sweeps: Vec<Sweep>,
+    store: Arc<VarStore>,
+    state: Mutex<ExecState>,
+}
+
+/// A locked Program ready to be fed and run (see [`Program::session`]).
+pub struct Session<'a> {
+    prog: &'a Program,
+    st: MutexGuard<'a, ExecState>,
+}
+
+impl Program {
+    pub(crate) fn compile(g: &Graph, inputs: &[NodeId], outputs: &[NodeId], updates: Vec<Update>) -> Result<Program> {
+        let all = g.nodes();
+        // Which nodes are needed: everything reachable backwards from outputs, update
+        // values and fed inputs. Grad nodes pull in their loss (and so the forward).
+        let mut needed = vec![false; all.len()];
+        let mut stack: Vec<NodeId> = Vec::new();
+        for &i in inputs {
+            let n = g.node(i)?;
+            if !matches!(n.kind, NodeKind::Placeholder) {
+                return Err(Error::Type(format!(
+                    "function inputs must be placeholders; '{}' is not (it is computed from other tensors)",
+                    n.name
+                )));
+            }
+            stack.push(i);
+        }
+        stack.extend_from_slice(outputs);
+        for u in &updates {
+            match u {
+                Update::Assign { var, value } => {
+                    stack.push(g.var_node(*var)?);
+                    stack.push(*value);
+                }
+                Update::Fused { op, inputs } => {
+                    for v in op.writes() {
+                        stack.push(g.var_node(v)?);
+                    }
+                    stack.extend_from_slice(inputs);
+                }
+            }
+        }
+        while let Some(id) = stack.pop() {
+            let n = g.node(id)?;
+            if needed[id.0] {
+                continue;
+            }
+            needed[id.0] = true;
+            stack.extend_from_slice(&n.inputs);
+        }
+        let ids: Vec<NodeId> = (0..all.len()).filter(|&i| needed[i]).map(NodeId).collect();
+        let slot_of: HashMap<NodeId, usize> = ids.iter().enumerate().map(|(s, &id)| (id, s)).collect();
+        let nodes: Vec<Arc<Node>> = ids.iter().map(|id| all[id.0].clone()).collect();
+        let inputs_of: Vec<SmallVec<[usize; 4]>> =
+            nodes.iter().map(|n| n.inputs.iter().map(|i| slot_of[i]).collect()).collect();
+
+        // Feeds.
+        let mut feeds = Vec::new();
+        let mut seen = HashSet::new();
+        for &i in inputs {
+            if !seen.insert(i) {
+                return Err(Error::Value(format!("input '{}' is given twice", g.node(i)?.name)));
+            }
+            feeds.push(slot_of[&i]);
+        }
+        let lp = g.learning_phase();
+        let lp_slot = slot_of.get(&lp).copied().filter(|s| !feeds.contains(s));
+        for (s, n) in nodes.iter().enumerate() {
+            if matches!(n.kind, NodeKind::Placeholder) && !feeds.contains(&s) && Some(s) != lp_slot {
+                return Err(Error::Value(format!(
+                    "the outputs depend on input '{}' of shape {}, which is not among the function's inputs",
+                    n.name,
+                    fmt_shape(&n.ty.shape)
+                )));
+            }
+        }
+
+        // Reverse sweeps, one per distinct loss.
+        let mut sweeps: Vec<Sweep> = Vec::new();
+        let mut sweep_of_loss: HashMap<usize, usize> = HashMap::new();
+        let mut wrt_of_loss: HashMap<usize, HashSet<usize>> = HashMap::new();
+        for n in &nodes {
+            if let NodeKind::Grad { loss, wrt } = n.kind {
+                wrt_of_loss.entry(slot_of[&loss]).or_default().insert(slot_of[&wrt]);
+            }
+        }
+        let node_refs: Vec<&Node> = nodes.iter().map(|n| n.as_ref()).collect();
+        let plain_inputs: Vec<Vec<usize>> = inputs_of.iter().map(|v| v.to_vec()).collect();
+        let mut losses: Vec<usize> = wrt_of_loss.keys().copied().collect();
+        losses.sort_unstable();
+        for loss in losses {
+            let sw = autodiff::plan(&node_refs, &plain_inputs, loss, &wrt_of_loss[&loss])?;
+            sweep_of_loss.insert(loss, sweeps.len());
+            sweeps.push(sw);
+        }
+
+        let locs: Vec<Loc> = nodes
+            .iter()
+            .map(|n| match &n.kind {
+                NodeKind::Variable(v) => Loc::Var(*v),
+                NodeKind::Constant(c) => Loc::Const(c.clone()),
+                NodeKind::Grad { loss, wrt } => Loc::Grad(sweep_of_loss[&slot_of[loss]], slot_of[wrt]),
+                _ => Loc::Buf,
+            })
+            .collect();
+
+        let outputs = outputs.iter().map(|o| slot_of[o]).collect();
+        let mut planned = Vec::new();
+        for u in updates {
+            match u {
+                Update::Assign { var, value } => {
+                    let vt = &nodes[slot_of[&value]].ty;
+                    let var_node = &nodes[slot_of[&g.var_node(var)?]];
+                    if vt.dtype != var_node.ty.dtype || vt.shape.len() != var_node.ty.shape.len() {
+                        return Err(Error::Value(format!(
+                            "update of variable '{}' {} {}: the new value is {} {}",
+                            var_node.name,
+                            var_node.ty.dtype.name(),
+                            fmt_shape(&var_node.ty.shape),
+                            vt.dtype.name(),
+                            fmt_shape(&vt.shape)
+                        )));
+                    }
+                    planned.push(PlannedUpdate::Assign { var, slot: slot_of[&value] })
+                }
+                Update::Fused { op, inputs } => {
+                    if let Some(v) = inputs.iter().find(|i| matches!(nodes[slot_of[i]].kind, NodeKind::Variable(_))) {
+                        return Err(Error::Value(format!(
+                            "{}: inputs of a fused update must be computed values, '{}' is a variable",
+                            op.name(),
+                            nodes[slot_of[v]].name
+                        )));
+                    }
+                    planned.push(PlannedUpdate::Fused { slots: inputs.iter().map(|i| slot_of[i]).collect(), op })
+                }
+            }
+        }
+        let n = nodes.len();
+        let state = ExecState {
+            values: vec![Value::default(); n],
+            scratch: vec![Scratch::default(); n],
+            grads: vec![vec![Value::default(); n]; sweeps.len()],
+            fed: vec![false; n],
+            key: vec![Vec::new(); feeds.len()],
+            planned: false,
+        };
+        Ok(Program {
+            nodes,
+            ids,
+            locs,
+            inputs_of,
+            feeds,
+            lp_slot,
+            outputs,
+            updates: planned,
+            sweeps,
+            store: g.store().clone(),
+            state: Mutex::new(state),
+        })
+    }
+
+    /// Number of fed inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.feeds.len()
+    }
+
+    /// Number of outputs.
+    pub fn n_outputs(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Static type of fed input `i`.
+    pub fn input_info(&self, i: usize) -> &TypeInfo {
+        &self.nodes[self.feeds[i]].ty
+    }
+
+    /// Name of fed input `i`.
+    pub fn input_name(&self, i: usize) -> &str {
+        &self.nodes[self.feeds[i]].name
+    }
+
+    /// Locks the Program for one call. A second thread calling the same Program waits.
+    pub fn session(&self) -> Session<'_> {
+        Session { prog: self, st: self.state.lock().unwrap_or_else(|e| e.into_inner()) }
+    }
+
+    /// Convenience for Rust callers: feeds `inputs` (in order), runs, and returns copies
+    /// of the outputs.
+    pub fn run(&self, inputs: &[Value]) -> Result<Vec<Value>> {
+        let mut s = self.session();
+        if inputs.len() != self.feeds.len() {
+            return Err(Error::Value(format!(
+                "the function takes {} input(s), got {}",
+                self.feeds.len(),
+                inputs.len()
+            )));
+        }
+        for (i, v) in inputs.iter().enumerate() {
+            s.feed(i, v)?;
+        }
+        s.run()?;
+        Ok((0..self.outputs.len()).map(|i| s.output(i).clone()).collect())
+    }
+
+    fn check_feed(&self, i: usize, dtype: DType, shape: &[usize]) -> Result<()> {
+        let n = &self.nodes[self.feeds[i]];
+        let ok_rank = n.ty.shape.len() == shape.len();
+        let ok_dims = ok_rank && n.ty.shape.iter().zip(shape).all(|(d, &s)| d.is_none_or(|d| d == s));
+        if !ok_dims {
+            return Err(Error::Shape(format!(
+                "input '{}' expects shape {}, got an array of shape {}",
+                n.name,
+                fmt_shape(&n.ty.shape),
+                fmt_dims(shape)
+            )));
+        }
+        if shape.contains(&0) {
+            return Err(Error::Value(format!(
+                "input '{}' is empty (shape {}); an empty batch cannot be run",
+                n.name,
+                fmt_dims(shape)
+            )));
+        }
+        let want = n.ty.dtype;
+        let compatible = want == dtype || (want.is_float_storage() && dtype.is_float_storage());
+        if !compatible {
+            return Err(Error::Type(format!(
+                "input '{}' expects {} data, got {}",
+                n.name,
+                want.name(),
+                dtype.name()
+            )));
+        }
+        Ok(())
+    }
+
+    fn val<'a>(&'a self, s: usize, values: &'a [Value], vars: &'a VarData, grads: &'a [Vec<Value>]) -> &'a Value {
+        match &self.locs[s] {
+            Loc::Var(v) => &vars.values[v.0],
+            _ => self.val_local(s, values, grads),
+        }
+    }
+
+    /// Like `val` for slots whose value does not live in the variable store (variables
+    /// read as outputs are copied to their slot buffer during the forward pass).
+    fn val_local<'a>(&'a self, s: usize, values: &'a [Value], grads: &'a [Vec<Value>]) -> &'a Value {
+        match &self.locs[s] {
+            Loc::Buf | Loc::Var(_) => &values[s],
+            Loc::Const(c) => c,
+            Loc::Grad(sw, w) => &grads[*sw][*w],
+        }
+    }
+
+    /// Concrete shape planning: infers every node's concrete type from the fed shapes
+    /// and resets buffers. Skipped when the fed shapes equal the previous call's.
+    fn plan(&self, st: &mut ExecState, vars: &VarData) -> Result<()> {
+        let ExecState { values, grads, .. } = st;
+        for s in 0..self.nodes.len() {
+            let node = &self.nodes[s];
+            match &node.kind {
+                NodeKind::Placeholder => {
+                    if Some(s) == self.lp_slot {
+                        values[s].reset(DType::F32, &[]);
+                        values[s].f[0] = 0.0;
+                    }
+                }
+                NodeKind::Op(op) => {
+                    let mut tys: SmallVec<[TypeInfo; 4]> = SmallVec::new();
+                    for &i in &self.inputs_of[s] {
+                        let v = self.val(i, values, vars, grads);
+                        tys.push(TypeInfo { dtype: v.dt(), shape: known(&v.shape) });
+                    }
+                    let t = op.infer(&tys)?;
+                    let mut dims = Vec::with_capacity(t.shape.len());
+                    for d in &t.shape {
+                        dims.push(d.ok_or_else(|| {
+                            Error::Shape(format!("{}: could not infer a concrete output shape", op.name()))
+                        })?);
+                    }
+                    values[s].reset(t.dtype, &dims);
+                }
+                NodeKind::Grad { .. } | NodeKind::Variable(_) | NodeKind::Constant(_) => {}
+            }
+        }
+        // Gradient buffers: same shape as the node they belong to.
+        for (k, sw) in self.sweeps.iter().enumerate() {
+            for s in 0..self.nodes.len() {
+                if sw.needs[s] {
+                    let shape = self.val(s, values, vars, grads).shape.clone();
+                    grads[k][s].reset(DType::F32, &shape);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs on a locked state (see [`Session::parts`]); inputs must have been fed.
+    pub fn run_state(&self, st: &mut ExecState) -> Result<()> {
+        let r = self.execute(st);
+        for s in &self.feeds {
+            st.fed[*s] = false;
+        }
+        r
+    }
+
+    fn execute(&self, st: &mut ExecState) -> Result<()> {
+        crate::kernels::pool::init();
+        let _ftz = FlushDenormals::new();
+        let mut vars = self.store.lock();
+        for (k, &s) in self.feeds.iter().enumerate() {
+            if !st.fed[s] {
+                return Err(Error::Value(format!("input '{}' was not fed", self.nodes[s].name)));
+            }
+            if st.key[k] != st.values[s].shape {
+                st.planned = false;
+            }
+        }
+        if !st.planned {
+            self.plan(st, &vars)?;
+            for (k, &s) in self.feeds.iter().enumerate() {
+                st.key[k].clone_from(&st.values[s].shape);
+            }
+            st.planned = true;
+        }
+        // Random streams draw their counters before any kernel runs.
+        for (s, node) in self.nodes.iter().enumerate() {
+            if let NodeKind::Op(op) = &node.kind {
+                if op.is_random() {
+                    let c = vars.counters.entry(self.ids[s]).or_insert(0);
+                    st.scratch[s].counter = *c;
+                    *c += 1;
+                }
+            }
+        }
+        let vars_ref: &VarData = &vars;
+        let mut swept: SmallVec<[bool; 4]> = SmallVec::from_elem(false, self.sweeps.len());
+        for s in 0..self.nodes.len() {
+            match &self.nodes[s].kind {
+                NodeKind::Op(op) => {
+                    let mut out = std::mem::take(&mut st.values[s]);
+                    let r = {
+                        let refs: SmallVec<[&Value; 6]> =
+                            self.inputs_of[s].iter().map(|&i| self.val(i, &st.values, vars_ref, &st.grads)).collect();
+                        op.forward(&refs, &mut out, &mut OpCtx { scratch: &mut st.scratch[s] })
+                    };
+                    st.values[s] = out;
+                    r?;
+                }
+                NodeKind::Grad { .. } => {
+                    if let Loc::Grad(k, _) = self.locs[s] {
+                        if !swept[k] {
+                            self.sweep(k, st, vars_ref)?;
+                            swept[k] = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        drop(swept);
+        for &s in &self.outputs {
+            if let Loc::Var(v) = self.locs[s] {
+                st.values[s].assign_from(&vars.values[v.0]);
+            }
+        }
+        // Updates: every value above was computed from pre-step variables. Check every
+        // assignment before applying any, so a failing call leaves the variables intact.
+        let ExecState { values, grads, .. } = st;
+        for u in &self.updates {
+            if let PlannedUpdate::Assign { var, slot } = u {
+                let src = self.val(*slot, values, &vars, grads);
+                let dst = &vars.values[var.0];
+                if src.shape != dst.shape {
+                    return Err(Error::Shape(format!(
+                        "update of variable '{}' of shape {}: the new value has shape {}",
+                        vars.names[var.0],
+                        fmt_dims(&dst.shape),
+                        fmt_dims(&src.shape)
+                    )));
+                }
+            }
+        }
+        for u in &self.updates {
+            match u {
+                PlannedUpdate::Assign { var, slot } => match self.locs[*slot] {
+                    Loc::Var(src) => {
+                        if src != *var {
+                            let v = vars.values[src.0].clone();
+                            vars.values[var.0].assign_from(&v);
+                        }
+                    }
+                    _ => vars.values[var.0].assign_from(self.val_local(*slot, values, grads)),
+                },
+                PlannedUpdate::Fused { op, slots } => {
+                    let refs: SmallVec<[&Value; 8]> = slots.iter().map(|&i| self.val_local(i, values, grads)).collect();
+                    op.apply(&refs, &mut vars)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn sweep(&self, k: usize, st: &mut ExecState, vars: &VarData) -> Result<()> {
+        let sw = &self.sweeps[k];
+        let ExecState { values, scratch, grads, .. } = st;
+        for s in 0..self.nodes.len() {
+            if sw.needs[s] {
+                grads[k][s].f.fill(0.0);
+            }
+        }
+        if sw.needs[sw.loss] {
+            grads[k][sw.loss].f[0] = 1.0;
+        }
+        for &s in &sw.order {
+            let NodeKind::Op(op) = &self.nodes[s].kind else { continue };
+            let gout = std::mem::take(&mut grads[k][s]);
+            let mut r = Ok(());
+            for (idx, &i) in self.inputs_of[s].iter().enumerate() {
+                if !sw.needs[i] || !op.has_grad(idx) {
+                    continue;
+                }
+                let mut gin = std::mem::take(&mut grads[k][i]);
+                {
+                    let refs: SmallVec<[&Value; 6]> =
+                        self.inputs_of[s].iter().map(|&j| self.val(j, values, vars, grads)).collect();
+                    let out = self.val(s, values, vars, grads);
+                    r = op.backward(idx, &refs, out, &gout.f, &mut gin.f, &mut OpCtx { scratch: &mut scratch[s] });
+                }
+                grads[k][i] = gin;
+                if r.is_err() {
+                    break;
+                }
+            }
+            grads[k][s] = gout;
+            r?;
+        }
+        Ok(())
+    }
+}
+
+impl Session<'_> {
+    /// Copies a float32 array into input `i` (shape and dtype checked).
+    pub fn feed_f32(&mut self, i: usize, shape: &[usize], data: &[f32]) -> Result<()> {
+        self.feed_slice(i, DType::F32, shape, |v| v.f.copy_from_slice(data))
+    }
+
+    /// Copies an int32 array into input `i`.
+    pub fn feed_i32(&mut self, i: usize, shape: &[usize], data: &[i32]) -> Result<()> {
+        self.feed_slice(i, DType::I32, shape, |v| v.i.copy_from_slice(data))
+    }
+
+    /// Copies a value into input `i`.
+    pub fn feed(&mut self, i: usize, v: &Value) -> Result<()> {
+        match v.dt() {
+            DType::I32 => self.feed_i32(i, &v.shape, &v.i),
+            d => self.feed_slice(i, d, &v.shape, |dst| dst.f.copy_from_slice(&v.f)),
+        }
+    }
+
+    fn feed_slice(&mut self, i: usize, dtype: DType, shape: &[usize], fill: impl FnOnce(&mut Value)) -> Result<()> {
+        if i >= self.prog.feeds.len() {
+            return Err(Error::Value(format!("input index {i} out of range ({} inputs)", self.prog.feeds.len())));
+        }
+        self.prog.check_feed(i, dtype, shape)?;
+        let s = self.prog.feeds[i];
+        let want = self.prog.nodes[s].ty.dtype;
+        let v = &mut self.st.values[s];
+        v.reset(want, shape);
+        fill(v);
+        self.st.fed[s] = true;
+        Ok(())
+    }
+
+    /// Runs the Program on the fed inputs.
+    pub fn run(&mut self) -> Result<()> {
+        self.prog.run_state(&mut self.st)
+    }
+
+    /// The Program and its locked state, for callers that run it on another thread or
+    /// with a foreign lock released (the Python bindings release the GIL around
+    /// [`Program::run_state`]).
+    pub fn parts(&mut self) -> (&Program, &mut ExecState) {
+        (self.prog, &mut self.st)
+    }
+
+    /// Output `i` of the last run; valid until the next run.
+    pub fn output(&self, i: usize) -> &Value {
+        self.prog.val_local(self.prog.outputs[i], &self.st.values, &self.st.grads)
+    }
+}

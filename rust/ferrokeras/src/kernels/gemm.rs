@@ -1,0 +1,156 @@
+//! The gemm wrapper: the only place that calls the `gemm` crate.
+//!
+//! `gemm::gemm` computes `dst = alpha*dst + beta*lhs*rhs` (alpha and beta are swapped
+//! with respect to BLAS; with `read_dst = false` alpha is ignored). AVX2/AVX-512 kernels
+//! are chosen at run time by the crate (`x86-v4` feature). Parallelism is gated by size:
+//! waking a second thread costs more than a small product saves (measured in
+//! `benches/benches/gemm.rs`).
+
+use gemm::Parallelism;
+
+/// Products below this many multiply-adds run on the calling thread.
+pub const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// A row-major matrix operand, optionally transposed.
+#[derive(Debug, Clone, Copy)]
+pub struct Operand<'a> {
+    /// Storage (row-major, `rows x cols` as stored).
+    pub data: &'a [f32],
+    /// Use the transpose of the stored matrix.
+    pub trans: bool,
+}
+
+/// `c (m x n) = [c +] op(a) (m x k) * op(b) (k x n)`, all row-major and contiguous.
+/// With `accumulate` the product is added to `c`, otherwise `c` is overwritten.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+    sgemm_par(m, n, k, a, b, c, accumulate, auto_parallelism(m, n, k))
+}
+
+/// Like [`sgemm`], never splitting across threads (for callers already in a parallel loop).
+pub fn sgemm_serial(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+    sgemm_par(m, n, k, a, b, c, accumulate, Parallelism::None)
+}
+
+fn auto_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+    let threads = super::pool::threads();
+    if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS && rayon::current_thread_index().is_none() {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sgemm_par(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool, par: Parallelism) {
+    assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
+    assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
+    assert!(c.len() >= m * n, "gemm: dst buffer too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    // Strides (column stride, row stride) of op(a): stored a is m x k (ld k) or, when
+    // transposed, k x m (ld m).
+    let (a_cs, a_rs) = if a.trans { (m as isize, 1) } else { (1, k as isize) };
+    let (b_cs, b_rs) = if b.trans { (k as isize, 1) } else { (1, n as isize) };
+    // SAFETY: the asserts above guarantee every index the strides reach is in bounds.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a_cs,
+            a_rs,
+            b.data.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// Plain row-major operand.
+pub fn n(data: &[f32]) -> Operand<'_> {
+    Operand { data, trans: false }
+}
+
+/// Transposed row-major operand.
+pub fn t(data: &[f32]) -> Operand<'_> {
+    Operand { data, trans: true }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, n_: usize, k: usize, a: &[f32], at: bool, b: &[f32], bt: bool) -> Vec<f32> {
+        let mut c = vec![0.0f32; m * n_];
+        for i in 0..m {
+            for j in 0..n_ {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    let x = if at { a[p * m + i] } else { a[i * k + p] };
+                    let y = if bt { b[j * k + p] } else { b[p * n_ + j] };
+                    s += x as f64 * y as f64;
+                }
+                c[i * n_ + j] = s as f32;
+            }
+        }
+        c
+    }
+
+    fn data(len: usize, seed: u32) -> Vec<f32> {
+        (0..len).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed)) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn all_transposes_match_naive_and_accumulate_adds() {
+        for &(m, n_, k) in &[(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 64, 64), (130, 70, 300)] {
+            for &at in &[false, true] {
+                for &bt in &[false, true] {
+                    let a = data(m * k, 1);
+                    let b = data(k * n_, 2);
+                    let want = naive(m, n_, k, &a, at, &b, bt);
+                    let mut c = vec![f32::NAN; m * n_];
+                    sgemm(m, n_, k, Operand { data: &a, trans: at }, Operand { data: &b, trans: bt }, &mut c, false);
+                    for (x, y) in c.iter().zip(&want) {
+                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n_}x{k} {at} {bt}: {x} vs {y}");
+                    }
+                    // accumulate: c + a*b (this is what catches swapped alpha/beta)
+                    let mut c2: Vec<f32> = (0..m * n_).map(|i| i as f32).collect();
+                    sgemm(m, n_, k, Operand { data: &a, trans: at }, Operand { data: &b, trans: bt }, &mut c2, true);
+                    for (i, (x, y)) in c2.iter().zip(&want).enumerate() {
+                        let e = y + i as f32;
+                        assert!((x - e).abs() <= 1e-3 * (1.0 + e.abs()), "accumulate {x} vs {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn k_zero_clears_or_keeps() {
+        let mut c = vec![5.0f32; 4];
+        sgemm(2, 2, 0, n(&[]), n(&[]), &mut c, false);
+        assert_eq!(c, vec![0.0; 4]);
+        let mut c = vec![5.0f32; 4];
+        sgemm(2, 2, 0, n(&[]), n(&[]), &mut c, true);
+        assert_eq!(c, vec![5.0; 4]);
+    }
+}

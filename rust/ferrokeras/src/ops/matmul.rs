@@ -1,0 +1,372 @@
+//! Matrix products: `matmul` (Keras `K.dot`: an N-D left operand against a 2-D right
+//! operand contracts the last axis of the left one, with optional transposes),
+//! `batch_matmul` (3-D batched products, the building block of `K.batch_dot`) and
+//! `bias_add` (adds a vector along one axis, with a column-sum backward).
+//!
+//! All products go through `kernels::gemm`.
+
+use std::sync::Arc;
+
+use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::gemm::{sgemm, Operand};
+use crate::tensor::{fmt_shape, Dim, Value};
+use crate::{Error, Result};
+
+/// `x · y` where x is (..., k) (or (k, m) transposed when 2-D) and y is (k, n) (or (n, k)
+/// transposed).
+#[derive(Debug)]
+pub struct MatMul {
+    ta: bool,
+    tb: bool,
+}
+
+fn dims_match(a: Dim, b: Dim) -> bool {
+    matches!((a, b), (Some(x), Some(y)) if x != y) == false
+}
+
+impl Op for MatMul {
+    fn name(&self) -> &str {
+        "matmul"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("matmul", inputs, 2)?;
+        expect_float("matmul", &inputs[0])?;
+        expect_float("matmul", &inputs[1])?;
+        let (a, b) = (&inputs[0].shape, &inputs[1].shape);
+        if a.is_empty() || b.len() != 2 || (self.ta && a.len() != 2) {
+            return Err(Error::Shape(format!(
+                "matmul: expects an N-D left operand and a 2-D right operand (transposes only in 2-D), got {} and {}",
+                fmt_shape(a),
+                fmt_shape(b)
+            )));
+        }
+        let (ka, m_dims) = if self.ta { (a[0], vec![a[1]]) } else { (a[a.len() - 1], a[..a.len() - 1].to_vec()) };
+        let (kb, n) = if self.tb { (b[1], b[0]) } else { (b[0], b[1]) };
+        if !dims_match(ka, kb) {
+            return Err(Error::Shape(format!(
+                "matmul: inner dimensions differ: {} and {}",
+                fmt_shape(a),
+                fmt_shape(b)
+            )));
+        }
+        let mut shape = m_dims;
+        shape.push(n);
+        Ok(TypeInfo::f32(shape))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let (m, k) = self.mk(a);
+        let n = if self.tb { b.shape[0] } else { b.shape[1] };
+        sgemm(m, n, k, Operand { data: &a.f, trans: self.ta }, Operand { data: &b.f, trans: self.tb }, &mut out.f, false);
+        Ok(())
+    }
+
+    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let (m, k) = self.mk(a);
+        let n = if self.tb { b.shape[0] } else { b.shape[1] };
+        // C = op(A) op(B); dC -> dA = dC op(B)^T (then transposed back if A was), dB likewise.
+        if index == 0 {
+            if self.ta {
+                // A stored (k, m): dA = op(B) dC^T  (k x m)
+                sgemm(k, m, n, Operand { data: &b.f, trans: self.tb }, Operand { data: g, trans: true }, gin, true);
+            } else {
+                sgemm(m, k, n, Operand { data: g, trans: false }, Operand { data: &b.f, trans: !self.tb }, gin, true);
+            }
+        } else if self.tb {
+            // B stored (n, k): dB = dC^T op(A)  (n x k)
+            sgemm(n, k, m, Operand { data: g, trans: true }, Operand { data: &a.f, trans: self.ta }, gin, true);
+        } else {
+            sgemm(k, n, m, Operand { data: &a.f, trans: !self.ta }, Operand { data: g, trans: false }, gin, true);
+        }
+        Ok(())
+    }
+}
+
+impl MatMul {
+    /// Rows and inner size of op(A).
+    fn mk(&self, a: &Value) -> (usize, usize) {
+        if self.ta {
+            (a.shape[1], a.shape[0])
+        } else {
+            let k = *a.shape.last().unwrap_or(&1);
+            (a.len() / k.max(1), k)
+        }
+    }
+}
+
+/// Batched product of 3-D operands: (B, m, k) x (B, k, n) -> (B, m, n), with transposes
+/// of the last two axes.
+#[derive(Debug)]
+pub struct BatchMatMul {
+    ta: bool,
+    tb: bool,
+}
+
+impl BatchMatMul {
+    fn dims(&self, a: &[usize], b: &[usize]) -> (usize, usize, usize, usize) {
+        let (m, k) = if self.ta { (a[2], a[1]) } else { (a[1], a[2]) };
+        let n = if self.tb { b[1] } else { b[2] };
+        (a[0], m, k, n)
+    }
+}
+
+impl Op for BatchMatMul {
+    fn name(&self) -> &str {
+        "batch_matmul"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("batch_matmul", inputs, 2)?;
+        let (a, b) = (&inputs[0].shape, &inputs[1].shape);
+        if a.len() != 3 || b.len() != 3 {
+            return Err(Error::Shape(format!(
+                "batch_matmul: expects two 3-D operands, got {} and {}",
+                fmt_shape(a),
+                fmt_shape(b)
+            )));
+        }
+        let (m, ka) = if self.ta { (a[2], a[1]) } else { (a[1], a[2]) };
+        let (kb, n) = if self.tb { (b[2], b[1]) } else { (b[1], b[2]) };
+        if !dims_match(ka, kb) || !dims_match(a[0], b[0]) {
+            return Err(Error::Shape(format!(
+                "batch_matmul: incompatible operands {} and {}",
+                fmt_shape(a),
+                fmt_shape(b)
+            )));
+        }
+        Ok(TypeInfo::f32(vec![a[0].or(b[0]), m, n]))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let (bs, m, k, n) = self.dims(&a.shape, &b.shape);
+        for i in 0..bs {
+            sgemm(
+                m,
+                n,
+                k,
+                Operand { data: &a.f[i * m * k..(i + 1) * m * k], trans: self.ta },
+                Operand { data: &b.f[i * k * n..(i + 1) * k * n], trans: self.tb },
+                &mut out.f[i * m * n..(i + 1) * m * n],
+                false,
+            );
+        }
+        Ok(())
+    }
+
+    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let (bs, m, k, n) = self.dims(&a.shape, &b.shape);
+        for i in 0..bs {
+            let ai = &a.f[i * m * k..(i + 1) * m * k];
+            let bi = &b.f[i * k * n..(i + 1) * k * n];
+            let gi = &g[i * m * n..(i + 1) * m * n];
+            if index == 0 {
+                let d = &mut gin[i * m * k..(i + 1) * m * k];
+                if self.ta {
+                    sgemm(k, m, n, Operand { data: bi, trans: self.tb }, Operand { data: gi, trans: true }, d, true);
+                } else {
+                    sgemm(m, k, n, Operand { data: gi, trans: false }, Operand { data: bi, trans: !self.tb }, d, true);
+                }
+            } else {
+                let d = &mut gin[i * k * n..(i + 1) * k * n];
+                if self.tb {
+                    sgemm(n, k, m, Operand { data: gi, trans: true }, Operand { data: ai, trans: self.ta }, d, true);
+                } else {
+                    sgemm(k, n, m, Operand { data: ai, trans: !self.ta }, Operand { data: gi, trans: false }, d, true);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `x + b` with `b` a vector broadcast along axis `axis` of `x` (last axis by default;
+/// axis 1 for channels-first feature maps).
+#[derive(Debug)]
+pub struct BiasAdd {
+    axis: i64,
+}
+
+impl BiasAdd {
+    /// (outer, channels, inner) split of x around the bias axis.
+    fn split(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
+        let ax = norm_axis("bias_add", self.axis, shape.len())?;
+        let outer: usize = shape[..ax].iter().product();
+        let inner: usize = shape[ax + 1..].iter().product();
+        Ok((outer, shape[ax], inner))
+    }
+}
+
+impl Op for BiasAdd {
+    fn name(&self) -> &str {
+        "bias_add"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("bias_add", inputs, 2)?;
+        let (x, b) = (&inputs[0].shape, &inputs[1].shape);
+        if x.is_empty() {
+            return Err(Error::Shape("bias_add: the input must have at least one axis".into()));
+        }
+        let ax = norm_axis("bias_add", self.axis, x.len())?;
+        if b.len() != 1 || !dims_match(b[0], x[ax]) {
+            return Err(Error::Shape(format!(
+                "bias_add: bias of shape {} does not match axis {ax} of {}",
+                fmt_shape(b),
+                fmt_shape(x)
+            )));
+        }
+        Ok(TypeInfo::f32(x.clone()))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        let (x, b) = (inputs[0], inputs[1]);
+        let (outer, c, inner) = self.split(&x.shape)?;
+        for o in 0..outer {
+            for ch in 0..c {
+                let base = (o * c + ch) * inner;
+                let bv = b.f[ch];
+                for (y, &v) in out.f[base..base + inner].iter_mut().zip(&x.f[base..base + inner]) {
+                    *y = v + bv;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        if index == 0 {
+            gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
+            return Ok(());
+        }
+        let (outer, c, inner) = self.split(&inputs[0].shape)?;
+        for o in 0..outer {
+            if inner == 1 {
+                for (d, &v) in gin.iter_mut().zip(&g[o * c..(o + 1) * c]) {
+                    *d += v;
+                }
+            } else {
+                for (ch, d) in gin.iter_mut().enumerate() {
+                    let base = (o * c + ch) * inner;
+                    *d += g[base..base + inner].iter().sum::<f32>();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Registry entry for this family.
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    Some(match name {
+        "matmul" => (|| {
+            Ok(Arc::new(MatMul { ta: a.bool("transpose_a", false)?, tb: a.bool("transpose_b", false)? }) as OpRef)
+        })(),
+        "batch_matmul" => (|| {
+            Ok(Arc::new(BatchMatMul { ta: a.bool("transpose_a", false)?, tb: a.bool("transpose_b", false)? }) as OpRef)
+        })(),
+        "bias_add" => (|| Ok(Arc::new(BiasAdd { axis: a.int("axis", -1)? }) as OpRef))(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::ops::Attr;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    fn transpose(x: &[f32], r: usize, c: usize) -> Vec<f32> {
+        let mut t = vec![0.0; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                t[j * r + i] = x[i * c + j];
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn matmul_all_transposes_forward_and_gradients() {
+        let (m, k, n) = (4, 5, 3);
+        let a = rand(&[m, k], 1, -1.0, 1.0);
+        let b = rand(&[k, n], 2, -1.0, 1.0);
+        let want = naive(&a.f, &b.f, m, k, n);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let aa = if ta { val(&[k, m], &transpose(&a.f, m, k)) } else { a.clone() };
+            let bb = if tb { val(&[n, k], &transpose(&b.f, k, n)) } else { b.clone() };
+            let o = op("matmul", &[("transpose_a", Attr::Bool(ta)), ("transpose_b", Attr::Bool(tb))]);
+            let y = forward(&o, &[aa.clone(), bb.clone()]);
+            assert_eq!(y.shape, vec![m, n]);
+            assert_close(&y.f, &want, 1e-5);
+            grad_check(&o, &[aa, bb], 1e-2, 1e-2).unwrap();
+        }
+    }
+
+    #[test]
+    fn matmul_nd_left_operand() {
+        let a = rand(&[2, 3, 4], 3, -1.0, 1.0);
+        let b = rand(&[4, 5], 4, -1.0, 1.0);
+        let o = op("matmul", &[]);
+        let y = forward(&o, &[a.clone(), b.clone()]);
+        assert_eq!(y.shape, vec![2, 3, 5]);
+        assert_close(&y.f, &naive(&a.f, &b.f, 6, 4, 5), 1e-5);
+        grad_check(&o, &[a, b], 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn batch_matmul_forward_and_gradients() {
+        let a = rand(&[3, 2, 4], 5, -1.0, 1.0);
+        let b = rand(&[3, 4, 5], 6, -1.0, 1.0);
+        let o = op("batch_matmul", &[]);
+        let y = forward(&o, &[a.clone(), b.clone()]);
+        for i in 0..3 {
+            let want = naive(&a.f[i * 8..(i + 1) * 8], &b.f[i * 20..(i + 1) * 20], 2, 4, 5);
+            assert_close(&y.f[i * 10..(i + 1) * 10], &want, 1e-5);
+        }
+        grad_check(&o, &[a.clone(), b.clone()], 1e-2, 1e-2).unwrap();
+        let bt = rand(&[3, 5, 4], 7, -1.0, 1.0);
+        let o = op("batch_matmul", &[("transpose_b", Attr::Bool(true))]);
+        grad_check(&o, &[a, bt], 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn bias_add_last_axis_and_channels_first() {
+        let x = rand(&[2, 3, 4], 8, -1.0, 1.0);
+        let b = rand(&[4], 9, -1.0, 1.0);
+        let o = op("bias_add", &[]);
+        let y = forward(&o, &[x.clone(), b.clone()]);
+        for (i, v) in y.f.iter().enumerate() {
+            assert!((v - (x.f[i] + b.f[i % 4])).abs() < 1e-6);
+        }
+        grad_check(&o, &[x.clone(), b], 1e-2, 1e-2).unwrap();
+        let b3 = rand(&[3], 10, -1.0, 1.0);
+        let o1 = op("bias_add", &[("axis", Attr::Int(1))]);
+        let y = forward(&o1, &[x.clone(), b3.clone()]);
+        for (i, v) in y.f.iter().enumerate() {
+            assert!((v - (x.f[i] + b3.f[(i / 4) % 3])).abs() < 1e-6);
+        }
+        grad_check(&o1, &[x, b3], 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn shape_errors_name_the_shapes() {
+        let o = op("matmul", &[]);
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let e = o.infer(&[t(&[2, 3]), t(&[4, 5])]).unwrap_err().to_string();
+        assert!(e.contains("(2, 3)") && e.contains("(4, 5)"), "{e}");
+    }
+}

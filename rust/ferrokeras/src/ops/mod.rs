@@ -1,0 +1,316 @@
+//! Ops: the vocabulary of the graph. Each op family lives in its own file with its
+//! forward and backward (vector-Jacobian product) kernels and its tests at the bottom.
+//!
+//! An op is a value implementing [`Op`]; ops are created by name from [`Attrs`] through
+//! [`build`], which asks each family in turn. Adding an op touches only its family file.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use crate::tensor::{fmt_shape, DType, Shape, Value};
+use crate::{Error, Result};
+
+pub mod activation;
+pub mod binary;
+pub mod loss;
+pub mod matmul;
+pub mod random;
+pub mod reduce;
+pub mod shape;
+pub mod unary;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+/// Static type of a node: dtype and symbolic shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeInfo {
+    /// Element type.
+    pub dtype: DType,
+    /// Symbolic shape (`None` = unknown until run time).
+    pub shape: Shape,
+}
+
+impl TypeInfo {
+    /// Float32 of the given shape.
+    pub fn f32(shape: Shape) -> TypeInfo {
+        TypeInfo { dtype: DType::F32, shape }
+    }
+    /// Shape rank.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+}
+
+/// Per-node scratch space that lives as long as the Program's buffers: kernels keep
+/// what their backward needs here (argmax indices, saved statistics, the random
+/// counter of the call), so a steady-state call allocates nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Scratch {
+    /// Float scratch.
+    pub f: Vec<f32>,
+    /// Integer scratch.
+    pub i: Vec<i32>,
+    /// The random-stream call counter used by the last forward (random ops only).
+    pub counter: u64,
+}
+
+/// What the executor hands a kernel besides its inputs and output.
+#[derive(Debug)]
+pub struct OpCtx<'a> {
+    /// This node's persistent scratch space.
+    pub scratch: &'a mut Scratch,
+}
+
+/// One operation of the graph.
+pub trait Op: Send + Sync + Debug {
+    /// The op's registry name (used in error messages).
+    fn name(&self) -> &str;
+
+    /// Output type from input types. Works on symbolic shapes at build time (unknown
+    /// dims stay unknown) and on concrete shapes at run time. Must return an error,
+    /// never panic, on incompatible inputs.
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo>;
+
+    /// Computes the output into `out`, which the executor has already reset to the
+    /// inferred dtype and concrete shape.
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()>;
+
+    /// Accumulates (adds) into `gin` the gradient of the loss with respect to input
+    /// `index`, given the gradient `gout` with respect to this op's output.
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()>;
+
+    /// Whether a gradient flows to input `index` (false for comparisons, integer
+    /// arguments, stop_gradient, ...).
+    fn has_grad(&self, _index: usize) -> bool {
+        true
+    }
+
+    /// Random ops draw a fresh counter from their stream before each forward.
+    fn is_random(&self) -> bool {
+        false
+    }
+}
+
+/// A shared op handle.
+pub type OpRef = Arc<dyn Op>;
+
+/// One argument value of an op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    /// Absent / Python `None`.
+    None,
+    /// Boolean.
+    Bool(bool),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// String.
+    Str(String),
+    /// Integer list (axes, shapes, patterns); -1 may mean "infer" where documented.
+    Ints(Vec<i64>),
+    /// Float list.
+    Floats(Vec<f64>),
+}
+
+/// Named op arguments. Builders read them through the typed getters; any argument left
+/// unread makes [`Attrs::finish`] fail, so a misspelt argument is an error, not ignored.
+#[derive(Debug, Clone, Default)]
+pub struct Attrs {
+    op: String,
+    map: BTreeMap<String, Attr>,
+    used: std::cell::RefCell<Vec<String>>,
+}
+
+impl Attrs {
+    /// Arguments for op `op`.
+    pub fn new(op: &str) -> Attrs {
+        Attrs { op: op.to_string(), ..Default::default() }
+    }
+
+    /// Adds an argument (builder style).
+    pub fn with(mut self, key: &str, v: Attr) -> Attrs {
+        self.map.insert(key.to_string(), v);
+        self
+    }
+
+    /// Adds an argument.
+    pub fn set(&mut self, key: &str, v: Attr) {
+        self.map.insert(key.to_string(), v);
+    }
+
+    fn take(&self, key: &str) -> Option<&Attr> {
+        let v = self.map.get(key);
+        if v.is_some() {
+            self.used.borrow_mut().push(key.to_string());
+        }
+        match v {
+            Some(Attr::None) | None => None,
+            Some(a) => Some(a),
+        }
+    }
+
+    fn bad(&self, key: &str, want: &str, got: &Attr) -> Error {
+        Error::Type(format!("{}: argument '{key}' must be {want}, got {got:?}", self.op))
+    }
+
+    /// Optional float.
+    pub fn float_opt(&self, key: &str) -> Result<Option<f64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Attr::Float(v)) => Ok(Some(*v)),
+            Some(Attr::Int(v)) => Ok(Some(*v as f64)),
+            Some(Attr::Bool(b)) => Ok(Some(*b as i64 as f64)),
+            Some(a) => Err(self.bad(key, "a number", a)),
+        }
+    }
+
+    /// Float with a default.
+    pub fn float(&self, key: &str, default: f64) -> Result<f64> {
+        Ok(self.float_opt(key)?.unwrap_or(default))
+    }
+
+    /// Optional integer.
+    pub fn int_opt(&self, key: &str) -> Result<Option<i64>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Attr::Int(v)) => Ok(Some(*v)),
+            Some(Attr::Bool(b)) => Ok(Some(*b as i64)),
+            Some(a) => Err(self.bad(key, "an integer", a)),
+        }
+    }
+
+    /// Integer with a default.
+    pub fn int(&self, key: &str, default: i64) -> Result<i64> {
+        Ok(self.int_opt(key)?.unwrap_or(default))
+    }
+
+    /// Required integer.
+    pub fn int_req(&self, key: &str) -> Result<i64> {
+        self.int_opt(key)?
+            .ok_or_else(|| Error::Type(format!("{}: missing required argument '{key}'", self.op)))
+    }
+
+    /// Boolean with a default.
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool> {
+        match self.take(key) {
+            None => Ok(default),
+            Some(Attr::Bool(b)) => Ok(*b),
+            Some(Attr::Int(v)) => Ok(*v != 0),
+            Some(a) => Err(self.bad(key, "a boolean", a)),
+        }
+    }
+
+    /// Optional string.
+    pub fn str_opt(&self, key: &str) -> Result<Option<String>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Attr::Str(s)) => Ok(Some(s.clone())),
+            Some(a) => Err(self.bad(key, "a string", a)),
+        }
+    }
+
+    /// Optional integer list (a single integer is accepted as a one-element list).
+    pub fn ints_opt(&self, key: &str) -> Result<Option<Vec<i64>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Attr::Ints(v)) => Ok(Some(v.clone())),
+            Some(Attr::Int(v)) => Ok(Some(vec![*v])),
+            Some(a) => Err(self.bad(key, "a list of integers", a)),
+        }
+    }
+
+    /// Required integer list.
+    pub fn ints_req(&self, key: &str) -> Result<Vec<i64>> {
+        self.ints_opt(key)?
+            .ok_or_else(|| Error::Type(format!("{}: missing required argument '{key}'", self.op)))
+    }
+
+    /// Optional float list.
+    pub fn floats_opt(&self, key: &str) -> Result<Option<Vec<f64>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(Attr::Floats(v)) => Ok(Some(v.clone())),
+            Some(Attr::Ints(v)) => Ok(Some(v.iter().map(|&x| x as f64).collect())),
+            Some(Attr::Float(v)) => Ok(Some(vec![*v])),
+            Some(a) => Err(self.bad(key, "a list of numbers", a)),
+        }
+    }
+
+    /// Fails if an argument was given that the op did not read.
+    pub fn finish(&self) -> Result<()> {
+        let used = self.used.borrow();
+        let unknown: Vec<&String> = self.map.keys().filter(|k| !used.contains(k)).collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Type(format!(
+                "{}: unknown argument(s) {}",
+                self.op,
+                unknown.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+            )))
+        }
+    }
+}
+
+/// Creates an op by registry name. Unknown names and unknown or ill-typed arguments
+/// are errors.
+pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
+    type Family = fn(&str, &Attrs) -> Option<Result<OpRef>>;
+    const FAMILIES: &[Family] = &[
+        unary::build,
+        binary::build,
+        activation::build,
+        reduce::build,
+        shape::build,
+        matmul::build,
+        loss::build,
+        random::build,
+    ];
+    for fam in FAMILIES {
+        if let Some(r) = fam(name, attrs) {
+            let op = r?;
+            attrs.finish()?;
+            return Ok(op);
+        }
+    }
+    Err(Error::Value(format!("unknown op '{name}'")))
+}
+
+/// Checks the input count of an op.
+pub fn expect_inputs(op: &str, inputs: &[TypeInfo], n: usize) -> Result<()> {
+    if inputs.len() != n {
+        return Err(Error::Value(format!("{op} takes {n} input(s), got {}", inputs.len())));
+    }
+    Ok(())
+}
+
+/// Checks that an input is stored as float (float32 or bool).
+pub fn expect_float(op: &str, t: &TypeInfo) -> Result<()> {
+    if t.dtype == DType::I32 {
+        return Err(Error::Type(format!(
+            "{op} expects a float32 input, got int32 of shape {} (cast it first)",
+            fmt_shape(&t.shape)
+        )));
+    }
+    Ok(())
+}
+
+/// Normalises a possibly negative axis against a rank.
+pub fn norm_axis(op: &str, axis: i64, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as i64 } else { axis };
+    if a < 0 || a >= ndim as i64 {
+        return Err(Error::Value(format!("{op}: axis {axis} is out of range for a tensor of rank {ndim}")));
+    }
+    Ok(a as usize)
+}

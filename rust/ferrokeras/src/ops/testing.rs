@@ -1,0 +1,131 @@
+//! Test helpers for op kernels: run an op directly, and check its backward kernel
+//! against central finite differences of its forward kernel (computed in f64 from
+//! float32 forwards, so tolerances are loose but meaningful).
+
+use super::{build, Attr, Attrs, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::tensor::{known, DType, Value};
+
+/// Builds an op from a name and `(key, attr)` pairs.
+pub fn op(name: &str, attrs: &[(&str, Attr)]) -> OpRef {
+    let mut a = Attrs::new(name);
+    for (k, v) in attrs {
+        a.set(k, v.clone());
+    }
+    build(name, &a).unwrap_or_else(|e| panic!("building {name}: {e}"))
+}
+
+/// Runs the forward kernel on concrete inputs.
+pub fn forward(op: &OpRef, inputs: &[Value]) -> Value {
+    forward_with(op, inputs, &mut Scratch::default()).unwrap()
+}
+
+/// Runs the forward kernel, keeping the scratch (for a following backward).
+pub fn forward_with(op: &OpRef, inputs: &[Value], scratch: &mut Scratch) -> crate::Result<Value> {
+    let tys: Vec<TypeInfo> = inputs.iter().map(|v| TypeInfo { dtype: v.dt(), shape: known(&v.shape) }).collect();
+    let t = op.infer(&tys)?;
+    let dims: Vec<usize> = t.shape.iter().map(|d| d.expect("concrete")).collect();
+    let mut out = Value::zeros(t.dtype, &dims);
+    let refs: Vec<&Value> = inputs.iter().collect();
+    op.forward(&refs, &mut out, &mut OpCtx { scratch })?;
+    Ok(out)
+}
+
+/// Deterministic pseudo-random floats in [lo, hi).
+pub fn rand(shape: &[usize], seed: u64, lo: f32, hi: f32) -> Value {
+    let n: usize = shape.iter().product();
+    let mut v = vec![0.0; n];
+    crate::kernels::rng::fill_uniform(seed, 0, &mut v);
+    Value::from_f32(shape, v.into_iter().map(|u| lo + (hi - lo) * u).collect()).unwrap()
+}
+
+/// Float value from a shape and data.
+pub fn val(shape: &[usize], data: &[f32]) -> Value {
+    Value::from_f32(shape, data.to_vec()).unwrap()
+}
+
+/// Asserts two float slices agree within an absolute + relative tolerance.
+pub fn assert_close(got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "length mismatch");
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        let ok = (a - b).abs() <= tol * (1.0 + b.abs()) || (a.is_nan() && b.is_nan());
+        assert!(ok, "element {i}: got {a}, want {b}");
+    }
+}
+
+/// Checks every gradient of `op` at `inputs` against central differences of
+/// `L = sum(R * op(inputs))` for a fixed random `R`. Returns a description of the first
+/// mismatch.
+pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<(), String> {
+    let mut scratch = Scratch::default();
+    let out = forward_with(op, inputs, &mut scratch).map_err(|e| e.to_string())?;
+    let r = rand(&out.shape, 99, -1.0, 1.0);
+    let base = scratch.clone();
+    let loss = |ins: &[Value]| -> f64 {
+        let mut sc = base.clone();
+        let o = forward_with(op, ins, &mut sc).unwrap();
+        o.f.iter().zip(&r.f).map(|(&a, &b)| a as f64 * b as f64).sum()
+    };
+    let refs: Vec<&Value> = inputs.iter().collect();
+    for (idx, inp) in inputs.iter().enumerate() {
+        if inp.dt() != DType::F32 || !op.has_grad(idx) {
+            continue;
+        }
+        let mut gin = vec![0.0f32; inp.len()];
+        op.backward(idx, &refs, &out, &r.f, &mut gin, &mut OpCtx { scratch: &mut scratch })
+            .map_err(|e| e.to_string())?;
+        for j in 0..inp.len() {
+            let mut plus = inputs.to_vec();
+            plus[idx].f[j] += eps;
+            let mut minus = inputs.to_vec();
+            minus[idx].f[j] -= eps;
+            let num = (loss(&plus) - loss(&minus)) / (2.0 * eps as f64);
+            let ana = gin[j] as f64;
+            if (num - ana).abs() > tol * (1.0 + num.abs().max(ana.abs())) {
+                return Err(format!(
+                    "{}: d/d input{idx}[{j}]: analytic {ana:.6}, numeric {num:.6}",
+                    op.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Op;
+    use crate::Result;
+
+    /// x^2 with a backward that forgets the factor 2: the checker must reject it.
+    #[derive(Debug)]
+    struct WrongSquare;
+    impl Op for WrongSquare {
+        fn name(&self) -> &str {
+            "wrong_square"
+        }
+        fn infer(&self, i: &[TypeInfo]) -> Result<TypeInfo> {
+            Ok(i[0].clone())
+        }
+        fn forward(&self, i: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+            for (o, &x) in out.f.iter_mut().zip(&i[0].f) {
+                *o = x * x;
+            }
+            Ok(())
+        }
+        fn backward(&self, _: usize, i: &[&Value], _: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+            for ((d, &x), &g) in gin.iter_mut().zip(&i[0].f).zip(g) {
+                *d += x * g;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn checker_rejects_a_wrong_backward_and_accepts_the_right_one() {
+        let wrong: OpRef = std::sync::Arc::new(WrongSquare);
+        let x = rand(&[3, 4], 1, -1.0, 1.0);
+        assert!(grad_check(&wrong, &[x.clone()], 1e-2, 1e-2).is_err());
+        assert!(grad_check(&op("square", &[]), &[x], 1e-2, 1e-2).is_ok());
+    }
+}
