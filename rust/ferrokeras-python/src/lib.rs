@@ -1,1 +1,396 @@
+//! `keras._native`: the PyO3 bindings of the ferrokeras engine.
+//!
+//! Thin and mechanical: numpy <-> engine conversion, one place mapping engine errors to
+//! Python exceptions, the GIL released around every Program run, and panics caught and
+//! turned into `RuntimeError` so no engine bug can abort the interpreter. No numerics.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ferrokeras::graph::{Update, UpdateOp};
+use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
+use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyIOError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// The one mapping from engine errors to Python exceptions.
+fn to_py(e: Error) -> PyErr {
+    match e {
+        Error::Shape(m) | Error::Value(m) => PyValueError::new_err(m),
+        Error::Type(m) => PyTypeError::new_err(m),
+        Error::Unsupported(m) => PyNotImplementedError::new_err(m),
+        Error::Io(m) => PyIOError::new_err(m),
+    }
+}
+
+/// Runs engine code, turning a panic (an engine bug) into a Python RuntimeError.
+fn guarded<T>(f: impl FnOnce() -> ferrokeras::Result<T>) -> PyResult<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(to_py),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PyRuntimeError::new_err(format!("internal error in the ferrokeras engine: {msg}")))
+        }
+    }
+}
+
+/// numpy array (float32 or int32, any contiguity) -> engine value (copied).
+fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+        let shape = a.shape().to_vec();
+        let data = a.as_array().iter().copied().collect();
+        return Value::from_f32(&shape, data).map_err(to_py);
+    }
+    if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, i32>>() {
+        let shape = a.shape().to_vec();
+        let data = a.as_array().iter().copied().collect();
+        return Value::from_i32(&shape, data).map_err(to_py);
+    }
+    Err(PyTypeError::new_err("expected a float32 or int32 numpy array"))
+}
+
+/// Engine value -> a fresh numpy array owned by the caller.
+fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    let shape = v.shape.clone();
+    let arr = match v.dt() {
+        DType::I32 => PyArray1::from_vec(py, v.i[..v.len()].to_vec()).reshape(shape)?.into_any(),
+        DType::Bool => {
+            let b: Vec<bool> = v.f[..v.len()].iter().map(|&x| x != 0.0).collect();
+            PyArray1::from_vec(py, b).reshape(shape)?.into_any()
+        }
+        DType::F32 => PyArray1::from_vec(py, v.f[..v.len()].to_vec()).reshape(shape)?.into_any(),
+    };
+    Ok(arr)
+}
+
+fn attr_from_py(key: &str, v: &Bound<'_, PyAny>) -> PyResult<Attr> {
+    if v.is_none() {
+        return Ok(Attr::None);
+    }
+    if let Ok(b) = v.extract::<bool>() {
+        if v.is_instance_of::<pyo3::types::PyBool>() {
+            return Ok(Attr::Bool(b));
+        }
+    }
+    if let Ok(i) = v.extract::<i64>() {
+        return Ok(Attr::Int(i));
+    }
+    if let Ok(f) = v.extract::<f64>() {
+        return Ok(Attr::Float(f));
+    }
+    if let Ok(s) = v.extract::<String>() {
+        return Ok(Attr::Str(s));
+    }
+    if v.is_instance_of::<PyList>() || v.is_instance_of::<PyTuple>() {
+        if let Ok(iv) = v.extract::<Vec<i64>>() {
+            return Ok(Attr::Ints(iv));
+        }
+        if let Ok(fv) = v.extract::<Vec<f64>>() {
+            return Ok(Attr::Floats(fv));
+        }
+    }
+    Err(PyTypeError::new_err(format!("op argument '{key}' has an unsupported type")))
+}
+
+/// A computation graph: the native side of a Keras backend session.
+#[pyclass(module = "keras._native", name = "Graph")]
+struct PyGraph {
+    inner: Mutex<Graph>,
+}
+
+impl PyGraph {
+    fn g(&self) -> MutexGuard<'_, Graph> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn dims_to_py(shape: &[Option<usize>]) -> Vec<Option<usize>> {
+    shape.to_vec()
+}
+
+#[pymethods]
+impl PyGraph {
+    #[new]
+    fn new() -> Self {
+        PyGraph { inner: Mutex::new(Graph::new()) }
+    }
+
+    /// Number of nodes.
+    fn __len__(&self) -> usize {
+        self.g().len()
+    }
+
+    /// The learning-phase placeholder node.
+    fn learning_phase(&self) -> usize {
+        self.g().learning_phase().0
+    }
+
+    /// Adds a placeholder; `shape` entries may be None.
+    fn placeholder(&self, dtype: &str, shape: Vec<Option<usize>>, name: &str) -> PyResult<usize> {
+        let dt = DType::parse(dtype).map_err(to_py)?;
+        Ok(self.g().placeholder(dt, shape, name).0)
+    }
+
+    /// Adds a variable initialised from a float32/int32 array.
+    fn variable(&self, value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+        let v = value_from_py(value)?;
+        Ok(self.g().variable(v, name).0)
+    }
+
+    /// Adds a constant.
+    fn constant(&self, value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+        let v = value_from_py(value)?;
+        Ok(self.g().constant(v, name).0)
+    }
+
+    /// Adds an op node by registry name; shape errors are raised here.
+    #[pyo3(signature = (name, inputs, attrs=None))]
+    fn op(&self, name: &str, inputs: Vec<usize>, attrs: Option<&Bound<'_, PyDict>>) -> PyResult<usize> {
+        let mut a = Attrs::new(name);
+        if let Some(d) = attrs {
+            for (k, v) in d.iter() {
+                let key: String = k.extract()?;
+                a.set(&key, attr_from_py(&key, &v)?);
+            }
+        }
+        let ids: Vec<NodeId> = inputs.into_iter().map(NodeId).collect();
+        guarded(|| self.g().op(name, &ids, &a)).map(|n| n.0)
+    }
+
+    /// Gradient nodes of a scalar loss with respect to nodes.
+    fn gradients(&self, loss: usize, wrt: Vec<usize>) -> PyResult<Vec<usize>> {
+        let ids: Vec<NodeId> = wrt.into_iter().map(NodeId).collect();
+        guarded(|| self.g().gradients(NodeId(loss), &ids)).map(|v| v.into_iter().map(|n| n.0).collect())
+    }
+
+    /// (dtype name, shape with None for unknown dims) of a node.
+    fn info(&self, node: usize) -> PyResult<(String, Vec<Option<usize>>)> {
+        let g = self.g();
+        let t = g.info(NodeId(node)).map_err(to_py)?;
+        Ok((t.dtype.name().to_string(), dims_to_py(&t.shape)))
+    }
+
+    /// The node's name.
+    fn name(&self, node: usize) -> PyResult<String> {
+        Ok(self.g().node(NodeId(node)).map_err(to_py)?.name.clone())
+    }
+
+    /// True when the node is a variable.
+    fn is_variable(&self, node: usize) -> PyResult<bool> {
+        Ok(self.g().var_id(NodeId(node)).is_ok())
+    }
+
+    /// Reads a variable as a fresh numpy array.
+    fn get_value<'py>(&self, py: Python<'py>, node: usize) -> PyResult<Bound<'py, PyAny>> {
+        let v = {
+            let g = self.g();
+            let vid = g.var_id(NodeId(node)).map_err(to_py)?;
+            g.get_value(vid).map_err(to_py)?
+        };
+        value_to_py(py, &v)
+    }
+
+    /// Writes a variable (dtype and shape must match).
+    fn set_value(&self, node: usize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let v = value_from_py(value)?;
+        let g = self.g();
+        let vid = g.var_id(NodeId(node)).map_err(to_py)?;
+        g.set_value(vid, v).map_err(to_py)
+    }
+
+    /// A fused optimizer step (see `ferrokeras::optim`). `hyper` maps names (lr, decay,
+    /// iterations, momentum, rho, beta_1, beta_2, m_schedule) to scalar variable nodes;
+    /// `slots[j][i]` is the j-th slot variable of parameter i; `constraints[i]` is None or
+    /// a tuple (kind, dict of arguments).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (kind, params, grads, slots, hyper, epsilon, clipnorm=None, clipvalue=None, constraints=None, nesterov=false, schedule_decay=0.004))]
+    fn optimizer_update(
+        &self,
+        kind: &str,
+        params: Vec<usize>,
+        grads: Vec<usize>,
+        slots: Vec<Vec<usize>>,
+        hyper: &Bound<'_, PyDict>,
+        epsilon: f32,
+        clipnorm: Option<f32>,
+        clipvalue: Option<f32>,
+        constraints: Option<Vec<Option<(String, Bound<'_, PyDict>)>>>,
+        nesterov: bool,
+        schedule_decay: f32,
+    ) -> PyResult<PyUpdate> {
+        let g = self.g();
+        let var = |n: usize| g.var_id(NodeId(n)).map_err(to_py);
+        let kind = match kind {
+            "sgd" => OptimizerKind::Sgd { nesterov },
+            "rmsprop" => OptimizerKind::RMSprop,
+            "adagrad" => OptimizerKind::Adagrad,
+            "adadelta" => OptimizerKind::Adadelta,
+            "adam" => OptimizerKind::Adam,
+            "adamax" => OptimizerKind::Adamax,
+            "nadam" => OptimizerKind::Nadam { schedule_decay },
+            other => return Err(PyValueError::new_err(format!("unknown optimizer kind '{other}'"))),
+        };
+        let hv = |k: &str| -> PyResult<Option<VarId>> {
+            match hyper.get_item(k)? {
+                Some(v) if !v.is_none() => Ok(Some(var(v.extract()?)?)),
+                _ => Ok(None),
+            }
+        };
+        let h = Hyper {
+            lr: hv("lr")?.ok_or_else(|| PyValueError::new_err("optimizer_update: 'lr' is required"))?,
+            decay: hv("decay")?,
+            iterations: hv("iterations")?
+                .ok_or_else(|| PyValueError::new_err("optimizer_update: 'iterations' is required"))?,
+            momentum: hv("momentum")?,
+            rho: hv("rho")?,
+            beta_1: hv("beta_1")?,
+            beta_2: hv("beta_2")?,
+            m_schedule: hv("m_schedule")?,
+            epsilon,
+        };
+        let params: Vec<VarId> = params.into_iter().map(var).collect::<PyResult<_>>()?;
+        let slots: Vec<Vec<VarId>> =
+            slots.into_iter().map(|s| s.into_iter().map(var).collect::<PyResult<_>>()).collect::<PyResult<_>>()?;
+        let cons = match constraints {
+            None => vec![None; params.len()],
+            Some(list) => list.into_iter().map(|c| c.map(|(k, d)| constraint_from_py(&k, &d)).transpose()).collect::<PyResult<_>>()?,
+        };
+        let upd = OptimizerUpdate::new(kind, params, slots, h, clipnorm, clipvalue, cons).map_err(to_py)?;
+        Ok(PyUpdate { op: Arc::new(upd), inputs: grads })
+    }
+
+    /// Compiles a function: `assigns` are (variable node, value node) pairs, `fused` are
+    /// fused updates (optimizer steps).
+    #[pyo3(signature = (inputs, outputs, assigns=Vec::new(), fused=Vec::new()))]
+    fn compile(
+        &self,
+        inputs: Vec<usize>,
+        outputs: Vec<usize>,
+        assigns: Vec<(usize, usize)>,
+        fused: Vec<PyRef<'_, PyUpdate>>,
+    ) -> PyResult<PyProgram> {
+        let g = self.g();
+        let mut updates = Vec::new();
+        for (var, value) in assigns {
+            updates.push(Update::Assign { var: g.var_id(NodeId(var)).map_err(to_py)?, value: NodeId(value) });
+        }
+        for f in fused {
+            updates.push(Update::Fused { op: f.op.clone(), inputs: f.inputs.iter().map(|&i| NodeId(i)).collect() });
+        }
+        let ins: Vec<NodeId> = inputs.into_iter().map(NodeId).collect();
+        let outs: Vec<NodeId> = outputs.into_iter().map(NodeId).collect();
+        let p = guarded(|| g.compile(&ins, &outs, updates))?;
+        Ok(PyProgram { inner: Arc::new(p) })
+    }
+}
+
+fn constraint_from_py(kind: &str, d: &Bound<'_, PyDict>) -> PyResult<Constraint> {
+    let f = |k: &str, default: f32| -> PyResult<f32> {
+        Ok(match d.get_item(k)? {
+            Some(v) if !v.is_none() => v.extract()?,
+            _ => default,
+        })
+    };
+    let axis = || -> PyResult<Vec<i64>> {
+        Ok(match d.get_item("axis")? {
+            Some(v) if !v.is_none() => match v.extract::<i64>() {
+                Ok(i) => vec![i],
+                Err(_) => v.extract::<Vec<i64>>()?,
+            },
+            _ => vec![0],
+        })
+    };
+    Ok(match kind {
+        "maxnorm" => Constraint::MaxNorm { m: f("m", 2.0)?, axis: axis()? },
+        "nonneg" => Constraint::NonNeg,
+        "unitnorm" => Constraint::UnitNorm { axis: axis()? },
+        "minmaxnorm" => {
+            Constraint::MinMaxNorm { low: f("low", 0.0)?, high: f("high", 1.0)?, rate: f("rate", 1.0)?, axis: axis()? }
+        }
+        other => return Err(PyValueError::new_err(format!("unknown constraint '{other}'"))),
+    })
+}
+
+/// A fused update handle, passed to `Graph.compile(fused=[...])`.
+#[pyclass(module = "keras._native", name = "Update", frozen)]
+struct PyUpdate {
+    op: Arc<dyn UpdateOp>,
+    inputs: Vec<usize>,
+}
+
+/// A compiled function. Calling it copies the inputs into the Program's buffers, runs
+/// with the GIL released and returns fresh numpy arrays.
+#[pyclass(module = "keras._native", name = "Program", frozen)]
+struct PyProgram {
+    inner: Arc<Program>,
+}
+
+#[pymethods]
+impl PyProgram {
+    /// Number of inputs.
+    #[getter]
+    fn n_inputs(&self) -> usize {
+        self.inner.n_inputs()
+    }
+
+    /// Number of outputs.
+    #[getter]
+    fn n_outputs(&self) -> usize {
+        self.inner.n_outputs()
+    }
+
+    /// Runs the function on a list of C-contiguous float32/int32 arrays.
+    fn __call__<'py>(&self, py: Python<'py>, inputs: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let prog = &*self.inner;
+        if inputs.len() != prog.n_inputs() {
+            return Err(PyValueError::new_err(format!(
+                "the function takes {} input array(s), got {}",
+                prog.n_inputs(),
+                inputs.len()
+            )));
+        }
+        let mut sess = prog.session();
+        for (i, obj) in inputs.iter().enumerate() {
+            if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+                let data = a.as_slice().map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
+                sess.feed_f32(i, a.shape(), data).map_err(to_py)?;
+            } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, i32>>() {
+                let data = a.as_slice().map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
+                sess.feed_i32(i, a.shape(), data).map_err(to_py)?;
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "input {i} ('{}') must be a float32 or int32 numpy array",
+                    prog.input_name(i)
+                )));
+            }
+        }
+        {
+            let (p, st) = sess.parts();
+            py.detach(|| guarded(|| p.run_state(st)))?;
+        }
+        (0..prog.n_outputs()).map(|i| value_to_py(py, sess.output(i))).collect()
+    }
+}
+
+/// Number of threads of the engine's pool.
+#[pyfunction]
+fn num_threads() -> usize {
+    ferrokeras::kernels::pool::threads()
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGraph>()?;
+    m.add_class::<PyProgram>()?;
+    m.add_class::<PyUpdate>()?;
+    m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

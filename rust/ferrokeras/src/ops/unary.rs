@@ -42,6 +42,8 @@ pub enum UnaryKind {
     StopGradient,
     /// identity (also used as a named copy)
     Identity,
+    /// a constant of the input's shape (`zeros_like`, `ones_like`); no gradient
+    Fill(f32),
 }
 
 /// An elementwise unary op.
@@ -108,6 +110,7 @@ impl Unary {
             Clip(lo, hi) => clip_f(x, y, lo, hi),
             Pow(a) => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.powf(a)),
             StopGradient | Identity => y.copy_from_slice(x),
+            Fill(c) => y.fill(c),
         }
     }
 
@@ -126,7 +129,7 @@ impl Unary {
             }),
             Exp => it.for_each(|((d, &g), (_, &y))| *d += g * y),
             Log => it.for_each(|((d, &g), (&x, _))| *d += g / x),
-            Sign | Round | StopGradient => {}
+            Sign | Round | StopGradient | Fill(_) => {}
             Sin => it.for_each(|((d, &g), (&x, _))| *d += g * x.cos()),
             Cos => it.for_each(|((d, &g), (&x, _))| *d -= g * x.sin()),
             // Gradient passes where the input is inside [lo, hi] (Theano's convention:
@@ -182,7 +185,7 @@ impl Op for Unary {
     }
 
     fn has_grad(&self, _index: usize) -> bool {
-        !matches!(self.kind, UnaryKind::Sign | UnaryKind::Round | UnaryKind::StopGradient)
+        !matches!(self.kind, UnaryKind::Sign | UnaryKind::Round | UnaryKind::StopGradient | UnaryKind::Fill(_))
     }
 }
 
@@ -229,6 +232,38 @@ impl Op for Cast {
     }
 }
 
+/// Identity that writes a message and the value to stderr each time it runs
+/// (`K.print_tensor`, like TensorFlow's `tf.Print`).
+#[derive(Debug)]
+pub struct Print {
+    message: String,
+}
+
+impl Op for Print {
+    fn name(&self) -> &str {
+        "print"
+    }
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("print", inputs, 1)?;
+        Ok(inputs[0].clone())
+    }
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        out.assign_from(inputs[0]);
+        let x = inputs[0];
+        let shown: Vec<String> = (0..x.len().min(20)).map(|k| format!("{}", x.get_f64(k))).collect();
+        let more = if x.len() > 20 { ", ..." } else { "" };
+        eprintln!("{}[{}{more}]", self.message, shown.join(", "));
+        Ok(())
+    }
+    fn backward(&self, _: usize, _: &[&Value], _: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
+        Ok(())
+    }
+    fn has_grad(&self, _index: usize) -> bool {
+        true
+    }
+}
+
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     use UnaryKind::*;
@@ -245,6 +280,13 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
         "cos" => (Cos, "cos"),
         "stop_gradient" => (StopGradient, "stop_gradient"),
         "identity" => (Identity, "identity"),
+        "fill_like" => match a.float("value", 0.0) {
+            Ok(v) => (Fill(v as f32), "fill_like"),
+            Err(e) => return Some(Err(e)),
+        },
+        "print" => {
+            return Some(a.str_opt("message").map(|m| Arc::new(Print { message: m.unwrap_or_default() }) as OpRef))
+        }
         "clip" => {
             let r = (|| {
                 let lo = a.float("min_value", f64::NEG_INFINITY)? as f32;

@@ -1,0 +1,8 @@
+"""ferrokeras: the Keras 1 API on a Rust engine (``import keras``)."""
+
+from . import backend  # noqa: F401
+
+__version__ = "1.2.2"
+"""The Keras API version implemented (scripts compare against it)."""
+
+__ferrokeras_version__ = "0.1.0"

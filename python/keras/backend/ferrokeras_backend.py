@@ -1,0 +1,1152 @@
+"""The Keras 1 backend API ("K") on the ferrokeras native graph.
+
+Every function adds nodes to one native graph (the session); ``function`` compiles a
+native Program from it and ``gradients`` adds gradient nodes computed by the engine's
+reverse sweep. Tensors are :class:`Tensor` objects wrapping a node id; they support the
+Python operators so that user lambdas such as ``lambda x, y: x - y`` build graph nodes.
+"""
+
+import numbers
+
+import numpy as np
+
+from .. import _native
+from .common import epsilon, floatx, get_uid, reset_uids
+
+# ---------------------------------------------------------------------------------------
+# Session: one native graph
+
+
+class _Session:
+    def __init__(self):
+        self.graph = _native.Graph()
+        self.scalars = {}
+
+
+_SESSION = _Session()
+_LEARNING_PHASE_VALUE = None  # set_learning_phase(0|1) makes the phase a Python int
+_MANUAL_VAR_INIT = False
+
+
+def _graph():
+    return _SESSION.graph
+
+
+def clear_session():
+    """Drops the graph (every tensor and variable made so far) and resets layer names."""
+    global _SESSION, _LEARNING_PHASE_VALUE
+    _SESSION = _Session()
+    _LEARNING_PHASE_VALUE = None
+    reset_uids()
+
+
+def backend():
+    """The backend name: ``'ferrokeras'``."""
+    return "ferrokeras"
+
+
+def manual_variable_initialization(value):
+    """Accepted for compatibility: ferrokeras variables are always initialised at creation."""
+    global _MANUAL_VAR_INIT
+    _MANUAL_VAR_INIT = bool(value)
+
+
+def get_session():
+    raise NotImplementedError("get_session: TensorFlow sessions do not exist in ferrokeras")
+
+
+def set_session(session):
+    raise NotImplementedError("set_session: TensorFlow sessions do not exist in ferrokeras")
+
+
+# ---------------------------------------------------------------------------------------
+# Tensors
+
+
+class Tensor:
+    """A symbolic tensor: a node of the native graph."""
+
+    __array_priority__ = 1000  # numpy defers to our operators (np_array + tensor)
+
+    def __init__(self, node, name=None, session=None):
+        self._session = session or _SESSION
+        self.node = node
+        self.name = name or self._session.graph.name(node)
+
+    # static type
+    @property
+    def dtype(self):
+        return self._session.graph.info(self.node)[0]
+
+    @property
+    def ndim(self):
+        return len(self._session.graph.info(self.node)[1])
+
+    def _static_shape(self):
+        return tuple(self._session.graph.info(self.node)[1])
+
+    def get_shape(self):
+        return _StaticShape(self._static_shape())
+
+    def __repr__(self):
+        return "<keras tensor %s shape=%s dtype=%s>" % (self.name, self._static_shape(), self.dtype)
+
+    def __hash__(self):
+        return id(self)
+
+    def __bool__(self):
+        raise TypeError(
+            "a symbolic tensor has no truth value (use K.switch or K.equal inside the graph)"
+        )
+
+    # arithmetic
+    def __add__(self, o):
+        return _binary("add", self, o)
+
+    def __radd__(self, o):
+        return _binary("add", o, self)
+
+    def __sub__(self, o):
+        return _binary("sub", self, o)
+
+    def __rsub__(self, o):
+        return _binary("sub", o, self)
+
+    def __mul__(self, o):
+        return _binary("mul", self, o)
+
+    def __rmul__(self, o):
+        return _binary("mul", o, self)
+
+    def __truediv__(self, o):
+        return _binary("div", self, o)
+
+    def __rtruediv__(self, o):
+        return _binary("div", o, self)
+
+    __div__ = __truediv__
+    __rdiv__ = __rtruediv__
+
+    def __pow__(self, o):
+        if isinstance(o, numbers.Number):
+            return pow(self, o)
+        return exp(_binary("mul", _to_tensor(o), log(self)))
+
+    def __rpow__(self, o):
+        return exp(_binary("mul", self, log(_to_tensor(o))))
+
+    def __neg__(self):
+        return _unary("neg", self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _unary("abs", self)
+
+    def __lt__(self, o):
+        return less(self, o)
+
+    def __le__(self, o):
+        return less_equal(self, o)
+
+    def __gt__(self, o):
+        return greater(self, o)
+
+    def __ge__(self, o):
+        return greater_equal(self, o)
+
+    def __getitem__(self, key):
+        return _getitem(self, key)
+
+
+class Variable(Tensor):
+    """A variable of the graph's store."""
+
+    def eval(self):
+        return get_value(self)
+
+
+class _StaticShape(tuple):
+    """What ``x.get_shape()`` returns: a tuple with TensorFlow's ``as_list()``."""
+
+    def as_list(self):
+        return list(self)
+
+
+def is_keras_tensor(x):
+    """True for tensors produced by Keras layers (they carry ``_keras_shape``)."""
+    return hasattr(x, "_keras_shape")
+
+
+def _check_session(t):
+    if t._session is not _SESSION:
+        raise ValueError(
+            "tensor %r belongs to a graph dropped by K.clear_session(); rebuild it" % (t.name,)
+        )
+
+
+def _np_dtype(dt):
+    return {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[dt]
+
+
+def _constant_array(value, dtype=None):
+    arr = np.asarray(value)
+    if dtype is None:
+        if arr.dtype.kind in "iu":
+            dtype = "int32" if arr.ndim > 0 else floatx()
+        elif arr.dtype.kind == "b":
+            dtype = floatx()
+        elif arr.dtype.kind == "f":
+            dtype = floatx()
+        else:
+            raise TypeError("cannot make a tensor from an array of dtype %s" % arr.dtype)
+    return _as_native_array(arr, dtype)
+
+
+def _as_native_array(arr, dtype):
+    if dtype in ("int32", "int64", "int16", "int8", "uint8", "uint16", "uint32"):
+        a = np.asarray(arr)
+        if a.dtype.kind == "f":
+            if not np.all(np.isfinite(a)):
+                raise ValueError("cannot convert NaN or infinite values to int32")
+        elif a.dtype.kind not in "iub":
+            raise TypeError("expected numeric data, got an array of dtype %s" % a.dtype)
+        if a.size and (a.min() < -(2**31) or a.max() >= 2**31):
+            raise ValueError("integer values out of int32 range")
+        return np.ascontiguousarray(a, dtype=np.int32)
+    a = np.asarray(arr)
+    if a.dtype.kind not in "fiub":
+        raise TypeError("expected numeric data, got an array of dtype %s" % a.dtype)
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _to_tensor(x, dtype=None):
+    if isinstance(x, Tensor):
+        _check_session(x)
+        return x
+    if isinstance(x, numbers.Number) and dtype is None:
+        key = float(x)
+        cache = _SESSION.scalars
+        if key not in cache or cache[key]._session is not _SESSION:
+            cache[key] = Tensor(_graph().constant(np.asarray(key, np.float32), "const"))
+        return cache[key]
+    return Tensor(_graph().constant(_constant_array(x, dtype), "const"))
+
+
+def _op(name, inputs, **attrs):
+    ins = [_to_tensor(i).node for i in inputs]
+    attrs = {k: v for k, v in attrs.items() if v is not None}
+    return Tensor(_graph().op(name, ins, attrs))
+
+
+def _float(x):
+    x = _to_tensor(x)
+    if x.dtype != "float32":
+        return cast(x, "float32")
+    return x
+
+
+def _unary(name, x, **attrs):
+    return _op(name, [_float(x)], **attrs)
+
+
+def _binary(name, a, b):
+    a, b = _to_tensor(a), _to_tensor(b)
+    if a.dtype != b.dtype or a.dtype != "int32" or name not in _COMPARISONS:
+        a, b = _float(a), _float(b)
+    return _op(name, [a, b])
+
+
+_COMPARISONS = {"equal", "not_equal", "greater", "greater_equal", "less", "less_equal"}
+
+
+def _axes(axis, ndim_):
+    if axis is None:
+        return None
+    if isinstance(axis, (list, tuple)):
+        return [int(a) % ndim_ if ndim_ else int(a) for a in axis]
+    return [int(axis)]
+
+
+# ---------------------------------------------------------------------------------------
+# Variables, placeholders, constants
+
+
+def variable(value, dtype=None, name=None):
+    """A variable initialised from a numpy array (or scalar)."""
+    dtype = dtype or floatx()
+    if hasattr(value, "tocoo"):
+        raise NotImplementedError("variable: sparse matrices are not supported by ferrokeras")
+    arr = _as_native_array(np.asarray(value), dtype)
+    name = name or "variable_%d" % get_uid("variable")
+    return Variable(_graph().variable(arr, name), name)
+
+
+def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
+    """A placeholder; unknown dimensions are None."""
+    if sparse:
+        raise NotImplementedError("placeholder(sparse=True): sparse tensors are not supported")
+    dtype = dtype or floatx()
+    if shape is None:
+        if ndim is None:
+            raise ValueError("placeholder: give a shape or an ndim")
+        shape = (None,) * ndim
+    shape = [None if d is None else int(d) for d in shape]
+    name = name or "placeholder_%d" % get_uid("placeholder")
+    t = Tensor(_graph().placeholder(str(np.dtype(dtype).name if dtype != "bool" else "bool"), shape, name), name)
+    t._keras_shape = tuple(shape)
+    t._uses_learning_phase = False
+    return t
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """A constant tensor."""
+    arr = np.asarray(value)
+    if shape is not None:
+        arr = np.broadcast_to(arr, shape)
+    return Tensor(_graph().constant(_constant_array(arr, dtype), name or "constant"))
+
+
+def is_sparse(tensor):
+    return False
+
+
+def to_dense(tensor):
+    return tensor
+
+
+def shape(x):
+    """The symbolic shape of x as an int32 tensor."""
+    return _op("shape_of", [x])
+
+
+def int_shape(x):
+    """The static shape as a tuple of ints / None."""
+    if hasattr(x, "_keras_shape"):
+        return tuple(x._keras_shape)
+    return _to_tensor(x)._static_shape()
+
+
+def ndim(x):
+    """Rank of x."""
+    return len(int_shape(x))
+
+
+def dtype(x):
+    """dtype name of x."""
+    return _to_tensor(x).dtype
+
+
+def eval(x):
+    """Evaluates a tensor without inputs."""
+    return function([], [x])([])[0]
+
+
+def zeros(shape, dtype=None, name=None):
+    return variable(np.zeros(shape), dtype, name)
+
+
+def ones(shape, dtype=None, name=None):
+    return variable(np.ones(shape), dtype, name)
+
+
+def eye(size, dtype=None, name=None):
+    return variable(np.eye(size), dtype, name)
+
+
+def zeros_like(x, name=None):
+    return _op("fill_like", [x], value=0.0)
+
+
+def ones_like(x, name=None):
+    return _op("fill_like", [x], value=1.0)
+
+
+def random_uniform_variable(shape, low, high, dtype=None, name=None):
+    return variable(np.random.uniform(low=low, high=high, size=shape), dtype, name)
+
+
+def random_normal_variable(shape, mean, scale, dtype=None, name=None):
+    return variable(np.random.normal(loc=mean, scale=scale, size=shape), dtype, name)
+
+
+def count_params(x):
+    """Number of scalars in a variable."""
+    return int(np.prod(get_variable_shape(x)))
+
+
+def cast(x, dtype):
+    x = _to_tensor(x)
+    if dtype == "int64":
+        dtype = "int32"
+    if x.dtype == dtype:
+        return x
+    return _op("cast", [x], dtype=dtype)
+
+
+def get_value(x):
+    """The value of a variable as a numpy array."""
+    _check_variable(x, "get_value")
+    return x._session.graph.get_value(x.node)
+
+
+def batch_get_value(xs):
+    return [get_value(x) for x in xs]
+
+
+def set_value(x, value):
+    """Writes a variable; the shape must match."""
+    _check_variable(x, "set_value")
+    arr = _as_native_array(np.asarray(value), x.dtype)
+    x._session.graph.set_value(x.node, arr)
+
+
+def batch_set_value(tuples):
+    for x, value in tuples:
+        set_value(x, value)
+
+
+def get_variable_shape(x):
+    _check_variable(x, "get_variable_shape")
+    return tuple(x._static_shape())
+
+
+def _check_variable(x, fn):
+    if not isinstance(x, Variable):
+        raise TypeError("%s: expected a variable (K.variable), got %r" % (fn, x))
+
+
+def print_tensor(x, message=""):
+    """Identity that prints ``message`` and the value to stderr each time it is computed."""
+    return _op("print", [x], message=str(message))
+
+
+# ---------------------------------------------------------------------------------------
+# Updates
+
+
+def update(x, new_x):
+    return (x, new_x)
+
+
+def update_add(x, increment):
+    return (x, x + increment)
+
+
+def update_sub(x, decrement):
+    return (x, x - decrement)
+
+
+def moving_average_update(variable, value, momentum):
+    return (variable, variable * momentum + value * (1.0 - momentum))
+
+
+# ---------------------------------------------------------------------------------------
+# Linear algebra
+
+
+def dot(x, y):
+    """Keras ``K.dot``: contracts the last axis of x with the second-to-last of y."""
+    x, y = _float(x), _float(y)
+    if y.ndim == 2:
+        return _op("matmul", [x, y])
+    if y.ndim < 2 or x.ndim < 1:
+        raise ValueError("dot: operands of rank %d and %d are not supported" % (x.ndim, y.ndim))
+    ys = [d for d in y._static_shape()]
+    if any(d is None for d in ys):
+        raise ValueError("dot: the right operand must have a fully known shape, got %s" % (ys,))
+    nd = y.ndim
+    pattern = [nd - 2] + [i for i in range(nd) if i != nd - 2]
+    y2 = reshape(permute_dimensions(y, pattern), (ys[nd - 2], -1))
+    out = _op("matmul", [x, y2])
+    xs = [(-1 if d is None else d) for d in x._static_shape()[:-1]]
+    return reshape(out, xs + ys[:-2] + [ys[-1]])
+
+
+def batch_dot(x, y, axes=None):
+    """Batchwise dot product (Keras 1.2.2 semantics)."""
+    x, y = _float(x), _float(y)
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    if axes is None:
+        axes = [x.ndim - 1, y.ndim - 2]
+    axes = [a % n for a, n in zip(axes, (x.ndim, y.ndim))]
+    if x.ndim == 2 and y.ndim == 2:
+        if axes[0] == axes[1]:
+            out = sum(x * y, axis=axes[0])
+        else:
+            out = sum(transpose(x) * y, axis=axes[1])
+    else:
+        if x.ndim != 3 or y.ndim != 3:
+            raise NotImplementedError("batch_dot: only 2-D and 3-D operands are supported")
+        ta = axes[0] != x.ndim - 1
+        tb = axes[1] == y.ndim - 1
+        out = _op("batch_matmul", [x, y], transpose_a=ta, transpose_b=tb)
+    if out.ndim == 1:
+        out = expand_dims(out, 1)
+    return out
+
+
+def transpose(x):
+    return permute_dimensions(x, list(range(_to_tensor(x).ndim))[::-1])
+
+
+def gather(reference, indices):
+    """Rows of ``reference`` picked by integer ``indices``."""
+    indices = _to_tensor(indices)
+    if indices.dtype != "int32":
+        indices = cast(indices, "int32")
+    return _op("gather", [_float(reference), indices])
+
+
+# ---------------------------------------------------------------------------------------
+# Elementwise math
+
+
+def _reduce(name, x, axis, keepdims):
+    x = _float(x)
+    return _op(name, [x], axis=_axes(axis, x.ndim), keepdims=bool(keepdims))
+
+
+def max(x, axis=None, keepdims=False):
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):
+    return _reduce("min", x, axis, keepdims)
+
+
+def sum(x, axis=None, keepdims=False):
+    return _reduce("sum", x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims=False):
+    return _reduce("prod", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return _reduce("mean", x, axis, keepdims)
+
+
+def var(x, axis=None, keepdims=False):
+    return _reduce("var", x, axis, keepdims)
+
+
+def std(x, axis=None, keepdims=False):
+    return _reduce("std", x, axis, keepdims)
+
+
+def any(x, axis=None, keepdims=False):
+    return _reduce("any", x, axis, keepdims)
+
+
+def all(x, axis=None, keepdims=False):
+    return _reduce("all", x, axis, keepdims)
+
+
+def argmax(x, axis=-1):
+    return _op("argmax", [_float(x)], axis=int(axis))
+
+
+def argmin(x, axis=-1):
+    return _op("argmin", [_float(x)], axis=int(axis))
+
+
+def square(x):
+    return _unary("square", x)
+
+
+def abs(x):
+    return _unary("abs", x)
+
+
+def sqrt(x):
+    return _unary("sqrt", x)
+
+
+def exp(x):
+    return _unary("exp", x)
+
+
+def log(x):
+    return _unary("log", x)
+
+
+def round(x):
+    return _unary("round", x)
+
+
+def sign(x):
+    return _unary("sign", x)
+
+
+def pow(x, a):
+    return _unary("pow", x, a=float(a))
+
+
+def clip(x, min_value, max_value):
+    if max_value is not None and min_value is not None and max_value < min_value:
+        max_value = min_value
+    return _unary(
+        "clip",
+        x,
+        min_value=-np.inf if min_value is None else float(min_value),
+        max_value=np.inf if max_value is None else float(max_value),
+    )
+
+
+def equal(x, y):
+    return _binary("equal", x, y)
+
+
+def not_equal(x, y):
+    return _binary("not_equal", x, y)
+
+
+def greater(x, y):
+    return _binary("greater", x, y)
+
+
+def greater_equal(x, y):
+    return _binary("greater_equal", x, y)
+
+
+def lesser(x, y):
+    return _binary("less", x, y)
+
+
+def lesser_equal(x, y):
+    return _binary("less_equal", x, y)
+
+
+less = lesser
+less_equal = lesser_equal
+
+
+def maximum(x, y):
+    return _binary("maximum", x, y)
+
+
+def minimum(x, y):
+    return _binary("minimum", x, y)
+
+
+def sin(x):
+    return _unary("sin", x)
+
+
+def cos(x):
+    return _unary("cos", x)
+
+
+def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
+    """Batch statistics over ``reduction_axes``; returns (normed, mean, var)."""
+    x = _float(x)
+    m = mean(x, axis=reduction_axes, keepdims=True)
+    v = mean(square(x - m), axis=reduction_axes, keepdims=True)
+    keep = [i for i in range(x.ndim) if i not in [a % x.ndim for a in reduction_axes]]
+    bshape = [1] * x.ndim
+    for i in keep:
+        bshape[i] = -1 if x._static_shape()[i] is None else x._static_shape()[i]
+    g = reshape(gamma, bshape)
+    b = reshape(beta, bshape)
+    normed = (x - m) / sqrt(v + epsilon) * g + b
+    flat = [-1 if x._static_shape()[i] is None else x._static_shape()[i] for i in keep]
+    return normed, reshape(m, flat), reshape(v, flat)
+
+
+def batch_normalization(x, mean, var, beta, gamma, epsilon=1e-3):
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta."""
+    return (x - mean) / sqrt(var + epsilon) * gamma + beta
+
+
+# ---------------------------------------------------------------------------------------
+# Shapes
+
+
+def concatenate(tensors, axis=-1):
+    tensors = [_to_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: no tensors given")
+    if any(t.dtype == "float32" for t in tensors) or len({t.dtype for t in tensors}) > 1:
+        tensors = [_float(t) for t in tensors]
+    return _op("concat", tensors, axis=int(axis))
+
+
+def reshape(x, shape):
+    shape = [int(d) if d is not None else -1 for d in shape]
+    return _op("reshape", [x], shape=shape)
+
+
+def permute_dimensions(x, pattern):
+    return _op("permute", [x], pattern=[int(p) for p in pattern])
+
+
+def resize_images(X, height_factor, width_factor, dim_ordering):
+    if dim_ordering == "th":
+        return repeat_elements(repeat_elements(X, height_factor, 2), width_factor, 3)
+    if dim_ordering == "tf":
+        return repeat_elements(repeat_elements(X, height_factor, 1), width_factor, 2)
+    raise ValueError("Invalid dim_ordering:", dim_ordering)
+
+
+def resize_volumes(X, depth_factor, height_factor, width_factor, dim_ordering):
+    if dim_ordering == "th":
+        axes = (2, 3, 4)
+    elif dim_ordering == "tf":
+        axes = (1, 2, 3)
+    else:
+        raise ValueError("Invalid dim_ordering:", dim_ordering)
+    out = X
+    for f, a in zip((depth_factor, height_factor, width_factor), axes):
+        out = repeat_elements(out, f, a)
+    return out
+
+
+def repeat_elements(x, rep, axis):
+    return _op("repeat_elements", [x], rep=int(rep), axis=int(axis))
+
+
+def repeat(x, n):
+    """(samples, dim) -> (samples, n, dim)."""
+    return _op("repeat", [_float(x)], n=int(n))
+
+
+def arange(start, stop=None, step=1, dtype="int32"):
+    if stop is None:
+        start, stop = 0, start
+    return constant(np.arange(start, stop, step), dtype=dtype)
+
+
+def tile(x, n):
+    if isinstance(n, int):
+        n = [n]
+    return _op("tile", [x], n=[int(v) for v in n])
+
+
+def flatten(x):
+    return _op("flatten", [x])
+
+
+def batch_flatten(x):
+    return _op("batch_flatten", [x])
+
+
+def expand_dims(x, dim=-1):
+    return _op("expand_dims", [x], axis=int(dim))
+
+
+def squeeze(x, axis):
+    return _op("squeeze", [x], axis=int(axis))
+
+
+def stack(x):
+    return concatenate([expand_dims(t, 0) for t in x], axis=0)
+
+
+def one_hot(indices, nb_classes):
+    indices = _to_tensor(indices)
+    if indices.dtype != "int32":
+        indices = cast(indices, "int32")
+    return _op("one_hot", [indices], nb_classes=int(nb_classes))
+
+
+def reverse(x, axes):
+    if isinstance(axes, int):
+        axes = [axes]
+    return _op("reverse", [x], axes=[int(a) for a in axes])
+
+
+def _pad(x, pairs):
+    pads = []
+    for before, after in pairs:
+        pads += [int(before), int(after)]
+    return _op("pad", [x], pads=pads)
+
+
+def temporal_padding(x, padding=1):
+    return asymmetric_temporal_padding(x, padding, padding)
+
+
+def asymmetric_temporal_padding(x, left_pad=1, right_pad=1):
+    return _pad(x, [(0, 0), (left_pad, right_pad), (0, 0)])
+
+
+def spatial_2d_padding(x, padding=(1, 1), dim_ordering="default"):
+    return asymmetric_spatial_2d_padding(
+        x, padding[0], padding[0], padding[1], padding[1], dim_ordering
+    )
+
+
+def _ordering(dim_ordering):
+    from .common import image_dim_ordering
+
+    if dim_ordering == "default":
+        dim_ordering = image_dim_ordering()
+    if dim_ordering not in {"th", "tf"}:
+        raise ValueError("Unknown dim_ordering " + str(dim_ordering))
+    return dim_ordering
+
+
+def asymmetric_spatial_2d_padding(
+    x, top_pad=1, bottom_pad=1, left_pad=1, right_pad=1, dim_ordering="default"
+):
+    if _ordering(dim_ordering) == "th":
+        pairs = [(0, 0), (0, 0), (top_pad, bottom_pad), (left_pad, right_pad)]
+    else:
+        pairs = [(0, 0), (top_pad, bottom_pad), (left_pad, right_pad), (0, 0)]
+    return _pad(x, pairs)
+
+
+def spatial_3d_padding(x, padding=(1, 1, 1), dim_ordering="default"):
+    p = [(v, v) for v in padding]
+    if _ordering(dim_ordering) == "th":
+        pairs = [(0, 0), (0, 0)] + p
+    else:
+        pairs = [(0, 0)] + p + [(0, 0)]
+    return _pad(x, pairs)
+
+
+def _getitem(x, key):
+    if not isinstance(key, tuple):
+        key = (key,)
+    if builtins_any(k is Ellipsis for k in key):
+        i = key.index(Ellipsis)
+        fill = x.ndim - (len(key) - 1)
+        key = key[:i] + (slice(None),) * fill + key[i + 1 :]
+    begin, end, step, shrink = [], [], [], []
+    big = 2**62
+    for axis, k in enumerate(key):
+        if isinstance(k, slice):
+            st = 1 if k.step is None else int(k.step)
+            if st == 0:
+                raise ValueError("slice step cannot be zero")
+            b = k.start if k.start is not None else (0 if st > 0 else big)
+            e = k.stop if k.stop is not None else (big if st > 0 else -big)
+            begin.append(int(b))
+            end.append(int(e))
+            step.append(st)
+        elif isinstance(k, (int, np.integer)):
+            k = int(k)
+            begin.append(k)
+            end.append(k + 1 if k != -1 else big)
+            step.append(1)
+            shrink.append(axis)
+        else:
+            raise TypeError("tensor indices must be integers or slices, got %r" % (k,))
+    return _op("slice", [x], begin=begin, end=end, step=step, shrink=shrink or None)
+
+
+# ---------------------------------------------------------------------------------------
+# Graph and functions
+
+
+class Function:
+    """A compiled native Program: called with a list of arrays, returns a list of arrays."""
+
+    def __init__(self, inputs, outputs, updates=None, name=None):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for t in self.inputs + self.outputs:
+            if not isinstance(t, Tensor):
+                raise TypeError("function: inputs and outputs must be tensors, got %r" % (t,))
+            _check_session(t)
+        assigns, fused = [], []
+        for u in updates or []:
+            if isinstance(u, _native.Update):
+                fused.append(u)
+            elif isinstance(u, FusedUpdate):
+                fused.append(u.native)
+            elif isinstance(u, (tuple, list)) and len(u) == 2:
+                var_, new = u
+                _check_variable(var_, "function updates")
+                new = _to_tensor(new)
+                if new.dtype != var_.dtype:
+                    new = cast(new, var_.dtype)
+                assigns.append((var_.node, new.node))
+            else:
+                raise TypeError("function: an update must be a (variable, new_value) pair, got %r" % (u,))
+        self._dtypes = [t.dtype for t in self.inputs]
+        self._program = _graph().compile(
+            [t.node for t in self.inputs], [t.node for t in self.outputs], assigns, fused
+        )
+
+    def __call__(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError("a Keras function takes a list of arrays, got %r" % (type(inputs).__name__,))
+        if len(inputs) != len(self.inputs):
+            raise ValueError(
+                "this function takes %d input(s) (%s), got %d"
+                % (len(self.inputs), ", ".join(t.name for t in self.inputs), len(inputs))
+            )
+        arrays = [_as_native_array(a, dt) for a, dt in zip(inputs, self._dtypes)]
+        return self._program(arrays)
+
+
+class FusedUpdate:
+    """A fused native update (an optimizer step) usable in ``function(updates=...)``."""
+
+    def __init__(self, native):
+        self.native = native
+
+
+def function(inputs, outputs, updates=None, **kwargs):
+    """Compiles a function from input placeholders to outputs, applying updates."""
+    for k in kwargs:
+        if k not in ("name", "mode", "givens", "on_unused_input", "allow_input_downcast"):
+            raise ValueError("Invalid argument '%s' passed to K.function" % k)
+    return Function(inputs, outputs, updates=updates, name=kwargs.get("name"))
+
+
+def gradients(loss, variables):
+    """Gradient tensors of the scalar ``loss`` with respect to each variable."""
+    loss = _to_tensor(loss)
+    ids = [_to_tensor(v).node for v in variables]
+    return [Tensor(n) for n in _graph().gradients(loss.node, ids)]
+
+
+def stop_gradient(variables):
+    if isinstance(variables, (list, tuple)):
+        return [_unary("stop_gradient", v) for v in variables]
+    return _op("stop_gradient", [variables])
+
+
+# ---------------------------------------------------------------------------------------
+# Control flow and learning phase
+
+
+def learning_phase():
+    """The learning phase: a scalar placeholder (1 = train, 0 = test), or the int set by
+    ``set_learning_phase``."""
+    if _LEARNING_PHASE_VALUE is not None:
+        return _LEARNING_PHASE_VALUE
+    return Tensor(_graph().learning_phase(), "keras_learning_phase")
+
+
+def set_learning_phase(value):
+    global _LEARNING_PHASE_VALUE
+    if value not in {0, 1}:
+        raise ValueError("Expected learning phase to be 0 or 1.")
+    _LEARNING_PHASE_VALUE = value
+
+
+def switch(condition, then_expression, else_expression):
+    """Selects between two tensors on a scalar (or elementwise) condition."""
+    if isinstance(condition, (int, bool, np.integer)):
+        return then_expression if condition else else_expression
+    return _op(
+        "switch", [_float(condition), _float(then_expression), _float(else_expression)]
+    )
+
+
+def in_train_phase(x, alt):
+    lp = learning_phase()
+    if isinstance(lp, int):
+        return x if lp == 1 else alt
+    out = switch(lp, x, alt)
+    out._uses_learning_phase = True
+    return out
+
+
+def in_test_phase(x, alt):
+    lp = learning_phase()
+    if isinstance(lp, int):
+        return x if lp == 0 else alt
+    out = switch(lp, alt, x)
+    out._uses_learning_phase = True
+    return out
+
+
+def _not_here(name, issue):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(
+            "K.%s is not implemented yet in ferrokeras (it comes with the %s)" % (name, issue)
+        )
+
+    fn.__name__ = name
+    return fn
+
+
+rnn = _not_here("rnn", "recurrent layers")
+map_fn = _not_here("map_fn", "recurrent layers")
+foldl = _not_here("foldl", "recurrent layers")
+foldr = _not_here("foldr", "recurrent layers")
+conv1d = _not_here("conv1d", "convolutional layers")
+conv2d = _not_here("conv2d", "convolutional layers")
+conv3d = _not_here("conv3d", "convolutional layers")
+deconv2d = _not_here("deconv2d", "convolutional layers")
+atrous_conv2d = _not_here("atrous_conv2d", "convolutional layers")
+separable_conv2d = _not_here("separable_conv2d", "convolutional layers")
+pool2d = _not_here("pool2d", "convolutional layers")
+pool3d = _not_here("pool3d", "convolutional layers")
+
+
+def _tf_only(name):
+    def fn(*args, **kwargs):
+        raise NotImplementedError(
+            "K.%s exists only in Keras 1's TensorFlow backend; ferrokeras does not provide it" % name
+        )
+
+    fn.__name__ = name
+    return fn
+
+
+ctc_batch_cost = _tf_only("ctc_batch_cost")
+ctc_decode = _tf_only("ctc_decode")
+ctc_label_dense_to_sparse = _tf_only("ctc_label_dense_to_sparse")
+
+
+# ---------------------------------------------------------------------------------------
+# NN
+
+
+def relu(x, alpha=0.0, max_value=None):
+    return _unary("relu", x, alpha=float(alpha), max_value=None if max_value is None else float(max_value))
+
+
+def elu(x, alpha=1.0):
+    return _unary("elu", x, alpha=float(alpha))
+
+
+def softmax(x):
+    return _unary("softmax", x)
+
+
+def softplus(x):
+    return _unary("softplus", x)
+
+
+def softsign(x):
+    return _unary("softsign", x)
+
+
+def sigmoid(x):
+    return _unary("sigmoid", x)
+
+
+def hard_sigmoid(x):
+    return _unary("hard_sigmoid", x)
+
+
+def tanh(x):
+    return _unary("tanh", x)
+
+
+def categorical_crossentropy(output, target, from_logits=False):
+    """Per-sample crossentropy; ``output`` is renormalised and clipped to [eps, 1-eps]."""
+    return _op(
+        "categorical_crossentropy",
+        [_float(output), _float(target)],
+        from_logits=bool(from_logits),
+        epsilon=float(epsilon()),
+    )
+
+
+def sparse_categorical_crossentropy(output, target, from_logits=False):
+    target = _to_tensor(target)
+    if target.dtype != "int32":
+        target = cast(target, "int32")
+    return _op(
+        "sparse_categorical_crossentropy",
+        [_float(output), target],
+        from_logits=bool(from_logits),
+        epsilon=float(epsilon()),
+    )
+
+
+def binary_crossentropy(output, target, from_logits=False):
+    return _op(
+        "binary_crossentropy",
+        [_float(output), _float(target)],
+        from_logits=bool(from_logits),
+        epsilon=float(epsilon()),
+    )
+
+
+def _seed(seed):
+    if seed is None:
+        return int(np.random.randint(10e6))
+    return int(seed)
+
+
+def _noise_shape(noise_shape):
+    if noise_shape is None:
+        return None
+    return [-1 if d is None else int(d) for d in noise_shape]
+
+
+def dropout(x, level, noise_shape=None, seed=None):
+    """Inverted dropout, always active (layers wrap it in the learning phase)."""
+    return _op(
+        "dropout",
+        [_float(x), _to_tensor(1.0)],
+        level=float(level),
+        seed=_seed(seed),
+        noise_shape=_noise_shape(noise_shape),
+    )
+
+
+def _dropout_in_phase(x, level, noise_shape=None, seed=None):
+    """Dropout gated by the learning phase inside one node (what the Dropout layer uses)."""
+    lp = learning_phase()
+    if isinstance(lp, int):
+        return dropout(x, level, noise_shape, seed) if lp else x
+    out = _op(
+        "dropout",
+        [_float(x), lp],
+        level=float(level),
+        seed=_seed(seed),
+        noise_shape=_noise_shape(noise_shape),
+    )
+    out._uses_learning_phase = True
+    return out
+
+
+def l2_normalize(x, axis):
+    return _unary("l2_normalize", x, axis=int(axis))
+
+
+def in_top_k(predictions, targets, k):
+    """True where the target class is among the k largest predictions (ties count in)."""
+    predictions = _float(predictions)
+    nb = predictions._static_shape()[-1]
+    if nb is None:
+        raise ValueError("in_top_k: the number of classes must be known")
+    onehot = one_hot(targets, nb)
+    target_score = sum(predictions * onehot, axis=-1, keepdims=True)
+    n_better = sum(cast(greater(predictions, target_score), "float32"), axis=-1)
+    return less(n_better, float(k))
+
+
+def _static_random_shape(shape, fn):
+    if isinstance(shape, Tensor):
+        raise NotImplementedError("%s with a symbolic shape is not supported; give a tuple" % fn)
+    shape = [int(d) for d in shape]
+    return shape
+
+
+def random_normal(shape, mean=0.0, std=1.0, dtype=None, seed=None):
+    return _op(
+        "random_normal", [], shape=_static_random_shape(shape, "random_normal"),
+        mean=float(mean), std=float(std), seed=_seed(seed),
+    )
+
+
+def random_uniform(shape, low=0.0, high=1.0, dtype=None, seed=None):
+    return _op(
+        "random_uniform", [], shape=_static_random_shape(shape, "random_uniform"),
+        low=float(low), high=float(high), seed=_seed(seed),
+    )
+
+
+def random_binomial(shape, p=0.0, dtype=None, seed=None):
+    return _op(
+        "random_binomial", [], shape=_static_random_shape(shape, "random_binomial"),
+        p=float(p), seed=_seed(seed),
+    )
+
+
+import builtins as _builtins  # noqa: E402
+
+builtins_any = _builtins.any
