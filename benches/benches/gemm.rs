@@ -1,1 +1,85 @@
-fn main(){}
+//! Criterion benchmarks of `ferrokeras::kernels::gemm::sgemm` at the shapes the
+//! benchmark workloads use (MNIST MLP / CNN heads, IMDB LSTM gates) plus a square
+//! 1024^3 product.
+//!
+//! Ids are `gemm/MxKxN` (C = A·B, nothing transposed) and `gemm/MxKxN_bt` (B stored
+//! `N x K` and used transposed, as in the dense backward `dx = dy · Wᵀ`). Throughput is
+//! `2·M·N·K` elements, so criterion's "elem/s" is FLOP/s.
+//!
+//! The group `gemm_serial` times `sgemm_serial` (never threaded) at the same shapes
+//! except 1024^3, to check `PARALLEL_MIN_MACS`: where it beats `gemm`, threading
+//! does not pay at that size.
+//!
+//! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench gemm`
+//! (`benches/python/gemm_compare.py` runs it and compares with numpy).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ferrokeras::kernels::gemm::{sgemm, sgemm_serial, Operand};
+
+/// (M, K, N, transpose B)
+const SHAPES: &[(usize, usize, usize, bool)] = &[
+    (32, 784, 32, false),
+    (128, 784, 512, false),
+    (128, 784, 512, true),
+    (128, 512, 512, false),
+    (32, 128, 512, false),
+    (1024, 1024, 1024, false),
+];
+
+/// Deterministic values in [-1, 1).
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+        })
+        .collect()
+}
+
+type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
+
+fn bench_gemm(c: &mut Criterion) {
+    run_group(c, "gemm", sgemm, usize::MAX);
+    run_group(c, "gemm_serial", sgemm_serial, 1 << 28);
+}
+
+/// Times `f` at every shape of at most `max_macs` multiply-adds.
+fn run_group(c: &mut Criterion, name: &str, f: Gemm, max_macs: usize) {
+    let mut group = c.benchmark_group(name);
+    group.sample_size(20);
+    group.warm_up_time(Duration::from_millis(1000));
+    group.measurement_time(Duration::from_millis(2500));
+    for &(m, k, n, bt) in SHAPES.iter().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
+        let a = data(m * k, 1);
+        // Stored k x n, or n x k when used transposed: same length either way.
+        let b = data(k * n, 2);
+        let mut out = vec![0.0f32; m * n];
+        let id = format!("{m}x{k}x{n}{}", if bt { "_bt" } else { "" });
+        group.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        group.bench_function(id, |bench| {
+            bench.iter(|| {
+                f(
+                    m,
+                    n,
+                    k,
+                    Operand {
+                        data: black_box(&a),
+                        trans: false,
+                    },
+                    Operand {
+                        data: black_box(&b),
+                        trans: bt,
+                    },
+                    black_box(&mut out),
+                    false,
+                );
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_gemm);
+criterion_main!(benches);

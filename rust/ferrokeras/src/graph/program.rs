@@ -314,6 +314,7 @@ impl Program {
     /// and resets buffers. Skipped when the fed shapes equal the previous call's.
     fn plan(&self, st: &mut ExecState, vars: &VarData) -> Result<()> {
         let ExecState { values, grads, .. } = st;
+        let mut sized: SmallVec<[usize; 4]> = SmallVec::new();
         for s in 0..self.nodes.len() {
             let node = &self.nodes[s];
             match &node.kind {
@@ -338,16 +339,23 @@ impl Program {
                     }
                     values[s].reset(t.dtype, &dims);
                 }
-                NodeKind::Grad { .. } | NodeKind::Variable(_) | NodeKind::Constant(_) => {}
-            }
-        }
-        // Gradient buffers: same shape as the node they belong to.
-        for (k, sw) in self.sweeps.iter().enumerate() {
-            for s in 0..self.nodes.len() {
-                if sw.needs[s] {
-                    let shape = self.val(s, values, vars, grads).shape.clone();
-                    grads[k][s].reset(DType::F32, &shape);
+                NodeKind::Grad { .. } => {
+                    // Size the sweep's gradient buffers here, before any later node infers
+                    // its shape from this gradient. Every slot of the sweep precedes this
+                    // node (they are ancestors of the loss or differentiated nodes).
+                    if let Loc::Grad(k, _) = self.locs[s] {
+                        if !sized.contains(&k) {
+                            for t in 0..s {
+                                if self.sweeps[k].needs[t] {
+                                    let shape = self.val(t, values, vars, grads).shape.clone();
+                                    grads[k][t].reset(DType::F32, &shape);
+                                }
+                            }
+                            sized.push(k);
+                        }
+                    }
                 }
+                NodeKind::Variable(_) | NodeKind::Constant(_) => {}
             }
         }
         Ok(())

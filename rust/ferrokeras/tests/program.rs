@@ -1,0 +1,124 @@
+//! Executor behaviour: functions with updates, gradients through chains and shared
+//! nodes, buffer reuse across batch sizes, and the errors users can trigger.
+
+mod common;
+
+use common::*;
+use ferrokeras::{Attr, DType, Error, Graph, Update, Value};
+
+#[test]
+fn gradient_accumulates_over_several_consumers() {
+    // f(x) = sum(x*x + exp(x) * x)  =>  df/dx = 2x + exp(x)(1 + x)
+    let mut g = Graph::new();
+    let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
+    let a = op(&mut g, "mul", &[x, x], &[]);
+    let e = op(&mut g, "exp", &[x], &[]);
+    let b = op(&mut g, "mul", &[e, x], &[]);
+    let s = op(&mut g, "add", &[a, b], &[]);
+    let f = op(&mut g, "sum", &[s], &[]);
+    let dx = g.gradients(f, &[x]).unwrap();
+    let prog = g.compile(&[x], &[dx[0]], vec![]).unwrap();
+    let xv = Value::from_f32(&[2, 3], vec![-1.0, -0.5, 0.0, 0.5, 1.0, 2.0]).unwrap();
+    let out = prog.run(&[xv.clone()]).unwrap();
+    for (gv, &xv) in out[0].f.iter().zip(&xv.f) {
+        let want = 2.0 * xv + xv.exp() * (1.0 + xv);
+        assert!((gv - want).abs() < 1e-5 * (1.0 + want.abs()), "{gv} vs {want}");
+    }
+}
+
+#[test]
+fn function_with_assign_updates_uses_pre_step_values() {
+    // updates: a <- a + 1, b <- a * 2 (reads the OLD a), output a (old value)
+    let mut g = Graph::new();
+    let a = g.variable(Value::scalar(1.0), "a");
+    let b = g.variable(Value::scalar(0.0), "b");
+    let one = g.constant(Value::scalar(1.0), "one");
+    let two = g.constant(Value::scalar(2.0), "two");
+    let a1 = op(&mut g, "add", &[a, one], &[]);
+    let a2 = op(&mut g, "mul", &[a, two], &[]);
+    let (va, vb) = (g.var_id(a).unwrap(), g.var_id(b).unwrap());
+    let f = g
+        .compile(&[], &[a], vec![Update::Assign { var: va, value: a1 }, Update::Assign { var: vb, value: a2 }])
+        .unwrap();
+    let out = f.run(&[]).unwrap();
+    assert_eq!(out[0].f, vec![1.0]);
+    assert_eq!(g.get_value(va).unwrap().f, vec![2.0]);
+    assert_eq!(g.get_value(vb).unwrap().f, vec![2.0]);
+    let out = f.run(&[]).unwrap();
+    assert_eq!(out[0].f, vec![2.0]);
+    assert_eq!(g.get_value(vb).unwrap().f, vec![4.0]);
+}
+
+#[test]
+fn batch_size_changes_reuse_the_program() {
+    let (mut g, x, y, loss, params) = mlp(5, 7, 3, false);
+    let grads = g.gradients(loss, &params).unwrap();
+    let mut outs = vec![loss];
+    outs.extend(&grads);
+    let f = g.compile(&[x, y], &outs, vec![]).unwrap();
+    let big = f.run(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
+    let small = f.run(&[data(&[3, 5], 4), onehot(3, 3)]).unwrap();
+    let big2 = f.run(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
+    assert_eq!(big, big2);
+    assert_eq!(small[1].shape, vec![5, 7]);
+}
+
+#[test]
+fn errors_are_reported_not_panicked() {
+    let mut g = Graph::new();
+    let x = g.placeholder(DType::F32, vec![None, Some(4)], "x");
+    let w = g.variable(data(&[4, 2], 1), "w");
+    let y = op(&mut g, "matmul", &[x, w], &[]);
+    // non-scalar loss
+    assert!(matches!(g.gradients(y, &[w]), Err(Error::Value(m)) if m.contains("scalar")));
+    // unknown op and unknown argument
+    assert!(g.op("no_such_op", &[x], &ferrokeras::Attrs::new("no_such_op")).is_err());
+    let bad = ferrokeras::Attrs::new("relu").with("slope", Attr::Float(1.0));
+    assert!(matches!(g.op("relu", &[x], &bad), Err(Error::Type(m)) if m.contains("slope")));
+    // shape error at build time names the shapes
+    let v = g.variable(data(&[3, 2], 1), "v");
+    let e = g.op("matmul", &[x, v], &ferrokeras::Attrs::new("matmul")).unwrap_err();
+    assert!(e.to_string().contains("(None, 4)") && e.to_string().contains("(3, 2)"), "{e}");
+    // missing input
+    assert!(g.compile(&[], &[y], vec![]).is_err());
+    let f = g.compile(&[x], &[y], vec![]).unwrap();
+    // wrong shape, wrong dtype, empty batch, wrong count
+    assert!(matches!(f.run(&[data(&[2, 5], 1)]), Err(Error::Shape(_))));
+    assert!(matches!(f.run(&[Value::from_i32(&[1, 4], vec![1, 2, 3, 4]).unwrap()]), Err(Error::Type(_))));
+    assert!(matches!(f.run(&[Value::from_f32(&[0, 4], vec![]).unwrap()]), Err(Error::Value(_))));
+    assert!(f.run(&[]).is_err());
+    // still usable afterwards
+    assert_eq!(f.run(&[data(&[2, 4], 1)]).unwrap()[0].shape, vec![2, 2]);
+}
+
+#[test]
+fn nan_inputs_propagate_like_keras() {
+    let mut g = Graph::new();
+    let x = g.placeholder(DType::F32, vec![None], "x");
+    let y = op(&mut g, "exp", &[x], &[]);
+    let f = g.compile(&[x], &[y], vec![]).unwrap();
+    let out = f.run(&[Value::from_f32(&[2], vec![f32::NAN, 0.0]).unwrap()]).unwrap();
+    assert!(out[0].f[0].is_nan());
+    assert_eq!(out[0].f[1], 1.0);
+}
+
+#[test]
+fn learning_phase_defaults_to_test_and_can_be_fed() {
+    let (g, x, _y, _loss, _p) = mlp(6, 50, 3, true);
+    // the dropout node's output: predict twice in test phase -> identical
+    let nodes = g.len();
+    let drop = ferrokeras::NodeId(
+        (0..nodes).find(|&i| g.node(ferrokeras::NodeId(i)).unwrap().name == "dropout").unwrap(),
+    );
+    let f_test = g.compile(&[x], &[drop], vec![]).unwrap();
+    let a = f_test.run(&[data(&[4, 6], 1)]).unwrap();
+    let b = f_test.run(&[data(&[4, 6], 1)]).unwrap();
+    assert_eq!(a, b);
+    let lp = g.learning_phase();
+    let f_train = g.compile(&[x, lp], &[drop], vec![]).unwrap();
+    let c = f_train.run(&[data(&[4, 6], 1), Value::scalar(1.0)]).unwrap();
+    let d = f_train.run(&[data(&[4, 6], 1), Value::scalar(1.0)]).unwrap();
+    assert_ne!(c, d, "each training call draws a new mask");
+    let zeros = c[0].f.iter().filter(|&&v| v == 0.0).count();
+    assert!(zeros > 0);
+}

@@ -1,0 +1,34 @@
+"""Test-suite setup.
+
+- HOME points at a fresh temporary directory before keras is imported, so a developer's
+  own ~/.keras/keras.json never changes the outcome.
+- ``shared_data(relpath)`` returns a path under ../shared/data (relative to the repository
+  root); when the file is absent the test is skipped with the reason, except when
+  FERROKERAS_REQUIRE_DATA is set (CI sets it), where it fails.
+"""
+
+import os
+import tempfile
+
+os.environ["HOME"] = tempfile.mkdtemp(prefix="ferrokeras-home-")
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
+
+
+def shared_data(relpath):
+    """Absolute path of a file of ../shared/data, or skip (fail in CI) when missing."""
+    path = os.path.join(SHARED_DATA, relpath)
+    if not os.path.exists(path):
+        msg = "shared data file %s is missing (expected at %s)" % (relpath, path)
+        if os.environ.get("FERROKERAS_REQUIRE_DATA"):
+            pytest.fail(msg + "; FERROKERAS_REQUIRE_DATA is set, so this is a failure")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def data_path():
+    return shared_data
