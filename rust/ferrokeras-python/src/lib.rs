@@ -11,7 +11,9 @@ use ferrokeras::graph::{Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyIOError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyIOError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
@@ -35,7 +37,9 @@ fn guarded<T>(f: impl FnOnce() -> ferrokeras::Result<T>) -> PyResult<T> {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(PyRuntimeError::new_err(format!("internal error in the ferrokeras engine: {msg}")))
+            Err(PyRuntimeError::new_err(format!(
+                "internal error in the ferrokeras engine: {msg}"
+            )))
         }
     }
 }
@@ -52,19 +56,25 @@ fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         let data = a.as_array().iter().copied().collect();
         return Value::from_i32(&shape, data).map_err(to_py);
     }
-    Err(PyTypeError::new_err("expected a float32 or int32 numpy array"))
+    Err(PyTypeError::new_err(
+        "expected a float32 or int32 numpy array",
+    ))
 }
 
 /// Engine value -> a fresh numpy array owned by the caller.
 fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     let shape = v.shape.clone();
     let arr = match v.dt() {
-        DType::I32 => PyArray1::from_vec(py, v.i[..v.len()].to_vec()).reshape(shape)?.into_any(),
+        DType::I32 => PyArray1::from_vec(py, v.i[..v.len()].to_vec())
+            .reshape(shape)?
+            .into_any(),
         DType::Bool => {
             let b: Vec<bool> = v.f[..v.len()].iter().map(|&x| x != 0.0).collect();
             PyArray1::from_vec(py, b).reshape(shape)?.into_any()
         }
-        DType::F32 => PyArray1::from_vec(py, v.f[..v.len()].to_vec()).reshape(shape)?.into_any(),
+        DType::F32 => PyArray1::from_vec(py, v.f[..v.len()].to_vec())
+            .reshape(shape)?
+            .into_any(),
     };
     Ok(arr)
 }
@@ -95,7 +105,9 @@ fn attr_from_py(key: &str, v: &Bound<'_, PyAny>) -> PyResult<Attr> {
             return Ok(Attr::Floats(fv));
         }
     }
-    Err(PyTypeError::new_err(format!("op argument '{key}' has an unsupported type")))
+    Err(PyTypeError::new_err(format!(
+        "op argument '{key}' has an unsupported type"
+    )))
 }
 
 /// A computation graph: the native side of a Keras backend session.
@@ -118,7 +130,9 @@ fn dims_to_py(shape: &[Option<usize>]) -> Vec<Option<usize>> {
 impl PyGraph {
     #[new]
     fn new() -> Self {
-        PyGraph { inner: Mutex::new(Graph::new()) }
+        PyGraph {
+            inner: Mutex::new(Graph::new()),
+        }
     }
 
     /// Number of nodes.
@@ -151,7 +165,12 @@ impl PyGraph {
 
     /// Adds an op node by registry name; shape errors are raised here.
     #[pyo3(signature = (name, inputs, attrs=None))]
-    fn op(&self, name: &str, inputs: Vec<usize>, attrs: Option<&Bound<'_, PyDict>>) -> PyResult<usize> {
+    fn op(
+        &self,
+        name: &str,
+        inputs: Vec<usize>,
+        attrs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<usize> {
         let mut a = Attrs::new(name);
         if let Some(d) = attrs {
             for (k, v) in d.iter() {
@@ -166,7 +185,8 @@ impl PyGraph {
     /// Gradient nodes of a scalar loss with respect to nodes.
     fn gradients(&self, loss: usize, wrt: Vec<usize>) -> PyResult<Vec<usize>> {
         let ids: Vec<NodeId> = wrt.into_iter().map(NodeId).collect();
-        guarded(|| self.g().gradients(NodeId(loss), &ids)).map(|v| v.into_iter().map(|n| n.0).collect())
+        guarded(|| self.g().gradients(NodeId(loss), &ids))
+            .map(|v| v.into_iter().map(|n| n.0).collect())
     }
 
     /// (dtype name, shape with None for unknown dims) of a node.
@@ -234,7 +254,11 @@ impl PyGraph {
             "adam" => OptimizerKind::Adam,
             "adamax" => OptimizerKind::Adamax,
             "nadam" => OptimizerKind::Nadam { schedule_decay },
-            other => return Err(PyValueError::new_err(format!("unknown optimizer kind '{other}'"))),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown optimizer kind '{other}'"
+                )))
+            }
         };
         let hv = |k: &str| -> PyResult<Option<VarId>> {
             match hyper.get_item(k)? {
@@ -243,10 +267,12 @@ impl PyGraph {
             }
         };
         let h = Hyper {
-            lr: hv("lr")?.ok_or_else(|| PyValueError::new_err("optimizer_update: 'lr' is required"))?,
+            lr: hv("lr")?
+                .ok_or_else(|| PyValueError::new_err("optimizer_update: 'lr' is required"))?,
             decay: hv("decay")?,
-            iterations: hv("iterations")?
-                .ok_or_else(|| PyValueError::new_err("optimizer_update: 'iterations' is required"))?,
+            iterations: hv("iterations")?.ok_or_else(|| {
+                PyValueError::new_err("optimizer_update: 'iterations' is required")
+            })?,
             momentum: hv("momentum")?,
             rho: hv("rho")?,
             beta_1: hv("beta_1")?,
@@ -255,14 +281,23 @@ impl PyGraph {
             epsilon,
         };
         let params: Vec<VarId> = params.into_iter().map(var).collect::<PyResult<_>>()?;
-        let slots: Vec<Vec<VarId>> =
-            slots.into_iter().map(|s| s.into_iter().map(var).collect::<PyResult<_>>()).collect::<PyResult<_>>()?;
+        let slots: Vec<Vec<VarId>> = slots
+            .into_iter()
+            .map(|s| s.into_iter().map(var).collect::<PyResult<_>>())
+            .collect::<PyResult<_>>()?;
         let cons = match constraints {
             None => vec![None; params.len()],
-            Some(list) => list.into_iter().map(|c| c.map(|(k, d)| constraint_from_py(&k, &d)).transpose()).collect::<PyResult<_>>()?,
+            Some(list) => list
+                .into_iter()
+                .map(|c| c.map(|(k, d)| constraint_from_py(&k, &d)).transpose())
+                .collect::<PyResult<_>>()?,
         };
-        let upd = OptimizerUpdate::new(kind, params, slots, h, clipnorm, clipvalue, cons).map_err(to_py)?;
-        Ok(PyUpdate { op: Arc::new(upd), inputs: grads })
+        let upd = OptimizerUpdate::new(kind, params, slots, h, clipnorm, clipvalue, cons)
+            .map_err(to_py)?;
+        Ok(PyUpdate {
+            op: Arc::new(upd),
+            inputs: grads,
+        })
     }
 
     /// Compiles a function: `assigns` are (variable node, value node) pairs, `fused` are
@@ -278,10 +313,16 @@ impl PyGraph {
         let g = self.g();
         let mut updates = Vec::new();
         for (var, value) in assigns {
-            updates.push(Update::Assign { var: g.var_id(NodeId(var)).map_err(to_py)?, value: NodeId(value) });
+            updates.push(Update::Assign {
+                var: g.var_id(NodeId(var)).map_err(to_py)?,
+                value: NodeId(value),
+            });
         }
         for f in fused {
-            updates.push(Update::Fused { op: f.op.clone(), inputs: f.inputs.iter().map(|&i| NodeId(i)).collect() });
+            updates.push(Update::Fused {
+                op: f.op.clone(),
+                inputs: f.inputs.iter().map(|&i| NodeId(i)).collect(),
+            });
         }
         let ins: Vec<NodeId> = inputs.into_iter().map(NodeId).collect();
         let outs: Vec<NodeId> = outputs.into_iter().map(NodeId).collect();
@@ -307,13 +348,23 @@ fn constraint_from_py(kind: &str, d: &Bound<'_, PyDict>) -> PyResult<Constraint>
         })
     };
     Ok(match kind {
-        "maxnorm" => Constraint::MaxNorm { m: f("m", 2.0)?, axis: axis()? },
+        "maxnorm" => Constraint::MaxNorm {
+            m: f("m", 2.0)?,
+            axis: axis()?,
+        },
         "nonneg" => Constraint::NonNeg,
         "unitnorm" => Constraint::UnitNorm { axis: axis()? },
-        "minmaxnorm" => {
-            Constraint::MinMaxNorm { low: f("low", 0.0)?, high: f("high", 1.0)?, rate: f("rate", 1.0)?, axis: axis()? }
+        "minmaxnorm" => Constraint::MinMaxNorm {
+            low: f("low", 0.0)?,
+            high: f("high", 1.0)?,
+            rate: f("rate", 1.0)?,
+            axis: axis()?,
+        },
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown constraint '{other}'"
+            )))
         }
-        other => return Err(PyValueError::new_err(format!("unknown constraint '{other}'"))),
     })
 }
 
@@ -346,7 +397,11 @@ impl PyProgram {
     }
 
     /// Runs the function on a list of C-contiguous float32/int32 arrays.
-    fn __call__<'py>(&self, py: Python<'py>, inputs: Vec<Bound<'py, PyAny>>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let prog = &*self.inner;
         if inputs.len() != prog.n_inputs() {
             return Err(PyValueError::new_err(format!(
@@ -358,10 +413,14 @@ impl PyProgram {
         let mut sess = prog.session();
         for (i, obj) in inputs.iter().enumerate() {
             if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
-                let data = a.as_slice().map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
+                let data = a
+                    .as_slice()
+                    .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
                 sess.feed_f32(i, a.shape(), data).map_err(to_py)?;
             } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, i32>>() {
-                let data = a.as_slice().map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
+                let data = a
+                    .as_slice()
+                    .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
                 sess.feed_i32(i, a.shape(), data).map_err(to_py)?;
             } else {
                 return Err(PyTypeError::new_err(format!(
@@ -374,7 +433,9 @@ impl PyProgram {
             let (p, st) = sess.parts();
             py.detach(|| guarded(|| p.run_state(st)))?;
         }
-        (0..prog.n_outputs()).map(|i| value_to_py(py, sess.output(i))).collect()
+        (0..prog.n_outputs())
+            .map(|i| value_to_py(py, sess.output(i)))
+            .collect()
     }
 }
 

@@ -17,7 +17,12 @@ fn read_gz(path: &str) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn op(g: &mut Graph, name: &str, inputs: &[NodeId], attrs: &[(&str, Attr)]) -> ferrokeras::Result<NodeId> {
+fn op(
+    g: &mut Graph,
+    name: &str,
+    inputs: &[NodeId],
+    attrs: &[(&str, Attr)],
+) -> ferrokeras::Result<NodeId> {
     let mut a = Attrs::new(name);
     for (k, v) in attrs {
         a.set(k, v.clone());
@@ -47,7 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // RMSprop(lr=0.001) as Keras 1 sets it up: scalar variables for the hyper-parameters,
     // one accumulator per parameter.
-    let scalar = |g: &mut Graph, v: f32, name: &str| g.var_id(g.variable(Value::scalar(v), name)).unwrap();
+    let scalar = |g: &mut Graph, v: f32, name: &str| {
+        let node = g.variable(Value::scalar(v), name);
+        g.var_id(node).expect("a variable node")
+    };
     let lr = scalar(&mut g, 0.001, "lr");
     let rho = scalar(&mut g, 0.9, "rho");
     let iterations = scalar(&mut g, 0.0, "iterations");
@@ -73,7 +81,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None,
         vec![None, None],
     )?;
-    let train = g.compile(&[xp, yp], &[loss], vec![Update::Fused { op: std::sync::Arc::new(step), inputs: grads }])?;
+    let train = g.compile(
+        &[xp, yp],
+        &[loss],
+        vec![Update::Fused {
+            op: std::sync::Arc::new(step),
+            inputs: grads,
+        }],
+    )?;
     let predict = g.compile(&[xp], &[p], vec![])?;
 
     let batch = 128;
@@ -100,7 +115,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let correct = (n_train..n)
             .filter(|&i| {
                 let row = &probs[(i - n_train) * k..(i - n_train + 1) * k];
-                let arg = (0..k).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0);
+                let arg = (0..k)
+                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                    .unwrap_or(0);
                 arg == y[i]
             })
             .count();

@@ -107,7 +107,12 @@ impl Value {
                 fmt_dims(shape)
             )));
         }
-        Ok(Value { dtype: Some(DType::F32), shape: shape.to_vec(), f: data, i: Vec::new() })
+        Ok(Value {
+            dtype: Some(DType::F32),
+            shape: shape.to_vec(),
+            f: data,
+            i: Vec::new(),
+        })
     }
 
     /// An int32 value from a shape and data.
@@ -119,12 +124,22 @@ impl Value {
                 fmt_dims(shape)
             )));
         }
-        Ok(Value { dtype: Some(DType::I32), shape: shape.to_vec(), f: Vec::new(), i: data })
+        Ok(Value {
+            dtype: Some(DType::I32),
+            shape: shape.to_vec(),
+            f: Vec::new(),
+            i: data,
+        })
     }
 
     /// A float scalar.
     pub fn scalar(v: f32) -> Value {
-        Value { dtype: Some(DType::F32), shape: vec![], f: vec![v], i: Vec::new() }
+        Value {
+            dtype: Some(DType::F32),
+            shape: vec![],
+            f: vec![v],
+            i: Vec::new(),
+        }
     }
 
     /// Zeros of the given dtype and shape.

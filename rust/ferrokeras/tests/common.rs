@@ -9,7 +9,8 @@ pub fn op(g: &mut Graph, name: &str, inputs: &[NodeId], attrs: &[(&str, Attr)]) 
     for (k, v) in attrs {
         a.set(k, v.clone());
     }
-    g.op(name, inputs, &a).unwrap_or_else(|e| panic!("{name}: {e}"))
+    g.op(name, inputs, &a)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Deterministic pseudo-random float data.
@@ -30,7 +31,12 @@ pub fn onehot(n: usize, k: usize) -> Value {
 }
 
 /// A two-layer MLP with softmax cross-entropy. Returns (graph, x, y, loss, params).
-pub fn mlp(d_in: usize, hidden: usize, k: usize, dropout: bool) -> (Graph, NodeId, NodeId, NodeId, Vec<NodeId>) {
+pub fn mlp(
+    d_in: usize,
+    hidden: usize,
+    k: usize,
+    dropout: bool,
+) -> (Graph, NodeId, NodeId, NodeId, Vec<NodeId>) {
     let mut g = Graph::new();
     let x = g.placeholder(DType::F32, vec![None, Some(d_in)], "x");
     let y = g.placeholder(DType::F32, vec![None, Some(k)], "y");
@@ -43,7 +49,12 @@ pub fn mlp(d_in: usize, hidden: usize, k: usize, dropout: bool) -> (Graph, NodeI
     let mut h = op(&mut g, "relu", &[h], &[]);
     if dropout {
         let lp = g.learning_phase();
-        h = op(&mut g, "dropout", &[h, lp], &[("level", Attr::Float(0.5)), ("seed", Attr::Int(42))]);
+        h = op(
+            &mut g,
+            "dropout",
+            &[h, lp],
+            &[("level", Attr::Float(0.5)), ("seed", Attr::Int(42))],
+        );
     }
     let o = op(&mut g, "matmul", &[h, w2], &[]);
     let o = op(&mut g, "bias_add", &[o, b2], &[]);

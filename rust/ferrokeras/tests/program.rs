@@ -22,7 +22,10 @@ fn gradient_accumulates_over_several_consumers() {
     let out = prog.run(&[xv.clone()]).unwrap();
     for (gv, &xv) in out[0].f.iter().zip(&xv.f) {
         let want = 2.0 * xv + xv.exp() * (1.0 + xv);
-        assert!((gv - want).abs() < 1e-5 * (1.0 + want.abs()), "{gv} vs {want}");
+        assert!(
+            (gv - want).abs() < 1e-5 * (1.0 + want.abs()),
+            "{gv} vs {want}"
+        );
     }
 }
 
@@ -38,7 +41,14 @@ fn function_with_assign_updates_uses_pre_step_values() {
     let a2 = op(&mut g, "mul", &[a, two], &[]);
     let (va, vb) = (g.var_id(a).unwrap(), g.var_id(b).unwrap());
     let f = g
-        .compile(&[], &[a], vec![Update::Assign { var: va, value: a1 }, Update::Assign { var: vb, value: a2 }])
+        .compile(
+            &[],
+            &[a],
+            vec![
+                Update::Assign { var: va, value: a1 },
+                Update::Assign { var: vb, value: a2 },
+            ],
+        )
         .unwrap();
     let out = f.run(&[]).unwrap();
     assert_eq!(out[0].f, vec![1.0]);
@@ -72,20 +82,33 @@ fn errors_are_reported_not_panicked() {
     // non-scalar loss
     assert!(matches!(g.gradients(y, &[w]), Err(Error::Value(m)) if m.contains("scalar")));
     // unknown op and unknown argument
-    assert!(g.op("no_such_op", &[x], &ferrokeras::Attrs::new("no_such_op")).is_err());
+    assert!(g
+        .op("no_such_op", &[x], &ferrokeras::Attrs::new("no_such_op"))
+        .is_err());
     let bad = ferrokeras::Attrs::new("relu").with("slope", Attr::Float(1.0));
     assert!(matches!(g.op("relu", &[x], &bad), Err(Error::Type(m)) if m.contains("slope")));
     // shape error at build time names the shapes
     let v = g.variable(data(&[3, 2], 1), "v");
-    let e = g.op("matmul", &[x, v], &ferrokeras::Attrs::new("matmul")).unwrap_err();
-    assert!(e.to_string().contains("(None, 4)") && e.to_string().contains("(3, 2)"), "{e}");
+    let e = g
+        .op("matmul", &[x, v], &ferrokeras::Attrs::new("matmul"))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("(None, 4)") && e.to_string().contains("(3, 2)"),
+        "{e}"
+    );
     // missing input
     assert!(g.compile(&[], &[y], vec![]).is_err());
     let f = g.compile(&[x], &[y], vec![]).unwrap();
     // wrong shape, wrong dtype, empty batch, wrong count
     assert!(matches!(f.run(&[data(&[2, 5], 1)]), Err(Error::Shape(_))));
-    assert!(matches!(f.run(&[Value::from_i32(&[1, 4], vec![1, 2, 3, 4]).unwrap()]), Err(Error::Type(_))));
-    assert!(matches!(f.run(&[Value::from_f32(&[0, 4], vec![]).unwrap()]), Err(Error::Value(_))));
+    assert!(matches!(
+        f.run(&[Value::from_i32(&[1, 4], vec![1, 2, 3, 4]).unwrap()]),
+        Err(Error::Type(_))
+    ));
+    assert!(matches!(
+        f.run(&[Value::from_f32(&[0, 4], vec![]).unwrap()]),
+        Err(Error::Value(_))
+    ));
     assert!(f.run(&[]).is_err());
     // still usable afterwards
     assert_eq!(f.run(&[data(&[2, 4], 1)]).unwrap()[0].shape, vec![2, 2]);
@@ -97,7 +120,9 @@ fn nan_inputs_propagate_like_keras() {
     let x = g.placeholder(DType::F32, vec![None], "x");
     let y = op(&mut g, "exp", &[x], &[]);
     let f = g.compile(&[x], &[y], vec![]).unwrap();
-    let out = f.run(&[Value::from_f32(&[2], vec![f32::NAN, 0.0]).unwrap()]).unwrap();
+    let out = f
+        .run(&[Value::from_f32(&[2], vec![f32::NAN, 0.0]).unwrap()])
+        .unwrap();
     assert!(out[0].f[0].is_nan());
     assert_eq!(out[0].f[1], 1.0);
 }
@@ -108,7 +133,9 @@ fn learning_phase_defaults_to_test_and_can_be_fed() {
     // the dropout node's output: predict twice in test phase -> identical
     let nodes = g.len();
     let drop = ferrokeras::NodeId(
-        (0..nodes).find(|&i| g.node(ferrokeras::NodeId(i)).unwrap().name == "dropout").unwrap(),
+        (0..nodes)
+            .find(|&i| g.node(ferrokeras::NodeId(i)).unwrap().name == "dropout")
+            .unwrap(),
     );
     let f_test = g.compile(&[x], &[drop], vec![]).unwrap();
     let a = f_test.run(&[data(&[4, 6], 1)]).unwrap();
@@ -116,8 +143,12 @@ fn learning_phase_defaults_to_test_and_can_be_fed() {
     assert_eq!(a, b);
     let lp = g.learning_phase();
     let f_train = g.compile(&[x, lp], &[drop], vec![]).unwrap();
-    let c = f_train.run(&[data(&[4, 6], 1), Value::scalar(1.0)]).unwrap();
-    let d = f_train.run(&[data(&[4, 6], 1), Value::scalar(1.0)]).unwrap();
+    let c = f_train
+        .run(&[data(&[4, 6], 1), Value::scalar(1.0)])
+        .unwrap();
+    let d = f_train
+        .run(&[data(&[4, 6], 1), Value::scalar(1.0)])
+        .unwrap();
     assert_ne!(c, d, "each training call draws a new mask");
     let zeros = c[0].f.iter().filter(|&&v| v == 0.0).count();
     assert!(zeros > 0);

@@ -21,7 +21,12 @@ pub(crate) struct Sweep {
 
 /// Plans the sweep of `loss` (a slot) for the differentiated slots `wrt`. `inputs[s]`
 /// gives the input slots of slot `s`; slots are topologically ordered.
-pub(crate) fn plan(nodes: &[&Node], inputs: &[Vec<usize>], loss: usize, wrt: &HashSet<usize>) -> Result<Sweep> {
+pub(crate) fn plan(
+    nodes: &[&Node],
+    inputs: &[Vec<usize>],
+    loss: usize,
+    wrt: &HashSet<usize>,
+) -> Result<Sweep> {
     let n = nodes.len();
     // Forward pass: which slots depend on a differentiated slot.
     let mut reaches = vec![false; n];
@@ -31,7 +36,10 @@ pub(crate) fn plan(nodes: &[&Node], inputs: &[Vec<usize>], loss: usize, wrt: &Ha
             continue;
         }
         if let NodeKind::Op(op) = &nodes[s].kind {
-            reaches[s] = inputs[s].iter().enumerate().any(|(k, &i)| reaches[i] && op.has_grad(k));
+            reaches[s] = inputs[s]
+                .iter()
+                .enumerate()
+                .any(|(k, &i)| reaches[i] && op.has_grad(k));
         }
     }
     // Backward pass: which of those the loss depends on.

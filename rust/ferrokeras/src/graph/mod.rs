@@ -114,7 +114,10 @@ impl Graph {
         g.learning_phase = g.push(Node {
             kind: NodeKind::Placeholder,
             inputs: vec![],
-            ty: TypeInfo { dtype: DType::F32, shape: vec![] },
+            ty: TypeInfo {
+                dtype: DType::F32,
+                shape: vec![],
+            },
             name: "keras_learning_phase".into(),
         });
         g
@@ -169,14 +172,22 @@ impl Graph {
 
     /// Adds a variable with an initial value; returns its node.
     pub fn variable(&mut self, value: Value, name: &str) -> NodeId {
-        let ty = TypeInfo { dtype: value.dt(), shape: value.shape.iter().map(|&d| Some(d)).collect() };
+        let ty = TypeInfo {
+            dtype: value.dt(),
+            shape: value.shape.iter().map(|&d| Some(d)).collect(),
+        };
         let vid = {
             let mut s = self.store.lock();
             s.values.push(value);
             s.names.push(name.to_string());
             VarId(s.values.len() - 1)
         };
-        let id = self.push(Node { kind: NodeKind::Variable(vid), inputs: vec![], ty, name: name.to_string() });
+        let id = self.push(Node {
+            kind: NodeKind::Variable(vid),
+            inputs: vec![],
+            ty,
+            name: name.to_string(),
+        });
         self.var_nodes.push(id);
         id
     }
@@ -185,19 +196,33 @@ impl Graph {
     pub fn var_id(&self, id: NodeId) -> Result<VarId> {
         match self.node(id)?.kind {
             NodeKind::Variable(v) => Ok(v),
-            _ => Err(Error::Type(format!("'{}' is not a variable", self.node(id)?.name))),
+            _ => Err(Error::Type(format!(
+                "'{}' is not a variable",
+                self.node(id)?.name
+            ))),
         }
     }
 
     /// The node reading a variable.
     pub fn var_node(&self, v: VarId) -> Result<NodeId> {
-        self.var_nodes.get(v.0).copied().ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
+        self.var_nodes
+            .get(v.0)
+            .copied()
+            .ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
     }
 
     /// Adds a constant.
     pub fn constant(&mut self, value: Value, name: &str) -> NodeId {
-        let ty = TypeInfo { dtype: value.dt(), shape: value.shape.iter().map(|&d| Some(d)).collect() };
-        self.push(Node { kind: NodeKind::Constant(Arc::new(value)), inputs: vec![], ty, name: name.to_string() })
+        let ty = TypeInfo {
+            dtype: value.dt(),
+            shape: value.shape.iter().map(|&d| Some(d)).collect(),
+        };
+        self.push(Node {
+            kind: NodeKind::Constant(Arc::new(value)),
+            inputs: vec![],
+            ty,
+            name: name.to_string(),
+        })
     }
 
     /// Adds an op node built from the registry by name. Shape errors are reported here,
@@ -213,9 +238,16 @@ impl Graph {
         for &i in inputs {
             tys.push(self.info(i)?.clone());
         }
-        let ty = op.infer(&tys).map_err(|e| with_context(e, op.name(), &tys))?;
+        let ty = op
+            .infer(&tys)
+            .map_err(|e| with_context(e, op.name(), &tys))?;
         let name = op.name().to_string();
-        Ok(self.push(Node { kind: NodeKind::Op(op), inputs: inputs.to_vec(), ty, name }))
+        Ok(self.push(Node {
+            kind: NodeKind::Op(op),
+            inputs: inputs.to_vec(),
+            ty,
+            name,
+        }))
     }
 
     /// Gradient nodes of the scalar `loss` with respect to each of `wrt`.
@@ -228,7 +260,10 @@ impl Graph {
             )));
         }
         if lt.dtype != DType::F32 {
-            return Err(Error::Type(format!("gradients: the loss must be float32, got {}", lt.dtype.name())));
+            return Err(Error::Type(format!(
+                "gradients: the loss must be float32, got {}",
+                lt.dtype.name()
+            )));
         }
         let mut out = Vec::with_capacity(wrt.len());
         for &w in wrt {
@@ -253,14 +288,20 @@ impl Graph {
     /// Reads a variable.
     pub fn get_value(&self, v: VarId) -> Result<Value> {
         let s = self.store.lock();
-        s.values.get(v.0).cloned().ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
+        s.values
+            .get(v.0)
+            .cloned()
+            .ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
     }
 
     /// Writes a variable; dtype and shape must match its declaration.
     pub fn set_value(&self, v: VarId, value: Value) -> Result<()> {
         let mut s = self.store.lock();
         let name = s.names.get(v.0).cloned().unwrap_or_default();
-        let cur = s.values.get_mut(v.0).ok_or_else(|| Error::Value(format!("no variable {}", v.0)))?;
+        let cur = s
+            .values
+            .get_mut(v.0)
+            .ok_or_else(|| Error::Value(format!("no variable {}", v.0)))?;
         if cur.shape != value.shape {
             return Err(Error::Shape(format!(
                 "set_value: variable '{name}' has shape {}, the new value has shape {}",
@@ -281,7 +322,12 @@ impl Graph {
 
     /// Compiles a Program computing `outputs` from the fed `inputs`, then applying
     /// `updates` to variables.
-    pub fn compile(&self, inputs: &[NodeId], outputs: &[NodeId], updates: Vec<Update>) -> Result<Program> {
+    pub fn compile(
+        &self,
+        inputs: &[NodeId],
+        outputs: &[NodeId],
+        updates: Vec<Update>,
+    ) -> Result<Program> {
         Program::compile(self, inputs, outputs, updates)
     }
 

@@ -30,8 +30,14 @@ enum Loc {
 
 #[derive(Debug)]
 enum PlannedUpdate {
-    Assign { var: VarId, slot: usize },
-    Fused { op: Arc<dyn UpdateOp>, slots: Vec<usize> },
+    Assign {
+        var: VarId,
+        slot: usize,
+    },
+    Fused {
+        op: Arc<dyn UpdateOp>,
+        slots: Vec<usize>,
+    },
 }
 
 /// Mutable per-Program state: buffers, scratch, gradient buffers and the shape plan.
@@ -68,7 +74,12 @@ pub struct Session<'a> {
 }
 
 impl Program {
-    pub(crate) fn compile(g: &Graph, inputs: &[NodeId], outputs: &[NodeId], updates: Vec<Update>) -> Result<Program> {
+    pub(crate) fn compile(
+        g: &Graph,
+        inputs: &[NodeId],
+        outputs: &[NodeId],
+        updates: Vec<Update>,
+    ) -> Result<Program> {
         let all = g.nodes();
         // Which nodes are needed: everything reachable backwards from outputs, update
         // values and fed inputs. Grad nodes pull in their loss (and so the forward).
@@ -108,24 +119,31 @@ impl Program {
             stack.extend_from_slice(&n.inputs);
         }
         let ids: Vec<NodeId> = (0..all.len()).filter(|&i| needed[i]).map(NodeId).collect();
-        let slot_of: HashMap<NodeId, usize> = ids.iter().enumerate().map(|(s, &id)| (id, s)).collect();
+        let slot_of: HashMap<NodeId, usize> =
+            ids.iter().enumerate().map(|(s, &id)| (id, s)).collect();
         let nodes: Vec<Arc<Node>> = ids.iter().map(|id| all[id.0].clone()).collect();
-        let inputs_of: Vec<SmallVec<[usize; 4]>> =
-            nodes.iter().map(|n| n.inputs.iter().map(|i| slot_of[i]).collect()).collect();
+        let inputs_of: Vec<SmallVec<[usize; 4]>> = nodes
+            .iter()
+            .map(|n| n.inputs.iter().map(|i| slot_of[i]).collect())
+            .collect();
 
         // Feeds.
         let mut feeds = Vec::new();
         let mut seen = HashSet::new();
         for &i in inputs {
             if !seen.insert(i) {
-                return Err(Error::Value(format!("input '{}' is given twice", g.node(i)?.name)));
+                return Err(Error::Value(format!(
+                    "input '{}' is given twice",
+                    g.node(i)?.name
+                )));
             }
             feeds.push(slot_of[&i]);
         }
         let lp = g.learning_phase();
         let lp_slot = slot_of.get(&lp).copied().filter(|s| !feeds.contains(s));
         for (s, n) in nodes.iter().enumerate() {
-            if matches!(n.kind, NodeKind::Placeholder) && !feeds.contains(&s) && Some(s) != lp_slot {
+            if matches!(n.kind, NodeKind::Placeholder) && !feeds.contains(&s) && Some(s) != lp_slot
+            {
                 return Err(Error::Value(format!(
                     "the outputs depend on input '{}' of shape {}, which is not among the function's inputs",
                     n.name,
@@ -140,7 +158,10 @@ impl Program {
         let mut wrt_of_loss: HashMap<usize, HashSet<usize>> = HashMap::new();
         for n in &nodes {
             if let NodeKind::Grad { loss, wrt } = n.kind {
-                wrt_of_loss.entry(slot_of[&loss]).or_default().insert(slot_of[&wrt]);
+                wrt_of_loss
+                    .entry(slot_of[&loss])
+                    .or_default()
+                    .insert(slot_of[&wrt]);
             }
         }
         let node_refs: Vec<&Node> = nodes.iter().map(|n| n.as_ref()).collect();
@@ -158,7 +179,9 @@ impl Program {
             .map(|n| match &n.kind {
                 NodeKind::Variable(v) => Loc::Var(*v),
                 NodeKind::Constant(c) => Loc::Const(c.clone()),
-                NodeKind::Grad { loss, wrt } => Loc::Grad(sweep_of_loss[&slot_of[loss]], slot_of[wrt]),
+                NodeKind::Grad { loss, wrt } => {
+                    Loc::Grad(sweep_of_loss[&slot_of[loss]], slot_of[wrt])
+                }
                 _ => Loc::Buf,
             })
             .collect();
@@ -180,17 +203,26 @@ impl Program {
                             fmt_shape(&vt.shape)
                         )));
                     }
-                    planned.push(PlannedUpdate::Assign { var, slot: slot_of[&value] })
+                    planned.push(PlannedUpdate::Assign {
+                        var,
+                        slot: slot_of[&value],
+                    })
                 }
                 Update::Fused { op, inputs } => {
-                    if let Some(v) = inputs.iter().find(|i| matches!(nodes[slot_of[i]].kind, NodeKind::Variable(_))) {
+                    if let Some(v) = inputs
+                        .iter()
+                        .find(|i| matches!(nodes[slot_of[i]].kind, NodeKind::Variable(_)))
+                    {
                         return Err(Error::Value(format!(
                             "{}: inputs of a fused update must be computed values, '{}' is a variable",
                             op.name(),
                             nodes[slot_of[v]].name
                         )));
                     }
-                    planned.push(PlannedUpdate::Fused { slots: inputs.iter().map(|i| slot_of[i]).collect(), op })
+                    planned.push(PlannedUpdate::Fused {
+                        slots: inputs.iter().map(|i| slot_of[i]).collect(),
+                        op,
+                    })
                 }
             }
         }
@@ -240,7 +272,10 @@ impl Program {
 
     /// Locks the Program for one call. A second thread calling the same Program waits.
     pub fn session(&self) -> Session<'_> {
-        Session { prog: self, st: self.state.lock().unwrap_or_else(|e| e.into_inner()) }
+        Session {
+            prog: self,
+            st: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+        }
     }
 
     /// Convenience for Rust callers: feeds `inputs` (in order), runs, and returns copies
@@ -258,13 +293,20 @@ impl Program {
             s.feed(i, v)?;
         }
         s.run()?;
-        Ok((0..self.outputs.len()).map(|i| s.output(i).clone()).collect())
+        Ok((0..self.outputs.len())
+            .map(|i| s.output(i).clone())
+            .collect())
     }
 
     fn check_feed(&self, i: usize, dtype: DType, shape: &[usize]) -> Result<()> {
         let n = &self.nodes[self.feeds[i]];
         let ok_rank = n.ty.shape.len() == shape.len();
-        let ok_dims = ok_rank && n.ty.shape.iter().zip(shape).all(|(d, &s)| d.is_none_or(|d| d == s));
+        let ok_dims = ok_rank
+            && n.ty
+                .shape
+                .iter()
+                .zip(shape)
+                .all(|(d, &s)| d.is_none_or(|d| d == s));
         if !ok_dims {
             return Err(Error::Shape(format!(
                 "input '{}' expects shape {}, got an array of shape {}",
@@ -293,7 +335,13 @@ impl Program {
         Ok(())
     }
 
-    fn val<'a>(&'a self, s: usize, values: &'a [Value], vars: &'a VarData, grads: &'a [Vec<Value>]) -> &'a Value {
+    fn val<'a>(
+        &'a self,
+        s: usize,
+        values: &'a [Value],
+        vars: &'a VarData,
+        grads: &'a [Vec<Value>],
+    ) -> &'a Value {
         match &self.locs[s] {
             Loc::Var(v) => &vars.values[v.0],
             _ => self.val_local(s, values, grads),
@@ -302,7 +350,12 @@ impl Program {
 
     /// Like `val` for slots whose value does not live in the variable store (variables
     /// read as outputs are copied to their slot buffer during the forward pass).
-    fn val_local<'a>(&'a self, s: usize, values: &'a [Value], grads: &'a [Vec<Value>]) -> &'a Value {
+    fn val_local<'a>(
+        &'a self,
+        s: usize,
+        values: &'a [Value],
+        grads: &'a [Vec<Value>],
+    ) -> &'a Value {
         match &self.locs[s] {
             Loc::Buf | Loc::Var(_) => &values[s],
             Loc::Const(c) => c,
@@ -328,13 +381,19 @@ impl Program {
                     let mut tys: SmallVec<[TypeInfo; 4]> = SmallVec::new();
                     for &i in &self.inputs_of[s] {
                         let v = self.val(i, values, vars, grads);
-                        tys.push(TypeInfo { dtype: v.dt(), shape: known(&v.shape) });
+                        tys.push(TypeInfo {
+                            dtype: v.dt(),
+                            shape: known(&v.shape),
+                        });
                     }
                     let t = op.infer(&tys)?;
                     let mut dims = Vec::with_capacity(t.shape.len());
                     for d in &t.shape {
                         dims.push(d.ok_or_else(|| {
-                            Error::Shape(format!("{}: could not infer a concrete output shape", op.name()))
+                            Error::Shape(format!(
+                                "{}: could not infer a concrete output shape",
+                                op.name()
+                            ))
                         })?);
                     }
                     values[s].reset(t.dtype, &dims);
@@ -376,7 +435,10 @@ impl Program {
         let mut vars = self.store.lock();
         for (k, &s) in self.feeds.iter().enumerate() {
             if !st.fed[s] {
-                return Err(Error::Value(format!("input '{}' was not fed", self.nodes[s].name)));
+                return Err(Error::Value(format!(
+                    "input '{}' was not fed",
+                    self.nodes[s].name
+                )));
             }
             if st.key[k] != st.values[s].shape {
                 st.planned = false;
@@ -406,9 +468,17 @@ impl Program {
                 NodeKind::Op(op) => {
                     let mut out = std::mem::take(&mut st.values[s]);
                     let r = {
-                        let refs: SmallVec<[&Value; 6]> =
-                            self.inputs_of[s].iter().map(|&i| self.val(i, &st.values, vars_ref, &st.grads)).collect();
-                        op.forward(&refs, &mut out, &mut OpCtx { scratch: &mut st.scratch[s] })
+                        let refs: SmallVec<[&Value; 6]> = self.inputs_of[s]
+                            .iter()
+                            .map(|&i| self.val(i, &st.values, vars_ref, &st.grads))
+                            .collect();
+                        op.forward(
+                            &refs,
+                            &mut out,
+                            &mut OpCtx {
+                                scratch: &mut st.scratch[s],
+                            },
+                        )
                     };
                     st.values[s] = out;
                     r?;
@@ -459,7 +529,10 @@ impl Program {
                     _ => vars.values[var.0].assign_from(self.val_local(*slot, values, grads)),
                 },
                 PlannedUpdate::Fused { op, slots } => {
-                    let refs: SmallVec<[&Value; 8]> = slots.iter().map(|&i| self.val_local(i, values, grads)).collect();
+                    let refs: SmallVec<[&Value; 8]> = slots
+                        .iter()
+                        .map(|&i| self.val_local(i, values, grads))
+                        .collect();
                     op.apply(&refs, &mut vars)?;
                 }
             }
@@ -469,7 +542,12 @@ impl Program {
 
     fn sweep(&self, k: usize, st: &mut ExecState, vars: &VarData) -> Result<()> {
         let sw = &self.sweeps[k];
-        let ExecState { values, scratch, grads, .. } = st;
+        let ExecState {
+            values,
+            scratch,
+            grads,
+            ..
+        } = st;
         for s in 0..self.nodes.len() {
             if sw.needs[s] {
                 grads[k][s].f.fill(0.0);
@@ -479,7 +557,9 @@ impl Program {
             grads[k][sw.loss].f[0] = 1.0;
         }
         for &s in &sw.order {
-            let NodeKind::Op(op) = &self.nodes[s].kind else { continue };
+            let NodeKind::Op(op) = &self.nodes[s].kind else {
+                continue;
+            };
             let gout = std::mem::take(&mut grads[k][s]);
             let mut r = Ok(());
             for (idx, &i) in self.inputs_of[s].iter().enumerate() {
@@ -488,10 +568,21 @@ impl Program {
                 }
                 let mut gin = std::mem::take(&mut grads[k][i]);
                 {
-                    let refs: SmallVec<[&Value; 6]> =
-                        self.inputs_of[s].iter().map(|&j| self.val(j, values, vars, grads)).collect();
+                    let refs: SmallVec<[&Value; 6]> = self.inputs_of[s]
+                        .iter()
+                        .map(|&j| self.val(j, values, vars, grads))
+                        .collect();
                     let out = self.val(s, values, vars, grads);
-                    r = op.backward(idx, &refs, out, &gout.f, &mut gin.f, &mut OpCtx { scratch: &mut scratch[s] });
+                    r = op.backward(
+                        idx,
+                        &refs,
+                        out,
+                        &gout.f,
+                        &mut gin.f,
+                        &mut OpCtx {
+                            scratch: &mut scratch[s],
+                        },
+                    );
                 }
                 grads[k][i] = gin;
                 if r.is_err() {
@@ -524,9 +615,18 @@ impl Session<'_> {
         }
     }
 
-    fn feed_slice(&mut self, i: usize, dtype: DType, shape: &[usize], fill: impl FnOnce(&mut Value)) -> Result<()> {
+    fn feed_slice(
+        &mut self,
+        i: usize,
+        dtype: DType,
+        shape: &[usize],
+        fill: impl FnOnce(&mut Value),
+    ) -> Result<()> {
         if i >= self.prog.feeds.len() {
-            return Err(Error::Value(format!("input index {i} out of range ({} inputs)", self.prog.feeds.len())));
+            return Err(Error::Value(format!(
+                "input index {i} out of range ({} inputs)",
+                self.prog.feeds.len()
+            )));
         }
         self.prog.check_feed(i, dtype, shape)?;
         let s = self.prog.feeds[i];
@@ -552,6 +652,7 @@ impl Session<'_> {
 
     /// Output `i` of the last run; valid until the next run.
     pub fn output(&self, i: usize) -> &Value {
-        self.prog.val_local(self.prog.outputs[i], &self.st.values, &self.st.grads)
+        self.prog
+            .val_local(self.prog.outputs[i], &self.st.values, &self.st.grads)
     }
 }

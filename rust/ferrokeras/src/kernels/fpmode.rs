@@ -51,7 +51,9 @@ pub struct FlushDenormals {
 impl FlushDenormals {
     /// Enables flush-to-zero on the current thread.
     pub fn new() -> FlushDenormals {
-        FlushDenormals { saved: imp::enable() }
+        FlushDenormals {
+            saved: imp::enable(),
+        }
     }
 }
 

@@ -8,6 +8,17 @@
 
 use gemm::Parallelism;
 
+thread_local! {
+    static IN_GEMM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread is inside the `gemm` crate. The crate allocates its packing
+/// buffers on every call (two small allocations); the engine's own allocation test
+/// uses this to check that everything else in a steady-state call is allocation-free.
+pub fn in_gemm() -> bool {
+    IN_GEMM.with(|f| f.get())
+}
+
 /// Products below this many multiply-adds run on the calling thread.
 pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 
@@ -23,18 +34,37 @@ pub struct Operand<'a> {
 /// `c (m x n) = [c +] op(a) (m x k) * op(b) (k x n)`, all row-major and contiguous.
 /// With `accumulate` the product is added to `c`, otherwise `c` is overwritten.
 #[allow(clippy::too_many_arguments)]
-pub fn sgemm(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: &mut [f32],
+    accumulate: bool,
+) {
     sgemm_par(m, n, k, a, b, c, accumulate, auto_parallelism(m, n, k))
 }
 
 /// Like [`sgemm`], never splitting across threads (for callers already in a parallel loop).
-pub fn sgemm_serial(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool) {
+pub fn sgemm_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: &mut [f32],
+    accumulate: bool,
+) {
     sgemm_par(m, n, k, a, b, c, accumulate, Parallelism::None)
 }
 
 fn auto_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
     let threads = super::pool::threads();
-    if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS && rayon::current_thread_index().is_none() {
+    if threads > 1
+        && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
+        && rayon::current_thread_index().is_none()
+    {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
@@ -42,7 +72,16 @@ fn auto_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn sgemm_par(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32], accumulate: bool, par: Parallelism) {
+fn sgemm_par(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: &mut [f32],
+    accumulate: bool,
+    par: Parallelism,
+) {
     assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
     assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
     assert!(c.len() >= m * n, "gemm: dst buffer too small");
@@ -57,8 +96,17 @@ fn sgemm_par(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32]
     }
     // Strides (column stride, row stride) of op(a): stored a is m x k (ld k) or, when
     // transposed, k x m (ld m).
-    let (a_cs, a_rs) = if a.trans { (m as isize, 1) } else { (1, k as isize) };
-    let (b_cs, b_rs) = if b.trans { (k as isize, 1) } else { (1, n as isize) };
+    let (a_cs, a_rs) = if a.trans {
+        (m as isize, 1)
+    } else {
+        (1, k as isize)
+    };
+    let (b_cs, b_rs) = if b.trans {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
+    IN_GEMM.with(|f| f.set(true));
     // SAFETY: the asserts above guarantee every index the strides reach is in bounds.
     unsafe {
         gemm::gemm(
@@ -83,6 +131,7 @@ fn sgemm_par(m: usize, n: usize, k: usize, a: Operand, b: Operand, c: &mut [f32]
             par,
         );
     }
+    IN_GEMM.with(|f| f.set(false));
 }
 
 /// Plain row-major operand.
@@ -116,28 +165,73 @@ mod tests {
     }
 
     fn data(len: usize, seed: u32) -> Vec<f32> {
-        (0..len).map(|i| (((i as u32).wrapping_mul(2654435761).wrapping_add(seed)) % 1000) as f32 / 500.0 - 1.0).collect()
+        (0..len)
+            .map(|i| {
+                (((i as u32).wrapping_mul(2654435761).wrapping_add(seed)) % 1000) as f32 / 500.0
+                    - 1.0
+            })
+            .collect()
     }
 
     #[test]
     fn all_transposes_match_naive_and_accumulate_adds() {
-        for &(m, n_, k) in &[(1, 1, 1), (3, 5, 7), (17, 9, 33), (64, 64, 64), (130, 70, 300)] {
+        for &(m, n_, k) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (17, 9, 33),
+            (64, 64, 64),
+            (130, 70, 300),
+        ] {
             for &at in &[false, true] {
                 for &bt in &[false, true] {
                     let a = data(m * k, 1);
                     let b = data(k * n_, 2);
                     let want = naive(m, n_, k, &a, at, &b, bt);
                     let mut c = vec![f32::NAN; m * n_];
-                    sgemm(m, n_, k, Operand { data: &a, trans: at }, Operand { data: &b, trans: bt }, &mut c, false);
+                    sgemm(
+                        m,
+                        n_,
+                        k,
+                        Operand {
+                            data: &a,
+                            trans: at,
+                        },
+                        Operand {
+                            data: &b,
+                            trans: bt,
+                        },
+                        &mut c,
+                        false,
+                    );
                     for (x, y) in c.iter().zip(&want) {
-                        assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{n_}x{k} {at} {bt}: {x} vs {y}");
+                        assert!(
+                            (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                            "{m}x{n_}x{k} {at} {bt}: {x} vs {y}"
+                        );
                     }
                     // accumulate: c + a*b (this is what catches swapped alpha/beta)
                     let mut c2: Vec<f32> = (0..m * n_).map(|i| i as f32).collect();
-                    sgemm(m, n_, k, Operand { data: &a, trans: at }, Operand { data: &b, trans: bt }, &mut c2, true);
+                    sgemm(
+                        m,
+                        n_,
+                        k,
+                        Operand {
+                            data: &a,
+                            trans: at,
+                        },
+                        Operand {
+                            data: &b,
+                            trans: bt,
+                        },
+                        &mut c2,
+                        true,
+                    );
                     for (i, (x, y)) in c2.iter().zip(&want).enumerate() {
                         let e = y + i as f32;
-                        assert!((x - e).abs() <= 1e-3 * (1.0 + e.abs()), "accumulate {x} vs {e}");
+                        assert!(
+                            (x - e).abs() <= 1e-3 * (1.0 + e.abs()),
+                            "accumulate {x} vs {e}"
+                        );
                     }
                 }
             }

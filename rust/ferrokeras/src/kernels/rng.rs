@@ -31,7 +31,15 @@ pub fn philox4x32(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// Four random words for block `block` of call `call` of stream `seed`.
 #[inline(always)]
 pub fn block(seed: u64, call: u64, block: u64) -> [u32; 4] {
-    philox4x32([block as u32, (block >> 32) as u32, call as u32, (call >> 32) as u32], [seed as u32, (seed >> 32) as u32])
+    philox4x32(
+        [
+            block as u32,
+            (block >> 32) as u32,
+            call as u32,
+            (call >> 32) as u32,
+        ],
+        [seed as u32, (seed >> 32) as u32],
+    )
 }
 
 /// Uniform [0, 1) float from a random word (24 significant bits).
@@ -72,7 +80,10 @@ mod tests {
     #[test]
     fn known_answer_philox() {
         // Random123 known-answer vector: counter and key all zero.
-        assert_eq!(philox4x32([0; 4], [0; 2]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox4x32([0; 4], [0; 2]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
         assert_eq!(
             philox4x32([u32::MAX; 4], [u32::MAX; 2]),
             [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
@@ -100,6 +111,9 @@ mod tests {
         fill_normal(1, 0, &mut a);
         let mean = a.iter().map(|&x| x as f64).sum::<f64>() / a.len() as f64;
         let var = a.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / a.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
     }
 }

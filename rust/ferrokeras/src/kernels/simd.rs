@@ -50,7 +50,9 @@ pub fn tanh(x: f32) -> f32 {
     let a = x.abs();
     // |x| < 0.625: tanh(x) = x + x^3 * P(x^2) (Cephes tanhf coefficients)
     let z = x * x;
-    let small = ((((-5.704_988_7e-3f32 * z + 2.063_908_8e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+    let small = ((((-5.704_988_7e-3f32 * z + 2.063_908_8e-2) * z - 5.373_971_6e-2) * z
+        + 1.333_144_2e-1)
+        * z
         - 3.333_328_2e-1)
         * z
         * x
@@ -89,7 +91,10 @@ mod tests {
             assert!(((a - b) / b).abs() < 3e-7, "exp({x}) = {a} vs {b}");
             x += 0.0137;
         }
-        assert_eq!(exp(-200.0), (-87.336_54f32).exp().max(0.0).min(exp(-87.336_54)));
+        assert_eq!(
+            exp(-200.0),
+            (-87.336_54f32).exp().max(0.0).min(exp(-87.336_54))
+        );
         assert!(exp(100.0).is_finite() || exp(100.0).is_infinite());
     }
 
@@ -98,7 +103,13 @@ mod tests {
         let mut x = -20.0f32;
         while x < 20.0 {
             let t = (x as f64).tanh() as f32;
-            assert!((tanh(x) - t).abs() <= 2e-7 * (1.0 + t.abs()) + 1e-7 * t.abs().max(1e-30) / t.abs().max(1e-30) * t.abs(), "tanh({x}) {} vs {t}", tanh(x));
+            assert!(
+                (tanh(x) - t).abs()
+                    <= 2e-7 * (1.0 + t.abs())
+                        + 1e-7 * t.abs().max(1e-30) / t.abs().max(1e-30) * t.abs(),
+                "tanh({x}) {} vs {t}",
+                tanh(x)
+            );
             let s = (1.0 / (1.0 + (-x as f64).exp())) as f32;
             assert!((sigmoid(x) - s).abs() <= 3e-7 * (1.0 + s), "sigmoid({x})");
             x += 0.00731;

@@ -44,7 +44,15 @@ pub enum BinKind {
 
 impl BinKind {
     fn is_cmp(self) -> bool {
-        !matches!(self, BinKind::Add | BinKind::Sub | BinKind::Mul | BinKind::Div | BinKind::Maximum | BinKind::Minimum)
+        !matches!(
+            self,
+            BinKind::Add
+                | BinKind::Sub
+                | BinKind::Mul
+                | BinKind::Div
+                | BinKind::Maximum
+                | BinKind::Minimum
+        )
     }
 
     #[inline(always)]
@@ -106,8 +114,16 @@ pub fn broadcast_shapes(op: &str, a: &[Dim], b: &[Dim]) -> Result<Shape> {
     let n = a.len().max(b.len());
     let mut out = vec![None; n];
     for k in 0..n {
-        let da = if k + a.len() >= n { a[k + a.len() - n] } else { Some(1) };
-        let db = if k + b.len() >= n { b[k + b.len() - n] } else { Some(1) };
+        let da = if k + a.len() >= n {
+            a[k + a.len() - n]
+        } else {
+            Some(1)
+        };
+        let db = if k + b.len() >= n {
+            b[k + b.len() - n]
+        } else {
+            Some(1)
+        };
         out[k] = match (da, db) {
             (Some(1), d) | (d, Some(1)) => d,
             (Some(x), Some(y)) if x == y => Some(x),
@@ -133,14 +149,23 @@ fn bstrides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     let mut acc = 1;
     for k in (0..shape.len()).rev() {
         let ko = k + n - shape.len();
-        st[ko] = if shape[k] == 1 && out[ko] != 1 { 0 } else { acc };
+        st[ko] = if shape[k] == 1 && out[ko] != 1 {
+            0
+        } else {
+            acc
+        };
         acc *= shape[k];
     }
     st
 }
 
 /// Calls `f(out_index, a_offset, b_offset)` for every output element in order.
-fn for_each_bcast(out: &[usize], sa: &[usize], sb: &[usize], mut f: impl FnMut(usize, usize, usize)) {
+fn for_each_bcast(
+    out: &[usize],
+    sa: &[usize],
+    sb: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
     let n = out.len();
     let total: usize = out.iter().product();
     if total == 0 {
@@ -215,18 +240,25 @@ impl Binary {
             match k {
                 BinKind::Add => add_same(&a.f, &b.f, y),
                 BinKind::Mul => mul_same(&a.f, &b.f, y),
-                _ => y.iter_mut().zip(a.f.iter().zip(&b.f)).for_each(|(o, (&x, &z))| *o = k.apply(x, z)),
+                _ => y
+                    .iter_mut()
+                    .zip(a.f.iter().zip(&b.f))
+                    .for_each(|(o, (&x, &z))| *o = k.apply(x, z)),
             }
             return;
         }
         if b.f.len() == 1 && a.shape == out.shape {
             let z = b.f[0];
-            y.iter_mut().zip(&a.f).for_each(|(o, &x)| *o = k.apply(x, z));
+            y.iter_mut()
+                .zip(&a.f)
+                .for_each(|(o, &x)| *o = k.apply(x, z));
             return;
         }
         if a.f.len() == 1 && b.shape == out.shape {
             let x = a.f[0];
-            y.iter_mut().zip(&b.f).for_each(|(o, &z)| *o = k.apply(x, z));
+            y.iter_mut()
+                .zip(&b.f)
+                .for_each(|(o, &z)| *o = k.apply(x, z));
             return;
         }
         if a.shape == out.shape && is_trailing_block(&b.shape, &out.shape) && k == BinKind::Add {
@@ -236,7 +268,9 @@ impl Binary {
         let sa = bstrides(&a.shape, &out.shape);
         let sb = bstrides(&b.shape, &out.shape);
         let (af, bf) = (&a.f, &b.f);
-        for_each_bcast(&out.shape.clone(), &sa, &sb, |o, ia, ib| y[o] = k.apply(af[ia], bf[ib]));
+        for_each_bcast(&out.shape.clone(), &sa, &sb, |o, ia, ib| {
+            y[o] = k.apply(af[ia], bf[ib])
+        });
     }
 
     fn fwd_i32(&self, a: &Value, b: &Value, out: &mut Value) {
@@ -284,7 +318,11 @@ impl Op for Binary {
             )));
         }
         let shape = broadcast_shapes(self.name, &a.shape, &b.shape)?;
-        let dtype = if self.kind.is_cmp() { DType::Bool } else { DType::F32 };
+        let dtype = if self.kind.is_cmp() {
+            DType::Bool
+        } else {
+            DType::F32
+        };
         Ok(TypeInfo { dtype, shape })
     }
 
@@ -298,11 +336,23 @@ impl Op for Binary {
         Ok(())
     }
 
-    fn backward(&self, index: usize, inputs: &[&Value], out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
         let k = self.kind;
         if a.shape == b.shape && matches!(k, BinKind::Add | BinKind::Sub) {
-            let s = if index == 1 && k == BinKind::Sub { -1.0 } else { 1.0 };
+            let s = if index == 1 && k == BinKind::Sub {
+                -1.0
+            } else {
+                1.0
+            };
             gin.iter_mut().zip(g).for_each(|(d, &g)| *d += s * g);
             return Ok(());
         }
@@ -353,7 +403,12 @@ mod tests {
 
     fn naive(kind: BinKind, a: &Value, b: &Value) -> Vec<f32> {
         // reference broadcast through explicit index arithmetic
-        let out = broadcast_shapes("t", &crate::tensor::known(&a.shape), &crate::tensor::known(&b.shape)).unwrap();
+        let out = broadcast_shapes(
+            "t",
+            &crate::tensor::known(&a.shape),
+            &crate::tensor::known(&b.shape),
+        )
+        .unwrap();
         let out: Vec<usize> = out.into_iter().map(|d| d.unwrap()).collect();
         let n = out.len();
         let total: usize = out.iter().product();
@@ -392,7 +447,9 @@ mod tests {
         for (i, &(sa, sb)) in shapes.iter().enumerate() {
             let a = rand(sa, i as u64, -2.0, 2.0);
             let b = rand(sb, 100 + i as u64, 0.5, 2.0);
-            for name in ["add", "sub", "mul", "div", "maximum", "minimum", "greater", "equal"] {
+            for name in [
+                "add", "sub", "mul", "div", "maximum", "minimum", "greater", "equal",
+            ] {
                 let o = op(name, &[]);
                 let y = forward(&o, &[a.clone(), b.clone()]);
                 let kind = match name {
@@ -412,8 +469,13 @@ mod tests {
 
     #[test]
     fn broadcasting_gradients_match_finite_differences() {
-        let shapes: &[(&[usize], &[usize])] =
-            &[(&[2, 3], &[2, 3]), (&[2, 3], &[3]), (&[2, 3], &[]), (&[4, 1, 3], &[2, 1]), (&[2, 3, 4], &[3, 1])];
+        let shapes: &[(&[usize], &[usize])] = &[
+            (&[2, 3], &[2, 3]),
+            (&[2, 3], &[3]),
+            (&[2, 3], &[]),
+            (&[4, 1, 3], &[2, 1]),
+            (&[2, 3, 4], &[3, 1]),
+        ];
         for (i, &(sa, sb)) in shapes.iter().enumerate() {
             let a = rand(sa, i as u64, -2.0, 2.0);
             let b = rand(sb, 50 + i as u64, 0.5, 2.0);
@@ -427,12 +489,28 @@ mod tests {
     fn incompatible_shapes_and_mixed_dtypes_are_errors() {
         let o = op("add", &[]);
         let t = |s: &[usize]| TypeInfo::f32(crate::tensor::known(s));
-        assert!(o.infer(&[t(&[2, 3]), t(&[4])]).unwrap_err().to_string().contains("broadcast"));
-        let i = TypeInfo { dtype: DType::I32, shape: vec![Some(3)] };
-        assert!(matches!(o.infer(&[t(&[3]), i.clone()]), Err(Error::Type(_))));
+        assert!(o
+            .infer(&[t(&[2, 3]), t(&[4])])
+            .unwrap_err()
+            .to_string()
+            .contains("broadcast"));
+        let i = TypeInfo {
+            dtype: DType::I32,
+            shape: vec![Some(3)],
+        };
+        assert!(matches!(
+            o.infer(&[t(&[3]), i.clone()]),
+            Err(Error::Type(_))
+        ));
         let eq = op("equal", &[]);
         assert_eq!(eq.infer(&[i.clone(), i]).unwrap().dtype, DType::Bool);
-        let y = forward(&eq, &[Value::from_i32(&[3], vec![1, 2, 3]).unwrap(), Value::from_i32(&[3], vec![1, 0, 3]).unwrap()]);
+        let y = forward(
+            &eq,
+            &[
+                Value::from_i32(&[3], vec![1, 2, 3]).unwrap(),
+                Value::from_i32(&[3], vec![1, 0, 3]).unwrap(),
+            ],
+        );
         assert_eq!(y.f, vec![1.0, 0.0, 1.0]);
     }
 

@@ -41,7 +41,11 @@ impl Op for MatMul {
                 fmt_shape(b)
             )));
         }
-        let (ka, m_dims) = if self.ta { (a[0], vec![a[1]]) } else { (a[a.len() - 1], a[..a.len() - 1].to_vec()) };
+        let (ka, m_dims) = if self.ta {
+            (a[0], vec![a[1]])
+        } else {
+            (a[a.len() - 1], a[..a.len() - 1].to_vec())
+        };
         let (kb, n) = if self.tb { (b[1], b[0]) } else { (b[0], b[1]) };
         if !dims_match(ka, kb) {
             return Err(Error::Shape(format!(
@@ -59,11 +63,33 @@ impl Op for MatMul {
         let (a, b) = (inputs[0], inputs[1]);
         let (m, k) = self.mk(a);
         let n = if self.tb { b.shape[0] } else { b.shape[1] };
-        sgemm(m, n, k, Operand { data: &a.f, trans: self.ta }, Operand { data: &b.f, trans: self.tb }, &mut out.f, false);
+        sgemm(
+            m,
+            n,
+            k,
+            Operand {
+                data: &a.f,
+                trans: self.ta,
+            },
+            Operand {
+                data: &b.f,
+                trans: self.tb,
+            },
+            &mut out.f,
+            false,
+        );
         Ok(())
     }
 
-    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
         let (m, k) = self.mk(a);
         let n = if self.tb { b.shape[0] } else { b.shape[1] };
@@ -71,15 +97,71 @@ impl Op for MatMul {
         if index == 0 {
             if self.ta {
                 // A stored (k, m): dA = op(B) dC^T  (k x m)
-                sgemm(k, m, n, Operand { data: &b.f, trans: self.tb }, Operand { data: g, trans: true }, gin, true);
+                sgemm(
+                    k,
+                    m,
+                    n,
+                    Operand {
+                        data: &b.f,
+                        trans: self.tb,
+                    },
+                    Operand {
+                        data: g,
+                        trans: true,
+                    },
+                    gin,
+                    true,
+                );
             } else {
-                sgemm(m, k, n, Operand { data: g, trans: false }, Operand { data: &b.f, trans: !self.tb }, gin, true);
+                sgemm(
+                    m,
+                    k,
+                    n,
+                    Operand {
+                        data: g,
+                        trans: false,
+                    },
+                    Operand {
+                        data: &b.f,
+                        trans: !self.tb,
+                    },
+                    gin,
+                    true,
+                );
             }
         } else if self.tb {
             // B stored (n, k): dB = dC^T op(A)  (n x k)
-            sgemm(n, k, m, Operand { data: g, trans: true }, Operand { data: &a.f, trans: self.ta }, gin, true);
+            sgemm(
+                n,
+                k,
+                m,
+                Operand {
+                    data: g,
+                    trans: true,
+                },
+                Operand {
+                    data: &a.f,
+                    trans: self.ta,
+                },
+                gin,
+                true,
+            );
         } else {
-            sgemm(k, n, m, Operand { data: &a.f, trans: !self.ta }, Operand { data: g, trans: false }, gin, true);
+            sgemm(
+                k,
+                n,
+                m,
+                Operand {
+                    data: &a.f,
+                    trans: !self.ta,
+                },
+                Operand {
+                    data: g,
+                    trans: false,
+                },
+                gin,
+                true,
+            );
         }
         Ok(())
     }
@@ -148,8 +230,14 @@ impl Op for BatchMatMul {
                 m,
                 n,
                 k,
-                Operand { data: &a.f[i * m * k..(i + 1) * m * k], trans: self.ta },
-                Operand { data: &b.f[i * k * n..(i + 1) * k * n], trans: self.tb },
+                Operand {
+                    data: &a.f[i * m * k..(i + 1) * m * k],
+                    trans: self.ta,
+                },
+                Operand {
+                    data: &b.f[i * k * n..(i + 1) * k * n],
+                    trans: self.tb,
+                },
                 &mut out.f[i * m * n..(i + 1) * m * n],
                 false,
             );
@@ -157,7 +245,15 @@ impl Op for BatchMatMul {
         Ok(())
     }
 
-    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
         let (bs, m, k, n) = self.dims(&a.shape, &b.shape);
         for i in 0..bs {
@@ -167,16 +263,72 @@ impl Op for BatchMatMul {
             if index == 0 {
                 let d = &mut gin[i * m * k..(i + 1) * m * k];
                 if self.ta {
-                    sgemm(k, m, n, Operand { data: bi, trans: self.tb }, Operand { data: gi, trans: true }, d, true);
+                    sgemm(
+                        k,
+                        m,
+                        n,
+                        Operand {
+                            data: bi,
+                            trans: self.tb,
+                        },
+                        Operand {
+                            data: gi,
+                            trans: true,
+                        },
+                        d,
+                        true,
+                    );
                 } else {
-                    sgemm(m, k, n, Operand { data: gi, trans: false }, Operand { data: bi, trans: !self.tb }, d, true);
+                    sgemm(
+                        m,
+                        k,
+                        n,
+                        Operand {
+                            data: gi,
+                            trans: false,
+                        },
+                        Operand {
+                            data: bi,
+                            trans: !self.tb,
+                        },
+                        d,
+                        true,
+                    );
                 }
             } else {
                 let d = &mut gin[i * k * n..(i + 1) * k * n];
                 if self.tb {
-                    sgemm(n, k, m, Operand { data: gi, trans: true }, Operand { data: ai, trans: self.ta }, d, true);
+                    sgemm(
+                        n,
+                        k,
+                        m,
+                        Operand {
+                            data: gi,
+                            trans: true,
+                        },
+                        Operand {
+                            data: ai,
+                            trans: self.ta,
+                        },
+                        d,
+                        true,
+                    );
                 } else {
-                    sgemm(k, n, m, Operand { data: ai, trans: !self.ta }, Operand { data: gi, trans: false }, d, true);
+                    sgemm(
+                        k,
+                        n,
+                        m,
+                        Operand {
+                            data: ai,
+                            trans: !self.ta,
+                        },
+                        Operand {
+                            data: gi,
+                            trans: false,
+                        },
+                        d,
+                        true,
+                    );
                 }
             }
         }
@@ -210,7 +362,9 @@ impl Op for BiasAdd {
         expect_inputs("bias_add", inputs, 2)?;
         let (x, b) = (&inputs[0].shape, &inputs[1].shape);
         if x.is_empty() {
-            return Err(Error::Shape("bias_add: the input must have at least one axis".into()));
+            return Err(Error::Shape(
+                "bias_add: the input must have at least one axis".into(),
+            ));
         }
         let ax = norm_axis("bias_add", self.axis, x.len())?;
         if b.len() != 1 || !dims_match(b[0], x[ax]) {
@@ -230,7 +384,10 @@ impl Op for BiasAdd {
             for ch in 0..c {
                 let base = (o * c + ch) * inner;
                 let bv = b.f[ch];
-                for (y, &v) in out.f[base..base + inner].iter_mut().zip(&x.f[base..base + inner]) {
+                for (y, &v) in out.f[base..base + inner]
+                    .iter_mut()
+                    .zip(&x.f[base..base + inner])
+                {
                     *y = v + bv;
                 }
             }
@@ -238,7 +395,15 @@ impl Op for BiasAdd {
         Ok(())
     }
 
-    fn backward(&self, index: usize, inputs: &[&Value], _out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         if index == 0 {
             gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
             return Ok(());
@@ -264,12 +429,22 @@ impl Op for BiasAdd {
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     Some(match name {
         "matmul" => (|| {
-            Ok(Arc::new(MatMul { ta: a.bool("transpose_a", false)?, tb: a.bool("transpose_b", false)? }) as OpRef)
+            Ok(Arc::new(MatMul {
+                ta: a.bool("transpose_a", false)?,
+                tb: a.bool("transpose_b", false)?,
+            }) as OpRef)
         })(),
         "batch_matmul" => (|| {
-            Ok(Arc::new(BatchMatMul { ta: a.bool("transpose_a", false)?, tb: a.bool("transpose_b", false)? }) as OpRef)
+            Ok(Arc::new(BatchMatMul {
+                ta: a.bool("transpose_a", false)?,
+                tb: a.bool("transpose_b", false)?,
+            }) as OpRef)
         })(),
-        "bias_add" => (|| Ok(Arc::new(BiasAdd { axis: a.int("axis", -1)? }) as OpRef))(),
+        "bias_add" => (|| {
+            Ok(Arc::new(BiasAdd {
+                axis: a.int("axis", -1)?,
+            }) as OpRef)
+        })(),
         _ => return None,
     })
 }
@@ -306,9 +481,23 @@ mod tests {
         let b = rand(&[k, n], 2, -1.0, 1.0);
         let want = naive(&a.f, &b.f, m, k, n);
         for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-            let aa = if ta { val(&[k, m], &transpose(&a.f, m, k)) } else { a.clone() };
-            let bb = if tb { val(&[n, k], &transpose(&b.f, k, n)) } else { b.clone() };
-            let o = op("matmul", &[("transpose_a", Attr::Bool(ta)), ("transpose_b", Attr::Bool(tb))]);
+            let aa = if ta {
+                val(&[k, m], &transpose(&a.f, m, k))
+            } else {
+                a.clone()
+            };
+            let bb = if tb {
+                val(&[n, k], &transpose(&b.f, k, n))
+            } else {
+                b.clone()
+            };
+            let o = op(
+                "matmul",
+                &[
+                    ("transpose_a", Attr::Bool(ta)),
+                    ("transpose_b", Attr::Bool(tb)),
+                ],
+            );
             let y = forward(&o, &[aa.clone(), bb.clone()]);
             assert_eq!(y.shape, vec![m, n]);
             assert_close(&y.f, &want, 1e-5);
@@ -334,7 +523,13 @@ mod tests {
         let o = op("batch_matmul", &[]);
         let y = forward(&o, &[a.clone(), b.clone()]);
         for i in 0..3 {
-            let want = naive(&a.f[i * 8..(i + 1) * 8], &b.f[i * 20..(i + 1) * 20], 2, 4, 5);
+            let want = naive(
+                &a.f[i * 8..(i + 1) * 8],
+                &b.f[i * 20..(i + 1) * 20],
+                2,
+                4,
+                5,
+            );
             assert_close(&y.f[i * 10..(i + 1) * 10], &want, 1e-5);
         }
         grad_check(&o, &[a.clone(), b.clone()], 1e-2, 1e-2).unwrap();

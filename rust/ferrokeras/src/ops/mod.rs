@@ -35,7 +35,10 @@ pub struct TypeInfo {
 impl TypeInfo {
     /// Float32 of the given shape.
     pub fn f32(shape: Shape) -> TypeInfo {
-        TypeInfo { dtype: DType::F32, shape }
+        TypeInfo {
+            dtype: DType::F32,
+            shape,
+        }
     }
     /// Shape rank.
     pub fn ndim(&self) -> usize {
@@ -135,7 +138,10 @@ pub struct Attrs {
 impl Attrs {
     /// Arguments for op `op`.
     pub fn new(op: &str) -> Attrs {
-        Attrs { op: op.to_string(), ..Default::default() }
+        Attrs {
+            op: op.to_string(),
+            ..Default::default()
+        }
     }
 
     /// Adds an argument (builder style).
@@ -161,7 +167,10 @@ impl Attrs {
     }
 
     fn bad(&self, key: &str, want: &str, got: &Attr) -> Error {
-        Error::Type(format!("{}: argument '{key}' must be {want}, got {got:?}", self.op))
+        Error::Type(format!(
+            "{}: argument '{key}' must be {want}, got {got:?}",
+            self.op
+        ))
     }
 
     /// Optional float.
@@ -257,7 +266,11 @@ impl Attrs {
             Err(Error::Type(format!(
                 "{}: unknown argument(s) {}",
                 self.op,
-                unknown.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")
+                unknown
+                    .iter()
+                    .map(|s| format!("'{s}'"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }
@@ -290,7 +303,10 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
 /// Checks the input count of an op.
 pub fn expect_inputs(op: &str, inputs: &[TypeInfo], n: usize) -> Result<()> {
     if inputs.len() != n {
-        return Err(Error::Value(format!("{op} takes {n} input(s), got {}", inputs.len())));
+        return Err(Error::Value(format!(
+            "{op} takes {n} input(s), got {}",
+            inputs.len()
+        )));
     }
     Ok(())
 }
@@ -310,7 +326,9 @@ pub fn expect_float(op: &str, t: &TypeInfo) -> Result<()> {
 pub fn norm_axis(op: &str, axis: i64, ndim: usize) -> Result<usize> {
     let a = if axis < 0 { axis + ndim as i64 } else { axis };
     if a < 0 || a >= ndim as i64 {
-        return Err(Error::Value(format!("{op}: axis {axis} is out of range for a tensor of rank {ndim}")));
+        return Err(Error::Value(format!(
+            "{op}: axis {axis} is out of range for a tensor of rank {ndim}"
+        )));
     }
     Ok(a as usize)
 }

@@ -2562,41 +2562,4 @@ mod tests {
             "gather: index 6 is out of range for a reference with 6 rows"
         );
     }
-
-    #[test]
-    #[ignore]
-    fn zz_timing() {
-        let t = |name: &str, o: &OpRef, x: &Value, reps: usize| {
-            let mut sc = Scratch::default();
-            let mut out = forward_with(o, std::slice::from_ref(x), &mut sc).unwrap();
-            let st = std::time::Instant::now();
-            for _ in 0..reps { o.forward(&[x], &mut out, &mut OpCtx { scratch: &mut sc }).unwrap(); }
-            let dt = st.elapsed().as_secs_f64() / reps as f64;
-            let mut gin = vec![0.0f32; x.len()];
-            let g = vec![1.0f32; out.len()];
-            let st = std::time::Instant::now();
-            for _ in 0..reps { o.backward(0, &[x], &out, &g, &mut gin, &mut OpCtx { scratch: &mut sc }).unwrap(); }
-            let db = st.elapsed().as_secs_f64() / reps as f64;
-            eprintln!("{name:14}: fwd {:8.1} us  bwd {:8.1} us", dt * 1e6, db * 1e6);
-        };
-        let x = rand(&[1024, 1024], 1, -1.0, 1.0);
-        t("sum axis0", &op("sum", &[("axis", ints(&[0]))]), &x, 50);
-        t("sum axis-1", &op("sum", &[("axis", ints(&[-1]))]), &x, 50);
-        t("mean all", &op("mean", &[]), &x, 50);
-        t("max axis-1", &op("max", &[("axis", ints(&[-1]))]), &x, 50);
-        t("max axis0", &op("max", &[("axis", ints(&[0]))]), &x, 50);
-        t("var axis0", &op("var", &[("axis", ints(&[0]))]), &x, 50);
-        t("prod axis-1", &op("prod", &[("axis", ints(&[-1]))]), &x, 20);
-        t("argmax -1", &op("argmax", &[]), &x, 50);
-        t("transpose", &op("permute", &[("pattern", ints(&[1, 0]))]), &x, 50);
-        t("reshape", &op("reshape", &[("shape", ints(&[-1]))]), &x, 50);
-        t("slice ::2", &op("slice", &[("begin", ints(&[0, 0])), ("end", ints(&[MAX, MAX])), ("step", ints(&[1, 2]))]), &x, 50);
-        t("reverse 1", &op("reverse", &[("axes", ints(&[1]))]), &x, 50);
-        t("pad", &op("pad", &[("pads", ints(&[1, 1, 2, 2]))]), &x, 50);
-        t("tile", &op("tile", &[("n", ints(&[2, 1]))]), &x, 50);
-        let x3 = rand(&[64, 128, 128], 1, -1.0, 1.0);
-        t("permute 021", &op("permute", &[("pattern", ints(&[0, 2, 1]))]), &x3, 20);
-        t("permute 210", &op("permute", &[("pattern", ints(&[2, 1, 0]))]), &x3, 5);
-        t("sum axis1 3d", &op("sum", &[("axis", ints(&[1]))]), &x3, 20);
-    }
 }

@@ -21,7 +21,13 @@ pub fn forward(op: &OpRef, inputs: &[Value]) -> Value {
 
 /// Runs the forward kernel, keeping the scratch (for a following backward).
 pub fn forward_with(op: &OpRef, inputs: &[Value], scratch: &mut Scratch) -> crate::Result<Value> {
-    let tys: Vec<TypeInfo> = inputs.iter().map(|v| TypeInfo { dtype: v.dt(), shape: known(&v.shape) }).collect();
+    let tys: Vec<TypeInfo> = inputs
+        .iter()
+        .map(|v| TypeInfo {
+            dtype: v.dt(),
+            shape: known(&v.shape),
+        })
+        .collect();
     let t = op.infer(&tys)?;
     let dims: Vec<usize> = t.shape.iter().map(|d| d.expect("concrete")).collect();
     let mut out = Value::zeros(t.dtype, &dims);
@@ -63,7 +69,10 @@ pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<()
     let loss = |ins: &[Value]| -> f64 {
         let mut sc = base.clone();
         let o = forward_with(op, ins, &mut sc).unwrap();
-        o.f.iter().zip(&r.f).map(|(&a, &b)| a as f64 * b as f64).sum()
+        o.f.iter()
+            .zip(&r.f)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum()
     };
     let refs: Vec<&Value> = inputs.iter().collect();
     for (idx, inp) in inputs.iter().enumerate() {
@@ -71,8 +80,17 @@ pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<()
             continue;
         }
         let mut gin = vec![0.0f32; inp.len()];
-        op.backward(idx, &refs, &out, &r.f, &mut gin, &mut OpCtx { scratch: &mut scratch })
-            .map_err(|e| e.to_string())?;
+        op.backward(
+            idx,
+            &refs,
+            &out,
+            &r.f,
+            &mut gin,
+            &mut OpCtx {
+                scratch: &mut scratch,
+            },
+        )
+        .map_err(|e| e.to_string())?;
         for j in 0..inp.len() {
             let mut plus = inputs.to_vec();
             plus[idx].f[j] += eps;
@@ -113,7 +131,15 @@ mod tests {
             }
             Ok(())
         }
-        fn backward(&self, _: usize, i: &[&Value], _: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        fn backward(
+            &self,
+            _: usize,
+            i: &[&Value],
+            _: &Value,
+            g: &[f32],
+            gin: &mut [f32],
+            _: &mut OpCtx,
+        ) -> Result<()> {
             for ((d, &x), &g) in gin.iter_mut().zip(&i[0].f).zip(g) {
                 *d += x * g;
             }

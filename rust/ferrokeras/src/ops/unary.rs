@@ -104,7 +104,10 @@ impl Unary {
                     0.0
                 }
             }),
-            Round => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.round_ties_even()),
+            Round => y
+                .iter_mut()
+                .zip(x)
+                .for_each(|(o, &v)| *o = v.round_ties_even()),
             Sin => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.sin()),
             Cos => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.cos()),
             Clip(lo, hi) => clip_f(x, y, lo, hi),
@@ -168,10 +171,15 @@ impl Op for Unary {
         expect_inputs(self.name, inputs, 1)?;
         expect_float(self.name, &inputs[0])?;
         let dtype = match self.kind {
-            UnaryKind::StopGradient | UnaryKind::Identity | UnaryKind::Neg | UnaryKind::Abs => inputs[0].dtype,
+            UnaryKind::StopGradient | UnaryKind::Identity | UnaryKind::Neg | UnaryKind::Abs => {
+                inputs[0].dtype
+            }
             _ => DType::F32,
         };
-        Ok(TypeInfo { dtype, shape: inputs[0].shape.clone() })
+        Ok(TypeInfo {
+            dtype,
+            shape: inputs[0].shape.clone(),
+        })
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _ctx: &mut OpCtx) -> Result<()> {
@@ -179,13 +187,24 @@ impl Op for Unary {
         Ok(())
     }
 
-    fn backward(&self, _i: usize, inputs: &[&Value], out: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        _i: usize,
+        inputs: &[&Value],
+        out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         self.bwd(&inputs[0].f, &out.f, g, gin);
         Ok(())
     }
 
     fn has_grad(&self, _index: usize) -> bool {
-        !matches!(self.kind, UnaryKind::Sign | UnaryKind::Round | UnaryKind::StopGradient | UnaryKind::Fill(_))
+        !matches!(
+            self.kind,
+            UnaryKind::Sign | UnaryKind::Round | UnaryKind::StopGradient | UnaryKind::Fill(_)
+        )
     }
 }
 
@@ -202,14 +221,23 @@ impl Op for Cast {
     }
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         expect_inputs("cast", inputs, 1)?;
-        Ok(TypeInfo { dtype: self.to, shape: inputs[0].shape.clone() })
+        Ok(TypeInfo {
+            dtype: self.to,
+            shape: inputs[0].shape.clone(),
+        })
     }
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let x = inputs[0];
         match (x.dt(), self.to) {
             (DType::I32, DType::I32) => out.i.copy_from_slice(&x.i),
-            (DType::I32, DType::F32) => out.f.iter_mut().zip(&x.i).for_each(|(o, &v)| *o = v as f32),
-            (DType::I32, DType::Bool) => out.f.iter_mut().zip(&x.i).for_each(|(o, &v)| *o = (v != 0) as i32 as f32),
+            (DType::I32, DType::F32) => {
+                out.f.iter_mut().zip(&x.i).for_each(|(o, &v)| *o = v as f32)
+            }
+            (DType::I32, DType::Bool) => out
+                .f
+                .iter_mut()
+                .zip(&x.i)
+                .for_each(|(o, &v)| *o = (v != 0) as i32 as f32),
             (_, DType::I32) => {
                 for (o, &v) in out.i.iter_mut().zip(&x.f) {
                     if !v.is_finite() {
@@ -218,12 +246,24 @@ impl Op for Cast {
                     *o = v as i32;
                 }
             }
-            (_, DType::Bool) => out.f.iter_mut().zip(&x.f).for_each(|(o, &v)| *o = (v != 0.0) as i32 as f32),
+            (_, DType::Bool) => out
+                .f
+                .iter_mut()
+                .zip(&x.f)
+                .for_each(|(o, &v)| *o = (v != 0.0) as i32 as f32),
             (_, DType::F32) => out.f.copy_from_slice(&x.f),
         }
         Ok(())
     }
-    fn backward(&self, _: usize, _: &[&Value], _: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        _: usize,
+        _: &[&Value],
+        _: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
         Ok(())
     }
@@ -250,12 +290,22 @@ impl Op for Print {
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         out.assign_from(inputs[0]);
         let x = inputs[0];
-        let shown: Vec<String> = (0..x.len().min(20)).map(|k| format!("{}", x.get_f64(k))).collect();
+        let shown: Vec<String> = (0..x.len().min(20))
+            .map(|k| format!("{}", x.get_f64(k)))
+            .collect();
         let more = if x.len() > 20 { ", ..." } else { "" };
         eprintln!("{}[{}{more}]", self.message, shown.join(", "));
         Ok(())
     }
-    fn backward(&self, _: usize, _: &[&Value], _: &Value, g: &[f32], gin: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        _: usize,
+        _: &[&Value],
+        _: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
         Ok(())
     }
@@ -285,7 +335,11 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             Err(e) => return Some(Err(e)),
         },
         "print" => {
-            return Some(a.str_opt("message").map(|m| Arc::new(Print { message: m.unwrap_or_default() }) as OpRef))
+            return Some(a.str_opt("message").map(|m| {
+                Arc::new(Print {
+                    message: m.unwrap_or_default(),
+                }) as OpRef
+            }))
         }
         "clip" => {
             let r = (|| {
@@ -301,7 +355,11 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
         }
         "pow" => match a.float_opt("a") {
             Ok(Some(p)) => (Pow(p as f32), "pow"),
-            Ok(None) => return Some(Err(Error::Type("pow: missing required argument 'a'".into()))),
+            Ok(None) => {
+                return Some(Err(Error::Type(
+                    "pow: missing required argument 'a'".into(),
+                )))
+            }
             Err(e) => return Some(Err(e)),
         },
         "cast" => {
@@ -309,7 +367,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                 let to = a
                     .str_opt("dtype")?
                     .ok_or_else(|| Error::Type("cast: missing required argument 'dtype'".into()))?;
-                Ok(Arc::new(Cast { to: DType::parse(&to)? }) as OpRef)
+                Ok(Arc::new(Cast {
+                    to: DType::parse(&to)?,
+                }) as OpRef)
             })())
         }
         _ => return None,
@@ -332,11 +392,34 @@ mod tests {
             ("square", vec![], Box::new(|v| v * v)),
             ("sqrt", vec![], Box::new(|v: f32| v.max(0.0).sqrt())),
             ("exp", vec![], Box::new(|v: f32| v.exp())),
-            ("sign", vec![], Box::new(|v: f32| if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 })),
+            (
+                "sign",
+                vec![],
+                Box::new(|v: f32| {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                }),
+            ),
             ("sin", vec![], Box::new(|v: f32| v.sin())),
             ("cos", vec![], Box::new(|v: f32| v.cos())),
-            ("clip", vec![("min_value", Attr::Float(-1.0)), ("max_value", Attr::Float(1.0))], Box::new(|v: f32| v.clamp(-1.0, 1.0))),
-            ("pow", vec![("a", Attr::Float(2.0))], Box::new(|v: f32| v.powf(2.0))),
+            (
+                "clip",
+                vec![
+                    ("min_value", Attr::Float(-1.0)),
+                    ("max_value", Attr::Float(1.0)),
+                ],
+                Box::new(|v: f32| v.clamp(-1.0, 1.0)),
+            ),
+            (
+                "pow",
+                vec![("a", Attr::Float(2.0))],
+                Box::new(|v: f32| v.powf(2.0)),
+            ),
         ];
         for (name, attrs, f) in cases {
             let y = forward(&op(name, &attrs), &[x.clone()]);
@@ -353,13 +436,32 @@ mod tests {
     #[test]
     fn gradients_match_finite_differences() {
         let x = rand(&[3, 4], 5, 0.2, 2.0);
-        for name in ["neg", "abs", "square", "sqrt", "exp", "log", "sin", "cos", "identity"] {
+        for name in [
+            "neg", "abs", "square", "sqrt", "exp", "log", "sin", "cos", "identity",
+        ] {
             grad_check(&op(name, &[]), &[x.clone()], 1e-3, 2e-2).unwrap();
         }
-        grad_check(&op("pow", &[("a", Attr::Float(3.0))]), &[x.clone()], 1e-3, 2e-2).unwrap();
+        grad_check(
+            &op("pow", &[("a", Attr::Float(3.0))]),
+            &[x.clone()],
+            1e-3,
+            2e-2,
+        )
+        .unwrap();
         let xc = rand(&[3, 4], 6, -2.0, 2.0);
-        grad_check(&op("clip", &[("min_value", Attr::Float(-0.9)), ("max_value", Attr::Float(0.7))]), &[xc], 1e-3, 2e-2)
-            .unwrap();
+        grad_check(
+            &op(
+                "clip",
+                &[
+                    ("min_value", Attr::Float(-0.9)),
+                    ("max_value", Attr::Float(0.7)),
+                ],
+            ),
+            &[xc],
+            1e-3,
+            2e-2,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -376,7 +478,10 @@ mod tests {
         assert_eq!(y.i, vec![1, -1, 3]);
         let mut sc = Default::default();
         assert!(forward_with(&c, &[val(&[1], &[f32::NAN])], &mut sc).is_err());
-        let b = forward(&op("cast", &[("dtype", Attr::Str("bool".into()))]), &[val(&[3], &[0.0, 2.0, -1.0])]);
+        let b = forward(
+            &op("cast", &[("dtype", Attr::Str("bool".into()))]),
+            &[val(&[3], &[0.0, 2.0, -1.0])],
+        );
         assert_eq!(b.f, vec![0.0, 1.0, 1.0]);
     }
 
