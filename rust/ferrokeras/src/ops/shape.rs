@@ -161,31 +161,73 @@ impl View {
     }
 }
 
+/// Side of the square tiles of the transposing gather (elements).
+const TILE: usize = 8;
+
+/// Calls `f(src_offset, dst_offset)` over all positions of `dims` (size, src stride, dst
+/// stride), starting from `s0` / 0.
+fn walk2(dims: &[(usize, isize, usize)], s0: isize, mut f: impl FnMut(isize, usize)) {
+    if dims.iter().any(|d| d.0 == 0) {
+        return;
+    }
+    let mut idx: SmallVec<[usize; 8]> = smallvec![0; dims.len()];
+    let (mut s, mut d) = (s0, 0usize);
+    loop {
+        f(s, d);
+        let mut k = dims.len();
+        loop {
+            if k == 0 {
+                return;
+            }
+            k -= 1;
+            idx[k] += 1;
+            s += dims[k].1;
+            d += dims[k].2;
+            if idx[k] < dims[k].0 {
+                break;
+            }
+            s -= dims[k].1 * idx[k] as isize;
+            d -= dims[k].2 * idx[k];
+            idx[k] = 0;
+        }
+    }
+}
+
 /// `f(&mut dst[o], src[view(o)])` for every `o` (dst contiguous, src strided).
 fn gather<T: Copy>(src: &[T], v: &View, dst: &mut [T], f: impl Fn(&mut T, T) + Copy) {
     let n = v.dims.len();
     let (len, st) = v.dims[n - 1];
-    if n >= 2 && v.dims[n - 2].1 == 1 && st.unsigned_abs() > 1 {
-        // Transposition of the last two axes: work in square tiles so that both the
-        // reads and the writes stay within a few cache lines.
-        const B: usize = 32;
-        let rows = v.dims[n - 2].0;
-        v.walk(2, |s, c| {
-            let d = &mut dst[c..c + rows * len];
-            for r0 in (0..rows).step_by(B) {
-                for c0 in (0..len).step_by(B) {
-                    for r in r0..(r0 + B).min(rows) {
-                        let drow = &mut d[r * len..(r + 1) * len];
-                        let sr = s + r as isize;
-                        for (j, dj) in drow.iter_mut().enumerate().take((c0 + B).min(len)).skip(c0)
-                        {
-                            f(dj, src[(sr + j as isize * st) as usize]);
+    // A transposition: the last output axis is strided in the source while another
+    // output axis `j` is contiguous there. Copy in square tiles spanning both axes so
+    // that reads and writes each touch only a few cache lines.
+    if st.unsigned_abs() > 1 {
+        if let Some(j) = v.dims[..n - 1].iter().position(|d| d.1 == 1) {
+            let mut dstr: SmallVec<[usize; 8]> = smallvec![1; n];
+            for k in (0..n - 1).rev() {
+                dstr[k] = dstr[k + 1] * v.dims[k + 1].0;
+            }
+            let outer: SmallVec<[(usize, isize, usize); 8]> = (0..n - 1)
+                .filter(|&k| k != j)
+                .map(|k| (v.dims[k].0, v.dims[k].1, dstr[k]))
+                .collect();
+            let (rows, drs) = (v.dims[j].0, dstr[j]);
+            walk2(&outer, v.base, |s, d| {
+                for r0 in (0..rows).step_by(TILE) {
+                    let r1 = (r0 + TILE).min(rows);
+                    for c0 in (0..len).step_by(TILE) {
+                        let cb = TILE.min(len - c0);
+                        for r in r0..r1 {
+                            let o = d + r * drs + c0;
+                            let sb = s + r as isize + c0 as isize * st;
+                            for (jj, dj) in dst[o..o + cb].iter_mut().enumerate() {
+                                f(dj, src[(sb + jj as isize * st) as usize]);
+                            }
                         }
                     }
                 }
-            }
-        });
-        return;
+            });
+            return;
+        }
     }
     v.walk(1, |s, c| {
         let d = &mut dst[c..c + len];
@@ -2561,5 +2603,44 @@ mod tests {
             e.to_string(),
             "gather: index 6 is out of range for a reference with 6 rows"
         );
+    }
+
+    #[test]
+    #[ignore]
+    fn zz_timing() {
+        let t = |name: &str, o: &OpRef, x: &Value, reps: usize| {
+            let mut sc = Scratch::default();
+            let mut out = forward_with(o, std::slice::from_ref(x), &mut sc).unwrap();
+            let st = std::time::Instant::now();
+            for _ in 0..reps { o.forward(&[x], &mut out, &mut OpCtx { scratch: &mut sc }).unwrap(); }
+            let dt = st.elapsed().as_secs_f64() / reps as f64;
+            let mut gin = vec![0.0f32; x.len()];
+            let g = vec![1.0f32; out.len()];
+            let st = std::time::Instant::now();
+            for _ in 0..reps { o.backward(0, &[x], &out, &g, &mut gin, &mut OpCtx { scratch: &mut sc }).unwrap(); }
+            let db = st.elapsed().as_secs_f64() / reps as f64;
+            eprintln!("{name:14}: fwd {:8.1} us  bwd {:8.1} us", dt * 1e6, db * 1e6);
+        };
+        let x = rand(&[1024, 1024], 1, -1.0, 1.0);
+        let x2 = rand(&[1000, 1000], 1, -1.0, 1.0);
+        let only: Vec<String> = std::env::var("ONLY").unwrap_or_default().split(',').map(|s| s.to_string()).collect();
+        let want = |n: &str| only.iter().any(|o| o.is_empty() || n.starts_with(o.as_str()));
+        if want("sum") { t("sum axis0", &op("sum", &[("axis", ints(&[0]))]), &x, 50);
+        t("sum axis-1", &op("sum", &[("axis", ints(&[-1]))]), &x, 50); }
+        if want("max") { t("max axis-1", &op("max", &[("axis", ints(&[-1]))]), &x, 50);
+        t("max axis0", &op("max", &[("axis", ints(&[0]))]), &x, 50); }
+        if want("var") { t("var axis0", &op("var", &[("axis", ints(&[0]))]), &x, 50); }
+        if want("prod") { t("prod axis-1", &op("prod", &[("axis", ints(&[-1]))]), &x, 20);
+        t("prod axis0", &op("prod", &[("axis", ints(&[0]))]), &x, 20); }
+        if want("argmax") { t("argmax -1", &op("argmax", &[]), &x, 50); }
+        if want("transpose") { t("transpose", &op("permute", &[("pattern", ints(&[1, 0]))]), &x, 50);
+        t("transpose1000", &op("permute", &[("pattern", ints(&[1, 0]))]), &x2, 50); }
+        if want("reshape") { t("reshape", &op("reshape", &[("shape", ints(&[-1]))]), &x, 50); }
+        let x3 = rand(&[64, 128, 128], 1, -1.0, 1.0);
+        let x4 = rand(&[32, 3, 64, 64], 1, -1.0, 1.0);
+        if want("permute") { t("permute 021", &op("permute", &[("pattern", ints(&[0, 2, 1]))]), &x3, 20);
+        t("permute 210", &op("permute", &[("pattern", ints(&[2, 1, 0]))]), &x3, 10);
+        t("th->tf 0231", &op("permute", &[("pattern", ints(&[0, 2, 3, 1]))]), &x4, 20);
+        t("permute 102", &op("permute", &[("pattern", ints(&[1, 0, 2]))]), &x3, 20); }
     }
 }
