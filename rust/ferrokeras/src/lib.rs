@@ -9,7 +9,7 @@
 //! ```
 //! use ferrokeras::{Graph, DType, Attrs, Value};
 //! let mut g = Graph::new();
-//! let x = g.placeholder(DType::F32, vec![None, 3], "x");
+//! let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
 //! let y = g.op("square", &[x], &Attrs::new("square")).unwrap();
 //! let s = g.op("sum", &[y], &Attrs::new("sum")).unwrap();
 //! let dx = g.gradients(s, &[x]).unwrap();

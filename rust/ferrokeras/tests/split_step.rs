@@ -22,7 +22,13 @@ struct Model {
 
 fn model() -> Model {
     let (g, x, y, loss, params) = mlp(12, 40, 5, true);
-    Model { g, x, y, loss, params }
+    Model {
+        g,
+        x,
+        y,
+        loss,
+        params,
+    }
 }
 
 /// Adam with clipnorm and a max-norm constraint on the first kernel; `grads[i]` feeds
@@ -54,9 +60,24 @@ fn adam(g: &mut Graph, params: &[NodeId], grads: Vec<NodeId>) -> Update {
         pids.push(g.var_id(p).unwrap());
     }
     let mut cons = vec![None; params.len()];
-    cons[0] = Some(Constraint::MaxNorm { m: 0.5, axis: vec![0] });
-    let upd = OptimizerUpdate::new(OptimizerKind::Adam, pids, slots, hyper, Some(1.0), None, cons).unwrap();
-    Update::Fused { op: Arc::new(upd), inputs: grads }
+    cons[0] = Some(Constraint::MaxNorm {
+        m: 0.5,
+        axis: vec![0],
+    });
+    let upd = OptimizerUpdate::new(
+        OptimizerKind::Adam,
+        pids,
+        slots,
+        hyper,
+        Some(1.0),
+        None,
+        cons,
+    )
+    .unwrap();
+    Update::Fused {
+        op: Arc::new(upd),
+        inputs: grads,
+    }
 }
 
 fn fused(m: &mut Model) -> Program {
@@ -70,7 +91,9 @@ fn split(m: &mut Model) -> (Program, Program) {
     let grads = m.g.gradients(m.loss, &m.params).unwrap();
     let flat = op(&mut m.g, "concat_flat", &grads, &[]);
     let lp = m.g.learning_phase();
-    let grad_prog = m.g.compile(&[m.x, m.y, lp], &[m.loss, flat], vec![]).unwrap();
+    let grad_prog =
+        m.g.compile(&[m.x, m.y, lp], &[m.loss, flat], vec![])
+            .unwrap();
     let total = m.g.info(flat).unwrap().shape[0];
     let fp = m.g.placeholder(DType::F32, vec![total], "flat_grads");
     let mut slices = Vec::new();
@@ -79,7 +102,12 @@ fn split(m: &mut Model) -> (Program, Program) {
         let shape = m.g.info(p).unwrap().shape.clone();
         let dims: Vec<i64> = shape.iter().map(|d| d.unwrap() as i64).collect();
         let n: i64 = dims.iter().product();
-        slices.push(op(&mut m.g, "slice_flat", &[fp], &[("offset", Attr::Int(offset)), ("shape", Attr::Ints(dims))]));
+        slices.push(op(
+            &mut m.g,
+            "slice_flat",
+            &[fp],
+            &[("offset", Attr::Int(offset)), ("shape", Attr::Ints(dims))],
+        ));
         offset += n;
     }
     let upd = adam(&mut m.g, &m.params.clone(), slices);
@@ -89,11 +117,16 @@ fn split(m: &mut Model) -> (Program, Program) {
 
 fn weights(m: &Model) -> Vec<Vec<u32>> {
     let s = m.g.store().lock();
-    s.values.iter().map(|v| v.f.iter().map(|x| x.to_bits()).collect()).collect()
+    s.values
+        .iter()
+        .map(|v| v.f.iter().map(|x| x.to_bits()).collect())
+        .collect()
 }
 
 fn batches() -> Vec<(Value, Value)> {
-    (0..6).map(|i| (data(&[8, 12], 10 + i), onehot(8, 5))).collect()
+    (0..6)
+        .map(|i| (data(&[8, 12], 10 + i), onehot(8, 5)))
+        .collect()
 }
 
 #[test]
@@ -115,7 +148,10 @@ fn fused_step_equals_gradient_then_apply_bitwise() {
 #[test]
 fn training_is_independent_of_the_thread_count() {
     let run_with = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut m = model();
             let train = fused(&mut m);
@@ -132,12 +168,20 @@ fn training_is_independent_of_the_thread_count() {
 #[test]
 fn big_dropout_masks_are_identical_with_one_and_two_threads() {
     let mask = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
             let mut g = Graph::new();
             let x = g.placeholder(DType::F32, vec![None, Some(1000)], "x");
             let lp = g.learning_phase();
-            let d = op(&mut g, "dropout", &[x, lp], &[("level", Attr::Float(0.3)), ("seed", Attr::Int(7))]);
+            let d = op(
+                &mut g,
+                "dropout",
+                &[x, lp],
+                &[("level", Attr::Float(0.3)), ("seed", Attr::Int(7))],
+            );
             let f = g.compile(&[x, lp], &[d], vec![]).unwrap();
             let ones = Value::from_f32(&[300, 1000], vec![1.0; 300_000]).unwrap();
             let a = f.run(&[ones.clone(), Value::scalar(1.0)]).unwrap();

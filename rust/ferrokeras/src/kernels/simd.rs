@@ -34,7 +34,9 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let n = fx as i32;
+    // fx is a whole number in [-126, 128]: adding 1.5*2^23 puts it in the low mantissa
+    // bits, an integer conversion that vectorises (a saturating `as i32` does not).
+    let n = (fx + 12_582_912.0).to_bits() as i32 - 0x4B40_0000;
     // 2^n by building the exponent; n in [-126, 128] after the clamp, handle 128 by
     // splitting into two factors.
     let n1 = n / 2;

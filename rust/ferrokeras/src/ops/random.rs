@@ -584,7 +584,8 @@ fn level(op: &str, key: &str, v: f64) -> Result<f64> {
 
 fn fixed_shape(a: &Attrs, op: &str) -> Result<Vec<usize>> {
     let s = a.ints_req("shape")?;
-    s.iter()
+    let dims: Vec<usize> = s
+        .iter()
         .map(|&d| {
             usize::try_from(d).map_err(|_| {
                 Error::Value(format!(
@@ -592,7 +593,15 @@ fn fixed_shape(a: &Attrs, op: &str) -> Result<Vec<usize>> {
                 ))
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let fits = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .is_some_and(|n| n <= isize::MAX as usize / 4);
+    if !fits {
+        return Err(Error::Value(format!("{op}: shape {s:?} is too large")));
+    }
+    Ok(dims)
 }
 
 /// Registry entry for this family.
@@ -1112,6 +1121,10 @@ mod tests {
             assert!(o.infer(&[TypeInfo::f32(vec![])]).is_err());
             let a = Attrs::new(name)
                 .with("shape", Attr::Ints(vec![-1, 3]))
+                .with("seed", Attr::Int(1));
+            assert!(matches!(crate::ops::build(name, &a), Err(Error::Value(_))));
+            let a = Attrs::new(name)
+                .with("shape", Attr::Ints(vec![1 << 40, 1 << 40]))
                 .with("seed", Attr::Int(1));
             assert!(matches!(crate::ops::build(name, &a), Err(Error::Value(_))));
             let a = Attrs::new(name).with("shape", Attr::Ints(vec![2]));

@@ -277,6 +277,24 @@ simd_fn! {
     }
 }
 
+simd_fn! {
+    /// `*acc *= prod(x)` with 16 independent partial products.
+    fn prod_slice(x: &[f32], acc: &mut f32) {
+        let mut p = [1.0f32; 16];
+        let mut chunks = x.chunks_exact(16);
+        for c in &mut chunks {
+            for k in 0..16 {
+                p[k] *= c[k];
+            }
+        }
+        let mut m = *acc;
+        for &v in chunks.remainder().iter().chain(p.iter()) {
+            m *= v;
+        }
+        *acc = m;
+    }
+}
+
 /// NaN-propagating max step (`acc` stays NaN once it is).
 #[inline(always)]
 fn max_step(acc: f32, v: f32) -> f32 {
@@ -404,7 +422,15 @@ impl Op for Reduce {
                     (false, false) => fold_to(&p, x, y, f32::INFINITY, min_step),
                 }
             }
-            Prod => fold_to(&p, x, y, 1.0, |a, v| a * v),
+            Prod => {
+                if p.run_red {
+                    let len = p.run;
+                    y.fill(1.0);
+                    p.runs(|i, o| prod_slice(&x[i..i + len], &mut y[o]));
+                } else {
+                    fold_to(&p, x, y, 1.0, |a, v| a * v);
+                }
+            }
             Any => fold_to(&p, x, y, 0.0, |a, v| if v != 0.0 { 1.0 } else { a }),
             All => fold_to(&p, x, y, 1.0, |a, v| if v == 0.0 { 0.0 } else { a }),
             Var | Std => {
@@ -461,36 +487,93 @@ impl Op for Reduce {
                 // total equal to the output gradient).
                 let cnt = scratch_f(ctx.scratch, p.n_out);
                 cnt.fill(0.0);
-                p.elems(|e, o| {
-                    if x[e] == y[o] {
-                        cnt[o] += 1.0;
-                    }
-                });
-                p.elems(|e, o| {
-                    if x[e] == y[o] {
-                        gin[e] += g[o] / cnt[o];
-                    }
-                });
+                if p.run_red {
+                    p.runs(|i, o| {
+                        let m = y[o];
+                        cnt[o] += x[i..i + len]
+                            .iter()
+                            .map(|&v| (v == m) as i32 as f32)
+                            .sum::<f32>();
+                    });
+                    p.runs(|i, o| {
+                        let (m, gv) = (y[o], g[o] / cnt[o]);
+                        for (d, &v) in gin[i..i + len].iter_mut().zip(&x[i..i + len]) {
+                            *d += if v == m { gv } else { 0.0 };
+                        }
+                    });
+                } else {
+                    p.runs(|i, o| {
+                        for ((c, &m), &v) in cnt[o..o + len]
+                            .iter_mut()
+                            .zip(&y[o..o + len])
+                            .zip(&x[i..i + len])
+                        {
+                            *c += (v == m) as i32 as f32;
+                        }
+                    });
+                    p.runs(|i, o| {
+                        let it = gin[i..i + len].iter_mut().zip(&x[i..i + len]);
+                        for ((d, &v), ((&m, &c), &gv)) in it.zip(
+                            y[o..o + len]
+                                .iter()
+                                .zip(&cnt[o..o + len])
+                                .zip(&g[o..o + len]),
+                        ) {
+                            *d += if v == m { gv / c } else { 0.0 };
+                        }
+                    });
+                }
             }
             Prod => {
                 // d/dx_e = product of the other elements of its group = (product of the
-                // elements before e) * (product of those after e): a forward pass keeps
-                // the prefix products, a reverse pass (walking the all-axes-reversed
-                // input, whose output order is also reversed) multiplies the suffixes.
+                // elements before e) * (product of those after e). A forward pass keeps
+                // the prefix products; a reverse pass walks the runs of the input with
+                // all axes reversed (run `i2` of it is run `n - i2 - len` of the input,
+                // backwards, and output order is reversed the same way), multiplying in
+                // the suffixes. Exact with zeros, no division.
                 let (n, no) = (p.n_in, p.n_out);
                 let s = scratch_f(ctx.scratch, n + no);
                 let (pre, acc) = s.split_at_mut(n);
                 acc.fill(1.0);
-                p.elems(|e, o| {
-                    pre[e] = acc[o];
-                    acc[o] *= x[e];
-                });
-                acc.fill(1.0);
-                p.elems(|er, or| {
-                    let (e, o) = (n - 1 - er, no - 1 - or);
-                    gin[e] += g[o] * pre[e] * acc[o];
-                    acc[o] *= x[e];
-                });
+                if p.run_red {
+                    p.runs(|i, o| {
+                        let mut a = acc[o];
+                        for (pe, &v) in pre[i..i + len].iter_mut().zip(&x[i..i + len]) {
+                            *pe = a;
+                            a *= v;
+                        }
+                        acc[o] = a;
+                    });
+                    acc.fill(1.0);
+                    p.runs(|i2, o2| {
+                        let (i, o) = (n - i2 - len, no - 1 - o2);
+                        let (mut a, gv) = (acc[o], g[o]);
+                        for e in (i..i + len).rev() {
+                            gin[e] += gv * pre[e] * a;
+                            a *= x[e];
+                        }
+                        acc[o] = a;
+                    });
+                } else {
+                    p.runs(|i, o| {
+                        for ((pe, a), &v) in pre[i..i + len]
+                            .iter_mut()
+                            .zip(&mut acc[o..o + len])
+                            .zip(&x[i..i + len])
+                        {
+                            *pe = *a;
+                            *a *= v;
+                        }
+                    });
+                    acc.fill(1.0);
+                    p.runs(|i2, o2| {
+                        let (i, o) = (n - i2 - len, no - o2 - len);
+                        for j in 0..len {
+                            gin[i + j] += g[o + j] * pre[i + j] * acc[o + j];
+                            acc[o + j] *= x[i + j];
+                        }
+                    });
+                }
             }
             Var => {
                 let m = Self::means(&p, x, ctx.scratch);
@@ -913,6 +996,22 @@ mod tests {
             .unwrap();
             assert_eq!(gin, want, "{name}");
         }
+        // ties along a leading axis (kept-run layout)
+        let x0 = val(&[3, 2], &[1.0, 5.0, 1.0, 2.0, 0.0, 5.0]);
+        let o = op("max", &attrs(Some(&[0]), true));
+        let mut sc = Default::default();
+        let y = forward_with(&o, std::slice::from_ref(&x0), &mut sc).unwrap();
+        let mut gin = vec![0.0f32; 6];
+        o.backward(
+            0,
+            &[&x0],
+            &y,
+            &[1.0, 4.0],
+            &mut gin,
+            &mut OpCtx { scratch: &mut sc },
+        )
+        .unwrap();
+        assert_eq!(gin, vec![0.5, 2.0, 0.5, 0.0, 0.0, 2.0]);
         // NaN propagates like numpy.
         let y = forward(&op("max", &[]), &[val(&[3], &[1.0, f32::NAN, 2.0])]);
         assert!(y.f[0].is_nan());

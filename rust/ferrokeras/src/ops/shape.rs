@@ -9,10 +9,11 @@
 //! repeating, tiling and padding all read or write the input through a *strided view*
 //! (a base offset plus one signed stride per output axis; stride 0 repeats). A view is
 //! simplified once (size-1 axes dropped, mergeable axes merged) and then walked as
-//! contiguous runs along its last axis, so the common cases are memcpy-like loops and
-//! a 2-D transpose is done in cache-sized tiles. The backward kernel of each of these
-//! ops walks the same view the other way (gather <-> scatter-add). Nothing allocates
-//! per call beyond small on-stack vectors.
+//! contiguous runs along its last axis, so the common cases are memcpy-like loops, and
+//! transpositions (last output axis strided in the source while another output axis is
+//! contiguous there, e.g. a 2-D transpose) are copied in cache-sized square tiles. The
+//! backward kernel of each of these ops walks the same view the other way (gather <->
+//! scatter-add). Nothing allocates per call beyond small on-stack vectors.
 
 use std::sync::Arc;
 
@@ -162,7 +163,7 @@ impl View {
 }
 
 /// Side of the square tiles of the transposing gather (elements).
-const TILE: usize = 8;
+const TILE: usize = 32;
 
 /// Calls `f(src_offset, dst_offset)` over all positions of `dims` (size, src stride, dst
 /// stride), starting from `s0` / 0.
@@ -487,7 +488,7 @@ impl Op for Permute {
         gin: &mut [f32],
         _: &mut OpCtx,
     ) -> Result<()> {
-        let mut inv = vec![0usize; self.pattern.len()];
+        let mut inv: SmallVec<[usize; 8]> = smallvec![0; self.pattern.len()];
         for (k, &p) in self.pattern.iter().enumerate() {
             inv[p] = k;
         }
@@ -2603,44 +2604,5 @@ mod tests {
             e.to_string(),
             "gather: index 6 is out of range for a reference with 6 rows"
         );
-    }
-
-    #[test]
-    #[ignore]
-    fn zz_timing() {
-        let t = |name: &str, o: &OpRef, x: &Value, reps: usize| {
-            let mut sc = Scratch::default();
-            let mut out = forward_with(o, std::slice::from_ref(x), &mut sc).unwrap();
-            let st = std::time::Instant::now();
-            for _ in 0..reps { o.forward(&[x], &mut out, &mut OpCtx { scratch: &mut sc }).unwrap(); }
-            let dt = st.elapsed().as_secs_f64() / reps as f64;
-            let mut gin = vec![0.0f32; x.len()];
-            let g = vec![1.0f32; out.len()];
-            let st = std::time::Instant::now();
-            for _ in 0..reps { o.backward(0, &[x], &out, &g, &mut gin, &mut OpCtx { scratch: &mut sc }).unwrap(); }
-            let db = st.elapsed().as_secs_f64() / reps as f64;
-            eprintln!("{name:14}: fwd {:8.1} us  bwd {:8.1} us", dt * 1e6, db * 1e6);
-        };
-        let x = rand(&[1024, 1024], 1, -1.0, 1.0);
-        let x2 = rand(&[1000, 1000], 1, -1.0, 1.0);
-        let only: Vec<String> = std::env::var("ONLY").unwrap_or_default().split(',').map(|s| s.to_string()).collect();
-        let want = |n: &str| only.iter().any(|o| o.is_empty() || n.starts_with(o.as_str()));
-        if want("sum") { t("sum axis0", &op("sum", &[("axis", ints(&[0]))]), &x, 50);
-        t("sum axis-1", &op("sum", &[("axis", ints(&[-1]))]), &x, 50); }
-        if want("max") { t("max axis-1", &op("max", &[("axis", ints(&[-1]))]), &x, 50);
-        t("max axis0", &op("max", &[("axis", ints(&[0]))]), &x, 50); }
-        if want("var") { t("var axis0", &op("var", &[("axis", ints(&[0]))]), &x, 50); }
-        if want("prod") { t("prod axis-1", &op("prod", &[("axis", ints(&[-1]))]), &x, 20);
-        t("prod axis0", &op("prod", &[("axis", ints(&[0]))]), &x, 20); }
-        if want("argmax") { t("argmax -1", &op("argmax", &[]), &x, 50); }
-        if want("transpose") { t("transpose", &op("permute", &[("pattern", ints(&[1, 0]))]), &x, 50);
-        t("transpose1000", &op("permute", &[("pattern", ints(&[1, 0]))]), &x2, 50); }
-        if want("reshape") { t("reshape", &op("reshape", &[("shape", ints(&[-1]))]), &x, 50); }
-        let x3 = rand(&[64, 128, 128], 1, -1.0, 1.0);
-        let x4 = rand(&[32, 3, 64, 64], 1, -1.0, 1.0);
-        if want("permute") { t("permute 021", &op("permute", &[("pattern", ints(&[0, 2, 1]))]), &x3, 20);
-        t("permute 210", &op("permute", &[("pattern", ints(&[2, 1, 0]))]), &x3, 10);
-        t("th->tf 0231", &op("permute", &[("pattern", ints(&[0, 2, 3, 1]))]), &x4, 20);
-        t("permute 102", &op("permute", &[("pattern", ints(&[1, 0, 2]))]), &x3, 20); }
     }
 }

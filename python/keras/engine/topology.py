@@ -1,0 +1,2036 @@
+"""Topology: Layer, InputSpec, Node, InputLayer/Input, Merge/merge and Container.
+
+Keras 1.2.2's graph-of-layers machinery. Calling a layer on a Keras tensor runs the
+layer's ``call`` (which adds nodes to the native graph through ``keras.backend``) and
+records a :class:`Node` linking input and output tensors, so a :class:`Container` can
+walk the layer graph, re-apply it to new inputs, collect weights and save them.
+"""
+
+import copy
+import inspect
+import json
+import os
+import warnings
+
+import numpy as np
+
+from .. import backend as K
+from ..utils.generic_utils import func_dump, func_load
+
+# ---------------------------------------------------------------------------------------
+
+
+def to_list(x):
+    """Wraps a non-list into a list."""
+    if isinstance(x, list):
+        return x
+    return [x]
+
+
+def object_list_uid(object_list):
+    object_list = to_list(object_list)
+    return ", ".join([str(abs(id(x))) for x in object_list])
+
+
+def _same(a, b):
+    return a is b
+
+
+class InputSpec:
+    """Specifies the ndim, dtype and shape of every input to a layer.
+
+    # Arguments
+        dtype: expected dtype of the input.
+        shape: expected shape (None entries are free).
+        ndim: expected rank, or a string like '2+' meaning at least 2.
+    """
+
+    def __init__(self, dtype=None, shape=None, ndim=None):
+        if isinstance(ndim, str):
+            if "+" not in ndim:
+                raise ValueError("When passing a str ndim, it should have the form '2+', '3+', etc.")
+            int(ndim[: ndim.find("+")])
+        if shape is not None:
+            self.ndim = len(shape)
+        else:
+            self.ndim = ndim
+        self.dtype = dtype
+        self.shape = shape
+
+
+class Node:
+    """A connection between layers: created each time a layer is called on tensors.
+
+    `outbound_layer` is the layer called; `inbound_layers[i]`, `node_indices[i]` and
+    `tensor_indices[i]` locate the origin of `input_tensors[i]`.
+    """
+
+    def __init__(
+        self,
+        outbound_layer,
+        inbound_layers,
+        node_indices,
+        tensor_indices,
+        input_tensors,
+        output_tensors,
+        input_masks,
+        output_masks,
+        input_shapes,
+        output_shapes,
+    ):
+        self.outbound_layer = outbound_layer
+        self.inbound_layers = inbound_layers
+        self.node_indices = node_indices
+        self.tensor_indices = tensor_indices
+        self.input_tensors = input_tensors
+        self.output_tensors = output_tensors
+        self.input_masks = input_masks
+        self.output_masks = output_masks
+        self.input_shapes = input_shapes
+        self.output_shapes = output_shapes
+        for layer in inbound_layers:
+            if layer is not None:
+                layer.outbound_nodes.append(self)
+        outbound_layer.inbound_nodes.append(self)
+
+    @classmethod
+    def create_node(cls, outbound_layer, inbound_layers, node_indices=None, tensor_indices=None):
+        if not node_indices:
+            node_indices = [0 for _ in range(len(inbound_layers))]
+        else:
+            assert len(node_indices) == len(inbound_layers)
+        if not tensor_indices:
+            tensor_indices = [0 for _ in range(len(inbound_layers))]
+
+        input_tensors = []
+        input_masks = []
+        input_shapes = []
+        for inbound_layer, node_index, tensor_index in zip(inbound_layers, node_indices, tensor_indices):
+            inbound_node = inbound_layer.inbound_nodes[node_index]
+            input_tensors.append(inbound_node.output_tensors[tensor_index])
+            input_masks.append(inbound_node.output_masks[tensor_index])
+            input_shapes.append(inbound_node.output_shapes[tensor_index])
+
+        assert len(input_shapes) == len(input_tensors) == len(input_masks)
+
+        if len(input_tensors) == 1:
+            output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
+            output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
+            output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes[0]))
+        else:
+            output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
+            output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
+            output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
+
+        if not output_tensors or output_tensors[0] is None:
+            raise TypeError(
+                "The `call` method of layer " + outbound_layer.name + " should return a tensor. Found: " + str(output_tensors[0])
+            )
+        if len(output_tensors) != len(output_shapes):
+            raise ValueError(
+                'The `get_output_shape_for` method of layer "' + outbound_layer.name + '"" should return one shape tuple per '
+                "output tensor of the layer. Found: " + str(output_shapes)
+            )
+        if len(output_tensors) != len(output_masks):
+            raise ValueError(
+                'The `compute_mask` method of layer "' + outbound_layer.name + '" should return one mask tensor per '
+                "output tensor of the layer. Found: " + str(output_masks)
+            )
+        output_tensors = _distinct_outputs(output_tensors, input_tensors)
+        for i in range(len(output_tensors)):
+            output_tensors[i]._keras_shape = output_shapes[i]
+            output_tensors[i]._uses_learning_phase = (
+                any(getattr(x, "_uses_learning_phase", False) for x in input_tensors)
+                or outbound_layer.uses_learning_phase
+                or getattr(output_tensors[i], "_uses_learning_phase", False)
+            )
+            output_tensors[i]._keras_history = (outbound_layer, len(outbound_layer.inbound_nodes), i)
+
+        return cls(
+            outbound_layer,
+            inbound_layers,
+            node_indices,
+            tensor_indices,
+            input_tensors,
+            output_tensors,
+            input_masks,
+            output_masks,
+            input_shapes,
+            output_shapes,
+        )
+
+    def get_config(self):
+        inbound_names = []
+        for layer in self.inbound_layers:
+            if layer:
+                inbound_names.append(layer.name)
+            else:
+                inbound_names.append(None)
+        return {
+            "outbound_layer": self.outbound_layer.name if self.outbound_layer else None,
+            "inbound_layers": inbound_names,
+            "node_indices": self.node_indices,
+            "tensor_indices": self.tensor_indices,
+        }
+
+
+def _distinct_outputs(outputs, inputs):
+    """A layer that returns one of its input tensors unchanged (linear activation, a
+    Lambda returning x) gets an identity node, so that recording the output's
+    `_keras_history` does not overwrite the input's."""
+    out = []
+    for t in outputs:
+        if any(t is i for i in inputs) or not isinstance(t, K.Tensor):
+            t = K.ferrokeras_backend._op("identity", [t])
+        out.append(t)
+    return out
+
+
+_ALLOWED_LAYER_KWARGS = {
+    "input_shape",
+    "batch_input_shape",
+    "input_dtype",
+    "name",
+    "trainable",
+    "create_input_layer",
+}
+
+
+class Layer:
+    """Abstract base layer class (Keras 1.2.2 API).
+
+    # Properties
+        name, input_spec, trainable, uses_learning_phase, input_shape, output_shape,
+        inbound_nodes, outbound_nodes, input, output, input_mask, output_mask,
+        trainable_weights, non_trainable_weights, weights, constraints, built.
+
+    # Methods
+        call(x, mask=None), __call__(x, mask=None), get_weights(), set_weights(weights),
+        get_config(), count_params(), get_output_shape_for(input_shape),
+        compute_mask(x, mask), get_input_at(node_index), get_output_at(node_index),
+        get_input_shape_at(node_index), get_output_shape_at(node_index),
+        get_input_mask_at(node_index), get_output_mask_at(node_index),
+        add_weight(...), add_loss(...), add_update(...).
+    """
+
+    def __init__(self, **kwargs):
+        if not hasattr(self, "input_spec"):
+            self.input_spec = None
+        if not hasattr(self, "supports_masking"):
+            self.supports_masking = False
+        if not hasattr(self, "uses_learning_phase"):
+            self.uses_learning_phase = False
+
+        self.inbound_nodes = []
+        self.outbound_nodes = []
+
+        if not hasattr(self, "_trainable_weights"):
+            self._trainable_weights = []
+        if not hasattr(self, "_non_trainable_weights"):
+            self._non_trainable_weights = []
+        if not hasattr(self, "losses"):
+            self.losses = []
+        if not hasattr(self, "constraints"):
+            self.constraints = {}
+        self.built = False
+
+        for kwarg in kwargs:
+            if kwarg not in _ALLOWED_LAYER_KWARGS:
+                raise TypeError("Keyword argument not understood: " + kwarg)
+        name = kwargs.get("name")
+        if not name:
+            prefix = self.__class__.__name__.lower()
+            name = prefix + "_" + str(K.get_uid(prefix))
+        self.name = name
+
+        self.trainable = kwargs.get("trainable", True)
+        if "batch_input_shape" in kwargs or "input_shape" in kwargs:
+            if "batch_input_shape" in kwargs:
+                batch_input_shape = tuple(kwargs["batch_input_shape"])
+            else:
+                batch_input_shape = (None,) + tuple(kwargs["input_shape"])
+            self.batch_input_shape = batch_input_shape
+            input_dtype = kwargs.get("input_dtype", K.floatx())
+            self.input_dtype = input_dtype
+            if kwargs.get("create_input_layer"):
+                self.create_input_layer(batch_input_shape, input_dtype)
+
+    # weights ---------------------------------------------------------------------------
+
+    @property
+    def trainable_weights(self):
+        trainable = getattr(self, "trainable", True)
+        if trainable:
+            return self._trainable_weights
+        return []
+
+    @trainable_weights.setter
+    def trainable_weights(self, weights):
+        self._trainable_weights = weights
+
+    @property
+    def non_trainable_weights(self):
+        trainable = getattr(self, "trainable", True)
+        if not trainable:
+            return self._trainable_weights + self._non_trainable_weights
+        return self._non_trainable_weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, weights):
+        self._non_trainable_weights = weights
+
+    @property
+    def regularizers(self):
+        warnings.warn(
+            "The `regularizers` property of layers/models is deprecated. "
+            "Regularization losses are now managed via the `losses` layer/model property.",
+            stacklevel=2,
+        )
+        return []
+
+    @regularizers.setter
+    def regularizers(self, _):
+        warnings.warn(
+            "The `regularizers` property of layers/models is deprecated. "
+            "Regularization losses are now managed via the `losses` layer/model property.",
+            stacklevel=2,
+        )
+
+    def add_weight(self, shape, initializer, name=None, trainable=True, regularizer=None, constraint=None):
+        """Adds a weight variable to the layer and returns it.
+
+        # Arguments
+            shape: the weight's shape tuple.
+            initializer: an initializer name or function (keras.initializations).
+            name: the variable name.
+            trainable: whether the optimizer updates it.
+            regularizer: an optional regularizer instance.
+            constraint: an optional constraint instance.
+        """
+        from .. import initializations
+
+        initializer = initializations.get(initializer)
+        weight = initializer(shape, name=name)
+        if regularizer is not None:
+            self.add_loss(regularizer(weight))
+        if constraint is not None:
+            self.constraints[weight] = constraint
+        if trainable:
+            self._trainable_weights.append(weight)
+        else:
+            self._non_trainable_weights.append(weight)
+        return weight
+
+    # input checks ------------------------------------------------------------------
+
+    def assert_input_compatibility(self, input):
+        """Checks that `input` matches `self.input_spec` (ndim, dtype, shape)."""
+        if not self.input_spec:
+            return True
+        if not isinstance(self.input_spec, list):
+            raise TypeError("input_spec must be a list of InputSpec instances. Found: " + str(self.input_spec))
+        inputs = to_list(input)
+        if len(self.input_spec) > 1 and len(inputs) != len(self.input_spec):
+            raise ValueError(
+                "Layer " + self.name + " expects " + str(len(self.input_spec)) + " inputs, "
+                "but it received " + str(len(inputs)) + " input tensors. Input received: " + str(input)
+            )
+        for input_index, (x, spec) in enumerate(zip(inputs, self.input_spec)):
+            if spec is None:
+                continue
+            if spec.ndim is not None:
+                if isinstance(spec.ndim, str):
+                    int_ndim = spec.ndim[: spec.ndim.find("+")]
+                    ndim = int(int_ndim)
+                    if K.ndim(x) < ndim:
+                        raise ValueError(
+                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected ndim >= "
+                            + str(ndim) + ", found ndim=" + str(K.ndim(x)) + " (input shape " + str(K.int_shape(x)) + ")"
+                        )
+                else:
+                    if K.ndim(x) != spec.ndim:
+                        raise ValueError(
+                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected ndim="
+                            + str(spec.ndim) + ", found ndim=" + str(K.ndim(x)) + " (input shape " + str(K.int_shape(x)) + ")"
+                        )
+            if spec.dtype is not None:
+                if K.dtype(x) != spec.dtype:
+                    raise ValueError(
+                        "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected dtype="
+                        + str(spec.dtype) + ", found dtype=" + str(K.dtype(x))
+                    )
+            if spec.shape is not None:
+                if hasattr(x, "_keras_shape"):
+                    x_shape = x._keras_shape
+                else:
+                    x_shape = K.int_shape(x)
+                for spec_dim, dim in zip(spec.shape, x_shape):
+                    if spec_dim is not None and dim is not None and spec_dim != dim:
+                        raise ValueError(
+                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected shape="
+                            + str(spec.shape) + ", found shape=" + str(x_shape)
+                        )
+
+    # calling ---------------------------------------------------------------------------
+
+    def call(self, x, mask=None):
+        """The layer's logic; returns x by default."""
+        return x
+
+    def __call__(self, x, mask=None):
+        """Wraps `call`: builds the layer on first use and records a Node when the inputs
+        are Keras tensors (so the layer graph can be walked)."""
+        if not self.built:
+            self.assert_input_compatibility(x)
+            input_shapes = []
+            for x_elem in to_list(x):
+                if hasattr(x_elem, "_keras_shape"):
+                    input_shapes.append(x_elem._keras_shape)
+                elif hasattr(K, "int_shape"):
+                    input_shapes.append(K.int_shape(x_elem))
+                else:
+                    raise ValueError(
+                        "You tried to call layer " + self.name + ". This layer has no information about its expected input shape, "
+                        "and thus cannot be built. You can build it manually via: `layer.build(batch_input_shape)`"
+                    )
+            if len(input_shapes) == 1:
+                self.build(input_shapes[0])
+            else:
+                self.build(input_shapes)
+            self.built = True
+
+        self.assert_input_compatibility(x)
+
+        input_tensors = to_list(x)
+        inbound_layers = []
+        node_indices = []
+        tensor_indices = []
+        for input_tensor in input_tensors:
+            if hasattr(input_tensor, "_keras_history") and input_tensor._keras_history:
+                previous_layer, node_index, tensor_index = input_tensor._keras_history
+                inbound_layers.append(previous_layer)
+                node_indices.append(node_index)
+                tensor_indices.append(tensor_index)
+            else:
+                inbound_layers = None
+                break
+
+        if inbound_layers:
+            self.add_inbound_node(inbound_layers, node_indices, tensor_indices)
+            outputs = self.inbound_nodes[-1].output_tensors
+            if len(outputs) == 1:
+                return outputs[0]
+            return outputs
+        return self.call(x, mask)
+
+    def add_inbound_node(self, inbound_layers, node_indices=None, tensor_indices=None):
+        inbound_layers = to_list(inbound_layers)
+        if not node_indices:
+            node_indices = [0 for _ in range(len(inbound_layers))]
+        else:
+            node_indices = to_list(node_indices)
+            assert len(node_indices) == len(inbound_layers)
+        if not tensor_indices:
+            tensor_indices = [0 for _ in range(len(inbound_layers))]
+        else:
+            tensor_indices = to_list(tensor_indices)
+
+        if not self.built:
+            input_shapes = []
+            for layer, node_index, tensor_index in zip(inbound_layers, node_indices, tensor_indices):
+                input_shapes.append(layer.inbound_nodes[node_index].output_shapes[tensor_index])
+            if len(input_shapes) == 1:
+                self.build(input_shape=input_shapes[0])
+            else:
+                self.build(input_shape=input_shapes)
+            self.built = True
+        Node.create_node(self, inbound_layers, node_indices, tensor_indices)
+
+    def get_output_shape_for(self, input_shape):
+        """The output shape for a given input shape; identity by default."""
+        return input_shape
+
+    def compute_mask(self, input, input_mask=None):
+        """The output mask; passes the mask through when supports_masking, else raises
+        when a mask arrives."""
+        if not hasattr(self, "supports_masking") or not self.supports_masking:
+            if input_mask is not None:
+                if isinstance(input_mask, list):
+                    if any(input_mask):
+                        raise ValueError("Layer " + self.name + " does not support masking, but was passed an input_mask: " + str(input_mask))
+                else:
+                    raise ValueError("Layer " + self.name + " does not support masking, but was passed an input_mask: " + str(input_mask))
+            return None
+        return input_mask
+
+    def build(self, input_shape):
+        """Creates the weights; the base only marks the layer built."""
+        self.built = True
+
+    # node attribute access ---------------------------------------------------------------
+
+    def _get_node_attribute_at_index(self, node_index, attr, attr_name):
+        if not self.inbound_nodes:
+            raise RuntimeError("The layer has never been called and thus has no defined " + attr_name + ".")
+        if not len(self.inbound_nodes) > node_index:
+            raise ValueError(
+                "Asked to get " + attr_name + " at node " + str(node_index) + ", but the layer has only "
+                + str(len(self.inbound_nodes)) + " inbound nodes."
+            )
+        values = getattr(self.inbound_nodes[node_index], attr)
+        if len(values) == 1:
+            return values[0]
+        return values
+
+    def get_input_shape_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "input_shapes", "input shape")
+
+    def get_output_shape_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "output_shapes", "output shape")
+
+    def get_input_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "input_tensors", "input")
+
+    def get_output_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "output_tensors", "output")
+
+    def get_input_mask_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "input_masks", "input mask")
+
+    def get_output_mask_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, "output_masks", "output mask")
+
+    def _single_node(self, what):
+        if len(self.inbound_nodes) > 1:
+            raise AttributeError(
+                "Layer " + self.name + " has multiple inbound nodes, hence the notion of \"layer " + what
+                + "\" is ill-defined. Use `get_" + what.replace(" ", "_") + "_at(node_index)` instead."
+            )
+        if not self.inbound_nodes:
+            raise AttributeError("Layer " + self.name + " is not connected, no " + what + " to return.")
+
+    @property
+    def input(self):
+        self._single_node("input")
+        return self._get_node_attribute_at_index(0, "input_tensors", "input")
+
+    @property
+    def output(self):
+        self._single_node("output")
+        return self._get_node_attribute_at_index(0, "output_tensors", "output")
+
+    @property
+    def input_mask(self):
+        self._single_node("input mask")
+        return self._get_node_attribute_at_index(0, "input_masks", "input mask")
+
+    @property
+    def output_mask(self):
+        self._single_node("output mask")
+        return self._get_node_attribute_at_index(0, "output_masks", "output mask")
+
+    @property
+    def input_shape(self):
+        if not self.inbound_nodes:
+            raise AttributeError("The layer has never been called and thus has no defined input shape.")
+        all_input_shapes = set(str(node.input_shapes) for node in self.inbound_nodes)
+        if len(all_input_shapes) == 1:
+            input_shapes = self.inbound_nodes[0].input_shapes
+            if len(input_shapes) == 1:
+                return input_shapes[0]
+            return input_shapes
+        raise AttributeError(
+            'The layer "' + str(self.name) + " has multiple inbound nodes, with different input shapes. Hence the notion of "
+            '"input shape" is ill-defined for the layer. Use `get_input_shape_at(node_index)` instead.'
+        )
+
+    @property
+    def output_shape(self):
+        if not self.inbound_nodes:
+            raise AttributeError("The layer has never been called and thus has no defined output shape.")
+        all_output_shapes = set(str(node.output_shapes) for node in self.inbound_nodes)
+        if len(all_output_shapes) == 1:
+            output_shapes = self.inbound_nodes[0].output_shapes
+            if len(output_shapes) == 1:
+                return output_shapes[0]
+            return output_shapes
+        raise AttributeError(
+            'The layer "' + str(self.name) + " has multiple inbound nodes, with different output shapes. Hence the notion of "
+            '"output shape" is ill-defined for the layer. Use `get_output_shape_at(node_index)` instead.'
+        )
+
+    # losses and updates ----------------------------------------------------------------
+
+    def add_loss(self, losses, inputs=None):
+        if losses is None:
+            return
+        losses = to_list(losses)
+        if not hasattr(self, "losses"):
+            self.losses = []
+        try:
+            self.losses += losses
+        except AttributeError:
+            pass
+        if not hasattr(self, "_per_input_losses"):
+            self._per_input_losses = {}
+        if inputs is not None:
+            inputs_hash = object_list_uid(inputs)
+        else:
+            inputs_hash = None
+        self._per_input_losses.setdefault(inputs_hash, []).extend(losses)
+
+    def add_update(self, updates, inputs=None):
+        if updates is None:
+            return
+        updates = to_list(updates)
+        if not hasattr(self, "updates"):
+            self.updates = []
+        try:
+            self.updates += updates
+        except AttributeError:
+            pass
+        if not hasattr(self, "_per_input_updates"):
+            self._per_input_updates = {}
+        if inputs is not None:
+            inputs_hash = object_list_uid(inputs)
+        else:
+            inputs_hash = None
+        self._per_input_updates.setdefault(inputs_hash, []).extend(updates)
+
+    def get_updates_for(self, inputs):
+        if not hasattr(self, "_per_input_updates"):
+            return []
+        inputs_hash = object_list_uid(inputs) if inputs is not None else None
+        return self._per_input_updates.get(inputs_hash, [])
+
+    def get_losses_for(self, inputs):
+        if not hasattr(self, "_per_input_losses"):
+            return []
+        inputs_hash = object_list_uid(inputs) if inputs is not None else None
+        return self._per_input_losses.get(inputs_hash, [])
+
+    @property
+    def weights(self):
+        return self.trainable_weights + self.non_trainable_weights
+
+    def set_weights(self, weights):
+        """Sets the weights from a list of numpy arrays (count and shapes must match)."""
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(
+                "You called `set_weights(weights)` on layer \"" + self.name + '" with a  weight list of length '
+                + str(len(weights)) + ", but the layer was expecting " + str(len(params)) + " weights. Provided weights: "
+                + str(weights)[:50] + "..."
+            )
+        if not params:
+            return
+        pairs = []
+        for p, w in zip(params, weights):
+            pv = K.get_variable_shape(p)
+            w = np.asarray(w)
+            if pv != w.shape:
+                raise ValueError(
+                    "Layer weight shape " + str(pv) + " not compatible with provided weight shape " + str(w.shape)
+                    + " (layer " + self.name + ", weight " + p.name + ")"
+                )
+            pairs.append((p, w))
+        K.batch_set_value(pairs)
+
+    def get_weights(self):
+        """The weights as a list of numpy arrays."""
+        return K.batch_get_value(self.weights)
+
+    def get_config(self):
+        """The layer's configuration: enough to re-create it with `from_config`."""
+        config = {"name": self.name, "trainable": self.trainable}
+        if hasattr(self, "batch_input_shape"):
+            config["batch_input_shape"] = self.batch_input_shape
+        if hasattr(self, "input_dtype"):
+            config["input_dtype"] = self.input_dtype
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def count_params(self):
+        """Number of scalars in the layer's weights."""
+        if not self.built:
+            if self.__class__.__name__ == "Sequential":
+                self.build()
+            else:
+                raise RuntimeError(
+                    "You tried to call `count_params` on " + self.name + ", but the layer isn't built. "
+                    "You can build it manually via: `" + self.name + ".build(batch_input_shape)`."
+                )
+        return sum([K.count_params(p) for p in self.weights])
+
+    def create_input_layer(self, batch_input_shape, input_dtype=None, name=None):
+        if not name:
+            prefix = self.__class__.__name__.lower() + "_input_"
+            name = prefix + str(K.get_uid(prefix))
+        if not input_dtype:
+            input_dtype = K.floatx()
+        self.batch_input_shape = batch_input_shape
+        self.input_dtype = input_dtype
+        x = Input(batch_shape=batch_input_shape, dtype=input_dtype, name=name)
+        self(x)
+
+
+class InputLayer(Layer):
+    """The layer behind `Input`: a placeholder entry point of a model."""
+
+    def __init__(self, input_shape=None, batch_input_shape=None, input_dtype=None, input_tensor=None, sparse=False, name=None):
+        self.input_spec = None
+        self.supports_masking = False
+        self.uses_learning_phase = False
+        self.trainable = False
+        self.built = True
+        self._trainable_weights = []
+        self._non_trainable_weights = []
+        self.inbound_nodes = []
+        self.outbound_nodes = []
+        self.constraints = {}
+        self.losses = []
+        self.sparse = sparse
+        if not name:
+            prefix = "input"
+            name = prefix + "_" + str(K.get_uid(prefix))
+        self.name = name
+
+        if input_shape and batch_input_shape:
+            raise ValueError("Only provide the input_shape OR batch_input_shape argument to InputLayer, not both at the same time.")
+        if input_tensor is not None:
+            input_shape = K.int_shape(input_tensor)
+            if input_shape is not None:
+                batch_input_shape = input_shape
+                input_shape = None
+        if not batch_input_shape:
+            if not input_shape:
+                raise ValueError(
+                    "An Input layer should be passed either a `batch_input_shape` or an `input_shape`."
+                )
+            batch_input_shape = (None,) + tuple(input_shape)
+        else:
+            batch_input_shape = tuple(batch_input_shape)
+        if not input_dtype:
+            if input_tensor is None:
+                input_dtype = K.floatx()
+            else:
+                input_dtype = K.dtype(input_tensor)
+
+        self.batch_input_shape = batch_input_shape
+        self.input_dtype = input_dtype
+
+        if input_tensor is None:
+            input_tensor = K.placeholder(shape=batch_input_shape, dtype=input_dtype, sparse=self.sparse, name=self.name)
+        else:
+            input_tensor._keras_shape = batch_input_shape
+        input_tensor._uses_learning_phase = False
+        input_tensor._keras_history = (self, 0, 0)
+        Node(
+            self,
+            inbound_layers=[],
+            node_indices=[],
+            tensor_indices=[],
+            input_tensors=[input_tensor],
+            output_tensors=[input_tensor],
+            input_masks=[None],
+            output_masks=[None],
+            input_shapes=[batch_input_shape],
+            output_shapes=[batch_input_shape],
+        )
+
+    def get_config(self):
+        return {
+            "batch_input_shape": self.batch_input_shape,
+            "input_dtype": self.input_dtype,
+            "sparse": self.sparse,
+            "name": self.name,
+        }
+
+
+def Input(shape=None, batch_shape=None, name=None, dtype=None, sparse=False, tensor=None):
+    """Instantiates a Keras tensor (a placeholder with layer history).
+
+    # Arguments
+        shape: shape tuple without the batch axis.
+        batch_shape: shape tuple including the batch axis.
+        name: an optional name.
+        dtype: the input dtype (floatx by default).
+        sparse: not supported.
+        tensor: an existing tensor to wrap.
+    """
+    if not batch_shape and tensor is None:
+        assert shape, (
+            "Please provide to Input either a `shape` or a `batch_shape` argument. Note that `shape` does not include the "
+            "batch dimension."
+        )
+    if shape and not batch_shape:
+        batch_shape = (None,) + tuple(shape)
+    input_layer = InputLayer(
+        batch_input_shape=batch_shape, name=name, input_dtype=dtype or K.floatx(), sparse=sparse, input_tensor=tensor
+    )
+    outputs = input_layer.inbound_nodes[0].output_tensors
+    if len(outputs) == 1:
+        return outputs[0]
+    return outputs
+
+
+# ---------------------------------------------------------------------------------------
+# Merge
+
+
+class Merge(Layer):
+    """Merges a list of tensors (or of models' outputs) into one.
+
+    # Arguments
+        layers: a list of layers or models to merge immediately (the Keras 1 branch
+            style `Merge([left, right], mode='concat')`), or None.
+        mode: 'sum' (default), 'mul', 'concat', 'ave', 'cos', 'dot', 'max', or a
+            callable. A callable receives the list of tensors; ferrokeras also accepts a
+            callable taking one argument per input (`lambda x, y: x - y`, as the
+            Sequential guide writes).
+        concat_axis: axis for 'concat'.
+        dot_axes: axes for 'dot'/'cos' (int or pair).
+        output_shape: for a callable mode: a shape tuple without batch, or a function of
+            the list of input shapes. Keras 1 required it; ferrokeras infers it from the
+            graph when omitted.
+        output_mask: for a callable mode: a mask or a function of the input masks.
+        arguments: extra keyword arguments for a callable mode.
+        node_indices, tensor_indices: which node/tensor of each layer to merge.
+        name: layer name.
+    """
+
+    def __init__(
+        self,
+        layers=None,
+        mode="sum",
+        concat_axis=-1,
+        dot_axes=-1,
+        output_shape=None,
+        output_mask=None,
+        arguments=None,
+        node_indices=None,
+        tensor_indices=None,
+        name=None,
+    ):
+        self.layers = layers
+        self.mode = mode
+        self.concat_axis = concat_axis
+        self.dot_axes = dot_axes
+        self._output_shape = output_shape
+        self.node_indices = node_indices
+        self._output_mask = output_mask
+        self.arguments = arguments if arguments else {}
+
+        self.inbound_nodes = []
+        self.outbound_nodes = []
+        self.constraints = {}
+        self._trainable_weights = []
+        self._non_trainable_weights = []
+        self.losses = []
+        self.supports_masking = True
+        self.uses_learning_phase = False
+        self.input_spec = None
+        self.trainable = True
+
+        if not name:
+            prefix = self.__class__.__name__.lower()
+            name = prefix + "_" + str(K.get_uid(prefix))
+        self.name = name
+
+        if layers:
+            if not node_indices:
+                node_indices = [0 for _ in range(len(layers))]
+            self._arguments_validation(layers, mode, concat_axis, dot_axes, node_indices, tensor_indices)
+            self.built = True
+            self.add_inbound_node(layers, node_indices, tensor_indices)
+        else:
+            self.built = False
+
+    def _arguments_validation(self, layers, mode, concat_axis, dot_axes, node_indices, tensor_indices):
+        if not callable(mode):
+            if mode not in {"sum", "mul", "concat", "ave", "cos", "dot", "max"}:
+                raise ValueError("Invalid merge mode: " + str(mode))
+        if not isinstance(layers, (list, tuple)) or len(layers) < 2:
+            raise TypeError("A Merge should only be applied to a list of layers with at least 2 elements. Found: " + str(layers))
+        if tensor_indices is None:
+            tensor_indices = [None for _ in range(len(layers))]
+
+        input_shapes = []
+        for i, layer in enumerate(layers):
+            layer_output_shape = layer.get_output_shape_at(node_indices[i])
+            if isinstance(layer_output_shape, list):
+                layer_output_shape = layer_output_shape[tensor_indices[i] or 0]
+            input_shapes.append(layer_output_shape)
+
+        if mode in {"sum", "mul", "ave", "cos", "max"}:
+            input_shapes_set = set(input_shapes)
+            if len(input_shapes_set) > 1:
+                raise ValueError(
+                    'Only layers of same output shape can be merged using ' + mode + " mode. "
+                    + "Layer shapes: %s" % input_shapes
+                )
+        if mode in {"cos", "dot"}:
+            if len(layers) > 2:
+                raise ValueError(mode + " merge takes exactly 2 layers")
+            shape1 = input_shapes[0]
+            shape2 = input_shapes[1]
+            n1 = len(shape1)
+            n2 = len(shape2)
+            if isinstance(dot_axes, int):
+                if dot_axes < 0:
+                    self.dot_axes = [dot_axes % n1, dot_axes % n2]
+                else:
+                    self.dot_axes = [dot_axes] * 2
+            if not isinstance(self.dot_axes, (list, tuple)):
+                raise TypeError("Invalid type for dot_axes - should be a list.")
+            if len(self.dot_axes) != 2:
+                raise ValueError("Invalid format for dot_axes - should contain two elements.")
+            if not isinstance(self.dot_axes[0], int) or not isinstance(self.dot_axes[1], int):
+                raise ValueError("Invalid format for dot_axes - list elements should be \"int\".")
+            if shape1[self.dot_axes[0]] != shape2[self.dot_axes[1]]:
+                raise ValueError(
+                    "Dimension incompatibility using dot mode: %s != %s. Layer shapes: %s, %s"
+                    % (shape1[self.dot_axes[0]], shape2[self.dot_axes[1]], shape1, shape2)
+                )
+        elif mode == "concat":
+            reduced_inputs_shapes = [list(shape) for shape in input_shapes]
+            shape_set = set()
+            for i in range(len(reduced_inputs_shapes)):
+                del reduced_inputs_shapes[i][self.concat_axis]
+                shape_set.add(tuple(reduced_inputs_shapes[i]))
+            if len(shape_set) > 1:
+                raise ValueError(
+                    '"concat" mode can only merge layers with matching output shapes except for the concat axis. '
+                    "Layer shapes: %s" % (input_shapes)
+                )
+
+    def call(self, inputs, mask=None):
+        if not isinstance(inputs, list) or len(inputs) <= 1:
+            raise TypeError("Merge must be called on a list of tensors (at least 2). Got: " + str(inputs))
+        if callable(self.mode):
+            arguments = self.arguments
+            try:
+                params = inspect.signature(self.mode).parameters
+            except (TypeError, ValueError):
+                params = {}
+            if "mask" in params:
+                arguments["mask"] = mask
+            positional = [
+                p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "mask"
+            ]
+            has_varargs = any(p.kind == p.VAR_POSITIONAL for p in params.values())
+            if len(inputs) > 1 and (len(positional) == len(inputs) or (has_varargs and not positional)):
+                return self.mode(*inputs, **arguments)
+            return self.mode(inputs, **arguments)
+
+        if self.mode == "sum" or self.mode == "ave":
+            s = inputs[0]
+            for i in range(1, len(inputs)):
+                s = s + inputs[i]
+            if self.mode == "ave":
+                s = s / len(inputs)
+            return s
+        elif self.mode == "concat":
+            return K.concatenate(inputs, axis=self.concat_axis)
+        elif self.mode == "mul":
+            s = inputs[0]
+            for i in range(1, len(inputs)):
+                s = s * inputs[i]
+            return s
+        elif self.mode == "max":
+            s = inputs[0]
+            for i in range(1, len(inputs)):
+                s = K.maximum(s, inputs[i])
+            return s
+        elif self.mode == "dot":
+            l1, l2 = inputs
+            output = K.batch_dot(l1, l2, self.dot_axes)
+            return output
+        elif self.mode == "cos":
+            l1, l2 = inputs
+            denominator = K.sqrt(K.batch_dot(l1, l1, self.dot_axes) * K.batch_dot(l2, l2, self.dot_axes))
+            denominator = K.maximum(denominator, K.epsilon())
+            output = K.batch_dot(l1, l2, self.dot_axes) / denominator
+            output = K.expand_dims(output, 1)
+            return output
+        raise ValueError("Unknown merge mode.")
+
+    def __call__(self, inputs, mask=None):
+        if not isinstance(inputs, list):
+            raise TypeError("Merge can only be called on a list of tensors, not a single tensor. Received: " + str(inputs))
+        if self.built:
+            raise RuntimeError(
+                "A Merge layer cannot be used more than once, please use the \"merge\" function instead: "
+                "`merged_tensor = merge([tensor_1, tensor2])`."
+            )
+        all_keras_tensors = True
+        for x in inputs:
+            if not hasattr(x, "_keras_history"):
+                all_keras_tensors = False
+                break
+        if all_keras_tensors:
+            layers = []
+            node_indices = []
+            tensor_indices = []
+            for x in inputs:
+                layer, node_index, tensor_index = x._keras_history
+                layers.append(layer)
+                node_indices.append(node_index)
+                tensor_indices.append(tensor_index)
+            self._arguments_validation(layers, self.mode, self.concat_axis, self.dot_axes, node_indices, tensor_indices)
+            self.built = True
+            self.add_inbound_node(layers, node_indices, tensor_indices)
+            outputs = self.inbound_nodes[-1].output_tensors
+            return outputs[0]
+        return self.call(inputs, mask)
+
+    def get_output_shape_for(self, input_shape):
+        assert isinstance(input_shape, list)
+        if callable(self.mode):
+            if callable(self._output_shape):
+                output_shape = self._output_shape(input_shape)
+                return output_shape
+            elif self._output_shape is not None:
+                return (input_shape[0][0],) + tuple(self._output_shape)
+            # Keras 1 raised here; ferrokeras infers the shape from the graph (the output
+            # tensor's static shape), so `mode=lambda x, y: x - y` works as the guide shows.
+            return None
+        elif self.mode in {"sum", "mul", "ave", "max"}:
+            return input_shape[0]
+        elif self.mode == "concat":
+            output_shape = list(input_shape[0])
+            for shape in input_shape[1:]:
+                if output_shape[self.concat_axis] is None or shape[self.concat_axis] is None:
+                    output_shape[self.concat_axis] = None
+                    break
+                output_shape[self.concat_axis] += shape[self.concat_axis]
+            return tuple(output_shape)
+        elif self.mode in {"dot", "cos"}:
+            shape1 = list(input_shape[0])
+            shape2 = list(input_shape[1])
+            shape1.pop(self.dot_axes[0])
+            shape2.pop(self.dot_axes[1])
+            shape2.pop(0)
+            output_shape = shape1 + shape2
+            if len(output_shape) == 1:
+                output_shape += [1]
+            return tuple(output_shape)
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or all([m is None for m in mask]):
+            return None
+        assert hasattr(mask, "__len__") and len(mask) == len(inputs)
+        if self.mode in ["sum", "mul", "ave"]:
+            masks = [K.expand_dims(m, 0) for m in mask if m is not None]
+            return K.all(K.concatenate(masks, axis=0), axis=0, keepdims=False)
+        elif self.mode == "concat":
+            masks = []
+            for input_i, mask_i in zip(inputs, mask):
+                if mask_i is None:
+                    masks.append(K.ones_like(input_i))
+                elif K.ndim(mask_i) < K.ndim(input_i):
+                    masks.append(K.expand_dims(mask_i))
+                else:
+                    masks.append(mask_i)
+            concatenated = K.concatenate(masks, axis=self.concat_axis)
+            return K.all(concatenated, axis=-1, keepdims=False)
+        elif self.mode in ["cos", "dot"]:
+            return None
+        elif callable(self.mode):
+            if callable(self._output_mask):
+                return self._output_mask(mask)
+            return self._output_mask
+        raise ValueError("Invalid merge mode: {}".format(self.mode))
+
+    def get_config(self):
+        if isinstance(self.mode, type(lambda: 0)):
+            mode = func_dump(self.mode)
+            mode_type = "lambda"
+        elif callable(self.mode):
+            mode = self.mode.__name__
+            mode_type = "function"
+        else:
+            mode = self.mode
+            mode_type = "raw"
+
+        if isinstance(self._output_shape, type(lambda: 0)):
+            output_shape = func_dump(self._output_shape)
+            output_shape_type = "lambda"
+        elif callable(self._output_shape):
+            output_shape = self._output_shape.__name__
+            output_shape_type = "function"
+        else:
+            output_shape = self._output_shape
+            output_shape_type = "raw"
+
+        if isinstance(self._output_mask, type(lambda: 0)):
+            output_mask = func_dump(self._output_mask)
+            output_mask_type = "lambda"
+        elif callable(self._output_mask):
+            output_mask = self._output_mask.__name__
+            output_mask_type = "function"
+        else:
+            output_mask = self._output_mask
+            output_mask_type = "raw"
+
+        return {
+            "name": self.name,
+            "mode": mode,
+            "mode_type": mode_type,
+            "concat_axis": self.concat_axis,
+            "dot_axes": self.dot_axes,
+            "output_shape": output_shape,
+            "output_shape_type": output_shape_type,
+            "output_mask": output_mask,
+            "output_mask_type": output_mask_type,
+            "arguments": self.arguments,
+        }
+
+    @classmethod
+    def from_config(cls, config, safe_mode=True):
+        config = dict(config)
+        globs = globals()
+        for key, type_key in (("mode", "mode_type"), ("output_shape", "output_shape_type"), ("output_mask", "output_mask_type")):
+            kind = config.pop(type_key, "raw")
+            if kind == "function":
+                config[key] = globs[config[key]]
+            elif kind == "lambda":
+                if safe_mode:
+                    raise ValueError(
+                        "Merge layer '%s' stores its %s as Python bytecode; loading it would run code from the file. "
+                        "Pass safe_mode=False if you trust the file." % (config.get("name"), key)
+                    )
+                config[key] = func_load(config[key], globs=globs)
+        return cls(**config)
+
+
+def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, output_mask=None, arguments=None, name=None):
+    """Functional merge of a list of Keras tensors; see `Merge`."""
+    all_keras_tensors = True
+    for x in inputs:
+        if not hasattr(x, "_keras_history"):
+            all_keras_tensors = False
+            break
+    if all_keras_tensors:
+        input_layers = []
+        node_indices = []
+        tensor_indices = []
+        for x in inputs:
+            input_layer, node_index, tensor_index = x._keras_history
+            input_layers.append(input_layer)
+            node_indices.append(node_index)
+            tensor_indices.append(tensor_index)
+        merge_layer = Merge(
+            input_layers,
+            mode=mode,
+            concat_axis=concat_axis,
+            dot_axes=dot_axes,
+            output_shape=output_shape,
+            output_mask=output_mask,
+            arguments=arguments,
+            node_indices=node_indices,
+            tensor_indices=tensor_indices,
+            name=name,
+        )
+        return merge_layer.inbound_nodes[0].output_tensors[0]
+    merge_layer = Merge(
+        mode=mode,
+        concat_axis=concat_axis,
+        dot_axes=dot_axes,
+        output_shape=output_shape,
+        output_mask=output_mask,
+        arguments=arguments,
+        name=name,
+    )
+    return merge_layer(inputs)
+
+
+# ---------------------------------------------------------------------------------------
+# Container
+
+
+class Container(Layer):
+    """A directed acyclic graph of layers: the topology half of `Model`.
+
+    # Arguments
+        input: an input tensor or list of input tensors (from `Input`).
+        output: an output tensor or list of them.
+        name: the container's name.
+    """
+
+    def __init__(self, input, output, name=None):
+        self.supports_masking = True
+        self.constraints = {}
+        self._trainable_weights = []
+        self._non_trainable_weights = []
+        self.input_spec = None
+        self.losses = []
+        self.inbound_nodes = []
+        self.outbound_nodes = []
+        self.trainable = True
+        if not name:
+            prefix = self.__class__.__name__.lower()
+            name = prefix + "_" + str(K.get_uid(prefix))
+        self.name = name
+
+        if isinstance(input, (list, tuple)):
+            self.inputs = list(input)
+        else:
+            self.inputs = [input]
+        if isinstance(output, (list, tuple)):
+            self.outputs = list(output)
+        else:
+            self.outputs = [output]
+
+        inputs_set = []
+        for x in self.inputs:
+            if any(x is y for y in inputs_set):
+                raise ValueError("The list of inputs passed to the model is redundant. All inputs should only appear once. "
+                                 "Found: " + str(self.inputs))
+            inputs_set.append(x)
+
+        self.input_layers = []
+        self.input_layers_node_indices = []
+        self.input_layers_tensor_indices = []
+        self.output_layers = []
+        self.output_layers_node_indices = []
+        self.output_layers_tensor_indices = []
+        self.layers = []
+
+        for x in self.inputs:
+            if not hasattr(x, "_keras_history"):
+                cls_name = self.__class__.__name__
+                raise TypeError(
+                    "Input tensors to a " + cls_name + " must be Keras tensors. Found: " + str(x)
+                    + " (missing Keras metadata)."
+                )
+            layer, node_index, tensor_index = x._keras_history
+            if len(layer.inbound_nodes) > 1 or (layer.inbound_nodes and layer.inbound_nodes[0].inbound_layers):
+                cls_name = self.__class__.__name__
+                warnings.warn(
+                    cls_name + ' inputs must come from a Keras Input layer, they cannot be the output of a previous '
+                    'non-Input layer. Here, a tensor specified as input to "' + self.name + '" was not an Input tensor, '
+                    'it was generated by layer ' + layer.name + ".",
+                    stacklevel=2,
+                )
+        for x in self.outputs:
+            if not hasattr(x, "_keras_history"):
+                cls_name = self.__class__.__name__
+                raise TypeError(
+                    "Output tensors to a " + cls_name + " must be Keras tensors. Found: " + str(x)
+                )
+        masks = []
+        for x in self.inputs:
+            layer, node_index, tensor_index = x._keras_history
+            node = layer.inbound_nodes[node_index]
+            mask = node.output_masks[tensor_index]
+            masks.append(mask)
+        mask_cache_key = ",".join([str(id(x)) for x in self.inputs])
+        mask_cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        masks = []
+        for x in self.outputs:
+            layer, node_index, tensor_index = x._keras_history
+            node = layer.inbound_nodes[node_index]
+            mask = node.output_masks[tensor_index]
+            masks.append(mask)
+        if len(masks) == 1:
+            mask = masks[0]
+        else:
+            mask = masks
+        self._output_mask_cache = {mask_cache_key: mask}
+        self._output_tensor_cache = {}
+        self._output_shape_cache = {}
+
+        for x in self.outputs:
+            layer, node_index, tensor_index = x._keras_history
+            self.output_layers.append(layer)
+            self.output_layers_node_indices.append(node_index)
+            self.output_layers_tensor_indices.append(tensor_index)
+
+        for x in self.inputs:
+            layer, node_index, tensor_index = x._keras_history
+            assert node_index == 0
+            assert tensor_index == 0
+            self.input_layers.append(layer)
+            self.input_layers_node_indices.append(node_index)
+            self.input_layers_tensor_indices.append(tensor_index)
+
+        self.internal_input_shapes = [x._keras_shape for x in self.inputs]
+        self.internal_output_shapes = [x._keras_shape for x in self.outputs]
+
+        # Walk the graph back from the outputs: collect nodes and give every node and
+        # layer a depth (longest path to an output).
+        container_nodes = set()
+        nodes_depths = {}
+        layers_depths = {}
+        layer_indices = {}
+
+        def make_node_marker(node, depth):
+            return str(id(node)) + "-" + str(depth)
+
+        def build_map_of_graph(tensor, seen_nodes=None, depth=0, layer=None, node_index=None, tensor_index=None):
+            if seen_nodes is None:
+                seen_nodes = set()
+            if not layer or node_index is None or tensor_index is None:
+                layer, node_index, tensor_index = tensor._keras_history
+            node = layer.inbound_nodes[node_index]
+
+            node_marker = make_node_marker(node, depth)
+            if node_marker in seen_nodes:
+                return
+            container_nodes.add(self._node_key(layer, node_index))
+
+            node_key = id(node)
+            if node_key not in nodes_depths:
+                nodes_depths[node_key] = (node, depth)
+            else:
+                nodes_depths[node_key] = (node, max(depth, nodes_depths[node_key][1]))
+            lkey = id(layer)
+            if lkey not in layers_depths:
+                layers_depths[lkey] = (layer, depth)
+            else:
+                layers_depths[lkey] = (layer, max(depth, layers_depths[lkey][1]))
+            if lkey not in layer_indices:
+                layer_indices[lkey] = len(layer_indices)
+
+            for i in range(len(node.inbound_layers)):
+                x = node.input_tensors[i]
+                layer = node.inbound_layers[i]
+                node_index = node.node_indices[i]
+                tensor_index = node.tensor_indices[i]
+                next_node = layer.inbound_nodes[node_index]
+                node_marker = make_node_marker(next_node, depth + 1)
+                if node_marker not in seen_nodes:
+                    build_map_of_graph(x, seen_nodes | {make_node_marker(node, depth)}, depth + 1, layer, node_index, tensor_index)
+
+        for x in self.outputs:
+            seen_nodes = set()
+            build_map_of_graph(x, seen_nodes, depth=0)
+
+        nodes_by_depth = {}
+        for node, depth in nodes_depths.values():
+            nodes_by_depth.setdefault(depth, []).append(node)
+        layers_by_depth = {}
+        for layer, depth in layers_depths.values():
+            layers_by_depth.setdefault(depth, []).append(layer)
+
+        depth_keys = list(layers_by_depth.keys())
+        depth_keys.sort(reverse=True)
+        layers = []
+        for depth in depth_keys:
+            layers_for_depth = layers_by_depth[depth]
+            if K.legacy_weight_ordering():
+                layers_for_depth.sort(key=lambda x: x.name)
+            else:
+                layers_for_depth.sort(key=lambda x: layer_indices[id(x)])
+            for layer in layers_for_depth:
+                layers.append(layer)
+        self.layers = layers
+        self.layers_by_depth = layers_by_depth
+
+        depth_keys = list(nodes_by_depth.keys())
+        depth_keys.sort(reverse=True)
+
+        computable_tensors = []
+        for x in self.inputs:
+            computable_tensors.append(x)
+        layers_with_complete_input = []
+        for depth in depth_keys:
+            for node in nodes_by_depth[depth]:
+                layer = node.outbound_layer
+                if layer:
+                    for x in node.input_tensors:
+                        if not any(x is c for c in computable_tensors):
+                            raise RuntimeError(
+                                "Graph disconnected: cannot obtain value for tensor " + str(x) + ' at layer "'
+                                + layer.name + '". The following previous layers were accessed without issue: '
+                                + str(layers_with_complete_input)
+                            )
+                    for x in node.output_tensors:
+                        computable_tensors.append(x)
+                    layers_with_complete_input.append(layer.name)
+
+        self.container_nodes = container_nodes
+        self.nodes_by_depth = nodes_by_depth
+
+        all_names = [layer.name for layer in self.layers]
+        for name in all_names:
+            if all_names.count(name) != 1:
+                raise RuntimeError(
+                    'The name "' + name + '" is used ' + str(all_names.count(name)) + " times in the model. "
+                    "All layer names should be unique."
+                )
+
+        self.output_names = []
+        for layer in self.output_layers:
+            self.output_names.append(layer.name)
+        self.input_names = []
+        for layer in self.input_layers:
+            self.input_names.append(layer.name)
+
+        self.outbound_nodes = []
+        self.inbound_nodes = []
+        Node(
+            outbound_layer=self,
+            inbound_layers=[],
+            node_indices=[],
+            tensor_indices=[],
+            input_tensors=self.inputs,
+            output_tensors=self.outputs,
+            input_masks=[None for _ in self.inputs],
+            output_masks=[None for _ in self.outputs],
+            input_shapes=[x._keras_shape for x in self.inputs],
+            output_shapes=[x._keras_shape for x in self.outputs],
+        )
+        self.built = True
+        self.supports_masking = False
+
+    @staticmethod
+    def _node_key(layer, node_index):
+        return layer.name + "_ib-" + str(node_index)
+
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index (in `layers` order)."""
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(
+                    "Was asked to retrieve layer at index " + str(index) + " but model only has "
+                    + str(len(self.layers)) + " layers."
+                )
+            return self.layers[index]
+        if not name:
+            raise ValueError("Provide either a layer name or layer index.")
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError("No such layer: " + name)
+
+    @property
+    def updates(self):
+        updates = []
+        for layer in self.layers:
+            if hasattr(layer, "updates"):
+                if len(layer.inbound_nodes) == 1:
+                    updates += layer.updates
+                else:
+                    for node_index, node in enumerate(layer.inbound_nodes):
+                        node_key = self._node_key(layer, node_index)
+                        if node_key in self.container_nodes:
+                            updates += layer.get_updates_for(node.input_tensors)
+                    updates += layer.get_updates_for(None)
+        return updates
+
+    @property
+    def stateful(self):
+        return any([(hasattr(layer, "stateful") and layer.stateful) for layer in self.layers])
+
+    def reset_states(self):
+        for layer in self.layers:
+            if hasattr(layer, "reset_states") and getattr(layer, "stateful", False):
+                layer.reset_states()
+
+    @property
+    def state_updates(self):
+        state_updates = []
+        for layer in self.layers:
+            if getattr(layer, "stateful", False):
+                if hasattr(layer, "updates"):
+                    state_updates += layer.updates
+        return state_updates
+
+    @property
+    def constraints(self):
+        cons = {}
+        for layer in self.layers:
+            for key, value in layer.constraints.items():
+                if key in cons and cons[key] is not value:
+                    raise ValueError("Received multiple constraints for one weight tensor: " + str(key))
+                cons[key] = value
+        return cons
+
+    @constraints.setter
+    def constraints(self, value):
+        pass
+
+    @property
+    def regularizers(self):
+        warnings.warn(
+            "The `regularizers` attribute of layers/models is deprecated. "
+            "Regularization losses are now managed via the `losses` layer/model property.",
+            stacklevel=2,
+        )
+        return []
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        weights = []
+        for layer in self.layers:
+            weights += layer.trainable_weights
+        return weights
+
+    @trainable_weights.setter
+    def trainable_weights(self, value):
+        pass
+
+    @property
+    def non_trainable_weights(self):
+        weights = []
+        for layer in self.layers:
+            weights += layer.non_trainable_weights
+        if not self.trainable:
+            trainable_weights = []
+            for layer in self.layers:
+                trainable_weights += layer.trainable_weights
+            return trainable_weights + weights
+        return weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, value):
+        pass
+
+    @property
+    def losses(self):
+        losses = []
+        for layer in self.layers:
+            if hasattr(layer, "losses"):
+                for loss in layer.losses:
+                    if not any(loss is existing for existing in losses):
+                        losses.append(loss)
+        return losses
+
+    @losses.setter
+    def losses(self, value):
+        pass
+
+    @property
+    def uses_learning_phase(self):
+        return any([x._uses_learning_phase for x in self.outputs])
+
+    @uses_learning_phase.setter
+    def uses_learning_phase(self, value):
+        pass
+
+    def get_weights(self):
+        """The weights of every layer, in `layers` order."""
+        weights = []
+        for layer in self.layers:
+            weights += layer.weights
+        return K.batch_get_value(weights)
+
+    def set_weights(self, weights):
+        """Sets the weights of every layer, in `layers` order."""
+        weights = list(weights)
+        total = sum(len(layer.weights) for layer in self.layers)
+        if total != len(weights):
+            raise ValueError(
+                "You called `set_weights(weights)` on model \"" + self.name + '" with a weight list of length '
+                + str(len(weights)) + ", but the model was expecting " + str(total) + " weights."
+            )
+        for layer in self.layers:
+            n = len(layer.weights)
+            layer.set_weights(weights[:n])
+            weights = weights[n:]
+
+    @property
+    def input_spec(self):
+        specs = []
+        for layer in getattr(self, "input_layers", []):
+            if layer.input_spec is None:
+                specs.append(None)
+            else:
+                if not isinstance(layer.input_spec, list):
+                    raise TypeError("Layer " + layer.name + " has an input_spec attribute that is not a list.")
+                specs += layer.input_spec
+        if len(specs) == 1:
+            return specs[0]
+        return specs
+
+    @input_spec.setter
+    def input_spec(self, value):
+        pass
+
+    def call(self, input, mask=None):
+        """Re-applies the whole graph of layers to new input tensors."""
+        inputs = to_list(input)
+        if mask is None:
+            masks = [None for _ in range(len(inputs))]
+        else:
+            masks = to_list(mask)
+        cache_key = ",".join([str(id(x)) for x in inputs])
+        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        if cache_key in self._output_tensor_cache:
+            return self._output_tensor_cache[cache_key]
+        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
+        return output_tensors
+
+    def compute_mask(self, input, mask):
+        inputs = to_list(input)
+        if mask is None:
+            masks = [None for _ in range(len(inputs))]
+        else:
+            masks = to_list(mask)
+        cache_key = ",".join([str(id(x)) for x in inputs])
+        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        if cache_key in self._output_mask_cache:
+            return self._output_mask_cache[cache_key]
+        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
+        return output_masks
+
+    def get_output_shape_for(self, input_shape):
+        input_shapes = to_list(input_shape)
+        if len(input_shapes) != len(self.input_layers):
+            raise ValueError(
+                "Invalid input_shape argument " + str(input_shape) + ": model has " + str(len(self.input_layers))
+                + " tensor inputs."
+            )
+        cache_key = ",".join([str(x) for x in input_shapes])
+        if cache_key in self._output_shape_cache:
+            output_shapes = self._output_shape_cache[cache_key]
+            if isinstance(output_shapes, list) and len(output_shapes) == 1:
+                return output_shapes[0]
+            return output_shapes
+        # Shapes depend only on the layers' shape rules: walk the graph symbolically.
+        layers_to_output_shapes = {}
+        for i in range(len(input_shapes)):
+            layer = self.input_layers[i]
+            input_shape = input_shapes[i]
+            shape_key = layer.name + "_0_0"
+            layers_to_output_shapes[shape_key] = input_shape
+        depth_keys = list(self.nodes_by_depth.keys())
+        depth_keys.sort(reverse=True)
+        if len(depth_keys) > 1:
+            for depth in depth_keys:
+                nodes = self.nodes_by_depth[depth]
+                for node in nodes:
+                    layer = node.outbound_layer
+                    if layer in self.input_layers:
+                        continue
+                    input_shapes = []
+                    for j in range(len(node.inbound_layers)):
+                        inbound_layer = node.inbound_layers[j]
+                        node_index = node.node_indices[j]
+                        tensor_index = node.tensor_indices[j]
+                        shape_key = inbound_layer.name + "_%s_%s" % (node_index, tensor_index)
+                        input_shape = layers_to_output_shapes[shape_key]
+                        input_shapes.append(input_shape)
+                    if len(input_shapes) == 1:
+                        output_shape = layer.get_output_shape_for(input_shapes[0])
+                    else:
+                        output_shape = layer.get_output_shape_for(input_shapes)
+                    if output_shape is None:
+                        output_shape = node.output_shapes[0]
+                    output_shapes = to_list(output_shape)
+                    node_index = layer.inbound_nodes.index(node)
+                    for j in range(len(output_shapes)):
+                        shape_key = layer.name + "_%s_%s" % (node_index, j)
+                        layers_to_output_shapes[shape_key] = output_shapes[j]
+        output_shapes = []
+        for i in range(len(self.output_layers)):
+            layer = self.output_layers[i]
+            node_index = self.output_layers_node_indices[i]
+            tensor_index = self.output_layers_tensor_indices[i]
+            shape_key = layer.name + "_%s_%s" % (node_index, tensor_index)
+            output_shapes.append(layers_to_output_shapes[shape_key])
+        self._output_shape_cache[cache_key] = output_shapes
+        if isinstance(output_shapes, list) and len(output_shapes) == 1:
+            return output_shapes[0]
+        return output_shapes
+
+    def run_internal_graph(self, inputs, masks=None):
+        """Computes output tensors for new inputs by calling each layer's `call`."""
+        if masks is None:
+            masks = [None for _ in range(len(inputs))]
+        tensor_map = {}
+        for x, y, mask in zip(self.inputs, inputs, masks):
+            tensor_map[str(id(x))] = (y, mask)
+
+        depth_keys = list(self.nodes_by_depth.keys())
+        depth_keys.sort(reverse=True)
+        for depth in depth_keys:
+            nodes = self.nodes_by_depth[depth]
+            for node in nodes:
+                layer = node.outbound_layer
+                reference_input_tensors = node.input_tensors
+                reference_output_tensors = node.output_tensors
+                computed_data = []
+                for x in reference_input_tensors:
+                    if str(id(x)) in tensor_map:
+                        computed_data.append(tensor_map[str(id(x))])
+                if len(computed_data) == len(reference_input_tensors):
+                    if len(computed_data) == 1:
+                        computed_tensor, computed_mask = computed_data[0]
+                        output_tensors = to_list(layer.call(computed_tensor, computed_mask))
+                        output_masks = to_list(layer.compute_mask(computed_tensor, computed_mask))
+                        computed_tensors = [computed_tensor]
+                        computed_masks = [computed_mask]
+                    else:
+                        computed_tensors = [x[0] for x in computed_data]
+                        computed_masks = [x[1] for x in computed_data]
+                        output_tensors = to_list(layer.call(computed_tensors, computed_masks))
+                        output_masks = to_list(layer.compute_mask(computed_tensors, computed_masks))
+                    output_tensors = _distinct_outputs(output_tensors, computed_tensors)
+
+                    if hasattr(layer, "updates") and layer.updates:
+                        layer_updates = layer.get_updates_for(computed_tensors)
+                        for u in layer_updates:
+                            if u not in self.updates:
+                                pass
+                    for x, y, mask in zip(reference_output_tensors, output_tensors, output_masks):
+                        tensor_map[str(id(x))] = (y, mask)
+                    if len(computed_tensors) == 1:
+                        shapes = to_list(layer.get_output_shape_for(computed_tensors[0]._keras_shape))
+                        uses_learning_phase = getattr(computed_tensors[0], "_uses_learning_phase", False)
+                    else:
+                        shapes = to_list(layer.get_output_shape_for([x._keras_shape for x in computed_tensors]))
+                        uses_learning_phase = any([getattr(x, "_uses_learning_phase", False) for x in computed_tensors])
+                    for x, s in zip(output_tensors, shapes):
+                        x._keras_shape = s if s is not None else K.int_shape(x)
+                        x._uses_learning_phase = getattr(x, "_uses_learning_phase", False) or uses_learning_phase
+
+        output_tensors = []
+        output_masks = []
+        output_shapes = []
+        for x in self.outputs:
+            tensor, mask = tensor_map[str(id(x))]
+            output_shapes.append(getattr(tensor, "_keras_shape", None))
+            output_tensors.append(tensor)
+            output_masks.append(mask)
+
+        if len(output_tensors) == 1:
+            output_tensors = output_tensors[0]
+            if output_shapes is not None:
+                output_shapes = output_shapes[0]
+            if output_masks is not None:
+                output_masks = output_masks[0]
+
+        cache_key = ",".join([str(id(x)) for x in inputs])
+        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        self._output_tensor_cache[cache_key] = output_tensors
+        if output_masks is not None:
+            self._output_mask_cache[cache_key] = output_masks
+        if output_shapes is not None:
+            input_shapes = [x._keras_shape for x in inputs]
+            cache_key = ",".join([str(x) for x in input_shapes])
+            self._output_shape_cache[cache_key] = output_shapes
+        return output_tensors, output_masks, output_shapes
+
+    def get_config(self):
+        config = {"name": self.name}
+        node_conversion_map = {}
+        for layer in self.layers:
+            if issubclass(layer.__class__, Container):
+                kept_nodes = 1
+            else:
+                kept_nodes = 0
+            for original_node_index, node in enumerate(layer.inbound_nodes):
+                node_key = self._node_key(layer, original_node_index)
+                if node_key in self.container_nodes:
+                    node_conversion_map[node_key] = kept_nodes
+                    kept_nodes += 1
+        layer_configs = []
+        for layer in self.layers:
+            layer_class_name = layer.__class__.__name__
+            layer_config = layer.get_config()
+            filtered_inbound_nodes = []
+            for original_node_index, node in enumerate(layer.inbound_nodes):
+                node_key = self._node_key(layer, original_node_index)
+                if node_key in self.container_nodes:
+                    if node.inbound_layers:
+                        node_data = []
+                        for i in range(len(node.inbound_layers)):
+                            inbound_layer = node.inbound_layers[i]
+                            node_index = node.node_indices[i]
+                            tensor_index = node.tensor_indices[i]
+                            node_key = self._node_key(inbound_layer, node_index)
+                            new_node_index = node_conversion_map.get(node_key, 0)
+                            node_data.append([inbound_layer.name, new_node_index, tensor_index])
+                        filtered_inbound_nodes.append(node_data)
+            layer_configs.append(
+                {
+                    "name": layer.name,
+                    "class_name": layer_class_name,
+                    "config": layer_config,
+                    "inbound_nodes": filtered_inbound_nodes,
+                }
+            )
+        config["layers"] = layer_configs
+
+        model_inputs = []
+        for i in range(len(self.input_layers)):
+            layer = self.input_layers[i]
+            node_index = self.input_layers_node_indices[i]
+            node_key = self._node_key(layer, node_index)
+            new_node_index = node_conversion_map[node_key]
+            tensor_index = self.input_layers_tensor_indices[i]
+            model_inputs.append([layer.name, new_node_index, tensor_index])
+        config["input_layers"] = model_inputs
+        model_outputs = []
+        for i in range(len(self.output_layers)):
+            layer = self.output_layers[i]
+            node_index = self.output_layers_node_indices[i]
+            node_key = self._node_key(layer, node_index)
+            new_node_index = node_conversion_map[node_key]
+            tensor_index = self.output_layers_tensor_indices[i]
+            model_outputs.append([layer.name, new_node_index, tensor_index])
+        config["output_layers"] = model_outputs
+        return copy.deepcopy(config)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..utils.layer_utils import layer_from_config
+
+        created_layers = {}
+
+        def process_layer(layer_data):
+            layer_name = layer_data["name"]
+            layer = layer_from_config(layer_data, custom_objects=custom_objects)
+            created_layers[layer_name] = layer
+            inbound_nodes_data = layer_data["inbound_nodes"]
+            for node_data in inbound_nodes_data:
+                input_tensors = []
+                for input_data in node_data:
+                    inbound_layer_name, inbound_node_index, inbound_tensor_index = input_data
+                    assert inbound_layer_name in created_layers, "Missing layer: %s" % inbound_layer_name
+                    inbound_layer = created_layers[inbound_layer_name]
+                    inbound_node = inbound_layer.inbound_nodes[inbound_node_index]
+                    input_tensors.append(inbound_node.output_tensors[inbound_tensor_index])
+                if input_tensors:
+                    if len(input_tensors) == 1:
+                        layer(input_tensors[0])
+                    else:
+                        layer(input_tensors)
+
+        for layer_data in config["layers"]:
+            process_layer(layer_data)
+
+        name = config.get("name")
+        input_tensors = []
+        output_tensors = []
+        for layer_data in config["input_layers"]:
+            layer_name, node_index, tensor_index = layer_data
+            assert layer_name in created_layers
+            layer = created_layers[layer_name]
+            layer_output_tensors = layer.inbound_nodes[node_index].output_tensors
+            input_tensors.append(layer_output_tensors[tensor_index])
+        for layer_data in config["output_layers"]:
+            layer_name, node_index, tensor_index = layer_data
+            assert layer_name in created_layers
+            layer = created_layers[layer_name]
+            layer_output_tensors = layer.inbound_nodes[node_index].output_tensors
+            output_tensors.append(layer_output_tensors[tensor_index])
+        return cls(input=input_tensors, output=output_tensors, name=name)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string."""
+
+        def get_json_type(obj):
+            if hasattr(obj, "get_config"):
+                return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
+            if type(obj).__module__ == np.__name__:
+                return obj.item()
+            if callable(obj) or type(obj).__name__ == type.__name__:
+                return obj.__name__
+            raise TypeError("Not JSON Serializable: " + str(obj))
+
+        from .. import __version__ as keras_version
+
+        model_config = self._updated_config()
+        model_config["keras_version"] = keras_version
+        return json.dumps(model_config, default=get_json_type, **kwargs)
+
+    def to_yaml(self, **kwargs):
+        """The model's architecture as a YAML string."""
+        import yaml
+
+        from .. import __version__ as keras_version
+
+        model_config = self._updated_config()
+        model_config["keras_version"] = keras_version
+        return yaml.dump(json.loads(json.dumps(model_config, default=_json_default)), **kwargs)
+
+    def _updated_config(self):
+        return {"class_name": self.__class__.__name__, "config": self.get_config()}
+
+    def summary(self, line_length=100, positions=None):
+        from ..utils.layer_utils import print_summary
+
+        if positions is None:
+            positions = [0.33, 0.55, 0.67, 1.0]
+        flattened_layers = getattr(self, "flattened_layers", self.layers)
+        print_summary(flattened_layers, getattr(self, "container_nodes", None), line_length=line_length, positions=positions)
+
+    # weights on disk -------------------------------------------------------------------
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves the weights in Keras 1's HDF5 layout (atomically: the file is replaced
+        only when complete)."""
+        from ..utils.io_utils import ask_to_proceed_with_overwrite, atomic_h5
+
+        if not overwrite and os.path.isfile(filepath):
+            proceed = ask_to_proceed_with_overwrite(filepath)
+            if not proceed:
+                return
+        with atomic_h5(filepath) as f:
+            self.save_weights_to_hdf5_group(f)
+
+    def save_weights_to_hdf5_group(self, f):
+        if hasattr(self, "flattened_layers"):
+            flattened_layers = self.flattened_layers
+        else:
+            flattened_layers = self.layers
+        f.attrs["layer_names"] = [layer.name.encode("utf8") for layer in flattened_layers]
+        for layer in flattened_layers:
+            g = f.create_group(layer.name)
+            symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
+            weight_values = K.batch_get_value(symbolic_weights)
+            weight_names = []
+            for i, (w, val) in enumerate(zip(symbolic_weights, weight_values)):
+                if hasattr(w, "name") and w.name:
+                    name = str(w.name)
+                else:
+                    name = "param_" + str(i)
+                weight_names.append(name.encode("utf8"))
+            g.attrs["weight_names"] = weight_names
+            for name, val in zip(weight_names, weight_values):
+                param_dset = g.create_dataset(name.decode("utf8"), val.shape, dtype=val.dtype)
+                if not val.shape:
+                    param_dset[()] = val
+                else:
+                    param_dset[:] = val
+
+    def load_weights(self, filepath, by_name=False):
+        """Loads weights saved by `save_weights` (ours or Keras 1's), matched by position
+        in topological order, or by layer name with `by_name=True`."""
+        import h5py
+
+        if not os.path.isfile(filepath):
+            raise IOError("Unable to open weight file %s: no such file" % filepath)
+        try:
+            f = h5py.File(filepath, mode="r")
+        except OSError as e:
+            raise IOError("Unable to open weight file %s: not an HDF5 file (%s)" % (filepath, e)) from e
+        with f:
+            if "layer_names" not in f.attrs and "model_weights" in f:
+                f = f["model_weights"]
+            if by_name:
+                self.load_weights_from_hdf5_group_by_name(f)
+            else:
+                self.load_weights_from_hdf5_group(f)
+
+    def load_weights_from_hdf5_group(self, f):
+        if hasattr(self, "flattened_layers"):
+            flattened_layers = self.flattened_layers
+        else:
+            flattened_layers = self.layers
+        if "nb_layers" in f.attrs:
+            raise NotImplementedError("load_weights: the pre-1.0 weight file format (attr nb_layers) is not supported")
+        if "layer_names" not in f.attrs:
+            raise ValueError("load_weights: %s is not a Keras weight file (no 'layer_names' attribute)" % getattr(f, "filename", f))
+        filtered_layers = [layer for layer in flattened_layers if layer.weights]
+        flattened_layers = filtered_layers
+
+        layer_names = [_decode(n) for n in f.attrs["layer_names"]]
+        filtered_layer_names = []
+        for name in layer_names:
+            g = f[name]
+            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
+            if len(weight_names):
+                filtered_layer_names.append(name)
+        layer_names = filtered_layer_names
+        if len(layer_names) != len(flattened_layers):
+            raise ValueError(
+                "You are trying to load a weight file containing " + str(len(layer_names)) + " layers into a model with "
+                + str(len(flattened_layers)) + " layers."
+            )
+        weight_value_tuples = []
+        for k, name in enumerate(layer_names):
+            g = f[name]
+            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
+            weight_values = [np.asarray(g[weight_name]) for weight_name in weight_names]
+            layer = flattened_layers[k]
+            symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
+            if len(weight_values) != len(symbolic_weights):
+                raise ValueError(
+                    "Layer #" + str(k) + ' (named "' + layer.name + '" in the current model) was found to correspond to layer '
+                    + name + " in the save file. However the new layer " + layer.name + " expects "
+                    + str(len(symbolic_weights)) + " weights, but the saved weights have " + str(len(weight_values))
+                    + " elements."
+                )
+            for w, v in zip(symbolic_weights, weight_values):
+                if K.get_variable_shape(w) != v.shape:
+                    raise ValueError(
+                        "Layer " + layer.name + ": weight " + w.name + " has shape " + str(K.get_variable_shape(w))
+                        + " but the file holds shape " + str(v.shape) + " (file layer " + name + ")"
+                    )
+            weight_value_tuples += zip(symbolic_weights, weight_values)
+        # Everything was read and checked: only now write any weight.
+        K.batch_set_value(weight_value_tuples)
+
+    def load_weights_from_hdf5_group_by_name(self, f):
+        layer_names = [_decode(n) for n in f.attrs["layer_names"]]
+        index = {}
+        for layer in self.layers:
+            if layer.name:
+                index.setdefault(layer.name, []).append(layer)
+        weight_value_tuples = []
+        for k, name in enumerate(layer_names):
+            g = f[name]
+            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
+            weight_values = [np.asarray(g[weight_name]) for weight_name in weight_names]
+            for layer in index.get(name, []):
+                symbolic_weights = layer.weights
+                if len(weight_values) != len(symbolic_weights):
+                    raise ValueError(
+                        "Layer #" + str(k) + ' (named "' + layer.name + '") expects ' + str(len(symbolic_weights))
+                        + " weight(s), but the saved weights have " + str(len(weight_values)) + " element(s)."
+                    )
+                for w, v in zip(symbolic_weights, weight_values):
+                    if K.get_variable_shape(w) != v.shape:
+                        raise ValueError(
+                            "Layer " + layer.name + ": weight " + w.name + " has shape " + str(K.get_variable_shape(w))
+                            + " but the file holds shape " + str(v.shape)
+                        )
+                    weight_value_tuples.append((w, v))
+        K.batch_set_value(weight_value_tuples)
+
+
+def _decode(n):
+    return n.decode("utf8") if isinstance(n, bytes) else str(n)
+
+
+def _json_default(obj):
+    if hasattr(obj, "get_config"):
+        return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
+    if type(obj).__module__ == np.__name__:
+        return obj.item()
+    if callable(obj) or type(obj).__name__ == type.__name__:
+        return obj.__name__
+    raise TypeError("Not JSON Serializable: " + str(obj))
+
+
+def get_source_inputs(tensor, layer=None, node_index=None):
+    """The list of input tensors (from Input layers) a tensor depends on."""
+    if not hasattr(tensor, "_keras_history"):
+        return tensor
+    if layer is None or node_index:
+        layer, node_index, _ = tensor._keras_history
+    if not layer.inbound_nodes:
+        return [tensor]
+    node = layer.inbound_nodes[node_index]
+    if not node.inbound_layers:
+        return node.input_tensors
+    source_tensors = []
+    for i in range(len(node.inbound_layers)):
+        x = node.input_tensors[i]
+        layer = node.inbound_layers[i]
+        node_index = node.node_indices[i]
+        previous_sources = get_source_inputs(x, layer, node_index)
+        for x in previous_sources:
+            if not any(x is y for y in source_tensors):
+                source_tensors.append(x)
+    return source_tensors
