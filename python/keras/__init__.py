@@ -1,6 +1,20 @@
 """ferrokeras: the Keras 1 API on a Rust engine (``import keras``)."""
 
 from . import backend  # noqa: F401
+from . import (  # noqa: F401
+    activations,
+    callbacks,
+    constraints,
+    engine,
+    initializations,
+    layers,
+    metrics,
+    models,
+    objectives,
+    optimizers,
+    regularizers,
+    utils,
+)
 
 __version__ = "1.2.2"
 """The Keras API version implemented (scripts compare against it)."""

@@ -214,11 +214,11 @@ def _as_native_array(arr, dtype):
             raise TypeError("expected numeric data, got an array of dtype %s" % a.dtype)
         if a.size and (a.min() < -(2**31) or a.max() >= 2**31):
             raise ValueError("integer values out of int32 range")
-        return np.ascontiguousarray(a, dtype=np.int32)
+        return np.asarray(a, dtype=np.int32, order="C")  # keeps 0-d (ascontiguousarray makes it 1-d)
     a = np.asarray(arr)
     if a.dtype.kind not in "fiub":
         raise TypeError("expected numeric data, got an array of dtype %s" % a.dtype)
-    return np.ascontiguousarray(a, dtype=np.float32)
+    return np.asarray(a, dtype=np.float32, order="C")
 
 
 def _to_tensor(x, dtype=None):

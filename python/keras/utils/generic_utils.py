@@ -2,6 +2,9 @@
 function (de)serialisation.
 """
 
+# The printed texts are Keras 1's printf-style formats, kept as such.
+# ruff: noqa: UP031
+
 import marshal
 import sys
 import time
@@ -183,7 +186,7 @@ def _fmt_abs(avg):
         if abs(avg) > 1e-3:
             return " %.4f" % avg
         return " %.4e" % avg
-    except TypeError:
+    except (TypeError, ValueError):  # not a scalar
         return " %s" % (avg,)
 
 
@@ -193,7 +196,7 @@ def _fmt_signed(avg):
         if avg > 1e-3:
             return " %.4f" % avg
         return " %.4e" % avg
-    except TypeError:
+    except (TypeError, ValueError):  # not a scalar
         return " %s" % (avg,)
 
 

@@ -1563,6 +1563,34 @@ fn build_permute(a: &Attrs) -> Result<OpRef> {
     Ok(Arc::new(Permute { pattern }))
 }
 
+/// The concrete shape of the input as a 1-D int32 tensor (`K.shape`). No gradient.
+#[derive(Debug)]
+pub struct ShapeOf;
+
+impl Op for ShapeOf {
+    fn name(&self) -> &str {
+        "shape_of"
+    }
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        if inputs.len() != 1 {
+            return Err(Error::Value(format!("shape_of takes 1 input, got {}", inputs.len())));
+        }
+        Ok(TypeInfo { dtype: DType::I32, shape: vec![Some(inputs[0].shape.len())] })
+    }
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        for (o, &d) in out.i.iter_mut().zip(&inputs[0].shape) {
+            *o = i32::try_from(d).map_err(|_| Error::Value(format!("shape_of: dimension {d} exceeds int32")))?;
+        }
+        Ok(())
+    }
+    fn backward(&self, _: usize, _: &[&Value], _: &Value, _: &[f32], _: &mut [f32], _: &mut OpCtx) -> Result<()> {
+        Ok(())
+    }
+    fn has_grad(&self, _index: usize) -> bool {
+        false
+    }
+}
+
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     Some(match name {
@@ -1576,6 +1604,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             .int("axis", -1)
             .map(|axis| Arc::new(Concat { axis }) as OpRef),
         "slice" => build_slice(a),
+        "shape_of" => Ok(Arc::new(ShapeOf) as OpRef),
         "gather" => Ok(Arc::new(Gather) as OpRef),
         "repeat" => (|| {
             let n = nonneg("repeat", "n", a.int_req("n")?)?;
@@ -2604,5 +2633,13 @@ mod tests {
             e.to_string(),
             "gather: index 6 is out of range for a reference with 6 rows"
         );
+    }
+
+    #[test]
+    fn shape_of_reports_concrete_dims() {
+        let o = op("shape_of", &[]);
+        let y = forward(&o, &[rand(&[3, 1, 4], 1, 0.0, 1.0)]);
+        assert_eq!(y.i, vec![3, 1, 4]);
+        assert!(!o.has_grad(0));
     }
 }

@@ -1,0 +1,63 @@
+"""Trains a simple deep MLP on MNIST digits (the Keras 1 `mnist_mlp.py` example).
+
+Runs offline on the MNIST test set bundled in examples/data: the first 8,000 images
+train the model, the last 2,000 test it. Gets to about 96% test accuracy in 10 epochs.
+
+    python examples/mnist_mlp.py [--epochs N]
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mnist_data import load_mnist_test_set  # noqa: E402
+
+np.random.seed(1337)  # for reproducibility
+
+from keras.layers.core import Activation, Dense, Dropout  # noqa: E402
+from keras.models import Sequential  # noqa: E402
+from keras.optimizers import RMSprop  # noqa: E402
+from keras.utils import np_utils  # noqa: E402
+
+
+def main(nb_epoch=10, batch_size=128, verbose=1):
+    nb_classes = 10
+    images, labels = load_mnist_test_set()
+    X = images.reshape(len(images), 784).astype("float32") / 255
+    X_train, X_test = X[:8000], X[8000:]
+    y_train, y_test = labels[:8000], labels[8000:]
+    print(X_train.shape[0], "train samples")
+    print(X_test.shape[0], "test samples")
+
+    Y_train = np_utils.to_categorical(y_train, nb_classes)
+    Y_test = np_utils.to_categorical(y_test, nb_classes)
+
+    model = Sequential()
+    model.add(Dense(512, input_shape=(784,)))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(512))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(10))
+    model.add(Activation("softmax"))
+
+    model.summary()
+
+    model.compile(loss="categorical_crossentropy", optimizer=RMSprop(), metrics=["accuracy"])
+
+    model.fit(X_train, Y_train, batch_size=batch_size, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, Y_test))
+    score = model.evaluate(X_test, Y_test, verbose=0)
+    print("Test score:", score[0])
+    print("Test accuracy:", score[1])
+    return score
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=10)
+    a = ap.parse_args()
+    main(nb_epoch=a.epochs)

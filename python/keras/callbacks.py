@@ -1,0 +1,751 @@
+"""Callbacks: hooks that `fit` calls around epochs and batches (Keras 1.2.2 API).
+
+`fit` builds `CallbackList([BaseLogger()] + user_callbacks + [History()]
+(+ [ProgbarLogger()] when verbose))`, calls `set_model(model)` and
+`set_params({'batch_size', 'nb_epoch', 'nb_sample', 'verbose', 'do_validation',
+'metrics'})`, then `on_train_begin()`, and for each epoch `on_epoch_begin(epoch)`,
+`on_batch_begin(batch, batch_logs)` / `on_batch_end(batch, batch_logs)` per batch
+(`batch_logs` has `batch`, `size`, `loss` and the metrics), `on_epoch_end(epoch,
+epoch_logs)` (validation values as `val_*`), stopping after the epoch in which a
+callback set `model.stop_training = True`, and finally `on_train_end()`.
+One logs dict is shared by all callbacks of a call, so a callback may add keys
+(BaseLogger writes the epoch means, ReduceLROnPlateau writes `lr`) that the later
+ones see.
+"""
+
+# The printed texts are Keras 1's printf-style formats, kept as such.
+# ruff: noqa: UP031
+
+import csv
+import json
+import os
+import time
+import warnings
+from collections import deque
+from urllib import error as _urlerror
+from urllib import parse as _urlparse
+from urllib import request as _urlrequest
+
+import numpy as np
+
+from . import backend as K
+from .utils.generic_utils import Progbar
+
+_SLOW = 0.1  # seconds: callbacks faster than this per batch are never reported as slow
+
+
+def _to_float(value):
+    """A Python float from a scalar, a 0-d or a one-element array."""
+    try:
+        return float(value)
+    except TypeError:
+        return float(np.asarray(value).reshape(-1)[0])
+
+
+def _lr_value(model):
+    """The optimizer's learning rate as a numpy scalar of the variable's dtype."""
+    return np.asarray(K.get_value(model.optimizer.lr)).reshape(-1)[0]
+
+
+def _median(values):
+    s = sorted(values)
+    n = len(s)
+    mid = n // 2
+    if n % 2:
+        return s[mid]
+    return (s[mid - 1] + s[mid]) / 2.0
+
+
+class _Timings:
+    """Running durations of the on_batch_* hooks, checked cheaply for slowness."""
+
+    __slots__ = ("queue", "slow")
+
+    def __init__(self, maxlen):
+        self.queue = deque([], maxlen=maxlen)
+        self.slow = 0  # entries of the queue above _SLOW
+
+    def push(self, delta):
+        """Records one duration; returns the median when it may be slow, else None."""
+        queue = self.queue
+        if queue.maxlen is not None and len(queue) == queue.maxlen:
+            if queue.maxlen == 0:
+                return None
+            if queue[0] > _SLOW:
+                self.slow -= 1
+        queue.append(delta)
+        if delta > _SLOW:
+            self.slow += 1
+        # the median can only exceed _SLOW when at least half the entries do
+        if self.slow and 2 * self.slow >= len(queue):
+            return _median(queue)
+        return None
+
+
+class CallbackList:
+    """A list of callbacks called in order.
+
+    Warns when the `on_batch_begin`/`on_batch_end` hooks take longer (median over the
+    last `queue_length` batches, and above 0.1 s) than the batch update itself.
+
+    # Arguments
+        callbacks: list of `Callback` instances.
+        queue_length: number of batches the timing median runs over.
+    """
+
+    def __init__(self, callbacks=None, queue_length=10):
+        self.callbacks = list(callbacks or [])
+        self.queue_length = queue_length
+        self._delta_t_batch = 0.0
+        self._t_enter_batch = None
+        self._begin_times = _Timings(queue_length)
+        self._end_times = _Timings(queue_length)
+
+    def append(self, callback):
+        self.callbacks.append(callback)
+
+    def set_params(self, params):
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def set_model(self, model):
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+        self._delta_t_batch = 0.0
+        self._begin_times = _Timings(self.queue_length)
+        self._end_times = _Timings(self.queue_length)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        t0 = time.time()
+        for callback in self.callbacks:
+            callback.on_batch_begin(batch, logs)
+        t1 = time.time()
+        median = self._begin_times.push(t1 - t0)
+        if median is not None and self._delta_t_batch > 0.0 and median > 0.95 * self._delta_t_batch:
+            warnings.warn(
+                "Method on_batch_begin() is slow compared to the batch update (%f). "
+                "Check your callbacks." % median,
+                stacklevel=2,
+            )
+        self._t_enter_batch = t1
+
+    def on_batch_end(self, batch, logs=None):
+        logs = {} if logs is None else logs
+        t0 = time.time()
+        if self._t_enter_batch is None:
+            self._t_enter_batch = t0
+        self._delta_t_batch = t0 - self._t_enter_batch
+        for callback in self.callbacks:
+            callback.on_batch_end(batch, logs)
+        median = self._end_times.push(time.time() - t0)
+        if median is not None and self._delta_t_batch > 0.0 and median > 0.95 * self._delta_t_batch:
+            warnings.warn(
+                "Method on_batch_end() is slow compared to the batch update (%f). "
+                "Check your callbacks." % median,
+                stacklevel=2,
+            )
+
+    def on_train_begin(self, logs=None):
+        logs = {} if logs is None else logs
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        logs = {} if logs is None else logs
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self):
+        return len(self.callbacks)
+
+
+class Callback:
+    """Base class of callbacks.
+
+    # Properties
+        params: dict of training parameters (`batch_size`, `nb_epoch`, `nb_sample`,
+            `verbose`, `do_validation`, `metrics`: the log keys, `val_*` included).
+        model: the model being trained (`keras.models.Model`).
+
+    The hooks receive a `logs` dict: `on_epoch_end` gets the epoch's `loss`, metrics
+    and (with validation) `val_loss`, `val_<metric>`; `on_batch_begin` gets `batch`
+    and `size`; `on_batch_end` adds `loss` and the metrics of that batch.
+    """
+
+    def __init__(self):
+        self.params = {}
+        self.model = None
+
+    def set_params(self, params):
+        self.params = params
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class BaseLogger(Callback):
+    """Averages the batch values of each metric over the epoch (weighted by batch size)
+    and writes the means into the epoch logs. `fit` always adds it first.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen = 0
+        self.totals = {}
+
+    def on_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        batch_size = logs.get("size", 0)
+        self.seen += batch_size
+        totals = self.totals
+        for k, v in logs.items():
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                pass
+            if k in totals:
+                totals[k] += v * batch_size
+            else:
+                totals[k] = v * batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or not self.seen:
+            return
+        for k in self.params.get("metrics", ()):
+            if k in self.totals:
+                # visible to the callbacks called after this one
+                logs[k] = self.totals[k] / self.seen
+
+
+class ProgbarLogger(Callback):
+    """Prints `Epoch e/n` and a `Progbar` of the epoch (added by `fit` when verbose)."""
+
+    def on_train_begin(self, logs=None):
+        self.verbose = self.params["verbose"]
+        self.nb_epoch = self.params["nb_epoch"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.verbose:
+            print("Epoch %d/%d" % (epoch + 1, self.nb_epoch))
+            self.progbar = Progbar(target=self.params["nb_sample"], verbose=self.verbose)
+        self.seen = 0
+        self.log_values = []
+
+    def on_batch_begin(self, batch, logs=None):
+        if self.seen < self.params["nb_sample"]:
+            self.log_values = []
+
+    def on_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.seen += logs.get("size", 0)
+        for k in self.params["metrics"]:
+            if k in logs:
+                self.log_values.append((k, logs[k]))
+        # the last batch is drawn by on_epoch_end, together with the validation values
+        if self.verbose and self.seen < self.params["nb_sample"]:
+            self.progbar.update(self.seen, self.log_values)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        for k in self.params["metrics"]:
+            if k in logs:
+                self.log_values.append((k, logs[k]))
+        # The last batch's values and the epoch means both enter with the last batch's
+        # weight, which makes the printed running average equal the epoch mean.
+        if self.verbose:
+            self.progbar.update(self.seen, self.log_values, force=True)
+
+
+class History(Callback):
+    """Records the epoch logs: `history` (dict of lists, one entry per epoch) and
+    `epoch` (list of epoch indices). `fit` always adds it and returns it.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+
+def _monitor_op(monitor, mode, who, fmeasure=True):
+    """(op, best) for a monitored quantity; 'auto' maximises accuracies."""
+    if mode not in ("auto", "min", "max"):
+        warnings.warn(
+            "%s mode %s is unknown, fallback to auto mode." % (who, mode), RuntimeWarning, stacklevel=3
+        )
+        mode = "auto"
+    if mode == "min":
+        return np.less, np.inf
+    if mode == "max":
+        return np.greater, -np.inf
+    if "acc" in monitor or (fmeasure and monitor.startswith("fmeasure")):
+        return np.greater, -np.inf
+    return np.less, np.inf
+
+
+class ModelCheckpoint(Callback):
+    """Saves the model after every `period` epochs.
+
+    `filepath` may contain format fields filled with `epoch` (0-based, as in Keras 1)
+    and the epoch logs, e.g. `weights.{epoch:02d}-{val_loss:.2f}.hdf5`.
+
+    # Arguments
+        filepath: where to save.
+        monitor: quantity compared when `save_best_only`.
+        verbose: 1 prints a line per save decision.
+        save_best_only: save only when `monitor` improved on the best value so far.
+        save_weights_only: `model.save_weights(filepath)` instead of `model.save(filepath)`.
+        mode: 'min', 'max' or 'auto' (maximise when the name contains `acc` or starts
+            with `fmeasure`, else minimise).
+        period: number of epochs between checkpoints.
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        period=1,
+    ):
+        super().__init__()
+        self.monitor = monitor
+        self.verbose = verbose
+        self.filepath = filepath
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.period = period
+        self.epochs_since_last_save = 0
+        self.monitor_op, self.best = _monitor_op(monitor, mode, "ModelCheckpoint")
+
+    def _save(self, filepath):
+        if self.save_weights_only:
+            self.model.save_weights(filepath, overwrite=True)
+        else:
+            self.model.save(filepath, overwrite=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self.epochs_since_last_save += 1
+        if self.epochs_since_last_save < self.period:
+            return
+        self.epochs_since_last_save = 0
+        filepath = self.filepath.format(epoch=epoch, **logs)
+        if not self.save_best_only:
+            if self.verbose > 0:
+                print("Epoch %05d: saving model to %s" % (epoch, filepath))
+            self._save(filepath)
+            return
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                "Can save best model only with %s available, skipping." % self.monitor,
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        if self.monitor_op(current, self.best):
+            if self.verbose > 0:
+                print(
+                    "Epoch %05d: %s improved from %0.5f to %0.5f, saving model to %s"
+                    % (epoch, self.monitor, self.best, current, filepath)
+                )
+            self.best = current
+            self._save(filepath)
+        elif self.verbose > 0:
+            print("Epoch %05d: %s did not improve" % (epoch, self.monitor))
+
+
+class EarlyStopping(Callback):
+    """Stops training when a monitored quantity has stopped improving.
+
+    An epoch improves when `monitor_op(current - min_delta, best)` (`min_delta` counts
+    against the direction of improvement). On a non-improving epoch, training stops if
+    `wait >= patience`, then `wait` grows by one: training stops at the end of the
+    (patience+1)-th consecutive non-improving epoch.
+
+    # Arguments
+        monitor: quantity to monitor.
+        min_delta: minimum change that counts as an improvement.
+        patience: number of non-improving epochs tolerated.
+        verbose: 1 prints the epoch at which training stopped.
+        mode: 'min', 'max' or 'auto' (maximise when the name contains `acc` or starts
+            with `fmeasure`).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto"):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = patience
+        self.verbose = verbose
+        self.min_delta = min_delta
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.monitor_op, self.best = _monitor_op(monitor, mode, "EarlyStopping")
+        if self.monitor_op is np.less:
+            self.min_delta *= -1
+
+    def on_train_begin(self, logs=None):
+        # reset, so that one instance can serve several fits
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = np.inf if self.monitor_op is np.less else -np.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                "Early stopping requires %s available!" % self.monitor, RuntimeWarning, stacklevel=2
+            )
+            return
+        if self.monitor_op(current - self.min_delta, self.best):
+            self.best = current
+            self.wait = 0
+        else:
+            if self.wait >= self.patience:
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
+            self.wait += 1
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print("Epoch %05d: early stopping" % self.stopped_epoch)
+
+
+class RemoteMonitor(Callback):
+    """Posts the epoch logs to a server at the end of each epoch.
+
+    The request is a form-encoded POST to `root + path` whose field `field` holds the
+    JSON of `{'epoch': epoch, <logs>}` (what Keras 1 sent). An unreachable server gives
+    a warning, never an error.
+
+    # Arguments
+        root: root URL of the server.
+        path: path of the endpoint, relative to `root`.
+        field: form field holding the JSON.
+        headers: optional dict of extra HTTP headers.
+    """
+
+    def __init__(self, root="http://localhost:9000", path="/publish/epoch/end/", field="data", headers=None):
+        super().__init__()
+        self.root = root
+        self.path = path
+        self.field = field
+        self.headers = headers
+        self.timeout = 10.0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        send = {"epoch": epoch}
+        send.update(logs)
+        body = _urlparse.urlencode({self.field: json.dumps(send, default=_json_default)}).encode("utf-8")
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        headers.update(self.headers or {})
+        req = _urlrequest.Request(self.root + self.path, data=body, headers=headers, method="POST")
+        try:
+            with _urlrequest.urlopen(req, timeout=self.timeout) as resp:
+                resp.read()
+        except (_urlerror.URLError, OSError, ValueError) as e:
+            warnings.warn(
+                "Could not reach RemoteMonitor root server at %s (%s)" % (self.root, e),
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError("%r is not JSON serializable" % (obj,))
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the beginning of each epoch.
+
+    # Arguments
+        schedule: function of the epoch index (from 0) returning the new learning
+            rate as a float.
+    """
+
+    def __init__(self, schedule):
+        super().__init__()
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not hasattr(self.model.optimizer, "lr"):
+            raise ValueError('Optimizer must have a "lr" attribute.')
+        lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.floating)):
+            raise ValueError('The output of the "schedule" function should be float.')
+        K.set_value(self.model.optimizer.lr, lr)
+
+
+class TensorBoard(Callback):
+    """TensorBoard logging (not available in ferrokeras yet).
+
+    Keras 1 wrote TensorBoard summaries through TensorFlow; ferrokeras would need the
+    `tensorboardX` package to write event files, and that writer is not implemented.
+    Construction raises ImportError with that explanation.
+
+    # Arguments
+        log_dir: directory of the event files.
+        histogram_freq: epochs between weight histograms (0: none).
+        write_graph: whether to write the graph.
+        write_images: whether to write weights as images.
+    """
+
+    def __init__(self, log_dir="./logs", histogram_freq=0, write_graph=True, write_images=False):
+        super().__init__()
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError as e:
+            raise ImportError(
+                "The TensorBoard callback needs the tensorboardX package to write event files, "
+                "and it is not installed. ferrokeras has no TensorFlow; use CSVLogger or "
+                "History to record training curves."
+            ) from e
+        raise ImportError(
+            "The TensorBoard callback is not implemented in ferrokeras yet (tensorboardX is "
+            "installed, but the event writer is not wired up); use CSVLogger or History."
+        )
+
+
+class ReduceLROnPlateau(Callback):
+    """Reduces the learning rate when a metric has stopped improving.
+
+    An epoch improves when the monitored value beats the best one by more than
+    `epsilon`. After `patience` non-improving epochs (counted as in EarlyStopping) the
+    learning rate becomes `max(lr * factor, min_lr)` (only when it is above `min_lr`),
+    then `cooldown` epochs follow during which no epoch counts as non-improving.
+    The current learning rate is written to `logs['lr']` every epoch.
+
+    # Arguments
+        monitor: quantity to monitor.
+        factor: factor applied to the learning rate (< 1).
+        patience: number of non-improving epochs tolerated.
+        verbose: 1 prints each reduction.
+        mode: 'min', 'max' or 'auto' (maximise when the name contains `acc`).
+        epsilon: threshold for a change to count as an improvement.
+        cooldown: epochs to wait after a reduction before counting again.
+        min_lr: lower bound of the learning rate.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        epsilon=1e-4,
+        cooldown=0,
+        min_lr=0,
+    ):
+        super().__init__()
+        self.monitor = monitor
+        if factor >= 1.0:
+            raise ValueError("ReduceLROnPlateau does not support a factor >= 1.0.")
+        self.factor = factor
+        self.min_lr = min_lr
+        self.epsilon = epsilon
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.cooldown_counter = 0
+        self.wait = 0
+        self.best = 0
+        self.mode = mode
+        self.monitor_op = None
+        self.reset()
+
+    def reset(self):
+        """Resets the wait and cooldown counters and the best value."""
+        if self.mode not in ("auto", "min", "max"):
+            warnings.warn(
+                "Learning Rate Plateau Reducing mode %s is unknown, fallback to auto mode." % self.mode,
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.mode = "auto"
+        if self.mode == "min" or (self.mode == "auto" and "acc" not in self.monitor):
+            self.monitor_op = lambda a, b: np.less(a, b - self.epsilon)
+            self.best = np.inf
+        else:
+            self.monitor_op = lambda a, b: np.greater(a, b + self.epsilon)
+            self.best = -np.inf
+        self.cooldown_counter = 0
+        self.wait = 0
+        self.lr_epsilon = self.min_lr * 1e-4
+
+    def on_train_begin(self, logs=None):
+        self.reset()
+
+    def in_cooldown(self):
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            logs = {}
+        logs["lr"] = _lr_value(self.model)
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                "Learning Rate Plateau Reducing requires %s available!" % self.monitor,
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self.monitor_op(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            if self.wait >= self.patience:
+                old_lr = _to_float(K.get_value(self.model.optimizer.lr))
+                if old_lr > self.min_lr + self.lr_epsilon:
+                    new_lr = max(old_lr * self.factor, self.min_lr)
+                    K.set_value(self.model.optimizer.lr, new_lr)
+                    if self.verbose > 0:
+                        print("\nEpoch %05d: reducing learning rate to %s." % (epoch, new_lr))
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+            self.wait += 1
+
+
+class CSVLogger(Callback):
+    """Streams the epoch logs to a CSV file: a header `epoch` + the sorted log keys, then
+    one row per epoch.
+
+    # Arguments
+        filename: the CSV file.
+        separator: field separator.
+        append: append to an existing file (the header is written only when the file is
+            empty or missing) instead of overwriting it.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.sep = separator
+        self.filename = filename
+        self.append = append
+        self.writer = None
+        self.keys = None
+        self.append_header = True
+        self.csv_file = None
+
+    def on_train_begin(self, logs=None):
+        self.writer = None
+        self.keys = None
+        self.append_header = True
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename) as f:
+                    self.append_header = not f.readline()
+            self.csv_file = open(self.filename, "a", newline="")
+        else:
+            self.csv_file = open(self.filename, "w", newline="")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.csv_file is None:
+            # used without on_train_begin (e.g. called by hand): open lazily
+            self.on_train_begin()
+        if self.writer is None:
+            self.keys = sorted(logs.keys())
+            self.writer = csv.writer(self.csv_file, delimiter=self.sep, lineterminator="\r\n")
+            if self.append_header:
+                self.writer.writerow(["epoch"] + self.keys)
+        row = [epoch] + [_csv_value(logs.get(k, "")) for k in self.keys]
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file is not None:
+            self.csv_file.close()
+            self.csv_file = None
+        self.writer = None
+
+
+def _csv_value(value):
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        return value
+    return "[%s]" % ", ".join(str(x) for x in value)
+
+
+class LambdaCallback(Callback):
+    """A callback built from plain functions.
+
+    `on_epoch_begin`/`on_epoch_end` are called with `(epoch, logs)`,
+    `on_batch_begin`/`on_batch_end` with `(batch, logs)`, `on_train_begin`/
+    `on_train_end` with `(logs)`. Other keyword arguments become attributes.
+
+    # Arguments
+        on_epoch_begin, on_epoch_end, on_batch_begin, on_batch_end, on_train_begin,
+        on_train_end: the functions (None: do nothing).
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_batch_begin=None,
+        on_batch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        **kwargs,
+    ):
+        super().__init__()
+        self.__dict__.update(kwargs)
+        noop2 = lambda _a, _logs=None: None
+        noop1 = lambda _logs=None: None
+        self.on_epoch_begin = on_epoch_begin if on_epoch_begin is not None else noop2
+        self.on_epoch_end = on_epoch_end if on_epoch_end is not None else noop2
+        self.on_batch_begin = on_batch_begin if on_batch_begin is not None else noop2
+        self.on_batch_end = on_batch_end if on_batch_end is not None else noop2
+        self.on_train_begin = on_train_begin if on_train_begin is not None else noop1
+        self.on_train_end = on_train_end if on_train_end is not None else noop1

@@ -1,0 +1,1206 @@
+"""Training: `Model` = Container + compile / fit / evaluate / predict (Keras 1.2.2).
+
+`compile` builds the loss, metrics and optimizer update as graph nodes and three native
+Programs (train, test, predict) are compiled lazily from them. One train step is one
+native call: the batch goes in, loss and metrics come out, the weights are updated in
+the engine. Inputs are converted to contiguous float32/int32 once per `fit`; with
+shuffling, one gather per epoch makes every batch a contiguous view.
+"""
+
+import copy
+import queue
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from .. import backend as K
+from .. import callbacks as cbks
+from .. import metrics as metrics_module
+from .. import objectives, optimizers
+from ..utils.generic_utils import Progbar
+from .topology import Container
+
+# ---------------------------------------------------------------------------------------
+# Data standardisation
+
+
+def standardize_input_data(data, names, shapes=None, check_batch_dim=True, exception_prefix=""):
+    """Normalises user data (array, list or dict keyed by name) to a list of arrays, one
+    per name, checking ranks and (non-batch) dims against `shapes`."""
+    if type(data) is dict:
+        arrays = []
+        for name in names:
+            if name not in data:
+                raise ValueError('No data provided for "' + name + '". Need data for each key in: ' + str(list(data.keys())))
+            arrays.append(data[name])
+    elif type(data) is list:
+        if len(data) != len(names):
+            if data and hasattr(data[0], "shape"):
+                raise ValueError(
+                    "Error when checking " + exception_prefix + ": the list of Numpy arrays that you are passing to your "
+                    "model is not the size the model expected. Expected to see " + str(len(names)) + " arrays but instead "
+                    "got the following list of " + str(len(data)) + " arrays: " + str(data)[:200] + "..."
+                )
+            if len(names) == 1:
+                data = [np.asarray(data)]
+            else:
+                raise ValueError(
+                    "Error when checking " + exception_prefix + ": you are passing a list as input to your model, but the "
+                    "model expects a list of " + str(len(names)) + " Numpy arrays instead. The list you passed was: "
+                    + str(data)[:200]
+                )
+        arrays = data
+    else:
+        if not hasattr(data, "shape"):
+            raise TypeError(
+                "Error when checking " + exception_prefix + ": data should be a Numpy array, or list/dict of Numpy arrays. "
+                "Found: " + str(data)[:200] + "..."
+            )
+        if len(names) != 1:
+            raise ValueError(
+                "Error when checking " + exception_prefix + ": the model expects " + str(len(names)) + " input arrays, "
+                "but only received one array. Found: array with shape " + str(data.shape)
+            )
+        arrays = [data]
+
+    arrays = [np.asarray(a) if not hasattr(a, "shape") else a for a in arrays]
+    for i in range(len(names)):
+        array = arrays[i]
+        if len(array.shape) == 1:
+            array = np.expand_dims(array, 1)
+            arrays[i] = array
+        if array.dtype.kind not in "biuf":
+            raise TypeError(
+                "Error when checking " + exception_prefix + ': expected "' + names[i] + '" to hold numbers, got an array of '
+                "dtype " + str(array.dtype)
+            )
+
+    if shapes:
+        for i in range(len(names)):
+            if shapes[i] is None:
+                continue
+            array = arrays[i]
+            if len(array.shape) != len(shapes[i]):
+                raise ValueError(
+                    "Error when checking " + exception_prefix + ": expected " + names[i] + " to have " + str(len(shapes[i]))
+                    + " dimensions, but got array with shape " + str(array.shape)
+                )
+            for j, (dim, ref_dim) in enumerate(zip(array.shape, shapes[i])):
+                if not j and not check_batch_dim:
+                    continue
+                if ref_dim:
+                    if ref_dim != dim:
+                        raise ValueError(
+                            "Error when checking " + exception_prefix + ": expected " + names[i] + " to have shape "
+                            + str(shapes[i]) + " but got array with shape " + str(array.shape)
+                        )
+    return arrays
+
+
+def standardize_sample_or_class_weights(x_weight, output_names, weight_type):
+    if x_weight is None or len(x_weight) == 0:
+        return [None for _ in output_names]
+    if len(output_names) == 1:
+        if type(x_weight) is list and len(x_weight) == 1:
+            return x_weight
+        if type(x_weight) is dict and output_names[0] in x_weight:
+            return [x_weight[output_names[0]]]
+        return [x_weight]
+    if type(x_weight) is list:
+        if len(x_weight) != len(output_names):
+            raise ValueError(
+                "Provided `" + weight_type + "` was a list of " + str(len(x_weight)) + " elements, but the model has "
+                + str(len(output_names)) + " outputs. You should provide one `" + weight_type + "`array per model output."
+            )
+        return x_weight
+    if type(x_weight) is dict:
+        return [x_weight.get(name) for name in output_names]
+    raise TypeError(
+        "The model has multiple outputs, so `" + weight_type + "` should be either a list of a dict. Provided `"
+        + weight_type + "` type not understood: " + str(x_weight)
+    )
+
+
+def standardize_class_weights(class_weight, output_names):
+    return standardize_sample_or_class_weights(class_weight, output_names, "class_weight")
+
+
+def standardize_sample_weights(sample_weight, output_names):
+    return standardize_sample_or_class_weights(sample_weight, output_names, "sample_weight")
+
+
+def check_array_lengths(X, Y, W):
+    x_lengths = [x.shape[0] for x in X]
+    y_lengths = [y.shape[0] for y in Y]
+    w_lengths = [w.shape[0] for w in W]
+    set_x = set(x_lengths)
+    if len(set_x) != 1:
+        raise ValueError("All input arrays (x) should have the same number of samples. Got array shapes: " + str([x.shape for x in X]))
+    set_y = set(y_lengths)
+    if len(set_y) != 1:
+        raise ValueError("All target arrays (y) should have the same number of samples. Got array shapes: " + str([y.shape for y in Y]))
+    set_w = set(w_lengths)
+    if len(set_w) > 1:
+        raise ValueError("All sample_weight arrays should have the same number of samples. Got array shapes: " + str([w.shape for w in W]))
+    if list(set_x)[0] != list(set_y)[0]:
+        raise ValueError(
+            "Input arrays should have the same number of samples as target arrays. Found " + str(list(set_x)[0])
+            + " input samples and " + str(list(set_y)[0]) + " target samples."
+        )
+    if set_w and list(set_x)[0] != list(set_w)[0]:
+        raise ValueError(
+            "Sample_weight arrays should have the same number of samples as input arrays. Found " + str(list(set_x)[0])
+            + " input samples and " + str(list(set_w)[0]) + " target samples."
+        )
+
+
+def check_loss_and_target_compatibility(targets, losses, output_shapes):
+    key_losses = {"mean_square_error", "binary_crossentropy", "categorical_crossentropy"}
+    for y, loss, shape in zip(targets, losses, output_shapes):
+        if loss.__name__ == "categorical_crossentropy":
+            if y.shape[-1] == 1:
+                raise ValueError(
+                    "You are passing a target array of shape " + str(y.shape) + " while using as loss "
+                    "`categorical_crossentropy`. `categorical_crossentropy` expects targets to be binary matrices "
+                    "(1s and 0s) of shape (samples, classes). If your targets are integer classes, you can convert them "
+                    "to the expected format via:\n```\nfrom keras.utils.np_utils import to_categorical\n"
+                    "y_binary = to_categorical(y_int)\n```\n\nAlternatively, you can use the loss function "
+                    "`sparse_categorical_crossentropy` instead, which does expect integer targets."
+                )
+        if loss.__name__ in key_losses:
+            for target_dim, out_dim in zip(y.shape[1:], shape[1:]):
+                if out_dim is not None and target_dim != out_dim:
+                    raise ValueError(
+                        "A target array with shape " + str(y.shape) + " was passed for an output of shape " + str(shape)
+                        + " while using as loss `" + loss.__name__ + "`. This loss expects targets to have the same "
+                        "shape as the output."
+                    )
+
+
+def collect_metrics(metrics, output_names):
+    if not metrics:
+        return [[] for _ in output_names]
+    if type(metrics) is list:
+        return [copy.copy(metrics) for _ in output_names]
+    if type(metrics) is dict:
+        nested_metrics = []
+        for name in output_names:
+            output_metrics = metrics.get(name, [])
+            if type(output_metrics) is not list:
+                output_metrics = [output_metrics]
+            nested_metrics.append(output_metrics)
+        return nested_metrics
+    raise TypeError("Type of `metrics` argument not understood. Expected a list or dictionary, found: " + str(metrics))
+
+
+def collect_trainable_weights(layer):
+    """Trainable weights of a layer or model, deduplicated, sorted by variable name as
+    Keras 1.2.2 does in `compile` (this fixes the optimizer-state order)."""
+    trainable = getattr(layer, "trainable", True)
+    if not trainable:
+        return []
+    weights = []
+    if layer.__class__.__name__ == "Sequential":
+        for sublayer in layer.flattened_layers:
+            weights += collect_trainable_weights(sublayer)
+    elif layer.__class__.__name__ == "Model":
+        for sublayer in layer.layers:
+            weights += collect_trainable_weights(sublayer)
+    elif layer.__class__.__name__ == "Graph":
+        for sublayer in layer._graph_nodes.values():
+            weights += collect_trainable_weights(sublayer)
+    else:
+        weights += layer.trainable_weights
+    seen = set()
+    unique = []
+    for w in weights:
+        if id(w) not in seen:
+            seen.add(id(w))
+            unique.append(w)
+    unique.sort(key=lambda x: x.name)
+    return unique
+
+
+def batch_shuffle(index_array, batch_size):
+    """Shuffles whole batch-size blocks; the leftover tail stays at the end."""
+    batch_count = int(len(index_array) / batch_size)
+    last_batch = index_array[batch_count * batch_size :]
+    index_array = index_array[: batch_count * batch_size]
+    index_array = index_array.reshape((batch_count, batch_size))
+    np.random.shuffle(index_array)
+    index_array = index_array.flatten()
+    return np.append(index_array, last_batch)
+
+
+def make_batches(size, batch_size):
+    """(start, end) index pairs of consecutive batches; the last may be smaller."""
+    nb_batch = int(np.ceil(size / float(batch_size)))
+    return [(i * batch_size, min(size, (i + 1) * batch_size)) for i in range(0, nb_batch)]
+
+
+def slice_X(X, start=None, stop=None):
+    """Rows of an array (or list of arrays) by slice or index array."""
+    if type(X) is list:
+        if hasattr(start, "__len__"):
+            if hasattr(start, "shape"):
+                start = start.tolist()
+            return [x[start] for x in X]
+        return [x[start:stop] for x in X]
+    if hasattr(start, "__len__"):
+        if hasattr(start, "shape"):
+            start = start.tolist()
+        return X[start]
+    return X[start:stop]
+
+
+def weighted_objective(fn):
+    """Wraps a per-sample loss into Keras 1's weighted, masked batch loss:
+    sum(w_i * l_i) / count(w_i != 0) (formats §6.2)."""
+
+    def weighted(y_true, y_pred, weights, mask=None):
+        score_array = fn(y_true, y_pred)
+        if mask is not None:
+            mask = K.cast(mask, K.floatx())
+            score_array = score_array * mask
+            score_array = score_array / K.mean(mask)
+        ndim = K.ndim(score_array)
+        weight_ndim = K.ndim(weights)
+        if ndim > weight_ndim:
+            score_array = K.mean(score_array, axis=list(range(weight_ndim, ndim)))
+        if weights is not None:
+            score_array = score_array * weights
+            score_array = score_array / K.mean(K.cast(K.not_equal(weights, 0), K.floatx()))
+        return K.mean(score_array)
+
+    return weighted
+
+
+def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_mode=None):
+    """Per-sample weights from sample_weight (wins) or class_weight, else ones."""
+    if sample_weight_mode is not None:
+        if sample_weight_mode != "temporal":
+            raise ValueError('"sample_weight_mode should be None or "temporal". Found: ' + str(sample_weight_mode))
+        if len(y.shape) < 3:
+            raise ValueError(
+                "Found a sample_weight array for an input with shape " + str(y.shape) + ". Timestep-wise sample weighting "
+                "(use of sample_weight_mode=\"temporal\") is restricted to outputs that are at least 3D, i.e. that have "
+                "a time dimension."
+            )
+        if sample_weight is not None and len(sample_weight.shape) != 2:
+            raise ValueError(
+                "Found a sample_weight array with shape " + str(sample_weight.shape) + ". In order to use timestep-wise "
+                "sample weighting, you should pass a 2D sample_weight array."
+            )
+    else:
+        if sample_weight is not None and len(sample_weight.shape) != 1:
+            raise ValueError(
+                "Found a sample_weight array with shape " + str(sample_weight.shape) + ". In order to use timestep-wise "
+                "sample weights, you should specify sample_weight_mode=\"temporal\" in compile(). If you just mean to "
+                "use sample-wise weights, make sure your sample_weight array is 1D."
+            )
+
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)
+        if len(sample_weight.shape) > len(y.shape):
+            raise ValueError("Found a sample_weight with shape" + str(sample_weight.shape) + ".Expected sample_weight with rank less than or equal to " + str(len(y.shape)))
+        if y.shape[: sample_weight.ndim] != sample_weight.shape:
+            raise ValueError(
+                "Found a sample_weight array with shape " + str(sample_weight.shape) + " for an input with shape "
+                + str(y.shape) + ". sample_weight cannot be broadcast."
+            )
+        return sample_weight
+    if isinstance(class_weight, dict):
+        if len(y.shape) > 2:
+            raise ValueError("class_weight not supported for 3+ dimensional targets.")
+        if y.shape[1] > 1:
+            y_classes = y.argmax(axis=1)
+        elif y.shape[1] == 1:
+            y_classes = np.reshape(y, y.shape[0])
+        else:
+            y_classes = y
+        weights = np.asarray([class_weight[cls] for cls in y_classes])
+        return weights
+    if sample_weight_mode is None:
+        return np.ones((y.shape[0],), dtype=K.floatx())
+    return np.ones((y.shape[0], y.shape[1]), dtype=K.floatx())
+
+
+def _native_inputs(arrays, placeholders):
+    """Converts arrays once to what the Programs take (contiguous float32 or int32)."""
+    out = []
+    for a, p in zip(arrays, placeholders):
+        out.append(K.ferrokeras_backend._as_native_array(a, p.dtype))
+    return out
+
+
+class GeneratorEnqueuer:
+    """Runs a Python generator in worker threads (or processes with pickle_safe) and
+    fills a queue; the engine releases the GIL while it trains, so threads overlap."""
+
+    def __init__(self, generator, pickle_safe=False):
+        self._generator = generator
+        self._pickle_safe = pickle_safe
+        self._threads = []
+        self._stop_event = None
+        self.queue = None
+
+    def start(self, nb_worker=1, max_q_size=10, wait_time=0.05):
+        def data_generator_task():
+            while not self._stop_event.is_set():
+                try:
+                    if self._pickle_safe or self.queue.qsize() < max_q_size:
+                        generator_output = next(self._generator)
+                        self.queue.put(generator_output)
+                    else:
+                        time.sleep(wait_time)
+                except StopIteration:
+                    self._stop_event.set()
+                    break
+                except Exception as e:  # surfaced to the consumer
+                    self._stop_event.set()
+                    self.queue.put(_GeneratorFailure(e))
+                    break
+
+        if self._pickle_safe:
+            import multiprocessing
+
+            self.queue = multiprocessing.Queue(maxsize=max_q_size)
+            self._stop_event = multiprocessing.Event()
+        else:
+            self.queue = queue.Queue()
+            self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        for _ in range(nb_worker):
+            if self._pickle_safe:
+                import multiprocessing
+
+                np.random.seed()
+                thread = multiprocessing.Process(target=data_generator_task)
+                thread.daemon = True
+            else:
+                thread = threading.Thread(target=data_generator_task)
+                thread.daemon = True
+            self._threads.append(thread)
+            thread.start()
+
+    def is_running(self):
+        return self._stop_event is not None and not self._stop_event.is_set()
+
+    def stop(self, timeout=None):
+        if self._stop_event is not None:
+            self._stop_event.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                if self._pickle_safe:
+                    thread.terminate()
+                else:
+                    thread.join(timeout)
+        self._threads = []
+        self._stop_event = None
+        self.queue = None
+
+    def get(self, wait_time=0.05):
+        while True:
+            if self.queue is None:
+                raise StopIteration
+            try:
+                item = self.queue.get(timeout=wait_time)
+            except queue.Empty:
+                if not self.is_running() and (self.queue is None or self.queue.empty()):
+                    raise StopIteration from None
+                continue
+            except Exception:
+                if not self.is_running():
+                    raise StopIteration from None
+                continue
+            if isinstance(item, _GeneratorFailure):
+                raise item.error
+            return item
+
+
+class _GeneratorFailure:
+    def __init__(self, error):
+        self.error = error
+
+
+def _next_from(enqueuer, what):
+    try:
+        return enqueuer.get()
+    except StopIteration:
+        raise ValueError("The " + what + " generator stopped before yielding enough samples.") from None
+
+
+# ---------------------------------------------------------------------------------------
+
+
+class Model(Container):
+    """A Container that can be compiled and trained (Keras 1.2.2 `Model`)."""
+
+    def compile(self, optimizer, loss, metrics=None, loss_weights=None, sample_weight_mode=None, **kwargs):
+        """Configures the model for training.
+
+        # Arguments
+            optimizer: optimizer name or instance.
+            loss: objective name or function, or a list / dict with one per output.
+            metrics: metric names/functions, or a dict per output ('accuracy' resolves
+                from the loss and output shape).
+            loss_weights: list or dict of output loss weights.
+            sample_weight_mode: None or 'temporal' (or a list / dict per output).
+            kwargs: accepted and ignored (Theano function arguments).
+        """
+        self.optimizer = optimizers.get(optimizer)
+        self.sample_weight_mode = sample_weight_mode
+        self.loss = loss
+        self.loss_weights = loss_weights
+
+        if type(loss) is dict:
+            for name in loss:
+                if name not in self.output_names:
+                    raise ValueError(
+                        'Unknown entry in loss dictionary: "' + name + '". Only expected the following keys: '
+                        + str(self.output_names)
+                    )
+            loss_functions = []
+            for name in self.output_names:
+                if name not in loss:
+                    raise ValueError("Output " + name + " missing from loss dictionary.")
+                loss_functions.append(objectives.get(loss[name]))
+        elif type(loss) is list:
+            if len(loss) != len(self.outputs):
+                raise ValueError(
+                    "When passing a list as loss, it should have one entry per model outputs. The model has "
+                    + str(len(self.outputs)) + " outputs, but you passed loss=" + str(loss)
+                )
+            loss_functions = [objectives.get(l) for l in loss]
+        else:
+            loss_function = objectives.get(loss)
+            loss_functions = [loss_function for _ in range(len(self.outputs))]
+        self.loss_functions = loss_functions
+        weighted_losses = [weighted_objective(fn) for fn in loss_functions]
+
+        masks = self.compute_mask(self.inputs, mask=None)
+        if masks is None:
+            masks = [None for _ in self.outputs]
+        if type(masks) is not list:
+            masks = [masks]
+
+        if loss_weights is None:
+            loss_weights_list = [1.0 for _ in range(len(self.outputs))]
+        elif type(loss_weights) is dict:
+            for name in loss_weights:
+                if name not in self.output_names:
+                    raise ValueError(
+                        'Unknown entry in loss_weights dictionary: "' + name + '". Only expected the following keys: '
+                        + str(self.output_names)
+                    )
+            loss_weights_list = [loss_weights.get(name, 1.0) for name in self.output_names]
+        elif type(loss_weights) is list:
+            if len(loss_weights) != len(self.outputs):
+                raise ValueError(
+                    "When passing a list as loss_weights, it should have one entry per model outputs. The model has "
+                    + str(len(self.outputs)) + " outputs, but you passed loss_weights=" + str(loss_weights)
+                )
+            loss_weights_list = loss_weights
+        else:
+            raise TypeError("Could not interpret loss_weights argument: " + str(loss_weights) + " - expected a list of dicts.")
+
+        sample_weights = []
+        sample_weight_modes = []
+        if type(sample_weight_mode) is dict:
+            for name in sample_weight_mode:
+                if name not in self.output_names:
+                    raise ValueError('Unknown entry in sample_weight_mode dictionary: "' + name + '".')
+            for name in self.output_names:
+                if name not in sample_weight_mode:
+                    raise ValueError("Output " + name + " missing from sample_weight_modes dictionary")
+                if sample_weight_mode.get(name) == "temporal":
+                    weight = K.placeholder(ndim=2, name=name + "_sample_weights")
+                    sample_weight_modes.append("temporal")
+                else:
+                    weight = K.placeholder(ndim=1, name=name + "_sample_weights")
+                    sample_weight_modes.append(None)
+                sample_weights.append(weight)
+        elif type(sample_weight_mode) is list:
+            if len(sample_weight_mode) != len(self.outputs):
+                raise ValueError("When passing a list as sample_weight_mode, it should have one entry per model outputs.")
+            for mode, name in zip(sample_weight_mode, self.output_names):
+                if mode == "temporal":
+                    weight = K.placeholder(ndim=2, name=name + "_sample_weights")
+                    sample_weight_modes.append("temporal")
+                else:
+                    weight = K.placeholder(ndim=1, name=name + "_sample_weights")
+                    sample_weight_modes.append(None)
+                sample_weights.append(weight)
+        else:
+            if sample_weight_mode == "temporal":
+                sample_weights = [K.placeholder(ndim=2, name=name + "_sample_weights") for name in self.output_names]
+                sample_weight_modes = ["temporal" for _ in self.output_names]
+            else:
+                sample_weights = [K.placeholder(ndim=1, name=name + "_sample_weights") for name in self.output_names]
+                sample_weight_modes = [None for _ in self.output_names]
+        self.sample_weight_modes = sample_weight_modes
+
+        self.targets = []
+        for i in range(len(self.outputs)):
+            shape = self.internal_output_shapes[i]
+            name = self.output_names[i]
+            self.targets.append(K.placeholder(ndim=len(shape), name=name + "_target"))
+
+        self.metrics = metrics
+        self.metrics_names = ["loss"]
+        self.metrics_tensors = []
+
+        total_loss = None
+        for i in range(len(self.outputs)):
+            y_true = self.targets[i]
+            y_pred = self.outputs[i]
+            weighted_loss = weighted_losses[i]
+            sample_weight = sample_weights[i]
+            mask = masks[i]
+            loss_weight = loss_weights_list[i]
+            output_loss = weighted_loss(y_true, y_pred, sample_weight, mask)
+            if len(self.outputs) > 1:
+                self.metrics_tensors.append(output_loss)
+                self.metrics_names.append(self.output_names[i] + "_loss")
+            if total_loss is None:
+                total_loss = loss_weight * output_loss
+            else:
+                total_loss = total_loss + loss_weight * output_loss
+
+        for loss_tensor in self.losses:
+            total_loss = total_loss + loss_tensor
+
+        nested_metrics = collect_metrics(metrics, self.output_names)
+
+        def append_metric(layer_num, metric_name, metric_tensor):
+            if len(self.output_names) > 1:
+                metric_name = self.output_layers[layer_num].name + "_" + metric_name
+            self.metrics_names.append(metric_name)
+            self.metrics_tensors.append(metric_tensor)
+
+        for i in range(len(self.outputs)):
+            y_true = self.targets[i]
+            y_pred = self.outputs[i]
+            output_metrics = nested_metrics[i]
+            for metric in output_metrics:
+                if metric == "accuracy" or metric == "acc":
+                    output_shape = self.internal_output_shapes[i]
+                    acc_fn = None
+                    if output_shape[-1] == 1 or self.loss_functions[i] == objectives.binary_crossentropy:
+                        acc_fn = metrics_module.binary_accuracy
+                    elif self.loss_functions[i] == objectives.sparse_categorical_crossentropy:
+                        acc_fn = metrics_module.sparse_categorical_accuracy
+                    else:
+                        acc_fn = metrics_module.categorical_accuracy
+                    append_metric(i, "acc", acc_fn(y_true, y_pred))
+                else:
+                    metric_fn = metrics_module.get(metric)
+                    metric_result = metric_fn(y_true, y_pred)
+                    if not isinstance(metric_result, dict):
+                        metric_result = {metric_fn.__name__: metric_result}
+                    for name, tensor in metric_result.items():
+                        append_metric(i, name, tensor)
+
+        self.optimizer = optimizers.get(optimizer)
+        self.total_loss = total_loss
+        self.sample_weights = sample_weights
+        self._collected_trainable_weights = collect_trainable_weights(self)
+        self.train_function = None
+        self.test_function = None
+        self.predict_function = None
+
+    def _learning_phase_inputs(self):
+        if self.uses_learning_phase and not isinstance(K.learning_phase(), int):
+            return [K.learning_phase()]
+        return []
+
+    def _make_train_function(self):
+        if not hasattr(self, "train_function"):
+            raise RuntimeError("You must compile your model before using it.")
+        if self.train_function is None:
+            inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
+            training_updates = self.optimizer.get_updates(
+                self._collected_trainable_weights, self.constraints, self.total_loss
+            )
+            updates = self.updates + training_updates
+            self.train_function = K.function(inputs, [self.total_loss] + self.metrics_tensors, updates=updates)
+
+    def _make_test_function(self):
+        if not hasattr(self, "test_function"):
+            raise RuntimeError("You must compile your model before using it.")
+        if self.test_function is None:
+            inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
+            self.test_function = K.function(inputs, [self.total_loss] + self.metrics_tensors, updates=self.state_updates)
+
+    def _make_predict_function(self):
+        if not hasattr(self, "predict_function"):
+            self.predict_function = None
+        if self.predict_function is None:
+            inputs = self.inputs + self._learning_phase_inputs()
+            self.predict_function = K.function(inputs, self.outputs, updates=self.state_updates)
+
+    # loops -------------------------------------------------------------------------------
+
+    def _fit_loop(
+        self,
+        f,
+        ins,
+        out_labels=None,
+        batch_size=32,
+        nb_epoch=100,
+        verbose=1,
+        callbacks=None,
+        val_f=None,
+        val_ins=None,
+        shuffle=True,
+        callback_metrics=None,
+        initial_epoch=0,
+    ):
+        do_validation = False
+        if val_f and val_ins:
+            do_validation = True
+            if verbose:
+                print("Train on %d samples, validate on %d samples" % (ins[0].shape[0], val_ins[0].shape[0]))
+
+        nb_train_sample = ins[0].shape[0]
+        index_array = np.arange(nb_train_sample)
+
+        self.history = cbks.History()
+        callbacks = [cbks.BaseLogger()] + (callbacks or []) + [self.history]
+        if verbose:
+            callbacks += [cbks.ProgbarLogger()]
+        callbacks = cbks.CallbackList(callbacks)
+        out_labels = out_labels or []
+
+        if hasattr(self, "callback_model") and self.callback_model:
+            callback_model = self.callback_model
+        else:
+            callback_model = self
+        callbacks.set_model(callback_model)
+        callbacks.set_params(
+            {
+                "batch_size": batch_size,
+                "nb_epoch": nb_epoch,
+                "nb_sample": nb_train_sample,
+                "verbose": verbose,
+                "do_validation": do_validation,
+                "metrics": callback_metrics or [],
+            }
+        )
+        callbacks.on_train_begin()
+        callback_model.stop_training = False
+        self.validation_data = val_ins
+
+        lp_feed = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        for epoch in range(initial_epoch, nb_epoch):
+            callbacks.on_epoch_begin(epoch)
+            if shuffle == "batch":
+                index_array = batch_shuffle(index_array, batch_size)
+            elif shuffle:
+                np.random.shuffle(index_array)
+            # One gather per epoch: every batch below is then a contiguous view.
+            if shuffle:
+                epoch_ins = [x[index_array] for x in ins]
+            else:
+                epoch_ins = ins
+
+            batches = make_batches(nb_train_sample, batch_size)
+            epoch_logs = {}
+            for batch_index, (batch_start, batch_end) in enumerate(batches):
+                ins_batch = [x[batch_start:batch_end] for x in epoch_ins]
+                batch_logs = {"batch": batch_index, "size": batch_end - batch_start}
+                callbacks.on_batch_begin(batch_index, batch_logs)
+                outs = f._program(ins_batch + lp_feed)
+                for l, o in zip(out_labels, outs):
+                    batch_logs[l] = float(o)
+                callbacks.on_batch_end(batch_index, batch_logs)
+
+                if batch_index == len(batches) - 1:
+                    if do_validation:
+                        val_outs = self._test_loop(val_f, val_ins, batch_size=batch_size, verbose=0)
+                        if type(val_outs) is not list:
+                            val_outs = [val_outs]
+                        for l, o in zip(out_labels, val_outs):
+                            epoch_logs["val_" + l] = o
+            callbacks.on_epoch_end(epoch, epoch_logs)
+            if callback_model.stop_training:
+                break
+        callbacks.on_train_end()
+        return self.history
+
+    def _predict_loop(self, f, ins, batch_size=32, verbose=0):
+        nb_sample = ins[0].shape[0]
+        outs = []
+        if verbose == 1:
+            progbar = Progbar(target=nb_sample)
+        batches = make_batches(nb_sample, batch_size)
+        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        for batch_index, (batch_start, batch_end) in enumerate(batches):
+            ins_batch = [x[batch_start:batch_end] for x in ins]
+            batch_outs = f._program(ins_batch + lp_feed)
+            if type(batch_outs) is not list:
+                batch_outs = [batch_outs]
+            if batch_index == 0:
+                for batch_out in batch_outs:
+                    shape = (nb_sample,) + batch_out.shape[1:]
+                    outs.append(np.zeros(shape, dtype=batch_out.dtype))
+            for i, batch_out in enumerate(batch_outs):
+                outs[i][batch_start:batch_end] = batch_out
+            if verbose == 1:
+                progbar.update(batch_end)
+        if len(outs) == 1:
+            return outs[0]
+        return outs
+
+    def _test_loop(self, f, ins, batch_size=32, verbose=0):
+        nb_sample = ins[0].shape[0]
+        outs = []
+        if verbose == 1:
+            progbar = Progbar(target=nb_sample)
+        batches = make_batches(nb_sample, batch_size)
+        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        for batch_index, (batch_start, batch_end) in enumerate(batches):
+            ins_batch = [x[batch_start:batch_end] for x in ins]
+            batch_outs = f._program(ins_batch + lp_feed)
+            if type(batch_outs) is list:
+                if batch_index == 0:
+                    for _ in enumerate(batch_outs):
+                        outs.append(0.0)
+                for i, batch_out in enumerate(batch_outs):
+                    outs[i] += float(batch_out) * len(ins_batch[0])
+            else:
+                if batch_index == 0:
+                    outs.append(0.0)
+                outs[0] += float(batch_outs) * len(ins_batch[0])
+            if verbose == 1:
+                progbar.update(batch_end)
+        for i in range(len(outs)):
+            outs[i] /= nb_sample
+        if len(outs) == 1:
+            return outs[0]
+        return outs
+
+    # data ----------------------------------------------------------------------------
+
+    def _standardize_user_data(self, x, y, sample_weight=None, class_weight=None, check_batch_dim=True, batch_size=None):
+        if not hasattr(self, "optimizer"):
+            raise RuntimeError("You must compile a model before training/testing. Use `model.compile(optimizer, loss)`.")
+        output_shapes = []
+        for output_shape, loss_fn in zip(self.internal_output_shapes, self.loss_functions):
+            if loss_fn.__name__ == "sparse_categorical_crossentropy":
+                output_shapes.append(output_shape[:-1] + (1,))
+            elif getattr(objectives, loss_fn.__name__, None) is None:
+                output_shapes.append(None)
+            else:
+                output_shapes.append(output_shape)
+        x = standardize_input_data(
+            x, self.input_names, self.internal_input_shapes, check_batch_dim=False, exception_prefix="model input"
+        )
+        y = standardize_input_data(y, self.output_names, output_shapes, check_batch_dim=False, exception_prefix="model target")
+        sample_weights = standardize_sample_weights(sample_weight, self.output_names)
+        class_weights = standardize_class_weights(class_weight, self.output_names)
+        sample_weights = [
+            standardize_weights(ref, sw, cw, mode)
+            for (ref, sw, cw, mode) in zip(y, sample_weights, class_weights, self.sample_weight_modes)
+        ]
+        check_array_lengths(x, y, sample_weights)
+        check_loss_and_target_compatibility(y, self.loss_functions, self.internal_output_shapes)
+        if self.stateful and batch_size:
+            if x[0].shape[0] % batch_size != 0:
+                raise ValueError(
+                    "In a stateful network, you should only pass inputs with a number of samples that can be divided by "
+                    "the batch size. Found: " + str(x[0].shape[0]) + " samples"
+                )
+        if x[0].shape[0] == 0:
+            raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
+        x = _native_inputs(x, self.inputs)
+        y = _native_inputs(y, self.targets)
+        sample_weights = _native_inputs(sample_weights, self.sample_weights)
+        return x, y, sample_weights
+
+    # public API --------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x,
+        y,
+        batch_size=32,
+        nb_epoch=10,
+        verbose=1,
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+    ):
+        """Trains the model for a fixed number of epochs; returns a `History`.
+
+        # Arguments
+            x: Numpy array, list of arrays, or dict by input name.
+            y: Numpy array, list of arrays, or dict by output name.
+            batch_size: samples per gradient update.
+            nb_epoch: index of the epoch to stop at.
+            verbose: 0 silent, 1 progress bar, 2 one line per epoch.
+            callbacks: list of `keras.callbacks.Callback`.
+            validation_split: fraction of the data (taken from the end, before
+                shuffling) held out for validation.
+            validation_data: (x, y) or (x, y, sample_weights); overrides the split.
+            shuffle: True, False or 'batch'.
+            class_weight: dict class -> weight.
+            sample_weight: per-sample weights (2-D with sample_weight_mode='temporal').
+            initial_epoch: epoch to start from.
+        """
+        x, y, sample_weights = self._standardize_user_data(
+            x, y, sample_weight=sample_weight, class_weight=class_weight, check_batch_dim=False, batch_size=batch_size
+        )
+        if validation_data:
+            do_validation = True
+            if len(validation_data) == 2:
+                val_x, val_y = validation_data
+                val_sample_weight = None
+            elif len(validation_data) == 3:
+                val_x, val_y, val_sample_weight = validation_data
+            else:
+                raise ValueError(
+                    "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
+                    + str(validation_data)
+                )
+            val_x, val_y, val_sample_weights = self._standardize_user_data(
+                val_x, val_y, sample_weight=val_sample_weight, check_batch_dim=False, batch_size=batch_size
+            )
+            self._make_test_function()
+            val_f = self.test_function
+            val_ins = val_x + val_y + val_sample_weights
+        elif validation_split and 0.0 < validation_split < 1.0:
+            do_validation = True
+            split_at = int(len(x[0]) * (1.0 - validation_split))
+            x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
+            y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
+            sample_weights, val_sample_weights = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
+            self._make_test_function()
+            val_f = self.test_function
+            val_ins = val_x + val_y + val_sample_weights
+        else:
+            do_validation = False
+            val_f = None
+            val_ins = None
+
+        ins = x + y + sample_weights
+        self._make_train_function()
+        f = self.train_function
+
+        out_labels = self.metrics_names
+        if do_validation:
+            callback_metrics = copy.copy(out_labels) + ["val_" + n for n in out_labels]
+        else:
+            callback_metrics = copy.copy(out_labels)
+
+        return self._fit_loop(
+            f,
+            ins,
+            out_labels=out_labels,
+            batch_size=batch_size,
+            nb_epoch=nb_epoch,
+            verbose=verbose,
+            callbacks=callbacks,
+            val_f=val_f,
+            val_ins=val_ins,
+            shuffle=shuffle,
+            callback_metrics=callback_metrics,
+            initial_epoch=initial_epoch,
+        )
+
+    def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
+        """Loss (and metrics) on the given data, in test mode; a scalar or a list
+        ordered as `metrics_names`."""
+        x, y, sample_weights = self._standardize_user_data(
+            x, y, sample_weight=sample_weight, check_batch_dim=False, batch_size=batch_size
+        )
+        ins = x + y + sample_weights
+        self._make_test_function()
+        f = self.test_function
+        return self._test_loop(f, ins, batch_size=batch_size, verbose=verbose)
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """Output predictions for the input samples, batch by batch, in test mode."""
+        x = standardize_input_data(x, self.input_names, self.internal_input_shapes, check_batch_dim=False)
+        if self.stateful:
+            if x[0].shape[0] > batch_size and x[0].shape[0] % batch_size != 0:
+                raise ValueError(
+                    "In a stateful network, you should only pass inputs with a number of samples that can be divided by "
+                    "the batch size. Found: " + str(x[0].shape[0]) + " samples. Batch size: " + str(batch_size) + "."
+                )
+        if x[0].shape[0] == 0:
+            raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
+        x = _native_inputs(x, self.inputs)
+        self._make_predict_function()
+        f = self.predict_function
+        return self._predict_loop(f, x, batch_size=batch_size, verbose=verbose)
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
+        """One gradient update on one batch; returns the loss (and metrics)."""
+        x, y, sample_weights = self._standardize_user_data(
+            x, y, sample_weight=sample_weight, class_weight=class_weight, check_batch_dim=True
+        )
+        ins = x + y + sample_weights
+        if self._learning_phase_inputs():
+            ins = ins + [np.asarray(1.0, dtype=np.float32)]
+        self._make_train_function()
+        outputs = self.train_function._program(ins)
+        outputs = [float(o) for o in outputs]
+        if len(outputs) == 1:
+            return outputs[0]
+        return outputs
+
+    def test_on_batch(self, x, y, sample_weight=None):
+        """Loss (and metrics) on one batch in test mode."""
+        x, y, sample_weights = self._standardize_user_data(x, y, sample_weight=sample_weight, check_batch_dim=True)
+        ins = x + y + sample_weights
+        if self._learning_phase_inputs():
+            ins = ins + [np.asarray(0.0, dtype=np.float32)]
+        self._make_test_function()
+        outputs = self.test_function._program(ins)
+        outputs = [float(o) for o in outputs]
+        if len(outputs) == 1:
+            return outputs[0]
+        return outputs
+
+    def predict_on_batch(self, x):
+        """Predictions for one batch."""
+        x = standardize_input_data(x, self.input_names, self.internal_input_shapes)
+        x = _native_inputs(x, self.inputs)
+        ins = x
+        if self._learning_phase_inputs():
+            ins = ins + [np.asarray(0.0, dtype=np.float32)]
+        self._make_predict_function()
+        outputs = self.predict_function._program(ins)
+        if len(outputs) == 1:
+            return outputs[0]
+        return outputs
+
+    # generators ------------------------------------------------------------------------
+
+    def fit_generator(
+        self,
+        generator,
+        samples_per_epoch,
+        nb_epoch,
+        verbose=1,
+        callbacks=None,
+        validation_data=None,
+        nb_val_samples=None,
+        class_weight=None,
+        max_q_size=10,
+        nb_worker=1,
+        pickle_safe=False,
+        initial_epoch=0,
+    ):
+        """Trains on batches yielded by a generator ((x, y) or (x, y, sample_weight))."""
+        wait_time = 0.01
+        epoch = initial_epoch
+        do_validation = bool(validation_data)
+        self._make_train_function()
+        if do_validation:
+            self._make_test_function()
+
+        val_gen = hasattr(validation_data, "__next__") or hasattr(validation_data, "next")
+        if val_gen and not nb_val_samples:
+            raise ValueError("When using a generator for validation data, you must specify a value for \"nb_val_samples\".")
+
+        out_labels = self.metrics_names
+        callback_metrics = out_labels + ["val_" + n for n in out_labels]
+
+        self.history = cbks.History()
+        callbacks = [cbks.BaseLogger()] + (callbacks or []) + [self.history]
+        if verbose:
+            callbacks += [cbks.ProgbarLogger()]
+        callbacks = cbks.CallbackList(callbacks)
+        callback_model = getattr(self, "callback_model", None) or self
+        callbacks.set_model(callback_model)
+        callbacks.set_params(
+            {
+                "nb_epoch": nb_epoch,
+                "nb_sample": samples_per_epoch,
+                "verbose": verbose,
+                "do_validation": do_validation,
+                "metrics": callback_metrics,
+            }
+        )
+        callbacks.on_train_begin()
+
+        if do_validation and not val_gen:
+            if len(validation_data) == 2:
+                val_x, val_y = validation_data
+                val_sample_weight = None
+            elif len(validation_data) == 3:
+                val_x, val_y, val_sample_weight = validation_data
+            else:
+                raise ValueError("validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y).")
+            val_x, val_y, val_sample_weights = self._standardize_user_data(val_x, val_y, val_sample_weight)
+            self.validation_data = val_x + [val_y, val_sample_weights]
+        else:
+            self.validation_data = None
+
+        enqueuer = None
+        try:
+            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
+            enqueuer.start(max_q_size=max_q_size, nb_worker=nb_worker)
+            callback_model.stop_training = False
+            while epoch < nb_epoch:
+                callbacks.on_epoch_begin(epoch)
+                samples_seen = 0
+                batch_index = 0
+                while samples_seen < samples_per_epoch:
+                    generator_output = _next_from(enqueuer, "training")
+                    if not hasattr(generator_output, "__len__"):
+                        raise ValueError(
+                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
+                            + str(generator_output)
+                        )
+                    if len(generator_output) == 2:
+                        x, y = generator_output
+                        sample_weight = None
+                    elif len(generator_output) == 3:
+                        x, y, sample_weight = generator_output
+                    else:
+                        raise ValueError(
+                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
+                            + str(generator_output)
+                        )
+                    if type(x) is list:
+                        batch_size = len(x[0])
+                    elif type(x) is dict:
+                        batch_size = len(list(x.values())[0])
+                    else:
+                        batch_size = len(x)
+                    batch_logs = {"batch": batch_index, "size": batch_size}
+                    callbacks.on_batch_begin(batch_index, batch_logs)
+                    outs = self.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)
+                    if type(outs) is not list:
+                        outs = [outs]
+                    for l, o in zip(out_labels, outs):
+                        batch_logs[l] = o
+                    callbacks.on_batch_end(batch_index, batch_logs)
+                    batch_index += 1
+                    samples_seen += batch_size
+                    if samples_seen > samples_per_epoch:
+                        warnings.warn(
+                            "Epoch comprised more than `samples_per_epoch` samples, which might affect learning results. "
+                            "Set `samples_per_epoch` correctly to avoid this warning.",
+                            stacklevel=2,
+                        )
+                    if samples_seen >= samples_per_epoch and do_validation:
+                        if val_gen:
+                            val_outs = self.evaluate_generator(
+                                validation_data, nb_val_samples, max_q_size=max_q_size, nb_worker=nb_worker,
+                                pickle_safe=pickle_safe,
+                            )
+                        else:
+                            val_outs = self.evaluate(val_x, val_y, batch_size=batch_size, sample_weight=val_sample_weights, verbose=0)
+                        if type(val_outs) is not list:
+                            val_outs = [val_outs]
+                        epoch_logs_val = {"val_" + l: o for l, o in zip(out_labels, val_outs)}
+                    else:
+                        epoch_logs_val = {}
+                epoch_logs = dict(epoch_logs_val) if do_validation else {}
+                callbacks.on_epoch_end(epoch, epoch_logs)
+                epoch += 1
+                if callback_model.stop_training:
+                    break
+        finally:
+            if enqueuer is not None:
+                enqueuer.stop()
+        callbacks.on_train_end()
+        return self.history
+
+    def evaluate_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
+        """Sample-count-weighted average of the loss (and metrics) over generator batches."""
+        self._make_test_function()
+        processed_samples = 0
+        all_outs = []
+        weights = []
+        enqueuer = None
+        try:
+            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
+            enqueuer.start(nb_worker=nb_worker, max_q_size=max_q_size)
+            while processed_samples < val_samples:
+                generator_output = _next_from(enqueuer, "evaluation")
+                if not hasattr(generator_output, "__len__") or len(generator_output) not in (2, 3):
+                    raise ValueError("output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: " + str(generator_output))
+                if len(generator_output) == 2:
+                    x, y = generator_output
+                    sample_weight = None
+                else:
+                    x, y, sample_weight = generator_output
+                outs = self.test_on_batch(x, y, sample_weight=sample_weight)
+                if type(x) is list:
+                    nb_samples = len(x[0])
+                elif type(x) is dict:
+                    nb_samples = len(list(x.values())[0])
+                else:
+                    nb_samples = len(x)
+                all_outs.append(outs)
+                processed_samples += nb_samples
+                weights.append(nb_samples)
+        finally:
+            if enqueuer is not None:
+                enqueuer.stop()
+        if type(outs) is not list:
+            return np.average(np.asarray(all_outs), weights=weights)
+        averages = []
+        for i in range(len(outs)):
+            averages.append(np.average([out[i] for out in all_outs], weights=weights))
+        return averages
+
+    def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
+        """Predictions for the samples yielded by a generator (x alone or a tuple)."""
+        self._make_predict_function()
+        processed_samples = 0
+        all_outs = []
+        enqueuer = None
+        try:
+            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
+            enqueuer.start(nb_worker=nb_worker, max_q_size=max_q_size)
+            while processed_samples < val_samples:
+                generator_output = _next_from(enqueuer, "prediction")
+                if isinstance(generator_output, tuple):
+                    if len(generator_output) in (2, 3):
+                        x = generator_output[0]
+                    else:
+                        raise ValueError("output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: " + str(generator_output))
+                else:
+                    x = generator_output
+                outs = self.predict_on_batch(x)
+                if type(x) is list:
+                    nb_samples = len(x[0])
+                elif type(x) is dict:
+                    nb_samples = len(list(x.values())[0])
+                else:
+                    nb_samples = len(x)
+                if type(outs) is not list:
+                    outs = [outs]
+                if len(all_outs) == 0:
+                    for out in outs:
+                        shape = (val_samples,) + out.shape[1:]
+                        all_outs.append(np.zeros(shape, dtype=out.dtype))
+                for i, out in enumerate(outs):
+                    all_outs[i][processed_samples : processed_samples + nb_samples] = out
+                processed_samples += nb_samples
+        finally:
+            if enqueuer is not None:
+                enqueuer.stop()
+        if len(all_outs) == 1:
+            return all_outs[0]
+        return all_outs
+
+    # persistence ------------------------------------------------------------------------
+
+    def save(self, filepath, overwrite=True):
+        raise NotImplementedError(
+            "model.save (whole-model HDF5 files) is not implemented yet in ferrokeras; use save_weights / load_weights "
+            "and to_json for the architecture"
+        )

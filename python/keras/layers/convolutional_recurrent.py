@@ -1,0 +1,6 @@
+"""Keras 1 `keras.layers.convolutional_recurrent`: not implemented yet (the convolutional recurrent layers)."""
+
+from ._absent import define
+
+__all__ = ["ConvLSTM2D", ]
+define(globals(), __all__, "convolutional recurrent")

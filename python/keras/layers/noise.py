@@ -1,0 +1,6 @@
+"""Keras 1 `keras.layers.noise`: not implemented yet (the noise layers)."""
+
+from ._absent import define
+
+__all__ = ["GaussianNoise", "GaussianDropout", ]
+define(globals(), __all__, "noise")

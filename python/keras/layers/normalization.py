@@ -1,0 +1,6 @@
+"""Keras 1 `keras.layers.normalization`: not implemented yet (the normalization layers)."""
+
+from ._absent import define
+
+__all__ = ["BatchNormalization", ]
+define(globals(), __all__, "normalization")

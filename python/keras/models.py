@@ -1,0 +1,624 @@
+"""Models: `Sequential` (a linear stack of layers) and the model (de)serialisation
+functions of Keras 1.2.2."""
+
+import json
+import warnings
+
+from . import backend as K
+from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs
+from .engine.training import Model
+
+
+def model_from_config(config, custom_objects=None):
+    """A model from `{'class_name', 'config'}`."""
+    from .utils.layer_utils import layer_from_config
+
+    if isinstance(config, list):
+        raise TypeError("`model_fom_config` expects a dictionary, not a list. Maybe you meant to use `Sequential.from_config(config)`?")
+    return layer_from_config(config, custom_objects=custom_objects)
+
+
+def model_from_yaml(yaml_string, custom_objects=None):
+    """A model from a YAML string written by `to_yaml`."""
+    import yaml
+
+    from .utils.layer_utils import layer_from_config
+
+    config = yaml.safe_load(yaml_string)
+    return layer_from_config(config, custom_objects=custom_objects)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A model from a JSON string written by `to_json` (ours or Keras 1's)."""
+    from .utils.layer_utils import layer_from_config
+
+    config = json.loads(json_string)
+    return layer_from_config(config, custom_objects=custom_objects)
+
+
+def save_model(model, filepath, overwrite=True):
+    model.save(filepath, overwrite=overwrite)
+
+
+def load_model(filepath, custom_objects=None):
+    raise NotImplementedError(
+        "load_model (whole-model HDF5 files) is not implemented yet in ferrokeras; rebuild the model (e.g. with "
+        "model_from_json) and call load_weights"
+    )
+
+
+class Sequential(Model):
+    """A linear stack of layers.
+
+    # Arguments
+        layers: list of layers to add to the model.
+        name: the model's name.
+
+    # Example
+
+    ```python
+        model = Sequential()
+        model.add(Dense(32, input_dim=500))
+        model.add(Dense(10, activation='softmax'))
+        model.compile(optimizer='rmsprop', loss='categorical_crossentropy')
+    ```
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.layers = []
+        self.model = None
+        self.inputs = []
+        self.outputs = []
+        self._trainable = True
+        self._initial_weights = None
+
+        self.inbound_nodes = []
+        self.outbound_nodes = []
+        self.built = False
+
+        if not name:
+            prefix = "sequential_"
+            name = prefix + str(K.get_uid(prefix))
+        self.name = name
+
+        if layers:
+            for layer in layers:
+                self.add(layer)
+
+    def add(self, layer):
+        """Adds a layer instance on top of the layer stack."""
+        if not isinstance(layer, Layer):
+            raise TypeError("The added layer must be an instance of class Layer. Found: " + str(layer))
+        if not self.outputs:
+            if not layer.inbound_nodes:
+                if not hasattr(layer, "batch_input_shape"):
+                    raise ValueError(
+                        "The first layer in a Sequential model must get an `input_shape` or `batch_input_shape` "
+                        "argument (layer " + layer.name + ")."
+                    )
+                layer.create_input_layer(layer.batch_input_shape, layer.input_dtype)
+
+            if len(layer.inbound_nodes) != 1:
+                raise ValueError(
+                    "A layer added to a Sequential model must not already be connected somewhere else. Model received "
+                    "layer " + layer.name + " which has " + str(len(layer.inbound_nodes)) + " pre-existing inbound connections."
+                )
+            if len(layer.inbound_nodes[0].output_tensors) != 1:
+                raise ValueError(
+                    "All layers in a Sequential model should have a single output tensor. For multi-output layers, use "
+                    "the functional API."
+                )
+            self.outputs = [layer.inbound_nodes[0].output_tensors[0]]
+            self.inputs = get_source_inputs(self.outputs[0])
+
+            from .engine.topology import Node
+
+            Node(
+                outbound_layer=self,
+                inbound_layers=[],
+                node_indices=[],
+                tensor_indices=[],
+                input_tensors=self.inputs,
+                output_tensors=self.outputs,
+                input_masks=[None for _ in self.inputs],
+                output_masks=[None],
+                input_shapes=[x._keras_shape for x in self.inputs],
+                output_shapes=[self.outputs[0]._keras_shape],
+            )
+        else:
+            output_tensor = layer(self.outputs[0])
+            if isinstance(output_tensor, list):
+                raise TypeError(
+                    "All layers in a Sequential model should have a single output tensor. For multi-output layers, use "
+                    "the functional API."
+                )
+            self.outputs = [output_tensor]
+            self.inbound_nodes[0].output_tensors = self.outputs
+            self.inbound_nodes[0].output_shapes = [self.outputs[0]._keras_shape]
+
+        self.layers.append(layer)
+        self.built = False
+        self._flattened_layers = None
+
+    def pop(self):
+        """Removes the last layer of the model."""
+        if not self.layers:
+            raise TypeError("There are no layers in the model.")
+        self.layers.pop()
+        if not self.layers:
+            self.outputs = []
+            self.inbound_nodes = []
+            self.outbound_nodes = []
+        else:
+            self.layers[-1].outbound_nodes = []
+            self.outputs = [self.layers[-1].output]
+            self.inbound_nodes[0].output_tensors = self.outputs
+            self.inbound_nodes[0].output_shapes = [self.outputs[0]._keras_shape]
+        self.built = False
+        self._flattened_layers = None
+
+    def get_layer(self, name=None, index=None):
+        if self.model is None:
+            self.build()
+        return self.model.get_layer(name, index)
+
+    def call(self, x, mask=None):
+        if self.model is None:
+            self.build()
+        return self.model.call(x, mask)
+
+    def build(self, input_shape=None):
+        if not self.inputs or not self.outputs:
+            raise TypeError("Sequential model cannot be built: model is empty. Add some layers first.")
+        self.model = Model(self.inputs, self.outputs[0], name=self.name + "_model")
+        self.model.trainable = self.trainable
+
+        self.supports_masking = self.model.supports_masking
+        self._output_mask_cache = self.model._output_mask_cache
+        self._output_tensor_cache = self.model._output_tensor_cache
+        self._output_shape_cache = self.model._output_shape_cache
+        self.input_layers = self.model.input_layers
+        self.input_layers_node_indices = self.model.input_layers_node_indices
+        self.input_layers_tensor_indices = self.model.input_layers_tensor_indices
+        self.output_layers = self.model.output_layers
+        self.output_layers_node_indices = self.model.output_layers_node_indices
+        self.output_layers_tensor_indices = self.model.output_layers_tensor_indices
+        self.container_nodes = self.model.container_nodes
+        self.nodes_by_depth = self.model.nodes_by_depth
+        self.output_names = self.model.output_names
+        self.input_names = self.model.input_names
+        self.internal_input_shapes = self.model.internal_input_shapes
+        self.internal_output_shapes = self.model.internal_output_shapes
+        self.model.callback_model = self
+        self.built = True
+
+    @property
+    def uses_learning_phase(self):
+        if self.model is None:
+            self.build()
+        return self.model.uses_learning_phase
+
+    @uses_learning_phase.setter
+    def uses_learning_phase(self, value):
+        pass
+
+    @property
+    def flattened_layers(self):
+        if getattr(self, "_flattened_layers", None) is not None:
+            return self._flattened_layers
+        layers = []
+        if self.layers:
+            if isinstance(self.layers[0], Merge):
+                merge = self.layers[0]
+                for layer in merge.layers:
+                    if hasattr(layer, "flattened_layers"):
+                        for sublayer in layer.flattened_layers:
+                            if sublayer not in layers:
+                                layers.append(sublayer)
+                    elif hasattr(layer, "layers"):
+                        for sublayer in layer.layers:
+                            if sublayer not in layers:
+                                layers.append(sublayer)
+                    else:
+                        if layer not in layers:
+                            layers.append(layer)
+            else:
+                if self.layers[0] not in layers:
+                    layers.append(self.layers[0])
+            for layer in self.layers[1:]:
+                if layer not in layers:
+                    layers.append(layer)
+        self._flattened_layers = layers
+        return layers
+
+    def _gather_list_attr(self, attr):
+        all_attrs = []
+        for layer in self.flattened_layers:
+            all_attrs += getattr(layer, attr, [])
+        return all_attrs
+
+    def _gather_dict_attr(self, attr):
+        all_attrs = {}
+        for layer in self.flattened_layers:
+            layer_dict = getattr(layer, attr, {})
+            all_attrs = dict(list(all_attrs.items()) + list(layer_dict.items()))
+        return all_attrs
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        if self.model:
+            self.model.trainable = value
+        self._trainable = value
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        weights = []
+        for layer in self.flattened_layers:
+            weights += layer.trainable_weights
+        return weights
+
+    @trainable_weights.setter
+    def trainable_weights(self, value):
+        pass
+
+    @property
+    def non_trainable_weights(self):
+        weights = []
+        for layer in self.flattened_layers:
+            weights += layer.non_trainable_weights
+        if not self.trainable:
+            trainable_weights = []
+            for layer in self.flattened_layers:
+                trainable_weights += layer.trainable_weights
+            return trainable_weights + weights
+        return weights
+
+    @non_trainable_weights.setter
+    def non_trainable_weights(self, value):
+        pass
+
+    @property
+    def updates(self):
+        if self.model is None:
+            self.build()
+        return self.model.updates
+
+    @property
+    def state_updates(self):
+        if self.model is None:
+            self.build()
+        return self.model.state_updates
+
+    def get_updates_for(self, inputs):
+        if self.model is None:
+            self.build()
+        return self.model.get_updates_for(inputs)
+
+    @property
+    def losses(self):
+        if self.model is None:
+            self.build()
+        return self.model.losses
+
+    @losses.setter
+    def losses(self, value):
+        pass
+
+    def get_losses_for(self, inputs):
+        if self.model is None:
+            self.build()
+        return self.model.get_losses_for(inputs)
+
+    @property
+    def regularizers(self):
+        if self.model is None:
+            self.build()
+        return self.model.regularizers
+
+    @property
+    def constraints(self):
+        if self.model is None:
+            self.build()
+        return self.model.constraints
+
+    @constraints.setter
+    def constraints(self, value):
+        pass
+
+    def get_weights(self):
+        """Weights of every layer (branch layers of a leading Merge first)."""
+        weights = []
+        for layer in self.flattened_layers:
+            weights += layer.get_weights()
+        return weights
+
+    def set_weights(self, weights):
+        weights = list(weights)
+        total = sum(len(layer.weights) for layer in self.flattened_layers)
+        if total != len(weights):
+            raise ValueError(
+                "You called `set_weights(weights)` on model \"" + self.name + '" with a weight list of length '
+                + str(len(weights)) + ", but the model was expecting " + str(total) + " weights."
+            )
+        for layer in self.flattened_layers:
+            nb_param = len(layer.weights)
+            layer.set_weights(weights[:nb_param])
+            weights = weights[nb_param:]
+
+    @property
+    def validation_data(self):
+        return self.model.validation_data if self.model else None
+
+    @validation_data.setter
+    def validation_data(self, value):
+        pass
+
+    @property
+    def training_data(self):
+        return self.model.training_data
+
+    def compile(self, optimizer, loss, metrics=None, sample_weight_mode=None, **kwargs):
+        """Configures the learning process (see `Model.compile`)."""
+        self.build()
+        if "class_mode" in kwargs:
+            warnings.warn("The `class_mode` argument is deprecated, please remove it from your code.", stacklevel=2)
+            kwargs.pop("class_mode")
+        self.model.compile(optimizer, loss, metrics=metrics, sample_weight_mode=sample_weight_mode, **kwargs)
+        self.optimizer = self.model.optimizer
+        self.loss = self.model.loss
+        self.loss_weights = self.model.loss_weights
+        self.metrics = self.model.metrics
+        self.metrics_tensors = self.model.metrics_tensors
+        self.metrics_names = self.model.metrics_names
+        self.sample_weight_mode = self.model.sample_weight_mode
+        self.targets = self.model.targets
+        self.sample_weights = self.model.sample_weights
+        self.total_loss = self.model.total_loss
+
+    def _check_compiled(self, what):
+        if self.model is None or not hasattr(self.model, "optimizer"):
+            raise RuntimeError("The model needs to be compiled before being used (" + what + ").")
+
+    def fit(
+        self,
+        x,
+        y,
+        batch_size=32,
+        nb_epoch=10,
+        verbose=1,
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        **kwargs,
+    ):
+        """Trains the model for a fixed number of epochs (see `Model.fit`)."""
+        self._check_compiled("fit")
+        if "show_accuracy" in kwargs:
+            kwargs.pop("show_accuracy")
+            warnings.warn(
+                "The \"show_accuracy\" argument is deprecated, instead you should pass the \"accuracy\" metric to the "
+                "model at compile time:\n`model.compile(optimizer, loss, metrics=[\"accuracy\"])`",
+                stacklevel=2,
+            )
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.fit(
+            x,
+            y,
+            batch_size=batch_size,
+            nb_epoch=nb_epoch,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            class_weight=class_weight,
+            sample_weight=sample_weight,
+            initial_epoch=initial_epoch,
+        )
+
+    def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None, **kwargs):
+        """Computes the loss on some input data, batch by batch."""
+        self._check_compiled("evaluate")
+        if "show_accuracy" in kwargs:
+            kwargs.pop("show_accuracy")
+            warnings.warn("The \"show_accuracy\" argument is deprecated.", stacklevel=2)
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
+
+    def predict(self, x, batch_size=32, verbose=0):
+        """Generates output predictions for the input samples, batch by batch."""
+        if self.model is None:
+            self.build()
+        return self.model.predict(x, batch_size=batch_size, verbose=verbose)
+
+    def predict_on_batch(self, x):
+        if self.model is None:
+            self.build()
+        return self.model.predict_on_batch(x)
+
+    def train_on_batch(self, x, y, class_weight=None, sample_weight=None, **kwargs):
+        self._check_compiled("train_on_batch")
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)
+
+    def test_on_batch(self, x, y, sample_weight=None, **kwargs):
+        self._check_compiled("test_on_batch")
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.test_on_batch(x, y, sample_weight=sample_weight)
+
+    def predict_proba(self, x, batch_size=32, verbose=1):
+        """Class probabilities (the predictions; warns when outside [0, 1])."""
+        preds = self.predict(x, batch_size, verbose)
+        if preds.min() < 0.0 or preds.max() > 1.0:
+            warnings.warn(
+                "Network returning invalid probability values. The last layer might not normalize predictions into "
+                "probabilities (like softmax or sigmoid would).",
+                stacklevel=2,
+            )
+        return preds
+
+    def predict_classes(self, x, batch_size=32, verbose=1):
+        """Class predictions: argmax, or (p > 0.5) for a single output unit."""
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def fit_generator(self, generator, samples_per_epoch, nb_epoch, verbose=1, callbacks=None, validation_data=None,
+                      nb_val_samples=None, class_weight=None, max_q_size=10, nb_worker=1, pickle_safe=False,
+                      initial_epoch=0, **kwargs):
+        self._check_compiled("fit_generator")
+        if "nb_val_worker" in kwargs:
+            kwargs.pop("nb_val_worker")
+            warnings.warn("The \"nb_val_worker\" argument is deprecated, please remove it from your code.", stacklevel=2)
+        if "show_accuracy" in kwargs:
+            kwargs.pop("show_accuracy")
+            warnings.warn("The \"show_accuracy\" argument is deprecated.", stacklevel=2)
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.fit_generator(
+            generator, samples_per_epoch, nb_epoch, verbose=verbose, callbacks=callbacks,
+            validation_data=validation_data, nb_val_samples=nb_val_samples, class_weight=class_weight,
+            max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe, initial_epoch=initial_epoch,
+        )
+
+    def evaluate_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False, **kwargs):
+        self._check_compiled("evaluate_generator")
+        for k in ("show_accuracy", "verbose"):
+            if k in kwargs:
+                kwargs.pop(k)
+                warnings.warn('The "%s" argument is deprecated.' % k, stacklevel=2)
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        return self.model.evaluate_generator(generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe)
+
+    def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
+        if self.model is None:
+            self.build()
+        return self.model.predict_generator(generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe)
+
+    def get_config(self):
+        """A list of `{'class_name', 'config'}` dicts, one per layer (a leading legacy
+        Merge carries its branch models in `layers`)."""
+        config = []
+        if isinstance(self.layers[0], Merge):
+            assert hasattr(self.layers[0], "layers")
+            layers = []
+            for layer in self.layers[0].layers:
+                layer_config = {"class_name": layer.__class__.__name__, "config": layer.get_config()}
+                layers.append(layer_config)
+            merge_config = self.layers[0].get_config()
+            merge_config["layers"] = layers
+            config.append({"class_name": "Merge", "config": merge_config})
+        else:
+            config.append({"class_name": self.layers[0].__class__.__name__, "config": self.layers[0].get_config()})
+        for layer in self.layers[1:]:
+            config.append({"class_name": layer.__class__.__name__, "config": layer.get_config()})
+        return config
+
+    @classmethod
+    def from_config(cls, config, layer_cache=None, custom_objects=None):
+        """A Sequential from its `get_config()` list (or a legacy pre-1.0 list)."""
+        from .utils.layer_utils import layer_from_config
+
+        if not layer_cache:
+            layer_cache = {}
+
+        def normalize_legacy_config(conf):
+            if "class_name" not in conf:
+                class_name = conf["name"]
+                name = conf.get("custom_name")
+                conf["name"] = name
+                new_config = {"class_name": class_name, "config": conf}
+                return new_config
+            return conf
+
+        def get_or_create_layer(layer_data):
+            if layer_data["class_name"] == "Sequential":
+                return Sequential.from_config(layer_data["config"], layer_cache=layer_cache, custom_objects=custom_objects)
+            name = layer_data["config"].get("name")
+            if name in layer_cache:
+                return layer_cache[name]
+            layer = layer_from_config(layer_data, custom_objects=custom_objects)
+            layer_cache[name] = layer
+            return layer
+
+        model = cls()
+        first_layer = config[0]
+        first_layer = normalize_legacy_config(first_layer)
+        if first_layer["class_name"] == "Merge":
+            merge_inputs = []
+            first_layer_config = dict(first_layer["config"])
+            merge_inputs_config = first_layer_config.pop("layers")
+            merge_name = first_layer_config["name"]
+            for merge_input_config in merge_inputs_config:
+                merge_input = layer_from_config(merge_input_config, custom_objects=custom_objects)
+                merge_inputs.append(merge_input)
+            first_layer_config["layers"] = merge_inputs
+            merge = Merge.from_config(first_layer_config)
+            layer_cache[merge_name] = merge
+            model.add(merge)
+        else:
+            layer = get_or_create_layer(first_layer)
+            model.add(layer)
+        for conf in config[1:]:
+            conf = normalize_legacy_config(conf)
+            layer = get_or_create_layer(conf)
+            model.add(layer)
+        return model
+
+    def summary(self, line_length=100, positions=None):
+        if self.model is None:
+            self.build()
+        from .utils.layer_utils import print_summary
+
+        print_summary(self.flattened_layers, getattr(self.model, "container_nodes", None), line_length, positions)
+
+    def count_params(self):
+        if self.model is None:
+            self.build()
+        return sum(K.count_params(p) for p in self.weights)
+
+    def reset_states(self):
+        if self.model is None:
+            self.build()
+        self.model.reset_states()
+
+    @property
+    def stateful(self):
+        return any(getattr(layer, "stateful", False) for layer in self.flattened_layers)
+
+    @property
+    def history(self):
+        return getattr(self.model, "history", None)
+
+    @history.setter
+    def history(self, value):
+        pass
+
+
+__all__ = [
+    "Sequential",
+    "Model",
+    "Input",
+    "InputLayer",
+    "model_from_config",
+    "model_from_json",
+    "model_from_yaml",
+    "save_model",
+    "load_model",
+]

@@ -1,0 +1,783 @@
+"""Optimizers (``keras.optimizers``), Keras 1.2.2.
+
+``optimizer.get_updates(params, constraints, loss)`` returns the updates of one
+training step, to be passed to ``K.function(..., updates=...)``. The built-in
+optimizers return ONE fused native update (the engine computes the step of every
+parameter and its slots in place, with gradient clipping and the built-in constraints,
+see ``keras.constraints``) for all parameters whose constraint is None or built in. A
+parameter with a user-defined constraint gets Keras 1's symbolic update instead (the
+same equations written with backend ops, the constraint applied to the new value), as
+``(variable, new_value)`` pairs in the same list.
+
+Hyper-parameters that Keras keeps as backend variables (``lr``, ``momentum``, ``decay``,
+``rho``, ``beta_1``, ``beta_2``, ``iterations``, Nadam's ``m_schedule``) are variables
+read at every step, so ``K.set_value(optimizer.lr, 0.001)`` changes training from the
+next step on. ``epsilon`` (and Nadam's ``schedule_decay``) are constants.
+"""
+
+import numpy as np
+
+from . import backend as K
+from .utils.generic_utils import get_from_module
+
+
+def clip_norm(g, c, n):
+    """Scales gradient ``g`` by ``c / n`` when the global norm ``n >= c`` (``c > 0``)."""
+    if c > 0:
+        g = K.switch(K.greater_equal(n, c), g * c / n, g)
+    return g
+
+
+def optimizer_from_config(config, custom_objects=None):
+    """Builds an optimizer from ``{'class_name': ..., 'config': {...}}``.
+
+    # Arguments
+        config: the dict (as saved in a model's ``training_config``).
+        custom_objects: optional dict of custom optimizer classes, by class name.
+
+    # Raises
+        ValueError: for an unknown class name (the match is case-insensitive).
+    """
+    all_classes = {
+        "sgd": SGD,
+        "rmsprop": RMSprop,
+        "adagrad": Adagrad,
+        "adadelta": Adadelta,
+        "adam": Adam,
+        "adamax": Adamax,
+        "nadam": Nadam,
+    }
+    class_name = config["class_name"]
+    if custom_objects and class_name in custom_objects:
+        cls = custom_objects[class_name]
+    else:
+        if class_name.lower() not in all_classes:
+            raise ValueError("Optimizer class not found: " + str(class_name))
+        cls = all_classes[class_name.lower()]
+    return cls.from_config(config["config"])
+
+
+def _positive(v):
+    return v is not None and v > 0
+
+
+def _constraint_list(constraints, params):
+    """One entry (None or a constraint) per parameter, from Keras' ``{param: c}`` dict
+    (or a list in ``params`` order, or None)."""
+    if constraints is None:
+        return [None] * len(params)
+    if isinstance(constraints, dict):
+        return [constraints.get(p) for p in params]
+    constraints = list(constraints)
+    if len(constraints) != len(params):
+        raise ValueError(
+            "get_updates: %d constraint(s) given for %d parameter(s)" % (len(constraints), len(params))
+        )
+    return constraints
+
+
+def _native_constraint(c):
+    """``(True, spec)`` when the engine can apply constraint ``c`` (spec None = no
+    constraint), ``(False, None)`` when it must be applied symbolically."""
+    from . import constraints as constraints_module
+
+    if c is None or type(c) is constraints_module.Constraint:
+        return True, None
+    spec_fn = getattr(c, "native_spec", None)
+    if spec_fn is None:
+        return False, None
+    spec = spec_fn()
+    if spec is None:
+        return False, None
+    return True, spec
+
+
+class Optimizer(object):
+    """Abstract optimizer base class.
+
+    All Keras optimizers accept the keyword arguments:
+
+    # Arguments
+        clipnorm: float >= 0. When the global L2 norm of all gradients reaches
+            ``clipnorm``, every gradient is scaled by ``clipnorm / norm``.
+        clipvalue: float >= 0. Gradients are clipped elementwise to
+            ``[-clipvalue, clipvalue]`` (after ``clipnorm``).
+
+    # Raises
+        TypeError: for any other keyword argument.
+    """
+
+    # Native description of the built-in optimizers (None for a user subclass).
+    _kind = None
+    _slot_names = ()
+    _always_counts = False
+    _iterations_in_weights = True
+
+    def __init__(self, **kwargs):
+        allowed_kwargs = {"clipnorm", "clipvalue"}
+        for k in kwargs:
+            if k not in allowed_kwargs:
+                raise TypeError("Unexpected keyword argument passed to optimizer: " + str(k))
+        self.__dict__.update(kwargs)
+        self.updates = []
+        self.weights = []
+
+    def get_updates(self, params, constraints, loss):
+        """The updates of one step of ``params`` towards lower ``loss``.
+
+        # Arguments
+            params: the trainable variables, in the order their optimizer state is kept.
+            constraints: ``{param: constraint}`` (missing / None: unconstrained).
+            loss: the scalar loss tensor.
+
+        # Returns
+            A list of updates for ``K.function(..., updates=...)``.
+        """
+        raise NotImplementedError
+
+    def get_gradients(self, loss, params):
+        """The gradients of ``loss`` with respect to ``params``, clipped per ``clipnorm``
+        / ``clipvalue`` (as symbolic tensors)."""
+        grads = K.gradients(loss, params)
+        return self._clip_symbolic(grads, grads)
+
+    def _clip_symbolic(self, grads, all_grads):
+        """Clips ``grads``; the ``clipnorm`` norm is taken over ``all_grads``."""
+        clipnorm = getattr(self, "clipnorm", None)
+        clipvalue = getattr(self, "clipvalue", None)
+        if _positive(clipnorm) and grads:
+            norm = K.sqrt(sum([K.sum(K.square(g)) for g in all_grads]))
+            grads = [clip_norm(g, clipnorm, norm) for g in grads]
+        if _positive(clipvalue):
+            grads = [K.clip(g, -clipvalue, clipvalue) for g in grads]
+        return grads
+
+    def set_weights(self, weights):
+        """Sets the optimizer state (``self.weights`` order) from numpy arrays.
+
+        # Raises
+            ValueError: when the number of arrays or a shape does not match.
+        """
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(
+                "Length of the specified weight list (%d) does not match the number of "
+                "weights of the optimizer (%d)" % (len(weights), len(params))
+            )
+        weight_value_tuples = []
+        param_values = K.batch_get_value(params)
+        for pv, p, w in zip(param_values, params, weights):
+            w = np.asarray(w)
+            if pv.shape != w.shape:
+                raise ValueError(
+                    "Optimizer weight shape "
+                    + str(pv.shape)
+                    + " not compatible with provided weight shape "
+                    + str(w.shape)
+                )
+            weight_value_tuples.append((p, w))
+        K.batch_set_value(weight_value_tuples)
+
+    def get_weights(self):
+        """The optimizer state (``self.weights``) as a list of numpy arrays."""
+        return K.batch_get_value(self.weights)
+
+    def get_config(self):
+        config = {}
+        if hasattr(self, "clipnorm"):
+            config["clipnorm"] = self.clipnorm
+        if hasattr(self, "clipvalue"):
+            config["clipvalue"] = self.clipvalue
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # -----------------------------------------------------------------------------------
+    # The built-in optimizers' step: one fused native update, plus symbolic updates for
+    # parameters whose constraint only exists in Python.
+
+    def _decays(self):
+        return _positive(getattr(self, "initial_decay", 0))
+
+    def _increments_iterations(self):
+        return self._always_counts or self._decays()
+
+    def _hyper(self):
+        """Hyper-parameter variables by engine name."""
+        raise NotImplementedError
+
+    def _native_options(self):
+        return {}
+
+    def _step_values(self):
+        """Step-level symbolic values shared by every parameter (decayed lr, ...), plus
+        the updates of the optimizer's own counters."""
+        return {"lr": self._decayed_lr()}, []
+
+    def _decayed_lr(self):
+        lr = self.lr
+        if self._decays():
+            lr = lr * (1.0 / (1.0 + self.decay * self.iterations))
+        return lr
+
+    def _param_step(self, p, g, slots, st):
+        """Symbolic new value of ``p`` and of its slots (Keras 1's equations)."""
+        raise NotImplementedError
+
+    def _fused_get_updates(self, params, constraints, loss):
+        params = list(params)
+        cons = _constraint_list(constraints, params)
+        grads = K.gradients(loss, params) if params else []
+        shapes = [K.get_variable_shape(p) for p in params]
+        slots = [[K.zeros(shape) for shape in shapes] for _ in self._slot_names]
+        self.weights = ([self.iterations] if self._iterations_in_weights else []) + [
+            v for kind in slots for v in kind
+        ]
+
+        native, specs, python = [], [], []
+        for i, c in enumerate(cons):
+            ok, spec = _native_constraint(c)
+            if ok:
+                native.append(i)
+                specs.append(spec)
+            else:
+                python.append(i)
+
+        clipnorm = getattr(self, "clipnorm", None)
+        clipvalue = getattr(self, "clipvalue", None)
+        updates = []
+        if python and _positive(clipnorm):
+            # The clipnorm norm is global over every gradient: clip all of them here.
+            grads = self._clip_symbolic(grads, grads)
+            native_clipnorm, native_clipvalue = None, None
+        else:
+            native_clipnorm = float(clipnorm) if _positive(clipnorm) else None
+            native_clipvalue = float(clipvalue) if _positive(clipvalue) else None
+            if python:
+                py_grads = self._clip_symbolic([grads[i] for i in python], grads)
+                grads = list(grads)
+                for i, g in zip(python, py_grads):
+                    grads[i] = g
+
+        if native or not python:
+            g_nodes = []
+            for i in native:
+                g = grads[i]
+                if K._graph().is_variable(g.node):
+                    g = g * 1.0  # a fused update reads computed values, not variables
+                g_nodes.append(g.node)
+            hyper = {k: (None if v is None else v.node) for k, v in self._hyper().items()}
+            upd = K._graph().optimizer_update(
+                self._kind,
+                [params[i].node for i in native],
+                g_nodes,
+                [[kind[i].node for i in native] for kind in slots],
+                hyper,
+                float(getattr(self, "epsilon", 1e-8)),
+                native_clipnorm,
+                native_clipvalue,
+                specs,
+                **self._native_options(),
+            )
+            updates.append(K.FusedUpdate(upd))
+
+        if python:
+            st, counter_updates = self._step_values()
+            if not native:
+                # No fused update counts the steps: do it here.
+                updates.extend(counter_updates)
+                if self._increments_iterations():
+                    updates.append(K.update_add(self.iterations, 1))
+            for i in python:
+                p = params[i]
+                new_p, new_slots = self._param_step(p, grads[i], [kind[i] for kind in slots], st)
+                for kind, new in zip(slots, new_slots):
+                    updates.append(K.update(kind[i], new))
+                new_p = cons[i](new_p)
+                updates.append(K.update(p, new_p))
+        self.updates = updates
+        return updates
+
+
+def _scalar_float(v):
+    return float(K.get_value(v))
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum, learning-rate decay and
+    Nesterov momentum.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        momentum: float >= 0. Momentum of the parameter updates.
+        decay: float >= 0. Learning rate decay over each update:
+            ``lr / (1 + decay * iterations)``.
+        nesterov: boolean. Whether to apply Nesterov momentum.
+    """
+
+    _kind = "sgd"
+    _slot_names = ("moments",)
+
+    def __init__(self, lr=0.01, momentum=0.0, decay=0.0, nesterov=False, **kwargs):
+        super(SGD, self).__init__(**kwargs)
+        self.iterations = K.variable(0.0)
+        self.lr = K.variable(lr)
+        self.momentum = K.variable(momentum)
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+        self.nesterov = nesterov
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "momentum": self.momentum,
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _native_options(self):
+        return {"nesterov": bool(self.nesterov)}
+
+    def _param_step(self, p, g, slots, st):
+        (m,) = slots
+        lr = st["lr"]
+        v = self.momentum * m - lr * g  # velocity
+        if self.nesterov:
+            new_p = p + self.momentum * v - lr * g
+        else:
+            new_p = p + v
+        return new_p, [v]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "momentum": _scalar_float(self.momentum),
+            "decay": _scalar_float(self.decay),
+            "nesterov": self.nesterov,
+        }
+        base_config = super(SGD, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class RMSprop(Optimizer):
+    """RMSProp optimizer (Tieleman & Hinton). It is recommended to leave the parameters
+    at their default values, except the learning rate; a good choice for recurrent
+    networks.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        rho: float >= 0. Decay of the moving average of squared gradients.
+        epsilon: float >= 0. Fuzz factor.
+        decay: float >= 0. Learning rate decay over each update.
+    """
+
+    _kind = "rmsprop"
+    _slot_names = ("accumulators",)
+    _iterations_in_weights = False
+
+    def __init__(self, lr=0.001, rho=0.9, epsilon=1e-8, decay=0.0, **kwargs):
+        super(RMSprop, self).__init__(**kwargs)
+        self.lr = K.variable(lr)
+        self.rho = K.variable(rho)
+        self.epsilon = epsilon
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+        self.iterations = K.variable(0.0)
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "rho": self.rho,
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _param_step(self, p, g, slots, st):
+        (a,) = slots
+        new_a = self.rho * a + (1.0 - self.rho) * K.square(g)
+        new_p = p - st["lr"] * g / (K.sqrt(new_a) + self.epsilon)
+        return new_p, [new_a]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "rho": _scalar_float(self.rho),
+            "decay": _scalar_float(self.decay),
+            "epsilon": self.epsilon,
+        }
+        base_config = super(RMSprop, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Adagrad(Optimizer):
+    """Adagrad optimizer. It is recommended to leave the parameters at their default
+    values.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        epsilon: float >= 0. Fuzz factor.
+        decay: float >= 0. Learning rate decay over each update.
+
+    # References
+        - [Adaptive Subgradient Methods for Online Learning and Stochastic Optimization](http://www.jmlr.org/papers/volume12/duchi11a/duchi11a.pdf)
+    """
+
+    _kind = "adagrad"
+    _slot_names = ("accumulators",)
+    _iterations_in_weights = False
+
+    def __init__(self, lr=0.01, epsilon=1e-8, decay=0.0, **kwargs):
+        super(Adagrad, self).__init__(**kwargs)
+        self.lr = K.variable(lr)
+        self.epsilon = epsilon
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+        self.iterations = K.variable(0.0)
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _param_step(self, p, g, slots, st):
+        (a,) = slots
+        new_a = a + K.square(g)
+        new_p = p - st["lr"] * g / (K.sqrt(new_a) + self.epsilon)
+        return new_p, [new_a]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "decay": _scalar_float(self.decay),
+            "epsilon": self.epsilon,
+        }
+        base_config = super(Adagrad, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Adadelta(Optimizer):
+    """Adadelta optimizer. It is recommended to leave the parameters at their default
+    values.
+
+    # Arguments
+        lr: float >= 0. Learning rate (it is recommended to leave it at 1.0).
+        rho: float >= 0. Decay of the moving averages.
+        epsilon: float >= 0. Fuzz factor.
+        decay: float >= 0. Learning rate decay over each update.
+
+    # References
+        - [Adadelta - an adaptive learning rate method](http://arxiv.org/abs/1212.5701)
+    """
+
+    _kind = "adadelta"
+    _slot_names = ("accumulators", "delta_accumulators")
+    _iterations_in_weights = False
+
+    def __init__(self, lr=1.0, rho=0.95, epsilon=1e-8, decay=0.0, **kwargs):
+        super(Adadelta, self).__init__(**kwargs)
+        self.lr = K.variable(lr)
+        # A Python float in Keras 1 (so its config value is not float32-rounded); the
+        # engine reads it from a variable made in get_updates.
+        self.rho = rho
+        self.epsilon = epsilon
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+        self.iterations = K.variable(0.0)
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "rho": K.variable(self.rho),
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _param_step(self, p, g, slots, st):
+        a, d_a = slots
+        new_a = self.rho * a + (1.0 - self.rho) * K.square(g)
+        update = g * K.sqrt(d_a + self.epsilon) / K.sqrt(new_a + self.epsilon)
+        new_p = p - st["lr"] * update
+        new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
+        return new_p, [new_a, new_d_a]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "rho": self.rho,
+            "decay": _scalar_float(self.decay),
+            "epsilon": self.epsilon,
+        }
+        base_config = super(Adadelta, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Adam(Optimizer):
+    """Adam optimizer, with the default parameters of the original paper.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        epsilon: float >= 0. Fuzz factor.
+        decay: float >= 0. Learning rate decay over each update.
+
+    # References
+        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+    """
+
+    _kind = "adam"
+    _slot_names = ("m", "v")
+    _always_counts = True
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
+        super(Adam, self).__init__(**kwargs)
+        self.iterations = K.variable(0)
+        self.lr = K.variable(lr)
+        self.beta_1 = K.variable(beta_1)
+        self.beta_2 = K.variable(beta_2)
+        self.epsilon = epsilon
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _step_values(self):
+        t = self.iterations + 1
+        lr_t = self._decayed_lr() * (K.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t))
+        return {"lr_t": lr_t}, []
+
+    def _param_step(self, p, g, slots, st):
+        m, v = slots
+        m_t = (self.beta_1 * m) + (1.0 - self.beta_1) * g
+        v_t = (self.beta_2 * v) + (1.0 - self.beta_2) * K.square(g)
+        p_t = p - st["lr_t"] * m_t / (K.sqrt(v_t) + self.epsilon)
+        return p_t, [m_t, v_t]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "beta_1": _scalar_float(self.beta_1),
+            "beta_2": _scalar_float(self.beta_2),
+            "decay": _scalar_float(self.decay),
+            "epsilon": self.epsilon,
+        }
+        base_config = super(Adam, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Adamax(Optimizer):
+    """Adamax optimizer: the variant of Adam based on the infinity norm (section 7 of
+    the Adam paper). Default parameters follow the paper.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        epsilon: float >= 0. Fuzz factor.
+        decay: float >= 0. Learning rate decay over each update.
+
+    # References
+        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+    """
+
+    _kind = "adamax"
+    _slot_names = ("m", "u")
+    _always_counts = True
+
+    def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
+        super(Adamax, self).__init__(**kwargs)
+        self.iterations = K.variable(0.0)
+        self.lr = K.variable(lr)
+        self.beta_1 = K.variable(beta_1)
+        self.beta_2 = K.variable(beta_2)
+        self.epsilon = epsilon
+        self.decay = K.variable(decay)
+        self.initial_decay = decay
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "decay": self.decay if self._decays() else None,
+        }
+
+    def _step_values(self):
+        t = self.iterations + 1
+        lr_t = self._decayed_lr() / (1.0 - self.beta_1**t)
+        return {"lr_t": lr_t}, []
+
+    def _param_step(self, p, g, slots, st):
+        m, u = slots
+        m_t = (self.beta_1 * m) + (1.0 - self.beta_1) * g
+        u_t = K.maximum(self.beta_2 * u, K.abs(g))
+        p_t = p - st["lr_t"] * m_t / (u_t + self.epsilon)
+        return p_t, [m_t, u_t]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "beta_1": _scalar_float(self.beta_1),
+            "beta_2": _scalar_float(self.beta_2),
+            "decay": _scalar_float(self.decay),
+            "epsilon": self.epsilon,
+        }
+        base_config = super(Adamax, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Nadam(Optimizer):
+    """Nesterov Adam optimizer: Adam with Nesterov momentum (Dozat). It is recommended
+    to leave the parameters at their default values.
+
+    # Arguments
+        lr: float >= 0. Learning rate.
+        beta_1: float, 0 < beta < 1. Generally close to 1.
+        beta_2: float, 0 < beta < 1. Generally close to 1.
+        epsilon: float >= 0. Fuzz factor.
+        schedule_decay: float, the decay of the momentum schedule.
+
+    # References
+        - [Nadam report](http://cs229.stanford.edu/proj2015/054_report.pdf)
+        - [On the importance of initialization and momentum in deep learning](http://www.cs.toronto.edu/~fritz/absps/momentum.pdf)
+    """
+
+    _kind = "nadam"
+    _slot_names = ("m", "v")
+    _always_counts = True
+
+    def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule_decay=0.004, **kwargs):
+        super(Nadam, self).__init__(**kwargs)
+        self.iterations = K.variable(0.0)
+        self.m_schedule = K.variable(1.0)
+        self.lr = K.variable(lr)
+        self.beta_1 = K.variable(beta_1)
+        self.beta_2 = K.variable(beta_2)
+        self.epsilon = epsilon
+        self.schedule_decay = schedule_decay
+
+    def _hyper(self):
+        return {
+            "lr": self.lr,
+            "iterations": self.iterations,
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "m_schedule": self.m_schedule,
+        }
+
+    def _native_options(self):
+        return {"schedule_decay": float(self.schedule_decay)}
+
+    def _step_values(self):
+        t = self.iterations + 1
+        # warming momentum schedule
+        momentum_cache_t = self.beta_1 * (1.0 - 0.5 * (0.96 ** (t * self.schedule_decay)))
+        momentum_cache_t_1 = self.beta_1 * (1.0 - 0.5 * (0.96 ** ((t + 1) * self.schedule_decay)))
+        m_schedule_new = self.m_schedule * momentum_cache_t
+        m_schedule_next = self.m_schedule * momentum_cache_t * momentum_cache_t_1
+        st = {
+            "t": t,
+            "mu_t": momentum_cache_t,
+            "mu_t_1": momentum_cache_t_1,
+            "m_schedule_new": m_schedule_new,
+            "m_schedule_next": m_schedule_next,
+        }
+        return st, [K.update(self.m_schedule, m_schedule_new)]
+
+    def _param_step(self, p, g, slots, st):
+        m, v = slots
+        g_prime = g / (1.0 - st["m_schedule_new"])
+        m_t = self.beta_1 * m + (1.0 - self.beta_1) * g
+        m_t_prime = m_t / (1.0 - st["m_schedule_next"])
+        v_t = self.beta_2 * v + (1.0 - self.beta_2) * K.square(g)
+        v_t_prime = v_t / (1.0 - self.beta_2 ** st["t"])
+        m_t_bar = (1.0 - st["mu_t"]) * g_prime + st["mu_t_1"] * m_t_prime
+        p_t = p - self.lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
+        return p_t, [m_t, v_t]
+
+    def get_updates(self, params, constraints, loss):
+        return self._fused_get_updates(params, constraints, loss)
+
+    def get_config(self):
+        config = {
+            "lr": _scalar_float(self.lr),
+            "beta_1": _scalar_float(self.beta_1),
+            "beta_2": _scalar_float(self.beta_2),
+            "epsilon": self.epsilon,
+            "schedule_decay": self.schedule_decay,
+        }
+        base_config = super(Nadam, self).get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+# Aliases.
+sgd = SGD
+rmsprop = RMSprop
+adagrad = Adagrad
+adadelta = Adadelta
+adam = Adam
+adamax = Adamax
+nadam = Nadam
+
+_OPTIMIZERS = (
+    "SGD",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Adam",
+    "Adamax",
+    "Nadam",
+    "sgd",
+    "rmsprop",
+    "adagrad",
+    "adadelta",
+    "adam",
+    "adamax",
+    "nadam",
+)
+
+
+def get(identifier, kwargs=None):
+    """Returns an optimizer instance.
+
+    # Arguments
+        identifier: a name (``'sgd'``, ``'Adam'``, ...: instantiated with its defaults,
+            or with ``kwargs``), a config dict, or an optimizer instance (returned as
+            is).
+        kwargs: keyword arguments for the constructor when ``identifier`` is a name.
+
+    # Raises
+        ValueError: for an unknown name.
+    """
+    table = {k: globals()[k] for k in _OPTIMIZERS}
+    return get_from_module(identifier, table, "optimizer", instantiate=True, kwargs=kwargs)
