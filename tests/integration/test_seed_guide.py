@@ -37,6 +37,8 @@ PRELUDE = """
 import numpy as np
 from keras.models import Sequential
 from keras.layers import Dense, Dropout, Activation, Flatten, Merge
+from keras.layers import LSTM, GRU, Embedding, Convolution2D, MaxPooling2D
+from keras.layers import TimeDistributedDense, RepeatVector
 from keras.optimizers import SGD
 from keras.utils.np_utils import to_categorical
 

@@ -454,7 +454,7 @@ def dot(x, y):
     if y.ndim < 2 or x.ndim < 1:
         raise ValueError("dot: operands of rank %d and %d are not supported" % (x.ndim, y.ndim))
     ys = [d for d in y._static_shape()]
-    if any(d is None for d in ys):
+    if builtins_any(d is None for d in ys):
         raise ValueError("dot: the right operand must have a fully known shape, got %s" % (ys,))
     nd = y.ndim
     pattern = [nd - 2] + [i for i in range(nd) if i != nd - 2]
@@ -669,7 +669,7 @@ def concatenate(tensors, axis=-1):
     tensors = [_to_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: no tensors given")
-    if any(t.dtype == "float32" for t in tensors) or len({t.dtype for t in tensors}) > 1:
+    if builtins_any(t.dtype == "float32" for t in tensors) or len({t.dtype for t in tensors}) > 1:
         tensors = [_float(t) for t in tensors]
     return _op("concat", tensors, axis=int(axis))
 
