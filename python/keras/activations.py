@@ -29,9 +29,7 @@ def softmax(x):
         s = K.sum(e, axis=-1, keepdims=True)
         return e / s
     else:
-        raise ValueError(
-            "Cannot apply softmax to a tensor that is not 2D or 3D. Here, ndim=" + str(ndim)
-        )
+        raise ValueError("Cannot apply softmax to a tensor that is not 2D or 3D. Here, ndim=" + str(ndim))
 
 
 def elu(x, alpha=1.0):

@@ -22,7 +22,7 @@ def _axis_spec(axis):
     return int(axis)
 
 
-class Constraint(object):
+class Constraint:
     """Base class of constraints: the identity."""
 
     def __call__(self, p):

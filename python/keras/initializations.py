@@ -160,10 +160,7 @@ def _table():
     return {
         k: v
         for k, v in globals().items()
-        if not k.startswith("_")
-        and k not in _NOT_INITIALIZATIONS
-        and callable(v)
-        and not isinstance(v, type)
+        if not k.startswith("_") and k not in _NOT_INITIALIZATIONS and callable(v) and not isinstance(v, type)
     }
 
 

@@ -20,9 +20,7 @@ def binary_accuracy(y_true, y_pred):
 
 def categorical_accuracy(y_true, y_pred):
     """``mean(argmax(y_true) == argmax(y_pred))`` over the last axis."""
-    return K.mean(
-        K.cast(K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1)), K.floatx())
-    )
+    return K.mean(K.cast(K.equal(K.argmax(y_true, axis=-1), K.argmax(y_pred, axis=-1)), K.floatx()))
 
 
 def sparse_categorical_accuracy(y_true, y_pred):

@@ -71,7 +71,7 @@ def _constraint_list(constraints, params):
     constraints = list(constraints)
     if len(constraints) != len(params):
         raise ValueError(
-            "get_updates: %d constraint(s) given for %d parameter(s)" % (len(constraints), len(params))
+            f"get_updates: {len(constraints)} constraint(s) given for {len(params)} parameter(s)"
         )
     return constraints
 
@@ -92,7 +92,7 @@ def _native_constraint(c):
     return True, spec
 
 
-class Optimizer(object):
+class Optimizer:
     """Abstract optimizer base class.
 
     All Keras optimizers accept the keyword arguments:
@@ -161,8 +161,8 @@ class Optimizer(object):
         params = self.weights
         if len(params) != len(weights):
             raise ValueError(
-                "Length of the specified weight list (%d) does not match the number of "
-                "weights of the optimizer (%d)" % (len(weights), len(params))
+                f"Length of the specified weight list ({len(weights)}) does not match the number of "
+                f"weights of the optimizer ({len(params)})"
             )
         weight_value_tuples = []
         param_values = K.batch_get_value(params)
@@ -302,7 +302,8 @@ class Optimizer(object):
 
 
 def _scalar_float(v):
-    return float(K.get_value(v))
+    # get_config reads hyper-parameters back from their float32 variables
+    return float(np.asarray(K.get_value(v)).item())
 
 
 class SGD(Optimizer):
@@ -321,7 +322,7 @@ class SGD(Optimizer):
     _slot_names = ("moments",)
 
     def __init__(self, lr=0.01, momentum=0.0, decay=0.0, nesterov=False, **kwargs):
-        super(SGD, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.iterations = K.variable(0.0)
         self.lr = K.variable(lr)
         self.momentum = K.variable(momentum)
@@ -360,7 +361,7 @@ class SGD(Optimizer):
             "decay": _scalar_float(self.decay),
             "nesterov": self.nesterov,
         }
-        base_config = super(SGD, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -381,7 +382,7 @@ class RMSprop(Optimizer):
     _iterations_in_weights = False
 
     def __init__(self, lr=0.001, rho=0.9, epsilon=1e-8, decay=0.0, **kwargs):
-        super(RMSprop, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.lr = K.variable(lr)
         self.rho = K.variable(rho)
         self.epsilon = epsilon
@@ -413,7 +414,7 @@ class RMSprop(Optimizer):
             "decay": _scalar_float(self.decay),
             "epsilon": self.epsilon,
         }
-        base_config = super(RMSprop, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -435,7 +436,7 @@ class Adagrad(Optimizer):
     _iterations_in_weights = False
 
     def __init__(self, lr=0.01, epsilon=1e-8, decay=0.0, **kwargs):
-        super(Adagrad, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.lr = K.variable(lr)
         self.epsilon = epsilon
         self.decay = K.variable(decay)
@@ -464,7 +465,7 @@ class Adagrad(Optimizer):
             "decay": _scalar_float(self.decay),
             "epsilon": self.epsilon,
         }
-        base_config = super(Adagrad, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -487,7 +488,7 @@ class Adadelta(Optimizer):
     _iterations_in_weights = False
 
     def __init__(self, lr=1.0, rho=0.95, epsilon=1e-8, decay=0.0, **kwargs):
-        super(Adadelta, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.lr = K.variable(lr)
         # A Python float in Keras 1 (so its config value is not float32-rounded); the
         # engine reads it from a variable made in get_updates.
@@ -523,7 +524,7 @@ class Adadelta(Optimizer):
             "decay": _scalar_float(self.decay),
             "epsilon": self.epsilon,
         }
-        base_config = super(Adadelta, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -546,7 +547,7 @@ class Adam(Optimizer):
     _always_counts = True
 
     def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
-        super(Adam, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.iterations = K.variable(0)
         self.lr = K.variable(lr)
         self.beta_1 = K.variable(beta_1)
@@ -587,7 +588,7 @@ class Adam(Optimizer):
             "decay": _scalar_float(self.decay),
             "epsilon": self.epsilon,
         }
-        base_config = super(Adam, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -611,7 +612,7 @@ class Adamax(Optimizer):
     _always_counts = True
 
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
-        super(Adamax, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.iterations = K.variable(0.0)
         self.lr = K.variable(lr)
         self.beta_1 = K.variable(beta_1)
@@ -652,7 +653,7 @@ class Adamax(Optimizer):
             "decay": _scalar_float(self.decay),
             "epsilon": self.epsilon,
         }
-        base_config = super(Adamax, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 
@@ -677,7 +678,7 @@ class Nadam(Optimizer):
     _always_counts = True
 
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule_decay=0.004, **kwargs):
-        super(Nadam, self).__init__(**kwargs)
+        super().__init__(**kwargs)
         self.iterations = K.variable(0.0)
         self.m_schedule = K.variable(1.0)
         self.lr = K.variable(lr)
@@ -736,7 +737,7 @@ class Nadam(Optimizer):
             "epsilon": self.epsilon,
             "schedule_decay": self.schedule_decay,
         }
-        base_config = super(Nadam, self).get_config()
+        base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
 

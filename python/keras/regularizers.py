@@ -18,7 +18,7 @@ from . import backend as K
 from .utils.generic_utils import get_from_module
 
 
-class Regularizer(object):
+class Regularizer:
     """Base class of regularizers: no penalty."""
 
     def set_param(self, p):
@@ -34,9 +34,7 @@ class Regularizer(object):
             stacklevel=2,
         )
         if getattr(self, "_param", None) is not None and self._param is not p:
-            raise ValueError(
-                "Regularizers cannot be reused. Instantiate one regularizer per layer."
-            )
+            raise ValueError("Regularizers cannot be reused. Instantiate one regularizer per layer.")
         self._param = p
 
     def set_layer(self, layer):

@@ -305,7 +305,7 @@ def constant(value, dtype=None, shape=None, name=None):
     arr = np.asarray(value)
     if shape is not None:
         arr = np.broadcast_to(arr, shape)
-    return Tensor(_graph().constant(_constant_array(arr, dtype), name or "constant"))
+    return Tensor(_graph().constant(_constant_array(arr, dtype or floatx()), name or "constant"))
 
 
 def is_sparse(tensor):

@@ -138,6 +138,9 @@ class Node:
             )
         output_tensors = _distinct_outputs(output_tensors, input_tensors)
         for i in range(len(output_tensors)):
+            if output_shapes[i] is None:
+                # a callable Merge mode without output_shape: the graph knows the shape
+                output_shapes[i] = K.int_shape(output_tensors[i])
             output_tensors[i]._keras_shape = output_shapes[i]
             output_tensors[i]._uses_learning_phase = (
                 any(getattr(x, "_uses_learning_phase", False) for x in input_tensors)
@@ -418,10 +421,13 @@ class Layer:
         if inbound_layers:
             self.add_inbound_node(inbound_layers, node_indices, tensor_indices)
             outputs = self.inbound_nodes[-1].output_tensors
-            if len(outputs) == 1:
-                return outputs[0]
-            return outputs
-        return self.call(x, mask)
+            output = outputs[0] if len(outputs) == 1 else outputs
+        else:
+            output = self.call(x, mask)
+        if getattr(self, "activity_regularizer", None) is not None:
+            regularization_losses = [self.activity_regularizer(o) for o in to_list(output)]
+            self.add_loss(regularization_losses, input_tensors)
+        return output
 
     def add_inbound_node(self, inbound_layers, node_indices=None, tensor_indices=None):
         inbound_layers = to_list(inbound_layers)
@@ -919,7 +925,12 @@ class Merge(Layer):
             if "mask" in params:
                 arguments["mask"] = mask
             positional = [
-                p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "mask"
+                p
+                for p in params.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.name != "mask"
+                and p.name not in arguments
+                and p.default is p.empty
             ]
             has_varargs = any(p.kind == p.VAR_POSITIONAL for p in params.values())
             if len(inputs) > 1 and (len(positional) == len(inputs) or (has_varargs and not positional)):
@@ -954,7 +965,8 @@ class Merge(Layer):
             denominator = K.sqrt(K.batch_dot(l1, l1, self.dot_axes) * K.batch_dot(l2, l2, self.dot_axes))
             denominator = K.maximum(denominator, K.epsilon())
             output = K.batch_dot(l1, l2, self.dot_axes) / denominator
-            output = K.expand_dims(output, 1)
+            if K.ndim(output) == 1:
+                output = K.expand_dims(output, 1)
             return output
         raise ValueError("Unknown merge mode.")
 

@@ -72,7 +72,9 @@ def _known_input_dim(layer, input_shape, axis=-1):
         raise ValueError(
             "Layer "
             + layer.name
-            + " (" + layer.__class__.__name__ + ")"
+            + " ("
+            + layer.__class__.__name__
+            + ")"
             + " needs the last dimension of its input to be known, got input shape "
             + str(tuple(input_shape))
         )
@@ -259,7 +261,9 @@ class Reshape(Layer):
         self.target_shape = tuple(int(d) for d in target_shape)
         if sum(1 for d in self.target_shape if d < 0) > 1:
             raise ValueError(
-                "Reshape layer " + self.name + ": can only specify one unknown dimension (-1) in target_shape "
+                "Reshape layer "
+                + self.name
+                + ": can only specify one unknown dimension (-1) in target_shape "
                 + str(self.target_shape)
             )
 
@@ -281,8 +285,13 @@ class Reshape(Layer):
             return tuple(output_shape)
         original = int(np.prod(input_shape, dtype=np.int64))
         msg = (
-            "Reshape layer " + self.name + ": total size of new array must be unchanged (input shape "
-            + str(tuple(input_shape)) + ", target shape " + str(self.target_shape) + ")"
+            "Reshape layer "
+            + self.name
+            + ": total size of new array must be unchanged (input shape "
+            + str(tuple(input_shape))
+            + ", target shape "
+            + str(self.target_shape)
+            + ")"
         )
         if unknown is not None:
             if known == 0 or original % known != 0:
@@ -299,8 +308,12 @@ class Reshape(Layer):
         target_shape = self._fix_unknown_dimension(K.int_shape(x)[1:], self.target_shape)
         if any(d is None for d in target_shape):
             raise ValueError(
-                "Reshape layer " + self.name + ": cannot infer the -1 entry of target_shape "
-                + str(self.target_shape) + " from an input of partially unknown shape " + str(K.int_shape(x))
+                "Reshape layer "
+                + self.name
+                + ": cannot infer the -1 entry of target_shape "
+                + str(self.target_shape)
+                + " from an input of partially unknown shape "
+                + str(K.int_shape(x))
             )
         return K.reshape(x, (-1,) + tuple(target_shape))
 
@@ -340,8 +353,13 @@ class Permute(Layer):
         super().__init__(**kwargs)
         if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
             raise ValueError(
-                "Permute layer " + self.name + ": invalid permutation `dims` " + str(self.dims)
-                + "; it must be a permutation of 1.." + str(len(self.dims)) + " (indexing starts at 1)."
+                "Permute layer "
+                + self.name
+                + ": invalid permutation `dims` "
+                + str(self.dims)
+                + "; it must be a permutation of 1.."
+                + str(len(self.dims))
+                + " (indexing starts at 1)."
             )
         self.input_spec = [InputSpec(ndim=len(self.dims) + 1)]
 
@@ -388,9 +406,10 @@ class Flatten(Layer):
     def _check_known(self, input_shape):
         if not all(input_shape[1:]):
             raise ValueError(
-                'The shape of the input to "Flatten" is not fully defined (got ' + str(tuple(input_shape[1:]))
-                + "). Make sure to pass a complete \"input_shape\" or \"batch_input_shape\" argument to the first "
-                "layer in your model (layer " + self.name + ")."
+                'The shape of the input to "Flatten" is not fully defined (got '
+                + str(tuple(input_shape[1:]))
+                + '). Make sure to pass a complete "input_shape" or "batch_input_shape" argument to the '
+                "first layer in your model (layer " + self.name + ")."
             )
 
     def get_output_shape_for(self, input_shape):
@@ -538,7 +557,10 @@ class Lambda(Layer):
             return [tuple(s) for s in shape]
         if not isinstance(shape, (list, tuple)):
             raise ValueError(
-                "Lambda layer " + self.name + ": the `output_shape` function must return a tuple, got " + str(shape)
+                "Lambda layer "
+                + self.name
+                + ": the `output_shape` function must return a tuple, got "
+                + str(shape)
             )
         return tuple(shape)
 
@@ -612,14 +634,23 @@ class Lambda(Layer):
             if kind == "function":
                 if value not in globs:
                     raise ValueError(
-                        "Lambda layer " + str(name) + ": unknown " + what + " " + repr(value)
+                        "Lambda layer "
+                        + str(name)
+                        + ": unknown "
+                        + what
+                        + " "
+                        + repr(value)
                         + "; pass it in `custom_objects`."
                     )
                 return globs[value]
             if kind == "lambda":
                 if safe_mode:
                     raise ValueError(
-                        "Lambda layer '" + str(name) + "' stores its " + what + " as Python bytecode; loading it "
+                        "Lambda layer '"
+                        + str(name)
+                        + "' stores its "
+                        + what
+                        + " as Python bytecode; loading it "
                         "would run code from the config. Pass safe_mode=False to from_config if you trust "
                         "its source."
                     )
@@ -739,7 +770,9 @@ class Dense(Layer):
 
     def build(self, input_shape):
         if len(input_shape) < 2:
-            raise ValueError("Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape))
+            raise ValueError(
+                "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
+            )
         input_dim = _known_input_dim(self, input_shape)
         self.input_dim = input_dim
         self.input_spec = [InputSpec(dtype=None, ndim="2+")]
@@ -747,7 +780,7 @@ class Dense(Layer):
         self.W = self.add_weight(
             (input_dim, self.output_dim),
             initializer=self.init,
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
@@ -755,7 +788,7 @@ class Dense(Layer):
             self.b = self.add_weight(
                 (self.output_dim,),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )
@@ -776,11 +809,17 @@ class Dense(Layer):
 
     def get_output_shape_for(self, input_shape):
         if not input_shape or len(input_shape) < 2:
-            raise ValueError("Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape))
+            raise ValueError(
+                "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
+            )
         if input_shape[-1] is not None and self.input_dim and input_shape[-1] != self.input_dim:
             raise ValueError(
-                "Layer " + self.name + " was built for inputs of last dimension " + str(self.input_dim)
-                + ", got input shape " + str(tuple(input_shape))
+                "Layer "
+                + self.name
+                + " was built for inputs of last dimension "
+                + str(self.input_dim)
+                + ", got input shape "
+                + str(tuple(input_shape))
             )
         output_shape = list(input_shape)
         output_shape[-1] = self.output_dim
@@ -910,7 +949,7 @@ class MaxoutDense(Layer):
         self.W = self.add_weight(
             (self.nb_feature, input_dim, self.output_dim),
             initializer=self.init,
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
@@ -918,7 +957,7 @@ class MaxoutDense(Layer):
             self.b = self.add_weight(
                 (self.nb_feature, self.output_dim),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )
@@ -1035,20 +1074,22 @@ class Highway(Layer):
         self.W = self.add_weight(
             (input_dim, input_dim),
             initializer=self.init,
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
-        self.W_carry = self.add_weight((input_dim, input_dim), initializer=self.init, name="{}_W_carry".format(self.name))
+        self.W_carry = self.add_weight(
+            (input_dim, input_dim), initializer=self.init, name=f"{self.name}_W_carry"
+        )
         if self.bias:
             self.b = self.add_weight(
                 (input_dim,),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )
-            self.b_carry = self.add_weight((input_dim,), initializer="one", name="{}_b_carry".format(self.name))
+            self.b_carry = self.add_weight((input_dim,), initializer="one", name=f"{self.name}_b_carry")
         else:
             self.b = None
             self.b_carry = None
@@ -1165,7 +1206,7 @@ class TimeDistributedDense(Layer):
         self.W = self.add_weight(
             (input_dim, self.output_dim),
             initializer=self.init,
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
@@ -1173,7 +1214,7 @@ class TimeDistributedDense(Layer):
             self.b = self.add_weight(
                 (self.output_dim,),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )

@@ -11,7 +11,9 @@ from numpy.testing import assert_allclose
 from .. import backend as K
 
 
-def get_test_data(nb_train=1000, nb_test=500, input_shape=(10,), output_shape=(2,), classification=True, nb_class=2):
+def get_test_data(
+    nb_train=1000, nb_test=500, input_shape=(10,), output_shape=(2,), classification=True, nb_class=2
+):
     """Random data for tests: samples drawn around a per-sample centre.
 
     For classification, each sample gets a class `y` in `[0, nb_class)` and its
@@ -40,9 +42,13 @@ def get_test_data(nb_train=1000, nb_test=500, input_shape=(10,), output_shape=(2
         X = np.random.normal(loc=0.0, scale=0.7, size=(nb_sample,) + input_shape) + centre
     else:
         centre = np.random.random((nb_sample,))
-        X = np.random.normal(0.0, 0.7, size=(nb_sample,) + input_shape) + centre.reshape((nb_sample,) + in_axes)
+        X = np.random.normal(0.0, 0.7, size=(nb_sample,) + input_shape) + centre.reshape(
+            (nb_sample,) + in_axes
+        )
         out_axes = (1,) * len(output_shape)
-        y = np.random.normal(0.0, 0.7, size=(nb_sample,) + output_shape) + centre.reshape((nb_sample,) + out_axes)
+        y = np.random.normal(0.0, 0.7, size=(nb_sample,) + output_shape) + centre.reshape(
+            (nb_sample,) + out_axes
+        )
     return (X[:nb_train], y[:nb_train]), (X[nb_train:], y[nb_train:])
 
 
@@ -50,14 +56,14 @@ def _check_output(actual_output, expected_output_shape, expected_output, what):
     actual_output_shape = actual_output.shape
     if len(expected_output_shape) != len(actual_output_shape):
         raise AssertionError(
-            "%s: output rank %d differs from get_output_shape_for's %s"
-            % (what, len(actual_output_shape), expected_output_shape)
+            f"{what}: output rank {len(actual_output_shape)} differs from get_output_shape_for's "
+            f"{expected_output_shape}"
         )
     for expected_dim, actual_dim in zip(expected_output_shape, actual_output_shape):
         if expected_dim is not None and expected_dim != actual_dim:
             raise AssertionError(
-                "%s: output shape %s does not match get_output_shape_for's %s"
-                % (what, actual_output_shape, expected_output_shape)
+                f"{what}: output shape {actual_output_shape} does not match get_output_shape_for's "
+                f"{expected_output_shape}"
             )
     if expected_output is not None:
         assert_allclose(actual_output, expected_output, rtol=1e-3, atol=1e-6, err_msg=what)
@@ -165,20 +171,15 @@ def layer_test(
     weights = layer.get_weights()
     layer.set_weights(weights)
 
-    # instantiation from weights
-    if weights and "weights" in inspect.signature(layer_cls.__init__).parameters:
-        kwargs["weights"] = weights
-        layer = layer_cls(**kwargs)
-
     # functional API
     if fixed_batch_size:
         x = Input(batch_shape=input_shape, dtype=input_dtype)
     else:
         x = Input(shape=input_shape[1:], dtype=input_dtype)
     y = layer(x)
-    assert K.dtype(y) == expected_output_dtype, "output dtype %s, expected %s" % (K.dtype(y), expected_output_dtype)
+    assert K.dtype(y) == expected_output_dtype, f"output dtype {K.dtype(y)}, expected {expected_output_dtype}"
 
-    # the weights after building, then the same layer re-created with them
+    # the weights once built round-trip too
     built_weights = layer.get_weights()
     layer.set_weights(built_weights)
     for a, b in zip(built_weights, layer.get_weights()):
@@ -191,6 +192,18 @@ def layer_test(
     actual_output = model.predict(input_data)
     _check_output(actual_output, expected_output_shape, expected_output, "functional model")
 
+    # a new instance built with `weights=` those weights computes the same
+    if built_weights and "weights" in inspect.signature(layer_cls.__init__).parameters:
+        rebuilt = layer_cls(**dict(kwargs, weights=built_weights))
+        y2 = rebuilt(x)
+        for a, b in zip(built_weights, rebuilt.get_weights()):
+            assert_allclose(a, b)
+        rebuilt_model = Model(input=x, output=y2)
+        rebuilt_model.compile("rmsprop", "mse")
+        _check_output(
+            rebuilt_model.predict(input_data), expected_output_shape, actual_output, "weights= instance"
+        )
+
     # model config round trip
     model_config = model.get_config()
     recovered = _trusted_call(Model.from_config, model_config, model_config, "Model.from_config")
@@ -198,12 +211,16 @@ def layer_test(
         recovered.compile("rmsprop", "mse")
         if built_weights:
             recovered.set_weights(model.get_weights())
-            _check_output(recovered.predict(input_data), expected_output_shape, actual_output, "model from config")
+            _check_output(
+                recovered.predict(input_data), expected_output_shape, actual_output, "model from config"
+            )
 
     # as the first layer of a Sequential
     layer_config = layer.get_config()
     layer_config["batch_input_shape"] = input_shape
-    layer = _trusted_call(layer.__class__.from_config, layer_config, layer_config, layer_cls.__name__ + ".from_config")
+    layer = _trusted_call(
+        layer.__class__.from_config, layer_config, layer_config, layer_cls.__name__ + ".from_config"
+    )
     assert layer is not None
 
     model = Sequential()
@@ -224,7 +241,9 @@ def layer_test(
         recovered.compile("rmsprop", "mse")
         if built_weights:
             recovered.set_weights(model.get_weights())
-            _check_output(recovered.predict(input_data), expected_output_shape, actual_output, "model from json")
+            _check_output(
+                recovered.predict(input_data), expected_output_shape, actual_output, "model from json"
+            )
 
     # for further checks in the caller
     return actual_output

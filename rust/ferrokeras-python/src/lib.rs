@@ -410,7 +410,14 @@ impl PyProgram {
                 inputs.len()
             )));
         }
-        let mut sess = prog.session();
+        // Never wait for the Program's lock while holding the GIL: the thread that holds
+        // the lock may need the GIL to finish its call.
+        let mut sess = loop {
+            if let Some(s) = prog.try_session() {
+                break s;
+            }
+            py.detach(|| prog.wait_unlocked());
+        };
         for (i, obj) in inputs.iter().enumerate() {
             if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
                 let data = a

@@ -181,6 +181,36 @@ impl Value {
         }
     }
 
+    /// Like [`Value::reset`] but reports a buffer that cannot be allocated as an error
+    /// instead of aborting the process (the executor uses this for every node).
+    pub fn try_reset(&mut self, dtype: DType, shape: &[usize]) -> Result<()> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| {
+                Error::Value(format!(
+                    "a tensor of shape {} is too large",
+                    fmt_dims(shape)
+                ))
+            })?;
+        let oom = |_| {
+            Error::Value(format!(
+                "cannot allocate a tensor of shape {} ({} elements): out of memory",
+                fmt_dims(shape),
+                n
+            ))
+        };
+        if dtype.is_float_storage() {
+            if n > self.f.len() {
+                self.f.try_reserve_exact(n - self.f.len()).map_err(oom)?;
+            }
+        } else if n > self.i.len() {
+            self.i.try_reserve_exact(n - self.i.len()).map_err(oom)?;
+        }
+        self.reset(dtype, shape);
+        Ok(())
+    }
+
     /// Float (or bool) data; a type error for int values.
     pub fn fdata(&self) -> &[f32] {
         &self.f

@@ -1,7 +1,12 @@
 """Shared helpers of the keras.backend tests (imported as a plain module: the test
 directory has no __init__.py, so pytest puts it on sys.path)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 
 from keras import backend as K
 
@@ -120,11 +125,30 @@ def check_grad(
         numeric.append(num)
 
     for i, (a, n) in enumerate(zip(analytic, numeric)):
-        assert a.shape == n.shape, "gradient %d has shape %s, expected %s" % (i, a.shape, n.shape)
+        assert a.shape == n.shape, f"gradient {i} has shape {a.shape}, expected {n.shape}"
         scale = max(1.0, float(np.max(np.abs(n))) if n.size else 1.0)
         if not np.allclose(a, n, rtol=rtol, atol=atol * scale):
             raise GradCheckError(
-                "gradient of input %d does not match finite differences:\nanalytic=%s\nnumeric=%s"
-                % (i, a, n)
+                f"gradient of input {i} does not match finite differences:\nanalytic={a}\nnumeric={n}"
             )
     return analytic, numeric
+
+
+def run_script(code, timeout=60, expect="OK"):
+    """Runs Python `code` in a fresh interpreter (HOME kept as the suite's temp HOME);
+    fails on a non-zero exit, on a timeout (a hang or deadlock) or when stdout does
+    not end with `expect`. Returns the CompletedProcess."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"the script did not finish within {timeout}s (hang or deadlock); stderr: {e.stderr}")
+    assert proc.returncode == 0, f"exit code {proc.returncode}; stderr:\n{proc.stderr[-3000:]}"
+    if expect is not None:
+        assert proc.stdout.strip().endswith(expect), proc.stdout[-3000:]
+    return proc

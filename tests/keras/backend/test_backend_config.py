@@ -88,9 +88,7 @@ def test_image_dim_ordering_default_and_setter():
 def _import_keras_in(home, code):
     env = dict(os.environ)
     env["HOME"] = str(home)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
@@ -218,9 +216,9 @@ def test_learning_phase_tensor_and_set_learning_phase():
 def test_not_implemented_functions_name_themselves(name):
     fn = getattr(K, name)
     x = K.placeholder(shape=(None, 4, 4, 4))
-    with pytest.raises(NotImplementedError, match=r"\b%s\b" % name):
+    with pytest.raises(NotImplementedError, match=rf"\b{name}\b"):
         fn(x, x)
-    with pytest.raises(NotImplementedError, match=r"\b%s\b" % name):
+    with pytest.raises(NotImplementedError, match=rf"\b{name}\b"):
         fn()
 
 

@@ -345,7 +345,9 @@ def test_in_top_k():
     targets = np.array([2, 1, 3, 3], dtype=np.int32)
     p = K.placeholder(shape=(None, 4))
     t = K.placeholder(shape=(None,), dtype="int32")
-    r1, r2, r3 = run([K.in_top_k(p, t, 1), K.in_top_k(p, t, 2), K.in_top_k(p, t, 4)], [(p, pred), (t, targets)])
+    r1, r2, r3 = run(
+        [K.in_top_k(p, t, 1), K.in_top_k(p, t, 2), K.in_top_k(p, t, 4)], [(p, pred), (t, targets)]
+    )
     # ties straddling the boundary count in (TensorFlow semantics)
     np.testing.assert_array_equal(np.asarray(r1).astype(bool), [False, False, True, True])
     # row 1: the target (0.1) ties with two others for 2nd place -> in the top 2

@@ -91,7 +91,9 @@ def test_dense_nd_input_applies_on_last_axis():
     W = _rand(5, 6)
     b = _rand(6)
     out = layer_test(
-        Dense, kwargs={"output_dim": 6, "activation": "tanh", "weights": [W, b]}, input_data=x,
+        Dense,
+        kwargs={"output_dim": 6, "activation": "tanh", "weights": [W, b]},
+        input_data=x,
         expected_output=np.tanh(x.dot(W) + b),
     )
     assert out.shape == (2, 3, 4, 6)
@@ -138,8 +140,19 @@ def test_dense_config_keys():
     )
     config = layer.get_config()
     assert set(config) == {
-        "name", "trainable", "batch_input_shape", "input_dtype", "output_dim", "init", "activation",
-        "W_regularizer", "b_regularizer", "activity_regularizer", "W_constraint", "b_constraint", "bias",
+        "name",
+        "trainable",
+        "batch_input_shape",
+        "input_dtype",
+        "output_dim",
+        "init",
+        "activation",
+        "W_regularizer",
+        "b_regularizer",
+        "activity_regularizer",
+        "W_constraint",
+        "b_constraint",
+        "bias",
         "input_dim",
     }
     assert config["name"] == "my_dense"
@@ -326,7 +339,9 @@ def test_permute():
 @keras_test
 def test_repeat_vector():
     x = _rand(3, 4)
-    layer_test(RepeatVector, kwargs={"n": 3}, input_data=x, expected_output=np.repeat(x[:, None, :], 3, axis=1))
+    layer_test(
+        RepeatVector, kwargs={"n": 3}, input_data=x, expected_output=np.repeat(x[:, None, :], 3, axis=1)
+    )
     assert RepeatVector(3).get_output_shape_for((None, 32)) == (None, 3, 32)
     with pytest.raises(ValueError, match="repeatvector_"):
         RepeatVector(2)(Input(shape=(2, 3)))
@@ -603,8 +618,12 @@ def test_maxout_dense():
     W = _rand(5, 3, 2)
     b = _rand(5, 2)
     expected = (np.einsum("ni,fio->nfo", x, W) + b).max(axis=1)
-    layer_test(MaxoutDense, kwargs={"output_dim": 2, "nb_feature": 5, "weights": [W, b]}, input_data=x,
-               expected_output=expected)
+    layer_test(
+        MaxoutDense,
+        kwargs={"output_dim": 2, "nb_feature": 5, "weights": [W, b]},
+        input_data=x,
+        expected_output=expected,
+    )
     layer_test(MaxoutDense, kwargs={"output_dim": 3}, input_shape=(3, 2))
     layer = MaxoutDense(2, input_dim=3)
     layer.build((None, 3))
@@ -624,8 +643,12 @@ def test_highway():
     W, Wc, b, bc = _rand(d, d), _rand(d, d), _rand(d), _rand(d)
     t = _sigmoid(x.dot(Wc) + bc)
     expected = t * np.tanh(x.dot(W) + b) + (1 - t) * x
-    layer_test(Highway, kwargs={"activation": "tanh", "weights": [W, Wc, b, bc]}, input_data=x,
-               expected_output=expected)
+    layer_test(
+        Highway,
+        kwargs={"activation": "tanh", "weights": [W, Wc, b, bc]},
+        input_data=x,
+        expected_output=expected,
+    )
     layer_test(Highway, kwargs={}, input_shape=(3, 2))
     layer = Highway(input_dim=d)
     layer.build((None, d))
@@ -649,8 +672,12 @@ def test_time_distributed_dense():
     b = _rand(5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        layer_test(TimeDistributedDense, kwargs={"output_dim": 5, "weights": [W, b], "activation": "relu"},
-                   input_data=x, expected_output=np.maximum(x.dot(W) + b, 0))
+        layer_test(
+            TimeDistributedDense,
+            kwargs={"output_dim": 5, "weights": [W, b], "activation": "relu"},
+            input_data=x,
+            expected_output=np.maximum(x.dot(W) + b, 0),
+        )
         layer_test(TimeDistributedDense, kwargs={"output_dim": 3}, input_shape=(3, 2, 4))
     with pytest.warns(UserWarning, match="deprecated"):
         layer = TimeDistributedDense(5, input_dim=4, input_length=3)
@@ -722,8 +749,16 @@ def test_supports_masking_flags():
         warnings.simplefilter("ignore")
         tdd = TimeDistributedDense(2)
     yes = [Masking(), Dropout(0.5), Activation("relu"), ActivityRegularization(), tdd]
-    no = [Dense(2), Flatten(), Reshape((2,)), Permute((1,)), RepeatVector(2), Lambda(lambda x: x), MaxoutDense(2),
-          Highway()]
+    no = [
+        Dense(2),
+        Flatten(),
+        Reshape((2,)),
+        Permute((1,)),
+        RepeatVector(2),
+        Lambda(lambda x: x),
+        MaxoutDense(2),
+        Highway(),
+    ]
     assert all(layer.supports_masking for layer in yes)
     assert not any(layer.supports_masking for layer in no)
 

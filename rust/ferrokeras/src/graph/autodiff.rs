@@ -35,11 +35,18 @@ pub(crate) fn plan(
             reaches[s] = true;
             continue;
         }
-        if let NodeKind::Op(op) = &nodes[s].kind {
-            reaches[s] = inputs[s]
-                .iter()
-                .enumerate()
-                .any(|(k, &i)| reaches[i] && op.has_grad(k));
+        match &nodes[s].kind {
+            NodeKind::Op(op) => {
+                reaches[s] = inputs[s]
+                    .iter()
+                    .enumerate()
+                    .any(|(k, &i)| reaches[i] && op.has_grad(k));
+            }
+            // A gradient depends on whatever its loss and differentiated node depend on;
+            // meeting one on the way back from the loss means a second-order gradient,
+            // which is refused below rather than silently treated as a constant.
+            NodeKind::Grad { .. } => reaches[s] = inputs[s].iter().any(|&i| reaches[i]),
+            _ => {}
         }
     }
     // Backward pass: which of those the loss depends on.
@@ -63,9 +70,9 @@ pub(crate) fn plan(
             }
             NodeKind::Grad { .. } => {
                 return Err(Error::Unsupported(format!(
-                    "gradients of gradients are not supported (the loss depends on '{}')",
-                    nodes[s].name
-                )))
+                "second-order gradients are not supported (the loss depends on the gradient '{}')",
+                nodes[s].name
+            )))
             }
             _ => {}
         }

@@ -278,6 +278,25 @@ impl Program {
         }
     }
 
+    /// Like [`Program::session`] but returns None instead of waiting when another
+    /// thread holds the Program (callers holding a foreign lock, such as Python's GIL,
+    /// release it, wait with [`Program::wait_unlocked`], then retry).
+    pub fn try_session(&self) -> Option<Session<'_>> {
+        match self.state.try_lock() {
+            Ok(st) => Some(Session { prog: self, st }),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(Session {
+                prog: self,
+                st: e.into_inner(),
+            }),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Blocks until no other thread holds the Program (another may take it at once).
+    pub fn wait_unlocked(&self) {
+        drop(self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
     /// Convenience for Rust callers: feeds `inputs` (in order), runs, and returns copies
     /// of the outputs.
     pub fn run(&self, inputs: &[Value]) -> Result<Vec<Value>> {
@@ -396,7 +415,7 @@ impl Program {
                             ))
                         })?);
                     }
-                    values[s].reset(t.dtype, &dims);
+                    values[s].try_reset(t.dtype, &dims)?;
                 }
                 NodeKind::Grad { .. } => {
                     // Size the sweep's gradient buffers here, before any later node infers
@@ -407,7 +426,7 @@ impl Program {
                             for t in 0..s {
                                 if self.sweeps[k].needs[t] {
                                     let shape = self.val(t, values, vars, grads).shape.clone();
-                                    grads[k][t].reset(DType::F32, &shape);
+                                    grads[k][t].try_reset(DType::F32, &shape)?;
                                 }
                             }
                             sized.push(k);
@@ -517,16 +536,34 @@ impl Program {
                 }
             }
         }
-        for u in &self.updates {
+        // Updates whose new value is itself a variable read it before any update is
+        // written (`[(a, b), (b, a)]` swaps); snapshot those few values first.
+        let any_var_sourced = self
+            .updates
+            .iter()
+            .any(|u| matches!(u, PlannedUpdate::Assign { slot, .. } if matches!(self.locs[*slot], Loc::Var(_))));
+        let snapshots: Vec<Option<Value>> = if !any_var_sourced {
+            Vec::new()
+        } else {
+            self.updates
+                .iter()
+                .map(|u| match u {
+                    PlannedUpdate::Assign { slot, .. } => match self.locs[*slot] {
+                        Loc::Var(src) => Some(vars.values[src.0].clone()),
+                        _ => None,
+                    },
+                    PlannedUpdate::Fused { .. } => None,
+                })
+                .collect()
+        };
+        for (i, u) in self.updates.iter().enumerate() {
             match u {
-                PlannedUpdate::Assign { var, slot } => match self.locs[*slot] {
-                    Loc::Var(src) => {
-                        if src != *var {
-                            let v = vars.values[src.0].clone();
-                            vars.values[var.0].assign_from(&v);
-                        }
-                    }
-                    _ => vars.values[var.0].assign_from(self.val_local(*slot, values, grads)),
+                PlannedUpdate::Assign { var, slot } => match snapshots
+                    .get(i)
+                    .and_then(|s| s.as_ref())
+                {
+                    Some(v) => vars.values[var.0].assign_from(v),
+                    None => vars.values[var.0].assign_from(self.val_local(*slot, values, grads)),
                 },
                 PlannedUpdate::Fused { op, slots } => {
                     let refs: SmallVec<[&Value; 8]> = slots
@@ -632,7 +669,7 @@ impl Session<'_> {
         let s = self.prog.feeds[i];
         let want = self.prog.nodes[s].ty.dtype;
         let v = &mut self.st.values[s];
-        v.reset(want, shape);
+        v.try_reset(want, shape)?;
         fill(v);
         self.st.fed[s] = true;
         Ok(())

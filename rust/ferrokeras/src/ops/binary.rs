@@ -63,8 +63,21 @@ impl BinKind {
             Sub => a - b,
             Mul => a * b,
             Div => a / b,
-            Maximum => a.max(b),
-            Minimum => a.min(b),
+            // NaN in either operand propagates (numpy's maximum), unlike f32::max.
+            Maximum => {
+                if a >= b || a.is_nan() {
+                    a
+                } else {
+                    b
+                }
+            }
+            Minimum => {
+                if a <= b || a.is_nan() {
+                    a
+                } else {
+                    b
+                }
+            }
             Equal => (a == b) as i32 as f32,
             NotEqual => (a != b) as i32 as f32,
             Greater => (a > b) as i32 as f32,

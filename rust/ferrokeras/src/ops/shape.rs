@@ -1573,17 +1573,32 @@ impl Op for ShapeOf {
     }
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         if inputs.len() != 1 {
-            return Err(Error::Value(format!("shape_of takes 1 input, got {}", inputs.len())));
+            return Err(Error::Value(format!(
+                "shape_of takes 1 input, got {}",
+                inputs.len()
+            )));
         }
-        Ok(TypeInfo { dtype: DType::I32, shape: vec![Some(inputs[0].shape.len())] })
+        Ok(TypeInfo {
+            dtype: DType::I32,
+            shape: vec![Some(inputs[0].shape.len())],
+        })
     }
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         for (o, &d) in out.i.iter_mut().zip(&inputs[0].shape) {
-            *o = i32::try_from(d).map_err(|_| Error::Value(format!("shape_of: dimension {d} exceeds int32")))?;
+            *o = i32::try_from(d)
+                .map_err(|_| Error::Value(format!("shape_of: dimension {d} exceeds int32")))?;
         }
         Ok(())
     }
-    fn backward(&self, _: usize, _: &[&Value], _: &Value, _: &[f32], _: &mut [f32], _: &mut OpCtx) -> Result<()> {
+    fn backward(
+        &self,
+        _: usize,
+        _: &[&Value],
+        _: &Value,
+        _: &[f32],
+        _: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
         Ok(())
     }
     fn has_grad(&self, _index: usize) -> bool {

@@ -72,7 +72,8 @@ simd_fn! {
 simd_fn! {
     fn clip_f(x: &[f32], y: &mut [f32], lo: f32, hi: f32) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = v.max(lo).min(hi);
+            // NaN stays NaN, as in numpy / TensorFlow (f32::max would drop it).
+            *o = if v < lo { lo } else if v > hi { hi } else { v };
         }
     }
 }
