@@ -110,6 +110,9 @@ fn attr_from_py(key: &str, v: &Bound<'_, PyAny>) -> PyResult<Attr> {
     )))
 }
 
+/// Per-parameter constraints as Python passes them: None or (kind, arguments).
+type ConstraintArgs<'py> = Option<Vec<Option<(String, Bound<'py, PyDict>)>>>;
+
 /// A computation graph: the native side of a Keras backend session.
 #[pyclass(module = "keras._native", name = "Graph")]
 struct PyGraph {
@@ -240,7 +243,7 @@ impl PyGraph {
         epsilon: f32,
         clipnorm: Option<f32>,
         clipvalue: Option<f32>,
-        constraints: Option<Vec<Option<(String, Bound<'_, PyDict>)>>>,
+        constraints: ConstraintArgs<'_>,
         nesterov: bool,
         schedule_decay: f32,
     ) -> PyResult<PyUpdate> {

@@ -64,7 +64,7 @@ fn steady_state_train_step_allocates_nothing() {
     let prog = g.compile(&[x, y, lp], &[loss], updates).unwrap();
     let (xb, yb) = (data(&[16, 20], 5), onehot(16, 10));
     let mut losses = Vec::new();
-    let mut run = |count: bool| {
+    let run = |count: bool| {
         let mut s = prog.session();
         s.feed_f32(0, &xb.shape, &xb.f).unwrap();
         s.feed_f32(1, &yb.shape, &yb.f).unwrap();

@@ -19,7 +19,7 @@ fn gradient_accumulates_over_several_consumers() {
     let dx = g.gradients(f, &[x]).unwrap();
     let prog = g.compile(&[x], &[dx[0]], vec![]).unwrap();
     let xv = Value::from_f32(&[2, 3], vec![-1.0, -0.5, 0.0, 0.5, 1.0, 2.0]).unwrap();
-    let out = prog.run(&[xv.clone()]).unwrap();
+    let out = prog.run(std::slice::from_ref(&xv)).unwrap();
     for (gv, &xv) in out[0].f.iter().zip(&xv.f) {
         let want = 2.0 * xv + xv.exp() * (1.0 + xv);
         assert!(

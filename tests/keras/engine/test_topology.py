@@ -12,19 +12,6 @@ from keras.engine.topology import Container, InputLayer, Node, get_source_inputs
 from keras.layers import Activation, Dense, Dropout, Input, Lambda, Masking, Merge, merge
 from keras.models import Model, Sequential, model_from_json
 
-ENGINE_MERGE_SHAPE = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Node.create_node (engine/topology.py) stores _keras_shape=None when a layer's "
-    "get_output_shape_for returns None (a Merge with a callable mode and no output_shape) instead of "
-    "the output tensor's static shape, as run_internal_graph does",
-)
-ENGINE_COS_SHAPE = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Merge.call mode 'cos' (engine/topology.py) expand_dims the result of K.batch_dot, "
-    "which is already (batch, 1) for 2-D inputs: the output is (batch, 1, 1) while get_output_shape_for "
-    "says (batch, 1)",
-)
-
 
 @pytest.fixture(autouse=True)
 def fresh_session():
@@ -390,7 +377,6 @@ def test_sequential_merge_branches():
     assert_allclose(clone.predict([xl, xr]), model.predict([xl, xr]), rtol=1e-6)
 
 
-@ENGINE_MERGE_SHAPE
 def test_sequential_merge_lambda_mode():
     # the Sequential guide's `Merge([left, right], mode=lambda x, y: x - y)`, no output_shape
     left = Sequential([Dense(4, input_dim=3)])
@@ -456,7 +442,6 @@ def test_merge_cos_values():
     assert_allclose(out.reshape(4, 1), _cos(xa, xb), rtol=1e-5)
 
 
-@ENGINE_COS_SHAPE
 def test_merge_cos_output_shape():
     a, b = Input(shape=(3,)), Input(shape=(3,))
     out = Model([a, b], merge([a, b], mode="cos")).predict([_rand(4, 3), _rand(4, 3)])
@@ -500,12 +485,6 @@ def test_merge_callable_modes():
     assert_allclose(Model([a, b], m3).predict([xa, xb]), xa - xb, rtol=1e-6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Merge.call (engine/topology.py) counts the parameters filled by `arguments` as "
-    "positional inputs: mode(inputs_list, k) over 2 inputs is called as mode(x, y, k=...), and "
-    "mode(x, y, k) as mode(inputs_list, k=...)",
-)
 def test_merge_callable_mode_list_with_arguments():
     a, b = Input(shape=(3,)), Input(shape=(3,))
     xa, xb = _rand(2, 3), _rand(2, 3)
@@ -515,7 +494,6 @@ def test_merge_callable_mode_list_with_arguments():
     assert_allclose(Model([a, b], m2).predict([xa, xb]), (xa - xb) * 2, rtol=1e-6)
 
 
-@ENGINE_MERGE_SHAPE
 def test_merge_callable_mode_infers_output_shape():
     a, b = Input(shape=(3,)), Input(shape=(3,))
     m3 = merge([a, b], mode=lambda x, y: x - y)

@@ -30,12 +30,6 @@ from keras.layers.core import (
 from keras.models import Model, Sequential, model_from_json
 from keras.utils.test_utils import get_test_data, keras_test, layer_test
 
-ENGINE_ACTIVITY_REG = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Layer.__call__ (engine/topology.py) never applies `layer.activity_regularizer` "
-    "(Keras 1.2.2 adds activity_regularizer(output) to layer.losses there)",
-)
-
 
 @pytest.fixture(autouse=True)
 def fresh_session():
@@ -520,7 +514,6 @@ def test_activity_regularization_layer_test():
     assert config["l1"] == 0.1 and config["l2"] == 0.2
 
 
-@ENGINE_ACTIVITY_REG
 @keras_test
 def test_activity_regularization_loss():
     data = _rand(4, 3)
@@ -532,7 +525,6 @@ def test_activity_regularization_loss():
     assert_allclose(value, 0.1 * np.abs(data).sum() + 0.2 * (data**2).sum(), rtol=1e-5)
 
 
-@ENGINE_ACTIVITY_REG
 @keras_test
 def test_dense_activity_regularizer_loss():
     data = _rand(4, 3)

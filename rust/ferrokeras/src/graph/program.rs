@@ -585,9 +585,9 @@ impl Program {
             grads,
             ..
         } = st;
-        for s in 0..self.nodes.len() {
-            if sw.needs[s] {
-                grads[k][s].f.fill(0.0);
+        for (g, &need) in grads[k].iter_mut().zip(&sw.needs) {
+            if need {
+                g.f.fill(0.0);
             }
         }
         if sw.needs[sw.loss] {

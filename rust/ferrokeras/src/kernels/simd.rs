@@ -32,7 +32,7 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 5e-1;
     let y = p * r * r + r + 1.0;
     // fx is a whole number in [-126, 128]: adding 1.5*2^23 puts it in the low mantissa
     // bits, an integer conversion that vectorises (a saturating `as i32` does not).
@@ -55,7 +55,7 @@ pub fn tanh(x: f32) -> f32 {
     let small = ((((-5.704_988_7e-3f32 * z + 2.063_908_8e-2) * z - 5.373_971_6e-2) * z
         + 1.333_144_2e-1)
         * z
-        - 3.333_328_2e-1)
+        - 3.333_328e-1)
         * z
         * x
         + x;

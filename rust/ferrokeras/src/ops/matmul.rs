@@ -21,7 +21,7 @@ pub struct MatMul {
 }
 
 fn dims_match(a: Dim, b: Dim) -> bool {
-    matches!((a, b), (Some(x), Some(y)) if x != y) == false
+    !matches!((a, b), (Some(x), Some(y)) if x != y)
 }
 
 impl Op for MatMul {

@@ -387,7 +387,8 @@ mod tests {
     #[test]
     fn forward_matches_reference() {
         let x = val(&[2, 3], &[-2.5, -0.5, 0.0, 0.5, 1.5, 2.5]);
-        let cases: Vec<(&str, Vec<(&str, Attr)>, Box<dyn Fn(f32) -> f32>)> = vec![
+        type Case<'a> = (&'a str, Vec<(&'a str, Attr)>, Box<dyn Fn(f32) -> f32>);
+        let cases: Vec<Case> = vec![
             ("neg", vec![], Box::new(|v| -v)),
             ("abs", vec![], Box::new(|v: f32| v.abs())),
             ("square", vec![], Box::new(|v| v * v)),
@@ -423,12 +424,12 @@ mod tests {
             ),
         ];
         for (name, attrs, f) in cases {
-            let y = forward(&op(name, &attrs), &[x.clone()]);
+            let y = forward(&op(name, &attrs), std::slice::from_ref(&x));
             let want: Vec<f32> = x.f.iter().map(|&v| f(v)).collect();
             assert_close(&y.f, &want, 1e-6);
         }
         // round half to even, as numpy
-        let y = forward(&op("round", &[]), &[x.clone()]);
+        let y = forward(&op("round", &[]), std::slice::from_ref(&x));
         assert_eq!(y.f, vec![-2.0, -0.0, 0.0, 0.0, 2.0, 2.0]);
         let y = forward(&op("log", &[]), &[val(&[2], &[1.0, std::f32::consts::E])]);
         assert_close(&y.f, &[0.0, 1.0], 1e-6);
@@ -440,11 +441,11 @@ mod tests {
         for name in [
             "neg", "abs", "square", "sqrt", "exp", "log", "sin", "cos", "identity",
         ] {
-            grad_check(&op(name, &[]), &[x.clone()], 1e-3, 2e-2).unwrap();
+            grad_check(&op(name, &[]), std::slice::from_ref(&x), 1e-3, 2e-2).unwrap();
         }
         grad_check(
             &op("pow", &[("a", Attr::Float(3.0))]),
-            &[x.clone()],
+            std::slice::from_ref(&x),
             1e-3,
             2e-2,
         )
