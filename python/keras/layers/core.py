@@ -1,7 +1,8 @@
 """Core layers (``keras.layers.core``), Keras 1.2.2.
 
-Dense, Activation, Dropout, Flatten, Reshape, Permute, RepeatVector, Lambda,
-ActivityRegularization, Masking, Highway, MaxoutDense and TimeDistributedDense. Their
+Dense, Activation, Dropout, SpatialDropout1D/2D/3D, Flatten, Reshape, Permute,
+RepeatVector, Lambda, ActivityRegularization, Masking, Highway, MaxoutDense and
+TimeDistributedDense. Their
 weight names (``<layer>_W``, ``<layer>_b``, ...), shapes, default initialisations,
 masking support and ``get_config()`` keys are Keras 1's, so configs and weight files
 move both ways between ferrokeras and Keras 1.
@@ -24,6 +25,9 @@ from ..utils.generic_utils import func_dump, func_load, get_custom_objects
 __all__ = [
     "Masking",
     "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
     "Activation",
     "Reshape",
     "Permute",
@@ -194,6 +198,116 @@ class Dropout(Layer):
 
     def get_config(self):
         config = {"p": self.p}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SpatialDropout1D(Dropout):
+    """Spatial 1D version of Dropout: drops entire 1D feature maps instead of individual
+    elements, i.e. one decision per sample and feature, shared by every timestep.
+
+    If adjacent frames within feature maps are strongly correlated (as is normally the
+    case in early convolution layers), regular dropout will not regularize the
+    activations and will otherwise just result in an effective learning rate decrease.
+    In this case, SpatialDropout1D promotes independence between feature maps.
+
+    # Arguments
+        p: float between 0 and 1, the fraction of the feature maps to drop.
+
+    # Input shape
+        3D tensor with shape `(samples, timesteps, channels)`.
+
+    # Output shape
+        Same as the input.
+
+    # References
+        - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
+    """
+
+    def __init__(self, p, **kwargs):
+        super().__init__(p, **kwargs)
+        self.input_spec = [InputSpec(ndim=3)]
+
+    def _get_noise_shape(self, x):
+        return (None, 1, None)
+
+
+class SpatialDropout2D(Dropout):
+    """Spatial 2D version of Dropout: drops entire 2D feature maps (channels) instead of
+    individual elements.
+
+    # Arguments
+        p: float between 0 and 1, the fraction of the feature maps to drop.
+        dim_ordering: 'th' (channels at index 1) or 'tf' (channels at index 3);
+            'default' resolves to `K.image_dim_ordering()` at construction.
+
+    # Input shape
+        4D tensor with shape `(samples, channels, rows, cols)` ('th') or
+        `(samples, rows, cols, channels)` ('tf').
+
+    # Output shape
+        Same as the input.
+
+    # References
+        - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
+    """
+
+    def __init__(self, p, dim_ordering="default", **kwargs):
+        if dim_ordering == "default":
+            dim_ordering = K.image_dim_ordering()
+        if dim_ordering not in {"tf", "th"}:
+            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+        self.dim_ordering = dim_ordering
+        super().__init__(p, **kwargs)
+        self.input_spec = [InputSpec(ndim=4)]
+
+    def _get_noise_shape(self, x):
+        if self.dim_ordering == "th":
+            return (None, None, 1, 1)
+        return (None, 1, 1, None)
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SpatialDropout3D(Dropout):
+    """Spatial 3D version of Dropout: drops entire 3D feature maps (channels) instead of
+    individual elements.
+
+    # Arguments
+        p: float between 0 and 1, the fraction of the feature maps to drop.
+        dim_ordering: 'th' (channels at index 1) or 'tf' (channels at index 4);
+            'default' resolves to `K.image_dim_ordering()` at construction.
+
+    # Input shape
+        5D tensor with shape `(samples, channels, dim1, dim2, dim3)` ('th') or
+        `(samples, dim1, dim2, dim3, channels)` ('tf').
+
+    # Output shape
+        Same as the input.
+
+    # References
+        - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
+    """
+
+    def __init__(self, p, dim_ordering="default", **kwargs):
+        if dim_ordering == "default":
+            dim_ordering = K.image_dim_ordering()
+        if dim_ordering not in {"tf", "th"}:
+            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+        self.dim_ordering = dim_ordering
+        super().__init__(p, **kwargs)
+        self.input_spec = [InputSpec(ndim=5)]
+
+    def _get_noise_shape(self, x):
+        if self.dim_ordering == "th":
+            return (None, None, 1, 1, 1)
+        return (None, 1, 1, 1, None)
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 

@@ -764,3 +764,52 @@ def test_container_is_a_layer():
     dropped = Model(b, Dropout(0.5)(Dense(2)(b)))
     assert dropped.uses_learning_phase is True
     assert Lambda(lambda t: t)(a)._keras_shape == (None, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# user-defined layers (both Keras 1 styles)
+
+
+def test_custom_layers_both_styles():
+    from keras import initializations
+    from keras.engine.topology import Layer
+
+    class Scale(Layer):
+        """1.2 style: add_weight."""
+
+        def __init__(self, output_dim, **kwargs):
+            self.output_dim = output_dim
+            super().__init__(**kwargs)
+
+        def build(self, input_shape):
+            self.W = self.add_weight(
+                (input_shape[1], self.output_dim), initializer="one", name=f"{self.name}_W"
+            )
+            self.built = True
+
+        def call(self, x, mask=None):
+            return K.dot(x, self.W)
+
+        def get_output_shape_for(self, input_shape):
+            return (input_shape[0], self.output_dim)
+
+    class Bias(Layer):
+        """1.0 style: an initialization function and trainable_weights set directly."""
+
+        def build(self, input_shape):
+            self.b = initializations.get("zero")((input_shape[1],), name=f"{self.name}_b")
+            self.trainable_weights = [self.b]
+
+        def call(self, x, mask=None):
+            return x + self.b
+
+    model = Sequential([Scale(2, input_shape=(3,)), Bias()])
+    assert [w.name for w in model.trainable_weights] == ["scale_1_W", "bias_1_b"]
+    assert model.output_shape == (None, 2)
+    model.compile("sgd", "mse")
+    data = _rand(4, 3)
+    assert_allclose(model.predict(data), data.sum(axis=1, keepdims=True).repeat(2, axis=1), rtol=1e-5)
+    before = model.get_weights()
+    model.fit(data, _rand(4, 2), nb_epoch=2, verbose=0)
+    after = model.get_weights()
+    assert not np.allclose(before[1], after[1])  # the 1.0-style weight is trained too

@@ -25,6 +25,9 @@ from keras.layers.core import (
     Permute,
     RepeatVector,
     Reshape,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
     TimeDistributedDense,
 )
 from keras.models import Model, Sequential, model_from_json
@@ -274,6 +277,50 @@ def test_dropout_outside_open_interval_is_identity(p):
     data = _rand(3, 10)
     f = K.function([x, K.learning_phase()], [y])
     assert_allclose(f([data, 1])[0], data)
+
+
+@keras_test
+def test_spatial_dropout_layer_test():
+    x = _rand(2, 3, 4)
+    layer_test(SpatialDropout1D, kwargs={"p": 0.5}, input_data=x, expected_output=x)
+    for ordering in ("th", "tf"):
+        layer_test(SpatialDropout2D, kwargs={"p": 0.5, "dim_ordering": ordering}, input_shape=(2, 3, 4, 5))
+        layer_test(SpatialDropout3D, kwargs={"p": 0.5, "dim_ordering": ordering}, input_shape=(2, 3, 4, 5, 2))
+    config = SpatialDropout2D(0.3, dim_ordering="tf").get_config()
+    assert config["p"] == 0.3 and config["dim_ordering"] == "tf"
+    assert SpatialDropout2D(0.3).dim_ordering == K.image_dim_ordering()
+    assert SpatialDropout1D(0.1).name.startswith("spatialdropout1d_")
+    with pytest.raises(ValueError, match="dim_ordering"):
+        SpatialDropout2D(0.5, dim_ordering="xy")
+    with pytest.raises(ValueError, match="spatialdropout2d_"):
+        SpatialDropout2D(0.5)(Input(shape=(3, 4)))
+
+
+@pytest.mark.parametrize(
+    "cls,kwargs,shape,channel_axis",
+    [
+        (SpatialDropout1D, {}, (6, 40), 2),
+        (SpatialDropout2D, {"dim_ordering": "th"}, (40, 3, 4), 1),
+        (SpatialDropout2D, {"dim_ordering": "tf"}, (3, 4, 40), 3),
+        (SpatialDropout3D, {"dim_ordering": "th"}, (40, 2, 3, 2), 1),
+        (SpatialDropout3D, {"dim_ordering": "tf"}, (2, 3, 2, 40), 4),
+    ],
+)
+@keras_test
+def test_spatial_dropout_drops_whole_feature_maps(cls, kwargs, shape, channel_axis):
+    x = Input(shape=shape)
+    layer = cls(0.5, **kwargs)
+    y = layer(x)
+    assert layer.uses_learning_phase
+    f = K.function([x, K.learning_phase()], [y])
+    data = np.ones((5,) + shape, dtype="float32")
+    out = f([data, 1])[0]
+    # one keep/drop decision per (sample, channel), shared by every other position
+    moved = np.moveaxis(out, channel_axis, 1).reshape(5, shape[channel_axis - 1], -1)
+    assert np.all(moved == moved[:, :, :1])
+    assert 0 < (moved[:, :, 0] == 0).mean() < 1
+    assert_allclose(moved[moved != 0], 2.0)
+    assert_allclose(f([data, 0])[0], data)
 
 
 # ---------------------------------------------------------------------------------------
@@ -740,7 +787,7 @@ def test_supports_masking_flags():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tdd = TimeDistributedDense(2)
-    yes = [Masking(), Dropout(0.5), Activation("relu"), ActivityRegularization(), tdd]
+    yes = [Masking(), Dropout(0.5), SpatialDropout1D(0.5), Activation("relu"), ActivityRegularization(), tdd]
     no = [
         Dense(2),
         Flatten(),

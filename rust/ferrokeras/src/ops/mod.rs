@@ -13,9 +13,12 @@ use crate::{Error, Result};
 
 pub mod activation;
 pub mod binary;
+pub mod conv;
 pub mod loss;
 pub mod matmul;
+pub mod pool;
 pub mod random;
+pub mod recurrent;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
@@ -289,6 +292,9 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         matmul::build,
         loss::build,
         random::build,
+        conv::build,
+        pool::build,
+        recurrent::build,
     ];
     for fam in FAMILIES {
         if let Some(r) = fam(name, attrs) {

@@ -1,0 +1,741 @@
+//! Convolutions: `conv2d` on channels-first (N, C, H, W) feature maps.
+//!
+//! Forward is im2col + gemm per sample (a 1x1, stride-1, unpadded kernel skips im2col:
+//! the input plane already is the column matrix). Backward: the kernel gradient is
+//! `gout · colsᵀ` accumulated over the batch, the input gradient is `Wᵀ · gout`
+//! scattered back by col2im.
+//!
+//! The kernel is taken in the layout Keras stores it (`kernel_layout` `"oihw"`, Keras
+//! 'th': (nb_filter, stack, rows, cols); `"hwio"`, Keras 'tf': (rows, cols, stack,
+//! nb_filter)) and re-laid out once per call into an (O, C·kh·kw) matrix kept in the
+//! node's scratch. With `flip` the kernel is reversed spatially during that re-layout,
+//! so a true convolution (Theano's semantics) costs exactly what a cross-correlation
+//! costs.
+//!
+//! Attributes: `strides` (Ints 2, default 1,1), `pads` (Ints 4: top, bottom, left,
+//! right, default 0), `dilation` (Ints 2, default 1,1), `kernel_layout` (Str, default
+//! "oihw"), `flip` (Bool, default false).
+//!
+//! Work is split over the batch (one contiguous range of samples per worker, each with
+//! its own column buffer in scratch, serial gemm inside) when there are at least two
+//! samples and enough multiply-adds; otherwise samples run in turn with the (possibly
+//! parallel) gemm. A steady-state call allocates nothing outside the gemm crate.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
+use crate::tensor::{fmt_shape, Dim, Value};
+use crate::{Error, Result};
+
+/// Storage order of a convolution kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelLayout {
+    /// (out, in, rows, cols): Keras 'th'.
+    Oihw,
+    /// (rows, cols, in, out): Keras 'tf'.
+    Hwio,
+}
+
+/// 2-D convolution (cross-correlation, or true convolution with `flip`) of an NCHW
+/// input with a kernel of `layout`.
+#[derive(Debug)]
+pub struct Conv2d {
+    strides: [usize; 2],
+    pads: [usize; 4],
+    dil: [usize; 2],
+    layout: KernelLayout,
+    flip: bool,
+}
+
+/// Concrete geometry of one call.
+#[derive(Debug, Clone, Copy)]
+struct Geo {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geo {
+    fn k(&self) -> usize {
+        self.c * self.kh * self.kw
+    }
+    fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+}
+
+/// Output length of a padded, strided, dilated window sweep; `None` if no window fits.
+pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> Option<usize> {
+    let span = dil * (k.max(1) - 1) + 1;
+    let total = len + pad;
+    if k == 0 || total < span {
+        None
+    } else {
+        Some((total - span) / stride + 1)
+    }
+}
+
+impl Conv2d {
+    /// (out, in, kh, kw) of a kernel shape in this op's layout.
+    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
+        match self.layout {
+            KernelLayout::Oihw => (k[0], k[1], k[2], k[3]),
+            KernelLayout::Hwio => (k[3], k[2], k[0], k[1]),
+        }
+    }
+
+    fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
+        let (o, _, kh, kw) = self.kdims(k);
+        let oh = out_len(x[2], self.pads[0] + self.pads[1], kh, self.strides[0], self.dil[0]);
+        let ow = out_len(x[3], self.pads[2] + self.pads[3], kw, self.strides[1], self.dil[1]);
+        match (oh, ow) {
+            (Some(oh), Some(ow)) => Ok(Geo {
+                n: x[0],
+                c: x[1],
+                h: x[2],
+                w: x[3],
+                o,
+                kh,
+                kw,
+                oh,
+                ow,
+            }),
+            _ => Err(Error::Shape(format!(
+                "conv2d: kernel {} does not fit input {}",
+                fmt_dims(k),
+                fmt_dims(x)
+            ))),
+        }
+    }
+
+    fn is_1x1(&self, g: &Geo) -> bool {
+        g.kh == 1 && g.kw == 1 && self.strides == [1, 1] && self.pads == [0; 4]
+    }
+
+    /// Index in the stored kernel of tap (o, c, ki, kj) of the cross-correlation matrix.
+    #[inline]
+    fn src(&self, g: &Geo, o: usize, c: usize, ki: usize, kj: usize) -> usize {
+        let (ki, kj) = if self.flip {
+            (g.kh - 1 - ki, g.kw - 1 - kj)
+        } else {
+            (ki, kj)
+        };
+        match self.layout {
+            KernelLayout::Oihw => ((o * g.c + c) * g.kh + ki) * g.kw + kj,
+            KernelLayout::Hwio => ((ki * g.kw + kj) * g.c + c) * g.o + o,
+        }
+    }
+
+    /// Kernel -> (O, C·kh·kw) matrix (flip folded in).
+    fn relayout(&self, g: &Geo, w: &[f32], wm: &mut [f32]) {
+        let mut r = 0;
+        for o in 0..g.o {
+            for c in 0..g.c {
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        wm[r] = w[self.src(g, o, c, ki, kj)];
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds an (O, C·kh·kw) matrix gradient into the stored kernel's gradient.
+    fn relayout_back(&self, g: &Geo, dm: &[f32], gin: &mut [f32]) {
+        let mut r = 0;
+        for o in 0..g.o {
+            for c in 0..g.c {
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        gin[self.src(g, o, c, ki, kj)] += dm[r];
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Column matrix (C·kh·kw, OH·OW) of one sample.
+    fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
+        let p = g.p();
+        let (sh, sw) = (self.strides[0], self.strides[1]);
+        let mut row = 0;
+        for c in 0..g.c {
+            let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let dst_row = &mut cols[row * p..(row + 1) * p];
+                    row += 1;
+                    let dy = (ki * self.dil[0]) as isize - self.pads[0] as isize;
+                    let dx = (kj * self.dil[1]) as isize - self.pads[2] as isize;
+                    let (lo, hi) = valid_range(g.ow, g.w, sw, dx);
+                    for oy in 0..g.oh {
+                        let dst = &mut dst_row[oy * g.ow..(oy + 1) * g.ow];
+                        let iy = (oy * sh) as isize + dy;
+                        if iy < 0 || iy >= g.h as isize {
+                            dst.fill(0.0);
+                            continue;
+                        }
+                        let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                        dst[..lo].fill(0.0);
+                        dst[hi..].fill(0.0);
+                        if sw == 1 {
+                            let s0 = (lo as isize + dx) as usize;
+                            dst[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                        } else {
+                            for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                                *d = src[((ox * sw) as isize + dx) as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a column matrix back into one sample's input gradient.
+    fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+        let p = g.p();
+        let (sh, sw) = (self.strides[0], self.strides[1]);
+        let mut row = 0;
+        for c in 0..g.c {
+            let plane = &mut gx[c * g.h * g.w..(c + 1) * g.h * g.w];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let src_row = &cols[row * p..(row + 1) * p];
+                    row += 1;
+                    let dy = (ki * self.dil[0]) as isize - self.pads[0] as isize;
+                    let dx = (kj * self.dil[1]) as isize - self.pads[2] as isize;
+                    let (lo, hi) = valid_range(g.ow, g.w, sw, dx);
+                    if lo >= hi {
+                        continue;
+                    }
+                    for oy in 0..g.oh {
+                        let iy = (oy * sh) as isize + dy;
+                        if iy < 0 || iy >= g.h as isize {
+                            continue;
+                        }
+                        let src = &src_row[oy * g.ow..(oy + 1) * g.ow];
+                        let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                        if sw == 1 {
+                            let d0 = (lo as isize + dx) as usize;
+                            for (d, &s) in dst[d0..d0 + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
+                                *d += s;
+                            }
+                        } else {
+                            for (ox, &s) in src.iter().enumerate().take(hi).skip(lo) {
+                                dst[((ox * sw) as isize + dx) as usize] += s;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
+    fn workers(&self, g: &Geo) -> usize {
+        let threads = crate::kernels::pool::threads();
+        let macs = g.n * g.o * g.k() * g.p();
+        if threads > 1
+            && g.n >= 2
+            && macs >= PARALLEL_MIN_MACS
+            && rayon::current_thread_index().is_none()
+        {
+            threads.min(g.n)
+        } else {
+            1
+        }
+    }
+}
+
+/// Output positions `[lo, hi)` whose input column `ox*stride + dx` lies in `[0, w)`.
+#[inline]
+fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
+    // smallest ox with ox*stride + dx >= 0
+    let lo = if dx >= 0 {
+        0
+    } else {
+        ((-dx) as usize).div_ceil(stride)
+    };
+    // smallest ox with ox*stride + dx >= w
+    let lim = w as isize - dx;
+    let hi = if lim <= 0 {
+        0
+    } else {
+        (lim as usize).div_ceil(stride)
+    };
+    let lo = lo.min(ow);
+    (lo, hi.clamp(lo, ow))
+}
+
+fn fmt_dims(s: &[usize]) -> String {
+    crate::tensor::fmt_dims(s)
+}
+
+fn ensure(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+}
+
+impl Op for Conv2d {
+    fn name(&self) -> &str {
+        "conv2d"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("conv2d", inputs, 2)?;
+        expect_float("conv2d", &inputs[0])?;
+        expect_float("conv2d", &inputs[1])?;
+        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
+        if x.len() != 4 || k.len() != 4 {
+            return Err(Error::Shape(format!(
+                "conv2d: expects a 4-D input (N, C, H, W) and a 4-D kernel, got {} and {}",
+                fmt_shape(x),
+                fmt_shape(k)
+            )));
+        }
+        let (o, ci, kh, kw) = self.kdims(k);
+        if let (Some(a), Some(b)) = (x[1], ci) {
+            if a != b {
+                return Err(Error::Shape(format!(
+                    "conv2d: input {} has {a} channels but the kernel {} expects {b}",
+                    fmt_shape(x),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        let side = |len: Dim, pad: usize, k: Dim, s: usize, d: usize| -> Result<Dim> {
+            match (len, k) {
+                (Some(l), Some(k)) => out_len(l, pad, k, s, d).map(Some).ok_or_else(|| {
+                    Error::Shape(format!(
+                        "conv2d: kernel {} is larger than the (padded) input {}",
+                        fmt_shape(inputs[1].shape.as_slice()),
+                        fmt_shape(inputs[0].shape.as_slice())
+                    ))
+                }),
+                _ => Ok(None),
+            }
+        };
+        let oh = side(
+            x[2],
+            self.pads[0] + self.pads[1],
+            kh,
+            self.strides[0],
+            self.dil[0],
+        )?;
+        let ow = side(
+            x[3],
+            self.pads[2] + self.pads[3],
+            kw,
+            self.strides[1],
+            self.dil[1],
+        )?;
+        Ok(TypeInfo::f32(vec![x[0], o, oh, ow]))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let one = self.is_1x1(&g);
+        let workers = self.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        ensure(&mut ctx.scratch.f, ok + workers * col);
+        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        self.relayout(&g, &w.f, wm);
+        let wm: &[f32] = wm;
+        let (xs, os) = (g.c * g.h * g.w, g.o * p);
+        if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
+            let xi = &x.f[i * xs..(i + 1) * xs];
+            let b: &[f32] = if one {
+                xi
+            } else {
+                self.im2col(&g, xi, cols);
+                cols
+            };
+            if serial {
+                sgemm_serial(g.o, p, kk, nop(wm), nop(b), y, false);
+            } else {
+                sgemm(g.o, p, kk, nop(wm), nop(b), y, false);
+            }
+        };
+        if workers == 1 {
+            let cols = &mut rest[..col];
+            for (i, y) in out.f.chunks_mut(os).enumerate() {
+                run(i, cols, y, false);
+            }
+        } else {
+            let per = g.n.div_ceil(workers);
+            out.f
+                .par_chunks_mut(per * os)
+                .zip(rest[..workers * col].par_chunks_mut(col))
+                .enumerate()
+                .for_each(|(wi, (ys, cols))| {
+                    for (j, y) in ys.chunks_mut(os).enumerate() {
+                        run(wi * per + j, cols, y, true);
+                    }
+                });
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let one = self.is_1x1(&g);
+        let workers = self.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, os) = (g.c * g.h * g.w, g.o * p);
+        if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
+        let slot = col + ok;
+        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        if index == 0 {
+            self.relayout(&g, &w.f, wm);
+            let wm: &[f32] = wm;
+            let run = |i: usize, cols: &mut [f32], gx: &mut [f32], serial: bool| {
+                let gi = &gout[i * os..(i + 1) * os];
+                let gemm = if serial { sgemm_serial } else { sgemm };
+                if one {
+                    gemm(kk, p, g.o, top(wm), nop(gi), gx, true);
+                } else {
+                    gemm(kk, p, g.o, top(wm), nop(gi), cols, false);
+                    self.col2im(&g, cols, gx);
+                }
+            };
+            if workers == 1 {
+                let cols = &mut rest[..col];
+                for (i, gx) in gin.chunks_mut(xs).enumerate() {
+                    run(i, cols, gx, false);
+                }
+            } else {
+                let per = g.n.div_ceil(workers);
+                gin.par_chunks_mut(per * xs)
+                    .zip(rest[..workers * slot].par_chunks_mut(slot))
+                    .enumerate()
+                    .for_each(|(wi, (gxs, buf))| {
+                        for (j, gx) in gxs.chunks_mut(xs).enumerate() {
+                            run(wi * per + j, &mut buf[..col], gx, true);
+                        }
+                    });
+            }
+        } else {
+            let run = |i: usize, buf: &mut [f32], first: bool, serial: bool| {
+                let (cols, dw) = buf.split_at_mut(col);
+                let xi = &x.f[i * xs..(i + 1) * xs];
+                let b: &[f32] = if one {
+                    xi
+                } else {
+                    self.im2col(&g, xi, cols);
+                    cols
+                };
+                let gi = &gout[i * os..(i + 1) * os];
+                let gemm = if serial { sgemm_serial } else { sgemm };
+                gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
+            };
+            let parts = &mut rest[..workers * slot];
+            if workers == 1 {
+                for i in 0..g.n {
+                    run(i, parts, i == 0, false);
+                }
+            } else {
+                let per = g.n.div_ceil(workers);
+                parts
+                    .par_chunks_mut(slot)
+                    .enumerate()
+                    .for_each(|(wi, buf)| {
+                        let lo = wi * per;
+                        let hi = ((wi + 1) * per).min(g.n);
+                        if lo >= hi {
+                            buf[col..].fill(0.0);
+                        }
+                        for i in lo..hi {
+                            run(i, buf, i == lo, true);
+                        }
+                    });
+                let (first, others) = parts.split_at_mut(slot);
+                for other in others.chunks(slot) {
+                    for (a, &b) in first[col..].iter_mut().zip(&other[col..]) {
+                        *a += b;
+                    }
+                }
+            }
+            self.relayout_back(&g, &parts[col..slot], gin);
+        }
+        Ok(())
+    }
+}
+
+fn ints2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
+    match a.ints_opt(key)? {
+        None => Ok(default),
+        Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => Ok([v[0] as usize, v[1] as usize]),
+        Some(v) => Err(Error::Value(format!(
+            "conv2d/pool2d: '{key}' must be 2 positive integers, got {v:?}"
+        ))),
+    }
+}
+
+pub(crate) fn pads4(a: &Attrs) -> Result<[usize; 4]> {
+    match a.ints_opt("pads")? {
+        None => Ok([0; 4]),
+        Some(v) if v.len() == 4 && v.iter().all(|&s| s >= 0) => Ok([
+            v[0] as usize,
+            v[1] as usize,
+            v[2] as usize,
+            v[3] as usize,
+        ]),
+        Some(v) => Err(Error::Value(format!(
+            "'pads' must be 4 non-negative integers (top, bottom, left, right), got {v:?}"
+        ))),
+    }
+}
+
+pub(crate) fn strides2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
+    ints2(a, key, default)
+}
+
+/// Registry entry for this family.
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    match name {
+        "conv2d" => Some((|| {
+            let layout = match a.str_opt("kernel_layout")?.as_deref() {
+                None | Some("oihw") => KernelLayout::Oihw,
+                Some("hwio") => KernelLayout::Hwio,
+                Some(s) => {
+                    return Err(Error::Value(format!(
+                        "conv2d: kernel_layout must be 'oihw' or 'hwio', got '{s}'"
+                    )))
+                }
+            };
+            Ok(Arc::new(Conv2d {
+                strides: ints2(a, "strides", [1, 1])?,
+                pads: pads4(a)?,
+                dil: ints2(a, "dilation", [1, 1])?,
+                layout,
+                flip: a.bool("flip", false)?,
+            }) as OpRef)
+        })()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::ops::{Attr, Scratch};
+
+    /// Direct NCHW reference with an OIHW kernel (cross-correlation, or convolution).
+    #[allow(clippy::too_many_arguments)]
+    fn naive(
+        x: &[f32],
+        xs: [usize; 4],
+        k: &[f32],
+        ks: [usize; 4],
+        st: [usize; 2],
+        pd: [usize; 4],
+        dl: [usize; 2],
+        flip: bool,
+    ) -> (Vec<f32>, [usize; 4]) {
+        let [n, c, h, w] = xs;
+        let [o, _, kh, kw] = ks;
+        let oh = (h + pd[0] + pd[1] - dl[0] * (kh - 1) - 1) / st[0] + 1;
+        let ow = (w + pd[2] + pd[3] - dl[1] * (kw - 1) - 1) / st[1] + 1;
+        let mut y = vec![0.0f32; n * o * oh * ow];
+        for b in 0..n {
+            for f in 0..o {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut s = 0.0f64;
+                        for ch in 0..c {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy * st[0] + i * dl[0]) as isize - pd[0] as isize;
+                                    let ix = (ox * st[1] + j * dl[1]) as isize - pd[2] as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let (ki, kj) = if flip { (kh - 1 - i, kw - 1 - j) } else { (i, j) };
+                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize] as f64
+                                        * k[((f * c + ch) * kh + ki) * kw + kj] as f64;
+                                }
+                            }
+                        }
+                        y[((b * o + f) * oh + oy) * ow + ox] = s as f32;
+                    }
+                }
+            }
+        }
+        (y, [n, o, oh, ow])
+    }
+
+    fn oihw_to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
+        let [o, c, kh, kw] = ks;
+        let mut t = vec![0.0; k.len()];
+        for a in 0..o {
+            for b in 0..c {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        t[((i * kw + j) * c + b) * o + a] = k[((a * c + b) * kh + i) * kw + j];
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn case(xs: [usize; 4], ks: [usize; 4], st: [usize; 2], pd: [usize; 4], dl: [usize; 2], seed: u64) {
+        let x = rand(&xs, seed, -1.0, 1.0);
+        let k = rand(&ks, seed + 1, -1.0, 1.0);
+        for flip in [false, true] {
+            let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, dl, flip);
+            for layout in ["oihw", "hwio"] {
+                let kv = if layout == "oihw" {
+                    k.clone()
+                } else {
+                    let [o, c, kh, kw] = ks;
+                    val(&[kh, kw, c, o], &oihw_to_hwio(&k.f, ks))
+                };
+                let o = op(
+                    "conv2d",
+                    &[
+                        ("strides", Attr::Ints(st.iter().map(|&v| v as i64).collect())),
+                        ("pads", Attr::Ints(pd.iter().map(|&v| v as i64).collect())),
+                        ("dilation", Attr::Ints(dl.iter().map(|&v| v as i64).collect())),
+                        ("kernel_layout", Attr::Str(layout.into())),
+                        ("flip", Attr::Bool(flip)),
+                    ],
+                );
+                let y = forward(&o, &[x.clone(), kv.clone()]);
+                assert_eq!(y.shape, ys.to_vec());
+                assert_close(&y.f, &want, 1e-4);
+                grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
+                    .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_valid_odd_sizes() {
+        case([2, 3, 7, 6], [4, 3, 3, 2], [1, 1], [0; 4], [1, 1], 1);
+    }
+
+    #[test]
+    fn conv2d_strides_and_asymmetric_pads() {
+        case([2, 2, 7, 8], [3, 2, 3, 3], [2, 3], [1, 0, 2, 1], [1, 1], 2);
+        case([1, 2, 5, 5], [2, 2, 2, 2], [2, 2], [0, 1, 0, 1], [1, 1], 3);
+    }
+
+    #[test]
+    fn conv2d_full_padding_and_dilation() {
+        case([2, 1, 4, 5], [2, 1, 3, 3], [1, 1], [2, 2, 2, 2], [1, 1], 4);
+        case([1, 2, 7, 7], [2, 2, 3, 2], [1, 1], [1, 1, 0, 0], [2, 2], 5);
+    }
+
+    #[test]
+    fn conv2d_1x1_fast_path() {
+        case([3, 4, 3, 5], [6, 4, 1, 1], [1, 1], [0; 4], [1, 1], 6);
+        case([2, 4, 5, 5], [3, 4, 1, 1], [2, 2], [0; 4], [1, 1], 7);
+    }
+
+    #[test]
+    fn conv2d_parallel_batch_matches_reference_and_reuses_scratch() {
+        // Large enough to take the per-sample parallel path.
+        let (xs, ks) = ([8, 8, 20, 20], [16, 8, 3, 3]);
+        let x = rand(&xs, 11, -1.0, 1.0);
+        let k = rand(&ks, 12, -1.0, 1.0);
+        let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1], [1, 1], true);
+        let o = op(
+            "conv2d",
+            &[("pads", Attr::Ints(vec![1, 1, 1, 1])), ("flip", Attr::Bool(true))],
+        );
+        let mut s = Scratch::default();
+        let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
+        assert_close(&y.f, &want, 1e-4);
+        let cap = s.f.capacity();
+        let y2 = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
+        assert_eq!(y.f, y2.f);
+        assert_eq!(s.f.capacity(), cap);
+        // Backward through the parallel path against the serial sum over samples.
+        let r = rand(&y.shape, 13, -1.0, 1.0);
+        let refs = [&x, &k];
+        let mut gk = vec![0.0; k.len()];
+        let mut gx = vec![0.0; x.len()];
+        let mut ctx = crate::ops::OpCtx { scratch: &mut s };
+        o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
+        o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        // reference: dK[f,c,i,j] (flipped) = sum over b,oy,ox of r * x
+        let [n, c, h, w] = xs;
+        let [of, _, kh, kw] = ks;
+        let mut want_k = vec![0.0f64; k.len()];
+        let mut want_x = vec![0.0f64; x.len()];
+        for b in 0..n {
+            for f in 0..of {
+                for oy in 0..h {
+                    for ox in 0..w {
+                        let gv = r.f[((b * of + f) * h + oy) * w + ox] as f64;
+                        for ch in 0..c {
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy + i) as isize - 1;
+                                    let ix = (ox + j) as isize - 1;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xi = ((b * c + ch) * h + iy as usize) * w + ix as usize;
+                                    let ki = ((f * c + ch) * kh + kh - 1 - i) * kw + kw - 1 - j;
+                                    want_k[ki] += gv * x.f[xi] as f64;
+                                    want_x[xi] += gv * k.f[ki] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let wk: Vec<f32> = want_k.iter().map(|&v| v as f32).collect();
+        let wx: Vec<f32> = want_x.iter().map(|&v| v as f32).collect();
+        assert_close(&gk, &wk, 1e-3);
+        assert_close(&gx, &wx, 1e-3);
+    }
+
+    #[test]
+    fn conv2d_shape_errors() {
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let o = op("conv2d", &[]);
+        let e = o.infer(&[t(&[1, 3, 2, 2]), t(&[4, 3, 3, 3])]).unwrap_err().to_string();
+        assert!(e.contains("(1, 3, 2, 2)") && e.contains("(4, 3, 3, 3)"), "{e}");
+        let e = o.infer(&[t(&[1, 2, 5, 5]), t(&[4, 3, 3, 3])]).unwrap_err().to_string();
+        assert!(e.contains("channels"), "{e}");
+        assert!(o.infer(&[t(&[1, 5, 5]), t(&[4, 3, 3, 3])]).is_err());
+    }
+}
