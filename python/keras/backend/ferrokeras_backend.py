@@ -972,13 +972,135 @@ rnn = _not_here("rnn", "recurrent layers")
 map_fn = _not_here("map_fn", "recurrent layers")
 foldl = _not_here("foldl", "recurrent layers")
 foldr = _not_here("foldr", "recurrent layers")
-conv1d = _not_here("conv1d", "convolutional layers")
-conv2d = _not_here("conv2d", "convolutional layers")
+
+
+def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):
+    """(before, after) padding of one spatial axis for a Keras 1 border_mode."""
+    span = dilation * (k - 1) + 1
+    if border_mode == "valid":
+        return 0, 0
+    if border_mode == "full":
+        return span - 1, span - 1
+    if border_mode == "same":
+        if stride == 1:
+            total = span - 1
+        elif length is None:
+            raise ValueError(
+                "%s: border_mode='same' with stride %d needs a known spatial size" % (what, stride)
+            )
+        else:
+            out = (length + stride - 1) // stride
+            total = _builtins.max((out - 1) * stride + span - length, 0)
+        return total // 2, total - total // 2
+    raise ValueError("Invalid border mode: " + str(border_mode))
+
+
+def _pair(v, name):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 2:
+        raise ValueError("%s must be a pair of integers, got %s" % (name, v))
+    return v
+
+
+def conv2d(
+    x,
+    kernel,
+    strides=(1, 1),
+    border_mode="valid",
+    dim_ordering="default",
+    image_shape=None,
+    filter_shape=None,
+    filter_dilation=(1, 1),
+):
+    """2-D convolution. 'th': x (N, C, H, W), kernel (nb_filter, stack, rows, cols),
+    a true convolution (kernel flipped, as Keras 1 on Theano); 'tf': x (N, H, W, C),
+    kernel (rows, cols, stack, nb_filter), a cross-correlation (as Keras 1 on
+    TensorFlow). One engine node (plus layout permutes for 'tf')."""
+    ordering = _ordering(dim_ordering)
+    x = _float(x)
+    kernel = _float(kernel)
+    strides = _pair(strides, "strides")
+    dil = _pair(filter_dilation, "filter_dilation")
+    xs = int_shape(x)
+    ks = int_shape(kernel)
+    if len(xs) != 4 or len(ks) != 4:
+        raise ValueError(
+            "conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks)
+        )
+    if ordering == "th":
+        h, w = xs[2], xs[3]
+        kh, kw = ks[2], ks[3]
+    else:
+        h, w = xs[1], xs[2]
+        kh, kw = ks[0], ks[1]
+        x = permute_dimensions(x, (0, 3, 1, 2))
+    pt, pb = _conv_pads(h, kh, strides[0], border_mode, dil[0])
+    pl, pr = _conv_pads(w, kw, strides[1], border_mode, dil[1])
+    out = _op(
+        "conv2d",
+        [x, kernel],
+        strides=list(strides),
+        pads=[pt, pb, pl, pr],
+        dilation=list(dil),
+        kernel_layout="oihw" if ordering == "th" else "hwio",
+        flip=ordering == "th",
+    )
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 1))
+    return out
+
+
+def conv1d(x, kernel, stride=1, border_mode="valid", image_shape=None, filter_shape=None):
+    """1-D convolution (cross-correlation) of x (N, steps, input_dim) with a kernel
+    (filter_length, input_dim, nb_filter)."""
+    x = _float(x)
+    ks = int_shape(kernel)
+    if len(ks) != 3:
+        raise ValueError("conv1d expects a 3-D kernel, got shape %s" % (ks,))
+    k4 = reshape(kernel, (ks[0], 1, ks[1], ks[2]))
+    y = conv2d(expand_dims(x, 2), k4, strides=(stride, 1), border_mode=border_mode, dim_ordering="tf")
+    return squeeze(y, 2)
+
+
+def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
+    """2-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
+    and is not counted in an average)."""
+    ordering = _ordering(dim_ordering)
+    if pool_mode not in ("max", "avg"):
+        raise ValueError("Invalid pooling mode: " + str(pool_mode))
+    if border_mode not in ("valid", "same"):
+        raise ValueError("Invalid border mode: " + str(border_mode))
+    x = _float(x)
+    pool_size = _pair(pool_size, "pool_size")
+    strides = _pair(strides, "strides")
+    xs = int_shape(x)
+    if len(xs) != 4:
+        raise ValueError("pool2d expects a 4-D input, got shape %s" % (xs,))
+    if ordering == "tf":
+        x = permute_dimensions(x, (0, 3, 1, 2))
+        h, w = xs[1], xs[2]
+    else:
+        h, w = xs[2], xs[3]
+    pt, pb = _conv_pads(h, pool_size[0], strides[0], border_mode, what="pool2d")
+    pl, pr = _conv_pads(w, pool_size[1], strides[1], border_mode, what="pool2d")
+    out = _op(
+        "maxpool2d" if pool_mode == "max" else "avgpool2d",
+        [x],
+        pool=list(pool_size),
+        strides=list(strides),
+        pads=[pt, pb, pl, pr],
+    )
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 1))
+    return out
+
+
 conv3d = _not_here("conv3d", "convolutional layers")
 deconv2d = _not_here("deconv2d", "convolutional layers")
 atrous_conv2d = _not_here("atrous_conv2d", "convolutional layers")
 separable_conv2d = _not_here("separable_conv2d", "convolutional layers")
-pool2d = _not_here("pool2d", "convolutional layers")
 pool3d = _not_here("pool3d", "convolutional layers")
 
 

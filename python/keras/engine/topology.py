@@ -1895,7 +1895,9 @@ class Container(Layer):
             flattened_layers = self.flattened_layers
         else:
             flattened_layers = self.layers
-        f.attrs["layer_names"] = [layer.name.encode("utf8") for layer in flattened_layers]
+        # numpy 'S<n>' arrays: h5py 3 would store a plain list of bytes as variable-length
+        # strings, which Keras 1's reader (`.decode('utf8')` per element) cannot read.
+        f.attrs["layer_names"] = _byte_strings([layer.name for layer in flattened_layers])
         for layer in flattened_layers:
             g = f.create_group(layer.name)
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
@@ -1907,7 +1909,7 @@ class Container(Layer):
                 else:
                     name = "param_" + str(i)
                 weight_names.append(name.encode("utf8"))
-            g.attrs["weight_names"] = weight_names
+            g.attrs["weight_names"] = _byte_strings([n.decode("utf8") for n in weight_names])
             for name, val in zip(weight_names, weight_values):
                 param_dset = g.create_dataset(name.decode("utf8"), val.shape, dtype=val.dtype)
                 if not val.shape:
@@ -2009,6 +2011,14 @@ class Container(Layer):
                         )
                     weight_value_tuples.append((w, v))
         K.batch_set_value(weight_value_tuples)
+
+
+def _byte_strings(names):
+    """Names as a fixed-length byte-string array (an empty list for none, which h5py
+    stores as an empty float64 array, as Keras 1's files have)."""
+    if not names:
+        return []
+    return np.array([n.encode("utf8") for n in names])
 
 
 def _decode(n):

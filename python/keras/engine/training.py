@@ -351,7 +351,10 @@ class GeneratorEnqueuer:
             while not self._stop_event.is_set():
                 try:
                     if self._pickle_safe or self.queue.qsize() < max_q_size:
-                        generator_output = next(self._generator)
+                        # one worker at a time: a plain generator shared by threads
+                        # raises "generator already executing" otherwise
+                        with self._lock:
+                            generator_output = next(self._generator)
                         self.queue.put(generator_output)
                     else:
                         time.sleep(wait_time)
@@ -798,6 +801,10 @@ class Model(Container):
         x = standardize_input_data(
             x, self.input_names, self.internal_input_shapes, check_batch_dim=False, exception_prefix="model input"
         )
+        y = standardize_input_data(y, self.output_names, None, check_batch_dim=False, exception_prefix="model target")
+        # Integer labels given to categorical_crossentropy: the message pointing at
+        # to_categorical comes before the generic target shape message (formats §9).
+        check_loss_and_target_compatibility(y, self.loss_functions, [(None,) * len(a.shape) for a in y])
         y = standardize_input_data(y, self.output_names, output_shapes, check_batch_dim=False, exception_prefix="model target")
         sample_weights = standardize_sample_weights(sample_weight, self.output_names)
         class_weights = standardize_class_weights(class_weight, self.output_names)

@@ -1,6 +1,816 @@
-"""Keras 1 `keras.layers.convolutional`: not implemented yet (the convolutional layers)."""
+"""Convolutional layers (``keras.layers.convolutional``), Keras 1.2.2.
 
+Convolution1D/2D, AtrousConvolution1D/2D, UpSampling1D/2D, ZeroPadding1D/2D and
+Cropping1D/2D, with Keras 1's arguments, defaults, weight names and shapes
+(``<layer>_W``: 'th' (nb_filter, stack, rows, cols), 'tf' (rows, cols, stack,
+nb_filter); Convolution1D (filter_length, 1, input_dim, nb_filter); ``<layer>_b``
+(nb_filter,)) and ``get_config()`` keys.
+
+Kernel semantics: a layer with ``dim_ordering='th'`` computes a true convolution (the
+kernel flipped spatially, as Keras 1 on Theano), one with ``'tf'`` a cross-correlation
+(as Keras 1 on TensorFlow), so the weight files of each world load unchanged. The flip is
+folded into the engine's kernel re-layout and costs nothing. Convolution1D is a 'tf'
+convolution (a cross-correlation), as it is built on ``K.conv2d(..., dim_ordering='tf')``.
+
+A convolution is one engine ``conv2d`` node (im2col + gemm), one ``bias_add`` node and
+its activation; 'tf' layouts add a permute before and after.
+"""
+
+import functools
+
+from .. import activations, constraints, initializations, regularizers
+from .. import backend as K
+from ..engine.topology import InputSpec, Layer
+from ..utils.np_utils import conv_output_length
 from ._absent import define
 
-__all__ = ["Convolution1D", "Convolution2D", "Convolution3D", "AtrousConvolution1D", "AtrousConvolution2D", "SeparableConvolution2D", "Deconvolution2D", "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "Conv1D", "Conv2D", "Conv3D", "Deconv2D", "AtrousConv1D", "AtrousConv2D", "SeparableConv2D", ]
-define(globals(), __all__, "convolutional")
+__all__ = [
+    "Convolution1D",
+    "Convolution2D",
+    "Convolution3D",
+    "AtrousConvolution1D",
+    "AtrousConvolution2D",
+    "SeparableConvolution2D",
+    "Deconvolution2D",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "Conv1D",
+    "Conv2D",
+    "Conv3D",
+    "Deconv2D",
+    "AtrousConv1D",
+    "AtrousConv2D",
+    "SeparableConv2D",
+]
+
+_ABSENT = [
+    "Convolution3D",
+    "SeparableConvolution2D",
+    "Deconvolution2D",
+    "UpSampling3D",
+    "ZeroPadding3D",
+    "Cropping3D",
+    "Conv3D",
+    "Deconv2D",
+    "SeparableConv2D",
+]
+define(globals(), _ABSENT, "convolutional")
+
+
+def _resolve_ordering(dim_ordering):
+    if dim_ordering == "default":
+        dim_ordering = K.image_dim_ordering()
+    if dim_ordering not in {"tf", "th"}:
+        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+    return dim_ordering
+
+
+def _config_of(obj):
+    return obj.get_config() if obj is not None else None
+
+
+def _bias_add(x, b, axis):
+    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis)
+
+
+def _check_rank(layer, input_shape, ndim, what):
+    if input_shape is None or len(input_shape) != ndim:
+        raise ValueError(
+            "Layer %s (%s) expects a %d-D input %s, got shape %s"
+            % (layer.name, layer.__class__.__name__, ndim, what, tuple(input_shape or ()))
+        )
+
+
+def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what="kernel"):
+    """conv_output_length with a ValueError naming the layer when nothing fits."""
+    if length is None:
+        return None
+    span = k + (k - 1) * (dilation - 1)
+    out = conv_output_length(length, k, border_mode, stride, dilation)
+    if (border_mode == "valid" and span > length) or out <= 0:
+        raise ValueError(
+            "Layer %s (%s): the %s size %d is larger than the input size %d along a spatial axis "
+            "(border_mode=%r), input shape %s gives an empty output%s"
+            % (
+                layer.name,
+                layer.__class__.__name__,
+                what,
+                span,
+                length,
+                border_mode,
+                tuple(input_shape),
+                _ordering_hint(layer, input_shape),
+            )
+        )
+    return out
+
+
+def _ordering_hint(layer, input_shape):
+    ordering = getattr(layer, "dim_ordering", None)
+    if ordering is None or len(input_shape) != 4:
+        return ""
+    return " (dim_ordering=%r expects %s; are the channels in the wrong place?)" % (
+        ordering,
+        "(samples, channels, rows, cols)" if ordering == "th" else "(samples, rows, cols, channels)",
+    )
+
+
+class Convolution2D(Layer):
+    """Convolution operator for filtering windows of two-dimensional inputs.
+
+    # Arguments
+        nb_filter: number of convolution filters.
+        nb_row, nb_col: rows and columns of the kernel.
+        init: weight initialization (name or function).
+        activation: activation function (name or function); linear by default.
+        weights: list of numpy arrays [W, b] to set as initial weights.
+        border_mode: 'valid', 'same' or 'full'.
+        subsample: (rows, cols) strides.
+        dim_ordering: 'th' (channels first), 'tf' (channels last) or 'default'
+            (``K.image_dim_ordering()`` at construction).
+        W_regularizer, b_regularizer, activity_regularizer: regularizers.
+        W_constraint, b_constraint: constraints.
+        bias: whether to add a bias.
+
+    # Input shape
+        4D tensor (samples, channels, rows, cols) for 'th',
+        (samples, rows, cols, channels) for 'tf'.
+
+    # Output shape
+        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
+        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    """
+
+    _dilated = False
+
+    def __init__(
+        self,
+        nb_filter,
+        nb_row,
+        nb_col,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1),
+        dim_ordering="default",
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        atrous_rate=(1, 1),
+        **kwargs,
+    ):
+        dim_ordering = _resolve_ordering(dim_ordering)
+        if border_mode not in {"valid", "same", "full"}:
+            raise ValueError("Invalid border mode for Convolution2D: " + str(border_mode))
+        self.nb_filter = int(nb_filter)
+        self.nb_row = int(nb_row)
+        self.nb_col = int(nb_col)
+        if self.nb_filter <= 0 or self.nb_row <= 0 or self.nb_col <= 0:
+            raise ValueError(
+                "%s: nb_filter, nb_row and nb_col must be positive, got %s, %s, %s"
+                % (self.__class__.__name__, nb_filter, nb_row, nb_col)
+            )
+        self.init = initializations.get(init, dim_ordering=dim_ordering)
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+        self.subsample = tuple(subsample)
+        self.atrous_rate = tuple(atrous_rate)
+        self.dim_ordering = dim_ordering
+
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.W_constraint = constraints.get(W_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=4)]
+        self.initial_weights = weights
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape, 4, "(samples, channels, rows, cols)" if self.dim_ordering == "th" else "(samples, rows, cols, channels)")
+        if self.dim_ordering == "th":
+            stack_size = input_shape[1]
+            self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
+        else:
+            stack_size = input_shape[3]
+            self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
+        if stack_size is None:
+            raise ValueError(
+                "Layer %s (%s) needs the channel axis of its input to be known (dim_ordering=%r), got input shape %s"
+                % (self.name, self.__class__.__name__, self.dim_ordering, tuple(input_shape))
+            )
+        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
+        self.input_spec = [InputSpec(ndim=4, shape=self._spec_shape(stack_size))]
+        self.W = self.add_weight(
+            self.W_shape,
+            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
+            name="{}_W".format(self.name),
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (self.nb_filter,),
+                initializer="zero",
+                name="{}_b".format(self.name),
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def _spec_shape(self, stack_size):
+        if self.dim_ordering == "th":
+            return (None, stack_size, None, None)
+        return (None, None, None, stack_size)
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, "")
+        if self.dim_ordering == "th":
+            rows, cols = input_shape[2], input_shape[3]
+        else:
+            rows, cols = input_shape[1], input_shape[2]
+        rows = _out_len(self, rows, self.nb_row, self.border_mode, self.subsample[0], self.atrous_rate[0], input_shape)
+        cols = _out_len(self, cols, self.nb_col, self.border_mode, self.subsample[1], self.atrous_rate[1], input_shape)
+        if self.dim_ordering == "th":
+            return (input_shape[0], self.nb_filter, rows, cols)
+        return (input_shape[0], rows, cols, self.nb_filter)
+
+    def call(self, x, mask=None):
+        output = K.conv2d(
+            x,
+            self.W,
+            strides=self.subsample,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+            filter_shape=self.W_shape,
+            filter_dilation=self.atrous_rate,
+        )
+        if self.bias:
+            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "nb_row": self.nb_row,
+            "nb_col": self.nb_col,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample": self.subsample,
+            "dim_ordering": self.dim_ordering,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "W_constraint": _config_of(self.W_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+        }
+        if self._dilated:
+            config["atrous_rate"] = self.atrous_rate
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class AtrousConvolution2D(Convolution2D):
+    """Atrous (dilated) Convolution2D: ``atrous_rate`` (rows, cols) spaces the kernel
+    taps. Same weights and orderings as Convolution2D."""
+
+    _dilated = True
+
+    def __init__(
+        self,
+        nb_filter,
+        nb_row,
+        nb_col,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1),
+        atrous_rate=(1, 1),
+        dim_ordering="default",
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        if border_mode not in {"valid", "same", "full"}:
+            raise ValueError("Invalid border mode for AtrousConv2D: " + str(border_mode))
+        super().__init__(
+            nb_filter,
+            nb_row,
+            nb_col,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample=subsample,
+            dim_ordering=dim_ordering,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            atrous_rate=atrous_rate,
+            **kwargs,
+        )
+
+
+class Convolution1D(Layer):
+    """Convolution operator for filtering neighborhoods of one-dimensional inputs
+    (a cross-correlation, as Keras 1 on TensorFlow).
+
+    # Arguments
+        nb_filter, filter_length, init, activation, weights, border_mode ('valid',
+        'same' or 'full'), subsample_length, W_regularizer, b_regularizer,
+        activity_regularizer, W_constraint, b_constraint, bias, input_dim,
+        input_length: as in Keras 1.
+
+    # Input shape
+        3D tensor (samples, steps, input_dim).
+
+    # Output shape
+        3D tensor (samples, new_steps, nb_filter).
+    """
+
+    _dilated = False
+
+    def __init__(
+        self,
+        nb_filter,
+        filter_length,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample_length=1,
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        input_dim=None,
+        input_length=None,
+        atrous_rate=1,
+        **kwargs,
+    ):
+        if border_mode not in {"valid", "same", "full"}:
+            raise ValueError("Invalid border mode for Convolution1D: " + str(border_mode))
+        self.nb_filter = int(nb_filter)
+        self.filter_length = int(filter_length)
+        if self.nb_filter <= 0 or self.filter_length <= 0:
+            raise ValueError(
+                "%s: nb_filter and filter_length must be positive, got %s, %s"
+                % (self.__class__.__name__, nb_filter, filter_length)
+            )
+        self.init = initializations.get(init, dim_ordering="th")
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+        self.subsample_length = int(subsample_length)
+        self.subsample = (self.subsample_length, 1)
+        self.atrous_rate = int(atrous_rate)
+
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.W_constraint = constraints.get(W_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=3)]
+        self.initial_weights = weights
+        self.input_dim = input_dim
+        self.input_length = input_length
+        if self.input_dim:
+            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        input_dim = input_shape[2]
+        if input_dim is None:
+            raise ValueError(
+                "Layer %s (%s) needs the last axis of its input to be known, got input shape %s"
+                % (self.name, self.__class__.__name__, tuple(input_shape))
+            )
+        self.get_output_shape_for(input_shape)
+        self.input_spec = [InputSpec(ndim=3, shape=(None, None, input_dim))]
+        self.W_shape = (self.filter_length, 1, input_dim, self.nb_filter)
+        self.W = self.add_weight(
+            self.W_shape,
+            initializer=self.init,
+            name="{}_W".format(self.name),
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (self.nb_filter,),
+                initializer="zero",
+                name="{}_b".format(self.name),
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        length = _out_len(
+            self, input_shape[1], self.filter_length, self.border_mode, self.subsample[0], self.atrous_rate, input_shape
+        )
+        return (input_shape[0], length, self.nb_filter)
+
+    def call(self, x, mask=None):
+        x = K.expand_dims(x, 2)  # (samples, steps, 1, input_dim)
+        output = K.conv2d(
+            x,
+            self.W,
+            strides=self.subsample,
+            border_mode=self.border_mode,
+            dim_ordering="tf",
+            filter_dilation=(self.atrous_rate, 1),
+        )
+        output = K.squeeze(output, 2)
+        if self.bias:
+            output = _bias_add(output, self.b, -1)
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "filter_length": self.filter_length,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample_length": self.subsample_length,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "W_constraint": _config_of(self.W_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+            "input_dim": self.input_dim,
+            "input_length": self.input_length,
+        }
+        if self._dilated:
+            config["atrous_rate"] = self.atrous_rate
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class AtrousConvolution1D(Convolution1D):
+    """Atrous (dilated) Convolution1D: ``atrous_rate`` spaces the kernel taps."""
+
+    _dilated = True
+
+    def __init__(
+        self,
+        nb_filter,
+        filter_length,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample_length=1,
+        atrous_rate=1,
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        super().__init__(
+            nb_filter,
+            filter_length,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample_length=subsample_length,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            atrous_rate=atrous_rate,
+            **kwargs,
+        )
+
+
+class UpSampling1D(Layer):
+    """Repeats each temporal step `length` times along the time axis."""
+
+    def __init__(self, length=2, **kwargs):
+        self.length = int(length)
+        self.input_spec = [InputSpec(ndim=3)]
+        super().__init__(**kwargs)
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        length = self.length * input_shape[1] if input_shape[1] is not None else None
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, x, mask=None):
+        return K.repeat_elements(x, self.length, axis=1)
+
+    def get_config(self):
+        config = {"length": self.length}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class UpSampling2D(Layer):
+    """Repeats the rows and columns of the data by size[0] and size[1]."""
+
+    def __init__(self, size=(2, 2), dim_ordering="default", **kwargs):
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.size = tuple(int(s) for s in size)
+        self.input_spec = [InputSpec(ndim=4)]
+        super().__init__(**kwargs)
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, "")
+
+        def mul(d, s):
+            return d * s if d is not None else None
+
+        if self.dim_ordering == "th":
+            return (
+                input_shape[0],
+                input_shape[1],
+                mul(input_shape[2], self.size[0]),
+                mul(input_shape[3], self.size[1]),
+            )
+        return (
+            input_shape[0],
+            mul(input_shape[1], self.size[0]),
+            mul(input_shape[2], self.size[1]),
+            input_shape[3],
+        )
+
+    def call(self, x, mask=None):
+        return K.resize_images(x, self.size[0], self.size[1], self.dim_ordering)
+
+    def get_config(self):
+        config = {"size": self.size, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ZeroPadding1D(Layer):
+    """Zero-padding layer for 1D input (e.g. temporal sequence).
+
+    # Arguments
+        padding: int (both sides), tuple of 2 ints (left_pad, right_pad) or a dict
+            with keys 'left_pad', 'right_pad'.
+    """
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = padding
+        if isinstance(padding, int):
+            self.left_pad = padding
+            self.right_pad = padding
+        elif isinstance(padding, dict):
+            if set(padding.keys()) <= {"left_pad", "right_pad"}:
+                self.left_pad = padding.get("left_pad", 0)
+                self.right_pad = padding.get("right_pad", 0)
+            else:
+                raise ValueError(
+                    "Unexpected key found in `padding` dictionary. "
+                    'Keys have to be in {"left_pad", "right_pad"}. '
+                    "Found: " + str(padding.keys())
+                )
+        else:
+            padding = tuple(padding)
+            if len(padding) != 2:
+                raise ValueError(
+                    "`padding` should be int, or dict with keys "
+                    '{"left_pad", "right_pad"}, or tuple of length 2. '
+                    "Found: " + str(padding)
+                )
+            self.left_pad = padding[0]
+            self.right_pad = padding[1]
+        self.input_spec = [InputSpec(ndim=3)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        length = input_shape[1] + self.left_pad + self.right_pad if input_shape[1] is not None else None
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, x, mask=None):
+        return K.asymmetric_temporal_padding(x, left_pad=self.left_pad, right_pad=self.right_pad)
+
+    def get_config(self):
+        config = {"padding": self.padding}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ZeroPadding2D(Layer):
+    """Zero-padding layer for 2D input (e.g. picture).
+
+    # Arguments
+        padding: tuple of 2 ints (symmetric rows, cols padding), tuple of 4 ints
+            (top_pad, bottom_pad, left_pad, right_pad) or a dict with keys
+            'top_pad', 'bottom_pad', 'left_pad', 'right_pad'.
+        dim_ordering: 'th', 'tf' or 'default'.
+    """
+
+    def __init__(self, padding=(1, 1), dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.padding = padding
+        if isinstance(padding, dict):
+            keys = {"top_pad", "bottom_pad", "left_pad", "right_pad"}
+            if set(padding.keys()) <= keys:
+                self.top_pad = padding.get("top_pad", 0)
+                self.bottom_pad = padding.get("bottom_pad", 0)
+                self.left_pad = padding.get("left_pad", 0)
+                self.right_pad = padding.get("right_pad", 0)
+            else:
+                raise ValueError(
+                    "Unexpected key found in `padding` dictionary. "
+                    'Keys have to be in {"top_pad", "bottom_pad", '
+                    '"left_pad", "right_pad"}.'
+                    "Found: " + str(padding.keys())
+                )
+        else:
+            padding = tuple(padding)
+            if len(padding) == 2:
+                self.top_pad = padding[0]
+                self.bottom_pad = padding[0]
+                self.left_pad = padding[1]
+                self.right_pad = padding[1]
+            elif len(padding) == 4:
+                self.top_pad, self.bottom_pad, self.left_pad, self.right_pad = padding
+            else:
+                raise TypeError("`padding` should be tuple of int of length 2 or 4, or dict. Found: " + str(padding))
+        self.input_spec = [InputSpec(ndim=4)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, "")
+
+        def add(d, a, b):
+            return d + a + b if d is not None else None
+
+        if self.dim_ordering == "th":
+            return (
+                input_shape[0],
+                input_shape[1],
+                add(input_shape[2], self.top_pad, self.bottom_pad),
+                add(input_shape[3], self.left_pad, self.right_pad),
+            )
+        return (
+            input_shape[0],
+            add(input_shape[1], self.top_pad, self.bottom_pad),
+            add(input_shape[2], self.left_pad, self.right_pad),
+            input_shape[3],
+        )
+
+    def call(self, x, mask=None):
+        return K.asymmetric_spatial_2d_padding(
+            x,
+            top_pad=self.top_pad,
+            bottom_pad=self.bottom_pad,
+            left_pad=self.left_pad,
+            right_pad=self.right_pad,
+            dim_ordering=self.dim_ordering,
+        )
+
+    def get_config(self):
+        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+def _crop_len(layer, length, a, b, input_shape):
+    if length is None:
+        return None
+    out = length - a - b
+    if out <= 0:
+        raise ValueError(
+            "Layer %s (%s): cropping %s leaves nothing of input shape %s"
+            % (layer.name, layer.__class__.__name__, layer.cropping, tuple(input_shape))
+        )
+    return out
+
+
+def _crop_slice(a, b):
+    return slice(a, -b if b else None)
+
+
+class Cropping1D(Layer):
+    """Crops along the time dimension (axis 1).
+
+    # Arguments
+        cropping: tuple of 2 ints, units to trim at the beginning and the end.
+    """
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = tuple(int(c) for c in cropping)
+        if len(self.cropping) != 2:
+            raise ValueError("`cropping` must be a tuple length of 2.")
+        self.input_spec = [InputSpec(ndim=3)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, x, mask=None):
+        return x[:, _crop_slice(*self.cropping), :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Cropping2D(Layer):
+    """Crops along the rows and columns of a 2D input.
+
+    # Arguments
+        cropping: tuple of 2 tuples of 2 ints: ((top, bottom), (left, right)).
+        dim_ordering: 'th', 'tf' or 'default'.
+    """
+
+    def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
+        if len(cropping) != 2 or any(len(p) != 2 for p in cropping):
+            raise ValueError("`cropping` must be a tuple length of 2 of tuples of length 2.")
+        self.cropping = cropping
+        self.input_spec = [InputSpec(ndim=4)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, "")
+        (t, b), (le, r) = self.cropping
+        if self.dim_ordering == "th":
+            return (
+                input_shape[0],
+                input_shape[1],
+                _crop_len(self, input_shape[2], t, b, input_shape),
+                _crop_len(self, input_shape[3], le, r, input_shape),
+            )
+        return (
+            input_shape[0],
+            _crop_len(self, input_shape[1], t, b, input_shape),
+            _crop_len(self, input_shape[2], le, r, input_shape),
+            input_shape[3],
+        )
+
+    def call(self, x, mask=None):
+        rows = _crop_slice(*self.cropping[0])
+        cols = _crop_slice(*self.cropping[1])
+        if self.dim_ordering == "th":
+            return x[:, :, rows, cols]
+        return x[:, rows, cols, :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+# Aliases (Keras 1.2.2)
+Conv1D = Convolution1D
+Conv2D = Convolution2D
+AtrousConv1D = AtrousConvolution1D
+AtrousConv2D = AtrousConvolution2D

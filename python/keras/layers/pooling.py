@@ -1,6 +1,263 @@
-"""Keras 1 `keras.layers.pooling`: not implemented yet (the pooling layers)."""
+"""Pooling layers (``keras.layers.pooling``), Keras 1.2.2.
 
+MaxPooling1D/2D, AveragePooling1D/2D and GlobalMax/GlobalAveragePooling1D/2D, with
+Keras 1's arguments, defaults and ``get_config()`` keys. 2-D pooling is one engine node
+(``maxpool2d`` keeps its argmax for the backward; ``avgpool2d``); 'same' pads as
+TensorFlow does, and padding never wins a max nor counts in an average.
+"""
+
+from .. import backend as K
+from ..engine.topology import InputSpec, Layer
+from ..utils.np_utils import conv_output_length
 from ._absent import define
 
-__all__ = ["MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D", ]
-define(globals(), __all__, "pooling")
+__all__ = [
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+]
+
+define(
+    globals(),
+    ["MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D"],
+    "pooling",
+)
+
+
+def _resolve_ordering(dim_ordering):
+    if dim_ordering == "default":
+        dim_ordering = K.image_dim_ordering()
+    if dim_ordering not in {"tf", "th"}:
+        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+    return dim_ordering
+
+
+def _check_rank(layer, input_shape, ndim):
+    if input_shape is None or len(input_shape) != ndim:
+        raise ValueError(
+            "Layer %s (%s) expects a %d-D input, got shape %s"
+            % (layer.name, layer.__class__.__name__, ndim, tuple(input_shape or ()))
+        )
+
+
+def _pool_len(layer, length, pool, border_mode, stride, input_shape):
+    if length is None:
+        return None
+    if border_mode == "valid" and pool > length:
+        hint = ""
+        ordering = getattr(layer, "dim_ordering", None)
+        if ordering is not None:
+            hint = " (dim_ordering=%r; are the channels in the wrong place?)" % ordering
+        raise ValueError(
+            "Layer %s (%s): pool size %d is larger than the input size %d (border_mode='valid'), "
+            "input shape %s%s" % (layer.name, layer.__class__.__name__, pool, length, tuple(input_shape), hint)
+        )
+    out = conv_output_length(length, pool, border_mode, stride)
+    if out <= 0:
+        raise ValueError(
+            "Layer %s (%s): empty output for input shape %s" % (layer.name, layer.__class__.__name__, tuple(input_shape))
+        )
+    return out
+
+
+class _Pooling1D(Layer):
+    """Abstract class for the 1-D pooling layers."""
+
+    _mode = "max"
+
+    def __init__(self, pool_length=2, stride=None, border_mode="valid", **kwargs):
+        super().__init__(**kwargs)
+        if stride is None:
+            stride = pool_length
+        if border_mode not in {"valid", "same"}:
+            raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
+        self.pool_length = int(pool_length)
+        self.stride = int(stride)
+        self.st = (self.stride, 1)
+        self.pool_size = (self.pool_length, 1)
+        self.border_mode = border_mode
+        self.input_spec = [InputSpec(ndim=3)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3)
+        length = _pool_len(self, input_shape[1], self.pool_length, self.border_mode, self.stride, input_shape)
+        return (input_shape[0], length, input_shape[2])
+
+    def call(self, x, mask=None):
+        x = K.expand_dims(x, 2)  # (samples, steps, 1, features)
+        output = K.pool2d(
+            x, pool_size=self.pool_size, strides=self.st, border_mode=self.border_mode, dim_ordering="tf", pool_mode=self._mode
+        )
+        return K.squeeze(output, 2)
+
+    def get_config(self):
+        config = {"stride": self.stride, "pool_length": self.pool_length, "border_mode": self.border_mode}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class MaxPooling1D(_Pooling1D):
+    """Max pooling operation for temporal data.
+
+    # Input shape
+        3D tensor with shape: `(samples, steps, features)`.
+    # Output shape
+        3D tensor with shape: `(samples, downsampled_steps, features)`.
+    # Arguments
+        pool_length: size of the region to which max pooling is applied
+        stride: integer, or None. factor by which to downscale (default: pool_length).
+        border_mode: 'valid' or 'same'.
+    """
+
+    _mode = "max"
+
+
+class AveragePooling1D(_Pooling1D):
+    """Average pooling for temporal data (arguments as MaxPooling1D)."""
+
+    _mode = "avg"
+
+
+class _Pooling2D(Layer):
+    """Abstract class for the 2-D pooling layers."""
+
+    _mode = "max"
+
+    def __init__(self, pool_size=(2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(int(p) for p in pool_size)
+        if strides is None:
+            strides = self.pool_size
+        self.strides = tuple(int(s) for s in strides)
+        if border_mode not in {"valid", "same"}:
+            raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
+        self.border_mode = border_mode
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=4)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4)
+        if self.dim_ordering == "th":
+            rows, cols = input_shape[2], input_shape[3]
+        else:
+            rows, cols = input_shape[1], input_shape[2]
+        rows = _pool_len(self, rows, self.pool_size[0], self.border_mode, self.strides[0], input_shape)
+        cols = _pool_len(self, cols, self.pool_size[1], self.border_mode, self.strides[1], input_shape)
+        if self.dim_ordering == "th":
+            return (input_shape[0], input_shape[1], rows, cols)
+        return (input_shape[0], rows, cols, input_shape[3])
+
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
+
+    def call(self, x, mask=None):
+        return K.pool2d(
+            x,
+            pool_size=self.pool_size,
+            strides=self.strides,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+            pool_mode=self._mode,
+        )
+
+    def get_config(self):
+        config = {
+            "pool_size": self.pool_size,
+            "border_mode": self.border_mode,
+            "strides": self.strides,
+            "dim_ordering": self.dim_ordering,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max pooling operation for spatial data.
+
+    # Arguments
+        pool_size: tuple of 2 integers, factors by which to downscale (vertical, horizontal).
+        strides: tuple of 2 integers, or None. Strides values (default: pool_size).
+        border_mode: 'valid' or 'same'.
+        dim_ordering: 'th', 'tf' or 'default'.
+    """
+
+    _mode = "max"
+
+
+class AveragePooling2D(_Pooling2D):
+    """Average pooling operation for spatial data (arguments as MaxPooling2D)."""
+
+    _mode = "avg"
+
+
+class _GlobalPooling1D(Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.input_spec = [InputSpec(ndim=3)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3)
+        return (input_shape[0], input_shape[2])
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    """Global average pooling operation for temporal data: (samples, steps, features)
+    -> (samples, features)."""
+
+    def call(self, x, mask=None):
+        return K.mean(x, axis=1)
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    """Global max pooling operation for temporal data: (samples, steps, features)
+    -> (samples, features)."""
+
+    def call(self, x, mask=None):
+        return K.max(x, axis=1)
+
+
+class _GlobalPooling2D(Layer):
+    def __init__(self, dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=4)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4)
+        if self.dim_ordering == "tf":
+            return (input_shape[0], input_shape[3])
+        return (input_shape[0], input_shape[1])
+
+    def _axes(self):
+        return [1, 2] if self.dim_ordering == "tf" else [2, 3]
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Global average pooling operation for spatial data: 4D input -> (samples,
+    channels)."""
+
+    def call(self, x, mask=None):
+        return K.mean(x, axis=self._axes())
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Global max pooling operation for spatial data: 4D input -> (samples,
+    channels)."""
+
+    def call(self, x, mask=None):
+        return K.max(x, axis=self._axes())

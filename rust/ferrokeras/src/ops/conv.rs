@@ -95,8 +95,20 @@ impl Conv2d {
 
     fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
         let (o, _, kh, kw) = self.kdims(k);
-        let oh = out_len(x[2], self.pads[0] + self.pads[1], kh, self.strides[0], self.dil[0]);
-        let ow = out_len(x[3], self.pads[2] + self.pads[3], kw, self.strides[1], self.dil[1]);
+        let oh = out_len(
+            x[2],
+            self.pads[0] + self.pads[1],
+            kh,
+            self.strides[0],
+            self.dil[0],
+        );
+        let ow = out_len(
+            x[3],
+            self.pads[2] + self.pads[3],
+            kw,
+            self.strides[1],
+            self.dil[1],
+        );
         match (oh, ow) {
             (Some(oh), Some(ow)) => Ok(Geo {
                 n: x[0],
@@ -508,12 +520,9 @@ fn ints2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
 pub(crate) fn pads4(a: &Attrs) -> Result<[usize; 4]> {
     match a.ints_opt("pads")? {
         None => Ok([0; 4]),
-        Some(v) if v.len() == 4 && v.iter().all(|&s| s >= 0) => Ok([
-            v[0] as usize,
-            v[1] as usize,
-            v[2] as usize,
-            v[3] as usize,
-        ]),
+        Some(v) if v.len() == 4 && v.iter().all(|&s| s >= 0) => {
+            Ok([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize])
+        }
         Some(v) => Err(Error::Value(format!(
             "'pads' must be 4 non-negative integers (top, bottom, left, right), got {v:?}"
         ))),
@@ -584,8 +593,13 @@ mod tests {
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                         continue;
                                     }
-                                    let (ki, kj) = if flip { (kh - 1 - i, kw - 1 - j) } else { (i, j) };
-                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize] as f64
+                                    let (ki, kj) = if flip {
+                                        (kh - 1 - i, kw - 1 - j)
+                                    } else {
+                                        (i, j)
+                                    };
+                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize]
+                                        as f64
                                         * k[((f * c + ch) * kh + ki) * kw + kj] as f64;
                                 }
                             }
@@ -613,7 +627,14 @@ mod tests {
         t
     }
 
-    fn case(xs: [usize; 4], ks: [usize; 4], st: [usize; 2], pd: [usize; 4], dl: [usize; 2], seed: u64) {
+    fn case(
+        xs: [usize; 4],
+        ks: [usize; 4],
+        st: [usize; 2],
+        pd: [usize; 4],
+        dl: [usize; 2],
+        seed: u64,
+    ) {
         let x = rand(&xs, seed, -1.0, 1.0);
         let k = rand(&ks, seed + 1, -1.0, 1.0);
         for flip in [false, true] {
@@ -628,9 +649,15 @@ mod tests {
                 let o = op(
                     "conv2d",
                     &[
-                        ("strides", Attr::Ints(st.iter().map(|&v| v as i64).collect())),
+                        (
+                            "strides",
+                            Attr::Ints(st.iter().map(|&v| v as i64).collect()),
+                        ),
                         ("pads", Attr::Ints(pd.iter().map(|&v| v as i64).collect())),
-                        ("dilation", Attr::Ints(dl.iter().map(|&v| v as i64).collect())),
+                        (
+                            "dilation",
+                            Attr::Ints(dl.iter().map(|&v| v as i64).collect()),
+                        ),
                         ("kernel_layout", Attr::Str(layout.into())),
                         ("flip", Attr::Bool(flip)),
                     ],
@@ -676,7 +703,10 @@ mod tests {
         let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1], [1, 1], true);
         let o = op(
             "conv2d",
-            &[("pads", Attr::Ints(vec![1, 1, 1, 1])), ("flip", Attr::Bool(true))],
+            &[
+                ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+                ("flip", Attr::Bool(true)),
+            ],
         );
         let mut s = Scratch::default();
         let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
@@ -732,9 +762,18 @@ mod tests {
     fn conv2d_shape_errors() {
         let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("conv2d", &[]);
-        let e = o.infer(&[t(&[1, 3, 2, 2]), t(&[4, 3, 3, 3])]).unwrap_err().to_string();
-        assert!(e.contains("(1, 3, 2, 2)") && e.contains("(4, 3, 3, 3)"), "{e}");
-        let e = o.infer(&[t(&[1, 2, 5, 5]), t(&[4, 3, 3, 3])]).unwrap_err().to_string();
+        let e = o
+            .infer(&[t(&[1, 3, 2, 2]), t(&[4, 3, 3, 3])])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("(1, 3, 2, 2)") && e.contains("(4, 3, 3, 3)"),
+            "{e}"
+        );
+        let e = o
+            .infer(&[t(&[1, 2, 5, 5]), t(&[4, 3, 3, 3])])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("channels"), "{e}");
         assert!(o.infer(&[t(&[1, 5, 5]), t(&[4, 3, 3, 3])]).is_err());
     }

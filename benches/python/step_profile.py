@@ -1,0 +1,202 @@
+"""Where a training step's time goes: native call vs Python loop vs callbacks.
+
+For each workload of ``workloads.py`` (same model and data), in one process:
+
+* ``fit``: ``model.fit(x, y, nb_epoch=1, shuffle=True, verbose=0)`` per epoch, divided by
+  the number of steps (the user-visible cost of a step, per-epoch work included);
+* ``native``: the compiled train (or predict) Program alone, ``f._program(batch + lp)``,
+  over pre-sliced batches (the floor the loop can reach);
+* ``loop``: what ``_fit_loop`` does per batch without callbacks: slice the epoch arrays,
+  build ``batch_logs``, call the Program, ``float()`` the outputs;
+* ``callbacks``: ``CallbackList([BaseLogger(), History()])`` ``on_batch_begin`` +
+  ``on_batch_end`` with the same logs (what ``fit(verbose=0)`` adds per batch);
+* ``per_epoch``: ``fit``'s epoch time minus steps x (loop + callbacks): the fixed cost of
+  a ``fit`` call (standardizing the data, the shuffle gather, callback setup, ...).
+
+Prints one JSON line per workload with microseconds per step (median of ``--reps``
+timings of about ``--min-s`` seconds each). ``--cprofile N`` also prints the top N
+functions of a cProfile of a few ``fit`` epochs, by own time.
+
+    .venv/bin/python benches/python/step_profile.py --workloads w0_empty,w1_mlp_small,w3_mnist_mlp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def timed(fn, calls_per_unit, reps, min_s):
+    """Median seconds per unit over `reps` timings; each timing repeats fn() (which does
+    `calls_per_unit` units) enough times to last about min_s."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    k = max(1, int(min_s / one))
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(k):
+            fn()
+        out.append((time.perf_counter() - t0) / (k * calls_per_unit))
+    return statistics.median(out)
+
+
+def profile_workload(name, reps, min_s, cprofile_top):
+    import numpy as np
+    import workloads as W
+
+    from keras import backend as K
+    from keras import callbacks as cbks
+
+    spec = W.WORKLOADS[name]
+    K.clear_session()
+    np.random.seed(0)
+    x, y = W.make_data(name)
+    model = W.build_model(spec["model"])
+    inner = getattr(model, "model", None) or model
+    bs = spec["batch"]
+    n = spec["n"]
+    batches = [(i, min(i + bs, n)) for i in range(0, n, bs)]
+    steps = len(batches)
+    rec = {"workload": name, "kind": spec["kind"], "batch": bs, "steps": steps}
+
+    if spec["kind"] == "train":
+        model.fit(x, y, batch_size=bs, nb_epoch=1, verbose=0)  # compiles the train Program
+        f = inner.train_function
+        xs, ys, ws = inner._standardize_user_data(x, y, check_batch_dim=False, batch_size=bs)
+        ins = xs + ys + ws
+        lp = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        perm = np.random.permutation(n)
+        epoch_ins = [a[perm] for a in ins]
+        pre = [[a[s:e] for a in epoch_ins] + lp for s, e in batches]
+        labels = inner.metrics_names
+
+        def fit_epoch():
+            model.fit(x, y, batch_size=bs, nb_epoch=1, shuffle=True, verbose=0)
+
+        def native_epoch():
+            prog = f._program
+            for b in pre:
+                prog(b)
+
+        def loop_epoch():
+            prog = f._program
+            for bi, (s, e) in enumerate(batches):
+                ins_batch = [a[s:e] for a in epoch_ins]
+                logs = {"batch": bi, "size": e - s}
+                outs = prog(ins_batch + lp)
+                for lab, o in zip(labels, outs):
+                    logs[lab] = float(o)
+
+        cl = cbks.CallbackList([cbks.BaseLogger(), cbks.History()])
+        cl.set_model(inner)
+        cl.set_params(
+            {
+                "batch_size": bs,
+                "nb_epoch": 1,
+                "nb_sample": n,
+                "verbose": 0,
+                "do_validation": False,
+                "metrics": labels,
+            }
+        )
+        cl.on_train_begin()
+        logs0 = {lab: 0.5 for lab in labels}
+
+        def callbacks_epoch():
+            cl.on_epoch_begin(0)
+            for bi, (s, e) in enumerate(batches):
+                logs = {"batch": bi, "size": e - s}
+                cl.on_batch_begin(bi, logs)
+                logs.update(logs0)
+                cl.on_batch_end(bi, logs)
+            cl.on_epoch_end(0, {})
+
+        def standardize():
+            inner._standardize_user_data(x, y, check_batch_dim=False, batch_size=bs)
+
+        def gather():
+            p = np.arange(n)
+            np.random.shuffle(p)
+            [a[p] for a in ins]
+
+        us = 1e6
+        rec["fit_us"] = round(us * timed(fit_epoch, steps, reps, min_s), 2)
+        rec["native_us"] = round(us * timed(native_epoch, steps, reps, min_s), 2)
+        rec["loop_us"] = round(us * timed(loop_epoch, steps, reps, min_s), 2)
+        rec["callbacks_us"] = round(us * timed(callbacks_epoch, steps, reps, min_s), 2)
+        rec["per_epoch_us"] = round(steps * (rec["fit_us"] - rec["loop_us"] - rec["callbacks_us"]), 1)
+        rec["standardize_us"] = round(us * timed(standardize, 1, reps, min_s), 1)
+        rec["shuffle_gather_us"] = round(us * timed(gather, 1, reps, min_s), 1)
+        rec["python_loop_us"] = round(rec["loop_us"] - rec["native_us"], 2)
+        rec["native_share_pct"] = round(100.0 * rec["native_us"] / rec["fit_us"], 1)
+        profiled = fit_epoch
+    else:
+        model.predict(x[:bs], batch_size=bs)
+        f = inner.predict_function
+        xs = [K.ferrokeras_backend._as_native_array(x, inner.inputs[0].dtype)]
+        lp = [np.asarray(0.0, dtype=np.float32)] if len(xs) < len(f.inputs) else []
+        pre = [[a[s:e] for a in xs] + lp for s, e in batches]
+
+        def predict_all():
+            model.predict(x, batch_size=bs, verbose=0)
+
+        def native_all():
+            prog = f._program
+            for b in pre:
+                prog(b)
+
+        us = 1e6
+        rec["predict_us"] = round(us * timed(predict_all, steps, reps, min_s), 2)
+        rec["native_us"] = round(us * timed(native_all, steps, reps, min_s), 2)
+        rec["python_loop_us"] = round(rec["predict_us"] - rec["native_us"], 2)
+        rec["native_share_pct"] = round(100.0 * rec["native_us"] / rec["predict_us"], 1)
+        profiled = predict_all
+    rec["loadavg1"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(rec), flush=True)
+
+    if cprofile_top:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(max(3, int(2000 / steps))):
+            profiled()
+        prof.disable()
+        print(f"# cProfile of {name}: top {cprofile_top} by own time", flush=True)
+        pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(cprofile_top)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--workloads", default="w0_empty,w1_mlp_small,w2_mlp_dropout,w3_mnist_mlp,w8_infer_mnist_mlp"
+    )
+    ap.add_argument("--threads", type=int, default=2, help="RAYON_NUM_THREADS (set before keras is imported)")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--min-s", type=float, default=0.3, help="seconds per timing")
+    ap.add_argument(
+        "--cprofile", type=int, default=0, metavar="N", help="print the top N functions of a cProfile"
+    )
+    args = ap.parse_args()
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    import workloads as W
+
+    for name in args.workloads.split(","):
+        if name not in W.WORKLOADS:
+            ap.error(f"unknown workload {name}")
+        profile_workload(name, args.reps, args.min_s, args.cprofile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
