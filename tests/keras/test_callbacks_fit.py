@@ -77,7 +77,11 @@ def test_call_order_params_and_logs_in_fit():
     rec = Recorder()
     hist = model.fit(x, y, batch_size=4, nb_epoch=2, validation_split=0.2, verbose=0, callbacks=[rec])
     kinds = [(k, i) for k, i, _ in rec.calls]
-    epoch = [("epoch_begin", None)] + [(k, b) for b in range(2) for k in ("batch_begin", "batch_end")] + [("epoch_end", None)]
+    epoch = (
+        [("epoch_begin", None)]
+        + [(k, b) for b in range(2) for k in ("batch_begin", "batch_end")]
+        + [("epoch_end", None)]
+    )
     expected = [("train_begin", None)]
     for e in range(2):
         expected += [(k, e if i is None else i) for k, i in epoch]
@@ -109,8 +113,15 @@ def test_batch_logs_are_pre_update_values():
     model = _model(lr=0.1)
     W, b = model.get_weights()
     losses = []
-    model.fit(x, y, batch_size=8, nb_epoch=1, shuffle=False, verbose=0,
-              callbacks=[LambdaCallback(on_batch_end=lambda i, logs: losses.append(logs["loss"]))])
+    model.fit(
+        x,
+        y,
+        batch_size=8,
+        nb_epoch=1,
+        shuffle=False,
+        verbose=0,
+        callbacks=[LambdaCallback(on_batch_end=lambda i, logs: losses.append(logs["loss"]))],
+    )
     assert_allclose(losses, [np.mean((x @ W + b - y) ** 2)], rtol=1e-5)
 
 
@@ -118,7 +129,14 @@ def test_history_keys_single_and_multi_output():
     x, y = _data(12)
     model = _model(metrics=["accuracy", "mse"])
     hist = model.fit(x, y, batch_size=4, nb_epoch=2, validation_split=0.25, verbose=0)
-    assert set(hist.history) == {"loss", "acc", "mean_squared_error", "val_loss", "val_acc", "val_mean_squared_error"}
+    assert set(hist.history) == {
+        "loss",
+        "acc",
+        "mean_squared_error",
+        "val_loss",
+        "val_acc",
+        "val_mean_squared_error",
+    }
     assert hist.epoch == [0, 1]
     assert all(len(v) == 2 for v in hist.history.values())
     assert all(isinstance(v, float) for vs in hist.history.values() for v in vs)
@@ -133,7 +151,11 @@ def test_history_keys_single_and_multi_output():
     hist = model.fit(x, [y, yb], batch_size=4, nb_epoch=1, validation_data=(x, [y, yb]), verbose=0)
     names = ["loss", "first_loss", "second_loss", "first_acc", "second_acc"]
     assert set(hist.history) == set(names + ["val_" + n for n in names])
-    assert_allclose(hist.history["val_loss"][0], hist.history["val_first_loss"][0] + hist.history["val_second_loss"][0], rtol=1e-5)
+    assert_allclose(
+        hist.history["val_loss"][0],
+        hist.history["val_first_loss"][0] + hist.history["val_second_loss"][0],
+        rtol=1e-5,
+    )
 
 
 def test_stop_training_from_a_callback():
@@ -146,7 +168,9 @@ def test_stop_training_from_a_callback():
         if len(batches) == 4:
             model.stop_training = True
 
-    hist = model.fit(x, y, batch_size=4, nb_epoch=10, verbose=0, callbacks=[LambdaCallback(on_batch_end=stop)])
+    hist = model.fit(
+        x, y, batch_size=4, nb_epoch=10, verbose=0, callbacks=[LambdaCallback(on_batch_end=stop)]
+    )
     # the epoch in which it was set is completed, then training ends
     assert hist.epoch == [0, 1]
     assert batches == [0, 1, 2, 0, 1, 2]
@@ -163,8 +187,15 @@ def test_early_stopping_stops_at_the_right_epoch(capsys):
     assert stopper.stopped_epoch == 3
     assert "Epoch 00003: early stopping" in capsys.readouterr().out
     # a second fit resets the callback and the flag
-    hist = model.fit(x, y, batch_size=4, nb_epoch=20, validation_split=0.25, verbose=0,
-                     callbacks=[EarlyStopping(monitor="val_loss", patience=0)])
+    hist = model.fit(
+        x,
+        y,
+        batch_size=4,
+        nb_epoch=20,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[EarlyStopping(monitor="val_loss", patience=0)],
+    )
     assert hist.epoch == [0, 1]
     hist = model.fit(x, y, batch_size=4, nb_epoch=3, verbose=0)
     assert hist.epoch == [0, 1, 2]
@@ -178,7 +209,9 @@ def test_early_stopping_lets_improving_training_run():
     assert hist.epoch == list(range(6))
     assert np.all(np.diff(hist.history["loss"]) < 0)
     # a huge min_delta makes every epoch after the first a non-improvement
-    hist = model.fit(x, y, batch_size=12, nb_epoch=6, verbose=0, callbacks=[EarlyStopping(monitor="loss", min_delta=10.0)])
+    hist = model.fit(
+        x, y, batch_size=12, nb_epoch=6, verbose=0, callbacks=[EarlyStopping(monitor="loss", min_delta=10.0)]
+    )
     assert hist.epoch == [0, 1]
 
 
@@ -188,7 +221,9 @@ def test_early_stopping_on_accuracy_maximises():
     np.random.seed(5)
     model = Sequential([Dense(2, input_dim=3, activation="softmax")])
     model.compile(SGD(lr=0.0), "categorical_crossentropy", metrics=["acc"])
-    hist = model.fit(x, y, batch_size=4, nb_epoch=10, verbose=0, callbacks=[EarlyStopping(monitor="acc", patience=1)])
+    hist = model.fit(
+        x, y, batch_size=4, nb_epoch=10, verbose=0, callbacks=[EarlyStopping(monitor="acc", patience=1)]
+    )
     assert hist.epoch == [0, 1, 2]
 
 
@@ -199,13 +234,15 @@ def test_model_checkpoint_writes_weights_through_fit(tmp_path):
     record = LambdaCallback(on_epoch_end=lambda e, logs: snapshots.append(model.get_weights()))
     pattern = str(tmp_path / "w.{epoch:02d}-{val_loss:.4f}.h5")
     ckpt = ModelCheckpoint(pattern, save_weights_only=True)
-    hist = model.fit(x, y, batch_size=4, nb_epoch=3, validation_split=0.25, verbose=0, callbacks=[record, ckpt])
-    expected = sorted("w.%02d-%.4f.h5" % (e, hist.history["val_loss"][e]) for e in range(3))
-    assert sorted(os.listdir(tmp_path)) == expected
+    hist = model.fit(
+        x, y, batch_size=4, nb_epoch=3, validation_split=0.25, verbose=0, callbacks=[record, ckpt]
+    )
+    names = ["w.{:02d}-{:.4f}.h5".format(e, hist.history["val_loss"][e]) for e in range(3)]
+    assert sorted(os.listdir(tmp_path)) == sorted(names)
     for e in range(3):
         K.clear_session()
         fresh = Sequential([Dense(2, input_dim=3)])
-        fresh.load_weights(str(tmp_path / ("w.%02d-%.4f.h5" % (e, hist.history["val_loss"][e]))))
+        fresh.load_weights(str(tmp_path / names[e]))
         for a, b in zip(fresh.get_weights(), snapshots[e]):
             assert_allclose(a, b)
     # consecutive epochs saved different weights
@@ -240,9 +277,18 @@ def test_learning_rate_scheduler_changes_the_lr_used_by_training():
     W, b = (v.astype(np.float64) for v in model.get_weights())
     schedule = [0.2, 0.0, 0.05]
     seen = []
-    record = LambdaCallback(on_batch_begin=lambda i, logs: seen.append(float(K.get_value(model.optimizer.lr))))
-    model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=False, verbose=0,
-              callbacks=[LearningRateScheduler(lambda epoch: schedule[epoch]), record])
+    record = LambdaCallback(
+        on_batch_begin=lambda i, logs: seen.append(float(K.get_value(model.optimizer.lr)))
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        nb_epoch=3,
+        shuffle=False,
+        verbose=0,
+        callbacks=[LearningRateScheduler(lambda epoch: schedule[epoch]), record],
+    )
     assert_allclose(seen, [0.2, 0.2, 0.0, 0.0, 0.05, 0.05], rtol=1e-6)
     assert_allclose(K.get_value(model.optimizer.lr), 0.05, rtol=1e-6)
     # numpy SGD with the same per-epoch learning rates
@@ -273,7 +319,9 @@ def test_csv_logger_from_a_real_fit(tmp_path):
     x, y = _data(12)
     model = _model(metrics=["mae"])
     path = str(tmp_path / "log.csv")
-    hist = model.fit(x, y, batch_size=4, nb_epoch=3, validation_split=0.25, verbose=0, callbacks=[CSVLogger(path)])
+    hist = model.fit(
+        x, y, batch_size=4, nb_epoch=3, validation_split=0.25, verbose=0, callbacks=[CSVLogger(path)]
+    )
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     keys = sorted(["loss", "mean_absolute_error", "val_loss", "val_mean_absolute_error"])
@@ -284,7 +332,15 @@ def test_csv_logger_from_a_real_fit(tmp_path):
         for k, v in zip(keys, row[1:]):
             assert_allclose(float(v), hist.history[k][e], rtol=1e-12)
     # append=True continues the file without a second header
-    model.fit(x, y, batch_size=4, nb_epoch=2, validation_split=0.25, verbose=0, callbacks=[CSVLogger(path, append=True)])
+    model.fit(
+        x,
+        y,
+        batch_size=4,
+        nb_epoch=2,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[CSVLogger(path, append=True)],
+    )
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
     assert len(rows) == 6

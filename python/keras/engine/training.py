@@ -234,6 +234,17 @@ def batch_shuffle(index_array, batch_size):
     return np.append(index_array, last_batch)
 
 
+def dedupe_labels(labels):
+    """Log names for `fit`: a name that occurs more than once (an output layer shared by
+    several outputs) gets `_1`, `_2`, ... on every occurrence, as in Keras 1.2."""
+    deduped = []
+    for i, label in enumerate(labels):
+        if labels.count(label) > 1:
+            label = label + "_" + str(labels[:i].count(label) + 1)
+        deduped.append(label)
+    return deduped
+
+
 def make_batches(size, batch_size):
     """(start, end) index pairs of consecutive batches; the last may be smaller."""
     nb_batch = int(np.ceil(size / float(batch_size)))
@@ -900,7 +911,7 @@ class Model(Container):
         self._make_train_function()
         f = self.train_function
 
-        out_labels = self.metrics_names
+        out_labels = dedupe_labels(self.metrics_names)
         if do_validation:
             callback_metrics = copy.copy(out_labels) + ["val_" + n for n in out_labels]
         else:

@@ -22,7 +22,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from ._absent import define
+from ._absent import absent
 
 __all__ = [
     "Convolution1D",
@@ -50,18 +50,15 @@ __all__ = [
     "SeparableConv2D",
 ]
 
-_ABSENT = [
-    "Convolution3D",
-    "SeparableConvolution2D",
-    "Deconvolution2D",
-    "UpSampling3D",
-    "ZeroPadding3D",
-    "Cropping3D",
-    "Conv3D",
-    "Deconv2D",
-    "SeparableConv2D",
-]
-define(globals(), _ABSENT, "convolutional")
+Convolution3D = absent("Convolution3D", "convolutional")
+SeparableConvolution2D = absent("SeparableConvolution2D", "convolutional")
+Deconvolution2D = absent("Deconvolution2D", "convolutional")
+UpSampling3D = absent("UpSampling3D", "convolutional")
+ZeroPadding3D = absent("ZeroPadding3D", "convolutional")
+Cropping3D = absent("Cropping3D", "convolutional")
+Conv3D = absent("Conv3D", "convolutional")
+Deconv2D = absent("Deconv2D", "convolutional")
+SeparableConv2D = absent("SeparableConv2D", "convolutional")
 
 
 def _resolve_ordering(dim_ordering):
@@ -83,8 +80,8 @@ def _bias_add(x, b, axis):
 def _check_rank(layer, input_shape, ndim, what):
     if input_shape is None or len(input_shape) != ndim:
         raise ValueError(
-            "Layer %s (%s) expects a %d-D input %s, got shape %s"
-            % (layer.name, layer.__class__.__name__, ndim, what, tuple(input_shape or ()))
+            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
+            f"got shape {tuple(input_shape or ())}"
         )
 
 
@@ -96,18 +93,9 @@ def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what=
     out = conv_output_length(length, k, border_mode, stride, dilation)
     if (border_mode == "valid" and span > length) or out <= 0:
         raise ValueError(
-            "Layer %s (%s): the %s size %d is larger than the input size %d along a spatial axis "
-            "(border_mode=%r), input shape %s gives an empty output%s"
-            % (
-                layer.name,
-                layer.__class__.__name__,
-                what,
-                span,
-                length,
-                border_mode,
-                tuple(input_shape),
-                _ordering_hint(layer, input_shape),
-            )
+            f"Layer {layer.name} ({layer.__class__.__name__}): the {what} size {span} is larger than "
+            f"the input size {length} along a spatial axis (border_mode={border_mode!r}), input shape "
+            f"{tuple(input_shape)} gives an empty output{_ordering_hint(layer, input_shape)}"
         )
     return out
 
@@ -116,7 +104,7 @@ def _ordering_hint(layer, input_shape):
     ordering = getattr(layer, "dim_ordering", None)
     if ordering is None or len(input_shape) != 4:
         return ""
-    return " (dim_ordering=%r expects %s; are the channels in the wrong place?)" % (
+    return " (dim_ordering={!r} expects {}; are the channels in the wrong place?)".format(
         ordering,
         "(samples, channels, rows, cols)" if ordering == "th" else "(samples, rows, cols, channels)",
     )
@@ -178,8 +166,8 @@ class Convolution2D(Layer):
         self.nb_col = int(nb_col)
         if self.nb_filter <= 0 or self.nb_row <= 0 or self.nb_col <= 0:
             raise ValueError(
-                "%s: nb_filter, nb_row and nb_col must be positive, got %s, %s, %s"
-                % (self.__class__.__name__, nb_filter, nb_row, nb_col)
+                f"{self.__class__.__name__}: nb_filter, nb_row and nb_col must be positive, "
+                f"got {nb_filter}, {nb_row}, {nb_col}"
             )
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
@@ -201,7 +189,14 @@ class Convolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 4, "(samples, channels, rows, cols)" if self.dim_ordering == "th" else "(samples, rows, cols, channels)")
+        _check_rank(
+            self,
+            input_shape,
+            4,
+            "(samples, channels, rows, cols)"
+            if self.dim_ordering == "th"
+            else "(samples, rows, cols, channels)",
+        )
         if self.dim_ordering == "th":
             stack_size = input_shape[1]
             self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
@@ -210,15 +205,15 @@ class Convolution2D(Layer):
             self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
         if stack_size is None:
             raise ValueError(
-                "Layer %s (%s) needs the channel axis of its input to be known (dim_ordering=%r), got input shape %s"
-                % (self.name, self.__class__.__name__, self.dim_ordering, tuple(input_shape))
+                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
+                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
             )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
         self.input_spec = [InputSpec(ndim=4, shape=self._spec_shape(stack_size))]
         self.W = self.add_weight(
             self.W_shape,
             initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
@@ -226,7 +221,7 @@ class Convolution2D(Layer):
             self.b = self.add_weight(
                 (self.nb_filter,),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )
@@ -248,8 +243,12 @@ class Convolution2D(Layer):
             rows, cols = input_shape[2], input_shape[3]
         else:
             rows, cols = input_shape[1], input_shape[2]
-        rows = _out_len(self, rows, self.nb_row, self.border_mode, self.subsample[0], self.atrous_rate[0], input_shape)
-        cols = _out_len(self, cols, self.nb_col, self.border_mode, self.subsample[1], self.atrous_rate[1], input_shape)
+        rows = _out_len(
+            self, rows, self.nb_row, self.border_mode, self.subsample[0], self.atrous_rate[0], input_shape
+        )
+        cols = _out_len(
+            self, cols, self.nb_col, self.border_mode, self.subsample[1], self.atrous_rate[1], input_shape
+        )
         if self.dim_ordering == "th":
             return (input_shape[0], self.nb_filter, rows, cols)
         return (input_shape[0], rows, cols, self.nb_filter)
@@ -385,8 +384,8 @@ class Convolution1D(Layer):
         self.filter_length = int(filter_length)
         if self.nb_filter <= 0 or self.filter_length <= 0:
             raise ValueError(
-                "%s: nb_filter and filter_length must be positive, got %s, %s"
-                % (self.__class__.__name__, nb_filter, filter_length)
+                f"{self.__class__.__name__}: nb_filter and filter_length must be positive, "
+                f"got {nb_filter}, {filter_length}"
             )
         self.init = initializations.get(init, dim_ordering="th")
         self.activation = activations.get(activation)
@@ -416,8 +415,8 @@ class Convolution1D(Layer):
         input_dim = input_shape[2]
         if input_dim is None:
             raise ValueError(
-                "Layer %s (%s) needs the last axis of its input to be known, got input shape %s"
-                % (self.name, self.__class__.__name__, tuple(input_shape))
+                f"Layer {self.name} ({self.__class__.__name__}) needs the last axis of its input "
+                f"to be known, got input shape {tuple(input_shape)}"
             )
         self.get_output_shape_for(input_shape)
         self.input_spec = [InputSpec(ndim=3, shape=(None, None, input_dim))]
@@ -425,7 +424,7 @@ class Convolution1D(Layer):
         self.W = self.add_weight(
             self.W_shape,
             initializer=self.init,
-            name="{}_W".format(self.name),
+            name=f"{self.name}_W",
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
@@ -433,7 +432,7 @@ class Convolution1D(Layer):
             self.b = self.add_weight(
                 (self.nb_filter,),
                 initializer="zero",
-                name="{}_b".format(self.name),
+                name=f"{self.name}_b",
                 regularizer=self.b_regularizer,
                 constraint=self.b_constraint,
             )
@@ -447,7 +446,13 @@ class Convolution1D(Layer):
     def get_output_shape_for(self, input_shape):
         _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         length = _out_len(
-            self, input_shape[1], self.filter_length, self.border_mode, self.subsample[0], self.atrous_rate, input_shape
+            self,
+            input_shape[1],
+            self.filter_length,
+            self.border_mode,
+            self.subsample[0],
+            self.atrous_rate,
+            input_shape,
         )
         return (input_shape[0], length, self.nb_filter)
 
@@ -679,7 +684,9 @@ class ZeroPadding2D(Layer):
             elif len(padding) == 4:
                 self.top_pad, self.bottom_pad, self.left_pad, self.right_pad = padding
             else:
-                raise TypeError("`padding` should be tuple of int of length 2 or 4, or dict. Found: " + str(padding))
+                raise TypeError(
+                    "`padding` should be tuple of int of length 2 or 4, or dict. Found: " + str(padding)
+                )
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
@@ -724,8 +731,8 @@ def _crop_len(layer, length, a, b, input_shape):
     out = length - a - b
     if out <= 0:
         raise ValueError(
-            "Layer %s (%s): cropping %s leaves nothing of input shape %s"
-            % (layer.name, layer.__class__.__name__, layer.cropping, tuple(input_shape))
+            f"Layer {layer.name} ({layer.__class__.__name__}): cropping {layer.cropping} leaves "
+            f"nothing of input shape {tuple(input_shape)}"
         )
     return out
 
@@ -752,6 +759,10 @@ class Cropping1D(Layer):
         _check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
         return (input_shape[0], length, input_shape[2])
+
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
 
     def call(self, x, mask=None):
         return x[:, _crop_slice(*self.cropping), :]
@@ -795,6 +806,10 @@ class Cropping2D(Layer):
             _crop_len(self, input_shape[2], le, r, input_shape),
             input_shape[3],
         )
+
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
 
     def call(self, x, mask=None):
         rows = _crop_slice(*self.cropping[0])

@@ -9,7 +9,7 @@ TensorFlow does, and padding never wins a max nor counts in an average.
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from ._absent import define
+from ._absent import absent
 
 __all__ = [
     "MaxPooling1D",
@@ -26,11 +26,10 @@ __all__ = [
     "GlobalAveragePooling3D",
 ]
 
-define(
-    globals(),
-    ["MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D"],
-    "pooling",
-)
+MaxPooling3D = absent("MaxPooling3D", "pooling")
+AveragePooling3D = absent("AveragePooling3D", "pooling")
+GlobalMaxPooling3D = absent("GlobalMaxPooling3D", "pooling")
+GlobalAveragePooling3D = absent("GlobalAveragePooling3D", "pooling")
 
 
 def _resolve_ordering(dim_ordering):
@@ -44,8 +43,8 @@ def _resolve_ordering(dim_ordering):
 def _check_rank(layer, input_shape, ndim):
     if input_shape is None or len(input_shape) != ndim:
         raise ValueError(
-            "Layer %s (%s) expects a %d-D input, got shape %s"
-            % (layer.name, layer.__class__.__name__, ndim, tuple(input_shape or ()))
+            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input, "
+            f"got shape {tuple(input_shape or ())}"
         )
 
 
@@ -56,15 +55,16 @@ def _pool_len(layer, length, pool, border_mode, stride, input_shape):
         hint = ""
         ordering = getattr(layer, "dim_ordering", None)
         if ordering is not None:
-            hint = " (dim_ordering=%r; are the channels in the wrong place?)" % ordering
+            hint = f" (dim_ordering={ordering!r}; are the channels in the wrong place?)"
         raise ValueError(
-            "Layer %s (%s): pool size %d is larger than the input size %d (border_mode='valid'), "
-            "input shape %s%s" % (layer.name, layer.__class__.__name__, pool, length, tuple(input_shape), hint)
+            f"Layer {layer.name} ({layer.__class__.__name__}): pool size {pool} is larger than the "
+            f"input size {length} (border_mode='valid'), input shape {tuple(input_shape)}{hint}"
         )
     out = conv_output_length(length, pool, border_mode, stride)
     if out <= 0:
         raise ValueError(
-            "Layer %s (%s): empty output for input shape %s" % (layer.name, layer.__class__.__name__, tuple(input_shape))
+            f"Layer {layer.name} ({layer.__class__.__name__}): empty output for input shape "
+            f"{tuple(input_shape)}"
         )
     return out
 
@@ -92,10 +92,19 @@ class _Pooling1D(Layer):
         length = _pool_len(self, input_shape[1], self.pool_length, self.border_mode, self.stride, input_shape)
         return (input_shape[0], length, input_shape[2])
 
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
+
     def call(self, x, mask=None):
         x = K.expand_dims(x, 2)  # (samples, steps, 1, features)
         output = K.pool2d(
-            x, pool_size=self.pool_size, strides=self.st, border_mode=self.border_mode, dim_ordering="tf", pool_mode=self._mode
+            x,
+            pool_size=self.pool_size,
+            strides=self.st,
+            border_mode=self.border_mode,
+            dim_ordering="tf",
+            pool_mode=self._mode,
         )
         return K.squeeze(output, 2)
 

@@ -1,6 +1,601 @@
-"""Keras 1 `keras.layers.recurrent`: not implemented yet (the recurrent layers)."""
+"""Keras 1 recurrent layers: `Recurrent` (base), `SimpleRNN`, `GRU`, `LSTM`.
 
-from ._absent import define
+Each layer runs as ONE fused native op over the whole sequence (`simple_rnn_sequence`,
+`gru_sequence`, `lstm_sequence`, see `rust/ferrokeras/src/ops/recurrent.rs`): the op
+returns the hidden state of every processed step (B, T, U) (for a stateful LSTM one extra
+step holding the final cell state); `return_sequences=False` slices the last step.
 
-__all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM", ]
-define(globals(), __all__, "recurrent")
+Weights follow Keras 1.2.2 exactly (names, shapes, order, the 1.2.x init quirk of the
+per-gate U matrices); with `consume_less` 'cpu'/'mem' the per-gate matrices are
+concatenated into the fused layout inside `call` (cheap graph ops).
+"""
+
+import numpy as np
+
+from .. import activations, initializations, regularizers
+from .. import backend as K
+from ..engine.topology import InputSpec, Layer
+
+__all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
+
+_FUSED_ACTIVATIONS = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu"}
+
+
+def _op(name, inputs, **attrs):
+    return K.ferrokeras_backend._op(name, inputs, **attrs)
+
+
+def _config_of(obj):
+    return obj.get_config() if obj is not None else None
+
+
+def _act_name(layer, fn, what):
+    name = getattr(fn, "__name__", None)
+    if name not in _FUSED_ACTIVATIONS:
+        raise NotImplementedError(
+            "Layer {}: {} {!r} is not supported by the fused recurrent op (supported: {})".format(
+                layer.name, what, name, ", ".join(sorted(_FUSED_ACTIVATIONS))
+            )
+        )
+    return name
+
+
+class Recurrent(Layer):
+    """Abstract base class for recurrent layers.
+
+    # Arguments
+        weights: list of Numpy arrays to set as initial weights.
+        return_sequences: Boolean. Whether to return the last output in the output
+            sequence, or the full sequence.
+        go_backwards: Boolean (default False). If True, process the input sequence
+            backwards (and return the sequence in reversed order).
+        stateful: Boolean (default False). If True, the last state for each sample at
+            index i in a batch will be used as initial state for the sample of index i
+            in the following batch. Requires a fixed batch size.
+        unroll: accepted for compatibility; the fused op gives the same result.
+        consume_less: one of "cpu", "mem" (per-gate weight matrices) or "gpu" (one
+            combined matrix per kind).
+        input_dim: dimensionality of the input (integer).
+        input_length: length of input sequences, when it is constant.
+
+    # Input shape
+        3D tensor with shape `(nb_samples, timesteps, input_dim)`.
+
+    # Output shape
+        - if `return_sequences`: 3D tensor `(nb_samples, timesteps, output_dim)`.
+        - else, 2D tensor `(nb_samples, output_dim)`.
+
+    # Masking
+        Masked timesteps (from `Embedding(mask_zero=True)` or `Masking`) copy the
+        previous output and states forward.
+    """
+
+    def __init__(
+        self,
+        weights=None,
+        return_sequences=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        consume_less="cpu",
+        input_dim=None,
+        input_length=None,
+        **kwargs,
+    ):
+        self.return_sequences = return_sequences
+        self.initial_weights = weights
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.unroll = unroll
+        if consume_less not in ("cpu", "mem", "gpu"):
+            raise ValueError(f"consume_less must be one of 'cpu', 'mem', 'gpu', got {consume_less!r}")
+        self.consume_less = consume_less
+
+        self.supports_masking = True
+        self.input_spec = [InputSpec(ndim=3)]
+        self.input_dim = input_dim
+        self.input_length = input_length
+        if self.input_dim:
+            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        super().__init__(**kwargs)
+
+    def get_output_shape_for(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
+                f"got shape {tuple(input_shape)}"
+            )
+        if self.return_sequences:
+            return (input_shape[0], input_shape[1], self.output_dim)
+        return (input_shape[0], self.output_dim)
+
+    def compute_mask(self, input, mask):
+        if self.return_sequences:
+            return mask
+        return None
+
+    # states ----------------------------------------------------------------------------
+
+    def _n_states(self):
+        return 1
+
+    def get_initial_states(self, x):
+        """Zero states (samples, output_dim), one per state of the cell."""
+        z = K.sum(K.zeros_like(x[:, 0, :]), axis=-1, keepdims=True)
+        z = K.tile(z, [1, self.output_dim])
+        return [z for _ in range(self._n_states())]
+
+    def _state_batch(self):
+        shape = getattr(self, "_batch_input_shape_seen", None)
+        return None if shape is None else shape[0]
+
+    def _make_states(self, input_shape):
+        self._batch_input_shape_seen = tuple(input_shape)
+        if self.stateful:
+            self.reset_states()
+        else:
+            self.states = [None] * self._n_states()
+
+    def reset_states(self, states=None):
+        """Resets the states of a stateful layer to zeros (or to the given arrays)."""
+        if not self.stateful:
+            raise AttributeError("Layer must be stateful.")
+        batch = self._state_batch()
+        if not batch:
+            raise ValueError(
+                "If a RNN is stateful, a complete input_shape must be provided (including batch size). "
+                "Layer {} got input shape {}".format(
+                    self.name, getattr(self, "_batch_input_shape_seen", None)
+                )
+            )
+        n = self._n_states()
+        if states is not None:
+            states = states if isinstance(states, (list, tuple)) else [states]
+            if len(states) != n:
+                raise ValueError(f"Layer {self.name} expects {n} states, got {len(states)}")
+            values = []
+            for s in states:
+                s = np.asarray(s, dtype="float32")
+                if s.shape != (batch, self.output_dim):
+                    raise ValueError(
+                        f"Layer {self.name}: a state must have shape {(batch, self.output_dim)}, "
+                        f"got {s.shape}"
+                    )
+                values.append(s)
+        else:
+            values = [np.zeros((batch, self.output_dim), dtype="float32") for _ in range(n)]
+        if getattr(self, "states", None) and self.states[0] is not None:
+            for var, v in zip(self.states, values):
+                K.set_value(var, v)
+        else:
+            self.states = [K.variable(v) for v in values]
+
+    # call ------------------------------------------------------------------------------
+
+    def _check_input(self, x):
+        shape = K.int_shape(x)
+        if len(shape) != 3:
+            raise ValueError(f"Layer {self.name} expects a 3D input, got shape {shape}")
+        if self.input_dim and shape[2] is not None and shape[2] != self.input_dim:
+            raise ValueError(
+                f"Layer {self.name} was built for input_dim={self.input_dim}, got input shape {shape}"
+            )
+        if self.stateful:
+            batch = self._state_batch()
+            if shape[0] is not None and shape[0] != batch:
+                raise ValueError(
+                    f"Layer {self.name} is stateful with batch size {batch}, got input shape {shape}"
+                )
+
+    def _dropped_input(self, x):
+        if 0.0 < self.dropout_W < 1.0:
+            # one mask per sample, reused at every timestep (Keras 1); one mask for all gates
+            ones = K.ones_like(x[:, 0:1, :])
+            kept = K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W)
+            return K.in_train_phase(x * kept, x)
+        return x
+
+    def _run(self, x, mask, W, U, b, states, op_name, **attrs):
+        inputs = [x, W, U, b] + list(states)
+        if mask is not None:
+            inputs.append(mask)
+        return _op(op_name, inputs, go_backwards=bool(self.go_backwards), **attrs)
+
+    def _finish(self, seq, new_states, x):
+        """Output of the layer from the hidden sequence, and the stateful updates."""
+        if self.stateful:
+            self.add_update([(s, n) for s, n in zip(self.states, new_states)], x)
+        if self.return_sequences:
+            return seq
+        return seq[:, -1, :]
+
+    def get_config(self):
+        config = {
+            "return_sequences": self.return_sequences,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "consume_less": self.consume_less,
+        }
+        if self.stateful and getattr(self, "inbound_nodes", None):
+            config["batch_input_shape"] = self.inbound_nodes[0].input_shapes[0]
+        else:
+            config["input_dim"] = self.input_dim
+            config["input_length"] = self.input_length
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+    def _common_init(
+        self,
+        output_dim,
+        init,
+        inner_init,
+        activation,
+        W_regularizer,
+        U_regularizer,
+        b_regularizer,
+        dropout_W,
+        dropout_U,
+    ):
+        self.output_dim = output_dim
+        self.init = initializations.get(init)
+        self.inner_init = initializations.get(inner_init)
+        self.activation = activations.get(activation)
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.U_regularizer = regularizers.get(U_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.dropout_W = float(dropout_W)
+        self.dropout_U = float(dropout_U)
+        if self.dropout_U:
+            raise NotImplementedError(
+                "dropout_U is not implemented yet in ferrokeras "
+                "(the fused recurrent op has no recurrent dropout mask)"
+            )
+        if self.dropout_W or self.dropout_U:
+            self.uses_learning_phase = True
+
+    def _common_config(self):
+        return {
+            "output_dim": self.output_dim,
+            "init": self.init.__name__,
+            "inner_init": self.inner_init.__name__,
+            "activation": self.activation.__name__,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "U_regularizer": _config_of(self.U_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "dropout_W": self.dropout_W,
+            "dropout_U": self.dropout_U,
+        }
+
+    def _set_initial(self):
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+
+    def _prepare_build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
+                f"got shape {tuple(input_shape)}"
+            )
+        self.input_spec = [InputSpec(shape=tuple(input_shape))]
+        if input_shape[2] is None:
+            raise ValueError(
+                f"Layer {self.name} needs a known input_dim, got input shape {tuple(input_shape)}"
+            )
+        self.input_dim = int(input_shape[2])
+        self._make_states(input_shape)
+        return self.input_dim
+
+
+class SimpleRNN(Recurrent):
+    """Fully-connected RNN where the output is to be fed back to input:
+    `h = activation(x . W + b + h_tm1 . U)`.
+
+    # Arguments
+        output_dim: dimension of the internal projections and the final output.
+        init, inner_init: initializations of the input / recurrent weights.
+        activation: activation function (tanh by default).
+        W_regularizer, U_regularizer, b_regularizer: regularizers.
+        dropout_W: fraction of the input units to drop (one mask per sample).
+        dropout_U: not implemented yet (NotImplementedError when > 0).
+    """
+
+    def __init__(
+        self,
+        output_dim,
+        init="glorot_uniform",
+        inner_init="orthogonal",
+        activation="tanh",
+        W_regularizer=None,
+        U_regularizer=None,
+        b_regularizer=None,
+        dropout_W=0.0,
+        dropout_U=0.0,
+        **kwargs,
+    ):
+        self._common_init(
+            output_dim,
+            init,
+            inner_init,
+            activation,
+            W_regularizer,
+            U_regularizer,
+            b_regularizer,
+            dropout_W,
+            dropout_U,
+        )
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        input_dim = self._prepare_build(input_shape)
+        n = self.name
+        self.W = self.add_weight(
+            (input_dim, self.output_dim), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
+        )
+        self.U = self.add_weight(
+            (self.output_dim, self.output_dim),
+            initializer=self.inner_init,
+            name=n + "_U",
+            regularizer=self.U_regularizer,
+        )
+        self.b = self.add_weight(
+            (self.output_dim,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
+        )
+        self._set_initial()
+        self.built = True
+
+    def call(self, x, mask=None):
+        self._check_input(x)
+        states = self.states if self.stateful else self.get_initial_states(x)
+        act = _act_name(self, self.activation, "activation")
+        seq = self._run(
+            self._dropped_input(x),
+            mask,
+            self.W,
+            self.U,
+            self.b,
+            states,
+            "simple_rnn_sequence",
+            activation=act,
+        )
+        return self._finish(seq, [seq[:, -1, :]], x)
+
+    def get_config(self):
+        config = self._common_config()
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class GRU(Recurrent):
+    """Gated Recurrent Unit - Cho et al. 2014 (Keras 1 form: the candidate uses
+    `(r * h_tm1) . U_h`).
+
+    # Arguments
+        output_dim: dimension of the internal projections and the final output.
+        init, inner_init: initializations of the input / recurrent weights.
+        activation, inner_activation: activations of the candidate / of the gates.
+        W_regularizer, U_regularizer, b_regularizer: regularizers.
+        dropout_W: fraction of the input units to drop (one mask per sample).
+        dropout_U: not implemented yet (NotImplementedError when > 0).
+    """
+
+    def __init__(
+        self,
+        output_dim,
+        init="glorot_uniform",
+        inner_init="orthogonal",
+        activation="tanh",
+        inner_activation="hard_sigmoid",
+        W_regularizer=None,
+        U_regularizer=None,
+        b_regularizer=None,
+        dropout_W=0.0,
+        dropout_U=0.0,
+        **kwargs,
+    ):
+        self._common_init(
+            output_dim,
+            init,
+            inner_init,
+            activation,
+            W_regularizer,
+            U_regularizer,
+            b_regularizer,
+            dropout_W,
+            dropout_U,
+        )
+        self.inner_activation = activations.get(inner_activation)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        input_dim = self._prepare_build(input_shape)
+        n, u = self.name, self.output_dim
+        if self.consume_less == "gpu":
+            self.W = self.add_weight(
+                (input_dim, 3 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
+            )
+            self.U = self.add_weight(
+                (u, 3 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
+            )
+            self.b = self.add_weight(
+                (3 * u,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
+            )
+        else:
+            ws = {}
+            for g in ("z", "r", "h"):
+                ws["W_" + g] = self.add_weight(
+                    (input_dim, u),
+                    initializer=self.init,
+                    name=f"{n}_W_{g}",
+                    regularizer=self.W_regularizer,
+                )
+                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (see keras1-formats §1.3)
+                ws["U_" + g] = self.add_weight(
+                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
+                )
+                ws["b_" + g] = self.add_weight(
+                    (u,), initializer="zero", name=f"{n}_b_{g}", regularizer=self.b_regularizer
+                )
+            for k, v in ws.items():
+                setattr(self, k, v)
+        self._set_initial()
+        self.built = True
+
+    def _fused_weights(self):
+        if self.consume_less == "gpu":
+            return self.W, self.U, self.b
+        W = K.concatenate([self.W_z, self.W_r, self.W_h], axis=1)
+        U = K.concatenate([self.U_z, self.U_r, self.U_h], axis=1)
+        b = K.concatenate([self.b_z, self.b_r, self.b_h], axis=0)
+        return W, U, b
+
+    def call(self, x, mask=None):
+        self._check_input(x)
+        states = self.states if self.stateful else self.get_initial_states(x)
+        W, U, b = self._fused_weights()
+        seq = self._run(
+            self._dropped_input(x),
+            mask,
+            W,
+            U,
+            b,
+            states,
+            "gru_sequence",
+            activation=_act_name(self, self.activation, "activation"),
+            inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
+        )
+        return self._finish(seq, [seq[:, -1, :]], x)
+
+    def get_config(self):
+        config = self._common_config()
+        config["inner_activation"] = self.inner_activation.__name__
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class LSTM(Recurrent):
+    """Long-Short Term Memory unit - Hochreiter 1997.
+
+    # Arguments
+        output_dim: dimension of the internal projections and the final output.
+        init, inner_init: initializations of the input / recurrent weights.
+        forget_bias_init: initialization of the forget gate bias ('one', Jozefowicz
+            et al.).
+        activation, inner_activation: activations of the cell / of the gates.
+        W_regularizer, U_regularizer, b_regularizer: regularizers.
+        dropout_W: fraction of the input units to drop (one mask per sample).
+        dropout_U: not implemented yet (NotImplementedError when > 0).
+    """
+
+    def __init__(
+        self,
+        output_dim,
+        init="glorot_uniform",
+        inner_init="orthogonal",
+        forget_bias_init="one",
+        activation="tanh",
+        inner_activation="hard_sigmoid",
+        W_regularizer=None,
+        U_regularizer=None,
+        b_regularizer=None,
+        dropout_W=0.0,
+        dropout_U=0.0,
+        **kwargs,
+    ):
+        self._common_init(
+            output_dim,
+            init,
+            inner_init,
+            activation,
+            W_regularizer,
+            U_regularizer,
+            b_regularizer,
+            dropout_W,
+            dropout_U,
+        )
+        self.forget_bias_init = initializations.get(forget_bias_init)
+        self.inner_activation = activations.get(inner_activation)
+        super().__init__(**kwargs)
+
+    def _n_states(self):
+        return 2
+
+    def build(self, input_shape):
+        input_dim = self._prepare_build(input_shape)
+        n, u = self.name, self.output_dim
+        if self.consume_less == "gpu":
+            self.W = self.add_weight(
+                (input_dim, 4 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
+            )
+            self.U = self.add_weight(
+                (u, 4 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
+            )
+
+            def b_reg(shape, name=None):
+                fb = K.get_value(self.forget_bias_init((u,)))
+                return K.variable(np.hstack((np.zeros(u), fb, np.zeros(u), np.zeros(u))), name=name)
+
+            self.b = self.add_weight(
+                (4 * u,), initializer=b_reg, name=n + "_b", regularizer=self.b_regularizer
+            )
+        else:
+            for g in ("i", "c", "f", "o"):
+                W = self.add_weight(
+                    (input_dim, u),
+                    initializer=self.init,
+                    name=f"{n}_W_{g}",
+                    regularizer=self.W_regularizer,
+                )
+                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (keras1-formats §1.3)
+                U = self.add_weight(
+                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
+                )
+                b_init = self.forget_bias_init if g == "f" else "zero"
+                b = self.add_weight(
+                    (u,), initializer=b_init, name=f"{n}_b_{g}", regularizer=self.b_regularizer
+                )
+                setattr(self, "W_" + g, W)
+                setattr(self, "U_" + g, U)
+                setattr(self, "b_" + g, b)
+        self._set_initial()
+        self.built = True
+
+    def _fused_weights(self):
+        if self.consume_less == "gpu":
+            return self.W, self.U, self.b
+        W = K.concatenate([self.W_i, self.W_f, self.W_c, self.W_o], axis=1)
+        U = K.concatenate([self.U_i, self.U_f, self.U_c, self.U_o], axis=1)
+        b = K.concatenate([self.b_i, self.b_f, self.b_c, self.b_o], axis=0)
+        return W, U, b
+
+    def call(self, x, mask=None):
+        self._check_input(x)
+        states = self.states if self.stateful else self.get_initial_states(x)
+        W, U, b = self._fused_weights()
+        out = self._run(
+            self._dropped_input(x),
+            mask,
+            W,
+            U,
+            b,
+            states,
+            "lstm_sequence",
+            activation=_act_name(self, self.activation, "activation"),
+            inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
+            return_state=True if self.stateful else None,
+        )
+        if self.stateful:
+            seq = out[:, :-1, :]
+            new_states = [out[:, -2, :], out[:, -1, :]]
+        else:
+            seq = out
+            new_states = None
+        return self._finish(seq, new_states, x)
+
+    def get_config(self):
+        config = self._common_config()
+        config["forget_bias_init"] = self.forget_bias_init.__name__
+        config["inner_activation"] = self.inner_activation.__name__
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))

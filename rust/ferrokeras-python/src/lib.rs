@@ -455,6 +455,13 @@ fn num_threads() -> usize {
     ferrokeras::kernels::pool::threads()
 }
 
+/// Per-op timing rows (op, phase, calls, seconds) accumulated while the environment
+/// variable FERROKERAS_PROFILE was set; reading them clears them.
+#[pyfunction]
+fn profile_report() -> Vec<(String, String, u64, f64)> {
+    ferrokeras::graph::profile::report()
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -462,6 +469,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProgram>()?;
     m.add_class::<PyUpdate>()?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(profile_report, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -131,11 +131,16 @@ def test_validation_data_two_and_three_tuples():
     hist = model.fit(x, y, batch_size=3, nb_epoch=1, validation_data=(vx, vy, vw), verbose=0)
     # validation runs in batches of batch_size (3, 3, 1); each batch's loss is
     # sum(w*l)/count(w != 0) and the batches are averaged weighted by their size
-    batch_losses = [np.sum(vw[s] * per_sample[s]) / np.count_nonzero(vw[s]) for s in (slice(0, 3), slice(3, 6), slice(6, 7))]
+    batch_losses = [
+        np.sum(vw[s] * per_sample[s]) / np.count_nonzero(vw[s])
+        for s in (slice(0, 3), slice(3, 6), slice(6, 7))
+    ]
     expected = (3 * batch_losses[0] + 3 * batch_losses[1] + 1 * batch_losses[2]) / 7.0
     assert_allclose(hist.history["val_loss"], [expected], rtol=1e-5)
     # the validation data overrides validation_split
-    hist = model.fit(x, y, batch_size=3, nb_epoch=1, validation_data=(vx, vy), validation_split=0.5, verbose=0)
+    hist = model.fit(
+        x, y, batch_size=3, nb_epoch=1, validation_data=(vx, vy), validation_split=0.5, verbose=0
+    )
     assert_allclose(hist.history["val_loss"], [per_sample.mean()], rtol=1e-5)
     train_per_sample = _np_mse_per_sample(W, b, x, y)
     assert_allclose(hist.history["loss"], [train_per_sample.mean()], rtol=1e-5)
@@ -206,13 +211,15 @@ def test_last_partial_batch_is_used():
     model = _linear(3, 2, lr=0.05)
     W0, b0 = model.get_weights()
     batches = []
-    record = LambdaCallback(on_batch_end=lambda batch, logs: batches.append((batch, logs["size"], logs["loss"])))
+    record = LambdaCallback(
+        on_batch_end=lambda batch, logs: batches.append((batch, logs["size"], logs["loss"]))
+    )
     hist = model.fit(x, y, batch_size=4, nb_epoch=2, shuffle=False, verbose=0, callbacks=[record])
     assert [(i, s) for i, s, _ in batches] == [(0, 4), (1, 4), (2, 2)] * 2
     # epoch loss = batch-size weighted mean of the batch losses
     for e in range(2):
         ep = batches[3 * e : 3 * e + 3]
-        assert_allclose(hist.history["loss"][e], sum(s * l for _, s, l in ep) / 10.0, rtol=1e-6)
+        assert_allclose(hist.history["loss"][e], sum(size * loss for _, size, loss in ep) / 10.0, rtol=1e-6)
     # the 2-sample batch moved the weights: equal to 3 numpy steps per epoch, not 2
     W, b, _ = _np_fit(W0, b0, x, y, 0.05, 4, [np.arange(10)] * 2)
     assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
@@ -225,7 +232,14 @@ def test_batch_size_larger_than_data_is_one_batch():
     model = _linear(3, 2, lr=0.1)
     W0, b0 = model.get_weights()
     sizes = []
-    model.fit(x, y, batch_size=32, nb_epoch=1, verbose=0, callbacks=[LambdaCallback(on_batch_end=lambda b, l: sizes.append(l["size"]))])
+    model.fit(
+        x,
+        y,
+        batch_size=32,
+        nb_epoch=1,
+        verbose=0,
+        callbacks=[LambdaCallback(on_batch_end=lambda batch, logs: sizes.append(logs["size"]))],
+    )
     assert sizes == [5]
     _, W, _ = _np_sgd_step(W0.astype(np.float64), b0, x, y, 0.1)
     assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
@@ -318,6 +332,7 @@ def test_sample_weight_wins_over_class_weight():
     assert_allclose(model.get_weights()[0], W1, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:`TimeDistributedDense` is deprecated")
 def test_temporal_sample_weights():
     rng = np.random.RandomState(0)
     x = rng.uniform(-1, 1, (4, 3, 2)).astype("float32")
@@ -430,7 +445,9 @@ def test_nb_epoch_and_initial_epoch(capsys):
     W0, b0 = model.get_weights()
     epochs = []
     record = LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
-    hist = model.fit(x, y, batch_size=5, nb_epoch=5, initial_epoch=3, shuffle=False, verbose=1, callbacks=[record])
+    hist = model.fit(
+        x, y, batch_size=5, nb_epoch=5, initial_epoch=3, shuffle=False, verbose=1, callbacks=[record]
+    )
     out = capsys.readouterr().out
     # nb_epoch is the index to stop at: epochs 3 and 4 run
     assert epochs == [3, 4]
@@ -483,9 +500,17 @@ def test_verbose_1_output(capsys):
     assert out.count("Epoch 1/2\n") == 1 and out.count("Epoch 2/2\n") == 1
     assert out.index("Epoch 1/2") < out.index("Epoch 2/2")
     # the final redraw of each epoch: full bar, elapsed time, epoch means, then val values
+    n = "(" + _NUM + ")"
     final = re.findall(
-        r"8/8 \[==============================\] - \d+s - loss: (%s) - acc: (%s) - val_loss: (%s) - val_acc: (%s) *\n"
-        % (_NUM, _NUM, _NUM, _NUM),
+        r"8/8 \[==============================\] - \d+s - loss: "
+        + n
+        + " - acc: "
+        + n
+        + " - val_loss: "
+        + n
+        + " - val_acc: "
+        + n
+        + r" *\n",
         out,
     )
     assert len(final) == 2
@@ -509,7 +534,7 @@ def test_verbose_2_one_line_per_epoch(capsys):
     assert len(lines) == 7
     assert [lines[1], lines[3], lines[5]] == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]
     for e, line in enumerate([lines[2], lines[4], lines[6]]):
-        m = re.fullmatch(r"\d+s - loss: (%s) - val_loss: (%s)" % (_NUM, _NUM), line)
+        m = re.fullmatch(r"\d+s - loss: (" + _NUM + ") - val_loss: (" + _NUM + ")", line)
         assert m, line
         assert abs(float(m.group(1)) - hist.history["loss"][e]) <= 1.5e-4
         assert abs(float(m.group(2)) - hist.history["val_loss"][e]) <= 1.5e-4

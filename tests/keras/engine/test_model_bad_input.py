@@ -20,7 +20,9 @@ def fresh_session():
 
 def _data(n=10, input_dim=3, output_dim=2, seed=0):
     rng = np.random.RandomState(seed)
-    return rng.uniform(-1, 1, (n, input_dim)).astype("float32"), rng.uniform(-1, 1, (n, output_dim)).astype("float32")
+    return rng.uniform(-1, 1, (n, input_dim)).astype("float32"), rng.uniform(-1, 1, (n, output_dim)).astype(
+        "float32"
+    )
 
 
 def _model(lr=0.1):
@@ -78,7 +80,10 @@ def test_wrong_input_dimension():
     before = model.get_weights()
     x, y = _data()
     bad = np.zeros((10, 4), "float32")
-    with pytest.raises(ValueError, match=r"expected dense_input_1 to have shape \(None, 3\) but got array with shape \(10, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected dense_input_1 to have shape \(None, 3\) but got array with shape \(10, 4\)",
+    ):
         model.fit(bad, y, verbose=0)
     with pytest.raises(ValueError, match="expected dense_input_1 to have shape"):
         model.evaluate(bad, y, verbose=0)
@@ -113,7 +118,9 @@ def test_wrong_number_of_input_arrays():
     xb = np.random.RandomState(1).uniform(-1, 1, (10, 2)).astype("float32")
     with pytest.raises(ValueError, match="expects 2 input arrays"):
         model.fit(xa, y, verbose=0)
-    with pytest.raises(ValueError, match="Expected to see 2 arrays but instead got the following list of 3 arrays"):
+    with pytest.raises(
+        ValueError, match="Expected to see 2 arrays but instead got the following list of 3 arrays"
+    ):
         model.fit([xa, xb, xb], y, verbose=0)
     with pytest.raises(ValueError, match="Expected to see 2 arrays"):
         model.predict([xa])

@@ -92,7 +92,9 @@ def test_metrics_names_and_values():
     W, b = model.get_weights()
     p = x @ W + b
     out = model.evaluate(x, y, batch_size=8, verbose=0)
-    assert_allclose(out, [np.mean(np.abs(p - y)), np.mean((p - y) ** 2), np.mean(np.abs(p - y)), p.mean()], rtol=1e-5)
+    assert_allclose(
+        out, [np.mean(np.abs(p - y)), np.mean((p - y) ** 2), np.mean(np.abs(p - y)), p.mean()], rtol=1e-5
+    )
     hist = model.fit(x, y, nb_epoch=1, batch_size=8, verbose=0, validation_data=(x, y))
     assert sorted(hist.history) == sorted(
         ["loss", "mean_squared_error", "mean_absolute_error", "mean_pred"]
@@ -303,6 +305,31 @@ def test_multi_output_sample_weights_per_output():
     assert_allclose(out, [l1_per.mean() + expected_l2, l1_per.mean(), expected_l2], rtol=1e-5)
 
 
+def test_shared_output_layer_gets_numbered_history_keys():
+    a, b = Input(shape=(3,)), Input(shape=(3,))
+    shared = Dense(2)
+    model = Model([a, b], [shared(a), shared(b)])
+    model.compile(SGD(lr=0.0), "mse", metrics=["mae"])
+    # metrics_names keep the duplicates; fit numbers every occurrence (Keras 1.2)
+    mae = "dense_1_mean_absolute_error"
+    assert model.metrics_names == ["loss", "dense_1_loss", "dense_1_loss", mae, mae]
+    xa, xb = _rand(8, 3, seed=1), _rand(8, 3, seed=2)
+    y1, y2 = _rand(8, 2, seed=3), _rand(8, 2, seed=4)
+    expected = model.evaluate([xa, xb], [y1, y2], batch_size=8, verbose=0)
+    hist = model.fit([xa, xb], [y1, y2], batch_size=8, nb_epoch=1, verbose=0)
+    labels = [
+        "loss",
+        "dense_1_loss_1",
+        "dense_1_loss_2",
+        "dense_1_mean_absolute_error_1",
+        "dense_1_mean_absolute_error_2",
+    ]
+    assert sorted(hist.history) == sorted(labels)
+    for label, value in zip(labels, expected):
+        assert_allclose(hist.history[label], [value], rtol=1e-5)
+    assert abs(expected[1] - expected[2]) > 1e-3
+
+
 def test_functional_single_output_model_fit():
     inp = Input(shape=(3,))
     out = Dense(2)(inp)
@@ -361,7 +388,9 @@ def test_fit_generator_equals_numpy_sgd_in_order():
     model = _sgd_model()
     W, b = (v.astype(np.float64) for v in model.get_weights())
     sizes, rec = _batch_recorder()
-    hist = model.fit_generator(_Cycle(x, y, 5)(), samples_per_epoch=20, nb_epoch=2, verbose=0, callbacks=[rec])
+    hist = model.fit_generator(
+        _Cycle(x, y, 5)(), samples_per_epoch=20, nb_epoch=2, verbose=0, callbacks=[rec]
+    )
     assert sizes == [(i, 5) for i in range(4)] * 2
     assert hist.epoch == [0, 1]
     losses = []
@@ -384,7 +413,9 @@ def test_fit_generator_two_threads():
     sizes, rec = _batch_recorder()
     # a plain (not thread-safe) generator shared by two worker threads
     gen = _Cycle(x, y, 5, delay=0.002)
-    hist = model.fit_generator(gen(), samples_per_epoch=20, nb_epoch=3, verbose=0, nb_worker=2, callbacks=[rec])
+    hist = model.fit_generator(
+        gen(), samples_per_epoch=20, nb_epoch=3, verbose=0, nb_worker=2, callbacks=[rec]
+    )
     assert sizes == [(i, 5) for i in range(4)] * 3
     assert hist.epoch == [0, 1, 2]
     assert all(np.isfinite(hist.history["loss"]))
@@ -396,7 +427,13 @@ def test_fit_generator_processes_pickle_safe():
     model = _sgd_model()
     sizes, rec = _batch_recorder()
     hist = model.fit_generator(
-        _Cycle(x, y, 5)(), samples_per_epoch=20, nb_epoch=2, verbose=0, nb_worker=2, pickle_safe=True, callbacks=[rec]
+        _Cycle(x, y, 5)(),
+        samples_per_epoch=20,
+        nb_epoch=2,
+        verbose=0,
+        nb_worker=2,
+        pickle_safe=True,
+        callbacks=[rec],
     )
     assert sizes == [(i, 5) for i in range(4)] * 2
     assert hist.epoch == [0, 1]

@@ -6,9 +6,9 @@ import os
 import h5py
 import numpy as np
 import pytest
-from conftest import shared_data
 from numpy.testing import assert_allclose
 
+from conftest import shared_data
 from keras import backend as K
 from keras.layers import Activation, Dense, Dropout, Input
 from keras.models import Model, Sequential, model_from_json
@@ -40,7 +40,9 @@ def _mnist_mlp():
 
 
 def _small(out=2, hidden=4, names=(None, None)):
-    return Sequential([Dense(hidden, input_dim=3, name=names[0]), Activation("tanh"), Dense(out, name=names[1])])
+    return Sequential(
+        [Dense(hidden, input_dim=3, name=names[0]), Activation("tanh"), Dense(out, name=names[1])]
+    )
 
 
 def _randomise(model, seed=0):
@@ -125,7 +127,12 @@ def test_nested_sequential_is_one_group(tmp_path):
     outer.save_weights(path)
     with h5py.File(path, "r") as f:
         assert [n.decode() for n in f.attrs["layer_names"]] == ["dense_3", inner.name, "dense_4"]
-        assert [n.decode() for n in f[inner.name].attrs["weight_names"]] == ["dense_1_W", "dense_1_b", "dense_2_W", "dense_2_b"]
+        assert [n.decode() for n in f[inner.name].attrs["weight_names"]] == [
+            "dense_1_W",
+            "dense_1_b",
+            "dense_2_W",
+            "dense_2_b",
+        ]
     fresh_inner = Sequential([Dense(4, input_dim=3), Dense(5)])
     fresh = Sequential([Dense(3, input_dim=2), fresh_inner, Dense(1)])
     fresh.load_weights(path)

@@ -5,6 +5,7 @@
 //! so the train, test and predict Programs (and any `K.function`) see the same weights.
 
 mod autodiff;
+pub mod profile;
 mod program;
 mod update;
 

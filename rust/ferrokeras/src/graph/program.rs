@@ -491,13 +491,16 @@ impl Program {
                             .iter()
                             .map(|&i| self.val(i, &st.values, vars_ref, &st.grads))
                             .collect();
-                        op.forward(
+                        let t0 = super::profile::start();
+                        let r = op.forward(
                             &refs,
                             &mut out,
                             &mut OpCtx {
                                 scratch: &mut st.scratch[s],
                             },
-                        )
+                        );
+                        super::profile::record(op.name(), "forward", t0);
+                        r
                     };
                     st.values[s] = out;
                     r?;
@@ -570,7 +573,10 @@ impl Program {
                         .iter()
                         .map(|&i| self.val_local(i, values, grads))
                         .collect();
-                    op.apply(&refs, &mut vars)?;
+                    let t0 = super::profile::start();
+                    let r = op.apply(&refs, &mut vars);
+                    super::profile::record(op.name(), "update", t0);
+                    r?;
                 }
             }
         }
@@ -610,6 +616,7 @@ impl Program {
                         .map(|&j| self.val(j, values, vars, grads))
                         .collect();
                     let out = self.val(s, values, vars, grads);
+                    let t0 = super::profile::start();
                     r = op.backward(
                         idx,
                         &refs,
@@ -620,6 +627,7 @@ impl Program {
                             scratch: &mut scratch[s],
                         },
                     );
+                    super::profile::record(op.name(), "backward", t0);
                 }
                 grads[k][i] = gin;
                 if r.is_err() {

@@ -20,7 +20,7 @@ use crate::tensor::Value;
 use crate::{Error, Result};
 
 /// Tensors with at least this many elements are processed in parallel chunks.
-pub const PAR_MIN: usize = 1 << 16;
+pub const PAR_MIN: usize = 1 << 18;
 
 /// Chunk length (elements) of the parallel elementwise kernels.
 const CHUNK: usize = 1 << 14;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{sgemm, Operand};
+use crate::simd_fn;
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -336,6 +337,36 @@ impl Op for BatchMatMul {
     }
 }
 
+simd_fn! {
+    fn add_rows(x: &[f32], b: &[f32], y: &mut [f32]) {
+        let w = b.len();
+        for (yr, xr) in y.chunks_exact_mut(w).zip(x.chunks_exact(w)) {
+            for ((o, &v), &bv) in yr.iter_mut().zip(xr).zip(b) {
+                *o = v + bv;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    fn add_scalar(x: &[f32], b: f32, y: &mut [f32]) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = v + b;
+        }
+    }
+}
+
+simd_fn! {
+    fn col_sums(g: &[f32], d: &mut [f32]) {
+        let w = d.len();
+        for gr in g.chunks_exact(w) {
+            for (o, &v) in d.iter_mut().zip(gr) {
+                *o += v;
+            }
+        }
+    }
+}
+
 /// `x + b` with `b` a vector broadcast along axis `axis` of `x` (last axis by default;
 /// axis 1 for channels-first feature maps).
 #[derive(Debug)]
@@ -380,16 +411,18 @@ impl Op for BiasAdd {
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let (x, b) = (inputs[0], inputs[1]);
         let (outer, c, inner) = self.split(&x.shape)?;
+        if inner == 1 {
+            add_rows(&x.f, &b.f, &mut out.f);
+            return Ok(());
+        }
         for o in 0..outer {
             for ch in 0..c {
                 let base = (o * c + ch) * inner;
-                let bv = b.f[ch];
-                for (y, &v) in out.f[base..base + inner]
-                    .iter_mut()
-                    .zip(&x.f[base..base + inner])
-                {
-                    *y = v + bv;
-                }
+                add_scalar(
+                    &x.f[base..base + inner],
+                    b.f[ch],
+                    &mut out.f[base..base + inner],
+                );
             }
         }
         Ok(())
@@ -409,12 +442,12 @@ impl Op for BiasAdd {
             return Ok(());
         }
         let (outer, c, inner) = self.split(&inputs[0].shape)?;
+        if inner == 1 {
+            col_sums(&g[..outer * c], gin);
+            return Ok(());
+        }
         for o in 0..outer {
-            if inner == 1 {
-                for (d, &v) in gin.iter_mut().zip(&g[o * c..(o + 1) * c]) {
-                    *d += v;
-                }
-            } else {
+            {
                 for (ch, d) in gin.iter_mut().enumerate() {
                     let base = (o * c + ch) * inner;
                     *d += g[base..base + inner].iter().sum::<f32>();

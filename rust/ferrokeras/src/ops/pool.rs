@@ -93,7 +93,46 @@ impl Pool2d {
         (y0, y1, x0, x1)
     }
 
+    /// Max over 2x2 windows with stride 2 and no padding (the common case), with
+    /// bounds checks hoisted out of the inner loop.
+    fn max2x2(g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
+        for oy in 0..g.oh {
+            let r0 = 2 * oy * g.w;
+            let top = &x[r0..r0 + 2 * g.ow];
+            let bot = &x[r0 + g.w..r0 + g.w + 2 * g.ow];
+            let ys = &mut y[oy * g.ow..(oy + 1) * g.ow];
+            let args = &mut arg[oy * g.ow..(oy + 1) * g.ow];
+            for (ox, ((t, b), (yv, av))) in top
+                .chunks_exact(2)
+                .zip(bot.chunks_exact(2))
+                .zip(ys.iter_mut().zip(args.iter_mut()))
+                .enumerate()
+            {
+                let c = r0 + 2 * ox;
+                let (mut best, mut at) = (t[0], c);
+                if t[1] > best {
+                    best = t[1];
+                    at = c + 1;
+                }
+                if b[0] > best {
+                    best = b[0];
+                    at = c + g.w;
+                }
+                if b[1] > best {
+                    best = b[1];
+                    at = c + g.w + 1;
+                }
+                *yv = best;
+                *av = at as i32;
+            }
+        }
+    }
+
     fn plane_fwd(&self, g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
+        if self.max && self.pool == [2, 2] && self.strides == [2, 2] && self.pads == [0; 4] {
+            Self::max2x2(g, x, y, arg);
+            return;
+        }
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let (y0, y1, x0, x1) = self.window(g, oy, ox);

@@ -20,12 +20,16 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-use super::activation::PAR_MIN;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::rng;
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, DType, Value};
 use crate::{Error, Result};
+
+/// Tensors at least this long draw their noise on all threads: generating random
+/// words costs ten Philox rounds per four elements, enough to pay for a wake-up sooner
+/// than a plain elementwise op (whose threshold is `activation::PAR_MIN`).
+const PAR_MIN: usize = 1 << 16;
 
 /// Chunk length (elements) of the parallel kernels; a multiple of 64 so every chunk
 /// starts on a Philox batch boundary.

@@ -1,0 +1,59 @@
+"""Real-data learning test of the convolutional layers: the classic Keras 1 MNIST CNN
+(examples/mnist_cnn.py) on the shared MNIST test set, in both dim orderings."""
+
+import gzip
+import time
+
+import numpy as np
+import pytest
+
+from conftest import shared_data
+
+
+def _mnist():
+    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28).astype("float32") / 255.0
+    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
+        y = np.frombuffer(f.read(), np.uint8, offset=8)
+    return x, y
+
+
+def _cnn(ordering):
+    from keras.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D
+    from keras.models import Sequential
+
+    shape = (1, 28, 28) if ordering == "th" else (28, 28, 1)
+    model = Sequential()
+    model.add(Convolution2D(32, 3, 3, border_mode="valid", input_shape=shape, dim_ordering=ordering))
+    model.add(Activation("relu"))
+    model.add(Convolution2D(32, 3, 3, dim_ordering=ordering))
+    model.add(Activation("relu"))
+    model.add(MaxPooling2D(pool_size=(2, 2), dim_ordering=ordering))
+    model.add(Dropout(0.25))
+    model.add(Flatten())
+    model.add(Dense(128))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.5))
+    model.add(Dense(10))
+    model.add(Activation("softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_mnist_cnn_reaches_97_5_percent(ordering):
+    from keras import backend as K
+    from keras.utils.np_utils import to_categorical
+
+    x, y = _mnist()
+    x = x[:, None] if ordering == "th" else x[..., None]
+    K.clear_session()
+    np.random.seed(1337)
+    model = _cnn(ordering)
+    t0 = time.time()
+    hist = model.fit(x[:8000], to_categorical(y[:8000], 10), batch_size=128, nb_epoch=12, verbose=0)
+    per_epoch = (time.time() - t0) / 12
+    loss, acc = model.evaluate(x[8000:], to_categorical(y[8000:], 10), verbose=0)
+    print(f"MNIST CNN {ordering}: test accuracy {acc:.4f}, {per_epoch:.2f} s/epoch")
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    assert acc >= 0.975, f"test accuracy {acc:.4f}"

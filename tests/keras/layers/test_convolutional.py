@@ -1,0 +1,364 @@
+"""Convolutional layers: layer_test in both orderings, numpy references (the flip rule:
+'th' is a true convolution, 'tf' a cross-correlation), border modes, strides, padding,
+cropping, upsampling, bad inputs."""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from keras import backend as K
+from keras.layers import convolutional
+from keras.layers.convolutional import (
+    AtrousConvolution1D,
+    AtrousConvolution2D,
+    Conv2D,
+    Convolution1D,
+    Convolution2D,
+    Cropping1D,
+    Cropping2D,
+    UpSampling1D,
+    UpSampling2D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+)
+from keras.models import Sequential
+from keras.utils.test_utils import layer_test
+
+
+@pytest.fixture(autouse=True)
+def fresh_session():
+    K.clear_session()
+    yield
+
+
+def _pads(length, k, stride, mode, dil=1):
+    span = dil * (k - 1) + 1
+    if mode == "valid":
+        return 0, 0
+    if mode == "full":
+        return span - 1, span - 1
+    out = -(-length // stride)
+    total = max((out - 1) * stride + span - length, 0)
+    return total // 2, total - total // 2
+
+
+def np_xcorr_nchw(x, w_oihw, stride=(1, 1), mode="valid", dil=(1, 1)):
+    """Cross-correlation of (N, C, H, W) with (O, C, kh, kw), Keras border modes."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w_oihw.shape
+    pt, pb = _pads(h, kh, stride[0], mode, dil[0])
+    pl, pr = _pads(wd, kw, stride[1], mode, dil[1])
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh = (h + pt + pb - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + pl + pr - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, o, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[
+                :,
+                :,
+                i * dil[0] : i * dil[0] + stride[0] * (oh - 1) + 1 : stride[0],
+                j * dil[1] : j * dil[1] + stride[1] * (ow - 1) + 1 : stride[1],
+            ]
+            y += np.einsum("nchw,oc->nohw", patch, w_oihw[:, :, i, j])
+    return y
+
+
+def np_conv2d(x, W, b, ordering, stride=(1, 1), mode="valid", dil=(1, 1)):
+    """The Keras 1 layer as ferrokeras defines it: 'th' flips the kernel."""
+    if ordering == "th":
+        y = np_xcorr_nchw(x, W[:, :, ::-1, ::-1], stride, mode, dil)
+        return y + b[None, :, None, None]
+    y = np_xcorr_nchw(x.transpose(0, 3, 1, 2), W.transpose(3, 2, 0, 1), stride, mode, dil)
+    return y.transpose(0, 2, 3, 1) + b
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+@pytest.mark.parametrize("mode", ["valid", "same", "full"])
+@pytest.mark.parametrize("subsample", [(1, 1), (2, 2), (2, 1)])
+def test_convolution2d_layer_and_numpy(ordering, mode, subsample):
+    nb_samples, nb_filter, stack, rows, cols = 2, 3, 2, 8, 7
+    shape = (nb_samples, stack, rows, cols) if ordering == "th" else (nb_samples, rows, cols, stack)
+    x = np.random.random(shape).astype("float32")
+    kwargs = {
+        "nb_filter": nb_filter,
+        "nb_row": 3,
+        "nb_col": 2,
+        "border_mode": mode,
+        "subsample": subsample,
+        "dim_ordering": ordering,
+    }
+    layer_test(Convolution2D, kwargs=kwargs, input_shape=shape)
+    model = Sequential([Convolution2D(input_shape=shape[1:], **kwargs)])
+    W = np.random.uniform(-1, 1, model.layers[0].W_shape).astype("float32")
+    b = np.random.uniform(-1, 1, (nb_filter,)).astype("float32")
+    model.layers[0].set_weights([W, b])
+    want = np_conv2d(x, W, b, ordering, subsample, mode)
+    got = model.predict(x)
+    assert got.shape == want.shape
+    assert model.output_shape[1:] == got.shape[1:]
+    assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_flip_rule_with_an_asymmetric_kernel(ordering):
+    # One 3x3 input with a single 1 in the middle: the output IS the kernel as the
+    # layer applies it. 'th' (Theano) is a true convolution: the output is the kernel
+    # itself; 'tf' (TensorFlow) a cross-correlation: the kernel rotated by 180 degrees.
+    k = np.arange(1, 10, dtype="float32").reshape(3, 3)
+    img = np.zeros((3, 3), "float32")
+    img[1, 1] = 1.0
+    if ordering == "th":
+        x, W = img[None, None], k[None, None]
+    else:
+        x, W = img[None, :, :, None], k[:, :, None, None]
+    model = Sequential(
+        [Convolution2D(1, 3, 3, border_mode="same", dim_ordering=ordering, input_shape=x.shape[1:])]
+    )
+    model.layers[0].set_weights([W, np.zeros(1, "float32")])
+    y = model.predict(x)
+    y = y[0, 0] if ordering == "th" else y[0, :, :, 0]
+    if ordering == "th":
+        assert_allclose(y, k)
+    else:
+        assert_allclose(y, k[::-1, ::-1])
+    # And a direct asymmetric check on random data against scipy-free numpy.
+    x = np.random.random((1, 1, 5, 6) if ordering == "th" else (1, 5, 6, 1)).astype("float32")
+    W = np.random.random((1, 1, 2, 3) if ordering == "th" else (2, 3, 1, 1)).astype("float32")
+    model = Sequential([Convolution2D(1, 2, 3, dim_ordering=ordering, input_shape=x.shape[1:])])
+    model.layers[0].set_weights([W, np.zeros(1, "float32")])
+    y = model.predict(x)
+    x2 = x[0, 0] if ordering == "th" else x[0, :, :, 0]
+    k2 = W[0, 0] if ordering == "th" else W[:, :, 0, 0]
+    applied = k2[::-1, ::-1] if ordering == "th" else k2
+    ref = np.array([[np.sum(x2[i : i + 2, j : j + 3] * applied) for j in range(4)] for i in range(4)])
+    assert_allclose(y.reshape(4, 4), ref, rtol=1e-5)
+
+
+def test_convolution2d_weights_names_init_and_config():
+    layer = Convolution2D(4, 3, 2, dim_ordering="th", input_shape=(3, 9, 9), name="c")
+    Sequential([layer])
+    assert [w.name for w in layer.weights] == ["c_W", "c_b"]
+    assert layer.get_weights()[0].shape == (4, 3, 3, 2)
+    lim = np.sqrt(6.0 / (3 * 6 + 4 * 6))
+    assert np.abs(layer.get_weights()[0]).max() <= lim
+    layer_tf = Convolution2D(4, 3, 2, dim_ordering="tf", input_shape=(9, 9, 3))
+    Sequential([layer_tf])
+    assert layer_tf.get_weights()[0].shape == (3, 2, 3, 4)
+    cfg = layer.get_config()
+    for key in (
+        "nb_filter",
+        "nb_row",
+        "nb_col",
+        "init",
+        "activation",
+        "border_mode",
+        "subsample",
+        "dim_ordering",
+        "bias",
+    ):
+        assert key in cfg
+    assert Conv2D is Convolution2D
+    nobias = Convolution2D(2, 3, 3, bias=False, dim_ordering="th", input_shape=(1, 5, 5))
+    Sequential([nobias])
+    assert len(nobias.get_weights()) == 1
+
+
+def test_default_ordering_is_resolved_at_construction():
+    old = K.image_dim_ordering()
+    try:
+        K.set_image_dim_ordering("tf")
+        layer = Convolution2D(2, 3, 3)
+        K.set_image_dim_ordering("th")
+        assert layer.dim_ordering == "tf"
+        assert Convolution2D(2, 3, 3).dim_ordering == "th"
+    finally:
+        K.set_image_dim_ordering(old)
+
+
+def test_convolution2d_trains_with_regularizers_and_constraints():
+    from keras import constraints, regularizers
+
+    model = Sequential()
+    model.add(
+        Convolution2D(
+            3,
+            3,
+            3,
+            activation="relu",
+            dim_ordering="th",
+            W_regularizer=regularizers.l2(0.01),
+            b_regularizer=regularizers.l1(0.01),
+            activity_regularizer=regularizers.activity_l2(0.01),
+            W_constraint=constraints.maxnorm(1.0),
+            b_constraint=constraints.nonneg(),
+            input_shape=(2, 6, 6),
+        )
+    )
+    model.compile("sgd", "mse")
+    x = np.random.random((4, 2, 6, 6)).astype("float32")
+    y = np.random.random((4, 3, 4, 4)).astype("float32")
+    h = model.fit(x, y, nb_epoch=3, verbose=0)
+    assert len(h.history["loss"]) == 3
+    assert (model.layers[0].get_weights()[1] >= 0).all()
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_atrous_convolution2d(ordering):
+    shape = (2, 2, 9, 8) if ordering == "th" else (2, 9, 8, 2)
+    kwargs = {"nb_filter": 2, "nb_row": 3, "nb_col": 2, "atrous_rate": (2, 2), "dim_ordering": ordering}
+    layer_test(AtrousConvolution2D, kwargs=kwargs, input_shape=shape)
+    x = np.random.random(shape).astype("float32")
+    model = Sequential([AtrousConvolution2D(input_shape=shape[1:], **kwargs)])
+    W, b = model.layers[0].get_weights()
+    want = np_conv2d(x, W, b, ordering, dil=(2, 2))
+    assert_allclose(model.predict(x), want, rtol=1e-4, atol=1e-4)
+    assert model.layers[0].get_config()["atrous_rate"] == (2, 2)
+
+
+@pytest.mark.parametrize("mode", ["valid", "same", "full"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_convolution1d(mode, stride):
+    x = np.random.random((2, 9, 3)).astype("float32")
+    kwargs = {"nb_filter": 4, "filter_length": 3, "border_mode": mode, "subsample_length": stride}
+    layer_test(Convolution1D, kwargs=kwargs, input_shape=x.shape)
+    model = Sequential([Convolution1D(input_dim=3, input_length=9, **kwargs)])
+    W, b = model.layers[0].get_weights()
+    assert W.shape == (3, 1, 3, 4)
+    # cross-correlation along time: y[t, f] = sum_k,c x[t*s + k - pad, c] W[k, 0, c, f]
+    want = np_xcorr_nchw(x.transpose(0, 2, 1)[:, :, :, None], W.transpose(3, 2, 0, 1), (stride, 1), mode)
+    want = want[:, :, :, 0].transpose(0, 2, 1) + b
+    assert_allclose(model.predict(x), want, rtol=1e-4, atol=1e-4)
+
+
+def test_atrous_convolution1d():
+    layer_test(
+        AtrousConvolution1D,
+        kwargs={"nb_filter": 2, "filter_length": 2, "atrous_rate": 2},
+        input_shape=(2, 8, 3),
+    )
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_zero_padding_2d(ordering):
+    shape = (2, 3, 4, 5) if ordering == "th" else (2, 4, 5, 3)
+    x = np.random.random(shape).astype("float32")
+    out = layer_test(ZeroPadding2D, kwargs={"padding": (2, 1), "dim_ordering": ordering}, input_shape=shape)
+    axes = ((0, 0), (0, 0), (2, 2), (1, 1)) if ordering == "th" else ((0, 0), (2, 2), (1, 1), (0, 0))
+    layer_test(
+        ZeroPadding2D,
+        kwargs={"padding": (2, 1), "dim_ordering": ordering},
+        input_data=x,
+        expected_output=np.pad(x, axes),
+    )
+    assert out.shape == np.pad(np.zeros(out.shape[:1] + shape[1:]), axes).shape
+    axes4 = ((0, 0), (0, 0), (1, 2), (3, 0)) if ordering == "th" else ((0, 0), (1, 2), (3, 0), (0, 0))
+    layer_test(
+        ZeroPadding2D,
+        kwargs={"padding": {"top_pad": 1, "bottom_pad": 2, "left_pad": 3}, "dim_ordering": ordering},
+        input_data=x,
+        expected_output=np.pad(x, axes4),
+    )
+    layer_test(
+        ZeroPadding2D,
+        kwargs={"padding": (1, 2, 3, 0), "dim_ordering": ordering},
+        input_data=x,
+        expected_output=np.pad(x, axes4),
+    )
+
+
+def test_zero_padding_1d():
+    x = np.random.random((2, 5, 3)).astype("float32")
+    layer_test(
+        ZeroPadding1D,
+        kwargs={"padding": 2},
+        input_data=x,
+        expected_output=np.pad(x, ((0, 0), (2, 2), (0, 0))),
+    )
+    layer_test(
+        ZeroPadding1D,
+        kwargs={"padding": (1, 3)},
+        input_data=x,
+        expected_output=np.pad(x, ((0, 0), (1, 3), (0, 0))),
+    )
+    layer_test(
+        ZeroPadding1D,
+        kwargs={"padding": {"left_pad": 2}},
+        input_data=x,
+        expected_output=np.pad(x, ((0, 0), (2, 0), (0, 0))),
+    )
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_upsampling_2d(ordering):
+    shape = (2, 3, 4, 5) if ordering == "th" else (2, 4, 5, 3)
+    x = np.random.random(shape).astype("float32")
+    ax = (2, 3) if ordering == "th" else (1, 2)
+    want = np.repeat(np.repeat(x, 2, axis=ax[0]), 3, axis=ax[1])
+    layer_test(
+        UpSampling2D, kwargs={"size": (2, 3), "dim_ordering": ordering}, input_data=x, expected_output=want
+    )
+
+
+def test_upsampling_1d():
+    x = np.random.random((2, 5, 3)).astype("float32")
+    layer_test(UpSampling1D, kwargs={"length": 2}, input_data=x, expected_output=np.repeat(x, 2, axis=1))
+
+
+@pytest.mark.parametrize("ordering", ["th", "tf"])
+def test_cropping_2d(ordering):
+    shape = (2, 3, 8, 7) if ordering == "th" else (2, 8, 7, 3)
+    x = np.random.random(shape).astype("float32")
+    crop = ((1, 2), (0, 3))
+    want = x[:, :, 1:-2, 0:-3] if ordering == "th" else x[:, 1:-2, 0:-3, :]
+    layer_test(
+        Cropping2D, kwargs={"cropping": crop, "dim_ordering": ordering}, input_data=x, expected_output=want
+    )
+
+
+def test_cropping_1d():
+    x = np.random.random((2, 7, 3)).astype("float32")
+    layer_test(Cropping1D, kwargs={"cropping": (2, 1)}, input_data=x, expected_output=x[:, 2:-1])
+    layer_test(Cropping1D, kwargs={"cropping": (0, 2)}, input_data=x, expected_output=x[:, :-2])
+
+
+def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
+    from keras.engine.topology import Input
+
+    # wrong rank
+    with pytest.raises(ValueError, match=r"conv_a.*ndim"):
+        Convolution2D(2, 3, 3, dim_ordering="th", name="conv_a")(Input(shape=(5, 5)))
+    # channels in the wrong place: a 'tf' image given to a 'th' layer
+    with pytest.raises(ValueError, match=r"conv_b.*\(None, 28, 28, 1\).*dim_ordering"):
+        Convolution2D(2, 3, 3, dim_ordering="th", name="conv_b")(Input(shape=(28, 28, 1)))
+    # kernel larger than the input with 'valid'
+    with pytest.raises(ValueError, match=r"conv_c.*5.*\(None, 1, 4, 4\)"):
+        Convolution2D(2, 5, 5, dim_ordering="th", name="conv_c")(Input(shape=(1, 4, 4)))
+    # zero-size output from cropping
+    with pytest.raises(ValueError, match=r"crop_d.*\(None, 4, 3\)"):
+        Cropping1D((2, 2), name="crop_d")(Input(shape=(4, 3)))
+    with pytest.raises(ValueError, match=r"conv1_e"):
+        Convolution1D(2, 6, name="conv1_e")(Input(shape=(4, 3)))
+    # wrong channel count for an already built layer
+    layer = Convolution2D(2, 3, 3, dim_ordering="th", name="conv_f")
+    layer(Input(shape=(3, 6, 6)))
+    with pytest.raises(ValueError, match=r"conv_f"):
+        layer(Input(shape=(2, 6, 6)))
+    with pytest.raises(ValueError):
+        Convolution2D(2, 3, 3, border_mode="bogus")
+    with pytest.raises(ValueError):
+        Convolution2D(2, 3, 3, dim_ordering="xx")
+
+
+def test_unimplemented_names_stay_importable():
+    for name in (
+        "Convolution3D",
+        "Deconvolution2D",
+        "SeparableConvolution2D",
+        "UpSampling3D",
+        "ZeroPadding3D",
+        "Cropping3D",
+    ):
+        cls = getattr(convolutional, name)
+        with pytest.raises(NotImplementedError):
+            cls(1, 1, 1)
