@@ -1058,36 +1058,9 @@ class Merge(Layer):
         raise ValueError("Invalid merge mode: {}".format(self.mode))
 
     def get_config(self):
-        if isinstance(self.mode, type(lambda: 0)):
-            mode = func_dump(self.mode)
-            mode_type = "lambda"
-        elif callable(self.mode):
-            mode = self.mode.__name__
-            mode_type = "function"
-        else:
-            mode = self.mode
-            mode_type = "raw"
-
-        if isinstance(self._output_shape, type(lambda: 0)):
-            output_shape = func_dump(self._output_shape)
-            output_shape_type = "lambda"
-        elif callable(self._output_shape):
-            output_shape = self._output_shape.__name__
-            output_shape_type = "function"
-        else:
-            output_shape = self._output_shape
-            output_shape_type = "raw"
-
-        if isinstance(self._output_mask, type(lambda: 0)):
-            output_mask = func_dump(self._output_mask)
-            output_mask_type = "lambda"
-        elif callable(self._output_mask):
-            output_mask = self._output_mask.__name__
-            output_mask_type = "function"
-        else:
-            output_mask = self._output_mask
-            output_mask_type = "raw"
-
+        mode, mode_type = _serialize_callable(self.mode)
+        output_shape, output_shape_type = _serialize_callable(self._output_shape)
+        output_mask, output_mask_type = _serialize_callable(self._output_mask)
         return {
             "name": self.name,
             "mode": mode,
@@ -1117,6 +1090,16 @@ class Merge(Layer):
                     )
                 config[key] = func_load(config[key], globs=globs)
         return cls(**config)
+
+
+def _serialize_callable(value):
+    """Keras 1's encoding of a possibly-callable argument: (value, type) with type
+    'lambda' (marshalled bytecode), 'function' (by name) or 'raw'."""
+    if isinstance(value, type(lambda: 0)):
+        return func_dump(value), "lambda"
+    if callable(value):
+        return value.__name__, "function"
+    return value, "raw"
 
 
 def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, output_mask=None, arguments=None, name=None):
