@@ -25,12 +25,63 @@ def _blocks():
 
 
 BLOCKS = _blocks()
-# Blocks that need layer families other issues bring (recurrent, convolutional).
-LATER = ("LSTM", "GRU", "Convolution2D", "Embedding")
+# Blocks that need layer families still to come.
+LATER = ()
 
 
 def _kind(block):
-    return "later" if any(name in block for name in LATER) else "dense"
+    if LATER and any(name in block for name in LATER):
+        return "later"
+    if "Convolution2D" in block:
+        return "conv"
+    if any(name in block for name in ("LSTM", "GRU", "Embedding")):
+        return "recurrent"
+    return "dense"
+
+
+# Dummy data some blocks imply beyond the shared prelude (keyed by a line of the block).
+EXTRA = {
+    "sgd = SGD(lr=0.1, decay=1e-6, momentum=0.9, nesterov=True)\nmodel.compile(loss='categorical_crossentropy', optimizer=sgd)": """
+X_train = np.random.random((32, 3, 100, 100))
+Y_train = to_categorical(np.random.randint(10, size=(32, 1)), 10)
+""",
+    "image_model.load_weights('weight_file.h5')": """
+# the guide loads pre-trained weights: save an identical CNN's weights first
+cnn = Sequential()
+cnn.add(Convolution2D(32, 3, 3, border_mode='valid', input_shape=(3, 100, 100)))
+cnn.add(Activation('relu'))
+cnn.add(Convolution2D(32, 3, 3))
+cnn.add(Activation('relu'))
+cnn.add(MaxPooling2D(pool_size=(2, 2)))
+cnn.add(Convolution2D(64, 3, 3, border_mode='valid'))
+cnn.add(Activation('relu'))
+cnn.add(Convolution2D(64, 3, 3))
+cnn.add(Activation('relu'))
+cnn.add(MaxPooling2D(pool_size=(2, 2)))
+cnn.add(Flatten())
+cnn.add(Dense(128))
+cnn.save_weights('weight_file.h5')
+images = np.random.random((16, 3, 100, 100))
+partial_captions = np.random.randint(10000, size=(16, 16))
+next_words = to_categorical(np.random.randint(10000, size=(16, 1)), 10000)
+""",
+    "model.add(Embedding(max_features, 256, input_length=maxlen))": """
+X_train = np.random.randint(max_features, size=(32, maxlen))
+Y_train = np.random.randint(2, size=(32, 1))
+X_test = np.random.randint(max_features, size=(16, maxlen))
+Y_test = np.random.randint(2, size=(16, 1))
+""",
+}
+
+
+def _run(block, index):
+    ns = {}
+    exec(compile(PRELUDE, "<prelude>", "exec"), ns)
+    for key, extra in EXTRA.items():
+        if key in block:
+            exec(compile(extra, "<extra prelude>", "exec"), ns)
+    exec(compile(block, "<guide block %d>" % index, "exec"), ns)
+    return ns
 
 
 PRELUDE = """
@@ -68,13 +119,14 @@ def test_the_guide_was_found():
         shared_data("../seed/getting-started-sequential-ja.md")
     assert len(BLOCKS) == 22, "the guide has 22 python blocks"
     assert sum(_kind(b) == "dense" for b in BLOCKS) == 13
+    assert sum(_kind(b) == "recurrent" for b in BLOCKS) == 7
+    assert sum(_kind(b) == "conv" for b in BLOCKS) == 2
 
 
-@pytest.mark.parametrize("index", [i for i, b in enumerate(BLOCKS) if _kind(b) == "dense"])
-def test_dense_block_runs_verbatim(index, capsys):
-    ns = {}
-    exec(compile(PRELUDE, "<prelude>", "exec"), ns)
-    exec(compile(BLOCKS[index], "<guide block %d>" % index, "exec"), ns)
+@pytest.mark.parametrize("index", [i for i, b in enumerate(BLOCKS) if _kind(b) != "later"])
+def test_block_runs_verbatim(index, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ns = _run(BLOCKS[index], index)
     out = capsys.readouterr().out
     if "model.fit(" in BLOCKS[index]:
         # fit printed Keras 1's progress output
@@ -101,13 +153,3 @@ def test_merge_blocks_build_the_shapes_the_guide_says():
     left = ns["left_branch"].predict(a)
     right = ns["right_branch"].predict(b)
     np.testing.assert_allclose(out, left - right, rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("index", [i for i, b in enumerate(BLOCKS) if _kind(b) == "later"])
-def test_recurrent_and_conv_blocks_say_clearly_they_are_not_there_yet(index):
-    # These blocks need the convolutional and recurrent layer families; until those
-    # land, the first such layer raises NotImplementedError naming itself.
-    ns = {}
-    exec(compile(PRELUDE, "<prelude>", "exec"), ns)
-    with pytest.raises(NotImplementedError, match="is not implemented yet in ferrokeras"):
-        exec(compile(BLOCKS[index], "<guide block %d>" % index, "exec"), ns)
