@@ -314,6 +314,20 @@ def test_bad_validation_data_tuple():
     _assert_unchanged_and_trains(model, before)
 
 
-@pytest.mark.skip(reason="stateful recurrent layers are not implemented yet")
 def test_stateful_batch_size_mismatch():
-    pass
+    from keras.layers import LSTM, Dense
+    from keras.models import Sequential
+
+    model = Sequential()
+    model.add(LSTM(4, stateful=True, batch_input_shape=(8, 3, 2)))
+    model.add(Dense(1))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.random((20, 3, 2)).astype("float32")
+    y = np.random.random((20, 1)).astype("float32")
+    with pytest.raises(ValueError, match="can be divided by the batch size"):
+        model.fit(x, y, batch_size=8, nb_epoch=1, verbose=0)
+    with pytest.raises(ValueError, match="can be divided by the batch size"):
+        model.predict(x, batch_size=8)
+    # still usable with a valid sample count
+    model.fit(x[:16], y[:16], batch_size=8, nb_epoch=1, verbose=0)
+    assert model.predict(x[:16], batch_size=8).shape == (16, 1)
