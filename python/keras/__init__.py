@@ -1,8 +1,8 @@
 """ferrokeras: the Keras 1 API on a Rust engine (``import keras``)."""
 
-from . import backend  # noqa: F401
 from . import (  # noqa: F401
     activations,
+    backend,  # noqa: F401
     callbacks,
     constraints,
     engine,

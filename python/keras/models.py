@@ -14,7 +14,9 @@ def model_from_config(config, custom_objects=None):
     from .utils.layer_utils import layer_from_config
 
     if isinstance(config, list):
-        raise TypeError("`model_fom_config` expects a dictionary, not a list. Maybe you meant to use `Sequential.from_config(config)`?")
+        raise TypeError(
+            "`model_fom_config` expects a dictionary, not a list. Maybe you meant to use `Sequential.from_config(config)`?"
+        )
     return layer_from_config(config, custom_objects=custom_objects)
 
 
@@ -101,7 +103,11 @@ class Sequential(Model):
             if len(layer.inbound_nodes) != 1:
                 raise ValueError(
                     "A layer added to a Sequential model must not already be connected somewhere else. Model received "
-                    "layer " + layer.name + " which has " + str(len(layer.inbound_nodes)) + " pre-existing inbound connections."
+                    "layer "
+                    + layer.name
+                    + " which has "
+                    + str(len(layer.inbound_nodes))
+                    + " pre-existing inbound connections."
                 )
             if len(layer.inbound_nodes[0].output_tensors) != 1:
                 raise ValueError(
@@ -343,8 +349,13 @@ class Sequential(Model):
         total = sum(len(layer.weights) for layer in self.flattened_layers)
         if total != len(weights):
             raise ValueError(
-                "You called `set_weights(weights)` on model \"" + self.name + '" with a weight list of length '
-                + str(len(weights)) + ", but the model was expecting " + str(total) + " weights."
+                'You called `set_weights(weights)` on model "'
+                + self.name
+                + '" with a weight list of length '
+                + str(len(weights))
+                + ", but the model was expecting "
+                + str(total)
+                + " weights."
             )
         for layer in self.flattened_layers:
             nb_param = len(layer.weights)
@@ -367,7 +378,9 @@ class Sequential(Model):
         """Configures the learning process (see `Model.compile`)."""
         self.build()
         if "class_mode" in kwargs:
-            warnings.warn("The `class_mode` argument is deprecated, please remove it from your code.", stacklevel=2)
+            warnings.warn(
+                "The `class_mode` argument is deprecated, please remove it from your code.", stacklevel=2
+            )
             kwargs.pop("class_mode")
         self.model.compile(optimizer, loss, metrics=metrics, sample_weight_mode=sample_weight_mode, **kwargs)
         self.optimizer = self.model.optimizer
@@ -406,8 +419,8 @@ class Sequential(Model):
         if "show_accuracy" in kwargs:
             kwargs.pop("show_accuracy")
             warnings.warn(
-                "The \"show_accuracy\" argument is deprecated, instead you should pass the \"accuracy\" metric to the "
-                "model at compile time:\n`model.compile(optimizer, loss, metrics=[\"accuracy\"])`",
+                'The "show_accuracy" argument is deprecated, instead you should pass the "accuracy" metric to the '
+                'model at compile time:\n`model.compile(optimizer, loss, metrics=["accuracy"])`',
                 stacklevel=2,
             )
         if kwargs:
@@ -432,7 +445,7 @@ class Sequential(Model):
         self._check_compiled("evaluate")
         if "show_accuracy" in kwargs:
             kwargs.pop("show_accuracy")
-            warnings.warn("The \"show_accuracy\" argument is deprecated.", stacklevel=2)
+            warnings.warn('The "show_accuracy" argument is deprecated.', stacklevel=2)
         if kwargs:
             raise TypeError("Received unknown keyword arguments: " + str(kwargs))
         return self.model.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
@@ -478,25 +491,51 @@ class Sequential(Model):
             return proba.argmax(axis=-1)
         return (proba > 0.5).astype("int32")
 
-    def fit_generator(self, generator, samples_per_epoch, nb_epoch, verbose=1, callbacks=None, validation_data=None,
-                      nb_val_samples=None, class_weight=None, max_q_size=10, nb_worker=1, pickle_safe=False,
-                      initial_epoch=0, **kwargs):
+    def fit_generator(
+        self,
+        generator,
+        samples_per_epoch,
+        nb_epoch,
+        verbose=1,
+        callbacks=None,
+        validation_data=None,
+        nb_val_samples=None,
+        class_weight=None,
+        max_q_size=10,
+        nb_worker=1,
+        pickle_safe=False,
+        initial_epoch=0,
+        **kwargs,
+    ):
         self._check_compiled("fit_generator")
         if "nb_val_worker" in kwargs:
             kwargs.pop("nb_val_worker")
-            warnings.warn("The \"nb_val_worker\" argument is deprecated, please remove it from your code.", stacklevel=2)
+            warnings.warn(
+                'The "nb_val_worker" argument is deprecated, please remove it from your code.', stacklevel=2
+            )
         if "show_accuracy" in kwargs:
             kwargs.pop("show_accuracy")
-            warnings.warn("The \"show_accuracy\" argument is deprecated.", stacklevel=2)
+            warnings.warn('The "show_accuracy" argument is deprecated.', stacklevel=2)
         if kwargs:
             raise TypeError("Received unknown keyword arguments: " + str(kwargs))
         return self.model.fit_generator(
-            generator, samples_per_epoch, nb_epoch, verbose=verbose, callbacks=callbacks,
-            validation_data=validation_data, nb_val_samples=nb_val_samples, class_weight=class_weight,
-            max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe, initial_epoch=initial_epoch,
+            generator,
+            samples_per_epoch,
+            nb_epoch,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_data=validation_data,
+            nb_val_samples=nb_val_samples,
+            class_weight=class_weight,
+            max_q_size=max_q_size,
+            nb_worker=nb_worker,
+            pickle_safe=pickle_safe,
+            initial_epoch=initial_epoch,
         )
 
-    def evaluate_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False, **kwargs):
+    def evaluate_generator(
+        self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False, **kwargs
+    ):
         self._check_compiled("evaluate_generator")
         for k in ("show_accuracy", "verbose"):
             if k in kwargs:
@@ -504,12 +543,16 @@ class Sequential(Model):
                 warnings.warn('The "%s" argument is deprecated.' % k, stacklevel=2)
         if kwargs:
             raise TypeError("Received unknown keyword arguments: " + str(kwargs))
-        return self.model.evaluate_generator(generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe)
+        return self.model.evaluate_generator(
+            generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe
+        )
 
     def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
         if self.model is None:
             self.build()
-        return self.model.predict_generator(generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe)
+        return self.model.predict_generator(
+            generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe
+        )
 
     def get_config(self):
         """A list of `{'class_name', 'config'}` dicts, one per layer (a leading legacy
@@ -525,7 +568,9 @@ class Sequential(Model):
             merge_config["layers"] = layers
             config.append({"class_name": "Merge", "config": merge_config})
         else:
-            config.append({"class_name": self.layers[0].__class__.__name__, "config": self.layers[0].get_config()})
+            config.append(
+                {"class_name": self.layers[0].__class__.__name__, "config": self.layers[0].get_config()}
+            )
         for layer in self.layers[1:]:
             config.append({"class_name": layer.__class__.__name__, "config": layer.get_config()})
         return config
@@ -549,7 +594,9 @@ class Sequential(Model):
 
         def get_or_create_layer(layer_data):
             if layer_data["class_name"] == "Sequential":
-                return Sequential.from_config(layer_data["config"], layer_cache=layer_cache, custom_objects=custom_objects)
+                return Sequential.from_config(
+                    layer_data["config"], layer_cache=layer_cache, custom_objects=custom_objects
+                )
             name = layer_data["config"].get("name")
             if name in layer_cache:
                 return layer_cache[name]
@@ -586,7 +633,9 @@ class Sequential(Model):
             self.build()
         from .utils.layer_utils import print_summary
 
-        print_summary(self.flattened_layers, getattr(self.model, "container_nodes", None), line_length, positions)
+        print_summary(
+            self.flattened_layers, getattr(self.model, "container_nodes", None), line_length, positions
+        )
 
     def count_params(self):
         if self.model is None:

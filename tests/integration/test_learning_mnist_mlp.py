@@ -91,5 +91,9 @@ def test_functional_two_inputs_two_outputs_report_per_output_losses():
     total = np.array(h.history["loss"])
     parts = np.array(h.history["digit_loss"]) + 0.5 * np.array(h.history["parity_loss"])
     np.testing.assert_allclose(total, parts, rtol=1e-4)
-    out = model.evaluate([x[8000:, :392], x[8000:, 392:]], [to_categorical(y[8000:], 10), (y[8000:] % 2).reshape(-1, 1)], verbose=0)
+    out = model.evaluate(
+        [x[8000:, :392], x[8000:, 392:]],
+        [to_categorical(y[8000:], 10), (y[8000:] % 2).reshape(-1, 1)],
+        verbose=0,
+    )
     assert out[3] > 0.85 and out[4] > 0.8, out

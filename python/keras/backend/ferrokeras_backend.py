@@ -95,9 +95,7 @@ class Tensor:
         return id(self)
 
     def __bool__(self):
-        raise TypeError(
-            "a symbolic tensor has no truth value (use K.switch or K.equal inside the graph)"
-        )
+        raise TypeError("a symbolic tensor has no truth value (use K.switch or K.equal inside the graph)")
 
     # arithmetic
     def __add__(self, o):
@@ -181,9 +179,7 @@ def is_keras_tensor(x):
 
 def _check_session(t):
     if t._session is not _SESSION:
-        raise ValueError(
-            "tensor %r belongs to a graph dropped by K.clear_session(); rebuild it" % (t.name,)
-        )
+        raise ValueError("tensor %r belongs to a graph dropped by K.clear_session(); rebuild it" % (t.name,))
 
 
 def _np_dtype(dt):
@@ -294,7 +290,9 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
         shape = (None,) * ndim
     shape = [None if d is None else int(d) for d in shape]
     name = name or "placeholder_%d" % get_uid("placeholder")
-    t = Tensor(_graph().placeholder(str(np.dtype(dtype).name if dtype != "bool" else "bool"), shape, name), name)
+    t = Tensor(
+        _graph().placeholder(str(np.dtype(dtype).name if dtype != "bool" else "bool"), shape, name), name
+    )
     t._keras_shape = tuple(shape)
     t._uses_learning_phase = False
     return t
@@ -774,9 +772,7 @@ def asymmetric_temporal_padding(x, left_pad=1, right_pad=1):
 
 
 def spatial_2d_padding(x, padding=(1, 1), dim_ordering="default"):
-    return asymmetric_spatial_2d_padding(
-        x, padding[0], padding[0], padding[1], padding[1], dim_ordering
-    )
+    return asymmetric_spatial_2d_padding(x, padding[0], padding[0], padding[1], padding[1], dim_ordering)
 
 
 def _ordering(dim_ordering):
@@ -935,9 +931,7 @@ def switch(condition, then_expression, else_expression):
     """Selects between two tensors on a scalar (or elementwise) condition."""
     if isinstance(condition, (int, bool, np.integer)):
         return then_expression if condition else else_expression
-    return _op(
-        "switch", [_float(condition), _float(then_expression), _float(else_expression)]
-    )
+    return _op("switch", [_float(condition), _float(then_expression), _float(else_expression)])
 
 
 def in_train_phase(x, alt):
@@ -1026,9 +1020,7 @@ def conv2d(
     xs = int_shape(x)
     ks = int_shape(kernel)
     if len(xs) != 4 or len(ks) != 4:
-        raise ValueError(
-            "conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks)
-        )
+        raise ValueError("conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks))
     if ordering == "th":
         h, w = xs[2], xs[3]
         kh, kw = ks[2], ks[3]
@@ -1250,22 +1242,33 @@ def _static_random_shape(shape, fn):
 
 def random_normal(shape, mean=0.0, std=1.0, dtype=None, seed=None):
     return _op(
-        "random_normal", [], shape=_static_random_shape(shape, "random_normal"),
-        mean=float(mean), std=float(std), seed=_seed(seed),
+        "random_normal",
+        [],
+        shape=_static_random_shape(shape, "random_normal"),
+        mean=float(mean),
+        std=float(std),
+        seed=_seed(seed),
     )
 
 
 def random_uniform(shape, low=0.0, high=1.0, dtype=None, seed=None):
     return _op(
-        "random_uniform", [], shape=_static_random_shape(shape, "random_uniform"),
-        low=float(low), high=float(high), seed=_seed(seed),
+        "random_uniform",
+        [],
+        shape=_static_random_shape(shape, "random_uniform"),
+        low=float(low),
+        high=float(high),
+        seed=_seed(seed),
     )
 
 
 def random_binomial(shape, p=0.0, dtype=None, seed=None):
     return _op(
-        "random_binomial", [], shape=_static_random_shape(shape, "random_binomial"),
-        p=float(p), seed=_seed(seed),
+        "random_binomial",
+        [],
+        shape=_static_random_shape(shape, "random_binomial"),
+        p=float(p),
+        seed=_seed(seed),
     )
 
 

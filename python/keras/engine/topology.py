@@ -124,16 +124,23 @@ class Node:
 
         if not output_tensors or output_tensors[0] is None:
             raise TypeError(
-                "The `call` method of layer " + outbound_layer.name + " should return a tensor. Found: " + str(output_tensors[0])
+                "The `call` method of layer "
+                + outbound_layer.name
+                + " should return a tensor. Found: "
+                + str(output_tensors[0])
             )
         if len(output_tensors) != len(output_shapes):
             raise ValueError(
-                'The `get_output_shape_for` method of layer "' + outbound_layer.name + '"" should return one shape tuple per '
+                'The `get_output_shape_for` method of layer "'
+                + outbound_layer.name
+                + '"" should return one shape tuple per '
                 "output tensor of the layer. Found: " + str(output_shapes)
             )
         if len(output_tensors) != len(output_masks):
             raise ValueError(
-                'The `compute_mask` method of layer "' + outbound_layer.name + '" should return one mask tensor per '
+                'The `compute_mask` method of layer "'
+                + outbound_layer.name
+                + '" should return one mask tensor per '
                 "output tensor of the layer. Found: " + str(output_masks)
             )
         output_tensors = _distinct_outputs(output_tensors, input_tensors)
@@ -331,7 +338,9 @@ class Layer:
         if not self.input_spec:
             return True
         if not isinstance(self.input_spec, list):
-            raise TypeError("input_spec must be a list of InputSpec instances. Found: " + str(self.input_spec))
+            raise TypeError(
+                "input_spec must be a list of InputSpec instances. Found: " + str(self.input_spec)
+            )
         inputs = to_list(input)
         if len(self.input_spec) > 1 and len(inputs) != len(self.input_spec):
             raise ValueError(
@@ -347,20 +356,44 @@ class Layer:
                     ndim = int(int_ndim)
                     if K.ndim(x) < ndim:
                         raise ValueError(
-                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected ndim >= "
-                            + str(ndim) + ", found ndim=" + str(K.ndim(x)) + " (input shape " + str(K.int_shape(x)) + ")"
+                            "Input "
+                            + str(input_index)
+                            + " is incompatible with layer "
+                            + self.name
+                            + ": expected ndim >= "
+                            + str(ndim)
+                            + ", found ndim="
+                            + str(K.ndim(x))
+                            + " (input shape "
+                            + str(K.int_shape(x))
+                            + ")"
                         )
                 else:
                     if K.ndim(x) != spec.ndim:
                         raise ValueError(
-                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected ndim="
-                            + str(spec.ndim) + ", found ndim=" + str(K.ndim(x)) + " (input shape " + str(K.int_shape(x)) + ")"
+                            "Input "
+                            + str(input_index)
+                            + " is incompatible with layer "
+                            + self.name
+                            + ": expected ndim="
+                            + str(spec.ndim)
+                            + ", found ndim="
+                            + str(K.ndim(x))
+                            + " (input shape "
+                            + str(K.int_shape(x))
+                            + ")"
                         )
             if spec.dtype is not None:
                 if K.dtype(x) != spec.dtype:
                     raise ValueError(
-                        "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected dtype="
-                        + str(spec.dtype) + ", found dtype=" + str(K.dtype(x))
+                        "Input "
+                        + str(input_index)
+                        + " is incompatible with layer "
+                        + self.name
+                        + ": expected dtype="
+                        + str(spec.dtype)
+                        + ", found dtype="
+                        + str(K.dtype(x))
                     )
             if spec.shape is not None:
                 if hasattr(x, "_keras_shape"):
@@ -370,8 +403,14 @@ class Layer:
                 for spec_dim, dim in zip(spec.shape, x_shape):
                     if spec_dim is not None and dim is not None and spec_dim != dim:
                         raise ValueError(
-                            "Input " + str(input_index) + " is incompatible with layer " + self.name + ": expected shape="
-                            + str(spec.shape) + ", found shape=" + str(x_shape)
+                            "Input "
+                            + str(input_index)
+                            + " is incompatible with layer "
+                            + self.name
+                            + ": expected shape="
+                            + str(spec.shape)
+                            + ", found shape="
+                            + str(x_shape)
                         )
 
     # calling ---------------------------------------------------------------------------
@@ -393,7 +432,9 @@ class Layer:
                     input_shapes.append(K.int_shape(x_elem))
                 else:
                     raise ValueError(
-                        "You tried to call layer " + self.name + ". This layer has no information about its expected input shape, "
+                        "You tried to call layer "
+                        + self.name
+                        + ". This layer has no information about its expected input shape, "
                         "and thus cannot be built. You can build it manually via: `layer.build(batch_input_shape)`"
                     )
             if len(input_shapes) == 1:
@@ -463,9 +504,19 @@ class Layer:
             if input_mask is not None:
                 if isinstance(input_mask, list):
                     if any(input_mask):
-                        raise ValueError("Layer " + self.name + " does not support masking, but was passed an input_mask: " + str(input_mask))
+                        raise ValueError(
+                            "Layer "
+                            + self.name
+                            + " does not support masking, but was passed an input_mask: "
+                            + str(input_mask)
+                        )
                 else:
-                    raise ValueError("Layer " + self.name + " does not support masking, but was passed an input_mask: " + str(input_mask))
+                    raise ValueError(
+                        "Layer "
+                        + self.name
+                        + " does not support masking, but was passed an input_mask: "
+                        + str(input_mask)
+                    )
             return None
         return input_mask
 
@@ -480,8 +531,13 @@ class Layer:
             raise RuntimeError("The layer has never been called and thus has no defined " + attr_name + ".")
         if not len(self.inbound_nodes) > node_index:
             raise ValueError(
-                "Asked to get " + attr_name + " at node " + str(node_index) + ", but the layer has only "
-                + str(len(self.inbound_nodes)) + " inbound nodes."
+                "Asked to get "
+                + attr_name
+                + " at node "
+                + str(node_index)
+                + ", but the layer has only "
+                + str(len(self.inbound_nodes))
+                + " inbound nodes."
             )
         values = getattr(self.inbound_nodes[node_index], attr)
         if len(values) == 1:
@@ -509,8 +565,13 @@ class Layer:
     def _single_node(self, what):
         if len(self.inbound_nodes) > 1:
             raise AttributeError(
-                "Layer " + self.name + " has multiple inbound nodes, hence the notion of \"layer " + what
-                + "\" is ill-defined. Use `get_" + what.replace(" ", "_") + "_at(node_index)` instead."
+                "Layer "
+                + self.name
+                + ' has multiple inbound nodes, hence the notion of "layer '
+                + what
+                + '" is ill-defined. Use `get_'
+                + what.replace(" ", "_")
+                + "_at(node_index)` instead."
             )
         if not self.inbound_nodes:
             raise AttributeError("Layer " + self.name + " is not connected, no " + what + " to return.")
@@ -546,7 +607,9 @@ class Layer:
                 return input_shapes[0]
             return input_shapes
         raise AttributeError(
-            'The layer "' + str(self.name) + " has multiple inbound nodes, with different input shapes. Hence the notion of "
+            'The layer "'
+            + str(self.name)
+            + " has multiple inbound nodes, with different input shapes. Hence the notion of "
             '"input shape" is ill-defined for the layer. Use `get_input_shape_at(node_index)` instead.'
         )
 
@@ -561,7 +624,9 @@ class Layer:
                 return output_shapes[0]
             return output_shapes
         raise AttributeError(
-            'The layer "' + str(self.name) + " has multiple inbound nodes, with different output shapes. Hence the notion of "
+            'The layer "'
+            + str(self.name)
+            + " has multiple inbound nodes, with different output shapes. Hence the notion of "
             '"output shape" is ill-defined for the layer. Use `get_output_shape_at(node_index)` instead.'
         )
 
@@ -624,9 +689,15 @@ class Layer:
         params = self.weights
         if len(params) != len(weights):
             raise ValueError(
-                "You called `set_weights(weights)` on layer \"" + self.name + '" with a  weight list of length '
-                + str(len(weights)) + ", but the layer was expecting " + str(len(params)) + " weights. Provided weights: "
-                + str(weights)[:50] + "..."
+                'You called `set_weights(weights)` on layer "'
+                + self.name
+                + '" with a  weight list of length '
+                + str(len(weights))
+                + ", but the layer was expecting "
+                + str(len(params))
+                + " weights. Provided weights: "
+                + str(weights)[:50]
+                + "..."
             )
         if not params:
             return
@@ -636,8 +707,15 @@ class Layer:
             w = np.asarray(w)
             if pv != w.shape:
                 raise ValueError(
-                    "Layer weight shape " + str(pv) + " not compatible with provided weight shape " + str(w.shape)
-                    + " (layer " + self.name + ", weight " + p.name + ")"
+                    "Layer weight shape "
+                    + str(pv)
+                    + " not compatible with provided weight shape "
+                    + str(w.shape)
+                    + " (layer "
+                    + self.name
+                    + ", weight "
+                    + p.name
+                    + ")"
                 )
             pairs.append((p, w))
         K.batch_set_value(pairs)
@@ -686,7 +764,15 @@ class Layer:
 class InputLayer(Layer):
     """The layer behind `Input`: a placeholder entry point of a model."""
 
-    def __init__(self, input_shape=None, batch_input_shape=None, input_dtype=None, input_tensor=None, sparse=False, name=None):
+    def __init__(
+        self,
+        input_shape=None,
+        batch_input_shape=None,
+        input_dtype=None,
+        input_tensor=None,
+        sparse=False,
+        name=None,
+    ):
         self.input_spec = None
         self.supports_masking = False
         self.uses_learning_phase = False
@@ -705,7 +791,9 @@ class InputLayer(Layer):
         self.name = name
 
         if input_shape and batch_input_shape:
-            raise ValueError("Only provide the input_shape OR batch_input_shape argument to InputLayer, not both at the same time.")
+            raise ValueError(
+                "Only provide the input_shape OR batch_input_shape argument to InputLayer, not both at the same time."
+            )
         if input_tensor is not None:
             input_shape = K.int_shape(input_tensor)
             if input_shape is not None:
@@ -729,7 +817,9 @@ class InputLayer(Layer):
         self.input_dtype = input_dtype
 
         if input_tensor is None:
-            input_tensor = K.placeholder(shape=batch_input_shape, dtype=input_dtype, sparse=self.sparse, name=self.name)
+            input_tensor = K.placeholder(
+                shape=batch_input_shape, dtype=input_dtype, sparse=self.sparse, name=self.name
+            )
         else:
             input_tensor._keras_shape = batch_input_shape
         input_tensor._uses_learning_phase = False
@@ -775,7 +865,11 @@ def Input(shape=None, batch_shape=None, name=None, dtype=None, sparse=False, ten
     if shape and not batch_shape:
         batch_shape = (None,) + tuple(shape)
     input_layer = InputLayer(
-        batch_input_shape=batch_shape, name=name, input_dtype=dtype or K.floatx(), sparse=sparse, input_tensor=tensor
+        batch_input_shape=batch_shape,
+        name=name,
+        input_dtype=dtype or K.floatx(),
+        sparse=sparse,
+        input_tensor=tensor,
     )
     outputs = input_layer.inbound_nodes[0].output_tensors
     if len(outputs) == 1:
@@ -860,7 +954,10 @@ class Merge(Layer):
             if mode not in {"sum", "mul", "concat", "ave", "cos", "dot", "max"}:
                 raise ValueError("Invalid merge mode: " + str(mode))
         if not isinstance(layers, (list, tuple)) or len(layers) < 2:
-            raise TypeError("A Merge should only be applied to a list of layers with at least 2 elements. Found: " + str(layers))
+            raise TypeError(
+                "A Merge should only be applied to a list of layers with at least 2 elements. Found: "
+                + str(layers)
+            )
         if tensor_indices is None:
             tensor_indices = [None for _ in range(len(layers))]
 
@@ -875,7 +972,9 @@ class Merge(Layer):
             input_shapes_set = set(input_shapes)
             if len(input_shapes_set) > 1:
                 raise ValueError(
-                    'Only layers of same output shape can be merged using ' + mode + " mode. "
+                    "Only layers of same output shape can be merged using "
+                    + mode
+                    + " mode. "
                     + "Layer shapes: %s" % input_shapes
                 )
         if mode in {"cos", "dot"}:
@@ -895,7 +994,7 @@ class Merge(Layer):
             if len(self.dot_axes) != 2:
                 raise ValueError("Invalid format for dot_axes - should contain two elements.")
             if not isinstance(self.dot_axes[0], int) or not isinstance(self.dot_axes[1], int):
-                raise ValueError("Invalid format for dot_axes - list elements should be \"int\".")
+                raise ValueError('Invalid format for dot_axes - list elements should be "int".')
             if shape1[self.dot_axes[0]] != shape2[self.dot_axes[1]]:
                 raise ValueError(
                     "Dimension incompatibility using dot mode: %s != %s. Layer shapes: %s, %s"
@@ -972,10 +1071,12 @@ class Merge(Layer):
 
     def __call__(self, inputs, mask=None):
         if not isinstance(inputs, list):
-            raise TypeError("Merge can only be called on a list of tensors, not a single tensor. Received: " + str(inputs))
+            raise TypeError(
+                "Merge can only be called on a list of tensors, not a single tensor. Received: " + str(inputs)
+            )
         if self.built:
             raise RuntimeError(
-                "A Merge layer cannot be used more than once, please use the \"merge\" function instead: "
+                'A Merge layer cannot be used more than once, please use the "merge" function instead: '
                 "`merged_tensor = merge([tensor_1, tensor2])`."
             )
         all_keras_tensors = True
@@ -992,7 +1093,9 @@ class Merge(Layer):
                 layers.append(layer)
                 node_indices.append(node_index)
                 tensor_indices.append(tensor_index)
-            self._arguments_validation(layers, self.mode, self.concat_axis, self.dot_axes, node_indices, tensor_indices)
+            self._arguments_validation(
+                layers, self.mode, self.concat_axis, self.dot_axes, node_indices, tensor_indices
+            )
             self.built = True
             self.add_inbound_node(layers, node_indices, tensor_indices)
             outputs = self.inbound_nodes[-1].output_tensors
@@ -1078,7 +1181,11 @@ class Merge(Layer):
     def from_config(cls, config, safe_mode=True):
         config = dict(config)
         globs = globals()
-        for key, type_key in (("mode", "mode_type"), ("output_shape", "output_shape_type"), ("output_mask", "output_mask_type")):
+        for key, type_key in (
+            ("mode", "mode_type"),
+            ("output_shape", "output_shape_type"),
+            ("output_mask", "output_mask_type"),
+        ):
             kind = config.pop(type_key, "raw")
             if kind == "function":
                 config[key] = globs[config[key]]
@@ -1102,7 +1209,16 @@ def _serialize_callable(value):
     return value, "raw"
 
 
-def merge(inputs, mode="sum", concat_axis=-1, dot_axes=-1, output_shape=None, output_mask=None, arguments=None, name=None):
+def merge(
+    inputs,
+    mode="sum",
+    concat_axis=-1,
+    dot_axes=-1,
+    output_shape=None,
+    output_mask=None,
+    arguments=None,
+    name=None,
+):
     """Functional merge of a list of Keras tensors; see `Merge`."""
     all_keras_tensors = True
     for x in inputs:
@@ -1183,8 +1299,10 @@ class Container(Layer):
         inputs_set = []
         for x in self.inputs:
             if any(x is y for y in inputs_set):
-                raise ValueError("The list of inputs passed to the model is redundant. All inputs should only appear once. "
-                                 "Found: " + str(self.inputs))
+                raise ValueError(
+                    "The list of inputs passed to the model is redundant. All inputs should only appear once. "
+                    "Found: " + str(self.inputs)
+                )
             inputs_set.append(x)
 
         self.input_layers = []
@@ -1199,16 +1317,24 @@ class Container(Layer):
             if not hasattr(x, "_keras_history"):
                 cls_name = self.__class__.__name__
                 raise TypeError(
-                    "Input tensors to a " + cls_name + " must be Keras tensors. Found: " + str(x)
+                    "Input tensors to a "
+                    + cls_name
+                    + " must be Keras tensors. Found: "
+                    + str(x)
                     + " (missing Keras metadata)."
                 )
             layer, node_index, tensor_index = x._keras_history
-            if len(layer.inbound_nodes) > 1 or (layer.inbound_nodes and layer.inbound_nodes[0].inbound_layers):
+            if len(layer.inbound_nodes) > 1 or (
+                layer.inbound_nodes and layer.inbound_nodes[0].inbound_layers
+            ):
                 cls_name = self.__class__.__name__
                 warnings.warn(
-                    cls_name + ' inputs must come from a Keras Input layer, they cannot be the output of a previous '
-                    'non-Input layer. Here, a tensor specified as input to "' + self.name + '" was not an Input tensor, '
-                    'it was generated by layer ' + layer.name + ".",
+                    cls_name
+                    + " inputs must come from a Keras Input layer, they cannot be the output of a previous "
+                    'non-Input layer. Here, a tensor specified as input to "'
+                    + self.name
+                    + '" was not an Input tensor, '
+                    "it was generated by layer " + layer.name + ".",
                     stacklevel=2,
                 )
         for x in self.outputs:
@@ -1266,7 +1392,9 @@ class Container(Layer):
         def make_node_marker(node, depth):
             return str(id(node)) + "-" + str(depth)
 
-        def build_map_of_graph(tensor, seen_nodes=None, depth=0, layer=None, node_index=None, tensor_index=None):
+        def build_map_of_graph(
+            tensor, seen_nodes=None, depth=0, layer=None, node_index=None, tensor_index=None
+        ):
             if seen_nodes is None:
                 seen_nodes = set()
             if not layer or node_index is None or tensor_index is None:
@@ -1299,7 +1427,14 @@ class Container(Layer):
                 next_node = layer.inbound_nodes[node_index]
                 node_marker = make_node_marker(next_node, depth + 1)
                 if node_marker not in seen_nodes:
-                    build_map_of_graph(x, seen_nodes | {make_node_marker(node, depth)}, depth + 1, layer, node_index, tensor_index)
+                    build_map_of_graph(
+                        x,
+                        seen_nodes | {make_node_marker(node, depth)},
+                        depth + 1,
+                        layer,
+                        node_index,
+                        tensor_index,
+                    )
 
         for x in self.outputs:
             seen_nodes = set()
@@ -1340,8 +1475,11 @@ class Container(Layer):
                     for x in node.input_tensors:
                         if not any(x is c for c in computable_tensors):
                             raise RuntimeError(
-                                "Graph disconnected: cannot obtain value for tensor " + str(x) + ' at layer "'
-                                + layer.name + '". The following previous layers were accessed without issue: '
+                                "Graph disconnected: cannot obtain value for tensor "
+                                + str(x)
+                                + ' at layer "'
+                                + layer.name
+                                + '". The following previous layers were accessed without issue: '
                                 + str(layers_with_complete_input)
                             )
                     for x in node.output_tensors:
@@ -1392,8 +1530,11 @@ class Container(Layer):
         if index is not None:
             if len(self.layers) <= index:
                 raise ValueError(
-                    "Was asked to retrieve layer at index " + str(index) + " but model only has "
-                    + str(len(self.layers)) + " layers."
+                    "Was asked to retrieve layer at index "
+                    + str(index)
+                    + " but model only has "
+                    + str(len(self.layers))
+                    + " layers."
                 )
             return self.layers[index]
         if not name:
@@ -1523,8 +1664,13 @@ class Container(Layer):
         total = sum(len(layer.weights) for layer in self.layers)
         if total != len(weights):
             raise ValueError(
-                "You called `set_weights(weights)` on model \"" + self.name + '" with a weight list of length '
-                + str(len(weights)) + ", but the model was expecting " + str(total) + " weights."
+                'You called `set_weights(weights)` on model "'
+                + self.name
+                + '" with a weight list of length '
+                + str(len(weights))
+                + ", but the model was expecting "
+                + str(total)
+                + " weights."
             )
         for layer in self.layers:
             n = len(layer.weights)
@@ -1539,7 +1685,9 @@ class Container(Layer):
                 specs.append(None)
             else:
                 if not isinstance(layer.input_spec, list):
-                    raise TypeError("Layer " + layer.name + " has an input_spec attribute that is not a list.")
+                    raise TypeError(
+                        "Layer " + layer.name + " has an input_spec attribute that is not a list."
+                    )
                 specs += layer.input_spec
         if len(specs) == 1:
             return specs[0]
@@ -1580,7 +1728,10 @@ class Container(Layer):
         input_shapes = to_list(input_shape)
         if len(input_shapes) != len(self.input_layers):
             raise ValueError(
-                "Invalid input_shape argument " + str(input_shape) + ": model has " + str(len(self.input_layers))
+                "Invalid input_shape argument "
+                + str(input_shape)
+                + ": model has "
+                + str(len(self.input_layers))
                 + " tensor inputs."
             )
         cache_key = ",".join([str(x) for x in input_shapes])
@@ -1681,11 +1832,17 @@ class Container(Layer):
                         shapes = to_list(layer.get_output_shape_for(computed_tensors[0]._keras_shape))
                         uses_learning_phase = getattr(computed_tensors[0], "_uses_learning_phase", False)
                     else:
-                        shapes = to_list(layer.get_output_shape_for([x._keras_shape for x in computed_tensors]))
-                        uses_learning_phase = any([getattr(x, "_uses_learning_phase", False) for x in computed_tensors])
+                        shapes = to_list(
+                            layer.get_output_shape_for([x._keras_shape for x in computed_tensors])
+                        )
+                        uses_learning_phase = any(
+                            [getattr(x, "_uses_learning_phase", False) for x in computed_tensors]
+                        )
                     for x, s in zip(output_tensors, shapes):
                         x._keras_shape = s if s is not None else K.int_shape(x)
-                        x._uses_learning_phase = getattr(x, "_uses_learning_phase", False) or uses_learning_phase
+                        x._uses_learning_phase = (
+                            getattr(x, "_uses_learning_phase", False) or uses_learning_phase
+                        )
 
         output_tensors = []
         output_masks = []
@@ -1722,7 +1879,7 @@ class Container(Layer):
                 kept_nodes = 1
             else:
                 kept_nodes = 0
-            for original_node_index, node in enumerate(layer.inbound_nodes):
+            for original_node_index in range(len(layer.inbound_nodes)):
                 node_key = self._node_key(layer, original_node_index)
                 if node_key in self.container_nodes:
                     node_conversion_map[node_key] = kept_nodes
@@ -1857,7 +2014,12 @@ class Container(Layer):
         if positions is None:
             positions = [0.33, 0.55, 0.67, 1.0]
         flattened_layers = getattr(self, "flattened_layers", self.layers)
-        print_summary(flattened_layers, getattr(self, "container_nodes", None), line_length=line_length, positions=positions)
+        print_summary(
+            flattened_layers,
+            getattr(self, "container_nodes", None),
+            line_length=line_length,
+            positions=positions,
+        )
 
     # weights on disk -------------------------------------------------------------------
 
@@ -1886,7 +2048,7 @@ class Container(Layer):
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
             weight_values = K.batch_get_value(symbolic_weights)
             weight_names = []
-            for i, (w, val) in enumerate(zip(symbolic_weights, weight_values)):
+            for i, w in enumerate(symbolic_weights):
                 if hasattr(w, "name") and w.name:
                     name = str(w.name)
                 else:
@@ -1906,11 +2068,11 @@ class Container(Layer):
         import h5py
 
         if not os.path.isfile(filepath):
-            raise IOError("Unable to open weight file %s: no such file" % filepath)
+            raise OSError("Unable to open weight file %s: no such file" % filepath)
         try:
             f = h5py.File(filepath, mode="r")
         except OSError as e:
-            raise IOError("Unable to open weight file %s: not an HDF5 file (%s)" % (filepath, e)) from e
+            raise OSError("Unable to open weight file %s: not an HDF5 file (%s)" % (filepath, e)) from e
         with f:
             if "layer_names" not in f.attrs and "model_weights" in f:
                 f = f["model_weights"]
@@ -1925,9 +2087,14 @@ class Container(Layer):
         else:
             flattened_layers = self.layers
         if "nb_layers" in f.attrs:
-            raise NotImplementedError("load_weights: the pre-1.0 weight file format (attr nb_layers) is not supported")
+            raise NotImplementedError(
+                "load_weights: the pre-1.0 weight file format (attr nb_layers) is not supported"
+            )
         if "layer_names" not in f.attrs:
-            raise ValueError("load_weights: %s is not a Keras weight file (no 'layer_names' attribute)" % getattr(f, "filename", f))
+            raise ValueError(
+                "load_weights: %s is not a Keras weight file (no 'layer_names' attribute)"
+                % getattr(f, "filename", f)
+            )
         filtered_layers = [layer for layer in flattened_layers if layer.weights]
         flattened_layers = filtered_layers
 
@@ -1941,8 +2108,11 @@ class Container(Layer):
         layer_names = filtered_layer_names
         if len(layer_names) != len(flattened_layers):
             raise ValueError(
-                "You are trying to load a weight file containing " + str(len(layer_names)) + " layers into a model with "
-                + str(len(flattened_layers)) + " layers."
+                "You are trying to load a weight file containing "
+                + str(len(layer_names))
+                + " layers into a model with "
+                + str(len(flattened_layers))
+                + " layers."
             )
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
@@ -1953,16 +2123,34 @@ class Container(Layer):
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
             if len(weight_values) != len(symbolic_weights):
                 raise ValueError(
-                    "Layer #" + str(k) + ' (named "' + layer.name + '" in the current model) was found to correspond to layer '
-                    + name + " in the save file. However the new layer " + layer.name + " expects "
-                    + str(len(symbolic_weights)) + " weights, but the saved weights have " + str(len(weight_values))
+                    "Layer #"
+                    + str(k)
+                    + ' (named "'
+                    + layer.name
+                    + '" in the current model) was found to correspond to layer '
+                    + name
+                    + " in the save file. However the new layer "
+                    + layer.name
+                    + " expects "
+                    + str(len(symbolic_weights))
+                    + " weights, but the saved weights have "
+                    + str(len(weight_values))
                     + " elements."
                 )
             for w, v in zip(symbolic_weights, weight_values):
                 if K.get_variable_shape(w) != v.shape:
                     raise ValueError(
-                        "Layer " + layer.name + ": weight " + w.name + " has shape " + str(K.get_variable_shape(w))
-                        + " but the file holds shape " + str(v.shape) + " (file layer " + name + ")"
+                        "Layer "
+                        + layer.name
+                        + ": weight "
+                        + w.name
+                        + " has shape "
+                        + str(K.get_variable_shape(w))
+                        + " but the file holds shape "
+                        + str(v.shape)
+                        + " (file layer "
+                        + name
+                        + ")"
                     )
             weight_value_tuples += zip(symbolic_weights, weight_values)
         # Everything was read and checked: only now write any weight.
@@ -1983,14 +2171,27 @@ class Container(Layer):
                 symbolic_weights = layer.weights
                 if len(weight_values) != len(symbolic_weights):
                     raise ValueError(
-                        "Layer #" + str(k) + ' (named "' + layer.name + '") expects ' + str(len(symbolic_weights))
-                        + " weight(s), but the saved weights have " + str(len(weight_values)) + " element(s)."
+                        "Layer #"
+                        + str(k)
+                        + ' (named "'
+                        + layer.name
+                        + '") expects '
+                        + str(len(symbolic_weights))
+                        + " weight(s), but the saved weights have "
+                        + str(len(weight_values))
+                        + " element(s)."
                     )
                 for w, v in zip(symbolic_weights, weight_values):
                     if K.get_variable_shape(w) != v.shape:
                         raise ValueError(
-                            "Layer " + layer.name + ": weight " + w.name + " has shape " + str(K.get_variable_shape(w))
-                            + " but the file holds shape " + str(v.shape)
+                            "Layer "
+                            + layer.name
+                            + ": weight "
+                            + w.name
+                            + " has shape "
+                            + str(K.get_variable_shape(w))
+                            + " but the file holds shape "
+                            + str(v.shape)
                         )
                     weight_value_tuples.append((w, v))
         K.batch_set_value(weight_value_tuples)

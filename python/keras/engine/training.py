@@ -33,34 +33,53 @@ def standardize_input_data(data, names, shapes=None, check_batch_dim=True, excep
         arrays = []
         for name in names:
             if name not in data:
-                raise ValueError('No data provided for "' + name + '". Need data for each key in: ' + str(list(data.keys())))
+                raise ValueError(
+                    'No data provided for "'
+                    + name
+                    + '". Need data for each key in: '
+                    + str(list(data.keys()))
+                )
             arrays.append(data[name])
     elif type(data) is list:
         if len(data) != len(names):
             if data and hasattr(data[0], "shape"):
                 raise ValueError(
-                    "Error when checking " + exception_prefix + ": the list of Numpy arrays that you are passing to your "
-                    "model is not the size the model expected. Expected to see " + str(len(names)) + " arrays but instead "
+                    "Error when checking "
+                    + exception_prefix
+                    + ": the list of Numpy arrays that you are passing to your "
+                    "model is not the size the model expected. Expected to see "
+                    + str(len(names))
+                    + " arrays but instead "
                     "got the following list of " + str(len(data)) + " arrays: " + str(data)[:200] + "..."
                 )
             if len(names) == 1:
                 data = [np.asarray(data)]
             else:
                 raise ValueError(
-                    "Error when checking " + exception_prefix + ": you are passing a list as input to your model, but the "
-                    "model expects a list of " + str(len(names)) + " Numpy arrays instead. The list you passed was: "
+                    "Error when checking "
+                    + exception_prefix
+                    + ": you are passing a list as input to your model, but the "
+                    "model expects a list of "
+                    + str(len(names))
+                    + " Numpy arrays instead. The list you passed was: "
                     + str(data)[:200]
                 )
         arrays = data
     else:
         if not hasattr(data, "shape"):
             raise TypeError(
-                "Error when checking " + exception_prefix + ": data should be a Numpy array, or list/dict of Numpy arrays. "
+                "Error when checking "
+                + exception_prefix
+                + ": data should be a Numpy array, or list/dict of Numpy arrays. "
                 "Found: " + str(data)[:200] + "..."
             )
         if len(names) != 1:
             raise ValueError(
-                "Error when checking " + exception_prefix + ": the model expects " + str(len(names)) + " input arrays, "
+                "Error when checking "
+                + exception_prefix
+                + ": the model expects "
+                + str(len(names))
+                + " input arrays, "
                 "but only received one array. Found: array with shape " + str(data.shape)
             )
         arrays = [data]
@@ -73,7 +92,11 @@ def standardize_input_data(data, names, shapes=None, check_batch_dim=True, excep
             arrays[i] = array
         if array.dtype.kind not in "biuf":
             raise TypeError(
-                "Error when checking " + exception_prefix + ': expected "' + names[i] + '" to hold numbers, got an array of '
+                "Error when checking "
+                + exception_prefix
+                + ': expected "'
+                + names[i]
+                + '" to hold numbers, got an array of '
                 "dtype " + str(array.dtype)
             )
 
@@ -84,8 +107,14 @@ def standardize_input_data(data, names, shapes=None, check_batch_dim=True, excep
             array = arrays[i]
             if len(array.shape) != len(shapes[i]):
                 raise ValueError(
-                    "Error when checking " + exception_prefix + ": expected " + names[i] + " to have " + str(len(shapes[i]))
-                    + " dimensions, but got array with shape " + str(array.shape)
+                    "Error when checking "
+                    + exception_prefix
+                    + ": expected "
+                    + names[i]
+                    + " to have "
+                    + str(len(shapes[i]))
+                    + " dimensions, but got array with shape "
+                    + str(array.shape)
                 )
             for j, (dim, ref_dim) in enumerate(zip(array.shape, shapes[i])):
                 if not j and not check_batch_dim:
@@ -93,8 +122,14 @@ def standardize_input_data(data, names, shapes=None, check_batch_dim=True, excep
                 if ref_dim:
                     if ref_dim != dim:
                         raise ValueError(
-                            "Error when checking " + exception_prefix + ": expected " + names[i] + " to have shape "
-                            + str(shapes[i]) + " but got array with shape " + str(array.shape)
+                            "Error when checking "
+                            + exception_prefix
+                            + ": expected "
+                            + names[i]
+                            + " to have shape "
+                            + str(shapes[i])
+                            + " but got array with shape "
+                            + str(array.shape)
                         )
     return arrays
 
@@ -111,15 +146,26 @@ def standardize_sample_or_class_weights(x_weight, output_names, weight_type):
     if type(x_weight) is list:
         if len(x_weight) != len(output_names):
             raise ValueError(
-                "Provided `" + weight_type + "` was a list of " + str(len(x_weight)) + " elements, but the model has "
-                + str(len(output_names)) + " outputs. You should provide one `" + weight_type + "`array per model output."
+                "Provided `"
+                + weight_type
+                + "` was a list of "
+                + str(len(x_weight))
+                + " elements, but the model has "
+                + str(len(output_names))
+                + " outputs. You should provide one `"
+                + weight_type
+                + "`array per model output."
             )
         return x_weight
     if type(x_weight) is dict:
         return [x_weight.get(name) for name in output_names]
     raise TypeError(
-        "The model has multiple outputs, so `" + weight_type + "` should be either a list of a dict. Provided `"
-        + weight_type + "` type not understood: " + str(x_weight)
+        "The model has multiple outputs, so `"
+        + weight_type
+        + "` should be either a list of a dict. Provided `"
+        + weight_type
+        + "` type not understood: "
+        + str(x_weight)
     )
 
 
@@ -137,22 +183,37 @@ def check_array_lengths(X, Y, W):
     w_lengths = [w.shape[0] for w in W]
     set_x = set(x_lengths)
     if len(set_x) != 1:
-        raise ValueError("All input arrays (x) should have the same number of samples. Got array shapes: " + str([x.shape for x in X]))
+        raise ValueError(
+            "All input arrays (x) should have the same number of samples. Got array shapes: "
+            + str([x.shape for x in X])
+        )
     set_y = set(y_lengths)
     if len(set_y) != 1:
-        raise ValueError("All target arrays (y) should have the same number of samples. Got array shapes: " + str([y.shape for y in Y]))
+        raise ValueError(
+            "All target arrays (y) should have the same number of samples. Got array shapes: "
+            + str([y.shape for y in Y])
+        )
     set_w = set(w_lengths)
     if len(set_w) > 1:
-        raise ValueError("All sample_weight arrays should have the same number of samples. Got array shapes: " + str([w.shape for w in W]))
+        raise ValueError(
+            "All sample_weight arrays should have the same number of samples. Got array shapes: "
+            + str([w.shape for w in W])
+        )
     if list(set_x)[0] != list(set_y)[0]:
         raise ValueError(
-            "Input arrays should have the same number of samples as target arrays. Found " + str(list(set_x)[0])
-            + " input samples and " + str(list(set_y)[0]) + " target samples."
+            "Input arrays should have the same number of samples as target arrays. Found "
+            + str(list(set_x)[0])
+            + " input samples and "
+            + str(list(set_y)[0])
+            + " target samples."
         )
     if set_w and list(set_x)[0] != list(set_w)[0]:
         raise ValueError(
-            "Sample_weight arrays should have the same number of samples as input arrays. Found " + str(list(set_x)[0])
-            + " input samples and " + str(list(set_w)[0]) + " target samples."
+            "Sample_weight arrays should have the same number of samples as input arrays. Found "
+            + str(list(set_x)[0])
+            + " input samples and "
+            + str(list(set_w)[0])
+            + " target samples."
         )
 
 
@@ -173,8 +234,13 @@ def check_loss_and_target_compatibility(targets, losses, output_shapes):
             for target_dim, out_dim in zip(y.shape[1:], shape[1:]):
                 if out_dim is not None and target_dim != out_dim:
                     raise ValueError(
-                        "A target array with shape " + str(y.shape) + " was passed for an output of shape " + str(shape)
-                        + " while using as loss `" + loss.__name__ + "`. This loss expects targets to have the same "
+                        "A target array with shape "
+                        + str(y.shape)
+                        + " was passed for an output of shape "
+                        + str(shape)
+                        + " while using as loss `"
+                        + loss.__name__
+                        + "`. This loss expects targets to have the same "
                         "shape as the output."
                     )
 
@@ -192,7 +258,9 @@ def collect_metrics(metrics, output_names):
                 output_metrics = [output_metrics]
             nested_metrics.append(output_metrics)
         return nested_metrics
-    raise TypeError("Type of `metrics` argument not understood. Expected a list or dictionary, found: " + str(metrics))
+    raise TypeError(
+        "Type of `metrics` argument not understood. Expected a list or dictionary, found: " + str(metrics)
+    )
 
 
 def collect_trainable_weights(layer):
@@ -292,34 +360,50 @@ def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_
     """Per-sample weights from sample_weight (wins) or class_weight, else ones."""
     if sample_weight_mode is not None:
         if sample_weight_mode != "temporal":
-            raise ValueError('"sample_weight_mode should be None or "temporal". Found: ' + str(sample_weight_mode))
+            raise ValueError(
+                '"sample_weight_mode should be None or "temporal". Found: ' + str(sample_weight_mode)
+            )
         if len(y.shape) < 3:
             raise ValueError(
-                "Found a sample_weight array for an input with shape " + str(y.shape) + ". Timestep-wise sample weighting "
-                "(use of sample_weight_mode=\"temporal\") is restricted to outputs that are at least 3D, i.e. that have "
+                "Found a sample_weight array for an input with shape "
+                + str(y.shape)
+                + ". Timestep-wise sample weighting "
+                '(use of sample_weight_mode="temporal") is restricted to outputs that are at least 3D, i.e. that have '
                 "a time dimension."
             )
         if sample_weight is not None and len(sample_weight.shape) != 2:
             raise ValueError(
-                "Found a sample_weight array with shape " + str(sample_weight.shape) + ". In order to use timestep-wise "
+                "Found a sample_weight array with shape "
+                + str(sample_weight.shape)
+                + ". In order to use timestep-wise "
                 "sample weighting, you should pass a 2D sample_weight array."
             )
     else:
         if sample_weight is not None and len(sample_weight.shape) != 1:
             raise ValueError(
-                "Found a sample_weight array with shape " + str(sample_weight.shape) + ". In order to use timestep-wise "
-                "sample weights, you should specify sample_weight_mode=\"temporal\" in compile(). If you just mean to "
+                "Found a sample_weight array with shape "
+                + str(sample_weight.shape)
+                + ". In order to use timestep-wise "
+                'sample weights, you should specify sample_weight_mode="temporal" in compile(). If you just mean to '
                 "use sample-wise weights, make sure your sample_weight array is 1D."
             )
 
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
         if len(sample_weight.shape) > len(y.shape):
-            raise ValueError("Found a sample_weight with shape" + str(sample_weight.shape) + ".Expected sample_weight with rank less than or equal to " + str(len(y.shape)))
+            raise ValueError(
+                "Found a sample_weight with shape"
+                + str(sample_weight.shape)
+                + ".Expected sample_weight with rank less than or equal to "
+                + str(len(y.shape))
+            )
         if y.shape[: sample_weight.ndim] != sample_weight.shape:
             raise ValueError(
-                "Found a sample_weight array with shape " + str(sample_weight.shape) + " for an input with shape "
-                + str(y.shape) + ". sample_weight cannot be broadcast."
+                "Found a sample_weight array with shape "
+                + str(sample_weight.shape)
+                + " for an input with shape "
+                + str(y.shape)
+                + ". sample_weight cannot be broadcast."
             )
         return sample_weight
     if isinstance(class_weight, dict):
@@ -473,7 +557,9 @@ class Model(Container):
             for name in loss:
                 if name not in self.output_names:
                     raise ValueError(
-                        'Unknown entry in loss dictionary: "' + name + '". Only expected the following keys: '
+                        'Unknown entry in loss dictionary: "'
+                        + name
+                        + '". Only expected the following keys: '
                         + str(self.output_names)
                     )
             loss_functions = []
@@ -485,9 +571,11 @@ class Model(Container):
             if len(loss) != len(self.outputs):
                 raise ValueError(
                     "When passing a list as loss, it should have one entry per model outputs. The model has "
-                    + str(len(self.outputs)) + " outputs, but you passed loss=" + str(loss)
+                    + str(len(self.outputs))
+                    + " outputs, but you passed loss="
+                    + str(loss)
                 )
-            loss_functions = [objectives.get(l) for l in loss]
+            loss_functions = [objectives.get(name) for name in loss]
         else:
             loss_function = objectives.get(loss)
             loss_functions = [loss_function for _ in range(len(self.outputs))]
@@ -506,7 +594,9 @@ class Model(Container):
             for name in loss_weights:
                 if name not in self.output_names:
                     raise ValueError(
-                        'Unknown entry in loss_weights dictionary: "' + name + '". Only expected the following keys: '
+                        'Unknown entry in loss_weights dictionary: "'
+                        + name
+                        + '". Only expected the following keys: '
                         + str(self.output_names)
                     )
             loss_weights_list = [loss_weights.get(name, 1.0) for name in self.output_names]
@@ -514,11 +604,17 @@ class Model(Container):
             if len(loss_weights) != len(self.outputs):
                 raise ValueError(
                     "When passing a list as loss_weights, it should have one entry per model outputs. The model has "
-                    + str(len(self.outputs)) + " outputs, but you passed loss_weights=" + str(loss_weights)
+                    + str(len(self.outputs))
+                    + " outputs, but you passed loss_weights="
+                    + str(loss_weights)
                 )
             loss_weights_list = loss_weights
         else:
-            raise TypeError("Could not interpret loss_weights argument: " + str(loss_weights) + " - expected a list of dicts.")
+            raise TypeError(
+                "Could not interpret loss_weights argument: "
+                + str(loss_weights)
+                + " - expected a list of dicts."
+            )
 
         sample_weights = []
         sample_weight_modes = []
@@ -538,7 +634,9 @@ class Model(Container):
                 sample_weights.append(weight)
         elif type(sample_weight_mode) is list:
             if len(sample_weight_mode) != len(self.outputs):
-                raise ValueError("When passing a list as sample_weight_mode, it should have one entry per model outputs.")
+                raise ValueError(
+                    "When passing a list as sample_weight_mode, it should have one entry per model outputs."
+                )
             for mode, name in zip(sample_weight_mode, self.output_names):
                 if mode == "temporal":
                     weight = K.placeholder(ndim=2, name=name + "_sample_weights")
@@ -549,10 +647,14 @@ class Model(Container):
                 sample_weights.append(weight)
         else:
             if sample_weight_mode == "temporal":
-                sample_weights = [K.placeholder(ndim=2, name=name + "_sample_weights") for name in self.output_names]
+                sample_weights = [
+                    K.placeholder(ndim=2, name=name + "_sample_weights") for name in self.output_names
+                ]
                 sample_weight_modes = ["temporal" for _ in self.output_names]
             else:
-                sample_weights = [K.placeholder(ndim=1, name=name + "_sample_weights") for name in self.output_names]
+                sample_weights = [
+                    K.placeholder(ndim=1, name=name + "_sample_weights") for name in self.output_names
+                ]
                 sample_weight_modes = [None for _ in self.output_names]
         self.sample_weight_modes = sample_weight_modes
 
@@ -639,14 +741,18 @@ class Model(Container):
                 self._collected_trainable_weights, self.constraints, self.total_loss
             )
             updates = self.updates + training_updates
-            self.train_function = K.function(inputs, [self.total_loss] + self.metrics_tensors, updates=updates)
+            self.train_function = K.function(
+                inputs, [self.total_loss] + self.metrics_tensors, updates=updates
+            )
 
     def _make_test_function(self):
         if not hasattr(self, "test_function"):
             raise RuntimeError("You must compile your model before using it.")
         if self.test_function is None:
             inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
-            self.test_function = K.function(inputs, [self.total_loss] + self.metrics_tensors, updates=self.state_updates)
+            self.test_function = K.function(
+                inputs, [self.total_loss] + self.metrics_tensors, updates=self.state_updates
+            )
 
     def _make_predict_function(self):
         if not hasattr(self, "predict_function"):
@@ -727,8 +833,8 @@ class Model(Container):
                 batch_logs = {"batch": batch_index, "size": batch_end - batch_start}
                 callbacks.on_batch_begin(batch_index, batch_logs)
                 outs = f._program(ins_batch + lp_feed)
-                for l, o in zip(out_labels, outs):
-                    batch_logs[l] = float(o)
+                for label, o in zip(out_labels, outs):
+                    batch_logs[label] = float(o)
                 callbacks.on_batch_end(batch_index, batch_logs)
 
                 if batch_index == len(batches) - 1:
@@ -736,8 +842,8 @@ class Model(Container):
                         val_outs = self._test_loop(val_f, val_ins, batch_size=batch_size, verbose=0)
                         if type(val_outs) is not list:
                             val_outs = [val_outs]
-                        for l, o in zip(out_labels, val_outs):
-                            epoch_logs["val_" + l] = o
+                        for label, o in zip(out_labels, val_outs):
+                            epoch_logs["val_" + label] = o
             callbacks.on_epoch_end(epoch, epoch_logs)
             if callback_model.stop_training:
                 break
@@ -798,9 +904,13 @@ class Model(Container):
 
     # data ----------------------------------------------------------------------------
 
-    def _standardize_user_data(self, x, y, sample_weight=None, class_weight=None, check_batch_dim=True, batch_size=None):
+    def _standardize_user_data(
+        self, x, y, sample_weight=None, class_weight=None, check_batch_dim=True, batch_size=None
+    ):
         if not hasattr(self, "optimizer"):
-            raise RuntimeError("You must compile a model before training/testing. Use `model.compile(optimizer, loss)`.")
+            raise RuntimeError(
+                "You must compile a model before training/testing. Use `model.compile(optimizer, loss)`."
+            )
         output_shapes = []
         for output_shape, loss_fn in zip(self.internal_output_shapes, self.loss_functions):
             if loss_fn.__name__ == "sparse_categorical_crossentropy":
@@ -810,13 +920,21 @@ class Model(Container):
             else:
                 output_shapes.append(output_shape)
         x = standardize_input_data(
-            x, self.input_names, self.internal_input_shapes, check_batch_dim=False, exception_prefix="model input"
+            x,
+            self.input_names,
+            self.internal_input_shapes,
+            check_batch_dim=False,
+            exception_prefix="model input",
         )
-        y = standardize_input_data(y, self.output_names, None, check_batch_dim=False, exception_prefix="model target")
+        y = standardize_input_data(
+            y, self.output_names, None, check_batch_dim=False, exception_prefix="model target"
+        )
         # Integer labels given to categorical_crossentropy: the message pointing at
         # to_categorical comes before the generic target shape message (formats §9).
         check_loss_and_target_compatibility(y, self.loss_functions, [(None,) * len(a.shape) for a in y])
-        y = standardize_input_data(y, self.output_names, output_shapes, check_batch_dim=False, exception_prefix="model target")
+        y = standardize_input_data(
+            y, self.output_names, output_shapes, check_batch_dim=False, exception_prefix="model target"
+        )
         sample_weights = standardize_sample_weights(sample_weight, self.output_names)
         class_weights = standardize_class_weights(class_weight, self.output_names)
         sample_weights = [
@@ -873,7 +991,12 @@ class Model(Container):
             initial_epoch: epoch to start from.
         """
         x, y, sample_weights = self._standardize_user_data(
-            x, y, sample_weight=sample_weight, class_weight=class_weight, check_batch_dim=False, batch_size=batch_size
+            x,
+            y,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            check_batch_dim=False,
+            batch_size=batch_size,
         )
         if validation_data:
             do_validation = True
@@ -898,7 +1021,10 @@ class Model(Container):
             split_at = int(len(x[0]) * (1.0 - validation_split))
             x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
             y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
-            sample_weights, val_sample_weights = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
+            sample_weights, val_sample_weights = (
+                slice_X(sample_weights, 0, split_at),
+                slice_X(sample_weights, split_at),
+            )
             self._make_test_function()
             val_f = self.test_function
             val_ins = val_x + val_y + val_sample_weights
@@ -950,7 +1076,11 @@ class Model(Container):
             if x[0].shape[0] > batch_size and x[0].shape[0] % batch_size != 0:
                 raise ValueError(
                     "In a stateful network, you should only pass inputs with a number of samples that can be divided by "
-                    "the batch size. Found: " + str(x[0].shape[0]) + " samples. Batch size: " + str(batch_size) + "."
+                    "the batch size. Found: "
+                    + str(x[0].shape[0])
+                    + " samples. Batch size: "
+                    + str(batch_size)
+                    + "."
                 )
         if x[0].shape[0] == 0:
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
@@ -976,7 +1106,9 @@ class Model(Container):
 
     def test_on_batch(self, x, y, sample_weight=None):
         """Loss (and metrics) on one batch in test mode."""
-        x, y, sample_weights = self._standardize_user_data(x, y, sample_weight=sample_weight, check_batch_dim=True)
+        x, y, sample_weights = self._standardize_user_data(
+            x, y, sample_weight=sample_weight, check_batch_dim=True
+        )
         ins = x + y + sample_weights
         if self._learning_phase_inputs():
             ins = ins + [np.asarray(0.0, dtype=np.float32)]
@@ -1018,7 +1150,6 @@ class Model(Container):
         initial_epoch=0,
     ):
         """Trains on batches yielded by a generator ((x, y) or (x, y, sample_weight))."""
-        wait_time = 0.01
         epoch = initial_epoch
         do_validation = bool(validation_data)
         self._make_train_function()
@@ -1027,7 +1158,9 @@ class Model(Container):
 
         val_gen = hasattr(validation_data, "__next__") or hasattr(validation_data, "next")
         if val_gen and not nb_val_samples:
-            raise ValueError("When using a generator for validation data, you must specify a value for \"nb_val_samples\".")
+            raise ValueError(
+                'When using a generator for validation data, you must specify a value for "nb_val_samples".'
+            )
 
         out_labels = self.metrics_names
         callback_metrics = out_labels + ["val_" + n for n in out_labels]
@@ -1057,7 +1190,9 @@ class Model(Container):
             elif len(validation_data) == 3:
                 val_x, val_y, val_sample_weight = validation_data
             else:
-                raise ValueError("validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y).")
+                raise ValueError(
+                    "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y)."
+                )
             val_x, val_y, val_sample_weights = self._standardize_user_data(val_x, val_y, val_sample_weight)
             self.validation_data = val_x + [val_y, val_sample_weights]
         else:
@@ -1100,8 +1235,8 @@ class Model(Container):
                     outs = self.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)
                     if type(outs) is not list:
                         outs = [outs]
-                    for l, o in zip(out_labels, outs):
-                        batch_logs[l] = o
+                    for label, o in zip(out_labels, outs):
+                        batch_logs[label] = o
                     callbacks.on_batch_end(batch_index, batch_logs)
                     batch_index += 1
                     samples_seen += batch_size
@@ -1114,14 +1249,23 @@ class Model(Container):
                     if samples_seen >= samples_per_epoch and do_validation:
                         if val_gen:
                             val_outs = self.evaluate_generator(
-                                validation_data, nb_val_samples, max_q_size=max_q_size, nb_worker=nb_worker,
+                                validation_data,
+                                nb_val_samples,
+                                max_q_size=max_q_size,
+                                nb_worker=nb_worker,
                                 pickle_safe=pickle_safe,
                             )
                         else:
-                            val_outs = self.evaluate(val_x, val_y, batch_size=batch_size, sample_weight=val_sample_weights, verbose=0)
+                            val_outs = self.evaluate(
+                                val_x,
+                                val_y,
+                                batch_size=batch_size,
+                                sample_weight=val_sample_weights,
+                                verbose=0,
+                            )
                         if type(val_outs) is not list:
                             val_outs = [val_outs]
-                        epoch_logs_val = {"val_" + l: o for l, o in zip(out_labels, val_outs)}
+                        epoch_logs_val = {"val_" + label: o for label, o in zip(out_labels, val_outs)}
                     else:
                         epoch_logs_val = {}
                 epoch_logs = dict(epoch_logs_val) if do_validation else {}
@@ -1148,7 +1292,10 @@ class Model(Container):
             while processed_samples < val_samples:
                 generator_output = _next_from(enqueuer, "evaluation")
                 if not hasattr(generator_output, "__len__") or len(generator_output) not in (2, 3):
-                    raise ValueError("output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: " + str(generator_output))
+                    raise ValueError(
+                        "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
+                        + str(generator_output)
+                    )
                 if len(generator_output) == 2:
                     x, y = generator_output
                     sample_weight = None
@@ -1189,7 +1336,10 @@ class Model(Container):
                     if len(generator_output) in (2, 3):
                         x = generator_output[0]
                     else:
-                        raise ValueError("output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: " + str(generator_output))
+                        raise ValueError(
+                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
+                            + str(generator_output)
+                        )
                 else:
                     x = generator_output
                 outs = self.predict_on_batch(x)

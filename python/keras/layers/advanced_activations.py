@@ -2,5 +2,12 @@
 
 from ._absent import define
 
-__all__ = ["LeakyReLU", "PReLU", "ELU", "ParametricSoftplus", "ThresholdedReLU", "SReLU", ]
+__all__ = [
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "ParametricSoftplus",
+    "ThresholdedReLU",
+    "SReLU",
+]  # noqa: F822 (defined by define() below)
 define(globals(), __all__, "advanced activation")

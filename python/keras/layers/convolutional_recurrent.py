@@ -2,5 +2,7 @@
 
 from ._absent import define
 
-__all__ = ["ConvLSTM2D", ]
+__all__ = [
+    "ConvLSTM2D",
+]  # noqa: F822 (defined by define() below)
 define(globals(), __all__, "convolutional recurrent")

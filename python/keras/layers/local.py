@@ -2,5 +2,8 @@
 
 from ._absent import define
 
-__all__ = ["LocallyConnected1D", "LocallyConnected2D", ]
+__all__ = [
+    "LocallyConnected1D",
+    "LocallyConnected2D",
+]  # noqa: F822 (defined by define() below)
 define(globals(), __all__, "locally-connected")

@@ -2,5 +2,8 @@
 
 from ._absent import define
 
-__all__ = ["GaussianNoise", "GaussianDropout", ]
+__all__ = [
+    "GaussianNoise",
+    "GaussianDropout",
+]  # noqa: F822 (defined by define() below)
 define(globals(), __all__, "noise")

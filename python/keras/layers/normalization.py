@@ -2,5 +2,7 @@
 
 from ._absent import define
 
-__all__ = ["BatchNormalization", ]
+__all__ = [
+    "BatchNormalization",
+]  # noqa: F822 (defined by define() below)
 define(globals(), __all__, "normalization")

@@ -29,7 +29,7 @@ def atomic_h5(filepath):
 
     directory = os.path.dirname(os.path.abspath(filepath)) or "."
     if not os.path.isdir(directory):
-        raise IOError("Cannot save to %s: directory %s does not exist" % (filepath, directory))
+        raise OSError("Cannot save to %s: directory %s does not exist" % (filepath, directory))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(filepath) + "-", suffix=".h5", dir=directory)
     os.close(fd)
     try:
