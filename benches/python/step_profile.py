@@ -15,7 +15,9 @@ For each workload of ``workloads.py`` (same model and data), in one process:
 
 Prints one JSON line per workload with microseconds per step (median of ``--reps``
 timings of about ``--min-s`` seconds each). ``--cprofile N`` also prints the top N
-functions of a cProfile of a few ``fit`` epochs, by own time.
+functions of a cProfile of a few ``fit`` epochs, by own time; ``--ops`` the engine's
+per-op times (``FERROKERAS_PROFILE=1``, ``keras._native.profile_report()``) per step. The variants run
+round-robin (``--reps`` rounds) so that drift and other processes hit them alike.
 
     .venv/bin/python benches/python/step_profile.py --workloads w0_empty,w1_mlp_small,w3_mnist_mlp
 """
@@ -32,24 +34,28 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-def timed(fn, calls_per_unit, reps, min_s):
-    """Median seconds per unit over `reps` timings; each timing repeats fn() (which does
-    `calls_per_unit` units) enough times to last about min_s."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    k = max(1, int(min_s / one))
-    out = []
-    for _ in range(reps):
+def timed_interleaved(variants, reps, min_s):
+    """variants: {name: (fn, units per call)}. Calibrates k per variant (a timing lasts
+    about min_s), then runs the variants round-robin `reps` times so drift and other
+    processes hit all of them alike. Returns {name: median seconds per unit}."""
+    ks = {}
+    for name, (fn, _units) in variants.items():
+        fn()
         t0 = time.perf_counter()
-        for _ in range(k):
-            fn()
-        out.append((time.perf_counter() - t0) / (k * calls_per_unit))
-    return statistics.median(out)
+        fn()
+        ks[name] = max(1, int(min_s / max(time.perf_counter() - t0, 1e-7)))
+    got = {name: [] for name in variants}
+    for _ in range(reps):
+        for name, (fn, units) in variants.items():
+            k = ks[name]
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            got[name].append((time.perf_counter() - t0) / (k * units))
+    return {name: statistics.median(v) for name, v in got.items()}
 
 
-def profile_workload(name, reps, min_s, cprofile_top):
+def profile_workload(name, reps, min_s, cprofile_top, ops):
     import numpy as np
     import workloads as W
 
@@ -128,15 +134,24 @@ def profile_workload(name, reps, min_s, cprofile_top):
             np.random.shuffle(p)
             [a[p] for a in ins]
 
-        us = 1e6
-        rec["fit_us"] = round(us * timed(fit_epoch, steps, reps, min_s), 2)
-        rec["native_us"] = round(us * timed(native_epoch, steps, reps, min_s), 2)
-        rec["loop_us"] = round(us * timed(loop_epoch, steps, reps, min_s), 2)
-        rec["callbacks_us"] = round(us * timed(callbacks_epoch, steps, reps, min_s), 2)
-        rec["per_epoch_us"] = round(steps * (rec["fit_us"] - rec["loop_us"] - rec["callbacks_us"]), 1)
-        rec["standardize_us"] = round(us * timed(standardize, 1, reps, min_s), 1)
-        rec["shuffle_gather_us"] = round(us * timed(gather, 1, reps, min_s), 1)
+        t = timed_interleaved(
+            {
+                "fit": (fit_epoch, steps),
+                "native": (native_epoch, steps),
+                "loop": (loop_epoch, steps),
+                "callbacks": (callbacks_epoch, steps),
+                "standardize": (standardize, 1),
+                "shuffle_gather": (gather, 1),
+            },
+            reps,
+            min_s,
+        )
+        for key in ("fit", "native", "loop", "callbacks"):
+            rec[key + "_us"] = round(1e6 * t[key], 2)
+        rec["standardize_us"] = round(1e6 * t["standardize"], 1)
+        rec["shuffle_gather_us"] = round(1e6 * t["shuffle_gather"], 1)
         rec["python_loop_us"] = round(rec["loop_us"] - rec["native_us"], 2)
+        rec["per_epoch_us"] = round(steps * (rec["fit_us"] - rec["loop_us"] - rec["callbacks_us"]), 1)
         rec["native_share_pct"] = round(100.0 * rec["native_us"] / rec["fit_us"], 1)
         profiled = fit_epoch
     else:
@@ -154,14 +169,35 @@ def profile_workload(name, reps, min_s, cprofile_top):
             for b in pre:
                 prog(b)
 
-        us = 1e6
-        rec["predict_us"] = round(us * timed(predict_all, steps, reps, min_s), 2)
-        rec["native_us"] = round(us * timed(native_all, steps, reps, min_s), 2)
+        t = timed_interleaved({"predict": (predict_all, steps), "native": (native_all, steps)}, reps, min_s)
+        rec["predict_us"] = round(1e6 * t["predict"], 2)
+        rec["native_us"] = round(1e6 * t["native"], 2)
         rec["python_loop_us"] = round(rec["predict_us"] - rec["native_us"], 2)
         rec["native_share_pct"] = round(100.0 * rec["native_us"] / rec["predict_us"], 1)
         profiled = predict_all
     rec["loadavg1"] = round(os.getloadavg()[0], 2)
     print(json.dumps(rec), flush=True)
+
+    if ops:
+        from keras import _native
+
+        native = native_epoch if spec["kind"] == "train" else native_all
+        _native.profile_report()  # clears what the timings above accumulated
+        rounds = max(3, int(2000 / steps))
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            native()
+        wall = (time.perf_counter() - t0) / (rounds * steps)
+        rows = [
+            [op, phase, round(1e6 * sec / (rounds * steps), 2), round(calls / (rounds * steps), 2)]
+            for op, phase, calls, sec in _native.profile_report()
+        ]
+        print(
+            json.dumps(
+                {"workload": name, "native_profiled_us": round(1e6 * wall, 2), "ops_us_per_step": rows}
+            ),
+            flush=True,
+        )
 
     if cprofile_top:
         import cProfile
@@ -182,19 +218,26 @@ def main() -> int:
         "--workloads", default="w0_empty,w1_mlp_small,w2_mlp_dropout,w3_mnist_mlp,w8_infer_mnist_mlp"
     )
     ap.add_argument("--threads", type=int, default=2, help="RAYON_NUM_THREADS (set before keras is imported)")
-    ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--min-s", type=float, default=0.3, help="seconds per timing")
+    ap.add_argument("--reps", type=int, default=7, help="round-robin rounds")
+    ap.add_argument("--min-s", type=float, default=0.2, help="seconds per timing")
     ap.add_argument(
         "--cprofile", type=int, default=0, metavar="N", help="print the top N functions of a cProfile"
     )
+    ap.add_argument(
+        "--ops",
+        action="store_true",
+        help="also run the native loop with FERROKERAS_PROFILE=1 and print µs per step of each (op, phase)",
+    )
     args = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
+    if args.ops:
+        os.environ["FERROKERAS_PROFILE"] = "1"  # read by the engine at its first run
     import workloads as W
 
     for name in args.workloads.split(","):
         if name not in W.WORKLOADS:
             ap.error(f"unknown workload {name}")
-        profile_workload(name, args.reps, args.min_s, args.cprofile)
+        profile_workload(name, args.reps, args.min_s, args.cprofile, args.ops)
     return 0
 
 

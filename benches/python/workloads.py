@@ -12,10 +12,11 @@ Prints one JSON line per workload::
     {"workload": ..., "epoch_s": ..., "samples_per_s": ..., "ms_per_step": ...,
      "final_loss": ..., "threads": ..., ...}
 
-A workload whose layers are not implemented yet prints ``{"workload": ..., "error": ...}``
+A workload whose layers are not implemented prints ``{"workload": ..., "error": ...}``
 instead, and the run goes on.
 
     .venv/bin/python benches/python/workloads.py                       # the dense workloads
+    .venv/bin/python benches/python/workloads.py --workloads all        # + conv and recurrent
     .venv/bin/python benches/python/workloads.py --workloads w1_mlp_small,w3_mnist_mlp --threads 2
 """
 
@@ -45,7 +46,7 @@ WORKLOADS = {
     "w8_infer_vgg_small": dict(kind="predict", n=1000, batch=256, model="w4_vgg_small"),
 }
 
-# What works today (conv and recurrent layers raise NotImplementedError until they land).
+# The default set: the dense workloads (quick). `--workloads all` adds conv and recurrent.
 DEFAULT_WORKLOADS = [
     "w0_empty",
     "w1_mlp_small",
@@ -250,7 +251,7 @@ def main() -> int:
     ap.add_argument(
         "--workloads",
         default=",".join(DEFAULT_WORKLOADS),
-        help="comma-separated names (default: %(default)s); all: " + ",".join(WORKLOADS),
+        help="comma-separated names, or all (default: %(default)s); known: " + ",".join(WORKLOADS),
     )
     ap.add_argument("--threads", type=int, default=2, help="RAYON_NUM_THREADS (set before keras is imported)")
     ap.add_argument("--reps", type=int, default=3, help="timed reps after warm-up and calibration")
@@ -259,7 +260,7 @@ def main() -> int:
     )
     ap.add_argument("--json", help="also append every record to this file")
     args = ap.parse_args()
-    names = [w for w in args.workloads.split(",") if w]
+    names = list(WORKLOADS) if args.workloads == "all" else [w for w in args.workloads.split(",") if w]
     unknown = [w for w in names if w not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s): {', '.join(unknown)} (known: {', '.join(WORKLOADS)})")
