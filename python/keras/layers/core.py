@@ -7,8 +7,9 @@ weight names (``<layer>_W``, ``<layer>_b``, ...), shapes, default initialisation
 masking support and ``get_config()`` keys are Keras 1's, so configs and weight files
 move both ways between ferrokeras and Keras 1.
 
-The hot paths use the engine's coarse ops: a Dense layer is one ``matmul`` node, one
-``bias_add`` node and its activation, whatever the rank of its input.
+The hot paths use the engine's coarse ops: a Dense layer is one ``matmul`` node and one
+``bias_add`` node that also applies a relu / tanh / sigmoid activation, whatever the
+rank of its input.
 """
 
 import inspect
@@ -46,9 +47,14 @@ __all__ = [
 # helpers
 
 
-def _bias_add(x, b):
-    """``x + b`` with ``b`` a vector along the last axis of ``x``: one native node."""
-    return K.ferrokeras_backend._op("bias_add", [x, b])
+def _bias_add(x, b, activation=None):
+    """``act(x + b)`` with ``b`` a vector along the last axis of ``x``: one native node
+    (the engine applies relu / tanh / sigmoid in the same pass)."""
+    return K.ferrokeras_backend._op("bias_add", [x, b], activation=activation)
+
+
+# Activations the engine's bias_add applies itself (same numerics as the separate ops).
+_FUSED_ACTIVATIONS = {activations.relu: "relu", activations.tanh: "tanh", activations.sigmoid: "sigmoid"}
 
 
 def _config_of(obj):
@@ -918,6 +924,9 @@ class Dense(Layer):
         _check_last_dim(self, x, self.input_dim)
         output = K.dot(x, self.W)
         if self.bias:
+            fused = _FUSED_ACTIVATIONS.get(self.activation)
+            if fused is not None:
+                return _bias_add(output, self.b, activation=fused)
             output = _bias_add(output, self.b)
         return self.activation(output)
 
@@ -1347,6 +1356,9 @@ class TimeDistributedDense(Layer):
         # One matmul over the last axis for all timesteps at once.
         output = K.dot(x, self.W)
         if self.bias:
+            fused = _FUSED_ACTIVATIONS.get(self.activation)
+            if fused is not None:
+                return _bias_add(output, self.b, activation=fused)
             output = _bias_add(output, self.b)
         return self.activation(output)
 

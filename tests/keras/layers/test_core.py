@@ -167,15 +167,19 @@ def test_dense_config_keys():
 
 
 @keras_test
-def test_dense_is_three_native_nodes():
-    # matmul + bias_add + activation: the hot path of every MLP stays coarse
+def test_dense_is_two_native_nodes():
+    # matmul + bias_add with the activation fused in: the hot path of every MLP stays coarse
     x = Input(shape=(8,))
     graph = K.ferrokeras_backend._graph()
     layer = Dense(4, activation="relu")
     layer.build((None, 8))
     before = len(graph)
     layer(x)
-    assert len(graph) - before == 3
+    assert len(graph) - before == 2
+    before = len(graph)
+    Dense(4, activation="softmax", input_dim=8)(x)
+    # softmax is not fused: 2 weights + matmul + bias_add + softmax
+    assert len(graph) - before == 5
     before = len(graph)
     Dense(4)(x)
     # 2 weights + matmul + bias_add
