@@ -2117,41 +2117,16 @@ class Container(Layer):
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
             g = f[name]
-            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
-            weight_values = [np.asarray(g[weight_name]) for weight_name in weight_names]
+            weight_values = _read_group_weights(g)
             layer = flattened_layers[k]
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
             if len(weight_values) != len(symbolic_weights):
                 raise ValueError(
-                    "Layer #"
-                    + str(k)
-                    + ' (named "'
-                    + layer.name
-                    + '" in the current model) was found to correspond to layer '
-                    + name
-                    + " in the save file. However the new layer "
-                    + layer.name
-                    + " expects "
-                    + str(len(symbolic_weights))
-                    + " weights, but the saved weights have "
-                    + str(len(weight_values))
-                    + " elements."
+                    f'Layer #{k} (named "{layer.name}" in the current model) was found to correspond to layer {name} '
+                    f"in the save file. However the new layer {layer.name} expects {len(symbolic_weights)} weights, "
+                    f"but the saved weights have {len(weight_values)} elements."
                 )
-            for w, v in zip(symbolic_weights, weight_values):
-                if K.get_variable_shape(w) != v.shape:
-                    raise ValueError(
-                        "Layer "
-                        + layer.name
-                        + ": weight "
-                        + w.name
-                        + " has shape "
-                        + str(K.get_variable_shape(w))
-                        + " but the file holds shape "
-                        + str(v.shape)
-                        + " (file layer "
-                        + name
-                        + ")"
-                    )
+            _check_weight_shapes(layer, symbolic_weights, weight_values, " (file layer " + name + ")")
             weight_value_tuples += zip(symbolic_weights, weight_values)
         # Everything was read and checked: only now write any weight.
         K.batch_set_value(weight_value_tuples)
@@ -2165,36 +2140,32 @@ class Container(Layer):
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
             g = f[name]
-            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
-            weight_values = [np.asarray(g[weight_name]) for weight_name in weight_names]
+            weight_values = _read_group_weights(g)
             for layer in index.get(name, []):
                 symbolic_weights = layer.weights
                 if len(weight_values) != len(symbolic_weights):
                     raise ValueError(
-                        "Layer #"
-                        + str(k)
-                        + ' (named "'
-                        + layer.name
-                        + '") expects '
-                        + str(len(symbolic_weights))
-                        + " weight(s), but the saved weights have "
-                        + str(len(weight_values))
-                        + " element(s)."
+                        f'Layer #{k} (named "{layer.name}") expects {len(symbolic_weights)} weight(s), but the saved '
+                        f"weights have {len(weight_values)} element(s)."
                     )
-                for w, v in zip(symbolic_weights, weight_values):
-                    if K.get_variable_shape(w) != v.shape:
-                        raise ValueError(
-                            "Layer "
-                            + layer.name
-                            + ": weight "
-                            + w.name
-                            + " has shape "
-                            + str(K.get_variable_shape(w))
-                            + " but the file holds shape "
-                            + str(v.shape)
-                        )
-                    weight_value_tuples.append((w, v))
+                _check_weight_shapes(layer, symbolic_weights, weight_values, "")
+                weight_value_tuples += zip(symbolic_weights, weight_values)
         K.batch_set_value(weight_value_tuples)
+
+
+def _read_group_weights(g):
+    """The arrays of one layer group of a Keras 1 weight file, in `weight_names` order."""
+    return [np.asarray(g[_decode(n)]) for n in g.attrs["weight_names"]]
+
+
+def _check_weight_shapes(layer, symbolic_weights, weight_values, where):
+    """ValueError naming the layer and both shapes when a file array does not fit."""
+    for w, v in zip(symbolic_weights, weight_values):
+        if K.get_variable_shape(w) != v.shape:
+            raise ValueError(
+                f"Layer {layer.name}: weight {w.name} has shape {K.get_variable_shape(w)} but the file holds shape "
+                f"{v.shape}{where}"
+            )
 
 
 def _byte_strings(names):
