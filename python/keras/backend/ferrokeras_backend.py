@@ -962,10 +962,90 @@ def _not_here(name, issue):
     return fn
 
 
-rnn = _not_here("rnn", "recurrent layers")
-map_fn = _not_here("map_fn", "recurrent layers")
-foldl = _not_here("foldl", "recurrent layers")
-foldr = _not_here("foldr", "recurrent layers")
+def _static_length(x, axis, fn):
+    n = _to_tensor(x)._static_shape()[axis]
+    if n is None:
+        raise NotImplementedError(
+            "K.%s over an axis whose length is unknown when the graph is built is not supported "
+            "(give the layer an input_length / a fixed shape)" % fn
+        )
+    return n
+
+
+def rnn(
+    step_function,
+    inputs,
+    initial_states,
+    go_backwards=False,
+    mask=None,
+    constants=None,
+    unroll=False,
+    input_length=None,
+):
+    """Iterates `step_function` over the time axis (axis 1) of `inputs`, unrolled into graph
+    nodes (the fused LSTM/GRU/SimpleRNN layers do not use this; user Recurrent subclasses
+    with a Python `step` do).
+
+    # Returns
+        (last_output, outputs (samples, time, ...), new_states). Masked timesteps (mask 0)
+        carry the previous output and states forward, as Keras 1.
+    """
+    inputs = _float(inputs)
+    ndim_ = inputs.ndim
+    if ndim_ < 3:
+        raise ValueError("Input should be at least 3D.")
+    steps = _static_length(inputs, 1, "rnn")
+    constants = list(constants or [])
+    states = list(initial_states)
+    if mask is not None:
+        mask = _float(mask)
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    outputs = []
+    last_output = None
+    for t in order:
+        x_t = inputs[:, t]
+        output, new_states = step_function(x_t, states + constants)
+        if mask is not None:
+            m_t = expand_dims(mask[:, t], -1)
+            if last_output is None:
+                last_output = zeros_like(output)
+            output = output * m_t + last_output * (1.0 - m_t)
+            new_states = [ns * m_t + s * (1.0 - m_t) for ns, s in zip(new_states, states)]
+        outputs.append(output)
+        last_output = output
+        states = list(new_states)
+    stacked = concatenate([expand_dims(o, 1) for o in outputs], axis=1)
+    return last_output, stacked, states
+
+
+def map_fn(fn, elems, name=None):
+    """`fn` applied to each slice of `elems` along its first axis (unrolled)."""
+    n = _static_length(elems, 0, "map_fn")
+    return concatenate([expand_dims(fn(elems[i]), 0) for i in range(n)], axis=0)
+
+
+def foldl(fn, elems, initializer=None, name=None):
+    """Reduces `elems` along its first axis from the left with `fn(acc, x)`."""
+    n = _static_length(elems, 0, "foldl")
+    start = 0
+    acc = initializer
+    if acc is None:
+        acc, start = elems[0], 1
+    for i in range(start, n):
+        acc = fn(acc, elems[i])
+    return acc
+
+
+def foldr(fn, elems, initializer=None, name=None):
+    """Reduces `elems` along its first axis from the right with `fn(acc, x)`."""
+    n = _static_length(elems, 0, "foldr")
+    stop = n
+    acc = initializer
+    if acc is None:
+        acc, stop = elems[n - 1], n - 1
+    for i in range(stop - 1, -1, -1):
+        acc = fn(acc, elems[i])
+    return acc
 
 
 def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):

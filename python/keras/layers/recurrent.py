@@ -123,7 +123,9 @@ class Recurrent(Layer):
         """Zero states (samples, output_dim), one per state of the cell."""
         z = K.sum(K.zeros_like(x[:, 0, :]), axis=-1, keepdims=True)
         z = K.tile(z, [1, self.output_dim])
-        return [z for _ in range(self._n_states())]
+        states = getattr(self, "states", None)
+        n = len(states) if isinstance(states, list) and states else self._n_states()
+        return [z for _ in range(n)]
 
     def _state_batch(self):
         shape = getattr(self, "_batch_input_shape_seen", None)
@@ -194,6 +196,42 @@ class Recurrent(Layer):
             kept = K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W)
             return K.in_train_phase(x * kept, x)
         return x
+
+    # Keras 1's generic path, for user subclasses that implement `step` in Python: the
+    # built-in cells override `call` with their fused engine op.
+
+    def preprocess_input(self, x):
+        """Hook applied to the input before `step` runs (identity by default)."""
+        return x
+
+    def get_constants(self, x):
+        """Extra tensors passed to every `step` after the states (none by default)."""
+        return []
+
+    def step(self, x, states):
+        """One timestep: `(output, new_states)` from the input slice and the states."""
+        raise NotImplementedError("Recurrent subclasses must implement `step` (or `call`)")
+
+    def call(self, x, mask=None):
+        if self.stateful:
+            initial_states = self.states
+        else:
+            initial_states = self.get_initial_states(x)
+        constants = self.get_constants(x)
+        preprocessed = self.preprocess_input(x)
+        last_output, outputs, states = K.rnn(
+            self.step,
+            preprocessed,
+            initial_states,
+            go_backwards=self.go_backwards,
+            mask=mask,
+            constants=constants,
+            unroll=self.unroll,
+            input_length=K.int_shape(x)[1],
+        )
+        if self.stateful:
+            self.add_update([(s, n) for s, n in zip(self.states, states)], x)
+        return outputs if self.return_sequences else last_output
 
     def _run(self, x, mask, W, U, b, states, op_name, **attrs):
         inputs = [x, W, U, b] + list(states)

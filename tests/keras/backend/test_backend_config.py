@@ -196,10 +196,6 @@ def test_learning_phase_tensor_and_set_learning_phase():
 @pytest.mark.parametrize(
     "name",
     [
-        "rnn",
-        "map_fn",
-        "foldl",
-        "foldr",
         "conv3d",
         "deconv2d",
         "atrous_conv2d",
