@@ -45,7 +45,10 @@ def main(epochs=5, batch_size=64, lr=0.5):
             idx = order[start : start + batch_size]
             losses.append(train([x_train[idx], y_train[idx]])[0])
         acc = np.mean((predict([x_test])[0] > 0.5) == (y_test > 0.5))
-        print("epoch %d/%d - %.2fs - loss: %.4f - test acc: %.4f" % (epoch + 1, epochs, time.time() - t0, np.mean(losses), acc))
+        print(
+            "epoch %d/%d - %.2fs - loss: %.4f - test acc: %.4f"
+            % (epoch + 1, epochs, time.time() - t0, np.mean(losses), acc)
+        )
     return acc
 
 

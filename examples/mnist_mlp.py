@@ -49,7 +49,14 @@ def main(nb_epoch=10, batch_size=128, verbose=1):
 
     model.compile(loss="categorical_crossentropy", optimizer=RMSprop(), metrics=["accuracy"])
 
-    model.fit(X_train, Y_train, batch_size=batch_size, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, Y_test))
+    model.fit(
+        X_train,
+        Y_train,
+        batch_size=batch_size,
+        nb_epoch=nb_epoch,
+        verbose=verbose,
+        validation_data=(X_test, Y_test),
+    )
     score = model.evaluate(X_test, Y_test, verbose=0)
     print("Test score:", score[0])
     print("Test accuracy:", score[1])
