@@ -57,6 +57,20 @@ def _bias_add(x, b, activation=None):
 _FUSED_ACTIVATIONS = {activations.relu: "relu", activations.tanh: "tanh", activations.sigmoid: "sigmoid"}
 
 
+def _set_weight_args(
+    layer, W_regularizer, b_regularizer, activity_regularizer, W_constraint, b_constraint, bias, weights
+):
+    """The W/b regularizer, constraint, bias and initial-weights arguments every
+    weighted core layer takes, resolved and stored under Keras 1's attribute names."""
+    layer.W_regularizer = regularizers.get(W_regularizer)
+    layer.b_regularizer = regularizers.get(b_regularizer)
+    layer.activity_regularizer = regularizers.get(activity_regularizer)
+    layer.W_constraint = constraints.get(W_constraint)
+    layer.b_constraint = constraints.get(b_constraint)
+    layer.bias = bias
+    layer.initial_weights = weights
+
+
 def _config_of(obj):
     """A regularizer's / constraint's config, or None."""
     return obj.get_config() if obj is not None else None
@@ -873,15 +887,16 @@ class Dense(Layer):
         self.output_dim = output_dim
         self.input_dim = input_dim
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
-        self.initial_weights = weights
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim="2+")]
 
         if self.input_dim:
@@ -1048,15 +1063,16 @@ class MaxoutDense(Layer):
         self.nb_feature = nb_feature
         self.init = initializations.get(init)
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
-        self.initial_weights = weights
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=2)]
 
         self.input_dim = input_dim
@@ -1173,15 +1189,16 @@ class Highway(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
-        self.initial_weights = weights
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=2)]
 
         self.input_dim = input_dim
@@ -1303,15 +1320,16 @@ class TimeDistributedDense(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
-        self.initial_weights = weights
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=3)]
         self.supports_masking = True
 
