@@ -2,51 +2,225 @@
 functions of Keras 1.2.2."""
 
 import json
+import os
 import warnings
+
+import numpy as np
 
 from . import backend as K
 from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs
 from .engine.training import Model
 
 
-def model_from_config(config, custom_objects=None):
-    """A model from `{'class_name', 'config'}`."""
+def model_from_config(config, custom_objects=None, safe_mode=True):
+    """A model from `{'class_name', 'config'}`.
+
+    # Arguments
+        config: the dict `model.get_config()` wrapped with its `class_name`.
+        custom_objects: dict of user classes / functions (by name) to consider first.
+        safe_mode: when True (default), a Lambda or Merge function stored as Python
+            bytecode is not revived (that would run code taken from the config): a
+            ValueError names the layer. Pass False only for configs you trust.
+    """
     from .utils.layer_utils import layer_from_config
 
     if isinstance(config, list):
         raise TypeError(
             "`model_fom_config` expects a dictionary, not a list. Maybe you meant to use `Sequential.from_config(config)`?"
         )
-    return layer_from_config(config, custom_objects=custom_objects)
+    return layer_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
-def model_from_yaml(yaml_string, custom_objects=None):
-    """A model from a YAML string written by `to_yaml`."""
+def model_from_yaml(yaml_string, custom_objects=None, safe_mode=True):
+    """A model from a YAML string written by `to_yaml` (see `model_from_config`)."""
     import yaml
 
     from .utils.layer_utils import layer_from_config
 
     config = yaml.safe_load(yaml_string)
-    return layer_from_config(config, custom_objects=custom_objects)
+    return layer_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
-def model_from_json(json_string, custom_objects=None):
-    """A model from a JSON string written by `to_json` (ours or Keras 1's)."""
+def model_from_json(json_string, custom_objects=None, safe_mode=True):
+    """A model from a JSON string written by `to_json`, ours or Keras 1's (see
+    `model_from_config`)."""
     from .utils.layer_utils import layer_from_config
 
     config = json.loads(json_string)
-    return layer_from_config(config, custom_objects=custom_objects)
+    return layer_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+
+
+def _json_type(obj):
+    """`json.dumps` default of Keras 1's save_model: configs of Keras objects, numpy
+    scalars as Python ones, functions and classes by name."""
+    if hasattr(obj, "get_config"):
+        return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
+    if type(obj).__module__ == np.__name__:
+        return obj.item()
+    if callable(obj) or type(obj).__name__ == type.__name__:
+        return obj.__name__
+    raise TypeError("Not JSON Serializable: " + repr(obj))
 
 
 def save_model(model, filepath, overwrite=True):
-    model.save(filepath, overwrite=overwrite)
+    """Saves a whole model in Keras 1's HDF5 layout: the architecture (attr
+    `model_config`), the weights (group `model_weights`), the training configuration
+    (attr `training_config`) and the optimizer state (group `optimizer_weights`).
 
+    The file is written to a temporary file next to `filepath` that replaces it only
+    when complete, so a failed save never destroys a previous good file.
 
-def load_model(filepath, custom_objects=None):
-    raise NotImplementedError(
-        "load_model (whole-model HDF5 files) is not implemented yet in ferrokeras; rebuild the model (e.g. with "
-        "model_from_json) and call load_weights"
+    # Arguments
+        model: the model to save.
+        filepath: destination path.
+        overwrite: whether to overwrite an existing file silently (otherwise ask).
+    """
+    from . import __version__ as keras_version
+    from .utils.io_utils import ask_to_proceed_with_overwrite, atomic_h5
+
+    if not overwrite and os.path.isfile(filepath):
+        if not ask_to_proceed_with_overwrite(filepath):
+            return
+    model_config = json.dumps(
+        {"class_name": model.__class__.__name__, "config": model.get_config()}, default=_json_type
     )
+    training_config = None
+    symbolic_weights = []
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        training_config = json.dumps(
+            {
+                "optimizer_config": {
+                    "class_name": optimizer.__class__.__name__,
+                    "config": optimizer.get_config(),
+                },
+                "loss": model.loss,
+                "metrics": model.metrics,
+                "sample_weight_mode": model.sample_weight_mode,
+                "loss_weights": model.loss_weights,
+            },
+            default=_json_type,
+        )
+        symbolic_weights = list(getattr(optimizer, "weights", []) or [])
+
+    with atomic_h5(filepath) as f:
+        f.attrs["keras_version"] = str(keras_version).encode("utf8")
+        f.attrs["model_config"] = model_config.encode("utf8")
+        model.save_weights_to_hdf5_group(f.create_group("model_weights"))
+        if training_config is not None:
+            f.attrs["training_config"] = training_config.encode("utf8")
+        if symbolic_weights:
+            group = f.create_group("optimizer_weights")
+            values = K.batch_get_value(symbolic_weights)
+            names = []
+            for i, w in enumerate(symbolic_weights):
+                name = str(w.name) if getattr(w, "name", None) else "param_" + str(i)
+                # Optimizer slots share names across optimizers built in one process;
+                # a group needs distinct dataset names (Keras 1 had TF's unique ones).
+                while name in names:
+                    name = name + "_" + str(i)
+                names.append(name)
+            group.attrs["weight_names"] = np.array([n.encode("utf8") for n in names])
+            for name, val in zip(names, values):
+                dset = group.create_dataset(name, val.shape, dtype=val.dtype)
+                if val.shape:
+                    dset[:] = val
+                else:
+                    dset[()] = val
+
+
+def _attr_text(value):
+    """An HDF5 string attribute as text (Keras 1 wrote bytes; Python 2 writers str)."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf8")
+    return str(value)
+
+
+def load_model(filepath, custom_objects=None, safe_mode=True):
+    """Loads a model saved by `model.save` / `save_model` (ours or Keras 1's): the
+    architecture, the weights and, when the file has a training configuration, a
+    compiled model with the optimizer state restored, so training resumes where it
+    stopped.
+
+    # Arguments
+        filepath: path of the HDF5 file.
+        custom_objects: dict of user classes / functions (layers, losses, metrics,
+            optimizers, Lambda functions) by name.
+        safe_mode: when True (default), Lambda / Merge functions stored as Python
+            bytecode are not revived (a ValueError names the layer); pass False only
+            for files you trust, or supply the function in `custom_objects` under the
+            layer's name.
+
+    # Raises
+        IOError: the file is missing or is not an HDF5 file.
+        ValueError: the file holds no model, or its weights do not fit the model.
+    """
+    import h5py
+
+    from . import optimizers
+
+    custom_objects = dict(custom_objects or {})
+
+    def deserialize(obj):
+        if isinstance(obj, list):
+            return [custom_objects.get(v, v) if isinstance(v, str) else v for v in obj]
+        if isinstance(obj, dict):
+            return {k: (custom_objects.get(v, v) if isinstance(v, str) else v) for k, v in obj.items()}
+        if isinstance(obj, str) and obj in custom_objects:
+            return custom_objects[obj]
+        return obj
+
+    if not os.path.isfile(filepath):
+        raise OSError("Unable to open model file %s: no such file" % filepath)
+    try:
+        f = h5py.File(filepath, mode="r")
+    except OSError as e:
+        raise OSError("Unable to open model file %s: not a readable HDF5 file (%s)" % (filepath, e)) from e
+    with f:
+        model_config = f.attrs.get("model_config")
+        if model_config is None:
+            raise ValueError(
+                "No model found in config file %s: it has no 'model_config' attribute (a weights-only file? "
+                "use model.load_weights)" % filepath
+            )
+        if "model_weights" not in f:
+            raise ValueError("%s is not a Keras model file: it has no 'model_weights' group" % filepath)
+        model = model_from_config(
+            json.loads(_attr_text(model_config)), custom_objects=custom_objects, safe_mode=safe_mode
+        )
+        model.load_weights_from_hdf5_group(f["model_weights"])
+
+        training_config = f.attrs.get("training_config")
+        if training_config is None:
+            warnings.warn(
+                "No training configuration found in save file: the model was *not* compiled. Compile it manually.",
+                stacklevel=2,
+            )
+            return model
+        training_config = json.loads(_attr_text(training_config))
+        optimizer = optimizers.optimizer_from_config(
+            training_config["optimizer_config"], custom_objects=custom_objects
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=deserialize(training_config["loss"]),
+            metrics=deserialize(training_config.get("metrics")),
+            loss_weights=training_config.get("loss_weights"),
+            sample_weight_mode=training_config.get("sample_weight_mode"),
+        )
+        if "optimizer_weights" in f:
+            inner = model.model if isinstance(model, Sequential) else model
+            inner._make_train_function()
+            group = f["optimizer_weights"]
+            names = [_attr_text(n) for n in group.attrs["weight_names"]]
+            values = [np.asarray(group[n]) for n in names]
+            try:
+                model.optimizer.set_weights(values)
+            except ValueError as e:
+                raise ValueError(
+                    "%s: the stored optimizer state does not fit the model: %s" % (filepath, e)
+                ) from e
+    return model
 
 
 class Sequential(Model):
@@ -576,7 +750,7 @@ class Sequential(Model):
         return config
 
     @classmethod
-    def from_config(cls, config, layer_cache=None, custom_objects=None):
+    def from_config(cls, config, layer_cache=None, custom_objects=None, safe_mode=True):
         """A Sequential from its `get_config()` list (or a legacy pre-1.0 list)."""
         from .utils.layer_utils import layer_from_config
 
@@ -595,12 +769,15 @@ class Sequential(Model):
         def get_or_create_layer(layer_data):
             if layer_data["class_name"] == "Sequential":
                 return Sequential.from_config(
-                    layer_data["config"], layer_cache=layer_cache, custom_objects=custom_objects
+                    layer_data["config"],
+                    layer_cache=layer_cache,
+                    custom_objects=custom_objects,
+                    safe_mode=safe_mode,
                 )
             name = layer_data["config"].get("name")
             if name in layer_cache:
                 return layer_cache[name]
-            layer = layer_from_config(layer_data, custom_objects=custom_objects)
+            layer = layer_from_config(layer_data, custom_objects=custom_objects, safe_mode=safe_mode)
             layer_cache[name] = layer
             return layer
 
@@ -613,10 +790,12 @@ class Sequential(Model):
             merge_inputs_config = first_layer_config.pop("layers")
             merge_name = first_layer_config["name"]
             for merge_input_config in merge_inputs_config:
-                merge_input = layer_from_config(merge_input_config, custom_objects=custom_objects)
+                merge_input = layer_from_config(
+                    merge_input_config, custom_objects=custom_objects, safe_mode=safe_mode
+                )
                 merge_inputs.append(merge_input)
             first_layer_config["layers"] = merge_inputs
-            merge = Merge.from_config(first_layer_config)
+            merge = Merge.from_config(first_layer_config, custom_objects=custom_objects, safe_mode=safe_mode)
             layer_cache[merge_name] = merge
             model.add(merge)
         else:

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from .. import backend as K
-from ..utils.generic_utils import func_dump, func_load
+from ..utils.generic_utils import func_dump, revive_function
 
 # ---------------------------------------------------------------------------------------
 
@@ -1178,24 +1178,20 @@ class Merge(Layer):
         }
 
     @classmethod
-    def from_config(cls, config, safe_mode=True):
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
+        """A Merge from its config; a `mode`, `output_shape` or `output_mask` stored as
+        bytecode is revived only with `safe_mode=False` or from `custom_objects` under
+        the layer's name (see `keras.utils.generic_utils.revive_function`)."""
         config = dict(config)
-        globs = globals()
         for key, type_key in (
             ("mode", "mode_type"),
             ("output_shape", "output_shape_type"),
             ("output_mask", "output_mask_type"),
         ):
             kind = config.pop(type_key, "raw")
-            if kind == "function":
-                config[key] = globs[config[key]]
-            elif kind == "lambda":
-                if safe_mode:
-                    raise ValueError(
-                        "Merge layer '%s' stores its %s as Python bytecode; loading it would run code from the file. "
-                        "Pass safe_mode=False if you trust the file." % (config.get("name"), key)
-                    )
-                config[key] = func_load(config[key], globs=globs)
+            config[key] = revive_function(
+                config.get(key), kind, config.get("name"), key, custom_objects, safe_mode, globs=globals()
+            )
         return cls(**config)
 
 
@@ -1933,14 +1929,14 @@ class Container(Layer):
         return copy.deepcopy(config)
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
         from ..utils.layer_utils import layer_from_config
 
         created_layers = {}
 
         def process_layer(layer_data):
             layer_name = layer_data["name"]
-            layer = layer_from_config(layer_data, custom_objects=custom_objects)
+            layer = layer_from_config(layer_data, custom_objects=custom_objects, safe_mode=safe_mode)
             created_layers[layer_name] = layer
             inbound_nodes_data = layer_data["inbound_nodes"]
             for node_data in inbound_nodes_data:

@@ -1368,7 +1368,8 @@ class Model(Container):
     # persistence ------------------------------------------------------------------------
 
     def save(self, filepath, overwrite=True):
-        raise NotImplementedError(
-            "model.save (whole-model HDF5 files) is not implemented yet in ferrokeras; use save_weights / load_weights "
-            "and to_json for the architecture"
-        )
+        """Saves the whole model (architecture, weights, training configuration and
+        optimizer state) in Keras 1's HDF5 layout; see `keras.models.save_model`."""
+        from ..models import save_model
+
+        save_model(self, filepath, overwrite)

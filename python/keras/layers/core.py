@@ -21,7 +21,7 @@ import numpy as np
 from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
-from ..utils.generic_utils import func_dump, func_load, get_custom_objects
+from ..utils.generic_utils import func_dump, revive_function
 
 __all__ = [
     "Masking",
@@ -758,40 +758,10 @@ class Lambda(Layer):
             ValueError: bytecode in safe mode, or an unknown function name.
         """
         config = dict(config)
-        globs = dict(globals())
-        globs.update(get_custom_objects())
-        if custom_objects:
-            globs.update(custom_objects)
         name = config.get("name")
 
         def revive(value, kind, what):
-            if kind == "function":
-                if value not in globs:
-                    raise ValueError(
-                        "Lambda layer "
-                        + str(name)
-                        + ": unknown "
-                        + what
-                        + " "
-                        + repr(value)
-                        + "; pass it in `custom_objects`."
-                    )
-                return globs[value]
-            if kind == "lambda":
-                if safe_mode:
-                    raise ValueError(
-                        "Lambda layer '"
-                        + str(name)
-                        + "' stores its "
-                        + what
-                        + " as Python bytecode; loading it "
-                        "would run code from the config. Pass safe_mode=False to from_config if you trust "
-                        "its source."
-                    )
-                return func_load(value, globs=globs)
-            if kind == "raw":
-                return value
-            raise TypeError("Unknown function type: " + str(kind))
+            return revive_function(value, kind, name, what, custom_objects, safe_mode, globs=globals())
 
         config["function"] = revive(config["function"], config.pop("function_type", "function"), "function")
         output_shape = config.get("output_shape")

@@ -69,11 +69,11 @@ class Wrapper(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config, custom_objects=None, safe_mode=True):
         from ..utils.layer_utils import layer_from_config
 
         config = dict(config)
-        layer = layer_from_config(config.pop("layer"), custom_objects=custom_objects)
+        layer = layer_from_config(config.pop("layer"), custom_objects=custom_objects, safe_mode=safe_mode)
         return cls(layer, **config)
 
 

@@ -163,17 +163,77 @@ def func_load(code, defaults=None, closure=None, globs=None):
 
     # Returns
         The function.
+
+    # Raises
+        ValueError: the bytecode was written by another Python version (marshalled code
+            objects are specific to one version) or is corrupt.
     """
     if isinstance(code, (tuple, list)):
         code, defaults, closure = code
-    code = marshal.loads(code.encode("raw_unicode_escape"))
+    try:
+        code = marshal.loads(code.encode("raw_unicode_escape"))
+    except (ValueError, EOFError, TypeError, UnicodeError) as e:
+        raise ValueError(
+            "Cannot revive a function stored as Python bytecode: it was written by another Python version "
+            "(Keras 1 files usually come from Python 2.7 or 3.5) or is corrupt (%s). Bytecode only loads in the "
+            "Python version that wrote it; pass the function in `custom_objects` instead." % e
+        ) from e
+    if not isinstance(code, types.CodeType):
+        raise ValueError("Cannot revive a function stored as Python bytecode: the data is not a code object")
     if defaults is not None:
         defaults = tuple(defaults)
     if closure is not None:
         closure = tuple(c if isinstance(c, types.CellType) else types.CellType(c) for c in closure)
+    if (len(closure) if closure else 0) != len(code.co_freevars):
+        raise ValueError(
+            "Cannot revive a function stored as Python bytecode: it needs %d closure value(s), the config has %d"
+            % (len(code.co_freevars), len(closure) if closure else 0)
+        )
     if globs is None:
         globs = globals()
     return types.FunctionType(code, globs, name=code.co_name, argdefs=defaults, closure=closure)
+
+
+def revive_function(value, kind, layer_name, what, custom_objects=None, safe_mode=True, globs=None):
+    """A function argument of a layer config (Lambda's `function`, Merge's `mode`, ...)
+    in Keras 1's encoding, revived.
+
+    `kind` is 'function' (looked up by name in `custom_objects`, the global custom
+    objects, then `globs`), 'lambda' (marshalled bytecode) or 'raw' (returned as is).
+    Bytecode would run code taken from the config, so it is revived only when
+    `custom_objects` holds a function under the layer's name (used instead of the
+    bytecode) or when `safe_mode` is False.
+
+    # Raises
+        ValueError: bytecode in safe mode (naming the layer and how to opt in), an
+            unknown function name, or bytecode from another Python version.
+    """
+    lookup = dict(globs or {})
+    lookup.update(_GLOBAL_CUSTOM_OBJECTS)
+    if custom_objects:
+        lookup.update(custom_objects)
+    if kind == "function":
+        if value not in lookup:
+            raise ValueError(
+                "Layer %s: unknown %s %r; pass it in `custom_objects`." % (layer_name, what, value)
+            )
+        return lookup[value]
+    if kind == "lambda":
+        if custom_objects and layer_name in custom_objects and callable(custom_objects[layer_name]):
+            return custom_objects[layer_name]
+        if safe_mode:
+            raise ValueError(
+                "Layer '%s' stores its %s as Python bytecode; reviving it would run code taken from the file or "
+                "config. Pass safe_mode=False (to load_model / model_from_json / from_config) if you trust it, or "
+                "pass the function as custom_objects={%r: function}." % (layer_name, what, layer_name)
+            )
+        try:
+            return func_load(value, globs=lookup)
+        except ValueError as e:
+            raise ValueError("Layer '%s' (%s): %s" % (layer_name, what, e)) from e
+    if kind == "raw":
+        return value
+    raise TypeError("Layer %s: unknown function type %r for its %s" % (layer_name, kind, what))
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,12 +6,14 @@ from .. import backend as K
 from .generic_utils import get_custom_objects, get_from_module
 
 
-def layer_from_config(config, custom_objects=None):
+def layer_from_config(config, custom_objects=None, safe_mode=True):
     """Instantiates a layer (or Sequential / Model) from `{'class_name', 'config'}`.
 
     # Arguments
         config: dict with `class_name` and `config`.
         custom_objects: dict of user classes / functions to consider first.
+        safe_mode: passed to the `from_config` of layers that store functions (Lambda,
+            Merge, and containers of them): when True, bytecode is never revived.
     """
     from .. import layers as layers_module
     from ..engine.training import Model
@@ -30,9 +32,12 @@ def layer_from_config(config, custom_objects=None):
     else:
         layer_class = get_from_module(class_name, vars(layers_module), "layer", instantiate=False)
     params = inspect.signature(layer_class.from_config).parameters
+    kwargs = {}
     if "custom_objects" in params:
-        return layer_class.from_config(config["config"], custom_objects=custom_objects)
-    return layer_class.from_config(config["config"])
+        kwargs["custom_objects"] = custom_objects
+    if "safe_mode" in params:
+        kwargs["safe_mode"] = safe_mode
+    return layer_class.from_config(config["config"], **kwargs)
 
 
 def count_total_params(layers, layer_set=None):
