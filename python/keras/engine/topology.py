@@ -2113,8 +2113,8 @@ class Container(Layer):
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
             g = f[name]
-            weight_values = _read_group_weights(g)
             layer = flattened_layers[k]
+            weight_values = _convert_legacy_weights(layer, _read_group_weights(g))
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
             if len(weight_values) != len(symbolic_weights):
                 raise ValueError(
@@ -2136,8 +2136,8 @@ class Container(Layer):
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
             g = f[name]
-            weight_values = _read_group_weights(g)
             for layer in index.get(name, []):
+                weight_values = _convert_legacy_weights(layer, _read_group_weights(g))
                 symbolic_weights = layer.weights
                 if len(weight_values) != len(symbolic_weights):
                     raise ValueError(
@@ -2152,6 +2152,19 @@ class Container(Layer):
 def _read_group_weights(g):
     """The arrays of one layer group of a Keras 1 weight file, in `weight_names` order."""
     return [np.asarray(g[_decode(n)]) for n in g.attrs["weight_names"]]
+
+
+def _convert_legacy_weights(layer, weight_values):
+    """Keras <= 1.0.8 stored Convolution1D kernels as (nb_filter, input_dim,
+    filter_length, 1); 1.1+ as (filter_length, 1, input_dim, nb_filter). Keras 1.2.2's
+    loader transposes the old shape on load, and so do we."""
+    if layer.__class__.__name__ in ("Convolution1D", "Conv1D") and weight_values:
+        w = weight_values[0]
+        new_shape = (layer.filter_length, 1)
+        if w.ndim == 4 and (w.shape[:2] != new_shape or w.shape[3] != layer.nb_filter):
+            if w.shape[0] == layer.nb_filter and w.shape[2:] == new_shape:
+                weight_values = [np.transpose(w, (2, 3, 1, 0))] + list(weight_values[1:])
+    return weight_values
 
 
 def _check_weight_shapes(layer, symbolic_weights, weight_values, where):
