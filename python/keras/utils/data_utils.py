@@ -196,16 +196,18 @@ def get_file(
         try:
             _download(fname, origin, fpath)
         except DownloadError as e:
-            if not stale:
+            reason = e.reason
+            if stale:
+                # The local copy stays in place; say why it was not used.
+                reason += " (the file already at that path was not used: its %s hash is not %s)" % (
+                    _algorithm_for(file_hash, hash_algorithm),
+                    file_hash,
+                )
+            if untar:
+                reason += " (or put the extracted folder at %s)" % untar_fpath
+            if reason == e.reason:
                 raise
-            # The local copy stays in place; say why it was not used.
-            raise DownloadError(
-                fname,
-                origin,
-                fpath,
-                "%s (the file already at that path was not used: its %s hash is not %s)"
-                % (e.reason, _algorithm_for(file_hash, hash_algorithm), file_hash),
-            ) from None
+            raise DownloadError(fname, origin, fpath, reason) from None
         if file_hash is not None and not validate_file(fpath, file_hash, hash_algorithm):
             actual = get_hash(fpath, _algorithm_for(file_hash, hash_algorithm))
             os.remove(fpath)

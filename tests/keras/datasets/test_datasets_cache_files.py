@@ -355,3 +355,12 @@ def test_cifar100_label_modes(cache):
     assert y_test[:, 0].tolist() == labels[20:30]
     with pytest.raises(ValueError, match="label_mode"):
         cifar100.load_data(label_mode="medium")
+
+
+def test_cifar10_offline_names_archive_and_folder(cache):
+    with pytest.raises(OSError) as info:
+        cifar10.load_data()
+    msg = str(info.value)
+    assert "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in msg
+    assert str(cache / "cifar-10-batches-py.tar.gz") in msg
+    assert "extracted folder at " + str(cache / "cifar-10-batches-py") in msg
