@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     backend,  # noqa: F401
     callbacks,
     constraints,
+    datasets,
     engine,
     initializations,
     layers,
@@ -12,6 +13,7 @@ from . import (  # noqa: F401
     models,
     objectives,
     optimizers,
+    preprocessing,
     regularizers,
     utils,
 )

@@ -1,0 +1,42 @@
+"""CIFAR-10 small images (``keras.datasets.cifar10``)."""
+
+import os
+
+import numpy as np
+
+from .. import backend as K
+from ..utils.data_utils import get_file
+from .cifar import load_batch
+
+
+def load_data():
+    """Loads CIFAR10 dataset (`cifar-10-batches-py`, fetched as `cifar-10-python.tar.gz`).
+
+    # Returns
+        Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`; X uint8 of shape
+        (N, 3, 32, 32) under 'th' image ordering, (N, 32, 32, 3) under 'tf'; y of
+        shape (N, 1).
+    """
+    dirname = "cifar-10-batches-py"
+    origin = "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    path = get_file(dirname, origin=origin, untar=True)
+
+    batches = [load_batch(os.path.join(path, "data_batch_" + str(i))) for i in range(1, 6)]
+    nb_train_samples = sum(len(b[0]) for b in batches)
+    X_train = np.zeros((nb_train_samples, 3, 32, 32), dtype="uint8")
+    y_train = np.zeros((nb_train_samples,), dtype="uint8")
+    start = 0
+    for data, labels in batches:
+        X_train[start : start + len(data)] = data
+        y_train[start : start + len(data)] = labels
+        start += len(data)
+
+    X_test, y_test = load_batch(os.path.join(path, "test_batch"))
+
+    y_train = np.reshape(y_train, (len(y_train), 1))
+    y_test = np.reshape(y_test, (len(y_test), 1))
+
+    if K.image_dim_ordering() == "tf":
+        X_train = X_train.transpose(0, 2, 3, 1)
+        X_test = X_test.transpose(0, 2, 3, 1)
+    return (X_train, y_train), (X_test, y_test)

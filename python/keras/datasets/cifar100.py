@@ -1,0 +1,41 @@
+"""CIFAR-100 small images (``keras.datasets.cifar100``)."""
+
+import os
+
+import numpy as np
+
+from .. import backend as K
+from ..utils.data_utils import get_file
+from .cifar import load_batch
+
+
+def load_data(label_mode="fine"):
+    """Loads CIFAR100 dataset (`cifar-100-python`).
+
+    # Arguments
+        label_mode: one of "fine", "coarse".
+
+    # Returns
+        Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`; X uint8 of shape
+        (N, 3, 32, 32) under 'th' image ordering, (N, 32, 32, 3) under 'tf'; y of
+        shape (N, 1).
+
+    # Raises
+        ValueError: in case of invalid `label_mode`.
+    """
+    if label_mode not in ["fine", "coarse"]:
+        raise ValueError('label_mode must be one of "fine" "coarse".')
+    dirname = "cifar-100-python"
+    origin = "http://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+    path = get_file(dirname, origin=origin, untar=True)
+
+    X_train, y_train = load_batch(os.path.join(path, "train"), label_key=label_mode + "_labels")
+    X_test, y_test = load_batch(os.path.join(path, "test"), label_key=label_mode + "_labels")
+
+    y_train = np.reshape(y_train, (len(y_train), 1))
+    y_test = np.reshape(y_test, (len(y_test), 1))
+
+    if K.image_dim_ordering() == "tf":
+        X_train = X_train.transpose(0, 2, 3, 1)
+        X_test = X_test.transpose(0, 2, 3, 1)
+    return (X_train, y_train), (X_test, y_test)

@@ -1,0 +1,114 @@
+"""IMDB movie-review sentiment (``keras.datasets.imdb``)."""
+
+import json
+
+from ..utils.data_utils import get_file
+from ._files import load_npz, load_pickle
+from ._sequences import index_sequences, shuffle_together, split
+
+_ORIGINS = {
+    "imdb_full.pkl": (
+        "https://s3.amazonaws.com/text-datasets/imdb_full.pkl",
+        "d091312047c43cf9e4e38fef92437263",
+    ),
+    "imdb.npz": ("https://s3.amazonaws.com/text-datasets/imdb.npz", None),
+    "imdb_word_index.pkl": (
+        "https://s3.amazonaws.com/text-datasets/imdb_word_index.pkl",
+        "72d94b01291be4ff843198d3b0e1e4d7",
+    ),
+    "imdb_word_index.json": (
+        "https://s3.amazonaws.com/text-datasets/imdb_word_index.json",
+        "bfafd718b763782e994055a2d397834f",
+    ),
+}
+
+
+def _fetch(path, default):
+    origin, md5 = _ORIGINS.get(path.rsplit("/", 1)[-1], _ORIGINS[default])
+    if path.rsplit("/", 1)[-1] not in _ORIGINS:
+        md5 = None  # a user-named cache file: no known checksum
+    return get_file(path, origin=origin, md5_hash=md5)
+
+
+def load_data(
+    path="imdb_full.pkl",
+    nb_words=None,
+    skip_top=0,
+    maxlen=None,
+    seed=113,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
+):
+    """Loads the IMDB dataset.
+
+    # Arguments
+        path: where to cache the data (relative to `~/.keras/datasets`); Keras 1's
+            `imdb_full.pkl` or the later `imdb.npz`.
+        nb_words: max number of words to include. Words are ranked
+            by how often they occur (in the training set) and only
+            the most frequent words are kept
+        skip_top: skip the top N most frequently occuring words
+            (which may not be informative).
+        maxlen: truncate sequences after this length (sequences of `maxlen` or more
+            words, start character included, are dropped).
+        seed: random seed for sample shuffling.
+        start_char: The start of a sequence will be marked with this character.
+            Set to 1 because 0 is usually the padding character.
+        oov_char: words that were cut out because of the `nb_words`
+            or `skip_top` limit will be replaced with this character
+            (with `oov_char=None` they are dropped).
+        index_from: index actual words with this index and higher.
+
+    # Returns
+        Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`; X holds lists of
+        ints (a 1-D object array), y int labels.
+
+    Two Keras 1.2.2 slips are not reproduced: after `maxlen` filtering, the train/test
+    split is made at the number of surviving training reviews (1.2.2 cut at the
+    unfiltered count, moving test reviews into the training set), and `oov_char=None`
+    drops the out-of-range words (1.2.2 kept only those).
+    Note that when `nb_words` is None it defaults to the largest index present, which
+    (as in Keras 1) then maps that one largest index to `oov_char`.
+    """
+    path = _fetch(path, "imdb_full.pkl")
+    if path.endswith(".npz"):
+        d = load_npz(path)
+        (x_train, labels_train), (x_test, labels_test) = (
+            (d["x_train"], d["y_train"]),
+            (d["x_test"], d["y_test"]),
+        )
+    else:
+        (x_train, labels_train), (x_test, labels_test) = load_pickle(path)
+
+    x_train, labels_train = shuffle_together(x_train, labels_train, seed)
+    x_test, labels_test = shuffle_together(x_test, labels_test, seed * 2)
+
+    xs, labels, kept = index_sequences(
+        x_train + x_test,
+        labels_train + labels_test,
+        nb_words,
+        skip_top,
+        maxlen,
+        start_char,
+        oov_char,
+        index_from,
+    )
+    return split(xs, labels, sum(kept[: len(x_train)]))
+
+
+def get_word_index(path="imdb_word_index.pkl"):
+    """Retrieves the dictionary mapping words to their frequency rank (1 = most frequent).
+
+    # Arguments
+        path: where to cache the data (relative to `~/.keras/datasets`); Keras 1's
+            `imdb_word_index.pkl` or the later `imdb_word_index.json`.
+
+    # Returns
+        The word index dictionary.
+    """
+    path = _fetch(path, "imdb_word_index.pkl")
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    return load_pickle(path)

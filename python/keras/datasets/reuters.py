@@ -1,0 +1,81 @@
+"""Reuters newswire topics (``keras.datasets.reuters``)."""
+
+import json
+
+from ..utils.data_utils import get_file
+from ._files import load_npz, load_pickle
+from ._sequences import index_sequences, shuffle_together, split
+
+_ORIGINS = {
+    "reuters.pkl": "https://s3.amazonaws.com/text-datasets/reuters.pkl",
+    "reuters.npz": "https://s3.amazonaws.com/text-datasets/reuters.npz",
+    "reuters_word_index.pkl": "https://s3.amazonaws.com/text-datasets/reuters_word_index.pkl",
+    "reuters_word_index.json": "https://s3.amazonaws.com/text-datasets/reuters_word_index.json",
+}
+
+
+def load_data(
+    path="reuters.pkl",
+    nb_words=None,
+    skip_top=0,
+    maxlen=None,
+    test_split=0.2,
+    seed=113,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
+):
+    """Loads the Reuters newswire classification dataset.
+
+    # Arguments
+        path: where to cache the data (relative to `~/.keras/datasets`); Keras 1's
+            `reuters.pkl` or the later `reuters.npz`.
+        nb_words: max number of words to include. Words are ranked
+            by how often they occur (in the training set) and only
+            the most frequent words are kept
+        skip_top: skip the top N most frequently occuring words
+            (which may not be informative).
+        maxlen: truncate sequences after this length (sequences of `maxlen` or more
+            words, start character included, are dropped).
+        test_split: Fraction of the dataset to be used as test data.
+        seed: random seed for sample shuffling.
+        start_char: The start of a sequence will be marked with this character.
+            Set to 1 because 0 is usually the padding character.
+        oov_char: words that were cut out because of the `nb_words`
+            or `skip_top` limit will be replaced with this character
+            (with `oov_char=None` they are dropped; Keras 1.2.2 kept only those).
+        index_from: index actual words with this index and higher.
+
+    # Returns
+        Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`: the first
+        `int(len * (1 - test_split))` shuffled (and filtered) newswires train.
+    """
+    name = path.rsplit("/", 1)[-1]
+    path = get_file(path, origin=_ORIGINS.get(name, _ORIGINS["reuters.pkl"]))
+    if path.endswith(".npz"):
+        d = load_npz(path)
+        xs, labels = d["x"], d["y"]
+    else:
+        xs, labels = load_pickle(path)
+
+    xs, labels = shuffle_together(xs, labels, seed)
+    xs, labels, _ = index_sequences(xs, labels, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
+    return split(xs, labels, int(len(xs) * (1 - test_split)))
+
+
+def get_word_index(path="reuters_word_index.pkl"):
+    """Retrieves the dictionary mapping words to their index.
+
+    # Arguments
+        path: where to cache the data (relative to `~/.keras/datasets`); Keras 1's
+            `reuters_word_index.pkl` or the later `reuters_word_index.json`.
+
+    # Returns
+        The word index dictionary.
+    """
+    name = path.rsplit("/", 1)[-1]
+    path = get_file(path, origin=_ORIGINS.get(name, _ORIGINS["reuters_word_index.pkl"]))
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    return load_pickle(path)
