@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     backend,  # noqa: F401
     callbacks,
     constraints,
+    distributed,
     engine,
     initializations,
     layers,
