@@ -347,7 +347,9 @@ def fit(
     run = None
     data_ref = ray.put(ins)
     try:
-        run = _Run(ray, model, _spec.make_spec(outer, model), data_ref, workers, cpus_per_worker, int(max_failures))
+        run = _Run(
+            ray, model, _spec.make_spec(outer, model), data_ref, workers, cpus_per_worker, int(max_failures)
+        )
         history = _loop(
             run,
             model,
