@@ -169,7 +169,7 @@ def main():
     import ray
 
     t0 = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     print("ray.init: %.1f s, %d CPUs" % (time.perf_counter() - t0, os.cpu_count()))
     step_overhead(args.quick)
     time_to_96(args.quick)

@@ -42,7 +42,7 @@ def cluster():
     _need_ray()
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=True, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -351,6 +351,28 @@ def test_dead_worker_is_a_clear_error_and_is_recovered(cluster):
     assert len(h.history["loss"]) == 3
     for wa, wb in zip(undisturbed.get_weights(), m.get_weights()):
         assert np.array_equal(wa, wb)
+    _no_leftovers()
+
+
+def test_raising_worker_is_a_clear_error(cluster):
+    """A worker whose call raises: WorkerError naming the worker, the step and the
+    cause, all actors stopped (the step protocol's error path, driven directly)."""
+    import keras.distributed
+    from keras.distributed import _Run, _spec
+
+    x, y, _ = _data(64)
+    m = _mlp(61)
+    net = _spec.inner(m)
+    net._make_apply_function()
+    data = net._standardize_user_data(x, y)
+    ref = cluster.put(data[0] + data[1] + data[2])
+    run = _Run(cluster, net, _spec.make_spec(m, net), ref, 2, 1, 0)
+    t0 = time.time()
+    with pytest.raises(keras.distributed.WorkerError, match=r"worker 1 failed at step 3 .*boom") as err:
+        run.call(lambda k, a, retry: a.fail.remote("boom") if k == 1 else a.info.remote(), "step 3")
+    assert err.value.worker == 1 and err.value.step == "step 3"
+    assert time.time() - t0 < 10.0
+    del ref, run, err
     _no_leftovers()
 
 
