@@ -131,6 +131,48 @@ def test_missing_ray_is_a_clear_import_error(monkeypatch):
         keras.distributed.fit(model, x, y, nb_epoch=1, verbose=0)
 
 
+def test_split_step_is_bitwise_the_fused_step():
+    """`_make_gradient_function` + `_make_apply_function` (no Ray): the same weights,
+    optimizer state and losses as `fit`, bit for bit, with Dropout, a Lambda, a
+    regulariser, a constraint, Adam with clipnorm and a two-output model."""
+    from keras.optimizers import Adam
+
+    x, y, _ = _data(96)
+    yb = x[:, :1] * 0.5
+    for build in ("mlp", "two_out"):
+        nets = []
+        for _ in range(2):
+            if build == "mlp":
+                m = _mlp(71, dropout=0.3)
+                m.compile(loss="categorical_crossentropy", optimizer=Adam(lr=0.01, clipnorm=0.5))
+                ins_y = y
+            else:
+                m = _two_tower(72)
+                ins_y = [y, yb]
+            nets.append(m)
+        a, b = nets
+        xin = x if build == "mlp" else [x, np.tanh(x[:, :5])]
+        ha = a.fit(xin, ins_y, batch_size=32, nb_epoch=2, verbose=0, shuffle=False)
+        net = b.model if build == "mlp" else b
+        grad, apply = net._make_gradient_function(), net._make_apply_function()
+        xs, ys, ws = net._standardize_user_data(xin, ins_y)
+        ins = xs + ys + ws
+        lp = [np.asarray(1.0, dtype=np.float32)] if net._learning_phase_inputs() else []
+        losses = []
+        for _ in range(2):
+            batch_losses = []
+            for s in range(0, 96, 32):
+                outs = grad._program([v[s : s + 32] for v in ins] + lp)
+                assert outs[-1].dtype == np.float32 and outs[-1].shape == (net._gradient_size(),)
+                apply._program([outs[-1]])
+                batch_losses.append(float(outs[0]))
+            losses.append(float(np.mean(batch_losses)))
+        assert np.allclose(losses, ha.history["loss"], rtol=1e-6)
+        assert all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights())), build
+        opt_a, opt_b = a.optimizer.get_weights(), b.optimizer.get_weights()
+        assert len(opt_a) == len(opt_b) and all(np.array_equal(p, q) for p, q in zip(opt_a, opt_b))
+
+
 def test_workers_1_is_bitwise_model_fit(cluster):
     """Dropout, a Lambda, a regulariser, a constraint, sample weights with zeros, an
     uneven last batch and a validation split: workers=1 equals model.fit bit for bit."""
@@ -186,6 +228,7 @@ def test_workers_2_matches_single_process(cluster):
     print("samples per worker per epoch:", hb.worker_samples)
     assert diff <= WTOL
     assert hb.worker_samples == [[102, 101]] * 3
+    assert hb.worker_threads == [1, 1], "RAYON_NUM_THREADS follows cpus_per_worker"
     for key in ("loss", "acc", "val_loss", "val_acc"):
         assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
     # validation runs once on the driver: its metrics are those of the driver's weights

@@ -430,6 +430,9 @@ def _combine(outs_by_k, weights_loss, weights_n, n_losses):
     n = len(outs_by_k[k0])
     if len(outs_by_k) == 1:
         return list(outs_by_k[k0])
+    # Shards left out (all their weights zero) also leave the metric averages.
+    kept = float(sum(weights_n[k] for k in outs_by_k))
+    weights_n = {k: weights_n[k] / kept for k in outs_by_k}
     res = []
     for i in range(n):
         wts = weights_loss if i < n_losses else weights_n
