@@ -4,7 +4,8 @@
    `model.fit` and with `keras.distributed.fit(workers=1)` and `(workers=2)` on the same
    data; the step time is the median interval between `on_batch_end` calls after the
    first epoch (so actor start-up is left out). Overhead = distributed - single.
-2. Time to 96% test accuracy on the MNIST MLP (8000 training / 2000 test images of the
+2. Ray's floor for the same traffic (one gradient-sized array out, two back).
+3. Time to 96% test accuracy on the MNIST MLP (8000 training / 2000 test images of the
    shared MNIST test set, batch 128, RMSprop, evaluated after every epoch), single
    process vs workers=2; actor start-up included.
 
@@ -100,6 +101,36 @@ def step_overhead(quick):
         sys.stdout.flush()
 
 
+def ray_floor():
+    """Ray's own cost of one step's traffic: put one gradient-sized float32 array, two
+    actors each return an array of that size, the driver sums them."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Echo:
+        def f(self, g):
+            return g + 0
+
+        def ready(self):
+            return True
+
+    actors = [Echo.remote() for _ in range(2)]
+    ray.get([a.ready.remote() for a in actors])
+    print("\n# Ray floor: put + 2 actor round trips of a gradient-sized array + sum (ms, median)")
+    for n in (10_000, 100_000, 1_000_000, 4_000_000):
+        g = np.ones(n, np.float32)
+        ts = []
+        for _ in range(25):
+            t = time.perf_counter()
+            r = ray.put(g)
+            out = ray.get([a.f.remote(r) for a in actors])
+            _ = out[0] + out[1]
+            ts.append(time.perf_counter() - t)
+        print("%10d %10.2f" % (n, 1000 * float(np.median(ts[5:]))))
+    for a in actors:
+        ray.kill(a)
+
+
 def _mnist():
     with gzip.open(os.path.join(DATA, "t10k-images-idx3-ubyte.gz")) as f:
         x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
@@ -172,6 +203,7 @@ def main():
     ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
     print("ray.init: %.1f s, %d CPUs" % (time.perf_counter() - t0, os.cpu_count()))
     step_overhead(args.quick)
+    ray_floor()
     time_to_96(args.quick)
     ray.shutdown()
 
