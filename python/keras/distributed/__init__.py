@@ -32,8 +32,8 @@ Logged losses are averaged with the same weights, other metrics weighted by shar
   seeds; replica 0 keeps each seed, replica k > 0 uses `seed + k * 0x9E3779B1 (mod
   2**31 - 1)`. A random stream's counter advances once per gradient call, as in
   `model.fit` (and, as there, once per validation batch: the workers replay the
-  driver's validation calls), and element indices restart at each shard's first row. So replica 0's
-  masks are exactly the single-process masks of its rows (and `workers=1` is bitwise
+  driver's validation calls), and element indices restart at each shard's first row.
+  So replica 0's masks are exactly the single-process masks of its rows (and `workers=1` is bitwise
   `model.fit`), while other shards draw independent masks with the same keep
   probability: with Dropout and `workers > 1` training matches single-process training
   in distribution, not elementwise. A replacement worker (`max_failures`) advances its
@@ -55,9 +55,17 @@ Logged losses are averaged with the same weights, other metrics weighted by shar
   and the step, after every actor of the run is killed. With `max_failures=n`, up to n
   failures are absorbed: the step is retried on a fresh worker started from the
   driver's current weights and optimizer state (which equal the failed worker's), so
-  training goes on to the same result.
-- Callbacks see the driver's model, updated after every step. Ray is initialised with
-  `ray.init(address=address)` when it is not yet; the cluster is left running.
+  training goes on to the same result. (With `sync_every > 1` the fresh worker starts
+  from the last averaged state instead: not the undisturbed result.)
+- Limits: an output mask (`Masking` upstream of a loss) is normalised per shard, so
+  with `workers > 1` a masked loss is an approximation; with several outputs, a shard
+  whose sample weights for one output are all zero while the batch has others raises
+  NotImplementedError. Custom layer classes, losses and metrics travel by reference
+  (cloudpickle): their modules must be importable on the workers; Lambda functions
+  travel as Keras 1's bytecode in the config.
+- Callbacks see the driver's model, updated after every step (with `sync_every > 1`,
+  at every averaging). Ray is initialised with `ray.init(address=address)` when it is
+  not yet; the cluster is left running.
 - Every worker holds the whole training set (sent once through the object store).
 """
 
