@@ -590,11 +590,15 @@ def _loop(
                             flat = (flat * np.float32(a[k0])).astype(np.float32)
                         outs_by_k = {k0: outs}
                     else:
-                        flat = None
+                        # sum_k a_k g_k in float32, in worker order (the same on every run)
+                        flat, term = None, None
                         for k, (_, g) in sorted(grads.items()):
-                            term = np.float32(a[k]) * g
-                            flat = term if flat is None else flat + term
-                        flat = flat.astype(np.float32)
+                            if flat is None:
+                                flat = np.multiply(g, np.float32(a[k]))
+                                term = np.empty_like(flat)
+                            else:
+                                np.multiply(g, np.float32(a[k]), out=term)
+                                flat += term
                         outs_by_k = {k: o for k, (o, _) in grads.items()}
                     apply_program([flat])
                     pending = flat
