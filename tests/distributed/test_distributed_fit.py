@@ -404,6 +404,15 @@ def test_dead_worker_is_a_clear_error_and_is_recovered(cluster):
     _no_leftovers()
 
 
+def test_more_cpus_than_the_cluster_has_is_a_clear_error(cluster):
+    import keras.distributed
+
+    x, y, _ = _data(40)
+    with pytest.raises(ValueError, match="needs 3 CPUs, the Ray cluster has 2"):
+        keras.distributed.fit(_mlp(81), x, y, nb_epoch=1, verbose=0, workers=3)
+    _no_leftovers()
+
+
 def test_raising_worker_is_a_clear_error(cluster):
     """A worker whose call raises: WorkerError naming the worker, the step and the
     cause, all actors stopped (the step protocol's error path, driven directly)."""

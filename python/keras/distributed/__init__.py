@@ -275,6 +275,7 @@ def fit(
     # Raises
         ImportError: Ray is not installed.
         WorkerError: a worker died or raised (more than `max_failures` times).
+        ValueError: the cluster has fewer CPUs than `workers * cpus_per_worker`.
         NotImplementedError: stateful models.
     """
     from .. import callbacks as cbks
@@ -335,6 +336,16 @@ def fit(
     n_out = len(model.outputs)
     sw_at = len(x) + len(y)
 
+    if not ray.is_initialized():
+        ray.init(address=address)
+    have = ray.cluster_resources().get("CPU", 0)
+    if have < workers * cpus_per_worker:
+        # Ray would otherwise wait for the missing CPUs without end.
+        raise ValueError(
+            "keras.distributed.fit: workers=%d x cpus_per_worker=%d needs %d CPUs, the Ray cluster has %g"
+            % (workers, cpus_per_worker, workers * cpus_per_worker, have)
+        )
+
     # The driver is a replica too: it applies every averaged gradient.
     opt = model.optimizer
     had_train = model.train_function is not None
@@ -350,8 +361,6 @@ def fit(
     # Losses combine with the non-zero-weight shares, other metrics with shard sizes.
     n_losses = 1 + (n_out if n_out > 1 else 0)
 
-    if not ray.is_initialized():
-        ray.init(address=address)
     run = None
     data_ref = ray.put(ins)
     try:
