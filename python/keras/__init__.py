@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     callbacks,
     constraints,
     datasets,
+    distributed,
     engine,
     initializations,
     layers,

@@ -1286,14 +1286,16 @@ def _dropout_in_phase(x, level, noise_shape=None, seed=None):
     lp = learning_phase()
     if isinstance(lp, int):
         return dropout(x, level, noise_shape, seed) if lp else x
+    seed = _seed(seed)
     out = _op(
         "dropout",
         [_float(x), lp],
         level=float(level),
-        seed=_seed(seed),
+        seed=seed,
         noise_shape=_noise_shape(noise_shape),
     )
     out._uses_learning_phase = True
+    out._random_seed = seed  # keras.distributed rebuilds the layer with this seed
     return out
 
 

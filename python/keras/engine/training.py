@@ -761,6 +761,72 @@ class Model(Container):
             inputs = self.inputs + self._learning_phase_inputs()
             self.predict_function = K.function(inputs, self.outputs, updates=self.state_updates)
 
+    # split step (data-parallel training, `keras.distributed`) ------------------------------
+
+    def _make_gradient_function(self):
+        """A function of (inputs, targets, sample weights[, learning phase]) returning
+        `[total_loss] + metrics_tensors + [flat_grads]`: the forward and backward of a
+        train step, with every gradient of the trainable weights (in the optimizer's
+        order) concatenated into one float32 vector, and the model's state updates
+        (stateful RNN states, moving averages). No optimizer update."""
+        if not hasattr(self, "train_function"):
+            raise RuntimeError("You must compile your model before using it.")
+        if getattr(self, "gradient_function", None) is None:
+            from ..backend import ferrokeras_backend as FK
+
+            inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
+            params = self._collected_trainable_weights
+            grads = K.gradients(self.total_loss, params) if params else []
+            flat = FK._op("concat_flat", [g * 1.0 if K._graph().is_variable(g.node) else g for g in grads])
+            self.gradient_function = K.function(
+                inputs, [self.total_loss] + self.metrics_tensors + [flat], updates=self.updates
+            )
+        return self.gradient_function
+
+    def _gradient_size(self):
+        """Length of the flat gradient vector of `_make_gradient_function`."""
+        return int(sum(int(np.prod(K.get_variable_shape(p))) for p in self._collected_trainable_weights))
+
+    def _make_apply_function(self):
+        """A function of one flat float32 gradient vector (as returned by
+        `_make_gradient_function`) that runs the optimizer's update with it: clipping,
+        the optimizer step and the constraints, exactly as in the fused train step.
+
+        The optimizer builds its update from `K.gradients(loss, params)`; here that call
+        is answered with slices of the flat placeholder, so any optimizer (built-in or
+        user-defined) updates from the given gradients. The optimizer's state variables
+        are created anew (as `compile` + `fit` would): carry their values over with
+        `optimizer.get_weights()` / `set_weights()`."""
+        if not hasattr(self, "train_function"):
+            raise RuntimeError("You must compile your model before using it.")
+        if getattr(self, "apply_function", None) is None:
+            from .. import backend as backend_module
+            from ..backend import ferrokeras_backend as FK
+
+            params = list(self._collected_trainable_weights)
+            flat = K.placeholder(shape=(self._gradient_size(),), name="flat_gradients")
+            slices, offset = [], 0
+            for p in params:
+                shape = [int(d) for d in K.get_variable_shape(p)]
+                n = int(np.prod(shape))
+                slices.append(FK._op("slice_flat", [flat], offset=offset, shape=shape))
+                offset += n
+            by_id = {id(p): s for p, s in zip(params, slices)}
+
+            def given_gradients(loss, variables):
+                if loss is not self.total_loss:
+                    raise ValueError("apply function: gradients asked for another loss than the model's")
+                return [by_id[id(v)] for v in variables]
+
+            saved = backend_module.gradients
+            backend_module.gradients = given_gradients
+            try:
+                updates = self.optimizer.get_updates(params, self.constraints, self.total_loss)
+            finally:
+                backend_module.gradients = saved
+            self.apply_function = K.function([flat], [], updates=updates)
+        return self.apply_function
+
     # loops -------------------------------------------------------------------------------
 
     def _fit_loop(

@@ -1,0 +1,666 @@
+"""Data-parallel training on a Ray cluster: `keras.distributed.fit`.
+
+`fit(model, x, y, ..., workers=2)` trains `model` exactly as `model.fit` would, with
+each global batch split across `workers` replicas (Ray actors). Ray is an optional
+dependency (`pip install 'ferrokeras[distributed]'`), imported only when `fit` runs;
+`import keras` never imports it.
+
+# How a step runs
+
+The driver keeps the model and runs the loop: epochs, shuffling (the same
+`np.random` calls as `model.fit`), callbacks, the progress bar, History and validation
+(once, on the driver). Each global batch `[start, end)` is split into one contiguous
+shard per worker. A worker runs the model's *gradient function* on its shard (forward,
+backward, every gradient in one flat float32 vector). Keras 1 normalises a weighted
+loss by the count of samples with non-zero weight, so the driver averages the workers'
+gradients weighted by each shard's count of non-zero-weight samples:
+`g = sum_k nnz_k / nnz * g_k`, which is the gradient of the whole batch's loss
+(regularisation terms included once). With several outputs whose non-zero counts
+differ by shard, the shards' sample weights are rescaled per output so the same sum
+holds. Every replica, and the driver, then runs the same *apply function* (clipping,
+the optimizer step, constraints) on `g`, so all replicas hold the same weights; the
+apply of step t travels with the request of step t+1 (one round trip per step).
+Logged losses are averaged with the same weights, other metrics weighted by shard size.
+
+# Rules
+
+- Equality: with `workers=1` the weights, losses and metrics are bitwise those of
+  `model.fit` on an identically built model with the same `np.random` seed (the fused
+  train step equals gradient + apply bit for bit). With more workers the result equals
+  single-process training up to float32 rounding of the weighted sum.
+- Randomness (Dropout): every replica rebuilds the model with the driver's Dropout
+  seeds; replica 0 keeps each seed, replica k > 0 uses `seed + k * 0x9E3779B1 (mod
+  2**31 - 1)`. A random stream's counter advances once per gradient call, as in
+  `model.fit` (and, as there, once per validation batch: the workers replay the
+  driver's validation calls), and element indices restart at each shard's first row.
+  So replica 0's masks are exactly the single-process masks of its rows (and `workers=1` is bitwise
+  `model.fit`), while other shards draw independent masks with the same keep
+  probability: with Dropout and `workers > 1` training matches single-process training
+  in distribution, not elementwise. A replacement worker (`max_failures`) advances its
+  streams to the failed worker's counter before it resumes. Random nodes that are not
+  Dropout layers (e.g. `K.random_normal` inside a Lambda) take seeds drawn on each
+  worker from `np.random.seed(1 + rank)`. The workers' streams start at counter 0: a
+  model that already trained in this process continues with fresh counters, and the
+  driver's own `evaluate` / `predict` calls (in callbacks, say) are not replayed.
+- State: stateful models (stateful RNNs) raise NotImplementedError. State updates of
+  other models (moving averages) run on each worker on its own shard; the driver takes
+  worker 0's values at the end of every epoch.
+- `sync_every=k > 1` is an approximation (local SGD): each worker applies its own
+  shard's gradient every step, and every k steps (and at each epoch end) the weights
+  and optimizer slots are averaged across workers, weighted by the samples each
+  processed since the last average. There is no asynchronous mode.
+- Threads: each worker sets `RAYON_NUM_THREADS=cpus_per_worker` before the engine
+  starts and asks Ray for `cpus_per_worker` CPUs.
+- Faults: a worker that dies or raises ends `fit` with `WorkerError` naming the worker
+  and the step, after every actor of the run is killed. With `max_failures=n`, up to n
+  failures are absorbed: the step is retried on a fresh worker started from the
+  driver's current weights and optimizer state (which equal the failed worker's), so
+  training goes on to the same result. (With `sync_every > 1` the fresh worker starts
+  from the last averaged state instead: not the undisturbed result.)
+- Limits: an output mask (`Masking` upstream of a loss) is normalised per shard, so
+  with `workers > 1` a masked loss is an approximation; with several outputs, a shard
+  whose sample weights for one output are all zero while the batch has others raises
+  NotImplementedError. Custom layer classes, losses and metrics travel by reference
+  (cloudpickle): their modules must be importable on the workers; Lambda functions
+  travel as Keras 1's bytecode in the config.
+- Callbacks see the driver's model, updated after every step (with `sync_every > 1`,
+  at every averaging). Ray is initialised with `ray.init(address=address)` when it is
+  not yet; the cluster is left running.
+- Every worker holds the whole training set (sent once through the object store).
+"""
+
+import copy
+import uuid
+
+import numpy as np
+
+__all__ = ["fit", "WorkerError"]
+
+
+class WorkerError(RuntimeError):
+    """A worker of `keras.distributed.fit` died or raised."""
+
+    def __init__(self, message, worker=None, step=None):
+        super().__init__(message)
+        self.worker = worker
+        self.step = step
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as e:
+        raise ImportError(
+            "keras.distributed.fit needs Ray, which is not installed. Install it with "
+            "`pip install 'ferrokeras[distributed]'` (from a checkout: `pip install '.[distributed]'`) "
+            "or `pip install ray`."
+        ) from e
+    return ray
+
+
+def _nnz(w):
+    """Non-zero weight count of a (sub)batch of sample weights."""
+    return int(np.count_nonzero(w))
+
+
+def _split(start, end, workers):
+    """Contiguous shards `[(s, e)]` of rows start:end, sizes differing by at most one."""
+    n = end - start
+    sizes = [n // workers + (1 if k < n % workers else 0) for k in range(workers)]
+    shards, s = [], start
+    for size in sizes:
+        shards.append((s, s + size))
+        s += size
+    return shards
+
+
+class _Run:
+    """The driver side of one `fit` call: the actors and the step protocol."""
+
+    def __init__(self, ray, model, spec, data_ref, workers, cpus_per_worker, max_failures):
+        self.ray = ray
+        self.model = model
+        self.spec = spec
+        self.data_ref = data_ref
+        self.workers = workers
+        self.cpus = cpus_per_worker
+        self.max_failures = max_failures
+        self.failures = 0
+        self.tag = uuid.uuid4().hex[:8]
+        self.generation = 0
+        from ._replica import Replica
+
+        self.remote_cls = ray.remote(Replica)
+        self.actors = [None] * workers
+        self.names = [None] * workers
+        self.calls = [0] * workers
+        self.index_ref = None
+        for k in range(workers):
+            self.actors[k] = self._start(k, spec)
+        try:
+            self.info = self._gather({k: a.info.remote() for k, a in enumerate(self.actors)}, "start-up")
+        except _Failure as f:
+            self.fail(f.worker, f.where, f.error)
+
+    def _start(self, k, spec):
+        self.generation += 1
+        name = "ferrokeras-worker-%s-%d-%d" % (self.tag, k, self.generation)
+        self.names[k] = name
+        return self.remote_cls.options(
+            name=name, num_cpus=self.cpus, max_restarts=0, max_task_retries=0
+        ).remote(spec, self.data_ref, k, self.cpus)
+
+    def kill_all(self):
+        for a in self.actors:
+            if a is not None:
+                try:
+                    self.ray.kill(a, no_restart=True)
+                except Exception:  # already gone
+                    pass
+        self.actors = [None] * self.workers
+
+    def _gather(self, refs, where):
+        """Results by worker; the first failure raises `_Failure` at once."""
+        ray = self.ray
+        by_ref = {r: k for k, r in refs.items()}
+        pending = list(refs.values())
+        results = {}
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for r in ready:
+                k = by_ref[r]
+                try:
+                    results[k] = ray.get(r)
+                except Exception as e:
+                    raise _Failure(k, where, e) from e
+        return results
+
+    def fail(self, k, where, error):
+        self.kill_all()
+        detail = str(error).strip().splitlines()
+        detail = detail[-1] if detail else type(error).__name__
+        raise WorkerError(
+            "keras.distributed.fit: worker %d failed at %s (%s: %s); all workers were stopped"
+            % (k, where, type(error).__name__, detail),
+            worker=k,
+            step=where,
+        ) from error
+
+    def replace(self, k, where, error):
+        """A fresh worker k from the driver's current state, or WorkerError."""
+        self.failures += 1
+        if self.failures > self.max_failures:
+            self.fail(k, where, error)
+        try:
+            self.ray.kill(self.actors[k], no_restart=True)
+        except Exception:
+            pass
+        from . import _spec
+
+        spec = dict(self.spec)
+        spec["state"] = _spec.get_state(self.model)
+        spec["hyper"] = _spec.get_hyper(self.model.optimizer)
+        self.actors[k] = self._start(k, spec)
+        refs = {k: self.actors[k].set_epoch.remote(self.index_ref)}
+        self._gather(refs, where)
+        self._gather({k: self.actors[k].skip.remote(self.calls[k])}, where)
+
+    def call(self, make, where):
+        """Runs `make(k, actor) -> ref or None` on every worker and gathers; failed
+        workers are replaced and their call redone (`make(k, actor, retry=True)`)."""
+        refs = {}
+        for k, a in enumerate(self.actors):
+            r = make(k, a, False)
+            if r is not None:
+                refs[k] = r
+        results = {}
+        while True:
+            try:
+                results.update(self._gather({k: r for k, r in refs.items() if k not in results}, where))
+                return results
+            except _Failure as f:
+                self.replace(f.worker, where, f.error)
+                refs[f.worker] = make(f.worker, self.actors[f.worker], True)
+
+
+class _Failure(Exception):
+    def __init__(self, worker, where, error):
+        super().__init__(str(error))
+        self.worker = worker
+        self.where = where
+        self.error = error
+
+
+def fit(
+    model,
+    x,
+    y,
+    batch_size=32,
+    nb_epoch=10,
+    verbose=1,
+    callbacks=[],  # noqa: B006 (Keras 1's signature; never mutated)
+    validation_split=0.0,
+    validation_data=None,
+    shuffle=True,
+    class_weight=None,
+    sample_weight=None,
+    initial_epoch=0,
+    *,
+    workers=2,
+    address=None,
+    cpus_per_worker=1,
+    sync_every=1,
+    max_failures=0,
+):
+    """Trains a compiled `model` data-parallel on Ray; returns a `History`, as
+    `model.fit`. See the module docstring for the rules.
+
+    # Arguments
+        model: a compiled Sequential or functional `Model`.
+        x, y, batch_size, nb_epoch, verbose, callbacks, validation_split,
+        validation_data, shuffle, class_weight, sample_weight, initial_epoch:
+            as in `model.fit`; `batch_size` is the global batch.
+        workers: number of worker actors (replicas).
+        address: Ray cluster address (`'auto'`, `'ray://host:10001'`), used when Ray is
+            not initialised yet; None starts a local cluster.
+        cpus_per_worker: CPUs reserved per worker; also its engine thread count.
+        sync_every: 1 for exact synchronous training; k > 1 averages weights and
+            optimizer slots every k steps (an approximation).
+        max_failures: how many worker failures to absorb by retrying on a fresh worker.
+
+    # Returns
+        A `History`; `history.worker_samples` lists, per epoch, the samples each
+        worker computed gradients on.
+
+    # Raises
+        ImportError: Ray is not installed.
+        WorkerError: a worker died or raised (more than `max_failures` times).
+        ValueError: the cluster has fewer CPUs than `workers * cpus_per_worker`.
+        NotImplementedError: stateful models.
+    """
+    from .. import callbacks as cbks
+    from ..engine.training import batch_shuffle, dedupe_labels, make_batches, slice_X
+    from . import _spec
+
+    ray = _import_ray()
+    outer, model = model, _spec.inner(model)
+    if not hasattr(model, "train_function"):
+        raise RuntimeError("You must compile your model before using it.")
+    workers, cpus_per_worker, sync_every = int(workers), int(cpus_per_worker), int(sync_every)
+    if workers < 1 or cpus_per_worker < 1 or sync_every < 1 or int(max_failures) < 0:
+        raise ValueError(
+            "keras.distributed.fit: workers, cpus_per_worker and sync_every must be >= 1 and "
+            "max_failures >= 0; got workers=%r, cpus_per_worker=%r, sync_every=%r, max_failures=%r"
+            % (workers, cpus_per_worker, sync_every, max_failures)
+        )
+    if model.stateful:
+        raise NotImplementedError(
+            "keras.distributed.fit: stateful models (stateful RNN states across batches) are not supported"
+        )
+
+    # Data, exactly as model.fit standardises and splits it.
+    x, y, sample_weights = model._standardize_user_data(
+        x,
+        y,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        check_batch_dim=False,
+        batch_size=batch_size,
+    )
+    val_ins = None
+    if validation_data:
+        if len(validation_data) == 2:
+            val_x, val_y = validation_data
+            val_sample_weight = None
+        elif len(validation_data) == 3:
+            val_x, val_y, val_sample_weight = validation_data
+        else:
+            raise ValueError(
+                "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
+                + str(validation_data)
+            )
+        val_x, val_y, val_sw = model._standardize_user_data(
+            val_x, val_y, sample_weight=val_sample_weight, check_batch_dim=False, batch_size=batch_size
+        )
+        val_ins = val_x + val_y + val_sw
+    elif validation_split and 0.0 < validation_split < 1.0:
+        split_at = int(len(x[0]) * (1.0 - validation_split))
+        x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
+        y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
+        sample_weights, val_sw = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
+        val_ins = val_x + val_y + val_sw
+    do_validation = val_ins is not None
+    if do_validation:
+        model._make_test_function()
+    ins = x + y + sample_weights
+    n_out = len(model.outputs)
+    sw_at = len(x) + len(y)
+
+    if not ray.is_initialized():
+        ray.init(address=address)
+    have = ray.cluster_resources().get("CPU", 0)
+    if have < workers * cpus_per_worker:
+        # Ray would otherwise wait for the missing CPUs without end.
+        raise ValueError(
+            "keras.distributed.fit: workers=%d x cpus_per_worker=%d needs %d CPUs, the Ray cluster has %g"
+            % (workers, cpus_per_worker, workers * cpus_per_worker, have)
+        )
+
+    # The driver is a replica too: it applies every averaged gradient.
+    opt = model.optimizer
+    had_train = model.train_function is not None
+    old_opt = opt.get_weights() if had_train else None
+    model.apply_function = None
+    model._make_apply_function()
+    if old_opt:
+        opt.set_weights(old_opt)
+    apply_program = model.apply_function._program
+
+    out_labels = dedupe_labels(model.metrics_names)
+    callback_metrics = copy.copy(out_labels) + (["val_" + n for n in out_labels] if do_validation else [])
+    # Losses combine with the non-zero-weight shares, other metrics with shard sizes.
+    n_losses = 1 + (n_out if n_out > 1 else 0)
+
+    run = None
+    data_ref = ray.put(ins)
+    try:
+        run = _Run(
+            ray, model, _spec.make_spec(outer, model), data_ref, workers, cpus_per_worker, int(max_failures)
+        )
+        history = _loop(
+            run,
+            model,
+            ins,
+            val_ins,
+            sw_at,
+            n_out,
+            n_losses,
+            out_labels,
+            callback_metrics,
+            apply_program,
+            batch_size,
+            nb_epoch,
+            verbose,
+            callbacks,
+            shuffle,
+            initial_epoch,
+            sync_every,
+            do_validation,
+            cbks,
+            batch_shuffle,
+            make_batches,
+        )
+    finally:
+        if run is not None:
+            run.kill_all()
+            run.index_ref = None
+            run.data_ref = None
+        del data_ref
+        # Keep the model's own train step consistent with the optimizer state reached.
+        state = opt.get_weights()
+        model.apply_function = None
+        model.train_function = None
+        model._make_train_function()
+        opt.set_weights(state)
+    return history
+
+
+def _shares(ins, sw_at, n_out, shards):
+    """(a_k, per-output sample-weight scales or None) per shard; a_k = 0 for an empty
+    shard (or one whose weights are all zero, single output)."""
+    total_n = sum(e - s for s, e in shards)
+    if n_out == 1:
+        w = ins[sw_at]
+        nnz = [_nnz(w[s:e]) for s, e in shards]
+        tot = sum(nnz)
+        if tot == 0:
+            # Keras 1's loss is 0/0 on such a batch; the first shard reproduces that.
+            return [1.0] + [0.0] * (len(shards) - 1), [None] * len(shards)
+        return [n / tot for n in nnz], [None] * len(shards)
+    a = [(e - s) / total_n for s, e in shards]
+    scales = []
+    for k, (s, e) in enumerate(shards):
+        if e == s:
+            scales.append(None)
+            continue
+        row = []
+        for o in range(n_out):
+            w = ins[sw_at + o]
+            nk, no = _nnz(w[s:e]), _nnz(w[shards[0][0] : shards[-1][1]])
+            if nk == 0 and no > 0:
+                raise NotImplementedError(
+                    "keras.distributed.fit: a worker's shard has only zero sample weights for output %d "
+                    "while the batch has others (use fewer workers or spread the zero weights)" % o
+                )
+            cells = int(np.prod(w[s:e].shape))
+            all_cells = int(np.prod(w[shards[0][0] : shards[-1][1]].shape))
+            if no == 0 or (nk, no) == (cells, all_cells):
+                row.append(1.0)
+            else:
+                row.append((nk / no) / a[k])
+        scales.append(None if all(r == 1.0 for r in row) else row)
+    return a, scales
+
+
+def _combine(outs_by_k, weights_loss, weights_n, n_losses):
+    k0 = min(outs_by_k)
+    n = len(outs_by_k[k0])
+    if len(outs_by_k) == 1:
+        return list(outs_by_k[k0])
+    # Shards left out (all their weights zero) also leave the metric averages.
+    kept = float(sum(weights_n[k] for k in outs_by_k))
+    weights_n = {k: weights_n[k] / kept for k in outs_by_k}
+    res = []
+    for i in range(n):
+        wts = weights_loss if i < n_losses else weights_n
+        res.append(float(sum(wts[k] * outs_by_k[k][i] for k in outs_by_k)))
+    return res
+
+
+def _loop(
+    run,
+    model,
+    ins,
+    val_ins,
+    sw_at,
+    n_out,
+    n_losses,
+    out_labels,
+    callback_metrics,
+    apply_program,
+    batch_size,
+    nb_epoch,
+    verbose,
+    callbacks,
+    shuffle,
+    initial_epoch,
+    sync_every,
+    do_validation,
+    cbks,
+    batch_shuffle,
+    make_batches,
+):
+    from . import _spec
+
+    ray = run.ray
+    nb_train_sample = ins[0].shape[0]
+    index_array = np.arange(nb_train_sample)
+    if do_validation and verbose:
+        print("Train on %d samples, validate on %d samples" % (nb_train_sample, val_ins[0].shape[0]))
+    history = cbks.History()
+    cb = [cbks.BaseLogger()] + list(callbacks or []) + [history]
+    if verbose:
+        cb += [cbks.ProgbarLogger()]
+    cb = cbks.CallbackList(cb)
+    callback_model = getattr(model, "callback_model", None) or model
+    cb.set_model(callback_model)
+    cb.set_params(
+        {
+            "batch_size": batch_size,
+            "nb_epoch": nb_epoch,
+            "nb_sample": nb_train_sample,
+            "verbose": verbose,
+            "do_validation": do_validation,
+            "metrics": callback_metrics,
+        }
+    )
+    history.worker_samples = []
+    history.worker_threads = [i["threads"] for _, i in sorted(run.info.items())]
+    cb.on_train_begin()
+    callback_model.stop_training = False
+    model.validation_data = val_ins
+    has_state_updates = bool(model.updates)
+    hyper_sent = _spec.get_hyper(model.optimizer)
+    pending = None  # the averaged gradient every worker still has to apply
+    step = 0
+
+    def hyper_changes():
+        nonlocal hyper_sent
+        now = _spec.get_hyper(model.optimizer)
+        changed = {k: v for k, v in now.items() if not np.array_equal(v, hyper_sent.get(k))}
+        hyper_sent = now
+        return changed or None
+
+    def sync_state(counts):
+        """sync_every > 1: weighted average of every replica's state, sent to all."""
+        states = run.call(lambda k, a, retry: a.get_state.remote(), "weight averaging (step %d)" % step)
+        ks = sorted(states)
+        if len(ks) == 1:
+            avg = states[ks[0]]
+        else:
+            tot = float(sum(counts[k] for k in ks)) or 1.0
+            wts = [counts[k] / tot if tot else 1.0 / len(ks) for k in ks]
+
+            def mean(arrays):
+                acc = np.zeros(arrays[0].shape, dtype=np.float64)
+                for w, a in zip(wts, arrays):
+                    acc += w * a
+                return acc.astype(arrays[0].dtype)
+
+            avg = {
+                "weights": [
+                    mean([states[k]["weights"][i] for k in ks]) for i in range(len(states[ks[0]]["weights"]))
+                ],
+                "optimizer": [
+                    mean([states[k]["optimizer"][i] for k in ks])
+                    for i in range(len(states[ks[0]]["optimizer"]))
+                ],
+                "iterations": states[ks[0]]["iterations"],
+            }
+            ref = ray.put(avg)
+            run.call(lambda k, a, retry: a.set_state.remote(ref), "weight averaging (step %d)" % step)
+            del ref
+        _spec.load_state(model, avg)
+
+    try:
+        for epoch in range(initial_epoch, nb_epoch):
+            cb.on_epoch_begin(epoch)
+            if shuffle == "batch":
+                index_array = batch_shuffle(index_array, batch_size)
+            elif shuffle:
+                np.random.shuffle(index_array)
+            # the driver only needs the epoch's sample weights (for the shares)
+            epoch_ins = [None] * sw_at + ([w[index_array] for w in ins[sw_at:]] if shuffle else ins[sw_at:])
+            run.index_ref = ray.put(index_array) if shuffle else None
+            idx = run.index_ref
+            run.call(lambda k, a, retry, idx=idx: a.set_epoch.remote(idx), "epoch %d start" % epoch)
+            samples = [0] * run.workers
+            since_sync = [0] * run.workers
+            batches = make_batches(nb_train_sample, batch_size)
+            epoch_logs = {}
+            for batch_index, (bs, be) in enumerate(batches):
+                batch_logs = {"batch": batch_index, "size": be - bs}
+                cb.on_batch_begin(batch_index, batch_logs)
+                shards = _split(bs, be, run.workers)
+                a, scales = _shares(epoch_ins, sw_at, n_out, shards)
+                weights_n = [(e - s) / float(be - bs) for s, e in shards]
+                hyper = hyper_changes()
+                where = "step %d (epoch %d, batch %d)" % (step, epoch, batch_index)
+                if sync_every == 1:
+                    pend_ref = ray.put(pending) if pending is not None and run.workers > 1 else pending
+
+                    def make(
+                        k, actor, retry, pend_ref=pend_ref, shards=shards, a=a, scales=scales, hyper=hyper
+                    ):
+                        s, e = shards[k]
+                        pend = None if retry else pend_ref
+                        hyp = _spec.get_hyper(model.optimizer) if retry else hyper
+                        if a[k] == 0.0:
+                            return actor.apply.remote(pend, hyp) if (pend is not None or hyp) else None
+                        return actor.step.remote(pend, hyp, s, e, scales[k])
+
+                    results = run.call(make, where)
+                    grads = {k: r for k, r in results.items() if isinstance(r, tuple)}
+                    for k in grads:
+                        run.calls[k] += 1
+                    if len(grads) == 1:
+                        ((k0, (outs, flat)),) = grads.items()
+                        if a[k0] != 1.0:
+                            flat = (flat * np.float32(a[k0])).astype(np.float32)
+                        outs_by_k = {k0: outs}
+                    else:
+                        # sum_k a_k g_k in float32, in worker order (the same on every run)
+                        flat, term = None, None
+                        for k, (_, g) in sorted(grads.items()):
+                            if flat is None:
+                                flat = np.multiply(g, np.float32(a[k]))
+                                term = np.empty_like(flat)
+                            else:
+                                np.multiply(g, np.float32(a[k]), out=term)
+                                flat += term
+                        outs_by_k = {k: o for k, (o, _) in grads.items()}
+                    apply_program([flat])
+                    pending = flat
+                    del pend_ref
+                else:
+
+                    def make(k, actor, retry, shards=shards, a=a, scales=scales, hyper=hyper):
+                        s, e = shards[k]
+                        if e == s:
+                            return None
+                        hyp = _spec.get_hyper(model.optimizer) if retry else hyper
+                        return actor.local_step.remote(hyp, s, e, scales[k])
+
+                    outs_by_k = run.call(make, where)
+                    for k in outs_by_k:
+                        run.calls[k] += 1
+                    for k, (s, e) in enumerate(shards):
+                        since_sync[k] += e - s
+                    if (step + 1) % sync_every == 0 or batch_index == len(batches) - 1:
+                        sync_state(since_sync)
+                        since_sync = [0] * run.workers
+                for k, (s, e) in enumerate(shards):
+                    samples[k] += e - s
+                outs = _combine(outs_by_k, a, weights_n, n_losses)
+                for label, o in zip(out_labels, outs):
+                    batch_logs[label] = o
+                cb.on_batch_end(batch_index, batch_logs)
+                step += 1
+                if batch_index == len(batches) - 1:
+                    if has_state_updates:
+                        st = run.call(
+                            lambda k, a_, retry: a_.get_state.remote() if k == 0 else None,
+                            "epoch %d end" % epoch,
+                        )
+                        model.set_weights(st[0]["weights"])
+                    if do_validation:
+                        val_outs = model._test_loop(
+                            model.test_function, val_ins, batch_size=batch_size, verbose=0
+                        )
+                        if type(val_outs) is not list:
+                            val_outs = [val_outs]
+                        for label, o in zip(out_labels, val_outs):
+                            epoch_logs["val_" + label] = o
+                        # model.fit's validation runs the test program, which advances
+                        # the random streams once per batch: the workers follow.
+                        n_val = len(make_batches(val_ins[0].shape[0], batch_size))
+                        run.call(lambda k, a_, retry, n=n_val: a_.skip.remote(n), "epoch %d end" % epoch)
+                        run.calls = [c + n_val for c in run.calls]
+            history.worker_samples.append(samples)
+            cb.on_epoch_end(epoch, epoch_logs)
+            if callback_model.stop_training:
+                break
+        cb.on_train_end()
+    except _Failure as f:  # only from paths without retry
+        run.fail(f.worker, f.where, f.error)
+    return history
