@@ -655,7 +655,7 @@ class TensorBoard(Callback):
             self.writer.add_summary(tbx_summary.scalar(name, _to_float(value)), epoch)
         self.writer.flush()
 
-    def on_train_end(self, _):
+    def on_train_end(self, logs=None):
         if self.writer is not None:
             self.writer.close()
             self.writer = None

@@ -6,8 +6,9 @@ pipelines). scikit-learn is not imported at module import: the wrappers follow i
 estimator protocol (`get_params`, `set_params`, `fit`, `predict`, `score`) and, for
 scikit-learn >= 1.6, which asks every estimator for its tags, `__sklearn_tags__`
 imports it when scikit-learn calls it. Beyond Keras 1.2.2: these tags and
-`_estimator_type` (so that scikit-learn stratifies a classifier's folds), and an
-explicit `sample_weight` argument of `KerasClassifier.fit`.
+`_estimator_type` (so that scikit-learn stratifies a classifier's folds), an explicit
+`sample_weight` argument of `KerasClassifier.fit`, and `get_params` returning the
+parameter values rather than deep copies (so that `clone` accepts list values).
 """
 
 import copy
@@ -126,7 +127,10 @@ class BaseWrapper:
             params : dict
                 Dictionary of parameter names mapped to their values.
         """
-        res = copy.deepcopy(self.sk_params)
+        # The values themselves, not deep copies as in Keras 1.2.2: scikit-learn's clone
+        # checks that the constructor kept each value as the very object it was given,
+        # which fails on a deep copy of a list or dict value.
+        res = dict(self.sk_params)
         res.update({"build_fn": self.build_fn})
         return res
 

@@ -152,6 +152,23 @@ def test_get_params_set_params_and_clone():
     assert copy.sk_params is not clf.sk_params
 
 
+def test_clone_keeps_list_parameters():
+    def build_deep(layer_sizes=(8,)):
+        model = Sequential()
+        for i, n in enumerate(layer_sizes):
+            model.add(Dense(n, input_dim=64, activation="relu") if i == 0 else Dense(n, activation="relu"))
+        model.add(Dense(10, activation="softmax"))
+        model.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    x, y = _digits(n=60)
+    clf = KerasClassifier(build_deep, layer_sizes=[12, 6], nb_epoch=1, verbose=0)
+    copy = clone(clf)
+    assert copy.get_params()["layer_sizes"] == [12, 6]
+    copy.fit(x, y)
+    assert [layer.output_dim for layer in copy.model.layers] == [12, 6, 10]
+
+
 def test_filter_sk_params_routes_each_value_to_its_function():
     clf = KerasClassifier(build_classifier, hidden_dims=4, nb_epoch=2, batch_size=8, verbose=0)
     assert clf.filter_sk_params(build_classifier) == {"hidden_dims": 4}
