@@ -5,7 +5,7 @@ hidden layer and a sigmoid output.
 Runs offline on the aclImdb subset of the shared data (../shared/data/imdb: 2,000 train
 and 2,000 test reviews, encoded as Keras `imdb.load_data()` encodes them; see
 example_utils.load_imdb_subset). With 2,000 training reviews instead of 25,000 the test
-accuracy is lower than Keras 1's 0.89: about 0.75-0.8 after 2 epochs.
+accuracy is lower than Keras 1's 0.89: 0.74 after 2 epochs.
 
     python examples/imdb_cnn.py [--epochs N] [--quick]
 
