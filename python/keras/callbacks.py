@@ -522,17 +522,42 @@ class LearningRateScheduler(Callback):
 
 
 class TensorBoard(Callback):
-    """TensorBoard logging (not available in ferrokeras yet).
+    """TensorBoard basic visualizations.
 
-    Keras 1 wrote TensorBoard summaries through TensorFlow; ferrokeras would need the
-    `tensorboardX` package to write event files, and that writer is not implemented.
-    Construction raises ImportError with that explanation.
+    Writes an event log (a TensorFlow event file) that TensorBoard reads, through
+    the `tensorboardX` package (an optional dependency: `pip install tensorboardX`);
+    no TensorFlow is needed. What is written, as in Keras 1.2.2:
+
+    - every epoch, one scalar per entry of the epoch logs (`loss`, the metrics and,
+      with validation, `val_loss`, `val_<metric>`), with the epoch as step;
+    - every `histogram_freq` epochs, a histogram of every weight of every layer
+      (tag: the weight's name, e.g. `dense_1_W`) and, when `fit` has validation
+      data, a histogram of every layer's output on it (tag `<layer name>_out`);
+      with `write_images`, each weight as a grayscale image too (needs Pillow);
+    - with `write_graph`, the model's graph when the callback is attached.
+
+    Differences from Keras 1.2.2, which wrote TensorFlow's graph and summaries:
+    the graph written is the Keras layer graph (one node per layer, whose op is the
+    layer's class and whose inputs are its inbound layers, with the output shapes),
+    not the engine's op graph, which has no TensorFlow form. Weight histograms are
+    written every `histogram_freq` epochs even without validation data (Keras 1.2.2
+    wrote histograms only with validation data). A weight of rank above 2 is drawn as
+    a 2-D image of shape (first dimension, product of the others).
 
     # Arguments
-        log_dir: directory of the event files.
-        histogram_freq: epochs between weight histograms (0: none).
-        write_graph: whether to write the graph.
-        write_images: whether to write weights as images.
+        log_dir: the path of the directory where to save the log
+            files to be parsed by TensorBoard.
+        histogram_freq: frequency (in epochs) at which to compute activation
+            histograms for the layers of the model. If set to 0,
+            histograms won't be computed.
+        write_graph: whether to visualize the graph in TensorBoard.
+            The log file can become quite large when
+            write_graph is set to True.
+        write_images: whether to write model weights to visualize as
+            image in TensorBoard.
+
+    # Raises
+        ImportError: if `tensorboardX` (or, with `write_images`, Pillow) is not installed.
     """
 
     def __init__(self, log_dir="./logs", histogram_freq=0, write_graph=True, write_images=False):
@@ -542,13 +567,170 @@ class TensorBoard(Callback):
         except ImportError as e:
             raise ImportError(
                 "The TensorBoard callback needs the tensorboardX package to write event files, "
-                "and it is not installed. ferrokeras has no TensorFlow; use CSVLogger or "
-                "History to record training curves."
+                "and it is not installed: `pip install tensorboardX`. ferrokeras has no "
+                "TensorFlow; CSVLogger or History also record training curves."
             ) from e
-        raise ImportError(
-            "The TensorBoard callback is not implemented in ferrokeras yet (tensorboardX is "
-            "installed, but the event writer is not wired up); use CSVLogger or History."
+        if write_images:
+            try:
+                import PIL  # noqa: F401
+            except ImportError as e:
+                raise ImportError(
+                    "TensorBoard(write_images=True) needs the Pillow package to encode the "
+                    "weight images, and it is not installed: `pip install Pillow`."
+                ) from e
+        self.log_dir = log_dir
+        self.histogram_freq = histogram_freq
+        self.write_graph = write_graph
+        self.write_images = write_images
+        self.writer = None
+        self._outputs_fn = None
+
+    def set_model(self, model):
+        from tensorboardX import FileWriter
+
+        self.model = model
+        self._outputs_fn = None
+        if self.writer is not None:
+            self.writer.close()
+        self.writer = FileWriter(self.log_dir)
+        if self.write_graph:
+            from tensorboardX.proto import event_pb2
+
+            graph_def = _tensorboard_graph_def(model)
+            self.writer.add_event(event_pb2.Event(graph_def=graph_def.SerializeToString()))
+            self.writer.flush()
+
+    def _layer_outputs(self):
+        """The (layer name, output array) pairs of every layer on the validation data."""
+        model = self.model
+        if self._outputs_fn is None:
+            layers, tensors = [], []
+            for layer in model.layers:
+                try:
+                    out = layer.output
+                except Exception:  # layers called more than once have no single output
+                    continue
+                if isinstance(out, (list, tuple)):
+                    continue
+                layers.append(layer)
+                tensors.append(out)
+            inputs = list(model.inputs)
+            if model.uses_learning_phase and not isinstance(K.learning_phase(), int):
+                inputs.append(K.learning_phase())
+            self._outputs_fn = ([layer.name for layer in layers], inputs, K.function(inputs, tensors))
+        names, inputs, fn = self._outputs_fn
+        val_data = list(self.model.validation_data[: len(model.inputs)])
+        if len(inputs) > len(model.inputs):
+            val_data.append(np.asarray(0.0, dtype=np.float32))
+        return list(zip(names, fn(val_data)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        from tensorboardX import summary as tbx_summary
+
+        logs = logs or {}
+
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            for layer in self.model.layers:
+                for weight in layer.weights:
+                    value = np.asarray(K.get_value(weight))
+                    if value.size == 0:
+                        continue
+                    self.writer.add_summary(
+                        tbx_summary.histogram(weight.name, value, _TF_HISTOGRAM_BINS), epoch
+                    )
+                    if self.write_images:
+                        img = _weight_image(value)
+                        self.writer.add_summary(tbx_summary.image(weight.name, img, dataformats="HWC"), epoch)
+            if getattr(self.model, "validation_data", None):
+                for name, value in self._layer_outputs():
+                    value = np.asarray(value)
+                    if value.size and np.all(np.isfinite(value)):
+                        self.writer.add_summary(
+                            tbx_summary.histogram("{}_out".format(name), value, _TF_HISTOGRAM_BINS), epoch
+                        )
+
+        for name, value in logs.items():
+            if name in ["batch", "size"]:
+                continue
+            self.writer.add_summary(tbx_summary.scalar(name, _to_float(value)), epoch)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+def _tf_histogram_bins():
+    """TensorFlow's default histogram bucket edges (exponential, +-1e-12 .. 1e20)."""
+    v = 1e-12
+    pos = []
+    while v < 1e20:
+        pos.append(v)
+        v *= 1.1
+    return np.array([-x for x in reversed(pos)] + [0.0] + pos)
+
+
+_TF_HISTOGRAM_BINS = _tf_histogram_bins()
+
+
+def _weight_image(value):
+    """A weight as a (H, W, 1) uint8 image, scaled as TensorFlow's image summary
+    scales floats: [0, max] to [0, 255] when no value is negative, else
+    [-max|w|, max|w|] to [0, 255] around 128."""
+    w = np.squeeze(value).astype(np.float64)
+    if w.ndim == 0:
+        w = w.reshape(1, 1)
+    elif w.ndim == 1:
+        w = w[None, :]
+    elif w.ndim > 2:
+        w = w.reshape(w.shape[0], -1)
+    if w.shape[0] > w.shape[1]:
+        w = w.T
+    w = np.where(np.isfinite(w), w, 0.0)
+    if w.min() >= 0:
+        top = w.max()
+        img = w * (255.0 / top) if top > 0 else w
+    else:
+        top = np.abs(w).max()
+        img = w * (127.0 / top) + 128.0
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)[:, :, None]
+
+
+def _tensorboard_graph_def(model):
+    """The Keras layer graph as a TensorFlow GraphDef: one node per layer."""
+    from tensorboardX.proto import attr_value_pb2, graph_pb2, node_def_pb2, tensor_shape_pb2
+
+    inner = getattr(model, "model", None)
+    if inner is not None and hasattr(inner, "container_nodes"):  # a built Sequential
+        model = inner
+    container_nodes = getattr(model, "container_nodes", set())
+    nodes = []
+    for layer in model.layers:
+        inputs = []
+        for i, node in enumerate(layer.inbound_nodes):
+            if layer.name + "_ib-" + str(i) in container_nodes:
+                inputs.extend(inbound.name for inbound in node.inbound_layers)
+        attr = {}
+        try:
+            shapes = layer.output_shape
+            if not isinstance(shapes, list):
+                shapes = [shapes]
+            protos = [
+                tensor_shape_pb2.TensorShapeProto(
+                    dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=-1 if d is None else int(d)) for d in s]
+                )
+                for s in shapes
+            ]
+            attr["_output_shapes"] = attr_value_pb2.AttrValue(
+                list=attr_value_pb2.AttrValue.ListValue(shape=protos)
+            )
+        except Exception:  # a layer with several differing output shapes draws without them
+            pass
+        nodes.append(
+            node_def_pb2.NodeDef(name=layer.name, op=layer.__class__.__name__, input=inputs, attr=attr)
         )
+    return graph_pb2.GraphDef(node=nodes)
 
 
 class ReduceLROnPlateau(Callback):

@@ -29,7 +29,6 @@ from keras.callbacks import (
     ProgbarLogger,
     ReduceLROnPlateau,
     RemoteMonitor,
-    TensorBoard,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -678,17 +677,6 @@ def test_remote_monitor_unreachable_server_warns():
     with pytest.warns(RuntimeWarning, match="Could not reach RemoteMonitor root server"):
         model, ran = run_epochs([monitor], [{"loss": 1.0}])
     assert len(ran) == 1
-
-
-def test_tensorboard_explains_what_it_needs():
-    try:
-        import tensorboardX  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("tensorboardX is installed")
-    with pytest.raises(ImportError, match="tensorboardX"):
-        TensorBoard(log_dir="./logs")
 
 
 def test_module_exports():

@@ -1,0 +1,1 @@
+"""Wrappers that let Keras models be used by other libraries (``keras.wrappers``)."""
