@@ -155,3 +155,21 @@ def test_separable_conv2d_backend_matches_numpy():
     pk = np.random.uniform(-1, 1, (1, 1, 6, 4)).astype("float32")
     got = K.eval(K.separable_conv2d(K.variable(x), K.variable(dk), K.variable(pk), dim_ordering="tf"))
     assert_allclose(got, np_separable(x, dk, pk, 0.0, "tf"), rtol=1e-4, atol=1e-5)
+
+
+def test_separable_weights_round_trip_through_hdf5(tmp_path):
+    def make():
+        return Sequential(
+            [SeparableConvolution2D(3, 3, 3, depth_multiplier=2, dim_ordering="th", input_shape=(2, 5, 5))]
+        )
+
+    a = make()
+    a.layers[0].set_weights(
+        [np.random.uniform(-1, 1, K.int_shape(w)).astype("float32") for w in a.layers[0].weights]
+    )
+    path = str(tmp_path / "sep.h5")
+    a.save_weights(path)
+    b = make()
+    b.load_weights(path)
+    x = np.random.random((2, 2, 5, 5)).astype("float32")
+    assert_allclose(b.predict(x), a.predict(x), rtol=1e-6)
