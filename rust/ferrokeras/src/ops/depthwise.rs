@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use super::conv::{ensure, ints2, out_len, pads4, valid_range};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -128,48 +129,64 @@ impl DepthwiseConv2d {
         }
     }
 
+    fn plan(&self, g: &Geo) -> Plan {
+        Plan {
+            g: *g,
+            s: self.strides,
+            p: self.pads,
+        }
+    }
+
     fn parallel(&self, g: &Geo, units: usize) -> bool {
         crate::kernels::pool::threads() > 1
             && units >= 2
             && g.macs() >= PARALLEL_MIN_MACS
             && rayon::current_thread_index().is_none()
     }
+}
 
-    /// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
-    /// input row `iy`, with `[lo, hi)` the output columns whose input column
-    /// `ox·sw + dx` lies inside the input.
-    #[inline]
-    fn tap_rows(
-        &self,
-        g: &Geo,
-        ki: usize,
-        kj: usize,
-        mut f: impl FnMut(usize, usize, usize, usize, isize),
-    ) {
-        let dy = ki as isize - self.pads[0] as isize;
-        let dx = kj as isize - self.pads[2] as isize;
-        let (lo, hi) = valid_range(g.ow, g.w, self.strides[1], dx);
-        if lo >= hi {
-            return;
-        }
-        for oy in 0..g.oh {
-            let iy = (oy * self.strides[0]) as isize + dy;
-            if iy >= 0 && iy < g.h as isize {
-                f(oy, iy as usize, lo, hi, dx);
-            }
+/// Geometry, strides and pads of one call: what the plane kernels need.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    g: Geo,
+    s: [usize; 2],
+    p: [usize; 4],
+}
+
+/// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
+/// input row `iy`, with `[lo, hi)` the output columns whose input column `ox·sw + dx`
+/// lies inside the input.
+#[inline(always)]
+fn tap_rows(pl: &Plan, ki: usize, kj: usize, mut f: impl FnMut(usize, usize, usize, usize, isize)) {
+    let g = &pl.g;
+    let dy = ki as isize - pl.p[0] as isize;
+    let dx = kj as isize - pl.p[2] as isize;
+    let (lo, hi) = valid_range(g.ow, g.w, pl.s[1], dx);
+    if lo >= hi {
+        return;
+    }
+    for oy in 0..g.oh {
+        let iy = (oy * pl.s[0]) as isize + dy;
+        if iy >= 0 && iy < g.h as isize {
+            f(oy, iy as usize, lo, hi, dx);
         }
     }
+}
 
+// The plane kernels are compiled per x86 target (AVX-512 / AVX2+FMA / baseline) and
+// dispatched once per plane, so the row loops below vectorise at full width.
+simd_fn! {
     /// One (sample, channel): `y` (M, OH, OW) from the input plane `xp` and taps `wc`.
-    fn plane_fwd(&self, g: &Geo, xp: &[f32], wc: &[f32], y: &mut [f32]) {
-        let sw = self.strides[1];
+    fn plane_fwd(pl: &Plan, xp: &[f32], wc: &[f32], y: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
         y.fill(0.0);
         for m in 0..g.m {
             let yp = &mut y[m * g.oplane()..(m + 1) * g.oplane()];
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
                     let wv = wc[(m * g.kh + ki) * g.kw + kj];
-                    self.tap_rows(g, ki, kj, |oy, iy, lo, hi, dx| {
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
                         let src = &xp[iy * g.w..(iy + 1) * g.w];
                         let dst = &mut yp[oy * g.ow..(oy + 1) * g.ow];
                         if sw == 1 {
@@ -187,16 +204,19 @@ impl DepthwiseConv2d {
             }
         }
     }
+}
 
+simd_fn! {
     /// One (sample, channel): adds into the input-plane gradient `gx` from `gy` (M, OH, OW).
-    fn plane_bwd_x(&self, g: &Geo, gy: &[f32], wc: &[f32], gx: &mut [f32]) {
-        let sw = self.strides[1];
+    fn plane_bwd_x(pl: &Plan, gy: &[f32], wc: &[f32], gx: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
         for m in 0..g.m {
             let gp = &gy[m * g.oplane()..(m + 1) * g.oplane()];
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
                     let wv = wc[(m * g.kh + ki) * g.kw + kj];
-                    self.tap_rows(g, ki, kj, |oy, iy, lo, hi, dx| {
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
                         let src = &gp[oy * g.ow..(oy + 1) * g.ow];
                         let dst = &mut gx[iy * g.w..(iy + 1) * g.w];
                         if sw == 1 {
@@ -214,32 +234,42 @@ impl DepthwiseConv2d {
             }
         }
     }
+}
 
+simd_fn! {
     /// One (sample, channel): adds the taps' gradients (M, kh, kw) into `dw`.
-    fn plane_bwd_w(&self, g: &Geo, gy: &[f32], xp: &[f32], dw: &mut [f32]) {
-        let sw = self.strides[1];
+    fn plane_bwd_w(pl: &Plan, gy: &[f32], xp: &[f32], dw: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
         for m in 0..g.m {
             let gp = &gy[m * g.oplane()..(m + 1) * g.oplane()];
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
-                    let mut acc = 0.0f32;
-                    self.tap_rows(g, ki, kj, |oy, iy, lo, hi, dx| {
+                    // 8 partial sums so the dot products vectorise
+                    let mut acc = [0.0f32; 8];
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
                         let gr = &gp[oy * g.ow..(oy + 1) * g.ow];
                         let xr = &xp[iy * g.w..(iy + 1) * g.w];
                         if sw == 1 {
                             let s0 = (lo as isize + dx) as usize;
-                            acc += gr[lo..hi]
-                                .iter()
-                                .zip(&xr[s0..s0 + hi - lo])
-                                .map(|(&a, &b)| a * b)
-                                .sum::<f32>();
+                            let (a, b) = (&gr[lo..hi], &xr[s0..s0 + hi - lo]);
+                            let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                            let (ra, rb) = (ca.remainder(), cb.remainder());
+                            for (u, v) in ca.zip(cb) {
+                                for l in 0..8 {
+                                    acc[l] += u[l] * v[l];
+                                }
+                            }
+                            for (&u, &v) in ra.iter().zip(rb) {
+                                acc[0] += u * v;
+                            }
                         } else {
                             for (ox, &a) in gr.iter().enumerate().take(hi).skip(lo) {
-                                acc += a * xr[((ox * sw) as isize + dx) as usize];
+                                acc[0] += a * xr[((ox * sw) as isize + dx) as usize];
                             }
                         }
                     });
-                    dw[(m * g.kh + ki) * g.kw + kj] += acc;
+                    dw[(m * g.kh + ki) * g.kw + kj] += acc.iter().sum::<f32>();
                 }
             }
         }
@@ -307,8 +337,8 @@ impl Op for DepthwiseConv2d {
         let wr: &[f32] = wr;
         let run = |i: usize, y: &mut [f32]| {
             let c = i % g.c;
-            self.plane_fwd(
-                &g,
+            plane_fwd(
+                &self.plan(&g),
                 &x.f[i * ip..(i + 1) * ip],
                 &wr[c * taps..(c + 1) * taps],
                 y,
@@ -349,8 +379,8 @@ impl Op for DepthwiseConv2d {
             let wr: &[f32] = wr;
             let run = |i: usize, gx: &mut [f32]| {
                 let c = i % g.c;
-                self.plane_bwd_x(
-                    &g,
+                plane_bwd_x(
+                    &self.plan(&g),
                     &gout[i * op..(i + 1) * op],
                     &wr[c * taps..(c + 1) * taps],
                     gx,
@@ -370,8 +400,8 @@ impl Op for DepthwiseConv2d {
             let run = |c: usize, dwc: &mut [f32]| {
                 for b in 0..g.n {
                     let i = b * g.c + c;
-                    self.plane_bwd_w(
-                        &g,
+                    plane_bwd_w(
+                        &self.plan(&g),
                         &gout[i * op..(i + 1) * op],
                         &x.f[i * ip..(i + 1) * ip],
                         dwc,
