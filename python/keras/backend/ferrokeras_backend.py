@@ -1170,9 +1170,143 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
 
 
 conv3d = _not_here("conv3d", "convolutional layers")
-deconv2d = _not_here("deconv2d", "convolutional layers")
-atrous_conv2d = _not_here("atrous_conv2d", "convolutional layers")
-separable_conv2d = _not_here("separable_conv2d", "convolutional layers")
+
+
+def deconv2d(
+    x,
+    kernel,
+    output_shape,
+    strides=(1, 1),
+    border_mode="valid",
+    dim_ordering="default",
+    image_shape=None,
+    filter_shape=None,
+):
+    """2-D transposed convolution ("deconvolution"): the input gradient of the
+    convolution that maps a tensor of ``output_shape`` to ``x`` with ``kernel``,
+    ``strides`` and ``border_mode``. The kernel has Convolution2D's layout with stack =
+    the channels of ``x``: 'th' (nb_filter, stack, rows, cols), 'tf' (rows, cols, stack,
+    nb_filter). As with ``conv2d``, 'th' transposes a true convolution (Keras 1 on
+    Theano) and 'tf' a cross-correlation (Keras 1 on TensorFlow). ``output_shape`` is
+    the full 4-tuple in ``dim_ordering``; its batch entry may be None (the batch of
+    ``x`` is used) and its rows/cols must be known. 'same' pads as TensorFlow does
+    (the extra row/column of an even total at the bottom/right). One engine
+    ``conv2d_transpose`` node (plus layout permutes for 'tf')."""
+    ordering = _ordering(dim_ordering)
+    if border_mode not in ("valid", "same", "full"):
+        raise ValueError("Invalid border mode for deconv2d: " + str(border_mode))
+    x = _float(x)
+    kernel = _float(kernel)
+    strides = _pair(strides, "strides")
+    xs = int_shape(x)
+    ks = int_shape(kernel)
+    output_shape = tuple(output_shape)
+    if len(xs) != 4 or len(ks) != 4 or len(output_shape) != 4:
+        raise ValueError(
+            "deconv2d expects a 4-D input, a 4-D kernel and a 4-D output_shape, got shapes "
+            "%s, %s and output_shape %s" % (xs, ks, output_shape)
+        )
+    if ordering == "th":
+        nb_filter, stack, kh, kw = ks
+        out_c, oh, ow = output_shape[1:]
+        in_c = xs[1]
+    else:
+        kh, kw, stack, nb_filter = ks
+        oh, ow, out_c = output_shape[1:]
+        in_c = xs[3]
+    if oh is None or ow is None:
+        raise ValueError(
+            "deconv2d: the rows and cols of output_shape must be known, got %s" % (output_shape,)
+        )
+    if out_c is not None and out_c != nb_filter:
+        raise ValueError(
+            "deconv2d: output_shape %s has %s channels but the kernel %s makes %s"
+            % (output_shape, out_c, ks, nb_filter)
+        )
+    if in_c is not None and in_c != stack:
+        raise ValueError(
+            "deconv2d: input %s has %s channels but the kernel %s expects %s" % (xs, in_c, ks, stack)
+        )
+    pt, pb = _conv_pads(int(oh), kh, strides[0], border_mode, what="deconv2d")
+    pl, pr = _conv_pads(int(ow), kw, strides[1], border_mode, what="deconv2d")
+    if ordering == "tf":
+        x = permute_dimensions(x, (0, 3, 1, 2))
+    out = _op(
+        "conv2d_transpose",
+        [x, kernel],
+        out_hw=[int(oh), int(ow)],
+        strides=list(strides),
+        pads=[pt, pb, pl, pr],
+        kernel_layout="oihw" if ordering == "th" else "hwio",
+        flip=ordering == "th",
+    )
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 1))
+    return out
+
+
+def atrous_conv2d(
+    x, kernel, rate=1, border_mode="valid", dim_ordering="default", image_shape=None, filter_shape=None
+):
+    """2-D atrous (dilated) convolution: ``conv2d`` with the kernel taps ``rate`` apart
+    (an int, or a (rows, cols) pair), stride 1."""
+    return conv2d(
+        x,
+        kernel,
+        strides=(1, 1),
+        border_mode=border_mode,
+        dim_ordering=dim_ordering,
+        filter_dilation=_pair(rate, "rate"),
+    )
+
+
+def separable_conv2d(
+    x, depthwise_kernel, pointwise_kernel, strides=(1, 1), border_mode="valid", dim_ordering="default"
+):
+    """Depthwise-separable 2-D convolution (Keras 1's TensorFlow semantics: both steps
+    are cross-correlations, depthwise output channel ``c * depth_multiplier + m``).
+    Kernels in Keras 1's SeparableConvolution2D layouts: 'tf' depthwise (rows, cols,
+    stack, depth_multiplier) and pointwise (1, 1, stack * depth_multiplier, nb_filter);
+    'th' depthwise (depth_multiplier, stack, rows, cols) and pointwise (nb_filter,
+    stack * depth_multiplier, 1, 1). ``strides`` apply to the depthwise step; 'same'
+    pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``
+    (plus layout permutes for 'tf')."""
+    ordering = _ordering(dim_ordering)
+    if border_mode not in ("valid", "same"):
+        raise ValueError("Invalid border mode for separable_conv2d: " + str(border_mode))
+    x = _float(x)
+    depthwise_kernel = _float(depthwise_kernel)
+    pointwise_kernel = _float(pointwise_kernel)
+    strides = _pair(strides, "strides")
+    xs = int_shape(x)
+    ds = int_shape(depthwise_kernel)
+    ps = int_shape(pointwise_kernel)
+    if len(xs) != 4 or len(ds) != 4 or len(ps) != 4:
+        raise ValueError(
+            "separable_conv2d expects a 4-D input and 4-D kernels, got shapes %s, %s and %s" % (xs, ds, ps)
+        )
+    if ordering == "th":
+        h, w = xs[2], xs[3]
+        kh, kw = ds[2], ds[3]
+    else:
+        h, w = xs[1], xs[2]
+        kh, kw = ds[0], ds[1]
+        x = permute_dimensions(x, (0, 3, 1, 2))
+    pt, pb = _conv_pads(h, kh, strides[0], border_mode, what="separable_conv2d")
+    pl, pr = _conv_pads(w, kw, strides[1], border_mode, what="separable_conv2d")
+    y = _op(
+        "depthwise_conv2d",
+        [x, depthwise_kernel],
+        strides=list(strides),
+        pads=[pt, pb, pl, pr],
+        kernel_layout="mchw" if ordering == "th" else "hwcm",
+    )
+    out = _op("conv2d", [y, pointwise_kernel], kernel_layout="oihw" if ordering == "th" else "hwio")
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 1))
+    return out
+
+
 pool3d = _not_here("pool3d", "convolutional layers")
 
 

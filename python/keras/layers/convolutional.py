@@ -51,14 +51,10 @@ __all__ = [
 ]
 
 Convolution3D = absent("Convolution3D", "convolutional")
-SeparableConvolution2D = absent("SeparableConvolution2D", "convolutional")
-Deconvolution2D = absent("Deconvolution2D", "convolutional")
 UpSampling3D = absent("UpSampling3D", "convolutional")
 ZeroPadding3D = absent("ZeroPadding3D", "convolutional")
 Cropping3D = absent("Cropping3D", "convolutional")
 Conv3D = absent("Conv3D", "convolutional")
-Deconv2D = absent("Deconv2D", "convolutional")
-SeparableConv2D = absent("SeparableConv2D", "convolutional")
 
 
 def _resolve_ordering(dim_ordering):
@@ -829,3 +825,370 @@ Conv1D = Convolution1D
 Conv2D = Convolution2D
 AtrousConv1D = AtrousConvolution1D
 AtrousConv2D = AtrousConvolution2D
+
+
+def _deconv_in_len(out, k, border_mode, stride):
+    """Length of the input a Deconvolution2D of output length ``out`` accepts (the
+    output length of the associated convolution)."""
+    return conv_output_length(out, k, border_mode, stride)
+
+
+class Deconvolution2D(Convolution2D):
+    """Transposed convolution operator for filtering windows of 2-D inputs.
+
+    The need for transposed convolutions generally arises from the desire to use a
+    transformation going in the opposite direction of a normal convolution: this layer
+    is the input gradient of the Convolution2D that maps a tensor of ``output_shape`` to
+    this layer's input. Weights as Convolution2D's (``<layer>_W`` 'th' (nb_filter,
+    stack, nb_row, nb_col), 'tf' (nb_row, nb_col, stack, nb_filter) with stack = the
+    input channels; ``<layer>_b`` (nb_filter,)); 'th' transposes a true convolution
+    (Keras 1 on Theano), 'tf' a cross-correlation (Keras 1 on TensorFlow). One engine
+    ``conv2d_transpose`` node (col2im + gemm), a ``bias_add`` and the activation.
+
+    # Arguments
+        nb_filter: Number of transposed convolution filters to use.
+        nb_row: Number of rows in the transposed convolution kernel.
+        nb_col: Number of columns in the transposed convolution kernel.
+        output_shape: Output shape of the transposed convolution operation.
+            tuple of integers
+            `(nb_samples, nb_filter, nb_output_rows, nb_output_cols)` ('th') or
+            `(nb_samples, nb_output_rows, nb_output_cols, nb_filter)` ('tf');
+            nb_samples may be None. A convolution of this shape (same kernel size,
+            border_mode and subsample) must give the input's rows and cols.
+        init: name of initialization function for the weights of the layer.
+        activation: name of activation function to use; linear by default.
+        weights: list of numpy arrays to set as initial weights.
+        border_mode: 'valid', 'same' or 'full'.
+        subsample: tuple of length 2. Factor by which to oversample output.
+            Also called strides elsewhere.
+        W_regularizer, b_regularizer, activity_regularizer: regularizers.
+        W_constraint, b_constraint: constraints.
+        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
+        bias: whether to include a bias.
+
+    # Input shape
+        4D tensor (samples, channels, rows, cols) for 'th',
+        (samples, rows, cols, channels) for 'tf'.
+
+    # Output shape
+        4D tensor (samples, nb_filter, nb_output_rows, nb_output_cols) for 'th',
+        (samples, nb_output_rows, nb_output_cols, nb_filter) for 'tf'.
+    """
+
+    def __init__(
+        self,
+        nb_filter,
+        nb_row,
+        nb_col,
+        output_shape,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1),
+        dim_ordering="default",
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        if border_mode not in {"valid", "same", "full"}:
+            raise ValueError("Invalid border mode for Deconvolution2D: " + str(border_mode))
+        output_shape = tuple(output_shape)
+        if len(output_shape) != 4:
+            raise ValueError(
+                "Deconvolution2D: output_shape must be the full 4-tuple including the samples axis "
+                f"(e.g. (None, 3, 14, 14) for 'th'), got {output_shape}"
+            )
+        self.output_shape_ = output_shape
+        super().__init__(
+            nb_filter,
+            nb_row,
+            nb_col,
+            init=init,
+            activation=activation,
+            weights=weights,
+            border_mode=border_mode,
+            subsample=subsample,
+            dim_ordering=dim_ordering,
+            W_regularizer=W_regularizer,
+            b_regularizer=b_regularizer,
+            activity_regularizer=activity_regularizer,
+            W_constraint=W_constraint,
+            b_constraint=b_constraint,
+            bias=bias,
+            **kwargs,
+        )
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(
+            self,
+            input_shape,
+            4,
+            "(samples, channels, rows, cols)"
+            if self.dim_ordering == "th"
+            else "(samples, rows, cols, channels)",
+        )
+        if self.dim_ordering == "th":
+            channels, rows, cols = self.output_shape_[1:]
+            in_rows, in_cols = input_shape[2], input_shape[3]
+        else:
+            rows, cols, channels = self.output_shape_[1:]
+            in_rows, in_cols = input_shape[1], input_shape[2]
+        if rows is None or cols is None:
+            raise ValueError(
+                f"Layer {self.name} (Deconvolution2D): the rows and cols of output_shape must be "
+                f"known, got output_shape {self.output_shape_}"
+            )
+        if channels is not None and channels != self.nb_filter:
+            raise ValueError(
+                f"Layer {self.name} (Deconvolution2D): output_shape {self.output_shape_} has "
+                f"{channels} channels but nb_filter is {self.nb_filter}"
+            )
+        for out, k, stride, have in (
+            (rows, self.nb_row, self.subsample[0], in_rows),
+            (cols, self.nb_col, self.subsample[1], in_cols),
+        ):
+            if have is None:
+                continue
+            want = _deconv_in_len(out, k, self.border_mode, stride)
+            if want != have:
+                raise ValueError(
+                    f"Layer {self.name} (Deconvolution2D): output_shape {self.output_shape_} is "
+                    f"inconsistent with the input shape {tuple(input_shape)}: a "
+                    f"{self.border_mode!r} convolution with kernel size {k} and stride {stride} "
+                    f"maps an output length of {out} to {want}, but the input has {have}"
+                    f"{_ordering_hint(self, input_shape)}"
+                )
+        if self.dim_ordering == "th":
+            return (input_shape[0], self.nb_filter, rows, cols)
+        return (input_shape[0], rows, cols, self.nb_filter)
+
+    def call(self, x, mask=None):
+        output = K.deconv2d(
+            x,
+            self.W,
+            self.output_shape_,
+            strides=self.subsample,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+            filter_shape=self.W_shape,
+        )
+        if self.bias:
+            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
+        return self.activation(output)
+
+    def get_config(self):
+        config = {"output_shape": self.output_shape_}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SeparableConvolution2D(Layer):
+    """Separable convolution operator for 2D inputs: a depthwise spatial convolution
+    (each input channel separately, ``depth_multiplier`` kernels each) followed by a
+    pointwise (1x1) convolution mixing the resulting channels.
+
+    Keras 1.2.2 had this layer on TensorFlow only; both steps are cross-correlations
+    in either dim_ordering here (the weights of a Keras 1 TensorFlow model load
+    unchanged). Weights, in order: ``<layer>_depthwise_kernel`` ('th' (depth_multiplier,
+    stack, nb_row, nb_col), 'tf' (nb_row, nb_col, stack, depth_multiplier)),
+    ``<layer>_pointwise_kernel`` ('th' (nb_filter, depth_multiplier * stack, 1, 1), 'tf'
+    (1, 1, depth_multiplier * stack, nb_filter)), ``<layer>_b`` (nb_filter,). Engine
+    nodes: ``depthwise_conv2d`` (direct loops), a 1x1 ``conv2d`` (one gemm), a
+    ``bias_add`` and the activation.
+
+    # Arguments
+        nb_filter: Number of convolution filters to use.
+        nb_row: Number of rows in the convolution kernel.
+        nb_col: Number of columns in the convolution kernel.
+        init: name of initialization function for the weights of the layer.
+        activation: name of activation function to use; linear by default.
+        weights: list of numpy arrays to set as initial weights.
+        border_mode: 'valid' or 'same'.
+        subsample: tuple of length 2. Factor by which to subsample output.
+            Also called strides elsewhere.
+        depth_multiplier: how many output channel to use per input channel
+            for the depthwise convolution step.
+        depthwise_regularizer, pointwise_regularizer, b_regularizer,
+            activity_regularizer: regularizers.
+        depthwise_constraint, pointwise_constraint, b_constraint: constraints.
+        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
+        bias: whether to include a bias.
+
+    # Input shape
+        4D tensor (samples, channels, rows, cols) for 'th',
+        (samples, rows, cols, channels) for 'tf'.
+
+    # Output shape
+        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
+        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    """
+
+    def __init__(
+        self,
+        nb_filter,
+        nb_row,
+        nb_col,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1),
+        depth_multiplier=1,
+        dim_ordering="default",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        dim_ordering = _resolve_ordering(dim_ordering)
+        if border_mode not in {"valid", "same"}:
+            raise ValueError("Invalid border mode for SeparableConv2D: " + str(border_mode))
+        self.nb_filter = int(nb_filter)
+        self.nb_row = int(nb_row)
+        self.nb_col = int(nb_col)
+        self.depth_multiplier = int(depth_multiplier)
+        if min(self.nb_filter, self.nb_row, self.nb_col, self.depth_multiplier) <= 0:
+            raise ValueError(
+                "SeparableConvolution2D: nb_filter, nb_row, nb_col and depth_multiplier must be "
+                f"positive, got {nb_filter}, {nb_row}, {nb_col}, {depth_multiplier}"
+            )
+        self.init = initializations.get(init, dim_ordering=dim_ordering)
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+        self.subsample = tuple(subsample)
+        self.dim_ordering = dim_ordering
+
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=4)]
+        self.initial_weights = weights
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        _check_rank(
+            self,
+            input_shape,
+            4,
+            "(samples, channels, rows, cols)"
+            if self.dim_ordering == "th"
+            else "(samples, rows, cols, channels)",
+        )
+        dm = self.depth_multiplier
+        if self.dim_ordering == "th":
+            stack_size = input_shape[1]
+        else:
+            stack_size = input_shape[3]
+        if stack_size is None:
+            raise ValueError(
+                f"Layer {self.name} (SeparableConvolution2D) needs the channel axis of its input "
+                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
+            )
+        if self.dim_ordering == "th":
+            depthwise_shape = (dm, stack_size, self.nb_row, self.nb_col)
+            pointwise_shape = (self.nb_filter, dm * stack_size, 1, 1)
+            spec = (None, stack_size, None, None)
+        else:
+            depthwise_shape = (self.nb_row, self.nb_col, stack_size, dm)
+            pointwise_shape = (1, 1, dm * stack_size, self.nb_filter)
+            spec = (None, None, None, stack_size)
+        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
+        self.input_spec = [InputSpec(ndim=4, shape=spec)]
+        init = functools.partial(self.init, dim_ordering=self.dim_ordering)
+        self.depthwise_kernel = self.add_weight(
+            depthwise_shape,
+            initializer=init,
+            name=f"{self.name}_depthwise_kernel",
+            regularizer=self.depthwise_regularizer,
+            constraint=self.depthwise_constraint,
+        )
+        self.pointwise_kernel = self.add_weight(
+            pointwise_shape,
+            initializer=init,
+            name=f"{self.name}_pointwise_kernel",
+            regularizer=self.pointwise_regularizer,
+            constraint=self.pointwise_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (self.nb_filter,),
+                initializer="zero",
+                name=f"{self.name}_b",
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, "")
+        if self.dim_ordering == "th":
+            rows, cols = input_shape[2], input_shape[3]
+        else:
+            rows, cols = input_shape[1], input_shape[2]
+        rows = _out_len(self, rows, self.nb_row, self.border_mode, self.subsample[0], 1, input_shape)
+        cols = _out_len(self, cols, self.nb_col, self.border_mode, self.subsample[1], 1, input_shape)
+        if self.dim_ordering == "th":
+            return (input_shape[0], self.nb_filter, rows, cols)
+        return (input_shape[0], rows, cols, self.nb_filter)
+
+    def call(self, x, mask=None):
+        output = K.separable_conv2d(
+            x,
+            self.depthwise_kernel,
+            self.pointwise_kernel,
+            strides=self.subsample,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+        )
+        if self.bias:
+            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "nb_row": self.nb_row,
+            "nb_col": self.nb_col,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample": self.subsample,
+            "depth_multiplier": self.depth_multiplier,
+            "dim_ordering": self.dim_ordering,
+            "depthwise_regularizer": _config_of(self.depthwise_regularizer),
+            "pointwise_regularizer": _config_of(self.pointwise_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "depthwise_constraint": _config_of(self.depthwise_constraint),
+            "pointwise_constraint": _config_of(self.pointwise_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+Deconv2D = Deconvolution2D
+SeparableConv2D = SeparableConvolution2D

@@ -1,9 +1,431 @@
-"""Keras 1 `keras.layers.local`: not implemented yet (the locally-connected layers)."""
+"""Locally-connected layers (``keras.layers.local``), Keras 1.2.2.
 
-from ._absent import define
+LocallyConnected1D/2D work like Convolution1D/2D with unshared weights: every output
+location has its own filters. Weight names, shapes and the order of the features inside
+a patch are Keras 1.2.2's, so its weight files give its outputs:
+
+- LocallyConnected1D: ``<layer>_W`` (output_length, filter_length * input_dim,
+  nb_filter), patch features ordered (step, input_dim); ``<layer>_b`` (output_length,
+  nb_filter).
+- LocallyConnected2D: ``<layer>_W`` (output_row * output_col, nb_row * nb_col * stack,
+  nb_filter), locations in row-major order, patch features ordered (channel, row, col)
+  for 'th' and (row, col, channel) for 'tf'; ``<layer>_b`` (output_row, output_col,
+  nb_filter). With 'th' the bias is added as Keras 1.2.2 added it: its buffer
+  *reshaped* (not transposed) to (1, nb_filter, output_row, output_col).
+
+Implementation (a composition of existing engine ops, chosen over a dedicated op for
+simplicity; the graph stays five nodes whatever the number of locations): the
+input is flattened per sample and transposed to (features, samples), one ``gather``
+with a constant (locations, patch) index table extracts every patch at once (its
+backward scatter-adds overlapping patches), one ``batch_matmul`` applies each
+location's (patch, nb_filter) matrix, and a permute/reshape puts the result in the
+layer's layout. Cost: one copy of the patches plus a gemm per location, the same work
+as Keras 1's slice-and-``batch_dot`` graph without its per-location nodes.
+"""
+
+import numpy as np
+
+from .. import activations, constraints, initializations, regularizers
+from .. import backend as K
+from ..engine.topology import InputSpec, Layer
+from .convolutional import _config_of, _resolve_ordering
 
 __all__ = [
     "LocallyConnected1D",
     "LocallyConnected2D",
-]  # noqa: F822 (defined by define() below)
-define(globals(), __all__, "locally-connected")
+]
+
+
+def _check_rank(layer, input_shape, ndim, what):
+    if input_shape is None or len(input_shape) != ndim:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
+            f"got shape {tuple(input_shape or ())}"
+        )
+
+
+def _valid_len(layer, length, k, stride, input_shape, what):
+    if length is None:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) needs a fully known input shape "
+            f"(its weights depend on the {what}), got input shape {tuple(input_shape)}"
+        )
+    if k > length:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}): the filter size {k} is larger than "
+            f"the input size {length} along the {what} (border_mode='valid'), input shape "
+            f"{tuple(input_shape)} gives an empty output"
+        )
+    return (length - k) // stride + 1
+
+
+def _check_border_mode(cls, border_mode):
+    if border_mode != "valid":
+        raise ValueError(
+            f"Invalid border mode for {cls} (only 'valid' is supported): {border_mode!r}; "
+            "use ZeroPadding to get 'same'-sized outputs"
+        )
+
+
+def _patches(x, index):
+    """(locations, patch, samples) patches of ``x`` from a (locations, patch) table of
+    indices into the per-sample flattened input."""
+    flat = K.permute_dimensions(K.batch_flatten(x), (1, 0))
+    return K.gather(flat, K.constant(index, dtype="int32"))
+
+
+def _apply(patches, W):
+    """(locations, samples, nb_filter) = each location's patch matrix times its W."""
+    return K.ferrokeras_backend._op("batch_matmul", [patches, W], transpose_a=True)
+
+
+class LocallyConnected1D(Layer):
+    """Locally-connected layer for 1D inputs.
+
+    Works like Convolution1D except that weights are unshared: a different set of
+    filters is applied at each patch of the input. Needs a fully specified input shape.
+
+    # Arguments
+        nb_filter: Dimensionality of the output.
+        filter_length: The extension (spatial or temporal) of each filter.
+        init: name of initialization function for the weights of the layer.
+        activation: name of activation function to use; linear by default.
+        weights: list of numpy arrays to set as initial weights.
+        border_mode: Only support 'valid'. Please make good use of
+            ZeroPadding1D to achieve same output length.
+        subsample_length: factor by which to subsample output.
+        W_regularizer, b_regularizer, activity_regularizer: regularizers.
+        W_constraint, b_constraint: constraints.
+        bias: whether to include a bias.
+        input_dim: Number of channels/dimensions in the input.
+        input_length: Length of input sequences, when it is constant.
+
+    # Input shape
+        3D tensor with shape: `(samples, steps, input_dim)`.
+
+    # Output shape
+        3D tensor with shape: `(samples, new_steps, nb_filter)`.
+    """
+
+    def __init__(
+        self,
+        nb_filter,
+        filter_length,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample_length=1,
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        input_dim=None,
+        input_length=None,
+        **kwargs,
+    ):
+        _check_border_mode("LocallyConnected1D", border_mode)
+        self.nb_filter = int(nb_filter)
+        self.filter_length = int(filter_length)
+        self.subsample_length = int(subsample_length)
+        if min(self.nb_filter, self.filter_length, self.subsample_length) <= 0:
+            raise ValueError(
+                "LocallyConnected1D: nb_filter, filter_length and subsample_length must be "
+                f"positive, got {nb_filter}, {filter_length}, {subsample_length}"
+            )
+        self.init = initializations.get(init, dim_ordering="th")
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.W_constraint = constraints.get(W_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=3)]
+        self.initial_weights = weights
+        self.input_dim = input_dim
+        self.input_length = input_length
+        if self.input_dim:
+            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        input_dim = input_shape[2]
+        _, output_length, nb_filter = self.get_output_shape_for(input_shape)
+        if input_dim is None:
+            raise ValueError(
+                f"Layer {self.name} (LocallyConnected1D) needs a fully known input shape, "
+                f"got input shape {tuple(input_shape)}"
+            )
+        self.input_spec = [InputSpec(ndim=3, shape=(None, input_shape[1], input_dim))]
+        self.W_shape = (output_length, self.filter_length * input_dim, nb_filter)
+        self.W = self.add_weight(
+            self.W_shape,
+            initializer=self.init,
+            name=f"{self.name}_W",
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (output_length, self.nb_filter),
+                initializer="zero",
+                name=f"{self.name}_b",
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        length = _valid_len(
+            self, input_shape[1], self.filter_length, self.subsample_length, input_shape, "steps axis"
+        )
+        return (input_shape[0], length, self.nb_filter)
+
+    def call(self, x, mask=None):
+        output_length, feature_dim, nb_filter = self.W_shape
+        input_dim = feature_dim // self.filter_length
+        start = np.arange(output_length) * self.subsample_length * input_dim
+        index = start[:, None] + np.arange(feature_dim)[None, :]
+        output = _apply(_patches(x, index), self.W)  # (output_length, samples, nb_filter)
+        output = K.permute_dimensions(output, (1, 0, 2))
+        if self.bias:
+            output = output + K.reshape(self.b, (1, output_length, nb_filter))
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "filter_length": self.filter_length,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample_length": self.subsample_length,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "W_constraint": _config_of(self.W_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+            "input_dim": self.input_dim,
+            "input_length": self.input_length,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class LocallyConnected2D(Layer):
+    """Locally-connected layer for 2D inputs.
+
+    Works like Convolution2D except that weights are unshared: a different set of
+    filters is applied at each patch of the input. Needs a fully specified input shape.
+
+    # Arguments
+        nb_filter: Number of convolution filters to use.
+        nb_row: Number of rows in the convolution kernel.
+        nb_col: Number of columns in the convolution kernel.
+        init: name of initialization function for the weights of the layer.
+        activation: name of activation function to use; linear by default.
+        weights: list of numpy arrays to set as initial weights.
+        border_mode: Only support 'valid'. Please make good use of
+            ZeroPadding2D to achieve same output shape.
+        subsample: tuple of length 2. Factor by which to subsample output.
+            Also called strides elsewhere.
+        W_regularizer, b_regularizer, activity_regularizer: regularizers.
+        W_constraint, b_constraint: constraints.
+        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
+        bias: whether to include a bias.
+
+    # Input shape
+        4D tensor (samples, channels, rows, cols) for 'th',
+        (samples, rows, cols, channels) for 'tf'.
+
+    # Output shape
+        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
+        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    """
+
+    def __init__(
+        self,
+        nb_filter,
+        nb_row,
+        nb_col,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1),
+        dim_ordering="default",
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        dim_ordering = _resolve_ordering(dim_ordering)
+        _check_border_mode("LocallyConnected2D", border_mode)
+        self.nb_filter = int(nb_filter)
+        self.nb_row = int(nb_row)
+        self.nb_col = int(nb_col)
+        self.subsample = tuple(int(s) for s in subsample)
+        if (
+            min(self.nb_filter, self.nb_row, self.nb_col) <= 0
+            or len(self.subsample) != 2
+            or min(self.subsample) <= 0
+        ):
+            raise ValueError(
+                "LocallyConnected2D: nb_filter, nb_row, nb_col and the two subsample factors must "
+                f"be positive, got {nb_filter}, {nb_row}, {nb_col}, {subsample}"
+            )
+        self.init = initializations.get(init, dim_ordering=dim_ordering)
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+        self.dim_ordering = dim_ordering
+
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.W_constraint = constraints.get(W_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=4)]
+        self.initial_weights = weights
+        super().__init__(**kwargs)
+
+    def _what(self):
+        return (
+            "(samples, channels, rows, cols)"
+            if self.dim_ordering == "th"
+            else "(samples, rows, cols, channels)"
+        )
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape, 4, self._what())
+        output_shape = self.get_output_shape_for(input_shape)
+        if self.dim_ordering == "th":
+            _, nb_filter, output_row, output_col = output_shape
+            input_filter = input_shape[1]
+        else:
+            _, output_row, output_col, nb_filter = output_shape
+            input_filter = input_shape[3]
+        if input_filter is None:
+            raise ValueError(
+                f"Layer {self.name} (LocallyConnected2D) needs a fully known input shape, "
+                f"got input shape {tuple(input_shape)}"
+            )
+        self.input_spec = [InputSpec(ndim=4, shape=(None,) + tuple(input_shape[1:]))]
+        self.input_filter = input_filter
+        self.output_row = output_row
+        self.output_col = output_col
+        self.W_shape = (output_row * output_col, self.nb_row * self.nb_col * input_filter, nb_filter)
+        self.W = self.add_weight(
+            self.W_shape,
+            initializer=self.init,
+            name=f"{self.name}_W",
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (output_row, output_col, nb_filter),
+                initializer="zero",
+                name=f"{self.name}_b",
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 4, self._what())
+        if self.dim_ordering == "th":
+            rows, cols = input_shape[2], input_shape[3]
+        else:
+            rows, cols = input_shape[1], input_shape[2]
+        rows = _valid_len(self, rows, self.nb_row, self.subsample[0], input_shape, "rows axis")
+        cols = _valid_len(self, cols, self.nb_col, self.subsample[1], input_shape, "cols axis")
+        if self.dim_ordering == "th":
+            return (input_shape[0], self.nb_filter, rows, cols)
+        return (input_shape[0], rows, cols, self.nb_filter)
+
+    def _index(self, rows, cols):
+        """(locations, patch) indices into a flattened sample, Keras 1's patch order."""
+        sr, sc = self.subsample
+        loc_r = np.repeat(np.arange(self.output_row) * sr, self.output_col)
+        loc_c = np.tile(np.arange(self.output_col) * sc, self.output_row)
+        kr = np.arange(self.nb_row)
+        kc = np.arange(self.nb_col)
+        ch = np.arange(self.input_filter)
+        r = loc_r[:, None, None, None] + kr[None, :, None, None]
+        c = loc_c[:, None, None, None] + kc[None, None, :, None]
+        ch = ch[None, None, None, :]
+        if self.dim_ordering == "th":
+            # flat (channel, row, col); patch order (channel, kr, kc)
+            flat = ch * rows * cols + r * cols + c
+            flat = flat.transpose(0, 3, 1, 2)
+        else:
+            # flat (row, col, channel); patch order (kr, kc, channel)
+            flat = (r * cols + c) * self.input_filter + ch
+        return flat.reshape(self.output_row * self.output_col, -1)
+
+    def call(self, x, mask=None):
+        _, feature_dim, nb_filter = self.W_shape
+        shape = K.int_shape(x)
+        if self.dim_ordering == "th":
+            rows, cols = shape[2], shape[3]
+        else:
+            rows, cols = shape[1], shape[2]
+        output = _apply(_patches(x, self._index(rows, cols)), self.W)  # (locations, samples, nb_filter)
+        if self.dim_ordering == "th":
+            output = K.permute_dimensions(output, (1, 2, 0))
+            output = K.reshape(output, (-1, nb_filter, self.output_row, self.output_col))
+        else:
+            output = K.permute_dimensions(output, (1, 0, 2))
+            output = K.reshape(output, (-1, self.output_row, self.output_col, nb_filter))
+        if self.bias:
+            if self.dim_ordering == "th":
+                output = output + K.reshape(self.b, (1, nb_filter, self.output_row, self.output_col))
+            else:
+                output = output + K.reshape(self.b, (1, self.output_row, self.output_col, nb_filter))
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "nb_row": self.nb_row,
+            "nb_col": self.nb_col,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample": self.subsample,
+            "dim_ordering": self.dim_ordering,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "W_constraint": _config_of(self.W_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))

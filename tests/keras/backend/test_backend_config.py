@@ -197,9 +197,6 @@ def test_learning_phase_tensor_and_set_learning_phase():
     "name",
     [
         "conv3d",
-        "deconv2d",
-        "atrous_conv2d",
-        "separable_conv2d",
         "pool3d",
         "ctc_batch_cost",
         "ctc_decode",

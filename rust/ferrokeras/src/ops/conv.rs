@@ -52,23 +52,23 @@ pub struct Conv2d {
 
 /// Concrete geometry of one call.
 #[derive(Debug, Clone, Copy)]
-struct Geo {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
+pub(crate) struct Geo {
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) o: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Geo {
-    fn k(&self) -> usize {
+    pub(crate) fn k(&self) -> usize {
         self.c * self.kh * self.kw
     }
-    fn p(&self) -> usize {
+    pub(crate) fn p(&self) -> usize {
         self.oh * self.ow
     }
 }
@@ -85,6 +85,24 @@ pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> O
 }
 
 impl Conv2d {
+    /// A cross-correlation (or, with `flip`, convolution) with these strides, pads
+    /// (top, bottom, left, right) and dilation; used by the transposed convolution.
+    pub(crate) fn new(
+        strides: [usize; 2],
+        pads: [usize; 4],
+        dil: [usize; 2],
+        layout: KernelLayout,
+        flip: bool,
+    ) -> Self {
+        Conv2d {
+            strides,
+            pads,
+            dil,
+            layout,
+            flip,
+        }
+    }
+
     /// (out, in, kh, kw) of a kernel shape in this op's layout.
     fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
         match self.layout {
@@ -129,7 +147,7 @@ impl Conv2d {
         }
     }
 
-    fn is_1x1(&self, g: &Geo) -> bool {
+    pub(crate) fn is_1x1(&self, g: &Geo) -> bool {
         g.kh == 1 && g.kw == 1 && self.strides == [1, 1] && self.pads == [0; 4]
     }
 
@@ -178,7 +196,7 @@ impl Conv2d {
     }
 
     /// Column matrix (C·kh·kw, OH·OW) of one sample.
-    fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
+    pub(crate) fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
         let p = g.p();
         let (sh, sw) = (self.strides[0], self.strides[1]);
         let mut row = 0;
@@ -216,7 +234,7 @@ impl Conv2d {
     }
 
     /// Adds a column matrix back into one sample's input gradient.
-    fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+    pub(crate) fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
         let p = g.p();
         let (sh, sw) = (self.strides[0], self.strides[1]);
         let mut row = 0;
@@ -256,7 +274,7 @@ impl Conv2d {
     }
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
-    fn workers(&self, g: &Geo) -> usize {
+    pub(crate) fn workers(&self, g: &Geo) -> usize {
         let threads = crate::kernels::pool::threads();
         let macs = g.n * g.o * g.k() * g.p();
         if threads > 1
@@ -273,7 +291,7 @@ impl Conv2d {
 
 /// Output positions `[lo, hi)` whose input column `ox*stride + dx` lies in `[0, w)`.
 #[inline]
-fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
+pub(crate) fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
     // smallest ox with ox*stride + dx >= 0
     let lo = if dx >= 0 {
         0
@@ -295,7 +313,7 @@ fn fmt_dims(s: &[usize]) -> String {
     crate::tensor::fmt_dims(s)
 }
 
-fn ensure(v: &mut Vec<f32>, len: usize) {
+pub(crate) fn ensure(v: &mut Vec<f32>, len: usize) {
     if v.len() < len {
         v.resize(len, 0.0);
     }
@@ -507,7 +525,7 @@ impl Op for Conv2d {
     }
 }
 
-fn ints2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
+pub(crate) fn ints2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
     match a.ints_opt(key)? {
         None => Ok(default),
         Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => Ok([v[0] as usize, v[1] as usize]),

@@ -14,6 +14,8 @@ use crate::{Error, Result};
 pub mod activation;
 pub mod binary;
 pub mod conv;
+pub mod deconv;
+pub mod depthwise;
 pub mod loss;
 pub mod matmul;
 pub mod pool;
@@ -293,6 +295,8 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         loss::build,
         random::build,
         conv::build,
+        deconv::build,
+        depthwise::build,
         pool::build,
         recurrent::build,
     ];

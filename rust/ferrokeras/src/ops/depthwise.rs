@@ -1,0 +1,626 @@
+//! Depthwise 2-D convolution (`depthwise_conv2d`, the first half of Keras 1's
+//! `K.separable_conv2d`) on channels-first (N, C, H, W) feature maps.
+//!
+//! Each input channel c is cross-correlated (TensorFlow's semantics, the only backend
+//! Keras 1 had SeparableConvolution2D on) with its own `depth_multiplier` M kernels;
+//! output channel `c·M + m` (TensorFlow's order) is channel c through kernel m.
+//!
+//! Why direct loops and not im2col + gemm: every output channel reads one input channel,
+//! so a gemm would have a reduction of only kh·kw; the loops here instead run one kernel
+//! tap over a whole output row at a time (a contiguous multiply-add the compiler
+//! vectorises when the column stride is 1). Work is split over (sample, channel) planes
+//! when there are enough multiply-adds to pay for waking the pool; the kernel gradient
+//! is split over channels (each worker owns its channel's taps, summing over the batch).
+//!
+//! The kernel is taken as Keras 1 stores it: `kernel_layout` `"hwcm"` (Keras 'tf':
+//! (rows, cols, C, M)) or `"mchw"` (Keras 'th': (M, C, rows, cols)).
+//! Attributes: `strides` (Ints 2, default 1,1), `pads` (Ints 4: top, bottom, left,
+//! right, default 0), `kernel_layout` (Str, default "hwcm").
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::conv::{ensure, ints2, out_len, pads4, valid_range};
+use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::simd_fn;
+use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// (rows, cols, C, M): Keras 'tf'.
+    Hwcm,
+    /// (M, C, rows, cols): Keras 'th'.
+    Mchw,
+}
+
+/// Depthwise cross-correlation of an NCHW input.
+#[derive(Debug)]
+pub struct DepthwiseConv2d {
+    strides: [usize; 2],
+    pads: [usize; 4],
+    layout: Layout,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Geo {
+    n: usize,
+    c: usize,
+    m: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geo {
+    fn taps(&self) -> usize {
+        self.m * self.kh * self.kw
+    }
+    fn oplane(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn iplane(&self) -> usize {
+        self.h * self.w
+    }
+    fn macs(&self) -> usize {
+        self.n * self.c * self.taps() * self.oplane()
+    }
+}
+
+impl DepthwiseConv2d {
+    /// (C, M, kh, kw) of a kernel shape.
+    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
+        match self.layout {
+            Layout::Hwcm => (k[2], k[3], k[0], k[1]),
+            Layout::Mchw => (k[1], k[0], k[2], k[3]),
+        }
+    }
+
+    fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
+        let (c, m, kh, kw) = self.kdims(k);
+        let oh = out_len(x[2], self.pads[0] + self.pads[1], kh, self.strides[0], 1);
+        let ow = out_len(x[3], self.pads[2] + self.pads[3], kw, self.strides[1], 1);
+        match (oh, ow) {
+            (Some(oh), Some(ow)) if c == x[1] => Ok(Geo {
+                n: x[0],
+                c,
+                m,
+                h: x[2],
+                w: x[3],
+                kh,
+                kw,
+                oh,
+                ow,
+            }),
+            _ => Err(Error::Shape(format!(
+                "depthwise_conv2d: kernel {} does not fit input {}",
+                fmt_dims(k),
+                fmt_dims(x)
+            ))),
+        }
+    }
+
+    /// Index in the stored kernel of tap (c, m, ki, kj).
+    #[inline]
+    fn src(&self, g: &Geo, c: usize, m: usize, ki: usize, kj: usize) -> usize {
+        match self.layout {
+            Layout::Hwcm => ((ki * g.kw + kj) * g.c + c) * g.m + m,
+            Layout::Mchw => ((m * g.c + c) * g.kh + ki) * g.kw + kj,
+        }
+    }
+
+    /// Kernel -> (C, M, kh, kw) contiguous.
+    fn relayout(&self, g: &Geo, w: &[f32], wr: &mut [f32]) {
+        let mut r = 0;
+        for c in 0..g.c {
+            for m in 0..g.m {
+                for ki in 0..g.kh {
+                    for kj in 0..g.kw {
+                        wr[r] = w[self.src(g, c, m, ki, kj)];
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn plan(&self, g: &Geo) -> Plan {
+        Plan {
+            g: *g,
+            s: self.strides,
+            p: self.pads,
+        }
+    }
+
+    fn parallel(&self, g: &Geo, units: usize) -> bool {
+        crate::kernels::pool::threads() > 1
+            && units >= 2
+            && g.macs() >= PARALLEL_MIN_MACS
+            && rayon::current_thread_index().is_none()
+    }
+}
+
+/// Geometry, strides and pads of one call: what the plane kernels need.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    g: Geo,
+    s: [usize; 2],
+    p: [usize; 4],
+}
+
+/// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
+/// input row `iy`, with `[lo, hi)` the output columns whose input column `ox·sw + dx`
+/// lies inside the input.
+#[inline(always)]
+fn tap_rows(pl: &Plan, ki: usize, kj: usize, mut f: impl FnMut(usize, usize, usize, usize, isize)) {
+    let g = &pl.g;
+    let dy = ki as isize - pl.p[0] as isize;
+    let dx = kj as isize - pl.p[2] as isize;
+    let (lo, hi) = valid_range(g.ow, g.w, pl.s[1], dx);
+    if lo >= hi {
+        return;
+    }
+    for oy in 0..g.oh {
+        let iy = (oy * pl.s[0]) as isize + dy;
+        if iy >= 0 && iy < g.h as isize {
+            f(oy, iy as usize, lo, hi, dx);
+        }
+    }
+}
+
+// The plane kernels are compiled per x86 target (AVX-512 / AVX2+FMA / baseline) and
+// dispatched once per plane, so the row loops below vectorise at full width.
+simd_fn! {
+    /// One (sample, channel): `y` (M, OH, OW) from the input plane `xp` and taps `wc`.
+    fn plane_fwd(pl: &Plan, xp: &[f32], wc: &[f32], y: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
+        y.fill(0.0);
+        for m in 0..g.m {
+            let yp = &mut y[m * g.oplane()..(m + 1) * g.oplane()];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let wv = wc[(m * g.kh + ki) * g.kw + kj];
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
+                        let src = &xp[iy * g.w..(iy + 1) * g.w];
+                        let dst = &mut yp[oy * g.ow..(oy + 1) * g.ow];
+                        if sw == 1 {
+                            let s0 = (lo as isize + dx) as usize;
+                            for (d, &s) in dst[lo..hi].iter_mut().zip(&src[s0..s0 + hi - lo]) {
+                                *d += wv * s;
+                            }
+                        } else {
+                            for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
+                                *d += wv * src[((ox * sw) as isize + dx) as usize];
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// One (sample, channel): adds into the input-plane gradient `gx` from `gy` (M, OH, OW).
+    fn plane_bwd_x(pl: &Plan, gy: &[f32], wc: &[f32], gx: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
+        for m in 0..g.m {
+            let gp = &gy[m * g.oplane()..(m + 1) * g.oplane()];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let wv = wc[(m * g.kh + ki) * g.kw + kj];
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
+                        let src = &gp[oy * g.ow..(oy + 1) * g.ow];
+                        let dst = &mut gx[iy * g.w..(iy + 1) * g.w];
+                        if sw == 1 {
+                            let d0 = (lo as isize + dx) as usize;
+                            for (d, &s) in dst[d0..d0 + hi - lo].iter_mut().zip(&src[lo..hi]) {
+                                *d += wv * s;
+                            }
+                        } else {
+                            for (ox, &s) in src.iter().enumerate().take(hi).skip(lo) {
+                                dst[((ox * sw) as isize + dx) as usize] += wv * s;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// One (sample, channel): adds the taps' gradients (M, kh, kw) into `dw`.
+    fn plane_bwd_w(pl: &Plan, gy: &[f32], xp: &[f32], dw: &mut [f32]) {
+        let g = &pl.g;
+        let sw = pl.s[1];
+        for m in 0..g.m {
+            let gp = &gy[m * g.oplane()..(m + 1) * g.oplane()];
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    // 8 partial sums so the dot products vectorise
+                    let mut acc = [0.0f32; 8];
+                    tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
+                        let gr = &gp[oy * g.ow..(oy + 1) * g.ow];
+                        let xr = &xp[iy * g.w..(iy + 1) * g.w];
+                        if sw == 1 {
+                            let s0 = (lo as isize + dx) as usize;
+                            let (a, b) = (&gr[lo..hi], &xr[s0..s0 + hi - lo]);
+                            let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                            let (ra, rb) = (ca.remainder(), cb.remainder());
+                            for (u, v) in ca.zip(cb) {
+                                for l in 0..8 {
+                                    acc[l] += u[l] * v[l];
+                                }
+                            }
+                            for (&u, &v) in ra.iter().zip(rb) {
+                                acc[0] += u * v;
+                            }
+                        } else {
+                            for (ox, &a) in gr.iter().enumerate().take(hi).skip(lo) {
+                                acc[0] += a * xr[((ox * sw) as isize + dx) as usize];
+                            }
+                        }
+                    });
+                    dw[(m * g.kh + ki) * g.kw + kj] += acc.iter().sum::<f32>();
+                }
+            }
+        }
+    }
+}
+
+impl Op for DepthwiseConv2d {
+    fn name(&self) -> &str {
+        "depthwise_conv2d"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("depthwise_conv2d", inputs, 2)?;
+        expect_float("depthwise_conv2d", &inputs[0])?;
+        expect_float("depthwise_conv2d", &inputs[1])?;
+        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
+        if x.len() != 4 || k.len() != 4 {
+            return Err(Error::Shape(format!(
+                "depthwise_conv2d: expects a 4-D input (N, C, H, W) and a 4-D kernel, got {} and {}",
+                fmt_shape(x),
+                fmt_shape(k)
+            )));
+        }
+        let (c, m, kh, kw) = self.kdims(k);
+        if let (Some(a), Some(b)) = (x[1], c) {
+            if a != b {
+                return Err(Error::Shape(format!(
+                    "depthwise_conv2d: input {} has {a} channels but the kernel {} expects {b}",
+                    fmt_shape(x),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        let side = |len: Dim, pad: usize, k: Dim, s: usize| -> Result<Dim> {
+            match (len, k) {
+                (Some(l), Some(k)) => out_len(l, pad, k, s, 1).map(Some).ok_or_else(|| {
+                    Error::Shape(format!(
+                        "depthwise_conv2d: kernel {} is larger than the (padded) input {}",
+                        fmt_shape(k_shape(inputs)),
+                        fmt_shape(inputs[0].shape.as_slice())
+                    ))
+                }),
+                _ => Ok(None),
+            }
+        };
+        let oh = side(x[2], self.pads[0] + self.pads[1], kh, self.strides[0])?;
+        let ow = side(x[3], self.pads[2] + self.pads[3], kw, self.strides[1])?;
+        let cm = match (c, m) {
+            (Some(c), Some(m)) => Some(c * m),
+            _ => None,
+        };
+        Ok(TypeInfo::f32(vec![x[0], cm, oh, ow]))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (taps, ip, op) = (g.taps(), g.iplane(), g.m * g.oplane());
+        if g.n == 0 || op == 0 {
+            return Ok(());
+        }
+        ensure(&mut ctx.scratch.f, g.c * taps);
+        let wr = &mut ctx.scratch.f[..g.c * taps];
+        self.relayout(&g, &w.f, wr);
+        let wr: &[f32] = wr;
+        let run = |i: usize, y: &mut [f32]| {
+            let c = i % g.c;
+            plane_fwd(
+                &self.plan(&g),
+                &x.f[i * ip..(i + 1) * ip],
+                &wr[c * taps..(c + 1) * taps],
+                y,
+            );
+        };
+        if self.parallel(&g, g.n * g.c) {
+            out.f
+                .par_chunks_mut(op)
+                .enumerate()
+                .for_each(|(i, y)| run(i, y));
+        } else {
+            for (i, y) in out.f.chunks_mut(op).enumerate() {
+                run(i, y);
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (taps, ip, op) = (g.taps(), g.iplane(), g.m * g.oplane());
+        if g.n == 0 || op == 0 {
+            return Ok(());
+        }
+        ensure(&mut ctx.scratch.f, 2 * g.c * taps);
+        let (wr, dw) = ctx.scratch.f[..2 * g.c * taps].split_at_mut(g.c * taps);
+        if index == 0 {
+            self.relayout(&g, &w.f, wr);
+            let wr: &[f32] = wr;
+            let run = |i: usize, gx: &mut [f32]| {
+                let c = i % g.c;
+                plane_bwd_x(
+                    &self.plan(&g),
+                    &gout[i * op..(i + 1) * op],
+                    &wr[c * taps..(c + 1) * taps],
+                    gx,
+                );
+            };
+            if self.parallel(&g, g.n * g.c) {
+                gin.par_chunks_mut(ip)
+                    .enumerate()
+                    .for_each(|(i, gx)| run(i, gx));
+            } else {
+                for (i, gx) in gin.chunks_mut(ip).enumerate() {
+                    run(i, gx);
+                }
+            }
+        } else {
+            dw.fill(0.0);
+            let run = |c: usize, dwc: &mut [f32]| {
+                for b in 0..g.n {
+                    let i = b * g.c + c;
+                    plane_bwd_w(
+                        &self.plan(&g),
+                        &gout[i * op..(i + 1) * op],
+                        &x.f[i * ip..(i + 1) * ip],
+                        dwc,
+                    );
+                }
+            };
+            if self.parallel(&g, g.c) {
+                dw.par_chunks_mut(taps)
+                    .enumerate()
+                    .for_each(|(c, dwc)| run(c, dwc));
+            } else {
+                for (c, dwc) in dw.chunks_mut(taps).enumerate() {
+                    run(c, dwc);
+                }
+            }
+            let mut r = 0;
+            for c in 0..g.c {
+                for m in 0..g.m {
+                    for ki in 0..g.kh {
+                        for kj in 0..g.kw {
+                            gin[self.src(&g, c, m, ki, kj)] += dw[r];
+                            r += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn k_shape(inputs: &[TypeInfo]) -> &[Dim] {
+    inputs[1].shape.as_slice()
+}
+
+/// Registry entry for this family.
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    match name {
+        "depthwise_conv2d" => Some((|| {
+            let layout = match a.str_opt("kernel_layout")?.as_deref() {
+                None | Some("hwcm") => Layout::Hwcm,
+                Some("mchw") => Layout::Mchw,
+                Some(s) => {
+                    return Err(Error::Value(format!(
+                        "depthwise_conv2d: kernel_layout must be 'hwcm' or 'mchw', got '{s}'"
+                    )))
+                }
+            };
+            Ok(Arc::new(DepthwiseConv2d {
+                strides: ints2(a, "strides", [1, 1])?,
+                pads: pads4(a)?,
+                layout,
+            }) as OpRef)
+        })()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::ops::{Attr, Scratch};
+
+    /// Direct reference, kernel in (kh, kw, C, M).
+    fn naive(
+        x: &[f32],
+        xs: [usize; 4],
+        k: &[f32],
+        ks: [usize; 4],
+        st: [usize; 2],
+        pd: [usize; 4],
+    ) -> (Vec<f32>, [usize; 4]) {
+        let [n, c, h, w] = xs;
+        let [kh, kw, _, m] = ks;
+        let oh = (h + pd[0] + pd[1] - kh) / st[0] + 1;
+        let ow = (w + pd[2] + pd[3] - kw) / st[1] + 1;
+        let mut y = vec![0.0f32; n * c * m * oh * ow];
+        for b in 0..n {
+            for ch in 0..c {
+                for mm in 0..m {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut s = 0.0f64;
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (oy * st[0] + i) as isize - pd[0] as isize;
+                                    let ix = (ox * st[1] + j) as isize - pd[2] as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize]
+                                        as f64
+                                        * k[((i * kw + j) * c + ch) * m + mm] as f64;
+                                }
+                            }
+                            y[(((b * c + ch) * m + mm) * oh + oy) * ow + ox] = s as f32;
+                        }
+                    }
+                }
+            }
+        }
+        (y, [n, c * m, oh, ow])
+    }
+
+    fn to_mchw(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
+        let [kh, kw, c, m] = ks;
+        let mut t = vec![0.0; k.len()];
+        for i in 0..kh {
+            for j in 0..kw {
+                for a in 0..c {
+                    for b in 0..m {
+                        t[((b * c + a) * kh + i) * kw + j] = k[((i * kw + j) * c + a) * m + b];
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn ints(v: &[usize]) -> Attr {
+        Attr::Ints(v.iter().map(|&a| a as i64).collect())
+    }
+
+    fn case(xs: [usize; 4], ks: [usize; 4], st: [usize; 2], pd: [usize; 4], seed: u64) {
+        let x = rand(&xs, seed, -1.0, 1.0);
+        let k = rand(&ks, seed + 1, -1.0, 1.0);
+        let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd);
+        for layout in ["hwcm", "mchw"] {
+            let kv = if layout == "hwcm" {
+                k.clone()
+            } else {
+                let [kh, kw, c, m] = ks;
+                val(&[m, c, kh, kw], &to_mchw(&k.f, ks))
+            };
+            let o = op(
+                "depthwise_conv2d",
+                &[
+                    ("strides", ints(&st)),
+                    ("pads", ints(&pd)),
+                    ("kernel_layout", Attr::Str(layout.into())),
+                ],
+            );
+            let y = forward(&o, &[x.clone(), kv.clone()]);
+            assert_eq!(y.shape, ys.to_vec());
+            assert_close(&y.f, &want, 1e-4);
+            grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
+                .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout}: {e}"));
+        }
+    }
+
+    #[test]
+    fn depthwise_valid_and_multiplier() {
+        case([2, 3, 6, 7], [3, 2, 3, 1], [1, 1], [0; 4], 1);
+        case([2, 3, 5, 5], [3, 3, 3, 2], [1, 1], [0; 4], 2);
+    }
+
+    #[test]
+    fn depthwise_strides_and_pads() {
+        case([2, 2, 7, 8], [3, 3, 2, 2], [2, 3], [1, 1, 1, 0], 3);
+        case([1, 2, 6, 6], [2, 2, 2, 3], [2, 2], [0, 1, 0, 1], 4);
+    }
+
+    #[test]
+    fn depthwise_parallel_matches_serial_reference() {
+        let (xs, ks) = ([4, 16, 24, 24], [3, 3, 16, 2]);
+        let x = rand(&xs, 8, -1.0, 1.0);
+        let k = rand(&ks, 9, -1.0, 1.0);
+        let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1]);
+        let o = op("depthwise_conv2d", &[("pads", ints(&[1, 1, 1, 1]))]);
+        let mut s = Scratch::default();
+        let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
+        assert_close(&y.f, &want, 1e-4);
+        let r = rand(&y.shape, 10, -1.0, 1.0);
+        let refs = [&x, &k];
+        let mut gx = vec![0.0; x.len()];
+        let mut gk = vec![0.0; k.len()];
+        let mut ctx = crate::ops::OpCtx { scratch: &mut s };
+        o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
+        let cap = s.f.capacity();
+        let lhs: f64 =
+            y.f.iter()
+                .zip(&r.f)
+                .map(|(&a, &b)| a as f64 * b as f64)
+                .sum();
+        let rx: f64 = gx
+            .iter()
+            .zip(&x.f)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum();
+        let rk: f64 = gk
+            .iter()
+            .zip(&k.f)
+            .map(|(&a, &b)| a as f64 * b as f64)
+            .sum();
+        // bilinear op: <r, y> = <gx, x> = <gk, k>
+        assert!((lhs - rx).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rx}");
+        assert!((lhs - rk).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rk}");
+        forward_with(&o, &[x, k], &mut s).unwrap();
+        assert_eq!(s.f.capacity(), cap);
+    }
+
+    #[test]
+    fn depthwise_shape_errors() {
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let o = op("depthwise_conv2d", &[]);
+        let e = o
+            .infer(&[t(&[1, 3, 2, 2]), t(&[3, 3, 3, 1])])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("(1, 3, 2, 2)") && e.contains("(3, 3, 3, 1)"),
+            "{e}"
+        );
+        let e = o
+            .infer(&[t(&[1, 2, 5, 5]), t(&[3, 3, 3, 1])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
+        assert!(o.infer(&[t(&[1, 5, 5]), t(&[3, 3, 5, 1])]).is_err());
+    }
+}
