@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 off, 2 on
-static TABLE: Mutex<Option<HashMap<(String, &'static str), (u64, f64)>>> = Mutex::new(None);
+/// (op name, phase) -> (calls, seconds).
+type Table = HashMap<(String, &'static str), (u64, f64)>;
+
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
 
 /// True when profiling is on.
 pub fn enabled() -> bool {
