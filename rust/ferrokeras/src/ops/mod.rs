@@ -14,9 +14,11 @@ use crate::{Error, Result};
 pub mod activation;
 pub mod binary;
 pub mod conv;
+pub mod conv3d;
 pub mod loss;
 pub mod matmul;
 pub mod pool;
+pub mod pool3d;
 pub mod random;
 pub mod recurrent;
 pub mod reduce;
@@ -293,7 +295,9 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         loss::build,
         random::build,
         conv::build,
+        conv3d::build,
         pool::build,
+        pool3d::build,
         recurrent::build,
     ];
     for fam in FAMILIES {
