@@ -112,8 +112,8 @@ impl Conv3d {
     fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
         let (o, _, k) = self.kdims(kshape);
         let mut op = [0; 3];
-        for a in 0..3 {
-            op[a] = out_len(
+        for (a, oa) in op.iter_mut().enumerate() {
+            *oa = out_len(
                 x[2 + a],
                 self.pads[2 * a] + self.pads[2 * a + 1],
                 k[a],
@@ -303,8 +303,8 @@ impl Op for Conv3d {
             }
         }
         let mut out: Vec<Dim> = vec![x[0], o];
-        for a in 0..3 {
-            out.push(match (x[2 + a], ks[a]) {
+        for (a, &ka) in ks.iter().enumerate() {
+            out.push(match (x[2 + a], ka) {
                 (Some(l), Some(kl)) => Some(
                     out_len(
                         l,

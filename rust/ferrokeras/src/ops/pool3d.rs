@@ -58,8 +58,8 @@ impl Pool3d {
 
     fn geo(&self, s: &[usize]) -> Result<Geo> {
         let mut op = [0; 3];
-        for a in 0..3 {
-            op[a] = out_len(
+        for (a, oa) in op.iter_mut().enumerate() {
+            *oa = out_len(
                 s[2 + a],
                 self.pads[2 * a] + self.pads[2 * a + 1],
                 self.pool[a],
@@ -193,8 +193,8 @@ impl Op for Pool3d {
             )));
         }
         let mut out: Vec<Dim> = vec![x[0], x[1]];
-        for a in 0..3 {
-            out.push(match x[2 + a] {
+        for (a, &len) in x[2..].iter().enumerate() {
+            out.push(match len {
                 Some(l) => Some(
                     out_len(
                         l,
