@@ -196,11 +196,9 @@ def test_learning_phase_tensor_and_set_learning_phase():
 @pytest.mark.parametrize(
     "name",
     [
-        "conv3d",
         "deconv2d",
         "atrous_conv2d",
         "separable_conv2d",
-        "pool3d",
         "ctc_batch_cost",
         "ctc_decode",
         "ctc_label_dense_to_sparse",

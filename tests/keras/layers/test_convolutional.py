@@ -352,12 +352,8 @@ def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
 
 def test_unimplemented_names_stay_importable():
     for name in (
-        "Convolution3D",
         "Deconvolution2D",
         "SeparableConvolution2D",
-        "UpSampling3D",
-        "ZeroPadding3D",
-        "Cropping3D",
     ):
         cls = getattr(convolutional, name)
         with pytest.raises(NotImplementedError):
