@@ -410,3 +410,16 @@ def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
     with pytest.raises(ValueError):
         model.predict(np.random.random((2, 1, 3, 3)).astype("float32"))
     assert model.predict(x).shape == (2, 2, 2, 2, 2)
+
+
+def test_convert_all_kernels_in_model_flips_convolution3d():
+    from keras.utils.layer_utils import convert_all_kernels_in_model
+
+    model = Sequential([Convolution3D(2, 2, 3, 2, dim_ordering="th", input_shape=(1, 3, 4, 3))])
+    W, b = model.layers[0].get_weights()
+    convert_all_kernels_in_model(model)
+    assert_allclose(model.layers[0].get_weights()[0], W[:, :, ::-1, ::-1, ::-1])
+    # the 'th' layer with the flipped kernel computes the cross-correlation of W
+    x = np.random.random((2, 1, 3, 4, 3)).astype("float32")
+    want = np_xcorr_ncdhw(x, W) + b[None, :, None, None, None]
+    assert_allclose(model.predict(x), want, rtol=1e-4, atol=1e-4)
