@@ -1169,9 +1169,6 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
     return out
 
 
-conv3d = _not_here("conv3d", "convolutional layers")
-
-
 def deconv2d(
     x,
     kernel,
@@ -1307,7 +1304,89 @@ def separable_conv2d(
     return out
 
 
-pool3d = _not_here("pool3d", "convolutional layers")
+def _triple(v, name):
+    if isinstance(v, int):
+        return (v, v, v)
+    v = tuple(int(a) for a in v)
+    if len(v) != 3:
+        raise ValueError("%s must be 3 integers, got %s" % (name, v))
+    return v
+
+
+def conv3d(
+    x,
+    kernel,
+    strides=(1, 1, 1),
+    border_mode="valid",
+    dim_ordering="default",
+    volume_shape=None,
+    filter_shape=None,
+):
+    """3-D convolution. 'th': x (N, C, D, H, W), kernel (nb_filter, stack, k1, k2, k3),
+    a true convolution (kernel flipped, as Keras 1 on Theano); 'tf': x (N, D, H, W, C),
+    kernel (k1, k2, k3, stack, nb_filter), a cross-correlation (as Keras 1 on
+    TensorFlow). One engine node (plus layout permutes for 'tf')."""
+    ordering = _ordering(dim_ordering)
+    x = _float(x)
+    kernel = _float(kernel)
+    strides = _triple(strides, "strides")
+    xs = int_shape(x)
+    ks = int_shape(kernel)
+    if len(xs) != 5 or len(ks) != 5:
+        raise ValueError("conv3d expects a 5-D input and a 5-D kernel, got shapes %s and %s" % (xs, ks))
+    if ordering == "th":
+        sp, kd = xs[2:5], ks[2:5]
+    else:
+        sp, kd = xs[1:4], ks[0:3]
+        x = permute_dimensions(x, (0, 4, 1, 2, 3))
+    pads = []
+    for length, k, st in zip(sp, kd, strides):
+        pads += list(_conv_pads(length, k, st, border_mode, what="conv3d"))
+    out = _op(
+        "conv3d",
+        [x, kernel],
+        strides=list(strides),
+        pads=pads,
+        kernel_layout="oidhw" if ordering == "th" else "dhwio",
+        flip=ordering == "th",
+    )
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 4, 1))
+    return out
+
+
+def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
+    """3-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
+    and is not counted in an average)."""
+    ordering = _ordering(dim_ordering)
+    if pool_mode not in ("max", "avg"):
+        raise ValueError("Invalid pooling mode: " + str(pool_mode))
+    if border_mode not in ("valid", "same"):
+        raise ValueError("Invalid border mode: " + str(border_mode))
+    x = _float(x)
+    pool_size = _triple(pool_size, "pool_size")
+    strides = _triple(strides, "strides")
+    xs = int_shape(x)
+    if len(xs) != 5:
+        raise ValueError("pool3d expects a 5-D input, got shape %s" % (xs,))
+    if ordering == "tf":
+        x = permute_dimensions(x, (0, 4, 1, 2, 3))
+        sp = xs[1:4]
+    else:
+        sp = xs[2:5]
+    pads = []
+    for length, p, st in zip(sp, pool_size, strides):
+        pads += list(_conv_pads(length, p, st, border_mode, what="pool3d"))
+    out = _op(
+        "maxpool3d" if pool_mode == "max" else "avgpool3d",
+        [x],
+        pool=list(pool_size),
+        strides=list(strides),
+        pads=pads,
+    )
+    if ordering == "tf":
+        out = permute_dimensions(out, (0, 2, 3, 4, 1))
+    return out
 
 
 def _tf_only(name):

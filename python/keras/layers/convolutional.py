@@ -22,7 +22,6 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from ._absent import absent
 
 __all__ = [
     "Convolution1D",
@@ -49,12 +48,6 @@ __all__ = [
     "AtrousConv2D",
     "SeparableConv2D",
 ]
-
-Convolution3D = absent("Convolution3D", "convolutional")
-UpSampling3D = absent("UpSampling3D", "convolutional")
-ZeroPadding3D = absent("ZeroPadding3D", "convolutional")
-Cropping3D = absent("Cropping3D", "convolutional")
-Conv3D = absent("Conv3D", "convolutional")
 
 
 def _resolve_ordering(dim_ordering):
@@ -1192,3 +1185,364 @@ class SeparableConvolution2D(Layer):
 
 Deconv2D = Deconvolution2D
 SeparableConv2D = SeparableConvolution2D
+
+
+# ---------------------------------------------------------------------------------------
+# 3-D layers (Keras 1.2.2): Convolution3D (one engine ``conv3d`` node: volumetric im2col
+# + gemm; 'th' a true convolution, 'tf' a cross-correlation, as the 2-D layers),
+# UpSampling3D, ZeroPadding3D, Cropping3D.
+
+
+def _spatial3(layer, input_shape):
+    """The three spatial sizes of a 5-D input in the layer's ordering."""
+    if layer.dim_ordering == "th":
+        return tuple(input_shape[2:5])
+    return tuple(input_shape[1:4])
+
+
+def _shape3(layer, input_shape, channels, spatial):
+    """A 5-D shape from the channel count and three spatial sizes in the layer's ordering."""
+    if layer.dim_ordering == "th":
+        return (input_shape[0], channels) + tuple(spatial)
+    return (input_shape[0],) + tuple(spatial) + (channels,)
+
+
+def _what3(layer):
+    if layer.dim_ordering == "th":
+        return "(samples, channels, conv_dim1, conv_dim2, conv_dim3)"
+    return "(samples, conv_dim1, conv_dim2, conv_dim3, channels)"
+
+
+class Convolution3D(Layer):
+    """Convolution operator for filtering windows of three-dimensional inputs.
+
+    When using this layer as the first layer in a model, provide the keyword argument
+    `input_shape` (tuple of integers, does not include the sample axis), e.g.
+    `input_shape=(3, 10, 128, 128)` for 10 frames of 128x128 RGB pictures.
+
+    # Arguments
+        nb_filter: Number of convolution filters to use.
+        kernel_dim1: Length of the first dimension in the convolution kernel.
+        kernel_dim2: Length of the second dimension in the convolution kernel.
+        kernel_dim3: Length of the third dimension in the convolution kernel.
+        init: name of initialization function for the weights of the layer, or
+            alternatively, a function to use for weights initialization.
+        activation: name of activation function to use, or alternatively, an
+            elementwise function. If you don't specify anything, no activation is
+            applied (ie. "linear" activation: a(x) = x).
+        weights: list of Numpy arrays to set as initial weights.
+        border_mode: 'valid', 'same' or 'full' ('full' requires the Theano backend
+            in Keras 1; ferrokeras accepts it in both orderings).
+        subsample: tuple of length 3. Factor by which to subsample output.
+            Also called strides elsewhere.
+        W_regularizer: instance of WeightRegularizer (eg. L1 or L2 regularization),
+            applied to the main weights matrix.
+        b_regularizer: instance of WeightRegularizer, applied to the bias.
+        activity_regularizer: instance of ActivityRegularizer, applied to the network
+            output.
+        W_constraint: instance of the constraints module (eg. maxnorm, nonneg),
+            applied to the main weights matrix.
+        b_constraint: instance of the constraints module, applied to the bias.
+        dim_ordering: 'th' or 'tf'. In 'th' mode, the channels dimension (the depth)
+            is at index 1, in 'tf' mode is it at index 4. It defaults to the
+            `image_dim_ordering` value found in your Keras config file at
+            `~/.keras/keras.json`.
+        bias: whether to include a bias (i.e. make the layer affine rather than
+            linear).
+
+    # Input shape
+        5D tensor with shape:
+        `(samples, channels, conv_dim1, conv_dim2, conv_dim3)` if dim_ordering='th'
+        or 5D tensor with shape:
+        `(samples, conv_dim1, conv_dim2, conv_dim3, channels)` if dim_ordering='tf'.
+
+    # Output shape
+        5D tensor with shape:
+        `(samples, nb_filter, new_conv_dim1, new_conv_dim2, new_conv_dim3)` if
+        dim_ordering='th' or 5D tensor with shape:
+        `(samples, new_conv_dim1, new_conv_dim2, new_conv_dim3, nb_filter)` if
+        dim_ordering='tf'. `new_conv_dim1`, `new_conv_dim2` and `new_conv_dim3` values
+        might have changed due to padding.
+    """
+
+    def __init__(
+        self,
+        nb_filter,
+        kernel_dim1,
+        kernel_dim2,
+        kernel_dim3,
+        init="glorot_uniform",
+        activation=None,
+        weights=None,
+        border_mode="valid",
+        subsample=(1, 1, 1),
+        dim_ordering="default",
+        W_regularizer=None,
+        b_regularizer=None,
+        activity_regularizer=None,
+        W_constraint=None,
+        b_constraint=None,
+        bias=True,
+        **kwargs,
+    ):
+        dim_ordering = _resolve_ordering(dim_ordering)
+        if border_mode not in {"valid", "same", "full"}:
+            raise ValueError("Invalid border mode for Convolution3D: " + str(border_mode))
+        self.nb_filter = int(nb_filter)
+        self.kernel_dim1 = int(kernel_dim1)
+        self.kernel_dim2 = int(kernel_dim2)
+        self.kernel_dim3 = int(kernel_dim3)
+        if min(self.nb_filter, self.kernel_dim1, self.kernel_dim2, self.kernel_dim3) <= 0:
+            raise ValueError(
+                f"{self.__class__.__name__}: nb_filter, kernel_dim1, kernel_dim2 and kernel_dim3 "
+                f"must be positive, got {nb_filter}, {kernel_dim1}, {kernel_dim2}, {kernel_dim3}"
+            )
+        self.init = initializations.get(init, dim_ordering=dim_ordering)
+        self.activation = activations.get(activation)
+        self.border_mode = border_mode
+        self.subsample = tuple(int(s) for s in subsample)
+        if len(self.subsample) != 3 or min(self.subsample) <= 0:
+            raise ValueError(f"Convolution3D: subsample must be 3 positive integers, got {subsample}")
+        self.dim_ordering = dim_ordering
+
+        self.W_regularizer = regularizers.get(W_regularizer)
+        self.b_regularizer = regularizers.get(b_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+        self.W_constraint = constraints.get(W_constraint)
+        self.b_constraint = constraints.get(b_constraint)
+
+        self.bias = bias
+        self.input_spec = [InputSpec(ndim=5)]
+        self.initial_weights = weights
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        _check_rank(self, input_shape, 5, _what3(self))
+        kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
+        if self.dim_ordering == "th":
+            stack_size = input_shape[1]
+            self.W_shape = (self.nb_filter, stack_size) + kdims
+        else:
+            stack_size = input_shape[4]
+            self.W_shape = kdims + (stack_size, self.nb_filter)
+        if stack_size is None:
+            raise ValueError(
+                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
+                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
+            )
+        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
+        spec = (
+            (None, stack_size, None, None, None) if self.dim_ordering == "th" else (None,) * 4 + (stack_size,)
+        )
+        self.input_spec = [InputSpec(ndim=5, shape=spec)]
+        self.W = self.add_weight(
+            self.W_shape,
+            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
+            name=f"{self.name}_W",
+            regularizer=self.W_regularizer,
+            constraint=self.W_constraint,
+        )
+        if self.bias:
+            self.b = self.add_weight(
+                (self.nb_filter,),
+                initializer="zero",
+                name=f"{self.name}_b",
+                regularizer=self.b_regularizer,
+                constraint=self.b_constraint,
+            )
+        else:
+            self.b = None
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5, _what3(self))
+        kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
+        spatial = [
+            _out_len(self, length, k, self.border_mode, s, 1, input_shape)
+            for length, k, s in zip(_spatial3(self, input_shape), kdims, self.subsample)
+        ]
+        return _shape3(self, input_shape, self.nb_filter, spatial)
+
+    def call(self, x, mask=None):
+        output = K.conv3d(
+            x,
+            self.W,
+            strides=self.subsample,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+            filter_shape=self.W_shape,
+        )
+        if self.bias:
+            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
+        return self.activation(output)
+
+    def get_config(self):
+        config = {
+            "nb_filter": self.nb_filter,
+            "kernel_dim1": self.kernel_dim1,
+            "kernel_dim2": self.kernel_dim2,
+            "kernel_dim3": self.kernel_dim3,
+            "dim_ordering": self.dim_ordering,
+            "init": self.init.__name__,
+            "activation": self.activation.__name__,
+            "border_mode": self.border_mode,
+            "subsample": self.subsample,
+            "W_regularizer": _config_of(self.W_regularizer),
+            "b_regularizer": _config_of(self.b_regularizer),
+            "activity_regularizer": _config_of(self.activity_regularizer),
+            "W_constraint": _config_of(self.W_constraint),
+            "b_constraint": _config_of(self.b_constraint),
+            "bias": self.bias,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class UpSampling3D(Layer):
+    """Repeat the first, second and third dimension of the data by size[0], size[1]
+    and size[2] respectively.
+
+    # Arguments
+        size: tuple of 3 integers. The upsampling factors for dim1, dim2 and dim3.
+        dim_ordering: 'th' or 'tf'. In 'th' mode, the channels dimension (the depth)
+            is at index 1, in 'tf' mode is it at index 4. It defaults to the
+            `image_dim_ordering` value found in your Keras config file at
+            `~/.keras/keras.json`.
+
+    # Input shape
+        5D tensor with shape `(samples, channels, dim1, dim2, dim3)` if
+        dim_ordering='th' or `(samples, dim1, dim2, dim3, channels)` if
+        dim_ordering='tf'.
+
+    # Output shape
+        5D tensor with shape `(samples, channels, upsampled_dim1, upsampled_dim2,
+        upsampled_dim3)` if dim_ordering='th' or `(samples, upsampled_dim1,
+        upsampled_dim2, upsampled_dim3, channels)` if dim_ordering='tf'.
+    """
+
+    def __init__(self, size=(2, 2, 2), dim_ordering="default", **kwargs):
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.size = tuple(int(s) for s in size)
+        if len(self.size) != 3 or min(self.size) <= 0:
+            raise ValueError(f"UpSampling3D: size must be 3 positive integers, got {size}")
+        self.input_spec = [InputSpec(ndim=5)]
+        super().__init__(**kwargs)
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5, _what3(self))
+        spatial = [d * s if d is not None else None for d, s in zip(_spatial3(self, input_shape), self.size)]
+        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
+        return _shape3(self, input_shape, channels, spatial)
+
+    def call(self, x, mask=None):
+        return K.resize_volumes(x, self.size[0], self.size[1], self.size[2], self.dim_ordering)
+
+    def get_config(self):
+        config = {"size": self.size, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ZeroPadding3D(Layer):
+    """Zero-padding layer for 3D data (spatial or spatio-temporal).
+
+    # Arguments
+        padding: tuple of int (length 3). How many zeros to add at the beginning and
+            end of the 3 padding dimensions (axis 3, 4 and 5).
+        dim_ordering: 'th' or 'tf'. In 'th' mode, the channels dimension (the depth)
+            is at index 1, in 'tf' mode is it at index 4. It defaults to the
+            `image_dim_ordering` value found in your Keras config file at
+            `~/.keras/keras.json`.
+
+    # Input shape
+        5D tensor with shape `(samples, channels, dim1, dim2, dim3)` ('th') or
+        `(samples, dim1, dim2, dim3, channels)` ('tf').
+
+    # Output shape
+        5D tensor with the three spatial dimensions padded.
+    """
+
+    def __init__(self, padding=(1, 1, 1), dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.padding = tuple(int(p) for p in padding)
+        if len(self.padding) != 3 or min(self.padding) < 0:
+            raise ValueError(f"ZeroPadding3D: padding must be 3 non-negative integers, got {padding}")
+        self.input_spec = [InputSpec(ndim=5)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5, _what3(self))
+        spatial = [
+            d + 2 * p if d is not None else None for d, p in zip(_spatial3(self, input_shape), self.padding)
+        ]
+        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
+        return _shape3(self, input_shape, channels, spatial)
+
+    def call(self, x, mask=None):
+        return K.spatial_3d_padding(x, padding=self.padding, dim_ordering=self.dim_ordering)
+
+    def get_config(self):
+        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class Cropping3D(Layer):
+    """Cropping layer for 3D data (e.g. spatial or spatio-temporal).
+
+    # Arguments
+        cropping: tuple of tuple of int (length 3): how many units should be trimmed
+            off at the beginning and end of the 3 cropping dimensions
+            (kernel_dim1, kernel_dim2, kernerl_dim3).
+        dim_ordering: 'th' or 'tf'. In 'th' mode, the channels dimension (the depth)
+            is at index 1, in 'tf' mode is it at index 4. It defaults to the
+            `image_dim_ordering` value found in your Keras config file at
+            `~/.keras/keras.json`.
+
+    # Input shape
+        5D tensor with shape `(samples, depth, first_axis_to_crop, second_axis_to_crop,
+        third_axis_to_crop)` ('th') or the channels last ('tf').
+
+    # Output shape
+        5D tensor with the three spatial dimensions cropped.
+    """
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
+        if len(cropping) != 3 or any(len(p) != 2 for p in cropping):
+            raise ValueError("`cropping` must be a tuple length of 3 of tuples of length 2.")
+        self.cropping = cropping
+        self.input_spec = [InputSpec(ndim=5)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5, _what3(self))
+        spatial = [
+            _crop_len(self, d, a, b, input_shape)
+            for d, (a, b) in zip(_spatial3(self, input_shape), self.cropping)
+        ]
+        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
+        return _shape3(self, input_shape, channels, spatial)
+
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
+
+    def call(self, x, mask=None):
+        d1, d2, d3 = (_crop_slice(a, b) for a, b in self.cropping)
+        if self.dim_ordering == "th":
+            return x[:, :, d1, d2, d3]
+        return x[:, d1, d2, d3, :]
+
+    def get_config(self):
+        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+Conv3D = Convolution3D

@@ -1,15 +1,15 @@
 """Pooling layers (``keras.layers.pooling``), Keras 1.2.2.
 
-MaxPooling1D/2D, AveragePooling1D/2D and GlobalMax/GlobalAveragePooling1D/2D, with
-Keras 1's arguments, defaults and ``get_config()`` keys. 2-D pooling is one engine node
-(``maxpool2d`` keeps its argmax for the backward; ``avgpool2d``); 'same' pads as
-TensorFlow does, and padding never wins a max nor counts in an average.
+MaxPooling1D/2D/3D, AveragePooling1D/2D/3D and GlobalMax/GlobalAveragePooling1D/2D/3D,
+with Keras 1's arguments, defaults and ``get_config()`` keys. 2-D and 3-D pooling are one
+engine node each (``maxpool2d``/``maxpool3d`` keep their argmax for the backward;
+``avgpool2d``/``avgpool3d``); 'same' pads as TensorFlow does, and padding never wins a
+max nor counts in an average.
 """
 
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from ._absent import absent
 
 __all__ = [
     "MaxPooling1D",
@@ -25,11 +25,6 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
 ]
-
-MaxPooling3D = absent("MaxPooling3D", "pooling")
-AveragePooling3D = absent("AveragePooling3D", "pooling")
-GlobalMaxPooling3D = absent("GlobalMaxPooling3D", "pooling")
-GlobalAveragePooling3D = absent("GlobalAveragePooling3D", "pooling")
 
 
 def _resolve_ordering(dim_ordering):
@@ -267,6 +262,156 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """Global max pooling operation for spatial data: 4D input -> (samples,
     channels)."""
+
+    def call(self, x, mask=None):
+        return K.max(x, axis=self._axes())
+
+
+# ---------------------------------------------------------------------------------------
+# 3-D pooling (Keras 1.2.2): one engine node each (``maxpool3d`` keeps its argmax for the
+# backward; ``avgpool3d``), 'same' padded as the 2-D layers; global pooling reduces the
+# three spatial axes.
+
+
+def _spatial3(layer, input_shape):
+    if layer.dim_ordering == "th":
+        return tuple(input_shape[2:5])
+    return tuple(input_shape[1:4])
+
+
+class _Pooling3D(Layer):
+    """Abstract class for the 3-D pooling layers."""
+
+    _mode = "max"
+
+    def __init__(
+        self, pool_size=(2, 2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.pool_size = tuple(int(p) for p in pool_size)
+        if strides is None:
+            strides = self.pool_size
+        self.strides = tuple(int(s) for s in strides)
+        if len(self.pool_size) != 3 or len(self.strides) != 3:
+            raise ValueError(
+                f"{self.__class__.__name__}: pool_size and strides must be 3 integers, "
+                f"got {pool_size} and {strides}"
+            )
+        if border_mode not in {"valid", "same"}:
+            raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
+        self.border_mode = border_mode
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=5)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5)
+        spatial = tuple(
+            _pool_len(self, length, p, self.border_mode, s, input_shape)
+            for length, p, s in zip(_spatial3(self, input_shape), self.pool_size, self.strides)
+        )
+        if self.dim_ordering == "th":
+            return (input_shape[0], input_shape[1]) + spatial
+        return (input_shape[0],) + spatial + (input_shape[4],)
+
+    def build(self, input_shape):
+        self.get_output_shape_for(input_shape)
+        self.built = True
+
+    def call(self, x, mask=None):
+        return K.pool3d(
+            x,
+            pool_size=self.pool_size,
+            strides=self.strides,
+            border_mode=self.border_mode,
+            dim_ordering=self.dim_ordering,
+            pool_mode=self._mode,
+        )
+
+    def get_config(self):
+        config = {
+            "pool_size": self.pool_size,
+            "border_mode": self.border_mode,
+            "strides": self.strides,
+            "dim_ordering": self.dim_ordering,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class MaxPooling3D(_Pooling3D):
+    """Max pooling operation for 3D data (spatial or spatio-temporal).
+
+    # Arguments
+        pool_size: tuple of 3 integers, factors by which to downscale (dim1, dim2,
+            dim3). (2, 2, 2) will halve the size of the 3D input in each dimension.
+        strides: tuple of 3 integers, or None. Strides values (default: pool_size).
+        border_mode: 'valid' or 'same'.
+        dim_ordering: 'th' or 'tf'. In 'th' mode, the channels dimension (the depth)
+            is at index 1, in 'tf' mode is it at index 4. It defaults to the
+            `image_dim_ordering` value found in your Keras config file at
+            `~/.keras/keras.json`.
+
+    # Input shape
+        5D tensor with shape `(samples, channels, len_pool_dim1, len_pool_dim2,
+        len_pool_dim3)` if dim_ordering='th' or `(samples, len_pool_dim1,
+        len_pool_dim2, len_pool_dim3, channels)` if dim_ordering='tf'.
+
+    # Output shape
+        5D tensor with shape `(nb_samples, channels, pooled_dim1, pooled_dim2,
+        pooled_dim3)` if dim_ordering='th' or `(samples, pooled_dim1, pooled_dim2,
+        pooled_dim3, channels)` if dim_ordering='tf'.
+    """
+
+    _mode = "max"
+
+
+class AveragePooling3D(_Pooling3D):
+    """Average pooling operation for 3D data (spatial or spatio-temporal); arguments,
+    input and output shapes as MaxPooling3D."""
+
+    _mode = "avg"
+
+
+class _GlobalPooling3D(Layer):
+    def __init__(self, dim_ordering="default", **kwargs):
+        super().__init__(**kwargs)
+        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=5)]
+
+    def get_output_shape_for(self, input_shape):
+        _check_rank(self, input_shape, 5)
+        if self.dim_ordering == "tf":
+            return (input_shape[0], input_shape[4])
+        return (input_shape[0], input_shape[1])
+
+    def _axes(self):
+        return [1, 2, 3] if self.dim_ordering == "tf" else [2, 3, 4]
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class GlobalAveragePooling3D(_GlobalPooling3D):
+    """Global Average pooling operation for 3D data: 5D input (channels at index 1
+    for 'th', index 4 for 'tf') -> (samples, channels).
+
+    # Arguments
+        dim_ordering: 'th' or 'tf' (default: `K.image_dim_ordering()`).
+    """
+
+    def call(self, x, mask=None):
+        return K.mean(x, axis=self._axes())
+
+
+class GlobalMaxPooling3D(_GlobalPooling3D):
+    """Global Max pooling operation for 3D data: 5D input (channels at index 1 for
+    'th', index 4 for 'tf') -> (samples, channels).
+
+    # Arguments
+        dim_ordering: 'th' or 'tf' (default: `K.image_dim_ordering()`).
+    """
 
     def call(self, x, mask=None):
         return K.max(x, axis=self._axes())

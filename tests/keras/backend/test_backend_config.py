@@ -196,8 +196,6 @@ def test_learning_phase_tensor_and_set_learning_phase():
 @pytest.mark.parametrize(
     "name",
     [
-        "conv3d",
-        "pool3d",
         "ctc_batch_cost",
         "ctc_decode",
         "ctc_label_dense_to_sparse",

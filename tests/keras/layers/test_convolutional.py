@@ -7,7 +7,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from keras import backend as K
-from keras.layers import convolutional
 from keras.layers.convolutional import (
     AtrousConvolution1D,
     AtrousConvolution2D,
@@ -348,15 +347,3 @@ def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
         Convolution2D(2, 3, 3, border_mode="bogus")
     with pytest.raises(ValueError):
         Convolution2D(2, 3, 3, dim_ordering="xx")
-
-
-def test_unimplemented_names_stay_importable():
-    for name in (
-        "Convolution3D",
-        "UpSampling3D",
-        "ZeroPadding3D",
-        "Cropping3D",
-    ):
-        cls = getattr(convolutional, name)
-        with pytest.raises(NotImplementedError):
-            cls(1, 1, 1)

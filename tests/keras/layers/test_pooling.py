@@ -6,7 +6,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 from keras import backend as K
-from keras.layers import pooling
 from keras.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -157,9 +156,3 @@ def test_sequential_conv_pool_flatten_trains():
         h = model.fit(x, y, nb_epoch=2, verbose=0)
         assert np.isfinite(h.history["loss"]).all()
         assert model.output_shape == (None, 2)
-
-
-def test_unimplemented_names_stay_importable():
-    for name in ("MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D"):
-        with pytest.raises(NotImplementedError):
-            getattr(pooling, name)()

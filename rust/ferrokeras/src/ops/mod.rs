@@ -14,11 +14,13 @@ use crate::{Error, Result};
 pub mod activation;
 pub mod binary;
 pub mod conv;
+pub mod conv3d;
 pub mod deconv;
 pub mod depthwise;
 pub mod loss;
 pub mod matmul;
 pub mod pool;
+pub mod pool3d;
 pub mod random;
 pub mod recurrent;
 pub mod reduce;
@@ -297,7 +299,9 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         conv::build,
         deconv::build,
         depthwise::build,
+        conv3d::build,
         pool::build,
+        pool3d::build,
         recurrent::build,
     ];
     for fam in FAMILIES {

@@ -1,0 +1,113 @@
+//! A steady-state train step through `conv3d`, `maxpool3d` and `avgpool3d` allocates
+//! nothing outside the gemm crate (the twin of `alloc.rs` for the 3-D ops; its own test
+//! binary so no other test allocates concurrently). The batch is large enough for the
+//! per-sample parallel conv3d path on a multi-core machine.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::*;
+use ferrokeras::{Attr, DType, Graph, Update, Value};
+
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+fn count() {
+    if !ferrokeras::kernels::gemm::in_gemm() {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count();
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        count();
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_conv3d_pool3d_train_step_allocates_nothing() {
+    let mut g = Graph::new();
+    let shape = [8, 2, 6, 8, 8];
+    let x = g.placeholder(
+        DType::F32,
+        vec![None, Some(2), Some(6), Some(8), Some(8)],
+        "x",
+    );
+    let k = g.variable(data(&[3, 2, 3, 3, 3], 1), "k");
+    let h = op(
+        &mut g,
+        "conv3d",
+        &[x, k],
+        &[("pads", Attr::Ints(vec![1; 6])), ("flip", Attr::Bool(true))],
+    );
+    let h = op(&mut g, "relu", &[h], &[]);
+    let h = op(
+        &mut g,
+        "maxpool3d",
+        &[h],
+        &[("pool", Attr::Ints(vec![2, 2, 2]))],
+    );
+    let h = op(
+        &mut g,
+        "avgpool3d",
+        &[h],
+        &[
+            ("pool", Attr::Ints(vec![2, 2, 2])),
+            ("strides", Attr::Ints(vec![1, 1, 1])),
+            ("pads", Attr::Ints(vec![0, 1, 0, 1, 0, 1])),
+        ],
+    );
+    let sq = op(&mut g, "square", &[h], &[]);
+    let loss = op(&mut g, "mean", &[sq], &[]);
+    let grads = g.gradients(loss, &[k]).unwrap();
+    let lr = g.constant(Value::scalar(0.01), "lr");
+    let step = op(&mut g, "mul", &[grads[0], lr], &[]);
+    let newk = op(&mut g, "sub", &[k, step], &[]);
+    let updates = vec![Update::Assign {
+        var: g.var_id(k).unwrap(),
+        value: newk,
+    }];
+    let prog = g.compile(&[x], &[loss], updates).unwrap();
+    let xb = data(&shape, 5);
+    let run = |count: bool| {
+        let mut s = prog.session();
+        s.feed_f32(0, &xb.shape, &xb.f).unwrap();
+        let before = ALLOCS.load(Ordering::SeqCst);
+        s.run().unwrap();
+        let l = s.output(0).f[0];
+        let after = ALLOCS.load(Ordering::SeqCst);
+        drop(s);
+        if count {
+            assert_eq!(
+                after - before,
+                0,
+                "a steady-state call allocated {} times",
+                after - before
+            );
+        }
+        l
+    };
+    let first = run(false);
+    run(false);
+    let mut last = first;
+    for _ in 0..10 {
+        last = run(true);
+        assert!(last.is_finite());
+    }
+    // gradient descent on the mean square of the output shrinks it
+    assert!(last < first, "{first} -> {last}");
+}
