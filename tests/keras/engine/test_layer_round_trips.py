@@ -120,6 +120,73 @@ CASES = {
         (2, 3, 3),
         "float32",
     ),
+    "Convolution3D": (
+        lambda: Sequential([L.Convolution3D(2, 2, 3, 2, input_shape=(2, 4, 5, 4))]),
+        (2, 4, 5, 4),
+        "float32",
+    ),
+    "Convolution3D_tf": (
+        lambda: Sequential([L.Convolution3D(2, 2, 2, 3, dim_ordering="tf", input_shape=(4, 4, 5, 2))]),
+        (4, 4, 5, 2),
+        "float32",
+    ),
+    "UpSampling3D": (
+        lambda: Sequential([L.UpSampling3D((2, 1, 2), input_shape=(1, 2, 3, 2))]),
+        (1, 2, 3, 2),
+        "float32",
+    ),
+    "ZeroPadding3D": (
+        lambda: Sequential([L.ZeroPadding3D((1, 0, 2), input_shape=(1, 2, 3, 2))]),
+        (1, 2, 3, 2),
+        "float32",
+    ),
+    "Cropping3D": (
+        lambda: Sequential([L.Cropping3D(((1, 0), (0, 1), (1, 1)), input_shape=(1, 3, 3, 4))]),
+        (1, 3, 3, 4),
+        "float32",
+    ),
+    "MaxPooling3D": (
+        lambda: Sequential([L.MaxPooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))]),
+        (1, 4, 4, 4),
+        "float32",
+    ),
+    "AveragePooling3D": (
+        lambda: Sequential([L.AveragePooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))]),
+        (1, 4, 4, 4),
+        "float32",
+    ),
+    "GlobalMaxPooling3D": (
+        lambda: Sequential([L.GlobalMaxPooling3D(input_shape=(2, 3, 3, 3))]),
+        (2, 3, 3, 3),
+        "float32",
+    ),
+    "GlobalAveragePooling3D": (
+        lambda: Sequential([L.GlobalAveragePooling3D(input_shape=(2, 3, 3, 3))]),
+        (2, 3, 3, 3),
+        "float32",
+    ),
+    "Deconvolution2D": (
+        lambda: Sequential([L.Deconvolution2D(2, 3, 3, output_shape=(None, 2, 7, 7), input_shape=(3, 5, 5))]),
+        (3, 5, 5),
+        "float32",
+    ),
+    "SeparableConvolution2D": (
+        lambda: Sequential(
+            [L.SeparableConvolution2D(4, 3, 3, depth_multiplier=2, dim_ordering="tf", input_shape=(6, 6, 3))]
+        ),
+        (6, 6, 3),
+        "float32",
+    ),
+    "LocallyConnected1D": (
+        lambda: Sequential([L.LocallyConnected1D(3, 2, input_shape=(5, 2))]),
+        (5, 2),
+        "float32",
+    ),
+    "LocallyConnected2D": (
+        lambda: Sequential([L.LocallyConnected2D(3, 2, 2, input_shape=(2, 4, 4))]),
+        (2, 4, 4),
+        "float32",
+    ),
     "Embedding": (lambda: Sequential([L.Embedding(10, 3, input_length=4)]), (4,), "int32"),
     "SimpleRNN": (
         lambda: Sequential([L.SimpleRNN(3, input_shape=(4, 2), return_sequences=True)]),
@@ -151,6 +218,9 @@ ALIASES = {
     "Conv2D": "Convolution2D",
     "AtrousConv1D": "AtrousConvolution1D",
     "AtrousConv2D": "AtrousConvolution2D",
+    "Conv3D": "Convolution3D",
+    "Deconv2D": "Deconvolution2D",
+    "SeparableConv2D": "SeparableConvolution2D",
 }
 
 
