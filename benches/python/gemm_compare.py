@@ -5,8 +5,9 @@ reads criterion's `target/criterion/gemm/<id>/new/estimates.json`, then runs
 `gemm_numpy.py` in several separate processes (numpy's 2-thread figure varies from one
 process to the next; the median across processes is used) with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE removed from their environment. Prints a table and one JSON line per
-shape. The last column is `sgemm_serial` (group `gemm_serial`, never threaded), to
-check the threading threshold. Informational: always exits 0 when the measurements ran.
+shape. The last columns are `sgemm_serial` (group `gemm_serial`, never threaded), to
+check the threading threshold, and the `gemm` crate at the same threading (group
+`gemm_crate`), to check where the engine's own kernels win (`OWN_MAX_MACS`). Informational: always exits 0 when the measurements ran.
 
     .venv/bin/python benches/python/gemm_compare.py [--procs 3] [--threads 2] [--skip-cargo]
 """
@@ -29,6 +30,8 @@ ROOT = HERE.parent.parent
 # id -> (M, K, N); must match benches/benches/gemm.rs and gemm_numpy.py.
 SHAPES = {
     "32x784x32": (32, 784, 32),
+    "784x32x32_at": (784, 32, 32),
+    "32x32x784_bt": (32, 32, 784),
     "128x784x512": (128, 784, 512),
     "128x784x512_bt": (128, 784, 512),
     "128x512x512": (128, 512, 512),
@@ -169,6 +172,7 @@ def main() -> int:
         load_ours = probe.fraction()
     ours = read_ours(tdir)
     serial = read_ours(tdir, "gemm_serial")
+    crate = read_ours(tdir, "gemm_crate")
     probe = ForeignLoad()
     numpy, blas = run_numpy(max(args.procs, 1), args.threads)
     load_numpy = probe.fraction()
@@ -192,7 +196,7 @@ def main() -> int:
     hdr = (
         f"{'shape (MxKxN)':<16} {'ours GFLOP/s':>13} {'numpy GFLOP/s':>14}"
         f" {'numpy range':>15} {'ours/numpy':>11} {'target':>7}  result"
-        f"  {'serial GFLOP/s':>14}"
+        f"  {'serial GFLOP/s':>14} {'crate GFLOP/s':>13}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -209,9 +213,12 @@ def main() -> int:
         s = serial.get(sid)
         serial_gf = flop / s["mean_ns"] if s else None
         serial_txt = f"{serial_gf:.1f}" if serial_gf else "-"
+        cr = crate.get(sid)
+        crate_gf = flop / cr["mean_ns"] if cr else None
+        crate_txt = f"{crate_gf:.1f}" if crate_gf else "-"
         print(
             f"{sid:<16} {ours_gf:>13.1f} {np_gf:>14.1f} {rng:>15}"
-            f" {ratio:>11.2f} {TARGET[sid]:>7.1f}  {verdict:<6}  {serial_txt:>14}"
+            f" {ratio:>11.2f} {TARGET[sid]:>7.1f}  {verdict:<6}  {serial_txt:>14} {crate_txt:>13}"
         )
         rows.append(
             {
@@ -225,6 +232,7 @@ def main() -> int:
                 "ours_slope_ns": o["slope_ns"] if o else None,
                 "ours_gflops": round(ours_gf, 2),
                 "ours_serial_gflops": round(serial_gf, 2) if serial_gf else None,
+                "gemm_crate_gflops": round(crate_gf, 2) if crate_gf else None,
                 "numpy_gflops_per_process": np_list,
                 "numpy_gflops": round(np_gf, 2),
                 "ratio": round(ratio, 3),
