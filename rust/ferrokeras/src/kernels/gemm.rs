@@ -30,6 +30,16 @@ pub fn in_gemm() -> bool {
 pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 
 /// Products of at most this many multiply-adds run on the engine's own kernels.
+///
+/// Measured (`benches/python/gemm_compare.py`, fastest criterion sample of each group,
+/// median of runs, GFLOP/s, 2 threads, on a 2-core machine with 70-90% of its CPU taken
+/// by other processes, so only coarse): own vs `gemm` crate 49 vs 47 at 32x784x32,
+/// 52 vs 30 at 784x32x32 (A transposed), 39 vs 36 at 32x32x784 (B transposed); at
+/// 128x784x512, 128x512x512 and 32x128x512 the crate's threaded figure was higher
+/// (75 vs 66, 86 vs 47, 74 vs 59) but our serial one reached 52, 107, 47: the loss is in
+/// the two-thread split under load, not the kernel. 1024^3 (crate) 52 vs 47. The own
+/// path is kept up to 2^28 because it allocates nothing; the threshold (and
+/// [`PARALLEL_MIN_MACS`] for the own path) is to be re-measured on a quiet machine.
 pub const OWN_MAX_MACS: usize = 1 << 28;
 
 /// A row-major matrix operand, optionally transposed.
