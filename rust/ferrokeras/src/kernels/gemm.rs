@@ -37,7 +37,8 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// 52 vs 30 at 784x32x32 (A transposed), 39 vs 36 at 32x32x784 (B transposed); at
 /// 128x784x512, 128x512x512 and 32x128x512 the crate's threaded figure was higher
 /// (75 vs 66, 86 vs 47, 74 vs 59) but our serial one reached 52, 107, 47: the loss is in
-/// the two-thread split under load, not the kernel. 1024^3 (crate) 52 vs 47. The own
+/// the two-thread split under load, not the kernel. 1024^3 runs on the crate in both
+/// groups (52 vs 47: the noise level). The own
 /// path is kept up to 2^28 because it allocates nothing; the threshold (and
 /// [`PARALLEL_MIN_MACS`] for the own path) is to be re-measured on a quiet machine.
 pub const OWN_MAX_MACS: usize = 1 << 28;
