@@ -32,15 +32,16 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 18;
 /// Products of at most this many multiply-adds run on the engine's own kernels.
 ///
 /// Measured (`benches/python/gemm_compare.py`, fastest criterion sample of each group,
-/// median of runs, GFLOP/s, 2 threads, on a 2-core machine with 70-90% of its CPU taken
-/// by other processes, so only coarse): own vs `gemm` crate 49 vs 47 at 32x784x32,
-/// 52 vs 30 at 784x32x32 (A transposed), 39 vs 36 at 32x32x784 (B transposed); at
-/// 128x784x512, 128x512x512 and 32x128x512 the crate's threaded figure was higher
-/// (75 vs 66, 86 vs 47, 74 vs 59) but our serial one reached 52, 107, 47: the loss is in
-/// the two-thread split under load, not the kernel. 1024^3 runs on the crate in both
-/// groups (52 vs 47: the noise level). The own
-/// path is kept up to 2^28 because it allocates nothing; the threshold (and
-/// [`PARALLEL_MIN_MACS`] for the own path) is to be re-measured on a quiet machine.
+/// median of 3 runs, GFLOP/s, 2 threads, on a 2-core machine with 70-90% of its CPU
+/// taken by other processes, so only coarse; run-to-run spread up to 2x): own vs `gemm`
+/// crate 49 vs 55 at 32x784x32, 59 vs 34 at 784x32x32 (A transposed), 45 vs 27 at
+/// 32x32x784 (B transposed), 78 vs 62 at 128x784x512, 59 vs 94 at 128x784x512 (B
+/// transposed), 61 vs 85 at 128x512x512, 59 vs 63 at 32x128x512. Where the crate led,
+/// our serial figure (73, 98 at the two 128-row shapes) was at or above it: the loss is
+/// in the two-thread split under load, not in the kernel. 1024^3 runs on the crate in
+/// both groups (56 vs 45: the noise level). The own path is kept up to 2^28 because it
+/// allocates nothing; this threshold and [`PARALLEL_MIN_MACS`] (unchanged, shared with
+/// the crate path) are to be re-measured on a quiet machine.
 pub const OWN_MAX_MACS: usize = 1 << 28;
 
 /// A row-major matrix operand, optionally transposed.
