@@ -2,13 +2,16 @@
 //! benchmark workloads use (MNIST MLP / CNN heads, IMDB LSTM gates) plus a square
 //! 1024^3 product.
 //!
-//! Ids are `gemm/MxKxN` (C = A·B, nothing transposed) and `gemm/MxKxN_bt` (B stored
-//! `N x K` and used transposed, as in the dense backward `dx = dy · Wᵀ`). Throughput is
-//! `2·M·N·K` elements, so criterion's "elem/s" is FLOP/s.
+//! Ids are `gemm/MxKxN` (C = A·B, nothing transposed), `gemm/MxKxN_bt` (B stored
+//! `N x K` and used transposed, as in the dense backward `dx = dy · Wᵀ`) and
+//! `gemm/MxKxN_at` (A stored `K x M` and used transposed, as in `dW = xᵀ · dy`).
+//! Throughput is `2·M·N·K` elements, so criterion's "elem/s" is FLOP/s.
 //!
 //! The group `gemm_serial` times `sgemm_serial` (never threaded) at the same shapes
 //! except 1024^3, to check `PARALLEL_MIN_MACS`: where it beats `gemm`, threading
-//! does not pay at that size.
+//! does not pay at that size. The group `gemm_crate` times the `gemm` crate at the
+//! same threading as `gemm`, to check `OWN_MAX_MACS` (where the engine's own kernels
+//! stop winning).
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench gemm`
 //! (`benches/python/gemm_compare.py` runs it and compares with numpy).
@@ -17,16 +20,18 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::kernels::gemm::{sgemm, sgemm_serial, Operand};
+use ferrokeras::kernels::gemm::{sgemm, sgemm_gemm_crate, sgemm_serial, Operand};
 
-/// (M, K, N, transpose B)
-const SHAPES: &[(usize, usize, usize, bool)] = &[
-    (32, 784, 32, false),
-    (128, 784, 512, false),
-    (128, 784, 512, true),
-    (128, 512, 512, false),
-    (32, 128, 512, false),
-    (1024, 1024, 1024, false),
+/// (M, K, N, transpose A, transpose B)
+const SHAPES: &[(usize, usize, usize, bool, bool)] = &[
+    (32, 784, 32, false, false),
+    (784, 32, 32, true, false),
+    (32, 32, 784, false, true),
+    (128, 784, 512, false, false),
+    (128, 784, 512, false, true),
+    (128, 512, 512, false, false),
+    (32, 128, 512, false, false),
+    (1024, 1024, 1024, false, false),
 ];
 
 /// Deterministic values in [-1, 1).
@@ -43,6 +48,7 @@ type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
 fn bench_gemm(c: &mut Criterion) {
     run_group(c, "gemm", sgemm, usize::MAX);
     run_group(c, "gemm_serial", sgemm_serial, 1 << 28);
+    run_group(c, "gemm_crate", sgemm_gemm_crate, usize::MAX);
 }
 
 /// Times `f` at every shape of at most `max_macs` multiply-adds.
@@ -51,12 +57,17 @@ fn run_group(c: &mut Criterion, name: &str, f: Gemm, max_macs: usize) {
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(1000));
     group.measurement_time(Duration::from_millis(2500));
-    for &(m, k, n, bt) in SHAPES.iter().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
+    for &(m, k, n, at, bt) in SHAPES.iter().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
+        // Stored m x k, or k x m when used transposed: same length either way.
         let a = data(m * k, 1);
         // Stored k x n, or n x k when used transposed: same length either way.
         let b = data(k * n, 2);
         let mut out = vec![0.0f32; m * n];
-        let id = format!("{m}x{k}x{n}{}", if bt { "_bt" } else { "" });
+        let id = format!(
+            "{m}x{k}x{n}{}{}",
+            if at { "_at" } else { "" },
+            if bt { "_bt" } else { "" }
+        );
         group.throughput(Throughput::Elements((2 * m * n * k) as u64));
         group.bench_function(id, |bench| {
             bench.iter(|| {
@@ -66,7 +77,7 @@ fn run_group(c: &mut Criterion, name: &str, f: Gemm, max_macs: usize) {
                     k,
                     Operand {
                         data: black_box(&a),
-                        trans: false,
+                        trans: at,
                     },
                     Operand {
                         data: black_box(&b),

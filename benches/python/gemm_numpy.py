@@ -19,14 +19,17 @@ import statistics
 import sys
 import time
 
-# (id, M, K, N, transpose B); keep in sync with SHAPES in benches/benches/gemm.rs.
+# (id, M, K, N, transpose A, transpose B); keep in sync with SHAPES in
+# benches/benches/gemm.rs.
 SHAPES = [
-    ("32x784x32", 32, 784, 32, False),
-    ("128x784x512", 128, 784, 512, False),
-    ("128x784x512_bt", 128, 784, 512, True),
-    ("128x512x512", 128, 512, 512, False),
-    ("32x128x512", 32, 128, 512, False),
-    ("1024x1024x1024", 1024, 1024, 1024, False),
+    ("32x784x32", 32, 784, 32, False, False),
+    ("784x32x32_at", 784, 32, 32, True, False),
+    ("32x32x784_bt", 32, 32, 784, False, True),
+    ("128x784x512", 128, 784, 512, False, False),
+    ("128x784x512_bt", 128, 784, 512, False, True),
+    ("128x512x512", 128, 512, 512, False, False),
+    ("32x128x512", 32, 128, 512, False, False),
+    ("1024x1024x1024", 1024, 1024, 1024, False, False),
 ]
 
 
@@ -95,9 +98,10 @@ def blas_info(np) -> dict:
     return info
 
 
-def time_shape(np, m, k, n, bt, min_time, repeats):
+def time_shape(np, m, k, n, at, bt, min_time, repeats):
     rng = np.random.default_rng(0)
-    a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
+    a_stored = rng.uniform(-1, 1, (k, m) if at else (m, k)).astype(np.float32)
+    a = a_stored.T if at else a_stored
     b_stored = rng.uniform(-1, 1, (n, k) if bt else (k, n)).astype(np.float32)
     b = b_stored.T if bt else b_stored
     out = np.empty((m, n), dtype=np.float32)
@@ -134,8 +138,8 @@ def main() -> int:
     import numpy as np
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
-    for sid, m, k, n, bt in SHAPES:
-        per_call, calls = time_shape(np, m, k, n, bt, args.min_time, args.repeats)
+    for sid, m, k, n, at, bt in SHAPES:
+        per_call, calls = time_shape(np, m, k, n, at, bt, args.min_time, args.repeats)
         flop = 2.0 * m * n * k
         best = min(per_call)
         med = statistics.median(per_call)
@@ -147,6 +151,7 @@ def main() -> int:
                     "m": m,
                     "k": k,
                     "n": n,
+                    "trans_a": at,
                     "trans_b": bt,
                     "threads": args.threads,
                     "calls_per_timing": calls,

@@ -1,10 +1,17 @@
 //! A steady-state Program call allocates nothing: a counting global allocator watches
 //! ten train steps (forward, backward, updates) after two warm-up calls. This file is its
-//! own test binary so no other test allocates concurrently.
+//! own test binary so no other test allocates concurrently; allocations are counted on
+//! the test's thread and on the rayon workers only (the test harness's main thread does
+//! its own bookkeeping meanwhile, which is not the engine's).
 //!
-//! The one exception is inside the `gemm` crate, which allocates its packing buffers on
-//! every call (two allocations per product, freed before it returns); those are counted
-//! separately and reported, everything else must be zero.
+//! All the products of these steps run on the engine's own gemm kernels
+//! (`kernels::sgemm_small`, per-thread packing buffers reused), so the total must be zero
+//! bytes, allocations inside the `gemm` crate included (counted apart to say where a
+//! regression comes from). What still allocates elsewhere, and is therefore not covered
+//! here: products above `OWN_MAX_MACS` go to the `gemm` crate, which allocates its
+//! packing buffers on every call; and a product large enough to be split across threads
+//! (`PARALLEL_MIN_MACS`) is handed to rayon from outside its pool, whose injector queue
+//! allocates a new block every 63 jobs (inside rayon). The shapes below stay serial.
 
 mod common;
 
@@ -17,27 +24,35 @@ use ferrokeras::{Attr, Update};
 struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
+static BYTES: AtomicUsize = AtomicUsize::new(0);
 static GEMM_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
-fn count() {
+thread_local! {
+    /// Set on the thread that runs the measured steps.
+    static MEASURED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn count(bytes: usize) {
+    if !MEASURED.with(|m| m.get()) && rayon::current_thread_index().is_none() {
+        return;
+    }
     if ferrokeras::kernels::gemm::in_gemm() {
         GEMM_ALLOCS.fetch_add(1, Ordering::SeqCst);
-    } else {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
     }
+    ALLOCS.fetch_add(1, Ordering::SeqCst);
+    BYTES.fetch_add(bytes, Ordering::SeqCst);
 }
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        count();
+        count(l.size());
         unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        count();
+        count(n);
         unsafe { System.realloc(p, l, n) }
     }
 }
@@ -45,9 +60,15 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-#[test]
-fn steady_state_train_step_allocates_nothing() {
-    let (mut g, x, y, loss, params) = mlp(20, 32, 10, true);
+/// Allocation count, bytes and gemm-crate allocations over ten steady-state train steps
+/// of a `d_in -> hidden -> classes` MLP with dropout on a batch of `batch` rows.
+fn train_step_allocations(
+    d_in: usize,
+    hidden: usize,
+    classes: usize,
+    batch: usize,
+) -> (usize, usize, usize) {
+    let (mut g, x, y, loss, params) = mlp(d_in, hidden, classes, true);
     let grads = g.gradients(loss, &params).unwrap();
     let lr = g.constant(ferrokeras::Value::scalar(0.1), "lr");
     let mut updates = Vec::new();
@@ -62,38 +83,53 @@ fn steady_state_train_step_allocates_nothing() {
     let lp = g.learning_phase();
     let one = ferrokeras::Value::scalar(1.0);
     let prog = g.compile(&[x, y, lp], &[loss], updates).unwrap();
-    let (xb, yb) = (data(&[16, 20], 5), onehot(16, 10));
+    let (xb, yb) = (data(&[batch, d_in], 5), onehot(batch, classes));
     let mut losses = Vec::new();
-    let run = |count: bool| {
+    let mut totals = (0, 0, 0);
+    MEASURED.with(|m| m.set(true));
+    let mut run = |count: bool| {
         let mut s = prog.session();
         s.feed_f32(0, &xb.shape, &xb.f).unwrap();
         s.feed_f32(1, &yb.shape, &yb.f).unwrap();
         s.feed_f32(2, &[], &one.f).unwrap();
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = (
+            ALLOCS.load(Ordering::SeqCst),
+            BYTES.load(Ordering::SeqCst),
+            GEMM_ALLOCS.load(Ordering::SeqCst),
+        );
         s.run().unwrap();
         let l = s.output(0).f[0];
-        let after = ALLOCS.load(Ordering::SeqCst);
-        drop(s);
         if count {
-            assert_eq!(
-                after - before,
-                0,
-                "a steady-state call allocated {} times",
-                after - before
-            );
+            totals.0 += ALLOCS.load(Ordering::SeqCst) - before.0;
+            totals.1 += BYTES.load(Ordering::SeqCst) - before.1;
+            totals.2 += GEMM_ALLOCS.load(Ordering::SeqCst) - before.2;
         }
-        l
+        drop(s);
+        losses.push(l);
     };
     run(false);
     run(false);
-    let gemm_before = GEMM_ALLOCS.load(Ordering::SeqCst);
     for _ in 0..10 {
-        losses.push(run(true));
+        run(true);
     }
-    eprintln!(
-        "allocations inside the gemm crate over 10 steps: {}",
-        GEMM_ALLOCS.load(Ordering::SeqCst) - gemm_before
-    );
-    assert!(losses.iter().all(|l| l.is_finite()));
+    MEASURED.with(|m| m.set(false));
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     let _ = Attr::None;
+    totals
+}
+
+#[test]
+fn steady_state_train_step_allocates_nothing() {
+    // A tiny MLP. (A 784 -> 32 -> 10 MLP at batch 8, every product serial, was seen to
+    // allocate once, 2304 bytes, in about one run of seven, outside the gemm code; not
+    // yet traced, so not asserted here.)
+    for (d_in, hidden, classes, batch) in [(20, 32, 10, 16)] {
+        let (allocs, bytes, in_gemm) = train_step_allocations(d_in, hidden, classes, batch);
+        assert_eq!(
+            (allocs, bytes),
+            (0, 0),
+            "{d_in}->{hidden}->{classes}, batch {batch}: ten steady-state steps allocated \
+             {allocs} times ({bytes} bytes; {in_gemm} of them inside the gemm crate)"
+        );
+    }
 }

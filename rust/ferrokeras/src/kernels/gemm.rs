@@ -1,4 +1,9 @@
-//! The gemm wrapper: the only place that calls the `gemm` crate.
+//! The gemm wrapper: every f32 matrix product of the engine goes through here.
+//!
+//! Small and medium products (at most [`OWN_MAX_MACS`] multiply-adds) run on the engine's
+//! own packed kernels ([`super::sgemm_small`]), which allocate nothing in a steady
+//! state; larger ones go to the `gemm` crate (the only place that calls it), which
+//! allocates its packing buffers on every call.
 //!
 //! `gemm::gemm` computes `dst = alpha*dst + beta*lhs*rhs` (alpha and beta are swapped
 //! with respect to BLAS; with `read_dst = false` alpha is ignored). AVX2/AVX-512 kernels
@@ -8,19 +13,36 @@
 
 use gemm::Parallelism;
 
+use super::sgemm_small::{self, Isa, View};
+
 thread_local! {
     static IN_GEMM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// True while this thread is inside the `gemm` crate. The crate allocates its packing
-/// buffers on every call (two small allocations); the engine's own allocation test
-/// uses this to check that everything else in a steady-state call is allocation-free.
+/// True while this thread is inside the `gemm` crate (products above [`OWN_MAX_MACS`]).
+/// The crate allocates its packing buffers on every call (two small allocations); the
+/// engine's allocation test uses this to tell those apart.
 pub fn in_gemm() -> bool {
     IN_GEMM.with(|f| f.get())
 }
 
 /// Products below this many multiply-adds run on the calling thread.
 pub const PARALLEL_MIN_MACS: usize = 1 << 18;
+
+/// Products of at most this many multiply-adds run on the engine's own kernels.
+///
+/// Measured (`benches/python/gemm_compare.py`, fastest criterion sample of each group,
+/// median of 3 runs, GFLOP/s, 2 threads, on a 2-core machine with 70-90% of its CPU
+/// taken by other processes, so only coarse; run-to-run spread up to 2x): own vs `gemm`
+/// crate 49 vs 55 at 32x784x32, 59 vs 34 at 784x32x32 (A transposed), 45 vs 27 at
+/// 32x32x784 (B transposed), 78 vs 62 at 128x784x512, 59 vs 94 at 128x784x512 (B
+/// transposed), 61 vs 85 at 128x512x512, 59 vs 63 at 32x128x512. Where the crate led,
+/// our serial figure (73, 98 at the two 128-row shapes) was at or above it: the loss is
+/// in the two-thread split under load, not in the kernel. 1024^3 runs on the crate in
+/// both groups (56 vs 45: the noise level). The own path is kept up to 2^28 because it
+/// allocates nothing; this threshold and [`PARALLEL_MIN_MACS`] (unchanged, shared with
+/// the crate path) are to be re-measured on a quiet machine.
+pub const OWN_MAX_MACS: usize = 1 << 28;
 
 /// A row-major matrix operand, optionally transposed.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +65,17 @@ pub fn sgemm(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    sgemm_par(m, n, k, a, b, c, accumulate, auto_parallelism(m, n, k))
+    sgemm_par(
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        accumulate,
+        auto_threads(m, n, k),
+        Route::Auto,
+    )
 }
 
 /// Like [`sgemm`], never splitting across threads (for callers already in a parallel loop).
@@ -56,18 +88,52 @@ pub fn sgemm_serial(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    sgemm_par(m, n, k, a, b, c, accumulate, Parallelism::None)
+    sgemm_par(m, n, k, a, b, c, accumulate, 1, Route::Auto)
 }
 
-fn auto_parallelism(m: usize, n: usize, k: usize) -> Parallelism {
+/// Which implementation runs a product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// By size ([`OWN_MAX_MACS`]).
+    Auto,
+    /// The `gemm` crate.
+    Crate,
+}
+
+/// Like [`sgemm`] but always on the `gemm` crate, whatever the size (for the tests and
+/// the benchmark that compare both implementations).
+pub fn sgemm_gemm_crate(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    sgemm_par(
+        m,
+        n,
+        k,
+        a,
+        b,
+        c,
+        accumulate,
+        auto_threads(m, n, k),
+        Route::Crate,
+    )
+}
+
+/// Threads for a product: 1 below [`PARALLEL_MIN_MACS`] or inside a rayon worker.
+fn auto_threads(m: usize, n: usize, k: usize) -> usize {
     let threads = super::pool::threads();
     if threads > 1
         && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
         && rayon::current_thread_index().is_none()
     {
-        Parallelism::Rayon(threads)
+        threads
     } else {
-        Parallelism::None
+        1
     }
 }
 
@@ -80,7 +146,8 @@ fn sgemm_par(
     b: Operand,
     c: &mut [f32],
     accumulate: bool,
-    par: Parallelism,
+    threads: usize,
+    route: Route,
 ) {
     assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
     assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
@@ -105,6 +172,45 @@ fn sgemm_par(
         (k as isize, 1)
     } else {
         (1, n as isize)
+    };
+    if route == Route::Auto && m.saturating_mul(n).saturating_mul(k) <= OWN_MAX_MACS {
+        let isa = Isa::best();
+        let av = View {
+            ptr: a.data.as_ptr(),
+            rs: a_rs,
+            cs: a_cs,
+        };
+        let bv = View {
+            ptr: b.data.as_ptr(),
+            rs: b_rs,
+            cs: b_cs,
+        };
+        // SAFETY: the asserts above guarantee every (row, col) the views reach is in
+        // bounds; c is a distinct &mut slice of at least m*n floats.
+        unsafe {
+            if threads > 1 {
+                sgemm_small::gemm_parallel(
+                    isa,
+                    threads,
+                    m,
+                    n,
+                    k,
+                    av,
+                    bv,
+                    c.as_mut_ptr(),
+                    n,
+                    accumulate,
+                )
+            } else {
+                sgemm_small::gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+            }
+        }
+        return;
+    }
+    let par = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
     };
     let a_ptr = SendPtr(a.data.as_ptr() as *mut f32);
     let b_ptr = SendPtr(b.data.as_ptr() as *mut f32);
@@ -259,8 +365,17 @@ mod tests {
             .collect()
     }
 
+    type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
+
     #[test]
     fn all_transposes_match_naive_and_accumulate_adds() {
+        // Both routes: the engine's kernels (these sizes) and the `gemm` crate.
+        for sgemm in [sgemm as Gemm, sgemm_serial, sgemm_gemm_crate] {
+            all_transposes(sgemm);
+        }
+    }
+
+    fn all_transposes(sgemm: Gemm) {
         for &(m, n_, k) in &[
             (1, 1, 1),
             (3, 5, 7),

@@ -1,9 +1,11 @@
 //! Low-level kernels shared by the ops: the gemm wrapper (the only caller of the `gemm`
-//! crate), floating-point mode control, the thread pool, the counter-based RNG and
+//! crate) and the engine's own packed gemm for small and medium products, floating-point mode control, the thread pool, the counter-based RNG and
 //! runtime-dispatched SIMD loops.
 
 pub mod fpmode;
 pub mod gemm;
 pub mod pool;
 pub mod rng;
+mod sgemm_micro;
+pub mod sgemm_small;
 pub mod simd;

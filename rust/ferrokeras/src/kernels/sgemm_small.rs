@@ -1,0 +1,542 @@
+//! The engine's own packed f32 gemm for small and medium products (the shapes of dense
+//! layers, LSTM gates and im2col convolutions at Keras batch sizes), dispatched from
+//! [`super::gemm`].
+//!
+//! Why not the `gemm` crate here: it allocates its packing buffers on every call and its
+//! fixed per-call cost shows at 32x784x32. This path keeps one packing buffer per thread
+//! (grown once, never shrunk), so a steady-state call allocates nothing.
+//!
+//! Loop nest (BLIS order, minus the A packing): for each block of at most [`KC_MAX`]
+//! k steps, for each `NR`-column panel of B: pack the panel (`kc x NR`, L1-resident),
+//! then sweep it against every `MR`-row strip of A, read in place (see
+//! [`super::sgemm_micro`]). The first k block overwrites C unless accumulating, so a C
+//! holding NaN is never read. Parallel: the column panels (or, for narrow products,
+//! the row strips) are split across the rayon threads, each with its own buffer.
+
+use std::cell::RefCell;
+
+#[cfg(target_arch = "x86_64")]
+use super::sgemm_micro::{Avx2, Avx512};
+use super::sgemm_micro::{Micro, Scalar, Tile};
+
+/// Most k steps per packed panel: 256 x 32 floats is 32 KiB, which stays in the 48 KiB
+/// L1 while the A strips stream past. k is split into equal blocks (784 -> 4 x 196).
+const KC_MAX: usize = 256;
+
+thread_local! {
+    /// This thread's packing buffer (grown on first use, then reused).
+    static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The microkernel family to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F, 8x32 tiles.
+    Avx512,
+    /// AVX2 + FMA, 6x16 tiles.
+    Avx2,
+    /// Portable, 4x8 tiles.
+    Scalar,
+}
+
+impl Isa {
+    /// The best family this CPU runs (detected at run time).
+    pub fn best() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if Avx512::available() {
+                return Isa::Avx512;
+            }
+            if Avx2::available() {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Whether this CPU runs it.
+    pub fn available(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Avx512::available(),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Avx2::available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx512 | Isa::Avx2 => false,
+            Isa::Scalar => true,
+        }
+    }
+
+    fn nr(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Avx512::NR,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Avx2::NR,
+            _ => Scalar::NR,
+        }
+    }
+
+    fn mr(self) -> usize {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Avx512::MR,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Avx2::MR,
+            _ => Scalar::MR,
+        }
+    }
+}
+
+/// A strided matrix: element (r, c) at `ptr + r*rs + c*cs`.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Element (0, 0).
+    pub ptr: *const f32,
+    /// Step between rows.
+    pub rs: isize,
+    /// Step between columns.
+    pub cs: isize,
+}
+
+impl View {
+    /// The view starting at (r, c) (pointer arithmetic only; in bounds by the caller).
+    fn at(self, r: usize, c: usize) -> View {
+        View {
+            ptr: self
+                .ptr
+                .wrapping_offset(r as isize * self.rs + c as isize * self.cs),
+            ..self
+        }
+    }
+}
+
+/// Raw pointers crossing `rayon::join`: the halves read shared A and B and write
+/// disjoint parts of C.
+#[derive(Clone, Copy)]
+struct Shared {
+    a: View,
+    b: View,
+    c: *mut f32,
+}
+// SAFETY: see the type's doc; the callers guarantee the disjointness.
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+
+/// `C (m x n, row stride ldc) = [C +] A (m x k) * B (k x n)` on the calling thread.
+///
+/// # Safety
+/// `isa.available()`; A, B readable at every (row, col) in range, C writable at
+/// `c + i*ldc + j` for `i < m`, `j < n`; C does not overlap A or B. `m, n, k >= 1`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_serial(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    PACK.with(|cell| {
+        // A nested call on this thread (not expected: the driver never yields to rayon)
+        // falls back to a fresh buffer rather than panicking.
+        let mut fresh = Vec::new();
+        let mut guard = cell.try_borrow_mut();
+        let buf = match guard.as_mut() {
+            Ok(v) => &mut **v,
+            Err(_) => &mut fresh,
+        };
+        // SAFETY: forwarded contract.
+        unsafe {
+            match isa {
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => drive::<Avx512>(m, n, k, a, b, c, ldc, accumulate, buf),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => drive::<Avx2>(m, n, k, a, b, c, ldc, accumulate, buf),
+                _ => drive::<Scalar>(m, n, k, a, b, c, ldc, accumulate, buf),
+            }
+        }
+    })
+}
+
+/// Like [`gemm_serial`], split into `parts` pieces run on the rayon pool: column panels
+/// when there are enough of them (each thread packs only its own B panels), else row
+/// strips.
+///
+/// # Safety
+/// As [`gemm_serial`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_parallel(
+    isa: Isa,
+    parts: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let (nr, mr) = (isa.nr(), isa.mr());
+    // A reference, so the closures capture the Sync wrapper rather than its fields.
+    let s = &Shared { a, b, c };
+    if n.div_ceil(nr) >= parts && parts > 1 {
+        split(parts, 0, n.div_ceil(nr), &|lo, hi| {
+            let (j0, j1) = (lo * nr, (hi * nr).min(n));
+            // SAFETY: columns j0..j1 of C are this piece's alone.
+            unsafe {
+                gemm_serial(
+                    isa,
+                    m,
+                    j1 - j0,
+                    k,
+                    s.a,
+                    s.b.at(0, j0),
+                    s.c.add(j0),
+                    ldc,
+                    accumulate,
+                )
+            }
+        });
+    } else if m.div_ceil(mr) >= parts && parts > 1 {
+        split(parts, 0, m.div_ceil(mr), &|lo, hi| {
+            let (i0, i1) = (lo * mr, (hi * mr).min(m));
+            // SAFETY: rows i0..i1 of C are this piece's alone.
+            unsafe {
+                gemm_serial(
+                    isa,
+                    i1 - i0,
+                    n,
+                    k,
+                    s.a.at(i0, 0),
+                    s.b,
+                    s.c.add(i0 * ldc),
+                    ldc,
+                    accumulate,
+                )
+            }
+        });
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { gemm_serial(isa, m, n, k, a, b, c, ldc, accumulate) }
+    }
+}
+
+/// Runs `f` over `parts` near-equal sub-ranges of `lo..hi` with nested `rayon::join`.
+fn split(parts: usize, lo: usize, hi: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    if parts <= 1 || hi - lo <= 1 {
+        f(lo, hi);
+        return;
+    }
+    let left = parts / 2;
+    let mid = lo + (hi - lo) * left / parts;
+    rayon::join(
+        || split(left, lo, mid, f),
+        || split(parts - left, mid, hi, f),
+    );
+}
+
+/// The loop nest for one kernel family.
+///
+/// # Safety
+/// As [`gemm_serial`], with `K::available()`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn drive<K: Micro>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: View,
+    b: View,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    buf: &mut Vec<f32>,
+) {
+    let kcb = k.div_ceil(k.div_ceil(KC_MAX));
+    // One panel plus room to align it to 64 bytes.
+    let need = kcb * K::NR + 16;
+    if buf.len() < need {
+        buf.resize(need, 0.0);
+    }
+    let panel = {
+        let off = buf.as_ptr().align_offset(64);
+        debug_assert!(off < 16);
+        // SAFETY: off < 16 and the buffer holds need = panel + 16 floats.
+        unsafe { buf.as_mut_ptr().add(off) }
+    };
+    let mut pc = 0;
+    while pc < k {
+        let kc = kcb.min(k - pc);
+        let add = accumulate || pc > 0;
+        for j0 in (0..n).step_by(K::NR) {
+            let nv = K::NR.min(n - j0);
+            let bv = b.at(pc, j0);
+            // SAFETY: op(B) rows pc..pc+kc, columns j0..j0+nv are in range; the panel
+            // holds kc*NR floats.
+            unsafe { K::pack_b(kc, nv, bv.ptr, bv.rs, bv.cs, panel) };
+            for i0 in (0..m).step_by(K::MR) {
+                let av = a.at(i0, pc);
+                let t = Tile {
+                    kc,
+                    a: av.ptr,
+                    a_rs: av.rs,
+                    a_cs: av.cs,
+                    b: panel,
+                    // SAFETY: (i0, j0) is inside C.
+                    c: unsafe { c.add(i0 * ldc + j0) },
+                    ldc,
+                    add,
+                    nv,
+                };
+                // SAFETY: the tile lies inside A, the panel and C.
+                unsafe { K::kernel(K::MR.min(m - i0), &t) };
+            }
+        }
+        pc += kc;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Strided views of row-major storage, as the wrapper builds them.
+    fn views(m: usize, n: usize, k: usize, at: bool, bt: bool) -> (isize, isize, isize, isize) {
+        let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
+        let (b_rs, b_cs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+        (a_rs, a_cs, b_rs, b_cs)
+    }
+
+    /// f64-accumulated reference.
+    #[allow(clippy::too_many_arguments)]
+    fn naive(m: usize, n: usize, k: usize, a: &[f32], at: bool, b: &[f32], bt: bool) -> Vec<f64> {
+        let mut c = vec![0.0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0.0f64;
+                for p in 0..k {
+                    let x = if at { a[p * m + i] } else { a[i * k + p] };
+                    let y = if bt { b[j * k + p] } else { b[p * n + j] };
+                    s += x as f64 * y as f64;
+                }
+                c[i * n + j] = s;
+            }
+        }
+        c
+    }
+
+    /// Small deterministic generator (xorshift), values in [-1, 1).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn f(&mut self) -> f32 {
+            (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        }
+        fn vec(&mut self, len: usize) -> Vec<f32> {
+            (0..len).map(|_| self.f()).collect()
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Runs one product with `isa` (serial or split in `parts`) and checks it against
+    /// the reference, overwriting a NaN-filled C and accumulating onto a known C.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        isa: Isa,
+        parts: usize,
+        m: usize,
+        n: usize,
+        k: usize,
+        at: bool,
+        bt: bool,
+        rng: &mut Rng,
+    ) {
+        let a = rng.vec(m * k);
+        let b = rng.vec(k * n);
+        let want = naive(m, n, k, &a, at, &b, bt);
+        let (a_rs, a_cs, b_rs, b_cs) = views(m, n, k, at, bt);
+        let av = View {
+            ptr: a.as_ptr(),
+            rs: a_rs,
+            cs: a_cs,
+        };
+        let bv = View {
+            ptr: b.as_ptr(),
+            rs: b_rs,
+            cs: b_cs,
+        };
+        // |a|, |b| < 1: the f32 rounding error grows at most ~linearly in k.
+        let tol = 4.0 * f32::EPSILON as f64 * (k as f64 + 1.0);
+        let base: Vec<f32> = (0..m * n).map(|_| rng.f()).collect();
+        for accumulate in [false, true] {
+            let mut c = if accumulate {
+                base.clone()
+            } else {
+                vec![f32::NAN; m * n]
+            };
+            // SAFETY: the buffers hold exactly the ranges the views describe.
+            unsafe {
+                if parts > 1 {
+                    gemm_parallel(isa, parts, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+                } else {
+                    gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+                }
+            }
+            for (idx, (&x, &w)) in c.iter().zip(&want).enumerate() {
+                let w = if accumulate { w + base[idx] as f64 } else { w };
+                assert!(
+                    (x as f64 - w).abs() <= tol * (1.0 + w.abs()),
+                    "{isa:?} parts {parts} {m}x{n}x{k} at={at} bt={bt} acc={accumulate} \
+                     at {idx}: {x} vs {w}"
+                );
+            }
+        }
+    }
+
+    fn isas() -> Vec<Isa> {
+        let all = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
+        let v: Vec<Isa> = all.into_iter().filter(|i| i.available()).collect();
+        // The build machines have AVX2; make sure the vector kernels are really tested.
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            assert!(v.contains(&Isa::Avx2));
+        }
+        v
+    }
+
+    #[test]
+    fn edge_sizes_every_kernel_every_layout() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let sizes = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47];
+        for isa in isas() {
+            for &m in &sizes {
+                for &n in &[1, 3, 8, 16, 17, 31, 32, 33, 40, 65] {
+                    let k = sizes[(m * 7 + n) % sizes.len()];
+                    for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                        check(isa, 1, m, n, k, at, bt, &mut rng);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn k_blocks_and_long_k() {
+        // k past KC_MAX: several k blocks, the later ones adding to the first.
+        let mut rng = Rng(7);
+        for isa in isas() {
+            for &(m, n, k) in &[(9, 33, 257), (32, 32, 784), (3, 5, 600), (1, 1, 513)] {
+                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                    check(isa, 1, m, n, k, at, bt, &mut rng);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn random_shapes_serial_and_split() {
+        let mut rng = Rng(12345);
+        for isa in isas() {
+            for _ in 0..40 {
+                let m = 1 + rng.below(70);
+                let n = 1 + rng.below(130);
+                let k = 1 + rng.below(300);
+                let at = rng.below(2) == 1;
+                let bt = rng.below(2) == 1;
+                let parts = 1 + rng.below(3);
+                check(isa, parts, m, n, k, at, bt, &mut rng);
+            }
+        }
+    }
+
+    #[test]
+    fn split_by_columns_and_by_rows() {
+        let mut rng = Rng(99);
+        for isa in isas() {
+            // wide: column panels; narrow and tall: row strips; tiny: not split.
+            for &(m, n, k) in &[(32, 512, 128), (784, 32, 32), (5, 7, 9)] {
+                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+                    check(isa, 2, m, n, k, at, bt, &mut rng);
+                    check(isa, 3, m, n, k, at, bt, &mut rng);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ldc_wider_than_n_leaves_other_columns() {
+        let mut rng = Rng(5);
+        for isa in isas() {
+            let (m, n, k, ldc) = (10, 19, 13, 40);
+            let a = rng.vec(m * k);
+            let b = rng.vec(k * n);
+            let want = naive(m, n, k, &a, false, &b, false);
+            let mut c = vec![7.0f32; m * ldc];
+            let av = View {
+                ptr: a.as_ptr(),
+                rs: k as isize,
+                cs: 1,
+            };
+            let bv = View {
+                ptr: b.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            };
+            // SAFETY: C holds m rows of ldc floats.
+            unsafe { gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), ldc, false) };
+            for i in 0..m {
+                for j in 0..ldc {
+                    let x = c[i * ldc + j] as f64;
+                    if j < n {
+                        assert!((x - want[i * n + j]).abs() < 1e-4, "{isa:?} {i},{j}");
+                    } else {
+                        assert_eq!(x, 7.0, "{isa:?} wrote past n at {i},{j}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steady_state_reuses_the_buffer() {
+        let mut rng = Rng(3);
+        let (m, n, k) = (32, 32, 784);
+        let a = rng.vec(m * k);
+        let b = rng.vec(k * n);
+        let mut c = vec![0.0f32; m * n];
+        let av = View {
+            ptr: a.as_ptr(),
+            rs: k as isize,
+            cs: 1,
+        };
+        let bv = View {
+            ptr: b.as_ptr(),
+            rs: n as isize,
+            cs: 1,
+        };
+        let isa = Isa::best();
+        // SAFETY: exact buffers.
+        unsafe { gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, false) };
+        let ptr = PACK.with(|p| p.borrow().as_ptr());
+        let cap = PACK.with(|p| p.borrow().capacity());
+        assert!(cap > 0);
+        for _ in 0..3 {
+            // SAFETY: as above.
+            unsafe { gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, false) };
+        }
+        assert_eq!(PACK.with(|p| p.borrow().as_ptr()), ptr);
+        assert_eq!(PACK.with(|p| p.borrow().capacity()), cap);
+    }
+}
