@@ -21,7 +21,18 @@ use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
 
 /// (name, batch, stack, depth, rows, cols, nb_filter, kernel side); 'same' padding.
-const SHAPES: &[(&str, usize, usize, usize, usize, usize, usize, usize)] = &[
+type Shape = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
+const SHAPES: &[Shape] = &[
     ("c3d_3to16_16x32x32_k3", 8, 3, 16, 32, 32, 16, 3),
     ("c3d_16to32_8x16x16_k3", 8, 16, 8, 16, 16, 32, 3),
     ("mix_32to32_8x16x16_k1", 8, 32, 8, 16, 16, 32, 1),

@@ -160,11 +160,8 @@ unsafe fn scalar_kernel<const MR: usize, const RS1: bool>(t: &Tile) {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, Avx512};
 
-// The AVX-512 intrinsics are stable since Rust 1.89, above the workspace's declared
-// rust-version (1.85; the toolchain in use is 1.95). Raising rust-version is the lead's
-// call: it also turns on lints (`manual_is_multiple_of`) in other files.
+// The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's rust-version).
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::incompatible_msrv)]
 mod x86 {
     use super::{pack_b_scalar, Micro, Tile};
     use std::arch::x86_64::*;

@@ -351,7 +351,7 @@ impl Reshape {
                     (None, None) => {
                         // The unknown dims multiply the known ones by a whole number.
                         let kp: usize = x.iter().flatten().product();
-                        if kp > 0 && p % kp != 0 {
+                        if kp > 0 && !p.is_multiple_of(kp) {
                             return Err(Error::Shape(format!(
                                 "reshape: cannot reshape an input of shape {} into shape {} (element counts cannot match)",
                                 fmt_shape(x),

@@ -336,7 +336,11 @@ fn pdata(n: usize, seed: usize) -> Vec<f32> {
     (0..n)
         .map(|e| {
             let u = ((e * 7919 + seed * 6151) % 997) as f32 / 997.0;
-            let s = if (e + seed) % 3 == 0 { -1.0 } else { 1.0 };
+            let s = if (e + seed).is_multiple_of(3) {
+                -1.0
+            } else {
+                1.0
+            };
             s * (0.5 + u)
         })
         .collect()
