@@ -1006,11 +1006,17 @@ def rnn(
         x_t = inputs[:, t]
         output, new_states = step_function(x_t, states + constants)
         if mask is not None:
-            m_t = expand_dims(mask[:, t], -1)
+            m_col = mask[:, t]
             if last_output is None:
                 last_output = zeros_like(output)
-            output = output * m_t + last_output * (1.0 - m_t)
-            new_states = [ns * m_t + s * (1.0 - m_t) for ns, s in zip(new_states, states)]
+
+            def _keep(new, old, m_col=m_col):
+                # the (samples,) mask broadcast over every other axis of the value
+                m = reshape(m_col, (-1,) + (1,) * (new.ndim - 1))
+                return new * m + old * (1.0 - m)
+
+            output = _keep(output, last_output)
+            new_states = [_keep(ns, s) for ns, s in zip(new_states, states)]
         outputs.append(output)
         last_output = output
         states = list(new_states)

@@ -233,8 +233,27 @@ class Recurrent(Layer):
             self.add_update([(s, n) for s, n in zip(self.states, states)], x)
         return outputs if self.return_sequences else last_output
 
-    def _run(self, x, mask, W, U, b, states, op_name, **attrs):
+    def _recurrent_mask(self, x, n_gates):
+        """Keras 1 `dropout_U`: the (samples, n_gates * output_dim) mask applied to h_{t-1}
+        before its product with each gate's U, drawn once per batch (fixed across
+        timesteps), ones in the test phase. 'cpu'/'mem' draw one mask per gate, 'gpu' one
+        shared mask, as Keras 1 did. None without recurrent dropout."""
+        if not 0.0 < self.dropout_U < 1.0:
+            return None
+        ones = K.sum(K.zeros_like(x[:, 0, :]), axis=-1, keepdims=True) + 1.0
+        ones = K.tile(ones, [1, self.output_dim])
+        if self.consume_less == "gpu" or n_gates == 1:
+            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U)] * n_gates
+        else:
+            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U) for _ in range(n_gates)]
+        return masks[0] if n_gates == 1 else K.concatenate(masks, axis=1)
+
+    def _run(self, x, mask, W, U, b, states, op_name, n_gates=1, **attrs):
         inputs = [x, W, U, b] + list(states)
+        rmask = self._recurrent_mask(x, n_gates)
+        if rmask is not None:
+            inputs.append(rmask)
+            attrs["recurrent_dropout"] = True
         if mask is not None:
             inputs.append(mask)
         return _op(op_name, inputs, go_backwards=bool(self.go_backwards), **attrs)
@@ -284,11 +303,6 @@ class Recurrent(Layer):
         self.b_regularizer = regularizers.get(b_regularizer)
         self.dropout_W = float(dropout_W)
         self.dropout_U = float(dropout_U)
-        if self.dropout_U:
-            raise NotImplementedError(
-                "dropout_U is not implemented yet in ferrokeras "
-                "(the fused recurrent op has no recurrent dropout mask)"
-            )
         if self.dropout_W or self.dropout_U:
             self.uses_learning_phase = True
 
@@ -336,7 +350,8 @@ class SimpleRNN(Recurrent):
         activation: activation function (tanh by default).
         W_regularizer, U_regularizer, b_regularizer: regularizers.
         dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: not implemented yet (NotImplementedError when > 0).
+        dropout_U: fraction of the recurrent units to drop (one mask per sample and
+            gate, fixed across timesteps; one shared mask with consume_less='gpu').
     """
 
     def __init__(
@@ -415,7 +430,8 @@ class GRU(Recurrent):
         activation, inner_activation: activations of the candidate / of the gates.
         W_regularizer, U_regularizer, b_regularizer: regularizers.
         dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: not implemented yet (NotImplementedError when > 0).
+        dropout_U: fraction of the recurrent units to drop (one mask per sample and
+            gate, fixed across timesteps; one shared mask with consume_less='gpu').
     """
 
     def __init__(
@@ -500,6 +516,7 @@ class GRU(Recurrent):
             b,
             states,
             "gru_sequence",
+            n_gates=3,
             activation=_act_name(self, self.activation, "activation"),
             inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
         )
@@ -523,7 +540,8 @@ class LSTM(Recurrent):
         activation, inner_activation: activations of the cell / of the gates.
         W_regularizer, U_regularizer, b_regularizer: regularizers.
         dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: not implemented yet (NotImplementedError when > 0).
+        dropout_U: fraction of the recurrent units to drop (one mask per sample and
+            gate, fixed across timesteps; one shared mask with consume_less='gpu').
     """
 
     def __init__(
@@ -619,6 +637,7 @@ class LSTM(Recurrent):
             b,
             states,
             "lstm_sequence",
+            n_gates=4,
             activation=_act_name(self, self.activation, "activation"),
             inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
             return_state=True if self.stateful else None,

@@ -232,11 +232,6 @@ def test_unroll_and_learning_on_a_toy_task():
     assert h.history["loss"][-1] < 0.3 * h.history["loss"][0]
 
 
-def test_dropout_U_says_not_implemented():
-    with pytest.raises(NotImplementedError):
-        LSTM(4, dropout_U=0.5)
-
-
 def test_real_keras1_simple_lstm_file():
     d = os.path.dirname(shared_data("keras1-models/simple_lstm/simple_lstm_tf_keras_1_config.json"))
     import h5py

@@ -12,11 +12,12 @@
 //! | 3 | b | (G·U) |
 //! | 4 | h0 | (B, U) |
 //! | 5 | c0 (LSTM only) | (B, U) |
+//! | next, with `recurrent_dropout` | recurrent dropout mask | (B, G·U) |
 //! | last, optional | mask | (B, T), nonzero = real step (float, bool or int) |
 //!
 //! Attributes: `activation` (default `"tanh"`), `inner_activation` (LSTM/GRU, default
 //! `"hard_sigmoid"`), `go_backwards` (default false), `return_state` (LSTM only, default
-//! false).
+//! false), `recurrent_dropout` (default false).
 //!
 //! Output: the hidden state after each processed step, (B, T, U), in processing order
 //! (reversed time when `go_backwards`, as Keras 1 returns it). Masked steps copy the
@@ -24,21 +25,41 @@
 //! final hidden state. With `return_state` the LSTM output is (B, T + 1, U) and its extra
 //! last step is the final cell state (what a stateful LSTM stores).
 //!
+//! Recurrent dropout (Keras 1 `dropout_U`): column block `g` of the mask multiplies
+//! h_{t-1} before its product with U_g at every step (for GRU's candidate: r ⊙ h_{t-1} ⊙
+//! mask_h, as Keras 1). The mask is an input, drawn by the caller once per batch; a
+//! shared Keras 1 'gpu' mask is the same block repeated. The mask is not differentiated.
+//!
 //! Forward: the input projection of all timesteps is ONE gemm over the time-major copy
-//! of x; each step is one gemm (two for GRU: Keras 1's candidate uses (r ⊙ h)·U_h) and a
-//! fused pass of gate math. Activated gates, states and the time-major input live in the
-//! node's scratch. Backward (BPTT) runs once per output gradient (it is cached under a
-//! hash of the gradient, since the executor asks for one input gradient at a time) and
-//! leaves the pre-activation gradients of all steps in scratch, from which the weight
-//! gradients are large gemms over all T·B rows.
+//! of x; each step is one gemm (two for GRU: Keras 1's candidate uses (r ⊙ h)·U_h; one
+//! per gate with recurrent dropout) and vectorised passes of gate math. Activated gates,
+//! states and the time-major input live in the node's scratch. Backward (BPTT) runs once
+//! per output gradient (it is cached under a hash of the gradient, since the executor
+//! asks for one input gradient at a time) and leaves the pre-activation gradients of
+//! all steps in scratch, from which the weight gradients are large gemms over all T·B
+//! rows.
+//!
+//! Threads: a per-step product (e.g. 32x128x512) is far too small to split across
+//! threads, so instead the batch is cut into lanes of rows, each run through the whole
+//! sequence (forward and BPTT) on its own thread with its own scratch: one fork/join
+//! per sequence instead of one per step. Only the weight-gradient gemms, which sum over
+//! lanes, run afterwards on the calling thread (threaded by the gemm wrapper).
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{n as nop, sgemm, t as top};
-use crate::kernels::simd;
+use crate::kernels::{pool, simd};
+use crate::simd_fn;
 use crate::tensor::{fmt_shape, DType, Dim, Value};
 use crate::{Error, Result};
+
+/// Smallest batch lane (rows); narrower lanes waste the gemm micro-kernel.
+const LANE_MIN_ROWS: usize = 4;
+/// Sequences below this many multiply-adds run in one lane (a fork/join costs more).
+const LANE_MIN_MACS: usize = 1 << 20;
 
 /// An activation usable inside a cell, with its derivative expressed through its output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -132,6 +153,154 @@ impl Act {
     }
 }
 
+impl Act {
+    /// `x = f(x)` over a slice (vectorised for the common activations).
+    fn apply(self, x: &mut [f32]) {
+        match self {
+            Act::Tanh => k_tanh(x),
+            Act::Sigmoid => k_sigmoid(x),
+            Act::HardSigmoid => k_hard_sigmoid(x),
+            Act::Linear => {}
+            _ => {
+                for v in x.iter_mut() {
+                    *v = self.f(*v);
+                }
+            }
+        }
+    }
+
+    /// `out = f'` at the points whose outputs are `y`.
+    fn deriv(self, y: &[f32], out: &mut [f32]) {
+        match self {
+            Act::Tanh => k_dtanh(y, out),
+            Act::Sigmoid => k_dsigmoid(y, out),
+            Act::HardSigmoid => k_dhard_sigmoid(y, out),
+            _ => {
+                for (o, &v) in out.iter_mut().zip(y) {
+                    *o = self.d(v);
+                }
+            }
+        }
+    }
+}
+
+simd_fn! {
+    fn k_tanh(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = simd::tanh(*v);
+        }
+    }
+}
+
+simd_fn! {
+    fn k_sigmoid(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = simd::sigmoid(*v);
+        }
+    }
+}
+
+simd_fn! {
+    fn k_hard_sigmoid(x: &mut [f32]) {
+        for v in x.iter_mut() {
+            *v = (0.2 * *v + 0.5).clamp(0.0, 1.0);
+        }
+    }
+}
+
+simd_fn! {
+    fn k_dtanh(y: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(y) {
+            *o = 1.0 - v * v;
+        }
+    }
+}
+
+simd_fn! {
+    fn k_dsigmoid(y: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(y) {
+            *o = v * (1.0 - v);
+        }
+    }
+}
+
+simd_fn! {
+    fn k_dhard_sigmoid(y: &[f32], out: &mut [f32]) {
+        for (o, &v) in out.iter_mut().zip(y) {
+            *o = if v > 0.0 && v < 1.0 { 0.2 } else { 0.0 };
+        }
+    }
+}
+
+simd_fn! {
+    /// LSTM cell update of one step over all rows: c = f·c_prev + i·g (the activated
+    /// gates of row r are z[r·4U ..]).
+    fn k_lstm_cell(u: usize, z: &[f32], cprev: &[f32], cnext: &mut [f32]) {
+        for ((zr, cp), cn) in z
+            .chunks_exact(4 * u)
+            .zip(cprev.chunks_exact(u))
+            .zip(cnext.chunks_exact_mut(u))
+        {
+            let (i, rest) = zr.split_at(u);
+            let (f, rest) = rest.split_at(u);
+            let g = &rest[..u];
+            for k in 0..u {
+                cn[k] = f[k] * cp[k] + i[k] * g[k];
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// h = o · act(c) over all rows (`tc` holds act(c)).
+    fn k_lstm_out(u: usize, z: &[f32], tc: &[f32], h: &mut [f32]) {
+        for ((zr, t), hr) in z
+            .chunks_exact(4 * u)
+            .zip(tc.chunks_exact(u))
+            .zip(h.chunks_exact_mut(u))
+        {
+            let o = &zr[3 * u..4 * u];
+            for k in 0..u {
+                hr[k] = o[k] * t[k];
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// LSTM gate gradients of one row. On entry `dz` holds the activation derivatives
+    /// of the four gates and `dtc` act'(c); on exit the pre-activation gradients, and
+    /// `dc` the cell-state gradient carried to the previous step.
+    #[allow(clippy::too_many_arguments)]
+    fn k_lstm_bwd_row(
+        u: usize,
+        z: &[f32],
+        dz: &mut [f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        tc: &[f32],
+        dtc: &[f32],
+        cprev: &[f32],
+    ) {
+        let (zi, rest) = z.split_at(u);
+        let (zf, rest) = rest.split_at(u);
+        let (zg, zo) = rest.split_at(u);
+        let (di, rest) = dz.split_at_mut(u);
+        let (df, rest) = rest.split_at_mut(u);
+        let (dg, dout) = rest.split_at_mut(u);
+        let (dh, dc, tc, dtc, cprev) = (&dh[..u], &mut dc[..u], &tc[..u], &dtc[..u], &cprev[..u]);
+        let (zo, dout) = (&zo[..u], &mut dout[..u]);
+        for k in 0..u {
+            let dct = dc[k] + dh[k] * zo[k] * dtc[k];
+            dout[k] *= dh[k] * tc[k];
+            di[k] *= dct * zg[k];
+            dg[k] *= dct * zi[k];
+            df[k] *= dct * cprev[k];
+            dc[k] = dct * zf[k];
+        }
+    }
+}
+
 /// Cell type of a sequence op.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cell {
@@ -148,7 +317,7 @@ impl Cell {
             Cell::Rnn => 1,
         }
     }
-    /// Inputs without the optional mask.
+    /// Inputs without the optional masks.
     fn base_inputs(self) -> usize {
         match self {
             Cell::Lstm => 6,
@@ -166,9 +335,10 @@ pub struct RnnSequence {
     inner: Act,
     go_backwards: bool,
     return_state: bool,
+    rdrop: bool,
 }
 
-/// Concrete sizes of one call.
+/// Concrete sizes of one call (`b`: the rows of one lane, or of the whole batch).
 #[derive(Debug, Clone, Copy)]
 struct Dims {
     b: usize,
@@ -179,33 +349,55 @@ struct Dims {
     /// Output time steps (T, or T + 1 with `return_state`).
     tout: usize,
     masked: bool,
+    rdrop: bool,
 }
 
-/// Scratch regions, in order. Forward regions first so a predict-only Program never
-/// sizes the backward ones.
-// xt: T*B*D   time-major input (processing order)
-// z: T*B*G*U activated gates (GRU: z, r, hh; RNN: h)
-// h: (T+1)*B*U hidden states, h[0] = h0
-// c: (T+1)*B*U cell states (LSTM)
-// tc: T*B*U act(c) (LSTM)
-// m: T*B mask (1 = real step)
-// rec: B*G*U recurrent gemm output
-// rh: T*B*U r*h (GRU)
-// uzr: U*2U (GRU)
-// uh: U*U (GRU)
-const FWD_REGIONS: usize = 10;
-// dz: T*B*G*U pre-activation gradients
-// dh: B*U carry
-// dc: B*U carry (LSTM)
-// tmp: max(B, U)*G*U (per-step gemm output; GRU dU blocks)
-// dzzr: T*B*2U (GRU)
-// dzh: T*B*U (GRU)
-// dx: T*B*D
-// drh: B*U (GRU)
-const NREG: usize = 18;
+// Scratch layout: [shared][forward lanes][backward lanes], so that a predict-only
+// Program never sizes the backward regions. Every lane has the size of the widest.
+//
+// shared: uzr (GRU without dropout: U x 2U, the z|r columns of U), ug (U x U blocks of
+//   U: GRU's h block; with recurrent dropout every gate's)
+const NSH: usize = 2;
+// forward, per lane:
+// xt: T*b*D time-major input (processing order)
+// z: T*b*G*U activated gates (GRU: z, r, hh; RNN: h)
+// h: (T+1)*b*U hidden states, h[0] = h0
+// c: (T+1)*b*U cell states (LSTM)
+// tc: T*b*U act(c) (LSTM)
+// m: T*b mask (1 = real step)
+// rec: b*G*U recurrent gemm output
+// rh: T*b*U r*h (GRU; times the h dropout mask)
+// hd: G*T*b*U h ⊙ dropout mask, gate-major (recurrent dropout)
+const NF: usize = 9;
+// backward, per lane:
+// dz: T*b*G*U pre-activation gradients
+// dh: b*U carry
+// dc: b*U carry (LSTM)
+// tmp: max(b, U)*G*U + b*U (per-step gemm output; U x U blocks of dU; derivatives)
+// dzzr: T*b*2U (GRU without dropout)
+// dzh: T*b*U (GRU)
+// dx: T*b*D
+// drh: b*U (GRU)
+// dzg: G*T*b*U gate-major copies of dz (recurrent dropout)
+const NB: usize = 9;
 
 impl Dims {
-    fn sizes(&self, cell: Cell) -> [usize; NREG] {
+    fn shared(&self, cell: Cell) -> [usize; NSH] {
+        let (u, g) = (self.u, self.g);
+        let gru = cell == Cell::Gru;
+        [
+            if gru && !self.rdrop { 2 * u * u } else { 0 },
+            if self.rdrop {
+                g * u * u
+            } else if gru {
+                u * u
+            } else {
+                0
+            },
+        ]
+    }
+
+    fn fwd(&self, cell: Cell) -> [usize; NF] {
         let (b, t, d, u, g) = (self.b, self.t, self.d, self.u, self.g);
         let lstm = cell == Cell::Lstm;
         let gru = cell == Cell::Gru;
@@ -219,16 +411,25 @@ impl Dims {
             t * b,
             b * g * u,
             iff(gru, t * b * u),
-            iff(gru, u * 2 * u),
-            iff(gru, u * u),
+            iff(self.rdrop, g * t * b * u),
+        ]
+    }
+
+    fn bwd(&self, cell: Cell) -> [usize; NB] {
+        let (b, t, d, u, g) = (self.b, self.t, self.d, self.u, self.g);
+        let lstm = cell == Cell::Lstm;
+        let gru = cell == Cell::Gru;
+        let iff = |c: bool, n: usize| if c { n } else { 0 };
+        [
             t * b * g * u,
             b * u,
             iff(lstm, b * u),
-            b.max(u) * g * u,
-            iff(gru, t * b * 2 * u),
+            b.max(u) * g * u + b * u,
+            iff(gru && !self.rdrop, t * b * 2 * u),
             iff(gru, t * b * u),
             t * b * d,
             iff(gru, b * u),
+            iff(self.rdrop, g * t * b * u),
         ]
     }
 }
@@ -243,13 +444,43 @@ fn carve<const N: usize>(buf: &mut [f32], sizes: [usize; N]) -> [&mut [f32]; N] 
     })
 }
 
-/// Hash of a gradient buffer (identifies the sweep a cached BPTT belongs to).
+/// Hash of a gradient buffer (identifies the sweep a cached BPTT belongs to): 16
+/// independent FNV-1a lanes so that it vectorises, folded into 64 bits.
 fn hash(g: &[f32]) -> u64 {
+    let mut lanes = [0x811c_9dc5u32; 16];
+    let chunks = g.chunks_exact(16);
+    let rem = chunks.remainder();
+    for c in chunks {
+        for j in 0..16 {
+            lanes[j] = (lanes[j] ^ c[j].to_bits()).wrapping_mul(0x0100_0193);
+        }
+    }
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ g.len() as u64;
-    for &x in g {
-        h = (h ^ x.to_bits() as u64).wrapping_mul(0x0100_0000_01b3);
+    for v in lanes.iter().copied().chain(rem.iter().map(|x| x.to_bits())) {
+        h = (h ^ v as u64).wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// `acc = m ⊙ v` (first) or `acc += m ⊙ v` over one row.
+fn mask_acc(acc: &mut [f32], m: &[f32], v: &[f32], first: bool) {
+    if first {
+        for ((a, &mm), &vv) in acc.iter_mut().zip(m).zip(v) {
+            *a = mm * vv;
+        }
+    } else {
+        for ((a, &mm), &vv) in acc.iter_mut().zip(m).zip(v) {
+            *a += mm * vv;
+        }
+    }
+}
+
+/// What one lane reads: the op's inputs and the lane's first row.
+struct LaneIn<'a> {
+    inputs: &'a [&'a Value],
+    b0: usize,
+    uzr: &'a [f32],
+    ug: &'a [f32],
 }
 
 impl RnnSequence {
@@ -264,8 +495,23 @@ impl RnnSequence {
             u,
             g: self.cell.gates(),
             tout: t + usize::from(self.return_state),
-            masked: inputs.len() > self.cell.base_inputs(),
+            masked: inputs.len() > self.cell.base_inputs() + usize::from(self.rdrop),
+            rdrop: self.rdrop,
         }
+    }
+
+    /// Rows per batch lane (the whole batch when splitting does not pay).
+    fn lane_rows(&self, dm: &Dims) -> usize {
+        let threads = pool::threads();
+        let macs = dm.t * dm.b * dm.g * dm.u * (dm.d + dm.u);
+        if threads < 2
+            || dm.b < 2 * LANE_MIN_ROWS
+            || macs < LANE_MIN_MACS
+            || rayon::current_thread_index().is_some()
+        {
+            return dm.b;
+        }
+        dm.b.div_ceil(threads.min(dm.b / LANE_MIN_ROWS))
     }
 
     /// Time index of processing step `s`.
@@ -280,29 +526,248 @@ impl RnnSequence {
     fn shape_err(&self, what: &str, inputs: &[TypeInfo]) -> Error {
         let shapes: Vec<String> = inputs.iter().map(|t| fmt_shape(&t.shape)).collect();
         Error::Shape(format!(
-            "{}: {what} (inputs x, W, U, b, h0{}[, mask] have shapes {})",
+            "{}: {what} (inputs x, W, U, b, h0{}{}[, mask] have shapes {})",
             self.name,
             if self.cell == Cell::Lstm { ", c0" } else { "" },
+            if self.rdrop { ", dropout mask" } else { "" },
             shapes.join(", ")
         ))
     }
 
-    /// Runs the BPTT for output gradient `gout`, leaving dZ, dh0 (and dc0) in scratch.
-    fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) {
-        let dm = self.dims(inputs);
+    /// The recurrent dropout mask rows of a lane.
+    fn rmask<'a>(&self, li: &LaneIn<'a>, dm: &Dims) -> &'a [f32] {
+        if !self.rdrop {
+            return &[];
+        }
+        let gu = dm.g * dm.u;
+        &li.inputs[self.cell.base_inputs()].f[li.b0 * gu..(li.b0 + dm.b) * gu]
+    }
+
+    /// U x U block `g` of U (with recurrent dropout; GRU's h block without).
+    fn ublock<'a>(&self, ug: &'a [f32], dm: &Dims, g: usize) -> &'a [f32] {
+        let uu = dm.u * dm.u;
+        let g = if self.rdrop { g } else { 0 };
+        &ug[g * uu..(g + 1) * uu]
+    }
+
+    /// Forward of one lane of `dm.b` rows starting at batch row `li.b0`; `o` is the
+    /// lane's rows of the output.
+    #[allow(clippy::needless_range_loop)] // rows index several buffers at once
+    fn forward_lane(&self, dm: Dims, li: &LaneIn, buf: &mut [f32], o: &mut [f32]) {
+        let Dims {
+            b,
+            t,
+            d,
+            u,
+            g,
+            tout,
+            masked,
+            ..
+        } = dm;
+        let gu = g * u;
+        let bt = t; // full sequence length of the inputs
+        let [xt, z, h, c, tc, m, rec, rh, hd] = carve(buf, dm.fwd(self.cell));
+        let inputs = li.inputs;
+        let b0 = li.b0;
+        let (x, w, uw, bias) = (&inputs[0].f, &inputs[1].f, &inputs[2].f, &inputs[3].f);
+        let rm = self.rmask(li, &dm);
+        for s in 0..t {
+            let ti = self.time(s, t);
+            for bi in 0..b {
+                let src = ((b0 + bi) * bt + ti) * d;
+                xt[(s * b + bi) * d..(s * b + bi + 1) * d].copy_from_slice(&x[src..src + d]);
+            }
+        }
+        if masked {
+            let mv = inputs[inputs.len() - 1];
+            for s in 0..t {
+                let ti = self.time(s, t);
+                for bi in 0..b {
+                    let k = (b0 + bi) * t + ti;
+                    let on = if mv.dt() == DType::I32 {
+                        mv.i[k] != 0
+                    } else {
+                        mv.f[k] != 0.0
+                    };
+                    m[s * b + bi] = if on { 1.0 } else { 0.0 };
+                }
+            }
+        } else {
+            m.fill(1.0);
+        }
+        // input projection for all steps, plus bias
+        sgemm(t * b, gu, d, nop(xt), nop(w), z, false);
+        for row in z.chunks_exact_mut(gu) {
+            for (v, &bb) in row.iter_mut().zip(bias.iter()) {
+                *v += bb;
+            }
+        }
+        h[..b * u].copy_from_slice(&inputs[4].f[b0 * u..(b0 + b) * u]);
+        if self.cell == Cell::Lstm {
+            c[..b * u].copy_from_slice(&inputs[5].f[b0 * u..(b0 + b) * u]);
+        }
+        let tbu = t * b * u;
+        for s in 0..t {
+            let (hprev, hnext) = h[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
+            let zs = &mut z[s * b * gu..(s + 1) * b * gu];
+            let ms = &m[s * b..(s + 1) * b];
+            // recurrent products of the gates that take h_{t-1} directly (all but GRU's h)
+            let direct = if self.cell == Cell::Gru { 2 } else { g };
+            if self.rdrop {
+                for gi in 0..direct {
+                    let hds = &mut hd[gi * tbu + s * b * u..gi * tbu + (s + 1) * b * u];
+                    for bi in 0..b {
+                        let mrow = &rm[bi * gu + gi * u..bi * gu + (gi + 1) * u];
+                        for ((a, &hh), &mm) in hds[bi * u..(bi + 1) * u]
+                            .iter_mut()
+                            .zip(&hprev[bi * u..(bi + 1) * u])
+                            .zip(mrow)
+                        {
+                            *a = hh * mm;
+                        }
+                    }
+                    let r = &mut rec[..b * u];
+                    sgemm(
+                        b,
+                        u,
+                        u,
+                        nop(hds),
+                        nop(self.ublock(li.ug, &dm, gi)),
+                        r,
+                        false,
+                    );
+                    for bi in 0..b {
+                        for (v, &q) in zs[bi * gu + gi * u..bi * gu + (gi + 1) * u]
+                            .iter_mut()
+                            .zip(&r[bi * u..(bi + 1) * u])
+                        {
+                            *v += q;
+                        }
+                    }
+                }
+            } else if self.cell == Cell::Gru {
+                let rec2 = &mut rec[..b * 2 * u];
+                sgemm(b, 2 * u, u, nop(hprev), nop(li.uzr), rec2, false);
+                for bi in 0..b {
+                    for (v, &q) in zs[bi * gu..bi * gu + 2 * u]
+                        .iter_mut()
+                        .zip(&rec2[bi * 2 * u..(bi + 1) * 2 * u])
+                    {
+                        *v += q;
+                    }
+                }
+            } else {
+                sgemm(b, gu, u, nop(hprev), nop(uw), zs, true);
+            }
+            match self.cell {
+                Cell::Lstm => {
+                    for zr in zs.chunks_exact_mut(gu) {
+                        self.inner.apply(&mut zr[..2 * u]);
+                        self.act.apply(&mut zr[2 * u..3 * u]);
+                        self.inner.apply(&mut zr[3 * u..]);
+                    }
+                    let (cprev, cnext) = c[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
+                    let tcs = &mut tc[s * b * u..(s + 1) * b * u];
+                    k_lstm_cell(u, zs, cprev, cnext);
+                    tcs.copy_from_slice(cnext);
+                    self.act.apply(tcs);
+                    k_lstm_out(u, zs, tcs, hnext);
+                    for (bi, &mb) in ms.iter().enumerate() {
+                        if mb == 0.0 {
+                            let r = bi * u..(bi + 1) * u;
+                            cnext[r.clone()].copy_from_slice(&cprev[r.clone()]);
+                            hnext[r.clone()].copy_from_slice(&hprev[r.clone()]);
+                            tcs[r].fill(0.0);
+                        }
+                    }
+                }
+                Cell::Rnn => {
+                    self.act.apply(zs);
+                    for (bi, &mb) in ms.iter().enumerate() {
+                        let r = bi * u..(bi + 1) * u;
+                        if mb != 0.0 {
+                            hnext[r.clone()].copy_from_slice(&zs[r]);
+                        } else {
+                            hnext[r.clone()].copy_from_slice(&hprev[r]);
+                        }
+                    }
+                }
+                Cell::Gru => {
+                    let rhs = &mut rh[s * b * u..(s + 1) * b * u];
+                    for bi in 0..b {
+                        let zr = &mut zs[bi * gu..(bi + 1) * gu];
+                        self.inner.apply(&mut zr[..2 * u]);
+                        for k in 0..u {
+                            rhs[bi * u + k] = zr[u + k] * hprev[bi * u + k];
+                        }
+                        if self.rdrop {
+                            let mh = &rm[bi * gu + 2 * u..(bi + 1) * gu];
+                            for (v, &mm) in rhs[bi * u..(bi + 1) * u].iter_mut().zip(mh) {
+                                *v *= mm;
+                            }
+                        }
+                    }
+                    let rech = &mut rec[..b * u];
+                    sgemm(
+                        b,
+                        u,
+                        u,
+                        nop(rhs),
+                        nop(self.ublock(li.ug, &dm, 2)),
+                        rech,
+                        false,
+                    );
+                    for bi in 0..b {
+                        let on = ms[bi] != 0.0;
+                        let zr = &mut zs[bi * gu..(bi + 1) * gu];
+                        for (v, &q) in zr[2 * u..].iter_mut().zip(&rech[bi * u..(bi + 1) * u]) {
+                            *v += q;
+                        }
+                        self.act.apply(&mut zr[2 * u..]);
+                        for k in 0..u {
+                            let j = bi * u + k;
+                            let (zz, hh) = (zr[k], zr[2 * u + k]);
+                            hnext[j] = if on {
+                                zz * hprev[j] + (1.0 - zz) * hh
+                            } else {
+                                hprev[j]
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        // output (b, Tout, U)
+        for s in 0..t {
+            for bi in 0..b {
+                let src = ((s + 1) * b + bi) * u;
+                let dst = (bi * tout + s) * u;
+                o[dst..dst + u].copy_from_slice(&h[src..src + u]);
+            }
+        }
+        if self.return_state && self.cell == Cell::Lstm {
+            for bi in 0..b {
+                let src = (t * b + bi) * u;
+                let dst = (bi * tout + t) * u;
+                o[dst..dst + u].copy_from_slice(&c[src..src + u]);
+            }
+        }
+    }
+
+    /// BPTT of one lane for its rows `gout` of the output gradient, leaving dZ, dh0
+    /// (and dc0) in the lane's backward regions.
+    #[allow(clippy::needless_range_loop)] // rows index several buffers at once
+    fn bptt_lane(&self, dm: Dims, li: &LaneIn, fbuf: &mut [f32], bbuf: &mut [f32], gout: &[f32]) {
         let Dims {
             b, t, u, g, tout, ..
         } = dm;
         let gu = g * u;
-        let sizes = dm.sizes(self.cell);
-        let total: usize = sizes.iter().sum();
-        let sc = &mut *ctx.scratch;
-        if sc.f.len() < total {
-            sc.f.resize(total, 0.0);
-        }
-        let r = carve(&mut sc.f, sizes);
-        let [_, z, h, c, tc, m, _, rh, uzr, uh, dz, dh, dc, tmp, dzzr, dzh, _, drh] = r;
-        let uw = &inputs[2].f;
+        let tbu = t * b * u;
+        let [_, z, h, c, tc, m, _, _, _] = carve(fbuf, dm.fwd(self.cell));
+        let [dz, dh, dc, tmp, dzzr, dzh, _, drh, dzg] = carve(bbuf, dm.bwd(self.cell));
+        let uw = &li.inputs[2].f;
+        let rm = self.rmask(li, &dm);
+        let (tmp, der) = tmp.split_at_mut(b.max(u) * gu);
         dh.fill(0.0);
         dc.fill(0.0);
         if self.return_state && self.cell == Cell::Lstm {
@@ -327,6 +792,8 @@ impl RnnSequence {
                 Cell::Lstm => {
                     let cp = &c[s * b * u..(s + 1) * b * u];
                     let tcs = &tc[s * b * u..(s + 1) * b * u];
+                    let der = &mut der[..b * u];
+                    self.act.deriv(tcs, der);
                     for bi in 0..b {
                         let row = &mut dzs[bi * gu..(bi + 1) * gu];
                         if ms[bi] == 0.0 {
@@ -334,49 +801,33 @@ impl RnnSequence {
                             continue;
                         }
                         let zr = &zs[bi * gu..(bi + 1) * gu];
-                        let (di, rest) = row.split_at_mut(u);
-                        let (df, rest) = rest.split_at_mut(u);
-                        let (dg, dout) = rest.split_at_mut(u);
-                        let dhr = &dh[bi * u..(bi + 1) * u];
-                        let dcr = &mut dc[bi * u..(bi + 1) * u];
-                        let tcr = &tcs[bi * u..(bi + 1) * u];
-                        let cpr = &cp[bi * u..(bi + 1) * u];
-                        for k in 0..u {
-                            let (i, f, gg, o) = (zr[k], zr[u + k], zr[2 * u + k], zr[3 * u + k]);
-                            let dhk = dhr[k];
-                            let tck = tcr[k];
-                            let dct = dcr[k] + dhk * o * self.act.d(tck);
-                            dout[k] = dhk * tck * self.inner.d(o);
-                            di[k] = dct * gg * self.inner.d(i);
-                            dg[k] = dct * i * self.act.d(gg);
-                            df[k] = dct * cpr[k] * self.inner.d(f);
-                            dcr[k] = dct * f;
-                        }
-                    }
-                    // dh_prev = dz · U^T (+ dh for masked rows)
-                    sgemm(b, u, gu, nop(dzs), top(uw), tmp, false);
-                    for bi in 0..b {
-                        let dr = &mut dh[bi * u..(bi + 1) * u];
-                        if ms[bi] != 0.0 {
-                            dr.copy_from_slice(&tmp[bi * u..(bi + 1) * u]);
-                        }
+                        self.inner.deriv(&zr[..2 * u], &mut row[..2 * u]);
+                        self.act.deriv(&zr[2 * u..3 * u], &mut row[2 * u..3 * u]);
+                        self.inner.deriv(&zr[3 * u..], &mut row[3 * u..]);
+                        let r = bi * u..(bi + 1) * u;
+                        k_lstm_bwd_row(
+                            u,
+                            zr,
+                            row,
+                            &dh[r.clone()],
+                            &mut dc[r.clone()],
+                            &tcs[r.clone()],
+                            &der[r.clone()],
+                            &cp[r],
+                        );
                     }
                 }
                 Cell::Rnn => {
                     for bi in 0..b {
-                        let row = &mut dzs[bi * u..(bi + 1) * u];
+                        let r = bi * u..(bi + 1) * u;
+                        let row = &mut dzs[r.clone()];
                         if ms[bi] == 0.0 {
                             row.fill(0.0);
                             continue;
                         }
-                        for k in 0..u {
-                            row[k] = dh[bi * u + k] * self.act.d(zs[bi * u + k]);
-                        }
-                    }
-                    sgemm(b, u, u, nop(dzs), top(uw), tmp, false);
-                    for bi in 0..b {
-                        if ms[bi] != 0.0 {
-                            dh[bi * u..(bi + 1) * u].copy_from_slice(&tmp[bi * u..(bi + 1) * u]);
+                        self.act.deriv(&zs[r.clone()], row);
+                        for (v, &dd) in row.iter_mut().zip(&dh[r]) {
+                            *v *= dd;
                         }
                     }
                 }
@@ -397,13 +848,29 @@ impl RnnSequence {
                             row[u + k] = 0.0;
                         }
                     }
-                    // d(r*h) = dpre_h · Uh^T
+                    // d(r*h*mask_h) = dpre_h · Uh^T
                     let dzh_s = &mut dzh[s * b * u..(s + 1) * b * u];
                     for bi in 0..b {
                         dzh_s[bi * u..(bi + 1) * u]
                             .copy_from_slice(&dzs[bi * gu + 2 * u..(bi + 1) * gu]);
                     }
-                    sgemm(b, u, u, nop(dzh_s), top(uh), drh, false);
+                    sgemm(
+                        b,
+                        u,
+                        u,
+                        nop(dzh_s),
+                        top(self.ublock(li.ug, &dm, 2)),
+                        drh,
+                        false,
+                    );
+                    if self.rdrop {
+                        for bi in 0..b {
+                            let mh = &rm[bi * gu + 2 * u..(bi + 1) * gu];
+                            for (v, &mm) in drh[bi * u..(bi + 1) * u].iter_mut().zip(mh) {
+                                *v *= mm;
+                            }
+                        }
+                    }
                     // pass 2: dr, and the direct terms of dh_prev
                     for bi in 0..b {
                         if ms[bi] == 0.0 {
@@ -411,34 +878,125 @@ impl RnnSequence {
                         }
                         let zr = &zs[bi * gu..(bi + 1) * gu];
                         for k in 0..u {
-                            let rr = zr[u + k];
-                            let drhk = drh[bi * u + k];
-                            dzs[bi * gu + u + k] = drhk * hp[bi * u + k] * self.inner.d(rr);
-                        }
-                    }
-                    let dzzr_s = &mut dzzr[s * b * 2 * u..(s + 1) * b * 2 * u];
-                    for bi in 0..b {
-                        dzzr_s[bi * 2 * u..(bi + 1) * 2 * u]
-                            .copy_from_slice(&dzs[bi * gu..bi * gu + 2 * u]);
-                    }
-                    sgemm(b, u, 2 * u, nop(dzzr_s), top(uzr), tmp, false);
-                    for bi in 0..b {
-                        if ms[bi] == 0.0 {
-                            continue;
-                        }
-                        let zr = &zs[bi * gu..(bi + 1) * gu];
-                        for k in 0..u {
                             let i = bi * u + k;
-                            dh[i] = tmp[i] + dh[i] * zr[k] + drh[i] * zr[u + k];
+                            let rr = zr[u + k];
+                            dzs[bi * gu + u + k] = drh[i] * hp[i] * self.inner.d(rr);
+                            dh[i] = dh[i] * zr[k] + drh[i] * rr;
                         }
                     }
-                    let _ = &rh;
+                    if !self.rdrop {
+                        let dzzr_s = &mut dzzr[s * b * 2 * u..(s + 1) * b * 2 * u];
+                        for bi in 0..b {
+                            dzzr_s[bi * 2 * u..(bi + 1) * 2 * u]
+                                .copy_from_slice(&dzs[bi * gu..bi * gu + 2 * u]);
+                        }
+                        let tb = &mut tmp[..b * u];
+                        sgemm(b, u, 2 * u, nop(dzzr_s), top(li.uzr), tb, false);
+                        for bi in 0..b {
+                            if ms[bi] != 0.0 {
+                                let r = bi * u..(bi + 1) * u;
+                                for (a, &v) in dh[r.clone()].iter_mut().zip(&tb[r]) {
+                                    *a += v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // dh_prev through the gates that take h_{t-1} directly
+            let direct = if self.cell == Cell::Gru { 2 } else { g };
+            if self.rdrop {
+                for gi in 0..direct {
+                    let dzgs = &mut dzg[gi * tbu + s * b * u..gi * tbu + (s + 1) * b * u];
+                    for bi in 0..b {
+                        dzgs[bi * u..(bi + 1) * u]
+                            .copy_from_slice(&dzs[bi * gu + gi * u..bi * gu + (gi + 1) * u]);
+                    }
+                    let tb = &mut tmp[..b * u];
+                    sgemm(
+                        b,
+                        u,
+                        u,
+                        nop(dzgs),
+                        top(self.ublock(li.ug, &dm, gi)),
+                        tb,
+                        false,
+                    );
+                    for bi in 0..b {
+                        if ms[bi] != 0.0 {
+                            let r = bi * u..(bi + 1) * u;
+                            let mrow = &rm[bi * gu + gi * u..bi * gu + (gi + 1) * u];
+                            // LSTM/RNN: dh_prev comes only from here (first gate sets it)
+                            let first = gi == 0 && self.cell != Cell::Gru;
+                            mask_acc(&mut dh[r.clone()], mrow, &tb[r], first);
+                        }
+                    }
+                }
+            } else if self.cell != Cell::Gru {
+                let tb = &mut tmp[..b * u];
+                sgemm(b, u, gu, nop(dzs), top(uw), tb, false);
+                for bi in 0..b {
+                    if ms[bi] != 0.0 {
+                        let r = bi * u..(bi + 1) * u;
+                        dh[r.clone()].copy_from_slice(&tb[r]);
+                    }
                 }
             }
         }
         // dh now holds dh0, dc holds dc0.
+    }
+
+    /// The three layout parts of the scratch: shared, one forward lane, one backward lane.
+    fn layout(&self, dm: &Dims, bl: usize) -> (usize, usize, usize) {
+        let ld = Dims { b: bl, ..*dm };
+        (
+            dm.shared(self.cell).iter().sum(),
+            ld.fwd(self.cell).iter().sum(),
+            ld.bwd(self.cell).iter().sum(),
+        )
+    }
+
+    /// Runs the BPTT of every lane for output gradient `gout`.
+    fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) {
+        let dm = self.dims(inputs);
+        let sc = &mut *ctx.scratch;
+        let bl = sc.i[3] as usize;
+        let p = dm.b.div_ceil(bl);
+        let (sh, fl, bwl) = self.layout(&dm, bl);
+        let total = sh + p * (fl + bwl);
+        if sc.f.len() < total {
+            sc.f.resize(total, 0.0);
+        }
+        let (shared, rest) = sc.f.split_at_mut(sh);
+        let [uzr, ug] = carve(shared, dm.shared(self.cell));
+        let (uzr, ug) = (&*uzr, &*ug);
+        let (fwd, rest) = rest.split_at_mut(p * fl);
+        let bwd = &mut rest[..p * bwl];
+        let gl = bl * dm.tout * dm.u;
+        let run = |l: usize, fb: &mut [f32], bb: &mut [f32], go: &[f32]| {
+            let b0 = l * bl;
+            let ld = Dims {
+                b: (dm.b - b0).min(bl),
+                ..dm
+            };
+            let li = LaneIn {
+                inputs,
+                b0,
+                uzr,
+                ug,
+            };
+            self.bptt_lane(ld, &li, fb, bb, go);
+        };
+        if p == 1 {
+            run(0, fwd, bwd, gout);
+        } else {
+            fwd.par_chunks_mut(fl)
+                .zip(bwd.par_chunks_mut(bwl))
+                .zip(gout.par_chunks(gl))
+                .enumerate()
+                .for_each(|(l, ((fb, bb), go))| run(l, fb, bb, go));
+        }
         let key = hash(gout);
-        sc.i.resize(3, 0);
         sc.i[0] = 1;
         sc.i[1] = key as u32 as i32;
         sc.i[2] = (key >> 32) as u32 as i32;
@@ -452,15 +1010,16 @@ impl Op for RnnSequence {
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let nb = self.cell.base_inputs();
-        if inputs.len() != nb && inputs.len() != nb + 1 {
+        let nr = nb + usize::from(self.rdrop);
+        if inputs.len() != nr && inputs.len() != nr + 1 {
             return Err(Error::Value(format!(
-                "{} takes {nb} inputs (or {} with a mask), got {}",
+                "{} takes {nr} inputs (or {} with a mask), got {}",
                 self.name,
-                nb + 1,
+                nr + 1,
                 inputs.len()
             )));
         }
-        for t in &inputs[..nb] {
+        for t in &inputs[..nr] {
             expect_float(self.name, t)?;
         }
         let s = |i: usize| &inputs[i].shape;
@@ -485,8 +1044,17 @@ impl Op for RnnSequence {
         if !ok {
             return Err(self.shape_err("incompatible shapes", inputs));
         }
-        if inputs.len() > nb {
-            let mk = s(nb);
+        if self.rdrop {
+            let r = s(nb);
+            if r.len() != 2 || !eq(r[0], x[0]) || !eq(r[1], gu) {
+                return Err(self.shape_err(
+                    "the recurrent dropout mask must be (batch, gates * units)",
+                    inputs,
+                ));
+            }
+        }
+        if inputs.len() > nr {
+            let mk = s(nr);
             if mk.len() != 2 || !eq(mk[0], x[0]) || !eq(mk[1], x[1]) {
                 return Err(self.shape_err("the mask must be (batch, timesteps)", inputs));
             }
@@ -500,171 +1068,61 @@ impl Op for RnnSequence {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let dm = self.dims(inputs);
-        let Dims {
-            b,
-            t,
-            d,
-            u,
-            g,
-            tout,
-            masked,
-        } = dm;
+        let (u, g) = (dm.u, dm.g);
         let gu = g * u;
-        let sizes = dm.sizes(self.cell);
-        let fwd_total: usize = sizes[..FWD_REGIONS].iter().sum();
+        let bl = self.lane_rows(&dm);
+        let p = dm.b.div_ceil(bl);
+        let (sh, fl, _) = self.layout(&dm, bl);
         let sc = &mut *ctx.scratch;
-        if sc.f.len() < fwd_total {
-            sc.f.resize(fwd_total, 0.0);
+        if sc.f.len() < sh + p * fl {
+            sc.f.resize(sh + p * fl, 0.0);
         }
-        if !sc.i.is_empty() {
-            sc.i[0] = 0; // invalidate a cached BPTT
+        if sc.i.len() < 4 {
+            sc.i.resize(4, 0);
         }
-        let mut fsizes = [0usize; FWD_REGIONS];
-        fsizes.copy_from_slice(&sizes[..FWD_REGIONS]);
-        let [xt, z, h, c, tc, m, rec, rh, uzr, uh] = carve(&mut sc.f, fsizes);
-        let (x, w, uw, bias) = (&inputs[0].f, &inputs[1].f, &inputs[2].f, &inputs[3].f);
-        // time-major copy of x (processing order) and of the mask
-        for s in 0..t {
-            let ti = self.time(s, t);
-            for bi in 0..b {
-                let src = (bi * t + ti) * d;
-                xt[(s * b + bi) * d..(s * b + bi + 1) * d].copy_from_slice(&x[src..src + d]);
-            }
-        }
-        if masked {
-            let mv = inputs[inputs.len() - 1];
-            for s in 0..t {
-                let ti = self.time(s, t);
-                for bi in 0..b {
-                    let on = if mv.dt() == DType::I32 {
-                        mv.i[bi * t + ti] != 0
-                    } else {
-                        mv.f[bi * t + ti] != 0.0
-                    };
-                    m[s * b + bi] = if on { 1.0 } else { 0.0 };
-                }
-            }
-        } else {
-            m.fill(1.0);
-        }
-        // input projection for all steps, plus bias
-        sgemm(t * b, gu, d, nop(xt), nop(w), z, false);
-        for row in z.chunks_exact_mut(gu) {
-            for (v, &bb) in row.iter_mut().zip(bias.iter()) {
-                *v += bb;
-            }
-        }
-        h[..b * u].copy_from_slice(&inputs[4].f);
-        if self.cell == Cell::Lstm {
-            c[..b * u].copy_from_slice(&inputs[5].f);
-        }
-        if self.cell == Cell::Gru {
+        sc.i[0] = 0; // invalidate a cached BPTT
+        sc.i[3] = bl as i32;
+        let (shared, rest) = sc.f.split_at_mut(sh);
+        let [uzr, ug] = carve(shared, dm.shared(self.cell));
+        let uw = &inputs[2].f;
+        if self.cell == Cell::Gru && !self.rdrop {
             for k in 0..u {
                 uzr[k * 2 * u..(k + 1) * 2 * u].copy_from_slice(&uw[k * gu..k * gu + 2 * u]);
-                uh[k * u..(k + 1) * u].copy_from_slice(&uw[k * gu + 2 * u..(k + 1) * gu]);
+                ug[k * u..(k + 1) * u].copy_from_slice(&uw[k * gu + 2 * u..(k + 1) * gu]);
             }
-        }
-        for s in 0..t {
-            let (hprev, hnext) = h[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
-            let zs = &mut z[s * b * gu..(s + 1) * b * gu];
-            let ms = &m[s * b..(s + 1) * b];
-            match self.cell {
-                Cell::Lstm => {
-                    sgemm(b, gu, u, nop(hprev), nop(uw), rec, false);
-                    let (cprev, cnext) = c[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
-                    let tcs = &mut tc[s * b * u..(s + 1) * b * u];
-                    for bi in 0..b {
-                        let zr = &mut zs[bi * gu..(bi + 1) * gu];
-                        let rr = &rec[bi * gu..(bi + 1) * gu];
-                        for (v, &q) in zr.iter_mut().zip(rr) {
-                            *v += q;
-                        }
-                        let on = ms[bi] != 0.0;
-                        for k in 0..u {
-                            let i = self.inner.f(zr[k]);
-                            let f = self.inner.f(zr[u + k]);
-                            let gg = self.act.f(zr[2 * u + k]);
-                            let o = self.inner.f(zr[3 * u + k]);
-                            zr[k] = i;
-                            zr[u + k] = f;
-                            zr[2 * u + k] = gg;
-                            zr[3 * u + k] = o;
-                            let j = bi * u + k;
-                            if on {
-                                let cn = f * cprev[j] + i * gg;
-                                let tcn = self.act.f(cn);
-                                cnext[j] = cn;
-                                tcs[j] = tcn;
-                                hnext[j] = o * tcn;
-                            } else {
-                                cnext[j] = cprev[j];
-                                tcs[j] = 0.0;
-                                hnext[j] = hprev[j];
-                            }
-                        }
-                    }
-                }
-                Cell::Rnn => {
-                    sgemm(b, u, u, nop(hprev), nop(uw), rec, false);
-                    for (bi, &mb) in ms.iter().enumerate() {
-                        let on = mb != 0.0;
-                        for k in 0..u {
-                            let j = bi * u + k;
-                            let y = self.act.f(zs[j] + rec[j]);
-                            zs[j] = y;
-                            hnext[j] = if on { y } else { hprev[j] };
-                        }
-                    }
-                }
-                Cell::Gru => {
-                    let rec2 = &mut rec[..b * 2 * u];
-                    sgemm(b, 2 * u, u, nop(hprev), nop(uzr), rec2, false);
-                    let rhs = &mut rh[s * b * u..(s + 1) * b * u];
-                    for bi in 0..b {
-                        let zr = &mut zs[bi * gu..(bi + 1) * gu];
-                        for k in 0..u {
-                            let zz = self.inner.f(zr[k] + rec2[bi * 2 * u + k]);
-                            let rr = self.inner.f(zr[u + k] + rec2[bi * 2 * u + u + k]);
-                            zr[k] = zz;
-                            zr[u + k] = rr;
-                            rhs[bi * u + k] = rr * hprev[bi * u + k];
-                        }
-                    }
-                    let rech = &mut rec[..b * u];
-                    sgemm(b, u, u, nop(rhs), nop(uh), rech, false);
-                    for bi in 0..b {
-                        let on = ms[bi] != 0.0;
-                        let zr = &mut zs[bi * gu..(bi + 1) * gu];
-                        for k in 0..u {
-                            let j = bi * u + k;
-                            let hh = self.act.f(zr[2 * u + k] + rech[j]);
-                            zr[2 * u + k] = hh;
-                            let zz = zr[k];
-                            hnext[j] = if on {
-                                zz * hprev[j] + (1.0 - zz) * hh
-                            } else {
-                                hprev[j]
-                            };
-                        }
-                    }
+        } else if self.rdrop {
+            for gi in 0..g {
+                for k in 0..u {
+                    let dst = gi * u * u + k * u;
+                    ug[dst..dst + u].copy_from_slice(&uw[k * gu + gi * u..k * gu + (gi + 1) * u]);
                 }
             }
         }
-        // output (B, Tout, U)
-        let o = &mut out.f;
-        for s in 0..t {
-            for bi in 0..b {
-                let src = ((s + 1) * b + bi) * u;
-                let dst = (bi * tout + s) * u;
-                o[dst..dst + u].copy_from_slice(&h[src..src + u]);
-            }
-        }
-        if self.return_state && self.cell == Cell::Lstm {
-            for bi in 0..b {
-                let src = (t * b + bi) * u;
-                let dst = (bi * tout + t) * u;
-                o[dst..dst + u].copy_from_slice(&c[src..src + u]);
-            }
+        let (uzr, ug) = (&*uzr, &*ug);
+        let lanes = &mut rest[..p * fl];
+        let ol = bl * dm.tout * u;
+        let run = |l: usize, buf: &mut [f32], o: &mut [f32]| {
+            let b0 = l * bl;
+            let ld = Dims {
+                b: (dm.b - b0).min(bl),
+                ..dm
+            };
+            let li = LaneIn {
+                inputs,
+                b0,
+                uzr,
+                ug,
+            };
+            self.forward_lane(ld, &li, buf, o);
+        };
+        if p == 1 {
+            run(0, lanes, &mut out.f);
+        } else {
+            lanes
+                .par_chunks_mut(fl)
+                .zip(out.f.par_chunks_mut(ol))
+                .enumerate()
+                .for_each(|(l, (buf, o))| run(l, buf, o));
         }
         Ok(())
     }
@@ -680,7 +1138,7 @@ impl Op for RnnSequence {
     ) -> Result<()> {
         let fresh = {
             let i = &ctx.scratch.i;
-            i.len() >= 3 && i[0] == 1 && {
+            i.len() >= 4 && i[0] == 1 && {
                 let key = hash(gout);
                 i[1] == key as u32 as i32 && i[2] == (key >> 32) as u32 as i32
             }
@@ -689,71 +1147,99 @@ impl Op for RnnSequence {
             self.bptt(inputs, gout, ctx);
         }
         let dm = self.dims(inputs);
-        let Dims { b, t, d, u, g, .. } = dm;
+        let Dims { t, d, u, g, .. } = dm;
         let gu = g * u;
-        let sizes = dm.sizes(self.cell);
-        let r = carve(&mut ctx.scratch.f, sizes);
-        let [xt, _, h, _, _, _, _, rh, _, _, dz, dh, dc, tmp, dzzr, dzh, dx, _] = r;
-        match index {
-            0 => {
-                sgemm(t * b, d, gu, nop(dz), top(&inputs[1].f), dx, false);
-                for s in 0..t {
-                    let ti = self.time(s, t);
-                    for bi in 0..b {
-                        let dst = (bi * t + ti) * d;
-                        let src = (s * b + bi) * d;
-                        for (a, &v) in gin[dst..dst + d].iter_mut().zip(&dx[src..src + d]) {
+        let bl = ctx.scratch.i[3] as usize;
+        let p = dm.b.div_ceil(bl);
+        let (sh, fl, bwl) = self.layout(&dm, bl);
+        let (_, rest) = ctx.scratch.f.split_at_mut(sh);
+        let (fwd, rest) = rest.split_at_mut(p * fl);
+        let bwd = &mut rest[..p * bwl];
+        for (l, (fb, bb)) in fwd.chunks_mut(fl).zip(bwd.chunks_mut(bwl)).enumerate() {
+            let b0 = l * bl;
+            let ld = Dims {
+                b: (dm.b - b0).min(bl),
+                ..dm
+            };
+            let b = ld.b;
+            let tbu = t * b * u;
+            let [xt, _, h, _, _, _, _, rh, hd] = carve(fb, ld.fwd(self.cell));
+            let [dz, dh, dc, tmp, dzzr, dzh, dx, _, dzg] = carve(bb, ld.bwd(self.cell));
+            match index {
+                0 => {
+                    sgemm(t * b, d, gu, nop(dz), top(&inputs[1].f), dx, false);
+                    for s in 0..t {
+                        let ti = self.time(s, t);
+                        for bi in 0..b {
+                            let dst = ((b0 + bi) * t + ti) * d;
+                            let src = (s * b + bi) * d;
+                            for (a, &v) in gin[dst..dst + d].iter_mut().zip(&dx[src..src + d]) {
+                                *a += v;
+                            }
+                        }
+                    }
+                }
+                1 => sgemm(d, gu, t * b, top(xt), nop(dz), gin, true),
+                2 => {
+                    // (U x U or U x 2U block product, its first gate column) pairs
+                    let add_block = |gin: &mut [f32], blk: &[f32], g0: usize, w: usize| {
+                        for k in 0..u {
+                            for (a, &v) in gin[k * gu + g0 * u..k * gu + g0 * u + w]
+                                .iter_mut()
+                                .zip(&blk[k * w..(k + 1) * w])
+                            {
+                                *a += v;
+                            }
+                        }
+                    };
+                    if self.rdrop {
+                        let direct = if self.cell == Cell::Gru { 2 } else { g };
+                        for gi in 0..direct {
+                            let blk = &mut tmp[..u * u];
+                            let hg = &hd[gi * tbu..(gi + 1) * tbu];
+                            sgemm(
+                                u,
+                                u,
+                                t * b,
+                                top(hg),
+                                nop(&dzg[gi * tbu..(gi + 1) * tbu]),
+                                blk,
+                                false,
+                            );
+                            add_block(gin, blk, gi, u);
+                        }
+                    } else if self.cell == Cell::Gru {
+                        let tzr = &mut tmp[..u * 2 * u];
+                        sgemm(u, 2 * u, t * b, top(&h[..tbu]), nop(dzzr), tzr, false);
+                        add_block(gin, tzr, 0, 2 * u);
+                    } else {
+                        sgemm(u, gu, t * b, top(&h[..tbu]), nop(dz), gin, true);
+                    }
+                    if self.cell == Cell::Gru {
+                        let th = &mut tmp[..u * u];
+                        sgemm(u, u, t * b, top(rh), nop(dzh), th, false);
+                        add_block(gin, th, 2, u);
+                    }
+                }
+                3 => {
+                    for row in dz.chunks_exact(gu) {
+                        for (a, &v) in gin.iter_mut().zip(row) {
                             *a += v;
                         }
                     }
                 }
-            }
-            1 => sgemm(d, gu, t * b, top(xt), nop(dz), gin, true),
-            2 => {
-                if self.cell == Cell::Gru {
-                    let hp = &h[..t * b * u];
-                    let tzr = &mut tmp[..u * 2 * u];
-                    sgemm(u, 2 * u, t * b, top(hp), nop(dzzr), tzr, false);
-                    for k in 0..u {
-                        for (a, &v) in gin[k * gu..k * gu + 2 * u]
-                            .iter_mut()
-                            .zip(&tzr[k * 2 * u..(k + 1) * 2 * u])
-                        {
-                            *a += v;
-                        }
-                    }
-                    let th = &mut tmp[..u * u];
-                    sgemm(u, u, t * b, top(rh), nop(dzh), th, false);
-                    for k in 0..u {
-                        for (a, &v) in gin[k * gu + 2 * u..(k + 1) * gu]
-                            .iter_mut()
-                            .zip(&th[k * u..(k + 1) * u])
-                        {
-                            *a += v;
-                        }
-                    }
-                } else {
-                    sgemm(u, gu, t * b, top(&h[..t * b * u]), nop(dz), gin, true);
-                }
-            }
-            3 => {
-                for row in dz.chunks_exact(gu) {
-                    for (a, &v) in gin.iter_mut().zip(row) {
+                4 => {
+                    for (a, &v) in gin[b0 * u..(b0 + b) * u].iter_mut().zip(dh.iter()) {
                         *a += v;
                     }
                 }
-            }
-            4 => {
-                for (a, &v) in gin.iter_mut().zip(dh.iter()) {
-                    *a += v;
+                5 if self.cell == Cell::Lstm => {
+                    for (a, &v) in gin[b0 * u..(b0 + b) * u].iter_mut().zip(dc.iter()) {
+                        *a += v;
+                    }
                 }
+                _ => {}
             }
-            5 if self.cell == Cell::Lstm => {
-                for (a, &v) in gin.iter_mut().zip(dc.iter()) {
-                    *a += v;
-                }
-            }
-            _ => {}
         }
         Ok(())
     }
@@ -791,6 +1277,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
         } else {
             false
         };
+        let rdrop = a.bool("recurrent_dropout", false)?;
         Ok(Arc::new(RnnSequence {
             name,
             cell,
@@ -798,6 +1285,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             inner,
             go_backwards,
             return_state,
+            rdrop,
         }) as OpRef)
     })())
 }
@@ -834,7 +1322,16 @@ mod tests {
         let uu = |i: usize, j: usize| ins[2].f[i * g * u + j] as f64;
         let bias = |j: usize| ins[3].f[j] as f64;
         let nb = if cell == "lstm" { 6 } else { 5 };
-        let mask = ins.get(nb);
+        // with recurrent dropout the (B, G*U) mask comes before the sequence mask
+        let rdrop = ins.len() > nb && ins[nb].shape == [b, g * u];
+        let rm = |bi: usize, gate: usize, k: usize| {
+            if rdrop {
+                ins[nb].f[bi * g * u + gate * u + k] as f64
+            } else {
+                1.0
+            }
+        };
+        let mask = ins.get(nb + usize::from(rdrop));
         let tout = t + usize::from(return_state);
         let mut out = vec![0.0f32; b * tout * u];
         for bi in 0..b {
@@ -854,7 +1351,7 @@ mod tests {
                         s += xv(i) * w(i, j);
                     }
                     for (i, &hh) in hv.iter().enumerate() {
-                        s += hh * uu(i, j);
+                        s += hh * rm(bi, j / u, i) * uu(i, j);
                     }
                     s
                 };
@@ -879,7 +1376,7 @@ mod tests {
                             let mut rh = vec![0.0; u];
                             for k in 0..u {
                                 zz[k] = inner(pre(k, &h));
-                                rh[k] = inner(pre(u + k, &h)) * h[k];
+                                rh[k] = inner(pre(u + k, &h)) * h[k] * rm(bi, 2, k);
                             }
                             let mut nh = vec![0.0; u];
                             for k in 0..u {
@@ -913,6 +1410,19 @@ mod tests {
     }
 
     fn inputs(cell: &str, b: usize, t: usize, d: usize, u: usize, masked: bool) -> Vec<Value> {
+        inputs_with(cell, b, t, d, u, masked, false)
+    }
+
+    /// Test inputs; `rdrop` adds a recurrent dropout mask of zeros and 2s (p = 0.5).
+    fn inputs_with(
+        cell: &str,
+        b: usize,
+        t: usize,
+        d: usize,
+        u: usize,
+        masked: bool,
+        rdrop: bool,
+    ) -> Vec<Value> {
         let g = match cell {
             "lstm" => 4,
             "gru" => 3,
@@ -927,6 +1437,14 @@ mod tests {
         ];
         if cell == "lstm" {
             v.push(rand(&[b, u], 6, -0.5, 0.5));
+        }
+        if rdrop {
+            let r = rand(&[b, g * u], 8, 0.0, 1.0);
+            let m: Vec<f32> =
+                r.f.iter()
+                    .map(|&x| if x < 0.5 { 0.0 } else { 2.0 })
+                    .collect();
+            v.push(val(&[b, g * u], &m));
         }
         if masked {
             // row 0 fully on, row 1 with leading padding, row 2 with a hole and padding
@@ -1033,5 +1551,139 @@ mod tests {
         let mut a = crate::ops::Attrs::new("lstm_sequence");
         a.set("activation", Attr::Str("nope".into()));
         assert!(crate::ops::build("lstm_sequence", &a).is_err());
+    }
+
+    #[test]
+    fn recurrent_dropout_forward_and_gradients() {
+        for cell in ["lstm", "gru", "rnn"] {
+            for masked in [false, true] {
+                for back in [false, true] {
+                    let mut attrs = vec![
+                        ("go_backwards", Attr::Bool(back)),
+                        ("recurrent_dropout", Attr::Bool(true)),
+                    ];
+                    if cell != "rnn" {
+                        attrs.push(("inner_activation", Attr::Str("sigmoid".into())));
+                    }
+                    let ins = inputs_with(cell, 3, 5, 4, 3, masked, true);
+                    let o = op(opname(cell), &attrs);
+                    let y = forward(&o, &ins);
+                    let want = reference(cell, &ins, false, back, false);
+                    assert_close(&y.f, &want, 1e-5);
+                    let ins = inputs_with(cell, 3, 4, 3, 2, masked, true);
+                    grad_check(&o, &ins, 1e-2, 2e-2)
+                        .unwrap_or_else(|e| panic!("{cell} masked={masked} back={back}: {e}"));
+                }
+            }
+        }
+        // an all-ones mask is the plain op
+        let mut ins = inputs_with("lstm", 2, 3, 4, 3, false, true);
+        ins[6].f.iter_mut().for_each(|v| *v = 1.0);
+        let a = forward(
+            &op("lstm_sequence", &[("recurrent_dropout", Attr::Bool(true))]),
+            &ins,
+        );
+        let b = forward(&op("lstm_sequence", &[]), &ins[..6]);
+        assert_close(&a.f, &b.f, 1e-6);
+    }
+
+    /// Rows `r` of the batch axis of every per-sample input.
+    fn rows(ins: &[Value], r: usize, per_sample: &[usize]) -> Vec<Value> {
+        ins.iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if !per_sample.contains(&i) {
+                    return v.clone();
+                }
+                let row: usize = v.shape[1..].iter().product();
+                let mut shape = v.shape.clone();
+                shape[0] = 1;
+                val(&shape, &v.f[r * row..(r + 1) * row])
+            })
+            .collect()
+    }
+
+    /// Runs forward + every backward; returns the output and the input gradients.
+    fn run_all(o: &crate::ops::OpRef, ins: &[Value], gout: &[f32]) -> (Value, Vec<Vec<f32>>, i32) {
+        use crate::ops::{OpCtx, Scratch};
+        let mut sc = Scratch::default();
+        let out = forward_with(o, ins, &mut sc).unwrap();
+        let lane_rows = sc.i[3];
+        let refs: Vec<&Value> = ins.iter().collect();
+        let grads = (0..ins.len())
+            .map(|i| {
+                let mut g = vec![0.0f32; ins[i].len()];
+                if o.has_grad(i) {
+                    o.backward(
+                        i,
+                        &refs,
+                        &out,
+                        gout,
+                        &mut g,
+                        &mut OpCtx { scratch: &mut sc },
+                    )
+                    .unwrap();
+                }
+                g
+            })
+            .collect();
+        (out, grads, lane_rows)
+    }
+
+    /// A batch big enough to be split into lanes gives the reference output, and
+    /// gradients equal to the sums (weights) / rows (inputs) of per-sample runs.
+    #[test]
+    fn batch_lanes_match_per_sample_runs() {
+        let (b, t, d, u) = (9, 10, 128, 64);
+        for cell in ["lstm", "gru", "rnn"] {
+            for (masked, rdrop, back) in [
+                (false, false, false),
+                (true, true, true),
+                (true, false, true),
+            ] {
+                let ins = inputs_with(cell, b, t, d, u, masked, rdrop);
+                let mut attrs = vec![
+                    ("go_backwards", Attr::Bool(back)),
+                    ("recurrent_dropout", Attr::Bool(rdrop)),
+                ];
+                if cell == "lstm" {
+                    attrs.push(("return_state", Attr::Bool(true)));
+                }
+                let o = op(opname(cell), &attrs);
+                let tout = t + usize::from(cell == "lstm");
+                let gout = rand(&[b, tout, u], 11, -1.0, 1.0);
+                let (y, grads, lane_rows) = run_all(&o, &ins, &gout.f);
+                if crate::kernels::pool::threads() > 1 {
+                    assert!((lane_rows as usize) < b, "{cell}: the batch was not split");
+                }
+                let nb = if cell == "lstm" { 6 } else { 5 };
+                // f32 vs f64 over 10 steps of large weights (x2 dropout scale): up to ~3e-4
+                let want = reference(cell, &ins, true, back, cell == "lstm");
+                assert_close(&y.f, &want, 1e-3);
+                let mut per: Vec<usize> = vec![0, 4];
+                if cell == "lstm" {
+                    per.push(5);
+                }
+                per.extend(nb..ins.len());
+                let mut sum: Vec<Vec<f32>> = ins.iter().map(|v| vec![0.0; v.len()]).collect();
+                for r in 0..b {
+                    let one = rows(&ins, r, &per);
+                    let g1 = &gout.f[r * tout * u..(r + 1) * tout * u];
+                    let (y1, gr, _) = run_all(&o, &one, g1);
+                    assert_close(&y1.f, &y.f[r * tout * u..(r + 1) * tout * u], 1e-4);
+                    for (i, g) in gr.iter().enumerate() {
+                        if per.contains(&i) {
+                            let n = g.len();
+                            sum[i][r * n..(r + 1) * n].copy_from_slice(g);
+                        } else {
+                            sum[i].iter_mut().zip(g).for_each(|(a, &v)| *a += v);
+                        }
+                    }
+                }
+                for i in 0..nb {
+                    assert_close(&grads[i], &sum[i], 1e-3);
+                }
+            }
+        }
     }
 }

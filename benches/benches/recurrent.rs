@@ -1,0 +1,166 @@
+//! Criterion benchmarks of the fused `lstm_sequence` / `gru_sequence` ops at the
+//! shapes of the W5 (IMDB LSTM) and W7 (GRU sequence model) workloads, next to the
+//! per-step recurrent gemm of the same size.
+//!
+//! Ids: `rnn_fwd/<cell>_<shape>`, `rnn_fwdbwd/<cell>_<shape>` (forward plus the
+//! gradients of every input, what a training step runs) and `gemm_step/<cell>_<shape>`
+//! (one `sgemm` of B x U x G·U, the recurrent product of one timestep). Throughput
+//! counts the gemm FLOPs of the op: forward 2·T·B·G·U·(D + U), forward + backward three
+//! times that, so criterion's "elem/s" is GFLOP/s of useful gemm work (gate math and
+//! copies are overhead on top).
+//!
+//! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench recurrent`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ferrokeras::kernels::gemm::{sgemm, Operand};
+use ferrokeras::ops::{build, OpCtx, Scratch};
+use ferrokeras::{Attrs, DType, Value};
+
+/// (name, batch, timesteps, input_dim, units)
+const SHAPES: &[(&str, usize, usize, usize, usize)] = &[
+    ("w5_b32_t80_i128_u128", 32, 80, 128, 128),
+    ("w7a_b16_t16_i256_u128", 16, 16, 256, 128),
+    ("w7b_b16_t16_i128_u256", 16, 16, 128, 256),
+];
+
+const CELLS: &[(&str, &str, usize)] = &[("lstm", "lstm_sequence", 4), ("gru", "gru_sequence", 3)];
+
+/// Deterministic values in [-scale, scale).
+fn data(len: usize, seed: u32, scale: f32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let r = ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32;
+            (r / 500.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+struct Case {
+    id: String,
+    ins: Vec<Value>,
+    op: ferrokeras::ops::OpRef,
+    out: Value,
+    scratch: Scratch,
+    flops: u64,
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = vec![];
+    for &(cell, opname, g) in CELLS {
+        for &(shape, b, t, d, u) in SHAPES {
+            let f = |s: &[usize], seed, sc| {
+                let n = s.iter().product();
+                Value::from_f32(s, data(n, seed, sc)).unwrap()
+            };
+            let mut ins = vec![
+                f(&[b, t, d], 1, 1.0),
+                f(&[d, g * u], 2, 0.1),
+                f(&[u, g * u], 3, 0.1),
+                f(&[g * u], 4, 0.1),
+                f(&[b, u], 5, 0.5),
+            ];
+            if cell == "lstm" {
+                ins.push(f(&[b, u], 6, 0.5));
+            }
+            let op = build(opname, &Attrs::new(opname)).unwrap();
+            v.push(Case {
+                id: format!("{cell}_{shape}"),
+                ins,
+                op,
+                out: Value::zeros(DType::F32, &[b, t, u]),
+                scratch: Scratch::default(),
+                flops: (2 * t * b * g * u * (d + u)) as u64,
+            });
+        }
+    }
+    v
+}
+
+fn bench_recurrent(c: &mut Criterion) {
+    let mut cases = cases();
+    let mut fwd = c.benchmark_group("rnn_fwd");
+    fwd.sample_size(20);
+    fwd.warm_up_time(Duration::from_millis(800));
+    fwd.measurement_time(Duration::from_millis(2500));
+    for cs in cases.iter_mut() {
+        fwd.throughput(Throughput::Elements(cs.flops));
+        let refs: Vec<&Value> = cs.ins.iter().collect();
+        fwd.bench_function(&cs.id, |bench| {
+            bench.iter(|| {
+                let mut ctx = OpCtx {
+                    scratch: &mut cs.scratch,
+                };
+                cs.op.forward(&refs, &mut cs.out, &mut ctx).unwrap();
+                black_box(&cs.out);
+            })
+        });
+    }
+    fwd.finish();
+
+    let mut both = c.benchmark_group("rnn_fwdbwd");
+    both.sample_size(20);
+    both.warm_up_time(Duration::from_millis(800));
+    both.measurement_time(Duration::from_millis(2500));
+    for cs in cases.iter_mut() {
+        both.throughput(Throughput::Elements(3 * cs.flops));
+        let refs: Vec<&Value> = cs.ins.iter().collect();
+        let gout = data(cs.out.len(), 7, 0.1);
+        let mut grads: Vec<Vec<f32>> = cs.ins.iter().map(|x| vec![0.0; x.len()]).collect();
+        both.bench_function(&cs.id, |bench| {
+            bench.iter(|| {
+                let mut ctx = OpCtx {
+                    scratch: &mut cs.scratch,
+                };
+                cs.op.forward(&refs, &mut cs.out, &mut ctx).unwrap();
+                for (i, gin) in grads.iter_mut().enumerate() {
+                    gin.fill(0.0);
+                    cs.op
+                        .backward(i, &refs, &cs.out, &gout, gin, &mut ctx)
+                        .unwrap();
+                }
+                black_box(&grads);
+            })
+        });
+    }
+    both.finish();
+
+    let mut gemm = c.benchmark_group("gemm_step");
+    gemm.sample_size(20);
+    gemm.warm_up_time(Duration::from_millis(500));
+    gemm.measurement_time(Duration::from_millis(1500));
+    for &(cell, _, g) in CELLS {
+        for &(shape, b, _, _, u) in SHAPES {
+            let a = data(b * u, 1, 1.0);
+            let w = data(u * g * u, 2, 0.1);
+            let mut out = vec![0.0f32; b * g * u];
+            gemm.throughput(Throughput::Elements((2 * b * u * g * u) as u64));
+            gemm.bench_function(format!("{cell}_{shape}"), |bench| {
+                bench.iter(|| {
+                    sgemm(
+                        b,
+                        g * u,
+                        u,
+                        Operand {
+                            data: &a,
+                            trans: false,
+                        },
+                        Operand {
+                            data: &w,
+                            trans: false,
+                        },
+                        &mut out,
+                        false,
+                    );
+                    black_box(&out);
+                })
+            });
+        }
+    }
+    gemm.finish();
+}
+
+criterion_group!(benches, bench_recurrent);
+criterion_main!(benches);
