@@ -16,6 +16,7 @@ pub mod binary;
 pub mod conv;
 pub mod loss;
 pub mod matmul;
+pub mod normalization;
 pub mod pool;
 pub mod random;
 pub mod recurrent;
@@ -295,6 +296,7 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         conv::build,
         pool::build,
         recurrent::build,
+        normalization::build,
     ];
     for fam in FAMILIES {
         if let Some(r) = fam(name, attrs) {
