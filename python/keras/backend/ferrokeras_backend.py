@@ -656,13 +656,12 @@ def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
     """Batch statistics over ``reduction_axes``; returns (normed, mean, var) with the
     biased batch variance. When one axis is kept and gamma/beta are vectors along it,
     the normalisation is one fused engine node (its gradient includes the path through
-    the batch statistics) and mean/var come from one pass each."""
+    the batch statistics) and mean/var come from one more pass."""
     x = _float(x)
     axis = _feature_axis(x, reduction_axes)
     if axis is not None and _is_feature_vector(gamma, x, axis) and _is_feature_vector(beta, x, axis):
         normed = _op("batch_norm_train", [x, _float(gamma), _float(beta)], axis=axis, epsilon=float(epsilon))
-        m = _op("batch_moments", [x], axis=axis, stat="mean")
-        v = _op("batch_moments", [x], axis=axis, stat="var")
+        m, v = _batch_moments(x, axis)
         return normed, m, v
     m = mean(x, axis=reduction_axes, keepdims=True)
     v = mean(square(x - m), axis=reduction_axes, keepdims=True)
@@ -708,7 +707,8 @@ def _batch_moments(x, axis):
     """Per-feature batch mean and biased variance along ``axis`` (vectors)."""
     x = _float(x)
     axis = int(axis) % x.ndim
-    return _op("batch_moments", [x], axis=axis, stat="mean"), _op("batch_moments", [x], axis=axis, stat="var")
+    both = _op("batch_moments", [x], axis=axis, stat="both")
+    return both[0], both[1]
 
 
 def batch_normalization(x, mean, var, beta, gamma, epsilon=1e-3):

@@ -75,24 +75,24 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// One contiguous run of a feature: adds (sum w, sum w (x - k)) into `acc`.
+    /// One contiguous run of a feature: adds (sum w, sum w (x - k)) into `acc`. A run
+    /// (one image plane) is short, so it is summed in 16 float32 lanes and only the
+    /// per-run partials go to f64: twice the vector width of f64 lanes.
     fn seg_sums(w: &[f32], x: &[f32], k: f32, acc: &mut [f64]) {
-        let mut a = [0f64; 8];
-        let mut b = [0f64; 8];
-        let n8 = w.len() / 8 * 8;
-        let k = k as f64;
-        for (wc, xc) in w[..n8].chunks_exact(8).zip(x[..n8].chunks_exact(8)) {
-            for l in 0..8 {
-                let wv = wc[l] as f64;
-                a[l] += wv;
-                b[l] += wv * (xc[l] as f64 - k);
+        let mut a = [0f32; 16];
+        let mut b = [0f32; 16];
+        let n16 = w.len() / 16 * 16;
+        for (wc, xc) in w[..n16].chunks_exact(16).zip(x[..n16].chunks_exact(16)) {
+            for l in 0..16 {
+                a[l] += wc[l];
+                b[l] += wc[l] * (xc[l] - k);
             }
         }
-        let mut s1: f64 = a.iter().sum();
-        let mut s2: f64 = b.iter().sum();
-        for (&wv, &xv) in w[n8..].iter().zip(&x[n8..]) {
+        let mut s1: f64 = a.iter().map(|&v| v as f64).sum();
+        let mut s2: f64 = b.iter().map(|&v| v as f64).sum();
+        for (&wv, &xv) in w[n16..].iter().zip(&x[n16..]) {
             s1 += wv as f64;
-            s2 += wv as f64 * (xv as f64 - k);
+            s2 += (wv * (xv - k)) as f64;
         }
         acc[0] += s1;
         acc[1] += s2;
@@ -634,6 +634,8 @@ impl Op for BatchNorm {
 enum Stat {
     Mean,
     Var,
+    /// `[mean; var]`, shape (2, C): one pass for the moving averages of both.
+    Both,
 }
 
 /// The per-feature batch mean or biased variance of x: a vector of length C.
@@ -658,7 +660,11 @@ impl Op for BatchMoments {
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         expect_inputs(self.name(), inputs, 1)?;
         let ax = check(self.name(), self.axis, &inputs[0], &[])?;
-        Ok(TypeInfo::f32(vec![inputs[0].shape[ax]]))
+        let c = inputs[0].shape[ax];
+        Ok(TypeInfo::f32(match self.stat {
+            Stat::Both => vec![Some(2), c],
+            _ => vec![c],
+        }))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -670,10 +676,14 @@ impl Op for BatchMoments {
         let (mean, rest) = rest.split_at_mut(c);
         let (var, _) = rest.split_at_mut(c);
         moments(&x.f, lay, k, mean, var);
-        out.f.copy_from_slice(match self.stat {
-            Stat::Mean => mean,
-            Stat::Var => var,
-        });
+        match self.stat {
+            Stat::Mean => out.f.copy_from_slice(mean),
+            Stat::Var => out.f.copy_from_slice(var),
+            Stat::Both => {
+                out.f[..c].copy_from_slice(mean);
+                out.f[c..].copy_from_slice(var);
+            }
+        }
         Ok(())
     }
 
@@ -692,14 +702,14 @@ impl Op for BatchMoments {
         let n = lay.n() as f32;
         let s = &mut ctx.scratch.f;
         for f in 0..c {
-            let (a, cc) = match self.stat {
-                Stat::Mean => (0.0, g[f] / n),
-                Stat::Var => {
-                    // d var / dx = 2 (x - mean) / N
-                    let a = 2.0 * g[f] / n;
-                    (a, -a * s[M_MEAN * c + f])
-                }
+            // d mean / dx = 1 / N, d var / dx = 2 (x - mean) / N
+            let (gm, gv) = match self.stat {
+                Stat::Mean => (g[f], 0.0),
+                Stat::Var => (0.0, g[f]),
+                Stat::Both => (g[f], g[c + f]),
             };
+            let a = 2.0 * gv / n;
+            let cc = gm / n - a * s[M_MEAN * c + f];
             s[M_A * c + f] = a;
             s[M_ZERO * c + f] = 0.0;
             s[M_C * c + f] = cc;
@@ -731,9 +741,10 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             let stat = match a.str_opt("stat")?.as_deref() {
                 Some("mean") => Stat::Mean,
                 Some("var") => Stat::Var,
+                Some("both") => Stat::Both,
                 other => {
                     return Err(Error::Value(format!(
-                        "batch_moments: stat must be 'mean' or 'var', got {other:?}"
+                        "batch_moments: stat must be 'mean', 'var' or 'both', got {other:?}"
                     )))
                 }
             };
@@ -747,7 +758,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     Some(r)
 }
 
+// The naive references index several parallel arrays by feature and position.
 #[cfg(test)]
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use crate::ops::testing::{assert_close, forward, forward_with, grad_check, op, rand};
@@ -842,6 +855,17 @@ mod tests {
                 let want: Vec<f32> = want.iter().map(|&w| w as f32).collect();
                 assert_close(&got.f, &want, 1e-5);
             }
+            let o = op(
+                "batch_moments",
+                &[
+                    ("axis", Attr::Int(axis as i64)),
+                    ("stat", Attr::Str("both".into())),
+                ],
+            );
+            let got = forward(&o, std::slice::from_ref(&x));
+            assert_eq!(got.shape, vec![2, c]);
+            let want: Vec<f32> = m.iter().chain(&v).map(|&w| w as f32).collect();
+            assert_close(&got.f, &want, 1e-5);
         }
     }
 
@@ -926,7 +950,7 @@ mod tests {
             let v = rand(&[c], 15, 0.2, 1.0);
             let inf = op("batch_norm", &[("axis", Attr::Int(axis))]);
             grad_check(&inf, &[x.clone(), m, v, gm, bt], 1e-2, 2e-2).unwrap();
-            for stat in ["mean", "var"] {
+            for stat in ["mean", "var", "both"] {
                 let o = op(
                     "batch_moments",
                     &[("axis", Attr::Int(axis)), ("stat", Attr::Str(stat.into()))],
