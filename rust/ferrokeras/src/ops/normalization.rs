@@ -14,9 +14,10 @@
 //! both only above [`PAR_MIN`] elements; every feature is reduced in the same order
 //! whatever the thread count, so results are bitwise independent of it.
 //!
-//! Numerics: statistics are accumulated in f64 around a per-feature shift (the first
-//! value of the feature), so mean and variance come from ONE pass without the
-//! cancellation of a plain sum of squares. The training backward is the fused formula
+//! Numerics: statistics are sums around a per-feature shift (the first value of the
+//! feature), float32 over short runs (one image plane, or 32 rows) and f64 across runs,
+//! so mean and variance come from ONE pass without the cancellation of a plain sum of
+//! squares. The training backward is the fused formula
 //!   dx = gamma * inv_std / N * (N g - sum(g) - xhat * sum(g xhat))
 //! applied as `gin += A g + B x + C` with per-feature A, B, C after one pass for the two
 //! sums. Those sums are also dbeta and dgamma: they are cached in the node's scratch for
@@ -63,34 +64,64 @@ impl Layout {
 // ---------------------------------------------------------------------------------
 // Kernels.
 
+/// Rows summed in float32 before each flush into the f64 totals.
+const ROWS_F32: usize = 32;
+
 simd_fn! {
-    /// Features-last rows: `s1 += w`, `s2 += w (x - k)` per feature, in f64.
-    fn row_sums(w: &[f32], x: &[f32], k: &[f32], s1: &mut [f64], s2: &mut [f64]) {
-        for ((((a, b), &w), &x), &k) in s1.iter_mut().zip(s2.iter_mut()).zip(w).zip(x).zip(k) {
-            let w = w as f64;
-            *a += w;
-            *b += w * (x as f64 - k as f64);
+    /// Features-last rows (`w`, `x` start at the block's first feature; rows are `c`
+    /// long): `s1 += w'`, `s2 += w' (x - k)` with `w' = w - sw k` over every row. Runs
+    /// of [`ROWS_F32`] rows are summed in float32 (vector-wide over features), then
+    /// added to the f64 totals.
+    fn block_sums(w: &[f32], x: &[f32], k: &[f32], c: usize, sw: f32, s1: &mut [f64], s2: &mut [f64]) {
+        let nb = s1.len();
+        // w and x start at the block's first feature: the last row is short
+        let rows = w.len().div_ceil(c);
+        let mut a = [0f32; BLOCK];
+        let mut b = [0f32; BLOCK];
+        let (a, b) = (&mut a[..nb], &mut b[..nb]);
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + ROWS_F32).min(rows);
+            a.fill(0.0);
+            b.fill(0.0);
+            for r in r0..r1 {
+                let o = r * c;
+                let (wr, xr) = (&w[o..o + nb], &x[o..o + nb]);
+                for ((((a, b), &w), &x), &k) in a.iter_mut().zip(b.iter_mut()).zip(wr).zip(xr).zip(k) {
+                    let w = w - sw * k;
+                    *a += w;
+                    *b += w * (x - k);
+                }
+            }
+            for (((t1, t2), &a), &b) in s1.iter_mut().zip(s2.iter_mut()).zip(a.iter()).zip(b.iter()) {
+                *t1 += a as f64;
+                *t2 += b as f64;
+            }
+            r0 = r1;
         }
     }
 }
 
 simd_fn! {
-    /// One contiguous run of a feature: adds (sum w, sum w (x - k)) into `acc`. A run
+    /// One contiguous run of a feature: adds (sum w', sum w' (x - k)), `w' = w - sw k`,
+    /// into `acc`. A run
     /// (one image plane) is short, so it is summed in 16 float32 lanes and only the
     /// per-run partials go to f64: twice the vector width of f64 lanes.
-    fn seg_sums(w: &[f32], x: &[f32], k: f32, acc: &mut [f64]) {
+    fn seg_sums(w: &[f32], x: &[f32], k: f32, sw: f32, acc: &mut [f64]) {
         let mut a = [0f32; 16];
         let mut b = [0f32; 16];
         let n16 = w.len() / 16 * 16;
         for (wc, xc) in w[..n16].chunks_exact(16).zip(x[..n16].chunks_exact(16)) {
             for l in 0..16 {
-                a[l] += wc[l];
-                b[l] += wc[l] * (xc[l] - k);
+                let w = wc[l] - sw * k;
+                a[l] += w;
+                b[l] += w * (xc[l] - k);
             }
         }
         let mut s1: f64 = a.iter().map(|&v| v as f64).sum();
         let mut s2: f64 = b.iter().map(|&v| v as f64).sum();
         for (&wv, &xv) in w[n16..].iter().zip(&x[n16..]) {
+            let wv = wv - sw * k;
             s1 += wv as f64;
             s2 += (wv * (xv - k)) as f64;
         }
@@ -143,13 +174,15 @@ simd_fn! {
     }
 }
 
-/// Per-feature sums `S1 = sum w`, `S2 = sum w (x - k[f])` over the batch, turned into
-/// two outputs by `finish(f, S1, S2)`.
+/// Per-feature sums `S1 = sum w'`, `S2 = sum w' (x - k[f])` over the batch with
+/// `w' = w - sw k[f]` (`sw` = 1 shifts the statistics' own values, 0 leaves gradients
+/// alone), turned into two outputs by `finish(f, S1, S2)`.
 #[allow(clippy::too_many_arguments)]
 fn feature_sums(
     w: &[f32],
     x: &[f32],
     k: &[f32],
+    sw: f32,
     lay: Layout,
     o1: &mut [f32],
     o2: &mut [f32],
@@ -163,16 +196,15 @@ fn feature_sums(
             let nb = p1.len();
             let mut s1 = [0f64; BLOCK];
             let mut s2 = [0f64; BLOCK];
-            for o in 0..outer {
-                let r = o * c + c0;
-                row_sums(
-                    &w[r..r + nb],
-                    &x[r..r + nb],
-                    &k[c0..c0 + nb],
-                    &mut s1[..nb],
-                    &mut s2[..nb],
-                );
-            }
+            block_sums(
+                &w[c0..],
+                &x[c0..],
+                &k[c0..c0 + nb],
+                c,
+                sw,
+                &mut s1[..nb],
+                &mut s2[..nb],
+            );
             for j in 0..nb {
                 (p1[j], p2[j]) = finish(c0 + j, s1[j], s2[j]);
             }
@@ -192,7 +224,7 @@ fn feature_sums(
             let mut acc = [0f64; 2];
             for o in 0..outer {
                 let s = (o * c + f) * inner;
-                seg_sums(&w[s..s + inner], &x[s..s + inner], k[f], &mut acc);
+                seg_sums(&w[s..s + inner], &x[s..s + inner], k[f], sw, &mut acc);
             }
             (*p1, *p2) = finish(f, acc[0], acc[1]);
         };
@@ -281,13 +313,11 @@ fn moments(x: &[f32], lay: Layout, k: &mut [f32], mean: &mut [f32], var: &mut [f
     shifts(x, lay, k);
     let n = lay.n() as f64;
     let k: &[f32] = k;
-    feature_sums(x, x, k, lay, mean, var, |f, s1, s2| {
-        let kf = k[f] as f64;
-        let m = s1 / n;
-        // sum (x-k)^2 = sum x(x-k) - k sum(x-k)
-        let sq = s2 - kf * (s1 - n * kf);
-        let v = (sq / n - (m - kf) * (m - kf)).max(0.0);
-        (m as f32, v as f32)
+    // S1 = sum (x - k), S2 = sum (x - k)^2
+    feature_sums(x, x, k, 1.0, lay, mean, var, |f, s1, s2| {
+        let d = s1 / n;
+        let v = (s2 / n - d * d).max(0.0);
+        ((k[f] as f64 + d) as f32, v as f32)
     });
 }
 
@@ -468,7 +498,7 @@ impl Op for BatchNormTrain {
             let (sgx, _) = rest.split_at_mut(c);
             let (mean, inv) = head.split_at(c);
             // S2 = sum g (x - mean); sum g xhat = inv_std * S2
-            feature_sums(g, &x.f, mean, lay, sg, sgx, |f, s1, s2| {
+            feature_sums(g, &x.f, mean, 0.0, lay, sg, sgx, |f, s1, s2| {
                 (s1 as f32, (s2 * inv[f] as f64) as f32)
             });
             set_key(ctx.scratch, Some(g));
@@ -606,7 +636,7 @@ impl Op for BatchNorm {
             let (_, rest) = s.split_at_mut(I_SG * c);
             let (sg, rest) = rest.split_at_mut(c);
             let (sgx, _) = rest.split_at_mut(c);
-            feature_sums(g, &x.f, &mean.f, lay, sg, sgx, |_, s1, s2| {
+            feature_sums(g, &x.f, &mean.f, 0.0, lay, sg, sgx, |_, s1, s2| {
                 (s1 as f32, s2 as f32)
             });
             set_key(ctx.scratch, Some(g));
