@@ -638,9 +638,31 @@ def cos(x):
     return _unary("cos", x)
 
 
+def _feature_axis(x, reduction_axes):
+    """The one axis of ``x`` not in ``reduction_axes``, or None when there is not
+    exactly one (then the fused batch-norm ops do not apply)."""
+    nd = x.ndim
+    red = sorted({int(a) % nd for a in reduction_axes})
+    keep = [i for i in range(nd) if i not in red]
+    return keep[0] if len(keep) == 1 else None
+
+
+def _is_feature_vector(v, x, axis):
+    v = _to_tensor(v)
+    return v.ndim == 1 and v._static_shape()[0] in (None, x._static_shape()[axis])
+
+
 def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
-    """Batch statistics over ``reduction_axes``; returns (normed, mean, var)."""
+    """Batch statistics over ``reduction_axes``; returns (normed, mean, var) with the
+    biased batch variance. When one axis is kept and gamma/beta are vectors along it,
+    the normalisation is one fused engine node (its gradient includes the path through
+    the batch statistics) and mean/var come from one more pass."""
     x = _float(x)
+    axis = _feature_axis(x, reduction_axes)
+    if axis is not None and _is_feature_vector(gamma, x, axis) and _is_feature_vector(beta, x, axis):
+        normed = _op("batch_norm_train", [x, _float(gamma), _float(beta)], axis=axis, epsilon=float(epsilon))
+        m, v = _batch_moments(x, axis)
+        return normed, m, v
     m = mean(x, axis=reduction_axes, keepdims=True)
     v = mean(square(x - m), axis=reduction_axes, keepdims=True)
     keep = [i for i in range(x.ndim) if i not in [a % x.ndim for a in reduction_axes]]
@@ -654,9 +676,64 @@ def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
     return normed, reshape(m, flat), reshape(v, flat)
 
 
+def _batch_norm_in_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=1e-3):
+    """BatchNormalization mode 0 in one node: batch statistics in the training phase,
+    the moving ones in the test phase (what ``in_train_phase(normed, normed_running)``
+    computes, without evaluating both branches)."""
+    x = _float(x)
+    axis = int(axis) % x.ndim
+    ins = [x, _float(gamma), _float(beta)]
+    lp = learning_phase()
+    if isinstance(lp, int):
+        if lp:
+            return _op("batch_norm_train", ins, axis=axis, epsilon=float(epsilon))
+        return _op(
+            "batch_norm",
+            [x, _float(moving_mean), _float(moving_var), ins[1], ins[2]],
+            axis=axis,
+            epsilon=float(epsilon),
+        )
+    out = _op(
+        "batch_norm_train",
+        ins + [_float(moving_mean), _float(moving_var), lp],
+        axis=axis,
+        epsilon=float(epsilon),
+    )
+    out._uses_learning_phase = True
+    return out
+
+
+def _batch_moments(x, axis):
+    """Per-feature batch mean and biased variance along ``axis`` (vectors)."""
+    x = _float(x)
+    axis = int(axis) % x.ndim
+    both = _op("batch_moments", [x], axis=axis, stat="both")
+    return both[0], both[1]
+
+
 def batch_normalization(x, mean, var, beta, gamma, epsilon=1e-3):
-    """(x - mean) / sqrt(var + epsilon) * gamma + beta."""
-    return (x - mean) / sqrt(var + epsilon) * gamma + beta
+    """(x - mean) / sqrt(var + epsilon) * gamma + beta. Vectors along the last axis (or
+    tensors of x's rank that are 1 everywhere but one axis) make one fused engine node;
+    anything else broadcasts elementwise."""
+    x = _float(x)
+    params = [_float(t) for t in (mean, var, gamma, beta)]
+    axis = None
+    if x.ndim >= 1 and _builtins.all(_is_feature_vector(p, x, x.ndim - 1) for p in params):
+        axis = x.ndim - 1
+        flat = params
+    elif _builtins.all(p.ndim == x.ndim for p in params):
+        shapes = {tuple(p._static_shape()) for p in params}
+        if len(shapes) == 1:
+            shp = shapes.pop()
+            wide = [i for i, d in enumerate(shp) if d != 1]
+            if len(wide) == 1 and shp[wide[0]] in (None, x._static_shape()[wide[0]]):
+                axis = wide[0]
+                flat = [reshape(p, (-1,)) for p in params]
+    if axis is not None:
+        m, v, g, b = flat
+        return _op("batch_norm", [x, m, v, g, b], axis=axis, epsilon=float(epsilon))
+    m, v, g, b = params
+    return (x - m) / sqrt(v + epsilon) * g + b
 
 
 # ---------------------------------------------------------------------------------------
@@ -1515,6 +1592,19 @@ def _dropout_in_phase(x, level, noise_shape=None, seed=None):
     )
     out._uses_learning_phase = True
     out._random_seed = seed  # keras.distributed rebuilds the layer with this seed
+    return out
+
+
+def _noise_in_phase(op, x, seed=None, **attrs):
+    """``gaussian_noise`` / ``gaussian_dropout`` gated by the learning phase inside one
+    node (what the GaussianNoise and GaussianDropout layers use)."""
+    lp = learning_phase()
+    if isinstance(lp, int):
+        if not lp:
+            return x
+        return _op(op, [_float(x), _to_tensor(1.0)], seed=_seed(seed), **attrs)
+    out = _op(op, [_float(x), lp], seed=_seed(seed), **attrs)
+    out._uses_learning_phase = True
     return out
 
 

@@ -1,6 +1,19 @@
-"""Keras 1 `keras.layers.advanced_activations`: not implemented yet (the advanced activation layers)."""
+"""Advanced activation layers (``keras.layers.advanced_activations``), Keras 1.2.2:
+LeakyReLU, PReLU, ELU, ParametricSoftplus, ThresholdedReLU, SReLU.
 
-from ._absent import define
+They are compositions of backend ops (relu with a slope, elu, softplus, comparisons,
+elementwise arithmetic with broadcasting), so their gradients come from the engine's
+autodiff. Learned parameters have the shape of the input without the samples axis,
+with size 1 along the `shared_axes` (counted with the samples axis as 0), and Keras 1's
+names: ``<layer>_alphas``; ``<layer>_alphas``, ``<layer>_betas``; ``<layer>_t_left``,
+``<layer>_a_left``, ``<layer>_t_right``, ``<layer>_a_right``.
+"""
+
+import numpy as np
+
+from .. import backend as K
+from .. import initializations
+from ..engine.topology import Layer
 
 __all__ = [
     "LeakyReLU",
@@ -9,5 +22,340 @@ __all__ = [
     "ParametricSoftplus",
     "ThresholdedReLU",
     "SReLU",
-]  # noqa: F822 (defined by define() below)
-define(globals(), __all__, "advanced activation")
+]
+
+
+def _shared_axes(shared_axes):
+    if not isinstance(shared_axes, (list, tuple)):
+        return [shared_axes]
+    return list(shared_axes)
+
+
+def _param_shape(layer, input_shape):
+    """input_shape[1:] with size 1 on the shared axes; ValueError naming the layer and
+    the shape for an axis that does not exist or a size that is unknown."""
+    param_shape = list(input_shape[1:])
+    if layer.shared_axes[0] is not None:
+        for i in layer.shared_axes:
+            if not isinstance(i, (int, np.integer)) or not 1 <= i < len(input_shape):
+                raise ValueError(
+                    "Layer %s (%s): shared axis %r does not exist in an input of shape %s "
+                    "(shared axes count the samples axis as 0)"
+                    % (layer.name, layer.__class__.__name__, i, tuple(input_shape))
+                )
+            param_shape[i - 1] = 1
+    if any(d is None for d in param_shape):
+        raise ValueError(
+            "Layer %s (%s) needs the non-shared dimensions of its input to be known, got input shape %s"
+            % (layer.name, layer.__class__.__name__, tuple(input_shape))
+        )
+    return tuple(param_shape)
+
+
+class LeakyReLU(Layer):
+    """Special version of a Rectified Linear Unit
+    that allows a small gradient when the unit is not active:
+    `f(x) = alpha * x for x < 0`,
+    `f(x) = x for x >= 0`.
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        alpha: float >= 0. Negative slope coefficient.
+    """
+
+    def __init__(self, alpha=0.3, **kwargs):
+        self.supports_masking = True
+        self.alpha = alpha
+        super().__init__(**kwargs)
+
+    def call(self, x, mask=None):
+        return K.relu(x, alpha=self.alpha)
+
+    def get_config(self):
+        config = {"alpha": self.alpha}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class PReLU(Layer):
+    """Parametric Rectified Linear Unit:
+    `f(x) = alphas * x for x < 0`,
+    `f(x) = x for x >= 0`,
+    where `alphas` is a learned array with the same shape as x.
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        init: initialization function for the weights.
+        weights: initial weights, as a list of a single Numpy array.
+        shared_axes: the axes along which to share learnable
+            parameters for the activation function.
+            For example, if the incoming feature maps
+            are from a 2D convolution
+            with output shape `(batch, height, width, channels)`,
+            and you wish to share parameters across space
+            so that each filter only has one set of parameters,
+            set `shared_axes=[1, 2]`.
+
+    # References
+        - [Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification](https://arxiv.org/abs/1502.01852)
+    """
+
+    def __init__(self, init="zero", weights=None, shared_axes=None, **kwargs):
+        self.supports_masking = True
+        self.init = initializations.get(init)
+        self.initial_weights = weights
+        self.shared_axes = _shared_axes(shared_axes)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        param_shape = _param_shape(self, input_shape)
+        self.alphas = self.add_weight(param_shape, initializer=self.init, name=f"{self.name}_alphas")
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def call(self, x, mask=None):
+        pos = K.relu(x)
+        neg = self.alphas * (x - K.abs(x)) * 0.5
+        return pos + neg
+
+    def get_config(self):
+        config = {"init": self.init.__name__, "shared_axes": self.shared_axes}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ELU(Layer):
+    """Exponential Linear Unit:
+    `f(x) =  alpha * (exp(x) - 1.) for x < 0`,
+    `f(x) = x for x >= 0`.
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        alpha: scale for the negative factor.
+
+    # References
+        - [Fast and Accurate Deep Network Learning by Exponential Linear Units (ELUs)](https://arxiv.org/abs/1511.07289v1)
+    """
+
+    def __init__(self, alpha=1.0, **kwargs):
+        self.supports_masking = True
+        self.alpha = K.cast_to_floatx(alpha)
+        super().__init__(**kwargs)
+
+    def call(self, x, mask=None):
+        return K.elu(x, self.alpha)
+
+    def get_config(self):
+        config = {"alpha": float(self.alpha)}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ParametricSoftplus(Layer):
+    """Parametric Softplus:
+    `alpha * log(1 + exp(beta * x))`
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        alpha_init: float. Initial value of the alpha weights.
+        beta_init: float. Initial values of the beta weights.
+        weights: initial weights, as a list of 2 numpy arrays.
+        shared_axes: the axes along which to share learnable
+            parameters for the activation function.
+            For example, if the incoming feature maps
+            are from a 2D convolution
+            with output shape `(batch, height, width, channels)`,
+            and you wish to share parameters across space
+            so that each filter only has one set of parameters,
+            set `shared_axes=[1, 2]`.
+
+    # References
+        - [Inferring Nonlinear Neuronal Computation Based on Physiologically Plausible Inputs](http://journals.plos.org/ploscompbiol/article?id=10.1371/journal.pcbi.1003143)
+    """
+
+    def __init__(self, alpha_init=0.2, beta_init=5.0, weights=None, shared_axes=None, **kwargs):
+        self.supports_masking = True
+        self.alpha_init = K.cast_to_floatx(alpha_init)
+        self.beta_init = K.cast_to_floatx(beta_init)
+        self.initial_weights = weights
+        self.shared_axes = _shared_axes(shared_axes)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        param_shape = _param_shape(self, input_shape)
+        alpha, beta = float(self.alpha_init), float(self.beta_init)
+        self.alphas = self.add_weight(
+            param_shape,
+            initializer=lambda s, name=None: K.variable(alpha * np.ones(s), name=name),
+            name=f"{self.name}_alphas",
+        )
+        self.betas = self.add_weight(
+            param_shape,
+            initializer=lambda s, name=None: K.variable(beta * np.ones(s), name=name),
+            name=f"{self.name}_betas",
+        )
+        if self.initial_weights is not None:
+            self.set_weights(self.initial_weights)
+            del self.initial_weights
+        self.built = True
+
+    def call(self, x, mask=None):
+        return K.softplus(self.betas * x) * self.alphas
+
+    def get_config(self):
+        config = {
+            "alpha_init": float(self.alpha_init),
+            "beta_init": float(self.beta_init),
+            "shared_axes": self.shared_axes,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class ThresholdedReLU(Layer):
+    """Thresholded Rectified Linear Unit:
+    `f(x) = x for x > theta`
+    `f(x) = 0 otherwise`.
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        theta: float >= 0. Threshold location of activation.
+
+    # References
+        - [Zero-Bias Autoencoders and the Benefits of Co-Adapting Features](http://arxiv.org/abs/1402.3337)
+    """
+
+    def __init__(self, theta=1.0, **kwargs):
+        self.supports_masking = True
+        self.theta = K.cast_to_floatx(theta)
+        super().__init__(**kwargs)
+
+    def call(self, x, mask=None):
+        return x * K.cast(K.greater(x, float(self.theta)), K.floatx())
+
+    def get_config(self):
+        config = {"theta": float(self.theta)}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SReLU(Layer):
+    """S-shaped Rectified Linear Unit.
+
+    # Input shape
+        Arbitrary. Use the keyword argument `input_shape`
+        (tuple of integers, does not include the samples axis)
+        when using this layer as the first layer in a model.
+
+    # Output shape
+        Same shape as the input.
+
+    # Arguments
+        t_left_init: initialization function for the left part intercept
+        a_left_init: initialization function for the left part slope
+        t_right_init: initialization function for the right part intercept
+        a_right_init: initialization function for the right part slope
+        shared_axes: the axes along which to share learnable
+            parameters for the activation function.
+            For example, if the incoming feature maps
+            are from a 2D convolution
+            with output shape `(batch, height, width, channels)`,
+            and you wish to share parameters across space
+            so that each filter only has one set of parameters,
+            set `shared_axes=[1, 2]`.
+
+    # References
+        - [Deep Learning with S-shaped Rectified Linear Activation Units](http://arxiv.org/abs/1512.07030)
+    """
+
+    def __init__(
+        self,
+        t_left_init="zero",
+        a_left_init="glorot_uniform",
+        t_right_init="glorot_uniform",
+        a_right_init="one",
+        shared_axes=None,
+        **kwargs,
+    ):
+        self.supports_masking = True
+        self.t_left_init = t_left_init
+        self.a_left_init = a_left_init
+        self.t_right_init = t_right_init
+        self.a_right_init = a_right_init
+        self.shared_axes = _shared_axes(shared_axes)
+        super().__init__(**kwargs)
+
+    def build(self, input_shape):
+        param_shape = _param_shape(self, input_shape)
+        self.t_left = self.add_weight(param_shape, initializer=self.t_left_init, name=f"{self.name}_t_left")
+        self.a_left = self.add_weight(param_shape, initializer=self.a_left_init, name=f"{self.name}_a_left")
+        self.t_right = self.add_weight(
+            param_shape, initializer=self.t_right_init, name=f"{self.name}_t_right"
+        )
+        self.a_right = self.add_weight(
+            param_shape, initializer=self.a_right_init, name=f"{self.name}_a_right"
+        )
+        self.built = True
+
+    def call(self, x, mask=None):
+        # ensure the the right part is always to the right of the left
+        t_right_actual = self.t_left + K.abs(self.t_right)
+        # K.relu(z, alpha=a_left, max_value=|t_right|) with tensor slope and cap, as
+        # Keras 1's TensorFlow relu: min(relu(z), cap) - alpha * relu(-z)
+        z = x - self.t_left
+        y_left_and_center = (
+            self.t_left + K.minimum(K.relu(z), t_right_actual - self.t_left) - self.a_left * K.relu(-z)
+        )
+        y_right = K.relu(x - t_right_actual) * self.a_right
+        return y_left_and_center + y_right
+
+    def get_config(self):
+        def name_of(init):
+            return init if isinstance(init, str) else init.__name__
+
+        config = {
+            "t_left_init": name_of(self.t_left_init),
+            "a_left_init": name_of(self.a_left_init),
+            "t_right_init": name_of(self.t_right_init),
+            "a_right_init": name_of(self.a_right_init),
+            "shared_axes": self.shared_axes,
+        }
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))

@@ -19,6 +19,7 @@ pub mod deconv;
 pub mod depthwise;
 pub mod loss;
 pub mod matmul;
+pub mod normalization;
 pub mod pool;
 pub mod pool3d;
 pub mod random;
@@ -303,6 +304,7 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         pool::build,
         pool3d::build,
         recurrent::build,
+        normalization::build,
     ];
     for fam in FAMILIES {
         if let Some(r) = fam(name, attrs) {

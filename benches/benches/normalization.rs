@@ -1,0 +1,96 @@
+//! Criterion benchmarks of `batch_norm_train` (forward, then the backward of x, gamma
+//! and beta: one training step of a BatchNormalization layer) next to `relu` forward +
+//! backward over the same tensor, the cheapest elementwise layer. The target is BN
+//! within 3x of relu.
+//!
+//! Ids: `bn_train_fwd_bwd/<name>`, `relu_fwd_bwd/<name>`; throughput in tensor elements.
+//! Shapes: a Dense output (features last), the MNIST CNN's second conv output
+//! (channels first, axis 1) and a channels-last image batch (axis 3).
+//!
+//! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench normalization`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ferrokeras::ops::{build, OpCtx, Scratch};
+use ferrokeras::{Attr, Attrs, DType, Value};
+
+/// (name, shape, feature axis).
+const SHAPES: &[(&str, &[usize], i64)] = &[
+    ("dense_128x512", &[128, 512], -1),
+    ("conv_th_128x32x24x24", &[128, 32, 24, 24], 1),
+    ("conv_tf_32x30x30x32", &[32, 30, 30, 32], 3),
+];
+
+/// Deterministic values in [-1, 1).
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+        })
+        .collect()
+}
+
+fn bench_bn(c: &mut Criterion) {
+    let mut grp = c.benchmark_group("normalization");
+    grp.sample_size(20);
+    grp.warm_up_time(Duration::from_millis(800));
+    grp.measurement_time(Duration::from_millis(2500));
+    for &(name, shape, axis) in SHAPES {
+        let n: usize = shape.iter().product();
+        let ax = if axis < 0 {
+            shape.len() - 1
+        } else {
+            axis as usize
+        };
+        let ch = shape[ax];
+        let x = Value::from_f32(shape, data(n, 1)).unwrap();
+        let g = data(n, 2);
+        let gamma = Value::from_f32(&[ch], data(ch, 3)).unwrap();
+        let beta = Value::from_f32(&[ch], data(ch, 4)).unwrap();
+        grp.throughput(Throughput::Elements(n as u64));
+
+        let bn = build(
+            "batch_norm_train",
+            &Attrs::new("batch_norm_train").with("axis", Attr::Int(axis)),
+        )
+        .unwrap();
+        let mut y = Value::zeros(DType::F32, shape);
+        let mut scratch = Scratch::default();
+        let mut dx = vec![0.0f32; n];
+        let mut dgamma = vec![0.0f32; ch];
+        let mut dbeta = vec![0.0f32; ch];
+        grp.bench_function(format!("bn_train_fwd_bwd/{name}"), |b| {
+            b.iter(|| {
+                let ins = [&x, &gamma, &beta];
+                let mut ctx = OpCtx {
+                    scratch: &mut scratch,
+                };
+                bn.forward(&ins, &mut y, &mut ctx).unwrap();
+                bn.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
+                bn.backward(1, &ins, &y, &g, &mut dgamma, &mut ctx).unwrap();
+                bn.backward(2, &ins, &y, &g, &mut dbeta, &mut ctx).unwrap();
+                black_box((&y, &dx));
+            })
+        });
+
+        let relu = build("relu", &Attrs::new("relu")).unwrap();
+        let mut scratch = Scratch::default();
+        grp.bench_function(format!("relu_fwd_bwd/{name}"), |b| {
+            b.iter(|| {
+                let ins = [&x];
+                let mut ctx = OpCtx {
+                    scratch: &mut scratch,
+                };
+                relu.forward(&ins, &mut y, &mut ctx).unwrap();
+                relu.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
+                black_box((&y, &dx));
+            })
+        });
+    }
+    grp.finish();
+}
+
+criterion_group!(benches, bench_bn);
+criterion_main!(benches);

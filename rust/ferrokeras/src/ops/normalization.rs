@@ -1,0 +1,1169 @@
+//! Batch normalization: `batch_norm_train` (normalise with the batch statistics: the
+//! training path of Keras' BatchNormalization; given the moving mean and variance and
+//! the learning phase as extra inputs, it normalises with those in the test phase, so
+//! a mode-0 layer is one node and no Program computes both branches), `batch_norm` (normalise with a given
+//! mean and variance: the inference path, `K.batch_normalization`) and `batch_moments`
+//! (per-feature batch mean or biased variance, which feed the moving averages).
+//!
+//! Every op takes the feature axis `axis`; x is viewed as `[outer, C, inner]` with
+//! `C = x.shape[axis]`, and the per-feature parameters are vectors of length C. Two
+//! memory layouts get their own vectorised loops: `inner == 1` (features last, Dense
+//! outputs and channels-last images: whole rows are combined with per-feature vectors)
+//! and `inner > 1` (channels-first images: each feature is a run of `inner` contiguous
+//! values). Reductions run in parallel over features, the elementwise passes over rows,
+//! both only above [`PAR_MIN`] elements; every feature is reduced in the same order
+//! whatever the thread count, so results are bitwise independent of it.
+//!
+//! Numerics: statistics are sums around a per-feature shift (the first value of the
+//! feature), float32 over short runs (one image plane, or 32 rows) and f64 across runs,
+//! so mean and variance come from ONE pass without the cancellation of a plain sum of
+//! squares. The training backward is the fused formula
+//!   dx = gamma * inv_std / N * (N g - sum(g) - xhat * sum(g xhat))
+//! applied as `gin += A g + B x + C` with per-feature A, B, C after one pass for the two
+//! sums. Those sums are also dbeta and dgamma: they are cached in the node's scratch for
+//! the calls of the other inputs, keyed by the address of the output-gradient buffer
+//! (each reverse sweep owns a distinct buffer, and every forward drops the cache).
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::activation::PAR_MIN;
+use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::simd_fn;
+use crate::tensor::{fmt_shape, Value};
+use crate::{Error, Result};
+
+/// Features per task of the features-last reduction (stack accumulators of this size).
+const BLOCK: usize = 64;
+/// Elements per task of the parallel elementwise passes.
+const CHUNK: usize = 1 << 14;
+
+/// `[outer, C, inner]` view of a tensor around its feature axis.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    outer: usize,
+    c: usize,
+    inner: usize,
+}
+
+impl Layout {
+    fn of(shape: &[usize], axis: usize) -> Layout {
+        Layout {
+            outer: shape[..axis].iter().product(),
+            c: shape[axis],
+            inner: shape[axis + 1..].iter().product(),
+        }
+    }
+    /// Values per feature.
+    fn n(&self) -> usize {
+        self.outer * self.inner
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Kernels.
+
+/// Rows summed in float32 before each flush into the f64 totals.
+const ROWS_F32: usize = 32;
+
+simd_fn! {
+    /// Features-last rows (`w`, `x` start at the block's first feature; rows are `c`
+    /// long): `s1 += w'`, `s2 += w' (x - k)` with `w' = w - sw k` over every row. Runs
+    /// of [`ROWS_F32`] rows are summed in float32 (vector-wide over features), then
+    /// added to the f64 totals.
+    fn block_sums(w: &[f32], x: &[f32], k: &[f32], c: usize, sw: f32, s1: &mut [f64], s2: &mut [f64]) {
+        let nb = s1.len();
+        // w and x start at the block's first feature: the last row is short
+        let rows = w.len().div_ceil(c);
+        let mut a = [0f32; BLOCK];
+        let mut b = [0f32; BLOCK];
+        let (a, b) = (&mut a[..nb], &mut b[..nb]);
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + ROWS_F32).min(rows);
+            a.fill(0.0);
+            b.fill(0.0);
+            for r in r0..r1 {
+                let o = r * c;
+                let (wr, xr) = (&w[o..o + nb], &x[o..o + nb]);
+                for ((((a, b), &w), &x), &k) in a.iter_mut().zip(b.iter_mut()).zip(wr).zip(xr).zip(k) {
+                    let w = w - sw * k;
+                    *a += w;
+                    *b += w * (x - k);
+                }
+            }
+            for (((t1, t2), &a), &b) in s1.iter_mut().zip(s2.iter_mut()).zip(a.iter()).zip(b.iter()) {
+                *t1 += a as f64;
+                *t2 += b as f64;
+            }
+            r0 = r1;
+        }
+    }
+}
+
+simd_fn! {
+    /// One contiguous run of a feature: adds (sum w', sum w' (x - k)), `w' = w - sw k`,
+    /// into `acc`. A run
+    /// (one image plane) is short, so it is summed in 16 float32 lanes and only the
+    /// per-run partials go to f64: twice the vector width of f64 lanes.
+    fn seg_sums(w: &[f32], x: &[f32], k: f32, sw: f32, acc: &mut [f64]) {
+        let mut a = [0f32; 16];
+        let mut b = [0f32; 16];
+        let n16 = w.len() / 16 * 16;
+        for (wc, xc) in w[..n16].chunks_exact(16).zip(x[..n16].chunks_exact(16)) {
+            for l in 0..16 {
+                let w = wc[l] - sw * k;
+                a[l] += w;
+                b[l] += w * (xc[l] - k);
+            }
+        }
+        let mut s1: f64 = a.iter().map(|&v| v as f64).sum();
+        let mut s2: f64 = b.iter().map(|&v| v as f64).sum();
+        for (&wv, &xv) in w[n16..].iter().zip(&x[n16..]) {
+            let wv = wv - sw * k;
+            s1 += wv as f64;
+            s2 += (wv * (xv - k)) as f64;
+        }
+        acc[0] += s1;
+        acc[1] += s2;
+    }
+}
+
+simd_fn! {
+    /// Features-last rows: `y = a x + c` per feature.
+    fn row_affine(x: &[f32], y: &mut [f32], a: &[f32], c: &[f32]) {
+        let n = a.len();
+        for (yr, xr) in y.chunks_exact_mut(n).zip(x.chunks_exact(n)) {
+            for (((o, &v), &a), &c) in yr.iter_mut().zip(xr).zip(a).zip(c) {
+                *o = a * v + c;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// One run: `y = a x + c`.
+    fn seg_affine(x: &[f32], y: &mut [f32], a: f32, c: f32) {
+        for (o, &v) in y.iter_mut().zip(x) {
+            *o = a * v + c;
+        }
+    }
+}
+
+simd_fn! {
+    /// Features-last rows: `d += a g + b x + c` per feature.
+    fn row_bwd(g: &[f32], x: &[f32], d: &mut [f32], a: &[f32], b: &[f32], c: &[f32]) {
+        let n = a.len();
+        for ((dr, gr), xr) in d.chunks_exact_mut(n).zip(g.chunks_exact(n)).zip(x.chunks_exact(n)) {
+            for (((((o, &g), &x), &a), &b), &c) in
+                dr.iter_mut().zip(gr).zip(xr).zip(a).zip(b).zip(c)
+            {
+                *o += a * g + b * x + c;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// One run: `d += a g + b x + c`.
+    fn seg_bwd(g: &[f32], x: &[f32], d: &mut [f32], a: f32, b: f32, c: f32) {
+        for ((o, &g), &x) in d.iter_mut().zip(g).zip(x) {
+            *o += a * g + b * x + c;
+        }
+    }
+}
+
+/// Per-feature sums `S1 = sum w'`, `S2 = sum w' (x - k[f])` over the batch with
+/// `w' = w - sw k[f]` (`sw` = 1 shifts the statistics' own values, 0 leaves gradients
+/// alone), turned into two outputs by `finish(f, S1, S2)`.
+#[allow(clippy::too_many_arguments)]
+fn feature_sums(
+    w: &[f32],
+    x: &[f32],
+    k: &[f32],
+    sw: f32,
+    lay: Layout,
+    o1: &mut [f32],
+    o2: &mut [f32],
+    finish: impl Fn(usize, f64, f64) -> (f32, f32) + Sync,
+) {
+    let Layout { outer, c, inner } = lay;
+    let par = x.len() >= PAR_MIN;
+    if inner == 1 {
+        let task = |bi: usize, p1: &mut [f32], p2: &mut [f32]| {
+            let c0 = bi * BLOCK;
+            let nb = p1.len();
+            let mut s1 = [0f64; BLOCK];
+            let mut s2 = [0f64; BLOCK];
+            block_sums(
+                &w[c0..],
+                &x[c0..],
+                &k[c0..c0 + nb],
+                c,
+                sw,
+                &mut s1[..nb],
+                &mut s2[..nb],
+            );
+            for j in 0..nb {
+                (p1[j], p2[j]) = finish(c0 + j, s1[j], s2[j]);
+            }
+        };
+        if par && c > BLOCK {
+            o1.par_chunks_mut(BLOCK)
+                .zip(o2.par_chunks_mut(BLOCK))
+                .enumerate()
+                .for_each(|(bi, (p1, p2))| task(bi, p1, p2));
+        } else {
+            for (bi, (p1, p2)) in o1.chunks_mut(BLOCK).zip(o2.chunks_mut(BLOCK)).enumerate() {
+                task(bi, p1, p2);
+            }
+        }
+    } else {
+        let task = |f: usize, p1: &mut f32, p2: &mut f32| {
+            let mut acc = [0f64; 2];
+            for o in 0..outer {
+                let s = (o * c + f) * inner;
+                seg_sums(&w[s..s + inner], &x[s..s + inner], k[f], sw, &mut acc);
+            }
+            (*p1, *p2) = finish(f, acc[0], acc[1]);
+        };
+        if par && c > 1 {
+            o1.par_iter_mut()
+                .zip(o2.par_iter_mut())
+                .enumerate()
+                .for_each(|(f, (p1, p2))| task(f, p1, p2));
+        } else {
+            for (f, (p1, p2)) in o1.iter_mut().zip(o2.iter_mut()).enumerate() {
+                task(f, p1, p2);
+            }
+        }
+    }
+}
+
+/// Whole rows (`c * inner` values) per parallel task.
+fn rows_per_task(lay: Layout) -> usize {
+    (CHUNK / (lay.c * lay.inner).max(1)).max(1)
+}
+
+/// `y = a[f] x + c[f]`.
+fn feature_affine(x: &[f32], y: &mut [f32], a: &[f32], c: &[f32], lay: Layout) {
+    let row = lay.c * lay.inner;
+    let run = |xr: &[f32], yr: &mut [f32]| {
+        if lay.inner == 1 {
+            row_affine(xr, yr, a, c);
+        } else {
+            for ((yf, xf), f) in yr
+                .chunks_exact_mut(lay.inner)
+                .zip(xr.chunks_exact(lay.inner))
+                .zip((0..lay.c).cycle())
+            {
+                seg_affine(xf, yf, a[f], c[f]);
+            }
+        }
+    };
+    if x.len() >= PAR_MIN && lay.outer > 1 {
+        let step = rows_per_task(lay) * row;
+        y.par_chunks_mut(step)
+            .zip(x.par_chunks(step))
+            .for_each(|(yc, xc)| run(xc, yc));
+    } else {
+        run(x, y);
+    }
+}
+
+/// `d += a[f] g + b[f] x + c[f]`.
+#[allow(clippy::too_many_arguments)]
+fn feature_bwd(g: &[f32], x: &[f32], d: &mut [f32], a: &[f32], b: &[f32], c: &[f32], lay: Layout) {
+    let row = lay.c * lay.inner;
+    let run = |gr: &[f32], xr: &[f32], dr: &mut [f32]| {
+        if lay.inner == 1 {
+            row_bwd(gr, xr, dr, a, b, c);
+        } else {
+            for (((df, gf), xf), f) in dr
+                .chunks_exact_mut(lay.inner)
+                .zip(gr.chunks_exact(lay.inner))
+                .zip(xr.chunks_exact(lay.inner))
+                .zip((0..lay.c).cycle())
+            {
+                seg_bwd(gf, xf, df, a[f], b[f], c[f]);
+            }
+        }
+    };
+    if x.len() >= PAR_MIN && lay.outer > 1 {
+        let step = rows_per_task(lay) * row;
+        d.par_chunks_mut(step)
+            .zip(g.par_chunks(step))
+            .zip(x.par_chunks(step))
+            .for_each(|((dc, gc), xc)| run(gc, xc, dc));
+    } else {
+        run(g, x, d);
+    }
+}
+
+/// Writes the first value of each feature (the shift of the one-pass statistics).
+fn shifts(x: &[f32], lay: Layout, k: &mut [f32]) {
+    for (f, kf) in k.iter_mut().enumerate() {
+        *kf = x[f * lay.inner];
+    }
+}
+
+/// Batch mean and biased variance of every feature, into `mean` and `var`.
+fn moments(x: &[f32], lay: Layout, k: &mut [f32], mean: &mut [f32], var: &mut [f32]) {
+    shifts(x, lay, k);
+    let n = lay.n() as f64;
+    let k: &[f32] = k;
+    // S1 = sum (x - k), S2 = sum (x - k)^2
+    feature_sums(x, x, k, 1.0, lay, mean, var, |f, s1, s2| {
+        let d = s1 / n;
+        let v = (s2 / n - d * d).max(0.0);
+        ((k[f] as f64 + d) as f32, v as f32)
+    });
+}
+
+// ---------------------------------------------------------------------------------
+// Shared argument and shape handling.
+
+fn parse_axis(a: &Attrs) -> Result<i64> {
+    a.int_req("axis")
+}
+
+fn parse_eps(name: &str, a: &Attrs) -> Result<f32> {
+    let e = a.float("epsilon", 1e-3)?;
+    if !(e.is_finite() && e >= 0.0) {
+        return Err(Error::Value(format!(
+            "{name}: epsilon must be a finite number >= 0, got {e}"
+        )));
+    }
+    Ok(e as f32)
+}
+
+/// Checks x and the per-feature vectors; returns the feature count when known.
+fn check(name: &str, axis: i64, x: &TypeInfo, params: &[(&str, &TypeInfo)]) -> Result<usize> {
+    expect_float(name, x)?;
+    if x.ndim() == 0 {
+        return Err(Error::Shape(format!(
+            "{name}: expects a tensor of rank >= 1, got a scalar"
+        )));
+    }
+    let ax = norm_axis(name, axis, x.ndim()).map_err(|_| {
+        Error::Value(format!(
+            "{name}: axis {axis} does not exist in an input of shape {}",
+            fmt_shape(&x.shape)
+        ))
+    })?;
+    let c = x.shape[ax];
+    for (what, p) in params {
+        expect_float(name, p)?;
+        let ok = p.ndim() == 1
+            && match (p.shape[0], c) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+        if !ok {
+            return Err(Error::Shape(format!(
+                "{name}: {what} must be a vector of length x.shape[{axis}] = {}, got shape {} (x has shape {})",
+                c.map_or("?".to_string(), |c| c.to_string()),
+                fmt_shape(&p.shape),
+                fmt_shape(&x.shape)
+            )));
+        }
+    }
+    Ok(ax)
+}
+
+/// The scratch floats as `count` regions of `c` values (resized only when the shape changes).
+fn regions(s: &mut Scratch, c: usize, count: usize) -> &mut [f32] {
+    if s.f.len() != c * count {
+        s.f.clear();
+        s.f.resize(c * count, 0.0);
+    }
+    &mut s.f
+}
+
+/// The cache key of the output-gradient buffer `g` (see the module header).
+fn key_of(g: &[f32]) -> [i32; 3] {
+    let p = g.as_ptr() as usize as u64;
+    [1, p as i32, (p >> 32) as i32]
+}
+
+fn cached(s: &Scratch, g: &[f32]) -> bool {
+    s.i.len() == 3 && s.i[..] == key_of(g)
+}
+
+fn set_key(s: &mut Scratch, g: Option<&[f32]>) {
+    s.i.resize(3, 0);
+    match g {
+        Some(g) => s.i.copy_from_slice(&key_of(g)),
+        None => s.i[0] = 0,
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// batch_norm_train(x, gamma, beta)
+
+/// `gamma * (x - mean_B) / sqrt(var_B + epsilon) + beta` with the batch's per-feature
+/// mean and biased variance.
+#[derive(Debug)]
+pub struct BatchNormTrain {
+    axis: i64,
+    eps: f32,
+}
+
+// Scratch regions of batch_norm_train, each C long.
+const T_MEAN: usize = 0;
+const T_INV: usize = 1;
+const T_SG: usize = 2;
+const T_SGX: usize = 3;
+const T_A: usize = 4;
+const T_B: usize = 5;
+const T_C: usize = 6;
+const T_N: usize = 7;
+
+impl Op for BatchNormTrain {
+    fn name(&self) -> &str {
+        "batch_norm_train"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        if inputs.len() != 3 && inputs.len() != 6 {
+            return Err(Error::Value(format!(
+                "batch_norm_train takes 3 inputs (x, gamma, beta) or 6 (x, gamma, beta, mean, var, learning_phase), got {}",
+                inputs.len()
+            )));
+        }
+        let mut params = vec![("gamma", &inputs[1]), ("beta", &inputs[2])];
+        if inputs.len() == 6 {
+            params.push(("mean", &inputs[3]));
+            params.push(("var", &inputs[4]));
+            if !inputs[5].shape.is_empty() {
+                return Err(Error::Shape(format!(
+                    "batch_norm_train: the learning phase must be a scalar, got shape {}",
+                    fmt_shape(&inputs[5].shape)
+                )));
+            }
+        }
+        check(self.name(), self.axis, &inputs[0], &params)?;
+        Ok(TypeInfo::f32(inputs[0].shape.clone()))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, gamma, beta) = (inputs[0], inputs[1], inputs[2]);
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        set_key(ctx.scratch, None);
+        let s = regions(ctx.scratch, c, T_N);
+        let (mean, rest) = s.split_at_mut(c);
+        let (inv, rest) = rest.split_at_mut(c);
+        let (_, rest) = rest.split_at_mut(2 * c);
+        let (a, rest) = rest.split_at_mut(c);
+        let (k, cc) = rest.split_at_mut(c);
+        let batch = inputs.len() == 3 || training(inputs[5]);
+        if batch {
+            moments(&x.f, lay, k, mean, inv);
+        } else {
+            mean.copy_from_slice(&inputs[3].f);
+            inv.copy_from_slice(&inputs[4].f);
+        }
+        for f in 0..c {
+            inv[f] = 1.0 / (inv[f] + self.eps).sqrt();
+            a[f] = gamma.f[f] * inv[f];
+            cc[f] = beta.f[f] - mean[f] * a[f];
+        }
+        feature_affine(&x.f, &mut out.f, a, cc, lay);
+        Ok(())
+    }
+
+    fn has_grad(&self, index: usize) -> bool {
+        index < 3
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, gamma) = (inputs[0], inputs[1]);
+        let batch = inputs.len() == 3 || training(inputs[5]);
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        if !cached(ctx.scratch, g) {
+            let s = &mut ctx.scratch.f;
+            let (head, rest) = s.split_at_mut(T_SG * c);
+            let (sg, rest) = rest.split_at_mut(c);
+            let (sgx, _) = rest.split_at_mut(c);
+            let (mean, inv) = head.split_at(c);
+            // S2 = sum g (x - mean); sum g xhat = inv_std * S2
+            feature_sums(g, &x.f, mean, 0.0, lay, sg, sgx, |f, s1, s2| {
+                (s1 as f32, (s2 * inv[f] as f64) as f32)
+            });
+            set_key(ctx.scratch, Some(g));
+        }
+        let s = &mut ctx.scratch.f;
+        let r = |i: usize| i * c..(i + 1) * c;
+        match index {
+            0 => {
+                let n = lay.n() as f32;
+                for f in 0..c {
+                    let inv = s[T_INV * c + f];
+                    let aa = gamma.f[f] * inv;
+                    let k = aa / n;
+                    s[T_A * c + f] = aa;
+                    if batch {
+                        let b = -k * inv * s[T_SGX * c + f];
+                        s[T_B * c + f] = b;
+                        s[T_C * c + f] = -k * s[T_SG * c + f] - b * s[T_MEAN * c + f];
+                    } else {
+                        // fixed statistics: no path through them
+                        s[T_B * c + f] = 0.0;
+                        s[T_C * c + f] = 0.0;
+                    }
+                }
+                let s: &[f32] = s;
+                feature_bwd(g, &x.f, gin, &s[r(T_A)], &s[r(T_B)], &s[r(T_C)], lay);
+            }
+            1 => add_into(gin, &s[r(T_SGX)]),
+            2 => add_into(gin, &s[r(T_SG)]),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Whether a learning-phase value says "training".
+fn training(lp: &Value) -> bool {
+    match lp.dt() {
+        crate::tensor::DType::I32 => lp.i.first().is_some_and(|&v| v != 0),
+        _ => lp.f.first().is_some_and(|&v| v != 0.0),
+    }
+}
+
+fn add_into(d: &mut [f32], v: &[f32]) {
+    for (o, &v) in d.iter_mut().zip(v) {
+        *o += v;
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// batch_norm(x, mean, var, gamma, beta)
+
+/// `gamma * (x - mean) / sqrt(var + epsilon) + beta` with given per-feature vectors.
+#[derive(Debug)]
+pub struct BatchNorm {
+    axis: i64,
+    eps: f32,
+}
+
+// Scratch regions of batch_norm.
+const I_INV: usize = 0;
+const I_SG: usize = 1;
+const I_SGX: usize = 2;
+const I_A: usize = 3;
+const I_ZERO: usize = 4;
+const I_C: usize = 5;
+const I_N: usize = 6;
+
+impl Op for BatchNorm {
+    fn name(&self) -> &str {
+        "batch_norm"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs(self.name(), inputs, 5)?;
+        check(
+            self.name(),
+            self.axis,
+            &inputs[0],
+            &[
+                ("mean", &inputs[1]),
+                ("var", &inputs[2]),
+                ("gamma", &inputs[3]),
+                ("beta", &inputs[4]),
+            ],
+        )?;
+        Ok(TypeInfo::f32(inputs[0].shape.clone()))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, mean, var, gamma, beta) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        set_key(ctx.scratch, None);
+        let s = regions(ctx.scratch, c, I_N);
+        for f in 0..c {
+            let inv = 1.0 / (var.f[f] + self.eps).sqrt();
+            let a = gamma.f[f] * inv;
+            s[I_INV * c + f] = inv;
+            s[I_A * c + f] = a;
+            s[I_ZERO * c + f] = 0.0;
+            s[I_C * c + f] = beta.f[f] - mean.f[f] * a;
+        }
+        let s: &[f32] = s;
+        feature_affine(
+            &x.f,
+            &mut out.f,
+            &s[I_A * c..(I_A + 1) * c],
+            &s[I_C * c..(I_C + 1) * c],
+            lay,
+        );
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, mean, gamma) = (inputs[0], inputs[1], inputs[3]);
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        let r = |i: usize| i * c..(i + 1) * c;
+        if index == 0 {
+            let s: &[f32] = &ctx.scratch.f;
+            feature_bwd(g, &x.f, gin, &s[r(I_A)], &s[r(I_ZERO)], &s[r(I_ZERO)], lay);
+            return Ok(());
+        }
+        if !cached(ctx.scratch, g) {
+            let s = &mut ctx.scratch.f;
+            let (_, rest) = s.split_at_mut(I_SG * c);
+            let (sg, rest) = rest.split_at_mut(c);
+            let (sgx, _) = rest.split_at_mut(c);
+            feature_sums(g, &x.f, &mean.f, 0.0, lay, sg, sgx, |_, s1, s2| {
+                (s1 as f32, s2 as f32)
+            });
+            set_key(ctx.scratch, Some(g));
+        }
+        let s = &ctx.scratch.f;
+        for f in 0..c {
+            let (inv, sg, sgx) = (s[I_INV * c + f], s[I_SG * c + f], s[I_SGX * c + f]);
+            gin[f] += match index {
+                1 => -gamma.f[f] * inv * sg,
+                // d/dvar (var + eps)^(-1/2) = -1/2 (var + eps)^(-3/2)
+                2 => -0.5 * gamma.f[f] * inv * inv * inv * sgx,
+                3 => inv * sgx,
+                _ => sg,
+            };
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// batch_moments(x)
+
+/// Which statistic `batch_moments` returns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stat {
+    Mean,
+    Var,
+    /// `[mean; var]`, shape (2, C): one pass for the moving averages of both.
+    Both,
+}
+
+/// The per-feature batch mean or biased variance of x: a vector of length C.
+#[derive(Debug)]
+pub struct BatchMoments {
+    axis: i64,
+    stat: Stat,
+}
+
+// Scratch regions of batch_moments (0: shifts, 2: variances).
+const M_MEAN: usize = 1;
+const M_A: usize = 3;
+const M_ZERO: usize = 4;
+const M_C: usize = 5;
+const M_N: usize = 6;
+
+impl Op for BatchMoments {
+    fn name(&self) -> &str {
+        "batch_moments"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs(self.name(), inputs, 1)?;
+        let ax = check(self.name(), self.axis, &inputs[0], &[])?;
+        let c = inputs[0].shape[ax];
+        Ok(TypeInfo::f32(match self.stat {
+            Stat::Both => vec![Some(2), c],
+            _ => vec![c],
+        }))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let x = inputs[0];
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        let s = regions(ctx.scratch, c, M_N);
+        let (k, rest) = s.split_at_mut(c);
+        let (mean, rest) = rest.split_at_mut(c);
+        let (var, _) = rest.split_at_mut(c);
+        moments(&x.f, lay, k, mean, var);
+        match self.stat {
+            Stat::Mean => out.f.copy_from_slice(mean),
+            Stat::Var => out.f.copy_from_slice(var),
+            Stat::Both => {
+                out.f[..c].copy_from_slice(mean);
+                out.f[c..].copy_from_slice(var);
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        _: usize,
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let x = inputs[0];
+        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let c = lay.c;
+        let n = lay.n() as f32;
+        let s = &mut ctx.scratch.f;
+        for f in 0..c {
+            // d mean / dx = 1 / N, d var / dx = 2 (x - mean) / N
+            let (gm, gv) = match self.stat {
+                Stat::Mean => (g[f], 0.0),
+                Stat::Var => (0.0, g[f]),
+                Stat::Both => (g[f], g[c + f]),
+            };
+            let a = 2.0 * gv / n;
+            let cc = gm / n - a * s[M_MEAN * c + f];
+            s[M_A * c + f] = a;
+            s[M_ZERO * c + f] = 0.0;
+            s[M_C * c + f] = cc;
+        }
+        let s: &[f32] = s;
+        let r = |i: usize| i * c..(i + 1) * c;
+        // d += 0 * x + a x + c (the x input stands in for the unused gradient slot)
+        feature_bwd(&x.f, &x.f, gin, &s[r(M_ZERO)], &s[r(M_A)], &s[r(M_C)], lay);
+        Ok(())
+    }
+}
+
+/// Registry entry for this family.
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    let r = match name {
+        "batch_norm_train" => (|| {
+            Ok(Arc::new(BatchNormTrain {
+                axis: parse_axis(a)?,
+                eps: parse_eps(name, a)?,
+            }) as OpRef)
+        })(),
+        "batch_norm" => (|| {
+            Ok(Arc::new(BatchNorm {
+                axis: parse_axis(a)?,
+                eps: parse_eps(name, a)?,
+            }) as OpRef)
+        })(),
+        "batch_moments" => (|| {
+            let stat = match a.str_opt("stat")?.as_deref() {
+                Some("mean") => Stat::Mean,
+                Some("var") => Stat::Var,
+                Some("both") => Stat::Both,
+                other => {
+                    return Err(Error::Value(format!(
+                        "batch_moments: stat must be 'mean', 'var' or 'both', got {other:?}"
+                    )))
+                }
+            };
+            Ok(Arc::new(BatchMoments {
+                axis: parse_axis(a)?,
+                stat,
+            }) as OpRef)
+        })(),
+        _ => return None,
+    };
+    Some(r)
+}
+
+// The naive references index several parallel arrays by feature and position.
+#[cfg(test)]
+#[allow(clippy::needless_range_loop)]
+mod tests {
+    use super::*;
+    use crate::ops::testing::{assert_close, forward, forward_with, grad_check, op, rand};
+    use crate::ops::Attr;
+
+    /// Naive per-feature mean and biased variance in f64.
+    fn naive_moments(x: &Value, axis: usize) -> (Vec<f64>, Vec<f64>) {
+        let lay = Layout::of(&x.shape, axis);
+        let n = lay.n() as f64;
+        let mut m = vec![0.0; lay.c];
+        let mut v = vec![0.0; lay.c];
+        for o in 0..lay.outer {
+            for f in 0..lay.c {
+                for i in 0..lay.inner {
+                    m[f] += x.f[(o * lay.c + f) * lay.inner + i] as f64 / n;
+                }
+            }
+        }
+        for o in 0..lay.outer {
+            for f in 0..lay.c {
+                for i in 0..lay.inner {
+                    let d = x.f[(o * lay.c + f) * lay.inner + i] as f64 - m[f];
+                    v[f] += d * d / n;
+                }
+            }
+        }
+        (m, v)
+    }
+
+    fn naive_norm(
+        x: &Value,
+        axis: usize,
+        m: &[f64],
+        v: &[f64],
+        gm: &[f32],
+        bt: &[f32],
+        eps: f64,
+    ) -> Vec<f32> {
+        let lay = Layout::of(&x.shape, axis);
+        let mut y = vec![0.0; x.len()];
+        for o in 0..lay.outer {
+            for f in 0..lay.c {
+                for i in 0..lay.inner {
+                    let j = (o * lay.c + f) * lay.inner + i;
+                    y[j] = (gm[f] as f64 * (x.f[j] as f64 - m[f]) / (v[f] + eps).sqrt()
+                        + bt[f] as f64) as f32;
+                }
+            }
+        }
+        y
+    }
+
+    fn bn_train(axis: i64) -> OpRef {
+        op(
+            "batch_norm_train",
+            &[("axis", Attr::Int(axis)), ("epsilon", Attr::Float(1e-3))],
+        )
+    }
+
+    #[test]
+    fn train_forward_matches_reference_for_every_layout() {
+        // features last, channels first (4-D, axis 1), middle axis, and a large tensor
+        // on the parallel paths of both layouts
+        for (shape, axis) in [
+            (vec![7usize, 5], 1usize),
+            (vec![4, 3, 5, 6], 1),
+            (vec![3, 4, 5], 1),
+            (vec![600, 300], 1),
+            (vec![40, 16, 30, 30], 1),
+            (vec![4, 6, 6, 130], 3),
+        ] {
+            let x = rand(&shape, 3, -2.0, 4.0);
+            let c = shape[axis];
+            let gm = rand(&[c], 4, 0.5, 1.5);
+            let bt = rand(&[c], 5, -1.0, 1.0);
+            let y = forward(&bn_train(axis as i64), &[x.clone(), gm.clone(), bt.clone()]);
+            let (m, v) = naive_moments(&x, axis);
+            assert_close(
+                &y.f,
+                &naive_norm(&x, axis, &m, &v, &gm.f, &bt.f, 1e-3),
+                2e-5,
+            );
+            for (stat, want) in [("mean", &m), ("var", &v)] {
+                let o = op(
+                    "batch_moments",
+                    &[
+                        ("axis", Attr::Int(axis as i64)),
+                        ("stat", Attr::Str(stat.into())),
+                    ],
+                );
+                let got = forward(&o, std::slice::from_ref(&x));
+                let want: Vec<f32> = want.iter().map(|&w| w as f32).collect();
+                assert_close(&got.f, &want, 1e-5);
+            }
+            let o = op(
+                "batch_moments",
+                &[
+                    ("axis", Attr::Int(axis as i64)),
+                    ("stat", Attr::Str("both".into())),
+                ],
+            );
+            let got = forward(&o, std::slice::from_ref(&x));
+            assert_eq!(got.shape, vec![2, c]);
+            let want: Vec<f32> = m.iter().chain(&v).map(|&w| w as f32).collect();
+            assert_close(&got.f, &want, 1e-5);
+        }
+    }
+
+    #[test]
+    fn variance_survives_a_large_mean() {
+        // values 1000 + U(-1, 1): a plain float32 sum of squares would lose the variance
+        let mut x = rand(&[500, 3], 8, -1.0, 1.0);
+        for v in x.f.iter_mut() {
+            *v += 1000.0;
+        }
+        let o = op(
+            "batch_moments",
+            &[("axis", Attr::Int(-1)), ("stat", Attr::Str("var".into()))],
+        );
+        let got = forward(&o, std::slice::from_ref(&x));
+        let (_, v) = naive_moments(&x, 1);
+        let want: Vec<f32> = v.iter().map(|&w| w as f32).collect();
+        assert_close(&got.f, &want, 1e-4);
+    }
+
+    #[test]
+    fn inference_forward_matches_reference() {
+        for (shape, axis) in [
+            (vec![6usize, 4], 1usize),
+            (vec![2, 3, 4, 5], 1),
+            (vec![2, 3, 4, 5], 3),
+        ] {
+            let x = rand(&shape, 1, -2.0, 2.0);
+            let c = shape[axis];
+            let (m, v, gm, bt) = (
+                rand(&[c], 2, -1.0, 1.0),
+                rand(&[c], 3, 0.1, 2.0),
+                rand(&[c], 4, 0.5, 1.5),
+                rand(&[c], 5, -1.0, 1.0),
+            );
+            let o = op(
+                "batch_norm",
+                &[
+                    ("axis", Attr::Int(axis as i64)),
+                    ("epsilon", Attr::Float(1e-3)),
+                ],
+            );
+            let y = forward(
+                &o,
+                &[x.clone(), m.clone(), v.clone(), gm.clone(), bt.clone()],
+            );
+            let m64: Vec<f64> = m.f.iter().map(|&a| a as f64).collect();
+            let v64: Vec<f64> = v.f.iter().map(|&a| a as f64).collect();
+            assert_close(
+                &y.f,
+                &naive_norm(&x, axis, &m64, &v64, &gm.f, &bt.f, 1e-3),
+                1e-5,
+            );
+        }
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for (shape, axis) in [
+            (vec![5usize, 3], -1i64),
+            (vec![3, 2, 2, 3], 1),
+            (vec![2, 3, 4], -1),
+        ] {
+            let ax = if axis < 0 {
+                shape.len() - 1
+            } else {
+                axis as usize
+            };
+            let c = shape[ax];
+            let x = rand(&shape, 11, -1.0, 1.0);
+            let gm = rand(&[c], 12, 0.5, 1.5);
+            let bt = rand(&[c], 13, -1.0, 1.0);
+            // the x gradient includes the path through the batch mean and variance
+            grad_check(
+                &bn_train(axis),
+                &[x.clone(), gm.clone(), bt.clone()],
+                1e-2,
+                2e-2,
+            )
+            .unwrap();
+            let m = rand(&[c], 14, -0.5, 0.5);
+            let v = rand(&[c], 15, 0.2, 1.0);
+            let inf = op("batch_norm", &[("axis", Attr::Int(axis))]);
+            grad_check(&inf, &[x.clone(), m, v, gm, bt], 1e-2, 2e-2).unwrap();
+            for stat in ["mean", "var", "both"] {
+                let o = op(
+                    "batch_moments",
+                    &[("axis", Attr::Int(axis)), ("stat", Attr::Str(stat.into()))],
+                );
+                grad_check(&o, std::slice::from_ref(&x), 1e-2, 2e-2).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn large_backward_matches_small_path_reference() {
+        // the parallel kernels against the fused formula evaluated naively in f64
+        for (shape, axis) in [(vec![40usize, 16, 30, 30], 1usize), (vec![1200, 300], 1)] {
+            let x = rand(&shape, 21, -2.0, 2.0);
+            let c = shape[axis];
+            let gm = rand(&[c], 22, 0.5, 1.5);
+            let bt = rand(&[c], 23, -1.0, 1.0);
+            let g = rand(&shape, 24, -1.0, 1.0);
+            let o = bn_train(axis as i64);
+            let mut sc = Scratch::default();
+            forward_with(&o, &[x.clone(), gm.clone(), bt.clone()], &mut sc).unwrap();
+            let refs = [&x, &gm, &bt];
+            let out = Value::zeros(crate::tensor::DType::F32, &shape);
+            let mut dx = vec![0.0f32; x.len()];
+            o.backward(
+                0,
+                &refs,
+                &out,
+                &g.f,
+                &mut dx,
+                &mut OpCtx { scratch: &mut sc },
+            )
+            .unwrap();
+            let mut dg = vec![0.0f32; c];
+            o.backward(
+                1,
+                &refs,
+                &out,
+                &g.f,
+                &mut dg,
+                &mut OpCtx { scratch: &mut sc },
+            )
+            .unwrap();
+            let lay = Layout::of(&shape, axis);
+            let (m, v) = naive_moments(&x, axis);
+            let n = lay.n() as f64;
+            let mut sg = vec![0.0; c];
+            let mut sgx = vec![0.0; c];
+            let idx = |o: usize, f: usize, i: usize| (o * c + f) * lay.inner + i;
+            for o in 0..lay.outer {
+                for f in 0..c {
+                    for i in 0..lay.inner {
+                        let j = idx(o, f, i);
+                        let xh = (x.f[j] as f64 - m[f]) / (v[f] + 1e-3).sqrt();
+                        sg[f] += g.f[j] as f64;
+                        sgx[f] += g.f[j] as f64 * xh;
+                    }
+                }
+            }
+            let mut want = vec![0.0f32; x.len()];
+            for o in 0..lay.outer {
+                for f in 0..c {
+                    let inv = 1.0 / (v[f] + 1e-3).sqrt();
+                    for i in 0..lay.inner {
+                        let j = idx(o, f, i);
+                        let xh = (x.f[j] as f64 - m[f]) * inv;
+                        want[j] = (gm.f[f] as f64 * inv / n
+                            * (n * g.f[j] as f64 - sg[f] - xh * sgx[f]))
+                            as f32;
+                    }
+                }
+            }
+            assert_close(&dx, &want, 1e-4);
+            let sgx32: Vec<f32> = sgx.iter().map(|&a| a as f32).collect();
+            assert_close(&dg, &sgx32, 1e-4);
+        }
+    }
+
+    #[test]
+    fn phase_input_selects_batch_or_moving_statistics() {
+        for (shape, axis) in [(vec![5usize, 3], -1i64), (vec![3, 2, 2, 3], 1)] {
+            let ax = if axis < 0 {
+                shape.len() - 1
+            } else {
+                axis as usize
+            };
+            let c = shape[ax];
+            let x = rand(&shape, 41, -1.0, 1.0);
+            let gm = rand(&[c], 42, 0.5, 1.5);
+            let bt = rand(&[c], 43, -1.0, 1.0);
+            let m = rand(&[c], 44, -0.5, 0.5);
+            let v = rand(&[c], 45, 0.2, 1.0);
+            let o = bn_train(axis);
+            let ins = |lp: f32| {
+                vec![
+                    x.clone(),
+                    gm.clone(),
+                    bt.clone(),
+                    m.clone(),
+                    v.clone(),
+                    Value::scalar(lp),
+                ]
+            };
+            let train = forward(&o, &ins(1.0));
+            assert_eq!(train.f, forward(&o, &[x.clone(), gm.clone(), bt.clone()]).f);
+            let test = forward(&o, &ins(0.0));
+            let inf = op(
+                "batch_norm",
+                &[("axis", Attr::Int(axis)), ("epsilon", Attr::Float(1e-3))],
+            );
+            let want = forward(
+                &inf,
+                &[x.clone(), m.clone(), v.clone(), gm.clone(), bt.clone()],
+            );
+            assert_close(&test.f, &want.f, 1e-6);
+            grad_check(&o, &ins(0.0), 1e-2, 2e-2).unwrap();
+            grad_check(&o, &ins(1.0), 1e-2, 2e-2).unwrap();
+        }
+    }
+
+    #[test]
+    fn cached_sums_follow_the_gradient_buffer() {
+        // two sweeps with different output gradients between one forward: the second
+        // must not reuse the first one's sums
+        let x = rand(&[6, 4], 31, -1.0, 1.0);
+        let gm = rand(&[4], 32, 0.5, 1.5);
+        let bt = rand(&[4], 33, -1.0, 1.0);
+        let o = bn_train(-1);
+        let mut sc = Scratch::default();
+        let out = forward_with(&o, &[x.clone(), gm.clone(), bt.clone()], &mut sc).unwrap();
+        let refs = [&x, &gm, &bt];
+        let g1 = rand(&[6, 4], 34, -1.0, 1.0);
+        let g2 = rand(&[6, 4], 35, -1.0, 1.0);
+        let mut db1 = vec![0.0f32; 4];
+        o.backward(
+            2,
+            &refs,
+            &out,
+            &g1.f,
+            &mut db1,
+            &mut OpCtx { scratch: &mut sc },
+        )
+        .unwrap();
+        let mut db2 = vec![0.0f32; 4];
+        o.backward(
+            2,
+            &refs,
+            &out,
+            &g2.f,
+            &mut db2,
+            &mut OpCtx { scratch: &mut sc },
+        )
+        .unwrap();
+        for f in 0..4 {
+            let want: f32 = (0..6).map(|r| g2.f[r * 4 + f]).sum();
+            assert!((db2[f] - want).abs() < 1e-5, "{} vs {want}", db2[f]);
+        }
+    }
+
+    #[test]
+    fn bad_shapes_and_arguments_are_errors() {
+        let x = TypeInfo::f32(vec![None, Some(3)]);
+        let v3 = TypeInfo::f32(vec![Some(3)]);
+        let v4 = TypeInfo::f32(vec![Some(4)]);
+        let e = bn_train(2)
+            .infer(&[x.clone(), v3.clone(), v3.clone()])
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("axis 2") && e.to_string().contains("(None, 3)"),
+            "{e}"
+        );
+        let e = bn_train(-1)
+            .infer(&[x.clone(), v4, v3.clone()])
+            .unwrap_err();
+        assert!(e.to_string().contains("gamma"), "{e}");
+        assert!(bn_train(-1).infer(&[x, v3.clone(), v3]).is_ok());
+        let mut a = Attrs::new("batch_moments");
+        a.set("axis", Attr::Int(0));
+        a.set("stat", Attr::Str("median".into()));
+        assert!(crate::ops::build("batch_moments", &a).is_err());
+        let mut a = Attrs::new("batch_norm");
+        a.set("axis", Attr::Int(0));
+        a.set("epsilon", Attr::Float(-1.0));
+        assert!(crate::ops::build("batch_norm", &a).is_err());
+    }
+}
