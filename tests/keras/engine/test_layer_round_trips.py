@@ -187,6 +187,33 @@ CASES = {
         (2, 4, 4),
         "float32",
     ),
+    "BatchNormalization": (
+        lambda: Sequential([L.BatchNormalization(input_shape=(2, 3, 3), axis=1)]),
+        (2, 3, 3),
+        "float32",
+    ),
+    "BatchNormalization_mode1": (
+        lambda: Sequential([L.BatchNormalization(mode=1, input_shape=(4,))]),
+        (4,),
+        "float32",
+    ),
+    "LeakyReLU": (lambda: Sequential([L.LeakyReLU(0.1, input_shape=(4,))]), (4,), "float32"),
+    "PReLU": (lambda: Sequential([L.PReLU(input_shape=(2, 3, 3), shared_axes=[2, 3])]), (2, 3, 3), "float32"),
+    "ELU": (lambda: Sequential([L.ELU(0.5, input_shape=(4,))]), (4,), "float32"),
+    "ParametricSoftplus": (lambda: Sequential([L.ParametricSoftplus(input_shape=(4,))]), (4,), "float32"),
+    "ThresholdedReLU": (lambda: Sequential([L.ThresholdedReLU(0.3, input_shape=(4,))]), (4,), "float32"),
+    "SReLU": (lambda: Sequential([L.SReLU(input_shape=(4,))]), (4,), "float32"),
+    "GaussianNoise": (lambda: Sequential([L.Dense(3, input_dim=4), L.GaussianNoise(0.3)]), (4,), "float32"),
+    "GaussianDropout": (
+        lambda: Sequential([L.Dense(3, input_dim=4), L.GaussianDropout(0.3)]),
+        (4,),
+        "float32",
+    ),
+    "ConvLSTM2D": (
+        lambda: Sequential([L.ConvLSTM2D(2, 3, 3, border_mode="same", input_shape=(3, 1, 4, 4))]),
+        (3, 1, 4, 4),
+        "float32",
+    ),
     "Embedding": (lambda: Sequential([L.Embedding(10, 3, input_length=4)]), (4,), "int32"),
     "SimpleRNN": (
         lambda: Sequential([L.SimpleRNN(3, input_shape=(4, 2), return_sequences=True)]),
@@ -212,7 +239,7 @@ CASES = {
 # InputLayer: in every functional case).
 pytestmark = pytest.mark.filterwarnings("ignore:.*TimeDistributedDense.*deprecated")
 
-NOT_STANDALONE = {"Layer", "Recurrent", "Wrapper", "InputLayer", "Merge", "Lambda"}
+NOT_STANDALONE = {"Layer", "Recurrent", "ConvRecurrent2D", "Wrapper", "InputLayer", "Merge", "Lambda"}
 ALIASES = {
     "Conv1D": "Convolution1D",
     "Conv2D": "Convolution2D",
