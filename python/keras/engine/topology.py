@@ -1397,9 +1397,10 @@ class Container(Layer):
                 layer, node_index, tensor_index = tensor._keras_history
             node = layer.inbound_nodes[node_index]
 
-            node_marker = make_node_marker(node, depth)
-            if node_marker in seen_nodes:
-                return
+            # One visit per (node, depth): the marker set is shared by the whole walk,
+            # as in Keras 1.2.2 (a per-path copy makes branchy graphs such as
+            # InceptionV3 exponential).
+            seen_nodes.add(make_node_marker(node, depth))
             container_nodes.add(self._node_key(layer, node_index))
 
             node_key = id(node)
@@ -1409,9 +1410,10 @@ class Container(Layer):
                 nodes_depths[node_key] = (node, max(depth, nodes_depths[node_key][1]))
             lkey = id(layer)
             if lkey not in layers_depths:
-                layers_depths[lkey] = (layer, depth)
+                current_depth = depth
             else:
-                layers_depths[lkey] = (layer, max(depth, layers_depths[lkey][1]))
+                current_depth = max(depth, layers_depths[lkey][1])
+            layers_depths[lkey] = (layer, current_depth)
             if lkey not in layer_indices:
                 layer_indices[lkey] = len(layer_indices)
 
@@ -1421,16 +1423,8 @@ class Container(Layer):
                 node_index = node.node_indices[i]
                 tensor_index = node.tensor_indices[i]
                 next_node = layer.inbound_nodes[node_index]
-                node_marker = make_node_marker(next_node, depth + 1)
-                if node_marker not in seen_nodes:
-                    build_map_of_graph(
-                        x,
-                        seen_nodes | {make_node_marker(node, depth)},
-                        depth + 1,
-                        layer,
-                        node_index,
-                        tensor_index,
-                    )
+                if make_node_marker(next_node, current_depth + 1) not in seen_nodes:
+                    build_map_of_graph(x, seen_nodes, current_depth + 1, layer, node_index, tensor_index)
 
         for x in self.outputs:
             seen_nodes = set()

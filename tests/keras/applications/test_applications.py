@@ -114,14 +114,15 @@ def test_imagenet_weights_come_from_the_keras_cache():
 
 
 def test_imagenet_weights_offline_name_the_file_and_url(monkeypatch):
-    import urllib.request
+    from urllib.error import URLError
+
+    from keras.utils import data_utils
 
     def offline(*args, **kwargs):
-        raise OSError("network unreachable (test)")
+        raise URLError("network unreachable (test)")
 
-    monkeypatch.setattr(urllib.request, "urlretrieve", offline)
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(Exception, match="resnet50_weights_th_dim_ordering_th_kernels_notop.h5") as info:
+    monkeypatch.setattr(data_utils, "urlretrieve", offline)
+    with pytest.raises(OSError, match="resnet50_weights_th_dim_ordering_th_kernels_notop.h5") as info:
         ResNet50(weights="imagenet", include_top=False, input_shape=(3, 197, 197))
     assert "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/" in str(info.value)
 
