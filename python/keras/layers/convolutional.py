@@ -22,6 +22,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
+from .core import _set_weight_args
 
 __all__ = [
     "Convolution1D",
@@ -165,16 +166,17 @@ class Convolution2D(Layer):
         self.atrous_rate = tuple(atrous_rate)
         self.dim_ordering = dim_ordering
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=4)]
-        self.initial_weights = weights
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -383,16 +385,17 @@ class Convolution1D(Layer):
         self.subsample = (self.subsample_length, 1)
         self.atrous_rate = int(atrous_rate)
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=3)]
-        self.initial_weights = weights
         self.input_dim = input_dim
         self.input_length = input_length
         if self.input_dim:
@@ -1305,16 +1308,17 @@ class Convolution3D(Layer):
             raise ValueError(f"Convolution3D: subsample must be 3 positive integers, got {subsample}")
         self.dim_ordering = dim_ordering
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=5)]
-        self.initial_weights = weights
         super().__init__(**kwargs)
 
     def build(self, input_shape):

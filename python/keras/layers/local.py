@@ -25,10 +25,11 @@ as Keras 1's slice-and-``batch_dot`` graph without its per-location nodes.
 
 import numpy as np
 
-from .. import activations, constraints, initializations, regularizers
+from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from .convolutional import _config_of, _resolve_ordering
+from .core import _set_weight_args
 
 __all__ = [
     "LocallyConnected1D",
@@ -139,16 +140,17 @@ class LocallyConnected1D(Layer):
         self.activation = activations.get(activation)
         self.border_mode = border_mode
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=3)]
-        self.initial_weights = weights
         self.input_dim = input_dim
         self.input_length = input_length
         if self.input_dim:
@@ -297,16 +299,17 @@ class LocallyConnected2D(Layer):
         self.border_mode = border_mode
         self.dim_ordering = dim_ordering
 
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.W_constraint = constraints.get(W_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        _set_weight_args(
+            self,
+            W_regularizer,
+            b_regularizer,
+            activity_regularizer,
+            W_constraint,
+            b_constraint,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=4)]
-        self.initial_weights = weights
         super().__init__(**kwargs)
 
     def _what(self):
