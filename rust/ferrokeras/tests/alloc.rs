@@ -10,8 +10,9 @@
 //! regression comes from). What still allocates elsewhere, and is therefore not covered
 //! here: products above `OWN_MAX_MACS` go to the `gemm` crate, which allocates its
 //! packing buffers on every call; and a product large enough to be split across threads
-//! (`PARALLEL_MIN_MACS`) is handed to rayon from outside its pool, whose injector queue
-//! allocates a new block every 63 jobs (inside rayon). The shapes below stay serial.
+//! (`PARALLEL_MIN_MACS`) posts its helper jobs to rayon from outside its pool, which
+//! boxes each job (`kernels::pool::parallel_for`; the state it shares is reused). The
+//! shapes below stay serial.
 
 mod common;
 

@@ -1,8 +1,23 @@
-//! The one rayon pool. It is rayon's global pool, built on first use so that its
-//! workers run with denormals flushed; its size honours `RAYON_NUM_THREADS` (rayon's
-//! own rule) and defaults to the number of cores.
+//! The one rayon pool, and the engine's caller-participating parallel loop.
+//!
+//! The pool is rayon's global pool, built on first use so that its workers run with
+//! denormals flushed; its size honours `RAYON_NUM_THREADS` (rayon's own rule) and
+//! defaults to the number of cores.
+//!
+//! [`parallel_for`] exists because the executor runs on the caller's (Python's) thread,
+//! outside the pool. `rayon::join` from there parks the caller, wakes two workers and
+//! needs a third wake-up to resume the caller; in a virtual machine each wake-up of an
+//! idle vCPU costs tens of microseconds, more than a 32x784x32 product takes. And when
+//! the host is oversubscribed one vCPU can run at a fraction of the other's speed, so a
+//! fixed half-and-half split waits for the slow half. `parallel_for` instead lets the
+//! caller claim chunks itself from a shared counter while the helpers it posts to the
+//! pool claim the rest whenever they get to run: nobody waits for a wake-up, and a slow
+//! or late thread simply takes fewer chunks. The caller returns once every chunk is
+//! done; a helper that starts after that finds no chunk and touches nothing else.
 
-use std::sync::Once;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Once};
 
 static INIT: Once = Once::new();
 
@@ -22,4 +37,185 @@ pub fn init() {
 pub fn threads() -> usize {
     init();
     rayon::current_num_threads()
+}
+
+/// The loop body as the helpers see it: a pointer to the caller's closure, with its
+/// lifetime erased. It is dereferenced only for a chunk index below the count, and every
+/// such call finishes before [`parallel_for`] returns (it waits for `done == n`).
+#[derive(Clone, Copy)]
+struct Body(*const (dyn Fn(usize) + Sync));
+// SAFETY: the closure is `Sync`; see the type's doc for the lifetime argument.
+unsafe impl Send for Body {}
+
+/// State shared between the caller and its helpers (outlives both through the `Arc`).
+struct Shared {
+    n: AtomicUsize,
+    next: AtomicUsize,
+    done: AtomicUsize,
+    panicked: AtomicBool,
+    payload: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl Shared {
+    /// Claims and runs chunks until none is left.
+    ///
+    /// # Safety
+    /// `body` is valid while `done < n` (see [`Body`]).
+    unsafe fn work(&self, body: Body) {
+        let n = self.n.load(Ordering::Relaxed);
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            if i >= n {
+                return;
+            }
+            // SAFETY: i < n, so the caller is still waiting and the closure is alive.
+            let f = unsafe { &*body.0 };
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+                self.panicked.store(true, Ordering::Relaxed);
+                if let Ok(mut slot) = self.payload.lock() {
+                    slot.get_or_insert(p);
+                }
+            }
+            self.done.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
+/// Runs `f(0), ..., f(n - 1)`, each exactly once, on the calling thread and up to
+/// `threads - 1` pool workers, and returns when all are done. Chunks run in any order
+/// and concurrently: `f` must only touch what chunk `i` owns. Inside a pool worker (a
+/// parallel region already) or with `threads <= 1` it is a plain loop. A panic in any
+/// chunk is re-raised here after the others finish.
+pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize) + Sync)) {
+    if n <= 1 || threads <= 1 || rayon::current_thread_index().is_some() {
+        (0..n).for_each(f);
+        return;
+    }
+    init();
+    let shared = shared_state(n);
+    // SAFETY (lifetime erasure): see `Body`; the wait below keeps `f` alive for every
+    // call a helper can make.
+    let body = Body(unsafe {
+        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync)>(
+            f as *const _,
+        )
+    });
+    HANDING_OFF.with(|f| f.set(true));
+    for _ in 1..threads.min(n) {
+        let s = Arc::clone(&shared);
+        rayon::spawn(move || {
+            let body = body;
+            // SAFETY: as in `Shared::work`.
+            unsafe { s.work(body) }
+        });
+    }
+    HANDING_OFF.with(|f| f.set(false));
+    // SAFETY: `f` is alive for this whole call.
+    unsafe { shared.work(body) };
+    // Chunks claimed by helpers may still be running: wait for them (briefly spinning,
+    // then yielding the core, which a helper on the same core may need).
+    let mut spins = 0u32;
+    while shared.done.load(Ordering::Acquire) < n {
+        if spins < 200 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    if shared.panicked.load(Ordering::Relaxed) {
+        let payload = shared.payload.lock().ok().and_then(|mut p| p.take());
+        resume_unwind(payload.unwrap_or_else(|| Box::new("a parallel chunk panicked")));
+    }
+}
+
+thread_local! {
+    /// This thread's last [`Shared`], reused by its next [`parallel_for`] when no late
+    /// helper still holds it, so a steady-state call allocates only rayon's job handles.
+    static LAST: std::cell::RefCell<Option<Arc<Shared>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A fresh (or reset, unshared) state for `n` chunks.
+fn shared_state(n: usize) -> Arc<Shared> {
+    LAST.with(|cell| {
+        let mut last = cell.borrow_mut();
+        match last.as_ref() {
+            // Only this thread holds it: no helper of an earlier call can still look.
+            Some(s) if Arc::strong_count(s) == 1 => {
+                s.n.store(n, Ordering::Relaxed);
+                s.next.store(0, Ordering::Relaxed);
+                s.done.store(0, Ordering::Relaxed);
+                s.panicked.store(false, Ordering::Relaxed);
+                Arc::clone(s)
+            }
+            _ => {
+                let s = Arc::new(Shared {
+                    n: AtomicUsize::new(n),
+                    next: AtomicUsize::new(0),
+                    done: AtomicUsize::new(0),
+                    panicked: AtomicBool::new(false),
+                    payload: Mutex::new(None),
+                });
+                *last = Some(Arc::clone(&s));
+                s
+            }
+        }
+    })
+}
+
+thread_local! {
+    static HANDING_OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread posts [`parallel_for`]'s helper jobs to rayon. `rayon::spawn`
+/// boxes each job (one small allocation per helper, freed when it has run; rayon has no
+/// allocation-free way to post work from outside its pool); the allocation tests use
+/// this to tell those apart from the engine's own.
+pub fn handing_off() -> bool {
+    HANDING_OFF.with(|f| f.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[test]
+    fn every_chunk_runs_exactly_once() {
+        for threads in [1, 2, 3, 8] {
+            for n in [0, 1, 2, 7, 100] {
+                let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+                parallel_for(n, threads, &|i| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
+        }
+    }
+
+    #[test]
+    fn a_panicking_chunk_is_reraised_after_the_others() {
+        let hits = AtomicU32::new(0);
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            parallel_for(50, 2, &|i| {
+                hits.fetch_add(1, Ordering::Relaxed);
+                if i == 17 {
+                    panic!("chunk 17");
+                }
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(hits.load(Ordering::Relaxed), 50);
+    }
+
+    #[test]
+    fn nested_calls_run_serially_inside_workers() {
+        let total = AtomicU32::new(0);
+        parallel_for(4, 2, &|_| {
+            parallel_for(3, 2, &|_| {
+                total.fetch_add(1, Ordering::Relaxed);
+            })
+        });
+        assert_eq!(total.load(Ordering::Relaxed), 12);
+    }
 }

@@ -4,9 +4,11 @@
 //! A microkernel computes one `mr x NR` tile of C over a block of `kc` steps:
 //! `C[i, j] (=|+=) sum_p A(i, p) * Bp[p, j]`. A is read in place through strides (row
 //! step `a_rs`, column step `a_cs`; no packing: each step broadcasts `mr` scalars, which
-//! costs the same loads whether A is packed or not), B comes packed by [`Micro::pack_b`]
-//! as `kc` rows of `NR` contiguous floats, zero-padded past the `nv` valid columns, so
-//! the inner loop never branches. The accumulators stay in registers for the whole
+//! costs the same loads whether A is packed or not), B comes as `kc` rows of `NR`
+//! contiguous floats `b_rs` apart: packed by [`Micro::pack_b`] (`b_rs = NR`, zero-padded
+//! past the `nv` valid columns, so the inner loop never branches) or, for a full-width
+//! panel of a row-major B used by few row strips, read in place (`b_rs` = B's row
+//! stride), which saves a copy of B that would be read only once or twice. The accumulators stay in registers for the whole
 //! block; C is touched once per tile. Edge columns are stored through a mask (AVX-512)
 //! or a stack tile; edge rows use the kernel instantiated for fewer rows.
 
@@ -18,8 +20,9 @@ pub(crate) struct Tile {
     pub a: *const f32,
     pub a_rs: isize,
     pub a_cs: isize,
-    /// Packed B panel: `kc` rows of `NR` floats, 64-byte aligned.
+    /// B panel: `kc` rows of `NR` floats, row `p` at `b + p*b_rs`.
     pub b: *const f32,
+    pub b_rs: usize,
     /// C(i, j) is at `c + i*ldc + j`.
     pub c: *mut f32,
     pub ldc: usize,
@@ -87,14 +90,26 @@ unsafe fn pack_b_scalar(
     }
 }
 
-/// Selects `f::<MR, RS1>` for a runtime `mr` (rows) and `rs1` (A's row step is 1, so the
-/// broadcasts use immediate offsets).
+/// A's layout in a tile, as a const parameter of the kernels.
+///
+/// `RS1`: A's row step is 1 (A used transposed), so the `mr` broadcasts of one step sit
+/// at immediate offsets from one pointer. `CS1`: A's column step is 1 (row-major A, the
+/// common case), so each row gets its own base pointer and one shared index walks k:
+/// without that the compiler strength-reduces `i*a_rs` into a chain of `mr` dependent
+/// pointer additions per step, as long as the step's FMAs themselves. `ANY`: other
+/// strides.
+const ANY: u8 = 0;
+const RS1: u8 = 1;
+const CS1: u8 = 2;
+
+/// Selects `f::<MR, LAYOUT>` for a runtime `mr` (rows) and A's strides.
 macro_rules! dispatch_mr {
     ($f:ident, $mr:expr, $t:expr, $($n:literal)*) => {
-        match ($mr, $t.a_rs == 1) {
+        match ($mr, if $t.a_rs == 1 { RS1 } else if $t.a_cs == 1 { CS1 } else { ANY }) {
             $(
-                ($n, true) => $f::<$n, true>($t),
-                ($n, false) => $f::<$n, false>($t),
+                ($n, RS1) => $f::<$n, RS1>($t),
+                ($n, CS1) => $f::<$n, CS1>($t),
+                ($n, _) => $f::<$n, ANY>($t),
             )*
             _ => unreachable!("microkernel rows out of range"),
         }
@@ -126,10 +141,10 @@ impl Micro for Scalar {
 
 /// # Safety
 /// As [`Micro::kernel`].
-unsafe fn scalar_kernel<const MR: usize, const RS1: bool>(t: &Tile) {
+unsafe fn scalar_kernel<const MR: usize, const LAYOUT: u8>(t: &Tile) {
     const NR: usize = Scalar::NR;
     let mut acc = [[0.0f32; NR]; MR];
-    let rs = if RS1 { 1 } else { t.a_rs };
+    let rs = if LAYOUT == RS1 { 1 } else { t.a_rs };
     // SAFETY: A is readable for MR rows and kc columns, the panel for kc*NR floats.
     unsafe {
         let (mut ap, mut bp) = (t.a, t.b);
@@ -142,7 +157,7 @@ unsafe fn scalar_kernel<const MR: usize, const RS1: bool>(t: &Tile) {
                 }
             }
             ap = ap.wrapping_offset(t.a_cs);
-            bp = bp.add(NR);
+            bp = bp.add(t.b_rs);
         }
         for (i, row) in acc.iter().enumerate() {
             let c = std::slice::from_raw_parts_mut(t.c.add(i * t.ldc), t.nv);
@@ -163,7 +178,7 @@ pub(crate) use x86::{Avx2, Avx512};
 // The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's rust-version).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{pack_b_scalar, Micro, Tile};
+    use super::{pack_b_scalar, Micro, Tile, ANY, CS1, RS1};
     use std::arch::x86_64::*;
 
     /// Transposes an 8x8 block: output row q is column q of the input.
@@ -298,24 +313,40 @@ mod x86 {
     /// # Safety
     /// As [`Micro::kernel`] on a CPU with AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn k512<const MR: usize, const RS1: bool>(t: &Tile) {
-        let rs = if RS1 { 1 } else { t.a_rs };
-        // SAFETY: reads A(i, p) for i < MR, p < kc and the 64-byte aligned panel
-        // (kc*32 floats); writes (masked to nv columns) MR rows of C.
+    unsafe fn k512<const MR: usize, const LAYOUT: u8>(t: &Tile) {
+        // SAFETY: reads A(i, p) for i < MR, p < kc and the B panel (kc rows of 32
+        // floats, b_rs apart); writes (masked to nv columns) MR rows of C.
         unsafe {
             let mut acc0 = [_mm512_setzero_ps(); MR];
             let mut acc1 = [_mm512_setzero_ps(); MR];
-            let (mut ap, mut bp) = (t.a, t.b);
-            for _ in 0..t.kc {
-                let b0 = _mm512_load_ps(bp);
-                let b1 = _mm512_load_ps(bp.add(16));
-                for i in 0..MR {
-                    let a = _mm512_set1_ps(*ap.offset(i as isize * rs));
-                    acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
-                    acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
+            let mut bp = t.b;
+            if LAYOUT == CS1 {
+                let rows: [*const f32; MR] =
+                    std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
+                for p in 0..t.kc {
+                    let b0 = _mm512_loadu_ps(bp);
+                    let b1 = _mm512_loadu_ps(bp.add(16));
+                    for i in 0..MR {
+                        let a = _mm512_set1_ps(*rows[i].add(p));
+                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    bp = bp.add(t.b_rs);
                 }
-                ap = ap.wrapping_offset(t.a_cs);
-                bp = bp.add(32);
+            } else {
+                let rs = if LAYOUT == RS1 { 1 } else { t.a_rs };
+                let mut ap = t.a;
+                for _ in 0..t.kc {
+                    let b0 = _mm512_loadu_ps(bp);
+                    let b1 = _mm512_loadu_ps(bp.add(16));
+                    for i in 0..MR {
+                        let a = _mm512_set1_ps(*ap.offset(i as isize * rs));
+                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    ap = ap.wrapping_offset(t.a_cs);
+                    bp = bp.add(t.b_rs);
+                }
             }
             let nv = t.nv as u32;
             let m0 = if nv >= 16 { 0xFFFF } else { (1u32 << nv) - 1 } as __mmask16;
@@ -387,24 +418,40 @@ mod x86 {
     /// # Safety
     /// As [`Micro::kernel`] on a CPU with AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn k256<const MR: usize, const RS1: bool>(t: &Tile) {
-        let rs = if RS1 { 1 } else { t.a_rs };
-        // SAFETY: reads A(i, p) for i < MR, p < kc and the 64-byte aligned panel
-        // (kc*16 floats); writes MR rows of nv columns of C.
+    unsafe fn k256<const MR: usize, const LAYOUT: u8>(t: &Tile) {
+        // SAFETY: reads A(i, p) for i < MR, p < kc and the B panel (kc rows of 16
+        // floats, b_rs apart); writes MR rows of nv columns of C.
         unsafe {
             let mut acc0 = [_mm256_setzero_ps(); MR];
             let mut acc1 = [_mm256_setzero_ps(); MR];
-            let (mut ap, mut bp) = (t.a, t.b);
-            for _ in 0..t.kc {
-                let b0 = _mm256_load_ps(bp);
-                let b1 = _mm256_load_ps(bp.add(8));
-                for i in 0..MR {
-                    let a = _mm256_broadcast_ss(&*ap.offset(i as isize * rs));
-                    acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
-                    acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
+            let mut bp = t.b;
+            if LAYOUT == CS1 {
+                let rows: [*const f32; MR] =
+                    std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
+                for p in 0..t.kc {
+                    let b0 = _mm256_loadu_ps(bp);
+                    let b1 = _mm256_loadu_ps(bp.add(8));
+                    for i in 0..MR {
+                        let a = _mm256_broadcast_ss(&*rows[i].add(p));
+                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    bp = bp.add(t.b_rs);
                 }
-                ap = ap.wrapping_offset(t.a_cs);
-                bp = bp.add(16);
+            } else {
+                let rs = if LAYOUT == RS1 { 1 } else { t.a_rs };
+                let mut ap = t.a;
+                for _ in 0..t.kc {
+                    let b0 = _mm256_loadu_ps(bp);
+                    let b1 = _mm256_loadu_ps(bp.add(8));
+                    for i in 0..MR {
+                        let a = _mm256_broadcast_ss(&*ap.offset(i as isize * rs));
+                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    ap = ap.wrapping_offset(t.a_cs);
+                    bp = bp.add(t.b_rs);
+                }
             }
             for i in 0..MR {
                 let c = t.c.add(i * t.ldc);

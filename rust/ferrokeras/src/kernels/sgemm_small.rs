@@ -11,7 +11,8 @@
 //! then sweep it against every `MR`-row strip of A, read in place (see
 //! [`super::sgemm_micro`]). The first k block overwrites C unless accumulating, so a C
 //! holding NaN is never read. Parallel: the column panels (or, for narrow products,
-//! the row strips) are split across the rayon threads, each with its own buffer.
+//! the row strips) are cut into a few chunks per thread, claimed dynamically
+//! ([`super::pool::parallel_for`]), each thread with its own buffer.
 
 use std::cell::RefCell;
 
@@ -163,9 +164,20 @@ pub unsafe fn gemm_serial(
     })
 }
 
-/// Like [`gemm_serial`], split into `parts` pieces run on the rayon pool: column panels
-/// when there are enough of them (each thread packs only its own B panels), else row
-/// strips.
+/// Fewest multiply-adds worth a chunk of their own in [`gemm_parallel`] (about a
+/// microsecond of work: below that the claim and the cache misses of a fresh C block
+/// cost more than the balance gains).
+const MIN_CHUNK_MACS: usize = 1 << 16;
+
+/// Chunks per thread in [`gemm_parallel`]: a few, so a thread that starts late or runs
+/// slowly (a busy host steals vCPU time) takes fewer of them instead of holding up the
+/// others with a fixed half.
+const CHUNKS_PER_THREAD: usize = 4;
+
+/// Like [`gemm_serial`], on up to `parts` threads ([`super::pool::parallel_for`]: the
+/// caller takes part): the columns are cut into chunks of whole `NR` panels when there
+/// are at least `parts` panels (each chunk packs only its own panels), else the rows
+/// into chunks of whole `MR` strips.
 ///
 /// # Safety
 /// As [`gemm_serial`].
@@ -183,12 +195,18 @@ pub unsafe fn gemm_parallel(
     accumulate: bool,
 ) {
     let (nr, mr) = (isa.nr(), isa.mr());
+    let (panels, strips) = (n.div_ceil(nr), m.div_ceil(mr));
+    let max_chunks = (m * n * k / MIN_CHUNK_MACS).clamp(1, parts * CHUNKS_PER_THREAD);
     // A reference, so the closures capture the Sync wrapper rather than its fields.
     let s = &Shared { a, b, c };
-    if n.div_ceil(nr) >= parts && parts > 1 {
-        split(parts, 0, n.div_ceil(nr), &|lo, hi| {
-            let (j0, j1) = (lo * nr, (hi * nr).min(n));
-            // SAFETY: columns j0..j1 of C are this piece's alone.
+    if parts > 1 && panels >= parts {
+        let chunks = panels.min(max_chunks);
+        super::pool::parallel_for(chunks, parts, &|i| {
+            let (j0, j1) = (
+                i * panels / chunks * nr,
+                ((i + 1) * panels / chunks * nr).min(n),
+            );
+            // SAFETY: columns j0..j1 of C are this chunk's alone.
             unsafe {
                 gemm_serial(
                     isa,
@@ -203,10 +221,14 @@ pub unsafe fn gemm_parallel(
                 )
             }
         });
-    } else if m.div_ceil(mr) >= parts && parts > 1 {
-        split(parts, 0, m.div_ceil(mr), &|lo, hi| {
-            let (i0, i1) = (lo * mr, (hi * mr).min(m));
-            // SAFETY: rows i0..i1 of C are this piece's alone.
+    } else if parts > 1 && strips >= parts {
+        let chunks = strips.min(max_chunks);
+        super::pool::parallel_for(chunks, parts, &|i| {
+            let (i0, i1) = (
+                i * strips / chunks * mr,
+                ((i + 1) * strips / chunks * mr).min(m),
+            );
+            // SAFETY: rows i0..i1 of C are this chunk's alone.
             unsafe {
                 gemm_serial(
                     isa,
@@ -225,20 +247,6 @@ pub unsafe fn gemm_parallel(
         // SAFETY: forwarded contract.
         unsafe { gemm_serial(isa, m, n, k, a, b, c, ldc, accumulate) }
     }
-}
-
-/// Runs `f` over `parts` near-equal sub-ranges of `lo..hi` with nested `rayon::join`.
-fn split(parts: usize, lo: usize, hi: usize, f: &(dyn Fn(usize, usize) + Sync)) {
-    if parts <= 1 || hi - lo <= 1 {
-        f(lo, hi);
-        return;
-    }
-    let left = parts / 2;
-    let mid = lo + (hi - lo) * left / parts;
-    rayon::join(
-        || split(left, lo, mid, f),
-        || split(parts - left, mid, hi, f),
-    );
 }
 
 /// The loop nest for one kernel family.
@@ -269,6 +277,11 @@ unsafe fn drive<K: Micro>(
         // SAFETY: off < 16 and the buffer holds need = panel + 16 floats.
         unsafe { buf.as_mut_ptr().add(off) }
     };
+    // A full-width panel of a row-major B is read in place (no copy) when few row
+    // strips use it: packing would read and write the panel to save nothing on its one
+    // or two uses. With a row stride of exactly NR floats the panel is contiguous
+    // anyway (n == NR, e.g. a 32-unit dense layer), so it is never packed.
+    let in_place = b.cs == 1 && (m <= 2 * K::MR || b.rs == K::NR as isize);
     let mut pc = 0;
     while pc < k {
         let kc = kcb.min(k - pc);
@@ -276,9 +289,14 @@ unsafe fn drive<K: Micro>(
         for j0 in (0..n).step_by(K::NR) {
             let nv = K::NR.min(n - j0);
             let bv = b.at(pc, j0);
-            // SAFETY: op(B) rows pc..pc+kc, columns j0..j0+nv are in range; the panel
-            // holds kc*NR floats.
-            unsafe { K::pack_b(kc, nv, bv.ptr, bv.rs, bv.cs, panel) };
+            let (bp, b_rs) = if in_place && nv == K::NR {
+                (bv.ptr, b.rs as usize)
+            } else {
+                // SAFETY: op(B) rows pc..pc+kc, columns j0..j0+nv are in range; the
+                // panel holds kc*NR floats.
+                unsafe { K::pack_b(kc, nv, bv.ptr, bv.rs, bv.cs, panel) };
+                (panel as *const f32, K::NR)
+            };
             for i0 in (0..m).step_by(K::MR) {
                 let av = a.at(i0, pc);
                 let t = Tile {
@@ -286,14 +304,15 @@ unsafe fn drive<K: Micro>(
                     a: av.ptr,
                     a_rs: av.rs,
                     a_cs: av.cs,
-                    b: panel,
+                    b: bp,
+                    b_rs,
                     // SAFETY: (i0, j0) is inside C.
                     c: unsafe { c.add(i0 * ldc + j0) },
                     ldc,
                     add,
                     nv,
                 };
-                // SAFETY: the tile lies inside A, the panel and C.
+                // SAFETY: the tile lies inside A, the B panel and C.
                 unsafe { K::kernel(K::MR.min(m - i0), &t) };
             }
         }
