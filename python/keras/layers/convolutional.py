@@ -12,8 +12,9 @@ kernel flipped spatially, as Keras 1 on Theano), one with ``'tf'`` a cross-corre
 folded into the engine's kernel re-layout and costs nothing. Convolution1D is a 'tf'
 convolution (a cross-correlation), as it is built on ``K.conv2d(..., dim_ordering='tf')``.
 
-A convolution is one engine ``conv2d`` node (im2col + gemm), one ``bias_add`` node and
-its activation; 'tf' layouts add a permute before and after.
+A convolution is one engine ``conv2d`` node (im2col + gemm) and one ``bias_add`` node,
+which also applies a relu, tanh or sigmoid activation in the same pass (other
+activations are their own node); 'tf' layouts add a permute before and after.
 """
 
 import functools
@@ -22,7 +23,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _set_weight_args
+from .core import _FUSED_ACTIVATIONS, _set_weight_args
 
 __all__ = [
     "Convolution1D",
@@ -63,8 +64,20 @@ def _config_of(obj):
     return obj.get_config() if obj is not None else None
 
 
-def _bias_add(x, b, axis):
-    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis)
+def _bias_add(x, b, axis, activation=None):
+    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis, activation=activation)
+
+
+def _bias_activation(layer, output, axis):
+    """``layer.activation(output + b)``: relu, tanh and sigmoid are applied by the
+    engine's bias_add in the same pass over the feature map (same numerics as the
+    separate op), anything else as its own node."""
+    if not layer.bias:
+        return layer.activation(output)
+    fused = _FUSED_ACTIVATIONS.get(layer.activation)
+    if fused is not None:
+        return _bias_add(output, layer.b, axis, activation=fused)
+    return layer.activation(_bias_add(output, layer.b, axis))
 
 
 def _check_rank(layer, input_shape, ndim, what):
@@ -254,9 +267,7 @@ class Convolution2D(Layer):
             filter_shape=self.W_shape,
             filter_dilation=self.atrous_rate,
         )
-        if self.bias:
-            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
-        return self.activation(output)
+        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -459,9 +470,7 @@ class Convolution1D(Layer):
             filter_dilation=(self.atrous_rate, 1),
         )
         output = K.squeeze(output, 2)
-        if self.bias:
-            output = _bias_add(output, self.b, -1)
-        return self.activation(output)
+        return _bias_activation(self, output, -1)
 
     def get_config(self):
         config = {
@@ -973,9 +982,7 @@ class Deconvolution2D(Convolution2D):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        if self.bias:
-            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
-        return self.activation(output)
+        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {"output_shape": self.output_shape_}
@@ -1158,9 +1165,7 @@ class SeparableConvolution2D(Layer):
             border_mode=self.border_mode,
             dim_ordering=self.dim_ordering,
         )
-        if self.bias:
-            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
-        return self.activation(output)
+        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -1380,9 +1385,7 @@ class Convolution3D(Layer):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        if self.bias:
-            output = _bias_add(output, self.b, 1 if self.dim_ordering == "th" else -1)
-        return self.activation(output)
+        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {

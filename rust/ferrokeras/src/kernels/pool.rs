@@ -43,7 +43,7 @@ pub fn threads() -> usize {
 /// lifetime erased. It is dereferenced only for a chunk index below the count, and every
 /// such call finishes before [`parallel_for`] returns (it waits for `done == n`).
 #[derive(Clone, Copy)]
-struct Body(*const (dyn Fn(usize) + Sync));
+struct Body(*const (dyn Fn(usize, usize) + Sync));
 // SAFETY: the closure is `Sync`; see the type's doc for the lifetime argument.
 unsafe impl Send for Body {}
 
@@ -57,11 +57,11 @@ struct Shared {
 }
 
 impl Shared {
-    /// Claims and runs chunks until none is left.
+    /// Claims and runs chunks until none is left, as participant `who`.
     ///
     /// # Safety
     /// `body` is valid while `done < n` (see [`Body`]).
-    unsafe fn work(&self, body: Body) {
+    unsafe fn work(&self, body: Body, who: usize) {
         let n = self.n.load(Ordering::Relaxed);
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
@@ -70,7 +70,7 @@ impl Shared {
             }
             // SAFETY: i < n, so the caller is still waiting and the closure is alive.
             let f = unsafe { &*body.0 };
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i, who))) {
                 self.panicked.store(true, Ordering::Relaxed);
                 if let Ok(mut slot) = self.payload.lock() {
                     slot.get_or_insert(p);
@@ -81,14 +81,16 @@ impl Shared {
     }
 }
 
-/// Runs `f(0), ..., f(n - 1)`, each exactly once, on the calling thread and up to
-/// `threads - 1` pool workers, and returns when all are done. Chunks run in any order
-/// and concurrently: `f` must only touch what chunk `i` owns. Inside a pool worker (a
-/// parallel region already) or with `threads <= 1` it is a plain loop. A panic in any
-/// chunk is re-raised here after the others finish.
-pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize) + Sync)) {
-    if n <= 1 || threads <= 1 || rayon::current_thread_index().is_some() {
-        (0..n).for_each(f);
+/// Runs `f(i, who)` for every chunk `i` in `0..n`, each exactly once, on the calling
+/// thread and up to `threads - 1` pool workers, and returns when all are done. `who`
+/// names the participant running the chunk (`0` the caller, then the helpers; always
+/// below [`participants`]`(n, threads)`), so each can keep its own scratch. Chunks run
+/// in any order and concurrently: `f` must only touch what chunk `i` and participant
+/// `who` own. Inside a pool worker (a parallel region already) or with `threads <= 1` it
+/// is a plain loop. A panic in any chunk is re-raised here after the others finish.
+pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    if participants(n, threads) <= 1 {
+        (0..n).for_each(|i| f(i, 0));
         return;
     }
     init();
@@ -96,22 +98,23 @@ pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize) + Sync)) {
     // SAFETY (lifetime erasure): see `Body`; the wait below keeps `f` alive for every
     // call a helper can make.
     let body = Body(unsafe {
-        std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), *const (dyn Fn(usize) + Sync)>(
-            f as *const _,
-        )
+        std::mem::transmute::<
+            *const (dyn Fn(usize, usize) + Sync + '_),
+            *const (dyn Fn(usize, usize) + Sync),
+        >(f as *const _)
     });
     HANDING_OFF.with(|f| f.set(true));
-    for _ in 1..threads.min(n) {
+    for who in 1..participants(n, threads) {
         let s = Arc::clone(&shared);
         rayon::spawn(move || {
             let body = body;
             // SAFETY: as in `Shared::work`.
-            unsafe { s.work(body) }
+            unsafe { s.work(body, who) }
         });
     }
     HANDING_OFF.with(|f| f.set(false));
     // SAFETY: `f` is alive for this whole call.
-    unsafe { shared.work(body) };
+    unsafe { shared.work(body, 0) };
     // Chunks claimed by helpers may still be running: wait for them (briefly spinning,
     // then yielding the core, which a helper on the same core may need).
     let mut spins = 0u32;
@@ -126,6 +129,55 @@ pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize) + Sync)) {
     if shared.panicked.load(Ordering::Relaxed) {
         let payload = shared.payload.lock().ok().and_then(|mut p| p.take());
         resume_unwind(payload.unwrap_or_else(|| Box::new("a parallel chunk panicked")));
+    }
+}
+
+/// How many threads [`parallel_for`]`(n, threads, ..)` runs on: 1 inside a pool worker
+/// (no nested parallelism), else at most one per chunk and per thread.
+pub fn participants(n: usize, threads: usize) -> usize {
+    if rayon::current_thread_index().is_some() {
+        1
+    } else {
+        n.min(threads).max(1)
+    }
+}
+
+/// A mutable slice whose disjoint parts [`parallel_for`] chunks write concurrently
+/// (each chunk or participant takes the part only it owns).
+pub struct Disjoint<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _borrow: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: it only hands out parts of a `&mut [T]` it borrows; `part`'s contract makes
+// the parts disjoint.
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Send for Disjoint<'_, T> {}
+
+impl<'a, T> Disjoint<'a, T> {
+    /// Borrows `s` for the parallel loop.
+    pub fn new(s: &'a mut [T]) -> Self {
+        Disjoint {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _borrow: std::marker::PhantomData,
+        }
+    }
+
+    /// The part `lo..lo + len` (panics when out of range).
+    ///
+    /// # Safety
+    /// No other live reference obtained from this `Disjoint` overlaps that range.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn part(&self, lo: usize, len: usize) -> &mut [T] {
+        assert!(
+            lo <= self.len && len <= self.len - lo,
+            "Disjoint::part out of range"
+        );
+        // SAFETY: in range (checked) and unaliased (the caller's contract).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(lo), len) }
     }
 }
 
@@ -185,7 +237,8 @@ mod tests {
         for threads in [1, 2, 3, 8] {
             for n in [0, 1, 2, 7, 100] {
                 let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-                parallel_for(n, threads, &|i| {
+                parallel_for(n, threads, &|i, who| {
+                    assert!(who < participants(n, threads));
                     hits[i].fetch_add(1, Ordering::Relaxed);
                 });
                 assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
@@ -197,7 +250,7 @@ mod tests {
     fn a_panicking_chunk_is_reraised_after_the_others() {
         let hits = AtomicU32::new(0);
         let r = catch_unwind(AssertUnwindSafe(|| {
-            parallel_for(50, 2, &|i| {
+            parallel_for(50, 2, &|i, _| {
                 hits.fetch_add(1, Ordering::Relaxed);
                 if i == 17 {
                     panic!("chunk 17");
@@ -211,8 +264,8 @@ mod tests {
     #[test]
     fn nested_calls_run_serially_inside_workers() {
         let total = AtomicU32::new(0);
-        parallel_for(4, 2, &|_| {
-            parallel_for(3, 2, &|_| {
+        parallel_for(4, 2, &|_, _| {
+            parallel_for(3, 2, &|_, _| {
                 total.fetch_add(1, Ordering::Relaxed);
             })
         });

@@ -201,7 +201,7 @@ pub unsafe fn gemm_parallel(
     let s = &Shared { a, b, c };
     if parts > 1 && panels >= parts {
         let chunks = panels.min(max_chunks);
-        super::pool::parallel_for(chunks, parts, &|i| {
+        super::pool::parallel_for(chunks, parts, &|i, _| {
             let (j0, j1) = (
                 i * panels / chunks * nr,
                 ((i + 1) * panels / chunks * nr).min(n),
@@ -223,7 +223,7 @@ pub unsafe fn gemm_parallel(
         });
     } else if parts > 1 && strips >= parts {
         let chunks = strips.min(max_chunks);
-        super::pool::parallel_for(chunks, parts, &|i| {
+        super::pool::parallel_for(chunks, parts, &|i, _| {
             let (i0, i1) = (
                 i * strips / chunks * mr,
                 ((i + 1) * strips / chunks * mr).min(m),

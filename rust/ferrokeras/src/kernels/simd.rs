@@ -9,13 +9,13 @@
 /// Defines a function compiled for several x86 targets with runtime dispatch.
 #[macro_export]
 macro_rules! simd_fn {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
         #[multiversion::multiversion(targets(
             "x86_64+avx512f+avx512vl+avx512dq+avx512bw+avx2+fma",
             "x86_64+avx2+fma",
         ))]
-        $vis fn $name($($arg: $ty),*) $body
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? $body
     };
 }
 

@@ -16,17 +16,20 @@
 //! right, default 0), `dilation` (Ints 2, default 1,1), `kernel_layout` (Str, default
 //! "oihw"), `flip` (Bool, default false).
 //!
-//! Work is split over the batch (one contiguous range of samples per worker, each with
-//! its own column buffer in scratch, serial gemm inside) when there are at least two
-//! samples and enough multiply-adds; otherwise samples run in turn with the (possibly
-//! parallel) gemm. A steady-state call allocates nothing outside the gemm crate.
+//! Work is split over the batch when there are at least two samples and enough
+//! multiply-adds: samples are claimed one at a time by the participating threads
+//! ([`crate::kernels::pool::parallel_for`], so a thread the host slows down takes fewer),
+//! each thread with its own column buffer in scratch and a serial gemm inside. The
+//! kernel gradient sums per-range partials (fixed contiguous sample ranges, added in
+//! order), so its rounding does not depend on which thread ran what. Otherwise samples
+//! run in turn with the (possibly parallel) gemm. A steady-state call allocates nothing
+//! outside the gemm crate and rayon's job handles.
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
+use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -277,12 +280,8 @@ impl Conv2d {
     pub(crate) fn workers(&self, g: &Geo) -> usize {
         let threads = crate::kernels::pool::threads();
         let macs = g.n * g.o * g.k() * g.p();
-        if threads > 1
-            && g.n >= 2
-            && macs >= PARALLEL_MIN_MACS
-            && rayon::current_thread_index().is_none()
-        {
-            threads.min(g.n)
+        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
+            participants(g.n, threads)
         } else {
             1
         }
@@ -411,16 +410,15 @@ impl Op for Conv2d {
                 run(i, cols, y, false);
             }
         } else {
-            let per = g.n.div_ceil(workers);
-            out.f
-                .par_chunks_mut(per * os)
-                .zip(rest[..workers * col].par_chunks_mut(col))
-                .enumerate()
-                .for_each(|(wi, (ys, cols))| {
-                    for (j, y) in ys.chunks_mut(os).enumerate() {
-                        run(wi * per + j, cols, y, true);
-                    }
-                });
+            let (ys, slots) = (
+                Disjoint::new(&mut out.f),
+                Disjoint::new(&mut rest[..workers * col]),
+            );
+            parallel_for(g.n, workers, &|i, who| {
+                // SAFETY: sample i's output and participant who's columns are theirs alone.
+                let (y, cols) = unsafe { (ys.part(i * os, os), slots.part(who * col, col)) };
+                run(i, cols, y, true);
+            });
         }
         Ok(())
     }
@@ -445,9 +443,10 @@ impl Op for Conv2d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
-        let slot = col + ok;
-        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
+        // partial]
+        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        ensure(&mut ctx.scratch.f, ok + workers * col + ranges * ok);
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         if index == 0 {
             self.relayout(&g, &w.f, wm);
@@ -468,19 +467,19 @@ impl Op for Conv2d {
                     run(i, cols, gx, false);
                 }
             } else {
-                let per = g.n.div_ceil(workers);
-                gin.par_chunks_mut(per * xs)
-                    .zip(rest[..workers * slot].par_chunks_mut(slot))
-                    .enumerate()
-                    .for_each(|(wi, (gxs, buf))| {
-                        for (j, gx) in gxs.chunks_mut(xs).enumerate() {
-                            run(wi * per + j, &mut buf[..col], gx, true);
-                        }
-                    });
+                let (gxs, slots) = (
+                    Disjoint::new(gin),
+                    Disjoint::new(&mut rest[..workers * col]),
+                );
+                parallel_for(g.n, workers, &|i, who| {
+                    // SAFETY: sample i's gradient and participant who's columns are
+                    // theirs alone.
+                    let (gx, cols) = unsafe { (gxs.part(i * xs, xs), slots.part(who * col, col)) };
+                    run(i, cols, gx, true);
+                });
             }
         } else {
-            let run = |i: usize, buf: &mut [f32], first: bool, serial: bool| {
-                let (cols, dw) = buf.split_at_mut(col);
+            let run = |i: usize, cols: &mut [f32], dw: &mut [f32], first: bool, serial: bool| {
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let b: &[f32] = if one {
                     xi
@@ -492,34 +491,31 @@ impl Op for Conv2d {
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
             };
-            let parts = &mut rest[..workers * slot];
+            let (colbufs, partials) = rest.split_at_mut(workers * col);
+            let partials = &mut partials[..ranges * ok];
             if workers == 1 {
                 for i in 0..g.n {
-                    run(i, parts, i == 0, false);
+                    run(i, &mut colbufs[..col], partials, i == 0, false);
                 }
             } else {
-                let per = g.n.div_ceil(workers);
-                parts
-                    .par_chunks_mut(slot)
-                    .enumerate()
-                    .for_each(|(wi, buf)| {
-                        let lo = wi * per;
-                        let hi = ((wi + 1) * per).min(g.n);
-                        if lo >= hi {
-                            buf[col..].fill(0.0);
-                        }
-                        for i in lo..hi {
-                            run(i, buf, i == lo, true);
-                        }
-                    });
-                let (first, others) = parts.split_at_mut(slot);
-                for other in others.chunks(slot) {
-                    for (a, &b) in first[col..].iter_mut().zip(&other[col..]) {
+                let (slots, dws) = (Disjoint::new(colbufs), Disjoint::new(partials));
+                parallel_for(ranges, workers, &|r, who| {
+                    let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
+                    // SAFETY: range r's partial and participant who's columns are theirs
+                    // alone.
+                    let (cols, dw) = unsafe { (slots.part(who * col, col), dws.part(r * ok, ok)) };
+                    for i in lo..hi {
+                        run(i, cols, dw, i == lo, true);
+                    }
+                });
+                let (first, others) = partials.split_at_mut(ok);
+                for other in others.chunks(ok) {
+                    for (a, &b) in first.iter_mut().zip(other) {
                         *a += b;
                     }
                 }
             }
-            self.relayout_back(&g, &parts[col..slot], gin);
+            self.relayout_back(&g, &rest[workers * col..workers * col + ok], gin);
         }
         Ok(())
     }
