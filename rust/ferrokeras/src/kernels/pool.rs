@@ -181,36 +181,45 @@ impl<'a, T> Disjoint<'a, T> {
     }
 }
 
+/// States each thread keeps for reuse: a state is reused once no helper job of an
+/// earlier call holds it any more, and jobs outlive their call only while they wait
+/// in the queue, so a few cover every steady state (more are made only if more
+/// earlier calls still have queued jobs).
+const STATES_KEPT: usize = 8;
+
 thread_local! {
-    /// This thread's last [`Shared`], reused by its next [`parallel_for`] when no late
-    /// helper still holds it, so a steady-state call allocates only rayon's job handles.
-    static LAST: std::cell::RefCell<Option<Arc<Shared>>> = const { std::cell::RefCell::new(None) };
+    /// This thread's [`Shared`] states, made together on its first [`parallel_for`].
+    static STATES: std::cell::RefCell<Vec<Arc<Shared>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A fresh (or reset, unshared) state for `n` chunks.
+fn new_state(n: usize) -> Arc<Shared> {
+    Arc::new(Shared {
+        n: AtomicUsize::new(n),
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        panicked: AtomicBool::new(false),
+        payload: Mutex::new(None),
+    })
+}
+
+/// A state for `n` chunks that no helper of an earlier call can still look at.
 fn shared_state(n: usize) -> Arc<Shared> {
-    LAST.with(|cell| {
-        let mut last = cell.borrow_mut();
-        match last.as_ref() {
-            // Only this thread holds it: no helper of an earlier call can still look.
-            Some(s) if Arc::strong_count(s) == 1 => {
+    STATES.with(|cell| {
+        let mut states = cell.borrow_mut();
+        if states.is_empty() {
+            states.extend((0..STATES_KEPT).map(|_| new_state(0)));
+        }
+        // A count of 1 means only this thread holds it.
+        match states.iter().find(|s| Arc::strong_count(s) == 1) {
+            Some(s) => {
                 s.n.store(n, Ordering::Relaxed);
                 s.next.store(0, Ordering::Relaxed);
                 s.done.store(0, Ordering::Relaxed);
                 s.panicked.store(false, Ordering::Relaxed);
                 Arc::clone(s)
             }
-            _ => {
-                let s = Arc::new(Shared {
-                    n: AtomicUsize::new(n),
-                    next: AtomicUsize::new(0),
-                    done: AtomicUsize::new(0),
-                    panicked: AtomicBool::new(false),
-                    payload: Mutex::new(None),
-                });
-                *last = Some(Arc::clone(&s));
-                s
-            }
+            None => new_state(n),
         }
     })
 }

@@ -6,10 +6,10 @@
 //! fixed per-call cost shows at 32x784x32. This path keeps one packing buffer per thread
 //! (grown once, never shrunk), so a steady-state call allocates nothing.
 //!
-//! Loop nest (BLIS order, minus the A packing): for each block of at most [`KC_MAX`]
+//! Loop nest (BLIS order, minus the A packing): for each block of at most `KC_MAX`
 //! k steps, for each `NR`-column panel of B: pack the panel (`kc x NR`, L1-resident),
 //! then sweep it against every `MR`-row strip of A, read in place (see
-//! [`super::sgemm_micro`]). The first k block overwrites C unless accumulating, so a C
+//! `sgemm_micro`). The first k block overwrites C unless accumulating, so a C
 //! holding NaN is never read. Parallel: the column panels (or, for narrow products,
 //! the row strips) are cut into a few chunks per thread, claimed dynamically
 //! ([`super::pool::parallel_for`]), each thread with its own buffer.

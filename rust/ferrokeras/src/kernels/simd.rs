@@ -1,6 +1,6 @@
 //! Runtime-dispatched SIMD loops and vectorisable math.
 //!
-//! [`simd_fn!`] compiles a loop once per target (AVX-512, AVX2+FMA, baseline) and
+//! [`simd_fn!`](crate::simd_fn) compiles a loop once per target (AVX-512, AVX2+FMA, baseline) and
 //! picks the best one at run time (`multiversion`), so a portable build still runs the
 //! wide kernels. The math functions below are branch-free polynomial approximations
 //! written so that the compiler vectorises them inside such loops (libm calls would
