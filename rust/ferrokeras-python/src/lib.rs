@@ -399,11 +399,16 @@ impl PyProgram {
         self.inner.n_outputs()
     }
 
-    /// Runs the function on a list of C-contiguous float32/int32 arrays.
+    /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
+    /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
+    /// Gaussian noise) then draw the noise of those rows of the larger batch, for this
+    /// call only (data-parallel shards; see `Session::set_row_offset`).
+    #[pyo3(signature = (inputs, row_offset = 0))]
     fn __call__<'py>(
         &self,
         py: Python<'py>,
         inputs: Vec<Bound<'py, PyAny>>,
+        row_offset: u64,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let prog = &*self.inner;
         if inputs.len() != prog.n_inputs() {
@@ -439,6 +444,7 @@ impl PyProgram {
                 )));
             }
         }
+        sess.set_row_offset(row_offset);
         {
             let (p, st) = sess.parts();
             py.detach(|| guarded(|| p.run_state(st)))?;
