@@ -364,6 +364,15 @@ def test_dropout_and_noise_with_two_workers_match_single_process(cluster):
         assert diff <= WTOL
         for key in ha.history:
             assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
+        if kw["batch_size"] == 32:
+            # a second fit call continues the random streams, as a second model.fit does
+            np.random.seed(6)
+            a.fit(x, y, **kw)
+            np.random.seed(6)
+            keras.distributed.fit(b, x, y, workers=2, **kw)
+            diff = _max_diff(a.get_weights(), b.get_weights())
+            print("noise layers, second fit: max abs weight difference %.3g" % diff)
+            assert diff <= WTOL
     # The row offset is what makes it work: three identical models (same seeds), the
     # first fed the whole batch, the second rows 4.. at row offset 4, the third the same
     # rows without the offset (each at its streams' first call).
@@ -498,11 +507,10 @@ def test_stateful_lstm_with_two_workers_matches_single_process(cluster):
         assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
     # the last epoch ended with a reset: zeros on both sides
     assert all(not np.any(s) for s in a_end + b_end)
-    # without the final reset, the driver holds the states of the last batch (no
-    # dropout here: a second fit call starts the workers' random streams afresh)
-    a = _stateful_lstm(13, 7, dropout_W=0.0)
+    # without the final reset, the driver holds the states of the last batch
+    a = _stateful_lstm(13, 7)
     a.fit(x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False)
-    b = _stateful_lstm(13, 7, dropout_W=0.0)
+    b = _stateful_lstm(13, 7)
     keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False, workers=2)
     sa = [K.get_value(v) for v in a.layers[0].states]
     sb = [K.get_value(v) for v in b.layers[0].states]

@@ -233,7 +233,10 @@ def _to_tensor(x, dtype=None):
 def _op(name, inputs, **attrs):
     ins = [_to_tensor(i).node for i in inputs]
     attrs = {k: v for k, v in attrs.items() if v is not None}
-    return Tensor(_graph().op(name, ins, attrs))
+    out = Tensor(_graph().op(name, ins, attrs))
+    if _SEED_SCOPES and "seed" in attrs:
+        _SEED_SCOPES[-1].nodes.append(out.node)  # a random node made by a layer call
+    return out
 
 
 def _float(x):
@@ -1556,9 +1559,11 @@ def binary_crossentropy(output, target, from_logits=False):
 
 # Seeds of the random nodes each layer call creates. `Node.create_node` opens a scope
 # around `layer.call`; every seed drawn inside it is kept on the layer, by node index
-# (`layer._node_seeds[node_index] = [seed, ...]`, in draw order). keras.distributed sends
-# them to the workers, which rebuild the model under a plan (`_SEED_PLAN`: {layer name:
-# {node index: [seed, ...]}}) so that their random nodes take the driver's seeds.
+# (`layer._node_seeds[node_index] = [seed, ...]`, in draw order), and so are the random
+# nodes made (`layer._node_random[node_index] = [graph node, ...]`, in creation order).
+# keras.distributed sends the seeds to the workers, which rebuild the model under a plan
+# (`_SEED_PLAN`: {layer name: {node index: [seed, ...]}}) so that their random nodes take
+# the driver's seeds, and carries the nodes' call counters between driver and workers.
 _SEED_SCOPES = []
 _SEED_PLAN = None
 
@@ -1570,6 +1575,7 @@ class _SeedScope:
         self.layer = layer
         self.node_index = node_index
         self.drawn = []
+        self.nodes = []
         plan = None if _SEED_PLAN is None else _SEED_PLAN.get(layer.name, {}).get(node_index)
         self.planned = list(plan or [])
 
@@ -1579,8 +1585,11 @@ class _SeedScope:
 
     def __exit__(self, *exc):
         _SEED_SCOPES.pop()
-        if self.drawn and exc[0] is None:
-            self.layer.__dict__.setdefault("_node_seeds", {})[self.node_index] = self.drawn
+        if exc[0] is None:
+            if self.drawn:
+                self.layer.__dict__.setdefault("_node_seeds", {})[self.node_index] = self.drawn
+            if self.nodes:
+                self.layer.__dict__.setdefault("_node_random", {})[self.node_index] = self.nodes
         return False
 
 

@@ -52,9 +52,10 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   (`max_failures`) advances its streams to the failed worker's counter before it
   resumes. Not covered: random nodes made outside layer calls (in a custom loss or
   metric) take seeds drawn on the workers; fixed-shape `K.random_*` tensors are drawn
-  whole on every worker; the workers' streams start at counter 0 at each `fit`, so a
-  model that already trained in this process continues with fresh counters, and the
-  driver's own `evaluate` / `predict` calls (in callbacks, say) are not replayed.
+  whole on every worker. The workers' streams start at the driver's call counters and
+  the driver takes theirs at the end, so successive `fit` calls (distributed or not)
+  continue the streams as successive `model.fit` calls do; the driver's own `evaluate`
+  / `predict` calls during `fit` (in callbacks, say) are not replayed.
 - State: BatchNormalization (mode 0) normalises each shard with the shard's own
   statistics in the training phase, as any data-parallel Keras did, so with
   `workers > 1` a model with it only approximates single-process training. Its moving
@@ -875,6 +876,12 @@ def _loop(
             if callback_model.stop_training:
                 break
         cb.on_train_end()
+        # The driver's random streams go on from where training left them (as after
+        # model.fit), so a later fit, evaluate or predict continues the same streams.
+        counters = run.call(
+            lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "the end of training"
+        )
+        _spec.set_counters(model, counters[0])
     except _Failure as f:  # only from paths without retry
         run.fail(f.worker, f.where, f.error)
     return history

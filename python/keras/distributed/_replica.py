@@ -32,6 +32,8 @@ class Replica:
         self.apply_function = self.model._make_apply_function()
         _spec.load_state(self.model, spec["state"])
         _spec.set_hyper(self.model.optimizer, spec["hyper"])
+        # the random streams continue where the driver's model left them
+        _spec.set_counters(self.outer, spec["counters"])
         # state variables the driver combines after every step (None: not synced)
         self.state_vars = (
             _spec.state_variables(_spec.state_rules(self.model)) if spec.get("sync_state") else None
@@ -111,6 +113,12 @@ class Replica:
         calls, as the gradient call it does not make would have."""
         self._begin(pending, hyper, reset)
         return self.skip(skip)
+
+    def get_counters(self):
+        """The random streams' call counters (see `_spec.get_counters`)."""
+        from . import _spec
+
+        return _spec.get_counters(self.outer)
 
     def get_state_values(self):
         """Values of the state variables (moving statistics; see `_spec.state_rules`)."""

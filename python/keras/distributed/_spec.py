@@ -25,33 +25,58 @@ def _walk_layers(layer):
             yield from _walk_layers(sub)
 
 
-def seed_plan(model):
-    """{layer name: {node index in the rebuilt model: [seed, ...]}}: the seeds of the
-    random nodes (Dropout, noise layers, recurrent dropout) each layer call of `model`
-    created, for a replica rebuilt from `model.get_config()`.
+def _per_node(model, attr):
+    """{layer name: {node index in the rebuilt model: layer.<attr>[driver node index]}}
+    for every layer call of `model` that recorded something under `attr`.
 
     A layer's nodes that belong to `model` are renumbered 0, 1, ... in order when the
     model is rebuilt from its config (Keras 1's `get_config` keeps only those), so the
     driver's node indices are mapped the same way."""
-    plan = {}
+    out = {}
 
     def visit(container):
         container = inner(container)
         nodes = getattr(container, "container_nodes", None)
         for layer in getattr(container, "layers", None) or []:
-            drawn = layer.__dict__.get("_node_seeds", {})
+            recorded = layer.__dict__.get(attr, {})
             if nodes is None:
                 kept = list(range(len(layer.inbound_nodes)))
             else:
                 kept = [i for i in range(len(layer.inbound_nodes)) if container._node_key(layer, i) in nodes]
-            entry = {j: list(drawn[i]) for j, i in enumerate(kept) if i in drawn}
+            entry = {j: list(recorded[i]) for j, i in enumerate(kept) if i in recorded}
             if entry:
-                plan.setdefault(layer.name, {}).update(entry)
+                out.setdefault(layer.name, {}).update(entry)
             if layer is not container and getattr(layer, "layers", None):
                 visit(layer)
 
     visit(model)
-    return plan
+    return out
+
+
+def seed_plan(model):
+    """{layer name: {node index in the rebuilt model: [seed, ...]}}: the seeds of the
+    random nodes (Dropout, noise layers, recurrent dropout) each layer call of `model`
+    created, for a replica rebuilt from `model.get_config()`."""
+    return _per_node(model, "_node_seeds")
+
+
+def get_counters(model):
+    """The call counters of `model`'s random nodes, keyed as `seed_plan`."""
+    graph = K.ferrokeras_backend._graph()
+    return {
+        name: {j: [graph.random_counter(n) for n in ids] for j, ids in by_node.items()}
+        for name, by_node in _per_node(model, "_node_random").items()
+    }
+
+
+def set_counters(model, counters):
+    """Moves `model`'s random streams to `counters` (from `get_counters` of a model
+    with the same config); nodes absent from either side are left alone."""
+    graph = K.ferrokeras_backend._graph()
+    for name, by_node in _per_node(model, "_node_random").items():
+        for j, ids in by_node.items():
+            for n, c in zip(ids, counters.get(name, {}).get(j, [])):
+                graph.set_random_counter(n, int(c))
 
 
 def _key(v):
@@ -183,6 +208,7 @@ def make_spec(outer, model):
         },
         "state": get_state(model),
         "hyper": get_hyper(opt),
+        "counters": get_counters(outer),
     }
 
 

@@ -227,6 +227,18 @@ impl PyGraph {
         g.set_value(vid, v).map_err(to_py)
     }
 
+    /// The next call counter of a random node's stream.
+    fn random_counter(&self, node: usize) -> PyResult<u64> {
+        self.g().random_counter(NodeId(node)).map_err(to_py)
+    }
+
+    /// Sets the next call counter of a random node's stream.
+    fn set_random_counter(&self, node: usize, counter: u64) -> PyResult<()> {
+        self.g()
+            .set_random_counter(NodeId(node), counter)
+            .map_err(to_py)
+    }
+
     /// A fused optimizer step (see `ferrokeras::optim`). `hyper` maps names (lr, decay,
     /// iterations, momentum, rho, beta_1, beta_2, m_schedule) to scalar variable nodes;
     /// `slots[j][i]` is the j-th slot variable of parameter i; `constraints[i]` is None or
