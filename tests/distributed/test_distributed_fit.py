@@ -521,6 +521,25 @@ def test_stateful_lstm_with_two_workers_matches_single_process(cluster):
     a.fit(x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False)
     keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False, workers=2)
     assert _max_diff(a.get_weights(), b.get_weights()) <= WTOL
+    # a functional model (Input(batch_shape=...)), shuffled, with recurrent dropout:
+    # the rows' positions in the batch carry the states, whatever the order of samples
+    from keras.layers import LSTM, Dense, Input
+    from keras.models import Model
+
+    def functional(seed):
+        np.random.seed(seed)
+        i = Input(batch_shape=(7, 5, 3))
+        o = Dense(2, activation="softmax")(LSTM(8, stateful=True, dropout_U=0.3)(i))
+        m = Model(i, o)
+        m.compile(loss="categorical_crossentropy", optimizer="adam")
+        return m
+
+    fa, fb = functional(3), functional(3)
+    np.random.seed(4)
+    fa.fit(x, y, batch_size=7, nb_epoch=2, verbose=0, shuffle=True)
+    np.random.seed(4)
+    keras.distributed.fit(fb, x, y, batch_size=7, nb_epoch=2, verbose=0, shuffle=True, workers=2)
+    assert _max_diff(fa.get_weights(), fb.get_weights()) <= WTOL
     with pytest.raises(ValueError, match="batch_size=7"):
         keras.distributed.fit(b, x, y, batch_size=14, nb_epoch=1, verbose=0, workers=2)
     with pytest.raises(ValueError, match="divided by the batch size"):
