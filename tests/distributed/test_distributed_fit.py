@@ -542,6 +542,10 @@ def test_stateful_lstm_with_two_workers_matches_single_process(cluster):
     assert _max_diff(fa.get_weights(), fb.get_weights()) <= WTOL
     with pytest.raises(ValueError, match="batch_size=7"):
         keras.distributed.fit(b, x, y, batch_size=14, nb_epoch=1, verbose=0, workers=2)
+    with pytest.raises(ValueError, match="max_failures must be 0"):
+        keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, workers=2, max_failures=1)
+    with pytest.raises(ValueError, match="cannot be split across 8 workers"):
+        keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, workers=8)
     with pytest.raises(ValueError, match="divided by the batch size"):
         keras.distributed.fit(b, x[:40], y[:40], batch_size=7, nb_epoch=1, verbose=0, workers=2)
     _no_leftovers()
