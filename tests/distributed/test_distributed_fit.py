@@ -1,10 +1,12 @@
 """keras.distributed.fit on a local Ray cluster (`ray.init(num_cpus=2)`): equality with
-single-process training, the Dropout rule, faults, real data.
+single-process training, the RNG rule (Dropout and noise layers), masked losses,
+stateful RNNs, BatchNormalization's moving statistics, faults, real data.
 
 Tolerances: with `workers=1` everything is compared bitwise. With `workers=2` the only
 difference from `model.fit` is the float32 rounding of the weighted gradient sum, so
 after 3 epochs the weights must agree within an absolute 1e-5 (`WTOL`) and the logged
-losses and metrics within a relative 1e-5 (`LTOL`).
+losses and metrics within a relative 1e-5 (`LTOL`). BatchNormalization's moving
+statistics must agree within a relative 1e-5; its training is an approximation.
 
 Ray is optional: without it these tests skip, except in CI (`CI` or
 `FERROKERAS_REQUIRE_DATA` set), where a missing Ray is a failure (CI installs
@@ -181,6 +183,29 @@ def test_split_step_is_bitwise_the_fused_step():
         assert _same_optimizer_state(a, b)
 
 
+def test_combine_state_gives_the_whole_batch_moving_statistics():
+    """`combine_state` (no Ray): from two shards' moving mean and variance after one
+    step, the moving statistics of the whole batch (biased variance); the plain
+    average of the variances misses the spread of the shard means."""
+    from keras.distributed import _spec
+
+    rng = np.random.RandomState(0)
+    batch = rng.randn(11, 4) * 3.0 + 1.0
+    batch[:6] += 2.0  # shard means far apart
+    m, mean0, var0 = 0.9, rng.rand(4), rng.rand(4) + 0.5
+    step = lambda rows: (m * mean0 + (1 - m) * rows.mean(0), m * var0 + (1 - m) * rows.var(0))
+    shards = {0: step(batch[:6]), 1: step(batch[6:])}
+    rules = [("bn", None, None, m)]
+    got = _spec.combine_state(rules, {k: list(v) for k, v in shards.items()}, {0: 6, 1: 5})
+    want = step(batch)
+    assert np.allclose(got[0], want[0], rtol=1e-12) and np.allclose(got[1], want[1], rtol=1e-12)
+    plain = (6 * shards[0][1] + 5 * shards[1][1]) / 11
+    assert np.abs(plain - want[1]).max() > 0.1
+    # other state: the row-weighted average
+    got = _spec.combine_state([("avg", None)], {0: [np.ones(2)], 1: [np.zeros(2)]}, {0: 3, 1: 1})
+    assert np.allclose(got[0], 0.75)
+
+
 def test_workers_1_is_bitwise_model_fit(cluster):
     """Dropout, a Lambda, a regulariser, a constraint, sample weights with zeros, an
     uneven last batch and a validation split: workers=1 equals model.fit bit for bit."""
@@ -292,31 +317,290 @@ def test_functional_multi_io_class_and_sample_weights(cluster):
     _no_leftovers()
 
 
-def test_dropout_rule_with_two_workers(cluster):
-    """Replica 0 keeps the driver's Dropout seeds, replica 1 draws from its own stream:
-    the run is repeatable, differs from single-process masks, and still learns as it
-    does."""
-    import keras.distributed
-    from keras.distributed import _spec
+def _noisy(seed):
+    """Dropout, GaussianNoise and GaussianDropout (no explicit seeds)."""
+    from keras.layers import Dense, Dropout, GaussianDropout, GaussianNoise
+    from keras.models import Sequential
+    from keras.optimizers import SGD
 
-    x, y, _ = _data(256)
-    kw = dict(batch_size=32, nb_epoch=3, verbose=0, shuffle=False)
-    ref = _mlp(31, dropout=0.4)
-    href = ref.fit(x, y, **kw)
-    runs = []
-    for _ in range(2):
-        m = _mlp(31, dropout=0.4)
-        seeds = _spec.dropout_seeds(m)
-        assert len(seeds) == 1
-        (s,) = seeds.values()
-        assert _spec.replica_seed(s, 0) == s and _spec.replica_seed(s, 1) != s
-        h = keras.distributed.fit(m, x, y, workers=2, **kw)
-        runs.append((h.history["loss"], m.get_weights()))
-    assert runs[0][0] == runs[1][0]
-    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
-    assert _max_diff(runs[0][1], ref.get_weights()) > 1e-4, "replica 1 must not reuse replica 0's masks"
-    assert runs[0][0][-1] < runs[0][0][0]
-    assert abs(runs[0][0][-1] - href.history["loss"][-1]) < 0.15 * href.history["loss"][-1]
+    np.random.seed(seed)
+    model = Sequential()
+    model.add(Dense(16, input_shape=(12,), activation="relu"))
+    model.add(Dropout(0.4))
+    model.add(GaussianNoise(0.3))
+    model.add(Dense(16, activation="tanh"))
+    model.add(GaussianDropout(0.3))
+    model.add(Dense(3, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.05, momentum=0.9), metrics=["accuracy"])
+    return model
+
+
+def test_dropout_and_noise_with_two_workers_match_single_process(cluster):
+    """The RNG rule: every replica takes the driver's seeds, and a shard holding rows
+    r0..r1 of a global batch draws the noise single-process training draws for those
+    rows (row offset), at the same call counter. So Dropout, GaussianNoise and
+    GaussianDropout give the single-process result with workers=2: shuffled, with a
+    validation split (the workers replay the validation calls), an uneven last batch
+    (split 1/1 there), and with shards whose weights are all zero (an idle worker
+    still advances its streams)."""
+    import keras.distributed
+
+    x, y, _ = _data()
+    sw = np.tile(np.array([0.0, 0.0, 1.0, 2.0], dtype="float32"), len(x) // 4 + 1)[: len(x)]
+    for kw in (
+        dict(batch_size=32, nb_epoch=3, verbose=0, validation_split=0.2, shuffle=True),
+        # batches of 4 split 2/2: worker 0's shard has only zero weights at every step
+        dict(batch_size=4, nb_epoch=2, verbose=0, shuffle=False, sample_weight=sw),
+    ):
+        a = _noisy(31)
+        np.random.seed(5)
+        ha = a.fit(x, y, **kw)
+        b = _noisy(31)
+        np.random.seed(5)
+        hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+        diff = _max_diff(a.get_weights(), b.get_weights())
+        print(
+            "noise layers, batch %d: max abs weight difference %.3g, samples per worker %s"
+            % (kw["batch_size"], diff, hb.worker_samples)
+        )
+        assert diff <= WTOL
+        for key in ha.history:
+            assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
+        if kw["batch_size"] == 32:
+            # a second fit call continues the random streams, as a second model.fit does
+            np.random.seed(6)
+            a.fit(x, y, **kw)
+            np.random.seed(6)
+            keras.distributed.fit(b, x, y, workers=2, **kw)
+            diff = _max_diff(a.get_weights(), b.get_weights())
+            print("noise layers, second fit: max abs weight difference %.3g" % diff)
+            assert diff <= WTOL
+    # The row offset is what makes it work: three identical models (same seeds), the
+    # first fed the whole batch, the second rows 4.. at row offset 4, the third the same
+    # rows without the offset (each at its streams' first call).
+    from keras import backend as K
+
+    outs = []
+    for rows, offset in ((slice(0, 10), 0), (slice(4, 10), 4), (slice(4, 10), 0)):
+        m = _noisy(31)
+        f = K.function(m.model.inputs + [K.learning_phase()], m.model.outputs)
+        outs.append(f._program([x[rows], np.asarray(1.0, dtype=np.float32)], row_offset=offset)[0])
+    assert np.allclose(outs[1], outs[0][4:], rtol=1e-6, atol=1e-7)
+    assert np.abs(outs[2] - outs[0][4:]).max() > 1e-2
+    _no_leftovers()
+
+
+def _masked_tagger(seed):
+    """Embedding(mask_zero) + LSTM(return_sequences, dropout_W/U) + TimeDistributed(Dense):
+    a masked, per-timestep loss with recurrent dropout."""
+    from keras.layers import LSTM, Dense, Embedding, TimeDistributed
+    from keras.models import Sequential
+    from keras.optimizers import RMSprop
+
+    np.random.seed(seed)
+    model = Sequential()
+    model.add(Embedding(20, 8, input_length=10, mask_zero=True))
+    model.add(LSTM(12, return_sequences=True, dropout_W=0.2, dropout_U=0.2))
+    model.add(TimeDistributed(Dense(3, activation="softmax")))
+    model.compile(loss="categorical_crossentropy", optimizer=RMSprop(lr=0.01), metrics=["accuracy"])
+    return model
+
+
+def _tagging_data(n=90, seed=2):
+    rng = np.random.RandomState(seed)
+    x = rng.randint(1, 20, size=(n, 10)).astype("int32")
+    lengths = rng.randint(2, 11, size=n)
+    lengths[:8] = 10  # some full rows, the others padded: shards' mask sums differ
+    for i, length in enumerate(lengths):
+        x[i, length:] = 0
+    y = np.eye(3, dtype="float32")[x % 3]
+    return x, y
+
+
+def test_masked_loss_is_normalised_over_the_whole_batch(cluster):
+    """Keras 1 divides a masked loss by the mask's mean over the whole batch; the
+    shards' gradients are weighted so that workers=2 reproduces it (and the recurrent
+    dropout masks follow the RNG rule): 90 padded sequences in batches of 16 (uneven
+    last batch), sample weights with zeros, 3 epochs."""
+    import keras.distributed
+
+    x, y = _tagging_data()
+    sw = np.ones(len(x), dtype="float32")
+    sw[3::7] = 0.0
+    sw[5::11] = 2.0
+    kw = dict(batch_size=16, nb_epoch=3, verbose=0, shuffle=True, sample_weight=sw)
+    a = _masked_tagger(8)
+    np.random.seed(3)
+    ha = a.fit(x, y, **kw)
+    b = _masked_tagger(8)
+    np.random.seed(3)
+    hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+    diff = _max_diff(a.get_weights(), b.get_weights())
+    print("masked loss: max abs weight difference %.3g, samples per worker %s" % (diff, hb.worker_samples))
+    assert diff <= WTOL
+    for key in ha.history:
+        assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
+    # Normalising each shard by its own mask (and weighting by sample counts) is not
+    # single-process training: the shares must come from the mask sums.
+    from keras.distributed import _shares, _split
+
+    shards = _split(0, 16, 2)
+    mask = (x[:16] != 0).sum(axis=1).astype("float32")
+    ins = [None, None, sw[:16]]
+    a_k, scales = _shares(ins, 2, 1, shards, {0: mask})
+    m0, m1 = float(mask[:8].sum()), float(mask[8:].sum())
+    nz0, nz1 = np.count_nonzero(sw[:8]), np.count_nonzero(sw[8:16])
+    assert a_k == [0.5, 0.5]
+    want0 = 2 * (m0 / (m0 + m1)) * (nz0 / (nz0 + nz1))
+    assert abs(scales[0][0] * a_k[0] - want0) < 1e-12 and abs(scales[0][0] - 1.0) > 1e-3
+    _no_leftovers()
+
+
+def _stateful_lstm(seed, batch, dropout_W=0.2):
+    from keras.layers import LSTM, Dense
+    from keras.models import Sequential
+    from keras.optimizers import Adam
+
+    np.random.seed(seed)
+    model = Sequential()
+    model.add(LSTM(8, batch_input_shape=(batch, 5, 3), stateful=True, dropout_W=dropout_W))
+    model.add(Dense(2, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer=Adam(lr=0.01), metrics=["accuracy"])
+    return model
+
+
+def test_stateful_lstm_with_two_workers_matches_single_process(cluster):
+    """Stateful rule: the global batch of 7 rows is split in fixed row ranges (4 and 3
+    rows); each replica is built for its share and carries its rows' states from batch
+    to batch. A callback's reset_states() reaches the workers before the next step,
+    validation (run by the driver, which carries the states on as model.fit does)
+    hands its states back to the workers, and the driver ends with the final states."""
+    import keras.distributed
+    from keras import backend as K
+    from keras.callbacks import LambdaCallback
+
+    rng = np.random.RandomState(6)
+    x = rng.randn(42, 5, 3).astype("float32")
+    y = np.eye(2, dtype="float32")[(x[:, :, 0].sum(axis=1) > 0).astype(int)]
+    xv = rng.randn(14, 5, 3).astype("float32")
+    yv = np.eye(2, dtype="float32")[(xv[:, :, 0].sum(axis=1) > 0).astype(int)]
+
+    def resets(model):
+        # reset in the middle of every epoch and at its end (Keras 1's usual pattern)
+        return [
+            LambdaCallback(
+                on_batch_end=lambda batch, logs: model.reset_states() if batch == 2 else None,
+                on_epoch_end=lambda epoch, logs: model.reset_states(),
+            )
+        ]
+
+    kw = dict(batch_size=7, nb_epoch=3, verbose=0, shuffle=False, validation_data=(xv, yv))
+    a = _stateful_lstm(12, 7)
+    ha = a.fit(x, y, callbacks=resets(a), **kw)
+    a_end = [K.get_value(v) for v in a.layers[0].states]
+    b = _stateful_lstm(12, 7)
+    hb = keras.distributed.fit(b, x, y, workers=2, callbacks=resets(b), **kw)
+    b_end = [K.get_value(v) for v in b.layers[0].states]
+    diff = _max_diff(a.get_weights(), b.get_weights())
+    print("stateful LSTM: max abs weight difference %.3g, samples per worker %s" % (diff, hb.worker_samples))
+    assert diff <= WTOL
+    assert hb.worker_samples == [[24, 18]] * 3
+    for key in ha.history:
+        assert _close(ha.history[key], hb.history[key]), (key, ha.history[key], hb.history[key])
+    # the last epoch ended with a reset: zeros on both sides
+    assert all(not np.any(s) for s in a_end + b_end)
+    # without the final reset, the driver holds the states of the last batch
+    a = _stateful_lstm(13, 7)
+    a.fit(x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False)
+    b = _stateful_lstm(13, 7)
+    keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False, workers=2)
+    sa = [K.get_value(v) for v in a.layers[0].states]
+    sb = [K.get_value(v) for v in b.layers[0].states]
+    assert np.abs(sa[0]).max() > 0.01 and _max_diff(sa, sb) <= WTOL
+    # and it goes on from there, as a second model.fit call would
+    a.fit(x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False)
+    keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, shuffle=False, workers=2)
+    assert _max_diff(a.get_weights(), b.get_weights()) <= WTOL
+    # a functional model (Input(batch_shape=...)), shuffled, with recurrent dropout:
+    # the rows' positions in the batch carry the states, whatever the order of samples
+    from keras.layers import LSTM, Dense, Input
+    from keras.models import Model
+
+    def functional(seed):
+        np.random.seed(seed)
+        i = Input(batch_shape=(7, 5, 3))
+        o = Dense(2, activation="softmax")(LSTM(8, stateful=True, dropout_U=0.3)(i))
+        m = Model(i, o)
+        m.compile(loss="categorical_crossentropy", optimizer="adam")
+        return m
+
+    fa, fb = functional(3), functional(3)
+    np.random.seed(4)
+    fa.fit(x, y, batch_size=7, nb_epoch=2, verbose=0, shuffle=True)
+    np.random.seed(4)
+    keras.distributed.fit(fb, x, y, batch_size=7, nb_epoch=2, verbose=0, shuffle=True, workers=2)
+    assert _max_diff(fa.get_weights(), fb.get_weights()) <= WTOL
+    with pytest.raises(ValueError, match="batch_size=7"):
+        keras.distributed.fit(b, x, y, batch_size=14, nb_epoch=1, verbose=0, workers=2)
+    with pytest.raises(ValueError, match="max_failures must be 0"):
+        keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, workers=2, max_failures=1)
+    with pytest.raises(ValueError, match="cannot be split across 8 workers"):
+        keras.distributed.fit(b, x, y, batch_size=7, nb_epoch=1, verbose=0, workers=8)
+    with pytest.raises(ValueError, match="divided by the batch size"):
+        keras.distributed.fit(b, x[:40], y[:40], batch_size=7, nb_epoch=1, verbose=0, workers=2)
+    _no_leftovers()
+
+
+def test_batchnorm_moving_statistics_are_those_of_the_whole_batch(cluster):
+    """BatchNormalization rule: in the training phase each shard is normalised with
+    its own statistics (so the weights only approximate single-process training), but
+    after every step the driver combines the workers' moving mean and variance into
+    those of the whole batch (mean of the shard means, variance plus the spread of the
+    shard means) and sends them back. A BatchNormalization on the inputs sees data that
+    no weight changes, so its moving statistics equal single-process training's."""
+    import keras.distributed
+    from keras.layers import BatchNormalization, Dense
+    from keras.models import Sequential
+
+    def net(seed):
+        np.random.seed(seed)
+        m = Sequential()
+        m.add(BatchNormalization(input_shape=(12,), momentum=0.9))
+        m.add(Dense(16, activation="relu"))
+        m.add(BatchNormalization(momentum=0.9))
+        m.add(Dense(3, activation="softmax"))
+        m.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+        return m
+
+    x, y, _ = _data()
+    x = x * np.linspace(0.5, 3.0, 12, dtype="float32") + 2.0
+    kw = dict(batch_size=32, nb_epoch=3, verbose=0, shuffle=True)
+    a = net(17)
+    np.random.seed(2)
+    ha = a.fit(x, y, **kw)
+    b = net(17)
+    np.random.seed(2)
+    hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+    bn_a, bn_b = a.layers[0].get_weights(), b.layers[0].get_weights()
+    stats = _max_diff(bn_a[2:], bn_b[2:])
+    rel = max(float(np.max(np.abs(p - q) / np.maximum(1.0, np.abs(p)))) for p, q in zip(bn_a[2:], bn_b[2:]))
+    print("batchnorm on inputs: moving statistics max abs difference %.3g (relative %.3g)" % (stats, rel))
+    assert rel <= 1e-5
+    # training itself: not bitwise, but the same learning
+    print("batchnorm: losses %s vs %s" % (ha.history["loss"], hb.history["loss"]))
+    assert hb.history["loss"][-1] < hb.history["loss"][0]
+    assert abs(ha.history["loss"][-1] - hb.history["loss"][-1]) < 0.1 * ha.history["loss"][-1]
+    # workers=1: bitwise model.fit, moving statistics included (the driver takes the
+    # worker's state variables at each epoch end, not its weights, which still lack the
+    # last update)
+    a = net(18)
+    np.random.seed(2)
+    ha = a.fit(x, y, **kw)
+    b = net(18)
+    np.random.seed(2)
+    hb = keras.distributed.fit(b, x, y, workers=1, **kw)
+    assert ha.history["loss"] == hb.history["loss"]
+    assert all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
     _no_leftovers()
 
 

@@ -233,7 +233,10 @@ def _to_tensor(x, dtype=None):
 def _op(name, inputs, **attrs):
     ins = [_to_tensor(i).node for i in inputs]
     attrs = {k: v for k, v in attrs.items() if v is not None}
-    return Tensor(_graph().op(name, ins, attrs))
+    out = Tensor(_graph().op(name, ins, attrs))
+    if _SEED_SCOPES and "seed" in attrs:
+        _SEED_SCOPES[-1].nodes.append(out.node)  # a random node made by a layer call
+    return out
 
 
 def _float(x):
@@ -1554,10 +1557,57 @@ def binary_crossentropy(output, target, from_logits=False):
     )
 
 
+# Seeds of the random nodes each layer call creates. `Node.create_node` opens a scope
+# around `layer.call`; every seed drawn inside it is kept on the layer, by node index
+# (`layer._node_seeds[node_index] = [seed, ...]`, in draw order), and so are the random
+# nodes made (`layer._node_random[node_index] = [graph node, ...]`, in creation order).
+# keras.distributed sends the seeds to the workers, which rebuild the model under a plan
+# (`_SEED_PLAN`: {layer name: {node index: [seed, ...]}}) so that their random nodes take
+# the driver's seeds, and carries the nodes' call counters between driver and workers.
+_SEED_SCOPES = []
+_SEED_PLAN = None
+
+
+class _SeedScope:
+    """Context of one layer call (see `_SEED_SCOPES`)."""
+
+    def __init__(self, layer, node_index):
+        self.layer = layer
+        self.node_index = node_index
+        self.drawn = []
+        self.nodes = []
+        plan = None if _SEED_PLAN is None else _SEED_PLAN.get(layer.name, {}).get(node_index)
+        self.planned = list(plan or [])
+
+    def __enter__(self):
+        _SEED_SCOPES.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _SEED_SCOPES.pop()
+        if exc[0] is None:
+            if self.drawn:
+                self.layer.__dict__.setdefault("_node_seeds", {})[self.node_index] = self.drawn
+            if self.nodes:
+                self.layer.__dict__.setdefault("_node_random", {})[self.node_index] = self.nodes
+        return False
+
+
+def _seed_scope(layer, node_index):
+    return _SeedScope(layer, node_index)
+
+
 def _seed(seed):
-    if seed is None:
-        return int(np.random.randint(10e6))
-    return int(seed)
+    scope = _SEED_SCOPES[-1] if _SEED_SCOPES else None
+    if scope is not None and len(scope.planned) > len(scope.drawn):
+        s = int(scope.planned[len(scope.drawn)])
+    elif seed is None:
+        s = int(np.random.randint(10e6))
+    else:
+        s = int(seed)
+    if scope is not None:
+        scope.drawn.append(s)
+    return s
 
 
 def _noise_shape(noise_shape):
@@ -1582,16 +1632,14 @@ def _dropout_in_phase(x, level, noise_shape=None, seed=None):
     lp = learning_phase()
     if isinstance(lp, int):
         return dropout(x, level, noise_shape, seed) if lp else x
-    seed = _seed(seed)
     out = _op(
         "dropout",
         [_float(x), lp],
         level=float(level),
-        seed=seed,
+        seed=_seed(seed),
         noise_shape=_noise_shape(noise_shape),
     )
     out._uses_learning_phase = True
-    out._random_seed = seed  # keras.distributed rebuilds the layer with this seed
     return out
 
 

@@ -21,34 +21,62 @@ holds. Every replica, and the driver, then runs the same *apply function* (clipp
 the optimizer step, constraints) on `g`, so all replicas hold the same weights; the
 apply of step t travels with the request of step t+1 (one round trip per step).
 Logged losses are averaged with the same weights, other metrics weighted by shard size.
+A shard whose sample weights are all zero still runs (its metrics and moving statistics
+count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
 
 # Rules
 
 - Equality: with `workers=1` the weights, losses and metrics are bitwise those of
   `model.fit` on an identically built model with the same `np.random` seed (the fused
   train step equals gradient + apply bit for bit). With more workers the result equals
-  single-process training up to float32 rounding of the weighted sum.
-- Randomness (Dropout): every replica rebuilds the model with the driver's Dropout
-  seeds; replica 0 keeps each seed, replica k > 0 uses `seed + k * 0x9E3779B1 (mod
-  2**31 - 1)`. A random stream's counter advances once per gradient call, as in
-  `model.fit` (and, as there, once per validation batch: the workers replay the
-  driver's validation calls), and element indices restart at each shard's first row.
-  So replica 0's masks are exactly the single-process masks of its rows (and `workers=1` is bitwise
-  `model.fit`), while other shards draw independent masks with the same keep
-  probability: with Dropout and `workers > 1` training matches single-process training
-  in distribution, not elementwise. A replacement worker (`max_failures`) advances its
-  streams to the failed worker's counter before it resumes. Random nodes that are not
-  Dropout layers (e.g. `K.random_normal` inside a Lambda) take seeds drawn on each
-  worker from `np.random.seed(1 + rank)`. The workers' streams start at counter 0: a
-  model that already trained in this process continues with fresh counters, and the
-  driver's own `evaluate` / `predict` calls (in callbacks, say) are not replayed.
-- State: stateful models (stateful RNNs) raise NotImplementedError. State updates of
-  other models (moving averages) run on each worker on its own shard; the driver takes
-  worker 0's values at the end of every epoch.
+  single-process training up to float32 rounding of the weighted sum (Dropout,
+  GaussianNoise, GaussianDropout, recurrent dropout, masked losses and stateful RNNs
+  included; BatchNormalization in the training phase is the exception, see State).
+- Masked losses: Keras 1 divides a masked loss by the mask's mean over the whole batch
+  and a weighted one by the share of non-zero weights, so a shard's loss is normalised
+  differently from the batch's. For every step the driver evaluates the output masks
+  on the batch (from its weights, which equal the replicas') and weights shard k by
+  its rows `a_k = N_k / N`, with its sample weights of output o scaled by
+  `c_k / a_k`, where `c_k = (N M_k nnz_k) / (N_k M nnz)` (M: mask sum, nnz: non-zero
+  weights, N: rows; without a mask `c_k = nnz_k / nnz`): `sum_k a_k g_k` is then the
+  gradient of the whole batch's loss, regularisation counted once.
+- Randomness (the RNG rule): every replica's random nodes take the driver's seeds
+  (each layer call's seeds are recorded by layer and node, and a replica rebuilt from
+  the config takes them back), and a worker runs its shard of rows `r0..r1` of the
+  global batch with a *row offset* `r0`: random ops whose noise follows the batch axis
+  (Dropout, SpatialDropout, GaussianNoise, GaussianDropout, recurrent dropout) draw for
+  local row j the Philox elements of global row `r0 + j`. Every worker runs every step
+  (an empty shard still advances its streams), and replays the driver's validation
+  calls, so each stream's call counter advances exactly as in `model.fit`: the shards
+  together draw exactly the single-process masks. A replacement worker
+  (`max_failures`) advances its streams to the failed worker's counter before it
+  resumes. Not covered: random nodes made outside layer calls (in a custom loss or
+  metric) take seeds drawn on the workers; fixed-shape `K.random_*` tensors are drawn
+  whole on every worker. The workers' streams start at the driver's call counters and
+  the driver takes theirs at the end, so successive `fit` calls (distributed or not)
+  continue the streams as successive `model.fit` calls do; the driver's own `evaluate`
+  / `predict` calls during `fit` (in callbacks, say) are not replayed.
+- State: BatchNormalization (mode 0) normalises each shard with the shard's own
+  statistics in the training phase, as any data-parallel Keras did, so with
+  `workers > 1` a model with it only approximates single-process training. Its moving
+  statistics, though, are the whole batch's: after every step the driver combines the
+  workers' moving means (row-weighted average, which is the moving average of the
+  batch mean) and variances (the same, plus the spread of the shard means: the batch's
+  biased variance), keeps them and sends them back with the next step. Other state
+  updates (a custom layer's `add_update`) are combined by row-weighted averaging.
+- Stateful RNNs: the global batch (`batch_input_shape[0]`, which must equal
+  `batch_size`, as Keras requires) is split into fixed contiguous row ranges, one per
+  worker; each replica is built with batch size = its share and keeps its rows'
+  states from batch to batch, which is exactly what `model.fit` does with them
+  (shuffle or not). A `reset_states()` on the driver (a callback's) resets the workers'
+  states before the next step. At the end of every epoch the driver gathers the
+  states; its validation carries them on, as `model.fit`'s does, and hands them back.
+  A failed worker's states cannot be recovered, so `max_failures` must be 0.
 - `sync_every=k > 1` is an approximation (local SGD): each worker applies its own
   shard's gradient every step, and every k steps (and at each epoch end) the weights
   and optimizer slots are averaged across workers, weighted by the samples each
-  processed since the last average. There is no asynchronous mode.
+  processed since the last average (BatchNormalization's moving statistics, being
+  weights, with them). There is no asynchronous mode.
 - Threads: each worker sets `RAYON_NUM_THREADS=cpus_per_worker` before the engine
   starts and asks Ray for `cpus_per_worker` CPUs.
 - Faults: a worker that dies or raises ends `fit` with `WorkerError` naming the worker
@@ -57,9 +85,8 @@ Logged losses are averaged with the same weights, other metrics weighted by shar
   driver's current weights and optimizer state (which equal the failed worker's), so
   training goes on to the same result. (With `sync_every > 1` the fresh worker starts
   from the last averaged state instead: not the undisturbed result.)
-- Limits: an output mask (`Masking` upstream of a loss) is normalised per shard, so
-  with `workers > 1` a masked loss is an approximation; with several outputs, a shard
-  whose sample weights for one output are all zero while the batch has others raises
+- Limits: with several outputs, a shard whose sample weights (or mask) for one output
+  are all zero while the batch has others, and not for the other outputs, raises
   NotImplementedError. Custom layer classes, losses and metrics travel by reference
   (cloudpickle): their modules must be importable on the workers; Lambda functions
   travel as Keras 1's bytecode in the config.
@@ -135,6 +162,7 @@ class _Run:
         self.names = [None] * workers
         self.calls = [0] * workers
         self.index_ref = None
+        self.reset_pending = False
         for k in range(workers):
             self.actors[k] = self._start(k, spec)
         try:
@@ -223,6 +251,20 @@ class _Run:
                 refs[f.worker] = make(f.worker, self.actors[f.worker], True)
 
 
+def _reset_hook(run, layer):
+    cls_reset = type(layer).reset_states
+
+    def reset_states(states=None):
+        if states is not None:
+            raise NotImplementedError(
+                "keras.distributed.fit: reset_states(states) with given values during training is not supported"
+            )
+        cls_reset(layer)
+        run.reset_pending = True
+
+    return reset_states
+
+
 class _Failure(Exception):
     def __init__(self, worker, where, error):
         super().__init__(str(error))
@@ -276,8 +318,10 @@ def fit(
         ImportError: Ray is not installed.
         WorkerError: a worker died or raised (more than `max_failures` times).
         ValueError: the cluster has fewer CPUs than `workers * cpus_per_worker`.
-        NotImplementedError: stateful models.
+        ValueError: a stateful model trained with another batch size than the one it
+            was built for, with more workers than rows, or with `max_failures > 0`.
     """
+    from .. import backend as K
     from .. import callbacks as cbks
     from ..engine.training import batch_shuffle, dedupe_labels, make_batches, slice_X
     from . import _spec
@@ -293,10 +337,31 @@ def fit(
             "max_failures >= 0; got workers=%r, cpus_per_worker=%r, sync_every=%r, max_failures=%r"
             % (workers, cpus_per_worker, sync_every, max_failures)
         )
+    stateful_rows = None
     if model.stateful:
-        raise NotImplementedError(
-            "keras.distributed.fit: stateful models (stateful RNN states across batches) are not supported"
-        )
+        stateful_batch = {layer._state_batch() for layer in _spec.stateful_layers(model)}
+        if len(stateful_batch) != 1:
+            raise ValueError(
+                "keras.distributed.fit: the stateful layers disagree on the batch size (%s)"
+                % sorted(stateful_batch)
+            )
+        (stateful_batch,) = stateful_batch
+        if batch_size != stateful_batch:
+            raise ValueError(
+                "keras.distributed.fit: a stateful model built for batches of %d must be trained with "
+                "batch_size=%d (got %d)" % (stateful_batch, stateful_batch, batch_size)
+            )
+        if workers > stateful_batch:
+            raise ValueError(
+                "keras.distributed.fit: a stateful model's batch of %d rows cannot be split across %d workers"
+                % (stateful_batch, workers)
+            )
+        if int(max_failures) > 0:
+            raise ValueError(
+                "keras.distributed.fit: max_failures must be 0 for a stateful model (a failed worker's "
+                "recurrent states would be lost)"
+            )
+        stateful_rows = _split(0, stateful_batch, workers)
 
     # Data, exactly as model.fit standardises and splits it.
     x, y, sample_weights = model._standardize_user_data(
@@ -364,9 +429,19 @@ def fit(
     run = None
     data_ref = ray.put(ins)
     try:
-        run = _Run(
-            ray, model, _spec.make_spec(outer, model), data_ref, workers, cpus_per_worker, int(max_failures)
-        )
+        spec = _spec.make_spec(outer, model)
+        # combine state (moving statistics) on the driver after every step
+        spec["sync_state"] = workers > 1 and sync_every == 1 and bool(_spec.state_rules(model))
+        if stateful_rows is not None:
+            spec["stateful_rows"] = stateful_rows
+            spec["stateful_batch"] = batch_size
+            spec["rnn_states"] = [
+                np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
+            ]
+        run = _Run(ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures))
+        for layer in _spec.stateful_layers(model):
+            # a reset_states() on the driver (a callback's) reaches the workers at the next step
+            layer.reset_states = _reset_hook(run, layer)
         history = _loop(
             run,
             model,
@@ -389,8 +464,11 @@ def fit(
             cbks,
             batch_shuffle,
             make_batches,
+            _mask_function(model),
         )
     finally:
+        for layer in _spec.stateful_layers(model):
+            layer.__dict__.pop("reset_states", None)
         if run is not None:
             run.kill_all()
             run.index_ref = None
@@ -405,41 +483,97 @@ def fit(
     return history
 
 
-def _shares(ins, sw_at, n_out, shards):
-    """(a_k, per-output sample-weight scales or None) per shard; a_k = 0 for an empty
-    shard (or one whose weights are all zero, single output)."""
-    total_n = sum(e - s for s, e in shards)
-    if n_out == 1:
-        w = ins[sw_at]
-        nnz = [_nnz(w[s:e]) for s, e in shards]
-        tot = sum(nnz)
-        if tot == 0:
-            # Keras 1's loss is 0/0 on such a batch; the first shard reproduces that.
-            return [1.0] + [0.0] * (len(shards) - 1), [None] * len(shards)
-        return [n / tot for n in nnz], [None] * len(shards)
-    a = [(e - s) / total_n for s, e in shards]
+def _mask_function(model):
+    """(function, outputs): a function of the model's inputs (and learning phase)
+    returning, for each output whose loss is masked, each sample's mask sum; (None, [])
+    when no loss is masked."""
+    from .. import backend as K
+
+    masks = getattr(model, "_loss_masks", None) or []
+    outputs = [o for o, m in enumerate(masks) if m is not None]
+    if not outputs:
+        return None, []
+    sums = []
+    for o in outputs:
+        m = K.cast(masks[o], K.floatx())
+        nd = K.ndim(m)
+        sums.append(K.sum(m, axis=list(range(1, nd))) if nd > 1 else m)
+    return K.function(model.inputs + model._learning_phase_inputs(), sums), outputs
+
+
+def _shares(ins, sw_at, n_out, shards, mask_sums=None):
+    """(a_k, per-output sample-weight scales or None) per shard, such that
+    `sum_k a_k * g_k` is the gradient of the whole batch's loss, where g_k is the
+    gradient of shard k's loss with its sample weights of output o multiplied by
+    `scales[k][o]`; a_k = 0 leaves a shard out (empty, or all its weights zero).
+
+    Keras 1's loss of output o over a set of rows is S / nnz without a mask and
+    N / (M * nnz) * S with one, where S sums weight x mask x element loss, N counts the
+    rows, nnz the non-zero weights and M the mask. So the batch's loss is
+    sum_k c_k L_k with c_k = nnz_k / nnz, resp. (N M_k nnz_k) / (N_k M nnz): the
+    masked coefficients do not sum to one, so the shards are weighted by their row
+    share a_k = N_k / N (regularisation terms, present once in every g_k, then count
+    once) and their weights rescaled by c_k / a_k. `mask_sums[o]` holds the per-row
+    mask sums of the batch for each masked output o. Ratios are exact fractions, so
+    a scale is exactly 1.0 where nothing needs rescaling (workers=1 stays bitwise)."""
+    from fractions import Fraction
+
+    mask_sums = mask_sums or {}
+    bs = shards[0][0]
+    rows = [e - s for s, e in shards]
+    n = sum(rows)
+    coef, dead, live = {}, {}, []
+    for o in range(n_out):
+        w = ins[sw_at + o]
+        nnz_k = [_nnz(w[s:e]) for s, e in shards]
+        nnz = sum(nnz_k)
+        if o in mask_sums:
+            m_k = [
+                Fraction(float(np.sum(mask_sums[o][s - bs : e - bs], dtype=np.float64))) for s, e in shards
+            ]
+            m = sum(m_k)
+        else:
+            m_k, m = None, None
+        dead[o] = [
+            rows[k] == 0 or nnz_k[k] == 0 or (m_k is not None and m_k[k] == 0) for k in range(len(shards))
+        ]
+        if nnz == 0 or m == 0:
+            continue  # Keras 1's loss of this output is 0/0 on this batch
+        live.append(o)
+        if m_k is None:
+            coef[o] = [Fraction(v, nnz) for v in nnz_k]
+        else:
+            coef[o] = [
+                Fraction(n, r) * (mk / m) * Fraction(v, nnz) if r else Fraction(0)
+                for r, mk, v in zip(rows, m_k, nnz_k)
+            ]
+    if not live:
+        # The first shard reproduces Keras 1's 0/0 for the whole batch.
+        return [1.0] + [0.0] * (len(shards) - 1), [None] * len(shards)
+    kept = []
+    for k in range(len(shards)):
+        d = [dead[o][k] for o in live]
+        if all(d):
+            continue
+        if any(d):
+            o = live[d.index(True)]
+            raise NotImplementedError(
+                "keras.distributed.fit: a worker's shard has only zero sample weights (or an all-zero "
+                "mask) for output %d while the batch has others (use fewer workers or spread them)" % o
+            )
+        kept.append(k)
+    if n_out == 1 and not mask_sums:
+        return [float(c) for c in coef[0]], [None] * len(shards)
+    n_kept = sum(rows[k] for k in kept)
+    a = [Fraction(rows[k], n_kept) if k in kept else Fraction(0) for k in range(len(shards))]
     scales = []
-    for k, (s, e) in enumerate(shards):
-        if e == s:
+    for k in range(len(shards)):
+        if k not in kept:
             scales.append(None)
             continue
-        row = []
-        for o in range(n_out):
-            w = ins[sw_at + o]
-            nk, no = _nnz(w[s:e]), _nnz(w[shards[0][0] : shards[-1][1]])
-            if nk == 0 and no > 0:
-                raise NotImplementedError(
-                    "keras.distributed.fit: a worker's shard has only zero sample weights for output %d "
-                    "while the batch has others (use fewer workers or spread the zero weights)" % o
-                )
-            cells = int(np.prod(w[s:e].shape))
-            all_cells = int(np.prod(w[shards[0][0] : shards[-1][1]].shape))
-            if no == 0 or (nk, no) == (cells, all_cells):
-                row.append(1.0)
-            else:
-                row.append((nk / no) / a[k])
+        row = [float(coef[o][k] / a[k]) if o in coef else 1.0 for o in range(n_out)]
         scales.append(None if all(r == 1.0 for r in row) else row)
-    return a, scales
+    return [float(v) for v in a], scales
 
 
 def _combine(outs_by_k, weights_loss, weights_n, n_losses):
@@ -447,13 +581,14 @@ def _combine(outs_by_k, weights_loss, weights_n, n_losses):
     n = len(outs_by_k[k0])
     if len(outs_by_k) == 1:
         return list(outs_by_k[k0])
-    # Shards left out (all their weights zero) also leave the metric averages.
+    # Shards that did not run (no rows; sync_every > 1: all weights zero) leave the metrics.
     kept = float(sum(weights_n[k] for k in outs_by_k))
     weights_n = {k: weights_n[k] / kept for k in outs_by_k}
     res = []
     for i in range(n):
         wts = weights_loss if i < n_losses else weights_n
-        res.append(float(sum(wts[k] * outs_by_k[k][i] for k in outs_by_k)))
+        # a shard left out of the loss (weight 0) has a 0/0 loss: skip it, not 0 * nan
+        res.append(float(sum(wts[k] * outs_by_k[k][i] for k in outs_by_k if wts[k] != 0.0)))
     return res
 
 
@@ -479,6 +614,7 @@ def _loop(
     cbks,
     batch_shuffle,
     make_batches,
+    mask,
 ):
     from . import _spec
 
@@ -510,9 +646,32 @@ def _loop(
     callback_model.stop_training = False
     model.validation_data = val_ins
     has_state_updates = bool(model.updates)
+    mask_fn, mask_outputs = mask
+    n_x = len(model.inputs)
+    lp = [np.asarray(1.0, dtype=np.float32)] if model._learning_phase_inputs() else []
     hyper_sent = _spec.get_hyper(model.optimizer)
-    pending = None  # the averaged gradient every worker still has to apply
+    pending = None  # (averaged gradient, combined state) every worker still has to apply
     step = 0
+    # Moving statistics and other state: combined on the driver after every step.
+    rules = _spec.state_rules(model) if run.spec.get("sync_state") else []
+    state_vars = _spec.state_variables(rules)
+    rnn = bool(_spec.stateful_layers(model))
+
+    def take_reset():
+        """True once after a `reset_states()` on the driver (by a callback, say)."""
+        r, run.reset_pending = run.reset_pending, False
+        return r
+
+    def gather_rnn_states(where):
+        """The workers' rows of the stateful RNN states, into the driver's model."""
+        from .. import backend as K
+
+        if take_reset():
+            run.call(lambda k, a_, retry: a_.reset_states.remote(), where)
+        got = run.call(lambda k, a_, retry: a_.get_rnn_states.remote(), where)
+        variables = [v for layer in _spec.stateful_layers(model) for v in layer.states]
+        for i, v in enumerate(variables):
+            K.set_value(v, np.concatenate([got[k][i] for k in range(run.workers)], axis=0))
 
     def hyper_changes():
         nonlocal hyper_sent
@@ -572,58 +731,91 @@ def _loop(
                 batch_logs = {"batch": batch_index, "size": be - bs}
                 cb.on_batch_begin(batch_index, batch_logs)
                 shards = _split(bs, be, run.workers)
-                a, scales = _shares(epoch_ins, sw_at, n_out, shards)
+                mask_sums = None
+                if mask_fn is not None and run.workers > 1:
+                    # masked losses: each shard's mask sums, from the driver's weights
+                    # (equal to every replica's at this step)
+                    rows = index_array[bs:be]
+                    sums = mask_fn._program([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
+                    mask_sums = dict(zip(mask_outputs, sums))
+                a, scales = _shares(epoch_ins, sw_at, n_out, shards, mask_sums)
                 weights_n = [(e - s) / float(be - bs) for s, e in shards]
                 hyper = hyper_changes()
                 where = "step %d (epoch %d, batch %d)" % (step, epoch, batch_index)
                 if sync_every == 1:
                     pend_ref = ray.put(pending) if pending is not None and run.workers > 1 else pending
 
+                    reset = take_reset()
+
                     def make(
-                        k, actor, retry, pend_ref=pend_ref, shards=shards, a=a, scales=scales, hyper=hyper
+                        k,
+                        actor,
+                        retry,
+                        pend_ref=pend_ref,
+                        shards=shards,
+                        a=a,
+                        scales=scales,
+                        hyper=hyper,
+                        reset=reset,
+                        bs=bs,
                     ):
                         s, e = shards[k]
                         pend = None if retry else pend_ref
                         hyp = _spec.get_hyper(model.optimizer) if retry else hyper
-                        if a[k] == 0.0:
-                            return actor.apply.remote(pend, hyp) if (pend is not None or hyp) else None
-                        return actor.step.remote(pend, hyp, s, e, scales[k])
+                        if e == s:
+                            # no rows, but the random streams advance as everywhere
+                            return actor.apply.remote(pend, hyp, 1, reset)
+                        # (a shard whose weights are all zero runs too, for the metrics
+                        # and the moving statistics; its gradient is left out)
+                        return actor.step.remote(pend, hyp, s, e, scales[k], s - bs, reset)
 
                     results = run.call(make, where)
-                    grads = {k: r for k, r in results.items() if isinstance(r, tuple)}
-                    for k in grads:
-                        run.calls[k] += 1
+                    computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
+                    grads = {k: r for k, r in computed.items() if a[k] != 0.0}
+                    run.calls = [c + 1 for c in run.calls]
                     if len(grads) == 1:
-                        ((k0, (outs, flat)),) = grads.items()
+                        ((k0, (outs, flat, _)),) = grads.items()
                         if a[k0] != 1.0:
                             flat = (flat * np.float32(a[k0])).astype(np.float32)
-                        outs_by_k = {k0: outs}
                     else:
                         # sum_k a_k g_k in float32, in worker order (the same on every run)
                         flat, term = None, None
-                        for k, (_, g) in sorted(grads.items()):
+                        for k, (_, g, _) in sorted(grads.items()):
                             if flat is None:
                                 flat = np.multiply(g, np.float32(a[k]))
                                 term = np.empty_like(flat)
                             else:
                                 np.multiply(g, np.float32(a[k]), out=term)
                                 flat += term
-                        outs_by_k = {k: o for k, (o, _) in grads.items()}
+                    outs_by_k = {k: r[0] for k, r in computed.items()}
                     apply_program([flat])
-                    pending = flat
+                    state = None
+                    if rules:
+                        from .. import backend as K
+
+                        state = _spec.combine_state(
+                            rules,
+                            {k: r[2] for k, r in computed.items()},
+                            {k: shards[k][1] - shards[k][0] for k in computed},
+                        )
+                        for v, value in zip(state_vars, state):
+                            K.set_value(v, value)
+                    pending = (flat, state)
                     del pend_ref
                 else:
+                    reset = take_reset()
 
-                    def make(k, actor, retry, shards=shards, a=a, scales=scales, hyper=hyper):
+                    def make(
+                        k, actor, retry, shards=shards, a=a, scales=scales, hyper=hyper, reset=reset, bs=bs
+                    ):
                         s, e = shards[k]
-                        if e == s:
-                            return None
                         hyp = _spec.get_hyper(model.optimizer) if retry else hyper
-                        return actor.local_step.remote(hyp, s, e, scales[k])
+                        if a[k] == 0.0:
+                            return actor.apply.remote(None, hyp, 1, reset)
+                        return actor.local_step.remote(hyp, s, e, scales[k], s - bs, reset)
 
-                    outs_by_k = run.call(make, where)
-                    for k in outs_by_k:
-                        run.calls[k] += 1
+                    outs_by_k = {k: r for k, r in run.call(make, where).items() if isinstance(r, list)}
+                    run.calls = [c + 1 for c in run.calls]
                     for k, (s, e) in enumerate(shards):
                         since_sync[k] += e - s
                     if (step + 1) % sync_every == 0 or batch_index == len(batches) - 1:
@@ -637,12 +829,19 @@ def _loop(
                 cb.on_batch_end(batch_index, batch_logs)
                 step += 1
                 if batch_index == len(batches) - 1:
-                    if has_state_updates:
+                    if rnn:
+                        gather_rnn_states("epoch %d end" % epoch)
+                    if has_state_updates and not rules:
+                        # (not combined per step: one worker, or sync_every > 1) the state
+                        # variables of worker 0; its weights still lack the last update
+                        from .. import backend as K
+
                         st = run.call(
-                            lambda k, a_, retry: a_.get_state.remote() if k == 0 else None,
+                            lambda k, a_, retry: a_.get_state_values.remote() if k == 0 else None,
                             "epoch %d end" % epoch,
                         )
-                        model.set_weights(st[0]["weights"])
+                        for v, value in zip(_spec.state_variables(_spec.state_rules(model)), st[0]):
+                            K.set_value(v, value)
                     if do_validation:
                         val_outs = model._test_loop(
                             model.test_function, val_ins, batch_size=batch_size, verbose=0
@@ -656,11 +855,33 @@ def _loop(
                         n_val = len(make_batches(val_ins[0].shape[0], batch_size))
                         run.call(lambda k, a_, retry, n=n_val: a_.skip.remote(n), "epoch %d end" % epoch)
                         run.calls = [c + n_val for c in run.calls]
+                        if rnn:
+                            # model.fit's validation carries the states on (Keras 1's test
+                            # function updates them): the workers take the driver's.
+                            from .. import backend as K
+
+                            full = [
+                                np.asarray(K.get_value(v))
+                                for layer in _spec.stateful_layers(model)
+                                for v in layer.states
+                            ]
+                            ref = ray.put(full)
+                            run.call(
+                                lambda k, a_, retry, r=ref: a_.set_rnn_states.remote(r),
+                                "epoch %d end" % epoch,
+                            )
+                            del ref
             history.worker_samples.append(samples)
             cb.on_epoch_end(epoch, epoch_logs)
             if callback_model.stop_training:
                 break
         cb.on_train_end()
+        # The driver's random streams go on from where training left them (as after
+        # model.fit), so a later fit, evaluate or predict continues the same streams.
+        counters = run.call(
+            lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "the end of training"
+        )
+        _spec.set_counters(model, counters[0])
     except _Failure as f:  # only from paths without retry
         run.fail(f.worker, f.where, f.error)
     return history

@@ -1,15 +1,12 @@
-"""What travels from the driver to a replica: the model's config (with its random
-streams' seeds), its compile arguments, its weights and optimizer state."""
+"""What travels from the driver to a replica: the model's config, the seeds of its
+random nodes (by layer and node), its compile arguments, its weights and optimizer
+state."""
 
 import numpy as np
 
 from .. import backend as K
 
 _HYPER = ("lr", "momentum", "decay", "rho", "beta_1", "beta_2")
-
-# Replica `rank > 0` draws its dropout masks from the stream `seed + rank * _STRIDE`
-# (mod 2**31 - 1); rank 0 keeps the driver's seed.
-_STRIDE = 0x9E3779B1
 
 
 def inner(model):
@@ -21,12 +18,6 @@ def inner(model):
     return model
 
 
-def replica_seed(seed, rank):
-    if rank == 0:
-        return int(seed)
-    return int((int(seed) + rank * _STRIDE) % (2**31 - 1))
-
-
 def _walk_layers(layer):
     yield layer
     for sub in getattr(layer, "layers", None) or []:
@@ -34,38 +25,125 @@ def _walk_layers(layer):
             yield from _walk_layers(sub)
 
 
-def dropout_seeds(model):
-    """{layer name: seed} of the Dropout nodes the model's graph holds."""
-    seeds = {}
-    for layer in _walk_layers(model):
-        if not hasattr(layer, "seed"):
-            continue
-        found = set()
-        for node in getattr(layer, "inbound_nodes", []):
-            for t in node.output_tensors:
-                s = getattr(t, "_random_seed", None)
-                if s is not None:
-                    found.add(int(s))
-        if len(found) > 1:
-            raise NotImplementedError(
-                "keras.distributed.fit: layer %s is called several times with different random "
-                "seeds; give it an explicit `seed`" % layer.name
-            )
-        if found:
-            seeds[layer.name] = found.pop()
-    return seeds
+def _per_node(model, attr):
+    """{layer name: {node index in the rebuilt model: layer.<attr>[driver node index]}}
+    for every layer call of `model` that recorded something under `attr`.
+
+    A layer's nodes that belong to `model` are renumbered 0, 1, ... in order when the
+    model is rebuilt from its config (Keras 1's `get_config` keeps only those), so the
+    driver's node indices are mapped the same way."""
+    out = {}
+
+    def visit(container):
+        container = inner(container)
+        nodes = getattr(container, "container_nodes", None)
+        for layer in getattr(container, "layers", None) or []:
+            recorded = layer.__dict__.get(attr, {})
+            if nodes is None:
+                kept = list(range(len(layer.inbound_nodes)))
+            else:
+                kept = [i for i in range(len(layer.inbound_nodes)) if container._node_key(layer, i) in nodes]
+            entry = {j: list(recorded[i]) for j, i in enumerate(kept) if i in recorded}
+            if entry:
+                out.setdefault(layer.name, {}).update(entry)
+            if layer is not container and getattr(layer, "layers", None):
+                visit(layer)
+
+    visit(model)
+    return out
 
 
-def _inject_seeds(config, seeds, rank):
-    if isinstance(config, dict):
-        inner = config.get("config")
-        if "class_name" in config and isinstance(inner, dict) and inner.get("name") in seeds:
-            inner["seed"] = replica_seed(seeds[inner["name"]], rank)
-        for v in config.values():
-            _inject_seeds(v, seeds, rank)
-    elif isinstance(config, list):
-        for v in config:
-            _inject_seeds(v, seeds, rank)
+def seed_plan(model):
+    """{layer name: {node index in the rebuilt model: [seed, ...]}}: the seeds of the
+    random nodes (Dropout, noise layers, recurrent dropout) each layer call of `model`
+    created, for a replica rebuilt from `model.get_config()`."""
+    return _per_node(model, "_node_seeds")
+
+
+def get_counters(model):
+    """The call counters of `model`'s random nodes, keyed as `seed_plan`."""
+    graph = K.ferrokeras_backend._graph()
+    return {
+        name: {j: [graph.random_counter(n) for n in ids] for j, ids in by_node.items()}
+        for name, by_node in _per_node(model, "_node_random").items()
+    }
+
+
+def set_counters(model, counters):
+    """Moves `model`'s random streams to `counters` (from `get_counters` of a model
+    with the same config); nodes absent from either side are left alone."""
+    graph = K.ferrokeras_backend._graph()
+    for name, by_node in _per_node(model, "_node_random").items():
+        for j, ids in by_node.items():
+            for n, c in zip(ids, counters.get(name, {}).get(j, [])):
+                graph.set_random_counter(n, int(c))
+
+
+def _key(v):
+    return getattr(v, "node", None) if getattr(v, "node", None) is not None else id(v)
+
+
+def stateful_layers(model):
+    """The stateful recurrent layers of `model`, in layer order."""
+    return [
+        layer
+        for layer in _walk_layers(inner(model))
+        if getattr(layer, "stateful", False)
+        and not getattr(layer, "layers", None)
+        and getattr(layer, "states", None)
+    ]
+
+
+def state_rules(model):
+    """How the workers' values of the variables that `model`'s state updates write
+    (stateful RNN states aside) are combined after a step, in a fixed order:
+    `("bn", running_mean, running_var, momentum)` for a BatchNormalization layer in
+    mode 0 (the whole batch's moving mean and biased variance, see `combine_state`),
+    `("avg", variable)` for any other state (average weighted by the shards' rows)."""
+    m = inner(model)
+    rnn = {_key(v) for layer in stateful_layers(m) for v in layer.states}
+    rules, seen = [], set(rnn)
+    for layer in _walk_layers(m):
+        if layer.__class__.__name__ == "BatchNormalization" and getattr(layer, "mode", None) == 0:
+            if hasattr(layer, "running_mean") and _key(layer.running_mean) not in seen:
+                rules.append(("bn", layer.running_mean, layer.running_std, float(layer.momentum)))
+                seen.update((_key(layer.running_mean), _key(layer.running_std)))
+    for u in m.updates:
+        if isinstance(u, (tuple, list)) and len(u) == 2 and _key(u[0]) not in seen:
+            rules.append(("avg", u[0]))
+            seen.add(_key(u[0]))
+    return rules
+
+
+def state_variables(rules):
+    out = []
+    for r in rules:
+        out.extend(r[1:3] if r[0] == "bn" else r[1:2])
+    return out
+
+
+def combine_state(rules, values, rows):
+    """The driver's state after a step from the workers' (`values[k]`, per variable of
+    `state_variables(rules)`; `rows[k]` the rows worker k computed on).
+
+    A BatchNormalization moving mean is linear in the batch mean, so the row-weighted
+    average of the workers' moving means is the whole batch's. The biased variance of
+    the whole batch adds the spread of the shard means to the shards' variances: with
+    momentum m, each worker's moving mean is m * mean0 + (1 - m) * mean_k, so
+    `var' = sum_k w_k var'_k + sum_k w_k (mean'_k - mean')**2 / (1 - m)`."""
+    ks = sorted(values)
+    tot = float(sum(rows[k] for k in ks))
+    w = [rows[k] / tot for k in ks]
+    out, i = [], 0
+    for r in rules:
+        n = 2 if r[0] == "bn" else 1
+        cols = [[np.asarray(values[k][i + j], dtype=np.float64) for k in ks] for j in range(n)]
+        avg = [sum(wk * c for wk, c in zip(w, col)) for col in cols]
+        if r[0] == "bn" and r[3] < 1.0 and len(ks) > 1:
+            avg[1] = avg[1] + sum(wk * (c - avg[0]) ** 2 for wk, c in zip(w, cols[0])) / (1.0 - r[3])
+        out.extend(a.astype(np.asarray(values[ks[0]][i + j]).dtype) for j, a in enumerate(avg))
+        i += n
+    return out
 
 
 def custom_objects(model):
@@ -119,7 +197,7 @@ def make_spec(outer, model):
     opt = model.optimizer
     return {
         "config": config,
-        "seeds": dropout_seeds(outer),
+        "seed_plan": seed_plan(outer),
         "custom_objects": custom_objects(outer),
         "compile": {
             "optimizer": {"class_name": opt.__class__.__name__, "config": opt.get_config()},
@@ -130,7 +208,22 @@ def make_spec(outer, model):
         },
         "state": get_state(model),
         "hyper": get_hyper(opt),
+        "counters": get_counters(outer),
     }
+
+
+def _set_batch_size(config, batch, share):
+    """A stateful replica's config: every `batch_input_shape` of the global batch size
+    `batch` gets the replica's share of rows."""
+    if isinstance(config, dict):
+        shape = config.get("batch_input_shape")
+        if isinstance(shape, (list, tuple)) and shape and shape[0] == batch:
+            config["batch_input_shape"] = [share] + list(shape[1:])
+        for v in config.values():
+            _set_batch_size(v, batch, share)
+    elif isinstance(config, list):
+        for v in config:
+            _set_batch_size(v, batch, share)
 
 
 def build_model(spec, rank):
@@ -138,24 +231,33 @@ def build_model(spec, rank):
     step compiled (state not loaded yet)."""
     import copy
 
+    from ..backend import ferrokeras_backend as FK
     from ..models import model_from_config
     from ..optimizers import optimizer_from_config
 
     config = copy.deepcopy(spec["config"])
-    _inject_seeds(config, spec["seeds"], rank)
+    rows = spec.get("stateful_rows")
+    if rows:
+        r0, r1 = rows[rank]
+        _set_batch_size(config, spec["stateful_batch"], r1 - r0)
     custom = spec["custom_objects"]
-    # Other random draws made while building (initial weights, replaced just after, and
-    # any random node without a layer seed) come from a fixed stream per rank.
-    np.random.seed(1 + rank)
-    # The config is the driver's own model: its Lambda bytecode is trusted.
-    model = model_from_config(config, custom_objects=custom, safe_mode=False)
-    c = spec["compile"]
-    optimizer = optimizer_from_config(c["optimizer"], custom_objects=custom)
-    model.compile(
-        optimizer,
-        c["loss"],
-        metrics=c["metrics"],
-        loss_weights=c["loss_weights"],
-        sample_weight_mode=c["sample_weight_mode"],
-    )
+    # Random nodes made by layer calls take the driver's seeds (the plan); other draws
+    # (initial weights, replaced just after; random nodes of a custom loss or metric)
+    # come from one fixed stream, the same on every rank.
+    np.random.seed(1)
+    FK._SEED_PLAN = spec["seed_plan"]
+    try:
+        # The config is the driver's own model: its Lambda bytecode is trusted.
+        model = model_from_config(config, custom_objects=custom, safe_mode=False)
+        c = spec["compile"]
+        optimizer = optimizer_from_config(c["optimizer"], custom_objects=custom)
+        model.compile(
+            optimizer,
+            c["loss"],
+            metrics=c["metrics"],
+            loss_weights=c["loss_weights"],
+            sample_weight_mode=c["sample_weight_mode"],
+        )
+    finally:
+        FK._SEED_PLAN = None
     return model

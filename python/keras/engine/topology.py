@@ -113,14 +113,17 @@ class Node:
 
         assert len(input_shapes) == len(input_tensors) == len(input_masks)
 
-        if len(input_tensors) == 1:
-            output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
-            output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
-            output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes[0]))
-        else:
-            output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
-            output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
-            output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
+        # Seeds of random nodes created by this call are kept by node index (for
+        # keras.distributed's replicas; see the backend's `_seed_scope`).
+        with K.ferrokeras_backend._seed_scope(outbound_layer, len(outbound_layer.inbound_nodes)):
+            if len(input_tensors) == 1:
+                output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
+                output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
+                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes[0]))
+            else:
+                output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
+                output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
+                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
 
         if not output_tensors or output_tensors[0] is None:
             raise TypeError(

@@ -587,6 +587,8 @@ class Model(Container):
             masks = [None for _ in self.outputs]
         if type(masks) is not list:
             masks = [masks]
+        # the masks the losses are normalised with (keras.distributed weights shards by them)
+        self._loss_masks = masks
 
         if loss_weights is None:
             loss_weights_list = [1.0 for _ in range(len(self.outputs))]

@@ -227,6 +227,18 @@ impl PyGraph {
         g.set_value(vid, v).map_err(to_py)
     }
 
+    /// The next call counter of a random node's stream.
+    fn random_counter(&self, node: usize) -> PyResult<u64> {
+        self.g().random_counter(NodeId(node)).map_err(to_py)
+    }
+
+    /// Sets the next call counter of a random node's stream.
+    fn set_random_counter(&self, node: usize, counter: u64) -> PyResult<()> {
+        self.g()
+            .set_random_counter(NodeId(node), counter)
+            .map_err(to_py)
+    }
+
     /// A fused optimizer step (see `ferrokeras::optim`). `hyper` maps names (lr, decay,
     /// iterations, momentum, rho, beta_1, beta_2, m_schedule) to scalar variable nodes;
     /// `slots[j][i]` is the j-th slot variable of parameter i; `constraints[i]` is None or
@@ -399,11 +411,16 @@ impl PyProgram {
         self.inner.n_outputs()
     }
 
-    /// Runs the function on a list of C-contiguous float32/int32 arrays.
+    /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
+    /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
+    /// Gaussian noise) then draw the noise of those rows of the larger batch, for this
+    /// call only (data-parallel shards; see `Session::set_row_offset`).
+    #[pyo3(signature = (inputs, row_offset = 0))]
     fn __call__<'py>(
         &self,
         py: Python<'py>,
         inputs: Vec<Bound<'py, PyAny>>,
+        row_offset: u64,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let prog = &*self.inner;
         if inputs.len() != prog.n_inputs() {
@@ -439,6 +456,7 @@ impl PyProgram {
                 )));
             }
         }
+        sess.set_row_offset(row_offset);
         {
             let (p, st) = sess.parts();
             py.detach(|| guarded(|| p.run_state(st)))?;

@@ -153,3 +153,45 @@ fn learning_phase_defaults_to_test_and_can_be_fed() {
     let zeros = c[0].f.iter().filter(|&&v| v == 0.0).count();
     assert!(zeros > 0);
 }
+
+#[test]
+fn row_offset_and_random_counters_let_shards_reproduce_a_batch() {
+    // Two identical graphs: one runs a batch of 5 rows, the other its rows 2..5 with
+    // a row offset of 2 after its counter was moved to the first graph's.
+    let build = || {
+        let (g, x, _y, _loss, _p) = mlp(6, 50, 3, true);
+        let drop = ferrokeras::NodeId(
+            (0..g.len())
+                .find(|&i| g.node(ferrokeras::NodeId(i)).unwrap().name == "dropout")
+                .unwrap(),
+        );
+        let lp = g.learning_phase();
+        let f = g.compile(&[x, lp], &[drop], vec![]).unwrap();
+        (g, drop, f)
+    };
+    let (g1, d1, f1) = build();
+    let (g2, d2, f2) = build();
+    let xb = data(&[5, 6], 3);
+    f1.run(&[xb.clone(), Value::scalar(1.0)]).unwrap();
+    assert_eq!(g1.random_counter(d1).unwrap(), 1);
+    let full = f1.run(&[xb.clone(), Value::scalar(1.0)]).unwrap();
+    assert_eq!(g1.random_counter(d1).unwrap(), 2);
+    assert_eq!(g2.random_counter(d2).unwrap(), 0);
+    g2.set_random_counter(d2, 1).unwrap();
+    let tail = Value::from_f32(&[3, 6], xb.f[12..].to_vec()).unwrap();
+    let mut s = f2.session();
+    s.feed(0, &tail).unwrap();
+    s.feed(1, &Value::scalar(1.0)).unwrap();
+    s.set_row_offset(2);
+    s.run().unwrap();
+    let row = full[0].f.len() / 5;
+    assert_eq!(s.output(0).f, full[0].f[2 * row..]);
+    // the offset is for one run only: the next run starts at row 0 again
+    s.feed(0, &tail).unwrap();
+    s.feed(1, &Value::scalar(1.0)).unwrap();
+    s.run().unwrap();
+    drop(s);
+    assert_eq!(g2.random_counter(d2).unwrap(), 3);
+    assert!(g2.random_counter(ferrokeras::NodeId(0)).is_err());
+    assert!(g2.set_random_counter(ferrokeras::NodeId(0), 1).is_err());
+}

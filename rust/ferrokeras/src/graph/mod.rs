@@ -321,6 +321,33 @@ impl Graph {
         Ok(())
     }
 
+    /// How many times the random node `id` has drawn (its stream's next call
+    /// counter; 0 before its first run).
+    pub fn random_counter(&self, id: NodeId) -> Result<u64> {
+        self.expect_random(id)?;
+        Ok(self.store.lock().counters.get(&id).copied().unwrap_or(0))
+    }
+
+    /// Sets the next call counter of the random node `id`'s stream, so that a graph
+    /// rebuilt elsewhere (a data-parallel replica) continues a stream where another
+    /// left it.
+    pub fn set_random_counter(&self, id: NodeId, counter: u64) -> Result<()> {
+        self.expect_random(id)?;
+        self.store.lock().counters.insert(id, counter);
+        Ok(())
+    }
+
+    fn expect_random(&self, id: NodeId) -> Result<()> {
+        let n = self.node(id)?;
+        match &n.kind {
+            NodeKind::Op(op) if op.is_random() => Ok(()),
+            _ => Err(Error::Value(format!(
+                "node '{}' is not a random op",
+                n.name
+            ))),
+        }
+    }
+
     /// Compiles a Program computing `outputs` from the fed `inputs`, then applying
     /// `updates` to variables.
     pub fn compile(

@@ -49,6 +49,8 @@ pub struct ExecState {
     fed: Vec<bool>,
     key: Vec<Vec<usize>>,
     planned: bool,
+    /// Global row of the batch's first row for the next run (reset to 0 after it).
+    row_offset: u64,
 }
 
 /// A compiled, runnable computation over a graph's variables.
@@ -234,6 +236,7 @@ impl Program {
             fed: vec![false; n],
             key: vec![Vec::new(); feeds.len()],
             planned: false,
+            row_offset: 0,
         };
         Ok(Program {
             nodes,
@@ -445,6 +448,7 @@ impl Program {
         for s in &self.feeds {
             st.fed[*s] = false;
         }
+        st.row_offset = 0;
         r
     }
 
@@ -476,6 +480,7 @@ impl Program {
                 if op.is_random() {
                     let c = vars.counters.entry(self.ids[s]).or_insert(0);
                     st.scratch[s].counter = *c;
+                    st.scratch[s].row = st.row_offset;
                     *c += 1;
                 }
             }
@@ -681,6 +686,16 @@ impl Session<'_> {
         fill(v);
         self.st.fed[s] = true;
         Ok(())
+    }
+
+    /// Declares that the fed batch is rows `row ..` of a larger batch, for the next run
+    /// only (it falls back to 0 afterwards). Random ops whose noise follows the batch
+    /// axis (dropout, Gaussian noise) then draw, for local row `j`, the noise the whole
+    /// batch draws for row `row + j`; random counters advance as usual (once per run).
+    /// Data-parallel training feeds each worker's shard with its first row here, so the
+    /// shards together draw exactly the single-process noise of the batch.
+    pub fn set_row_offset(&mut self, row: u64) {
+        self.st.row_offset = row;
     }
 
     /// Runs the Program on the fed inputs.

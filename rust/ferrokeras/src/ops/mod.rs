@@ -65,6 +65,12 @@ pub struct Scratch {
     pub i: Vec<i32>,
     /// The random-stream call counter used by the last forward (random ops only).
     pub counter: u64,
+    /// The global row of this call's first batch row (random ops only; see
+    /// [`Session::set_row_offset`](crate::graph::Session::set_row_offset)):
+    /// noise that follows the batch axis draws its element `i` as element
+    /// `row * elements_per_row + i` of the stream, so a shard of a batch draws exactly
+    /// the noise the whole batch draws for its rows.
+    pub row: u64,
 }
 
 /// What the executor hands a kernel besides its inputs and output.

@@ -14,6 +14,14 @@
 //! `i / 2` (Box-Muller on its first two words, cosine for even `i`, sine for odd).
 //! The dropout mask keeps element `i` when its uniform `u >= level`; with a
 //! `noise_shape`, `i` is the flat index in the noise-shaped mask, which is broadcast.
+//!
+//! Shards of a batch: when the executor says the fed batch starts at global row `r`
+//! (`Scratch::row`, set through `Session::set_row_offset`), noise that follows the
+//! batch axis (dropout masks whose `noise_shape` does not broadcast the first axis,
+//! Gaussian noise) draws its element `i` as element `r * elements_per_row + i`. A shard
+//! of rows `r .. r + n` therefore draws exactly what the whole batch draws for those
+//! rows, at the same call counter. Fixed-shape random tensors (`random_*`) and masks
+//! broadcast over the batch ignore the row: every shard draws the whole tensor.
 
 use std::sync::Arc;
 
@@ -139,24 +147,95 @@ simd_fn! {
     }
 }
 
-/// Calls `f(k, n)` for the standard normals `n` of indices `start + k`, `k < len`
-/// (`start` even), with `rng::fill_normal`'s numerics.
+/// Uniform words of mask elements `start ..` that precede the next multiple of 4
+/// (at most 3, fewer when `len` is shorter), one per element: the unaligned head of
+/// a slice whose aligned rest the batch kernels above handle.
 #[inline]
-fn for_each_normal(seed: u64, call: u64, start: usize, len: usize, mut f: impl FnMut(usize, f32)) {
+fn head_words(seed: u64, call: u64, start: u64, len: usize) -> SmallVec<[u32; 3]> {
+    let skip = (start % 4) as usize;
+    if skip == 0 {
+        return SmallVec::new();
+    }
+    let w = rng::block(seed, call, start / 4);
+    w[skip..].iter().take(len).copied().collect()
+}
+
+/// [`dropout_set`] (`add == false`) or [`dropout_add`] for any `start`: the elements
+/// before the next multiple of 4 one by one, the rest with the batch kernel.
+#[allow(clippy::too_many_arguments)]
+fn dropout_at(
+    src: &[f32],
+    dst: &mut [f32],
+    add: bool,
+    seed: u64,
+    call: u64,
+    start: u64,
+    p: f32,
+    keep: f32,
+) {
+    let head = head_words(seed, call, start, dst.len());
+    for ((o, &v), &u) in dst.iter_mut().zip(src).zip(&head) {
+        let val = if rng::to_unit(u) >= p { v / keep } else { 0.0 };
+        if add {
+            *o += val;
+        } else {
+            *o = val;
+        }
+    }
+    let h = head.len();
+    let (s, d, at) = (&src[h..], &mut dst[h..], start + h as u64);
+    if add {
+        dropout_add(s, d, seed, call, at, p, keep)
+    } else {
+        dropout_set(s, d, seed, call, at, p, keep)
+    }
+}
+
+/// [`keep_flags`] for any `start`.
+fn keep_flags_at(m: &mut [f32], seed: u64, call: u64, start: u64, p: f32) {
+    let head = head_words(seed, call, start, m.len());
+    for (o, &u) in m.iter_mut().zip(&head) {
+        *o = if rng::to_unit(u) >= p { 1.0 } else { 0.0 };
+    }
+    let h = head.len();
+    keep_flags(&mut m[h..], seed, call, start + h as u64, p)
+}
+
+/// Calls `f(k, n)` for the standard normals `n` of indices `start + k`, `k < len`,
+/// with `rng::fill_normal`'s numerics (normal `i` is the cosine (even `i`) or sine
+/// (odd `i`) of block `i / 2`'s Box-Muller pair).
+#[inline]
+fn for_each_normal(seed: u64, call: u64, start: u64, len: usize, mut f: impl FnMut(usize, f32)) {
     let mut k = 0;
-    let mut b = (start / 2) as u64;
+    let mut b = start / 2;
+    let mut odd = start % 2 == 1;
     while k < len {
         let w = rng::block(seed, call, b);
         let u1 = ((w[0] >> 8) as f64 + 1.0) / 16_777_217.0;
         let u2 = (w[1] >> 8) as f64 / 16_777_216.0;
         let r = (-2.0 * u1.ln()).sqrt();
         let t = 2.0 * std::f64::consts::PI * u2;
-        f(k, (r * t.cos()) as f32);
-        if k + 1 < len {
-            f(k + 1, (r * t.sin()) as f32);
+        if !odd {
+            f(k, (r * t.cos()) as f32);
+            k += 1;
         }
-        k += 2;
+        if k < len {
+            f(k, (r * t.sin()) as f32);
+            k += 1;
+        }
+        odd = false;
         b += 1;
+    }
+}
+
+/// First stream element of a call's noise: `row` (the call's first global row, see
+/// [`Scratch::row`](crate::ops::Scratch::row)) times the noise elements per batch row,
+/// for noise of `len` elements whose first axis (of size `rows`) is the batch axis.
+fn row_start(row: u64, len: usize, rows: usize) -> u64 {
+    if row == 0 || rows == 0 {
+        0
+    } else {
+        row * (len / rows) as u64
     }
 }
 
@@ -270,24 +349,29 @@ impl Dropout {
         if src.is_empty() {
             return Ok(());
         }
+        let mlen: usize = ms.iter().product();
+        // The mask follows the batch axis unless noise_shape broadcasts it (entry 1).
+        let follows_batch = self
+            .noise_shape
+            .as_ref()
+            .is_none_or(|ns| ns.first() != Some(&1));
+        let off = match ms.first() {
+            Some(&rows) if follows_batch => row_start(ctx.scratch.row, mlen, rows),
+            _ => 0,
+        };
         if ms[..] == xs[..] {
             chunked2(src, dst, |start, s, d| {
-                if add {
-                    dropout_add(s, d, seed, call, start as u64, p, keep)
-                } else {
-                    dropout_set(s, d, seed, call, start as u64, p, keep)
-                }
+                dropout_at(s, d, add, seed, call, off + start as u64, p, keep)
             });
             return Ok(());
         }
         // Broadcast mask: regenerate it into the scratch buffer, then walk rows of
         // the last axis with the mask offset of each row.
         let n = xs.len();
-        let mlen: usize = ms.iter().product();
         let mask = &mut ctx.scratch.f;
         mask.resize(mlen, 0.0);
         chunked(&mut mask[..mlen], |start, m| {
-            keep_flags(m, seed, call, start as u64, p)
+            keep_flags_at(m, seed, call, off + start as u64, p)
         });
         let mask = &mask[..mlen];
         // mask strides seen from x (0 on broadcast axes)
@@ -446,14 +530,19 @@ impl Op for GaussianNoise {
             return Ok(());
         }
         let (seed, call) = (self.seed, ctx.scratch.counter);
+        let off = row_start(
+            ctx.scratch.row,
+            x.len(),
+            x.shape.first().copied().unwrap_or(0),
+        );
         match self.kind {
             GaussKind::Additive { sigma } => chunked2(&x.f, &mut out.f, |start, xc, yc| {
-                for_each_normal(seed, call, start, yc.len(), |k, n| {
+                for_each_normal(seed, call, off + start as u64, yc.len(), |k, n| {
                     yc[k] = xc[k] + sigma * n
                 })
             }),
             GaussKind::Multiplicative { std } => chunked2(&x.f, &mut out.f, |start, xc, yc| {
-                for_each_normal(seed, call, start, yc.len(), |k, n| {
+                for_each_normal(seed, call, off + start as u64, yc.len(), |k, n| {
                     yc[k] = xc[k] * (n * std + 1.0)
                 })
             }),
@@ -473,8 +562,14 @@ impl Op for GaussianNoise {
         match self.kind {
             GaussKind::Multiplicative { std } if self.active(inputs[1]) => {
                 let (seed, call) = (self.seed, ctx.scratch.counter);
+                let x = inputs[0];
+                let off = row_start(
+                    ctx.scratch.row,
+                    x.len(),
+                    x.shape.first().copied().unwrap_or(0),
+                );
                 chunked2(g, gin, |start, gc, dc| {
-                    for_each_normal(seed, call, start, dc.len(), |k, n| {
+                    for_each_normal(seed, call, off + start as u64, dc.len(), |k, n| {
                         dc[k] += gc[k] * (n * std + 1.0)
                     })
                 });
@@ -534,7 +629,7 @@ impl Op for RandomTensor {
                 uniform_fill(y, seed, call, s as u64, 0.0, p, true)
             }),
             Dist::Normal { mean, std } => chunked(&mut out.f, |s, y| {
-                for_each_normal(seed, call, s, y.len(), |k, n| y[k] = n * std + mean)
+                for_each_normal(seed, call, s as u64, y.len(), |k, n| y[k] = n * std + mean)
             }),
         }
         Ok(())
@@ -1207,6 +1302,104 @@ mod tests {
             let one = pool(1).install(|| run(&o, &[], 1));
             let two = pool(2).install(|| run(&o, &[], 1));
             assert_eq!(one, two, "{name}");
+        }
+    }
+
+    /// Forward output and input gradient of `o` on rows `r0..r1` of `x` fed as a batch
+    /// that starts at global row `r0`.
+    fn shard(
+        o: &OpRef,
+        x: &Value,
+        g: &Value,
+        r0: usize,
+        r1: usize,
+        counter: u64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let row = x.len() / x.shape[0];
+        let mut shape = x.shape.clone();
+        shape[0] = r1 - r0;
+        let xs = Value::from_f32(&shape, x.f[r0 * row..r1 * row].to_vec()).unwrap();
+        let inputs = [xs, Value::scalar(TRAIN)];
+        let mut sc = Scratch {
+            counter,
+            row: r0 as u64,
+            ..Default::default()
+        };
+        let y = forward_with(o, &inputs, &mut sc).unwrap();
+        let refs: Vec<&Value> = inputs.iter().collect();
+        let mut gin = vec![0.0; inputs[0].len()];
+        o.backward(
+            0,
+            &refs,
+            &y,
+            &g.f[r0 * row..r1 * row],
+            &mut gin,
+            &mut OpCtx { scratch: &mut sc },
+        )
+        .unwrap();
+        (y.f, gin)
+    }
+
+    #[test]
+    fn shards_with_a_row_offset_draw_the_whole_batch_noise() {
+        // Odd row lengths put shard starts off the Philox word and pair boundaries;
+        // the last shape is large enough for the parallel kernels.
+        let cases: Vec<(Vec<usize>, Option<Vec<i64>>)> = vec![
+            (vec![7, 5], None),
+            (vec![9, 3, 5], None),
+            (vec![6, 4, 3], Some(vec![-1, 1, 3])),
+            (vec![6, 4, 3], Some(vec![1, 4, 3])),
+            (vec![5, 30_001], None),
+        ];
+        for (shape, ns) in cases {
+            let x = rand(&shape, 3, -2.0, 2.0);
+            let g = rand(&shape, 4, -1.0, 1.0);
+            let mut ops = vec![match &ns {
+                None => dropout(0.4, 21),
+                Some(ns) => op(
+                    "dropout",
+                    &[
+                        ("level", Attr::Float(0.4)),
+                        ("seed", Attr::Int(21)),
+                        ("noise_shape", Attr::Ints(ns.clone())),
+                    ],
+                ),
+            }];
+            if ns.is_none() {
+                ops.push(op(
+                    "gaussian_noise",
+                    &[("sigma", Attr::Float(0.7)), ("seed", Attr::Int(22))],
+                ));
+                ops.push(op(
+                    "gaussian_dropout",
+                    &[("p", Attr::Float(0.3)), ("seed", Attr::Int(23))],
+                ));
+            }
+            let n = shape[0];
+            for o in &ops {
+                let (y, gin) = shard(o, &x, &g, 0, n, 6);
+                assert_eq!(y, run(o, &[x.clone(), Value::scalar(TRAIN)], 6).f);
+                for cuts in [vec![0, 1, n], vec![0, 3, n], vec![0, 2, 3, n - 1, n]] {
+                    let (mut ys, mut gs) = (Vec::new(), Vec::new());
+                    for w in cuts.windows(2) {
+                        let (a, b) = shard(o, &x, &g, w[0], w[1], 6);
+                        ys.extend(a);
+                        gs.extend(b);
+                    }
+                    let what = format!("{} {shape:?} {ns:?} cuts {cuts:?}", o.name());
+                    assert!(ys == y, "forward of {what}");
+                    assert!(gs == gin, "backward of {what}");
+                }
+                // Row 1 fed alone without its offset draws row 0's noise, not its own
+                // (unless the mask is shared by all rows).
+                let row = x.len() / n;
+                let mut one = shape.clone();
+                one[0] = 1;
+                let x1 = Value::from_f32(&one, x.f[row..2 * row].to_vec()).unwrap();
+                let plain = run(o, &[x1, Value::scalar(TRAIN)], 6).f;
+                let shared = ns.as_ref().is_some_and(|v| v[0] == 1);
+                assert_eq!(shard(o, &x, &g, 1, 2, 6).0 == plain, shared, "{}", o.name());
+            }
         }
     }
 }
