@@ -7,10 +7,14 @@
 //! Shapes: a Dense output (features last), the MNIST CNN's second conv output
 //! (channels first, axis 1) and a channels-last image batch (axis 3).
 //!
+//! After the criterion groups, one line per shape states the ratio BN / relu from
+//! interleaved timing rounds (the fastest round of each, so a busy machine that slows
+//! one of them for a while does not skew it): `ratio bn/relu <name>: <r>x`.
+//!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench normalization`
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::ops::{build, OpCtx, Scratch};
@@ -37,6 +41,7 @@ fn bench_bn(c: &mut Criterion) {
     grp.sample_size(20);
     grp.warm_up_time(Duration::from_millis(800));
     grp.measurement_time(Duration::from_millis(2500));
+    let mut ratios = Vec::new();
     for &(name, shape, axis) in SHAPES {
         let n: usize = shape.iter().product();
         let ax = if axis < 0 {
@@ -61,35 +66,63 @@ fn bench_bn(c: &mut Criterion) {
         let mut dx = vec![0.0f32; n];
         let mut dgamma = vec![0.0f32; ch];
         let mut dbeta = vec![0.0f32; ch];
-        grp.bench_function(format!("bn_train_fwd_bwd/{name}"), |b| {
-            b.iter(|| {
-                let ins = [&x, &gamma, &beta];
-                let mut ctx = OpCtx {
-                    scratch: &mut scratch,
-                };
-                bn.forward(&ins, &mut y, &mut ctx).unwrap();
-                bn.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
-                bn.backward(1, &ins, &y, &g, &mut dgamma, &mut ctx).unwrap();
-                bn.backward(2, &ins, &y, &g, &mut dbeta, &mut ctx).unwrap();
-                black_box((&y, &dx));
-            })
-        });
+        let mut bn_step = || {
+            let ins = [&x, &gamma, &beta];
+            let mut ctx = OpCtx {
+                scratch: &mut scratch,
+            };
+            bn.forward(&ins, &mut y, &mut ctx).unwrap();
+            bn.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
+            bn.backward(1, &ins, &y, &g, &mut dgamma, &mut ctx).unwrap();
+            bn.backward(2, &ins, &y, &g, &mut dbeta, &mut ctx).unwrap();
+            black_box((&y, &dx));
+        };
+        grp.bench_function(format!("bn_train_fwd_bwd/{name}"), |b| b.iter(&mut bn_step));
 
         let relu = build("relu", &Attrs::new("relu")).unwrap();
-        let mut scratch = Scratch::default();
-        grp.bench_function(format!("relu_fwd_bwd/{name}"), |b| {
-            b.iter(|| {
-                let ins = [&x];
-                let mut ctx = OpCtx {
-                    scratch: &mut scratch,
-                };
-                relu.forward(&ins, &mut y, &mut ctx).unwrap();
-                relu.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
-                black_box((&y, &dx));
-            })
-        });
+        let mut y2 = Value::zeros(DType::F32, shape);
+        let mut dx2 = vec![0.0f32; n];
+        let mut scratch2 = Scratch::default();
+        let mut relu_step = || {
+            let ins = [&x];
+            let mut ctx = OpCtx {
+                scratch: &mut scratch2,
+            };
+            relu.forward(&ins, &mut y2, &mut ctx).unwrap();
+            relu.backward(0, &ins, &y2, &g, &mut dx2, &mut ctx).unwrap();
+            black_box((&y2, &dx2));
+        };
+        grp.bench_function(format!("relu_fwd_bwd/{name}"), |b| b.iter(&mut relu_step));
+        ratios.push((name, ratio(&mut bn_step, &mut relu_step)));
     }
     grp.finish();
+    for (name, r) in ratios {
+        println!("ratio bn/relu {name}: {r:.2}x");
+    }
+}
+
+/// Fastest-round time of `a` over fastest-round time of `b`, from 15 interleaved rounds
+/// of enough calls for about 20 ms each.
+fn ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
+    let calls = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        (0.02 / t.elapsed().as_secs_f64().max(1e-7)).clamp(1.0, 10_000.0) as usize
+    };
+    let (na, nb) = (calls(a), calls(b));
+    let round = |f: &mut dyn FnMut(), k: usize| {
+        let t = Instant::now();
+        for _ in 0..k {
+            f();
+        }
+        t.elapsed().as_secs_f64() / k as f64
+    };
+    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..15 {
+        ta = ta.min(round(a, na));
+        tb = tb.min(round(b, nb));
+    }
+    ta / tb
 }
 
 criterion_group!(benches, bench_bn);

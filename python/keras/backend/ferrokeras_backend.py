@@ -658,14 +658,16 @@ def _is_feature_vector(v, x, axis):
 def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
     """Batch statistics over ``reduction_axes``; returns (normed, mean, var) with the
     biased batch variance. When one axis is kept and gamma/beta are vectors along it,
-    the normalisation is one fused engine node (its gradient includes the path through
-    the batch statistics) and mean/var come from one more pass."""
+    the statistics are one ``batch_moments`` pass that the fused normalisation node
+    reads (its gradient includes the path through the batch statistics)."""
     x = _float(x)
     axis = _feature_axis(x, reduction_axes)
     if axis is not None and _is_feature_vector(gamma, x, axis) and _is_feature_vector(beta, x, axis):
-        normed = _op("batch_norm_train", [x, _float(gamma), _float(beta)], axis=axis, epsilon=float(epsilon))
-        m, v = _batch_moments(x, axis)
-        return normed, m, v
+        both = _op("batch_moments", [x], axis=axis, stat="both")
+        normed = _op(
+            "batch_norm_train", [x, _float(gamma), _float(beta), both], axis=axis, epsilon=float(epsilon)
+        )
+        return normed, both[0], both[1]
     m = mean(x, axis=reduction_axes, keepdims=True)
     v = mean(square(x - m), axis=reduction_axes, keepdims=True)
     keep = [i for i in range(x.ndim) if i not in [a % x.ndim for a in reduction_axes]]
@@ -680,30 +682,37 @@ def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
 
 
 def _batch_norm_in_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=1e-3):
-    """BatchNormalization mode 0 in one node: batch statistics in the training phase,
-    the moving ones in the test phase (what ``in_train_phase(normed, normed_running)``
-    computes, without evaluating both branches)."""
+    """BatchNormalization mode 0: returns ``(normed, batch_mean, batch_var)``. The
+    normalisation is one node: batch statistics in the training phase, the moving ones
+    in the test phase (what ``in_train_phase(normed, normed_running)`` computes, without
+    evaluating both branches). The batch statistics, for the moving-average updates,
+    are one ``batch_moments`` node that the normalisation reads in the training phase
+    (one pass over x for both) and that skips its pass in the test phase."""
     x = _float(x)
     axis = int(axis) % x.ndim
     ins = [x, _float(gamma), _float(beta)]
     lp = learning_phase()
     if isinstance(lp, int):
+        both = _op("batch_moments", [x], axis=axis, stat="both")
         if lp:
-            return _op("batch_norm_train", ins, axis=axis, epsilon=float(epsilon))
-        return _op(
-            "batch_norm",
-            [x, _float(moving_mean), _float(moving_var), ins[1], ins[2]],
-            axis=axis,
-            epsilon=float(epsilon),
-        )
+            out = _op("batch_norm_train", ins + [both], axis=axis, epsilon=float(epsilon))
+        else:
+            out = _op(
+                "batch_norm",
+                [x, _float(moving_mean), _float(moving_var), ins[1], ins[2]],
+                axis=axis,
+                epsilon=float(epsilon),
+            )
+        return out, both[0], both[1]
+    both = _op("batch_moments", [x, lp], axis=axis, stat="both")
     out = _op(
         "batch_norm_train",
-        ins + [_float(moving_mean), _float(moving_var), lp],
+        ins + [_float(moving_mean), _float(moving_var), lp, both],
         axis=axis,
         epsilon=float(epsilon),
     )
     out._uses_learning_phase = True
-    return out
+    return out, both[0], both[1]
 
 
 def _batch_moments(x, axis):

@@ -3,9 +3,10 @@
 Weights ``<layer>_gamma``, ``<layer>_beta``, ``<layer>_running_mean``,
 ``<layer>_running_std`` in that order, all of shape ``(features,)``; as in Keras since
 1.0.6/1.0.7, ``running_std`` holds the moving *variance* (the name was kept for weight
-file compatibility). Mode 0 is one engine node (``batch_norm_train`` fed the learning
-phase) plus two ``batch_moments`` nodes that only the training function evaluates, for
-the moving-average updates.
+file compatibility). Mode 0 is one ``batch_moments`` node (the batch mean and variance
+in one pass; it skips the pass in the test phase) read by one ``batch_norm_train`` node
+fed the learning phase, which uses them in training and the moving averages in test;
+the moving-average updates read the same moments.
 """
 
 from .. import backend as K
@@ -165,10 +166,9 @@ class BatchNormalization(Layer):
                 )
                 return x_normed
             # running_std holds the moving variance
-            x_normed = K._batch_norm_in_phase(
+            x_normed, mean, var = K._batch_norm_in_phase(
                 x, self.gamma, self.beta, self.running_mean, self.running_std, axis, epsilon=self.epsilon
             )
-            mean, var = K._batch_moments(x, axis)
             self.add_update(
                 [
                     K.moving_average_update(self.running_mean, mean, self.momentum),

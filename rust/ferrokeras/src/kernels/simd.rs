@@ -6,7 +6,8 @@
 //! written so that the compiler vectorises them inside such loops (libm calls would
 //! not vectorise). Accuracy: a few ulp over the float range used by activations.
 
-/// Defines a function compiled for several x86 targets with runtime dispatch.
+/// Defines a function (with or without a return value) compiled for several x86
+/// targets with runtime dispatch.
 #[macro_export]
 macro_rules! simd_fn {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
@@ -16,6 +17,14 @@ macro_rules! simd_fn {
             "x86_64+avx2+fma",
         ))]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? $body
+    };
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$m])*
+        #[multiversion::multiversion(targets(
+            "x86_64+avx512f+avx512vl+avx512dq+avx512bw+avx2+fma",
+            "x86_64+avx2+fma",
+        ))]
+        $vis fn $name($($arg: $ty),*) -> $ret $body
     };
 }
 

@@ -63,6 +63,8 @@ pub struct Scratch {
     pub f: Vec<f32>,
     /// Integer scratch.
     pub i: Vec<i32>,
+    /// Double-precision scratch (per-group partial sums of batch reductions).
+    pub d: Vec<f64>,
     /// The random-stream call counter used by the last forward (random ops only).
     pub counter: u64,
     /// The global row of this call's first batch row (random ops only; see

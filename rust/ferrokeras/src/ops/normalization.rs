@@ -10,9 +10,16 @@
 //! memory layouts get their own vectorised loops: `inner == 1` (features last, Dense
 //! outputs and channels-last images: whole rows are combined with per-feature vectors)
 //! and `inner > 1` (channels-first images: each feature is a run of `inner` contiguous
-//! values). Reductions run in parallel over features, the elementwise passes over rows,
-//! both only above [`PAR_MIN`] elements; every feature is reduced in the same order
-//! whatever the thread count, so results are bitwise independent of it.
+//! values). Every pass reads the tensor in memory order. Reductions cut the batch into
+//! fixed groups of whole rows whose per-feature partials are added in group order (see
+//! [`feature_sums`]); the elementwise passes split it into whole rows; both run in
+//! parallel only above [`PAR_MIN`] elements. The grouping does not depend on the thread
+//! count, so neither do the results, bit for bit.
+//!
+//! Speed (the bench `normalization`: forward + backward within 3x of relu's of the same
+//! size): the sums are the costly part. LLVM only vectorises them as written here: one
+//! float32 accumulator array per loop (see [`seg_sums`]), register blocks for short
+//! feature rows, aligned stack accumulators updated once per four rows for long ones.
 //!
 //! Numerics: statistics are sums around a per-feature shift (the first value of the
 //! feature), float32 over short runs (one image plane, or 32 rows) and f64 across runs,
@@ -34,8 +41,11 @@ use crate::simd_fn;
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
 
-/// Features per task of the features-last reduction (stack accumulators of this size).
-const BLOCK: usize = 64;
+/// Most features per call of the generic features-last reduction (its float32
+/// accumulators live on the stack).
+const BLOCK: usize = 1024;
+/// Values (whole rows) per group of the batch reductions; see [`feature_sums`].
+const GROUP: usize = 1 << 16;
 /// Elements per task of the parallel elementwise passes.
 const CHUNK: usize = 1 << 14;
 
@@ -64,6 +74,10 @@ impl Layout {
 // ---------------------------------------------------------------------------------
 // Kernels.
 
+/// Cache-line aligned stack storage.
+#[repr(C, align(64))]
+struct Aligned<T>(T);
+
 /// Rows summed in float32 before each flush into the f64 totals.
 const ROWS_F32: usize = 32;
 
@@ -71,20 +85,40 @@ simd_fn! {
     /// Features-last rows (`w`, `x` start at the block's first feature; rows are `c`
     /// long): `s1 += w'`, `s2 += w' (x - k)` with `w' = w - sw k` over every row. Runs
     /// of [`ROWS_F32`] rows are summed in float32 (vector-wide over features), then
-    /// added to the f64 totals.
+    /// added to the f64 totals. Four rows per step, so the accumulators (in memory:
+    /// one block is up to [`BLOCK`] features) are loaded and stored once per four rows.
     fn block_sums(w: &[f32], x: &[f32], k: &[f32], c: usize, sw: f32, s1: &mut [f64], s2: &mut [f64]) {
         let nb = s1.len();
         // w and x start at the block's first feature: the last row is short
         let rows = w.len().div_ceil(c);
-        let mut a = [0f32; BLOCK];
-        let mut b = [0f32; BLOCK];
+        // both accumulators in one cache-line aligned array (unaligned vector stores
+        // split across two lines), b starting 256 bytes past a's end: two separate
+        // [f32; 1024] would sit exactly 4 KiB apart, and every load of b[j] would wait
+        // on the store of a[j] before it (4K aliasing)
+        let mut ab = Aligned([0f32; 2 * BLOCK + 64]);
+        let (a, b) = ab.0.split_at_mut(BLOCK + 64);
         let (a, b) = (&mut a[..nb], &mut b[..nb]);
+        let k = &k[..nb];
+        let row = |r: usize| (&w[r * c..r * c + nb], &x[r * c..r * c + nb]);
         let mut r0 = 0;
         while r0 < rows {
             let r1 = (r0 + ROWS_F32).min(rows);
             a.fill(0.0);
             b.fill(0.0);
-            for r in r0..r1 {
+            let r4 = r0 + (r1 - r0) / 4 * 4;
+            for r in (r0..r4).step_by(4) {
+                let ((w0, x0), (w1, x1)) = (row(r), row(r + 1));
+                let ((w2, x2), (w3, x3)) = (row(r + 2), row(r + 3));
+                for j in 0..nb {
+                    let kj = k[j];
+                    let kw = sw * kj;
+                    let (t0, t1, t2, t3) = (w0[j] - kw, w1[j] - kw, w2[j] - kw, w3[j] - kw);
+                    a[j] += (t0 + t1) + (t2 + t3);
+                    b[j] += (t0 * (x0[j] - kj) + t1 * (x1[j] - kj))
+                        + (t2 * (x2[j] - kj) + t3 * (x3[j] - kj));
+                }
+            }
+            for r in r4..r1 {
                 let o = r * c;
                 let (wr, xr) = (&w[o..o + nb], &x[o..o + nb]);
                 for ((((a, b), &w), &x), &k) in a.iter_mut().zip(b.iter_mut()).zip(wr).zip(xr).zip(k) {
@@ -102,32 +136,94 @@ simd_fn! {
     }
 }
 
+/// Float32 lanes of the register-resident accumulators: two AVX-512 registers (four
+/// AVX2 ones), so consecutive adds into one accumulator are independent enough to hide
+/// the add latency.
+const LANES: usize = 32;
+
 simd_fn! {
-    /// One contiguous run of a feature: adds (sum w', sum w' (x - k)), `w' = w - sw k`,
-    /// into `acc`. A run
-    /// (one image plane) is short, so it is summed in 16 float32 lanes and only the
-    /// per-run partials go to f64: twice the vector width of f64 lanes.
-    fn seg_sums(w: &[f32], x: &[f32], k: f32, sw: f32, acc: &mut [f64]) {
-        let mut a = [0f32; 16];
-        let mut b = [0f32; 16];
-        let n16 = w.len() / 16 * 16;
-        for (wc, xc) in w[..n16].chunks_exact(16).zip(x[..n16].chunks_exact(16)) {
-            for l in 0..16 {
-                let w = wc[l] - sw * k;
-                a[l] += w;
-                b[l] += w * (xc[l] - k);
+    /// One contiguous run of a feature: (sum w', sum w' (x - k)), `w' = w - sw k`. A run (one image plane) is short, so it is summed in [`LANES`]
+    /// float32 lanes and only the per-run partials go to f64.
+    ///
+    /// The two sums are two loops over the run (it is in L1 by the second) on purpose:
+    /// with both accumulators in one loop, LLVM's SLP vectoriser packs the pair
+    /// `(a[l], b[l])` into a 2-wide vector and the loop runs scalar; one accumulator
+    /// per loop becomes whole vector registers.
+    fn seg_sums(w: &[f32], x: &[f32], k: f32, sw: f32) -> (f64, f64) {
+        let kw = sw * k;
+        let n = w.len() / LANES * LANES;
+        let mut a = [0f32; LANES];
+        for wc in w[..n].chunks_exact(LANES) {
+            for l in 0..LANES {
+                a[l] += wc[l] - kw;
             }
         }
-        let mut s1: f64 = a.iter().map(|&v| v as f64).sum();
-        let mut s2: f64 = b.iter().map(|&v| v as f64).sum();
-        for (&wv, &xv) in w[n16..].iter().zip(&x[n16..]) {
-            let wv = wv - sw * k;
+        let mut b = [0f32; LANES];
+        for (wc, xc) in w[..n].chunks_exact(LANES).zip(x[..n].chunks_exact(LANES)) {
+            for l in 0..LANES {
+                b[l] += (wc[l] - kw) * (xc[l] - k);
+            }
+        }
+        let mut s1 = lanes_f64(&a);
+        let mut s2 = lanes_f64(&b);
+        for (&wv, &xv) in w[n..].iter().zip(&x[n..]) {
+            let wv = wv - kw;
             s1 += wv as f64;
             s2 += (wv * (xv - k)) as f64;
         }
-        acc[0] += s1;
-        acc[1] += s2;
+        (s1, s2)
     }
+}
+
+simd_fn! {
+    /// Features-last rows, one block of exactly [`LANES`] features (`w`, `x` start at
+    /// the block's first feature; rows are `c` long): as [`block_sums`], with the
+    /// float32 partials of a run of [`ROWS_F32`] rows held in registers. Two passes per
+    /// run of rows for the reason given at [`seg_sums`]; the run (32 rows x 32
+    /// features of each input) stays in L1 between them.
+    fn block32_sums(w: &[f32], x: &[f32], k: &[f32], c: usize, sw: f32, s1: &mut [f64], s2: &mut [f64]) {
+        let k: &[f32; LANES] = k.try_into().unwrap();
+        let mut kw = [0f32; LANES];
+        for l in 0..LANES {
+            kw[l] = sw * k[l];
+        }
+        let rows = w.len().div_ceil(c);
+        let mut r0 = 0;
+        while r0 < rows {
+            let r1 = (r0 + ROWS_F32).min(rows);
+            let mut a = [0f32; LANES];
+            for r in r0..r1 {
+                let wr: &[f32; LANES] = w[r * c..r * c + LANES].try_into().unwrap();
+                for l in 0..LANES {
+                    a[l] += wr[l] - kw[l];
+                }
+            }
+            let mut b = [0f32; LANES];
+            for r in r0..r1 {
+                let wr: &[f32; LANES] = w[r * c..r * c + LANES].try_into().unwrap();
+                let xr: &[f32; LANES] = x[r * c..r * c + LANES].try_into().unwrap();
+                for l in 0..LANES {
+                    b[l] += (wr[l] - kw[l]) * (xr[l] - k[l]);
+                }
+            }
+            for l in 0..LANES {
+                s1[l] += a[l] as f64;
+                s2[l] += b[l] as f64;
+            }
+            r0 = r1;
+        }
+    }
+}
+
+/// The sum of float32 lanes in f64: the halves are added in float32 first (one vector
+/// add), then the 16 partials in f64.
+#[inline(always)]
+fn lanes_f64(a: &[f32; LANES]) -> f64 {
+    let mut h = [0f32; LANES / 2];
+    for l in 0..LANES / 2 {
+        h[l] = a[l] + a[l + LANES / 2];
+    }
+    h.iter().map(|&v| v as f64).sum()
 }
 
 simd_fn! {
@@ -177,6 +273,13 @@ simd_fn! {
 /// Per-feature sums `S1 = sum w'`, `S2 = sum w' (x - k[f])` over the batch with
 /// `w' = w - sw k[f]` (`sw` = 1 shifts the statistics' own values, 0 leaves gradients
 /// alone), turned into two outputs by `finish(f, S1, S2)`.
+///
+/// The batch is cut into fixed groups of whole rows ([`GROUP`] values each, whatever
+/// the thread count); each group is read in memory order (so the hardware prefetcher
+/// streams it: walking one channel-first feature across the batch would jump a whole
+/// image between short runs) and leaves its per-feature f64 partials in `part`
+/// (`2 C` per group, the node's scratch). The groups are added in order at the end,
+/// so the result does not depend on how the groups were spread over threads.
 #[allow(clippy::too_many_arguments)]
 fn feature_sums(
     w: &[f32],
@@ -184,60 +287,95 @@ fn feature_sums(
     k: &[f32],
     sw: f32,
     lay: Layout,
+    part: &mut Vec<f64>,
     o1: &mut [f32],
     o2: &mut [f32],
     finish: impl Fn(usize, f64, f64) -> (f32, f32) + Sync,
 ) {
     let Layout { outer, c, inner } = lay;
-    let par = x.len() >= PAR_MIN;
-    if inner == 1 {
-        let task = |bi: usize, p1: &mut [f32], p2: &mut [f32]| {
-            let c0 = bi * BLOCK;
-            let nb = p1.len();
-            let mut s1 = [0f64; BLOCK];
-            let mut s2 = [0f64; BLOCK];
-            block_sums(
-                &w[c0..],
-                &x[c0..],
-                &k[c0..c0 + nb],
-                c,
-                sw,
-                &mut s1[..nb],
-                &mut s2[..nb],
-            );
-            for j in 0..nb {
-                (p1[j], p2[j]) = finish(c0 + j, s1[j], s2[j]);
+    let row = c * inner;
+    let rows_per_group = (GROUP / row.max(1)).max(1);
+    let groups = outer.div_ceil(rows_per_group);
+    // resized only when the shape changes; zeroed in place every call
+    part.resize(groups * 2 * c, 0.0);
+    part.fill(0.0);
+    let task = |gi: usize, p: &mut [f64]| {
+        let (s1, s2) = p.split_at_mut(c);
+        let r0 = gi * rows_per_group;
+        let r1 = (r0 + rows_per_group).min(outer);
+        let (wg, xg) = (&w[r0 * row..r1 * row], &x[r0 * row..r1 * row]);
+        if inner == 1 && c > 2 * LANES {
+            // long rows: each row read once, in order, for up to BLOCK features at a
+            // time (a 32-feature column walked down the rows would jump a whole row
+            // per step and defeat the prefetcher)
+            for c0 in (0..c).step_by(BLOCK) {
+                let c1 = (c0 + BLOCK).min(c);
+                block_sums(
+                    &wg[c0..],
+                    &xg[c0..],
+                    &k[c0..c1],
+                    c,
+                    sw,
+                    &mut s1[c0..c1],
+                    &mut s2[c0..c1],
+                );
             }
-        };
-        if par && c > BLOCK {
-            o1.par_chunks_mut(BLOCK)
-                .zip(o2.par_chunks_mut(BLOCK))
-                .enumerate()
-                .for_each(|(bi, (p1, p2))| task(bi, p1, p2));
+        } else if inner == 1 {
+            // short rows (the channels-last images' C): whole rows are one or two
+            // register blocks, the rest (< LANES) generic
+            let mut c0 = 0;
+            while c0 + LANES <= c {
+                block32_sums(
+                    &wg[c0..],
+                    &xg[c0..],
+                    &k[c0..c0 + LANES],
+                    c,
+                    sw,
+                    &mut s1[c0..c0 + LANES],
+                    &mut s2[c0..c0 + LANES],
+                );
+                c0 += LANES;
+            }
+            if c0 < c {
+                block_sums(
+                    &wg[c0..],
+                    &xg[c0..],
+                    &k[c0..],
+                    c,
+                    sw,
+                    &mut s1[c0..],
+                    &mut s2[c0..],
+                );
+            }
         } else {
-            for (bi, (p1, p2)) in o1.chunks_mut(BLOCK).zip(o2.chunks_mut(BLOCK)).enumerate() {
-                task(bi, p1, p2);
+            for (run, (wr, xr)) in wg
+                .chunks_exact(inner)
+                .zip(xg.chunks_exact(inner))
+                .enumerate()
+            {
+                let f = run % c;
+                let (a, b) = seg_sums(wr, xr, k[f], sw);
+                s1[f] += a;
+                s2[f] += b;
             }
         }
+    };
+    if x.len() >= PAR_MIN && groups > 1 {
+        part.par_chunks_mut(2 * c)
+            .enumerate()
+            .for_each(|(gi, p)| task(gi, p));
     } else {
-        let task = |f: usize, p1: &mut f32, p2: &mut f32| {
-            let mut acc = [0f64; 2];
-            for o in 0..outer {
-                let s = (o * c + f) * inner;
-                seg_sums(&w[s..s + inner], &x[s..s + inner], k[f], sw, &mut acc);
-            }
-            (*p1, *p2) = finish(f, acc[0], acc[1]);
-        };
-        if par && c > 1 {
-            o1.par_iter_mut()
-                .zip(o2.par_iter_mut())
-                .enumerate()
-                .for_each(|(f, (p1, p2))| task(f, p1, p2));
-        } else {
-            for (f, (p1, p2)) in o1.iter_mut().zip(o2.iter_mut()).enumerate() {
-                task(f, p1, p2);
-            }
+        for (gi, p) in part.chunks_mut(2 * c).enumerate() {
+            task(gi, p);
         }
+    }
+    for f in 0..c {
+        let (mut t1, mut t2) = (0f64, 0f64);
+        for p in part.chunks_exact(2 * c) {
+            t1 += p[f];
+            t2 += p[c + f];
+        }
+        (o1[f], o2[f]) = finish(f, t1, t2);
     }
 }
 
@@ -309,12 +447,19 @@ fn shifts(x: &[f32], lay: Layout, k: &mut [f32]) {
 }
 
 /// Batch mean and biased variance of every feature, into `mean` and `var`.
-fn moments(x: &[f32], lay: Layout, k: &mut [f32], mean: &mut [f32], var: &mut [f32]) {
+fn moments(
+    x: &[f32],
+    lay: Layout,
+    part: &mut Vec<f64>,
+    k: &mut [f32],
+    mean: &mut [f32],
+    var: &mut [f32],
+) {
     shifts(x, lay, k);
     let n = lay.n() as f64;
     let k: &[f32] = k;
     // S1 = sum (x - k), S2 = sum (x - k)^2
-    feature_sums(x, x, k, 1.0, lay, mean, var, |f, s1, s2| {
+    feature_sums(x, x, k, 1.0, lay, part, mean, var, |f, s1, s2| {
         let d = s1 / n;
         let v = (s2 / n - d * d).max(0.0);
         ((k[f] as f64 + d) as f32, v as f32)
@@ -373,12 +518,12 @@ fn check(name: &str, axis: i64, x: &TypeInfo, params: &[(&str, &TypeInfo)]) -> R
 }
 
 /// The scratch floats as `count` regions of `c` values (resized only when the shape changes).
-fn regions(s: &mut Scratch, c: usize, count: usize) -> &mut [f32] {
-    if s.f.len() != c * count {
-        s.f.clear();
-        s.f.resize(c * count, 0.0);
+fn regions(f: &mut Vec<f32>, c: usize, count: usize) -> &mut [f32] {
+    if f.len() != c * count {
+        f.clear();
+        f.resize(c * count, 0.0);
     }
-    &mut s.f
+    f
 }
 
 /// The cache key of the output-gradient buffer `g` (see the module header).
@@ -426,14 +571,31 @@ impl Op for BatchNormTrain {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        if inputs.len() != 3 && inputs.len() != 6 {
+        if ![3, 4, 6, 7].contains(&inputs.len()) {
             return Err(Error::Value(format!(
-                "batch_norm_train takes 3 inputs (x, gamma, beta) or 6 (x, gamma, beta, mean, var, learning_phase), got {}",
+                "batch_norm_train takes 3 inputs (x, gamma, beta) or 6 (x, gamma, beta, mean, var, learning_phase), each optionally followed by the batch moments of x, got {}",
                 inputs.len()
             )));
         }
         let mut params = vec![("gamma", &inputs[1]), ("beta", &inputs[2])];
-        if inputs.len() == 6 {
+        if let Some(st) = stats_input(inputs) {
+            let c = norm_axis(self.name(), self.axis, inputs[0].ndim())
+                .ok()
+                .and_then(|ax| inputs[0].shape[ax]);
+            let ok = st.ndim() == 2
+                && st.shape[0].is_none_or(|d| d == 2)
+                && match (st.shape[1], c) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                };
+            if !ok {
+                return Err(Error::Shape(format!(
+                    "batch_norm_train: the batch moments must have shape (2, C) (batch_moments stat='both' of x), got {}",
+                    fmt_shape(&st.shape)
+                )));
+            }
+        }
+        if inputs.len() >= 6 {
             params.push(("mean", &inputs[3]));
             params.push(("var", &inputs[4]));
             if !inputs[5].shape.is_empty() {
@@ -452,15 +614,23 @@ impl Op for BatchNormTrain {
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         set_key(ctx.scratch, None);
-        let s = regions(ctx.scratch, c, T_N);
+        let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
+        let s = regions(s, c, T_N);
         let (mean, rest) = s.split_at_mut(c);
         let (inv, rest) = rest.split_at_mut(c);
         let (_, rest) = rest.split_at_mut(2 * c);
         let (a, rest) = rest.split_at_mut(c);
         let (k, cc) = rest.split_at_mut(c);
-        let batch = inputs.len() == 3 || training(inputs[5]);
+        let batch = inputs.len() < 6 || training(inputs[5]);
         if batch {
-            moments(&x.f, lay, k, mean, inv);
+            match stats_input(inputs) {
+                // the moments node already made the pass over x
+                Some(st) => {
+                    mean.copy_from_slice(&st.f[..c]);
+                    inv.copy_from_slice(&st.f[c..]);
+                }
+                None => moments(&x.f, lay, part, k, mean, inv),
+            }
         } else {
             mean.copy_from_slice(&inputs[3].f);
             inv.copy_from_slice(&inputs[4].f);
@@ -488,17 +658,17 @@ impl Op for BatchNormTrain {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let (x, gamma) = (inputs[0], inputs[1]);
-        let batch = inputs.len() == 3 || training(inputs[5]);
+        let batch = inputs.len() < 6 || training(inputs[5]);
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         if !cached(ctx.scratch, g) {
-            let s = &mut ctx.scratch.f;
+            let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
             let (head, rest) = s.split_at_mut(T_SG * c);
             let (sg, rest) = rest.split_at_mut(c);
             let (sgx, _) = rest.split_at_mut(c);
             let (mean, inv) = head.split_at(c);
             // S2 = sum g (x - mean); sum g xhat = inv_std * S2
-            feature_sums(g, &x.f, mean, 0.0, lay, sg, sgx, |f, s1, s2| {
+            feature_sums(g, &x.f, mean, 0.0, lay, part, sg, sgx, |f, s1, s2| {
                 (s1 as f32, (s2 * inv[f] as f64) as f32)
             });
             set_key(ctx.scratch, Some(g));
@@ -531,6 +701,18 @@ impl Op for BatchNormTrain {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The optional last input of batch_norm_train: `batch_moments(x, stat='both')`, the
+/// batch statistics computed by that node (whose output also feeds the moving
+/// averages) instead of a second pass over x here. It gets no gradient: the x gradient
+/// of batch_norm_train already includes the path through the batch statistics.
+fn stats_input<T>(inputs: &[T]) -> Option<&T> {
+    match inputs.len() {
+        4 => Some(&inputs[3]),
+        7 => Some(&inputs[6]),
+        _ => None,
     }
 }
 
@@ -593,7 +775,7 @@ impl Op for BatchNorm {
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         set_key(ctx.scratch, None);
-        let s = regions(ctx.scratch, c, I_N);
+        let s = regions(&mut ctx.scratch.f, c, I_N);
         for f in 0..c {
             let inv = 1.0 / (var.f[f] + self.eps).sqrt();
             let a = gamma.f[f] * inv;
@@ -632,11 +814,11 @@ impl Op for BatchNorm {
             return Ok(());
         }
         if !cached(ctx.scratch, g) {
-            let s = &mut ctx.scratch.f;
+            let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
             let (_, rest) = s.split_at_mut(I_SG * c);
             let (sg, rest) = rest.split_at_mut(c);
             let (sgx, _) = rest.split_at_mut(c);
-            feature_sums(g, &x.f, &mean.f, 0.0, lay, sg, sgx, |_, s1, s2| {
+            feature_sums(g, &x.f, &mean.f, 0.0, lay, part, sg, sgx, |_, s1, s2| {
                 (s1 as f32, s2 as f32)
             });
             set_key(ctx.scratch, Some(g));
@@ -687,8 +869,23 @@ impl Op for BatchMoments {
         "batch_moments"
     }
 
+    fn has_grad(&self, index: usize) -> bool {
+        index == 0
+    }
+
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs(self.name(), inputs, 1)?;
+        if inputs.len() != 1 && inputs.len() != 2 {
+            return Err(Error::Value(format!(
+                "batch_moments takes 1 input (x) or 2 (x, learning_phase), got {}",
+                inputs.len()
+            )));
+        }
+        if inputs.len() == 2 && !inputs[1].shape.is_empty() {
+            return Err(Error::Shape(format!(
+                "batch_moments: the learning phase must be a scalar, got shape {}",
+                fmt_shape(&inputs[1].shape)
+            )));
+        }
         let ax = check(self.name(), self.axis, &inputs[0], &[])?;
         let c = inputs[0].shape[ax];
         Ok(TypeInfo::f32(match self.stat {
@@ -699,13 +896,19 @@ impl Op for BatchMoments {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let x = inputs[0];
+        if inputs.len() == 2 && !training(inputs[1]) {
+            // test phase: only the training Program's updates read the moments
+            out.f.fill(0.0);
+            return Ok(());
+        }
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
-        let s = regions(ctx.scratch, c, M_N);
+        let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
+        let s = regions(s, c, M_N);
         let (k, rest) = s.split_at_mut(c);
         let (mean, rest) = rest.split_at_mut(c);
         let (var, _) = rest.split_at_mut(c);
-        moments(&x.f, lay, k, mean, var);
+        moments(&x.f, lay, part, k, mean, var);
         match self.stat {
             Stat::Mean => out.f.copy_from_slice(mean),
             Stat::Var => out.f.copy_from_slice(var),
@@ -727,6 +930,10 @@ impl Op for BatchMoments {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let x = inputs[0];
+        if inputs.len() == 2 && !training(inputs[1]) {
+            // the test-phase output is a constant
+            return Ok(());
+        }
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         let n = lay.n() as f32;
@@ -852,15 +1059,19 @@ mod tests {
 
     #[test]
     fn train_forward_matches_reference_for_every_layout() {
-        // features last, channels first (4-D, axis 1), middle axis, and a large tensor
-        // on the parallel paths of both layouts
+        // features last (short rows: register blocks and a tail; long rows: one or
+        // several generic column chunks), channels first (4-D, axis 1), middle axis,
+        // and large tensors on the parallel (grouped) paths of both layouts
         for (shape, axis) in [
             (vec![7usize, 5], 1usize),
+            (vec![50, 40], 1),
             (vec![4, 3, 5, 6], 1),
             (vec![3, 4, 5], 1),
             (vec![600, 300], 1),
             (vec![40, 16, 30, 30], 1),
             (vec![4, 6, 6, 130], 3),
+            (vec![7000, 40], 1),
+            (vec![300, 1100], 1),
         ] {
             let x = rand(&shape, 3, -2.0, 4.0);
             let c = shape[axis];
@@ -1137,6 +1348,105 @@ mod tests {
         for f in 0..4 {
             let want: f32 = (0..6).map(|r| g2.f[r * 4 + f]).sum();
             assert!((db2[f] - want).abs() < 1e-5, "{} vs {want}", db2[f]);
+        }
+    }
+
+    #[test]
+    fn given_batch_moments_replace_the_own_pass() {
+        for (shape, axis) in [(vec![5usize, 3], -1i64), (vec![3, 2, 2, 3], 1)] {
+            let c = shape[if axis < 0 {
+                shape.len() - 1
+            } else {
+                axis as usize
+            }];
+            let x = rand(&shape, 61, -1.0, 1.0);
+            let gm = rand(&[c], 62, 0.5, 1.5);
+            let bt = rand(&[c], 63, -1.0, 1.0);
+            let (m, v) = (rand(&[c], 64, -0.5, 0.5), rand(&[c], 65, 0.2, 1.0));
+            let both = op(
+                "batch_moments",
+                &[
+                    ("axis", Attr::Int(axis)),
+                    ("stat", Attr::Str("both".into())),
+                ],
+            );
+            let st = forward(&both, std::slice::from_ref(&x));
+            let o = bn_train(axis);
+            let plain = forward(&o, &[x.clone(), gm.clone(), bt.clone()]);
+            let given = forward(&o, &[x.clone(), gm.clone(), bt.clone(), st.clone()]);
+            assert_eq!(plain.f, given.f);
+            let ins = |lp: f32| {
+                vec![
+                    x.clone(),
+                    gm.clone(),
+                    bt.clone(),
+                    m.clone(),
+                    v.clone(),
+                    Value::scalar(lp),
+                    st.clone(),
+                ]
+            };
+            assert_eq!(forward(&o, &ins(1.0)).f, plain.f);
+            let six = forward(&o, &ins(0.0)[..6]);
+            assert_eq!(forward(&o, &ins(0.0)).f, six.f);
+            // the stats input takes no gradient; x, gamma, beta as without it
+            assert!(!o.has_grad(3) && !o.has_grad(6));
+            // (a finite-difference check cannot move the given moments with x)
+            let g = rand(&shape, 66, -1.0, 1.0);
+            let grads = |ins: &[Value]| {
+                let mut sc = Scratch::default();
+                let out = forward_with(&o, ins, &mut sc).unwrap();
+                let refs: Vec<&Value> = ins.iter().collect();
+                (0..3)
+                    .map(|i| {
+                        let mut d = vec![0.0f32; ins[i].len()];
+                        let mut ctx = OpCtx { scratch: &mut sc };
+                        o.backward(i, &refs, &out, &g.f, &mut d, &mut ctx).unwrap();
+                        d
+                    })
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                grads(&[x.clone(), gm.clone(), bt.clone()]),
+                grads(&[x.clone(), gm.clone(), bt.clone(), st.clone()])
+            );
+            // moments in the test phase are skipped (zeros), in training as without lp
+            let phased = |lp: f32| forward(&both, &[x.clone(), Value::scalar(lp)]).f;
+            assert_eq!(phased(1.0), st.f);
+            assert!(phased(0.0).iter().all(|&v| v == 0.0));
+        }
+        let x = TypeInfo::f32(vec![None, Some(3)]);
+        let v3 = TypeInfo::f32(vec![Some(3)]);
+        let e = bn_train(-1)
+            .infer(&[
+                x.clone(),
+                v3.clone(),
+                v3.clone(),
+                TypeInfo::f32(vec![Some(2), Some(4)]),
+            ])
+            .unwrap_err();
+        assert!(e.to_string().contains("(2, C)"), "{e}");
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        // the grouped reductions add their groups in a fixed order
+        for (shape, axis) in [(vec![40usize, 16, 30, 30], 1i64), (vec![7000, 40], -1)] {
+            let x = rand(&shape, 51, -2.0, 2.0);
+            let c = shape[if axis < 0 {
+                shape.len() - 1
+            } else {
+                axis as usize
+            }];
+            let ins = [x, rand(&[c], 52, 0.5, 1.5), rand(&[c], 53, -1.0, 1.0)];
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| forward(&bn_train(axis), &ins).f)
+            };
+            assert_eq!(run(1), run(3));
         }
     }
 
