@@ -18,14 +18,6 @@ macro_rules! simd_fn {
         ))]
         $vis fn $name($($arg: $ty),*) $(-> $ret)? $body
     };
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
-        $(#[$m])*
-        #[multiversion::multiversion(targets(
-            "x86_64+avx512f+avx512vl+avx512dq+avx512bw+avx2+fma",
-            "x86_64+avx2+fma",
-        ))]
-        $vis fn $name($($arg: $ty),*) -> $ret $body
-    };
 }
 
 /// exp(x) for f32 (Cephes-style range reduction, degree-6 polynomial); saturates to 0
