@@ -59,7 +59,7 @@ pub struct Program {
     nodes: Vec<Arc<Node>>,
     ids: Vec<NodeId>,
     locs: Vec<Loc>,
-    inputs_of: Vec<SmallVec<[usize; 4]>>,
+    inputs_of: Vec<SmallVec<[usize; 8]>>,
     feeds: Vec<usize>,
     lp_slot: Option<usize>,
     outputs: Vec<usize>,
@@ -124,7 +124,7 @@ impl Program {
         let slot_of: HashMap<NodeId, usize> =
             ids.iter().enumerate().map(|(s, &id)| (id, s)).collect();
         let nodes: Vec<Arc<Node>> = ids.iter().map(|id| all[id.0].clone()).collect();
-        let inputs_of: Vec<SmallVec<[usize; 4]>> = nodes
+        let inputs_of: Vec<SmallVec<[usize; 8]>> = nodes
             .iter()
             .map(|n| n.inputs.iter().map(|i| slot_of[i]).collect())
             .collect();
@@ -492,7 +492,7 @@ impl Program {
                 NodeKind::Op(op) => {
                     let mut out = std::mem::take(&mut st.values[s]);
                     let r = {
-                        let refs: SmallVec<[&Value; 6]> = self.inputs_of[s]
+                        let refs: SmallVec<[&Value; 8]> = self.inputs_of[s]
                             .iter()
                             .map(|&i| self.val(i, &st.values, vars_ref, &st.grads))
                             .collect();
@@ -616,7 +616,7 @@ impl Program {
                 }
                 let mut gin = std::mem::take(&mut grads[k][i]);
                 {
-                    let refs: SmallVec<[&Value; 6]> = self.inputs_of[s]
+                    let refs: SmallVec<[&Value; 8]> = self.inputs_of[s]
                         .iter()
                         .map(|&j| self.val(j, values, vars, grads))
                         .collect();

@@ -156,9 +156,9 @@ pub fn broadcast_shapes(op: &str, a: &[Dim], b: &[Dim]) -> Result<Shape> {
 }
 
 /// Strides of `shape` seen from an output of rank `n` (0 on broadcast axes).
-fn bstrides(shape: &[usize], out: &[usize]) -> Vec<usize> {
+fn bstrides(shape: &[usize], out: &[usize]) -> Strides {
     let n = out.len();
-    let mut st = vec![0; n];
+    let mut st: Strides = smallvec::smallvec![0; n];
     let mut acc = 1;
     for k in (0..shape.len()).rev() {
         let ko = k + n - shape.len();
@@ -171,6 +171,9 @@ fn bstrides(shape: &[usize], out: &[usize]) -> Vec<usize> {
     }
     st
 }
+
+/// Per-axis strides, inline up to 8 axes (a steady-state call allocates nothing).
+type Strides = smallvec::SmallVec<[usize; 8]>;
 
 /// Calls `f(out_index, a_offset, b_offset)` for every output element in order.
 fn for_each_bcast(
@@ -190,7 +193,7 @@ fn for_each_bcast(
     }
     let inner = out[n - 1];
     let (ia, ib) = (sa[n - 1], sb[n - 1]);
-    let mut idx = vec![0usize; n];
+    let mut idx: Strides = smallvec::smallvec![0usize; n];
     let (mut oa, mut ob) = (0usize, 0usize);
     let mut o = 0;
     while o < total {
