@@ -4,7 +4,8 @@
 //! These run on every layer output of every batch, so the elementwise kernels and the
 //! softmax row kernel go through `simd_fn!` with the vectorisable `exp`/`tanh`/`sigmoid`
 //! of `kernels::simd`, and tensors above [`PAR_MIN`] elements are split into fixed-size
-//! chunks (or whole rows) processed with rayon. Every element (or row) is computed by
+//! chunks (claimed by the caller and the pool, `kernels::pool::parallel_for`) or whole
+//! rows (rayon). Every element (or row) is computed by
 //! the same code whatever the chunking, and reductions use fixed lane orders, so results
 //! are bitwise independent of the thread count. Backward kernels reuse the saved output
 //! where the derivative is a function of it (sigmoid' = y(1-y), tanh' = 1-y^2, ...).
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
 use crate::simd_fn;
 use crate::tensor::Value;
@@ -196,12 +198,17 @@ simd_fn! {
     }
 }
 
-/// Applies `f` to `(x, y)` in fixed chunks, in parallel for large tensors.
+/// Applies `f` to `(x, y)` in fixed chunks, in parallel for large tensors (claimed by
+/// the caller and the pool, [`parallel_for`]).
 fn map_chunks(x: &[f32], y: &mut [f32], f: impl Fn(&[f32], &mut [f32]) + Sync) {
     if y.len() >= PAR_MIN {
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(yc, xc)| f(xc, yc));
+        let len = y.len();
+        let ys = Disjoint::new(y);
+        parallel_for(len.div_ceil(CHUNK), pool::threads(), &|i, _| {
+            let (lo, hi) = (i * CHUNK, ((i + 1) * CHUNK).min(len));
+            // SAFETY: chunk i's range is its own.
+            f(&x[lo..hi], unsafe { ys.part(lo, hi - lo) })
+        });
     } else {
         f(x, y);
     }
@@ -216,11 +223,15 @@ fn map_chunks_bwd(
     f: impl Fn(&[f32], &[f32], &[f32], &mut [f32]) + Sync,
 ) {
     if d.len() >= PAR_MIN {
-        d.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .zip(y.par_chunks(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(((dc, xc), yc), gc)| f(xc, yc, gc, dc));
+        let len = d.len();
+        let ds = Disjoint::new(d);
+        parallel_for(len.div_ceil(CHUNK), pool::threads(), &|i, _| {
+            let (lo, hi) = (i * CHUNK, ((i + 1) * CHUNK).min(len));
+            // SAFETY: chunk i's range is its own.
+            f(&x[lo..hi], &y[lo..hi], &g[lo..hi], unsafe {
+                ds.part(lo, hi - lo)
+            })
+        });
     } else {
         f(x, y, g, d);
     }
