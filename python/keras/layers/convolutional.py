@@ -23,7 +23,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _FUSED_ACTIVATIONS, _set_weight_args
+from .core import _bias_activation, _set_weight_args
 
 __all__ = [
     "Convolution1D",
@@ -62,22 +62,6 @@ def _resolve_ordering(dim_ordering):
 
 def _config_of(obj):
     return obj.get_config() if obj is not None else None
-
-
-def _bias_add(x, b, axis, activation=None):
-    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis, activation=activation)
-
-
-def _bias_activation(layer, output, axis):
-    """``layer.activation(output + b)``: relu, tanh and sigmoid are applied by the
-    engine's bias_add in the same pass over the feature map (same numerics as the
-    separate op), anything else as its own node."""
-    if not layer.bias:
-        return layer.activation(output)
-    fused = _FUSED_ACTIVATIONS.get(layer.activation)
-    if fused is not None:
-        return _bias_add(output, layer.b, axis, activation=fused)
-    return layer.activation(_bias_add(output, layer.b, axis))
 
 
 def _check_rank(layer, input_shape, ndim, what):

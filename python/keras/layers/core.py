@@ -47,14 +47,25 @@ __all__ = [
 # helpers
 
 
-def _bias_add(x, b, activation=None):
-    """``act(x + b)`` with ``b`` a vector along the last axis of ``x``: one native node
-    (the engine applies relu / tanh / sigmoid in the same pass)."""
-    return K.ferrokeras_backend._op("bias_add", [x, b], activation=activation)
+def _bias_add(x, b, activation=None, axis=None):
+    """``act(x + b)`` with ``b`` a vector along ``axis`` of ``x`` (the last by default):
+    one native node (the engine applies relu / tanh / sigmoid in the same pass)."""
+    return K.ferrokeras_backend._op("bias_add", [x, b], activation=activation, axis=axis)
 
 
 # Activations the engine's bias_add applies itself (same numerics as the separate ops).
 _FUSED_ACTIVATIONS = {activations.relu: "relu", activations.tanh: "tanh", activations.sigmoid: "sigmoid"}
+
+
+def _bias_activation(layer, output, axis=None):
+    """``layer.activation(output + layer.b)`` (just the activation without a bias): relu,
+    tanh and sigmoid in bias_add's own pass, anything else as its own node."""
+    if not layer.bias:
+        return layer.activation(output)
+    fused = _FUSED_ACTIVATIONS.get(layer.activation)
+    if fused is not None:
+        return _bias_add(output, layer.b, activation=fused, axis=axis)
+    return layer.activation(_bias_add(output, layer.b, axis=axis))
 
 
 def _set_weight_args(
@@ -908,12 +919,7 @@ class Dense(Layer):
     def call(self, x, mask=None):
         _check_last_dim(self, x, self.input_dim)
         output = K.dot(x, self.W)
-        if self.bias:
-            fused = _FUSED_ACTIVATIONS.get(self.activation)
-            if fused is not None:
-                return _bias_add(output, self.b, activation=fused)
-            output = _bias_add(output, self.b)
-        return self.activation(output)
+        return _bias_activation(self, output)
 
     def get_output_shape_for(self, input_shape):
         if not input_shape or len(input_shape) < 2:
@@ -1343,12 +1349,7 @@ class TimeDistributedDense(Layer):
     def call(self, x, mask=None):
         # One matmul over the last axis for all timesteps at once.
         output = K.dot(x, self.W)
-        if self.bias:
-            fused = _FUSED_ACTIVATIONS.get(self.activation)
-            if fused is not None:
-                return _bias_add(output, self.b, activation=fused)
-            output = _bias_add(output, self.b)
-        return self.activation(output)
+        return _bias_activation(self, output)
 
     def get_config(self):
         config = {
