@@ -127,7 +127,10 @@ def test_srelu_weights_and_numpy_reference():
 )
 @keras_test
 def test_tiny_training_run_learns_and_moves_parameters(cls, kwargs):
-    # a small regression whose target is a non-linear function of a linear projection
+    # a small regression whose target is a non-linear function of a linear projection;
+    # the global seed fixes the initial weights and the shuffles (unseeded, about one
+    # start in a hundred left ParametricSoftplus just above the bar after 30 epochs)
+    np.random.seed(0)
     rs = np.random.RandomState(0)
     x = rs.uniform(-1, 1, (256, 6)).astype("float32")
     y = np.abs(x @ rs.uniform(-1, 1, (6, 1))).astype("float32")
@@ -139,7 +142,7 @@ def test_tiny_training_run_learns_and_moves_parameters(cls, kwargs):
     layer = model.layers[1]
     before = [K.get_value(w).copy() for w in layer.trainable_weights]
     first = model.evaluate(x, y, verbose=0)
-    model.fit(x, y, batch_size=32, nb_epoch=30, verbose=0)
+    model.fit(x, y, batch_size=32, nb_epoch=50, verbose=0)
     last = model.evaluate(x, y, verbose=0)
     assert last < 0.5 * first, (first, last)
     for b, w in zip(before, layer.trainable_weights):
