@@ -5,13 +5,17 @@
 - ``shared_data(relpath)`` returns a path under ../shared/data (relative to the repository
   root); when the file is absent the test is skipped with the reason, except when
   FERROKERAS_REQUIRE_DATA is set (CI sets it), where it fails.
+- Every test starts from the same global numpy and ``random`` seeds, so a learning test's
+  initial weights and shuffles do not depend on which tests ran before it.
 """
 
 import os
+import random
 import tempfile
 
 os.environ["HOME"] = tempfile.mkdtemp(prefix="ferrokeras-home-")
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,3 +36,9 @@ def shared_data(relpath):
 @pytest.fixture
 def data_path():
     return shared_data
+
+
+@pytest.fixture(autouse=True)
+def _fixed_global_seeds():
+    np.random.seed(1337)
+    random.seed(1337)
