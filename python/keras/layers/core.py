@@ -47,24 +47,18 @@ __all__ = [
 # helpers
 
 
-def _bias_add(x, b, activation=None, axis=None):
-    """``act(x + b)`` with ``b`` a vector along ``axis`` of ``x`` (the last by default):
-    one native node (the engine applies relu / tanh / sigmoid in the same pass)."""
-    return K.ferrokeras_backend._op("bias_add", [x, b], activation=activation, axis=axis)
-
-
-# Activations the engine's bias_add applies itself (same numerics as the separate ops).
-_FUSED_ACTIVATIONS = {activations.relu: "relu", activations.tanh: "tanh", activations.sigmoid: "sigmoid"}
+def _bias_add(x, b, axis=None):
+    """``x + b`` with ``b`` a vector along ``axis`` of ``x`` (the last by default), as one
+    native node."""
+    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis)
 
 
 def _bias_activation(layer, output, axis=None):
-    """``layer.activation(output + layer.b)`` (just the activation without a bias): relu,
-    tanh and sigmoid in bias_add's own pass, anything else as its own node."""
+    """``layer.activation(output + layer.b)`` (just the activation without a bias). The
+    executor folds the bias and a relu / tanh / sigmoid into the op that produced
+    ``output`` where it can (``rust/ferrokeras/src/graph/fuse.rs``)."""
     if not layer.bias:
         return layer.activation(output)
-    fused = _FUSED_ACTIVATIONS.get(layer.activation)
-    if fused is not None:
-        return _bias_add(output, layer.b, activation=fused, axis=axis)
     return layer.activation(_bias_add(output, layer.b, axis=axis))
 
 

@@ -227,6 +227,18 @@ impl PyGraph {
         g.set_value(vid, v).map_err(to_py)
     }
 
+    /// Whether compiling folds activations and biases into their producers (on by
+    /// default; results are the same either way).
+    #[getter]
+    fn fusion(&self) -> bool {
+        self.g().fusion()
+    }
+
+    #[setter]
+    fn set_fusion(&self, on: bool) {
+        self.g().set_fusion(on)
+    }
+
     /// The next call counter of a random node's stream.
     fn random_counter(&self, node: usize) -> PyResult<u64> {
         self.g().random_counter(NodeId(node)).map_err(to_py)

@@ -5,6 +5,7 @@
 //! so the train, test and predict Programs (and any `K.function`) see the same weights.
 
 mod autodiff;
+mod fuse;
 pub mod profile;
 mod program;
 mod update;
@@ -94,6 +95,7 @@ pub struct Graph {
     store: Arc<VarStore>,
     learning_phase: NodeId,
     var_nodes: Vec<NodeId>,
+    fusion: bool,
 }
 
 impl Default for Graph {
@@ -111,6 +113,7 @@ impl Graph {
             store: Arc::new(VarStore::default()),
             learning_phase: NodeId(0),
             var_nodes: Vec::new(),
+            fusion: true,
         };
         g.learning_phase = g.push(Node {
             kind: NodeKind::Placeholder,
@@ -346,6 +349,19 @@ impl Graph {
                 n.name
             ))),
         }
+    }
+
+    /// Whether [`Graph::compile`] folds activations and biases into the ops that
+    /// produce their inputs (on by default; see `graph/fuse.rs`). Fusion never changes
+    /// a result, only the number of passes over memory; turning it off is for
+    /// comparisons and debugging.
+    pub fn set_fusion(&mut self, on: bool) {
+        self.fusion = on;
+    }
+
+    /// See [`Graph::set_fusion`].
+    pub fn fusion(&self) -> bool {
+        self.fusion
     }
 
     /// Compiles a Program computing `outputs` from the fed `inputs`, then applying

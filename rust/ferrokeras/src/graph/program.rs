@@ -120,10 +120,33 @@ impl Program {
             needed[id.0] = true;
             stack.extend_from_slice(&n.inputs);
         }
+        let replaced = if g.fusion() {
+            let mut protected: HashSet<NodeId> = outputs.iter().copied().collect();
+            for u in &updates {
+                match u {
+                    Update::Assign { value, .. } => {
+                        protected.insert(*value);
+                    }
+                    Update::Fused { inputs, .. } => protected.extend(inputs.iter().copied()),
+                }
+            }
+            for (id, n) in all.iter().enumerate() {
+                if let (true, NodeKind::Grad { loss, wrt }) = (needed[id], &n.kind) {
+                    protected.insert(*loss);
+                    protected.insert(*wrt);
+                }
+            }
+            super::fuse::fuse(all, &mut needed, &protected)
+        } else {
+            HashMap::new()
+        };
         let ids: Vec<NodeId> = (0..all.len()).filter(|&i| needed[i]).map(NodeId).collect();
         let slot_of: HashMap<NodeId, usize> =
             ids.iter().enumerate().map(|(s, &id)| (id, s)).collect();
-        let nodes: Vec<Arc<Node>> = ids.iter().map(|id| all[id.0].clone()).collect();
+        let nodes: Vec<Arc<Node>> = ids
+            .iter()
+            .map(|id| replaced.get(&id.0).unwrap_or(&all[id.0]).clone())
+            .collect();
         let inputs_of: Vec<SmallVec<[usize; 8]>> = nodes
             .iter()
             .map(|n| n.inputs.iter().map(|i| slot_of[i]).collect())
@@ -251,6 +274,11 @@ impl Program {
             store: g.store().clone(),
             state: Mutex::new(state),
         })
+    }
+
+    /// Number of nodes the Program runs or reads (after fusion).
+    pub fn n_nodes(&self) -> usize {
+        self.nodes.len()
     }
 
     /// Number of fed inputs.

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::epilogue::Act;
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
@@ -276,6 +277,17 @@ impl Activation {
 impl Op for Activation {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn as_activation(&self) -> Option<Act> {
+        match self.kind {
+            ActKind::Relu { alpha, max_value } if alpha == 0.0 && max_value == f32::INFINITY => {
+                Some(Act::Relu)
+            }
+            ActKind::Tanh => Some(Act::Tanh),
+            ActKind::Sigmoid => Some(Act::Sigmoid),
+            _ => None,
+        }
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {

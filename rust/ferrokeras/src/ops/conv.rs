@@ -14,7 +14,15 @@
 //!
 //! Attributes: `strides` (Ints 2, default 1,1), `pads` (Ints 4: top, bottom, left,
 //! right, default 0), `dilation` (Ints 2, default 1,1), `kernel_layout` (Str, default
-//! "oihw"), `flip` (Bool, default false).
+//! "oihw"), `flip` (Bool, default false), `bias` (Bool, default false: a third input,
+//! one value per output channel), `activation` (Str, one of [`Act::NAMES`], default
+//! "linear").
+//!
+//! Bias and activation are the epilogue the executor's fusion pass folds in from a
+//! following `bias_add` along axis 1 and relu/tanh/sigmoid: applied to each sample's
+//! output while the gemm has just left it in cache, and, backward, each sample's
+//! gradient is taken through the activation just before its gemm, instead of whole-
+//! batch passes over memory.
 //!
 //! Work is split over the batch when there are at least two samples and enough
 //! multiply-adds: samples are claimed one at a time by the participating threads
@@ -27,6 +35,9 @@
 
 use std::sync::Arc;
 
+use super::epilogue::{
+    activate, add_scalar_activate_in_place, grad_through_into, sum_through, Act,
+};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
@@ -44,13 +55,15 @@ pub enum KernelLayout {
 
 /// 2-D convolution (cross-correlation, or true convolution with `flip`) of an NCHW
 /// input with a kernel of `layout`.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Conv2d {
     strides: [usize; 2],
     pads: [usize; 4],
     dil: [usize; 2],
     layout: KernelLayout,
     flip: bool,
+    bias: bool,
+    act: Act,
 }
 
 /// Concrete geometry of one call.
@@ -103,6 +116,24 @@ impl Conv2d {
             dil,
             layout,
             flip,
+            bias: false,
+            act: Act::Linear,
+        }
+    }
+
+    /// Whether an epilogue (bias and/or activation) follows the gemm.
+    fn has_epilogue(&self) -> bool {
+        self.bias || self.act != Act::Linear
+    }
+
+    /// Bias and activation on one sample's (O, P) output.
+    fn epilogue(&self, y: &mut [f32], bias: &[f32], p: usize) {
+        if self.bias {
+            for (yc, &b) in y.chunks_exact_mut(p).zip(bias) {
+                add_scalar_activate_in_place(yc, b, self.act);
+            }
+        } else {
+            activate(y, self.act);
         }
     }
 
@@ -323,8 +354,22 @@ impl Op for Conv2d {
         "conv2d"
     }
 
+    fn with_activation(&self, act: Act) -> Option<OpRef> {
+        (self.act == Act::Linear).then(|| Arc::new(Conv2d { act, ..*self }) as OpRef)
+    }
+
+    fn with_bias_activation(&self, act: Act) -> Option<OpRef> {
+        (!self.bias && self.act == Act::Linear).then(|| {
+            Arc::new(Conv2d {
+                bias: true,
+                act,
+                ..*self
+            }) as OpRef
+        })
+    }
+
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv2d", inputs, 2)?;
+        expect_inputs("conv2d", inputs, 2 + self.bias as usize)?;
         expect_float("conv2d", &inputs[0])?;
         expect_float("conv2d", &inputs[1])?;
         let (x, k) = (&inputs[0].shape, &inputs[1].shape);
@@ -336,6 +381,18 @@ impl Op for Conv2d {
             )));
         }
         let (o, ci, kh, kw) = self.kdims(k);
+        if self.bias {
+            expect_float("conv2d", &inputs[2])?;
+            let b = &inputs[2].shape;
+            if b.len() != 1 || matches!((b[0], o), (Some(a), Some(c)) if a != c) {
+                return Err(Error::Shape(format!(
+                    "conv2d: bias of shape {} does not match the kernel's {} output channels {}",
+                    fmt_shape(b),
+                    fmt_shape(k),
+                    o.map_or("?".into(), |v| v.to_string())
+                )));
+            }
+        }
         if let (Some(a), Some(b)) = (x[1], ci) {
             if a != b {
                 return Err(Error::Shape(format!(
@@ -390,6 +447,7 @@ impl Op for Conv2d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
+        let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
         let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             let b: &[f32] = if one {
@@ -402,6 +460,9 @@ impl Op for Conv2d {
                 sgemm_serial(g.o, p, kk, nop(wm), nop(b), y, false);
             } else {
                 sgemm(g.o, p, kk, nop(wm), nop(b), y, false);
+            }
+            if self.has_epilogue() {
+                self.epilogue(y, bias, p);
             }
         };
         if workers == 1 {
@@ -427,7 +488,7 @@ impl Op for Conv2d {
         &self,
         index: usize,
         inputs: &[&Value],
-        _out: &Value,
+        out: &Value,
         gout: &[f32],
         gin: &mut [f32],
         ctx: &mut OpCtx,
@@ -443,16 +504,44 @@ impl Op for Conv2d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
-        // partial]
+        if index == 2 {
+            // The bias: sum of the gradient through the activation, sample by sample and
+            // channel by channel (the order `bias_add`'s backward uses).
+            for i in 0..g.n {
+                for (ch, d) in gin.iter_mut().enumerate() {
+                    let base = i * os + ch * p;
+                    *d += sum_through(&gout[base..base + p], &out.f[base..base + p], self.act);
+                }
+            }
+            return Ok(());
+        }
+        // With an activation, each sample's gradient is first taken through it into the
+        // worker's slot.
+        let through = self.act != Act::Linear;
+        let slot = col + if through { os } else { 0 };
+        // Sample i's gradient with respect to the pre-activation output.
+        let pre = |i: usize, buf: &mut [f32]| {
+            let gi = &gout[i * os..(i + 1) * os];
+            if through {
+                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut buf[..os], self.act);
+            }
+        };
+        // scratch: [kernel matrix | per worker: columns, pre-activation gradient | per
+        // range: kernel-gradient partial]
         let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
-        ensure(&mut ctx.scratch.f, ok + workers * col + ranges * ok);
+        ensure(&mut ctx.scratch.f, ok + workers * slot + ranges * ok);
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         if index == 0 {
             self.relayout(&g, &w.f, wm);
             let wm: &[f32] = wm;
-            let run = |i: usize, cols: &mut [f32], gx: &mut [f32], serial: bool| {
-                let gi = &gout[i * os..(i + 1) * os];
+            let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
+                let (cols, gm) = slot.split_at_mut(col);
+                pre(i, gm);
+                let gi = if through {
+                    &gm[..os]
+                } else {
+                    &gout[i * os..(i + 1) * os]
+                };
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 if one {
                     gemm(kk, p, g.o, top(wm), nop(gi), gx, true);
@@ -462,24 +551,26 @@ impl Op for Conv2d {
                 }
             };
             if workers == 1 {
-                let cols = &mut rest[..col];
+                let own = &mut rest[..slot];
                 for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                    run(i, cols, gx, false);
+                    run(i, own, gx, false);
                 }
             } else {
                 let (gxs, slots) = (
                     Disjoint::new(gin),
-                    Disjoint::new(&mut rest[..workers * col]),
+                    Disjoint::new(&mut rest[..workers * slot]),
                 );
                 parallel_for(g.n, workers, &|i, who| {
-                    // SAFETY: sample i's gradient and participant who's columns are
-                    // theirs alone.
-                    let (gx, cols) = unsafe { (gxs.part(i * xs, xs), slots.part(who * col, col)) };
-                    run(i, cols, gx, true);
+                    // SAFETY: sample i's gradient and participant who's slot are theirs
+                    // alone.
+                    let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
+                    run(i, own, gx, true);
                 });
             }
         } else {
-            let run = |i: usize, cols: &mut [f32], dw: &mut [f32], first: bool, serial: bool| {
+            let run = |i: usize, slot: &mut [f32], dw: &mut [f32], first: bool, serial: bool| {
+                let (cols, gm) = slot.split_at_mut(col);
+                pre(i, gm);
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let b: &[f32] = if one {
                     xi
@@ -487,25 +578,29 @@ impl Op for Conv2d {
                     self.im2col(&g, xi, cols);
                     cols
                 };
-                let gi = &gout[i * os..(i + 1) * os];
+                let gi = if through {
+                    &gm[..os]
+                } else {
+                    &gout[i * os..(i + 1) * os]
+                };
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
             };
-            let (colbufs, partials) = rest.split_at_mut(workers * col);
+            let (own, partials) = rest.split_at_mut(workers * slot);
             let partials = &mut partials[..ranges * ok];
             if workers == 1 {
                 for i in 0..g.n {
-                    run(i, &mut colbufs[..col], partials, i == 0, false);
+                    run(i, &mut own[..slot], partials, i == 0, false);
                 }
             } else {
-                let (slots, dws) = (Disjoint::new(colbufs), Disjoint::new(partials));
+                let (slots, dws) = (Disjoint::new(own), Disjoint::new(partials));
                 parallel_for(ranges, workers, &|r, who| {
                     let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
-                    // SAFETY: range r's partial and participant who's columns are theirs
+                    // SAFETY: range r's partial and participant who's slot are theirs
                     // alone.
-                    let (cols, dw) = unsafe { (slots.part(who * col, col), dws.part(r * ok, ok)) };
+                    let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
                     for i in lo..hi {
-                        run(i, cols, dw, i == lo, true);
+                        run(i, own, dw, i == lo, true);
                     }
                 });
                 let (first, others) = partials.split_at_mut(ok);
@@ -515,7 +610,7 @@ impl Op for Conv2d {
                     }
                 }
             }
-            self.relayout_back(&g, &rest[workers * col..workers * col + ok], gin);
+            self.relayout_back(&g, &rest[workers * slot..workers * slot + ok], gin);
         }
         Ok(())
     }
@@ -560,12 +655,23 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     )))
                 }
             };
+            let act = match a.str_opt("activation")? {
+                None => Act::Linear,
+                Some(name) => Act::from_name(&name).ok_or_else(|| {
+                    Error::Value(format!(
+                        "conv2d: activation must be one of {:?}, got '{name}'",
+                        Act::NAMES
+                    ))
+                })?,
+            };
             Ok(Arc::new(Conv2d {
                 strides: ints2(a, "strides", [1, 1])?,
                 pads: pads4(a)?,
                 dil: ints2(a, "dilation", [1, 1])?,
                 layout,
                 flip: a.bool("flip", false)?,
+                bias: a.bool("bias", false)?,
+                act,
             }) as OpRef)
         })()),
         _ => None,
@@ -770,6 +876,104 @@ mod tests {
         let wx: Vec<f32> = want_x.iter().map(|&v| v as f32).collect();
         assert_close(&gk, &wk, 1e-3);
         assert_close(&gx, &wx, 1e-3);
+    }
+
+    /// The fused epilogue against the plain op: forward `act(conv + b)`, backward the
+    /// plain op's on `g · act'(y)` and the bias gradient as its sum, bit for bit.
+    fn epilogue_case(xs: [usize; 4], ks: [usize; 4], pads: i64, check_fd: bool) {
+        use crate::ops::epilogue::{dact, Act};
+        let x = rand(&xs, 21, -1.0, 1.0);
+        let k = rand(&ks, 22, -1.0, 1.0);
+        let b = rand(&[ks[0]], 23, -1.0, 1.0);
+        let pads = ("pads", Attr::Ints(vec![pads; 4]));
+        let plain = op("conv2d", std::slice::from_ref(&pads));
+        let z = forward(&plain, &[x.clone(), k.clone()]);
+        let p = z.shape[2] * z.shape[3];
+        for act in Act::ALL {
+            for bias in [true, false] {
+                let mut attrs = vec![pads.clone(), ("activation", Attr::Str(act.name().into()))];
+                let mut ins = vec![x.clone(), k.clone()];
+                if bias {
+                    attrs.push(("bias", Attr::Bool(true)));
+                    ins.push(b.clone());
+                }
+                let fused = op("conv2d", &attrs);
+                let mut s = Scratch::default();
+                let y = forward_with(&fused, &ins, &mut s).unwrap();
+                let mut want = z.clone();
+                for (i, v) in want.f.iter_mut().enumerate() {
+                    let pre = *v + if bias { b.f[(i / p) % ks[0]] } else { 0.0 };
+                    let mut one = [pre];
+                    crate::ops::epilogue::activate(&mut one, act);
+                    *v = one[0];
+                }
+                assert_eq!(y.f, want.f, "{act:?} bias {bias}: forward");
+                let r = rand(&y.shape, 24, -1.0, 1.0);
+                let gm: Vec<f32> =
+                    r.f.iter()
+                        .zip(&y.f)
+                        .map(|(&g, &v)| g * dact(act, v))
+                        .collect();
+                let refs: Vec<&crate::tensor::Value> = ins.iter().collect();
+                let mut ctx = crate::ops::OpCtx { scratch: &mut s };
+                let mut ps = Scratch::default();
+                let mut pctx = crate::ops::OpCtx { scratch: &mut ps };
+                for (idx, input) in ins.iter().enumerate().take(2) {
+                    let mut got = vec![0.0; input.len()];
+                    fused
+                        .backward(idx, &refs, &y, &r.f, &mut got, &mut ctx)
+                        .unwrap();
+                    let mut want = vec![0.0; input.len()];
+                    plain
+                        .backward(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
+                        .unwrap();
+                    assert_eq!(got, want, "{act:?} bias {bias}: gradient of input {idx}");
+                }
+                if bias {
+                    let mut got = vec![0.0; ks[0]];
+                    fused
+                        .backward(2, &refs, &y, &r.f, &mut got, &mut ctx)
+                        .unwrap();
+                    let mut want = vec![0.0f64; ks[0]];
+                    for (i, &g) in gm.iter().enumerate() {
+                        want[(i / p) % ks[0]] += g as f64;
+                    }
+                    let want: Vec<f32> = want.iter().map(|&v| v as f32).collect();
+                    assert_close(&got, &want, 1e-4);
+                }
+                if check_fd && matches!(act, Act::Tanh | Act::Sigmoid) {
+                    grad_check(&fused, &ins, 1e-2, 2e-2)
+                        .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn conv2d_bias_activation_epilogue() {
+        epilogue_case([2, 3, 7, 6], [4, 3, 3, 2], 0, true);
+        epilogue_case([3, 4, 3, 5], [6, 4, 1, 1], 0, true);
+        // the per-sample parallel path
+        epilogue_case([8, 8, 20, 20], [16, 8, 3, 3], 1, false);
+    }
+
+    #[test]
+    fn conv2d_bias_shape_is_checked() {
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let o = op("conv2d", &[("bias", Attr::Bool(true))]);
+        let e = o
+            .infer(&[t(&[1, 2, 5, 5]), t(&[3, 2, 3, 3]), t(&[4])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bias of shape (4,)"), "{e}");
+        assert!(o.infer(&[t(&[1, 2, 5, 5]), t(&[3, 2, 3, 3])]).is_err());
+        let e = crate::ops::build(
+            "conv2d",
+            &crate::ops::Attrs::new("conv2d").with("activation", Attr::Str("elu".into())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("activation must be one of"), "{e}");
     }
 
     #[test]

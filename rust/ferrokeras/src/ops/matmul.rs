@@ -7,6 +7,9 @@
 
 use std::sync::Arc;
 
+use super::epilogue::{
+    activate, add_scalar_activate, col_sums_through, grad_through, sum_through, Act,
+};
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{sgemm, Operand};
 use crate::simd_fn;
@@ -349,14 +352,6 @@ simd_fn! {
 }
 
 simd_fn! {
-    fn add_scalar(x: &[f32], b: f32, y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = v + b;
-        }
-    }
-}
-
-simd_fn! {
     fn col_sums(g: &[f32], d: &mut [f32]) {
         let w = d.len();
         for gr in g.chunks_exact(w) {
@@ -372,78 +367,12 @@ simd_fn! {
 #[derive(Debug)]
 pub struct BiasAdd {
     axis: i64,
-    act: u8,
+    act: Act,
 }
-
-/// Activations `bias_add` can apply in the same pass (Dense's hot path):
-/// 0 linear, 1 relu, 2 tanh, 3 sigmoid. The backward uses the saved output.
-const ACTS: [&str; 4] = ["linear", "relu", "tanh", "sigmoid"];
 
 /// Elements above which the fused pass is split across threads (measured on the
 /// W8a predict workload: 256 x 512 runs faster on two threads, 128 x 512 does not).
 const PAR_MIN: usize = 1 << 17;
-
-simd_fn! {
-    fn activate(y: &mut [f32], act: u8) {
-        match act {
-            1 => y.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 }),
-            2 => y.iter_mut().for_each(|v| *v = crate::kernels::simd::tanh(*v)),
-            3 => y.iter_mut().for_each(|v| *v = crate::kernels::simd::sigmoid(*v)),
-            _ => {}
-        }
-    }
-}
-
-/// d act / d pre-activation, from the activation's output `y`.
-#[inline(always)]
-fn dact(act: u8, y: f32) -> f32 {
-    match act {
-        1 => (y > 0.0) as i32 as f32,
-        2 => 1.0 - y * y,
-        3 => y * (1.0 - y),
-        _ => 1.0,
-    }
-}
-
-simd_fn! {
-    fn grad_through(g: &[f32], y: &[f32], d: &mut [f32], act: u8) {
-        for ((o, &gv), &yv) in d.iter_mut().zip(g).zip(y) {
-            *o += gv * dact(act, yv);
-        }
-    }
-}
-
-simd_fn! {
-    fn col_sums_through(g: &[f32], y: &[f32], d: &mut [f32], act: u8) {
-        let w = d.len();
-        for (gr, yr) in g.chunks_exact(w).zip(y.chunks_exact(w)) {
-            for ((o, &gv), &yv) in d.iter_mut().zip(gr).zip(yr) {
-                *o += gv * dact(act, yv);
-            }
-        }
-    }
-}
-
-/// Lanes of independent partial sums in [`sum_through`]: a float sum does not
-/// vectorise unless its order is spelled out like this (16 = one AVX-512 register).
-const LANES: usize = 16;
-
-simd_fn! {
-    /// `sum(g * act'(y))` over one channel's contiguous block (the bias gradient of a
-    /// channels-first map), in [`LANES`] interleaved partial sums.
-    fn sum_through(g: &[f32], y: &[f32], act: u8) -> f32 {
-        let mut acc = [0.0f32; LANES];
-        let (gc, yc) = (g.chunks_exact(LANES), y.chunks_exact(LANES));
-        let (gr, yr) = (gc.remainder(), yc.remainder());
-        for (gv, yv) in gc.zip(yc) {
-            for l in 0..LANES {
-                acc[l] += gv[l] * dact(act, yv[l]);
-            }
-        }
-        let tail: f32 = gr.iter().zip(yr).map(|(&gv, &yv)| gv * dact(act, yv)).sum();
-        acc.iter().sum::<f32>() + tail
-    }
-}
 
 impl BiasAdd {
     /// (outer, channels, inner) split of x around the bias axis.
@@ -458,6 +387,21 @@ impl BiasAdd {
 impl Op for BiasAdd {
     fn name(&self) -> &str {
         "bias_add"
+    }
+
+    fn with_activation(&self, act: Act) -> Option<OpRef> {
+        (self.act == Act::Linear).then(|| {
+            Arc::new(BiasAdd {
+                axis: self.axis,
+                act,
+            }) as OpRef
+        })
+    }
+
+    fn as_bias_add(&self, ndim: usize) -> Option<(usize, Act)> {
+        norm_axis("bias_add", self.axis, ndim)
+            .ok()
+            .map(|ax| (ax, self.act))
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
@@ -507,8 +451,7 @@ impl Op for BiasAdd {
             for ch in 0..c {
                 let base = (o * c + ch) * inner;
                 let y = &mut out.f[base..base + inner];
-                add_scalar(&x.f[base..base + inner], b.f[ch], y);
-                activate(y, act);
+                add_scalar_activate(&x.f[base..base + inner], b.f[ch], y, act);
             }
         }
         Ok(())
@@ -525,7 +468,7 @@ impl Op for BiasAdd {
     ) -> Result<()> {
         let act = self.act;
         if index == 0 {
-            if act == 0 {
+            if act == Act::Linear {
                 gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
             } else {
                 grad_through(g, &out.f, gin, act);
@@ -534,7 +477,7 @@ impl Op for BiasAdd {
         }
         let (outer, c, inner) = self.split(&inputs[0].shape)?;
         if inner == 1 {
-            if act == 0 {
+            if act == Act::Linear {
                 col_sums(&g[..outer * c], gin);
             } else {
                 col_sums_through(&g[..outer * c], &out.f[..outer * c], gin, act);
@@ -568,11 +511,12 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
         })(),
         "bias_add" => (|| {
             let name = a.str_opt("activation")?.unwrap_or_else(|| "linear".into());
-            let act = ACTS.iter().position(|&n| n == name).ok_or_else(|| {
+            let act = Act::from_name(&name).ok_or_else(|| {
                 Error::Value(format!(
-                    "bias_add: activation must be one of {ACTS:?}, got '{name}'"
+                    "bias_add: activation must be one of {:?}, got '{name}'",
+                    Act::NAMES
                 ))
-            })? as u8;
+            })?;
             Ok(Arc::new(BiasAdd {
                 axis: a.int("axis", -1)?,
                 act,

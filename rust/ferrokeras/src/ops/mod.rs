@@ -17,6 +17,7 @@ pub mod conv;
 pub mod conv3d;
 pub mod deconv;
 pub mod depthwise;
+pub mod epilogue;
 pub mod loss;
 pub mod matmul;
 pub mod normalization;
@@ -117,6 +118,32 @@ pub trait Op: Send + Sync + Debug {
     /// Random ops draw a fresh counter from their stream before each forward.
     fn is_random(&self) -> bool {
         false
+    }
+
+    // Compile-time fusion (`graph/fuse.rs`). A fused op must compute exactly what the
+    // unfused chain computes; the defaults opt out.
+
+    /// The epilogue activation this op is, if a producer may apply it instead (relu
+    /// with alpha 0 and no max_value, tanh, sigmoid).
+    fn as_activation(&self) -> Option<epilogue::Act> {
+        None
+    }
+
+    /// This op with `act` applied to its output in its own pass, if it can (its own
+    /// activation is linear).
+    fn with_activation(&self, _act: epilogue::Act) -> Option<OpRef> {
+        None
+    }
+
+    /// For a bias add on an input of rank `ndim`: (the bias axis, its activation).
+    fn as_bias_add(&self, _ndim: usize) -> Option<(usize, epilogue::Act)> {
+        None
+    }
+
+    /// This op followed by a bias add along axis 1 of its output (the bias becomes an
+    /// extra last input) and `act`, in its own pass, if it can.
+    fn with_bias_activation(&self, _act: epilogue::Act) -> Option<OpRef> {
+        None
     }
 }
 

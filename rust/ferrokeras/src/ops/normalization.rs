@@ -12,13 +12,13 @@
 //! and `inner > 1` (channels-first images: each feature is a run of `inner` contiguous
 //! values). Every pass reads the tensor in memory order. Reductions cut the batch into
 //! fixed groups of whole rows whose per-feature partials are added in group order (see
-//! [`feature_sums`]); the elementwise passes split it into whole rows; both run in
+//! `feature_sums`); the elementwise passes split it into whole rows; both run in
 //! parallel only above [`PAR_MIN`] elements. The grouping does not depend on the thread
 //! count, so neither do the results, bit for bit.
 //!
 //! Speed (the bench `normalization`: forward + backward within 3x of relu's of the same
 //! size): the sums are the costly part. LLVM only vectorises them as written here: one
-//! float32 accumulator array per loop (see [`seg_sums`]), register blocks for short
+//! float32 accumulator array per loop (see `seg_sums`), register blocks for short
 //! feature rows, aligned stack accumulators updated once per four rows for long ones.
 //!
 //! Numerics: statistics are sums around a per-feature shift (the first value of the

@@ -1,0 +1,220 @@
+//! Compile-time fusion: an elementwise epilogue folded into the op that produces its
+//! input, so a Program makes one pass over memory where the graph has two or three.
+//!
+//! Two rewrites, applied in topological order so they chain:
+//! - `act(p(...))` with `act` relu/tanh/sigmoid ([`Op::as_activation`](crate::ops::Op::as_activation)) becomes
+//!   `p'(...)` when `p` can apply it itself ([`Op::with_activation`](crate::ops::Op::with_activation): `bias_add`,
+//!   `conv2d`);
+//! - `bias_add(p(...), b)` along axis 1 becomes `p'(..., b)` when `p` can add a
+//!   per-channel bias in its epilogue ([`Op::with_bias_activation`](crate::ops::Op::with_bias_activation): `conv2d`).
+//!
+//! So Keras' `Convolution2D` followed by `Activation('relu')` runs as one `conv2d`
+//! node, and `Dense` followed by an `Activation` layer as one fused `bias_add`.
+//!
+//! A producer is folded only when its output is needed nowhere else: its only
+//! consumer is the fused node, and it is not a Program output, not the value of an
+//! update and not a loss or a differentiated node of a gradient. The fused ops compute
+//! exactly what the chain computes (`ops/epilogue.rs`), so fusing never changes a
+//! result; [`crate::graph::Graph::set_fusion`] turns the pass off to prove it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{Node, NodeId, NodeKind};
+
+/// Rewrites the `needed` nodes of `all`. Returns the replaced nodes by id; the folded
+/// producers are marked not needed. `protected` holds the ids whose values must stay
+/// observable.
+pub(crate) fn fuse(
+    all: &[Arc<Node>],
+    needed: &mut [bool],
+    protected: &HashSet<NodeId>,
+) -> HashMap<usize, Arc<Node>> {
+    let mut consumers = vec![0usize; all.len()];
+    for (id, n) in all.iter().enumerate() {
+        if needed[id] {
+            for i in &n.inputs {
+                consumers[i.0] += 1;
+            }
+        }
+    }
+    let mut replaced: HashMap<usize, Arc<Node>> = HashMap::new();
+    for id in 0..all.len() {
+        if !needed[id] {
+            continue;
+        }
+        let node = replaced.get(&id).unwrap_or(&all[id]).clone();
+        let NodeKind::Op(op) = &node.kind else {
+            continue;
+        };
+        let Some(&src) = node.inputs.first() else {
+            continue;
+        };
+        let foldable = needed[src.0] && consumers[src.0] == 1 && !protected.contains(&src);
+        if !foldable {
+            continue;
+        }
+        let producer = replaced.get(&src.0).unwrap_or(&all[src.0]).clone();
+        let NodeKind::Op(pop) = &producer.kind else {
+            continue;
+        };
+        let fused = if let Some(act) = op.as_activation() {
+            pop.with_activation(act)
+                .map(|f| (f, producer.inputs.clone()))
+        } else if let Some((1, act)) = op.as_bias_add(node.ty.shape.len()) {
+            pop.with_bias_activation(act).map(|f| {
+                let mut inputs = producer.inputs.clone();
+                inputs.push(node.inputs[1]);
+                (f, inputs)
+            })
+        } else {
+            None
+        };
+        let Some((f, inputs)) = fused else {
+            continue;
+        };
+        // Bias inputs are counted once per consumer already; the producer's inputs
+        // move to the fused node, so every count stays right.
+        replaced.insert(
+            id,
+            Arc::new(Node {
+                kind: NodeKind::Op(f),
+                inputs,
+                ty: node.ty.clone(),
+                name: producer.name.clone(),
+            }),
+        );
+        needed[src.0] = false;
+    }
+    replaced
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::Graph;
+    use crate::ops::{Attr, Attrs};
+    use crate::tensor::{DType, Value};
+    use crate::Result;
+
+    fn rand(shape: &[usize], seed: u64) -> Value {
+        let n: usize = shape.iter().product();
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let f = (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect();
+        Value::from_f32(shape, f).unwrap()
+    }
+
+    /// x -> conv2d -> bias_add(axis 1) -> act -> sum, with the gradients of the sum
+    /// with respect to x, the kernel and the bias; returns (node count of the compiled
+    /// Program, outputs).
+    fn conv_chain(act: &str, fusion: bool) -> Result<(usize, Vec<Value>)> {
+        let mut g = Graph::new();
+        g.set_fusion(fusion);
+        let x = g.placeholder(DType::F32, vec![Some(3), Some(2), Some(7), Some(6)], "x");
+        let k = g.variable(rand(&[4, 2, 3, 3], 1), "k");
+        let b = g.variable(rand(&[4], 2), "b");
+        let c = g.op("conv2d", &[x, k], &Attrs::new("conv2d"))?;
+        let y = g.op(
+            "bias_add",
+            &[c, b],
+            &Attrs::new("bias_add").with("axis", Attr::Int(1)),
+        )?;
+        let a = g.op(act, &[y], &Attrs::new(act))?;
+        let w = g.constant(rand(&[3, 4, 5, 4], 3), "w");
+        let m = g.op("mul", &[a, w], &Attrs::new("mul"))?;
+        let loss = g.op("sum", &[m], &Attrs::new("sum"))?;
+        let grads = g.gradients(loss, &[x, k, b])?;
+        let mut outs = vec![a, loss];
+        outs.extend(grads);
+        let p = g.compile(&[x], &outs, vec![])?;
+        let n = p.n_nodes();
+        let mut s = p.session();
+        s.feed(0, &rand(&[3, 2, 7, 6], 4))?;
+        s.run()?;
+        Ok((n, (0..outs.len()).map(|i| s.output(i).clone()).collect()))
+    }
+
+    #[test]
+    fn conv_bias_activation_fuse_into_one_node_with_identical_results() {
+        for act in ["relu", "tanh", "sigmoid"] {
+            let (n_fused, fused) = conv_chain(act, true).unwrap();
+            let (n_plain, plain) = conv_chain(act, false).unwrap();
+            assert_eq!(
+                n_plain - n_fused,
+                2,
+                "{act}: conv2d, bias_add and {act} are one node"
+            );
+            for (f, p) in fused.iter().zip(&plain) {
+                assert_eq!(f.shape, p.shape);
+                assert_eq!(f.f, p.f, "{act}: fused and unfused results differ");
+            }
+        }
+    }
+
+    #[test]
+    fn a_producer_read_elsewhere_is_not_folded() -> Result<()> {
+        for fusion in [true, false] {
+            let mut g = Graph::new();
+            g.set_fusion(fusion);
+            let x = g.placeholder(DType::F32, vec![None, Some(5)], "x");
+            let b = g.variable(rand(&[5], 1), "b");
+            let y = g.op("bias_add", &[x, b], &Attrs::new("bias_add"))?;
+            let r = g.op("relu", &[y], &Attrs::new("relu"))?;
+            // y is an output too: it must keep its pre-activation value.
+            let p = g.compile(&[x], &[y, r], vec![])?;
+            assert_eq!(p.n_nodes(), 4, "x, b, bias_add, relu");
+            let mut s = p.session();
+            let xv = rand(&[2, 5], 7);
+            s.feed(0, &xv)?;
+            s.run()?;
+            let want: Vec<f32> =
+                xv.f.iter()
+                    .zip(b_vals(&g, b).iter().cycle())
+                    .map(|(a, c)| a + c)
+                    .collect();
+            assert_eq!(s.output(0).f, want);
+            assert!(s
+                .output(1)
+                .f
+                .iter()
+                .zip(&want)
+                .all(|(&r, &y)| r == y.max(0.0)));
+        }
+        Ok(())
+    }
+
+    fn b_vals(g: &Graph, b: crate::graph::NodeId) -> Vec<f32> {
+        g.get_value(g.var_id(b).unwrap()).unwrap().f
+    }
+
+    #[test]
+    fn leaky_or_capped_relu_and_other_axes_stay_separate() -> Result<()> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(2), Some(3), Some(3)], "x");
+        let k = g.variable(rand(&[2, 2, 1, 1], 1), "k");
+        let b = g.variable(rand(&[3], 2), "b");
+        let c = g.op("conv2d", &[x, k], &Attrs::new("conv2d"))?;
+        // bias along the last axis is not a per-channel epilogue of conv2d
+        let y = g.op("bias_add", &[c, b], &Attrs::new("bias_add"))?;
+        let r = g.op(
+            "relu",
+            &[y],
+            &Attrs::new("relu").with("alpha", Attr::Float(0.1)),
+        )?;
+        let p = g.compile(&[x], &[r], vec![])?;
+        assert_eq!(
+            p.n_nodes(),
+            6,
+            "x, k, b, conv2d, bias_add, relu: nothing folded"
+        );
+        Ok(())
+    }
+}

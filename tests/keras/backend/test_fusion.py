@@ -1,0 +1,59 @@
+"""Compile-time fusion (rust/ferrokeras/src/graph/fuse.rs): a convolution or a bias add
+followed by an activation runs as one node, and that never changes a result."""
+
+import numpy as np
+import pytest
+
+from keras import backend as K
+from keras.layers import Activation, Convolution2D, Dense, Flatten, MaxPooling2D
+from keras.models import Sequential
+from keras.utils.test_utils import keras_test
+
+
+def _train(fusion, act):
+    K.clear_session()
+    K._graph().fusion = fusion
+    np.random.seed(3)
+    model = Sequential()
+    model.add(Convolution2D(4, 3, 3, input_shape=(2, 9, 9)))
+    model.add(Activation(act))
+    model.add(Convolution2D(5, 2, 2, activation=act))
+    model.add(MaxPooling2D((2, 2)))
+    model.add(Flatten())
+    model.add(Dense(6))
+    model.add(Activation(act))
+    model.add(Dense(3, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    rs = np.random.RandomState(0)
+    x = rs.uniform(-1, 1, (8, 2, 9, 9)).astype("float32")
+    y = np.eye(3, dtype="float32")[rs.randint(0, 3, 8)]
+    losses = [model.train_on_batch(x, y) for _ in range(3)]
+    return losses, model.predict(x), model.get_weights()
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@keras_test
+def test_fused_and_unfused_training_agree_bitwise(act):
+    assert K._graph().fusion, "fusion is on by default"
+    fused = _train(True, act)
+    plain = _train(False, act)
+    assert fused[0] == plain[0]
+    np.testing.assert_array_equal(fused[1], plain[1])
+    for a, b in zip(fused[2], plain[2]):
+        np.testing.assert_array_equal(a, b)
+    # training moved the weights, so the comparison compared something
+    assert fused[0][0] != fused[0][-1]
+
+
+@keras_test
+def test_a_pre_activation_output_stays_observable():
+    # the bias add's output is also a function output, so it is not folded away
+    x = K.placeholder((None, 2, 4, 4))
+    k = K.variable(np.random.RandomState(1).uniform(-1, 1, (3, 2, 3, 3)).astype("float32"))
+    b = K.variable(np.array([-5.0, 0.0, 5.0], "float32"))
+    pre = K.ferrokeras_backend._op("bias_add", [K.conv2d(x, k), b], axis=1)
+    f = K.function([x], [pre, K.relu(pre)])
+    xv = np.random.RandomState(2).uniform(-1, 1, (2, 2, 4, 4)).astype("float32")
+    p, r = f([xv])
+    assert (p < 0).any()
+    np.testing.assert_array_equal(r, np.maximum(p, 0))
