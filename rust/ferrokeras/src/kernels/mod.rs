@@ -6,6 +6,7 @@ pub mod fpmode;
 pub mod gemm;
 pub mod pool;
 pub mod rng;
+pub mod runs;
 mod sgemm_micro;
 pub mod sgemm_small;
 pub mod simd;

@@ -41,6 +41,7 @@ use super::epilogue::{
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
+use crate::kernels::runs;
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -231,6 +232,26 @@ impl Conv2d {
 
     /// Column matrix (C·kh·kw, OH·OW) of one sample.
     pub(crate) fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if runs::avx512() {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { self.im2col_avx512(g, x, cols) };
+        }
+        self.im2col_with::<false>(g, x, cols)
+    }
+
+    /// [`Conv2d::im2col`] with the row copies inlined as AVX-512 runs.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn im2col_avx512(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
+        self.im2col_with::<true>(g, x, cols)
+    }
+
+    #[inline(always)]
+    fn im2col_with<const WIDE: bool>(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
         let p = g.p();
         let (sh, sw) = (self.strides[0], self.strides[1]);
         let mut row = 0;
@@ -251,11 +272,17 @@ impl Conv2d {
                             continue;
                         }
                         let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        dst[..lo].fill(0.0);
-                        dst[hi..].fill(0.0);
+                        if lo > 0 {
+                            dst[..lo].fill(0.0);
+                        }
+                        if hi < g.ow {
+                            dst[hi..].fill(0.0);
+                        }
                         if sw == 1 {
                             let s0 = (lo as isize + dx) as usize;
-                            dst[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                            let (s, d) = (&src[s0..s0 + (hi - lo)], &mut dst[lo..hi]);
+                            // SAFETY: s and d are distinct slices of the same length.
+                            unsafe { runs::copy::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
                         } else {
                             for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
                                 *d = src[((ox * sw) as isize + dx) as usize];
@@ -269,6 +296,26 @@ impl Conv2d {
 
     /// Adds a column matrix back into one sample's input gradient.
     pub(crate) fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if runs::avx512() {
+            // SAFETY: the CPU has AVX-512F.
+            return unsafe { self.col2im_avx512(g, cols, gx) };
+        }
+        self.col2im_with::<false>(g, cols, gx)
+    }
+
+    /// [`Conv2d::col2im`] with the row additions inlined as AVX-512 runs.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn col2im_avx512(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+        self.col2im_with::<true>(g, cols, gx)
+    }
+
+    #[inline(always)]
+    fn col2im_with<const WIDE: bool>(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
         let p = g.p();
         let (sh, sw) = (self.strides[0], self.strides[1]);
         let mut row = 0;
@@ -293,9 +340,9 @@ impl Conv2d {
                         let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                         if sw == 1 {
                             let d0 = (lo as isize + dx) as usize;
-                            for (d, &s) in dst[d0..d0 + (hi - lo)].iter_mut().zip(&src[lo..hi]) {
-                                *d += s;
-                            }
+                            let (s, d) = (&src[lo..hi], &mut dst[d0..d0 + (hi - lo)]);
+                            // SAFETY: s and d are distinct slices of the same length.
+                            unsafe { runs::add::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
                         } else {
                             for (ox, &s) in src.iter().enumerate().take(hi).skip(lo) {
                                 dst[((ox * sw) as isize + dx) as usize] += s;
