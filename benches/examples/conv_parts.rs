@@ -100,6 +100,10 @@ fn main() {
         let gf = time(reps, || {
             sgemm_serial(o, p, k, n(&wm), n(&cols), &mut out, false)
         });
+        let mut outt = vec![0.0; p * o];
+        let gft = time(reps, || {
+            sgemm_serial(p, o, k, t(&cols), t(&wm), &mut outt, false)
+        });
         let mut dcols = vec![0.0; k * p];
         let gbx = time(reps, || {
             sgemm_serial(k, p, o, t(&wm), n(g), &mut dcols, false)
@@ -114,7 +118,7 @@ fn main() {
         });
         let gfl = |us: f64| 2.0 * (o * k * p) as f64 / us / 1e3;
         println!(
-            "C{c:>2} {h}x{w} O{o:>2}: fwd {fwd:6.1} us (gemm {gf:6.1}, {:.0} GF/s)  dX {bx:6.1} (gemm {gbx:6.1})  dW {bk:6.1} (gemm {gbk:6.1}; as dWt {gbkt:6.1})  gemm GF/s fwd {:.0} dX {:.0} dW {:.0} dWt {:.0}",
+            "C{c:>2} {h}x{w} O{o:>2}: fwd {fwd:6.1} us (gemm {gf:6.1}, as Yt {gft:6.1}, {:.0} GF/s)  dX {bx:6.1} (gemm {gbx:6.1})  dW {bk:6.1} (gemm {gbk:6.1}; as dWt {gbkt:6.1})  gemm GF/s fwd {:.0} dX {:.0} dW {:.0} dWt {:.0}",
             gfl(fwd), gfl(gf), gfl(gbx), gfl(gbk), gfl(gbkt)
         );
     }

@@ -10,3 +10,4 @@ pub mod runs;
 mod sgemm_micro;
 pub mod sgemm_small;
 pub mod simd;
+pub mod transpose;

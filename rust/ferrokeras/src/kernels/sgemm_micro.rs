@@ -173,7 +173,7 @@ unsafe fn scalar_kernel<const MR: usize, const LAYOUT: u8>(t: &Tile) {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{Avx2, Avx512};
+pub(crate) use x86::{transpose8, Avx2, Avx512};
 
 // The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's rust-version).
 #[cfg(target_arch = "x86_64")]
@@ -187,7 +187,7 @@ mod x86 {
     /// AVX is available (register-only otherwise).
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
+    pub(crate) unsafe fn transpose8(r: [__m256; 8]) -> [__m256; 8] {
         let t0 = _mm256_unpacklo_ps(r[0], r[1]);
         let t1 = _mm256_unpackhi_ps(r[0], r[1]);
         let t2 = _mm256_unpacklo_ps(r[2], r[3]);
