@@ -423,6 +423,12 @@ impl PyProgram {
         self.inner.n_outputs()
     }
 
+    /// Number of nodes the compiled function runs or reads (after fusion).
+    #[getter]
+    fn n_nodes(&self) -> usize {
+        self.inner.n_nodes()
+    }
+
     /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
     /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
     /// Gaussian noise) then draw the noise of those rows of the larger batch, for this

@@ -167,19 +167,27 @@ def test_dense_config_keys():
 
 
 @keras_test
-def test_dense_is_two_native_nodes():
-    # matmul + bias_add with the activation fused in: the hot path of every MLP stays coarse
+def test_dense_is_coarse_and_its_activation_runs_fused():
+    # matmul, bias_add and the activation, as Keras 1's Dense computes them; the compiled
+    # function folds a relu / tanh / sigmoid into the bias add (rust/.../graph/fuse.rs)
     x = Input(shape=(8,))
     graph = K.ferrokeras_backend._graph()
     layer = Dense(4, activation="relu")
     layer.build((None, 8))
     before = len(graph)
-    layer(x)
-    assert len(graph) - before == 2
+    y = layer(x)
+    assert len(graph) - before == 3
+    f = K.function([x], [y])
+    xv = np.random.RandomState(0).uniform(-1, 1, (3, 8)).astype("float32")
+    W, b = layer.get_weights()
+    np.testing.assert_allclose(f([xv])[0], np.maximum(xv @ W + b, 0), rtol=1e-5, atol=1e-6)
+    # x, W, b, matmul, bias_add with the relu
+    assert f._program.n_nodes == 5
     before = len(graph)
-    Dense(4, activation="softmax", input_dim=8)(x)
+    s = Dense(4, activation="softmax", input_dim=8)(x)
     # softmax is not fused: 2 weights + matmul + bias_add + softmax
     assert len(graph) - before == 5
+    assert K.function([x], [s])._program.n_nodes == 6
     before = len(graph)
     Dense(4)(x)
     # 2 weights + matmul + bias_add
