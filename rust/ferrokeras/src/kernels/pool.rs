@@ -14,6 +14,12 @@
 //! pool claim the rest whenever they get to run: nobody waits for a wake-up, and a slow
 //! or late thread simply takes fewer chunks. The caller returns once every chunk is
 //! done; a helper that starts after that finds no chunk and touches nothing else.
+//!
+//! The caller takes chunks from the front (0, 1, 2, ...) and the helpers from the back
+//! (n-1, n-2, ...): each thread works through a contiguous range (for gemm, neighbouring
+//! column panels), and from one call to the next with the same shapes the caller tends
+//! to get the same chunks and the helper the same ones, so the data a chunk reads (a
+//! gemm's B columns, its C block) is still in that core's own L2.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,7 +56,12 @@ unsafe impl Send for Body {}
 /// State shared between the caller and its helpers (outlives both through the `Arc`).
 struct Shared {
     n: AtomicUsize,
+    /// Tickets handed out: a participant that draws one below `n` owns a chunk, taken
+    /// from the front (the caller) or from the back (helpers). With at most `n` tickets
+    /// drawn, `front + back <= n`, so the two ends never meet on the same chunk.
     next: AtomicUsize,
+    front: AtomicUsize,
+    back: AtomicUsize,
     done: AtomicUsize,
     panicked: AtomicBool,
     payload: Mutex<Option<Box<dyn std::any::Any + Send>>>,
@@ -64,10 +75,14 @@ impl Shared {
     unsafe fn work(&self, body: Body, who: usize) {
         let n = self.n.load(Ordering::Relaxed);
         loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
+            if self.next.fetch_add(1, Ordering::Relaxed) >= n {
                 return;
             }
+            let i = if who == 0 {
+                self.front.fetch_add(1, Ordering::Relaxed)
+            } else {
+                n - 1 - self.back.fetch_add(1, Ordering::Relaxed)
+            };
             // SAFETY: i < n, so the caller is still waiting and the closure is alive.
             let f = unsafe { &*body.0 };
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i, who))) {
@@ -197,6 +212,8 @@ fn new_state(n: usize) -> Arc<Shared> {
     Arc::new(Shared {
         n: AtomicUsize::new(n),
         next: AtomicUsize::new(0),
+        front: AtomicUsize::new(0),
+        back: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         panicked: AtomicBool::new(false),
         payload: Mutex::new(None),
@@ -215,6 +232,8 @@ fn shared_state(n: usize) -> Arc<Shared> {
             Some(s) => {
                 s.n.store(n, Ordering::Relaxed);
                 s.next.store(0, Ordering::Relaxed);
+                s.front.store(0, Ordering::Relaxed);
+                s.back.store(0, Ordering::Relaxed);
                 s.done.store(0, Ordering::Relaxed);
                 s.panicked.store(false, Ordering::Relaxed);
                 Arc::clone(s)
@@ -253,6 +272,29 @@ mod tests {
                     hits[i].fetch_add(1, Ordering::Relaxed);
                 });
                 assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
+        }
+    }
+
+    #[test]
+    fn the_caller_takes_a_prefix_and_the_helpers_a_suffix() {
+        for threads in [2, 3] {
+            for n in [2, 5, 16, 64] {
+                let owner: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(u32::MAX)).collect();
+                parallel_for(n, threads, &|i, who| {
+                    // Slow chunks, so that the helpers get some when they start late.
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    owner[i].store(who as u32, Ordering::Relaxed);
+                });
+                let by_caller: Vec<bool> = owner
+                    .iter()
+                    .map(|o| o.load(Ordering::Relaxed) == 0)
+                    .collect();
+                let split = by_caller.iter().take_while(|&&c| c).count();
+                assert!(
+                    by_caller[split..].iter().all(|&c| !c),
+                    "threads {threads} n {n}: caller's chunks {by_caller:?}"
+                );
             }
         }
     }
