@@ -14,6 +14,15 @@
 //! pool claim the rest whenever they get to run: nobody waits for a wake-up, and a slow
 //! or late thread simply takes fewer chunks. The caller returns once every chunk is
 //! done; a helper that starts after that finds no chunk and touches nothing else.
+//!
+//! [`parallel_for_from_both_ends`] is the same loop with the caller taking chunks from
+//! the front (0, 1, 2, ...) and the helpers from the back (n-1, n-2, ...): each thread
+//! works through a contiguous range, and from one call to the next with the same shapes
+//! the caller tends to get the same chunks and the helper the same ones, so the data a
+//! chunk reads (a gemm's B columns, its C block) is still in that core's own L2. The
+//! threaded gemm uses it (10-20% faster at the 128-row dense shapes, measured
+//! interleaved); the other loops keep the single counter (not measured either way on a
+//! quiet machine).
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,7 +59,14 @@ unsafe impl Send for Body {}
 /// State shared between the caller and its helpers (outlives both through the `Arc`).
 struct Shared {
     n: AtomicUsize,
+    /// Tickets handed out: a participant that draws one below `n` owns a chunk: the
+    /// ticket itself, or with `both_ends` one taken from the front (the caller) or from
+    /// the back (helpers). With at most `n` tickets drawn, `front + back <= n`, so the
+    /// two ends never meet on the same chunk.
     next: AtomicUsize,
+    both_ends: AtomicBool,
+    front: AtomicUsize,
+    back: AtomicUsize,
     done: AtomicUsize,
     panicked: AtomicBool,
     payload: Mutex<Option<Box<dyn std::any::Any + Send>>>,
@@ -64,10 +80,17 @@ impl Shared {
     unsafe fn work(&self, body: Body, who: usize) {
         let n = self.n.load(Ordering::Relaxed);
         loop {
-            let i = self.next.fetch_add(1, Ordering::Relaxed);
-            if i >= n {
+            let ticket = self.next.fetch_add(1, Ordering::Relaxed);
+            if ticket >= n {
                 return;
             }
+            let i = if !self.both_ends.load(Ordering::Relaxed) {
+                ticket
+            } else if who == 0 {
+                self.front.fetch_add(1, Ordering::Relaxed)
+            } else {
+                n - 1 - self.back.fetch_add(1, Ordering::Relaxed)
+            };
             // SAFETY: i < n, so the caller is still waiting and the closure is alive.
             let f = unsafe { &*body.0 };
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(i, who))) {
@@ -89,12 +112,22 @@ impl Shared {
 /// `who` own. Inside a pool worker (a parallel region already) or with `threads <= 1` it
 /// is a plain loop. A panic in any chunk is re-raised here after the others finish.
 pub fn parallel_for(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    run(n, threads, f, false)
+}
+
+/// Like [`parallel_for`], the caller claiming chunks from the front and the helpers from
+/// the back (see the module doc).
+pub fn parallel_for_from_both_ends(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    run(n, threads, f, true)
+}
+
+fn run(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync), both_ends: bool) {
     if participants(n, threads) <= 1 {
         (0..n).for_each(|i| f(i, 0));
         return;
     }
     init();
-    let shared = shared_state(n);
+    let shared = shared_state(n, both_ends);
     // SAFETY (lifetime erasure): see `Body`; the wait below keeps `f` alive for every
     // call a helper can make.
     let body = Body(unsafe {
@@ -193,10 +226,13 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn new_state(n: usize) -> Arc<Shared> {
+fn new_state(n: usize, both_ends: bool) -> Arc<Shared> {
     Arc::new(Shared {
         n: AtomicUsize::new(n),
         next: AtomicUsize::new(0),
+        both_ends: AtomicBool::new(both_ends),
+        front: AtomicUsize::new(0),
+        back: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
         panicked: AtomicBool::new(false),
         payload: Mutex::new(None),
@@ -204,22 +240,25 @@ fn new_state(n: usize) -> Arc<Shared> {
 }
 
 /// A state for `n` chunks that no helper of an earlier call can still look at.
-fn shared_state(n: usize) -> Arc<Shared> {
+fn shared_state(n: usize, both_ends: bool) -> Arc<Shared> {
     STATES.with(|cell| {
         let mut states = cell.borrow_mut();
         if states.is_empty() {
-            states.extend((0..STATES_KEPT).map(|_| new_state(0)));
+            states.extend((0..STATES_KEPT).map(|_| new_state(0, false)));
         }
         // A count of 1 means only this thread holds it.
         match states.iter().find(|s| Arc::strong_count(s) == 1) {
             Some(s) => {
                 s.n.store(n, Ordering::Relaxed);
                 s.next.store(0, Ordering::Relaxed);
+                s.both_ends.store(both_ends, Ordering::Relaxed);
+                s.front.store(0, Ordering::Relaxed);
+                s.back.store(0, Ordering::Relaxed);
                 s.done.store(0, Ordering::Relaxed);
                 s.panicked.store(false, Ordering::Relaxed);
                 Arc::clone(s)
             }
-            None => new_state(n),
+            None => new_state(n, both_ends),
         }
     })
 }
@@ -243,16 +282,45 @@ mod tests {
 
     #[test]
     fn every_chunk_runs_exactly_once() {
-        for threads in [1, 2, 3, 8] {
+        type Loop = fn(usize, usize, &(dyn Fn(usize, usize) + Sync));
+        for (threads, each) in [1, 2, 3, 8].into_iter().flat_map(|t| {
+            [
+                (t, parallel_for as Loop),
+                (t, parallel_for_from_both_ends as Loop),
+            ]
+        }) {
             for n in [0, 1, 2, 7, 100] {
                 let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
                 // Asked on this (the caller's) thread: on a pool worker it answers 1.
                 let parts = participants(n, threads);
-                parallel_for(n, threads, &|i, who| {
+                each(n, threads, &|i, who| {
                     assert!(who < parts);
                     hits[i].fetch_add(1, Ordering::Relaxed);
                 });
                 assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
+        }
+    }
+
+    #[test]
+    fn the_caller_takes_a_prefix_and_the_helpers_a_suffix() {
+        for threads in [2, 3] {
+            for n in [2, 5, 16, 64] {
+                let owner: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(u32::MAX)).collect();
+                parallel_for_from_both_ends(n, threads, &|i, who| {
+                    // Slow chunks, so that the helpers get some when they start late.
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    owner[i].store(who as u32, Ordering::Relaxed);
+                });
+                let by_caller: Vec<bool> = owner
+                    .iter()
+                    .map(|o| o.load(Ordering::Relaxed) == 0)
+                    .collect();
+                let split = by_caller.iter().take_while(|&&c| c).count();
+                assert!(
+                    by_caller[split..].iter().all(|&c| !c),
+                    "threads {threads} n {n}: caller's chunks {by_caller:?}"
+                );
             }
         }
     }

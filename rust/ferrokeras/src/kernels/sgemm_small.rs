@@ -11,8 +11,9 @@
 //! then sweep it against every `MR`-row strip of A, read in place (see
 //! `sgemm_micro`). The first k block overwrites C unless accumulating, so a C
 //! holding NaN is never read. Parallel: the column panels (or, for narrow products,
-//! the row strips) are cut into a few chunks per thread, claimed dynamically
-//! ([`super::pool::parallel_for`]), each thread with its own buffer.
+//! the row strips) are cut into a few chunks per thread, claimed dynamically, the caller
+//! from the front and the helpers from the back
+//! ([`super::pool::parallel_for_from_both_ends`]), each thread with its own buffer.
 
 use std::cell::RefCell;
 
@@ -174,8 +175,10 @@ const MIN_CHUNK_MACS: usize = 1 << 16;
 /// others with a fixed half.
 const CHUNKS_PER_THREAD: usize = 4;
 
-/// Like [`gemm_serial`], on up to `parts` threads ([`super::pool::parallel_for`]: the
-/// caller takes part): the columns are cut into chunks of whole `NR` panels when there
+/// Like [`gemm_serial`], on up to `parts` threads
+/// ([`super::pool::parallel_for_from_both_ends`]: the
+/// caller takes part, claiming chunks from the front while the helpers claim from the
+/// back, so each core keeps its own columns or rows call after call): the columns are cut into chunks of whole `NR` panels when there
 /// are at least `parts` panels (each chunk packs only its own panels), else the rows
 /// into chunks of whole `MR` strips.
 ///
@@ -201,7 +204,7 @@ pub unsafe fn gemm_parallel(
     let s = &Shared { a, b, c };
     if parts > 1 && panels >= parts {
         let chunks = panels.min(max_chunks);
-        super::pool::parallel_for(chunks, parts, &|i, _| {
+        super::pool::parallel_for_from_both_ends(chunks, parts, &|i, _| {
             let (j0, j1) = (
                 i * panels / chunks * nr,
                 ((i + 1) * panels / chunks * nr).min(n),
@@ -223,7 +226,7 @@ pub unsafe fn gemm_parallel(
         });
     } else if parts > 1 && strips >= parts {
         let chunks = strips.min(max_chunks);
-        super::pool::parallel_for(chunks, parts, &|i, _| {
+        super::pool::parallel_for_from_both_ends(chunks, parts, &|i, _| {
             let (i0, i1) = (
                 i * strips / chunks * mr,
                 ((i + 1) * strips / chunks * mr).min(m),
