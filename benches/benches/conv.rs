@@ -17,6 +17,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::kernels::gemm::{sgemm, Operand};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
+use ferrokeras_benches::data;
 
 /// (name, batch, stack, rows, cols, nb_filter) with 3x3 'valid' kernels.
 const SHAPES: &[(&str, usize, usize, usize, usize, usize)] = &[
@@ -26,15 +27,6 @@ const SHAPES: &[(&str, usize, usize, usize, usize, usize)] = &[
     ("w4_conv4_64to64_12x12", 32, 64, 12, 12, 64),
     ("mnist_conv2_32to32_26x26", 128, 32, 26, 26, 32),
 ];
-
-/// Deterministic values in [-1, 1).
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
-}
 
 fn bench_conv(c: &mut Criterion) {
     let mut fwd = c.benchmark_group("conv2d_fwd");

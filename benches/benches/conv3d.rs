@@ -19,6 +19,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::kernels::gemm::{sgemm, Operand};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
+use ferrokeras_benches::data;
 
 /// (name, batch, stack, depth, rows, cols, nb_filter, kernel side); 'same' padding.
 type Shape = (
@@ -37,15 +38,6 @@ const SHAPES: &[Shape] = &[
     ("c3d_16to32_8x16x16_k3", 8, 16, 8, 16, 16, 32, 3),
     ("mix_32to32_8x16x16_k1", 8, 32, 8, 16, 16, 32, 1),
 ];
-
-/// Deterministic values in [-1, 1).
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
-}
 
 fn group<'a>(
     c: &'a mut Criterion,

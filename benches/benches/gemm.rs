@@ -21,26 +21,13 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::kernels::gemm::{sgemm, sgemm_gemm_crate, sgemm_serial, Operand};
+use ferrokeras_benches::{data, WORKLOAD_GEMMS};
 
 /// (M, K, N, transpose A, transpose B)
-const SHAPES: &[(usize, usize, usize, bool, bool)] = &[
-    (32, 784, 32, false, false),
-    (784, 32, 32, true, false),
-    (32, 32, 784, false, true),
-    (128, 784, 512, false, false),
-    (128, 784, 512, false, true),
-    (128, 512, 512, false, false),
-    (32, 128, 512, false, false),
-    (1024, 1024, 1024, false, false),
-];
-
-/// Deterministic values in [-1, 1).
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
+fn shapes() -> impl Iterator<Item = (usize, usize, usize, bool, bool)> {
+    WORKLOAD_GEMMS
+        .into_iter()
+        .chain([(1024, 1024, 1024, false, false)])
 }
 
 type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
@@ -57,7 +44,7 @@ fn run_group(c: &mut Criterion, name: &str, f: Gemm, max_macs: usize) {
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(1000));
     group.measurement_time(Duration::from_millis(2500));
-    for &(m, k, n, at, bt) in SHAPES.iter().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
+    for (m, k, n, at, bt) in shapes().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
         // Stored m x k, or k x m when used transposed: same length either way.
         let a = data(m * k, 1);
         // Stored k x n, or n x k when used transposed: same length either way.

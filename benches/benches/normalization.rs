@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
+use ferrokeras_benches::data;
 
 /// (name, shape, feature axis).
 const SHAPES: &[(&str, &[usize], i64)] = &[
@@ -26,15 +27,6 @@ const SHAPES: &[(&str, &[usize], i64)] = &[
     ("conv_th_128x32x24x24", &[128, 32, 24, 24], 1),
     ("conv_tf_32x30x30x32", &[32, 30, 30, 32], 3),
 ];
-
-/// Deterministic values in [-1, 1).
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
-}
 
 fn bench_bn(c: &mut Criterion) {
     let mut grp = c.benchmark_group("normalization");

@@ -8,31 +8,7 @@
 use ferrokeras::kernels::gemm::{n, sgemm_serial, t};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attrs, Value};
-
-fn thread_cpu_seconds() -> f64 {
-    let mut ts = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { clock_gettime(3, &mut ts) }; // CLOCK_THREAD_CPUTIME_ID
-    ts.sec as f64 + ts.nsec as f64 * 1e-9
-}
-
-#[repr(C)]
-struct Timespec {
-    sec: i64,
-    nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clk: i32, ts: *mut Timespec) -> i32;
-}
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
-}
+use ferrokeras_benches::{data, thread_cpu_seconds};
 
 /// Best of 7 timings of `reps` calls, in µs per call.
 fn time(reps: usize, mut f: impl FnMut()) -> f64 {

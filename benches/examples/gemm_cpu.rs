@@ -7,48 +7,10 @@
 use std::hint::black_box;
 
 use ferrokeras::kernels::gemm::{sgemm_serial, Operand};
-
-/// (M, K, N, transpose A, transpose B), as in `benches/gemm.rs`.
-const SHAPES: &[(usize, usize, usize, bool, bool)] = &[
-    (32, 784, 32, false, false),
-    (784, 32, 32, true, false),
-    (32, 32, 784, false, true),
-    (128, 784, 512, false, false),
-    (128, 784, 512, false, true),
-    (128, 512, 512, false, false),
-    (32, 128, 512, false, false),
-];
-
-fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc_timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec.
-    unsafe { clock_gettime(3, &mut ts) }; // CLOCK_THREAD_CPUTIME_ID
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
-
-#[repr(C)]
-struct libc_timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clk: i32, ts: *mut libc_timespec) -> i32;
-}
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
-}
+use ferrokeras_benches::{data, thread_cpu_seconds, WORKLOAD_GEMMS};
 
 fn main() {
-    for &(m, k, n, at, bt) in SHAPES {
+    for (m, k, n, at, bt) in WORKLOAD_GEMMS {
         let a = data(m * k, 1);
         let b = data(k * n, 2);
         let mut c = vec![0.0f32; m * n];

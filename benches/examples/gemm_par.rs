@@ -7,24 +7,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use ferrokeras::kernels::gemm::{sgemm, sgemm_serial, Operand};
+use ferrokeras_benches::{data, WORKLOAD_GEMMS};
 
-const SHAPES: &[(usize, usize, usize, bool, bool)] = &[
-    (32, 784, 32, false, false),
-    (784, 32, 32, true, false),
-    (32, 32, 784, false, true),
-    (128, 784, 512, false, false),
-    (128, 784, 512, false, true),
-    (128, 512, 512, false, false),
-    (32, 128, 512, false, false),
-    (256, 784, 512, false, false),
-];
-
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
-        })
-        .collect()
+fn shapes() -> impl Iterator<Item = (usize, usize, usize, bool, bool)> {
+    WORKLOAD_GEMMS
+        .into_iter()
+        .chain([(256, 784, 512, false, false)])
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -33,7 +21,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    for &(m, k, n, at, bt) in SHAPES {
+    for (m, k, n, at, bt) in shapes() {
         let a = data(m * k, 1);
         let b = data(k * n, 2);
         let mut c = vec![0.0f32; m * n];
