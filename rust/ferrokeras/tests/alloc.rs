@@ -15,51 +15,12 @@
 //! shapes below stay serial.
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use common::*;
-use ferrokeras::{Attr, Update};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static BYTES: AtomicUsize = AtomicUsize::new(0);
-static GEMM_ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Set on the thread that runs the measured steps.
-    static MEASURED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn count(bytes: usize) {
-    if !MEASURED.with(|m| m.get()) && rayon::current_thread_index().is_none() {
-        return;
-    }
-    if ferrokeras::kernels::gemm::in_gemm() {
-        GEMM_ALLOCS.fetch_add(1, Ordering::SeqCst);
-    }
-    ALLOCS.fetch_add(1, Ordering::SeqCst);
-    BYTES.fetch_add(bytes, Ordering::SeqCst);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        count(l.size());
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        count(n);
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting::steady_allocations;
+use ferrokeras::Update;
 
 /// Allocation count, bytes and gemm-crate allocations over ten steady-state train steps
 /// of a `d_in -> hidden -> classes` MLP with dropout on a batch of `batch` rows.
@@ -85,38 +46,7 @@ fn train_step_allocations(
     let one = ferrokeras::Value::scalar(1.0);
     let prog = g.compile(&[x, y, lp], &[loss], updates).unwrap();
     let (xb, yb) = (data(&[batch, d_in], 5), onehot(batch, classes));
-    let mut losses = Vec::new();
-    let mut totals = (0, 0, 0);
-    MEASURED.with(|m| m.set(true));
-    let mut run = |count: bool| {
-        let mut s = prog.session();
-        s.feed_f32(0, &xb.shape, &xb.f).unwrap();
-        s.feed_f32(1, &yb.shape, &yb.f).unwrap();
-        s.feed_f32(2, &[], &one.f).unwrap();
-        let before = (
-            ALLOCS.load(Ordering::SeqCst),
-            BYTES.load(Ordering::SeqCst),
-            GEMM_ALLOCS.load(Ordering::SeqCst),
-        );
-        s.run().unwrap();
-        let l = s.output(0).f[0];
-        if count {
-            totals.0 += ALLOCS.load(Ordering::SeqCst) - before.0;
-            totals.1 += BYTES.load(Ordering::SeqCst) - before.1;
-            totals.2 += GEMM_ALLOCS.load(Ordering::SeqCst) - before.2;
-        }
-        drop(s);
-        losses.push(l);
-    };
-    run(false);
-    run(false);
-    for _ in 0..10 {
-        run(true);
-    }
-    MEASURED.with(|m| m.set(false));
-    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
-    let _ = Attr::None;
-    totals
+    steady_allocations(&prog, &[xb, yb, one])
 }
 
 #[test]
