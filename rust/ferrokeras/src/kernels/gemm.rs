@@ -13,7 +13,7 @@
 
 use gemm::Parallelism;
 
-use super::sgemm_small::{self, Isa, View};
+use super::sgemm_small::{self, Gathered, Isa, View};
 
 thread_local! {
     static IN_GEMM: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -334,6 +334,93 @@ pub fn n(data: &[f32]) -> Operand<'_> {
 /// Transposed row-major operand.
 pub fn t(data: &[f32]) -> Operand<'_> {
     Operand { data, trans: true }
+}
+
+/// A gathered left operand: element (r, c) is `data[rows[r] + cols[c]]`. With the
+/// output positions of a convolution as `rows` and its kernel taps as `cols` (or the
+/// other way round) this is the input's im2col matrix without the matrix: a product
+/// with it reads the input where it lies.
+#[derive(Debug, Clone, Copy)]
+pub struct GatheredOperand<'a> {
+    /// Storage every offset points into.
+    pub data: &'a [f32],
+    /// Offset of each row (at least `m`).
+    pub rows: &'a [i32],
+    /// Offset of each column (at least `k`).
+    pub cols: &'a [i32],
+}
+
+/// `c (m x n) = [c +] a (m x k) * op(b) (k x n)` with a gathered `a`, on the engine's
+/// own kernels (threaded by size, as [`sgemm`]; `serial` never splits, for callers
+/// already in a parallel loop).
+///
+/// # Panics
+/// If an offset is negative or `rows[r] + cols[c]` reaches past `a.data`, or a buffer
+/// is too small.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_gathered(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: GatheredOperand,
+    b: Operand,
+    c: &mut [f32],
+    accumulate: bool,
+    serial: bool,
+) {
+    assert!(
+        a.rows.len() >= m && a.cols.len() >= k,
+        "gemm: gathered lhs has {} row and {} column offsets for {m}x{k}",
+        a.rows.len(),
+        a.cols.len()
+    );
+    assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
+    assert!(c.len() >= m * n, "gemm: dst buffer too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let span = |o: &[i32]| {
+        o.iter()
+            .fold((i32::MAX, i32::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+    };
+    let ((r_lo, r_hi), (c_lo, c_hi)) = (span(&a.rows[..m]), span(&a.cols[..k]));
+    assert!(
+        r_lo >= 0 && c_lo >= 0 && (r_hi as i64 + c_hi as i64) < a.data.len() as i64,
+        "gemm: gathered lhs offsets reach outside its {} floats",
+        a.data.len()
+    );
+    let (b_cs, b_rs) = if b.trans {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
+    let av = Gathered {
+        ptr: a.data.as_ptr(),
+        rows: a.rows.as_ptr(),
+        cols: a.cols.as_ptr(),
+    };
+    let bv = View {
+        ptr: b.data.as_ptr(),
+        rs: b_rs,
+        cs: b_cs,
+    };
+    let threads = if serial { 1 } else { auto_threads(m, n, k) };
+    let isa = Isa::best();
+    // SAFETY: the asserts above keep every element the operands reach in bounds; c is
+    // a distinct &mut slice of at least m*n floats.
+    unsafe {
+        if threads > 1 {
+            sgemm_small::gemm_parallel(isa, threads, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+        } else {
+            sgemm_small::gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 //! contiguous floats `b_rs` apart: packed by [`Micro::pack_b`] (`b_rs = NR`, zero-padded
 //! past the `nv` valid columns, so the inner loop never branches) or, for a full-width
 //! panel of a row-major B used by few row strips, read in place (`b_rs` = B's row
-//! stride), which saves a copy of B that would be read only once or twice. The accumulators stay in registers for the whole
+//! stride), which saves a copy of B that would be read only once or twice. A may also
+//! be gathered (row `i` at its own offset, step `p` at a table's offset: an implicit
+//! im2col matrix), one more scalar load per step. The accumulators stay in registers for the whole
 //! block; C is touched once per tile. Edge columns are stored through a mask (AVX-512)
 //! or a stack tile; edge rows use the kernel instantiated for fewer rows.
 
@@ -16,10 +18,15 @@
 pub(crate) struct Tile {
     /// Number of k steps.
     pub kc: usize,
-    /// A(i, p) is at `a + i*a_rs + p*a_cs`.
+    /// A(i, p) is at `a + i*a_rs + p*a_cs`, or, when `a_steps` is not null (a gathered
+    /// A), at `a + a_rows[i] + a_steps[p]` (the strides are then unused).
     pub a: *const f32,
     pub a_rs: isize,
     pub a_cs: isize,
+    /// Per-row offsets of a gathered A (`mr` of them), or null.
+    pub a_rows: *const i32,
+    /// Per-step offsets of a gathered A (`kc` of them), or null.
+    pub a_steps: *const i32,
     /// B panel: `kc` rows of `NR` floats, row `p` at `b + p*b_rs`.
     pub b: *const f32,
     pub b_rs: usize,
@@ -97,23 +104,35 @@ unsafe fn pack_b_scalar(
 /// common case), so each row gets its own base pointer and one shared index walks k:
 /// without that the compiler strength-reduces `i*a_rs` into a chain of `mr` dependent
 /// pointer additions per step, as long as the step's FMAs themselves. `ANY`: other
-/// strides.
+/// strides. `IDX`: a gathered A (an implicit im2col matrix: each row its own base
+/// pointer, each step one offset from a table, added to every row's pointer).
 const ANY: u8 = 0;
 const RS1: u8 = 1;
 const CS1: u8 = 2;
+const IDX: u8 = 3;
 
 /// Selects `f::<MR, LAYOUT>` for a runtime `mr` (rows) and A's strides.
 macro_rules! dispatch_mr {
-    ($f:ident, $mr:expr, $t:expr, $($n:literal)*) => {
-        match ($mr, if $t.a_rs == 1 { RS1 } else if $t.a_cs == 1 { CS1 } else { ANY }) {
+    ($f:ident, $mr:expr, $t:expr, $($n:literal)*) => {{
+        let layout = if !$t.a_steps.is_null() {
+            IDX
+        } else if $t.a_rs == 1 {
+            RS1
+        } else if $t.a_cs == 1 {
+            CS1
+        } else {
+            ANY
+        };
+        match ($mr, layout) {
             $(
                 ($n, RS1) => $f::<$n, RS1>($t),
                 ($n, CS1) => $f::<$n, CS1>($t),
+                ($n, IDX) => $f::<$n, IDX>($t),
                 ($n, _) => $f::<$n, ANY>($t),
             )*
             _ => unreachable!("microkernel rows out of range"),
         }
-    };
+    }};
 }
 
 /// Portable kernel: 4x8 tiles in plain arrays (the compiler vectorises them with the
@@ -148,10 +167,14 @@ unsafe fn scalar_kernel<const MR: usize, const LAYOUT: u8>(t: &Tile) {
     // SAFETY: A is readable for MR rows and kc columns, the panel for kc*NR floats.
     unsafe {
         let (mut ap, mut bp) = (t.a, t.b);
-        for _ in 0..t.kc {
+        for p in 0..t.kc {
             let b = std::slice::from_raw_parts(bp, NR);
             for (i, row) in acc.iter_mut().enumerate() {
-                let a = *ap.offset(i as isize * rs);
+                let a = if LAYOUT == IDX {
+                    *t.a.offset(*t.a_rows.add(i) as isize + *t.a_steps.add(p) as isize)
+                } else {
+                    *ap.offset(i as isize * rs)
+                };
                 for (x, y) in row.iter_mut().zip(b) {
                     *x += a * y;
                 }
@@ -178,7 +201,7 @@ pub(crate) use x86::{transpose8, Avx2, Avx512};
 // The AVX-512 intrinsics are stable since Rust 1.89 (the workspace's rust-version).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{pack_b_scalar, Micro, Tile, ANY, CS1, RS1};
+    use super::{pack_b_scalar, Micro, Tile, ANY, CS1, IDX, RS1};
     use std::arch::x86_64::*;
 
     /// Transposes an 8x8 block: output row q is column q of the input.
@@ -320,7 +343,21 @@ mod x86 {
             let mut acc0 = [_mm512_setzero_ps(); MR];
             let mut acc1 = [_mm512_setzero_ps(); MR];
             let mut bp = t.b;
-            if LAYOUT == CS1 {
+            if LAYOUT == IDX {
+                let rows: [*const f32; MR] =
+                    std::array::from_fn(|i| t.a.wrapping_offset(*t.a_rows.add(i) as isize));
+                for p in 0..t.kc {
+                    let o = *t.a_steps.add(p) as isize;
+                    let b0 = _mm512_loadu_ps(bp);
+                    let b1 = _mm512_loadu_ps(bp.add(16));
+                    for i in 0..MR {
+                        let a = _mm512_set1_ps(*rows[i].offset(o));
+                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    bp = bp.add(t.b_rs);
+                }
+            } else if LAYOUT == CS1 {
                 let rows: [*const f32; MR] =
                     std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
                 for p in 0..t.kc {
@@ -425,7 +462,21 @@ mod x86 {
             let mut acc0 = [_mm256_setzero_ps(); MR];
             let mut acc1 = [_mm256_setzero_ps(); MR];
             let mut bp = t.b;
-            if LAYOUT == CS1 {
+            if LAYOUT == IDX {
+                let rows: [*const f32; MR] =
+                    std::array::from_fn(|i| t.a.wrapping_offset(*t.a_rows.add(i) as isize));
+                for p in 0..t.kc {
+                    let o = *t.a_steps.add(p) as isize;
+                    let b0 = _mm256_loadu_ps(bp);
+                    let b1 = _mm256_loadu_ps(bp.add(8));
+                    for i in 0..MR {
+                        let a = _mm256_broadcast_ss(&*rows[i].offset(o));
+                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
+                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
+                    }
+                    bp = bp.add(t.b_rs);
+                }
+            } else if LAYOUT == CS1 {
                 let rows: [*const f32; MR] =
                     std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
                 for p in 0..t.kc {

@@ -113,11 +113,60 @@ impl View {
     }
 }
 
+/// A gathered matrix: element (r, c) at `ptr + rows[r] + cols[c]`. With `rows` the
+/// output positions of a convolution and `cols` its kernel taps (or the other way
+/// round) this is the im2col matrix of an input, read where the input lies: the
+/// product runs without the column matrix ever being written.
+#[derive(Debug, Clone, Copy)]
+pub struct Gathered {
+    /// The base every offset is taken from.
+    pub ptr: *const f32,
+    /// One offset per row.
+    pub rows: *const i32,
+    /// One offset per column.
+    pub cols: *const i32,
+}
+
+/// The left operand of a product: strided or gathered.
+#[derive(Debug, Clone, Copy)]
+pub enum Lhs {
+    /// Element (r, c) at `ptr + r*rs + c*cs`.
+    Strided(View),
+    /// Element (r, c) at `ptr + rows[r] + cols[c]`.
+    Gathered(Gathered),
+}
+
+impl From<View> for Lhs {
+    fn from(v: View) -> Lhs {
+        Lhs::Strided(v)
+    }
+}
+
+impl From<Gathered> for Lhs {
+    fn from(g: Gathered) -> Lhs {
+        Lhs::Gathered(g)
+    }
+}
+
+impl Lhs {
+    /// The operand starting at (r, c) (pointer arithmetic only; in bounds by the caller).
+    fn at(self, r: usize, c: usize) -> Lhs {
+        match self {
+            Lhs::Strided(v) => Lhs::Strided(v.at(r, c)),
+            Lhs::Gathered(g) => Lhs::Gathered(Gathered {
+                rows: g.rows.wrapping_add(r),
+                cols: g.cols.wrapping_add(c),
+                ..g
+            }),
+        }
+    }
+}
+
 /// Raw pointers crossing `rayon::join`: the halves read shared A and B and write
 /// disjoint parts of C.
 #[derive(Clone, Copy)]
 struct Shared {
-    a: View,
+    a: Lhs,
     b: View,
     c: *mut f32,
 }
@@ -137,12 +186,13 @@ pub unsafe fn gemm_serial(
     m: usize,
     n: usize,
     k: usize,
-    a: View,
+    a: impl Into<Lhs>,
     b: View,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
 ) {
+    let a = a.into();
     PACK.with(|cell| {
         // A nested call on this thread (not expected: the driver never yields to rayon)
         // falls back to a fresh buffer rather than panicking.
@@ -191,12 +241,13 @@ pub unsafe fn gemm_parallel(
     m: usize,
     n: usize,
     k: usize,
-    a: View,
+    a: impl Into<Lhs>,
     b: View,
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
 ) {
+    let a = a.into();
     let (nr, mr) = (isa.nr(), isa.mr());
     let (panels, strips) = (n.div_ceil(nr), m.div_ceil(mr));
     let max_chunks = (m * n * k / MIN_CHUNK_MACS).clamp(1, parts * CHUNKS_PER_THREAD);
@@ -261,7 +312,7 @@ unsafe fn drive<K: Micro>(
     m: usize,
     n: usize,
     k: usize,
-    a: View,
+    a: Lhs,
     b: View,
     c: *mut f32,
     ldc: usize,
@@ -301,12 +352,17 @@ unsafe fn drive<K: Micro>(
                 (panel as *const f32, K::NR)
             };
             for i0 in (0..m).step_by(K::MR) {
-                let av = a.at(i0, pc);
+                let (ap, a_rs, a_cs, a_rows, a_steps) = match a.at(i0, pc) {
+                    Lhs::Strided(v) => (v.ptr, v.rs, v.cs, std::ptr::null(), std::ptr::null()),
+                    Lhs::Gathered(g) => (g.ptr, 0, 0, g.rows, g.cols),
+                };
                 let t = Tile {
                     kc,
-                    a: av.ptr,
-                    a_rs: av.rs,
-                    a_cs: av.cs,
+                    a: ap,
+                    a_rs,
+                    a_cs,
+                    a_rows,
+                    a_steps,
                     b: bp,
                     b_rs,
                     // SAFETY: (i0, j0) is inside C.
@@ -526,6 +582,81 @@ mod tests {
                     } else {
                         assert_eq!(x, 7.0, "{isa:?} wrote past n at {i},{j}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gathered_lhs_computes_exactly_what_its_materialised_matrix_does() {
+        let mut rng = Rng(31);
+        for isa in isas() {
+            for &(m, n, k, parts) in &[
+                (1, 1, 1, 1),
+                (7, 33, 9, 1),
+                (9, 32, 300, 1),
+                (37, 65, 513, 1),
+                (40, 64, 100, 2),
+                (784, 32, 40, 2),
+                (33, 5, 20, 3),
+            ] {
+                let data = rng.vec(600);
+                let rows: Vec<i32> = (0..m).map(|_| rng.below(250) as i32).collect();
+                let cols: Vec<i32> = (0..k).map(|_| rng.below(350) as i32).collect();
+                let a: Vec<f32> = (0..m * k)
+                    .map(|e| data[(rows[e / k] + cols[e % k]) as usize])
+                    .collect();
+                let b = rng.vec(k * n);
+                let bv = View {
+                    ptr: b.as_ptr(),
+                    rs: n as isize,
+                    cs: 1,
+                };
+                let strided = View {
+                    ptr: a.as_ptr(),
+                    rs: k as isize,
+                    cs: 1,
+                };
+                let gathered = Gathered {
+                    ptr: data.as_ptr(),
+                    rows: rows.as_ptr(),
+                    cols: cols.as_ptr(),
+                };
+                let base = rng.vec(m * n);
+                for accumulate in [false, true] {
+                    let (mut want, mut got) = (base.clone(), base.clone());
+                    // SAFETY: every offset pair stays inside `data`; exact buffers.
+                    unsafe {
+                        gemm_parallel(
+                            isa,
+                            parts,
+                            m,
+                            n,
+                            k,
+                            strided,
+                            bv,
+                            want.as_mut_ptr(),
+                            n,
+                            accumulate,
+                        );
+                        gemm_parallel(
+                            isa,
+                            parts,
+                            m,
+                            n,
+                            k,
+                            gathered,
+                            bv,
+                            got.as_mut_ptr(),
+                            n,
+                            accumulate,
+                        );
+                    }
+                    assert_eq!(
+                        got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                        "{isa:?} {m}x{n}x{k} parts {parts} accumulate {accumulate}"
+                    );
                 }
             }
         }

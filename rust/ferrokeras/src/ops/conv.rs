@@ -1,10 +1,24 @@
 //! Convolutions: `conv2d` on channels-first (N, C, H, W) feature maps.
 //!
-//! Forward is im2col + gemm per sample, computed transposed (`colsᵀ · Wᵀ`, then one
-//! transpose; a 1x1, stride-1, unpadded kernel skips im2col: the input plane already
-//! is the column matrix). Backward: the kernel gradient is
-//! computed transposed, `cols · goutᵀ`, accumulated over the batch, the input gradient is `Wᵀ · gout`
-//! scattered back by col2im.
+//! Implicit gemm, per sample: the products read the im2col matrix where the input lies,
+//! through a gathered operand (element (r, c) at `x[rows[r] + cols[c]]`, rows the output
+//! positions, columns the kernel taps; see `kernels::gemm::sgemm_gathered`), so no
+//! column matrix is written or read back. Padding is materialised once per sample into
+//! a zero-bordered copy.
+//! - Forward: `Yᵀ = colsᵀ · Wᵀ` (only the small kernel matrix is packed), then one
+//!   transpose back with the bias/activation epilogue. Below 64 column rows (a 3x3
+//!   kernel on RGB) the direct `Y = W · cols` on an explicit im2col matrix (or, 1x1, on
+//!   the input itself) is kept: there the product is too cheap to pay for the transpose.
+//! - Kernel gradient: `dWᵀ = cols · goutᵀ`, the gathered matrix as the left operand
+//!   with the kernel taps as rows; accumulated over the batch.
+//! - Input gradient, stride 1 and at least 16 input channels: the full correlation of
+//!   the output gradient with the flipped kernel, `dXᵀ = G · Wb`, G gathered from a
+//!   zero-bordered copy of the gradient; otherwise `Wᵀ · gout` into a column matrix
+//!   scattered back by col2im.
+//!
+//! Measured per sample on one thread at the W4 shapes (`benches/examples/conv_parts.rs`)
+//! against the explicit im2col/col2im versions: forward 0.61-0.73, kernel gradient
+//! 0.58-0.63, input gradient 0.75-0.90 of their time.
 //!
 //! The kernel is taken in the layout Keras stores it (`kernel_layout` `"oihw"`, Keras
 //! 'th': (nb_filter, stack, rows, cols); `"hwio"`, Keras 'tf': (rows, cols, stack,
@@ -40,10 +54,12 @@ use super::epilogue::{
     activate, add_scalar_activate_in_place, grad_through_into, sum_through, Act,
 };
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
-use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
+use crate::kernels::gemm::{
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+};
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::kernels::runs;
-use crate::kernels::transpose::transpose;
+use crate::kernels::transpose::{transpose, transpose_add};
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -93,8 +109,12 @@ impl Geo {
 }
 
 /// Fewest column-matrix rows (C·kh·kw) for which the forward product is computed
-/// transposed (see `Conv2d::forward`).
-const TRANSPOSED_MIN_K: usize = 64;
+/// transposed on the gathered column matrix (see `Conv2d::forward`).
+const GATHERED_MIN_K: usize = 64;
+
+/// Fewest input channels for which the input gradient is a full correlation (see
+/// `Conv2d::full_input_gradient`).
+const FULL_MIN_CHANNELS: usize = 16;
 
 /// Output length of a padded, strided, dilated window sweep; `None` if no window fits.
 pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> Option<usize> {
@@ -361,6 +381,164 @@ impl Conv2d {
         }
     }
 
+    /// Input plane size as the gathered products read it (padding materialised).
+    fn padded(&self, g: &Geo) -> (usize, usize) {
+        (
+            g.h + self.pads[0] + self.pads[1],
+            g.w + self.pads[2] + self.pads[3],
+        )
+    }
+
+    fn has_pads(&self) -> bool {
+        self.pads != [0; 4]
+    }
+
+    /// Copies one sample into a zero-bordered (C, hp, wp) buffer.
+    fn pad_input(&self, g: &Geo, x: &[f32], buf: &mut [f32]) {
+        let (hp, wp) = self.padded(g);
+        let buf = &mut buf[..g.c * hp * wp];
+        buf.fill(0.0);
+        for (src, dst) in x.chunks_exact(g.h * g.w).zip(buf.chunks_exact_mut(hp * wp)) {
+            for (r, row) in src.chunks_exact(g.w).enumerate() {
+                let at = (r + self.pads[0]) * wp + self.pads[2];
+                dst[at..at + g.w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// Offset of each output position (oy, ox) in a (padded) input plane `wp` wide.
+    fn position_offsets(&self, g: &Geo, wp: usize, out: &mut [i32]) {
+        let mut q = 0;
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                out[q] = (oy * self.strides[0] * wp + ox * self.strides[1]) as i32;
+                q += 1;
+            }
+        }
+    }
+
+    /// Offset of each kernel tap (c, ki, kj), in the kernel matrix's column order, in a
+    /// (padded) input of (hp, wp) planes.
+    fn tap_offsets(&self, g: &Geo, hp: usize, wp: usize, out: &mut [i32]) {
+        let mut q = 0;
+        for c in 0..g.c {
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    out[q] = (c * hp * wp + ki * self.dil[0] * wp + kj * self.dil[1]) as i32;
+                    q += 1;
+                }
+            }
+        }
+    }
+
+    /// Whether the input gradient is computed as a full correlation of the output
+    /// gradient rather than by col2im: for stride 1, and enough input channels that
+    /// the product's C-wide panels are not mostly padding (measured at C = 3, 32x32:
+    /// 8x slower than col2im; the two are about even near C = 16).
+    fn full_input_gradient(&self, g: &Geo) -> bool {
+        self.strides == [1, 1] && g.c >= FULL_MIN_CHANNELS
+    }
+
+    /// (PH, PW): the planes of the zero-bordered output gradient that the input gradient
+    /// correlates with the flipped kernel (see [`Conv2d::place_gradient`]).
+    fn gradient_planes(&self, g: &Geo) -> (usize, usize) {
+        (
+            g.h + (g.kh - 1) * self.dil[0],
+            g.w + (g.kw - 1) * self.dil[1],
+        )
+    }
+
+    /// Puts one sample's output gradient (taken through the activation on the way) into
+    /// a zero-bordered (O, PH, PW) buffer so that input pixel (y, x) sees, at kernel tap
+    /// (ki, kj), the gradient of output (y + pt - ki·d, x + pl - kj·d) at buffer
+    /// position (y + (kh-1-ki)·d, x + (kw-1-kj)·d). Output rows or columns whose windows
+    /// lie wholly in the padding touch no input pixel and are left out.
+    fn place_gradient(&self, g: &Geo, gi: &[f32], yi: &[f32], buf: &mut [f32]) {
+        let (ph, pw) = self.gradient_planes(g);
+        let buf = &mut buf[..g.o * ph * pw];
+        buf.fill(0.0);
+        let shift = |k: usize, d: usize, pad: usize, len: usize, out: usize| {
+            // buffer index of output index 0, and the output range that lands inside
+            let s = ((k - 1) * d) as isize - pad as isize;
+            let lo = (-s).max(0) as usize;
+            let hi = ((len as isize - s).max(0) as usize).min(out);
+            (s, lo, hi.max(lo))
+        };
+        let (sy, ylo, yhi) = shift(g.kh, self.dil[0], self.pads[0], ph, g.oh);
+        let (sx, xlo, xhi) = shift(g.kw, self.dil[1], self.pads[2], pw, g.ow);
+        let p = g.p();
+        for o in 0..g.o {
+            for oy in ylo..yhi {
+                let src = o * p + oy * g.ow;
+                let at = o * ph * pw + ((oy as isize + sy) as usize) * pw;
+                let at = (at as isize + sx + xlo as isize) as usize;
+                let dst = &mut buf[at..at + (xhi - xlo)];
+                let (gs, ys) = (&gi[src + xlo..src + xhi], &yi[src + xlo..src + xhi]);
+                if self.act == Act::Linear {
+                    dst.copy_from_slice(gs);
+                } else {
+                    grad_through_into(gs, ys, dst, self.act);
+                }
+            }
+        }
+    }
+
+    /// Offset of each input pixel (y, x) in a (PH, PW) gradient plane.
+    fn pixel_offsets(&self, g: &Geo, out: &mut [i32]) {
+        let (_, pw) = self.gradient_planes(g);
+        let mut q = 0;
+        for y in 0..g.h {
+            for x in 0..g.w {
+                out[q] = (y * pw + x) as i32;
+                q += 1;
+            }
+        }
+    }
+
+    /// Offset of each (o, ki, kj) of the flipped kernel in the (O, PH, PW) gradient.
+    fn flipped_tap_offsets(&self, g: &Geo, out: &mut [i32]) {
+        let (ph, pw) = self.gradient_planes(g);
+        let mut q = 0;
+        for o in 0..g.o {
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    out[q] = (o * ph * pw
+                        + (g.kh - 1 - ki) * self.dil[0] * pw
+                        + (g.kw - 1 - kj) * self.dil[1]) as i32;
+                    q += 1;
+                }
+            }
+        }
+    }
+
+    /// Kernel matrix (O, C·kh·kw) -> (O·kh·kw, C), the right operand of the full
+    /// correlation.
+    fn regroup(&self, g: &Geo, wm: &[f32], wb: &mut [f32]) {
+        let taps = g.kh * g.kw;
+        for o in 0..g.o {
+            for t in 0..taps {
+                let row = &mut wb[(o * taps + t) * g.c..(o * taps + t + 1) * g.c];
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = wm[o * g.k() + c * taps + t];
+                }
+            }
+        }
+    }
+
+    /// Refuses geometries whose offsets would not fit the gathered products' `i32`s.
+    fn check_offsets(&self, g: &Geo) -> Result<()> {
+        let (hp, wp) = self.padded(g);
+        let (ph, pw) = self.gradient_planes(g);
+        let most = (g.c * hp * wp).max(g.o * ph * pw);
+        if most >= i32::MAX as usize {
+            return Err(Error::Value(format!(
+                "conv2d: one sample of {most} floats is larger than the 2^31 the kernels \
+                 address"
+            )));
+        }
+        Ok(())
+    }
+
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     pub(crate) fn workers(&self, g: &Geo) -> usize {
         let threads = crate::kernels::pool::threads();
@@ -488,15 +666,27 @@ impl Op for Conv2d {
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.geo(&x.shape, &w.shape)?;
+        self.check_offsets(&g)?;
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let one = self.is_1x1(&g);
         let workers = self.workers(&g);
-        let col = if one { 1 } else { kk * p };
         let (xs, os) = (g.c * g.h * g.w, g.o * p);
-        // per worker: columns, then the (P, O) product when it is computed transposed
-        let transposed = kk >= TRANSPOSED_MIN_K;
-        let slot = col + if transposed { os } else { 0 };
+        let (hp, wp) = self.padded(&g);
+        // Yᵀ = colsᵀ · Wᵀ with the column matrix gathered from the input where it lies
+        // (no im2col), then one transpose back, or, for few column rows, Y = W · cols
+        // on an explicit column matrix (the product is then too cheap to pay for the
+        // transpose).
+        let gathered = kk >= GATHERED_MIN_K;
+        let one = self.is_1x1(&g);
+        let padded = gathered && self.has_pads();
+        // per worker: [padded input | Yᵀ] gathered, [columns] direct
+        let slot = if gathered {
+            (if padded { g.c * hp * wp } else { 0 }) + os
+        } else if one {
+            0
+        } else {
+            kk * p
+        };
         ensure(&mut ctx.scratch.f, ok + workers * slot);
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.relayout(&g, &w.f, wm);
@@ -504,28 +694,47 @@ impl Op for Conv2d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
+        if gathered {
+            let offs = &mut ctx.scratch.i;
+            if offs.len() < p + kk {
+                offs.resize(p + kk, 0);
+            }
+            let (pos, taps) = offs.split_at_mut(p);
+            self.position_offsets(&g, wp, pos);
+            self.tap_offsets(&g, hp, wp, &mut taps[..kk]);
+        }
+        let (pos, taps): (&[i32], &[i32]) = if gathered {
+            let (a, b) = ctx.scratch.i.split_at(p);
+            (a, &b[..kk])
+        } else {
+            (&[], &[])
+        };
         let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
-            let (cols, yt) = slot.split_at_mut(col);
             let xi = &x.f[i * xs..(i + 1) * xs];
-            let b: &[f32] = if one {
-                xi
-            } else {
-                self.im2col(&g, xi, cols);
-                cols
-            };
-            // Yᵀ = colsᵀ · Wᵀ rather than Y = W · cols: the column matrix is read in
-            // place as A and only the small kernel matrix is packed, where Y = W · cols
-            // packs the whole column matrix for a few row strips of W; the transpose
-            // back costs one pass over a block still in cache. Measured against the
-            // direct product, interleaved on one thread at the W4 shapes: 0.82-0.92 of
-            // its time from 288 rows of columns up, but 1.27 at 27 (a 3x3 kernel on
-            // RGB), where the product is too cheap to pay for the transpose.
-            let gemm = if serial { sgemm_serial } else { sgemm };
-            if transposed {
-                gemm(p, g.o, kk, top(b), top(wm), yt, false);
+            if gathered {
+                let (xp, yt) = slot.split_at_mut(if padded { g.c * hp * wp } else { 0 });
+                let src: &[f32] = if padded {
+                    self.pad_input(&g, xi, xp);
+                    xp
+                } else {
+                    xi
+                };
+                let a = GatheredOperand {
+                    data: src,
+                    rows: pos,
+                    cols: taps,
+                };
+                sgemm_gathered(p, g.o, kk, a, top(wm), yt, false, serial);
                 transpose(yt, p, g.o, y);
             } else {
+                let b: &[f32] = if one {
+                    xi
+                } else {
+                    self.im2col(&g, xi, slot);
+                    slot
+                };
+                let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, p, kk, nop(wm), nop(b), y, false);
             }
             if self.has_epilogue() {
@@ -562,11 +771,10 @@ impl Op for Conv2d {
     ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.geo(&x.shape, &w.shape)?;
+        self.check_offsets(&g)?;
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let one = self.is_1x1(&g);
         let workers = self.workers(&g);
-        let col = if one { 1 } else { kk * p };
         let (xs, os) = (g.c * g.h * g.w, g.o * p);
         if g.n == 0 || os == 0 {
             return Ok(());
@@ -582,109 +790,211 @@ impl Op for Conv2d {
             }
             return Ok(());
         }
-        // With an activation, each sample's gradient is first taken through it into the
-        // worker's slot.
         let through = self.act != Act::Linear;
-        let slot = col + if through { os } else { 0 };
-        // Sample i's gradient with respect to the pre-activation output.
-        let pre = |i: usize, buf: &mut [f32]| {
-            let gi = &gout[i * os..(i + 1) * os];
-            if through {
-                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut buf[..os], self.act);
-            }
-        };
-        // scratch: [kernel matrix | per worker: columns, pre-activation gradient | per
-        // range: kernel-gradient partial]
-        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
-        ensure(&mut ctx.scratch.f, ok + workers * slot + ranges * ok);
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         if index == 0 {
-            self.relayout(&g, &w.f, wm);
-            let wm: &[f32] = wm;
-            let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
-                let (cols, gm) = slot.split_at_mut(col);
-                pre(i, gm);
-                let gi = if through {
-                    &gm[..os]
-                } else {
-                    &gout[i * os..(i + 1) * os]
-                };
-                let gemm = if serial { sgemm_serial } else { sgemm };
-                if one {
-                    gemm(kk, p, g.o, top(wm), nop(gi), gx, true);
-                } else {
-                    gemm(kk, p, g.o, top(wm), nop(gi), cols, false);
-                    self.col2im(&g, cols, gx);
-                }
-            };
-            if workers == 1 {
-                let own = &mut rest[..slot];
-                for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                    run(i, own, gx, false);
-                }
+            if self.full_input_gradient(&g) {
+                self.input_gradient_full(&g, w, out, gout, gin, ctx, workers);
             } else {
-                let (gxs, slots) = (
-                    Disjoint::new(gin),
-                    Disjoint::new(&mut rest[..workers * slot]),
-                );
-                parallel_for(g.n, workers, &|i, who| {
-                    // SAFETY: sample i's gradient and participant who's slot are theirs
-                    // alone.
-                    let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
-                    run(i, own, gx, true);
-                });
+                self.input_gradient_col2im(&g, w, out, gout, gin, ctx, workers);
+            }
+            return Ok(());
+        }
+        // The kernel gradient: dWᵀ = cols · giᵀ with the column matrix gathered from the
+        // (padded) input, rows the kernel taps and steps the output positions; giᵀ is
+        // the only operand packed.
+        let (hp, wp) = self.padded(&g);
+        let padded = self.has_pads();
+        let xpad = if padded { g.c * hp * wp } else { 0 };
+        // per worker: [padded input | pre-activation gradient]
+        let slot = xpad + if through { os } else { 0 };
+        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        ensure(&mut ctx.scratch.f, workers * slot + ranges * ok);
+        let offs = &mut ctx.scratch.i;
+        if offs.len() < p + kk {
+            offs.resize(p + kk, 0);
+        }
+        let (taps, pos) = offs.split_at_mut(kk);
+        self.tap_offsets(&g, hp, wp, taps);
+        self.position_offsets(&g, wp, &mut pos[..p]);
+        let (taps, pos): (&[i32], &[i32]) = (taps, &pos[..p]);
+        let run = |i: usize, slot: &mut [f32], dw: &mut [f32], first: bool| {
+            let (xp, gm) = slot.split_at_mut(xpad);
+            let xi = &x.f[i * xs..(i + 1) * xs];
+            let src: &[f32] = if padded {
+                self.pad_input(&g, xi, xp);
+                xp
+            } else {
+                xi
+            };
+            let gi = &gout[i * os..(i + 1) * os];
+            let gi: &[f32] = if through {
+                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut gm[..os], self.act);
+                &gm[..os]
+            } else {
+                gi
+            };
+            let a = GatheredOperand {
+                data: src,
+                rows: taps,
+                cols: pos,
+            };
+            sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, workers > 1);
+        };
+        let (own, partials) = ctx.scratch.f.split_at_mut(workers * slot);
+        let partials = &mut partials[..ranges * ok];
+        if workers == 1 {
+            for i in 0..g.n {
+                run(i, &mut own[..slot], partials, i == 0);
             }
         } else {
-            let run = |i: usize, slot: &mut [f32], dw: &mut [f32], first: bool, serial: bool| {
-                let (cols, gm) = slot.split_at_mut(col);
-                pre(i, gm);
-                let xi = &x.f[i * xs..(i + 1) * xs];
-                let b: &[f32] = if one {
-                    xi
-                } else {
-                    self.im2col(&g, xi, cols);
-                    cols
-                };
-                let gi = if through {
-                    &gm[..os]
-                } else {
-                    &gout[i * os..(i + 1) * os]
-                };
-                let gemm = if serial { sgemm_serial } else { sgemm };
-                // dWᵀ = cols · giᵀ rather than dW = gi · colsᵀ: the tall column matrix
-                // is read in place as A and only the small giᵀ is packed, where the
-                // other way packs the whole column matrix transposed (the whole kernel-
-                // gradient pass measured at 0.79-0.94 of its time at the W4 shapes,
-                // interleaved on one thread).
-                gemm(kk, g.o, p, nop(b), top(gi), dw, !first);
-            };
-            let (own, partials) = rest.split_at_mut(workers * slot);
-            let partials = &mut partials[..ranges * ok];
-            if workers == 1 {
-                for i in 0..g.n {
-                    run(i, &mut own[..slot], partials, i == 0, false);
+            let (slots, dws) = (Disjoint::new(own), Disjoint::new(partials));
+            parallel_for(ranges, workers, &|r, who| {
+                let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
+                // SAFETY: range r's partial and participant who's slot are theirs alone.
+                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
+                for i in lo..hi {
+                    run(i, own, dw, i == lo);
                 }
-            } else {
-                let (slots, dws) = (Disjoint::new(own), Disjoint::new(partials));
-                parallel_for(ranges, workers, &|r, who| {
-                    let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
-                    // SAFETY: range r's partial and participant who's slot are theirs
-                    // alone.
-                    let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
-                    for i in lo..hi {
-                        run(i, own, dw, i == lo, true);
-                    }
-                });
-                let (first, others) = partials.split_at_mut(ok);
-                for other in others.chunks(ok) {
-                    for (a, &b) in first.iter_mut().zip(other) {
-                        *a += b;
-                    }
+            });
+            let (first, others) = partials.split_at_mut(ok);
+            for other in others.chunks(ok) {
+                for (a, &b) in first.iter_mut().zip(other) {
+                    *a += b;
                 }
             }
-            self.relayout_back(&g, &rest[workers * slot..workers * slot + ok], gin);
         }
+        self.relayout_back(&g, &partials[..ok], gin);
         Ok(())
+    }
+}
+
+impl Conv2d {
+    /// Input gradient of a stride-1 convolution: the full correlation of the output
+    /// gradient with the flipped kernel, `dXᵀ = G · Wb` with G gathered from the zero-
+    /// bordered gradient (rows the input pixels, steps the (o, ki, kj) taps) and Wb the
+    /// kernel matrix regrouped to (O·kh·kw, C); one transpose adds it into dX. No column
+    /// matrix is written and no col2im scatter runs; the price is the products at
+    /// border pixels whose taps fall in the zero border.
+    #[allow(clippy::too_many_arguments)]
+    fn input_gradient_full(
+        &self,
+        g: &Geo,
+        w: &Value,
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+        workers: usize,
+    ) {
+        let (kk, os) = (g.k(), g.o * g.p());
+        let ok = g.o * kk;
+        let (ph, pw) = self.gradient_planes(g);
+        let (hw, xs, taps) = (g.h * g.w, g.c * g.h * g.w, g.o * g.kh * g.kw);
+        let gpad = g.o * ph * pw;
+        // scratch: [kernel matrix | regrouped | per worker: gradient buffer, dXᵀ]
+        let slot = gpad + xs;
+        ensure(&mut ctx.scratch.f, 2 * ok + workers * slot);
+        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        let (wb, rest) = rest.split_at_mut(ok);
+        self.relayout(g, &w.f, wm);
+        self.regroup(g, wm, wb);
+        let wb: &[f32] = wb;
+        let offs = &mut ctx.scratch.i;
+        if offs.len() < hw + taps {
+            offs.resize(hw + taps, 0);
+        }
+        let (pix, ftaps) = offs.split_at_mut(hw);
+        self.pixel_offsets(g, pix);
+        self.flipped_tap_offsets(g, &mut ftaps[..taps]);
+        let (pix, ftaps): (&[i32], &[i32]) = (pix, &ftaps[..taps]);
+        let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
+            let (gp, dxt) = slot.split_at_mut(gpad);
+            let (gi, yi) = (&gout[i * os..(i + 1) * os], &out.f[i * os..(i + 1) * os]);
+            self.place_gradient(g, gi, yi, gp);
+            let a = GatheredOperand {
+                data: gp,
+                rows: pix,
+                cols: ftaps,
+            };
+            sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
+            transpose_add(dxt, hw, g.c, gx);
+        };
+        if workers == 1 {
+            let own = &mut rest[..slot];
+            for (i, gx) in gin.chunks_mut(xs).enumerate() {
+                run(i, own, gx, false);
+            }
+        } else {
+            let (gxs, slots) = (
+                Disjoint::new(gin),
+                Disjoint::new(&mut rest[..workers * slot]),
+            );
+            parallel_for(g.n, workers, &|i, who| {
+                // SAFETY: sample i's gradient and participant who's slot are theirs alone.
+                let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
+                run(i, own, gx, true);
+            });
+        }
+    }
+
+    /// Input gradient of a strided convolution: `Wᵀ · gout` per sample into a column
+    /// matrix, scattered back by col2im.
+    #[allow(clippy::too_many_arguments)]
+    fn input_gradient_col2im(
+        &self,
+        g: &Geo,
+        w: &Value,
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+        workers: usize,
+    ) {
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let one = self.is_1x1(g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, os) = (g.c * g.h * g.w, g.o * p);
+        let through = self.act != Act::Linear;
+        // scratch: [kernel matrix | per worker: columns, pre-activation gradient]
+        let slot = col + if through { os } else { 0 };
+        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        self.relayout(g, &w.f, wm);
+        let wm: &[f32] = wm;
+        let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
+            let (cols, gm) = slot.split_at_mut(col);
+            let gi = &gout[i * os..(i + 1) * os];
+            let gi: &[f32] = if through {
+                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut gm[..os], self.act);
+                &gm[..os]
+            } else {
+                gi
+            };
+            let gemm = if serial { sgemm_serial } else { sgemm };
+            if one {
+                gemm(kk, p, g.o, top(wm), nop(gi), gx, true);
+            } else {
+                gemm(kk, p, g.o, top(wm), nop(gi), cols, false);
+                self.col2im(g, cols, gx);
+            }
+        };
+        if workers == 1 {
+            let own = &mut rest[..slot];
+            for (i, gx) in gin.chunks_mut(xs).enumerate() {
+                run(i, own, gx, false);
+            }
+        } else {
+            let (gxs, slots) = (
+                Disjoint::new(gin),
+                Disjoint::new(&mut rest[..workers * slot]),
+            );
+            parallel_for(g.n, workers, &|i, who| {
+                // SAFETY: sample i's gradient and participant who's slot are theirs alone.
+                let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
+                run(i, own, gx, true);
+            });
+        }
     }
 }
 
@@ -884,6 +1194,40 @@ mod tests {
     }
 
     #[test]
+    fn conv2d_gathered_products_and_full_input_gradient() {
+        // 16+ channels and 64+ column rows: the forward product and the kernel gradient
+        // gather the column matrix from the (padded) input, and, at stride 1, the input
+        // gradient is the full correlation of the output gradient.
+        case(
+            [2, 16, 6, 7],
+            [3, 16, 3, 2],
+            [1, 1],
+            [2, 0, 1, 3],
+            [2, 1],
+            10,
+        );
+        case([2, 16, 5, 5], [4, 16, 3, 3], [1, 1], [0; 4], [1, 1], 11);
+        // strided: gathered forward and kernel gradient, col2im input gradient
+        case(
+            [2, 16, 7, 8],
+            [3, 16, 3, 3],
+            [2, 3],
+            [1, 0, 2, 1],
+            [1, 1],
+            12,
+        );
+        // padding wider than the kernel: some outputs see only padding
+        case(
+            [1, 16, 3, 3],
+            [2, 16, 2, 2],
+            [1, 1],
+            [3, 2, 3, 2],
+            [1, 1],
+            13,
+        );
+    }
+
+    #[test]
     fn conv2d_1x1_fast_path() {
         case([3, 4, 3, 5], [6, 4, 1, 1], [1, 1], [0; 4], [1, 1], 6);
         case([2, 4, 5, 5], [3, 4, 1, 1], [2, 2], [0; 4], [1, 1], 7);
@@ -891,8 +1235,13 @@ mod tests {
 
     #[test]
     fn conv2d_parallel_batch_matches_reference_and_reuses_scratch() {
-        // Large enough to take the per-sample parallel path.
-        let (xs, ks) = ([8, 8, 20, 20], [16, 8, 3, 3]);
+        // Large enough to take the per-sample parallel path; 8 channels take col2im
+        // for the input gradient, 16 the full correlation.
+        parallel_batch([8, 8, 20, 20], [16, 8, 3, 3]);
+        parallel_batch([8, 16, 20, 20], [16, 16, 3, 3]);
+    }
+
+    fn parallel_batch(xs: [usize; 4], ks: [usize; 4]) {
         let x = rand(&xs, 11, -1.0, 1.0);
         let k = rand(&ks, 12, -1.0, 1.0);
         let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1], [1, 1], true);
@@ -1030,6 +1379,9 @@ mod tests {
         epilogue_case([3, 4, 3, 5], [6, 4, 1, 1], 0, true);
         // the per-sample parallel path
         epilogue_case([8, 8, 20, 20], [16, 8, 3, 3], 1, false);
+        // gathered products, full input gradient, in parallel
+        epilogue_case([8, 16, 12, 12], [16, 16, 3, 3], 1, false);
+        epilogue_case([2, 16, 5, 6], [3, 16, 3, 3], 0, true);
     }
 
     #[test]
