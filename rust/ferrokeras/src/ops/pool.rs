@@ -7,15 +7,15 @@
 //! Theano's `average_exc_pad`).
 //!
 //! The max forward stores, per output, the winning position within its plane in the
-//! node's integer scratch; the backward scatters through it. Planes are processed in
-//! parallel when the work is large enough.
+//! node's integer scratch; the backward scatters through it. The common 2x2, stride-2,
+//! unpadded max pooling runs 16 windows per AVX-512 step. Blocks of planes are
+//! processed in parallel when the work is large enough.
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::conv::{out_len, pads4, strides2};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
 
@@ -93,46 +93,37 @@ impl Pool2d {
         (y0, y1, x0, x1)
     }
 
-    /// Max over 2x2 windows with stride 2 and no padding (the common case), with
-    /// bounds checks hoisted out of the inner loop.
+    /// Whether this is the common 2x2, stride-2, unpadded max pooling, which has its
+    /// own kernels ([`max2x2_row`], [`unmax2x2_row`]).
+    fn is_max2x2(&self) -> bool {
+        self.max && self.pool == [2, 2] && self.strides == [2, 2] && self.pads == [0; 4]
+    }
+
+    /// Max over 2x2 windows with stride 2 and no padding, row by row.
     fn max2x2(g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
         for oy in 0..g.oh {
             let r0 = 2 * oy * g.w;
-            let top = &x[r0..r0 + 2 * g.ow];
-            let bot = &x[r0 + g.w..r0 + g.w + 2 * g.ow];
-            let ys = &mut y[oy * g.ow..(oy + 1) * g.ow];
-            let args = &mut arg[oy * g.ow..(oy + 1) * g.ow];
-            for (ox, ((t, b), (yv, av))) in top
-                .chunks_exact(2)
-                .zip(bot.chunks_exact(2))
-                .zip(ys.iter_mut().zip(args.iter_mut()))
-                .enumerate()
-            {
-                let c = r0 + 2 * ox;
-                let (mut best, mut at) = (t[0], c);
-                if t[1] > best {
-                    best = t[1];
-                    at = c + 1;
-                }
-                if b[0] > best {
-                    best = b[0];
-                    at = c + g.w;
-                }
-                if b[1] > best {
-                    best = b[1];
-                    at = c + g.w + 1;
-                }
-                *yv = best;
-                *av = at as i32;
-            }
+            max2x2_row(
+                &x[r0..r0 + 2 * g.ow],
+                &x[r0 + g.w..r0 + g.w + 2 * g.ow],
+                r0,
+                g.w,
+                &mut y[oy * g.ow..(oy + 1) * g.ow],
+                &mut arg[oy * g.ow..(oy + 1) * g.ow],
+            );
         }
     }
 
     fn plane_fwd(&self, g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
-        if self.max && self.pool == [2, 2] && self.strides == [2, 2] && self.pads == [0; 4] {
+        if self.is_max2x2() {
             Self::max2x2(g, x, y, arg);
-            return;
+        } else {
+            self.windows_fwd(g, x, y, arg);
         }
+    }
+
+    /// Any window, padding and stride, one output at a time.
+    fn windows_fwd(&self, g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let (y0, y1, x0, x1) = self.window(g, oy, ox);
@@ -164,6 +155,26 @@ impl Pool2d {
     }
 
     fn plane_bwd(&self, g: &Geo, gy: &[f32], gx: &mut [f32], arg: &[i32]) {
+        if self.is_max2x2() {
+            for oy in 0..g.oh {
+                let r0 = 2 * oy * g.w;
+                let (top, bot) = gx[r0..r0 + g.w + 2 * g.ow].split_at_mut(g.w);
+                unmax2x2_row(
+                    &gy[oy * g.ow..(oy + 1) * g.ow],
+                    &arg[oy * g.ow..(oy + 1) * g.ow],
+                    r0,
+                    g.w,
+                    &mut top[..2 * g.ow],
+                    &mut bot[..2 * g.ow],
+                );
+            }
+        } else {
+            self.windows_bwd(g, gy, gx, arg);
+        }
+    }
+
+    /// Backward of [`Pool2d::windows_fwd`].
+    fn windows_bwd(&self, g: &Geo, gy: &[f32], gx: &mut [f32], arg: &[i32]) {
         for oy in 0..g.oh {
             for ox in 0..g.ow {
                 let o = oy * g.ow + ox;
@@ -188,11 +199,14 @@ impl Pool2d {
         }
     }
 
-    fn parallel(&self, g: &Geo) -> bool {
-        g.planes >= 2
-            && g.planes * g.oh * g.ow * self.pool[0] * self.pool[1] >= PARALLEL_MIN_READS
-            && crate::kernels::pool::threads() > 1
-            && rayon::current_thread_index().is_none()
+    /// (plane blocks, threads) when a call is large enough to split, claimed a block
+    /// at a time ([`parallel_for`]: the caller works too, and a thread the host slows
+    /// down takes fewer blocks).
+    fn parallel(&self, g: &Geo) -> Option<(usize, usize)> {
+        let threads = crate::kernels::pool::threads();
+        let big = g.planes * g.oh * g.ow * self.pool[0] * self.pool[1] >= PARALLEL_MIN_READS;
+        let threads = participants(g.planes, threads);
+        (big && threads > 1).then(|| (g.planes.min(4 * threads), threads))
     }
 }
 
@@ -253,12 +267,15 @@ impl Op for Pool2d {
         }
         let arg_step = if self.max { os } else { 1 };
         let args = &mut ctx.scratch.i[..arg_len];
-        if self.parallel(&g) {
-            out.f
-                .par_chunks_mut(os)
-                .zip(args.par_chunks_mut(arg_step))
-                .zip(x.f.par_chunks(ps))
-                .for_each(|((y, a), xp)| self.plane_fwd(&g, xp, y, a));
+        if let Some((blocks, threads)) = self.parallel(&g) {
+            let (ys, avs) = (Disjoint::new(&mut out.f), Disjoint::new(args));
+            parallel_for(blocks, threads, &|b, _| {
+                for p in b * g.planes / blocks..(b + 1) * g.planes / blocks {
+                    // SAFETY: plane p's output and winners belong to this block alone.
+                    let (y, a) = unsafe { (ys.part(p * os, os), avs.part(p * arg_step, arg_step)) };
+                    self.plane_fwd(&g, &x.f[p * ps..(p + 1) * ps], y, a);
+                }
+            });
         } else {
             for ((y, a), xp) in out
                 .f
@@ -295,11 +312,16 @@ impl Op for Pool2d {
             )));
         }
         let args = &ctx.scratch.i[..arg_len];
-        if self.parallel(&g) {
-            gin.par_chunks_mut(ps)
-                .zip(gout.par_chunks(os))
-                .zip(args.par_chunks(arg_step))
-                .for_each(|((gx, gy), a)| self.plane_bwd(&g, gy, gx, a));
+        if let Some((blocks, threads)) = self.parallel(&g) {
+            let gxs = Disjoint::new(gin);
+            parallel_for(blocks, threads, &|b, _| {
+                for p in b * g.planes / blocks..(b + 1) * g.planes / blocks {
+                    // SAFETY: plane p's gradient belongs to this block alone.
+                    let gx = unsafe { gxs.part(p * ps, ps) };
+                    let a = &args[p * arg_step..(p + 1) * arg_step];
+                    self.plane_bwd(&g, &gout[p * os..(p + 1) * os], gx, a);
+                }
+            });
         } else {
             for ((gx, gy), a) in gin
                 .chunks_mut(ps)
@@ -310,6 +332,215 @@ impl Op for Pool2d {
             }
         }
         Ok(())
+    }
+}
+
+/// One output row of a 2x2, stride-2 max: `top` and `bot` are the two input rows
+/// (`2·ow` floats each, `bot` starting `w` after `top`, which starts at `r0` in its
+/// plane). Ties and NaN keep the earlier candidate in the order top-left, top-right,
+/// bottom-left, bottom-right (strict, ordered comparisons), as the general loop does.
+/// AVX-512 does 16 windows per step without a branch: on real activations the scalar
+/// comparisons are coin flips for the branch predictor.
+fn max2x2_row(top: &[f32], bot: &[f32], r0: usize, w: usize, y: &mut [f32], arg: &mut [i32]) {
+    let ow = y.len();
+    assert!(top.len() >= 2 * ow && bot.len() >= 2 * ow && arg.len() >= ow);
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::runs::avx512() && r0 + w + 2 * ow < i32::MAX as usize {
+        // SAFETY: the CPU has AVX-512F; the slices hold what the kernel reads and writes
+        // (asserted above); indices fit i32 (checked).
+        return unsafe { x86::max2x2_row(top, bot, r0, w, y, arg) };
+    }
+    max2x2_row_scalar(top, bot, r0, w, y, arg)
+}
+
+fn max2x2_row_scalar(
+    top: &[f32],
+    bot: &[f32],
+    r0: usize,
+    w: usize,
+    y: &mut [f32],
+    arg: &mut [i32],
+) {
+    for (ox, (yv, av)) in y.iter_mut().zip(arg.iter_mut()).enumerate() {
+        let c = r0 + 2 * ox;
+        let (mut best, mut at) = (top[2 * ox], c);
+        if top[2 * ox + 1] > best {
+            best = top[2 * ox + 1];
+            at = c + 1;
+        }
+        if bot[2 * ox] > best {
+            best = bot[2 * ox];
+            at = c + w;
+        }
+        if bot[2 * ox + 1] > best {
+            best = bot[2 * ox + 1];
+            at = c + w + 1;
+        }
+        *yv = best;
+        *av = at as i32;
+    }
+}
+
+/// Backward of [`max2x2_row`]: adds each output's gradient to the input its window
+/// picked (`arg`), on the two input rows `top` and `bot` (`2·ow` floats each).
+fn unmax2x2_row(gy: &[f32], arg: &[i32], r0: usize, w: usize, top: &mut [f32], bot: &mut [f32]) {
+    let ow = gy.len();
+    assert!(top.len() >= 2 * ow && bot.len() >= 2 * ow && arg.len() >= ow);
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::runs::avx512() && r0 + w + 2 * ow < i32::MAX as usize {
+        // SAFETY: as in max2x2_row.
+        return unsafe { x86::unmax2x2_row(gy, arg, r0, w, top, bot) };
+    }
+    unmax2x2_row_scalar(gy, arg, r0, w, top, bot)
+}
+
+fn unmax2x2_row_scalar(
+    gy: &[f32],
+    arg: &[i32],
+    r0: usize,
+    w: usize,
+    top: &mut [f32],
+    bot: &mut [f32],
+) {
+    for (ox, (&g, &a)) in gy.iter().zip(arg).enumerate() {
+        let c = (r0 + 2 * ox) as i32;
+        let (w, i) = (w as i32, 2 * ox);
+        match a - c {
+            0 => top[i] += g,
+            1 => top[i + 1] += g,
+            d if d == w => bot[i] += g,
+            d if d == w + 1 => bot[i + 1] += g,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Lanes `0..n` set (n <= 16).
+    fn lanes(n: usize) -> __mmask16 {
+        if n >= 16 {
+            0xFFFF
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F; as [`super::max2x2_row`] (lengths checked there, indices fit i32).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max2x2_row(
+        top: &[f32],
+        bot: &[f32],
+        r0: usize,
+        w: usize,
+        y: &mut [f32],
+        arg: &mut [i32],
+    ) {
+        let ow = y.len();
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        let (one, wv, w1) = (
+            _mm512_set1_epi32(1),
+            _mm512_set1_epi32(w as i32),
+            _mm512_set1_epi32(w as i32 + 1),
+        );
+        let mut ox = 0;
+        while ox < ow {
+            let n = (ow - ox).min(16);
+            let (lo, hi) = (lanes(2 * n), lanes((2 * n).saturating_sub(16)));
+            // SAFETY: masked-off lanes are not read; the rest lie in top/bot[..2·ow].
+            let pair = |row: &[f32]| unsafe {
+                let p = row.as_ptr().add(2 * ox);
+                let a = _mm512_maskz_loadu_ps(lo, p);
+                let b = _mm512_maskz_loadu_ps(hi, p.wrapping_add(16));
+                (
+                    _mm512_permutex2var_ps(a, even, b),
+                    _mm512_permutex2var_ps(a, odd, b),
+                )
+            };
+            let ((t0, t1), (b0, b1)) = (pair(top), pair(bot));
+            let c = _mm512_add_epi32(
+                _mm512_set1_epi32((r0 + 2 * ox) as i32),
+                _mm512_slli_epi32::<1>(_mm512_setr_epi32(
+                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                )),
+            );
+            let (mut best, mut at) = (t0, c);
+            for (v, off) in [(t1, one), (b0, wv), (b1, w1)] {
+                let m = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
+                best = _mm512_mask_mov_ps(best, m, v);
+                at = _mm512_mask_add_epi32(at, m, c, off);
+            }
+            let k = lanes(n);
+            // SAFETY: lanes below n are inside y and arg.
+            unsafe {
+                _mm512_mask_storeu_ps(y.as_mut_ptr().add(ox), k, best);
+                _mm512_mask_storeu_epi32(arg.as_mut_ptr().add(ox), k, at);
+            }
+            ox += 16;
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F; as [`super::unmax2x2_row`] (lengths checked there, indices fit i32).
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn unmax2x2_row(
+        gy: &[f32],
+        arg: &[i32],
+        r0: usize,
+        w: usize,
+        top: &mut [f32],
+        bot: &mut [f32],
+    ) {
+        let ow = gy.len();
+        // interleave a and b: a0 b0 a1 b1 ... (low 8 pairs, high 8 pairs)
+        let ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        let (one, wv, w1) = (
+            _mm512_set1_epi32(1),
+            _mm512_set1_epi32(w as i32),
+            _mm512_set1_epi32(w as i32 + 1),
+        );
+        let mut ox = 0;
+        while ox < ow {
+            let n = (ow - ox).min(16);
+            let k = lanes(n);
+            // SAFETY: lanes below n are inside gy and arg.
+            let (g, a) = unsafe {
+                (
+                    _mm512_maskz_loadu_ps(k, gy.as_ptr().add(ox)),
+                    _mm512_maskz_loadu_epi32(k, arg.as_ptr().add(ox)),
+                )
+            };
+            let c = _mm512_add_epi32(
+                _mm512_set1_epi32((r0 + 2 * ox) as i32),
+                _mm512_slli_epi32::<1>(_mm512_setr_epi32(
+                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+                )),
+            );
+            let pick = |off: __m512i| {
+                _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(c, off)), g)
+            };
+            let (t0, t1) = (pick(_mm512_setzero_si512()), pick(one));
+            let (b0, b1) = (pick(wv), pick(w1));
+            let (lo, hi) = (lanes(2 * n), lanes((2 * n).saturating_sub(16)));
+            // SAFETY: masked-off lanes are neither read nor written; the rest lie in
+            // top/bot[..2·ow].
+            let add = |row: &mut [f32], x0: __m512, x1: __m512| unsafe {
+                let p = row.as_mut_ptr().add(2 * ox);
+                let q = p.wrapping_add(16);
+                let v0 = _mm512_permutex2var_ps(x0, ilo, x1);
+                let v1 = _mm512_permutex2var_ps(x0, ihi, x1);
+                _mm512_mask_storeu_ps(p, lo, _mm512_add_ps(_mm512_maskz_loadu_ps(lo, p), v0));
+                _mm512_mask_storeu_ps(q, hi, _mm512_add_ps(_mm512_maskz_loadu_ps(hi, q), v1));
+            };
+            add(top, t0, t1);
+            add(bot, b0, b1);
+            ox += 16;
+        }
     }
 }
 
@@ -426,7 +657,101 @@ mod tests {
             let name = if max { "maxpool2d" } else { "avgpool2d" };
             let o = op(name, &[("pool", Attr::Ints(vec![2, 2]))]);
             let (want, _) = naive(&x.f, s, [2, 2], [2, 2], [0; 4], max);
-            assert_close(&forward(&o, std::slice::from_ref(&x)).f, &want, 1e-5);
+            let mut scratch = crate::ops::Scratch::default();
+            let y = forward_with(&o, std::slice::from_ref(&x), &mut scratch).unwrap();
+            assert_close(&y.f, &want, 1e-5);
+            // backward: each output's gradient lands on its window's max (or spreads
+            // over its window)
+            let gy = rand(&y.shape, 7, -1.0, 1.0);
+            let mut gx = vec![0.0f32; x.len()];
+            let mut ctx = crate::ops::OpCtx {
+                scratch: &mut scratch,
+            };
+            o.backward(0, &[&x], &y, &gy.f, &mut gx, &mut ctx).unwrap();
+            let (h, w) = (s[2], s[3]);
+            let mut want_gx = vec![0.0f32; x.len()];
+            for (q, &g) in gy.f.iter().enumerate() {
+                let (plane, oy, ox) = (q / (h * w / 4), (q / (w / 2)) % (h / 2), q % (w / 2));
+                let at = |i: usize, j: usize| plane * h * w + (2 * oy + i) * w + 2 * ox + j;
+                let cells = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                for &c in &cells {
+                    want_gx[c] += if !max {
+                        g / 4.0
+                    } else if x.f[c] == want[q]
+                        && cells.iter().all(|&d| d >= c || x.f[d] != want[q])
+                    {
+                        g
+                    } else {
+                        0.0
+                    };
+                }
+            }
+            assert_close(&gx, &want_gx, 1e-6);
+        }
+    }
+
+    #[test]
+    fn max2x2_rows_match_the_window_loop_with_ties_nans_and_ragged_rows() {
+        for &(h, w) in &[(2, 2), (3, 15), (4, 31), (2, 32), (5, 35), (2, 67)] {
+            let g = super::Geo {
+                planes: 1,
+                h,
+                w,
+                oh: h / 2,
+                ow: w / 2,
+            };
+            let x = rand(&[h * w], (h * w) as u64, -2.0, 2.0);
+            // few distinct values: ties everywhere; a NaN every 11th input
+            let x: Vec<f32> =
+                x.f.iter()
+                    .enumerate()
+                    .map(|(i, &v)| if i % 11 == 5 { f32::NAN } else { v.round() })
+                    .collect();
+            let p = super::Pool2d {
+                max: true,
+                pool: [2, 2],
+                strides: [2, 2],
+                pads: [0; 4],
+            };
+            let os = g.oh * g.ow;
+            let (mut y, mut arg) = (vec![0.0; os], vec![0; os]);
+            let (mut y2, mut arg2) = (vec![0.0; os], vec![0; os]);
+            super::Pool2d::max2x2(&g, &x, &mut y, &mut arg);
+            p.windows_fwd(&g, &x, &mut y2, &mut arg2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&y2), "{h}x{w} values");
+            assert_eq!(arg, arg2, "{h}x{w} winners");
+            let gy = rand(&[os], 3, -1.0, 1.0).f;
+            let base = rand(&[h * w], 4, -1.0, 1.0).f;
+            let (mut gx, mut gx2) = (base.clone(), base.clone());
+            p.plane_bwd(&g, &gy, &mut gx, &arg);
+            p.windows_bwd(&g, &gy, &mut gx2, &arg);
+            assert_eq!(gx, gx2, "{h}x{w} gradient");
+            // the portable rows too (the vector ones run above where the CPU has them)
+            let (mut y3, mut arg3, mut gx3) = (vec![0.0; os], vec![0; os], base.clone());
+            for oy in 0..g.oh {
+                let (r0, o) = (2 * oy * w, oy * g.ow);
+                super::max2x2_row_scalar(
+                    &x[r0..r0 + 2 * g.ow],
+                    &x[r0 + w..r0 + w + 2 * g.ow],
+                    r0,
+                    w,
+                    &mut y3[o..o + g.ow],
+                    &mut arg3[o..o + g.ow],
+                );
+                let (top, bot) = gx3[r0..r0 + w + 2 * g.ow].split_at_mut(w);
+                super::unmax2x2_row_scalar(
+                    &gy[o..o + g.ow],
+                    &arg[o..o + g.ow],
+                    r0,
+                    w,
+                    &mut top[..2 * g.ow],
+                    &mut bot[..2 * g.ow],
+                );
+            }
+            assert_eq!(bits(&y3), bits(&y2), "{h}x{w} portable values");
+            assert_eq!(arg3, arg2, "{h}x{w} portable winners");
+            assert_eq!(gx3, gx2, "{h}x{w} portable gradient");
         }
     }
 
