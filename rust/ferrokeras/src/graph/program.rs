@@ -637,32 +637,51 @@ impl Program {
                 continue;
             };
             let gout = std::mem::take(&mut grads[k][s]);
+            let inputs = &self.inputs_of[s];
+            let wanted: SmallVec<[usize; 4]> = (0..inputs.len())
+                .filter(|&idx| sw.needs[inputs[idx]] && op.has_grad(idx))
+                .collect();
+            // One call for all of a node's input gradients, unless an input node repeats
+            // (`mul(x, x)`): its gradient buffer can be lent out only once at a time.
+            let distinct = wanted
+                .iter()
+                .enumerate()
+                .all(|(a, &x)| wanted[..a].iter().all(|&y| inputs[y] != inputs[x]));
+            let groups: SmallVec<[&[usize]; 4]> = if distinct {
+                smallvec::smallvec![&wanted[..]]
+            } else {
+                wanted.chunks(1).collect()
+            };
             let mut r = Ok(());
-            for (idx, &i) in self.inputs_of[s].iter().enumerate() {
-                if !sw.needs[i] || !op.has_grad(idx) {
-                    continue;
-                }
-                let mut gin = std::mem::take(&mut grads[k][i]);
+            for group in groups {
+                let mut gins: SmallVec<[Value; 4]> = group
+                    .iter()
+                    .map(|&idx| std::mem::take(&mut grads[k][inputs[idx]]))
+                    .collect();
                 {
-                    let refs: SmallVec<[&Value; 8]> = self.inputs_of[s]
+                    let refs: SmallVec<[&Value; 8]> = inputs
                         .iter()
                         .map(|&j| self.val(j, values, vars, grads))
                         .collect();
                     let out = self.val(s, values, vars, grads);
+                    let mut slices: SmallVec<[&mut [f32]; 4]> =
+                        gins.iter_mut().map(|v| v.f.as_mut_slice()).collect();
                     let t0 = super::profile::start();
-                    r = op.backward(
-                        idx,
+                    r = op.backward_many(
+                        group,
                         &refs,
                         out,
                         &gout.f,
-                        &mut gin.f,
+                        &mut slices,
                         &mut OpCtx {
                             scratch: &mut scratch[s],
                         },
                     );
                     super::profile::record(op.name(), "backward", t0);
                 }
-                grads[k][i] = gin;
+                for (&idx, gin) in group.iter().zip(gins) {
+                    grads[k][inputs[idx]] = gin;
+                }
                 if r.is_err() {
                     break;
                 }

@@ -453,7 +453,7 @@ impl Conv2d {
     /// (ki, kj), the gradient of output (y + pt - ki·d, x + pl - kj·d) at buffer
     /// position (y + (kh-1-ki)·d, x + (kw-1-kj)·d). Output rows or columns whose windows
     /// lie wholly in the padding touch no input pixel and are left out.
-    fn place_gradient(&self, g: &Geo, gi: &[f32], yi: &[f32], buf: &mut [f32]) {
+    fn place_gradient(&self, g: &Geo, gi: &[f32], yi: &[f32], act: Act, buf: &mut [f32]) {
         let (ph, pw) = self.gradient_planes(g);
         let buf = &mut buf[..g.o * ph * pw];
         buf.fill(0.0);
@@ -474,10 +474,10 @@ impl Conv2d {
                 let at = (at as isize + sx + xlo as isize) as usize;
                 let dst = &mut buf[at..at + (xhi - xlo)];
                 let (gs, ys) = (&gi[src + xlo..src + xhi], &yi[src + xlo..src + xhi]);
-                if self.act == Act::Linear {
+                if act == Act::Linear {
                     dst.copy_from_slice(gs);
                 } else {
-                    grad_through_into(gs, ys, dst, self.act);
+                    grad_through_into(gs, ys, dst, act);
                 }
             }
         }
@@ -866,9 +866,198 @@ impl Op for Conv2d {
         self.relayout_back(&g, &partials[..ok], gin);
         Ok(())
     }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let g = self.geo(&inputs[0].shape, &inputs[1].shape)?;
+        let (mut gx, mut gw, mut gb) = (None, None, None);
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            match index {
+                0 => gx = Some(&mut **gin),
+                1 => gw = Some(&mut **gin),
+                _ => gb = Some(&mut **gin),
+            }
+        }
+        match (gx, gw) {
+            (Some(gx), Some(gw)) if self.full_input_gradient(&g) && g.n > 0 && g.o * g.p() > 0 => {
+                self.check_offsets(&g)?;
+                self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx);
+                Ok(())
+            }
+            (gx, gw) => {
+                for (index, gin) in [(0, gx), (1, gw), (2, gb)] {
+                    if let Some(gin) = gin {
+                        self.backward(index, inputs, out, gout, gin, ctx)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Conv2d {
+    /// All the gradients of a training step in one pass over the batch: each sample's
+    /// output gradient is taken through the activation once (not once per input), and
+    /// its input gradient, kernel-gradient product and bias sums run while it is in
+    /// cache. Computes bit for bit what the three [`Op::backward`] calls compute: the
+    /// kernel gradient over the same fixed sample ranges added in the same order, the
+    /// bias as per-sample channel sums added sample by sample.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_fused(
+        &self,
+        g: &Geo,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gx: &mut [f32],
+        gw: &mut [f32],
+        gb: Option<&mut [f32]>,
+        ctx: &mut OpCtx,
+    ) {
+        let (x, w) = (inputs[0], inputs[1]);
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let workers = self.workers(g);
+        let (xs, os, hw) = (g.c * g.h * g.w, g.o * p, g.h * g.w);
+        let (hp, wp) = self.padded(g);
+        let (ph, pw) = self.gradient_planes(g);
+        let through = self.act != Act::Linear;
+        let taps = g.o * g.kh * g.kw;
+        let (gmn, xpad, gpad) = (
+            if through { os } else { 0 },
+            if self.has_pads() { g.c * hp * wp } else { 0 },
+            g.o * ph * pw,
+        );
+        // scratch: [kernel matrix | regrouped | per worker: pre-activation gradient,
+        // padded input, padded gradient, dXᵀ | per range: kernel-gradient partial |
+        // per sample: channel sums]
+        let slot = gmn + xpad + gpad + xs;
+        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        let sums = if gb.is_some() { g.n * g.o } else { 0 };
+        ensure(
+            &mut ctx.scratch.f,
+            2 * ok + workers * slot + ranges * ok + sums,
+        );
+        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        let (wb, rest) = rest.split_at_mut(ok);
+        self.relayout(g, &w.f, wm);
+        self.regroup(g, wm, wb);
+        let wb: &[f32] = wb;
+        let (own, rest) = rest.split_at_mut(workers * slot);
+        let (partials, rest) = rest.split_at_mut(ranges * ok);
+        let sums = &mut rest[..sums];
+        let offs = &mut ctx.scratch.i;
+        if offs.len() < hw + taps + kk + p {
+            offs.resize(hw + taps + kk + p, 0);
+        }
+        let (pix, rest) = offs.split_at_mut(hw);
+        let (ftaps, rest) = rest.split_at_mut(taps);
+        let (ktaps, pos) = rest.split_at_mut(kk);
+        self.pixel_offsets(g, pix);
+        self.flipped_tap_offsets(g, ftaps);
+        self.tap_offsets(g, hp, wp, ktaps);
+        self.position_offsets(g, wp, &mut pos[..p]);
+        let (pix, ftaps, ktaps, pos): (&[i32], &[i32], &[i32], &[i32]) =
+            (pix, ftaps, ktaps, &pos[..p]);
+        let serial = workers > 1;
+        let run = |i: usize,
+                   slot: &mut [f32],
+                   gxi: &mut [f32],
+                   dw: &mut [f32],
+                   sums: &mut [f32],
+                   first: bool| {
+            let (gm, rest) = slot.split_at_mut(gmn);
+            let (xp, rest) = rest.split_at_mut(xpad);
+            let (gp, dxt) = rest.split_at_mut(gpad);
+            let gi = &gout[i * os..(i + 1) * os];
+            let gi: &[f32] = if through {
+                grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
+                gm
+            } else {
+                gi
+            };
+            for (s, gc) in sums.iter_mut().zip(gi.chunks_exact(p)) {
+                *s = sum_through(gc, gc, Act::Linear);
+            }
+            // input gradient
+            self.place_gradient(g, gi, gi, Act::Linear, gp);
+            let a = GatheredOperand {
+                data: gp,
+                rows: pix,
+                cols: ftaps,
+            };
+            sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
+            transpose_add(dxt, hw, g.c, gxi);
+            // kernel gradient
+            let xi = &x.f[i * xs..(i + 1) * xs];
+            let src: &[f32] = if xpad > 0 {
+                self.pad_input(g, xi, xp);
+                xp
+            } else {
+                xi
+            };
+            let a = GatheredOperand {
+                data: src,
+                rows: ktaps,
+                cols: pos,
+            };
+            sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, serial);
+        };
+        let so = if sums.is_empty() { 0 } else { g.o };
+        if workers == 1 {
+            for i in 0..g.n {
+                run(
+                    i,
+                    &mut own[..slot],
+                    &mut gx[i * xs..(i + 1) * xs],
+                    &mut partials[..ok],
+                    &mut sums[i * so..(i + 1) * so],
+                    i == 0,
+                );
+            }
+        } else {
+            let (slots, dws, gxs, ss) = (
+                Disjoint::new(own),
+                Disjoint::new(&mut partials[..]),
+                Disjoint::new(&mut gx[..]),
+                Disjoint::new(&mut sums[..]),
+            );
+            parallel_for(ranges, workers, &|r, who| {
+                let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
+                // SAFETY: range r's partial, its samples' gradients and sums, and
+                // participant who's slot are theirs alone.
+                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
+                for i in lo..hi {
+                    // SAFETY: as above.
+                    let (gxi, si) = unsafe { (gxs.part(i * xs, xs), ss.part(i * so, so)) };
+                    run(i, own, gxi, dw, si, i == lo);
+                }
+            });
+            let (first, others) = partials.split_at_mut(ok);
+            for other in others.chunks(ok) {
+                for (a, &b) in first.iter_mut().zip(other) {
+                    *a += b;
+                }
+            }
+        }
+        self.relayout_back(g, &partials[..ok], gw);
+        if let Some(gb) = gb {
+            for si in sums.chunks_exact(g.o) {
+                for (d, &s) in gb.iter_mut().zip(si) {
+                    *d += s;
+                }
+            }
+        }
+    }
+
     /// Input gradient of a stride-1 convolution: the full correlation of the output
     /// gradient with the flipped kernel, `dXᵀ = G · Wb` with G gathered from the zero-
     /// bordered gradient (rows the input pixels, steps the (o, ki, kj) taps) and Wb the
@@ -910,7 +1099,7 @@ impl Conv2d {
         let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
             let (gp, dxt) = slot.split_at_mut(gpad);
             let (gi, yi) = (&gout[i * os..(i + 1) * os], &out.f[i * os..(i + 1) * os]);
-            self.place_gradient(g, gi, yi, gp);
+            self.place_gradient(g, gi, yi, self.act, gp);
             let a = GatheredOperand {
                 data: gp,
                 rows: pix,
@@ -1365,6 +1554,23 @@ mod tests {
                     let want: Vec<f32> = want.iter().map(|&v| v as f32).collect();
                     assert_close(&got, &want, 1e-4);
                 }
+                // All gradients in one call (the executor's way) against one call each.
+                let wanted: Vec<usize> = (0..ins.len()).collect();
+                let mut singles: Vec<Vec<f32>> = Vec::new();
+                for (idx, input) in ins.iter().enumerate() {
+                    let mut gin = vec![0.5; input.len()];
+                    fused
+                        .backward(idx, &refs, &y, &r.f, &mut gin, &mut ctx)
+                        .unwrap();
+                    singles.push(gin);
+                }
+                let mut many: Vec<Vec<f32>> = ins.iter().map(|v| vec![0.5; v.len()]).collect();
+                let mut slices: Vec<&mut [f32]> =
+                    many.iter_mut().map(|v| v.as_mut_slice()).collect();
+                fused
+                    .backward_many(&wanted, &refs, &y, &r.f, &mut slices, &mut ctx)
+                    .unwrap();
+                assert_eq!(many, singles, "{act:?} bias {bias}: backward_many");
                 if check_fd && matches!(act, Act::Tanh | Act::Sigmoid) {
                     grad_check(&fused, &ins, 1e-2, 2e-2)
                         .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));

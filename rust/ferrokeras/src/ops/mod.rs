@@ -109,6 +109,26 @@ pub trait Op: Send + Sync + Debug {
         ctx: &mut OpCtx,
     ) -> Result<()>;
 
+    /// Accumulates the gradients of several inputs in one call: `gins[k]` receives the
+    /// gradient with respect to input `wanted[k]` (distinct inputs). The executor calls
+    /// this rather than [`Op::backward`] once per input; the default does exactly
+    /// that, and an op whose input gradients share work (a fused activation's
+    /// derivative, one pass over each sample for all of them) overrides it.
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            self.backward(index, inputs, out, gout, gin, ctx)?;
+        }
+        Ok(())
+    }
+
     /// Whether a gradient flows to input `index` (false for comparisons, integer
     /// arguments, stop_gradient, ...).
     fn has_grad(&self, _index: usize) -> bool {
