@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the `conv2d` op (im2col + gemm) at the layer shapes of the
+//! Criterion benchmarks of the `conv2d` op (implicit gemm) at the layer shapes of the
 //! W4 workload (`w4_vgg_small`: channels-first (3, 32, 32), batch 32, 3x3 'valid'
 //! convolutions) and of the MNIST CNN, next to one gemm of the same size.
 //!

@@ -1,7 +1,8 @@
 //! Where a conv2d's time goes on one thread, in this thread's CPU time: the op's
 //! forward and its two backward passes on a batch of 32, per sample, next to the bare
-//! gemm each one runs per sample, at the W4 layer shapes. The difference is im2col /
-//! col2im / kernel re-layout overhead.
+//! gemm of the same size, at the W4 layer shapes. The difference is what the op adds
+//! around its products: padding, transposes, kernel re-layout (and, for 3 channels,
+//! im2col / col2im).
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release -p ferrokeras-benches --example conv_parts`
 
