@@ -12,9 +12,10 @@ kernel flipped spatially, as Keras 1 on Theano), one with ``'tf'`` a cross-corre
 folded into the engine's kernel re-layout and costs nothing. Convolution1D is a 'tf'
 convolution (a cross-correlation), as it is built on ``K.conv2d(..., dim_ordering='tf')``.
 
-A convolution is one engine ``conv2d`` node (im2col + gemm) and one ``bias_add`` node,
-which also applies a relu, tanh or sigmoid activation in the same pass (other
-activations are their own node); 'tf' layouts add a permute before and after.
+A convolution is one engine ``conv2d`` node (an implicit gemm: no column matrix is
+written), a ``bias_add`` node and the activation's node; compiling folds the bias and a
+relu, tanh or sigmoid into the ``conv2d`` node (other activations stay their own node).
+'tf' layouts add a permute before and after.
 """
 
 import functools
