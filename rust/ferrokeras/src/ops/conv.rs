@@ -886,7 +886,9 @@ impl Op for Conv2d {
             }
         }
         match (gx, gw) {
-            (Some(gx), Some(gw)) if self.full_input_gradient(&g) && g.n > 0 && g.o * g.p() > 0 => {
+            (gx, Some(gw))
+                if (gx.is_none() || self.full_input_gradient(&g)) && g.n > 0 && g.o * g.p() > 0 =>
+            {
                 self.check_offsets(&g)?;
                 self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx);
                 Ok(())
@@ -904,10 +906,10 @@ impl Op for Conv2d {
 }
 
 impl Conv2d {
-    /// All the gradients of a training step in one pass over the batch: each sample's
-    /// output gradient is taken through the activation once (not once per input), and
-    /// its input gradient, kernel-gradient product and bias sums run while it is in
-    /// cache. Computes bit for bit what the three [`Op::backward`] calls compute: the
+    /// The kernel gradient, with the input gradient (stride 1) and the bias gradient
+    /// when wanted, in one pass over the batch: each sample's output gradient is taken
+    /// through the activation once (not once per input), and its input gradient,
+    /// kernel-gradient product and bias sums run while it is in cache. Computes bit for bit what the three [`Op::backward`] calls compute: the
     /// kernel gradient over the same fixed sample ranges added in the same order, the
     /// bias as per-sample channel sums added sample by sample.
     #[allow(clippy::too_many_arguments)]
@@ -917,7 +919,7 @@ impl Conv2d {
         inputs: &[&Value],
         out: &Value,
         gout: &[f32],
-        gx: &mut [f32],
+        gx: Option<&mut [f32]>,
         gw: &mut [f32],
         gb: Option<&mut [f32]>,
         ctx: &mut OpCtx,
@@ -931,15 +933,17 @@ impl Conv2d {
         let (ph, pw) = self.gradient_planes(g);
         let through = self.act != Act::Linear;
         let taps = g.o * g.kh * g.kw;
-        let (gmn, xpad, gpad) = (
+        let want_x = gx.is_some();
+        let (gmn, xpad, gpad, dxn) = (
             if through { os } else { 0 },
             if self.has_pads() { g.c * hp * wp } else { 0 },
-            g.o * ph * pw,
+            if want_x { g.o * ph * pw } else { 0 },
+            if want_x { xs } else { 0 },
         );
         // scratch: [kernel matrix | regrouped | per worker: pre-activation gradient,
         // padded input, padded gradient, dXᵀ | per range: kernel-gradient partial |
         // per sample: channel sums]
-        let slot = gmn + xpad + gpad + xs;
+        let slot = gmn + xpad + gpad + dxn;
         let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
         let sums = if gb.is_some() { g.n * g.o } else { 0 };
         ensure(
@@ -948,8 +952,10 @@ impl Conv2d {
         );
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         let (wb, rest) = rest.split_at_mut(ok);
-        self.relayout(g, &w.f, wm);
-        self.regroup(g, wm, wb);
+        if want_x {
+            self.relayout(g, &w.f, wm);
+            self.regroup(g, wm, wb);
+        }
         let wb: &[f32] = wb;
         let (own, rest) = rest.split_at_mut(workers * slot);
         let (partials, rest) = rest.split_at_mut(ranges * ok);
@@ -988,14 +994,16 @@ impl Conv2d {
                 *s = sum_through(gc, gc, Act::Linear);
             }
             // input gradient
-            self.place_gradient(g, gi, gi, Act::Linear, gp);
-            let a = GatheredOperand {
-                data: gp,
-                rows: pix,
-                cols: ftaps,
-            };
-            sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
-            transpose_add(dxt, hw, g.c, gxi);
+            if want_x {
+                self.place_gradient(g, gi, gi, Act::Linear, gp);
+                let a = GatheredOperand {
+                    data: gp,
+                    rows: pix,
+                    cols: ftaps,
+                };
+                sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
+                transpose_add(dxt, hw, g.c, gxi);
+            }
             // kernel gradient
             let xi = &x.f[i * xs..(i + 1) * xs];
             let src: &[f32] = if xpad > 0 {
@@ -1012,12 +1020,16 @@ impl Conv2d {
             sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, serial);
         };
         let so = if sums.is_empty() { 0 } else { g.o };
+        let (gx, gxn) = match gx {
+            Some(gx) => (gx, xs),
+            None => (&mut [][..], 0),
+        };
         if workers == 1 {
             for i in 0..g.n {
                 run(
                     i,
                     &mut own[..slot],
-                    &mut gx[i * xs..(i + 1) * xs],
+                    &mut gx[i * gxn..(i + 1) * gxn],
                     &mut partials[..ok],
                     &mut sums[i * so..(i + 1) * so],
                     i == 0,
@@ -1037,7 +1049,7 @@ impl Conv2d {
                 let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
                 for i in lo..hi {
                     // SAFETY: as above.
-                    let (gxi, si) = unsafe { (gxs.part(i * xs, xs), ss.part(i * so, so)) };
+                    let (gxi, si) = unsafe { (gxs.part(i * gxn, gxn), ss.part(i * so, so)) };
                     run(i, own, gxi, dw, si, i == lo);
                 }
             });
@@ -1554,23 +1566,33 @@ mod tests {
                     let want: Vec<f32> = want.iter().map(|&v| v as f32).collect();
                     assert_close(&got, &want, 1e-4);
                 }
-                // All gradients in one call (the executor's way) against one call each.
-                let wanted: Vec<usize> = (0..ins.len()).collect();
-                let mut singles: Vec<Vec<f32>> = Vec::new();
-                for (idx, input) in ins.iter().enumerate() {
-                    let mut gin = vec![0.5; input.len()];
+                // Several gradients in one call (the executor's way) against one call
+                // each: all of them, and the subsets a graph asks for (no input
+                // gradient for a first layer, no bias, ...).
+                let subsets: &[&[usize]] = &[&[0, 1, 2], &[1, 2], &[0, 1], &[1], &[0, 2], &[2]];
+                for &wanted in subsets {
+                    let wanted: Vec<usize> =
+                        wanted.iter().copied().filter(|&i| i < ins.len()).collect();
+                    let mut singles: Vec<Vec<f32>> = Vec::new();
+                    for &idx in &wanted {
+                        let mut gin = vec![0.5; ins[idx].len()];
+                        fused
+                            .backward(idx, &refs, &y, &r.f, &mut gin, &mut ctx)
+                            .unwrap();
+                        singles.push(gin);
+                    }
+                    let mut many: Vec<Vec<f32>> =
+                        wanted.iter().map(|&i| vec![0.5; ins[i].len()]).collect();
+                    let mut slices: Vec<&mut [f32]> =
+                        many.iter_mut().map(|v| v.as_mut_slice()).collect();
                     fused
-                        .backward(idx, &refs, &y, &r.f, &mut gin, &mut ctx)
+                        .backward_many(&wanted, &refs, &y, &r.f, &mut slices, &mut ctx)
                         .unwrap();
-                    singles.push(gin);
+                    assert_eq!(
+                        many, singles,
+                        "{act:?} bias {bias}: backward_many {wanted:?}"
+                    );
                 }
-                let mut many: Vec<Vec<f32>> = ins.iter().map(|v| vec![0.5; v.len()]).collect();
-                let mut slices: Vec<&mut [f32]> =
-                    many.iter_mut().map(|v| v.as_mut_slice()).collect();
-                fused
-                    .backward_many(&wanted, &refs, &y, &r.f, &mut slices, &mut ctx)
-                    .unwrap();
-                assert_eq!(many, singles, "{act:?} bias {bias}: backward_many");
                 if check_fd && matches!(act, Act::Tanh | Act::Sigmoid) {
                     grad_check(&fused, &ins, 1e-2, 2e-2)
                         .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));
