@@ -769,102 +769,7 @@ impl Op for Conv2d {
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
-        let (x, w) = (inputs[0], inputs[1]);
-        let g = self.geo(&x.shape, &w.shape)?;
-        self.check_offsets(&g)?;
-        let (kk, p) = (g.k(), g.p());
-        let ok = g.o * kk;
-        let workers = self.workers(&g);
-        let (xs, os) = (g.c * g.h * g.w, g.o * p);
-        if g.n == 0 || os == 0 {
-            return Ok(());
-        }
-        if index == 2 {
-            // The bias: sum of the gradient through the activation, sample by sample and
-            // channel by channel (the order `bias_add`'s backward uses).
-            for i in 0..g.n {
-                for (ch, d) in gin.iter_mut().enumerate() {
-                    let base = i * os + ch * p;
-                    *d += sum_through(&gout[base..base + p], &out.f[base..base + p], self.act);
-                }
-            }
-            return Ok(());
-        }
-        let through = self.act != Act::Linear;
-        if index == 0 {
-            if self.full_input_gradient(&g) {
-                self.input_gradient_full(&g, w, out, gout, gin, ctx, workers);
-            } else {
-                self.input_gradient_col2im(&g, w, out, gout, gin, ctx, workers);
-            }
-            return Ok(());
-        }
-        // The kernel gradient: dWᵀ = cols · giᵀ with the column matrix gathered from the
-        // (padded) input, rows the kernel taps and steps the output positions; giᵀ is
-        // the only operand packed.
-        let (hp, wp) = self.padded(&g);
-        let padded = self.has_pads();
-        let xpad = if padded { g.c * hp * wp } else { 0 };
-        // per worker: [padded input | pre-activation gradient]
-        let slot = xpad + if through { os } else { 0 };
-        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
-        ensure(&mut ctx.scratch.f, workers * slot + ranges * ok);
-        let offs = &mut ctx.scratch.i;
-        if offs.len() < p + kk {
-            offs.resize(p + kk, 0);
-        }
-        let (taps, pos) = offs.split_at_mut(kk);
-        self.tap_offsets(&g, hp, wp, taps);
-        self.position_offsets(&g, wp, &mut pos[..p]);
-        let (taps, pos): (&[i32], &[i32]) = (taps, &pos[..p]);
-        let run = |i: usize, slot: &mut [f32], dw: &mut [f32], first: bool| {
-            let (xp, gm) = slot.split_at_mut(xpad);
-            let xi = &x.f[i * xs..(i + 1) * xs];
-            let src: &[f32] = if padded {
-                self.pad_input(&g, xi, xp);
-                xp
-            } else {
-                xi
-            };
-            let gi = &gout[i * os..(i + 1) * os];
-            let gi: &[f32] = if through {
-                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut gm[..os], self.act);
-                &gm[..os]
-            } else {
-                gi
-            };
-            let a = GatheredOperand {
-                data: src,
-                rows: taps,
-                cols: pos,
-            };
-            sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, workers > 1);
-        };
-        let (own, partials) = ctx.scratch.f.split_at_mut(workers * slot);
-        let partials = &mut partials[..ranges * ok];
-        if workers == 1 {
-            for i in 0..g.n {
-                run(i, &mut own[..slot], partials, i == 0);
-            }
-        } else {
-            let (slots, dws) = (Disjoint::new(own), Disjoint::new(partials));
-            parallel_for(ranges, workers, &|r, who| {
-                let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
-                // SAFETY: range r's partial and participant who's slot are theirs alone.
-                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
-                for i in lo..hi {
-                    run(i, own, dw, i == lo);
-                }
-            });
-            let (first, others) = partials.split_at_mut(ok);
-            for other in others.chunks(ok) {
-                for (a, &b) in first.iter_mut().zip(other) {
-                    *a += b;
-                }
-            }
-        }
-        self.relayout_back(&g, &partials[..ok], gin);
-        Ok(())
+        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
     }
 
     fn backward_many(
@@ -877,6 +782,10 @@ impl Op for Conv2d {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let g = self.geo(&inputs[0].shape, &inputs[1].shape)?;
+        self.check_offsets(&g)?;
+        if g.n == 0 || g.o * g.p() == 0 {
+            return Ok(());
+        }
         let (mut gx, mut gw, mut gb) = (None, None, None);
         for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
             match index {
@@ -885,33 +794,34 @@ impl Op for Conv2d {
                 _ => gb = Some(&mut **gin),
             }
         }
-        match (gx, gw) {
-            (gx, Some(gw))
-                if (gx.is_none() || self.full_input_gradient(&g)) && g.n > 0 && g.o * g.p() > 0 =>
-            {
-                self.check_offsets(&g)?;
-                self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx);
-                Ok(())
-            }
-            (gx, gw) => {
-                for (index, gin) in [(0, gx), (1, gw), (2, gb)] {
-                    if let Some(gin) = gin {
-                        self.backward(index, inputs, out, gout, gin, ctx)?;
-                    }
-                }
-                Ok(())
-            }
+        // A strided or few-channel input gradient goes through col2im on its own.
+        if let Some(gx) = gx.take_if(|_| !self.full_input_gradient(&g)) {
+            self.input_gradient_col2im(&g, inputs[1], out, gout, gx, ctx, self.workers(&g));
         }
+        if gx.is_some() || gw.is_some() || gb.is_some() {
+            self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx);
+        }
+        Ok(())
     }
 }
 
 impl Conv2d {
-    /// The kernel gradient, with the input gradient (stride 1) and the bias gradient
-    /// when wanted, in one pass over the batch: each sample's output gradient is taken
-    /// through the activation once (not once per input), and its input gradient,
-    /// kernel-gradient product and bias sums run while it is in cache. Computes bit for bit what the three [`Op::backward`] calls compute: the
-    /// kernel gradient over the same fixed sample ranges added in the same order, the
-    /// bias as per-sample channel sums added sample by sample.
+    /// The wanted gradients in one pass over the batch, per sample:
+    /// - the output gradient taken through the activation once (not once per input);
+    /// - input gradient (stride 1, 16+ channels): the full correlation of that gradient
+    ///   with the flipped kernel, `dXᵀ = G · Wb` with G gathered from a zero-bordered
+    ///   copy (rows the input pixels, steps the (o, ki, kj) taps) and Wb the kernel
+    ///   matrix regrouped to (O·kh·kw, C), added into dX by one transpose. No column
+    ///   matrix is written and no col2im scatter runs; the price is the products at
+    ///   border pixels whose taps fall in the zero border;
+    /// - kernel gradient: `dWᵀ = cols · giᵀ` with the column matrix gathered from the
+    ///   (padded) input, rows the taps and steps the output positions, summed over
+    ///   fixed contiguous sample ranges added in order (the rounding does not depend
+    ///   on which thread ran what);
+    /// - bias: per-sample channel sums, added sample by sample.
+    ///
+    /// So one call for several inputs computes bit for bit what one call per input
+    /// does.
     #[allow(clippy::too_many_arguments)]
     fn backward_fused(
         &self,
@@ -920,7 +830,7 @@ impl Conv2d {
         out: &Value,
         gout: &[f32],
         gx: Option<&mut [f32]>,
-        gw: &mut [f32],
+        gw: Option<&mut [f32]>,
         gb: Option<&mut [f32]>,
         ctx: &mut OpCtx,
     ) {
@@ -933,10 +843,14 @@ impl Conv2d {
         let (ph, pw) = self.gradient_planes(g);
         let through = self.act != Act::Linear;
         let taps = g.o * g.kh * g.kw;
-        let want_x = gx.is_some();
+        let (want_x, want_w) = (gx.is_some(), gw.is_some());
         let (gmn, xpad, gpad, dxn) = (
             if through { os } else { 0 },
-            if self.has_pads() { g.c * hp * wp } else { 0 },
+            if want_w && self.has_pads() {
+                g.c * hp * wp
+            } else {
+                0
+            },
             if want_x { g.o * ph * pw } else { 0 },
             if want_x { xs } else { 0 },
         );
@@ -945,10 +859,11 @@ impl Conv2d {
         // per sample: channel sums]
         let slot = gmn + xpad + gpad + dxn;
         let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        let okw = if want_w { ok } else { 0 };
         let sums = if gb.is_some() { g.n * g.o } else { 0 };
         ensure(
             &mut ctx.scratch.f,
-            2 * ok + workers * slot + ranges * ok + sums,
+            2 * ok + workers * slot + ranges * okw + sums,
         );
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         let (wb, rest) = rest.split_at_mut(ok);
@@ -958,7 +873,7 @@ impl Conv2d {
         }
         let wb: &[f32] = wb;
         let (own, rest) = rest.split_at_mut(workers * slot);
-        let (partials, rest) = rest.split_at_mut(ranges * ok);
+        let (partials, rest) = rest.split_at_mut(ranges * okw);
         let sums = &mut rest[..sums];
         let offs = &mut ctx.scratch.i;
         if offs.len() < hw + taps + kk + p {
@@ -1005,19 +920,21 @@ impl Conv2d {
                 transpose_add(dxt, hw, g.c, gxi);
             }
             // kernel gradient
-            let xi = &x.f[i * xs..(i + 1) * xs];
-            let src: &[f32] = if xpad > 0 {
-                self.pad_input(g, xi, xp);
-                xp
-            } else {
-                xi
-            };
-            let a = GatheredOperand {
-                data: src,
-                rows: ktaps,
-                cols: pos,
-            };
-            sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, serial);
+            if want_w {
+                let xi = &x.f[i * xs..(i + 1) * xs];
+                let src: &[f32] = if xpad > 0 {
+                    self.pad_input(g, xi, xp);
+                    xp
+                } else {
+                    xi
+                };
+                let a = GatheredOperand {
+                    data: src,
+                    rows: ktaps,
+                    cols: pos,
+                };
+                sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, serial);
+            }
         };
         let so = if sums.is_empty() { 0 } else { g.o };
         let (gx, gxn) = match gx {
@@ -1030,7 +947,7 @@ impl Conv2d {
                     i,
                     &mut own[..slot],
                     &mut gx[i * gxn..(i + 1) * gxn],
-                    &mut partials[..ok],
+                    &mut partials[..okw],
                     &mut sums[i * so..(i + 1) * so],
                     i == 0,
                 );
@@ -1046,95 +963,31 @@ impl Conv2d {
                 let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
                 // SAFETY: range r's partial, its samples' gradients and sums, and
                 // participant who's slot are theirs alone.
-                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * ok, ok)) };
+                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * okw, okw)) };
                 for i in lo..hi {
                     // SAFETY: as above.
                     let (gxi, si) = unsafe { (gxs.part(i * gxn, gxn), ss.part(i * so, so)) };
                     run(i, own, gxi, dw, si, i == lo);
                 }
             });
-            let (first, others) = partials.split_at_mut(ok);
-            for other in others.chunks(ok) {
-                for (a, &b) in first.iter_mut().zip(other) {
-                    *a += b;
+            if want_w {
+                let (first, others) = partials.split_at_mut(ok);
+                for other in others.chunks(ok) {
+                    for (a, &b) in first.iter_mut().zip(other) {
+                        *a += b;
+                    }
                 }
             }
         }
-        self.relayout_back(g, &partials[..ok], gw);
+        if let Some(gw) = gw {
+            self.relayout_back(g, &partials[..ok], gw);
+        }
         if let Some(gb) = gb {
             for si in sums.chunks_exact(g.o) {
                 for (d, &s) in gb.iter_mut().zip(si) {
                     *d += s;
                 }
             }
-        }
-    }
-
-    /// Input gradient of a stride-1 convolution: the full correlation of the output
-    /// gradient with the flipped kernel, `dXᵀ = G · Wb` with G gathered from the zero-
-    /// bordered gradient (rows the input pixels, steps the (o, ki, kj) taps) and Wb the
-    /// kernel matrix regrouped to (O·kh·kw, C); one transpose adds it into dX. No column
-    /// matrix is written and no col2im scatter runs; the price is the products at
-    /// border pixels whose taps fall in the zero border.
-    #[allow(clippy::too_many_arguments)]
-    fn input_gradient_full(
-        &self,
-        g: &Geo,
-        w: &Value,
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-        workers: usize,
-    ) {
-        let (kk, os) = (g.k(), g.o * g.p());
-        let ok = g.o * kk;
-        let (ph, pw) = self.gradient_planes(g);
-        let (hw, xs, taps) = (g.h * g.w, g.c * g.h * g.w, g.o * g.kh * g.kw);
-        let gpad = g.o * ph * pw;
-        // scratch: [kernel matrix | regrouped | per worker: gradient buffer, dXᵀ]
-        let slot = gpad + xs;
-        ensure(&mut ctx.scratch.f, 2 * ok + workers * slot);
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
-        let (wb, rest) = rest.split_at_mut(ok);
-        self.relayout(g, &w.f, wm);
-        self.regroup(g, wm, wb);
-        let wb: &[f32] = wb;
-        let offs = &mut ctx.scratch.i;
-        if offs.len() < hw + taps {
-            offs.resize(hw + taps, 0);
-        }
-        let (pix, ftaps) = offs.split_at_mut(hw);
-        self.pixel_offsets(g, pix);
-        self.flipped_tap_offsets(g, &mut ftaps[..taps]);
-        let (pix, ftaps): (&[i32], &[i32]) = (pix, &ftaps[..taps]);
-        let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
-            let (gp, dxt) = slot.split_at_mut(gpad);
-            let (gi, yi) = (&gout[i * os..(i + 1) * os], &out.f[i * os..(i + 1) * os]);
-            self.place_gradient(g, gi, yi, self.act, gp);
-            let a = GatheredOperand {
-                data: gp,
-                rows: pix,
-                cols: ftaps,
-            };
-            sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
-            transpose_add(dxt, hw, g.c, gx);
-        };
-        if workers == 1 {
-            let own = &mut rest[..slot];
-            for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                run(i, own, gx, false);
-            }
-        } else {
-            let (gxs, slots) = (
-                Disjoint::new(gin),
-                Disjoint::new(&mut rest[..workers * slot]),
-            );
-            parallel_for(g.n, workers, &|i, who| {
-                // SAFETY: sample i's gradient and participant who's slot are theirs alone.
-                let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
-                run(i, own, gx, true);
-            });
         }
     }
 
