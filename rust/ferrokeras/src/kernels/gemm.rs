@@ -152,61 +152,17 @@ fn sgemm_par(
     assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
     assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
     assert!(c.len() >= m * n, "gemm: dst buffer too small");
-    if m == 0 || n == 0 {
+    if degenerate(m, n, k, c, accumulate) {
         return;
     }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
-        return;
-    }
-    // Strides (column stride, row stride) of op(a): stored a is m x k (ld k) or, when
-    // transposed, k x m (ld m).
-    let (a_cs, a_rs) = if a.trans {
-        (m as isize, 1)
-    } else {
-        (1, k as isize)
-    };
-    let (b_cs, b_rs) = if b.trans {
-        (k as isize, 1)
-    } else {
-        (1, n as isize)
-    };
+    let (av, bv) = (view(a, m, k), view(b, k, n));
     if route == Route::Auto && m.saturating_mul(n).saturating_mul(k) <= OWN_MAX_MACS {
-        let isa = Isa::best();
-        let av = View {
-            ptr: a.data.as_ptr(),
-            rs: a_rs,
-            cs: a_cs,
-        };
-        let bv = View {
-            ptr: b.data.as_ptr(),
-            rs: b_rs,
-            cs: b_cs,
-        };
         // SAFETY: the asserts above guarantee every (row, col) the views reach is in
         // bounds; c is a distinct &mut slice of at least m*n floats.
-        unsafe {
-            if threads > 1 {
-                sgemm_small::gemm_parallel(
-                    isa,
-                    threads,
-                    m,
-                    n,
-                    k,
-                    av,
-                    bv,
-                    c.as_mut_ptr(),
-                    n,
-                    accumulate,
-                )
-            } else {
-                sgemm_small::gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
-            }
-        }
+        unsafe { own(threads, m, n, k, av, bv, c, accumulate) };
         return;
     }
+    let ((a_cs, a_rs), (b_cs, b_rs)) = ((av.cs, av.rs), (bv.cs, bv.rs));
     let par = if threads > 1 {
         Parallelism::Rayon(threads)
     } else {
@@ -376,13 +332,7 @@ pub fn sgemm_gathered(
     );
     assert!(b.data.len() >= k * n, "gemm: rhs buffer too small");
     assert!(c.len() >= m * n, "gemm: dst buffer too small");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            c[..m * n].fill(0.0);
-        }
+    if degenerate(m, n, k, c, accumulate) {
         return;
     }
     let span = |o: &[i32]| {
@@ -395,30 +345,70 @@ pub fn sgemm_gathered(
         "gemm: gathered lhs offsets reach outside its {} floats",
         a.data.len()
     );
-    let (b_cs, b_rs) = if b.trans {
-        (k as isize, 1)
-    } else {
-        (1, n as isize)
-    };
     let av = Gathered {
         ptr: a.data.as_ptr(),
         rows: a.rows.as_ptr(),
         cols: a.cols.as_ptr(),
     };
-    let bv = View {
-        ptr: b.data.as_ptr(),
-        rs: b_rs,
-        cs: b_cs,
-    };
     let threads = if serial { 1 } else { auto_threads(m, n, k) };
-    let isa = Isa::best();
     // SAFETY: the asserts above keep every element the operands reach in bounds; c is
     // a distinct &mut slice of at least m*n floats.
+    unsafe { own(threads, m, n, k, av, view(b, k, n), c, accumulate) }
+}
+
+/// Handles an empty product (nothing to do, or C zeroed unless accumulating); false
+/// when there is a product to compute.
+fn degenerate(m: usize, n: usize, k: usize, c: &mut [f32], accumulate: bool) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        if !accumulate {
+            c[..m * n].fill(0.0);
+        }
+        return true;
+    }
+    false
+}
+
+/// The strided view of `op(x)` as a `rows x cols` matrix (stored `rows x cols`, or
+/// `cols x rows` when transposed).
+fn view(x: Operand, rows: usize, cols: usize) -> View {
+    let (rs, cs) = if x.trans {
+        (1, rows as isize)
+    } else {
+        (cols as isize, 1)
+    };
+    View {
+        ptr: x.data.as_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// A product on the engine's own kernels, split over `threads` when above one.
+///
+/// # Safety
+/// As [`sgemm_small::gemm_serial`], with C `m x n` row-major in `c`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn own(
+    threads: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: impl Into<sgemm_small::Lhs>,
+    b: View,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    let isa = Isa::best();
+    let c = c.as_mut_ptr();
+    // SAFETY: forwarded contract.
     unsafe {
         if threads > 1 {
-            sgemm_small::gemm_parallel(isa, threads, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+            sgemm_small::gemm_parallel(isa, threads, m, n, k, a, b, c, n, accumulate)
         } else {
-            sgemm_small::gemm_serial(isa, m, n, k, av, bv, c.as_mut_ptr(), n, accumulate)
+            sgemm_small::gemm_serial(isa, m, n, k, a, b, c, n, accumulate)
         }
     }
 }

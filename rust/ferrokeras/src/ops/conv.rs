@@ -393,8 +393,12 @@ impl Conv2d {
         self.pads != [0; 4]
     }
 
-    /// Copies one sample into a zero-bordered (C, hp, wp) buffer.
-    fn pad_input(&self, g: &Geo, x: &[f32], buf: &mut [f32]) {
+    /// The sample the gathered products read: `x` itself, or, with padding, its copy
+    /// in the zero-bordered (C, hp, wp) buffer `buf`.
+    fn source<'a>(&self, g: &Geo, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
+        if !self.has_pads() {
+            return x;
+        }
         let (hp, wp) = self.padded(g);
         let buf = &mut buf[..g.c * hp * wp];
         buf.fill(0.0);
@@ -404,10 +408,14 @@ impl Conv2d {
                 dst[at..at + g.w].copy_from_slice(row);
             }
         }
+        buf
     }
 
-    /// Offset of each output position (oy, ox) in a (padded) input plane `wp` wide.
-    fn position_offsets(&self, g: &Geo, wp: usize, out: &mut [i32]) {
+    /// The offsets of the gathered column matrix of a (padded) sample into `out`: first
+    /// each output position (oy, ox) (`P` of them), then each kernel tap (c, ki, kj) in
+    /// the kernel matrix's column order (`C·kh·kw`).
+    fn column_offsets(&self, g: &Geo, out: &mut [i32]) {
+        let (hp, wp) = self.padded(g);
         let mut q = 0;
         for oy in 0..g.oh {
             for ox in 0..g.ow {
@@ -415,12 +423,6 @@ impl Conv2d {
                 q += 1;
             }
         }
-    }
-
-    /// Offset of each kernel tap (c, ki, kj), in the kernel matrix's column order, in a
-    /// (padded) input of (hp, wp) planes.
-    fn tap_offsets(&self, g: &Geo, hp: usize, wp: usize, out: &mut [i32]) {
-        let mut q = 0;
         for c in 0..g.c {
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
@@ -483,9 +485,11 @@ impl Conv2d {
         }
     }
 
-    /// Offset of each input pixel (y, x) in a (PH, PW) gradient plane.
-    fn pixel_offsets(&self, g: &Geo, out: &mut [i32]) {
-        let (_, pw) = self.gradient_planes(g);
+    /// The offsets of the full correlation's gathered matrix into `out`: first each
+    /// input pixel (y, x) in a (PH, PW) gradient plane (`H·W` of them), then each
+    /// (o, ki, kj) of the flipped kernel in the (O, PH, PW) gradient (`O·kh·kw`).
+    fn gradient_offsets(&self, g: &Geo, out: &mut [i32]) {
+        let (ph, pw) = self.gradient_planes(g);
         let mut q = 0;
         for y in 0..g.h {
             for x in 0..g.w {
@@ -493,12 +497,6 @@ impl Conv2d {
                 q += 1;
             }
         }
-    }
-
-    /// Offset of each (o, ki, kj) of the flipped kernel in the (O, PH, PW) gradient.
-    fn flipped_tap_offsets(&self, g: &Geo, out: &mut [i32]) {
-        let (ph, pw) = self.gradient_planes(g);
-        let mut q = 0;
         for o in 0..g.o {
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
@@ -694,34 +692,22 @@ impl Op for Conv2d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        if gathered {
-            let offs = &mut ctx.scratch.i;
-            if offs.len() < p + kk {
-                offs.resize(p + kk, 0);
-            }
-            let (pos, taps) = offs.split_at_mut(p);
-            self.position_offsets(&g, wp, pos);
-            self.tap_offsets(&g, hp, wp, &mut taps[..kk]);
+        let offs = &mut ctx.scratch.i;
+        if gathered && offs.len() < p + kk {
+            offs.resize(p + kk, 0);
         }
-        let (pos, taps): (&[i32], &[i32]) = if gathered {
-            let (a, b) = ctx.scratch.i.split_at(p);
-            (a, &b[..kk])
-        } else {
-            (&[], &[])
-        };
+        if gathered {
+            self.column_offsets(&g, &mut offs[..p + kk]);
+        }
+        let (pos, taps) = offs.split_at(if gathered { p } else { 0 });
+        let taps = &taps[..if gathered { kk } else { 0 }];
         let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             if gathered {
                 let (xp, yt) = slot.split_at_mut(if padded { g.c * hp * wp } else { 0 });
-                let src: &[f32] = if padded {
-                    self.pad_input(&g, xi, xp);
-                    xp
-                } else {
-                    xi
-                };
                 let a = GatheredOperand {
-                    data: src,
+                    data: self.source(&g, xi, xp),
                     rows: pos,
                     cols: taps,
                 };
@@ -875,19 +861,16 @@ impl Conv2d {
         let (own, rest) = rest.split_at_mut(workers * slot);
         let (partials, rest) = rest.split_at_mut(ranges * okw);
         let sums = &mut rest[..sums];
+        // offsets: [input pixels | flipped taps] of the input gradient's matrix, then
+        // [output positions | taps] of the kernel gradient's
         let offs = &mut ctx.scratch.i;
-        if offs.len() < hw + taps + kk + p {
-            offs.resize(hw + taps + kk + p, 0);
+        if offs.len() < hw + taps + p + kk {
+            offs.resize(hw + taps + p + kk, 0);
         }
-        let (pix, rest) = offs.split_at_mut(hw);
-        let (ftaps, rest) = rest.split_at_mut(taps);
-        let (ktaps, pos) = rest.split_at_mut(kk);
-        self.pixel_offsets(g, pix);
-        self.flipped_tap_offsets(g, ftaps);
-        self.tap_offsets(g, hp, wp, ktaps);
-        self.position_offsets(g, wp, &mut pos[..p]);
-        let (pix, ftaps, ktaps, pos): (&[i32], &[i32], &[i32], &[i32]) =
-            (pix, ftaps, ktaps, &pos[..p]);
+        let (full, cols) = offs.split_at_mut(hw + taps);
+        self.gradient_offsets(g, full);
+        self.column_offsets(g, &mut cols[..p + kk]);
+        let ((pix, ftaps), (pos, ktaps)) = (full.split_at(hw), cols[..p + kk].split_at(p));
         let serial = workers > 1;
         let run = |i: usize,
                    slot: &mut [f32],
@@ -921,15 +904,8 @@ impl Conv2d {
             }
             // kernel gradient
             if want_w {
-                let xi = &x.f[i * xs..(i + 1) * xs];
-                let src: &[f32] = if xpad > 0 {
-                    self.pad_input(g, xi, xp);
-                    xp
-                } else {
-                    xi
-                };
                 let a = GatheredOperand {
-                    data: src,
+                    data: self.source(g, &x.f[i * xs..(i + 1) * xs], xp),
                     rows: ktaps,
                     cols: pos,
                 };

@@ -345,12 +345,18 @@ fn max2x2_row(top: &[f32], bot: &[f32], r0: usize, w: usize, y: &mut [f32], arg:
     let ow = y.len();
     assert!(top.len() >= 2 * ow && bot.len() >= 2 * ow && arg.len() >= ow);
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::runs::avx512() && r0 + w + 2 * ow < i32::MAX as usize {
+    if vector_rows(r0, w, ow) {
         // SAFETY: the CPU has AVX-512F; the slices hold what the kernel reads and writes
-        // (asserted above); indices fit i32 (checked).
+        // (asserted above); indices fit i32.
         return unsafe { x86::max2x2_row(top, bot, r0, w, y, arg) };
     }
     max2x2_row_scalar(top, bot, r0, w, y, arg)
+}
+
+/// Whether the AVX-512 rows run: the CPU has it and the rows' plane indices fit i32.
+#[cfg(target_arch = "x86_64")]
+fn vector_rows(r0: usize, w: usize, ow: usize) -> bool {
+    crate::kernels::runs::avx512() && r0 + w + 2 * ow < i32::MAX as usize
 }
 
 fn max2x2_row_scalar(
@@ -387,7 +393,7 @@ fn unmax2x2_row(gy: &[f32], arg: &[i32], r0: usize, w: usize, top: &mut [f32], b
     let ow = gy.len();
     assert!(top.len() >= 2 * ow && bot.len() >= 2 * ow && arg.len() >= ow);
     #[cfg(target_arch = "x86_64")]
-    if crate::kernels::runs::avx512() && r0 + w + 2 * ow < i32::MAX as usize {
+    if vector_rows(r0, w, ow) {
         // SAFETY: as in max2x2_row.
         return unsafe { x86::unmax2x2_row(gy, arg, r0, w, top, bot) };
     }
@@ -428,6 +434,20 @@ mod x86 {
         }
     }
 
+    /// Plane index of the top-left input of 16 consecutive windows, the first at `c0`.
+    #[target_feature(enable = "avx512f")]
+    fn starts(c0: usize) -> __m512i {
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        _mm512_add_epi32(_mm512_set1_epi32(c0 as i32), _mm512_slli_epi32::<1>(lanes))
+    }
+
+    /// Offsets of a window's top-right, bottom-left and bottom-right inputs from its
+    /// top-left one, in a plane `w` wide.
+    #[target_feature(enable = "avx512f")]
+    fn others(w: usize) -> [__m512i; 3] {
+        [1, w as i32, w as i32 + 1].map(|v| _mm512_set1_epi32(v))
+    }
+
     /// # Safety
     /// AVX-512F; as [`super::max2x2_row`] (lengths checked there, indices fit i32).
     #[target_feature(enable = "avx512f")]
@@ -442,11 +462,7 @@ mod x86 {
         let ow = y.len();
         let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        let (one, wv, w1) = (
-            _mm512_set1_epi32(1),
-            _mm512_set1_epi32(w as i32),
-            _mm512_set1_epi32(w as i32 + 1),
-        );
+        let [one, wv, w1] = others(w);
         let mut ox = 0;
         while ox < ow {
             let n = (ow - ox).min(16);
@@ -462,12 +478,7 @@ mod x86 {
                 )
             };
             let ((t0, t1), (b0, b1)) = (pair(top), pair(bot));
-            let c = _mm512_add_epi32(
-                _mm512_set1_epi32((r0 + 2 * ox) as i32),
-                _mm512_slli_epi32::<1>(_mm512_setr_epi32(
-                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                )),
-            );
+            let c = starts(r0 + 2 * ox);
             let (mut best, mut at) = (t0, c);
             for (v, off) in [(t1, one), (b0, wv), (b1, w1)] {
                 let m = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best);
@@ -499,11 +510,7 @@ mod x86 {
         // interleave a and b: a0 b0 a1 b1 ... (low 8 pairs, high 8 pairs)
         let ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         let ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-        let (one, wv, w1) = (
-            _mm512_set1_epi32(1),
-            _mm512_set1_epi32(w as i32),
-            _mm512_set1_epi32(w as i32 + 1),
-        );
+        let [one, wv, w1] = others(w);
         let mut ox = 0;
         while ox < ow {
             let n = (ow - ox).min(16);
@@ -515,12 +522,7 @@ mod x86 {
                     _mm512_maskz_loadu_epi32(k, arg.as_ptr().add(ox)),
                 )
             };
-            let c = _mm512_add_epi32(
-                _mm512_set1_epi32((r0 + 2 * ox) as i32),
-                _mm512_slli_epi32::<1>(_mm512_setr_epi32(
-                    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-                )),
-            );
+            let c = starts(r0 + 2 * ox);
             let pick = |off: __m512i| {
                 _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(a, _mm512_add_epi32(c, off)), g)
             };
