@@ -715,10 +715,12 @@ def _crop_len(layer, length, a, b, input_shape):
     if length is None:
         return None
     out = length - a - b
-    if out <= 0:
+    # Keras 1 allowed cropping everything away (a zero-length axis); cropping more than
+    # the axis holds had no meaning (a negative static shape), so it is refused.
+    if out < 0:
         raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}): cropping {layer.cropping} leaves "
-            f"nothing of input shape {tuple(input_shape)}"
+            f"Layer {layer.name} ({layer.__class__.__name__}): cropping {layer.cropping} removes more "
+            f"than input shape {tuple(input_shape)} holds"
         )
     return out
 
@@ -1538,3 +1540,24 @@ class Cropping3D(Layer):
 
 
 Conv3D = Convolution3D
+
+
+# Keras 1.2.2 re-exported the pooling layers here ("for backwards namespace
+# compatibility"), and scripts import them from this module.
+from .pooling import (  # noqa: E402
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+
+__all__ += [
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+]

@@ -333,9 +333,9 @@ def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
     # kernel larger than the input with 'valid'
     with pytest.raises(ValueError, match=r"conv_c.*5.*\(None, 1, 4, 4\)"):
         Convolution2D(2, 5, 5, dim_ordering="th", name="conv_c")(Input(shape=(1, 4, 4)))
-    # zero-size output from cropping
+    # cropping more than the axis holds (cropping all of it gives a zero-length axis)
     with pytest.raises(ValueError, match=r"crop_d.*\(None, 4, 3\)"):
-        Cropping1D((2, 2), name="crop_d")(Input(shape=(4, 3)))
+        Cropping1D((3, 2), name="crop_d")(Input(shape=(4, 3)))
     with pytest.raises(ValueError, match=r"conv1_e"):
         Convolution1D(2, 6, name="conv1_e")(Input(shape=(4, 3)))
     # wrong channel count for an already built layer
