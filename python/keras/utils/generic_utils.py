@@ -5,8 +5,10 @@ function (de)serialisation.
 # The printed texts are Keras 1's printf-style formats, kept as such.
 # ruff: noqa: UP031
 
+import hashlib
 import marshal
 import sys
+import threading
 import time
 import types
 
@@ -131,11 +133,35 @@ def make_tuple(*args):
 # Function serialisation (Lambda layers, custom merge modes)
 
 
+# Bytecode this process serialised itself from a live function, keyed by the SHA-256 of
+# the exact marshalled bytes: the code object (kept alive so the entry stays meaningful)
+# and the globals of the function it came from. Reviving such bytecode runs nothing that was not already running here, so it is
+# trusted without `safe_mode=False` (Keras 1 revived it unconditionally); bytecode from a
+# file another process wrote has no entry and still needs the opt-in. Entries live as long
+# as the process (a few hundred bytes per distinct function serialised).
+_OWN_BYTECODE = {}
+_OWN_BYTECODE_LOCK = threading.Lock()
+
+
+def _bytecode_digest(code_text):
+    return hashlib.sha256(code_text.encode("raw_unicode_escape")).hexdigest()
+
+
+def _own_bytecode(code_text):
+    """`(code object, globals)` when `code_text` is bytecode this process dumped, else None."""
+    if not isinstance(code_text, str):
+        return None
+    with _OWN_BYTECODE_LOCK:
+        return _OWN_BYTECODE.get(_bytecode_digest(code_text))
+
+
 def func_dump(func):
     """Serialises a Python function (bytecode, defaults, closure values).
 
     The bytecode is `marshal`-ed and decoded as `raw_unicode_escape`, as Keras 1 did, so
-    the result is a JSON-friendly string tied to the Python version that wrote it.
+    the result is a JSON-friendly string tied to the Python version that wrote it. The
+    process remembers what it dumped, so `revive_function` trusts the same bytes later in
+    this process (see `_OWN_BYTECODE`).
 
     # Arguments
         func: the function.
@@ -144,6 +170,8 @@ def func_dump(func):
         A tuple `(code, defaults, closure)`.
     """
     code = marshal.dumps(func.__code__).decode("raw_unicode_escape")
+    with _OWN_BYTECODE_LOCK:
+        _OWN_BYTECODE[_bytecode_digest(code)] = (func.__code__, func.__globals__)
     defaults = func.__defaults__
     if func.__closure__:
         closure = tuple(cell.cell_contents for cell in func.__closure__)
@@ -172,7 +200,7 @@ def func_load(code, defaults=None, closure=None, globs=None):
         code, defaults, closure = code
     try:
         code = marshal.loads(code.encode("raw_unicode_escape"))
-    except (ValueError, EOFError, TypeError, UnicodeError) as e:
+    except (ValueError, EOFError, TypeError, UnicodeError, AttributeError) as e:
         raise ValueError(
             "Cannot revive a function stored as Python bytecode: it was written by another Python version "
             "(Keras 1 files usually come from Python 2.7 or 3.5) or is corrupt (%s). Bytecode only loads in the "
@@ -202,7 +230,9 @@ def revive_function(value, kind, layer_name, what, custom_objects=None, safe_mod
     objects, then `globs`), 'lambda' (marshalled bytecode) or 'raw' (returned as is).
     Bytecode would run code taken from the config, so it is revived only when
     `custom_objects` holds a function under the layer's name (used instead of the
-    bytecode) or when `safe_mode` is False.
+    bytecode), when this process itself serialised those exact bytes from a live function
+    (`func_dump` remembers them: a same-script `to_json`/`model_from_json` or
+    `save`/`load_model` round trip), or when `safe_mode` is False.
 
     # Raises
         ValueError: bytecode in safe mode (naming the layer and how to opt in), an
@@ -221,7 +251,13 @@ def revive_function(value, kind, layer_name, what, custom_objects=None, safe_mod
     if kind == "lambda":
         if custom_objects and layer_name in custom_objects and callable(custom_objects[layer_name]):
             return custom_objects[layer_name]
-        if safe_mode:
+        code_text = value[0] if isinstance(value, (tuple, list)) and value else value
+        own = _own_bytecode(code_text)
+        if own is not None:
+            # this process's own function: it also sees (a snapshot of) the globals of the
+            # module it was defined in, which Keras 1's revived functions did not
+            lookup.update(own[1])
+        elif safe_mode:
             raise ValueError(
                 "Layer '%s' stores its %s as Python bytecode; reviving it would run code taken from the file or "
                 "config. Pass safe_mode=False (to load_model / model_from_json / from_config) if you trust it, or "

@@ -255,12 +255,21 @@ def _lambda_model(marker):
     return model
 
 
-def test_stored_bytecode_never_runs_by_default(tmp_path):
+def _as_if_written_elsewhere(monkeypatch):
+    """Forget the bytecode this process serialised, as a fresh process that reads the
+    file would (the same-process round trip is trusted: test_function_round_trips.py)."""
+    from keras.utils import generic_utils
+
+    monkeypatch.setattr(generic_utils, "_OWN_BYTECODE", {})
+
+
+def test_stored_bytecode_never_runs_by_default(tmp_path, monkeypatch):
     marker = str(tmp_path / "marker")
     model = _lambda_model(marker)
     path = str(tmp_path / "lambda.h5")
     model.save(path)
     as_json = model.to_json()
+    _as_if_written_elsewhere(monkeypatch)
 
     with pytest.raises(ValueError, match="doubler.*bytecode.*safe_mode=False"):
         load_model(path)
@@ -287,10 +296,11 @@ def test_bytecode_can_be_replaced_through_custom_objects(tmp_path):
     assert_allclose(loaded.predict(np.ones((1, 3), "float32")), 2 * np.ones((1, 3)))
 
 
-def test_merge_with_a_stored_function_respects_safe_mode():
+def test_merge_with_a_stored_function_respects_safe_mode(monkeypatch):
     a, b = Input(shape=(3,)), Input(shape=(3,))
     out = merge([a, b], mode=lambda ts: ts[0] - ts[1], output_shape=lambda shapes: shapes[0], name="diff")
     config = Model([a, b], out).to_json()
+    _as_if_written_elsewhere(monkeypatch)
     with pytest.raises(ValueError, match="diff.*bytecode"):
         model_from_json(config)
     revived = model_from_json(config, safe_mode=False)

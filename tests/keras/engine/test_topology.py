@@ -500,13 +500,17 @@ def test_merge_callable_mode_infers_output_shape():
     assert m3._keras_shape == (None, 3)
 
 
-def test_merge_callable_mode_config_safe_mode():
+def test_merge_callable_mode_config_safe_mode(monkeypatch):
+    from keras.utils import generic_utils
+
     a, b = Input(shape=(3,)), Input(shape=(3,))
     merged = merge([a, b], mode=lambda t: t[0] * t[1], output_shape=(3,), name="prod")
     config = merged._keras_history[0].get_config()
     assert config["mode_type"] == "lambda"
     assert config["output_shape_type"] == "raw"
     json.dumps(config)
+    Merge.from_config(config)  # this process serialised it: trusted
+    monkeypatch.setattr(generic_utils, "_OWN_BYTECODE", {})  # as a fresh process reading it
     with pytest.raises(ValueError, match="safe_mode=False"):
         Merge.from_config(config)
     clone = Merge.from_config(json.loads(json.dumps(config)), safe_mode=False)
