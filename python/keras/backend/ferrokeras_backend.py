@@ -283,9 +283,11 @@ def variable(value, dtype=None, name=None):
 
 
 def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
-    """A placeholder; unknown dimensions are None."""
-    if sparse:
-        raise NotImplementedError("placeholder(sparse=True): sparse tensors are not supported")
+    """A placeholder; unknown dimensions are None.
+
+    ``sparse=True`` (Keras 1.2.2): ``K.is_sparse`` is True for it and ``K.function`` feeds
+    it a ``scipy.sparse`` matrix; the engine computes on dense tensors, so the matrix is
+    densified when fed and every op takes the placeholder as a dense tensor."""
     dtype = dtype or floatx()
     if shape is None:
         if ndim is None:
@@ -298,6 +300,8 @@ def placeholder(shape=None, ndim=None, dtype=None, sparse=False, name=None):
     )
     t._keras_shape = tuple(shape)
     t._uses_learning_phase = False
+    if sparse:
+        t._is_sparse = True
     return t
 
 
@@ -310,11 +314,25 @@ def constant(value, dtype=None, shape=None, name=None):
 
 
 def is_sparse(tensor):
-    return False
+    """True for a placeholder made with ``sparse=True``."""
+    return bool(getattr(tensor, "_is_sparse", False))
 
 
 def to_dense(tensor):
+    """The dense tensor of a sparse placeholder (the same graph node: the engine already
+    holds it dense); any other tensor is returned as is."""
+    if is_sparse(tensor):
+        return Tensor(tensor.node, tensor.name, tensor._session)
     return tensor
+
+
+def _is_scipy_sparse(x):
+    """True for a scipy.sparse matrix or array; never imports scipy (a sparse value
+    means scipy.sparse is already loaded)."""
+    import sys
+
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(x)
 
 
 def shape(x):
@@ -965,7 +983,10 @@ class Function:
                 "this function takes %d input(s) (%s), got %d"
                 % (len(self.inputs), ", ".join(t.name for t in self.inputs), len(inputs))
             )
-        arrays = [_as_native_array(a, dt) for a, dt in zip(inputs, self._dtypes)]
+        arrays = [
+            _as_native_array(a.toarray() if _is_scipy_sparse(a) else a, dt)
+            for a, dt in zip(inputs, self._dtypes)
+        ]
         return self._program(arrays)
 
 

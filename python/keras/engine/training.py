@@ -5,10 +5,15 @@ Programs (train, test, predict) are compiled lazily from them. One train step is
 native call: the batch goes in, loss and metrics come out, the weights are updated in
 the engine. Inputs are converted to contiguous float32/int32 once per `fit`; with
 shuffling, one gather per epoch makes every batch a contiguous view.
+
+`scipy.sparse` inputs and targets (any format) are kept sparse (as CSR) and densified one
+batch at a time: the rows of the batch are sliced from the CSR matrix, then `.toarray()`.
+scipy is never imported here: a sparse value means scipy.sparse is already loaded.
 """
 
 import copy
 import queue
+import sys
 import threading
 import time
 import warnings
@@ -24,6 +29,23 @@ from .topology import Container
 
 # ---------------------------------------------------------------------------------------
 # Data standardisation
+
+
+def _is_sparse(x):
+    """True for a scipy.sparse matrix or array (without importing scipy)."""
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(x)
+
+
+def _nb_samples(x):
+    """Number of samples of one batch's inputs (an array, a list or a dict of them)."""
+    if type(x) is dict:
+        x = list(x.values())
+    if type(x) is list:
+        x = x[0]
+    if hasattr(x, "shape") and len(x.shape):
+        return x.shape[0]
+    return len(x)
 
 
 def standardize_input_data(data, names, shapes=None, check_batch_dim=True, exception_prefix=""):
@@ -88,7 +110,10 @@ def standardize_input_data(data, names, shapes=None, check_batch_dim=True, excep
     for i in range(len(names)):
         array = arrays[i]
         if len(array.shape) == 1:
-            array = np.expand_dims(array, 1)
+            if _is_sparse(array):  # a 1-D scipy sparse array
+                array = array.reshape((array.shape[0], 1))
+            else:
+                array = np.expand_dims(array, 1)
             arrays[i] = array
         if array.dtype.kind not in "biuf":
             raise TypeError(
@@ -409,7 +434,9 @@ def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_
     if isinstance(class_weight, dict):
         if len(y.shape) > 2:
             raise ValueError("class_weight not supported for 3+ dimensional targets.")
-        if y.shape[1] > 1:
+        if _is_sparse(y):
+            y_classes = np.asarray(y.argmax(axis=1)).reshape(-1)
+        elif y.shape[1] > 1:
             y_classes = y.argmax(axis=1)
         elif y.shape[1] == 1:
             y_classes = np.reshape(y, y.shape[0])
@@ -422,12 +449,28 @@ def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_
     return np.ones((y.shape[0], y.shape[1]), dtype=K.floatx())
 
 
-def _native_inputs(arrays, placeholders):
-    """Converts arrays once to what the Programs take (contiguous float32 or int32)."""
+def _native_inputs(arrays, placeholders, keep_sparse=False):
+    """Converts arrays once to what the Programs take (contiguous float32 or int32).
+
+    A scipy.sparse matrix becomes CSR with `keep_sparse` (the loops slice its rows and
+    densify one batch at a time with `_dense_batch`), else it is densified whole."""
     out = []
     for a, p in zip(arrays, placeholders):
+        if _is_sparse(a):
+            if keep_sparse:
+                out.append(a.tocsr())
+                continue
+            a = a.toarray()
         out.append(K.ferrokeras_backend._as_native_array(a, p.dtype))
     return out
+
+
+def _dense_batch(batch, dtypes):
+    """One batch as the Programs take it: the sparse entries (CSR rows) densified."""
+    return [
+        K.ferrokeras_backend._as_native_array(x.toarray(), dt) if _is_sparse(x) else x
+        for x, dt in zip(batch, dtypes)
+    ]
 
 
 class GeneratorEnqueuer:
@@ -882,6 +925,8 @@ class Model(Container):
         self.validation_data = val_ins
 
         lp_feed = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        sparse = [_is_sparse(x) for x in ins]
+        any_sparse = True in sparse
         for epoch in range(initial_epoch, nb_epoch):
             callbacks.on_epoch_begin(epoch)
             if shuffle == "batch":
@@ -889,15 +934,28 @@ class Model(Container):
             elif shuffle:
                 np.random.shuffle(index_array)
             # One gather per epoch: every batch below is then a contiguous view.
+            # Sparse (CSR) inputs are gathered batch by batch instead.
             if shuffle:
-                epoch_ins = [x[index_array] for x in ins]
+                epoch_ins = [x if sp else x[index_array] for x, sp in zip(ins, sparse)]
             else:
                 epoch_ins = ins
 
             batches = make_batches(nb_train_sample, batch_size)
             epoch_logs = {}
             for batch_index, (batch_start, batch_end) in enumerate(batches):
-                ins_batch = [x[batch_start:batch_end] for x in epoch_ins]
+                if any_sparse:
+                    batch_ids = (
+                        index_array[batch_start:batch_end] if shuffle else slice(batch_start, batch_end)
+                    )
+                    ins_batch = _dense_batch(
+                        [
+                            x[batch_ids] if sp else x[batch_start:batch_end]
+                            for x, sp in zip(epoch_ins, sparse)
+                        ],
+                        f._dtypes,
+                    )
+                else:
+                    ins_batch = [x[batch_start:batch_end] for x in epoch_ins]
                 batch_logs = {"batch": batch_index, "size": batch_end - batch_start}
                 callbacks.on_batch_begin(batch_index, batch_logs)
                 outs = f._program(ins_batch + lp_feed)
@@ -925,8 +983,11 @@ class Model(Container):
             progbar = Progbar(target=nb_sample)
         batches = make_batches(nb_sample, batch_size)
         lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        any_sparse = any(_is_sparse(x) for x in ins)
         for batch_index, (batch_start, batch_end) in enumerate(batches):
             ins_batch = [x[batch_start:batch_end] for x in ins]
+            if any_sparse:
+                ins_batch = _dense_batch(ins_batch, f._dtypes)
             batch_outs = f._program(ins_batch + lp_feed)
             if type(batch_outs) is not list:
                 batch_outs = [batch_outs]
@@ -949,8 +1010,11 @@ class Model(Container):
             progbar = Progbar(target=nb_sample)
         batches = make_batches(nb_sample, batch_size)
         lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        any_sparse = any(_is_sparse(x) for x in ins)
         for batch_index, (batch_start, batch_end) in enumerate(batches):
             ins_batch = [x[batch_start:batch_end] for x in ins]
+            if any_sparse:
+                ins_batch = _dense_batch(ins_batch, f._dtypes)
             batch_outs = f._program(ins_batch + lp_feed)
             if type(batch_outs) is list:
                 if batch_index == 0:
@@ -973,8 +1037,17 @@ class Model(Container):
     # data ----------------------------------------------------------------------------
 
     def _standardize_user_data(
-        self, x, y, sample_weight=None, class_weight=None, check_batch_dim=True, batch_size=None
+        self,
+        x,
+        y,
+        sample_weight=None,
+        class_weight=None,
+        check_batch_dim=True,
+        batch_size=None,
+        keep_sparse=False,
     ):
+        """Checked, converted (x, y, sample_weights) lists. scipy.sparse inputs and targets
+        are densified whole, or with `keep_sparse` kept as CSR for the batch loops."""
         if not hasattr(self, "optimizer"):
             raise RuntimeError(
                 "You must compile a model before training/testing. Use `model.compile(optimizer, loss)`."
@@ -1019,8 +1092,8 @@ class Model(Container):
                 )
         if x[0].shape[0] == 0:
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
-        x = _native_inputs(x, self.inputs)
-        y = _native_inputs(y, self.targets)
+        x = _native_inputs(x, self.inputs, keep_sparse)
+        y = _native_inputs(y, self.targets, keep_sparse)
         sample_weights = _native_inputs(sample_weights, self.sample_weights)
         return x, y, sample_weights
 
@@ -1065,6 +1138,7 @@ class Model(Container):
             class_weight=class_weight,
             check_batch_dim=False,
             batch_size=batch_size,
+            keep_sparse=True,
         )
         if validation_data:
             do_validation = True
@@ -1079,14 +1153,19 @@ class Model(Container):
                     + str(validation_data)
                 )
             val_x, val_y, val_sample_weights = self._standardize_user_data(
-                val_x, val_y, sample_weight=val_sample_weight, check_batch_dim=False, batch_size=batch_size
+                val_x,
+                val_y,
+                sample_weight=val_sample_weight,
+                check_batch_dim=False,
+                batch_size=batch_size,
+                keep_sparse=True,
             )
             self._make_test_function()
             val_f = self.test_function
             val_ins = val_x + val_y + val_sample_weights
         elif validation_split and 0.0 < validation_split < 1.0:
             do_validation = True
-            split_at = int(len(x[0]) * (1.0 - validation_split))
+            split_at = int(x[0].shape[0] * (1.0 - validation_split))
             x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
             y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
             sample_weights, val_sample_weights = (
@@ -1130,7 +1209,7 @@ class Model(Container):
         """Loss (and metrics) on the given data, in test mode; a scalar or a list
         ordered as `metrics_names`."""
         x, y, sample_weights = self._standardize_user_data(
-            x, y, sample_weight=sample_weight, check_batch_dim=False, batch_size=batch_size
+            x, y, sample_weight=sample_weight, check_batch_dim=False, batch_size=batch_size, keep_sparse=True
         )
         ins = x + y + sample_weights
         self._make_test_function()
@@ -1152,7 +1231,7 @@ class Model(Container):
                 )
         if x[0].shape[0] == 0:
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
-        x = _native_inputs(x, self.inputs)
+        x = _native_inputs(x, self.inputs, keep_sparse=True)
         self._make_predict_function()
         f = self.predict_function
         return self._predict_loop(f, x, batch_size=batch_size, verbose=verbose)
@@ -1261,7 +1340,9 @@ class Model(Container):
                 raise ValueError(
                     "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y)."
                 )
-            val_x, val_y, val_sample_weights = self._standardize_user_data(val_x, val_y, val_sample_weight)
+            val_x, val_y, val_sample_weights = self._standardize_user_data(
+                val_x, val_y, val_sample_weight, keep_sparse=True
+            )
             self.validation_data = val_x + [val_y, val_sample_weights]
         else:
             self.validation_data = None
@@ -1292,12 +1373,7 @@ class Model(Container):
                             "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
                             + str(generator_output)
                         )
-                    if type(x) is list:
-                        batch_size = len(x[0])
-                    elif type(x) is dict:
-                        batch_size = len(list(x.values())[0])
-                    else:
-                        batch_size = len(x)
+                    batch_size = _nb_samples(x)
                     batch_logs = {"batch": batch_index, "size": batch_size}
                     callbacks.on_batch_begin(batch_index, batch_logs)
                     outs = self.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)
@@ -1370,12 +1446,7 @@ class Model(Container):
                 else:
                     x, y, sample_weight = generator_output
                 outs = self.test_on_batch(x, y, sample_weight=sample_weight)
-                if type(x) is list:
-                    nb_samples = len(x[0])
-                elif type(x) is dict:
-                    nb_samples = len(list(x.values())[0])
-                else:
-                    nb_samples = len(x)
+                nb_samples = _nb_samples(x)
                 all_outs.append(outs)
                 processed_samples += nb_samples
                 weights.append(nb_samples)
@@ -1411,12 +1482,7 @@ class Model(Container):
                 else:
                     x = generator_output
                 outs = self.predict_on_batch(x)
-                if type(x) is list:
-                    nb_samples = len(x[0])
-                elif type(x) is dict:
-                    nb_samples = len(list(x.values())[0])
-                else:
-                    nb_samples = len(x)
+                nb_samples = _nb_samples(x)
                 if type(outs) is not list:
                     outs = [outs]
                 if len(all_outs) == 0:
