@@ -5,6 +5,12 @@ Each layer runs as ONE fused native op over the whole sequence (`simple_rnn_sequ
 returns the hidden state of every processed step (B, T, U) (for a stateful LSTM one extra
 step holding the final cell state); `return_sequences=False` slices the last step.
 
+The fused op knows the activations in `_FUSED_ACTIVATIONS` (Keras' own functions of
+those names). With any other `activation` / `inner_activation` ('softmax', a user
+function) the layer runs Keras 1.2.2's per-step cell math through `K.rnn` (unrolled, so
+the sequence length must be known) on the same weights, states, masks and dropout;
+slower, same results.
+
 Weights follow Keras 1.2.2 exactly (names, shapes, order, the 1.2.x init quirk of the
 per-gate U matrices); with `consume_less` 'cpu'/'mem' the per-gate matrices are
 concatenated into the fused layout inside `call` (cheap graph ops).
@@ -29,15 +35,14 @@ def _config_of(obj):
     return obj.get_config() if obj is not None else None
 
 
-def _act_name(layer, fn, what):
+def _fused_name(fn):
+    """The fused op's name for activation `fn`, or None when the op lacks it: only Keras'
+    own functions (`keras.activations` / backend) of a fused name, not a user function
+    that happens to share the name."""
     name = getattr(fn, "__name__", None)
-    if name not in _FUSED_ACTIVATIONS:
-        raise NotImplementedError(
-            "Layer {}: {} {!r} is not supported by the fused recurrent op (supported: {})".format(
-                layer.name, what, name, ", ".join(sorted(_FUSED_ACTIVATIONS))
-            )
-        )
-    return name
+    if name in _FUSED_ACTIVATIONS and fn in (getattr(activations, name, None), getattr(K, name, None)):
+        return name
+    return None
 
 
 class Recurrent(Layer):
@@ -198,7 +203,7 @@ class Recurrent(Layer):
         return x
 
     # Keras 1's generic path, for user subclasses that implement `step` in Python: the
-    # built-in cells override `call` with their fused engine op.
+    # built-in cells (those with an `_op_name`) go through `_cell_call` instead.
 
     def preprocess_input(self, x):
         """Hook applied to the input before `step` runs (identity by default)."""
@@ -213,6 +218,8 @@ class Recurrent(Layer):
         raise NotImplementedError("Recurrent subclasses must implement `step` (or `call`)")
 
     def call(self, x, mask=None):
+        if self._op_name is not None:
+            return self._cell_call(x, mask)
         if self.stateful:
             initial_states = self.states
         else:
@@ -265,6 +272,80 @@ class Recurrent(Layer):
         if self.return_sequences:
             return seq
         return seq[:, -1, :]
+
+    # built-in cells --------------------------------------------------------------------
+
+    _op_name = None  # the cell's fused sequence op
+    _gates = 1  # gate blocks in the fused weight layout
+
+    def _fused_weights(self):
+        """(W, U, b) in the fused op's layout (gate blocks side by side)."""
+        return self.W, self.U, self.b
+
+    def _fused_acts(self):
+        """{attribute: name} of the cell's activations for the fused op, or None when the
+        op lacks one of them."""
+        acts = {}
+        for attr in ("activation", "inner_activation"):
+            fn = getattr(self, attr, None)
+            if fn is not None:
+                acts[attr] = _fused_name(fn)
+                if acts[attr] is None:
+                    return None
+        return acts
+
+    def _cell_call(self, x, mask):
+        """A built-in cell over the sequence: the fused op, or Keras 1's step through
+        `K.rnn` when the op lacks one of the activations."""
+        self._check_input(x)
+        states = self.states if self.stateful else self.get_initial_states(x)
+        W, U, b = self._fused_weights()
+        acts = self._fused_acts()
+        if acts is None:
+            seq, new_states = self._stepped(x, mask, W, U, b, states)
+        else:
+            seq, new_states = self._fused_run(x, mask, W, U, b, states, acts)
+        return self._finish(seq, new_states, x)
+
+    def _fused_run(self, x, mask, W, U, b, states, attrs):
+        """(hidden sequence, new states) from the fused op."""
+        seq = self._run(self._dropped_input(x), mask, W, U, b, states, self._op_name, self._gates, **attrs)
+        return seq, [seq[:, -1, :]]
+
+    def _stepped(self, x, mask, W, U, b, states):
+        """(hidden sequence in processing order, new states) from the cell's Keras 1.2.2
+        step (`_cell_step`) through `K.rnn`, on the fused-layout weights and the same
+        dropout masks as `_fused_run` (drawn in the same order)."""
+        if K.int_shape(x)[1] is None:
+            fns = [(a, getattr(self, a, None)) for a in ("activation", "inner_activation")]
+            lacking = ", ".join(
+                f"{a} {getattr(fn, '__name__', fn)!r}"
+                for a, fn in fns
+                if fn is not None and not _fused_name(fn)
+            )
+            raise ValueError(
+                f"Layer {self.name}: the fused recurrent op lacks {lacking} (it has "
+                f"{', '.join(sorted(_FUSED_ACTIVATIONS))}), so the cell runs step by step, which "
+                "needs a known sequence length: give the layer input_length (or a full input_shape)"
+            )
+        u = self.output_dim
+        xw = K.dot(self._dropped_input(x), W) + b
+        rmask = self._recurrent_mask(x, self._gates)
+        blocks = [slice(g * u, (g + 1) * u) for g in range(self._gates)]
+        Us = [U[:, s] for s in blocks]
+        drops = [None if rmask is None else rmask[:, s] for s in blocks]
+
+        def rec(h, g):
+            """h_{t-1} (times gate g's dropout_U mask) . U_g"""
+            return K.dot(h if drops[g] is None else h * drops[g], Us[g])
+
+        def step(x_t, st):
+            return self._cell_step([x_t[:, s] for s in blocks], st, rec)
+
+        _, seq, new_states = K.rnn(
+            step, xw, list(states), go_backwards=self.go_backwards, mask=mask, input_length=K.int_shape(x)[1]
+        )
+        return seq, new_states
 
     def get_config(self):
         config = {
@@ -398,21 +479,12 @@ class SimpleRNN(Recurrent):
         self._set_initial()
         self.built = True
 
-    def call(self, x, mask=None):
-        self._check_input(x)
-        states = self.states if self.stateful else self.get_initial_states(x)
-        act = _act_name(self, self.activation, "activation")
-        seq = self._run(
-            self._dropped_input(x),
-            mask,
-            self.W,
-            self.U,
-            self.b,
-            states,
-            "simple_rnn_sequence",
-            activation=act,
-        )
-        return self._finish(seq, [seq[:, -1, :]], x)
+    _op_name = "simple_rnn_sequence"
+
+    def _cell_step(self, xs, states, rec):
+        """Keras 1.2.2's step: `xs` the input projection (x W + b), `rec(h, 0)` = h U."""
+        h = self.activation(xs[0] + rec(states[0], 0))
+        return h, [h]
 
     def get_config(self):
         config = self._common_config()
@@ -496,6 +568,9 @@ class GRU(Recurrent):
         self._set_initial()
         self.built = True
 
+    _op_name = "gru_sequence"
+    _gates = 3
+
     def _fused_weights(self):
         if self.consume_less == "gpu":
             return self.W, self.U, self.b
@@ -504,23 +579,14 @@ class GRU(Recurrent):
         b = K.concatenate([self.b_z, self.b_r, self.b_h], axis=0)
         return W, U, b
 
-    def call(self, x, mask=None):
-        self._check_input(x)
-        states = self.states if self.stateful else self.get_initial_states(x)
-        W, U, b = self._fused_weights()
-        seq = self._run(
-            self._dropped_input(x),
-            mask,
-            W,
-            U,
-            b,
-            states,
-            "gru_sequence",
-            n_gates=3,
-            activation=_act_name(self, self.activation, "activation"),
-            inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
-        )
-        return self._finish(seq, [seq[:, -1, :]], x)
+    def _cell_step(self, xs, states, rec):
+        """Keras 1.2.2's step: `xs` the z, r, h input projections, `rec(v, g)` = v U_g."""
+        h_tm1 = states[0]
+        z = self.inner_activation(xs[0] + rec(h_tm1, 0))
+        r = self.inner_activation(xs[1] + rec(h_tm1, 1))
+        hh = self.activation(xs[2] + rec(r * h_tm1, 2))
+        h = z * h_tm1 + (1.0 - z) * hh
+        return h, [h]
 
     def get_config(self):
         config = self._common_config()
@@ -617,6 +683,9 @@ class LSTM(Recurrent):
         self._set_initial()
         self.built = True
 
+    _op_name = "lstm_sequence"
+    _gates = 4
+
     def _fused_weights(self):
         if self.consume_less == "gpu":
             return self.W, self.U, self.b
@@ -625,30 +694,22 @@ class LSTM(Recurrent):
         b = K.concatenate([self.b_i, self.b_f, self.b_c, self.b_o], axis=0)
         return W, U, b
 
-    def call(self, x, mask=None):
-        self._check_input(x)
-        states = self.states if self.stateful else self.get_initial_states(x)
-        W, U, b = self._fused_weights()
-        out = self._run(
-            self._dropped_input(x),
-            mask,
-            W,
-            U,
-            b,
-            states,
-            "lstm_sequence",
-            n_gates=4,
-            activation=_act_name(self, self.activation, "activation"),
-            inner_activation=_act_name(self, self.inner_activation, "inner_activation"),
-            return_state=True if self.stateful else None,
-        )
-        if self.stateful:
-            seq = out[:, :-1, :]
-            new_states = [out[:, -2, :], out[:, -1, :]]
-        else:
-            seq = out
-            new_states = None
-        return self._finish(seq, new_states, x)
+    def _fused_run(self, x, mask, W, U, b, states, attrs):
+        if not self.stateful:
+            return super()._fused_run(x, mask, W, U, b, states, attrs)[0], None
+        # a stateful LSTM also needs the final cell state: one extra output step
+        out = super()._fused_run(x, mask, W, U, b, states, dict(attrs, return_state=True))[0]
+        return out[:, :-1, :], [out[:, -2, :], out[:, -1, :]]
+
+    def _cell_step(self, xs, states, rec):
+        """Keras 1.2.2's step: `xs` the i, f, c, o input projections, `rec(h, g)` = h U_g."""
+        h_tm1, c_tm1 = states
+        i = self.inner_activation(xs[0] + rec(h_tm1, 0))
+        f = self.inner_activation(xs[1] + rec(h_tm1, 1))
+        c = f * c_tm1 + i * self.activation(xs[2] + rec(h_tm1, 2))
+        o = self.inner_activation(xs[3] + rec(h_tm1, 3))
+        h = o * self.activation(c)
+        return h, [h, c]
 
     def get_config(self):
         config = self._common_config()
