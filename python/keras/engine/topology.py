@@ -194,9 +194,37 @@ def _distinct_outputs(outputs, inputs):
     out = []
     for t in outputs:
         if any(t is i for i in inputs) or not isinstance(t, K.Tensor):
-            t = K.ferrokeras_backend._op("identity", [t])
+            t = _new_node_of(t)
         out.append(t)
     return out
+
+
+def _new_node_of(t):
+    """A new graph node with t's value: `identity` for float32 (it has a gradient);
+    a same-dtype `cast` for int32 / bool tensors (the engine's `identity` takes float32
+    only)."""
+    if isinstance(t, K.Tensor) and t.dtype != "float32":
+        return K.ferrokeras_backend._op("cast", [t], dtype=t.dtype)
+    return K.ferrokeras_backend._op("identity", [t])
+
+
+def _ids_key(inputs, masks):
+    """A container's output-cache key: the ids of the input tensors and of their masks."""
+    return ",".join([str(id(x)) for x in inputs]) + "_" + ",".join([str(id(x)) for x in masks])
+
+
+def _keras_shape_of(x, declared=None):
+    """The Keras shape of a tensor met while running a container's graph: its
+    `_keras_shape` when it has one, else the graph's static shape, with the dimensions
+    the graph leaves unknown taken from `declared` (the shape the model's input layer was
+    built for) when the ranks agree."""
+    shape = getattr(x, "_keras_shape", None)
+    if shape is not None:
+        return tuple(shape)
+    shape = tuple(K.int_shape(x))
+    if declared is not None and len(declared) == len(shape):
+        shape = tuple(d if d is not None else s for d, s in zip(shape, declared))
+    return shape
 
 
 _ALLOWED_LAYER_KWARGS = {
@@ -1697,8 +1725,7 @@ class Container(Layer):
             masks = [None for _ in range(len(inputs))]
         else:
             masks = to_list(mask)
-        cache_key = ",".join([str(id(x)) for x in inputs])
-        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        cache_key = _ids_key(inputs, masks)
         if cache_key in self._output_tensor_cache:
             return self._output_tensor_cache[cache_key]
         output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
@@ -1710,8 +1737,7 @@ class Container(Layer):
             masks = [None for _ in range(len(inputs))]
         else:
             masks = to_list(mask)
-        cache_key = ",".join([str(id(x)) for x in inputs])
-        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        cache_key = _ids_key(inputs, masks)
         if cache_key in self._output_mask_cache:
             return self._output_mask_cache[cache_key]
         output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
@@ -1781,9 +1807,17 @@ class Container(Layer):
         return output_shapes
 
     def run_internal_graph(self, inputs, masks=None):
-        """Computes output tensors for new inputs by calling each layer's `call`."""
+        """Computes output tensors for new inputs by calling each layer's `call`.
+
+        Every tensor it makes carries `_keras_shape` (from each layer's
+        `get_output_shape_for`, starting from the inputs' Keras shapes, or their static
+        shapes for plain backend tensors such as TimeDistributed's reshaped slices) and
+        `_uses_learning_phase`; masks flow through each layer's `compute_mask`."""
+        inputs = to_list(inputs)
         if masks is None:
             masks = [None for _ in range(len(inputs))]
+        else:
+            masks = to_list(masks)
         tensor_map = {}
         for x, y, mask in zip(self.inputs, inputs, masks):
             tensor_map[str(id(x))] = (y, mask)
@@ -1800,42 +1834,41 @@ class Container(Layer):
                 for x in reference_input_tensors:
                     if str(id(x)) in tensor_map:
                         computed_data.append(tensor_map[str(id(x))])
-                if len(computed_data) == len(reference_input_tensors):
-                    if len(computed_data) == 1:
-                        computed_tensor, computed_mask = computed_data[0]
-                        output_tensors = to_list(layer.call(computed_tensor, computed_mask))
-                        output_masks = to_list(layer.compute_mask(computed_tensor, computed_mask))
-                        computed_tensors = [computed_tensor]
-                        computed_masks = [computed_mask]
-                    else:
-                        computed_tensors = [x[0] for x in computed_data]
-                        computed_masks = [x[1] for x in computed_data]
-                        output_tensors = to_list(layer.call(computed_tensors, computed_masks))
-                        output_masks = to_list(layer.compute_mask(computed_tensors, computed_masks))
-                    output_tensors = _distinct_outputs(output_tensors, computed_tensors)
-
-                    if hasattr(layer, "updates") and layer.updates:
-                        layer_updates = layer.get_updates_for(computed_tensors)
-                        for u in layer_updates:
-                            if u not in self.updates:
-                                pass
-                    for x, y, mask in zip(reference_output_tensors, output_tensors, output_masks):
+                if len(computed_data) != len(reference_input_tensors):
+                    continue
+                if isinstance(layer, InputLayer):
+                    # An input layer: its tensor passes through as it is (no graph node,
+                    # whatever its dtype), its mask too. A plain backend tensor gets the
+                    # Keras shape the layers below will be asked about.
+                    for x, (y, mask) in zip(reference_output_tensors, computed_data):
+                        if getattr(y, "_keras_shape", None) is None:
+                            y._keras_shape = _keras_shape_of(y, getattr(layer, "batch_input_shape", None))
+                        if not hasattr(y, "_uses_learning_phase"):
+                            y._uses_learning_phase = False
                         tensor_map[str(id(x))] = (y, mask)
-                    if len(computed_tensors) == 1:
-                        shapes = to_list(layer.get_output_shape_for(computed_tensors[0]._keras_shape))
-                        uses_learning_phase = getattr(computed_tensors[0], "_uses_learning_phase", False)
-                    else:
-                        shapes = to_list(
-                            layer.get_output_shape_for([x._keras_shape for x in computed_tensors])
-                        )
-                        uses_learning_phase = any(
-                            [getattr(x, "_uses_learning_phase", False) for x in computed_tensors]
-                        )
-                    for x, s in zip(output_tensors, shapes):
-                        x._keras_shape = s if s is not None else K.int_shape(x)
-                        x._uses_learning_phase = (
-                            getattr(x, "_uses_learning_phase", False) or uses_learning_phase
-                        )
+                    continue
+                computed_tensors = [x[0] for x in computed_data]
+                computed_masks = [x[1] for x in computed_data]
+                if len(computed_data) == 1:
+                    output_tensors = to_list(layer.call(computed_tensors[0], computed_masks[0]))
+                    output_masks = to_list(layer.compute_mask(computed_tensors[0], computed_masks[0]))
+                    shapes = to_list(layer.get_output_shape_for(_keras_shape_of(computed_tensors[0])))
+                else:
+                    output_tensors = to_list(layer.call(computed_tensors, computed_masks))
+                    output_masks = to_list(layer.compute_mask(computed_tensors, computed_masks))
+                    shapes = to_list(
+                        layer.get_output_shape_for([_keras_shape_of(x) for x in computed_tensors])
+                    )
+                output_tensors = _distinct_outputs(output_tensors, computed_tensors)
+                if len(output_masks) != len(output_tensors):
+                    output_masks = (output_masks + [None] * len(output_tensors))[: len(output_tensors)]
+                uses_learning_phase = any(getattr(x, "_uses_learning_phase", False) for x in computed_tensors)
+                for i, x in enumerate(output_tensors):
+                    s = shapes[i] if i < len(shapes) else None
+                    x._keras_shape = tuple(s) if s is not None else tuple(K.int_shape(x))
+                    x._uses_learning_phase = getattr(x, "_uses_learning_phase", False) or uses_learning_phase
+                for x, y, mask in zip(reference_output_tensors, output_tensors, output_masks):
+                    tensor_map[str(id(x))] = (y, mask)
 
         output_tensors = []
         output_masks = []
@@ -1848,21 +1881,28 @@ class Container(Layer):
 
         if len(output_tensors) == 1:
             output_tensors = output_tensors[0]
-            if output_shapes is not None:
-                output_shapes = output_shapes[0]
-            if output_masks is not None:
-                output_masks = output_masks[0]
+            output_shapes = output_shapes[0]
+            output_masks = output_masks[0]
 
-        cache_key = ",".join([str(id(x)) for x in inputs])
-        cache_key += "_" + ",".join([str(id(x)) for x in masks])
+        cache_key = self._call_cache_key(inputs, masks)
         self._output_tensor_cache[cache_key] = output_tensors
-        if output_masks is not None:
-            self._output_mask_cache[cache_key] = output_masks
-        if output_shapes is not None:
-            input_shapes = [x._keras_shape for x in inputs]
-            cache_key = ",".join([str(x) for x in input_shapes])
+        self._output_mask_cache[cache_key] = output_masks
+        shapes_known = all(s is not None for s in to_list(output_shapes))
+        if shapes_known:
+            cache_key = ",".join([str(_keras_shape_of(x)) for x in inputs])
             self._output_shape_cache[cache_key] = output_shapes
         return output_tensors, output_masks, output_shapes
+
+    def _call_cache_key(self, inputs, masks):
+        """The key of the output caches for these input tensors and masks: their ids.
+        The tensors and masks are kept alive with the cache, so that an id cannot be
+        reused by a later tensor (a TimeDistributed call's reshaped input is otherwise
+        freed when the call returns, and a second call could then get the first call's
+        outputs)."""
+        cache_key = _ids_key(inputs, masks)
+        keep = self.__dict__.setdefault("_cache_keys_alive", {})
+        keep[cache_key] = (list(inputs), list(masks))
+        return cache_key
 
     def get_config(self):
         config = {"name": self.name}
