@@ -1093,8 +1093,9 @@ def rnn(
     input_length=None,
 ):
     """Iterates `step_function` over the time axis (axis 1) of `inputs`, unrolled into graph
-    nodes (the fused LSTM/GRU/SimpleRNN layers do not use this; user Recurrent subclasses
-    with a Python `step` do).
+    nodes. User Recurrent subclasses with a Python `step` use it, and so do the built-in
+    LSTM/GRU/SimpleRNN when an activation is one the fused sequence op lacks (softmax, a
+    user function); otherwise they run as one fused op.
 
     # Returns
         (last_output, outputs (samples, time, ...), new_states). Masked timesteps (mask 0)

@@ -885,7 +885,8 @@ def Input(shape=None, batch_shape=None, name=None, dtype=None, sparse=False, ten
         batch_shape: shape tuple including the batch axis.
         name: an optional name.
         dtype: the input dtype (floatx by default).
-        sparse: not supported.
+        sparse: a sparse placeholder (`K.is_sparse` is True for it): it is fed
+            `scipy.sparse` matrices, densified batch by batch.
         tensor: an existing tensor to wrap.
     """
     if not batch_shape and tensor is None:

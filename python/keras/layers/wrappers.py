@@ -4,6 +4,7 @@ import copy
 
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
+from ..utils.generic_utils import custom_object_scope
 
 __all__ = ["Wrapper", "TimeDistributed", "Bidirectional"]
 
@@ -157,7 +158,15 @@ class Bidirectional(Wrapper):
         self.forward_layer = copy.copy(layer)
         config = layer.get_config()
         config["go_backwards"] = not config["go_backwards"]
-        self.backward_layer = layer.__class__.from_config(config)
+        # the config names the layer's functions (a user activation among them): the
+        # clone resolves those names to the live functions of the layer it copies
+        live = {
+            f.__name__: f
+            for f in vars(layer).values()
+            if callable(f) and isinstance(getattr(f, "__name__", None), str)
+        }
+        with custom_object_scope(live):
+            self.backward_layer = layer.__class__.from_config(config)
         self.forward_layer.name = "forward_" + self.forward_layer.name
         self.backward_layer.name = "backward_" + self.backward_layer.name
         self.merge_mode = merge_mode

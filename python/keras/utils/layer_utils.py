@@ -3,7 +3,7 @@
 import inspect
 
 from .. import backend as K
-from .generic_utils import get_custom_objects, get_from_module
+from .generic_utils import custom_object_scope, get_custom_objects, get_from_module
 
 
 def layer_from_config(config, custom_objects=None, safe_mode=True):
@@ -37,7 +37,11 @@ def layer_from_config(config, custom_objects=None, safe_mode=True):
         kwargs["custom_objects"] = custom_objects
     if "safe_mode" in params:
         kwargs["safe_mode"] = safe_mode
-    return layer_class.from_config(config["config"], **kwargs)
+    # Keras 1.2.2 put `custom_objects` in the global table, so the names inside a layer's
+    # config (an activation, a regularizer, the layers of a wrapper or container) resolve
+    # through them too; the scope does the same for the duration of the call only.
+    with custom_object_scope(custom_objects or {}):
+        return layer_class.from_config(config["config"], **kwargs)
 
 
 def count_total_params(layers, layer_set=None):
