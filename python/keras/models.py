@@ -350,8 +350,15 @@ class Sequential(Model):
     def build(self, input_shape=None):
         if not self.inputs or not self.outputs:
             raise TypeError("Sequential model cannot be built: model is empty. Add some layers first.")
+        previous = getattr(self, "model", None)
         self.model = Model(self.inputs, self.outputs[0], name=self.name + "_model")
         self.model.trainable = self.trainable
+        # A rebuild (compile builds again) keeps the updates and losses recorded by earlier
+        # calls of this model on other inputs (a nested BatchNormalization's moving
+        # averages): an outer model compiled afterwards still finds them.
+        for kept in ("_per_input_updates", "_per_input_losses"):
+            if previous is not None and getattr(previous, kept, None):
+                setattr(self.model, kept, {k: list(v) for k, v in getattr(previous, kept).items()})
 
         self.supports_masking = self.model.supports_masking
         self._output_mask_cache = self.model._output_mask_cache

@@ -1566,19 +1566,55 @@ class Container(Layer):
                 return layer
         raise ValueError("No such layer: " + name)
 
+    def _carry(self, kind, items, inputs):
+        """Records `items` (kind "updates" or "losses") on this container, keyed on
+        `inputs` (None: unconditional), skipping those already recorded there."""
+        if not items:
+            return
+        known = getattr(self, "_per_input_" + kind, {}).get(
+            object_list_uid(inputs) if inputs is not None else None, []
+        )
+        items = [x for x in items if not any(x is k for k in known)]
+        if kind == "updates":
+            self.add_update(items, inputs)
+        else:
+            self.add_loss(items, inputs)
+
+    def _layer_items(self, layer, kind):
+        """The updates or losses (kind) of one of this container's layers that belong to
+        it: those tied to the inputs of the layer's nodes in this container, and the
+        unconditional ones. A layer with a single node gives its whole list, less what
+        it recorded for other inputs (calls made by an enclosing container or wrapper
+        on new tensors), so its own updates that are not keyed (set directly) stay."""
+        owned = [
+            node.input_tensors
+            for node_index, node in enumerate(layer.inbound_nodes)
+            if self._node_key(layer, node_index) in self.container_nodes
+        ]
+        if len(layer.inbound_nodes) == 1:
+            owned_keys = set(object_list_uid(x) for x in owned)
+            per_input = getattr(layer, "_per_input_" + kind, None) or {}
+            foreign = set(
+                id(item)
+                for key, items in per_input.items()
+                if key is not None and key not in owned_keys
+                for item in items
+            )
+            return [item for item in getattr(layer, kind) if id(item) not in foreign]
+        get_for = getattr(layer, "get_" + kind + "_for")
+        items = []
+        for x in owned:
+            items += get_for(x)
+        return items + get_for(None)
+
     @property
     def updates(self):
         updates = []
         for layer in self.layers:
             if hasattr(layer, "updates"):
-                if len(layer.inbound_nodes) == 1:
-                    updates += layer.updates
-                else:
-                    for node_index, node in enumerate(layer.inbound_nodes):
-                        node_key = self._node_key(layer, node_index)
-                        if node_key in self.container_nodes:
-                            updates += layer.get_updates_for(node.input_tensors)
-                    updates += layer.get_updates_for(None)
+                for update in self._layer_items(layer, "updates"):
+                    if not any(update is u for u in updates):
+                        updates.append(update)
         return updates
 
     @property
@@ -1592,12 +1628,19 @@ class Container(Layer):
 
     @property
     def state_updates(self):
-        state_updates = []
-        for layer in self.layers:
-            if getattr(layer, "stateful", False):
-                if hasattr(layer, "updates"):
-                    state_updates += layer.updates
-        return state_updates
+        """The `updates` of the stateful layers (nested containers' included), of
+        those that belong to this container."""
+        stateful = set()
+
+        def walk(layers):
+            for layer in layers:
+                if isinstance(layer, Container):
+                    walk(layer.layers)
+                elif getattr(layer, "stateful", False):
+                    stateful.update(id(u) for u in getattr(layer, "updates", []))
+
+        walk(self.layers)
+        return [u for u in self.updates if id(u) in stateful]
 
     @property
     def constraints(self):
@@ -1656,9 +1699,13 @@ class Container(Layer):
         losses = []
         for layer in self.layers:
             if hasattr(layer, "losses"):
-                for loss in layer.losses:
+                for loss in self._layer_items(layer, "losses"):
                     if not any(loss is existing for existing in losses):
                         losses.append(loss)
+        # model-level unconditional losses
+        for loss in self.get_losses_for(None):
+            if not any(loss is existing for existing in losses):
+                losses.append(loss)
         return losses
 
     @losses.setter
@@ -1861,6 +1908,19 @@ class Container(Layer):
                         layer.get_output_shape_for([_keras_shape_of(x) for x in computed_tensors])
                     )
                 output_tensors = _distinct_outputs(output_tensors, computed_tensors)
+                own_inputs = all(a is b for a, b in zip(computed_tensors, reference_input_tensors))
+                if getattr(layer, "activity_regularizer", None) is not None and not own_inputs:
+                    # as `Layer.__call__` does (which did it already for the layer's own
+                    # inputs), keyed on this call's inputs
+                    layer.add_loss([layer.activity_regularizer(o) for o in output_tensors], computed_tensors)
+                # Carry the layer's updates and losses for this call over to the
+                # container, keyed on the container's new inputs (BatchNormalization's
+                # moving averages, activity regularizers), and the unconditional ones
+                # (weight regularizers) on None.
+                self._carry("updates", layer.get_updates_for(computed_tensors), inputs)
+                self._carry("updates", layer.get_updates_for(None), None)
+                self._carry("losses", layer.get_losses_for(computed_tensors), inputs)
+                self._carry("losses", layer.get_losses_for(None), None)
                 if len(output_masks) != len(output_tensors):
                     output_masks = (output_masks + [None] * len(output_tensors))[: len(output_tensors)]
                 uses_learning_phase = any(getattr(x, "_uses_learning_phase", False) for x in computed_tensors)

@@ -3,7 +3,7 @@
 import copy
 
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import Container, InputSpec, Layer
 from ..utils.generic_utils import custom_object_scope
 
 __all__ = ["Wrapper", "TimeDistributed", "Bidirectional"]
@@ -38,17 +38,47 @@ class Wrapper(Layer):
     def non_trainable_weights(self, weights):
         pass
 
+    def _items(self, kind):
+        """The wrapper's updates or losses (kind): those it recorded for the inner
+        layer's calls on its behalf (keyed on the wrapper's inputs), and the inner
+        layer's own; of an inner container only its unconditional ones, as its keyed
+        ones belong to its own inputs."""
+        items = []
+        for recorded in (getattr(self, "_per_input_" + kind, None) or {}).values():
+            items += recorded
+        if isinstance(self.layer, Container):
+            items += getattr(self.layer, "get_" + kind + "_for")(None)
+        else:
+            items += getattr(self.layer, kind, [])
+        unique = []
+        for x in items:
+            if not any(x is u for u in unique):
+                unique.append(x)
+        return unique
+
     @property
     def updates(self):
-        return getattr(self.layer, "updates", [])
+        return self._items("updates")
+
+    def get_updates_for(self, inputs):
+        updates = super().get_updates_for(inputs)
+        if inputs is None:
+            updates = updates + self.layer.get_updates_for(None)
+        return updates
 
     @property
     def losses(self):
-        return getattr(self.layer, "losses", [])
+        return self._items("losses")
 
     @losses.setter
     def losses(self, value):
         pass
+
+    def get_losses_for(self, inputs):
+        losses = super().get_losses_for(inputs)
+        if inputs is None:
+            losses = losses + self.layer.get_losses_for(None)
+        return losses
 
     @property
     def constraints(self):
@@ -125,10 +155,20 @@ class TimeDistributed(Wrapper):
                 )
         X2 = K.reshape(X, (-1,) + tuple(input_shape[2:]))
         y = self.layer.call(X2)
+        # the inner call's updates (BatchNormalization's moving averages, of an inner
+        # model's too) and losses belong to this call: record them keyed on X
+        self.add_update(self.layer.get_updates_for(X2), X)
+        self.add_loss(self.layer.get_losses_for(X2), X)
         output_shape = self.get_output_shape_for(input_shape)
         if timesteps is None:
-            return K.reshape(y, (input_shape[0], -1) + tuple(output_shape[2:]))
-        return K.reshape(y, (-1, timesteps) + tuple(output_shape[2:]))
+            y = K.reshape(y, (input_shape[0], -1) + tuple(output_shape[2:]))
+        else:
+            y = K.reshape(y, (-1, timesteps) + tuple(output_shape[2:]))
+        # the inner layer's activity regularizer (applied by its `__call__`, which
+        # this does not go through), as Keras 1.2.2's TimeDistributed did
+        if getattr(self.layer, "activity_regularizer", None) is not None:
+            self.add_loss(self.layer.activity_regularizer(y), X)
+        return y
 
 
 class Bidirectional(Wrapper):
@@ -200,6 +240,10 @@ class Bidirectional(Wrapper):
     def call(self, X, mask=None):
         Y = self.forward_layer.call(X, mask)
         Y_rev = self.backward_layer.call(X, mask)
+        # both directions' updates (stateful states) and losses for X belong to this call
+        for layer in (self.forward_layer, self.backward_layer):
+            self.add_update(layer.get_updates_for(X), X)
+            self.add_loss(layer.get_losses_for(X), X)
         if self.return_sequences:
             Y_rev = K.reverse(Y_rev, 1)
         if self.merge_mode == "concat":
@@ -253,6 +297,14 @@ class Bidirectional(Wrapper):
     def updates(self):
         return getattr(self.forward_layer, "updates", []) + getattr(self.backward_layer, "updates", [])
 
+    def get_updates_for(self, inputs):
+        updates = Layer.get_updates_for(self, inputs)
+        if inputs is None:
+            updates = (
+                updates + self.forward_layer.get_updates_for(None) + self.backward_layer.get_updates_for(None)
+            )
+        return updates
+
     @property
     def losses(self):
         return getattr(self.forward_layer, "losses", []) + getattr(self.backward_layer, "losses", [])
@@ -260,6 +312,14 @@ class Bidirectional(Wrapper):
     @losses.setter
     def losses(self, value):
         pass
+
+    def get_losses_for(self, inputs):
+        losses = Layer.get_losses_for(self, inputs)
+        if inputs is None:
+            losses = (
+                losses + self.forward_layer.get_losses_for(None) + self.backward_layer.get_losses_for(None)
+            )
+        return losses
 
     @property
     def constraints(self):
