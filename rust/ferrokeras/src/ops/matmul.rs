@@ -12,6 +12,7 @@ use super::epilogue::{
 };
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::gemm::{sgemm, Operand};
+use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
@@ -424,22 +425,26 @@ impl Op for BiasAdd {
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
-        use rayon::prelude::*;
         let (x, b) = (inputs[0], inputs[1]);
         let (outer, c, inner) = self.split(&x.shape)?;
         let act = self.act;
         if inner == 1 {
             if out.f.len() >= PAR_MIN && c > 0 && rayon::current_thread_index().is_none() {
-                // Row blocks of ~16K elements; each row's result is the same whatever
-                // the split, so the output does not depend on the thread count.
+                // Row blocks of ~16K elements claimed by the caller and the pool (the
+                // caller starts at once instead of waiting for a worker to wake: on a
+                // busy host that wait cost more than the pass); each row's result is
+                // the same whatever the split, so the output does not depend on the
+                // thread count.
                 let rows = (16_384 / c).max(1) * c;
-                out.f
-                    .par_chunks_mut(rows)
-                    .zip(x.f.par_chunks(rows))
-                    .for_each(|(y, xs)| {
-                        add_rows(xs, &b.f, y);
-                        activate(y, act);
-                    });
+                let len = out.f.len();
+                let ys = Disjoint::new(&mut out.f);
+                parallel_for(len.div_ceil(rows), pool::threads(), &|i, _| {
+                    let (lo, hi) = (i * rows, ((i + 1) * rows).min(len));
+                    // SAFETY: block i's range is its own.
+                    let y = unsafe { ys.part(lo, hi - lo) };
+                    add_rows(&x.f[lo..hi], &b.f, y);
+                    activate(y, act);
+                });
             } else {
                 add_rows(&x.f, &b.f, &mut out.f);
                 activate(&mut out.f, act);

@@ -9,7 +9,7 @@
 //! parameters of at least [`PAR_MIN`] elements are split across the rayon pool in fixed
 //! chunks (elementwise work, so the result does not depend on the thread count).
 
-use rayon::prelude::*;
+use crate::kernels::pool::{parallel_for, threads, Disjoint};
 
 use super::clip::Clip;
 use super::OptimizerKind;
@@ -287,11 +287,12 @@ fn par1(
     if p.len() < PAR_MIN {
         f(p, s0, g);
     } else {
-        crate::kernels::pool::init();
-        p.par_chunks_mut(CHUNK)
-            .zip(s0.par_chunks_mut(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|((p, s0), g)| f(p, s0, g));
+        let (ps, s0s) = (Disjoint::new(p), Disjoint::new(s0));
+        chunked(g.len(), &|lo, len| {
+            // SAFETY: the chunk at lo is claimed once.
+            let (p, s0) = unsafe { (ps.part(lo, len), s0s.part(lo, len)) };
+            f(p, s0, &g[lo..lo + len])
+        });
     }
 }
 
@@ -306,13 +307,24 @@ fn par2(
     if p.len() < PAR_MIN {
         f(p, s0, s1, g);
     } else {
-        crate::kernels::pool::init();
-        p.par_chunks_mut(CHUNK)
-            .zip(s0.par_chunks_mut(CHUNK))
-            .zip(s1.par_chunks_mut(CHUNK))
-            .zip(g.par_chunks(CHUNK))
-            .for_each(|(((p, s0), s1), g)| f(p, s0, s1, g));
+        let (ps, s0s, s1s) = (Disjoint::new(p), Disjoint::new(s0), Disjoint::new(s1));
+        chunked(g.len(), &|lo, len| {
+            // SAFETY: the chunk at lo is claimed once.
+            let (p, s0, s1) = unsafe { (ps.part(lo, len), s0s.part(lo, len), s1s.part(lo, len)) };
+            f(p, s0, s1, &g[lo..lo + len])
+        });
     }
+}
+
+/// Calls `f(start, len)` for each `CHUNK`-long piece of `0..n`, the pieces claimed by
+/// the caller and the pool ([`parallel_for`]): the caller starts at once instead of
+/// waiting for a rayon worker to wake. Every element is updated by the same code
+/// whatever the split, so results do not depend on the thread count.
+fn chunked(n: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    parallel_for(n.div_ceil(CHUNK), threads(), &|i, _| {
+        let lo = i * CHUNK;
+        f(lo, CHUNK.min(n - lo))
+    });
 }
 
 // The kernels mirror Keras' expression order (e.g. `p - lr*g/(sqrt(a)+eps)` is
