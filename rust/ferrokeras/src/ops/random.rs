@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
+use crate::kernels::pool::{self, parallel_for, Disjoint};
 use smallvec::SmallVec;
 
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
@@ -243,9 +243,14 @@ fn row_start(row: u64, len: usize, rows: usize) -> u64 {
 /// `y` is large.
 fn chunked(y: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
     if y.len() >= PAR_MIN {
-        y.par_chunks_mut(CHUNK)
-            .enumerate()
-            .for_each(|(i, c)| f(i * CHUNK, c));
+        let len = y.len();
+        let ys = Disjoint::new(y);
+        // chunks claimed by the caller and the pool: no wait for a worker to wake
+        parallel_for(len.div_ceil(CHUNK), pool::threads(), &|i, _| {
+            let lo = i * CHUNK;
+            // SAFETY: chunk i is claimed once.
+            f(lo, unsafe { ys.part(lo, CHUNK.min(len - lo)) })
+        });
     } else {
         f(0, y);
     }
@@ -253,14 +258,7 @@ fn chunked(y: &mut [f32], f: impl Fn(usize, &mut [f32]) + Sync) {
 
 /// Like [`chunked`] with a read-only companion slice of the same length.
 fn chunked2(x: &[f32], y: &mut [f32], f: impl Fn(usize, &[f32], &mut [f32]) + Sync) {
-    if y.len() >= PAR_MIN {
-        y.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .enumerate()
-            .for_each(|(i, (c, xc))| f(i * CHUNK, xc, c));
-    } else {
-        f(0, x, y);
-    }
+    chunked(y, |lo, c| f(lo, &x[lo..lo + c.len()], c));
 }
 
 /// True when the learning-phase value says "training" (any non-zero value).
@@ -412,10 +410,14 @@ impl Dropout {
             }
         };
         if dst.len() >= PAR_MIN {
-            dst.par_chunks_mut(step)
-                .zip(src.par_chunks(step))
-                .enumerate()
-                .for_each(|(t, (d, s))| work(t, s, d));
+            let len = dst.len();
+            let ds = Disjoint::new(dst);
+            parallel_for(len.div_ceil(step), pool::threads(), &|t, _| {
+                let lo = t * step;
+                let n = step.min(len - lo);
+                // SAFETY: task t's rows are claimed once.
+                work(t, &src[lo..lo + n], unsafe { ds.part(lo, n) })
+            });
         } else {
             for (t, (d, s)) in dst.chunks_mut(step).zip(src.chunks(step)).enumerate() {
                 work(t, s, d);
