@@ -60,6 +60,7 @@ class Graph:
         outputs: Sequence[int],
         assigns: Sequence[tuple[int, int]] = ...,
         fused: Sequence[Update] = ...,
+        inference: bool = ...,
     ) -> Program: ...
 
 def num_threads() -> int: ...

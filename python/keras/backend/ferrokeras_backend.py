@@ -948,7 +948,7 @@ def _getitem(x, key):
 class Function:
     """A compiled native Program: called with a list of arrays, returns a list of arrays."""
 
-    def __init__(self, inputs, outputs, updates=None, name=None):
+    def __init__(self, inputs, outputs, updates=None, name=None, inference=False):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         for t in self.inputs + self.outputs:
@@ -972,7 +972,11 @@ class Function:
                 raise TypeError("function: an update must be a (variable, new_value) pair, got %r" % (u,))
         self._dtypes = [t.dtype for t in self.inputs]
         self._program = _graph().compile(
-            [t.node for t in self.inputs], [t.node for t in self.outputs], assigns, fused
+            [t.node for t in self.inputs],
+            [t.node for t in self.outputs],
+            assigns,
+            fused,
+            inference=bool(inference),
         )
 
     def __call__(self, inputs):
@@ -997,12 +1001,17 @@ class FusedUpdate:
         self.native = native
 
 
-def function(inputs, outputs, updates=None, **kwargs):
-    """Compiles a function from input placeholders to outputs, applying updates."""
+def function(inputs, outputs, updates=None, inference=False, **kwargs):
+    """Compiles a function from input placeholders to outputs, applying updates.
+
+    ``inference=True`` (not in Keras 1) compiles for the test phase only: the learning
+    phase is taken as 0, so dropout, Gaussian noise and ``in_train_phase`` branches are
+    left out of the compiled program (a learning-phase input may still be given; it is
+    ignored). ``Model.predict`` uses it."""
     for k in kwargs:
         if k not in ("name", "mode", "givens", "on_unused_input", "allow_input_downcast"):
             raise ValueError("Invalid argument '%s' passed to K.function" % k)
-    return Function(inputs, outputs, updates=updates, name=kwargs.get("name"))
+    return Function(inputs, outputs, updates=updates, name=kwargs.get("name"), inference=inference)
 
 
 def gradients(loss, variables):

@@ -804,7 +804,10 @@ class Model(Container):
             self.predict_function = None
         if self.predict_function is None:
             inputs = self.inputs + self._learning_phase_inputs()
-            self.predict_function = K.function(inputs, self.outputs, updates=self.state_updates)
+            # compiled for the test phase: no dropout/noise nodes in the program
+            self.predict_function = K.function(
+                inputs, self.outputs, updates=self.state_updates, inference=True
+            )
 
     # split step (data-parallel training, `keras.distributed`) ------------------------------
 

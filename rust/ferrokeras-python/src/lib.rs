@@ -328,14 +328,16 @@ impl PyGraph {
     }
 
     /// Compiles a function: `assigns` are (variable node, value node) pairs, `fused` are
-    /// fused updates (optimizer steps).
-    #[pyo3(signature = (inputs, outputs, assigns=Vec::new(), fused=Vec::new()))]
+    /// fused updates (optimizer steps); `inference` compiles for the test phase only
+    /// (`Graph::compile_inference`).
+    #[pyo3(signature = (inputs, outputs, assigns=Vec::new(), fused=Vec::new(), inference=false))]
     fn compile(
         &self,
         inputs: Vec<usize>,
         outputs: Vec<usize>,
         assigns: Vec<(usize, usize)>,
         fused: Vec<PyRef<'_, PyUpdate>>,
+        inference: bool,
     ) -> PyResult<PyProgram> {
         let g = self.g();
         let mut updates = Vec::new();
@@ -353,7 +355,13 @@ impl PyGraph {
         }
         let ins: Vec<NodeId> = inputs.into_iter().map(NodeId).collect();
         let outs: Vec<NodeId> = outputs.into_iter().map(NodeId).collect();
-        let p = guarded(|| g.compile(&ins, &outs, updates))?;
+        let p = guarded(|| {
+            if inference {
+                g.compile_inference(&ins, &outs, updates)
+            } else {
+                g.compile(&ins, &outs, updates)
+            }
+        })?;
         Ok(PyProgram { inner: Arc::new(p) })
     }
 }

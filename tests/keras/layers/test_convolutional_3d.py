@@ -382,9 +382,9 @@ def test_bad_inputs_raise_value_error_naming_layer_and_shapes():
         Convolution3D(2, 5, 3, 3, dim_ordering="th", name="conv3_b")(Input(shape=(1, 4, 6, 6)))
     with pytest.raises(ValueError, match=r"conv3_c.*\(None, 6, 2, 6, 1\)"):
         Convolution3D(2, 3, 3, 3, dim_ordering="tf", name="conv3_c")(Input(shape=(6, 2, 6, 1)))
-    # zero-size output from cropping
+    # cropping more than the axis holds
     with pytest.raises(ValueError, match=r"crop3_d.*\(None, 1, 4, 3, 3\)"):
-        Cropping3D(((2, 2), (0, 0), (0, 0)), dim_ordering="th", name="crop3_d")(Input(shape=(1, 4, 3, 3)))
+        Cropping3D(((2, 3), (0, 0), (0, 0)), dim_ordering="th", name="crop3_d")(Input(shape=(1, 4, 3, 3)))
     # wrong channel count for an already built layer
     layer = Convolution3D(2, 2, 2, 2, dim_ordering="th", name="conv3_e")
     layer(Input(shape=(3, 4, 4, 4)))

@@ -372,7 +372,20 @@ impl Graph {
         outputs: &[NodeId],
         updates: Vec<Update>,
     ) -> Result<Program> {
-        Program::compile(self, inputs, outputs, updates)
+        Program::compile(self, inputs, outputs, updates, false)
+    }
+
+    /// Compiles a Program for the test phase only: the learning phase is taken as 0,
+    /// so nodes that are then the identity (dropout, Gaussian noise, `switch` on the
+    /// learning phase; see [`crate::ops::Op::test_phase_identity`]) are left out and
+    /// their consumers read the input they would forward. What `predict` runs.
+    pub fn compile_inference(
+        &self,
+        inputs: &[NodeId],
+        outputs: &[NodeId],
+        updates: Vec<Update>,
+    ) -> Result<Program> {
+        Program::compile(self, inputs, outputs, updates, true)
     }
 
     pub(crate) fn nodes(&self) -> &[Arc<Node>] {

@@ -75,20 +75,90 @@ pub struct Session<'a> {
     st: MutexGuard<'a, ExecState>,
 }
 
+/// The graph as an inference Program sees it: every node that is the identity in the
+/// test phase on the graph's learning phase ([`crate::ops::Op::test_phase_identity`]:
+/// dropout, the Gaussian noise ops, `switch` on the learning phase) is bypassed, its
+/// consumers reading the input it forwards. Returns the rewritten nodes and, per node,
+/// the node that stands for it.
+fn test_phase_view(all: &[Arc<Node>], lp: NodeId) -> (Vec<Arc<Node>>, Vec<NodeId>) {
+    let mut to: Vec<NodeId> = (0..all.len()).map(NodeId).collect();
+    let mut nodes = Vec::with_capacity(all.len());
+    for (id, n) in all.iter().enumerate() {
+        // nodes only read earlier nodes, so `to` is final for every input
+        let inputs: Vec<NodeId> = n.inputs.iter().map(|i| to[i.0]).collect();
+        if let NodeKind::Op(op) = &n.kind {
+            if let Some((phase, forwarded)) = op.test_phase_identity() {
+                if inputs.get(phase) == Some(&lp) && forwarded < inputs.len() {
+                    to[id] = inputs[forwarded];
+                }
+            }
+        }
+        let kind = match n.kind {
+            NodeKind::Grad { loss, wrt } => NodeKind::Grad {
+                loss: to[loss.0],
+                wrt: to[wrt.0],
+            },
+            ref k => k.clone(),
+        };
+        let same = inputs == n.inputs && !matches!(n.kind, NodeKind::Grad { .. });
+        nodes.push(if same {
+            n.clone()
+        } else {
+            Arc::new(Node {
+                kind,
+                inputs,
+                ty: n.ty.clone(),
+                name: n.name.clone(),
+            })
+        });
+    }
+    (nodes, to)
+}
+
 impl Program {
     pub(crate) fn compile(
         g: &Graph,
         inputs: &[NodeId],
         outputs: &[NodeId],
         updates: Vec<Update>,
+        inference: bool,
     ) -> Result<Program> {
-        let all = g.nodes();
+        for &id in inputs.iter().chain(outputs) {
+            g.node(id)?;
+        }
+        // An inference Program sees the graph with its test-phase identities bypassed.
+        let (owned, to) = if inference {
+            test_phase_view(g.nodes(), g.learning_phase())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let all: &[Arc<Node>] = if inference { &owned } else { g.nodes() };
+        let at = |id: NodeId| if inference { to[id.0] } else { id };
+        let outputs: Vec<NodeId> = outputs.iter().map(|&o| at(o)).collect();
+        let outputs = &outputs[..];
+        let updates: Vec<Update> = updates
+            .into_iter()
+            .map(|u| match u {
+                Update::Assign { var, value } => Update::Assign {
+                    var,
+                    value: at(value),
+                },
+                Update::Fused { op, inputs } => Update::Fused {
+                    op,
+                    inputs: inputs.into_iter().map(at).collect(),
+                },
+            })
+            .collect();
+        let node = |id: NodeId| -> Result<&Arc<Node>> {
+            all.get(id.0)
+                .ok_or_else(|| Error::Value(format!("node {} does not belong to this graph", id.0)))
+        };
         // Which nodes are needed: everything reachable backwards from outputs, update
         // values and fed inputs. Grad nodes pull in their loss (and so the forward).
         let mut needed = vec![false; all.len()];
         let mut stack: Vec<NodeId> = Vec::new();
         for &i in inputs {
-            let n = g.node(i)?;
+            let n = node(i)?;
             if !matches!(n.kind, NodeKind::Placeholder) {
                 return Err(Error::Type(format!(
                     "function inputs must be placeholders; '{}' is not (it is computed from other tensors)",
@@ -113,7 +183,7 @@ impl Program {
             }
         }
         while let Some(id) = stack.pop() {
-            let n = g.node(id)?;
+            let n = node(id)?;
             if needed[id.0] {
                 continue;
             }
@@ -159,7 +229,7 @@ impl Program {
             if !seen.insert(i) {
                 return Err(Error::Value(format!(
                     "input '{}' is given twice",
-                    g.node(i)?.name
+                    node(i)?.name
                 )));
             }
             feeds.push(slot_of[&i]);
@@ -761,5 +831,82 @@ impl Session<'_> {
     pub fn output(&self, i: usize) -> &Value {
         self.prog
             .val_local(self.prog.outputs[i], &self.st.values, &self.st.grads)
+    }
+}
+
+#[cfg(test)]
+mod inference_tests {
+    use crate::graph::Graph;
+    use crate::ops::{Attr, Attrs};
+    use crate::tensor::{DType, Value};
+    use crate::Result;
+
+    /// x -> dropout(lp) -> relu -> switch(lp, d * 3, d) and a Gaussian noise branch,
+    /// with the learning phase as a second input; returns the graph, its nodes and the
+    /// outputs.
+    fn noisy() -> Result<(Graph, Vec<crate::graph::NodeId>)> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(6)], "x");
+        let lp = g.learning_phase();
+        let d = g.op(
+            "dropout",
+            &[x, lp],
+            &Attrs::new("dropout")
+                .with("level", Attr::Float(0.5))
+                .with("seed", Attr::Int(7)),
+        )?;
+        let r = g.op("relu", &[d], &Attrs::new("relu"))?;
+        let three = g.constant(Value::from_f32(&[1], vec![3.0])?, "three");
+        let t = g.op("mul", &[r, three], &Attrs::new("mul"))?;
+        let s = g.op("switch", &[lp, t, r], &Attrs::new("switch"))?;
+        let n = g.op(
+            "gaussian_noise",
+            &[s, lp],
+            &Attrs::new("gaussian_noise")
+                .with("sigma", Attr::Float(0.3))
+                .with("seed", Attr::Int(3)),
+        )?;
+        Ok((g, vec![x, lp, n]))
+    }
+
+    #[test]
+    fn an_inference_program_leaves_test_phase_identities_out_and_computes_the_same() -> Result<()> {
+        let (g, ids) = noisy()?;
+        let (x, lp, out) = (ids[0], ids[1], ids[2]);
+        let xv = Value::from_f32(&[2, 6], (0..12).map(|i| i as f32 - 5.5).collect())?;
+        let zero = Value::from_f32(&[], vec![0.0])?;
+        let full = g.compile(&[x, lp], &[out], vec![])?;
+        let lean = g.compile_inference(&[x, lp], &[out], vec![])?;
+        let bare = g.compile_inference(&[x], &[out], vec![])?;
+        // x, lp, dropout, relu, constant, mul, switch, noise -> x, lp, relu (and x, relu)
+        assert_eq!(full.n_nodes(), 8);
+        assert_eq!(lean.n_nodes(), 3);
+        assert_eq!(bare.n_nodes(), 2);
+        let want = full.run(&[xv.clone(), zero.clone()])?;
+        assert_eq!(lean.run(&[xv.clone(), zero])?[0].f, want[0].f);
+        assert_eq!(bare.run(std::slice::from_ref(&xv))?[0].f, want[0].f);
+        assert_eq!(
+            want[0].f,
+            xv.f.iter().map(|v| v.max(0.0)).collect::<Vec<_>>()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_output_that_is_a_bypassed_node_reads_the_forwarded_value() -> Result<()> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
+        let lp = g.learning_phase();
+        let d = g.op(
+            "dropout",
+            &[x, lp],
+            &Attrs::new("dropout")
+                .with("level", Attr::Float(0.5))
+                .with("seed", Attr::Int(1)),
+        )?;
+        let p = g.compile_inference(&[x], &[d], vec![])?;
+        let xv = Value::from_f32(&[1, 3], vec![1.0, -2.0, 3.0])?;
+        assert_eq!(p.run(std::slice::from_ref(&xv))?[0].f, xv.f);
+        Ok(())
     }
 }

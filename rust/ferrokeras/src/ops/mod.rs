@@ -140,6 +140,14 @@ pub trait Op: Send + Sync + Debug {
         false
     }
 
+    /// `(learning-phase input, forwarded input)` when this op, its learning-phase input
+    /// at 0 (the test phase), returns the other input unchanged: dropout and the
+    /// Gaussian noise ops, `switch` on the learning phase. An inference Program leaves
+    /// such nodes out ([`crate::graph::Graph::compile_inference`]).
+    fn test_phase_identity(&self) -> Option<(usize, usize)> {
+        None
+    }
+
     // Compile-time fusion (`graph/fuse.rs`). A fused op must compute exactly what the
     // unfused chain computes; the defaults opt out.
 

@@ -432,6 +432,10 @@ impl Op for Dropout {
         "dropout"
     }
 
+    fn test_phase_identity(&self) -> Option<(usize, usize)> {
+        Some((1, 0))
+    }
+
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let t = infer_noise("dropout", inputs)?;
         if let Some(ns) = &self.noise_shape {
@@ -519,6 +523,10 @@ impl GaussianNoise {
 impl Op for GaussianNoise {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn test_phase_identity(&self) -> Option<(usize, usize)> {
+        Some((1, 0))
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {

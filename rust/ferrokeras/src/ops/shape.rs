@@ -1264,6 +1264,11 @@ impl Op for Switch {
         "switch"
     }
 
+    fn test_phase_identity(&self) -> Option<(usize, usize)> {
+        // switch(learning_phase, train, test)
+        Some((0, 2))
+    }
+
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         expect_inputs("switch", inputs, 3)?;
         let (c, t, e) = (&inputs[0], &inputs[1], &inputs[2]);
