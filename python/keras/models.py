@@ -67,13 +67,24 @@ def save_model(model, filepath, overwrite=True):
     `model_config`), the weights (group `model_weights`), the training configuration
     (attr `training_config`) and the optimizer state (group `optimizer_weights`).
 
-    The file is written to a temporary file next to `filepath` that replaces it only
-    when complete, so a failed save never destroys a previous good file.
+    The file is built in memory, written to a temporary file next to `filepath`,
+    fsynced and renamed over `filepath` only when complete (see
+    `keras.utils.io_utils.atomic_write_bytes`): a failed save (an exception, a full
+    disk) never destroys a previous good file and leaves no temporary file. A replaced
+    file keeps its permission bits, a new one gets the umask's default, and a symbolic
+    link is written through (its target is replaced, the link stays).
 
     # Arguments
         model: the model to save.
         filepath: destination path.
-        overwrite: whether to overwrite an existing file silently (otherwise ask).
+        overwrite: whether to overwrite an existing file silently (otherwise ask on the
+            terminal; answering "n" saves nothing).
+
+    # Raises
+        OSError: the file could not be written (ENOSPC, EFBIG, a missing directory);
+            the previous file is unchanged.
+        FileExistsError: `overwrite=False`, the file exists and there is no terminal to
+            ask on.
     """
     from . import __version__ as keras_version
     from .utils.io_utils import ask_to_proceed_with_overwrite, atomic_h5
@@ -151,9 +162,18 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
             for files you trust, or supply the function in `custom_objects` under the
             layer's name.
 
+    Files are untrusted input: a damaged or crafted file gives an `IOError` or a
+    `ValueError` that names the file (and the layer, weight or attribute at fault),
+    never a raw h5py `KeyError`; no bytecode runs unless `safe_mode=False`; functions
+    stored by name resolve only through `custom_objects` and Keras' own activations,
+    objectives and metrics. Weight arrays follow `Container.load_weights`: float64
+    (or float16) arrays are cast silently as in Keras 1, non-float arrays are refused,
+    NaN / inf values load with a warning naming the layer.
+
     # Raises
         IOError: the file is missing or is not an HDF5 file.
-        ValueError: the file holds no model, or its weights do not fit the model.
+        ValueError: the file holds no model, is corrupt, or its weights do not fit the
+            model.
     """
     import h5py
 
@@ -183,12 +203,26 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
                 "No model found in config file %s: it has no 'model_config' attribute (a weights-only file? "
                 "use model.load_weights)" % filepath
             )
-        if "model_weights" not in f:
+        if "model_weights" not in f or not isinstance(f["model_weights"], h5py.Group):
             raise ValueError("%s is not a Keras model file: it has no 'model_weights' group" % filepath)
-        model = model_from_config(
-            json.loads(_attr_text(model_config)), custom_objects=custom_objects, safe_mode=safe_mode
-        )
-        model.load_weights_from_hdf5_group(f["model_weights"])
+        config = _json_attr(model_config, "model_config", filepath)
+        if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+            raise ValueError(
+                "%s is corrupt: its 'model_config' is not a {'class_name': ..., 'config': ...} object"
+                % filepath
+            )
+        try:
+            model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+        except (KeyError, IndexError, TypeError, AttributeError) as e:
+            # A config no Keras wrote (a crafted or damaged file): one documented error.
+            raise ValueError(
+                "%s: cannot build the model from its 'model_config' (%s: %s)"
+                % (filepath, type(e).__name__, e)
+            ) from e
+        try:
+            model.load_weights_from_hdf5_group(f["model_weights"])
+        except ValueError as e:
+            raise ValueError("%s: %s" % (filepath, e)) from e
 
         training_config = f.attrs.get("training_config")
         if training_config is None:
@@ -197,30 +231,64 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
                 stacklevel=2,
             )
             return model
-        training_config = json.loads(_attr_text(training_config))
-        optimizer = optimizers.optimizer_from_config(
-            training_config["optimizer_config"], custom_objects=custom_objects
-        )
-        model.compile(
-            optimizer=optimizer,
-            loss=deserialize(training_config["loss"]),
-            metrics=deserialize(training_config.get("metrics")),
-            loss_weights=training_config.get("loss_weights"),
-            sample_weight_mode=training_config.get("sample_weight_mode"),
-        )
+        training_config = _json_attr(training_config, "training_config", filepath)
+        if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
+            raise ValueError("%s is corrupt: its 'training_config' has no 'optimizer_config'" % filepath)
+        try:
+            optimizer = optimizers.optimizer_from_config(
+                training_config["optimizer_config"], custom_objects=custom_objects
+            )
+            model.compile(
+                optimizer=optimizer,
+                loss=deserialize(training_config.get("loss")),
+                metrics=deserialize(training_config.get("metrics")),
+                loss_weights=training_config.get("loss_weights"),
+                sample_weight_mode=training_config.get("sample_weight_mode"),
+            )
+        except (KeyError, IndexError, TypeError, AttributeError) as e:
+            raise ValueError(
+                "%s: cannot compile the model from its 'training_config' (%s: %s)"
+                % (filepath, type(e).__name__, e)
+            ) from e
         if "optimizer_weights" in f:
+            from .engine.topology import _check_weight_values, _read_group_weights
+
             inner = model.model if isinstance(model, Sequential) else model
             inner._make_train_function()
             group = f["optimizer_weights"]
-            names = [_attr_text(n) for n in group.attrs["weight_names"]]
-            values = [np.asarray(group[n]) for n in names]
+            if not isinstance(group, h5py.Group):
+                raise ValueError("%s is corrupt: 'optimizer_weights' is not a group" % filepath)
             try:
+                names, values = _read_group_weights(group, "optimizer_weights")
+                symbolic = list(getattr(model.optimizer, "weights", []) or [])
+                if len(symbolic) == len(values):
+                    values = _check_weight_values(
+                        _Named("optimizer " + model.optimizer.__class__.__name__), symbolic, values, "", names
+                    )
                 model.optimizer.set_weights(values)
             except ValueError as e:
                 raise ValueError(
                     "%s: the stored optimizer state does not fit the model: %s" % (filepath, e)
                 ) from e
     return model
+
+
+class _Named:
+    """Stands for a layer in the weight checks' messages (the optimizer's state)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _json_attr(value, key, filepath):
+    """A JSON attribute of a model file, parsed; a ValueError naming it when it is not
+    text or not JSON."""
+    try:
+        return json.loads(_attr_text(value))
+    except (ValueError, TypeError) as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(
+            "%s is corrupt: its '%s' attribute is not valid JSON (%s)" % (filepath, key, e)
+        ) from e
 
 
 class Sequential(Model):

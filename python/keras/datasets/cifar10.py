@@ -5,8 +5,11 @@ import os
 import numpy as np
 
 from .. import backend as K
-from ..utils.data_utils import get_file
+from ..utils.data_utils import get_dataset_file
 from .cifar import load_batch
+
+# SHA-256 of the archive at the origin (the file Keras 1 fetched over http).
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 
 
 def load_data():
@@ -18,8 +21,8 @@ def load_data():
         shape (N, 1).
     """
     dirname = "cifar-10-batches-py"
-    origin = "http://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-    path = get_file(dirname, origin=origin, untar=True)
+    origin = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"  # Keras 1: http
+    path = get_dataset_file(dirname, origin, CIFAR10_SHA256, untar=True)
 
     batches = [load_batch(os.path.join(path, "data_batch_" + str(i))) for i in range(1, 6)]
     nb_train_samples = sum(len(b[0]) for b in batches)

@@ -5,8 +5,11 @@ import os
 import numpy as np
 
 from .. import backend as K
-from ..utils.data_utils import get_file
+from ..utils.data_utils import get_dataset_file
 from .cifar import load_batch
+
+# SHA-256 of the archive at the origin (the file Keras 1 fetched over http).
+CIFAR100_SHA256 = "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7"
 
 
 def load_data(label_mode="fine"):
@@ -26,8 +29,8 @@ def load_data(label_mode="fine"):
     if label_mode not in ["fine", "coarse"]:
         raise ValueError('label_mode must be one of "fine" "coarse".')
     dirname = "cifar-100-python"
-    origin = "http://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
-    path = get_file(dirname, origin=origin, untar=True)
+    origin = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"  # Keras 1: http
+    path = get_dataset_file(dirname, origin, CIFAR100_SHA256, untar=True)
 
     X_train, y_train = load_batch(os.path.join(path, "train"), label_key=label_mode + "_labels")
     X_test, y_test = load_batch(os.path.join(path, "test"), label_key=label_mode + "_labels")

@@ -2,7 +2,7 @@
 
 import json
 
-from ..utils.data_utils import get_file
+from ..utils.data_utils import get_dataset_file
 from ._files import load_npz, load_pickle
 from ._sequences import index_sequences, shuffle_together, split
 
@@ -11,6 +11,12 @@ _ORIGINS = {
     "reuters.npz": "https://s3.amazonaws.com/text-datasets/reuters.npz",
     "reuters_word_index.pkl": "https://s3.amazonaws.com/text-datasets/reuters_word_index.pkl",
     "reuters_word_index.json": "https://s3.amazonaws.com/text-datasets/reuters_word_index.json",
+}
+# The md5s Keras published (none for Keras 1's pickles: they load only after the opt-in of
+# keras.utils.data_utils).
+_HASHES = {
+    "reuters.npz": "87aedbeb0cb229e378797a632c1997b6",
+    "reuters_word_index.json": "4d44cc38712099c9e383dc6e5f11a921",
 }
 
 
@@ -50,8 +56,8 @@ def load_data(
         Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`: the first
         `int(len * (1 - test_split))` shuffled (and filtered) newswires train.
     """
-    name = path.rsplit("/", 1)[-1]
-    path = get_file(path, origin=_ORIGINS.get(name, _ORIGINS["reuters.pkl"]))
+    name = path.rsplit("/", 1)[-1] if path.rsplit("/", 1)[-1] in _ORIGINS else "reuters.pkl"
+    path = get_dataset_file(path, _ORIGINS[name], _HASHES.get(name))
     if path.endswith(".npz"):
         d = load_npz(path)
         xs, labels = d["x"], d["y"]
@@ -73,8 +79,8 @@ def get_word_index(path="reuters_word_index.pkl"):
     # Returns
         The word index dictionary.
     """
-    name = path.rsplit("/", 1)[-1]
-    path = get_file(path, origin=_ORIGINS.get(name, _ORIGINS["reuters_word_index.pkl"]))
+    name = path.rsplit("/", 1)[-1] if path.rsplit("/", 1)[-1] in _ORIGINS else "reuters_word_index.pkl"
+    path = get_dataset_file(path, _ORIGINS[name], _HASHES.get(name))
     if path.endswith(".json"):
         with open(path, encoding="utf-8") as f:
             return json.load(f)

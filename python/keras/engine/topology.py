@@ -2118,8 +2118,17 @@ class Container(Layer):
     # weights on disk -------------------------------------------------------------------
 
     def save_weights(self, filepath, overwrite=True):
-        """Saves the weights in Keras 1's HDF5 layout (atomically: the file is replaced
-        only when complete)."""
+        """Saves the weights in Keras 1's HDF5 layout, atomically: the file is built in
+        memory and replaces `filepath` only when completely written and fsynced (see
+        `keras.utils.io_utils.atomic_write_bytes`; a replaced file keeps its mode, a
+        symbolic link is written through).
+
+        # Raises
+            OSError: the file could not be written (a full disk: ENOSPC / EFBIG); the
+                previous file is unchanged and no temporary file is left.
+            FileExistsError: `overwrite=False`, the file exists and there is no terminal
+                to ask on (Keras 1 prompted; with a terminal we still prompt).
+        """
         from ..utils.io_utils import ask_to_proceed_with_overwrite, atomic_h5
 
         if not overwrite and os.path.isfile(filepath):
@@ -2158,7 +2167,26 @@ class Container(Layer):
 
     def load_weights(self, filepath, by_name=False):
         """Loads weights saved by `save_weights` (ours or Keras 1's), matched by position
-        in topological order, or by layer name with `by_name=True`."""
+        in topological order, or by layer name with `by_name=True`.
+
+        Files are treated as untrusted input: everything is read and checked before any
+        weight is written, so a failed load changes nothing.
+
+        - Floating-point arrays of any precision (float16/32/64) are cast to the
+          variable's dtype silently, as Keras 1 did (a float64 value beyond float32's
+          range becomes inf and is reported as below).
+        - Arrays that are not floating point (integers, booleans, strings, compound
+          types) are refused with a ValueError naming the layer and the weight (Keras 1
+          cast integers silently).
+        - Non-finite values (NaN, inf) load, as they did in Keras 1, with a warning that
+          names the layer and the weight.
+
+        # Raises
+            IOError: the file is missing or is not an HDF5 file.
+            ValueError: the file is not a Keras weight file, is corrupt (a missing
+                group, attribute or dataset: the message names the layer and what is
+                missing), or its weights do not fit the model (count, shape, dtype).
+        """
         import h5py
 
         if not os.path.isfile(filepath):
@@ -2170,6 +2198,11 @@ class Container(Layer):
         with f:
             if "layer_names" not in f.attrs and "model_weights" in f:
                 f = f["model_weights"]
+                if not hasattr(f, "keys"):
+                    raise ValueError(
+                        "load_weights: %s is not a Keras weight file ('model_weights' is not a group)"
+                        % filepath
+                    )
             if by_name:
                 self.load_weights_from_hdf5_group_by_name(f)
             else:
@@ -2192,11 +2225,11 @@ class Container(Layer):
         filtered_layers = [layer for layer in flattened_layers if layer.weights]
         flattened_layers = filtered_layers
 
-        layer_names = [_decode(n) for n in f.attrs["layer_names"]]
+        layer_names = _names_attr(f, "layer_names", "the weight file")
         filtered_layer_names = []
         for name in layer_names:
-            g = f[name]
-            weight_names = [_decode(n) for n in g.attrs["weight_names"]]
+            g = _layer_group(f, name)
+            weight_names = _names_attr(g, "weight_names", "layer " + name + " of the weight file")
             if len(weight_names):
                 filtered_layer_names.append(name)
         layer_names = filtered_layer_names
@@ -2210,9 +2243,10 @@ class Container(Layer):
             )
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
-            g = f[name]
+            g = _layer_group(f, name)
             layer = flattened_layers[k]
-            weight_values = _convert_legacy_weights(layer, _read_group_weights(g))
+            file_names, weight_values = _read_group_weights(g, name)
+            weight_values = _convert_legacy_weights(layer, weight_values)
             symbolic_weights = layer.trainable_weights + layer.non_trainable_weights
             if len(weight_values) != len(symbolic_weights):
                 raise ValueError(
@@ -2220,36 +2254,147 @@ class Container(Layer):
                     f"in the save file. However the new layer {layer.name} expects {len(symbolic_weights)} weights, "
                     f"but the saved weights have {len(weight_values)} elements."
                 )
-            _check_weight_shapes(layer, symbolic_weights, weight_values, " (file layer " + name + ")")
+            weight_values = _check_weight_values(
+                layer, symbolic_weights, weight_values, " (file layer " + name + ")", file_names
+            )
             weight_value_tuples += zip(symbolic_weights, weight_values)
         # Everything was read and checked: only now write any weight.
         K.batch_set_value(weight_value_tuples)
 
     def load_weights_from_hdf5_group_by_name(self, f):
-        layer_names = [_decode(n) for n in f.attrs["layer_names"]]
+        layer_names = _names_attr(f, "layer_names", "the weight file")
         index = {}
         for layer in self.layers:
             if layer.name:
                 index.setdefault(layer.name, []).append(layer)
         weight_value_tuples = []
         for k, name in enumerate(layer_names):
-            g = f[name]
-            for layer in index.get(name, []):
-                weight_values = _convert_legacy_weights(layer, _read_group_weights(g))
+            if name not in index:
+                continue
+            g = _layer_group(f, name)
+            for layer in index[name]:
+                file_names, weight_values = _read_group_weights(g, name)
+                weight_values = _convert_legacy_weights(layer, weight_values)
                 symbolic_weights = layer.weights
                 if len(weight_values) != len(symbolic_weights):
                     raise ValueError(
                         f'Layer #{k} (named "{layer.name}") expects {len(symbolic_weights)} weight(s), but the saved '
                         f"weights have {len(weight_values)} element(s)."
                     )
-                _check_weight_shapes(layer, symbolic_weights, weight_values, "")
+                weight_values = _check_weight_values(layer, symbolic_weights, weight_values, "", file_names)
                 weight_value_tuples += zip(symbolic_weights, weight_values)
         K.batch_set_value(weight_value_tuples)
 
 
-def _read_group_weights(g):
-    """The arrays of one layer group of a Keras 1 weight file, in `weight_names` order."""
-    return [np.asarray(g[_decode(n)]) for n in g.attrs["weight_names"]]
+def _names_attr(obj, key, where):
+    """A list-of-names attribute (`layer_names`, `weight_names`) of an untrusted file, as
+    str; a ValueError naming `where` when it is missing or is not a list of strings."""
+    if key not in obj.attrs:
+        raise ValueError("%s is corrupt: it has no '%s' attribute" % (_capitalised(where), key))
+    raw = np.asarray(obj.attrs[key])
+    if raw.size == 0:  # an empty list: h5py stores it as an empty float64 array
+        return []
+    if raw.ndim != 1 or not all(isinstance(n, (bytes, str, np.bytes_, np.str_)) for n in raw):
+        raise ValueError(
+            "%s is corrupt: its '%s' attribute is not a list of names (got %r)"
+            % (_capitalised(where), key, obj.attrs[key])
+        )
+    try:
+        return [_decode(n) for n in raw]
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            "%s is corrupt: a name in '%s' is not UTF-8 (%s)" % (_capitalised(where), key, e)
+        ) from e
+
+
+def _capitalised(text):
+    return text[:1].upper() + text[1:]
+
+
+def _layer_group(f, name):
+    """The group of layer `name` in a weight file, or a ValueError naming the layer."""
+    if name not in f:
+        raise ValueError(
+            "The weight file is corrupt: layer %r is listed in 'layer_names' but has no group" % name
+        )
+    g = f[name]
+    if not hasattr(g, "attrs") or not hasattr(g, "keys"):
+        raise ValueError("The weight file is corrupt: the entry of layer %r is not a group" % name)
+    return g
+
+
+def _read_group_weights(g, layer_name="?"):
+    """`(names, arrays)` of one layer group of a Keras 1 weight file, in `weight_names`
+    order; a ValueError naming the layer and the weight for a missing or non-array entry."""
+    names = _names_attr(g, "weight_names", "layer " + layer_name + " of the weight file")
+    values = []
+    for n in names:
+        if n not in g:
+            raise ValueError(
+                "The weight file is corrupt: layer %r lists weight %r in 'weight_names' but has no such dataset"
+                % (layer_name, n)
+            )
+        ds = g[n]
+        if hasattr(ds, "keys") or not hasattr(ds, "dtype") or not hasattr(ds, "shape"):
+            raise ValueError(
+                "The weight file is corrupt: weight %r of layer %r is not an array (dataset)"
+                % (n, layer_name)
+            )
+        values.append(np.asarray(ds[()]))
+    return names, values
+
+
+def _check_weight_values(layer, symbolic_weights, weight_values, where, file_names=None):
+    """Checks the arrays read from an untrusted file against the layer's variables and
+    returns them as plain arrays of the variables' dtypes:
+
+    - a shape that does not fit: ValueError naming the layer and both shapes;
+    - an array that is not floating point (for a floating-point variable) or not
+      integer (for an integer one): ValueError naming the layer, the weight and the
+      dtype (Keras 1 cast silently; an integer or string array in a weight file is a
+      corrupt or crafted file);
+    - floating-point arrays of another precision are cast silently, as in Keras 1;
+    - NaN or inf values load, as Keras 1 loaded them, with a warning naming the layer.
+    """
+    _check_weight_shapes(layer, symbolic_weights, weight_values, where)
+    checked = []
+    file_names = list(file_names or [])
+    for i, (w, v) in enumerate(zip(symbolic_weights, weight_values)):
+        file_name = file_names[i] if i < len(file_names) else getattr(w, "name", "?")
+        v = np.asarray(v)
+        target = np.dtype(K.dtype(w))
+        if target.kind == "f":
+            ok = v.dtype.kind == "f"
+        elif target.kind in "iu":
+            ok = v.dtype.kind in "iu"
+        else:
+            ok = v.dtype == target
+        if not ok:
+            raise ValueError(
+                f"Layer {layer.name}: weight {file_name} in the file has dtype {v.dtype}, which cannot load into "
+                f"a {target} variable{where} (only floating-point weights are read)"
+            )
+        if v.dtype != target:
+            with np.errstate(over="ignore", invalid="ignore"):
+                cast = v.astype(target)
+        else:
+            cast = v
+        if target.kind == "f" and not np.isfinite(cast).all():
+            bad = int(np.count_nonzero(~np.isfinite(cast)))
+            overflow = int(np.count_nonzero(np.isfinite(v))) - int(np.count_nonzero(np.isfinite(cast)))
+            detail = (
+                " (%d of them finite %s values beyond %s's range)" % (overflow, v.dtype, target)
+                if overflow
+                else ""
+            )
+            warnings.warn(
+                f"Layer {layer.name}: weight {file_name} from the file holds {bad} non-finite value(s) (NaN or inf)"
+                f"{detail}{where}; loaded as they are",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        checked.append(cast)
+    return checked
 
 
 def _convert_legacy_weights(layer, weight_values):

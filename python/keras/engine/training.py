@@ -48,6 +48,40 @@ def _nb_samples(x):
     return len(x)
 
 
+def _check_int_arg(value, name, minimum, where):
+    """ValueError naming `name` unless `value` is an integer (not a bool) >= `minimum`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError("%s: `%s` must be an integer >= %d, got %r" % (where, name, minimum, value))
+
+
+def _check_epochs(nb_epoch, initial_epoch, where):
+    """`nb_epoch` is the index of the epoch to stop at (0 trains nothing, as in Keras 1);
+    `initial_epoch` the one to start from: it may not lie beyond `nb_epoch`."""
+    _check_int_arg(nb_epoch, "nb_epoch", 0, where)
+    _check_int_arg(initial_epoch, "initial_epoch", 0, where)
+    if nb_epoch < initial_epoch:
+        raise ValueError(
+            "%s: `nb_epoch` (%d, the index of the epoch to stop at) is smaller than `initial_epoch` (%d): "
+            "no epoch would run" % (where, nb_epoch, initial_epoch)
+        )
+
+
+def _check_queue_args(nb_worker, max_q_size, where):
+    _check_int_arg(nb_worker, "nb_worker", 1, where)
+    _check_int_arg(max_q_size, "max_q_size", 1, where)
+
+
+def _check_input_lengths(arrays, where, name="x"):
+    """All input arrays of one call must have the same number of samples (rows would
+    otherwise be dropped silently)."""
+    lengths = [a.shape[0] for a in arrays]
+    if len(set(lengths)) > 1:
+        raise ValueError(
+            "%s: all input arrays (`%s`) should have the same number of samples. Got array shapes: %s"
+            % (where, name, [tuple(a.shape) for a in arrays])
+        )
+
+
 def standardize_input_data(data, names, shapes=None, check_batch_dim=True, exception_prefix=""):
     """Normalises user data (array, list or dict keyed by name) to a list of arrays, one
     per name, checking ranks and (non-batch) dims against `shapes`."""
@@ -1133,7 +1167,27 @@ class Model(Container):
             class_weight: dict class -> weight.
             sample_weight: per-sample weights (2-D with sample_weight_mode='temporal').
             initial_epoch: epoch to start from.
+
+        # Raises
+            ValueError: naming the argument: `batch_size` < 1, `nb_epoch` <
+                `initial_epoch` (`nb_epoch=0`, or equal to `initial_epoch`, trains
+                nothing and returns an empty History, as in Keras 1),
+                `validation_split` outside [0, 1) or leaving no training or no
+                validation sample, input arrays of different lengths.
         """
+        _check_int_arg(batch_size, "batch_size", 1, "fit")
+        _check_epochs(nb_epoch, initial_epoch, "fit")
+        if validation_split is None:
+            validation_split = 0.0
+        if (
+            isinstance(validation_split, (bool, np.bool_))
+            or not isinstance(validation_split, (int, float, np.integer, np.floating))
+            or not 0.0 <= validation_split < 1.0
+        ):
+            raise ValueError(
+                "fit: `validation_split` must be a number in [0, 1) (the fraction of the data held out for "
+                "validation), got %r" % (validation_split,)
+            )
         x, y, sample_weights = self._standardize_user_data(
             x,
             y,
@@ -1168,7 +1222,18 @@ class Model(Container):
             val_ins = val_x + val_y + val_sample_weights
         elif validation_split and 0.0 < validation_split < 1.0:
             do_validation = True
-            split_at = int(x[0].shape[0] * (1.0 - validation_split))
+            nb_sample = x[0].shape[0]
+            split_at = int(nb_sample * (1.0 - validation_split))
+            if split_at == 0 or split_at == nb_sample:
+                raise ValueError(
+                    "fit: `validation_split=%r` of %d samples leaves %s: pass more data or another "
+                    "validation_split"
+                    % (
+                        validation_split,
+                        nb_sample,
+                        "no training sample" if split_at == 0 else "no validation sample",
+                    )
+                )
             x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
             y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
             sample_weights, val_sample_weights = (
@@ -1210,7 +1275,12 @@ class Model(Container):
 
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
         """Loss (and metrics) on the given data, in test mode; a scalar or a list
-        ordered as `metrics_names`."""
+        ordered as `metrics_names`.
+
+        # Raises
+            ValueError: `batch_size` < 1, or arrays of different lengths.
+        """
+        _check_int_arg(batch_size, "batch_size", 1, "evaluate")
         x, y, sample_weights = self._standardize_user_data(
             x, y, sample_weight=sample_weight, check_batch_dim=False, batch_size=batch_size, keep_sparse=True
         )
@@ -1220,8 +1290,14 @@ class Model(Container):
         return self._test_loop(f, ins, batch_size=batch_size, verbose=verbose)
 
     def predict(self, x, batch_size=32, verbose=0):
-        """Output predictions for the input samples, batch by batch, in test mode."""
+        """Output predictions for the input samples, batch by batch, in test mode.
+
+        # Raises
+            ValueError: `batch_size` < 1, or input arrays of different lengths.
+        """
+        _check_int_arg(batch_size, "batch_size", 1, "predict")
         x = standardize_input_data(x, self.input_names, self.internal_input_shapes, check_batch_dim=False)
+        _check_input_lengths(x, "predict")
         if self.stateful:
             if x[0].shape[0] > batch_size and x[0].shape[0] % batch_size != 0:
                 raise ValueError(
@@ -1272,6 +1348,7 @@ class Model(Container):
     def predict_on_batch(self, x):
         """Predictions for one batch."""
         x = standardize_input_data(x, self.input_names, self.internal_input_shapes)
+        _check_input_lengths(x, "predict_on_batch")
         x = _native_inputs(x, self.inputs)
         ins = x
         if self._learning_phase_inputs():
@@ -1299,7 +1376,17 @@ class Model(Container):
         pickle_safe=False,
         initial_epoch=0,
     ):
-        """Trains on batches yielded by a generator ((x, y) or (x, y, sample_weight))."""
+        """Trains on batches yielded by a generator ((x, y) or (x, y, sample_weight)).
+
+        # Raises
+            ValueError: naming the argument: `samples_per_epoch` < 1, `nb_epoch` <
+                `initial_epoch` (`nb_epoch=0` trains nothing, as in Keras 1),
+                `nb_val_samples` < 1 with a validation generator, `nb_worker` or
+                `max_q_size` < 1 (they would wait forever).
+        """
+        _check_int_arg(samples_per_epoch, "samples_per_epoch", 1, "fit_generator")
+        _check_epochs(nb_epoch, initial_epoch, "fit_generator")
+        _check_queue_args(nb_worker, max_q_size, "fit_generator")
         epoch = initial_epoch
         do_validation = bool(validation_data)
         self._make_train_function()
@@ -1311,6 +1398,8 @@ class Model(Container):
             raise ValueError(
                 'When using a generator for validation data, you must specify a value for "nb_val_samples".'
             )
+        if val_gen:
+            _check_int_arg(nb_val_samples, "nb_val_samples", 1, "fit_generator")
 
         out_labels = self.metrics_names
         callback_metrics = out_labels + ["val_" + n for n in out_labels]
@@ -1427,7 +1516,13 @@ class Model(Container):
         return self.history
 
     def evaluate_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
-        """Sample-count-weighted average of the loss (and metrics) over generator batches."""
+        """Sample-count-weighted average of the loss (and metrics) over generator batches.
+
+        # Raises
+            ValueError: `val_samples`, `nb_worker` or `max_q_size` < 1.
+        """
+        _check_int_arg(val_samples, "val_samples", 1, "evaluate_generator")
+        _check_queue_args(nb_worker, max_q_size, "evaluate_generator")
         self._make_test_function()
         processed_samples = 0
         all_outs = []
@@ -1464,7 +1559,15 @@ class Model(Container):
         return averages
 
     def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
-        """Predictions for the samples yielded by a generator (x alone or a tuple)."""
+        """Predictions for the samples yielded by a generator (x alone or a tuple).
+
+        # Raises
+            ValueError: `val_samples`, `nb_worker` or `max_q_size` < 1; a batch with no
+                sample; batches adding up to more than `val_samples` samples (Keras 1
+                failed there with a numpy broadcast error).
+        """
+        _check_int_arg(val_samples, "val_samples", 1, "predict_generator")
+        _check_queue_args(nb_worker, max_q_size, "predict_generator")
         self._make_predict_function()
         processed_samples = 0
         all_outs = []
@@ -1486,6 +1589,14 @@ class Model(Container):
                     x = generator_output
                 outs = self.predict_on_batch(x)
                 nb_samples = _nb_samples(x)
+                if nb_samples == 0:
+                    raise ValueError("predict_generator: the generator yielded a batch with no sample")
+                if processed_samples + nb_samples > val_samples:
+                    raise ValueError(
+                        "predict_generator: the generator yielded %d samples after %d, more than "
+                        "`val_samples=%d`: make val_samples the total number of samples of the batches "
+                        "to predict" % (nb_samples, processed_samples, val_samples)
+                    )
                 if type(outs) is not list:
                     outs = [outs]
                 if len(all_outs) == 0:

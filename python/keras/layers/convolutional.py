@@ -61,6 +61,25 @@ def _resolve_ordering(dim_ordering):
     return dim_ordering
 
 
+def _positive_ints(value, n, name, owner):
+    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
+    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
+    zero later)."""
+    items = (value,) if n is None else value
+    try:
+        items = tuple(items)
+        ok = len(items) == (n or 1) and all(
+            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
+        )
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
+        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
+    ints = tuple(int(v) for v in items)
+    return ints[0] if n is None else ints
+
+
 def _config_of(obj):
     return obj.get_config() if obj is not None else None
 
@@ -160,8 +179,8 @@ class Convolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = tuple(subsample)
-        self.atrous_rate = tuple(atrous_rate)
+        self.subsample = _positive_ints(subsample, 2, "subsample", self.__class__.__name__)
+        self.atrous_rate = _positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
         self.dim_ordering = dim_ordering
 
         _set_weight_args(
@@ -377,9 +396,11 @@ class Convolution1D(Layer):
         self.init = initializations.get(init, dim_ordering="th")
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample_length = int(subsample_length)
+        self.subsample_length = _positive_ints(
+            subsample_length, None, "subsample_length", self.__class__.__name__
+        )
         self.subsample = (self.subsample_length, 1)
-        self.atrous_rate = int(atrous_rate)
+        self.atrous_rate = _positive_ints(atrous_rate, None, "atrous_rate", self.__class__.__name__)
 
         _set_weight_args(
             self,
@@ -526,7 +547,7 @@ class UpSampling1D(Layer):
     """Repeats each temporal step `length` times along the time axis."""
 
     def __init__(self, length=2, **kwargs):
-        self.length = int(length)
+        self.length = _positive_ints(length, None, "length", "UpSampling1D")
         self.input_spec = [InputSpec(ndim=3)]
         super().__init__(**kwargs)
 
@@ -549,7 +570,7 @@ class UpSampling2D(Layer):
 
     def __init__(self, size=(2, 2), dim_ordering="default", **kwargs):
         self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = tuple(int(s) for s in size)
+        self.size = _positive_ints(size, 2, "size", "UpSampling2D")
         self.input_spec = [InputSpec(ndim=4)]
         super().__init__(**kwargs)
 
@@ -1055,7 +1076,7 @@ class SeparableConvolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = tuple(subsample)
+        self.subsample = _positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
@@ -1295,9 +1316,7 @@ class Convolution3D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = tuple(int(s) for s in subsample)
-        if len(self.subsample) != 3 or min(self.subsample) <= 0:
-            raise ValueError(f"Convolution3D: subsample must be 3 positive integers, got {subsample}")
+        self.subsample = _positive_ints(subsample, 3, "subsample", "Convolution3D")
         self.dim_ordering = dim_ordering
 
         _set_weight_args(
@@ -1420,9 +1439,7 @@ class UpSampling3D(Layer):
 
     def __init__(self, size=(2, 2, 2), dim_ordering="default", **kwargs):
         self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = tuple(int(s) for s in size)
-        if len(self.size) != 3 or min(self.size) <= 0:
-            raise ValueError(f"UpSampling3D: size must be 3 positive integers, got {size}")
+        self.size = _positive_ints(size, 3, "size", "UpSampling3D")
         self.input_spec = [InputSpec(ndim=5)]
         super().__init__(**kwargs)
 

@@ -35,6 +35,25 @@ def _resolve_ordering(dim_ordering):
     return dim_ordering
 
 
+def _positive_ints(value, n, name, owner):
+    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
+    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
+    zero later)."""
+    items = (value,) if n is None else value
+    try:
+        items = tuple(items)
+        ok = len(items) == (n or 1) and all(
+            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
+        )
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
+        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
+    ints = tuple(int(v) for v in items)
+    return ints[0] if n is None else ints
+
+
 def _check_rank(layer, input_shape, ndim):
     if input_shape is None or len(input_shape) != ndim:
         raise ValueError(
@@ -75,8 +94,8 @@ class _Pooling1D(Layer):
             stride = pool_length
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
-        self.pool_length = int(pool_length)
-        self.stride = int(stride)
+        self.pool_length = _positive_ints(pool_length, None, "pool_length", self.__class__.__name__)
+        self.stride = _positive_ints(stride, None, "stride", self.__class__.__name__)
         self.st = (self.stride, 1)
         self.pool_size = (self.pool_length, 1)
         self.border_mode = border_mode
@@ -138,10 +157,10 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = tuple(int(p) for p in pool_size)
+        self.pool_size = _positive_ints(pool_size, 2, "pool_size", self.__class__.__name__)
         if strides is None:
             strides = self.pool_size
-        self.strides = tuple(int(s) for s in strides)
+        self.strides = _positive_ints(strides, 2, "strides", self.__class__.__name__)
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
         self.border_mode = border_mode
@@ -288,15 +307,10 @@ class _Pooling3D(Layer):
         self, pool_size=(2, 2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = tuple(int(p) for p in pool_size)
+        self.pool_size = _positive_ints(pool_size, 3, "pool_size", self.__class__.__name__)
         if strides is None:
             strides = self.pool_size
-        self.strides = tuple(int(s) for s in strides)
-        if len(self.pool_size) != 3 or len(self.strides) != 3:
-            raise ValueError(
-                f"{self.__class__.__name__}: pool_size and strides must be 3 integers, "
-                f"got {pool_size} and {strides}"
-            )
+        self.strides = _positive_ints(strides, 3, "strides", self.__class__.__name__)
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
         self.border_mode = border_mode

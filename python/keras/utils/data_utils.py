@@ -4,19 +4,123 @@ Files land in ``~/.keras/<cache_subdir>/`` (``/tmp/.keras`` when the home direct
 writable), as in Keras 1.2.2; Keras 1 had no ``KERAS_HOME`` variable, so none is read.
 A download that fails raises `DownloadError` naming the file, its URL and the path where a
 manually fetched copy can be put, instead of a traceback from inside urllib.
+
+# Verified files and pickles
+
+`get_file` checks a file against `md5_hash` / `file_hash` when one is given (a cached
+copy that does not match is downloaded again; a download that does not match is removed
+and raises ValueError) and remembers, for this process, which files (and which folders
+extracted from a verified archive) matched. `keras.datasets` pins the hash of every file
+it fetches whose hash is published and reads pickles (`pickle.load`,
+`np.load(allow_pickle=True)`) only from verified files: unpickling runs code chosen by
+whoever wrote the file, so a file fetched over plain http, from a compromised mirror, or
+put in the cache by hand is refused with `UnverifiedFileError` (a ValueError). Files
+without a published hash (Keras 1's `mnist.pkl.gz`, `reuters.pkl`,
+`reuters_word_index.pkl`), cache files under a name of your own, and CIFAR folders whose
+archive is no longer in the cache are read only after an explicit opt-in:
+
+- set the environment variable ``KERAS_ALLOW_UNVERIFIED_PICKLES=1``, or
+- set ``keras.utils.data_utils.ALLOW_UNVERIFIED_PICKLES = True``,
+
+for files you trust. npz files of plain arrays (`mnist.npz`) are read with
+`allow_pickle=False` and need no opt-in.
 """
 
 import hashlib
 import os
 import shutil
 import tarfile
+import threading
 import zipfile
 from urllib.error import HTTPError, URLError
 from urllib.request import urlretrieve
 
 from .generic_utils import Progbar
 
-__all__ = ["DownloadError", "get_file", "validate_file", "get_hash", "keras_dir"]
+__all__ = [
+    "DownloadError",
+    "UnverifiedFileError",
+    "get_file",
+    "validate_file",
+    "get_hash",
+    "keras_dir",
+    "is_verified",
+    "check_unpickle_allowed",
+    "get_dataset_file",
+    "ALLOW_UNVERIFIED_PICKLES",
+]
+
+# The opt-in to unpickle files whose hash was not verified (see the module docstring).
+ALLOW_UNVERIFIED_PICKLES = False
+_ALLOW_ENV = "KERAS_ALLOW_UNVERIFIED_PICKLES"
+
+
+class UnverifiedFileError(ValueError):
+    """A pickle would be read from a file whose hash was not verified (see the module
+    docstring for the opt-in)."""
+
+
+# realpath -> stat signature of the file when its hash matched, or None for a folder
+# extracted from (or found next to) a verified archive. Per process.
+_VERIFIED = {}
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _signature(path):
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _mark_verified(path, folder=False):
+    real = os.path.realpath(path)
+    with _VERIFIED_LOCK:
+        _VERIFIED[real] = None if folder else _signature(real)
+
+
+def _forget(path):
+    with _VERIFIED_LOCK:
+        _VERIFIED.pop(os.path.realpath(path), None)
+
+
+def is_verified(path):
+    """True when `path` matched its hash in a `get_file` call of this process and has not
+    changed since, or lies in a folder extracted from such an archive."""
+    real = os.path.realpath(path)
+    with _VERIFIED_LOCK:
+        entries = dict(_VERIFIED)
+    if real in entries and entries[real] is not None:
+        try:
+            return _signature(real) == entries[real]
+        except OSError:
+            return False
+    probe = real
+    while True:
+        if probe in entries and entries[probe] is None:
+            return True
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return False
+        probe = parent
+
+
+def unverified_pickles_allowed():
+    """The opt-in: `ALLOW_UNVERIFIED_PICKLES` or ``KERAS_ALLOW_UNVERIFIED_PICKLES=1``."""
+    env = os.environ.get(_ALLOW_ENV, "").strip().lower()
+    return bool(ALLOW_UNVERIFIED_PICKLES) or env in ("1", "true", "yes", "on")
+
+
+def check_unpickle_allowed(path):
+    """Raises `UnverifiedFileError` unless `path` was verified against a pinned hash (see
+    `is_verified`) or the user opted in to unverified pickles."""
+    if is_verified(path) or unverified_pickles_allowed():
+        return
+    raise UnverifiedFileError(
+        "Refusing to unpickle %s: its hash was not verified against a published checksum (no checksum is "
+        "known for it, it is a cache file under a name of your own, or the archive it came from is no longer "
+        "in the cache), and unpickling runs code chosen by whoever wrote the file. If you trust the file, set "
+        "the environment variable %s=1 or keras.utils.data_utils.ALLOW_UNVERIFIED_PICKLES = True."
+        % (path, _ALLOW_ENV)
+    )
 
 
 class DownloadError(OSError):
@@ -86,8 +190,11 @@ def _extract(fpath, path, archive_format):
             if not tarfile.is_tarfile(fpath):
                 continue
             with tarfile.open(fpath) as archive:
-                kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                archive.extractall(path, **kwargs)
+                if hasattr(tarfile, "data_filter"):
+                    archive.extractall(path, filter="data")
+                else:  # no extraction filter (Python < 3.8.17): refuse what it would refuse
+                    _check_tar_members(archive, path)
+                    archive.extractall(path)
             return True
         if kind == "zip":
             if not zipfile.is_zipfile(fpath):
@@ -97,6 +204,17 @@ def _extract(fpath, path, archive_format):
             return True
         raise ValueError("Unknown archive format %r; expected 'tar' or 'zip'" % (kind,))
     return False
+
+
+def _check_tar_members(archive, path):
+    """Refuses members that would land outside `path` (absolute names, '..', links)."""
+    root = os.path.realpath(path)
+    for member in archive.getmembers():
+        target = os.path.realpath(os.path.join(root, member.name))
+        if os.path.commonpath([root, target]) != root or member.issym() or member.islnk() or member.isdev():
+            raise ValueError(
+                "Refusing to extract %r: it would land outside %s or is a link/device" % (member.name, path)
+            )
 
 
 def _download(fname, origin, fpath):
@@ -159,6 +277,10 @@ def get_file(
     # Returns
         Path to the downloaded file (or to the extracted folder with `untar`).
 
+    A file that matches the given hash (and a folder extracted from such an archive)
+    counts as verified for `check_unpickle_allowed` in this process; without a hash,
+    nothing is verified.
+
     # Raises
         DownloadError (an `OSError`): the download failed; the message names the URL
             and the path where a manually fetched copy can be put.
@@ -179,18 +301,25 @@ def get_file(
 
     download = False
     stale = False
+    verified = False
     if untar and os.path.exists(untar_fpath) and not os.path.exists(fpath):
-        download = False
+        download = False  # an extracted folder without its archive: nothing to verify
     elif os.path.exists(fpath):
-        if file_hash is not None and not validate_file(fpath, file_hash, hash_algorithm):
-            print(
-                "A local file was found, but it seems to be incomplete or outdated "
-                "(its %s hash does not match %s), so it is downloaded again."
-                % (_algorithm_for(file_hash, hash_algorithm), file_hash)
-            )
-            download = stale = True
+        if file_hash is not None:
+            if validate_file(fpath, file_hash, hash_algorithm):
+                verified = True
+            else:
+                print(
+                    "A local file was found, but it seems to be incomplete or outdated "
+                    "(its %s hash does not match %s), so it is downloaded again."
+                    % (_algorithm_for(file_hash, hash_algorithm), file_hash)
+                )
+                download = stale = True
     else:
         download = True
+    _forget(fpath)
+    if untar:
+        _forget(untar_fpath)
 
     if download:
         try:
@@ -208,13 +337,23 @@ def get_file(
             if reason == e.reason:
                 raise
             raise DownloadError(fname, origin, fpath, reason) from None
-        if file_hash is not None and not validate_file(fpath, file_hash, hash_algorithm):
-            actual = get_hash(fpath, _algorithm_for(file_hash, hash_algorithm))
-            os.remove(fpath)
-            raise ValueError(
-                "The file %s downloaded from %s has %s hash %s, expected %s; the file was removed."
-                % (fname, origin, _algorithm_for(file_hash, hash_algorithm), actual, file_hash)
-            )
+        if file_hash is not None:
+            if not validate_file(fpath, file_hash, hash_algorithm):
+                actual = get_hash(fpath, _algorithm_for(file_hash, hash_algorithm))
+                os.remove(fpath)
+                raise ValueError(
+                    "The file %s downloaded from %s has %s hash %s, expected %s; the file was removed."
+                    % (fname, origin, _algorithm_for(file_hash, hash_algorithm), actual, file_hash)
+                )
+            verified = True
+        if untar and os.path.exists(untar_fpath):
+            # A folder extracted from the archive this download replaces: extract again.
+            if os.path.isdir(untar_fpath) and not os.path.islink(untar_fpath):
+                shutil.rmtree(untar_fpath)
+            else:
+                os.remove(untar_fpath)
+    if verified:
+        _mark_verified(fpath)
 
     if untar:
         if not os.path.exists(untar_fpath):
@@ -228,8 +367,26 @@ def get_file(
                 elif os.path.isdir(untar_fpath):
                     shutil.rmtree(untar_fpath)
                 raise
+        if verified:
+            # Extracted from (or found next to) the archive that matched its hash.
+            _mark_verified(untar_fpath, folder=True)
         return untar_fpath
 
     if extract:
         _extract(fpath, datadir, archive_format)
     return fpath
+
+
+def get_dataset_file(fname, origin, file_hash=None, untar=False):
+    """`get_file` for `keras.datasets`: `file_hash` is the pinned hash of the file at
+    `origin` (None where none is published).
+
+    The cache file under the origin's own name (or the archive of an `untar` download)
+    must match it: a copy that does not is downloaded again, as `get_file` does. A
+    cache file the user put under a name of their own (`load_data(path='mine.pkl')`) is
+    used as it is and counts as unverified; a download into it is still verified.
+    """
+    canonical = untar or os.path.basename(fname) == origin.rsplit("/", 1)[-1]
+    if not canonical and os.path.exists(os.path.join(keras_dir(), "datasets", fname)):
+        return get_file(fname, origin=origin)
+    return get_file(fname, origin=origin, untar=untar, file_hash=file_hash)

@@ -222,35 +222,69 @@ def func_load(code, defaults=None, closure=None, globs=None):
     return types.FunctionType(code, globs, name=code.co_name, argdefs=defaults, closure=closure)
 
 
+def _named_function_allowlist():
+    """The functions a config may name with kind 'function' without `custom_objects`:
+    the public functions of `keras.activations`, `keras.objectives` and
+    `keras.metrics` (what a Lambda or Merge written by Keras 1 can legitimately
+    reference by name). Module internals, classes and helpers are not reachable."""
+    from .. import activations, metrics, objectives
+
+    allowed = {}
+    for module in (activations, objectives, metrics):
+        for name, value in vars(module).items():
+            if (
+                not name.startswith("_")
+                and name != "get"
+                and isinstance(value, types.FunctionType)
+                and value.__module__ == module.__name__
+            ):
+                allowed.setdefault(name, value)
+    return allowed
+
+
 def revive_function(value, kind, layer_name, what, custom_objects=None, safe_mode=True, globs=None):
     """A function argument of a layer config (Lambda's `function`, Merge's `mode`, ...)
     in Keras 1's encoding, revived.
 
-    `kind` is 'function' (looked up by name in `custom_objects`, the global custom
-    objects, then `globs`), 'lambda' (marshalled bytecode) or 'raw' (returned as is).
+    `kind` is 'function', 'lambda' (marshalled bytecode) or 'raw' (returned as is).
+
+    A 'function' is looked up by name in `custom_objects`, then the global custom
+    objects (`custom_object_scope`), then an explicit allowlist: the public functions of
+    `keras.activations`, `keras.objectives` and `keras.metrics`. It is never looked up
+    in a module's globals, so a file cannot name an internal helper (Keras 1 looked in
+    `keras.layers.core`'s / `keras.engine.topology`'s globals).
+
     Bytecode would run code taken from the config, so it is revived only when
     `custom_objects` holds a function under the layer's name (used instead of the
     bytecode), when this process itself serialised those exact bytes from a live function
     (`func_dump` remembers them: a same-script `to_json`/`model_from_json` or
-    `save`/`load_model` round trip), or when `safe_mode` is False.
+    `save`/`load_model` round trip), or when `safe_mode` is False. Revived bytecode sees
+    `globs` (the defining Keras module's globals, as in Keras 1) and the custom objects.
 
     # Raises
-        ValueError: bytecode in safe mode (naming the layer and how to opt in), an
-            unknown function name, or bytecode from another Python version.
+        ValueError: bytecode in safe mode (naming the layer and how to opt in), a
+            function name that is neither a custom object nor allowlisted, bytecode from
+            another Python version, or an unknown function type.
     """
-    lookup = dict(globs or {})
-    lookup.update(_GLOBAL_CUSTOM_OBJECTS)
-    if custom_objects:
-        lookup.update(custom_objects)
     if kind == "function":
-        if value not in lookup:
+        allowed = _named_function_allowlist()
+        allowed.update(_GLOBAL_CUSTOM_OBJECTS)
+        if custom_objects:
+            allowed.update(custom_objects)
+        if not isinstance(value, str) or value not in allowed:
             raise ValueError(
-                "Layer %s: unknown %s %r; pass it in `custom_objects`." % (layer_name, what, value)
+                "Layer %s: unknown %s %r; a function stored by name must be passed in `custom_objects` "
+                "(only Keras' activations, objectives and metrics are found without it)."
+                % (layer_name, what, value)
             )
-        return lookup[value]
+        return allowed[value]
     if kind == "lambda":
         if custom_objects and layer_name in custom_objects and callable(custom_objects[layer_name]):
             return custom_objects[layer_name]
+        lookup = dict(globs or {})
+        lookup.update(_GLOBAL_CUSTOM_OBJECTS)
+        if custom_objects:
+            lookup.update(custom_objects)
         code_text = value[0] if isinstance(value, (tuple, list)) and value else value
         own = _own_bytecode(code_text)
         if own is not None:
@@ -269,7 +303,7 @@ def revive_function(value, kind, layer_name, what, custom_objects=None, safe_mod
             raise ValueError("Layer '%s' (%s): %s" % (layer_name, what, e)) from e
     if kind == "raw":
         return value
-    raise TypeError("Layer %s: unknown function type %r for its %s" % (layer_name, kind, what))
+    raise ValueError("Layer %s: unknown function type %r for its %s" % (layer_name, kind, what))
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,17 +1,36 @@
 """HDF5 helpers: atomic writes, the overwrite prompt, array save/load, `HDF5Matrix`."""
 
 import contextlib
+import errno
+import itertools
 import os
+import secrets
+import stat
 import sys
-import tempfile
 
 import numpy as np
 
 
 def ask_to_proceed_with_overwrite(filepath):
-    """Asks on stdin whether to overwrite `filepath`; False when there is no terminal."""
-    if not sys.stdin or not sys.stdin.isatty():
-        return False
+    """Asks on the terminal whether to overwrite `filepath` (Keras 1's prompt).
+
+    # Returns
+        True to overwrite, False when the user answers "n".
+
+    # Raises
+        FileExistsError: there is no terminal to ask on (stdin is not a tty): saving
+            with `overwrite=False` over an existing file is refused loudly rather than
+            silently saving nothing.
+    """
+    try:
+        interactive = bool(sys.stdin) and sys.stdin.isatty()
+    except (ValueError, AttributeError):  # a closed or replaced stdin
+        interactive = False
+    if not interactive:
+        raise FileExistsError(
+            "%s already exists and overwrite=False, but there is no terminal to ask whether to "
+            "overwrite it: nothing was saved. Pass overwrite=True, or remove or rename the file." % filepath
+        )
     get_input = input
     overwrite = get_input("[WARNING] %s already exists - overwrite? [y/n]" % (filepath))
     while overwrite not in ["y", "n"]:
@@ -22,26 +41,133 @@ def ask_to_proceed_with_overwrite(filepath):
     return True
 
 
-@contextlib.contextmanager
-def atomic_h5(filepath):
-    """Opens a temporary HDF5 file next to `filepath` for writing and moves it over
-    `filepath` only when the block completes: a crash or an exception mid-save never
-    destroys the previous good file."""
-    import h5py
-
-    directory = os.path.dirname(os.path.abspath(filepath)) or "."
-    if not os.path.isdir(directory):
-        raise OSError("Cannot save to %s: directory %s does not exist" % (filepath, directory))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-" + os.path.basename(filepath) + "-", suffix=".h5", dir=directory)
-    os.close(fd)
+def _fsync_directory(directory):
+    """Flushes a directory entry change (a rename) to disk, where the platform can."""
+    if os.name != "posix":
+        return
     try:
-        with h5py.File(tmp, "w") as f:
-            yield f
-        os.replace(tmp, filepath)
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # Some file systems cannot fsync a directory (EINVAL / ENOTSUP): nothing more to do.
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF, errno.EACCES):
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(filepath, data):
+    """Writes `data` to `filepath` atomically and durably.
+
+    The bytes go to a new temporary file in the target's directory, which is fsynced,
+    renamed over the target (`os.replace`), and the directory is fsynced. A failure at
+    any point (a full disk: ENOSPC / EFBIG) raises `OSError`, leaves the previous file
+    untouched and removes the temporary file.
+
+    - A symbolic link is written through: the file it points to is replaced, the link
+      stays (the path is resolved with `os.path.realpath`).
+    - The replaced file's permission bits are kept (and its owner and group where this
+      process may set them); a new file gets the default mode of the umask (0644 under
+      umask 022), as `open(path, 'wb')` would give.
+
+    Returns the path written (the symlink's target for a link).
+    """
+    target = os.path.realpath(os.fspath(filepath))
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            errno.ENOENT, "Cannot save to %s: directory %s does not exist" % (filepath, directory)
+        )
+    if os.path.isdir(target):
+        raise IsADirectoryError(errno.EISDIR, "Cannot save to %s: it is a directory" % filepath)
+    try:
+        old = os.stat(target)
+    except FileNotFoundError:
+        old = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    base = os.path.basename(target)
+    for _ in range(100):
+        tmp = os.path.join(directory, ".tmp-%s-%s" % (base, secrets.token_hex(6)))
+        try:
+            # 0o666 filtered by the umask: a new file gets the default mode.
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(errno.EEXIST, "Cannot create a temporary file next to %s" % filepath)
+    try:
+        try:
+            if old is not None:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, stat.S_IMODE(old.st_mode))
+                else:
+                    os.chmod(tmp, stat.S_IMODE(old.st_mode))
+                if hasattr(os, "fchown"):
+                    st = os.fstat(fd)
+                    if (st.st_uid, st.st_gid) != (old.st_uid, old.st_gid):
+                        with contextlib.suppress(OSError):
+                            os.fchown(fd, old.st_uid, old.st_gid)
+                        # A set-id bit is cleared by a change of owner: set the mode again.
+                        with contextlib.suppress(OSError):
+                            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+            view = memoryview(data).cast("B")
+            try:
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            except OSError as e:
+                # os.write names no file: say which save failed (ENOSPC, EFBIG, EIO).
+                raise OSError(
+                    e.errno, "Cannot save %s: %s (the previous file is unchanged)" % (filepath, e.strerror)
+                ) from e
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    _fsync_directory(directory)
+    return target
+
+
+_memory_files = itertools.count()
+
+
+@contextlib.contextmanager
+def atomic_h5(filepath):
+    """Builds an HDF5 file in memory and writes it over `filepath` only when the block
+    completes (`atomic_write_bytes`): an exception mid-save, a full disk or a crash
+    never destroys the previous good file, and no temporary file is left behind.
+
+    The file is built with h5py's `core` driver without a backing store, so HDF5 itself
+    never writes to disk (HDF5 does not recover from a failed write when it closes a
+    file); its image is then written with ordinary I/O. The whole file is held in
+    memory while it is saved.
+    """
+    import h5py
+
+    target = os.path.realpath(os.fspath(filepath))
+    if not os.path.isdir(os.path.dirname(target)):
+        raise FileNotFoundError(
+            errno.ENOENT,
+            "Cannot save to %s: directory %s does not exist" % (filepath, os.path.dirname(target)),
+        )
+    # A unique name: the core driver tells open files apart by name; nothing is created.
+    name = "keras-in-memory-%d-%d-%s.h5" % (os.getpid(), next(_memory_files), os.path.basename(target))
+    f = h5py.File(name, "w", driver="core", backing_store=False)
+    try:
+        yield f
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    atomic_write_bytes(target, image)
 
 
 def save_array(array, name):
