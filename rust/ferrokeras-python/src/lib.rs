@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ferrokeras::graph::{Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{
     PyIOError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
@@ -44,8 +44,24 @@ fn guarded<T>(f: impl FnOnce() -> ferrokeras::Result<T>) -> PyResult<T> {
     }
 }
 
-/// numpy array (float32 or int32, any contiguity) -> engine value (copied).
+/// `obj` as an array the engine may read through a pointer: an ndarray that is
+/// C-contiguous and aligned is returned as is; any other ndarray (a misaligned buffer
+/// such as `np.frombuffer(b, 'f4', offset=1)`, a strided or packed structured-field
+/// view) is first copied by numpy into one that is (`numpy.require(obj, None, "CA")`),
+/// so no unaligned or mis-strided view is ever handed to ndarray or the kernels.
+fn readable<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    match obj.cast::<PyUntypedArray>() {
+        Ok(a) if !(a.is_aligned() && a.is_c_contiguous()) => {
+            let np = obj.py().import("numpy")?;
+            np.getattr("require")?.call1((obj, obj.py().None(), "CA"))
+        }
+        _ => Ok(obj.clone()),
+    }
+}
+
+/// numpy array (float32 or int32, any layout or alignment) -> engine value (copied).
 fn value_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    let obj = &readable(obj)?;
     if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
         let shape = a.shape().to_vec();
         let data = a.as_array().iter().copied().collect();
@@ -465,6 +481,7 @@ impl PyProgram {
             py.detach(|| prog.wait_unlocked());
         };
         for (i, obj) in inputs.iter().enumerate() {
+            let obj = &readable(obj)?;
             if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
                 let data = a
                     .as_slice()
