@@ -305,6 +305,11 @@ impl Conv2d {
                         if hi < g.ow {
                             dst[hi..].fill(0.0);
                         }
+                        if lo >= hi {
+                            // every tap of this row falls in the padding (a dilated
+                            // kernel wider than the padded input reaches past it)
+                            continue;
+                        }
                         if sw == 1 {
                             let s0 = (lo as isize + dx) as usize;
                             let (s, d) = (&src[s0..s0 + (hi - lo)], &mut dst[lo..hi]);

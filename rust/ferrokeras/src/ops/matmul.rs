@@ -428,6 +428,9 @@ impl Op for BiasAdd {
         let (x, b) = (inputs[0], inputs[1]);
         let (outer, c, inner) = self.split(&x.shape)?;
         let act = self.act;
+        if out.f.is_empty() {
+            return Ok(()); // a zero-size axis (Dense(0)): nothing to add
+        }
         if inner == 1 {
             if out.f.len() >= PAR_MIN && c > 0 && rayon::current_thread_index().is_none() {
                 // Row blocks of ~16K elements claimed by the caller and the pool (the
@@ -481,6 +484,9 @@ impl Op for BiasAdd {
             return Ok(());
         }
         let (outer, c, inner) = self.split(&inputs[0].shape)?;
+        if c == 0 {
+            return Ok(());
+        }
         if inner == 1 {
             if act == Act::Linear {
                 col_sums(&g[..outer * c], gin);
