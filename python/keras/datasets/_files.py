@@ -5,36 +5,76 @@ inside them load under Python 3 with ``encoding='latin1'`` (numpy's documented c
 its own arrays). Later Keras releases moved to ``.npz``/``.json`` files; a `path` with
 those extensions is read in that format instead.
 
-Pickles are read only from files whose hash `get_file` verified, or after the opt-in
-described in `keras.utils.data_utils` (``KERAS_ALLOW_UNVERIFIED_PICKLES=1``).
+Every pickle (a ``.pkl``/``.pkl.gz`` file, a CIFAR batch, an object array in an ``.npz``)
+is read with the restricted unpickler of `._safe_pickle`, which imports nothing and
+accepts only tuples, lists, dicts, strings, numbers and numpy arrays/dtypes/scalars: a
+file that names any other global raises `UnsafePickleError` (a `pickle.UnpicklingError`)
+naming it and the file, whether or not the file's hash was verified (a file that matched
+its pinned hash is what Keras published; it holds nothing more). There is no opt-in to a
+general unpickler: Keras' own files never need one.
 """
 
 import gzip
-import pickle
+import zipfile
 
 import numpy as np
 
-from ..utils.data_utils import check_unpickle_allowed, is_verified, unverified_pickles_allowed
+from ..utils.data_utils import UnsafePickleError
+from . import _safe_pickle
 
 
-def load_pickle(path):
-    check_unpickle_allowed(path)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
+def _open(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def load_pickle(path, encoding="latin1"):
+    """The object pickled in `path` (gzip-compressed when it ends with ``.gz``), read with
+    the restricted unpickler."""
+    with _open(path) as f:
+        return _safe_pickle.load(f, path, encoding=encoding)
+
+
+def _read_npy_header(f):
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    try:  # 3.0 (utf-8 field names): no public reader
+        from numpy.lib._format_impl import _read_array_header
+    except ImportError:  # NumPy 1
+        _read_array_header = np.lib.format._read_array_header
+    return _read_array_header(f, version)
+
+
+def _read_npz_member(zf, name, source):
+    with zf.open(name) as f:
+        if f.read(len(np.lib.format.MAGIC_PREFIX)) != np.lib.format.MAGIC_PREFIX:
+            return zf.read(name)  # not an array (np.load returns such members as bytes)
+    with zf.open(name) as f:
+        shape, _, dtype = _read_npy_header(f)
+        if dtype.hasobject:  # the rest of the member is a pickle of the array
+            array = _safe_pickle.load(f, source, encoding="latin1")
+            if not isinstance(array, np.ndarray) or array.shape != tuple(shape) or array.dtype != dtype:
+                raise UnsafePickleError(
+                    "Refusing to read %s: its pickle is not the %s array of shape %s its header declares"
+                    % (source, dtype, tuple(shape))
+                )
+            return array
+    with zf.open(name) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
 
 
 def load_npz(path):
-    """The arrays of an npz file; object arrays (pickled) only from a verified file or
-    after the opt-in, plain arrays always."""
-    trusted = is_verified(path) or unverified_pickles_allowed()
-    with np.load(path, allow_pickle=trusted) as f:
-        try:
-            return {k: f[k] for k in f.files}
-        except ValueError as e:
-            if trusted or "allow_pickle" not in str(e):
-                raise
-    check_unpickle_allowed(path)  # raises UnverifiedFileError, naming the opt-in
+    """The arrays of an npz file, as `np.load` returns them: plain arrays read with
+    `allow_pickle=False`, object arrays with the restricted unpickler."""
+    with zipfile.ZipFile(path) as zf:
+        return {
+            (name[:-4] if name.endswith(".npy") else name): _read_npz_member(
+                zf, name, "%s (%s)" % (path, name)
+            )
+            for name in zf.namelist()
+        }
 
 
 def object_array(seqs):

@@ -1,19 +1,18 @@
 """CIFAR batch files (the `cifar-*-python` pickles)."""
 
-import pickle
-
 import numpy as np
 
-from ..utils.data_utils import check_unpickle_allowed
+from ._files import load_pickle
 
 
 def load_batch(fpath, label_key="labels"):
     """Reads one CIFAR batch pickle: returns `(data, labels)`, data uint8 of shape
-    (N, 3, 32, 32) and labels as the pickle holds them (a list). Only from a folder
-    extracted from the verified archive, or after the opt-in of `keras.utils.data_utils`."""
-    check_unpickle_allowed(fpath)
-    with open(fpath, "rb") as f:
-        d = pickle.load(f, encoding="bytes")
+    (N, 3, 32, 32) and labels as the pickle holds them (a list). Read with the restricted
+    unpickler of `._safe_pickle` (Python 2 `str` as bytes, as Keras 1 read them), so a
+    folder whose archive is no longer in the cache needs no opt-in."""
+    d = load_pickle(fpath, encoding="bytes")
+    if not isinstance(d, dict):
+        raise ValueError("%s is not a CIFAR batch (a pickled dict)" % fpath)
     d = {(k.decode("utf8") if isinstance(k, bytes) else k): v for k, v in d.items()}
     data = np.asarray(d["data"])
     labels = d[label_key]

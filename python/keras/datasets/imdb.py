@@ -25,7 +25,7 @@ _ORIGINS = {
 
 def _fetch(path, default):
     # The md5s Keras published; a cache file under a name of its own is used unverified
-    # (its pickle then needs the opt-in of keras.utils.data_utils).
+    # (its pickle, like every dataset pickle, is read with the restricted unpickler).
     origin, md5 = _ORIGINS.get(path.rsplit("/", 1)[-1], _ORIGINS[default])
     return get_dataset_file(path, origin, md5)
 

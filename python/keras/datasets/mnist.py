@@ -7,9 +7,9 @@ _ORIGINS = {
     "mnist.pkl.gz": "https://s3.amazonaws.com/img-datasets/mnist.pkl.gz",
     "mnist.npz": "https://s3.amazonaws.com/img-datasets/mnist.npz",
 }
-# Published checksums: none for Keras 1's mnist.pkl.gz (its pickle loads only after the
-# opt-in of keras.utils.data_utils); mnist.npz's SHA-256 (the file whose md5 Keras 2
-# published, 8a61469f7ea1b51cbae51d4f78837e45).
+# Published checksums: none for Keras 1's mnist.pkl.gz (its pickle is read with the
+# restricted unpickler of ._safe_pickle, like every dataset pickle); mnist.npz's SHA-256
+# (the file whose md5 Keras 2 published, 8a61469f7ea1b51cbae51d4f78837e45).
 _HASHES = {
     "mnist.pkl.gz": None,
     "mnist.npz": "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",

@@ -12,8 +12,8 @@ _ORIGINS = {
     "reuters_word_index.pkl": "https://s3.amazonaws.com/text-datasets/reuters_word_index.pkl",
     "reuters_word_index.json": "https://s3.amazonaws.com/text-datasets/reuters_word_index.json",
 }
-# The md5s Keras published (none for Keras 1's pickles: they load only after the opt-in of
-# keras.utils.data_utils).
+# The md5s Keras published (none for Keras 1's pickles; they, like every dataset pickle,
+# are read with the restricted unpickler of ._safe_pickle).
 _HASHES = {
     "reuters.npz": "87aedbeb0cb229e378797a632c1997b6",
     "reuters_word_index.json": "4d44cc38712099c9e383dc6e5f11a921",

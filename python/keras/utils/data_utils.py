@@ -10,24 +10,29 @@ manually fetched copy can be put, instead of a traceback from inside urllib.
 `get_file` checks a file against `md5_hash` / `file_hash` when one is given (a cached
 copy that does not match is downloaded again; a download that does not match is removed
 and raises ValueError) and remembers, for this process, which files (and which folders
-extracted from a verified archive) matched. `keras.datasets` pins the hash of every file
-it fetches whose hash is published and reads pickles (`pickle.load`,
-`np.load(allow_pickle=True)`) only from verified files: unpickling runs code chosen by
-whoever wrote the file, so a file fetched over plain http, from a compromised mirror, or
-put in the cache by hand is refused with `UnverifiedFileError` (a ValueError). Files
-without a published hash (Keras 1's `mnist.pkl.gz`, `reuters.pkl`,
-`reuters_word_index.pkl`), cache files under a name of your own, and CIFAR folders whose
-archive is no longer in the cache are read only after an explicit opt-in:
+extracted from a verified archive) matched (`is_verified`). `keras.datasets` pins the
+hash of every file it fetches whose hash is published.
 
-- set the environment variable ``KERAS_ALLOW_UNVERIFIED_PICKLES=1``, or
-- set ``keras.utils.data_utils.ALLOW_UNVERIFIED_PICKLES = True``,
-
-for files you trust. npz files of plain arrays (`mnist.npz`) are read with
-`allow_pickle=False` and need no opt-in.
+Unpickling with a general unpickler runs code chosen by whoever wrote the file, and
+Keras 1's own files cannot all be verified: `mnist.pkl.gz`, `reuters.pkl` and
+`reuters_word_index.pkl` have no published hash, a user may keep a subset under a name of
+their own, and a CIFAR folder outlives the archive it was extracted from. So
+`keras.datasets` reads every pickle (the `.pkl`/`.pkl.gz` files, the CIFAR batches, the
+object arrays of `imdb.npz`/`reuters.npz`) with a restricted unpickler
+(`keras.datasets._safe_pickle`) that imports nothing and accepts only what those files
+hold: tuples, lists, dicts, strings and numbers (pickle opcodes) and numpy arrays, dtypes
+and scalars, built from checked values. Anything else raises `UnsafePickleError` (a
+`pickle.UnpicklingError`) naming the global and the file, before anything is imported.
+This holds for files whose hash matched too (they are what Keras published and hold
+nothing more), so no Keras file needs an opt-in, and there is none: the
+``KERAS_ALLOW_UNVERIFIED_PICKLES`` variable that an earlier development version read is
+ignored, and no setting makes `keras.datasets` run a general unpickler. npz members of
+plain dtypes are read with `allow_pickle=False`.
 """
 
 import hashlib
 import os
+import pickle
 import shutil
 import tarfile
 import threading
@@ -39,25 +44,19 @@ from .generic_utils import Progbar
 
 __all__ = [
     "DownloadError",
-    "UnverifiedFileError",
+    "UnsafePickleError",
     "get_file",
     "validate_file",
     "get_hash",
     "keras_dir",
     "is_verified",
-    "check_unpickle_allowed",
     "get_dataset_file",
-    "ALLOW_UNVERIFIED_PICKLES",
 ]
 
-# The opt-in to unpickle files whose hash was not verified (see the module docstring).
-ALLOW_UNVERIFIED_PICKLES = False
-_ALLOW_ENV = "KERAS_ALLOW_UNVERIFIED_PICKLES"
 
-
-class UnverifiedFileError(ValueError):
-    """A pickle would be read from a file whose hash was not verified (see the module
-    docstring for the opt-in)."""
+class UnsafePickleError(pickle.UnpicklingError):
+    """A dataset pickle holds something outside what `keras.datasets`' restricted
+    unpickler reads (see the module docstring); the message names it and the file."""
 
 
 # realpath -> stat signature of the file when its hash matched, or None for a folder
@@ -101,26 +100,6 @@ def is_verified(path):
         if parent == probe:
             return False
         probe = parent
-
-
-def unverified_pickles_allowed():
-    """The opt-in: `ALLOW_UNVERIFIED_PICKLES` or ``KERAS_ALLOW_UNVERIFIED_PICKLES=1``."""
-    env = os.environ.get(_ALLOW_ENV, "").strip().lower()
-    return bool(ALLOW_UNVERIFIED_PICKLES) or env in ("1", "true", "yes", "on")
-
-
-def check_unpickle_allowed(path):
-    """Raises `UnverifiedFileError` unless `path` was verified against a pinned hash (see
-    `is_verified`) or the user opted in to unverified pickles."""
-    if is_verified(path) or unverified_pickles_allowed():
-        return
-    raise UnverifiedFileError(
-        "Refusing to unpickle %s: its hash was not verified against a published checksum (no checksum is "
-        "known for it, it is a cache file under a name of your own, or the archive it came from is no longer "
-        "in the cache), and unpickling runs code chosen by whoever wrote the file. If you trust the file, set "
-        "the environment variable %s=1 or keras.utils.data_utils.ALLOW_UNVERIFIED_PICKLES = True."
-        % (path, _ALLOW_ENV)
-    )
 
 
 class DownloadError(OSError):
@@ -278,8 +257,8 @@ def get_file(
         Path to the downloaded file (or to the extracted folder with `untar`).
 
     A file that matches the given hash (and a folder extracted from such an archive)
-    counts as verified for `check_unpickle_allowed` in this process; without a hash,
-    nothing is verified.
+    counts as verified (`is_verified`) in this process; without a hash, nothing is
+    verified.
 
     # Raises
         DownloadError (an `OSError`): the download failed; the message names the URL
@@ -384,7 +363,8 @@ def get_dataset_file(fname, origin, file_hash=None, untar=False):
     The cache file under the origin's own name (or the archive of an `untar` download)
     must match it: a copy that does not is downloaded again, as `get_file` does. A
     cache file the user put under a name of their own (`load_data(path='mine.pkl')`) is
-    used as it is and counts as unverified; a download into it is still verified.
+    used as it is and counts as unverified (its pickle is read with the restricted
+    unpickler only); a download into it is still verified.
     """
     canonical = untar or os.path.basename(fname) == origin.rsplit("/", 1)[-1]
     if not canonical and os.path.exists(os.path.join(keras_dir(), "datasets", fname)):

@@ -3,8 +3,10 @@ in ../shared/data (MNIST IDX files, IMDB reviews and word index) into a temporar
 ~/.keras/datasets; no test touches the network (urlretrieve raises if it is reached).
 
 Files built here cannot match the published checksums, so they are either put under names
-of their own (used as they are) or the test pins their own hash; their pickles load with
-the opt-in KERAS_ALLOW_UNVERIFIED_PICKLES=1 (the `trusted` fixture)."""
+of their own (used as they are), put under Keras 1 names that have no published checksum
+(mnist.pkl.gz, reuters.pkl, reuters_word_index.pkl), or the test pins their own hash. Their
+pickles load without any opt-in: keras.datasets reads every pickle with a restricted
+unpickler (see tests/keras/test_reliability_datasets.py for what it refuses)."""
 
 import gzip
 import json
@@ -40,13 +42,6 @@ def cache(tmp_path, monkeypatch):
     return d
 
 
-@pytest.fixture
-def trusted(cache, monkeypatch):
-    """`cache`, with the opt-in to read pickles from files whose hash was not verified."""
-    monkeypatch.setenv("KERAS_ALLOW_UNVERIFIED_PICKLES", "1")
-    return cache
-
-
 # --------------------------------------------------------------------------------------
 # MNIST
 
@@ -59,8 +54,7 @@ def _mnist_arrays():
     return X, y
 
 
-def test_mnist_pkl_gz(trusted):
-    cache = trusted
+def test_mnist_pkl_gz(cache):
     X, y = _mnist_arrays()
     # Keras 1's file: a protocol-2 pickle of ((X_train, y_train), (X_test, y_test)).
     with gzip.open(cache / "mnist.pkl.gz", "wb", compresslevel=1) as f:
@@ -109,11 +103,7 @@ def _py2_pickle_of_str_dict(d):
     out = [b"\x80\x02}(", b""]
     for k, v in d.items():
         kb = k.encode("utf-8")
-        out.append(
-            (b"U" + bytes([len(kb)]))
-            if len(kb) < 256
-            else (b"T" + struct.pack("<i", len(kb)))
-        )
+        out.append((b"U" + bytes([len(kb)])) if len(kb) < 256 else (b"T" + struct.pack("<i", len(kb))))
         out.append(kb)
         out.append(b"J" + struct.pack("<i", v))
     out.append(b"u.")
@@ -150,8 +140,7 @@ def imdb_raw():
 
 
 @pytest.fixture
-def imdb_cache(trusted, imdb_raw):
-    cache = trusted
+def imdb_cache(cache, imdb_raw):
     word_index, data = imdb_raw
     # Not named imdb_full.pkl / imdb_word_index.pkl: get_file checks those names against
     # the md5 of Keras' own files, which a file rebuilt from the review subset cannot match.
@@ -221,9 +210,7 @@ def test_imdb_defaults_shift_and_shuffle(imdb_cache, imdb_raw):
 
 def test_imdb_nb_words_maxlen_skip_top(imdb_cache, imdb_raw):
     _, data = imdb_raw
-    (X_train, y_train), (X_test, y_test) = imdb.load_data(
-        IMDB_PKL, nb_words=1000, maxlen=120, skip_top=10
-    )
+    (X_train, y_train), (X_test, y_test) = imdb.load_data(IMDB_PKL, nb_words=1000, maxlen=120, skip_top=10)
     raw_train, lab_train = data["train"]
     raw_test = data["test"][0]
     # maxlen keeps sequences shorter than maxlen, start character included.
@@ -248,9 +235,7 @@ def test_imdb_oov_none_start_none_index_from(imdb_cache, imdb_raw):
     raw = data["train"][0][_keras1_permutation(2000, 113)[0]]
     (X_train, _), _ = imdb.load_data(IMDB_PKL, nb_words=50, oov_char=None)
     assert X_train[0] == [1] + [w + 3 for w in raw if w + 3 < 50]
-    (X_train, _), _ = imdb.load_data(
-        IMDB_PKL, start_char=None, index_from=0, nb_words=100
-    )
+    (X_train, _), _ = imdb.load_data(IMDB_PKL, start_char=None, index_from=0, nb_words=100)
     assert X_train[0] == [w if w < 100 else 2 for w in raw]
     with pytest.raises(ValueError, match="maxlen=2"):
         imdb.load_data(IMDB_PKL, maxlen=2)
@@ -262,15 +247,12 @@ def test_imdb_word_index_py2_pickle_and_json(imdb_cache, imdb_raw):
     assert len(word_index) == 88584
     # The later JSON file: its md5 is the checksum Keras records for it, so get_file's
     # md5 check passes on the real bytes.
-    shutil.copy(
-        shared_data("imdb/imdb_word_index.json"), imdb_cache / "imdb_word_index.json"
-    )
+    shutil.copy(shared_data("imdb/imdb_word_index.json"), imdb_cache / "imdb_word_index.json")
     wi = imdb.get_word_index("imdb_word_index.json")
     assert wi == imdb_raw[0]
 
 
-def test_imdb_npz(trusted, imdb_raw):
-    cache = trusted
+def test_imdb_npz(cache, imdb_raw):
     _, data = imdb_raw
 
     def obj(seqs):
@@ -297,16 +279,13 @@ def test_imdb_npz(trusted, imdb_raw):
 # IMDB reviews with the star rating as a multi-class label.
 
 
-def test_reuters_pkl(trusted, imdb_raw):
-    cache = trusted
+def test_reuters_pkl(cache, imdb_raw):
     _, data = imdb_raw
     seqs = data["train"][0][:500]
     labels = [i % 46 for i in range(500)]
     with open(cache / "reuters.pkl", "wb") as f:
         pickle.dump((seqs, labels), f, protocol=2)
-    (X_train, y_train), (X_test, y_test) = reuters.load_data(
-        nb_words=200, test_split=0.2
-    )
+    (X_train, y_train), (X_test, y_test) = reuters.load_data(nb_words=200, test_split=0.2)
     assert len(X_train) == 400 and len(X_test) == 100
     perm = _keras1_permutation(500, 113)
     for k in (0, 399):
@@ -363,8 +342,7 @@ def test_cifar10_untar_and_orderings(cache, monkeypatch):
             "cifar-10-batches-py/test_batch",
             {b"data": img[50:].reshape(10, -1), b"labels": labels[50:]},
         )
-    # The archive built here stands in for the real one: pin its own SHA-256 (no opt-in:
-    # the batches come from a verified archive).
+    # The archive built here stands in for the real one: pin its own SHA-256.
     monkeypatch.setattr(
         cifar10,
         "CIFAR10_SHA256",
@@ -388,8 +366,8 @@ def test_cifar10_untar_and_orderings(cache, monkeypatch):
         K.set_image_dim_ordering(old)
 
 
-def test_cifar100_label_modes(trusted):
-    cache = trusted  # an extracted folder without its archive: nothing to verify
+def test_cifar100_label_modes(cache):
+    # An extracted folder without its archive: nothing verifies it, and none is needed.
     img, labels = _cifar_images(30)
     d = cache / "cifar-100-python"
     d.mkdir()
