@@ -1,0 +1,90 @@
+//! The machine's single-core f32 FMA peak, measured: 16 independent vector FMA chains
+//! (enough to cover the FMA latency on two ports) timed in this thread's CPU time, so
+//! the figure holds while other processes share the cores. The kernel figures of the
+//! README (gemm, conv, LSTM step) are quoted as a percentage of this.
+//!
+//! Run: `cargo run --release -p ferrokeras-benches --example fma_peak`
+
+use ferrokeras_benches::thread_cpu_seconds;
+
+/// FLOPs of one call of a kernel below (16 chains x `iters` FMAs x lanes x 2).
+fn flops(iters: usize, lanes: usize) -> f64 {
+    (16 * iters * lanes * 2) as f64
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn chains512(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm512_set1_ps(0.999_999);
+    let a = _mm512_set1_ps(1e-7);
+    let mut acc = [_mm512_set1_ps(1.0); 16];
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm512_fmadd_ps(*v, m, a);
+        }
+    }
+    let mut s = _mm512_setzero_ps();
+    for v in acc {
+        s = _mm512_add_ps(s, v);
+    }
+    _mm512_reduce_add_ps(s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn chains256(iters: usize) -> f32 {
+    use std::arch::x86_64::*;
+    let m = _mm256_set1_ps(0.999_999);
+    let a = _mm256_set1_ps(1e-7);
+    let mut acc = [_mm256_set1_ps(1.0); 16];
+    for _ in 0..iters {
+        for v in acc.iter_mut() {
+            *v = _mm256_fmadd_ps(*v, m, a);
+        }
+    }
+    let mut out = [0.0f32; 8];
+    let mut s = _mm256_setzero_ps();
+    for v in acc {
+        s = _mm256_add_ps(s, v);
+    }
+    _mm256_storeu_ps(out.as_mut_ptr(), s);
+    out.iter().sum()
+}
+
+fn best_of(reps: usize, f: impl Fn() -> f32) -> f64 {
+    let mut best = f64::MAX;
+    let mut sink = 0.0f32;
+    for _ in 0..reps {
+        let t0 = thread_cpu_seconds();
+        sink += f();
+        best = best.min(thread_cpu_seconds() - t0);
+    }
+    std::hint::black_box(sink);
+    best
+}
+
+fn main() {
+    let iters = 20_000_000;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F.
+            let s = best_of(5, || unsafe { chains512(iters) });
+            println!(
+                "AVX-512 FMA peak, one core: {:.1} GFLOP/s",
+                flops(iters, 16) / s / 1e9
+            );
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has AVX2 and FMA.
+            let s = best_of(5, || unsafe { chains256(iters) });
+            println!(
+                "AVX2 FMA peak, one core: {:.1} GFLOP/s",
+                flops(iters, 8) / s / 1e9
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    println!("fma_peak measures x86_64 vector units only");
+}
