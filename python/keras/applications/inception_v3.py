@@ -7,12 +7,13 @@ from .. import backend as K
 from ..engine.topology import merge
 from ..engine.training import Model
 from ..layers import AveragePooling2D, BatchNormalization, Convolution2D, Dense, Flatten, MaxPooling2D
-from .imagenet_utils import (
+from .imagenet_utils import (  # noqa: F401  (decode_predictions: Keras 1.2.2 re-exported it here)
     _check_weights_argument,
     _image_input,
     _load_weights,
     _model_inputs,
     _obtain_input_shape,
+    decode_predictions,
 )
 
 

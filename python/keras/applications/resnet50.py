@@ -14,12 +14,14 @@ from ..layers import (
     MaxPooling2D,
     ZeroPadding2D,
 )
-from .imagenet_utils import (
+from .imagenet_utils import (  # noqa: F401  (preprocess_input, decode_predictions: Keras 1.2.2 re-exported them here)
     _check_weights_argument,
     _image_input,
     _load_weights,
     _model_inputs,
     _obtain_input_shape,
+    decode_predictions,
+    preprocess_input,
 )
 
 

@@ -1,5 +1,6 @@
 """VGG16 (Simonyan & Zisserman, 2014) with Keras 1.2.2's layer names."""
 
+from .imagenet_utils import decode_predictions, preprocess_input  # noqa: F401  (Keras 1.2.2 re-exported them here)
 from .vgg19 import _vgg
 
 

@@ -4,12 +4,14 @@ builder shared with VGG16."""
 from .. import backend as K
 from ..engine.training import Model
 from ..layers import Convolution2D, Dense, Flatten, MaxPooling2D
-from .imagenet_utils import (
+from .imagenet_utils import (  # noqa: F401  (preprocess_input, decode_predictions: Keras 1.2.2 re-exported them here)
     _check_weights_argument,
     _image_input,
     _load_weights,
     _model_inputs,
     _obtain_input_shape,
+    decode_predictions,
+    preprocess_input,
 )
 
 _WIDTHS = (64, 128, 256, 512, 512)

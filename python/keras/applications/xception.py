@@ -17,12 +17,13 @@ from ..layers import (
     MaxPooling2D,
     SeparableConvolution2D,
 )
-from .imagenet_utils import (
+from .imagenet_utils import (  # noqa: F401  (decode_predictions: Keras 1.2.2 re-exported it here)
     _check_weights_argument,
     _image_input,
     _load_weights,
     _model_inputs,
     _obtain_input_shape,
+    decode_predictions,
 )
 from .inception_v3 import preprocess_input  # noqa: F401  (Keras 1 exposed it here too)
 

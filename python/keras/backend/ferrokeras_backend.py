@@ -157,6 +157,13 @@ class Tensor:
     def __getitem__(self, key):
         return _getitem(self, key)
 
+    def __iter__(self):
+        # Without this Python would iterate through __getitem__(0), (1), ... forever
+        # on a dynamic axis; TensorFlow's tensors refuse iteration the same way.
+        raise TypeError(
+            "a symbolic tensor is not iterable; index it (x[i]) or unstack it explicitly"
+        )
+
 
 class Variable(Tensor):
     """A variable of the graph's store."""
@@ -1015,8 +1022,12 @@ def function(inputs, outputs, updates=None, inference=False, **kwargs):
 
 
 def gradients(loss, variables):
-    """Gradient tensors of the scalar ``loss`` with respect to each variable."""
+    """Gradient tensors of the scalar ``loss`` with respect to each variable. A single
+    tensor instead of a list gives a single gradient (as Theano's ``grad`` did, which
+    Keras 1 scripts such as the style-transfer and deep-dream examples rely on)."""
     loss = _to_tensor(loss)
+    if isinstance(variables, Tensor):
+        return gradients(loss, [variables])[0]
     ids = [_to_tensor(v).node for v in variables]
     return [Tensor(n) for n in _graph().gradients(loss.node, ids)]
 
