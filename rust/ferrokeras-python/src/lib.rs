@@ -12,7 +12,7 @@ use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{
-    PyIOError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
+    PyIOError, PyMemoryError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -24,6 +24,7 @@ fn to_py(e: Error) -> PyErr {
         Error::Type(m) => PyTypeError::new_err(m),
         Error::Unsupported(m) => PyNotImplementedError::new_err(m),
         Error::Io(m) => PyIOError::new_err(m),
+        Error::Memory(m) => PyMemoryError::new_err(m),
     }
 }
 

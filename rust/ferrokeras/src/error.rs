@@ -22,6 +22,9 @@ pub enum Error {
     /// File and I/O problems (Python `IOError`).
     #[error("{0}")]
     Io(String),
+    /// A buffer that could not be allocated (Python `MemoryError`).
+    #[error("{0}")]
+    Memory(String),
 }
 
 /// `Err(Error::Shape(format!(...)))` in one token.

@@ -194,7 +194,7 @@ impl Value {
                 ))
             })?;
         let oom = |_| {
-            Error::Value(format!(
+            Error::Memory(format!(
                 "cannot allocate a tensor of shape {} ({} elements): out of memory",
                 fmt_dims(shape),
                 n
