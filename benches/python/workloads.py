@@ -39,6 +39,7 @@ WORKLOADS = {
     "w3_mnist_mlp": dict(kind="train", n=6000, batch=128, model="w3_mnist_mlp"),
     "w4_vgg_small": dict(kind="train", n=512, batch=32, model="w4_vgg_small"),
     "w4_vgg_100": dict(kind="train", n=128, batch=32, model="w4_vgg_100"),
+    "w4_vgg_small_tf": dict(kind="train", n=512, batch=32, model="w4_vgg_small_tf"),
     "w5_imdb_lstm": dict(kind="train", n=1024, batch=32, model="w5_imdb_lstm"),
     "w6_stacked_lstm": dict(kind="train", n=1000, batch=64, model="w6_stacked_lstm"),
     "w7_gru_seq": dict(kind="train", n=256, batch=16, model="w7_gru_seq"),
@@ -65,6 +66,7 @@ DATA = {
     "w3_mnist_mlp": (("float", (784,)), ("classes", 10)),
     "w4_vgg_small": (("float", (3, 32, 32)), ("classes", 10)),
     "w4_vgg_100": (("float", (3, 100, 100)), ("classes", 10)),
+    "w4_vgg_small_tf": (("float", (32, 32, 3)), ("classes", 10)),
     "w5_imdb_lstm": (("tokens", 20000, 80), ("binary",)),
     "w6_stacked_lstm": (("float", (8, 16)), ("classes", 10)),
     "w7_gru_seq": (("tokens", 10000, 16), ("classes", 10000)),
@@ -126,21 +128,23 @@ def build_model(model):
         m.add(Dropout(0.2))
         m.add(Dense(10, activation="softmax"))
         m.compile(optimizer="rmsprop", loss="categorical_crossentropy")
-    elif model in ("w4_vgg_small", "w4_vgg_100"):
+    elif model in ("w4_vgg_small", "w4_vgg_100", "w4_vgg_small_tf"):
         from keras.layers import Convolution2D, Flatten, MaxPooling2D
 
-        hw = 32 if model == "w4_vgg_small" else 100
-        m.add(Convolution2D(32, 3, 3, border_mode="valid", input_shape=(3, hw, hw)))
+        hw = 100 if model == "w4_vgg_100" else 32
+        do = "tf" if model.endswith("_tf") else "th"
+        shape = (hw, hw, 3) if do == "tf" else (3, hw, hw)
+        m.add(Convolution2D(32, 3, 3, border_mode="valid", input_shape=shape, dim_ordering=do))
         m.add(Activation("relu"))
-        m.add(Convolution2D(32, 3, 3))
+        m.add(Convolution2D(32, 3, 3, dim_ordering=do))
         m.add(Activation("relu"))
-        m.add(MaxPooling2D(pool_size=(2, 2)))
+        m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering=do))
         m.add(Dropout(0.25))
-        m.add(Convolution2D(64, 3, 3, border_mode="valid"))
+        m.add(Convolution2D(64, 3, 3, border_mode="valid", dim_ordering=do))
         m.add(Activation("relu"))
-        m.add(Convolution2D(64, 3, 3))
+        m.add(Convolution2D(64, 3, 3, dim_ordering=do))
         m.add(Activation("relu"))
-        m.add(MaxPooling2D(pool_size=(2, 2)))
+        m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering=do))
         m.add(Dropout(0.25))
         m.add(Flatten())
         m.add(Dense(256))

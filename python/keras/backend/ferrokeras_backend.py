@@ -1228,7 +1228,8 @@ def conv2d(
     """2-D convolution. 'th': x (N, C, H, W), kernel (nb_filter, stack, rows, cols),
     a true convolution (kernel flipped, as Keras 1 on Theano); 'tf': x (N, H, W, C),
     kernel (rows, cols, stack, nb_filter), a cross-correlation (as Keras 1 on
-    TensorFlow). One engine node (plus layout permutes for 'tf')."""
+    TensorFlow). One engine node in either ordering: 'tf' runs the engine's
+    channels-last convolution (``layout="nhwc"``), with no permute around it."""
     ordering = _ordering(dim_ordering)
     x = _float(x)
     kernel = _float(kernel)
@@ -1244,21 +1245,18 @@ def conv2d(
     else:
         h, w = xs[1], xs[2]
         kh, kw = ks[0], ks[1]
-        x = permute_dimensions(x, (0, 3, 1, 2))
     pt, pb = _conv_pads(h, kh, strides[0], border_mode, dil[0])
     pl, pr = _conv_pads(w, kw, strides[1], border_mode, dil[1])
-    out = _op(
+    return _op(
         "conv2d",
         [x, kernel],
+        layout="nchw" if ordering == "th" else "nhwc",
         strides=list(strides),
         pads=[pt, pb, pl, pr],
         dilation=list(dil),
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
 
 
 def conv1d(x, kernel, stride=1, border_mode="valid", image_shape=None, filter_shape=None):

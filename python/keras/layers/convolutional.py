@@ -15,7 +15,8 @@ convolution (a cross-correlation), as it is built on ``K.conv2d(..., dim_orderin
 A convolution is one engine ``conv2d`` node (an implicit gemm: no column matrix is
 written), a ``bias_add`` node and the activation's node; compiling folds the bias and a
 relu, tanh or sigmoid into the ``conv2d`` node (other activations stay their own node).
-'tf' layouts add a permute before and after.
+'tf' layers (and Convolution1D) run the engine's channels-last convolution, with no
+permute around it.
 """
 
 import functools
@@ -24,7 +25,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _bias_activation, _set_weight_args
+from .core import _bias_activation, _bias_add, _set_weight_args
 
 __all__ = [
     "Convolution1D",
@@ -82,6 +83,11 @@ def _positive_ints(value, n, name, owner):
 
 def _config_of(obj):
     return obj.get_config() if obj is not None else None
+
+
+# Activations the engine can apply in a convolution's own pass (elementwise, so they may
+# run before Convolution1D's squeeze).
+_ELEMENTWISE = (activations.relu, activations.tanh, activations.sigmoid, activations.linear)
 
 
 def _check_rank(layer, input_shape, ndim, what):
@@ -475,8 +481,13 @@ class Convolution1D(Layer):
             dim_ordering="tf",
             filter_dilation=(self.atrous_rate, 1),
         )
-        output = K.squeeze(output, 2)
-        return _bias_activation(self, output, -1)
+        # The bias and an elementwise activation are applied before the squeeze, on the
+        # conv2d node's own output, so that compiling folds them into it.
+        if self.bias:
+            output = _bias_add(output, self.b, axis=-1)
+        if self.activation in _ELEMENTWISE:
+            return K.squeeze(self.activation(output), 2)
+        return self.activation(K.squeeze(output, 2))
 
     def get_config(self):
         config = {

@@ -454,6 +454,16 @@ impl PyProgram {
         self.inner.n_nodes()
     }
 
+    /// The names of the ops the compiled function runs (after fusion), in execution
+    /// order.
+    fn op_names(&self) -> Vec<String> {
+        self.inner
+            .op_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
     /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
     /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
     /// Gaussian noise) then draw the noise of those rows of the larger batch, for this

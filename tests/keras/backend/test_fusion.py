@@ -10,33 +10,35 @@ from keras.models import Sequential
 from keras.utils.test_utils import keras_test
 
 
-def _train(fusion, act):
+def _train(fusion, act, ordering="th"):
     K.clear_session()
     K._graph().fusion = fusion
     np.random.seed(3)
+    shape = (2, 9, 9) if ordering == "th" else (9, 9, 2)
     model = Sequential()
-    model.add(Convolution2D(4, 3, 3, input_shape=(2, 9, 9)))
+    model.add(Convolution2D(4, 3, 3, input_shape=shape, dim_ordering=ordering))
     model.add(Activation(act))
-    model.add(Convolution2D(5, 2, 2, activation=act))
-    model.add(MaxPooling2D((2, 2)))
+    model.add(Convolution2D(5, 2, 2, activation=act, dim_ordering=ordering))
+    model.add(MaxPooling2D((2, 2), dim_ordering=ordering))
     model.add(Flatten())
     model.add(Dense(6))
     model.add(Activation(act))
     model.add(Dense(3, activation="softmax"))
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     rs = np.random.RandomState(0)
-    x = rs.uniform(-1, 1, (8, 2, 9, 9)).astype("float32")
+    x = rs.uniform(-1, 1, (8,) + shape).astype("float32")
     y = np.eye(3, dtype="float32")[rs.randint(0, 3, 8)]
     losses = [model.train_on_batch(x, y) for _ in range(3)]
     return losses, model.predict(x), model.get_weights()
 
 
+@pytest.mark.parametrize("ordering", ["th", "tf"])
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
 @keras_test
-def test_fused_and_unfused_training_agree_bitwise(act):
+def test_fused_and_unfused_training_agree_bitwise(act, ordering):
     assert K._graph().fusion, "fusion is on by default"
-    fused = _train(True, act)
-    plain = _train(False, act)
+    fused = _train(True, act, ordering)
+    plain = _train(False, act, ordering)
     assert fused[0] == plain[0]
     np.testing.assert_array_equal(fused[1], plain[1])
     for a, b in zip(fused[2], plain[2]):
@@ -57,3 +59,22 @@ def test_a_pre_activation_output_stays_observable():
     p, r = f([xv])
     assert (p < 0).any()
     np.testing.assert_array_equal(r, np.maximum(p, 0))
+
+
+@keras_test
+def test_a_pre_activation_output_stays_observable_channels_last():
+    x = K.placeholder((None, 4, 4, 2))
+    k = K.variable(np.random.RandomState(1).uniform(-1, 1, (3, 3, 2, 3)).astype("float32"))
+    b = K.variable(np.array([-5.0, 0.0, 5.0], "float32"))
+    pre = K.ferrokeras_backend._op("bias_add", [K.conv2d(x, k, dim_ordering="tf"), b], axis=-1)
+    f = K.function([x], [pre, K.relu(pre)])
+    # the bias folds into the convolution, the relu stays its own node
+    assert f._program.op_names() == ["conv2d", "relu"]
+    xv = np.random.RandomState(2).uniform(-1, 1, (2, 4, 4, 2)).astype("float32")
+    p, r = f([xv])
+    assert (p < 0).any()
+    np.testing.assert_array_equal(r, np.maximum(p, 0))
+    # the same chain with only the activation observed runs as one conv2d node
+    g = K.function([x], [K.relu(pre)])
+    assert g._program.op_names() == ["conv2d"]
+    np.testing.assert_array_equal(g([xv])[0], r)

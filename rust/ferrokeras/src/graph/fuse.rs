@@ -5,8 +5,9 @@
 //! - `act(p(...))` with `act` relu/tanh/sigmoid ([`Op::as_activation`](crate::ops::Op::as_activation)) becomes
 //!   `p'(...)` when `p` can apply it itself ([`Op::with_activation`](crate::ops::Op::with_activation): `bias_add`,
 //!   `conv2d`);
-//! - `bias_add(p(...), b)` along axis 1 becomes `p'(..., b)` when `p` can add a
-//!   per-channel bias in its epilogue ([`Op::with_bias_activation`](crate::ops::Op::with_bias_activation): `conv2d`).
+//! - `bias_add(p(...), b)` becomes `p'(..., b)` when `p` can add a per-channel bias
+//!   along that axis in its epilogue ([`Op::with_bias_activation`](crate::ops::Op::with_bias_activation):
+//!   `conv2d`, axis 1 of a channels-first output, axis 3 (the last) of a channels-last one).
 //!
 //! So Keras' `Convolution2D` followed by `Activation('relu')` runs as one `conv2d`
 //! node, and `Dense` followed by an `Activation` layer as one fused `bias_add`.
@@ -61,8 +62,8 @@ pub(crate) fn fuse(
         let fused = if let Some(act) = op.as_activation() {
             pop.with_activation(act)
                 .map(|f| (f, producer.inputs.clone()))
-        } else if let Some((1, act)) = op.as_bias_add(node.ty.shape.len()) {
-            pop.with_bias_activation(act).map(|f| {
+        } else if let Some((axis, act)) = op.as_bias_add(node.ty.shape.len()) {
+            pop.with_bias_activation(axis, act).map(|f| {
                 let mut inputs = producer.inputs.clone();
                 inputs.push(node.inputs[1]);
                 (f, inputs)
@@ -112,23 +113,35 @@ mod tests {
         Value::from_f32(shape, f).unwrap()
     }
 
-    /// x -> conv2d -> bias_add(axis 1) -> act -> sum, with the gradients of the sum
-    /// with respect to x, the kernel and the bias; returns (node count of the compiled
-    /// Program, outputs).
-    fn conv_chain(act: &str, fusion: bool) -> Result<(usize, Vec<Value>)> {
+    /// x -> conv2d -> bias_add -> act -> sum, with the gradients of the sum with
+    /// respect to x, the kernel and the bias; channels-first (bias along axis 1) or, with
+    /// `nhwc`, channels-last (an HWIO kernel, bias along the last axis, given as -1);
+    /// returns (node count of the compiled Program, outputs).
+    fn conv_chain(act: &str, fusion: bool, nhwc: bool) -> Result<(usize, Vec<Value>)> {
         let mut g = Graph::new();
         g.set_fusion(fusion);
-        let x = g.placeholder(DType::F32, vec![Some(3), Some(2), Some(7), Some(6)], "x");
-        let k = g.variable(rand(&[4, 2, 3, 3], 1), "k");
+        let (xs, ks, ys, axis) = if nhwc {
+            ([3, 7, 6, 2], [3, 3, 2, 4], [3, 5, 4, 4], -1)
+        } else {
+            ([3, 2, 7, 6], [4, 2, 3, 3], [3, 4, 5, 4], 1)
+        };
+        let x = g.placeholder(DType::F32, xs.iter().map(|&d| Some(d)).collect(), "x");
+        let k = g.variable(rand(&ks, 1), "k");
         let b = g.variable(rand(&[4], 2), "b");
-        let c = g.op("conv2d", &[x, k], &Attrs::new("conv2d"))?;
+        let mut attrs = Attrs::new("conv2d");
+        if nhwc {
+            attrs = attrs
+                .with("layout", Attr::Str("nhwc".into()))
+                .with("kernel_layout", Attr::Str("hwio".into()));
+        }
+        let c = g.op("conv2d", &[x, k], &attrs)?;
         let y = g.op(
             "bias_add",
             &[c, b],
-            &Attrs::new("bias_add").with("axis", Attr::Int(1)),
+            &Attrs::new("bias_add").with("axis", Attr::Int(axis)),
         )?;
         let a = g.op(act, &[y], &Attrs::new(act))?;
-        let w = g.constant(rand(&[3, 4, 5, 4], 3), "w");
+        let w = g.constant(rand(&ys, 3), "w");
         let m = g.op("mul", &[a, w], &Attrs::new("mul"))?;
         let loss = g.op("sum", &[m], &Attrs::new("sum"))?;
         let grads = g.gradients(loss, &[x, k, b])?;
@@ -137,24 +150,29 @@ mod tests {
         let p = g.compile(&[x], &outs, vec![])?;
         let n = p.n_nodes();
         let mut s = p.session();
-        s.feed(0, &rand(&[3, 2, 7, 6], 4))?;
+        s.feed(0, &rand(&xs, 4))?;
         s.run()?;
         Ok((n, (0..outs.len()).map(|i| s.output(i).clone()).collect()))
     }
 
     #[test]
     fn conv_bias_activation_fuse_into_one_node_with_identical_results() {
-        for act in ["relu", "tanh", "sigmoid"] {
-            let (n_fused, fused) = conv_chain(act, true).unwrap();
-            let (n_plain, plain) = conv_chain(act, false).unwrap();
-            assert_eq!(
-                n_plain - n_fused,
-                2,
-                "{act}: conv2d, bias_add and {act} are one node"
-            );
-            for (f, p) in fused.iter().zip(&plain) {
-                assert_eq!(f.shape, p.shape);
-                assert_eq!(f.f, p.f, "{act}: fused and unfused results differ");
+        for nhwc in [false, true] {
+            for act in ["relu", "tanh", "sigmoid"] {
+                let (n_fused, fused) = conv_chain(act, true, nhwc).unwrap();
+                let (n_plain, plain) = conv_chain(act, false, nhwc).unwrap();
+                assert_eq!(
+                    n_plain - n_fused,
+                    2,
+                    "{act} nhwc {nhwc}: conv2d, bias_add and {act} are one node"
+                );
+                for (f, p) in fused.iter().zip(&plain) {
+                    assert_eq!(f.shape, p.shape);
+                    assert_eq!(
+                        f.f, p.f,
+                        "{act} nhwc {nhwc}: fused and unfused results differ"
+                    );
+                }
             }
         }
     }
@@ -215,6 +233,21 @@ mod tests {
             6,
             "x, k, b, conv2d, bias_add, relu: nothing folded"
         );
+        // nor is a bias along the channels-first axis into a channels-last conv2d
+        let x = g.placeholder(DType::F32, vec![None, Some(3), Some(3), Some(2)], "x");
+        let k = g.variable(rand(&[1, 1, 2, 3], 3), "k");
+        let b = g.variable(rand(&[3], 4), "b");
+        let last = Attrs::new("conv2d")
+            .with("layout", Attr::Str("nhwc".into()))
+            .with("kernel_layout", Attr::Str("hwio".into()));
+        let c = g.op("conv2d", &[x, k], &last)?;
+        let y = g.op(
+            "bias_add",
+            &[c, b],
+            &Attrs::new("bias_add").with("axis", Attr::Int(1)),
+        )?;
+        let p = g.compile(&[x], &[y], vec![])?;
+        assert_eq!(p.n_nodes(), 5, "x, k, b, conv2d, bias_add: nothing folded");
         Ok(())
     }
 }

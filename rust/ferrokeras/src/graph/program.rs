@@ -351,6 +351,19 @@ impl Program {
         self.nodes.len()
     }
 
+    /// The registry names of the ops the Program runs (after fusion), in execution
+    /// order: one entry per op node (its backward runs in the same node's sweep, so it
+    /// adds no entry); placeholders, variables, constants and gradients are left out.
+    pub fn op_names(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Op(op) => Some(op.name()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of fed inputs.
     pub fn n_inputs(&self) -> usize {
         self.feeds.len()

@@ -1,4 +1,7 @@
-//! Convolutions: `conv2d` on channels-first (N, C, H, W) feature maps.
+//! Convolutions: `conv2d` on channels-first (N, C, H, W) feature maps, or, with the
+//! attribute `layout` "nhwc", on channels-last (N, H, W, C) ones (Keras 'tf'): the
+//! channels-last passes are in `conv_nhwc.rs` and share this file's op type, attributes,
+//! geometry and batch split. What follows describes the channels-first passes.
 //!
 //! Implicit gemm, per sample: the products read the im2col matrix where the input lies,
 //! through a gathered operand (element (r, c) at `x[rows[r] + cols[c]]`, rows the output
@@ -27,14 +30,15 @@
 //! so a true convolution (Theano's semantics) costs exactly what a cross-correlation
 //! costs.
 //!
-//! Attributes: `strides` (Ints 2, default 1,1), `pads` (Ints 4: top, bottom, left,
-//! right, default 0), `dilation` (Ints 2, default 1,1), `kernel_layout` (Str, default
-//! "oihw"), `flip` (Bool, default false), `bias` (Bool, default false: a third input,
-//! one value per output channel), `activation` (Str, one of [`Act::NAMES`], default
-//! "linear").
+//! Attributes: `layout` (Str, "nchw" (default) or "nhwc"), `strides` (Ints 2, default
+//! 1,1), `pads` (Ints 4: top, bottom, left, right, default 0), `dilation` (Ints 2,
+//! default 1,1), `kernel_layout` (Str, default "oihw"), `flip` (Bool, default false),
+//! `bias` (Bool, default false: a third input, one value per output channel),
+//! `activation` (Str, one of [`Act::NAMES`], default "linear").
 //!
 //! Bias and activation are the epilogue the executor's fusion pass folds in from a
-//! following `bias_add` along axis 1 and relu/tanh/sigmoid: applied to each sample's
+//! following `bias_add` along the channel axis (1, or 3 with "nhwc") and
+//! relu/tanh/sigmoid: applied to each sample's
 //! output while the gemm has just left it in cache, and, backward, each sample's
 //! gradient is taken through the activation just before its gemm, instead of whole-
 //! batch passes over memory.
@@ -72,17 +76,19 @@ pub enum KernelLayout {
     Hwio,
 }
 
-/// 2-D convolution (cross-correlation, or true convolution with `flip`) of an NCHW
-/// input with a kernel of `layout`.
+/// 2-D convolution (cross-correlation, or true convolution with `flip`) of an NCHW (or,
+/// with `nhwc`, NHWC) input with a kernel of `layout`.
 #[derive(Debug, Clone, Copy)]
 pub struct Conv2d {
-    strides: [usize; 2],
-    pads: [usize; 4],
-    dil: [usize; 2],
-    layout: KernelLayout,
-    flip: bool,
-    bias: bool,
-    act: Act,
+    pub(super) strides: [usize; 2],
+    pub(super) pads: [usize; 4],
+    pub(super) dil: [usize; 2],
+    pub(super) layout: KernelLayout,
+    pub(super) flip: bool,
+    pub(super) bias: bool,
+    pub(super) act: Act,
+    /// Channels-last input and output (`layout` "nhwc"; the passes in `conv_nhwc.rs`).
+    pub(super) nhwc: bool,
 }
 
 /// Concrete geometry of one call.
@@ -114,7 +120,7 @@ const GATHERED_MIN_K: usize = 64;
 
 /// Fewest input channels for which the input gradient is a full correlation (see
 /// `Conv2d::full_input_gradient`).
-const FULL_MIN_CHANNELS: usize = 16;
+pub(super) const FULL_MIN_CHANNELS: usize = 16;
 
 /// Output length of a padded, strided, dilated window sweep; `None` if no window fits.
 pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> Option<usize> {
@@ -145,11 +151,12 @@ impl Conv2d {
             flip,
             bias: false,
             act: Act::Linear,
+            nhwc: false,
         }
     }
 
     /// Whether an epilogue (bias and/or activation) follows the gemm.
-    fn has_epilogue(&self) -> bool {
+    pub(super) fn has_epilogue(&self) -> bool {
         self.bias || self.act != Act::Linear
     }
 
@@ -172,17 +179,27 @@ impl Conv2d {
         }
     }
 
-    fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
+    /// (batch, channels, rows, cols) of an input shape in this op's layout.
+    fn xdims<T: Copy>(&self, x: &[T]) -> (T, T, T, T) {
+        if self.nhwc {
+            (x[0], x[3], x[1], x[2])
+        } else {
+            (x[0], x[1], x[2], x[3])
+        }
+    }
+
+    pub(super) fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
         let (o, _, kh, kw) = self.kdims(k);
+        let (n, c, h, w) = self.xdims(x);
         let oh = out_len(
-            x[2],
+            h,
             self.pads[0] + self.pads[1],
             kh,
             self.strides[0],
             self.dil[0],
         );
         let ow = out_len(
-            x[3],
+            w,
             self.pads[2] + self.pads[3],
             kw,
             self.strides[1],
@@ -190,10 +207,10 @@ impl Conv2d {
         );
         match (oh, ow) {
             (Some(oh), Some(ow)) => Ok(Geo {
-                n: x[0],
-                c: x[1],
-                h: x[2],
-                w: x[3],
+                n,
+                c,
+                h,
+                w,
                 o,
                 kh,
                 kw,
@@ -214,7 +231,7 @@ impl Conv2d {
 
     /// Index in the stored kernel of tap (o, c, ki, kj) of the cross-correlation matrix.
     #[inline]
-    fn src(&self, g: &Geo, o: usize, c: usize, ki: usize, kj: usize) -> usize {
+    pub(super) fn src(&self, g: &Geo, o: usize, c: usize, ki: usize, kj: usize) -> usize {
         let (ki, kj) = if self.flip {
             (g.kh - 1 - ki, g.kw - 1 - kj)
         } else {
@@ -387,14 +404,14 @@ impl Conv2d {
     }
 
     /// Input plane size as the gathered products read it (padding materialised).
-    fn padded(&self, g: &Geo) -> (usize, usize) {
+    pub(super) fn padded(&self, g: &Geo) -> (usize, usize) {
         (
             g.h + self.pads[0] + self.pads[1],
             g.w + self.pads[2] + self.pads[3],
         )
     }
 
-    fn has_pads(&self) -> bool {
+    pub(super) fn has_pads(&self) -> bool {
         self.pads != [0; 4]
     }
 
@@ -442,13 +459,13 @@ impl Conv2d {
     /// gradient rather than by col2im: for stride 1, and enough input channels that
     /// the product's C-wide panels are not mostly padding (measured at C = 3, 32x32:
     /// 8x slower than col2im; the two are about even near C = 16).
-    fn full_input_gradient(&self, g: &Geo) -> bool {
+    pub(super) fn full_input_gradient(&self, g: &Geo) -> bool {
         self.strides == [1, 1] && g.c >= FULL_MIN_CHANNELS
     }
 
     /// (PH, PW): the planes of the zero-bordered output gradient that the input gradient
     /// correlates with the flipped kernel (see [`Conv2d::place_gradient`]).
-    fn gradient_planes(&self, g: &Geo) -> (usize, usize) {
+    pub(super) fn gradient_planes(&self, g: &Geo) -> (usize, usize) {
         (
             g.h + (g.kh - 1) * self.dil[0],
             g.w + (g.kw - 1) * self.dil[1],
@@ -529,7 +546,7 @@ impl Conv2d {
     }
 
     /// Refuses geometries whose offsets would not fit the gathered products' `i32`s.
-    fn check_offsets(&self, g: &Geo) -> Result<()> {
+    pub(super) fn check_offsets(&self, g: &Geo) -> Result<()> {
         let (hp, wp) = self.padded(g);
         let (ph, pw) = self.gradient_planes(g);
         let most = (g.c * hp * wp).max(g.o * ph * pw);
@@ -593,8 +610,9 @@ impl Op for Conv2d {
         (self.act == Act::Linear).then(|| Arc::new(Conv2d { act, ..*self }) as OpRef)
     }
 
-    fn with_bias_activation(&self, act: Act) -> Option<OpRef> {
-        (!self.bias && self.act == Act::Linear).then(|| {
+    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
+        let channels = if self.nhwc { 3 } else { 1 };
+        (axis == channels && !self.bias && self.act == Act::Linear).then(|| {
             Arc::new(Conv2d {
                 bias: true,
                 act,
@@ -610,12 +628,18 @@ impl Op for Conv2d {
         let (x, k) = (&inputs[0].shape, &inputs[1].shape);
         if x.len() != 4 || k.len() != 4 {
             return Err(Error::Shape(format!(
-                "conv2d: expects a 4-D input (N, C, H, W) and a 4-D kernel, got {} and {}",
+                "conv2d: expects a 4-D input {} and a 4-D kernel, got {} and {}",
+                if self.nhwc {
+                    "(N, H, W, C)"
+                } else {
+                    "(N, C, H, W)"
+                },
                 fmt_shape(x),
                 fmt_shape(k)
             )));
         }
         let (o, ci, kh, kw) = self.kdims(k);
+        let (n, c, h, w) = self.xdims(x);
         if self.bias {
             expect_float("conv2d", &inputs[2])?;
             let b = &inputs[2].shape;
@@ -628,7 +652,7 @@ impl Op for Conv2d {
                 )));
             }
         }
-        if let (Some(a), Some(b)) = (x[1], ci) {
+        if let (Some(a), Some(b)) = (c, ci) {
             if a != b {
                 return Err(Error::Shape(format!(
                     "conv2d: input {} has {a} channels but the kernel {} expects {b}",
@@ -650,26 +674,34 @@ impl Op for Conv2d {
             }
         };
         let oh = side(
-            x[2],
+            h,
             self.pads[0] + self.pads[1],
             kh,
             self.strides[0],
             self.dil[0],
         )?;
         let ow = side(
-            x[3],
+            w,
             self.pads[2] + self.pads[3],
             kw,
             self.strides[1],
             self.dil[1],
         )?;
-        Ok(TypeInfo::f32(vec![x[0], o, oh, ow]))
+        Ok(TypeInfo::f32(if self.nhwc {
+            vec![n, oh, ow, o]
+        } else {
+            vec![n, o, oh, ow]
+        }))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.geo(&x.shape, &w.shape)?;
         self.check_offsets(&g)?;
+        if self.nhwc {
+            self.forward_nhwc(&g, inputs, out, ctx);
+            return Ok(());
+        }
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
         let workers = self.workers(&g);
@@ -784,6 +816,10 @@ impl Op for Conv2d {
                 1 => gw = Some(&mut **gin),
                 _ => gb = Some(&mut **gin),
             }
+        }
+        if self.nhwc {
+            self.backward_nhwc(&g, inputs, out, gout, gx, gw, gb, ctx);
+            return Ok(());
         }
         // A strided or few-channel input gradient goes through col2im on its own.
         if let Some(gx) = gx.take_if(|_| !self.full_input_gradient(&g)) {
@@ -1072,6 +1108,15 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     )))
                 }
             };
+            let nhwc = match a.str_opt("layout")?.as_deref() {
+                None | Some("nchw") => false,
+                Some("nhwc") => true,
+                Some(s) => {
+                    return Err(Error::Value(format!(
+                        "conv2d: layout must be 'nchw' or 'nhwc', got '{s}'"
+                    )))
+                }
+            };
             let act = match a.str_opt("activation")? {
                 None => Act::Linear,
                 Some(name) => Act::from_name(&name).ok_or_else(|| {
@@ -1089,6 +1134,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                 flip: a.bool("flip", false)?,
                 bias: a.bool("bias", false)?,
                 act,
+                nhwc,
             }) as OpRef)
         })()),
         _ => None,

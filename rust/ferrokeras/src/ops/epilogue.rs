@@ -75,6 +75,30 @@ simd_fn! {
     }
 }
 
+/// Floats of a channels-last block [`add_rows_activate_in_place`] biases before it
+/// activates them (a few rows, so they are still in L1).
+const ROW_BLOCK: usize = 2048;
+
+simd_fn! {
+    /// `y = act(y + b)` in place on rows of `b.len()` floats (a channels-last block:
+    /// the bias along the last axis), the same operations as `bias_add` along the last
+    /// axis followed by the activation.
+    pub(crate) fn add_rows_activate_in_place(y: &mut [f32], b: &[f32], act: Act) {
+        let w = b.len();
+        if w == 0 {
+            return;
+        }
+        for blk in y.chunks_mut((ROW_BLOCK / w).max(1) * w) {
+            for row in blk.chunks_exact_mut(w) {
+                for (v, &bv) in row.iter_mut().zip(b) {
+                    *v += bv;
+                }
+            }
+            activate(blk, act);
+        }
+    }
+}
+
 /// d act / d pre-activation, from the activation's output `y`.
 #[inline(always)]
 pub(crate) fn dact(act: Act, y: f32) -> f32 {
@@ -188,6 +212,25 @@ mod tests {
             assert_eq!(d1, d2, "{a:?}");
             let want: f32 = d1.iter().sum();
             assert!((sum_through(&g, &y, a) - want).abs() < 1e-5, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn row_bias_epilogue_matches_add_then_activate() {
+        // 7 columns x 700 rows: several row blocks, the last one partial.
+        let b: Vec<f32> = (0..7).map(|i| i as f32 * 0.37 - 1.1).collect();
+        let x: Vec<f32> = (0..7 * 700)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.041)
+            .collect();
+        for a in Act::ALL {
+            let mut want = x.clone();
+            for (i, v) in want.iter_mut().enumerate() {
+                *v += b[i % 7];
+            }
+            activate(&mut want, a);
+            let mut got = x.clone();
+            add_rows_activate_in_place(&mut got, &b, a);
+            assert_eq!(got, want, "{a:?}");
         }
     }
 }

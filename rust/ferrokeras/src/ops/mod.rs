@@ -15,6 +15,7 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod conv3d;
+mod conv_nhwc;
 pub mod deconv;
 pub mod depthwise;
 pub mod epilogue;
@@ -168,9 +169,9 @@ pub trait Op: Send + Sync + Debug {
         None
     }
 
-    /// This op followed by a bias add along axis 1 of its output (the bias becomes an
-    /// extra last input) and `act`, in its own pass, if it can.
-    fn with_bias_activation(&self, _act: epilogue::Act) -> Option<OpRef> {
+    /// This op followed by a bias add along axis `axis` of its output (the bias becomes
+    /// an extra last input) and `act`, in its own pass, if it can.
+    fn with_bias_activation(&self, _axis: usize, _act: epilogue::Act) -> Option<OpRef> {
         None
     }
 }
