@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::epilogue::Act;
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
 use crate::simd_fn;
@@ -547,7 +548,8 @@ impl Op for L2Normalize {
         }
         // Strided axis: accumulate per inner position in the scratch buffer.
         let acc = &mut ctx.scratch.f;
-        acc.resize(inner, 0.0);
+        grow(acc, inner, "l2_normalize")?;
+        acc.truncate(inner);
         for o in 0..outer {
             let base = o * n * inner;
             acc.fill(0.0);
@@ -597,7 +599,8 @@ impl Op for L2Normalize {
         }
         // scratch: [sum x^2 | sum g x] per inner position
         let acc = &mut ctx.scratch.f;
-        acc.resize(2 * inner, 0.0);
+        grow(acc, 2 * inner, "l2_normalize")?;
+        acc.truncate(2 * inner);
         let (ss, gx) = acc.split_at_mut(inner);
         for o in 0..outer {
             let base = o * n * inner;

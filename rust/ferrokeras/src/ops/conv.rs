@@ -58,6 +58,7 @@ use super::epilogue::{
     activate, add_scalar_activate_in_place, grad_through_into, sum_through, Act,
 };
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
 };
@@ -595,9 +596,13 @@ fn fmt_dims(s: &[usize]) -> String {
     crate::tensor::fmt_dims(s)
 }
 
+/// Deprecated: grows `v` like [`grow`] but panics (caught by the bindings as a
+/// RuntimeError, not an abort) when the allocation fails. Kept only for the
+/// channels-last passes in `conv_nhwc.rs` until they call [`grow`] and propagate its
+/// [`Error::Memory`]; do not use it in new code.
 pub(crate) fn ensure(v: &mut Vec<f32>, len: usize) {
-    if v.len() < len {
-        v.resize(len, 0.0);
+    if let Err(e) = grow(v, len, "conv2d") {
+        panic!("{e}");
     }
 }
 
@@ -722,7 +727,7 @@ impl Op for Conv2d {
         } else {
             kk * p
         };
-        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        grow(&mut ctx.scratch.f, ok + workers * slot, "conv2d")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.relayout(&g, &w.f, wm);
         let wm: &[f32] = wm;
@@ -730,10 +735,8 @@ impl Op for Conv2d {
             return Ok(());
         }
         let offs = &mut ctx.scratch.i;
-        if gathered && offs.len() < p + kk {
-            offs.resize(p + kk, 0);
-        }
         if gathered {
+            grow(offs, p + kk, "conv2d")?;
             self.column_offsets(&g, &mut offs[..p + kk]);
         }
         let (pos, taps) = offs.split_at(if gathered { p } else { 0 });
@@ -823,10 +826,10 @@ impl Op for Conv2d {
         }
         // A strided or few-channel input gradient goes through col2im on its own.
         if let Some(gx) = gx.take_if(|_| !self.full_input_gradient(&g)) {
-            self.input_gradient_col2im(&g, inputs[1], out, gout, gx, ctx, self.workers(&g));
+            self.input_gradient_col2im(&g, inputs[1], out, gout, gx, ctx, self.workers(&g))?;
         }
         if gx.is_some() || gw.is_some() || gb.is_some() {
-            self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx);
+            self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx)?;
         }
         Ok(())
     }
@@ -860,7 +863,7 @@ impl Conv2d {
         gw: Option<&mut [f32]>,
         gb: Option<&mut [f32]>,
         ctx: &mut OpCtx,
-    ) {
+    ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
@@ -888,10 +891,11 @@ impl Conv2d {
         let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
         let okw = if want_w { ok } else { 0 };
         let sums = if gb.is_some() { g.n * g.o } else { 0 };
-        ensure(
+        grow(
             &mut ctx.scratch.f,
             2 * ok + workers * slot + ranges * okw + sums,
-        );
+            "conv2d",
+        )?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         let (wb, rest) = rest.split_at_mut(ok);
         if want_x {
@@ -905,9 +909,7 @@ impl Conv2d {
         // offsets: [input pixels | flipped taps] of the input gradient's matrix, then
         // [output positions | taps] of the kernel gradient's
         let offs = &mut ctx.scratch.i;
-        if offs.len() < hw + taps + p + kk {
-            offs.resize(hw + taps + p + kk, 0);
-        }
+        grow(offs, hw + taps + p + kk, "conv2d")?;
         let (full, cols) = offs.split_at_mut(hw + taps);
         self.gradient_offsets(g, full);
         self.column_offsets(g, &mut cols[..p + kk]);
@@ -1006,6 +1008,7 @@ impl Conv2d {
                 }
             }
         }
+        Ok(())
     }
 
     /// Input gradient of a strided convolution: `Wᵀ · gout` per sample into a column
@@ -1020,7 +1023,7 @@ impl Conv2d {
         gin: &mut [f32],
         ctx: &mut OpCtx,
         workers: usize,
-    ) {
+    ) -> Result<()> {
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
         let one = self.is_1x1(g);
@@ -1029,7 +1032,7 @@ impl Conv2d {
         let through = self.act != Act::Linear;
         // scratch: [kernel matrix | per worker: columns, pre-activation gradient]
         let slot = col + if through { os } else { 0 };
-        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        grow(&mut ctx.scratch.f, ok + workers * slot, "conv2d")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.relayout(g, &w.f, wm);
         let wm: &[f32] = wm;
@@ -1066,6 +1069,7 @@ impl Conv2d {
                 run(i, own, gx, true);
             });
         }
+        Ok(())
     }
 }
 

@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use super::conv::out_len;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
@@ -92,12 +93,6 @@ fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) 
     };
     let lo = lo.min(ow);
     (lo, hi.clamp(lo, ow))
-}
-
-fn ensure(v: &mut Vec<f32>, len: usize) {
-    if v.len() < len {
-        v.resize(len, 0.0);
-    }
 }
 
 impl Conv3d {
@@ -339,7 +334,7 @@ impl Op for Conv3d {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        ensure(&mut ctx.scratch.f, ok + workers * col);
+        grow(&mut ctx.scratch.f, ok + workers * col, "conv3d")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.for_taps(&g, |r, s| wm[r] = w.f[s]);
         let wm: &[f32] = wm;
@@ -396,7 +391,7 @@ impl Op for Conv3d {
         }
         // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
         let slot = col + ok;
-        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        grow(&mut ctx.scratch.f, ok + workers * slot, "conv3d")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         if index == 0 {
             self.for_taps(&g, |r, s| wm[r] = w.f[s]);

@@ -23,8 +23,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::{ensure, ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
+use super::conv::{ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
 use crate::tensor::{fmt_dims, fmt_shape, Value};
 use crate::{Error, Result};
@@ -208,7 +209,7 @@ impl Op for Conv2dTranspose {
         if g.n == 0 || ys == 0 || xs == 0 {
             return Ok(());
         }
-        ensure(&mut ctx.scratch.f, ok + workers * col);
+        grow(&mut ctx.scratch.f, ok + workers * col, "conv2d_transpose")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.relayout(&g, &w.f, wm);
         let wm: &[f32] = wm;
@@ -264,7 +265,7 @@ impl Op for Conv2dTranspose {
         }
         // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
         let slot = col + ok;
-        ensure(&mut ctx.scratch.f, ok + workers * slot);
+        grow(&mut ctx.scratch.f, ok + workers * slot, "conv2d_transpose")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         if index == 0 {
             // d x = the associated convolution of d y

@@ -21,8 +21,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::{ensure, ints2, out_len, pads4, valid_range};
+use super::conv::{ints2, out_len, pads4, valid_range};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
@@ -331,7 +332,7 @@ impl Op for DepthwiseConv2d {
         if g.n == 0 || op == 0 {
             return Ok(());
         }
-        ensure(&mut ctx.scratch.f, g.c * taps);
+        grow(&mut ctx.scratch.f, g.c * taps, "depthwise_conv2d")?;
         let wr = &mut ctx.scratch.f[..g.c * taps];
         self.relayout(&g, &w.f, wr);
         let wr: &[f32] = wr;
@@ -372,7 +373,7 @@ impl Op for DepthwiseConv2d {
         if g.n == 0 || op == 0 {
             return Ok(());
         }
-        ensure(&mut ctx.scratch.f, 2 * g.c * taps);
+        grow(&mut ctx.scratch.f, 2 * g.c * taps, "depthwise_conv2d")?;
         let (wr, dw) = ctx.scratch.f[..2 * g.c * taps].split_at_mut(g.c * taps);
         if index == 0 {
             self.relayout(&g, &w.f, wr);

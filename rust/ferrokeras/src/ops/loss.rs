@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use super::activation::{row_max, row_sum};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::simd;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, DType, Shape, Value};
@@ -109,11 +110,11 @@ simd_fn! {
 }
 
 /// `(max, ln sum exp(x - max))` of every row, kept in the scratch buffer.
-fn row_stats<'a>(x: &[f32], c: usize, buf: &'a mut Vec<f32>) -> &'a [f32] {
+fn row_stats<'a>(x: &[f32], c: usize, buf: &'a mut Vec<f32>) -> Result<&'a [f32]> {
     let rows = x.len() / c;
-    buf.resize(2 * rows, 0.0);
+    grow(buf, 2 * rows, "crossentropy")?;
     logsumexp_rows(x, &mut buf[..2 * rows], c);
-    &buf[..2 * rows]
+    Ok(&buf[..2 * rows])
 }
 
 // ---------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ impl Op for CategoricalCrossentropy {
             return Ok(());
         }
         if self.from_logits {
-            let st = row_stats(o, c, &mut ctx.scratch.f);
+            let st = row_stats(o, c, &mut ctx.scratch.f)?;
             for (((y, xr), tr), st) in out
                 .f
                 .iter_mut()
@@ -211,7 +212,7 @@ impl Op for CategoricalCrossentropy {
             .zip(gin.chunks_exact_mut(c))
             .zip(g);
         if self.from_logits {
-            let st = row_stats(o, c, &mut ctx.scratch.f);
+            let st = row_stats(o, c, &mut ctx.scratch.f)?;
             for ((((xr, tr), dr), &gr), st) in rows.zip(st.chunks_exact(2)) {
                 let (m, ln_s) = (st[0], st[1]);
                 if index == 0 {
@@ -335,7 +336,7 @@ impl Op for SparseCategoricalCrossentropy {
             )));
         }
         if self.from_logits {
-            let st = row_stats(o, c, &mut ctx.scratch.f);
+            let st = row_stats(o, c, &mut ctx.scratch.f)?;
             for (k, ((y, xr), st)) in out
                 .f
                 .iter_mut()
@@ -370,7 +371,7 @@ impl Op for SparseCategoricalCrossentropy {
             return Ok(());
         }
         if self.from_logits {
-            let st = row_stats(o, c, &mut ctx.scratch.f);
+            let st = row_stats(o, c, &mut ctx.scratch.f)?;
             for (k, (((xr, dr), &gr), st)) in o
                 .chunks_exact(c)
                 .zip(gin.chunks_exact_mut(c))

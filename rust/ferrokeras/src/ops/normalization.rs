@@ -37,6 +37,7 @@ use rayon::prelude::*;
 
 use super::activation::PAR_MIN;
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
@@ -291,13 +292,14 @@ fn feature_sums(
     o1: &mut [f32],
     o2: &mut [f32],
     finish: impl Fn(usize, f64, f64) -> (f32, f32) + Sync,
-) {
+) -> Result<()> {
     let Layout { outer, c, inner } = lay;
     let row = c * inner;
     let rows_per_group = (GROUP / row.max(1)).max(1);
     let groups = outer.div_ceil(rows_per_group);
     // resized only when the shape changes; zeroed in place every call
-    part.resize(groups * 2 * c, 0.0);
+    grow(part, groups * 2 * c, "batch normalization")?;
+    part.truncate(groups * 2 * c);
     part.fill(0.0);
     let task = |gi: usize, p: &mut [f64]| {
         let (s1, s2) = p.split_at_mut(c);
@@ -377,6 +379,7 @@ fn feature_sums(
         }
         (o1[f], o2[f]) = finish(f, t1, t2);
     }
+    Ok(())
 }
 
 /// Whole rows (`c * inner` values) per parallel task.
@@ -454,7 +457,7 @@ fn moments(
     k: &mut [f32],
     mean: &mut [f32],
     var: &mut [f32],
-) {
+) -> Result<()> {
     shifts(x, lay, k);
     let n = lay.n() as f64;
     let k: &[f32] = k;
@@ -463,7 +466,7 @@ fn moments(
         let d = s1 / n;
         let v = (s2 / n - d * d).max(0.0);
         ((k[f] as f64 + d) as f32, v as f32)
-    });
+    })
 }
 
 // ---------------------------------------------------------------------------------
@@ -518,12 +521,12 @@ fn check(name: &str, axis: i64, x: &TypeInfo, params: &[(&str, &TypeInfo)]) -> R
 }
 
 /// The scratch floats as `count` regions of `c` values (resized only when the shape changes).
-fn regions(f: &mut Vec<f32>, c: usize, count: usize) -> &mut [f32] {
+fn regions(f: &mut Vec<f32>, c: usize, count: usize) -> Result<&mut [f32]> {
     if f.len() != c * count {
         f.clear();
-        f.resize(c * count, 0.0);
+        grow(f, c * count, "batch normalization")?;
     }
-    f
+    Ok(f)
 }
 
 /// The cache key of the output-gradient buffer `g` (see the module header).
@@ -615,7 +618,7 @@ impl Op for BatchNormTrain {
         let c = lay.c;
         set_key(ctx.scratch, None);
         let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-        let s = regions(s, c, T_N);
+        let s = regions(s, c, T_N)?;
         let (mean, rest) = s.split_at_mut(c);
         let (inv, rest) = rest.split_at_mut(c);
         let (_, rest) = rest.split_at_mut(2 * c);
@@ -629,7 +632,7 @@ impl Op for BatchNormTrain {
                     mean.copy_from_slice(&st.f[..c]);
                     inv.copy_from_slice(&st.f[c..]);
                 }
-                None => moments(&x.f, lay, part, k, mean, inv),
+                None => moments(&x.f, lay, part, k, mean, inv)?,
             }
         } else {
             mean.copy_from_slice(&inputs[3].f);
@@ -670,7 +673,7 @@ impl Op for BatchNormTrain {
             // S2 = sum g (x - mean); sum g xhat = inv_std * S2
             feature_sums(g, &x.f, mean, 0.0, lay, part, sg, sgx, |f, s1, s2| {
                 (s1 as f32, (s2 * inv[f] as f64) as f32)
-            });
+            })?;
             set_key(ctx.scratch, Some(g));
         }
         let s = &mut ctx.scratch.f;
@@ -775,7 +778,7 @@ impl Op for BatchNorm {
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         set_key(ctx.scratch, None);
-        let s = regions(&mut ctx.scratch.f, c, I_N);
+        let s = regions(&mut ctx.scratch.f, c, I_N)?;
         for f in 0..c {
             let inv = 1.0 / (var.f[f] + self.eps).sqrt();
             let a = gamma.f[f] * inv;
@@ -820,7 +823,7 @@ impl Op for BatchNorm {
             let (sgx, _) = rest.split_at_mut(c);
             feature_sums(g, &x.f, &mean.f, 0.0, lay, part, sg, sgx, |_, s1, s2| {
                 (s1 as f32, s2 as f32)
-            });
+            })?;
             set_key(ctx.scratch, Some(g));
         }
         let s = &ctx.scratch.f;
@@ -904,11 +907,11 @@ impl Op for BatchMoments {
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-        let s = regions(s, c, M_N);
+        let s = regions(s, c, M_N)?;
         let (k, rest) = s.split_at_mut(c);
         let (mean, rest) = rest.split_at_mut(c);
         let (var, _) = rest.split_at_mut(c);
-        moments(&x.f, lay, part, k, mean, var);
+        moments(&x.f, lay, part, k, mean, var)?;
         match self.stat {
             Stat::Mean => out.f.copy_from_slice(mean),
             Stat::Var => out.f.copy_from_slice(var),

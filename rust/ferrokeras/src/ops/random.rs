@@ -25,6 +25,7 @@
 
 use std::sync::Arc;
 
+use crate::kernels::alloc::grow;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use smallvec::SmallVec;
 
@@ -367,7 +368,7 @@ impl Dropout {
         // the last axis with the mask offset of each row.
         let n = xs.len();
         let mask = &mut ctx.scratch.f;
-        mask.resize(mlen, 0.0);
+        grow(mask, mlen, "dropout")?;
         chunked(&mut mask[..mlen], |start, m| {
             keep_flags_at(m, seed, call, off + start as u64, p)
         });

@@ -50,6 +50,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, t as top};
 use crate::kernels::{pool, simd};
 use crate::simd_fn;
@@ -957,16 +958,14 @@ impl RnnSequence {
     }
 
     /// Runs the BPTT of every lane for output gradient `gout`.
-    fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) {
+    fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) -> Result<()> {
         let dm = self.dims(inputs);
         let sc = &mut *ctx.scratch;
         let bl = sc.i[3] as usize;
         let p = dm.b.div_ceil(bl);
         let (sh, fl, bwl) = self.layout(&dm, bl);
         let total = sh + p * (fl + bwl);
-        if sc.f.len() < total {
-            sc.f.resize(total, 0.0);
-        }
+        grow(&mut sc.f, total, self.name)?;
         let (shared, rest) = sc.f.split_at_mut(sh);
         let [uzr, ug] = carve(shared, dm.shared(self.cell));
         let (uzr, ug) = (&*uzr, &*ug);
@@ -1000,6 +999,7 @@ impl RnnSequence {
         sc.i[0] = 1;
         sc.i[1] = key as u32 as i32;
         sc.i[2] = (key >> 32) as u32 as i32;
+        Ok(())
     }
 }
 
@@ -1074,12 +1074,8 @@ impl Op for RnnSequence {
         let p = dm.b.div_ceil(bl);
         let (sh, fl, _) = self.layout(&dm, bl);
         let sc = &mut *ctx.scratch;
-        if sc.f.len() < sh + p * fl {
-            sc.f.resize(sh + p * fl, 0.0);
-        }
-        if sc.i.len() < 4 {
-            sc.i.resize(4, 0);
-        }
+        grow(&mut sc.f, sh + p * fl, self.name)?;
+        grow(&mut sc.i, 4, self.name)?;
         sc.i[0] = 0; // invalidate a cached BPTT
         sc.i[3] = bl as i32;
         let (shared, rest) = sc.f.split_at_mut(sh);
@@ -1144,7 +1140,7 @@ impl Op for RnnSequence {
             }
         };
         if !fresh {
-            self.bptt(inputs, gout, ctx);
+            self.bptt(inputs, gout, ctx)?;
         }
         let dm = self.dims(inputs);
         let Dims { t, d, u, g, .. } = dm;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use smallvec::{smallvec, SmallVec};
 
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, numel, DType, Dim, Shape, Value};
 use crate::{Error, Result};
@@ -327,11 +328,9 @@ fn sum_to(p: &Plan, x: &[f32], y: &mut [f32]) {
 }
 
 /// A float slice of scratch of at least `n` elements (grows, never shrinks).
-fn scratch_f(s: &mut Scratch, n: usize) -> &mut [f32] {
-    if s.f.len() < n {
-        s.f.resize(n, 0.0);
-    }
-    &mut s.f[..n]
+fn scratch_f<'s>(s: &'s mut Scratch, n: usize, what: &str) -> Result<&'s mut [f32]> {
+    grow(&mut s.f, n, what)?;
+    Ok(&mut s.f[..n])
 }
 
 /// Folds every run with `step` (identity `init`).
@@ -358,12 +357,12 @@ impl Reduce {
     }
 
     /// Mean of each output group into the first `n_out` floats of the scratch.
-    fn means<'s>(p: &Plan, x: &[f32], s: &'s mut Scratch) -> &'s mut [f32] {
-        let m = scratch_f(s, p.n_out);
+    fn means<'s>(&self, p: &Plan, x: &[f32], s: &'s mut Scratch) -> Result<&'s mut [f32]> {
+        let m = scratch_f(s, p.n_out, self.name)?;
         sum_to(p, x, m);
         let inv = 1.0 / p.count as f32;
         m.iter_mut().for_each(|v| *v *= inv);
-        m
+        Ok(m)
     }
 }
 
@@ -434,7 +433,7 @@ impl Op for Reduce {
             Any => fold_to(&p, x, y, 0.0, |a, v| if v != 0.0 { 1.0 } else { a }),
             All => fold_to(&p, x, y, 1.0, |a, v| if v == 0.0 { 0.0 } else { a }),
             Var | Std => {
-                let m = Self::means(&p, x, ctx.scratch);
+                let m = self.means(&p, x, ctx.scratch)?;
                 y.fill(0.0);
                 p.elems(|e, o| {
                     let d = x[e] - m[o];
@@ -485,7 +484,7 @@ impl Op for Reduce {
             Max | Min => {
                 // Ties share the gradient equally (a valid subgradient that keeps the
                 // total equal to the output gradient).
-                let cnt = scratch_f(ctx.scratch, p.n_out);
+                let cnt = scratch_f(ctx.scratch, p.n_out, self.name)?;
                 cnt.fill(0.0);
                 if p.run_red {
                     p.runs(|i, o| {
@@ -532,7 +531,7 @@ impl Op for Reduce {
                 // backwards, and output order is reversed the same way), multiplying in
                 // the suffixes. Exact with zeros, no division.
                 let (n, no) = (p.n_in, p.n_out);
-                let s = scratch_f(ctx.scratch, n + no);
+                let s = scratch_f(ctx.scratch, n + no, self.name)?;
                 let (pre, acc) = s.split_at_mut(n);
                 acc.fill(1.0);
                 if p.run_red {
@@ -576,13 +575,13 @@ impl Op for Reduce {
                 }
             }
             Var => {
-                let m = Self::means(&p, x, ctx.scratch);
+                let m = self.means(&p, x, ctx.scratch)?;
                 let s = 2.0 / p.count as f32;
                 p.elems(|e, o| gin[e] += g[o] * s * (x[e] - m[o]));
             }
             Std => {
                 // d std = (x - mean) / (n std); 0 where std is 0 (constant groups).
-                let m = Self::means(&p, x, ctx.scratch);
+                let m = self.means(&p, x, ctx.scratch)?;
                 let n = p.count as f32;
                 p.elems(|e, o| {
                     if y[o] > 0.0 {
@@ -681,7 +680,7 @@ impl Op for ArgReduce {
             return Ok(());
         }
         // Walk rows of `inner` contiguous elements, keeping the running best per column.
-        let best = scratch_f(ctx.scratch, inner);
+        let best = scratch_f(ctx.scratch, inner, self.op_name())?;
         for o in 0..outer {
             let base = o * r * inner;
             let yi = &mut y[o * inner..(o + 1) * inner];

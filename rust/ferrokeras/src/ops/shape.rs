@@ -20,6 +20,7 @@ use std::sync::Arc;
 use smallvec::{smallvec, SmallVec};
 
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::tensor::{fmt_dims, fmt_shape, numel, DType, Dim, Shape, Value};
 use crate::{Error, Result};
 
@@ -1215,21 +1216,21 @@ impl Cond<'_> {
 }
 
 /// Broadcasts `cond` to `out` (through the scratch when it is not already elementwise).
-fn cond_view<'a>(cond: &'a Value, out: &[usize], s: &'a mut Scratch) -> Cond<'a> {
+fn cond_view<'a>(cond: &'a Value, out: &[usize], s: &'a mut Scratch) -> Result<Cond<'a>> {
     let int = cond.dt() == DType::I32;
     if cond.len() == 1 {
-        return Cond::All(if int {
+        return Ok(Cond::All(if int {
             cond.i[0] != 0
         } else {
             cond.f[0] != 0.0
-        });
+        }));
     }
     if cond.len() == numel(out) {
-        return if int {
+        return Ok(if int {
             Cond::I(&cond.i)
         } else {
             Cond::F(&cond.f)
-        };
+        });
     }
     let st = strides(&cond.shape);
     let mut v = View::new(0);
@@ -1244,19 +1245,15 @@ fn cond_view<'a>(cond: &'a Value, out: &[usize], s: &'a mut Scratch) -> Cond<'a>
     }
     let v = v.finish();
     let n = numel(out);
-    if int {
-        if s.i.len() < n {
-            s.i.resize(n, 0);
-        }
+    Ok(if int {
+        grow(&mut s.i, n, "switch")?;
         gather(&cond.i, &v, &mut s.i[..n], set);
         Cond::I(&s.i[..n])
     } else {
-        if s.f.len() < n {
-            s.f.resize(n, 0.0);
-        }
+        grow(&mut s.f, n, "switch")?;
         gather(&cond.f, &v, &mut s.f[..n], set);
         Cond::F(&s.f[..n])
-    }
+    })
 }
 
 impl Op for Switch {
@@ -1312,7 +1309,7 @@ impl Op for Switch {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (t, e) = (&inputs[1].f, &inputs[2].f);
-        let c = cond_view(inputs[0], &out.shape, ctx.scratch);
+        let c = cond_view(inputs[0], &out.shape, ctx.scratch)?;
         match c {
             Cond::All(b) => out.f.copy_from_slice(if b { t } else { e }),
             _ => {
@@ -1334,7 +1331,7 @@ impl Op for Switch {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let want = index == 1;
-        let c = cond_view(inputs[0], &out.shape, ctx.scratch);
+        let c = cond_view(inputs[0], &out.shape, ctx.scratch)?;
         match c {
             Cond::All(b) => {
                 if b == want {

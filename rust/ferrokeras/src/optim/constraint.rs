@@ -13,6 +13,7 @@
 
 use smallvec::SmallVec;
 
+use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, numel};
 use crate::{Error, Result};
@@ -258,7 +259,7 @@ impl Constraint {
         let plan = Plan::new(shape, &red);
         let len = plan.row_len();
         scratch.clear();
-        scratch.resize(plan.n_out, 0.0);
+        grow(scratch, plan.n_out, self.name())?;
         // Sum of squares per output slice.
         plan.for_each_row(|io, oo| {
             let row = &data[io..io + len];
