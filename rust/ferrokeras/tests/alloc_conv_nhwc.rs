@@ -1,9 +1,9 @@
 //! A steady-state train step through channels-last `conv2d` (`layout` "nhwc") allocates
 //! nothing outside the gemm crate (the twin of `alloc_conv3d.rs`; its own test binary so
 //! no other test allocates concurrently). The layers take every channels-last path: a
-//! padded first layer with a fused bias and relu (no input gradient), a full-correlation
-//! input gradient (16 channels, stride 1), a col2im one (stride 2) and a 1x1 one. The
-//! shapes keep every layer serial: with four convolutions split over the batch, the
+//! padded first layer with a fused bias and relu (no input gradient), col2im input
+//! gradients (16 channels; stride 2), a full-correlation one (32 channels, stride 1) and
+//! a 1x1 one. The shapes keep every layer serial: with four convolutions split over the batch, the
 //! eight `parallel_for` calls of a step can outrun the pool's kept states while their
 //! helper jobs wait in rayon's queue on a loaded machine, and `kernels::pool` then makes
 //! a new one (an allocation of the pool, whatever the layout; `alloc_conv3d.rs` covers
@@ -56,13 +56,14 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steady_state_channels_last_conv_train_step_allocates_nothing() {
     let mut g = Graph::new();
-    let shape = [2, 6, 6, 3];
-    let x = g.placeholder(DType::F32, vec![None, Some(6), Some(6), Some(3)], "x");
+    let shape = [1, 5, 5, 3];
+    let x = g.placeholder(DType::F32, vec![None, Some(5), Some(5), Some(3)], "x");
     // (kernel shape (rows, cols, in, out), strides, pads)
-    let layers: [([usize; 4], i64, i64); 4] = [
+    let layers: [([usize; 4], i64, i64); 5] = [
         ([3, 3, 3, 16], 1, 1),
-        ([3, 3, 16, 16], 1, 1),
-        ([3, 3, 16, 8], 2, 0),
+        ([3, 3, 16, 32], 1, 1),
+        ([3, 3, 32, 32], 1, 1),
+        ([3, 3, 32, 8], 2, 0),
         ([1, 1, 8, 4], 1, 0),
     ];
     let mut h = x;
