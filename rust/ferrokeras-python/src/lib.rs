@@ -429,6 +429,16 @@ impl PyProgram {
         self.inner.n_nodes()
     }
 
+    /// Op names of the nodes the function runs, in execution order (after fusion;
+    /// placeholders, variables and constants left out).
+    fn op_names(&self) -> Vec<String> {
+        self.inner
+            .op_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+
     /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
     /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
     /// Gaussian noise) then draw the noise of those rows of the larger batch, for this

@@ -281,6 +281,19 @@ impl Program {
         self.nodes.len()
     }
 
+    /// Op names of the nodes the Program runs, in execution order (after fusion;
+    /// sources such as placeholders, variables and constants are not ops and are left
+    /// out). Lets tests check what a compiled model contains (e.g. no `permute`).
+    pub fn op_names(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Op(op) => Some(op.name()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Number of fed inputs.
     pub fn n_inputs(&self) -> usize {
         self.feeds.len()
