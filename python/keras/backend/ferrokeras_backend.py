@@ -1273,7 +1273,8 @@ def conv1d(x, kernel, stride=1, border_mode="valid", image_shape=None, filter_sh
 
 def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
     """2-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
-    and is not counted in an average)."""
+    and is not counted in an average). One engine node in either ordering: 'tf' runs
+    the channels-last kernel (``layout="nhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     if pool_mode not in ("max", "avg"):
         raise ValueError("Invalid pooling mode: " + str(pool_mode))
@@ -1285,23 +1286,17 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
     xs = int_shape(x)
     if len(xs) != 4:
         raise ValueError("pool2d expects a 4-D input, got shape %s" % (xs,))
-    if ordering == "tf":
-        x = permute_dimensions(x, (0, 3, 1, 2))
-        h, w = xs[1], xs[2]
-    else:
-        h, w = xs[2], xs[3]
+    h, w = (xs[1], xs[2]) if ordering == "tf" else (xs[2], xs[3])
     pt, pb = _conv_pads(h, pool_size[0], strides[0], border_mode, what="pool2d")
     pl, pr = _conv_pads(w, pool_size[1], strides[1], border_mode, what="pool2d")
-    out = _op(
+    return _op(
         "maxpool2d" if pool_mode == "max" else "avgpool2d",
         [x],
         pool=list(pool_size),
         strides=list(strides),
         pads=[pt, pb, pl, pr],
+        layout="nhwc" if ordering == "tf" else "nchw",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
 
 
 def deconv2d(
@@ -1492,7 +1487,8 @@ def conv3d(
 
 def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
     """3-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
-    and is not counted in an average)."""
+    and is not counted in an average). One engine node in either ordering: 'tf' runs
+    the channels-last kernel (``layout="ndhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     if pool_mode not in ("max", "avg"):
         raise ValueError("Invalid pooling mode: " + str(pool_mode))
@@ -1504,24 +1500,18 @@ def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="d
     xs = int_shape(x)
     if len(xs) != 5:
         raise ValueError("pool3d expects a 5-D input, got shape %s" % (xs,))
-    if ordering == "tf":
-        x = permute_dimensions(x, (0, 4, 1, 2, 3))
-        sp = xs[1:4]
-    else:
-        sp = xs[2:5]
+    sp = xs[1:4] if ordering == "tf" else xs[2:5]
     pads = []
     for length, p, st in zip(sp, pool_size, strides):
         pads += list(_conv_pads(length, p, st, border_mode, what="pool3d"))
-    out = _op(
+    return _op(
         "maxpool3d" if pool_mode == "max" else "avgpool3d",
         [x],
         pool=list(pool_size),
         strides=list(strides),
         pads=pads,
+        layout="ndhwc" if ordering == "tf" else "ncdhw",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 4, 1))
-    return out
 
 
 def _tf_only(name):

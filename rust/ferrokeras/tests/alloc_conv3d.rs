@@ -1,6 +1,7 @@
 //! A steady-state train step through `conv3d`, `maxpool3d` and `avgpool3d` allocates
 //! nothing outside the gemm crate (the twin of `alloc.rs` for the 3-D ops; its own test
-//! binary so no other test allocates concurrently). The batch is large enough for the
+//! binary so no other test allocates concurrently), nor one through the channels-last
+//! pooling kernels (`layout` `"nhwc"` / `"ndhwc"`). The batch is large enough for the
 //! per-sample parallel conv3d path on a multi-core machine; its products are split
 //! across threads too, and posting a product's helper jobs to rayon boxes one small job
 //! per helper (`kernels::pool::handing_off`), which is not counted either.
@@ -11,7 +12,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
-use ferrokeras::{Attr, DType, Graph, Update, Value};
+use ferrokeras::{Attr, DType, Graph, NodeId, Program, Update, Value};
 
 struct Counting;
 
@@ -31,6 +32,13 @@ fn count() {
     }
     if !ferrokeras::kernels::gemm::in_gemm() && !ferrokeras::kernels::pool::handing_off() {
         ALLOCS.fetch_add(1, Ordering::SeqCst);
+        static IN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !IN.swap(true, Ordering::SeqCst) {
+            if std::env::var_os("BT").is_some() {
+                eprintln!("{}", std::backtrace::Backtrace::force_capture());
+            }
+            IN.store(false, Ordering::SeqCst);
+        }
     }
 }
 
@@ -95,8 +103,14 @@ fn steady_state_conv3d_pool3d_train_step_allocates_nothing() {
         value: newk,
     }];
     let prog = g.compile(&[x], &[loss], updates).unwrap();
-    let xb = data(&shape, 5);
     MEASURED.with(|m| m.set(true));
+    steady_state_descends(&prog, &data(&shape, 5));
+    channels_last_pooling_step();
+}
+
+/// Runs `prog` (one input, the loss out) twice, then ten times counting allocations
+/// (none allowed), and checks the loss went down.
+fn steady_state_descends(prog: &Program, xb: &Value) {
     let run = |count: bool| {
         let mut s = prog.session();
         s.feed_f32(0, &xb.shape, &xb.f).unwrap();
@@ -124,4 +138,54 @@ fn steady_state_conv3d_pool3d_train_step_allocates_nothing() {
     }
     // gradient descent on the mean square of the output shrinks it
     assert!(last < first, "{first} -> {last}");
+}
+
+/// x + k (k a variable of x's shape) -> maxpool2d 2x2 -> avgpool2d 3x3 'same' (both
+/// "nhwc") -> reshape to 5-D -> maxpool3d "ndhwc". Small enough to stay on the calling
+/// thread: on a loaded 2-core host the parallel loop's shared states can all still be
+/// held by helper jobs waiting in rayon's queue, and then a call makes a new one (an
+/// allocation of the thread pool's, not of these kernels).
+fn channels_last_pooling_step() {
+    let mut g = Graph::new();
+    let shape = [2, 16, 16, 8];
+    let x = g.placeholder(DType::F32, vec![None, Some(16), Some(16), Some(8)], "x");
+    let k = g.variable(data(&shape, 2), "k");
+    let h = op(&mut g, "add", &[x, k], &[]);
+    let nhwc = || ("layout", Attr::Str("nhwc".into()));
+    let h = op(&mut g, "maxpool2d", &[h], &[nhwc()]);
+    let h = op(
+        &mut g,
+        "avgpool2d",
+        &[h],
+        &[
+            ("pool", Attr::Ints(vec![3, 3])),
+            ("strides", Attr::Ints(vec![1, 1])),
+            ("pads", Attr::Ints(vec![1, 1, 1, 1])),
+            nhwc(),
+        ],
+    );
+    let h = op(
+        &mut g,
+        "reshape",
+        &[h],
+        &[("shape", Attr::Ints(vec![-1, 2, 4, 8, 8]))],
+    );
+    let h: NodeId = op(
+        &mut g,
+        "maxpool3d",
+        &[h],
+        &[("layout", Attr::Str("ndhwc".into()))],
+    );
+    let sq = op(&mut g, "square", &[h], &[]);
+    let loss = op(&mut g, "mean", &[sq], &[]);
+    let grads = g.gradients(loss, &[k]).unwrap();
+    let lr = g.constant(Value::scalar(0.5), "lr");
+    let step = op(&mut g, "mul", &[grads[0], lr], &[]);
+    let newk = op(&mut g, "sub", &[k, step], &[]);
+    let updates = vec![Update::Assign {
+        var: g.var_id(k).unwrap(),
+        value: newk,
+    }];
+    let prog = g.compile(&[x], &[loss], updates).unwrap();
+    steady_state_descends(&prog, &data(&shape, 6));
 }

@@ -195,3 +195,28 @@ fn row_offset_and_random_counters_let_shards_reproduce_a_batch() {
     assert!(g2.random_counter(ferrokeras::NodeId(0)).is_err());
     assert!(g2.set_random_counter(ferrokeras::NodeId(0), 1).is_err());
 }
+
+#[test]
+fn op_names_list_the_ops_a_program_runs() {
+    // a channels-last pooling step: no permute anywhere, forward or backward
+    let mut g = Graph::new();
+    let x = g.placeholder(DType::F32, vec![None, Some(4), Some(4), Some(3)], "x");
+    let p = op(
+        &mut g,
+        "maxpool2d",
+        &[x],
+        &[("layout", Attr::Str("nhwc".into()))],
+    );
+    let s = op(&mut g, "sum", &[p], &[]);
+    let dx = g.gradients(s, &[x]).unwrap();
+    let prog = g.compile(&[x], &[s, dx[0]], vec![]).unwrap();
+    assert_eq!(prog.op_names(), vec!["maxpool2d", "sum"]);
+    let t = op(
+        &mut g,
+        "permute",
+        &[p],
+        &[("pattern", Attr::Ints(vec![0, 3, 1, 2]))],
+    );
+    let prog = g.compile(&[x], &[t], vec![]).unwrap();
+    assert_eq!(prog.op_names(), vec!["maxpool2d", "permute"]);
+}

@@ -24,6 +24,7 @@ pub mod matmul;
 pub mod normalization;
 pub mod pool;
 pub mod pool3d;
+mod pool_cl;
 pub mod random;
 pub mod recurrent;
 pub mod reduce;

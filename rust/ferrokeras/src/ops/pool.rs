@@ -1,10 +1,15 @@
-//! 2-D pooling on channels-first (N, C, H, W) feature maps: `maxpool2d` and
-//! `avgpool2d`.
+//! 2-D pooling: `maxpool2d` and `avgpool2d`, on channels-first (N, C, H, W) or
+//! channels-last (N, H, W, C) feature maps.
 //!
 //! Attributes: `pool` (Ints 2), `strides` (Ints 2, default = pool), `pads` (Ints 4: top,
-//! bottom, left, right, default 0). Padded positions never win a max and are not counted
-//! in an average (Keras 1's 'same' pooling on both backends: TensorFlow's SAME and
-//! Theano's `average_exc_pad`).
+//! bottom, left, right, default 0), `layout` (Str, `"nchw"` by default, or `"nhwc"`).
+//! Padded positions never win a max and are not counted in an average (Keras 1's
+//! 'same' pooling on both backends: TensorFlow's SAME and Theano's `average_exc_pad`).
+//!
+//! `"nhwc"` runs the channels-last kernels of `pool_cl.rs` (vectorised over the
+//! channels of a pixel; Keras 1's 'tf' ordering needs no permutes); their results equal
+//! this file's on transposed data bit for bit, winners included. The rest of this
+//! file is the channels-first kernel.
 //!
 //! The max forward stores, per output, the winning position within its plane in the
 //! node's integer scratch; the backward scatters through it. The common 2x2, stride-2,
@@ -14,6 +19,7 @@
 use std::sync::Arc;
 
 use super::conv::{out_len, pads4, strides2};
+use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::tensor::{fmt_shape, Value};
@@ -26,6 +32,8 @@ pub struct Pool2d {
     pool: [usize; 2],
     strides: [usize; 2],
     pads: [usize; 4],
+    /// Channels last (N, H, W, C) instead of first.
+    nhwc: bool,
 }
 
 /// Window reads below this many per call run on the calling thread.
@@ -49,16 +57,46 @@ impl Pool2d {
         }
     }
 
+    /// (height, width) axes of the input.
+    fn hw_axes(&self) -> (usize, usize) {
+        if self.nhwc {
+            (1, 2)
+        } else {
+            (2, 3)
+        }
+    }
+
+    /// The channels-last window (depth 1) and shape of a call on `s` (N, H, W, C).
+    fn cl_geo(&self, s: &[usize]) -> Result<(pool_cl::Window, pool_cl::Geo)> {
+        // validated (and output sizes computed) as the channels-first geometry
+        let g = self.geo(s)?;
+        let [t, b, l, r] = self.pads;
+        Ok((
+            pool_cl::Window {
+                pool: [1, self.pool[0], self.pool[1]],
+                strides: [1, self.strides[0], self.strides[1]],
+                pads: [0, 0, t, b, l, r],
+            },
+            pool_cl::Geo {
+                n: s[0],
+                sp: [1, g.h, g.w],
+                op: [1, g.oh, g.ow],
+                c: s[3],
+            },
+        ))
+    }
+
     fn geo(&self, s: &[usize]) -> Result<Geo> {
+        let (ah, aw) = self.hw_axes();
         let oh = out_len(
-            s[2],
+            s[ah],
             self.pads[0] + self.pads[1],
             self.pool[0],
             self.strides[0],
             1,
         );
         let ow = out_len(
-            s[3],
+            s[aw],
             self.pads[2] + self.pads[3],
             self.pool[1],
             self.strides[1],
@@ -66,9 +104,9 @@ impl Pool2d {
         );
         match (oh, ow) {
             (Some(oh), Some(ow)) => Ok(Geo {
-                planes: s[0] * s[1],
-                h: s[2],
-                w: s[3],
+                planes: s[0] * s[if self.nhwc { 3 } else { 1 }],
+                h: s[ah],
+                w: s[aw],
                 oh,
                 ow,
             }),
@@ -221,11 +259,17 @@ impl Op for Pool2d {
         let x = &inputs[0].shape;
         if x.len() != 4 {
             return Err(Error::Shape(format!(
-                "{}: expects a 4-D input (N, C, H, W), got {}",
+                "{}: expects a 4-D input {}, got {}",
                 self.name_(),
+                if self.nhwc {
+                    "(N, H, W, C)"
+                } else {
+                    "(N, C, H, W)"
+                },
                 fmt_shape(x)
             )));
         }
+        let (ah, aw) = self.hw_axes();
         let side = |len: Option<usize>, pad: usize, k: usize, s: usize| -> Result<Option<usize>> {
             match len {
                 Some(l) => out_len(l, pad, k, s, 1).map(Some).ok_or_else(|| {
@@ -240,22 +284,41 @@ impl Op for Pool2d {
             }
         };
         let oh = side(
-            x[2],
+            x[ah],
             self.pads[0] + self.pads[1],
             self.pool[0],
             self.strides[0],
         )?;
         let ow = side(
-            x[3],
+            x[aw],
             self.pads[2] + self.pads[3],
             self.pool[1],
             self.strides[1],
         )?;
-        Ok(TypeInfo::f32(vec![x[0], x[1], oh, ow]))
+        Ok(TypeInfo::f32(if self.nhwc {
+            vec![x[0], oh, ow, x[3]]
+        } else {
+            vec![x[0], x[1], oh, ow]
+        }))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let x = inputs[0];
+        if self.nhwc {
+            let (win, g) = self.cl_geo(&x.shape)?;
+            let arg_len = if self.max { g.n * g.out_len() } else { 0 };
+            if ctx.scratch.i.len() < arg_len {
+                ctx.scratch.i.resize(arg_len, 0);
+            }
+            win.forward(
+                self.max,
+                &g,
+                &x.f,
+                &mut out.f,
+                &mut ctx.scratch.i[..arg_len],
+            );
+            return Ok(());
+        }
         let g = self.geo(&x.shape)?;
         let (ps, os) = (g.h * g.w, g.oh * g.ow);
         if g.planes == 0 || os == 0 || ps == 0 {
@@ -298,6 +361,18 @@ impl Op for Pool2d {
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        if self.nhwc {
+            let (win, g) = self.cl_geo(&inputs[0].shape)?;
+            let arg_len = if self.max { g.n * g.out_len() } else { 0 };
+            if ctx.scratch.i.len() < arg_len {
+                return Err(Error::Value(format!(
+                    "{}: backward called before forward",
+                    self.name_()
+                )));
+            }
+            win.backward(self.max, &g, gout, gin, &ctx.scratch.i[..arg_len]);
+            return Ok(());
+        }
         let g = self.geo(&inputs[0].shape)?;
         let (ps, os) = (g.h * g.w, g.oh * g.ow);
         if g.planes == 0 || os == 0 || ps == 0 {
@@ -555,11 +630,21 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     };
     Some((|| {
         let pool = strides2(a, "pool", [2, 2])?;
+        let nhwc = match a.str_opt("layout")?.as_deref() {
+            None | Some("nchw") => false,
+            Some("nhwc") => true,
+            Some(s) => {
+                return Err(Error::Value(format!(
+                    "{name}: layout must be 'nchw' or 'nhwc', got '{s}'"
+                )))
+            }
+        };
         Ok(Arc::new(Pool2d {
             max,
             pool,
             strides: strides2(a, "strides", pool)?,
             pads: pads4(a)?,
+            nhwc,
         }) as OpRef)
     })())
 }
@@ -567,7 +652,8 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::Attr;
+    use crate::ops::{Attr, OpCtx, OpRef, Scratch};
+    use crate::tensor::Value;
 
     fn naive(
         x: &[f32],
@@ -714,6 +800,7 @@ mod tests {
                 pool: [2, 2],
                 strides: [2, 2],
                 pads: [0; 4],
+                nhwc: false,
             };
             let os = g.oh * g.ow;
             let (mut y, mut arg) = (vec![0.0; os], vec![0; os]);
@@ -755,6 +842,185 @@ mod tests {
             assert_eq!(arg3, arg2, "{h}x{w} portable winners");
             assert_eq!(gx3, gx2, "{h}x{w} portable gradient");
         }
+    }
+
+    /// (N, C, H, W) -> (N, H, W, C).
+    fn to_nhwc(v: &[f32], [_, c, h, w]: [usize; 4]) -> Vec<f32> {
+        let mut out = vec![0.0; v.len()];
+        for (i, &x) in v.iter().enumerate() {
+            let (b, ch, y, xx) = (i / (c * h * w), i / (h * w) % c, i / w % h, i % w);
+            out[((b * h + y) * w + xx) * c + ch] = x;
+        }
+        out
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn pool_op(max: bool, pool: [usize; 2], st: [usize; 2], pd: [usize; 4], nhwc: bool) -> OpRef {
+        let ints = |v: &[usize]| Attr::Ints(v.iter().map(|&v| v as i64).collect());
+        let mut a = vec![
+            ("pool", ints(&pool)),
+            ("strides", ints(&st)),
+            ("pads", ints(&pd)),
+        ];
+        if nhwc {
+            a.push(("layout", Attr::Str("nhwc".into())));
+        }
+        op(if max { "maxpool2d" } else { "avgpool2d" }, &a)
+    }
+
+    /// Keras 1 / TensorFlow 'same' pads of one axis: (before, after).
+    fn same_pads(len: usize, k: usize, s: usize) -> (usize, usize) {
+        let out = len.div_ceil(s);
+        let total = ((out - 1) * s + k).saturating_sub(len);
+        (total / 2, total - total / 2)
+    }
+
+    /// The NHWC op on transposed data gives the NCHW op's outputs, winners (the same
+    /// in-plane indices) and input gradients, bit for bit; `x` is (N, C, H, W).
+    fn nhwc_matches_nchw(x: &Value, pool: [usize; 2], st: [usize; 2], pd: [usize; 4]) {
+        let s: [usize; 4] = x.shape.clone().try_into().unwrap();
+        let xt = Value::from_f32(&[s[0], s[2], s[3], s[1]], to_nhwc(&x.f, s)).unwrap();
+        for max in [true, false] {
+            let what = format!("max {max} {s:?} pool {pool:?} strides {st:?} pads {pd:?}");
+            let (cf, cl) = (
+                pool_op(max, pool, st, pd, false),
+                pool_op(max, pool, st, pd, true),
+            );
+            let (mut sf, mut sl) = (Scratch::default(), Scratch::default());
+            let yf = forward_with(&cf, std::slice::from_ref(x), &mut sf).unwrap();
+            let yl = forward_with(&cl, std::slice::from_ref(&xt), &mut sl).unwrap();
+            let ys: [usize; 4] = yf.shape.clone().try_into().unwrap();
+            assert_eq!(yl.shape, vec![ys[0], ys[2], ys[3], ys[1]], "{what}");
+            assert_eq!(bits(&yl.f), bits(&to_nhwc(&yf.f, ys)), "{what}: values");
+            if max {
+                let af: Vec<f32> = sf.i[..yf.len()].iter().map(|&a| a as f32).collect();
+                let al: Vec<f32> = sl.i[..yl.len()].iter().map(|&a| a as f32).collect();
+                assert_eq!(al, to_nhwc(&af, ys), "{what}: winners");
+            }
+            let gy = rand(&ys, 11, -1.0, 1.0);
+            let gyt = to_nhwc(&gy.f, ys);
+            // gradients accumulate into what the buffers hold
+            let base = rand(&s, 12, -1.0, 1.0);
+            let (mut gf, mut gl) = (base.f.clone(), to_nhwc(&base.f, s));
+            cf.backward(
+                0,
+                &[x],
+                &yf,
+                &gy.f,
+                &mut gf,
+                &mut OpCtx { scratch: &mut sf },
+            )
+            .unwrap();
+            cl.backward(
+                0,
+                &[&xt],
+                &yl,
+                &gyt,
+                &mut gl,
+                &mut OpCtx { scratch: &mut sl },
+            )
+            .unwrap();
+            assert_eq!(bits(&gl), bits(&to_nhwc(&gf, s)), "{what}: gradient");
+        }
+    }
+
+    #[test]
+    fn nhwc_equals_nchw_on_transposed_data_for_sizes_1_to_9() {
+        let mut seed = 100;
+        for h in 1..=9 {
+            for w in 1..=9 {
+                for (k, st) in [(1, 1), (2, 2), (2, 1), (3, 2), (3, 1), (2, 3)] {
+                    for same in [false, true] {
+                        let (pt, pb) = if same { same_pads(h, k, st) } else { (0, 0) };
+                        let (pl, pr) = if same { same_pads(w, k, st) } else { (0, 0) };
+                        if !same && (k > h || k > w) {
+                            continue;
+                        }
+                        // channel counts: single, a short tail, one block plus a tail
+                        let c = [1, 3, 37][(h + w + k) % 3];
+                        seed += 1;
+                        let x = rand(&[2, c, h, w], seed, -1.0, 1.0);
+                        nhwc_matches_nchw(&x, [k, k], [st, st], [pt, pb, pl, pr]);
+                    }
+                }
+            }
+        }
+        // non-square windows and strides
+        let x = rand(&[2, 5, 7, 9], 3, -1.0, 1.0);
+        nhwc_matches_nchw(&x, [3, 2], [1, 2], [0; 4]);
+        nhwc_matches_nchw(&x, [2, 3], [2, 1], [1, 0, 1, 1]);
+    }
+
+    #[test]
+    fn nhwc_ties_and_nans_follow_nchw() {
+        for (c, h, w) in [(1, 4, 4), (32, 6, 5), (70, 5, 7), (16, 2, 67)] {
+            let x = rand(&[2, c, h, w], (c * h * w) as u64, -2.0, 2.0);
+            // few distinct values: ties everywhere; a NaN every 11th input (first in
+            // some windows, later in others)
+            let f: Vec<f32> =
+                x.f.iter()
+                    .enumerate()
+                    .map(|(i, &v)| if i % 11 == 5 { f32::NAN } else { v.round() })
+                    .collect();
+            let x = Value::from_f32(&x.shape, f).unwrap();
+            nhwc_matches_nchw(&x, [2, 2], [2, 2], [0; 4]);
+            nhwc_matches_nchw(&x, [3, 3], [1, 1], [1, 1, 1, 1]);
+            nhwc_matches_nchw(&x, [2, 2], [1, 1], [0, 1, 0, 1]);
+        }
+    }
+
+    #[test]
+    fn nhwc_parallel_path_equals_nchw() {
+        // big enough to split across threads (rows forward, samples backward)
+        let x = rand(&[8, 48, 32, 32], 21, -1.0, 1.0);
+        nhwc_matches_nchw(&x, [2, 2], [2, 2], [0; 4]);
+        nhwc_matches_nchw(&x, [3, 3], [2, 2], [0, 1, 0, 1]);
+        let x = rand(&[1, 64, 40, 40], 22, -1.0, 1.0);
+        nhwc_matches_nchw(&x, [2, 2], [2, 2], [0; 4]);
+    }
+
+    #[test]
+    fn nhwc_gradients_match_finite_differences() {
+        for (s, pool, st, pd) in [
+            ([2, 4, 5, 3], [2, 2], [2, 2], [0; 4]),
+            ([1, 5, 5, 35], [3, 3], [1, 1], [1, 1, 1, 1]),
+            ([1, 5, 7, 2], [2, 3], [2, 1], [0, 1, 1, 1]),
+        ] {
+            // distinct values, shuffled (no ties for the differences to straddle)
+            let x = rand(&s, 7, -1.0, 1.0);
+            let len = x.len();
+            let f = (0..len).map(|i| x.f[(i * 7919) % len] + ((i * 7919) % len) as f32 * 0.037);
+            let x = Value::from_f32(&s, f.collect()).unwrap();
+            for max in [true, false] {
+                grad_check(
+                    &pool_op(max, pool, st, pd, true),
+                    std::slice::from_ref(&x),
+                    1e-3,
+                    1e-2,
+                )
+                .unwrap_or_else(|e| panic!("{s:?} {pool:?} {st:?} {pd:?}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn nhwc_shapes_and_layout_errors() {
+        let t = |s: &[Option<usize>]| crate::ops::TypeInfo::f32(s.to_vec());
+        let o = pool_op(true, [2, 2], [2, 2], [0; 4], true);
+        let y = o.infer(&[t(&[None, Some(6), Some(5), Some(3)])]).unwrap();
+        assert_eq!(y.shape, vec![None, Some(3), Some(2), Some(3)]);
+        let e = o
+            .infer(&[t(&[Some(1), Some(1), Some(4), Some(4)])])
+            .unwrap_err();
+        assert!(e.to_string().contains("(1, 1, 4, 4)"), "{e}");
+        let e = o.infer(&[t(&[Some(1), Some(4), Some(4)])]).unwrap_err();
+        assert!(e.to_string().contains("(N, H, W, C)"), "{e}");
+        let a = crate::ops::Attrs::new("maxpool2d").with("layout", Attr::Str("nwhc".into()));
+        let e = crate::ops::build("maxpool2d", &a).unwrap_err().to_string();
+        assert!(e.contains("'nchw' or 'nhwc'"), "{e}");
     }
 
     #[test]

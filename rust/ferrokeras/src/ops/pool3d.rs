@@ -1,9 +1,12 @@
-//! 3-D pooling on channels-first (N, C, D, H, W) volumes: `maxpool3d` and `avgpool3d`
-//! (the volumetric twins of `pool.rs`, kept apart so each file stays one family).
+//! 3-D pooling on channels-first (N, C, D, H, W) or channels-last (N, D, H, W, C)
+//! volumes: `maxpool3d` and `avgpool3d` (the volumetric twins of `pool.rs`, kept apart
+//! so each file stays one family).
 //!
 //! Attributes: `pool` (Ints 3), `strides` (Ints 3, default = pool), `pads` (Ints 6:
-//! front, back, top, bottom, left, right, default 0). Padded positions never win a max
-//! and are not counted in an average, as in the 2-D ops (Keras 1's 'same' pooling).
+//! front, back, top, bottom, left, right, default 0), `layout` (Str, `"ncdhw"` by
+//! default, or `"ndhwc"`: the channels-last kernels of `pool_cl.rs`, equal bit for bit
+//! to this file's on transposed data). Padded positions never win a max and are not
+//! counted in an average, as in the 2-D ops (Keras 1's 'same' pooling).
 //!
 //! The max forward stores, per output, the winning position within its volume in the
 //! node's integer scratch; the backward scatters through it. Volumes (one per sample
@@ -15,6 +18,7 @@ use rayon::prelude::*;
 
 use super::conv::out_len;
 use super::conv3d::{ints3, pads6};
+use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
@@ -26,6 +30,8 @@ pub struct Pool3d {
     pool: [usize; 3],
     strides: [usize; 3],
     pads: [usize; 6],
+    /// Channels last (N, D, H, W, C) instead of first.
+    ndhwc: bool,
 }
 
 /// Window reads below this many per call run on the calling thread (as in `pool.rs`).
@@ -56,11 +62,39 @@ impl Pool3d {
         }
     }
 
+    /// First spatial axis of the input (depth).
+    fn d_axis(&self) -> usize {
+        if self.ndhwc {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// The channels-last window and shape of a call on `s` (N, D, H, W, C).
+    fn cl_geo(&self, s: &[usize]) -> Result<(pool_cl::Window, pool_cl::Geo)> {
+        let g = self.geo(s)?;
+        Ok((
+            pool_cl::Window {
+                pool: self.pool,
+                strides: self.strides,
+                pads: self.pads,
+            },
+            pool_cl::Geo {
+                n: s[0],
+                sp: g.sp,
+                op: g.op,
+                c: s[4],
+            },
+        ))
+    }
+
     fn geo(&self, s: &[usize]) -> Result<Geo> {
+        let d = self.d_axis();
         let mut op = [0; 3];
         for (a, oa) in op.iter_mut().enumerate() {
             *oa = out_len(
-                s[2 + a],
+                s[d + a],
                 self.pads[2 * a] + self.pads[2 * a + 1],
                 self.pool[a],
                 self.strides[a],
@@ -76,8 +110,8 @@ impl Pool3d {
             })?;
         }
         Ok(Geo {
-            planes: s[0] * s[1],
-            sp: [s[2], s[3], s[4]],
+            planes: s[0] * s[if self.ndhwc { 4 } else { 1 }],
+            sp: [s[d], s[d + 1], s[d + 2]],
             op,
         })
     }
@@ -187,13 +221,23 @@ impl Op for Pool3d {
         let x = &inputs[0].shape;
         if x.len() != 5 {
             return Err(Error::Shape(format!(
-                "{}: expects a 5-D input (N, C, D, H, W), got {}",
+                "{}: expects a 5-D input {}, got {}",
                 self.name_(),
+                if self.ndhwc {
+                    "(N, D, H, W, C)"
+                } else {
+                    "(N, C, D, H, W)"
+                },
                 fmt_shape(x)
             )));
         }
-        let mut out: Vec<Dim> = vec![x[0], x[1]];
-        for (a, &len) in x[2..].iter().enumerate() {
+        let d = self.d_axis();
+        let mut out: Vec<Dim> = if self.ndhwc {
+            vec![x[0]]
+        } else {
+            vec![x[0], x[1]]
+        };
+        for (a, &len) in x[d..d + 3].iter().enumerate() {
             out.push(match len {
                 Some(l) => Some(
                     out_len(
@@ -215,11 +259,29 @@ impl Op for Pool3d {
                 None => None,
             });
         }
+        if self.ndhwc {
+            out.push(x[4]);
+        }
         Ok(TypeInfo::f32(out))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let x = inputs[0];
+        if self.ndhwc {
+            let (win, g) = self.cl_geo(&x.shape)?;
+            let arg_len = if self.max { g.n * g.out_len() } else { 0 };
+            if ctx.scratch.i.len() < arg_len {
+                ctx.scratch.i.resize(arg_len, 0);
+            }
+            win.forward(
+                self.max,
+                &g,
+                &x.f,
+                &mut out.f,
+                &mut ctx.scratch.i[..arg_len],
+            );
+            return Ok(());
+        }
         let g = self.geo(&x.shape)?;
         let (vs, os) = (g.vol(), g.ovol());
         if g.planes == 0 || os == 0 || vs == 0 {
@@ -259,6 +321,18 @@ impl Op for Pool3d {
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        if self.ndhwc {
+            let (win, g) = self.cl_geo(&inputs[0].shape)?;
+            let arg_len = if self.max { g.n * g.out_len() } else { 0 };
+            if ctx.scratch.i.len() < arg_len {
+                return Err(Error::Value(format!(
+                    "{}: backward called before forward",
+                    self.name_()
+                )));
+            }
+            win.backward(self.max, &g, gout, gin, &ctx.scratch.i[..arg_len]);
+            return Ok(());
+        }
         let g = self.geo(&inputs[0].shape)?;
         let (vs, os) = (g.vol(), g.ovol());
         if g.planes == 0 || os == 0 || vs == 0 {
@@ -300,11 +374,21 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     };
     Some((|| {
         let pool = ints3(a, name, "pool", [2, 2, 2])?;
+        let ndhwc = match a.str_opt("layout")?.as_deref() {
+            None | Some("ncdhw") => false,
+            Some("ndhwc") => true,
+            Some(s) => {
+                return Err(Error::Value(format!(
+                    "{name}: layout must be 'ncdhw' or 'ndhwc', got '{s}'"
+                )))
+            }
+        };
         Ok(Arc::new(Pool3d {
             max,
             pool,
             strides: ints3(a, name, "strides", pool)?,
             pads: pads6(a, name)?,
+            ndhwc,
         }) as OpRef)
     })())
 }
@@ -312,7 +396,8 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::{Attr, Scratch};
+    use crate::ops::{Attr, OpCtx, OpRef, Scratch};
+    use crate::tensor::Value;
 
     /// Direct reference: the max / mean of the in-bounds entries of every window.
     fn naive(
@@ -438,6 +523,165 @@ mod tests {
                 assert_eq!(winners, y.len());
             }
         }
+    }
+
+    /// (N, C, D, H, W) -> (N, D, H, W, C).
+    fn to_ndhwc(v: &[f32], [_, c, d, h, w]: [usize; 5]) -> Vec<f32> {
+        let sp = d * h * w;
+        let mut out = vec![0.0; v.len()];
+        for (i, &x) in v.iter().enumerate() {
+            let (b, ch, p) = (i / (c * sp), i / sp % c, i % sp);
+            out[(b * sp + p) * c + ch] = x;
+        }
+        out
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn pool_op(max: bool, pool: [usize; 3], st: [usize; 3], pd: [usize; 6], cl: bool) -> OpRef {
+        let mut a = vec![
+            ("pool", ints(&pool)),
+            ("strides", ints(&st)),
+            ("pads", ints(&pd)),
+        ];
+        if cl {
+            a.push(("layout", Attr::Str("ndhwc".into())));
+        }
+        op(if max { "maxpool3d" } else { "avgpool3d" }, &a)
+    }
+
+    /// The NDHWC op on transposed data gives the NCDHW op's outputs, winners and input
+    /// gradients bit for bit; `x` is (N, C, D, H, W).
+    fn ndhwc_matches_ncdhw(x: &Value, pool: [usize; 3], st: [usize; 3], pd: [usize; 6]) {
+        let s: [usize; 5] = x.shape.clone().try_into().unwrap();
+        let xt = Value::from_f32(&[s[0], s[2], s[3], s[4], s[1]], to_ndhwc(&x.f, s)).unwrap();
+        for max in [true, false] {
+            let what = format!("max {max} {s:?} pool {pool:?} strides {st:?} pads {pd:?}");
+            let (cf, cl) = (
+                pool_op(max, pool, st, pd, false),
+                pool_op(max, pool, st, pd, true),
+            );
+            let (mut sf, mut sl) = (Scratch::default(), Scratch::default());
+            let yf = forward_with(&cf, std::slice::from_ref(x), &mut sf).unwrap();
+            let yl = forward_with(&cl, std::slice::from_ref(&xt), &mut sl).unwrap();
+            let ys: [usize; 5] = yf.shape.clone().try_into().unwrap();
+            assert_eq!(yl.shape, vec![ys[0], ys[2], ys[3], ys[4], ys[1]], "{what}");
+            assert_eq!(bits(&yl.f), bits(&to_ndhwc(&yf.f, ys)), "{what}: values");
+            if max {
+                let af: Vec<f32> = sf.i[..yf.len()].iter().map(|&a| a as f32).collect();
+                let al: Vec<f32> = sl.i[..yl.len()].iter().map(|&a| a as f32).collect();
+                assert_eq!(al, to_ndhwc(&af, ys), "{what}: winners");
+            }
+            let gy = rand(&ys, 11, -1.0, 1.0);
+            let gyt = to_ndhwc(&gy.f, ys);
+            let base = rand(&s, 12, -1.0, 1.0);
+            let (mut gf, mut gl) = (base.f.clone(), to_ndhwc(&base.f, s));
+            cf.backward(
+                0,
+                &[x],
+                &yf,
+                &gy.f,
+                &mut gf,
+                &mut OpCtx { scratch: &mut sf },
+            )
+            .unwrap();
+            cl.backward(
+                0,
+                &[&xt],
+                &yl,
+                &gyt,
+                &mut gl,
+                &mut OpCtx { scratch: &mut sl },
+            )
+            .unwrap();
+            assert_eq!(bits(&gl), bits(&to_ndhwc(&gf, s)), "{what}: gradient");
+        }
+    }
+
+    #[test]
+    fn ndhwc_equals_ncdhw_on_transposed_data() {
+        let mut seed = 200;
+        for d in 1..=5 {
+            for (h, w) in [(1, 1), (2, 3), (4, 4), (5, 7), (9, 2)] {
+                for (k, st) in [(1, 1), (2, 2), (2, 1), (3, 2)] {
+                    for same in [false, true] {
+                        let pads = |len: usize| {
+                            if !same {
+                                return (0, 0);
+                            }
+                            let out = len.div_ceil(st);
+                            let total = ((out - 1) * st + k).saturating_sub(len);
+                            (total / 2, total - total / 2)
+                        };
+                        if !same && (k > d || k > h || k > w) {
+                            continue;
+                        }
+                        let (p0, p1, p2) = (pads(d), pads(h), pads(w));
+                        let c = [1, 3, 37][(d + h + w + k) % 3];
+                        seed += 1;
+                        let x = rand(&[2, c, d, h, w], seed, -1.0, 1.0);
+                        ndhwc_matches_ncdhw(
+                            &x,
+                            [k; 3],
+                            [st; 3],
+                            [p0.0, p0.1, p1.0, p1.1, p2.0, p2.1],
+                        );
+                    }
+                }
+            }
+        }
+        let x = rand(&[1, 4, 5, 4, 7], 3, -1.0, 1.0);
+        ndhwc_matches_ncdhw(&x, [3, 1, 2], [1, 2, 3], [0; 6]);
+        ndhwc_matches_ncdhw(&x, [2, 3, 2], [1, 2, 1], [0, 1, 1, 1, 0, 1]);
+        // ties and NaNs
+        let f: Vec<f32> = rand(&[2, 33, 4, 4, 4], 5, -2.0, 2.0)
+            .f
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 11 == 5 { f32::NAN } else { v.round() })
+            .collect();
+        let x = Value::from_f32(&[2, 33, 4, 4, 4], f).unwrap();
+        ndhwc_matches_ncdhw(&x, [2, 2, 2], [2, 2, 2], [0; 6]);
+        ndhwc_matches_ncdhw(&x, [3, 3, 3], [1, 1, 1], [1; 6]);
+        // large enough for the parallel paths
+        let x = rand(&[4, 24, 16, 16, 16], 6, -1.0, 1.0);
+        ndhwc_matches_ncdhw(&x, [2, 2, 2], [2, 2, 2], [0; 6]);
+    }
+
+    #[test]
+    fn ndhwc_gradients_match_finite_differences() {
+        for (s, pool, st, pd) in [
+            ([1, 4, 4, 3, 3], [2, 2, 2], [2, 2, 2], [0; 6]),
+            ([1, 3, 4, 5, 34], [3, 2, 3], [1, 2, 1], [1, 1, 0, 1, 1, 1]),
+        ] {
+            let x = rand(&s, 7, -1.0, 1.0);
+            let len = x.len();
+            let f = (0..len).map(|i| x.f[(i * 7919) % len] + ((i * 7919) % len) as f32 * 0.037);
+            let x = Value::from_f32(&s, f.collect()).unwrap();
+            for max in [true, false] {
+                grad_check(
+                    &pool_op(max, pool, st, pd, true),
+                    std::slice::from_ref(&x),
+                    1e-3,
+                    1e-2,
+                )
+                .unwrap_or_else(|e| panic!("{s:?} {pool:?} {st:?} {pd:?}: {e}"));
+            }
+        }
+        let t = |s: &[Option<usize>]| crate::ops::TypeInfo::f32(s.to_vec());
+        let o = pool_op(true, [2, 2, 2], [2, 2, 2], [0; 6], true);
+        let y = o
+            .infer(&[t(&[None, Some(4), Some(6), Some(5), Some(3)])])
+            .unwrap();
+        assert_eq!(y.shape, vec![None, Some(2), Some(3), Some(2), Some(3)]);
+        let e = o
+            .infer(&[t(&[Some(1), Some(4), Some(4), Some(3)])])
+            .unwrap_err();
+        assert!(e.to_string().contains("(N, D, H, W, C)"), "{e}");
+        let a = crate::ops::Attrs::new("maxpool3d").with("layout", Attr::Str("nhwc".into()));
+        assert!(crate::ops::build("maxpool3d", &a).is_err());
     }
 
     #[test]
