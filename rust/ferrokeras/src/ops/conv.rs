@@ -596,16 +596,6 @@ fn fmt_dims(s: &[usize]) -> String {
     crate::tensor::fmt_dims(s)
 }
 
-/// Deprecated: grows `v` like [`grow`] but panics (caught by the bindings as a
-/// RuntimeError, not an abort) when the allocation fails. Kept only for the
-/// channels-last passes in `conv_nhwc.rs` until they call [`grow`] and propagate its
-/// [`Error::Memory`]; do not use it in new code.
-pub(crate) fn ensure(v: &mut Vec<f32>, len: usize) {
-    if let Err(e) = grow(v, len, "conv2d") {
-        panic!("{e}");
-    }
-}
-
 impl Op for Conv2d {
     fn name(&self) -> &str {
         "conv2d"
@@ -704,8 +694,7 @@ impl Op for Conv2d {
         let g = self.geo(&x.shape, &w.shape)?;
         self.check_offsets(&g)?;
         if self.nhwc {
-            self.forward_nhwc(&g, inputs, out, ctx);
-            return Ok(());
+            return self.forward_nhwc(&g, inputs, out, ctx);
         }
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
@@ -821,8 +810,7 @@ impl Op for Conv2d {
             }
         }
         if self.nhwc {
-            self.backward_nhwc(&g, inputs, out, gout, gx, gw, gb, ctx);
-            return Ok(());
+            return self.backward_nhwc(&g, inputs, out, gout, gx, gw, gb, ctx);
         }
         // A strided or few-channel input gradient goes through col2im on its own.
         if let Some(gx) = gx.take_if(|_| !self.full_input_gradient(&g)) {

@@ -37,11 +37,12 @@
 //! Work is split over the batch exactly as in `conv.rs` (per-worker slots of scratch,
 //! serial gemms inside a parallel loop).
 
-use super::conv::{ensure, valid_range, Conv2d, Geo, KernelLayout};
+use super::conv::{valid_range, Conv2d, Geo, KernelLayout};
 use super::epilogue::{
     activate, add_rows_activate_in_place, col_sums_through, grad_through_into, Act,
 };
 use super::OpCtx;
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
@@ -49,6 +50,7 @@ use crate::kernels::pool::{parallel_for, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::transpose;
 use crate::tensor::Value;
+use crate::Result;
 
 /// Fewest input channels for which the channels-last input gradient may be a full
 /// correlation: its product is C columns wide, and below one 32-float panel of the
@@ -294,7 +296,7 @@ impl Conv2d {
         inputs: &[&Value],
         out: &mut Value,
         ctx: &mut OpCtx,
-    ) {
+    ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let relaid = if self.kernel_is_matrix() { 0 } else { kk * g.o };
@@ -303,16 +305,14 @@ impl Conv2d {
         let (hp, wp) = self.padded(g);
         // scratch: [kernel matrix (unless stored as one) | per worker: padded input]
         let slot = if self.has_pads() { hp * wp * g.c } else { 0 };
-        ensure(&mut ctx.scratch.f, relaid + workers * slot);
+        grow(&mut ctx.scratch.f, relaid + workers * slot, "conv2d")?;
         let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
         let wk = self.kernel_matrix(g, &w.f, wbuf);
         if g.n == 0 || os == 0 {
-            return;
+            return Ok(());
         }
         let offs = &mut ctx.scratch.i;
-        if offs.len() < p + kk {
-            offs.resize(p + kk, 0);
-        }
+        grow(offs, p + kk, "conv2d")?;
         self.column_offsets_nhwc(g, &mut offs[..p + kk]);
         let (pos, taps) = offs[..p + kk].split_at(p);
         let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
@@ -343,6 +343,7 @@ impl Conv2d {
                 run(i, own, y, true);
             });
         }
+        Ok(())
     }
 
     /// The wanted gradients of a channels-last convolution in one pass over the batch
@@ -358,7 +359,7 @@ impl Conv2d {
         gw: Option<&mut [f32]>,
         gb: Option<&mut [f32]>,
         ctx: &mut OpCtx,
-    ) {
+    ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
@@ -395,10 +396,11 @@ impl Conv2d {
             0
         };
         let wbn = if full { ok } else { 0 };
-        ensure(
+        grow(
             &mut ctx.scratch.f,
             relaid + wbn + workers * slot + ranges * okw,
-        );
+            "conv2d",
+        )?;
         let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
         let (wb, rest) = rest.split_at_mut(wbn);
         let (own, rest) = rest.split_at_mut(workers * slot);
@@ -419,9 +421,7 @@ impl Conv2d {
             if want_w { p + kk } else { 0 },
         );
         let offs = &mut ctx.scratch.i;
-        if offs.len() < fo + ko {
-            offs.resize(fo + ko, 0);
-        }
+        grow(offs, fo + ko, "conv2d")?;
         let (fofs, kofs) = offs[..fo + ko].split_at_mut(fo);
         if full {
             self.gradient_offsets_nhwc(g, fofs);
@@ -515,6 +515,7 @@ impl Conv2d {
         if let Some(gb) = gb {
             col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
         }
+        Ok(())
     }
 }
 

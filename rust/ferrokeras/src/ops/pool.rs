@@ -21,6 +21,7 @@ use std::sync::Arc;
 use super::conv::{out_len, pads4, strides2};
 use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
@@ -307,9 +308,7 @@ impl Op for Pool2d {
         if self.nhwc {
             let (win, g) = self.cl_geo(&x.shape)?;
             let arg_len = if self.max { g.n * g.out_len() } else { 0 };
-            if ctx.scratch.i.len() < arg_len {
-                ctx.scratch.i.resize(arg_len, 0);
-            }
+            grow(&mut ctx.scratch.i, arg_len, self.name())?;
             win.forward(
                 self.max,
                 &g,
@@ -325,9 +324,7 @@ impl Op for Pool2d {
             return Ok(());
         }
         let arg_len = if self.max { g.planes * os } else { g.planes };
-        if ctx.scratch.i.len() < arg_len {
-            ctx.scratch.i.resize(arg_len, 0);
-        }
+        grow(&mut ctx.scratch.i, arg_len, self.name())?;
         let arg_step = if self.max { os } else { 1 };
         let args = &mut ctx.scratch.i[..arg_len];
         if let Some((blocks, threads)) = self.parallel(&g) {

@@ -20,6 +20,7 @@ use super::conv::out_len;
 use super::conv3d::{ints3, pads6};
 use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -270,9 +271,7 @@ impl Op for Pool3d {
         if self.ndhwc {
             let (win, g) = self.cl_geo(&x.shape)?;
             let arg_len = if self.max { g.n * g.out_len() } else { 0 };
-            if ctx.scratch.i.len() < arg_len {
-                ctx.scratch.i.resize(arg_len, 0);
-            }
+            grow(&mut ctx.scratch.i, arg_len, self.name())?;
             win.forward(
                 self.max,
                 &g,
@@ -289,9 +288,7 @@ impl Op for Pool3d {
         }
         let arg_step = if self.max { os } else { 1 };
         let arg_len = g.planes * arg_step;
-        if ctx.scratch.i.len() < arg_len {
-            ctx.scratch.i.resize(arg_len, 0);
-        }
+        grow(&mut ctx.scratch.i, arg_len, self.name())?;
         let args = &mut ctx.scratch.i[..arg_len];
         if self.parallel(&g) {
             out.f
