@@ -15,9 +15,10 @@
 //!   the last axis and the activation
 //!   ([`add_rows_activate_in_place`](super::epilogue::add_rows_activate_in_place)).
 //! - Kernel gradient: `dWk (K x O) = colsᵀ · G`, the same gathered matrix with the taps
-//!   as rows and the positions as steps, G the sample's (P x O) output gradient taken
-//!   through the activation; summed over fixed contiguous sample ranges added in order,
-//!   as the channels-first code does.
+//!   as rows and the positions as steps (in products of at most 128 positions, which keep
+//!   the gathered lines in L1), G the sample's (P x O) output gradient taken through the
+//!   activation; summed over fixed contiguous sample ranges added in order, as the
+//!   channels-first code does.
 //! - Input gradient, stride 1, at least 32 input channels and at most 25% more input
 //!   pixels than output positions (see `full_input_gradient_nhwc`): the full correlation
 //!   `dX (H·W x C) += Gfull · Wb`, Gfull gathered from a zero-bordered (PH, PW, O) copy
@@ -57,6 +58,18 @@ use crate::Result;
 /// AVX-512 kernel the panel is mostly padding (measured at 30x30 -> 28x28, O = 32, one
 /// thread, µs per sample: C = 16 full 120, col2im 78; C = 32 full 122, col2im 137).
 const NHWC_FULL_MIN_CHANNELS: usize = 32;
+
+/// Most output positions one product of the channels-last kernel gradient runs over.
+/// The product's steps are the positions, and one step reads, for each strip of 8 taps,
+/// 8 floats of a different cache line (positions are C floats apart), so a strip's
+/// lines and the gemm's (steps x 32) panel of G together overflow L1 at the gemm's own
+/// step blocks (up to 256; 196 for the 784 positions below), and each strip refetches
+/// from L2 what the previous one left. Measured per sample on one thread
+/// (`benches/examples/conv_parts.rs`), W4 30x30 -> 28x28, C 32 -> O 32, two runs each
+/// with the channels-first figure of the same run: one product 110-125 µs (97-101),
+/// products of 64 positions 108 (97-100), of 128 96-97 (92-94); the 14x14 and 12x12
+/// shapes within noise.
+const DW_STEPS: usize = 128;
 
 impl Conv2d {
     /// Whether the channels-last input gradient is a full correlation rather than
@@ -459,12 +472,18 @@ impl Conv2d {
                 self.col2im_nhwc(g, cols, gxi);
             }
             if want_w {
-                let a = GatheredOperand {
-                    data: self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], xp),
-                    rows: ktaps,
-                    cols: pos,
-                };
-                sgemm_gathered(kk, g.o, p, a, nop(gi), dw, !first, serial);
+                // in products of DW_STEPS positions at most (see there)
+                let data = self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], xp);
+                for p0 in (0..p).step_by(DW_STEPS) {
+                    let n = DW_STEPS.min(p - p0);
+                    let a = GatheredOperand {
+                        data,
+                        rows: ktaps,
+                        cols: &pos[p0..p0 + n],
+                    };
+                    let b = nop(&gi[p0 * g.o..(p0 + n) * g.o]);
+                    sgemm_gathered(kk, g.o, n, a, b, dw, !first || p0 > 0, serial);
+                }
             }
         };
         let (gx, gxn) = match gx {
