@@ -5,6 +5,9 @@
 //! Ids: `conv2d_fwd/<name>`, `conv2d_bwd/<name>` (kernel and input gradients, the
 //! backward of a training step) and `gemm_same/<name>`: one `sgemm` of
 //! M = nb_filter, K = stack·kh·kw, N = batch·rows_out·cols_out, the FLOPs of the forward.
+//! `conv2d_fwd/<name>_nhwc` and `conv2d_bwd/<name>_nhwc` run the same shapes channels-last
+//! (`layout` "nhwc", an HWIO kernel without flip: Keras 'tf'), next to the channels-first
+//! rows (a true convolution with an OIHW kernel: Keras 'th').
 //! Throughput is 2·M·N·K (forward) and 4·M·N·K (backward) elements, so criterion's
 //! "elem/s" is FLOP/s.
 //!
@@ -34,20 +37,38 @@ fn bench_conv(c: &mut Criterion) {
     fwd.warm_up_time(Duration::from_millis(800));
     fwd.measurement_time(Duration::from_millis(2500));
     let mut cases = vec![];
-    for &(name, n, ci, h, w, o) in SHAPES {
-        let x = Value::from_f32(&[n, ci, h, w], data(n * ci * h * w, 1)).unwrap();
-        let k = Value::from_f32(&[o, ci, 3, 3], data(o * ci * 9, 2)).unwrap();
-        let op = build(
-            "conv2d",
-            &Attrs::new("conv2d").with("flip", Attr::Bool(true)),
-        )
-        .unwrap();
+    for (&(name, n, ci, h, w, o), last) in SHAPES.iter().flat_map(|s| [(s, false), (s, true)]) {
         let (oh, ow) = (h - 2, w - 2);
-        let mut y = Value::zeros(DType::F32, &[n, o, oh, ow]);
+        let (xs, ks, ys, attrs) = if last {
+            (
+                [n, h, w, ci],
+                [3, 3, ci, o],
+                [n, oh, ow, o],
+                Attrs::new("conv2d")
+                    .with("layout", Attr::Str("nhwc".into()))
+                    .with("kernel_layout", Attr::Str("hwio".into())),
+            )
+        } else {
+            (
+                [n, ci, h, w],
+                [o, ci, 3, 3],
+                [n, o, oh, ow],
+                Attrs::new("conv2d").with("flip", Attr::Bool(true)),
+            )
+        };
+        let x = Value::from_f32(&xs, data(n * ci * h * w, 1)).unwrap();
+        let k = Value::from_f32(&ks, data(o * ci * 9, 2)).unwrap();
+        let op = build("conv2d", &attrs).unwrap();
+        let mut y = Value::zeros(DType::F32, &ys);
         let mut scratch = Scratch::default();
         let macs = o * ci * 9 * n * oh * ow;
+        let name = if last {
+            format!("{name}_nhwc")
+        } else {
+            name.to_string()
+        };
         fwd.throughput(Throughput::Elements(2 * macs as u64));
-        fwd.bench_function(name, |b| {
+        fwd.bench_function(&name, |b| {
             b.iter(|| {
                 op.forward(
                     &[&x, &k],
@@ -73,7 +94,7 @@ fn bench_conv(c: &mut Criterion) {
         let mut gx = vec![0.0f32; x.len()];
         let mut gk = vec![0.0f32; k.len()];
         bwd.throughput(Throughput::Elements(4 * *macs as u64));
-        bwd.bench_function(*name, |b| {
+        bwd.bench_function(name.as_str(), |b| {
             b.iter(|| {
                 let mut ctx = OpCtx { scratch };
                 op.backward(1, &[x, k], y, &g, &mut gk, &mut ctx).unwrap();

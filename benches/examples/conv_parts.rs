@@ -2,13 +2,13 @@
 //! forward and its two backward passes on a batch of 32, per sample, next to the bare
 //! gemm of the same size, at the W4 layer shapes. The difference is what the op adds
 //! around its products: padding, transposes, kernel re-layout (and, for 3 channels,
-//! im2col / col2im).
+//! im2col / col2im). A second line per shape times the channels-last op (Keras 'tf').
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release -p ferrokeras-benches --example conv_parts`
 
 use ferrokeras::kernels::gemm::{n, sgemm_serial, t};
 use ferrokeras::ops::{build, OpCtx, Scratch};
-use ferrokeras::{Attrs, Value};
+use ferrokeras::{Attr, Attrs, Value};
 use ferrokeras_benches::{data, thread_cpu_seconds};
 
 /// Best of 7 timings of `reps` calls, in µs per call.
@@ -98,5 +98,53 @@ fn main() {
             "C{c:>2} {h}x{w} O{o:>2}: fwd {fwd:6.1} us (gemm {gf:6.1}, as Yt {gft:6.1}, {:.0} GF/s)  dX {bx:6.1} (gemm {gbx:6.1})  dW {bk:6.1} (gemm {gbk:6.1}; as dWt {gbkt:6.1})  gemm GF/s fwd {:.0} dX {:.0} dW {:.0} dWt {:.0}",
             gfl(fwd), gfl(gf), gfl(gbx), gfl(gbk), gfl(gbkt)
         );
+        let (nf, nx, nk, nb) = nhwc(c, h, w, o);
+        println!(
+            "    channels-last (HWIO, no flip): fwd {nf:6.1} us  dX {nx:6.1}  dW {nk:6.1}  dX+dW in one call {nb:6.1}"
+        );
     }
+}
+
+/// Per-sample µs of the channels-last op (Keras 'tf': an HWIO kernel, no flip) at one W4
+/// shape: forward, input gradient, kernel gradient, and both gradients in one
+/// `backward_many` call (the executor's way).
+fn nhwc(c: usize, h: usize, w: usize, o: usize) -> (f64, f64, f64, f64) {
+    const N: usize = 32;
+    let (oh, ow) = (h - 2, w - 2);
+    let (k, p) = (c * 9, oh * ow);
+    let x = Value::from_f32(&[N, h, w, c], data(N * c * h * w, 1)).unwrap();
+    let kern = Value::from_f32(&[3, 3, c, o], data(o * k, 2)).unwrap();
+    let gb = data(N * o * p, 3);
+    let attrs = Attrs::new("conv2d")
+        .with("layout", Attr::Str("nhwc".into()))
+        .with("kernel_layout", Attr::Str("hwio".into()));
+    let op = build("conv2d", &attrs).unwrap();
+    let mut y = Value::from_f32(&[N, oh, ow, o], vec![0.0; N * o * p]).unwrap();
+    let mut s = Scratch::default();
+    let reps = (2e8 / (2.0 * (o * k * p) as f64)) as usize + 5;
+    let per = |us: f64| us / N as f64;
+    let ins = [&x, &kern];
+    let fwd = per(time(reps / N + 1, || {
+        op.forward(&ins, &mut y, &mut OpCtx { scratch: &mut s })
+            .unwrap()
+    }));
+    let (mut gx, mut gk) = (vec![0.0; N * c * h * w], vec![0.0; o * k]);
+    let one = |i: usize, g: &mut [f32], s: &mut Scratch| {
+        op.backward(i, &ins, &y, &gb, g, &mut OpCtx { scratch: s })
+            .unwrap()
+    };
+    let bx = per(time(reps / N + 1, || one(0, &mut gx, &mut s)));
+    let bk = per(time(reps / N + 1, || one(1, &mut gk, &mut s)));
+    let both = per(time(reps / N + 1, || {
+        op.backward_many(
+            &[0, 1],
+            &ins,
+            &y,
+            &gb,
+            &mut [&mut gx, &mut gk],
+            &mut OpCtx { scratch: &mut s },
+        )
+        .unwrap()
+    }));
+    (fwd, bx, bk, both)
 }

@@ -4,11 +4,18 @@ Builds two workloads of ``workloads.py`` that differ only in ``dim_ordering`` (b
 default ``w4_vgg_small`` ('th') and ``w4_vgg_small_tf`` ('tf')), compiles their train
 Programs with one ``fit`` epoch, then times the native train Program alone over
 pre-sliced batches, round-robin (``--reps`` rounds of about ``--min-s`` seconds each) so
-that drift and other processes hit both alike. Prints one JSON line per workload (median
-µs per step) and one with the ratio tf/th; with ``--ops`` also the engine's per-op times
-per step (``FERROKERAS_PROFILE=1``) and the op names of each compiled train Program.
+that drift and other processes hit both alike. Prints one JSON line per workload (median,
+fastest and slowest µs per step) and one with the ratios to 'th' (of the medians and of
+the fastest rounds: on a loaded host the fastest round is the steadier figure); with
+``--ops`` also the engine's per-op times per step (``FERROKERAS_PROFILE=1``) and the op
+names of each compiled train Program.
 
-    .venv/bin/python benches/python/layout_compare.py --reps 9 --ops
+``--permuted`` adds a third variant (only for ``w4_vgg_small_tf``): the same 'tf' model
+with each Convolution2D built the way 'tf' convolutions ran before the engine had a
+channels-last conv2d (permute to channels-first, conv2d, permute back, bias_add along the
+last axis, relu), so the old and new 'tf' paths are timed side by side in one run.
+
+    .venv/bin/python benches/python/layout_compare.py --reps 9 --ops --permuted
 """
 
 from __future__ import annotations
@@ -23,14 +30,63 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+def permuted_w4():
+    """``w4_vgg_small_tf`` with its convolutions on the pre-NHWC path (see the doc)."""
+    from keras import backend as K
+    from keras.engine.topology import Layer
+    from keras.layers import Activation, Dense, Dropout, Flatten, MaxPooling2D
+    from keras.layers.core import _bias_add
+    from keras.models import Sequential
+    from keras.optimizers import SGD
+
+    class PermutedConv(Layer):
+        def __init__(self, nb_filter, **kw):
+            self.nb_filter = nb_filter
+            super().__init__(**kw)
+
+        def build(self, input_shape):
+            shape = (3, 3, input_shape[3], self.nb_filter)
+            self.W = self.add_weight(shape, initializer="glorot_uniform", name=self.name + "_W")
+            self.b = self.add_weight((self.nb_filter,), initializer="zero", name=self.name + "_b")
+            self.built = True
+
+        def get_output_shape_for(self, s):
+            return (s[0], s[1] - 2, s[2] - 2, self.nb_filter)
+
+        def call(self, x, mask=None):
+            y = K.permute_dimensions(x, (0, 3, 1, 2))
+            y = K.ferrokeras_backend._op("conv2d", [y, self.W], kernel_layout="hwio", flip=False)
+            y = K.permute_dimensions(y, (0, 2, 3, 1))
+            return K.relu(_bias_add(y, self.b, axis=-1))
+
+    m = Sequential()
+    m.add(PermutedConv(32, input_shape=(32, 32, 3)))
+    m.add(PermutedConv(32))
+    m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering="tf"))
+    m.add(Dropout(0.25))
+    m.add(PermutedConv(64))
+    m.add(PermutedConv(64))
+    m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering="tf"))
+    m.add(Dropout(0.25))
+    m.add(Flatten())
+    m.add(Dense(256))
+    m.add(Activation("relu"))
+    m.add(Dropout(0.5))
+    m.add(Dense(10))
+    m.add(Activation("softmax"))
+    m.compile(optimizer=SGD(lr=0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
+    return m
+
+
 def prepare(name):
     import numpy as np
     import workloads as W
 
-    spec = W.WORKLOADS[name]
+    base = name.split(":")[0]
+    spec = W.WORKLOADS[base]
     np.random.seed(0)
-    x, y = W.make_data(name)
-    model = W.build_model(spec["model"])
+    x, y = W.make_data(base)
+    model = permuted_w4() if name.endswith(":permuted") else W.build_model(spec["model"])
     inner = getattr(model, "model", None) or model
     bs, n = spec["batch"], spec["n"]
     model.fit(x, y, batch_size=bs, nb_epoch=1, verbose=0)  # compiles the train Program
@@ -56,11 +112,13 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--min-s", type=float, default=0.5)
     ap.add_argument("--ops", action="store_true")
+    ap.add_argument("--permuted", action="store_true", help="also time the pre-NHWC 'tf' path")
     args = ap.parse_args()
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)
     if args.ops:
         os.environ["FERROKERAS_PROFILE"] = "1"
-    runs = {name: prepare(name) for name in (args.th, args.tf)}
+    names = [args.th, args.tf] + ([args.tf + ":permuted"] if args.permuted else [])
+    runs = {name: prepare(name) for name in names}
     ks = {}
     for name, (_, epoch, _) in runs.items():
         epoch()
@@ -87,7 +145,12 @@ def main() -> int:
             ),
             flush=True,
         )
-    print(json.dumps({"tf_over_th": round(med[args.tf] / med[args.th], 3)}), flush=True)
+    best = {name: min(v) for name, v in got.items()}
+    ratios = {}
+    for name in names[1:]:
+        ratios[name + "_over_th"] = round(med[name] / med[args.th], 3)
+        ratios[name + "_over_th_fastest"] = round(best[name] / best[args.th], 3)
+    print(json.dumps(ratios), flush=True)
     if args.ops:
         from keras import _native
 
