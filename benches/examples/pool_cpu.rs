@@ -3,8 +3,8 @@
 //! (`nchw`), the channels-last op (`nhwc`) on the same data transposed, and the
 //! permute + channels-first + permute path that 'tf' ordering took before (`permuted`),
 //! forward alone and forward + backward, at the pooled shapes of W4 and W4b (as in the
-//! `pool` bench), and a 3x3, stride-2 'same' pooling (the general window loop: overlapping,
-//! clipped windows) at the first W4 shape. Variants are timed in interleaved rounds; the
+//! `pool` bench), a 3x3, stride-2 'same' pooling (the general window loop: overlapping,
+//! clipped windows) at the first W4 shape, and a 1-D pooling of 2 steps. Variants are timed in interleaved rounds; the
 //! fastest round counts.
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release -p ferrokeras-benches --example pool_cpu`
@@ -30,6 +30,8 @@ const CASES: &[Case] = &[
         [2, 2],
         [0, 1, 0, 1],
     ),
+    // MaxPooling1D(2) on (32, 100 steps, 64 features), as the 1-D layers run it
+    ("1d_32x64x100x1", [32, 64, 100, 1], [2, 1], [2, 1], [0; 4]),
 ];
 
 fn ints(v: &[usize]) -> Attr {
