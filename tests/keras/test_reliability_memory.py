@@ -79,8 +79,7 @@ def _run(case):
     proc = subprocess.run(
         [sys.executable, "-c", _CHILD, case],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         timeout=300,
     )
     out = proc.stdout.decode("utf-8", "replace")
