@@ -160,9 +160,7 @@ class Tensor:
     def __iter__(self):
         # Without this Python would iterate through __getitem__(0), (1), ... forever
         # on a dynamic axis; TensorFlow's tensors refuse iteration the same way.
-        raise TypeError(
-            "a symbolic tensor is not iterable; index it (x[i]) or unstack it explicitly"
-        )
+        raise TypeError("a symbolic tensor is not iterable; index it (x[i]) or unstack it explicitly")
 
 
 class Variable(Tensor):
