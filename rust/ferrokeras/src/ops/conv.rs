@@ -1438,33 +1438,14 @@ mod tests {
                     let want: Vec<f32> = want.iter().map(|&v| v as f32).collect();
                     assert_close(&got, &want, 1e-4);
                 }
-                // Several gradients in one call (the executor's way) against one call
-                // each: all of them, and the subsets a graph asks for (no input
-                // gradient for a first layer, no bias, ...).
-                let subsets: &[&[usize]] = &[&[0, 1, 2], &[1, 2], &[0, 1], &[1], &[0, 2], &[2]];
-                for &wanted in subsets {
-                    let wanted: Vec<usize> =
-                        wanted.iter().copied().filter(|&i| i < ins.len()).collect();
-                    let mut singles: Vec<Vec<f32>> = Vec::new();
-                    for &idx in &wanted {
-                        let mut gin = vec![0.5; ins[idx].len()];
-                        fused
-                            .backward(idx, &refs, &y, &r.f, &mut gin, &mut ctx)
-                            .unwrap();
-                        singles.push(gin);
-                    }
-                    let mut many: Vec<Vec<f32>> =
-                        wanted.iter().map(|&i| vec![0.5; ins[i].len()]).collect();
-                    let mut slices: Vec<&mut [f32]> =
-                        many.iter_mut().map(|v| v.as_mut_slice()).collect();
-                    fused
-                        .backward_many(&wanted, &refs, &y, &r.f, &mut slices, &mut ctx)
-                        .unwrap();
-                    assert_eq!(
-                        many, singles,
-                        "{act:?} bias {bias}: backward_many {wanted:?}"
-                    );
-                }
+                crate::ops::testing::assert_backward_many_matches_singles(
+                    &fused,
+                    &refs,
+                    &y,
+                    &r.f,
+                    &mut ctx,
+                    &format!("{act:?} bias {bias}"),
+                );
                 if check_fd && matches!(act, Act::Tanh | Act::Sigmoid) {
                     grad_check(&fused, &ins, 1e-2, 2e-2)
                         .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));

@@ -109,6 +109,34 @@ pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<()
     Ok(())
 }
 
+/// Asserts that `op.backward_many` over each subset of input gradients a graph may ask
+/// for (all, none of the input, no bias, ...) adds exactly what one `backward` call per
+/// input adds, starting from buffers holding 0.5.
+pub fn assert_backward_many_matches_singles(
+    op: &OpRef,
+    refs: &[&Value],
+    y: &Value,
+    g: &[f32],
+    ctx: &mut OpCtx,
+    label: &str,
+) {
+    let subsets: &[&[usize]] = &[&[0, 1, 2], &[1, 2], &[0, 1], &[1], &[0, 2], &[2]];
+    for &wanted in subsets {
+        let wanted: Vec<usize> = wanted.iter().copied().filter(|&i| i < refs.len()).collect();
+        let mut singles: Vec<Vec<f32>> = Vec::new();
+        for &idx in &wanted {
+            let mut gin = vec![0.5; refs[idx].len()];
+            op.backward(idx, refs, y, g, &mut gin, ctx).unwrap();
+            singles.push(gin);
+        }
+        let mut many: Vec<Vec<f32>> = wanted.iter().map(|&i| vec![0.5; refs[i].len()]).collect();
+        let mut slices: Vec<&mut [f32]> = many.iter_mut().map(|v| v.as_mut_slice()).collect();
+        op.backward_many(&wanted, refs, y, g, &mut slices, ctx)
+            .unwrap();
+        assert_eq!(many, singles, "{label}: backward_many {wanted:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
