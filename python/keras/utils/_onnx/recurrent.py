@@ -147,12 +147,13 @@ def convert_rnn(ctx, layer, node, inputs, masks, hint=None):
         "hidden_size": int(u),
         "activations": [a[0] for a in acts],
     }
-    alphas = [a[1] for a in acts]
-    betas = [a[2] for a in acts]
-    if any(a is not None for a in alphas):
-        attrs["activation_alpha"] = [float(a) if a is not None else 0.0 for a in alphas]
-    if any(b is not None for b in betas):
-        attrs["activation_beta"] = [float(b) if b is not None else 0.0 for b in betas]
+    # the alphas and betas are consumed in order by the activations that take them
+    alphas = [float(a[1]) for a in acts if a[1] is not None]
+    betas = [float(a[2]) for a in acts if a[2] is not None]
+    if alphas:
+        attrs["activation_alpha"] = alphas
+    if betas:
+        attrs["activation_beta"] = betas
     if op == "GRU":
         attrs["linear_before_reset"] = 0
     while op_inputs and op_inputs[-1] == "":
