@@ -30,6 +30,7 @@ class ExportContext:
         self.graph_inputs = []
         self.graph_outputs = []
         self._names = set()
+        self._counts = {}
         self._const_cache = {}
 
     # names ------------------------------------------------------------------------------
@@ -37,10 +38,10 @@ class ExportContext:
     def fresh(self, hint):
         """A tensor or node name not used yet, derived from `hint`."""
         base = str(hint).replace(":", "_") or "t"
-        name, i = base, 1
+        name = base
         while name in self._names:
-            name = "%s_%d" % (base, i)
-            i += 1
+            self._counts[base] = self._counts.get(base, 0) + 1
+            name = "%s_%d" % (base, self._counts[base])
         self._names.add(name)
         return name
 
