@@ -8,7 +8,6 @@ from onnx_check import OPSETS, check_export, onnx, run
 from keras import backend as K
 from keras.engine.topology import Input, Layer, merge
 from keras.layers import advanced_activations as adv
-from keras.layers.convolutional_recurrent import ConvLSTM2D
 from keras.layers.core import (
     Activation,
     ActivityRegularization,
@@ -24,6 +23,7 @@ from keras.layers.core import (
     TimeDistributedDense,
 )
 from keras.layers.noise import GaussianDropout, GaussianNoise
+from keras.layers.recurrent import LSTM
 from keras.models import Model, Sequential
 from keras.utils.onnx_utils import OnnxExportError, export_onnx, register_onnx_converter
 
@@ -214,9 +214,10 @@ def test_command_line(tmp_path, capsys):
     x = _x(5, 3)
     np.testing.assert_allclose(run(onnx.load(str(out)), [x])[0], model.predict(x), rtol=1e-5, atol=1e-6)
 
-    bad = Sequential([ConvLSTM2D(2, 3, 3, input_shape=(2, 1, 5, 5), dim_ordering="th", name="clstm")])
+    # softmax has no counterpart among the activations of ONNX's LSTM
+    bad = Sequential([LSTM(2, activation="softmax", input_shape=(3, 2), name="soft_lstm")])
     bad.compile("sgd", "mse")
     bad.save(str(tmp_path / "bad.h5"))
     assert main([str(tmp_path / "bad.h5"), str(tmp_path / "bad.onnx")]) == 2
-    assert "'clstm' (ConvLSTM2D)" in capsys.readouterr().err
+    assert "'soft_lstm' (LSTM)" in capsys.readouterr().err
     assert not (tmp_path / "bad.onnx").exists()

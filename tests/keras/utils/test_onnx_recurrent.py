@@ -156,3 +156,38 @@ def test_time_distributed_conv_model():
         ]
     )
     check_export(_randomize(model), _x(2, 4, 5, 5, 1))
+
+
+@pytest.mark.parametrize("order", ["th", "tf"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_conv_lstm2d(order, return_sequences):
+    from keras.layers.convolutional_recurrent import ConvLSTM2D
+
+    shape = (4, 2, 7, 6) if order == "th" else (4, 7, 6, 2)
+    model = Sequential(
+        [
+            ConvLSTM2D(
+                3, 3, 2, dim_ordering=order, return_sequences=True, go_backwards=True, input_shape=shape
+            ),
+            ConvLSTM2D(
+                2,
+                2,
+                3,
+                dim_ordering=order,
+                border_mode="same",
+                subsample=(2, 1),
+                return_sequences=return_sequences,
+            ),
+        ]
+    )
+    check_export(_randomize(model), _x(2, *shape))
+
+
+def test_stateful_conv_lstm2d():
+    from keras.layers.convolutional_recurrent import ConvLSTM2D
+
+    model = _randomize(
+        Sequential([ConvLSTM2D(2, 3, 3, dim_ordering="tf", stateful=True, batch_input_shape=(2, 3, 5, 5, 1))])
+    )
+    model.predict(_x(2, 3, 5, 5, 1), batch_size=2)
+    check_export(model, _x(2, 3, 5, 5, 1))

@@ -4,6 +4,7 @@ module of converters per layer family (imported here so that they register)."""
 from . import (  # noqa: F401  (imported for their registrations)
     advanced_activations,
     convolutional,
+    convolutional_recurrent,
     core,
     embeddings,
     local,

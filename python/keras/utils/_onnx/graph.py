@@ -33,6 +33,15 @@ class ExportContext:
         self._counts = {}
         self._const_cache = {}
 
+    def subgraph(self):
+        """A context for the body of a Loop / Scan: its own node list, the names, the
+        constants and the opset of this one (constants live in the outer graph, which a
+        body may read)."""
+        child = ExportContext.__new__(ExportContext)
+        child.__dict__.update(self.__dict__)
+        child.nodes = []
+        return child
+
     # names ------------------------------------------------------------------------------
 
     def fresh(self, hint):

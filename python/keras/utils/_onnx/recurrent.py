@@ -22,7 +22,7 @@
 import numpy as np
 
 from ... import backend as K
-from ...layers import convolutional_recurrent, recurrent
+from ...layers import recurrent
 from .activations import rnn_activation
 from .registry import register_onnx_converter, unsupported
 
@@ -185,13 +185,3 @@ def convert_rnn(ctx, layer, node, inputs, masks, hint=None):
 def convert_recurrent(ctx, layer, node, inputs, masks):
     y, _ = convert_rnn(ctx, layer, node, inputs, masks)
     return [y], [masks[0] if layer.return_sequences else None]
-
-
-@register_onnx_converter(convolutional_recurrent.ConvLSTM2D)
-def convert_conv_lstm(ctx, layer, node, inputs, masks):
-    raise unsupported(
-        layer,
-        "ONNX has no convolutional LSTM operator",
-        "Register a converter building the cell in an ONNX Loop with "
-        "keras.utils.onnx_utils.register_onnx_converter(ConvLSTM2D).",
-    )
