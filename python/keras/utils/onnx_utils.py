@@ -2,33 +2,47 @@
 
 ```python
 from keras.utils.onnx_utils import export_onnx
-export_onnx(model, 'model.onnx')          # or: python -m keras.utils.onnx_utils model.h5 model.onnx
+export_onnx(model, 'model.onnx')   # or: python -m keras.utils.onnx_utils model.h5 model.onnx
 ```
 
-How it works:
+Design:
 
-- The exporter walks the model's layer graph as Keras runs it (each layer's inbound
-  nodes, deepest first); a nested Sequential or Model is expanded in place. Each layer
-  is translated by the converter registered for its class, one module per layer family
-  under ``keras/utils/_onnx/``. Weights are read with ``layer.get_weights()``.
-- The graph is the model at inference (the test phase): Dropout and noise layers are
-  identities, BatchNormalization mode 0 uses its moving averages.
-- A layer without an exact ONNX form (a ``Lambda``, a user layer, an activation that is
-  not one of ``keras.activations``, a layer option the converter does not cover) raises
-  :class:`OnnxExportError`, a subclass of ``NotImplementedError``, naming the layer, its
-  class and what would make it exportable; no approximate graph is ever written.
-- User layers become exportable through :func:`register_onnx_converter`: the converter
-  receives the export context and the ONNX names of the layer's inputs and returns the
-  names of its outputs (see ``keras/utils/_onnx/registry.py`` for the signature).
-- Inputs are named after the model's input layers and outputs after its output layers,
-  with a free batch dimension ``N``. A stateful recurrent layer adds one graph input per
-  state (``<layer>_h_in``, ``<layer>_c_in``, defaulting to the layer's current state) and
-  one output per final state (``<layer>_h_out``, ``<layer>_c_out``).
-- Opsets 13 (the lowest supported) to the newest the installed ``onnx`` knows; the
-  default is 17.
+- The exporter walks the model's layer graph as Keras runs it: each layer's inbound
+  nodes, deepest first; a nested Sequential or Model is expanded in place, once per
+  call. Every layer is translated by the converter registered for its class (one
+  registry, one module per layer family under ``keras/utils/_onnx/``: core,
+  convolutional, pooling, recurrent, convolutional_recurrent, normalization, merge,
+  wrappers, advanced_activations, local, embeddings). Weights are read with
+  ``layer.get_weights()``; no engine internals are used.
+- A subclass of a built-in layer is exported with its base class's converter only when
+  it overrides none of the methods that define what the layer computes (``call``,
+  ``step``, ``compute_mask``, ...).
+- The graph is the model at inference (the test phase): Dropout and the noise layers are
+  identities, BatchNormalization mode 0 uses its moving averages, modes 1 and 2 compute
+  their statistics in the graph.
+- A layer without an exact ONNX form (a ``Lambda``, a user layer with no converter, a
+  callable Merge mode, an activation that is not one of ``keras.activations``, a
+  recurrent activation ONNX's RNN operators lack) raises :class:`OnnxExportError`, a
+  subclass of ``NotImplementedError``, naming the layer, its class and what would make
+  it exportable. No approximate graph is ever written.
+- User layers become exportable through :func:`register_onnx_converter` (a decorator):
+  the converter gets the export context, the layer, its Keras node and the ONNX names
+  of its inputs (and masks) and returns the names of its outputs; see
+  ``keras/utils/_onnx/registry.py``.
+- Graph inputs are named after the model's input layers, outputs after its output
+  layers, with a free batch dimension ``N``. A stateful recurrent layer adds a graph
+  input per state (``<layer>_h_in``, ``<layer>_c_in``, defaulting to the layer's
+  current state) and an output per final state (``<layer>_h_out``, ``<layer>_c_out``).
+- Masks (``Embedding(mask_zero=True)``, ``Masking``) are computed in the graph; a
+  recurrent layer turns them into ``sequence_lens``, exact when each sample's unmasked
+  steps are one contiguous run (pre- or post-padding); a sample whose mask has holes
+  gets NaN outputs rather than a silently different value.
+- Opsets 13 (the lowest supported) to the newest the installed ``onnx`` knows (tests
+  run 13 and the newest onnxruntime loads); the default is 17. The model is checked
+  with ``onnx.checker.check_model(full_check=True)`` before it is returned or written.
 
-Needs the ``onnx`` package (``pip install 'ferrokeras[onnx]'``); Keras itself never
-imports it unless this module is used.
+Needs the ``onnx`` package (``pip install 'ferrokeras[onnx]'``); Keras never imports it
+unless this module is used.
 """
 
 import argparse

@@ -221,3 +221,12 @@ def test_command_line(tmp_path, capsys):
     assert main([str(tmp_path / "bad.h5"), str(tmp_path / "bad.onnx")]) == 2
     assert "'soft_lstm' (LSTM)" in capsys.readouterr().err
     assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_shared_layer_weights_are_stored_once():
+    a, b = Input(shape=(30,)), Input(shape=(30,))
+    shared = Dense(20)
+    model = Model([a, b], merge([shared(a), shared(b)], mode="concat"))
+    proto = check_export(model, [_x(2, 30), _x(2, 30)])
+    big = [t for t in proto.graph.initializer if len(t.dims) == 2 and tuple(t.dims) == (30, 20)]
+    assert len(big) == 1

@@ -32,6 +32,7 @@ class ExportContext:
         self._names = set()
         self._counts = {}
         self._const_cache = {}
+        self._weights = {}
 
     def subgraph(self):
         """A context for the body of a Loop / Scan: its own node list, the names, the
@@ -100,8 +101,16 @@ class ExportContext:
         return self.const(np.asarray(list(values), dtype=np.int64).reshape(-1), hint)
 
     def weight(self, layer, value, what):
-        """A float32 initializer holding one of `layer`'s weights (transformed as needed)."""
-        return self.const(np.asarray(value, dtype=np.float32), "%s_%s" % (layer.name, what))
+        """A float32 initializer holding one of `layer`'s weights (transformed as needed);
+        a shared layer called several times stores each of its weights once."""
+        value = np.asarray(value, dtype=np.float32)
+        key = (id(layer), what)
+        cached = self._weights.get(key)
+        if cached is not None and cached[0].shape == value.shape and np.array_equal(cached[0], value):
+            return cached[1]
+        name = self.const(value, "%s_%s" % (layer.name, what))
+        self._weights[key] = (value, name)
+        return name
 
     # opset-dependent helpers --------------------------------------------------------------
 
