@@ -216,11 +216,12 @@ def convert_deconv2d(ctx, layer, node, inputs, masks):
 # --- upsampling, padding, cropping ---------------------------------------------------
 
 
-def repeat_axes(ctx, x, shape, factors, hint):
+def repeat_axes(ctx, layer, x, shape, factors):
     """Repeat every element `factors[a]` times along axis a (nearest upsampling); `shape`
     the static Keras shape of x (batch first, others known)."""
     if any(d is None for d in shape[1:]):
-        raise ValueError("upsampling needs a known input shape, got %s" % (shape,))
+        raise unsupported(layer, "upsampling is exported for a known input shape, got %s" % (shape,))
+    hint = layer.name
     rank = len(shape)
     unsq, expand, final = [], [1], [0]
     pos = 1
@@ -244,14 +245,14 @@ def _spatial_axes(order, n):
 
 @register_onnx_converter(conv.UpSampling1D)
 def convert_upsampling1d(ctx, layer, node, inputs, masks):
-    return [repeat_axes(ctx, inputs[0], node.input_shapes[0], {1: layer.length}, layer.name)]
+    return [repeat_axes(ctx, layer, inputs[0], node.input_shapes[0], {1: layer.length})]
 
 
 @register_onnx_converter(conv.UpSampling2D)
 @register_onnx_converter(conv.UpSampling3D)
 def convert_upsampling(ctx, layer, node, inputs, masks):
     axes = _spatial_axes(ordering(layer), len(layer.size))
-    return [repeat_axes(ctx, inputs[0], node.input_shapes[0], dict(zip(axes, layer.size)), layer.name)]
+    return [repeat_axes(ctx, layer, inputs[0], node.input_shapes[0], dict(zip(axes, layer.size)))]
 
 
 def _pad(ctx, layer, x, rank, per_axis):
