@@ -33,10 +33,12 @@ Design:
   layers, with a free batch dimension ``N``. A stateful recurrent layer adds a graph
   input per state (``<layer>_h_in``, ``<layer>_c_in``, defaulting to the layer's
   current state) and an output per final state (``<layer>_h_out``, ``<layer>_c_out``).
-- Masks (``Embedding(mask_zero=True)``, ``Masking``) are computed in the graph; a
-  recurrent layer turns them into ``sequence_lens``, exact when each sample's unmasked
-  steps are one contiguous run (pre- or post-padding); a sample whose mask has holes
-  gets NaN outputs rather than a silently different value.
+- Masks (``Embedding(mask_zero=True)``, ``Masking``) are computed in the graph. A
+  recurrent layer turns them into ``sequence_lens`` of its ONNX operator (over the
+  sequence rotated so that each sample's unmasked run starts it), exact when every
+  sample's unmasked steps are one contiguous run (pre- or post-padding); when some
+  sample's mask has holes, an ``If`` runs Keras 1's masked step in a ``Scan`` instead,
+  exact for any mask.
 - Opsets 13 (the lowest supported) to the newest the installed ``onnx`` knows (tests
   run 13 and the newest onnxruntime loads); the default is 17. The model is checked
   with ``onnx.checker.check_model(full_check=True)`` before it is returned or written.

@@ -12,8 +12,9 @@
 - Masks (``Embedding(mask_zero=True)``, ``Masking``): Keras carries the previous output
   and state through masked steps. When each sample's unmasked steps form one contiguous
   run (pre- or post-padding), that is exactly a run over the rotated sequence with
-  ``sequence_lens``, which the graph computes from the mask at run time; a sample whose
-  mask has holes gets NaN outputs (never a silently different value).
+  ``sequence_lens``, which the graph computes from the mask at run time. When some
+  sample's mask has holes, an If runs Keras 1's step instead, in a Scan (exact for any
+  mask, slower).
 - Stateful layers: each state is a graph input (``<layer>_h_in``, ``<layer>_c_in``,
   defaulting to the layer's current state) and the final states graph outputs
   (``<layer>_h_out``, ``<layer>_c_out``).
@@ -106,24 +107,26 @@ def _state_values(layer, n):
     return [K.get_value(s) for s in states[:n]]
 
 
-def convert_rnn(ctx, layer, node, inputs, masks, hint=None):
-    """ONNX nodes of one recurrent layer; returns (output, final states)."""
-    hint = hint or layer.name
-    op, W, R, B, acts = onnx_weights(layer)
-    shape = node.input_shapes[0]
-    T = shape[1]
-    x, mask = inputs[0], masks[0]
-    if layer.go_backwards:
-        x = _reverse_time(ctx, x)
-        if mask is not None:
-            mask = _reverse_time(ctx, mask)
-    run = None
-    if mask is not None:
-        if T is None:
-            raise unsupported(layer, "a masked input needs a known number of timesteps")
-        run = _MaskRun(ctx, mask, T)
+def keras_weights(layer):
+    """(W, U, b) with the gates side by side in the order of Keras 1's step: LSTM i, f,
+    c, o; GRU z, r, h."""
+    if isinstance(layer, recurrent.LSTM):
+        names = "ifco" if layer.consume_less == "gpu" else "icfo"
+        g = dict(zip(names, _gates(layer, names)))
+        order = "ifco"
+    elif isinstance(layer, recurrent.GRU):
+        g, order = dict(zip("zrh", _gates(layer, "zrh"))), "zrh"
+    else:
+        return tuple(layer.get_weights())
+    return tuple(np.concatenate([g[k][j] for k in order], axis=-1) for j in range(3))
+
+
+def _operator_run(ctx, layer, op, x, run, initial, n_states):
+    """The ONNX RNN / GRU / LSTM operator over x (B, T, F), the mask (if any) given as
+    sequence lengths over the rotated sequence. Returns (output, final states)."""
+    _, W, R, B, acts = onnx_weights(layer)
+    if run is not None:
         x = run.rotate(ctx, x, +1)
-    u = layer.output_dim
     op_inputs = [
         ctx.transpose(x, [1, 0, 2]),
         ctx.weight(layer, W, "W"),
@@ -131,22 +134,8 @@ def convert_rnn(ctx, layer, node, inputs, masks, hint=None):
         ctx.weight(layer, B, "B"),
         "" if run is None else ctx.op("Cast", [run.count], to=6),
     ]
-    n_states = 2 if op == "LSTM" else 1
-    state_names = ["h", "c"][:n_states]
-    batch = None
-    if layer.stateful:
-        values = _state_values(layer, n_states)
-        if len(values) != n_states:
-            raise unsupported(
-                layer, "it is stateful but its states are not created yet", "Build the model first."
-            )
-        batch = int(np.asarray(values[0]).shape[0])
-        for name, v in zip(state_names, values):
-            op_inputs.append(ctx.state_input("%s_%s_in" % (layer.name, name), np.asarray(v)[None]))
-    attrs = {
-        "hidden_size": int(u),
-        "activations": [a[0] for a in acts],
-    }
+    op_inputs += [ctx.unsqueeze(s, [0]) for s in initial]
+    attrs = {"hidden_size": int(layer.output_dim), "activations": [a[0] for a in acts]}
     # the alphas and betas are consumed in order by the activations that take them
     alphas = [float(a[1]) for a in acts if a[1] is not None]
     betas = [float(a[2]) for a in acts if a[2] is not None]
@@ -156,27 +145,184 @@ def convert_rnn(ctx, layer, node, inputs, masks, hint=None):
         attrs["activation_beta"] = betas
     if op == "GRU":
         attrs["linear_before_reset"] = 0
-    while op_inputs and op_inputs[-1] == "":
+    while op_inputs[-1] == "":
         op_inputs.pop()
-    outs = ctx.op(op, op_inputs, hint=hint + "_" + op.lower(), outputs=1 + n_states, **attrs)
-    Y, finals = outs[0], [ctx.squeeze(s, [0]) for s in outs[1:]]
-    h_last = finals[0]
-    if layer.return_sequences:
-        y = ctx.transpose(ctx.squeeze(Y, [1]), [1, 0, 2])
-        if run is not None:
-            y = run.rotate(ctx, y, -1)
-            after = ctx.unsqueeze(ctx.op("GreaterOrEqual", [run.t, ctx.unsqueeze(run.end, [1])]), [2])
-            y = ctx.op("Where", [after, ctx.unsqueeze(h_last, [1]), y])
-    else:
-        y = h_last
+    outs = ctx.op(op, op_inputs, hint=layer.name + "_" + op.lower(), outputs=1 + n_states, **attrs)
+    finals = [ctx.squeeze(s, [0]) for s in outs[1:]]
+    if not layer.return_sequences:
+        return finals[0], finals
+    y = ctx.transpose(ctx.squeeze(outs[0], [1]), [1, 0, 2])
     if run is not None:
-        hole = ctx.unsqueeze(run.hole, [1, 2] if layer.return_sequences else [1])
-        y = ctx.op("Where", [hole, ctx.scalar(np.float32("nan")), y])
-    y = ctx.op("Identity", [y], hint=hint)
+        y = run.rotate(ctx, y, -1)
+        after = ctx.unsqueeze(ctx.op("GreaterOrEqual", [run.t, ctx.unsqueeze(run.end, [1])]), [2])
+        y = ctx.op("Where", [after, ctx.unsqueeze(finals[0], [1]), y])
+    return y, finals
+
+
+def _stepped_run(ctx, layer, op, x, mask, initial, n_states):
+    """Keras 1's masked recurrence step by step in a Scan: exact for any mask (a masked
+    step keeps the previous output and states). Returns (output, final states)."""
+    from onnx import TensorProto, helper
+
+    from .activations import apply_activation
+
+    W, U, b = keras_weights(layer)
+    u = layer.output_dim
+    xw = ctx.op(
+        "Add", [ctx.op("MatMul", [x, ctx.weight(layer, W, "W_keras")]), ctx.weight(layer, b, "b_keras")]
+    )
+    xs = ctx.transpose(xw, [1, 0, 2])  # (T, B, gates * u)
+    ms = ctx.unsqueeze(ctx.transpose(mask, [1, 0]), [2])  # (T, B, 1)
+
+    body = ctx.subgraph()
+    states = [body.fresh("%s_s%d" % (layer.name, i)) for i in range(n_states)]
+    x_t, m_t = body.fresh(layer.name + "_x_t"), body.fresh(layer.name + "_m_t")
+    h = states[0]
+    Uw = ctx.weight(layer, U, "U_keras")
+
+    def act(v):
+        return apply_activation(body, layer, layer.activation, v)
+
+    def inner(v):
+        return apply_activation(body, layer, layer.inner_activation, v)
+
+    if op == "LSTM":
+        z = body.op("Add", [x_t, body.op("MatMul", [h, Uw])])
+        zi, zf, zc, zo = body.split(z, [u] * 4, axis=1)
+        c = body.op("Add", [body.op("Mul", [inner(zf), states[1]]), body.op("Mul", [inner(zi), act(zc)])])
+        new = [body.op("Mul", [inner(zo), act(c)]), c]
+    elif op == "GRU":
+        xz, xr, xh = body.split(x_t, [u] * 3, axis=1)
+        Uz, Ur, Uh = (
+            ctx.weight(layer, U[:, k * u : (k + 1) * u], "U_keras_" + g) for k, g in enumerate("zrh")
+        )
+        zg = inner(body.op("Add", [xz, body.op("MatMul", [h, Uz])]))
+        rg = inner(body.op("Add", [xr, body.op("MatMul", [h, Ur])]))
+        hh = act(body.op("Add", [xh, body.op("MatMul", [body.op("Mul", [rg, h]), Uh])]))
+        keep = body.op("Mul", [zg, h])
+        new = [body.op("Add", [keep, body.op("Mul", [body.op("Sub", [body.scalar(1.0), zg]), hh])])]
+    else:
+        new = [act(body.op("Add", [x_t, body.op("MatMul", [h, Uw])]))]
+    outs = [body.fresh("%s_s%d_next" % (layer.name, i)) for i in range(n_states)]
+    for o, n, s in zip(outs, new, states):
+        body.op("Where", [m_t, n, s], outputs=[o])
+    seq_out = body.fresh(layer.name + "_y_t")
+    body.op("Identity", [outs[0]], outputs=[seq_out])
+
+    def info(name, width, elem=TensorProto.FLOAT):
+        # onnxruntime wants the shapes of a Scan body's outputs
+        return helper.make_tensor_value_info(name, elem, ["N", width])
+
+    gates = int(W.shape[1])
+    graph = helper.make_graph(
+        body.nodes,
+        layer.name + "_masked_step",
+        [info(n, u) for n in states] + [info(x_t, gates), info(m_t, 1, TensorProto.BOOL)],
+        [info(n, u) for n in outs + [seq_out]],
+    )
+    res = ctx.op(
+        "Scan",
+        list(initial) + [xs, ms],
+        hint=layer.name + "_scan",
+        outputs=n_states + 1,
+        body=graph,
+        num_scan_inputs=2,
+    )
+    finals = res[:n_states]
+    if layer.return_sequences:
+        return ctx.transpose(res[n_states], [1, 0, 2]), finals
+    return finals[0], finals
+
+
+def _branch(ctx, build, n_out):
+    """An If branch: the nodes `build(sub_ctx)` adds and its outputs, via Identity."""
+    from onnx import TensorProto, helper
+
+    sub = ctx.subgraph()
+    values = build(sub)
+    names = [sub.fresh("branch_out") for _ in range(n_out)]
+    for v, n in zip(values, names):
+        sub.op("Identity", [v], outputs=[n])
+    return helper.make_graph(
+        sub.nodes,
+        sub.fresh("branch"),
+        [],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names],
+    )
+
+
+def convert_rnn(ctx, layer, node, inputs, masks):
+    """ONNX nodes of one recurrent layer; returns (output, final states).
+
+    Without a mask: the ONNX operator. With one: an If on whether some sample's mask has
+    holes, the operator with sequence lengths when none has, the stepped Scan otherwise."""
+    op = onnx_weights(layer)[0]
+    n_states = 2 if op == "LSTM" else 1
+    state_names = ["h", "c"][:n_states]
+    u = layer.output_dim
+    x, mask = inputs[0], masks[0]
+    T = node.input_shapes[0][1]
+    if layer.go_backwards:
+        x = _reverse_time(ctx, x)
+        if mask is not None:
+            mask = _reverse_time(ctx, mask)
+    initial, batch = [], None
+    if layer.stateful:
+        values = _state_values(layer, n_states)
+        if len(values) != n_states:
+            raise unsupported(
+                layer, "it is stateful but its states are not created yet", "Build the model first."
+            )
+        batch = int(np.asarray(values[0]).shape[0])
+        initial = [
+            ctx.state_input("%s_%s_in" % (layer.name, n), np.asarray(v)) for n, v in zip(state_names, values)
+        ]
+    if mask is None:
+        y, finals = _operator_run(ctx, layer, op, x, None, initial, n_states)
+    else:
+        if T is None:
+            raise unsupported(layer, "a masked input needs a known number of timesteps")
+        run = _MaskRun(ctx, mask, T)
+        if not initial:
+            batch_dim = ctx.slice(ctx.op("Shape", [x]), [0], [1], [0])
+            zeros = ctx.op(
+                "ConstantOfShape",
+                [ctx.op("Concat", [batch_dim, ctx.ints([u])], axis=0)],
+                value=_zero_tensor(),
+            )
+            initial = [zeros] * n_states
+        any_hole = ctx.op(
+            "Cast", [ctx.reduce("ReduceMax", ctx.op("Cast", [run.hole], to=6), [0], keepdims=False)], to=9
+        )
+
+        def fast(sub):
+            y, finals = _operator_run(sub, layer, op, x, run, initial, n_states)
+            return [y] + finals
+
+        def exact(sub):
+            y, finals = _stepped_run(sub, layer, op, x, mask, initial, n_states)
+            return [y] + finals
+
+        res = ctx.op(
+            "If",
+            [any_hole],
+            hint=layer.name + "_masked",
+            outputs=1 + n_states,
+            then_branch=_branch(ctx, exact, 1 + n_states),
+            else_branch=_branch(ctx, fast, 1 + n_states),
+        )
+        y, finals = res[0], res[1:]
+    y = ctx.op("Identity", [y], hint=layer.name)
     if layer.stateful:
         for name, s in zip(state_names, finals):
             ctx.state_output(s, "%s_%s_out" % (layer.name, name), [batch, u])
     return y, finals
+
+
+def _zero_tensor():
+    from onnx import helper
+
+    return helper.make_tensor("zero", 1, [1], [0.0])
 
 
 @register_onnx_converter(recurrent.SimpleRNN)
