@@ -82,6 +82,23 @@ def test_masked_sequences_pre_and_post_padded(cls, pre, go_backwards):
     check_export(_randomize(model), ids)
 
 
+@pytest.mark.parametrize("cls", [SimpleRNN, GRU, LSTM])
+def test_activation_the_operators_lack_runs_keras_step_in_a_scan(cls):
+    kw = {} if cls is SimpleRNN else {"inner_activation": "softmax"}
+    model = Sequential(
+        [
+            Masking(0.0, input_shape=(5, 3)),
+            cls(4, activation="softmax", return_sequences=True, go_backwards=True, **kw),
+        ]
+    )
+    x = _x(3, 5, 3)
+    x[0, 3:] = 0.0
+    x[1, 1] = 0.0
+    proto = check_export(_randomize(model), x)
+    ops = {n.op_type for n in proto.graph.node}
+    assert "Scan" in ops and not {"RNN", "GRU", "LSTM"} & ops
+
+
 def test_masking_layer_pre_post_and_empty():
     model = _randomize(Sequential([Masking(0.0, input_shape=(6, 2)), LSTM(3, return_sequences=True)]))
     x = _x(4, 6, 2)

@@ -6,7 +6,8 @@
   reset gate before the recurrent product (``linear_before_reset=0``). The bias goes in
   ``Wb``; ``Rb`` is zero.
 - Activations: ``inner_activation`` is ONNX's ``f``, ``activation`` its ``g`` (and ``h``);
-  hard_sigmoid is ``HardSigmoid(alpha=0.2, beta=0.5)``, linear is ``Affine(1, 0)``.
+  hard_sigmoid is ``HardSigmoid(alpha=0.2, beta=0.5)``, linear is ``Affine(1, 0)``. An
+  activation the operators lack (softmax) makes the layer run Keras 1's step in a Scan.
 - ``go_backwards``: the sequence is reversed first and run forwards, so that the returned
   sequence is in processing order, as Keras returns it.
 - Masks (``Embedding(mask_zero=True)``, ``Masking``): Keras carries the previous output
@@ -160,8 +161,9 @@ def _operator_run(ctx, layer, op, x, run, initial, n_states):
 
 
 def _stepped_run(ctx, layer, op, x, mask, initial, n_states):
-    """Keras 1's masked recurrence step by step in a Scan: exact for any mask (a masked
-    step keeps the previous output and states). Returns (output, final states)."""
+    """Keras 1's recurrence step by step in a Scan: exact for any mask (a masked step
+    keeps the previous output and states) and any activation. Returns (output, final
+    states)."""
     from onnx import TensorProto, helper
 
     from .activations import apply_activation
@@ -172,7 +174,9 @@ def _stepped_run(ctx, layer, op, x, mask, initial, n_states):
         "Add", [ctx.op("MatMul", [x, ctx.weight(layer, W, "W_keras")]), ctx.weight(layer, b, "b_keras")]
     )
     xs = ctx.transpose(xw, [1, 0, 2])  # (T, B, gates * u)
-    ms = ctx.unsqueeze(ctx.transpose(mask, [1, 0]), [2])  # (T, B, 1)
+    scanned = [xs]
+    if mask is not None:
+        scanned.append(ctx.unsqueeze(ctx.transpose(mask, [1, 0]), [2]))  # (T, B, 1)
 
     body = ctx.subgraph()
     states = [body.fresh("%s_s%d" % (layer.name, i)) for i in range(n_states)]
@@ -205,7 +209,10 @@ def _stepped_run(ctx, layer, op, x, mask, initial, n_states):
         new = [act(body.op("Add", [x_t, body.op("MatMul", [h, Uw])]))]
     outs = [body.fresh("%s_s%d_next" % (layer.name, i)) for i in range(n_states)]
     for o, n, s in zip(outs, new, states):
-        body.op("Where", [m_t, n, s], outputs=[o])
+        if mask is None:
+            body.op("Identity", [n], outputs=[o])
+        else:
+            body.op("Where", [m_t, n, s], outputs=[o])
     seq_out = body.fresh(layer.name + "_y_t")
     body.op("Identity", [outs[0]], outputs=[seq_out])
 
@@ -217,16 +224,18 @@ def _stepped_run(ctx, layer, op, x, mask, initial, n_states):
     graph = helper.make_graph(
         body.nodes,
         layer.name + "_masked_step",
-        [info(n, u) for n in states] + [info(x_t, gates), info(m_t, 1, TensorProto.BOOL)],
+        [info(n, u) for n in states]
+        + [info(x_t, gates)]
+        + ([info(m_t, 1, TensorProto.BOOL)] if mask is not None else []),
         [info(n, u) for n in outs + [seq_out]],
     )
     res = ctx.op(
         "Scan",
-        list(initial) + [xs, ms],
+        list(initial) + scanned,
         hint=layer.name + "_scan",
         outputs=n_states + 1,
         body=graph,
-        num_scan_inputs=2,
+        num_scan_inputs=len(scanned),
     )
     finals = res[:n_states]
     if layer.return_sequences:
@@ -251,13 +260,35 @@ def _branch(ctx, build, n_out):
     )
 
 
+def _operator_activations(layer):
+    """Whether ONNX's RNN / GRU / LSTM operator has the layer's activations."""
+    try:
+        onnx_weights(layer)
+    except NotImplementedError:
+        return False
+    return True
+
+
 def convert_rnn(ctx, layer, node, inputs, masks):
     """ONNX nodes of one recurrent layer; returns (output, final states).
 
-    Without a mask: the ONNX operator. With one: an If on whether some sample's mask has
-    holes, the operator with sequence lengths when none has, the stepped Scan otherwise."""
-    op = onnx_weights(layer)[0]
-    n_states = 2 if op == "LSTM" else 1
+    The ONNX operator when it has the layer's activations, Keras 1's step in a Scan
+    otherwise (softmax, ...). With a mask: an If on whether some sample's mask has holes,
+    the operator with sequence lengths when none has, the Scan otherwise."""
+    from .activations import apply_activation
+
+    if isinstance(layer, recurrent.LSTM):
+        op, n_states = "LSTM", 2
+    elif isinstance(layer, recurrent.GRU):
+        op, n_states = "GRU", 1
+    else:
+        op, n_states = "RNN", 1
+    fused = _operator_activations(layer)
+    if not fused:
+        # the Scan applies the activations as nodes: refuse the ones with no ONNX form
+        probe = ctx.subgraph()
+        for fn in (layer.activation, getattr(layer, "inner_activation", layer.activation)):
+            apply_activation(probe, layer, fn, "probe")
     state_names = ["h", "c"][:n_states]
     u = layer.output_dim
     x, mask = inputs[0], masks[0]
@@ -277,20 +308,20 @@ def convert_rnn(ctx, layer, node, inputs, masks):
         initial = [
             ctx.state_input("%s_%s_in" % (layer.name, n), np.asarray(v)) for n, v in zip(state_names, values)
         ]
-    if mask is None:
+    if not initial and (mask is not None or not fused):
+        batch_dim = ctx.slice(ctx.op("Shape", [x]), [0], [1], [0])
+        zeros = ctx.op(
+            "ConstantOfShape", [ctx.op("Concat", [batch_dim, ctx.ints([u])], axis=0)], value=_zero_tensor()
+        )
+        initial = [zeros] * n_states
+    if not fused:
+        y, finals = _stepped_run(ctx, layer, op, x, mask, initial, n_states)
+    elif mask is None:
         y, finals = _operator_run(ctx, layer, op, x, None, initial, n_states)
     else:
         if T is None:
             raise unsupported(layer, "a masked input needs a known number of timesteps")
         run = _MaskRun(ctx, mask, T)
-        if not initial:
-            batch_dim = ctx.slice(ctx.op("Shape", [x]), [0], [1], [0])
-            zeros = ctx.op(
-                "ConstantOfShape",
-                [ctx.op("Concat", [batch_dim, ctx.ints([u])], axis=0)],
-                value=_zero_tensor(),
-            )
-            initial = [zeros] * n_states
         any_hole = ctx.op(
             "Cast", [ctx.reduce("ReduceMax", ctx.op("Cast", [run.hole], to=6), [0], keepdims=False)], to=9
         )
