@@ -225,3 +225,20 @@ def test_stateful_conv_lstm2d():
     )
     model.predict(_x(2, 3, 5, 5, 1), batch_size=2)
     check_export(model, _x(2, 3, 5, 5, 1))
+
+
+@pytest.mark.parametrize("cls", [SimpleRNN, GRU, LSTM])
+def test_stateful_masked_layers_repeat_their_initial_state_over_leading_masked_steps(cls):
+    model = _randomize(
+        Sequential([Masking(0.0, batch_input_shape=(3, 5, 2)), cls(3, stateful=True, return_sequences=True)])
+    )
+    model.predict(_x(3, 5, 2), batch_size=3)  # non-zero states
+    x = _x(3, 5, 2)
+    x[0, :2] = 0.0  # pre-padded
+    x[1] = 0.0  # every step masked
+    x[2, 3:] = 0.0  # post-padded
+    check_export(model, x)
+    x[2, 1] = 0.0  # and a hole: the stepped branch
+    model.reset_states()
+    model.predict(_x(3, 5, 2), batch_size=3)
+    check_export(model, x)

@@ -150,11 +150,19 @@ def _operator_run(ctx, layer, op, x, run, initial, n_states):
         op_inputs.pop()
     outs = ctx.op(op, op_inputs, hint=layer.name + "_" + op.lower(), outputs=1 + n_states, **attrs)
     finals = [ctx.squeeze(s, [0]) for s in outs[1:]]
+    if run is not None:
+        # a sample with every step masked keeps its initial states
+        empty = ctx.unsqueeze(ctx.op("Equal", [run.count, ctx.const(np.int64(0))]), [1])
+        finals = [ctx.op("Where", [empty, s0, s]) for s0, s in zip(initial, finals)]
     if not layer.return_sequences:
         return finals[0], finals
     y = ctx.transpose(ctx.squeeze(outs[0], [1]), [1, 0, 2])
     if run is not None:
+        # masked steps repeat the previous output: the initial state before the run,
+        # the last state after it
         y = run.rotate(ctx, y, -1)
+        before = ctx.unsqueeze(ctx.op("Less", [run.t, ctx.unsqueeze(run.start, [1])]), [2])
+        y = ctx.op("Where", [before, ctx.unsqueeze(initial[0], [1]), y])
         after = ctx.unsqueeze(ctx.op("GreaterOrEqual", [run.t, ctx.unsqueeze(run.end, [1])]), [2])
         y = ctx.op("Where", [after, ctx.unsqueeze(finals[0], [1]), y])
     return y, finals
