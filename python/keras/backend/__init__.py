@@ -19,7 +19,6 @@ from .ferrokeras_backend import (  # noqa: F401
     FusedUpdate,
     Tensor,
     Variable,
-    _batch_moments,
     _batch_norm_in_phase,
     _dropout_in_phase,
     _graph,

@@ -25,7 +25,6 @@ class _Session:
 
 _SESSION = _Session()
 _LEARNING_PHASE_VALUE = None  # set_learning_phase(0|1) makes the phase a Python int
-_MANUAL_VAR_INIT = False
 
 
 def _graph():
@@ -46,9 +45,8 @@ def backend():
 
 
 def manual_variable_initialization(value):
-    """Accepted for compatibility: ferrokeras variables are always initialised at creation."""
-    global _MANUAL_VAR_INIT
-    _MANUAL_VAR_INIT = bool(value)
+    """Accepted for compatibility and ignored: ferrokeras variables are always
+    initialised at creation (there is no session to initialise them later)."""
 
 
 def get_session():
@@ -185,10 +183,6 @@ def is_keras_tensor(x):
 def _check_session(t):
     if t._session is not _SESSION:
         raise ValueError("tensor %r belongs to a graph dropped by K.clear_session(); rebuild it" % (t.name,))
-
-
-def _np_dtype(dt):
-    return {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[dt]
 
 
 def _constant_array(value, dtype=None):
@@ -738,14 +732,6 @@ def _batch_norm_in_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=
     return out, both[0], both[1]
 
 
-def _batch_moments(x, axis):
-    """Per-feature batch mean and biased variance along ``axis`` (vectors)."""
-    x = _float(x)
-    axis = int(axis) % x.ndim
-    both = _op("batch_moments", [x], axis=axis, stat="both")
-    return both[0], both[1]
-
-
 def batch_normalization(x, mean, var, beta, gamma, epsilon=1e-3):
     """(x - mean) / sqrt(var + epsilon) * gamma + beta. Vectors along the last axis (or
     tensors of x's rank that are 1 everywhere but one axis) make one fused engine node;
@@ -1078,16 +1064,6 @@ def in_test_phase(x, alt):
     out = switch(lp, alt, x)
     out._uses_learning_phase = True
     return out
-
-
-def _not_here(name, issue):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(
-            "K.%s is not implemented yet in ferrokeras (it comes with the %s)" % (name, issue)
-        )
-
-    fn.__name__ = name
-    return fn
 
 
 def _static_length(x, axis, fn):

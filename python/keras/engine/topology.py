@@ -32,10 +32,6 @@ def object_list_uid(object_list):
     return ", ".join([str(abs(id(x))) for x in object_list])
 
 
-def _same(a, b):
-    return a is b
-
-
 class InputSpec:
     """Specifies the ndim, dtype and shape of every input to a layer.
 
