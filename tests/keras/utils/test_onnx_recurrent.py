@@ -99,6 +99,14 @@ def test_activation_the_operators_lack_runs_keras_step_in_a_scan(cls):
     assert "Scan" in ops and not {"RNN", "GRU", "LSTM"} & ops
 
 
+def test_masked_sequences_of_unknown_length():
+    model = _randomize(Sequential([Embedding(10, 4, mask_zero=True), GRU(3, return_sequences=True), LSTM(2)]))
+    proto = export_onnx(model)
+    assert proto.graph.input[0].type.tensor_type.shape.dim[1].dim_param  # a free length
+    for T in (4, 9):
+        check_export(model, _padded(3, T, [T, 2, 1], pre=True))
+
+
 def test_masking_layer_pre_post_and_empty():
     model = _randomize(Sequential([Masking(0.0, input_shape=(6, 2)), LSTM(3, return_sequences=True)]))
     x = _x(4, 6, 2)

@@ -91,7 +91,7 @@ class ExportContext:
             if key in self._const_cache:
                 return self._const_cache[key]
         name = self.fresh(hint)
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        self.initializers.append(numpy_helper.from_array(np.array(arr, order="C"), name))
         if key is not None:
             self._const_cache[key] = name
         return name

@@ -78,21 +78,21 @@ def _gather_time(ctx, x, idx):
 
 
 class _MaskRun:
-    """The run-time quantities of a mask (B, T): first unmasked step, count, holes."""
+    """The run-time quantities of a mask (B, T): first unmasked step, count, holes. The
+    number of timesteps is read from the mask's shape, so it may be unknown at export."""
 
-    def __init__(self, ctx, mask, T):
+    def __init__(self, ctx, mask):
         mi = ctx.op("Cast", [mask], to=7)
+        one = ctx.const(np.int64(1))
+        self.T = ctx.squeeze(ctx.slice(ctx.op("Shape", [mask]), [1], [2], [0]), [0])
+        self.t = ctx.unsqueeze(ctx.op("Range", [ctx.const(np.int64(0)), self.T, one]), [0], hint="steps")
         self.count = ctx.reduce("ReduceSum", mi, [1], keepdims=False)
         self.start = ctx.op("ArgMax", [mi], axis=1, keepdims=0)
-        last = ctx.op(
-            "Sub",
-            [ctx.const(np.int64(T - 1)), ctx.op("ArgMax", [_reverse_time(ctx, mi)], axis=1, keepdims=0)],
-        )
-        span = ctx.op("Add", [ctx.op("Sub", [last, self.start]), ctx.const(np.int64(1))])
+        from_end = ctx.op("ArgMax", [_reverse_time(ctx, mi)], axis=1, keepdims=0)
+        last = ctx.op("Sub", [ctx.op("Sub", [self.T, one]), from_end])
+        span = ctx.op("Add", [ctx.op("Sub", [last, self.start]), one])
         nonempty = ctx.op("Greater", [self.count, ctx.const(np.int64(0))])
         self.hole = ctx.op("And", [nonempty, ctx.op("Not", [ctx.op("Equal", [span, self.count])])])
-        self.t = ctx.const(np.arange(T, dtype=np.int64)[None], "steps")
-        self.T = ctx.const(np.int64(T))
         self.end = ctx.op("Add", [self.start, self.count])
 
     def rotate(self, ctx, x, sign):
@@ -300,7 +300,6 @@ def convert_rnn(ctx, layer, node, inputs, masks):
     state_names = ["h", "c"][:n_states]
     u = layer.output_dim
     x, mask = inputs[0], masks[0]
-    T = node.input_shapes[0][1]
     if layer.go_backwards:
         x = _reverse_time(ctx, x)
         if mask is not None:
@@ -327,9 +326,7 @@ def convert_rnn(ctx, layer, node, inputs, masks):
     elif mask is None:
         y, finals = _operator_run(ctx, layer, op, x, None, initial, n_states)
     else:
-        if T is None:
-            raise unsupported(layer, "a masked input needs a known number of timesteps")
-        run = _MaskRun(ctx, mask, T)
+        run = _MaskRun(ctx, mask)
         any_hole = ctx.op(
             "Cast", [ctx.reduce("ReduceMax", ctx.op("Cast", [run.hole], to=6), [0], keepdims=False)], to=9
         )
