@@ -35,7 +35,6 @@ def permuted_w4():
     from keras import backend as K
     from keras.engine.topology import Layer
     from keras.layers import Activation, Dense, Dropout, Flatten, MaxPooling2D
-    from keras.layers.core import _bias_add
     from keras.models import Sequential
     from keras.optimizers import SGD
 
@@ -57,7 +56,7 @@ def permuted_w4():
             y = K.permute_dimensions(x, (0, 3, 1, 2))
             y = K.ferrokeras_backend._op("conv2d", [y, self.W], kernel_layout="hwio", flip=False)
             y = K.permute_dimensions(y, (0, 2, 3, 1))
-            return K.relu(_bias_add(y, self.b, axis=-1))
+            return K.relu(K.bias_add(y, self.b, axis=-1))
 
     m = Sequential()
     m.add(PermutedConv(32, input_shape=(32, 32, 3)))

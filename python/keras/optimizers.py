@@ -262,26 +262,20 @@ class Optimizer:
                     grads[i] = g
 
         if native or not python:
-            g_nodes = []
-            for i in native:
-                g = grads[i]
-                if K._graph().is_variable(g.node):
-                    g = g * 1.0  # a fused update reads computed values, not variables
-                g_nodes.append(g.node)
-            hyper = {k: (None if v is None else v.node) for k, v in self._hyper().items()}
-            upd = K._graph().optimizer_update(
-                self._kind,
-                [params[i].node for i in native],
-                g_nodes,
-                [[kind[i].node for i in native] for kind in slots],
-                hyper,
-                float(getattr(self, "epsilon", 1e-8)),
-                native_clipnorm,
-                native_clipvalue,
-                specs,
-                **self._native_options(),
+            updates.append(
+                K.fused_optimizer_update(
+                    self._kind,
+                    [params[i] for i in native],
+                    [grads[i] for i in native],
+                    [[kind[i] for i in native] for kind in slots],
+                    self._hyper(),
+                    float(getattr(self, "epsilon", 1e-8)),
+                    native_clipnorm,
+                    native_clipvalue,
+                    specs,
+                    **self._native_options(),
+                )
             )
-            updates.append(K.FusedUpdate(upd))
 
         if python:
             st, counter_updates = self._step_values()

@@ -419,7 +419,7 @@ def fit(
     model._make_apply_function()
     if old_opt:
         opt.set_weights(old_opt)
-    apply_program = model.apply_function._program
+    apply_program = model.apply_function.run
 
     out_labels = dedupe_labels(model.metrics_names)
     callback_metrics = copy.copy(out_labels) + (["val_" + n for n in out_labels] if do_validation else [])
@@ -736,7 +736,7 @@ def _loop(
                     # masked losses: each shard's mask sums, from the driver's weights
                     # (equal to every replica's at this step)
                     rows = index_array[bs:be]
-                    sums = mask_fn._program([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
+                    sums = mask_fn.run([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
                     mask_sums = dict(zip(mask_outputs, sums))
                 a, scales = _shares(epoch_ins, sw_at, n_out, shards, mask_sums)
                 weights_n = [(e - s) / float(be - bs) for s, e in shards]

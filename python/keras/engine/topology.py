@@ -109,9 +109,10 @@ class Node:
 
         assert len(input_shapes) == len(input_tensors) == len(input_masks)
 
-        # Seeds of random nodes created by this call are kept by node index (for
-        # keras.distributed's replicas; see the backend's `_seed_scope`).
-        with K.ferrokeras_backend._seed_scope(outbound_layer, len(outbound_layer.inbound_nodes)):
+        # The seeds and random nodes this call creates are kept by node index, for
+        # keras.distributed's replicas (see `K.random_scope` and `K.SeedPlan`).
+        node_index = len(outbound_layer.inbound_nodes)
+        with K.random_scope(outbound_layer.name, node_index) as drawn:
             if len(input_tensors) == 1:
                 output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
                 output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
@@ -120,6 +121,10 @@ class Node:
                 output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
                 output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
                 output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
+        if drawn.seeds:
+            outbound_layer.__dict__.setdefault("_node_seeds", {})[node_index] = drawn.seeds
+        if drawn.tensors:
+            outbound_layer.__dict__.setdefault("_node_random", {})[node_index] = drawn.tensors
 
         if not output_tensors or output_tensors[0] is None:
             raise TypeError(
@@ -190,18 +195,9 @@ def _distinct_outputs(outputs, inputs):
     out = []
     for t in outputs:
         if any(t is i for i in inputs) or not isinstance(t, K.Tensor):
-            t = _new_node_of(t)
+            t = K.identity(t)
         out.append(t)
     return out
-
-
-def _new_node_of(t):
-    """A new graph node with t's value: `identity` for float32 (it has a gradient);
-    a same-dtype `cast` for int32 / bool tensors (the engine's `identity` takes float32
-    only)."""
-    if isinstance(t, K.Tensor) and t.dtype != "float32":
-        return K.ferrokeras_backend._op("cast", [t], dtype=t.dtype)
-    return K.ferrokeras_backend._op("identity", [t])
 
 
 def _ids_key(inputs, masks):

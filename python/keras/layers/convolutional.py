@@ -25,7 +25,7 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _bias_activation, _bias_add, _set_weight_args
+from .core import _bias_activation, _set_weight_args
 
 __all__ = [
     "Convolution1D",
@@ -484,7 +484,7 @@ class Convolution1D(Layer):
         # The bias and an elementwise activation are applied before the squeeze, on the
         # conv2d node's own output, so that compiling folds them into it.
         if self.bias:
-            output = _bias_add(output, self.b, axis=-1)
+            output = K.bias_add(output, self.b, axis=-1)
         if self.activation in _ELEMENTWISE:
             return K.squeeze(self.activation(output), 2)
         return self.activation(K.squeeze(output, 2))

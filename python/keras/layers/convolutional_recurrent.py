@@ -299,12 +299,12 @@ class ConvLSTM2D(ConvRecurrent2D):
         if 0 < self.dropout_U < 1:
             ones = K.sum(K.zeros_like(x), axis=1)
             ones = self.conv_step(ones, K.zeros(self.W_shape), border_mode=self.border_mode) + 1.0
-            constants.append([K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U) for _ in range(4)])
+            constants.append([K.dropout_in_train_phase(ones, self.dropout_U) for _ in range(4)])
         else:
             constants.append([1.0 for _ in range(4)])
         if 0 < self.dropout_W < 1:
             ones = K.sum(K.zeros_like(x), axis=1) + 1.0
-            constants.append([K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W) for _ in range(4)])
+            constants.append([K.dropout_in_train_phase(ones, self.dropout_W) for _ in range(4)])
         else:
             constants.append([1.0 for _ in range(4)])
         return constants

@@ -47,19 +47,13 @@ __all__ = [
 # helpers
 
 
-def _bias_add(x, b, axis=None):
-    """``x + b`` with ``b`` a vector along ``axis`` of ``x`` (the last by default), as one
-    native node."""
-    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis)
-
-
 def _bias_activation(layer, output, axis=None):
     """``layer.activation(output + layer.b)`` (just the activation without a bias). The
     executor folds the bias and a relu / tanh / sigmoid into the op that produced
     ``output`` where it can (``rust/ferrokeras/src/graph/fuse.rs``)."""
     if not layer.bias:
         return layer.activation(output)
-    return layer.activation(_bias_add(output, layer.b, axis=axis))
+    return layer.activation(K.bias_add(output, layer.b, axis=axis))
 
 
 def _set_weight_args(
@@ -218,7 +212,7 @@ class Dropout(Layer):
 
     def call(self, x, mask=None):
         if 0.0 < self.p < 1.0:
-            return K._dropout_in_phase(x, self.p, self._get_noise_shape(x), seed=self.seed)
+            return K.dropout_in_train_phase(x, self.p, self._get_noise_shape(x), seed=self.seed)
         return x
 
     def get_config(self):
@@ -1212,11 +1206,11 @@ class Highway(Layer):
     def call(self, x, mask=None):
         gate = K.dot(x, self.W_carry)
         if self.bias:
-            gate = _bias_add(gate, self.b_carry)
+            gate = K.bias_add(gate, self.b_carry)
         transform_weight = activations.sigmoid(gate)
         y = K.dot(x, self.W)
         if self.bias:
-            y = _bias_add(y, self.b)
+            y = K.bias_add(y, self.b)
         act = self.activation(y)
         # T * act + (1 - T) * x  ==  x + T * (act - x)
         return x + transform_weight * (act - x)

@@ -77,7 +77,7 @@ def _patches(x, index):
 
 def _apply(patches, W):
     """(locations, samples, nb_filter) = each location's patch matrix times its W."""
-    return K.ferrokeras_backend._op("batch_matmul", [patches, W], transpose_a=True)
+    return K.batch_matmul(patches, W, transpose_a=True)
 
 
 class LocallyConnected1D(Layer):

@@ -1,7 +1,8 @@
 """Keras 1 recurrent layers: `Recurrent` (base), `SimpleRNN`, `GRU`, `LSTM`.
 
-Each layer runs as ONE fused native op over the whole sequence (`simple_rnn_sequence`,
-`gru_sequence`, `lstm_sequence`, see `rust/ferrokeras/src/ops/recurrent.rs`): the op
+Each layer runs as ONE fused engine op over the whole sequence (`K.rnn_sequence`: the
+engine's `simple_rnn_sequence`, `gru_sequence`, `lstm_sequence`, see
+`rust/ferrokeras/src/ops/recurrent.rs`): the op
 returns the hidden state of every processed step (B, T, U) (for a stateful LSTM one extra
 step holding the final cell state); `return_sequences=False` slices the last step.
 
@@ -25,10 +26,6 @@ from ..engine.topology import InputSpec, Layer
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
 
 _FUSED_ACTIVATIONS = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu"}
-
-
-def _op(name, inputs, **attrs):
-    return K.ferrokeras_backend._op(name, inputs, **attrs)
 
 
 def _config_of(obj):
@@ -198,12 +195,12 @@ class Recurrent(Layer):
         if 0.0 < self.dropout_W < 1.0:
             # one mask per sample, reused at every timestep (Keras 1); one mask for all gates
             ones = K.ones_like(x[:, 0:1, :])
-            kept = K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W)
+            kept = K.dropout_in_train_phase(ones, self.dropout_W)
             return K.in_train_phase(x * kept, x)
         return x
 
     # Keras 1's generic path, for user subclasses that implement `step` in Python: the
-    # built-in cells (those with an `_op_name`) go through `_cell_call` instead.
+    # built-in cells (those with a `_cell`) go through `_cell_call` instead.
 
     def preprocess_input(self, x):
         """Hook applied to the input before `step` runs (identity by default)."""
@@ -218,7 +215,7 @@ class Recurrent(Layer):
         raise NotImplementedError("Recurrent subclasses must implement `step` (or `call`)")
 
     def call(self, x, mask=None):
-        if self._op_name is not None:
+        if self._cell is not None:
             return self._cell_call(x, mask)
         if self.stateful:
             initial_states = self.states
@@ -250,20 +247,24 @@ class Recurrent(Layer):
         ones = K.sum(K.zeros_like(x[:, 0, :]), axis=-1, keepdims=True) + 1.0
         ones = K.tile(ones, [1, self.output_dim])
         if self.consume_less == "gpu" or n_gates == 1:
-            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U)] * n_gates
+            masks = [K.dropout_in_train_phase(ones, self.dropout_U)] * n_gates
         else:
-            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U) for _ in range(n_gates)]
+            masks = [K.dropout_in_train_phase(ones, self.dropout_U) for _ in range(n_gates)]
         return masks[0] if n_gates == 1 else K.concatenate(masks, axis=1)
 
-    def _run(self, x, mask, W, U, b, states, op_name, n_gates=1, **attrs):
-        inputs = [x, W, U, b] + list(states)
-        rmask = self._recurrent_mask(x, n_gates)
-        if rmask is not None:
-            inputs.append(rmask)
-            attrs["recurrent_dropout"] = True
-        if mask is not None:
-            inputs.append(mask)
-        return _op(op_name, inputs, go_backwards=bool(self.go_backwards), **attrs)
+    def _run(self, x, mask, W, U, b, states, **attrs):
+        return K.rnn_sequence(
+            self._cell,
+            x,
+            W,
+            U,
+            b,
+            states,
+            recurrent_mask=self._recurrent_mask(x, self._gates),
+            mask=mask,
+            go_backwards=self.go_backwards,
+            **attrs,
+        )
 
     def _finish(self, seq, new_states, x):
         """Output of the layer from the hidden sequence, and the stateful updates."""
@@ -275,7 +276,7 @@ class Recurrent(Layer):
 
     # built-in cells --------------------------------------------------------------------
 
-    _op_name = None  # the cell's fused sequence op
+    _cell = None  # the cell of the fused sequence op (K.rnn_sequence)
     _gates = 1  # gate blocks in the fused weight layout
 
     def _fused_weights(self):
@@ -309,7 +310,7 @@ class Recurrent(Layer):
 
     def _fused_run(self, x, mask, W, U, b, states, attrs):
         """(hidden sequence, new states) from the fused op."""
-        seq = self._run(self._dropped_input(x), mask, W, U, b, states, self._op_name, self._gates, **attrs)
+        seq = self._run(self._dropped_input(x), mask, W, U, b, states, **attrs)
         return seq, [seq[:, -1, :]]
 
     def _stepped(self, x, mask, W, U, b, states):
@@ -479,7 +480,7 @@ class SimpleRNN(Recurrent):
         self._set_initial()
         self.built = True
 
-    _op_name = "simple_rnn_sequence"
+    _cell = "simple_rnn"
 
     def _cell_step(self, xs, states, rec):
         """Keras 1.2.2's step: `xs` the input projection (x W + b), `rec(h, 0)` = h U."""
@@ -568,7 +569,7 @@ class GRU(Recurrent):
         self._set_initial()
         self.built = True
 
-    _op_name = "gru_sequence"
+    _cell = "gru"
     _gates = 3
 
     def _fused_weights(self):
@@ -683,7 +684,7 @@ class LSTM(Recurrent):
         self._set_initial()
         self.built = True
 
-    _op_name = "lstm_sequence"
+    _cell = "lstm"
     _gates = 4
 
     def _fused_weights(self):
