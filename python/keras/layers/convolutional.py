@@ -25,7 +25,8 @@ from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _bias_activation, _set_weight_args
+from ._spatial import check_rank, positive_ints, resolve_ordering, spatial3
+from ._weighted import add_W_b, bias_activation, config_of, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Convolution1D",
@@ -54,48 +55,9 @@ __all__ = [
 ]
 
 
-def _resolve_ordering(dim_ordering):
-    if dim_ordering == "default":
-        dim_ordering = K.image_dim_ordering()
-    if dim_ordering not in {"tf", "th"}:
-        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-    return dim_ordering
-
-
-def _positive_ints(value, n, name, owner):
-    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
-    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
-    zero later)."""
-    items = (value,) if n is None else value
-    try:
-        items = tuple(items)
-        ok = len(items) == (n or 1) and all(
-            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
-        )
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
-        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
-    ints = tuple(int(v) for v in items)
-    return ints[0] if n is None else ints
-
-
-def _config_of(obj):
-    return obj.get_config() if obj is not None else None
-
-
 # Activations the engine can apply in a convolution's own pass (elementwise, so they may
 # run before Convolution1D's squeeze).
 _ELEMENTWISE = (activations.relu, activations.tanh, activations.sigmoid, activations.linear)
-
-
-def _check_rank(layer, input_shape, ndim, what):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what="kernel"):
@@ -171,7 +133,7 @@ class Convolution2D(Layer):
         atrous_rate=(1, 1),
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same", "full"}:
             raise ValueError("Invalid border mode for Convolution2D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -185,11 +147,11 @@ class Convolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 2, "subsample", self.__class__.__name__)
-        self.atrous_rate = _positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
+        self.subsample = positive_ints(subsample, 2, "subsample", self.__class__.__name__)
+        self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -203,7 +165,7 @@ class Convolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(
+        check_rank(
             self,
             input_shape,
             4,
@@ -224,27 +186,13 @@ class Convolution2D(Layer):
             )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
         self.input_spec = [InputSpec(ndim=4, shape=self._spec_shape(stack_size))]
-        self.W = self.add_weight(
+        add_W_b(
+            self,
             self.W_shape,
-            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
+            (self.nb_filter,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
         )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def _spec_shape(self, stack_size):
         if self.dim_ordering == "th":
@@ -252,7 +200,7 @@ class Convolution2D(Layer):
         return (None, None, None, stack_size)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
+        check_rank(self, input_shape, 4)
         if self.dim_ordering == "th":
             rows, cols = input_shape[2], input_shape[3]
         else:
@@ -277,7 +225,7 @@ class Convolution2D(Layer):
             filter_shape=self.W_shape,
             filter_dilation=self.atrous_rate,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -289,11 +237,7 @@ class Convolution2D(Layer):
             "border_mode": self.border_mode,
             "subsample": self.subsample,
             "dim_ordering": self.dim_ordering,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
         }
         if self._dilated:
@@ -402,13 +346,13 @@ class Convolution1D(Layer):
         self.init = initializations.get(init, dim_ordering="th")
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample_length = _positive_ints(
+        self.subsample_length = positive_ints(
             subsample_length, None, "subsample_length", self.__class__.__name__
         )
         self.subsample = (self.subsample_length, 1)
-        self.atrous_rate = _positive_ints(atrous_rate, None, "atrous_rate", self.__class__.__name__)
+        self.atrous_rate = positive_ints(atrous_rate, None, "atrous_rate", self.__class__.__name__)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -426,7 +370,7 @@ class Convolution1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         input_dim = input_shape[2]
         if input_dim is None:
             raise ValueError(
@@ -436,30 +380,11 @@ class Convolution1D(Layer):
         self.get_output_shape_for(input_shape)
         self.input_spec = [InputSpec(ndim=3, shape=(None, None, input_dim))]
         self.W_shape = (self.filter_length, 1, input_dim, self.nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (self.nb_filter,))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         length = _out_len(
             self,
             input_shape[1],
@@ -497,11 +422,7 @@ class Convolution1D(Layer):
             "activation": self.activation.__name__,
             "border_mode": self.border_mode,
             "subsample_length": self.subsample_length,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
             "input_length": self.input_length,
@@ -558,12 +479,12 @@ class UpSampling1D(Layer):
     """Repeats each temporal step `length` times along the time axis."""
 
     def __init__(self, length=2, **kwargs):
-        self.length = _positive_ints(length, None, "length", "UpSampling1D")
+        self.length = positive_ints(length, None, "length", "UpSampling1D")
         self.input_spec = [InputSpec(ndim=3)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = self.length * input_shape[1] if input_shape[1] is not None else None
         return (input_shape[0], length, input_shape[2])
 
@@ -580,13 +501,13 @@ class UpSampling2D(Layer):
     """Repeats the rows and columns of the data by size[0] and size[1]."""
 
     def __init__(self, size=(2, 2), dim_ordering="default", **kwargs):
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = _positive_ints(size, 2, "size", "UpSampling2D")
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.size = positive_ints(size, 2, "size", "UpSampling2D")
         self.input_spec = [InputSpec(ndim=4)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
+        check_rank(self, input_shape, 4)
 
         def mul(d, s):
             return d * s if d is not None else None
@@ -651,7 +572,7 @@ class ZeroPadding1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = input_shape[1] + self.left_pad + self.right_pad if input_shape[1] is not None else None
         return (input_shape[0], length, input_shape[2])
 
@@ -676,7 +597,7 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = padding
         if isinstance(padding, dict):
             keys = {"top_pad", "bottom_pad", "left_pad", "right_pad"}
@@ -708,7 +629,7 @@ class ZeroPadding2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
+        check_rank(self, input_shape, 4)
 
         def add(d, a, b):
             return d + a + b if d is not None else None
@@ -776,7 +697,7 @@ class Cropping1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
         return (input_shape[0], length, input_shape[2])
 
@@ -803,7 +724,7 @@ class Cropping2D(Layer):
 
     def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
         if len(cropping) != 2 or any(len(p) != 2 for p in cropping):
             raise ValueError("`cropping` must be a tuple length of 2 of tuples of length 2.")
@@ -811,7 +732,7 @@ class Cropping2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
+        check_rank(self, input_shape, 4)
         (t, b), (le, r) = self.cropping
         if self.dim_ordering == "th":
             return (
@@ -948,7 +869,7 @@ class Deconvolution2D(Convolution2D):
         )
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(
+        check_rank(
             self,
             input_shape,
             4,
@@ -1001,7 +922,7 @@ class Deconvolution2D(Convolution2D):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {"output_shape": self.output_shape_}
@@ -1072,7 +993,7 @@ class SeparableConvolution2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same"}:
             raise ValueError("Invalid border mode for SeparableConv2D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -1087,7 +1008,7 @@ class SeparableConvolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
+        self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
@@ -1105,7 +1026,7 @@ class SeparableConvolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(
+        check_rank(
             self,
             input_shape,
             4,
@@ -1158,13 +1079,10 @@ class SeparableConvolution2D(Layer):
             )
         else:
             self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
+        check_rank(self, input_shape, 4)
         if self.dim_ordering == "th":
             rows, cols = input_shape[2], input_shape[3]
         else:
@@ -1184,7 +1102,7 @@ class SeparableConvolution2D(Layer):
             border_mode=self.border_mode,
             dim_ordering=self.dim_ordering,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -1197,13 +1115,13 @@ class SeparableConvolution2D(Layer):
             "subsample": self.subsample,
             "depth_multiplier": self.depth_multiplier,
             "dim_ordering": self.dim_ordering,
-            "depthwise_regularizer": _config_of(self.depthwise_regularizer),
-            "pointwise_regularizer": _config_of(self.pointwise_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "depthwise_constraint": _config_of(self.depthwise_constraint),
-            "pointwise_constraint": _config_of(self.pointwise_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            "depthwise_regularizer": config_of(self.depthwise_regularizer),
+            "pointwise_regularizer": config_of(self.pointwise_regularizer),
+            "b_regularizer": config_of(self.b_regularizer),
+            "activity_regularizer": config_of(self.activity_regularizer),
+            "depthwise_constraint": config_of(self.depthwise_constraint),
+            "pointwise_constraint": config_of(self.pointwise_constraint),
+            "b_constraint": config_of(self.b_constraint),
             "bias": self.bias,
         }
         base_config = super().get_config()
@@ -1218,13 +1136,6 @@ SeparableConv2D = SeparableConvolution2D
 # 3-D layers (Keras 1.2.2): Convolution3D (one engine ``conv3d`` node: volumetric im2col
 # + gemm; 'th' a true convolution, 'tf' a cross-correlation, as the 2-D layers),
 # UpSampling3D, ZeroPadding3D, Cropping3D.
-
-
-def _spatial3(layer, input_shape):
-    """The three spatial sizes of a 5-D input in the layer's ordering."""
-    if layer.dim_ordering == "th":
-        return tuple(input_shape[2:5])
-    return tuple(input_shape[1:4])
 
 
 def _shape3(layer, input_shape, channels, spatial):
@@ -1312,7 +1223,7 @@ class Convolution3D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same", "full"}:
             raise ValueError("Invalid border mode for Convolution3D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -1327,10 +1238,10 @@ class Convolution3D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 3, "subsample", "Convolution3D")
+        self.subsample = positive_ints(subsample, 3, "subsample", "Convolution3D")
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1344,7 +1255,7 @@ class Convolution3D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
         if self.dim_ordering == "th":
             stack_size = input_shape[1]
@@ -1362,34 +1273,20 @@ class Convolution3D(Layer):
             (None, stack_size, None, None, None) if self.dim_ordering == "th" else (None,) * 4 + (stack_size,)
         )
         self.input_spec = [InputSpec(ndim=5, shape=spec)]
-        self.W = self.add_weight(
+        add_W_b(
+            self,
             self.W_shape,
-            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
+            (self.nb_filter,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
         )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
         spatial = [
             _out_len(self, length, k, self.border_mode, s, 1, input_shape)
-            for length, k, s in zip(_spatial3(self, input_shape), kdims, self.subsample)
+            for length, k, s in zip(spatial3(self, input_shape), kdims, self.subsample)
         ]
         return _shape3(self, input_shape, self.nb_filter, spatial)
 
@@ -1402,7 +1299,7 @@ class Convolution3D(Layer):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -1415,11 +1312,7 @@ class Convolution3D(Layer):
             "activation": self.activation.__name__,
             "border_mode": self.border_mode,
             "subsample": self.subsample,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
         }
         base_config = super().get_config()
@@ -1449,14 +1342,14 @@ class UpSampling3D(Layer):
     """
 
     def __init__(self, size=(2, 2, 2), dim_ordering="default", **kwargs):
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = _positive_ints(size, 3, "size", "UpSampling3D")
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.size = positive_ints(size, 3, "size", "UpSampling3D")
         self.input_spec = [InputSpec(ndim=5)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
-        spatial = [d * s if d is not None else None for d, s in zip(_spatial3(self, input_shape), self.size)]
+        check_rank(self, input_shape, 5, _what3(self))
+        spatial = [d * s if d is not None else None for d, s in zip(spatial3(self, input_shape), self.size)]
         channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
         return _shape3(self, input_shape, channels, spatial)
 
@@ -1490,16 +1383,16 @@ class ZeroPadding3D(Layer):
 
     def __init__(self, padding=(1, 1, 1), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = tuple(int(p) for p in padding)
         if len(self.padding) != 3 or min(self.padding) < 0:
             raise ValueError(f"ZeroPadding3D: padding must be 3 non-negative integers, got {padding}")
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         spatial = [
-            d + 2 * p if d is not None else None for d, p in zip(_spatial3(self, input_shape), self.padding)
+            d + 2 * p if d is not None else None for d, p in zip(spatial3(self, input_shape), self.padding)
         ]
         channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
         return _shape3(self, input_shape, channels, spatial)
@@ -1535,7 +1428,7 @@ class Cropping3D(Layer):
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
         if len(cropping) != 3 or any(len(p) != 2 for p in cropping):
             raise ValueError("`cropping` must be a tuple length of 3 of tuples of length 2.")
@@ -1543,10 +1436,10 @@ class Cropping3D(Layer):
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         spatial = [
             _crop_len(self, d, a, b, input_shape)
-            for d, (a, b) in zip(_spatial3(self, input_shape), self.cropping)
+            for d, (a, b) in zip(spatial3(self, input_shape), self.cropping)
         ]
         channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
         return _shape3(self, input_shape, channels, spatial)

@@ -11,11 +11,12 @@ import functools
 
 import numpy as np
 
-from .. import activations, initializations, regularizers
+from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec
-from .convolutional import _out_len, _resolve_ordering
-from .recurrent import Recurrent, _config_of
+from ._spatial import resolve_ordering
+from .convolutional import _out_len
+from .recurrent import Recurrent
 
 __all__ = ["ConvRecurrent2D", "ConvLSTM2D"]
 
@@ -163,7 +164,7 @@ class ConvLSTM2D(ConvRecurrent2D):
         dropout_U=0.0,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same"}:
             raise ValueError("Invalid border mode for ConvLSTM2D: " + str(border_mode))
         kwargs["nb_filter"] = int(nb_filter)
@@ -182,13 +183,7 @@ class ConvLSTM2D(ConvRecurrent2D):
         self.inner_activation = activations.get(inner_activation)
         self.border_mode = border_mode
         self.subsample = tuple(int(s) for s in subsample)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.U_regularizer = regularizers.get(U_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.dropout_W = float(dropout_W)
-        self.dropout_U = float(dropout_U)
-        if self.dropout_W or self.dropout_U:
-            self.uses_learning_phase = True
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         # Keras 1 ConvLSTM2D does not declare masking support; K.rnn still honours a
         # mask passed explicitly.
         self.supports_masking = False
@@ -356,11 +351,7 @@ class ConvLSTM2D(ConvRecurrent2D):
             "border_mode": self.border_mode,
             "inner_activation": self.inner_activation.__name__,
             "subsample": self.subsample,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "U_regularizer": _config_of(self.U_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "dropout_W": self.dropout_W,
-            "dropout_U": self.dropout_U,
+            **self._regularization_config(),
         }
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))

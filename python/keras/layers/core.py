@@ -18,10 +18,11 @@ import warnings
 
 import numpy as np
 
-from .. import activations, constraints, initializations, regularizers
+from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function
+from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Masking",
@@ -45,34 +46,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def _bias_activation(layer, output, axis=None):
-    """``layer.activation(output + layer.b)`` (just the activation without a bias). The
-    executor folds the bias and a relu / tanh / sigmoid into the op that produced
-    ``output`` where it can (``rust/ferrokeras/src/graph/fuse.rs``)."""
-    if not layer.bias:
-        return layer.activation(output)
-    return layer.activation(K.bias_add(output, layer.b, axis=axis))
-
-
-def _set_weight_args(
-    layer, W_regularizer, b_regularizer, activity_regularizer, W_constraint, b_constraint, bias, weights
-):
-    """The W/b regularizer, constraint, bias and initial-weights arguments every
-    weighted core layer takes, resolved and stored under Keras 1's attribute names."""
-    layer.W_regularizer = regularizers.get(W_regularizer)
-    layer.b_regularizer = regularizers.get(b_regularizer)
-    layer.activity_regularizer = regularizers.get(activity_regularizer)
-    layer.W_constraint = constraints.get(W_constraint)
-    layer.b_constraint = constraints.get(b_constraint)
-    layer.bias = bias
-    layer.initial_weights = weights
-
-
-def _config_of(obj):
-    """A regularizer's / constraint's config, or None."""
-    return obj.get_config() if obj is not None else None
 
 
 def _check_last_dim(layer, x, expected):
@@ -856,7 +829,7 @@ class Dense(Layer):
         self.output_dim = output_dim
         self.input_dim = input_dim
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -881,33 +854,14 @@ class Dense(Layer):
         self.input_dim = input_dim
         self.input_spec = [InputSpec(dtype=None, ndim="2+")]
 
-        self.W = self.add_weight(
-            (input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.output_dim,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def call(self, x, mask=None):
         _check_last_dim(self, x, self.input_dim)
         output = K.dot(x, self.W)
-        return _bias_activation(self, output)
+        return bias_activation(self, output)
 
     def get_output_shape_for(self, input_shape):
         if not input_shape or len(input_shape) < 2:
@@ -932,11 +886,7 @@ class Dense(Layer):
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
@@ -1027,7 +977,7 @@ class MaxoutDense(Layer):
         self.nb_feature = nb_feature
         self.init = initializations.get(init)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1049,28 +999,9 @@ class MaxoutDense(Layer):
         self.input_dim = input_dim
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
-        self.W = self.add_weight(
-            (self.nb_feature, input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_feature, self.output_dim),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (self.nb_feature, input_dim, self.output_dim), (self.nb_feature, self.output_dim))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
         assert input_shape and len(input_shape) == 2
@@ -1088,11 +1019,7 @@ class MaxoutDense(Layer):
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "nb_feature": self.nb_feature,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
@@ -1153,7 +1080,7 @@ class Highway(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1175,6 +1102,7 @@ class Highway(Layer):
         self.input_dim = input_dim
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
+        # Keras 1's weight order is W, W_carry, b, b_carry (add_W_b would put b second).
         self.W = self.add_weight(
             (input_dim, input_dim),
             initializer=self.init,
@@ -1198,10 +1126,7 @@ class Highway(Layer):
             self.b = None
             self.b_carry = None
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def call(self, x, mask=None):
         gate = K.dot(x, self.W_carry)
@@ -1219,11 +1144,7 @@ class Highway(Layer):
         config = {
             "init": self.init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
@@ -1284,7 +1205,7 @@ class TimeDistributedDense(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1308,28 +1229,9 @@ class TimeDistributedDense(Layer):
         input_dim = _known_input_dim(self, input_shape, axis=2)
         self.input_dim = input_dim
 
-        self.W = self.add_weight(
-            (input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.output_dim,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
         return (input_shape[0], input_shape[1], self.output_dim)
@@ -1337,18 +1239,14 @@ class TimeDistributedDense(Layer):
     def call(self, x, mask=None):
         # One matmul over the last axis for all timesteps at once.
         output = K.dot(x, self.W)
-        return _bias_activation(self, output)
+        return bias_activation(self, output)
 
     def get_config(self):
         config = {
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
             "input_length": self.input_length,

@@ -28,21 +28,13 @@ import numpy as np
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
-from .convolutional import _config_of, _resolve_ordering
-from .core import _set_weight_args
+from ._spatial import check_rank, resolve_ordering
+from ._weighted import add_W_b, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "LocallyConnected1D",
     "LocallyConnected2D",
 ]
-
-
-def _check_rank(layer, input_shape, ndim, what):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _valid_len(layer, length, k, stride, input_shape, what):
@@ -140,7 +132,7 @@ class LocallyConnected1D(Layer):
         self.activation = activations.get(activation)
         self.border_mode = border_mode
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -158,7 +150,7 @@ class LocallyConnected1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         input_dim = input_shape[2]
         _, output_length, nb_filter = self.get_output_shape_for(input_shape)
         if input_dim is None:
@@ -168,30 +160,11 @@ class LocallyConnected1D(Layer):
             )
         self.input_spec = [InputSpec(ndim=3, shape=(None, input_shape[1], input_dim))]
         self.W_shape = (output_length, self.filter_length * input_dim, nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (output_length, self.nb_filter),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (output_length, self.nb_filter))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         length = _valid_len(
             self, input_shape[1], self.filter_length, self.subsample_length, input_shape, "steps axis"
         )
@@ -216,11 +189,7 @@ class LocallyConnected1D(Layer):
             "activation": self.activation.__name__,
             "border_mode": self.border_mode,
             "subsample_length": self.subsample_length,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
             "input_length": self.input_length,
@@ -279,7 +248,7 @@ class LocallyConnected2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         _check_border_mode("LocallyConnected2D", border_mode)
         self.nb_filter = int(nb_filter)
         self.nb_row = int(nb_row)
@@ -299,7 +268,7 @@ class LocallyConnected2D(Layer):
         self.border_mode = border_mode
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -320,7 +289,7 @@ class LocallyConnected2D(Layer):
         )
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 4, self._what())
+        check_rank(self, input_shape, 4, self._what())
         output_shape = self.get_output_shape_for(input_shape)
         if self.dim_ordering == "th":
             _, nb_filter, output_row, output_col = output_shape
@@ -338,30 +307,11 @@ class LocallyConnected2D(Layer):
         self.output_row = output_row
         self.output_col = output_col
         self.W_shape = (output_row * output_col, self.nb_row * self.nb_col * input_filter, nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (output_row, output_col, nb_filter),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (output_row, output_col, nb_filter))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, self._what())
+        check_rank(self, input_shape, 4, self._what())
         if self.dim_ordering == "th":
             rows, cols = input_shape[2], input_shape[3]
         else:
@@ -423,11 +373,7 @@ class LocallyConnected2D(Layer):
             "border_mode": self.border_mode,
             "subsample": self.subsample,
             "dim_ordering": self.dim_ordering,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
         }
         base_config = super().get_config()

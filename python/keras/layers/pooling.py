@@ -10,6 +10,7 @@ max nor counts in an average.
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
+from ._spatial import check_rank, positive_ints, resolve_ordering, spatial3
 
 __all__ = [
     "MaxPooling1D",
@@ -25,41 +26,6 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
 ]
-
-
-def _resolve_ordering(dim_ordering):
-    if dim_ordering == "default":
-        dim_ordering = K.image_dim_ordering()
-    if dim_ordering not in {"tf", "th"}:
-        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-    return dim_ordering
-
-
-def _positive_ints(value, n, name, owner):
-    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
-    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
-    zero later)."""
-    items = (value,) if n is None else value
-    try:
-        items = tuple(items)
-        ok = len(items) == (n or 1) and all(
-            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
-        )
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
-        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
-    ints = tuple(int(v) for v in items)
-    return ints[0] if n is None else ints
-
-
-def _check_rank(layer, input_shape, ndim):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _pool_len(layer, length, pool, border_mode, stride, input_shape):
@@ -94,15 +60,15 @@ class _Pooling1D(Layer):
             stride = pool_length
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
-        self.pool_length = _positive_ints(pool_length, None, "pool_length", self.__class__.__name__)
-        self.stride = _positive_ints(stride, None, "stride", self.__class__.__name__)
+        self.pool_length = positive_ints(pool_length, None, "pool_length", self.__class__.__name__)
+        self.stride = positive_ints(stride, None, "stride", self.__class__.__name__)
         self.st = (self.stride, 1)
         self.pool_size = (self.pool_length, 1)
         self.border_mode = border_mode
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3)
+        check_rank(self, input_shape, 3)
         length = _pool_len(self, input_shape[1], self.pool_length, self.border_mode, self.stride, input_shape)
         return (input_shape[0], length, input_shape[2])
 
@@ -157,18 +123,18 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=(2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _positive_ints(pool_size, 2, "pool_size", self.__class__.__name__)
+        self.pool_size = positive_ints(pool_size, 2, "pool_size", self.__class__.__name__)
         if strides is None:
             strides = self.pool_size
-        self.strides = _positive_ints(strides, 2, "strides", self.__class__.__name__)
+        self.strides = positive_ints(strides, 2, "strides", self.__class__.__name__)
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
         self.border_mode = border_mode
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, 4)
         if self.dim_ordering == "th":
             rows, cols = input_shape[2], input_shape[3]
         else:
@@ -229,7 +195,7 @@ class _GlobalPooling1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3)
+        check_rank(self, input_shape, 3)
         return (input_shape[0], input_shape[2])
 
 
@@ -252,11 +218,11 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 class _GlobalPooling2D(Layer):
     def __init__(self, dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, 4)
         if self.dim_ordering == "tf":
             return (input_shape[0], input_shape[3])
         return (input_shape[0], input_shape[1])
@@ -292,12 +258,6 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 # three spatial axes.
 
 
-def _spatial3(layer, input_shape):
-    if layer.dim_ordering == "th":
-        return tuple(input_shape[2:5])
-    return tuple(input_shape[1:4])
-
-
 class _Pooling3D(Layer):
     """Abstract class for the 3-D pooling layers."""
 
@@ -307,21 +267,21 @@ class _Pooling3D(Layer):
         self, pool_size=(2, 2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs
     ):
         super().__init__(**kwargs)
-        self.pool_size = _positive_ints(pool_size, 3, "pool_size", self.__class__.__name__)
+        self.pool_size = positive_ints(pool_size, 3, "pool_size", self.__class__.__name__)
         if strides is None:
             strides = self.pool_size
-        self.strides = _positive_ints(strides, 3, "strides", self.__class__.__name__)
+        self.strides = positive_ints(strides, 3, "strides", self.__class__.__name__)
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
         self.border_mode = border_mode
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5)
+        check_rank(self, input_shape, 5)
         spatial = tuple(
             _pool_len(self, length, p, self.border_mode, s, input_shape)
-            for length, p, s in zip(_spatial3(self, input_shape), self.pool_size, self.strides)
+            for length, p, s in zip(spatial3(self, input_shape), self.pool_size, self.strides)
         )
         if self.dim_ordering == "th":
             return (input_shape[0], input_shape[1]) + spatial
@@ -389,11 +349,11 @@ class AveragePooling3D(_Pooling3D):
 class _GlobalPooling3D(Layer):
     def __init__(self, dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5)
+        check_rank(self, input_shape, 5)
         if self.dim_ordering == "tf":
             return (input_shape[0], input_shape[4])
         return (input_shape[0], input_shape[1])

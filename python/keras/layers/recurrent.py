@@ -22,14 +22,11 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
+from ._weighted import config_of
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
 
 _FUSED_ACTIVATIONS = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu"}
-
-
-def _config_of(obj):
-    return obj.get_config() if obj is not None else None
 
 
 def _fused_name(fn):
@@ -380,6 +377,10 @@ class Recurrent(Layer):
         self.init = initializations.get(init)
         self.inner_init = initializations.get(inner_init)
         self.activation = activations.get(activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
+
+    def _set_regularization(self, W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U):
+        """The W / U / b regularizers and the input / recurrent dropout of a cell."""
         self.W_regularizer = regularizers.get(W_regularizer)
         self.U_regularizer = regularizers.get(U_regularizer)
         self.b_regularizer = regularizers.get(b_regularizer)
@@ -388,17 +389,23 @@ class Recurrent(Layer):
         if self.dropout_W or self.dropout_U:
             self.uses_learning_phase = True
 
+    def _regularization_config(self):
+        """The ``get_config`` entries of ``_set_regularization``'s arguments."""
+        return {
+            "W_regularizer": config_of(self.W_regularizer),
+            "U_regularizer": config_of(self.U_regularizer),
+            "b_regularizer": config_of(self.b_regularizer),
+            "dropout_W": self.dropout_W,
+            "dropout_U": self.dropout_U,
+        }
+
     def _common_config(self):
         return {
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "inner_init": self.inner_init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "U_regularizer": _config_of(self.U_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "dropout_W": self.dropout_W,
-            "dropout_U": self.dropout_U,
+            **self._regularization_config(),
         }
 
     def _set_initial(self):
