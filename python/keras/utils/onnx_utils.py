@@ -21,10 +21,13 @@ Design:
   identities, BatchNormalization mode 0 uses its moving averages, modes 1 and 2 compute
   their statistics in the graph.
 - A layer without an exact ONNX form (a ``Lambda``, a user layer with no converter, a
-  callable Merge mode, an activation that is not one of ``keras.activations``, a
-  recurrent activation ONNX's RNN operators lack) raises :class:`OnnxExportError`, a
+  callable Merge mode, an activation that is not one of ``keras.activations``, a shape
+  a converter needs but the model leaves unknown) raises :class:`OnnxExportError`, a
   subclass of ``NotImplementedError``, naming the layer, its class and what would make
   it exportable. No approximate graph is ever written.
+- SimpleRNN / GRU / LSTM become ONNX's RNN / GRU / LSTM operators; ConvLSTM2D, and a
+  recurrent layer whose activation those operators lack (softmax), run Keras 1's step in
+  a ``Scan``.
 - User layers become exportable through :func:`register_onnx_converter` (a decorator):
   the converter gets the export context, the layer, its Keras node and the ONNX names
   of its inputs (and masks) and returns the names of its outputs; see
