@@ -22,6 +22,7 @@ from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function
+from ._spatial import resolve_ordering
 from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
@@ -224,7 +225,30 @@ class SpatialDropout1D(Dropout):
         return (None, 1, None)
 
 
-class SpatialDropout2D(Dropout):
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps: one decision per sample and channel, shared by
+    the ``_rank`` spatial axes (SpatialDropout2D / 3D)."""
+
+    _rank = 2
+
+    def __init__(self, p, dim_ordering="default", **kwargs):
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        super().__init__(p, **kwargs)
+        self.input_spec = [InputSpec(ndim=self._rank + 2)]
+
+    def _get_noise_shape(self, x):
+        spatial = (1,) * self._rank
+        if self.dim_ordering == "th":
+            return (None, None) + spatial
+        return (None,) + spatial + (None,)
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SpatialDropout2D(_SpatialDropout):
     """Spatial 2D version of Dropout: drops entire 2D feature maps (channels) instead of
     individual elements.
 
@@ -244,27 +268,10 @@ class SpatialDropout2D(Dropout):
         - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
     """
 
-    def __init__(self, p, dim_ordering="default", **kwargs):
-        if dim_ordering == "default":
-            dim_ordering = K.image_dim_ordering()
-        if dim_ordering not in {"tf", "th"}:
-            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-        self.dim_ordering = dim_ordering
-        super().__init__(p, **kwargs)
-        self.input_spec = [InputSpec(ndim=4)]
-
-    def _get_noise_shape(self, x):
-        if self.dim_ordering == "th":
-            return (None, None, 1, 1)
-        return (None, 1, 1, None)
-
-    def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    _rank = 2
 
 
-class SpatialDropout3D(Dropout):
+class SpatialDropout3D(_SpatialDropout):
     """Spatial 3D version of Dropout: drops entire 3D feature maps (channels) instead of
     individual elements.
 
@@ -284,24 +291,7 @@ class SpatialDropout3D(Dropout):
         - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
     """
 
-    def __init__(self, p, dim_ordering="default", **kwargs):
-        if dim_ordering == "default":
-            dim_ordering = K.image_dim_ordering()
-        if dim_ordering not in {"tf", "th"}:
-            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-        self.dim_ordering = dim_ordering
-        super().__init__(p, **kwargs)
-        self.input_spec = [InputSpec(ndim=5)]
-
-    def _get_noise_shape(self, x):
-        if self.dim_ordering == "th":
-            return (None, None, 1, 1, 1)
-        return (None, 1, 1, 1, None)
-
-    def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    _rank = 3
 
 
 class Activation(Layer):
