@@ -2094,6 +2094,20 @@ class Container(Layer):
     def _updated_config(self):
         return {"class_name": self.__class__.__name__, "config": self.get_config()}
 
+    def to_onnx(self, path=None, opset=None):
+        """Exports the model at inference to ONNX; see `keras.utils.onnx_utils.export_onnx`.
+
+        # Arguments
+            path: file to write, or None to only build the graph.
+            opset: ONNX opset (13 up to the newest the installed `onnx` knows; default 17).
+
+        # Returns
+            The `onnx.ModelProto`.
+        """
+        from ..utils.onnx_utils import export_onnx
+
+        return export_onnx(self, path, opset=opset)
+
     def summary(self, line_length=100, positions=None):
         from ..utils.layer_utils import print_summary
 
