@@ -236,3 +236,13 @@ def test_shared_layer_weights_are_stored_once():
     proto = check_export(model, [_x(2, 30), _x(2, 30)])
     big = [t for t in proto.graph.initializer if len(t.dims) == 2 and tuple(t.dims) == (30, 20)]
     assert len(big) == 1
+
+
+def test_model_to_onnx_writes_the_same_graph_as_export_onnx(tmp_path):
+    model = Sequential([Dense(4, input_dim=3, activation="tanh"), Dense(2)])
+    path = tmp_path / "m.onnx"
+    proto = model.to_onnx(str(path))
+    assert proto == export_onnx(model)
+    assert onnx.load(str(path)) == proto
+    x = _x(5, 3)
+    np.testing.assert_allclose(run(proto, [x])[0], model.predict(x), rtol=0, atol=1e-6)
