@@ -93,7 +93,18 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
 - Callbacks see the driver's model, updated after every step (with `sync_every > 1`,
   at every averaging). Ray is initialised with `ray.init(address=address)` when it is
   not yet; the cluster is left running.
-- Every worker holds the whole training set (sent once through the object store).
+- Data: in-memory arrays are sent once through the object store and every worker holds
+  them whole. Inputs and targets given as shard sources (`_shards`: `.npy` files,
+  `HDF5Matrix`, a row function, `ray.data` columns) stay outside the driver: each
+  worker reads only its rows of each batch, in the same seeded order, so the result
+  is the same as with the arrays. Validation on sources runs on the driver, reading
+  one batch at a time. Not with sources: class_weight, masked losses (workers > 1).
+- Reduction (`reduce`): 'driver' sums the gradients on the driver; 'workers'
+  (`_collective`) reduce-scatters and all-gathers them among the workers, with the
+  same arithmetic in the same order (bitwise the same training), the driver moving
+  only object refs. 'auto' takes 'workers' for more than 2 workers when sync_every=1,
+  max_failures=0 and no loss is masked; there the driver's model is updated at each
+  epoch end (callbacks' on_batch_end see the weights of the epoch's start).
 """
 
 import copy
@@ -144,7 +155,7 @@ def _split(start, end, workers):
 class _Run:
     """The driver side of one `fit` call: the actors and the step protocol."""
 
-    def __init__(self, ray, model, spec, data_ref, workers, cpus_per_worker, max_failures):
+    def __init__(self, ray, model, spec, data_ref, workers, cpus_per_worker, max_failures, collective=False):
         self.ray = ray
         self.model = model
         self.spec = spec
@@ -155,9 +166,8 @@ class _Run:
         self.failures = 0
         self.tag = uuid.uuid4().hex[:8]
         self.generation = 0
-        from ._replica import Replica
-
-        self.remote_cls = ray.remote(Replica)
+        self.collective = collective
+        self.remote_cls = ray.remote(_worker_class())
         self.actors = [None] * workers
         self.names = [None] * workers
         self.calls = [0] * workers
@@ -167,6 +177,10 @@ class _Run:
             self.actors[k] = self._start(k, spec)
         try:
             self.info = self._gather({k: a.info.remote() for k, a in enumerate(self.actors)}, "start-up")
+            if collective:
+                self._gather(
+                    {k: a.set_workers.remote(workers) for k, a in enumerate(self.actors)}, "start-up"
+                )
         except _Failure as f:
             self.fail(f.worker, f.where, f.error)
 
@@ -265,6 +279,19 @@ def _reset_hook(run, layer):
     return reset_states
 
 
+def _worker_class():
+    """The worker actor's class: a `Replica` that opens shard sources itself and can
+    reduce gradients with the other workers."""
+    from ._collective import CollectiveReduce
+    from ._replica import Replica
+    from ._shards import ShardedInput
+
+    class Worker(ShardedInput, CollectiveReduce, Replica):
+        pass
+
+    return Worker
+
+
 class _Failure(Exception):
     def __init__(self, worker, where, error):
         super().__init__(str(error))
@@ -293,6 +320,7 @@ def fit(
     cpus_per_worker=1,
     sync_every=1,
     max_failures=0,
+    reduce="auto",
 ):
     """Trains a compiled `model` data-parallel on Ray; returns a `History`, as
     `model.fit`. See the module docstring for the rules.
@@ -309,6 +337,9 @@ def fit(
         sync_every: 1 for exact synchronous training; k > 1 averages weights and
             optimizer slots every k steps (an approximation).
         max_failures: how many worker failures to absorb by retrying on a fresh worker.
+        reduce: `'driver'` (the driver sums the gradients), `'workers'` (reduce-scatter
+            and all-gather among the workers; see `_collective`) or `'auto'`: the
+            workers with more than 2 of them, where the path allows it.
 
     # Returns
         A `History`; `history.worker_samples` lists, per epoch, the samples each
@@ -363,15 +394,12 @@ def fit(
             )
         stateful_rows = _split(0, stateful_batch, workers)
 
+    from . import _shards
+
+    sharded = _shards.any_source(x, y, *(validation_data or ()))
+    standardize = _shards.standardize if sharded else _standardize
     # Data, exactly as model.fit standardises and splits it.
-    x, y, sample_weights = model._standardize_user_data(
-        x,
-        y,
-        sample_weight=sample_weight,
-        class_weight=class_weight,
-        check_batch_dim=False,
-        batch_size=batch_size,
-    )
+    x, y, sample_weights = standardize(model, x, y, sample_weight, class_weight, batch_size)
     val_ins = None
     if validation_data:
         if len(validation_data) == 2:
@@ -384,16 +412,18 @@ def fit(
                 "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
                 + str(validation_data)
             )
-        val_x, val_y, val_sw = model._standardize_user_data(
-            val_x, val_y, sample_weight=val_sample_weight, check_batch_dim=False, batch_size=batch_size
-        )
+        val_x, val_y, val_sw = standardize(model, val_x, val_y, val_sample_weight, None, batch_size)
         val_ins = val_x + val_y + val_sw
     elif validation_split and 0.0 < validation_split < 1.0:
         split_at = int(len(x[0]) * (1.0 - validation_split))
-        x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
-        y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
+        cut = _shards.split_rows if sharded else slice_X
+        x, val_x = (cut(x, 0, split_at), cut(x, split_at))
+        y, val_y = (cut(y, 0, split_at), cut(y, split_at))
         sample_weights, val_sw = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
         val_ins = val_x + val_y + val_sw
+    if sharded and val_ins is not None:
+        # validation runs on the driver, reading the sources one batch at a time
+        val_ins = [_shards.DriverArray(a) if _shards.is_source(a) else a for a in val_ins]
     do_validation = val_ins is not None
     if do_validation:
         model._make_test_function()
@@ -426,6 +456,25 @@ def fit(
     # Losses combine with the non-zero-weight shares, other metrics with shard sizes.
     n_losses = 1 + (n_out if n_out > 1 else 0)
 
+    mask = _mask_function(model)
+    if reduce not in ("auto", "driver", "workers"):
+        raise ValueError(
+            "keras.distributed.fit: reduce must be 'auto', 'driver' or 'workers', got %r" % (reduce,)
+        )
+    if sharded and mask[0] is not None and workers > 1:
+        raise NotImplementedError(
+            "keras.distributed.fit: a masked loss with inputs given as shard sources (the driver "
+            "would have to read every batch to weight the shards)"
+        )
+    # The collective path leaves the driver's model behind during an epoch, so it
+    # cannot restart a worker from it or evaluate masks on it.
+    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None
+    if reduce == "workers" and not can_collect:
+        raise ValueError(
+            "keras.distributed.fit: reduce='workers' needs sync_every=1, max_failures=0 and no masked loss"
+        )
+    collective = reduce == "workers" or (reduce == "auto" and can_collect and workers > 2)
+
     run = None
     data_ref = ray.put(ins)
     try:
@@ -438,7 +487,7 @@ def fit(
             spec["rnn_states"] = [
                 np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
             ]
-        run = _Run(ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures))
+        run = _Run(ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective)
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
             layer.reset_states = _reset_hook(run, layer)
@@ -464,7 +513,7 @@ def fit(
             cbks,
             batch_shuffle,
             make_batches,
-            _mask_function(model),
+            mask,
         )
     finally:
         for layer in _spec.stateful_layers(model):
@@ -481,6 +530,17 @@ def fit(
         model._make_train_function()
         opt.set_weights(state)
     return history
+
+
+def _standardize(model, x, y, sample_weight, class_weight, batch_size):
+    return model._standardize_user_data(
+        x,
+        y,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        check_batch_dim=False,
+        batch_size=batch_size,
+    )
 
 
 def _mask_function(model):
@@ -616,7 +676,7 @@ def _loop(
     make_batches,
     mask,
 ):
-    from . import _spec
+    from . import _collective, _spec
 
     ray = run.ray
     nb_train_sample = ins[0].shape[0]
@@ -743,7 +803,7 @@ def _loop(
                 hyper = hyper_changes()
                 where = "step %d (epoch %d, batch %d)" % (step, epoch, batch_index)
                 if sync_every == 1:
-                    pend_ref = ray.put(pending) if pending is not None and run.workers > 1 else pending
+                    pend_ref = ray.put(pending) if isinstance(pending, tuple) and run.workers > 1 else pending
 
                     reset = take_reset()
 
@@ -773,7 +833,16 @@ def _loop(
                     computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
                     grads = {k: r for k, r in computed.items() if a[k] != 0.0}
                     run.calls = [c + 1 for c in run.calls]
-                    if len(grads) == 1:
+                    if run.collective:
+                        ranks = sorted(grads)
+
+                        def reduce_call(k, actor, retry, ranks=ranks, grads=grads, a=a):
+                            refs = [grads[r][1][k] for r in ranks]
+                            return actor.reduce.remote(ranks, refs, [a[r] for r in ranks])
+
+                        reduced = run.call(reduce_call, where)
+                        flat = [reduced[k][0] for k in range(run.workers)]
+                    elif len(grads) == 1:
                         ((k0, (outs, flat, _)),) = grads.items()
                         if a[k0] != 1.0:
                             flat = (flat * np.float32(a[k0])).astype(np.float32)
@@ -788,7 +857,8 @@ def _loop(
                                 np.multiply(g, np.float32(a[k]), out=term)
                                 flat += term
                     outs_by_k = {k: r[0] for k, r in computed.items()}
-                    apply_program([flat])
+                    if not run.collective:
+                        apply_program([flat])
                     state = None
                     if rules:
                         from .. import backend as K
@@ -800,7 +870,7 @@ def _loop(
                         )
                         for v, value in zip(state_vars, state):
                             K.set_value(v, value)
-                    pending = (flat, state)
+                    pending = _collective.Reduced(flat, state) if run.collective else (flat, state)
                     del pend_ref
                 else:
                     reset = take_reset()
@@ -829,6 +899,18 @@ def _loop(
                 cb.on_batch_end(batch_index, batch_logs)
                 step += 1
                 if batch_index == len(batches) - 1:
+                    if run.collective:
+                        # the driver's model takes the workers' state once per epoch
+                        run.call(
+                            lambda k, a_, retry, p=pending: a_.apply.remote(p, None, 0),
+                            "epoch %d end" % epoch,
+                        )
+                        pending = None
+                        got = run.call(
+                            lambda k, a_, retry: a_.get_state.remote() if k == 0 else None,
+                            "epoch %d end" % epoch,
+                        )
+                        _spec.load_state(model, got[0])
                     if rnn:
                         gather_rnn_states("epoch %d end" % epoch)
                     if has_state_updates and not rules:
@@ -882,6 +964,9 @@ def _loop(
             lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "the end of training"
         )
         _spec.set_counters(model, counters[0])
+        traffic = run.call(lambda k, a_, retry: a_.traffic.remote(), "the end of training")
+        history.worker_bytes = [traffic[k] for k in range(run.workers)]
+        history.reduce = "workers" if run.collective else "driver"
     except _Failure as f:  # only from paths without retry
         run.fail(f.worker, f.where, f.error)
     return history
