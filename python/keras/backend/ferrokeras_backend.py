@@ -971,10 +971,21 @@ def _getitem(x, key):
 class Function:
     """A compiled native Program: called with a list of arrays, returns a list of arrays.
 
-    ``f(inputs)`` checks and converts every input (Keras 1's ``K.function`` call);
-    ``f.run(arrays)`` runs the compiled program on arrays already converted by
-    ``as_engine_array`` (the training loops convert their data once and call ``run``
-    per batch). ``f.input_dtypes`` lists the dtype each input is converted to.
+    ``f(inputs)`` checks and converts every input (Keras 1's ``K.function`` call).
+
+    ``f.run(arrays, row_offset=0)`` runs the compiled program on prepared arrays,
+    without those checks: the training loops convert their data once
+    (``as_engine_array``) and call ``run`` per batch.
+        arrays: one array per input, each what ``as_engine_array`` returns for that
+            input's dtype (``f.input_dtypes``), all with the same number of rows; a
+            wrong count, dtype or shape is a ValueError from the engine.
+        row_offset: the arrays are rows ``row_offset ..`` of a larger batch: random ops
+            (dropout, Gaussian noise) draw the noise of those rows of the larger batch,
+            for this call only (a data-parallel shard draws what the whole batch would
+            have drawn for its rows).
+        Returns the list of output arrays.
+    ``run`` is the native program itself, so a training step costs no Python frame
+    beyond the engine call.
     """
 
     def __init__(self, inputs, outputs, updates=None, name=None, inference=False):
@@ -1007,6 +1018,7 @@ class Function:
             fused,
             inference=bool(inference),
         )
+        self.run = self._program
 
     def __call__(self, inputs):
         if not isinstance(inputs, (list, tuple)):
@@ -1021,23 +1033,6 @@ class Function:
             for a, dt in zip(inputs, self.input_dtypes)
         ]
         return self._program(arrays)
-
-    def run(self, arrays, row_offset=0):
-        """Runs the compiled program on prepared arrays, without ``__call__``'s checks.
-
-        # Arguments
-            arrays: one array per input, each already what ``as_engine_array`` returns
-                for that input's dtype (``input_dtypes``), all with the same number of
-                rows. A wrong count, dtype or shape is a ValueError from the engine.
-            row_offset: the arrays are rows ``row_offset ..`` of a larger batch: random
-                ops (dropout, Gaussian noise) draw the noise of those rows of the larger
-                batch, for this call only (a data-parallel shard draws what the whole
-                batch would have drawn for its rows).
-
-        # Returns
-            The list of output arrays.
-        """
-        return self._program(arrays, row_offset)
 
     def op_names(self):
         """The engine op of every node the compiled program runs, in execution order
