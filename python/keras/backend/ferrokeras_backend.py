@@ -1595,7 +1595,8 @@ def deconv2d(
     the full 4-tuple in ``dim_ordering``; its batch entry may be None (the batch of
     ``x`` is used) and its rows/cols must be known. 'same' pads as TensorFlow does
     (the extra row/column of an even total at the bottom/right). One engine
-    ``conv2d_transpose`` node (plus layout permutes for 'tf')."""
+    ``conv2d_transpose`` node in either ordering: 'tf' runs the channels-last kernel
+    (``layout="nhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same", "full"):
         raise ValueError("Invalid border mode for deconv2d: " + str(border_mode))
@@ -1633,20 +1634,16 @@ def deconv2d(
         )
     pt, pb = _conv_pads(int(oh), kh, strides[0], border_mode, what="deconv2d")
     pl, pr = _conv_pads(int(ow), kw, strides[1], border_mode, what="deconv2d")
-    if ordering == "tf":
-        x = permute_dimensions(x, (0, 3, 1, 2))
-    out = _op(
+    return _op(
         "conv2d_transpose",
         [x, kernel],
+        layout="nchw" if ordering == "th" else "nhwc",
         out_hw=[int(oh), int(ow)],
         strides=list(strides),
         pads=[pt, pb, pl, pr],
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
 
 
 def atrous_conv2d(
@@ -1673,8 +1670,9 @@ def separable_conv2d(
     stack, depth_multiplier) and pointwise (1, 1, stack * depth_multiplier, nb_filter);
     'th' depthwise (depth_multiplier, stack, rows, cols) and pointwise (nb_filter,
     stack * depth_multiplier, 1, 1). ``strides`` apply to the depthwise step; 'same'
-    pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``
-    (plus layout permutes for 'tf')."""
+    pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``,
+    both channels-last in 'tf' (``layout="nhwc"``; the 1x1 is one gemm over the rows),
+    no permutes."""
     ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode for separable_conv2d: " + str(border_mode))
@@ -1695,20 +1693,20 @@ def separable_conv2d(
     else:
         h, w = xs[1], xs[2]
         kh, kw = ds[0], ds[1]
-        x = permute_dimensions(x, (0, 3, 1, 2))
+    layout = "nchw" if ordering == "th" else "nhwc"
     pt, pb = _conv_pads(h, kh, strides[0], border_mode, what="separable_conv2d")
     pl, pr = _conv_pads(w, kw, strides[1], border_mode, what="separable_conv2d")
     y = _op(
         "depthwise_conv2d",
         [x, depthwise_kernel],
+        layout=layout,
         strides=list(strides),
         pads=[pt, pb, pl, pr],
         kernel_layout="mchw" if ordering == "th" else "hwcm",
     )
-    out = _op("conv2d", [y, pointwise_kernel], kernel_layout="oihw" if ordering == "th" else "hwio")
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
+    return _op(
+        "conv2d", [y, pointwise_kernel], layout=layout, kernel_layout="oihw" if ordering == "th" else "hwio"
+    )
 
 
 def _triple(v, name):
@@ -1732,7 +1730,8 @@ def conv3d(
     """3-D convolution. 'th': x (N, C, D, H, W), kernel (nb_filter, stack, k1, k2, k3),
     a true convolution (kernel flipped, as Keras 1 on Theano); 'tf': x (N, D, H, W, C),
     kernel (k1, k2, k3, stack, nb_filter), a cross-correlation (as Keras 1 on
-    TensorFlow). One engine node (plus layout permutes for 'tf')."""
+    TensorFlow). One engine node in either ordering: 'tf' runs the channels-last kernel
+    (``layout="ndhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     x = _float(x)
     kernel = _float(kernel)
@@ -1745,21 +1744,18 @@ def conv3d(
         sp, kd = xs[2:5], ks[2:5]
     else:
         sp, kd = xs[1:4], ks[0:3]
-        x = permute_dimensions(x, (0, 4, 1, 2, 3))
     pads = []
     for length, k, st in zip(sp, kd, strides):
         pads += list(_conv_pads(length, k, st, border_mode, what="conv3d"))
-    out = _op(
+    return _op(
         "conv3d",
         [x, kernel],
+        layout="ncdhw" if ordering == "th" else "ndhwc",
         strides=list(strides),
         pads=pads,
         kernel_layout="oidhw" if ordering == "th" else "dhwio",
         flip=ordering == "th",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 4, 1))
-    return out
 
 
 def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):

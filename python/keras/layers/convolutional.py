@@ -788,7 +788,9 @@ class Deconvolution2D(Convolution2D):
     stack, nb_row, nb_col), 'tf' (nb_row, nb_col, stack, nb_filter) with stack = the
     input channels; ``<layer>_b`` (nb_filter,)); 'th' transposes a true convolution
     (Keras 1 on Theano), 'tf' a cross-correlation (Keras 1 on TensorFlow). One engine
-    ``conv2d_transpose`` node (col2im + gemm), a ``bias_add`` and the activation.
+    ``conv2d_transpose`` node (gemm + col2im), a ``bias_add`` and the activation; 'tf'
+    runs the channels-last kernel (no permutes), into which compiling folds the bias and
+    a relu, tanh or sigmoid.
 
     # Arguments
         nb_filter: Number of transposed convolution filters to use.
@@ -942,7 +944,8 @@ class SeparableConvolution2D(Layer):
     ``<layer>_pointwise_kernel`` ('th' (nb_filter, depth_multiplier * stack, 1, 1), 'tf'
     (1, 1, depth_multiplier * stack, nb_filter)), ``<layer>_b`` (nb_filter,). Engine
     nodes: ``depthwise_conv2d`` (direct loops), a 1x1 ``conv2d`` (one gemm), a
-    ``bias_add`` and the activation.
+    ``bias_add`` and the activation; 'tf' runs both convolutions channels-last (no
+    permutes).
 
     # Arguments
         nb_filter: Number of convolution filters to use.
