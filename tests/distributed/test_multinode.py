@@ -97,7 +97,7 @@ def test_ray_dataset_columns_equal_model_fit(ray_cluster):
 def test_collective_reduction_is_bitwise_the_driver_path(ray_cluster):
     x, y, _ = _data()
     md, hd = _distributed(x, y, dropout=0.3, workers=3, reduce="driver")
-    mc, hc = _distributed(x, y, dropout=0.3, workers=3)  # 'auto' picks the workers with 3
+    mc, hc = _distributed(x, y, dropout=0.3, workers=3, reduce="workers")
     assert hd.reduce == "driver" and hc.reduce == "workers"
     assert all(np.array_equal(a, b) for a, b in zip(md.get_weights(), mc.get_weights()))
     assert _same_optimizer_state(md, mc)

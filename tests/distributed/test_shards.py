@@ -201,6 +201,18 @@ def test_slices_partition_the_vector():
         assert all(a[1] == b[0] for a, b in zip(s, s[1:]))
 
 
+def test_auto_takes_the_collective_for_large_gradients_on_several_nodes():
+    from keras.layers import Dense
+    from keras.models import Sequential
+
+    small = Sequential([Dense(10, input_dim=20)])
+    big = Sequential([Dense(1250, input_dim=1000)])  # 1,251,250 floats
+    assert _collective.worthwhile(3, 2, big)
+    assert not _collective.worthwhile(2, 2, big)  # the driver path is as fast with 2
+    assert not _collective.worthwhile(8, 1, big)  # one node: the driver's copies are in memory
+    assert not _collective.worthwhile(8, 4, small)
+
+
 def _driver_sum(grads, shares):
     """`keras.distributed.fit`'s driver-path arithmetic, as written there."""
     if len(grads) == 1:

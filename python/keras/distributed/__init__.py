@@ -102,9 +102,11 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
 - Reduction (`reduce`): 'driver' sums the gradients on the driver; 'workers'
   (`_collective`) reduce-scatters and all-gathers them among the workers, with the
   same arithmetic in the same order (bitwise the same training), the driver moving
-  only object refs. 'auto' takes 'workers' for more than 2 workers when sync_every=1,
-  max_failures=0 and no loss is masked; there the driver's model is updated at each
-  epoch end (callbacks' on_batch_end see the weights of the epoch's start).
+  only object refs. 'auto' takes 'workers' where it is the faster path
+  (`_collective.worthwhile`: more than 2 workers on several nodes and a gradient of at
+  least 1.25M floats) and allowed (sync_every=1, max_failures=0, no masked loss).
+  There the driver's model is updated at each epoch end (callbacks' on_batch_end see
+  the weights of the epoch's start).
 """
 
 import copy
@@ -166,7 +168,6 @@ class _Run:
         self.failures = 0
         self.tag = uuid.uuid4().hex[:8]
         self.generation = 0
-        self.collective = collective
         self.remote_cls = ray.remote(_worker_class())
         self.actors = [None] * workers
         self.names = [None] * workers
@@ -177,7 +178,13 @@ class _Run:
             self.actors[k] = self._start(k, spec)
         try:
             self.info = self._gather({k: a.info.remote() for k, a in enumerate(self.actors)}, "start-up")
-            if collective:
+            if collective == "auto":
+                from . import _collective
+
+                nodes = {i["node"] for i in self.info.values()}
+                collective = _collective.worthwhile(workers, len(nodes), model)
+            self.collective = bool(collective)
+            if self.collective:
                 self._gather(
                     {k: a.set_workers.remote(workers) for k, a in enumerate(self.actors)}, "start-up"
                 )
@@ -339,7 +346,9 @@ def fit(
         max_failures: how many worker failures to absorb by retrying on a fresh worker.
         reduce: `'driver'` (the driver sums the gradients), `'workers'` (reduce-scatter
             and all-gather among the workers; see `_collective`) or `'auto'`: the
-            workers with more than 2 of them, where the path allows it.
+            workers where the path allows it and it is the faster one
+            (`_collective.worthwhile`: more than 2 workers on several nodes, a large
+            gradient).
 
     # Returns
         A `History`; `history.worker_samples` lists, per epoch, the samples each
@@ -473,7 +482,7 @@ def fit(
         raise ValueError(
             "keras.distributed.fit: reduce='workers' needs sync_every=1, max_failures=0 and no masked loss"
         )
-    collective = reduce == "workers" or (reduce == "auto" and can_collect and workers > 2)
+    collective = "auto" if reduce == "auto" and can_collect else reduce == "workers"
 
     run = None
     data_ref = ray.put(ins)
@@ -835,13 +844,14 @@ def _loop(
                     run.calls = [c + 1 for c in run.calls]
                     if run.collective:
                         ranks = sorted(grads)
+                        bundles = ray.put([grads[r][1] for r in ranks])
 
-                        def reduce_call(k, actor, retry, ranks=ranks, grads=grads, a=a):
-                            refs = [grads[r][1][k] for r in ranks]
-                            return actor.reduce.remote(ranks, refs, [a[r] for r in ranks])
+                        def reduce_call(k, actor, retry, ranks=ranks, b=bundles, a=a):
+                            return actor.reduce.remote(ranks, b, [a[r] for r in ranks])
 
                         reduced = run.call(reduce_call, where)
-                        flat = [reduced[k][0] for k in range(run.workers)]
+                        flat = ray.put([reduced[k][0] for k in range(run.workers)])
+                        del bundles
                     elif len(grads) == 1:
                         ((k0, (outs, flat, _)),) = grads.items()
                         if a[k0] != 1.0:

@@ -6,13 +6,17 @@ With `W` workers the flat gradient of `P` floats is cut into `W` contiguous slic
 
 1. `step`: the worker applies the previous step's averaged gradient (fetching the `W`
    reduced slices from their owners), computes its shard's gradient, puts its `W`
-   slices into the object store and returns their refs (and its logged outputs).
-2. `reduce(j, refs, shares)`: worker `j` fetches slice `j` of every contributing
-   worker straight from the others' object stores, forms `sum_k a_k g_k[j]` and puts
-   it; the driver passes the `W` reduced refs with the next step's `step` call.
+   slices into the object store, and returns the ref of one more object, its
+   *bundle*: the list of its `W` slice refs (with its logged outputs).
+2. `reduce(ranks, bundles, shares)`: the driver puts the contributing workers' bundle
+   refs into one object and passes that to every worker; worker `j` fetches the
+   bundles, then slice `j` of every contributing worker straight from the others'
+   object stores, forms `sum_k a_k g_k[j]`, puts it and returns its ref. The driver
+   puts the `W` reduced refs into one object, passed with the next `step` call.
 
-Each worker sends and receives about `2 P (W-1) / W` floats per step; the driver sends
-and receives only refs, `O(W^2)` of them, whatever `P` is.
+Each worker sends and receives about `2 P (W-1) / W` floats per step; the driver
+handles `O(W)` refs per step (a ref crossing the driver costs it a few messages of
+Ray's ownership protocol), whatever `P` is.
 
 Summation order: `weighted_sum` is the arithmetic of the driver path
 (`keras.distributed.fit` without the collective): `g = a_0 g_0`, then `g += a_k g_k`
@@ -27,7 +31,26 @@ gradient and the driver takes worker 0's weights and optimizer state.
 
 import numpy as np
 
-__all__ = ["slices", "weighted_sum", "CollectiveReduce", "Reduced", "ref_bytes"]
+__all__ = ["slices", "weighted_sum", "worthwhile", "CollectiveReduce", "Reduced", "ref_bytes"]
+
+# Gradient floats from which the collective path is the faster one, on more than 2
+# workers spread over several nodes: the cost model of
+# benches/python/distributed_overhead.py (`--scaling`) puts the collective's extra
+# coordination at ~8 ms per worker and step (its driver handles ~5 ms of Ray's
+# ownership messages per worker where the driver path needs ~1, measured on a 2-core
+# host), while the driver path's link moves 2 x 4P bytes per worker, 6.4 ns x P on a
+# 10 Gb/s network: they break even at P ~ 1.25e6.
+MIN_FLOATS = 1_250_000
+
+
+def worthwhile(workers, nodes, model):
+    """True when `reduce='auto'` should take the collective path: more than 2 workers,
+    on more than one node (on one node the driver path's copies are memory copies),
+    and a gradient of at least `MIN_FLOATS` floats."""
+    from .. import backend as K
+
+    floats = sum(K.count_params(w) for w in model.trainable_weights)
+    return workers > 2 and nodes > 1 and floats >= MIN_FLOATS
 
 
 def slices(p, workers):
@@ -55,11 +78,12 @@ def weighted_sum(grads, shares):
 
 
 class Reduced:
-    """The previous step's averaged gradient as `W` refs of reduced slices (and the
-    driver's combined state, or None), in place of the driver path's `(flat, state)`."""
+    """The previous step's averaged gradient: `table`, the ref of the list of the `W`
+    reduced slices' refs (and the driver's combined state, or None), in place of the
+    driver path's `(flat, state)`."""
 
-    def __init__(self, refs, state):
-        self.refs, self.state = list(refs), state
+    def __init__(self, table, state):
+        self.table, self.state = table, state
 
 
 class CollectiveReduce:
@@ -70,6 +94,11 @@ class CollectiveReduce:
     # gradient bytes this worker received from / sent to the driver or other workers
     bytes_in = 0
     bytes_out = 0
+
+    def info(self):
+        import ray
+
+        return dict(super().info(), node=ray.get_runtime_context().get_node_id())
 
     def set_workers(self, workers):
         self.workers = int(workers)
@@ -82,7 +111,7 @@ class CollectiveReduce:
         if isinstance(pending, Reduced):
             import ray
 
-            parts = ray.get(pending.refs)
+            parts = ray.get(ray.get(pending.table))
             self.bytes_in += sum(p.nbytes for j, p in enumerate(parts) if j != self.rank)
             pending = (np.concatenate(parts) if len(parts) > 1 else parts[0], pending.state)
         elif pending is not None:
@@ -97,18 +126,19 @@ class CollectiveReduce:
         import ray
 
         bounds = slices(flat.size, self.workers)
-        refs = [ray.put(flat[s:e]) for s, e in bounds]
+        bundle = ray.put([ray.put(flat[s:e]) for s, e in bounds])
         s, e = bounds[self.rank]
         self.bytes_out += flat.nbytes - (e - s) * flat.itemsize  # the other reducers fetch theirs
-        return outs, refs, state
+        return outs, bundle, state
 
-    def reduce(self, ranks, refs, shares):
-        """Slice `self.rank` of `sum_k shares[k] * g_k` from the slice refs of the
-        contributing workers `ranks` (rank order), put into the object store; returns
-        `[ref]` (a list, so that the driver receives the ref, not the value)."""
+    def reduce(self, ranks, bundles, shares):
+        """Slice `self.rank` of `sum_k shares[k] * g_k` from the bundles (lists of
+        slice refs) of the contributing workers `ranks` (rank order), put into the
+        object store; returns `[ref]` (a list, so that the driver receives the ref,
+        not the value)."""
         import ray
 
-        parts = ray.get(list(refs))
+        parts = ray.get([b[self.rank] for b in ray.get(list(bundles))])
         self.bytes_in += sum(p.nbytes for k, p in zip(ranks, parts) if k != self.rank)
         out = weighted_sum(parts, shares)
         self.bytes_out += (self.workers - 1) * out.nbytes  # every other worker fetches it
@@ -135,7 +165,7 @@ def ref_bytes(obj):
             for v in o.values():
                 walk(v)
         elif isinstance(o, Reduced):
-            walk(o.refs)
+            walk(o.table)
             walk(o.state)
 
     walk(obj)
