@@ -113,14 +113,12 @@ class Node:
         # keras.distributed's replicas (see `K.random_scope` and `K.SeedPlan`).
         node_index = len(outbound_layer.inbound_nodes)
         with K.random_scope(outbound_layer.name, node_index) as drawn:
-            if len(input_tensors) == 1:
-                output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
-                output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
-                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes[0]))
-            else:
-                output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
-                output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
-                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
+            # one input is passed bare, several as lists
+            args = (input_tensors, input_masks, input_shapes)
+            x, x_mask, x_shape = [a[0] for a in args] if len(input_tensors) == 1 else args
+            output_tensors = to_list(outbound_layer.call(x, mask=x_mask))
+            output_masks = to_list(outbound_layer.compute_mask(x, x_mask))
+            output_shapes = to_list(outbound_layer.get_output_shape_for(x_shape))
         if drawn.seeds:
             outbound_layer.__dict__.setdefault("_node_seeds", {})[node_index] = drawn.seeds
         if drawn.tensors:
@@ -1103,20 +1101,9 @@ class Merge(Layer):
                 'A Merge layer cannot be used more than once, please use the "merge" function instead: '
                 "`merged_tensor = merge([tensor_1, tensor2])`."
             )
-        all_keras_tensors = True
-        for x in inputs:
-            if not hasattr(x, "_keras_history"):
-                all_keras_tensors = False
-                break
-        if all_keras_tensors:
-            layers = []
-            node_indices = []
-            tensor_indices = []
-            for x in inputs:
-                layer, node_index, tensor_index = x._keras_history
-                layers.append(layer)
-                node_indices.append(node_index)
-                tensor_indices.append(tensor_index)
+        history = _keras_histories(inputs)
+        if history is not None:
+            layers, node_indices, tensor_indices = history
             self._arguments_validation(
                 layers, self.mode, self.concat_axis, self.dot_axes, node_indices, tensor_indices
             )
@@ -1229,6 +1216,15 @@ def _serialize_callable(value):
     return value, "raw"
 
 
+def _keras_histories(inputs):
+    """The layers, node indices and tensor indices the Keras tensors `inputs` come
+    from; None unless every input is a Keras tensor."""
+    if not all(hasattr(x, "_keras_history") for x in inputs):
+        return None
+    histories = [x._keras_history for x in inputs]
+    return [h[0] for h in histories], [h[1] for h in histories], [h[2] for h in histories]
+
+
 def merge(
     inputs,
     mode="sum",
@@ -1240,20 +1236,9 @@ def merge(
     name=None,
 ):
     """Functional merge of a list of Keras tensors; see `Merge`."""
-    all_keras_tensors = True
-    for x in inputs:
-        if not hasattr(x, "_keras_history"):
-            all_keras_tensors = False
-            break
-    if all_keras_tensors:
-        input_layers = []
-        node_indices = []
-        tensor_indices = []
-        for x in inputs:
-            input_layer, node_index, tensor_index = x._keras_history
-            input_layers.append(input_layer)
-            node_indices.append(node_index)
-            tensor_indices.append(tensor_index)
+    history = _keras_histories(inputs)
+    if history is not None:
+        input_layers, node_indices, tensor_indices = history
         merge_layer = Merge(
             input_layers,
             mode=mode,
@@ -1520,6 +1505,12 @@ class Container(Layer):
 
         self.outbound_nodes = []
         self.inbound_nodes = []
+        self._add_own_node()
+        self.built = True
+
+    def _add_own_node(self):
+        """The node that makes the model a layer of other models: from its inputs to its
+        outputs, without inbound layers."""
         Node(
             outbound_layer=self,
             inbound_layers=[],
@@ -1532,7 +1523,6 @@ class Container(Layer):
             input_shapes=[x._keras_shape for x in self.inputs],
             output_shapes=[x._keras_shape for x in self.outputs],
         )
-        self.built = True
         self.supports_masking = False
 
     @staticmethod
@@ -1658,11 +1648,17 @@ class Container(Layer):
         return []
 
     @property
+    def _weight_layers(self):
+        """The layers whose weights are the model's, in weight order (Sequential: its
+        flattened layers, the branches of a leading Merge included)."""
+        return self.layers
+
+    @property
     def trainable_weights(self):
         if not self.trainable:
             return []
         weights = []
-        for layer in self.layers:
+        for layer in self._weight_layers:
             weights += layer.trainable_weights
         return weights
 
@@ -1673,11 +1669,11 @@ class Container(Layer):
     @property
     def non_trainable_weights(self):
         weights = []
-        for layer in self.layers:
+        for layer in self._weight_layers:
             weights += layer.non_trainable_weights
         if not self.trainable:
             trainable_weights = []
-            for layer in self.layers:
+            for layer in self._weight_layers:
                 trainable_weights += layer.trainable_weights
             return trainable_weights + weights
         return weights
@@ -1722,7 +1718,7 @@ class Container(Layer):
     def set_weights(self, weights):
         """Sets the weights of every layer, in `layers` order."""
         weights = list(weights)
-        total = sum(len(layer.weights) for layer in self.layers)
+        total = sum(len(layer.weights) for layer in self._weight_layers)
         if total != len(weights):
             raise ValueError(
                 'You called `set_weights(weights)` on model "'
@@ -1733,7 +1729,7 @@ class Container(Layer):
                 + str(total)
                 + " weights."
             )
-        for layer in self.layers:
+        for layer in self._weight_layers:
             n = len(layer.weights)
             layer.set_weights(weights[:n])
             weights = weights[n:]
@@ -1760,28 +1756,20 @@ class Container(Layer):
 
     def call(self, input, mask=None):
         """Re-applies the whole graph of layers to new input tensors."""
-        inputs = to_list(input)
-        if mask is None:
-            masks = [None for _ in range(len(inputs))]
-        else:
-            masks = to_list(mask)
-        cache_key = _ids_key(inputs, masks)
-        if cache_key in self._output_tensor_cache:
-            return self._output_tensor_cache[cache_key]
-        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
-        return output_tensors
+        return self._run_cached(input, mask, self._output_tensor_cache, 0)
 
     def compute_mask(self, input, mask):
+        return self._run_cached(input, mask, self._output_mask_cache, 1)
+
+    def _run_cached(self, input, mask, cache, which):
+        """Item `which` (0: tensors, 1: masks) of `run_internal_graph` on `input` and
+        `mask`, or what `cache` holds for them."""
         inputs = to_list(input)
-        if mask is None:
-            masks = [None for _ in range(len(inputs))]
-        else:
-            masks = to_list(mask)
+        masks = [None for _ in inputs] if mask is None else to_list(mask)
         cache_key = _ids_key(inputs, masks)
-        if cache_key in self._output_mask_cache:
-            return self._output_mask_cache[cache_key]
-        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
-        return output_masks
+        if cache_key in cache:
+            return cache[cache_key]
+        return self.run_internal_graph(inputs, masks)[which]
 
     def get_output_shape_for(self, input_shape):
         input_shapes = to_list(input_shape)
@@ -2065,21 +2053,11 @@ class Container(Layer):
 
     def to_json(self, **kwargs):
         """The model's architecture as a JSON string."""
-
-        def get_json_type(obj):
-            if hasattr(obj, "get_config"):
-                return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
-            if type(obj).__module__ == np.__name__:
-                return obj.item()
-            if callable(obj) or type(obj).__name__ == type.__name__:
-                return obj.__name__
-            raise TypeError("Not JSON Serializable: " + str(obj))
-
         from .. import __version__ as keras_version
 
         model_config = self._updated_config()
         model_config["keras_version"] = keras_version
-        return json.dumps(model_config, default=get_json_type, **kwargs)
+        return json.dumps(model_config, default=json_default, **kwargs)
 
     def to_yaml(self, **kwargs):
         """The model's architecture as a YAML string."""
@@ -2089,7 +2067,7 @@ class Container(Layer):
 
         model_config = self._updated_config()
         model_config["keras_version"] = keras_version
-        return yaml.dump(json.loads(json.dumps(model_config, default=_json_default)), **kwargs)
+        return yaml.dump(json.loads(json.dumps(model_config, default=json_default)), **kwargs)
 
     def _updated_config(self):
         return {"class_name": self.__class__.__name__, "config": self.get_config()}
@@ -2438,14 +2416,17 @@ def _decode(n):
     return n.decode("utf8") if isinstance(n, bytes) else str(n)
 
 
-def _json_default(obj):
+def json_default(obj, describe=str):
+    """`json.dumps` default of Keras 1's configs: configs of Keras objects, numpy scalars
+    as Python ones, functions and classes by name; a TypeError showing the rest with
+    `describe`."""
     if hasattr(obj, "get_config"):
         return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
     if type(obj).__module__ == np.__name__:
         return obj.item()
     if callable(obj) or type(obj).__name__ == type.__name__:
         return obj.__name__
-    raise TypeError("Not JSON Serializable: " + str(obj))
+    raise TypeError("Not JSON Serializable: " + describe(obj))
 
 
 def get_source_inputs(tensor, layer=None, node_index=None):
