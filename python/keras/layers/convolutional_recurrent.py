@@ -15,6 +15,7 @@ from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec
 from ._spatial import resolve_ordering
+from ._weighted import finish_build
 from .convolutional import _out_len
 from .recurrent import Recurrent
 
@@ -217,30 +218,21 @@ class ConvLSTM2D(ConvRecurrent2D):
             self.W_shape = (r, c, stack_size, nf)
             self.W_shape1 = (r, c, nf, nf)
         self._batch_input_shape_seen = tuple(input_shape)
-        n = self.name
-        init = functools.partial(self.init, dim_ordering=self.dim_ordering)
-        for g in ("i", "c", "f", "o"):
-            W = self.add_weight(
-                self.W_shape, initializer=init, name=f"{n}_W_{g}", regularizer=self.W_regularizer
-            )
-            U = self.add_weight(
-                self.W_shape1, initializer=self.inner_init, name=f"{n}_U_{g}", regularizer=self.U_regularizer
-            )
-            b = self.add_weight(
-                (nf,),
-                initializer=self.forget_bias_init if g == "f" else "zero",
-                name=f"{n}_b_{g}",
-                regularizer=self.b_regularizer,
-            )
-            setattr(self, "W_" + g, W)
-            setattr(self, "U_" + g, U)
-            setattr(self, "b_" + g, b)
+        self._add_per_gate(
+            "icfo",
+            self.W_shape,
+            self.W_shape1,
+            (nf,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
+            self.inner_init,
+            self.U_regularizer,
+            self.forget_bias_init,
+        )
         if self.stateful:
             self.reset_states()
         else:
             self.states = [None, None]
-        self._set_initial()
-        self.built = True
+        finish_build(self)
 
     def reset_states(self, states=None):
         """Resets the states of a stateful layer to zeros (or to the given arrays)."""

@@ -22,7 +22,7 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
-from ._weighted import config_of
+from ._weighted import config_of, finish_build
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
 
@@ -99,11 +99,7 @@ class Recurrent(Layer):
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
-                f"got shape {tuple(input_shape)}"
-            )
+        self._check_3d(input_shape)
         if self.return_sequences:
             return (input_shape[0], input_shape[1], self.output_dim)
         return (input_shape[0], self.output_dim)
@@ -408,17 +404,15 @@ class Recurrent(Layer):
             **self._regularization_config(),
         }
 
-    def _set_initial(self):
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-
-    def _prepare_build(self, input_shape):
+    def _check_3d(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
                 f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
                 f"got shape {tuple(input_shape)}"
             )
+
+    def _prepare_build(self, input_shape):
+        self._check_3d(input_shape)
         self.input_spec = [InputSpec(shape=tuple(input_shape))]
         if input_shape[2] is None:
             raise ValueError(
@@ -427,6 +421,42 @@ class Recurrent(Layer):
         self.input_dim = int(input_shape[2])
         self._make_states(input_shape)
         return self.input_dim
+
+    def _add_packed(self, input_dim, n_gates, b_init="zero"):
+        """``W`` (input_dim, n_gates * output_dim), ``U`` (output_dim, n_gates *
+        output_dim) and ``b``: SimpleRNN's weights, and those of consume_less='gpu'."""
+        n, u = self.name, self.output_dim
+        self.W = self.add_weight(
+            (input_dim, n_gates * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
+        )
+        self.U = self.add_weight(
+            (u, n_gates * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
+        )
+        self.b = self.add_weight(
+            (n_gates * u,), initializer=b_init, name=n + "_b", regularizer=self.b_regularizer
+        )
+
+    def _add_per_gate(
+        self, gates, W_shape, U_shape, b_shape, W_init, U_init, U_regularizer, forget_init=None
+    ):
+        """``W_g``, ``U_g``, ``b_g`` for each gate ``g`` in that order (the bias of gate
+        'f' initialised by ``forget_init``, the others zero)."""
+        for g in gates:
+            W = self.add_weight(
+                W_shape, initializer=W_init, name=f"{self.name}_W_{g}", regularizer=self.W_regularizer
+            )
+            U = self.add_weight(
+                U_shape, initializer=U_init, name=f"{self.name}_U_{g}", regularizer=U_regularizer
+            )
+            b = self.add_weight(
+                b_shape,
+                initializer=forget_init if g == "f" else "zero",
+                name=f"{self.name}_b_{g}",
+                regularizer=self.b_regularizer,
+            )
+            setattr(self, "W_" + g, W)
+            setattr(self, "U_" + g, U)
+            setattr(self, "b_" + g, b)
 
 
 class SimpleRNN(Recurrent):
@@ -470,22 +500,8 @@ class SimpleRNN(Recurrent):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = self._prepare_build(input_shape)
-        n = self.name
-        self.W = self.add_weight(
-            (input_dim, self.output_dim), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-        )
-        self.U = self.add_weight(
-            (self.output_dim, self.output_dim),
-            initializer=self.inner_init,
-            name=n + "_U",
-            regularizer=self.U_regularizer,
-        )
-        self.b = self.add_weight(
-            (self.output_dim,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
-        )
-        self._set_initial()
-        self.built = True
+        self._add_packed(self._prepare_build(input_shape), 1)
+        finish_build(self)
 
     _cell = "simple_rnn"
 
@@ -544,37 +560,13 @@ class GRU(Recurrent):
 
     def build(self, input_shape):
         input_dim = self._prepare_build(input_shape)
-        n, u = self.name, self.output_dim
+        u = self.output_dim
         if self.consume_less == "gpu":
-            self.W = self.add_weight(
-                (input_dim, 3 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-            )
-            self.U = self.add_weight(
-                (u, 3 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
-            )
-            self.b = self.add_weight(
-                (3 * u,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
-            )
+            self._add_packed(input_dim, 3)
         else:
-            ws = {}
-            for g in ("z", "r", "h"):
-                ws["W_" + g] = self.add_weight(
-                    (input_dim, u),
-                    initializer=self.init,
-                    name=f"{n}_W_{g}",
-                    regularizer=self.W_regularizer,
-                )
-                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (see keras1-formats §1.3)
-                ws["U_" + g] = self.add_weight(
-                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
-                )
-                ws["b_" + g] = self.add_weight(
-                    (u,), initializer="zero", name=f"{n}_b_{g}", regularizer=self.b_regularizer
-                )
-            for k, v in ws.items():
-                setattr(self, k, v)
-        self._set_initial()
-        self.built = True
+            # Keras 1.2.x: the per-gate U use `init` and W_regularizer (see keras1-formats §1.3)
+            self._add_per_gate("zrh", (input_dim, u), (u, u), (u,), self.init, self.init, self.W_regularizer)
+        finish_build(self)
 
     _cell = "gru"
     _gates = 3
@@ -653,43 +645,27 @@ class LSTM(Recurrent):
 
     def build(self, input_shape):
         input_dim = self._prepare_build(input_shape)
-        n, u = self.name, self.output_dim
+        u = self.output_dim
         if self.consume_less == "gpu":
-            self.W = self.add_weight(
-                (input_dim, 4 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-            )
-            self.U = self.add_weight(
-                (u, 4 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
-            )
 
             def b_reg(shape, name=None):
                 fb = K.get_value(self.forget_bias_init((u,)))
                 return K.variable(np.hstack((np.zeros(u), fb, np.zeros(u), np.zeros(u))), name=name)
 
-            self.b = self.add_weight(
-                (4 * u,), initializer=b_reg, name=n + "_b", regularizer=self.b_regularizer
-            )
+            self._add_packed(input_dim, 4, b_reg)
         else:
-            for g in ("i", "c", "f", "o"):
-                W = self.add_weight(
-                    (input_dim, u),
-                    initializer=self.init,
-                    name=f"{n}_W_{g}",
-                    regularizer=self.W_regularizer,
-                )
-                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (keras1-formats §1.3)
-                U = self.add_weight(
-                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
-                )
-                b_init = self.forget_bias_init if g == "f" else "zero"
-                b = self.add_weight(
-                    (u,), initializer=b_init, name=f"{n}_b_{g}", regularizer=self.b_regularizer
-                )
-                setattr(self, "W_" + g, W)
-                setattr(self, "U_" + g, U)
-                setattr(self, "b_" + g, b)
-        self._set_initial()
-        self.built = True
+            # Keras 1.2.x: the per-gate U use `init` and W_regularizer (keras1-formats §1.3)
+            self._add_per_gate(
+                "icfo",
+                (input_dim, u),
+                (u, u),
+                (u,),
+                self.init,
+                self.init,
+                self.W_regularizer,
+                self.forget_bias_init,
+            )
+        finish_build(self)
 
     _cell = "lstm"
     _gates = 4
