@@ -14,7 +14,6 @@ from test_distributed_fit import LTOL, WTOL, _data, _max_diff, _mlp, _same_optim
 
 import keras.distributed as kd
 from keras.callbacks import Callback
-from keras.distributed import _shards
 
 EPOCHS = 2
 BATCH = 32
@@ -55,7 +54,7 @@ def _files(tmp_path, x, y):
     np.save(tmp_path / "x1.npy", x[cut:].astype("float64"))
     with h5py.File(tmp_path / "y.h5", "w") as f:
         f["y"] = y
-    return _shards.NpyFiles([str(tmp_path / "x0.npy"), str(tmp_path / "x1.npy")]), _shards.HDF5Rows(
+    return kd.NpyFiles([str(tmp_path / "x0.npy"), str(tmp_path / "x1.npy")]), kd.HDF5Rows(
         HDF5Matrix(str(tmp_path / "y.h5"), "y")
     )
 
@@ -66,7 +65,7 @@ def test_sharded_files_equal_model_fit_on_the_concatenation(ray_cluster, tmp_pat
     sw = np.linspace(0.0, 2.0, len(x)).astype("float32")
     ref, href = _reference(x, y, dropout=0.3, sample_weight=sw, validation_data=(xv, yv))
     xs, ys = _files(tmp_path, x, y)
-    yv_src = _shards.RowFunction(lambda a, b, yv=yv: yv[a:b], len(yv))
+    yv_src = kd.RowFunction(lambda a, b, yv=yv: yv[a:b], len(yv))
     m, h = _distributed(
         xs, ys, dropout=0.3, sample_weight=sw, validation_data=(xv, yv_src), workers=3, reduce="driver"
     )
@@ -85,7 +84,7 @@ def test_ray_dataset_columns_equal_model_fit(ray_cluster):
 
     x, y, _ = _data()
     ds = ray.data.from_items([{"x": x[i], "y": y[i]} for i in range(len(x))], override_num_blocks=4)
-    xs, ys = _shards.ray_dataset(ds, ["x", "y"])
+    xs, ys = kd.ray_dataset(ds, ["x", "y"])
     assert xs.shape == x.shape and ys.shape == y.shape and len(xs.refs) == 4
     np.testing.assert_array_equal(xs.open().take(np.arange(len(x))[::-1]), x[::-1])
     ref, href = _reference(x, y, validation_split=0.2)

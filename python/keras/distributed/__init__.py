@@ -94,8 +94,8 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   at every averaging). Ray is initialised with `ray.init(address=address)` when it is
   not yet; the cluster is left running.
 - Data: in-memory arrays are sent once through the object store and every worker holds
-  them whole. Inputs and targets given as shard sources (`_shards`: `.npy` files,
-  `HDF5Matrix`, a row function, `ray.data` columns) stay outside the driver: each
+  them whole. Inputs and targets given as shard sources (`NpyFiles`, `HDF5Rows`,
+  `RowFunction`, `ray_dataset`; see `_shards`) stay outside the driver: each
   worker reads only its rows of each batch, in the same seeded order, so the result
   is the same as with the arrays. Validation on sources runs on the driver, reading
   one batch at a time. Not with sources: class_weight, masked losses (workers > 1).
@@ -114,7 +114,9 @@ import uuid
 
 import numpy as np
 
-__all__ = ["fit", "WorkerError"]
+from ._shards import HDF5Rows, NpyFiles, RowFunction, ray_dataset
+
+__all__ = ["fit", "WorkerError", "NpyFiles", "HDF5Rows", "RowFunction", "ray_dataset"]
 
 
 class WorkerError(RuntimeError):
