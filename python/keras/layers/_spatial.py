@@ -1,6 +1,6 @@
 """Argument and input-shape checks the spatial layers share (convolution, pooling,
 locally-connected, convolutional recurrent): the dim ordering, positive integer
-tuples, the input's rank, the spatial sizes of a 5-D input."""
+tuples, the input's rank, the spatial and channel axes in either ordering."""
 
 from .. import backend as K
 
@@ -44,8 +44,27 @@ def check_rank(layer, input_shape, ndim, what=""):
         )
 
 
-def spatial3(layer, input_shape):
-    """The three spatial sizes of a 5-D input in the layer's ``dim_ordering``."""
+def spatial_sizes(layer, input_shape):
+    """The spatial sizes of an input in the layer's ``dim_ordering`` (all the axes but
+    the samples and the channels)."""
     if layer.dim_ordering == "th":
-        return tuple(input_shape[2:5])
-    return tuple(input_shape[1:4])
+        return tuple(input_shape[2:])
+    return tuple(input_shape[1:-1])
+
+
+def channels_of(layer, input_shape):
+    """The channel count of an input in the layer's ``dim_ordering``."""
+    return input_shape[1] if layer.dim_ordering == "th" else input_shape[-1]
+
+
+def ordered_shape(layer, batch, channels, spatial):
+    """A shape from its batch size, channel count and spatial sizes, in the layer's
+    ``dim_ordering``."""
+    if layer.dim_ordering == "th":
+        return (batch, channels) + tuple(spatial)
+    return (batch,) + tuple(spatial) + (channels,)
+
+
+def image_axes(dim_ordering):
+    """The axes of a 4-D input in ``dim_ordering``, for error messages."""
+    return "(samples, channels, rows, cols)" if dim_ordering == "th" else "(samples, rows, cols, channels)"

@@ -20,12 +20,21 @@ permute around it.
 """
 
 import functools
+import operator
 
 from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from ._spatial import check_rank, positive_ints, resolve_ordering, spatial3
+from ._spatial import (
+    channels_of,
+    check_rank,
+    image_axes,
+    ordered_shape,
+    positive_ints,
+    resolve_ordering,
+    spatial_sizes,
+)
 from ._weighted import add_W_b, bias_activation, config_of, finish_build, set_weight_args, weight_config
 
 __all__ = [
@@ -80,9 +89,46 @@ def _ordering_hint(layer, input_shape):
     if ordering is None or len(input_shape) != 4:
         return ""
     return " (dim_ordering={!r} expects {}; are the channels in the wrong place?)".format(
-        ordering,
-        "(samples, channels, rows, cols)" if ordering == "th" else "(samples, rows, cols, channels)",
+        ordering, image_axes(ordering)
     )
+
+
+def _conv_output_shape(layer, input_shape, kernel, dilation):
+    """The output shape of a convolution of ``layer``'s ``nb_filter``, ``border_mode`` and
+    ``subsample`` with ``kernel`` and ``dilation`` (one size per spatial axis)."""
+    spatial = [
+        _out_len(layer, length, k, layer.border_mode, s, d, input_shape)
+        for length, k, s, d in zip(spatial_sizes(layer, input_shape), kernel, layer.subsample, dilation)
+    ]
+    return ordered_shape(layer, input_shape[0], layer.nb_filter, spatial)
+
+
+def _stack_size(layer, input_shape):
+    """The input's channel count; a ValueError when it is unknown."""
+    stack_size = channels_of(layer, input_shape)
+    if stack_size is None:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) needs the channel axis of its input "
+            f"to be known (dim_ordering={layer.dim_ordering!r}), got input shape {tuple(input_shape)}"
+        )
+    return stack_size
+
+
+def _resized_shape(layer, input_shape, resize, per_axis):
+    """The input shape with each known spatial size ``d`` replaced by ``resize(d, arg)``,
+    ``arg`` the axis's item of ``per_axis``."""
+    spatial = [
+        None if d is None else resize(d, arg) for d, arg in zip(spatial_sizes(layer, input_shape), per_axis)
+    ]
+    return ordered_shape(layer, input_shape[0], channels_of(layer, input_shape), spatial)
+
+
+def _cropped(layer, x):
+    """``x`` without ``layer.cropping``'s (start, end) units on each spatial axis."""
+    spatial = tuple(_crop_slice(a, b) for a, b in layer.cropping)
+    if layer.dim_ordering == "th":
+        return x[(slice(None), slice(None)) + spatial]
+    return x[(slice(None),) + spatial + (slice(None),)]
 
 
 class Convolution2D(Layer):
@@ -165,27 +211,14 @@ class Convolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
-            stack_size = input_shape[1]
             self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
         else:
-            stack_size = input_shape[3]
             self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=self._spec_shape(stack_size))]
+        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
         add_W_b(
             self,
             self.W_shape,
@@ -194,26 +227,9 @@ class Convolution2D(Layer):
         )
         finish_build(self)
 
-    def _spec_shape(self, stack_size):
-        if self.dim_ordering == "th":
-            return (None, stack_size, None, None)
-        return (None, None, None, stack_size)
-
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = _out_len(
-            self, rows, self.nb_row, self.border_mode, self.subsample[0], self.atrous_rate[0], input_shape
-        )
-        cols = _out_len(
-            self, cols, self.nb_col, self.border_mode, self.subsample[1], self.atrous_rate[1], input_shape
-        )
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), self.atrous_rate)
 
     def call(self, x, mask=None):
         output = K.conv2d(
@@ -508,23 +524,7 @@ class UpSampling2D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
-
-        def mul(d, s):
-            return d * s if d is not None else None
-
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                mul(input_shape[2], self.size[0]),
-                mul(input_shape[3], self.size[1]),
-            )
-        return (
-            input_shape[0],
-            mul(input_shape[1], self.size[0]),
-            mul(input_shape[2], self.size[1]),
-            input_shape[3],
-        )
+        return _resized_shape(self, input_shape, operator.mul, self.size)
 
     def call(self, x, mask=None):
         return K.resize_images(x, self.size[0], self.size[1], self.dim_ordering)
@@ -630,23 +630,8 @@ class ZeroPadding2D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
-
-        def add(d, a, b):
-            return d + a + b if d is not None else None
-
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                add(input_shape[2], self.top_pad, self.bottom_pad),
-                add(input_shape[3], self.left_pad, self.right_pad),
-            )
-        return (
-            input_shape[0],
-            add(input_shape[1], self.top_pad, self.bottom_pad),
-            add(input_shape[2], self.left_pad, self.right_pad),
-            input_shape[3],
-        )
+        pads = ((self.top_pad, self.bottom_pad), (self.left_pad, self.right_pad))
+        return _resized_shape(self, input_shape, _padded_len, pads)
 
     def call(self, x, mask=None):
         return K.asymmetric_spatial_2d_padding(
@@ -680,6 +665,19 @@ def _crop_len(layer, length, a, b, input_shape):
 
 def _crop_slice(a, b):
     return slice(a, -b if b else None)
+
+
+def _padded_len(length, pads):
+    return length + pads[0] + pads[1]
+
+
+def _cropped_shape(layer, input_shape):
+    """The input shape less ``layer.cropping`` on each spatial axis."""
+    spatial = [
+        _crop_len(layer, d, a, b, input_shape)
+        for d, (a, b) in zip(spatial_sizes(layer, input_shape), layer.cropping)
+    ]
+    return ordered_shape(layer, input_shape[0], channels_of(layer, input_shape), spatial)
 
 
 class Cropping1D(Layer):
@@ -733,31 +731,14 @@ class Cropping2D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
-        (t, b), (le, r) = self.cropping
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                _crop_len(self, input_shape[2], t, b, input_shape),
-                _crop_len(self, input_shape[3], le, r, input_shape),
-            )
-        return (
-            input_shape[0],
-            _crop_len(self, input_shape[1], t, b, input_shape),
-            _crop_len(self, input_shape[2], le, r, input_shape),
-            input_shape[3],
-        )
+        return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
         self.get_output_shape_for(input_shape)
         self.built = True
 
     def call(self, x, mask=None):
-        rows = _crop_slice(*self.cropping[0])
-        cols = _crop_slice(*self.cropping[1])
-        if self.dim_ordering == "th":
-            return x[:, :, rows, cols]
-        return x[:, rows, cols, :]
+        return _cropped(self, x)
 
     def get_config(self):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
@@ -871,20 +852,10 @@ class Deconvolution2D(Convolution2D):
         )
 
     def get_output_shape_for(self, input_shape):
-        check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
-        if self.dim_ordering == "th":
-            channels, rows, cols = self.output_shape_[1:]
-            in_rows, in_cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols, channels = self.output_shape_[1:]
-            in_rows, in_cols = input_shape[1], input_shape[2]
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        channels = channels_of(self, self.output_shape_)
+        rows, cols = spatial_sizes(self, self.output_shape_)
+        in_rows, in_cols = spatial_sizes(self, input_shape)
         if rows is None or cols is None:
             raise ValueError(
                 f"Layer {self.name} (Deconvolution2D): the rows and cols of output_shape must be "
@@ -910,9 +881,7 @@ class Deconvolution2D(Convolution2D):
                     f"maps an output length of {out} to {want}, but the input has {have}"
                     f"{_ordering_hint(self, input_shape)}"
                 )
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def call(self, x, mask=None):
         output = K.deconv2d(
@@ -1029,34 +998,17 @@ class SeparableConvolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
         dm = self.depth_multiplier
-        if self.dim_ordering == "th":
-            stack_size = input_shape[1]
-        else:
-            stack_size = input_shape[3]
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} (SeparableConvolution2D) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
             depthwise_shape = (dm, stack_size, self.nb_row, self.nb_col)
             pointwise_shape = (self.nb_filter, dm * stack_size, 1, 1)
-            spec = (None, stack_size, None, None)
         else:
             depthwise_shape = (self.nb_row, self.nb_col, stack_size, dm)
             pointwise_shape = (1, 1, dm * stack_size, self.nb_filter)
-            spec = (None, None, None, stack_size)
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=spec)]
+        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
         init = functools.partial(self.init, dim_ordering=self.dim_ordering)
         self.depthwise_kernel = self.add_weight(
             depthwise_shape,
@@ -1086,15 +1038,7 @@ class SeparableConvolution2D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = _out_len(self, rows, self.nb_row, self.border_mode, self.subsample[0], 1, input_shape)
-        cols = _out_len(self, cols, self.nb_col, self.border_mode, self.subsample[1], 1, input_shape)
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), (1, 1))
 
     def call(self, x, mask=None):
         output = K.separable_conv2d(
@@ -1139,13 +1083,6 @@ SeparableConv2D = SeparableConvolution2D
 # 3-D layers (Keras 1.2.2): Convolution3D (one engine ``conv3d`` node: volumetric im2col
 # + gemm; 'th' a true convolution, 'tf' a cross-correlation, as the 2-D layers),
 # UpSampling3D, ZeroPadding3D, Cropping3D.
-
-
-def _shape3(layer, input_shape, channels, spatial):
-    """A 5-D shape from the channel count and three spatial sizes in the layer's ordering."""
-    if layer.dim_ordering == "th":
-        return (input_shape[0], channels) + tuple(spatial)
-    return (input_shape[0],) + tuple(spatial) + (channels,)
 
 
 def _what3(layer):
@@ -1260,22 +1197,13 @@ class Convolution3D(Layer):
     def build(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
-            stack_size = input_shape[1]
             self.W_shape = (self.nb_filter, stack_size) + kdims
         else:
-            stack_size = input_shape[4]
             self.W_shape = kdims + (stack_size, self.nb_filter)
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        spec = (
-            (None, stack_size, None, None, None) if self.dim_ordering == "th" else (None,) * 4 + (stack_size,)
-        )
-        self.input_spec = [InputSpec(ndim=5, shape=spec)]
+        self.input_spec = [InputSpec(ndim=5, shape=ordered_shape(self, None, stack_size, (None,) * 3))]
         add_W_b(
             self,
             self.W_shape,
@@ -1287,11 +1215,7 @@ class Convolution3D(Layer):
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
-        spatial = [
-            _out_len(self, length, k, self.border_mode, s, 1, input_shape)
-            for length, k, s in zip(spatial3(self, input_shape), kdims, self.subsample)
-        ]
-        return _shape3(self, input_shape, self.nb_filter, spatial)
+        return _conv_output_shape(self, input_shape, kdims, (1, 1, 1))
 
     def call(self, x, mask=None):
         output = K.conv3d(
@@ -1352,9 +1276,7 @@ class UpSampling3D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
-        spatial = [d * s if d is not None else None for d, s in zip(spatial3(self, input_shape), self.size)]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        return _resized_shape(self, input_shape, operator.mul, self.size)
 
     def call(self, x, mask=None):
         return K.resize_volumes(x, self.size[0], self.size[1], self.size[2], self.dim_ordering)
@@ -1394,11 +1316,7 @@ class ZeroPadding3D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
-        spatial = [
-            d + 2 * p if d is not None else None for d, p in zip(spatial3(self, input_shape), self.padding)
-        ]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        return _resized_shape(self, input_shape, _padded_len, [(p, p) for p in self.padding])
 
     def call(self, x, mask=None):
         return K.spatial_3d_padding(x, padding=self.padding, dim_ordering=self.dim_ordering)
@@ -1440,22 +1358,14 @@ class Cropping3D(Layer):
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
-        spatial = [
-            _crop_len(self, d, a, b, input_shape)
-            for d, (a, b) in zip(spatial3(self, input_shape), self.cropping)
-        ]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
         self.get_output_shape_for(input_shape)
         self.built = True
 
     def call(self, x, mask=None):
-        d1, d2, d3 = (_crop_slice(a, b) for a, b in self.cropping)
-        if self.dim_ordering == "th":
-            return x[:, :, d1, d2, d3]
-        return x[:, d1, d2, d3, :]
+        return _cropped(self, x)
 
     def get_config(self):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}

@@ -28,7 +28,7 @@ import numpy as np
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
-from ._spatial import check_rank, resolve_ordering
+from ._spatial import channels_of, check_rank, image_axes, ordered_shape, resolve_ordering, spatial_sizes
 from ._weighted import add_W_b, finish_build, set_weight_args, weight_config
 
 __all__ = [
@@ -281,22 +281,12 @@ class LocallyConnected2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
         super().__init__(**kwargs)
 
-    def _what(self):
-        return (
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)"
-        )
-
     def build(self, input_shape):
-        check_rank(self, input_shape, 4, self._what())
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
         output_shape = self.get_output_shape_for(input_shape)
-        if self.dim_ordering == "th":
-            _, nb_filter, output_row, output_col = output_shape
-            input_filter = input_shape[1]
-        else:
-            _, output_row, output_col, nb_filter = output_shape
-            input_filter = input_shape[3]
+        nb_filter = channels_of(self, output_shape)
+        output_row, output_col = spatial_sizes(self, output_shape)
+        input_filter = channels_of(self, input_shape)
         if input_filter is None:
             raise ValueError(
                 f"Layer {self.name} (LocallyConnected2D) needs a fully known input shape, "
@@ -311,16 +301,11 @@ class LocallyConnected2D(Layer):
         finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        check_rank(self, input_shape, 4, self._what())
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        rows, cols = spatial_sizes(self, input_shape)
         rows = _valid_len(self, rows, self.nb_row, self.subsample[0], input_shape, "rows axis")
         cols = _valid_len(self, cols, self.nb_col, self.subsample[1], input_shape, "cols axis")
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def _index(self, rows, cols):
         """(locations, patch) indices into a flattened sample, Keras 1's patch order."""
@@ -344,23 +329,14 @@ class LocallyConnected2D(Layer):
 
     def call(self, x, mask=None):
         _, feature_dim, nb_filter = self.W_shape
-        shape = K.int_shape(x)
-        if self.dim_ordering == "th":
-            rows, cols = shape[2], shape[3]
-        else:
-            rows, cols = shape[1], shape[2]
+        rows, cols = spatial_sizes(self, K.int_shape(x))
         output = _apply(_patches(x, self._index(rows, cols)), self.W)  # (locations, samples, nb_filter)
-        if self.dim_ordering == "th":
-            output = K.permute_dimensions(output, (1, 2, 0))
-            output = K.reshape(output, (-1, nb_filter, self.output_row, self.output_col))
-        else:
-            output = K.permute_dimensions(output, (1, 0, 2))
-            output = K.reshape(output, (-1, self.output_row, self.output_col, nb_filter))
+        locations = (self.output_row, self.output_col)
+        output = K.permute_dimensions(output, (1, 2, 0) if self.dim_ordering == "th" else (1, 0, 2))
+        output = K.reshape(output, ordered_shape(self, -1, nb_filter, locations))
         if self.bias:
-            if self.dim_ordering == "th":
-                output = output + K.reshape(self.b, (1, nb_filter, self.output_row, self.output_col))
-            else:
-                output = output + K.reshape(self.b, (1, self.output_row, self.output_col, nb_filter))
+            # Keras 1.2.2 reshaped (not transposed) the bias to the 'th' layout
+            output = output + K.reshape(self.b, ordered_shape(self, 1, nb_filter, locations))
         return self.activation(output)
 
     def get_config(self):
