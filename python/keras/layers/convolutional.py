@@ -131,6 +131,38 @@ def _cropped(layer, x):
     return x[(slice(None),) + spatial + (slice(None),)]
 
 
+def conv2d_config(layer):
+    """The ``get_config`` entries of Convolution2D, which LocallyConnected2D shares."""
+    return {
+        "nb_filter": layer.nb_filter,
+        "nb_row": layer.nb_row,
+        "nb_col": layer.nb_col,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        "border_mode": layer.border_mode,
+        "subsample": layer.subsample,
+        "dim_ordering": layer.dim_ordering,
+        **weight_config(layer),
+        "bias": layer.bias,
+    }
+
+
+def conv1d_config(layer):
+    """The ``get_config`` entries of Convolution1D, which LocallyConnected1D shares."""
+    return {
+        "nb_filter": layer.nb_filter,
+        "filter_length": layer.filter_length,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        "border_mode": layer.border_mode,
+        "subsample_length": layer.subsample_length,
+        **weight_config(layer),
+        "bias": layer.bias,
+        "input_dim": layer.input_dim,
+        "input_length": layer.input_length,
+    }
+
+
 class Convolution2D(Layer):
     """Convolution operator for filtering windows of two-dimensional inputs.
 
@@ -244,18 +276,7 @@ class Convolution2D(Layer):
         return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "nb_row": self.nb_row,
-            "nb_col": self.nb_col,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample": self.subsample,
-            "dim_ordering": self.dim_ordering,
-            **weight_config(self),
-            "bias": self.bias,
-        }
+        config = conv2d_config(self)
         if self._dilated:
             config["atrous_rate"] = self.atrous_rate
         base_config = super().get_config()
@@ -431,18 +452,7 @@ class Convolution1D(Layer):
         return self.activation(K.squeeze(output, 2))
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "filter_length": self.filter_length,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample_length": self.subsample_length,
-            **weight_config(self),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = conv1d_config(self)
         if self._dilated:
             config["atrous_rate"] = self.atrous_rate
         base_config = super().get_config()

@@ -29,7 +29,8 @@ from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ._spatial import channels_of, check_rank, image_axes, ordered_shape, resolve_ordering, spatial_sizes
-from ._weighted import add_W_b, finish_build, set_weight_args, weight_config
+from ._weighted import add_W_b, finish_build, set_weight_args
+from .convolutional import conv1d_config, conv2d_config
 
 __all__ = [
     "LocallyConnected1D",
@@ -182,18 +183,7 @@ class LocallyConnected1D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "filter_length": self.filter_length,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample_length": self.subsample_length,
-            **weight_config(self),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = conv1d_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
@@ -340,17 +330,6 @@ class LocallyConnected2D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "nb_row": self.nb_row,
-            "nb_col": self.nb_col,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample": self.subsample,
-            "dim_ordering": self.dim_ordering,
-            **weight_config(self),
-            "bias": self.bias,
-        }
+        config = conv2d_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
