@@ -112,6 +112,31 @@ def test_collective_reduction_is_bitwise_the_driver_path(ray_cluster):
         assert b["out"] == steps * (p - 4 * third[k]) + steps * 2 * 4 * third[k]
 
 
+def test_auto_takes_the_collective_for_a_large_gradient_on_several_nodes(ray_cluster):
+    """1.25M gradient floats on 3 workers, one per node: 'auto' reduces among the
+    workers, and trains to the bits of the driver path."""
+    from keras.layers import Dense
+    from keras.models import Sequential
+    from keras.optimizers import SGD
+
+    rng = np.random.RandomState(4)
+    x = rng.randn(70, 1000).astype("float32")
+    y = np.eye(3, dtype="float32")[rng.randint(0, 3, 70)]
+    out = {}
+    for reduce in ("driver", "auto"):
+        np.random.seed(2)
+        m = Sequential([Dense(1250, input_dim=1000, activation="tanh"), Dense(3, activation="softmax")])
+        m.compile(loss="categorical_crossentropy", optimizer=SGD(lr=0.01, momentum=0.9))
+        np.random.seed(5)
+        h = kd.fit(m, x, y, batch_size=32, nb_epoch=2, verbose=0, workers=3, reduce=reduce)
+        out[reduce] = m, h
+    (md, hd), (ma, ha) = out["driver"], out["auto"]
+    assert hd.reduce == "driver" and ha.reduce == "workers"
+    assert all(np.array_equal(a, b) for a, b in zip(md.get_weights(), ma.get_weights()))
+    assert _same_optimizer_state(md, ma)
+    assert hd.history == ha.history
+
+
 class _RemoveNode(Callback):
     """At batch `at` of the first epoch: adds a fresh node (optional), then removes the
     first worker node with the worker on it."""
