@@ -1462,8 +1462,10 @@ def foldr(fn, elems, initializer=None, name=None):
     return acc
 
 
-def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):
-    """(before, after) padding of one spatial axis for a Keras 1 border_mode."""
+def conv_padding(length, k, stride, border_mode, dilation=1, what="conv2d"):
+    """(before, after) padding of one spatial axis of ``length`` for a kernel or pool of
+    size ``k`` under a Keras 1 ``border_mode``, as the convolutions and poolings here pad
+    ('same' as TensorFlow: the odd unit after). ``what`` names the caller in errors."""
     span = dilation * (k - 1) + 1
     if border_mode == "valid":
         return 0, 0
@@ -1481,6 +1483,25 @@ def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):
             total = _builtins.max((out - 1) * stride + span - length, 0)
         return total // 2, total - total // 2
     raise ValueError("Invalid border mode: " + str(border_mode))
+
+
+def _spatial_pads(sizes, window, strides, border_mode, dilation=None, what="conv2d"):
+    """``conv_padding`` of every spatial axis, flattened [before_0, after_0, before_1, ...]."""
+    dilation = dilation or (1,) * len(sizes)
+    pads = []
+    for length, k, stride, d in zip(sizes, window, strides, dilation):
+        pads += conv_padding(length, k, stride, border_mode, d, what)
+    return pads
+
+
+def _spatial_axes(shape, ordering):
+    """The spatial sizes of an input shape (channels at 1 for 'th', last for 'tf')."""
+    return tuple(shape[2:]) if ordering == "th" else tuple(shape[1:-1])
+
+
+def _kernel_window(kernel_shape, ordering):
+    """The spatial sizes of a kernel: ('th') (out, in, *window), ('tf') (*window, in, out)."""
+    return tuple(kernel_shape[2:]) if ordering == "th" else tuple(kernel_shape[:-2])
 
 
 def _pair(v, name):
@@ -1516,20 +1537,13 @@ def conv2d(
     ks = int_shape(kernel)
     if len(xs) != 4 or len(ks) != 4:
         raise ValueError("conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks))
-    if ordering == "th":
-        h, w = xs[2], xs[3]
-        kh, kw = ks[2], ks[3]
-    else:
-        h, w = xs[1], xs[2]
-        kh, kw = ks[0], ks[1]
-    pt, pb = _conv_pads(h, kh, strides[0], border_mode, dil[0])
-    pl, pr = _conv_pads(w, kw, strides[1], border_mode, dil[1])
+    window = _kernel_window(ks, ordering)
     return _op(
         "conv2d",
         [x, kernel],
         layout="nchw" if ordering == "th" else "nhwc",
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, dil),
         dilation=list(dil),
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
@@ -1552,27 +1566,32 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
     """2-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="nhwc"``), no permutes."""
+    return _pool(
+        2, x, _pair(pool_size, "pool_size"), _pair(strides, "strides"), border_mode, dim_ordering, pool_mode
+    )
+
+
+def _pool(nd, x, pool_size, strides, border_mode, dim_ordering, pool_mode):
+    """``pool2d`` (nd=2) and ``pool3d`` (nd=3): the engine's ``maxpool<nd>d`` or
+    ``avgpool<nd>d`` node."""
     ordering = _ordering(dim_ordering)
     if pool_mode not in ("max", "avg"):
         raise ValueError("Invalid pooling mode: " + str(pool_mode))
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode: " + str(border_mode))
     x = _float(x)
-    pool_size = _pair(pool_size, "pool_size")
-    strides = _pair(strides, "strides")
     xs = int_shape(x)
-    if len(xs) != 4:
-        raise ValueError("pool2d expects a 4-D input, got shape %s" % (xs,))
-    h, w = (xs[1], xs[2]) if ordering == "tf" else (xs[2], xs[3])
-    pt, pb = _conv_pads(h, pool_size[0], strides[0], border_mode, what="pool2d")
-    pl, pr = _conv_pads(w, pool_size[1], strides[1], border_mode, what="pool2d")
+    if len(xs) != nd + 2:
+        raise ValueError("pool%dd expects a %d-D input, got shape %s" % (nd, nd + 2, xs))
+    pads = _spatial_pads(_spatial_axes(xs, ordering), pool_size, strides, border_mode, what="pool%dd" % nd)
+    layout = {2: "hw", 3: "dhw"}[nd]
     return _op(
-        "maxpool2d" if pool_mode == "max" else "avgpool2d",
+        "%spool%dd" % (pool_mode, nd),
         [x],
         pool=list(pool_size),
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
-        layout="nhwc" if ordering == "tf" else "nchw",
+        pads=pads,
+        layout="n" + layout + "c" if ordering == "tf" else "nc" + layout,
     )
 
 
@@ -1632,15 +1651,14 @@ def deconv2d(
         raise ValueError(
             "deconv2d: input %s has %s channels but the kernel %s expects %s" % (xs, in_c, ks, stack)
         )
-    pt, pb = _conv_pads(int(oh), kh, strides[0], border_mode, what="deconv2d")
-    pl, pr = _conv_pads(int(ow), kw, strides[1], border_mode, what="deconv2d")
+    out_hw = [int(oh), int(ow)]
     return _op(
         "conv2d_transpose",
         [x, kernel],
         layout="nchw" if ordering == "th" else "nhwc",
-        out_hw=[int(oh), int(ow)],
+        out_hw=out_hw,
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(out_hw, (kh, kw), strides, border_mode, what="deconv2d"),
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
     )
@@ -1687,21 +1705,16 @@ def separable_conv2d(
         raise ValueError(
             "separable_conv2d expects a 4-D input and 4-D kernels, got shapes %s, %s and %s" % (xs, ds, ps)
         )
-    if ordering == "th":
-        h, w = xs[2], xs[3]
-        kh, kw = ds[2], ds[3]
-    else:
-        h, w = xs[1], xs[2]
-        kh, kw = ds[0], ds[1]
     layout = "nchw" if ordering == "th" else "nhwc"
-    pt, pb = _conv_pads(h, kh, strides[0], border_mode, what="separable_conv2d")
-    pl, pr = _conv_pads(w, kw, strides[1], border_mode, what="separable_conv2d")
+    window = _kernel_window(ds, ordering)
     y = _op(
         "depthwise_conv2d",
         [x, depthwise_kernel],
         layout=layout,
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(
+            _spatial_axes(xs, ordering), window, strides, border_mode, what="separable_conv2d"
+        ),
         kernel_layout="mchw" if ordering == "th" else "hwcm",
     )
     return _op(
@@ -1740,19 +1753,13 @@ def conv3d(
     ks = int_shape(kernel)
     if len(xs) != 5 or len(ks) != 5:
         raise ValueError("conv3d expects a 5-D input and a 5-D kernel, got shapes %s and %s" % (xs, ks))
-    if ordering == "th":
-        sp, kd = xs[2:5], ks[2:5]
-    else:
-        sp, kd = xs[1:4], ks[0:3]
-    pads = []
-    for length, k, st in zip(sp, kd, strides):
-        pads += list(_conv_pads(length, k, st, border_mode, what="conv3d"))
+    window = _kernel_window(ks, ordering)
     return _op(
         "conv3d",
         [x, kernel],
         layout="ncdhw" if ordering == "th" else "ndhwc",
         strides=list(strides),
-        pads=pads,
+        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, what="conv3d"),
         kernel_layout="oidhw" if ordering == "th" else "dhwio",
         flip=ordering == "th",
     )
@@ -1762,28 +1769,14 @@ def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="d
     """3-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="ndhwc"``), no permutes."""
-    ordering = _ordering(dim_ordering)
-    if pool_mode not in ("max", "avg"):
-        raise ValueError("Invalid pooling mode: " + str(pool_mode))
-    if border_mode not in ("valid", "same"):
-        raise ValueError("Invalid border mode: " + str(border_mode))
-    x = _float(x)
-    pool_size = _triple(pool_size, "pool_size")
-    strides = _triple(strides, "strides")
-    xs = int_shape(x)
-    if len(xs) != 5:
-        raise ValueError("pool3d expects a 5-D input, got shape %s" % (xs,))
-    sp = xs[1:4] if ordering == "tf" else xs[2:5]
-    pads = []
-    for length, p, st in zip(sp, pool_size, strides):
-        pads += list(_conv_pads(length, p, st, border_mode, what="pool3d"))
-    return _op(
-        "maxpool3d" if pool_mode == "max" else "avgpool3d",
-        [x],
-        pool=list(pool_size),
-        strides=list(strides),
-        pads=pads,
-        layout="ndhwc" if ordering == "tf" else "ncdhw",
+    return _pool(
+        3,
+        x,
+        _triple(pool_size, "pool_size"),
+        _triple(strides, "strides"),
+        border_mode,
+        dim_ordering,
+        pool_mode,
     )
 
 

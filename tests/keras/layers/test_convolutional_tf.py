@@ -124,7 +124,7 @@ class _PermutedConv2D(Layer):
         return [
             p
             for length, k, s, d in zip(shape[1:3], (self.rows, self.cols), self.subsample, self.atrous)
-            for p in FB._conv_pads(length, k, s, self.border_mode, d)
+            for p in FB.conv_padding(length, k, s, self.border_mode, d)
         ]
 
     def get_output_shape_for(self, input_shape):

@@ -30,24 +30,6 @@ def to_channels_last(ctx, x, rank, hint=None):
     return ctx.transpose(x, [0] + list(range(2, rank)) + [1], hint=hint)
 
 
-def conv_pads(length, k, stride, border_mode, dilation=1):
-    """(before, after) padding of one spatial axis for a Keras 1 border_mode, as the
-    ferrokeras backend pads (TensorFlow's 'same': the odd pixel after)."""
-    span = dilation * (k - 1) + 1
-    if border_mode == "valid":
-        return 0, 0
-    if border_mode == "full":
-        return span - 1, span - 1
-    if border_mode == "same":
-        if stride == 1:
-            total = span - 1
-        else:
-            out = (length + stride - 1) // stride
-            total = max((out - 1) * stride + span - length, 0)
-        return total // 2, total - total // 2
-    raise ValueError("Invalid border mode: " + str(border_mode))
-
-
 def onnx_pads(pairs):
     """[(before, after), ...] per spatial axis -> ONNX's [begins..., ends...]."""
     return [int(p[0]) for p in pairs] + [int(p[1]) for p in pairs]
@@ -72,7 +54,9 @@ def _conv_nd(ctx, layer, node, x, kernel, strides, dilations, rank, order, group
     if any(s is None for s in spatial) and layer.border_mode == "same" and any(s > 1 for s in strides):
         raise unsupported(layer, "border_mode='same' with strides needs a known spatial size")
     ks = kernel.shape[2:]
-    pads = [conv_pads(n, k, s, layer.border_mode, d) for n, k, s, d in zip(spatial, ks, strides, dilations)]
+    pads = [
+        K.conv_padding(n, k, s, layer.border_mode, d) for n, k, s, d in zip(spatial, ks, strides, dilations)
+    ]
     if order == "tf":
         x = to_channels_first(ctx, x, rank)
     y = ctx.op(
@@ -152,7 +136,9 @@ def convert_separable(ctx, layer, node, inputs, masks):
     dw = dw.reshape((stack * dm, 1) + dw.shape[2:])
     x = inputs[0]
     spatial = _spatial(node.input_shapes[0], order, 4)
-    pads = [conv_pads(n, k, s, layer.border_mode) for n, k, s in zip(spatial, dw.shape[2:], layer.subsample)]
+    pads = [
+        K.conv_padding(n, k, s, layer.border_mode) for n, k, s in zip(spatial, dw.shape[2:], layer.subsample)
+    ]
     if order == "tf":
         x = to_channels_first(ctx, x, 4)
     y = ctx.op(
@@ -187,7 +173,7 @@ def convert_deconv2d(ctx, layer, node, inputs, masks):
         raise unsupported(layer, "its input and output rows/cols must be known")
     pads, extra = [], []
     for n_in, n_out, k, s in zip(in_spatial, out_spatial, kernel.shape[2:], layer.subsample):
-        before, after = conv_pads(n_out, k, s, layer.border_mode)
+        before, after = K.conv_padding(n_out, k, s, layer.border_mode)
         natural = s * (n_in - 1) + k - before - after
         if not 0 <= n_out - natural < s:
             raise unsupported(

@@ -20,7 +20,7 @@ import numpy as np
 from ... import backend as K
 from ...layers import convolutional_recurrent
 from .activations import apply_activation
-from .convolutional import conv_pads, onnx_pads
+from .convolutional import onnx_pads
 from .recurrent import _reverse_time
 from .registry import register_onnx_converter, unsupported
 
@@ -47,7 +47,7 @@ def _cell_body(ctx, layer, nf, U, kr, kc):
 
     body = ctx.subgraph()
     h, c, xw = body.fresh(layer.name + "_h"), body.fresh(layer.name + "_c"), body.fresh(layer.name + "_xw")
-    pads = onnx_pads([conv_pads(None, kr, 1, "same"), conv_pads(None, kc, 1, "same")])
+    pads = onnx_pads([K.conv_padding(None, kr, 1, "same"), K.conv_padding(None, kc, 1, "same")])
     hu = body.op("Conv", [h, ctx.weight(layer, U, "U")], kernel_shape=[kr, kc], pads=pads)
     z = body.op("Add", [xw, hu])
     zi, zf, zc, zo = body.split(z, [nf] * 4, axis=1)
@@ -95,8 +95,8 @@ def convert_conv_lstm2d(ctx, layer, node, inputs, masks):
     perm = [1, 0, 2, 3, 4] if order == "th" else [1, 0, 4, 2, 3]
     x = ctx.reshape(ctx.transpose(x, perm), [-1, C, H, W_])  # (T * B, C, H, W)
     pads = [
-        conv_pads(H, kr, layer.subsample[0], layer.border_mode),
-        conv_pads(W_, kc, layer.subsample[1], layer.border_mode),
+        K.conv_padding(H, kr, layer.subsample[0], layer.border_mode),
+        K.conv_padding(W_, kc, layer.subsample[1], layer.border_mode),
     ]
     xw = ctx.op(
         "Conv",

@@ -2,8 +2,9 @@
 'same' padding never winning a max nor counted in an average, as in Keras 1) and the
 global poolings (ReduceMax / ReduceMean over the spatial axes)."""
 
+from ... import backend as K
 from ...layers import pooling
-from .convolutional import conv_pads, onnx_pads, ordering, to_channels_first, to_channels_last
+from .convolutional import onnx_pads, ordering, to_channels_first, to_channels_last
 from .registry import register_onnx_converter, unsupported
 
 _MAX = (pooling.MaxPooling1D, pooling.MaxPooling2D, pooling.MaxPooling3D)
@@ -12,7 +13,7 @@ _MAX = (pooling.MaxPooling1D, pooling.MaxPooling2D, pooling.MaxPooling3D)
 def _pool(ctx, layer, node, x, pool, strides, spatial, rank, order):
     if any(s is None for s in spatial) and layer.border_mode == "same" and any(s > 1 for s in strides):
         raise unsupported(layer, "border_mode='same' with strides needs a known spatial size")
-    pads = [conv_pads(n, k, s, layer.border_mode) for n, k, s in zip(spatial, pool, strides)]
+    pads = [K.conv_padding(n, k, s, layer.border_mode) for n, k, s in zip(spatial, pool, strides)]
     if order == "tf":
         x = to_channels_first(ctx, x, rank)
     attrs = dict(kernel_shape=[int(k) for k in pool], strides=[int(s) for s in strides], pads=onnx_pads(pads))
