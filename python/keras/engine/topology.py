@@ -654,52 +654,44 @@ class Layer:
     # losses and updates ----------------------------------------------------------------
 
     def add_loss(self, losses, inputs=None):
-        if losses is None:
-            return
-        losses = to_list(losses)
-        if not hasattr(self, "losses"):
-            self.losses = []
-        try:
-            self.losses += losses
-        except AttributeError:
-            pass
-        if not hasattr(self, "_per_input_losses"):
-            self._per_input_losses = {}
-        if inputs is not None:
-            inputs_hash = object_list_uid(inputs)
-        else:
-            inputs_hash = None
-        self._per_input_losses.setdefault(inputs_hash, []).extend(losses)
+        self._add_per_input("losses", losses, inputs)
 
     def add_update(self, updates, inputs=None):
-        if updates is None:
-            return
-        updates = to_list(updates)
-        if not hasattr(self, "updates"):
-            self.updates = []
-        try:
-            self.updates += updates
-        except AttributeError:
-            pass
-        if not hasattr(self, "_per_input_updates"):
-            self._per_input_updates = {}
-        if inputs is not None:
-            inputs_hash = object_list_uid(inputs)
-        else:
-            inputs_hash = None
-        self._per_input_updates.setdefault(inputs_hash, []).extend(updates)
+        self._add_per_input("updates", updates, inputs)
 
     def get_updates_for(self, inputs):
-        if not hasattr(self, "_per_input_updates"):
-            return []
-        inputs_hash = object_list_uid(inputs) if inputs is not None else None
-        return self._per_input_updates.get(inputs_hash, [])
+        return self._per_input("updates", inputs)
 
     def get_losses_for(self, inputs):
-        if not hasattr(self, "_per_input_losses"):
+        return self._per_input("losses", inputs)
+
+    def _add_per_input(self, kind, items, inputs):
+        """Appends ``items`` to the layer's ``kind`` ('losses' or 'updates') and records
+        them under ``inputs`` (None: unconditional) for ``_per_input``."""
+        if items is None:
+            return
+        items = to_list(items)
+        if not hasattr(self, kind):
+            setattr(self, kind, [])
+        try:
+            current = getattr(self, kind)
+            current += items
+            setattr(self, kind, current)
+        except AttributeError:
+            pass
+        if not hasattr(self, "_per_input_" + kind):
+            setattr(self, "_per_input_" + kind, {})
+        per_input = getattr(self, "_per_input_" + kind)
+        inputs_hash = object_list_uid(inputs) if inputs is not None else None
+        per_input.setdefault(inputs_hash, []).extend(items)
+
+    def _per_input(self, kind, inputs):
+        """The ``kind`` added for ``inputs`` (None: the unconditional ones)."""
+        per_input = getattr(self, "_per_input_" + kind, None)
+        if per_input is None:
             return []
         inputs_hash = object_list_uid(inputs) if inputs is not None else None
-        return self._per_input_losses.get(inputs_hash, [])
+        return per_input.get(inputs_hash, [])
 
     @property
     def weights(self):
