@@ -38,6 +38,17 @@ def data_path():
     return shared_data
 
 
+@pytest.fixture
+def fresh_session():
+    """A cleared Keras session (graph, uids, learning phase) before and after the test;
+    a module opts in with ``pytestmark = pytest.mark.usefixtures("fresh_session")``."""
+    from keras import backend as K
+
+    K.clear_session()
+    yield
+    K.clear_session()
+
+
 @pytest.fixture(autouse=True)
 def _fixed_global_seeds():
     np.random.seed(1337)
