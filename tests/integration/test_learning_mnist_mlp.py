@@ -1,18 +1,13 @@
 """Real-data learning tests of the model API on the shared MNIST test set."""
 
-import gzip
-
 import numpy as np
 
-from conftest import shared_data
+from conftest import mnist_test_set
 
 
 def _mnist():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return x, y
+    images, labels = mnist_test_set()
+    return images.reshape(-1, 784).astype("float32") / 255.0, labels
 
 
 def _mlp():
