@@ -178,6 +178,28 @@ def test_node_loss_is_absorbed_with_max_failures(ray_cluster):
     assert _all_cpus_free(ray, 3)
 
 
+def test_node_loss_with_min_workers_goes_on_with_the_survivors(ray_cluster):
+    """No replacement: the step in progress is finished by a survivor computing the
+    lost shard (its Dropout masks included), then 2 workers split each batch."""
+    import ray
+
+    x, y, _ = _data()
+    ref, href = _reference(x, y, dropout=0.3)
+    cb = _RemoveNode(ray_cluster, at=2, replace=False)
+    m, h = _distributed(x, y, dropout=0.3, workers=3, min_workers=2, callbacks=[cb])
+    assert cb.done
+    assert _max_diff(ref.get_weights(), m.get_weights()) < WTOL
+    _close_history(href, h)
+    # epoch 0: batches 0-3 on three workers (the lost one's batch 3 computed for it),
+    # then two; epoch 1: two
+    first, second = h.worker_samples
+    assert sum(first) == sum(second) == len(x) and len(first) == 3 and min(first) > 0 and len(second) == 2
+    assert len(h.worker_bytes) == 2
+    ray_cluster.worker_nodes_list.append(ray_cluster.add_node(**ray_cluster.node_args))
+    ray_cluster.wait_for_nodes()
+    assert _all_cpus_free(ray, 3)
+
+
 def test_node_loss_without_max_failures_is_a_worker_error(ray_cluster):
     import ray
 

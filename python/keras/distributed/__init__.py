@@ -85,6 +85,10 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   driver's current weights and optimizer state (which equal the failed worker's), so
   training goes on to the same result. (With `sync_every > 1` the fresh worker starts
   from the last averaged state instead: not the undisturbed result.)
+  With `min_workers=m`, a failure beyond those leaves the run going on without the
+  lost worker while at least m remain: a survivor computes the lost shard of the
+  step in progress as its worker would have (same random streams and state), and the
+  following batches are split across the survivors (`_elastic`).
 - Limits: with several outputs, a shard whose sample weights (or mask) for one output
   are all zero while the batch has others, and not for the other outputs, raises
   NotImplementedError. Custom layer classes, losses and metrics travel by reference
@@ -159,7 +163,18 @@ def _split(start, end, workers):
 class _Run:
     """The driver side of one `fit` call: the actors and the step protocol."""
 
-    def __init__(self, ray, model, spec, data_ref, workers, cpus_per_worker, max_failures, collective=False):
+    def __init__(
+        self,
+        ray,
+        model,
+        spec,
+        data_ref,
+        workers,
+        cpus_per_worker,
+        max_failures,
+        collective=False,
+        min_workers=None,
+    ):
         self.ray = ray
         self.model = model
         self.spec = spec
@@ -168,6 +183,8 @@ class _Run:
         self.cpus = cpus_per_worker
         self.max_failures = max_failures
         self.failures = 0
+        self.min_workers = min_workers
+        self.lost = []  # ranks lost in the call in progress (min_workers), dropped after it
         self.tag = uuid.uuid4().hex[:8]
         self.generation = 0
         self.remote_cls = ray.remote(_worker_class())
@@ -256,9 +273,32 @@ class _Run:
         self._gather(refs, where)
         self._gather({k: self.actors[k].skip.remote(self.calls[k])}, where)
 
+    def drop(self, k, where, error):
+        """With `min_workers`: worker k is lost; a survivor stands in for it until the
+        call in progress ends (see `_elastic`), then the run goes on without it."""
+        from ._elastic import StandIn
+
+        alive = [j for j in range(self.workers) if j != k and j not in self.lost]
+        if self.min_workers is None or len(alive) < self.min_workers:
+            self.fail(k, where, error)
+        try:
+            self.ray.kill(self.actors[k], no_restart=True)
+        except Exception:
+            pass
+        self.lost.append(k)
+        self.actors[k] = StandIn(self.ray, self.actors[alive[0]])
+
+    def shrink(self):
+        for k in sorted(self.lost, reverse=True):
+            for column in (self.actors, self.names, self.calls):
+                del column[k]
+        self.workers -= len(self.lost)
+        self.lost = []
+
     def call(self, make, where):
         """Runs `make(k, actor) -> ref or None` on every worker and gathers; failed
-        workers are replaced and their call redone (`make(k, actor, retry=True)`)."""
+        workers are replaced (`max_failures`) or dropped (`min_workers`) and their call
+        redone (`make(k, actor, retry=True)`)."""
         refs = {}
         for k, a in enumerate(self.actors):
             r = make(k, a, False)
@@ -270,8 +310,14 @@ class _Run:
                 results.update(self._gather({k: r for k, r in refs.items() if k not in results}, where))
                 return results
             except _Failure as f:
-                self.replace(f.worker, where, f.error)
+                if self.failures < self.max_failures:
+                    self.replace(f.worker, where, f.error)
+                else:
+                    self.drop(f.worker, where, f.error)
                 refs[f.worker] = make(f.worker, self.actors[f.worker], True)
+            finally:
+                if self.lost and len(results) == len(refs):
+                    self.shrink()
 
 
 def _reset_hook(run, layer):
@@ -292,10 +338,11 @@ def _worker_class():
     """The worker actor's class: a `Replica` that opens shard sources itself and can
     reduce gradients with the other workers."""
     from ._collective import CollectiveReduce
+    from ._elastic import Recompute
     from ._replica import Replica
     from ._shards import ShardedInput
 
-    class Worker(ShardedInput, CollectiveReduce, Replica):
+    class Worker(ShardedInput, Recompute, CollectiveReduce, Replica):
         pass
 
     return Worker
@@ -330,6 +377,7 @@ def fit(
     sync_every=1,
     max_failures=0,
     reduce="auto",
+    min_workers=None,
 ):
     """Trains a compiled `model` data-parallel on Ray; returns a `History`, as
     `model.fit`. See the module docstring for the rules.
@@ -346,6 +394,8 @@ def fit(
         sync_every: 1 for exact synchronous training; k > 1 averages weights and
             optimizer slots every k steps (an approximation).
         max_failures: how many worker failures to absorb by retrying on a fresh worker.
+        min_workers: after those, go on without a lost worker as long as this many
+            remain (see `_elastic`); None: a failure beyond `max_failures` raises.
         reduce: `'driver'` (the driver sums the gradients), `'workers'` (reduce-scatter
             and all-gather among the workers; see `_collective`) or `'auto'`: the
             workers where the path allows it and it is the faster one
@@ -479,7 +529,14 @@ def fit(
         )
     # The collective path leaves the driver's model behind during an epoch, so it
     # cannot restart a worker from it or evaluate masks on it.
-    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None
+    if min_workers is not None:
+        min_workers = int(min_workers)
+        if not 1 <= min_workers <= workers or sync_every != 1 or model.stateful:
+            raise ValueError(
+                "keras.distributed.fit: min_workers must be between 1 and workers (%d), with sync_every=1 "
+                "and a model that is not stateful; got min_workers=%d" % (workers, min_workers)
+            )
+    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None and min_workers is None
     if reduce == "workers" and not can_collect:
         raise ValueError(
             "keras.distributed.fit: reduce='workers' needs sync_every=1, max_failures=0 and no masked loss"
@@ -498,7 +555,10 @@ def fit(
             spec["rnn_states"] = [
                 np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
             ]
-        run = _Run(ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective)
+        spec["elastic"] = min_workers is not None
+        run = _Run(
+            ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective, min_workers
+        )
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
             layer.reset_states = _reset_hook(run, layer)
