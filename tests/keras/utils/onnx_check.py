@@ -1,6 +1,6 @@
 """Shared checks of the ONNX export tests: export at the lowest supported opset and at
 the newest one onnxruntime runs, check with onnx.checker, run with onnxruntime and
-compare with `model.predict`.
+compare with `model.predict`; `randomize` gives a model's weights random values.
 
 `onnx` and `onnxruntime` are test extras: without them the tests skip with the reason,
 except in CI (FERROKERAS_REQUIRE_DATA or CI set), where a missing package fails.
@@ -111,3 +111,13 @@ def check_export(model, inputs, opsets=None, tol=1e-5, expected=None):
         for i, (g, e) in enumerate(zip(got, expected)):
             assert_close(g, e, "opset %d output %d" % (proto.opset_import[0].version, i), tol)
     return protos[-1]
+
+
+def randomize(model, low, high):
+    """Sets every weight of ``model``'s layers to uniform draws in [low, high) (from the
+    global numpy state); returns ``model``."""
+    for layer in model.layers:
+        ws = layer.get_weights()
+        if ws:
+            layer.set_weights([np.random.uniform(low, high, w.shape).astype("float32") for w in ws])
+    return model

@@ -2,9 +2,11 @@
 in both dim orderings ('th': a true convolution, the kernel flipped for ONNX; 'tf': a
 cross-correlation between layout transposes)."""
 
+import functools
+
 import numpy as np
 import pytest
-from onnx_check import check_export
+from onnx_check import check_export, randomize
 
 from keras.layers import convolutional as conv
 from keras.layers import pooling
@@ -16,12 +18,7 @@ def _x(*shape):
     return np.random.uniform(-1, 1, size=shape).astype("float32")
 
 
-def _randomize(model):
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if ws:
-            layer.set_weights([np.random.uniform(-0.5, 0.5, w.shape).astype("float32") for w in ws])
-    return model
+_randomize = functools.partial(randomize, low=-0.5, high=0.5)
 
 
 def _img(order, c, h, w):

@@ -1,9 +1,11 @@
 """ONNX export of BatchNormalization (modes 0, 1, 2), Merge in every named mode (with
 masks), LocallyConnected1D/2D and Embedding."""
 
+import functools
+
 import numpy as np
 import pytest
-from onnx_check import check_export
+from onnx_check import check_export, randomize
 
 from keras.engine.topology import Input, Merge, merge
 from keras.layers.core import Dense, Flatten
@@ -19,12 +21,7 @@ def _x(*shape):
     return np.random.uniform(-2, 2, size=shape).astype("float32")
 
 
-def _randomize(model):
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if ws:
-            layer.set_weights([np.random.uniform(0.1, 1.0, w.shape).astype("float32") for w in ws])
-    return model
+_randomize = functools.partial(randomize, low=0.1, high=1.0)
 
 
 @pytest.mark.parametrize("mode", [0, 1, 2])

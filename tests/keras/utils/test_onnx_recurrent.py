@@ -3,9 +3,11 @@ weight layouts, go_backwards, return_sequences, masks as sequence lengths, state
 layers' states as graph inputs and outputs), Bidirectional, TimeDistributed and
 Embedding."""
 
+import functools
+
 import numpy as np
 import pytest
-from onnx_check import check_export, run
+from onnx_check import check_export, randomize, run
 
 from keras.layers.core import Dense, Masking
 from keras.layers.embeddings import Embedding
@@ -19,12 +21,7 @@ def _x(*shape):
     return np.random.uniform(-1, 1, size=shape).astype("float32")
 
 
-def _randomize(model):
-    for layer in model.layers:
-        ws = layer.get_weights()
-        if ws:
-            layer.set_weights([np.random.uniform(-0.6, 0.6, w.shape).astype("float32") for w in ws])
-    return model
+_randomize = functools.partial(randomize, low=-0.6, high=0.6)
 
 
 @pytest.mark.parametrize("cls", [SimpleRNN, GRU, LSTM])
