@@ -45,6 +45,24 @@ def mnist_test_set():
     return images, labels
 
 
+def keras1_mnist_mlp():
+    """Keras 1's examples/mnist_mlp.py model, uncompiled: Dense(512) relu Dropout(0.2),
+    twice, then Dense(10) softmax, on 784 inputs."""
+    from keras.layers import Activation, Dense, Dropout
+    from keras.models import Sequential
+
+    model = Sequential()
+    model.add(Dense(512, input_shape=(784,)))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(512))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(10))
+    model.add(Activation("softmax"))
+    return model
+
+
 @pytest.fixture
 def data_path():
     return shared_data

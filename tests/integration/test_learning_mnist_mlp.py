@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conftest import mnist_test_set
+from conftest import keras1_mnist_mlp, mnist_test_set
 
 
 def _mnist():
@@ -11,18 +11,7 @@ def _mnist():
 
 
 def _mlp():
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
-
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = keras1_mnist_mlp()
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     return model
 
