@@ -836,10 +836,7 @@ class Dense(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        if len(input_shape) < 2:
-            raise ValueError(
-                "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
-            )
+        self._check_rank(input_shape)
         input_dim = _known_input_dim(self, input_shape)
         self.input_dim = input_dim
         self.input_spec = [InputSpec(dtype=None, ndim="2+")]
@@ -853,11 +850,14 @@ class Dense(Layer):
         output = K.dot(x, self.W)
         return bias_activation(self, output)
 
-    def get_output_shape_for(self, input_shape):
+    def _check_rank(self, input_shape):
         if not input_shape or len(input_shape) < 2:
             raise ValueError(
                 "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
             )
+
+    def get_output_shape_for(self, input_shape):
+        self._check_rank(input_shape)
         if input_shape[-1] is not None and self.input_dim and input_shape[-1] != self.input_dim:
             raise ValueError(
                 "Layer "
@@ -872,16 +872,21 @@ class Dense(Layer):
         return tuple(output_shape)
 
     def get_config(self):
-        config = {
-            "output_dim": self.output_dim,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            **weight_config(self),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-        }
+        config = _dense_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
+
+
+def _dense_config(layer):
+    """Dense's ``get_config`` entries, which TimeDistributedDense extends."""
+    return {
+        "output_dim": layer.output_dim,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        **weight_config(layer),
+        "bias": layer.bias,
+        "input_dim": layer.input_dim,
+    }
 
 
 class ActivityRegularization(Layer):
@@ -1232,14 +1237,6 @@ class TimeDistributedDense(Layer):
         return bias_activation(self, output)
 
     def get_config(self):
-        config = {
-            "output_dim": self.output_dim,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            **weight_config(self),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = {**_dense_config(self), "input_length": self.input_length}
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
