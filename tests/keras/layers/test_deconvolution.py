@@ -5,8 +5,8 @@ cross-correlation), layer_test in both orderings, weights, training, bad inputs.
 import numpy as np
 import pytest
 from conv_reference import pads as _pads
+from layer_checks import assert_learns_teacher
 from numpy.testing import assert_allclose
-from teacher_check import assert_learns_teacher
 
 from keras import backend as K
 from keras.engine.topology import Input

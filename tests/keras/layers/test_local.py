@@ -4,8 +4,8 @@ as the reference, layer_test in both orderings, weights, training, bad inputs.""
 
 import numpy as np
 import pytest
+from layer_checks import assert_learns_teacher
 from numpy.testing import assert_allclose
-from teacher_check import assert_learns_teacher
 
 from keras import backend as K
 from keras.engine.topology import Input
