@@ -34,7 +34,7 @@
 //! 1,1), `pads` (Ints 4: top, bottom, left, right, default 0), `dilation` (Ints 2,
 //! default 1,1), `kernel_layout` (Str, default "oihw"), `flip` (Bool, default false),
 //! `bias` (Bool, default false: a third input, one value per output channel),
-//! `activation` (Str, one of [`Act::NAMES`], default "linear").
+//! `activation` (Str, one of [`Act::EPILOGUE`], default "linear").
 //!
 //! Bias and activation are the epilogue the executor's fusion pass folds in from a
 //! following `bias_add` along the channel axis (1, or 3 with "nhwc") and
@@ -55,8 +55,9 @@
 use std::sync::Arc;
 
 use super::epilogue::{
-    activate, add_scalar_activate_in_place, grad_through_into, sum_through, Act,
+    activate, add_scalar_activate_in_place, grad_through_into, parse_activation, sum_through,
 };
+use crate::kernels::act::Act;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -1109,15 +1110,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     )))
                 }
             };
-            let act = match a.str_opt("activation")? {
-                None => Act::Linear,
-                Some(name) => Act::from_name(&name).ok_or_else(|| {
-                    Error::Value(format!(
-                        "conv2d: activation must be one of {:?}, got '{name}'",
-                        Act::NAMES
-                    ))
-                })?,
-            };
+            let act = parse_activation("conv2d", a.str_opt("activation")?)?;
             Ok(Arc::new(Conv2d {
                 strides: ints2(a, "strides", [1, 1])?,
                 pads: pads4(a)?,
@@ -1378,7 +1371,8 @@ mod tests {
     /// The fused epilogue against the plain op: forward `act(conv + b)`, backward the
     /// plain op's on `g · act'(y)` and the bias gradient as its sum, bit for bit.
     fn epilogue_case(xs: [usize; 4], ks: [usize; 4], pads: i64, check_fd: bool) {
-        use crate::ops::epilogue::{dact, Act};
+        use crate::kernels::act::Act;
+        use crate::ops::epilogue::dact;
         let x = rand(&xs, 21, -1.0, 1.0);
         let k = rand(&ks, 22, -1.0, 1.0);
         let b = rand(&[ks[0]], 23, -1.0, 1.0);
@@ -1386,7 +1380,7 @@ mod tests {
         let plain = op("conv2d", std::slice::from_ref(&pads));
         let z = forward(&plain, &[x.clone(), k.clone()]);
         let p = z.shape[2] * z.shape[3];
-        for act in Act::ALL {
+        for act in Act::EPILOGUE {
             for bias in [true, false] {
                 let mut attrs = vec![pads.clone(), ("activation", Attr::Str(act.name().into()))];
                 let mut ins = vec![x.clone(), k.clone()];

@@ -39,9 +39,8 @@
 //! serial gemms inside a parallel loop).
 
 use super::conv::{valid_range, Conv2d, Geo, KernelLayout};
-use super::epilogue::{
-    activate, add_rows_activate_in_place, col_sums_through, grad_through_into, Act,
-};
+use super::epilogue::{activate, add_rows_activate_in_place, col_sums_through, grad_through_into};
+use crate::kernels::act::Act;
 use super::OpCtx;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -541,7 +540,8 @@ impl Conv2d {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::epilogue::{activate, dact, Act};
+    use crate::kernels::act::Act;
+    use crate::ops::epilogue::{activate, dact};
     use crate::ops::{Attr, OpCtx, OpRef, Scratch};
     use crate::tensor::Value;
 
@@ -851,7 +851,7 @@ mod tests {
         let base = c.attrs("hwio", false);
         let plain = op("conv2d", &base);
         let z = forward(&plain, &[x.clone(), k.clone()]);
-        for act in Act::ALL {
+        for act in Act::EPILOGUE {
             for bias in [true, false] {
                 let mut attrs = base.clone();
                 attrs.push(("activation", Attr::Str(act.name().into())));

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use crate::kernels::act::Act;
 use crate::tensor::{fmt_shape, DType, Shape, Value};
 use crate::{Error, Result};
 
@@ -172,24 +173,24 @@ pub trait Op: Send + Sync + Debug {
 
     /// The epilogue activation this op is, if a producer may apply it instead (relu
     /// with alpha 0 and no max_value, tanh, sigmoid).
-    fn as_activation(&self) -> Option<epilogue::Act> {
+    fn as_activation(&self) -> Option<Act> {
         None
     }
 
     /// This op with `act` applied to its output in its own pass, if it can (its own
     /// activation is linear).
-    fn with_activation(&self, _act: epilogue::Act) -> Option<OpRef> {
+    fn with_activation(&self, _act: Act) -> Option<OpRef> {
         None
     }
 
     /// For a bias add on an input of rank `ndim`: (the bias axis, its activation).
-    fn as_bias_add(&self, _ndim: usize) -> Option<(usize, epilogue::Act)> {
+    fn as_bias_add(&self, _ndim: usize) -> Option<(usize, Act)> {
         None
     }
 
     /// This op followed by a bias add along axis `axis` of its output (the bias becomes
     /// an extra last input) and `act`, in its own pass, if it can.
-    fn with_bias_activation(&self, _axis: usize, _act: epilogue::Act) -> Option<OpRef> {
+    fn with_bias_activation(&self, _axis: usize, _act: Act) -> Option<OpRef> {
         None
     }
 }
