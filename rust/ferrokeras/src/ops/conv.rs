@@ -57,8 +57,8 @@ use std::sync::Arc;
 use super::epilogue::{
     activate, add_scalar_activate_in_place, grad_through_into, parse_activation, sum_through,
 };
-use crate::kernels::act::Act;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
@@ -66,6 +66,7 @@ use crate::kernels::gemm::{
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::{transpose, transpose_add};
+use crate::kernels::window::{gather_row, out_len, scatter_add_row, valid_range};
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -123,17 +124,6 @@ const GATHERED_MIN_K: usize = 64;
 /// Fewest input channels for which the input gradient is a full correlation (see
 /// `Conv2d::full_input_gradient`).
 pub(super) const FULL_MIN_CHANNELS: usize = 16;
-
-/// Output length of a padded, strided, dilated window sweep; `None` if no window fits.
-pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> Option<usize> {
-    let span = dil * (k.max(1) - 1) + 1;
-    let total = len + pad;
-    if k == 0 || total < span {
-        None
-    } else {
-        Some((total - span) / stride + 1)
-    }
-}
 
 impl Conv2d {
     /// A cross-correlation (or, with `flip`, convolution) with these strides, pads
@@ -329,16 +319,8 @@ impl Conv2d {
                             // kernel wider than the padded input reaches past it)
                             continue;
                         }
-                        if sw == 1 {
-                            let s0 = (lo as isize + dx) as usize;
-                            let (s, d) = (&src[s0..s0 + (hi - lo)], &mut dst[lo..hi]);
-                            // SAFETY: s and d are distinct slices of the same length.
-                            unsafe { runs::copy::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
-                        } else {
-                            for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
-                                *d = src[((ox * sw) as isize + dx) as usize];
-                            }
-                        }
+                        // SAFETY: WIDE only from `im2col_avx512`, compiled with AVX-512F.
+                        unsafe { gather_row::<WIDE>(src, dst, lo, hi, sw, dx) };
                     }
                 }
             }
@@ -389,16 +371,8 @@ impl Conv2d {
                         }
                         let src = &src_row[oy * g.ow..(oy + 1) * g.ow];
                         let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        if sw == 1 {
-                            let d0 = (lo as isize + dx) as usize;
-                            let (s, d) = (&src[lo..hi], &mut dst[d0..d0 + (hi - lo)]);
-                            // SAFETY: s and d are distinct slices of the same length.
-                            unsafe { runs::add::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
-                        } else {
-                            for (ox, &s) in src.iter().enumerate().take(hi).skip(lo) {
-                                dst[((ox * sw) as isize + dx) as usize] += s;
-                            }
-                        }
+                        // SAFETY: WIDE only from `col2im_avx512`, compiled with AVX-512F.
+                        unsafe { scatter_add_row::<WIDE>(src, dst, lo, hi, sw, dx) };
                     }
                 }
             }
@@ -571,26 +545,6 @@ impl Conv2d {
             1
         }
     }
-}
-
-/// Output positions `[lo, hi)` whose input column `ox*stride + dx` lies in `[0, w)`.
-#[inline]
-pub(crate) fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
-    // smallest ox with ox*stride + dx >= 0
-    let lo = if dx >= 0 {
-        0
-    } else {
-        ((-dx) as usize).div_ceil(stride)
-    };
-    // smallest ox with ox*stride + dx >= w
-    let lim = w as isize - dx;
-    let hi = if lim <= 0 {
-        0
-    } else {
-        (lim as usize).div_ceil(stride)
-    };
-    let lo = lo.min(ow);
-    (lo, hi.clamp(lo, ow))
 }
 
 fn fmt_dims(s: &[usize]) -> String {

@@ -38,7 +38,7 @@
 //! Work is split over the batch exactly as in `conv.rs` (per-worker slots of scratch,
 //! serial gemms inside a parallel loop).
 
-use super::conv::{valid_range, Conv2d, Geo, KernelLayout};
+use super::conv::{Conv2d, Geo, KernelLayout};
 use super::epilogue::{activate, add_rows_activate_in_place, col_sums_through, grad_through_into};
 use crate::kernels::act::Act;
 use super::OpCtx;
@@ -49,6 +49,7 @@ use crate::kernels::gemm::{
 use crate::kernels::pool::{parallel_for, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::transpose;
+use crate::kernels::window::valid_range;
 use crate::tensor::Value;
 use crate::Result;
 
