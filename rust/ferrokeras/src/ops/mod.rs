@@ -1,5 +1,8 @@
-//! Ops: the vocabulary of the graph. Each op family lives in its own file with its
-//! forward and backward (vector-Jacobian product) kernels and its tests at the bottom.
+//! Ops: the vocabulary of the graph. Each op family lives in its own file (or, for
+//! `shape`, its own directory of one file per op) with its forward and backward
+//! (vector-Jacobian product) kernels, and its tests at the bottom or, where they
+//! outweigh the code, in a sibling `tests.rs`. The kernels several families share (the
+//! activation functions, window geometry, gemm, random numbers) are in `crate::kernels`.
 //!
 //! An op is a value implementing [`Op`]; ops are created by name from [`Attrs`] through
 //! [`build`], which asks each family in turn. Adding an op touches only its family file.
