@@ -198,6 +198,8 @@ fn sgemm_par(
                     Parallelism::None,
                 )
             },
+            // SAFETY: as for the first half; `n0 < n` and `n0 * k < k * n` keep both
+            // offsets inside C and B.
             move || unsafe {
                 raw(
                     m,
@@ -232,10 +234,14 @@ struct SendPtr(*mut f32);
 impl SendPtr {
     /// The pointer `n` elements further (in bounds by the caller's contract).
     unsafe fn offset(self, n: usize) -> SendPtr {
+        // SAFETY: the caller promises `n` elements further is still in the allocation.
         SendPtr(unsafe { self.0.add(n) })
     }
 }
+// SAFETY: a plain address; every user writes through it only to elements no other
+// thread touches at the same time (the halves of `sgemm`'s split are disjoint).
 unsafe impl Send for SendPtr {}
+// SAFETY: as for Send.
 unsafe impl Sync for SendPtr {}
 
 /// One call of the gemm crate: `C[m x n] (row stride ldc) = [C +] A B`.
@@ -256,6 +262,8 @@ unsafe fn raw(
     par: Parallelism,
 ) {
     IN_GEMM.with(|f| f.set(true));
+    // SAFETY: `raw`'s caller guarantees that the strides keep every access to A, B and
+    // C inside their buffers and that no other thread writes C's elements meanwhile.
     unsafe {
         gemm::gemm(
             m,

@@ -49,7 +49,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{expect_float, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, pack_b, packed_b_len, sgemm, sgemm_packed, t as top, PackedB,
@@ -63,177 +64,6 @@ use crate::{Error, Result};
 const LANE_MIN_ROWS: usize = 4;
 /// Sequences below this many multiply-adds run in one lane (a fork/join costs more).
 const LANE_MIN_MACS: usize = 1 << 20;
-
-/// An activation usable inside a cell, with its derivative expressed through its output.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Act {
-    Tanh,
-    Sigmoid,
-    HardSigmoid,
-    Relu,
-    Linear,
-    Softsign,
-    Softplus,
-    Elu,
-}
-
-impl Act {
-    fn parse(op: &str, s: &str) -> Result<Act> {
-        Ok(match s {
-            "tanh" => Act::Tanh,
-            "sigmoid" => Act::Sigmoid,
-            "hard_sigmoid" => Act::HardSigmoid,
-            "relu" => Act::Relu,
-            "linear" => Act::Linear,
-            "softsign" => Act::Softsign,
-            "softplus" => Act::Softplus,
-            "elu" => Act::Elu,
-            _ => {
-                return Err(Error::Value(format!(
-                    "{op}: unsupported activation '{s}' (tanh, sigmoid, hard_sigmoid, relu, linear, softsign, softplus, elu)"
-                )))
-            }
-        })
-    }
-
-    #[inline(always)]
-    fn f(self, x: f32) -> f32 {
-        match self {
-            Act::Tanh => simd::tanh(x),
-            Act::Sigmoid => simd::sigmoid(x),
-            Act::HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
-            Act::Relu => x.max(0.0),
-            Act::Linear => x,
-            Act::Softsign => x / (1.0 + x.abs()),
-            Act::Softplus => {
-                // log(1 + e^x), stable
-                x.max(0.0) + (1.0 + simd::exp(-x.abs())).ln()
-            }
-            Act::Elu => {
-                if x > 0.0 {
-                    x
-                } else {
-                    simd::exp(x) - 1.0
-                }
-            }
-        }
-    }
-
-    /// Derivative at the point whose output is `y`.
-    #[inline(always)]
-    fn d(self, y: f32) -> f32 {
-        match self {
-            Act::Tanh => 1.0 - y * y,
-            Act::Sigmoid => y * (1.0 - y),
-            Act::HardSigmoid => {
-                if y > 0.0 && y < 1.0 {
-                    0.2
-                } else {
-                    0.0
-                }
-            }
-            Act::Relu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Act::Linear => 1.0,
-            Act::Softsign => {
-                let s = 1.0 - y.abs();
-                s * s
-            }
-            Act::Softplus => 1.0 - simd::exp(-y),
-            Act::Elu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    y + 1.0
-                }
-            }
-        }
-    }
-}
-
-impl Act {
-    /// `x = f(x)` over a slice (vectorised for the common activations).
-    fn apply(self, x: &mut [f32]) {
-        match self {
-            Act::Tanh => k_tanh(x),
-            Act::Sigmoid => k_sigmoid(x),
-            Act::HardSigmoid => k_hard_sigmoid(x),
-            Act::Linear => {}
-            _ => {
-                for v in x.iter_mut() {
-                    *v = self.f(*v);
-                }
-            }
-        }
-    }
-
-    /// `out = f'` at the points whose outputs are `y`.
-    fn deriv(self, y: &[f32], out: &mut [f32]) {
-        match self {
-            Act::Tanh => k_dtanh(y, out),
-            Act::Sigmoid => k_dsigmoid(y, out),
-            Act::HardSigmoid => k_dhard_sigmoid(y, out),
-            _ => {
-                for (o, &v) in out.iter_mut().zip(y) {
-                    *o = self.d(v);
-                }
-            }
-        }
-    }
-}
-
-simd_fn! {
-    fn k_tanh(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = simd::tanh(*v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_sigmoid(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = simd::sigmoid(*v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_hard_sigmoid(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = (0.2 * *v + 0.5).clamp(0.0, 1.0);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dtanh(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = 1.0 - v * v;
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dsigmoid(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = v * (1.0 - v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dhard_sigmoid(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = if v > 0.0 && v < 1.0 { 0.2 } else { 0.0 };
-        }
-    }
-}
 
 simd_fn! {
     /// LSTM cell update of one step over all rows: c = f·c_prev + i·g (the activated
@@ -354,13 +184,13 @@ simd_fn! {
         let (dg, dout) = rest.split_at_mut(u);
         let (dh, dc, tc, cprev) = (&dh[..u], &mut dc[..u], &tc[..u], &cprev[..u]);
         let (zo, dout) = (&zo[..u], &mut dout[..u]);
-        let dsig = |y: f32| if hard { if y > 0.0 && y < 1.0 { 0.2 } else { 0.0 } } else { y * (1.0 - y) };
+        let gate = if hard { Act::HardSigmoid } else { Act::Sigmoid };
         for k in 0..u {
             let dct = dc[k] + dh[k] * zo[k] * (1.0 - tc[k] * tc[k]);
-            dout[k] = dsig(zo[k]) * (dh[k] * tc[k]);
-            di[k] = dsig(zi[k]) * (dct * zg[k]);
-            dg[k] = (1.0 - zg[k] * zg[k]) * (dct * zi[k]);
-            df[k] = dsig(zf[k]) * (dct * cprev[k]);
+            dout[k] = gate.d(zo[k]) * (dh[k] * tc[k]);
+            di[k] = gate.d(zi[k]) * (dct * zg[k]);
+            dg[k] = Act::Tanh.d(zg[k]) * (dct * zi[k]);
+            df[k] = gate.d(zf[k]) * (dct * cprev[k]);
             dc[k] = dct * zf[k];
         }
     }
@@ -1047,8 +877,8 @@ impl RnnSequence {
     /// gradients in its backward region.
     fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) -> Result<()> {
         let dm = self.dims(inputs);
+        let bl = lane_rows_of(ctx, self.name)?;
         let sc = &mut *ctx.scratch;
-        let bl = lane_rows_of(sc, self.name)?;
         let p = dm.b.div_ceil(bl);
         let (fpk, fl, bpk, bwl) = self.layout(&dm, bl);
         grow(&mut sc.f, fpk + p * fl + bpk + p * bwl, self.name)?;
@@ -1093,7 +923,7 @@ impl RnnSequence {
         let dm = self.dims(inputs);
         let Dims { t, d, u, g, .. } = dm;
         let gu = g * u;
-        let bl = lane_rows_of(ctx.scratch, self.name)?;
+        let bl = lane_rows_of(ctx, self.name)?;
         let p = dm.b.div_ceil(bl);
         let (fpk, fl, bpk, bwl) = self.layout(&dm, bl);
         let (fwd, rest) = ctx.scratch.f[fpk..].split_at_mut(p * fl);
@@ -1188,11 +1018,19 @@ impl RnnSequence {
     }
 }
 
-/// The lane rows the last forward used (its lanes' scratch regions follow from them).
-fn lane_rows_of(sc: &Scratch, name: &str) -> Result<usize> {
-    match sc.i.first() {
-        Some(&bl) if bl > 0 => Ok(bl as usize),
-        _ => Err(Error::Value(format!("{name}: backward before forward"))),
+/// What a forward leaves for its backward besides the floats of the scratch (whose
+/// regions follow from the sizes and these).
+#[derive(Debug, Default)]
+struct RnnState {
+    /// Rows per batch lane of the last forward (0 before the first).
+    lane_rows: usize,
+}
+
+/// The lane rows the last forward used.
+fn lane_rows_of(ctx: &mut OpCtx, name: &str) -> Result<usize> {
+    match ctx.scratch.state::<RnnState>().lane_rows {
+        0 => Err(Error::Value(format!("{name}: backward before forward"))),
+        bl => Ok(bl),
     }
 }
 
@@ -1265,10 +1103,9 @@ impl Op for RnnSequence {
         let bl = self.lane_rows(&dm);
         let p = dm.b.div_ceil(bl);
         let (fpk, fl, _, _) = self.layout(&dm, bl);
+        ctx.scratch.state::<RnnState>().lane_rows = bl;
         let sc = &mut *ctx.scratch;
         grow(&mut sc.f, fpk + p * fl, self.name)?;
-        grow(&mut sc.i, 1, self.name)?;
-        sc.i[0] = bl as i32;
         let (fpacks, rest) = sc.f.split_at_mut(fpk);
         let packs = self.pack(&dm, &inputs[2].f, fpacks, false);
         let lanes = &mut rest[..p * fl];
@@ -1691,11 +1528,15 @@ mod tests {
     }
 
     /// Runs forward + every backward; returns the output and the input gradients.
-    fn run_all(o: &crate::ops::OpRef, ins: &[Value], gout: &[f32]) -> (Value, Vec<Vec<f32>>, i32) {
+    fn run_all(
+        o: &crate::ops::OpRef,
+        ins: &[Value],
+        gout: &[f32],
+    ) -> (Value, Vec<Vec<f32>>, usize) {
         use crate::ops::{OpCtx, Scratch};
         let mut sc = Scratch::default();
         let out = forward_with(o, ins, &mut sc).unwrap();
-        let lane_rows = sc.i[0];
+        let lane_rows = sc.state::<super::RnnState>().lane_rows;
         let refs: Vec<&Value> = ins.iter().collect();
         let grads = (0..ins.len())
             .map(|i| {
@@ -1816,7 +1657,7 @@ mod tests {
                 let gout = rand(&[b, tout, u], 11, -1.0, 1.0);
                 let (y, grads, lane_rows) = run_all(&o, &ins, &gout.f);
                 if crate::kernels::pool::threads() > 1 {
-                    assert!((lane_rows as usize) < b, "{cell}: the batch was not split");
+                    assert!(lane_rows < b, "{cell}: the batch was not split");
                 }
                 let nb = if cell == "lstm" { 6 } else { 5 };
                 // f32 vs f64 over 10 steps of large weights (x2 dropout scale): up to ~3e-4
