@@ -25,7 +25,7 @@
 
 use std::sync::Arc;
 
-use super::conv::out_len;
+use crate::kernels::window::out_len;
 use super::conv3d::{ints3, pads6, KernelLayout3};
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};

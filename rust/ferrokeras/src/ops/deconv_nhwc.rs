@@ -27,7 +27,8 @@
 
 use std::sync::Arc;
 
-use super::conv::{ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
+use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
+use crate::kernels::window::out_len;
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};

@@ -23,7 +23,8 @@
 
 use std::sync::Arc;
 
-use super::conv::{ints2, out_len, pads4, valid_range};
+use super::conv::{ints2, pads4};
+use crate::kernels::window::{out_len, valid_range};
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
