@@ -97,7 +97,15 @@ impl Conv3dNdhwc {
     }
 
     fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
-        let (o, _, k) = self.kdims(kshape);
+        let (o, ci, k) = self.kdims(kshape);
+        if ci != x[4] {
+            return Err(Error::Shape(format!(
+                "conv3d: input {} has {} channels but the kernel {} expects {ci}",
+                fmt_dims(x),
+                x[4],
+                fmt_dims(kshape)
+            )));
+        }
         let mut op = [0; 3];
         for (a, oa) in op.iter_mut().enumerate() {
             *oa = out_len(
@@ -834,5 +842,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("layout must be 'ncdhw' or 'ndhwc'"), "{e}");
+        // concrete shapes the kernel does not fit: an error, not a panic
+        let ins = [
+            rand(&[1, 3, 3, 3, 4], 1, -1.0, 1.0),
+            rand(&[1, 1, 1, 2, 5], 2, -1.0, 1.0),
+        ];
+        let mut y = Value::zeros(crate::tensor::DType::F32, &[1, 3, 3, 3, 5]);
+        let mut s = crate::ops::Scratch::default();
+        let e = op("conv3d", &attrs([1; 3], [0; 6], "dhwio", false))
+            .forward(
+                &[&ins[0], &ins[1]],
+                &mut y,
+                &mut crate::ops::OpCtx { scratch: &mut s },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
     }
 }
