@@ -267,3 +267,52 @@ def test_damaged_resume_state_is_a_clear_error(tmp_path, damage, message):
     with pytest.raises(ValueError, match=message) as info:
         load_model(path, restore_rng=True)
     assert path in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray instance; Ray is optional (skip), except in CI (fail), as in
+    tests/distributed."""
+    try:
+        import ray
+    except ImportError as e:
+        msg = "ray is not installed (%s): pip install '.[distributed]'" % e
+        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
+            pytest.fail(msg + "; in CI this is a failure")
+        pytest.skip(msg)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_distributed_fit_resumes_from_a_checkpoint_exactly(tmp_path, ray_cluster, stateful):
+    """`keras.distributed.fit(..., workers=1)` resumed from a ModelCheckpoint file
+    continues bitwise as the uninterrupted `model.fit` (it hands the driver's restored
+    seeds, counters and states to its replica and shuffles as `model.fit`)."""
+    from keras import distributed
+
+    expected, expected_history = _uninterrupted(stateful, True)
+    K.clear_session()
+    np.random.seed(1234)
+    x, y = _data(stateful)
+    path = str(tmp_path / "ckpt.h5")
+    _model(stateful).fit(
+        x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path)]
+    )
+    K.clear_session()
+    np.random.seed(999)
+    resumed = load_model(path, restore_rng=True)
+    order = load_data_order(path)
+    history = distributed.fit(
+        resumed,
+        x[order],
+        y[order],
+        batch_size=4,
+        nb_epoch=N_EPOCHS,
+        shuffle=True,
+        verbose=0,
+        initial_epoch=K_EPOCHS,
+        workers=1,
+    )
+    _check(resumed, history, expected, expected_history, K_EPOCHS)
