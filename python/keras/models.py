@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
+from .engine.saved_program import load_program  # noqa: F401
 from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs
 from .engine.training import Model
 
