@@ -177,6 +177,21 @@ def test_dropout_in_a_training_program_draws_the_masks_training_draws(tmp_path):
         losses.append(float(got))
     # the same batch gives a different loss each step: masks are drawn, not fixed
     assert len(set(losses)) == 3
+    # the saved counters keep the streams in step: with them reset, the first step
+    # after loading draws the masks of the model's first step instead
+    doc = json.loads(safe_open(str(tmp_path / "d.fkp"), "np").metadata()["ferrokeras.program"])
+    assert doc["random_counters"] and all(c == 1 for _, c in doc["random_counters"])
+    _rewrite_document(
+        tmp_path / "d.fkp",
+        tmp_path / "reset.fkp",
+        lambda d: d.replace(
+            '"random_counters":%s' % json.dumps(doc["random_counters"], separators=(",", ":")),
+            '"random_counters":[]',
+            1,
+        ),
+    )
+    r = load_program(tmp_path / "reset.fkp")
+    assert float(r([x, y, np.ones(8, "float32"), phase])[0]) != losses[0]
 
 
 def _rewrite_document(src, dst, edit):
