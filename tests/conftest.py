@@ -4,11 +4,13 @@
   own ~/.keras/keras.json never changes the outcome.
 - ``shared_data(relpath)`` returns a path under ../shared/data (relative to the repository
   root); when the file is absent the test is skipped with the reason, except when
-  FERROKERAS_REQUIRE_DATA is set (CI sets it), where it fails.
+  FERROKERAS_REQUIRE_DATA is set (CI sets it), where it fails. ``mnist_test_set()`` reads
+  the MNIST test set from there.
 - Every test starts from the same global numpy and ``random`` seeds, so a learning test's
   initial weights and shuffles do not depend on which tests ran before it.
 """
 
+import gzip
 import os
 import random
 import tempfile
@@ -33,9 +35,48 @@ def shared_data(relpath):
     return path
 
 
+def mnist_test_set():
+    """The shared MNIST test set (t10k): images uint8 (10000, 28, 28), labels uint8
+    (10000,); skipped like ``shared_data`` when missing."""
+    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    return images, labels
+
+
+def keras1_mnist_mlp():
+    """Keras 1's examples/mnist_mlp.py model, uncompiled: Dense(512) relu Dropout(0.2),
+    twice, then Dense(10) softmax, on 784 inputs."""
+    from keras.layers import Activation, Dense, Dropout
+    from keras.models import Sequential
+
+    model = Sequential()
+    model.add(Dense(512, input_shape=(784,)))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(512))
+    model.add(Activation("relu"))
+    model.add(Dropout(0.2))
+    model.add(Dense(10))
+    model.add(Activation("softmax"))
+    return model
+
+
 @pytest.fixture
 def data_path():
     return shared_data
+
+
+@pytest.fixture
+def fresh_session():
+    """A cleared Keras session (graph, uids, learning phase) before and after the test;
+    a module opts in with ``pytestmark = pytest.mark.usefixtures("fresh_session")``."""
+    from keras import backend as K
+
+    K.clear_session()
+    yield
+    K.clear_session()
 
 
 @pytest.fixture(autouse=True)

@@ -32,12 +32,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def permuted_w4():
     """``w4_vgg_small_tf`` with its convolutions on the pre-NHWC path (see the doc)."""
+    import workloads as W
+
     from keras import backend as K
     from keras.engine.topology import Layer
-    from keras.layers import Activation, Dense, Dropout, Flatten, MaxPooling2D
-    from keras.layers.core import _bias_add
+    from keras.layers import Dropout, MaxPooling2D
     from keras.models import Sequential
-    from keras.optimizers import SGD
 
     class PermutedConv(Layer):
         def __init__(self, nb_filter, **kw):
@@ -57,7 +57,7 @@ def permuted_w4():
             y = K.permute_dimensions(x, (0, 3, 1, 2))
             y = K.ferrokeras_backend._op("conv2d", [y, self.W], kernel_layout="hwio", flip=False)
             y = K.permute_dimensions(y, (0, 2, 3, 1))
-            return K.relu(_bias_add(y, self.b, axis=-1))
+            return K.relu(K.bias_add(y, self.b, axis=-1))
 
     m = Sequential()
     m.add(PermutedConv(32, input_shape=(32, 32, 3)))
@@ -68,13 +68,7 @@ def permuted_w4():
     m.add(PermutedConv(64))
     m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering="tf"))
     m.add(Dropout(0.25))
-    m.add(Flatten())
-    m.add(Dense(256))
-    m.add(Activation("relu"))
-    m.add(Dropout(0.5))
-    m.add(Dense(10))
-    m.add(Activation("softmax"))
-    m.compile(optimizer=SGD(lr=0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
+    W.add_vgg_small_head(m)
     return m
 
 

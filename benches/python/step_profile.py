@@ -157,7 +157,7 @@ def profile_workload(name, reps, min_s, cprofile_top, ops):
     else:
         model.predict(x[:bs], batch_size=bs)
         f = inner.predict_function
-        xs = [K.ferrokeras_backend._as_native_array(x, inner.inputs[0].dtype)]
+        xs = [K.as_engine_array(x, inner.inputs[0].dtype)]
         lp = [np.asarray(0.0, dtype=np.float32)] if len(xs) < len(f.inputs) else []
         pre = [[a[s:e] for a in xs] + lp for s, e in batches]
 

@@ -97,6 +97,21 @@ def make_data(name):
     return x, y
 
 
+def add_vgg_small_head(m):
+    """The classifier that ends w4's VGG-like model (Flatten, Dense 256 relu, Dropout,
+    Dense 10 softmax), and its compile (nesterov SGD)."""
+    from keras.layers import Activation, Dense, Dropout, Flatten
+    from keras.optimizers import SGD
+
+    m.add(Flatten())
+    m.add(Dense(256))
+    m.add(Activation("relu"))
+    m.add(Dropout(0.5))
+    m.add(Dense(10))
+    m.add(Activation("softmax"))
+    m.compile(optimizer=SGD(lr=0.01, momentum=0.9, nesterov=True), loss="categorical_crossentropy")
+
+
 def build_model(model):
     """The workload's model in the Keras 1 API, compiled."""
     from keras.layers import Activation, Dense, Dropout
@@ -129,7 +144,7 @@ def build_model(model):
         m.add(Dense(10, activation="softmax"))
         m.compile(optimizer="rmsprop", loss="categorical_crossentropy")
     elif model in ("w4_vgg_small", "w4_vgg_100", "w4_vgg_small_tf"):
-        from keras.layers import Convolution2D, Flatten, MaxPooling2D
+        from keras.layers import Convolution2D, MaxPooling2D
 
         hw = 100 if model == "w4_vgg_100" else 32
         do = "tf" if model.endswith("_tf") else "th"
@@ -146,14 +161,7 @@ def build_model(model):
         m.add(Activation("relu"))
         m.add(MaxPooling2D(pool_size=(2, 2), dim_ordering=do))
         m.add(Dropout(0.25))
-        m.add(Flatten())
-        m.add(Dense(256))
-        m.add(Activation("relu"))
-        m.add(Dropout(0.5))
-        m.add(Dense(10))
-        m.add(Activation("softmax"))
-        sgd = SGD(lr=0.01, momentum=0.9, nesterov=True)
-        m.compile(optimizer=sgd, loss="categorical_crossentropy")
+        add_vgg_small_head(m)
     elif model == "w5_imdb_lstm":
         from keras.layers import LSTM, Embedding
 

@@ -1,6 +1,7 @@
 """Models: `Sequential` (a linear stack of layers) and the model (de)serialisation
 functions of Keras 1.2.2."""
 
+import functools
 import json
 import os
 import warnings
@@ -9,7 +10,7 @@ import numpy as np
 
 from . import backend as K
 from .engine.saved_program import load_program  # noqa: F401
-from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs
+from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs, json_default
 from .engine.training import Model
 
 
@@ -51,16 +52,8 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
     return layer_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
 
 
-def _json_type(obj):
-    """`json.dumps` default of Keras 1's save_model: configs of Keras objects, numpy
-    scalars as Python ones, functions and classes by name."""
-    if hasattr(obj, "get_config"):
-        return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
-    if type(obj).__module__ == np.__name__:
-        return obj.item()
-    if callable(obj) or type(obj).__name__ == type.__name__:
-        return obj.__name__
-    raise TypeError("Not JSON Serializable: " + repr(obj))
+# save_model's `json.dumps` default names an unserializable object by its repr
+_json_type = functools.partial(json_default, describe=repr)
 
 
 def save_model(model, filepath, overwrite=True):
@@ -360,20 +353,7 @@ class Sequential(Model):
             self.outputs = [layer.inbound_nodes[0].output_tensors[0]]
             self.inputs = get_source_inputs(self.outputs[0])
 
-            from .engine.topology import Node
-
-            Node(
-                outbound_layer=self,
-                inbound_layers=[],
-                node_indices=[],
-                tensor_indices=[],
-                input_tensors=self.inputs,
-                output_tensors=self.outputs,
-                input_masks=[None for _ in self.inputs],
-                output_masks=[None],
-                input_shapes=[x._keras_shape for x in self.inputs],
-                output_shapes=[self.outputs[0]._keras_shape],
-            )
+            self._add_own_node()
         else:
             output_tensor = layer(self.outputs[0])
             if isinstance(output_tensor, list):
@@ -511,33 +491,8 @@ class Sequential(Model):
         self._trainable = value
 
     @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        weights = []
-        for layer in self.flattened_layers:
-            weights += layer.trainable_weights
-        return weights
-
-    @trainable_weights.setter
-    def trainable_weights(self, value):
-        pass
-
-    @property
-    def non_trainable_weights(self):
-        weights = []
-        for layer in self.flattened_layers:
-            weights += layer.non_trainable_weights
-        if not self.trainable:
-            trainable_weights = []
-            for layer in self.flattened_layers:
-                trainable_weights += layer.trainable_weights
-            return trainable_weights + weights
-        return weights
-
-    @non_trainable_weights.setter
-    def non_trainable_weights(self, value):
-        pass
+    def _weight_layers(self):
+        return self.flattened_layers
 
     @property
     def updates(self):
@@ -593,24 +548,6 @@ class Sequential(Model):
         for layer in self.flattened_layers:
             weights += layer.get_weights()
         return weights
-
-    def set_weights(self, weights):
-        weights = list(weights)
-        total = sum(len(layer.weights) for layer in self.flattened_layers)
-        if total != len(weights):
-            raise ValueError(
-                'You called `set_weights(weights)` on model "'
-                + self.name
-                + '" with a weight list of length '
-                + str(len(weights))
-                + ", but the model was expecting "
-                + str(total)
-                + " weights."
-            )
-        for layer in self.flattened_layers:
-            nb_param = len(layer.weights)
-            layer.set_weights(weights[:nb_param])
-            weights = weights[nb_param:]
 
     @property
     def validation_data(self):

@@ -13,6 +13,17 @@ Hyper-parameters that Keras keeps as backend variables (``lr``, ``momentum``, ``
 ``rho``, ``beta_1``, ``beta_2``, ``iterations``, Nadam's ``m_schedule``) are variables
 read at every step, so ``K.set_value(optimizer.lr, 0.001)`` changes training from the
 next step on. ``epsilon`` (and Nadam's ``schedule_decay``) are constants.
+
+Why the equations exist twice (the engine's in ``rust/ferrokeras/src/optim``, Keras 1's
+in each class's ``_param_step``): a user-defined constraint is a Python function of the
+parameter's NEW value, built from backend ops, so that value must be a graph tensor
+before it is written. The fused update computes and writes it in place inside the
+engine, where no Python function can run on it; moving user constraints into the
+engine would take a two-phase update (new values into temporaries, the constraint's
+subgraph, then the writes), which costs the in-place step its memory and speed for a
+rare case. So the Python copy stays, only for parameters with such a constraint, and
+the tests run every optimizer in 'fused', 'symbolic' and 'mixed' modes against one
+numpy reference, which keeps the two copies equal.
 """
 
 import numpy as np
@@ -112,6 +123,10 @@ class Optimizer:
     _slot_names = ()
     _always_counts = False
     _iterations_in_weights = True
+    # Constructor arguments ``get_config`` returns, in Keras 1's order.
+    _config_keys = ()
+    # Variables the engine's update reads besides lr, iterations and decay.
+    _hyper_names = ()
 
     def __init__(self, **kwargs):
         allowed_kwargs = {"clipnorm", "clipvalue"}
@@ -133,7 +148,9 @@ class Optimizer:
         # Returns
             A list of updates for ``K.function(..., updates=...)``.
         """
-        raise NotImplementedError
+        if self._kind is None:
+            raise NotImplementedError
+        return self._fused_get_updates(params, constraints, loss)
 
     def get_gradients(self, loss, params):
         """The gradients of ``loss`` with respect to ``params``, clipped per ``clipnorm``
@@ -188,7 +205,19 @@ class Optimizer:
             config["clipnorm"] = self.clipnorm
         if hasattr(self, "clipvalue"):
             config["clipvalue"] = self.clipvalue
+        for name in self._config_keys:
+            value = getattr(self, name)
+            # a hyper-parameter kept in a variable is read back as a Python float
+            config[name] = _scalar_float(value) if K.is_variable(value) else value
         return config
+
+    def _variables(self, **values):
+        """Makes each hyper-parameter a backend variable, in the order given (``decay``
+        also keeps its initial value: a decay of 0 leaves the decay out of the step)."""
+        for name, value in values.items():
+            setattr(self, name, K.variable(value))
+        if "decay" in values:
+            self.initial_decay = values["decay"]
 
     @classmethod
     def from_config(cls, config):
@@ -205,8 +234,12 @@ class Optimizer:
         return self._always_counts or self._decays()
 
     def _hyper(self):
-        """Hyper-parameter variables by engine name."""
-        raise NotImplementedError
+        """Hyper-parameter variables by engine name (``decay`` None when it is 0)."""
+        hyper = {"lr": self.lr, "iterations": self.iterations}
+        hyper.update((name, getattr(self, name)) for name in self._hyper_names)
+        if hasattr(self, "decay"):
+            hyper["decay"] = self.decay if self._decays() else None
+        return hyper
 
     def _native_options(self):
         return {}
@@ -262,26 +295,20 @@ class Optimizer:
                     grads[i] = g
 
         if native or not python:
-            g_nodes = []
-            for i in native:
-                g = grads[i]
-                if K._graph().is_variable(g.node):
-                    g = g * 1.0  # a fused update reads computed values, not variables
-                g_nodes.append(g.node)
-            hyper = {k: (None if v is None else v.node) for k, v in self._hyper().items()}
-            upd = K._graph().optimizer_update(
-                self._kind,
-                [params[i].node for i in native],
-                g_nodes,
-                [[kind[i].node for i in native] for kind in slots],
-                hyper,
-                float(getattr(self, "epsilon", 1e-8)),
-                native_clipnorm,
-                native_clipvalue,
-                specs,
-                **self._native_options(),
+            updates.append(
+                K.fused_optimizer_update(
+                    self._kind,
+                    [params[i] for i in native],
+                    [grads[i] for i in native],
+                    [[kind[i] for i in native] for kind in slots],
+                    self._hyper(),
+                    float(getattr(self, "epsilon", 1e-8)),
+                    native_clipnorm,
+                    native_clipvalue,
+                    specs,
+                    **self._native_options(),
+                )
             )
-            updates.append(K.FusedUpdate(upd))
 
         if python:
             st, counter_updates = self._step_values()
@@ -319,24 +346,14 @@ class SGD(Optimizer):
     """
 
     _kind = "sgd"
+    _hyper_names = ("momentum",)
     _slot_names = ("moments",)
+    _config_keys = ("lr", "momentum", "decay", "nesterov")
 
     def __init__(self, lr=0.01, momentum=0.0, decay=0.0, nesterov=False, **kwargs):
         super().__init__(**kwargs)
-        self.iterations = K.variable(0.0)
-        self.lr = K.variable(lr)
-        self.momentum = K.variable(momentum)
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
+        self._variables(iterations=0.0, lr=lr, momentum=momentum, decay=decay)
         self.nesterov = nesterov
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "momentum": self.momentum,
-            "decay": self.decay if self._decays() else None,
-        }
 
     def _native_options(self):
         return {"nesterov": bool(self.nesterov)}
@@ -350,19 +367,6 @@ class SGD(Optimizer):
         else:
             new_p = p + v
         return new_p, [v]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "momentum": _scalar_float(self.momentum),
-            "decay": _scalar_float(self.decay),
-            "nesterov": self.nesterov,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class RMSprop(Optimizer):
@@ -378,44 +382,21 @@ class RMSprop(Optimizer):
     """
 
     _kind = "rmsprop"
+    _hyper_names = ("rho",)
     _slot_names = ("accumulators",)
     _iterations_in_weights = False
+    _config_keys = ("lr", "rho", "decay", "epsilon")
 
     def __init__(self, lr=0.001, rho=0.9, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.lr = K.variable(lr)
-        self.rho = K.variable(rho)
+        self._variables(lr=lr, rho=rho, decay=decay, iterations=0.0)
         self.epsilon = epsilon
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
-        self.iterations = K.variable(0.0)
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "rho": self.rho,
-            "decay": self.decay if self._decays() else None,
-        }
 
     def _param_step(self, p, g, slots, st):
         (a,) = slots
         new_a = self.rho * a + (1.0 - self.rho) * K.square(g)
         new_p = p - st["lr"] * g / (K.sqrt(new_a) + self.epsilon)
         return new_p, [new_a]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "rho": _scalar_float(self.rho),
-            "decay": _scalar_float(self.decay),
-            "epsilon": self.epsilon,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class Adagrad(Optimizer):
@@ -434,39 +415,18 @@ class Adagrad(Optimizer):
     _kind = "adagrad"
     _slot_names = ("accumulators",)
     _iterations_in_weights = False
+    _config_keys = ("lr", "decay", "epsilon")
 
     def __init__(self, lr=0.01, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.lr = K.variable(lr)
+        self._variables(lr=lr, decay=decay, iterations=0.0)
         self.epsilon = epsilon
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
-        self.iterations = K.variable(0.0)
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "decay": self.decay if self._decays() else None,
-        }
 
     def _param_step(self, p, g, slots, st):
         (a,) = slots
         new_a = a + K.square(g)
         new_p = p - st["lr"] * g / (K.sqrt(new_a) + self.epsilon)
         return new_p, [new_a]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "decay": _scalar_float(self.decay),
-            "epsilon": self.epsilon,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class Adadelta(Optimizer):
@@ -486,25 +446,18 @@ class Adadelta(Optimizer):
     _kind = "adadelta"
     _slot_names = ("accumulators", "delta_accumulators")
     _iterations_in_weights = False
+    _config_keys = ("lr", "rho", "decay", "epsilon")
 
     def __init__(self, lr=1.0, rho=0.95, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.lr = K.variable(lr)
+        self._variables(lr=lr, decay=decay, iterations=0.0)
         # A Python float in Keras 1 (so its config value is not float32-rounded); the
         # engine reads it from a variable made in get_updates.
         self.rho = rho
         self.epsilon = epsilon
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
-        self.iterations = K.variable(0.0)
 
     def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "rho": K.variable(self.rho),
-            "decay": self.decay if self._decays() else None,
-        }
+        return dict(super()._hyper(), rho=K.variable(self.rho))
 
     def _param_step(self, p, g, slots, st):
         a, d_a = slots
@@ -513,19 +466,6 @@ class Adadelta(Optimizer):
         new_p = p - st["lr"] * update
         new_d_a = self.rho * d_a + (1 - self.rho) * K.square(update)
         return new_p, [new_a, new_d_a]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "rho": self.rho,
-            "decay": _scalar_float(self.decay),
-            "epsilon": self.epsilon,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class Adam(Optimizer):
@@ -543,27 +483,15 @@ class Adam(Optimizer):
     """
 
     _kind = "adam"
+    _hyper_names = ("beta_1", "beta_2")
     _slot_names = ("m", "v")
     _always_counts = True
+    _config_keys = ("lr", "beta_1", "beta_2", "decay", "epsilon")
 
     def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.iterations = K.variable(0)
-        self.lr = K.variable(lr)
-        self.beta_1 = K.variable(beta_1)
-        self.beta_2 = K.variable(beta_2)
+        self._variables(iterations=0.0, lr=lr, beta_1=beta_1, beta_2=beta_2, decay=decay)
         self.epsilon = epsilon
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "decay": self.decay if self._decays() else None,
-        }
 
     def _step_values(self):
         t = self.iterations + 1
@@ -576,20 +504,6 @@ class Adam(Optimizer):
         v_t = (self.beta_2 * v) + (1.0 - self.beta_2) * K.square(g)
         p_t = p - st["lr_t"] * m_t / (K.sqrt(v_t) + self.epsilon)
         return p_t, [m_t, v_t]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "beta_1": _scalar_float(self.beta_1),
-            "beta_2": _scalar_float(self.beta_2),
-            "decay": _scalar_float(self.decay),
-            "epsilon": self.epsilon,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class Adamax(Optimizer):
@@ -608,27 +522,15 @@ class Adamax(Optimizer):
     """
 
     _kind = "adamax"
+    _hyper_names = ("beta_1", "beta_2")
     _slot_names = ("m", "u")
     _always_counts = True
+    _config_keys = ("lr", "beta_1", "beta_2", "decay", "epsilon")
 
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.iterations = K.variable(0.0)
-        self.lr = K.variable(lr)
-        self.beta_1 = K.variable(beta_1)
-        self.beta_2 = K.variable(beta_2)
+        self._variables(iterations=0.0, lr=lr, beta_1=beta_1, beta_2=beta_2, decay=decay)
         self.epsilon = epsilon
-        self.decay = K.variable(decay)
-        self.initial_decay = decay
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "decay": self.decay if self._decays() else None,
-        }
 
     def _step_values(self):
         t = self.iterations + 1
@@ -641,20 +543,6 @@ class Adamax(Optimizer):
         u_t = K.maximum(self.beta_2 * u, K.abs(g))
         p_t = p - st["lr_t"] * m_t / (u_t + self.epsilon)
         return p_t, [m_t, u_t]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "beta_1": _scalar_float(self.beta_1),
-            "beta_2": _scalar_float(self.beta_2),
-            "decay": _scalar_float(self.decay),
-            "epsilon": self.epsilon,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 class Nadam(Optimizer):
@@ -674,27 +562,16 @@ class Nadam(Optimizer):
     """
 
     _kind = "nadam"
+    _hyper_names = ("beta_1", "beta_2", "m_schedule")
     _slot_names = ("m", "v")
     _always_counts = True
+    _config_keys = ("lr", "beta_1", "beta_2", "epsilon", "schedule_decay")
 
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, schedule_decay=0.004, **kwargs):
         super().__init__(**kwargs)
-        self.iterations = K.variable(0.0)
-        self.m_schedule = K.variable(1.0)
-        self.lr = K.variable(lr)
-        self.beta_1 = K.variable(beta_1)
-        self.beta_2 = K.variable(beta_2)
+        self._variables(iterations=0.0, m_schedule=1.0, lr=lr, beta_1=beta_1, beta_2=beta_2)
         self.epsilon = epsilon
         self.schedule_decay = schedule_decay
-
-    def _hyper(self):
-        return {
-            "lr": self.lr,
-            "iterations": self.iterations,
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "m_schedule": self.m_schedule,
-        }
 
     def _native_options(self):
         return {"schedule_decay": float(self.schedule_decay)}
@@ -725,20 +602,6 @@ class Nadam(Optimizer):
         m_t_bar = (1.0 - st["mu_t"]) * g_prime + st["mu_t_1"] * m_t_prime
         p_t = p - self.lr * m_t_bar / (K.sqrt(v_t_prime) + self.epsilon)
         return p_t, [m_t, v_t]
-
-    def get_updates(self, params, constraints, loss):
-        return self._fused_get_updates(params, constraints, loss)
-
-    def get_config(self):
-        config = {
-            "lr": _scalar_float(self.lr),
-            "beta_1": _scalar_float(self.beta_1),
-            "beta_2": _scalar_float(self.beta_2),
-            "epsilon": self.epsilon,
-            "schedule_decay": self.schedule_decay,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
 
 
 # Aliases.

@@ -49,10 +49,18 @@ def cluster():
     ray.shutdown()
 
 
+def _address():
+    """This test's cluster (another Ray instance on the host would make the state API's
+    own lookup ambiguous)."""
+    import ray
+
+    return ray.get_runtime_context().gcs_address
+
+
 def _alive_workers():
     from ray.util.state import list_actors
 
-    actors = list_actors(filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
+    actors = list_actors(address=_address(), filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
     return [a for a in actors if (a.get("name") or "").startswith("ferrokeras-worker-")]
 
 
@@ -66,7 +74,7 @@ def _no_leftovers():
     deadline = time.time() + 20
     while True:
         alive = _alive_workers()
-        objs = list_objects(raise_on_missing_output=False)
+        objs = list_objects(address=_address(), raise_on_missing_output=False)
         if not alive and not objs:
             return
         if time.time() > deadline:

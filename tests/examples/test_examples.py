@@ -2,38 +2,18 @@
 (FERROKERAS_EXAMPLE_QUICK=1: few samples, one epoch) as a subprocess, and checks that
 it exits 0 and prints its result line."""
 
+import functools
 import os
-import re
 import subprocess
 import sys
 
-from conftest import REPO, SHARED_DATA, shared_data
+from example_runner import EXAMPLES, NUMBER
+from example_runner import result as _result
+from example_runner import run_example as _run_example
 
-EXAMPLES = os.path.join(REPO, "examples")
-NUMBER = r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?"
+from conftest import shared_data
 
-
-def run_example(name, timeout=120):
-    env = dict(os.environ)
-    env["FERROKERAS_EXAMPLE_QUICK"] = "1"
-    env["FERROKERAS_SHARED_DATA"] = SHARED_DATA
-    proc = subprocess.run(
-        [sys.executable, os.path.join(EXAMPLES, name)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=timeout,
-    )
-    out = proc.stdout.decode("utf-8", "replace")
-    assert proc.returncode == 0, "%s exited %d:\n%s" % (name, proc.returncode, out[-4000:])
-    return out
-
-
-def _result(out, pattern):
-    m = re.search(pattern, out, re.M)
-    assert m, "result line %r not found in:\n%s" % (pattern, out[-4000:])
-    return float(m.group(1))
+run_example = functools.partial(_run_example, timeout=120)
 
 
 def test_mnist_cnn():

@@ -6,41 +6,18 @@ variational_autoencoder_deconv, reuters_mlp, pretrained_word_embeddings, conv_ls
 neural_style_transfer, deep_dream, conv_filter_visualization) in their shortened mode (FERROKERAS_EXAMPLE_QUICK=1) as subprocesses, and checks that each exits
 0 and prints its result line (and, where the example states one, its invariant)."""
 
+import functools
 import math
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from example_runner import NUMBER
+from example_runner import result as _result
+from example_runner import run_example as _run_example
 
-from conftest import REPO, SHARED_DATA, shared_data
+from conftest import shared_data
 
-EXAMPLES = os.path.join(REPO, "examples")
-NUMBER = r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?"
-
-
-def run_example(name, timeout=180):
-    env = dict(os.environ)
-    env["FERROKERAS_EXAMPLE_QUICK"] = "1"
-    env["FERROKERAS_SHARED_DATA"] = SHARED_DATA
-    proc = subprocess.run(
-        [sys.executable, os.path.join(EXAMPLES, name)],
-        cwd=REPO,
-        env=env,  # HOME is conftest's empty temporary folder: no Keras cache, no keras.json
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        timeout=timeout,
-    )
-    out = proc.stdout.decode("utf-8", "replace")
-    assert proc.returncode == 0, "%s exited %d:\n%s" % (name, proc.returncode, out[-4000:])
-    return out
-
-
-def _result(out, pattern):
-    m = re.search(pattern, out, re.M)
-    assert m, "result line %r not found in:\n%s" % (pattern, out[-4000:])
-    return float(m.group(1))
+run_example = functools.partial(_run_example, timeout=180)
 
 
 def _accuracy(out, prefix="Test accuracy: "):

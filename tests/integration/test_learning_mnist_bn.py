@@ -2,20 +2,16 @@
 on the first 8000 images, evaluate in the test phase, with the moving statistics, on
 the last 2000): a Dense+BN+relu MLP and a small channels-first conv+BN CNN."""
 
-import gzip
 import time
 
 import numpy as np
 
-from conftest import shared_data
+from conftest import mnist_test_set
 
 
 def _mnist():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return x, y
+    images, labels = mnist_test_set()
+    return images.astype("float32") / 255.0, labels
 
 
 def test_mnist_mlp_with_batchnorm_reaches_95_percent():

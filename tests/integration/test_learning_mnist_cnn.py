@@ -1,21 +1,17 @@
 """Real-data learning test of the convolutional layers: the classic Keras 1 MNIST CNN
 (examples/mnist_cnn.py) on the shared MNIST test set, in both dim orderings."""
 
-import gzip
 import time
 
 import numpy as np
 import pytest
 
-from conftest import shared_data
+from conftest import mnist_test_set
 
 
 def _mnist():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return x, y
+    images, labels = mnist_test_set()
+    return images.astype("float32") / 255.0, labels
 
 
 def _cnn(ordering):

@@ -1,33 +1,17 @@
 """Real-data learning tests of the model API on the shared MNIST test set."""
 
-import gzip
-
 import numpy as np
 
-from conftest import shared_data
+from conftest import keras1_mnist_mlp, mnist_test_set
 
 
 def _mnist():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return x, y
+    images, labels = mnist_test_set()
+    return images.reshape(-1, 784).astype("float32") / 255.0, labels
 
 
 def _mlp():
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
-
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = keras1_mnist_mlp()
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     return model
 

@@ -27,6 +27,11 @@ FAN_CASES = [
 ]
 
 
+# the initializations that draw from numpy's global random state
+RANDOM_INITS = ("uniform", "normal", "lecun_uniform", "glorot_normal", "glorot_uniform", "he_normal",
+                "he_uniform", "orthogonal")  # fmt: skip
+
+
 @pytest.mark.parametrize("shape,ordering,fan_in,fan_out", FAN_CASES)
 def test_get_fans(shape, ordering, fan_in, fan_out):
     fi, fo = initializations.get_fans(shape, dim_ordering=ordering)
@@ -99,16 +104,7 @@ def test_scale_arguments():
 
 
 def test_seed_repeatability():
-    for name in [
-        "uniform",
-        "normal",
-        "lecun_uniform",
-        "glorot_normal",
-        "glorot_uniform",
-        "he_normal",
-        "he_uniform",
-        "orthogonal",
-    ]:
+    for name in RANDOM_INITS:
         init = getattr(initializations, name)
         np.random.seed(42)
         a = _value(init, (7, 9))
@@ -174,19 +170,7 @@ def test_name_is_passed_to_the_variable():
 
 
 def test_get():
-    for name in [
-        "uniform",
-        "normal",
-        "lecun_uniform",
-        "glorot_normal",
-        "glorot_uniform",
-        "he_normal",
-        "he_uniform",
-        "orthogonal",
-        "identity",
-        "zero",
-        "one",
-    ]:
+    for name in RANDOM_INITS + ("identity", "zero", "one"):
         assert initializations.get(name) is getattr(initializations, name)
 
     def custom(shape, name=None):

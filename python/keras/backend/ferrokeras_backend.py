@@ -6,7 +6,9 @@ reverse sweep. Tensors are :class:`Tensor` objects wrapping a node id; they supp
 Python operators so that user lambdas such as ``lambda x, y: x - y`` build graph nodes.
 """
 
+import contextvars
 import numbers
+import threading
 
 import numpy as np
 
@@ -25,7 +27,6 @@ class _Session:
 
 _SESSION = _Session()
 _LEARNING_PHASE_VALUE = None  # set_learning_phase(0|1) makes the phase a Python int
-_MANUAL_VAR_INIT = False
 
 
 def _graph():
@@ -46,9 +47,8 @@ def backend():
 
 
 def manual_variable_initialization(value):
-    """Accepted for compatibility: ferrokeras variables are always initialised at creation."""
-    global _MANUAL_VAR_INIT
-    _MANUAL_VAR_INIT = bool(value)
+    """Accepted for compatibility and ignored: ferrokeras variables are always
+    initialised at creation (there is no session to initialise them later)."""
 
 
 def get_session():
@@ -187,10 +187,6 @@ def _check_session(t):
         raise ValueError("tensor %r belongs to a graph dropped by K.clear_session(); rebuild it" % (t.name,))
 
 
-def _np_dtype(dt):
-    return {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[dt]
-
-
 def _constant_array(value, dtype=None):
     arr = np.asarray(value)
     if dtype is None:
@@ -202,10 +198,27 @@ def _constant_array(value, dtype=None):
             dtype = floatx()
         else:
             raise TypeError("cannot make a tensor from an array of dtype %s" % arr.dtype)
-    return _as_native_array(arr, dtype)
+    return as_engine_array(arr, dtype)
 
 
-def _as_native_array(arr, dtype):
+def as_engine_array(arr, dtype):
+    """An array as the engine takes it: C-contiguous float32, or int32 for an integer
+    ``dtype`` (checked: finite, within int32). An array that already is one is returned
+    without a copy, so data converted once (as ``fit`` does) is not converted again per
+    batch.
+
+    # Arguments
+        arr: a numpy array, or anything ``np.asarray`` takes (numbers, lists).
+        dtype: the dtype of the placeholder it feeds (``'float32'``, ``'int32'``, ...).
+
+    # Returns
+        A numpy array for ``Function.run``.
+
+    # Raises
+        TypeError: for non-numeric data.
+        ValueError: for NaN / infinite values or values outside int32 for an integer
+            ``dtype``.
+    """
     if dtype in ("int32", "int64", "int16", "int8", "uint8", "uint16", "uint32"):
         a = np.asarray(arr)
         if a.dtype.kind == "f":
@@ -239,8 +252,10 @@ def _op(name, inputs, **attrs):
     ins = [_to_tensor(i).node for i in inputs]
     attrs = {k: v for k, v in attrs.items() if v is not None}
     out = Tensor(_graph().op(name, ins, attrs))
-    if _SEED_SCOPES and "seed" in attrs:
-        _SEED_SCOPES[-1].nodes.append(out.node)  # a random node made by a layer call
+    if "seed" in attrs:
+        record = _RANDOM_RECORD.get()
+        if record is not None:
+            record.tensors.append(out)  # a random node made by a layer call
     return out
 
 
@@ -282,7 +297,7 @@ def variable(value, dtype=None, name=None):
     dtype = dtype or floatx()
     if hasattr(value, "tocoo"):
         raise NotImplementedError("variable: sparse matrices are not supported by ferrokeras")
-    arr = _as_native_array(np.asarray(value), dtype)
+    arr = as_engine_array(np.asarray(value), dtype)
     name = name or "variable_%d" % get_uid("variable")
     return Variable(_graph().variable(arr, name), name)
 
@@ -422,7 +437,7 @@ def batch_get_value(xs):
 def set_value(x, value):
     """Writes a variable; the shape must match."""
     _check_variable(x, "set_value")
-    arr = _as_native_array(np.asarray(value), x.dtype)
+    arr = as_engine_array(np.asarray(value), x.dtype)
     x._session.graph.set_value(x.node, arr)
 
 
@@ -506,7 +521,7 @@ def batch_dot(x, y, axes=None):
             raise NotImplementedError("batch_dot: only 2-D and 3-D operands are supported")
         ta = axes[0] != x.ndim - 1
         tb = axes[1] == y.ndim - 1
-        out = _op("batch_matmul", [x, y], transpose_a=ta, transpose_b=tb)
+        out = batch_matmul(x, y, transpose_a=ta, transpose_b=tb)
     if out.ndim == 1:
         out = expand_dims(out, 1)
     return out
@@ -704,13 +719,24 @@ def normalize_batch_in_training(x, gamma, beta, reduction_axes, epsilon=1e-3):
     return normed, reshape(m, flat), reshape(v, flat)
 
 
-def _batch_norm_in_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=1e-3):
-    """BatchNormalization mode 0: returns ``(normed, batch_mean, batch_var)``. The
-    normalisation is one node: batch statistics in the training phase, the moving ones
-    in the test phase (what ``in_train_phase(normed, normed_running)`` computes, without
-    evaluating both branches). The batch statistics, for the moving-average updates,
-    are one ``batch_moments`` node that the normalisation reads in the training phase
-    (one pass over x for both) and that skips its pass in the test phase."""
+def batch_normalization_in_train_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=1e-3):
+    """BatchNormalization mode 0 as one normalisation node: batch statistics in the
+    training phase, the moving ones in the test phase (what
+    ``in_train_phase(normed, normed_running)`` computes, without evaluating both
+    branches). The batch statistics, for the moving-average updates, are one
+    ``batch_moments`` node that the normalisation reads in the training phase (one
+    pass over x for both) and that skips its pass in the test phase.
+
+    # Arguments
+        x: a float tensor.
+        gamma, beta: scale and offset vectors along ``axis``.
+        moving_mean, moving_var: the moving statistics (vectors along ``axis``).
+        axis: the feature axis of ``x`` (statistics are taken over every other axis).
+        epsilon: added to the variance.
+
+    # Returns
+        ``(normed, batch_mean, batch_var)``: the biased batch variance.
+    """
     x = _float(x)
     axis = int(axis) % x.ndim
     ins = [x, _float(gamma), _float(beta)]
@@ -736,14 +762,6 @@ def _batch_norm_in_phase(x, gamma, beta, moving_mean, moving_var, axis, epsilon=
     )
     out._uses_learning_phase = True
     return out, both[0], both[1]
-
-
-def _batch_moments(x, axis):
-    """Per-feature batch mean and biased variance along ``axis`` (vectors)."""
-    x = _float(x)
-    axis = int(axis) % x.ndim
-    both = _op("batch_moments", [x], axis=axis, stat="both")
-    return both[0], both[1]
 
 
 def batch_normalization(x, mean, var, beta, gamma, epsilon=1e-3):
@@ -951,7 +969,24 @@ def _getitem(x, key):
 
 
 class Function:
-    """A compiled native Program: called with a list of arrays, returns a list of arrays."""
+    """A compiled native Program: called with a list of arrays, returns a list of arrays.
+
+    ``f(inputs)`` checks and converts every input (Keras 1's ``K.function`` call).
+
+    ``f.run(arrays, row_offset=0)`` runs the compiled program on prepared arrays,
+    without those checks: the training loops convert their data once
+    (``as_engine_array``) and call ``run`` per batch.
+        arrays: one array per input, each what ``as_engine_array`` returns for that
+            input's dtype (``f.input_dtypes``), all with the same number of rows; a
+            wrong count, dtype or shape is a ValueError from the engine.
+        row_offset: the arrays are rows ``row_offset ..`` of a larger batch: random ops
+            (dropout, Gaussian noise) draw the noise of those rows of the larger batch,
+            for this call only (a data-parallel shard draws what the whole batch would
+            have drawn for its rows).
+        Returns the list of output arrays.
+    ``run`` is the native program itself, so a training step costs no Python frame
+    beyond the engine call.
+    """
 
     def __init__(self, inputs, outputs, updates=None, name=None, inference=False):
         self.inputs = list(inputs)
@@ -975,7 +1010,7 @@ class Function:
                 assigns.append((var_.node, new.node))
             else:
                 raise TypeError("function: an update must be a (variable, new_value) pair, got %r" % (u,))
-        self._dtypes = [t.dtype for t in self.inputs]
+        self.input_dtypes = [t.dtype for t in self.inputs]
         self._program = _graph().compile(
             [t.node for t in self.inputs],
             [t.node for t in self.outputs],
@@ -983,6 +1018,7 @@ class Function:
             fused,
             inference=bool(inference),
         )
+        self.run = self._program
 
     def __call__(self, inputs):
         if not isinstance(inputs, (list, tuple)):
@@ -993,10 +1029,15 @@ class Function:
                 % (len(self.inputs), ", ".join(t.name for t in self.inputs), len(inputs))
             )
         arrays = [
-            _as_native_array(a.toarray() if _is_scipy_sparse(a) else a, dt)
-            for a, dt in zip(inputs, self._dtypes)
+            as_engine_array(a.toarray() if _is_scipy_sparse(a) else a, dt)
+            for a, dt in zip(inputs, self.input_dtypes)
         ]
         return self._program(arrays)
+
+    def op_names(self):
+        """The engine op of every node the compiled program runs, in execution order
+        (after fusion): what a test or a profile checks a layer compiles to."""
+        return self._program.op_names()
 
 
 class FusedUpdate:
@@ -1022,7 +1063,13 @@ def function(inputs, outputs, updates=None, inference=False, **kwargs):
 def gradients(loss, variables):
     """Gradient tensors of the scalar ``loss`` with respect to each variable. A single
     tensor instead of a list gives a single gradient (as Theano's ``grad`` did, which
-    Keras 1 scripts such as the style-transfer and deep-dream examples rely on)."""
+    Keras 1 scripts such as the style-transfer and deep-dream examples rely on).
+
+    Inside ``with given_gradients(loss, ...)`` (this thread only) the gradients of that
+    loss are the given tensors instead."""
+    given = _GIVEN_GRADIENTS.__dict__.get("top")
+    if given is not None:
+        return given.lookup(loss, variables)
     loss = _to_tensor(loss)
     if isinstance(variables, Tensor):
         return gradients(loss, [variables])[0]
@@ -1030,10 +1077,252 @@ def gradients(loss, variables):
     return [Tensor(n) for n in _graph().gradients(loss.node, ids)]
 
 
+_GIVEN_GRADIENTS = threading.local()
+
+
+class given_gradients:
+    """A context in which ``gradients(loss, variables)`` returns given tensors.
+
+    Keras 1 optimizers (built-in or user-defined) build their update from
+    ``K.gradients(loss, params)``; inside this context that call is answered with
+    ``grads`` instead, so the same ``optimizer.get_updates`` builds an update that
+    applies gradients computed elsewhere (``Model._make_apply_function``: the averaged
+    gradient of a data-parallel step). The context is per thread: another thread
+    building a graph at the same time sees the ordinary ``gradients``.
+
+    # Arguments
+        loss: the loss tensor whose gradients are given.
+        grads: ``[(variable, gradient tensor), ...]``.
+
+    # Raises
+        ValueError (from ``gradients`` inside the context): for another loss, or a
+            variable without a given gradient.
+    """
+
+    def __init__(self, loss, grads):
+        self.loss = loss
+        self.by_variable = {id(v): g for v, g in grads}
+
+    def lookup(self, loss, variables):
+        if loss is not self.loss:
+            raise ValueError("gradients: inside given_gradients only the given loss's gradients exist")
+        if isinstance(variables, Tensor):
+            return self.lookup(loss, [variables])[0]
+        missing = [v for v in variables if id(v) not in self.by_variable]
+        if missing:
+            raise ValueError(
+                "gradients: no gradient was given for %s"
+                % ", ".join(getattr(v, "name", repr(v)) for v in missing)
+            )
+        return [self.by_variable[id(v)] for v in variables]
+
+    def __enter__(self):
+        self._outer = _GIVEN_GRADIENTS.__dict__.get("top")
+        _GIVEN_GRADIENTS.top = self
+        return self
+
+    def __exit__(self, *exc):
+        _GIVEN_GRADIENTS.top = self._outer
+        return False
+
+
 def stop_gradient(variables):
     if isinstance(variables, (list, tuple)):
         return [_unary("stop_gradient", v) for v in variables]
     return _op("stop_gradient", [variables])
+
+
+# ---------------------------------------------------------------------------------------
+# Engine ops beyond Keras 1's backend: what the layers, optimizers and training loops use
+# instead of reaching into the graph (see ARCHITECTURE.md, "The backend door").
+
+
+def is_variable(x):
+    """True when ``x`` is a variable of the graph's store (``K.variable``, a layer
+    weight); False for any other tensor or value."""
+    return isinstance(x, Tensor) and x._session.graph.is_variable(x.node)
+
+
+def identity(x):
+    """A new graph node with the value of ``x`` (float32 ``identity``, with a gradient;
+    a same-dtype ``cast`` for int32 / bool tensors)."""
+    x = _to_tensor(x)
+    if x.dtype != "float32":
+        return _op("cast", [x], dtype=x.dtype)
+    return _op("identity", [x])
+
+
+def bias_add(x, bias, axis=None):
+    """``x + bias`` with ``bias`` a vector along one axis of ``x``, as one engine node
+    (into which the executor folds a following relu / tanh / sigmoid and, where the
+    producer allows, the producer itself: matmul, convolution).
+
+    # Arguments
+        x: a float tensor.
+        bias: a vector whose length is ``x``'s size along ``axis``.
+        axis: the axis of ``x`` the bias runs along (None: the last).
+
+    # Returns
+        A tensor of ``x``'s shape.
+    """
+    return _op("bias_add", [_float(x), _float(bias)], axis=None if axis is None else int(axis))
+
+
+def batch_matmul(x, y, transpose_a=False, transpose_b=False):
+    """Batched matrix product of two 3-D tensors: ``out[i] = op(x[i]) . op(y[i])``.
+
+    # Arguments
+        x: (batch, n, k) tensor ((batch, k, n) with ``transpose_a``).
+        y: (batch, k, m) tensor ((batch, m, k) with ``transpose_b``).
+        transpose_a, transpose_b: multiply by the transpose of each ``x[i]`` /
+            ``y[i]`` (no transposed copy is made).
+
+    # Returns
+        A (batch, n, m) tensor.
+    """
+    return _op(
+        "batch_matmul", [_float(x), _float(y)], transpose_a=bool(transpose_a), transpose_b=bool(transpose_b)
+    )
+
+
+def flat_concat(tensors):
+    """Every tensor of ``tensors`` flattened and concatenated into one float32 vector,
+    in order (the flat gradient of a data-parallel step). A variable in the list is read
+    through an ``identity`` node (the op reads computed values)."""
+    return _op("concat_flat", [identity(t) if is_variable(t) else _float(t) for t in tensors])
+
+
+def flat_slice(flat, offset, shape):
+    """The elements ``offset .. offset + prod(shape)`` of the vector ``flat``, reshaped to
+    ``shape`` (the inverse of ``flat_concat`` for one of its tensors)."""
+    return _op("slice_flat", [flat], offset=int(offset), shape=[int(d) for d in shape])
+
+
+_RNN_CELLS = {"simple_rnn": "simple_rnn_sequence", "gru": "gru_sequence", "lstm": "lstm_sequence"}
+
+
+def rnn_sequence(
+    cell,
+    x,
+    W,
+    U,
+    b,
+    states,
+    recurrent_mask=None,
+    mask=None,
+    go_backwards=False,
+    activation="tanh",
+    inner_activation=None,
+    return_state=False,
+):
+    """A whole recurrent sequence as one fused engine op (forward and BPTT), the cells of
+    Keras 1's SimpleRNN, GRU and LSTM.
+
+    # Arguments
+        cell: ``'simple_rnn'``, ``'gru'`` or ``'lstm'`` (G = 1, 3 or 4 gate blocks, in
+            Keras 1's order: GRU z, r, h; LSTM i, f, c, o).
+        x: (batch, timesteps, input_dim) input.
+        W: (input_dim, G * units) input weights, gate blocks side by side.
+        U: (units, G * units) recurrent weights.
+        b: (G * units,) bias.
+        states: initial states, each (batch, units): ``[h0]`` (``[h0, c0]`` for LSTM).
+        recurrent_mask: optional (batch, G * units) Keras 1 ``dropout_U`` mask; column
+            block g multiplies h_{t-1} before its product with gate g's U at every step.
+        mask: optional (batch, timesteps) mask, nonzero for real steps; masked steps
+            carry the states forward.
+        go_backwards: process the sequence in reverse.
+        activation: the output activation's name.
+        inner_activation: the gates' activation's name (GRU and LSTM; None: the op's
+            default ``'hard_sigmoid'``). The names the op knows are tanh, sigmoid,
+            hard_sigmoid, relu, linear, softsign, softplus and elu.
+        return_state: LSTM only: one more step at the end holding the final cell state.
+
+    # Returns
+        (batch, timesteps, units): the hidden state after each processed step, in
+        processing order ((batch, timesteps + 1, units) with ``return_state``).
+
+    # Raises
+        ValueError: for an unknown cell, or an activation the op lacks.
+    """
+    if cell not in _RNN_CELLS:
+        raise ValueError("rnn_sequence: unknown cell %r (expected one of %s)" % (cell, sorted(_RNN_CELLS)))
+    inputs = [x, W, U, b] + list(states)
+    if recurrent_mask is not None:
+        inputs.append(recurrent_mask)
+    if mask is not None:
+        inputs.append(mask)
+    attrs = {"go_backwards": bool(go_backwards), "activation": activation}
+    if inner_activation is not None:
+        attrs["inner_activation"] = inner_activation
+    if recurrent_mask is not None:
+        attrs["recurrent_dropout"] = True
+    if return_state:
+        attrs["return_state"] = True
+    return _op(_RNN_CELLS[cell], inputs, **attrs)
+
+
+def fused_optimizer_update(
+    kind,
+    params,
+    grads,
+    slots,
+    hyper,
+    epsilon,
+    clipnorm=None,
+    clipvalue=None,
+    constraints=None,
+    nesterov=False,
+    schedule_decay=0.004,
+):
+    """One optimizer step of every parameter as a single in-place engine update, for
+    ``function(updates=...)``: gradient clipping, Keras 1's update equations and the
+    built-in constraints, computed by the engine (``rust/ferrokeras/src/optim``).
+
+    # Arguments
+        kind: ``'sgd'``, ``'rmsprop'``, ``'adagrad'``, ``'adadelta'``, ``'adam'``,
+            ``'adamax'`` or ``'nadam'``.
+        params: the variables to update.
+        grads: one gradient tensor per parameter (a variable is read through an
+            ``identity`` node).
+        slots: the optimizer's state variables, ``slots[j][i]`` the j-th slot of
+            parameter i (``[moments]`` for SGD, ``[m, v]`` for Adam, ...).
+        hyper: ``{name: scalar variable or None}`` for ``lr``, ``iterations`` (both
+            required), ``decay``, ``momentum``, ``rho``, ``beta_1``, ``beta_2``,
+            ``m_schedule``; read at every step, so ``set_value`` changes training.
+        epsilon: the fuzz factor.
+        clipnorm, clipvalue: Keras 1's clipping (None: none); the norm is global over
+            ``grads``.
+        constraints: one entry per parameter, None or a constraint's ``native_spec()``.
+        nesterov: SGD's Nesterov momentum.
+        schedule_decay: Nadam's momentum schedule decay.
+
+    # Returns
+        A ``FusedUpdate``.
+
+    # Raises
+        ValueError: for an unknown kind, a missing hyper-parameter or mismatched shapes.
+    """
+    grads = [identity(g) if is_variable(g) else _to_tensor(g) for g in grads]
+    native = _graph().optimizer_update(
+        kind,
+        [p.node for p in params],
+        [g.node for g in grads],
+        [[v.node for v in kind_slots] for kind_slots in slots],
+        {k: (None if v is None else v.node) for k, v in hyper.items()},
+        float(epsilon),
+        clipnorm,
+        clipvalue,
+        constraints,
+        nesterov=bool(nesterov),
+        schedule_decay=float(schedule_decay),
+    )
+    return FusedUpdate(native)
+
+
+def num_threads():
+    """The number of threads the engine's kernels run on (``RAYON_NUM_THREADS`` when set
+    before the first op runs, else one per core)."""
+    return int(_native.num_threads())
 
 
 # ---------------------------------------------------------------------------------------
@@ -1072,22 +1361,7 @@ def in_train_phase(x, alt):
 
 
 def in_test_phase(x, alt):
-    lp = learning_phase()
-    if isinstance(lp, int):
-        return x if lp == 0 else alt
-    out = switch(lp, alt, x)
-    out._uses_learning_phase = True
-    return out
-
-
-def _not_here(name, issue):
-    def fn(*args, **kwargs):
-        raise NotImplementedError(
-            "K.%s is not implemented yet in ferrokeras (it comes with the %s)" % (name, issue)
-        )
-
-    fn.__name__ = name
-    return fn
+    return in_train_phase(alt, x)
 
 
 def _static_length(x, axis, fn):
@@ -1183,8 +1457,10 @@ def foldr(fn, elems, initializer=None, name=None):
     return acc
 
 
-def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):
-    """(before, after) padding of one spatial axis for a Keras 1 border_mode."""
+def conv_padding(length, k, stride, border_mode, dilation=1, what="conv2d"):
+    """(before, after) padding of one spatial axis of ``length`` for a kernel or pool of
+    size ``k`` under a Keras 1 ``border_mode``, as the convolutions and poolings here pad
+    ('same' as TensorFlow: the odd unit after). ``what`` names the caller in errors."""
     span = dilation * (k - 1) + 1
     if border_mode == "valid":
         return 0, 0
@@ -1202,6 +1478,25 @@ def _conv_pads(length, k, stride, border_mode, dilation=1, what="conv2d"):
             total = _builtins.max((out - 1) * stride + span - length, 0)
         return total // 2, total - total // 2
     raise ValueError("Invalid border mode: " + str(border_mode))
+
+
+def _spatial_pads(sizes, window, strides, border_mode, dilation=None, what="conv2d"):
+    """``conv_padding`` of every spatial axis, flattened [before_0, after_0, before_1, ...]."""
+    dilation = dilation or (1,) * len(sizes)
+    pads = []
+    for length, k, stride, d in zip(sizes, window, strides, dilation):
+        pads += conv_padding(length, k, stride, border_mode, d, what)
+    return pads
+
+
+def _spatial_axes(shape, ordering):
+    """The spatial sizes of an input shape (channels at 1 for 'th', last for 'tf')."""
+    return tuple(shape[2:]) if ordering == "th" else tuple(shape[1:-1])
+
+
+def _kernel_window(kernel_shape, ordering):
+    """The spatial sizes of a kernel: ('th') (out, in, *window), ('tf') (*window, in, out)."""
+    return tuple(kernel_shape[2:]) if ordering == "th" else tuple(kernel_shape[:-2])
 
 
 def _pair(v, name):
@@ -1237,20 +1532,13 @@ def conv2d(
     ks = int_shape(kernel)
     if len(xs) != 4 or len(ks) != 4:
         raise ValueError("conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks))
-    if ordering == "th":
-        h, w = xs[2], xs[3]
-        kh, kw = ks[2], ks[3]
-    else:
-        h, w = xs[1], xs[2]
-        kh, kw = ks[0], ks[1]
-    pt, pb = _conv_pads(h, kh, strides[0], border_mode, dil[0])
-    pl, pr = _conv_pads(w, kw, strides[1], border_mode, dil[1])
+    window = _kernel_window(ks, ordering)
     return _op(
         "conv2d",
         [x, kernel],
         layout="nchw" if ordering == "th" else "nhwc",
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, dil),
         dilation=list(dil),
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
@@ -1273,27 +1561,32 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
     """2-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="nhwc"``), no permutes."""
+    return _pool(
+        2, x, _pair(pool_size, "pool_size"), _pair(strides, "strides"), border_mode, dim_ordering, pool_mode
+    )
+
+
+def _pool(nd, x, pool_size, strides, border_mode, dim_ordering, pool_mode):
+    """``pool2d`` (nd=2) and ``pool3d`` (nd=3): the engine's ``maxpool<nd>d`` or
+    ``avgpool<nd>d`` node."""
     ordering = _ordering(dim_ordering)
     if pool_mode not in ("max", "avg"):
         raise ValueError("Invalid pooling mode: " + str(pool_mode))
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode: " + str(border_mode))
     x = _float(x)
-    pool_size = _pair(pool_size, "pool_size")
-    strides = _pair(strides, "strides")
     xs = int_shape(x)
-    if len(xs) != 4:
-        raise ValueError("pool2d expects a 4-D input, got shape %s" % (xs,))
-    h, w = (xs[1], xs[2]) if ordering == "tf" else (xs[2], xs[3])
-    pt, pb = _conv_pads(h, pool_size[0], strides[0], border_mode, what="pool2d")
-    pl, pr = _conv_pads(w, pool_size[1], strides[1], border_mode, what="pool2d")
+    if len(xs) != nd + 2:
+        raise ValueError("pool%dd expects a %d-D input, got shape %s" % (nd, nd + 2, xs))
+    pads = _spatial_pads(_spatial_axes(xs, ordering), pool_size, strides, border_mode, what="pool%dd" % nd)
+    layout = {2: "hw", 3: "dhw"}[nd]
     return _op(
-        "maxpool2d" if pool_mode == "max" else "avgpool2d",
+        "%spool%dd" % (pool_mode, nd),
         [x],
         pool=list(pool_size),
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
-        layout="nhwc" if ordering == "tf" else "nchw",
+        pads=pads,
+        layout="n" + layout + "c" if ordering == "tf" else "nc" + layout,
     )
 
 
@@ -1316,7 +1609,8 @@ def deconv2d(
     the full 4-tuple in ``dim_ordering``; its batch entry may be None (the batch of
     ``x`` is used) and its rows/cols must be known. 'same' pads as TensorFlow does
     (the extra row/column of an even total at the bottom/right). One engine
-    ``conv2d_transpose`` node (plus layout permutes for 'tf')."""
+    ``conv2d_transpose`` node in either ordering: 'tf' runs the channels-last kernel
+    (``layout="nhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same", "full"):
         raise ValueError("Invalid border mode for deconv2d: " + str(border_mode))
@@ -1352,22 +1646,17 @@ def deconv2d(
         raise ValueError(
             "deconv2d: input %s has %s channels but the kernel %s expects %s" % (xs, in_c, ks, stack)
         )
-    pt, pb = _conv_pads(int(oh), kh, strides[0], border_mode, what="deconv2d")
-    pl, pr = _conv_pads(int(ow), kw, strides[1], border_mode, what="deconv2d")
-    if ordering == "tf":
-        x = permute_dimensions(x, (0, 3, 1, 2))
-    out = _op(
+    out_hw = [int(oh), int(ow)]
+    return _op(
         "conv2d_transpose",
         [x, kernel],
-        out_hw=[int(oh), int(ow)],
+        layout="nchw" if ordering == "th" else "nhwc",
+        out_hw=out_hw,
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(out_hw, (kh, kw), strides, border_mode, what="deconv2d"),
         kernel_layout="oihw" if ordering == "th" else "hwio",
         flip=ordering == "th",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
 
 
 def atrous_conv2d(
@@ -1394,8 +1683,9 @@ def separable_conv2d(
     stack, depth_multiplier) and pointwise (1, 1, stack * depth_multiplier, nb_filter);
     'th' depthwise (depth_multiplier, stack, rows, cols) and pointwise (nb_filter,
     stack * depth_multiplier, 1, 1). ``strides`` apply to the depthwise step; 'same'
-    pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``
-    (plus layout permutes for 'tf')."""
+    pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``,
+    both channels-last in 'tf' (``layout="nhwc"``; the 1x1 is one gemm over the rows),
+    no permutes."""
     ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode for separable_conv2d: " + str(border_mode))
@@ -1410,26 +1700,21 @@ def separable_conv2d(
         raise ValueError(
             "separable_conv2d expects a 4-D input and 4-D kernels, got shapes %s, %s and %s" % (xs, ds, ps)
         )
-    if ordering == "th":
-        h, w = xs[2], xs[3]
-        kh, kw = ds[2], ds[3]
-    else:
-        h, w = xs[1], xs[2]
-        kh, kw = ds[0], ds[1]
-        x = permute_dimensions(x, (0, 3, 1, 2))
-    pt, pb = _conv_pads(h, kh, strides[0], border_mode, what="separable_conv2d")
-    pl, pr = _conv_pads(w, kw, strides[1], border_mode, what="separable_conv2d")
+    layout = "nchw" if ordering == "th" else "nhwc"
+    window = _kernel_window(ds, ordering)
     y = _op(
         "depthwise_conv2d",
         [x, depthwise_kernel],
+        layout=layout,
         strides=list(strides),
-        pads=[pt, pb, pl, pr],
+        pads=_spatial_pads(
+            _spatial_axes(xs, ordering), window, strides, border_mode, what="separable_conv2d"
+        ),
         kernel_layout="mchw" if ordering == "th" else "hwcm",
     )
-    out = _op("conv2d", [y, pointwise_kernel], kernel_layout="oihw" if ordering == "th" else "hwio")
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 1))
-    return out
+    return _op(
+        "conv2d", [y, pointwise_kernel], layout=layout, kernel_layout="oihw" if ordering == "th" else "hwio"
+    )
 
 
 def _triple(v, name):
@@ -1453,7 +1738,8 @@ def conv3d(
     """3-D convolution. 'th': x (N, C, D, H, W), kernel (nb_filter, stack, k1, k2, k3),
     a true convolution (kernel flipped, as Keras 1 on Theano); 'tf': x (N, D, H, W, C),
     kernel (k1, k2, k3, stack, nb_filter), a cross-correlation (as Keras 1 on
-    TensorFlow). One engine node (plus layout permutes for 'tf')."""
+    TensorFlow). One engine node in either ordering: 'tf' runs the channels-last kernel
+    (``layout="ndhwc"``), no permutes."""
     ordering = _ordering(dim_ordering)
     x = _float(x)
     kernel = _float(kernel)
@@ -1462,53 +1748,30 @@ def conv3d(
     ks = int_shape(kernel)
     if len(xs) != 5 or len(ks) != 5:
         raise ValueError("conv3d expects a 5-D input and a 5-D kernel, got shapes %s and %s" % (xs, ks))
-    if ordering == "th":
-        sp, kd = xs[2:5], ks[2:5]
-    else:
-        sp, kd = xs[1:4], ks[0:3]
-        x = permute_dimensions(x, (0, 4, 1, 2, 3))
-    pads = []
-    for length, k, st in zip(sp, kd, strides):
-        pads += list(_conv_pads(length, k, st, border_mode, what="conv3d"))
-    out = _op(
+    window = _kernel_window(ks, ordering)
+    return _op(
         "conv3d",
         [x, kernel],
+        layout="ncdhw" if ordering == "th" else "ndhwc",
         strides=list(strides),
-        pads=pads,
+        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, what="conv3d"),
         kernel_layout="oidhw" if ordering == "th" else "dhwio",
         flip=ordering == "th",
     )
-    if ordering == "tf":
-        out = permute_dimensions(out, (0, 2, 3, 4, 1))
-    return out
 
 
 def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
     """3-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="ndhwc"``), no permutes."""
-    ordering = _ordering(dim_ordering)
-    if pool_mode not in ("max", "avg"):
-        raise ValueError("Invalid pooling mode: " + str(pool_mode))
-    if border_mode not in ("valid", "same"):
-        raise ValueError("Invalid border mode: " + str(border_mode))
-    x = _float(x)
-    pool_size = _triple(pool_size, "pool_size")
-    strides = _triple(strides, "strides")
-    xs = int_shape(x)
-    if len(xs) != 5:
-        raise ValueError("pool3d expects a 5-D input, got shape %s" % (xs,))
-    sp = xs[1:4] if ordering == "tf" else xs[2:5]
-    pads = []
-    for length, p, st in zip(sp, pool_size, strides):
-        pads += list(_conv_pads(length, p, st, border_mode, what="pool3d"))
-    return _op(
-        "maxpool3d" if pool_mode == "max" else "avgpool3d",
-        [x],
-        pool=list(pool_size),
-        strides=list(strides),
-        pads=pads,
-        layout="ndhwc" if ordering == "tf" else "ncdhw",
+    return _pool(
+        3,
+        x,
+        _triple(pool_size, "pool_size"),
+        _triple(strides, "strides"),
+        border_mode,
+        dim_ordering,
+        pool_mode,
     )
 
 
@@ -1594,56 +1857,110 @@ def binary_crossentropy(output, target, from_logits=False):
     )
 
 
-# Seeds of the random nodes each layer call creates. `Node.create_node` opens a scope
-# around `layer.call`; every seed drawn inside it is kept on the layer, by node index
-# (`layer._node_seeds[node_index] = [seed, ...]`, in draw order), and so are the random
-# nodes made (`layer._node_random[node_index] = [graph node, ...]`, in creation order).
-# keras.distributed sends the seeds to the workers, which rebuild the model under a plan
-# (`_SEED_PLAN`: {layer name: {node index: [seed, ...]}}) so that their random nodes take
-# the driver's seeds, and carries the nodes' call counters between driver and workers.
-_SEED_SCOPES = []
-_SEED_PLAN = None
+# Seeds of the random nodes each layer call creates. `Node.create_node` opens a
+# `random_scope` around `layer.call`: every seed drawn inside it, and every random node
+# made, is recorded in the scope's `RandomRecord`, which the caller keeps. A `SeedPlan`
+# (keras.distributed's replicas rebuild the driver's model under one) makes those draws
+# take given seeds instead, so that a rebuilt model's random nodes draw the driver's
+# noise. Both are context variables: a thread building a graph sees only its own.
+_RANDOM_RECORD = contextvars.ContextVar("keras_random_record", default=None)
+_SEED_PLAN = contextvars.ContextVar("keras_seed_plan", default=None)
 
 
-class _SeedScope:
-    """Context of one layer call (see `_SEED_SCOPES`)."""
+class SeedPlan:
+    """The seeds the random nodes of layer calls take, by layer name and node index.
 
-    def __init__(self, layer, node_index):
-        self.layer = layer
-        self.node_index = node_index
-        self.drawn = []
-        self.nodes = []
-        plan = None if _SEED_PLAN is None else _SEED_PLAN.get(layer.name, {}).get(node_index)
-        self.planned = list(plan or [])
+    Used as a context (``with K.SeedPlan(plan): model = model_from_config(...)``):
+    inside it, the k-th seed a layer's call number ``node_index`` draws is
+    ``plan[layer name][node_index][k]`` where the plan has one, whatever ``seed`` the
+    layer asked for.
+
+    # Arguments
+        seeds: ``{layer name: {node index: [seed, ...]}}``, as recorded by
+            ``random_scope`` (``RandomRecord.seeds``) on another model of the same
+            config.
+    """
+
+    def __init__(self, seeds):
+        self.seeds = {
+            name: {int(i): [int(v) for v in s] for i, s in by_node.items()} for name, by_node in seeds.items()
+        }
+
+    def seeds_for(self, layer_name, node_index):
+        """The planned seeds of one layer call (empty: none planned)."""
+        return self.seeds.get(layer_name, {}).get(int(node_index), [])
 
     def __enter__(self):
-        _SEED_SCOPES.append(self)
+        self._token = _SEED_PLAN.set(self)
         return self
 
     def __exit__(self, *exc):
-        _SEED_SCOPES.pop()
-        if exc[0] is None:
-            if self.drawn:
-                self.layer.__dict__.setdefault("_node_seeds", {})[self.node_index] = self.drawn
-            if self.nodes:
-                self.layer.__dict__.setdefault("_node_random", {})[self.node_index] = self.nodes
+        _SEED_PLAN.reset(self._token)
         return False
 
 
-def _seed_scope(layer, node_index):
-    return _SeedScope(layer, node_index)
+class RandomRecord:
+    """What one layer call drew (see ``random_scope``): ``seeds``, the seed of each
+    random node in draw order, and ``tensors``, the random nodes in creation order."""
+
+    def __init__(self, planned):
+        self.planned = list(planned)
+        self.seeds = []
+        self.tensors = []
+
+
+class random_scope:
+    """A context recording the random nodes made inside it, for one layer call.
+
+    ``with K.random_scope(layer.name, node_index) as record:`` around a layer call
+    yields a ``RandomRecord``; under a ``SeedPlan`` the draws take the plan's seeds for
+    that call. Scopes nest: the innermost one records.
+
+    # Arguments
+        layer_name: the called layer's name.
+        node_index: the index of the call (the layer's inbound node it makes).
+    """
+
+    def __init__(self, layer_name, node_index):
+        plan = _SEED_PLAN.get()
+        self.record = RandomRecord(plan.seeds_for(layer_name, node_index) if plan is not None else [])
+
+    def __enter__(self):
+        self._token = _RANDOM_RECORD.set(self.record)
+        return self.record
+
+    def __exit__(self, *exc):
+        _RANDOM_RECORD.reset(self._token)
+        return False
+
+
+def get_random_counter(x):
+    """The call counter of random node ``x``'s stream (how many times the programs
+    containing it have run): with the seed it fixes the noise of the next call.
+
+    # Arguments
+        x: a tensor made by a random op (``RandomRecord.tensors``).
+    """
+    return int(x._session.graph.random_counter(x.node))
+
+
+def set_random_counter(x, counter):
+    """Moves random node ``x``'s stream to ``counter`` (from ``get_random_counter`` of
+    the same node of another model of the same config): its next call draws what that
+    node's would."""
+    x._session.graph.set_random_counter(x.node, int(counter))
 
 
 def _seed(seed):
-    scope = _SEED_SCOPES[-1] if _SEED_SCOPES else None
-    if scope is not None and len(scope.planned) > len(scope.drawn):
-        s = int(scope.planned[len(scope.drawn)])
+    record = _RANDOM_RECORD.get()
+    if record is not None and len(record.planned) > len(record.seeds):
+        s = int(record.planned[len(record.seeds)])
     elif seed is None:
         s = int(np.random.randint(10e6))
     else:
         s = int(seed)
-    if scope is not None:
-        scope.drawn.append(s)
+    if record is not None:
+        record.seeds.append(s)
     return s
 
 
@@ -1664,8 +1981,21 @@ def dropout(x, level, noise_shape=None, seed=None):
     )
 
 
-def _dropout_in_phase(x, level, noise_shape=None, seed=None):
-    """Dropout gated by the learning phase inside one node (what the Dropout layer uses)."""
+def dropout_in_train_phase(x, level, noise_shape=None, seed=None):
+    """Inverted dropout in the training phase, the identity in the test phase, as ONE
+    node (what ``in_train_phase(dropout(x, ...), x)`` computes, without building both
+    branches): the Dropout layer and recurrent dropout masks.
+
+    # Arguments
+        x: a float tensor.
+        level: the fraction of entries to drop, in [0, 1).
+        noise_shape: the shape of the binary mask (None entries: x's size; 1 entries
+            share one decision along that axis), None for x's shape.
+        seed: the seed of the node's random stream (None: drawn from ``np.random``).
+
+    # Returns
+        A tensor of x's shape (x itself when the learning phase is set to 0).
+    """
     lp = learning_phase()
     if isinstance(lp, int):
         return dropout(x, level, noise_shape, seed) if lp else x
@@ -1680,9 +2010,7 @@ def _dropout_in_phase(x, level, noise_shape=None, seed=None):
     return out
 
 
-def _noise_in_phase(op, x, seed=None, **attrs):
-    """``gaussian_noise`` / ``gaussian_dropout`` gated by the learning phase inside one
-    node (what the GaussianNoise and GaussianDropout layers use)."""
+def _noise_in_train_phase(op, x, seed, **attrs):
     lp = learning_phase()
     if isinstance(lp, int):
         if not lp:
@@ -1691,6 +2019,31 @@ def _noise_in_phase(op, x, seed=None, **attrs):
     out = _op(op, [_float(x), lp], seed=_seed(seed), **attrs)
     out._uses_learning_phase = True
     return out
+
+
+def gaussian_noise_in_train_phase(x, sigma, seed=None):
+    """``x`` plus zero-centred Gaussian noise of standard deviation ``sigma`` in the
+    training phase, ``x`` in the test phase, as one node (the GaussianNoise layer).
+
+    # Arguments
+        x: a float tensor.
+        sigma: the noise's standard deviation.
+        seed: the seed of the node's random stream (None: drawn from ``np.random``).
+    """
+    return _noise_in_train_phase("gaussian_noise", x, seed, sigma=float(sigma))
+
+
+def gaussian_dropout_in_train_phase(x, p, seed=None):
+    """``x`` times Gaussian noise of mean 1 and standard deviation
+    ``sqrt(p / (1 - p))`` in the training phase, ``x`` in the test phase, as one node
+    (the GaussianDropout layer).
+
+    # Arguments
+        x: a float tensor.
+        p: the drop probability the noise stands for, in (0, 1).
+        seed: the seed of the node's random stream (None: drawn from ``np.random``).
+    """
+    return _noise_in_train_phase("gaussian_dropout", x, seed, p=float(p))
 
 
 def l2_normalize(x, axis):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import backend as K
 from ._files import load_pickle
 
 
@@ -18,3 +19,12 @@ def load_batch(fpath, label_key="labels"):
     labels = d[label_key]
     data = data.reshape(data.shape[0], 3, 32, 32)
     return data, labels
+
+
+def as_loaded(X, y):
+    """The images and labels as `load_data` returns them: the labels a column, the images
+    channels-last under the 'tf' image ordering."""
+    y = np.reshape(y, (len(y), 1))
+    if K.image_dim_ordering() == "tf":
+        X = X.transpose(0, 2, 3, 1)
+    return X, y

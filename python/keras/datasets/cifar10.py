@@ -4,9 +4,8 @@ import os
 
 import numpy as np
 
-from .. import backend as K
 from ..utils.data_utils import get_dataset_file
-from .cifar import load_batch
+from .cifar import as_loaded, load_batch
 
 # SHA-256 of the archive at the origin (the file Keras 1 fetched over http).
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -36,10 +35,4 @@ def load_data():
 
     X_test, y_test = load_batch(os.path.join(path, "test_batch"))
 
-    y_train = np.reshape(y_train, (len(y_train), 1))
-    y_test = np.reshape(y_test, (len(y_test), 1))
-
-    if K.image_dim_ordering() == "tf":
-        X_train = X_train.transpose(0, 2, 3, 1)
-        X_test = X_test.transpose(0, 2, 3, 1)
-    return (X_train, y_train), (X_test, y_test)
+    return as_loaded(X_train, y_train), as_loaded(X_test, y_test)

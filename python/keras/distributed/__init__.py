@@ -85,6 +85,10 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   driver's current weights and optimizer state (which equal the failed worker's), so
   training goes on to the same result. (With `sync_every > 1` the fresh worker starts
   from the last averaged state instead: not the undisturbed result.)
+  With `min_workers=m`, a failure beyond those leaves the run going on without the
+  lost worker while at least m remain: a survivor computes the lost shard of the
+  step in progress as its worker would have (same random streams and state), and the
+  following batches are split across the survivors (`_elastic`).
 - Limits: with several outputs, a shard whose sample weights (or mask) for one output
   are all zero while the batch has others, and not for the other outputs, raises
   NotImplementedError. Custom layer classes, losses and metrics travel by reference
@@ -93,7 +97,20 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
 - Callbacks see the driver's model, updated after every step (with `sync_every > 1`,
   at every averaging). Ray is initialised with `ray.init(address=address)` when it is
   not yet; the cluster is left running.
-- Every worker holds the whole training set (sent once through the object store).
+- Data: in-memory arrays are sent once through the object store and every worker holds
+  them whole. Inputs and targets given as shard sources (`NpyFiles`, `HDF5Rows`,
+  `RowFunction`, `ray_dataset`; see `_shards`) stay outside the driver: each
+  worker reads only its rows of each batch, in the same seeded order, so the result
+  is the same as with the arrays. Validation on sources runs on the driver, reading
+  one batch at a time. Not with sources: class_weight, masked losses (workers > 1).
+- Reduction (`reduce`): 'driver' sums the gradients on the driver; 'workers'
+  (`_collective`) reduce-scatters and all-gathers them among the workers, with the
+  same arithmetic in the same order (bitwise the same training), the driver moving
+  only object refs. 'auto' takes 'workers' where it is the faster path
+  (`_collective.worthwhile`: more than 2 workers on several nodes and a gradient of at
+  least 1.25M floats) and allowed (sync_every=1, max_failures=0, no masked loss).
+  There the driver's model is updated at each epoch end (callbacks' on_batch_end see
+  the weights of the epoch's start).
 """
 
 import copy
@@ -101,7 +118,9 @@ import uuid
 
 import numpy as np
 
-__all__ = ["fit", "WorkerError"]
+from ._shards import HDF5Rows, NpyFiles, RowFunction, ray_dataset
+
+__all__ = ["fit", "WorkerError", "NpyFiles", "HDF5Rows", "RowFunction", "ray_dataset"]
 
 
 class WorkerError(RuntimeError):
@@ -144,7 +163,18 @@ def _split(start, end, workers):
 class _Run:
     """The driver side of one `fit` call: the actors and the step protocol."""
 
-    def __init__(self, ray, model, spec, data_ref, workers, cpus_per_worker, max_failures):
+    def __init__(
+        self,
+        ray,
+        model,
+        spec,
+        data_ref,
+        workers,
+        cpus_per_worker,
+        max_failures,
+        collective=False,
+        min_workers=None,
+    ):
         self.ray = ray
         self.model = model
         self.spec = spec
@@ -153,11 +183,11 @@ class _Run:
         self.cpus = cpus_per_worker
         self.max_failures = max_failures
         self.failures = 0
+        self.min_workers = min_workers
+        self.lost = []  # ranks lost in the call in progress (min_workers), dropped after it
         self.tag = uuid.uuid4().hex[:8]
         self.generation = 0
-        from ._replica import Replica
-
-        self.remote_cls = ray.remote(Replica)
+        self.remote_cls = ray.remote(_worker_class())
         self.actors = [None] * workers
         self.names = [None] * workers
         self.calls = [0] * workers
@@ -167,6 +197,16 @@ class _Run:
             self.actors[k] = self._start(k, spec)
         try:
             self.info = self._gather({k: a.info.remote() for k, a in enumerate(self.actors)}, "start-up")
+            if collective == "auto":
+                from . import _collective
+
+                nodes = {i["node"] for i in self.info.values()}
+                collective = _collective.worthwhile(workers, len(nodes), model)
+            self.collective = bool(collective)
+            if self.collective:
+                self._gather(
+                    {k: a.set_workers.remote(workers) for k, a in enumerate(self.actors)}, "start-up"
+                )
         except _Failure as f:
             self.fail(f.worker, f.where, f.error)
 
@@ -233,9 +273,32 @@ class _Run:
         self._gather(refs, where)
         self._gather({k: self.actors[k].skip.remote(self.calls[k])}, where)
 
+    def drop(self, k, where, error):
+        """With `min_workers`: worker k is lost; a survivor stands in for it until the
+        call in progress ends (see `_elastic`), then the run goes on without it."""
+        from ._elastic import StandIn
+
+        alive = [j for j in range(self.workers) if j != k and j not in self.lost]
+        if self.min_workers is None or len(alive) < self.min_workers:
+            self.fail(k, where, error)
+        try:
+            self.ray.kill(self.actors[k], no_restart=True)
+        except Exception:
+            pass
+        self.lost.append(k)
+        self.actors[k] = StandIn(self.ray, self.actors[alive[0]])
+
+    def shrink(self):
+        for k in sorted(self.lost, reverse=True):
+            for column in (self.actors, self.names, self.calls):
+                del column[k]
+        self.workers -= len(self.lost)
+        self.lost = []
+
     def call(self, make, where):
         """Runs `make(k, actor) -> ref or None` on every worker and gathers; failed
-        workers are replaced and their call redone (`make(k, actor, retry=True)`)."""
+        workers are replaced (`max_failures`) or dropped (`min_workers`) and their call
+        redone (`make(k, actor, retry=True)`)."""
         refs = {}
         for k, a in enumerate(self.actors):
             r = make(k, a, False)
@@ -247,8 +310,14 @@ class _Run:
                 results.update(self._gather({k: r for k, r in refs.items() if k not in results}, where))
                 return results
             except _Failure as f:
-                self.replace(f.worker, where, f.error)
+                if self.failures < self.max_failures:
+                    self.replace(f.worker, where, f.error)
+                else:
+                    self.drop(f.worker, where, f.error)
                 refs[f.worker] = make(f.worker, self.actors[f.worker], True)
+            finally:
+                if self.lost and len(results) == len(refs):
+                    self.shrink()
 
 
 def _reset_hook(run, layer):
@@ -263,6 +332,20 @@ def _reset_hook(run, layer):
         run.reset_pending = True
 
     return reset_states
+
+
+def _worker_class():
+    """The worker actor's class: a `Replica` that opens shard sources itself and can
+    reduce gradients with the other workers."""
+    from ._collective import CollectiveReduce
+    from ._elastic import Recompute
+    from ._replica import Replica
+    from ._shards import ShardedInput
+
+    class Worker(ShardedInput, Recompute, CollectiveReduce, Replica):
+        pass
+
+    return Worker
 
 
 class _Failure(Exception):
@@ -293,6 +376,8 @@ def fit(
     cpus_per_worker=1,
     sync_every=1,
     max_failures=0,
+    reduce="auto",
+    min_workers=None,
 ):
     """Trains a compiled `model` data-parallel on Ray; returns a `History`, as
     `model.fit`. See the module docstring for the rules.
@@ -309,6 +394,13 @@ def fit(
         sync_every: 1 for exact synchronous training; k > 1 averages weights and
             optimizer slots every k steps (an approximation).
         max_failures: how many worker failures to absorb by retrying on a fresh worker.
+        min_workers: after those, go on without a lost worker as long as this many
+            remain (see `_elastic`); None: a failure beyond `max_failures` raises.
+        reduce: `'driver'` (the driver sums the gradients), `'workers'` (reduce-scatter
+            and all-gather among the workers; see `_collective`) or `'auto'`: the
+            workers where the path allows it and it is the faster one
+            (`_collective.worthwhile`: more than 2 workers on several nodes, a large
+            gradient).
 
     # Returns
         A `History`; `history.worker_samples` lists, per epoch, the samples each
@@ -363,15 +455,12 @@ def fit(
             )
         stateful_rows = _split(0, stateful_batch, workers)
 
+    from . import _shards
+
+    sharded = _shards.any_source(x, y, *(validation_data or ()))
+    standardize = _shards.standardize if sharded else _standardize
     # Data, exactly as model.fit standardises and splits it.
-    x, y, sample_weights = model._standardize_user_data(
-        x,
-        y,
-        sample_weight=sample_weight,
-        class_weight=class_weight,
-        check_batch_dim=False,
-        batch_size=batch_size,
-    )
+    x, y, sample_weights = standardize(model, x, y, sample_weight, class_weight, batch_size)
     val_ins = None
     if validation_data:
         if len(validation_data) == 2:
@@ -384,16 +473,18 @@ def fit(
                 "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
                 + str(validation_data)
             )
-        val_x, val_y, val_sw = model._standardize_user_data(
-            val_x, val_y, sample_weight=val_sample_weight, check_batch_dim=False, batch_size=batch_size
-        )
+        val_x, val_y, val_sw = standardize(model, val_x, val_y, val_sample_weight, None, batch_size)
         val_ins = val_x + val_y + val_sw
     elif validation_split and 0.0 < validation_split < 1.0:
         split_at = int(len(x[0]) * (1.0 - validation_split))
-        x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
-        y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
+        cut = _shards.split_rows if sharded else slice_X
+        x, val_x = (cut(x, 0, split_at), cut(x, split_at))
+        y, val_y = (cut(y, 0, split_at), cut(y, split_at))
         sample_weights, val_sw = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
         val_ins = val_x + val_y + val_sw
+    if sharded and val_ins is not None:
+        # validation runs on the driver, reading the sources one batch at a time
+        val_ins = [_shards.DriverArray(a) if _shards.is_source(a) else a for a in val_ins]
     do_validation = val_ins is not None
     if do_validation:
         model._make_test_function()
@@ -419,12 +510,38 @@ def fit(
     model._make_apply_function()
     if old_opt:
         opt.set_weights(old_opt)
-    apply_program = model.apply_function._program
+    apply_program = model.apply_function.run
 
     out_labels = dedupe_labels(model.metrics_names)
     callback_metrics = copy.copy(out_labels) + (["val_" + n for n in out_labels] if do_validation else [])
     # Losses combine with the non-zero-weight shares, other metrics with shard sizes.
     n_losses = 1 + (n_out if n_out > 1 else 0)
+
+    mask = _mask_function(model)
+    if reduce not in ("auto", "driver", "workers"):
+        raise ValueError(
+            "keras.distributed.fit: reduce must be 'auto', 'driver' or 'workers', got %r" % (reduce,)
+        )
+    if sharded and mask[0] is not None and workers > 1:
+        raise NotImplementedError(
+            "keras.distributed.fit: a masked loss with inputs given as shard sources (the driver "
+            "would have to read every batch to weight the shards)"
+        )
+    # The collective path leaves the driver's model behind during an epoch, so it
+    # cannot restart a worker from it or evaluate masks on it.
+    if min_workers is not None:
+        min_workers = int(min_workers)
+        if not 1 <= min_workers <= workers or sync_every != 1 or model.stateful:
+            raise ValueError(
+                "keras.distributed.fit: min_workers must be between 1 and workers (%d), with sync_every=1 "
+                "and a model that is not stateful; got min_workers=%d" % (workers, min_workers)
+            )
+    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None and min_workers is None
+    if reduce == "workers" and not can_collect:
+        raise ValueError(
+            "keras.distributed.fit: reduce='workers' needs sync_every=1, max_failures=0 and no masked loss"
+        )
+    collective = "auto" if reduce == "auto" and can_collect else reduce == "workers"
 
     run = None
     data_ref = ray.put(ins)
@@ -438,7 +555,10 @@ def fit(
             spec["rnn_states"] = [
                 np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
             ]
-        run = _Run(ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures))
+        spec["elastic"] = min_workers is not None
+        run = _Run(
+            ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective, min_workers
+        )
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
             layer.reset_states = _reset_hook(run, layer)
@@ -464,7 +584,7 @@ def fit(
             cbks,
             batch_shuffle,
             make_batches,
-            _mask_function(model),
+            mask,
         )
     finally:
         for layer in _spec.stateful_layers(model):
@@ -481,6 +601,17 @@ def fit(
         model._make_train_function()
         opt.set_weights(state)
     return history
+
+
+def _standardize(model, x, y, sample_weight, class_weight, batch_size):
+    return model._standardize_user_data(
+        x,
+        y,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        check_batch_dim=False,
+        batch_size=batch_size,
+    )
 
 
 def _mask_function(model):
@@ -616,7 +747,7 @@ def _loop(
     make_batches,
     mask,
 ):
-    from . import _spec
+    from . import _collective, _spec
 
     ray = run.ray
     nb_train_sample = ins[0].shape[0]
@@ -736,14 +867,14 @@ def _loop(
                     # masked losses: each shard's mask sums, from the driver's weights
                     # (equal to every replica's at this step)
                     rows = index_array[bs:be]
-                    sums = mask_fn._program([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
+                    sums = mask_fn.run([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
                     mask_sums = dict(zip(mask_outputs, sums))
                 a, scales = _shares(epoch_ins, sw_at, n_out, shards, mask_sums)
                 weights_n = [(e - s) / float(be - bs) for s, e in shards]
                 hyper = hyper_changes()
                 where = "step %d (epoch %d, batch %d)" % (step, epoch, batch_index)
                 if sync_every == 1:
-                    pend_ref = ray.put(pending) if pending is not None and run.workers > 1 else pending
+                    pend_ref = ray.put(pending) if isinstance(pending, tuple) and run.workers > 1 else pending
 
                     reset = take_reset()
 
@@ -773,7 +904,17 @@ def _loop(
                     computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
                     grads = {k: r for k, r in computed.items() if a[k] != 0.0}
                     run.calls = [c + 1 for c in run.calls]
-                    if len(grads) == 1:
+                    if run.collective:
+                        ranks = sorted(grads)
+                        bundles = ray.put([grads[r][1] for r in ranks])
+
+                        def reduce_call(k, actor, retry, ranks=ranks, b=bundles, a=a):
+                            return actor.reduce.remote(ranks, b, [a[r] for r in ranks])
+
+                        reduced = run.call(reduce_call, where)
+                        flat = ray.put([reduced[k][0] for k in range(run.workers)])
+                        del bundles
+                    elif len(grads) == 1:
                         ((k0, (outs, flat, _)),) = grads.items()
                         if a[k0] != 1.0:
                             flat = (flat * np.float32(a[k0])).astype(np.float32)
@@ -788,7 +929,8 @@ def _loop(
                                 np.multiply(g, np.float32(a[k]), out=term)
                                 flat += term
                     outs_by_k = {k: r[0] for k, r in computed.items()}
-                    apply_program([flat])
+                    if not run.collective:
+                        apply_program([flat])
                     state = None
                     if rules:
                         from .. import backend as K
@@ -800,7 +942,7 @@ def _loop(
                         )
                         for v, value in zip(state_vars, state):
                             K.set_value(v, value)
-                    pending = (flat, state)
+                    pending = _collective.Reduced(flat, state) if run.collective else (flat, state)
                     del pend_ref
                 else:
                     reset = take_reset()
@@ -829,6 +971,18 @@ def _loop(
                 cb.on_batch_end(batch_index, batch_logs)
                 step += 1
                 if batch_index == len(batches) - 1:
+                    if run.collective:
+                        # the driver's model takes the workers' state once per epoch
+                        run.call(
+                            lambda k, a_, retry, p=pending: a_.apply.remote(p, None, 0),
+                            "epoch %d end" % epoch,
+                        )
+                        pending = None
+                        got = run.call(
+                            lambda k, a_, retry: a_.get_state.remote() if k == 0 else None,
+                            "epoch %d end" % epoch,
+                        )
+                        _spec.load_state(model, got[0])
                     if rnn:
                         gather_rnn_states("epoch %d end" % epoch)
                     if has_state_updates and not rules:
@@ -882,6 +1036,9 @@ def _loop(
             lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "the end of training"
         )
         _spec.set_counters(model, counters[0])
+        traffic = run.call(lambda k, a_, retry: a_.traffic.remote(), "the end of training")
+        history.worker_bytes = [traffic[k] for k in range(run.workers)]
+        history.reduce = "workers" if run.collective else "driver"
     except _Failure as f:  # only from paths without retry
         run.fail(f.worker, f.where, f.error)
     return history

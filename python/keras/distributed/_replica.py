@@ -22,7 +22,7 @@ class Replica:
     def __init__(self, spec, data, rank, threads):
         # Before the engine starts its thread pool (on first use).
         os.environ["RAYON_NUM_THREADS"] = str(int(threads))
-        from ..backend import ferrokeras_backend as FK
+        from .. import backend as K
         from . import _spec
 
         self.rank = rank
@@ -50,7 +50,7 @@ class Replica:
         self.n_x = len(self.model.inputs)
         self.n_y = len(self.model.targets)
         self.calls = 0  # gradient-program calls: the random streams' call counter
-        self.threads = FK._native.num_threads() if hasattr(FK._native, "num_threads") else None
+        self.threads = K.num_threads()
 
     def info(self):
         return {"pid": os.getpid(), "threads": self.threads, "rank": self.rank}
@@ -77,7 +77,7 @@ class Replica:
         # the single-process noise of these rows.
         from .. import backend as K
 
-        outs = self.gradient_function._program(self._batch(start, end, scales) + self.lp, row_offset=row0)
+        outs = self.gradient_function.run(self._batch(start, end, scales) + self.lp, row_offset=row0)
         self.calls += 1
         state = None if self.state_vars is None else [np.asarray(K.get_value(v)) for v in self.state_vars]
         return [float(o) for o in outs[:-1]], np.asarray(outs[-1], dtype=np.float32), state
@@ -90,7 +90,7 @@ class Replica:
 
         if pending is not None:
             flat, state = pending
-            self.apply_function._program([flat])
+            self.apply_function.run([flat])
             if state is not None:
                 for v, value in zip(self.state_vars, state):
                     K.set_value(v, value)
@@ -152,7 +152,7 @@ class Replica:
         """`sync_every > 1`: a step on this replica's own gradient."""
         self._begin(None, hyper, reset)
         outs, flat, _ = self._grad(start, end, scales, row0)
-        self.apply_function._program([flat])
+        self.apply_function.run([flat])
         return outs
 
     def skip(self, n):
@@ -169,7 +169,7 @@ class Replica:
         rows = self.rows[1] - self.rows[0] if self.rows else 1
         ins = [a[:rows] for a in self.data[: self.n_x]] + self.lp
         for _ in range(int(n)):
-            self._skip_function._program(ins)
+            self._skip_function.run(ins)
         self.calls += int(n)
         return True
 

@@ -62,9 +62,8 @@ def seed_plan(model):
 
 def get_counters(model):
     """The call counters of `model`'s random nodes, keyed as `seed_plan`."""
-    graph = K.ferrokeras_backend._graph()
     return {
-        name: {j: [graph.random_counter(n) for n in ids] for j, ids in by_node.items()}
+        name: {j: [K.get_random_counter(t) for t in tensors] for j, tensors in by_node.items()}
         for name, by_node in _per_node(model, "_node_random").items()
     }
 
@@ -72,11 +71,10 @@ def get_counters(model):
 def set_counters(model, counters):
     """Moves `model`'s random streams to `counters` (from `get_counters` of a model
     with the same config); nodes absent from either side are left alone."""
-    graph = K.ferrokeras_backend._graph()
     for name, by_node in _per_node(model, "_node_random").items():
-        for j, ids in by_node.items():
-            for n, c in zip(ids, counters.get(name, {}).get(j, [])):
-                graph.set_random_counter(n, int(c))
+        for j, tensors in by_node.items():
+            for t, c in zip(tensors, counters.get(name, {}).get(j, [])):
+                K.set_random_counter(t, c)
 
 
 def _key(v):
@@ -231,7 +229,6 @@ def build_model(spec, rank):
     step compiled (state not loaded yet)."""
     import copy
 
-    from ..backend import ferrokeras_backend as FK
     from ..models import model_from_config
     from ..optimizers import optimizer_from_config
 
@@ -245,8 +242,7 @@ def build_model(spec, rank):
     # (initial weights, replaced just after; random nodes of a custom loss or metric)
     # come from one fixed stream, the same on every rank.
     np.random.seed(1)
-    FK._SEED_PLAN = spec["seed_plan"]
-    try:
+    with K.SeedPlan(spec["seed_plan"]):
         # The config is the driver's own model: its Lambda bytecode is trusted.
         model = model_from_config(config, custom_objects=custom, safe_mode=False)
         c = spec["compile"]
@@ -258,6 +254,4 @@ def build_model(spec, rank):
             loss_weights=c["loss_weights"],
             sample_weight_mode=c["sample_weight_mode"],
         )
-    finally:
-        FK._SEED_PLAN = None
     return model

@@ -32,10 +32,6 @@ def object_list_uid(object_list):
     return ", ".join([str(abs(id(x))) for x in object_list])
 
 
-def _same(a, b):
-    return a is b
-
-
 class InputSpec:
     """Specifies the ndim, dtype and shape of every input to a layer.
 
@@ -113,17 +109,20 @@ class Node:
 
         assert len(input_shapes) == len(input_tensors) == len(input_masks)
 
-        # Seeds of random nodes created by this call are kept by node index (for
-        # keras.distributed's replicas; see the backend's `_seed_scope`).
-        with K.ferrokeras_backend._seed_scope(outbound_layer, len(outbound_layer.inbound_nodes)):
-            if len(input_tensors) == 1:
-                output_tensors = to_list(outbound_layer.call(input_tensors[0], mask=input_masks[0]))
-                output_masks = to_list(outbound_layer.compute_mask(input_tensors[0], input_masks[0]))
-                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes[0]))
-            else:
-                output_tensors = to_list(outbound_layer.call(input_tensors, mask=input_masks))
-                output_masks = to_list(outbound_layer.compute_mask(input_tensors, input_masks))
-                output_shapes = to_list(outbound_layer.get_output_shape_for(input_shapes))
+        # The seeds and random nodes this call creates are kept by node index, for
+        # keras.distributed's replicas (see `K.random_scope` and `K.SeedPlan`).
+        node_index = len(outbound_layer.inbound_nodes)
+        with K.random_scope(outbound_layer.name, node_index) as drawn:
+            # one input is passed bare, several as lists
+            args = (input_tensors, input_masks, input_shapes)
+            x, x_mask, x_shape = [a[0] for a in args] if len(input_tensors) == 1 else args
+            output_tensors = to_list(outbound_layer.call(x, mask=x_mask))
+            output_masks = to_list(outbound_layer.compute_mask(x, x_mask))
+            output_shapes = to_list(outbound_layer.get_output_shape_for(x_shape))
+        if drawn.seeds:
+            outbound_layer.__dict__.setdefault("_node_seeds", {})[node_index] = drawn.seeds
+        if drawn.tensors:
+            outbound_layer.__dict__.setdefault("_node_random", {})[node_index] = drawn.tensors
 
         if not output_tensors or output_tensors[0] is None:
             raise TypeError(
@@ -194,18 +193,9 @@ def _distinct_outputs(outputs, inputs):
     out = []
     for t in outputs:
         if any(t is i for i in inputs) or not isinstance(t, K.Tensor):
-            t = _new_node_of(t)
+            t = K.identity(t)
         out.append(t)
     return out
-
-
-def _new_node_of(t):
-    """A new graph node with t's value: `identity` for float32 (it has a gradient);
-    a same-dtype `cast` for int32 / bool tensors (the engine's `identity` takes float32
-    only)."""
-    if isinstance(t, K.Tensor) and t.dtype != "float32":
-        return K.ferrokeras_backend._op("cast", [t], dtype=t.dtype)
-    return K.ferrokeras_backend._op("identity", [t])
 
 
 def _ids_key(inputs, masks):
@@ -664,52 +654,44 @@ class Layer:
     # losses and updates ----------------------------------------------------------------
 
     def add_loss(self, losses, inputs=None):
-        if losses is None:
-            return
-        losses = to_list(losses)
-        if not hasattr(self, "losses"):
-            self.losses = []
-        try:
-            self.losses += losses
-        except AttributeError:
-            pass
-        if not hasattr(self, "_per_input_losses"):
-            self._per_input_losses = {}
-        if inputs is not None:
-            inputs_hash = object_list_uid(inputs)
-        else:
-            inputs_hash = None
-        self._per_input_losses.setdefault(inputs_hash, []).extend(losses)
+        self._add_per_input("losses", losses, inputs)
 
     def add_update(self, updates, inputs=None):
-        if updates is None:
-            return
-        updates = to_list(updates)
-        if not hasattr(self, "updates"):
-            self.updates = []
-        try:
-            self.updates += updates
-        except AttributeError:
-            pass
-        if not hasattr(self, "_per_input_updates"):
-            self._per_input_updates = {}
-        if inputs is not None:
-            inputs_hash = object_list_uid(inputs)
-        else:
-            inputs_hash = None
-        self._per_input_updates.setdefault(inputs_hash, []).extend(updates)
+        self._add_per_input("updates", updates, inputs)
 
     def get_updates_for(self, inputs):
-        if not hasattr(self, "_per_input_updates"):
-            return []
-        inputs_hash = object_list_uid(inputs) if inputs is not None else None
-        return self._per_input_updates.get(inputs_hash, [])
+        return self._per_input("updates", inputs)
 
     def get_losses_for(self, inputs):
-        if not hasattr(self, "_per_input_losses"):
+        return self._per_input("losses", inputs)
+
+    def _add_per_input(self, kind, items, inputs):
+        """Appends ``items`` to the layer's ``kind`` ('losses' or 'updates') and records
+        them under ``inputs`` (None: unconditional) for ``_per_input``."""
+        if items is None:
+            return
+        items = to_list(items)
+        if not hasattr(self, kind):
+            setattr(self, kind, [])
+        try:
+            current = getattr(self, kind)
+            current += items
+            setattr(self, kind, current)
+        except AttributeError:
+            pass
+        if not hasattr(self, "_per_input_" + kind):
+            setattr(self, "_per_input_" + kind, {})
+        per_input = getattr(self, "_per_input_" + kind)
+        inputs_hash = object_list_uid(inputs) if inputs is not None else None
+        per_input.setdefault(inputs_hash, []).extend(items)
+
+    def _per_input(self, kind, inputs):
+        """The ``kind`` added for ``inputs`` (None: the unconditional ones)."""
+        per_input = getattr(self, "_per_input_" + kind, None)
+        if per_input is None:
             return []
         inputs_hash = object_list_uid(inputs) if inputs is not None else None
-        return self._per_input_losses.get(inputs_hash, [])
+        return per_input.get(inputs_hash, [])
 
     @property
     def weights(self):
@@ -1111,20 +1093,9 @@ class Merge(Layer):
                 'A Merge layer cannot be used more than once, please use the "merge" function instead: '
                 "`merged_tensor = merge([tensor_1, tensor2])`."
             )
-        all_keras_tensors = True
-        for x in inputs:
-            if not hasattr(x, "_keras_history"):
-                all_keras_tensors = False
-                break
-        if all_keras_tensors:
-            layers = []
-            node_indices = []
-            tensor_indices = []
-            for x in inputs:
-                layer, node_index, tensor_index = x._keras_history
-                layers.append(layer)
-                node_indices.append(node_index)
-                tensor_indices.append(tensor_index)
+        history = _keras_histories(inputs)
+        if history is not None:
+            layers, node_indices, tensor_indices = history
             self._arguments_validation(
                 layers, self.mode, self.concat_axis, self.dot_axes, node_indices, tensor_indices
             )
@@ -1237,6 +1208,15 @@ def _serialize_callable(value):
     return value, "raw"
 
 
+def _keras_histories(inputs):
+    """The layers, node indices and tensor indices the Keras tensors `inputs` come
+    from; None unless every input is a Keras tensor."""
+    if not all(hasattr(x, "_keras_history") for x in inputs):
+        return None
+    histories = [x._keras_history for x in inputs]
+    return [h[0] for h in histories], [h[1] for h in histories], [h[2] for h in histories]
+
+
 def merge(
     inputs,
     mode="sum",
@@ -1248,20 +1228,9 @@ def merge(
     name=None,
 ):
     """Functional merge of a list of Keras tensors; see `Merge`."""
-    all_keras_tensors = True
-    for x in inputs:
-        if not hasattr(x, "_keras_history"):
-            all_keras_tensors = False
-            break
-    if all_keras_tensors:
-        input_layers = []
-        node_indices = []
-        tensor_indices = []
-        for x in inputs:
-            input_layer, node_index, tensor_index = x._keras_history
-            input_layers.append(input_layer)
-            node_indices.append(node_index)
-            tensor_indices.append(tensor_index)
+    history = _keras_histories(inputs)
+    if history is not None:
+        input_layers, node_indices, tensor_indices = history
         merge_layer = Merge(
             input_layers,
             mode=mode,
@@ -1528,6 +1497,12 @@ class Container(Layer):
 
         self.outbound_nodes = []
         self.inbound_nodes = []
+        self._add_own_node()
+        self.built = True
+
+    def _add_own_node(self):
+        """The node that makes the model a layer of other models: from its inputs to its
+        outputs, without inbound layers."""
         Node(
             outbound_layer=self,
             inbound_layers=[],
@@ -1540,7 +1515,6 @@ class Container(Layer):
             input_shapes=[x._keras_shape for x in self.inputs],
             output_shapes=[x._keras_shape for x in self.outputs],
         )
-        self.built = True
         self.supports_masking = False
 
     @staticmethod
@@ -1666,11 +1640,17 @@ class Container(Layer):
         return []
 
     @property
+    def _weight_layers(self):
+        """The layers whose weights are the model's, in weight order (Sequential: its
+        flattened layers, the branches of a leading Merge included)."""
+        return self.layers
+
+    @property
     def trainable_weights(self):
         if not self.trainable:
             return []
         weights = []
-        for layer in self.layers:
+        for layer in self._weight_layers:
             weights += layer.trainable_weights
         return weights
 
@@ -1681,11 +1661,11 @@ class Container(Layer):
     @property
     def non_trainable_weights(self):
         weights = []
-        for layer in self.layers:
+        for layer in self._weight_layers:
             weights += layer.non_trainable_weights
         if not self.trainable:
             trainable_weights = []
-            for layer in self.layers:
+            for layer in self._weight_layers:
                 trainable_weights += layer.trainable_weights
             return trainable_weights + weights
         return weights
@@ -1730,7 +1710,7 @@ class Container(Layer):
     def set_weights(self, weights):
         """Sets the weights of every layer, in `layers` order."""
         weights = list(weights)
-        total = sum(len(layer.weights) for layer in self.layers)
+        total = sum(len(layer.weights) for layer in self._weight_layers)
         if total != len(weights):
             raise ValueError(
                 'You called `set_weights(weights)` on model "'
@@ -1741,7 +1721,7 @@ class Container(Layer):
                 + str(total)
                 + " weights."
             )
-        for layer in self.layers:
+        for layer in self._weight_layers:
             n = len(layer.weights)
             layer.set_weights(weights[:n])
             weights = weights[n:]
@@ -1768,28 +1748,20 @@ class Container(Layer):
 
     def call(self, input, mask=None):
         """Re-applies the whole graph of layers to new input tensors."""
-        inputs = to_list(input)
-        if mask is None:
-            masks = [None for _ in range(len(inputs))]
-        else:
-            masks = to_list(mask)
-        cache_key = _ids_key(inputs, masks)
-        if cache_key in self._output_tensor_cache:
-            return self._output_tensor_cache[cache_key]
-        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
-        return output_tensors
+        return self._run_cached(input, mask, self._output_tensor_cache, 0)
 
     def compute_mask(self, input, mask):
+        return self._run_cached(input, mask, self._output_mask_cache, 1)
+
+    def _run_cached(self, input, mask, cache, which):
+        """Item `which` (0: tensors, 1: masks) of `run_internal_graph` on `input` and
+        `mask`, or what `cache` holds for them."""
         inputs = to_list(input)
-        if mask is None:
-            masks = [None for _ in range(len(inputs))]
-        else:
-            masks = to_list(mask)
+        masks = [None for _ in inputs] if mask is None else to_list(mask)
         cache_key = _ids_key(inputs, masks)
-        if cache_key in self._output_mask_cache:
-            return self._output_mask_cache[cache_key]
-        output_tensors, output_masks, output_shapes = self.run_internal_graph(inputs, masks)
-        return output_masks
+        if cache_key in cache:
+            return cache[cache_key]
+        return self.run_internal_graph(inputs, masks)[which]
 
     def get_output_shape_for(self, input_shape):
         input_shapes = to_list(input_shape)
@@ -2073,21 +2045,11 @@ class Container(Layer):
 
     def to_json(self, **kwargs):
         """The model's architecture as a JSON string."""
-
-        def get_json_type(obj):
-            if hasattr(obj, "get_config"):
-                return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
-            if type(obj).__module__ == np.__name__:
-                return obj.item()
-            if callable(obj) or type(obj).__name__ == type.__name__:
-                return obj.__name__
-            raise TypeError("Not JSON Serializable: " + str(obj))
-
         from .. import __version__ as keras_version
 
         model_config = self._updated_config()
         model_config["keras_version"] = keras_version
-        return json.dumps(model_config, default=get_json_type, **kwargs)
+        return json.dumps(model_config, default=json_default, **kwargs)
 
     def to_yaml(self, **kwargs):
         """The model's architecture as a YAML string."""
@@ -2097,10 +2059,24 @@ class Container(Layer):
 
         model_config = self._updated_config()
         model_config["keras_version"] = keras_version
-        return yaml.dump(json.loads(json.dumps(model_config, default=_json_default)), **kwargs)
+        return yaml.dump(json.loads(json.dumps(model_config, default=json_default)), **kwargs)
 
     def _updated_config(self):
         return {"class_name": self.__class__.__name__, "config": self.get_config()}
+
+    def to_onnx(self, path=None, opset=None):
+        """Exports the model at inference to ONNX; see `keras.utils.onnx_utils.export_onnx`.
+
+        # Arguments
+            path: file to write, or None to only build the graph.
+            opset: ONNX opset (13 up to the newest the installed `onnx` knows; default 17).
+
+        # Returns
+            The `onnx.ModelProto`.
+        """
+        from ..utils.onnx_utils import export_onnx
+
+        return export_onnx(self, path, opset=opset)
 
     def summary(self, line_length=100, positions=None):
         from ..utils.layer_utils import print_summary
@@ -2432,14 +2408,17 @@ def _decode(n):
     return n.decode("utf8") if isinstance(n, bytes) else str(n)
 
 
-def _json_default(obj):
+def json_default(obj, describe=str):
+    """`json.dumps` default of Keras 1's configs: configs of Keras objects, numpy scalars
+    as Python ones, functions and classes by name; a TypeError showing the rest with
+    `describe`."""
     if hasattr(obj, "get_config"):
         return {"class_name": obj.__class__.__name__, "config": obj.get_config()}
     if type(obj).__module__ == np.__name__:
         return obj.item()
     if callable(obj) or type(obj).__name__ == type.__name__:
         return obj.__name__
-    raise TypeError("Not JSON Serializable: " + str(obj))
+    raise TypeError("Not JSON Serializable: " + describe(obj))
 
 
 def get_source_inputs(tensor, layer=None, node_index=None):

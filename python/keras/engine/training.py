@@ -495,16 +495,13 @@ def _native_inputs(arrays, placeholders, keep_sparse=False):
                 out.append(a.tocsr())
                 continue
             a = a.toarray()
-        out.append(K.ferrokeras_backend._as_native_array(a, p.dtype))
+        out.append(K.as_engine_array(a, p.dtype))
     return out
 
 
 def _dense_batch(batch, dtypes):
     """One batch as the Programs take it: the sparse entries (CSR rows) densified."""
-    return [
-        K.ferrokeras_backend._as_native_array(x.toarray(), dt) if _is_sparse(x) else x
-        for x, dt in zip(batch, dtypes)
-    ]
+    return [K.as_engine_array(x.toarray(), dt) if _is_sparse(x) else x for x, dt in zip(batch, dtypes)]
 
 
 class GeneratorEnqueuer:
@@ -862,12 +859,10 @@ class Model(Container):
         if not hasattr(self, "train_function"):
             raise RuntimeError("You must compile your model before using it.")
         if getattr(self, "gradient_function", None) is None:
-            from ..backend import ferrokeras_backend as FK
-
             inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
             params = self._collected_trainable_weights
             grads = K.gradients(self.total_loss, params) if params else []
-            flat = FK._op("concat_flat", [g * 1.0 if K._graph().is_variable(g.node) else g for g in grads])
+            flat = K.flat_concat(grads)
             self.gradient_function = K.function(
                 inputs, [self.total_loss] + self.metrics_tensors + [flat], updates=self.updates
             )
@@ -883,37 +878,23 @@ class Model(Container):
         the optimizer step and the constraints, exactly as in the fused train step.
 
         The optimizer builds its update from `K.gradients(loss, params)`; here that call
-        is answered with slices of the flat placeholder, so any optimizer (built-in or
-        user-defined) updates from the given gradients. The optimizer's state variables
+        is answered with slices of the flat placeholder (`K.given_gradients`), so any
+        optimizer (built-in or user-defined) updates from the given gradients. The
+        optimizer's state variables
         are created anew (as `compile` + `fit` would): carry their values over with
         `optimizer.get_weights()` / `set_weights()`."""
         if not hasattr(self, "train_function"):
             raise RuntimeError("You must compile your model before using it.")
         if getattr(self, "apply_function", None) is None:
-            from .. import backend as backend_module
-            from ..backend import ferrokeras_backend as FK
-
             params = list(self._collected_trainable_weights)
             flat = K.placeholder(shape=(self._gradient_size(),), name="flat_gradients")
-            slices, offset = [], 0
+            given, offset = [], 0
             for p in params:
                 shape = [int(d) for d in K.get_variable_shape(p)]
-                n = int(np.prod(shape))
-                slices.append(FK._op("slice_flat", [flat], offset=offset, shape=shape))
-                offset += n
-            by_id = {id(p): s for p, s in zip(params, slices)}
-
-            def given_gradients(loss, variables):
-                if loss is not self.total_loss:
-                    raise ValueError("apply function: gradients asked for another loss than the model's")
-                return [by_id[id(v)] for v in variables]
-
-            saved = backend_module.gradients
-            backend_module.gradients = given_gradients
-            try:
+                given.append((p, K.flat_slice(flat, offset, shape)))
+                offset += int(np.prod(shape))
+            with K.given_gradients(self.total_loss, given):
                 updates = self.optimizer.get_updates(params, self.constraints, self.total_loss)
-            finally:
-                backend_module.gradients = saved
             self.apply_function = K.function([flat], [], updates=updates)
         return self.apply_function
 
@@ -997,13 +978,13 @@ class Model(Container):
                             x[batch_ids] if sp else x[batch_start:batch_end]
                             for x, sp in zip(epoch_ins, sparse)
                         ],
-                        f._dtypes,
+                        f.input_dtypes,
                     )
                 else:
                     ins_batch = [x[batch_start:batch_end] for x in epoch_ins]
                 batch_logs = {"batch": batch_index, "size": batch_end - batch_start}
                 callbacks.on_batch_begin(batch_index, batch_logs)
-                outs = f._program(ins_batch + lp_feed)
+                outs = f.run(ins_batch + lp_feed)
                 for label, o in zip(out_labels, outs):
                     batch_logs[label] = float(o)
                 callbacks.on_batch_end(batch_index, batch_logs)
@@ -1032,8 +1013,8 @@ class Model(Container):
         for batch_index, (batch_start, batch_end) in enumerate(batches):
             ins_batch = [x[batch_start:batch_end] for x in ins]
             if any_sparse:
-                ins_batch = _dense_batch(ins_batch, f._dtypes)
-            batch_outs = f._program(ins_batch + lp_feed)
+                ins_batch = _dense_batch(ins_batch, f.input_dtypes)
+            batch_outs = f.run(ins_batch + lp_feed)
             if type(batch_outs) is not list:
                 batch_outs = [batch_outs]
             if batch_index == 0:
@@ -1059,8 +1040,8 @@ class Model(Container):
         for batch_index, (batch_start, batch_end) in enumerate(batches):
             ins_batch = [x[batch_start:batch_end] for x in ins]
             if any_sparse:
-                ins_batch = _dense_batch(ins_batch, f._dtypes)
-            batch_outs = f._program(ins_batch + lp_feed)
+                ins_batch = _dense_batch(ins_batch, f.input_dtypes)
+            batch_outs = f.run(ins_batch + lp_feed)
             if type(batch_outs) is list:
                 if batch_index == 0:
                     for _ in enumerate(batch_outs):
@@ -1332,7 +1313,7 @@ class Model(Container):
         if self._learning_phase_inputs():
             ins = ins + [np.asarray(1.0, dtype=np.float32)]
         self._make_train_function()
-        outputs = self.train_function._program(ins)
+        outputs = self.train_function.run(ins)
         outputs = [float(o) for o in outputs]
         if len(outputs) == 1:
             return outputs[0]
@@ -1347,7 +1328,7 @@ class Model(Container):
         if self._learning_phase_inputs():
             ins = ins + [np.asarray(0.0, dtype=np.float32)]
         self._make_test_function()
-        outputs = self.test_function._program(ins)
+        outputs = self.test_function.run(ins)
         outputs = [float(o) for o in outputs]
         if len(outputs) == 1:
             return outputs[0]
@@ -1362,7 +1343,7 @@ class Model(Container):
         if self._learning_phase_inputs():
             ins = ins + [np.asarray(0.0, dtype=np.float32)]
         self._make_predict_function()
-        outputs = self.predict_function._program(ins)
+        outputs = self.predict_function.run(ins)
         if len(outputs) == 1:
             return outputs[0]
         return outputs

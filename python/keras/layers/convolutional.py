@@ -20,12 +20,22 @@ permute around it.
 """
 
 import functools
+import operator
 
 from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
-from .core import _bias_activation, _bias_add, _set_weight_args
+from ._spatial import (
+    channels_of,
+    check_rank,
+    image_axes,
+    ordered_shape,
+    positive_ints,
+    resolve_ordering,
+    spatial_sizes,
+)
+from ._weighted import add_W_b, bias_activation, config_of, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Convolution1D",
@@ -54,48 +64,9 @@ __all__ = [
 ]
 
 
-def _resolve_ordering(dim_ordering):
-    if dim_ordering == "default":
-        dim_ordering = K.image_dim_ordering()
-    if dim_ordering not in {"tf", "th"}:
-        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-    return dim_ordering
-
-
-def _positive_ints(value, n, name, owner):
-    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
-    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
-    zero later)."""
-    items = (value,) if n is None else value
-    try:
-        items = tuple(items)
-        ok = len(items) == (n or 1) and all(
-            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
-        )
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
-        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
-    ints = tuple(int(v) for v in items)
-    return ints[0] if n is None else ints
-
-
-def _config_of(obj):
-    return obj.get_config() if obj is not None else None
-
-
 # Activations the engine can apply in a convolution's own pass (elementwise, so they may
 # run before Convolution1D's squeeze).
 _ELEMENTWISE = (activations.relu, activations.tanh, activations.sigmoid, activations.linear)
-
-
-def _check_rank(layer, input_shape, ndim, what):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what="kernel"):
@@ -118,9 +89,78 @@ def _ordering_hint(layer, input_shape):
     if ordering is None or len(input_shape) != 4:
         return ""
     return " (dim_ordering={!r} expects {}; are the channels in the wrong place?)".format(
-        ordering,
-        "(samples, channels, rows, cols)" if ordering == "th" else "(samples, rows, cols, channels)",
+        ordering, image_axes(ordering)
     )
+
+
+def _conv_output_shape(layer, input_shape, kernel, dilation):
+    """The output shape of a convolution of ``layer``'s ``nb_filter``, ``border_mode`` and
+    ``subsample`` with ``kernel`` and ``dilation`` (one size per spatial axis)."""
+    spatial = [
+        _out_len(layer, length, k, layer.border_mode, s, d, input_shape)
+        for length, k, s, d in zip(spatial_sizes(layer, input_shape), kernel, layer.subsample, dilation)
+    ]
+    return ordered_shape(layer, input_shape[0], layer.nb_filter, spatial)
+
+
+def _stack_size(layer, input_shape):
+    """The input's channel count; a ValueError when it is unknown."""
+    stack_size = channels_of(layer, input_shape)
+    if stack_size is None:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) needs the channel axis of its input "
+            f"to be known (dim_ordering={layer.dim_ordering!r}), got input shape {tuple(input_shape)}"
+        )
+    return stack_size
+
+
+def _resized_shape(layer, input_shape, resize, per_axis):
+    """The input shape with each known spatial size ``d`` replaced by ``resize(d, arg)``,
+    ``arg`` the axis's item of ``per_axis``."""
+    spatial = [
+        None if d is None else resize(d, arg) for d, arg in zip(spatial_sizes(layer, input_shape), per_axis)
+    ]
+    return ordered_shape(layer, input_shape[0], channels_of(layer, input_shape), spatial)
+
+
+def _cropped(layer, x):
+    """``x`` without ``layer.cropping``'s (start, end) units on each spatial axis."""
+    spatial = tuple(_crop_slice(a, b) for a, b in layer.cropping)
+    if layer.dim_ordering == "th":
+        return x[(slice(None), slice(None)) + spatial]
+    return x[(slice(None),) + spatial + (slice(None),)]
+
+
+def conv2d_config(layer):
+    """The ``get_config`` entries of Convolution2D, which LocallyConnected2D shares."""
+    return {
+        "nb_filter": layer.nb_filter,
+        "nb_row": layer.nb_row,
+        "nb_col": layer.nb_col,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        "border_mode": layer.border_mode,
+        "subsample": layer.subsample,
+        "dim_ordering": layer.dim_ordering,
+        **weight_config(layer),
+        "bias": layer.bias,
+    }
+
+
+def conv1d_config(layer):
+    """The ``get_config`` entries of Convolution1D, which LocallyConnected1D shares."""
+    return {
+        "nb_filter": layer.nb_filter,
+        "filter_length": layer.filter_length,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        "border_mode": layer.border_mode,
+        "subsample_length": layer.subsample_length,
+        **weight_config(layer),
+        "bias": layer.bias,
+        "input_dim": layer.input_dim,
+        "input_length": layer.input_length,
+    }
 
 
 class Convolution2D(Layer):
@@ -171,7 +211,7 @@ class Convolution2D(Layer):
         atrous_rate=(1, 1),
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same", "full"}:
             raise ValueError("Invalid border mode for Convolution2D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -185,11 +225,11 @@ class Convolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 2, "subsample", self.__class__.__name__)
-        self.atrous_rate = _positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
+        self.subsample = positive_ints(subsample, 2, "subsample", self.__class__.__name__)
+        self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -203,69 +243,25 @@ class Convolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
-            stack_size = input_shape[1]
             self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
         else:
-            stack_size = input_shape[3]
             self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=self._spec_shape(stack_size))]
-        self.W = self.add_weight(
+        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
+        add_W_b(
+            self,
             self.W_shape,
-            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
+            (self.nb_filter,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
         )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
-
-    def _spec_shape(self, stack_size):
-        if self.dim_ordering == "th":
-            return (None, stack_size, None, None)
-        return (None, None, None, stack_size)
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = _out_len(
-            self, rows, self.nb_row, self.border_mode, self.subsample[0], self.atrous_rate[0], input_shape
-        )
-        cols = _out_len(
-            self, cols, self.nb_col, self.border_mode, self.subsample[1], self.atrous_rate[1], input_shape
-        )
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        check_rank(self, input_shape, 4)
+        return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), self.atrous_rate)
 
     def call(self, x, mask=None):
         output = K.conv2d(
@@ -277,25 +273,10 @@ class Convolution2D(Layer):
             filter_shape=self.W_shape,
             filter_dilation=self.atrous_rate,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "nb_row": self.nb_row,
-            "nb_col": self.nb_col,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample": self.subsample,
-            "dim_ordering": self.dim_ordering,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-        }
+        config = conv2d_config(self)
         if self._dilated:
             config["atrous_rate"] = self.atrous_rate
         base_config = super().get_config()
@@ -402,13 +383,13 @@ class Convolution1D(Layer):
         self.init = initializations.get(init, dim_ordering="th")
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample_length = _positive_ints(
+        self.subsample_length = positive_ints(
             subsample_length, None, "subsample_length", self.__class__.__name__
         )
         self.subsample = (self.subsample_length, 1)
-        self.atrous_rate = _positive_ints(atrous_rate, None, "atrous_rate", self.__class__.__name__)
+        self.atrous_rate = positive_ints(atrous_rate, None, "atrous_rate", self.__class__.__name__)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -426,7 +407,7 @@ class Convolution1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         input_dim = input_shape[2]
         if input_dim is None:
             raise ValueError(
@@ -436,30 +417,11 @@ class Convolution1D(Layer):
         self.get_output_shape_for(input_shape)
         self.input_spec = [InputSpec(ndim=3, shape=(None, None, input_dim))]
         self.W_shape = (self.filter_length, 1, input_dim, self.nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (self.nb_filter,))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         length = _out_len(
             self,
             input_shape[1],
@@ -484,28 +446,13 @@ class Convolution1D(Layer):
         # The bias and an elementwise activation are applied before the squeeze, on the
         # conv2d node's own output, so that compiling folds them into it.
         if self.bias:
-            output = _bias_add(output, self.b, axis=-1)
+            output = K.bias_add(output, self.b, axis=-1)
         if self.activation in _ELEMENTWISE:
             return K.squeeze(self.activation(output), 2)
         return self.activation(K.squeeze(output, 2))
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "filter_length": self.filter_length,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample_length": self.subsample_length,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = conv1d_config(self)
         if self._dilated:
             config["atrous_rate"] = self.atrous_rate
         base_config = super().get_config()
@@ -558,12 +505,12 @@ class UpSampling1D(Layer):
     """Repeats each temporal step `length` times along the time axis."""
 
     def __init__(self, length=2, **kwargs):
-        self.length = _positive_ints(length, None, "length", "UpSampling1D")
+        self.length = positive_ints(length, None, "length", "UpSampling1D")
         self.input_spec = [InputSpec(ndim=3)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = self.length * input_shape[1] if input_shape[1] is not None else None
         return (input_shape[0], length, input_shape[2])
 
@@ -580,30 +527,14 @@ class UpSampling2D(Layer):
     """Repeats the rows and columns of the data by size[0] and size[1]."""
 
     def __init__(self, size=(2, 2), dim_ordering="default", **kwargs):
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = _positive_ints(size, 2, "size", "UpSampling2D")
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.size = positive_ints(size, 2, "size", "UpSampling2D")
         self.input_spec = [InputSpec(ndim=4)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
-
-        def mul(d, s):
-            return d * s if d is not None else None
-
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                mul(input_shape[2], self.size[0]),
-                mul(input_shape[3], self.size[1]),
-            )
-        return (
-            input_shape[0],
-            mul(input_shape[1], self.size[0]),
-            mul(input_shape[2], self.size[1]),
-            input_shape[3],
-        )
+        check_rank(self, input_shape, 4)
+        return _resized_shape(self, input_shape, operator.mul, self.size)
 
     def call(self, x, mask=None):
         return K.resize_images(x, self.size[0], self.size[1], self.dim_ordering)
@@ -651,7 +582,7 @@ class ZeroPadding1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = input_shape[1] + self.left_pad + self.right_pad if input_shape[1] is not None else None
         return (input_shape[0], length, input_shape[2])
 
@@ -676,7 +607,7 @@ class ZeroPadding2D(Layer):
 
     def __init__(self, padding=(1, 1), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = padding
         if isinstance(padding, dict):
             keys = {"top_pad", "bottom_pad", "left_pad", "right_pad"}
@@ -708,24 +639,9 @@ class ZeroPadding2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
-
-        def add(d, a, b):
-            return d + a + b if d is not None else None
-
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                add(input_shape[2], self.top_pad, self.bottom_pad),
-                add(input_shape[3], self.left_pad, self.right_pad),
-            )
-        return (
-            input_shape[0],
-            add(input_shape[1], self.top_pad, self.bottom_pad),
-            add(input_shape[2], self.left_pad, self.right_pad),
-            input_shape[3],
-        )
+        check_rank(self, input_shape, 4)
+        pads = ((self.top_pad, self.bottom_pad), (self.left_pad, self.right_pad))
+        return _resized_shape(self, input_shape, _padded_len, pads)
 
     def call(self, x, mask=None):
         return K.asymmetric_spatial_2d_padding(
@@ -761,6 +677,19 @@ def _crop_slice(a, b):
     return slice(a, -b if b else None)
 
 
+def _padded_len(length, pads):
+    return length + pads[0] + pads[1]
+
+
+def _cropped_shape(layer, input_shape):
+    """The input shape less ``layer.cropping`` on each spatial axis."""
+    spatial = [
+        _crop_len(layer, d, a, b, input_shape)
+        for d, (a, b) in zip(spatial_sizes(layer, input_shape), layer.cropping)
+    ]
+    return ordered_shape(layer, input_shape[0], channels_of(layer, input_shape), spatial)
+
+
 class Cropping1D(Layer):
     """Crops along the time dimension (axis 1).
 
@@ -776,7 +705,7 @@ class Cropping1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, features)")
+        check_rank(self, input_shape, 3, "(samples, steps, features)")
         length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
         return (input_shape[0], length, input_shape[2])
 
@@ -803,7 +732,7 @@ class Cropping2D(Layer):
 
     def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
         if len(cropping) != 2 or any(len(p) != 2 for p in cropping):
             raise ValueError("`cropping` must be a tuple length of 2 of tuples of length 2.")
@@ -811,32 +740,15 @@ class Cropping2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
-        (t, b), (le, r) = self.cropping
-        if self.dim_ordering == "th":
-            return (
-                input_shape[0],
-                input_shape[1],
-                _crop_len(self, input_shape[2], t, b, input_shape),
-                _crop_len(self, input_shape[3], le, r, input_shape),
-            )
-        return (
-            input_shape[0],
-            _crop_len(self, input_shape[1], t, b, input_shape),
-            _crop_len(self, input_shape[2], le, r, input_shape),
-            input_shape[3],
-        )
+        check_rank(self, input_shape, 4)
+        return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
         self.get_output_shape_for(input_shape)
         self.built = True
 
     def call(self, x, mask=None):
-        rows = _crop_slice(*self.cropping[0])
-        cols = _crop_slice(*self.cropping[1])
-        if self.dim_ordering == "th":
-            return x[:, :, rows, cols]
-        return x[:, rows, cols, :]
+        return _cropped(self, x)
 
     def get_config(self):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
@@ -867,7 +779,9 @@ class Deconvolution2D(Convolution2D):
     stack, nb_row, nb_col), 'tf' (nb_row, nb_col, stack, nb_filter) with stack = the
     input channels; ``<layer>_b`` (nb_filter,)); 'th' transposes a true convolution
     (Keras 1 on Theano), 'tf' a cross-correlation (Keras 1 on TensorFlow). One engine
-    ``conv2d_transpose`` node (col2im + gemm), a ``bias_add`` and the activation.
+    ``conv2d_transpose`` node (gemm + col2im), a ``bias_add`` and the activation; 'tf'
+    runs the channels-last kernel (no permutes), into which compiling folds the bias and
+    a relu, tanh or sigmoid.
 
     # Arguments
         nb_filter: Number of transposed convolution filters to use.
@@ -948,20 +862,10 @@ class Deconvolution2D(Convolution2D):
         )
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
-        if self.dim_ordering == "th":
-            channels, rows, cols = self.output_shape_[1:]
-            in_rows, in_cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols, channels = self.output_shape_[1:]
-            in_rows, in_cols = input_shape[1], input_shape[2]
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        channels = channels_of(self, self.output_shape_)
+        rows, cols = spatial_sizes(self, self.output_shape_)
+        in_rows, in_cols = spatial_sizes(self, input_shape)
         if rows is None or cols is None:
             raise ValueError(
                 f"Layer {self.name} (Deconvolution2D): the rows and cols of output_shape must be "
@@ -987,9 +891,7 @@ class Deconvolution2D(Convolution2D):
                     f"maps an output length of {out} to {want}, but the input has {have}"
                     f"{_ordering_hint(self, input_shape)}"
                 )
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def call(self, x, mask=None):
         output = K.deconv2d(
@@ -1001,7 +903,7 @@ class Deconvolution2D(Convolution2D):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {"output_shape": self.output_shape_}
@@ -1021,7 +923,8 @@ class SeparableConvolution2D(Layer):
     ``<layer>_pointwise_kernel`` ('th' (nb_filter, depth_multiplier * stack, 1, 1), 'tf'
     (1, 1, depth_multiplier * stack, nb_filter)), ``<layer>_b`` (nb_filter,). Engine
     nodes: ``depthwise_conv2d`` (direct loops), a 1x1 ``conv2d`` (one gemm), a
-    ``bias_add`` and the activation.
+    ``bias_add`` and the activation; 'tf' runs both convolutions channels-last (no
+    permutes).
 
     # Arguments
         nb_filter: Number of convolution filters to use.
@@ -1072,7 +975,7 @@ class SeparableConvolution2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same"}:
             raise ValueError("Invalid border mode for SeparableConv2D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -1087,7 +990,7 @@ class SeparableConvolution2D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
+        self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
@@ -1105,34 +1008,17 @@ class SeparableConvolution2D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(
-            self,
-            input_shape,
-            4,
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)",
-        )
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
         dm = self.depth_multiplier
-        if self.dim_ordering == "th":
-            stack_size = input_shape[1]
-        else:
-            stack_size = input_shape[3]
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} (SeparableConvolution2D) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
             depthwise_shape = (dm, stack_size, self.nb_row, self.nb_col)
             pointwise_shape = (self.nb_filter, dm * stack_size, 1, 1)
-            spec = (None, stack_size, None, None)
         else:
             depthwise_shape = (self.nb_row, self.nb_col, stack_size, dm)
             pointwise_shape = (1, 1, dm * stack_size, self.nb_filter)
-            spec = (None, None, None, stack_size)
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=spec)]
+        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
         init = functools.partial(self.init, dim_ordering=self.dim_ordering)
         self.depthwise_kernel = self.add_weight(
             depthwise_shape,
@@ -1158,22 +1044,11 @@ class SeparableConvolution2D(Layer):
             )
         else:
             self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, "")
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = _out_len(self, rows, self.nb_row, self.border_mode, self.subsample[0], 1, input_shape)
-        cols = _out_len(self, cols, self.nb_col, self.border_mode, self.subsample[1], 1, input_shape)
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        check_rank(self, input_shape, 4)
+        return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), (1, 1))
 
     def call(self, x, mask=None):
         output = K.separable_conv2d(
@@ -1184,7 +1059,7 @@ class SeparableConvolution2D(Layer):
             border_mode=self.border_mode,
             dim_ordering=self.dim_ordering,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -1197,13 +1072,13 @@ class SeparableConvolution2D(Layer):
             "subsample": self.subsample,
             "depth_multiplier": self.depth_multiplier,
             "dim_ordering": self.dim_ordering,
-            "depthwise_regularizer": _config_of(self.depthwise_regularizer),
-            "pointwise_regularizer": _config_of(self.pointwise_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "depthwise_constraint": _config_of(self.depthwise_constraint),
-            "pointwise_constraint": _config_of(self.pointwise_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            "depthwise_regularizer": config_of(self.depthwise_regularizer),
+            "pointwise_regularizer": config_of(self.pointwise_regularizer),
+            "b_regularizer": config_of(self.b_regularizer),
+            "activity_regularizer": config_of(self.activity_regularizer),
+            "depthwise_constraint": config_of(self.depthwise_constraint),
+            "pointwise_constraint": config_of(self.pointwise_constraint),
+            "b_constraint": config_of(self.b_constraint),
             "bias": self.bias,
         }
         base_config = super().get_config()
@@ -1218,20 +1093,6 @@ SeparableConv2D = SeparableConvolution2D
 # 3-D layers (Keras 1.2.2): Convolution3D (one engine ``conv3d`` node: volumetric im2col
 # + gemm; 'th' a true convolution, 'tf' a cross-correlation, as the 2-D layers),
 # UpSampling3D, ZeroPadding3D, Cropping3D.
-
-
-def _spatial3(layer, input_shape):
-    """The three spatial sizes of a 5-D input in the layer's ordering."""
-    if layer.dim_ordering == "th":
-        return tuple(input_shape[2:5])
-    return tuple(input_shape[1:4])
-
-
-def _shape3(layer, input_shape, channels, spatial):
-    """A 5-D shape from the channel count and three spatial sizes in the layer's ordering."""
-    if layer.dim_ordering == "th":
-        return (input_shape[0], channels) + tuple(spatial)
-    return (input_shape[0],) + tuple(spatial) + (channels,)
 
 
 def _what3(layer):
@@ -1312,7 +1173,7 @@ class Convolution3D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same", "full"}:
             raise ValueError("Invalid border mode for Convolution3D: " + str(border_mode))
         self.nb_filter = int(nb_filter)
@@ -1327,10 +1188,10 @@ class Convolution3D(Layer):
         self.init = initializations.get(init, dim_ordering=dim_ordering)
         self.activation = activations.get(activation)
         self.border_mode = border_mode
-        self.subsample = _positive_ints(subsample, 3, "subsample", "Convolution3D")
+        self.subsample = positive_ints(subsample, 3, "subsample", "Convolution3D")
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1344,54 +1205,27 @@ class Convolution3D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
+        stack_size = _stack_size(self, input_shape)
         if self.dim_ordering == "th":
-            stack_size = input_shape[1]
             self.W_shape = (self.nb_filter, stack_size) + kdims
         else:
-            stack_size = input_shape[4]
             self.W_shape = kdims + (stack_size, self.nb_filter)
-        if stack_size is None:
-            raise ValueError(
-                f"Layer {self.name} ({self.__class__.__name__}) needs the channel axis of its input "
-                f"to be known (dim_ordering={self.dim_ordering!r}), got input shape {tuple(input_shape)}"
-            )
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        spec = (
-            (None, stack_size, None, None, None) if self.dim_ordering == "th" else (None,) * 4 + (stack_size,)
-        )
-        self.input_spec = [InputSpec(ndim=5, shape=spec)]
-        self.W = self.add_weight(
+        self.input_spec = [InputSpec(ndim=5, shape=ordered_shape(self, None, stack_size, (None,) * 3))]
+        add_W_b(
+            self,
             self.W_shape,
-            initializer=functools.partial(self.init, dim_ordering=self.dim_ordering),
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
+            (self.nb_filter,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
         )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
+        check_rank(self, input_shape, 5, _what3(self))
         kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
-        spatial = [
-            _out_len(self, length, k, self.border_mode, s, 1, input_shape)
-            for length, k, s in zip(_spatial3(self, input_shape), kdims, self.subsample)
-        ]
-        return _shape3(self, input_shape, self.nb_filter, spatial)
+        return _conv_output_shape(self, input_shape, kdims, (1, 1, 1))
 
     def call(self, x, mask=None):
         output = K.conv3d(
@@ -1402,7 +1236,7 @@ class Convolution3D(Layer):
             dim_ordering=self.dim_ordering,
             filter_shape=self.W_shape,
         )
-        return _bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
 
     def get_config(self):
         config = {
@@ -1415,11 +1249,7 @@ class Convolution3D(Layer):
             "activation": self.activation.__name__,
             "border_mode": self.border_mode,
             "subsample": self.subsample,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
         }
         base_config = super().get_config()
@@ -1449,16 +1279,14 @@ class UpSampling3D(Layer):
     """
 
     def __init__(self, size=(2, 2, 2), dim_ordering="default", **kwargs):
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.size = _positive_ints(size, 3, "size", "UpSampling3D")
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.size = positive_ints(size, 3, "size", "UpSampling3D")
         self.input_spec = [InputSpec(ndim=5)]
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
-        spatial = [d * s if d is not None else None for d, s in zip(_spatial3(self, input_shape), self.size)]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        check_rank(self, input_shape, 5, _what3(self))
+        return _resized_shape(self, input_shape, operator.mul, self.size)
 
     def call(self, x, mask=None):
         return K.resize_volumes(x, self.size[0], self.size[1], self.size[2], self.dim_ordering)
@@ -1490,19 +1318,15 @@ class ZeroPadding3D(Layer):
 
     def __init__(self, padding=(1, 1, 1), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = tuple(int(p) for p in padding)
         if len(self.padding) != 3 or min(self.padding) < 0:
             raise ValueError(f"ZeroPadding3D: padding must be 3 non-negative integers, got {padding}")
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
-        spatial = [
-            d + 2 * p if d is not None else None for d, p in zip(_spatial3(self, input_shape), self.padding)
-        ]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        check_rank(self, input_shape, 5, _what3(self))
+        return _resized_shape(self, input_shape, _padded_len, [(p, p) for p in self.padding])
 
     def call(self, x, mask=None):
         return K.spatial_3d_padding(x, padding=self.padding, dim_ordering=self.dim_ordering)
@@ -1535,7 +1359,7 @@ class Cropping3D(Layer):
 
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
+        self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
         if len(cropping) != 3 or any(len(p) != 2 for p in cropping):
             raise ValueError("`cropping` must be a tuple length of 3 of tuples of length 2.")
@@ -1543,23 +1367,15 @@ class Cropping3D(Layer):
         self.input_spec = [InputSpec(ndim=5)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5, _what3(self))
-        spatial = [
-            _crop_len(self, d, a, b, input_shape)
-            for d, (a, b) in zip(_spatial3(self, input_shape), self.cropping)
-        ]
-        channels = input_shape[1] if self.dim_ordering == "th" else input_shape[4]
-        return _shape3(self, input_shape, channels, spatial)
+        check_rank(self, input_shape, 5, _what3(self))
+        return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
         self.get_output_shape_for(input_shape)
         self.built = True
 
     def call(self, x, mask=None):
-        d1, d2, d3 = (_crop_slice(a, b) for a, b in self.cropping)
-        if self.dim_ordering == "th":
-            return x[:, :, d1, d2, d3]
-        return x[:, d1, d2, d3, :]
+        return _cropped(self, x)
 
     def get_config(self):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}

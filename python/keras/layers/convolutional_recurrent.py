@@ -11,11 +11,13 @@ import functools
 
 import numpy as np
 
-from .. import activations, initializations, regularizers
+from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec
-from .convolutional import _out_len, _resolve_ordering
-from .recurrent import Recurrent, _config_of
+from ._spatial import resolve_ordering
+from ._weighted import finish_build
+from .convolutional import _out_len
+from .recurrent import Recurrent
 
 __all__ = ["ConvRecurrent2D", "ConvLSTM2D"]
 
@@ -163,7 +165,7 @@ class ConvLSTM2D(ConvRecurrent2D):
         dropout_U=0.0,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         if border_mode not in {"valid", "same"}:
             raise ValueError("Invalid border mode for ConvLSTM2D: " + str(border_mode))
         kwargs["nb_filter"] = int(nb_filter)
@@ -182,13 +184,7 @@ class ConvLSTM2D(ConvRecurrent2D):
         self.inner_activation = activations.get(inner_activation)
         self.border_mode = border_mode
         self.subsample = tuple(int(s) for s in subsample)
-        self.W_regularizer = regularizers.get(W_regularizer)
-        self.U_regularizer = regularizers.get(U_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.dropout_W = float(dropout_W)
-        self.dropout_U = float(dropout_U)
-        if self.dropout_W or self.dropout_U:
-            self.uses_learning_phase = True
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         # Keras 1 ConvLSTM2D does not declare masking support; K.rnn still honours a
         # mask passed explicitly.
         self.supports_masking = False
@@ -222,30 +218,21 @@ class ConvLSTM2D(ConvRecurrent2D):
             self.W_shape = (r, c, stack_size, nf)
             self.W_shape1 = (r, c, nf, nf)
         self._batch_input_shape_seen = tuple(input_shape)
-        n = self.name
-        init = functools.partial(self.init, dim_ordering=self.dim_ordering)
-        for g in ("i", "c", "f", "o"):
-            W = self.add_weight(
-                self.W_shape, initializer=init, name=f"{n}_W_{g}", regularizer=self.W_regularizer
-            )
-            U = self.add_weight(
-                self.W_shape1, initializer=self.inner_init, name=f"{n}_U_{g}", regularizer=self.U_regularizer
-            )
-            b = self.add_weight(
-                (nf,),
-                initializer=self.forget_bias_init if g == "f" else "zero",
-                name=f"{n}_b_{g}",
-                regularizer=self.b_regularizer,
-            )
-            setattr(self, "W_" + g, W)
-            setattr(self, "U_" + g, U)
-            setattr(self, "b_" + g, b)
+        self._add_per_gate(
+            "icfo",
+            self.W_shape,
+            self.W_shape1,
+            (nf,),
+            functools.partial(self.init, dim_ordering=self.dim_ordering),
+            self.inner_init,
+            self.U_regularizer,
+            self.forget_bias_init,
+        )
         if self.stateful:
             self.reset_states()
         else:
             self.states = [None, None]
-        self._set_initial()
-        self.built = True
+        finish_build(self)
 
     def reset_states(self, states=None):
         """Resets the states of a stateful layer to zeros (or to the given arrays)."""
@@ -299,12 +286,12 @@ class ConvLSTM2D(ConvRecurrent2D):
         if 0 < self.dropout_U < 1:
             ones = K.sum(K.zeros_like(x), axis=1)
             ones = self.conv_step(ones, K.zeros(self.W_shape), border_mode=self.border_mode) + 1.0
-            constants.append([K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U) for _ in range(4)])
+            constants.append([K.dropout_in_train_phase(ones, self.dropout_U) for _ in range(4)])
         else:
             constants.append([1.0 for _ in range(4)])
         if 0 < self.dropout_W < 1:
             ones = K.sum(K.zeros_like(x), axis=1) + 1.0
-            constants.append([K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W) for _ in range(4)])
+            constants.append([K.dropout_in_train_phase(ones, self.dropout_W) for _ in range(4)])
         else:
             constants.append([1.0 for _ in range(4)])
         return constants
@@ -356,11 +343,7 @@ class ConvLSTM2D(ConvRecurrent2D):
             "border_mode": self.border_mode,
             "inner_activation": self.inner_activation.__name__,
             "subsample": self.subsample,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "U_regularizer": _config_of(self.U_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "dropout_W": self.dropout_W,
-            "dropout_U": self.dropout_U,
+            **self._regularization_config(),
         }
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))

@@ -18,10 +18,12 @@ import warnings
 
 import numpy as np
 
-from .. import activations, constraints, initializations, regularizers
+from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function
+from ._spatial import resolve_ordering
+from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Masking",
@@ -45,40 +47,6 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------
 # helpers
-
-
-def _bias_add(x, b, axis=None):
-    """``x + b`` with ``b`` a vector along ``axis`` of ``x`` (the last by default), as one
-    native node."""
-    return K.ferrokeras_backend._op("bias_add", [x, b], axis=axis)
-
-
-def _bias_activation(layer, output, axis=None):
-    """``layer.activation(output + layer.b)`` (just the activation without a bias). The
-    executor folds the bias and a relu / tanh / sigmoid into the op that produced
-    ``output`` where it can (``rust/ferrokeras/src/graph/fuse.rs``)."""
-    if not layer.bias:
-        return layer.activation(output)
-    return layer.activation(_bias_add(output, layer.b, axis=axis))
-
-
-def _set_weight_args(
-    layer, W_regularizer, b_regularizer, activity_regularizer, W_constraint, b_constraint, bias, weights
-):
-    """The W/b regularizer, constraint, bias and initial-weights arguments every
-    weighted core layer takes, resolved and stored under Keras 1's attribute names."""
-    layer.W_regularizer = regularizers.get(W_regularizer)
-    layer.b_regularizer = regularizers.get(b_regularizer)
-    layer.activity_regularizer = regularizers.get(activity_regularizer)
-    layer.W_constraint = constraints.get(W_constraint)
-    layer.b_constraint = constraints.get(b_constraint)
-    layer.bias = bias
-    layer.initial_weights = weights
-
-
-def _config_of(obj):
-    """A regularizer's / constraint's config, or None."""
-    return obj.get_config() if obj is not None else None
 
 
 def _check_last_dim(layer, x, expected):
@@ -218,7 +186,7 @@ class Dropout(Layer):
 
     def call(self, x, mask=None):
         if 0.0 < self.p < 1.0:
-            return K._dropout_in_phase(x, self.p, self._get_noise_shape(x), seed=self.seed)
+            return K.dropout_in_train_phase(x, self.p, self._get_noise_shape(x), seed=self.seed)
         return x
 
     def get_config(self):
@@ -257,7 +225,30 @@ class SpatialDropout1D(Dropout):
         return (None, 1, None)
 
 
-class SpatialDropout2D(Dropout):
+class _SpatialDropout(Dropout):
+    """Dropout of whole feature maps: one decision per sample and channel, shared by
+    the ``_rank`` spatial axes (SpatialDropout2D / 3D)."""
+
+    _rank = 2
+
+    def __init__(self, p, dim_ordering="default", **kwargs):
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        super().__init__(p, **kwargs)
+        self.input_spec = [InputSpec(ndim=self._rank + 2)]
+
+    def _get_noise_shape(self, x):
+        spatial = (1,) * self._rank
+        if self.dim_ordering == "th":
+            return (None, None) + spatial
+        return (None,) + spatial + (None,)
+
+    def get_config(self):
+        config = {"dim_ordering": self.dim_ordering}
+        base_config = super().get_config()
+        return dict(list(base_config.items()) + list(config.items()))
+
+
+class SpatialDropout2D(_SpatialDropout):
     """Spatial 2D version of Dropout: drops entire 2D feature maps (channels) instead of
     individual elements.
 
@@ -277,27 +268,10 @@ class SpatialDropout2D(Dropout):
         - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
     """
 
-    def __init__(self, p, dim_ordering="default", **kwargs):
-        if dim_ordering == "default":
-            dim_ordering = K.image_dim_ordering()
-        if dim_ordering not in {"tf", "th"}:
-            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-        self.dim_ordering = dim_ordering
-        super().__init__(p, **kwargs)
-        self.input_spec = [InputSpec(ndim=4)]
-
-    def _get_noise_shape(self, x):
-        if self.dim_ordering == "th":
-            return (None, None, 1, 1)
-        return (None, 1, 1, None)
-
-    def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    _rank = 2
 
 
-class SpatialDropout3D(Dropout):
+class SpatialDropout3D(_SpatialDropout):
     """Spatial 3D version of Dropout: drops entire 3D feature maps (channels) instead of
     individual elements.
 
@@ -317,24 +291,7 @@ class SpatialDropout3D(Dropout):
         - [Efficient Object Localization Using Convolutional Networks](https://arxiv.org/pdf/1411.4280.pdf)
     """
 
-    def __init__(self, p, dim_ordering="default", **kwargs):
-        if dim_ordering == "default":
-            dim_ordering = K.image_dim_ordering()
-        if dim_ordering not in {"tf", "th"}:
-            raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-        self.dim_ordering = dim_ordering
-        super().__init__(p, **kwargs)
-        self.input_spec = [InputSpec(ndim=5)]
-
-    def _get_noise_shape(self, x):
-        if self.dim_ordering == "th":
-            return (None, None, 1, 1, 1)
-        return (None, 1, 1, 1, None)
-
-    def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    _rank = 3
 
 
 class Activation(Layer):
@@ -862,7 +819,7 @@ class Dense(Layer):
         self.output_dim = output_dim
         self.input_dim = input_dim
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -879,47 +836,28 @@ class Dense(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        if len(input_shape) < 2:
-            raise ValueError(
-                "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
-            )
+        self._check_rank(input_shape)
         input_dim = _known_input_dim(self, input_shape)
         self.input_dim = input_dim
         self.input_spec = [InputSpec(dtype=None, ndim="2+")]
 
-        self.W = self.add_weight(
-            (input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.output_dim,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def call(self, x, mask=None):
         _check_last_dim(self, x, self.input_dim)
         output = K.dot(x, self.W)
-        return _bias_activation(self, output)
+        return bias_activation(self, output)
 
-    def get_output_shape_for(self, input_shape):
+    def _check_rank(self, input_shape):
         if not input_shape or len(input_shape) < 2:
             raise ValueError(
                 "Layer " + self.name + " expects an input of rank >= 2, got shape " + str(input_shape)
             )
+
+    def get_output_shape_for(self, input_shape):
+        self._check_rank(input_shape)
         if input_shape[-1] is not None and self.input_dim and input_shape[-1] != self.input_dim:
             raise ValueError(
                 "Layer "
@@ -934,20 +872,21 @@ class Dense(Layer):
         return tuple(output_shape)
 
     def get_config(self):
-        config = {
-            "output_dim": self.output_dim,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-        }
+        config = _dense_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
+
+
+def _dense_config(layer):
+    """Dense's ``get_config`` entries, which TimeDistributedDense extends."""
+    return {
+        "output_dim": layer.output_dim,
+        "init": layer.init.__name__,
+        "activation": layer.activation.__name__,
+        **weight_config(layer),
+        "bias": layer.bias,
+        "input_dim": layer.input_dim,
+    }
 
 
 class ActivityRegularization(Layer):
@@ -1033,7 +972,7 @@ class MaxoutDense(Layer):
         self.nb_feature = nb_feature
         self.init = initializations.get(init)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1055,28 +994,9 @@ class MaxoutDense(Layer):
         self.input_dim = input_dim
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
-        self.W = self.add_weight(
-            (self.nb_feature, input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_feature, self.output_dim),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (self.nb_feature, input_dim, self.output_dim), (self.nb_feature, self.output_dim))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
         assert input_shape and len(input_shape) == 2
@@ -1094,11 +1014,7 @@ class MaxoutDense(Layer):
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "nb_feature": self.nb_feature,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
@@ -1159,7 +1075,7 @@ class Highway(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1181,6 +1097,7 @@ class Highway(Layer):
         self.input_dim = input_dim
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
+        # Keras 1's weight order is W, W_carry, b, b_carry (add_W_b would put b second).
         self.W = self.add_weight(
             (input_dim, input_dim),
             initializer=self.init,
@@ -1204,19 +1121,16 @@ class Highway(Layer):
             self.b = None
             self.b_carry = None
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def call(self, x, mask=None):
         gate = K.dot(x, self.W_carry)
         if self.bias:
-            gate = _bias_add(gate, self.b_carry)
+            gate = K.bias_add(gate, self.b_carry)
         transform_weight = activations.sigmoid(gate)
         y = K.dot(x, self.W)
         if self.bias:
-            y = _bias_add(y, self.b)
+            y = K.bias_add(y, self.b)
         act = self.activation(y)
         # T * act + (1 - T) * x  ==  x + T * (act - x)
         return x + transform_weight * (act - x)
@@ -1225,11 +1139,7 @@ class Highway(Layer):
         config = {
             "init": self.init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
+            **weight_config(self),
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
@@ -1290,7 +1200,7 @@ class TimeDistributedDense(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -1314,28 +1224,9 @@ class TimeDistributedDense(Layer):
         input_dim = _known_input_dim(self, input_shape, axis=2)
         self.input_dim = input_dim
 
-        self.W = self.add_weight(
-            (input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.output_dim,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
+        add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
 
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
         return (input_shape[0], input_shape[1], self.output_dim)
@@ -1343,21 +1234,9 @@ class TimeDistributedDense(Layer):
     def call(self, x, mask=None):
         # One matmul over the last axis for all timesteps at once.
         output = K.dot(x, self.W)
-        return _bias_activation(self, output)
+        return bias_activation(self, output)
 
     def get_config(self):
-        config = {
-            "output_dim": self.output_dim,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = {**_dense_config(self), "input_length": self.input_length}
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))

@@ -3,12 +3,9 @@
 from .. import backend as K
 from .. import constraints, initializations, regularizers
 from ..engine.topology import Layer
+from ._weighted import config_of, finish_build
 
 __all__ = ["Embedding"]
-
-
-def _config_of(obj):
-    return obj.get_config() if obj is not None else None
 
 
 class Embedding(Layer):
@@ -87,10 +84,7 @@ class Embedding(Layer):
             regularizer=self.W_regularizer,
             constraint=self.W_constraint,
         )
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        finish_build(self)
 
     def compute_mask(self, x, mask=None):
         if not self.mask_zero:
@@ -130,9 +124,9 @@ class Embedding(Layer):
             "init": self.init.__name__,
             "input_length": self.input_length,
             "mask_zero": self.mask_zero,
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_regularizer": _config_of(self.W_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
+            "activity_regularizer": config_of(self.activity_regularizer),
+            "W_regularizer": config_of(self.W_regularizer),
+            "W_constraint": config_of(self.W_constraint),
             "dropout": self.dropout,
         }
         base_config = super().get_config()

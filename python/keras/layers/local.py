@@ -28,21 +28,14 @@ import numpy as np
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
-from .convolutional import _config_of, _resolve_ordering
-from .core import _set_weight_args
+from ._spatial import channels_of, check_rank, image_axes, ordered_shape, resolve_ordering, spatial_sizes
+from ._weighted import add_W_b, finish_build, set_weight_args
+from .convolutional import conv1d_config, conv2d_config
 
 __all__ = [
     "LocallyConnected1D",
     "LocallyConnected2D",
 ]
-
-
-def _check_rank(layer, input_shape, ndim, what):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input {what}, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _valid_len(layer, length, k, stride, input_shape, what):
@@ -77,7 +70,7 @@ def _patches(x, index):
 
 def _apply(patches, W):
     """(locations, samples, nb_filter) = each location's patch matrix times its W."""
-    return K.ferrokeras_backend._op("batch_matmul", [patches, W], transpose_a=True)
+    return K.batch_matmul(patches, W, transpose_a=True)
 
 
 class LocallyConnected1D(Layer):
@@ -140,7 +133,7 @@ class LocallyConnected1D(Layer):
         self.activation = activations.get(activation)
         self.border_mode = border_mode
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -158,7 +151,7 @@ class LocallyConnected1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         input_dim = input_shape[2]
         _, output_length, nb_filter = self.get_output_shape_for(input_shape)
         if input_dim is None:
@@ -168,30 +161,11 @@ class LocallyConnected1D(Layer):
             )
         self.input_spec = [InputSpec(ndim=3, shape=(None, input_shape[1], input_dim))]
         self.W_shape = (output_length, self.filter_length * input_dim, nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (output_length, self.nb_filter),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (output_length, self.nb_filter))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
+        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
         length = _valid_len(
             self, input_shape[1], self.filter_length, self.subsample_length, input_shape, "steps axis"
         )
@@ -209,22 +183,7 @@ class LocallyConnected1D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "filter_length": self.filter_length,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample_length": self.subsample_length,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-            "input_dim": self.input_dim,
-            "input_length": self.input_length,
-        }
+        config = conv1d_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
@@ -279,7 +238,7 @@ class LocallyConnected2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = _resolve_ordering(dim_ordering)
+        dim_ordering = resolve_ordering(dim_ordering)
         _check_border_mode("LocallyConnected2D", border_mode)
         self.nb_filter = int(nb_filter)
         self.nb_row = int(nb_row)
@@ -299,7 +258,7 @@ class LocallyConnected2D(Layer):
         self.border_mode = border_mode
         self.dim_ordering = dim_ordering
 
-        _set_weight_args(
+        set_weight_args(
             self,
             W_regularizer,
             b_regularizer,
@@ -312,22 +271,12 @@ class LocallyConnected2D(Layer):
         self.input_spec = [InputSpec(ndim=4)]
         super().__init__(**kwargs)
 
-    def _what(self):
-        return (
-            "(samples, channels, rows, cols)"
-            if self.dim_ordering == "th"
-            else "(samples, rows, cols, channels)"
-        )
-
     def build(self, input_shape):
-        _check_rank(self, input_shape, 4, self._what())
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
         output_shape = self.get_output_shape_for(input_shape)
-        if self.dim_ordering == "th":
-            _, nb_filter, output_row, output_col = output_shape
-            input_filter = input_shape[1]
-        else:
-            _, output_row, output_col, nb_filter = output_shape
-            input_filter = input_shape[3]
+        nb_filter = channels_of(self, output_shape)
+        output_row, output_col = spatial_sizes(self, output_shape)
+        input_filter = channels_of(self, input_shape)
         if input_filter is None:
             raise ValueError(
                 f"Layer {self.name} (LocallyConnected2D) needs a fully known input shape, "
@@ -338,39 +287,15 @@ class LocallyConnected2D(Layer):
         self.output_row = output_row
         self.output_col = output_col
         self.W_shape = (output_row * output_col, self.nb_row * self.nb_col * input_filter, nb_filter)
-        self.W = self.add_weight(
-            self.W_shape,
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (output_row, output_col, nb_filter),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
-        else:
-            self.b = None
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        add_W_b(self, self.W_shape, (output_row, output_col, nb_filter))
+        finish_build(self)
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4, self._what())
-        if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
+        check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
+        rows, cols = spatial_sizes(self, input_shape)
         rows = _valid_len(self, rows, self.nb_row, self.subsample[0], input_shape, "rows axis")
         cols = _valid_len(self, cols, self.nb_col, self.subsample[1], input_shape, "cols axis")
-        if self.dim_ordering == "th":
-            return (input_shape[0], self.nb_filter, rows, cols)
-        return (input_shape[0], rows, cols, self.nb_filter)
+        return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def _index(self, rows, cols):
         """(locations, patch) indices into a flattened sample, Keras 1's patch order."""
@@ -394,41 +319,17 @@ class LocallyConnected2D(Layer):
 
     def call(self, x, mask=None):
         _, feature_dim, nb_filter = self.W_shape
-        shape = K.int_shape(x)
-        if self.dim_ordering == "th":
-            rows, cols = shape[2], shape[3]
-        else:
-            rows, cols = shape[1], shape[2]
+        rows, cols = spatial_sizes(self, K.int_shape(x))
         output = _apply(_patches(x, self._index(rows, cols)), self.W)  # (locations, samples, nb_filter)
-        if self.dim_ordering == "th":
-            output = K.permute_dimensions(output, (1, 2, 0))
-            output = K.reshape(output, (-1, nb_filter, self.output_row, self.output_col))
-        else:
-            output = K.permute_dimensions(output, (1, 0, 2))
-            output = K.reshape(output, (-1, self.output_row, self.output_col, nb_filter))
+        locations = (self.output_row, self.output_col)
+        output = K.permute_dimensions(output, (1, 2, 0) if self.dim_ordering == "th" else (1, 0, 2))
+        output = K.reshape(output, ordered_shape(self, -1, nb_filter, locations))
         if self.bias:
-            if self.dim_ordering == "th":
-                output = output + K.reshape(self.b, (1, nb_filter, self.output_row, self.output_col))
-            else:
-                output = output + K.reshape(self.b, (1, self.output_row, self.output_col, nb_filter))
+            # Keras 1.2.2 reshaped (not transposed) the bias to the 'th' layout
+            output = output + K.reshape(self.b, ordered_shape(self, 1, nb_filter, locations))
         return self.activation(output)
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "nb_row": self.nb_row,
-            "nb_col": self.nb_col,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample": self.subsample,
-            "dim_ordering": self.dim_ordering,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "activity_regularizer": _config_of(self.activity_regularizer),
-            "W_constraint": _config_of(self.W_constraint),
-            "b_constraint": _config_of(self.b_constraint),
-            "bias": self.bias,
-        }
+        config = conv2d_config(self)
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))

@@ -44,7 +44,7 @@ class GaussianNoise(Layer):
         super().__init__(**kwargs)
 
     def call(self, x, mask=None):
-        return K._noise_in_phase("gaussian_noise", x, sigma=float(self.sigma))
+        return K.gaussian_noise_in_train_phase(x, self.sigma)
 
     def get_config(self):
         config = {"sigma": self.sigma}
@@ -82,7 +82,7 @@ class GaussianDropout(Layer):
 
     def call(self, x, mask=None):
         if 0 < self.p < 1:
-            return K._noise_in_phase("gaussian_dropout", x, p=float(self.p))
+            return K.gaussian_dropout_in_train_phase(x, self.p)
         return x
 
     def get_config(self):

@@ -166,7 +166,7 @@ class BatchNormalization(Layer):
                 )
                 return x_normed
             # running_std holds the moving variance
-            x_normed, mean, var = K._batch_norm_in_phase(
+            x_normed, mean, var = K.batch_normalization_in_train_phase(
                 x, self.gamma, self.beta, self.running_mean, self.running_std, axis, epsilon=self.epsilon
             )
             self.add_update(

@@ -10,6 +10,7 @@ max nor counts in an average.
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
+from ._spatial import check_rank, positive_ints, resolve_ordering
 
 __all__ = [
     "MaxPooling1D",
@@ -25,41 +26,6 @@ __all__ = [
     "GlobalAveragePooling2D",
     "GlobalAveragePooling3D",
 ]
-
-
-def _resolve_ordering(dim_ordering):
-    if dim_ordering == "default":
-        dim_ordering = K.image_dim_ordering()
-    if dim_ordering not in {"tf", "th"}:
-        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
-    return dim_ordering
-
-
-def _positive_ints(value, n, name, owner):
-    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
-    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
-    zero later)."""
-    items = (value,) if n is None else value
-    try:
-        items = tuple(items)
-        ok = len(items) == (n or 1) and all(
-            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
-        )
-    except (TypeError, ValueError, OverflowError):
-        ok = False
-    if not ok:
-        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
-        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
-    ints = tuple(int(v) for v in items)
-    return ints[0] if n is None else ints
-
-
-def _check_rank(layer, input_shape, ndim):
-    if input_shape is None or len(input_shape) != ndim:
-        raise ValueError(
-            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input, "
-            f"got shape {tuple(input_shape or ())}"
-        )
 
 
 def _pool_len(layer, length, pool, border_mode, stride, input_shape):
@@ -94,15 +60,15 @@ class _Pooling1D(Layer):
             stride = pool_length
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
-        self.pool_length = _positive_ints(pool_length, None, "pool_length", self.__class__.__name__)
-        self.stride = _positive_ints(stride, None, "stride", self.__class__.__name__)
+        self.pool_length = positive_ints(pool_length, None, "pool_length", self.__class__.__name__)
+        self.stride = positive_ints(stride, None, "stride", self.__class__.__name__)
         self.st = (self.stride, 1)
         self.pool_size = (self.pool_length, 1)
         self.border_mode = border_mode
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3)
+        check_rank(self, input_shape, 3)
         length = _pool_len(self, input_shape[1], self.pool_length, self.border_mode, self.stride, input_shape)
         return (input_shape[0], length, input_shape[2])
 
@@ -150,41 +116,44 @@ class AveragePooling1D(_Pooling1D):
     _mode = "avg"
 
 
-class _Pooling2D(Layer):
-    """Abstract class for the 2-D pooling layers."""
+class _SpatialPooling(Layer):
+    """Abstract class for the 2-D and 3-D pooling layers: ``_rank`` spatial axes, one
+    engine node (``K.pool2d`` / ``K.pool3d``)."""
 
     _mode = "max"
+    _rank = 2
 
-    def __init__(self, pool_size=(2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs):
+    def __init__(self, pool_size, strides, border_mode, dim_ordering, **kwargs):
         super().__init__(**kwargs)
-        self.pool_size = _positive_ints(pool_size, 2, "pool_size", self.__class__.__name__)
+        n = self._rank
+        self.pool_size = positive_ints(pool_size, n, "pool_size", self.__class__.__name__)
         if strides is None:
             strides = self.pool_size
-        self.strides = _positive_ints(strides, 2, "strides", self.__class__.__name__)
+        self.strides = positive_ints(strides, n, "strides", self.__class__.__name__)
         if border_mode not in {"valid", "same"}:
             raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
         self.border_mode = border_mode
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.input_spec = [InputSpec(ndim=4)]
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=n + 2)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, self._rank + 2)
+        first = 2 if self.dim_ordering == "th" else 1
+        spatial = tuple(
+            _pool_len(self, length, p, self.border_mode, s, input_shape)
+            for length, p, s in zip(input_shape[first : first + self._rank], self.pool_size, self.strides)
+        )
         if self.dim_ordering == "th":
-            rows, cols = input_shape[2], input_shape[3]
-        else:
-            rows, cols = input_shape[1], input_shape[2]
-        rows = _pool_len(self, rows, self.pool_size[0], self.border_mode, self.strides[0], input_shape)
-        cols = _pool_len(self, cols, self.pool_size[1], self.border_mode, self.strides[1], input_shape)
-        if self.dim_ordering == "th":
-            return (input_shape[0], input_shape[1], rows, cols)
-        return (input_shape[0], rows, cols, input_shape[3])
+            return (input_shape[0], input_shape[1]) + spatial
+        return (input_shape[0],) + spatial + (input_shape[-1],)
 
     def build(self, input_shape):
         self.get_output_shape_for(input_shape)
         self.built = True
 
     def call(self, x, mask=None):
-        return K.pool2d(
+        pool = K.pool2d if self._rank == 2 else K.pool3d
+        return pool(
             x,
             pool_size=self.pool_size,
             strides=self.strides,
@@ -202,6 +171,13 @@ class _Pooling2D(Layer):
         }
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
+
+
+class _Pooling2D(_SpatialPooling):
+    """Abstract class for the 2-D pooling layers."""
+
+    def __init__(self, pool_size=(2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs):
+        super().__init__(pool_size, strides, border_mode, dim_ordering, **kwargs)
 
 
 class MaxPooling2D(_Pooling2D):
@@ -229,7 +205,7 @@ class _GlobalPooling1D(Layer):
         self.input_spec = [InputSpec(ndim=3)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 3)
+        check_rank(self, input_shape, 3)
         return (input_shape[0], input_shape[2])
 
 
@@ -249,25 +225,35 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         return K.max(x, axis=1)
 
 
-class _GlobalPooling2D(Layer):
+class _GlobalSpatialPooling(Layer):
+    """Abstract class for the 2-D and 3-D global pooling layers (``_rank`` spatial
+    axes reduced)."""
+
+    _rank = 2
+
     def __init__(self, dim_ordering="default", **kwargs):
         super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.input_spec = [InputSpec(ndim=4)]
+        self.dim_ordering = resolve_ordering(dim_ordering)
+        self.input_spec = [InputSpec(ndim=self._rank + 2)]
 
     def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, self._rank + 2)
         if self.dim_ordering == "tf":
-            return (input_shape[0], input_shape[3])
+            return (input_shape[0], input_shape[-1])
         return (input_shape[0], input_shape[1])
 
     def _axes(self):
-        return [1, 2] if self.dim_ordering == "tf" else [2, 3]
+        first = 1 if self.dim_ordering == "tf" else 2
+        return list(range(first, first + self._rank))
 
     def get_config(self):
         config = {"dim_ordering": self.dim_ordering}
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
+
+
+class _GlobalPooling2D(_GlobalSpatialPooling):
+    _rank = 2
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
@@ -292,64 +278,15 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 # three spatial axes.
 
 
-def _spatial3(layer, input_shape):
-    if layer.dim_ordering == "th":
-        return tuple(input_shape[2:5])
-    return tuple(input_shape[1:4])
-
-
-class _Pooling3D(Layer):
+class _Pooling3D(_SpatialPooling):
     """Abstract class for the 3-D pooling layers."""
 
-    _mode = "max"
+    _rank = 3
 
     def __init__(
         self, pool_size=(2, 2, 2), strides=None, border_mode="valid", dim_ordering="default", **kwargs
     ):
-        super().__init__(**kwargs)
-        self.pool_size = _positive_ints(pool_size, 3, "pool_size", self.__class__.__name__)
-        if strides is None:
-            strides = self.pool_size
-        self.strides = _positive_ints(strides, 3, "strides", self.__class__.__name__)
-        if border_mode not in {"valid", "same"}:
-            raise ValueError("`border_mode` must be in {valid, same}, got " + str(border_mode))
-        self.border_mode = border_mode
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.input_spec = [InputSpec(ndim=5)]
-
-    def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5)
-        spatial = tuple(
-            _pool_len(self, length, p, self.border_mode, s, input_shape)
-            for length, p, s in zip(_spatial3(self, input_shape), self.pool_size, self.strides)
-        )
-        if self.dim_ordering == "th":
-            return (input_shape[0], input_shape[1]) + spatial
-        return (input_shape[0],) + spatial + (input_shape[4],)
-
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
-
-    def call(self, x, mask=None):
-        return K.pool3d(
-            x,
-            pool_size=self.pool_size,
-            strides=self.strides,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            pool_mode=self._mode,
-        )
-
-    def get_config(self):
-        config = {
-            "pool_size": self.pool_size,
-            "border_mode": self.border_mode,
-            "strides": self.strides,
-            "dim_ordering": self.dim_ordering,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        super().__init__(pool_size, strides, border_mode, dim_ordering, **kwargs)
 
 
 class MaxPooling3D(_Pooling3D):
@@ -386,25 +323,8 @@ class AveragePooling3D(_Pooling3D):
     _mode = "avg"
 
 
-class _GlobalPooling3D(Layer):
-    def __init__(self, dim_ordering="default", **kwargs):
-        super().__init__(**kwargs)
-        self.dim_ordering = _resolve_ordering(dim_ordering)
-        self.input_spec = [InputSpec(ndim=5)]
-
-    def get_output_shape_for(self, input_shape):
-        _check_rank(self, input_shape, 5)
-        if self.dim_ordering == "tf":
-            return (input_shape[0], input_shape[4])
-        return (input_shape[0], input_shape[1])
-
-    def _axes(self):
-        return [1, 2, 3] if self.dim_ordering == "tf" else [2, 3, 4]
-
-    def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+class _GlobalPooling3D(_GlobalSpatialPooling):
+    _rank = 3
 
 
 class GlobalAveragePooling3D(_GlobalPooling3D):

@@ -1,7 +1,8 @@
 """Keras 1 recurrent layers: `Recurrent` (base), `SimpleRNN`, `GRU`, `LSTM`.
 
-Each layer runs as ONE fused native op over the whole sequence (`simple_rnn_sequence`,
-`gru_sequence`, `lstm_sequence`, see `rust/ferrokeras/src/ops/recurrent.rs`): the op
+Each layer runs as ONE fused engine op over the whole sequence (`K.rnn_sequence`: the
+engine's `simple_rnn_sequence`, `gru_sequence`, `lstm_sequence`, see
+`rust/ferrokeras/src/ops/recurrent.rs`): the op
 returns the hidden state of every processed step (B, T, U) (for a stateful LSTM one extra
 step holding the final cell state); `return_sequences=False` slices the last step.
 
@@ -21,18 +22,11 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
+from ._weighted import config_of, finish_build
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
 
 _FUSED_ACTIVATIONS = {"tanh", "sigmoid", "hard_sigmoid", "relu", "linear", "softsign", "softplus", "elu"}
-
-
-def _op(name, inputs, **attrs):
-    return K.ferrokeras_backend._op(name, inputs, **attrs)
-
-
-def _config_of(obj):
-    return obj.get_config() if obj is not None else None
 
 
 def _fused_name(fn):
@@ -105,11 +99,7 @@ class Recurrent(Layer):
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(
-                f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
-                f"got shape {tuple(input_shape)}"
-            )
+        self._check_3d(input_shape)
         if self.return_sequences:
             return (input_shape[0], input_shape[1], self.output_dim)
         return (input_shape[0], self.output_dim)
@@ -198,12 +188,12 @@ class Recurrent(Layer):
         if 0.0 < self.dropout_W < 1.0:
             # one mask per sample, reused at every timestep (Keras 1); one mask for all gates
             ones = K.ones_like(x[:, 0:1, :])
-            kept = K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_W)
+            kept = K.dropout_in_train_phase(ones, self.dropout_W)
             return K.in_train_phase(x * kept, x)
         return x
 
     # Keras 1's generic path, for user subclasses that implement `step` in Python: the
-    # built-in cells (those with an `_op_name`) go through `_cell_call` instead.
+    # built-in cells (those with a `_cell`) go through `_cell_call` instead.
 
     def preprocess_input(self, x):
         """Hook applied to the input before `step` runs (identity by default)."""
@@ -218,7 +208,7 @@ class Recurrent(Layer):
         raise NotImplementedError("Recurrent subclasses must implement `step` (or `call`)")
 
     def call(self, x, mask=None):
-        if self._op_name is not None:
+        if self._cell is not None:
             return self._cell_call(x, mask)
         if self.stateful:
             initial_states = self.states
@@ -250,20 +240,24 @@ class Recurrent(Layer):
         ones = K.sum(K.zeros_like(x[:, 0, :]), axis=-1, keepdims=True) + 1.0
         ones = K.tile(ones, [1, self.output_dim])
         if self.consume_less == "gpu" or n_gates == 1:
-            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U)] * n_gates
+            masks = [K.dropout_in_train_phase(ones, self.dropout_U)] * n_gates
         else:
-            masks = [K.ferrokeras_backend._dropout_in_phase(ones, self.dropout_U) for _ in range(n_gates)]
+            masks = [K.dropout_in_train_phase(ones, self.dropout_U) for _ in range(n_gates)]
         return masks[0] if n_gates == 1 else K.concatenate(masks, axis=1)
 
-    def _run(self, x, mask, W, U, b, states, op_name, n_gates=1, **attrs):
-        inputs = [x, W, U, b] + list(states)
-        rmask = self._recurrent_mask(x, n_gates)
-        if rmask is not None:
-            inputs.append(rmask)
-            attrs["recurrent_dropout"] = True
-        if mask is not None:
-            inputs.append(mask)
-        return _op(op_name, inputs, go_backwards=bool(self.go_backwards), **attrs)
+    def _run(self, x, mask, W, U, b, states, **attrs):
+        return K.rnn_sequence(
+            self._cell,
+            x,
+            W,
+            U,
+            b,
+            states,
+            recurrent_mask=self._recurrent_mask(x, self._gates),
+            mask=mask,
+            go_backwards=self.go_backwards,
+            **attrs,
+        )
 
     def _finish(self, seq, new_states, x):
         """Output of the layer from the hidden sequence, and the stateful updates."""
@@ -275,7 +269,7 @@ class Recurrent(Layer):
 
     # built-in cells --------------------------------------------------------------------
 
-    _op_name = None  # the cell's fused sequence op
+    _cell = None  # the cell of the fused sequence op (K.rnn_sequence)
     _gates = 1  # gate blocks in the fused weight layout
 
     def _fused_weights(self):
@@ -309,7 +303,7 @@ class Recurrent(Layer):
 
     def _fused_run(self, x, mask, W, U, b, states, attrs):
         """(hidden sequence, new states) from the fused op."""
-        seq = self._run(self._dropped_input(x), mask, W, U, b, states, self._op_name, self._gates, **attrs)
+        seq = self._run(self._dropped_input(x), mask, W, U, b, states, **attrs)
         return seq, [seq[:, -1, :]]
 
     def _stepped(self, x, mask, W, U, b, states):
@@ -379,6 +373,10 @@ class Recurrent(Layer):
         self.init = initializations.get(init)
         self.inner_init = initializations.get(inner_init)
         self.activation = activations.get(activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
+
+    def _set_regularization(self, W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U):
+        """The W / U / b regularizers and the input / recurrent dropout of a cell."""
         self.W_regularizer = regularizers.get(W_regularizer)
         self.U_regularizer = regularizers.get(U_regularizer)
         self.b_regularizer = regularizers.get(b_regularizer)
@@ -387,30 +385,34 @@ class Recurrent(Layer):
         if self.dropout_W or self.dropout_U:
             self.uses_learning_phase = True
 
+    def _regularization_config(self):
+        """The ``get_config`` entries of ``_set_regularization``'s arguments."""
+        return {
+            "W_regularizer": config_of(self.W_regularizer),
+            "U_regularizer": config_of(self.U_regularizer),
+            "b_regularizer": config_of(self.b_regularizer),
+            "dropout_W": self.dropout_W,
+            "dropout_U": self.dropout_U,
+        }
+
     def _common_config(self):
         return {
             "output_dim": self.output_dim,
             "init": self.init.__name__,
             "inner_init": self.inner_init.__name__,
             "activation": self.activation.__name__,
-            "W_regularizer": _config_of(self.W_regularizer),
-            "U_regularizer": _config_of(self.U_regularizer),
-            "b_regularizer": _config_of(self.b_regularizer),
-            "dropout_W": self.dropout_W,
-            "dropout_U": self.dropout_U,
+            **self._regularization_config(),
         }
 
-    def _set_initial(self):
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-
-    def _prepare_build(self, input_shape):
+    def _check_3d(self, input_shape):
         if len(input_shape) != 3:
             raise ValueError(
                 f"Layer {self.name} expects a 3D input (samples, timesteps, input_dim), "
                 f"got shape {tuple(input_shape)}"
             )
+
+    def _prepare_build(self, input_shape):
+        self._check_3d(input_shape)
         self.input_spec = [InputSpec(shape=tuple(input_shape))]
         if input_shape[2] is None:
             raise ValueError(
@@ -419,6 +421,42 @@ class Recurrent(Layer):
         self.input_dim = int(input_shape[2])
         self._make_states(input_shape)
         return self.input_dim
+
+    def _add_packed(self, input_dim, n_gates, b_init="zero"):
+        """``W`` (input_dim, n_gates * output_dim), ``U`` (output_dim, n_gates *
+        output_dim) and ``b``: SimpleRNN's weights, and those of consume_less='gpu'."""
+        n, u = self.name, self.output_dim
+        self.W = self.add_weight(
+            (input_dim, n_gates * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
+        )
+        self.U = self.add_weight(
+            (u, n_gates * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
+        )
+        self.b = self.add_weight(
+            (n_gates * u,), initializer=b_init, name=n + "_b", regularizer=self.b_regularizer
+        )
+
+    def _add_per_gate(
+        self, gates, W_shape, U_shape, b_shape, W_init, U_init, U_regularizer, forget_init=None
+    ):
+        """``W_g``, ``U_g``, ``b_g`` for each gate ``g`` in that order (the bias of gate
+        'f' initialised by ``forget_init``, the others zero)."""
+        for g in gates:
+            W = self.add_weight(
+                W_shape, initializer=W_init, name=f"{self.name}_W_{g}", regularizer=self.W_regularizer
+            )
+            U = self.add_weight(
+                U_shape, initializer=U_init, name=f"{self.name}_U_{g}", regularizer=U_regularizer
+            )
+            b = self.add_weight(
+                b_shape,
+                initializer=forget_init if g == "f" else "zero",
+                name=f"{self.name}_b_{g}",
+                regularizer=self.b_regularizer,
+            )
+            setattr(self, "W_" + g, W)
+            setattr(self, "U_" + g, U)
+            setattr(self, "b_" + g, b)
 
 
 class SimpleRNN(Recurrent):
@@ -462,24 +500,10 @@ class SimpleRNN(Recurrent):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = self._prepare_build(input_shape)
-        n = self.name
-        self.W = self.add_weight(
-            (input_dim, self.output_dim), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-        )
-        self.U = self.add_weight(
-            (self.output_dim, self.output_dim),
-            initializer=self.inner_init,
-            name=n + "_U",
-            regularizer=self.U_regularizer,
-        )
-        self.b = self.add_weight(
-            (self.output_dim,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
-        )
-        self._set_initial()
-        self.built = True
+        self._add_packed(self._prepare_build(input_shape), 1)
+        finish_build(self)
 
-    _op_name = "simple_rnn_sequence"
+    _cell = "simple_rnn"
 
     def _cell_step(self, xs, states, rec):
         """Keras 1.2.2's step: `xs` the input projection (x W + b), `rec(h, 0)` = h U."""
@@ -536,39 +560,15 @@ class GRU(Recurrent):
 
     def build(self, input_shape):
         input_dim = self._prepare_build(input_shape)
-        n, u = self.name, self.output_dim
+        u = self.output_dim
         if self.consume_less == "gpu":
-            self.W = self.add_weight(
-                (input_dim, 3 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-            )
-            self.U = self.add_weight(
-                (u, 3 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
-            )
-            self.b = self.add_weight(
-                (3 * u,), initializer="zero", name=n + "_b", regularizer=self.b_regularizer
-            )
+            self._add_packed(input_dim, 3)
         else:
-            ws = {}
-            for g in ("z", "r", "h"):
-                ws["W_" + g] = self.add_weight(
-                    (input_dim, u),
-                    initializer=self.init,
-                    name=f"{n}_W_{g}",
-                    regularizer=self.W_regularizer,
-                )
-                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (see keras1-formats §1.3)
-                ws["U_" + g] = self.add_weight(
-                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
-                )
-                ws["b_" + g] = self.add_weight(
-                    (u,), initializer="zero", name=f"{n}_b_{g}", regularizer=self.b_regularizer
-                )
-            for k, v in ws.items():
-                setattr(self, k, v)
-        self._set_initial()
-        self.built = True
+            # Keras 1.2.x: the per-gate U use `init` and W_regularizer (see keras1-formats §1.3)
+            self._add_per_gate("zrh", (input_dim, u), (u, u), (u,), self.init, self.init, self.W_regularizer)
+        finish_build(self)
 
-    _op_name = "gru_sequence"
+    _cell = "gru"
     _gates = 3
 
     def _fused_weights(self):
@@ -645,45 +645,29 @@ class LSTM(Recurrent):
 
     def build(self, input_shape):
         input_dim = self._prepare_build(input_shape)
-        n, u = self.name, self.output_dim
+        u = self.output_dim
         if self.consume_less == "gpu":
-            self.W = self.add_weight(
-                (input_dim, 4 * u), initializer=self.init, name=n + "_W", regularizer=self.W_regularizer
-            )
-            self.U = self.add_weight(
-                (u, 4 * u), initializer=self.inner_init, name=n + "_U", regularizer=self.U_regularizer
-            )
 
             def b_reg(shape, name=None):
                 fb = K.get_value(self.forget_bias_init((u,)))
                 return K.variable(np.hstack((np.zeros(u), fb, np.zeros(u), np.zeros(u))), name=name)
 
-            self.b = self.add_weight(
-                (4 * u,), initializer=b_reg, name=n + "_b", regularizer=self.b_regularizer
-            )
+            self._add_packed(input_dim, 4, b_reg)
         else:
-            for g in ("i", "c", "f", "o"):
-                W = self.add_weight(
-                    (input_dim, u),
-                    initializer=self.init,
-                    name=f"{n}_W_{g}",
-                    regularizer=self.W_regularizer,
-                )
-                # Keras 1.2.x: the per-gate U use `init` and W_regularizer (keras1-formats §1.3)
-                U = self.add_weight(
-                    (u, u), initializer=self.init, name=f"{n}_U_{g}", regularizer=self.W_regularizer
-                )
-                b_init = self.forget_bias_init if g == "f" else "zero"
-                b = self.add_weight(
-                    (u,), initializer=b_init, name=f"{n}_b_{g}", regularizer=self.b_regularizer
-                )
-                setattr(self, "W_" + g, W)
-                setattr(self, "U_" + g, U)
-                setattr(self, "b_" + g, b)
-        self._set_initial()
-        self.built = True
+            # Keras 1.2.x: the per-gate U use `init` and W_regularizer (keras1-formats §1.3)
+            self._add_per_gate(
+                "icfo",
+                (input_dim, u),
+                (u, u),
+                (u,),
+                self.init,
+                self.init,
+                self.W_regularizer,
+                self.forget_bias_init,
+            )
+        finish_build(self)
 
-    _op_name = "lstm_sequence"
+    _cell = "lstm"
     _gates = 4
 
     def _fused_weights(self):

@@ -640,13 +640,25 @@ class Iterator:
         return self.next(*args, **kwargs)
 
 
-def _save_batch(batch_x, current_index, dim_ordering, save_to_dir, save_prefix, save_format):
-    for i in range(batch_x.shape[0]):
-        img = array_to_img(batch_x[i], dim_ordering, scale=True)
-        fname = "{prefix}_{index}_{hash}.{format}".format(
-            prefix=save_prefix, index=current_index + i, hash=np.random.randint(int(1e4)), format=save_format
-        )
-        img.save(os.path.join(save_to_dir, fname))
+def _augmented_batch(iterator, load, index_array, current_index, image_shape):
+    """The images ``load(j)`` for ``j`` in ``index_array``, each through the iterator's
+    generator (``random_transform`` then ``standardize``), as one batch array; also
+    written to ``save_to_dir`` when the iterator has one."""
+    batch_x = np.zeros((len(index_array),) + tuple(image_shape), dtype=K.floatx())
+    for i, j in enumerate(index_array):
+        x = iterator.image_data_generator.random_transform(load(j))
+        batch_x[i] = iterator.image_data_generator.standardize(x)
+    if iterator.save_to_dir:
+        for i in range(batch_x.shape[0]):
+            img = array_to_img(batch_x[i], iterator.dim_ordering, scale=True)
+            fname = "{prefix}_{index}_{hash}.{format}".format(
+                prefix=iterator.save_prefix,
+                index=current_index + i,
+                hash=np.random.randint(int(1e4)),
+                format=iterator.save_format,
+            )
+            img.save(os.path.join(iterator.save_to_dir, fname))
+    return batch_x
 
 
 class NumpyArrayIterator(Iterator):
@@ -701,22 +713,10 @@ class NumpyArrayIterator(Iterator):
     def next(self):
         """The next batch: `batch_x`, or `(batch_x, batch_y)` when labels were given."""
         with self.lock:
-            index_array, current_index, current_batch_size = next(self.index_generator)
-        batch_x = np.zeros(tuple([current_batch_size] + list(self.X.shape)[1:]), dtype=K.floatx())
-        for i, j in enumerate(index_array):
-            x = self.X[j].copy()
-            x = self.image_data_generator.random_transform(x)
-            x = self.image_data_generator.standardize(x)
-            batch_x[i] = x
-        if self.save_to_dir:
-            _save_batch(
-                batch_x,
-                current_index,
-                self.dim_ordering,
-                self.save_to_dir,
-                self.save_prefix,
-                self.save_format,
-            )
+            index_array, current_index, _ = next(self.index_generator)
+        batch_x = _augmented_batch(
+            self, lambda j: self.X[j].copy(), index_array, current_index, self.X.shape[1:]
+        )
         if self.y is None:
             return batch_x
         batch_y = self.y[index_array]
@@ -793,27 +793,15 @@ class DirectoryIterator(Iterator):
     def next(self):
         """The next batch: `(batch_x, batch_y)`, or `batch_x` when `class_mode` is None."""
         with self.lock:
-            index_array, current_index, current_batch_size = next(self.index_generator)
-        batch_x = np.zeros((current_batch_size,) + self.image_shape, dtype=K.floatx())
+            index_array, current_index, _ = next(self.index_generator)
         grayscale = self.color_mode == "grayscale"
-        for i, j in enumerate(index_array):
-            fname = self.filenames[j]
-            img = load_img(
-                os.path.join(self.directory, fname), grayscale=grayscale, target_size=self.target_size
-            )
-            x = img_to_array(img, dim_ordering=self.dim_ordering)
-            x = self.image_data_generator.random_transform(x)
-            x = self.image_data_generator.standardize(x)
-            batch_x[i] = x
-        if self.save_to_dir:
-            _save_batch(
-                batch_x,
-                current_index,
-                self.dim_ordering,
-                self.save_to_dir,
-                self.save_prefix,
-                self.save_format,
-            )
+
+        def load(j):
+            path = os.path.join(self.directory, self.filenames[j])
+            img = load_img(path, grayscale=grayscale, target_size=self.target_size)
+            return img_to_array(img, dim_ordering=self.dim_ordering)
+
+        batch_x = _augmented_batch(self, load, index_array, current_index, self.image_shape)
         if self.class_mode == "sparse":
             batch_y = self.classes[index_array]
         elif self.class_mode == "binary":

@@ -69,6 +69,17 @@ def _check_output(actual_output, expected_output_shape, expected_output, what):
         assert_allclose(actual_output, expected_output, rtol=1e-3, atol=1e-6, err_msg=what)
 
 
+def _check_recovered(recovered, model, built_weights, input_data, expected_output_shape, expected, source):
+    """A model rebuilt from ``model``'s ``source`` ('config', 'json') compiles and, with
+    ``model``'s weights, predicts ``expected`` (nothing to check when it is None)."""
+    if recovered is None:
+        return
+    recovered.compile("rmsprop", "mse")
+    if built_weights:
+        recovered.set_weights(model.get_weights())
+        _check_output(recovered.predict(input_data), expected_output_shape, expected, "model from " + source)
+
+
 def _stores_bytecode(config):
     """True when a layer / model config holds marshalled Python bytecode (a Lambda's
     function, a Merge's mode given as a function)."""
@@ -207,13 +218,9 @@ def layer_test(
     # model config round trip
     model_config = model.get_config()
     recovered = _trusted_call(Model.from_config, model_config, model_config, "Model.from_config")
-    if recovered is not None:
-        recovered.compile("rmsprop", "mse")
-        if built_weights:
-            recovered.set_weights(model.get_weights())
-            _check_output(
-                recovered.predict(input_data), expected_output_shape, actual_output, "model from config"
-            )
+    _check_recovered(
+        recovered, model, built_weights, input_data, expected_output_shape, actual_output, "config"
+    )
 
     # as the first layer of a Sequential
     layer_config = layer.get_config()
@@ -237,13 +244,9 @@ def layer_test(
         recovered = _trusted_call(model_from_json, json_model, json.loads(json_model), "model_from_json")
     except NotImplementedError:
         recovered = None
-    if recovered is not None:
-        recovered.compile("rmsprop", "mse")
-        if built_weights:
-            recovered.set_weights(model.get_weights())
-            _check_output(
-                recovered.predict(input_data), expected_output_shape, actual_output, "model from json"
-            )
+    _check_recovered(
+        recovered, model, built_weights, input_data, expected_output_shape, actual_output, "json"
+    )
 
     # for further checks in the caller
     return actual_output

@@ -169,7 +169,7 @@ def test_gradients_wrt_int_tensor_is_type_error():
 
 def test_unknown_op_arguments_are_type_errors():
     x = K.placeholder(shape=(None, 3))
-    g = K._graph()
+    g = K.ferrokeras_backend._graph()
     with pytest.raises(TypeError, match="bogus"):
         g.op("add", [x.node, x.node], {"bogus": 1})
     with pytest.raises(TypeError, match="alpha"):
@@ -302,17 +302,17 @@ attempts = [
     lambda: K.function([x], [x[7]])([np.ones((3, 3), "f")]),
     lambda: K.gradients(K.dot(x, w), [w]),
     lambda: K.gradients(K.sum(K.cast(i, "float32")), [i]),
-    lambda: K._graph().op("add", [x.node, x.node], {"bogus": 1}),
-    lambda: K._graph().op("nope", [x.node], {}),
-    lambda: K._graph().op("add", [x.node], {}),
-    lambda: K._graph().op("add", [10**6, 10**7], {}),
-    lambda: K._graph().gradients(10**6, [0]),
-    lambda: K._graph().info(10**9),
-    lambda: K._graph().get_value(x.node),
-    lambda: K._graph().set_value(w.node, np.ones((2, 2), "f")),
-    lambda: K._graph().set_value(w.node, np.ones((3, 2), "f8")),
-    lambda: K._graph().compile([10**6], [0]),
-    lambda: K._graph().placeholder("float32", [3], "p") and K._graph().compile([], [10**5]),
+    lambda: K.ferrokeras_backend._graph().op("add", [x.node, x.node], {"bogus": 1}),
+    lambda: K.ferrokeras_backend._graph().op("nope", [x.node], {}),
+    lambda: K.ferrokeras_backend._graph().op("add", [x.node], {}),
+    lambda: K.ferrokeras_backend._graph().op("add", [10**6, 10**7], {}),
+    lambda: K.ferrokeras_backend._graph().gradients(10**6, [0]),
+    lambda: K.ferrokeras_backend._graph().info(10**9),
+    lambda: K.ferrokeras_backend._graph().get_value(x.node),
+    lambda: K.ferrokeras_backend._graph().set_value(w.node, np.ones((2, 2), "f")),
+    lambda: K.ferrokeras_backend._graph().set_value(w.node, np.ones((3, 2), "f8")),
+    lambda: K.ferrokeras_backend._graph().compile([10**6], [0]),
+    lambda: K.ferrokeras_backend._graph().placeholder("float32", [3], "p") and K.ferrokeras_backend._graph().compile([], [10**5]),
     lambda: K.function([x], [x], updates=[(w,)]),
     lambda: K.function([x], [x], updates=[(x, x)]),
     lambda: K.function([x], [K.sum(x)], updates=[(w, K.ones((3, 3)))])([np.ones((1, 3), "f")]),

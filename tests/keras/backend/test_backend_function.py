@@ -408,9 +408,9 @@ def test_print_tensor_gradient_passes_through(capfd):
 def test_clear_session_drops_graph():
     x = K.placeholder(shape=(2,))
     v = K.variable(f32([1, 2]))
-    old = K._graph()
+    old = K.ferrokeras_backend._graph()
     K.clear_session()
-    assert K._graph() is not old
+    assert K.ferrokeras_backend._graph() is not old
     with pytest.raises(ValueError, match="clear_session"):
         K.function([x], [x * 2])
     with pytest.raises(ValueError, match="clear_session"):

@@ -1,11 +1,9 @@
 """Learning with the backend alone: logistic regression on real MNIST digits (0 vs 1)
 trained with K.placeholder, K.variable, K.gradients, K.update and K.function."""
 
-import gzip
-
 import numpy as np
 
-from conftest import shared_data
+from conftest import mnist_test_set
 from keras import backend as K
 
 
@@ -17,16 +15,8 @@ def teardown_function(function):
     K.clear_session()
 
 
-def _load_mnist_test_set():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return images, labels
-
-
 def test_logistic_regression_mnist_0_vs_1():
-    images, labels = _load_mnist_test_set()
+    images, labels = mnist_test_set()
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
     x = images.reshape(len(images), 784).astype("float32") / 255.0
     keep_train = labels[:8000] <= 1

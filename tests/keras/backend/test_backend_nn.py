@@ -256,7 +256,7 @@ def test_crossentropy_shape_mismatch_is_value_error():
 
 def _dropout_fn(level, noise_shape=None, seed=None, shape=(None, 400)):
     x = K.placeholder(shape=shape)
-    d = K._dropout_in_phase(x, level, noise_shape=noise_shape, seed=seed)
+    d = K.dropout_in_train_phase(x, level, noise_shape=noise_shape, seed=seed)
     return x, K.function([x, K.learning_phase()], [d])
 
 
@@ -284,7 +284,7 @@ def test_dropout_in_phase_learning_phase_int_feed():
 
 def test_dropout_in_phase_defaults_to_test_when_phase_not_fed():
     x = K.placeholder(shape=(None, 100))
-    d = K._dropout_in_phase(x, 0.5)
+    d = K.dropout_in_train_phase(x, 0.5)
     xv = np.ones((3, 100), "f")
     np.testing.assert_array_equal(K.function([x], [d])([xv])[0], xv)
 
@@ -293,11 +293,11 @@ def test_dropout_in_phase_with_set_learning_phase():
     xv = np.ones((8, 200), "f")
     K.set_learning_phase(1)
     x = K.placeholder(shape=(None, 200))
-    out = K.function([x], [K._dropout_in_phase(x, 0.5)])([xv])[0]
+    out = K.function([x], [K.dropout_in_train_phase(x, 0.5)])([xv])[0]
     assert (out == 0).any() and (out == 2).any()
     K.set_learning_phase(0)
     x2 = K.placeholder(shape=(None, 200))
-    d2 = K._dropout_in_phase(x2, 0.5)
+    d2 = K.dropout_in_train_phase(x2, 0.5)
     np.testing.assert_array_equal(K.function([x2], [d2])([xv])[0], xv)
 
 
@@ -338,7 +338,7 @@ def _dropout_mask_after_seed(np_seed, seed=None):
     np.random.seed(np_seed)
     x = K.placeholder(shape=(None, 300))
     d = K.dropout(x, 0.5, seed=seed)
-    y = K._dropout_in_phase(x * 1.0, 0.5, seed=seed)
+    y = K.dropout_in_train_phase(x * 1.0, 0.5, seed=seed)
     f = K.function([x, K.learning_phase()], [d, y])
     return f([np.ones((4, 300), "f"), np.float32(1)])
 

@@ -12,7 +12,7 @@ from keras.utils.test_utils import keras_test
 
 def _train(fusion, act, ordering="th"):
     K.clear_session()
-    K._graph().fusion = fusion
+    K.ferrokeras_backend._graph().fusion = fusion
     np.random.seed(3)
     shape = (2, 9, 9) if ordering == "th" else (9, 9, 2)
     model = Sequential()
@@ -36,7 +36,7 @@ def _train(fusion, act, ordering="th"):
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
 @keras_test
 def test_fused_and_unfused_training_agree_bitwise(act, ordering):
-    assert K._graph().fusion, "fusion is on by default"
+    assert K.ferrokeras_backend._graph().fusion, "fusion is on by default"
     fused = _train(True, act, ordering)
     plain = _train(False, act, ordering)
     assert fused[0] == plain[0]
@@ -53,7 +53,7 @@ def test_a_pre_activation_output_stays_observable():
     x = K.placeholder((None, 2, 4, 4))
     k = K.variable(np.random.RandomState(1).uniform(-1, 1, (3, 2, 3, 3)).astype("float32"))
     b = K.variable(np.array([-5.0, 0.0, 5.0], "float32"))
-    pre = K.ferrokeras_backend._op("bias_add", [K.conv2d(x, k), b], axis=1)
+    pre = K.bias_add(K.conv2d(x, k), b, axis=1)
     f = K.function([x], [pre, K.relu(pre)])
     xv = np.random.RandomState(2).uniform(-1, 1, (2, 2, 4, 4)).astype("float32")
     p, r = f([xv])
@@ -66,7 +66,7 @@ def test_a_pre_activation_output_stays_observable_channels_last():
     x = K.placeholder((None, 4, 4, 2))
     k = K.variable(np.random.RandomState(1).uniform(-1, 1, (3, 3, 2, 3)).astype("float32"))
     b = K.variable(np.array([-5.0, 0.0, 5.0], "float32"))
-    pre = K.ferrokeras_backend._op("bias_add", [K.conv2d(x, k, dim_ordering="tf"), b], axis=-1)
+    pre = K.bias_add(K.conv2d(x, k, dim_ordering="tf"), b, axis=-1)
     f = K.function([x], [pre, K.relu(pre)])
     # the bias folds into the convolution, the relu stays its own node
     assert f._program.op_names() == ["conv2d", "relu"]

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import keras.backend as K
-from conftest import shared_data
+from conftest import mnist_test_set, shared_data
 from keras.datasets import cifar10, cifar100, imdb, mnist, reuters
 from keras.utils import data_utils
 
@@ -46,16 +46,8 @@ def cache(tmp_path, monkeypatch):
 # MNIST
 
 
-def _mnist_arrays():
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        X = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return X, y
-
-
 def test_mnist_pkl_gz(cache):
-    X, y = _mnist_arrays()
+    X, y = mnist_test_set()
     # Keras 1's file: a protocol-2 pickle of ((X_train, y_train), (X_test, y_test)).
     with gzip.open(cache / "mnist.pkl.gz", "wb", compresslevel=1) as f:
         pickle.dump(((X[:8000], y[:8000]), (X[8000:], y[8000:])), f, protocol=2)
@@ -69,7 +61,7 @@ def test_mnist_pkl_gz(cache):
 
 
 def test_mnist_npz(cache):
-    X, y = _mnist_arrays()
+    X, y = mnist_test_set()
     # Not named mnist.npz (its SHA-256 is pinned); plain arrays need no opt-in.
     np.savez(
         cache / "mnist_subset.npz",
@@ -307,7 +299,7 @@ def test_reuters_pkl(cache, imdb_raw):
 
 
 def _cifar_images(n):
-    X, y = _mnist_arrays()
+    X, y = mnist_test_set()
     img = np.zeros((n, 3, 32, 32), np.uint8)
     img[:, :, 2:30, 2:30] = X[:n, None]
     img[:, 1] //= 2

@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from conftest import keras1_mnist_mlp
 from keras import backend as K
 from keras.engine.topology import Container, InputLayer, Node, get_source_inputs
 from keras.layers import Activation, Dense, Dropout, Input, Lambda, Masking, Merge, merge
 from keras.models import Model, Sequential, model_from_json
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _rand(*shape):
@@ -598,15 +594,7 @@ def _row(fields, positions=(33, 55, 67, 100)):
 
 
 def test_summary_mlp(capsys):
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = keras1_mnist_mlp()
     model.summary()
     out = capsys.readouterr().out.split("\n")
     rows = [

@@ -4,6 +4,7 @@ cropping, upsampling, bad inputs."""
 
 import numpy as np
 import pytest
+from conv_reference import np_xcorr as np_xcorr_nchw
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -23,44 +24,7 @@ from keras.layers.convolutional import (
 from keras.models import Sequential
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-
-
-def _pads(length, k, stride, mode, dil=1):
-    span = dil * (k - 1) + 1
-    if mode == "valid":
-        return 0, 0
-    if mode == "full":
-        return span - 1, span - 1
-    out = -(-length // stride)
-    total = max((out - 1) * stride + span - length, 0)
-    return total // 2, total - total // 2
-
-
-def np_xcorr_nchw(x, w_oihw, stride=(1, 1), mode="valid", dil=(1, 1)):
-    """Cross-correlation of (N, C, H, W) with (O, C, kh, kw), Keras border modes."""
-    n, c, h, wd = x.shape
-    o, _, kh, kw = w_oihw.shape
-    pt, pb = _pads(h, kh, stride[0], mode, dil[0])
-    pl, pr = _pads(wd, kw, stride[1], mode, dil[1])
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    oh = (h + pt + pb - dil[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (wd + pl + pr - dil[1] * (kw - 1) - 1) // stride[1] + 1
-    y = np.zeros((n, o, oh, ow))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[
-                :,
-                :,
-                i * dil[0] : i * dil[0] + stride[0] * (oh - 1) + 1 : stride[0],
-                j * dil[1] : j * dil[1] + stride[1] * (ow - 1) + 1 : stride[1],
-            ]
-            y += np.einsum("nchw,oc->nohw", patch, w_oihw[:, :, i, j])
-    return y
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def np_conv2d(x, W, b, ordering, stride=(1, 1), mode="valid", dil=(1, 1)):

@@ -6,6 +6,7 @@ backend functions and bad inputs."""
 
 import numpy as np
 import pytest
+from conv_reference import np_xcorr as np_xcorr_ncdhw
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -15,43 +16,7 @@ from keras.optimizers import Adam
 from keras.utils.np_utils import convert_kernel
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-
-
-def _pads(length, k, stride, mode):
-    if mode == "valid":
-        return 0, 0
-    if mode == "full":
-        return k - 1, k - 1
-    out = -(-length // stride)
-    total = max((out - 1) * stride + k - length, 0)
-    return total // 2, total - total // 2
-
-
-def np_xcorr_ncdhw(x, w, stride=(1, 1, 1), mode="valid"):
-    """Cross-correlation of (N, C, D, H, W) with (O, C, k1, k2, k3), Keras border modes."""
-    n, c = x.shape[:2]
-    o, _, k1, k2, k3 = w.shape
-    pads = [_pads(x.shape[2 + a], w.shape[2 + a], stride[a], mode) for a in range(3)]
-    xp = np.pad(x.astype("float64"), ((0, 0), (0, 0)) + tuple(pads))
-    out = [(xp.shape[2 + a] - w.shape[2 + a]) // stride[a] + 1 for a in range(3)]
-    y = np.zeros((n, o) + tuple(out))
-    for i in range(k1):
-        for j in range(k2):
-            for m in range(k3):
-                patch = xp[
-                    :,
-                    :,
-                    i : i + stride[0] * (out[0] - 1) + 1 : stride[0],
-                    j : j + stride[1] * (out[1] - 1) + 1 : stride[1],
-                    m : m + stride[2] * (out[2] - 1) + 1 : stride[2],
-                ]
-                y += np.einsum("ncdhw,oc->nodhw", patch, w[:, :, i, j, m])
-    return y
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def np_direct_conv3d(x, w, flip):

@@ -16,7 +16,6 @@ from keras.layers import (
     Dense,
     Flatten,
 )
-from keras.layers.core import _bias_add
 from keras.models import Sequential
 from keras.optimizers import SGD
 from keras.utils.test_utils import keras_test
@@ -125,7 +124,7 @@ class _PermutedConv2D(Layer):
         return [
             p
             for length, k, s, d in zip(shape[1:3], (self.rows, self.cols), self.subsample, self.atrous)
-            for p in FB._conv_pads(length, k, s, self.border_mode, d)
+            for p in FB.conv_padding(length, k, s, self.border_mode, d)
         ]
 
     def get_output_shape_for(self, input_shape):
@@ -149,7 +148,7 @@ class _PermutedConv2D(Layer):
             flip=False,
         )
         y = K.permute_dimensions(y, (0, 2, 3, 1))
-        return K.relu(_bias_add(y, self.b, axis=-1))
+        return K.relu(K.bias_add(y, self.b, axis=-1))
 
 
 # (nb_filter, rows, cols, subsample, border_mode, atrous)

@@ -4,6 +4,7 @@ cross-correlation), layer_test in both orderings, weights, training, bad inputs.
 
 import numpy as np
 import pytest
+from conv_reference import pads as _pads
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -14,22 +15,7 @@ from keras.models import Sequential
 from keras.optimizers import Adam
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-
-
-def _pads(length, k, stride, mode):
-    """Pads of the associated convolution over an axis of ``length`` (TF's 'same')."""
-    if mode == "valid":
-        return 0, 0
-    if mode == "full":
-        return k - 1, k - 1
-    out = -(-length // stride)
-    total = max((out - 1) * stride + k - length, 0)
-    return total // 2, total - total // 2
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def np_deconv(x, W, out_rows, out_cols, ordering, stride=(1, 1), mode="valid"):

@@ -3,6 +3,7 @@ strides, global pooling, gradients through max pooling, bad inputs."""
 
 import numpy as np
 import pytest
+from conv_reference import np_pool as np_pool_nchw
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -19,33 +20,7 @@ from keras.layers.pooling import (
 from keras.models import Sequential
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-
-
-def np_pool_nchw(x, pool, strides, mode, kind):
-    """Keras 1 pooling on (N, C, H, W): 'same' pads as TensorFlow, padding excluded."""
-    n, c, h, w = x.shape
-    pads = []
-    outs = []
-    for length, k, s in ((h, pool[0], strides[0]), (w, pool[1], strides[1])):
-        if mode == "valid":
-            out = (length - k) // s + 1
-            pads.append(0)
-        else:
-            out = -(-length // s)
-            pads.append(max((out - 1) * s + k - length, 0) // 2)
-        outs.append(out)
-    y = np.zeros((n, c, outs[0], outs[1]))
-    for i in range(outs[0]):
-        for j in range(outs[1]):
-            y0, x0 = i * strides[0] - pads[0], j * strides[1] - pads[1]
-            win = x[:, :, max(y0, 0) : y0 + pool[0], max(x0, 0) : x0 + pool[1]]
-            y[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.mean(axis=(2, 3))
-    return y
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])

@@ -5,6 +5,7 @@ sizes), gradients through K.pool3d, a small model that trains, and bad inputs.""
 
 import numpy as np
 import pytest
+from conv_reference import np_pool as np_pool_ncdhw
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -20,38 +21,7 @@ from keras.layers import (
 from keras.models import Sequential
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-
-
-def np_pool_ncdhw(x, pool, strides, mode, kind):
-    """Keras 1 pooling on (N, C, D, H, W): 'same' pads as TensorFlow, padding excluded."""
-    pads, outs = [], []
-    for length, k, s in zip(x.shape[2:], pool, strides):
-        if mode == "valid":
-            out = (length - k) // s + 1
-            pads.append(0)
-        else:
-            out = -(-length // s)
-            pads.append(max((out - 1) * s + k - length, 0) // 2)
-        outs.append(out)
-    y = np.zeros(x.shape[:2] + tuple(outs))
-    for i in range(outs[0]):
-        for j in range(outs[1]):
-            for m in range(outs[2]):
-                z0, y0, x0 = i * strides[0] - pads[0], j * strides[1] - pads[1], m * strides[2] - pads[2]
-                win = x[
-                    :,
-                    :,
-                    max(z0, 0) : z0 + pool[0],
-                    max(y0, 0) : y0 + pool[1],
-                    max(x0, 0) : x0 + pool[2],
-                ]
-                y[:, :, i, j, m] = win.max(axis=(2, 3, 4)) if kind == "max" else win.mean(axis=(2, 3, 4))
-    return y
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _shape(ordering, n, c, d, h, w):

@@ -4,10 +4,11 @@
 //! Two rewrites, applied in topological order so they chain:
 //! - `act(p(...))` with `act` relu/tanh/sigmoid ([`Op::as_activation`](crate::ops::Op::as_activation)) becomes
 //!   `p'(...)` when `p` can apply it itself ([`Op::with_activation`](crate::ops::Op::with_activation): `bias_add`,
-//!   `conv2d`);
+//!   `conv2d`, and the channels-last `conv2d_transpose`, `depthwise_conv2d`, `conv3d`);
 //! - `bias_add(p(...), b)` becomes `p'(..., b)` when `p` can add a per-channel bias
 //!   along that axis in its epilogue ([`Op::with_bias_activation`](crate::ops::Op::with_bias_activation):
-//!   `conv2d`, axis 1 of a channels-first output, axis 3 (the last) of a channels-last one).
+//!   `conv2d`, axis 1 of a channels-first output, axis 3 (the last) of a channels-last one;
+//!   the channels-last `conv2d_transpose`, `depthwise_conv2d` and `conv3d`, their last axis).
 //!
 //! So Keras' `Convolution2D` followed by `Activation('relu')` runs as one `conv2d`
 //! node, and `Dense` followed by an `Activation` layer as one fused `bias_add`.

@@ -69,7 +69,7 @@ const NHWC_FULL_MIN_CHANNELS: usize = 32;
 /// with the channels-first figure of the same run: one product 110-125 µs (97-101),
 /// products of 64 positions 108 (97-100), of 128 96-97 (92-94); the 14x14 and 12x12
 /// shapes within noise.
-const DW_STEPS: usize = 128;
+pub(super) const DW_STEPS: usize = 128;
 
 impl Conv2d {
     /// Whether the channels-last input gradient is a full correlation rather than
@@ -126,7 +126,7 @@ impl Conv2d {
 
     /// The sample the gathered products read: `x` itself, or, with padding, its copy in
     /// the zero-bordered (hp, wp, C) buffer `buf`.
-    fn source_nhwc<'a>(&self, g: &Geo, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
+    pub(super) fn source_nhwc<'a>(&self, g: &Geo, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
         if !self.has_pads() {
             return x;
         }
@@ -148,7 +148,7 @@ impl Conv2d {
     /// The offsets of the gathered column matrix of a (padded) channels-last sample into
     /// `out`: first each output position (oy, ox) (`P` of them), then each kernel tap
     /// (ki, kj, c) in the kernel matrix's row order (`kh·kw·C`).
-    fn column_offsets_nhwc(&self, g: &Geo, out: &mut [i32]) {
+    pub(super) fn column_offsets_nhwc(&self, g: &Geo, out: &mut [i32]) {
         let (_, wp) = self.padded(g);
         let mut q = 0;
         for oy in 0..g.oh {
@@ -227,7 +227,7 @@ impl Conv2d {
 
     /// Adds a (P x kh·kw·C) column matrix back into one channels-last sample's input
     /// gradient.
-    fn col2im_nhwc(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+    pub(super) fn col2im_nhwc(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         if runs::avx512() {
             // SAFETY: the CPU has AVX-512F.

@@ -7,7 +7,9 @@
 //! output), so a fused graph gives the same bits as the unfused one. The executor's
 //! fusion pass (`graph/fuse.rs`) relies on that.
 
+use super::Attrs;
 use crate::simd_fn;
+use crate::{Error, Result};
 
 /// An activation a producer can apply in its epilogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,28 @@ impl Act {
     /// The attribute spelling.
     pub fn name(self) -> &'static str {
         Act::NAMES[self as usize]
+    }
+
+    /// The `activation` attribute of op `op` (default linear).
+    pub(crate) fn from_attrs(a: &Attrs, op: &str) -> Result<Act> {
+        match a.str_opt("activation")? {
+            None => Ok(Act::Linear),
+            Some(name) => Act::from_name(&name).ok_or_else(|| {
+                Error::Value(format!(
+                    "{op}: activation must be one of {:?}, got '{name}'",
+                    Act::NAMES
+                ))
+            }),
+        }
+    }
+}
+
+/// The epilogue of one channels-last sample: `y = act(y + b)` with the bias along the
+/// last axis when `bias` is given, else `y = act(y)`.
+pub(crate) fn bias_activate_last(y: &mut [f32], bias: Option<&[f32]>, act: Act) {
+    match bias {
+        Some(b) => add_rows_activate_in_place(y, b, act),
+        None => activate(y, act),
     }
 }
 

@@ -15,12 +15,16 @@ pub mod activation;
 pub mod binary;
 pub mod conv;
 pub mod conv3d;
+mod conv3d_ndhwc;
 mod conv_nhwc;
 pub mod deconv;
+mod deconv_nhwc;
 pub mod depthwise;
+mod depthwise_nhwc;
 pub mod epilogue;
 pub mod loss;
 pub mod matmul;
+mod nhwc_batch;
 pub mod normalization;
 pub mod pool;
 pub mod pool3d;
@@ -373,6 +377,10 @@ pub fn build(name: &str, attrs: &Attrs) -> Result<OpRef> {
         loss::build,
         random::build,
         conv::build,
+        // the channels-last variants claim their op names when `layout` asks for them
+        deconv_nhwc::build,
+        depthwise_nhwc::build,
+        conv3d_ndhwc::build,
         deconv::build,
         depthwise::build,
         conv3d::build,

@@ -137,6 +137,144 @@ pub fn assert_backward_many_matches_singles(
     }
 }
 
+/// Channels-last `src` (N, spatial..., C) -> channels-first (N, C, spatial...).
+pub fn to_channels_first(v: &Value) -> Value {
+    let (n, c) = (v.shape[0], *v.shape.last().unwrap());
+    let sp: usize = v.shape[1..v.shape.len() - 1].iter().product();
+    let mut out = vec![0.0; v.len()];
+    for b in 0..n {
+        for i in 0..sp {
+            for ch in 0..c {
+                out[(b * c + ch) * sp + i] = v.f[(b * sp + i) * c + ch];
+            }
+        }
+    }
+    let mut shape = vec![n, c];
+    shape.extend_from_slice(&v.shape[1..v.shape.len() - 1]);
+    val(&shape, &out)
+}
+
+/// Asserts `got` is within `tol · (1 + |want|)` of the float64 `want`.
+pub fn assert_close64(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length mismatch");
+    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (a as f64 - b).abs() <= tol * (1.0 + b.abs()),
+            "{what}: element {i}: got {a}, want {b}"
+        );
+    }
+}
+
+/// The gradients of every input of `op` at `ins` for the output gradient `r`, one
+/// `backward` call each.
+pub fn gradients(op: &OpRef, ins: &[Value], y: &Value, r: &[f32]) -> Vec<Vec<f32>> {
+    let refs: Vec<&Value> = ins.iter().collect();
+    let mut s = Scratch::default();
+    (0..ins.len())
+        .map(|i| {
+            let mut g = vec![0.0; ins[i].len()];
+            op.backward(i, &refs, y, r, &mut g, &mut OpCtx { scratch: &mut s })
+                .unwrap();
+            g
+        })
+        .collect()
+}
+
+/// The fused bias + activation epilogue of a channels-last op (`name` built from
+/// `base`, inputs `x` and `k`, the bias along the last axis): for every activation,
+/// with and without bias, the forward equals `act(plain + b)` bit for bit, the input
+/// and kernel gradients the plain op's on `g · act'(y)` bit for bit, the bias gradient
+/// the column sums of `g · act'(y)` in row order (what `bias_add` computes); every
+/// subset of gradients in one `backward_many` call equals one call each; with `fd`,
+/// finite differences agree for tanh and sigmoid.
+pub fn check_last_axis_epilogue(name: &str, base: &[(&str, Attr)], x: &Value, k: &Value, fd: bool) {
+    use super::epilogue::{activate, dact, Act};
+    let plain = op(name, base);
+    let z = forward(&plain, &[x.clone(), k.clone()]);
+    let o = *z.shape.last().unwrap();
+    let b = rand(&[o], 23, -1.0, 1.0);
+    for act in Act::ALL {
+        for bias in [true, false] {
+            let mut attrs = base.to_vec();
+            attrs.push(("activation", Attr::Str(act.name().into())));
+            let mut ins = vec![x.clone(), k.clone()];
+            if bias {
+                attrs.push(("bias", Attr::Bool(true)));
+                ins.push(b.clone());
+            }
+            let fused = op(name, &attrs);
+            let y = forward(&fused, &ins);
+            let mut want = z.clone();
+            if bias {
+                for (i, v) in want.f.iter_mut().enumerate() {
+                    *v += b.f[i % o];
+                }
+            }
+            activate(&mut want.f, act);
+            assert_eq!(y.f, want.f, "{name} {act:?} bias {bias}: forward");
+            let r = rand(&y.shape, 24, -1.0, 1.0);
+            let gm: Vec<f32> =
+                r.f.iter()
+                    .zip(&y.f)
+                    .map(|(&g, &v)| g * dact(act, v))
+                    .collect();
+            let got = gradients(&fused, &ins, &y, &r.f);
+            let want = gradients(&plain, &ins[..2], &z, &gm);
+            assert_eq!(got[..2], want[..], "{name} {act:?} bias {bias}: gradients");
+            if bias {
+                let mut sums = vec![0.0f32; o];
+                for row in gm.chunks_exact(o) {
+                    for (d, &g) in sums.iter_mut().zip(row) {
+                        *d += g;
+                    }
+                }
+                assert_eq!(got[2], sums, "{name} {act:?} bias {bias}: bias gradient");
+            }
+            let refs: Vec<&Value> = ins.iter().collect();
+            let mut s = Scratch::default();
+            assert_backward_many_matches_singles(
+                &fused,
+                &refs,
+                &y,
+                &r.f,
+                &mut OpCtx { scratch: &mut s },
+                &format!("{name} {act:?} bias {bias}"),
+            );
+            if fd && matches!(act, Act::Tanh | Act::Sigmoid) {
+                grad_check(&fused, &ins, 1e-2, 2e-2)
+                    .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));
+            }
+        }
+    }
+}
+
+/// A channels-last op's results with the batch split over the pool against the same
+/// computation on one thread (inside a pool worker nothing splits): the output and the
+/// input gradient bit for bit (both per sample), the other gradients (summed over
+/// per-range partials) within `tol`; and a second parallel run gives the same bits.
+pub fn check_parallel_matches_serial(o: &OpRef, ins: &[Value], tol: f32) {
+    let run = || {
+        let y = forward(o, ins);
+        let r = rand(&y.shape, 44, -1.0, 1.0);
+        let g = gradients(o, ins, &y, &r.f);
+        (y, g)
+    };
+    let (y, g) = run();
+    let (y2, g2) = run();
+    assert_eq!(
+        (&y.f, &g),
+        (&y2.f, &g2),
+        "{}: parallel runs differ",
+        o.name()
+    );
+    let (ys, gs) = rayon::join(run, || ()).0;
+    assert_eq!(y.f, ys.f, "{}: forward", o.name());
+    assert_eq!(g[0], gs[0], "{}: input gradient", o.name());
+    for (a, b) in g[1..].iter().zip(&gs[1..]) {
+        assert_close(a, b, tol);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,70 @@
+"""Argument and input-shape checks the spatial layers share (convolution, pooling,
+locally-connected, convolutional recurrent): the dim ordering, positive integer
+tuples, the input's rank, the spatial and channel axes in either ordering."""
+
+from .. import backend as K
+
+
+def resolve_ordering(dim_ordering):
+    """``'th'`` or ``'tf'`` (``'default'``: ``K.image_dim_ordering()``); a ValueError
+    for anything else."""
+    if dim_ordering == "default":
+        dim_ordering = K.image_dim_ordering()
+    if dim_ordering not in {"tf", "th"}:
+        raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
+    return dim_ordering
+
+
+def positive_ints(value, n, name, owner):
+    """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
+    naming the argument otherwise (a stride, pool or kernel step of 0 would divide by
+    zero later)."""
+    items = (value,) if n is None else value
+    try:
+        items = tuple(items)
+        ok = len(items) == (n or 1) and all(
+            not isinstance(v, bool) and int(v) == v and int(v) >= 1 for v in items
+        )
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        what = "a positive integer" if n is None else f"a tuple of {n} positive integers"
+        raise ValueError(f"{owner}: `{name}` must be {what}, got {value!r}")
+    ints = tuple(int(v) for v in items)
+    return ints[0] if n is None else ints
+
+
+def check_rank(layer, input_shape, ndim, what=""):
+    """A ValueError naming the layer when ``input_shape`` is not of rank ``ndim``
+    (``what`` describes the expected axes)."""
+    if input_shape is None or len(input_shape) != ndim:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input"
+            f"{' ' + what if what else ''}, got shape {tuple(input_shape or ())}"
+        )
+
+
+def spatial_sizes(layer, input_shape):
+    """The spatial sizes of an input in the layer's ``dim_ordering`` (all the axes but
+    the samples and the channels)."""
+    if layer.dim_ordering == "th":
+        return tuple(input_shape[2:])
+    return tuple(input_shape[1:-1])
+
+
+def channels_of(layer, input_shape):
+    """The channel count of an input in the layer's ``dim_ordering``."""
+    return input_shape[1] if layer.dim_ordering == "th" else input_shape[-1]
+
+
+def ordered_shape(layer, batch, channels, spatial):
+    """A shape from its batch size, channel count and spatial sizes, in the layer's
+    ``dim_ordering``."""
+    if layer.dim_ordering == "th":
+        return (batch, channels) + tuple(spatial)
+    return (batch,) + tuple(spatial) + (channels,)
+
+
+def image_axes(dim_ordering):
+    """The axes of a 4-D input in ``dim_ordering``, for error messages."""
+    return "(samples, channels, rows, cols)" if dim_ordering == "th" else "(samples, rows, cols, channels)"

@@ -1,0 +1,85 @@
+"""The weight wiring Keras 1's weighted layers share: a kernel ``W`` and a bias ``b``
+with their regularizers and constraints (Dense, MaxoutDense, Highway,
+TimeDistributedDense, the convolutions, LocallyConnected), the ``get_config`` entries
+of those, and the bias + activation that ends their ``call``."""
+
+from .. import backend as K
+from .. import constraints, regularizers
+
+
+def config_of(obj):
+    """A regularizer's / constraint's config, or None."""
+    return obj.get_config() if obj is not None else None
+
+
+def set_weight_args(
+    layer,
+    W_regularizer=None,
+    b_regularizer=None,
+    activity_regularizer=None,
+    W_constraint=None,
+    b_constraint=None,
+    bias=True,
+    weights=None,
+):
+    """Resolves the W/b regularizer, constraint, bias and initial-weights arguments and
+    stores them under Keras 1's attribute names."""
+    layer.W_regularizer = regularizers.get(W_regularizer)
+    layer.b_regularizer = regularizers.get(b_regularizer)
+    layer.activity_regularizer = regularizers.get(activity_regularizer)
+    layer.W_constraint = constraints.get(W_constraint)
+    layer.b_constraint = constraints.get(b_constraint)
+    layer.bias = bias
+    layer.initial_weights = weights
+
+
+def add_W_b(layer, W_shape, b_shape, W_initializer=None):
+    """Adds ``layer.W`` (``<name>_W``, initialised by ``W_initializer``, default
+    ``layer.init``) and, when ``layer.bias``, ``layer.b`` (``<name>_b``, zeros; else
+    None), each with the layer's regularizer and constraint."""
+    layer.W = layer.add_weight(
+        W_shape,
+        initializer=layer.init if W_initializer is None else W_initializer,
+        name=f"{layer.name}_W",
+        regularizer=layer.W_regularizer,
+        constraint=layer.W_constraint,
+    )
+    layer.b = None
+    if layer.bias:
+        layer.b = layer.add_weight(
+            b_shape,
+            initializer="zero",
+            name=f"{layer.name}_b",
+            regularizer=layer.b_regularizer,
+            constraint=layer.b_constraint,
+        )
+
+
+def finish_build(layer):
+    """Loads the ``weights`` given at construction (if any) and marks the layer built."""
+    if layer.initial_weights is not None:
+        layer.set_weights(layer.initial_weights)
+        del layer.initial_weights
+    layer.built = True
+
+
+def weight_config(layer):
+    """The ``get_config`` entries of the W/b regularizers and constraints, in Keras 1's
+    key order."""
+    return {
+        "W_regularizer": config_of(layer.W_regularizer),
+        "b_regularizer": config_of(layer.b_regularizer),
+        "activity_regularizer": config_of(layer.activity_regularizer),
+        "W_constraint": config_of(layer.W_constraint),
+        "b_constraint": config_of(layer.b_constraint),
+    }
+
+
+def bias_activation(layer, output, axis=None):
+    """``layer.activation(output + layer.b)`` (just the activation without a bias), the
+    bias along ``axis`` (None: the last). The executor folds the bias and a relu / tanh
+    / sigmoid into the op that produced ``output`` where it can
+    (``rust/ferrokeras/src/graph/fuse.rs``)."""
+    if not layer.bias:
+        return layer.activation(output)
+    return layer.activation(K.bias_add(output, layer.b, axis=axis))

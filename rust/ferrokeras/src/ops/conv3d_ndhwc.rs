@@ -1,0 +1,838 @@
+//! Channels-last volumetric convolution: `conv3d` with the attribute `layout` "ndhwc",
+//! x (N, D, H, W, C) -> y (N, OD, OH, OW, O), so that Keras' 'tf' Convolution3D runs
+//! without a permute on either side. Same kernel layouts, `flip`, strides and pads as
+//! the channels-first op (`conv3d.rs`); the 3-D twin of `conv_nhwc.rs`: implicit gemm
+//! per sample with the gathered operands of `kernels::gemm::sgemm_gathered`, K =
+//! kd·kh·kw·C, P = OD·OH·OW, Wk the (K, O) kernel matrix (rows the taps (a, b, e, c);
+//! the 'tf' (k1, k2, k3, C, O) kernel without flip is that matrix as stored, otherwise
+//! it is re-laid out in scratch with the flip folded in):
+//!
+//! - Forward: `Y (P x O) = cols (P x K) · Wk`, the rows of the gathered matrix the
+//!   output positions, its columns the taps, in the sample or its zero-bordered copy;
+//!   then the epilogue (bias along the last axis, activation).
+//! - Kernel gradient: `dWk = colsᵀ · G`, the same gathered matrix with the taps as rows
+//!   and the positions as steps (in products of at most `DW_STEPS` positions), summed
+//!   over fixed sample ranges added in order.
+//! - Input gradient: `cols (P x K) = G · Wkᵀ` scattered back by an NDHWC col2im (each
+//!   position adds, per (a, b) kernel plane row, one run of up to kw·C contiguous
+//!   floats); a 1x1x1 kernel with stride 1 and no padding: `dX += G · Wkᵀ` directly.
+//! - Bias gradient: the column sums of G through the activation, rows in order.
+//!
+//! Attributes: those of `conv3d` plus `layout` ("ncdhw" (default: `conv3d.rs`) or
+//! "ndhwc"), `bias` (Bool, default false: a third input, one value per output
+//! channel) and `activation` (Str, one of [`Act::NAMES`], default "linear"): the
+//! epilogue the fusion pass folds in from a following `bias_add` on the last axis.
+
+use std::sync::Arc;
+
+use super::conv::out_len;
+use super::conv3d::{ints3, pads6, KernelLayout3};
+use super::conv_nhwc::DW_STEPS;
+use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
+use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
+use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
+use crate::kernels::gemm::{
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+};
+use crate::kernels::pool::participants;
+use crate::simd_fn;
+use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
+use crate::{Error, Result};
+
+/// 3-D convolution (cross-correlation, or true convolution with `flip`) of an NDHWC
+/// input.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv3dNdhwc {
+    strides: [usize; 3],
+    pads: [usize; 6],
+    layout: KernelLayout3,
+    flip: bool,
+    bias: bool,
+    act: Act,
+}
+
+/// Concrete geometry of one call: input (n, sp, c), kernel (k, c, o), output (n, op, o).
+#[derive(Debug, Clone, Copy)]
+struct Geo {
+    n: usize,
+    c: usize,
+    sp: [usize; 3],
+    o: usize,
+    k: [usize; 3],
+    op: [usize; 3],
+}
+
+impl Geo {
+    /// Rows of the kernel matrix: kd·kh·kw·C.
+    fn kk(&self) -> usize {
+        self.k.iter().product::<usize>() * self.c
+    }
+    /// Output positions.
+    fn p(&self) -> usize {
+        self.op.iter().product()
+    }
+    /// Floats of one input sample.
+    fn xs(&self) -> usize {
+        self.sp.iter().product::<usize>() * self.c
+    }
+}
+
+simd_fn! {
+    /// `d += s`.
+    fn add_run(s: &[f32], d: &mut [f32]) {
+        for (a, &b) in d.iter_mut().zip(s) {
+            *a += b;
+        }
+    }
+}
+
+impl Conv3dNdhwc {
+    /// (out, in, [k1, k2, k3]) of a kernel shape in this op's layout.
+    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, [T; 3]) {
+        match self.layout {
+            KernelLayout3::Oidhw => (k[0], k[1], [k[2], k[3], k[4]]),
+            KernelLayout3::Dhwio => (k[4], k[3], [k[0], k[1], k[2]]),
+        }
+    }
+
+    fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
+        let (o, _, k) = self.kdims(kshape);
+        let mut op = [0; 3];
+        for (a, oa) in op.iter_mut().enumerate() {
+            *oa = out_len(
+                x[1 + a],
+                self.pads[2 * a] + self.pads[2 * a + 1],
+                k[a],
+                self.strides[a],
+                1,
+            )
+            .ok_or_else(|| {
+                Error::Shape(format!(
+                    "conv3d: kernel {} does not fit input {}",
+                    fmt_dims(kshape),
+                    fmt_dims(x)
+                ))
+            })?;
+        }
+        let g = Geo {
+            n: x[0],
+            c: x[4],
+            sp: [x[1], x[2], x[3]],
+            o,
+            k,
+            op,
+        };
+        let most = self.padded(&g).iter().product::<usize>() * g.c;
+        if most >= i32::MAX as usize {
+            return Err(Error::Value(format!(
+                "conv3d: one sample of {most} floats is larger than the 2^31 the kernels address"
+            )));
+        }
+        Ok(g)
+    }
+
+    fn padded(&self, g: &Geo) -> [usize; 3] {
+        let p = &self.pads;
+        [
+            g.sp[0] + p[0] + p[1],
+            g.sp[1] + p[2] + p[3],
+            g.sp[2] + p[4] + p[5],
+        ]
+    }
+
+    fn has_pads(&self) -> bool {
+        self.pads != [0; 6]
+    }
+
+    fn is_1x1(&self, g: &Geo) -> bool {
+        g.k == [1, 1, 1] && self.strides == [1, 1, 1] && !self.has_pads()
+    }
+
+    fn kernel_is_matrix(&self) -> bool {
+        self.layout == KernelLayout3::Dhwio && !self.flip
+    }
+
+    /// Calls `f(index in Wk, stored index)` for every element of the (K, O) kernel
+    /// matrix, row-major.
+    fn for_kernel_matrix(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
+        let [k1, k2, k3] = g.k;
+        let mut r = 0;
+        for a in 0..k1 {
+            for b in 0..k2 {
+                for e in 0..k3 {
+                    let [ta, tb, te] = if self.flip {
+                        [k1 - 1 - a, k2 - 1 - b, k3 - 1 - e]
+                    } else {
+                        [a, b, e]
+                    };
+                    for c in 0..g.c {
+                        for o in 0..g.o {
+                            let s = match self.layout {
+                                KernelLayout3::Oidhw => {
+                                    (((o * g.c + c) * k1 + ta) * k2 + tb) * k3 + te
+                                }
+                                KernelLayout3::Dhwio => {
+                                    (((ta * k2 + tb) * k3 + te) * g.c + c) * g.o + o
+                                }
+                            };
+                            f(r, s);
+                            r += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The (K, O) kernel matrix: the stored kernel, or its re-layout into `buf`.
+    fn kernel_matrix<'a>(&self, g: &Geo, w: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
+        if self.kernel_is_matrix() {
+            return &w[..g.kk() * g.o];
+        }
+        self.for_kernel_matrix(g, |r, s| buf[r] = w[s]);
+        buf
+    }
+
+    /// The sample the gathered products read: `x` itself, or, with padding, its copy in
+    /// the zero-bordered (dp, hp, wp, C) buffer `buf`.
+    fn source<'a>(&self, g: &Geo, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
+        if !self.has_pads() {
+            return x;
+        }
+        let [dp, hp, wp] = self.padded(g);
+        let buf = &mut buf[..dp * hp * wp * g.c];
+        buf.fill(0.0);
+        let row = g.sp[2] * g.c;
+        for (r, src) in x.chunks_exact(row).enumerate() {
+            let (z, y) = (r / g.sp[1], r % g.sp[1]);
+            let at = (((z + self.pads[0]) * hp + y + self.pads[2]) * wp + self.pads[4]) * g.c;
+            buf[at..at + row].copy_from_slice(src);
+        }
+        buf
+    }
+
+    /// The offsets of the gathered column matrix of a (padded) sample into `out`: first
+    /// each output position (`P`), then each tap (a, b, e, c) in the kernel matrix's row
+    /// order (`K`).
+    fn column_offsets(&self, g: &Geo, out: &mut [i32]) {
+        let [_, hp, wp] = self.padded(g);
+        let s = self.strides;
+        let mut q = 0;
+        for z in 0..g.op[0] {
+            for y in 0..g.op[1] {
+                for x in 0..g.op[2] {
+                    out[q] = (((z * s[0] * hp + y * s[1]) * wp + x * s[2]) * g.c) as i32;
+                    q += 1;
+                }
+            }
+        }
+        for a in 0..g.k[0] {
+            for b in 0..g.k[1] {
+                for e in 0..g.k[2] {
+                    for c in 0..g.c {
+                        out[q] = (((a * hp + b) * wp + e) * g.c + c) as i32;
+                        q += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds a (P x K) column matrix back into one channels-last sample's input gradient.
+    fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+        let (kk, c) = (g.kk(), g.c);
+        let [d, h, w] = g.sp;
+        let [k1, k2, k3] = g.k;
+        let (s, p) = (self.strides, self.pads);
+        let mut pos = 0;
+        for z in 0..g.op[0] {
+            for y in 0..g.op[1] {
+                for x in 0..g.op[2] {
+                    let x0 = (x * s[2]) as isize - p[4] as isize;
+                    let lo = (-x0).clamp(0, k3 as isize) as usize;
+                    let hi = (w as isize - x0).clamp(lo as isize, k3 as isize) as usize;
+                    let row = &cols[pos * kk..(pos + 1) * kk];
+                    pos += 1;
+                    if lo == hi {
+                        continue;
+                    }
+                    for a in 0..k1 {
+                        let iz = (z * s[0] + a) as isize - p[0] as isize;
+                        if iz < 0 || iz >= d as isize {
+                            continue;
+                        }
+                        for b in 0..k2 {
+                            let iy = (y * s[1] + b) as isize - p[2] as isize;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
+                            let len = (hi - lo) * c;
+                            let src = &row[((a * k2 + b) * k3 + lo) * c..][..len];
+                            let at =
+                                ((iz as usize * h + iy as usize) * w) as isize + x0 + lo as isize;
+                            add_run(src, &mut gx[at as usize * c..][..len]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn workers(&self, g: &Geo) -> usize {
+        let threads = crate::kernels::pool::threads();
+        let macs = g.n * g.o * g.kk() * g.p();
+        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
+            participants(g.n, threads)
+        } else {
+            1
+        }
+    }
+}
+
+impl Op for Conv3dNdhwc {
+    fn name(&self) -> &str {
+        "conv3d"
+    }
+
+    fn with_activation(&self, act: Act) -> Option<OpRef> {
+        (self.act == Act::Linear).then(|| Arc::new(Self { act, ..*self }) as OpRef)
+    }
+
+    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
+        (axis == 4 && !self.bias && self.act == Act::Linear).then(|| {
+            Arc::new(Self {
+                bias: true,
+                act,
+                ..*self
+            }) as OpRef
+        })
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("conv3d", inputs, 2 + self.bias as usize)?;
+        for t in inputs {
+            expect_float("conv3d", t)?;
+        }
+        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
+        if x.len() != 5 || k.len() != 5 {
+            return Err(Error::Shape(format!(
+                "conv3d: expects a 5-D input (N, D, H, W, C) and a 5-D kernel, got {} and {}",
+                fmt_shape(x),
+                fmt_shape(k)
+            )));
+        }
+        let (o, ci, kd) = self.kdims(k);
+        if let (Some(a), Some(b)) = (x[4], ci) {
+            if a != b {
+                return Err(Error::Shape(format!(
+                    "conv3d: input {} has {a} channels but the kernel {} expects {b}",
+                    fmt_shape(x),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        if self.bias {
+            let b = &inputs[2].shape;
+            if b.len() != 1 || matches!((b[0], o), (Some(a), Some(c)) if a != c) {
+                return Err(Error::Shape(format!(
+                    "conv3d: bias of shape {} does not match the kernel's {} output channels",
+                    fmt_shape(b),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        let mut out = vec![x[0]];
+        for a in 0..3 {
+            let d: Dim = match (x[1 + a], kd[a]) {
+                (Some(l), Some(kk)) => Some(
+                    out_len(
+                        l,
+                        self.pads[2 * a] + self.pads[2 * a + 1],
+                        kk,
+                        self.strides[a],
+                        1,
+                    )
+                    .ok_or_else(|| {
+                        Error::Shape(format!(
+                            "conv3d: kernel {} is larger than the (padded) input {}",
+                            fmt_shape(k),
+                            fmt_shape(x)
+                        ))
+                    })?,
+                ),
+                _ => None,
+            };
+            out.push(d);
+        }
+        out.push(o);
+        Ok(TypeInfo::f32(out))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p) = (g.kk(), g.p());
+        let relaid = if self.kernel_is_matrix() { 0 } else { kk * g.o };
+        let workers = self.workers(&g);
+        let (xs, os) = (g.xs(), p * g.o);
+        let slot = if self.has_pads() {
+            self.padded(&g).iter().product::<usize>() * g.c
+        } else {
+            0
+        };
+        // scratch: [kernel matrix (unless stored as one) | per worker: padded input]
+        grow(&mut ctx.scratch.f, relaid + workers * slot, "conv3d")?;
+        let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
+        let wk = self.kernel_matrix(&g, &w.f, wbuf);
+        if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        grow(&mut ctx.scratch.i, p + kk, "conv3d")?;
+        let offs = &mut ctx.scratch.i[..p + kk];
+        self.column_offsets(&g, offs);
+        let (pos, taps) = offs.split_at(p);
+        let bias = self.bias.then(|| &inputs[2].f[..]);
+        let run = |i: usize, pad: &mut [f32], y: &mut [f32], serial: bool| {
+            let a = GatheredOperand {
+                data: self.source(&g, &x.f[i * xs..(i + 1) * xs], pad),
+                rows: pos,
+                cols: taps,
+            };
+            sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
+            if self.bias || self.act != Act::Linear {
+                bias_activate_last(y, bias, self.act);
+            }
+        };
+        forward_samples(g.n, workers, &mut out.f, os, rest, slot, &run);
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
+    }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p) = (g.kk(), g.p());
+        let (xs, os) = (g.xs(), p * g.o);
+        if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        let (mut gx, mut gw, mut gb) = (None, None, None);
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            match index {
+                0 => gx = Some(&mut **gin),
+                1 => gw = Some(&mut **gin),
+                _ => gb = Some(&mut **gin),
+            }
+        }
+        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        if want_x || want_w {
+            let ok = kk * g.o;
+            let workers = self.workers(&g);
+            let rn = ranges(g.n, workers);
+            let direct = want_x && self.is_1x1(&g);
+            let scatter = want_x && !direct;
+            let gmn = if self.act != Act::Linear { os } else { 0 };
+            let xpad = if want_w && self.has_pads() {
+                self.padded(&g).iter().product::<usize>() * g.c
+            } else {
+                0
+            };
+            let coln = if scatter { p * kk } else { 0 };
+            let slot = gmn + xpad + coln;
+            let okw = if want_w { ok } else { 0 };
+            let relaid = if want_x && !self.kernel_is_matrix() {
+                ok
+            } else {
+                0
+            };
+            // scratch: [kernel matrix (unless stored as one) | per worker: gradient
+            // through the activation, padded input, columns | per range: kernel-gradient
+            // partial]
+            grow(
+                &mut ctx.scratch.f,
+                relaid + workers * slot + rn * okw,
+                "conv3d",
+            )?;
+            let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
+            let (slots, partials) = rest.split_at_mut(workers * slot);
+            let wk: &[f32] = if want_x {
+                self.kernel_matrix(&g, &w.f, wbuf)
+            } else {
+                &[]
+            };
+            let on = if want_w { p + kk } else { 0 };
+            grow(&mut ctx.scratch.i, on, "conv3d")?;
+            let offs = &mut ctx.scratch.i[..on];
+            if want_w {
+                self.column_offsets(&g, offs);
+            }
+            let (pos, taps) = offs.split_at(if want_w { p } else { 0 });
+            let run = |i: usize,
+                       slot: &mut [f32],
+                       gxi: &mut [f32],
+                       dw: &mut [f32],
+                       first: bool,
+                       serial: bool| {
+                let (gm, rest) = slot.split_at_mut(gmn);
+                let (xp, cols) = rest.split_at_mut(xpad);
+                let gi = &gout[i * os..(i + 1) * os];
+                let gi: &[f32] = if gmn > 0 {
+                    grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
+                    gm
+                } else {
+                    gi
+                };
+                let gemm = if serial { sgemm_serial } else { sgemm };
+                if direct {
+                    gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
+                } else if scatter {
+                    gemm(p, kk, g.o, nop(gi), top(wk), cols, false);
+                    self.col2im(&g, cols, gxi);
+                }
+                if want_w {
+                    let data = self.source(&g, &x.f[i * xs..(i + 1) * xs], xp);
+                    for p0 in (0..p).step_by(DW_STEPS) {
+                        let n = DW_STEPS.min(p - p0);
+                        let a = GatheredOperand {
+                            data,
+                            rows: taps,
+                            cols: &pos[p0..p0 + n],
+                        };
+                        let b = nop(&gi[p0 * g.o..(p0 + n) * g.o]);
+                        sgemm_gathered(kk, g.o, n, a, b, dw, !first || p0 > 0, serial);
+                    }
+                }
+            };
+            let (gxv, gxn) = match gx {
+                Some(gx) => (gx, xs),
+                None => (&mut [][..], 0),
+            };
+            backward_ranges(g.n, workers, gxv, gxn, slots, slot, partials, okw, &run);
+            if let Some(gw) = gw {
+                if self.kernel_is_matrix() {
+                    for (d, &v) in gw.iter_mut().zip(&partials[..ok]) {
+                        *d += v;
+                    }
+                } else {
+                    self.for_kernel_matrix(&g, |r, s| gw[s] += partials[r]);
+                }
+            }
+        }
+        if let Some(gb) = gb {
+            col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
+        }
+        Ok(())
+    }
+}
+
+/// Registry entry: `conv3d` with `layout` "ndhwc" (None otherwise, for `conv3d.rs`).
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    if name != "conv3d" {
+        return None;
+    }
+    match a.str_opt("layout") {
+        Err(e) => return Some(Err(e)),
+        Ok(None) => return None,
+        Ok(Some(l)) if l == "ncdhw" => return None,
+        Ok(Some(l)) if l == "ndhwc" => {}
+        Ok(Some(l)) => {
+            return Some(Err(Error::Value(format!(
+                "conv3d: layout must be 'ncdhw' or 'ndhwc', got '{l}'"
+            ))))
+        }
+    }
+    Some((|| {
+        let layout = match a.str_opt("kernel_layout")?.as_deref() {
+            None | Some("oidhw") => KernelLayout3::Oidhw,
+            Some("dhwio") => KernelLayout3::Dhwio,
+            Some(s) => {
+                return Err(Error::Value(format!(
+                    "conv3d: kernel_layout must be 'oidhw' or 'dhwio', got '{s}'"
+                )))
+            }
+        };
+        Ok(Arc::new(Conv3dNdhwc {
+            strides: ints3(a, "conv3d", "strides", [1, 1, 1])?,
+            pads: pads6(a, "conv3d")?,
+            layout,
+            flip: a.bool("flip", false)?,
+            bias: a.bool("bias", false)?,
+            act: Act::from_attrs(a, "conv3d")?,
+        }) as OpRef)
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::ops::Attr;
+    use crate::tensor::Value;
+
+    fn ints(v: &[usize]) -> Attr {
+        Attr::Ints(v.iter().map(|&a| a as i64).collect())
+    }
+
+    fn attrs(
+        st: [usize; 3],
+        pd: [usize; 6],
+        kernel_layout: &str,
+        flip: bool,
+    ) -> Vec<(&'static str, Attr)> {
+        vec![
+            ("layout", Attr::Str("ndhwc".into())),
+            ("strides", ints(&st)),
+            ("pads", ints(&pd)),
+            ("kernel_layout", Attr::Str(kernel_layout.into())),
+            ("flip", Attr::Bool(flip)),
+        ]
+    }
+
+    /// Direct float64 reference, input (N, D, H, W, C), kernel (k1, k2, k3, C, O), a
+    /// cross-correlation: output and, for the output gradient `r`, the input and kernel
+    /// gradients.
+    fn reference(
+        xs: [usize; 5],
+        ks: [usize; 5],
+        st: [usize; 3],
+        pd: [usize; 6],
+        x: &[f32],
+        k: &[f32],
+        r: &[f32],
+    ) -> [Vec<f64>; 3] {
+        let [n, d, h, w, c] = xs;
+        let [k1, k2, k3, _, o] = ks;
+        let sp = [d, h, w];
+        let od: Vec<usize> = (0..3)
+            .map(|a| (sp[a] + pd[2 * a] + pd[2 * a + 1] - ks[a]) / st[a] + 1)
+            .collect();
+        let mut y = vec![0.0f64; n * od[0] * od[1] * od[2] * o];
+        let mut gx = vec![0.0f64; x.len()];
+        let mut gk = vec![0.0f64; k.len()];
+        for b in 0..n {
+            for z in 0..od[0] {
+                for yy in 0..od[1] {
+                    for xx in 0..od[2] {
+                        let yo = (((b * od[0] + z) * od[1] + yy) * od[2] + xx) * o;
+                        for a in 0..k1 {
+                            for bb in 0..k2 {
+                                for e in 0..k3 {
+                                    let iz = (z * st[0] + a) as isize - pd[0] as isize;
+                                    let iy = (yy * st[1] + bb) as isize - pd[2] as isize;
+                                    let ix = (xx * st[2] + e) as isize - pd[4] as isize;
+                                    if iz < 0
+                                        || iy < 0
+                                        || ix < 0
+                                        || iz >= d as isize
+                                        || iy >= h as isize
+                                        || ix >= w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xb = (((b * d + iz as usize) * h + iy as usize) * w
+                                        + ix as usize)
+                                        * c;
+                                    for cc in 0..c {
+                                        for oo in 0..o {
+                                            let kx = (((a * k2 + bb) * k3 + e) * c + cc) * o + oo;
+                                            y[yo + oo] += x[xb + cc] as f64 * k[kx] as f64;
+                                            gx[xb + cc] += r[yo + oo] as f64 * k[kx] as f64;
+                                            gk[kx] += r[yo + oo] as f64 * x[xb + cc] as f64;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [y, gx, gk]
+    }
+
+    /// (k1, k2, k3, C, O) -> the (O, C, k1, k2, k3) kernel that, with flip, is the same
+    /// cross-correlation.
+    fn to_flipped_oidhw(k: &[f32], ks: [usize; 5]) -> Vec<f32> {
+        let [k1, k2, k3, c, o] = ks;
+        let mut t = vec![0.0; k.len()];
+        for a in 0..k1 {
+            for b in 0..k2 {
+                for e in 0..k3 {
+                    for cc in 0..c {
+                        for oo in 0..o {
+                            t[(((oo * c + cc) * k1 + k1 - 1 - a) * k2 + k2 - 1 - b) * k3 + k3
+                                - 1
+                                - e] = k[(((a * k2 + b) * k3 + e) * c + cc) * o + oo];
+                        }
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn check(xs: [usize; 5], ks: [usize; 5], st: [usize; 3], pd: [usize; 6], seed: u64) {
+        let x = rand(&xs, seed, -1.0, 1.0);
+        let k = rand(&ks, seed + 1, -1.0, 1.0);
+        let o = op("conv3d", &attrs(st, pd, "dhwio", false));
+        let y = forward(&o, &[x.clone(), k.clone()]);
+        let r = rand(&y.shape, seed + 2, -1.0, 1.0);
+        let [wy, wgx, wgk] = reference(xs, ks, st, pd, &x.f, &k.f, &r.f);
+        assert_close64(&y.f, &wy, 1e-5, "forward");
+        let g = gradients(&o, &[x.clone(), k.clone()], &y, &r.f);
+        assert_close64(&g[0], &wgx, 1e-5, "input gradient");
+        assert_close64(&g[1], &wgk, 1e-4, "kernel gradient");
+        // the Keras 'th' kernel layout with flip: the same numbers
+        let kt = val(
+            &[ks[4], ks[3], ks[0], ks[1], ks[2]],
+            &to_flipped_oidhw(&k.f, ks),
+        );
+        let t = op("conv3d", &attrs(st, pd, "oidhw", true));
+        let yt = forward(&t, &[x.clone(), kt.clone()]);
+        assert_eq!(yt.f, y.f, "oidhw flipped forward");
+        let gt = gradients(&t, &[x.clone(), kt.clone()], &yt, &r.f);
+        assert_eq!(gt[0], g[0], "oidhw flipped input gradient");
+        assert_eq!(
+            gt[1],
+            to_flipped_oidhw(&g[1], ks),
+            "oidhw flipped kernel gradient"
+        );
+        // the channels-first op on transposed data
+        let mut first = attrs(st, pd, "dhwio", false);
+        first.remove(0);
+        let f = op("conv3d", &first);
+        let xf = to_channels_first(&x);
+        let yf = forward(&f, &[xf.clone(), k.clone()]);
+        assert_close(&yf.f, &to_channels_first(&y).f, 1e-5);
+        let gf = gradients(&f, &[xf, k.clone()], &yf, &to_channels_first(&r).f);
+        assert_close(&gf[0], &to_channels_first(&val(&xs, &g[0])).f, 1e-5);
+        assert_close(&gf[1], &g[1], 1e-4);
+    }
+
+    #[test]
+    fn conv3d_ndhwc_matches_reference_and_channels_first() {
+        check([2, 4, 5, 4, 3], [3, 3, 3, 3, 4], [1; 3], [0; 6], 1);
+        check(
+            [2, 5, 4, 6, 2],
+            [2, 3, 2, 2, 3],
+            [2, 1, 2],
+            [0, 1, 1, 1, 0, 1],
+            4,
+        );
+        check([1, 3, 4, 3, 5], [1, 1, 1, 5, 6], [1; 3], [0; 6], 7);
+        check([2, 3, 3, 3, 16], [3, 3, 3, 16, 8], [1; 3], [1; 6], 10);
+        // a strided 1x1x1 kernel, and pads wider than the kernel
+        check([2, 5, 5, 4, 3], [1, 1, 1, 3, 2], [2, 2, 1], [0; 6], 13);
+        check(
+            [1, 2, 3, 2, 2],
+            [2, 2, 2, 2, 3],
+            [1; 3],
+            [2, 2, 3, 2, 2, 3],
+            16,
+        );
+    }
+
+    #[test]
+    fn conv3d_ndhwc_finite_differences() {
+        let ins = [
+            rand(&[2, 3, 4, 3, 2], 1, -1.0, 1.0),
+            rand(&[2, 2, 3, 2, 3], 2, -1.0, 1.0),
+        ];
+        let o = op(
+            "conv3d",
+            &attrs([1, 2, 1], [1, 0, 0, 1, 1, 1], "dhwio", false),
+        );
+        grad_check(&o, &ins, 1e-2, 1e-2).unwrap();
+        let kt = rand(&[3, 2, 2, 2, 3], 3, -1.0, 1.0);
+        let o = op("conv3d", &attrs([1; 3], [0; 6], "oidhw", true));
+        grad_check(&o, &[ins[0].clone(), kt], 1e-2, 1e-2).unwrap();
+    }
+
+    #[test]
+    fn conv3d_ndhwc_bias_activation_epilogue() {
+        let (x, k) = (
+            rand(&[2, 3, 4, 3, 2], 5, -1.0, 1.0),
+            rand(&[2, 2, 2, 2, 3], 6, -1.0, 1.0),
+        );
+        check_last_axis_epilogue(
+            "conv3d",
+            &attrs([1; 3], [1, 0, 0, 1, 1, 0], "dhwio", false),
+            &x,
+            &k,
+            true,
+        );
+        let (x, k) = (
+            rand(&[2, 3, 3, 3, 4], 7, -1.0, 1.0),
+            rand(&[5, 4, 1, 1, 1], 8, -1.0, 1.0),
+        );
+        check_last_axis_epilogue(
+            "conv3d",
+            &attrs([1; 3], [0; 6], "oidhw", true),
+            &x,
+            &k,
+            false,
+        );
+    }
+
+    #[test]
+    fn conv3d_ndhwc_parallel_batch_is_the_serial_one() {
+        let mut a = attrs([1; 3], [1; 6], "dhwio", false);
+        a.push(("bias", Attr::Bool(true)));
+        a.push(("activation", Attr::Str("relu".into())));
+        let ins: Vec<Value> = vec![
+            rand(&[6, 6, 6, 6, 8], 1, -1.0, 1.0),
+            rand(&[3, 3, 3, 8, 8], 2, -1.0, 1.0),
+            rand(&[8], 3, -1.0, 1.0),
+        ];
+        check_parallel_matches_serial(&op("conv3d", &a), &ins, 1e-4);
+    }
+
+    #[test]
+    fn conv3d_ndhwc_shapes_and_errors() {
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let o = op(
+            "conv3d",
+            &attrs([2, 1, 1], [1, 1, 0, 0, 0, 0], "dhwio", false),
+        );
+        let y = o
+            .infer(&[t(&[4, 5, 6, 7, 3]), t(&[3, 3, 2, 3, 8])])
+            .unwrap();
+        assert_eq!(y.shape, crate::tensor::known(&[4, 3, 4, 6, 8]));
+        let e = o
+            .infer(&[t(&[4, 5, 6, 7, 2]), t(&[3, 3, 2, 3, 8])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
+        let e = o
+            .infer(&[t(&[4, 5, 1, 7, 3]), t(&[3, 3, 2, 3, 8])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger"), "{e}");
+        let e = crate::ops::build(
+            "conv3d",
+            &crate::ops::Attrs::new("conv3d").with("layout", Attr::Str("nhwc".into())),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("layout must be 'ncdhw' or 'ndhwc'"), "{e}");
+    }
+}

@@ -1,0 +1,683 @@
+//! Channels-last transposed convolution: `conv2d_transpose` with the attribute `layout`
+//! "nhwc", x (N, h, w, S) -> y (N, out_h, out_w, F), so that Keras' 'tf'
+//! Deconvolution2D runs without a permute on either side. Same semantics, kernel
+//! layouts, `flip`, `out_hw`, strides and pads as the channels-first op (`deconv.rs`).
+//!
+//! The op is the input gradient of its associated channels-last convolution (F -> S
+//! channels, (out_h, out_w) -> (h, w)), so it is built from that convolution's NHWC
+//! pieces (`conv_nhwc.rs`: gathered column offsets, zero-bordered copy, col2im), with
+//! Wk the (kh·kw·F, S) kernel matrix (rows the taps (ki, kj, f), flip folded in), per
+//! sample, P = h·w:
+//!
+//! - Forward: `cols (P x kh·kw·F) = X (P x S) · Wkᵀ`, scattered into the zeroed output
+//!   by the NHWC col2im (a 1x1 kernel with stride 1 and no padding: `Y = X · Wkᵀ`
+//!   directly). Then the epilogue: the bias along the last axis and the activation.
+//! - Input gradient: the associated convolution's forward, `dX (P x S) += G · Wk` with
+//!   G the im2col matrix of the (zero-bordered) output gradient, gathered where it lies.
+//! - Kernel gradient: `dWk (K x S) = Gᵀ · X`, the same gathered matrix with the taps as
+//!   rows and the positions as steps (in products of at most `DW_STEPS` positions, as
+//!   `conv_nhwc.rs`), summed over fixed sample ranges added in order.
+//! - Bias gradient: the column sums of the output gradient through the activation, rows
+//!   in order (what `bias_add` along the last axis computes, so fusion changes no bit).
+//!
+//! Attributes: those of `conv2d_transpose` plus `layout` ("nchw" (default: `deconv.rs`)
+//! or "nhwc"), `bias` (Bool, default false: a third input, one value per output channel)
+//! and `activation` (Str, one of [`Act::NAMES`], default "linear"): the epilogue the
+//! fusion pass folds in from a following `bias_add` on the last axis and relu/tanh/sigmoid.
+
+use std::sync::Arc;
+
+use super::conv::{ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
+use super::conv_nhwc::DW_STEPS;
+use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
+use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
+use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::alloc::grow;
+use crate::kernels::gemm::{
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
+};
+use crate::tensor::{fmt_dims, fmt_shape, Value};
+use crate::{Error, Result};
+
+/// Transposed 2-D convolution of an NHWC input.
+#[derive(Debug, Clone, Copy)]
+pub struct Conv2dTransposeNhwc {
+    out_hw: [usize; 2],
+    strides: [usize; 2],
+    pads: [usize; 4],
+    layout: KernelLayout,
+    flip: bool,
+    bias: bool,
+    act: Act,
+    /// The associated channels-last convolution (its geometry helpers only).
+    conv: Conv2d,
+}
+
+impl Conv2dTransposeNhwc {
+    /// (nb_filter = output channels, stack = input channels, kh, kw) of a kernel shape.
+    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
+        match self.layout {
+            KernelLayout::Oihw => (k[0], k[1], k[2], k[3]),
+            KernelLayout::Hwio => (k[3], k[2], k[0], k[1]),
+        }
+    }
+
+    /// Geometry of the associated convolution: (N, out_h, out_w, F) -> (N, h, w, S).
+    fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
+        let (f, s, kh, kw) = self.kdims(k);
+        self.check(
+            &[Some(x[1]), Some(x[2])],
+            kh,
+            kw,
+            &fmt_dims(x),
+            &fmt_dims(k),
+        )?;
+        let g = Geo {
+            n: x[0],
+            c: f,
+            h: self.out_hw[0],
+            w: self.out_hw[1],
+            o: s,
+            kh,
+            kw,
+            oh: x[1],
+            ow: x[2],
+        };
+        self.conv.check_offsets(&g)?;
+        Ok(g)
+    }
+
+    /// Errors unless a convolution of the output size gives back the input size.
+    fn check(
+        &self,
+        hw: &[Option<usize>; 2],
+        kh: usize,
+        kw: usize,
+        x: &dyn std::fmt::Display,
+        k: &dyn std::fmt::Display,
+    ) -> Result<()> {
+        for (ax, (&len, kk)) in hw.iter().zip([kh, kw]).enumerate() {
+            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
+            let back = out_len(self.out_hw[ax], pad, kk, self.strides[ax], 1);
+            if matches!((len, back), (Some(l), Some(b)) if l == b)
+                || (len.is_none() && back.is_some())
+            {
+                continue;
+            }
+            return Err(Error::Shape(format!(
+                "conv2d_transpose: output size ({}, {}) is inconsistent with input {x} and \
+                 kernel {k} (strides {:?}, pads {:?}): a convolution of the output gives {}",
+                self.out_hw[0],
+                self.out_hw[1],
+                self.strides,
+                self.pads,
+                match back {
+                    Some(b) => format!(
+                        "{b} along axis {}, the input has {}",
+                        ax + 1,
+                        len.map_or("?".to_string(), |l| l.to_string())
+                    ),
+                    None => "no output (the kernel is larger than the padded output)".into(),
+                }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Index in the stored kernel of tap (s, f, ki, kj) of the associated
+    /// cross-correlation.
+    #[inline]
+    fn src(&self, g: &Geo, s: usize, f: usize, ki: usize, kj: usize) -> usize {
+        let (ki, kj) = if self.flip {
+            (g.kh - 1 - ki, g.kw - 1 - kj)
+        } else {
+            (ki, kj)
+        };
+        match self.layout {
+            KernelLayout::Oihw => ((f * g.o + s) * g.kh + ki) * g.kw + kj,
+            KernelLayout::Hwio => ((ki * g.kw + kj) * g.o + s) * g.c + f,
+        }
+    }
+
+    /// Calls `f(index in Wk, stored index)` for every element of the (kh·kw·F, S) kernel
+    /// matrix Wk.
+    fn for_kernel_matrix(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
+        let mut r = 0;
+        for ki in 0..g.kh {
+            for kj in 0..g.kw {
+                for fc in 0..g.c {
+                    for s in 0..g.o {
+                        f(r, self.src(g, s, fc, ki, kj));
+                        r += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Op for Conv2dTransposeNhwc {
+    fn name(&self) -> &str {
+        "conv2d_transpose"
+    }
+
+    fn with_activation(&self, act: Act) -> Option<OpRef> {
+        (self.act == Act::Linear).then(|| Arc::new(Self { act, ..*self }) as OpRef)
+    }
+
+    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
+        (axis == 3 && !self.bias && self.act == Act::Linear).then(|| {
+            Arc::new(Self {
+                bias: true,
+                act,
+                ..*self
+            }) as OpRef
+        })
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("conv2d_transpose", inputs, 2 + self.bias as usize)?;
+        for t in inputs {
+            expect_float("conv2d_transpose", t)?;
+        }
+        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
+        if x.len() != 4 || k.len() != 4 {
+            return Err(Error::Shape(format!(
+                "conv2d_transpose: expects a 4-D input (N, H, W, C) and a 4-D kernel, got {} and {}",
+                fmt_shape(x),
+                fmt_shape(k)
+            )));
+        }
+        let (f, s, kh, kw) = self.kdims(k);
+        if let (Some(a), Some(b)) = (x[3], s) {
+            if a != b {
+                return Err(Error::Shape(format!(
+                    "conv2d_transpose: input {} has {a} channels but the kernel {} expects {b}",
+                    fmt_shape(x),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        if self.bias {
+            let b = &inputs[2].shape;
+            if b.len() != 1 || matches!((b[0], f), (Some(a), Some(c)) if a != c) {
+                return Err(Error::Shape(format!(
+                    "conv2d_transpose: bias of shape {} does not match the kernel's {} output channels",
+                    fmt_shape(b),
+                    fmt_shape(k)
+                )));
+            }
+        }
+        if let (Some(kh), Some(kw)) = (kh, kw) {
+            self.check(&[x[1], x[2]], kh, kw, &fmt_shape(x), &fmt_shape(k))?;
+        }
+        Ok(TypeInfo::f32(vec![
+            x[0],
+            Some(self.out_hw[0]),
+            Some(self.out_hw[1]),
+            f,
+        ]))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p, s) = (g.k(), g.p(), g.o);
+        let one = self.conv.is_1x1(&g);
+        let workers = self.conv.workers(&g);
+        let (xs, os) = (p * s, g.h * g.w * g.c);
+        let slot = if one { 0 } else { p * kk };
+        // scratch: [kernel matrix | per worker: columns]
+        grow(
+            &mut ctx.scratch.f,
+            kk * s + workers * slot,
+            "conv2d_transpose",
+        )?;
+        let (wk, rest) = ctx.scratch.f.split_at_mut(kk * s);
+        self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
+        let wk: &[f32] = wk;
+        if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        let bias = self.bias.then(|| &inputs[2].f[..]);
+        let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
+            let xi = &x.f[i * xs..(i + 1) * xs];
+            let gemm = if serial { sgemm_serial } else { sgemm };
+            if one {
+                gemm(p, g.c, s, nop(xi), top(wk), y, false);
+            } else {
+                gemm(p, kk, s, nop(xi), top(wk), cols, false);
+                y.fill(0.0);
+                self.conv.col2im_nhwc(&g, cols, y);
+            }
+            if self.bias || self.act != Act::Linear {
+                bias_activate_last(y, bias, self.act);
+            }
+        };
+        forward_samples(g.n, workers, &mut out.f, os, rest, slot, &run);
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
+    }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let g = self.geo(&x.shape, &w.shape)?;
+        let (kk, p, s) = (g.k(), g.p(), g.o);
+        let (xs, os) = (p * s, g.h * g.w * g.c);
+        if g.n == 0 || os == 0 || xs == 0 {
+            return Ok(());
+        }
+        let (mut gx, mut gw, mut gb) = (None, None, None);
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            match index {
+                0 => gx = Some(&mut **gin),
+                1 => gw = Some(&mut **gin),
+                _ => gb = Some(&mut **gin),
+            }
+        }
+        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        if want_x || want_w {
+            let workers = self.conv.workers(&g);
+            let rn = ranges(g.n, workers);
+            let (hp, wp) = self.conv.padded(&g);
+            let gmn = if self.act != Act::Linear { os } else { 0 };
+            let padn = if self.conv.has_pads() {
+                hp * wp * g.c
+            } else {
+                0
+            };
+            let slot = gmn + padn;
+            let ok = kk * s;
+            let okw = if want_w { ok } else { 0 };
+            // scratch: [kernel matrix | per worker: gradient through the activation,
+            // its zero-bordered copy | per range: kernel-gradient partial]
+            grow(
+                &mut ctx.scratch.f,
+                ok + workers * slot + rn * okw,
+                "conv2d_transpose",
+            )?;
+            let (wk, rest) = ctx.scratch.f.split_at_mut(ok);
+            let (slots, partials) = rest.split_at_mut(workers * slot);
+            self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
+            let wk: &[f32] = wk;
+            grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
+            let offs = &mut ctx.scratch.i[..p + kk];
+            self.conv.column_offsets_nhwc(&g, offs);
+            let (pos, taps) = offs.split_at(p);
+            let run = |i: usize,
+                       slot: &mut [f32],
+                       gxi: &mut [f32],
+                       dw: &mut [f32],
+                       first: bool,
+                       serial: bool| {
+                let (gm, pad) = slot.split_at_mut(gmn);
+                let gi = &gout[i * os..(i + 1) * os];
+                let gi: &[f32] = if gmn > 0 {
+                    grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
+                    gm
+                } else {
+                    gi
+                };
+                let data = self.conv.source_nhwc(&g, gi, pad);
+                if want_x {
+                    let a = GatheredOperand {
+                        data,
+                        rows: pos,
+                        cols: taps,
+                    };
+                    sgemm_gathered(p, s, kk, a, nop(wk), gxi, true, serial);
+                }
+                if want_w {
+                    let xi = &x.f[i * xs..(i + 1) * xs];
+                    for p0 in (0..p).step_by(DW_STEPS) {
+                        let n = DW_STEPS.min(p - p0);
+                        let a = GatheredOperand {
+                            data,
+                            rows: taps,
+                            cols: &pos[p0..p0 + n],
+                        };
+                        let b = nop(&xi[p0 * s..(p0 + n) * s]);
+                        sgemm_gathered(kk, s, n, a, b, dw, !first || p0 > 0, serial);
+                    }
+                }
+            };
+            let (gxv, gxn) = match gx {
+                Some(gx) => (gx, xs),
+                None => (&mut [][..], 0),
+            };
+            backward_ranges(g.n, workers, gxv, gxn, slots, slot, partials, okw, &run);
+            if let Some(gw) = gw {
+                self.for_kernel_matrix(&g, |r, i| gw[i] += partials[r]);
+            }
+        }
+        if let Some(gb) = gb {
+            col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
+        }
+        Ok(())
+    }
+}
+
+/// Registry entry: `conv2d_transpose` with `layout` "nhwc" (None otherwise, for
+/// `deconv.rs`).
+pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
+    if name != "conv2d_transpose" {
+        return None;
+    }
+    match a.str_opt("layout") {
+        Err(e) => return Some(Err(e)),
+        Ok(None) => return None,
+        Ok(Some(l)) if l == "nchw" => return None,
+        Ok(Some(l)) if l == "nhwc" => {}
+        Ok(Some(l)) => {
+            return Some(Err(Error::Value(format!(
+                "conv2d_transpose: layout must be 'nchw' or 'nhwc', got '{l}'"
+            ))))
+        }
+    }
+    Some((|| {
+        let layout = match a.str_opt("kernel_layout")?.as_deref() {
+            None | Some("oihw") => KernelLayout::Oihw,
+            Some("hwio") => KernelLayout::Hwio,
+            Some(s) => {
+                return Err(Error::Value(format!(
+                    "conv2d_transpose: kernel_layout must be 'oihw' or 'hwio', got '{s}'"
+                )))
+            }
+        };
+        let out_hw = match a.ints_opt("out_hw")? {
+            Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => [v[0] as usize, v[1] as usize],
+            v => {
+                return Err(Error::Value(format!(
+                    "conv2d_transpose: 'out_hw' must be 2 positive integers, got {v:?}"
+                )))
+            }
+        };
+        let strides = ints2(a, "strides", [1, 1])?;
+        let pads = pads4(a)?;
+        let flip = a.bool("flip", false)?;
+        Ok(Arc::new(Conv2dTransposeNhwc {
+            out_hw,
+            strides,
+            pads,
+            layout,
+            flip,
+            bias: a.bool("bias", false)?,
+            act: Act::from_attrs(a, "conv2d_transpose")?,
+            conv: Conv2d::new(strides, pads, [1, 1], layout, flip),
+        }) as OpRef)
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use crate::ops::Attr;
+    use crate::tensor::Value;
+
+    /// Geometry of a test: input (N, h, w, S), kernel (kh, kw, S, F) as stored for
+    /// "hwio", output rows and cols, strides, pads (top, bottom, left, right).
+    #[derive(Clone, Copy, Debug)]
+    struct Case {
+        xs: [usize; 4],
+        ks: [usize; 4],
+        out: [usize; 2],
+        st: [usize; 2],
+        pd: [usize; 4],
+    }
+
+    impl Case {
+        fn attrs(&self, kernel_layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
+            let ints = |v: &[usize]| Attr::Ints(v.iter().map(|&a| a as i64).collect());
+            vec![
+                ("layout", Attr::Str("nhwc".into())),
+                ("out_hw", ints(&self.out)),
+                ("strides", ints(&self.st)),
+                ("pads", ints(&self.pd)),
+                ("kernel_layout", Attr::Str(kernel_layout.into())),
+                ("flip", Attr::Bool(flip)),
+            ]
+        }
+    }
+
+    /// Direct float64 reference with an HWIO kernel, no flip: scatter every input
+    /// pixel through the kernel. Output, and for the output gradient `r` the input and
+    /// kernel gradients.
+    fn reference(c: &Case, x: &[f32], k: &[f32], r: &[f32]) -> [Vec<f64>; 3] {
+        let ([n, h, w, s], [kh, kw, _, f]) = (c.xs, c.ks);
+        let [oh, ow] = c.out;
+        let mut y = vec![0.0f64; n * oh * ow * f];
+        let mut gx = vec![0.0f64; x.len()];
+        let mut gk = vec![0.0f64; k.len()];
+        for b in 0..n {
+            for i in 0..h {
+                for j in 0..w {
+                    for ki in 0..kh {
+                        for kj in 0..kw {
+                            let yy = (i * c.st[0] + ki) as isize - c.pd[0] as isize;
+                            let yx = (j * c.st[1] + kj) as isize - c.pd[2] as isize;
+                            if yy < 0 || yx < 0 || yy >= oh as isize || yx >= ow as isize {
+                                continue;
+                            }
+                            let yo = ((b * oh + yy as usize) * ow + yx as usize) * f;
+                            for sc in 0..s {
+                                let xi = ((b * h + i) * w + j) * s + sc;
+                                for fc in 0..f {
+                                    let kx = ((ki * kw + kj) * s + sc) * f + fc;
+                                    y[yo + fc] += x[xi] as f64 * k[kx] as f64;
+                                    gx[xi] += r[yo + fc] as f64 * k[kx] as f64;
+                                    gk[kx] += r[yo + fc] as f64 * x[xi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [y, gx, gk]
+    }
+
+    /// HWIO kernel `k` (kh, kw, S, F) -> the OIHW (F, S, kh, kw) kernel that, with
+    /// flip, is the same transposed convolution.
+    fn hwio_to_flipped_oihw(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
+        let [kh, kw, s, f] = ks;
+        let mut t = vec![0.0; k.len()];
+        for ki in 0..kh {
+            for kj in 0..kw {
+                for sc in 0..s {
+                    for fc in 0..f {
+                        t[((fc * s + sc) * kh + kh - 1 - ki) * kw + kw - 1 - kj] =
+                            k[((ki * kw + kj) * s + sc) * f + fc];
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn check(c: Case, seed: u64) {
+        let x = rand(&c.xs, seed, -1.0, 1.0);
+        let k = rand(&c.ks, seed + 1, -1.0, 1.0);
+        let o = op("conv2d_transpose", &c.attrs("hwio", false));
+        let y = forward(&o, &[x.clone(), k.clone()]);
+        assert_eq!(y.shape, vec![c.xs[0], c.out[0], c.out[1], c.ks[3]]);
+        let r = rand(&y.shape, seed + 2, -1.0, 1.0);
+        let [wy, wgx, wgk] = reference(&c, &x.f, &k.f, &r.f);
+        assert_close64(&y.f, &wy, 1e-5, "forward");
+        let g = gradients(&o, &[x.clone(), k.clone()], &y, &r.f);
+        assert_close64(&g[0], &wgx, 1e-5, "input gradient");
+        assert_close64(&g[1], &wgk, 1e-4, "kernel gradient");
+        // the Keras 'th' kernel layout with flip: the same numbers
+        let kt = val(
+            &[c.ks[3], c.ks[2], c.ks[0], c.ks[1]],
+            &hwio_to_flipped_oihw(&k.f, c.ks),
+        );
+        let t = op("conv2d_transpose", &c.attrs("oihw", true));
+        let yt = forward(&t, &[x.clone(), kt.clone()]);
+        assert_close64(&yt.f, &wy, 1e-5, "forward, oihw flipped");
+        let gt = gradients(&t, &[x.clone(), kt.clone()], &yt, &r.f);
+        assert_close64(&gt[0], &wgx, 1e-5, "input gradient, oihw flipped");
+        let wgk32: Vec<f32> = wgk.iter().map(|&v| v as f32).collect();
+        assert_close(&gt[1], &hwio_to_flipped_oihw(&wgk32, c.ks), 1e-4);
+        // the channels-first op on transposed data
+        let mut first = c.attrs("hwio", false);
+        first.remove(0);
+        let f = op("conv2d_transpose", &first);
+        let yf = forward(&f, &[to_channels_first(&x), k.clone()]);
+        assert_close(&yf.f, &to_channels_first(&y).f, 1e-5);
+    }
+
+    fn case(xs: [usize; 4], ks: [usize; 4], out: [usize; 2]) -> Case {
+        Case {
+            xs,
+            ks,
+            out,
+            st: [1, 1],
+            pd: [0; 4],
+        }
+    }
+
+    #[test]
+    fn deconv_nhwc_matches_direct_reference() {
+        check(case([2, 5, 4, 3], [3, 3, 3, 4], [7, 6]), 1);
+        // strided, padded (the 'same' pads of TensorFlow: the extra one bottom/right)
+        let c = case([2, 4, 5, 3], [3, 3, 3, 2], [8, 10]);
+        check(
+            Case {
+                st: [2, 2],
+                pd: [0, 1, 0, 1],
+                ..c
+            },
+            4,
+        );
+        // 'full': pads kernel-1 on every side
+        check(
+            Case {
+                pd: [2; 4],
+                ..case([1, 7, 6, 2], [3, 3, 2, 3], [5, 4])
+            },
+            7,
+        );
+        // 1x1, stride 1, no padding: the direct product
+        check(case([3, 4, 3, 5], [1, 1, 5, 4], [4, 3]), 10);
+        // uneven strides, rectangular kernel, many channels
+        let c = case([2, 4, 5, 33], [3, 2, 33, 17], [9, 6]);
+        check(Case { st: [2, 1], ..c }, 13);
+        // pads wider than the kernel: some inputs reach no output
+        check(
+            Case {
+                pd: [2, 2, 3, 3],
+                ..case([1, 6, 8, 2], [2, 2, 2, 3], [3, 3])
+            },
+            16,
+        );
+    }
+
+    #[test]
+    fn deconv_nhwc_finite_differences() {
+        let c = case([2, 3, 3, 2], [3, 2, 2, 3], [6, 6]);
+        let c = Case {
+            st: [2, 2],
+            pd: [0, 1, 0, 0],
+            ..c
+        };
+        let ins = [rand(&c.xs, 1, -1.0, 1.0), rand(&c.ks, 2, -1.0, 1.0)];
+        grad_check(
+            &op("conv2d_transpose", &c.attrs("hwio", false)),
+            &ins,
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+        let kt = rand(&[3, 2, 3, 2], 3, -1.0, 1.0);
+        let ins = [ins[0].clone(), kt];
+        grad_check(
+            &op("conv2d_transpose", &c.attrs("oihw", true)),
+            &ins,
+            1e-2,
+            1e-2,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn deconv_nhwc_bias_activation_epilogue() {
+        let c = Case {
+            st: [2, 2],
+            pd: [1, 0, 1, 0],
+            ..case([2, 3, 4, 3], [3, 3, 3, 4], [6, 8])
+        };
+        let (x, k) = (rand(&c.xs, 5, -1.0, 1.0), rand(&c.ks, 6, -1.0, 1.0));
+        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, true);
+        let c = case([2, 3, 3, 4], [1, 1, 4, 5], [3, 3]);
+        let (x, k) = (rand(&c.xs, 7, -1.0, 1.0), rand(&c.ks, 8, -1.0, 1.0));
+        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, false);
+    }
+
+    #[test]
+    fn deconv_nhwc_parallel_batch_is_the_serial_one() {
+        let c = Case {
+            st: [2, 2],
+            pd: [0, 1, 0, 1],
+            ..case([8, 7, 7, 32], [3, 3, 32, 16], [14, 14])
+        };
+        let mut attrs = c.attrs("oihw", true);
+        attrs.push(("bias", Attr::Bool(true)));
+        attrs.push(("activation", Attr::Str("relu".into())));
+        let ins: Vec<Value> = vec![
+            rand(&c.xs, 1, -1.0, 1.0),
+            rand(&[16, 32, 3, 3], 2, -1.0, 1.0),
+            rand(&[16], 3, -1.0, 1.0),
+        ];
+        check_parallel_matches_serial(&op("conv2d_transpose", &attrs), &ins, 1e-4);
+    }
+
+    #[test]
+    fn deconv_nhwc_shapes_and_errors() {
+        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
+        let c = Case {
+            st: [2, 2],
+            ..case([1, 3, 3, 2], [3, 3, 2, 5], [7, 7])
+        };
+        let o = op("conv2d_transpose", &c.attrs("hwio", false));
+        let y = o.infer(&[t(&[4, 3, 3, 2]), t(&[3, 3, 2, 5])]).unwrap();
+        assert_eq!(y.shape, crate::tensor::known(&[4, 7, 7, 5]));
+        let e = o
+            .infer(&[t(&[4, 3, 3, 3]), t(&[3, 3, 2, 5])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
+        let e = o
+            .infer(&[t(&[4, 4, 3, 2]), t(&[3, 3, 2, 5])])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("inconsistent"), "{e}");
+        let e = crate::ops::build(
+            "conv2d_transpose",
+            &crate::ops::Attrs::new("conv2d_transpose")
+                .with("layout", Attr::Str("hwcn".into()))
+                .with("out_hw", Attr::Ints(vec![3, 3])),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("layout must be 'nchw' or 'nhwc'"), "{e}");
+    }
+}
