@@ -11,6 +11,14 @@
 //! Throughput is 2·M·N·K (forward) and 4·M·N·K (backward) elements, so criterion's
 //! "elem/s" is FLOP/s.
 //!
+//! `<family>_fwd/<name>` and `<family>_bwd/<name>` (and `<name>_nhwc`, `<name>_ndhwc`)
+//! run the shapes of `ferrokeras_benches::layouts` in both orderings: transposed
+//! convolutions (`deconv2d`), depthwise convolutions and the pointwise 1x1 after them
+//! (`depthwise2d`, `pointwise2d`: SeparableConvolution2D's two halves) and volumetric
+//! convolutions (`conv3d_layout`); the same throughput convention, M·N·K the forward's
+//! multiply-adds. For 'tf' vs 'th' ratios on a busy host prefer the interleaved
+//! `cargo run --release -p ferrokeras-benches --example layout_ab`.
+//!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench conv`
 
 use std::hint::black_box;
@@ -139,5 +147,60 @@ fn bench_conv(c: &mut Criterion) {
     gemm.finish();
 }
 
-criterion_group!(benches, bench_conv);
+/// Forward and backward (kernel then input gradient) of each layout case, 'th' then 'tf'.
+fn bench_layouts(c: &mut Criterion) {
+    for case in ferrokeras_benches::layouts::cases() {
+        let last = if case.tf.x.len() == 5 {
+            "_ndhwc"
+        } else {
+            "_nhwc"
+        };
+        for (side, suffix) in [(&case.th, ""), (&case.tf, last)] {
+            let id = format!("{}{suffix}", case.name);
+            let (x, k) = side.inputs();
+            let mut y = Value::zeros(DType::F32, &side.y);
+            let mut scratch = Scratch::default();
+            let mut fwd = c.benchmark_group(format!("{}_fwd", case.family));
+            fwd.sample_size(20);
+            fwd.warm_up_time(Duration::from_millis(800));
+            fwd.measurement_time(Duration::from_millis(2500));
+            fwd.throughput(Throughput::Elements(2 * case.macs as u64));
+            fwd.bench_function(&id, |b| {
+                b.iter(|| {
+                    let mut ctx = OpCtx {
+                        scratch: &mut scratch,
+                    };
+                    side.op.forward(&[&x, &k], &mut y, &mut ctx).unwrap();
+                    black_box(&y);
+                })
+            });
+            fwd.finish();
+            let g = data(y.len(), 3);
+            let mut gx = vec![0.0f32; x.len()];
+            let mut gk = vec![0.0f32; k.len()];
+            let mut bwd = c.benchmark_group(format!("{}_bwd", case.family));
+            bwd.sample_size(20);
+            bwd.warm_up_time(Duration::from_millis(800));
+            bwd.measurement_time(Duration::from_millis(2500));
+            bwd.throughput(Throughput::Elements(4 * case.macs as u64));
+            bwd.bench_function(&id, |b| {
+                b.iter(|| {
+                    let mut ctx = OpCtx {
+                        scratch: &mut scratch,
+                    };
+                    side.op
+                        .backward(1, &[&x, &k], &y, &g, &mut gk, &mut ctx)
+                        .unwrap();
+                    side.op
+                        .backward(0, &[&x, &k], &y, &g, &mut gx, &mut ctx)
+                        .unwrap();
+                    black_box((&gx, &gk));
+                })
+            });
+            bwd.finish();
+        }
+    }
+}
+
+criterion_group!(benches, bench_conv, bench_layouts);
 criterion_main!(benches);

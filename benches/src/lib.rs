@@ -1,5 +1,8 @@
 //! Shared pieces of the benchmarks in `benches/benches/` and the measuring examples in
-//! `benches/examples/`: the inputs, the workload gemm shapes and a per-thread CPU clock.
+//! `benches/examples/`: the inputs, the workload gemm shapes, a per-thread CPU clock and
+//! the layer shapes run in both orderings ([`layouts`]).
+
+pub mod layouts;
 
 /// The gemm shapes the benchmark workloads use, as (M, K, N, transpose A, transpose B):
 /// the small MNIST MLP layer and its two gradients, the MNIST MLP's first dense layer

@@ -29,6 +29,7 @@ from urllib import request as _urlrequest
 import numpy as np
 
 from . import backend as K
+from .engine import resume
 from .utils.generic_utils import Progbar
 
 _SLOW = 0.1  # seconds: callbacks faster than this per batch are never reported as slow
@@ -334,6 +335,19 @@ class ModelCheckpoint(Callback):
         mode: 'min', 'max' or 'auto' (maximise when the name contains `acc` or starts
             with `fmeasure`, else minimise).
         period: number of epochs between checkpoints.
+        save_resume_state: write, with a whole model, what an exact resume needs (the
+            group `ferrokeras_resume`, which Keras 1 readers ignore; see below).
+        data_order: for a resumed run that trains on `x[order]` (see
+            `keras.models.load_data_order`), that `order`, so that the files this run
+            writes still index the original rows.
+
+    With `save_resume_state`, a whole-model file also holds what an exact resume needs
+    (`keras.engine.resume`): the random streams, stateful RNN states, numpy's random
+    state and the order of the training rows, which `fit` reshuffles in place every
+    epoch. `load_model(path, restore_rng=True)`, then `fit(x[order], y[order],
+    initial_epoch=epoch + 1)` with `order = load_data_order(path)` continues bitwise as
+    the uninterrupted run. A model whose class overrides `save` is saved by its `save`,
+    without resume state.
     """
 
     def __init__(
@@ -345,8 +359,13 @@ class ModelCheckpoint(Callback):
         save_weights_only=False,
         mode="auto",
         period=1,
+        save_resume_state=True,
+        data_order=None,
     ):
         super().__init__()
+        self.save_resume_state = save_resume_state
+        self.data_order = None if data_order is None else np.asarray(data_order)
+        self._order = None
         self.monitor = monitor
         self.verbose = verbose
         self.filepath = filepath
@@ -356,11 +375,39 @@ class ModelCheckpoint(Callback):
         self.epochs_since_last_save = 0
         self.monitor_op, self.best = _monitor_op(monitor, mode, "ModelCheckpoint")
 
+    def on_train_begin(self, logs=None):
+        nb_sample = self.params.get("nb_sample")
+        batch_size = self.params.get("batch_size")
+        self._order = None
+        if nb_sample is not None and batch_size is not None:
+            base = self.data_order
+            if base is not None and len(base) != nb_sample:
+                raise ValueError(
+                    "ModelCheckpoint: data_order has %d rows, fit trains on %d" % (len(base), nb_sample)
+                )
+            self._order = resume.DataOrder(nb_sample, batch_size, base=base)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._order is not None:
+            self._order.begin()
+
+    def on_batch_begin(self, batch, logs=None):
+        if batch == 0 and self._order is not None:
+            self._order.first_batch()
+
     def _save(self, filepath):
         if self.save_weights_only:
             self.model.save_weights(filepath, overwrite=True)
-        else:
+            return
+        from .engine.training import Model
+        from .models import save_model
+
+        # A model with its own `save` (a subclass, a test double) is saved by it.
+        if not self.save_resume_state or type(self.model).save is not Model.save:
             self.model.save(filepath, overwrite=True)
+            return
+        order = None if self._order is None else self._order.absolute()
+        save_model(self.model, filepath, overwrite=True, resume_state=True, data_order=order)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

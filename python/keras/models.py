@@ -1,6 +1,7 @@
 """Models: `Sequential` (a linear stack of layers) and the model (de)serialisation
 functions of Keras 1.2.2."""
 
+import contextlib
 import functools
 import json
 import os
@@ -9,6 +10,7 @@ import warnings
 import numpy as np
 
 from . import backend as K
+from .engine import resume
 from .engine.saved_program import load_program  # noqa: F401
 from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs, json_default
 from .engine.training import Model
@@ -56,10 +58,14 @@ def model_from_json(json_string, custom_objects=None, safe_mode=True):
 _json_type = functools.partial(json_default, describe=repr)
 
 
-def save_model(model, filepath, overwrite=True):
+def save_model(model, filepath, overwrite=True, resume_state=False, data_order=None):
     """Saves a whole model in Keras 1's HDF5 layout: the architecture (attr
     `model_config`), the weights (group `model_weights`), the training configuration
     (attr `training_config`) and the optimizer state (group `optimizer_weights`).
+    With `resume_state` (as `ModelCheckpoint` saves by default) also what an exact
+    resume needs, in a group `ferrokeras_resume` that Keras 1 readers ignore: the random
+    nodes' seeds and counters, stateful RNN states, numpy's global random state and the
+    order of the training rows (see `keras.engine.resume`).
 
     The file is built in memory, written to a temporary file next to `filepath`,
     fsynced and renamed over `filepath` only when complete (see
@@ -73,6 +79,10 @@ def save_model(model, filepath, overwrite=True):
         filepath: destination path.
         overwrite: whether to overwrite an existing file silently (otherwise ask on the
             terminal; answering "n" saves nothing).
+        resume_state: also write the `ferrokeras_resume` group (read back by
+            `load_model`); False keeps the file exactly Keras 1's layout.
+        data_order: with `resume_state`, the order of the training rows `fit` has
+            reached (kept by `ModelCheckpoint`; read back by `load_data_order`).
 
     # Raises
         OSError: the file could not be written (ENOSPC, EFBIG, a missing directory);
@@ -132,6 +142,10 @@ def save_model(model, filepath, overwrite=True):
                     dset[:] = val
                 else:
                     dset[()] = val
+        if resume_state:
+            resume.write(model, f)
+            if data_order is not None:
+                resume.write_order(f, data_order)
 
 
 def _attr_text(value):
@@ -141,16 +155,28 @@ def _attr_text(value):
     return str(value)
 
 
-def load_model(filepath, custom_objects=None, safe_mode=True):
+def load_model(filepath, custom_objects=None, safe_mode=True, restore_rng=False):
     """Loads a model saved by `model.save` / `save_model` (ours or Keras 1's): the
     architecture, the weights and, when the file has a training configuration, a
     compiled model with the optimizer state restored, so training resumes where it
     stopped.
 
+    A file with resume state (`ModelCheckpoint`'s) also restores the seeds and call
+    counters of the random nodes (Dropout, noise, recurrent dropout: the next training
+    step draws the noise the saved model's would) and the states of stateful recurrent
+    layers. With `restore_rng=True` numpy's global random state (Keras 1 shuffles each
+    epoch with `np.random`) is set back to its value at save time too; it is opt-in
+    because it changes process-wide state. `load_model(checkpoint, restore_rng=True)`
+    then `fit(..., initial_epoch=k)` equals the uninterrupted run bitwise (weights,
+    optimizer state, history); with `shuffle=True` or `'batch'` the rows must be given
+    in the stored order, see `load_data_order`.
+
     # Arguments
         filepath: path of the HDF5 file.
         custom_objects: dict of user classes / functions (layers, losses, metrics,
             optimizers, Lambda functions) by name.
+        restore_rng: also set numpy's global random state to the one stored in the
+            file (a ValueError when the file has none, e.g. a Keras 1 file).
         safe_mode: when True (default), Lambda / Merge functions stored as Python
             bytecode are not revived (a ValueError names the layer); pass False only
             for files you trust, or supply the function in `custom_objects` under the
@@ -205,8 +231,10 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
                 "%s is corrupt: its 'model_config' is not a {'class_name': ..., 'config': ...} object"
                 % filepath
             )
+        seed_plan = resume.read_seed_plan(f, filepath)
         try:
-            model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
+            with seed_plan if seed_plan is not None else contextlib.nullcontext():
+                model = model_from_config(config, custom_objects=custom_objects, safe_mode=safe_mode)
         except (KeyError, IndexError, TypeError, AttributeError) as e:
             # A config no Keras wrote (a crafted or damaged file): one documented error.
             raise ValueError(
@@ -224,6 +252,7 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
                 "No training configuration found in save file: the model was *not* compiled. Compile it manually.",
                 stacklevel=2,
             )
+            resume.restore(model, f, filepath, restore_rng=restore_rng)
             return model
         training_config = _json_attr(training_config, "training_config", filepath)
         if not isinstance(training_config, dict) or "optimizer_config" not in training_config:
@@ -264,7 +293,28 @@ def load_model(filepath, custom_objects=None, safe_mode=True):
                 raise ValueError(
                     "%s: the stored optimizer state does not fit the model: %s" % (filepath, e)
                 ) from e
+        resume.restore(model, f, filepath, restore_rng=restore_rng)
     return model
+
+
+def load_data_order(filepath):
+    """The order of the training rows (indices into the data given to the first `fit`)
+    that a `ModelCheckpoint` file was saved at. Keras 1's `fit` shuffles the previous
+    epoch's order in place, so an exact resume with `shuffle=True` or `'batch'` trains
+    on the rows in that order and keeps following it:
+
+        model = load_model(path, restore_rng=True)
+        order = load_data_order(path)
+        model.fit(x[order], y[order], initial_epoch=k,
+                  callbacks=[ModelCheckpoint(path, data_order=order)])
+
+    With `validation_split`, the order covers the training rows (the first
+    `len(order)`): pass `np.concatenate([x[order], x[len(order):]])`.
+
+    # Raises
+        ValueError: the file holds no order, or a corrupt one.
+    """
+    return resume.read_order(filepath)
 
 
 class _Named:

@@ -14,11 +14,27 @@ def _mnist():
     return images.astype("float32") / 255.0, labels
 
 
+def _fit_and_evaluate(model, x, y, batch_size, nb_epoch, what):
+    """Compiles ``model`` (adam), trains it on the first 8000 images (the loss must
+    fall) and returns its test-phase accuracy on the last 2000."""
+    from keras.utils.np_utils import to_categorical
+
+    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    t0 = time.time()
+    hist = model.fit(
+        x[:8000], to_categorical(y[:8000], 10), batch_size=batch_size, nb_epoch=nb_epoch, verbose=0
+    )
+    fit_s = time.time() - t0
+    loss, acc = model.evaluate(x[8000:], to_categorical(y[8000:], 10), verbose=0)
+    print(f"MNIST {what}: test accuracy {acc:.4f}, fit {fit_s:.1f} s")
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    return acc
+
+
 def test_mnist_mlp_with_batchnorm_reaches_95_percent():
     from keras import backend as K
     from keras.layers import Activation, BatchNormalization, Dense
     from keras.models import Sequential
-    from keras.utils.np_utils import to_categorical
 
     x, y = _mnist()
     x = x.reshape(-1, 784)
@@ -33,13 +49,7 @@ def test_mnist_mlp_with_batchnorm_reaches_95_percent():
     model.add(Activation("relu"))
     model.add(Dense(10))
     model.add(Activation("softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    t0 = time.time()
-    hist = model.fit(x[:8000], to_categorical(y[:8000], 10), batch_size=128, nb_epoch=6, verbose=0)
-    fit_s = time.time() - t0
-    loss, acc = model.evaluate(x[8000:], to_categorical(y[8000:], 10), verbose=0)
-    print(f"MNIST MLP+BN: test accuracy {acc:.4f}, fit {fit_s:.1f} s")
-    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    acc = _fit_and_evaluate(model, x, y, 128, 6, "MLP+BN")
     # the moving statistics moved away from their initial values
     rm = model.layers[1].get_weights()[2]
     assert np.abs(rm).max() > 0.1
@@ -50,7 +60,6 @@ def test_mnist_cnn_with_batchnorm_reaches_97_5_percent():
     from keras import backend as K
     from keras.layers import Activation, BatchNormalization, Convolution2D, Dense, Flatten, MaxPooling2D
     from keras.models import Sequential
-    from keras.utils.np_utils import to_categorical
 
     x, y = _mnist()
     x = x[:, None]
@@ -71,15 +80,9 @@ def test_mnist_cnn_with_batchnorm_reaches_97_5_percent():
     model.add(Activation("relu"))
     model.add(Dense(10))
     model.add(Activation("softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
-    t0 = time.time()
     # Test-phase accuracy waits for the moving statistics (momentum 0.99, starting from
     # mean 0 / variance 1 while the first conv's variance is ~0.01): it stays at chance
     # for the first ~250 updates (seed 1337, per epoch of 250 batches: 0.117, 0.909,
     # 0.964, 0.983), so the test trains 5 epochs of batches of 32.
-    hist = model.fit(x[:8000], to_categorical(y[:8000], 10), batch_size=32, nb_epoch=5, verbose=0)
-    fit_s = time.time() - t0
-    loss, acc = model.evaluate(x[8000:], to_categorical(y[8000:], 10), verbose=0)
-    print(f"MNIST CNN+BN: test accuracy {acc:.4f}, fit {fit_s:.1f} s")
-    assert hist.history["loss"][-1] < hist.history["loss"][0]
+    acc = _fit_and_evaluate(model, x, y, 32, 5, "CNN+BN")
     assert acc >= 0.975, f"test accuracy {acc:.4f}"

@@ -23,12 +23,7 @@ from keras.layers import Dense, Input
 from keras.models import Model, Sequential
 from keras.optimizers import SGD
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _data(n=12, seed=0):

@@ -49,10 +49,7 @@ SCALE = float(os.environ.get("FERROKERAS_GEOMETRY_SCALE", "1"))
 N_BATCH, N_CHANNELS, N_FILTERS = 2, 2, 3
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 # --------------------------------------------------------------------------- reference

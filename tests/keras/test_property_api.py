@@ -59,11 +59,7 @@ ALLOWED = (ValueError, TypeError)
 ACTIVATIONS = ["linear", "relu", "tanh", "sigmoid", "softmax", "hard_sigmoid", "softplus"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 # --------------------------------------------------------------------------- models

@@ -12,17 +12,11 @@ import pytest
 from tensorboardX.crc32c import crc32c
 from tensorboardX.proto import event_pb2, graph_pb2
 
-from keras import backend as K
 from keras.callbacks import TensorBoard
 from keras.layers import Dense, Dropout, Input, merge
 from keras.models import Model, Sequential
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _masked_crc(data):

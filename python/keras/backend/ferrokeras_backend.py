@@ -1499,6 +1499,11 @@ def _kernel_window(kernel_shape, ordering):
     return tuple(kernel_shape[2:]) if ordering == "th" else tuple(kernel_shape[:-2])
 
 
+def _n_ints(n, v, name):
+    """``_pair`` (n=2) or ``_triple`` (n=3)."""
+    return _pair(v, name) if n == 2 else _triple(v, name)
+
+
 def _pair(v, name):
     if isinstance(v, int):
         return (v, v)
@@ -1523,24 +1528,36 @@ def conv2d(
     kernel (rows, cols, stack, nb_filter), a cross-correlation (as Keras 1 on
     TensorFlow). One engine node in either ordering: 'tf' runs the engine's
     channels-last convolution (``layout="nhwc"``), with no permute around it."""
+    return _conv(2, x, kernel, strides, border_mode, dim_ordering, filter_dilation)
+
+
+def _conv(nd, x, kernel, strides, border_mode, dim_ordering, dilation=None):
+    """``conv2d`` (nd=2, with a ``dilation``) and ``conv3d`` (nd=3): the engine's
+    ``conv<nd>d`` node."""
     ordering = _ordering(dim_ordering)
     x = _float(x)
     kernel = _float(kernel)
-    strides = _pair(strides, "strides")
-    dil = _pair(filter_dilation, "filter_dilation")
+    strides = _n_ints(nd, strides, "strides")
+    if dilation is not None:
+        dilation = _n_ints(nd, dilation, "filter_dilation")
     xs = int_shape(x)
     ks = int_shape(kernel)
-    if len(xs) != 4 or len(ks) != 4:
-        raise ValueError("conv2d expects a 4-D input and a 4-D kernel, got shapes %s and %s" % (xs, ks))
+    if len(xs) != nd + 2 or len(ks) != nd + 2:
+        raise ValueError(
+            "conv%dd expects a %d-D input and a %d-D kernel, got shapes %s and %s"
+            % (nd, nd + 2, nd + 2, xs, ks)
+        )
+    what = "conv%dd" % nd
     window = _kernel_window(ks, ordering)
+    axes = {2: "hw", 3: "dhw"}[nd]
     return _op(
-        "conv2d",
+        what,
         [x, kernel],
-        layout="nchw" if ordering == "th" else "nhwc",
+        layout="nc" + axes if ordering == "th" else "n" + axes + "c",
         strides=list(strides),
-        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, dil),
-        dilation=list(dil),
-        kernel_layout="oihw" if ordering == "th" else "hwio",
+        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, dilation, what),
+        dilation=None if dilation is None else list(dilation),
+        kernel_layout="oi" + axes if ordering == "th" else axes + "io",
         flip=ordering == "th",
     )
 
@@ -1561,9 +1578,7 @@ def pool2d(x, pool_size, strides=(1, 1), border_mode="valid", dim_ordering="defa
     """2-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="nhwc"``), no permutes."""
-    return _pool(
-        2, x, _pair(pool_size, "pool_size"), _pair(strides, "strides"), border_mode, dim_ordering, pool_mode
-    )
+    return _pool(2, x, pool_size, strides, border_mode, dim_ordering, pool_mode)
 
 
 def _pool(nd, x, pool_size, strides, border_mode, dim_ordering, pool_mode):
@@ -1575,6 +1590,8 @@ def _pool(nd, x, pool_size, strides, border_mode, dim_ordering, pool_mode):
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode: " + str(border_mode))
     x = _float(x)
+    pool_size = _n_ints(nd, pool_size, "pool_size")
+    strides = _n_ints(nd, strides, "strides")
     xs = int_shape(x)
     if len(xs) != nd + 2:
         raise ValueError("pool%dd expects a %d-D input, got shape %s" % (nd, nd + 2, xs))
@@ -1740,39 +1757,14 @@ def conv3d(
     kernel (k1, k2, k3, stack, nb_filter), a cross-correlation (as Keras 1 on
     TensorFlow). One engine node in either ordering: 'tf' runs the channels-last kernel
     (``layout="ndhwc"``), no permutes."""
-    ordering = _ordering(dim_ordering)
-    x = _float(x)
-    kernel = _float(kernel)
-    strides = _triple(strides, "strides")
-    xs = int_shape(x)
-    ks = int_shape(kernel)
-    if len(xs) != 5 or len(ks) != 5:
-        raise ValueError("conv3d expects a 5-D input and a 5-D kernel, got shapes %s and %s" % (xs, ks))
-    window = _kernel_window(ks, ordering)
-    return _op(
-        "conv3d",
-        [x, kernel],
-        layout="ncdhw" if ordering == "th" else "ndhwc",
-        strides=list(strides),
-        pads=_spatial_pads(_spatial_axes(xs, ordering), window, strides, border_mode, what="conv3d"),
-        kernel_layout="oidhw" if ordering == "th" else "dhwio",
-        flip=ordering == "th",
-    )
+    return _conv(3, x, kernel, strides, border_mode, dim_ordering)
 
 
 def pool3d(x, pool_size, strides=(1, 1, 1), border_mode="valid", dim_ordering="default", pool_mode="max"):
     """3-D max / average pooling ('same' pads as TensorFlow; padding never wins a max
     and is not counted in an average). One engine node in either ordering: 'tf' runs
     the channels-last kernel (``layout="ndhwc"``), no permutes."""
-    return _pool(
-        3,
-        x,
-        _triple(pool_size, "pool_size"),
-        _triple(strides, "strides"),
-        border_mode,
-        dim_ordering,
-        pool_mode,
-    )
+    return _pool(3, x, pool_size, strides, border_mode, dim_ordering, pool_mode)
 
 
 def _tf_only(name):

@@ -619,36 +619,26 @@ class Layer:
 
     @property
     def input_shape(self):
-        if not self.inbound_nodes:
-            raise AttributeError("The layer has never been called and thus has no defined input shape.")
-        all_input_shapes = set(str(node.input_shapes) for node in self.inbound_nodes)
-        if len(all_input_shapes) == 1:
-            input_shapes = self.inbound_nodes[0].input_shapes
-            if len(input_shapes) == 1:
-                return input_shapes[0]
-            return input_shapes
-        raise AttributeError(
-            'The layer "'
-            + str(self.name)
-            + " has multiple inbound nodes, with different input shapes. Hence the notion of "
-            '"input shape" is ill-defined for the layer. Use `get_input_shape_at(node_index)` instead.'
-        )
+        return self._shape_of_every_node("input")
 
     @property
     def output_shape(self):
+        return self._shape_of_every_node("output")
+
+    def _shape_of_every_node(self, kind):
+        """The ``kind`` ('input' / 'output') shape(s) the layer's inbound nodes all share;
+        an AttributeError when it was never called or the nodes differ."""
         if not self.inbound_nodes:
-            raise AttributeError("The layer has never been called and thus has no defined output shape.")
-        all_output_shapes = set(str(node.output_shapes) for node in self.inbound_nodes)
-        if len(all_output_shapes) == 1:
-            output_shapes = self.inbound_nodes[0].output_shapes
-            if len(output_shapes) == 1:
-                return output_shapes[0]
-            return output_shapes
+            raise AttributeError(f"The layer has never been called and thus has no defined {kind} shape.")
+        attr = kind + "_shapes"
+        if len(set(str(getattr(node, attr)) for node in self.inbound_nodes)) == 1:
+            shapes = getattr(self.inbound_nodes[0], attr)
+            return shapes[0] if len(shapes) == 1 else shapes
         raise AttributeError(
             'The layer "'
             + str(self.name)
-            + " has multiple inbound nodes, with different output shapes. Hence the notion of "
-            '"output shape" is ill-defined for the layer. Use `get_output_shape_at(node_index)` instead.'
+            + f" has multiple inbound nodes, with different {kind} shapes. Hence the notion of "
+            f'"{kind} shape" is ill-defined for the layer. Use `get_{kind}_shape_at(node_index)` instead.'
         )
 
     # losses and updates ----------------------------------------------------------------
@@ -1228,23 +1218,7 @@ def merge(
     name=None,
 ):
     """Functional merge of a list of Keras tensors; see `Merge`."""
-    history = _keras_histories(inputs)
-    if history is not None:
-        input_layers, node_indices, tensor_indices = history
-        merge_layer = Merge(
-            input_layers,
-            mode=mode,
-            concat_axis=concat_axis,
-            dot_axes=dot_axes,
-            output_shape=output_shape,
-            output_mask=output_mask,
-            arguments=arguments,
-            node_indices=node_indices,
-            tensor_indices=tensor_indices,
-            name=name,
-        )
-        return merge_layer.inbound_nodes[0].output_tensors[0]
-    merge_layer = Merge(
+    options = dict(
         mode=mode,
         concat_axis=concat_axis,
         dot_axes=dot_axes,
@@ -1253,7 +1227,12 @@ def merge(
         arguments=arguments,
         name=name,
     )
-    return merge_layer(inputs)
+    history = _keras_histories(inputs)
+    if history is None:
+        return Merge(**options)(inputs)
+    input_layers, node_indices, tensor_indices = history
+    merge_layer = Merge(input_layers, node_indices=node_indices, tensor_indices=tensor_indices, **options)
+    return merge_layer.inbound_nodes[0].output_tensors[0]
 
 
 # ---------------------------------------------------------------------------------------

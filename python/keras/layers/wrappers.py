@@ -61,10 +61,7 @@ class Wrapper(Layer):
         return self._items("updates")
 
     def get_updates_for(self, inputs):
-        updates = super().get_updates_for(inputs)
-        if inputs is None:
-            updates = updates + self.layer.get_updates_for(None)
-        return updates
+        return self._with_inner("updates", inputs)
 
     @property
     def losses(self):
@@ -75,10 +72,19 @@ class Wrapper(Layer):
         pass
 
     def get_losses_for(self, inputs):
-        losses = super().get_losses_for(inputs)
+        return self._with_inner("losses", inputs)
+
+    def _inner_layers(self):
+        return [self.layer]
+
+    def _with_inner(self, kind, inputs):
+        """The wrapper's own ``kind`` ('updates' / 'losses') for ``inputs``; for None
+        (the unconditional ones) also those of its inner layers."""
+        items = self._per_input(kind, inputs)
         if inputs is None:
-            losses = losses + self.layer.get_losses_for(None)
-        return losses
+            for layer in self._inner_layers():
+                items = items + getattr(layer, "get_%s_for" % kind)(None)
+        return items
 
     @property
     def constraints(self):
@@ -297,14 +303,6 @@ class Bidirectional(Wrapper):
     def updates(self):
         return getattr(self.forward_layer, "updates", []) + getattr(self.backward_layer, "updates", [])
 
-    def get_updates_for(self, inputs):
-        updates = Layer.get_updates_for(self, inputs)
-        if inputs is None:
-            updates = (
-                updates + self.forward_layer.get_updates_for(None) + self.backward_layer.get_updates_for(None)
-            )
-        return updates
-
     @property
     def losses(self):
         return getattr(self.forward_layer, "losses", []) + getattr(self.backward_layer, "losses", [])
@@ -313,13 +311,8 @@ class Bidirectional(Wrapper):
     def losses(self, value):
         pass
 
-    def get_losses_for(self, inputs):
-        losses = Layer.get_losses_for(self, inputs)
-        if inputs is None:
-            losses = (
-                losses + self.forward_layer.get_losses_for(None) + self.backward_layer.get_losses_for(None)
-            )
-        return losses
+    def _inner_layers(self):
+        return [self.forward_layer, self.backward_layer]
 
     @property
     def constraints(self):

@@ -13,12 +13,7 @@ from keras.applications import VGG16, InceptionV3, ResNet50, Xception
 from keras.applications.imagenet_utils import decode_predictions, preprocess_input
 from keras.applications.music_tagger_crnn import MusicTaggerCRNN
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _image(shape, seed=0):

@@ -5,7 +5,16 @@ import numpy as np
 import pytest
 
 from keras import backend as K
-from keras.layers import Activation, Convolution2D, Dense, Flatten, MaxPooling2D
+from keras.layers import (
+    Activation,
+    Convolution2D,
+    Convolution3D,
+    Deconvolution2D,
+    Dense,
+    Flatten,
+    MaxPooling2D,
+    SeparableConvolution2D,
+)
 from keras.models import Sequential
 from keras.utils.test_utils import keras_test
 
@@ -45,6 +54,52 @@ def test_fused_and_unfused_training_agree_bitwise(act, ordering):
         np.testing.assert_array_equal(a, b)
     # training moved the weights, so the comparison compared something
     assert fused[0][0] != fused[0][-1]
+
+
+def _train_channels_last(fusion, act):
+    """'tf' Deconvolution2D, SeparableConvolution2D and Convolution3D models, each layer
+    with a bias and ``act``: losses, predictions and weights after three steps, and the
+    op names of the train Programs."""
+    K.clear_session()
+    K._graph().fusion = fusion
+    np.random.seed(3)
+    flat = Sequential()
+    flat.add(
+        Deconvolution2D(3, 3, 3, (None, 9, 9, 3), input_shape=(7, 7, 2), activation=act, dim_ordering="tf")
+    )
+    flat.add(SeparableConvolution2D(4, 3, 3, depth_multiplier=2, activation=act, dim_ordering="tf"))
+    flat.add(Flatten())
+    flat.add(Dense(3, activation="softmax"))
+    vol = Sequential()
+    vol.add(Convolution3D(3, 2, 2, 2, input_shape=(4, 5, 4, 2), activation=act, dim_ordering="tf"))
+    vol.add(Flatten())
+    vol.add(Dense(3, activation="softmax"))
+    rs = np.random.RandomState(0)
+    y = np.eye(3, dtype="float32")[rs.randint(0, 3, 8)]
+    out = []
+    for model, shape in ((flat, (7, 7, 2)), (vol, (4, 5, 4, 2))):
+        model.compile(loss="categorical_crossentropy", optimizer="sgd")
+        x = rs.uniform(-1, 1, (8,) + shape).astype("float32")
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        ops = model.model.train_function._program.op_names()
+        out.append((losses, model.predict(x), model.get_weights(), ops))
+    return out
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@keras_test
+def test_channels_last_deconvolution_separable_and_3d_fuse_without_changing_results(act):
+    fused = _train_channels_last(True, act)
+    plain = _train_channels_last(False, act)
+    for (fl, fp, fw, fops), (pl, pp, pw, pops) in zip(fused, plain):
+        assert fl == pl
+        np.testing.assert_array_equal(fp, pp)
+        for a, b in zip(fw, pw):
+            np.testing.assert_array_equal(a, b)
+        assert fl[0] != fl[-1]
+        # fused: one bias_add left (the softmax Dense's), no separate activation node
+        assert fops.count("bias_add") == 1 and act not in fops, fops
+        assert pops.count("bias_add") > 1 and act in pops, pops
 
 
 @keras_test

@@ -15,12 +15,7 @@ from keras.models import Sequential
 from keras.optimizers import SGD
 from keras.regularizers import l2
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pytest
 from numpy.testing import assert_allclose
 
 import keras.layers as L
-from keras import backend as K
 from keras.engine.topology import Layer
 from keras.layers import Input
 from keras.models import Model, Sequential, load_model, model_from_json, model_from_yaml
@@ -237,7 +236,10 @@ CASES = {
 # Exported classes that are not layers one instantiates on their own (abstract bases)
 # or that have their own tests (Merge/merge, Lambda: test_saving.py's safe-mode tests;
 # InputLayer: in every functional case).
-pytestmark = pytest.mark.filterwarnings("ignore:.*TimeDistributedDense.*deprecated")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*TimeDistributedDense.*deprecated"),
+    pytest.mark.usefixtures("fresh_session"),
+]
 
 NOT_STANDALONE = {"Layer", "Recurrent", "ConvRecurrent2D", "Wrapper", "InputLayer", "Merge", "Lambda"}
 ALIASES = {
@@ -277,13 +279,6 @@ def _input(shape, dtype):
     if dtype == "int32":
         return rs.randint(1, 10, size=(3,) + shape).astype("int32")
     return rs.random_sample((3,) + shape).astype("float32")
-
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -10,12 +10,7 @@ from keras.layers import Activation, Dense, Input, merge
 from keras.models import Model, Sequential
 from keras.optimizers import SGD
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _data(n=10, input_dim=3, output_dim=2, seed=0):

@@ -10,12 +10,7 @@ from keras import backend as K
 from keras.layers import LSTM, Dense, Embedding, Flatten, Input, Lambda, Merge, TimeDistributed
 from keras.models import Model, Sequential
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _ints(*shape, high=10):

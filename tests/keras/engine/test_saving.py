@@ -22,11 +22,7 @@ from keras.optimizers import SGD, Adam, RMSprop
 LSTM_DIR = "keras1-models/simple_lstm/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _lstm_reference():

@@ -28,11 +28,7 @@ FORMATS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _sparse_data(n, dim, seed=0, density=0.3):

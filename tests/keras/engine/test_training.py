@@ -18,11 +18,7 @@ from keras.optimizers import SGD
 EPS = 1e-7
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _rand(*shape, seed=0):

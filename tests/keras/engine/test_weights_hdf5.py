@@ -16,11 +16,7 @@ from keras.models import Model, Sequential, model_from_json
 MNIST_DIR = "keras1-models/mnist_mlp/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _mnist_mlp():

@@ -19,11 +19,7 @@ from keras.layers.core import Dense, Flatten
 from keras.models import Model, Sequential
 from keras.utils.test_utils import keras_test, layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _rand(*shape, seed=0):

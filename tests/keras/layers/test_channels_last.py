@@ -34,11 +34,7 @@ from keras.layers import (
 )
 from keras.models import Sequential
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def run_layer(layer, x, r):

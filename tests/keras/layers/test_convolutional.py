@@ -5,6 +5,7 @@ cropping, upsampling, bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_xcorr as np_xcorr_nchw
+from layer_checks import assert_trains_with_every_weight_arg
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -140,30 +141,13 @@ def test_default_ordering_is_resolved_at_construction():
 
 
 def test_convolution2d_trains_with_regularizers_and_constraints():
-    from keras import constraints, regularizers
-
-    model = Sequential()
-    model.add(
-        Convolution2D(
-            3,
-            3,
-            3,
-            activation="relu",
-            dim_ordering="th",
-            W_regularizer=regularizers.l2(0.01),
-            b_regularizer=regularizers.l1(0.01),
-            activity_regularizer=regularizers.activity_l2(0.01),
-            W_constraint=constraints.maxnorm(1.0),
-            b_constraint=constraints.nonneg(),
-            input_shape=(2, 6, 6),
-        )
-    )
-    model.compile("sgd", "mse")
     x = np.random.random((4, 2, 6, 6)).astype("float32")
     y = np.random.random((4, 3, 4, 4)).astype("float32")
-    h = model.fit(x, y, nb_epoch=3, verbose=0)
-    assert len(h.history["loss"]) == 3
-    assert (model.layers[0].get_weights()[1] >= 0).all()
+    assert_trains_with_every_weight_arg(
+        lambda **w: Convolution2D(3, 3, 3, activation="relu", dim_ordering="th", input_shape=(2, 6, 6), **w),
+        x,
+        y,
+    )
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])

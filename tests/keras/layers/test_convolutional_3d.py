@@ -7,6 +7,7 @@ backend functions and bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_xcorr as np_xcorr_ncdhw
+from layer_checks import assert_trains_with_every_weight_arg
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -217,11 +218,8 @@ def test_tiny_convolution3d_model_trains(ordering):
 
 
 def test_convolution3d_trains_with_regularizers_and_constraints():
-    from keras import constraints, regularizers
-
-    model = Sequential()
-    model.add(
-        Convolution3D(
+    def make_layer(**weight_args):
+        return Convolution3D(
             3,
             2,
             2,
@@ -230,21 +228,14 @@ def test_convolution3d_trains_with_regularizers_and_constraints():
             dim_ordering="th",
             border_mode="same",
             subsample=(2, 2, 2),
-            W_regularizer=regularizers.l2(0.01),
-            b_regularizer=regularizers.l1(0.01),
-            activity_regularizer=regularizers.activity_l2(0.01),
-            W_constraint=constraints.maxnorm(1.0),
-            b_constraint=constraints.nonneg(),
             input_shape=(2, 5, 4, 4),
+            **weight_args,
         )
-    )
-    model.compile("sgd", "mse")
-    assert model.output_shape == (None, 3, 3, 2, 2)
+
     x = np.random.random((4, 2, 5, 4, 4)).astype("float32")
     y = np.random.random((4, 3, 3, 2, 2)).astype("float32")
-    h = model.fit(x, y, nb_epoch=3, verbose=0)
-    assert len(h.history["loss"]) == 3
-    assert (model.layers[0].get_weights()[1] >= 0).all()
+    model = assert_trains_with_every_weight_arg(make_layer, x, y)
+    assert model.output_shape == (None, 3, 3, 2, 2)
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])

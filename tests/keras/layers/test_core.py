@@ -33,12 +33,7 @@ from keras.layers.core import (
 from keras.models import Model, Sequential, model_from_json
 from keras.utils.test_utils import get_test_data, keras_test, layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _rand(*shape):

@@ -4,6 +4,7 @@ as the reference, layer_test in both orderings, weights, training, bad inputs.""
 
 import numpy as np
 import pytest
+from layer_checks import assert_learns_teacher
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -11,14 +12,9 @@ from keras.engine.topology import Input
 from keras.layers.core import Flatten
 from keras.layers.local import LocallyConnected1D, LocallyConnected2D
 from keras.models import Sequential
-from keras.optimizers import Adam
 from keras.utils.test_utils import layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def np_local1d(x, W, b, filter_length, stride):
@@ -125,20 +121,13 @@ def test_locally_connected_trains(ordering):
     np.random.seed(11)
     shape = (2, 6, 6) if ordering == "th" else (6, 6, 2)
 
-    def fit(make, x):
-        y = make().predict(x)  # a teacher with other random weights: the target is learnable
-        model = make()
-        model.compile(Adam(lr=0.01), "mse")
-        h = model.fit(x, y, nb_epoch=30, batch_size=8, verbose=0)
-        assert h.history["loss"][-1] < 0.3 * h.history["loss"][0]
-
-    fit(
+    assert_learns_teacher(
         lambda: Sequential(
             [LocallyConnected2D(3, 3, 3, dim_ordering=ordering, input_shape=shape), Flatten()]
         ),
         np.random.random((32,) + shape).astype("float32"),
     )
-    fit(
+    assert_learns_teacher(
         lambda: Sequential([LocallyConnected1D(2, 3, input_shape=(8, 3)), Flatten()]),
         np.random.random((32, 8, 3)).astype("float32"),
     )

@@ -12,11 +12,7 @@ from keras.layers.noise import GaussianDropout, GaussianNoise
 from keras.models import Model, Sequential
 from keras.utils.test_utils import keras_test, layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 @keras_test

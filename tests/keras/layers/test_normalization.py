@@ -16,11 +16,7 @@ from keras.models import Model, Sequential
 from keras.optimizers import SGD
 from keras.utils.test_utils import keras_test, layer_test
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _rand(*shape, seed=0, lo=-2.0, hi=3.0):

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 
-from keras import backend as K
 from keras.layers import LSTM, Dense, Dropout, Embedding, Input, TimeDistributed, merge
 from keras.models import Model, Sequential
 from keras.utils import visualize_util
@@ -16,11 +15,7 @@ from keras.utils.visualize_util import model_to_dot, plot
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _sequential():

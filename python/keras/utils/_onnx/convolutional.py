@@ -47,6 +47,17 @@ def _bias_act(ctx, layer, y, rank, hint):
     return apply_activation(ctx, layer, layer.activation, y, hint=hint)
 
 
+def _biased_channels_first(ctx, layer, x, order, rank, body):
+    """``body(x)`` on ``x`` channels-first (transposed there from 'tf'), then the
+    layer's bias and activation; the result back in the layer's ordering."""
+    if order == "tf":
+        x = to_channels_first(ctx, x, rank)
+    y = _bias_act(ctx, layer, body(x), rank, layer.name if order == "th" else layer.name + "_cf")
+    if order == "tf":
+        y = to_channels_last(ctx, y, rank, hint=layer.name)
+    return y
+
+
 def _conv_nd(ctx, layer, node, x, kernel, strides, dilations, rank, order, group=1):
     """Conv (+ bias + activation) on input `x` in `order`, kernel in ONNX layout."""
     shape = node.input_shapes[0]
@@ -57,22 +68,23 @@ def _conv_nd(ctx, layer, node, x, kernel, strides, dilations, rank, order, group
     pads = [
         K.conv_padding(n, k, s, layer.border_mode, d) for n, k, s, d in zip(spatial, ks, strides, dilations)
     ]
-    if order == "tf":
-        x = to_channels_first(ctx, x, rank)
-    y = ctx.op(
-        "Conv",
-        [x, ctx.weight(layer, kernel, "W")],
-        hint=layer.name + "_conv",
-        kernel_shape=[int(k) for k in ks],
-        strides=[int(s) for s in strides],
-        dilations=[int(d) for d in dilations],
-        pads=onnx_pads(pads),
-        group=group,
+    return _biased_channels_first(
+        ctx,
+        layer,
+        x,
+        order,
+        rank,
+        lambda x: ctx.op(
+            "Conv",
+            [x, ctx.weight(layer, kernel, "W")],
+            hint=layer.name + "_conv",
+            kernel_shape=[int(k) for k in ks],
+            strides=[int(s) for s in strides],
+            dilations=[int(d) for d in dilations],
+            pads=onnx_pads(pads),
+            group=group,
+        ),
     )
-    y = _bias_act(ctx, layer, y, rank, layer.name if order == "th" else layer.name + "_cf")
-    if order == "tf":
-        y = to_channels_last(ctx, y, rank, hint=layer.name)
-    return y
 
 
 def _flip(kernel, rank):
@@ -134,29 +146,29 @@ def convert_separable(ctx, layer, node, inputs, masks):
         pw = pointwise.transpose(3, 2, 0, 1)
     stack, dm = dw.shape[0], dw.shape[1]
     dw = dw.reshape((stack * dm, 1) + dw.shape[2:])
-    x = inputs[0]
     spatial = _spatial(node.input_shapes[0], order, 4)
     pads = [
         K.conv_padding(n, k, s, layer.border_mode) for n, k, s in zip(spatial, dw.shape[2:], layer.subsample)
     ]
-    if order == "tf":
-        x = to_channels_first(ctx, x, 4)
-    y = ctx.op(
-        "Conv",
-        [x, ctx.weight(layer, dw, "depthwise")],
-        hint=layer.name + "_depthwise",
-        kernel_shape=[int(k) for k in dw.shape[2:]],
-        strides=[int(s) for s in layer.subsample],
-        pads=onnx_pads(pads),
-        group=int(stack),
-    )
-    y = ctx.op(
-        "Conv", [y, ctx.weight(layer, pw, "pointwise")], hint=layer.name + "_pointwise", kernel_shape=[1, 1]
-    )
-    y = _bias_act(ctx, layer, y, 4, layer.name if order == "th" else layer.name + "_cf")
-    if order == "tf":
-        y = to_channels_last(ctx, y, 4, hint=layer.name)
-    return [y]
+
+    def separable(x):
+        y = ctx.op(
+            "Conv",
+            [x, ctx.weight(layer, dw, "depthwise")],
+            hint=layer.name + "_depthwise",
+            kernel_shape=[int(k) for k in dw.shape[2:]],
+            strides=[int(s) for s in layer.subsample],
+            pads=onnx_pads(pads),
+            group=int(stack),
+        )
+        return ctx.op(
+            "Conv",
+            [y, ctx.weight(layer, pw, "pointwise")],
+            hint=layer.name + "_pointwise",
+            kernel_shape=[1, 1],
+        )
+
+    return [_biased_channels_first(ctx, layer, inputs[0], order, 4, separable)]
 
 
 @register_onnx_converter(conv.Deconvolution2D)
@@ -181,22 +193,24 @@ def convert_deconv2d(ctx, layer, node, inputs, masks):
             )
         pads.append((before, after))
         extra.append(n_out - natural)
-    x = inputs[0]
-    if order == "tf":
-        x = to_channels_first(ctx, x, 4)
-    y = ctx.op(
-        "ConvTranspose",
-        [x, ctx.weight(layer, kernel, "W")],
-        hint=layer.name + "_deconv",
-        kernel_shape=[int(k) for k in kernel.shape[2:]],
-        strides=[int(s) for s in layer.subsample],
-        pads=onnx_pads(pads),
-        output_padding=[int(e) for e in extra] if any(extra) else None,
-    )
-    y = _bias_act(ctx, layer, y, 4, layer.name if order == "th" else layer.name + "_cf")
-    if order == "tf":
-        y = to_channels_last(ctx, y, 4, hint=layer.name)
-    return [y]
+    return [
+        _biased_channels_first(
+            ctx,
+            layer,
+            inputs[0],
+            order,
+            4,
+            lambda x: ctx.op(
+                "ConvTranspose",
+                [x, ctx.weight(layer, kernel, "W")],
+                hint=layer.name + "_deconv",
+                kernel_shape=[int(k) for k in kernel.shape[2:]],
+                strides=[int(s) for s in layer.subsample],
+                pads=onnx_pads(pads),
+                output_padding=[int(e) for e in extra] if any(extra) else None,
+            ),
+        )
+    ]
 
 
 # --- upsampling, padding, cropping ---------------------------------------------------

@@ -327,7 +327,7 @@ impl Program {
         let n = nodes.len();
         let state = ExecState {
             values: vec![Value::default(); n],
-            scratch: vec![Scratch::default(); n],
+            scratch: std::iter::repeat_with(Scratch::default).take(n).collect(),
             grads: vec![vec![Value::default(); n]; sweeps.len()],
             fed: vec![false; n],
             key: vec![Vec::new(); feeds.len()],

@@ -198,6 +198,8 @@ fn sgemm_par(
                     Parallelism::None,
                 )
             },
+            // SAFETY: as for the first half; `n0 < n` and `n0 * k < k * n` keep both
+            // offsets inside C and B.
             move || unsafe {
                 raw(
                     m,
@@ -232,10 +234,14 @@ struct SendPtr(*mut f32);
 impl SendPtr {
     /// The pointer `n` elements further (in bounds by the caller's contract).
     unsafe fn offset(self, n: usize) -> SendPtr {
+        // SAFETY: the caller promises `n` elements further is still in the allocation.
         SendPtr(unsafe { self.0.add(n) })
     }
 }
+// SAFETY: a plain address; every user writes through it only to elements no other
+// thread touches at the same time (the halves of `sgemm`'s split are disjoint).
 unsafe impl Send for SendPtr {}
+// SAFETY: as for Send.
 unsafe impl Sync for SendPtr {}
 
 /// One call of the gemm crate: `C[m x n] (row stride ldc) = [C +] A B`.
@@ -256,6 +262,8 @@ unsafe fn raw(
     par: Parallelism,
 ) {
     IN_GEMM.with(|f| f.set(true));
+    // SAFETY: `raw`'s caller guarantees that the strides keep every access to A, B and
+    // C inside their buffers and that no other thread writes C's elements meanwhile.
     unsafe {
         gemm::gemm(
             m,
@@ -290,6 +298,105 @@ pub fn n(data: &[f32]) -> Operand<'_> {
 /// Transposed row-major operand.
 pub fn t(data: &[f32]) -> Operand<'_> {
     Operand { data, trans: true }
+}
+
+/// A right operand packed once for many products with [`sgemm_packed`] (a recurrent
+/// weight matrix, used by every step of a sequence): the packing a product would
+/// otherwise redo on every call is done once, and the products compute bit for bit
+/// what [`sgemm_serial`] computes from the unpacked matrix.
+#[derive(Debug, Clone, Copy)]
+pub struct PackedB<'a> {
+    data: &'a [f32],
+    k: usize,
+    n: usize,
+    isa: Isa,
+}
+
+impl Default for PackedB<'_> {
+    /// An empty (0 x 0) operand.
+    fn default() -> Self {
+        PackedB {
+            data: &[],
+            k: 0,
+            n: 0,
+            isa: Isa::Scalar,
+        }
+    }
+}
+
+/// Floats a [`pack_b`] destination needs for a `k x n` operand (the packed panels plus
+/// room to align them to 64 bytes).
+pub fn packed_b_len(k: usize, n: usize) -> usize {
+    sgemm_small::packed_len(Isa::best(), k, n) + 16
+}
+
+/// Packs the `k x n` matrix whose element (p, j) is `src[off + p*rs + j*cs]` (a block of
+/// a larger row-major matrix, `rs` its row stride and `cs` 1, or the transpose of one,
+/// `rs` 1 and `cs` the row stride) into `dst`, for [`sgemm_packed`].
+///
+/// # Panics
+/// If an element lies outside `src`, or `dst` is shorter than [`packed_b_len`].
+pub fn pack_b<'a>(
+    k: usize,
+    n: usize,
+    src: &[f32],
+    off: usize,
+    rs: usize,
+    cs: usize,
+    dst: &'a mut [f32],
+) -> PackedB<'a> {
+    let isa = Isa::best();
+    let len = sgemm_small::packed_len(isa, k, n);
+    assert!(dst.len() >= len + 16, "gemm: packing buffer too small");
+    let at = dst.as_ptr().align_offset(64).min(16);
+    let dst = &mut dst[at..at + len];
+    if k > 0 && n > 0 {
+        assert!(
+            off + (k - 1) * rs + (n - 1) * cs < src.len(),
+            "gemm: packed operand reaches outside its {} floats",
+            src.len()
+        );
+        let b = View {
+            ptr: src[off..].as_ptr(),
+            rs: rs as isize,
+            cs: cs as isize,
+        };
+        // SAFETY: the assert keeps every (p, j) inside src; dst holds packed_len floats.
+        unsafe { sgemm_small::pack_whole(isa, k, n, b, dst.as_mut_ptr()) };
+    }
+    PackedB {
+        data: dst,
+        k,
+        n,
+        isa,
+    }
+}
+
+/// `c (m x n) = [c +] op(a) (m x k) * b`, with `b` packed by [`pack_b`] (`k x n`), on
+/// the engine's own kernels, threaded by size as [`sgemm`].
+pub fn sgemm_packed(m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate: bool) {
+    let (n, k) = (b.n, b.k);
+    assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
+    assert!(c.len() >= m * n, "gemm: dst buffer too small");
+    if degenerate(m, n, k, c, accumulate) {
+        return;
+    }
+    // SAFETY: the assert keeps A's rows in bounds; b was packed for (isa, k, n) by
+    // pack_b; c holds m*n floats and does not overlap A or the packed B.
+    unsafe {
+        sgemm_small::gemm_packed(
+            b.isa,
+            auto_threads(m, n, k),
+            m,
+            n,
+            k,
+            view(a, m, k),
+            b.data.as_ptr(),
+            c.as_mut_ptr(),
+            n,
+            accumulate,
+        )
+    }
 }
 
 /// A gathered left operand: element (r, c) is `data[rows[r] + cols[c]]`. With the
@@ -511,6 +618,40 @@ mod tests {
                             "accumulate {x} vs {e}"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_products_equal_the_unpacked_ones_bitwise() {
+        // Column blocks of a wider matrix, plain and transposed, over one and several k
+        // blocks, with partial panels and edge rows, overwriting and accumulating.
+        for &(m, n_, k) in &[
+            (1, 1, 1),
+            (5, 7, 9),
+            (16, 128, 128),
+            (33, 70, 300),
+            (32, 512, 600),
+        ] {
+            let (wide, off) = (n_ + 11, 3);
+            for &tr in &[false, true] {
+                // B (k x n) = a block of S: S is k x wide, or wide x k when transposed.
+                let s = data(k * wide + off, 3);
+                let (rs, cs) = if tr { (1, k) } else { (wide, 1) };
+                let block: Vec<f32> = (0..k * n_)
+                    .map(|i| s[off + (i / n_) * rs + (i % n_) * cs])
+                    .collect();
+                let a = data(m * k, 4);
+                let mut buf = vec![0.0; packed_b_len(k, n_) + 1];
+                for &acc in &[false, true] {
+                    let mut want: Vec<f32> = (0..m * n_).map(|i| i as f32 * 0.5).collect();
+                    let mut got = want.clone();
+                    sgemm_serial(m, n_, k, n(&a), n(&block), &mut want, acc);
+                    // an unaligned destination too
+                    let pb = pack_b(k, n_, &s, off, rs, cs, &mut buf[1..]);
+                    sgemm_packed(m, n(&a), pb, &mut got, acc);
+                    assert_eq!(got, want, "{m}x{n_}x{k} transposed {tr} accumulate {acc}");
                 }
             }
         }

@@ -1,7 +1,8 @@
-//! Low-level kernels shared by the ops: fallible buffer growth (`alloc`), the gemm wrapper (the only caller of the `gemm`
-//! crate) and the engine's own packed gemm for small and medium products, floating-point mode control, the thread pool, the counter-based RNG and
+//! Low-level kernels shared by the ops: the activation functions (`act`), fallible buffer growth (`alloc`), the gemm wrapper (the only caller of the `gemm`
+//! crate) and the engine's own packed gemm for small and medium products, floating-point mode control, the geometry of window sweeps and the row moves of im2col/col2im (`window`), the thread pool, the counter-based RNG and
 //! runtime-dispatched SIMD loops.
 
+pub mod act;
 pub mod alloc;
 pub mod fpmode;
 pub mod gemm;
@@ -12,3 +13,4 @@ mod sgemm_micro;
 pub mod sgemm_small;
 pub mod simd;
 pub mod transpose;
+pub mod window;

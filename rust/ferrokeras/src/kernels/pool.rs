@@ -128,8 +128,8 @@ fn run(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync), both_ends: b
     }
     init();
     let shared = shared_state(n, both_ends);
-    // SAFETY (lifetime erasure): see `Body`; the wait below keeps `f` alive for every
-    // call a helper can make.
+    // SAFETY: only the lifetime is erased (see `Body`); the wait below keeps `f` alive
+    // for every call a helper can make.
     let body = Body(unsafe {
         std::mem::transmute::<
             *const (dyn Fn(usize, usize) + Sync + '_),

@@ -303,6 +303,198 @@ pub unsafe fn gemm_parallel(
     }
 }
 
+/// The k-block length [`drive`] uses for a product of depth `k` (k cut into equal blocks
+/// of at most [`KC_MAX`] steps).
+fn k_block(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC_MAX))
+}
+
+/// Floats a B of `k x n` takes packed for `isa` ([`pack_whole`]): every k block's
+/// column panels, each padded to the panel width.
+pub fn packed_len(isa: Isa, k: usize, n: usize) -> usize {
+    k * n.div_ceil(isa.nr()) * isa.nr()
+}
+
+/// Packs all of op(B) (`k x n`, element (p, j) at `b.ptr + p*b.rs + j*b.cs`) into `dst`
+/// in the order [`gemm_packed`] reads it: k block by k block (the blocks of
+/// [`drive`]), within a block panel by panel, each `kc x NR`. For a right operand that
+/// many products share (a recurrent weight matrix, once per step of a sequence), so
+/// that it is packed once rather than once per product.
+///
+/// # Safety
+/// `isa.available()`; B readable at every (p, j) in range; `dst` writable for
+/// [`packed_len`]`(isa, k, n)` floats. `k, n >= 1`.
+pub unsafe fn pack_whole(isa: Isa, k: usize, n: usize, b: View, dst: *mut f32) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => pack_whole_k::<Avx512>(k, n, b, dst),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => pack_whole_k::<Avx2>(k, n, b, dst),
+            _ => pack_whole_k::<Scalar>(k, n, b, dst),
+        }
+    }
+}
+
+/// [`pack_whole`] for one kernel family.
+///
+/// # Safety
+/// As [`pack_whole`], with `K::available()`.
+unsafe fn pack_whole_k<K: Micro>(k: usize, n: usize, b: View, dst: *mut f32) {
+    let (kcb, np) = (k_block(k), n.div_ceil(K::NR));
+    let mut pc = 0;
+    while pc < k {
+        let kc = kcb.min(k - pc);
+        for pj in 0..np {
+            let j0 = pj * K::NR;
+            let bv = b.at(pc, j0);
+            // SAFETY: rows pc..pc+kc, columns j0..j0+nv of op(B) are in range; the
+            // panel at this offset is inside the packed_len floats of dst.
+            unsafe {
+                K::pack_b(
+                    kc,
+                    K::NR.min(n - j0),
+                    bv.ptr,
+                    bv.rs,
+                    bv.cs,
+                    dst.add(pc * np * K::NR + pj * kc * K::NR),
+                )
+            };
+        }
+        pc += kc;
+    }
+}
+
+/// `C (m x n, row stride ldc) = [C +] A (m x k) * B` with B packed by [`pack_whole`]
+/// for the same `isa`, `k` and `n`, on up to `parts` threads (whole column panels per
+/// chunk, as [`gemm_parallel`]; serial when there are fewer panels than parts).
+/// Computes bit for bit what [`gemm_serial`] computes from the unpacked B (the same
+/// blocks, tiles and order, whatever the split).
+///
+/// # Safety
+/// As [`gemm_serial`]; `bp` holds B packed by [`pack_whole`]`(isa, k, n, ..)`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_packed(
+    isa: Isa,
+    parts: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: impl Into<Lhs>,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+) {
+    let a = a.into();
+    let panels = n.div_ceil(isa.nr());
+    if parts > 1 && panels >= parts {
+        let chunks = panels.min((m * n * k / MIN_CHUNK_MACS).clamp(1, parts * CHUNKS_PER_THREAD));
+        let s = &Shared {
+            a,
+            b: View {
+                ptr: bp,
+                rs: 0,
+                cs: 0,
+            },
+            c,
+        };
+        super::pool::parallel_for_from_both_ends(chunks, parts, &|i, _| {
+            let (pj0, pj1) = (i * panels / chunks, (i + 1) * panels / chunks);
+            // SAFETY: forwarded contract; panels pj0..pj1 write only their own columns.
+            unsafe { packed_panels(isa, m, n, k, s.a, s.b.ptr, s.c, ldc, accumulate, pj0, pj1) }
+        });
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { packed_panels(isa, m, n, k, a, bp, c, ldc, accumulate, 0, panels) }
+    }
+}
+
+/// [`drive_packed`] for `isa`.
+///
+/// # Safety
+/// As [`drive_packed`], with `isa.available()`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn packed_panels(
+    isa: Isa,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Lhs,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    pj0: usize,
+    pj1: usize,
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => drive_packed::<Avx512>(m, n, k, a, bp, c, ldc, accumulate, pj0, pj1),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => drive_packed::<Avx2>(m, n, k, a, bp, c, ldc, accumulate, pj0, pj1),
+            _ => drive_packed::<Scalar>(m, n, k, a, bp, c, ldc, accumulate, pj0, pj1),
+        }
+    }
+}
+
+/// [`drive`] over a B packed by [`pack_whole`], for its column panels `pj0..pj1`.
+///
+/// # Safety
+/// As [`gemm_packed`], with `K::available()` and `pj1 <= n.div_ceil(K::NR)`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn drive_packed<K: Micro>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Lhs,
+    bp: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    pj0: usize,
+    pj1: usize,
+) {
+    let (kcb, np) = (k_block(k), n.div_ceil(K::NR));
+    let mut pc = 0;
+    while pc < k {
+        let kc = kcb.min(k - pc);
+        let add = accumulate || pc > 0;
+        for pj in pj0..pj1 {
+            let j0 = pj * K::NR;
+            // SAFETY: the panel of (pc, pj) as pack_whole_k laid it out.
+            let panel = unsafe { bp.add(pc * np * K::NR + pj * kc * K::NR) };
+            for i0 in (0..m).step_by(K::MR) {
+                let (ap, a_rs, a_cs, a_rows, a_steps) = match a.at(i0, pc) {
+                    Lhs::Strided(v) => (v.ptr, v.rs, v.cs, std::ptr::null(), std::ptr::null()),
+                    Lhs::Gathered(g) => (g.ptr, 0, 0, g.rows, g.cols),
+                };
+                let t = Tile {
+                    kc,
+                    a: ap,
+                    a_rs,
+                    a_cs,
+                    a_rows,
+                    a_steps,
+                    b: panel,
+                    b_rs: K::NR,
+                    // SAFETY: (i0, j0) is inside C.
+                    c: unsafe { c.add(i0 * ldc + j0) },
+                    ldc,
+                    add,
+                    nv: K::NR.min(n - j0),
+                };
+                // SAFETY: the tile lies inside A, the packed panel and C.
+                unsafe { K::kernel(K::MR.min(m - i0), &t) };
+            }
+        }
+        pc += kc;
+    }
+}
+
 /// The loop nest for one kernel family.
 ///
 /// # Safety
@@ -319,7 +511,7 @@ unsafe fn drive<K: Micro>(
     accumulate: bool,
     buf: &mut Vec<f32>,
 ) {
-    let kcb = k.div_ceil(k.div_ceil(KC_MAX));
+    let kcb = k_block(k);
     // One panel plus room to align it to 64 bytes.
     let need = kcb * K::NR + 16;
     if buf.len() < need {

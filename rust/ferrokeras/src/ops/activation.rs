@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::epilogue::Act;
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::{self, Act};
 use crate::kernels::alloc::grow;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
@@ -32,39 +32,15 @@ const CHUNK: usize = 1 << 14;
 /// Floor on the squared norm in `l2_normalize` (TensorFlow's `l2_normalize` epsilon).
 pub const L2_EPSILON: f32 = 1e-12;
 
-/// Which elementwise activation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum ActKind {
-    /// `x > 0 ? min(x, max_value) : alpha * x` (Keras `K.relu`; `max_value` = +inf when
-    /// absent).
-    Relu {
-        /// Slope for negative inputs.
-        alpha: f32,
-        /// Upper clip of the positive part.
-        max_value: f32,
-    },
-    /// `x > 0 ? x : alpha * (exp(x) - 1)`.
-    Elu {
-        /// Scale of the negative part.
-        alpha: f32,
-    },
-    /// `1 / (1 + exp(-x))`.
-    Sigmoid,
-    /// `tanh(x)`.
-    Tanh,
-    /// `log(1 + exp(x))`, computed as `max(x, 0) + log1p(exp(-|x|))`.
-    Softplus,
-    /// `x / (1 + |x|)`.
-    Softsign,
-    /// `clip(0.2 x + 0.5, 0, 1)`.
-    HardSigmoid,
-}
-
-/// An elementwise activation.
+/// An elementwise activation: one of the functions of [`Act`], with the parameters of
+/// the `relu` and `elu` ops.
 #[derive(Debug)]
 pub struct Activation {
-    kind: ActKind,
-    name: &'static str,
+    act: Act,
+    /// relu: slope of the negative part; elu: scale of the negative part.
+    alpha: f32,
+    /// relu: upper clip of the positive part (+inf when absent).
+    max_value: f32,
 }
 
 // ---------------------------------------------------------------------------------
@@ -73,9 +49,7 @@ pub struct Activation {
 simd_fn! {
     fn relu_f(x: &[f32], y: &mut [f32], hi: f32) {
         for (o, &v) in y.iter_mut().zip(x) {
-            let r = if v > 0.0 { v.min(hi) } else { 0.0 };
-            // NaN propagates (max/min alone would turn it into 0).
-            *o = if v.is_nan() { v } else { r };
+            *o = act::capped_relu(v, hi);
         }
     }
 }
@@ -83,7 +57,7 @@ simd_fn! {
 simd_fn! {
     fn leaky_relu_f(x: &[f32], y: &mut [f32], alpha: f32, hi: f32) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = if v > 0.0 { v.min(hi) } else { alpha * v };
+            *o = act::leaky_relu(v, alpha, hi);
         }
     }
 }
@@ -91,8 +65,7 @@ simd_fn! {
 simd_fn! {
     fn elu_f(x: &[f32], y: &mut [f32], alpha: f32) {
         for (o, &v) in y.iter_mut().zip(x) {
-            let neg = alpha * (simd::exp(v) - 1.0);
-            *o = if v > 0.0 { v } else { neg };
+            *o = act::elu(v, alpha);
         }
     }
 }
@@ -116,7 +89,7 @@ simd_fn! {
 simd_fn! {
     fn softplus_f(x: &[f32], y: &mut [f32]) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = v.max(0.0) + simd::exp(-v.abs()).ln_1p();
+            *o = act::softplus(v);
         }
     }
 }
@@ -124,7 +97,7 @@ simd_fn! {
 simd_fn! {
     fn softsign_f(x: &[f32], y: &mut [f32]) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = v / (1.0 + v.abs());
+            *o = act::softsign(v);
         }
     }
 }
@@ -132,7 +105,7 @@ simd_fn! {
 simd_fn! {
     fn hard_sigmoid_f(x: &[f32], y: &mut [f32]) {
         for (o, &v) in y.iter_mut().zip(x) {
-            *o = (0.2 * v + 0.5).clamp(0.0, 1.0);
+            *o = act::hard_sigmoid(v);
         }
     }
 }
@@ -241,59 +214,55 @@ fn map_chunks_bwd(
 
 impl Activation {
     fn fwd(&self, x: &[f32], y: &mut [f32]) {
-        match self.kind {
-            ActKind::Relu { alpha, max_value } => {
+        let (alpha, max_value) = (self.alpha, self.max_value);
+        match self.act {
+            Act::Relu => {
                 if alpha == 0.0 {
                     map_chunks(x, y, |x, y| relu_f(x, y, max_value))
                 } else {
                     map_chunks(x, y, |x, y| leaky_relu_f(x, y, alpha, max_value))
                 }
             }
-            ActKind::Elu { alpha } => map_chunks(x, y, |x, y| elu_f(x, y, alpha)),
-            ActKind::Sigmoid => map_chunks(x, y, sigmoid_f),
-            ActKind::Tanh => map_chunks(x, y, tanh_f),
-            ActKind::Softplus => map_chunks(x, y, softplus_f),
-            ActKind::Softsign => map_chunks(x, y, softsign_f),
-            ActKind::HardSigmoid => map_chunks(x, y, hard_sigmoid_f),
+            Act::Elu => map_chunks(x, y, |x, y| elu_f(x, y, alpha)),
+            Act::Sigmoid => map_chunks(x, y, sigmoid_f),
+            Act::Tanh => map_chunks(x, y, tanh_f),
+            Act::Softplus => map_chunks(x, y, softplus_f),
+            Act::Softsign => map_chunks(x, y, softsign_f),
+            Act::HardSigmoid => map_chunks(x, y, hard_sigmoid_f),
+            Act::Linear => y.copy_from_slice(x),
         }
     }
 
     fn bwd(&self, x: &[f32], y: &[f32], g: &[f32], d: &mut [f32]) {
-        match self.kind {
-            ActKind::Relu { alpha, max_value } => map_chunks_bwd(x, y, g, d, |x, y, g, d| {
+        let (alpha, max_value) = (self.alpha, self.max_value);
+        match self.act {
+            Act::Relu => map_chunks_bwd(x, y, g, d, |x, y, g, d| {
                 relu_b(x, y, g, d, alpha, max_value)
             }),
-            ActKind::Elu { alpha } => {
-                map_chunks_bwd(x, y, g, d, |x, y, g, d| elu_b(x, y, g, d, alpha))
-            }
-            ActKind::Sigmoid => map_chunks_bwd(x, y, g, d, sigmoid_b),
-            ActKind::Tanh => map_chunks_bwd(x, y, g, d, tanh_b),
-            ActKind::Softplus => map_chunks_bwd(x, y, g, d, softplus_b),
-            ActKind::Softsign => map_chunks_bwd(x, y, g, d, softsign_b),
-            ActKind::HardSigmoid => map_chunks_bwd(x, y, g, d, hard_sigmoid_b),
+            Act::Elu => map_chunks_bwd(x, y, g, d, |x, y, g, d| elu_b(x, y, g, d, alpha)),
+            Act::Sigmoid => map_chunks_bwd(x, y, g, d, sigmoid_b),
+            Act::Tanh => map_chunks_bwd(x, y, g, d, tanh_b),
+            Act::Softplus => map_chunks_bwd(x, y, g, d, softplus_b),
+            Act::Softsign => map_chunks_bwd(x, y, g, d, softsign_b),
+            Act::HardSigmoid => map_chunks_bwd(x, y, g, d, hard_sigmoid_b),
+            Act::Linear => d.iter_mut().zip(g).for_each(|(d, &g)| *d += g),
         }
     }
 }
 
 impl Op for Activation {
     fn name(&self) -> &str {
-        self.name
+        self.act.name()
     }
 
     fn as_activation(&self) -> Option<Act> {
-        match self.kind {
-            ActKind::Relu { alpha, max_value } if alpha == 0.0 && max_value == f32::INFINITY => {
-                Some(Act::Relu)
-            }
-            ActKind::Tanh => Some(Act::Tanh),
-            ActKind::Sigmoid => Some(Act::Sigmoid),
-            _ => None,
-        }
+        let plain = self.act != Act::Relu || (self.alpha == 0.0 && self.max_value == f32::INFINITY);
+        (plain && self.act.in_epilogue()).then_some(self.act)
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs(self.name, inputs, 1)?;
-        expect_float(self.name, &inputs[0])?;
+        expect_inputs(self.name(), inputs, 1)?;
+        expect_float(self.name(), &inputs[0])?;
         Ok(TypeInfo::f32(inputs[0].shape.clone()))
     }
 
@@ -663,13 +632,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     )))
                 }
             };
-            Ok(elementwise(
-                ActKind::Relu {
-                    alpha: alpha as f32,
-                    max_value,
-                },
-                "relu",
-            ))
+            Ok(elementwise(Act::Relu, alpha as f32, max_value))
         })(),
         "elu" => (|| {
             let alpha = a.float("alpha", 1.0)?;
@@ -678,18 +641,11 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     "elu: alpha must be finite, got {alpha}"
                 )));
             }
-            Ok(elementwise(
-                ActKind::Elu {
-                    alpha: alpha as f32,
-                },
-                "elu",
-            ))
+            Ok(elementwise(Act::Elu, alpha as f32, f32::INFINITY))
         })(),
-        "sigmoid" => Ok(elementwise(ActKind::Sigmoid, "sigmoid")),
-        "tanh" => Ok(elementwise(ActKind::Tanh, "tanh")),
-        "softplus" => Ok(elementwise(ActKind::Softplus, "softplus")),
-        "softsign" => Ok(elementwise(ActKind::Softsign, "softsign")),
-        "hard_sigmoid" => Ok(elementwise(ActKind::HardSigmoid, "hard_sigmoid")),
+        "sigmoid" | "tanh" | "softplus" | "softsign" | "hard_sigmoid" => {
+            Ok(elementwise(Act::from_name(name)?, 0.0, f32::INFINITY))
+        }
         "softmax" => Ok(Arc::new(Softmax) as OpRef),
         "l2_normalize" => a
             .int_req("axis")
@@ -699,8 +655,12 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     Some(r)
 }
 
-fn elementwise(kind: ActKind, name: &'static str) -> OpRef {
-    Arc::new(Activation { kind, name })
+fn elementwise(act: Act, alpha: f32, max_value: f32) -> OpRef {
+    Arc::new(Activation {
+        act,
+        alpha,
+        max_value,
+    })
 }
 
 #[cfg(test)]

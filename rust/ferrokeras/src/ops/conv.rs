@@ -34,7 +34,7 @@
 //! 1,1), `pads` (Ints 4: top, bottom, left, right, default 0), `dilation` (Ints 2,
 //! default 1,1), `kernel_layout` (Str, default "oihw"), `flip` (Bool, default false),
 //! `bias` (Bool, default false: a third input, one value per output channel),
-//! `activation` (Str, one of [`Act::NAMES`], default "linear").
+//! `activation` (Str, one of [`Act::EPILOGUE`], default "linear").
 //!
 //! Bias and activation are the epilogue the executor's fusion pass folds in from a
 //! following `bias_add` along the channel axis (1, or 3 with "nhwc") and
@@ -55,9 +55,10 @@
 use std::sync::Arc;
 
 use super::epilogue::{
-    activate, add_scalar_activate_in_place, grad_through_into, sum_through, Act,
+    activate, add_scalar_activate_in_place, grad_through_into, parse_activation, sum_through,
 };
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
@@ -65,6 +66,7 @@ use crate::kernels::gemm::{
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::{transpose, transpose_add};
+use crate::kernels::window::{gather_row, out_len, scatter_add_row, valid_range};
 use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -122,17 +124,6 @@ const GATHERED_MIN_K: usize = 64;
 /// Fewest input channels for which the input gradient is a full correlation (see
 /// `Conv2d::full_input_gradient`).
 pub(super) const FULL_MIN_CHANNELS: usize = 16;
-
-/// Output length of a padded, strided, dilated window sweep; `None` if no window fits.
-pub fn out_len(len: usize, pad: usize, k: usize, stride: usize, dil: usize) -> Option<usize> {
-    let span = dil * (k.max(1) - 1) + 1;
-    let total = len + pad;
-    if k == 0 || total < span {
-        None
-    } else {
-        Some((total - span) / stride + 1)
-    }
-}
 
 impl Conv2d {
     /// A cross-correlation (or, with `flip`, convolution) with these strides, pads
@@ -328,16 +319,8 @@ impl Conv2d {
                             // kernel wider than the padded input reaches past it)
                             continue;
                         }
-                        if sw == 1 {
-                            let s0 = (lo as isize + dx) as usize;
-                            let (s, d) = (&src[s0..s0 + (hi - lo)], &mut dst[lo..hi]);
-                            // SAFETY: s and d are distinct slices of the same length.
-                            unsafe { runs::copy::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
-                        } else {
-                            for (ox, d) in dst.iter_mut().enumerate().take(hi).skip(lo) {
-                                *d = src[((ox * sw) as isize + dx) as usize];
-                            }
-                        }
+                        // SAFETY: WIDE only from `im2col_avx512`, compiled with AVX-512F.
+                        unsafe { gather_row::<WIDE>(src, dst, lo, hi, sw, dx) };
                     }
                 }
             }
@@ -388,16 +371,8 @@ impl Conv2d {
                         }
                         let src = &src_row[oy * g.ow..(oy + 1) * g.ow];
                         let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
-                        if sw == 1 {
-                            let d0 = (lo as isize + dx) as usize;
-                            let (s, d) = (&src[lo..hi], &mut dst[d0..d0 + (hi - lo)]);
-                            // SAFETY: s and d are distinct slices of the same length.
-                            unsafe { runs::add::<WIDE>(s.as_ptr(), d.as_mut_ptr(), d.len()) };
-                        } else {
-                            for (ox, &s) in src.iter().enumerate().take(hi).skip(lo) {
-                                dst[((ox * sw) as isize + dx) as usize] += s;
-                            }
-                        }
+                        // SAFETY: WIDE only from `col2im_avx512`, compiled with AVX-512F.
+                        unsafe { scatter_add_row::<WIDE>(src, dst, lo, hi, sw, dx) };
                     }
                 }
             }
@@ -570,26 +545,6 @@ impl Conv2d {
             1
         }
     }
-}
-
-/// Output positions `[lo, hi)` whose input column `ox*stride + dx` lies in `[0, w)`.
-#[inline]
-pub(crate) fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
-    // smallest ox with ox*stride + dx >= 0
-    let lo = if dx >= 0 {
-        0
-    } else {
-        ((-dx) as usize).div_ceil(stride)
-    };
-    // smallest ox with ox*stride + dx >= w
-    let lim = w as isize - dx;
-    let hi = if lim <= 0 {
-        0
-    } else {
-        (lim as usize).div_ceil(stride)
-    };
-    let lo = lo.min(ow);
-    (lo, hi.clamp(lo, ow))
 }
 
 fn fmt_dims(s: &[usize]) -> String {
@@ -1109,15 +1064,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                     )))
                 }
             };
-            let act = match a.str_opt("activation")? {
-                None => Act::Linear,
-                Some(name) => Act::from_name(&name).ok_or_else(|| {
-                    Error::Value(format!(
-                        "conv2d: activation must be one of {:?}, got '{name}'",
-                        Act::NAMES
-                    ))
-                })?,
-            };
+            let act = parse_activation("conv2d", a.str_opt("activation")?)?;
             Ok(Arc::new(Conv2d {
                 strides: ints2(a, "strides", [1, 1])?,
                 pads: pads4(a)?,
@@ -1378,7 +1325,8 @@ mod tests {
     /// The fused epilogue against the plain op: forward `act(conv + b)`, backward the
     /// plain op's on `g · act'(y)` and the bias gradient as its sum, bit for bit.
     fn epilogue_case(xs: [usize; 4], ks: [usize; 4], pads: i64, check_fd: bool) {
-        use crate::ops::epilogue::{dact, Act};
+        use crate::kernels::act::Act;
+        use crate::ops::epilogue::dact;
         let x = rand(&xs, 21, -1.0, 1.0);
         let k = rand(&ks, 22, -1.0, 1.0);
         let b = rand(&[ks[0]], 23, -1.0, 1.0);
@@ -1386,7 +1334,7 @@ mod tests {
         let plain = op("conv2d", std::slice::from_ref(&pads));
         let z = forward(&plain, &[x.clone(), k.clone()]);
         let p = z.shape[2] * z.shape[3];
-        for act in Act::ALL {
+        for act in Act::EPILOGUE {
             for bias in [true, false] {
                 let mut attrs = vec![pads.clone(), ("activation", Attr::Str(act.name().into()))];
                 let mut ins = vec![x.clone(), k.clone()];

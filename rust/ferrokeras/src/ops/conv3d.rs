@@ -25,10 +25,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::out_len;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
+use crate::kernels::window::{gather_row, out_len, scatter_add_row, valid_range};
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
@@ -75,24 +75,6 @@ impl Geo {
     fn vol(&self) -> usize {
         self.sp[0] * self.sp[1] * self.sp[2]
     }
-}
-
-/// Output positions `[lo, hi)` whose input column `ox*stride + dx` lies in `[0, w)`.
-#[inline]
-fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usize) {
-    let lo = if dx >= 0 {
-        0
-    } else {
-        ((-dx) as usize).div_ceil(stride)
-    };
-    let lim = w as isize - dx;
-    let hi = if lim <= 0 {
-        0
-    } else {
-        (lim as usize).div_ceil(stride)
-    };
-    let lo = lo.min(ow);
-    (lo, hi.clamp(lo, ow))
 }
 
 impl Conv3d {
@@ -219,16 +201,8 @@ impl Conv3d {
         }
         let ow = g.op[2];
         self.sweep(g, |src, dst, lo, hi, sw, dx| {
-            let srow = &x[src..];
-            let drow = &mut cols[dst..dst + ow];
-            if sw == 1 {
-                let s0 = (lo as isize + dx) as usize;
-                drow[lo..hi].copy_from_slice(&srow[s0..s0 + (hi - lo)]);
-            } else {
-                for (ox, v) in drow.iter_mut().enumerate().take(hi).skip(lo) {
-                    *v = srow[((ox * sw) as isize + dx) as usize];
-                }
-            }
+            // SAFETY: not WIDE.
+            unsafe { gather_row::<false>(&x[src..], &mut cols[dst..dst + ow], lo, hi, sw, dx) };
         });
     }
 
@@ -239,18 +213,10 @@ impl Conv3d {
             if lo >= hi {
                 return;
             }
-            let crow = &cols[dst..dst + ow];
-            let grow = &mut gx[src..];
-            if sw == 1 {
-                let d0 = (lo as isize + dx) as usize;
-                for (d, &s) in grow[d0..d0 + (hi - lo)].iter_mut().zip(&crow[lo..hi]) {
-                    *d += s;
-                }
-            } else {
-                for (ox, &s) in crow.iter().enumerate().take(hi).skip(lo) {
-                    grow[((ox * sw) as isize + dx) as usize] += s;
-                }
-            }
+            // SAFETY: not WIDE.
+            unsafe {
+                scatter_add_row::<false>(&cols[dst..dst + ow], &mut gx[src..], lo, hi, sw, dx)
+            };
         });
     }
 

@@ -13,9 +13,10 @@
 //! - Kernel gradient: `dWk = colsᵀ · G`, the same gathered matrix with the taps as rows
 //!   and the positions as steps (in products of at most `DW_STEPS` positions), summed
 //!   over fixed sample ranges added in order.
-//! - Input gradient: `cols (P x K) = G · Wkᵀ` scattered back by an NDHWC col2im (each
-//!   position adds, per (a, b) kernel plane row, one run of up to kw·C contiguous
-//!   floats); a 1x1x1 kernel with stride 1 and no padding: `dX += G · Wkᵀ` directly.
+//! - Input gradient: `cols = G · Wkᵀ` scattered back by an NDHWC col2im (each position
+//!   adds, per (a, b) kernel plane row, one run of up to kw·C contiguous floats), in
+//!   blocks of [`COL_BLOCK`] positions; a 1x1x1 kernel with stride 1 and no padding:
+//!   `dX += G · Wkᵀ` directly.
 //! - Bias gradient: the column sums of G through the activation, rows in order.
 //!
 //! Attributes: those of `conv3d` plus `layout` ("ncdhw" (default: `conv3d.rs`) or
@@ -25,7 +26,7 @@
 
 use std::sync::Arc;
 
-use super::conv::out_len;
+use crate::kernels::window::out_len;
 use super::conv3d::{ints3, pads6, KernelLayout3};
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
@@ -39,6 +40,12 @@ use crate::kernels::pool::participants;
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
+
+/// Most output positions whose column rows the input gradient computes and scatters at
+/// once: a whole sample's (P x K) column matrix (5 MB for 16x32x32 positions and a 3x3x3
+/// kernel on 3 channels) leaves the cache between the product and the scatter; 256
+/// rows stay in L2 up to K = 1024.
+const COL_BLOCK: usize = 256;
 
 /// 3-D convolution (cross-correlation, or true convolution with `flip`) of an NDHWC
 /// input.
@@ -97,7 +104,15 @@ impl Conv3dNdhwc {
     }
 
     fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
-        let (o, _, k) = self.kdims(kshape);
+        let (o, ci, k) = self.kdims(kshape);
+        if ci != x[4] {
+            return Err(Error::Shape(format!(
+                "conv3d: input {} has {} channels but the kernel {} expects {ci}",
+                fmt_dims(x),
+                x[4],
+                fmt_dims(kshape)
+            )));
+        }
         let mut op = [0; 3];
         for (a, oa) in op.iter_mut().enumerate() {
             *oa = out_len(
@@ -239,41 +254,39 @@ impl Conv3dNdhwc {
         }
     }
 
-    /// Adds a (P x K) column matrix back into one channels-last sample's input gradient.
-    fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
+    /// Adds the column rows `cols` ((p1 - p0) x K) of output positions `p0..p1` back
+    /// into one channels-last sample's input gradient.
+    fn col2im(&self, g: &Geo, cols: &[f32], p0: usize, p1: usize, gx: &mut [f32]) {
         let (kk, c) = (g.kk(), g.c);
         let [d, h, w] = g.sp;
         let [k1, k2, k3] = g.k;
         let (s, p) = (self.strides, self.pads);
-        let mut pos = 0;
-        for z in 0..g.op[0] {
-            for y in 0..g.op[1] {
-                for x in 0..g.op[2] {
-                    let x0 = (x * s[2]) as isize - p[4] as isize;
-                    let lo = (-x0).clamp(0, k3 as isize) as usize;
-                    let hi = (w as isize - x0).clamp(lo as isize, k3 as isize) as usize;
-                    let row = &cols[pos * kk..(pos + 1) * kk];
-                    pos += 1;
-                    if lo == hi {
+        for (pos, row) in (p0..p1).zip(cols.chunks_exact(kk)) {
+            let (z, y, x) = (
+                pos / (g.op[1] * g.op[2]),
+                pos / g.op[2] % g.op[1],
+                pos % g.op[2],
+            );
+            let x0 = (x * s[2]) as isize - p[4] as isize;
+            let lo = (-x0).clamp(0, k3 as isize) as usize;
+            let hi = (w as isize - x0).clamp(lo as isize, k3 as isize) as usize;
+            if lo == hi {
+                continue;
+            }
+            for a in 0..k1 {
+                let iz = (z * s[0] + a) as isize - p[0] as isize;
+                if iz < 0 || iz >= d as isize {
+                    continue;
+                }
+                for b in 0..k2 {
+                    let iy = (y * s[1] + b) as isize - p[2] as isize;
+                    if iy < 0 || iy >= h as isize {
                         continue;
                     }
-                    for a in 0..k1 {
-                        let iz = (z * s[0] + a) as isize - p[0] as isize;
-                        if iz < 0 || iz >= d as isize {
-                            continue;
-                        }
-                        for b in 0..k2 {
-                            let iy = (y * s[1] + b) as isize - p[2] as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
-                            }
-                            let len = (hi - lo) * c;
-                            let src = &row[((a * k2 + b) * k3 + lo) * c..][..len];
-                            let at =
-                                ((iz as usize * h + iy as usize) * w) as isize + x0 + lo as isize;
-                            add_run(src, &mut gx[at as usize * c..][..len]);
-                        }
-                    }
+                    let len = (hi - lo) * c;
+                    let src = &row[((a * k2 + b) * k3 + lo) * c..][..len];
+                    let at = ((iz as usize * h + iy as usize) * w) as isize + x0 + lo as isize;
+                    add_run(src, &mut gx[at as usize * c..][..len]);
                 }
             }
         }
@@ -457,7 +470,7 @@ impl Op for Conv3dNdhwc {
             } else {
                 0
             };
-            let coln = if scatter { p * kk } else { 0 };
+            let coln = if scatter { p.min(COL_BLOCK) * kk } else { 0 };
             let slot = gmn + xpad + coln;
             let okw = if want_w { ok } else { 0 };
             let relaid = if want_x && !self.kernel_is_matrix() {
@@ -506,8 +519,12 @@ impl Op for Conv3dNdhwc {
                 if direct {
                     gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
                 } else if scatter {
-                    gemm(p, kk, g.o, nop(gi), top(wk), cols, false);
-                    self.col2im(&g, cols, gxi);
+                    for p0 in (0..p).step_by(COL_BLOCK) {
+                        let n = COL_BLOCK.min(p - p0);
+                        let (gb, cb) = (&gi[p0 * g.o..(p0 + n) * g.o], &mut cols[..n * kk]);
+                        gemm(n, kk, g.o, nop(gb), top(wk), cb, false);
+                        self.col2im(&g, cb, p0, p0 + n, gxi);
+                    }
                 }
                 if want_w {
                     let data = self.source(&g, &x.f[i * xs..(i + 1) * xs], xp);
@@ -749,6 +766,15 @@ mod tests {
             [2, 2, 3, 2, 2, 3],
             16,
         );
+        // more output positions (504) than one column block: the input gradient in
+        // several products and scatters
+        check(
+            [2, 7, 8, 9, 2],
+            [2, 2, 2, 2, 3],
+            [1; 3],
+            [0, 1, 1, 0, 0, 1],
+            19,
+        );
     }
 
     #[test]
@@ -834,5 +860,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("layout must be 'ncdhw' or 'ndhwc'"), "{e}");
+        // concrete shapes the kernel does not fit: an error, not a panic
+        let ins = [
+            rand(&[1, 3, 3, 3, 4], 1, -1.0, 1.0),
+            rand(&[1, 1, 1, 2, 5], 2, -1.0, 1.0),
+        ];
+        let mut y = Value::zeros(crate::tensor::DType::F32, &[1, 3, 3, 3, 5]);
+        let mut s = crate::ops::Scratch::default();
+        let e = op("conv3d", &attrs([1; 3], [0; 6], "dhwio", false))
+            .forward(
+                &[&ins[0], &ins[1]],
+                &mut y,
+                &mut crate::ops::OpCtx { scratch: &mut s },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
     }
 }

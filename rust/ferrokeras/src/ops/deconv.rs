@@ -23,10 +23,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::{ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
+use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
+use crate::kernels::window::out_len;
 use crate::tensor::{fmt_dims, fmt_shape, Value};
 use crate::{Error, Result};
 

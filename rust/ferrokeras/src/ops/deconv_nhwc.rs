@@ -27,7 +27,8 @@
 
 use std::sync::Arc;
 
-use super::conv::{ints2, out_len, pads4, Conv2d, Geo, KernelLayout};
+use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
+use crate::kernels::window::out_len;
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
@@ -65,6 +66,14 @@ impl Conv2dTransposeNhwc {
     /// Geometry of the associated convolution: (N, out_h, out_w, F) -> (N, h, w, S).
     fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
         let (f, s, kh, kw) = self.kdims(k);
+        if x[3] != s {
+            return Err(Error::Shape(format!(
+                "conv2d_transpose: input {} has {} channels but the kernel {} expects {s}",
+                fmt_dims(x),
+                x[3],
+                fmt_dims(k)
+            )));
+        }
         self.check(
             &[Some(x[1]), Some(x[2])],
             kh,
@@ -679,5 +688,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("layout must be 'nchw' or 'nhwc'"), "{e}");
+        // concrete shapes the kernel does not fit: an error, not a panic
+        let ins = [
+            rand(&[1, 3, 3, 4], 1, -1.0, 1.0),
+            rand(&[3, 3, 2, 5], 2, -1.0, 1.0),
+        ];
+        let mut y = Value::zeros(crate::tensor::DType::F32, &[1, 7, 7, 5]);
+        let mut s = crate::ops::Scratch::default();
+        let e = o
+            .forward(
+                &[&ins[0], &ins[1]],
+                &mut y,
+                &mut crate::ops::OpCtx { scratch: &mut s },
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("channels"), "{e}");
     }
 }

@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::{ints2, out_len, pads4, valid_range};
+use super::conv::{ints2, pads4};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::kernels::window::{out_len, valid_range};
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};

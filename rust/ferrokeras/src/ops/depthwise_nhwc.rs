@@ -9,6 +9,8 @@
 //! contiguous, as are one tap's C·M weights (the taps as a (kh·kw, C·M) matrix, which
 //! the 'tf' kernel (rows, cols, C, M) already is), so each (output pixel, tap) is one
 //! vectorised multiply-add over the channels. Taps falling in the padding are skipped.
+//! With a multiplier M > 1 the forward and the kernel gradient first repeat each input
+//! channel M times (a per-worker (H·W, C·M) copy of the sample) and run as for M = 1.
 //!
 //! Each output value sums its taps in (ki, kj) order from zero and each input-gradient
 //! value its (m, ki, kj) terms in that order, as the channels-first op does, so forward
@@ -23,7 +25,8 @@
 
 use std::sync::Arc;
 
-use super::conv::{ints2, out_len, pads4, valid_range};
+use super::conv::{ints2, pads4};
+use crate::kernels::window::{out_len, valid_range};
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
@@ -68,6 +71,26 @@ impl Plan {
     fn taps(&self) -> usize {
         self.kh * self.kw
     }
+    /// The plan of the same call on the input expanded by [`expand`]: C·M channels,
+    /// multiplier 1 (the tap matrix and the output are the same).
+    fn expanded(&self) -> Plan {
+        Plan {
+            c: self.cm(),
+            m: 1,
+            ..*self
+        }
+    }
+}
+
+/// A sample (H·W, C) with each channel repeated M times, (H·W, C·M): with M > 1 the
+/// forward and kernel-gradient loops then run as for M = 1, one contiguous multiply-add
+/// over the C·M values of a pixel (a loop of M values per channel does not vectorise),
+/// for one pass writing C·M floats per pixel (a ninth of a 3x3 pass's multiply-adds).
+/// Every value is summed in the same order either way.
+fn expand(x: &[f32], m: usize, xe: &mut [f32]) {
+    for (d, &v) in xe.chunks_exact_mut(m).zip(x) {
+        d.fill(v);
+    }
 }
 
 /// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
@@ -90,28 +113,22 @@ fn tap_rows(pl: &Plan, ki: usize, kj: usize, mut f: impl FnMut(usize, usize, usi
 }
 
 simd_fn! {
-    /// One sample: `y` (OH·OW, C·M) from `x` (H·W, C) and the taps `wt` (kh·kw, C·M).
+    /// One sample, multiplier 1 (see [`expand`]): `y` (OH·OW, C) from `x` (H·W, C) and
+    /// the taps `wt` (kh·kw, C).
     fn sample_fwd(pl: &Plan, x: &[f32], wt: &[f32], y: &mut [f32]) {
-        let (c, m, cm) = (pl.c, pl.m, pl.cm());
+        debug_assert_eq!(pl.m, 1);
+        let c = pl.c;
         y.fill(0.0);
         for ki in 0..pl.kh {
             for kj in 0..pl.kw {
-                let wv = &wt[(ki * pl.kw + kj) * cm..][..cm];
+                let wv = &wt[(ki * pl.kw + kj) * c..][..c];
                 tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
                     for ox in lo..hi {
                         let ix = ((ox * pl.s[1]) as isize + dx) as usize;
                         let xr = &x[(iy * pl.w + ix) * c..][..c];
-                        let yr = &mut y[(oy * pl.ow + ox) * cm..][..cm];
-                        if m == 1 {
-                            for ((d, &wq), &s) in yr.iter_mut().zip(wv).zip(xr) {
-                                *d += wq * s;
-                            }
-                        } else {
-                            for ((yc, wc), &s) in yr.chunks_exact_mut(m).zip(wv.chunks_exact(m)).zip(xr) {
-                                for (d, &wq) in yc.iter_mut().zip(wc) {
-                                    *d += wq * s;
-                                }
-                            }
+                        let yr = &mut y[(oy * pl.ow + ox) * c..][..c];
+                        for ((d, &wq), &s) in yr.iter_mut().zip(wv).zip(xr) {
+                            *d += wq * s;
                         }
                     }
                 });
@@ -151,30 +168,24 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// One sample: the taps' gradients (kh·kw, C·M) into `dw`, added unless `first`.
+    /// One sample, multiplier 1 (see [`expand`]): the taps' gradients (kh·kw, C) into
+    /// `dw`, added unless `first`.
     fn sample_bwd_w(pl: &Plan, gy: &[f32], x: &[f32], dw: &mut [f32], first: bool) {
-        let (c, m, cm) = (pl.c, pl.m, pl.cm());
+        debug_assert_eq!(pl.m, 1);
+        let c = pl.c;
         if first {
             dw.fill(0.0);
         }
         for ki in 0..pl.kh {
             for kj in 0..pl.kw {
-                let dv = &mut dw[(ki * pl.kw + kj) * cm..][..cm];
+                let dv = &mut dw[(ki * pl.kw + kj) * c..][..c];
                 tap_rows(pl, ki, kj, |oy, iy, lo, hi, dx| {
                     for ox in lo..hi {
                         let ix = ((ox * pl.s[1]) as isize + dx) as usize;
                         let xr = &x[(iy * pl.w + ix) * c..][..c];
-                        let gr = &gy[(oy * pl.ow + ox) * cm..][..cm];
-                        if m == 1 {
-                            for ((d, &g), &s) in dv.iter_mut().zip(gr).zip(xr) {
-                                *d += g * s;
-                            }
-                        } else {
-                            for ((dc, gc), &s) in dv.chunks_exact_mut(m).zip(gr.chunks_exact(m)).zip(xr) {
-                                for (d, &g) in dc.iter_mut().zip(gc) {
-                                    *d += g * s;
-                                }
-                            }
+                        let gr = &gy[(oy * pl.ow + ox) * c..][..c];
+                        for ((d, &g), &s) in dv.iter_mut().zip(gr).zip(xr) {
+                            *d += g * s;
                         }
                     }
                 });
@@ -340,16 +351,26 @@ impl Op for DepthwiseConv2dNhwc {
             return Ok(());
         }
         let tn = if self.mchw { pl.taps() * pl.cm() } else { 0 };
-        grow(&mut ctx.scratch.f, tn, "depthwise_conv2d")?;
-        let wt = self.taps(&pl, &w.f, &mut ctx.scratch.f[..tn]);
+        let workers = self.workers(&pl);
+        // per worker: the expanded sample (multiplier above 1)
+        let slot = if pl.m > 1 { pl.h * pl.w * pl.cm() } else { 0 };
+        grow(&mut ctx.scratch.f, tn + workers * slot, "depthwise_conv2d")?;
+        let (tbuf, slots) = ctx.scratch.f.split_at_mut(tn);
+        let wt = self.taps(&pl, &w.f, tbuf);
         let bias = self.bias.then(|| &inputs[2].f[..]);
-        let run = |i: usize, _: &mut [f32], y: &mut [f32], _: bool| {
-            sample_fwd(&pl, &x.f[i * xs..(i + 1) * xs], wt, y);
+        let run = |i: usize, xe: &mut [f32], y: &mut [f32], _: bool| {
+            let xi = &x.f[i * xs..(i + 1) * xs];
+            if pl.m > 1 {
+                expand(xi, pl.m, xe);
+                sample_fwd(&pl.expanded(), xe, wt, y);
+            } else {
+                sample_fwd(&pl, xi, wt, y);
+            }
             if self.bias || self.act != Act::Linear {
                 bias_activate_last(y, bias, self.act);
             }
         };
-        forward_samples(pl.n, self.workers(&pl), &mut out.f, os, &mut [], 0, &run);
+        forward_samples(pl.n, workers, &mut out.f, os, slots, slot, &run);
         Ok(())
     }
 
@@ -395,23 +416,31 @@ impl Op for DepthwiseConv2dNhwc {
             let tcm = pl.taps() * pl.cm();
             let tn = if self.mchw { tcm } else { 0 };
             let gmn = if self.act != Act::Linear { os } else { 0 };
+            let xen = if want_w && pl.m > 1 {
+                pl.h * pl.w * pl.cm()
+            } else {
+                0
+            };
+            let slot = gmn + xen;
             let dwn = if want_w { tcm } else { 0 };
             // scratch: [tap matrix (for an (M, C, rows, cols) kernel) | per worker:
-            // gradient through the activation | per range: kernel-gradient partial]
+            // gradient through the activation, expanded sample | per range:
+            // kernel-gradient partial]
             grow(
                 &mut ctx.scratch.f,
-                tn + workers * gmn + rn * dwn,
+                tn + workers * slot + rn * dwn,
                 "depthwise_conv2d",
             )?;
             let (tbuf, rest) = ctx.scratch.f.split_at_mut(tn);
-            let (slots, partials) = rest.split_at_mut(workers * gmn);
+            let (slots, partials) = rest.split_at_mut(workers * slot);
             let wt = self.taps(&pl, &w.f, tbuf);
             let run = |i: usize,
-                       gm: &mut [f32],
+                       slot: &mut [f32],
                        gxi: &mut [f32],
                        dw: &mut [f32],
                        first: bool,
                        _: bool| {
+                let (gm, xe) = slot.split_at_mut(gmn);
                 let gi = &gout[i * os..(i + 1) * os];
                 let gi: &[f32] = if gmn > 0 {
                     grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
@@ -423,14 +452,20 @@ impl Op for DepthwiseConv2dNhwc {
                     sample_bwd_x(&pl, gi, wt, gxi);
                 }
                 if want_w {
-                    sample_bwd_w(&pl, gi, &x.f[i * xs..(i + 1) * xs], dw, first);
+                    let xi = &x.f[i * xs..(i + 1) * xs];
+                    if pl.m > 1 {
+                        expand(xi, pl.m, xe);
+                        sample_bwd_w(&pl.expanded(), gi, xe, dw, first);
+                    } else {
+                        sample_bwd_w(&pl, gi, xi, dw, first);
+                    }
                 }
             };
             let (gxv, gxn) = match gx {
                 Some(gx) => (gx, xs),
                 None => (&mut [][..], 0),
             };
-            backward_ranges(pl.n, workers, gxv, gxn, slots, gmn, partials, dwn, &run);
+            backward_ranges(pl.n, workers, gxv, gxn, slots, slot, partials, dwn, &run);
             if let Some(gw) = gw {
                 self.for_taps(&pl, |r, s| gw[s] += partials[r]);
             }

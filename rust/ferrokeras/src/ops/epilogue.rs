@@ -7,53 +7,32 @@
 //! output), so a fused graph gives the same bits as the unfused one. The executor's
 //! fusion pass (`graph/fuse.rs`) relies on that.
 
+pub(crate) use crate::kernels::act::apply as activate;
+pub(crate) use crate::kernels::act::Act;
 use super::Attrs;
 use crate::simd_fn;
 use crate::{Error, Result};
 
-/// An activation a producer can apply in its epilogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Act {
-    /// Identity.
-    Linear,
-    /// `max(x, 0)` (Keras' relu with alpha 0 and no max_value; NaN stays NaN).
-    Relu,
-    /// `tanh(x)`, with [`crate::kernels::simd::tanh`] as the `tanh` op uses.
-    Tanh,
-    /// `1 / (1 + e^-x)`, with [`crate::kernels::simd::sigmoid`] as the `sigmoid` op uses.
-    Sigmoid,
+/// The `activation` attribute of op `op` (a producer with an epilogue): one of
+/// [`Act::EPILOGUE`], `linear` when absent.
+pub(crate) fn parse_activation(op: &str, name: Option<String>) -> Result<Act> {
+    let Some(name) = name else {
+        return Ok(Act::Linear);
+    };
+    Act::from_name(&name)
+        .filter(|a| a.in_epilogue())
+        .ok_or_else(|| {
+            Error::Value(format!(
+                "{op}: activation must be one of {:?}, got '{name}'",
+                Act::EPILOGUE.map(Act::name)
+            ))
+        })
 }
 
 impl Act {
-    /// Every activation, in the order of their names in [`Act::NAMES`].
-    pub const ALL: [Act; 4] = [Act::Linear, Act::Relu, Act::Tanh, Act::Sigmoid];
-    /// Names as the `activation` attribute spells them.
-    pub const NAMES: [&'static str; 4] = ["linear", "relu", "tanh", "sigmoid"];
-
-    /// The activation called `name`, if it is one of [`Act::NAMES`].
-    pub fn from_name(name: &str) -> Option<Act> {
-        Act::NAMES
-            .iter()
-            .position(|&n| n == name)
-            .map(|i| Act::ALL[i])
-    }
-
-    /// The attribute spelling.
-    pub fn name(self) -> &'static str {
-        Act::NAMES[self as usize]
-    }
-
-    /// The `activation` attribute of op `op` (default linear).
+    /// The `activation` attribute of op `op` in its attributes (see [`parse_activation`]).
     pub(crate) fn from_attrs(a: &Attrs, op: &str) -> Result<Act> {
-        match a.str_opt("activation")? {
-            None => Ok(Act::Linear),
-            Some(name) => Act::from_name(&name).ok_or_else(|| {
-                Error::Value(format!(
-                    "{op}: activation must be one of {:?}, got '{name}'",
-                    Act::NAMES
-                ))
-            }),
-        }
+        parse_activation(op, a.str_opt("activation")?)
     }
 }
 
@@ -63,19 +42,6 @@ pub(crate) fn bias_activate_last(y: &mut [f32], bias: Option<&[f32]>, act: Act) 
     match bias {
         Some(b) => add_rows_activate_in_place(y, b, act),
         None => activate(y, act),
-    }
-}
-
-simd_fn! {
-    /// `y = act(y)` in place.
-    pub(crate) fn activate(y: &mut [f32], act: Act) {
-        match act {
-            // NaN propagates, as in the `relu` op.
-            Act::Relu => y.iter_mut().for_each(|v| *v = if *v <= 0.0 { 0.0 } else { *v }),
-            Act::Tanh => y.iter_mut().for_each(|v| *v = crate::kernels::simd::tanh(*v)),
-            Act::Sigmoid => y.iter_mut().for_each(|v| *v = crate::kernels::simd::sigmoid(*v)),
-            Act::Linear => {}
-        }
     }
 }
 
@@ -123,14 +89,16 @@ simd_fn! {
     }
 }
 
-/// d act / d pre-activation, from the activation's output `y`.
+/// d act / d pre-activation from the activation's output `y`: [`Act::d`], matched on
+/// the epilogue activations alone so that the loops below unswitch on a small match.
 #[inline(always)]
 pub(crate) fn dact(act: Act, y: f32) -> f32 {
     match act {
-        Act::Relu => (y > 0.0) as i32 as f32,
-        Act::Tanh => 1.0 - y * y,
-        Act::Sigmoid => y * (1.0 - y),
-        Act::Linear => 1.0,
+        Act::Relu => Act::Relu.d(y),
+        Act::Tanh => Act::Tanh.d(y),
+        Act::Sigmoid => Act::Sigmoid.d(y),
+        // Linear: no producer is built with an activation outside `Act::EPILOGUE`
+        _ => Act::Linear.d(y),
     }
 }
 
@@ -191,38 +159,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip() {
-        for a in Act::ALL {
-            assert_eq!(Act::from_name(a.name()), Some(a));
-        }
-        assert_eq!(Act::from_name("softmax"), None);
-    }
-
-    #[test]
-    fn derivative_from_output_matches_finite_differences() {
-        let f = |a: Act, x: f64| -> f64 {
-            match a {
-                Act::Linear => x,
-                Act::Relu => x.max(0.0),
-                Act::Tanh => x.tanh(),
-                Act::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            }
-        };
-        for a in Act::ALL {
-            for &x in &[-2.0f64, -0.3, 0.4, 1.7] {
-                let mut y = [x as f32];
-                activate(&mut y, a);
-                assert!((y[0] as f64 - f(a, x)).abs() < 1e-6, "{a:?} at {x}");
-                let fd = (f(a, x + 1e-4) - f(a, x - 1e-4)) / 2e-4;
-                assert!((dact(a, y[0]) as f64 - fd).abs() < 1e-4, "{a:?}' at {x}");
-            }
-        }
-    }
-
-    #[test]
     fn in_place_and_copying_epilogues_agree_bitwise() {
         let x: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 0.173).collect();
-        for a in Act::ALL {
+        for a in Act::EPILOGUE {
             let mut y = vec![0.0; x.len()];
             add_scalar_activate(&x, 0.31, &mut y, a);
             let mut z = x.clone();
@@ -246,7 +185,7 @@ mod tests {
         let x: Vec<f32> = (0..7 * 700)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.041)
             .collect();
-        for a in Act::ALL {
+        for a in Act::EPILOGUE {
             let mut want = x.clone();
             for (i, v) in want.iter_mut().enumerate() {
                 *v += b[i % 7];

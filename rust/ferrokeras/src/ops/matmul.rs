@@ -8,9 +8,10 @@
 use std::sync::Arc;
 
 use super::epilogue::{
-    activate, add_scalar_activate, col_sums_through, grad_through, sum_through, Act,
+    activate, add_scalar_activate, col_sums_through, grad_through, parse_activation, sum_through,
 };
 use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::Act;
 use crate::kernels::gemm::{sgemm, Operand};
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::simd_fn;
@@ -521,13 +522,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             }) as OpRef)
         })(),
         "bias_add" => (|| {
-            let name = a.str_opt("activation")?.unwrap_or_else(|| "linear".into());
-            let act = Act::from_name(&name).ok_or_else(|| {
-                Error::Value(format!(
-                    "bias_add: activation must be one of {:?}, got '{name}'",
-                    Act::NAMES
-                ))
-            })?;
+            let act = parse_activation("bias_add", a.str_opt("activation")?)?;
             Ok(Arc::new(BiasAdd {
                 axis: a.int("axis", -1)?,
                 act,

@@ -1,13 +1,18 @@
-//! Ops: the vocabulary of the graph. Each op family lives in its own file with its
-//! forward and backward (vector-Jacobian product) kernels and its tests at the bottom.
+//! Ops: the vocabulary of the graph. Each op family lives in its own file (or, for
+//! `shape`, its own directory of one file per op) with its forward and backward
+//! (vector-Jacobian product) kernels, and its tests at the bottom or, where they
+//! outweigh the code, in a sibling `tests.rs`. The kernels several families share (the
+//! activation functions, window geometry, gemm, random numbers) are in `crate::kernels`.
 //!
 //! An op is a value implementing [`Op`]; ops are created by name from [`Attrs`] through
 //! [`build`], which asks each family in turn. Adding an op touches only its family file.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 
+use crate::kernels::act::Act;
 use crate::tensor::{fmt_shape, DType, Shape, Value};
 use crate::{Error, Result};
 
@@ -63,15 +68,15 @@ impl TypeInfo {
 
 /// Per-node scratch space that lives as long as the Program's buffers: kernels keep
 /// what their backward needs here (argmax indices, saved statistics, the random
-/// counter of the call), so a steady-state call allocates nothing.
-#[derive(Debug, Default, Clone)]
+/// counter of the call), so a steady-state call allocates nothing. An op with several
+/// named quantities keeps them as one struct of its own in [`Scratch::state`] rather
+/// than as regions of `f` at agreed offsets.
+#[derive(Debug, Default)]
 pub struct Scratch {
     /// Float scratch.
     pub f: Vec<f32>,
     /// Integer scratch.
     pub i: Vec<i32>,
-    /// Double-precision scratch (per-group partial sums of batch reductions).
-    pub d: Vec<f64>,
     /// The random-stream call counter used by the last forward (random ops only).
     pub counter: u64,
     /// The global row of this call's first batch row (random ops only; see
@@ -80,6 +85,22 @@ pub struct Scratch {
     /// `row * elements_per_row + i` of the stream, so a shard of a batch draws exactly
     /// the noise the whole batch draws for its rows.
     pub row: u64,
+    /// The op's typed state; see [`Scratch::state`].
+    state: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl Scratch {
+    /// The op's own state: a `T` that persists from call to call (a forward leaves
+    /// what its backward reads), `T::default()` on first use.
+    pub fn state<T: Any + Send + Sync + Default>(&mut self) -> &mut T {
+        if !self.state.as_ref().is_some_and(|s| s.is::<T>()) {
+            self.state = Some(Box::<T>::default());
+        }
+        match self.state.as_mut().and_then(|s| s.downcast_mut::<T>()) {
+            Some(t) => t,
+            None => unreachable!("the state was just set to a T"),
+        }
+    }
 }
 
 /// What the executor hands a kernel besides its inputs and output.
@@ -159,24 +180,24 @@ pub trait Op: Send + Sync + Debug {
 
     /// The epilogue activation this op is, if a producer may apply it instead (relu
     /// with alpha 0 and no max_value, tanh, sigmoid).
-    fn as_activation(&self) -> Option<epilogue::Act> {
+    fn as_activation(&self) -> Option<Act> {
         None
     }
 
     /// This op with `act` applied to its output in its own pass, if it can (its own
     /// activation is linear).
-    fn with_activation(&self, _act: epilogue::Act) -> Option<OpRef> {
+    fn with_activation(&self, _act: Act) -> Option<OpRef> {
         None
     }
 
     /// For a bias add on an input of rank `ndim`: (the bias axis, its activation).
-    fn as_bias_add(&self, _ndim: usize) -> Option<(usize, epilogue::Act)> {
+    fn as_bias_add(&self, _ndim: usize) -> Option<(usize, Act)> {
         None
     }
 
     /// This op followed by a bias add along axis `axis` of its output (the bias becomes
     /// an extra last input) and `act`, in its own pass, if it can.
-    fn with_bias_activation(&self, _axis: usize, _act: epilogue::Act) -> Option<OpRef> {
+    fn with_bias_activation(&self, _axis: usize, _act: Act) -> Option<OpRef> {
         None
     }
 }

@@ -27,16 +27,19 @@
 //! squares. The training backward is the fused formula
 //!   dx = gamma * inv_std / N * (N g - sum(g) - xhat * sum(g xhat))
 //! applied as `gin += A g + B x + C` with per-feature A, B, C after one pass for the two
-//! sums. Those sums are also dbeta and dgamma: they are cached in the node's scratch for
-//! the calls of the other inputs, keyed by the address of the output-gradient buffer
-//! (each reverse sweep owns a distinct buffer, and every forward drops the cache).
+//! sums. Those sums are also dbeta and dgamma, so [`Op::backward_many`] makes that pass
+//! once for all the wanted input gradients of a reverse sweep.
+//!
+//! What a backward needs from its forward (the statistics, the affine coefficients)
+//! lives in the node's typed state ([`Scratch::state`](super::Scratch::state)): one struct per op with a
+//! vector per quantity, each C long.
 
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use super::activation::PAR_MIN;
-use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, Value};
@@ -520,31 +523,27 @@ fn check(name: &str, axis: i64, x: &TypeInfo, params: &[(&str, &TypeInfo)]) -> R
     Ok(ax)
 }
 
-/// The scratch floats as `count` regions of `c` values (resized only when the shape changes).
-fn regions(f: &mut Vec<f32>, c: usize, count: usize) -> Result<&mut [f32]> {
-    if f.len() != c * count {
-        f.clear();
-        grow(f, c * count, "batch normalization")?;
+/// Sizes each per-feature vector to `c` values (reallocated only when the shape changes).
+fn per_feature<const N: usize>(c: usize, vs: [&mut Vec<f32>; N]) -> Result<()> {
+    for v in vs {
+        if v.len() != c {
+            v.clear();
+            grow(v, c, "batch normalization")?;
+        }
     }
-    Ok(f)
+    Ok(())
 }
 
-/// The cache key of the output-gradient buffer `g` (see the module header).
-fn key_of(g: &[f32]) -> [i32; 3] {
-    let p = g.as_ptr() as usize as u64;
-    [1, p as i32, (p >> 32) as i32]
-}
-
-fn cached(s: &Scratch, g: &[f32]) -> bool {
-    s.i.len() == 3 && s.i[..] == key_of(g)
-}
-
-fn set_key(s: &mut Scratch, g: Option<&[f32]>) {
-    s.i.resize(3, 0);
-    match g {
-        Some(g) => s.i.copy_from_slice(&key_of(g)),
-        None => s.i[0] = 0,
+/// Splits the wanted input gradients of a `backward_many` call by input index.
+fn by_index<'g, const N: usize>(
+    wanted: &[usize],
+    gins: &'g mut [&mut [f32]],
+) -> [Option<&'g mut [f32]>; N] {
+    let mut out = [const { None }; N];
+    for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+        out[index] = Some(&mut **gin);
     }
+    out
 }
 
 // ---------------------------------------------------------------------------------
@@ -558,15 +557,46 @@ pub struct BatchNormTrain {
     eps: f32,
 }
 
-// Scratch regions of batch_norm_train, each C long.
-const T_MEAN: usize = 0;
-const T_INV: usize = 1;
-const T_SG: usize = 2;
-const T_SGX: usize = 3;
-const T_A: usize = 4;
-const T_B: usize = 5;
-const T_C: usize = 6;
-const T_N: usize = 7;
+/// What batch_norm_train keeps between its forward and backward, and the work
+/// vectors of both (each C long).
+#[derive(Debug, Default)]
+struct TrainState {
+    /// The mean it normalised with (the batch's, or the moving mean in the test phase).
+    mean: Vec<f32>,
+    /// `1 / sqrt(var + epsilon)` with that variance.
+    inv: Vec<f32>,
+    /// Shift of the one-pass moments (see [`moments`]).
+    shift: Vec<f32>,
+    /// `sum g` and `sum g xhat` over the batch: dbeta and dgamma.
+    sg: Vec<f32>,
+    sgx: Vec<f32>,
+    /// Coefficients of the elementwise passes: `y = a x + c` forward,
+    /// `dx += a g + b x + c` backward.
+    a: Vec<f32>,
+    b: Vec<f32>,
+    c: Vec<f32>,
+    /// Per-group f64 partials of the batch sums.
+    part: Vec<f64>,
+}
+
+impl TrainState {
+    fn sized(&mut self, c: usize) -> Result<&mut Self> {
+        per_feature(
+            c,
+            [
+                &mut self.mean,
+                &mut self.inv,
+                &mut self.shift,
+                &mut self.sg,
+                &mut self.sgx,
+                &mut self.a,
+                &mut self.b,
+                &mut self.c,
+            ],
+        )?;
+        Ok(self)
+    }
+}
 
 impl Op for BatchNormTrain {
     fn name(&self) -> &str {
@@ -616,14 +646,16 @@ impl Op for BatchNormTrain {
         let (x, gamma, beta) = (inputs[0], inputs[1], inputs[2]);
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
-        set_key(ctx.scratch, None);
-        let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-        let s = regions(s, c, T_N)?;
-        let (mean, rest) = s.split_at_mut(c);
-        let (inv, rest) = rest.split_at_mut(c);
-        let (_, rest) = rest.split_at_mut(2 * c);
-        let (a, rest) = rest.split_at_mut(c);
-        let (k, cc) = rest.split_at_mut(c);
+        let st = ctx.scratch.state::<TrainState>().sized(c)?;
+        let TrainState {
+            mean,
+            inv,
+            shift,
+            a,
+            c: cc,
+            part,
+            ..
+        } = st;
         let batch = inputs.len() < 6 || training(inputs[5]);
         if batch {
             match stats_input(inputs) {
@@ -632,7 +664,7 @@ impl Op for BatchNormTrain {
                     mean.copy_from_slice(&st.f[..c]);
                     inv.copy_from_slice(&st.f[c..]);
                 }
-                None => moments(&x.f, lay, part, k, mean, inv)?,
+                None => moments(&x.f, lay, part, shift, mean, inv)?,
             }
         } else {
             mean.copy_from_slice(&inputs[3].f);
@@ -655,53 +687,69 @@ impl Op for BatchNormTrain {
         &self,
         index: usize,
         inputs: &[&Value],
-        _out: &Value,
+        out: &Value,
         g: &[f32],
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, g, &mut [gin], ctx)
+    }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let [gx, gg, gb] = by_index(wanted, gins);
         let (x, gamma) = (inputs[0], inputs[1]);
         let batch = inputs.len() < 6 || training(inputs[5]);
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
-        if !cached(ctx.scratch, g) {
-            let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-            let (head, rest) = s.split_at_mut(T_SG * c);
-            let (sg, rest) = rest.split_at_mut(c);
-            let (sgx, _) = rest.split_at_mut(c);
-            let (mean, inv) = head.split_at(c);
+        let st = ctx.scratch.state::<TrainState>().sized(c)?;
+        // one pass for the sums every wanted gradient shares
+        if gg.is_some() || gb.is_some() || (gx.is_some() && batch) {
+            let TrainState {
+                mean,
+                inv,
+                sg,
+                sgx,
+                part,
+                ..
+            } = &mut *st;
+            let inv: &[f32] = inv;
             // S2 = sum g (x - mean); sum g xhat = inv_std * S2
             feature_sums(g, &x.f, mean, 0.0, lay, part, sg, sgx, |f, s1, s2| {
                 (s1 as f32, (s2 * inv[f] as f64) as f32)
             })?;
-            set_key(ctx.scratch, Some(g));
         }
-        let s = &mut ctx.scratch.f;
-        let r = |i: usize| i * c..(i + 1) * c;
-        match index {
-            0 => {
-                let n = lay.n() as f32;
-                for f in 0..c {
-                    let inv = s[T_INV * c + f];
-                    let aa = gamma.f[f] * inv;
-                    let k = aa / n;
-                    s[T_A * c + f] = aa;
-                    if batch {
-                        let b = -k * inv * s[T_SGX * c + f];
-                        s[T_B * c + f] = b;
-                        s[T_C * c + f] = -k * s[T_SG * c + f] - b * s[T_MEAN * c + f];
-                    } else {
-                        // fixed statistics: no path through them
-                        s[T_B * c + f] = 0.0;
-                        s[T_C * c + f] = 0.0;
-                    }
+        if let Some(gin) = gx {
+            let n = lay.n() as f32;
+            for f in 0..c {
+                let inv = st.inv[f];
+                let aa = gamma.f[f] * inv;
+                let k = aa / n;
+                st.a[f] = aa;
+                if batch {
+                    let b = -k * inv * st.sgx[f];
+                    st.b[f] = b;
+                    st.c[f] = -k * st.sg[f] - b * st.mean[f];
+                } else {
+                    // fixed statistics: no path through them
+                    st.b[f] = 0.0;
+                    st.c[f] = 0.0;
                 }
-                let s: &[f32] = s;
-                feature_bwd(g, &x.f, gin, &s[r(T_A)], &s[r(T_B)], &s[r(T_C)], lay);
             }
-            1 => add_into(gin, &s[r(T_SGX)]),
-            2 => add_into(gin, &s[r(T_SG)]),
-            _ => {}
+            feature_bwd(g, &x.f, gin, &st.a, &st.b, &st.c, lay);
+        }
+        if let Some(gin) = gg {
+            add_into(gin, &st.sgx);
+        }
+        if let Some(gin) = gb {
+            add_into(gin, &st.sg);
         }
         Ok(())
     }
@@ -743,14 +791,39 @@ pub struct BatchNorm {
     eps: f32,
 }
 
-// Scratch regions of batch_norm.
-const I_INV: usize = 0;
-const I_SG: usize = 1;
-const I_SGX: usize = 2;
-const I_A: usize = 3;
-const I_ZERO: usize = 4;
-const I_C: usize = 5;
-const I_N: usize = 6;
+/// What batch_norm keeps between its forward and backward (each vector C long).
+#[derive(Debug, Default)]
+struct InferState {
+    /// `1 / sqrt(var + epsilon)`.
+    inv: Vec<f32>,
+    /// `sum g` and `sum g (x - mean)` over the batch.
+    sg: Vec<f32>,
+    sgx: Vec<f32>,
+    /// `y = a x + c`; the input gradient is `a g` (`zero` fills the unused terms of
+    /// [`feature_bwd`]).
+    a: Vec<f32>,
+    zero: Vec<f32>,
+    c: Vec<f32>,
+    /// Per-group f64 partials of the batch sums.
+    part: Vec<f64>,
+}
+
+impl InferState {
+    fn sized(&mut self, c: usize) -> Result<&mut Self> {
+        per_feature(
+            c,
+            [
+                &mut self.inv,
+                &mut self.sg,
+                &mut self.sgx,
+                &mut self.a,
+                &mut self.zero,
+                &mut self.c,
+            ],
+        )?;
+        Ok(self)
+    }
+}
 
 impl Op for BatchNorm {
     fn name(&self) -> &str {
@@ -776,25 +849,16 @@ impl Op for BatchNorm {
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, mean, var, gamma, beta) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
-        let c = lay.c;
-        set_key(ctx.scratch, None);
-        let s = regions(&mut ctx.scratch.f, c, I_N)?;
-        for f in 0..c {
+        let st = ctx.scratch.state::<InferState>().sized(lay.c)?;
+        for f in 0..lay.c {
             let inv = 1.0 / (var.f[f] + self.eps).sqrt();
             let a = gamma.f[f] * inv;
-            s[I_INV * c + f] = inv;
-            s[I_A * c + f] = a;
-            s[I_ZERO * c + f] = 0.0;
-            s[I_C * c + f] = beta.f[f] - mean.f[f] * a;
+            st.inv[f] = inv;
+            st.a[f] = a;
+            st.zero[f] = 0.0;
+            st.c[f] = beta.f[f] - mean.f[f] * a;
         }
-        let s: &[f32] = s;
-        feature_affine(
-            &x.f,
-            &mut out.f,
-            &s[I_A * c..(I_A + 1) * c],
-            &s[I_C * c..(I_C + 1) * c],
-            lay,
-        );
+        feature_affine(&x.f, &mut out.f, &st.a, &st.c, lay);
         Ok(())
     }
 
@@ -802,40 +866,57 @@ impl Op for BatchNorm {
         &self,
         index: usize,
         inputs: &[&Value],
-        _out: &Value,
+        out: &Value,
         g: &[f32],
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, g, &mut [gin], ctx)
+    }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        _out: &Value,
+        g: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let [gx, mut params @ ..] = by_index::<5>(wanted, gins);
         let (x, mean, gamma) = (inputs[0], inputs[1], inputs[3]);
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
-        let c = lay.c;
-        let r = |i: usize| i * c..(i + 1) * c;
-        if index == 0 {
-            let s: &[f32] = &ctx.scratch.f;
-            feature_bwd(g, &x.f, gin, &s[r(I_A)], &s[r(I_ZERO)], &s[r(I_ZERO)], lay);
+        let st = ctx.scratch.state::<InferState>().sized(lay.c)?;
+        if let Some(gin) = gx {
+            feature_bwd(g, &x.f, gin, &st.a, &st.zero, &st.zero, lay);
+        }
+        if params.iter().all(Option::is_none) {
             return Ok(());
         }
-        if !cached(ctx.scratch, g) {
-            let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-            let (_, rest) = s.split_at_mut(I_SG * c);
-            let (sg, rest) = rest.split_at_mut(c);
-            let (sgx, _) = rest.split_at_mut(c);
-            feature_sums(g, &x.f, &mean.f, 0.0, lay, part, sg, sgx, |_, s1, s2| {
-                (s1 as f32, s2 as f32)
-            })?;
-            set_key(ctx.scratch, Some(g));
-        }
-        let s = &ctx.scratch.f;
-        for f in 0..c {
-            let (inv, sg, sgx) = (s[I_INV * c + f], s[I_SG * c + f], s[I_SGX * c + f]);
-            gin[f] += match index {
-                1 => -gamma.f[f] * inv * sg,
-                // d/dvar (var + eps)^(-1/2) = -1/2 (var + eps)^(-3/2)
-                2 => -0.5 * gamma.f[f] * inv * inv * inv * sgx,
-                3 => inv * sgx,
-                _ => sg,
-            };
+        // one pass for the sums the parameter gradients share
+        feature_sums(
+            g,
+            &x.f,
+            &mean.f,
+            0.0,
+            lay,
+            &mut st.part,
+            &mut st.sg,
+            &mut st.sgx,
+            |_, s1, s2| (s1 as f32, s2 as f32),
+        )?;
+        for (index, gin) in (1..).zip(params.iter_mut()) {
+            let Some(gin) = gin else { continue };
+            for f in 0..lay.c {
+                let (inv, sg, sgx) = (st.inv[f], st.sg[f], st.sgx[f]);
+                gin[f] += match index {
+                    1 => -gamma.f[f] * inv * sg,
+                    // d/dvar (var + eps)^(-1/2) = -1/2 (var + eps)^(-3/2)
+                    2 => -0.5 * gamma.f[f] * inv * inv * inv * sgx,
+                    3 => inv * sgx,
+                    _ => sg,
+                };
+            }
         }
         Ok(())
     }
@@ -860,12 +941,36 @@ pub struct BatchMoments {
     stat: Stat,
 }
 
-// Scratch regions of batch_moments (0: shifts, 2: variances).
-const M_MEAN: usize = 1;
-const M_A: usize = 3;
-const M_ZERO: usize = 4;
-const M_C: usize = 5;
-const M_N: usize = 6;
+/// What batch_moments keeps between its forward and backward (each vector C long).
+#[derive(Debug, Default)]
+struct MomentsState {
+    shift: Vec<f32>,
+    mean: Vec<f32>,
+    var: Vec<f32>,
+    /// `dx += a x + c` (`zero` fills the unused term of [`feature_bwd`]).
+    a: Vec<f32>,
+    zero: Vec<f32>,
+    c: Vec<f32>,
+    /// Per-group f64 partials of the batch sums.
+    part: Vec<f64>,
+}
+
+impl MomentsState {
+    fn sized(&mut self, c: usize) -> Result<&mut Self> {
+        per_feature(
+            c,
+            [
+                &mut self.shift,
+                &mut self.mean,
+                &mut self.var,
+                &mut self.a,
+                &mut self.zero,
+                &mut self.c,
+            ],
+        )?;
+        Ok(self)
+    }
+}
 
 impl Op for BatchMoments {
     fn name(&self) -> &str {
@@ -906,12 +1011,14 @@ impl Op for BatchMoments {
         }
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
-        let Scratch { f: s, d: part, .. } = &mut *ctx.scratch;
-        let s = regions(s, c, M_N)?;
-        let (k, rest) = s.split_at_mut(c);
-        let (mean, rest) = rest.split_at_mut(c);
-        let (var, _) = rest.split_at_mut(c);
-        moments(&x.f, lay, part, k, mean, var)?;
+        let MomentsState {
+            shift,
+            mean,
+            var,
+            part,
+            ..
+        } = ctx.scratch.state::<MomentsState>().sized(c)?;
+        moments(&x.f, lay, part, shift, mean, var)?;
         match self.stat {
             Stat::Mean => out.f.copy_from_slice(mean),
             Stat::Var => out.f.copy_from_slice(var),
@@ -940,7 +1047,7 @@ impl Op for BatchMoments {
         let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
         let c = lay.c;
         let n = lay.n() as f32;
-        let s = &mut ctx.scratch.f;
+        let st = ctx.scratch.state::<MomentsState>().sized(c)?;
         for f in 0..c {
             // d mean / dx = 1 / N, d var / dx = 2 (x - mean) / N
             let (gm, gv) = match self.stat {
@@ -949,15 +1056,13 @@ impl Op for BatchMoments {
                 Stat::Both => (g[f], g[c + f]),
             };
             let a = 2.0 * gv / n;
-            let cc = gm / n - a * s[M_MEAN * c + f];
-            s[M_A * c + f] = a;
-            s[M_ZERO * c + f] = 0.0;
-            s[M_C * c + f] = cc;
+            let cc = gm / n - a * st.mean[f];
+            st.a[f] = a;
+            st.zero[f] = 0.0;
+            st.c[f] = cc;
         }
-        let s: &[f32] = s;
-        let r = |i: usize| i * c..(i + 1) * c;
         // d += 0 * x + a x + c (the x input stands in for the unused gradient slot)
-        feature_bwd(&x.f, &x.f, gin, &s[r(M_ZERO)], &s[r(M_A)], &s[r(M_C)], lay);
+        feature_bwd(&x.f, &x.f, gin, &st.zero, &st.a, &st.c, lay);
         Ok(())
     }
 }
@@ -1003,8 +1108,11 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
-    use crate::ops::testing::{assert_close, forward, forward_with, grad_check, op, rand};
-    use crate::ops::Attr;
+    use crate::ops::testing::{
+        assert_backward_many_matches_singles, assert_close, forward, forward_with, grad_check, op,
+        rand,
+    };
+    use crate::ops::{Attr, Scratch};
 
     /// Naive per-feature mean and biased variance in f64.
     fn naive_moments(x: &Value, axis: usize) -> (Vec<f64>, Vec<f64>) {
@@ -1316,8 +1424,44 @@ mod tests {
     }
 
     #[test]
-    fn cached_sums_follow_the_gradient_buffer() {
-        // two sweeps with different output gradients between one forward: the second
+    fn one_backward_call_for_many_inputs_equals_one_call_each() {
+        for (shape, axis) in [(vec![7usize, 5], -1i64), (vec![3, 4, 5, 6], 1)] {
+            let ax = if axis < 0 {
+                shape.len() - 1
+            } else {
+                axis as usize
+            };
+            let c = shape[ax];
+            let x = rand(&shape, 51, -1.0, 1.0);
+            let gm = rand(&[c], 52, 0.5, 1.5);
+            let bt = rand(&[c], 53, -1.0, 1.0);
+            let m = rand(&[c], 54, -0.5, 0.5);
+            let v = rand(&[c], 55, 0.2, 1.0);
+            let g = rand(&shape, 56, -1.0, 1.0);
+            let train = [x.clone(), gm.clone(), bt.clone()];
+            let infer = [x.clone(), m, v, gm, bt];
+            for (o, ins) in [
+                (bn_train(axis), &train[..]),
+                (op("batch_norm", &[("axis", Attr::Int(axis))]), &infer[..]),
+            ] {
+                let mut sc = Scratch::default();
+                let y = forward_with(&o, ins, &mut sc).unwrap();
+                let refs: Vec<&Value> = ins.iter().collect();
+                assert_backward_many_matches_singles(
+                    &o,
+                    &refs,
+                    &y,
+                    &g.f,
+                    &mut OpCtx { scratch: &mut sc },
+                    o.name(),
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_sweep_uses_its_own_output_gradient() {
+        // two sweeps with different output gradients after one forward: the second
         // must not reuse the first one's sums
         let x = rand(&[6, 4], 31, -1.0, 1.0);
         let gm = rand(&[4], 32, 0.5, 1.5);

@@ -18,11 +18,12 @@
 
 use std::sync::Arc;
 
-use super::conv::{out_len, pads4, strides2};
+use super::conv::{pads4, strides2};
 use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::pool::{parallel_for, participants, Disjoint};
+use crate::kernels::window::out_len;
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
 

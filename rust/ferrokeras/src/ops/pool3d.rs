@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::conv::out_len;
 use super::conv3d::{ints3, pads6};
 use super::pool_cl;
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
+use crate::kernels::window::out_len;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};
 

@@ -210,6 +210,7 @@ impl Window {
                     // SAFETY: output rows u0..u1 (and their winners) belong to block b.
                     let y = unsafe { ys.part(u0 * rl, len) };
                     let a = if max {
+                        // SAFETY: as for y: block b's winners are its own.
                         unsafe { args.part(u0 * rl, len) }
                     } else {
                         &mut []

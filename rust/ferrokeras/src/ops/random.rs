@@ -44,62 +44,13 @@ const PAR_MIN: usize = 1 << 16;
 /// starts on a Philox batch boundary.
 const CHUNK: usize = 1 << 14;
 
-// ---------------------------------------------------------------------------------
-// Philox, 16 blocks at a time in structure-of-arrays form so the rounds vectorise.
-// Must equal `rng::block` bit for bit (checked by a test).
-
-const M0: u32 = 0xD251_1F53;
-const M1: u32 = 0xCD9E_8D57;
-const W0: u32 = 0x9E37_79B9;
-const W1: u32 = 0xBB67_AE85;
-/// Philox blocks per batch.
-const BLOCKS: usize = 16;
-/// Random words (= uniforms) per batch.
-const WORDS: usize = 4 * BLOCKS;
-
-/// Words of blocks `first .. first + 16` of call `call` of stream `seed`; word `w` of
-/// block `first + l` lands at `out[4 l + w]`.
-#[inline(always)]
-fn philox_batch(seed: u64, call: u64, first: u64, out: &mut [u32; WORDS]) {
-    let mut c0 = [0u32; BLOCKS];
-    let mut c1 = [0u32; BLOCKS];
-    let mut c2 = [call as u32; BLOCKS];
-    let mut c3 = [(call >> 32) as u32; BLOCKS];
-    for l in 0..BLOCKS {
-        let b = first.wrapping_add(l as u64);
-        c0[l] = b as u32;
-        c1[l] = (b >> 32) as u32;
-    }
-    let (mut k0, mut k1) = (seed as u32, (seed >> 32) as u32);
-    for _ in 0..10 {
-        for l in 0..BLOCKS {
-            let p0 = M0 as u64 * c0[l] as u64;
-            let p1 = M1 as u64 * c2[l] as u64;
-            let n0 = (p1 >> 32) as u32 ^ c1[l] ^ k0;
-            let n2 = (p0 >> 32) as u32 ^ c3[l] ^ k1;
-            c1[l] = p1 as u32;
-            c3[l] = p0 as u32;
-            c0[l] = n0;
-            c2[l] = n2;
-        }
-        k0 = k0.wrapping_add(W0);
-        k1 = k1.wrapping_add(W1);
-    }
-    for l in 0..BLOCKS {
-        out[4 * l] = c0[l];
-        out[4 * l + 1] = c1[l];
-        out[4 * l + 2] = c2[l];
-        out[4 * l + 3] = c3[l];
-    }
-}
-
 simd_fn! {
     /// Inverted dropout of a slice whose first element has mask index `start`
     /// (a multiple of 4): `y = u >= p ? x / keep : 0`.
     fn dropout_set(x: &[f32], y: &mut [f32], seed: u64, call: u64, start: u64, p: f32, keep: f32) {
-        let mut w = [0u32; WORDS];
-        for (k, (yc, xc)) in y.chunks_mut(WORDS).zip(x.chunks(WORDS)).enumerate() {
-            philox_batch(seed, call, start / 4 + (k * BLOCKS) as u64, &mut w);
+        let mut w = [0u32; rng::WORDS];
+        for (k, (yc, xc)) in y.chunks_mut(rng::WORDS).zip(x.chunks(rng::WORDS)).enumerate() {
+            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
             for ((o, &v), &u) in yc.iter_mut().zip(xc).zip(w.iter()) {
                 *o = if rng::to_unit(u) >= p { v / keep } else { 0.0 };
             }
@@ -110,9 +61,9 @@ simd_fn! {
 simd_fn! {
     /// Backward of [`dropout_set`]: `d += u >= p ? g / keep : 0`.
     fn dropout_add(g: &[f32], d: &mut [f32], seed: u64, call: u64, start: u64, p: f32, keep: f32) {
-        let mut w = [0u32; WORDS];
-        for (k, (dc, gc)) in d.chunks_mut(WORDS).zip(g.chunks(WORDS)).enumerate() {
-            philox_batch(seed, call, start / 4 + (k * BLOCKS) as u64, &mut w);
+        let mut w = [0u32; rng::WORDS];
+        for (k, (dc, gc)) in d.chunks_mut(rng::WORDS).zip(g.chunks(rng::WORDS)).enumerate() {
+            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
             for ((o, &v), &u) in dc.iter_mut().zip(gc).zip(w.iter()) {
                 *o += if rng::to_unit(u) >= p { v / keep } else { 0.0 };
             }
@@ -123,9 +74,9 @@ simd_fn! {
 simd_fn! {
     /// Keep flags (1.0 / 0.0) of mask elements `start ..` (start a multiple of 4).
     fn keep_flags(m: &mut [f32], seed: u64, call: u64, start: u64, p: f32) {
-        let mut w = [0u32; WORDS];
-        for (k, mc) in m.chunks_mut(WORDS).enumerate() {
-            philox_batch(seed, call, start / 4 + (k * BLOCKS) as u64, &mut w);
+        let mut w = [0u32; rng::WORDS];
+        for (k, mc) in m.chunks_mut(rng::WORDS).enumerate() {
+            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
             for (o, &u) in mc.iter_mut().zip(w.iter()) {
                 *o = if rng::to_unit(u) >= p { 1.0 } else { 0.0 };
             }
@@ -137,9 +88,9 @@ simd_fn! {
     /// `y = u * scale + low` (uniform) or, with `binomial`, `y = u < p ? 1 : 0`
     /// (`p` passed as `low`).
     fn uniform_fill(y: &mut [f32], seed: u64, call: u64, start: u64, scale: f32, low: f32, binomial: bool) {
-        let mut w = [0u32; WORDS];
-        for (k, yc) in y.chunks_mut(WORDS).enumerate() {
-            philox_batch(seed, call, start / 4 + (k * BLOCKS) as u64, &mut w);
+        let mut w = [0u32; rng::WORDS];
+        for (k, yc) in y.chunks_mut(rng::WORDS).enumerate() {
+            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
             for (o, &u) in yc.iter_mut().zip(w.iter()) {
                 let u = rng::to_unit(u);
                 *o = if binomial { if u < low { 1.0 } else { 0.0 } } else { u * scale + low };
@@ -211,11 +162,7 @@ fn for_each_normal(seed: u64, call: u64, start: u64, len: usize, mut f: impl FnM
     let mut b = start / 2;
     let mut odd = start % 2 == 1;
     while k < len {
-        let w = rng::block(seed, call, b);
-        let u1 = ((w[0] >> 8) as f64 + 1.0) / 16_777_217.0;
-        let u2 = (w[1] >> 8) as f64 / 16_777_216.0;
-        let r = (-2.0 * u1.ln()).sqrt();
-        let t = 2.0 * std::f64::consts::PI * u2;
+        let (r, t) = rng::polar(rng::block(seed, call, b));
         if !odd {
             f(k, (r * t.cos()) as f32);
             k += 1;
@@ -841,26 +788,6 @@ mod tests {
     }
 
     const TRAIN: f32 = 1.0;
-
-    #[test]
-    fn philox_batch_matches_rng_block() {
-        let mut w = [0u32; WORDS];
-        for &(seed, call, first) in &[
-            (0u64, 0u64, 0u64),
-            (7, 3, 5),
-            (u64::MAX, 1 << 40, (1 << 32) - 3),
-            (42, 9, 1 << 33),
-        ] {
-            philox_batch(seed, call, first, &mut w);
-            for l in 0..BLOCKS {
-                assert_eq!(
-                    &w[4 * l..4 * l + 4],
-                    &rng::block(seed, call, first + l as u64),
-                    "block {l}"
-                );
-            }
-        }
-    }
 
     #[test]
     fn dropout_mask_is_the_reference_mask_with_exact_scaling() {

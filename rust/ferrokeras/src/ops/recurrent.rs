@@ -33,11 +33,11 @@
 //! Forward: the input projection of all timesteps is ONE gemm over the time-major copy
 //! of x; each step is one gemm (two for GRU: Keras 1's candidate uses (r ⊙ h)·U_h; one
 //! per gate with recurrent dropout) and vectorised passes of gate math. Activated gates,
-//! states and the time-major input live in the node's scratch. Backward (BPTT) runs once
-//! per output gradient (it is cached under a hash of the gradient, since the executor
-//! asks for one input gradient at a time) and leaves the pre-activation gradients of
-//! all steps in scratch, from which the weight gradients are large gemms over all T·B
-//! rows.
+//! states and the time-major input live in the node's scratch. The recurrent weights
+//! are packed for the gemm kernels once per call ([`pack_b`]), not once per step.
+//! Backward ([`Op::backward_many`]) runs BPTT once for all the wanted input gradients and
+//! leaves the pre-activation gradients of all steps in scratch, from which the weight
+//! gradients are large gemms over all T·B rows.
 //!
 //! Threads: a per-step product (e.g. 32x128x512) is far too small to split across
 //! threads, so instead the batch is cut into lanes of rows, each run through the whole
@@ -50,8 +50,11 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
-use crate::kernels::gemm::{n as nop, sgemm, t as top};
+use crate::kernels::gemm::{
+    n as nop, pack_b, packed_b_len, sgemm, sgemm_packed, t as top, PackedB,
+};
 use crate::kernels::{pool, simd};
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, DType, Dim, Value};
@@ -61,177 +64,6 @@ use crate::{Error, Result};
 const LANE_MIN_ROWS: usize = 4;
 /// Sequences below this many multiply-adds run in one lane (a fork/join costs more).
 const LANE_MIN_MACS: usize = 1 << 20;
-
-/// An activation usable inside a cell, with its derivative expressed through its output.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Act {
-    Tanh,
-    Sigmoid,
-    HardSigmoid,
-    Relu,
-    Linear,
-    Softsign,
-    Softplus,
-    Elu,
-}
-
-impl Act {
-    fn parse(op: &str, s: &str) -> Result<Act> {
-        Ok(match s {
-            "tanh" => Act::Tanh,
-            "sigmoid" => Act::Sigmoid,
-            "hard_sigmoid" => Act::HardSigmoid,
-            "relu" => Act::Relu,
-            "linear" => Act::Linear,
-            "softsign" => Act::Softsign,
-            "softplus" => Act::Softplus,
-            "elu" => Act::Elu,
-            _ => {
-                return Err(Error::Value(format!(
-                    "{op}: unsupported activation '{s}' (tanh, sigmoid, hard_sigmoid, relu, linear, softsign, softplus, elu)"
-                )))
-            }
-        })
-    }
-
-    #[inline(always)]
-    fn f(self, x: f32) -> f32 {
-        match self {
-            Act::Tanh => simd::tanh(x),
-            Act::Sigmoid => simd::sigmoid(x),
-            Act::HardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
-            Act::Relu => x.max(0.0),
-            Act::Linear => x,
-            Act::Softsign => x / (1.0 + x.abs()),
-            Act::Softplus => {
-                // log(1 + e^x), stable
-                x.max(0.0) + (1.0 + simd::exp(-x.abs())).ln()
-            }
-            Act::Elu => {
-                if x > 0.0 {
-                    x
-                } else {
-                    simd::exp(x) - 1.0
-                }
-            }
-        }
-    }
-
-    /// Derivative at the point whose output is `y`.
-    #[inline(always)]
-    fn d(self, y: f32) -> f32 {
-        match self {
-            Act::Tanh => 1.0 - y * y,
-            Act::Sigmoid => y * (1.0 - y),
-            Act::HardSigmoid => {
-                if y > 0.0 && y < 1.0 {
-                    0.2
-                } else {
-                    0.0
-                }
-            }
-            Act::Relu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
-            Act::Linear => 1.0,
-            Act::Softsign => {
-                let s = 1.0 - y.abs();
-                s * s
-            }
-            Act::Softplus => 1.0 - simd::exp(-y),
-            Act::Elu => {
-                if y > 0.0 {
-                    1.0
-                } else {
-                    y + 1.0
-                }
-            }
-        }
-    }
-}
-
-impl Act {
-    /// `x = f(x)` over a slice (vectorised for the common activations).
-    fn apply(self, x: &mut [f32]) {
-        match self {
-            Act::Tanh => k_tanh(x),
-            Act::Sigmoid => k_sigmoid(x),
-            Act::HardSigmoid => k_hard_sigmoid(x),
-            Act::Linear => {}
-            _ => {
-                for v in x.iter_mut() {
-                    *v = self.f(*v);
-                }
-            }
-        }
-    }
-
-    /// `out = f'` at the points whose outputs are `y`.
-    fn deriv(self, y: &[f32], out: &mut [f32]) {
-        match self {
-            Act::Tanh => k_dtanh(y, out),
-            Act::Sigmoid => k_dsigmoid(y, out),
-            Act::HardSigmoid => k_dhard_sigmoid(y, out),
-            _ => {
-                for (o, &v) in out.iter_mut().zip(y) {
-                    *o = self.d(v);
-                }
-            }
-        }
-    }
-}
-
-simd_fn! {
-    fn k_tanh(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = simd::tanh(*v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_sigmoid(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = simd::sigmoid(*v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_hard_sigmoid(x: &mut [f32]) {
-        for v in x.iter_mut() {
-            *v = (0.2 * *v + 0.5).clamp(0.0, 1.0);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dtanh(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = 1.0 - v * v;
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dsigmoid(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = v * (1.0 - v);
-        }
-    }
-}
-
-simd_fn! {
-    fn k_dhard_sigmoid(y: &[f32], out: &mut [f32]) {
-        for (o, &v) in out.iter_mut().zip(y) {
-            *o = if v > 0.0 && v < 1.0 { 0.2 } else { 0.0 };
-        }
-    }
-}
 
 simd_fn! {
     /// LSTM cell update of one step over all rows: c = f·c_prev + i·g (the activated
@@ -302,6 +134,68 @@ simd_fn! {
     }
 }
 
+simd_fn! {
+    /// The LSTM cell and output of one step over all rows in one pass, with a tanh
+    /// activation: c = f·c_prev + i·g, act(c) and h = o·act(c), the same arithmetic as
+    /// [`k_lstm_cell`], a tanh pass and [`k_lstm_out`].
+    fn k_lstm_cell_tanh(u: usize, z: &[f32], cprev: &[f32], cnext: &mut [f32], tc: &mut [f32], h: &mut [f32]) {
+        for ((((zr, cp), cn), t), hr) in z
+            .chunks_exact(4 * u)
+            .zip(cprev.chunks_exact(u))
+            .zip(cnext.chunks_exact_mut(u))
+            .zip(tc.chunks_exact_mut(u))
+            .zip(h.chunks_exact_mut(u))
+        {
+            let (i, rest) = zr.split_at(u);
+            let (f, rest) = rest.split_at(u);
+            let (g, o) = rest.split_at(u);
+            for k in 0..u {
+                let c = f[k] * cp[k] + i[k] * g[k];
+                let a = simd::tanh(c);
+                cn[k] = c;
+                t[k] = a;
+                hr[k] = o[k] * a;
+            }
+        }
+    }
+}
+
+simd_fn! {
+    /// The LSTM gate gradients of one row in one pass, for a tanh activation and
+    /// hard_sigmoid (`hard`) or sigmoid gates: `dz` receives the pre-activation gradients and `dc` becomes the
+    /// cell-state gradient carried to the previous step (what the derivative passes and
+    /// [`k_lstm_bwd_row`] compute, in the same order).
+    #[allow(clippy::too_many_arguments)]
+    fn k_lstm_bwd_fused(
+        hard: bool,
+        u: usize,
+        z: &[f32],
+        dz: &mut [f32],
+        dh: &[f32],
+        dc: &mut [f32],
+        tc: &[f32],
+        cprev: &[f32],
+    ) {
+        let (zi, rest) = z.split_at(u);
+        let (zf, rest) = rest.split_at(u);
+        let (zg, zo) = rest.split_at(u);
+        let (di, rest) = dz.split_at_mut(u);
+        let (df, rest) = rest.split_at_mut(u);
+        let (dg, dout) = rest.split_at_mut(u);
+        let (dh, dc, tc, cprev) = (&dh[..u], &mut dc[..u], &tc[..u], &cprev[..u]);
+        let (zo, dout) = (&zo[..u], &mut dout[..u]);
+        let gate = if hard { Act::HardSigmoid } else { Act::Sigmoid };
+        for k in 0..u {
+            let dct = dc[k] + dh[k] * zo[k] * (1.0 - tc[k] * tc[k]);
+            dout[k] = gate.d(zo[k]) * (dh[k] * tc[k]);
+            di[k] = gate.d(zi[k]) * (dct * zg[k]);
+            dg[k] = Act::Tanh.d(zg[k]) * (dct * zi[k]);
+            df[k] = gate.d(zf[k]) * (dct * cprev[k]);
+            dc[k] = dct * zf[k];
+        }
+    }
+}
+
 /// Cell type of a sequence op.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Cell {
@@ -353,12 +247,12 @@ struct Dims {
     rdrop: bool,
 }
 
-// Scratch layout: [shared][forward lanes][backward lanes], so that a predict-only
-// Program never sizes the backward regions. Every lane has the size of the widest.
-//
-// shared: uzr (GRU without dropout: U x 2U, the z|r columns of U), ug (U x U blocks of
-//   U: GRU's h block; with recurrent dropout every gate's)
-const NSH: usize = 2;
+// Scratch layout: [forward packs][forward lanes][backward packs][backward lanes], so
+// that a predict-only Program never sizes the backward regions. Every lane has the size
+// of the widest. The packs are the column blocks of U (see `RnnSequence::block`) packed
+// for the per-step products: as they are (forward) and transposed (backward).
+/// Most column blocks of U with a per-step product of their own (LSTM with dropout).
+const MAX_BLOCKS: usize = 4;
 // forward, per lane:
 // xt: T*b*D time-major input (processing order)
 // z: T*b*G*U activated gates (GRU: z, r, hh; RNN: h)
@@ -383,21 +277,6 @@ const NF: usize = 9;
 const NB: usize = 9;
 
 impl Dims {
-    fn shared(&self, cell: Cell) -> [usize; NSH] {
-        let (u, g) = (self.u, self.g);
-        let gru = cell == Cell::Gru;
-        [
-            if gru && !self.rdrop { 2 * u * u } else { 0 },
-            if self.rdrop {
-                g * u * u
-            } else if gru {
-                u * u
-            } else {
-                0
-            },
-        ]
-    }
-
     fn fwd(&self, cell: Cell) -> [usize; NF] {
         let (b, t, d, u, g) = (self.b, self.t, self.d, self.u, self.g);
         let lstm = cell == Cell::Lstm;
@@ -445,24 +324,6 @@ fn carve<const N: usize>(buf: &mut [f32], sizes: [usize; N]) -> [&mut [f32]; N] 
     })
 }
 
-/// Hash of a gradient buffer (identifies the sweep a cached BPTT belongs to): 16
-/// independent FNV-1a lanes so that it vectorises, folded into 64 bits.
-fn hash(g: &[f32]) -> u64 {
-    let mut lanes = [0x811c_9dc5u32; 16];
-    let chunks = g.chunks_exact(16);
-    let rem = chunks.remainder();
-    for c in chunks {
-        for j in 0..16 {
-            lanes[j] = (lanes[j] ^ c[j].to_bits()).wrapping_mul(0x0100_0193);
-        }
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ g.len() as u64;
-    for v in lanes.iter().copied().chain(rem.iter().map(|x| x.to_bits())) {
-        h = (h ^ v as u64).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
 /// `acc = m ⊙ v` (first) or `acc += m ⊙ v` over one row.
 fn mask_acc(acc: &mut [f32], m: &[f32], v: &[f32], first: bool) {
     if first {
@@ -476,12 +337,12 @@ fn mask_acc(acc: &mut [f32], m: &[f32], v: &[f32], first: bool) {
     }
 }
 
-/// What one lane reads: the op's inputs and the lane's first row.
+/// What one lane reads: the op's inputs, the lane's first row and the packed blocks of
+/// U (forward: as they are; backward: transposed).
 struct LaneIn<'a> {
     inputs: &'a [&'a Value],
     b0: usize,
-    uzr: &'a [f32],
-    ug: &'a [f32],
+    packs: &'a [PackedB<'a>; MAX_BLOCKS],
 }
 
 impl RnnSequence {
@@ -544,11 +405,83 @@ impl RnnSequence {
         &li.inputs[self.cell.base_inputs()].f[li.b0 * gu..(li.b0 + dm.b) * gu]
     }
 
-    /// U x U block `g` of U (with recurrent dropout; GRU's h block without).
-    fn ublock<'a>(&self, ug: &'a [f32], dm: &Dims, g: usize) -> &'a [f32] {
-        let uu = dm.u * dm.u;
-        let g = if self.rdrop { g } else { 0 };
-        &ug[g * uu..(g + 1) * uu]
+    /// `Some(hard)` when an LSTM step's gradients can run as one fused pass per row
+    /// ([`k_lstm_bwd_fused`]): tanh activation, hard_sigmoid (`hard`) or sigmoid gates.
+    fn fused_lstm(&self) -> Option<bool> {
+        match (self.act, self.inner) {
+            (Act::Tanh, Act::HardSigmoid) => Some(true),
+            (Act::Tanh, Act::Sigmoid) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Column blocks of U with a per-step product of their own.
+    fn blocks(&self) -> usize {
+        if self.rdrop {
+            self.cell.gates()
+        } else if self.cell == Cell::Gru {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Column block `i` of U as (first gate, gates): with recurrent dropout one per
+    /// gate (each multiplies its own masked h); GRU's z|r gates and its candidate
+    /// (which multiplies r ⊙ h); otherwise all gates in one.
+    fn block(&self, i: usize) -> (usize, usize) {
+        if self.rdrop {
+            (i, 1)
+        } else if self.cell == Cell::Gru {
+            [(0, 2), (2, 1)][i]
+        } else {
+            (0, self.cell.gates())
+        }
+    }
+
+    /// The block whose product gives gate `g`'s recurrent term.
+    fn block_of(&self, g: usize) -> usize {
+        if self.rdrop {
+            g
+        } else {
+            usize::from(self.cell == Cell::Gru && g == 2)
+        }
+    }
+
+    /// Floats of the packed blocks (forward, or transposed for backward).
+    fn packs_len(&self, dm: &Dims) -> usize {
+        (0..self.blocks())
+            .map(|i| {
+                let w = self.block(i).1 * dm.u;
+                packed_b_len(dm.u, w).max(packed_b_len(w, dm.u))
+            })
+            .sum()
+    }
+
+    /// Packs every block of `uw` (transposed for `backward`) into `buf`.
+    fn pack<'a>(
+        &self,
+        dm: &Dims,
+        uw: &[f32],
+        buf: &'a mut [f32],
+        backward: bool,
+    ) -> [PackedB<'a>; MAX_BLOCKS] {
+        let (u, gu) = (dm.u, dm.g * dm.u);
+        let mut packs = [PackedB::default(); MAX_BLOCKS];
+        let mut rest = buf;
+        for (i, p) in packs.iter_mut().enumerate().take(self.blocks()) {
+            let (g0, gw) = self.block(i);
+            let w = gw * u;
+            let len = packed_b_len(u, w).max(packed_b_len(w, u));
+            let (mine, r) = std::mem::take(&mut rest).split_at_mut(len);
+            rest = r;
+            *p = if backward {
+                pack_b(w, u, uw, g0 * u, 1, gu, mine)
+            } else {
+                pack_b(u, w, uw, g0 * u, gu, 1, mine)
+            };
+        }
+        packs
     }
 
     /// Forward of one lane of `dm.b` rows starting at batch row `li.b0`; `o` is the
@@ -570,7 +503,7 @@ impl RnnSequence {
         let [xt, z, h, c, tc, m, rec, rh, hd] = carve(buf, dm.fwd(self.cell));
         let inputs = li.inputs;
         let b0 = li.b0;
-        let (x, w, uw, bias) = (&inputs[0].f, &inputs[1].f, &inputs[2].f, &inputs[3].f);
+        let (x, w, bias) = (&inputs[0].f, &inputs[1].f, &inputs[3].f);
         let rm = self.rmask(li, &dm);
         for s in 0..t {
             let ti = self.time(s, t);
@@ -628,15 +561,7 @@ impl RnnSequence {
                         }
                     }
                     let r = &mut rec[..b * u];
-                    sgemm(
-                        b,
-                        u,
-                        u,
-                        nop(hds),
-                        nop(self.ublock(li.ug, &dm, gi)),
-                        r,
-                        false,
-                    );
+                    sgemm_packed(b, nop(hds), li.packs[self.block_of(gi)], r, false);
                     for bi in 0..b {
                         for (v, &q) in zs[bi * gu + gi * u..bi * gu + (gi + 1) * u]
                             .iter_mut()
@@ -648,7 +573,7 @@ impl RnnSequence {
                 }
             } else if self.cell == Cell::Gru {
                 let rec2 = &mut rec[..b * 2 * u];
-                sgemm(b, 2 * u, u, nop(hprev), nop(li.uzr), rec2, false);
+                sgemm_packed(b, nop(hprev), li.packs[0], rec2, false);
                 for bi in 0..b {
                     for (v, &q) in zs[bi * gu..bi * gu + 2 * u]
                         .iter_mut()
@@ -658,21 +583,25 @@ impl RnnSequence {
                     }
                 }
             } else {
-                sgemm(b, gu, u, nop(hprev), nop(uw), zs, true);
+                sgemm_packed(b, nop(hprev), li.packs[0], zs, true);
             }
             match self.cell {
                 Cell::Lstm => {
+                    let (cprev, cnext) = c[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
+                    let tcs = &mut tc[s * b * u..(s + 1) * b * u];
                     for zr in zs.chunks_exact_mut(gu) {
                         self.inner.apply(&mut zr[..2 * u]);
                         self.act.apply(&mut zr[2 * u..3 * u]);
                         self.inner.apply(&mut zr[3 * u..]);
                     }
-                    let (cprev, cnext) = c[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
-                    let tcs = &mut tc[s * b * u..(s + 1) * b * u];
-                    k_lstm_cell(u, zs, cprev, cnext);
-                    tcs.copy_from_slice(cnext);
-                    self.act.apply(tcs);
-                    k_lstm_out(u, zs, tcs, hnext);
+                    if self.act == Act::Tanh {
+                        k_lstm_cell_tanh(u, zs, cprev, cnext, tcs, hnext);
+                    } else {
+                        k_lstm_cell(u, zs, cprev, cnext);
+                        tcs.copy_from_slice(cnext);
+                        self.act.apply(tcs);
+                        k_lstm_out(u, zs, tcs, hnext);
+                    }
                     for (bi, &mb) in ms.iter().enumerate() {
                         if mb == 0.0 {
                             let r = bi * u..(bi + 1) * u;
@@ -709,15 +638,7 @@ impl RnnSequence {
                         }
                     }
                     let rech = &mut rec[..b * u];
-                    sgemm(
-                        b,
-                        u,
-                        u,
-                        nop(rhs),
-                        nop(self.ublock(li.ug, &dm, 2)),
-                        rech,
-                        false,
-                    );
+                    sgemm_packed(b, nop(rhs), li.packs[self.block_of(2)], rech, false);
                     for bi in 0..b {
                         let on = ms[bi] != 0.0;
                         let zr = &mut zs[bi * gu..(bi + 1) * gu];
@@ -766,7 +687,6 @@ impl RnnSequence {
         let tbu = t * b * u;
         let [_, z, h, c, tc, m, _, _, _] = carve(fbuf, dm.fwd(self.cell));
         let [dz, dh, dc, tmp, dzzr, dzh, _, drh, dzg] = carve(bbuf, dm.bwd(self.cell));
-        let uw = &li.inputs[2].f;
         let rm = self.rmask(li, &dm);
         let (tmp, der) = tmp.split_at_mut(b.max(u) * gu);
         dh.fill(0.0);
@@ -794,7 +714,10 @@ impl RnnSequence {
                     let cp = &c[s * b * u..(s + 1) * b * u];
                     let tcs = &tc[s * b * u..(s + 1) * b * u];
                     let der = &mut der[..b * u];
-                    self.act.deriv(tcs, der);
+                    let fused = self.fused_lstm();
+                    if fused.is_none() {
+                        self.act.deriv(tcs, der);
+                    }
                     for bi in 0..b {
                         let row = &mut dzs[bi * gu..(bi + 1) * gu];
                         if ms[bi] == 0.0 {
@@ -802,6 +725,12 @@ impl RnnSequence {
                             continue;
                         }
                         let zr = &zs[bi * gu..(bi + 1) * gu];
+                        if let Some(hard) = fused {
+                            let r = bi * u..(bi + 1) * u;
+                            let (dhr, tcr, cpr) = (&dh[r.clone()], &tcs[r.clone()], &cp[r.clone()]);
+                            k_lstm_bwd_fused(hard, u, zr, row, dhr, &mut dc[r], tcr, cpr);
+                            continue;
+                        }
                         self.inner.deriv(&zr[..2 * u], &mut row[..2 * u]);
                         self.act.deriv(&zr[2 * u..3 * u], &mut row[2 * u..3 * u]);
                         self.inner.deriv(&zr[3 * u..], &mut row[3 * u..]);
@@ -855,15 +784,7 @@ impl RnnSequence {
                         dzh_s[bi * u..(bi + 1) * u]
                             .copy_from_slice(&dzs[bi * gu + 2 * u..(bi + 1) * gu]);
                     }
-                    sgemm(
-                        b,
-                        u,
-                        u,
-                        nop(dzh_s),
-                        top(self.ublock(li.ug, &dm, 2)),
-                        drh,
-                        false,
-                    );
+                    sgemm_packed(b, nop(dzh_s), li.packs[self.block_of(2)], drh, false);
                     if self.rdrop {
                         for bi in 0..b {
                             let mh = &rm[bi * gu + 2 * u..(bi + 1) * gu];
@@ -892,7 +813,7 @@ impl RnnSequence {
                                 .copy_from_slice(&dzs[bi * gu..bi * gu + 2 * u]);
                         }
                         let tb = &mut tmp[..b * u];
-                        sgemm(b, u, 2 * u, nop(dzzr_s), top(li.uzr), tb, false);
+                        sgemm_packed(b, nop(dzzr_s), li.packs[0], tb, false);
                         for bi in 0..b {
                             if ms[bi] != 0.0 {
                                 let r = bi * u..(bi + 1) * u;
@@ -914,15 +835,7 @@ impl RnnSequence {
                             .copy_from_slice(&dzs[bi * gu + gi * u..bi * gu + (gi + 1) * u]);
                     }
                     let tb = &mut tmp[..b * u];
-                    sgemm(
-                        b,
-                        u,
-                        u,
-                        nop(dzgs),
-                        top(self.ublock(li.ug, &dm, gi)),
-                        tb,
-                        false,
-                    );
+                    sgemm_packed(b, nop(dzgs), li.packs[self.block_of(gi)], tb, false);
                     for bi in 0..b {
                         if ms[bi] != 0.0 {
                             let r = bi * u..(bi + 1) * u;
@@ -935,7 +848,7 @@ impl RnnSequence {
                 }
             } else if self.cell != Cell::Gru {
                 let tb = &mut tmp[..b * u];
-                sgemm(b, u, gu, nop(dzs), top(uw), tb, false);
+                sgemm_packed(b, nop(dzs), li.packs[0], tb, false);
                 for bi in 0..b {
                     if ms[bi] != 0.0 {
                         let r = bi * u..(bi + 1) * u;
@@ -947,30 +860,32 @@ impl RnnSequence {
         // dh now holds dh0, dc holds dc0.
     }
 
-    /// The three layout parts of the scratch: shared, one forward lane, one backward lane.
-    fn layout(&self, dm: &Dims, bl: usize) -> (usize, usize, usize) {
+    /// The four layout parts of the scratch: forward packs, one forward lane, backward
+    /// packs, one backward lane.
+    fn layout(&self, dm: &Dims, bl: usize) -> (usize, usize, usize, usize) {
         let ld = Dims { b: bl, ..*dm };
+        let packs = self.packs_len(dm);
         (
-            dm.shared(self.cell).iter().sum(),
+            packs,
             ld.fwd(self.cell).iter().sum(),
+            packs,
             ld.bwd(self.cell).iter().sum(),
         )
     }
 
-    /// Runs the BPTT of every lane for output gradient `gout`.
+    /// Runs the BPTT of every lane for output gradient `gout`, leaving each lane's
+    /// gradients in its backward region.
     fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) -> Result<()> {
         let dm = self.dims(inputs);
+        let bl = lane_rows_of(ctx, self.name)?;
         let sc = &mut *ctx.scratch;
-        let bl = sc.i[3] as usize;
         let p = dm.b.div_ceil(bl);
-        let (sh, fl, bwl) = self.layout(&dm, bl);
-        let total = sh + p * (fl + bwl);
-        grow(&mut sc.f, total, self.name)?;
-        let (shared, rest) = sc.f.split_at_mut(sh);
-        let [uzr, ug] = carve(shared, dm.shared(self.cell));
-        let (uzr, ug) = (&*uzr, &*ug);
-        let (fwd, rest) = rest.split_at_mut(p * fl);
+        let (fpk, fl, bpk, bwl) = self.layout(&dm, bl);
+        grow(&mut sc.f, fpk + p * fl + bpk + p * bwl, self.name)?;
+        let (fwd, rest) = sc.f[fpk..].split_at_mut(p * fl);
+        let (bpacks, rest) = rest.split_at_mut(bpk);
         let bwd = &mut rest[..p * bwl];
+        let packs = self.pack(&dm, &inputs[2].f, bpacks, true);
         let gl = bl * dm.tout * dm.u;
         let run = |l: usize, fb: &mut [f32], bb: &mut [f32], go: &[f32]| {
             let b0 = l * bl;
@@ -981,8 +896,7 @@ impl RnnSequence {
             let li = LaneIn {
                 inputs,
                 b0,
-                uzr,
-                ug,
+                packs: &packs,
             };
             self.bptt_lane(ld, &li, fb, bb, go);
         };
@@ -995,162 +909,25 @@ impl RnnSequence {
                 .enumerate()
                 .for_each(|(l, ((fb, bb), go))| run(l, fb, bb, go));
         }
-        let key = hash(gout);
-        sc.i[0] = 1;
-        sc.i[1] = key as u32 as i32;
-        sc.i[2] = (key >> 32) as u32 as i32;
-        Ok(())
-    }
-}
-
-impl Op for RnnSequence {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        let nb = self.cell.base_inputs();
-        let nr = nb + usize::from(self.rdrop);
-        if inputs.len() != nr && inputs.len() != nr + 1 {
-            return Err(Error::Value(format!(
-                "{} takes {nr} inputs (or {} with a mask), got {}",
-                self.name,
-                nr + 1,
-                inputs.len()
-            )));
-        }
-        for t in &inputs[..nr] {
-            expect_float(self.name, t)?;
-        }
-        let s = |i: usize| &inputs[i].shape;
-        let ranks = [3usize, 2, 2, 1, 2, 2];
-        for (t, &rank) in inputs.iter().zip(&ranks[..nb]) {
-            if t.shape.len() != rank {
-                return Err(self.shape_err("wrong rank", inputs));
-            }
-        }
-        let eq = |a: Dim, b: Dim| !matches!((a, b), (Some(x), Some(y)) if x != y);
-        let g = self.cell.gates();
-        let (x, w, uu) = (s(0), s(1), s(2));
-        let units = uu[0];
-        let gu = units.map(|v| v * g);
-        let ok = eq(x[2], w[0])
-            && eq(w[1], gu)
-            && eq(uu[1], gu)
-            && eq(s(3)[0], gu)
-            && eq(s(4)[0], x[0])
-            && eq(s(4)[1], units)
-            && (self.cell != Cell::Lstm || (eq(s(5)[0], x[0]) && eq(s(5)[1], units)));
-        if !ok {
-            return Err(self.shape_err("incompatible shapes", inputs));
-        }
-        if self.rdrop {
-            let r = s(nb);
-            if r.len() != 2 || !eq(r[0], x[0]) || !eq(r[1], gu) {
-                return Err(self.shape_err(
-                    "the recurrent dropout mask must be (batch, gates * units)",
-                    inputs,
-                ));
-            }
-        }
-        if inputs.len() > nr {
-            let mk = s(nr);
-            if mk.len() != 2 || !eq(mk[0], x[0]) || !eq(mk[1], x[1]) {
-                return Err(self.shape_err("the mask must be (batch, timesteps)", inputs));
-            }
-        }
-        if x[1] == Some(0) {
-            return Err(self.shape_err("the sequence has no timesteps", inputs));
-        }
-        let tout = x[1].map(|t| t + usize::from(self.return_state));
-        Ok(TypeInfo::f32(vec![x[0].or(s(4)[0]), tout, units]))
-    }
-
-    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
-        let dm = self.dims(inputs);
-        let (u, g) = (dm.u, dm.g);
-        let gu = g * u;
-        let bl = self.lane_rows(&dm);
-        let p = dm.b.div_ceil(bl);
-        let (sh, fl, _) = self.layout(&dm, bl);
-        let sc = &mut *ctx.scratch;
-        grow(&mut sc.f, sh + p * fl, self.name)?;
-        grow(&mut sc.i, 4, self.name)?;
-        sc.i[0] = 0; // invalidate a cached BPTT
-        sc.i[3] = bl as i32;
-        let (shared, rest) = sc.f.split_at_mut(sh);
-        let [uzr, ug] = carve(shared, dm.shared(self.cell));
-        let uw = &inputs[2].f;
-        if self.cell == Cell::Gru && !self.rdrop {
-            for k in 0..u {
-                uzr[k * 2 * u..(k + 1) * 2 * u].copy_from_slice(&uw[k * gu..k * gu + 2 * u]);
-                ug[k * u..(k + 1) * u].copy_from_slice(&uw[k * gu + 2 * u..(k + 1) * gu]);
-            }
-        } else if self.rdrop {
-            for gi in 0..g {
-                for k in 0..u {
-                    let dst = gi * u * u + k * u;
-                    ug[dst..dst + u].copy_from_slice(&uw[k * gu + gi * u..k * gu + (gi + 1) * u]);
-                }
-            }
-        }
-        let (uzr, ug) = (&*uzr, &*ug);
-        let lanes = &mut rest[..p * fl];
-        let ol = bl * dm.tout * u;
-        let run = |l: usize, buf: &mut [f32], o: &mut [f32]| {
-            let b0 = l * bl;
-            let ld = Dims {
-                b: (dm.b - b0).min(bl),
-                ..dm
-            };
-            let li = LaneIn {
-                inputs,
-                b0,
-                uzr,
-                ug,
-            };
-            self.forward_lane(ld, &li, buf, o);
-        };
-        if p == 1 {
-            run(0, lanes, &mut out.f);
-        } else {
-            lanes
-                .par_chunks_mut(fl)
-                .zip(out.f.par_chunks_mut(ol))
-                .enumerate()
-                .for_each(|(l, (buf, o))| run(l, buf, o));
-        }
         Ok(())
     }
 
-    fn backward(
+    /// Adds the gradient of input `index` into `gin` from the lanes' BPTT results.
+    fn input_gradient(
         &self,
         index: usize,
         inputs: &[&Value],
-        _out: &Value,
-        gout: &[f32],
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
-        let fresh = {
-            let i = &ctx.scratch.i;
-            i.len() >= 4 && i[0] == 1 && {
-                let key = hash(gout);
-                i[1] == key as u32 as i32 && i[2] == (key >> 32) as u32 as i32
-            }
-        };
-        if !fresh {
-            self.bptt(inputs, gout, ctx)?;
-        }
         let dm = self.dims(inputs);
         let Dims { t, d, u, g, .. } = dm;
         let gu = g * u;
-        let bl = ctx.scratch.i[3] as usize;
+        let bl = lane_rows_of(ctx, self.name)?;
         let p = dm.b.div_ceil(bl);
-        let (sh, fl, bwl) = self.layout(&dm, bl);
-        let (_, rest) = ctx.scratch.f.split_at_mut(sh);
-        let (fwd, rest) = rest.split_at_mut(p * fl);
-        let bwd = &mut rest[..p * bwl];
+        let (fpk, fl, bpk, bwl) = self.layout(&dm, bl);
+        let (fwd, rest) = ctx.scratch.f[fpk..].split_at_mut(p * fl);
+        let bwd = &mut rest[bpk..bpk + p * bwl];
         for (l, (fb, bb)) in fwd.chunks_mut(fl).zip(bwd.chunks_mut(bwl)).enumerate() {
             let b0 = l * bl;
             let ld = Dims {
@@ -1236,6 +1013,157 @@ impl Op for RnnSequence {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+}
+
+/// What a forward leaves for its backward besides the floats of the scratch (whose
+/// regions follow from the sizes and these).
+#[derive(Debug, Default)]
+struct RnnState {
+    /// Rows per batch lane of the last forward (0 before the first).
+    lane_rows: usize,
+}
+
+/// The lane rows the last forward used.
+fn lane_rows_of(ctx: &mut OpCtx, name: &str) -> Result<usize> {
+    match ctx.scratch.state::<RnnState>().lane_rows {
+        0 => Err(Error::Value(format!("{name}: backward before forward"))),
+        bl => Ok(bl),
+    }
+}
+
+impl Op for RnnSequence {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        let nb = self.cell.base_inputs();
+        let nr = nb + usize::from(self.rdrop);
+        if inputs.len() != nr && inputs.len() != nr + 1 {
+            return Err(Error::Value(format!(
+                "{} takes {nr} inputs (or {} with a mask), got {}",
+                self.name,
+                nr + 1,
+                inputs.len()
+            )));
+        }
+        for t in &inputs[..nr] {
+            expect_float(self.name, t)?;
+        }
+        let s = |i: usize| &inputs[i].shape;
+        let ranks = [3usize, 2, 2, 1, 2, 2];
+        for (t, &rank) in inputs.iter().zip(&ranks[..nb]) {
+            if t.shape.len() != rank {
+                return Err(self.shape_err("wrong rank", inputs));
+            }
+        }
+        let eq = |a: Dim, b: Dim| !matches!((a, b), (Some(x), Some(y)) if x != y);
+        let g = self.cell.gates();
+        let (x, w, uu) = (s(0), s(1), s(2));
+        let units = uu[0];
+        let gu = units.map(|v| v * g);
+        let ok = eq(x[2], w[0])
+            && eq(w[1], gu)
+            && eq(uu[1], gu)
+            && eq(s(3)[0], gu)
+            && eq(s(4)[0], x[0])
+            && eq(s(4)[1], units)
+            && (self.cell != Cell::Lstm || (eq(s(5)[0], x[0]) && eq(s(5)[1], units)));
+        if !ok {
+            return Err(self.shape_err("incompatible shapes", inputs));
+        }
+        if self.rdrop {
+            let r = s(nb);
+            if r.len() != 2 || !eq(r[0], x[0]) || !eq(r[1], gu) {
+                return Err(self.shape_err(
+                    "the recurrent dropout mask must be (batch, gates * units)",
+                    inputs,
+                ));
+            }
+        }
+        if inputs.len() > nr {
+            let mk = s(nr);
+            if mk.len() != 2 || !eq(mk[0], x[0]) || !eq(mk[1], x[1]) {
+                return Err(self.shape_err("the mask must be (batch, timesteps)", inputs));
+            }
+        }
+        if x[1] == Some(0) {
+            return Err(self.shape_err("the sequence has no timesteps", inputs));
+        }
+        let tout = x[1].map(|t| t + usize::from(self.return_state));
+        Ok(TypeInfo::f32(vec![x[0].or(s(4)[0]), tout, units]))
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
+        let dm = self.dims(inputs);
+        let u = dm.u;
+        let bl = self.lane_rows(&dm);
+        let p = dm.b.div_ceil(bl);
+        let (fpk, fl, _, _) = self.layout(&dm, bl);
+        ctx.scratch.state::<RnnState>().lane_rows = bl;
+        let sc = &mut *ctx.scratch;
+        grow(&mut sc.f, fpk + p * fl, self.name)?;
+        let (fpacks, rest) = sc.f.split_at_mut(fpk);
+        let packs = self.pack(&dm, &inputs[2].f, fpacks, false);
+        let lanes = &mut rest[..p * fl];
+        let ol = bl * dm.tout * u;
+        let run = |l: usize, buf: &mut [f32], o: &mut [f32]| {
+            let b0 = l * bl;
+            let ld = Dims {
+                b: (dm.b - b0).min(bl),
+                ..dm
+            };
+            let li = LaneIn {
+                inputs,
+                b0,
+                packs: &packs,
+            };
+            self.forward_lane(ld, &li, buf, o);
+        };
+        if p == 1 {
+            run(0, lanes, &mut out.f);
+        } else {
+            lanes
+                .par_chunks_mut(fl)
+                .zip(out.f.par_chunks_mut(ol))
+                .enumerate()
+                .for_each(|(l, (buf, o))| run(l, buf, o));
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
+    }
+
+    /// One BPTT for all the wanted input gradients (each then one gemm or a sum over
+    /// its results), so asking for them together or one by one gives the same bits.
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        _out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        if !wanted.iter().any(|&i| self.has_grad(i)) {
+            return Ok(());
+        }
+        self.bptt(inputs, gout, ctx)?;
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            self.input_gradient(index, inputs, gin, ctx)?;
         }
         Ok(())
     }
@@ -1600,11 +1528,15 @@ mod tests {
     }
 
     /// Runs forward + every backward; returns the output and the input gradients.
-    fn run_all(o: &crate::ops::OpRef, ins: &[Value], gout: &[f32]) -> (Value, Vec<Vec<f32>>, i32) {
+    fn run_all(
+        o: &crate::ops::OpRef,
+        ins: &[Value],
+        gout: &[f32],
+    ) -> (Value, Vec<Vec<f32>>, usize) {
         use crate::ops::{OpCtx, Scratch};
         let mut sc = Scratch::default();
         let out = forward_with(o, ins, &mut sc).unwrap();
-        let lane_rows = sc.i[3];
+        let lane_rows = sc.state::<super::RnnState>().lane_rows;
         let refs: Vec<&Value> = ins.iter().collect();
         let grads = (0..ins.len())
             .map(|i| {
@@ -1624,6 +1556,81 @@ mod tests {
             })
             .collect();
         (out, grads, lane_rows)
+    }
+
+    /// All input gradients from one `backward_many` equal one `backward` call per
+    /// input, in any order and subset, with and without a mask and recurrent dropout.
+    #[test]
+    fn backward_many_equals_one_call_per_input() {
+        use crate::ops::{OpCtx, Scratch};
+        for cell in ["lstm", "gru", "rnn"] {
+            for (masked, rdrop) in [(false, false), (true, true)] {
+                let ins = inputs_with(cell, 5, 4, 3, 6, masked, rdrop);
+                let o = op(opname(cell), &[("recurrent_dropout", Attr::Bool(rdrop))]);
+                let mut sc = Scratch::default();
+                let y = forward_with(&o, &ins, &mut sc).unwrap();
+                let g = rand(&y.shape, 9, -1.0, 1.0);
+                let refs: Vec<&Value> = ins.iter().collect();
+                let nb = if cell == "lstm" { 6 } else { 5 };
+                let all: Vec<usize> = (0..nb).collect();
+                let some: Vec<usize> = vec![nb - 1, 2, 0];
+                for wanted in [all, some] {
+                    let mut ctx = OpCtx { scratch: &mut sc };
+                    let singles: Vec<Vec<f32>> = wanted
+                        .iter()
+                        .map(|&i| {
+                            let mut gin = vec![0.5; ins[i].len()];
+                            o.backward(i, &refs, &y, &g.f, &mut gin, &mut ctx).unwrap();
+                            gin
+                        })
+                        .collect();
+                    let mut many: Vec<Vec<f32>> =
+                        wanted.iter().map(|&i| vec![0.5; ins[i].len()]).collect();
+                    let mut slices: Vec<&mut [f32]> =
+                        many.iter_mut().map(|v| v.as_mut_slice()).collect();
+                    o.backward_many(&wanted, &refs, &y, &g.f, &mut slices, &mut ctx)
+                        .unwrap();
+                    assert_eq!(many, singles, "{cell} masked={masked} {wanted:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backward_before_forward_is_an_error() {
+        use crate::ops::{OpCtx, Scratch};
+        let ins = inputs("lstm", 2, 3, 2, 2, false);
+        let o = op("lstm_sequence", &[]);
+        let refs: Vec<&Value> = ins.iter().collect();
+        let y = Value::zeros(crate::tensor::DType::F32, &[2, 3, 2]);
+        let mut gin = vec![0.0; ins[1].len()];
+        let mut sc = Scratch::default();
+        let e = o
+            .backward(
+                1,
+                &refs,
+                &y,
+                &y.f,
+                &mut gin,
+                &mut OpCtx { scratch: &mut sc },
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("backward before forward"), "{e}");
+    }
+
+    /// The cells with activations outside the fused LSTM step (softsign, linear gates)
+    /// take the general path: its gradients still match finite differences.
+    #[test]
+    fn unfused_activations_match_finite_differences() {
+        for (act, inner) in [("softsign", "sigmoid"), ("tanh", "linear")] {
+            let attrs = [
+                ("activation", Attr::Str(act.into())),
+                ("inner_activation", Attr::Str(inner.into())),
+            ];
+            let ins = inputs("lstm", 3, 4, 3, 2, true);
+            grad_check(&op("lstm_sequence", &attrs), &ins, 1e-2, 2e-2)
+                .unwrap_or_else(|e| panic!("{act}/{inner}: {e}"));
+        }
     }
 
     /// A batch big enough to be split into lanes gives the reference output, and
@@ -1650,7 +1657,7 @@ mod tests {
                 let gout = rand(&[b, tout, u], 11, -1.0, 1.0);
                 let (y, grads, lane_rows) = run_all(&o, &ins, &gout.f);
                 if crate::kernels::pool::threads() > 1 {
-                    assert!((lane_rows as usize) < b, "{cell}: the batch was not split");
+                    assert!(lane_rows < b, "{cell}: the batch was not split");
                 }
                 let nb = if cell == "lstm" { 6 } else { 5 };
                 // f32 vs f64 over 10 steps of large weights (x2 dropout scale): up to ~3e-4

@@ -1,0 +1,87 @@
+//! `gather`: rows of a tensor picked by integer indices (`K.gather`, Embedding).
+
+use super::add_all;
+use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
+use crate::tensor::{fmt_shape, DType, Value};
+use crate::{Error, Result};
+
+/// `K.gather(reference, indices)`: rows of `reference` (V, ...) picked by int32
+/// `indices` of any shape; output `indices.shape + reference.shape[1:]`.
+#[derive(Debug)]
+pub struct Gather;
+
+fn check_row(ix: i32, v: usize) -> Result<usize> {
+    if ix < 0 || ix as usize >= v {
+        return Err(Error::Value(format!(
+            "gather: index {ix} is out of range for a reference with {v} rows"
+        )));
+    }
+    Ok(ix as usize)
+}
+
+impl Op for Gather {
+    fn name(&self) -> &str {
+        "gather"
+    }
+
+    fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        expect_inputs("gather", inputs, 2)?;
+        let (r, i) = (&inputs[0], &inputs[1]);
+        if r.shape.is_empty() {
+            return Err(Error::Shape(
+                "gather: the reference must have at least one axis, got a scalar".into(),
+            ));
+        }
+        if i.dtype != DType::I32 {
+            return Err(Error::Type(format!(
+                "gather: indices must be int32, got {} of shape {} (cast them first)",
+                i.dtype.name(),
+                fmt_shape(&i.shape)
+            )));
+        }
+        let mut shape = i.shape.clone();
+        shape.extend_from_slice(&r.shape[1..]);
+        Ok(TypeInfo {
+            dtype: r.dtype,
+            shape,
+        })
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        let (r, idx) = (inputs[0], inputs[1]);
+        let v = r.shape[0];
+        let row: usize = r.shape[1..].iter().product();
+        for (k, &ix) in idx.i.iter().enumerate() {
+            let s = check_row(ix, v)? * row;
+            if r.dt() == DType::I32 {
+                out.i[k * row..(k + 1) * row].copy_from_slice(&r.i[s..s + row]);
+            } else {
+                out.f[k * row..(k + 1) * row].copy_from_slice(&r.f[s..s + row]);
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &self,
+        _: usize,
+        inputs: &[&Value],
+        _: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+        _: &mut OpCtx,
+    ) -> Result<()> {
+        let (r, idx) = (inputs[0], inputs[1]);
+        let v = r.shape[0];
+        let row: usize = r.shape[1..].iter().product();
+        for (k, &ix) in idx.i.iter().enumerate() {
+            let s = check_row(ix, v)? * row;
+            add_all(&mut gin[s..s + row], &g[k * row..(k + 1) * row]);
+        }
+        Ok(())
+    }
+
+    fn has_grad(&self, index: usize) -> bool {
+        index == 0
+    }
+}

@@ -1,0 +1,44 @@
+"""K.conv_padding, the one padding rule of the convolutions, the poolings and the ONNX
+exporter, against a brute-force search of Keras 1 / TensorFlow's border modes."""
+
+import itertools
+
+import pytest
+
+from keras import backend as K
+
+
+def _brute_force(length, k, stride, mode, dilation):
+    span = dilation * (k - 1) + 1
+    if mode == "valid":
+        return 0, 0
+    if mode == "full":
+        return span - 1, span - 1
+    # 'same': the least total padding that gives ceil(length / stride) outputs, the odd
+    # unit after
+    want = -(-length // stride)
+    total = next(t for t in itertools.count() if (length + t - span) // stride + 1 == want)
+    return total // 2, total - total // 2
+
+
+@pytest.mark.parametrize("mode", ["valid", "same", "full"])
+def test_matches_brute_force(mode):
+    for length, k, stride, dilation in itertools.product(range(1, 12), range(1, 6), range(1, 4), range(1, 3)):
+        if mode == "valid" and dilation * (k - 1) + 1 > length:
+            continue
+        got = K.conv_padding(length, k, stride, mode, dilation)
+        assert tuple(got) == _brute_force(length, k, stride, mode, dilation), (length, k, stride, dilation)
+
+
+def test_unknown_length():
+    # stride 1 'same' pads by the kernel alone; a larger stride needs the length
+    assert tuple(K.conv_padding(None, 4, 1, "same")) == (1, 2)
+    with pytest.raises(
+        ValueError, match="pool2d: border_mode='same' with stride 2 needs a known spatial size"
+    ):
+        K.conv_padding(None, 3, 2, "same", what="pool2d")
+
+
+def test_bad_border_mode():
+    with pytest.raises(ValueError, match="Invalid border mode: causal"):
+        K.conv_padding(5, 3, 1, "causal")
