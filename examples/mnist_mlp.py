@@ -3,7 +3,13 @@
 Runs offline on the MNIST test set bundled in examples/data: the first 8,000 images
 train the model, the last 2,000 test it. Gets to about 96% test accuracy in 10 epochs.
 
-    python examples/mnist_mlp.py [--epochs N]
+    python examples/mnist_mlp.py [--epochs N] [--save-program PATH] [--save-training-program PATH]
+
+`--save-program` writes the trained model's inference program (what `predict` runs) as
+one file that Rust runs without Python:
+`cargo run --release -p ferrokeras --example predict_saved -- PATH`.
+`--save-training-program` writes the training step with the optimizer's state, which
+`cargo run --release -p ferrokeras --example train_saved -- PATH OUT.fkp` continues.
 """
 
 import argparse
@@ -23,7 +29,7 @@ from keras.optimizers import RMSprop  # noqa: E402
 from keras.utils import np_utils  # noqa: E402
 
 
-def main(nb_epoch=10, batch_size=128, verbose=1):
+def main(nb_epoch=10, batch_size=128, verbose=1, save_program=None, save_training_program=None):
     nb_classes = 10
     images, labels = load_mnist_test_set()
     X = images.reshape(len(images), 784).astype("float32") / 255
@@ -60,11 +66,19 @@ def main(nb_epoch=10, batch_size=128, verbose=1):
     score = model.evaluate(X_test, Y_test, verbose=0)
     print("Test score:", score[0])
     print("Test accuracy:", score[1])
+    if save_program:
+        model.save_program(save_program)
+        print("Saved the inference program to", save_program)
+    if save_training_program:
+        model.save_program(save_training_program, training=True)
+        print("Saved the training program to", save_training_program)
     return score
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--save-program", metavar="PATH", help="write the inference program here")
+    ap.add_argument("--save-training-program", metavar="PATH", help="write the training step here")
     a = ap.parse_args()
-    main(nb_epoch=a.epochs)
+    main(nb_epoch=a.epochs, save_program=a.save_program, save_training_program=a.save_training_program)

@@ -11,6 +11,7 @@ import numpy as np
 
 from . import backend as K
 from .engine import resume
+from .engine.saved_program import load_program  # noqa: F401
 from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs, json_default
 from .engine.training import Model
 

@@ -803,6 +803,14 @@ class Model(Container):
         self.test_function = None
         self.predict_function = None
 
+    def save_program(self, filepath, training=False):
+        """Writes the compiled inference program (or, with ``training=True``, the training
+        step with its optimizer state) as one file the Rust engine runs; see
+        ``keras.engine.saved_program``."""
+        from . import saved_program
+
+        return saved_program.save_program(self, filepath, training=training)
+
     def _learning_phase_inputs(self):
         if self.uses_learning_phase and not isinstance(K.learning_phase(), int):
             return [K.learning_phase()]

@@ -454,6 +454,57 @@ impl PyProgram {
         self.inner.n_nodes()
     }
 
+    /// Saves the compiled function as a program file (one safetensors file holding the
+    /// graph, the variables with optimizer state and the random counters; see
+    /// `ferrokeras::saved`). `metadata` maps strings to strings.
+    #[pyo3(signature = (path, metadata=None))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        metadata: Option<std::collections::BTreeMap<String, String>>,
+    ) -> PyResult<()> {
+        let prog = &*self.inner;
+        let meta = metadata.unwrap_or_else(|| prog.metadata().clone());
+        py.detach(|| guarded(|| prog.save_with_metadata(&path, &meta)))
+    }
+
+    /// The metadata strings a loaded program carries (empty for a compiled one).
+    #[getter]
+    fn metadata(&self) -> std::collections::BTreeMap<String, String> {
+        self.inner.metadata().clone()
+    }
+
+    /// The names of the inputs (placeholder names), in order.
+    #[getter]
+    fn input_names(&self) -> Vec<String> {
+        (0..self.inner.n_inputs())
+            .map(|i| self.inner.input_name(i).to_string())
+            .collect()
+    }
+
+    /// The current value of the program's variable `name`, as a fresh numpy array.
+    fn get_variable<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let t = guarded(|| self.inner.variable(name))?;
+        let v = match t {
+            ferrokeras::Tensor::F32(a) => Value::from_array(a),
+            ferrokeras::Tensor::I32(a) => Value::from_array(a),
+            ferrokeras::Tensor::Bool(a) => {
+                Value::from_array(a.mapv(|b| b as u8 as f32)).map(|mut v| {
+                    v.dtype = Some(DType::Bool);
+                    v
+                })
+            }
+        }
+        .map_err(to_py)?;
+        value_to_py(py, &v)
+    }
+
+    /// The names of the variables of the program's store.
+    fn variable_names(&self) -> Vec<String> {
+        self.inner.variable_names()
+    }
+
     /// The names of the ops the compiled function runs (after fusion), in execution
     /// order.
     fn op_names(&self) -> Vec<String> {
@@ -521,6 +572,19 @@ impl PyProgram {
     }
 }
 
+/// Loads a program file written by `Program.save` (or the Rust `Program::save`).
+#[pyfunction]
+fn load_program(py: Python<'_>, path: std::path::PathBuf) -> PyResult<PyProgram> {
+    let p = py.detach(|| guarded(|| Program::load(&path)))?;
+    Ok(PyProgram { inner: Arc::new(p) })
+}
+
+/// The newest program file format version this build reads and writes.
+#[pyfunction]
+fn program_format_version() -> u64 {
+    ferrokeras::saved::FORMAT_VERSION
+}
+
 /// Number of threads of the engine's pool.
 #[pyfunction]
 fn num_threads() -> usize {
@@ -541,6 +605,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyProgram>()?;
     m.add_class::<PyUpdate>()?;
     m.add_function(wrap_pyfunction!(num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(load_program, m)?)?;
+    m.add_function(wrap_pyfunction!(program_format_version, m)?)?;
     m.add_function(wrap_pyfunction!(profile_report, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

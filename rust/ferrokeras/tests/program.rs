@@ -19,7 +19,7 @@ fn gradient_accumulates_over_several_consumers() {
     let dx = g.gradients(f, &[x]).unwrap();
     let prog = g.compile(&[x], &[dx[0]], vec![]).unwrap();
     let xv = Value::from_f32(&[2, 3], vec![-1.0, -0.5, 0.0, 0.5, 1.0, 2.0]).unwrap();
-    let out = prog.run(std::slice::from_ref(&xv)).unwrap();
+    let out = prog.run_values(std::slice::from_ref(&xv)).unwrap();
     for (gv, &xv) in out[0].f.iter().zip(&xv.f) {
         let want = 2.0 * xv + xv.exp() * (1.0 + xv);
         assert!(
@@ -50,11 +50,11 @@ fn function_with_assign_updates_uses_pre_step_values() {
             ],
         )
         .unwrap();
-    let out = f.run(&[]).unwrap();
+    let out = f.run_values(&[]).unwrap();
     assert_eq!(out[0].f, vec![1.0]);
     assert_eq!(g.get_value(va).unwrap().f, vec![2.0]);
     assert_eq!(g.get_value(vb).unwrap().f, vec![2.0]);
-    let out = f.run(&[]).unwrap();
+    let out = f.run_values(&[]).unwrap();
     assert_eq!(out[0].f, vec![2.0]);
     assert_eq!(g.get_value(vb).unwrap().f, vec![4.0]);
 }
@@ -66,9 +66,9 @@ fn batch_size_changes_reuse_the_program() {
     let mut outs = vec![loss];
     outs.extend(&grads);
     let f = g.compile(&[x, y], &outs, vec![]).unwrap();
-    let big = f.run(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
-    let small = f.run(&[data(&[3, 5], 4), onehot(3, 3)]).unwrap();
-    let big2 = f.run(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
+    let big = f.run_values(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
+    let small = f.run_values(&[data(&[3, 5], 4), onehot(3, 3)]).unwrap();
+    let big2 = f.run_values(&[data(&[8, 5], 3), onehot(8, 3)]).unwrap();
     assert_eq!(big, big2);
     assert_eq!(small[1].shape, vec![5, 7]);
 }
@@ -100,18 +100,24 @@ fn errors_are_reported_not_panicked() {
     assert!(g.compile(&[], &[y], vec![]).is_err());
     let f = g.compile(&[x], &[y], vec![]).unwrap();
     // wrong shape, wrong dtype, empty batch, wrong count
-    assert!(matches!(f.run(&[data(&[2, 5], 1)]), Err(Error::Shape(_))));
     assert!(matches!(
-        f.run(&[Value::from_i32(&[1, 4], vec![1, 2, 3, 4]).unwrap()]),
+        f.run_values(&[data(&[2, 5], 1)]),
+        Err(Error::Shape(_))
+    ));
+    assert!(matches!(
+        f.run_values(&[Value::from_i32(&[1, 4], vec![1, 2, 3, 4]).unwrap()]),
         Err(Error::Type(_))
     ));
     assert!(matches!(
-        f.run(&[Value::from_f32(&[0, 4], vec![]).unwrap()]),
+        f.run_values(&[Value::from_f32(&[0, 4], vec![]).unwrap()]),
         Err(Error::Value(_))
     ));
-    assert!(f.run(&[]).is_err());
+    assert!(f.run_values(&[]).is_err());
     // still usable afterwards
-    assert_eq!(f.run(&[data(&[2, 4], 1)]).unwrap()[0].shape, vec![2, 2]);
+    assert_eq!(
+        f.run_values(&[data(&[2, 4], 1)]).unwrap()[0].shape,
+        vec![2, 2]
+    );
 }
 
 #[test]
@@ -121,7 +127,7 @@ fn nan_inputs_propagate_like_keras() {
     let y = op(&mut g, "exp", &[x], &[]);
     let f = g.compile(&[x], &[y], vec![]).unwrap();
     let out = f
-        .run(&[Value::from_f32(&[2], vec![f32::NAN, 0.0]).unwrap()])
+        .run_values(&[Value::from_f32(&[2], vec![f32::NAN, 0.0]).unwrap()])
         .unwrap();
     assert!(out[0].f[0].is_nan());
     assert_eq!(out[0].f[1], 1.0);
@@ -138,16 +144,16 @@ fn learning_phase_defaults_to_test_and_can_be_fed() {
             .unwrap(),
     );
     let f_test = g.compile(&[x], &[drop], vec![]).unwrap();
-    let a = f_test.run(&[data(&[4, 6], 1)]).unwrap();
-    let b = f_test.run(&[data(&[4, 6], 1)]).unwrap();
+    let a = f_test.run_values(&[data(&[4, 6], 1)]).unwrap();
+    let b = f_test.run_values(&[data(&[4, 6], 1)]).unwrap();
     assert_eq!(a, b);
     let lp = g.learning_phase();
     let f_train = g.compile(&[x, lp], &[drop], vec![]).unwrap();
     let c = f_train
-        .run(&[data(&[4, 6], 1), Value::scalar(1.0)])
+        .run_values(&[data(&[4, 6], 1), Value::scalar(1.0)])
         .unwrap();
     let d = f_train
-        .run(&[data(&[4, 6], 1), Value::scalar(1.0)])
+        .run_values(&[data(&[4, 6], 1), Value::scalar(1.0)])
         .unwrap();
     assert_ne!(c, d, "each training call draws a new mask");
     let zeros = c[0].f.iter().filter(|&&v| v == 0.0).count();
@@ -172,9 +178,9 @@ fn row_offset_and_random_counters_let_shards_reproduce_a_batch() {
     let (g1, d1, f1) = build();
     let (g2, d2, f2) = build();
     let xb = data(&[5, 6], 3);
-    f1.run(&[xb.clone(), Value::scalar(1.0)]).unwrap();
+    f1.run_values(&[xb.clone(), Value::scalar(1.0)]).unwrap();
     assert_eq!(g1.random_counter(d1).unwrap(), 1);
-    let full = f1.run(&[xb.clone(), Value::scalar(1.0)]).unwrap();
+    let full = f1.run_values(&[xb.clone(), Value::scalar(1.0)]).unwrap();
     assert_eq!(g1.random_counter(d1).unwrap(), 2);
     assert_eq!(g2.random_counter(d2).unwrap(), 0);
     g2.set_random_counter(d2, 1).unwrap();

@@ -137,9 +137,11 @@ fn fused_step_equals_gradient_then_apply_bitwise() {
     let (grad_prog, apply_prog) = split(&mut b);
     let one = Value::scalar(1.0);
     for (x, y) in batches() {
-        let la = train.run(&[x.clone(), y.clone(), one.clone()]).unwrap();
-        let out = grad_prog.run(&[x, y, one.clone()]).unwrap();
-        apply_prog.run(&[out[1].clone()]).unwrap();
+        let la = train
+            .run_values(&[x.clone(), y.clone(), one.clone()])
+            .unwrap();
+        let out = grad_prog.run_values(&[x, y, one.clone()]).unwrap();
+        apply_prog.run_values(&[out[1].clone()]).unwrap();
         assert_eq!(la[0].f[0].to_bits(), out[0].f[0].to_bits(), "losses differ");
     }
     assert_eq!(weights(&a), weights(&b), "fused and split steps diverged");
@@ -157,7 +159,8 @@ fn training_is_independent_of_the_thread_count() {
             let train = fused(&mut m);
             let mut losses = Vec::new();
             for (x, y) in batches() {
-                losses.push(train.run(&[x, y, Value::scalar(1.0)]).unwrap()[0].f[0].to_bits());
+                losses
+                    .push(train.run_values(&[x, y, Value::scalar(1.0)]).unwrap()[0].f[0].to_bits());
             }
             (losses, weights(&m))
         })
@@ -184,8 +187,8 @@ fn big_dropout_masks_are_identical_with_one_and_two_threads() {
             );
             let f = g.compile(&[x, lp], &[d], vec![]).unwrap();
             let ones = Value::from_f32(&[300, 1000], vec![1.0; 300_000]).unwrap();
-            let a = f.run(&[ones.clone(), Value::scalar(1.0)]).unwrap();
-            let b = f.run(&[ones, Value::scalar(1.0)]).unwrap();
+            let a = f.run_values(&[ones.clone(), Value::scalar(1.0)]).unwrap();
+            let b = f.run_values(&[ones, Value::scalar(1.0)]).unwrap();
             (a, b)
         })
     };

@@ -10,13 +10,13 @@ pub mod profile;
 mod program;
 mod update;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use program::{ExecState, Program, Session};
 pub use update::{Update, UpdateOp};
 
-use crate::ops::{self, Attrs, OpRef, TypeInfo};
+use crate::ops::{self, Attr, Attrs, OpRef, TypeInfo};
 use crate::tensor::{fmt_dims, fmt_shape, DType, Shape, Value};
 use crate::{Error, Result};
 
@@ -96,6 +96,19 @@ pub struct Graph {
     learning_phase: NodeId,
     var_nodes: Vec<NodeId>,
     fusion: bool,
+    /// Per node: the registry name and arguments an op node was built from (what a
+    /// saved program records); `None` for other nodes and ops added by [`Graph::apply`].
+    records: Vec<Option<Arc<OpRecord>>>,
+}
+
+/// How an op node was built: its registry name and arguments, so the same node can be
+/// rebuilt through [`crate::ops::build`] (by a loaded program file).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpRecord {
+    /// The registry name.
+    pub name: String,
+    /// The arguments, by name.
+    pub attrs: BTreeMap<String, Attr>,
 }
 
 impl Default for Graph {
@@ -114,6 +127,7 @@ impl Graph {
             learning_phase: NodeId(0),
             var_nodes: Vec::new(),
             fusion: true,
+            records: Vec::new(),
         };
         g.learning_phase = g.push(Node {
             kind: NodeKind::Placeholder,
@@ -128,6 +142,7 @@ impl Graph {
     }
 
     fn push(&mut self, node: Node) -> NodeId {
+        self.records.push(None);
         self.nodes.push(Arc::new(node));
         NodeId(self.nodes.len() - 1)
     }
@@ -233,7 +248,12 @@ impl Graph {
     /// at build time, naming the op and the input shapes.
     pub fn op(&mut self, name: &str, inputs: &[NodeId], attrs: &Attrs) -> Result<NodeId> {
         let op = ops::build(name, attrs)?;
-        self.apply(op, inputs)
+        let id = self.apply(op, inputs)?;
+        self.records[id.0] = Some(Arc::new(OpRecord {
+            name: name.to_string(),
+            attrs: attrs.entries().clone(),
+        }));
+        Ok(id)
     }
 
     /// Adds a node applying an already built op.
@@ -390,6 +410,11 @@ impl Graph {
 
     pub(crate) fn nodes(&self) -> &[Arc<Node>] {
         &self.nodes
+    }
+
+    /// How op node `id` was built, when it was built by name ([`Graph::op`]).
+    pub fn op_record(&self, id: NodeId) -> Option<&Arc<OpRecord>> {
+        self.records.get(id.0).and_then(|r| r.as_ref())
     }
 }
 

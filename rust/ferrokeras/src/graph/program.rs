@@ -67,6 +67,8 @@ pub struct Program {
     sweeps: Vec<Sweep>,
     store: Arc<VarStore>,
     state: Mutex<ExecState>,
+    /// What the Program was compiled from, for [`Program::save`].
+    origin: crate::saved::Origin,
 }
 
 /// A locked Program ready to be fed and run (see [`Program::session`]).
@@ -126,6 +128,7 @@ impl Program {
         for &id in inputs.iter().chain(outputs) {
             g.node(id)?;
         }
+        let origin = crate::saved::Origin::capture(g, inputs, outputs, &updates, inference)?;
         // An inference Program sees the graph with its test-phase identities bypassed.
         let (owned, to) = if inference {
             test_phase_view(g.nodes(), g.learning_phase())
@@ -343,7 +346,21 @@ impl Program {
             sweeps,
             store: g.store().clone(),
             state: Mutex::new(state),
+            origin,
         })
+    }
+
+    /// The variable store the Program reads and updates.
+    pub(crate) fn store(&self) -> &Arc<VarStore> {
+        &self.store
+    }
+
+    pub(crate) fn origin(&self) -> &crate::saved::Origin {
+        &self.origin
+    }
+
+    pub(crate) fn origin_mut(&mut self) -> &mut crate::saved::Origin {
+        &mut self.origin
     }
 
     /// Number of nodes the Program runs or reads (after fusion).
@@ -411,9 +428,9 @@ impl Program {
         drop(self.state.lock().unwrap_or_else(|e| e.into_inner()));
     }
 
-    /// Convenience for Rust callers: feeds `inputs` (in order), runs, and returns copies
-    /// of the outputs.
-    pub fn run(&self, inputs: &[Value]) -> Result<Vec<Value>> {
+    /// Feeds engine values (in order), runs, and returns copies of the outputs as engine
+    /// values (see [`Program::run`] for the ndarray way).
+    pub fn run_values(&self, inputs: &[Value]) -> Result<Vec<Value>> {
         let mut s = self.session();
         if inputs.len() != self.feeds.len() {
             return Err(Error::Value(format!(
@@ -895,9 +912,9 @@ mod inference_tests {
         assert_eq!(full.n_nodes(), 8);
         assert_eq!(lean.n_nodes(), 3);
         assert_eq!(bare.n_nodes(), 2);
-        let want = full.run(&[xv.clone(), zero.clone()])?;
-        assert_eq!(lean.run(&[xv.clone(), zero])?[0].f, want[0].f);
-        assert_eq!(bare.run(std::slice::from_ref(&xv))?[0].f, want[0].f);
+        let want = full.run_values(&[xv.clone(), zero.clone()])?;
+        assert_eq!(lean.run_values(&[xv.clone(), zero])?[0].f, want[0].f);
+        assert_eq!(bare.run_values(std::slice::from_ref(&xv))?[0].f, want[0].f);
         assert_eq!(
             want[0].f,
             xv.f.iter().map(|v| v.max(0.0)).collect::<Vec<_>>()
@@ -919,7 +936,7 @@ mod inference_tests {
         )?;
         let p = g.compile_inference(&[x], &[d], vec![])?;
         let xv = Value::from_f32(&[1, 3], vec![1.0, -2.0, 3.0])?;
-        assert_eq!(p.run(std::slice::from_ref(&xv))?[0].f, xv.f);
+        assert_eq!(p.run_values(std::slice::from_ref(&xv))?[0].f, xv.f);
         Ok(())
     }
 }

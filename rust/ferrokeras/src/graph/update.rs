@@ -17,6 +17,10 @@ pub trait UpdateOp: Send + Sync + Debug {
     fn writes(&self) -> Vec<VarId>;
     /// Applies the update; `inputs` are the values of the nodes given with it.
     fn apply(&self, inputs: &[&Value], vars: &mut VarData) -> Result<()>;
+    /// The optimizer step this is, if it is one (what a saved program records).
+    fn as_optimizer(&self) -> Option<&crate::optim::OptimizerUpdate> {
+        None
+    }
 }
 
 /// One update of a Program.

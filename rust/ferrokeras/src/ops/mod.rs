@@ -253,6 +253,16 @@ impl Attrs {
         self.map.insert(key.to_string(), v);
     }
 
+    /// The op these arguments are for.
+    pub fn op_name(&self) -> &str {
+        &self.op
+    }
+
+    /// Every argument, by name (what a saved program records for the op).
+    pub fn entries(&self) -> &BTreeMap<String, Attr> {
+        &self.map
+    }
+
     fn take(&self, key: &str) -> Option<&Attr> {
         let v = self.map.get(key);
         if v.is_some() {

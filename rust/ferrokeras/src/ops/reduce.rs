@@ -1239,7 +1239,7 @@ mod tests {
         let f = g.compile(&[x], &[loss, dx[0], am], vec![]).unwrap();
         for rows in [2usize, 5] {
             let xv = rand(&[rows, 3], rows as u64, -1.0, 1.0);
-            let out = f.run(std::slice::from_ref(&xv)).unwrap();
+            let out = f.run_values(std::slice::from_ref(&xv)).unwrap();
             let (_, vr) = naive(&xv, Some(&[-1]), true, &*ref_fn("var"));
             let (_, mr) = naive(&xv, Some(&[0]), false, &*ref_fn("mean"));
             let want =

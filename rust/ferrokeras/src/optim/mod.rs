@@ -536,6 +536,10 @@ impl UpdateOp for OptimizerUpdate {
         self.kind.name()
     }
 
+    fn as_optimizer(&self) -> Option<&OptimizerUpdate> {
+        Some(self)
+    }
+
     /// Parameters, slots, then `iterations` (when incremented) and `m_schedule`.
     fn writes(&self) -> Vec<VarId> {
         let mut out = self.params.clone();

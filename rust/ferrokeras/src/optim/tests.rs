@@ -694,7 +694,7 @@ fn runs_inside_a_program() {
         .unwrap();
     let mut want = [1.0f32, -2.0, 3.0];
     for _ in 0..3 {
-        let out = f.run(&[]).unwrap();
+        let out = f.run_values(&[]).unwrap();
         let l: f32 = want.iter().map(|x| x * x).sum();
         assert!(
             (out[0].f[0] - l).abs() < 1e-5 * l,
@@ -708,7 +708,7 @@ fn runs_inside_a_program() {
     }
     // K.set_value(opt.lr, 0) during training freezes the weights.
     g.set_value(lr, Value::scalar(0.0)).unwrap();
-    f.run(&[]).unwrap();
+    f.run_values(&[]).unwrap();
     assert_eq!(g.get_value(w).unwrap(), got);
 }
 
