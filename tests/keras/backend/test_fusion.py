@@ -61,7 +61,7 @@ def _train_channels_last(fusion, act):
     with a bias and ``act``: losses, predictions and weights after three steps, and the
     op names of the train Programs."""
     K.clear_session()
-    K._graph().fusion = fusion
+    K.ferrokeras_backend._graph().fusion = fusion
     np.random.seed(3)
     flat = Sequential()
     flat.add(

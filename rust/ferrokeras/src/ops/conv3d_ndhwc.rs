@@ -26,7 +26,6 @@
 
 use std::sync::Arc;
 
-use crate::kernels::window::out_len;
 use super::conv3d::{ints3, pads6, KernelLayout3};
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
@@ -37,6 +36,7 @@ use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
 };
 use crate::kernels::pool::participants;
+use crate::kernels::window::out_len;
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};

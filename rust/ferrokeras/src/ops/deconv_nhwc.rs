@@ -28,7 +28,6 @@
 use std::sync::Arc;
 
 use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
-use crate::kernels::window::out_len;
 use super::conv_nhwc::DW_STEPS;
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
@@ -37,6 +36,7 @@ use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
+use crate::kernels::window::out_len;
 use crate::tensor::{fmt_dims, fmt_shape, Value};
 use crate::{Error, Result};
 

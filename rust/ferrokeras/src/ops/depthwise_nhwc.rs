@@ -26,13 +26,13 @@
 use std::sync::Arc;
 
 use super::conv::{ints2, pads4};
-use crate::kernels::window::{out_len, valid_range};
 use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
 use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
 use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
 use crate::kernels::pool::participants;
+use crate::kernels::window::{out_len, valid_range};
 use crate::simd_fn;
 use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
 use crate::{Error, Result};

@@ -7,9 +7,9 @@
 //! output), so a fused graph gives the same bits as the unfused one. The executor's
 //! fusion pass (`graph/fuse.rs`) relies on that.
 
+use super::Attrs;
 pub(crate) use crate::kernels::act::apply as activate;
 pub(crate) use crate::kernels::act::Act;
-use super::Attrs;
 use crate::simd_fn;
 use crate::{Error, Result};
 
