@@ -317,7 +317,7 @@ pub fn packed_len(isa: Isa, k: usize, n: usize) -> usize {
 
 /// Packs all of op(B) (`k x n`, element (p, j) at `b.ptr + p*b.rs + j*b.cs`) into `dst`
 /// in the order [`gemm_packed`] reads it: k block by k block (the blocks of
-/// [`drive`]), within a block panel by panel, each `kc x NR`. For a right operand that
+/// `drive`), within a block panel by panel, each `kc x NR`. For a right operand that
 /// many products share (a recurrent weight matrix, once per step of a sequence), so
 /// that it is packed once rather than once per product.
 ///

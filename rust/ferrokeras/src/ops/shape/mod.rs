@@ -15,7 +15,7 @@
 //! backward kernel of each of these ops walks the same view the other way (gather <->
 //! scatter-add). Nothing allocates per call beyond small on-stack vectors.
 //!
-//! Layout: `view` holds the view, its kernels and [`view::ViewOp`], the one forward and
+//! Layout: `view` holds the view, its kernels and `view::ViewOp`, the one forward and
 //! backward of the ops whose output is a view of their input (`permute`, `slice`,
 //! `reverse`, `replicate`); every other file is one op or one pair of ops.
 
