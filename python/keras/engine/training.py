@@ -12,40 +12,20 @@ scipy is never imported here: a sparse value means scipy.sparse is already loade
 """
 
 import copy
-import queue
-import sys
-import threading
-import time
-import warnings
 
 import numpy as np
 
 from .. import backend as K
-from .. import callbacks as cbks
 from .. import metrics as metrics_module
 from .. import objectives, optimizers
-from ..utils.generic_utils import Progbar
+from . import loop
+from .generator_queue import GeneratorEnqueuer  # noqa: F401 (Keras 1's keras.engine.training name)
+from .loop import batch_shuffle, make_batches  # noqa: F401 (Keras 1's keras.engine.training names)
+from .loop import is_sparse as _is_sparse
 from .topology import Container
 
 # ---------------------------------------------------------------------------------------
 # Data standardisation
-
-
-def _is_sparse(x):
-    """True for a scipy.sparse matrix or array (without importing scipy)."""
-    sp = sys.modules.get("scipy.sparse")
-    return sp is not None and sp.issparse(x)
-
-
-def _nb_samples(x):
-    """Number of samples of one batch's inputs (an array, a list or a dict of them)."""
-    if type(x) is dict:
-        x = list(x.values())
-    if type(x) is list:
-        x = x[0]
-    if hasattr(x, "shape") and len(x.shape):
-        return x.shape[0]
-    return len(x)
 
 
 def _check_int_arg(value, name, minimum, where):
@@ -350,17 +330,6 @@ def collect_trainable_weights(layer):
     return unique
 
 
-def batch_shuffle(index_array, batch_size):
-    """Shuffles whole batch-size blocks; the leftover tail stays at the end."""
-    batch_count = int(len(index_array) / batch_size)
-    last_batch = index_array[batch_count * batch_size :]
-    index_array = index_array[: batch_count * batch_size]
-    index_array = index_array.reshape((batch_count, batch_size))
-    np.random.shuffle(index_array)
-    index_array = index_array.flatten()
-    return np.append(index_array, last_batch)
-
-
 def dedupe_labels(labels):
     """Log names for `fit`: a name that occurs more than once (an output layer shared by
     several outputs) gets `_1`, `_2`, ... on every occurrence, as in Keras 1.2."""
@@ -370,12 +339,6 @@ def dedupe_labels(labels):
             label = label + "_" + str(labels[:i].count(label) + 1)
         deduped.append(label)
     return deduped
-
-
-def make_batches(size, batch_size):
-    """(start, end) index pairs of consecutive batches; the last may be smaller."""
-    nb_batch = int(np.ceil(size / float(batch_size)))
-    return [(i * batch_size, min(size, (i + 1) * batch_size)) for i in range(0, nb_batch)]
 
 
 def slice_X(X, start=None, stop=None):
@@ -487,7 +450,7 @@ def _native_inputs(arrays, placeholders, keep_sparse=False):
     """Converts arrays once to what the Programs take (contiguous float32 or int32).
 
     A scipy.sparse matrix becomes CSR with `keep_sparse` (the loops slice its rows and
-    densify one batch at a time with `_dense_batch`), else it is densified whole."""
+    densify one batch at a time with `loop.dense_batch`), else it is densified whole."""
     out = []
     for a, p in zip(arrays, placeholders):
         if _is_sparse(a):
@@ -499,109 +462,17 @@ def _native_inputs(arrays, placeholders, keep_sparse=False):
     return out
 
 
-def _dense_batch(batch, dtypes):
-    """One batch as the Programs take it: the sparse entries (CSR rows) densified."""
-    return [K.as_engine_array(x.toarray(), dt) if _is_sparse(x) else x for x, dt in zip(batch, dtypes)]
+class _TrainOnBatchStep(loop.Step):
+    """`fit_generator`'s step: `train_on_batch` on a generator's `(x, y, sample_weight)`."""
 
+    def __init__(self, model, class_weight):
+        self.model = model
+        self.class_weight = class_weight
 
-class GeneratorEnqueuer:
-    """Runs a Python generator in worker threads (or processes with pickle_safe) and
-    fills a queue; the engine releases the GIL while it trains, so threads overlap."""
-
-    def __init__(self, generator, pickle_safe=False):
-        self._generator = generator
-        self._pickle_safe = pickle_safe
-        self._threads = []
-        self._stop_event = None
-        self.queue = None
-
-    def start(self, nb_worker=1, max_q_size=10, wait_time=0.05):
-        def data_generator_task():
-            while not self._stop_event.is_set():
-                try:
-                    if self._pickle_safe or self.queue.qsize() < max_q_size:
-                        # one worker at a time: a plain generator shared by threads
-                        # raises "generator already executing" otherwise
-                        with self._lock:
-                            generator_output = next(self._generator)
-                        self.queue.put(generator_output)
-                    else:
-                        time.sleep(wait_time)
-                except StopIteration:
-                    self._stop_event.set()
-                    break
-                except Exception as e:  # surfaced to the consumer
-                    self._stop_event.set()
-                    self.queue.put(_GeneratorFailure(e))
-                    break
-
-        if self._pickle_safe:
-            import multiprocessing
-
-            self.queue = multiprocessing.Queue(maxsize=max_q_size)
-            self._stop_event = multiprocessing.Event()
-        else:
-            self.queue = queue.Queue()
-            self._stop_event = threading.Event()
-        self._lock = threading.Lock()
-        for _ in range(nb_worker):
-            if self._pickle_safe:
-                import multiprocessing
-
-                np.random.seed()
-                thread = multiprocessing.Process(target=data_generator_task)
-                thread.daemon = True
-            else:
-                thread = threading.Thread(target=data_generator_task)
-                thread.daemon = True
-            self._threads.append(thread)
-            thread.start()
-
-    def is_running(self):
-        return self._stop_event is not None and not self._stop_event.is_set()
-
-    def stop(self, timeout=None):
-        if self._stop_event is not None:
-            self._stop_event.set()
-        for thread in self._threads:
-            if thread.is_alive():
-                if self._pickle_safe:
-                    thread.terminate()
-                else:
-                    thread.join(timeout)
-        self._threads = []
-        self._stop_event = None
-        self.queue = None
-
-    def get(self, wait_time=0.05):
-        while True:
-            if self.queue is None:
-                raise StopIteration
-            try:
-                item = self.queue.get(timeout=wait_time)
-            except queue.Empty:
-                if not self.is_running() and (self.queue is None or self.queue.empty()):
-                    raise StopIteration from None
-                continue
-            except Exception:
-                if not self.is_running():
-                    raise StopIteration from None
-                continue
-            if isinstance(item, _GeneratorFailure):
-                raise item.error
-            return item
-
-
-class _GeneratorFailure:
-    def __init__(self, error):
-        self.error = error
-
-
-def _next_from(enqueuer, what):
-    try:
-        return enqueuer.get()
-    except StopIteration:
-        raise ValueError("The " + what + " generator stopped before yielding enough samples.") from None
+    def __call__(self, batch_index, batch):
+        x, y, sample_weight = batch
+        outs = self.model.train_on_batch(x, y, sample_weight=sample_weight, class_weight=self.class_weight)
+        return outs if type(outs) is list else [outs]
 
 
 # ---------------------------------------------------------------------------------------
@@ -898,168 +769,6 @@ class Model(Container):
             self.apply_function = K.function([flat], [], updates=updates)
         return self.apply_function
 
-    # loops -------------------------------------------------------------------------------
-
-    def _fit_loop(
-        self,
-        f,
-        ins,
-        out_labels=None,
-        batch_size=32,
-        nb_epoch=100,
-        verbose=1,
-        callbacks=None,
-        val_f=None,
-        val_ins=None,
-        shuffle=True,
-        callback_metrics=None,
-        initial_epoch=0,
-    ):
-        do_validation = False
-        if val_f and val_ins:
-            do_validation = True
-            if verbose:
-                print("Train on %d samples, validate on %d samples" % (ins[0].shape[0], val_ins[0].shape[0]))
-
-        nb_train_sample = ins[0].shape[0]
-        index_array = np.arange(nb_train_sample)
-
-        self.history = cbks.History()
-        callbacks = [cbks.BaseLogger()] + (callbacks or []) + [self.history]
-        if verbose:
-            callbacks += [cbks.ProgbarLogger()]
-        callbacks = cbks.CallbackList(callbacks)
-        out_labels = out_labels or []
-
-        if hasattr(self, "callback_model") and self.callback_model:
-            callback_model = self.callback_model
-        else:
-            callback_model = self
-        callbacks.set_model(callback_model)
-        callbacks.set_params(
-            {
-                "batch_size": batch_size,
-                "nb_epoch": nb_epoch,
-                "nb_sample": nb_train_sample,
-                "verbose": verbose,
-                "do_validation": do_validation,
-                "metrics": callback_metrics or [],
-            }
-        )
-        callbacks.on_train_begin()
-        callback_model.stop_training = False
-        self.validation_data = val_ins
-
-        lp_feed = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
-        sparse = [_is_sparse(x) for x in ins]
-        any_sparse = True in sparse
-        for epoch in range(initial_epoch, nb_epoch):
-            callbacks.on_epoch_begin(epoch)
-            if shuffle == "batch":
-                index_array = batch_shuffle(index_array, batch_size)
-            elif shuffle:
-                np.random.shuffle(index_array)
-            # One gather per epoch: every batch below is then a contiguous view.
-            # Sparse (CSR) inputs are gathered batch by batch instead.
-            if shuffle:
-                epoch_ins = [x if sp else x[index_array] for x, sp in zip(ins, sparse)]
-            else:
-                epoch_ins = ins
-
-            batches = make_batches(nb_train_sample, batch_size)
-            epoch_logs = {}
-            for batch_index, (batch_start, batch_end) in enumerate(batches):
-                if any_sparse:
-                    batch_ids = (
-                        index_array[batch_start:batch_end] if shuffle else slice(batch_start, batch_end)
-                    )
-                    ins_batch = _dense_batch(
-                        [
-                            x[batch_ids] if sp else x[batch_start:batch_end]
-                            for x, sp in zip(epoch_ins, sparse)
-                        ],
-                        f.input_dtypes,
-                    )
-                else:
-                    ins_batch = [x[batch_start:batch_end] for x in epoch_ins]
-                batch_logs = {"batch": batch_index, "size": batch_end - batch_start}
-                callbacks.on_batch_begin(batch_index, batch_logs)
-                outs = f.run(ins_batch + lp_feed)
-                for label, o in zip(out_labels, outs):
-                    batch_logs[label] = float(o)
-                callbacks.on_batch_end(batch_index, batch_logs)
-
-                if batch_index == len(batches) - 1:
-                    if do_validation:
-                        val_outs = self._test_loop(val_f, val_ins, batch_size=batch_size, verbose=0)
-                        if type(val_outs) is not list:
-                            val_outs = [val_outs]
-                        for label, o in zip(out_labels, val_outs):
-                            epoch_logs["val_" + label] = o
-            callbacks.on_epoch_end(epoch, epoch_logs)
-            if callback_model.stop_training:
-                break
-        callbacks.on_train_end()
-        return self.history
-
-    def _predict_loop(self, f, ins, batch_size=32, verbose=0):
-        nb_sample = ins[0].shape[0]
-        outs = []
-        if verbose == 1:
-            progbar = Progbar(target=nb_sample)
-        batches = make_batches(nb_sample, batch_size)
-        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
-        any_sparse = any(_is_sparse(x) for x in ins)
-        for batch_index, (batch_start, batch_end) in enumerate(batches):
-            ins_batch = [x[batch_start:batch_end] for x in ins]
-            if any_sparse:
-                ins_batch = _dense_batch(ins_batch, f.input_dtypes)
-            batch_outs = f.run(ins_batch + lp_feed)
-            if type(batch_outs) is not list:
-                batch_outs = [batch_outs]
-            if batch_index == 0:
-                for batch_out in batch_outs:
-                    shape = (nb_sample,) + batch_out.shape[1:]
-                    outs.append(np.zeros(shape, dtype=batch_out.dtype))
-            for i, batch_out in enumerate(batch_outs):
-                outs[i][batch_start:batch_end] = batch_out
-            if verbose == 1:
-                progbar.update(batch_end)
-        if len(outs) == 1:
-            return outs[0]
-        return outs
-
-    def _test_loop(self, f, ins, batch_size=32, verbose=0):
-        nb_sample = ins[0].shape[0]
-        outs = []
-        if verbose == 1:
-            progbar = Progbar(target=nb_sample)
-        batches = make_batches(nb_sample, batch_size)
-        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
-        any_sparse = any(_is_sparse(x) for x in ins)
-        for batch_index, (batch_start, batch_end) in enumerate(batches):
-            ins_batch = [x[batch_start:batch_end] for x in ins]
-            if any_sparse:
-                ins_batch = _dense_batch(ins_batch, f.input_dtypes)
-            batch_outs = f.run(ins_batch + lp_feed)
-            if type(batch_outs) is list:
-                if batch_index == 0:
-                    for _ in enumerate(batch_outs):
-                        outs.append(0.0)
-                for i, batch_out in enumerate(batch_outs):
-                    outs[i] += float(batch_out) * len(ins_batch[0])
-            else:
-                if batch_index == 0:
-                    outs.append(0.0)
-                outs[0] += float(batch_outs) * len(ins_batch[0])
-            if verbose == 1:
-                progbar.update(batch_end)
-        for i in range(len(outs)):
-            outs[i] /= nb_sample
-        if len(outs) == 1:
-            return outs[0]
-        return outs
-
     # data ----------------------------------------------------------------------------
 
     def _standardize_user_data(
@@ -1164,8 +873,55 @@ class Model(Container):
                 `validation_split` outside [0, 1) or leaving no training or no
                 validation sample, input arrays of different lengths.
         """
-        _check_int_arg(batch_size, "batch_size", 1, "fit")
-        _check_epochs(nb_epoch, initial_epoch, "fit")
+        ins, val_ins = self._fit_data(
+            "fit",
+            x,
+            y,
+            batch_size,
+            nb_epoch,
+            initial_epoch,
+            validation_split,
+            validation_data,
+            sample_weight,
+            class_weight,
+            keep_sparse=True,
+        )
+        self._make_train_function()
+        return loop.fit_arrays(
+            self,
+            loop.ProgramStep(self.train_function, ins),
+            ins,
+            val_ins,
+            dedupe_labels(self.metrics_names),
+            batch_size,
+            nb_epoch,
+            verbose,
+            callbacks,
+            shuffle,
+            initial_epoch,
+        )
+
+    def _fit_data(
+        self,
+        where,
+        x,
+        y,
+        batch_size,
+        nb_epoch,
+        initial_epoch,
+        validation_split,
+        validation_data,
+        sample_weight,
+        class_weight,
+        keep_sparse,
+    ):
+        """`fit`'s arguments checked and its data prepared, for `fit` and
+        `keras.distributed.fit` alike: `(ins, val_ins)`, the inputs, targets and sample
+        weights (from `sample_weight` or `class_weight`) of training and of validation
+        (None without; the test function is then made). Stateful models need a sample
+        count divisible by `batch_size`. With `keep_sparse`, scipy.sparse data stays CSR."""
+        _check_int_arg(batch_size, "batch_size", 1, where)
+        _check_epochs(nb_epoch, initial_epoch, where)
         if validation_split is None:
             validation_split = 0.0
         if (
@@ -1174,8 +930,8 @@ class Model(Container):
             or not 0.0 <= validation_split < 1.0
         ):
             raise ValueError(
-                "fit: `validation_split` must be a number in [0, 1) (the fraction of the data held out for "
-                "validation), got %r" % (validation_split,)
+                "%s: `validation_split` must be a number in [0, 1) (the fraction of the data held out for "
+                "validation), got %r" % (where, validation_split)
             )
         x, y, sample_weights = self._standardize_user_data(
             x,
@@ -1184,10 +940,9 @@ class Model(Container):
             class_weight=class_weight,
             check_batch_dim=False,
             batch_size=batch_size,
-            keep_sparse=True,
+            keep_sparse=keep_sparse,
         )
         if validation_data:
-            do_validation = True
             if len(validation_data) == 2:
                 val_x, val_y = validation_data
                 val_sample_weight = None
@@ -1204,20 +959,17 @@ class Model(Container):
                 sample_weight=val_sample_weight,
                 check_batch_dim=False,
                 batch_size=batch_size,
-                keep_sparse=True,
+                keep_sparse=keep_sparse,
             )
-            self._make_test_function()
-            val_f = self.test_function
-            val_ins = val_x + val_y + val_sample_weights
         elif validation_split and 0.0 < validation_split < 1.0:
-            do_validation = True
             nb_sample = x[0].shape[0]
             split_at = int(nb_sample * (1.0 - validation_split))
             if split_at == 0 or split_at == nb_sample:
                 raise ValueError(
-                    "fit: `validation_split=%r` of %d samples leaves %s: pass more data or another "
+                    "%s: `validation_split=%r` of %d samples leaves %s: pass more data or another "
                     "validation_split"
                     % (
+                        where,
                         validation_split,
                         nb_sample,
                         "no training sample" if split_at == 0 else "no validation sample",
@@ -1229,38 +981,10 @@ class Model(Container):
                 slice_X(sample_weights, 0, split_at),
                 slice_X(sample_weights, split_at),
             )
-            self._make_test_function()
-            val_f = self.test_function
-            val_ins = val_x + val_y + val_sample_weights
         else:
-            do_validation = False
-            val_f = None
-            val_ins = None
-
-        ins = x + y + sample_weights
-        self._make_train_function()
-        f = self.train_function
-
-        out_labels = dedupe_labels(self.metrics_names)
-        if do_validation:
-            callback_metrics = copy.copy(out_labels) + ["val_" + n for n in out_labels]
-        else:
-            callback_metrics = copy.copy(out_labels)
-
-        return self._fit_loop(
-            f,
-            ins,
-            out_labels=out_labels,
-            batch_size=batch_size,
-            nb_epoch=nb_epoch,
-            verbose=verbose,
-            callbacks=callbacks,
-            val_f=val_f,
-            val_ins=val_ins,
-            shuffle=shuffle,
-            callback_metrics=callback_metrics,
-            initial_epoch=initial_epoch,
-        )
+            return x + y + sample_weights, None
+        self._make_test_function()
+        return x + y + sample_weights, val_x + val_y + val_sample_weights
 
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
         """Loss (and metrics) on the given data, in test mode; a scalar or a list
@@ -1275,8 +999,7 @@ class Model(Container):
         )
         ins = x + y + sample_weights
         self._make_test_function()
-        f = self.test_function
-        return self._test_loop(f, ins, batch_size=batch_size, verbose=verbose)
+        return loop.test_loop(self.test_function, ins, batch_size=batch_size, verbose=verbose)
 
     def predict(self, x, batch_size=32, verbose=0):
         """Output predictions for the input samples, batch by batch, in test mode.
@@ -1301,8 +1024,7 @@ class Model(Container):
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
         x = _native_inputs(x, self.inputs, keep_sparse=True)
         self._make_predict_function()
-        f = self.predict_function
-        return self._predict_loop(f, x, batch_size=batch_size, verbose=verbose)
+        return loop.predict_loop(self.predict_function, x, batch_size=batch_size, verbose=verbose)
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One gradient update on one batch; returns the loss (and metrics)."""
@@ -1376,7 +1098,6 @@ class Model(Container):
         _check_int_arg(samples_per_epoch, "samples_per_epoch", 1, "fit_generator")
         _check_epochs(nb_epoch, initial_epoch, "fit_generator")
         _check_queue_args(nb_worker, max_q_size, "fit_generator")
-        epoch = initial_epoch
         do_validation = bool(validation_data)
         self._make_train_function()
         if do_validation:
@@ -1389,28 +1110,7 @@ class Model(Container):
             )
         if val_gen:
             _check_int_arg(nb_val_samples, "nb_val_samples", 1, "fit_generator")
-
-        out_labels = self.metrics_names
-        callback_metrics = out_labels + ["val_" + n for n in out_labels]
-
-        self.history = cbks.History()
-        callbacks = [cbks.BaseLogger()] + (callbacks or []) + [self.history]
-        if verbose:
-            callbacks += [cbks.ProgbarLogger()]
-        callbacks = cbks.CallbackList(callbacks)
-        callback_model = getattr(self, "callback_model", None) or self
-        callbacks.set_model(callback_model)
-        callbacks.set_params(
-            {
-                "nb_epoch": nb_epoch,
-                "nb_sample": samples_per_epoch,
-                "verbose": verbose,
-                "do_validation": do_validation,
-                "metrics": callback_metrics,
-            }
-        )
-        callbacks.on_train_begin()
-
+        val_ins = None
         if do_validation and not val_gen:
             if len(validation_data) == 2:
                 val_x, val_y = validation_data
@@ -1424,85 +1124,48 @@ class Model(Container):
             val_x, val_y, val_sample_weights = self._standardize_user_data(
                 val_x, val_y, val_sample_weight, keep_sparse=True
             )
-            self.validation_data = val_x + [val_y, val_sample_weights]
-        else:
-            self.validation_data = None
+            val_ins = val_x + [val_y, val_sample_weights]
 
-        enqueuer = None
-        try:
-            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
-            enqueuer.start(max_q_size=max_q_size, nb_worker=nb_worker)
-            callback_model.stop_training = False
-            while epoch < nb_epoch:
-                callbacks.on_epoch_begin(epoch)
-                samples_seen = 0
-                batch_index = 0
-                while samples_seen < samples_per_epoch:
-                    generator_output = _next_from(enqueuer, "training")
-                    if not hasattr(generator_output, "__len__"):
-                        raise ValueError(
-                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
-                            + str(generator_output)
-                        )
-                    if len(generator_output) == 2:
-                        x, y = generator_output
-                        sample_weight = None
-                    elif len(generator_output) == 3:
-                        x, y, sample_weight = generator_output
-                    else:
-                        raise ValueError(
-                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
-                            + str(generator_output)
-                        )
-                    batch_size = _nb_samples(x)
-                    batch_logs = {"batch": batch_index, "size": batch_size}
-                    callbacks.on_batch_begin(batch_index, batch_logs)
-                    outs = self.train_on_batch(x, y, sample_weight=sample_weight, class_weight=class_weight)
-                    if type(outs) is not list:
-                        outs = [outs]
-                    for label, o in zip(out_labels, outs):
-                        batch_logs[label] = o
-                    callbacks.on_batch_end(batch_index, batch_logs)
-                    batch_index += 1
-                    samples_seen += batch_size
-                    if samples_seen > samples_per_epoch:
-                        warnings.warn(
-                            "Epoch comprised more than `samples_per_epoch` samples, which might affect learning results. "
-                            "Set `samples_per_epoch` correctly to avoid this warning.",
-                            stacklevel=2,
-                        )
-                    if samples_seen >= samples_per_epoch and do_validation:
-                        if val_gen:
-                            val_outs = self.evaluate_generator(
-                                validation_data,
-                                nb_val_samples,
-                                max_q_size=max_q_size,
-                                nb_worker=nb_worker,
-                                pickle_safe=pickle_safe,
-                            )
-                        else:
-                            val_outs = self.evaluate(
-                                val_x,
-                                val_y,
-                                batch_size=batch_size,
-                                sample_weight=val_sample_weights,
-                                verbose=0,
-                            )
-                        if type(val_outs) is not list:
-                            val_outs = [val_outs]
-                        epoch_logs_val = {"val_" + label: o for label, o in zip(out_labels, val_outs)}
-                    else:
-                        epoch_logs_val = {}
-                epoch_logs = dict(epoch_logs_val) if do_validation else {}
-                callbacks.on_epoch_end(epoch, epoch_logs)
-                epoch += 1
-                if callback_model.stop_training:
-                    break
-        finally:
-            if enqueuer is not None:
-                enqueuer.stop()
-        callbacks.on_train_end()
-        return self.history
+        validate = None
+        if val_gen:
+
+            def validate(last_batch_size):
+                return self.evaluate_generator(
+                    validation_data,
+                    nb_val_samples,
+                    max_q_size=max_q_size,
+                    nb_worker=nb_worker,
+                    pickle_safe=pickle_safe,
+                )
+
+        elif do_validation:
+
+            def validate(last_batch_size):
+                # (Keras 1 validates with the size of the epoch's last batch)
+                return self.evaluate(
+                    val_x, val_y, batch_size=last_batch_size, sample_weight=val_sample_weights, verbose=0
+                )
+
+        out_labels = self.metrics_names
+        return loop.fit_loop(
+            self,
+            loop.GeneratorBatches(generator, samples_per_epoch, max_q_size, nb_worker, pickle_safe),
+            _TrainOnBatchStep(self, class_weight),
+            out_labels,
+            nb_epoch,
+            initial_epoch,
+            verbose,
+            callbacks,
+            {
+                "nb_epoch": nb_epoch,
+                "nb_sample": samples_per_epoch,
+                "verbose": verbose,
+                "do_validation": do_validation,
+                "metrics": out_labels + ["val_" + n for n in out_labels],
+            },
+            validate=validate,
+            validation_data=val_ins,
+        )
 
     def evaluate_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
         """Sample-count-weighted average of the loss (and metrics) over generator batches.
@@ -1513,39 +1176,19 @@ class Model(Container):
         _check_int_arg(val_samples, "val_samples", 1, "evaluate_generator")
         _check_queue_args(nb_worker, max_q_size, "evaluate_generator")
         self._make_test_function()
-        processed_samples = 0
         all_outs = []
         weights = []
-        enqueuer = None
-        try:
-            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
-            enqueuer.start(nb_worker=nb_worker, max_q_size=max_q_size)
-            while processed_samples < val_samples:
-                generator_output = _next_from(enqueuer, "evaluation")
-                if not hasattr(generator_output, "__len__") or len(generator_output) not in (2, 3):
-                    raise ValueError(
-                        "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
-                        + str(generator_output)
-                    )
-                if len(generator_output) == 2:
-                    x, y = generator_output
-                    sample_weight = None
-                else:
-                    x, y, sample_weight = generator_output
-                outs = self.test_on_batch(x, y, sample_weight=sample_weight)
-                nb_samples = _nb_samples(x)
-                all_outs.append(outs)
-                processed_samples += nb_samples
-                weights.append(nb_samples)
-        finally:
-            if enqueuer is not None:
-                enqueuer.stop()
-        if type(outs) is not list:
+
+        def run(generator_output, processed):
+            x, y, sample_weight = loop.unpack_xy(generator_output)
+            all_outs.append(self.test_on_batch(x, y, sample_weight=sample_weight))
+            weights.append(loop.nb_samples(x))
+            return weights[-1]
+
+        loop.generator_loop(generator, "evaluation", val_samples, run, max_q_size, nb_worker, pickle_safe)
+        if type(all_outs[-1]) is not list:
             return np.average(np.asarray(all_outs), weights=weights)
-        averages = []
-        for i in range(len(outs)):
-            averages.append(np.average([out[i] for out in all_outs], weights=weights))
-        return averages
+        return [np.average([out[i] for out in all_outs], weights=weights) for i in range(len(all_outs[-1]))]
 
     def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
         """Predictions for the samples yielded by a generator (x alone or a tuple).
@@ -1558,46 +1201,37 @@ class Model(Container):
         _check_int_arg(val_samples, "val_samples", 1, "predict_generator")
         _check_queue_args(nb_worker, max_q_size, "predict_generator")
         self._make_predict_function()
-        processed_samples = 0
         all_outs = []
-        enqueuer = None
-        try:
-            enqueuer = GeneratorEnqueuer(generator, pickle_safe=pickle_safe)
-            enqueuer.start(nb_worker=nb_worker, max_q_size=max_q_size)
-            while processed_samples < val_samples:
-                generator_output = _next_from(enqueuer, "prediction")
-                if isinstance(generator_output, tuple):
-                    if len(generator_output) in (2, 3):
-                        x = generator_output[0]
-                    else:
-                        raise ValueError(
-                            "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
-                            + str(generator_output)
-                        )
-                else:
-                    x = generator_output
-                outs = self.predict_on_batch(x)
-                nb_samples = _nb_samples(x)
-                if nb_samples == 0:
-                    raise ValueError("predict_generator: the generator yielded a batch with no sample")
-                if processed_samples + nb_samples > val_samples:
+
+        def run(generator_output, processed):
+            if isinstance(generator_output, tuple):
+                if len(generator_output) not in (2, 3):
                     raise ValueError(
-                        "predict_generator: the generator yielded %d samples after %d, more than "
-                        "`val_samples=%d`: make val_samples the total number of samples of the batches "
-                        "to predict" % (nb_samples, processed_samples, val_samples)
+                        "output of generator should be a tuple (x, y, sample_weight) or (x, y). Found: "
+                        + str(generator_output)
                     )
-                if type(outs) is not list:
-                    outs = [outs]
-                if len(all_outs) == 0:
-                    for out in outs:
-                        shape = (val_samples,) + out.shape[1:]
-                        all_outs.append(np.zeros(shape, dtype=out.dtype))
-                for i, out in enumerate(outs):
-                    all_outs[i][processed_samples : processed_samples + nb_samples] = out
-                processed_samples += nb_samples
-        finally:
-            if enqueuer is not None:
-                enqueuer.stop()
+                x = generator_output[0]
+            else:
+                x = generator_output
+            outs = self.predict_on_batch(x)
+            n = loop.nb_samples(x)
+            if n == 0:
+                raise ValueError("predict_generator: the generator yielded a batch with no sample")
+            if processed + n > val_samples:
+                raise ValueError(
+                    "predict_generator: the generator yielded %d samples after %d, more than "
+                    "`val_samples=%d`: make val_samples the total number of samples of the batches "
+                    "to predict" % (n, processed, val_samples)
+                )
+            if type(outs) is not list:
+                outs = [outs]
+            if not all_outs:
+                all_outs.extend(np.zeros((val_samples,) + o.shape[1:], dtype=o.dtype) for o in outs)
+            for i, o in enumerate(outs):
+                all_outs[i][processed : processed + n] = o
+            return n
+
+        loop.generator_loop(generator, "prediction", val_samples, run, max_q_size, nb_worker, pickle_safe)
         if len(all_outs) == 1:
             return all_outs[0]
         return all_outs
