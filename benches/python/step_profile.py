@@ -6,8 +6,8 @@ For each workload of ``workloads.py`` (same model and data), in one process:
   the number of steps (the user-visible cost of a step, per-epoch work included);
 * ``native``: the compiled train (or predict) Program alone, ``f._program(batch + lp)``,
   over pre-sliced batches (the floor the loop can reach);
-* ``loop``: what ``_fit_loop`` does per batch without callbacks: slice the epoch arrays,
-  build ``batch_logs``, call the Program, ``float()`` the outputs;
+* ``loop``: what the fit loop (``keras.engine.loop``) does per batch without callbacks:
+  slice the epoch arrays, build ``batch_logs``, call the Program, ``float()`` the outputs;
 * ``callbacks``: ``CallbackList([BaseLogger(), History()])`` ``on_batch_begin`` +
   ``on_batch_end`` with the same logs (what ``fit(verbose=0)`` adds per batch);
 * ``per_epoch``: ``fit``'s epoch time minus steps x (loop + callbacks): the fixed cost of

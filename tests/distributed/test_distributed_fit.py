@@ -758,3 +758,82 @@ def test_mnist_mlp_two_workers_reaches_95_percent(cluster):
     assert h.history["loss"][-1] < h.history["loss"][0]
     assert acc >= 0.95, "test accuracy %.4f" % acc
     _no_leftovers()
+
+
+def test_workers_1_runs_model_fits_own_loop(cluster, monkeypatch, capsys):
+    """keras.distributed.fit supplies only its step to model.fit's loop
+    (`keras.engine.loop.fit_loop`): with workers=1 the callback calls and logs, the
+    params, the progress output, the History, the weights and the `np.random` state
+    after training are those of model.fit (shuffle='batch', class weights, validation
+    data, initial_epoch and a callback stopping training included)."""
+    import re
+
+    import keras.distributed
+    from keras.callbacks import Callback
+    from keras.engine import loop
+
+    class Recorder(Callback):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+        def on_train_begin(self, logs=None):
+            self.calls.append(("train_begin", dict(self.params), dict(logs or {})))
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.calls.append(("epoch_begin", epoch, dict(logs or {})))
+
+        def on_batch_begin(self, batch, logs=None):
+            self.calls.append(("batch_begin", batch, dict(logs or {})))
+
+        def on_batch_end(self, batch, logs=None):
+            self.calls.append(("batch_end", batch, dict(logs or {})))
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.calls.append(("epoch_end", epoch, dict(logs or {})))
+            if epoch == 3:
+                self.model.stop_training = True
+
+        def on_train_end(self, logs=None):
+            self.calls.append(("train_end", None, dict(logs or {})))
+
+    seen = []
+    real = loop.fit_loop
+
+    def spy(model, batches, step, *args, **kwargs):
+        seen.append((type(batches).__name__, type(step).__name__))
+        return real(model, batches, step, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "fit_loop", spy)
+    x, y, _ = _data()
+    vx, vy, _ = _data(n=40, seed=1)
+    kw = dict(
+        batch_size=24,
+        nb_epoch=6,
+        initial_epoch=1,
+        shuffle="batch",
+        verbose=1,
+        validation_data=(vx, vy),
+        class_weight={0: 1.0, 1: 2.0, 2: 0.5},
+    )
+    runs = []
+    for fit in (None, keras.distributed.fit):
+        model, rec = _mlp(5), Recorder()
+        np.random.seed(42)
+        if fit is None:
+            hist = model.fit(x, y, callbacks=[rec], **kw)
+        else:
+            hist = fit(model, x, y, callbacks=[rec], workers=1, **kw)
+        progress = re.sub(r"\d+s|ETA: \S+", "T", capsys.readouterr().out)
+        runs.append((model, rec.calls, hist, progress, np.random.get_state()[1].tobytes()))
+    (a, calls_a, ha, out_a, rng_a), (b, calls_b, hb, out_b, rng_b) = runs
+    assert seen == [("ArrayBatches", "ProgramStep"), ("ArrayBatches", "_DistributedStep")]
+    assert calls_a == calls_b
+    assert ha.epoch == hb.epoch == [1, 2, 3]
+    assert ha.history == hb.history
+    assert out_a == out_b and "Train on 203 samples, validate on 40 samples" in out_a
+    assert rng_a == rng_b
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        assert wa.tobytes() == wb.tobytes()
+    assert _same_optimizer_state(a, b)
+    _no_leftovers()

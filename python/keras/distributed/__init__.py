@@ -7,9 +7,10 @@ dependency (`pip install 'ferrokeras[distributed]'`), imported only when `fit` r
 
 # How a step runs
 
-The driver keeps the model and runs the loop: epochs, shuffling (the same
-`np.random` calls as `model.fit`), callbacks, the progress bar, History and validation
-(once, on the driver). Each global batch `[start, end)` is split into one contiguous
+The driver keeps the model and runs `model.fit`'s own loop (`keras.engine.loop`:
+argument checks, data preparation, epochs, shuffling, callbacks, the progress bar,
+History and validation, once, on the driver); this module supplies only the step
+(`_DistributedStep`). Each global batch `[start, end)` is split into one contiguous
 shard per worker. A worker runs the model's *gradient function* on its shard (forward,
 backward, every gradient in one flat float32 vector). Keras 1 normalises a weighted
 loss by the count of samples with non-zero weight, so the driver averages the workers'
@@ -113,7 +114,6 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   the weights of the epoch's start).
 """
 
-import copy
 import uuid
 
 import numpy as np
@@ -409,13 +409,15 @@ def fit(
     # Raises
         ImportError: Ray is not installed.
         WorkerError: a worker died or raised (more than `max_failures` times).
+        ValueError: as `model.fit` (`batch_size`, `nb_epoch` / `initial_epoch`,
+            `validation_split`, mismatched arrays).
         ValueError: the cluster has fewer CPUs than `workers * cpus_per_worker`.
         ValueError: a stateful model trained with another batch size than the one it
             was built for, with more workers than rows, or with `max_failures > 0`.
     """
     from .. import backend as K
-    from .. import callbacks as cbks
-    from ..engine.training import batch_shuffle, dedupe_labels, make_batches, slice_X
+    from ..engine import loop
+    from ..engine.training import dedupe_labels
     from . import _spec
 
     ray = _import_ray()
@@ -458,39 +460,27 @@ def fit(
     from . import _shards
 
     sharded = _shards.any_source(x, y, *(validation_data or ()))
-    standardize = _shards.standardize if sharded else _standardize
-    # Data, exactly as model.fit standardises and splits it.
-    x, y, sample_weights = standardize(model, x, y, sample_weight, class_weight, batch_size)
-    val_ins = None
-    if validation_data:
-        if len(validation_data) == 2:
-            val_x, val_y = validation_data
-            val_sample_weight = None
-        elif len(validation_data) == 3:
-            val_x, val_y, val_sample_weight = validation_data
-        else:
-            raise ValueError(
-                "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
-                + str(validation_data)
-            )
-        val_x, val_y, val_sw = standardize(model, val_x, val_y, val_sample_weight, None, batch_size)
-        val_ins = val_x + val_y + val_sw
-    elif validation_split and 0.0 < validation_split < 1.0:
-        split_at = int(len(x[0]) * (1.0 - validation_split))
-        cut = _shards.split_rows if sharded else slice_X
-        x, val_x = (cut(x, 0, split_at), cut(x, split_at))
-        y, val_y = (cut(y, 0, split_at), cut(y, split_at))
-        sample_weights, val_sw = (slice_X(sample_weights, 0, split_at), slice_X(sample_weights, split_at))
-        val_ins = val_x + val_y + val_sw
+    # Data, checked and prepared by model.fit's own code (sources: by `_shards`).
+    ins, val_ins = model._fit_data(
+        "keras.distributed.fit",
+        x,
+        y,
+        batch_size,
+        nb_epoch,
+        initial_epoch,
+        validation_split,
+        validation_data,
+        sample_weight,
+        class_weight,
+        keep_sparse=False,
+        standardize=(lambda *a: _shards.standardize(model, *a, batch_size)) if sharded else None,
+        cut_rows=_shards.split_rows if sharded else None,
+    )
     if sharded and val_ins is not None:
         # validation runs on the driver, reading the sources one batch at a time
         val_ins = [_shards.DriverArray(a) if _shards.is_source(a) else a for a in val_ins]
-    do_validation = val_ins is not None
-    if do_validation:
-        model._make_test_function()
-    ins = x + y + sample_weights
     n_out = len(model.outputs)
-    sw_at = len(x) + len(y)
+    sw_at = len(model.inputs) + len(model.targets)
 
     if not ray.is_initialized():
         ray.init(address=address)
@@ -512,8 +502,6 @@ def fit(
         opt.set_weights(old_opt)
     apply_program = model.apply_function.run
 
-    out_labels = dedupe_labels(model.metrics_names)
-    callback_metrics = copy.copy(out_labels) + (["val_" + n for n in out_labels] if do_validation else [])
     # Losses combine with the non-zero-weight shares, other metrics with shard sizes.
     n_losses = 1 + (n_out if n_out > 1 else 0)
 
@@ -562,30 +550,25 @@ def fit(
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
             layer.reset_states = _reset_hook(run, layer)
-        history = _loop(
-            run,
-            model,
-            ins,
-            val_ins,
-            sw_at,
-            n_out,
-            n_losses,
-            out_labels,
-            callback_metrics,
-            apply_program,
-            batch_size,
-            nb_epoch,
-            verbose,
-            callbacks,
-            shuffle,
-            initial_epoch,
-            sync_every,
-            do_validation,
-            cbks,
-            batch_shuffle,
-            make_batches,
-            mask,
+        step = _DistributedStep(
+            run, model, ins, val_ins, sw_at, n_out, n_losses, apply_program, batch_size, sync_every, mask
         )
+        try:
+            history = loop.fit_arrays(
+                model,
+                step,
+                ins,
+                val_ins,
+                dedupe_labels(model.metrics_names),
+                batch_size,
+                nb_epoch,
+                verbose,
+                callbacks,
+                shuffle,
+                initial_epoch,
+            )
+        except _Failure as f:  # only from paths without retry
+            run.fail(f.worker, f.where, f.error)
     finally:
         for layer in _spec.stateful_layers(model):
             layer.__dict__.pop("reset_states", None)
@@ -601,17 +584,6 @@ def fit(
         model._make_train_function()
         opt.set_weights(state)
     return history
-
-
-def _standardize(model, x, y, sample_weight, class_weight, batch_size):
-    return model._standardize_user_data(
-        x,
-        y,
-        sample_weight=sample_weight,
-        class_weight=class_weight,
-        check_batch_dim=False,
-        batch_size=batch_size,
-    )
 
 
 def _mask_function(model):
@@ -723,96 +695,76 @@ def _combine(outs_by_k, weights_loss, weights_n, n_losses):
     return res
 
 
-def _loop(
-    run,
-    model,
-    ins,
-    val_ins,
-    sw_at,
-    n_out,
-    n_losses,
-    out_labels,
-    callback_metrics,
-    apply_program,
-    batch_size,
-    nb_epoch,
-    verbose,
-    callbacks,
-    shuffle,
-    initial_epoch,
-    sync_every,
-    do_validation,
-    cbks,
-    batch_shuffle,
-    make_batches,
-    mask,
-):
-    from . import _collective, _spec
+class _DistributedStep:
+    """`keras.distributed.fit`'s step for the one loop (`keras.engine.loop.fit_arrays`,
+    which owns the order, batching, callbacks and validation as for `model.fit`): a
+    global batch `[start, end)` of the epoch order is split into one shard per worker,
+    the workers' gradients are averaged and applied (see the module docstring)."""
 
-    ray = run.ray
-    nb_train_sample = ins[0].shape[0]
-    index_array = np.arange(nb_train_sample)
-    if do_validation and verbose:
-        print("Train on %d samples, validate on %d samples" % (nb_train_sample, val_ins[0].shape[0]))
-    history = cbks.History()
-    cb = [cbks.BaseLogger()] + list(callbacks or []) + [history]
-    if verbose:
-        cb += [cbks.ProgbarLogger()]
-    cb = cbks.CallbackList(cb)
-    callback_model = getattr(model, "callback_model", None) or model
-    cb.set_model(callback_model)
-    cb.set_params(
-        {
-            "batch_size": batch_size,
-            "nb_epoch": nb_epoch,
-            "nb_sample": nb_train_sample,
-            "verbose": verbose,
-            "do_validation": do_validation,
-            "metrics": callback_metrics,
-        }
-    )
-    history.worker_samples = []
-    history.worker_threads = [i["threads"] for _, i in sorted(run.info.items())]
-    cb.on_train_begin()
-    callback_model.stop_training = False
-    model.validation_data = val_ins
-    has_state_updates = bool(model.updates)
-    mask_fn, mask_outputs = mask
-    n_x = len(model.inputs)
-    lp = [np.asarray(1.0, dtype=np.float32)] if model._learning_phase_inputs() else []
-    hyper_sent = _spec.get_hyper(model.optimizer)
-    pending = None  # (averaged gradient, combined state) every worker still has to apply
-    step = 0
-    # Moving statistics and other state: combined on the driver after every step.
-    rules = _spec.state_rules(model) if run.spec.get("sync_state") else []
-    state_vars = _spec.state_variables(rules)
-    rnn = bool(_spec.stateful_layers(model))
+    def __init__(
+        self, run, model, ins, val_ins, sw_at, n_out, n_losses, apply_program, batch_size, sync_every, mask
+    ):
+        from . import _spec
 
-    def take_reset():
+        self.driver = run
+        self.model = model
+        self.ins = ins
+        self.val_ins = val_ins
+        self.sw_at = sw_at
+        self.n_out = n_out
+        self.n_losses = n_losses
+        self.apply_program = apply_program
+        self.batch_size = batch_size
+        self.sync_every = sync_every
+        self.has_state_updates = bool(model.updates)
+        self.mask_fn, self.mask_outputs = mask
+        self.n_x = len(model.inputs)
+        self.lp = [np.asarray(1.0, dtype=np.float32)] if model._learning_phase_inputs() else []
+        self.hyper_sent = _spec.get_hyper(model.optimizer)
+        self.pending = None  # (averaged gradient, combined state) every worker still has to apply
+        self.step = 0
+        # Moving statistics and other state: combined on the driver after every step.
+        self.rules = _spec.state_rules(model) if run.spec.get("sync_state") else []
+        self.state_vars = _spec.state_variables(self.rules)
+        self.rnn = bool(_spec.stateful_layers(model))
+        self.history = None
+
+    def train_begin(self, history):
+        self.history = history
+        history.worker_samples = []
+        history.worker_threads = [i["threads"] for _, i in sorted(self.driver.info.items())]
+
+    def take_reset(self):
         """True once after a `reset_states()` on the driver (by a callback, say)."""
-        r, run.reset_pending = run.reset_pending, False
+        r, self.driver.reset_pending = self.driver.reset_pending, False
         return r
 
-    def gather_rnn_states(where):
+    def gather_rnn_states(self, where):
         """The workers' rows of the stateful RNN states, into the driver's model."""
         from .. import backend as K
+        from . import _spec
 
-        if take_reset():
+        run = self.driver
+        if self.take_reset():
             run.call(lambda k, a_, retry: a_.reset_states.remote(), where)
         got = run.call(lambda k, a_, retry: a_.get_rnn_states.remote(), where)
-        variables = [v for layer in _spec.stateful_layers(model) for v in layer.states]
+        variables = [v for layer in _spec.stateful_layers(self.model) for v in layer.states]
         for i, v in enumerate(variables):
             K.set_value(v, np.concatenate([got[k][i] for k in range(run.workers)], axis=0))
 
-    def hyper_changes():
-        nonlocal hyper_sent
-        now = _spec.get_hyper(model.optimizer)
-        changed = {k: v for k, v in now.items() if not np.array_equal(v, hyper_sent.get(k))}
-        hyper_sent = now
+    def hyper_changes(self):
+        from . import _spec
+
+        now = _spec.get_hyper(self.model.optimizer)
+        changed = {k: v for k, v in now.items() if not np.array_equal(v, self.hyper_sent.get(k))}
+        self.hyper_sent = now
         return changed or None
 
-    def sync_state(counts):
+    def sync_state(self, counts):
         """sync_every > 1: weighted average of every replica's state, sent to all."""
+        from . import _spec
+
+        run, step = self.driver, self.step
         states = run.call(lambda k, a, retry: a.get_state.remote(), "weight averaging (step %d)" % step)
         ks = sorted(states)
         if len(ks) == 1:
@@ -837,208 +789,182 @@ def _loop(
                 ],
                 "iterations": states[ks[0]]["iterations"],
             }
-            ref = ray.put(avg)
+            ref = run.ray.put(avg)
             run.call(lambda k, a, retry: a.set_state.remote(ref), "weight averaging (step %d)" % step)
             del ref
-        _spec.load_state(model, avg)
+        _spec.load_state(self.model, avg)
 
-    try:
-        for epoch in range(initial_epoch, nb_epoch):
-            cb.on_epoch_begin(epoch)
-            if shuffle == "batch":
-                index_array = batch_shuffle(index_array, batch_size)
-            elif shuffle:
-                np.random.shuffle(index_array)
-            # the driver only needs the epoch's sample weights (for the shares)
-            epoch_ins = [None] * sw_at + ([w[index_array] for w in ins[sw_at:]] if shuffle else ins[sw_at:])
-            run.index_ref = ray.put(index_array) if shuffle else None
-            idx = run.index_ref
-            run.call(lambda k, a, retry, idx=idx: a.set_epoch.remote(idx), "epoch %d start" % epoch)
-            samples = [0] * run.workers
-            since_sync = [0] * run.workers
-            batches = make_batches(nb_train_sample, batch_size)
-            epoch_logs = {}
-            for batch_index, (bs, be) in enumerate(batches):
-                batch_logs = {"batch": batch_index, "size": be - bs}
-                cb.on_batch_begin(batch_index, batch_logs)
-                shards = _split(bs, be, run.workers)
-                mask_sums = None
-                if mask_fn is not None and run.workers > 1:
-                    # masked losses: each shard's mask sums, from the driver's weights
-                    # (equal to every replica's at this step)
-                    rows = index_array[bs:be]
-                    sums = mask_fn.run([np.ascontiguousarray(v[rows]) for v in ins[:n_x]] + lp)
-                    mask_sums = dict(zip(mask_outputs, sums))
-                a, scales = _shares(epoch_ins, sw_at, n_out, shards, mask_sums)
-                weights_n = [(e - s) / float(be - bs) for s, e in shards]
-                hyper = hyper_changes()
-                where = "step %d (epoch %d, batch %d)" % (step, epoch, batch_index)
-                if sync_every == 1:
-                    pend_ref = ray.put(pending) if isinstance(pending, tuple) and run.workers > 1 else pending
+    def begin_epoch(self, epoch, order, batches):
+        run, sw_at = self.driver, self.sw_at
+        self.epoch = epoch
+        self.order = order
+        self.nb_batches = len(batches)
+        # the driver only needs the epoch's sample weights (for the shares)
+        sws = self.ins[sw_at:] if order is None else [w[order] for w in self.ins[sw_at:]]
+        self.epoch_ins = [None] * sw_at + sws
+        run.index_ref = None if order is None else run.ray.put(order)
+        idx = run.index_ref
+        run.call(lambda k, a, retry, idx=idx: a.set_epoch.remote(idx), "epoch %d start" % epoch)
+        self.samples = [0] * run.workers
+        self.since_sync = [0] * run.workers
 
-                    reset = take_reset()
+    def run(self, batch_index, batch):
+        from . import _collective, _spec
 
-                    def make(
-                        k,
-                        actor,
-                        retry,
-                        pend_ref=pend_ref,
-                        shards=shards,
-                        a=a,
-                        scales=scales,
-                        hyper=hyper,
-                        reset=reset,
-                        bs=bs,
-                    ):
-                        s, e = shards[k]
-                        pend = None if retry else pend_ref
-                        hyp = _spec.get_hyper(model.optimizer) if retry else hyper
-                        if e == s:
-                            # no rows, but the random streams advance as everywhere
-                            return actor.apply.remote(pend, hyp, 1, reset)
-                        # (a shard whose weights are all zero runs too, for the metrics
-                        # and the moving statistics; its gradient is left out)
-                        return actor.step.remote(pend, hyp, s, e, scales[k], s - bs, reset)
+        run, model, ray = self.driver, self.model, self.driver.ray
+        bs, be = batch.start, batch.stop
+        shards = _split(bs, be, run.workers)
+        mask_sums = None
+        if self.mask_fn is not None and run.workers > 1:
+            # masked losses: each shard's mask sums, from the driver's weights
+            # (equal to every replica's at this step)
+            rows = self.order[bs:be] if self.order is not None else np.arange(bs, be)
+            sums = self.mask_fn.run([np.ascontiguousarray(v[rows]) for v in self.ins[: self.n_x]] + self.lp)
+            mask_sums = dict(zip(self.mask_outputs, sums))
+        a, scales = _shares(self.epoch_ins, self.sw_at, self.n_out, shards, mask_sums)
+        weights_n = [(e - s) / float(be - bs) for s, e in shards]
+        hyper = self.hyper_changes()
+        where = "step %d (epoch %d, batch %d)" % (self.step, self.epoch, batch_index)
+        if self.sync_every == 1:
+            pending = self.pending
+            pend_ref = ray.put(pending) if isinstance(pending, tuple) and run.workers > 1 else pending
+            reset = self.take_reset()
 
-                    results = run.call(make, where)
-                    computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
-                    grads = {k: r for k, r in computed.items() if a[k] != 0.0}
-                    run.calls = [c + 1 for c in run.calls]
-                    if run.collective:
-                        ranks = sorted(grads)
-                        bundles = ray.put([grads[r][1] for r in ranks])
+            def make(k, actor, retry):
+                s, e = shards[k]
+                pend = None if retry else pend_ref
+                hyp = _spec.get_hyper(model.optimizer) if retry else hyper
+                if e == s:
+                    # no rows, but the random streams advance as everywhere
+                    return actor.apply.remote(pend, hyp, 1, reset)
+                # (a shard whose weights are all zero runs too, for the metrics
+                # and the moving statistics; its gradient is left out)
+                return actor.step.remote(pend, hyp, s, e, scales[k], s - bs, reset)
 
-                        def reduce_call(k, actor, retry, ranks=ranks, b=bundles, a=a):
-                            return actor.reduce.remote(ranks, b, [a[r] for r in ranks])
+            results = run.call(make, where)
+            computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
+            grads = {k: r for k, r in computed.items() if a[k] != 0.0}
+            run.calls = [c + 1 for c in run.calls]
+            if run.collective:
+                ranks = sorted(grads)
+                bundles = ray.put([grads[r][1] for r in ranks])
 
-                        reduced = run.call(reduce_call, where)
-                        flat = ray.put([reduced[k][0] for k in range(run.workers)])
-                        del bundles
-                    elif len(grads) == 1:
-                        ((k0, (outs, flat, _)),) = grads.items()
-                        if a[k0] != 1.0:
-                            flat = (flat * np.float32(a[k0])).astype(np.float32)
+                def reduce_call(k, actor, retry):
+                    return actor.reduce.remote(ranks, bundles, [a[r] for r in ranks])
+
+                reduced = run.call(reduce_call, where)
+                flat = ray.put([reduced[k][0] for k in range(run.workers)])
+                del bundles
+            elif len(grads) == 1:
+                ((k0, (outs, flat, _)),) = grads.items()
+                if a[k0] != 1.0:
+                    flat = (flat * np.float32(a[k0])).astype(np.float32)
+            else:
+                # sum_k a_k g_k in float32, in worker order (the same on every run)
+                flat, term = None, None
+                for k, (_, g, _) in sorted(grads.items()):
+                    if flat is None:
+                        flat = np.multiply(g, np.float32(a[k]))
+                        term = np.empty_like(flat)
                     else:
-                        # sum_k a_k g_k in float32, in worker order (the same on every run)
-                        flat, term = None, None
-                        for k, (_, g, _) in sorted(grads.items()):
-                            if flat is None:
-                                flat = np.multiply(g, np.float32(a[k]))
-                                term = np.empty_like(flat)
-                            else:
-                                np.multiply(g, np.float32(a[k]), out=term)
-                                flat += term
-                    outs_by_k = {k: r[0] for k, r in computed.items()}
-                    if not run.collective:
-                        apply_program([flat])
-                    state = None
-                    if rules:
-                        from .. import backend as K
+                        np.multiply(g, np.float32(a[k]), out=term)
+                        flat += term
+            outs_by_k = {k: r[0] for k, r in computed.items()}
+            if not run.collective:
+                self.apply_program([flat])
+            state = None
+            if self.rules:
+                from .. import backend as K
 
-                        state = _spec.combine_state(
-                            rules,
-                            {k: r[2] for k, r in computed.items()},
-                            {k: shards[k][1] - shards[k][0] for k in computed},
-                        )
-                        for v, value in zip(state_vars, state):
-                            K.set_value(v, value)
-                    pending = _collective.Reduced(flat, state) if run.collective else (flat, state)
-                    del pend_ref
-                else:
-                    reset = take_reset()
+                state = _spec.combine_state(
+                    self.rules,
+                    {k: r[2] for k, r in computed.items()},
+                    {k: shards[k][1] - shards[k][0] for k in computed},
+                )
+                for v, value in zip(self.state_vars, state):
+                    K.set_value(v, value)
+            self.pending = _collective.Reduced(flat, state) if run.collective else (flat, state)
+            del pend_ref
+        else:
+            reset = self.take_reset()
 
-                    def make(
-                        k, actor, retry, shards=shards, a=a, scales=scales, hyper=hyper, reset=reset, bs=bs
-                    ):
-                        s, e = shards[k]
-                        hyp = _spec.get_hyper(model.optimizer) if retry else hyper
-                        if a[k] == 0.0:
-                            return actor.apply.remote(None, hyp, 1, reset)
-                        return actor.local_step.remote(hyp, s, e, scales[k], s - bs, reset)
+            def make(k, actor, retry):
+                s, e = shards[k]
+                hyp = _spec.get_hyper(model.optimizer) if retry else hyper
+                if a[k] == 0.0:
+                    return actor.apply.remote(None, hyp, 1, reset)
+                return actor.local_step.remote(hyp, s, e, scales[k], s - bs, reset)
 
-                    outs_by_k = {k: r for k, r in run.call(make, where).items() if isinstance(r, list)}
-                    run.calls = [c + 1 for c in run.calls]
-                    for k, (s, e) in enumerate(shards):
-                        since_sync[k] += e - s
-                    if (step + 1) % sync_every == 0 or batch_index == len(batches) - 1:
-                        sync_state(since_sync)
-                        since_sync = [0] * run.workers
-                for k, (s, e) in enumerate(shards):
-                    samples[k] += e - s
-                outs = _combine(outs_by_k, a, weights_n, n_losses)
-                for label, o in zip(out_labels, outs):
-                    batch_logs[label] = o
-                cb.on_batch_end(batch_index, batch_logs)
-                step += 1
-                if batch_index == len(batches) - 1:
-                    if run.collective:
-                        # the driver's model takes the workers' state once per epoch
-                        run.call(
-                            lambda k, a_, retry, p=pending: a_.apply.remote(p, None, 0),
-                            "epoch %d end" % epoch,
-                        )
-                        pending = None
-                        got = run.call(
-                            lambda k, a_, retry: a_.get_state.remote() if k == 0 else None,
-                            "epoch %d end" % epoch,
-                        )
-                        _spec.load_state(model, got[0])
-                    if rnn:
-                        gather_rnn_states("epoch %d end" % epoch)
-                    if has_state_updates and not rules:
-                        # (not combined per step: one worker, or sync_every > 1) the state
-                        # variables of worker 0; its weights still lack the last update
-                        from .. import backend as K
+            outs_by_k = {k: r for k, r in run.call(make, where).items() if isinstance(r, list)}
+            run.calls = [c + 1 for c in run.calls]
+            for k, (s, e) in enumerate(shards):
+                self.since_sync[k] += e - s
+            if (self.step + 1) % self.sync_every == 0 or batch_index == self.nb_batches - 1:
+                self.sync_state(self.since_sync)
+                self.since_sync = [0] * run.workers
+        for k, (s, e) in enumerate(shards):
+            self.samples[k] += e - s
+        self.step += 1
+        return _combine(outs_by_k, a, weights_n, self.n_losses)
 
-                        st = run.call(
-                            lambda k, a_, retry: a_.get_state_values.remote() if k == 0 else None,
-                            "epoch %d end" % epoch,
-                        )
-                        for v, value in zip(_spec.state_variables(_spec.state_rules(model)), st[0]):
-                            K.set_value(v, value)
-                    if do_validation:
-                        val_outs = model._test_loop(
-                            model.test_function, val_ins, batch_size=batch_size, verbose=0
-                        )
-                        if type(val_outs) is not list:
-                            val_outs = [val_outs]
-                        for label, o in zip(out_labels, val_outs):
-                            epoch_logs["val_" + label] = o
-                        # model.fit's validation runs the test program, which advances
-                        # the random streams once per batch: the workers follow.
-                        n_val = len(make_batches(val_ins[0].shape[0], batch_size))
-                        run.call(lambda k, a_, retry, n=n_val: a_.skip.remote(n), "epoch %d end" % epoch)
-                        run.calls = [c + n_val for c in run.calls]
-                        if rnn:
-                            # model.fit's validation carries the states on (Keras 1's test
-                            # function updates them): the workers take the driver's.
-                            from .. import backend as K
+    def end_epoch(self, epoch):
+        from .. import backend as K
+        from . import _spec
 
-                            full = [
-                                np.asarray(K.get_value(v))
-                                for layer in _spec.stateful_layers(model)
-                                for v in layer.states
-                            ]
-                            ref = ray.put(full)
-                            run.call(
-                                lambda k, a_, retry, r=ref: a_.set_rnn_states.remote(r),
-                                "epoch %d end" % epoch,
-                            )
-                            del ref
-            history.worker_samples.append(samples)
-            cb.on_epoch_end(epoch, epoch_logs)
-            if callback_model.stop_training:
-                break
-        cb.on_train_end()
+        if self.driver.collective:
+            # the driver's model takes the workers' state once per epoch
+            pending, self.pending = self.pending, None
+            self.driver.call(lambda k, a_, retry: a_.apply.remote(pending, None, 0), "epoch %d end" % epoch)
+            got = self.driver.call(
+                lambda k, a_, retry: a_.get_state.remote() if k == 0 else None, "epoch %d end" % epoch
+            )
+            _spec.load_state(self.model, got[0])
+        if self.rnn:
+            self.gather_rnn_states("epoch %d end" % epoch)
+        if self.has_state_updates and not self.rules:
+            # (not combined per step: one worker, or sync_every > 1) the state
+            # variables of worker 0; its weights still lack the last update
+            st = self.driver.call(
+                lambda k, a_, retry: a_.get_state_values.remote() if k == 0 else None,
+                "epoch %d end" % epoch,
+            )
+            for v, value in zip(_spec.state_variables(_spec.state_rules(self.model)), st[0]):
+                K.set_value(v, value)
+
+    def after_validation(self, epoch, validated):
+        from .. import backend as K
+        from ..engine.loop import make_batches
+        from . import _spec
+
+        run = self.driver
+        if validated:
+            # model.fit's validation runs the test program, which advances
+            # the random streams once per batch: the workers follow.
+            n_val = len(make_batches(self.val_ins[0].shape[0], self.batch_size))
+            run.call(lambda k, a_, retry, n=n_val: a_.skip.remote(n), "epoch %d end" % epoch)
+            run.calls = [c + n_val for c in run.calls]
+            if self.rnn:
+                # model.fit's validation carries the states on (Keras 1's test
+                # function updates them): the workers take the driver's.
+                full = [
+                    np.asarray(K.get_value(v))
+                    for layer in _spec.stateful_layers(self.model)
+                    for v in layer.states
+                ]
+                ref = run.ray.put(full)
+                run.call(lambda k, a_, retry, r=ref: a_.set_rnn_states.remote(r), "epoch %d end" % epoch)
+                del ref
+        self.history.worker_samples.append(self.samples)
+
+    def train_end(self):
         # The driver's random streams go on from where training left them (as after
         # model.fit), so a later fit, evaluate or predict continues the same streams.
-        counters = run.call(
+        from . import _spec
+
+        counters = self.driver.call(
             lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "the end of training"
         )
-        _spec.set_counters(model, counters[0])
-        traffic = run.call(lambda k, a_, retry: a_.traffic.remote(), "the end of training")
-        history.worker_bytes = [traffic[k] for k in range(run.workers)]
-        history.reduce = "workers" if run.collective else "driver"
-    except _Failure as f:  # only from paths without retry
-        run.fail(f.worker, f.where, f.error)
-    return history
+        _spec.set_counters(self.model, counters[0])
+        traffic = self.driver.call(lambda k, a_, retry: a_.traffic.remote(), "the end of training")
+        self.history.worker_bytes = [traffic[k] for k in range(self.driver.workers)]
+        self.history.reduce = "workers" if self.driver.collective else "driver"

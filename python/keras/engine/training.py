@@ -914,12 +914,32 @@ class Model(Container):
         sample_weight,
         class_weight,
         keep_sparse,
+        standardize=None,
+        cut_rows=None,
     ):
         """`fit`'s arguments checked and its data prepared, for `fit` and
         `keras.distributed.fit` alike: `(ins, val_ins)`, the inputs, targets and sample
         weights (from `sample_weight` or `class_weight`) of training and of validation
         (None without; the test function is then made). Stateful models need a sample
-        count divisible by `batch_size`. With `keep_sparse`, scipy.sparse data stays CSR."""
+        count divisible by `batch_size`. With `keep_sparse`, scipy.sparse data stays CSR.
+
+        `standardize(x, y, sample_weight, class_weight)` and `cut_rows(arrays, start,
+        stop=None)` replace `_standardize_user_data` and `slice_X` for the inputs and
+        targets (`keras.distributed` passes its own for data it does not hold)."""
+        if standardize is None:
+
+            def standardize(x, y, sample_weight, class_weight):
+                return self._standardize_user_data(
+                    x,
+                    y,
+                    sample_weight=sample_weight,
+                    class_weight=class_weight,
+                    check_batch_dim=False,
+                    batch_size=batch_size,
+                    keep_sparse=keep_sparse,
+                )
+
+        cut_rows = cut_rows or slice_X
         _check_int_arg(batch_size, "batch_size", 1, where)
         _check_epochs(nb_epoch, initial_epoch, where)
         if validation_split is None:
@@ -933,15 +953,7 @@ class Model(Container):
                 "%s: `validation_split` must be a number in [0, 1) (the fraction of the data held out for "
                 "validation), got %r" % (where, validation_split)
             )
-        x, y, sample_weights = self._standardize_user_data(
-            x,
-            y,
-            sample_weight=sample_weight,
-            class_weight=class_weight,
-            check_batch_dim=False,
-            batch_size=batch_size,
-            keep_sparse=keep_sparse,
-        )
+        x, y, sample_weights = standardize(x, y, sample_weight, class_weight)
         if validation_data:
             if len(validation_data) == 2:
                 val_x, val_y = validation_data
@@ -953,14 +965,7 @@ class Model(Container):
                     "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
                     + str(validation_data)
                 )
-            val_x, val_y, val_sample_weights = self._standardize_user_data(
-                val_x,
-                val_y,
-                sample_weight=val_sample_weight,
-                check_batch_dim=False,
-                batch_size=batch_size,
-                keep_sparse=keep_sparse,
-            )
+            val_x, val_y, val_sample_weights = standardize(val_x, val_y, val_sample_weight, None)
         elif validation_split and 0.0 < validation_split < 1.0:
             nb_sample = x[0].shape[0]
             split_at = int(nb_sample * (1.0 - validation_split))
@@ -975,8 +980,8 @@ class Model(Container):
                         "no training sample" if split_at == 0 else "no validation sample",
                     )
                 )
-            x, val_x = (slice_X(x, 0, split_at), slice_X(x, split_at))
-            y, val_y = (slice_X(y, 0, split_at), slice_X(y, split_at))
+            x, val_x = (cut_rows(x, 0, split_at), cut_rows(x, split_at))
+            y, val_y = (cut_rows(y, 0, split_at), cut_rows(y, split_at))
             sample_weights, val_sample_weights = (
                 slice_X(sample_weights, 0, split_at),
                 slice_X(sample_weights, split_at),
