@@ -78,7 +78,7 @@ class ArrayBatches:
     tail last; with `np.random`, after `on_epoch_begin`), then cuts consecutive batches.
 
     `order` is the epoch's sample order (None without shuffling); a batch is the
-    `(start, end)` row range in that order."""
+    `slice(start, end)` of rows in that order."""
 
     def __init__(self, size, batch_size, shuffle):
         self.size = size
@@ -86,6 +86,7 @@ class ArrayBatches:
         self.shuffle = shuffle
         self.index_array = np.arange(size)
         self.order = None
+        self.batches = [(end - start, slice(start, end)) for start, end in make_batches(size, batch_size)]
 
     def open(self):
         pass
@@ -99,7 +100,7 @@ class ArrayBatches:
         elif self.shuffle:
             np.random.shuffle(self.index_array)
         self.order = self.index_array if self.shuffle else None
-        return [(end - start, (start, end)) for start, end in make_batches(self.size, self.batch_size)]
+        return self.batches
 
 
 def unpack_xy(generator_output):
@@ -167,8 +168,9 @@ class GeneratorBatches:
 class Step:
     """One training step of `fit_loop`; the hooks let a step keep per-epoch state.
 
-    `__call__(batch_index, batch)` trains on one batch (as given by the batch source)
-    and returns the loss and metrics as a list of floats, in `metrics_names` order."""
+    `run(batch_index, batch)` trains on one batch (as given by the batch source)
+    and returns the loss and metrics (scalars `float()` takes), in `metrics_names`
+    order."""
 
     def train_begin(self, history):
         """Before `on_train_begin`."""
@@ -177,8 +179,8 @@ class Step:
         """After the epoch's order is drawn: `order` (None: the data's own order) and
         the list of `(size, batch)` (a lazy iterator for a generator)."""
 
-    def __call__(self, batch_index, batch):
-        raise NotImplementedError("Step.__call__: a training step must run one batch")
+    def run(self, batch_index, batch):
+        raise NotImplementedError("Step.run: a training step must run one batch")
 
     def end_epoch(self, epoch):
         """After the epoch's last batch, before validation."""
@@ -213,17 +215,16 @@ class ProgramStep(Step):
         else:
             self.epoch_ins = [x if sp else x[order] for x, sp in zip(self.ins, self.sparse)]
 
-    def __call__(self, batch_index, batch):
-        start, end = batch
+    def run(self, batch_index, batch):
         if self.any_sparse:
-            ids = self.order[start:end] if self.order is not None else slice(start, end)
+            ids = batch if self.order is None else self.order[batch]
             ins_batch = dense_batch(
-                [x[ids] if sp else x[start:end] for x, sp in zip(self.epoch_ins, self.sparse)],
+                [x[ids] if sp else x[batch] for x, sp in zip(self.epoch_ins, self.sparse)],
                 self.f.input_dtypes,
             )
         else:
-            ins_batch = [x[start:end] for x in self.epoch_ins]
-        return [float(o) for o in self.program(ins_batch + self.lp_feed)]
+            ins_batch = [x[batch] for x in self.epoch_ins]
+        return self.program(ins_batch + self.lp_feed)
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,12 +272,13 @@ def fit_loop(
             epoch_batches = batches.epoch()
             step.begin_epoch(epoch, batches.order, epoch_batches)
             size = None
+            run = step.run
             for batch_index, (size, batch) in enumerate(epoch_batches):
                 batch_logs = {"batch": batch_index, "size": size}
                 callbacks.on_batch_begin(batch_index, batch_logs)
-                outs = step(batch_index, batch)
+                outs = run(batch_index, batch)
                 for label, o in zip(out_labels, outs):
-                    batch_logs[label] = o
+                    batch_logs[label] = float(o)
                 callbacks.on_batch_end(batch_index, batch_logs)
             step.end_epoch(epoch)
             epoch_logs = {}

@@ -469,7 +469,7 @@ class _TrainOnBatchStep(loop.Step):
         self.model = model
         self.class_weight = class_weight
 
-    def __call__(self, batch_index, batch):
+    def run(self, batch_index, batch):
         x, y, sample_weight = batch
         outs = self.model.train_on_batch(x, y, sample_weight=sample_weight, class_weight=self.class_weight)
         return outs if type(outs) is list else [outs]
