@@ -13,18 +13,12 @@
 import numpy as np
 import pytest
 
-from keras import backend as K
 from keras.callbacks import Callback
 from keras.engine import loop
 from keras.layers import Dense, Dropout
 from keras.models import Sequential
 
-
-@pytest.fixture(autouse=True)
-def fresh_session():
-    K.clear_session()
-    yield
-    K.clear_session()
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 class Recorder(Callback):
