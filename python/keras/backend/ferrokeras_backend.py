@@ -8,6 +8,7 @@ Python operators so that user lambdas such as ``lambda x, y: x - y`` build graph
 
 import contextvars
 import numbers
+import os as _os
 import threading
 
 import numpy as np
@@ -1038,6 +1039,69 @@ class Function:
         """The engine op of every node the compiled program runs, in execution order
         (after fusion): what a test or a profile checks a layer compiles to."""
         return self._program.op_names()
+
+    def save(self, filepath, metadata=None):
+        """Writes the compiled program (graph, variables, optimizer state, random
+        counters) as one program file that ``load_program`` and the Rust engine's
+        ``Program::load`` read; ``metadata`` is a dict of strings stored with it. The
+        file is written beside ``filepath`` and renamed onto it.
+
+        # Raises
+            NotImplementedError: the program holds an op or update that cannot be saved.
+            IOError: the file cannot be written.
+        """
+        self._program.save(_os.fspath(filepath), dict(metadata or {}))
+
+
+def program_format_version():
+    """The newest program file format version this build reads and writes."""
+    return _native.program_format_version()
+
+
+class LoadedProgram:
+    """A program read from a program file by ``load_program``: call it with a list of
+    arrays (one per input, in file order) to get the list of outputs; a training program
+    takes one optimizer step per call."""
+
+    def __init__(self, native):
+        self._program = native
+
+    def __call__(self, inputs):
+        return self._program(list(inputs))
+
+    @property
+    def metadata(self):
+        """The string metadata stored with the program."""
+        return dict(self._program.metadata)
+
+    @property
+    def input_names(self):
+        """The engine's names of the program's inputs, in order."""
+        return list(self._program.input_names)
+
+    def save(self, filepath, metadata=None):
+        """Writes the program back (with its current variables) to ``filepath``."""
+        self._program.save(_os.fspath(filepath), dict(metadata or {}))
+
+    def get_variable(self, name):
+        """The current value of the variable ``name``."""
+        return self._program.get_variable(name)
+
+    def variable_names(self):
+        """The names of the program's variables."""
+        return self._program.variable_names()
+
+
+def load_program(filepath):
+    """Reads a program file (``Function.save``, ``model.save_program`` or the Rust
+    engine's ``Program::save``).
+
+    # Raises
+        IOError: the file cannot be read.
+        ValueError: the file is not a program file, or is corrupt.
+        NotImplementedError: the file has a newer format version than this build reads.
+    """
+    return LoadedProgram(_native.load_program(_os.fspath(filepath)))
 
 
 class FusedUpdate:

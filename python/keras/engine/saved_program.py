@@ -28,12 +28,11 @@ Metadata written with the program (strings; lists are JSON text):
 """
 
 import json
-import os
 
-from .. import _native
+from .. import backend as K
 
 #: The newest program file format version this build reads and writes.
-FORMAT_VERSION = _native.program_format_version()
+FORMAT_VERSION = K.program_format_version()
 
 
 def _inner_model(model):
@@ -63,7 +62,6 @@ def save_program(model, filepath, training=False):
         IOError: the file cannot be written.
     """
     from .. import __version__ as keras_version
-    from .. import backend as K
 
     if not isinstance(training, bool):
         raise TypeError("save_program: `training` must be True or False, got %r" % (training,))
@@ -90,7 +88,7 @@ def save_program(model, filepath, training=False):
         "keras.output_names": json.dumps(outputs),
         "keras.version": keras_version,
     }
-    fn._program.save(os.fspath(filepath), metadata)
+    fn.save(filepath, metadata)
 
 
 class SavedProgram:
@@ -98,35 +96,35 @@ class SavedProgram:
     input, in ``input_names`` order) to get the list of outputs; a training program
     takes one step per call. ``save`` writes it back, with its current variables."""
 
-    def __init__(self, native):
-        self._program = native
-        meta = native.metadata
+    def __init__(self, loaded):
+        self._loaded = loaded
+        meta = loaded.metadata
         self.metadata = dict(meta)
         self.kind = meta.get("keras.kind")
         self.input_names = (
-            json.loads(meta["keras.input_names"]) if "keras.input_names" in meta else native.input_names
+            json.loads(meta["keras.input_names"]) if "keras.input_names" in meta else loaded.input_names
         )
         self.output_names = json.loads(meta["keras.output_names"]) if "keras.output_names" in meta else None
 
     def __call__(self, inputs):
         if not isinstance(inputs, (list, tuple)):
             raise TypeError("a saved program takes a list of arrays, got %r" % (type(inputs).__name__,))
-        return self._program(list(inputs))
+        return self._loaded(inputs)
 
     def save(self, filepath):
         """Writes the program (graph, current variables, optimizer state, random
         counters and metadata) to ``filepath``."""
-        self._program.save(os.fspath(filepath), self.metadata)
+        self._loaded.save(filepath, self.metadata)
 
     def get_weight(self, name):
         """The current value of the variable ``name`` (a Keras weight name such as
         ``dense_1_W``, or an optimizer variable)."""
-        return self._program.get_variable(name)
+        return self._loaded.get_variable(name)
 
     @property
     def weight_names(self):
         """The names of the program's variables."""
-        return self._program.variable_names()
+        return self._loaded.variable_names()
 
 
 def load_program(filepath):
@@ -139,4 +137,4 @@ def load_program(filepath):
             the file and the part at fault).
         NotImplementedError: the file has a newer format version than this build reads.
     """
-    return SavedProgram(_native.load_program(os.fspath(filepath)))
+    return SavedProgram(K.load_program(filepath))
