@@ -316,3 +316,37 @@ def test_distributed_fit_resumes_from_a_checkpoint_exactly(tmp_path, ray_cluster
         workers=1,
     )
     _check(resumed, history, expected, expected_history, K_EPOCHS)
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_a_checkpoint_written_during_distributed_fit_resumes_exactly(tmp_path, ray_cluster, stateful):
+    """A ModelCheckpoint file written *during* `keras.distributed.fit(..., workers=1)`
+    holds the random streams' counters as they are after that epoch (the driver takes
+    them from the workers before `on_epoch_end`), so `model.fit` resumes it bitwise as
+    the uninterrupted run."""
+    from keras import distributed
+
+    expected, expected_history = _uninterrupted(stateful, True)
+    K.clear_session()
+    np.random.seed(1234)
+    x, y = _data(stateful)
+    path = str(tmp_path / "ckpt.h5")
+    distributed.fit(
+        _model(stateful),
+        x,
+        y,
+        batch_size=4,
+        nb_epoch=K_EPOCHS,
+        shuffle=True,
+        verbose=0,
+        callbacks=[ModelCheckpoint(path)],
+        workers=1,
+    )
+    K.clear_session()
+    np.random.seed(999)
+    resumed = load_model(path, restore_rng=True)
+    order = load_data_order(path)
+    history = resumed.fit(
+        x[order], y[order], batch_size=4, nb_epoch=N_EPOCHS, shuffle=True, verbose=0, initial_epoch=K_EPOCHS
+    )
+    _check(resumed, history, expected, expected_history, K_EPOCHS)

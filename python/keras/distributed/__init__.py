@@ -954,6 +954,13 @@ class _DistributedStep:
                 ref = run.ray.put(full)
                 run.call(lambda k, a_, retry, r=ref: a_.set_rnn_states.remote(r), "epoch %d end" % epoch)
                 del ref
+        # The driver's random streams take the workers' counters before `on_epoch_end`,
+        # so a ModelCheckpoint written now holds the counters model.fit would have there
+        # (an exact resume from it, tests/keras/test_resume.py).
+        counters = run.call(
+            lambda k, a_, retry: a_.get_counters.remote() if k == 0 else None, "epoch %d end" % epoch
+        )
+        _spec.set_counters(self.model, counters[0])
         self.history.worker_samples.append(self.samples)
 
     def train_end(self):
