@@ -214,11 +214,15 @@ impl<'a, T> Disjoint<'a, T> {
     }
 }
 
-/// States each thread keeps for reuse: a state is reused once no helper job of an
-/// earlier call holds it any more, and jobs outlive their call only while they wait
-/// in the queue, so a few cover every steady state (more are made only if more
-/// earlier calls still have queued jobs).
-const STATES_KEPT: usize = 8;
+/// States each thread makes on its first call: a state is reused once no helper job of
+/// an earlier call holds it any more, and jobs outlive their call only while they wait
+/// in the queue. On a loaded host a descheduled worker can leave the jobs of many
+/// short calls queued, so when every state is held a new one is made and kept (up to
+/// [`STATES_MAX`]): the set grows to what the workload needs once, and a steady state
+/// then allocates nothing (the `tests/alloc_*.rs` tests count).
+const STATES_KEPT: usize = 32;
+/// Most states a thread keeps.
+const STATES_MAX: usize = 512;
 
 thread_local! {
     /// This thread's [`Shared`] states, made together on its first [`parallel_for`].
@@ -258,7 +262,13 @@ fn shared_state(n: usize, both_ends: bool) -> Arc<Shared> {
                 s.panicked.store(false, Ordering::Relaxed);
                 Arc::clone(s)
             }
-            None => new_state(n, both_ends),
+            None => {
+                let s = new_state(n, both_ends);
+                if states.len() < STATES_MAX {
+                    states.push(Arc::clone(&s));
+                }
+                s
+            }
         }
     })
 }
