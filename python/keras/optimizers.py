@@ -87,7 +87,7 @@ def _constraint_list(constraints, params):
     return constraints
 
 
-def _native_constraint(c):
+def _engine_constraint(c):
     """``(True, spec)`` when the engine can apply constraint ``c`` (spec None = no
     constraint), ``(False, None)`` when it must be applied symbolically."""
     from . import constraints as constraints_module
@@ -241,7 +241,7 @@ class Optimizer:
             hyper["decay"] = self.decay if self._decays() else None
         return hyper
 
-    def _native_options(self):
+    def _fused_options(self):
         return {}
 
     def _step_values(self):
@@ -271,7 +271,7 @@ class Optimizer:
 
         native, specs, python = [], [], []
         for i, c in enumerate(cons):
-            ok, spec = _native_constraint(c)
+            ok, spec = _engine_constraint(c)
             if ok:
                 native.append(i)
                 specs.append(spec)
@@ -306,7 +306,7 @@ class Optimizer:
                     native_clipnorm,
                     native_clipvalue,
                     specs,
-                    **self._native_options(),
+                    **self._fused_options(),
                 )
             )
 
@@ -355,7 +355,7 @@ class SGD(Optimizer):
         self._variables(iterations=0.0, lr=lr, momentum=momentum, decay=decay)
         self.nesterov = nesterov
 
-    def _native_options(self):
+    def _fused_options(self):
         return {"nesterov": bool(self.nesterov)}
 
     def _param_step(self, p, g, slots, st):
@@ -573,7 +573,7 @@ class Nadam(Optimizer):
         self.epsilon = epsilon
         self.schedule_decay = schedule_decay
 
-    def _native_options(self):
+    def _fused_options(self):
         return {"schedule_decay": float(self.schedule_decay)}
 
     def _step_values(self):

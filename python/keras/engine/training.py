@@ -446,7 +446,7 @@ def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_
     return np.ones((y.shape[0], y.shape[1]), dtype=K.floatx())
 
 
-def _native_inputs(arrays, placeholders, keep_sparse=False):
+def _engine_inputs(arrays, placeholders, keep_sparse=False):
     """Converts arrays once to what the Programs take (contiguous float32 or int32).
 
     A scipy.sparse matrix becomes CSR with `keep_sparse` (the loops slice its rows and
@@ -827,9 +827,9 @@ class Model(Container):
                 )
         if x[0].shape[0] == 0:
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
-        x = _native_inputs(x, self.inputs, keep_sparse)
-        y = _native_inputs(y, self.targets, keep_sparse)
-        sample_weights = _native_inputs(sample_weights, self.sample_weights)
+        x = _engine_inputs(x, self.inputs, keep_sparse)
+        y = _engine_inputs(y, self.targets, keep_sparse)
+        sample_weights = _engine_inputs(sample_weights, self.sample_weights)
         return x, y, sample_weights
 
     # public API --------------------------------------------------------------------------
@@ -1027,7 +1027,7 @@ class Model(Container):
                 )
         if x[0].shape[0] == 0:
             raise ValueError("Error when checking model input: the input arrays are empty (0 samples)")
-        x = _native_inputs(x, self.inputs, keep_sparse=True)
+        x = _engine_inputs(x, self.inputs, keep_sparse=True)
         self._make_predict_function()
         return loop.predict_loop(self.predict_function, x, batch_size=batch_size, verbose=verbose)
 
@@ -1065,7 +1065,7 @@ class Model(Container):
         """Predictions for one batch."""
         x = standardize_input_data(x, self.input_names, self.internal_input_shapes)
         _check_input_lengths(x, "predict_on_batch")
-        x = _native_inputs(x, self.inputs)
+        x = _engine_inputs(x, self.inputs)
         ins = x
         if self._learning_phase_inputs():
             ins = ins + [np.asarray(0.0, dtype=np.float32)]
