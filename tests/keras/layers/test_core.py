@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from layer_checks import WEIGHT_ARG_KEYS
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -139,13 +140,8 @@ def test_dense_config_keys():
         "output_dim",
         "init",
         "activation",
-        "W_regularizer",
-        "b_regularizer",
-        "activity_regularizer",
-        "W_constraint",
-        "b_constraint",
-        "bias",
         "input_dim",
+        *WEIGHT_ARG_KEYS,
     }
     assert config["name"] == "my_dense"
     assert config["init"] == "he_normal"
