@@ -17,37 +17,9 @@ from keras.callbacks import Callback
 from keras.engine import loop
 from keras.layers import Dense, Dropout
 from keras.models import Sequential
+from recording_callback import Recorder
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
-
-
-class Recorder(Callback):
-    """Every hook call with a copy of its logs (floats as they are)."""
-
-    def __init__(self, stop_after=None):
-        super().__init__()
-        self.calls = []
-        self.stop_after = stop_after
-
-    def on_train_begin(self, logs=None):
-        self.calls.append(("train_begin", None, dict(logs or {})))
-
-    def on_train_end(self, logs=None):
-        self.calls.append(("train_end", None, dict(logs or {})))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.calls.append(("epoch_begin", epoch, dict(logs or {})))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.calls.append(("epoch_end", epoch, dict(logs or {})))
-        if self.stop_after is not None and epoch >= self.stop_after:
-            self.model.stop_training = True
-
-    def on_batch_begin(self, batch, logs=None):
-        self.calls.append(("batch_begin", batch, dict(logs or {})))
-
-    def on_batch_end(self, batch, logs=None):
-        self.calls.append(("batch_end", batch, dict(logs or {})))
 
 
 class RecordingStep(loop.Step):
