@@ -117,3 +117,20 @@ def cases(arrays, table=OBJECTIVES, reduce=None):
         (name, reduce(ref) if reduce else ref, getattr(arrays, t), getattr(arrays, p))
         for name, ref, t, p in table
     ]
+
+
+# Names of one function in keras.objectives and keras.metrics, the canonical one last.
+ALIASES = [
+    ("mse", "MSE", "mean_squared_error"),
+    ("mae", "MAE", "mean_absolute_error"),
+    ("mape", "MAPE", "mean_absolute_percentage_error"),
+    ("msle", "MSLE", "mean_squared_logarithmic_error"),
+    ("cosine", "cosine_proximity"),
+]
+
+
+def assert_aliases(module, groups=ALIASES):
+    """Each group of names is one function of ``module``."""
+    for names in groups:
+        fn = getattr(module, names[-1])
+        assert all(getattr(module, name) is fn for name in names), names

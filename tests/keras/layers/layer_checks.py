@@ -4,6 +4,7 @@ passes layer_test and, with random weights, predicts a numpy reference; a poolin
 equals the numpy pooling in either ordering."""
 
 import numpy as np
+import pytest
 from conv_reference import np_pool
 from numpy.testing import assert_allclose
 
@@ -96,6 +97,24 @@ def assert_predicts(model, x, want, rtol=1e-4, atol=1e-4):
     assert got.shape == want.shape
     assert model.output_shape == (None,) + got.shape[1:]
     assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+def parametrize_pooling(max_cls, avg_cls, pools):
+    """A pooling test's cases: ordering x border mode x (layer, kind) x (pool, strides)
+    for each (pool, strides) of ``pools``."""
+    marks = [
+        pytest.mark.parametrize("ordering", ["th", "tf"]),
+        pytest.mark.parametrize("mode", ["valid", "same"]),
+        pytest.mark.parametrize("cls,kind", [(max_cls, "max"), (avg_cls, "avg")]),
+        pytest.mark.parametrize("pool,strides", pools),
+    ]
+
+    def apply(test):
+        for mark in reversed(marks):
+            test = mark(test)
+        return test
+
+    return apply
 
 
 def assert_pools_as_numpy(cls, kind, x, pool, strides, mode, ordering):

@@ -49,14 +49,8 @@ def test_convolution2d_layer_and_numpy(ordering, mode, subsample):
     nb_samples, nb_filter, stack, rows, cols = 2, 3, 2, 8, 7
     shape = image_shape(ordering, nb_samples, stack, rows, cols)
     x = np.random.random(shape).astype("float32")
-    kwargs = {
-        "nb_filter": nb_filter,
-        "nb_row": 3,
-        "nb_col": 2,
-        "border_mode": mode,
-        "subsample": subsample,
-        "dim_ordering": ordering,
-    }
+    kwargs = dict(nb_filter=nb_filter, nb_row=3, nb_col=2, border_mode=mode, subsample=subsample)
+    kwargs["dim_ordering"] = ordering
     model, (W, b) = model_with_random_weights(Convolution2D, kwargs, shape)
     assert_predicts(model, x, np_conv2d(x, W, b, ordering, subsample, mode))
 

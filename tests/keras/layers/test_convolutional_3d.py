@@ -68,15 +68,8 @@ def test_convolution3d_layer_and_numpy(ordering, mode, subsample):
     shape = image_shape(ordering, 2, 2, 5, 6, 7)
     x = np.random.random(shape).astype("float32")
     # odd and even kernel sides: 'same' pads one more after than before on the even one
-    kwargs = {
-        "nb_filter": 3,
-        "kernel_dim1": 3,
-        "kernel_dim2": 2,
-        "kernel_dim3": 3,
-        "border_mode": mode,
-        "subsample": subsample,
-        "dim_ordering": ordering,
-    }
+    kwargs = dict(nb_filter=3, kernel_dim1=3, kernel_dim2=2, kernel_dim3=3, border_mode=mode)
+    kwargs.update(subsample=subsample, dim_ordering=ordering)
     model, (W, b) = model_with_random_weights(Convolution3D, kwargs, shape)
     assert_predicts(model, x, np_conv3d(x, W, b, ordering, subsample, mode))
 

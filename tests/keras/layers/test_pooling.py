@@ -4,7 +4,7 @@ strides, global pooling, gradients through max pooling, bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_pool as np_pool_nchw
-from layer_checks import assert_pools_as_numpy, image_shape
+from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -24,10 +24,7 @@ from keras.utils.test_utils import layer_test
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-@pytest.mark.parametrize("mode", ["valid", "same"])
-@pytest.mark.parametrize("cls,kind", [(MaxPooling2D, "max"), (AveragePooling2D, "avg")])
-@pytest.mark.parametrize("pool,strides", [((2, 2), None), ((3, 2), (1, 2)), ((3, 3), (2, 2))])
+@parametrize_pooling(MaxPooling2D, AveragePooling2D, [((2, 2), None), ((3, 2), (1, 2)), ((3, 3), (2, 2))])
 def test_pooling_2d(ordering, mode, cls, kind, pool, strides):
     x = np.random.random(image_shape(ordering, 2, 3, 7, 6)).astype("float32")
     assert_pools_as_numpy(cls, kind, x, pool, strides, mode, ordering)

@@ -6,7 +6,7 @@ sizes), gradients through K.pool3d, a small model that trains, and bad inputs.""
 import numpy as np
 import pytest
 from conv_reference import np_pool as np_pool_ncdhw
-from layer_checks import assert_pools_as_numpy, image_shape
+from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -25,10 +25,9 @@ from keras.utils.test_utils import layer_test
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-@pytest.mark.parametrize("mode", ["valid", "same"])
-@pytest.mark.parametrize("cls,kind", [(MaxPooling3D, "max"), (AveragePooling3D, "avg")])
-@pytest.mark.parametrize("pool,strides", [((2, 2, 2), None), ((3, 2, 1), (1, 2, 1)), ((3, 3, 2), (2, 2, 3))])
+@parametrize_pooling(
+    MaxPooling3D, AveragePooling3D, [((2, 2, 2), None), ((3, 2, 1), (1, 2, 1)), ((3, 3, 2), (2, 2, 3))]
+)
 def test_pooling_3d(ordering, mode, cls, kind, pool, strides):
     x = np.random.random(image_shape(ordering, 2, 3, 5, 6, 7)).astype("float32")
     assert_pools_as_numpy(cls, kind, x, pool, strides, mode, ordering)
