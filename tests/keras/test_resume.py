@@ -320,8 +320,5 @@ def test_a_checkpoint_written_during_distributed_fit_resumes_exactly(tmp_path, r
         callbacks=[ModelCheckpoint(path)],
         workers=1,
     )
-    resumed, order = _restored(path)
-    history = resumed.fit(
-        x[order], y[order], batch_size=4, nb_epoch=N_EPOCHS, shuffle=True, verbose=0, initial_epoch=K_EPOCHS
-    )
+    resumed, history = _resume(path, x, y, True, K_EPOCHS, N_EPOCHS)
     _check(resumed, history, expected, expected_history, K_EPOCHS)
