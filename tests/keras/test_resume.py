@@ -3,6 +3,7 @@
 uninterrupted run bitwise: weights, optimizer state, history (the noise streams,
 stateful RNN states and numpy's random state travel in the file)."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -90,18 +91,16 @@ def _restored(path):
     return load_model(path, restore_rng=True), load_data_order(path)
 
 
-def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=()):
+def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=(), fit=None):
+    """The checkpoint at ``path`` restored and trained on to ``nb_epoch`` on the rows in
+    its data order: by ``fit(model, x, y, **options)`` when given, else by ``model.fit``
+    writing the checkpoint on. Returns (model, history)."""
     model, order = _restored(path)
-    history = model.fit(
-        x[order],
-        y[order],
-        batch_size=4,
-        nb_epoch=nb_epoch,
-        shuffle=shuffle,
-        verbose=0,
-        initial_epoch=initial_epoch,
-        callbacks=[ModelCheckpoint(path, data_order=order)] + list(callbacks),
-    )
+    options = dict(batch_size=4, nb_epoch=nb_epoch, shuffle=shuffle, verbose=0, initial_epoch=initial_epoch)
+    if fit is not None:
+        return model, fit(model, x[order], y[order], **options)
+    callbacks = [ModelCheckpoint(path, data_order=order)] + list(callbacks)
+    history = model.fit(x[order], y[order], callbacks=callbacks, **options)
     return model, history
 
 
@@ -281,18 +280,8 @@ def test_distributed_fit_resumes_from_a_checkpoint_exactly(tmp_path, ray_cluster
 
     expected, expected_history = _uninterrupted(stateful, True)
     _, x, y, path = _checkpointed(tmp_path, stateful, K_EPOCHS)
-    resumed, order = _restored(path)
-    history = distributed.fit(
-        resumed,
-        x[order],
-        y[order],
-        batch_size=4,
-        nb_epoch=N_EPOCHS,
-        shuffle=True,
-        verbose=0,
-        initial_epoch=K_EPOCHS,
-        workers=1,
-    )
+    fit = functools.partial(distributed.fit, workers=1)
+    resumed, history = _resume(path, x, y, True, K_EPOCHS, N_EPOCHS, fit=fit)
     _check(resumed, history, expected, expected_history, K_EPOCHS)
 
 

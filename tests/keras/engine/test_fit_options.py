@@ -85,6 +85,14 @@ def _batch_shuffle(index_array, batch_size):
     return np.append(blocks.flatten(), tail)
 
 
+def _linear_on_data(n, lr):
+    """n samples (3 -> 2) and a linear model on them: (x, y, model, W0, b0)."""
+    x, y = _data(n, 3, 2)
+    model = _linear(3, 2, lr=lr)
+    W0, b0 = model.get_weights()
+    return x, y, model, W0, b0
+
+
 def _shuffled(index_array):
     np.random.shuffle(index_array)
     return index_array
@@ -170,9 +178,7 @@ def test_validation_data_two_and_three_tuples():
 
 
 def test_shuffle_false_equals_numpy_sgd():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     hist = model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=False, verbose=0)
     W, b, losses = _np_fit(W0, b0, x, y, 0.1, 4, [np.arange(10)] * 3)
     W1, b1 = model.get_weights()
@@ -182,9 +188,7 @@ def test_shuffle_false_equals_numpy_sgd():
 
 
 def test_shuffle_true_uses_the_global_numpy_rng_once_per_epoch():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     np.random.seed(1234)
     hist = model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=True, verbose=0)
 
@@ -198,9 +202,7 @@ def test_shuffle_true_uses_the_global_numpy_rng_once_per_epoch():
 
 
 def test_shuffle_batch_shuffles_whole_blocks_and_keeps_the_tail():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     sizes = []
     record = LambdaCallback(on_batch_end=lambda batch, logs: sizes.append(logs["size"]))
     np.random.seed(77)
@@ -214,9 +216,7 @@ def test_shuffle_batch_shuffles_whole_blocks_and_keeps_the_tail():
 
 
 def test_last_partial_batch_is_used():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.05)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.05)
     batches = []
     record = LambdaCallback(
         on_batch_end=lambda batch, logs: batches.append((batch, logs["size"], logs["loss"]))
@@ -235,9 +235,7 @@ def test_last_partial_batch_is_used():
 
 
 def test_batch_size_larger_than_data_is_one_batch():
-    x, y = _data(5, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(5, lr=0.1)
     sizes = []
     model.fit(
         x,
@@ -445,9 +443,7 @@ def test_dropout_only_in_training():
 
 
 def test_nb_epoch_and_initial_epoch(capsys):
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     epochs = []
     record = LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
     hist = model.fit(
