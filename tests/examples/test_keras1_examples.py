@@ -26,6 +26,12 @@ def accuracy(prefix="Test accuracy: "):
     return r"^%s(%s)$" % (re.escape(prefix), NUMBER)
 
 
+def decoder_case(script, grid, side):
+    """A variational autoencoder: its test loss, and the figure of its decoded grid."""
+    says = "Decoded a %dx%d grid of latent points: figure (%d, %d)" % (grid, grid, side, side)
+    return Case(script, LOSS, Range(0, 1000, strict=True), says=[says])
+
+
 CASES = [
     Case("babi_rnn.py", BABI, FRACTION, says=["bAbI task 1: 200 generated training and 100 test stories"]),
     Case("babi_memnn.py", BABI, FRACTION, says=["Number of training stories: 200"]),
@@ -47,12 +53,7 @@ CASES = [
         counts={"Training time:": 2},
     ),
     Case("mnist_hierarchical_rnn.py", accuracy(), FRACTION, says=["X_train shape: (256, 28, 28, 1)"]),
-    Case(
-        "variational_autoencoder.py",
-        LOSS,
-        Range(0, 1000, strict=True),
-        says=["Decoded a 15x15 grid of latent points: figure (420, 420)"],
-    ),
+    decoder_case("variational_autoencoder.py", 15, 420),
     Case(
         "reuters_mlp.py",
         accuracy(),
@@ -65,12 +66,7 @@ CASES = [
         Range(0, strict=True),
         says=["Image size: 48 x 48", RANDOM_VGG],
     ),
-    Case(
-        "variational_autoencoder_deconv.py",
-        LOSS,
-        Range(0, 1000, strict=True),
-        says=["Decoded a 5x5 grid of latent points: figure (140, 140)"],
-    ),
+    decoder_case("variational_autoencoder_deconv.py", 5, 140),
     Case(
         "pretrained_word_embeddings.py",
         accuracy("Validation accuracy: "),
