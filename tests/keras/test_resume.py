@@ -259,13 +259,9 @@ def test_damaged_resume_state_is_a_clear_error(tmp_path, damage, message):
 def ray_cluster():
     """A local Ray instance; Ray is optional (skip), except in CI (fail), as in
     tests/distributed."""
-    try:
-        import ray
-    except ImportError as e:
-        msg = "ray is not installed (%s): pip install '.[distributed]'" % e
-        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
-            pytest.fail(msg + "; in CI this is a failure")
-        pytest.skip(msg)
+    from conftest import require_ray  # here: the killed-process script imports this module alone
+
+    ray = require_ray()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
