@@ -8,6 +8,9 @@
   the MNIST test set from there.
 - Every test starts from the same global numpy and ``random`` seeds, so a learning test's
   initial weights and shuffles do not depend on which tests ran before it.
+- ``require_ray(*submodules)`` returns the optional ``ray`` module or skips (fails in CI);
+  the ``fit_loop_calls`` fixture records which batch source and step each
+  ``keras.engine.loop.fit_loop`` call ran with.
 """
 
 import gzip
@@ -45,6 +48,24 @@ def mnist_test_set():
     return images, labels
 
 
+def require_ray(*submodules):
+    """The ``ray`` module, with ``submodules`` (e.g. "ray.cluster_utils") importable, or
+    skip the test: Ray is optional (pip install '.[distributed]'), except in CI (CI or
+    FERROKERAS_REQUIRE_DATA set), where its absence fails the test."""
+    import importlib
+
+    try:
+        ray = importlib.import_module("ray")
+        for name in submodules:
+            importlib.import_module(name)
+    except ImportError as e:
+        msg = "ray is not installed (%s): pip install '.[distributed]'" % e
+        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
+            pytest.fail(msg + "; in CI this is a failure")
+        pytest.skip(msg)
+    return ray
+
+
 def keras1_mnist_mlp():
     """Keras 1's examples/mnist_mlp.py model, uncompiled: Dense(512) relu Dropout(0.2),
     twice, then Dense(10) softmax, on 784 inputs."""
@@ -66,6 +87,23 @@ def keras1_mnist_mlp():
 @pytest.fixture
 def data_path():
     return shared_data
+
+
+@pytest.fixture
+def fit_loop_calls(monkeypatch):
+    """A list that gets (batch source class name, step class name) for every call of
+    ``keras.engine.loop.fit_loop`` in the test (which still runs)."""
+    from keras.engine import loop
+
+    calls = []
+    real = loop.fit_loop
+
+    def spy(model, batches, step, *args, **kwargs):
+        calls.append((type(batches).__name__, type(step).__name__))
+        return real(model, batches, step, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "fit_loop", spy)
+    return calls
 
 
 @pytest.fixture

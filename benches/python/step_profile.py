@@ -4,14 +4,17 @@ For each workload of ``workloads.py`` (same model and data), in one process:
 
 * ``fit``: ``model.fit(x, y, nb_epoch=1, shuffle=True, verbose=0)`` per epoch, divided by
   the number of steps (the user-visible cost of a step, per-epoch work included);
-* ``native``: the compiled train (or predict) Program alone, ``f._program(batch + lp)``,
+* ``native``: the compiled train (or predict) Program alone, ``f.run(batch + lp)``,
   over pre-sliced batches (the floor the loop can reach);
-* ``loop``: what the fit loop (``keras.engine.loop``) does per batch without callbacks:
-  slice the epoch arrays, build ``batch_logs``, call the Program, ``float()`` the outputs;
+* ``loop``: the fit loop itself, as ``model.fit`` calls it after preparing the data:
+  ``keras.engine.loop.fit_arrays`` with a ``ProgramStep`` on the prepared arrays (the
+  epoch's shuffle and gather, batch slicing, batch logs, the Program, ``float()`` of the
+  outputs, and the BaseLogger and History callbacks of ``fit(verbose=0)``);
 * ``callbacks``: ``CallbackList([BaseLogger(), History()])`` ``on_batch_begin`` +
-  ``on_batch_end`` with the same logs (what ``fit(verbose=0)`` adds per batch);
-* ``per_epoch``: ``fit``'s epoch time minus steps x (loop + callbacks): the fixed cost of
-  a ``fit`` call (standardizing the data, the shuffle gather, callback setup, ...).
+  ``on_batch_end`` with the same logs (the callbacks' share of ``loop``);
+* ``python_loop``: loop minus native minus callbacks: the loop's own Python per step;
+* ``per_epoch``: ``fit``'s epoch time minus steps x loop: the fixed cost ``fit`` adds
+  around the loop (checking and standardizing the data, ...).
 
 Prints one JSON line per workload with microseconds per step (median of ``--reps``
 timings of about ``--min-s`` seconds each). ``--cprofile N`` also prints the top N
@@ -61,6 +64,8 @@ def profile_workload(name, reps, min_s, cprofile_top, ops):
 
     from keras import backend as K
     from keras import callbacks as cbks
+    from keras.engine import loop
+    from keras.engine.training import dedupe_labels
 
     spec = W.WORKLOADS[name]
     K.clear_session()
@@ -83,24 +88,19 @@ def profile_workload(name, reps, min_s, cprofile_top, ops):
         perm = np.random.permutation(n)
         epoch_ins = [a[perm] for a in ins]
         pre = [[a[s:e] for a in epoch_ins] + lp for s, e in batches]
-        labels = inner.metrics_names
+        labels = dedupe_labels(inner.metrics_names)
 
         def fit_epoch():
             model.fit(x, y, batch_size=bs, nb_epoch=1, shuffle=True, verbose=0)
 
         def native_epoch():
-            prog = f._program
+            run = f.run
             for b in pre:
-                prog(b)
+                run(b)
 
         def loop_epoch():
-            prog = f._program
-            for bi, (s, e) in enumerate(batches):
-                ins_batch = [a[s:e] for a in epoch_ins]
-                logs = {"batch": bi, "size": e - s}
-                outs = prog(ins_batch + lp)
-                for lab, o in zip(labels, outs):
-                    logs[lab] = float(o)
+            step = loop.ProgramStep(f, ins)
+            loop.fit_arrays(inner, step, ins, None, labels, bs, 1, 0, None, True, 0)
 
         cl = cbks.CallbackList([cbks.BaseLogger(), cbks.History()])
         cl.set_model(inner)
@@ -150,8 +150,8 @@ def profile_workload(name, reps, min_s, cprofile_top, ops):
             rec[key + "_us"] = round(1e6 * t[key], 2)
         rec["standardize_us"] = round(1e6 * t["standardize"], 1)
         rec["shuffle_gather_us"] = round(1e6 * t["shuffle_gather"], 1)
-        rec["python_loop_us"] = round(rec["loop_us"] - rec["native_us"], 2)
-        rec["per_epoch_us"] = round(steps * (rec["fit_us"] - rec["loop_us"] - rec["callbacks_us"]), 1)
+        rec["python_loop_us"] = round(rec["loop_us"] - rec["native_us"] - rec["callbacks_us"], 2)
+        rec["per_epoch_us"] = round(steps * (rec["fit_us"] - rec["loop_us"]), 1)
         rec["native_share_pct"] = round(100.0 * rec["native_us"] / rec["fit_us"], 1)
         profiled = fit_epoch
     else:
@@ -165,9 +165,9 @@ def profile_workload(name, reps, min_s, cprofile_top, ops):
             model.predict(x, batch_size=bs, verbose=0)
 
         def native_all():
-            prog = f._program
+            run = f.run
             for b in pre:
-                prog(b)
+                run(b)
 
         t = timed_interleaved({"predict": (predict_all, steps), "native": (native_all, steps)}, reps, min_s)
         rec["predict_us"] = round(1e6 * t["predict"], 2)

@@ -31,24 +31,25 @@ def _fit_and_evaluate(model, x, y, batch_size, nb_epoch, what):
     return acc
 
 
+def _bn_relu(layer, axis=-1):
+    """``layer``, then BatchNormalization(axis) and a relu."""
+    from keras.layers import Activation, BatchNormalization
+
+    return [layer, BatchNormalization(axis=axis), Activation("relu")]
+
+
 def test_mnist_mlp_with_batchnorm_reaches_95_percent():
     from keras import backend as K
-    from keras.layers import Activation, BatchNormalization, Dense
+    from keras.layers import Activation, Dense
     from keras.models import Sequential
 
     x, y = _mnist()
     x = x.reshape(-1, 784)
     K.clear_session()
     np.random.seed(1337)
-    model = Sequential()
-    model.add(Dense(256, input_shape=(784,)))
-    model.add(BatchNormalization())
-    model.add(Activation("relu"))
-    model.add(Dense(256))
-    model.add(BatchNormalization())
-    model.add(Activation("relu"))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = Sequential(
+        _bn_relu(Dense(256, input_shape=(784,))) + _bn_relu(Dense(256)) + [Dense(10), Activation("softmax")]
+    )
     acc = _fit_and_evaluate(model, x, y, 128, 6, "MLP+BN")
     # the moving statistics moved away from their initial values
     rm = model.layers[1].get_weights()[2]
@@ -58,28 +59,21 @@ def test_mnist_mlp_with_batchnorm_reaches_95_percent():
 
 def test_mnist_cnn_with_batchnorm_reaches_97_5_percent():
     from keras import backend as K
-    from keras.layers import Activation, BatchNormalization, Convolution2D, Dense, Flatten, MaxPooling2D
+    from keras.layers import Activation, Convolution2D, Dense, Flatten, MaxPooling2D
     from keras.models import Sequential
 
     x, y = _mnist()
     x = x[:, None]
     K.clear_session()
     np.random.seed(1337)
-    model = Sequential()
-    model.add(Convolution2D(16, 3, 3, input_shape=(1, 28, 28), dim_ordering="th"))
-    model.add(BatchNormalization(axis=1))
-    model.add(Activation("relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2), dim_ordering="th"))
-    model.add(Convolution2D(32, 3, 3, dim_ordering="th"))
-    model.add(BatchNormalization(axis=1))
-    model.add(Activation("relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2), dim_ordering="th"))
-    model.add(Flatten())
-    model.add(Dense(128))
-    model.add(BatchNormalization())
-    model.add(Activation("relu"))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = Sequential(
+        _bn_relu(Convolution2D(16, 3, 3, input_shape=(1, 28, 28), dim_ordering="th"), axis=1)
+        + [MaxPooling2D(pool_size=(2, 2), dim_ordering="th")]
+        + _bn_relu(Convolution2D(32, 3, 3, dim_ordering="th"), axis=1)
+        + [MaxPooling2D(pool_size=(2, 2), dim_ordering="th"), Flatten()]
+        + _bn_relu(Dense(128))
+        + [Dense(10), Activation("softmax")]
+    )
     # Test-phase accuracy waits for the moving statistics (momentum 0.99, starting from
     # mean 0 / variance 1 while the first conv's variance is ~0.01): it stays at chance
     # for the first ~250 updates (seed 1337, per epoch of 250 batches: 0.117, 0.909,

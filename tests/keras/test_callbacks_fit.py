@@ -11,7 +11,6 @@ from numpy.testing import assert_allclose
 
 from keras import backend as K
 from keras.callbacks import (
-    Callback,
     CSVLogger,
     EarlyStopping,
     LambdaCallback,
@@ -22,6 +21,7 @@ from keras.callbacks import (
 from keras.layers import Dense, Input
 from keras.models import Model, Sequential
 from keras.optimizers import SGD
+from recording_callback import Recorder
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
@@ -38,32 +38,6 @@ def _model(lr=0.1, metrics=None, **dense_kwargs):
     model = Sequential([Dense(2, input_dim=3, **dense_kwargs)])
     model.compile(SGD(lr=lr), "mse", metrics=metrics)
     return model
-
-
-class Recorder(Callback):
-    """Records every hook call with a copy of its logs and what the model looked like."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def on_train_begin(self, logs=None):
-        self.calls.append(("train_begin", None, dict(logs or {})))
-
-    def on_train_end(self, logs=None):
-        self.calls.append(("train_end", None, dict(logs or {})))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.calls.append(("epoch_begin", epoch, dict(logs or {})))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.calls.append(("epoch_end", epoch, dict(logs or {})))
-
-    def on_batch_begin(self, batch, logs=None):
-        self.calls.append(("batch_begin", batch, dict(logs or {})))
-
-    def on_batch_end(self, batch, logs=None):
-        self.calls.append(("batch_end", batch, dict(logs or {})))
 
 
 def test_call_order_params_and_logs_in_fit():

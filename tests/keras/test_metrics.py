@@ -2,84 +2,37 @@
 
 import numpy as np
 import pytest
+from loss_reference import (
+    EPS,
+    assert_aliases,
+    cases,
+    np_cce,
+    run,
+    samples,
+)
 
 from keras import backend as K
 from keras import metrics
 
-EPS = 1e-7
+_, S = samples(5, 6, 3)
 
 
 def _run(fn, y_true, y_pred, true_dtype=None, **kwargs):
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred, dtype=np.float32)
-    t = K.placeholder(shape=(None,) + y_true.shape[1:], dtype=true_dtype)
-    p = K.placeholder(shape=(None,) + y_pred.shape[1:])
-    out = K.function([t, p], [fn(t, p, **kwargs)])([y_true, y_pred])[0]
+    out = run(fn, y_true, y_pred, true_dtype, **kwargs)
     assert np.ndim(out) == 0, "a metric is a scalar"
     return float(out)
 
 
-RNG = np.random.RandomState(5)
-REAL_T = RNG.randn(6, 3)
-REAL_P = RNG.randn(6, 3)
-POS_T = RNG.uniform(0.1, 3, (6, 3))
-POS_P = RNG.uniform(0.1, 3, (6, 3))
-SIGN_T = np.sign(RNG.randn(6, 3))
-PROB_P = RNG.uniform(0.01, 1, (6, 3))
-ONEHOT_T = np.eye(3)[RNG.randint(0, 3, 6)]
-BIN_T = (RNG.rand(6, 3) > 0.5).astype(float)
+def batch_mean(ref):
+    """The metric of a per-sample objective reference: its mean over the batch."""
+    return lambda t, p: np.mean(ref(t, p))
 
 
 def _f32(x):
     return np.asarray(x, np.float32).astype(np.float64)
 
 
-def np_cce(t, p):
-    p = p / p.sum(-1, keepdims=True)
-    return -np.sum(t * np.log(np.clip(p, EPS, 1 - EPS)), -1)
-
-
-def np_l2n(x):
-    return x / np.sqrt(np.sum(x * x, -1, keepdims=True))
-
-
-REGRESSION = [
-    ("mean_squared_error", lambda t, p: np.mean((p - t) ** 2), REAL_T, REAL_P),
-    ("mean_absolute_error", lambda t, p: np.mean(np.abs(p - t)), REAL_T, REAL_P),
-    (
-        "mean_absolute_percentage_error",
-        lambda t, p: 100 * np.mean(np.abs((t - p) / np.clip(np.abs(t), EPS, None))),
-        REAL_T,
-        REAL_P,
-    ),
-    (
-        "mean_squared_logarithmic_error",
-        lambda t, p: np.mean((np.log(np.clip(p, EPS, None) + 1) - np.log(np.clip(t, EPS, None) + 1)) ** 2),
-        POS_T,
-        REAL_P,
-    ),
-    ("hinge", lambda t, p: np.mean(np.maximum(1 - t * p, 0)), SIGN_T, REAL_P),
-    ("squared_hinge", lambda t, p: np.mean(np.maximum(1 - t * p, 0) ** 2), SIGN_T, REAL_P),
-    ("categorical_crossentropy", lambda t, p: np.mean(np_cce(t, p)), ONEHOT_T, PROB_P),
-    (
-        "binary_crossentropy",
-        lambda t, p: np.mean(
-            -(t * np.log(np.clip(p, EPS, 1 - EPS)) + (1 - t) * np.log(1 - np.clip(p, EPS, 1 - EPS)))
-        ),
-        BIN_T,
-        PROB_P,
-    ),
-    (
-        "kullback_leibler_divergence",
-        lambda t, p: np.mean(
-            np.sum(np.clip(t, EPS, 1) * np.log(np.clip(t, EPS, 1) / np.clip(p, EPS, 1)), -1)
-        ),
-        ONEHOT_T,
-        PROB_P,
-    ),
-    ("poisson", lambda t, p: np.mean(p - t * np.log(p + EPS)), POS_T, POS_P),
-    ("cosine_proximity", lambda t, p: -np.mean(np_l2n(t) * np_l2n(p)), REAL_T, REAL_P),
-]
+REGRESSION = cases(S, reduce=batch_mean)
 
 
 @pytest.mark.parametrize("name,ref,t,p", REGRESSION, ids=[c[0] for c in REGRESSION])
@@ -95,10 +48,10 @@ def test_objective_named_metrics_3d_are_scalars(name, ref, t, p):
 
 
 def test_sparse_categorical_crossentropy_metric():
-    labels = np.argmax(ONEHOT_T, -1)[:, None]
-    ref = np.mean(np_cce(ONEHOT_T, _f32(PROB_P)))
+    labels = np.argmax(S.ONEHOT_T, -1)[:, None]
+    ref = np.mean(np_cce(S.ONEHOT_T, _f32(S.PROB_P)))
     np.testing.assert_allclose(
-        _run(metrics.sparse_categorical_crossentropy, labels, PROB_P, true_dtype="int32"), ref, rtol=2e-5
+        _run(metrics.sparse_categorical_crossentropy, labels, S.PROB_P, true_dtype="int32"), ref, rtol=2e-5
     )
 
 
@@ -107,16 +60,16 @@ def test_binary_accuracy_rounds_half_to_even():
     p = np.array([[0.9], [0.2], [0.5], [0.5], [0.51], [0.49]])
     # 0.5 rounds to 0: the third sample is wrong, the fourth right
     assert _run(metrics.binary_accuracy, t, p) == pytest.approx(5 / 6)
-    t2 = BIN_T
+    t2 = S.BIN_T
     np.testing.assert_allclose(
-        _run(metrics.binary_accuracy, t2, PROB_P), np.mean(t2 == np.round(_f32(PROB_P))), rtol=1e-6
+        _run(metrics.binary_accuracy, t2, S.PROB_P), np.mean(t2 == np.round(_f32(S.PROB_P))), rtol=1e-6
     )
 
 
 def test_categorical_accuracy():
-    t = ONEHOT_T
-    ref = np.mean(np.argmax(t, -1) == np.argmax(PROB_P, -1))
-    assert _run(metrics.categorical_accuracy, t, PROB_P) == pytest.approx(ref)
+    t = S.ONEHOT_T
+    ref = np.mean(np.argmax(t, -1) == np.argmax(S.PROB_P, -1))
+    assert _run(metrics.categorical_accuracy, t, S.PROB_P) == pytest.approx(ref)
     t = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]])
     p = np.array([[0.1, 0.8, 0.1], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])
     assert _run(metrics.categorical_accuracy, t, p) == pytest.approx(0.5)
@@ -153,8 +106,8 @@ def _np_counts(t, p):
 
 
 def test_precision_recall_fbeta_mcc():
-    t = BIN_T
-    p = _f32(PROB_P)
+    t = S.BIN_T
+    p = _f32(S.PROB_P)
     tp = np.sum(np.round(np.clip(t * p, 0, 1)))
     prec = tp / (np.sum(np.round(np.clip(p, 0, 1))) + EPS)
     rec = tp / (np.sum(np.round(np.clip(t, 0, 1))) + EPS)
@@ -190,11 +143,7 @@ def test_fbeta_negative_beta_raises():
 
 def test_aliases_and_names():
     m = metrics
-    assert m.mse is m.MSE is m.mean_squared_error
-    assert m.mae is m.MAE is m.mean_absolute_error
-    assert m.mape is m.MAPE is m.mean_absolute_percentage_error
-    assert m.msle is m.MSLE is m.mean_squared_logarithmic_error
-    assert m.cosine is m.cosine_proximity
+    assert_aliases(m)
     assert m.fscore is m.f1score is m.fmeasure
     assert not hasattr(m, "kld") and not hasattr(m, "KLD")
     assert m.get("mse").__name__ == "mean_squared_error"

@@ -3,105 +3,35 @@ the last axis only, clipping and renormalisation."""
 
 import numpy as np
 import pytest
+from loss_reference import (
+    ALIASES,
+    EPS,
+    assert_aliases,
+    cases,
+    np_cce,
+    np_kld,
+    run,
+    samples,
+)
 
 from keras import backend as K
 from keras import objectives
 
-EPS = 1e-7
+RNG, S = samples(11, 5, 4, distributions=True)
 
-
-def _run(fn, y_true, y_pred, true_dtype=None):
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred, dtype=np.float32)
-    t = K.placeholder(shape=(None,) + y_true.shape[1:], dtype=true_dtype)
-    p = K.placeholder(shape=(None,) + y_pred.shape[1:])
-    out = K.function([t, p], [fn(t, p)])([y_true, y_pred])[0]
-    return out
-
-
-def np_mse(t, p):
-    return np.mean((p - t) ** 2, axis=-1)
-
-
-def np_mae(t, p):
-    return np.mean(np.abs(p - t), axis=-1)
-
-
-def np_mape(t, p):
-    return 100.0 * np.mean(np.abs((t - p) / np.clip(np.abs(t), EPS, None)), axis=-1)
-
-
-def np_msle(t, p):
-    return np.mean((np.log(np.clip(p, EPS, None) + 1) - np.log(np.clip(t, EPS, None) + 1)) ** 2, axis=-1)
-
-
-def np_hinge(t, p):
-    return np.mean(np.maximum(1 - t * p, 0), axis=-1)
-
-
-def np_squared_hinge(t, p):
-    return np.mean(np.maximum(1 - t * p, 0) ** 2, axis=-1)
-
-
-def np_cce(t, p):
-    p = p / p.sum(axis=-1, keepdims=True)
-    p = np.clip(p, EPS, 1 - EPS)
-    return -np.sum(t * np.log(p), axis=-1)
-
-
-def np_bce(t, p):
-    p = np.clip(p, EPS, 1 - EPS)
-    return np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p)), axis=-1)
-
-
-def np_kld(t, p):
-    t = np.clip(t, EPS, 1)
-    p = np.clip(p, EPS, 1)
-    return np.sum(t * np.log(t / p), axis=-1)
-
-
-def np_poisson(t, p):
-    return np.mean(p - t * np.log(p + EPS), axis=-1)
-
-
-def np_cosine(t, p):
-    def l2n(x):
-        return x / np.sqrt(np.maximum(np.sum(x * x, axis=-1, keepdims=True), 1e-12))
-
-    return -np.mean(l2n(t) * l2n(p), axis=-1)
-
-
-RNG = np.random.RandomState(11)
-REAL_T = RNG.randn(5, 4)
-REAL_P = RNG.randn(5, 4)
-POS_T = RNG.uniform(0.1, 3, (5, 4))
-POS_P = RNG.uniform(0.1, 3, (5, 4))
-SIGN_T = np.sign(RNG.randn(5, 4))
-PROB_P = RNG.uniform(0.01, 1, (5, 4))
-ONEHOT_T = np.eye(4)[RNG.randint(0, 4, 5)]
-DIST_T = RNG.dirichlet(np.ones(4), 5)
-DIST_P = RNG.dirichlet(np.ones(4), 5)
-BIN_T = (RNG.rand(5, 4) > 0.5).astype(float)
-
-CASES = [
-    ("mean_squared_error", np_mse, REAL_T, REAL_P),
-    ("mean_absolute_error", np_mae, REAL_T, REAL_P),
-    ("mean_absolute_percentage_error", np_mape, REAL_T, REAL_P),
-    ("mean_squared_logarithmic_error", np_msle, POS_T, REAL_P),
-    ("squared_hinge", np_squared_hinge, SIGN_T, REAL_P),
-    ("hinge", np_hinge, SIGN_T, REAL_P),
-    ("categorical_crossentropy", np_cce, ONEHOT_T, PROB_P),
-    ("categorical_crossentropy", np_cce, DIST_T, DIST_P),
-    ("binary_crossentropy", np_bce, BIN_T, PROB_P),
-    ("kullback_leibler_divergence", np_kld, DIST_T, DIST_P),
-    ("poisson", np_poisson, POS_T, POS_P),
-    ("cosine_proximity", np_cosine, REAL_T, REAL_P),
-]
+# the shared table, then two more on distributions (rows summing to 1) as targets
+CASES = cases(S) + cases(
+    S,
+    [
+        ("categorical_crossentropy", np_cce, "DIST_T", "DIST_P"),
+        ("kullback_leibler_divergence", np_kld, "DIST_T", "DIST_P"),
+    ],
+)
 
 
 @pytest.mark.parametrize("name,ref,t,p", CASES, ids=[c[0] for c in CASES])
 def test_objective_2d(name, ref, t, p):
-    out = _run(getattr(objectives, name), t, p)
+    out = run(getattr(objectives, name), t, p)
     assert out.shape == (5,)
     np.testing.assert_allclose(out, ref(t, p.astype(np.float32).astype(np.float64)), rtol=2e-5, atol=1e-5)
 
@@ -110,7 +40,7 @@ def test_objective_2d(name, ref, t, p):
 def test_objective_3d_reduces_only_the_last_axis(name, ref, t, p):
     t3 = np.stack([t, t[::-1]], axis=1)  # (5, 2, 4)
     p3 = np.stack([p, p[::-1]], axis=1)
-    out = _run(getattr(objectives, name), t3, p3)
+    out = run(getattr(objectives, name), t3, p3)
     assert out.shape == (5, 2)
     np.testing.assert_allclose(out, ref(t3, p3.astype(np.float32).astype(np.float64)), rtol=2e-5, atol=1e-5)
 
@@ -119,30 +49,30 @@ def test_categorical_crossentropy_renormalises_then_clips():
     t = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     # unnormalised predictions (sums 2 and 4), and an exact zero on a target class
     p = np.array([[0.5, 1.0, 0.5], [0.0, 2.0, 2.0]])
-    out = _run(objectives.categorical_crossentropy, t, p)
+    out = run(objectives.categorical_crossentropy, t, p)
     np.testing.assert_allclose(out, [-np.log(0.5), -np.log(EPS)], rtol=1e-4)
 
 
 def test_binary_crossentropy_clips_saturated_predictions():
     t = np.array([[1.0, 0.0]])
     p = np.array([[0.0, 1.0]])  # both maximally wrong
-    out = _run(objectives.binary_crossentropy, t, p)
+    out = run(objectives.binary_crossentropy, t, p)
     # the clip bounds are float32 numbers, as in Keras' float32 graphs: 1 - eps rounds
     # to 1 - 2**-23 (so a saturated wrong 1 costs -log(1.19e-7) = 15.94, not 16.12)
     hi = np.float64(np.float32(1 - EPS))
     lo = np.float64(np.float32(EPS))
     np.testing.assert_allclose(out, [(-np.log(lo) - np.log(1 - hi)) / 2], rtol=1e-4)
     np.testing.assert_allclose(
-        _run(objectives.binary_crossentropy, [[0.0]], [[1.0]]), [-np.log(1 - hi)], rtol=1e-4
+        run(objectives.binary_crossentropy, [[0.0]], [[1.0]]), [-np.log(1 - hi)], rtol=1e-4
     )
-    np.testing.assert_allclose(_run(objectives.binary_crossentropy, [[1.0]], [[0.0]]), [16.118], rtol=1e-4)
+    np.testing.assert_allclose(run(objectives.binary_crossentropy, [[1.0]], [[0.0]]), [16.118], rtol=1e-4)
 
 
 def test_mape_clips_zero_targets():
     t = np.array([[0.0, 2.0]])
     p = np.array([[1e-3, 1.0]])
     np.testing.assert_allclose(
-        _run(objectives.mape, t, p), 100.0 * np.mean([1e-3 / EPS, 0.5], keepdims=True), rtol=1e-4
+        run(objectives.mape, t, p), 100.0 * np.mean([1e-3 / EPS, 0.5], keepdims=True), rtol=1e-4
     )
 
 
@@ -150,24 +80,24 @@ def test_kld_clips_zeros():
     t = np.array([[0.0, 1.0]])
     p = np.array([[0.5, 0.0]])
     ref = EPS * np.log(EPS / 0.5) + 1.0 * np.log(1.0 / EPS)
-    np.testing.assert_allclose(_run(objectives.kld, t, p), [ref], rtol=1e-4)
+    np.testing.assert_allclose(run(objectives.kld, t, p), [ref], rtol=1e-4)
 
 
 def test_sparse_categorical_crossentropy():
     labels = np.array([[2], [0], [1], [3], [0]])
-    p = PROB_P
+    p = S.PROB_P
     ref = np_cce(np.eye(4)[labels[:, 0]], p.astype(np.float32).astype(np.float64))
-    out = _run(objectives.sparse_categorical_crossentropy, labels, p, true_dtype="int32")
+    out = run(objectives.sparse_categorical_crossentropy, labels, p, true_dtype="int32")
     np.testing.assert_allclose(out, ref, rtol=2e-5)
     # float labels are accepted as well (cast to int)
-    out = _run(objectives.sparse_categorical_crossentropy, labels.astype(np.float32), p)
+    out = run(objectives.sparse_categorical_crossentropy, labels.astype(np.float32), p)
     np.testing.assert_allclose(out, ref, rtol=2e-5)
 
 
 def test_sparse_categorical_crossentropy_temporal():
     labels = np.array([[[1], [2]], [[0], [0]]])
     p = RNG.dirichlet(np.ones(3), (2, 2))
-    out = _run(objectives.sparse_categorical_crossentropy, labels, p, true_dtype="int32")
+    out = run(objectives.sparse_categorical_crossentropy, labels, p, true_dtype="int32")
     assert out.shape == (2, 2)
     ref = np_cce(np.eye(3)[labels[..., 0]], p.astype(np.float32).astype(np.float64))
     np.testing.assert_allclose(out, ref, rtol=2e-5)
@@ -183,13 +113,7 @@ def test_gradient_flows_to_predictions():
 
 
 def test_aliases():
-    o = objectives
-    assert o.mse is o.MSE is o.mean_squared_error
-    assert o.mae is o.MAE is o.mean_absolute_error
-    assert o.mape is o.MAPE is o.mean_absolute_percentage_error
-    assert o.msle is o.MSLE is o.mean_squared_logarithmic_error
-    assert o.kld is o.KLD is o.kullback_leibler_divergence
-    assert o.cosine is o.cosine_proximity
+    assert_aliases(objectives, ALIASES + [("kld", "KLD", "kullback_leibler_divergence")])
 
 
 def test_get():

@@ -3,6 +3,7 @@
 uninterrupted run bitwise: weights, optimizer state, history (the noise streams,
 stateful RNN states and numpy's random state travel in the file)."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -61,21 +62,45 @@ def _uninterrupted(stateful, shuffle):
     return _snapshot(model), history.history
 
 
-def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=()):
+def _checkpointed(tmp_path, stateful, nb_epoch, shuffle=True, seed=1234, callbacks=(), **checkpoint):
+    """A fresh model (numpy seeded with `seed` unless None) trained `nb_epoch` epochs
+    with a ModelCheckpoint(path, **checkpoint): (model, x, y, path)."""
     K.clear_session()
-    np.random.seed(999)  # a new process' numpy state, replaced by restore_rng
-    model = load_model(path, restore_rng=True)
-    order = load_data_order(path)
-    history = model.fit(
-        x[order],
-        y[order],
+    if seed is not None:
+        np.random.seed(seed)
+    x, y = _data(stateful)
+    path = str(tmp_path / "ckpt.h5")
+    model = _model(stateful)
+    model.fit(
+        x,
+        y,
         batch_size=4,
         nb_epoch=nb_epoch,
         shuffle=shuffle,
         verbose=0,
-        initial_epoch=initial_epoch,
-        callbacks=[ModelCheckpoint(path, data_order=order)] + list(callbacks),
+        callbacks=[ModelCheckpoint(path, **checkpoint)] + list(callbacks),
     )
+    return model, x, y, path
+
+
+def _restored(path):
+    """The model of a checkpoint file with its random state, in a fresh session, and the
+    file's data order."""
+    K.clear_session()
+    np.random.seed(999)  # a new process' numpy state, replaced by restore_rng
+    return load_model(path, restore_rng=True), load_data_order(path)
+
+
+def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=(), fit=None):
+    """The checkpoint at ``path`` restored and trained on to ``nb_epoch`` on the rows in
+    its data order: by ``fit(model, x, y, **options)`` when given, else by ``model.fit``
+    writing the checkpoint on. Returns (model, history)."""
+    model, order = _restored(path)
+    options = dict(batch_size=4, nb_epoch=nb_epoch, shuffle=shuffle, verbose=0, initial_epoch=initial_epoch)
+    if fit is not None:
+        return model, fit(model, x[order], y[order], **options)
+    callbacks = [ModelCheckpoint(path, data_order=order)] + list(callbacks)
+    history = model.fit(x[order], y[order], callbacks=callbacks, **options)
     return model, history
 
 
@@ -92,16 +117,7 @@ def _check(model, history, expected, expected_history, first_epoch):
 @pytest.mark.parametrize("stateful", [False, True])
 def test_resume_in_process_equals_uninterrupted(tmp_path, stateful, shuffle):
     expected, expected_history = _uninterrupted(stateful, shuffle)
-
-    K.clear_session()
-    np.random.seed(1234)
-    x, y = _data(stateful)
-    model = _model(stateful)
-    path = str(tmp_path / "ckpt.h5")
-    model.fit(
-        x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=shuffle, verbose=0, callbacks=[ModelCheckpoint(path)]
-    )
-    del model
+    _, x, y, path = _checkpointed(tmp_path, stateful, K_EPOCHS, shuffle)
 
     resumed, history = _resume(path, x, y, shuffle, K_EPOCHS, N_EPOCHS)
     _check(resumed, history, expected, expected_history, K_EPOCHS)
@@ -110,13 +126,7 @@ def test_resume_in_process_equals_uninterrupted(tmp_path, stateful, shuffle):
 def test_resumed_twice_equals_uninterrupted(tmp_path):
     """A resumed run's checkpoints index the original rows: it can be resumed again."""
     expected, expected_history = _uninterrupted(False, True)
-    K.clear_session()
-    np.random.seed(1234)
-    x, y = _data(False)
-    path = str(tmp_path / "ckpt.h5")
-    _model(False).fit(
-        x, y, batch_size=4, nb_epoch=1, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path)]
-    )
+    _, x, y, path = _checkpointed(tmp_path, False, 1)
     _resume(path, x, y, True, 1, 3)
     resumed, history = _resume(path, x, y, True, 3, N_EPOCHS)
     _check(resumed, history, expected, expected_history, 3)
@@ -132,12 +142,7 @@ def test_data_order_unknown_when_another_draw_interleaves(tmp_path):
         def on_epoch_begin(self, epoch, logs=None):
             np.random.rand(500)
 
-    K.clear_session()
-    x, y = _data(False)
-    path = str(tmp_path / "ckpt.h5")
-    _model(False).fit(
-        x, y, batch_size=4, nb_epoch=1, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path), Draw()]
-    )
+    _, _, _, path = _checkpointed(tmp_path, False, 1, seed=None, callbacks=[Draw()])
     with pytest.raises(ValueError, match="holds no data order"):
         load_data_order(path)
 
@@ -156,13 +161,7 @@ def test_resume_without_the_stored_noise_differs(tmp_path):
     """The check above can fail: a resume whose random streams restart (counters at 0)
     gives other weights."""
     expected, _ = _uninterrupted(False, shuffle=False)
-    K.clear_session()
-    np.random.seed(1234)
-    x, y = _data(False)
-    model = _model(False)
-    path = str(tmp_path / "ckpt.h5")
-    checkpoint = ModelCheckpoint(path, save_resume_state=False)
-    model.fit(x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=False, verbose=0, callbacks=[checkpoint])
+    _, x, y, path = _checkpointed(tmp_path, False, K_EPOCHS, shuffle=False, save_resume_state=False)
     K.clear_session()
     with h5py.File(path, "r") as f:
         assert "ferrokeras_resume" not in f
@@ -214,13 +213,7 @@ def test_resume_on_the_original_order_differs(tmp_path):
     """The data order matters: resuming a shuffled run on `x` instead of `x[order]`
     (numpy's state restored all the same) gives other weights."""
     expected, _ = _uninterrupted(False, True)
-    K.clear_session()
-    np.random.seed(1234)
-    x, y = _data(False)
-    path = str(tmp_path / "ckpt.h5")
-    _model(False).fit(
-        x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path)]
-    )
+    _, x, y, path = _checkpointed(tmp_path, False, K_EPOCHS)
     assert not np.array_equal(load_data_order(path), np.arange(len(x)))
     K.clear_session()
     resumed = load_model(path, restore_rng=True)
@@ -231,11 +224,7 @@ def test_resume_on_the_original_order_differs(tmp_path):
 def test_checkpoint_file_is_keras1_layout_plus_one_group(tmp_path):
     """Keras 1 readers see their layout (root attrs, `model_weights`,
     `optimizer_weights`); the resume state is one extra group they never open."""
-    K.clear_session()
-    x, y = _data(True)
-    path = str(tmp_path / "ckpt.h5")
-    model = _model(True)
-    model.fit(x, y, batch_size=4, nb_epoch=1, verbose=0, callbacks=[ModelCheckpoint(path)])
+    model, _, _, path = _checkpointed(tmp_path, True, 1, seed=None)
     with h5py.File(path, "r") as f:
         assert set(f.attrs) == {"keras_version", "model_config", "training_config"}
         assert set(f) == {"model_weights", "optimizer_weights", "ferrokeras_resume"}
@@ -257,10 +246,7 @@ def test_checkpoint_file_is_keras1_layout_plus_one_group(tmp_path):
     ],
 )
 def test_damaged_resume_state_is_a_clear_error(tmp_path, damage, message):
-    K.clear_session()
-    x, y = _data(True)
-    path = str(tmp_path / "ckpt.h5")
-    _model(True).fit(x, y, batch_size=4, nb_epoch=1, verbose=0, callbacks=[ModelCheckpoint(path)])
+    _, _, _, path = _checkpointed(tmp_path, True, 1, seed=None)
     with h5py.File(path, "r+") as f:
         damage(f["ferrokeras_resume"])
     K.clear_session()
@@ -273,13 +259,9 @@ def test_damaged_resume_state_is_a_clear_error(tmp_path, damage, message):
 def ray_cluster():
     """A local Ray instance; Ray is optional (skip), except in CI (fail), as in
     tests/distributed."""
-    try:
-        import ray
-    except ImportError as e:
-        msg = "ray is not installed (%s): pip install '.[distributed]'" % e
-        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
-            pytest.fail(msg + "; in CI this is a failure")
-        pytest.skip(msg)
+    from conftest import require_ray  # here: the killed-process script imports this module alone
+
+    ray = require_ray()
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
@@ -293,28 +275,9 @@ def test_distributed_fit_resumes_from_a_checkpoint_exactly(tmp_path, ray_cluster
     from keras import distributed
 
     expected, expected_history = _uninterrupted(stateful, True)
-    K.clear_session()
-    np.random.seed(1234)
-    x, y = _data(stateful)
-    path = str(tmp_path / "ckpt.h5")
-    _model(stateful).fit(
-        x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path)]
-    )
-    K.clear_session()
-    np.random.seed(999)
-    resumed = load_model(path, restore_rng=True)
-    order = load_data_order(path)
-    history = distributed.fit(
-        resumed,
-        x[order],
-        y[order],
-        batch_size=4,
-        nb_epoch=N_EPOCHS,
-        shuffle=True,
-        verbose=0,
-        initial_epoch=K_EPOCHS,
-        workers=1,
-    )
+    _, x, y, path = _checkpointed(tmp_path, stateful, K_EPOCHS)
+    fit = functools.partial(distributed.fit, workers=1)
+    resumed, history = _resume(path, x, y, True, K_EPOCHS, N_EPOCHS, fit=fit)
     _check(resumed, history, expected, expected_history, K_EPOCHS)
 
 
@@ -342,11 +305,5 @@ def test_a_checkpoint_written_during_distributed_fit_resumes_exactly(tmp_path, r
         callbacks=[ModelCheckpoint(path)],
         workers=1,
     )
-    K.clear_session()
-    np.random.seed(999)
-    resumed = load_model(path, restore_rng=True)
-    order = load_data_order(path)
-    history = resumed.fit(
-        x[order], y[order], batch_size=4, nb_epoch=N_EPOCHS, shuffle=True, verbose=0, initial_epoch=K_EPOCHS
-    )
+    resumed, history = _resume(path, x, y, True, K_EPOCHS, N_EPOCHS)
     _check(resumed, history, expected, expected_history, K_EPOCHS)

@@ -144,15 +144,7 @@ def test_gather():
 # ---------------------------------------------------------------------------------
 # reductions
 
-REDUCTIONS = [
-    ("max", np.max),
-    ("min", np.min),
-    ("sum", np.sum),
-    ("prod", np.prod),
-    ("mean", np.mean),
-    ("var", np.var),
-    ("std", np.std),
-]
+REDUCTIONS = [(name, getattr(np, name)) for name in ("max", "min", "sum", "prod", "mean", "var", "std")]
 AXES = [None, 0, 1, 2, -1, -2, [0, 2], [1, -1], (0, 1, 2), [-3, -1]]
 
 
@@ -283,15 +275,19 @@ def test_clip(lo, hi, ref):
     np.testing.assert_allclose(out, np.clip(x, ref[0], ref[1]), rtol=1e-6)
 
 
+# K's names and numpy's ("lesser" is Keras 1's older spelling of "less")
 COMPARISONS = [
-    ("equal", np.equal),
-    ("not_equal", np.not_equal),
-    ("greater", np.greater),
-    ("greater_equal", np.greater_equal),
-    ("lesser", np.less),
-    ("lesser_equal", np.less_equal),
-    ("less", np.less),
-    ("less_equal", np.less_equal),
+    (name, getattr(np, name.replace("lesser", "less")))
+    for name in (
+        "equal",
+        "not_equal",
+        "greater",
+        "greater_equal",
+        "lesser",
+        "lesser_equal",
+        "less",
+        "less_equal",
+    )
 ]
 
 

@@ -175,36 +175,35 @@ def test_asymmetric_temporal_padding():
     np.testing.assert_array_equal(out, np.pad(x, ((0, 0), (1, 1), (0, 0))))
 
 
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_spatial_2d_padding(ordering):
-    x = rand(2, 3, 4, 5)
-    out = apply_np(lambda t: K.spatial_2d_padding(t, (1, 2), dim_ordering=ordering), x)
-    if ordering == "th":
-        pads = ((0, 0), (0, 0), (1, 1), (2, 2))
-    else:
-        pads = ((0, 0), (1, 1), (2, 2), (0, 0))
-    np.testing.assert_array_equal(out, np.pad(x, pads))
+# (name, the padding call for an ordering, input shape, (before, after) per spatial axis)
+PADDINGS = [
+    (
+        "spatial_2d_padding",
+        lambda t, o: K.spatial_2d_padding(t, (1, 2), dim_ordering=o),
+        (2, 3, 4, 5),
+        ((1, 1), (2, 2)),
+    ),
+    (
+        "asymmetric_spatial_2d_padding",
+        lambda t, o: K.asymmetric_spatial_2d_padding(t, 1, 2, 0, 3, dim_ordering=o),
+        (2, 3, 4, 5),
+        ((1, 2), (0, 3)),
+    ),
+    (
+        "spatial_3d_padding",
+        lambda t, o: K.spatial_3d_padding(t, (1, 0, 2), dim_ordering=o),
+        (2, 2, 3, 4, 2),
+        ((1, 1), (0, 0), (2, 2)),
+    ),
+]
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_asymmetric_spatial_2d_padding(ordering):
-    x = rand(2, 3, 4, 5)
-    out = apply_np(lambda t: K.asymmetric_spatial_2d_padding(t, 1, 2, 0, 3, dim_ordering=ordering), x)
-    if ordering == "th":
-        pads = ((0, 0), (0, 0), (1, 2), (0, 3))
-    else:
-        pads = ((0, 0), (1, 2), (0, 3), (0, 0))
-    np.testing.assert_array_equal(out, np.pad(x, pads))
-
-
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_spatial_3d_padding(ordering):
-    x = rand(2, 2, 3, 4, 2)
-    out = apply_np(lambda t: K.spatial_3d_padding(t, (1, 0, 2), dim_ordering=ordering), x)
-    if ordering == "th":
-        pads = ((0, 0), (0, 0), (1, 1), (0, 0), (2, 2))
-    else:
-        pads = ((0, 0), (1, 1), (0, 0), (2, 2), (0, 0))
+@pytest.mark.parametrize("pad,shape,spatial", [c[1:] for c in PADDINGS], ids=[c[0] for c in PADDINGS])
+def test_spatial_padding(ordering, pad, shape, spatial):
+    x = rand(*shape)
+    out = apply_np(lambda t: pad(t, ordering), x)
+    pads = ((0, 0), (0, 0)) + spatial if ordering == "th" else ((0, 0),) + spatial + ((0, 0),)
     np.testing.assert_array_equal(out, np.pad(x, pads))
 
 

@@ -1,24 +1,13 @@
 """K.conv_padding, the one padding rule of the convolutions, the poolings and the ONNX
-exporter, against a brute-force search of Keras 1 / TensorFlow's border modes."""
+exporter, against a brute-force search (tests/conv_reference.py's ``pads``) of Keras 1 /
+TensorFlow's border modes."""
 
 import itertools
 
 import pytest
 
+from conv_reference import pads
 from keras import backend as K
-
-
-def _brute_force(length, k, stride, mode, dilation):
-    span = dilation * (k - 1) + 1
-    if mode == "valid":
-        return 0, 0
-    if mode == "full":
-        return span - 1, span - 1
-    # 'same': the least total padding that gives ceil(length / stride) outputs, the odd
-    # unit after
-    want = -(-length // stride)
-    total = next(t for t in itertools.count() if (length + t - span) // stride + 1 == want)
-    return total // 2, total - total // 2
 
 
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
@@ -27,7 +16,7 @@ def test_matches_brute_force(mode):
         if mode == "valid" and dilation * (k - 1) + 1 > length:
             continue
         got = K.conv_padding(length, k, stride, mode, dilation)
-        assert tuple(got) == _brute_force(length, k, stride, mode, dilation), (length, k, stride, dilation)
+        assert tuple(got) == pads(length, k, stride, mode, dilation), (length, k, stride, dilation)
 
 
 def test_unknown_length():

@@ -81,7 +81,7 @@ def _train_channels_last(fusion, act):
         model.compile(loss="categorical_crossentropy", optimizer="sgd")
         x = rs.uniform(-1, 1, (8,) + shape).astype("float32")
         losses = [model.train_on_batch(x, y) for _ in range(3)]
-        ops = model.model.train_function._program.op_names()
+        ops = model.model.train_function.op_names()
         out.append((losses, model.predict(x), model.get_weights(), ops))
     return out
 
@@ -124,12 +124,12 @@ def test_a_pre_activation_output_stays_observable_channels_last():
     pre = K.bias_add(K.conv2d(x, k, dim_ordering="tf"), b, axis=-1)
     f = K.function([x], [pre, K.relu(pre)])
     # the bias folds into the convolution, the relu stays its own node
-    assert f._program.op_names() == ["conv2d", "relu"]
+    assert f.op_names() == ["conv2d", "relu"]
     xv = np.random.RandomState(2).uniform(-1, 1, (2, 4, 4, 2)).astype("float32")
     p, r = f([xv])
     assert (p < 0).any()
     np.testing.assert_array_equal(r, np.maximum(p, 0))
     # the same chain with only the activation observed runs as one conv2d node
     g = K.function([x], [K.relu(pre)])
-    assert g._program.op_names() == ["conv2d"]
+    assert g.op_names() == ["conv2d"]
     np.testing.assert_array_equal(g([xv])[0], r)

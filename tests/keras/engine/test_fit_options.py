@@ -85,6 +85,38 @@ def _batch_shuffle(index_array, batch_size):
     return np.append(blocks.flatten(), tail)
 
 
+def _linear_on_data(n, lr):
+    """n samples (3 -> 2) and a linear model on them: (x, y, model, W0, b0)."""
+    x, y = _data(n, 3, 2)
+    model = _linear(3, 2, lr=lr)
+    W0, b0 = model.get_weights()
+    return x, y, model, W0, b0
+
+
+def _shuffled(index_array):
+    np.random.shuffle(index_array)
+    return index_array
+
+
+def _epoch_orders(seed, n, nb_epoch, reorder):
+    """The sample order of each epoch when ``reorder`` (``_shuffled`` or a
+    ``_batch_shuffle``) reorders the indices in place of fit, after np.random.seed(seed)."""
+    np.random.seed(seed)
+    index_array = np.arange(n)
+    orders = []
+    for _ in range(nb_epoch):
+        index_array = reorder(index_array)
+        orders.append(index_array.copy())
+    return orders
+
+
+def _assert_weights(model, W, b=None):
+    """The model's (W, b) equal numpy's (b only when given)."""
+    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    if b is not None:
+        assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------
 # validation
 
@@ -146,9 +178,7 @@ def test_validation_data_two_and_three_tuples():
 
 
 def test_shuffle_false_equals_numpy_sgd():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     hist = model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=False, verbose=0)
     W, b, losses = _np_fit(W0, b0, x, y, 0.1, 4, [np.arange(10)] * 3)
     W1, b1 = model.get_weights()
@@ -158,21 +188,13 @@ def test_shuffle_false_equals_numpy_sgd():
 
 
 def test_shuffle_true_uses_the_global_numpy_rng_once_per_epoch():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     np.random.seed(1234)
     hist = model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=True, verbose=0)
 
-    np.random.seed(1234)
-    index_array = np.arange(10)
-    orders = []
-    for _ in range(3):
-        np.random.shuffle(index_array)
-        orders.append(index_array.copy())
+    orders = _epoch_orders(1234, 10, 3, _shuffled)
     W, b, losses = _np_fit(W0, b0, x, y, 0.1, 4, orders)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
-    assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W, b)
     assert_allclose(hist.history["loss"], losses, rtol=1e-5)
     # and the order mattered: in-order SGD ends elsewhere
     W_in_order, _, _ = _np_fit(W0, b0, x, y, 0.1, 4, [np.arange(10)] * 3)
@@ -180,31 +202,21 @@ def test_shuffle_true_uses_the_global_numpy_rng_once_per_epoch():
 
 
 def test_shuffle_batch_shuffles_whole_blocks_and_keeps_the_tail():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     sizes = []
     record = LambdaCallback(on_batch_end=lambda batch, logs: sizes.append(logs["size"]))
     np.random.seed(77)
     model.fit(x, y, batch_size=4, nb_epoch=4, shuffle="batch", verbose=0, callbacks=[record])
     assert sizes == [4, 4, 2] * 4
 
-    np.random.seed(77)
-    index_array = np.arange(10)
-    orders = []
-    for _ in range(4):
-        index_array = _batch_shuffle(index_array, 4)
-        orders.append(index_array.copy())
+    orders = _epoch_orders(77, 10, 4, lambda index_array: _batch_shuffle(index_array, 4))
     assert all(list(o[8:]) == [8, 9] for o in orders)
     W, b, _ = _np_fit(W0, b0, x, y, 0.1, 4, orders)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
-    assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W, b)
 
 
 def test_last_partial_batch_is_used():
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.05)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.05)
     batches = []
     record = LambdaCallback(
         on_batch_end=lambda batch, logs: batches.append((batch, logs["size"], logs["loss"]))
@@ -217,15 +229,13 @@ def test_last_partial_batch_is_used():
         assert_allclose(hist.history["loss"][e], sum(size * loss for _, size, loss in ep) / 10.0, rtol=1e-6)
     # the 2-sample batch moved the weights: equal to 3 numpy steps per epoch, not 2
     W, b, _ = _np_fit(W0, b0, x, y, 0.05, 4, [np.arange(10)] * 2)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W)
     W_dropped, _, _ = _np_fit(W0, b0, x[:8], y[:8], 0.05, 4, [np.arange(8)] * 2)
     assert np.abs(W - W_dropped).max() > 1e-4
 
 
 def test_batch_size_larger_than_data_is_one_batch():
-    x, y = _data(5, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(5, lr=0.1)
     sizes = []
     model.fit(
         x,
@@ -237,7 +247,7 @@ def test_batch_size_larger_than_data_is_one_batch():
     )
     assert sizes == [5]
     _, W, _ = _np_sgd_step(W0.astype(np.float64), b0, x, y, 0.1)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W)
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,8 +263,7 @@ def test_sample_weight_with_zeros_train_and_test_on_batch():
     # count(w != 0) = 4, not sum(w) = 6.5 and not N = 6
     assert_allclose(model.test_on_batch(x, y, sample_weight=w), loss, rtol=1e-5)
     assert_allclose(model.train_on_batch(x, y, sample_weight=w), loss, rtol=1e-5)
-    assert_allclose(model.get_weights()[0], W1, rtol=1e-5, atol=1e-6)
-    assert_allclose(model.get_weights()[1], b1, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W1, b1)
 
 
 def test_zero_weight_samples_do_not_move_the_weights():
@@ -281,8 +290,7 @@ def test_sample_weight_in_fit_matches_numpy():
     for start in (0, 4):
         s = slice(start, start + 4)
         _, W, b = _np_sgd_step(W, b, x[s], y[s], 0.1, w[s])
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
-    assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W, b)
 
 
 def test_class_weight_one_hot_targets():
@@ -294,7 +302,7 @@ def test_class_weight_one_hot_targets():
     W0, b0 = model.get_weights()
     loss, W1, _ = _np_sgd_step(W0, b0, x, y, 0.1, np.array([cw[c] for c in labels]))
     assert_allclose(model.train_on_batch(x, y, class_weight=cw), loss, rtol=1e-5)
-    assert_allclose(model.get_weights()[0], W1, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W1)
 
 
 def test_class_weight_column_targets_and_fit():
@@ -310,7 +318,7 @@ def test_class_weight_column_targets_and_fit():
         s = slice(start, start + 4)
         loss, W, b = _np_sgd_step(W, b, x[s], y[s], 0.1, weights[s])
         losses.append(loss)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W)
     assert_allclose(hist.history["loss"], [np.mean(losses)], rtol=1e-5)
 
 
@@ -324,7 +332,7 @@ def test_sample_weight_wins_over_class_weight():
     loss, W1, _ = _np_sgd_step(W0, b0, x, y, 0.1, sw)
     out = model.train_on_batch(x, y, sample_weight=sw, class_weight={0: 100.0, 1: 7.0})
     assert_allclose(out, loss, rtol=1e-5)
-    assert_allclose(model.get_weights()[0], W1, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W1)
 
 
 @pytest.mark.filterwarnings("ignore:`TimeDistributedDense` is deprecated")
@@ -382,7 +390,7 @@ def test_l2_regularisation_is_added_at_train_and_test_time():
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     g = 2.0 * (x64 @ W + b - y64) / (8 * 2)
     W1 = W - 0.1 * (x64.T @ g + 2 * 0.3 * W)
-    assert_allclose(model.get_weights()[0], W1, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W1)
 
 
 def test_regularisation_in_validation_loss():
@@ -435,9 +443,7 @@ def test_dropout_only_in_training():
 
 
 def test_nb_epoch_and_initial_epoch(capsys):
-    x, y = _data(10, 3, 2)
-    model = _linear(3, 2, lr=0.1)
-    W0, b0 = model.get_weights()
+    x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     epochs = []
     record = LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
     hist = model.fit(
@@ -450,7 +456,7 @@ def test_nb_epoch_and_initial_epoch(capsys):
     assert len(hist.history["loss"]) == 2
     assert "Epoch 4/5" in out and "Epoch 5/5" in out and "Epoch 3/5" not in out
     W, b, losses = _np_fit(W0, b0, x, y, 0.1, 5, [np.arange(10)] * 2)
-    assert_allclose(model.get_weights()[0], W, rtol=1e-5, atol=1e-6)
+    _assert_weights(model, W)
     assert_allclose(hist.history["loss"], losses, rtol=1e-5)
 
 

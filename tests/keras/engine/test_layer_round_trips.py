@@ -11,226 +11,83 @@ import pytest
 from numpy.testing import assert_allclose
 
 import keras.layers as L
+from keras import backend as K
 from keras.engine.topology import Layer
 from keras.layers import Input
 from keras.models import Model, Sequential, load_model, model_from_json, model_from_yaml
 
-# name -> (factory of a fresh model, input shape without the batch axis, input dtype)
+# name -> the layers of a fresh Sequential model (its input shape and dtype: the data's)
 CASES = {
-    "Dense": (lambda: Sequential([L.Dense(4, input_dim=3, activation="tanh")]), (3,), "float32"),
-    "Activation": (lambda: Sequential([L.Dense(4, input_dim=3), L.Activation("softmax")]), (3,), "float32"),
-    "ActivityRegularization": (
-        lambda: Sequential([L.Dense(4, input_dim=3), L.ActivityRegularization(l1=0.01)]),
-        (3,),
-        "float32",
-    ),
-    "Dropout": (lambda: Sequential([L.Dense(4, input_dim=3), L.Dropout(0.5)]), (3,), "float32"),
-    "Flatten": (lambda: Sequential([L.Flatten(input_shape=(2, 3)), L.Dense(2)]), (2, 3), "float32"),
-    "Reshape": (lambda: Sequential([L.Reshape((3, 2), input_shape=(6,))]), (6,), "float32"),
-    "Permute": (lambda: Sequential([L.Permute((2, 1), input_shape=(2, 3))]), (2, 3), "float32"),
-    "RepeatVector": (lambda: Sequential([L.RepeatVector(3, input_shape=(2,))]), (2,), "float32"),
-    "Masking": (lambda: Sequential([L.Masking(0.0, input_shape=(4, 3)), L.LSTM(2)]), (4, 3), "float32"),
-    "Highway": (lambda: Sequential([L.Highway(input_dim=4, activation="relu")]), (4,), "float32"),
-    "MaxoutDense": (lambda: Sequential([L.MaxoutDense(3, nb_feature=2, input_dim=4)]), (4,), "float32"),
-    "TimeDistributedDense": (
-        lambda: Sequential([L.TimeDistributedDense(3, input_shape=(4, 2))]),
-        (4, 2),
-        "float32",
-    ),
-    "SpatialDropout1D": (
-        lambda: Sequential([L.SpatialDropout1D(0.3, input_shape=(4, 2))]),
-        (4, 2),
-        "float32",
-    ),
-    "SpatialDropout2D": (
-        lambda: Sequential([L.SpatialDropout2D(0.3, input_shape=(2, 4, 4))]),
-        (2, 4, 4),
-        "float32",
-    ),
-    "SpatialDropout3D": (
-        lambda: Sequential([L.SpatialDropout3D(0.3, input_shape=(2, 3, 3, 3))]),
-        (2, 3, 3, 3),
-        "float32",
-    ),
-    "Convolution1D": (lambda: Sequential([L.Convolution1D(3, 2, input_shape=(6, 2))]), (6, 2), "float32"),
-    "AtrousConvolution1D": (
-        lambda: Sequential([L.AtrousConvolution1D(3, 2, atrous_rate=2, input_shape=(7, 2))]),
-        (7, 2),
-        "float32",
-    ),
-    "Convolution2D": (
-        lambda: Sequential([L.Convolution2D(3, 2, 3, input_shape=(2, 5, 6))]),
-        (2, 5, 6),
-        "float32",
-    ),
-    "Convolution2D_tf": (
-        lambda: Sequential([L.Convolution2D(3, 3, 2, dim_ordering="tf", input_shape=(5, 6, 2))]),
-        (5, 6, 2),
-        "float32",
-    ),
-    "AtrousConvolution2D": (
-        lambda: Sequential([L.AtrousConvolution2D(2, 2, 2, atrous_rate=(2, 2), input_shape=(1, 6, 6))]),
-        (1, 6, 6),
-        "float32",
-    ),
-    "UpSampling1D": (lambda: Sequential([L.UpSampling1D(2, input_shape=(3, 2))]), (3, 2), "float32"),
-    "UpSampling2D": (
-        lambda: Sequential([L.UpSampling2D((2, 2), input_shape=(1, 3, 3))]),
-        (1, 3, 3),
-        "float32",
-    ),
-    "ZeroPadding1D": (lambda: Sequential([L.ZeroPadding1D(1, input_shape=(3, 2))]), (3, 2), "float32"),
-    "ZeroPadding2D": (
-        lambda: Sequential([L.ZeroPadding2D((1, 2), input_shape=(1, 3, 3))]),
-        (1, 3, 3),
-        "float32",
-    ),
-    "Cropping1D": (lambda: Sequential([L.Cropping1D((1, 1), input_shape=(5, 2))]), (5, 2), "float32"),
-    "Cropping2D": (
-        lambda: Sequential([L.Cropping2D(((1, 0), (0, 1)), input_shape=(1, 4, 4))]),
-        (1, 4, 4),
-        "float32",
-    ),
-    "MaxPooling1D": (lambda: Sequential([L.MaxPooling1D(2, input_shape=(6, 2))]), (6, 2), "float32"),
-    "AveragePooling1D": (lambda: Sequential([L.AveragePooling1D(2, input_shape=(6, 2))]), (6, 2), "float32"),
-    "MaxPooling2D": (
-        lambda: Sequential([L.MaxPooling2D((2, 2), input_shape=(1, 4, 4))]),
-        (1, 4, 4),
-        "float32",
-    ),
-    "AveragePooling2D": (
-        lambda: Sequential([L.AveragePooling2D((2, 2), input_shape=(1, 4, 4))]),
-        (1, 4, 4),
-        "float32",
-    ),
-    "GlobalMaxPooling1D": (lambda: Sequential([L.GlobalMaxPooling1D(input_shape=(4, 3))]), (4, 3), "float32"),
-    "GlobalAveragePooling1D": (
-        lambda: Sequential([L.GlobalAveragePooling1D(input_shape=(4, 3))]),
-        (4, 3),
-        "float32",
-    ),
-    "GlobalMaxPooling2D": (
-        lambda: Sequential([L.GlobalMaxPooling2D(input_shape=(2, 3, 3))]),
-        (2, 3, 3),
-        "float32",
-    ),
-    "GlobalAveragePooling2D": (
-        lambda: Sequential([L.GlobalAveragePooling2D(input_shape=(2, 3, 3))]),
-        (2, 3, 3),
-        "float32",
-    ),
-    "Convolution3D": (
-        lambda: Sequential([L.Convolution3D(2, 2, 3, 2, input_shape=(2, 4, 5, 4))]),
-        (2, 4, 5, 4),
-        "float32",
-    ),
-    "Convolution3D_tf": (
-        lambda: Sequential([L.Convolution3D(2, 2, 2, 3, dim_ordering="tf", input_shape=(4, 4, 5, 2))]),
-        (4, 4, 5, 2),
-        "float32",
-    ),
-    "UpSampling3D": (
-        lambda: Sequential([L.UpSampling3D((2, 1, 2), input_shape=(1, 2, 3, 2))]),
-        (1, 2, 3, 2),
-        "float32",
-    ),
-    "ZeroPadding3D": (
-        lambda: Sequential([L.ZeroPadding3D((1, 0, 2), input_shape=(1, 2, 3, 2))]),
-        (1, 2, 3, 2),
-        "float32",
-    ),
-    "Cropping3D": (
-        lambda: Sequential([L.Cropping3D(((1, 0), (0, 1), (1, 1)), input_shape=(1, 3, 3, 4))]),
-        (1, 3, 3, 4),
-        "float32",
-    ),
-    "MaxPooling3D": (
-        lambda: Sequential([L.MaxPooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))]),
-        (1, 4, 4, 4),
-        "float32",
-    ),
-    "AveragePooling3D": (
-        lambda: Sequential([L.AveragePooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))]),
-        (1, 4, 4, 4),
-        "float32",
-    ),
-    "GlobalMaxPooling3D": (
-        lambda: Sequential([L.GlobalMaxPooling3D(input_shape=(2, 3, 3, 3))]),
-        (2, 3, 3, 3),
-        "float32",
-    ),
-    "GlobalAveragePooling3D": (
-        lambda: Sequential([L.GlobalAveragePooling3D(input_shape=(2, 3, 3, 3))]),
-        (2, 3, 3, 3),
-        "float32",
-    ),
-    "Deconvolution2D": (
-        lambda: Sequential([L.Deconvolution2D(2, 3, 3, output_shape=(None, 2, 7, 7), input_shape=(3, 5, 5))]),
-        (3, 5, 5),
-        "float32",
-    ),
-    "SeparableConvolution2D": (
-        lambda: Sequential(
-            [L.SeparableConvolution2D(4, 3, 3, depth_multiplier=2, dim_ordering="tf", input_shape=(6, 6, 3))]
-        ),
-        (6, 6, 3),
-        "float32",
-    ),
-    "LocallyConnected1D": (
-        lambda: Sequential([L.LocallyConnected1D(3, 2, input_shape=(5, 2))]),
-        (5, 2),
-        "float32",
-    ),
-    "LocallyConnected2D": (
-        lambda: Sequential([L.LocallyConnected2D(3, 2, 2, input_shape=(2, 4, 4))]),
-        (2, 4, 4),
-        "float32",
-    ),
-    "BatchNormalization": (
-        lambda: Sequential([L.BatchNormalization(input_shape=(2, 3, 3), axis=1)]),
-        (2, 3, 3),
-        "float32",
-    ),
-    "BatchNormalization_mode1": (
-        lambda: Sequential([L.BatchNormalization(mode=1, input_shape=(4,))]),
-        (4,),
-        "float32",
-    ),
-    "LeakyReLU": (lambda: Sequential([L.LeakyReLU(0.1, input_shape=(4,))]), (4,), "float32"),
-    "PReLU": (lambda: Sequential([L.PReLU(input_shape=(2, 3, 3), shared_axes=[2, 3])]), (2, 3, 3), "float32"),
-    "ELU": (lambda: Sequential([L.ELU(0.5, input_shape=(4,))]), (4,), "float32"),
-    "ParametricSoftplus": (lambda: Sequential([L.ParametricSoftplus(input_shape=(4,))]), (4,), "float32"),
-    "ThresholdedReLU": (lambda: Sequential([L.ThresholdedReLU(0.3, input_shape=(4,))]), (4,), "float32"),
-    "SReLU": (lambda: Sequential([L.SReLU(input_shape=(4,))]), (4,), "float32"),
-    "GaussianNoise": (lambda: Sequential([L.Dense(3, input_dim=4), L.GaussianNoise(0.3)]), (4,), "float32"),
-    "GaussianDropout": (
-        lambda: Sequential([L.Dense(3, input_dim=4), L.GaussianDropout(0.3)]),
-        (4,),
-        "float32",
-    ),
-    "ConvLSTM2D": (
-        lambda: Sequential([L.ConvLSTM2D(2, 3, 3, border_mode="same", input_shape=(3, 1, 4, 4))]),
-        (3, 1, 4, 4),
-        "float32",
-    ),
-    "Embedding": (lambda: Sequential([L.Embedding(10, 3, input_length=4)]), (4,), "int32"),
-    "SimpleRNN": (
-        lambda: Sequential([L.SimpleRNN(3, input_shape=(4, 2), return_sequences=True)]),
-        (4, 2),
-        "float32",
-    ),
-    "GRU": (lambda: Sequential([L.GRU(3, input_shape=(4, 2), consume_less="mem")]), (4, 2), "float32"),
-    "LSTM": (lambda: Sequential([L.LSTM(3, input_shape=(4, 2), go_backwards=True)]), (4, 2), "float32"),
-    "TimeDistributed": (
-        lambda: Sequential([L.TimeDistributed(L.Dense(3), input_shape=(4, 2))]),
-        (4, 2),
-        "float32",
-    ),
-    "Bidirectional": (
-        lambda: Sequential([L.Bidirectional(L.LSTM(3), merge_mode="concat", input_shape=(4, 2))]),
-        (4, 2),
-        "float32",
-    ),
+    "Dense": lambda: [L.Dense(4, input_dim=3, activation="tanh")],
+    "Activation": lambda: [L.Dense(4, input_dim=3), L.Activation("softmax")],
+    "ActivityRegularization": lambda: [L.Dense(4, input_dim=3), L.ActivityRegularization(l1=0.01)],
+    "Dropout": lambda: [L.Dense(4, input_dim=3), L.Dropout(0.5)],
+    "Flatten": lambda: [L.Flatten(input_shape=(2, 3)), L.Dense(2)],
+    "Reshape": lambda: [L.Reshape((3, 2), input_shape=(6,))],
+    "Permute": lambda: [L.Permute((2, 1), input_shape=(2, 3))],
+    "RepeatVector": lambda: [L.RepeatVector(3, input_shape=(2,))],
+    "Masking": lambda: [L.Masking(0.0, input_shape=(4, 3)), L.LSTM(2)],
+    "Highway": lambda: [L.Highway(input_dim=4, activation="relu")],
+    "MaxoutDense": lambda: [L.MaxoutDense(3, nb_feature=2, input_dim=4)],
+    "TimeDistributedDense": lambda: [L.TimeDistributedDense(3, input_shape=(4, 2))],
+    "SpatialDropout1D": lambda: [L.SpatialDropout1D(0.3, input_shape=(4, 2))],
+    "SpatialDropout2D": lambda: [L.SpatialDropout2D(0.3, input_shape=(2, 4, 4))],
+    "SpatialDropout3D": lambda: [L.SpatialDropout3D(0.3, input_shape=(2, 3, 3, 3))],
+    "Convolution1D": lambda: [L.Convolution1D(3, 2, input_shape=(6, 2))],
+    "AtrousConvolution1D": lambda: [L.AtrousConvolution1D(3, 2, atrous_rate=2, input_shape=(7, 2))],
+    "Convolution2D": lambda: [L.Convolution2D(3, 2, 3, input_shape=(2, 5, 6))],
+    "Convolution2D_tf": lambda: [L.Convolution2D(3, 3, 2, dim_ordering="tf", input_shape=(5, 6, 2))],
+    "AtrousConvolution2D": lambda: [
+        L.AtrousConvolution2D(2, 2, 2, atrous_rate=(2, 2), input_shape=(1, 6, 6))
+    ],
+    "UpSampling1D": lambda: [L.UpSampling1D(2, input_shape=(3, 2))],
+    "UpSampling2D": lambda: [L.UpSampling2D((2, 2), input_shape=(1, 3, 3))],
+    "ZeroPadding1D": lambda: [L.ZeroPadding1D(1, input_shape=(3, 2))],
+    "ZeroPadding2D": lambda: [L.ZeroPadding2D((1, 2), input_shape=(1, 3, 3))],
+    "Cropping1D": lambda: [L.Cropping1D((1, 1), input_shape=(5, 2))],
+    "Cropping2D": lambda: [L.Cropping2D(((1, 0), (0, 1)), input_shape=(1, 4, 4))],
+    "MaxPooling1D": lambda: [L.MaxPooling1D(2, input_shape=(6, 2))],
+    "AveragePooling1D": lambda: [L.AveragePooling1D(2, input_shape=(6, 2))],
+    "MaxPooling2D": lambda: [L.MaxPooling2D((2, 2), input_shape=(1, 4, 4))],
+    "AveragePooling2D": lambda: [L.AveragePooling2D((2, 2), input_shape=(1, 4, 4))],
+    "GlobalMaxPooling1D": lambda: [L.GlobalMaxPooling1D(input_shape=(4, 3))],
+    "GlobalAveragePooling1D": lambda: [L.GlobalAveragePooling1D(input_shape=(4, 3))],
+    "GlobalMaxPooling2D": lambda: [L.GlobalMaxPooling2D(input_shape=(2, 3, 3))],
+    "GlobalAveragePooling2D": lambda: [L.GlobalAveragePooling2D(input_shape=(2, 3, 3))],
+    "Convolution3D": lambda: [L.Convolution3D(2, 2, 3, 2, input_shape=(2, 4, 5, 4))],
+    "Convolution3D_tf": lambda: [L.Convolution3D(2, 2, 2, 3, dim_ordering="tf", input_shape=(4, 4, 5, 2))],
+    "UpSampling3D": lambda: [L.UpSampling3D((2, 1, 2), input_shape=(1, 2, 3, 2))],
+    "ZeroPadding3D": lambda: [L.ZeroPadding3D((1, 0, 2), input_shape=(1, 2, 3, 2))],
+    "Cropping3D": lambda: [L.Cropping3D(((1, 0), (0, 1), (1, 1)), input_shape=(1, 3, 3, 4))],
+    "MaxPooling3D": lambda: [L.MaxPooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))],
+    "AveragePooling3D": lambda: [L.AveragePooling3D((2, 2, 2), input_shape=(1, 4, 4, 4))],
+    "GlobalMaxPooling3D": lambda: [L.GlobalMaxPooling3D(input_shape=(2, 3, 3, 3))],
+    "GlobalAveragePooling3D": lambda: [L.GlobalAveragePooling3D(input_shape=(2, 3, 3, 3))],
+    "Deconvolution2D": lambda: [
+        L.Deconvolution2D(2, 3, 3, output_shape=(None, 2, 7, 7), input_shape=(3, 5, 5))
+    ],
+    "SeparableConvolution2D": lambda: [
+        L.SeparableConvolution2D(4, 3, 3, depth_multiplier=2, dim_ordering="tf", input_shape=(6, 6, 3))
+    ],
+    "LocallyConnected1D": lambda: [L.LocallyConnected1D(3, 2, input_shape=(5, 2))],
+    "LocallyConnected2D": lambda: [L.LocallyConnected2D(3, 2, 2, input_shape=(2, 4, 4))],
+    "BatchNormalization": lambda: [L.BatchNormalization(input_shape=(2, 3, 3), axis=1)],
+    "BatchNormalization_mode1": lambda: [L.BatchNormalization(mode=1, input_shape=(4,))],
+    "LeakyReLU": lambda: [L.LeakyReLU(0.1, input_shape=(4,))],
+    "PReLU": lambda: [L.PReLU(input_shape=(2, 3, 3), shared_axes=[2, 3])],
+    "ELU": lambda: [L.ELU(0.5, input_shape=(4,))],
+    "ParametricSoftplus": lambda: [L.ParametricSoftplus(input_shape=(4,))],
+    "ThresholdedReLU": lambda: [L.ThresholdedReLU(0.3, input_shape=(4,))],
+    "SReLU": lambda: [L.SReLU(input_shape=(4,))],
+    "GaussianNoise": lambda: [L.Dense(3, input_dim=4), L.GaussianNoise(0.3)],
+    "GaussianDropout": lambda: [L.Dense(3, input_dim=4), L.GaussianDropout(0.3)],
+    "ConvLSTM2D": lambda: [L.ConvLSTM2D(2, 3, 3, border_mode="same", input_shape=(3, 1, 4, 4))],
+    "Embedding": lambda: [L.Embedding(10, 3, input_length=4)],
+    "SimpleRNN": lambda: [L.SimpleRNN(3, input_shape=(4, 2), return_sequences=True)],
+    "GRU": lambda: [L.GRU(3, input_shape=(4, 2), consume_less="mem")],
+    "LSTM": lambda: [L.LSTM(3, input_shape=(4, 2), go_backwards=True)],
+    "TimeDistributed": lambda: [L.TimeDistributed(L.Dense(3), input_shape=(4, 2))],
+    "Bidirectional": lambda: [L.Bidirectional(L.LSTM(3), merge_mode="concat", input_shape=(4, 2))],
 }
 
 # Exported classes that are not layers one instantiates on their own (abstract bases)
@@ -281,12 +138,16 @@ def _input(shape, dtype):
     return rs.random_sample((3,) + shape).astype("float32")
 
 
+def _model_and_input(case):
+    """The case's model with random weights, and a random input batch for it."""
+    model = _randomised(Sequential(CASES[case]()))
+    return model, _input(model.input_shape[1:], K.dtype(model.inputs[0]))
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_save_and_load_model(tmp_path, case):
-    factory, shape, dtype = CASES[case]
-    model = _randomised(factory())
+    model, x = _model_and_input(case)
     model.compile("rmsprop", "mse")
-    x = _input(shape, dtype)
     want = model.predict(x)
     path = str(tmp_path / "m.h5")
     model.save(path)
@@ -297,9 +158,7 @@ def test_save_and_load_model(tmp_path, case):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_json_rebuild_and_load_weights(tmp_path, case):
-    factory, shape, dtype = CASES[case]
-    model = _randomised(factory())
-    x = _input(shape, dtype)
+    model, x = _model_and_input(case)
     path = str(tmp_path / "w.h5")
     model.save_weights(path)
     rebuilt = model_from_json(model.to_json())
@@ -322,8 +181,7 @@ def _architecture(json_string):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_yaml_round_trip(case):
-    factory, _, _ = CASES[case]
-    model = factory()
+    model = Sequential(CASES[case]())
     assert _architecture(model_from_yaml(model.to_yaml()).to_json()) == _architecture(model.to_json())
 
 

@@ -42,6 +42,24 @@ def _assert_unchanged_and_trains(model, before, x=None, y=None):
     assert end < start
 
 
+_CALLS = {
+    "fit": lambda m, x, y: m.fit(x, y, verbose=0),
+    "evaluate": lambda m, x, y: m.evaluate(x, y, verbose=0),
+    "predict": lambda m, x, y: m.predict(x),
+    "train_on_batch": lambda m, x, y: m.train_on_batch(x, y),
+    "test_on_batch": lambda m, x, y: m.test_on_batch(x, y),
+    "predict_on_batch": lambda m, x, y: m.predict_on_batch(x),
+}
+
+
+def _each_call_raises(model, x, y, match, calls=tuple(_CALLS)):
+    """Each training-API method named in ``calls``, given (x, y), raises a ValueError
+    matching ``match``."""
+    for name in calls:
+        with pytest.raises(ValueError, match=match):
+            _CALLS[name](model, x, y)
+
+
 # ---------------------------------------------------------------------------------------
 # data shapes and counts
 
@@ -80,14 +98,8 @@ def test_wrong_input_dimension():
         match=r"expected dense_input_1 to have shape \(None, 3\) but got array with shape \(10, 4\)",
     ):
         model.fit(bad, y, verbose=0)
-    with pytest.raises(ValueError, match="expected dense_input_1 to have shape"):
-        model.evaluate(bad, y, verbose=0)
-    with pytest.raises(ValueError, match="expected dense_input_1 to have shape"):
-        model.predict(bad)
-    with pytest.raises(ValueError, match="expected dense_input_1 to have shape"):
-        model.train_on_batch(bad, y)
-    with pytest.raises(ValueError, match="expected dense_input_1 to have shape"):
-        model.predict_on_batch(bad)
+    calls = ("evaluate", "predict", "train_on_batch", "predict_on_batch")
+    _each_call_raises(model, bad, y, "expected dense_input_1 to have shape", calls)
     with pytest.raises(ValueError, match="expected dense_input_1 to have 2 dimensions"):
         model.fit(x.reshape(10, 3, 1), y, verbose=0)
     with pytest.raises(ValueError, match=r"expected dense_1 to have shape \(None, 2\)"):
@@ -137,18 +149,7 @@ def test_empty_arrays():
     model = _model()
     before = model.get_weights()
     ex, ey = np.zeros((0, 3), "float32"), np.zeros((0, 2), "float32")
-    with pytest.raises(ValueError, match="empty"):
-        model.fit(ex, ey, verbose=0)
-    with pytest.raises(ValueError, match="empty"):
-        model.evaluate(ex, ey, verbose=0)
-    with pytest.raises(ValueError, match="empty"):
-        model.predict(ex)
-    with pytest.raises(ValueError, match="empty"):
-        model.train_on_batch(ex, ey)
-    with pytest.raises(ValueError, match="empty"):
-        model.test_on_batch(ex, ey)
-    with pytest.raises(ValueError, match="empty"):
-        model.predict_on_batch(ex)
+    _each_call_raises(model, ex, ey, "empty")
     x, y = _data()
     with pytest.raises(ValueError, match="empty"):
         model.fit(x, y, validation_data=(ex, ey), verbose=0)

@@ -104,16 +104,23 @@ def test_nested_bn_predict_and_evaluate_leave_moving_averages():
     assert m.state_updates == []
 
 
+def _nest(base, attr, units):
+    """``base`` (with two ``attr``: updates or losses) called in a new Model under a
+    Dense(units): ``base`` keeps the same two. Returns (the outer model, base's own)."""
+    own = list(getattr(base, attr))
+    assert len(own) == 2
+    i = Input((3,))
+    m = Model(i, Dense(units)(base(i)))
+    assert len(getattr(base, attr)) == 2
+    assert all(any(u is o for o in own) for u in getattr(base, attr))
+    return m, own
+
+
 def test_inner_model_standalone_after_nesting():
     bn = BatchNormalization()
     base = Sequential([Dense(4, input_dim=3), bn])
-    own = list(base.updates)
-    assert len(own) == 2
-    i = Input((3,))
-    m = Model(i, Dense(4)(base(i)))
+    m, own = _nest(base, "updates", 4)
     # the nested call's updates belong to the outer model only
-    assert len(base.updates) == 2
-    assert all(any(u is o for o in own) for u in base.updates)
     assert not any(u is o for u in m.updates for o in own)
     before = _moving(bn)
     _fit(m, _rand(16, 3), _rand(16, 4), nb_epoch=1)
@@ -203,12 +210,7 @@ def test_nested_activity_regularizer_matches_flat():
 
 def test_inner_model_losses_standalone_after_nesting():
     base = Sequential([_reg_dense(input_dim=3)])
-    own = list(base.losses)
-    assert len(own) == 2
-    i = Input((3,))
-    m = Model(i, Dense(1)(base(i)))
-    assert len(base.losses) == 2
-    assert all(any(loss is o for o in own) for loss in base.losses)
+    m, _ = _nest(base, "losses", 1)
     base.compile("sgd", "mse")
     base.evaluate(_rand(8, 3), _rand(8, 4), verbose=0)
     m.compile("sgd", "mse")

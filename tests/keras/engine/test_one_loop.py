@@ -17,37 +17,9 @@ from keras.callbacks import Callback
 from keras.engine import loop
 from keras.layers import Dense, Dropout
 from keras.models import Sequential
+from recording_callback import Recorder
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
-
-
-class Recorder(Callback):
-    """Every hook call with a copy of its logs (floats as they are)."""
-
-    def __init__(self, stop_after=None):
-        super().__init__()
-        self.calls = []
-        self.stop_after = stop_after
-
-    def on_train_begin(self, logs=None):
-        self.calls.append(("train_begin", None, dict(logs or {})))
-
-    def on_train_end(self, logs=None):
-        self.calls.append(("train_end", None, dict(logs or {})))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.calls.append(("epoch_begin", epoch, dict(logs or {})))
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.calls.append(("epoch_end", epoch, dict(logs or {})))
-        if self.stop_after is not None and epoch >= self.stop_after:
-            self.model.stop_training = True
-
-    def on_batch_begin(self, batch, logs=None):
-        self.calls.append(("batch_begin", batch, dict(logs or {})))
-
-    def on_batch_end(self, batch, logs=None):
-        self.calls.append(("batch_end", batch, dict(logs or {})))
 
 
 class RecordingStep(loop.Step):
@@ -225,21 +197,13 @@ def _model(seed=3, dropout=False):
 
 
 @pytest.mark.parametrize("dropout", [False, True])
-def test_fit_and_fit_generator_on_the_same_batches_agree_bitwise(monkeypatch, dropout):
+def test_fit_and_fit_generator_on_the_same_batches_agree_bitwise(fit_loop_calls, dropout):
     """Unshuffled fit and a generator of the same batches: the same callback sequence
     and logs (fit_generator's `params` lack `batch_size`, as in Keras 1), the same
     validation, bitwise the same weights; both run `fit_loop`."""
     rng = np.random.RandomState(0)
     x, y = rng.randn(40, 4).astype("float32"), rng.randn(40, 1).astype("float32")
     vx, vy = rng.randn(16, 4).astype("float32"), rng.randn(16, 1).astype("float32")
-    seen = []
-    real = loop.fit_loop
-
-    def spy(model, batches, step, *args, **kwargs):
-        seen.append((type(batches).__name__, type(step).__name__))
-        return real(model, batches, step, *args, **kwargs)
-
-    monkeypatch.setattr(loop, "fit_loop", spy)
 
     def batches():
         while True:
@@ -253,7 +217,7 @@ def test_fit_and_fit_generator_on_the_same_batches_agree_bitwise(monkeypatch, dr
     b, rec_b = _model(dropout=dropout), Recorder()
     hb = b.fit_generator(batches(), 40, 3, verbose=0, callbacks=[rec_b], validation_data=(vx, vy))
 
-    assert seen == [("ArrayBatches", "ProgramStep"), ("GeneratorBatches", "_TrainOnBatchStep")]
+    assert fit_loop_calls == [("ArrayBatches", "ProgramStep"), ("GeneratorBatches", "_TrainOnBatchStep")]
     assert rec_a.calls == rec_b.calls
     assert ha.history == hb.history and ha.epoch == hb.epoch == [0, 1, 2]
     for wa, wb in zip(a.get_weights(), b.get_weights()):

@@ -50,6 +50,29 @@ def _x(n=5, d=3, seed=1):
     return np.random.RandomState(seed).uniform(-1, 1, (n, d)).astype("float32")
 
 
+def _saved(model, tmp_path, name="w.h5"):
+    """``model.save_weights`` into ``tmp_path/name``; returns the path."""
+    path = str(tmp_path / name)
+    model.save_weights(path)
+    return path
+
+
+def _assert_same_weights(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert_allclose(a, b)
+
+
+def _load_fails_and_changes_nothing(model, path, match=None, **kwargs):
+    """``model.load_weights(path, **kwargs)`` raises a ValueError matching ``match`` and
+    leaves every weight as it was; returns the message."""
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=match) as info:
+        model.load_weights(path, **kwargs)
+    _assert_same_weights(model.get_weights(), before)
+    return str(info.value)
+
+
 def _strip(name):
     name = name.decode("utf8") if isinstance(name, bytes) else str(name)
     return name[:-2] if name.endswith(":0") else name
@@ -91,16 +114,14 @@ def test_save_weights_structure_matches_the_keras1_file(tmp_path):
 def test_saved_values_are_the_weights_in_layer_order(tmp_path):
     model = _small()
     _randomise(model)
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     with h5py.File(path, "r") as f:
         assert [n.decode() for n in f.attrs["layer_names"]] == ["dense_1", "activation_1", "dense_2"]
         values = []
         for layer in f.attrs["layer_names"]:
             g = f[layer.decode()]
             values += [g[n.decode()][()] for n in g.attrs["weight_names"]]
-    for a, b in zip(values, model.get_weights()):
-        assert_allclose(a, b)
+    _assert_same_weights(values, model.get_weights())
 
 
 def test_functional_model_writes_its_input_layers(tmp_path):
@@ -145,16 +166,14 @@ def test_load_weights_into_a_fresh_model_reproduces_predictions(tmp_path):
     _randomise(model)
     x = _x()
     expected = model.predict(x)
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     # different auto names (dense_3, dense_4): topological loading ignores names
     fresh = _small()
     assert fresh.layers[0].name != model.layers[0].name
     assert np.abs(fresh.predict(x) - expected).max() > 1e-3
     fresh.load_weights(path)
     assert_allclose(fresh.predict(x), expected, rtol=1e-6)
-    for a, b in zip(fresh.get_weights(), model.get_weights()):
-        assert_allclose(a, b)
+    _assert_same_weights(fresh.get_weights(), model.get_weights())
 
 
 def test_functional_round_trip_and_overwrite(tmp_path):
@@ -163,8 +182,7 @@ def test_functional_round_trip_and_overwrite(tmp_path):
     model = Model(a, [Dense(2)(h), Dense(1, activation="sigmoid")(h)])
     _randomise(model, seed=3)
     x = _x()
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     _randomise(model, seed=4)
     model.save_weights(path)  # overwrite=True by default
     expected = model.predict(x)
@@ -179,8 +197,7 @@ def test_trained_model_round_trip(tmp_path):
     model.compile("sgd", "mse")
     x, y = _x(20), _x(20, 2, seed=5)
     model.fit(x, y, nb_epoch=2, verbose=0)
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     fresh = _small()
     fresh.compile("sgd", "mse")
     fresh.load_weights(path)
@@ -224,8 +241,7 @@ def test_reader_accepts_variable_length_string_names(tmp_path):
                 g.create_dataset(w.name, data=v)
     fresh = _small()
     fresh.load_weights(path)
-    for a, b in zip(fresh.get_weights(), model.get_weights()):
-        assert_allclose(a, b)
+    _assert_same_weights(fresh.get_weights(), model.get_weights())
 
 
 # ---------------------------------------------------------------------------------------
@@ -235,8 +251,7 @@ def test_reader_accepts_variable_length_string_names(tmp_path):
 def test_load_by_name(tmp_path):
     source = _small(names=("shared", "head_a"))
     _randomise(source)
-    path = str(tmp_path / "w.h5")
-    source.save_weights(path)
+    path = _saved(source, tmp_path)
     K.clear_session()
     # a different architecture: 'shared' matches; 'head_b' is not in the file
     inp = Input(shape=(3,))
@@ -244,10 +259,8 @@ def test_load_by_name(tmp_path):
     target = Model(inp, Dense(7, name="head_b")(Activation("relu")(h)))
     head_before = target.get_layer("head_b").get_weights()
     target.load_weights(path, by_name=True)
-    for a, b in zip(target.get_layer("shared").get_weights(), source.layers[0].get_weights()):
-        assert_allclose(a, b)
-    for a, b in zip(target.get_layer("head_b").get_weights(), head_before):
-        assert_allclose(a, b)
+    _assert_same_weights(target.get_layer("shared").get_weights(), source.layers[0].get_weights())
+    _assert_same_weights(target.get_layer("head_b").get_weights(), head_before)
     # topological loading refuses this model (different shapes)
     with pytest.raises(ValueError):
         target.load_weights(path)
@@ -256,15 +269,10 @@ def test_load_by_name(tmp_path):
 def test_load_by_name_shape_mismatch_changes_nothing(tmp_path):
     source = _small(names=("shared", "head"))
     _randomise(source)
-    path = str(tmp_path / "w.h5")
-    source.save_weights(path)
+    path = _saved(source, tmp_path)
     K.clear_session()
     target = _small(out=3, names=("shared", "head"))
-    before = target.get_weights()
-    with pytest.raises(ValueError, match=r"head.*\(4, 3\).*\(4, 2\)"):
-        target.load_weights(path, by_name=True)
-    for a, b in zip(target.get_weights(), before):
-        assert_allclose(a, b)
+    _load_fails_and_changes_nothing(target, path, r"head.*\(4, 3\).*\(4, 2\)", by_name=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -272,45 +280,26 @@ def test_load_by_name_shape_mismatch_changes_nothing(tmp_path):
 
 
 def test_layer_count_mismatch(tmp_path):
-    model = _small()
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(_small(), tmp_path)
     bigger = Sequential([Dense(4, input_dim=3), Dense(4), Dense(2)])
-    before = bigger.get_weights()
-    with pytest.raises(ValueError, match="containing 2 layers into a model with 3 layers"):
-        bigger.load_weights(path)
-    for a, b in zip(bigger.get_weights(), before):
-        assert_allclose(a, b)
+    _load_fails_and_changes_nothing(bigger, path, "containing 2 layers into a model with 3 layers")
 
 
 def test_shape_mismatch_names_layer_and_shapes_and_writes_nothing(tmp_path):
     model = _small()
     _randomise(model)
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     other = _small(out=3)  # first Dense matches, the second does not
-    before = other.get_weights()
-    name = other.layers[-1].name
-    with pytest.raises(ValueError) as info:
-        other.load_weights(path)
-    msg = str(info.value)
-    assert name in msg
+    # nothing is written, not even the matching first layer
+    msg = _load_fails_and_changes_nothing(other, path)
+    assert other.layers[-1].name in msg
     assert "(4, 3)" in msg and "(4, 2)" in msg
-    # nothing was written, not even the matching first layer
-    for a, b in zip(other.get_weights(), before):
-        assert_allclose(a, b)
 
 
 def test_weight_count_mismatch(tmp_path):
-    model = _small()
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(_small(), tmp_path)
     no_bias = Sequential([Dense(4, input_dim=3), Activation("tanh"), Dense(2, bias=False)])
-    before = no_bias.get_weights()
-    with pytest.raises(ValueError, match="expects 1 weights, but the saved weights have 2"):
-        no_bias.load_weights(path)
-    for a, b in zip(no_bias.get_weights(), before):
-        assert_allclose(a, b)
+    _load_fails_and_changes_nothing(no_bias, path, "expects 1 weights, but the saved weights have 2")
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,16 +326,14 @@ def test_missing_and_non_hdf5_files(tmp_path):
         model.load_weights(str(other))
     with pytest.raises(IOError):
         model.save_weights(str(tmp_path / "no-dir" / "w.h5"))
-    for a, b in zip(model.get_weights(), before):
-        assert_allclose(a, b)
+    _assert_same_weights(model.get_weights(), before)
 
 
 def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     model = _small()
     _randomise(model, seed=1)
     good = model.get_weights()
-    path = str(tmp_path / "w.h5")
-    model.save_weights(path)
+    path = _saved(model, tmp_path)
     _randomise(model, seed=2)
 
     real_create_group = h5py.Group.create_group
@@ -372,5 +359,4 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["w.h5"]
     fresh = _small()
     fresh.load_weights(path)
-    for a, b in zip(fresh.get_weights(), good):
-        assert_allclose(a, b)
+    _assert_same_weights(fresh.get_weights(), good)

@@ -45,7 +45,7 @@ def run_layer(layer, x, r):
     g = K.gradients(K.sum(y * K.constant(r)), [inp])[0]
     f = K.function([inp, K.learning_phase()], [y, g])
     out, grad = f([x, 1])
-    return out, grad, f._program.op_names()
+    return out, grad, f.op_names()
 
 
 def both_orderings(make, x_th, first_to_last, bitwise=True):
@@ -175,12 +175,12 @@ def test_tf_train_program_has_no_permute():
     x = np.random.uniform(-1, 1, (8, 12, 12, 3)).astype("float32")
     y = np.eye(2, dtype="float32")[np.arange(8) % 2]
     model.train_on_batch(x, y)
-    ops = model.model.train_function._program.op_names()
+    ops = model.model.train_function.op_names()
     for op in ("pad", "batch_norm_train", "maxpool2d", "repeat_elements", "slice", "avgpool2d"):
         assert op in ops, (op, ops)
     assert "permute" not in ops, ops
     model.predict(x)
-    assert "permute" not in model.model.predict_function._program.op_names()
+    assert "permute" not in model.model.predict_function.op_names()
 
 
 # Layers with weights. 'th' Convolution3D and Deconvolution2D are (transposed) true
@@ -213,7 +213,7 @@ def run_weighted(layer, x, r):
     gs = K.gradients(K.sum(y * K.constant(r)), [inp] + layer.trainable_weights)
     f = K.function([inp, K.learning_phase()], [y] + gs)
     outs = f([x, 1])
-    return outs[0], outs[1], outs[2:], f._program.op_names()
+    return outs[0], outs[1], outs[2:], f.op_names()
 
 
 def weighted_both_orderings(make, x_th, first_to_last, to_tf):
@@ -363,9 +363,9 @@ def test_tf_train_programs_with_deconvolution_separable_and_3d_have_no_permute()
         for _ in range(5):
             m.train_on_batch(x, y)
         assert m.evaluate(x, y, verbose=0) < before
-        ops = m.model.train_function._program.op_names()
+        ops = m.model.train_function.op_names()
         for op in names:
             assert op in ops, (op, ops)
         assert "permute" not in ops, ops
         m.predict(x)
-        assert "permute" not in m.model.predict_function._program.op_names()
+        assert "permute" not in m.model.predict_function.op_names()

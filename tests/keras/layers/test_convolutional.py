@@ -5,7 +5,12 @@ cropping, upsampling, bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_xcorr as np_xcorr_nchw
-from layer_checks import assert_trains_with_every_weight_arg
+from layer_checks import (
+    assert_predicts,
+    assert_trains_with_every_weight_arg,
+    image_shape,
+    model_with_random_weights,
+)
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -42,26 +47,12 @@ def np_conv2d(x, W, b, ordering, stride=(1, 1), mode="valid", dil=(1, 1)):
 @pytest.mark.parametrize("subsample", [(1, 1), (2, 2), (2, 1)])
 def test_convolution2d_layer_and_numpy(ordering, mode, subsample):
     nb_samples, nb_filter, stack, rows, cols = 2, 3, 2, 8, 7
-    shape = (nb_samples, stack, rows, cols) if ordering == "th" else (nb_samples, rows, cols, stack)
+    shape = image_shape(ordering, nb_samples, stack, rows, cols)
     x = np.random.random(shape).astype("float32")
-    kwargs = {
-        "nb_filter": nb_filter,
-        "nb_row": 3,
-        "nb_col": 2,
-        "border_mode": mode,
-        "subsample": subsample,
-        "dim_ordering": ordering,
-    }
-    layer_test(Convolution2D, kwargs=kwargs, input_shape=shape)
-    model = Sequential([Convolution2D(input_shape=shape[1:], **kwargs)])
-    W = np.random.uniform(-1, 1, model.layers[0].W_shape).astype("float32")
-    b = np.random.uniform(-1, 1, (nb_filter,)).astype("float32")
-    model.layers[0].set_weights([W, b])
-    want = np_conv2d(x, W, b, ordering, subsample, mode)
-    got = model.predict(x)
-    assert got.shape == want.shape
-    assert model.output_shape[1:] == got.shape[1:]
-    assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    kwargs = dict(nb_filter=nb_filter, nb_row=3, nb_col=2, border_mode=mode, subsample=subsample)
+    kwargs["dim_ordering"] = ordering
+    model, (W, b) = model_with_random_weights(Convolution2D, kwargs, shape)
+    assert_predicts(model, x, np_conv2d(x, W, b, ordering, subsample, mode))
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])

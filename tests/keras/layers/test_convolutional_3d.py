@@ -7,7 +7,15 @@ backend functions and bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_xcorr as np_xcorr_ncdhw
-from layer_checks import assert_trains_with_every_weight_arg
+from layer_checks import (
+    WEIGHT_ARG_KEYS,
+    assert_predicts,
+    assert_trains_with_every_weight_arg,
+    channels_back,
+    channels_first,
+    image_shape,
+    model_with_random_weights,
+)
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -53,36 +61,17 @@ def np_conv3d(x, W, b, ordering, stride=(1, 1, 1), mode="valid"):
     return y.transpose(0, 2, 3, 4, 1) + b
 
 
-def _shape(ordering, n, c, d, h, w):
-    return (n, c, d, h, w) if ordering == "th" else (n, d, h, w, c)
-
-
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 @pytest.mark.parametrize("mode", ["valid", "same", "full"])
 @pytest.mark.parametrize("subsample", [(1, 1, 1), (2, 2, 2), (2, 1, 3)])
 def test_convolution3d_layer_and_numpy(ordering, mode, subsample):
-    shape = _shape(ordering, 2, 2, 5, 6, 7)
+    shape = image_shape(ordering, 2, 2, 5, 6, 7)
     x = np.random.random(shape).astype("float32")
     # odd and even kernel sides: 'same' pads one more after than before on the even one
-    kwargs = {
-        "nb_filter": 3,
-        "kernel_dim1": 3,
-        "kernel_dim2": 2,
-        "kernel_dim3": 3,
-        "border_mode": mode,
-        "subsample": subsample,
-        "dim_ordering": ordering,
-    }
-    layer_test(Convolution3D, kwargs=kwargs, input_shape=shape)
-    model = Sequential([Convolution3D(input_shape=shape[1:], **kwargs)])
-    W = np.random.uniform(-1, 1, model.layers[0].W_shape).astype("float32")
-    b = np.random.uniform(-1, 1, (3,)).astype("float32")
-    model.layers[0].set_weights([W, b])
-    want = np_conv3d(x, W, b, ordering, subsample, mode)
-    got = model.predict(x)
-    assert got.shape == want.shape
-    assert model.output_shape[1:] == got.shape[1:]
-    assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    kwargs = dict(nb_filter=3, kernel_dim1=3, kernel_dim2=2, kernel_dim3=3, border_mode=mode)
+    kwargs.update(subsample=subsample, dim_ordering=ordering)
+    model, (W, b) = model_with_random_weights(Convolution3D, kwargs, shape)
+    assert_predicts(model, x, np_conv3d(x, W, b, ordering, subsample, mode))
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])
@@ -166,13 +155,7 @@ def test_convolution3d_weights_names_shapes_init_and_config():
         "border_mode",
         "subsample",
         "dim_ordering",
-        "W_regularizer",
-        "b_regularizer",
-        "activity_regularizer",
-        "W_constraint",
-        "b_constraint",
-        "bias",
-    ):
+    ) + WEIGHT_ARG_KEYS:
         assert key in cfg
     assert cfg["subsample"] == (1, 1, 1) and cfg["border_mode"] == "valid"
     assert cfg["init"] == "glorot_uniform" and cfg["activation"] == "linear"
@@ -199,7 +182,7 @@ def test_default_ordering_is_resolved_at_construction():
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 def test_tiny_convolution3d_model_trains(ordering):
     np.random.seed(3)
-    shape = _shape(ordering, 32, 1, 4, 4, 4)
+    shape = image_shape(ordering, 32, 1, 4, 4, 4)
     x = np.random.random(shape).astype("float32")
     # target: a fixed linear function of the volume
     y = x.reshape(32, -1) @ np.random.uniform(-1, 1, (64, 2)).astype("float32")
@@ -238,56 +221,54 @@ def test_convolution3d_trains_with_regularizers_and_constraints():
     assert model.output_shape == (None, 3, 3, 2, 2)
 
 
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_upsampling_3d(ordering):
-    shape = _shape(ordering, 2, 3, 2, 3, 4)
-    x = np.random.random(shape).astype("float32")
-    ax = (2, 3, 4) if ordering == "th" else (1, 2, 3)
-    want = np.repeat(np.repeat(np.repeat(x, 2, axis=ax[0]), 1, axis=ax[1]), 3, axis=ax[2])
-    layer_test(
-        UpSampling3D, kwargs={"size": (2, 1, 3), "dim_ordering": ordering}, input_data=x, expected_output=want
-    )
-    layer_test(UpSampling3D, kwargs={"dim_ordering": ordering}, input_shape=shape)
-    assert UpSampling3D().get_config()["size"] == (2, 2, 2)
-
-
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_zero_padding_3d(ordering):
-    shape = _shape(ordering, 2, 3, 2, 3, 4)
-    x = np.random.random(shape).astype("float32")
-    sp = ((2, 2), (0, 0), (1, 1))
-    axes = ((0, 0), (0, 0)) + sp if ordering == "th" else ((0, 0),) + sp + ((0, 0),)
-    layer_test(
+# (layer, its arguments, the input's spatial shape, the numpy reference on channels-first
+# data, a default argument and its value)
+RESHAPING_3D = [
+    (
+        UpSampling3D,
+        {"size": (2, 1, 3)},
+        (2, 3, 4),
+        lambda x: np.repeat(np.repeat(x, 2, 2), 3, 4),
+        "size",
+        (2, 2, 2),
+    ),
+    (
         ZeroPadding3D,
-        kwargs={"padding": (2, 0, 1), "dim_ordering": ordering},
-        input_data=x,
-        expected_output=np.pad(x, axes),
-    )
-    layer_test(ZeroPadding3D, kwargs={"dim_ordering": ordering}, input_shape=shape)
-    assert ZeroPadding3D().get_config()["padding"] == (1, 1, 1)
+        {"padding": (2, 0, 1)},
+        (2, 3, 4),
+        lambda x: np.pad(x, ((0, 0), (0, 0), (2, 2), (0, 0), (1, 1))),
+        "padding",
+        (1, 1, 1),
+    ),
+    (
+        Cropping3D,
+        {"cropping": ((1, 2), (0, 3), (2, 0))},
+        (5, 6, 7),
+        lambda x: x[:, :, 1:-2, 0:-3, 2:],
+        "cropping",
+        ((1, 1), (1, 1), (1, 1)),
+    ),
+]
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])
-def test_cropping_3d(ordering):
-    shape = _shape(ordering, 2, 3, 5, 6, 7)
+@pytest.mark.parametrize(
+    "cls,kwargs,spatial,reference,key,default", RESHAPING_3D, ids=[c[0].__name__ for c in RESHAPING_3D]
+)
+def test_reshaping_3d(ordering, cls, kwargs, spatial, reference, key, default):
+    shape = image_shape(ordering, 2, 3, *spatial)
     x = np.random.random(shape).astype("float32")
-    crop = ((1, 2), (0, 3), (2, 0))
-    if ordering == "th":
-        want = x[:, :, 1:-2, 0:-3, 2:]
-    else:
-        want = x[:, 1:-2, 0:-3, 2:, :]
-    layer_test(
-        Cropping3D, kwargs={"cropping": crop, "dim_ordering": ordering}, input_data=x, expected_output=want
-    )
-    layer_test(Cropping3D, kwargs={"dim_ordering": ordering}, input_shape=shape)
-    assert Cropping3D().get_config()["cropping"] == ((1, 1), (1, 1), (1, 1))
+    want = channels_back(reference(channels_first(x, ordering)), ordering)
+    layer_test(cls, kwargs=dict(kwargs, dim_ordering=ordering), input_data=x, expected_output=want)
+    layer_test(cls, kwargs={"dim_ordering": ordering}, input_shape=shape)
+    assert cls().get_config()[key] == default
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 def test_backend_conv3d_gradients_match_numpy(ordering):
     # dL/dx and dL/dW of L = sum(R * conv3d(x, W)) through the engine's backward,
     # against the numpy forward by central differences on a few entries.
-    xs = _shape(ordering, 2, 2, 4, 3, 5)
+    xs = image_shape(ordering, 2, 2, 4, 3, 5)
     ws = (3, 2, 2, 2, 3) if ordering == "th" else (2, 2, 3, 2, 3)
     x = np.random.uniform(-1, 1, xs).astype("float32")
     W = np.random.uniform(-1, 1, ws).astype("float32")

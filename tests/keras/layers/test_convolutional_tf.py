@@ -26,7 +26,21 @@ FB = K.ferrokeras_backend
 def _train_ops(model):
     inner = model.model  # the Sequential's functional model
     inner._make_train_function()
-    return inner.train_function._program.op_names()
+    return inner.train_function.op_names()
+
+
+def _assert_fused_train_program(model, nb_classes, nb_conv):
+    """Adds a Flatten and a Dense softmax head and compiles ``model``: its train Program
+    holds no permute, ``nb_conv`` conv2d nodes and one bias_add (the Dense's: every
+    convolution's bias and activation fold into its conv2d node). Returns the op names."""
+    model.add(Flatten())
+    model.add(Dense(nb_classes, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="sgd")
+    ops = _train_ops(model)
+    assert "permute" not in ops, ops
+    assert ops.count("conv2d") == nb_conv, ops
+    assert ops.count("bias_add") == 1, ops
+    return ops
 
 
 @keras_test
@@ -37,15 +51,7 @@ def test_tf_cnn_train_program_has_no_permute():
     model.add(Activation("tanh"))
     model.add(AtrousConvolution2D(6, 2, 2, atrous_rate=(2, 1), dim_ordering="tf", activation="sigmoid"))
     model.add(Convolution2D(3, 1, 1, dim_ordering="tf", activation="relu"))
-    model.add(Flatten())
-    model.add(Dense(3, activation="softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer="sgd")
-    ops = _train_ops(model)
-    assert "permute" not in ops, ops
-    assert ops.count("conv2d") == 4, ops
-    # every convolution's bias and activation are folded into its conv2d node: the one
-    # bias_add left is Dense's
-    assert ops.count("bias_add") == 1, ops
+    ops = _assert_fused_train_program(model, 3, 4)
     for act in ("relu", "tanh", "sigmoid"):
         assert act not in ops, ops
 
@@ -56,13 +62,7 @@ def test_tf_conv1d_train_program_has_no_permute():
     model.add(Convolution1D(4, 3, input_shape=(12, 5), activation="relu"))
     model.add(AtrousConvolution1D(3, 2, atrous_rate=2, border_mode="same", activation="tanh"))
     model.add(Convolution1D(2, 3, subsample_length=2))
-    model.add(Flatten())
-    model.add(Dense(2, activation="softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer="sgd")
-    ops = _train_ops(model)
-    assert "permute" not in ops, ops
-    assert ops.count("conv2d") == 3, ops
-    assert ops.count("bias_add") == 1, ops
+    ops = _assert_fused_train_program(model, 2, 3)
     assert "relu" not in ops and "tanh" not in ops, ops
 
 
@@ -124,7 +124,7 @@ class _PermutedConv2D(Layer):
         return [
             p
             for length, k, s, d in zip(shape[1:3], (self.rows, self.cols), self.subsample, self.atrous)
-            for p in FB.conv_padding(length, k, s, self.border_mode, d)
+            for p in K.conv_padding(length, k, s, self.border_mode, d)
         ]
 
     def get_output_shape_for(self, input_shape):

@@ -5,7 +5,7 @@ cross-correlation), layer_test in both orderings, weights, training, bad inputs.
 import numpy as np
 import pytest
 from conv_reference import pads as _pads
-from layer_checks import assert_learns_teacher
+from layer_checks import assert_learns_teacher, assert_predicts, image_shape, model_with_random_weights
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -13,7 +13,6 @@ from keras.engine.topology import Input
 from keras.layers.convolutional import Deconv2D, Deconvolution2D
 from keras.layers.core import Flatten
 from keras.models import Sequential
-from keras.utils.test_utils import layer_test
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
@@ -64,33 +63,14 @@ def test_deconvolution2d_layer_and_numpy(ordering, case):
     out_rows, out_cols, kr, kc, mode, sub = case
     nb_samples, nb_filter, stack = 2, 3, 2
     rows, cols = _in_len(out_rows, kr, mode, sub[0]), _in_len(out_cols, kc, mode, sub[1])
-    if ordering == "th":
-        shape = (nb_samples, stack, rows, cols)
-        out_shape = (None, nb_filter, out_rows, out_cols)
-    else:
-        shape = (nb_samples, rows, cols, stack)
-        out_shape = (None, out_rows, out_cols, nb_filter)
-    kwargs = {
-        "nb_filter": nb_filter,
-        "nb_row": kr,
-        "nb_col": kc,
-        "output_shape": out_shape,
-        "border_mode": mode,
-        "subsample": sub,
-        "dim_ordering": ordering,
-    }
-    layer_test(Deconvolution2D, kwargs=kwargs, input_shape=shape)
-    model = Sequential([Deconvolution2D(input_shape=shape[1:], **kwargs)])
-    layer = model.layers[0]
-    W = np.random.uniform(-1, 1, layer.W_shape).astype("float32")
-    b = np.random.uniform(-1, 1, (nb_filter,)).astype("float32")
-    layer.set_weights([W, b])
+    shape = image_shape(ordering, nb_samples, stack, rows, cols)
+    out_shape = (None,) + image_shape(ordering, 1, nb_filter, out_rows, out_cols)[1:]
+    kwargs = dict(nb_filter=nb_filter, nb_row=kr, nb_col=kc, output_shape=out_shape, border_mode=mode)
+    kwargs.update(subsample=sub, dim_ordering=ordering)
+    model, (W, b) = model_with_random_weights(Deconvolution2D, kwargs, shape)
     x = np.random.uniform(-1, 1, shape).astype("float32")
     want = np_deconv(x, W, out_rows, out_cols, ordering, sub, mode)
-    want = want + (b[None, :, None, None] if ordering == "th" else b)
-    got = model.predict(x)
-    assert model.output_shape == (None,) + got.shape[1:]
-    assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert_predicts(model, x, want + (b[None, :, None, None] if ordering == "th" else b))
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])

@@ -4,15 +4,13 @@ as the reference, layer_test in both orderings, weights, training, bad inputs.""
 
 import numpy as np
 import pytest
-from layer_checks import assert_learns_teacher
-from numpy.testing import assert_allclose
+from layer_checks import assert_learns_teacher, assert_predicts, image_shape, model_with_random_weights
 
 from keras import backend as K
 from keras.engine.topology import Input
 from keras.layers.core import Flatten
 from keras.layers.local import LocallyConnected1D, LocallyConnected2D
 from keras.models import Sequential
-from keras.utils.test_utils import layer_test
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
@@ -60,34 +58,24 @@ def test_locally_connected_1d(stride, bias):
         "subsample_length": stride,
         "bias": bias,
     }
-    layer_test(LocallyConnected1D, kwargs=kwargs, input_shape=(nb_samples, steps, input_dim))
-    model = Sequential([LocallyConnected1D(input_shape=(steps, input_dim), **kwargs)])
-    layer = model.layers[0]
+    model, ws = model_with_random_weights(LocallyConnected1D, kwargs, (nb_samples, steps, input_dim))
     out_len = (steps - filter_length) // stride + 1
-    assert layer.W_shape == (out_len, filter_length * input_dim, nb_filter)
-    ws = [np.random.uniform(-1, 1, K.int_shape(w)).astype("float32") for w in layer.weights]
-    layer.set_weights(ws)
+    assert model.layers[0].W_shape == (out_len, filter_length * input_dim, nb_filter)
     x = np.random.uniform(-1, 1, (nb_samples, steps, input_dim)).astype("float32")
     want = np_local1d(x, ws[0], ws[1] if bias else None, filter_length, stride)
-    got = model.predict(x)
     assert model.output_shape == (None, out_len, nb_filter)
-    assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert_predicts(model, x, want, atol=1e-5)
 
 
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 @pytest.mark.parametrize("subsample", [(1, 1), (2, 2), (2, 1)])
 def test_locally_connected_2d(ordering, subsample):
     nb_samples, nb_filter, stack, rows, cols, nb_row, nb_col = 2, 3, 2, 7, 6, 3, 2
-    shape = (nb_samples, stack, rows, cols) if ordering == "th" else (nb_samples, rows, cols, stack)
-    kwargs = {
-        "nb_filter": nb_filter,
-        "nb_row": nb_row,
-        "nb_col": nb_col,
-        "subsample": subsample,
-        "dim_ordering": ordering,
-    }
-    layer_test(LocallyConnected2D, kwargs=kwargs, input_shape=shape)
-    model = Sequential([LocallyConnected2D(input_shape=shape[1:], **kwargs)])
+    shape = image_shape(ordering, nb_samples, stack, rows, cols)
+    kwargs = dict(
+        nb_filter=nb_filter, nb_row=nb_row, nb_col=nb_col, subsample=subsample, dim_ordering=ordering
+    )
+    model, ws = model_with_random_weights(LocallyConnected2D, kwargs, shape)
     layer = model.layers[0]
     out_row = (rows - nb_row) // subsample[0] + 1
     out_col = (cols - nb_col) // subsample[1] + 1
@@ -95,13 +83,9 @@ def test_locally_connected_2d(ordering, subsample):
         (out_row * out_col, nb_row * nb_col * stack, nb_filter),
         (out_row, out_col, nb_filter),
     ]
-    ws = [np.random.uniform(-1, 1, K.int_shape(w)).astype("float32") for w in layer.weights]
-    layer.set_weights(ws)
     x = np.random.uniform(-1, 1, shape).astype("float32")
     want = np_local2d(x, ws[0], ws[1], nb_row, nb_col, subsample, ordering, out_row, out_col)
-    got = model.predict(x)
-    assert model.output_shape == (None,) + got.shape[1:]
-    assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert_predicts(model, x, want, atol=1e-5)
 
 
 def test_local_weights_names_and_config():

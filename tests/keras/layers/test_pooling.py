@@ -4,6 +4,7 @@ strides, global pooling, gradients through max pooling, bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import np_pool as np_pool_nchw
+from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -23,20 +24,10 @@ from keras.utils.test_utils import layer_test
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-@pytest.mark.parametrize("mode", ["valid", "same"])
-@pytest.mark.parametrize("cls,kind", [(MaxPooling2D, "max"), (AveragePooling2D, "avg")])
-@pytest.mark.parametrize("pool,strides", [((2, 2), None), ((3, 2), (1, 2)), ((3, 3), (2, 2))])
+@parametrize_pooling(MaxPooling2D, AveragePooling2D, [((2, 2), None), ((3, 2), (1, 2)), ((3, 3), (2, 2))])
 def test_pooling_2d(ordering, mode, cls, kind, pool, strides):
-    shape = (2, 3, 7, 6) if ordering == "th" else (2, 7, 6, 3)
-    x = np.random.random(shape).astype("float32")
-    kwargs = {"pool_size": pool, "strides": strides, "border_mode": mode, "dim_ordering": ordering}
-    st = strides or pool
-    if ordering == "th":
-        want = np_pool_nchw(x, pool, st, mode, kind)
-    else:
-        want = np_pool_nchw(x.transpose(0, 3, 1, 2), pool, st, mode, kind).transpose(0, 2, 3, 1)
-    layer_test(cls, kwargs=kwargs, input_data=x, expected_output=want)
+    x = np.random.random(image_shape(ordering, 2, 3, 7, 6)).astype("float32")
+    assert_pools_as_numpy(cls, kind, x, pool, strides, mode, ordering)
 
 
 @pytest.mark.parametrize("cls,kind", [(MaxPooling1D, "max"), (AveragePooling1D, "avg")])

@@ -6,6 +6,7 @@ sizes), gradients through K.pool3d, a small model that trains, and bad inputs.""
 import numpy as np
 import pytest
 from conv_reference import np_pool as np_pool_ncdhw
+from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -24,24 +25,12 @@ from keras.utils.test_utils import layer_test
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
-def _shape(ordering, n, c, d, h, w):
-    return (n, c, d, h, w) if ordering == "th" else (n, d, h, w, c)
-
-
-@pytest.mark.parametrize("ordering", ["th", "tf"])
-@pytest.mark.parametrize("mode", ["valid", "same"])
-@pytest.mark.parametrize("cls,kind", [(MaxPooling3D, "max"), (AveragePooling3D, "avg")])
-@pytest.mark.parametrize("pool,strides", [((2, 2, 2), None), ((3, 2, 1), (1, 2, 1)), ((3, 3, 2), (2, 2, 3))])
+@parametrize_pooling(
+    MaxPooling3D, AveragePooling3D, [((2, 2, 2), None), ((3, 2, 1), (1, 2, 1)), ((3, 3, 2), (2, 2, 3))]
+)
 def test_pooling_3d(ordering, mode, cls, kind, pool, strides):
-    shape = _shape(ordering, 2, 3, 5, 6, 7)
-    x = np.random.random(shape).astype("float32")
-    kwargs = {"pool_size": pool, "strides": strides, "border_mode": mode, "dim_ordering": ordering}
-    st = strides or pool
-    if ordering == "th":
-        want = np_pool_ncdhw(x, pool, st, mode, kind)
-    else:
-        want = np_pool_ncdhw(x.transpose(0, 4, 1, 2, 3), pool, st, mode, kind).transpose(0, 2, 3, 4, 1)
-    layer_test(cls, kwargs=kwargs, input_data=x, expected_output=want)
+    x = np.random.random(image_shape(ordering, 2, 3, 5, 6, 7)).astype("float32")
+    assert_pools_as_numpy(cls, kind, x, pool, strides, mode, ordering)
 
 
 def test_pooling_3d_defaults_and_config():
@@ -64,7 +53,7 @@ def test_pooling_3d_defaults_and_config():
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 @pytest.mark.parametrize("cls,fn", [(GlobalMaxPooling3D, np.max), (GlobalAveragePooling3D, np.mean)])
 def test_global_pooling_3d(ordering, cls, fn):
-    shape = _shape(ordering, 2, 3, 4, 5, 2)
+    shape = image_shape(ordering, 2, 3, 4, 5, 2)
     x = np.random.random(shape).astype("float32")
     axes = (2, 3, 4) if ordering == "th" else (1, 2, 3)
     out = layer_test(cls, kwargs={"dim_ordering": ordering}, input_data=x, expected_output=fn(x, axis=axes))
@@ -76,7 +65,7 @@ def test_global_pooling_3d(ordering, cls, fn):
 @pytest.mark.parametrize("mode", ["max", "avg"])
 def test_backend_pool3d_forward_and_gradient(ordering, mode):
     # Distinct values keep max pooling away from ties.
-    shape = _shape(ordering, 2, 2, 5, 4, 3)
+    shape = image_shape(ordering, 2, 2, 5, 4, 3)
     x = np.random.permutation(np.prod(shape)).reshape(shape).astype("float32") / 10.0
     xt = K.placeholder(shape=shape)
     y = K.pool3d(xt, (2, 2, 2), strides=(2, 1, 2), border_mode="same", dim_ordering=ordering, pool_mode=mode)
@@ -119,7 +108,7 @@ def test_backend_pool3d_argument_errors():
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 def test_conv3d_pool3d_model_trains(ordering):
     np.random.seed(5)
-    shape = _shape(ordering, 32, 2, 4, 6, 6)
+    shape = image_shape(ordering, 32, 2, 4, 6, 6)
     x = np.random.random(shape).astype("float32")
     y = np.eye(2)[(x.reshape(32, -1).mean(axis=1) > 0.5).astype(int)]
     model = Sequential(

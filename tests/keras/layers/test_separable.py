@@ -5,7 +5,7 @@ in both orderings, weights, training, bad inputs."""
 import numpy as np
 import pytest
 from conv_reference import pads as _pads
-from layer_checks import assert_learns_teacher
+from layer_checks import assert_learns_teacher, assert_predicts, image_shape, model_with_random_weights
 from numpy.testing import assert_allclose
 
 from keras import backend as K
@@ -13,7 +13,6 @@ from keras.engine.topology import Input
 from keras.layers.convolutional import SeparableConv2D, SeparableConvolution2D
 from keras.layers.core import Flatten
 from keras.models import Sequential
-from keras.utils.test_utils import layer_test
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
@@ -50,26 +49,12 @@ def np_separable(x, dk, pk, b, ordering, stride=(1, 1), mode="valid"):
 @pytest.mark.parametrize("multiplier", [1, 2])
 def test_separable_layer_and_numpy(ordering, mode, subsample, multiplier):
     nb_samples, nb_filter, stack, rows, cols = 2, 3, 2, 7, 8
-    shape = (nb_samples, stack, rows, cols) if ordering == "th" else (nb_samples, rows, cols, stack)
-    kwargs = {
-        "nb_filter": nb_filter,
-        "nb_row": 3,
-        "nb_col": 2,
-        "border_mode": mode,
-        "subsample": subsample,
-        "depth_multiplier": multiplier,
-        "dim_ordering": ordering,
-    }
-    layer_test(SeparableConvolution2D, kwargs=kwargs, input_shape=shape)
-    model = Sequential([SeparableConvolution2D(input_shape=shape[1:], **kwargs)])
-    layer = model.layers[0]
-    ws = [np.random.uniform(-1, 1, K.int_shape(w)).astype("float32") for w in layer.weights]
-    layer.set_weights(ws)
+    shape = image_shape(ordering, nb_samples, stack, rows, cols)
+    kwargs = dict(nb_filter=nb_filter, nb_row=3, nb_col=2, border_mode=mode, subsample=subsample)
+    kwargs.update(depth_multiplier=multiplier, dim_ordering=ordering)
+    model, ws = model_with_random_weights(SeparableConvolution2D, kwargs, shape)
     x = np.random.uniform(-1, 1, shape).astype("float32")
-    want = np_separable(x, ws[0], ws[1], ws[2], ordering, subsample, mode)
-    got = model.predict(x)
-    assert model.output_shape == (None,) + got.shape[1:]
-    assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert_predicts(model, x, np_separable(x, ws[0], ws[1], ws[2], ordering, subsample, mode))
 
 
 def test_separable_weights_names_shapes_and_config():

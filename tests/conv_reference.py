@@ -1,6 +1,6 @@
-"""Numpy references shared by the convolution and pooling tests: Keras 1's border-mode
-padding ('same' as TensorFlow: the odd unit after), an n-D cross-correlation and n-D
-max / average pooling, all channels-first (N, C, *spatial)."""
+"""Numpy references shared by the convolution, pooling and ``K.conv_padding`` tests:
+Keras 1's border-mode padding ('same' as TensorFlow: the odd unit after), an n-D
+cross-correlation and n-D max / average pooling, all channels-first (N, C, *spatial)."""
 
 import itertools
 
@@ -9,14 +9,15 @@ import numpy as np
 
 def pads(length, k, stride, mode, dil=1):
     """(before, after) padding of one axis of ``length`` for a window of ``k`` taps
-    ``dil`` apart."""
+    ``dil`` apart, by search rather than formula: 'same' is the least total padding that
+    gives ceil(length / stride) outputs, the odd unit after."""
     span = dil * (k - 1) + 1
     if mode == "valid":
         return 0, 0
     if mode == "full":
         return span - 1, span - 1
-    out = -(-length // stride)
-    total = max((out - 1) * stride + span - length, 0)
+    want = -(-length // stride)
+    total = next(t for t in itertools.count() if (length + t - span) // stride + 1 == want)
     return total // 2, total - total // 2
 
 
