@@ -12,7 +12,7 @@ import numpy as np
 from . import backend as K
 from .engine import resume
 from .engine.saved_program import load_program  # noqa: F401
-from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs, json_default
+from .engine.topology import Input, InputLayer, Layer, Merge, _ignored, get_source_inputs, json_default
 from .engine.training import Model
 
 
@@ -348,7 +348,7 @@ def _delegated(name, settable=False):
     def get(self):
         return getattr(self._built_model(), name)
 
-    return property(get, (lambda self, value: None) if settable else None)
+    return property(get, _ignored if settable else None)
 
 
 class Sequential(Model):
