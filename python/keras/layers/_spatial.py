@@ -15,6 +15,33 @@ def resolve_ordering(dim_ordering):
     return dim_ordering
 
 
+def check_border_mode(owner, border_mode, modes=("valid", "same", "full")):
+    """A ValueError (Keras 1's message) for a ``border_mode`` not in ``modes``."""
+    if border_mode not in modes:
+        raise ValueError(f"Invalid border mode for {owner}: {border_mode}")
+
+
+def channel_axis(layer):
+    """The channel axis of the layer's ``dim_ordering``: 1 ('th') or -1 ('tf')."""
+    return 1 if layer.dim_ordering == "th" else -1
+
+
+def window_args(layer):
+    """The ``strides``, ``border_mode`` and ``dim_ordering`` keywords of the ``K``
+    convolution or pooling op a spatial layer runs."""
+    return {"strides": layer.subsample, "border_mode": layer.border_mode, "dim_ordering": layer.dim_ordering}
+
+
+def temporal_input(layer, input_dim, input_length, kwargs):
+    """Keras 1's ``input_dim`` / ``input_length`` arguments of a layer on (samples,
+    steps, features) inputs: stored, and an ``input_dim`` turned into the
+    ``input_shape`` keyword of ``kwargs`` (the Layer's)."""
+    layer.input_dim = input_dim
+    layer.input_length = input_length
+    if layer.input_dim:
+        kwargs["input_shape"] = (layer.input_length, layer.input_dim)
+
+
 def positive_ints(value, n, name, owner):
     """`value` as a tuple of `n` integers >= 1 (one integer when `n` is None); a ValueError
     naming the argument otherwise (a stride, pool or kernel step of 0 would divide by

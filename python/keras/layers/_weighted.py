@@ -3,13 +3,31 @@ with their regularizers and constraints (Dense, MaxoutDense, Highway,
 TimeDistributedDense, the convolutions, LocallyConnected), the ``get_config`` entries
 of those, and the bias + activation that ends their ``call``."""
 
+from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
-from .. import constraints, regularizers
 
 
 def config_of(obj):
     """A regularizer's / constraint's config, or None."""
     return obj.get_config() if obj is not None else None
+
+
+def set_kernel_args(layer, init, activation, border_mode, init_ordering="th", **sizes):
+    """Sets the kernel ``sizes`` (``nb_filter=..., nb_row=...``) as ints, a ValueError
+    naming them all when one is below 1; then ``init`` (for ``init_ordering``'s weight
+    layout), ``activation`` and ``border_mode`` under Keras 1's attribute names."""
+    values = [int(v) for v in sizes.values()]
+    if min(values) <= 0:
+        names = list(sizes)
+        raise ValueError(
+            f"{layer.__class__.__name__}: {', '.join(names[:-1])} and {names[-1]} must be positive, "
+            f"got {', '.join(str(v) for v in sizes.values())}"
+        )
+    for name, value in zip(sizes, values):
+        setattr(layer, name, value)
+    layer.init = initializations.get(init, dim_ordering=init_ordering)
+    layer.activation = activations.get(activation)
+    layer.border_mode = border_mode
 
 
 def set_weight_args(
@@ -44,6 +62,12 @@ def add_W_b(layer, W_shape, b_shape, W_initializer=None):
         regularizer=layer.W_regularizer,
         constraint=layer.W_constraint,
     )
+    add_bias(layer, b_shape)
+
+
+def add_bias(layer, b_shape):
+    """Adds ``layer.b`` (``<name>_b``, zeros, with the layer's regularizer and
+    constraint) when ``layer.bias``; else sets it to None."""
     layer.b = None
     if layer.bias:
         layer.b = layer.add_weight(

@@ -22,20 +22,33 @@ permute around it.
 import functools
 import operator
 
-from .. import activations, constraints, initializations, regularizers
+from .. import activations, constraints, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
 from ._spatial import (
+    channel_axis,
     channels_of,
+    check_border_mode,
     check_rank,
     image_axes,
     ordered_shape,
     positive_ints,
     resolve_ordering,
     spatial_sizes,
+    temporal_input,
+    window_args,
 )
-from ._weighted import add_W_b, bias_activation, config_of, finish_build, set_weight_args, weight_config
+from ._weighted import (
+    add_bias,
+    add_W_b,
+    bias_activation,
+    config_of,
+    finish_build,
+    set_kernel_args,
+    set_weight_args,
+    weight_config,
+)
 
 __all__ = [
     "Convolution1D",
@@ -163,6 +176,14 @@ def conv1d_config(layer):
     }
 
 
+def _with_atrous_rate(layer, base_config, config):
+    """``base_config`` updated with ``config`` and, for an Atrous layer, its
+    ``atrous_rate`` (Keras 1's key order)."""
+    if layer._dilated:
+        config["atrous_rate"] = layer.atrous_rate
+    return dict(list(base_config.items()) + list(config.items()))
+
+
 class Convolution2D(Layer):
     """Convolution operator for filtering windows of two-dimensional inputs.
 
@@ -212,19 +233,17 @@ class Convolution2D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution2D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        if self.nb_filter <= 0 or self.nb_row <= 0 or self.nb_col <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter, nb_row and nb_col must be positive, "
-                f"got {nb_filter}, {nb_row}, {nb_col}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution2D", border_mode)
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+        )
         self.subsample = positive_ints(subsample, 2, "subsample", self.__class__.__name__)
         self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
         self.dim_ordering = dim_ordering
@@ -265,22 +284,12 @@ class Convolution2D(Layer):
 
     def call(self, x, mask=None):
         output = K.conv2d(
-            x,
-            self.W,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-            filter_dilation=self.atrous_rate,
+            x, self.W, filter_shape=self.W_shape, filter_dilation=self.atrous_rate, **window_args(self)
         )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
-        config = conv2d_config(self)
-        if self._dilated:
-            config["atrous_rate"] = self.atrous_rate
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return _with_atrous_rate(self, super().get_config(), conv2d_config(self))
 
 
 class AtrousConvolution2D(Convolution2D):
@@ -309,8 +318,7 @@ class AtrousConvolution2D(Convolution2D):
         bias=True,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for AtrousConv2D: " + str(border_mode))
+        check_border_mode("AtrousConv2D", border_mode)
         super().__init__(
             nb_filter,
             nb_row,
@@ -371,18 +379,8 @@ class Convolution1D(Layer):
         atrous_rate=1,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution1D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.filter_length = int(filter_length)
-        if self.nb_filter <= 0 or self.filter_length <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter and filter_length must be positive, "
-                f"got {nb_filter}, {filter_length}"
-            )
-        self.init = initializations.get(init, dim_ordering="th")
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution1D", border_mode)
+        set_kernel_args(self, init, activation, border_mode, nb_filter=nb_filter, filter_length=filter_length)
         self.subsample_length = positive_ints(
             subsample_length, None, "subsample_length", self.__class__.__name__
         )
@@ -400,10 +398,7 @@ class Convolution1D(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -452,11 +447,7 @@ class Convolution1D(Layer):
         return self.activation(K.squeeze(output, 2))
 
     def get_config(self):
-        config = conv1d_config(self)
-        if self._dilated:
-            config["atrous_rate"] = self.atrous_rate
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return _with_atrous_rate(self, super().get_config(), conv1d_config(self))
 
 
 class AtrousConvolution1D(Convolution1D):
@@ -545,6 +536,22 @@ class UpSampling2D(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+def _set_pads(layer, padding, keys, gap):
+    """Sets each of ``keys`` from a ``padding`` dict (0 where absent); Keras 1's
+    ValueError (its 1-D message has a space before "Found", ``gap``) for another key."""
+    if not set(padding.keys()) <= set(keys):
+        raise ValueError(
+            "Unexpected key found in `padding` dictionary. Keys have to be in {"
+            + ", ".join(f'"{key}"' for key in keys)
+            + "}."
+            + gap
+            + "Found: "
+            + str(padding.keys())
+        )
+    for key in keys:
+        setattr(layer, key, padding.get(key, 0))
+
+
 class ZeroPadding1D(Layer):
     """Zero-padding layer for 1D input (e.g. temporal sequence).
 
@@ -560,15 +567,7 @@ class ZeroPadding1D(Layer):
             self.left_pad = padding
             self.right_pad = padding
         elif isinstance(padding, dict):
-            if set(padding.keys()) <= {"left_pad", "right_pad"}:
-                self.left_pad = padding.get("left_pad", 0)
-                self.right_pad = padding.get("right_pad", 0)
-            else:
-                raise ValueError(
-                    "Unexpected key found in `padding` dictionary. "
-                    'Keys have to be in {"left_pad", "right_pad"}. '
-                    "Found: " + str(padding.keys())
-                )
+            _set_pads(self, padding, ("left_pad", "right_pad"), " ")
         else:
             padding = tuple(padding)
             if len(padding) != 2:
@@ -610,19 +609,7 @@ class ZeroPadding2D(Layer):
         self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = padding
         if isinstance(padding, dict):
-            keys = {"top_pad", "bottom_pad", "left_pad", "right_pad"}
-            if set(padding.keys()) <= keys:
-                self.top_pad = padding.get("top_pad", 0)
-                self.bottom_pad = padding.get("bottom_pad", 0)
-                self.left_pad = padding.get("left_pad", 0)
-                self.right_pad = padding.get("right_pad", 0)
-            else:
-                raise ValueError(
-                    "Unexpected key found in `padding` dictionary. "
-                    'Keys have to be in {"top_pad", "bottom_pad", '
-                    '"left_pad", "right_pad"}.'
-                    "Found: " + str(padding.keys())
-                )
+            _set_pads(self, padding, ("top_pad", "bottom_pad", "left_pad", "right_pad"), "")
         else:
             padding = tuple(padding)
             if len(padding) == 2:
@@ -722,25 +709,26 @@ class Cropping1D(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
-class Cropping2D(Layer):
-    """Crops along the rows and columns of a 2D input.
+class _SpatialCropping(Layer):
+    """Cropping2D and Cropping3D: ``cropping`` ((start, end) per spatial axis) trimmed off
+    an input in ``dim_ordering``."""
 
-    # Arguments
-        cropping: tuple of 2 tuples of 2 ints: ((top, bottom), (left, right)).
-        dim_ordering: 'th', 'tf' or 'default'.
-    """
+    _nb_axes = None
 
-    def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
+    def __init__(self, cropping, dim_ordering, **kwargs):
         super().__init__(**kwargs)
         self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
-        if len(cropping) != 2 or any(len(p) != 2 for p in cropping):
-            raise ValueError("`cropping` must be a tuple length of 2 of tuples of length 2.")
+        if len(cropping) != self._nb_axes or any(len(p) != 2 for p in cropping):
+            raise ValueError(f"`cropping` must be a tuple length of {self._nb_axes} of tuples of length 2.")
         self.cropping = cropping
-        self.input_spec = [InputSpec(ndim=4)]
+        self.input_spec = [InputSpec(ndim=self._nb_axes + 2)]
+
+    def _expected_axes(self):
+        return ""
 
     def get_output_shape_for(self, input_shape):
-        check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, self._nb_axes + 2, self._expected_axes())
         return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
@@ -754,6 +742,20 @@ class Cropping2D(Layer):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
+
+
+class Cropping2D(_SpatialCropping):
+    """Crops along the rows and columns of a 2D input.
+
+    # Arguments
+        cropping: tuple of 2 tuples of 2 ints: ((top, bottom), (left, right)).
+        dim_ordering: 'th', 'tf' or 'default'.
+    """
+
+    _nb_axes = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
+        super().__init__(cropping, dim_ordering, **kwargs)
 
 
 # Aliases (Keras 1.2.2)
@@ -833,8 +835,7 @@ class Deconvolution2D(Convolution2D):
         bias=True,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Deconvolution2D: " + str(border_mode))
+        check_border_mode("Deconvolution2D", border_mode)
         output_shape = tuple(output_shape)
         if len(output_shape) != 4:
             raise ValueError(
@@ -894,16 +895,8 @@ class Deconvolution2D(Convolution2D):
         return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def call(self, x, mask=None):
-        output = K.deconv2d(
-            x,
-            self.W,
-            self.output_shape_,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.deconv2d(x, self.W, self.output_shape_, filter_shape=self.W_shape, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
         config = {"output_shape": self.output_shape_}
@@ -976,20 +969,18 @@ class SeparableConvolution2D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same"}:
-            raise ValueError("Invalid border mode for SeparableConv2D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        self.depth_multiplier = int(depth_multiplier)
-        if min(self.nb_filter, self.nb_row, self.nb_col, self.depth_multiplier) <= 0:
-            raise ValueError(
-                "SeparableConvolution2D: nb_filter, nb_row, nb_col and depth_multiplier must be "
-                f"positive, got {nb_filter}, {nb_row}, {nb_col}, {depth_multiplier}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("SeparableConv2D", border_mode, ("valid", "same"))
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+            depth_multiplier=depth_multiplier,
+        )
         self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
@@ -1020,30 +1011,16 @@ class SeparableConvolution2D(Layer):
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
         self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
         init = functools.partial(self.init, dim_ordering=self.dim_ordering)
-        self.depthwise_kernel = self.add_weight(
-            depthwise_shape,
-            initializer=init,
-            name=f"{self.name}_depthwise_kernel",
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
-        )
-        self.pointwise_kernel = self.add_weight(
-            pointwise_shape,
-            initializer=init,
-            name=f"{self.name}_pointwise_kernel",
-            regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
+        for kind, shape in (("depthwise", depthwise_shape), ("pointwise", pointwise_shape)):
+            kernel = self.add_weight(
+                shape,
+                initializer=init,
+                name=f"{self.name}_{kind}_kernel",
+                regularizer=getattr(self, kind + "_regularizer"),
+                constraint=getattr(self, kind + "_constraint"),
             )
-        else:
-            self.b = None
+            setattr(self, kind + "_kernel", kernel)
+        add_bias(self, (self.nb_filter,))
         finish_build(self)
 
     def get_output_shape_for(self, input_shape):
@@ -1051,15 +1028,8 @@ class SeparableConvolution2D(Layer):
         return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), (1, 1))
 
     def call(self, x, mask=None):
-        output = K.separable_conv2d(
-            x,
-            self.depthwise_kernel,
-            self.pointwise_kernel,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.separable_conv2d(x, self.depthwise_kernel, self.pointwise_kernel, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
         config = {
@@ -1174,20 +1144,18 @@ class Convolution3D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution3D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.kernel_dim1 = int(kernel_dim1)
-        self.kernel_dim2 = int(kernel_dim2)
-        self.kernel_dim3 = int(kernel_dim3)
-        if min(self.nb_filter, self.kernel_dim1, self.kernel_dim2, self.kernel_dim3) <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter, kernel_dim1, kernel_dim2 and kernel_dim3 "
-                f"must be positive, got {nb_filter}, {kernel_dim1}, {kernel_dim2}, {kernel_dim3}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution3D", border_mode)
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            kernel_dim1=kernel_dim1,
+            kernel_dim2=kernel_dim2,
+            kernel_dim3=kernel_dim3,
+        )
         self.subsample = positive_ints(subsample, 3, "subsample", "Convolution3D")
         self.dim_ordering = dim_ordering
 
@@ -1228,15 +1196,8 @@ class Convolution3D(Layer):
         return _conv_output_shape(self, input_shape, kdims, (1, 1, 1))
 
     def call(self, x, mask=None):
-        output = K.conv3d(
-            x,
-            self.W,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.conv3d(x, self.W, filter_shape=self.W_shape, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
         config = {
@@ -1337,7 +1298,7 @@ class ZeroPadding3D(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
-class Cropping3D(Layer):
+class Cropping3D(_SpatialCropping):
     """Cropping layer for 3D data (e.g. spatial or spatio-temporal).
 
     # Arguments
@@ -1357,30 +1318,13 @@ class Cropping3D(Layer):
         5D tensor with the three spatial dimensions cropped.
     """
 
+    _nb_axes = 3
+
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), dim_ordering="default", **kwargs):
-        super().__init__(**kwargs)
-        self.dim_ordering = resolve_ordering(dim_ordering)
-        cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
-        if len(cropping) != 3 or any(len(p) != 2 for p in cropping):
-            raise ValueError("`cropping` must be a tuple length of 3 of tuples of length 2.")
-        self.cropping = cropping
-        self.input_spec = [InputSpec(ndim=5)]
+        super().__init__(cropping, dim_ordering, **kwargs)
 
-    def get_output_shape_for(self, input_shape):
-        check_rank(self, input_shape, 5, _what3(self))
-        return _cropped_shape(self, input_shape)
-
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
-
-    def call(self, x, mask=None):
-        return _cropped(self, x)
-
-    def get_config(self):
-        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    def _expected_axes(self):
+        return _what3(self)
 
 
 Conv3D = Convolution3D

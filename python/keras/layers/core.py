@@ -22,7 +22,7 @@ from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function
-from ._spatial import resolve_ordering
+from ._spatial import resolve_ordering, temporal_input
 from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
@@ -1213,10 +1213,7 @@ class TimeDistributedDense(Layer):
         self.input_spec = [InputSpec(ndim=3)]
         self.supports_masking = True
 
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):

@@ -25,11 +25,19 @@ as Keras 1's slice-and-``batch_dot`` graph without its per-location nodes.
 
 import numpy as np
 
-from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
-from ._spatial import channels_of, check_rank, image_axes, ordered_shape, resolve_ordering, spatial_sizes
-from ._weighted import add_W_b, finish_build, set_weight_args
+from ._spatial import (
+    channels_of,
+    check_rank,
+    image_axes,
+    ordered_shape,
+    positive_ints,
+    resolve_ordering,
+    spatial_sizes,
+    temporal_input,
+)
+from ._weighted import add_W_b, finish_build, set_kernel_args, set_weight_args
 from .convolutional import conv1d_config, conv2d_config
 
 __all__ = [
@@ -121,17 +129,15 @@ class LocallyConnected1D(Layer):
         **kwargs,
     ):
         _check_border_mode("LocallyConnected1D", border_mode)
-        self.nb_filter = int(nb_filter)
-        self.filter_length = int(filter_length)
-        self.subsample_length = int(subsample_length)
-        if min(self.nb_filter, self.filter_length, self.subsample_length) <= 0:
-            raise ValueError(
-                "LocallyConnected1D: nb_filter, filter_length and subsample_length must be "
-                f"positive, got {nb_filter}, {filter_length}, {subsample_length}"
-            )
-        self.init = initializations.get(init, dim_ordering="th")
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            nb_filter=nb_filter,
+            filter_length=filter_length,
+            subsample_length=subsample_length,
+        )
 
         set_weight_args(
             self,
@@ -144,10 +150,7 @@ class LocallyConnected1D(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -240,22 +243,17 @@ class LocallyConnected2D(Layer):
     ):
         dim_ordering = resolve_ordering(dim_ordering)
         _check_border_mode("LocallyConnected2D", border_mode)
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        self.subsample = tuple(int(s) for s in subsample)
-        if (
-            min(self.nb_filter, self.nb_row, self.nb_col) <= 0
-            or len(self.subsample) != 2
-            or min(self.subsample) <= 0
-        ):
-            raise ValueError(
-                "LocallyConnected2D: nb_filter, nb_row, nb_col and the two subsample factors must "
-                f"be positive, got {nb_filter}, {nb_row}, {nb_col}, {subsample}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+        )
+        self.subsample = positive_ints(subsample, 2, "subsample", "LocallyConnected2D")
         self.dim_ordering = dim_ordering
 
         set_weight_args(

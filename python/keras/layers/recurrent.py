@@ -22,6 +22,7 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
+from ._spatial import temporal_input
 from ._weighted import config_of, finish_build
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
@@ -92,10 +93,7 @@ class Recurrent(Layer):
 
         self.supports_masking = True
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
