@@ -6,6 +6,17 @@ of those, and the bias + activation that ends their ``call``."""
 from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
 
+# The `# Arguments` entries of the W/b regularizers and constraints and of `bias`
+# (for ``keras.utils.generic_utils.shared_docs``).
+WEIGHT_ARGS_DOC = """
+W_regularizer: regularizer instance applied to the main weights matrix.
+b_regularizer: regularizer instance applied to the bias.
+activity_regularizer: regularizer instance applied to the network output.
+W_constraint: constraint instance applied to the main weights matrix.
+b_constraint: constraint instance applied to the bias.
+bias: whether to include a bias.
+"""
+
 
 def config_of(obj):
     """A regularizer's / constraint's config, or None."""

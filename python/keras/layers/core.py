@@ -21,9 +21,9 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
-from ..utils.generic_utils import func_dump, revive_function
+from ..utils.generic_utils import func_dump, revive_function, shared_docs
 from ._spatial import resolve_ordering, temporal_input
-from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
+from ._weighted import WEIGHT_ARGS_DOC, add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Masking",
@@ -917,6 +917,7 @@ class ActivityRegularization(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class MaxoutDense(Layer):
     """A dense maxout layer.
 
@@ -934,12 +935,7 @@ class MaxoutDense(Layer):
         weights: list of Numpy arrays to set as initial weights: `W` of shape
             `(nb_feature, input_dim, output_dim)` and `b` of shape
             `(nb_feature, output_dim)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer); required when using this
             layer as the first layer in a model (or `input_shape`).
 
@@ -1022,6 +1018,7 @@ class MaxoutDense(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class Highway(Layer):
     """Densely connected highway network, a natural extension of LSTMs to feedforward
     networks: `y = T * activation(x . W + b) + (1 - T) * x` with the transform gate
@@ -1034,12 +1031,7 @@ class Highway(Layer):
             If you don't specify anything, no activation is applied ("linear").
         weights: list of Numpy arrays to set as initial weights: `W`, `W_carry` of
             shape `(input_dim, input_dim)` and `b`, `b_carry` of shape `(input_dim,)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer); required when using this
             layer as the first layer in a model (or `input_shape`).
 
@@ -1147,6 +1139,7 @@ class Highway(Layer):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class TimeDistributedDense(Layer):
     """Applies the same Dense layer to every timestep of a 3-D input (deprecated in
     Keras 1: a `Dense` layer applies to the last axis of any input).
@@ -1159,12 +1152,7 @@ class TimeDistributedDense(Layer):
             If you don't specify anything, no activation is applied ("linear").
         weights: list of Numpy arrays to set as initial weights: `W` of shape
             `(input_dim, output_dim)` and `b` of shape `(output_dim,)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer).
         input_length: length of the input sequences (integer), or None.
 

@@ -22,6 +22,7 @@ import numpy as np
 from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
+from ..utils.generic_utils import shared_docs
 from ._spatial import temporal_input
 from ._weighted import config_of, finish_build
 
@@ -269,10 +270,15 @@ class Recurrent(Layer):
 
     _cell = None  # the cell of the fused sequence op (K.rnn_sequence)
     _gates = 1  # gate blocks in the fused weight layout
+    _gate_names = None  # the suffixes of the per-gate weights, in the fused layout's order
 
     def _fused_weights(self):
-        """(W, U, b) in the fused op's layout (gate blocks side by side)."""
-        return self.W, self.U, self.b
+        """(W, U, b) in the fused op's layout (gate blocks side by side): the packed
+        weights, or the per-gate ones (consume_less 'cpu' / 'mem') concatenated."""
+        if self._gate_names is None or self.consume_less == "gpu":
+            return self.W, self.U, self.b
+        W, U, b = ([getattr(self, kind + "_" + g) for g in self._gate_names] for kind in "WUb")
+        return K.concatenate(W, axis=1), K.concatenate(U, axis=1), K.concatenate(b, axis=0)
 
     def _fused_acts(self):
         """{attribute: name} of the cell's activations for the fused op, or None when the
@@ -355,23 +361,13 @@ class Recurrent(Layer):
         base_config = super().get_config()
         return dict(list(base_config.items()) + list(config.items()))
 
-    def _common_init(
-        self,
-        output_dim,
-        init,
-        inner_init,
-        activation,
-        W_regularizer,
-        U_regularizer,
-        b_regularizer,
-        dropout_W,
-        dropout_U,
-    ):
+    def _set_cell_args(self, output_dim, init, inner_init, activation):
+        """The output size, the input / recurrent initializations and the activation of
+        a cell."""
         self.output_dim = output_dim
         self.init = initializations.get(init)
         self.inner_init = initializations.get(inner_init)
         self.activation = activations.get(activation)
-        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
 
     def _set_regularization(self, W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U):
         """The W / U / b regularizers and the input / recurrent dropout of a cell."""
@@ -457,18 +453,28 @@ class Recurrent(Layer):
             setattr(self, "b_" + g, b)
 
 
+# The `# Arguments` entries SimpleRNN, GRU and LSTM share (see ``shared_docs``).
+_CELL_ARGS_DOC = """
+output_dim: dimension of the internal projections and the final output.
+init, inner_init: initializations of the input / recurrent weights.
+"""
+_CELL_REGULARIZATION_DOC = """
+W_regularizer, U_regularizer, b_regularizer: regularizers.
+dropout_W: fraction of the input units to drop (one mask per sample).
+dropout_U: fraction of the recurrent units to drop (one mask per sample and
+    gate, fixed across timesteps; one shared mask with consume_less='gpu').
+"""
+
+
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class SimpleRNN(Recurrent):
     """Fully-connected RNN where the output is to be fed back to input:
     `h = activation(x . W + b + h_tm1 . U)`.
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         activation: activation function (tanh by default).
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -484,17 +490,8 @@ class SimpleRNN(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -514,18 +511,15 @@ class SimpleRNN(Recurrent):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class GRU(Recurrent):
     """Gated Recurrent Unit - Cho et al. 2014 (Keras 1 form: the candidate uses
     `(r * h_tm1) . U_h`).
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         activation, inner_activation: activations of the candidate / of the gates.
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -542,17 +536,8 @@ class GRU(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         self.inner_activation = activations.get(inner_activation)
         super().__init__(**kwargs)
 
@@ -568,14 +553,7 @@ class GRU(Recurrent):
 
     _cell = "gru"
     _gates = 3
-
-    def _fused_weights(self):
-        if self.consume_less == "gpu":
-            return self.W, self.U, self.b
-        W = K.concatenate([self.W_z, self.W_r, self.W_h], axis=1)
-        U = K.concatenate([self.U_z, self.U_r, self.U_h], axis=1)
-        b = K.concatenate([self.b_z, self.b_r, self.b_h], axis=0)
-        return W, U, b
+    _gate_names = "zrh"
 
     def _cell_step(self, xs, states, rec):
         """Keras 1.2.2's step: `xs` the z, r, h input projections, `rec(v, g)` = v U_g."""
@@ -593,19 +571,16 @@ class GRU(Recurrent):
         return dict(list(base_config.items()) + list(config.items()))
 
 
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class LSTM(Recurrent):
     """Long-Short Term Memory unit - Hochreiter 1997.
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         forget_bias_init: initialization of the forget gate bias ('one', Jozefowicz
             et al.).
         activation, inner_activation: activations of the cell / of the gates.
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -623,17 +598,8 @@ class LSTM(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         self.forget_bias_init = initializations.get(forget_bias_init)
         self.inner_activation = activations.get(inner_activation)
         super().__init__(**kwargs)
@@ -667,14 +633,7 @@ class LSTM(Recurrent):
 
     _cell = "lstm"
     _gates = 4
-
-    def _fused_weights(self):
-        if self.consume_less == "gpu":
-            return self.W, self.U, self.b
-        W = K.concatenate([self.W_i, self.W_f, self.W_c, self.W_o], axis=1)
-        U = K.concatenate([self.U_i, self.U_f, self.U_c, self.U_o], axis=1)
-        b = K.concatenate([self.b_i, self.b_f, self.b_c, self.b_o], axis=0)
-        return W, U, b
+    _gate_names = "ifco"  # (Keras 1 creates the weights in the order i, c, f, o)
 
     def _fused_run(self, x, mask, W, U, b, states, attrs):
         if not self.stateful:
