@@ -198,6 +198,7 @@ def load_model(filepath, custom_objects=None, safe_mode=True, restore_rng=False)
     import h5py
 
     from . import optimizers
+    from .utils.io_utils import open_h5
 
     custom_objects = dict(custom_objects or {})
 
@@ -210,13 +211,7 @@ def load_model(filepath, custom_objects=None, safe_mode=True, restore_rng=False)
             return custom_objects[obj]
         return obj
 
-    if not os.path.isfile(filepath):
-        raise OSError("Unable to open model file %s: no such file" % filepath)
-    try:
-        f = h5py.File(filepath, mode="r")
-    except OSError as e:
-        raise OSError("Unable to open model file %s: not a readable HDF5 file (%s)" % (filepath, e)) from e
-    with f:
+    with open_h5(filepath, "model", "not a readable HDF5 file") as f:
         model_config = f.attrs.get("model_config")
         if model_config is None:
             raise ValueError(

@@ -223,6 +223,16 @@ _ALLOWED_LAYER_KWARGS = {
 }
 
 
+def distinct_objects(items):
+    """``items`` without repeats of one object (by identity: tensors do not compare with
+    ``==``), in first-seen order."""
+    distinct = []
+    for item in items:
+        if not any(item is seen for seen in distinct):
+            distinct.append(item)
+    return distinct
+
+
 def _incompatible(layer, input_index, expected, found):
     """The ValueError of ``assert_input_compatibility`` (Keras 1's message)."""
     return ValueError(
@@ -1522,15 +1532,11 @@ class Container(Layer):
     def _distinct_items(self, kind, items=()):
         """The layers' ``kind`` ('updates' / 'losses', see ``_layer_items``) and then
         ``items``, each object once."""
-        distinct = []
+        found = []
         for layer in self.layers:
-            for item in self._layer_items(layer, kind) if hasattr(layer, kind) else ():
-                if not any(item is seen for seen in distinct):
-                    distinct.append(item)
-        for item in items:
-            if not any(item is seen for seen in distinct):
-                distinct.append(item)
-        return distinct
+            if hasattr(layer, kind):
+                found += self._layer_items(layer, kind)
+        return distinct_objects(found + list(items))
 
     @property
     def updates(self):
@@ -2059,15 +2065,9 @@ class Container(Layer):
                 group, attribute or dataset: the message names the layer and what is
                 missing), or its weights do not fit the model (count, shape, dtype).
         """
-        import h5py
+        from ..utils.io_utils import open_h5
 
-        if not os.path.isfile(filepath):
-            raise OSError("Unable to open weight file %s: no such file" % filepath)
-        try:
-            f = h5py.File(filepath, mode="r")
-        except OSError as e:
-            raise OSError("Unable to open weight file %s: not an HDF5 file (%s)" % (filepath, e)) from e
-        with f:
+        with open_h5(filepath, "weight") as f:
             if "layer_names" not in f.attrs and "model_weights" in f:
                 f = f["model_weights"]
                 if not hasattr(f, "keys"):

@@ -3,7 +3,7 @@
 import copy
 
 from .. import backend as K
-from ..engine.topology import Container, InputSpec, Layer
+from ..engine.topology import Container, InputSpec, Layer, distinct_objects
 from ..utils.generic_utils import custom_object_scope
 
 __all__ = ["Wrapper", "TimeDistributed", "Bidirectional"]
@@ -50,11 +50,7 @@ class Wrapper(Layer):
             items += getattr(self.layer, "get_" + kind + "_for")(None)
         else:
             items += getattr(self.layer, kind, [])
-        unique = []
-        for x in items:
-            if not any(x is u for u in unique):
-                unique.append(x)
-        return unique
+        return distinct_objects(items)
 
     @property
     def updates(self):
