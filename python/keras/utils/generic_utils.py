@@ -125,6 +125,21 @@ def get_from_module(identifier, module_params, module_name, instantiate=False, k
     return identifier
 
 
+def module_functions(module_globals):
+    """The public functions of a module (given its ``globals()``), less ``get`` and
+    ``get_from_module``: the names ``activations.get``, ``metrics.get`` and
+    ``objectives.get`` resolve. Called at lookup time, so a function added to the module
+    later (as Keras 1 users sometimes did) is found by name too."""
+    return {
+        k: v
+        for k, v in module_globals.items()
+        if not k.startswith("_")
+        and k not in ("get", "get_from_module")
+        and callable(v)
+        and not isinstance(v, type)
+    }
+
+
 def shared_docs(**parts):
     """A decorator that replaces each line ``{name}`` of the decorated function's or
     class's docstring with the text ``parts[name]``, indented as that line: argument
