@@ -26,6 +26,8 @@ the tests run every optimizer in 'fused', 'symbolic' and 'mixed' modes against o
 numpy reference, which keeps the two copies equal.
 """
 
+import textwrap
+
 import numpy as np
 
 from . import backend as K
@@ -475,6 +477,17 @@ beta_1: float, 0 < beta < 1. Generally close to 1.
 beta_2: float, 0 < beta < 1. Generally close to 1.
 epsilon: float >= 0. Fuzz factor.
 """
+# Adam's and Adamax's `# Arguments` and `# References`.
+_ADAM_FAMILY_DOC = (
+    "# Arguments\n"
+    + textwrap.indent(_ADAM_ARGS_DOC.strip("\n"), "    ")
+    + """
+    decay: float >= 0. Learning rate decay over each update.
+
+# References
+    - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+"""
+)
 
 
 class _AdamFamily(Optimizer):
@@ -491,16 +504,11 @@ class _AdamFamily(Optimizer):
         self.epsilon = epsilon
 
 
-@shared_docs(adam_args=_ADAM_ARGS_DOC)
+@shared_docs(adam_family=_ADAM_FAMILY_DOC)
 class Adam(_AdamFamily):
     """Adam optimizer, with the default parameters of the original paper.
 
-    # Arguments
-        {adam_args}
-        decay: float >= 0. Learning rate decay over each update.
-
-    # References
-        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+    {adam_family}
     """
 
     _kind = "adam"
@@ -522,17 +530,12 @@ class Adam(_AdamFamily):
         return p_t, [m_t, v_t]
 
 
-@shared_docs(adam_args=_ADAM_ARGS_DOC)
+@shared_docs(adam_family=_ADAM_FAMILY_DOC)
 class Adamax(_AdamFamily):
     """Adamax optimizer: the variant of Adam based on the infinity norm (section 7 of
     the Adam paper). Default parameters follow the paper.
 
-    # Arguments
-        {adam_args}
-        decay: float >= 0. Learning rate decay over each update.
-
-    # References
-        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+    {adam_family}
     """
 
     _kind = "adamax"
