@@ -53,11 +53,26 @@ def set_weight_args(
 ):
     """Resolves the W/b regularizer, constraint, bias and initial-weights arguments and
     stores them under Keras 1's attribute names."""
-    layer.W_regularizer = regularizers.get(W_regularizer)
-    layer.b_regularizer = regularizers.get(b_regularizer)
+    set_named_weight_args(
+        layer,
+        {"W": W_regularizer, "b": b_regularizer},
+        {"W": W_constraint, "b": b_constraint},
+        activity_regularizer,
+        bias,
+        weights,
+    )
+
+
+def set_named_weight_args(layer, regularizers_of, constraints_of, activity_regularizer, bias, weights):
+    """``set_weight_args`` for other weight names (SeparableConvolution2D's
+    ``depthwise``/``pointwise``): ``regularizers_of`` and ``constraints_of`` map a
+    weight's name to its argument, stored as ``<name>_regularizer`` /
+    ``<name>_constraint``."""
+    for name, regularizer in regularizers_of.items():
+        setattr(layer, name + "_regularizer", regularizers.get(regularizer))
     layer.activity_regularizer = regularizers.get(activity_regularizer)
-    layer.W_constraint = constraints.get(W_constraint)
-    layer.b_constraint = constraints.get(b_constraint)
+    for name, constraint in constraints_of.items():
+        setattr(layer, name + "_constraint", constraints.get(constraint))
     layer.bias = bias
     layer.initial_weights = weights
 
@@ -98,16 +113,14 @@ def finish_build(layer):
     layer.built = True
 
 
-def weight_config(layer):
-    """The ``get_config`` entries of the W/b regularizers and constraints, in Keras 1's
-    key order."""
-    return {
-        "W_regularizer": config_of(layer.W_regularizer),
-        "b_regularizer": config_of(layer.b_regularizer),
-        "activity_regularizer": config_of(layer.activity_regularizer),
-        "W_constraint": config_of(layer.W_constraint),
-        "b_constraint": config_of(layer.b_constraint),
-    }
+def weight_config(layer, names=("W", "b")):
+    """The ``get_config`` entries of the regularizers and constraints of the weights
+    ``names``, in Keras 1's key order (the regularizers, the activity regularizer, the
+    constraints)."""
+    config = {name + "_regularizer": config_of(getattr(layer, name + "_regularizer")) for name in names}
+    config["activity_regularizer"] = config_of(layer.activity_regularizer)
+    config.update({name + "_constraint": config_of(getattr(layer, name + "_constraint")) for name in names})
+    return config
 
 
 def bias_activation(layer, output, axis=None):

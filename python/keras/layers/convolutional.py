@@ -22,7 +22,7 @@ permute around it.
 import functools
 import operator
 
-from .. import activations, constraints, regularizers
+from .. import activations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer
 from ..utils.np_utils import conv_output_length
@@ -43,9 +43,9 @@ from ._weighted import (
     add_bias,
     add_W_b,
     bias_activation,
-    config_of,
     finish_build,
     set_kernel_args,
+    set_named_weight_args,
     set_weight_args,
     weight_config,
 )
@@ -984,18 +984,15 @@ class SeparableConvolution2D(Layer):
         self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        set_named_weight_args(
+            self,
+            {"depthwise": depthwise_regularizer, "pointwise": pointwise_regularizer, "b": b_regularizer},
+            {"depthwise": depthwise_constraint, "pointwise": pointwise_constraint, "b": b_constraint},
+            activity_regularizer,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=4)]
-        self.initial_weights = weights
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1042,13 +1039,7 @@ class SeparableConvolution2D(Layer):
             "subsample": self.subsample,
             "depth_multiplier": self.depth_multiplier,
             "dim_ordering": self.dim_ordering,
-            "depthwise_regularizer": config_of(self.depthwise_regularizer),
-            "pointwise_regularizer": config_of(self.pointwise_regularizer),
-            "b_regularizer": config_of(self.b_regularizer),
-            "activity_regularizer": config_of(self.activity_regularizer),
-            "depthwise_constraint": config_of(self.depthwise_constraint),
-            "pointwise_constraint": config_of(self.pointwise_constraint),
-            "b_constraint": config_of(self.b_constraint),
+            **weight_config(self, ("depthwise", "pointwise", "b")),
             "bias": self.bias,
         }
         base_config = super().get_config()
