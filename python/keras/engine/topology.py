@@ -223,6 +223,12 @@ _ALLOWED_LAYER_KWARGS = {
 }
 
 
+def merged_config(base_config, config):
+    """A layer's ``get_config``: its parent's entries (``base_config``) then its own
+    ``config`` (which win), in Keras 1's key order."""
+    return dict(list(base_config.items()) + list(config.items()))
+
+
 def distinct_objects(items):
     """``items`` without repeats of one object (by identity: tensors do not compare with
     ``==``), in first-seen order."""

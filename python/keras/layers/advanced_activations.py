@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import backend as K
 from .. import initializations
-from ..engine.topology import Layer
+from ..engine.topology import Layer, merged_config
 from ..utils.generic_utils import shared_docs
 from ._weighted import finish_build
 
@@ -111,8 +111,7 @@ class LeakyReLU(Layer):
 
     def get_config(self):
         config = {"alpha": self.alpha}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
@@ -150,8 +149,7 @@ class PReLU(_Learned):
 
     def get_config(self):
         config = {"init": self.init.__name__, "shared_axes": self.shared_axes}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(shapes=_SHAPES_DOC)
@@ -179,8 +177,7 @@ class ELU(Layer):
 
     def get_config(self):
         config = {"alpha": float(self.alpha)}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
@@ -225,8 +222,7 @@ class ParametricSoftplus(_Learned):
             "beta_init": float(self.beta_init),
             "shared_axes": self.shared_axes,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(shapes=_SHAPES_DOC)
@@ -254,8 +250,7 @@ class ThresholdedReLU(Layer):
 
     def get_config(self):
         config = {"theta": float(self.theta)}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
@@ -319,5 +314,4 @@ class SReLU(_Learned):
 
         config = {part + "_init": name_of(getattr(self, part + "_init")) for part in self._parts}
         config["shared_axes"] = self.shared_axes
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

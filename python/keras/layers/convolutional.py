@@ -24,7 +24,7 @@ import operator
 
 from .. import activations
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
 from ..utils.np_utils import conv_output_length
 from ._spatial import (
     channel_axis,
@@ -181,7 +181,7 @@ def _with_atrous_rate(layer, base_config, config):
     ``atrous_rate`` (Keras 1's key order)."""
     if layer._dilated:
         config["atrous_rate"] = layer.atrous_rate
-    return dict(list(base_config.items()) + list(config.items()))
+    return merged_config(base_config, config)
 
 
 class Convolution2D(Layer):
@@ -510,8 +510,7 @@ class UpSampling1D(Layer):
 
     def get_config(self):
         config = {"length": self.length}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class UpSampling2D(Layer):
@@ -532,8 +531,7 @@ class UpSampling2D(Layer):
 
     def get_config(self):
         config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 def _set_pads(layer, padding, keys, gap):
@@ -590,8 +588,7 @@ class ZeroPadding1D(Layer):
 
     def get_config(self):
         config = {"padding": self.padding}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class ZeroPadding2D(Layer):
@@ -642,8 +639,7 @@ class ZeroPadding2D(Layer):
 
     def get_config(self):
         config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 def _crop_len(layer, length, a, b, input_shape):
@@ -705,8 +701,7 @@ class Cropping1D(Layer):
 
     def get_config(self):
         config = {"cropping": self.cropping}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class _SpatialCropping(Layer):
@@ -740,8 +735,7 @@ class _SpatialCropping(Layer):
 
     def get_config(self):
         config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class Cropping2D(_SpatialCropping):
@@ -900,8 +894,7 @@ class Deconvolution2D(Convolution2D):
 
     def get_config(self):
         config = {"output_shape": self.output_shape_}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class SeparableConvolution2D(Layer):
@@ -1042,8 +1035,7 @@ class SeparableConvolution2D(Layer):
             **weight_config(self, ("depthwise", "pointwise", "b")),
             "bias": self.bias,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 Deconv2D = Deconvolution2D
@@ -1204,8 +1196,7 @@ class Convolution3D(Layer):
             **weight_config(self),
             "bias": self.bias,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class UpSampling3D(Layer):
@@ -1245,8 +1236,7 @@ class UpSampling3D(Layer):
 
     def get_config(self):
         config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class ZeroPadding3D(Layer):
@@ -1285,8 +1275,7 @@ class ZeroPadding3D(Layer):
 
     def get_config(self):
         config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class Cropping3D(_SpatialCropping):

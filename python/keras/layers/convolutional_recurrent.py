@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import activations, initializations
 from .. import backend as K
-from ..engine.topology import InputSpec
+from ..engine.topology import InputSpec, merged_config
 from ._spatial import resolve_ordering
 from ._weighted import finish_build
 from .convolutional import _out_len
@@ -102,8 +102,7 @@ class ConvRecurrent2D(Recurrent):
         }
         if self.stateful and getattr(self, "inbound_nodes", None):
             config["batch_input_shape"] = self.inbound_nodes[0].input_shapes[0]
-        base_config = super(Recurrent, self).get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super(Recurrent, self).get_config(), config)
 
 
 class ConvLSTM2D(ConvRecurrent2D):
@@ -345,5 +344,4 @@ class ConvLSTM2D(ConvRecurrent2D):
             "subsample": self.subsample,
             **self._regularization_config(),
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

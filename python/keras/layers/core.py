@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import activations, initializations, regularizers
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
+from ..engine.topology import InputSpec, Layer, Merge, merge, merged_config  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function, shared_docs
 from ._spatial import resolve_ordering, temporal_input
 from ._weighted import WEIGHT_ARGS_DOC, add_W_b, bias_activation, finish_build, set_weight_args, weight_config
@@ -150,8 +150,7 @@ class Masking(Layer):
 
     def get_config(self):
         config = {"mask_value": self.mask_value}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class Dropout(Layer):
@@ -191,8 +190,7 @@ class Dropout(Layer):
 
     def get_config(self):
         config = {"p": self.p}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class SpatialDropout1D(Dropout):
@@ -244,8 +242,7 @@ class _SpatialDropout(Dropout):
 
     def get_config(self):
         config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class SpatialDropout2D(_SpatialDropout):
@@ -318,8 +315,7 @@ class Activation(Layer):
 
     def get_config(self):
         config = {"activation": self.activation.__name__}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -415,8 +411,7 @@ class Reshape(Layer):
 
     def get_config(self):
         config = {"target_shape": self.target_shape}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class Permute(Layer):
@@ -471,8 +466,7 @@ class Permute(Layer):
 
     def get_config(self):
         config = {"dims": self.dims}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class Flatten(Layer):
@@ -553,8 +547,7 @@ class RepeatVector(Layer):
 
     def get_config(self):
         config = {"n": self.n}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 # ---------------------------------------------------------------------------------------
@@ -701,8 +694,7 @@ class Lambda(Layer):
             "output_shape_type": output_shape_type,
             "arguments": self.arguments,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
@@ -873,8 +865,7 @@ class Dense(Layer):
 
     def get_config(self):
         config = _dense_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 def _dense_config(layer):
@@ -913,8 +904,7 @@ class ActivityRegularization(Layer):
 
     def get_config(self):
         config = {"l1": self.l1, "l2": self.l2}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(weight_args=WEIGHT_ARGS_DOC)
@@ -1014,8 +1004,7 @@ class MaxoutDense(Layer):
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(weight_args=WEIGHT_ARGS_DOC)
@@ -1135,8 +1124,7 @@ class Highway(Layer):
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(weight_args=WEIGHT_ARGS_DOC)
@@ -1223,5 +1211,4 @@ class TimeDistributedDense(Layer):
 
     def get_config(self):
         config = {**_dense_config(self), "input_length": self.input_length}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

@@ -26,7 +26,7 @@ as Keras 1's slice-and-``batch_dot`` graph without its per-location nodes.
 import numpy as np
 
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
 from ._spatial import (
     channels_of,
     check_rank,
@@ -187,8 +187,7 @@ class LocallyConnected1D(Layer):
 
     def get_config(self):
         config = conv1d_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class LocallyConnected2D(Layer):
@@ -329,5 +328,4 @@ class LocallyConnected2D(Layer):
 
     def get_config(self):
         config = conv2d_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

@@ -7,7 +7,7 @@ also reads the learning phase), seeded from ``np.random`` when the layer is call
 """
 
 from .. import backend as K
-from ..engine.topology import Layer
+from ..engine.topology import Layer, merged_config
 
 __all__ = [
     "GaussianNoise",
@@ -48,8 +48,7 @@ class GaussianNoise(Layer):
 
     def get_config(self):
         config = {"sigma": self.sigma}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class GaussianDropout(Layer):
@@ -87,5 +86,4 @@ class GaussianDropout(Layer):
 
     def get_config(self):
         config = {"p": self.p}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

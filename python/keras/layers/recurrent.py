@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import activations, initializations, regularizers
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
 from ..utils.generic_utils import shared_docs
 from ._spatial import temporal_input
 from ._weighted import config_of, finish_build
@@ -358,8 +358,7 @@ class Recurrent(Layer):
         else:
             config["input_dim"] = self.input_dim
             config["input_length"] = self.input_length
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
     def _set_cell_args(self, output_dim, init, inner_init, activation):
         """The output size, the input / recurrent initializations and the activation of
@@ -507,8 +506,7 @@ class SimpleRNN(Recurrent):
 
     def get_config(self):
         config = self._common_config()
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
@@ -567,8 +565,7 @@ class GRU(Recurrent):
     def get_config(self):
         config = self._common_config()
         config["inner_activation"] = self.inner_activation.__name__
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 @shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
@@ -656,5 +653,4 @@ class LSTM(Recurrent):
         config = self._common_config()
         config["forget_bias_init"] = self.forget_bias_init.__name__
         config["inner_activation"] = self.inner_activation.__name__
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

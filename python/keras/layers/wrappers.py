@@ -3,7 +3,7 @@
 import copy
 
 from .. import backend as K
-from ..engine.topology import Container, InputSpec, Layer, distinct_objects
+from ..engine.topology import Container, InputSpec, Layer, distinct_objects, merged_config
 from ..utils.generic_utils import custom_object_scope
 
 __all__ = ["Wrapper", "TimeDistributed", "Bidirectional"]
@@ -98,8 +98,7 @@ class Wrapper(Layer):
 
     def get_config(self):
         config = {"layer": {"class_name": self.layer.__class__.__name__, "config": self.layer.get_config()}}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
@@ -323,5 +322,4 @@ class Bidirectional(Wrapper):
 
     def get_config(self):
         config = {"merge_mode": self.merge_mode}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
