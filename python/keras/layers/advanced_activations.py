@@ -110,8 +110,7 @@ class LeakyReLU(Layer):
         return K.relu(x, alpha=self.alpha)
 
     def get_config(self):
-        config = {"alpha": self.alpha}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"alpha": self.alpha})
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
@@ -148,8 +147,9 @@ class PReLU(_Learned):
         return pos + neg
 
     def get_config(self):
-        config = {"init": self.init.__name__, "shared_axes": self.shared_axes}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(), {"init": self.init.__name__, "shared_axes": self.shared_axes}
+        )
 
 
 @shared_docs(shapes=_SHAPES_DOC)
@@ -176,8 +176,7 @@ class ELU(Layer):
         return K.elu(x, self.alpha)
 
     def get_config(self):
-        config = {"alpha": float(self.alpha)}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"alpha": float(self.alpha)})
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
@@ -249,8 +248,7 @@ class ThresholdedReLU(Layer):
         return x * K.cast(K.greater(x, float(self.theta)), K.floatx())
 
     def get_config(self):
-        config = {"theta": float(self.theta)}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"theta": float(self.theta)})
 
 
 @shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)

@@ -509,8 +509,7 @@ class UpSampling1D(Layer):
         return K.repeat_elements(x, self.length, axis=1)
 
     def get_config(self):
-        config = {"length": self.length}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"length": self.length})
 
 
 class UpSampling2D(Layer):
@@ -530,8 +529,7 @@ class UpSampling2D(Layer):
         return K.resize_images(x, self.size[0], self.size[1], self.dim_ordering)
 
     def get_config(self):
-        config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"size": self.size, "dim_ordering": self.dim_ordering})
 
 
 def _set_pads(layer, padding, keys, gap):
@@ -587,8 +585,7 @@ class ZeroPadding1D(Layer):
         return K.asymmetric_temporal_padding(x, left_pad=self.left_pad, right_pad=self.right_pad)
 
     def get_config(self):
-        config = {"padding": self.padding}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"padding": self.padding})
 
 
 class ZeroPadding2D(Layer):
@@ -638,8 +635,9 @@ class ZeroPadding2D(Layer):
         )
 
     def get_config(self):
-        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(), {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        )
 
 
 def _crop_len(layer, length, a, b, input_shape):
@@ -700,8 +698,7 @@ class Cropping1D(Layer):
         return x[:, _crop_slice(*self.cropping), :]
 
     def get_config(self):
-        config = {"cropping": self.cropping}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"cropping": self.cropping})
 
 
 class _SpatialCropping(Layer):
@@ -734,8 +731,9 @@ class _SpatialCropping(Layer):
         return _cropped(self, x)
 
     def get_config(self):
-        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(), {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
+        )
 
 
 class Cropping2D(_SpatialCropping):
@@ -893,8 +891,7 @@ class Deconvolution2D(Convolution2D):
         return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
-        config = {"output_shape": self.output_shape_}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"output_shape": self.output_shape_})
 
 
 class SeparableConvolution2D(Layer):
@@ -1235,8 +1232,7 @@ class UpSampling3D(Layer):
         return K.resize_volumes(x, self.size[0], self.size[1], self.size[2], self.dim_ordering)
 
     def get_config(self):
-        config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"size": self.size, "dim_ordering": self.dim_ordering})
 
 
 class ZeroPadding3D(Layer):
@@ -1274,8 +1270,9 @@ class ZeroPadding3D(Layer):
         return K.spatial_3d_padding(x, padding=self.padding, dim_ordering=self.dim_ordering)
 
     def get_config(self):
-        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(), {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        )
 
 
 class Cropping3D(_SpatialCropping):

@@ -149,8 +149,7 @@ class Masking(Layer):
         return x * K.expand_dims(keep, -1)
 
     def get_config(self):
-        config = {"mask_value": self.mask_value}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"mask_value": self.mask_value})
 
 
 class Dropout(Layer):
@@ -189,8 +188,7 @@ class Dropout(Layer):
         return x
 
     def get_config(self):
-        config = {"p": self.p}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"p": self.p})
 
 
 class SpatialDropout1D(Dropout):
@@ -241,8 +239,7 @@ class _SpatialDropout(Dropout):
         return (None,) + spatial + (None,)
 
     def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"dim_ordering": self.dim_ordering})
 
 
 class SpatialDropout2D(_SpatialDropout):
@@ -314,8 +311,7 @@ class Activation(Layer):
         return self.activation(x)
 
     def get_config(self):
-        config = {"activation": self.activation.__name__}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"activation": self.activation.__name__})
 
 
 # ---------------------------------------------------------------------------------------
@@ -410,8 +406,7 @@ class Reshape(Layer):
         return K.reshape(x, (-1,) + tuple(target_shape))
 
     def get_config(self):
-        config = {"target_shape": self.target_shape}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"target_shape": self.target_shape})
 
 
 class Permute(Layer):
@@ -465,8 +460,7 @@ class Permute(Layer):
         return K.permute_dimensions(x, (0,) + self.dims)
 
     def get_config(self):
-        config = {"dims": self.dims}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"dims": self.dims})
 
 
 class Flatten(Layer):
@@ -546,8 +540,7 @@ class RepeatVector(Layer):
         return K.repeat(x, self.n)
 
     def get_config(self):
-        config = {"n": self.n}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"n": self.n})
 
 
 # ---------------------------------------------------------------------------------------
@@ -864,8 +857,7 @@ class Dense(Layer):
         return tuple(output_shape)
 
     def get_config(self):
-        config = _dense_config(self)
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), _dense_config(self))
 
 
 def _dense_config(layer):
@@ -903,8 +895,7 @@ class ActivityRegularization(Layer):
         self.activity_regularizer = regularizers.L1L2Regularizer(l1=l1, l2=l2)
 
     def get_config(self):
-        config = {"l1": self.l1, "l2": self.l2}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"l1": self.l1, "l2": self.l2})
 
 
 @shared_docs(weight_args=WEIGHT_ARGS_DOC)
@@ -1210,5 +1201,4 @@ class TimeDistributedDense(Layer):
         return bias_activation(self, output)
 
     def get_config(self):
-        config = {**_dense_config(self), "input_length": self.input_length}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {**_dense_config(self), "input_length": self.input_length})

@@ -186,8 +186,7 @@ class LocallyConnected1D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = conv1d_config(self)
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), conv1d_config(self))
 
 
 class LocallyConnected2D(Layer):
@@ -327,5 +326,4 @@ class LocallyConnected2D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = conv2d_config(self)
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), conv2d_config(self))

@@ -47,8 +47,7 @@ class GaussianNoise(Layer):
         return K.gaussian_noise_in_train_phase(x, self.sigma)
 
     def get_config(self):
-        config = {"sigma": self.sigma}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"sigma": self.sigma})
 
 
 class GaussianDropout(Layer):
@@ -85,5 +84,4 @@ class GaussianDropout(Layer):
         return x
 
     def get_config(self):
-        config = {"p": self.p}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"p": self.p})

@@ -89,8 +89,10 @@ class _Pooling1D(Layer):
         return K.squeeze(output, 2)
 
     def get_config(self):
-        config = {"stride": self.stride, "pool_length": self.pool_length, "border_mode": self.border_mode}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(),
+            {"stride": self.stride, "pool_length": self.pool_length, "border_mode": self.border_mode},
+        )
 
 
 class MaxPooling1D(_Pooling1D):
@@ -245,8 +247,7 @@ class _GlobalSpatialPooling(Layer):
         return list(range(first, first + self._rank))
 
     def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"dim_ordering": self.dim_ordering})
 
 
 class _GlobalPooling2D(_GlobalSpatialPooling):

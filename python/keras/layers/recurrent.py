@@ -505,8 +505,7 @@ class SimpleRNN(Recurrent):
         return h, [h]
 
     def get_config(self):
-        config = self._common_config()
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), self._common_config())
 
 
 @shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)

@@ -97,8 +97,10 @@ class Wrapper(Layer):
         self.layer.set_weights(weights)
 
     def get_config(self):
-        config = {"layer": {"class_name": self.layer.__class__.__name__, "config": self.layer.get_config()}}
-        return merged_config(super().get_config(), config)
+        return merged_config(
+            super().get_config(),
+            {"layer": {"class_name": self.layer.__class__.__name__, "config": self.layer.get_config()}},
+        )
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
@@ -321,5 +323,4 @@ class Bidirectional(Wrapper):
         pass
 
     def get_config(self):
-        config = {"merge_mode": self.merge_mode}
-        return merged_config(super().get_config(), config)
+        return merged_config(super().get_config(), {"merge_mode": self.merge_mode})
