@@ -321,12 +321,7 @@ class ConvLSTM2D(ConvRecurrent2D):
             raise ValueError(
                 f"Layer {self.name} (ConvLSTM2D) needs a known number of timesteps, got input shape {shape}"
             )
-        if self.stateful:
-            batch = self._state_batch()
-            if shape[0] is not None and shape[0] != batch:
-                raise ValueError(
-                    f"Layer {self.name} is stateful with batch size {batch}, got input shape {shape}"
-                )
+        self._check_state_batch(shape)
         return super().call(x, mask)
 
     def get_config(self):

@@ -176,6 +176,11 @@ class Recurrent(Layer):
             raise ValueError(
                 f"Layer {self.name} was built for input_dim={self.input_dim}, got input shape {shape}"
             )
+        self._check_state_batch(shape)
+
+    def _check_state_batch(self, shape):
+        """A ValueError when a stateful layer gets an input ``shape`` whose batch size
+        is not its states'."""
         if self.stateful:
             batch = self._state_batch()
             if shape[0] is not None and shape[0] != batch:
