@@ -25,6 +25,7 @@ import operator
 from .. import activations
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, merged_config
+from ..utils.generic_utils import shared_docs
 from ..utils.np_utils import conv_output_length
 from ._spatial import (
     channel_axis,
@@ -80,6 +81,33 @@ __all__ = [
 # Activations the engine can apply in a convolution's own pass (elementwise, so they may
 # run before Convolution1D's squeeze).
 _ELEMENTWISE = (activations.relu, activations.tanh, activations.sigmoid, activations.linear)
+
+
+# `# Arguments` and shape docs the 2-D window layers share (see ``shared_docs``).
+CONV2D_KERNEL_DOC = """
+nb_filter: Number of convolution filters to use.
+nb_row: Number of rows in the convolution kernel.
+nb_col: Number of columns in the convolution kernel.
+init: name of initialization function for the weights of the layer.
+activation: name of activation function to use; linear by default.
+weights: list of numpy arrays to set as initial weights.
+"""
+CONV2D_WEIGHTS_DOC = """
+W_regularizer, b_regularizer, activity_regularizer: regularizers.
+W_constraint, b_constraint: constraints.
+dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
+bias: whether to include a bias.
+"""
+IMAGE_INPUT_DOC = """
+# Input shape
+    4D tensor (samples, channels, rows, cols) for 'th',
+    (samples, rows, cols, channels) for 'tf'.
+"""
+CONV2D_OUTPUT_DOC = """
+# Output shape
+    4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
+    (samples, new_rows, new_cols, nb_filter) for 'tf'.
+"""
 
 
 def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what="kernel"):
@@ -184,6 +212,7 @@ def _with_atrous_rate(layer, base_config, config):
     return merged_config(base_config, config)
 
 
+@shared_docs(image_input=IMAGE_INPUT_DOC, conv2d_output=CONV2D_OUTPUT_DOC)
 class Convolution2D(Layer):
     """Convolution operator for filtering windows of two-dimensional inputs.
 
@@ -201,13 +230,9 @@ class Convolution2D(Layer):
         W_constraint, b_constraint: constraints.
         bias: whether to add a bias.
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     _dilated = False
@@ -763,6 +788,7 @@ def _deconv_in_len(out, k, border_mode, stride):
     return conv_output_length(out, k, border_mode, stride)
 
 
+@shared_docs(conv2d_weights=CONV2D_WEIGHTS_DOC, image_input=IMAGE_INPUT_DOC)
 class Deconvolution2D(Convolution2D):
     """Transposed convolution operator for filtering windows of 2-D inputs.
 
@@ -793,14 +819,9 @@ class Deconvolution2D(Convolution2D):
         border_mode: 'valid', 'same' or 'full'.
         subsample: tuple of length 2. Factor by which to oversample output.
             Also called strides elsewhere.
-        W_regularizer, b_regularizer, activity_regularizer: regularizers.
-        W_constraint, b_constraint: constraints.
-        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
-        bias: whether to include a bias.
+        {conv2d_weights}
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
     # Output shape
         4D tensor (samples, nb_filter, nb_output_rows, nb_output_cols) for 'th',
@@ -894,6 +915,7 @@ class Deconvolution2D(Convolution2D):
         return merged_config(super().get_config(), {"output_shape": self.output_shape_})
 
 
+@shared_docs(conv2d_kernel=CONV2D_KERNEL_DOC, image_input=IMAGE_INPUT_DOC, conv2d_output=CONV2D_OUTPUT_DOC)
 class SeparableConvolution2D(Layer):
     """Separable convolution operator for 2D inputs: a depthwise spatial convolution
     (each input channel separately, ``depth_multiplier`` kernels each) followed by a
@@ -910,12 +932,7 @@ class SeparableConvolution2D(Layer):
     permutes).
 
     # Arguments
-        nb_filter: Number of convolution filters to use.
-        nb_row: Number of rows in the convolution kernel.
-        nb_col: Number of columns in the convolution kernel.
-        init: name of initialization function for the weights of the layer.
-        activation: name of activation function to use; linear by default.
-        weights: list of numpy arrays to set as initial weights.
+        {conv2d_kernel}
         border_mode: 'valid' or 'same'.
         subsample: tuple of length 2. Factor by which to subsample output.
             Also called strides elsewhere.
@@ -927,13 +944,9 @@ class SeparableConvolution2D(Layer):
         dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
         bias: whether to include a bias.
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     def __init__(

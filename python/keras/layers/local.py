@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, merged_config
+from ..utils.generic_utils import shared_docs
 from ._spatial import (
     channels_of,
     check_rank,
@@ -38,7 +39,14 @@ from ._spatial import (
     temporal_input,
 )
 from ._weighted import add_W_b, finish_build, set_kernel_args, set_weight_args
-from .convolutional import conv1d_config, conv2d_config
+from .convolutional import (
+    CONV2D_KERNEL_DOC,
+    CONV2D_OUTPUT_DOC,
+    CONV2D_WEIGHTS_DOC,
+    IMAGE_INPUT_DOC,
+    conv1d_config,
+    conv2d_config,
+)
 
 __all__ = [
     "LocallyConnected1D",
@@ -189,6 +197,12 @@ class LocallyConnected1D(Layer):
         return merged_config(super().get_config(), conv1d_config(self))
 
 
+@shared_docs(
+    conv2d_kernel=CONV2D_KERNEL_DOC,
+    conv2d_weights=CONV2D_WEIGHTS_DOC,
+    image_input=IMAGE_INPUT_DOC,
+    conv2d_output=CONV2D_OUTPUT_DOC,
+)
 class LocallyConnected2D(Layer):
     """Locally-connected layer for 2D inputs.
 
@@ -196,28 +210,16 @@ class LocallyConnected2D(Layer):
     filters is applied at each patch of the input. Needs a fully specified input shape.
 
     # Arguments
-        nb_filter: Number of convolution filters to use.
-        nb_row: Number of rows in the convolution kernel.
-        nb_col: Number of columns in the convolution kernel.
-        init: name of initialization function for the weights of the layer.
-        activation: name of activation function to use; linear by default.
-        weights: list of numpy arrays to set as initial weights.
+        {conv2d_kernel}
         border_mode: Only support 'valid'. Please make good use of
             ZeroPadding2D to achieve same output shape.
         subsample: tuple of length 2. Factor by which to subsample output.
             Also called strides elsewhere.
-        W_regularizer, b_regularizer, activity_regularizer: regularizers.
-        W_constraint, b_constraint: constraints.
-        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
-        bias: whether to include a bias.
+        {conv2d_weights}
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     def __init__(
