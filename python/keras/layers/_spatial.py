@@ -1,6 +1,7 @@
-"""Argument and input-shape checks the spatial layers share (convolution, pooling,
-locally-connected, convolutional recurrent): the dim ordering, positive integer
-tuples, the input's rank, the spatial and channel axes in either ordering."""
+"""Argument and input-shape checks the layers share: the dim ordering, border modes,
+positive integer tuples, the input's rank, the spatial and channel axes in either
+ordering, the window keywords of the ``K`` ops, and Keras 1's ``input_dim`` /
+``input_length`` arguments."""
 
 from .. import backend as K
 
@@ -40,6 +41,14 @@ def temporal_input(layer, input_dim, input_length, kwargs):
     layer.input_length = input_length
     if layer.input_dim:
         kwargs["input_shape"] = (layer.input_length, layer.input_dim)
+
+
+def vector_input(layer, input_dim, kwargs):
+    """Keras 1's ``input_dim`` argument of a layer on (samples, features) inputs:
+    stored, and when given turned into the ``input_shape`` keyword of ``kwargs``."""
+    layer.input_dim = input_dim
+    if layer.input_dim:
+        kwargs["input_shape"] = (layer.input_dim,)
 
 
 def positive_ints(value, n, name, owner):

@@ -22,7 +22,7 @@ from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge, merged_config  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function, shared_docs
-from ._spatial import resolve_ordering, temporal_input
+from ._spatial import resolve_ordering, temporal_input, vector_input
 from ._weighted import WEIGHT_ARGS_DOC, add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
@@ -802,7 +802,6 @@ class Dense(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
         self.output_dim = output_dim
-        self.input_dim = input_dim
 
         set_weight_args(
             self,
@@ -815,9 +814,7 @@ class Dense(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim="2+")]
-
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -961,9 +958,7 @@ class MaxoutDense(Layer):
         )
         self.input_spec = [InputSpec(ndim=2)]
 
-        self.input_dim = input_dim
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1059,9 +1054,7 @@ class Highway(Layer):
         )
         self.input_spec = [InputSpec(ndim=2)]
 
-        self.input_dim = input_dim
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
