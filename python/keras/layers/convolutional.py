@@ -155,6 +155,29 @@ def _stack_size(layer, input_shape):
     return stack_size
 
 
+def _build_kernel(layer, input_shape, kernel):
+    """Builds a Convolution2D/3D: ``layer.W`` ('th' (nb_filter, stack, *kernel), 'tf'
+    (*kernel, stack, nb_filter)) and ``layer.b``; a ValueError first for a channel axis
+    that is not known or a kernel that does not fit the input."""
+    stack_size = _stack_size(layer, input_shape)
+    if layer.dim_ordering == "th":
+        layer.W_shape = (layer.nb_filter, stack_size) + tuple(kernel)
+    else:
+        layer.W_shape = tuple(kernel) + (stack_size, layer.nb_filter)
+    layer.get_output_shape_for(input_shape)
+    spatial = (None,) * len(kernel)
+    layer.input_spec = [
+        InputSpec(ndim=len(kernel) + 2, shape=ordered_shape(layer, None, stack_size, spatial))
+    ]
+    add_W_b(
+        layer,
+        layer.W_shape,
+        (layer.nb_filter,),
+        functools.partial(layer.init, dim_ordering=layer.dim_ordering),
+    )
+    finish_build(layer)
+
+
 def _resized_shape(layer, input_shape, resize, per_axis):
     """The input shape with each known spatial size ``d`` replaced by ``resize(d, arg)``,
     ``arg`` the axis's item of ``per_axis``."""
@@ -288,20 +311,7 @@ class Convolution2D(Layer):
 
     def build(self, input_shape):
         check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
-        stack_size = _stack_size(self, input_shape)
-        if self.dim_ordering == "th":
-            self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
-        else:
-            self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
-        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
-        add_W_b(
-            self,
-            self.W_shape,
-            (self.nb_filter,),
-            functools.partial(self.init, dim_ordering=self.dim_ordering),
-        )
-        finish_build(self)
+        _build_kernel(self, input_shape, (self.nb_row, self.nb_col))
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
@@ -1167,21 +1177,7 @@ class Convolution3D(Layer):
 
     def build(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
-        kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
-        stack_size = _stack_size(self, input_shape)
-        if self.dim_ordering == "th":
-            self.W_shape = (self.nb_filter, stack_size) + kdims
-        else:
-            self.W_shape = kdims + (stack_size, self.nb_filter)
-        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=5, shape=ordered_shape(self, None, stack_size, (None,) * 3))]
-        add_W_b(
-            self,
-            self.W_shape,
-            (self.nb_filter,),
-            functools.partial(self.init, dim_ordering=self.dim_ordering),
-        )
-        finish_build(self)
+        _build_kernel(self, input_shape, (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3))
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
