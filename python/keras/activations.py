@@ -5,7 +5,7 @@ by name (``Dense(64, activation='relu')``) through :func:`get`.
 """
 
 from . import backend as K
-from .utils.generic_utils import get_from_module
+from .utils.generic_utils import get_from_module, module_functions
 
 
 def softmax(x):
@@ -83,19 +83,6 @@ def linear(x):
     return x
 
 
-_NOT_ACTIVATIONS = {"get", "get_from_module"}
-
-
-def _table():
-    # Looked up at call time, so a function added to this module later (as Keras 1
-    # users sometimes did) is found by name too.
-    return {
-        k: v
-        for k, v in globals().items()
-        if not k.startswith("_") and k not in _NOT_ACTIVATIONS and callable(v) and not isinstance(v, type)
-    }
-
-
 def get(identifier):
     """Returns an activation function.
 
@@ -108,4 +95,4 @@ def get(identifier):
     """
     if identifier is None:
         return linear
-    return get_from_module(identifier, _table(), "activation function")
+    return get_from_module(identifier, module_functions(globals()), "activation function")

@@ -304,6 +304,15 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
 
 
+def _monitored(logs, monitor, missing):
+    """The ``monitor`` value of an epoch's ``logs``; None with a RuntimeWarning (Keras 1's
+    ``missing`` message, ``%s`` the name) when the logs lack it."""
+    current = logs.get(monitor)
+    if current is None:
+        warnings.warn(missing % monitor, RuntimeWarning, stacklevel=3)
+    return current
+
+
 def _monitor_op(monitor, mode, who, fmeasure=True):
     """(op, best) for a monitored quantity; 'auto' maximises accuracies."""
     if mode not in ("auto", "min", "max"):
@@ -421,13 +430,8 @@ class ModelCheckpoint(Callback):
                 print("Epoch %05d: saving model to %s" % (epoch, filepath))
             self._save(filepath)
             return
-        current = logs.get(self.monitor)
+        current = _monitored(logs, self.monitor, "Can save best model only with %s available, skipping.")
         if current is None:
-            warnings.warn(
-                "Can save best model only with %s available, skipping." % self.monitor,
-                RuntimeWarning,
-                stacklevel=2,
-            )
             return
         if self.monitor_op(current, self.best):
             if self.verbose > 0:
@@ -478,11 +482,8 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        current = logs.get(self.monitor)
+        current = _monitored(logs, self.monitor, "Early stopping requires %s available!")
         if current is None:
-            warnings.warn(
-                "Early stopping requires %s available!" % self.monitor, RuntimeWarning, stacklevel=2
-            )
             return
         if self.monitor_op(current - self.min_delta, self.best):
             self.best = current
@@ -857,13 +858,8 @@ class ReduceLROnPlateau(Callback):
         if logs is None:
             logs = {}
         logs["lr"] = _lr_value(self.model)
-        current = logs.get(self.monitor)
+        current = _monitored(logs, self.monitor, "Learning Rate Plateau Reducing requires %s available!")
         if current is None:
-            warnings.warn(
-                "Learning Rate Plateau Reducing requires %s available!" % self.monitor,
-                RuntimeWarning,
-                stacklevel=2,
-            )
             return
         if self.in_cooldown():
             self.cooldown_counter -= 1

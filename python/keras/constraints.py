@@ -176,7 +176,5 @@ def get(identifier, kwargs=None):
     # Raises
         ValueError: for an unknown name.
     """
-    if isinstance(identifier, dict):
-        identifier = dict(identifier)
     table = {k: globals()[k] for k in _CONSTRAINTS}
     return get_from_module(identifier, table, "constraint", instantiate=True, kwargs=kwargs)

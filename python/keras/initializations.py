@@ -77,39 +77,36 @@ def normal(shape, scale=0.05, name=None, dim_ordering="th"):
     return K.random_normal_variable(shape, 0.0, scale, name=name)
 
 
+def _fan_scaled(draw, numerator, shape, name, dim_ordering, both_fans):
+    """``draw(shape, sqrt(numerator / fan))`` (``uniform`` or ``normal``), ``fan`` the
+    fan-in, or with ``both_fans`` fan-in + fan-out (``get_fans``)."""
+    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
+    return draw(shape, np.sqrt(numerator / (fan_in + fan_out if both_fans else fan_in)), name=name)
+
+
 def lecun_uniform(shape, name=None, dim_ordering="th"):
     """Uniform in ``[-sqrt(3 / fan_in), sqrt(3 / fan_in)]`` (LeCun 98, Efficient Backprop)."""
-    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
-    scale = np.sqrt(3.0 / fan_in)
-    return uniform(shape, scale, name=name)
+    return _fan_scaled(uniform, 3.0, shape, name, dim_ordering, both_fans=False)
 
 
 def glorot_normal(shape, name=None, dim_ordering="th"):
     """Normal with standard deviation ``sqrt(2 / (fan_in + fan_out))`` (Glorot & Bengio 2010)."""
-    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
-    s = np.sqrt(2.0 / (fan_in + fan_out))
-    return normal(shape, s, name=name)
+    return _fan_scaled(normal, 2.0, shape, name, dim_ordering, both_fans=True)
 
 
 def glorot_uniform(shape, name=None, dim_ordering="th"):
     """Uniform in ``[-s, s]`` with ``s = sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio 2010)."""
-    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
-    s = np.sqrt(6.0 / (fan_in + fan_out))
-    return uniform(shape, s, name=name)
+    return _fan_scaled(uniform, 6.0, shape, name, dim_ordering, both_fans=True)
 
 
 def he_normal(shape, name=None, dim_ordering="th"):
     """Normal with standard deviation ``sqrt(2 / fan_in)`` (He et al. 2015)."""
-    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
-    s = np.sqrt(2.0 / fan_in)
-    return normal(shape, s, name=name)
+    return _fan_scaled(normal, 2.0, shape, name, dim_ordering, both_fans=False)
 
 
 def he_uniform(shape, name=None, dim_ordering="th"):
     """Uniform in ``[-s, s]`` with ``s = sqrt(6 / fan_in)`` (He et al. 2015)."""
-    fan_in, fan_out = get_fans(shape, dim_ordering=dim_ordering)
-    s = np.sqrt(6.0 / fan_in)
-    return uniform(shape, s, name=name)
+    return _fan_scaled(uniform, 6.0, shape, name, dim_ordering, both_fans=False)
 
 
 def orthogonal(shape, scale=1.1, name=None, dim_ordering="th"):

@@ -10,7 +10,7 @@ below. ``eps`` is ``K.epsilon()``.
 import numpy as np
 
 from . import backend as K
-from .utils.generic_utils import get_from_module
+from .utils.generic_utils import get_from_module, module_functions
 
 
 def binary_accuracy(y_true, y_pred):
@@ -170,16 +170,6 @@ msle = MSLE = mean_squared_logarithmic_error
 cosine = cosine_proximity
 fscore = f1score = fmeasure
 
-_NOT_METRICS = {"get", "get_from_module"}
-
-
-def _table():
-    return {
-        k: v
-        for k, v in globals().items()
-        if not k.startswith("_") and k not in _NOT_METRICS and callable(v) and not isinstance(v, type)
-    }
-
 
 def get(identifier):
     """Returns a metric function.
@@ -192,4 +182,4 @@ def get(identifier):
     # Raises
         ValueError: for an unknown name.
     """
-    return get_from_module(identifier, _table(), "metric")
+    return get_from_module(identifier, module_functions(globals()), "metric")

@@ -12,7 +12,7 @@ import numpy as np
 from . import backend as K
 from .engine import resume
 from .engine.saved_program import load_program  # noqa: F401
-from .engine.topology import Input, InputLayer, Layer, Merge, get_source_inputs, json_default
+from .engine.topology import Input, InputLayer, Layer, Merge, _ignored, get_source_inputs, json_default
 from .engine.training import Model
 
 
@@ -198,6 +198,7 @@ def load_model(filepath, custom_objects=None, safe_mode=True, restore_rng=False)
     import h5py
 
     from . import optimizers
+    from .utils.io_utils import open_h5
 
     custom_objects = dict(custom_objects or {})
 
@@ -210,13 +211,7 @@ def load_model(filepath, custom_objects=None, safe_mode=True, restore_rng=False)
             return custom_objects[obj]
         return obj
 
-    if not os.path.isfile(filepath):
-        raise OSError("Unable to open model file %s: no such file" % filepath)
-    try:
-        f = h5py.File(filepath, mode="r")
-    except OSError as e:
-        raise OSError("Unable to open model file %s: not a readable HDF5 file (%s)" % (filepath, e)) from e
-    with f:
+    with open_h5(filepath, "model", "not a readable HDF5 file") as f:
         model_config = f.attrs.get("model_config")
         if model_config is None:
             raise ValueError(
@@ -335,6 +330,22 @@ def _json_attr(value, key, filepath):
         ) from e
 
 
+def functional_model(model):
+    """The functional Model whose nodes hold ``model``'s layers: a Sequential's inner
+    Model (built on first use), any other model itself."""
+    return model._built_model() if isinstance(model, Sequential) else model
+
+
+def _delegated(name, settable=False):
+    """A Sequential property read from its inner Model (built on first use); with
+    ``settable``, assigning it is ignored, as in Keras 1 (Container sets these)."""
+
+    def get(self):
+        return getattr(self._built_model(), name)
+
+    return property(get, _ignored if settable else None)
+
+
 class Sequential(Model):
     """A linear stack of layers.
 
@@ -436,15 +447,17 @@ class Sequential(Model):
         self.built = False
         self._flattened_layers = None
 
-    def get_layer(self, name=None, index=None):
+    def _built_model(self):
+        """The inner functional Model, built on first use."""
         if self.model is None:
             self.build()
-        return self.model.get_layer(name, index)
+        return self.model
+
+    def get_layer(self, name=None, index=None):
+        return self._built_model().get_layer(name, index)
 
     def call(self, x, mask=None):
-        if self.model is None:
-            self.build()
-        return self.model.call(x, mask)
+        return self._built_model().call(x, mask)
 
     def build(self, input_shape=None):
         if not self.inputs or not self.outputs:
@@ -478,15 +491,7 @@ class Sequential(Model):
         self.model.callback_model = self
         self.built = True
 
-    @property
-    def uses_learning_phase(self):
-        if self.model is None:
-            self.build()
-        return self.model.uses_learning_phase
-
-    @uses_learning_phase.setter
-    def uses_learning_phase(self, value):
-        pass
+    uses_learning_phase = _delegated("uses_learning_phase", settable=True)
 
     @property
     def flattened_layers(self):
@@ -544,53 +549,21 @@ class Sequential(Model):
     def _weight_layers(self):
         return self.flattened_layers
 
-    @property
-    def updates(self):
-        if self.model is None:
-            self.build()
-        return self.model.updates
+    updates = _delegated("updates")
 
-    @property
-    def state_updates(self):
-        if self.model is None:
-            self.build()
-        return self.model.state_updates
+    state_updates = _delegated("state_updates")
 
     def get_updates_for(self, inputs):
-        if self.model is None:
-            self.build()
-        return self.model.get_updates_for(inputs)
+        return self._built_model().get_updates_for(inputs)
 
-    @property
-    def losses(self):
-        if self.model is None:
-            self.build()
-        return self.model.losses
-
-    @losses.setter
-    def losses(self, value):
-        pass
+    losses = _delegated("losses", settable=True)
 
     def get_losses_for(self, inputs):
-        if self.model is None:
-            self.build()
-        return self.model.get_losses_for(inputs)
+        return self._built_model().get_losses_for(inputs)
 
-    @property
-    def regularizers(self):
-        if self.model is None:
-            self.build()
-        return self.model.regularizers
+    regularizers = _delegated("regularizers")
 
-    @property
-    def constraints(self):
-        if self.model is None:
-            self.build()
-        return self.model.constraints
-
-    @constraints.setter
-    def constraints(self, value):
-        pass
+    constraints = _delegated("constraints", settable=True)
 
     def get_weights(self):
         """Weights of every layer (branch layers of a leading Merge first)."""
@@ -689,14 +662,10 @@ class Sequential(Model):
 
     def predict(self, x, batch_size=32, verbose=0):
         """Generates output predictions for the input samples, batch by batch."""
-        if self.model is None:
-            self.build()
-        return self.model.predict(x, batch_size=batch_size, verbose=verbose)
+        return self._built_model().predict(x, batch_size=batch_size, verbose=verbose)
 
     def predict_on_batch(self, x):
-        if self.model is None:
-            self.build()
-        return self.model.predict_on_batch(x)
+        return self._built_model().predict_on_batch(x)
 
     def train_on_batch(self, x, y, class_weight=None, sample_weight=None, **kwargs):
         self._check_compiled("train_on_batch")
@@ -785,9 +754,7 @@ class Sequential(Model):
         )
 
     def predict_generator(self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False):
-        if self.model is None:
-            self.build()
-        return self.model.predict_generator(
+        return self._built_model().predict_generator(
             generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe
         )
 
@@ -871,8 +838,7 @@ class Sequential(Model):
         return model
 
     def summary(self, line_length=100, positions=None):
-        if self.model is None:
-            self.build()
+        self._built_model()
         from .utils.layer_utils import print_summary
 
         print_summary(
@@ -880,14 +846,11 @@ class Sequential(Model):
         )
 
     def count_params(self):
-        if self.model is None:
-            self.build()
+        self._built_model()
         return sum(K.count_params(p) for p in self.weights)
 
     def reset_states(self):
-        if self.model is None:
-            self.build()
-        self.model.reset_states()
+        self._built_model().reset_states()
 
     @property
     def stateful(self):

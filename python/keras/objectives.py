@@ -7,7 +7,7 @@ timesteps)`` for 3-D ones). The model averages it (with sample weights and masks
 """
 
 from . import backend as K
-from .utils.generic_utils import get_from_module
+from .utils.generic_utils import get_from_module, module_functions
 
 
 def mean_squared_error(y_true, y_pred):
@@ -91,16 +91,6 @@ msle = MSLE = mean_squared_logarithmic_error
 kld = KLD = kullback_leibler_divergence
 cosine = cosine_proximity
 
-_NOT_OBJECTIVES = {"get", "get_from_module"}
-
-
-def _table():
-    return {
-        k: v
-        for k, v in globals().items()
-        if not k.startswith("_") and k not in _NOT_OBJECTIVES and callable(v) and not isinstance(v, type)
-    }
-
 
 def get(identifier):
     """Returns a loss function.
@@ -112,4 +102,4 @@ def get(identifier):
     # Raises
         ValueError: for an unknown name.
     """
-    return get_from_module(identifier, _table(), "objective")
+    return get_from_module(identifier, module_functions(globals()), "objective")

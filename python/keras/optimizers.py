@@ -26,10 +26,12 @@ the tests run every optimizer in 'fused', 'symbolic' and 'mixed' modes against o
 numpy reference, which keeps the two copies equal.
 """
 
+import textwrap
+
 import numpy as np
 
 from . import backend as K
-from .utils.generic_utils import get_from_module
+from .utils.generic_utils import get_from_module, shared_docs
 
 
 def clip_norm(g, c, n):
@@ -468,30 +470,52 @@ class Adadelta(Optimizer):
         return new_p, [new_a, new_d_a]
 
 
-class Adam(Optimizer):
-    """Adam optimizer, with the default parameters of the original paper.
+# The `# Arguments` entries Adam, Adamax and Nadam share (see ``shared_docs``).
+_ADAM_ARGS_DOC = """
+lr: float >= 0. Learning rate.
+beta_1: float, 0 < beta < 1. Generally close to 1.
+beta_2: float, 0 < beta < 1. Generally close to 1.
+epsilon: float >= 0. Fuzz factor.
+"""
+# Adam's and Adamax's `# Arguments` and `# References`.
+_ADAM_FAMILY_DOC = (
+    "# Arguments\n"
+    + textwrap.indent(_ADAM_ARGS_DOC.strip("\n"), "    ")
+    + """
+    decay: float >= 0. Learning rate decay over each update.
 
-    # Arguments
-        lr: float >= 0. Learning rate.
-        beta_1: float, 0 < beta < 1. Generally close to 1.
-        beta_2: float, 0 < beta < 1. Generally close to 1.
-        epsilon: float >= 0. Fuzz factor.
-        decay: float >= 0. Learning rate decay over each update.
+# References
+    - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+"""
+)
 
-    # References
-        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
-    """
 
-    _kind = "adam"
+class _AdamFamily(Optimizer):
+    """Adam and Adamax: moment slots updated from ``beta_1`` and ``beta_2``, a decayed
+    ``lr``, the ``epsilon`` fuzz factor; one update per step."""
+
     _hyper_names = ("beta_1", "beta_2")
-    _slot_names = ("m", "v")
     _always_counts = True
     _config_keys = ("lr", "beta_1", "beta_2", "decay", "epsilon")
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
+    def __init__(self, lr, beta_1, beta_2, epsilon, decay, **kwargs):
         super().__init__(**kwargs)
         self._variables(iterations=0.0, lr=lr, beta_1=beta_1, beta_2=beta_2, decay=decay)
         self.epsilon = epsilon
+
+
+@shared_docs(adam_family=_ADAM_FAMILY_DOC)
+class Adam(_AdamFamily):
+    """Adam optimizer, with the default parameters of the original paper.
+
+    {adam_family}
+    """
+
+    _kind = "adam"
+    _slot_names = ("m", "v")
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
+        super().__init__(lr, beta_1, beta_2, epsilon, decay, **kwargs)
 
     def _step_values(self):
         t = self.iterations + 1
@@ -506,31 +530,19 @@ class Adam(Optimizer):
         return p_t, [m_t, v_t]
 
 
-class Adamax(Optimizer):
+@shared_docs(adam_family=_ADAM_FAMILY_DOC)
+class Adamax(_AdamFamily):
     """Adamax optimizer: the variant of Adam based on the infinity norm (section 7 of
     the Adam paper). Default parameters follow the paper.
 
-    # Arguments
-        lr: float >= 0. Learning rate.
-        beta_1: float, 0 < beta < 1. Generally close to 1.
-        beta_2: float, 0 < beta < 1. Generally close to 1.
-        epsilon: float >= 0. Fuzz factor.
-        decay: float >= 0. Learning rate decay over each update.
-
-    # References
-        - [Adam - A Method for Stochastic Optimization](http://arxiv.org/abs/1412.6980v8)
+    {adam_family}
     """
 
     _kind = "adamax"
-    _hyper_names = ("beta_1", "beta_2")
     _slot_names = ("m", "u")
-    _always_counts = True
-    _config_keys = ("lr", "beta_1", "beta_2", "decay", "epsilon")
 
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self._variables(iterations=0.0, lr=lr, beta_1=beta_1, beta_2=beta_2, decay=decay)
-        self.epsilon = epsilon
+        super().__init__(lr, beta_1, beta_2, epsilon, decay, **kwargs)
 
     def _step_values(self):
         t = self.iterations + 1
@@ -545,15 +557,13 @@ class Adamax(Optimizer):
         return p_t, [m_t, u_t]
 
 
+@shared_docs(adam_args=_ADAM_ARGS_DOC)
 class Nadam(Optimizer):
     """Nesterov Adam optimizer: Adam with Nesterov momentum (Dozat). It is recommended
     to leave the parameters at their default values.
 
     # Arguments
-        lr: float >= 0. Learning rate.
-        beta_1: float, 0 < beta < 1. Generally close to 1.
-        beta_2: float, 0 < beta < 1. Generally close to 1.
-        epsilon: float >= 0. Fuzz factor.
+        {adam_args}
         schedule_decay: float, the decay of the momentum schedule.
 
     # References

@@ -207,7 +207,5 @@ def get(identifier, kwargs=None):
     # Raises
         ValueError: for an unknown name.
     """
-    if isinstance(identifier, dict):
-        identifier = dict(identifier)
     table = {k: globals()[k] for k in _REGULARIZERS}
     return get_from_module(identifier, table, "regularizer", instantiate=True, kwargs=kwargs)

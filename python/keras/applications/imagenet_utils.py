@@ -158,3 +158,55 @@ def _load_weights(model, name, release, include_top, orderings=("th", "tf"), by_
     path = get_file(fname, WEIGHTS_BASE + release + "/" + fname, cache_subdir="models")
     model.load_weights(path, by_name=by_name)
     return model
+
+
+_ARGUMENTS_DOC = """
+
+    # Arguments
+        include_top: whether to include {top} at the top.
+        weights: `None` (random initialisation) or 'imagenet' (Keras 1's published
+            weights, read from the Keras cache).
+        input_tensor: optional Keras tensor (output of `Input()`) to use as input.
+        input_shape: optional shape tuple, only when `include_top` is False; 3 channels,
+            each side at least {min_size}.
+        classes: number of classes, only with `include_top` and no `weights`.
+
+    # Returns
+        A Keras model instance named '{name}'.
+    """
+
+
+def _documented(name, min_size, top="the fully-connected layer"):
+    """Appends the ImageNet architectures' shared `# Arguments` and `# Returns` to the
+    decorated builder's one-paragraph docstring."""
+
+    def document(builder):
+        builder.__doc__ = builder.__doc__.rstrip() + _ARGUMENTS_DOC.format(
+            top=top, min_size=min_size, name=name
+        )
+        return builder
+
+    return document
+
+
+def _architecture_input(
+    weights, include_top, classes, input_tensor, input_shape, default_size, min_size, dim_ordering=None
+):
+    """The image input of an ImageNet architecture: the arguments checked
+    (`_check_weights_argument`, `_obtain_input_shape` in `dim_ordering`, default
+    ``K.image_dim_ordering()``) and an `Input` made, or `input_tensor` used."""
+    _check_weights_argument(weights, include_top, classes)
+    dim_ordering = dim_ordering or K.image_dim_ordering()
+    input_shape = _obtain_input_shape(input_shape, default_size, min_size, dim_ordering, include_top)
+    return _image_input(input_tensor, input_shape)
+
+
+def _architecture_model(name, input_tensor, img_input, x, weights, include_top, release, **load):
+    """The Model from the image input to `x`, named `name`, with Keras 1's ImageNet
+    weights (`_load_weights(..., release, **load)`) when `weights` is 'imagenet'."""
+    from ..engine.training import Model
+
+    model = Model(_model_inputs(input_tensor, img_input), x, name=name)
+    if weights == "imagenet":
+        _load_weights(model, name, release, include_top, **load)
+    return model

@@ -5,14 +5,11 @@ it positional weight loading, matches Keras 1's files."""
 
 from .. import backend as K
 from ..engine.topology import merge
-from ..engine.training import Model
 from ..layers import AveragePooling2D, BatchNormalization, Convolution2D, Dense, Flatten, MaxPooling2D
 from .imagenet_utils import (  # noqa: F401  (decode_predictions: Keras 1.2.2 re-exported it here)
-    _check_weights_argument,
-    _image_input,
-    _load_weights,
-    _model_inputs,
-    _obtain_input_shape,
+    _architecture_input,
+    _architecture_model,
+    _documented,
     decode_predictions,
 )
 
@@ -47,25 +44,11 @@ def _chain(x, specs):
 _VALID_2 = {"subsample": (2, 2), "border_mode": "valid"}
 
 
+@_documented("inception_v3", 139)
 def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, classes=1000):
     """Instantiates the Inception V3 architecture (default input 299x299; use
-    `keras.applications.inception_v3.preprocess_input`).
-
-    # Arguments
-        include_top: whether to include the fully-connected layer at the top.
-        weights: `None` (random initialisation) or 'imagenet' (Keras 1's published
-            weights, read from the Keras cache).
-        input_tensor: optional Keras tensor (output of `Input()`) to use as input.
-        input_shape: optional shape tuple, only when `include_top` is False; 3 channels,
-            each side at least 139.
-        classes: number of classes, only with `include_top` and no `weights`.
-
-    # Returns
-        A Keras model instance named 'inception_v3'.
-    """
-    _check_weights_argument(weights, include_top, classes)
-    input_shape = _obtain_input_shape(input_shape, 299, 139, K.image_dim_ordering(), include_top)
-    img_input = _image_input(input_tensor, input_shape)
+    `keras.applications.inception_v3.preprocess_input`)."""
+    img_input = _architecture_input(weights, include_top, classes, input_tensor, input_shape, 299, 139)
     axis = 1 if K.image_dim_ordering() == "th" else 3
 
     def mixed(branches, name):
@@ -118,10 +101,7 @@ def InceptionV3(include_top=True, weights="imagenet", input_tensor=None, input_s
         x = AveragePooling2D((8, 8), strides=(8, 8), name="avg_pool")(x)
         x = Flatten(name="flatten")(x)
         x = Dense(classes, activation="softmax", name="predictions")(x)
-    model = Model(_model_inputs(input_tensor, img_input), x, name="inception_v3")
-    if weights == "imagenet":
-        _load_weights(model, "inception_v3", "v0.2", include_top)
-    return model
+    return _architecture_model("inception_v3", input_tensor, img_input, x, weights, include_top, "v0.2")
 
 
 def preprocess_input(x):

@@ -3,7 +3,6 @@
 
 from .. import backend as K
 from ..engine.topology import merge
-from ..engine.training import Model
 from ..layers import (
     Activation,
     AveragePooling2D,
@@ -15,11 +14,9 @@ from ..layers import (
     ZeroPadding2D,
 )
 from .imagenet_utils import (  # noqa: F401  (preprocess_input, decode_predictions: Keras 1.2.2 re-exported them here)
-    _check_weights_argument,
-    _image_input,
-    _load_weights,
-    _model_inputs,
-    _obtain_input_shape,
+    _architecture_input,
+    _architecture_model,
+    _documented,
     decode_predictions,
     preprocess_input,
 )
@@ -53,25 +50,11 @@ _STAGES = (((64, 64, 256), 3, (1, 1)), ((128, 128, 512), 4, (2, 2)), ((256, 256,
            ((512, 512, 2048), 3, (2, 2)))  # fmt: skip
 
 
+@_documented("resnet50", 197)
 def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, classes=1000):
     """Instantiates the ResNet50 architecture (25,636,712 parameters with the top,
-    counting BatchNormalization's running statistics as Keras 1 did).
-
-    # Arguments
-        include_top: whether to include the fully-connected layer at the top.
-        weights: `None` (random initialisation) or 'imagenet' (Keras 1's published
-            weights, read from the Keras cache).
-        input_tensor: optional Keras tensor (output of `Input()`) to use as input.
-        input_shape: optional shape tuple, only when `include_top` is False; 3 channels,
-            each side at least 197.
-        classes: number of classes, only with `include_top` and no `weights`.
-
-    # Returns
-        A Keras model instance named 'resnet50'.
-    """
-    _check_weights_argument(weights, include_top, classes)
-    input_shape = _obtain_input_shape(input_shape, 224, 197, K.image_dim_ordering(), include_top)
-    img_input = _image_input(input_tensor, input_shape)
+    counting BatchNormalization's running statistics as Keras 1 did)."""
+    img_input = _architecture_input(weights, include_top, classes, input_tensor, input_shape, 224, 197)
     bn_axis = 1 if K.image_dim_ordering() == "th" else 3
 
     x = ZeroPadding2D((3, 3))(img_input)
@@ -87,7 +70,4 @@ def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shap
     if include_top:
         x = Flatten()(x)
         x = Dense(classes, activation="softmax", name="fc1000")(x)
-    model = Model(_model_inputs(input_tensor, img_input), x, name="resnet50")
-    if weights == "imagenet":
-        _load_weights(model, "resnet50", "v0.2", include_top)
-    return model
+    return _architecture_model("resnet50", input_tensor, img_input, x, weights, include_top, "v0.2")

@@ -7,7 +7,6 @@ import warnings
 
 from .. import backend as K
 from ..engine.topology import merge
-from ..engine.training import Model
 from ..layers import (
     Activation,
     BatchNormalization,
@@ -18,11 +17,9 @@ from ..layers import (
     SeparableConvolution2D,
 )
 from .imagenet_utils import (  # noqa: F401  (decode_predictions: Keras 1.2.2 re-exported it here)
-    _check_weights_argument,
-    _image_input,
-    _load_weights,
-    _model_inputs,
-    _obtain_input_shape,
+    _architecture_input,
+    _architecture_model,
+    _documented,
     decode_predictions,
 )
 from .inception_v3 import preprocess_input  # noqa: F401  (Keras 1 exposed it here too)
@@ -48,23 +45,12 @@ def _downsampling_block(x, widths, block, first_relu=True):
     return merge([x, residual], mode="sum")
 
 
+@_documented("xception", 71)
 def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, classes=1000):
     """Instantiates the Xception architecture (default input 299x299, 'tf' ordering;
-    use `keras.applications.xception.preprocess_input`).
-
-    # Arguments
-        include_top: whether to include the fully-connected layer at the top.
-        weights: `None` (random initialisation) or 'imagenet' (Keras 1's published
-            weights, read from the Keras cache).
-        input_tensor: optional Keras tensor (output of `Input()`) to use as input.
-        input_shape: optional shape tuple, only when `include_top` is False; 3 channels,
-            each side at least 71.
-        classes: number of classes, only with `include_top` and no `weights`.
-
-    # Returns
-        A Keras model instance named 'xception'.
-    """
-    _check_weights_argument(weights, include_top, classes)
+    use `keras.applications.xception.preprocess_input`)."""
+    # The input is made before the ordering is switched: its shape is checked as 'tf'.
+    img_input = _architecture_input(weights, include_top, classes, input_tensor, input_shape, 299, 71, "tf")
     old_ordering = None
     if K.image_dim_ordering() != "tf":
         warnings.warn(
@@ -78,9 +64,6 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
         old_ordering = K.image_dim_ordering()
         K.set_image_dim_ordering("tf")
     try:
-        input_shape = _obtain_input_shape(input_shape, 299, 71, "tf", include_top)
-        img_input = _image_input(input_tensor, input_shape)
-
         x = Convolution2D(32, 3, 3, subsample=(2, 2), bias=False, name="block1_conv1")(img_input)
         x = BatchNormalization(name="block1_conv1_bn")(x)
         x = Activation("relu", name="block1_conv1_act")(x)
@@ -107,9 +90,9 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
         if include_top:
             x = GlobalAveragePooling2D(name="avg_pool")(x)
             x = Dense(classes, activation="softmax", name="predictions")(x)
-        model = Model(_model_inputs(input_tensor, img_input), x, name="xception")
-        if weights == "imagenet":
-            _load_weights(model, "xception", "v0.4", include_top, orderings=("tf",))
+        model = _architecture_model(
+            "xception", input_tensor, img_input, x, weights, include_top, "v0.4", orderings=("tf",)
+        )
     finally:
         if old_ordering is not None:
             K.set_image_dim_ordering(old_ordering)

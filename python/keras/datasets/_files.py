@@ -15,6 +15,7 @@ general unpickler: Keras' own files never need one.
 """
 
 import gzip
+import json
 import zipfile
 
 import numpy as np
@@ -92,3 +93,11 @@ def sequence_array(seqs):
     if seqs and len({len(s) for s in seqs}) == 1:
         return np.array(seqs)
     return object_array(seqs)
+
+
+def load_word_index(path):
+    """A dataset's word index from its JSON file (Keras 2's) or its pickle (Keras 1's)."""
+    if path.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    return load_pickle(path)

@@ -258,6 +258,15 @@ class _Scalar(_Frozen):
         return self._value
 
 
+def _resolve_in_place(container, items, memo):
+    """Replaces each ``(key, item)`` of a list's or dict's ``items`` that ``_resolve``
+    changes (the keys stay; a dict does not change size)."""
+    for key, item in items:
+        new = _resolve(item, memo)
+        if new is not item:
+            container[key] = new
+
+
 def _resolve(obj, memo):
     """`obj` with the placeholders replaced by numpy objects (lists and dicts in place)."""
     t = type(obj)
@@ -273,20 +282,14 @@ def _resolve(obj, memo):
     if t is list:
         memo[key] = obj
         if not _ATOMIC.issuperset(map(type, obj)):
-            for i, item in enumerate(obj):
-                new = _resolve(item, memo)
-                if new is not item:
-                    obj[i] = new
+            _resolve_in_place(obj, enumerate(obj), memo)
         return obj
     if t is dict:
         memo[key] = obj
         if not _ATOMIC.issuperset(map(type, obj)):
             raise UnsafePickleError("a dict key that is not a string or a number")
         if not _ATOMIC.issuperset(map(type, obj.values())):
-            for k, item in obj.items():
-                new = _resolve(item, memo)
-                if new is not item:
-                    obj[k] = new
+            _resolve_in_place(obj, obj.items(), memo)
         return obj
     if t is tuple:
         memo[key] = obj

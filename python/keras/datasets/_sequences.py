@@ -6,6 +6,21 @@ import numpy as np
 
 from ._files import sequence_array
 
+# `# Arguments` entries of imdb.load_data and reuters.load_data (see ``shared_docs``).
+WORD_ARGS_DOC = """
+nb_words: max number of words to include. Words are ranked
+    by how often they occur (in the training set) and only
+    the most frequent words are kept
+skip_top: skip the top N most frequently occuring words
+    (which may not be informative).
+maxlen: truncate sequences after this length (sequences of `maxlen` or more
+    words, start character included, are dropped).
+"""
+START_CHAR_ARG_DOC = """
+start_char: The start of a sequence will be marked with this character.
+    Set to 1 because 0 is usually the padding character.
+"""
+
 
 def shuffle_together(xs, labels, seed):
     """Keras 1's shuffle: reseed, shuffle the sequences; reseed, shuffle the labels (the

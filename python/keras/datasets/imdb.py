@@ -1,10 +1,9 @@
 """IMDB movie-review sentiment (``keras.datasets.imdb``)."""
 
-import json
-
 from ..utils.data_utils import get_dataset_file
-from ._files import load_npz, load_pickle
-from ._sequences import index_sequences, shuffle_together, split
+from ..utils.generic_utils import shared_docs
+from ._files import load_npz, load_pickle, load_word_index
+from ._sequences import START_CHAR_ARG_DOC, WORD_ARGS_DOC, index_sequences, shuffle_together, split
 
 _ORIGINS = {
     "imdb_full.pkl": (
@@ -30,6 +29,7 @@ def _fetch(path, default):
     return get_dataset_file(path, origin, md5)
 
 
+@shared_docs(word_args=WORD_ARGS_DOC, start_char_arg=START_CHAR_ARG_DOC)
 def load_data(
     path="imdb_full.pkl",
     nb_words=None,
@@ -45,16 +45,9 @@ def load_data(
     # Arguments
         path: where to cache the data (relative to `~/.keras/datasets`); Keras 1's
             `imdb_full.pkl` or the later `imdb.npz`.
-        nb_words: max number of words to include. Words are ranked
-            by how often they occur (in the training set) and only
-            the most frequent words are kept
-        skip_top: skip the top N most frequently occuring words
-            (which may not be informative).
-        maxlen: truncate sequences after this length (sequences of `maxlen` or more
-            words, start character included, are dropped).
+        {word_args}
         seed: random seed for sample shuffling.
-        start_char: The start of a sequence will be marked with this character.
-            Set to 1 because 0 is usually the padding character.
+        {start_char_arg}
         oov_char: words that were cut out because of the `nb_words`
             or `skip_top` limit will be replaced with this character
             (with `oov_char=None` they are dropped).
@@ -108,7 +101,4 @@ def get_word_index(path="imdb_word_index.pkl"):
         The word index dictionary.
     """
     path = _fetch(path, "imdb_word_index.pkl")
-    if path.endswith(".json"):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    return load_pickle(path)
+    return load_word_index(path)

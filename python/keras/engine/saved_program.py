@@ -35,17 +35,6 @@ from .. import backend as K
 FORMAT_VERSION = K.program_format_version()
 
 
-def _inner_model(model):
-    """The functional Model behind a Sequential (which delegates to it)."""
-    from ..models import Sequential
-
-    if isinstance(model, Sequential):
-        if model.model is None:
-            model.build()
-        return model.model
-    return model
-
-
 def save_program(model, filepath, training=False):
     """Writes ``model``'s compiled inference program, or with ``training=True`` its
     training step (the model must be compiled), to ``filepath`` as one file.
@@ -65,7 +54,9 @@ def save_program(model, filepath, training=False):
 
     if not isinstance(training, bool):
         raise TypeError("save_program: `training` must be True or False, got %r" % (training,))
-    m = _inner_model(model)
+    from ..models import functional_model
+
+    m = functional_model(model)
     if training:
         if not hasattr(m, "train_function"):
             raise RuntimeError("You must compile your model before using it.")

@@ -131,20 +131,16 @@ class Node:
                 + " should return a tensor. Found: "
                 + str(output_tensors[0])
             )
-        if len(output_tensors) != len(output_shapes):
-            raise ValueError(
-                'The `get_output_shape_for` method of layer "'
-                + outbound_layer.name
-                + '"" should return one shape tuple per '
-                "output tensor of the layer. Found: " + str(output_shapes)
-            )
-        if len(output_tensors) != len(output_masks):
-            raise ValueError(
-                'The `compute_mask` method of layer "'
-                + outbound_layer.name
-                + '" should return one mask tensor per '
-                "output tensor of the layer. Found: " + str(output_masks)
-            )
+        # Keras 1's messages, the first with its doubled quote.
+        for method, quote, what, found in (
+            ("get_output_shape_for", '""', "shape tuple", output_shapes),
+            ("compute_mask", '"', "mask tensor", output_masks),
+        ):
+            if len(output_tensors) != len(found):
+                raise ValueError(
+                    f'The `{method}` method of layer "{outbound_layer.name}{quote} should return one '
+                    f"{what} per output tensor of the layer. Found: {found}"
+                )
         output_tensors = _distinct_outputs(output_tensors, input_tensors)
         for i in range(len(output_tensors)):
             if output_shapes[i] is None:
@@ -225,6 +221,58 @@ _ALLOWED_LAYER_KWARGS = {
     "trainable",
     "create_input_layer",
 }
+
+
+def merged_config(base_config, config):
+    """A layer's ``get_config``: its parent's entries (``base_config``) then its own
+    ``config`` (which win), in Keras 1's key order."""
+    return dict(list(base_config.items()) + list(config.items()))
+
+
+def distinct_objects(items):
+    """``items`` without repeats of one object (by identity: tensors do not compare with
+    ``==``), in first-seen order."""
+    distinct = []
+    for item in items:
+        if not any(item is seen for seen in distinct):
+            distinct.append(item)
+    return distinct
+
+
+def _incompatible(layer, input_index, expected, found):
+    """The ValueError of ``assert_input_compatibility`` (Keras 1's message)."""
+    return ValueError(
+        f"Input {input_index} is incompatible with layer {layer.name}: expected {expected}, found {found}"
+    )
+
+
+def _at_node(attr, what):
+    """A Layer method ``get_<what>_at(node_index)``: the node's ``attr`` (one item
+    unwrapped)."""
+
+    def get_at(self, node_index):
+        return self._get_node_attribute_at_index(node_index, attr, what)
+
+    get_at.__name__ = "get_" + what.replace(" ", "_") + "_at"
+    get_at.__qualname__ = "Layer." + get_at.__name__
+    get_at.__doc__ = f"The layer's {what} at its inbound node ``node_index``."
+    return get_at
+
+
+def _of_single_node(attr, what):
+    """A Layer property: ``attr`` of the layer's only inbound node (an AttributeError
+    when it has none or several)."""
+
+    def get(self):
+        self._single_node(what)
+        return self._get_node_attribute_at_index(0, attr, what)
+
+    return property(get, doc=f"The layer's {what} (it must have exactly one inbound node).")
+
+
+def _ignored(self, value):
+    """The setter of a property that Keras 1's Layer assigns and a Container derives
+    (its weights, losses, ...): the assignment is ignored."""
 
 
 class Layer:
@@ -372,66 +420,21 @@ class Layer:
             if spec is None:
                 continue
             if spec.ndim is not None:
+                found = "ndim=" + str(K.ndim(x)) + " (input shape " + str(K.int_shape(x)) + ")"
                 if isinstance(spec.ndim, str):
-                    int_ndim = spec.ndim[: spec.ndim.find("+")]
-                    ndim = int(int_ndim)
+                    ndim = int(spec.ndim[: spec.ndim.find("+")])
                     if K.ndim(x) < ndim:
-                        raise ValueError(
-                            "Input "
-                            + str(input_index)
-                            + " is incompatible with layer "
-                            + self.name
-                            + ": expected ndim >= "
-                            + str(ndim)
-                            + ", found ndim="
-                            + str(K.ndim(x))
-                            + " (input shape "
-                            + str(K.int_shape(x))
-                            + ")"
-                        )
-                else:
-                    if K.ndim(x) != spec.ndim:
-                        raise ValueError(
-                            "Input "
-                            + str(input_index)
-                            + " is incompatible with layer "
-                            + self.name
-                            + ": expected ndim="
-                            + str(spec.ndim)
-                            + ", found ndim="
-                            + str(K.ndim(x))
-                            + " (input shape "
-                            + str(K.int_shape(x))
-                            + ")"
-                        )
-            if spec.dtype is not None:
-                if K.dtype(x) != spec.dtype:
-                    raise ValueError(
-                        "Input "
-                        + str(input_index)
-                        + " is incompatible with layer "
-                        + self.name
-                        + ": expected dtype="
-                        + str(spec.dtype)
-                        + ", found dtype="
-                        + str(K.dtype(x))
-                    )
+                        raise _incompatible(self, input_index, "ndim >= " + str(ndim), found)
+                elif K.ndim(x) != spec.ndim:
+                    raise _incompatible(self, input_index, "ndim=" + str(spec.ndim), found)
+            if spec.dtype is not None and K.dtype(x) != spec.dtype:
+                raise _incompatible(self, input_index, "dtype=" + str(spec.dtype), "dtype=" + str(K.dtype(x)))
             if spec.shape is not None:
-                if hasattr(x, "_keras_shape"):
-                    x_shape = x._keras_shape
-                else:
-                    x_shape = K.int_shape(x)
+                x_shape = x._keras_shape if hasattr(x, "_keras_shape") else K.int_shape(x)
                 for spec_dim, dim in zip(spec.shape, x_shape):
                     if spec_dim is not None and dim is not None and spec_dim != dim:
-                        raise ValueError(
-                            "Input "
-                            + str(input_index)
-                            + " is incompatible with layer "
-                            + self.name
-                            + ": expected shape="
-                            + str(spec.shape)
-                            + ", found shape="
-                            + str(x_shape)
+                        raise _incompatible(
+                            self, input_index, "shape=" + str(spec.shape), "shape=" + str(x_shape)
                         )
 
     # calling ---------------------------------------------------------------------------
@@ -565,23 +568,12 @@ class Layer:
             return values[0]
         return values
 
-    def get_input_shape_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "input_shapes", "input shape")
-
-    def get_output_shape_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "output_shapes", "output shape")
-
-    def get_input_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "input_tensors", "input")
-
-    def get_output_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "output_tensors", "output")
-
-    def get_input_mask_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "input_masks", "input mask")
-
-    def get_output_mask_at(self, node_index):
-        return self._get_node_attribute_at_index(node_index, "output_masks", "output mask")
+    get_input_shape_at = _at_node("input_shapes", "input shape")
+    get_output_shape_at = _at_node("output_shapes", "output shape")
+    get_input_at = _at_node("input_tensors", "input")
+    get_output_at = _at_node("output_tensors", "output")
+    get_input_mask_at = _at_node("input_masks", "input mask")
+    get_output_mask_at = _at_node("output_masks", "output mask")
 
     def _single_node(self, what):
         if len(self.inbound_nodes) > 1:
@@ -597,25 +589,10 @@ class Layer:
         if not self.inbound_nodes:
             raise AttributeError("Layer " + self.name + " is not connected, no " + what + " to return.")
 
-    @property
-    def input(self):
-        self._single_node("input")
-        return self._get_node_attribute_at_index(0, "input_tensors", "input")
-
-    @property
-    def output(self):
-        self._single_node("output")
-        return self._get_node_attribute_at_index(0, "output_tensors", "output")
-
-    @property
-    def input_mask(self):
-        self._single_node("input mask")
-        return self._get_node_attribute_at_index(0, "input_masks", "input mask")
-
-    @property
-    def output_mask(self):
-        self._single_node("output mask")
-        return self._get_node_attribute_at_index(0, "output_masks", "output mask")
+    input = _of_single_node("input_tensors", "input")
+    output = _of_single_node("output_tensors", "output")
+    input_mask = _of_single_node("input_masks", "input mask")
+    output_mask = _of_single_node("output_masks", "output mask")
 
     @property
     def input_shape(self):
@@ -1319,20 +1296,18 @@ class Container(Layer):
                 raise TypeError(
                     "Output tensors to a " + cls_name + " must be Keras tensors. Found: " + str(x)
                 )
-        masks = []
-        for x in self.inputs:
-            layer, node_index, tensor_index = x._keras_history
-            node = layer.inbound_nodes[node_index]
-            mask = node.output_masks[tensor_index]
-            masks.append(mask)
+
+        def masks_of(tensors):
+            masks = []
+            for x in tensors:
+                layer, node_index, tensor_index = x._keras_history
+                masks.append(layer.inbound_nodes[node_index].output_masks[tensor_index])
+            return masks
+
+        masks = masks_of(self.inputs)
         mask_cache_key = ",".join([str(id(x)) for x in self.inputs])
         mask_cache_key += "_" + ",".join([str(id(x)) for x in masks])
-        masks = []
-        for x in self.outputs:
-            layer, node_index, tensor_index = x._keras_history
-            node = layer.inbound_nodes[node_index]
-            mask = node.output_masks[tensor_index]
-            masks.append(mask)
+        masks = masks_of(self.outputs)
         if len(masks) == 1:
             mask = masks[0]
         else:
@@ -1560,15 +1535,18 @@ class Container(Layer):
             items += get_for(x)
         return items + get_for(None)
 
+    def _distinct_items(self, kind, items=()):
+        """The layers' ``kind`` ('updates' / 'losses', see ``_layer_items``) and then
+        ``items``, each object once."""
+        found = []
+        for layer in self.layers:
+            if hasattr(layer, kind):
+                found += self._layer_items(layer, kind)
+        return distinct_objects(found + list(items))
+
     @property
     def updates(self):
-        updates = []
-        for layer in self.layers:
-            if hasattr(layer, "updates"):
-                for update in self._layer_items(layer, "updates"):
-                    if not any(update is u for u in updates):
-                        updates.append(update)
-        return updates
+        return self._distinct_items("updates")
 
     @property
     def stateful(self):
@@ -1624,60 +1602,29 @@ class Container(Layer):
         flattened layers, the branches of a leading Merge included)."""
         return self.layers
 
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
+    def _layers_weights(self, kind):
+        """The ``kind`` weights of the weight layers, concatenated."""
         weights = []
         for layer in self._weight_layers:
-            weights += layer.trainable_weights
+            weights += getattr(layer, kind)
         return weights
 
-    @trainable_weights.setter
-    def trainable_weights(self, value):
-        pass
+    # A Container's weights are its layers'; assigning them is ignored (Keras 1).
+    trainable_weights = property(
+        lambda self: self._layers_weights("trainable_weights") if self.trainable else [], _ignored
+    )
+    non_trainable_weights = property(
+        lambda self: (
+            ([] if self.trainable else self._layers_weights("trainable_weights"))
+            + self._layers_weights("non_trainable_weights")
+        ),
+        _ignored,
+    )
 
-    @property
-    def non_trainable_weights(self):
-        weights = []
-        for layer in self._weight_layers:
-            weights += layer.non_trainable_weights
-        if not self.trainable:
-            trainable_weights = []
-            for layer in self._weight_layers:
-                trainable_weights += layer.trainable_weights
-            return trainable_weights + weights
-        return weights
+    # The layers' losses, then the model-level unconditional ones.
+    losses = property(lambda self: self._distinct_items("losses", self.get_losses_for(None)), _ignored)
 
-    @non_trainable_weights.setter
-    def non_trainable_weights(self, value):
-        pass
-
-    @property
-    def losses(self):
-        losses = []
-        for layer in self.layers:
-            if hasattr(layer, "losses"):
-                for loss in self._layer_items(layer, "losses"):
-                    if not any(loss is existing for existing in losses):
-                        losses.append(loss)
-        # model-level unconditional losses
-        for loss in self.get_losses_for(None):
-            if not any(loss is existing for existing in losses):
-                losses.append(loss)
-        return losses
-
-    @losses.setter
-    def losses(self, value):
-        pass
-
-    @property
-    def uses_learning_phase(self):
-        return any([x._uses_learning_phase for x in self.outputs])
-
-    @uses_learning_phase.setter
-    def uses_learning_phase(self, value):
-        pass
+    uses_learning_phase = property(lambda self: any([x._uses_learning_phase for x in self.outputs]), _ignored)
 
     def get_weights(self):
         """The weights of every layer, in `layers` order."""
@@ -1774,14 +1721,12 @@ class Container(Layer):
                     layer = node.outbound_layer
                     if layer in self.input_layers:
                         continue
-                    input_shapes = []
-                    for j in range(len(node.inbound_layers)):
-                        inbound_layer = node.inbound_layers[j]
-                        node_index = node.node_indices[j]
-                        tensor_index = node.tensor_indices[j]
-                        shape_key = inbound_layer.name + "_%s_%s" % (node_index, tensor_index)
-                        input_shape = layers_to_output_shapes[shape_key]
-                        input_shapes.append(input_shape)
+                    input_shapes = [
+                        layers_to_output_shapes[inbound_layer.name + "_%s_%s" % (node_index, tensor_index)]
+                        for inbound_layer, node_index, tensor_index in zip(
+                            node.inbound_layers, node.node_indices, node.tensor_indices
+                        )
+                    ]
                     if len(input_shapes) == 1:
                         output_shape = layer.get_output_shape_for(input_shapes[0])
                     else:
@@ -1793,13 +1738,12 @@ class Container(Layer):
                     for j in range(len(output_shapes)):
                         shape_key = layer.name + "_%s_%s" % (node_index, j)
                         layers_to_output_shapes[shape_key] = output_shapes[j]
-        output_shapes = []
-        for i in range(len(self.output_layers)):
-            layer = self.output_layers[i]
-            node_index = self.output_layers_node_indices[i]
-            tensor_index = self.output_layers_tensor_indices[i]
-            shape_key = layer.name + "_%s_%s" % (node_index, tensor_index)
-            output_shapes.append(layers_to_output_shapes[shape_key])
+        output_shapes = [
+            layers_to_output_shapes[layer.name + "_%s_%s" % (node_index, tensor_index)]
+            for layer, node_index, tensor_index in zip(
+                self.output_layers, self.output_layers_node_indices, self.output_layers_tensor_indices
+            )
+        ]
         self._output_shape_cache[cache_key] = output_shapes
         if isinstance(output_shapes, list) and len(output_shapes) == 1:
             return output_shapes[0]
@@ -1957,24 +1901,16 @@ class Container(Layer):
             )
         config["layers"] = layer_configs
 
-        model_inputs = []
-        for i in range(len(self.input_layers)):
-            layer = self.input_layers[i]
-            node_index = self.input_layers_node_indices[i]
-            node_key = self._node_key(layer, node_index)
-            new_node_index = node_conversion_map[node_key]
-            tensor_index = self.input_layers_tensor_indices[i]
-            model_inputs.append([layer.name, new_node_index, tensor_index])
-        config["input_layers"] = model_inputs
-        model_outputs = []
-        for i in range(len(self.output_layers)):
-            layer = self.output_layers[i]
-            node_index = self.output_layers_node_indices[i]
-            node_key = self._node_key(layer, node_index)
-            new_node_index = node_conversion_map[node_key]
-            tensor_index = self.output_layers_tensor_indices[i]
-            model_outputs.append([layer.name, new_node_index, tensor_index])
-        config["output_layers"] = model_outputs
+        for end in ("input", "output"):
+            # [layer name, node index among the kept nodes, tensor index] per model end
+            config[end + "_layers"] = [
+                [layer.name, node_conversion_map[self._node_key(layer, node_index)], tensor_index]
+                for layer, node_index, tensor_index in zip(
+                    getattr(self, end + "_layers"),
+                    getattr(self, end + "_layers_node_indices"),
+                    getattr(self, end + "_layers_tensor_indices"),
+                )
+            ]
         return copy.deepcopy(config)
 
     @classmethod
@@ -2006,21 +1942,17 @@ class Container(Layer):
             process_layer(layer_data)
 
         name = config.get("name")
-        input_tensors = []
-        output_tensors = []
-        for layer_data in config["input_layers"]:
-            layer_name, node_index, tensor_index = layer_data
-            assert layer_name in created_layers
-            layer = created_layers[layer_name]
-            layer_output_tensors = layer.inbound_nodes[node_index].output_tensors
-            input_tensors.append(layer_output_tensors[tensor_index])
-        for layer_data in config["output_layers"]:
-            layer_name, node_index, tensor_index = layer_data
-            assert layer_name in created_layers
-            layer = created_layers[layer_name]
-            layer_output_tensors = layer.inbound_nodes[node_index].output_tensors
-            output_tensors.append(layer_output_tensors[tensor_index])
-        return cls(input=input_tensors, output=output_tensors, name=name)
+
+        def tensors(entries):
+            found = []
+            for layer_name, node_index, tensor_index in entries:
+                assert layer_name in created_layers
+                found.append(
+                    created_layers[layer_name].inbound_nodes[node_index].output_tensors[tensor_index]
+                )
+            return found
+
+        return cls(input=tensors(config["input_layers"]), output=tensors(config["output_layers"]), name=name)
 
     def to_json(self, **kwargs):
         """The model's architecture as a JSON string."""
@@ -2094,10 +2026,7 @@ class Container(Layer):
             self.save_weights_to_hdf5_group(f)
 
     def save_weights_to_hdf5_group(self, f):
-        if hasattr(self, "flattened_layers"):
-            flattened_layers = self.flattened_layers
-        else:
-            flattened_layers = self.layers
+        flattened_layers = self._weight_layers
         # numpy 'S<n>' arrays: h5py 3 would store a plain list of bytes as variable-length
         # strings, which Keras 1's reader (`.decode('utf8')` per element) cannot read.
         f.attrs["layer_names"] = _byte_strings([layer.name for layer in flattened_layers])
@@ -2142,15 +2071,9 @@ class Container(Layer):
                 group, attribute or dataset: the message names the layer and what is
                 missing), or its weights do not fit the model (count, shape, dtype).
         """
-        import h5py
+        from ..utils.io_utils import open_h5
 
-        if not os.path.isfile(filepath):
-            raise OSError("Unable to open weight file %s: no such file" % filepath)
-        try:
-            f = h5py.File(filepath, mode="r")
-        except OSError as e:
-            raise OSError("Unable to open weight file %s: not an HDF5 file (%s)" % (filepath, e)) from e
-        with f:
+        with open_h5(filepath, "weight") as f:
             if "layer_names" not in f.attrs and "model_weights" in f:
                 f = f["model_weights"]
                 if not hasattr(f, "keys"):
@@ -2164,10 +2087,7 @@ class Container(Layer):
                 self.load_weights_from_hdf5_group(f)
 
     def load_weights_from_hdf5_group(self, f):
-        if hasattr(self, "flattened_layers"):
-            flattened_layers = self.flattened_layers
-        else:
-            flattened_layers = self.layers
+        flattened_layers = self._weight_layers
         if "nb_layers" in f.attrs:
             raise NotImplementedError(
                 "load_weights: the pre-1.0 weight file format (attr nb_layers) is not supported"

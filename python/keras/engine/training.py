@@ -238,22 +238,27 @@ def check_array_lengths(X, Y, W):
             "All sample_weight arrays should have the same number of samples. Got array shapes: "
             + str([w.shape for w in W])
         )
-    if list(set_x)[0] != list(set_y)[0]:
+    # Keras 1's messages (the second also says "target samples").
+    for counts, arrays, other in (
+        (set_y, "Input arrays", "target"),
+        (set_w, "Sample_weight arrays", "input"),
+    ):
+        if counts and list(set_x)[0] != list(counts)[0]:
+            raise ValueError(
+                f"{arrays} should have the same number of samples as {other} arrays. Found "
+                f"{list(set_x)[0]} input samples and {list(counts)[0]} target samples."
+            )
+
+
+def _unpack_validation_data(validation_data, found=""):
+    """``(val_x, val_y, val_sample_weight)`` from a 2- or 3-tuple (no weights: None); a
+    ValueError (Keras 1's message, ``found`` appended) for any other length."""
+    if len(validation_data) not in (2, 3):
         raise ValueError(
-            "Input arrays should have the same number of samples as target arrays. Found "
-            + str(list(set_x)[0])
-            + " input samples and "
-            + str(list(set_y)[0])
-            + " target samples."
+            "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y)." + found
         )
-    if set_w and list(set_x)[0] != list(set_w)[0]:
-        raise ValueError(
-            "Sample_weight arrays should have the same number of samples as input arrays. Found "
-            + str(list(set_x)[0])
-            + " input samples and "
-            + str(list(set_w)[0])
-            + " target samples."
-        )
+    val_x, val_y, *weights = validation_data
+    return val_x, val_y, weights[0] if weights else None
 
 
 def check_loss_and_target_compatibility(targets, losses, output_shapes):
@@ -393,22 +398,17 @@ def standardize_weights(y, sample_weight=None, class_weight=None, sample_weight_
                 '(use of sample_weight_mode="temporal") is restricted to outputs that are at least 3D, i.e. that have '
                 "a time dimension."
             )
-        if sample_weight is not None and len(sample_weight.shape) != 2:
-            raise ValueError(
-                "Found a sample_weight array with shape "
-                + str(sample_weight.shape)
-                + ". In order to use timestep-wise "
-                "sample weighting, you should pass a 2D sample_weight array."
-            )
+        ndim, advice = 2, "sample weighting, you should pass a 2D sample_weight array."
     else:
-        if sample_weight is not None and len(sample_weight.shape) != 1:
-            raise ValueError(
-                "Found a sample_weight array with shape "
-                + str(sample_weight.shape)
-                + ". In order to use timestep-wise "
-                'sample weights, you should specify sample_weight_mode="temporal" in compile(). If you just mean to '
-                "use sample-wise weights, make sure your sample_weight array is 1D."
-            )
+        ndim = 1
+        advice = (
+            'sample weights, you should specify sample_weight_mode="temporal" in compile(). If you just mean to '
+            "use sample-wise weights, make sure your sample_weight array is 1D."
+        )
+    if sample_weight is not None and len(sample_weight.shape) != ndim:
+        raise ValueError(
+            f"Found a sample_weight array with shape {sample_weight.shape}. In order to use timestep-wise {advice}"
+        )
 
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight)
@@ -481,6 +481,23 @@ class _TrainOnBatchStep(loop.Step):
 class Model(Container):
     """A Container that can be compiled and trained (Keras 1.2.2 `Model`)."""
 
+    def _check_output_keys(self, value, what):
+        """A ValueError for a key of the ``what`` dict that names no output."""
+        for name in value:
+            if name not in self.output_names:
+                raise ValueError(
+                    f'Unknown entry in {what} dictionary: "{name}". Only expected the following keys: '
+                    f"{self.output_names}"
+                )
+
+    def _check_one_per_output(self, value, what):
+        """A ValueError when the ``what`` list has not one entry per output."""
+        if len(value) != len(self.outputs):
+            raise ValueError(
+                f"When passing a list as {what}, it should have one entry per model outputs. The model has "
+                f"{len(self.outputs)} outputs, but you passed {what}={value}"
+            )
+
     def compile(self, optimizer, loss, metrics=None, loss_weights=None, sample_weight_mode=None, **kwargs):
         """Configures the model for training.
 
@@ -499,27 +516,14 @@ class Model(Container):
         self.loss_weights = loss_weights
 
         if type(loss) is dict:
-            for name in loss:
-                if name not in self.output_names:
-                    raise ValueError(
-                        'Unknown entry in loss dictionary: "'
-                        + name
-                        + '". Only expected the following keys: '
-                        + str(self.output_names)
-                    )
+            self._check_output_keys(loss, "loss")
             loss_functions = []
             for name in self.output_names:
                 if name not in loss:
                     raise ValueError("Output " + name + " missing from loss dictionary.")
                 loss_functions.append(objectives.get(loss[name]))
         elif type(loss) is list:
-            if len(loss) != len(self.outputs):
-                raise ValueError(
-                    "When passing a list as loss, it should have one entry per model outputs. The model has "
-                    + str(len(self.outputs))
-                    + " outputs, but you passed loss="
-                    + str(loss)
-                )
+            self._check_one_per_output(loss, "loss")
             loss_functions = [objectives.get(name) for name in loss]
         else:
             loss_function = objectives.get(loss)
@@ -538,23 +542,10 @@ class Model(Container):
         if loss_weights is None:
             loss_weights_list = [1.0 for _ in range(len(self.outputs))]
         elif type(loss_weights) is dict:
-            for name in loss_weights:
-                if name not in self.output_names:
-                    raise ValueError(
-                        'Unknown entry in loss_weights dictionary: "'
-                        + name
-                        + '". Only expected the following keys: '
-                        + str(self.output_names)
-                    )
+            self._check_output_keys(loss_weights, "loss_weights")
             loss_weights_list = [loss_weights.get(name, 1.0) for name in self.output_names]
         elif type(loss_weights) is list:
-            if len(loss_weights) != len(self.outputs):
-                raise ValueError(
-                    "When passing a list as loss_weights, it should have one entry per model outputs. The model has "
-                    + str(len(self.outputs))
-                    + " outputs, but you passed loss_weights="
-                    + str(loss_weights)
-                )
+            self._check_one_per_output(loss_weights, "loss_weights")
             loss_weights_list = loss_weights
         else:
             raise TypeError(
@@ -563,8 +554,6 @@ class Model(Container):
                 + " - expected a list of dicts."
             )
 
-        sample_weights = []
-        sample_weight_modes = []
         if type(sample_weight_mode) is dict:
             for name in sample_weight_mode:
                 if name not in self.output_names:
@@ -572,37 +561,20 @@ class Model(Container):
             for name in self.output_names:
                 if name not in sample_weight_mode:
                     raise ValueError("Output " + name + " missing from sample_weight_modes dictionary")
-                if sample_weight_mode.get(name) == "temporal":
-                    weight = K.placeholder(ndim=2, name=name + "_sample_weights")
-                    sample_weight_modes.append("temporal")
-                else:
-                    weight = K.placeholder(ndim=1, name=name + "_sample_weights")
-                    sample_weight_modes.append(None)
-                sample_weights.append(weight)
+            modes = [sample_weight_mode[name] for name in self.output_names]
         elif type(sample_weight_mode) is list:
             if len(sample_weight_mode) != len(self.outputs):
                 raise ValueError(
                     "When passing a list as sample_weight_mode, it should have one entry per model outputs."
                 )
-            for mode, name in zip(sample_weight_mode, self.output_names):
-                if mode == "temporal":
-                    weight = K.placeholder(ndim=2, name=name + "_sample_weights")
-                    sample_weight_modes.append("temporal")
-                else:
-                    weight = K.placeholder(ndim=1, name=name + "_sample_weights")
-                    sample_weight_modes.append(None)
-                sample_weights.append(weight)
+            modes = sample_weight_mode
         else:
-            if sample_weight_mode == "temporal":
-                sample_weights = [
-                    K.placeholder(ndim=2, name=name + "_sample_weights") for name in self.output_names
-                ]
-                sample_weight_modes = ["temporal" for _ in self.output_names]
-            else:
-                sample_weights = [
-                    K.placeholder(ndim=1, name=name + "_sample_weights") for name in self.output_names
-                ]
-                sample_weight_modes = [None for _ in self.output_names]
+            modes = [sample_weight_mode for _ in self.output_names]
+        sample_weight_modes = ["temporal" if mode == "temporal" else None for mode in modes]
+        sample_weights = [
+            K.placeholder(ndim=2 if mode else 1, name=name + "_sample_weights")
+            for mode, name in zip(sample_weight_modes, self.output_names)
+        ]
         self.sample_weight_modes = sample_weight_modes
 
         self.targets = []
@@ -955,16 +927,9 @@ class Model(Container):
             )
         x, y, sample_weights = standardize(x, y, sample_weight, class_weight)
         if validation_data:
-            if len(validation_data) == 2:
-                val_x, val_y = validation_data
-                val_sample_weight = None
-            elif len(validation_data) == 3:
-                val_x, val_y, val_sample_weight = validation_data
-            else:
-                raise ValueError(
-                    "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y). Found: "
-                    + str(validation_data)
-                )
+            val_x, val_y, val_sample_weight = _unpack_validation_data(
+                validation_data, " Found: " + str(validation_data)
+            )
             val_x, val_y, val_sample_weights = standardize(val_x, val_y, val_sample_weight, None)
         elif validation_split and 0.0 < validation_split < 1.0:
             nb_sample = x[0].shape[0]
@@ -1036,44 +1001,34 @@ class Model(Container):
         x, y, sample_weights = self._standardize_user_data(
             x, y, sample_weight=sample_weight, class_weight=class_weight, check_batch_dim=True
         )
-        ins = x + y + sample_weights
-        if self._learning_phase_inputs():
-            ins = ins + [np.asarray(1.0, dtype=np.float32)]
         self._make_train_function()
-        outputs = self.train_function.run(ins)
-        outputs = [float(o) for o in outputs]
-        if len(outputs) == 1:
-            return outputs[0]
-        return outputs
+        return self._run_on_batch(self.train_function, x + y + sample_weights, 1.0, float)
 
     def test_on_batch(self, x, y, sample_weight=None):
         """Loss (and metrics) on one batch in test mode."""
         x, y, sample_weights = self._standardize_user_data(
             x, y, sample_weight=sample_weight, check_batch_dim=True
         )
-        ins = x + y + sample_weights
-        if self._learning_phase_inputs():
-            ins = ins + [np.asarray(0.0, dtype=np.float32)]
         self._make_test_function()
-        outputs = self.test_function.run(ins)
-        outputs = [float(o) for o in outputs]
-        if len(outputs) == 1:
-            return outputs[0]
-        return outputs
+        return self._run_on_batch(self.test_function, x + y + sample_weights, 0.0, float)
 
     def predict_on_batch(self, x):
         """Predictions for one batch."""
         x = standardize_input_data(x, self.input_names, self.internal_input_shapes)
         _check_input_lengths(x, "predict_on_batch")
-        x = _engine_inputs(x, self.inputs)
-        ins = x
-        if self._learning_phase_inputs():
-            ins = ins + [np.asarray(0.0, dtype=np.float32)]
         self._make_predict_function()
-        outputs = self.predict_function.run(ins)
-        if len(outputs) == 1:
-            return outputs[0]
-        return outputs
+        return self._run_on_batch(self.predict_function, _engine_inputs(x, self.inputs), 0.0)
+
+    def _run_on_batch(self, function, ins, phase, convert=None):
+        """``function``'s outputs on one batch ``ins`` in learning ``phase`` (fed when the
+        model has a learning phase), each passed through ``convert``; one output
+        unwrapped."""
+        if self._learning_phase_inputs():
+            ins = ins + [np.asarray(phase, dtype=np.float32)]
+        outputs = function.run(ins)
+        if convert is not None:
+            outputs = [convert(o) for o in outputs]
+        return outputs[0] if len(outputs) == 1 else outputs
 
     # generators ------------------------------------------------------------------------
 
@@ -1117,15 +1072,7 @@ class Model(Container):
             _check_int_arg(nb_val_samples, "nb_val_samples", 1, "fit_generator")
         val_ins = None
         if do_validation and not val_gen:
-            if len(validation_data) == 2:
-                val_x, val_y = validation_data
-                val_sample_weight = None
-            elif len(validation_data) == 3:
-                val_x, val_y, val_sample_weight = validation_data
-            else:
-                raise ValueError(
-                    "validation_data should be a tuple (val_x, val_y, val_sample_weight) or (val_x, val_y)."
-                )
+            val_x, val_y, val_sample_weight = _unpack_validation_data(validation_data)
             val_x, val_y, val_sample_weights = self._standardize_user_data(
                 val_x, val_y, val_sample_weight, keep_sparse=True
             )

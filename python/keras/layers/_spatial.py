@@ -1,6 +1,7 @@
-"""Argument and input-shape checks the spatial layers share (convolution, pooling,
-locally-connected, convolutional recurrent): the dim ordering, positive integer
-tuples, the input's rank, the spatial and channel axes in either ordering."""
+"""Argument and input-shape checks the layers share: the dim ordering, border modes,
+positive integer tuples, the input's rank, the spatial and channel axes in either
+ordering, the window keywords of the ``K`` ops, and Keras 1's ``input_dim`` /
+``input_length`` arguments."""
 
 from .. import backend as K
 
@@ -13,6 +14,41 @@ def resolve_ordering(dim_ordering):
     if dim_ordering not in {"tf", "th"}:
         raise ValueError("dim_ordering must be in {tf, th}, got " + str(dim_ordering))
     return dim_ordering
+
+
+def check_border_mode(owner, border_mode, modes=("valid", "same", "full")):
+    """A ValueError (Keras 1's message) for a ``border_mode`` not in ``modes``."""
+    if border_mode not in modes:
+        raise ValueError(f"Invalid border mode for {owner}: {border_mode}")
+
+
+def channel_axis(layer):
+    """The channel axis of the layer's ``dim_ordering``: 1 ('th') or -1 ('tf')."""
+    return 1 if layer.dim_ordering == "th" else -1
+
+
+def window_args(layer):
+    """The ``strides``, ``border_mode`` and ``dim_ordering`` keywords of the ``K``
+    convolution or pooling op a spatial layer runs."""
+    return {"strides": layer.subsample, "border_mode": layer.border_mode, "dim_ordering": layer.dim_ordering}
+
+
+def temporal_input(layer, input_dim, input_length, kwargs):
+    """Keras 1's ``input_dim`` / ``input_length`` arguments of a layer on (samples,
+    steps, features) inputs: stored, and an ``input_dim`` turned into the
+    ``input_shape`` keyword of ``kwargs`` (the Layer's)."""
+    layer.input_dim = input_dim
+    layer.input_length = input_length
+    if layer.input_dim:
+        kwargs["input_shape"] = (layer.input_length, layer.input_dim)
+
+
+def vector_input(layer, input_dim, kwargs):
+    """Keras 1's ``input_dim`` argument of a layer on (samples, features) inputs:
+    stored, and when given turned into the ``input_shape`` keyword of ``kwargs``."""
+    layer.input_dim = input_dim
+    if layer.input_dim:
+        kwargs["input_shape"] = (layer.input_dim,)
 
 
 def positive_ints(value, n, name, owner):

@@ -3,13 +3,42 @@ with their regularizers and constraints (Dense, MaxoutDense, Highway,
 TimeDistributedDense, the convolutions, LocallyConnected), the ``get_config`` entries
 of those, and the bias + activation that ends their ``call``."""
 
+from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
-from .. import constraints, regularizers
+
+# The `# Arguments` entries of the W/b regularizers and constraints and of `bias`
+# (for ``keras.utils.generic_utils.shared_docs``).
+WEIGHT_ARGS_DOC = """
+W_regularizer: regularizer instance applied to the main weights matrix.
+b_regularizer: regularizer instance applied to the bias.
+activity_regularizer: regularizer instance applied to the network output.
+W_constraint: constraint instance applied to the main weights matrix.
+b_constraint: constraint instance applied to the bias.
+bias: whether to include a bias.
+"""
 
 
 def config_of(obj):
     """A regularizer's / constraint's config, or None."""
     return obj.get_config() if obj is not None else None
+
+
+def set_kernel_args(layer, init, activation, border_mode, init_ordering="th", **sizes):
+    """Sets the kernel ``sizes`` (``nb_filter=..., nb_row=...``) as ints, a ValueError
+    naming them all when one is below 1; then ``init`` (for ``init_ordering``'s weight
+    layout), ``activation`` and ``border_mode`` under Keras 1's attribute names."""
+    values = [int(v) for v in sizes.values()]
+    if min(values) <= 0:
+        names = list(sizes)
+        raise ValueError(
+            f"{layer.__class__.__name__}: {', '.join(names[:-1])} and {names[-1]} must be positive, "
+            f"got {', '.join(str(v) for v in sizes.values())}"
+        )
+    for name, value in zip(sizes, values):
+        setattr(layer, name, value)
+    layer.init = initializations.get(init, dim_ordering=init_ordering)
+    layer.activation = activations.get(activation)
+    layer.border_mode = border_mode
 
 
 def set_weight_args(
@@ -24,11 +53,26 @@ def set_weight_args(
 ):
     """Resolves the W/b regularizer, constraint, bias and initial-weights arguments and
     stores them under Keras 1's attribute names."""
-    layer.W_regularizer = regularizers.get(W_regularizer)
-    layer.b_regularizer = regularizers.get(b_regularizer)
+    set_named_weight_args(
+        layer,
+        {"W": W_regularizer, "b": b_regularizer},
+        {"W": W_constraint, "b": b_constraint},
+        activity_regularizer,
+        bias,
+        weights,
+    )
+
+
+def set_named_weight_args(layer, regularizers_of, constraints_of, activity_regularizer, bias, weights):
+    """``set_weight_args`` for other weight names (SeparableConvolution2D's
+    ``depthwise``/``pointwise``): ``regularizers_of`` and ``constraints_of`` map a
+    weight's name to its argument, stored as ``<name>_regularizer`` /
+    ``<name>_constraint``."""
+    for name, regularizer in regularizers_of.items():
+        setattr(layer, name + "_regularizer", regularizers.get(regularizer))
     layer.activity_regularizer = regularizers.get(activity_regularizer)
-    layer.W_constraint = constraints.get(W_constraint)
-    layer.b_constraint = constraints.get(b_constraint)
+    for name, constraint in constraints_of.items():
+        setattr(layer, name + "_constraint", constraints.get(constraint))
     layer.bias = bias
     layer.initial_weights = weights
 
@@ -44,6 +88,12 @@ def add_W_b(layer, W_shape, b_shape, W_initializer=None):
         regularizer=layer.W_regularizer,
         constraint=layer.W_constraint,
     )
+    add_bias(layer, b_shape)
+
+
+def add_bias(layer, b_shape):
+    """Adds ``layer.b`` (``<name>_b``, zeros, with the layer's regularizer and
+    constraint) when ``layer.bias``; else sets it to None."""
     layer.b = None
     if layer.bias:
         layer.b = layer.add_weight(
@@ -63,16 +113,14 @@ def finish_build(layer):
     layer.built = True
 
 
-def weight_config(layer):
-    """The ``get_config`` entries of the W/b regularizers and constraints, in Keras 1's
-    key order."""
-    return {
-        "W_regularizer": config_of(layer.W_regularizer),
-        "b_regularizer": config_of(layer.b_regularizer),
-        "activity_regularizer": config_of(layer.activity_regularizer),
-        "W_constraint": config_of(layer.W_constraint),
-        "b_constraint": config_of(layer.b_constraint),
-    }
+def weight_config(layer, names=("W", "b")):
+    """The ``get_config`` entries of the regularizers and constraints of the weights
+    ``names``, in Keras 1's key order (the regularizers, the activity regularizer, the
+    constraints)."""
+    config = {name + "_regularizer": config_of(getattr(layer, name + "_regularizer")) for name in names}
+    config["activity_regularizer"] = config_of(layer.activity_regularizer)
+    config.update({name + "_constraint": config_of(getattr(layer, name + "_constraint")) for name in names})
+    return config
 
 
 def bias_activation(layer, output, axis=None):

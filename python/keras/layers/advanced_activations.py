@@ -13,7 +13,9 @@ import numpy as np
 
 from .. import backend as K
 from .. import initializations
-from ..engine.topology import Layer
+from ..engine.topology import Layer, merged_config
+from ..utils.generic_utils import shared_docs
+from ._weighted import finish_build
 
 __all__ = [
     "LeakyReLU",
@@ -52,19 +54,48 @@ def _param_shape(layer, input_shape):
     return tuple(param_shape)
 
 
+# Docs the layers share (see ``shared_docs``).
+_SHAPES_DOC = """
+# Input shape
+    Arbitrary. Use the keyword argument `input_shape`
+    (tuple of integers, does not include the samples axis)
+    when using this layer as the first layer in a model.
+
+# Output shape
+    Same shape as the input.
+"""
+_SHARED_AXES_DOC = """
+shared_axes: the axes along which to share learnable
+    parameters for the activation function.
+    For example, if the incoming feature maps
+    are from a 2D convolution
+    with output shape `(batch, height, width, channels)`,
+    and you wish to share parameters across space
+    so that each filter only has one set of parameters,
+    set `shared_axes=[1, 2]`.
+"""
+
+
+class _Learned(Layer):
+    """An activation with learned parameters (PReLU, ParametricSoftplus, SReLU): masks
+    pass through; ``shared_axes`` and the initial ``weights`` (loaded by
+    ``finish_build``) are kept."""
+
+    def __init__(self, weights, shared_axes, **kwargs):
+        self.supports_masking = True
+        self.initial_weights = weights
+        self.shared_axes = _shared_axes(shared_axes)
+        super().__init__(**kwargs)
+
+
+@shared_docs(shapes=_SHAPES_DOC)
 class LeakyReLU(Layer):
     """Special version of a Rectified Linear Unit
     that allows a small gradient when the unit is not active:
     `f(x) = alpha * x for x < 0`,
     `f(x) = x for x >= 0`.
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         alpha: float >= 0. Negative slope coefficient.
@@ -79,55 +110,36 @@ class LeakyReLU(Layer):
         return K.relu(x, alpha=self.alpha)
 
     def get_config(self):
-        config = {"alpha": self.alpha}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"alpha": self.alpha})
 
 
-class PReLU(Layer):
+@shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
+class PReLU(_Learned):
     """Parametric Rectified Linear Unit:
     `f(x) = alphas * x for x < 0`,
     `f(x) = x for x >= 0`,
     where `alphas` is a learned array with the same shape as x.
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         init: initialization function for the weights.
         weights: initial weights, as a list of a single Numpy array.
-        shared_axes: the axes along which to share learnable
-            parameters for the activation function.
-            For example, if the incoming feature maps
-            are from a 2D convolution
-            with output shape `(batch, height, width, channels)`,
-            and you wish to share parameters across space
-            so that each filter only has one set of parameters,
-            set `shared_axes=[1, 2]`.
+        {shared_axes}
 
     # References
         - [Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification](https://arxiv.org/abs/1502.01852)
     """
 
     def __init__(self, init="zero", weights=None, shared_axes=None, **kwargs):
-        self.supports_masking = True
         self.init = initializations.get(init)
-        self.initial_weights = weights
-        self.shared_axes = _shared_axes(shared_axes)
-        super().__init__(**kwargs)
+        super().__init__(weights, shared_axes, **kwargs)
 
     def build(self, input_shape):
-        param_shape = _param_shape(self, input_shape)
-        self.alphas = self.add_weight(param_shape, initializer=self.init, name=f"{self.name}_alphas")
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        self.alphas = self.add_weight(
+            _param_shape(self, input_shape), initializer=self.init, name=f"{self.name}_alphas"
+        )
+        finish_build(self)
 
     def call(self, x, mask=None):
         pos = K.relu(x)
@@ -135,23 +147,18 @@ class PReLU(Layer):
         return pos + neg
 
     def get_config(self):
-        config = {"init": self.init.__name__, "shared_axes": self.shared_axes}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(), {"init": self.init.__name__, "shared_axes": self.shared_axes}
+        )
 
 
+@shared_docs(shapes=_SHAPES_DOC)
 class ELU(Layer):
     """Exponential Linear Unit:
     `f(x) =  alpha * (exp(x) - 1.) for x < 0`,
     `f(x) = x for x >= 0`.
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         alpha: scale for the negative factor.
@@ -169,65 +176,41 @@ class ELU(Layer):
         return K.elu(x, self.alpha)
 
     def get_config(self):
-        config = {"alpha": float(self.alpha)}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"alpha": float(self.alpha)})
 
 
-class ParametricSoftplus(Layer):
+@shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
+class ParametricSoftplus(_Learned):
     """Parametric Softplus:
     `alpha * log(1 + exp(beta * x))`
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         alpha_init: float. Initial value of the alpha weights.
         beta_init: float. Initial values of the beta weights.
         weights: initial weights, as a list of 2 numpy arrays.
-        shared_axes: the axes along which to share learnable
-            parameters for the activation function.
-            For example, if the incoming feature maps
-            are from a 2D convolution
-            with output shape `(batch, height, width, channels)`,
-            and you wish to share parameters across space
-            so that each filter only has one set of parameters,
-            set `shared_axes=[1, 2]`.
+        {shared_axes}
 
     # References
         - [Inferring Nonlinear Neuronal Computation Based on Physiologically Plausible Inputs](http://journals.plos.org/ploscompbiol/article?id=10.1371/journal.pcbi.1003143)
     """
 
     def __init__(self, alpha_init=0.2, beta_init=5.0, weights=None, shared_axes=None, **kwargs):
-        self.supports_masking = True
         self.alpha_init = K.cast_to_floatx(alpha_init)
         self.beta_init = K.cast_to_floatx(beta_init)
-        self.initial_weights = weights
-        self.shared_axes = _shared_axes(shared_axes)
-        super().__init__(**kwargs)
+        super().__init__(weights, shared_axes, **kwargs)
 
     def build(self, input_shape):
         param_shape = _param_shape(self, input_shape)
-        alpha, beta = float(self.alpha_init), float(self.beta_init)
-        self.alphas = self.add_weight(
-            param_shape,
-            initializer=lambda s, name=None: K.variable(alpha * np.ones(s), name=name),
-            name=f"{self.name}_alphas",
-        )
-        self.betas = self.add_weight(
-            param_shape,
-            initializer=lambda s, name=None: K.variable(beta * np.ones(s), name=name),
-            name=f"{self.name}_betas",
-        )
-        if self.initial_weights is not None:
-            self.set_weights(self.initial_weights)
-            del self.initial_weights
-        self.built = True
+        for name, value in (("alphas", float(self.alpha_init)), ("betas", float(self.beta_init))):
+            weight = self.add_weight(
+                param_shape,
+                initializer=lambda s, name=None, value=value: K.variable(value * np.ones(s), name=name),
+                name=f"{self.name}_{name}",
+            )
+            setattr(self, name, weight)
+        finish_build(self)
 
     def call(self, x, mask=None):
         return K.softplus(self.betas * x) * self.alphas
@@ -238,22 +221,16 @@ class ParametricSoftplus(Layer):
             "beta_init": float(self.beta_init),
             "shared_axes": self.shared_axes,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
+@shared_docs(shapes=_SHAPES_DOC)
 class ThresholdedReLU(Layer):
     """Thresholded Rectified Linear Unit:
     `f(x) = x for x > theta`
     `f(x) = 0 otherwise`.
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         theta: float >= 0. Threshold location of activation.
@@ -271,35 +248,21 @@ class ThresholdedReLU(Layer):
         return x * K.cast(K.greater(x, float(self.theta)), K.floatx())
 
     def get_config(self):
-        config = {"theta": float(self.theta)}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"theta": float(self.theta)})
 
 
-class SReLU(Layer):
+@shared_docs(shapes=_SHAPES_DOC, shared_axes=_SHARED_AXES_DOC)
+class SReLU(_Learned):
     """S-shaped Rectified Linear Unit.
 
-    # Input shape
-        Arbitrary. Use the keyword argument `input_shape`
-        (tuple of integers, does not include the samples axis)
-        when using this layer as the first layer in a model.
-
-    # Output shape
-        Same shape as the input.
+    {shapes}
 
     # Arguments
         t_left_init: initialization function for the left part intercept
         a_left_init: initialization function for the left part slope
         t_right_init: initialization function for the right part intercept
         a_right_init: initialization function for the right part slope
-        shared_axes: the axes along which to share learnable
-            parameters for the activation function.
-            For example, if the incoming feature maps
-            are from a 2D convolution
-            with output shape `(batch, height, width, channels)`,
-            and you wish to share parameters across space
-            so that each filter only has one set of parameters,
-            set `shared_axes=[1, 2]`.
+        {shared_axes}
 
     # References
         - [Deep Learning with S-shaped Rectified Linear Activation Units](http://arxiv.org/abs/1512.07030)
@@ -314,25 +277,22 @@ class SReLU(Layer):
         shared_axes=None,
         **kwargs,
     ):
-        self.supports_masking = True
         self.t_left_init = t_left_init
         self.a_left_init = a_left_init
         self.t_right_init = t_right_init
         self.a_right_init = a_right_init
-        self.shared_axes = _shared_axes(shared_axes)
-        super().__init__(**kwargs)
+        super().__init__(None, shared_axes, **kwargs)
+
+    _parts = ("t_left", "a_left", "t_right", "a_right")  # Keras 1's weight order
 
     def build(self, input_shape):
         param_shape = _param_shape(self, input_shape)
-        self.t_left = self.add_weight(param_shape, initializer=self.t_left_init, name=f"{self.name}_t_left")
-        self.a_left = self.add_weight(param_shape, initializer=self.a_left_init, name=f"{self.name}_a_left")
-        self.t_right = self.add_weight(
-            param_shape, initializer=self.t_right_init, name=f"{self.name}_t_right"
-        )
-        self.a_right = self.add_weight(
-            param_shape, initializer=self.a_right_init, name=f"{self.name}_a_right"
-        )
-        self.built = True
+        for part in self._parts:
+            initializer = getattr(self, part + "_init")
+            setattr(
+                self, part, self.add_weight(param_shape, initializer=initializer, name=f"{self.name}_{part}")
+            )
+        finish_build(self)
 
     def call(self, x, mask=None):
         # ensure the the right part is always to the right of the left
@@ -350,12 +310,6 @@ class SReLU(Layer):
         def name_of(init):
             return init if isinstance(init, str) else init.__name__
 
-        config = {
-            "t_left_init": name_of(self.t_left_init),
-            "a_left_init": name_of(self.a_left_init),
-            "t_right_init": name_of(self.t_right_init),
-            "a_right_init": name_of(self.a_right_init),
-            "shared_axes": self.shared_axes,
-        }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        config = {part + "_init": name_of(getattr(self, part + "_init")) for part in self._parts}
+        config["shared_axes"] = self.shared_axes
+        return merged_config(super().get_config(), config)

@@ -22,20 +22,34 @@ permute around it.
 import functools
 import operator
 
-from .. import activations, constraints, initializations, regularizers
+from .. import activations
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
+from ..utils.generic_utils import shared_docs
 from ..utils.np_utils import conv_output_length
 from ._spatial import (
+    channel_axis,
     channels_of,
+    check_border_mode,
     check_rank,
     image_axes,
     ordered_shape,
     positive_ints,
     resolve_ordering,
     spatial_sizes,
+    temporal_input,
+    window_args,
 )
-from ._weighted import add_W_b, bias_activation, config_of, finish_build, set_weight_args, weight_config
+from ._weighted import (
+    add_bias,
+    add_W_b,
+    bias_activation,
+    finish_build,
+    set_kernel_args,
+    set_named_weight_args,
+    set_weight_args,
+    weight_config,
+)
 
 __all__ = [
     "Convolution1D",
@@ -67,6 +81,33 @@ __all__ = [
 # Activations the engine can apply in a convolution's own pass (elementwise, so they may
 # run before Convolution1D's squeeze).
 _ELEMENTWISE = (activations.relu, activations.tanh, activations.sigmoid, activations.linear)
+
+
+# `# Arguments` and shape docs the 2-D window layers share (see ``shared_docs``).
+CONV2D_KERNEL_DOC = """
+nb_filter: Number of convolution filters to use.
+nb_row: Number of rows in the convolution kernel.
+nb_col: Number of columns in the convolution kernel.
+init: name of initialization function for the weights of the layer.
+activation: name of activation function to use; linear by default.
+weights: list of numpy arrays to set as initial weights.
+"""
+CONV2D_WEIGHTS_DOC = """
+W_regularizer, b_regularizer, activity_regularizer: regularizers.
+W_constraint, b_constraint: constraints.
+dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
+bias: whether to include a bias.
+"""
+IMAGE_INPUT_DOC = """
+# Input shape
+    4D tensor (samples, channels, rows, cols) for 'th',
+    (samples, rows, cols, channels) for 'tf'.
+"""
+CONV2D_OUTPUT_DOC = """
+# Output shape
+    4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
+    (samples, new_rows, new_cols, nb_filter) for 'tf'.
+"""
 
 
 def _out_len(layer, length, k, border_mode, stride, dilation, input_shape, what="kernel"):
@@ -112,6 +153,29 @@ def _stack_size(layer, input_shape):
             f"to be known (dim_ordering={layer.dim_ordering!r}), got input shape {tuple(input_shape)}"
         )
     return stack_size
+
+
+def _build_kernel(layer, input_shape, kernel):
+    """Builds a Convolution2D/3D: ``layer.W`` ('th' (nb_filter, stack, *kernel), 'tf'
+    (*kernel, stack, nb_filter)) and ``layer.b``; a ValueError first for a channel axis
+    that is not known or a kernel that does not fit the input."""
+    stack_size = _stack_size(layer, input_shape)
+    if layer.dim_ordering == "th":
+        layer.W_shape = (layer.nb_filter, stack_size) + tuple(kernel)
+    else:
+        layer.W_shape = tuple(kernel) + (stack_size, layer.nb_filter)
+    layer.get_output_shape_for(input_shape)
+    spatial = (None,) * len(kernel)
+    layer.input_spec = [
+        InputSpec(ndim=len(kernel) + 2, shape=ordered_shape(layer, None, stack_size, spatial))
+    ]
+    add_W_b(
+        layer,
+        layer.W_shape,
+        (layer.nb_filter,),
+        functools.partial(layer.init, dim_ordering=layer.dim_ordering),
+    )
+    finish_build(layer)
 
 
 def _resized_shape(layer, input_shape, resize, per_axis):
@@ -163,6 +227,15 @@ def conv1d_config(layer):
     }
 
 
+def _with_atrous_rate(layer, base_config, config):
+    """``base_config`` updated with ``config`` and, for an Atrous layer, its
+    ``atrous_rate`` (Keras 1's key order)."""
+    if layer._dilated:
+        config["atrous_rate"] = layer.atrous_rate
+    return merged_config(base_config, config)
+
+
+@shared_docs(image_input=IMAGE_INPUT_DOC, conv2d_output=CONV2D_OUTPUT_DOC)
 class Convolution2D(Layer):
     """Convolution operator for filtering windows of two-dimensional inputs.
 
@@ -180,13 +253,9 @@ class Convolution2D(Layer):
         W_constraint, b_constraint: constraints.
         bias: whether to add a bias.
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     _dilated = False
@@ -212,19 +281,17 @@ class Convolution2D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution2D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        if self.nb_filter <= 0 or self.nb_row <= 0 or self.nb_col <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter, nb_row and nb_col must be positive, "
-                f"got {nb_filter}, {nb_row}, {nb_col}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution2D", border_mode)
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+        )
         self.subsample = positive_ints(subsample, 2, "subsample", self.__class__.__name__)
         self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
         self.dim_ordering = dim_ordering
@@ -244,20 +311,7 @@ class Convolution2D(Layer):
 
     def build(self, input_shape):
         check_rank(self, input_shape, 4, image_axes(self.dim_ordering))
-        stack_size = _stack_size(self, input_shape)
-        if self.dim_ordering == "th":
-            self.W_shape = (self.nb_filter, stack_size, self.nb_row, self.nb_col)
-        else:
-            self.W_shape = (self.nb_row, self.nb_col, stack_size, self.nb_filter)
-        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
-        add_W_b(
-            self,
-            self.W_shape,
-            (self.nb_filter,),
-            functools.partial(self.init, dim_ordering=self.dim_ordering),
-        )
-        finish_build(self)
+        _build_kernel(self, input_shape, (self.nb_row, self.nb_col))
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 4)
@@ -265,22 +319,12 @@ class Convolution2D(Layer):
 
     def call(self, x, mask=None):
         output = K.conv2d(
-            x,
-            self.W,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-            filter_dilation=self.atrous_rate,
+            x, self.W, filter_shape=self.W_shape, filter_dilation=self.atrous_rate, **window_args(self)
         )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
-        config = conv2d_config(self)
-        if self._dilated:
-            config["atrous_rate"] = self.atrous_rate
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return _with_atrous_rate(self, super().get_config(), conv2d_config(self))
 
 
 class AtrousConvolution2D(Convolution2D):
@@ -309,8 +353,7 @@ class AtrousConvolution2D(Convolution2D):
         bias=True,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for AtrousConv2D: " + str(border_mode))
+        check_border_mode("AtrousConv2D", border_mode)
         super().__init__(
             nb_filter,
             nb_row,
@@ -371,18 +414,8 @@ class Convolution1D(Layer):
         atrous_rate=1,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution1D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.filter_length = int(filter_length)
-        if self.nb_filter <= 0 or self.filter_length <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter and filter_length must be positive, "
-                f"got {nb_filter}, {filter_length}"
-            )
-        self.init = initializations.get(init, dim_ordering="th")
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution1D", border_mode)
+        set_kernel_args(self, init, activation, border_mode, nb_filter=nb_filter, filter_length=filter_length)
         self.subsample_length = positive_ints(
             subsample_length, None, "subsample_length", self.__class__.__name__
         )
@@ -400,10 +433,7 @@ class Convolution1D(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -452,11 +482,7 @@ class Convolution1D(Layer):
         return self.activation(K.squeeze(output, 2))
 
     def get_config(self):
-        config = conv1d_config(self)
-        if self._dilated:
-            config["atrous_rate"] = self.atrous_rate
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return _with_atrous_rate(self, super().get_config(), conv1d_config(self))
 
 
 class AtrousConvolution1D(Convolution1D):
@@ -518,9 +544,7 @@ class UpSampling1D(Layer):
         return K.repeat_elements(x, self.length, axis=1)
 
     def get_config(self):
-        config = {"length": self.length}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"length": self.length})
 
 
 class UpSampling2D(Layer):
@@ -540,9 +564,23 @@ class UpSampling2D(Layer):
         return K.resize_images(x, self.size[0], self.size[1], self.dim_ordering)
 
     def get_config(self):
-        config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"size": self.size, "dim_ordering": self.dim_ordering})
+
+
+def _set_pads(layer, padding, keys, gap):
+    """Sets each of ``keys`` from a ``padding`` dict (0 where absent); Keras 1's
+    ValueError (its 1-D message has a space before "Found", ``gap``) for another key."""
+    if not set(padding.keys()) <= set(keys):
+        raise ValueError(
+            "Unexpected key found in `padding` dictionary. Keys have to be in {"
+            + ", ".join(f'"{key}"' for key in keys)
+            + "}."
+            + gap
+            + "Found: "
+            + str(padding.keys())
+        )
+    for key in keys:
+        setattr(layer, key, padding.get(key, 0))
 
 
 class ZeroPadding1D(Layer):
@@ -560,15 +598,7 @@ class ZeroPadding1D(Layer):
             self.left_pad = padding
             self.right_pad = padding
         elif isinstance(padding, dict):
-            if set(padding.keys()) <= {"left_pad", "right_pad"}:
-                self.left_pad = padding.get("left_pad", 0)
-                self.right_pad = padding.get("right_pad", 0)
-            else:
-                raise ValueError(
-                    "Unexpected key found in `padding` dictionary. "
-                    'Keys have to be in {"left_pad", "right_pad"}. '
-                    "Found: " + str(padding.keys())
-                )
+            _set_pads(self, padding, ("left_pad", "right_pad"), " ")
         else:
             padding = tuple(padding)
             if len(padding) != 2:
@@ -590,9 +620,7 @@ class ZeroPadding1D(Layer):
         return K.asymmetric_temporal_padding(x, left_pad=self.left_pad, right_pad=self.right_pad)
 
     def get_config(self):
-        config = {"padding": self.padding}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"padding": self.padding})
 
 
 class ZeroPadding2D(Layer):
@@ -610,19 +638,7 @@ class ZeroPadding2D(Layer):
         self.dim_ordering = resolve_ordering(dim_ordering)
         self.padding = padding
         if isinstance(padding, dict):
-            keys = {"top_pad", "bottom_pad", "left_pad", "right_pad"}
-            if set(padding.keys()) <= keys:
-                self.top_pad = padding.get("top_pad", 0)
-                self.bottom_pad = padding.get("bottom_pad", 0)
-                self.left_pad = padding.get("left_pad", 0)
-                self.right_pad = padding.get("right_pad", 0)
-            else:
-                raise ValueError(
-                    "Unexpected key found in `padding` dictionary. "
-                    'Keys have to be in {"top_pad", "bottom_pad", '
-                    '"left_pad", "right_pad"}.'
-                    "Found: " + str(padding.keys())
-                )
+            _set_pads(self, padding, ("top_pad", "bottom_pad", "left_pad", "right_pad"), "")
         else:
             padding = tuple(padding)
             if len(padding) == 2:
@@ -654,9 +670,9 @@ class ZeroPadding2D(Layer):
         )
 
     def get_config(self):
-        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(), {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        )
 
 
 def _crop_len(layer, length, a, b, input_shape):
@@ -717,30 +733,29 @@ class Cropping1D(Layer):
         return x[:, _crop_slice(*self.cropping), :]
 
     def get_config(self):
-        config = {"cropping": self.cropping}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"cropping": self.cropping})
 
 
-class Cropping2D(Layer):
-    """Crops along the rows and columns of a 2D input.
+class _SpatialCropping(Layer):
+    """Cropping2D and Cropping3D: ``cropping`` ((start, end) per spatial axis) trimmed off
+    an input in ``dim_ordering``."""
 
-    # Arguments
-        cropping: tuple of 2 tuples of 2 ints: ((top, bottom), (left, right)).
-        dim_ordering: 'th', 'tf' or 'default'.
-    """
+    _nb_axes = None
 
-    def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
+    def __init__(self, cropping, dim_ordering, **kwargs):
         super().__init__(**kwargs)
         self.dim_ordering = resolve_ordering(dim_ordering)
         cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
-        if len(cropping) != 2 or any(len(p) != 2 for p in cropping):
-            raise ValueError("`cropping` must be a tuple length of 2 of tuples of length 2.")
+        if len(cropping) != self._nb_axes or any(len(p) != 2 for p in cropping):
+            raise ValueError(f"`cropping` must be a tuple length of {self._nb_axes} of tuples of length 2.")
         self.cropping = cropping
-        self.input_spec = [InputSpec(ndim=4)]
+        self.input_spec = [InputSpec(ndim=self._nb_axes + 2)]
+
+    def _expected_axes(self):
+        return ""
 
     def get_output_shape_for(self, input_shape):
-        check_rank(self, input_shape, 4)
+        check_rank(self, input_shape, self._nb_axes + 2, self._expected_axes())
         return _cropped_shape(self, input_shape)
 
     def build(self, input_shape):
@@ -751,9 +766,23 @@ class Cropping2D(Layer):
         return _cropped(self, x)
 
     def get_config(self):
-        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(), {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
+        )
+
+
+class Cropping2D(_SpatialCropping):
+    """Crops along the rows and columns of a 2D input.
+
+    # Arguments
+        cropping: tuple of 2 tuples of 2 ints: ((top, bottom), (left, right)).
+        dim_ordering: 'th', 'tf' or 'default'.
+    """
+
+    _nb_axes = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), dim_ordering="default", **kwargs):
+        super().__init__(cropping, dim_ordering, **kwargs)
 
 
 # Aliases (Keras 1.2.2)
@@ -769,6 +798,7 @@ def _deconv_in_len(out, k, border_mode, stride):
     return conv_output_length(out, k, border_mode, stride)
 
 
+@shared_docs(conv2d_weights=CONV2D_WEIGHTS_DOC, image_input=IMAGE_INPUT_DOC)
 class Deconvolution2D(Convolution2D):
     """Transposed convolution operator for filtering windows of 2-D inputs.
 
@@ -799,14 +829,9 @@ class Deconvolution2D(Convolution2D):
         border_mode: 'valid', 'same' or 'full'.
         subsample: tuple of length 2. Factor by which to oversample output.
             Also called strides elsewhere.
-        W_regularizer, b_regularizer, activity_regularizer: regularizers.
-        W_constraint, b_constraint: constraints.
-        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
-        bias: whether to include a bias.
+        {conv2d_weights}
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
     # Output shape
         4D tensor (samples, nb_filter, nb_output_rows, nb_output_cols) for 'th',
@@ -833,8 +858,7 @@ class Deconvolution2D(Convolution2D):
         bias=True,
         **kwargs,
     ):
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Deconvolution2D: " + str(border_mode))
+        check_border_mode("Deconvolution2D", border_mode)
         output_shape = tuple(output_shape)
         if len(output_shape) != 4:
             raise ValueError(
@@ -894,23 +918,14 @@ class Deconvolution2D(Convolution2D):
         return ordered_shape(self, input_shape[0], self.nb_filter, (rows, cols))
 
     def call(self, x, mask=None):
-        output = K.deconv2d(
-            x,
-            self.W,
-            self.output_shape_,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.deconv2d(x, self.W, self.output_shape_, filter_shape=self.W_shape, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
-        config = {"output_shape": self.output_shape_}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"output_shape": self.output_shape_})
 
 
+@shared_docs(conv2d_kernel=CONV2D_KERNEL_DOC, image_input=IMAGE_INPUT_DOC, conv2d_output=CONV2D_OUTPUT_DOC)
 class SeparableConvolution2D(Layer):
     """Separable convolution operator for 2D inputs: a depthwise spatial convolution
     (each input channel separately, ``depth_multiplier`` kernels each) followed by a
@@ -927,12 +942,7 @@ class SeparableConvolution2D(Layer):
     permutes).
 
     # Arguments
-        nb_filter: Number of convolution filters to use.
-        nb_row: Number of rows in the convolution kernel.
-        nb_col: Number of columns in the convolution kernel.
-        init: name of initialization function for the weights of the layer.
-        activation: name of activation function to use; linear by default.
-        weights: list of numpy arrays to set as initial weights.
+        {conv2d_kernel}
         border_mode: 'valid' or 'same'.
         subsample: tuple of length 2. Factor by which to subsample output.
             Also called strides elsewhere.
@@ -944,13 +954,9 @@ class SeparableConvolution2D(Layer):
         dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
         bias: whether to include a bias.
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     def __init__(
@@ -976,35 +982,30 @@ class SeparableConvolution2D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same"}:
-            raise ValueError("Invalid border mode for SeparableConv2D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        self.depth_multiplier = int(depth_multiplier)
-        if min(self.nb_filter, self.nb_row, self.nb_col, self.depth_multiplier) <= 0:
-            raise ValueError(
-                "SeparableConvolution2D: nb_filter, nb_row, nb_col and depth_multiplier must be "
-                f"positive, got {nb_filter}, {nb_row}, {nb_col}, {depth_multiplier}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("SeparableConv2D", border_mode, ("valid", "same"))
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+            depth_multiplier=depth_multiplier,
+        )
         self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
         self.dim_ordering = dim_ordering
 
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.b_regularizer = regularizers.get(b_regularizer)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
-
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
-        self.b_constraint = constraints.get(b_constraint)
-
-        self.bias = bias
+        set_named_weight_args(
+            self,
+            {"depthwise": depthwise_regularizer, "pointwise": pointwise_regularizer, "b": b_regularizer},
+            {"depthwise": depthwise_constraint, "pointwise": pointwise_constraint, "b": b_constraint},
+            activity_regularizer,
+            bias,
+            weights,
+        )
         self.input_spec = [InputSpec(ndim=4)]
-        self.initial_weights = weights
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1020,30 +1021,16 @@ class SeparableConvolution2D(Layer):
         self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
         self.input_spec = [InputSpec(ndim=4, shape=ordered_shape(self, None, stack_size, (None, None)))]
         init = functools.partial(self.init, dim_ordering=self.dim_ordering)
-        self.depthwise_kernel = self.add_weight(
-            depthwise_shape,
-            initializer=init,
-            name=f"{self.name}_depthwise_kernel",
-            regularizer=self.depthwise_regularizer,
-            constraint=self.depthwise_constraint,
-        )
-        self.pointwise_kernel = self.add_weight(
-            pointwise_shape,
-            initializer=init,
-            name=f"{self.name}_pointwise_kernel",
-            regularizer=self.pointwise_regularizer,
-            constraint=self.pointwise_constraint,
-        )
-        if self.bias:
-            self.b = self.add_weight(
-                (self.nb_filter,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
+        for kind, shape in (("depthwise", depthwise_shape), ("pointwise", pointwise_shape)):
+            kernel = self.add_weight(
+                shape,
+                initializer=init,
+                name=f"{self.name}_{kind}_kernel",
+                regularizer=getattr(self, kind + "_regularizer"),
+                constraint=getattr(self, kind + "_constraint"),
             )
-        else:
-            self.b = None
+            setattr(self, kind + "_kernel", kernel)
+        add_bias(self, (self.nb_filter,))
         finish_build(self)
 
     def get_output_shape_for(self, input_shape):
@@ -1051,15 +1038,8 @@ class SeparableConvolution2D(Layer):
         return _conv_output_shape(self, input_shape, (self.nb_row, self.nb_col), (1, 1))
 
     def call(self, x, mask=None):
-        output = K.separable_conv2d(
-            x,
-            self.depthwise_kernel,
-            self.pointwise_kernel,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.separable_conv2d(x, self.depthwise_kernel, self.pointwise_kernel, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
         config = {
@@ -1072,17 +1052,10 @@ class SeparableConvolution2D(Layer):
             "subsample": self.subsample,
             "depth_multiplier": self.depth_multiplier,
             "dim_ordering": self.dim_ordering,
-            "depthwise_regularizer": config_of(self.depthwise_regularizer),
-            "pointwise_regularizer": config_of(self.pointwise_regularizer),
-            "b_regularizer": config_of(self.b_regularizer),
-            "activity_regularizer": config_of(self.activity_regularizer),
-            "depthwise_constraint": config_of(self.depthwise_constraint),
-            "pointwise_constraint": config_of(self.pointwise_constraint),
-            "b_constraint": config_of(self.b_constraint),
+            **weight_config(self, ("depthwise", "pointwise", "b")),
             "bias": self.bias,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 Deconv2D = Deconvolution2D
@@ -1174,20 +1147,18 @@ class Convolution3D(Layer):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same", "full"}:
-            raise ValueError("Invalid border mode for Convolution3D: " + str(border_mode))
-        self.nb_filter = int(nb_filter)
-        self.kernel_dim1 = int(kernel_dim1)
-        self.kernel_dim2 = int(kernel_dim2)
-        self.kernel_dim3 = int(kernel_dim3)
-        if min(self.nb_filter, self.kernel_dim1, self.kernel_dim2, self.kernel_dim3) <= 0:
-            raise ValueError(
-                f"{self.__class__.__name__}: nb_filter, kernel_dim1, kernel_dim2 and kernel_dim3 "
-                f"must be positive, got {nb_filter}, {kernel_dim1}, {kernel_dim2}, {kernel_dim3}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        check_border_mode("Convolution3D", border_mode)
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            kernel_dim1=kernel_dim1,
+            kernel_dim2=kernel_dim2,
+            kernel_dim3=kernel_dim3,
+        )
         self.subsample = positive_ints(subsample, 3, "subsample", "Convolution3D")
         self.dim_ordering = dim_ordering
 
@@ -1206,21 +1177,7 @@ class Convolution3D(Layer):
 
     def build(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
-        kdims = (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3)
-        stack_size = _stack_size(self, input_shape)
-        if self.dim_ordering == "th":
-            self.W_shape = (self.nb_filter, stack_size) + kdims
-        else:
-            self.W_shape = kdims + (stack_size, self.nb_filter)
-        self.get_output_shape_for(input_shape)  # ValueError on a kernel that does not fit
-        self.input_spec = [InputSpec(ndim=5, shape=ordered_shape(self, None, stack_size, (None,) * 3))]
-        add_W_b(
-            self,
-            self.W_shape,
-            (self.nb_filter,),
-            functools.partial(self.init, dim_ordering=self.dim_ordering),
-        )
-        finish_build(self)
+        _build_kernel(self, input_shape, (self.kernel_dim1, self.kernel_dim2, self.kernel_dim3))
 
     def get_output_shape_for(self, input_shape):
         check_rank(self, input_shape, 5, _what3(self))
@@ -1228,15 +1185,8 @@ class Convolution3D(Layer):
         return _conv_output_shape(self, input_shape, kdims, (1, 1, 1))
 
     def call(self, x, mask=None):
-        output = K.conv3d(
-            x,
-            self.W,
-            strides=self.subsample,
-            border_mode=self.border_mode,
-            dim_ordering=self.dim_ordering,
-            filter_shape=self.W_shape,
-        )
-        return bias_activation(self, output, 1 if self.dim_ordering == "th" else -1)
+        output = K.conv3d(x, self.W, filter_shape=self.W_shape, **window_args(self))
+        return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
         config = {
@@ -1252,8 +1202,7 @@ class Convolution3D(Layer):
             **weight_config(self),
             "bias": self.bias,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class UpSampling3D(Layer):
@@ -1292,9 +1241,7 @@ class UpSampling3D(Layer):
         return K.resize_volumes(x, self.size[0], self.size[1], self.size[2], self.dim_ordering)
 
     def get_config(self):
-        config = {"size": self.size, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"size": self.size, "dim_ordering": self.dim_ordering})
 
 
 class ZeroPadding3D(Layer):
@@ -1332,12 +1279,12 @@ class ZeroPadding3D(Layer):
         return K.spatial_3d_padding(x, padding=self.padding, dim_ordering=self.dim_ordering)
 
     def get_config(self):
-        config = {"padding": self.padding, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(), {"padding": self.padding, "dim_ordering": self.dim_ordering}
+        )
 
 
-class Cropping3D(Layer):
+class Cropping3D(_SpatialCropping):
     """Cropping layer for 3D data (e.g. spatial or spatio-temporal).
 
     # Arguments
@@ -1357,30 +1304,13 @@ class Cropping3D(Layer):
         5D tensor with the three spatial dimensions cropped.
     """
 
+    _nb_axes = 3
+
     def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), dim_ordering="default", **kwargs):
-        super().__init__(**kwargs)
-        self.dim_ordering = resolve_ordering(dim_ordering)
-        cropping = tuple(tuple(int(c) for c in pair) for pair in cropping)
-        if len(cropping) != 3 or any(len(p) != 2 for p in cropping):
-            raise ValueError("`cropping` must be a tuple length of 3 of tuples of length 2.")
-        self.cropping = cropping
-        self.input_spec = [InputSpec(ndim=5)]
+        super().__init__(cropping, dim_ordering, **kwargs)
 
-    def get_output_shape_for(self, input_shape):
-        check_rank(self, input_shape, 5, _what3(self))
-        return _cropped_shape(self, input_shape)
-
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
-
-    def call(self, x, mask=None):
-        return _cropped(self, x)
-
-    def get_config(self):
-        config = {"cropping": self.cropping, "dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+    def _expected_axes(self):
+        return _what3(self)
 
 
 Conv3D = Convolution3D

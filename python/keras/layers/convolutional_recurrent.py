@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import activations, initializations
 from .. import backend as K
-from ..engine.topology import InputSpec
+from ..engine.topology import InputSpec, merged_config
 from ._spatial import resolve_ordering
 from ._weighted import finish_build
 from .convolutional import _out_len
@@ -102,8 +102,7 @@ class ConvRecurrent2D(Recurrent):
         }
         if self.stateful and getattr(self, "inbound_nodes", None):
             config["batch_input_shape"] = self.inbound_nodes[0].input_shapes[0]
-        base_config = super(Recurrent, self).get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super(Recurrent, self).get_config(), config)
 
 
 class ConvLSTM2D(ConvRecurrent2D):
@@ -322,12 +321,7 @@ class ConvLSTM2D(ConvRecurrent2D):
             raise ValueError(
                 f"Layer {self.name} (ConvLSTM2D) needs a known number of timesteps, got input shape {shape}"
             )
-        if self.stateful:
-            batch = self._state_batch()
-            if shape[0] is not None and shape[0] != batch:
-                raise ValueError(
-                    f"Layer {self.name} is stateful with batch size {batch}, got input shape {shape}"
-                )
+        self._check_state_batch(shape)
         return super().call(x, mask)
 
     def get_config(self):
@@ -345,5 +339,4 @@ class ConvLSTM2D(ConvRecurrent2D):
             "subsample": self.subsample,
             **self._regularization_config(),
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

@@ -20,10 +20,10 @@ import numpy as np
 
 from .. import activations, initializations, regularizers
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer, Merge, merge  # noqa: F401 (Keras 1 re-exports them here)
-from ..utils.generic_utils import func_dump, revive_function
-from ._spatial import resolve_ordering
-from ._weighted import add_W_b, bias_activation, finish_build, set_weight_args, weight_config
+from ..engine.topology import InputSpec, Layer, Merge, merge, merged_config  # noqa: F401 (Keras 1 re-exports them here)
+from ..utils.generic_utils import func_dump, revive_function, shared_docs
+from ._spatial import resolve_ordering, temporal_input, vector_input
+from ._weighted import WEIGHT_ARGS_DOC, add_W_b, bias_activation, finish_build, set_weight_args, weight_config
 
 __all__ = [
     "Masking",
@@ -149,9 +149,7 @@ class Masking(Layer):
         return x * K.expand_dims(keep, -1)
 
     def get_config(self):
-        config = {"mask_value": self.mask_value}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"mask_value": self.mask_value})
 
 
 class Dropout(Layer):
@@ -190,9 +188,7 @@ class Dropout(Layer):
         return x
 
     def get_config(self):
-        config = {"p": self.p}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"p": self.p})
 
 
 class SpatialDropout1D(Dropout):
@@ -243,9 +239,7 @@ class _SpatialDropout(Dropout):
         return (None,) + spatial + (None,)
 
     def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"dim_ordering": self.dim_ordering})
 
 
 class SpatialDropout2D(_SpatialDropout):
@@ -317,9 +311,7 @@ class Activation(Layer):
         return self.activation(x)
 
     def get_config(self):
-        config = {"activation": self.activation.__name__}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"activation": self.activation.__name__})
 
 
 # ---------------------------------------------------------------------------------------
@@ -414,9 +406,7 @@ class Reshape(Layer):
         return K.reshape(x, (-1,) + tuple(target_shape))
 
     def get_config(self):
-        config = {"target_shape": self.target_shape}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"target_shape": self.target_shape})
 
 
 class Permute(Layer):
@@ -470,9 +460,7 @@ class Permute(Layer):
         return K.permute_dimensions(x, (0,) + self.dims)
 
     def get_config(self):
-        config = {"dims": self.dims}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"dims": self.dims})
 
 
 class Flatten(Layer):
@@ -552,9 +540,7 @@ class RepeatVector(Layer):
         return K.repeat(x, self.n)
 
     def get_config(self):
-        config = {"n": self.n}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"n": self.n})
 
 
 # ---------------------------------------------------------------------------------------
@@ -701,8 +687,7 @@ class Lambda(Layer):
             "output_shape_type": output_shape_type,
             "arguments": self.arguments,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
@@ -817,7 +802,6 @@ class Dense(Layer):
         self.init = initializations.get(init)
         self.activation = activations.get(activation)
         self.output_dim = output_dim
-        self.input_dim = input_dim
 
         set_weight_args(
             self,
@@ -830,9 +814,7 @@ class Dense(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim="2+")]
-
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -872,9 +854,7 @@ class Dense(Layer):
         return tuple(output_shape)
 
     def get_config(self):
-        config = _dense_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), _dense_config(self))
 
 
 def _dense_config(layer):
@@ -912,11 +892,10 @@ class ActivityRegularization(Layer):
         self.activity_regularizer = regularizers.L1L2Regularizer(l1=l1, l2=l2)
 
     def get_config(self):
-        config = {"l1": self.l1, "l2": self.l2}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"l1": self.l1, "l2": self.l2})
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class MaxoutDense(Layer):
     """A dense maxout layer.
 
@@ -934,12 +913,7 @@ class MaxoutDense(Layer):
         weights: list of Numpy arrays to set as initial weights: `W` of shape
             `(nb_feature, input_dim, output_dim)` and `b` of shape
             `(nb_feature, output_dim)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer); required when using this
             layer as the first layer in a model (or `input_shape`).
 
@@ -984,9 +958,7 @@ class MaxoutDense(Layer):
         )
         self.input_spec = [InputSpec(ndim=2)]
 
-        self.input_dim = input_dim
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1018,10 +990,10 @@ class MaxoutDense(Layer):
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class Highway(Layer):
     """Densely connected highway network, a natural extension of LSTMs to feedforward
     networks: `y = T * activation(x . W + b) + (1 - T) * x` with the transform gate
@@ -1034,12 +1006,7 @@ class Highway(Layer):
             If you don't specify anything, no activation is applied ("linear").
         weights: list of Numpy arrays to set as initial weights: `W`, `W_carry` of
             shape `(input_dim, input_dim)` and `b`, `b_carry` of shape `(input_dim,)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer); required when using this
             layer as the first layer in a model (or `input_shape`).
 
@@ -1087,9 +1054,7 @@ class Highway(Layer):
         )
         self.input_spec = [InputSpec(ndim=2)]
 
-        self.input_dim = input_dim
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_dim,)
+        vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1143,10 +1108,10 @@ class Highway(Layer):
             "bias": self.bias,
             "input_dim": self.input_dim,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
+@shared_docs(weight_args=WEIGHT_ARGS_DOC)
 class TimeDistributedDense(Layer):
     """Applies the same Dense layer to every timestep of a 3-D input (deprecated in
     Keras 1: a `Dense` layer applies to the last axis of any input).
@@ -1159,12 +1124,7 @@ class TimeDistributedDense(Layer):
             If you don't specify anything, no activation is applied ("linear").
         weights: list of Numpy arrays to set as initial weights: `W` of shape
             `(input_dim, output_dim)` and `b` of shape `(output_dim,)`.
-        W_regularizer: regularizer instance applied to the main weights matrix.
-        b_regularizer: regularizer instance applied to the bias.
-        activity_regularizer: regularizer instance applied to the network output.
-        W_constraint: constraint instance applied to the main weights matrix.
-        b_constraint: constraint instance applied to the bias.
-        bias: whether to include a bias.
+        {weight_args}
         input_dim: dimensionality of the input (integer).
         input_length: length of the input sequences (integer), or None.
 
@@ -1213,10 +1173,7 @@ class TimeDistributedDense(Layer):
         self.input_spec = [InputSpec(ndim=3)]
         self.supports_masking = True
 
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -1237,6 +1194,4 @@ class TimeDistributedDense(Layer):
         return bias_activation(self, output)
 
     def get_config(self):
-        config = {**_dense_config(self), "input_length": self.input_length}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {**_dense_config(self), "input_length": self.input_length})

@@ -2,7 +2,7 @@
 
 from .. import backend as K
 from .. import constraints, initializations, regularizers
-from ..engine.topology import Layer
+from ..engine.topology import Layer, merged_config
 from ._weighted import config_of, finish_build
 
 __all__ = ["Embedding"]
@@ -129,5 +129,4 @@ class Embedding(Layer):
             "W_constraint": config_of(self.W_constraint),
             "dropout": self.dropout,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

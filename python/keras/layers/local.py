@@ -25,12 +25,28 @@ as Keras 1's slice-and-``batch_dot`` graph without its per-location nodes.
 
 import numpy as np
 
-from .. import activations, initializations
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
-from ._spatial import channels_of, check_rank, image_axes, ordered_shape, resolve_ordering, spatial_sizes
-from ._weighted import add_W_b, finish_build, set_weight_args
-from .convolutional import conv1d_config, conv2d_config
+from ..engine.topology import InputSpec, Layer, merged_config
+from ..utils.generic_utils import shared_docs
+from ._spatial import (
+    channels_of,
+    check_rank,
+    image_axes,
+    ordered_shape,
+    positive_ints,
+    resolve_ordering,
+    spatial_sizes,
+    temporal_input,
+)
+from ._weighted import add_W_b, finish_build, set_kernel_args, set_weight_args
+from .convolutional import (
+    CONV2D_KERNEL_DOC,
+    CONV2D_OUTPUT_DOC,
+    CONV2D_WEIGHTS_DOC,
+    IMAGE_INPUT_DOC,
+    conv1d_config,
+    conv2d_config,
+)
 
 __all__ = [
     "LocallyConnected1D",
@@ -121,17 +137,15 @@ class LocallyConnected1D(Layer):
         **kwargs,
     ):
         _check_border_mode("LocallyConnected1D", border_mode)
-        self.nb_filter = int(nb_filter)
-        self.filter_length = int(filter_length)
-        self.subsample_length = int(subsample_length)
-        if min(self.nb_filter, self.filter_length, self.subsample_length) <= 0:
-            raise ValueError(
-                "LocallyConnected1D: nb_filter, filter_length and subsample_length must be "
-                f"positive, got {nb_filter}, {filter_length}, {subsample_length}"
-            )
-        self.init = initializations.get(init, dim_ordering="th")
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            nb_filter=nb_filter,
+            filter_length=filter_length,
+            subsample_length=subsample_length,
+        )
 
         set_weight_args(
             self,
@@ -144,10 +158,7 @@ class LocallyConnected1D(Layer):
             weights,
         )
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -183,11 +194,15 @@ class LocallyConnected1D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = conv1d_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), conv1d_config(self))
 
 
+@shared_docs(
+    conv2d_kernel=CONV2D_KERNEL_DOC,
+    conv2d_weights=CONV2D_WEIGHTS_DOC,
+    image_input=IMAGE_INPUT_DOC,
+    conv2d_output=CONV2D_OUTPUT_DOC,
+)
 class LocallyConnected2D(Layer):
     """Locally-connected layer for 2D inputs.
 
@@ -195,28 +210,16 @@ class LocallyConnected2D(Layer):
     filters is applied at each patch of the input. Needs a fully specified input shape.
 
     # Arguments
-        nb_filter: Number of convolution filters to use.
-        nb_row: Number of rows in the convolution kernel.
-        nb_col: Number of columns in the convolution kernel.
-        init: name of initialization function for the weights of the layer.
-        activation: name of activation function to use; linear by default.
-        weights: list of numpy arrays to set as initial weights.
+        {conv2d_kernel}
         border_mode: Only support 'valid'. Please make good use of
             ZeroPadding2D to achieve same output shape.
         subsample: tuple of length 2. Factor by which to subsample output.
             Also called strides elsewhere.
-        W_regularizer, b_regularizer, activity_regularizer: regularizers.
-        W_constraint, b_constraint: constraints.
-        dim_ordering: 'th' or 'tf' ('default': ``K.image_dim_ordering()``).
-        bias: whether to include a bias.
+        {conv2d_weights}
 
-    # Input shape
-        4D tensor (samples, channels, rows, cols) for 'th',
-        (samples, rows, cols, channels) for 'tf'.
+    {image_input}
 
-    # Output shape
-        4D tensor (samples, nb_filter, new_rows, new_cols) for 'th',
-        (samples, new_rows, new_cols, nb_filter) for 'tf'.
+    {conv2d_output}
     """
 
     def __init__(
@@ -240,22 +243,17 @@ class LocallyConnected2D(Layer):
     ):
         dim_ordering = resolve_ordering(dim_ordering)
         _check_border_mode("LocallyConnected2D", border_mode)
-        self.nb_filter = int(nb_filter)
-        self.nb_row = int(nb_row)
-        self.nb_col = int(nb_col)
-        self.subsample = tuple(int(s) for s in subsample)
-        if (
-            min(self.nb_filter, self.nb_row, self.nb_col) <= 0
-            or len(self.subsample) != 2
-            or min(self.subsample) <= 0
-        ):
-            raise ValueError(
-                "LocallyConnected2D: nb_filter, nb_row, nb_col and the two subsample factors must "
-                f"be positive, got {nb_filter}, {nb_row}, {nb_col}, {subsample}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
-        self.activation = activations.get(activation)
-        self.border_mode = border_mode
+        set_kernel_args(
+            self,
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+        )
+        self.subsample = positive_ints(subsample, 2, "subsample", "LocallyConnected2D")
         self.dim_ordering = dim_ordering
 
         set_weight_args(
@@ -330,6 +328,4 @@ class LocallyConnected2D(Layer):
         return self.activation(output)
 
     def get_config(self):
-        config = conv2d_config(self)
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), conv2d_config(self))

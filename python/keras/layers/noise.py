@@ -7,7 +7,7 @@ also reads the learning phase), seeded from ``np.random`` when the layer is call
 """
 
 from .. import backend as K
-from ..engine.topology import Layer
+from ..engine.topology import Layer, merged_config
 
 __all__ = [
     "GaussianNoise",
@@ -47,9 +47,7 @@ class GaussianNoise(Layer):
         return K.gaussian_noise_in_train_phase(x, self.sigma)
 
     def get_config(self):
-        config = {"sigma": self.sigma}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"sigma": self.sigma})
 
 
 class GaussianDropout(Layer):
@@ -86,6 +84,4 @@ class GaussianDropout(Layer):
         return x
 
     def get_config(self):
-        config = {"p": self.p}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"p": self.p})

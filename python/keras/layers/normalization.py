@@ -11,7 +11,7 @@ the moving-average updates read the same moments.
 
 from .. import backend as K
 from .. import initializations, regularizers
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
 
 __all__ = [
     "BatchNormalization",
@@ -193,5 +193,4 @@ class BatchNormalization(Layer):
             "beta_regularizer": self.beta_regularizer.get_config() if self.beta_regularizer else None,
             "momentum": self.momentum,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

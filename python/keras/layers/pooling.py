@@ -8,7 +8,7 @@ max nor counts in an average.
 """
 
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
 from ..utils.np_utils import conv_output_length
 from ._spatial import check_rank, positive_ints, resolve_ordering
 
@@ -89,9 +89,10 @@ class _Pooling1D(Layer):
         return K.squeeze(output, 2)
 
     def get_config(self):
-        config = {"stride": self.stride, "pool_length": self.pool_length, "border_mode": self.border_mode}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(),
+            {"stride": self.stride, "pool_length": self.pool_length, "border_mode": self.border_mode},
+        )
 
 
 class MaxPooling1D(_Pooling1D):
@@ -169,8 +170,7 @@ class _SpatialPooling(Layer):
             "strides": self.strides,
             "dim_ordering": self.dim_ordering,
         }
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
 class _Pooling2D(_SpatialPooling):
@@ -247,9 +247,7 @@ class _GlobalSpatialPooling(Layer):
         return list(range(first, first + self._rank))
 
     def get_config(self):
-        config = {"dim_ordering": self.dim_ordering}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"dim_ordering": self.dim_ordering})
 
 
 class _GlobalPooling2D(_GlobalSpatialPooling):

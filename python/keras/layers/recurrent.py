@@ -21,7 +21,9 @@ import numpy as np
 
 from .. import activations, initializations, regularizers
 from .. import backend as K
-from ..engine.topology import InputSpec, Layer
+from ..engine.topology import InputSpec, Layer, merged_config
+from ..utils.generic_utils import shared_docs
+from ._spatial import temporal_input
 from ._weighted import config_of, finish_build
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
@@ -92,10 +94,7 @@ class Recurrent(Layer):
 
         self.supports_masking = True
         self.input_spec = [InputSpec(ndim=3)]
-        self.input_dim = input_dim
-        self.input_length = input_length
-        if self.input_dim:
-            kwargs["input_shape"] = (self.input_length, self.input_dim)
+        temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
     def get_output_shape_for(self, input_shape):
@@ -177,6 +176,11 @@ class Recurrent(Layer):
             raise ValueError(
                 f"Layer {self.name} was built for input_dim={self.input_dim}, got input shape {shape}"
             )
+        self._check_state_batch(shape)
+
+    def _check_state_batch(self, shape):
+        """A ValueError when a stateful layer gets an input ``shape`` whose batch size
+        is not its states'."""
         if self.stateful:
             batch = self._state_batch()
             if shape[0] is not None and shape[0] != batch:
@@ -271,10 +275,15 @@ class Recurrent(Layer):
 
     _cell = None  # the cell of the fused sequence op (K.rnn_sequence)
     _gates = 1  # gate blocks in the fused weight layout
+    _gate_names = None  # the suffixes of the per-gate weights, in the fused layout's order
 
     def _fused_weights(self):
-        """(W, U, b) in the fused op's layout (gate blocks side by side)."""
-        return self.W, self.U, self.b
+        """(W, U, b) in the fused op's layout (gate blocks side by side): the packed
+        weights, or the per-gate ones (consume_less 'cpu' / 'mem') concatenated."""
+        if self._gate_names is None or self.consume_less == "gpu":
+            return self.W, self.U, self.b
+        W, U, b = ([getattr(self, kind + "_" + g) for g in self._gate_names] for kind in "WUb")
+        return K.concatenate(W, axis=1), K.concatenate(U, axis=1), K.concatenate(b, axis=0)
 
     def _fused_acts(self):
         """{attribute: name} of the cell's activations for the fused op, or None when the
@@ -354,26 +363,15 @@ class Recurrent(Layer):
         else:
             config["input_dim"] = self.input_dim
             config["input_length"] = self.input_length
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
-    def _common_init(
-        self,
-        output_dim,
-        init,
-        inner_init,
-        activation,
-        W_regularizer,
-        U_regularizer,
-        b_regularizer,
-        dropout_W,
-        dropout_U,
-    ):
+    def _set_cell_args(self, output_dim, init, inner_init, activation):
+        """The output size, the input / recurrent initializations and the activation of
+        a cell."""
         self.output_dim = output_dim
         self.init = initializations.get(init)
         self.inner_init = initializations.get(inner_init)
         self.activation = activations.get(activation)
-        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
 
     def _set_regularization(self, W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U):
         """The W / U / b regularizers and the input / recurrent dropout of a cell."""
@@ -459,18 +457,28 @@ class Recurrent(Layer):
             setattr(self, "b_" + g, b)
 
 
+# The `# Arguments` entries SimpleRNN, GRU and LSTM share (see ``shared_docs``).
+_CELL_ARGS_DOC = """
+output_dim: dimension of the internal projections and the final output.
+init, inner_init: initializations of the input / recurrent weights.
+"""
+_CELL_REGULARIZATION_DOC = """
+W_regularizer, U_regularizer, b_regularizer: regularizers.
+dropout_W: fraction of the input units to drop (one mask per sample).
+dropout_U: fraction of the recurrent units to drop (one mask per sample and
+    gate, fixed across timesteps; one shared mask with consume_less='gpu').
+"""
+
+
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class SimpleRNN(Recurrent):
     """Fully-connected RNN where the output is to be fed back to input:
     `h = activation(x . W + b + h_tm1 . U)`.
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         activation: activation function (tanh by default).
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -486,17 +494,8 @@ class SimpleRNN(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -511,23 +510,18 @@ class SimpleRNN(Recurrent):
         return h, [h]
 
     def get_config(self):
-        config = self._common_config()
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), self._common_config())
 
 
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class GRU(Recurrent):
     """Gated Recurrent Unit - Cho et al. 2014 (Keras 1 form: the candidate uses
     `(r * h_tm1) . U_h`).
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         activation, inner_activation: activations of the candidate / of the gates.
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -544,17 +538,8 @@ class GRU(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         self.inner_activation = activations.get(inner_activation)
         super().__init__(**kwargs)
 
@@ -570,14 +555,7 @@ class GRU(Recurrent):
 
     _cell = "gru"
     _gates = 3
-
-    def _fused_weights(self):
-        if self.consume_less == "gpu":
-            return self.W, self.U, self.b
-        W = K.concatenate([self.W_z, self.W_r, self.W_h], axis=1)
-        U = K.concatenate([self.U_z, self.U_r, self.U_h], axis=1)
-        b = K.concatenate([self.b_z, self.b_r, self.b_h], axis=0)
-        return W, U, b
+    _gate_names = "zrh"
 
     def _cell_step(self, xs, states, rec):
         """Keras 1.2.2's step: `xs` the z, r, h input projections, `rec(v, g)` = v U_g."""
@@ -591,23 +569,19 @@ class GRU(Recurrent):
     def get_config(self):
         config = self._common_config()
         config["inner_activation"] = self.inner_activation.__name__
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)
 
 
+@shared_docs(cell_args=_CELL_ARGS_DOC, cell_regularization=_CELL_REGULARIZATION_DOC)
 class LSTM(Recurrent):
     """Long-Short Term Memory unit - Hochreiter 1997.
 
     # Arguments
-        output_dim: dimension of the internal projections and the final output.
-        init, inner_init: initializations of the input / recurrent weights.
+        {cell_args}
         forget_bias_init: initialization of the forget gate bias ('one', Jozefowicz
             et al.).
         activation, inner_activation: activations of the cell / of the gates.
-        W_regularizer, U_regularizer, b_regularizer: regularizers.
-        dropout_W: fraction of the input units to drop (one mask per sample).
-        dropout_U: fraction of the recurrent units to drop (one mask per sample and
-            gate, fixed across timesteps; one shared mask with consume_less='gpu').
+        {cell_regularization}
     """
 
     def __init__(
@@ -625,17 +599,8 @@ class LSTM(Recurrent):
         dropout_U=0.0,
         **kwargs,
     ):
-        self._common_init(
-            output_dim,
-            init,
-            inner_init,
-            activation,
-            W_regularizer,
-            U_regularizer,
-            b_regularizer,
-            dropout_W,
-            dropout_U,
-        )
+        self._set_cell_args(output_dim, init, inner_init, activation)
+        self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         self.forget_bias_init = initializations.get(forget_bias_init)
         self.inner_activation = activations.get(inner_activation)
         super().__init__(**kwargs)
@@ -669,14 +634,7 @@ class LSTM(Recurrent):
 
     _cell = "lstm"
     _gates = 4
-
-    def _fused_weights(self):
-        if self.consume_less == "gpu":
-            return self.W, self.U, self.b
-        W = K.concatenate([self.W_i, self.W_f, self.W_c, self.W_o], axis=1)
-        U = K.concatenate([self.U_i, self.U_f, self.U_c, self.U_o], axis=1)
-        b = K.concatenate([self.b_i, self.b_f, self.b_c, self.b_o], axis=0)
-        return W, U, b
+    _gate_names = "ifco"  # (Keras 1 creates the weights in the order i, c, f, o)
 
     def _fused_run(self, x, mask, W, U, b, states, attrs):
         if not self.stateful:
@@ -699,5 +657,4 @@ class LSTM(Recurrent):
         config = self._common_config()
         config["forget_bias_init"] = self.forget_bias_init.__name__
         config["inner_activation"] = self.inner_activation.__name__
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), config)

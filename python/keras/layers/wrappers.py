@@ -3,7 +3,7 @@
 import copy
 
 from .. import backend as K
-from ..engine.topology import Container, InputSpec, Layer
+from ..engine.topology import Container, InputSpec, Layer, distinct_objects, merged_config
 from ..utils.generic_utils import custom_object_scope
 
 __all__ = ["Wrapper", "TimeDistributed", "Bidirectional"]
@@ -50,11 +50,7 @@ class Wrapper(Layer):
             items += getattr(self.layer, "get_" + kind + "_for")(None)
         else:
             items += getattr(self.layer, kind, [])
-        unique = []
-        for x in items:
-            if not any(x is u for u in unique):
-                unique.append(x)
-        return unique
+        return distinct_objects(items)
 
     @property
     def updates(self):
@@ -101,9 +97,10 @@ class Wrapper(Layer):
         self.layer.set_weights(weights)
 
     def get_config(self):
-        config = {"layer": {"class_name": self.layer.__class__.__name__, "config": self.layer.get_config()}}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(
+            super().get_config(),
+            {"layer": {"class_name": self.layer.__class__.__name__, "config": self.layer.get_config()}},
+        )
 
     @classmethod
     def from_config(cls, config, custom_objects=None, safe_mode=True):
@@ -326,6 +323,4 @@ class Bidirectional(Wrapper):
         pass
 
     def get_config(self):
-        config = {"merge_mode": self.merge_mode}
-        base_config = super().get_config()
-        return dict(list(base_config.items()) + list(config.items()))
+        return merged_config(super().get_config(), {"merge_mode": self.merge_mode})

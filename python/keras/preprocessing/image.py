@@ -260,6 +260,16 @@ def list_pictures(directory, ext="jpg|jpeg|bmp|png"):
     ]
 
 
+def _warn_not_fit(option):
+    """Keras 1's warning (its missing space included) for a statistic `option` needs
+    before `fit` has computed it."""
+    warnings.warn(
+        "This ImageDataGenerator specifies `%s`, but it hasn'tbeen fit on any training data. Fit it "
+        "first by calling `.fit(numpy_data)`." % option,
+        stacklevel=3,
+    )
+
+
 class ImageDataGenerator:
     """Generate minibatches of image data with real-time data augmentation.
 
@@ -448,31 +458,19 @@ class ImageDataGenerator:
             if self.mean is not None:
                 x -= self.mean
             else:
-                warnings.warn(
-                    "This ImageDataGenerator specifies `featurewise_center`, but it hasn'tbeen fit on any "
-                    "training data. Fit it first by calling `.fit(numpy_data)`.",
-                    stacklevel=2,
-                )
+                _warn_not_fit("featurewise_center")
         if self.featurewise_std_normalization:
             if self.std is not None:
                 x /= self.std + 1e-7
             else:
-                warnings.warn(
-                    "This ImageDataGenerator specifies `featurewise_std_normalization`, but it hasn'tbeen fit "
-                    "on any training data. Fit it first by calling `.fit(numpy_data)`.",
-                    stacklevel=2,
-                )
+                _warn_not_fit("featurewise_std_normalization")
         if self.zca_whitening:
             if self.principal_components is not None:
                 flatx = np.reshape(x, (x.size,))
                 whitex = np.dot(flatx, self.principal_components)
                 x = np.reshape(whitex, x.shape)
             else:
-                warnings.warn(
-                    "This ImageDataGenerator specifies `zca_whitening`, but it hasn'tbeen fit on any "
-                    "training data. Fit it first by calling `.fit(numpy_data)`.",
-                    stacklevel=2,
-                )
+                _warn_not_fit("zca_whitening")
         return x
 
     def random_transform(self, x):

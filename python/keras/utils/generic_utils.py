@@ -8,6 +8,7 @@ function (de)serialisation.
 import hashlib
 import marshal
 import sys
+import textwrap
 import threading
 import time
 import types
@@ -122,6 +123,40 @@ def get_from_module(identifier, module_params, module_name, instantiate=False, k
             raise ValueError("Invalid " + str(module_name) + ": " + str(name))
         return res(**config)
     return identifier
+
+
+def module_functions(module_globals):
+    """The public functions of a module (given its ``globals()``), less ``get`` and
+    ``get_from_module``: the names ``activations.get``, ``metrics.get`` and
+    ``objectives.get`` resolve. Called at lookup time, so a function added to the module
+    later (as Keras 1 users sometimes did) is found by name too."""
+    return {
+        k: v
+        for k, v in module_globals.items()
+        if not k.startswith("_")
+        and k not in ("get", "get_from_module")
+        and callable(v)
+        and not isinstance(v, type)
+    }
+
+
+def shared_docs(**parts):
+    """A decorator that replaces each line ``{name}`` of the decorated function's or
+    class's docstring with the text ``parts[name]``, indented as that line: argument
+    docs several classes share are written once."""
+
+    def fill(obj):
+        lines = []
+        for line in obj.__doc__.split("\n"):
+            name = line.strip()[1:-1] if line.strip().startswith("{") else None
+            if name in parts:
+                indent = line[: len(line) - len(line.lstrip())]
+                line = textwrap.indent(textwrap.dedent(parts[name]).strip("\n"), indent)
+            lines.append(line)
+        obj.__doc__ = "\n".join(lines)
+        return obj
+
+    return fill
 
 
 def make_tuple(*args):

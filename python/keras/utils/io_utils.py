@@ -170,6 +170,20 @@ def atomic_h5(filepath):
     atomic_write_bytes(target, image)
 
 
+def open_h5(filepath, what, unreadable="not an HDF5 file"):
+    """``filepath`` opened read-only with h5py; an OSError naming the ``what`` file
+    ('weight', 'model') when it is missing or h5py cannot read it (``unreadable`` says
+    so)."""
+    import h5py
+
+    if not os.path.isfile(filepath):
+        raise OSError("Unable to open %s file %s: no such file" % (what, filepath))
+    try:
+        return h5py.File(filepath, mode="r")
+    except OSError as e:
+        raise OSError("Unable to open %s file %s: %s (%s)" % (what, filepath, unreadable, e)) from e
+
+
 def save_array(array, name):
     """Saves one array to an HDF5 file (dataset 'data')."""
     with atomic_h5(name) as f:

@@ -115,8 +115,8 @@ def export_onnx(model, path=None, opset=None):
     onnx = _onnx()
     from onnx import helper
 
+    from ..models import functional_model
     from ._onnx import DEFAULT_OPSET, MIN_OPSET, ExportContext, run_container
-    from ._onnx.walker import _graph_of
 
     newest = onnx.defs.onnx_opset_version()
     opset = DEFAULT_OPSET if opset is None else opset
@@ -131,7 +131,7 @@ def export_onnx(model, path=None, opset=None):
         )
     if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
         raise ValueError("export_onnx needs a built model with inputs and outputs (add layers first)")
-    graph = _graph_of(model)
+    graph = functional_model(model)
     ctx = ExportContext(int(opset))
     in_names = []
     for x, name in zip(graph.inputs, graph.input_names):

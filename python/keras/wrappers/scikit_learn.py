@@ -18,6 +18,7 @@ import types
 import numpy as np
 
 from ..models import Sequential
+from ..utils.generic_utils import shared_docs
 from ..utils.np_utils import to_categorical
 
 
@@ -37,6 +38,21 @@ def _loss_name(model):
     if hasattr(loss, "__name__"):
         loss = loss.__name__
     return loss
+
+
+# `# Arguments` entries the methods share (see ``shared_docs``).
+_TRAIN_XY_DOC = """
+x : array-like, shape `(n_samples, n_features)`
+    Training samples where n_samples in the number of samples
+    and n_features is the number of features.
+y : array-like, shape `(n_samples,)` or `(n_samples, n_outputs)`
+    True labels for X.
+"""
+_TEST_X_DOC = """
+x: array-like, shape `(n_samples, n_features)`
+    Test samples where n_samples in the number of samples
+    and n_features is the number of features.
+"""
 
 
 class BaseWrapper:
@@ -147,15 +163,12 @@ class BaseWrapper:
         self.sk_params.update(params)
         return self
 
+    @shared_docs(train_xy=_TRAIN_XY_DOC)
     def fit(self, x, y, **kwargs):
         """Constructs a new model with `build_fn` & fit the model to `(x, y)`.
 
         # Arguments
-            x : array-like, shape `(n_samples, n_features)`
-                Training samples where n_samples in the number of samples
-                and n_features is the number of features.
-            y : array-like, shape `(n_samples,)` or `(n_samples, n_outputs)`
-                True labels for X.
+            {train_xy}
             **kwargs: dictionary arguments
                 Legal arguments are the arguments of `Sequential.fit`
 
@@ -219,15 +232,12 @@ class KerasClassifier(BaseWrapper):
             classifier_tags=ClassifierTags(),
         )
 
+    @shared_docs(train_xy=_TRAIN_XY_DOC)
     def fit(self, x, y, sample_weight=None, **kwargs):
         """Constructs a new model with `build_fn` & fit the model to `(x, y)`.
 
         # Arguments
-            x : array-like, shape `(n_samples, n_features)`
-                Training samples where n_samples in the number of samples
-                and n_features is the number of features.
-            y : array-like, shape `(n_samples,)` or `(n_samples, n_outputs)`
-                True labels for X.
+            {train_xy}
             sample_weight: optional per-sample weights, passed on to `fit`.
             **kwargs: dictionary arguments
                 Legal arguments are the arguments of `Sequential.fit`
@@ -252,13 +262,12 @@ class KerasClassifier(BaseWrapper):
             kwargs["sample_weight"] = sample_weight
         return super().fit(x, y, **kwargs)
 
+    @shared_docs(test_x=_TEST_X_DOC)
     def predict(self, x, **kwargs):
         """Returns the class predictions for the given test data.
 
         # Arguments
-            x: array-like, shape `(n_samples, n_features)`
-                Test samples where n_samples in the number of samples
-                and n_features is the number of features.
+            {test_x}
             **kwargs: dictionary arguments
                 Legal arguments are the arguments
                 of `Sequential.predict_classes`.
@@ -271,13 +280,12 @@ class KerasClassifier(BaseWrapper):
         classes = self.model.predict_classes(x, **kwargs)
         return self.classes_[classes]
 
+    @shared_docs(test_x=_TEST_X_DOC)
     def predict_proba(self, x, **kwargs):
         """Returns class probability estimates for the given test data.
 
         # Arguments
-            x: array-like, shape `(n_samples, n_features)`
-                Test samples where n_samples in the number of samples
-                and n_features is the number of features.
+            {test_x}
             **kwargs: dictionary arguments
                 Legal arguments are the arguments
                 of `Sequential.predict_classes`.
@@ -299,13 +307,12 @@ class KerasClassifier(BaseWrapper):
             probs = np.hstack([1 - probs, probs])
         return probs
 
+    @shared_docs(test_x=_TEST_X_DOC)
     def score(self, x, y, **kwargs):
         """Returns the mean accuracy on the given test data and labels.
 
         # Arguments
-            x: array-like, shape `(n_samples, n_features)`
-                Test samples where n_samples in the number of samples
-                and n_features is the number of features.
+            {test_x}
             y: array-like, shape `(n_samples,)` or `(n_samples, n_outputs)`
                 True labels for x.
             **kwargs: dictionary arguments
@@ -357,13 +364,12 @@ class KerasRegressor(BaseWrapper):
             estimator_type="regressor", target_tags=TargetTags(required=True), regressor_tags=RegressorTags()
         )
 
+    @shared_docs(test_x=_TEST_X_DOC)
     def predict(self, x, **kwargs):
         """Returns predictions for the given test data.
 
         # Arguments
-            x: array-like, shape `(n_samples, n_features)`
-                Test samples where n_samples in the number of samples
-                and n_features is the number of features.
+            {test_x}
             **kwargs: dictionary arguments
                 Legal arguments are the arguments of `Sequential.predict`.
 
@@ -374,13 +380,12 @@ class KerasRegressor(BaseWrapper):
         kwargs = self.filter_sk_params(Sequential.predict, kwargs)
         return np.squeeze(self.model.predict(x, **kwargs))
 
+    @shared_docs(test_x=_TEST_X_DOC)
     def score(self, x, y, **kwargs):
         """Returns the mean loss on the given test data and labels.
 
         # Arguments
-            x: array-like, shape `(n_samples, n_features)`
-                Test samples where n_samples in the number of samples
-                and n_features is the number of features.
+            {test_x}
             y: array-like, shape `(n_samples,)`
                 True labels for X.
             **kwargs: dictionary arguments

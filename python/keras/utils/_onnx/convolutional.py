@@ -35,6 +35,14 @@ def onnx_pads(pairs):
     return [int(p[0]) for p in pairs] + [int(p[1]) for p in pairs]
 
 
+def window_attrs(kernel_shape, strides, pads):
+    """The ``kernel_shape``, ``strides`` and ``pads`` attributes of an ONNX Conv,
+    ConvTranspose or pooling node (``pads``: (before, after) per spatial axis)."""
+    return dict(
+        kernel_shape=[int(k) for k in kernel_shape], strides=[int(s) for s in strides], pads=onnx_pads(pads)
+    )
+
+
 def _spatial(shape, order, rank):
     return list(shape[2:]) if order == "th" else list(shape[1 : rank - 1])
 
@@ -78,11 +86,9 @@ def _conv_nd(ctx, layer, node, x, kernel, strides, dilations, rank, order, group
             "Conv",
             [x, ctx.weight(layer, kernel, "W")],
             hint=layer.name + "_conv",
-            kernel_shape=[int(k) for k in ks],
-            strides=[int(s) for s in strides],
             dilations=[int(d) for d in dilations],
-            pads=onnx_pads(pads),
             group=group,
+            **window_attrs(ks, strides, pads),
         ),
     )
 
@@ -156,10 +162,8 @@ def convert_separable(ctx, layer, node, inputs, masks):
             "Conv",
             [x, ctx.weight(layer, dw, "depthwise")],
             hint=layer.name + "_depthwise",
-            kernel_shape=[int(k) for k in dw.shape[2:]],
-            strides=[int(s) for s in layer.subsample],
-            pads=onnx_pads(pads),
             group=int(stack),
+            **window_attrs(dw.shape[2:], layer.subsample, pads),
         )
         return ctx.op(
             "Conv",
@@ -204,10 +208,8 @@ def convert_deconv2d(ctx, layer, node, inputs, masks):
                 "ConvTranspose",
                 [x, ctx.weight(layer, kernel, "W")],
                 hint=layer.name + "_deconv",
-                kernel_shape=[int(k) for k in kernel.shape[2:]],
-                strides=[int(s) for s in layer.subsample],
-                pads=onnx_pads(pads),
                 output_padding=[int(e) for e in extra] if any(extra) else None,
+                **window_attrs(kernel.shape[2:], layer.subsample, pads),
             ),
         )
     ]

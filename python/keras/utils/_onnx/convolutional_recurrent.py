@@ -20,7 +20,7 @@ import numpy as np
 from ... import backend as K
 from ...layers import convolutional_recurrent
 from .activations import apply_activation
-from .convolutional import onnx_pads
+from .convolutional import onnx_pads, window_attrs
 from .recurrent import _reverse_time
 from .registry import register_onnx_converter, unsupported
 
@@ -101,9 +101,7 @@ def convert_conv_lstm2d(ctx, layer, node, inputs, masks):
     xw = ctx.op(
         "Conv",
         [x, ctx.weight(layer, W, "W"), ctx.weight(layer, b, "b")],
-        kernel_shape=[kr, kc],
-        strides=[int(s) for s in layer.subsample],
-        pads=onnx_pads(pads),
+        **window_attrs((kr, kc), layer.subsample, pads),
     )
     xw = ctx.reshape(xw, [T, -1, 4 * nf, Ho, Wo], hint=layer.name + "_xw")
 

@@ -4,7 +4,7 @@ global poolings (ReduceMax / ReduceMean over the spatial axes)."""
 
 from ... import backend as K
 from ...layers import pooling
-from .convolutional import onnx_pads, ordering, to_channels_first, to_channels_last
+from .convolutional import ordering, to_channels_first, to_channels_last, window_attrs
 from .registry import register_onnx_converter, unsupported
 
 _MAX = (pooling.MaxPooling1D, pooling.MaxPooling2D, pooling.MaxPooling3D)
@@ -16,7 +16,7 @@ def _pool(ctx, layer, node, x, pool, strides, spatial, rank, order):
     pads = [K.conv_padding(n, k, s, layer.border_mode) for n, k, s in zip(spatial, pool, strides)]
     if order == "tf":
         x = to_channels_first(ctx, x, rank)
-    attrs = dict(kernel_shape=[int(k) for k in pool], strides=[int(s) for s in strides], pads=onnx_pads(pads))
+    attrs = window_attrs(pool, strides, pads)
     if isinstance(layer, _MAX):
         y = ctx.op("MaxPool", [x], hint=layer.name + "_cf", **attrs)
     else:

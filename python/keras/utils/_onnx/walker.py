@@ -6,21 +6,12 @@ from ...engine.topology import Container, InputLayer, Layer
 from .registry import converter_for, no_converter, unsupported
 
 
-def _graph_of(container):
-    """The container whose nodes hold the layers: a Sequential's inner Model."""
-    from ...models import Sequential
-
-    if isinstance(container, Sequential):
-        if container.model is None:
-            container.build()
-        return container.model
-    return container
-
-
 def run_container(ctx, container, input_names, input_masks):
     """Convert every node of `container` given the ONNX names of its inputs (and their
     masks); returns ([output names], [output masks])."""
-    graph = _graph_of(container)
+    from ...models import functional_model
+
+    graph = functional_model(container)
     values = {}
     for x, name, mask in zip(graph.inputs, input_names, input_masks):
         values[id(x)] = (name, mask)
