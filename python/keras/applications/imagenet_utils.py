@@ -181,6 +181,8 @@ def _documented(name, min_size, top="the fully-connected layer"):
     decorated builder's one-paragraph docstring."""
 
     def document(builder):
+        if builder.__doc__ is None:  # python -OO strips docstrings
+            return builder
         builder.__doc__ = builder.__doc__.rstrip() + _ARGUMENTS_DOC.format(
             top=top, min_size=min_size, name=name
         )

@@ -146,6 +146,8 @@ def shared_docs(**parts):
     docs several classes share are written once."""
 
     def fill(obj):
+        if obj.__doc__ is None:  # python -OO strips docstrings
+            return obj
         lines = []
         for line in obj.__doc__.split("\n"):
             name = line.strip()[1:-1] if line.strip().startswith("{") else None
