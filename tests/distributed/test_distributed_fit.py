@@ -13,35 +13,23 @@ Ray is optional: without it these tests skip, except in CI (`CI` or
 '.[test]', which brings it).
 """
 
-import gzip
-import os
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from multinode import need_ray
 
-from conftest import shared_data
+from conftest import keras1_mnist_mlp, mnist_test_set
 
 WTOL = 1e-5
 LTOL = 1e-5
 
 
-def _need_ray():
-    try:
-        import ray  # noqa: F401
-        from ray.util.state import list_actors  # noqa: F401
-    except ImportError as e:
-        msg = "ray[default] is not installed (%s): pip install '.[distributed]'" % e
-        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
-            pytest.fail(msg + "; in CI this is a failure")
-        pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    _need_ray()
+    need_ray(state_api=True)
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
@@ -729,24 +717,12 @@ def test_raising_worker_is_a_clear_error(cluster):
 
 def test_mnist_mlp_two_workers_reaches_95_percent(cluster):
     import keras.distributed
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
     from keras.utils.np_utils import to_categorical
 
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    images, labels = mnist_test_set()
+    x = images.reshape(-1, 784).astype("float32") / 255.0
     np.random.seed(3)
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = keras1_mnist_mlp()
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     t0 = time.time()
     h = keras.distributed.fit(
