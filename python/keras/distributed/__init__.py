@@ -195,9 +195,7 @@ class _Run:
         cpus_per_worker,
         max_failures,
         collective=False,
-        min_workers=None,
-        max_workers=None,
-        timeout=60.0,
+        elastic=(None, None, 60.0),
     ):
         self.ray = ray
         self.model = model
@@ -207,9 +205,9 @@ class _Run:
         self.cpus = cpus_per_worker
         self.max_failures = max_failures
         self.failures = 0
-        self.min_workers = min_workers
+        # min_workers (None: none), max_workers (None: workers), replacement timeout (s)
+        self.min_workers, max_workers, self.timeout = elastic
         self.max_workers = workers if max_workers is None else max_workers
-        self.timeout = timeout
         self.fresh = set()  # ranks started from the driver's state since the last step
         self.lost = []  # ranks lost in the call in progress (min_workers), dropped after it
         self.tag = uuid.uuid4().hex[:8]
@@ -678,18 +676,9 @@ def fit(
                 np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
             ]
         spec["elastic"] = min_workers is not None
+        limits = (min_workers, max_workers, replacement_timeout)
         run = _Run(
-            ray,
-            model,
-            spec,
-            data_ref,
-            workers,
-            cpus_per_worker,
-            int(max_failures),
-            collective,
-            min_workers,
-            max_workers,
-            replacement_timeout,
+            ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective, limits
         )
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
