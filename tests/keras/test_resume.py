@@ -61,12 +61,15 @@ def _uninterrupted(stateful, shuffle):
     return _snapshot(model), history.history
 
 
-def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=()):
+def _resume(path, x, y, shuffle, initial_epoch, nb_epoch, callbacks=(), fit=None):
+    """The model of checkpoint `path` trained on from `initial_epoch` by `fit(model, x, y,
+    **kw)` (None: `model.fit`), as a new process would."""
     K.clear_session()
     np.random.seed(999)  # a new process' numpy state, replaced by restore_rng
     model = load_model(path, restore_rng=True)
     order = load_data_order(path)
-    history = model.fit(
+    history = (fit or type(model).fit)(
+        model,
         x[order],
         y[order],
         batch_size=4,
@@ -300,20 +303,8 @@ def test_distributed_fit_resumes_from_a_checkpoint_exactly(tmp_path, ray_cluster
     _model(stateful).fit(
         x, y, batch_size=4, nb_epoch=K_EPOCHS, shuffle=True, verbose=0, callbacks=[ModelCheckpoint(path)]
     )
-    K.clear_session()
-    np.random.seed(999)
-    resumed = load_model(path, restore_rng=True)
-    order = load_data_order(path)
-    history = distributed.fit(
-        resumed,
-        x[order],
-        y[order],
-        batch_size=4,
-        nb_epoch=N_EPOCHS,
-        shuffle=True,
-        verbose=0,
-        initial_epoch=K_EPOCHS,
-        workers=1,
+    resumed, history = _resume(
+        path, x, y, True, K_EPOCHS, N_EPOCHS, fit=lambda m, *a, **kw: distributed.fit(m, *a, workers=1, **kw)
     )
     _check(resumed, history, expected, expected_history, K_EPOCHS)
 
