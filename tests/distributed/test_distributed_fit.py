@@ -13,35 +13,23 @@ Ray is optional: without it these tests skip, except in CI (`CI` or
 '.[test]', which brings it).
 """
 
-import gzip
-import os
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from multinode import need_ray
 
-from conftest import shared_data
+from conftest import keras1_mnist_mlp, mnist_test_set
 
 WTOL = 1e-5
 LTOL = 1e-5
 
 
-def _need_ray():
-    try:
-        import ray  # noqa: F401
-        from ray.util.state import list_actors  # noqa: F401
-    except ImportError as e:
-        msg = "ray[default] is not installed (%s): pip install '.[distributed]'" % e
-        if os.environ.get("CI") or os.environ.get("FERROKERAS_REQUIRE_DATA"):
-            pytest.fail(msg + "; in CI this is a failure")
-        pytest.skip(msg)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    _need_ray()
+    need_ray(state_api=True)
     import ray
 
     ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
@@ -111,6 +99,20 @@ def _mlp(seed, dropout=0.0, lr=0.05):
     model.compile(loss="categorical_crossentropy", optimizer=SGD(lr=lr, momentum=0.9), metrics=["accuracy"])
     assert K.floatx() == "float32"
     return model
+
+
+def _fit_both(make, seed, x, y, workers, **kw):
+    """`make()` trained by model.fit and by keras.distributed.fit, each from np.random
+    seed `seed`: (model, history, distributed model, distributed history)."""
+    import keras.distributed
+
+    a = make()
+    np.random.seed(seed)
+    ha = a.fit(x, y, **kw)
+    b = make()
+    np.random.seed(seed)
+    hb = keras.distributed.fit(b, x, y, workers=workers, **kw)
+    return a, ha, b, hb
 
 
 def _max_diff(wa, wb):
@@ -217,7 +219,6 @@ def test_combine_state_gives_the_whole_batch_moving_statistics():
 def test_workers_1_is_bitwise_model_fit(cluster):
     """Dropout, a Lambda, a regulariser, a constraint, sample weights with zeros, an
     uneven last batch and a validation split: workers=1 equals model.fit bit for bit."""
-    import keras.distributed
 
     x, y, _ = _data()
     sw = np.ones(len(x), dtype="float32")
@@ -225,12 +226,7 @@ def test_workers_1_is_bitwise_model_fit(cluster):
     sw[1::7] = 2.5
     kw = dict(batch_size=32, nb_epoch=3, verbose=0, validation_split=0.2, sample_weight=sw)
 
-    a = _mlp(11, dropout=0.3)
-    np.random.seed(99)
-    ha = a.fit(x, y, **kw)
-    b = _mlp(11, dropout=0.3)
-    np.random.seed(99)
-    hb = keras.distributed.fit(b, x, y, workers=1, **kw)
+    a, ha, b, hb = _fit_both(lambda: _mlp(11, dropout=0.3), 99, x, y, workers=1, **kw)
 
     for key in ("loss", "acc", "val_loss", "val_acc"):
         assert ha.history[key] == hb.history[key], key
@@ -247,7 +243,6 @@ def test_workers_2_matches_single_process(cluster):
     """No Dropout (see the Dropout test): a Lambda, an l2 regulariser, a max-norm
     constraint, sample weights with zeros, 203 samples in batches of 32 (uneven last
     batch, split 6/5 across workers there), validation data."""
-    import keras.distributed
 
     x, y, _ = _data()
     xv, yv, _ = _data(60, seed=3)
@@ -256,12 +251,7 @@ def test_workers_2_matches_single_process(cluster):
     sw[2::9] = 3.0
     kw = dict(batch_size=32, nb_epoch=3, verbose=0, validation_data=(xv, yv), sample_weight=sw)
 
-    a = _mlp(21)
-    np.random.seed(7)
-    ha = a.fit(x, y, **kw)
-    b = _mlp(21)
-    np.random.seed(7)
-    hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+    a, ha, b, hb = _fit_both(lambda: _mlp(21), 7, x, y, workers=2, **kw)
 
     diff = _max_diff(a.get_weights(), b.get_weights())
     print("workers=2 max abs weight difference after 3 epochs: %.3g" % diff)
@@ -299,7 +289,6 @@ def _two_tower(seed):
 def test_functional_multi_io_class_and_sample_weights(cluster):
     """Two inputs, two outputs; class weights on one output, then per-output sample
     weights with zeros (the shards' weights are rescaled per output)."""
-    import keras.distributed
 
     x, y, labels = _data(150)
     rng = np.random.RandomState(4)
@@ -311,12 +300,7 @@ def test_functional_multi_io_class_and_sample_weights(cluster):
         dict(sample_weight={"out_a": (np.arange(150) % 3 != 0).astype("float32"), "out_b": np.ones(150)}),
     ):
         kw = dict(batch_size=25, nb_epoch=3, verbose=0, shuffle=True, **extra)
-        a = _two_tower(3)
-        np.random.seed(1)
-        ha = a.fit(ins, outs, **kw)
-        b = _two_tower(3)
-        np.random.seed(1)
-        hb = keras.distributed.fit(b, ins, outs, workers=2, **kw)
+        a, ha, b, hb = _fit_both(lambda: _two_tower(3), 1, ins, outs, workers=2, **kw)
         diff = _max_diff(a.get_weights(), b.get_weights())
         print(sorted(extra), "max abs weight difference: %.3g" % diff, "samples:", hb.worker_samples)
         assert diff <= WTOL
@@ -360,12 +344,7 @@ def test_dropout_and_noise_with_two_workers_match_single_process(cluster):
         # batches of 4 split 2/2: worker 0's shard has only zero weights at every step
         dict(batch_size=4, nb_epoch=2, verbose=0, shuffle=False, sample_weight=sw),
     ):
-        a = _noisy(31)
-        np.random.seed(5)
-        ha = a.fit(x, y, **kw)
-        b = _noisy(31)
-        np.random.seed(5)
-        hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+        a, ha, b, hb = _fit_both(lambda: _noisy(31), 5, x, y, workers=2, **kw)
         diff = _max_diff(a.get_weights(), b.get_weights())
         print(
             "noise layers, batch %d: max abs weight difference %.3g, samples per worker %s"
@@ -430,19 +409,13 @@ def test_masked_loss_is_normalised_over_the_whole_batch(cluster):
     shards' gradients are weighted so that workers=2 reproduces it (and the recurrent
     dropout masks follow the RNG rule): 90 padded sequences in batches of 16 (uneven
     last batch), sample weights with zeros, 3 epochs."""
-    import keras.distributed
 
     x, y = _tagging_data()
     sw = np.ones(len(x), dtype="float32")
     sw[3::7] = 0.0
     sw[5::11] = 2.0
     kw = dict(batch_size=16, nb_epoch=3, verbose=0, shuffle=True, sample_weight=sw)
-    a = _masked_tagger(8)
-    np.random.seed(3)
-    ha = a.fit(x, y, **kw)
-    b = _masked_tagger(8)
-    np.random.seed(3)
-    hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+    a, ha, b, hb = _fit_both(lambda: _masked_tagger(8), 3, x, y, workers=2, **kw)
     diff = _max_diff(a.get_weights(), b.get_weights())
     print("masked loss: max abs weight difference %.3g, samples per worker %s" % (diff, hb.worker_samples))
     assert diff <= WTOL
@@ -566,7 +539,6 @@ def test_batchnorm_moving_statistics_are_those_of_the_whole_batch(cluster):
     those of the whole batch (mean of the shard means, variance plus the spread of the
     shard means) and sends them back. A BatchNormalization on the inputs sees data that
     no weight changes, so its moving statistics equal single-process training's."""
-    import keras.distributed
     from keras.layers import BatchNormalization, Dense
     from keras.models import Sequential
 
@@ -583,12 +555,7 @@ def test_batchnorm_moving_statistics_are_those_of_the_whole_batch(cluster):
     x, y, _ = _data()
     x = x * np.linspace(0.5, 3.0, 12, dtype="float32") + 2.0
     kw = dict(batch_size=32, nb_epoch=3, verbose=0, shuffle=True)
-    a = net(17)
-    np.random.seed(2)
-    ha = a.fit(x, y, **kw)
-    b = net(17)
-    np.random.seed(2)
-    hb = keras.distributed.fit(b, x, y, workers=2, **kw)
+    a, ha, b, hb = _fit_both(lambda: net(17), 2, x, y, workers=2, **kw)
     bn_a, bn_b = a.layers[0].get_weights(), b.layers[0].get_weights()
     stats = _max_diff(bn_a[2:], bn_b[2:])
     rel = max(float(np.max(np.abs(p - q) / np.maximum(1.0, np.abs(p)))) for p, q in zip(bn_a[2:], bn_b[2:]))
@@ -601,12 +568,7 @@ def test_batchnorm_moving_statistics_are_those_of_the_whole_batch(cluster):
     # workers=1: bitwise model.fit, moving statistics included (the driver takes the
     # worker's state variables at each epoch end, not its weights, which still lack the
     # last update)
-    a = net(18)
-    np.random.seed(2)
-    ha = a.fit(x, y, **kw)
-    b = net(18)
-    np.random.seed(2)
-    hb = keras.distributed.fit(b, x, y, workers=1, **kw)
+    a, ha, b, hb = _fit_both(lambda: net(18), 2, x, y, workers=1, **kw)
     assert ha.history["loss"] == hb.history["loss"]
     assert all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
     _no_leftovers()
@@ -729,24 +691,12 @@ def test_raising_worker_is_a_clear_error(cluster):
 
 def test_mnist_mlp_two_workers_reaches_95_percent(cluster):
     import keras.distributed
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
     from keras.utils.np_utils import to_categorical
 
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    images, labels = mnist_test_set()
+    x = images.reshape(-1, 784).astype("float32") / 255.0
     np.random.seed(3)
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    model = keras1_mnist_mlp()
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     t0 = time.time()
     h = keras.distributed.fit(

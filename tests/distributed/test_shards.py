@@ -114,8 +114,10 @@ def test_bad_sources_are_clear_errors(tmp_path):
         _shards.RowRange(_shards.NpyFiles(str(tmp_path / "a.npy")), 2, 4)
 
 
-def test_shard_rows_cover_each_batch_of_the_seeded_order_in_order():
-    """The rows the workers read, joined in rank order, are model.fit's batches."""
+def test_shards_cover_each_batch_of_the_seeded_order_in_order():
+    """The rows the workers read (`order[s:e]` for fit's split of each batch), joined in
+    rank order, are model.fit's batches."""
+    from keras.distributed import _split
     from keras.engine.training import make_batches
 
     n, bs = 103, 16
@@ -124,12 +126,13 @@ def test_shard_rows_cover_each_batch_of_the_seeded_order_in_order():
     np.random.shuffle(index)
     for workers in (1, 3, 5):
         for b0, b1 in make_batches(n, bs):
-            parts = _shards.shard_rows(index, b0, b1, workers)
+            parts = [index[s:e] for s, e in _split(b0, b1, workers)]
             assert len(parts) == workers
             np.testing.assert_array_equal(np.concatenate(parts), index[b0:b1])
             sizes = [len(p) for p in parts]
             assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
-    np.testing.assert_array_equal(np.concatenate(_shards.shard_rows(None, 10, 17, 2)), np.arange(10, 17))
+    assert _split(10, 17, 2) == [(10, 14), (14, 17)]
+    assert _split(5, 7, 3) == [(5, 6), (6, 7), (7, 7)]  # an empty shard still runs
 
 
 def _model():
@@ -213,22 +216,13 @@ def test_auto_takes_the_collective_for_large_gradients_on_several_nodes():
     assert not _collective.worthwhile(8, 4, small)
 
 
-def _driver_sum(grads, shares):
-    """`keras.distributed.fit`'s driver-path arithmetic, as written there."""
-    if len(grads) == 1:
-        flat = grads[0]
-        if shares[0] != 1.0:
-            flat = (flat * np.float32(shares[0])).astype(np.float32)
-        return flat
-    flat, term = None, None
-    for g, a in zip(grads, shares):
-        if flat is None:
-            flat = np.multiply(g, np.float32(a))
-            term = np.empty_like(flat)
-        else:
-            np.multiply(g, np.float32(a), out=term)
-            flat += term
-    return flat
+def _float32_fold(grads, shares):
+    """`sum_k shares[k] * grads[k]`, each product rounded to float32, added left to right
+    in float32: the arithmetic both reduction paths promise (`_collective.weighted_sum`)."""
+    acc = grads[0] * np.float32(shares[0])
+    for g, a in zip(grads[1:], shares[1:]):
+        acc = acc + g * np.float32(a)
+    return acc
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 7])
@@ -237,7 +231,8 @@ def test_reduce_scatter_then_gather_is_bitwise_the_driver_sum(workers):
     p = 1013
     grads = [(rng.randn(p) * 10 ** rng.uniform(-6, 3, p)).astype(np.float32) for _ in range(workers)]
     shares = [float(v) for v in rng.dirichlet(np.ones(workers))] if workers > 1 else [0.37]
-    whole = _driver_sum(grads, shares)
+    whole = _float32_fold(grads, shares)
+    assert _collective.weighted_sum(grads, shares).tobytes() == whole.tobytes()
     bounds = _collective.slices(p, workers)
     # worker j reduces slice j of every worker's gradient; the gather concatenates
     reduced = [_collective.weighted_sum([g[s:e] for g in grads], shares) for s, e in bounds]

@@ -89,7 +89,19 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   With `min_workers=m`, a failure beyond those leaves the run going on without the
   lost worker while at least m remain: a survivor computes the lost shard of the
   step in progress as its worker would have (same random streams and state), and the
-  following batches are split across the survivors (`_elastic`).
+  following batches are split across the survivors (`_elastic`). A failure that
+  would leave fewer than m instead waits up to `replacement_timeout` seconds (default
+  60) for Ray to place a fresh worker (started from the driver's state, its streams
+  advanced to the lost one's), which redoes the step; past the timeout the run stops
+  with `ReplacementTimeout` (a `WorkerError`), the driver's model holding the weights
+  and optimizer state of the last completed step.
+- Growth (`max_workers`, default `workers`): at the start of every epoch, after the
+  callbacks' `on_epoch_begin` and before the first step, a run with fewer workers than
+  `max_workers` starts fresh ones where Ray has free CPUs (after a lost node came
+  back, or more than `workers` fit from the start). They take the driver's weights
+  and optimizer state and a worker's random streams, so the run goes on as it would
+  have with that many workers; a worker count that changes changes nothing but the
+  float32 rounding of the gradient sum.
 - Limits: with several outputs, a shard whose sample weights (or mask) for one output
   are all zero while the batch has others, and not for the other outputs, raises
   NotImplementedError. Custom layer classes, losses and metrics travel by reference
@@ -114,13 +126,14 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   the weights of the epoch's start).
 """
 
+import time
 import uuid
 
 import numpy as np
 
 from ._shards import HDF5Rows, NpyFiles, RowFunction, ray_dataset
 
-__all__ = ["fit", "WorkerError", "NpyFiles", "HDF5Rows", "RowFunction", "ray_dataset"]
+__all__ = ["fit", "WorkerError", "ReplacementTimeout", "NpyFiles", "HDF5Rows", "RowFunction", "ray_dataset"]
 
 
 class WorkerError(RuntimeError):
@@ -130,6 +143,19 @@ class WorkerError(RuntimeError):
         super().__init__(message)
         self.worker = worker
         self.step = step
+
+
+class ReplacementTimeout(WorkerError):
+    """No fresh worker could start within `replacement_timeout` seconds where one was
+    needed: to keep `min_workers` running after a loss, or to retry a step
+    (`max_failures`). Every worker of the run is stopped; the driver's model holds the
+    weights and optimizer state of the last completed step."""
+
+    def __init__(self, message, worker=None, step=None, survivors=(), min_workers=None, timeout=None):
+        super().__init__(message, worker=worker, step=step)
+        self.survivors = list(survivors)
+        self.min_workers = min_workers
+        self.timeout = timeout
 
 
 def _import_ray():
@@ -151,13 +177,9 @@ def _nnz(w):
 
 def _split(start, end, workers):
     """Contiguous shards `[(s, e)]` of rows start:end, sizes differing by at most one."""
-    n = end - start
-    sizes = [n // workers + (1 if k < n % workers else 0) for k in range(workers)]
-    shards, s = [], start
-    for size in sizes:
-        shards.append((s, s + size))
-        s += size
-    return shards
+    from ._collective import slices
+
+    return [(start + s, start + e) for s, e in slices(end - start, workers)]
 
 
 class _Run:
@@ -173,7 +195,7 @@ class _Run:
         cpus_per_worker,
         max_failures,
         collective=False,
-        min_workers=None,
+        elastic=(None, None, 60.0),
     ):
         self.ray = ray
         self.model = model
@@ -183,7 +205,10 @@ class _Run:
         self.cpus = cpus_per_worker
         self.max_failures = max_failures
         self.failures = 0
-        self.min_workers = min_workers
+        # min_workers (None: none), max_workers (None: workers), replacement timeout (s)
+        self.min_workers, max_workers, self.timeout = elastic
+        self.max_workers = workers if max_workers is None else max_workers
+        self.fresh = set()  # ranks started from the driver's state since the last step
         self.lost = []  # ranks lost in the call in progress (min_workers), dropped after it
         self.tag = uuid.uuid4().hex[:8]
         self.generation = 0
@@ -218,14 +243,74 @@ class _Run:
             name=name, num_cpus=self.cpus, max_restarts=0, max_task_retries=0
         ).remote(spec, self.data_ref, k, self.cpus)
 
+    def _kill(self, actor):
+        try:
+            self.ray.kill(actor, no_restart=True)
+        except Exception:  # already gone
+            pass
+
     def kill_all(self):
         for a in self.actors:
             if a is not None:
-                try:
-                    self.ray.kill(a, no_restart=True)
-                except Exception:  # already gone
-                    pass
+                self._kill(a)
         self.actors = [None] * self.workers
+
+    def _start_ready(self, k, spec):
+        """A fresh worker k that answered, or None when Ray could not place one within
+        `timeout` seconds (a start that dies, on a node going away, is tried again)."""
+        ray = self.ray
+        deadline = time.monotonic() + self.timeout
+        while True:
+            actor = self._start(k, spec)
+            ref = actor.info.remote()
+            ready, _ = ray.wait([ref], timeout=max(0.0, deadline - time.monotonic()))
+            if ready:
+                try:
+                    ray.get(ref)
+                    return actor
+                except Exception:
+                    pass
+            self._kill(actor)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.5)
+
+    def _fresh_spec(self, counters=None):
+        """The spec of a worker started now: the driver's weights, optimizer state and
+        hyper-parameters (current on the driver's reduction path), and `counters` for its
+        random streams (None: those of the start of `fit`, advanced by `skip`)."""
+        from . import _spec
+
+        spec = dict(self.spec)
+        spec["state"] = _spec.get_state(self.model)
+        spec["hyper"] = _spec.get_hyper(self.model.optimizer)
+        if counters is not None:
+            spec["counters"] = counters
+        return spec
+
+    def give_up(self, k, where, error, survivors):
+        self.kill_all()
+        detail = str(error).strip().splitlines()
+        detail = detail[-1] if detail else type(error).__name__
+        if self.min_workers is None:
+            need = "a replacement (max_failures=%d)" % self.max_failures
+        else:
+            need = "%d surviving worker(s) %s, fewer than min_workers=%d" % (
+                len(survivors),
+                survivors,
+                self.min_workers,
+            )
+        raise ReplacementTimeout(
+            "keras.distributed.fit: worker %d failed at %s (%s: %s); %s, and Ray had no room for a new "
+            "worker within replacement_timeout=%gs; all workers were stopped (the model holds the weights "
+            "and optimizer state of the last completed step)"
+            % (k, where, type(error).__name__, detail, need, self.timeout),
+            worker=k,
+            step=where,
+            survivors=survivors,
+            min_workers=self.min_workers,
+            timeout=self.timeout,
+        ) from error
 
     def _gather(self, refs, where):
         """Results by worker; the first failure raises `_Failure` at once."""
@@ -259,32 +344,65 @@ class _Run:
         self.failures += 1
         if self.failures > self.max_failures:
             self.fail(k, where, error)
-        try:
-            self.ray.kill(self.actors[k], no_restart=True)
-        except Exception:
-            pass
-        from . import _spec
+        self.restart(k, where, error)
 
-        spec = dict(self.spec)
-        spec["state"] = _spec.get_state(self.model)
-        spec["hyper"] = _spec.get_hyper(self.model.optimizer)
-        self.actors[k] = self._start(k, spec)
-        refs = {k: self.actors[k].set_epoch.remote(self.index_ref)}
-        self._gather(refs, where)
-        self._gather({k: self.actors[k].skip.remote(self.calls[k])}, where)
+    def restart(self, k, where, error):
+        """Worker k anew from the driver's current state, its random streams advanced to
+        the lost worker's; waits up to `timeout` for Ray to have room, else
+        `ReplacementTimeout`."""
+        old = self.actors[k]
+        if not isinstance(error, self.ray.exceptions.RayActorError):
+            self._kill(old)  # alive (it raised): its CPUs are needed
+        # A dead actor is killed only once its successor runs: until Ray declares a
+        # lost node dead, the actor's CPUs there count as taken, so the successor
+        # cannot be placed on that node.
+        actor = self._start_ready(k, self._fresh_spec())
+        self._kill(old)
+        if actor is None:
+            survivors = [j for j in range(self.workers) if j != k and j not in self.lost]
+            self.give_up(k, where, error, survivors)
+        self.actors[k] = actor
+        self._gather({k: actor.set_epoch.remote(self.index_ref)}, where)
+        self._gather({k: actor.skip.remote(self.calls[k])}, where)
+
+    def grow(self, where):
+        """Up to `max_workers`: fresh workers where Ray has room now (at an epoch's
+        start), from the driver's state and a worker's random streams; a start Ray does
+        not place within `timeout` is given up (the run goes on as it is)."""
+        want = self.max_workers - self.workers
+        room = int(self.ray.available_resources().get("CPU", 0) // self.cpus) if want > 0 else 0
+        if min(want, room) <= 0:
+            return
+        counters = self._gather({0: self.actors[0].get_counters.remote()}, where)[0]
+        spec = self._fresh_spec(counters)
+        for _ in range(min(want, room)):
+            k = self.workers
+            self.actors.append(None)
+            self.names.append(None)
+            self.calls.append(self.calls[0])
+            actor = self._start_ready(k, spec)
+            if actor is None:
+                for column in (self.actors, self.names, self.calls):
+                    column.pop()
+                return
+            self.actors[k] = actor
+            self.workers += 1
+            self.fresh.add(k)
 
     def drop(self, k, where, error):
         """With `min_workers`: worker k is lost; a survivor stands in for it until the
-        call in progress ends (see `_elastic`), then the run goes on without it."""
+        call in progress ends (see `_elastic`), then the run goes on without it. Were
+        fewer than `min_workers` left, worker k is started anew instead (`restart`)."""
         from ._elastic import StandIn
 
         alive = [j for j in range(self.workers) if j != k and j not in self.lost]
-        if self.min_workers is None or len(alive) < self.min_workers:
+        if self.min_workers is None:
             self.fail(k, where, error)
-        try:
-            self.ray.kill(self.actors[k], no_restart=True)
-        except Exception:
-            pass
+        if len(alive) < self.min_workers:
+            # wait for room for a new worker k, which then redoes the step
+            self.restart(k, where, error)
+            return
+        self._kill(self.actors[k])
         self.lost.append(k)
         self.actors[k] = StandIn(self.ray, self.actors[alive[0]])
 
@@ -378,6 +496,8 @@ def fit(
     max_failures=0,
     reduce="auto",
     min_workers=None,
+    max_workers=None,
+    replacement_timeout=60.0,
 ):
     """Trains a compiled `model` data-parallel on Ray; returns a `History`, as
     `model.fit`. See the module docstring for the rules.
@@ -395,7 +515,16 @@ def fit(
             optimizer slots every k steps (an approximation).
         max_failures: how many worker failures to absorb by retrying on a fresh worker.
         min_workers: after those, go on without a lost worker as long as this many
-            remain (see `_elastic`); None: a failure beyond `max_failures` raises.
+            remain (see `_elastic`); with fewer, wait up to `replacement_timeout` for
+            Ray to have room for a new worker, which takes the lost one's place. None:
+            a failure beyond `max_failures` raises `WorkerError`.
+        max_workers: the most workers the run grows to (None: `workers`). At the start
+            of every epoch (after the callbacks' `on_epoch_begin`, before its first
+            step) the run adds fresh workers, from the driver's state, while it has
+            fewer than `max_workers` and Ray has free CPUs for them.
+        replacement_timeout: seconds to wait for Ray to place a new worker (one that
+            replaces a lost worker, or one `max_workers` adds); a replacement not
+            started by then raises `ReplacementTimeout`, a growth is given up.
         reduce: `'driver'` (the driver sums the gradients), `'workers'` (reduce-scatter
             and all-gather among the workers; see `_collective`) or `'auto'`: the
             workers where the path allows it and it is the faster one
@@ -408,17 +537,23 @@ def fit(
 
     # Raises
         ImportError: Ray is not installed.
-        WorkerError: a worker died or raised (more than `max_failures` times).
+        WorkerError: a worker died or raised (more than `max_failures` times, and
+            `min_workers` not given).
+        ReplacementTimeout: (a `WorkerError`) a new worker was needed and Ray had no
+            room for it within `replacement_timeout` seconds.
         ValueError: as `model.fit` (`batch_size`, `nb_epoch` / `initial_epoch`,
             `validation_split`, mismatched arrays).
         ValueError: the cluster has fewer CPUs than `workers * cpus_per_worker`.
+        ValueError: not `1 <= min_workers <= workers <= max_workers`, a negative
+            `replacement_timeout`, or `min_workers` / `max_workers > workers` with
+            `sync_every > 1` or a stateful model.
         ValueError: a stateful model trained with another batch size than the one it
             was built for, with more workers than rows, or with `max_failures > 0`.
     """
     from .. import backend as K
     from ..engine import loop
     from ..engine.training import dedupe_labels
-    from . import _spec
+    from . import _elastic, _spec
 
     ray = _import_ray()
     outer, model = model, _spec.inner(model)
@@ -431,6 +566,9 @@ def fit(
             "max_failures >= 0; got workers=%r, cpus_per_worker=%r, sync_every=%r, max_failures=%r"
             % (workers, cpus_per_worker, sync_every, max_failures)
         )
+    min_workers, max_workers, replacement_timeout = _elastic.check_arguments(
+        workers, min_workers, max_workers, replacement_timeout, sync_every, model.stateful
+    )
     stateful_rows = None
     if model.stateful:
         stateful_batch = {layer._state_batch() for layer in _spec.stateful_layers(model)}
@@ -517,14 +655,8 @@ def fit(
         )
     # The collective path leaves the driver's model behind during an epoch, so it
     # cannot restart a worker from it or evaluate masks on it.
-    if min_workers is not None:
-        min_workers = int(min_workers)
-        if not 1 <= min_workers <= workers or sync_every != 1 or model.stateful:
-            raise ValueError(
-                "keras.distributed.fit: min_workers must be between 1 and workers (%d), with sync_every=1 "
-                "and a model that is not stateful; got min_workers=%d" % (workers, min_workers)
-            )
-    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None and min_workers is None
+    elastic = min_workers is not None or max_workers > workers
+    can_collect = sync_every == 1 and int(max_failures) == 0 and mask[0] is None and not elastic
     if reduce == "workers" and not can_collect:
         raise ValueError(
             "keras.distributed.fit: reduce='workers' needs sync_every=1, max_failures=0 and no masked loss"
@@ -536,7 +668,7 @@ def fit(
     try:
         spec = _spec.make_spec(outer, model)
         # combine state (moving statistics) on the driver after every step
-        spec["sync_state"] = workers > 1 and sync_every == 1 and bool(_spec.state_rules(model))
+        spec["sync_state"] = max_workers > 1 and sync_every == 1 and bool(_spec.state_rules(model))
         if stateful_rows is not None:
             spec["stateful_rows"] = stateful_rows
             spec["stateful_batch"] = batch_size
@@ -544,8 +676,9 @@ def fit(
                 np.asarray(K.get_value(v)) for layer in _spec.stateful_layers(model) for v in layer.states
             ]
         spec["elastic"] = min_workers is not None
+        limits = (min_workers, max_workers, replacement_timeout)
         run = _Run(
-            ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective, min_workers
+            ray, model, spec, data_ref, workers, cpus_per_worker, int(max_failures), collective, limits
         )
         for layer in _spec.stateful_layers(model):
             # a reset_states() on the driver (a callback's) reaches the workers at the next step
@@ -802,6 +935,7 @@ class _DistributedStep:
         # the driver only needs the epoch's sample weights (for the shares)
         sws = self.ins[sw_at:] if order is None else [w[order] for w in self.ins[sw_at:]]
         self.epoch_ins = [None] * sw_at + sws
+        run.grow("epoch %d start" % epoch)
         run.index_ref = None if order is None else run.ray.put(order)
         idx = run.index_ref
         run.call(lambda k, a, retry, idx=idx: a.set_epoch.remote(idx), "epoch %d start" % epoch)
@@ -832,6 +966,8 @@ class _DistributedStep:
 
             def make(k, actor, retry):
                 s, e = shards[k]
+                # a worker started from the driver's state has the pending update already
+                retry = retry or k in run.fresh
                 pend = None if retry else pend_ref
                 hyp = _spec.get_hyper(model.optimizer) if retry else hyper
                 if e == s:
@@ -842,6 +978,7 @@ class _DistributedStep:
                 return actor.step.remote(pend, hyp, s, e, scales[k], s - bs, reset)
 
             results = run.call(make, where)
+            run.fresh.clear()
             computed = {k: r for k, r in results.items() if isinstance(r, tuple)}
             grads = {k: r for k, r in computed.items() if a[k] != 0.0}
             run.calls = [c + 1 for c in run.calls]
@@ -855,20 +992,10 @@ class _DistributedStep:
                 reduced = run.call(reduce_call, where)
                 flat = ray.put([reduced[k][0] for k in range(run.workers)])
                 del bundles
-            elif len(grads) == 1:
-                ((k0, (outs, flat, _)),) = grads.items()
-                if a[k0] != 1.0:
-                    flat = (flat * np.float32(a[k0])).astype(np.float32)
             else:
                 # sum_k a_k g_k in float32, in worker order (the same on every run)
-                flat, term = None, None
-                for k, (_, g, _) in sorted(grads.items()):
-                    if flat is None:
-                        flat = np.multiply(g, np.float32(a[k]))
-                        term = np.empty_like(flat)
-                    else:
-                        np.multiply(g, np.float32(a[k]), out=term)
-                        flat += term
+                ranks = sorted(grads)
+                flat = _collective.weighted_sum([grads[k][1] for k in ranks], [a[k] for k in ranks])
             outs_by_k = {k: r[0] for k, r in computed.items()}
             if not run.collective:
                 self.apply_program([flat])

@@ -54,7 +54,8 @@ def worthwhile(workers, nodes, model):
 
 
 def slices(p, workers):
-    """`[(s, e)]`: the contiguous slice of a `p`-vector each of `workers` reduces."""
+    """`[(s, e)]`: the contiguous slice of a `p`-vector each of `workers` reduces (and
+    the rows of a batch of `p` each worker computes on), sizes differing by at most one."""
     sizes = [p // workers + (1 if k < p % workers else 0) for k in range(workers)]
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     return [(int(bounds[k]), int(bounds[k + 1])) for k in range(workers)]

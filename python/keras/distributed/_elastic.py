@@ -1,4 +1,9 @@
-"""Going on with fewer workers after one is lost (`keras.distributed.fit(min_workers=)`).
+"""Going on with fewer workers after one is lost (`keras.distributed.fit(min_workers=)`),
+and the checks of the elastic arguments (`min_workers <= workers <= max_workers`).
+
+Waiting for a replacement (fewer than `min_workers` left) and growing back to
+`max_workers` happen on the driver (`_Run.restart`, `_Run.grow`): a fresh worker is
+started from the driver's state, which is current on the driver's reduction path.
 
 When a worker dies during a step, the step is finished exactly as it would have been:
 a surviving worker computes the lost worker's shard gradient as the lost worker would
@@ -17,7 +22,7 @@ replica) from the survivor, and calls that would change the lost replica's own s
 
 import numpy as np
 
-__all__ = ["Recompute", "StandIn"]
+__all__ = ["Recompute", "StandIn", "check_arguments"]
 
 _READS = ("get_counters", "get_state", "get_state_values", "traffic", "info")
 
@@ -100,3 +105,27 @@ class StandIn:
         if name in _READS:
             return getattr(self.survivor, name)
         return _Done(self.ray)
+
+
+def check_arguments(workers, min_workers, max_workers, replacement_timeout, sync_every, stateful):
+    """(min_workers or None, max_workers, replacement_timeout) as numbers, or ValueError."""
+    min_workers = None if min_workers is None else int(min_workers)
+    max_workers = workers if max_workers is None else int(max_workers)
+    lowest = 1 if min_workers is None else min_workers
+    if not 1 <= lowest <= workers <= max_workers:
+        raise ValueError(
+            "keras.distributed.fit: need 1 <= min_workers <= workers <= max_workers; got min_workers=%r, "
+            "workers=%r, max_workers=%r" % (min_workers, workers, max_workers)
+        )
+    replacement_timeout = float(replacement_timeout)
+    if not replacement_timeout >= 0.0:
+        raise ValueError(
+            "keras.distributed.fit: replacement_timeout must be a number of seconds >= 0; got %r"
+            % (replacement_timeout,)
+        )
+    if (min_workers is not None or max_workers > workers) and (sync_every != 1 or stateful):
+        raise ValueError(
+            "keras.distributed.fit: min_workers and max_workers need sync_every=1 and a model that is not "
+            "stateful (got sync_every=%d, stateful=%s)" % (sync_every, bool(stateful))
+        )
+    return min_workers, max_workers, replacement_timeout

@@ -7,7 +7,7 @@ set of rows. The driver only needs the number of rows, so `keras.distributed.fit
 keeps `model.fit`'s order exactly: each epoch's order is `np.random.shuffle` of
 `arange(n)` as in `model.fit`, global batch `b` is the rows `index[b*bs:(b+1)*bs]`,
 and worker `k` reads only its contiguous part of that batch
-(`index[s_k:e_k]`, `shard_rows`). On data that fits one machine the result is
+(`index[s_k:e_k]`, the split of `_collective.slices`). On data that fits one machine the result is
 therefore `model.fit` on the concatenated arrays.
 
 Sources (global row order = the order written here):
@@ -384,17 +384,6 @@ class ShardedInput:
             for a in self.data
         ]
         return True
-
-
-def shard_rows(index_array, start, end, workers):
-    """For each worker, the global rows it reads of the batch `index_array[start:end]`
-    (`index_array` None: the rows in order): contiguous parts of the batch, as
-    `keras.distributed.fit` splits it, so sizes differ by at most one."""
-    n = end - start
-    sizes = [n // workers + (1 if k < n % workers else 0) for k in range(workers)]
-    bounds = np.concatenate([[0], np.cumsum(sizes)]) + start
-    rows = np.arange(start, end) if index_array is None else np.asarray(index_array[start:end])
-    return [rows[bounds[k] - start : bounds[k + 1] - start] for k in range(workers)]
 
 
 def split_rows(arrays, start, stop=None):

@@ -29,26 +29,19 @@ import json
 import numpy as np
 
 from .. import backend as K
+from . import layer_walk
 
 GROUP = "ferrokeras_resume"
-
-
-def _spec():
-    # The per-node walk shared with keras.distributed's replicas (same keys).
-    from ..distributed import _spec
-
-    return _spec
 
 
 def write(model, f):
     """Writes `model`'s resume state (and numpy's global RNG state) into group
     `ferrokeras_resume` of the open HDF5 file `f`."""
-    spec = _spec()
     group = f.create_group(GROUP)
-    group.attrs["seed_plan"] = json.dumps(spec.seed_plan(model)).encode("utf8")
-    group.attrs["random_counters"] = json.dumps(spec.get_counters(model)).encode("utf8")
+    group.attrs["seed_plan"] = json.dumps(layer_walk.seed_plan(model)).encode("utf8")
+    group.attrs["random_counters"] = json.dumps(layer_walk.get_counters(model)).encode("utf8")
     states = group.create_group("states")
-    for layer in spec.stateful_layers(model):
+    for layer in layer_walk.stateful_layers(model):
         g = states.create_group(layer.name)
         for i, value in enumerate(K.batch_get_value(list(layer.states))):
             g.create_dataset("state_%d" % i, data=value)
@@ -108,11 +101,10 @@ def restore(model, f, filepath, restore_rng=False):
             )
         return
     group = f[GROUP]
-    spec = _spec()
-    spec.set_counters(model, _json(group, "random_counters", filepath))
+    layer_walk.set_counters(model, _json(group, "random_counters", filepath))
     states = group.get("states")
     if states is not None:
-        by_name = {layer.name: layer for layer in spec.stateful_layers(model)}
+        by_name = {layer.name: layer for layer in layer_walk.stateful_layers(model)}
         tuples = []
         for name in states:
             layer = by_name.get(name)
