@@ -16,12 +16,11 @@
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench gemm`
 //! (`benches/python/gemm_compare.py` runs it and compares with numpy).
 
-use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::kernels::gemm::{sgemm, sgemm_gemm_crate, sgemm_serial, Operand};
-use ferrokeras_benches::{data, WORKLOAD_GEMMS};
+use ferrokeras::kernels::gemm::{sgemm, sgemm_gemm_crate, sgemm_serial};
+use ferrokeras_benches::{Gemm, Product, WORKLOAD_GEMMS};
 
 /// (M, K, N, transpose A, transpose B)
 fn shapes() -> impl Iterator<Item = (usize, usize, usize, bool, bool)> {
@@ -29,8 +28,6 @@ fn shapes() -> impl Iterator<Item = (usize, usize, usize, bool, bool)> {
         .into_iter()
         .chain([(1024, 1024, 1024, false, false)])
 }
-
-type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
 
 fn bench_gemm(c: &mut Criterion) {
     run_group(c, "gemm", sgemm, usize::MAX);
@@ -44,37 +41,10 @@ fn run_group(c: &mut Criterion, name: &str, f: Gemm, max_macs: usize) {
     group.sample_size(20);
     group.warm_up_time(Duration::from_millis(1000));
     group.measurement_time(Duration::from_millis(2500));
-    for (m, k, n, at, bt) in shapes().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
-        // Stored m x k, or k x m when used transposed: same length either way.
-        let a = data(m * k, 1);
-        // Stored k x n, or n x k when used transposed: same length either way.
-        let b = data(k * n, 2);
-        let mut out = vec![0.0f32; m * n];
-        let id = format!(
-            "{m}x{k}x{n}{}{}",
-            if at { "_at" } else { "" },
-            if bt { "_bt" } else { "" }
-        );
-        group.throughput(Throughput::Elements((2 * m * n * k) as u64));
-        group.bench_function(id, |bench| {
-            bench.iter(|| {
-                f(
-                    m,
-                    n,
-                    k,
-                    Operand {
-                        data: black_box(&a),
-                        trans: at,
-                    },
-                    Operand {
-                        data: black_box(&b),
-                        trans: bt,
-                    },
-                    black_box(&mut out),
-                    false,
-                );
-            })
-        });
+    for shape in shapes().filter(|s| s.0 * s.1 * s.2 <= max_macs) {
+        let mut p = Product::new(shape);
+        group.throughput(Throughput::Elements(p.flops() as u64));
+        group.bench_function(p.name(), |bench| bench.iter(|| p.run(f)));
     }
     group.finish();
 }

@@ -65,17 +65,8 @@ pub fn sgemm(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    sgemm_par(
-        m,
-        n,
-        k,
-        a,
-        b,
-        c,
-        accumulate,
-        auto_threads(m, n, k),
-        Route::Auto,
-    )
+    let threads = auto_threads(m, n, k);
+    sgemm_par(m, n, k, a, b, c, accumulate, threads, Route::Auto)
 }
 
 /// Like [`sgemm`], never splitting across threads (for callers already in a parallel loop).
@@ -111,17 +102,8 @@ pub fn sgemm_gemm_crate(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    sgemm_par(
-        m,
-        n,
-        k,
-        a,
-        b,
-        c,
-        accumulate,
-        auto_threads(m, n, k),
-        Route::Crate,
-    )
+    let threads = auto_threads(m, n, k);
+    sgemm_par(m, n, k, a, b, c, accumulate, threads, Route::Crate)
 }
 
 /// Threads for a product: 1 below [`PARALLEL_MIN_MACS`] or inside a rayon worker.
@@ -525,19 +507,8 @@ mod tests {
     use super::*;
 
     fn naive(m: usize, n_: usize, k: usize, a: &[f32], at: bool, b: &[f32], bt: bool) -> Vec<f32> {
-        let mut c = vec![0.0f32; m * n_];
-        for i in 0..m {
-            for j in 0..n_ {
-                let mut s = 0.0f64;
-                for p in 0..k {
-                    let x = if at { a[p * m + i] } else { a[i * k + p] };
-                    let y = if bt { b[j * k + p] } else { b[p * n_ + j] };
-                    s += x as f64 * y as f64;
-                }
-                c[i * n_ + j] = s as f32;
-            }
-        }
-        c
+        let exact = sgemm_small::reference(m, n_, k, a, at, b, bt);
+        exact.into_iter().map(|x| x as f32).collect()
     }
 
     fn data(len: usize, seed: u32) -> Vec<f32> {

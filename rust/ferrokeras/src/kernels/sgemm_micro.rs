@@ -260,6 +260,17 @@ mod x86 {
         // SAFETY: every load reads op(B)(p, j) with p < kc, j < nv; every store writes
         // dst[p*nr + j] with j < nr.
         unsafe {
+            if cs == 1 && nv == nr {
+                // Whole rows: vector moves (the scalar packer's slice copy is a libc
+                // memcpy call per row of 64 bytes, 6% of a 256x784x512 product).
+                for p in 0..kc {
+                    let (s, d) = (src.offset(p as isize * rs), dst.add(p * nr));
+                    for j in (0..nr).step_by(8) {
+                        _mm256_storeu_ps(d.add(j), _mm256_loadu_ps(s.add(j)));
+                    }
+                }
+                return;
+            }
             if rs != 1 || cs == 1 || kc < 8 {
                 return pack_b_scalar(kc, nv, nr, src, rs, cs, dst);
             }
@@ -292,46 +303,103 @@ mod x86 {
         }
     }
 
-    /// AVX-512F: 8 rows x 32 columns (16 zmm accumulators, two B loads and eight
-    /// broadcasts per step). Eight rows rather than the 12-14 of large-matrix kernels
-    /// because batch sizes are multiples of 8 (32 rows: four full tiles, no waste).
-    pub(crate) struct Avx512;
+    /// A vector kernel family: the struct and its `Micro` impl (`available` checks the
+    /// named CPU features, `kernel` dispatches rows to `$kernel`, B is packed by
+    /// [`pack_b_avx`]).
+    macro_rules! vector_family {
+        ($(#[$doc:meta])* $ty:ident, $mr:literal x $nr:literal,
+         [$($feature:tt),*], $kernel:ident, rows $($rows:literal)*) => {
+            $(#[$doc])*
+            pub(crate) struct $ty;
 
-    impl Micro for Avx512 {
-        const MR: usize = 8;
-        const NR: usize = 32;
+            impl Micro for $ty {
+                const MR: usize = $mr;
+                const NR: usize = $nr;
 
-        fn available() -> bool {
-            is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-        }
+                fn available() -> bool {
+                    $(is_x86_feature_detected!($feature))&&*
+                }
 
-        unsafe fn kernel(mr: usize, t: &Tile) {
-            // SAFETY: forwarded contract (the features were checked by `available`).
-            unsafe { dispatch_mr!(k512, mr, t, 1 2 3 4 5 6 7 8) }
-        }
+                unsafe fn kernel(mr: usize, t: &Tile) {
+                    // SAFETY: forwarded contract (the features were checked by
+                    // `available`).
+                    unsafe { dispatch_mr!($kernel, mr, t, $($rows)*) }
+                }
 
-        unsafe fn pack_b(
-            kc: usize,
-            nv: usize,
-            src: *const f32,
-            rs: isize,
-            cs: isize,
-            dst: *mut f32,
-        ) {
-            // SAFETY: forwarded contract.
-            unsafe { pack512(kc, nv, src, rs, cs, dst) }
-        }
+                unsafe fn pack_b(
+                    kc: usize,
+                    nv: usize,
+                    src: *const f32,
+                    rs: isize,
+                    cs: isize,
+                    dst: *mut f32,
+                ) {
+                    // SAFETY: forwarded contract.
+                    unsafe { pack_b_avx(kc, nv, $nr, src, rs, cs, dst) }
+                }
+            }
+        };
     }
 
-    /// # Safety
-    /// As [`Micro::pack_b`] on a CPU with AVX-512F.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn pack512(kc: usize, nv: usize, src: *const f32, rs: isize, cs: isize, dst: *mut f32) {
-        // SAFETY: forwarded contract.
-        unsafe { pack_b_avx(kc, nv, Avx512::NR, src, rs, cs, dst) }
+    /// The k loop of a vector kernel, the same at every width: per step two vectors of
+    /// the B panel (`$half` floats apart) and, per row, one broadcast of A (`$x` points
+    /// at the element, `$bcast` loads it into every lane) into two accumulators.
+    macro_rules! k_loop {
+        ($t:ident, $mr:ident, $layout:ident, $acc0:ident, $acc1:ident, $half:literal,
+         $load:ident, $fma:ident, $x:ident => $bcast:expr) => {{
+            let mut bp = $t.b;
+            if $layout == IDX || $layout == CS1 {
+                // Each row its own base pointer, each step one offset added to all.
+                let rows: [*const f32; $mr] = std::array::from_fn(|i| {
+                    let off = if $layout == IDX {
+                        *$t.a_rows.add(i) as isize
+                    } else {
+                        i as isize * $t.a_rs
+                    };
+                    $t.a.wrapping_offset(off)
+                });
+                for p in 0..$t.kc {
+                    let o = if $layout == IDX {
+                        *$t.a_steps.add(p) as isize
+                    } else {
+                        p as isize
+                    };
+                    let b0 = $load(bp);
+                    let b1 = $load(bp.add($half));
+                    for i in 0..$mr {
+                        let $x = rows[i].offset(o);
+                        let a = $bcast;
+                        $acc0[i] = $fma(a, b0, $acc0[i]);
+                        $acc1[i] = $fma(a, b1, $acc1[i]);
+                    }
+                    bp = bp.add($t.b_rs);
+                }
+            } else {
+                let rs = if $layout == RS1 { 1 } else { $t.a_rs };
+                let mut ap = $t.a;
+                for _ in 0..$t.kc {
+                    let b0 = $load(bp);
+                    let b1 = $load(bp.add($half));
+                    for i in 0..$mr {
+                        let $x = ap.offset(i as isize * rs);
+                        let a = $bcast;
+                        $acc0[i] = $fma(a, b0, $acc0[i]);
+                        $acc1[i] = $fma(a, b1, $acc1[i]);
+                    }
+                    ap = ap.wrapping_offset($t.a_cs);
+                    bp = bp.add($t.b_rs);
+                }
+            }
+        }};
     }
+
+    vector_family!(
+        /// AVX-512F: 8 rows x 32 columns (16 zmm accumulators, two B loads and eight
+        /// broadcasts per step). Eight rows rather than the 12-14 of large-matrix kernels
+        /// because batch sizes are multiples of 8 (32 rows: four full tiles, no waste).
+        Avx512, 8 x 32, ["avx512f", "avx2", "fma"], k512,
+        rows 1 2 3 4 5 6 7 8
+    );
 
     /// # Safety
     /// As [`Micro::kernel`] on a CPU with AVX-512F.
@@ -342,49 +410,7 @@ mod x86 {
         unsafe {
             let mut acc0 = [_mm512_setzero_ps(); MR];
             let mut acc1 = [_mm512_setzero_ps(); MR];
-            let mut bp = t.b;
-            if LAYOUT == IDX {
-                let rows: [*const f32; MR] =
-                    std::array::from_fn(|i| t.a.wrapping_offset(*t.a_rows.add(i) as isize));
-                for p in 0..t.kc {
-                    let o = *t.a_steps.add(p) as isize;
-                    let b0 = _mm512_loadu_ps(bp);
-                    let b1 = _mm512_loadu_ps(bp.add(16));
-                    for i in 0..MR {
-                        let a = _mm512_set1_ps(*rows[i].offset(o));
-                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    bp = bp.add(t.b_rs);
-                }
-            } else if LAYOUT == CS1 {
-                let rows: [*const f32; MR] =
-                    std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
-                for p in 0..t.kc {
-                    let b0 = _mm512_loadu_ps(bp);
-                    let b1 = _mm512_loadu_ps(bp.add(16));
-                    for i in 0..MR {
-                        let a = _mm512_set1_ps(*rows[i].add(p));
-                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    bp = bp.add(t.b_rs);
-                }
-            } else {
-                let rs = if LAYOUT == RS1 { 1 } else { t.a_rs };
-                let mut ap = t.a;
-                for _ in 0..t.kc {
-                    let b0 = _mm512_loadu_ps(bp);
-                    let b1 = _mm512_loadu_ps(bp.add(16));
-                    for i in 0..MR {
-                        let a = _mm512_set1_ps(*ap.offset(i as isize * rs));
-                        acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm512_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    ap = ap.wrapping_offset(t.a_cs);
-                    bp = bp.add(t.b_rs);
-                }
-            }
+            k_loop!(t, MR, LAYOUT, acc0, acc1, 16, _mm512_loadu_ps, _mm512_fmadd_ps, x => _mm512_set1_ps(*x));
             let nv = t.nv as u32;
             let m0 = if nv >= 16 { 0xFFFF } else { (1u32 << nv) - 1 } as __mmask16;
             let m1 = if nv >= 32 {
@@ -415,42 +441,10 @@ mod x86 {
         }
     }
 
-    /// AVX2+FMA: 6 rows x 16 columns (12 ymm accumulators, the classic Haswell tile).
-    pub(crate) struct Avx2;
-
-    impl Micro for Avx2 {
-        const MR: usize = 6;
-        const NR: usize = 16;
-
-        fn available() -> bool {
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-        }
-
-        unsafe fn kernel(mr: usize, t: &Tile) {
-            // SAFETY: forwarded contract (the features were checked by `available`).
-            unsafe { dispatch_mr!(k256, mr, t, 1 2 3 4 5 6) }
-        }
-
-        unsafe fn pack_b(
-            kc: usize,
-            nv: usize,
-            src: *const f32,
-            rs: isize,
-            cs: isize,
-            dst: *mut f32,
-        ) {
-            // SAFETY: forwarded contract.
-            unsafe { pack256(kc, nv, src, rs, cs, dst) }
-        }
-    }
-
-    /// # Safety
-    /// As [`Micro::pack_b`] on a CPU with AVX2.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pack256(kc: usize, nv: usize, src: *const f32, rs: isize, cs: isize, dst: *mut f32) {
-        // SAFETY: forwarded contract.
-        unsafe { pack_b_avx(kc, nv, Avx2::NR, src, rs, cs, dst) }
-    }
+    vector_family!(
+        /// AVX2+FMA: 6 rows x 16 columns (12 ymm accumulators, the classic Haswell tile).
+        Avx2, 6 x 16, ["avx2", "fma"], k256, rows 1 2 3 4 5 6
+    );
 
     /// # Safety
     /// As [`Micro::kernel`] on a CPU with AVX2 and FMA.
@@ -461,49 +455,7 @@ mod x86 {
         unsafe {
             let mut acc0 = [_mm256_setzero_ps(); MR];
             let mut acc1 = [_mm256_setzero_ps(); MR];
-            let mut bp = t.b;
-            if LAYOUT == IDX {
-                let rows: [*const f32; MR] =
-                    std::array::from_fn(|i| t.a.wrapping_offset(*t.a_rows.add(i) as isize));
-                for p in 0..t.kc {
-                    let o = *t.a_steps.add(p) as isize;
-                    let b0 = _mm256_loadu_ps(bp);
-                    let b1 = _mm256_loadu_ps(bp.add(8));
-                    for i in 0..MR {
-                        let a = _mm256_broadcast_ss(&*rows[i].offset(o));
-                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    bp = bp.add(t.b_rs);
-                }
-            } else if LAYOUT == CS1 {
-                let rows: [*const f32; MR] =
-                    std::array::from_fn(|i| t.a.wrapping_offset(i as isize * t.a_rs));
-                for p in 0..t.kc {
-                    let b0 = _mm256_loadu_ps(bp);
-                    let b1 = _mm256_loadu_ps(bp.add(8));
-                    for i in 0..MR {
-                        let a = _mm256_broadcast_ss(&*rows[i].add(p));
-                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    bp = bp.add(t.b_rs);
-                }
-            } else {
-                let rs = if LAYOUT == RS1 { 1 } else { t.a_rs };
-                let mut ap = t.a;
-                for _ in 0..t.kc {
-                    let b0 = _mm256_loadu_ps(bp);
-                    let b1 = _mm256_loadu_ps(bp.add(8));
-                    for i in 0..MR {
-                        let a = _mm256_broadcast_ss(&*ap.offset(i as isize * rs));
-                        acc0[i] = _mm256_fmadd_ps(a, b0, acc0[i]);
-                        acc1[i] = _mm256_fmadd_ps(a, b1, acc1[i]);
-                    }
-                    ap = ap.wrapping_offset(t.a_cs);
-                    bp = bp.add(t.b_rs);
-                }
-            }
+            k_loop!(t, MR, LAYOUT, acc0, acc1, 8, _mm256_loadu_ps, _mm256_fmadd_ps, x => _mm256_broadcast_ss(&*x));
             for i in 0..MR {
                 let c = t.c.add(i * t.ldc);
                 let (mut x0, mut x1) = (acc0[i], acc1[i]);

@@ -571,6 +571,33 @@ unsafe fn drive<K: Micro>(
     }
 }
 
+/// The product in f64, from row-major storage (A `m x k`, or `k x m` used transposed
+/// with `at`; likewise B): the tests' reference.
+#[cfg(test)]
+pub(crate) fn reference(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    at: bool,
+    b: &[f32],
+    bt: bool,
+) -> Vec<f64> {
+    let mut c = vec![0.0f64; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let mut s = 0.0f64;
+            for p in 0..k {
+                let x = if at { a[p * m + i] } else { a[i * k + p] };
+                let y = if bt { b[j * k + p] } else { b[p * n + j] };
+                s += x as f64 * y as f64;
+            }
+            c[i * n + j] = s;
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,24 +607,6 @@ mod tests {
         let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
         let (b_rs, b_cs) = if bt { (1, k as isize) } else { (n as isize, 1) };
         (a_rs, a_cs, b_rs, b_cs)
-    }
-
-    /// f64-accumulated reference.
-    #[allow(clippy::too_many_arguments)]
-    fn naive(m: usize, n: usize, k: usize, a: &[f32], at: bool, b: &[f32], bt: bool) -> Vec<f64> {
-        let mut c = vec![0.0f64; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                let mut s = 0.0f64;
-                for p in 0..k {
-                    let x = if at { a[p * m + i] } else { a[i * k + p] };
-                    let y = if bt { b[j * k + p] } else { b[p * n + j] };
-                    s += x as f64 * y as f64;
-                }
-                c[i * n + j] = s;
-            }
-        }
-        c
     }
 
     /// Small deterministic generator (xorshift), values in [-1, 1).
@@ -635,7 +644,7 @@ mod tests {
     ) {
         let a = rng.vec(m * k);
         let b = rng.vec(k * n);
-        let want = naive(m, n, k, &a, at, &b, bt);
+        let want = reference(m, n, k, &a, at, &b, bt);
         let (a_rs, a_cs, b_rs, b_cs) = views(m, n, k, at, bt);
         let av = View {
             ptr: a.as_ptr(),
@@ -675,6 +684,13 @@ mod tests {
         }
     }
 
+    /// [`check`] with every transpose of A and B.
+    fn check_layouts(isa: Isa, parts: usize, m: usize, n: usize, k: usize, rng: &mut Rng) {
+        for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
+            check(isa, parts, m, n, k, at, bt, rng);
+        }
+    }
+
     fn isas() -> Vec<Isa> {
         let all = [Isa::Avx512, Isa::Avx2, Isa::Scalar];
         let v: Vec<Isa> = all.into_iter().filter(|i| i.available()).collect();
@@ -694,9 +710,7 @@ mod tests {
             for &m in &sizes {
                 for &n in &[1, 3, 8, 16, 17, 31, 32, 33, 40, 65] {
                     let k = sizes[(m * 7 + n) % sizes.len()];
-                    for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
-                        check(isa, 1, m, n, k, at, bt, &mut rng);
-                    }
+                    check_layouts(isa, 1, m, n, k, &mut rng);
                 }
             }
         }
@@ -708,9 +722,7 @@ mod tests {
         let mut rng = Rng(7);
         for isa in isas() {
             for &(m, n, k) in &[(9, 33, 257), (32, 32, 784), (3, 5, 600), (1, 1, 513)] {
-                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
-                    check(isa, 1, m, n, k, at, bt, &mut rng);
-                }
+                check_layouts(isa, 1, m, n, k, &mut rng);
             }
         }
     }
@@ -737,10 +749,8 @@ mod tests {
         for isa in isas() {
             // wide: column panels; narrow and tall: row strips; tiny: not split.
             for &(m, n, k) in &[(32, 512, 128), (784, 32, 32), (5, 7, 9)] {
-                for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
-                    check(isa, 2, m, n, k, at, bt, &mut rng);
-                    check(isa, 3, m, n, k, at, bt, &mut rng);
-                }
+                check_layouts(isa, 2, m, n, k, &mut rng);
+                check_layouts(isa, 3, m, n, k, &mut rng);
             }
         }
     }
@@ -752,7 +762,7 @@ mod tests {
             let (m, n, k, ldc) = (10, 19, 13, 40);
             let a = rng.vec(m * k);
             let b = rng.vec(k * n);
-            let want = naive(m, n, k, &a, false, &b, false);
+            let want = reference(m, n, k, &a, false, &b, false);
             let mut c = vec![7.0f32; m * ldc];
             let av = View {
                 ptr: a.as_ptr(),
