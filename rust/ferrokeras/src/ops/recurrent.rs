@@ -50,7 +50,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
-use crate::kernels::act::Act;
+use crate::kernels::act::{hard_sigmoid, Act};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, pack_b, packed_b_len, sgemm, sgemm_packed, t as top, PackedB,
@@ -134,28 +134,76 @@ simd_fn! {
     }
 }
 
+/// Gate activations [`lstm_step_rows`] applies first: none (already applied), or
+/// hard_sigmoid or sigmoid gates with a tanh candidate.
+const GATES_DONE: u8 = 0;
+const GATES_HARD: u8 = 1;
+const GATES_SIGMOID: u8 = 2;
+
+/// The body of [`k_lstm_step`] for one `GATES` choice, known at compile time so that
+/// every loop vectorises.
+#[inline(always)]
+fn lstm_step_rows<const GATES: u8>(
+    u: usize,
+    z: &mut [f32],
+    cprev: &[f32],
+    cnext: &mut [f32],
+    tc: &mut [f32],
+    h: &mut [f32],
+) {
+    let gate = |x: f32| {
+        if GATES == GATES_HARD {
+            hard_sigmoid(x)
+        } else {
+            simd::sigmoid(x)
+        }
+    };
+    for ((((zr, cp), cn), t), hr) in z
+        .chunks_exact_mut(4 * u)
+        .zip(cprev.chunks_exact(u))
+        .zip(cnext.chunks_exact_mut(u))
+        .zip(tc.chunks_exact_mut(u))
+        .zip(h.chunks_exact_mut(u))
+    {
+        let (ifg, o) = zr.split_at_mut(3 * u);
+        let (i_f, g) = ifg.split_at_mut(2 * u);
+        if GATES != GATES_DONE {
+            // one loop per gate kind (each vectorises), while the row is in L1
+            i_f.iter_mut().for_each(|v| *v = gate(*v));
+            g.iter_mut().for_each(|v| *v = simd::tanh(*v));
+            o.iter_mut().for_each(|v| *v = gate(*v));
+        }
+        let (i, f) = i_f.split_at(u);
+        let (f, g, o) = (&f[..u], &g[..u], &o[..u]);
+        for k in 0..u {
+            let c = f[k] * cp[k] + i[k] * g[k];
+            let a = simd::tanh(c);
+            cn[k] = c;
+            t[k] = a;
+            hr[k] = o[k] * a;
+        }
+    }
+}
+
 simd_fn! {
-    /// The LSTM cell and output of one step over all rows in one pass, with a tanh
-    /// activation: c = f·c_prev + i·g, act(c) and h = o·act(c), the same arithmetic as
-    /// [`k_lstm_cell`], a tanh pass and [`k_lstm_out`].
-    fn k_lstm_cell_tanh(u: usize, z: &[f32], cprev: &[f32], cnext: &mut [f32], tc: &mut [f32], h: &mut [f32]) {
-        for ((((zr, cp), cn), t), hr) in z
-            .chunks_exact(4 * u)
-            .zip(cprev.chunks_exact(u))
-            .zip(cnext.chunks_exact_mut(u))
-            .zip(tc.chunks_exact_mut(u))
-            .zip(h.chunks_exact_mut(u))
-        {
-            let (i, rest) = zr.split_at(u);
-            let (f, rest) = rest.split_at(u);
-            let (g, o) = rest.split_at(u);
-            for k in 0..u {
-                let c = f[k] * cp[k] + i[k] * g[k];
-                let a = simd::tanh(c);
-                cn[k] = c;
-                t[k] = a;
-                hr[k] = o[k] * a;
-            }
+    /// The rest of one LSTM step after its gemms, in one pass over the rows, with a tanh
+    /// activation: with `gates` (`Some(hard)`: hard_sigmoid, else sigmoid gates) first
+    /// the gate activations, written back into `z` for the backward; then
+    /// c = f·c_prev + i·g, act(c) and h = o·act(c). The same arithmetic as separate
+    /// passes of [`Act::apply`], [`k_lstm_cell`], a tanh pass and [`k_lstm_out`].
+    fn k_lstm_step(
+        gates: Option<bool>,
+        u: usize,
+        z: &mut [f32],
+        cprev: &[f32],
+        cnext: &mut [f32],
+        tc: &mut [f32],
+        h: &mut [f32],
+    ) {
+        match gates {
+            None => lstm_step_rows::<GATES_DONE>(u, z, cprev, cnext, tc, h),
+            Some(true) => lstm_step_rows::<GATES_HARD>(u, z, cprev, cnext, tc, h),
+            Some(false) => lstm_step_rows::<GATES_SIGMOID>(u, z, cprev, cnext, tc, h),
         }
     }
 }
@@ -589,13 +637,16 @@ impl RnnSequence {
                 Cell::Lstm => {
                     let (cprev, cnext) = c[s * b * u..(s + 2) * b * u].split_at_mut(b * u);
                     let tcs = &mut tc[s * b * u..(s + 1) * b * u];
-                    for zr in zs.chunks_exact_mut(gu) {
-                        self.inner.apply(&mut zr[..2 * u]);
-                        self.act.apply(&mut zr[2 * u..3 * u]);
-                        self.inner.apply(&mut zr[3 * u..]);
+                    let fused = self.fused_lstm();
+                    if fused.is_none() {
+                        for zr in zs.chunks_exact_mut(gu) {
+                            self.inner.apply(&mut zr[..2 * u]);
+                            self.act.apply(&mut zr[2 * u..3 * u]);
+                            self.inner.apply(&mut zr[3 * u..]);
+                        }
                     }
-                    if self.act == Act::Tanh {
-                        k_lstm_cell_tanh(u, zs, cprev, cnext, tcs, hnext);
+                    if fused.is_some() || self.act == Act::Tanh {
+                        k_lstm_step(fused, u, zs, cprev, cnext, tcs, hnext);
                     } else {
                         k_lstm_cell(u, zs, cprev, cnext);
                         tcs.copy_from_slice(cnext);
@@ -681,7 +732,13 @@ impl RnnSequence {
     #[allow(clippy::needless_range_loop)] // rows index several buffers at once
     fn bptt_lane(&self, dm: Dims, li: &LaneIn, fbuf: &mut [f32], bbuf: &mut [f32], gout: &[f32]) {
         let Dims {
-            b, t, u, g, tout, ..
+            b,
+            t,
+            u,
+            g,
+            tout,
+            masked,
+            ..
         } = dm;
         let gu = g * u;
         let tbu = t * b * u;
@@ -846,6 +903,9 @@ impl RnnSequence {
                         }
                     }
                 }
+            } else if self.cell != Cell::Gru && !masked {
+                // every row is a real step: the product is dh_prev as it stands
+                sgemm_packed(b, nop(dzs), li.packs[0], dh, false);
             } else if self.cell != Cell::Gru {
                 let tb = &mut tmp[..b * u];
                 sgemm_packed(b, nop(dzs), li.packs[0], tb, false);
