@@ -21,12 +21,11 @@
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench conv`
 
-use std::hint::black_box;
-use std::time::Duration;
+mod common;
 
+use common::{bench_backward_xk, bench_forward_xk, bench_sgemm, group};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::kernels::gemm::{sgemm, Operand};
-use ferrokeras::ops::{build, OpCtx, Scratch};
+use ferrokeras::ops::{build, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
 use ferrokeras_benches::data;
 
@@ -40,10 +39,7 @@ const SHAPES: &[(&str, usize, usize, usize, usize, usize)] = &[
 ];
 
 fn bench_conv(c: &mut Criterion) {
-    let mut fwd = c.benchmark_group("conv2d_fwd");
-    fwd.sample_size(20);
-    fwd.warm_up_time(Duration::from_millis(800));
-    fwd.measurement_time(Duration::from_millis(2500));
+    let mut fwd = group(c, "conv2d_fwd");
     let mut cases = vec![];
     for (&(name, n, ci, h, w, o), last) in SHAPES.iter().flat_map(|s| [(s, false), (s, true)]) {
         let (oh, ow) = (h - 2, w - 2);
@@ -76,73 +72,22 @@ fn bench_conv(c: &mut Criterion) {
             name.to_string()
         };
         fwd.throughput(Throughput::Elements(2 * macs as u64));
-        fwd.bench_function(&name, |b| {
-            b.iter(|| {
-                op.forward(
-                    &[&x, &k],
-                    &mut y,
-                    &mut OpCtx {
-                        scratch: &mut scratch,
-                    },
-                )
-                .unwrap();
-                black_box(&y);
-            })
-        });
+        bench_forward_xk(&mut fwd, &name, &op, (&x, &k), &mut y, &mut scratch);
         cases.push((name, x, k, op, y, scratch, macs));
     }
     fwd.finish();
 
-    let mut bwd = c.benchmark_group("conv2d_bwd");
-    bwd.sample_size(20);
-    bwd.warm_up_time(Duration::from_millis(800));
-    bwd.measurement_time(Duration::from_millis(2500));
+    let mut bwd = group(c, "conv2d_bwd");
     for (name, x, k, op, y, scratch, macs) in cases.iter_mut() {
         let g = data(y.len(), 3);
-        let mut gx = vec![0.0f32; x.len()];
-        let mut gk = vec![0.0f32; k.len()];
         bwd.throughput(Throughput::Elements(4 * *macs as u64));
-        bwd.bench_function(name.as_str(), |b| {
-            b.iter(|| {
-                let mut ctx = OpCtx { scratch };
-                op.backward(1, &[x, k], y, &g, &mut gk, &mut ctx).unwrap();
-                op.backward(0, &[x, k], y, &g, &mut gx, &mut ctx).unwrap();
-                black_box((&gx, &gk));
-            })
-        });
+        bench_backward_xk(&mut bwd, name, op, (x, k), y, &g, scratch);
     }
     bwd.finish();
 
-    let mut gemm = c.benchmark_group("gemm_same");
-    gemm.sample_size(20);
-    gemm.warm_up_time(Duration::from_millis(800));
-    gemm.measurement_time(Duration::from_millis(2500));
+    let mut gemm = group(c, "gemm_same");
     for &(name, n, ci, h, w, o) in SHAPES {
-        let (m, kk, nn) = (o, ci * 9, n * (h - 2) * (w - 2));
-        let a = data(m * kk, 1);
-        let b_ = data(kk * nn, 2);
-        let mut out = vec![0.0f32; m * nn];
-        gemm.throughput(Throughput::Elements((2 * m * kk * nn) as u64));
-        gemm.bench_function(name, |b| {
-            b.iter(|| {
-                sgemm(
-                    m,
-                    nn,
-                    kk,
-                    Operand {
-                        data: &a,
-                        trans: false,
-                    },
-                    Operand {
-                        data: &b_,
-                        trans: false,
-                    },
-                    &mut out,
-                    false,
-                );
-                black_box(&out);
-            })
-        });
+        bench_sgemm(&mut gemm, name, o, ci * 9, n * (h - 2) * (w - 2));
     }
     gemm.finish();
 }
@@ -160,43 +105,14 @@ fn bench_layouts(c: &mut Criterion) {
             let (x, k) = side.inputs();
             let mut y = Value::zeros(DType::F32, &side.y);
             let mut scratch = Scratch::default();
-            let mut fwd = c.benchmark_group(format!("{}_fwd", case.family));
-            fwd.sample_size(20);
-            fwd.warm_up_time(Duration::from_millis(800));
-            fwd.measurement_time(Duration::from_millis(2500));
+            let mut fwd = group(c, &format!("{}_fwd", case.family));
             fwd.throughput(Throughput::Elements(2 * case.macs as u64));
-            fwd.bench_function(&id, |b| {
-                b.iter(|| {
-                    let mut ctx = OpCtx {
-                        scratch: &mut scratch,
-                    };
-                    side.op.forward(&[&x, &k], &mut y, &mut ctx).unwrap();
-                    black_box(&y);
-                })
-            });
+            bench_forward_xk(&mut fwd, &id, &side.op, (&x, &k), &mut y, &mut scratch);
             fwd.finish();
             let g = data(y.len(), 3);
-            let mut gx = vec![0.0f32; x.len()];
-            let mut gk = vec![0.0f32; k.len()];
-            let mut bwd = c.benchmark_group(format!("{}_bwd", case.family));
-            bwd.sample_size(20);
-            bwd.warm_up_time(Duration::from_millis(800));
-            bwd.measurement_time(Duration::from_millis(2500));
+            let mut bwd = group(c, &format!("{}_bwd", case.family));
             bwd.throughput(Throughput::Elements(4 * case.macs as u64));
-            bwd.bench_function(&id, |b| {
-                b.iter(|| {
-                    let mut ctx = OpCtx {
-                        scratch: &mut scratch,
-                    };
-                    side.op
-                        .backward(1, &[&x, &k], &y, &g, &mut gk, &mut ctx)
-                        .unwrap();
-                    side.op
-                        .backward(0, &[&x, &k], &y, &g, &mut gx, &mut ctx)
-                        .unwrap();
-                    black_box((&gx, &gk));
-                })
-            });
+            bench_backward_xk(&mut bwd, &id, &side.op, (&x, &k), &y, &g, &mut scratch);
             bwd.finish();
         }
     }

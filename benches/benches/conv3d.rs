@@ -12,12 +12,11 @@
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench conv3d`
 
-use std::hint::black_box;
-use std::time::Duration;
+mod common;
 
+use common::{bench_backward_xk, bench_forward_xk, bench_sgemm, group};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::kernels::gemm::{sgemm, Operand};
-use ferrokeras::ops::{build, OpCtx, Scratch};
+use ferrokeras::ops::{build, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
 use ferrokeras_benches::data;
 
@@ -39,17 +38,6 @@ const SHAPES: &[Shape] = &[
     ("mix_32to32_8x16x16_k1", 8, 32, 8, 16, 16, 32, 1),
 ];
 
-fn group<'a>(
-    c: &'a mut Criterion,
-    name: &str,
-) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
-    let mut g = c.benchmark_group(name);
-    g.sample_size(20);
-    g.warm_up_time(Duration::from_millis(800));
-    g.measurement_time(Duration::from_millis(2500));
-    g
-}
-
 fn bench_conv3d(c: &mut Criterion) {
     let mut fwd = group(c, "conv3d_fwd");
     let mut cases = vec![];
@@ -68,19 +56,7 @@ fn bench_conv3d(c: &mut Criterion) {
         let mut scratch = Scratch::default();
         let macs = o * ci * k * k * k * n * d * h * w;
         fwd.throughput(Throughput::Elements(2 * macs as u64));
-        fwd.bench_function(name, |b| {
-            b.iter(|| {
-                op.forward(
-                    &[&x, &kv],
-                    &mut y,
-                    &mut OpCtx {
-                        scratch: &mut scratch,
-                    },
-                )
-                .unwrap();
-                black_box(&y);
-            })
-        });
+        bench_forward_xk(&mut fwd, name, &op, (&x, &kv), &mut y, &mut scratch);
         cases.push((name, x, kv, op, y, scratch, macs));
     }
     fwd.finish();
@@ -88,47 +64,14 @@ fn bench_conv3d(c: &mut Criterion) {
     let mut bwd = group(c, "conv3d_bwd");
     for (name, x, k, op, y, scratch, macs) in cases.iter_mut() {
         let g = data(y.len(), 3);
-        let mut gx = vec![0.0f32; x.len()];
-        let mut gk = vec![0.0f32; k.len()];
         bwd.throughput(Throughput::Elements(4 * *macs as u64));
-        bwd.bench_function(*name, |b| {
-            b.iter(|| {
-                let mut ctx = OpCtx { scratch };
-                op.backward(1, &[x, k], y, &g, &mut gk, &mut ctx).unwrap();
-                op.backward(0, &[x, k], y, &g, &mut gx, &mut ctx).unwrap();
-                black_box((&gx, &gk));
-            })
-        });
+        bench_backward_xk(&mut bwd, name, op, (x, k), y, &g, scratch);
     }
     bwd.finish();
 
     let mut gemm = group(c, "gemm_same3d");
     for &(name, n, ci, d, h, w, o, k) in SHAPES {
-        let (m, kk, nn) = (o, ci * k * k * k, n * d * h * w);
-        let a = data(m * kk, 1);
-        let b_ = data(kk * nn, 2);
-        let mut out = vec![0.0f32; m * nn];
-        gemm.throughput(Throughput::Elements((2 * m * kk * nn) as u64));
-        gemm.bench_function(name, |b| {
-            b.iter(|| {
-                sgemm(
-                    m,
-                    nn,
-                    kk,
-                    Operand {
-                        data: &a,
-                        trans: false,
-                    },
-                    Operand {
-                        data: &b_,
-                        trans: false,
-                    },
-                    &mut out,
-                    false,
-                );
-                black_box(&out);
-            })
-        });
+        bench_sgemm(&mut gemm, name, o, ci * k * k * k, n * d * h * w);
     }
     gemm.finish();
 }

@@ -13,13 +13,15 @@
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench normalization`
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::hint::black_box;
+
+use common::group;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attr, Attrs, DType, Value};
-use ferrokeras_benches::data;
+use ferrokeras_benches::{data, ratio};
 
 /// (name, shape, feature axis).
 const SHAPES: &[(&str, &[usize], i64)] = &[
@@ -29,10 +31,7 @@ const SHAPES: &[(&str, &[usize], i64)] = &[
 ];
 
 fn bench_bn(c: &mut Criterion) {
-    let mut grp = c.benchmark_group("normalization");
-    grp.sample_size(20);
-    grp.warm_up_time(Duration::from_millis(800));
-    grp.measurement_time(Duration::from_millis(2500));
+    let mut grp = group(c, "normalization");
     let mut ratios = Vec::new();
     for &(name, shape, axis) in SHAPES {
         let n: usize = shape.iter().product();
@@ -64,9 +63,11 @@ fn bench_bn(c: &mut Criterion) {
                 scratch: &mut scratch,
             };
             bn.forward(&ins, &mut y, &mut ctx).unwrap();
-            bn.backward(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
-            bn.backward(1, &ins, &y, &g, &mut dgamma, &mut ctx).unwrap();
-            bn.backward(2, &ins, &y, &g, &mut dbeta, &mut ctx).unwrap();
+            bn.backward_one(0, &ins, &y, &g, &mut dx, &mut ctx).unwrap();
+            bn.backward_one(1, &ins, &y, &g, &mut dgamma, &mut ctx)
+                .unwrap();
+            bn.backward_one(2, &ins, &y, &g, &mut dbeta, &mut ctx)
+                .unwrap();
             black_box((&y, &dx));
         };
         grp.bench_function(format!("bn_train_fwd_bwd/{name}"), |b| b.iter(&mut bn_step));
@@ -91,30 +92,6 @@ fn bench_bn(c: &mut Criterion) {
     for (name, r) in ratios {
         println!("ratio bn/relu {name}: {r:.2}x");
     }
-}
-
-/// Fastest-round time of `a` over fastest-round time of `b`, from 15 interleaved rounds
-/// of enough calls for about 20 ms each.
-fn ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
-    let calls = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        f();
-        (0.02 / t.elapsed().as_secs_f64().max(1e-7)).clamp(1.0, 10_000.0) as usize
-    };
-    let (na, nb) = (calls(a), calls(b));
-    let round = |f: &mut dyn FnMut(), k: usize| {
-        let t = Instant::now();
-        for _ in 0..k {
-            f();
-        }
-        t.elapsed().as_secs_f64() / k as f64
-    };
-    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..15 {
-        ta = ta.min(round(a, na));
-        tb = tb.min(round(b, nb));
-    }
-    ta / tb
 }
 
 criterion_group!(benches, bench_bn);

@@ -17,13 +17,15 @@
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench pool`
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::hint::black_box;
+
+use common::group;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::ops::{build, OpCtx, OpRef, Scratch};
-use ferrokeras::{Attr, Attrs, DType, Value};
-use ferrokeras_benches::data;
+use ferrokeras::ops::OpRef;
+use ferrokeras::{Attr, Value};
+use ferrokeras_benches::{data, ints, op, ratio, Step};
 
 /// (name, N, C, H, W) of the pooled feature maps.
 const SHAPES: &[(&str, [usize; 4])] = &[
@@ -34,63 +36,21 @@ const SHAPES: &[(&str, [usize; 4])] = &[
 ];
 
 fn pool_op(name: &str, layout: &str) -> OpRef {
-    build(
+    op(
         name,
-        &Attrs::new(name)
-            .with("pool", Attr::Ints(vec![2, 2]))
-            .with("layout", Attr::Str(layout.into())),
+        &[
+            ("pool", ints(&[2, 2])),
+            ("layout", Attr::Str(layout.into())),
+        ],
     )
-    .unwrap()
 }
 
 fn permute(pattern: &[i64]) -> OpRef {
-    build(
-        "permute",
-        &Attrs::new("permute").with("pattern", Attr::Ints(pattern.to_vec())),
-    )
-    .unwrap()
-}
-
-/// One op on one input: buffers for its output and input gradient.
-struct Step {
-    op: OpRef,
-    y: Value,
-    gx: Vec<f32>,
-    scratch: Scratch,
-}
-
-impl Step {
-    fn new(op: OpRef, in_shape: &[usize], out_shape: &[usize]) -> Step {
-        Step {
-            op,
-            y: Value::zeros(DType::F32, out_shape),
-            gx: vec![0.0; in_shape.iter().product()],
-            scratch: Scratch::default(),
-        }
-    }
-    fn fwd(&mut self, x: &Value) {
-        let mut ctx = OpCtx {
-            scratch: &mut self.scratch,
-        };
-        self.op.forward(&[x], &mut self.y, &mut ctx).unwrap();
-    }
-    /// Input gradient for `gy` (overwritten, as the executor hands out zeroed buffers).
-    fn bwd(&mut self, x: &Value, gy: &[f32]) {
-        self.gx.fill(0.0);
-        let mut ctx = OpCtx {
-            scratch: &mut self.scratch,
-        };
-        self.op
-            .backward(0, &[x], &self.y, gy, &mut self.gx, &mut ctx)
-            .unwrap();
-    }
+    op("permute", &[("pattern", Attr::Ints(pattern.to_vec()))])
 }
 
 fn bench_pool(c: &mut Criterion) {
-    let mut grp = c.benchmark_group("pool");
-    grp.sample_size(20);
-    grp.warm_up_time(Duration::from_millis(800));
-    grp.measurement_time(Duration::from_millis(2500));
+    let mut grp = group(c, "pool");
     let mut lines = Vec::new();
     for &(name, [n, ch, h, w]) in SHAPES {
         let (oh, ow) = (h / 2, w / 2);
@@ -100,12 +60,12 @@ fn bench_pool(c: &mut Criterion) {
         let gy = data(n * ch * oh * ow, 2);
         grp.throughput(Throughput::Elements(len as u64));
         for opname in ["maxpool2d", "avgpool2d"] {
-            let mut cf = Step::new(pool_op(opname, "nchw"), &[n, ch, h, w], &[n, ch, oh, ow]);
-            let mut cl = Step::new(pool_op(opname, "nhwc"), &[n, h, w, ch], &[n, oh, ow, ch]);
+            let mut cf = Step::new(pool_op(opname, "nchw"), len, &[n, ch, oh, ow]);
+            let mut cl = Step::new(pool_op(opname, "nhwc"), len, &[n, oh, ow, ch]);
             // the permuted path: x_cl -> (N, C, H, W) -> pool -> (N, OH, OW, C)
-            let mut p_in = Step::new(permute(&[0, 3, 1, 2]), &[n, h, w, ch], &[n, ch, h, w]);
-            let mut p_pool = Step::new(pool_op(opname, "nchw"), &[n, ch, h, w], &[n, ch, oh, ow]);
-            let mut p_out = Step::new(permute(&[0, 2, 3, 1]), &[n, ch, oh, ow], &[n, oh, ow, ch]);
+            let mut p_in = Step::new(permute(&[0, 3, 1, 2]), len, &[n, ch, h, w]);
+            let mut p_pool = Step::new(pool_op(opname, "nchw"), len, &[n, ch, oh, ow]);
+            let mut p_out = Step::new(permute(&[0, 2, 3, 1]), gy.len(), &[n, oh, ow, ch]);
 
             let mut nchw_fwd = || {
                 cf.fwd(&x_cf);
@@ -157,30 +117,6 @@ fn bench_pool(c: &mut Criterion) {
     for l in lines {
         println!("{l}");
     }
-}
-
-/// Fastest-round time of `a` over fastest-round time of `b`, from 15 interleaved rounds
-/// of enough calls for about 20 ms each.
-fn ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
-    let calls = |f: &mut dyn FnMut()| {
-        let t = Instant::now();
-        f();
-        (0.02 / t.elapsed().as_secs_f64().max(1e-7)).clamp(1.0, 10_000.0) as usize
-    };
-    let (na, nb) = (calls(a), calls(b));
-    let round = |f: &mut dyn FnMut(), k: usize| {
-        let t = Instant::now();
-        for _ in 0..k {
-            f();
-        }
-        t.elapsed().as_secs_f64() / k as f64
-    };
-    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
-    for _ in 0..15 {
-        ta = ta.min(round(a, na));
-        tb = tb.min(round(b, nb));
-    }
-    ta / tb
 }
 
 criterion_group!(benches, bench_pool);

@@ -11,13 +11,17 @@
 //!
 //! Run: `RAYON_NUM_THREADS=2 cargo bench -p ferrokeras-benches --bench recurrent`
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
+use common::group;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ferrokeras::kernels::gemm::{sgemm, Operand};
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attrs, DType, Value};
+use ferrokeras_benches::{data_scaled, rnn_inputs};
 
 /// (name, batch, timesteps, input_dim, units)
 const SHAPES: &[(&str, usize, usize, usize, usize)] = &[
@@ -27,16 +31,6 @@ const SHAPES: &[(&str, usize, usize, usize, usize)] = &[
 ];
 
 const CELLS: &[(&str, &str, usize)] = &[("lstm", "lstm_sequence", 4), ("gru", "gru_sequence", 3)];
-
-/// Deterministic values in [-scale, scale).
-fn data(len: usize, seed: u32, scale: f32) -> Vec<f32> {
-    (0..len)
-        .map(|i| {
-            let r = ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) % 1000) as f32;
-            (r / 500.0 - 1.0) * scale
-        })
-        .collect()
-}
 
 struct Case {
     id: String,
@@ -51,20 +45,7 @@ fn cases() -> Vec<Case> {
     let mut v = vec![];
     for &(cell, opname, g) in CELLS {
         for &(shape, b, t, d, u) in SHAPES {
-            let f = |s: &[usize], seed, sc| {
-                let n = s.iter().product();
-                Value::from_f32(s, data(n, seed, sc)).unwrap()
-            };
-            let mut ins = vec![
-                f(&[b, t, d], 1, 1.0),
-                f(&[d, g * u], 2, 0.1),
-                f(&[u, g * u], 3, 0.1),
-                f(&[g * u], 4, 0.1),
-                f(&[b, u], 5, 0.5),
-            ];
-            if cell == "lstm" {
-                ins.push(f(&[b, u], 6, 0.5));
-            }
+            let ins = rnn_inputs(g, b, t, d, u);
             let op = build(opname, &Attrs::new(opname)).unwrap();
             v.push(Case {
                 id: format!("{cell}_{shape}"),
@@ -81,10 +62,7 @@ fn cases() -> Vec<Case> {
 
 fn bench_recurrent(c: &mut Criterion) {
     let mut cases = cases();
-    let mut fwd = c.benchmark_group("rnn_fwd");
-    fwd.sample_size(20);
-    fwd.warm_up_time(Duration::from_millis(800));
-    fwd.measurement_time(Duration::from_millis(2500));
+    let mut fwd = group(c, "rnn_fwd");
     for cs in cases.iter_mut() {
         fwd.throughput(Throughput::Elements(cs.flops));
         let refs: Vec<&Value> = cs.ins.iter().collect();
@@ -100,14 +78,11 @@ fn bench_recurrent(c: &mut Criterion) {
     }
     fwd.finish();
 
-    let mut both = c.benchmark_group("rnn_fwdbwd");
-    both.sample_size(20);
-    both.warm_up_time(Duration::from_millis(800));
-    both.measurement_time(Duration::from_millis(2500));
+    let mut both = group(c, "rnn_fwdbwd");
     for cs in cases.iter_mut() {
         both.throughput(Throughput::Elements(3 * cs.flops));
         let refs: Vec<&Value> = cs.ins.iter().collect();
-        let gout = data(cs.out.len(), 7, 0.1);
+        let gout = data_scaled(cs.out.len(), 7, 0.1);
         let mut grads: Vec<Vec<f32>> = cs.ins.iter().map(|x| vec![0.0; x.len()]).collect();
         let wanted: Vec<usize> = (0..cs.ins.len()).collect();
         both.bench_function(&cs.id, |bench| {
@@ -136,8 +111,8 @@ fn bench_recurrent(c: &mut Criterion) {
     gemm.measurement_time(Duration::from_millis(1500));
     for &(cell, _, g) in CELLS {
         for &(shape, b, _, _, u) in SHAPES {
-            let a = data(b * u, 1, 1.0);
-            let w = data(u * g * u, 2, 0.1);
+            let a = data_scaled(b * u, 1, 1.0);
+            let w = data_scaled(u * g * u, 2, 0.1);
             let mut out = vec![0.0f32; b * g * u];
             gemm.throughput(Throughput::Elements((2 * b * u * g * u) as u64));
             gemm.bench_function(format!("{cell}_{shape}"), |bench| {

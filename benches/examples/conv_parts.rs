@@ -50,7 +50,7 @@ fn main() {
         }));
         let mut gx = vec![0.0; N * c * h * w];
         let bx = per(time(reps / N + 1, || {
-            op.backward(
+            op.backward_one(
                 0,
                 &[&x, &kern],
                 &y,
@@ -62,7 +62,7 @@ fn main() {
         }));
         let mut gk = vec![0.0; o * k];
         let bk = per(time(reps / N + 1, || {
-            op.backward(
+            op.backward_one(
                 1,
                 &[&x, &kern],
                 &y,
@@ -130,7 +130,7 @@ fn nhwc(c: usize, h: usize, w: usize, o: usize) -> (f64, f64, f64, f64) {
     }));
     let (mut gx, mut gk) = (vec![0.0; N * c * h * w], vec![0.0; o * k]);
     let one = |i: usize, g: &mut [f32], s: &mut Scratch| {
-        op.backward(i, &ins, &y, &gb, g, &mut OpCtx { scratch: s })
+        op.backward_one(i, &ins, &y, &gb, g, &mut OpCtx { scratch: s })
             .unwrap()
     };
     let bx = per(time(reps / N + 1, || one(0, &mut gx, &mut s)));

@@ -12,9 +12,8 @@
 
 use std::hint::black_box;
 
-use ferrokeras::ops::{build, OpCtx, OpRef, Scratch};
-use ferrokeras::{Attr, Attrs, DType, Value};
-use ferrokeras_benches::{data, thread_cpu_seconds};
+use ferrokeras::{Attr, Value};
+use ferrokeras_benches::{data, ints, op, thread_cpu_seconds, Step};
 
 /// (name, N x C x H x W, pool = strides, pads (top, bottom, left, right)).
 type Case = (&'static str, [usize; 4], [usize; 2], [usize; 2], [usize; 4]);
@@ -33,51 +32,6 @@ const CASES: &[Case] = &[
     // MaxPooling1D(2) on (32, 100 steps, 64 features), as the 1-D layers run it
     ("1d_32x64x100x1", [32, 64, 100, 1], [2, 1], [2, 1], [0; 4]),
 ];
-
-fn ints(v: &[usize]) -> Attr {
-    Attr::Ints(v.iter().map(|&v| v as i64).collect())
-}
-
-fn op(name: &str, attrs: &[(&str, Attr)]) -> OpRef {
-    let mut a = Attrs::new(name);
-    for (k, v) in attrs {
-        a.set(k, v.clone());
-    }
-    build(name, &a).unwrap()
-}
-
-struct Step {
-    op: OpRef,
-    y: Value,
-    gx: Vec<f32>,
-    scratch: Scratch,
-}
-
-impl Step {
-    fn new(op: OpRef, in_len: usize, out_shape: &[usize]) -> Step {
-        Step {
-            op,
-            y: Value::zeros(DType::F32, out_shape),
-            gx: vec![0.0; in_len],
-            scratch: Scratch::default(),
-        }
-    }
-    fn fwd(&mut self, x: &Value) {
-        let mut ctx = OpCtx {
-            scratch: &mut self.scratch,
-        };
-        self.op.forward(&[x], &mut self.y, &mut ctx).unwrap();
-    }
-    fn bwd(&mut self, x: &Value, gy: &[f32]) {
-        self.gx.fill(0.0);
-        let mut ctx = OpCtx {
-            scratch: &mut self.scratch,
-        };
-        self.op
-            .backward(0, &[x], &self.y, gy, &mut self.gx, &mut ctx)
-            .unwrap();
-    }
-}
 
 fn main() {
     if ferrokeras::kernels::pool::threads() != 1 {

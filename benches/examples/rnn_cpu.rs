@@ -12,7 +12,7 @@ use std::hint::black_box;
 
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attrs, DType, Value};
-use ferrokeras_benches::thread_cpu_seconds;
+use ferrokeras_benches::{data_scaled, rnn_inputs, thread_cpu_seconds};
 
 /// (name, op, gates, batch, timesteps, input_dim, units)
 const CASES: &[(&str, &str, usize, usize, usize, usize, usize)] = &[
@@ -46,13 +46,6 @@ const CASES: &[(&str, &str, usize, usize, usize, usize, usize)] = &[
     ),
 ];
 
-fn data(len: usize, seed: u32, scale: f32) -> Vec<f32> {
-    ferrokeras_benches::data(len, seed)
-        .into_iter()
-        .map(|v| v * scale)
-        .collect()
-}
-
 /// FNV-1a over the bits of every value (order-sensitive).
 fn checksum(vs: &[&[f32]]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
@@ -84,25 +77,12 @@ fn main() {
         .cloned()
         .unwrap_or_default();
     for &(id, opname, g, b, t, d, u) in CASES.iter().filter(|c| c.0.contains(&only)) {
-        let f = |s: &[usize], seed, sc| {
-            let n = s.iter().product();
-            Value::from_f32(s, data(n, seed, sc)).unwrap()
-        };
-        let mut ins = vec![
-            f(&[b, t, d], 1, 1.0),
-            f(&[d, g * u], 2, 0.1),
-            f(&[u, g * u], 3, 0.1),
-            f(&[g * u], 4, 0.1),
-            f(&[b, u], 5, 0.5),
-        ];
-        if g == 4 {
-            ins.push(f(&[b, u], 6, 0.5));
-        }
+        let ins = rnn_inputs(g, b, t, d, u);
         let op = build(opname, &Attrs::new(opname)).unwrap();
         let refs: Vec<&Value> = ins.iter().collect();
         let mut out = Value::zeros(DType::F32, &[b, t, u]);
         let mut scratch = Scratch::default();
-        let gout = data(out.len(), 7, 0.1);
+        let gout = data_scaled(out.len(), 7, 0.1);
         let wanted: Vec<usize> = (0..ins.len()).collect();
         let mut grads: Vec<Vec<f32>> = ins.iter().map(|x| vec![0.0; x.len()]).collect();
         let flops = 2.0 * (t * b * g * u * (d + u)) as f64;

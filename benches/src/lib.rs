@@ -1,6 +1,13 @@
 //! Shared pieces of the benchmarks in `benches/benches/` and the measuring examples in
-//! `benches/examples/`: the inputs, the workload gemm shapes, a per-thread CPU clock and
-//! the layer shapes run in both orderings ([`layouts`]).
+//! `benches/examples/`: the inputs, the workload gemm shapes, a per-thread CPU clock,
+//! an op built from arguments, one op's training step ([`Step`]), the recurrent ops'
+//! inputs, interleaved timing ([`ratio`]) and the layer shapes run in both orderings
+//! ([`layouts`]).
+
+use std::time::Instant;
+
+use ferrokeras::ops::{build, OpCtx, OpRef, Scratch};
+use ferrokeras::{Attr, Attrs, DType, Value};
 
 pub mod layouts;
 
@@ -120,4 +127,117 @@ fn cpu_clock(clk: i32) -> f64 {
     // SAFETY: clock_gettime writes one timespec.
     unsafe { clock_gettime(clk, &mut ts) };
     ts.sec as f64 + ts.nsec as f64 * 1e-9
+}
+
+/// Deterministic values in [-scale, scale): [`data`] scaled.
+pub fn data_scaled(len: usize, seed: u32, scale: f32) -> Vec<f32> {
+    data(len, seed).into_iter().map(|v| v * scale).collect()
+}
+
+/// An `Ints` attribute.
+pub fn ints(v: &[usize]) -> Attr {
+    Attr::Ints(v.iter().map(|&a| a as i64).collect())
+}
+
+/// The op `name` with `(key, attr)` arguments.
+pub fn op(name: &str, attrs: &[(&str, Attr)]) -> OpRef {
+    let mut a = Attrs::new(name);
+    for (k, v) in attrs {
+        a.set(k, v.clone());
+    }
+    build(name, &a).unwrap()
+}
+
+/// One op on one input: buffers for its output and input gradient, and its scratch.
+pub struct Step {
+    /// The op.
+    pub op: OpRef,
+    /// Its output.
+    pub y: Value,
+    /// The input gradient of the last [`Step::bwd`].
+    pub gx: Vec<f32>,
+    scratch: Scratch,
+}
+
+impl Step {
+    /// The step of `op` on an input of `in_len` floats, giving an output of `out_shape`.
+    pub fn new(op: OpRef, in_len: usize, out_shape: &[usize]) -> Step {
+        Step {
+            op,
+            y: Value::zeros(DType::F32, out_shape),
+            gx: vec![0.0; in_len],
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Forward on `x`.
+    pub fn fwd(&mut self, x: &Value) {
+        let mut ctx = OpCtx {
+            scratch: &mut self.scratch,
+        };
+        self.op.forward(&[x], &mut self.y, &mut ctx).unwrap();
+    }
+
+    /// Input gradient for `gy` (overwritten, as the executor hands out zeroed buffers).
+    pub fn bwd(&mut self, x: &Value, gy: &[f32]) {
+        self.gx.fill(0.0);
+        let mut ctx = OpCtx {
+            scratch: &mut self.scratch,
+        };
+        self.op
+            .backward_one(0, &[x], &self.y, gy, &mut self.gx, &mut ctx)
+            .unwrap();
+    }
+}
+
+/// The inputs of a fused recurrent op of `gates` gates (4: LSTM, which also takes an
+/// initial cell state; 3: GRU; 1: SimpleRNN): x (batch, steps, input_dim), W, U, b and
+/// the initial state(s), deterministic, the weights and states small.
+pub fn rnn_inputs(
+    gates: usize,
+    batch: usize,
+    steps: usize,
+    input_dim: usize,
+    units: usize,
+) -> Vec<Value> {
+    let (g, u) = (gates, units);
+    let f = |s: &[usize], seed, scale| {
+        Value::from_f32(s, data_scaled(s.iter().product(), seed, scale)).unwrap()
+    };
+    let mut ins = vec![
+        f(&[batch, steps, input_dim], 1, 1.0),
+        f(&[input_dim, g * u], 2, 0.1),
+        f(&[u, g * u], 3, 0.1),
+        f(&[g * u], 4, 0.1),
+        f(&[batch, u], 5, 0.5),
+    ];
+    if gates == 4 {
+        ins.push(f(&[batch, u], 6, 0.5));
+    }
+    ins
+}
+
+/// Fastest-round time of `a` over fastest-round time of `b`, from 15 interleaved rounds
+/// of enough calls for about 20 ms each (wall time; the fastest round of each, so a
+/// busy machine that slows one of them for a while does not skew it).
+pub fn ratio(a: &mut impl FnMut(), b: &mut impl FnMut()) -> f64 {
+    let calls = |f: &mut dyn FnMut()| {
+        let t = Instant::now();
+        f();
+        (0.02 / t.elapsed().as_secs_f64().max(1e-7)).clamp(1.0, 10_000.0) as usize
+    };
+    let (na, nb) = (calls(a), calls(b));
+    let round = |f: &mut dyn FnMut(), k: usize| {
+        let t = Instant::now();
+        for _ in 0..k {
+            f();
+        }
+        t.elapsed().as_secs_f64() / k as f64
+    };
+    let (mut ta, mut tb) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..15 {
+        ta = ta.min(round(a, na));
+        tb = tb.min(round(b, nb));
+    }
+    ta / tb
 }

@@ -97,16 +97,21 @@ pub struct Value {
     pub i: Vec<i32>,
 }
 
+/// Whether `len` elements fill `shape` exactly (a shape error otherwise).
+fn fits(shape: &[usize], len: usize) -> Result<()> {
+    if numel(shape) != len {
+        return Err(Error::Shape(format!(
+            "data of length {len} does not fit shape {}",
+            fmt_dims(shape)
+        )));
+    }
+    Ok(())
+}
+
 impl Value {
     /// A float32 value from a shape and data (lengths must agree).
     pub fn from_f32(shape: &[usize], data: Vec<f32>) -> Result<Value> {
-        if numel(shape) != data.len() {
-            return Err(Error::Shape(format!(
-                "data of length {} does not fit shape {}",
-                data.len(),
-                fmt_dims(shape)
-            )));
-        }
+        fits(shape, data.len())?;
         Ok(Value {
             dtype: Some(DType::F32),
             shape: shape.to_vec(),
@@ -117,13 +122,7 @@ impl Value {
 
     /// An int32 value from a shape and data.
     pub fn from_i32(shape: &[usize], data: Vec<i32>) -> Result<Value> {
-        if numel(shape) != data.len() {
-            return Err(Error::Shape(format!(
-                "data of length {} does not fit shape {}",
-                data.len(),
-                fmt_dims(shape)
-            )));
-        }
+        fits(shape, data.len())?;
         Ok(Value {
             dtype: Some(DType::I32),
             shape: shape.to_vec(),

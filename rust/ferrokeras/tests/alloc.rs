@@ -19,29 +19,13 @@ mod common;
 mod counting;
 
 use common::*;
-use counting::steady_allocations;
-use ferrokeras::Update;
+use counting::{steady_allocations, Steady};
 
-/// Allocation count, bytes and gemm-crate allocations over ten steady-state train steps
-/// of a `d_in -> hidden -> classes` MLP with dropout on a batch of `batch` rows.
-fn train_step_allocations(
-    d_in: usize,
-    hidden: usize,
-    classes: usize,
-    batch: usize,
-) -> (usize, usize, usize) {
+/// What ten steady-state train steps of a `d_in -> hidden -> classes` MLP with dropout
+/// on a batch of `batch` rows allocate.
+fn train_step_allocations(d_in: usize, hidden: usize, classes: usize, batch: usize) -> Steady {
     let (mut g, x, y, loss, params) = mlp(d_in, hidden, classes, true);
-    let grads = g.gradients(loss, &params).unwrap();
-    let lr = g.constant(ferrokeras::Value::scalar(0.1), "lr");
-    let mut updates = Vec::new();
-    for (&p, &gr) in params.iter().zip(&grads) {
-        let step = op(&mut g, "mul", &[gr, lr], &[]);
-        let newp = op(&mut g, "sub", &[p, step], &[]);
-        updates.push(Update::Assign {
-            var: g.var_id(p).unwrap(),
-            value: newp,
-        });
-    }
+    let updates = sgd_updates(&mut g, loss, &params, 0.1);
     let lp = g.learning_phase();
     let one = ferrokeras::Value::scalar(1.0);
     let prog = g.compile(&[x, y, lp], &[loss], updates).unwrap();
@@ -55,11 +39,14 @@ fn steady_state_train_step_allocates_nothing() {
     // allocate once, 2304 bytes, in about one run of seven, outside the gemm code; not
     // yet traced, so not asserted here.)
     let (d_in, hidden, classes, batch) = (20, 32, 10, 16);
-    let (allocs, bytes, in_gemm) = train_step_allocations(d_in, hidden, classes, batch);
+    let s = train_step_allocations(d_in, hidden, classes, batch);
     assert_eq!(
-        (allocs, bytes),
+        (s.allocs, s.bytes),
         (0, 0),
         "{d_in}->{hidden}->{classes}, batch {batch}: ten steady-state steps allocated \
-         {allocs} times ({bytes} bytes; {in_gemm} of them inside the gemm crate)"
+         {} times ({} bytes; {} of them inside the gemm crate)",
+        s.allocs,
+        s.bytes,
+        s.in_gemm
     );
 }

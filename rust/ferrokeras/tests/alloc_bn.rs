@@ -48,17 +48,7 @@ fn steady_state_batch_norm_step_allocates_nothing() {
         let sq = op(&mut g, "mul", &[y, y], &[]);
         let loss = op(&mut g, "mean", &[sq], &[]);
         let params = [w, gamma, beta];
-        let grads = g.gradients(loss, &params).unwrap();
-        let lr = g.constant(Value::scalar(0.01), "lr");
-        let mut updates = Vec::new();
-        for (&p, &gr) in params.iter().zip(&grads) {
-            let step = op(&mut g, "mul", &[gr, lr], &[]);
-            let newp = op(&mut g, "sub", &[p, step], &[]);
-            updates.push(Update::Assign {
-                var: g.var_id(p).unwrap(),
-                value: newp,
-            });
-        }
+        let mut updates = sgd_updates(&mut g, loss, &params, 0.01);
         // the moving averages: running <- running * 0.99 + batch * 0.01, the batch
         // moments summed as 0.01 * both (2, C) -> rows by a constant row selector
         let momentum = g.constant(Value::scalar(0.99), "momentum");
@@ -82,7 +72,7 @@ fn steady_state_batch_norm_step_allocates_nothing() {
         }
         let prog = g.compile(&[x, lp], &[loss], updates).unwrap();
         let feeds = [data(&shape, 10), Value::scalar(1.0)];
-        let (allocs, bytes, _) = steady_allocations(&prog, &feeds);
+        let counting::Steady { allocs, bytes, .. } = steady_allocations(&prog, &feeds);
         assert_eq!(
             (allocs, bytes),
             (0, 0),

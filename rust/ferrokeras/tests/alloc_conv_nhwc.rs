@@ -11,52 +11,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
 use common::*;
-use ferrokeras::{Attr, DType, Graph, Update, Value};
-
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Set on the thread that runs the measured steps.
-    static MEASURED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Counts the measured thread and the rayon workers only (see `alloc_conv3d.rs`).
-fn count() {
-    if !MEASURED.with(|m| m.get()) && rayon::current_thread_index().is_none() {
-        return;
-    }
-    if !ferrokeras::kernels::gemm::in_gemm() && !ferrokeras::kernels::pool::handing_off() {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counting around it never touches the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        count();
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: `p` came from this allocator, i.e. from `System`, with layout `l`.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        count();
-        // SAFETY: `p` came from `System` with layout `l`; the caller upholds the rest.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+use counting::assert_steady_descent;
+use ferrokeras::{Attr, DType, Graph};
 
 #[test]
 fn steady_state_channels_last_conv_train_step_allocates_nothing() {
@@ -93,44 +53,7 @@ fn steady_state_channels_last_conv_train_step_allocates_nothing() {
     }
     let sq = op(&mut g, "square", &[h], &[]);
     let loss = op(&mut g, "mean", &[sq], &[]);
-    let grads = g.gradients(loss, &params).unwrap();
-    let lr = g.constant(Value::scalar(0.01), "lr");
-    let mut updates = Vec::new();
-    for (&p, &gr) in params.iter().zip(&grads) {
-        let step = op(&mut g, "mul", &[gr, lr], &[]);
-        let newp = op(&mut g, "sub", &[p, step], &[]);
-        updates.push(Update::Assign {
-            var: g.var_id(p).unwrap(),
-            value: newp,
-        });
-    }
+    let updates = sgd_updates(&mut g, loss, &params, 0.01);
     let prog = g.compile(&[x], &[loss], updates).unwrap();
-    let xb = data(&shape, 5);
-    MEASURED.with(|m| m.set(true));
-    let run = |count: bool| {
-        let mut s = prog.session();
-        s.feed_f32(0, &xb.shape, &xb.f).unwrap();
-        let before = ALLOCS.load(Ordering::SeqCst);
-        s.run().unwrap();
-        let l = s.output(0).f[0];
-        let after = ALLOCS.load(Ordering::SeqCst);
-        drop(s);
-        if count {
-            assert_eq!(
-                after - before,
-                0,
-                "a steady-state call allocated {} times",
-                after - before
-            );
-        }
-        l
-    };
-    let first = run(false);
-    run(false);
-    let mut last = first;
-    for _ in 0..10 {
-        last = run(true);
-        assert!(last.is_finite());
-    }
-    assert!(last < first, "{first} -> {last}");
+    assert_steady_descent(&prog, &data(&shape, 5));
 }

@@ -12,7 +12,7 @@ mod counting;
 
 use common::*;
 use counting::steady_allocations;
-use ferrokeras::{DType, Graph, Update, Value};
+use ferrokeras::{DType, Graph, Value};
 
 #[test]
 fn steady_state_recurrent_step_allocates_nothing() {
@@ -36,19 +36,10 @@ fn steady_state_recurrent_step_allocates_nothing() {
         let sq = op(&mut g, "mul", &[y, y], &[]);
         let loss = op(&mut g, "mean", &[sq], &[]);
         let params = [w, uw, bias];
-        let grads = g.gradients(loss, &params).unwrap();
-        let lr = g.constant(Value::scalar(0.01), "lr");
-        let mut updates = Vec::new();
-        for (&p, &gr) in params.iter().zip(&grads) {
-            let step = op(&mut g, "mul", &[gr, lr], &[]);
-            let newp = op(&mut g, "sub", &[p, step], &[]);
-            updates.push(Update::Assign {
-                var: g.var_id(p).unwrap(),
-                value: newp,
-            });
-        }
+        let updates = sgd_updates(&mut g, loss, &params, 0.01);
         let prog = g.compile(&[x], &[loss], updates).unwrap();
-        let (allocs, bytes, _) = steady_allocations(&prog, &[data(&[b, t, d], 4)]);
+        let counting::Steady { allocs, bytes, .. } =
+            steady_allocations(&prog, &[data(&[b, t, d], 4)]);
         assert_eq!(
             (allocs, bytes),
             (0, 0),

@@ -866,25 +866,27 @@ impl Session<'_> {
 
 #[cfg(test)]
 mod inference_tests {
-    use crate::graph::Graph;
+    use crate::graph::{Graph, NodeId};
     use crate::ops::{Attr, Attrs};
     use crate::tensor::{DType, Value};
     use crate::Result;
 
+    /// `x` dropped out at level 0.5 in the training phase of `lp`.
+    fn dropout(g: &mut Graph, x: NodeId, lp: NodeId, seed: i64) -> Result<NodeId> {
+        let a = Attrs::new("dropout")
+            .with("level", Attr::Float(0.5))
+            .with("seed", Attr::Int(seed));
+        g.op("dropout", &[x, lp], &a)
+    }
+
     /// x -> dropout(lp) -> relu -> switch(lp, d * 3, d) and a Gaussian noise branch,
     /// with the learning phase as a second input; returns the graph, its nodes and the
     /// outputs.
-    fn noisy() -> Result<(Graph, Vec<crate::graph::NodeId>)> {
+    fn noisy() -> Result<(Graph, Vec<NodeId>)> {
         let mut g = Graph::new();
         let x = g.placeholder(DType::F32, vec![None, Some(6)], "x");
         let lp = g.learning_phase();
-        let d = g.op(
-            "dropout",
-            &[x, lp],
-            &Attrs::new("dropout")
-                .with("level", Attr::Float(0.5))
-                .with("seed", Attr::Int(7)),
-        )?;
+        let d = dropout(&mut g, x, lp, 7)?;
         let r = g.op("relu", &[d], &Attrs::new("relu"))?;
         let three = g.constant(Value::from_f32(&[1], vec![3.0])?, "three");
         let t = g.op("mul", &[r, three], &Attrs::new("mul"))?;
@@ -927,13 +929,7 @@ mod inference_tests {
         let mut g = Graph::new();
         let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
         let lp = g.learning_phase();
-        let d = g.op(
-            "dropout",
-            &[x, lp],
-            &Attrs::new("dropout")
-                .with("level", Attr::Float(0.5))
-                .with("seed", Attr::Int(1)),
-        )?;
+        let d = dropout(&mut g, x, lp, 1)?;
         let p = g.compile_inference(&[x], &[d], vec![])?;
         let xv = Value::from_f32(&[1, 3], vec![1.0, -2.0, 3.0])?;
         assert_eq!(p.run_values(std::slice::from_ref(&xv))?[0].f, xv.f);

@@ -20,6 +20,26 @@ macro_rules! simd_fn {
     };
 }
 
+/// Elementwise kernels `y[i] = f(x[i])` through [`simd_fn!`](crate::simd_fn), one a
+/// line: `fn elu_f(alpha: f32) |v| act::elu(v, alpha);` defines
+/// `fn elu_f(x: &[f32], y: &mut [f32], alpha: f32)` writing `act::elu(x[i], alpha)` into
+/// each `y[i]` (over the shorter of the two).
+#[macro_export]
+macro_rules! simd_map {
+    ($($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) |$v:ident| $e:expr;)*) => {
+        $(
+            $crate::simd_fn! {
+                $(#[$m])*
+                fn $name(x: &[f32], y: &mut [f32] $(, $arg: $ty)*) {
+                    for (o, &$v) in y.iter_mut().zip(x) {
+                        *o = $e;
+                    }
+                }
+            }
+        )*
+    };
+}
+
 /// exp(x) for f32 (Cephes-style range reduction, degree-6 polynomial); saturates to 0
 /// below -87.3 and to +inf above 88.7.
 #[inline(always)]

@@ -14,13 +14,13 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::{self, Act};
 use crate::kernels::alloc::grow;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
-use crate::simd_fn;
 use crate::tensor::Value;
+use crate::{simd_fn, simd_map};
 use crate::{Error, Result};
 
 /// Tensors with at least this many elements are processed in parallel chunks.
@@ -46,68 +46,15 @@ pub struct Activation {
 // ---------------------------------------------------------------------------------
 // Forward kernels.
 
-simd_fn! {
-    fn relu_f(x: &[f32], y: &mut [f32], hi: f32) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::capped_relu(v, hi);
-        }
-    }
-}
-
-simd_fn! {
-    fn leaky_relu_f(x: &[f32], y: &mut [f32], alpha: f32, hi: f32) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::leaky_relu(v, alpha, hi);
-        }
-    }
-}
-
-simd_fn! {
-    fn elu_f(x: &[f32], y: &mut [f32], alpha: f32) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::elu(v, alpha);
-        }
-    }
-}
-
-simd_fn! {
-    fn sigmoid_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = simd::sigmoid(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn tanh_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = simd::tanh(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn softplus_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::softplus(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn softsign_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::softsign(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn hard_sigmoid_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = act::hard_sigmoid(v);
-        }
-    }
+simd_map! {
+    fn relu_f(hi: f32) |v| act::capped_relu(v, hi);
+    fn leaky_relu_f(alpha: f32, hi: f32) |v| act::leaky_relu(v, alpha, hi);
+    fn elu_f(alpha: f32) |v| act::elu(v, alpha);
+    fn sigmoid_f() |v| simd::sigmoid(v);
+    fn tanh_f() |v| simd::tanh(v);
+    fn softplus_f() |v| act::softplus(v);
+    fn softsign_f() |v| act::softsign(v);
+    fn hard_sigmoid_f() |v| act::hard_sigmoid(v);
 }
 
 // ---------------------------------------------------------------------------------
@@ -261,8 +208,7 @@ impl Op for Activation {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs(self.name(), inputs, 1)?;
-        expect_float(self.name(), &inputs[0])?;
+        expect_floats(self.name(), inputs, 1)?;
         Ok(TypeInfo::f32(inputs[0].shape.clone()))
     }
 
@@ -382,8 +328,7 @@ impl Op for Softmax {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("softmax", inputs, 1)?;
-        expect_float("softmax", &inputs[0])?;
+        expect_floats("softmax", inputs, 1)?;
         if inputs[0].shape.is_empty() {
             return Err(Error::Shape(
                 "softmax: expects a tensor of rank >= 1, got a scalar".into(),
@@ -491,8 +436,7 @@ impl Op for L2Normalize {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("l2_normalize", inputs, 1)?;
-        expect_float("l2_normalize", &inputs[0])?;
+        expect_floats("l2_normalize", inputs, 1)?;
         norm_axis("l2_normalize", self.axis, inputs[0].ndim())?;
         Ok(TypeInfo::f32(inputs[0].shape.clone()))
     }
@@ -773,18 +717,7 @@ mod tests {
         assert_eq!(y.f[5], 0.5);
         // hard_sigmoid gradient is zero at and beyond the corners, 0.2 inside
         let o = op("hard_sigmoid", &[]);
-        let mut gin = vec![0.0; 6];
-        o.backward(
-            0,
-            &[&x],
-            &y,
-            &[1.0; 6],
-            &mut gin,
-            &mut OpCtx {
-                scratch: &mut Scratch::default(),
-            },
-        )
-        .unwrap();
+        let gin = grad_of(&o, 0, &[&x], &y, &[1.0; 6]);
         assert_eq!(gin[3], 0.0);
         assert_eq!(gin[4], 0.0);
         assert_eq!(gin[5], 0.2);
@@ -935,17 +868,7 @@ mod tests {
             assert_close(&y.f, &l2_ref(&x, ax), 1e-5);
             // gradient in the floored region is g / 1e-6
             let mut gin = vec![0.0; 4];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &[1.0; 4],
-                &mut gin,
-                &mut OpCtx {
-                    scratch: &mut Scratch::default(),
-                },
-            )
-            .unwrap();
+            add_grad(&o, &x, &y, &[1.0; 4], &mut gin, &mut Scratch::default());
             assert_close(&gin, &[1e6; 4], 1e-5);
         }
     }
@@ -987,18 +910,7 @@ mod tests {
         let run = |name: &str, attrs: &[(&str, Attr)]| {
             let o = op(name, attrs);
             let y = forward(&o, std::slice::from_ref(&x));
-            let mut gin = vec![0.0; x.len()];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &g.f,
-                &mut gin,
-                &mut OpCtx {
-                    scratch: &mut Scratch::default(),
-                },
-            )
-            .unwrap();
+            let gin = grad_of(&o, 0, &[&x], &y, &g.f);
             (y.f, gin)
         };
         let pool = |t: usize| {

@@ -621,18 +621,6 @@ impl Op for Conv2d {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
-    }
-
     fn backward_many(
         &self,
         wanted: &[usize],
@@ -1054,8 +1042,8 @@ mod tests {
         let mut gk = vec![0.0; k.len()];
         let mut gx = vec![0.0; x.len()];
         let mut ctx = crate::ops::OpCtx { scratch: &mut s };
-        o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
-        o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
+        o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
         // reference: dK[f,c,i,j] (flipped) = sum over b,oy,ox of r * x
         let [n, c, h, w] = xs;
         let [of, _, kh, kw] = ks;
@@ -1135,18 +1123,18 @@ mod tests {
                 for (idx, input) in ins.iter().enumerate().take(2) {
                     let mut got = vec![0.0; input.len()];
                     fused
-                        .backward(idx, &refs, &y, &r.f, &mut got, &mut ctx)
+                        .backward_one(idx, &refs, &y, &r.f, &mut got, &mut ctx)
                         .unwrap();
                     let mut want = vec![0.0; input.len()];
                     plain
-                        .backward(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
+                        .backward_one(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
                         .unwrap();
                     assert_eq!(got, want, "{act:?} bias {bias}: gradient of input {idx}");
                 }
                 if bias {
                     let mut got = vec![0.0; ks[0]];
                     fused
-                        .backward(2, &refs, &y, &r.f, &mut got, &mut ctx)
+                        .backward_one(2, &refs, &y, &r.f, &mut got, &mut ctx)
                         .unwrap();
                     let mut want = vec![0.0f64; ks[0]];
                     for (i, &g) in gm.iter().enumerate() {

@@ -268,18 +268,6 @@ impl Op for Conv3dNdhwc {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
-    }
-
     fn backward_many(
         &self,
         wanted: &[usize],

@@ -123,18 +123,6 @@ impl Op for Conv2dTransposeNhwc {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
-    }
-
     fn backward_many(
         &self,
         wanted: &[usize],

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use super::activation::{row_max, row_sum};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{expect_float, expect_floats, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::simd;
 use crate::simd_fn;
@@ -135,9 +135,7 @@ impl Op for CategoricalCrossentropy {
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let op = "categorical_crossentropy";
-        expect_inputs(op, inputs, 2)?;
-        expect_float(op, &inputs[0])?;
-        expect_float(op, &inputs[1])?;
+        expect_floats(op, inputs, 2)?;
         if inputs[0].shape.is_empty() {
             return Err(Error::Shape(format!(
                 "{op}: the output must have a class axis, got a scalar"
@@ -431,9 +429,7 @@ impl Op for BinaryCrossentropy {
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let op = "binary_crossentropy";
-        expect_inputs(op, inputs, 2)?;
-        expect_float(op, &inputs[0])?;
-        expect_float(op, &inputs[1])?;
+        expect_floats(op, inputs, 2)?;
         Ok(TypeInfo::f32(same_shape(
             op,
             &inputs[0].shape,
@@ -624,18 +620,7 @@ mod tests {
         let t = val(&[4], &[0.2, 0.5, 0.3, 0.0]);
         let opr = cce(false);
         let y = forward(&opr, &[o.clone(), t.clone()]);
-        let mut gin = vec![0.0; 4];
-        opr.backward(
-            0,
-            &[&o, &t],
-            &y,
-            &[1.0],
-            &mut gin,
-            &mut OpCtx {
-                scratch: &mut Scratch::default(),
-            },
-        )
-        .unwrap();
+        let gin = grad_of(&opr, 0, &[&o, &t], &y, &[1.0]);
         let o64: Vec<f64> = o.f.iter().map(|&v| v as f64).collect();
         let t64: Vec<f64> = t.f.iter().map(|&v| v as f64).collect();
         for k in 0..4 {
@@ -659,32 +644,10 @@ mod tests {
         let o = val(&[3], &[1.0, 0.0, 0.0]);
         let t3 = val(&[3], &t.f[..3]);
         let y = forward(&opr, &[o.clone(), t3.clone()]);
-        let mut gin = vec![0.0; 3];
-        opr.backward(
-            0,
-            &[&o, &t3],
-            &y,
-            &[1.0],
-            &mut gin,
-            &mut OpCtx {
-                scratch: &mut Scratch::default(),
-            },
-        )
-        .unwrap();
+        let gin = grad_of(&opr, 0, &[&o, &t3], &y, &[1.0]);
         assert_eq!(gin, vec![0.0; 3]);
         // target gradient is -log(clip(p))
-        let mut gt = vec![0.0; 3];
-        opr.backward(
-            1,
-            &[&o, &t3],
-            &y,
-            &[2.0],
-            &mut gt,
-            &mut OpCtx {
-                scratch: &mut Scratch::default(),
-            },
-        )
-        .unwrap();
+        let gt = grad_of(&opr, 1, &[&o, &t3], &y, &[2.0]);
         let hi = (1.0 - 1e-7f64) as f32;
         assert_close(
             &gt,
@@ -873,19 +836,7 @@ mod tests {
                 .collect();
         assert_close(&y.f, &want, 1e-5);
         assert!((y.f[0] - 16.118_095).abs() < 1e-3, "{}", y.f[0]);
-        let mut gin = vec![0.0; 4];
-        bce(false)
-            .backward(
-                0,
-                &[&o, &t],
-                &y,
-                &[1.0; 4],
-                &mut gin,
-                &mut OpCtx {
-                    scratch: &mut Scratch::default(),
-                },
-            )
-            .unwrap();
+        let gin = grad_of(&bce(false), 0, &[&o, &t], &y, &[1.0; 4]);
         assert_eq!(gin, vec![0.0; 4]);
         // stable for huge logits
         let y = forward(

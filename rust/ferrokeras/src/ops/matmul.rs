@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::epilogue::{
     activate, add_scalar_activate, col_sums_through, grad_through, parse_activation, sum_through,
 };
-use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{expect_floats, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
 use crate::kernels::gemm::{sgemm, Operand};
 use crate::kernels::pool::{self, parallel_for, Disjoint};
@@ -36,9 +36,7 @@ impl Op for MatMul {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("matmul", inputs, 2)?;
-        expect_float("matmul", &inputs[0])?;
-        expect_float("matmul", &inputs[1])?;
+        expect_floats("matmul", inputs, 2)?;
         let (a, b) = (&inputs[0].shape, &inputs[1].shape);
         if a.is_empty() || b.len() != 2 || (self.ta && a.len() != 2) {
             return Err(Error::Shape(format!(
@@ -67,23 +65,8 @@ impl Op for MatMul {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
-        let (m, k) = self.mk(a);
-        let n = if self.tb { b.shape[0] } else { b.shape[1] };
-        sgemm(
-            m,
-            n,
-            k,
-            Operand {
-                data: &a.f,
-                trans: self.ta,
-            },
-            Operand {
-                data: &b.f,
-                trans: self.tb,
-            },
-            &mut out.f,
-            false,
-        );
+        let p = self.product(a, b);
+        p.forward(&a.f, &b.f, &mut out.f);
         Ok(())
     }
 
@@ -97,90 +80,68 @@ impl Op for MatMul {
         _: &mut OpCtx,
     ) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
-        let (m, k) = self.mk(a);
-        let n = if self.tb { b.shape[0] } else { b.shape[1] };
-        // C = op(A) op(B); dC -> dA = dC op(B)^T (then transposed back if A was), dB likewise.
-        if index == 0 {
-            if self.ta {
-                // A stored (k, m): dA = op(B) dC^T  (k x m)
-                sgemm(
-                    k,
-                    m,
-                    n,
-                    Operand {
-                        data: &b.f,
-                        trans: self.tb,
-                    },
-                    Operand {
-                        data: g,
-                        trans: true,
-                    },
-                    gin,
-                    true,
-                );
-            } else {
-                sgemm(
-                    m,
-                    k,
-                    n,
-                    Operand {
-                        data: g,
-                        trans: false,
-                    },
-                    Operand {
-                        data: &b.f,
-                        trans: !self.tb,
-                    },
-                    gin,
-                    true,
-                );
-            }
-        } else if self.tb {
-            // B stored (n, k): dB = dC^T op(A)  (n x k)
-            sgemm(
-                n,
-                k,
-                m,
-                Operand {
-                    data: g,
-                    trans: true,
-                },
-                Operand {
-                    data: &a.f,
-                    trans: self.ta,
-                },
-                gin,
-                true,
-            );
-        } else {
-            sgemm(
-                k,
-                n,
-                m,
-                Operand {
-                    data: &a.f,
-                    trans: !self.ta,
-                },
-                Operand {
-                    data: g,
-                    trans: false,
-                },
-                gin,
-                true,
-            );
-        }
+        let p = self.product(a, b);
+        p.backward(index, &a.f, &b.f, g, gin);
         Ok(())
     }
 }
 
+/// One product C = op(A) op(B): op(A) is m x k, op(B) k x n, each operand stored
+/// transposed when its flag is set.
+#[derive(Debug, Clone, Copy)]
+struct Product {
+    m: usize,
+    k: usize,
+    n: usize,
+    ta: bool,
+    tb: bool,
+}
+
+/// `data`, transposed when `trans`.
+fn operand(data: &[f32], trans: bool) -> Operand<'_> {
+    Operand { data, trans }
+}
+
+impl Product {
+    /// C = op(A) op(B) into `c`.
+    fn forward(&self, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let (m, k, n) = (self.m, self.k, self.n);
+        sgemm(m, n, k, operand(a, self.ta), operand(b, self.tb), c, false);
+    }
+
+    /// Adds into `d` the gradient of operand `index` (0: A, 1: B) for the output
+    /// gradient `g`: dA = dC op(B)^T, dB = op(A)^T dC, each transposed back when that
+    /// operand is stored transposed.
+    fn backward(&self, index: usize, a: &[f32], b: &[f32], g: &[f32], d: &mut [f32]) {
+        let (m, k, n) = (self.m, self.k, self.n);
+        match (index, self.ta, self.tb) {
+            // A stored (k, m): dA = op(B) dC^T (k x m)
+            (0, true, _) => sgemm(k, m, n, operand(b, self.tb), operand(g, true), d, true),
+            (0, false, _) => sgemm(m, k, n, operand(g, false), operand(b, !self.tb), d, true),
+            // B stored (n, k): dB = dC^T op(A) (n x k)
+            (_, _, true) => sgemm(n, k, m, operand(g, true), operand(a, self.ta), d, true),
+            _ => sgemm(k, n, m, operand(a, !self.ta), operand(g, false), d, true),
+        }
+    }
+}
+
 impl MatMul {
-    /// Rows and inner size of op(A).
-    fn mk(&self, a: &Value) -> (usize, usize) {
-        if self.ta {
+    /// The product of a call on `a` and `b` (op(A) has the rows of all of `a`'s leading
+    /// axes).
+    fn product(&self, a: &Value, b: &Value) -> Product {
+        let (m, k) = if self.ta {
             (a.shape[1], a.shape[0])
         } else {
             let k = *a.shape.last().unwrap_or(&1);
             (a.len() / k.max(1), k)
+        };
+        let n = if self.tb { b.shape[0] } else { b.shape[1] };
+        Product {
+            m,
+            k,
+            n,
+            ta: self.ta,
+            tb: self.tb,
         }
     }
 }
@@ -194,10 +155,12 @@ pub struct BatchMatMul {
 }
 
 impl BatchMatMul {
-    fn dims(&self, a: &[usize], b: &[usize]) -> (usize, usize, usize, usize) {
+    /// (batch, the product of one batch entry) of a call on `a` and `b`.
+    fn product(&self, a: &[usize], b: &[usize]) -> (usize, Product) {
         let (m, k) = if self.ta { (a[2], a[1]) } else { (a[1], a[2]) };
         let n = if self.tb { b[1] } else { b[2] };
-        (a[0], m, k, n)
+        let (ta, tb) = (self.ta, self.tb);
+        (a[0], Product { m, k, n, ta, tb })
     }
 }
 
@@ -230,22 +193,13 @@ impl Op for BatchMatMul {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
-        let (bs, m, k, n) = self.dims(&a.shape, &b.shape);
+        let (bs, p) = self.product(&a.shape, &b.shape);
+        let (m, k, n) = (p.m, p.k, p.n);
         for i in 0..bs {
-            sgemm(
-                m,
-                n,
-                k,
-                Operand {
-                    data: &a.f[i * m * k..(i + 1) * m * k],
-                    trans: self.ta,
-                },
-                Operand {
-                    data: &b.f[i * k * n..(i + 1) * k * n],
-                    trans: self.tb,
-                },
+            p.forward(
+                &a.f[i * m * k..(i + 1) * m * k],
+                &b.f[i * k * n..(i + 1) * k * n],
                 &mut out.f[i * m * n..(i + 1) * m * n],
-                false,
             );
         }
         Ok(())
@@ -261,82 +215,17 @@ impl Op for BatchMatMul {
         _: &mut OpCtx,
     ) -> Result<()> {
         let (a, b) = (inputs[0], inputs[1]);
-        let (bs, m, k, n) = self.dims(&a.shape, &b.shape);
+        let (bs, p) = self.product(&a.shape, &b.shape);
+        let (m, k, n) = (p.m, p.k, p.n);
+        let step = if index == 0 { m * k } else { k * n };
         for i in 0..bs {
-            let ai = &a.f[i * m * k..(i + 1) * m * k];
-            let bi = &b.f[i * k * n..(i + 1) * k * n];
-            let gi = &g[i * m * n..(i + 1) * m * n];
-            if index == 0 {
-                let d = &mut gin[i * m * k..(i + 1) * m * k];
-                if self.ta {
-                    sgemm(
-                        k,
-                        m,
-                        n,
-                        Operand {
-                            data: bi,
-                            trans: self.tb,
-                        },
-                        Operand {
-                            data: gi,
-                            trans: true,
-                        },
-                        d,
-                        true,
-                    );
-                } else {
-                    sgemm(
-                        m,
-                        k,
-                        n,
-                        Operand {
-                            data: gi,
-                            trans: false,
-                        },
-                        Operand {
-                            data: bi,
-                            trans: !self.tb,
-                        },
-                        d,
-                        true,
-                    );
-                }
-            } else {
-                let d = &mut gin[i * k * n..(i + 1) * k * n];
-                if self.tb {
-                    sgemm(
-                        n,
-                        k,
-                        m,
-                        Operand {
-                            data: gi,
-                            trans: true,
-                        },
-                        Operand {
-                            data: ai,
-                            trans: self.ta,
-                        },
-                        d,
-                        true,
-                    );
-                } else {
-                    sgemm(
-                        k,
-                        n,
-                        m,
-                        Operand {
-                            data: ai,
-                            trans: !self.ta,
-                        },
-                        Operand {
-                            data: gi,
-                            trans: false,
-                        },
-                        d,
-                        true,
-                    );
-                }
-            }
+            p.backward(
+                index,
+                &a.f[i * m * k..(i + 1) * m * k],
+                &b.f[i * k * n..(i + 1) * k * n],
+                &g[i * m * n..(i + 1) * m * n],
+                &mut gin[i * step..(i + 1) * step],
+            );
         }
         Ok(())
     }

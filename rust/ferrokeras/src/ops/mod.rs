@@ -124,23 +124,41 @@ pub trait Op: Send + Sync + Debug {
     /// inferred dtype and concrete shape.
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()>;
 
+    // Gradients. The executor calls only `backward_many`, and only for the inputs whose
+    // `has_grad` is true. An op states its gradient in exactly one of two ways: per input
+    // (implement `backward`; the default `backward_many` calls it once per wanted input)
+    // or all at once (override `backward_many` where the inputs' gradients share work, and
+    // leave `backward` alone). An op with no gradient at all implements neither and answers
+    // false from `has_grad`. The defaults are chosen so that a forgotten gradient fails
+    // loudly: `has_grad` is true and `backward` returns `Error::Unsupported`, so the first
+    // backward pass through such an op errors instead of recursing between the two
+    // defaults or leaving a silent zero. One input's gradient, whichever way the op
+    // states it, is `<dyn Op>::backward_one`.
+
     /// Accumulates (adds) into `gin` the gradient of the loss with respect to input
-    /// `index`, given the gradient `gout` with respect to this op's output.
+    /// `index`, given the gradient `gout` with respect to this op's output. The default
+    /// is an error: an op that overrides [`Op::backward_many`] or has no gradient leaves
+    /// it.
     fn backward(
         &self,
         index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()>;
+        _inputs: &[&Value],
+        _out: &Value,
+        _gout: &[f32],
+        _gin: &mut [f32],
+        _ctx: &mut OpCtx,
+    ) -> Result<()> {
+        Err(Error::Unsupported(format!(
+            "op '{}' defines no gradient with respect to input {index}",
+            self.name()
+        )))
+    }
 
     /// Accumulates the gradients of several inputs in one call: `gins[k]` receives the
-    /// gradient with respect to input `wanted[k]` (distinct inputs). The executor calls
-    /// this rather than [`Op::backward`] once per input; the default does exactly
-    /// that, and an op whose input gradients share work (a fused activation's
-    /// derivative, one pass over each sample for all of them) overrides it.
+    /// gradient with respect to input `wanted[k]` (distinct inputs). The default calls
+    /// [`Op::backward`] once per input; an op whose input gradients share work (a fused
+    /// activation's derivative, one pass over each sample for all of them) overrides it,
+    /// and must then give exactly the bits of one call per input.
     fn backward_many(
         &self,
         wanted: &[usize],
@@ -157,7 +175,8 @@ pub trait Op: Send + Sync + Debug {
     }
 
     /// Whether a gradient flows to input `index` (false for comparisons, integer
-    /// arguments, stop_gradient, ...).
+    /// arguments, stop_gradient, random draws, ...). True by default: an op without a
+    /// gradient must say so here.
     fn has_grad(&self, _index: usize) -> bool {
         true
     }
@@ -204,6 +223,46 @@ pub trait Op: Send + Sync + Debug {
 
 /// A shared op handle.
 pub type OpRef = Arc<dyn Op>;
+
+/// The [`Op::backward`] of an op whose output is its input's data, copied or reshaped
+/// (`cast` between floats, `print`, `reshape`): the output gradient is added to the
+/// input's unchanged. Expands inside an `impl Op`.
+macro_rules! pass_through_backward {
+    () => {
+        fn backward(
+            &self,
+            _: usize,
+            _: &[&$crate::tensor::Value],
+            _: &$crate::tensor::Value,
+            g: &[f32],
+            gin: &mut [f32],
+            _: &mut $crate::ops::OpCtx,
+        ) -> $crate::Result<()> {
+            for (d, &v) in gin.iter_mut().zip(g) {
+                *d += v;
+            }
+            Ok(())
+        }
+    };
+}
+pub(crate) use pass_through_backward;
+
+impl dyn Op {
+    /// Adds into `gin` the gradient with respect to input `index` alone, through
+    /// [`Op::backward_many`], so it works whichever way the op states its gradient (and
+    /// cannot be overridden to disagree with what the executor runs).
+    pub fn backward_one(
+        &self,
+        index: usize,
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gin: &mut [f32],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
+    }
+}
 
 /// One argument value of an op.
 #[derive(Debug, Clone, PartialEq)]
@@ -440,6 +499,12 @@ pub fn expect_float(op: &str, t: &TypeInfo) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks the input count and that every input is stored as float.
+pub fn expect_floats(op: &str, inputs: &[TypeInfo], n: usize) -> Result<()> {
+    expect_inputs(op, inputs, n)?;
+    inputs.iter().try_for_each(|t| expect_float(op, t))
 }
 
 /// Normalises a possibly negative axis against a rank.

@@ -683,18 +683,6 @@ impl Op for BatchNormTrain {
         index < 3
     }
 
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, g, &mut [gin], ctx)
-    }
-
     fn backward_many(
         &self,
         wanted: &[usize],
@@ -860,18 +848,6 @@ impl Op for BatchNorm {
         }
         feature_affine(&x.f, &mut out.f, &st.a, &st.c, lay);
         Ok(())
-    }
-
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, g, &mut [gin], ctx)
     }
 
     fn backward_many(
@@ -1161,6 +1137,24 @@ mod tests {
         y
     }
 
+    /// Inputs of shape `shape` with features on `axis`, from seeds `base + 1..=base + 5`:
+    /// x in [-1, 1), gamma in [0.5, 1.5), beta in [-1, 1), a moving mean in
+    /// [-0.5, 0.5) and a moving variance in [0.2, 1).
+    fn bn_inputs(shape: &[usize], axis: i64, base: u64) -> [Value; 5] {
+        let c = shape[if axis < 0 {
+            shape.len() - 1
+        } else {
+            axis as usize
+        }];
+        [
+            rand(shape, base + 1, -1.0, 1.0),
+            rand(&[c], base + 2, 0.5, 1.5),
+            rand(&[c], base + 3, -1.0, 1.0),
+            rand(&[c], base + 4, -0.5, 0.5),
+            rand(&[c], base + 5, 0.2, 1.0),
+        ]
+    }
+
     fn bn_train(axis: i64) -> OpRef {
         op(
             "batch_norm_train",
@@ -1281,15 +1275,7 @@ mod tests {
             (vec![3, 2, 2, 3], 1),
             (vec![2, 3, 4], -1),
         ] {
-            let ax = if axis < 0 {
-                shape.len() - 1
-            } else {
-                axis as usize
-            };
-            let c = shape[ax];
-            let x = rand(&shape, 11, -1.0, 1.0);
-            let gm = rand(&[c], 12, 0.5, 1.5);
-            let bt = rand(&[c], 13, -1.0, 1.0);
+            let [x, gm, bt, m, v] = bn_inputs(&shape, axis, 10);
             // the x gradient includes the path through the batch mean and variance
             grad_check(
                 &bn_train(axis),
@@ -1298,8 +1284,6 @@ mod tests {
                 2e-2,
             )
             .unwrap();
-            let m = rand(&[c], 14, -0.5, 0.5);
-            let v = rand(&[c], 15, 0.2, 1.0);
             let inf = op("batch_norm", &[("axis", Attr::Int(axis))]);
             grad_check(&inf, &[x.clone(), m, v, gm, bt], 1e-2, 2e-2).unwrap();
             for stat in ["mean", "var", "both"] {
@@ -1327,7 +1311,7 @@ mod tests {
             let refs = [&x, &gm, &bt];
             let out = Value::zeros(crate::tensor::DType::F32, &shape);
             let mut dx = vec![0.0f32; x.len()];
-            o.backward(
+            o.backward_one(
                 0,
                 &refs,
                 &out,
@@ -1337,7 +1321,7 @@ mod tests {
             )
             .unwrap();
             let mut dg = vec![0.0f32; c];
-            o.backward(
+            o.backward_one(
                 1,
                 &refs,
                 &out,
@@ -1384,17 +1368,7 @@ mod tests {
     #[test]
     fn phase_input_selects_batch_or_moving_statistics() {
         for (shape, axis) in [(vec![5usize, 3], -1i64), (vec![3, 2, 2, 3], 1)] {
-            let ax = if axis < 0 {
-                shape.len() - 1
-            } else {
-                axis as usize
-            };
-            let c = shape[ax];
-            let x = rand(&shape, 41, -1.0, 1.0);
-            let gm = rand(&[c], 42, 0.5, 1.5);
-            let bt = rand(&[c], 43, -1.0, 1.0);
-            let m = rand(&[c], 44, -0.5, 0.5);
-            let v = rand(&[c], 45, 0.2, 1.0);
+            let [x, gm, bt, m, v] = bn_inputs(&shape, axis, 40);
             let o = bn_train(axis);
             let ins = |lp: f32| {
                 vec![
@@ -1426,17 +1400,7 @@ mod tests {
     #[test]
     fn one_backward_call_for_many_inputs_equals_one_call_each() {
         for (shape, axis) in [(vec![7usize, 5], -1i64), (vec![3, 4, 5, 6], 1)] {
-            let ax = if axis < 0 {
-                shape.len() - 1
-            } else {
-                axis as usize
-            };
-            let c = shape[ax];
-            let x = rand(&shape, 51, -1.0, 1.0);
-            let gm = rand(&[c], 52, 0.5, 1.5);
-            let bt = rand(&[c], 53, -1.0, 1.0);
-            let m = rand(&[c], 54, -0.5, 0.5);
-            let v = rand(&[c], 55, 0.2, 1.0);
+            let [x, gm, bt, m, v] = bn_inputs(&shape, axis, 50);
             let g = rand(&shape, 56, -1.0, 1.0);
             let train = [x.clone(), gm.clone(), bt.clone()];
             let infer = [x.clone(), m, v, gm, bt];
@@ -1473,7 +1437,7 @@ mod tests {
         let g1 = rand(&[6, 4], 34, -1.0, 1.0);
         let g2 = rand(&[6, 4], 35, -1.0, 1.0);
         let mut db1 = vec![0.0f32; 4];
-        o.backward(
+        o.backward_one(
             2,
             &refs,
             &out,
@@ -1483,7 +1447,7 @@ mod tests {
         )
         .unwrap();
         let mut db2 = vec![0.0f32; 4];
-        o.backward(
+        o.backward_one(
             2,
             &refs,
             &out,
@@ -1501,15 +1465,7 @@ mod tests {
     #[test]
     fn given_batch_moments_replace_the_own_pass() {
         for (shape, axis) in [(vec![5usize, 3], -1i64), (vec![3, 2, 2, 3], 1)] {
-            let c = shape[if axis < 0 {
-                shape.len() - 1
-            } else {
-                axis as usize
-            }];
-            let x = rand(&shape, 61, -1.0, 1.0);
-            let gm = rand(&[c], 62, 0.5, 1.5);
-            let bt = rand(&[c], 63, -1.0, 1.0);
-            let (m, v) = (rand(&[c], 64, -0.5, 0.5), rand(&[c], 65, 0.2, 1.0));
+            let [x, gm, bt, m, v] = bn_inputs(&shape, axis, 60);
             let both = op(
                 "batch_moments",
                 &[
@@ -1548,7 +1504,8 @@ mod tests {
                     .map(|i| {
                         let mut d = vec![0.0f32; ins[i].len()];
                         let mut ctx = OpCtx { scratch: &mut sc };
-                        o.backward(i, &refs, &out, &g.f, &mut d, &mut ctx).unwrap();
+                        o.backward_one(i, &refs, &out, &g.f, &mut d, &mut ctx)
+                            .unwrap();
                         d
                     })
                     .collect::<Vec<_>>()

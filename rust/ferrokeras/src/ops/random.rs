@@ -593,18 +593,6 @@ impl Op for RandomTensor {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        _: &[f32],
-        _: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        Ok(())
-    }
-
     fn has_grad(&self, _: usize) -> bool {
         false
     }
@@ -681,56 +669,50 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
                 noise_shape,
             }) as OpRef)
         })(),
-        "gaussian_noise" => (|| {
-            let sigma = finite(name, "sigma", req_float(a, name, "sigma")?)?;
-            let kind = GaussKind::Additive { sigma };
-            Ok(Arc::new(GaussianNoise {
-                kind,
-                seed: seed()?,
-                name: "gaussian_noise",
-            }) as OpRef)
-        })(),
-        "gaussian_dropout" => (|| {
-            let p = level("gaussian_dropout", "p", req_float(a, name, "p")?)?;
-            let kind = GaussKind::Multiplicative {
-                std: (p / (1.0 - p)).sqrt() as f32,
+        "gaussian_noise" | "gaussian_dropout" => (|| {
+            let (name, kind) = if name == "gaussian_noise" {
+                let sigma = finite(name, "sigma", req_float(a, name, "sigma")?)?;
+                ("gaussian_noise", GaussKind::Additive { sigma })
+            } else {
+                let p = level(name, "p", req_float(a, name, "p")?)?;
+                let std = (p / (1.0 - p)).sqrt() as f32;
+                ("gaussian_dropout", GaussKind::Multiplicative { std })
             };
             Ok(Arc::new(GaussianNoise {
                 kind,
                 seed: seed()?,
-                name: "gaussian_dropout",
+                name,
             }) as OpRef)
         })(),
-        "random_uniform" => (|| {
-            let low = finite(name, "low", a.float("low", 0.0)?)?;
-            let high = finite(name, "high", a.float("high", 1.0)?)?;
-            let dist = Dist::Uniform { low, high };
+        "random_uniform" | "random_normal" | "random_binomial" => (|| {
+            let float = |key: &str, default: f64| finite(name, key, a.float(key, default)?);
+            let (name, dist) = match name {
+                "random_uniform" => (
+                    "random_uniform",
+                    Dist::Uniform {
+                        low: float("low", 0.0)?,
+                        high: float("high", 1.0)?,
+                    },
+                ),
+                "random_normal" => (
+                    "random_normal",
+                    Dist::Normal {
+                        mean: float("mean", 0.0)?,
+                        std: float("std", 1.0)?,
+                    },
+                ),
+                _ => (
+                    "random_binomial",
+                    Dist::Binomial {
+                        p: float("p", 0.0)?,
+                    },
+                ),
+            };
             Ok(Arc::new(RandomTensor {
                 dist,
                 shape: fixed_shape(a, name)?,
                 seed: seed()?,
-                name: "random_uniform",
-            }) as OpRef)
-        })(),
-        "random_normal" => (|| {
-            let mean = finite(name, "mean", a.float("mean", 0.0)?)?;
-            let std = finite(name, "std", a.float("std", 1.0)?)?;
-            let dist = Dist::Normal { mean, std };
-            Ok(Arc::new(RandomTensor {
-                dist,
-                shape: fixed_shape(a, name)?,
-                seed: seed()?,
-                name: "random_normal",
-            }) as OpRef)
-        })(),
-        "random_binomial" => (|| {
-            let p = finite(name, "p", a.float("p", 0.0)?)?;
-            let dist = Dist::Binomial { p };
-            Ok(Arc::new(RandomTensor {
-                dist,
-                shape: fixed_shape(a, name)?,
-                seed: seed()?,
-                name: "random_binomial",
+                name,
             }) as OpRef)
         })(),
         _ => return None,

@@ -65,6 +65,25 @@ const LANE_MIN_ROWS: usize = 4;
 /// Sequences below this many multiply-adds run in one lane (a fork/join costs more).
 const LANE_MIN_MACS: usize = 1 << 20;
 
+/// The four LSTM gates (input, forget, cell, output), `u` wide each, of one row of
+/// `4·u` pre-activations or activations.
+#[inline(always)]
+fn lstm_gates(z: &[f32], u: usize) -> [&[f32]; 4] {
+    let (i, rest) = z.split_at(u);
+    let (f, rest) = rest.split_at(u);
+    let (g, o) = rest.split_at(u);
+    [i, f, g, &o[..u]]
+}
+
+/// [`lstm_gates`] of a row of gradients.
+#[inline(always)]
+fn lstm_gates_mut(z: &mut [f32], u: usize) -> [&mut [f32]; 4] {
+    let (i, rest) = z.split_at_mut(u);
+    let (f, rest) = rest.split_at_mut(u);
+    let (g, o) = rest.split_at_mut(u);
+    [i, f, g, &mut o[..u]]
+}
+
 simd_fn! {
     /// LSTM cell update of one step over all rows: c = f·c_prev + i·g (the activated
     /// gates of row r are z[r·4U ..]).
@@ -74,9 +93,7 @@ simd_fn! {
             .zip(cprev.chunks_exact(u))
             .zip(cnext.chunks_exact_mut(u))
         {
-            let (i, rest) = zr.split_at(u);
-            let (f, rest) = rest.split_at(u);
-            let g = &rest[..u];
+            let [i, f, g, _] = lstm_gates(zr, u);
             for k in 0..u {
                 cn[k] = f[k] * cp[k] + i[k] * g[k];
             }
@@ -115,14 +132,9 @@ simd_fn! {
         dtc: &[f32],
         cprev: &[f32],
     ) {
-        let (zi, rest) = z.split_at(u);
-        let (zf, rest) = rest.split_at(u);
-        let (zg, zo) = rest.split_at(u);
-        let (di, rest) = dz.split_at_mut(u);
-        let (df, rest) = rest.split_at_mut(u);
-        let (dg, dout) = rest.split_at_mut(u);
+        let [zi, zf, zg, zo] = lstm_gates(z, u);
+        let [di, df, dg, dout] = lstm_gates_mut(dz, u);
         let (dh, dc, tc, dtc, cprev) = (&dh[..u], &mut dc[..u], &tc[..u], &dtc[..u], &cprev[..u]);
-        let (zo, dout) = (&zo[..u], &mut dout[..u]);
         for k in 0..u {
             let dct = dc[k] + dh[k] * zo[k] * dtc[k];
             dout[k] *= dh[k] * tc[k];
@@ -224,14 +236,9 @@ simd_fn! {
         tc: &[f32],
         cprev: &[f32],
     ) {
-        let (zi, rest) = z.split_at(u);
-        let (zf, rest) = rest.split_at(u);
-        let (zg, zo) = rest.split_at(u);
-        let (di, rest) = dz.split_at_mut(u);
-        let (df, rest) = rest.split_at_mut(u);
-        let (dg, dout) = rest.split_at_mut(u);
+        let [zi, zf, zg, zo] = lstm_gates(z, u);
+        let [di, df, dg, dout] = lstm_gates_mut(dz, u);
         let (dh, dc, tc, cprev) = (&dh[..u], &mut dc[..u], &tc[..u], &cprev[..u]);
-        let (zo, dout) = (&zo[..u], &mut dout[..u]);
         let gate = if hard { Act::HardSigmoid } else { Act::Sigmoid };
         for k in 0..u {
             let dct = dc[k] + dh[k] * zo[k] * (1.0 - tc[k] * tc[k]);
@@ -1195,18 +1202,6 @@ impl Op for RnnSequence {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        out: &Value,
-        gout: &[f32],
-        gin: &mut [f32],
-        ctx: &mut OpCtx,
-    ) -> Result<()> {
-        self.backward_many(&[index], inputs, out, gout, &mut [gin], ctx)
-    }
-
     /// One BPTT for all the wanted input gradients (each then one gemm or a sum over
     /// its results), so asking for them together or one by one gives the same bits.
     fn backward_many(
@@ -1602,7 +1597,7 @@ mod tests {
             .map(|i| {
                 let mut g = vec![0.0f32; ins[i].len()];
                 if o.has_grad(i) {
-                    o.backward(
+                    o.backward_one(
                         i,
                         &refs,
                         &out,
@@ -1640,7 +1635,8 @@ mod tests {
                         .iter()
                         .map(|&i| {
                             let mut gin = vec![0.5; ins[i].len()];
-                            o.backward(i, &refs, &y, &g.f, &mut gin, &mut ctx).unwrap();
+                            o.backward_one(i, &refs, &y, &g.f, &mut gin, &mut ctx)
+                                .unwrap();
                             gin
                         })
                         .collect();
@@ -1666,7 +1662,7 @@ mod tests {
         let mut gin = vec![0.0; ins[1].len()];
         let mut sc = Scratch::default();
         let e = o
-            .backward(
+            .backward_one(
                 1,
                 &refs,
                 &y,

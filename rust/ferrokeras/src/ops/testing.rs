@@ -86,7 +86,7 @@ pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<()
             continue;
         }
         let mut gin = vec![0.0f32; inp.len()];
-        op.backward(
+        op.backward_one(
             idx,
             &refs,
             &out,
@@ -116,8 +116,8 @@ pub fn grad_check(op: &OpRef, inputs: &[Value], eps: f32, tol: f64) -> Result<()
 }
 
 /// Asserts that `op.backward_many` over every subset of the inputs with a gradient
-/// (all, none of the input, no bias, ...) adds exactly what one `backward` call per
-/// input adds, starting from buffers holding 0.5.
+/// (all, none of the input, no bias, ...) adds exactly what one single-input call
+/// (`backward_one`) per input adds, starting from buffers holding 0.5.
 pub fn assert_backward_many_matches_singles(
     op: &OpRef,
     refs: &[&Value],
@@ -135,7 +135,7 @@ pub fn assert_backward_many_matches_singles(
         let mut singles: Vec<Vec<f32>> = Vec::new();
         for &idx in &wanted {
             let mut gin = vec![0.5; refs[idx].len()];
-            op.backward(idx, refs, y, g, &mut gin, ctx).unwrap();
+            op.backward_one(idx, refs, y, g, &mut gin, ctx).unwrap();
             singles.push(gin);
         }
         let mut many: Vec<Vec<f32>> = wanted.iter().map(|&i| vec![0.5; refs[i].len()]).collect();
@@ -163,6 +163,54 @@ pub fn to_channels_first(v: &Value) -> Value {
     val(&shape, &out)
 }
 
+/// The gradient of input `index` of `op` on `ins` (output `y`) for the output gradient
+/// `g`, from zeros, with a fresh scratch.
+pub fn grad_of(op: &OpRef, index: usize, ins: &[&Value], y: &Value, g: &[f32]) -> Vec<f32> {
+    let mut gin = vec![0.0; ins[index].len()];
+    let mut scratch = Scratch::default();
+    op.backward_one(
+        index,
+        ins,
+        y,
+        g,
+        &mut gin,
+        &mut OpCtx {
+            scratch: &mut scratch,
+        },
+    )
+    .unwrap();
+    gin
+}
+
+/// Adds into `gin` the gradient of input 0 of the one-input `op` (output `y` on `x`) for
+/// the output gradient `g`, with the scratch the forward left (or a fresh one).
+pub fn add_grad(
+    op: &OpRef,
+    x: &Value,
+    y: &Value,
+    g: &[f32],
+    gin: &mut [f32],
+    scratch: &mut Scratch,
+) {
+    op.backward_one(0, &[x], y, g, gin, &mut OpCtx { scratch })
+        .unwrap();
+}
+
+/// Asserts that the input gradient of the one-input `op` on `x` for the output gradient
+/// `g` is not all zero and accumulates: two backward calls add twice what one adds.
+pub fn assert_backward_accumulates(op: &OpRef, x: &Value, g: &[f32]) {
+    let mut sc = Scratch::default();
+    let y = forward_with(op, std::slice::from_ref(x), &mut sc).unwrap();
+    let mut once = vec![0.0f32; x.len()];
+    add_grad(op, x, &y, g, &mut once, &mut sc);
+    let mut twice = vec![0.0f32; x.len()];
+    add_grad(op, x, &y, g, &mut twice, &mut sc);
+    add_grad(op, x, &y, g, &mut twice, &mut sc);
+    let doubled: Vec<f32> = once.iter().map(|v| 2.0 * v).collect();
+    assert_close(&twice, &doubled, 1e-6);
+    assert!(once.iter().any(|&v| v != 0.0), "{}", op.name());
+}
+
 /// Asserts `got` is within `tol · (1 + |want|)` of the float64 `want`.
 pub fn assert_close64(got: &[f32], want: &[f64], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length mismatch");
@@ -175,14 +223,14 @@ pub fn assert_close64(got: &[f32], want: &[f64], tol: f64, what: &str) {
 }
 
 /// The gradients of every input of `op` at `ins` for the output gradient `r`, one
-/// `backward` call each.
+/// `backward_one` call each.
 pub fn gradients(op: &OpRef, ins: &[Value], y: &Value, r: &[f32]) -> Vec<Vec<f32>> {
     let refs: Vec<&Value> = ins.iter().collect();
     let mut s = Scratch::default();
     (0..ins.len())
         .map(|i| {
             let mut g = vec![0.0; ins[i].len()];
-            op.backward(i, &refs, y, r, &mut g, &mut OpCtx { scratch: &mut s })
+            op.backward_one(i, &refs, y, r, &mut g, &mut OpCtx { scratch: &mut s })
                 .unwrap();
             g
         })
@@ -328,5 +376,52 @@ mod tests {
         let x = rand(&[3, 4], 1, -1.0, 1.0);
         assert!(grad_check(&wrong, std::slice::from_ref(&x), 1e-2, 1e-2).is_err());
         assert!(grad_check(&op("square", &[]), std::slice::from_ref(&x), 1e-2, 1e-2).is_ok());
+    }
+
+    /// An op that states neither `backward` nor `backward_many` nor `has_grad`.
+    #[derive(Debug)]
+    struct ForgotGradient;
+    impl Op for ForgotGradient {
+        fn name(&self) -> &str {
+            "forgot_gradient"
+        }
+        fn infer(&self, i: &[TypeInfo]) -> Result<TypeInfo> {
+            Ok(i[0].clone())
+        }
+        fn forward(&self, i: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+            out.f.copy_from_slice(&i[0].f);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_forgotten_gradient_is_an_error_not_a_zero() {
+        let o: OpRef = std::sync::Arc::new(ForgotGradient);
+        let x = rand(&[2, 3], 1, -1.0, 1.0);
+        let y = forward(&o, std::slice::from_ref(&x));
+        assert!(
+            o.has_grad(0),
+            "the default must send the gradient to the op"
+        );
+        let mut gin = vec![0.0; x.len()];
+        let err = o
+            .backward_one(
+                0,
+                &[&x],
+                &y,
+                &y.f,
+                &mut gin,
+                &mut OpCtx {
+                    scratch: &mut Scratch::default(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, crate::Error::Unsupported(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "op 'forgot_gradient' defines no gradient with respect to input 0"
+        );
+        let e = grad_check(&o, std::slice::from_ref(&x), 1e-2, 1e-2).unwrap_err();
+        assert!(e.contains("defines no gradient"), "{e}");
     }
 }

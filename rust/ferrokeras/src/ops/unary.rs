@@ -4,9 +4,11 @@
 //! Every kernel is a single pass over a contiguous buffer; the hot ones go through
 //! `simd_fn!` so they run with AVX2/AVX-512 when the CPU has it.
 
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{
+    expect_floats, expect_inputs, pass_through_backward, Attrs, Op, OpCtx, OpRef, TypeInfo,
+};
 use crate::kernels::simd;
-use crate::simd_fn;
+use crate::simd_map;
 use crate::tensor::{DType, Value};
 use crate::{Error, Result};
 use std::sync::Arc;
@@ -53,37 +55,12 @@ pub struct Unary {
     name: &'static str,
 }
 
-simd_fn! {
-    fn square_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = v * v;
-        }
-    }
-}
-
-simd_fn! {
-    fn exp_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = simd::exp(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn clip_f(x: &[f32], y: &mut [f32], lo: f32, hi: f32) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            // NaN stays NaN, as in numpy / TensorFlow (f32::max would drop it).
-            *o = if v < lo { lo } else if v > hi { hi } else { v };
-        }
-    }
-}
-
-simd_fn! {
-    fn sqrt_f(x: &[f32], y: &mut [f32]) {
-        for (o, &v) in y.iter_mut().zip(x) {
-            *o = v.max(0.0).sqrt();
-        }
-    }
+simd_map! {
+    fn square_f() |v| v * v;
+    fn exp_f() |v| simd::exp(v);
+    // NaN stays NaN, as in numpy / TensorFlow (f32::max would drop it).
+    fn clip_f(lo: f32, hi: f32) |v| if v < lo { lo } else if v > hi { hi } else { v };
+    fn sqrt_f() |v| v.max(0.0).sqrt();
 }
 
 impl Unary {
@@ -169,8 +146,7 @@ impl Op for Unary {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs(self.name, inputs, 1)?;
-        expect_float(self.name, &inputs[0])?;
+        expect_floats(self.name, inputs, 1)?;
         let dtype = match self.kind {
             UnaryKind::StopGradient | UnaryKind::Identity | UnaryKind::Neg | UnaryKind::Abs => {
                 inputs[0].dtype
@@ -256,18 +232,7 @@ impl Op for Cast {
         }
         Ok(())
     }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
-        Ok(())
-    }
+    pass_through_backward!();
     fn has_grad(&self, _index: usize) -> bool {
         self.to == DType::F32
     }
@@ -298,21 +263,7 @@ impl Op for Print {
         eprintln!("{}[{}{more}]", self.message, shown.join(", "));
         Ok(())
     }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        gin.iter_mut().zip(g).for_each(|(d, &g)| *d += g);
-        Ok(())
-    }
-    fn has_grad(&self, _index: usize) -> bool {
-        true
-    }
+    pass_through_backward!();
 }
 
 /// Registry entry for this family.

@@ -409,50 +409,81 @@ fn sgd_momentum_and_nesterov_with_decay() {
     }
 }
 
-#[test]
-fn rmsprop_with_and_without_decay() {
-    let mut o = RefOpt::new(OptimizerKind::RMSprop, 0.001);
-    let r = run3(&o, 0.0);
-    assert_eq!(iterations(&r), 0.0);
-    o.decay = Some(r32(0.1));
-    o.rho = r32(0.8);
-    let r = run3(&o, 2.0);
-    assert_eq!(iterations(&r), 5.0);
-}
+/// A change of the hyper-parameters of a [`RefOpt`].
+type Tweak = fn(&mut RefOpt);
 
 #[test]
-fn adagrad_with_and_without_decay() {
-    let mut o = RefOpt::new(OptimizerKind::Adagrad, 0.01);
-    assert_eq!(iterations(&run3(&o, 0.0)), 0.0);
-    o.decay = Some(r32(0.01));
-    assert_eq!(iterations(&run3(&o, 0.0)), 3.0);
-}
-
-#[test]
-fn adadelta_with_and_without_decay() {
-    let mut o = RefOpt::new(OptimizerKind::Adadelta, 1.0);
-    o.rho = r32(0.95);
-    assert_eq!(iterations(&run3(&o, 0.0)), 0.0);
-    o.decay = Some(r32(0.2));
-    o.eps = r32(1e-6);
-    assert_eq!(iterations(&run3(&o, 0.0)), 3.0);
-}
-
-#[test]
-fn adam_always_counts_and_decays() {
-    let mut o = RefOpt::new(OptimizerKind::Adam, 0.001);
-    assert_eq!(iterations(&run3(&o, 0.0)), 3.0);
-    o.decay = Some(r32(0.3));
-    o.b1 = r32(0.8);
-    assert_eq!(iterations(&run3(&o, 4.0)), 7.0);
-}
-
-#[test]
-fn adamax_always_counts() {
-    let mut o = RefOpt::new(OptimizerKind::Adamax, 0.002);
-    assert_eq!(iterations(&run3(&o, 0.0)), 3.0);
-    o.decay = Some(r32(0.01));
-    assert_eq!(iterations(&run3(&o, 0.0)), 3.0);
+fn the_other_rules_count_with_a_decay_and_adam_always() {
+    // (kind, lr, tweak, iterations of three steps from 0; then a second tweak (a decay),
+    // the start of three more steps and their iterations); every step is checked
+    // against the reference by `run3`
+    let rows: [(OptimizerKind, f32, Tweak, f32, Tweak, f32, f32); 5] = [
+        (
+            OptimizerKind::RMSprop,
+            0.001,
+            |_| {},
+            0.0,
+            |o| {
+                o.decay = Some(r32(0.1));
+                o.rho = r32(0.8);
+            },
+            2.0,
+            5.0,
+        ),
+        (
+            OptimizerKind::Adagrad,
+            0.01,
+            |_| {},
+            0.0,
+            |o| {
+                o.decay = Some(r32(0.01));
+            },
+            0.0,
+            3.0,
+        ),
+        (
+            OptimizerKind::Adadelta,
+            1.0,
+            |o| o.rho = r32(0.95),
+            0.0,
+            |o| {
+                o.decay = Some(r32(0.2));
+                o.eps = r32(1e-6);
+            },
+            0.0,
+            3.0,
+        ),
+        (
+            OptimizerKind::Adam,
+            0.001,
+            |_| {},
+            3.0,
+            |o| {
+                o.decay = Some(r32(0.3));
+                o.b1 = r32(0.8);
+            },
+            4.0,
+            7.0,
+        ),
+        (
+            OptimizerKind::Adamax,
+            0.002,
+            |_| {},
+            3.0,
+            |o| {
+                o.decay = Some(r32(0.01));
+            },
+            0.0,
+            3.0,
+        ),
+    ];
+    for (kind, lr, tweak, plain, decay, k0, decayed) in rows {
+        let mut o = RefOpt::new(kind, lr);
+        tweak(&mut o);
+        assert_eq!(iterations(&run3(&o, 0.0)), plain, "{kind:?}");
+        decay(&mut o);
+        assert_eq!(iterations(&run3(&o, k0)), decayed, "{kind:?} with a decay");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
-use ferrokeras::{Attr, Attrs, DType, Graph, NodeId, Value};
+use ferrokeras::{Attr, Attrs, DType, Graph, NodeId, Update, Value};
 
 /// Adds an op with `(key, attr)` arguments.
 pub fn op(g: &mut Graph, name: &str, inputs: &[NodeId], attrs: &[(&str, Attr)]) -> NodeId {
@@ -62,4 +62,21 @@ pub fn mlp(
     let l = op(&mut g, "categorical_crossentropy", &[p, y], &[]);
     let loss = op(&mut g, "mean", &[l], &[]);
     (g, x, y, loss, vec![w1, b1, w2, b2])
+}
+
+/// Plain gradient-descent updates of `params` on `loss`: each becomes `p - lr · dloss/dp`.
+pub fn sgd_updates(g: &mut Graph, loss: NodeId, params: &[NodeId], lr: f32) -> Vec<Update> {
+    let grads = g.gradients(loss, params).unwrap();
+    let lr = g.constant(Value::scalar(lr), "lr");
+    params
+        .iter()
+        .zip(&grads)
+        .map(|(&p, &gr)| {
+            let step = op(g, "mul", &[gr, lr], &[]);
+            Update::Assign {
+                var: g.var_id(p).unwrap(),
+                value: op(g, "sub", &[p, step], &[]),
+            }
+        })
+        .collect()
 }

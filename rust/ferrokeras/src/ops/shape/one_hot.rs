@@ -46,18 +46,6 @@ impl Op for OneHot {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        _: &[f32],
-        _: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        Ok(())
-    }
-
     fn has_grad(&self, _index: usize) -> bool {
         false
     }

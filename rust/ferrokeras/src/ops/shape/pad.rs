@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::view::{acc, gather, scatter, set, View};
 use super::{nonneg_list, strides};
-use crate::ops::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::ops::{expect_floats, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
 
@@ -34,8 +34,7 @@ impl Op for Pad {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("pad", inputs, 1)?;
-        expect_float("pad", &inputs[0])?;
+        expect_floats("pad", inputs, 1)?;
         let x = &inputs[0].shape;
         if self.pads.len() != 2 * x.len() {
             return Err(Error::Value(format!(

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{add_all, copy_data, fmt_ints, prod_dims};
-use crate::ops::{expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{copy_data, fmt_ints, prod_dims};
+use crate::ops::{
+    expect_inputs, norm_axis, pass_through_backward, Attrs, Op, OpCtx, OpRef, TypeInfo,
+};
 use crate::tensor::{fmt_shape, Dim, Shape, Value};
 use crate::{Error, Result};
 
@@ -134,18 +136,7 @@ impl Op for Reshape {
         Ok(())
     }
 
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        add_all(gin, g);
-        Ok(())
-    }
+    pass_through_backward!();
 }
 
 pub(super) fn build(name: &'static str, a: &Attrs) -> Result<OpRef> {

@@ -31,17 +31,6 @@ impl Op for ShapeOf {
         }
         Ok(())
     }
-    fn backward(
-        &self,
-        _: usize,
-        _: &[&Value],
-        _: &Value,
-        _: &[f32],
-        _: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        Ok(())
-    }
     fn has_grad(&self, _index: usize) -> bool {
         false
     }

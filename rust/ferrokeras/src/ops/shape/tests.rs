@@ -3,7 +3,7 @@
 use super::slice::resolve_slice;
 use super::*;
 use crate::ops::testing::*;
-use crate::ops::{Attr, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::ops::{Attr, OpRef, Scratch, TypeInfo};
 use crate::tensor::{known, numel, Shape, Value};
 use crate::Error;
 
@@ -239,17 +239,7 @@ fn permute_matches_reference_for_all_patterns() {
             // backward: gin[i] += g[o(i)], checked against the forward mapping
             let g: Vec<f32> = (0..y.len()).map(|v| v as f32).collect();
             let mut gin = vec![1.0f32; x.len()];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &g,
-                &mut gin,
-                &mut OpCtx {
-                    scratch: &mut Scratch::default(),
-                },
-            )
-            .unwrap();
+            add_grad(&o, &x, &y, &g, &mut gin, &mut Scratch::default());
             let mut want = vec![1.0f32; x.len()];
             for (k, &v) in g.iter().enumerate() {
                 want[ravel(&map(&unravel(k, &out_shape)), shape)] += v;
@@ -437,17 +427,7 @@ fn slice_nd_forward_backward() {
             // backward scatters into the sliced positions (accumulating)
             let g: Vec<f32> = (0..y.len()).map(|v| v as f32 + 1.0).collect();
             let mut gin = vec![0.5f32; x.len()];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &g,
-                &mut gin,
-                &mut OpCtx {
-                    scratch: &mut Scratch::default(),
-                },
-            )
-            .unwrap();
+            add_grad(&o, &x, &y, &g, &mut gin, &mut Scratch::default());
             let mut wg = vec![0.5f32; x.len()];
             for (q, &v) in g.iter().enumerate() {
                 let oi = unravel(q, &out_shape);
@@ -893,25 +873,9 @@ fn backward_accumulates_into_gin() {
         op("pad", &[("pads", ints(&[1, 1, 0, 2]))]),
     ];
     for o in ops {
-        let y = forward(&o, std::slice::from_ref(&x));
-        let g: Vec<f32> = (0..y.len()).map(|v| v as f32 * 0.1).collect();
-        let mut once = vec![0.0f32; x.len()];
-        let mut sc = Scratch::default();
-        o.backward(0, &[&x], &y, &g, &mut once, &mut OpCtx { scratch: &mut sc })
-            .unwrap();
-        let mut twice = once.clone();
-        o.backward(
-            0,
-            &[&x],
-            &y,
-            &g,
-            &mut twice,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
-        let doubled: Vec<f32> = once.iter().map(|v| 2.0 * v).collect();
-        assert_close(&twice, &doubled, 1e-6);
-        assert!(once.iter().any(|&v| v != 0.0), "{}", o.name());
+        let n = forward(&o, std::slice::from_ref(&x)).len();
+        let g: Vec<f32> = (0..n).map(|v| v as f32 * 0.1).collect();
+        assert_backward_accumulates(&o, &x, &g);
     }
 }
 
