@@ -1042,8 +1042,10 @@ mod tests {
         let mut gk = vec![0.0; k.len()];
         let mut gx = vec![0.0; x.len()];
         let mut ctx = crate::ops::OpCtx { scratch: &mut s };
-        o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
-        o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx)
+            .unwrap();
+        o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx)
+            .unwrap();
         // reference: dK[f,c,i,j] (flipped) = sum over b,oy,ox of r * x
         let [n, c, h, w] = xs;
         let [of, _, kh, kw] = ks;

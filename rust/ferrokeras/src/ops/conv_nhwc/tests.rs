@@ -140,8 +140,10 @@ fn check(c: Case, seed: u64, fd: bool) {
             let mut ctx = OpCtx { scratch: &mut s };
             let mut gx = vec![0.0; x.len()];
             let mut gk = vec![0.0; kv.len()];
-            o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
-            o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
+            o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx)
+                .unwrap();
+            o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx)
+                .unwrap();
             close(&gx, &want_gx, 1e-4, &format!("{what}: input gradient"));
             close(&gk, &want_gk, 1e-4, &format!("{what}: kernel gradient"));
             let (mut gx2, mut gk2) = (vec![0.0; x.len()], vec![0.0; kv.len()]);
