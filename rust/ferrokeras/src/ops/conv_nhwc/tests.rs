@@ -347,18 +347,18 @@ fn epilogue_case(c: Case, check_fd: bool) {
             for (idx, input) in ins.iter().enumerate().take(2) {
                 let mut got = vec![0.0; input.len()];
                 fused
-                    .backward(idx, &refs, &y, &r.f, &mut got, &mut ctx)
+                    .backward_one(idx, &refs, &y, &r.f, &mut got, &mut ctx)
                     .unwrap();
                 let mut want = vec![0.0; input.len()];
                 plain
-                    .backward(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
+                    .backward_one(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
                     .unwrap();
                 assert_eq!(got, want, "{act:?} bias {bias}: gradient of input {idx}");
             }
             if bias {
                 let mut got = vec![0.0; o];
                 fused
-                    .backward(2, &refs, &y, &r.f, &mut got, &mut ctx)
+                    .backward_one(2, &refs, &y, &r.f, &mut got, &mut ctx)
                     .unwrap();
                 let mut want = vec![0.0f32; o];
                 for row in gm.chunks_exact(o) {
