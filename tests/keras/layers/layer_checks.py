@@ -5,8 +5,9 @@ equals the numpy pooling in either ordering."""
 
 import numpy as np
 import pytest
-from conv_reference import np_pool
 from numpy.testing import assert_allclose
+
+from conv_reference import np_pool
 
 
 def assert_learns_teacher(make, x, nb_epoch=30):

@@ -4,7 +4,6 @@ cropping, upsampling, bad inputs."""
 
 import numpy as np
 import pytest
-from conv_reference import np_xcorr as np_xcorr_nchw
 from layer_checks import (
     assert_predicts,
     assert_trains_with_every_weight_arg,
@@ -13,6 +12,7 @@ from layer_checks import (
 )
 from numpy.testing import assert_allclose
 
+from conv_reference import np_xcorr as np_xcorr_nchw
 from keras import backend as K
 from keras.layers.convolutional import (
     AtrousConvolution1D,

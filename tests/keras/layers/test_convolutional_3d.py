@@ -6,7 +6,6 @@ backend functions and bad inputs."""
 
 import numpy as np
 import pytest
-from conv_reference import np_xcorr as np_xcorr_ncdhw
 from layer_checks import (
     WEIGHT_ARG_KEYS,
     assert_predicts,
@@ -18,6 +17,7 @@ from layer_checks import (
 )
 from numpy.testing import assert_allclose
 
+from conv_reference import np_xcorr as np_xcorr_ncdhw
 from keras import backend as K
 from keras.layers import Conv3D, Convolution3D, Cropping3D, Dense, Flatten, UpSampling3D, ZeroPadding3D
 from keras.models import Sequential

@@ -4,10 +4,10 @@ cross-correlation), layer_test in both orderings, weights, training, bad inputs.
 
 import numpy as np
 import pytest
-from conv_reference import pads as _pads
 from layer_checks import assert_learns_teacher, assert_predicts, image_shape, model_with_random_weights
 from numpy.testing import assert_allclose
 
+from conv_reference import pads as _pads
 from keras import backend as K
 from keras.engine.topology import Input
 from keras.layers.convolutional import Deconv2D, Deconvolution2D

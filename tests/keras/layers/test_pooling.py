@@ -3,10 +3,10 @@ strides, global pooling, gradients through max pooling, bad inputs."""
 
 import numpy as np
 import pytest
-from conv_reference import np_pool as np_pool_nchw
 from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
+from conv_reference import np_pool as np_pool_nchw
 from keras import backend as K
 from keras.layers.pooling import (
     AveragePooling1D,

@@ -5,10 +5,10 @@ sizes), gradients through K.pool3d, a small model that trains, and bad inputs.""
 
 import numpy as np
 import pytest
-from conv_reference import np_pool as np_pool_ncdhw
 from layer_checks import assert_pools_as_numpy, image_shape, parametrize_pooling
 from numpy.testing import assert_allclose
 
+from conv_reference import np_pool as np_pool_ncdhw
 from keras import backend as K
 from keras.layers import (
     AveragePooling3D,
