@@ -16,11 +16,12 @@ general unpickler: Keras' own files never need one.
 
 import gzip
 import json
+import os
 import zipfile
 
 import numpy as np
 
-from ..utils.data_utils import UnsafePickleError
+from ..utils.data_utils import UnsafePickleError, get_dataset_file
 from . import _safe_pickle
 
 
@@ -93,6 +94,29 @@ def sequence_array(seqs):
     if seqs and len({len(s) for s in seqs}) == 1:
         return np.array(seqs)
     return object_array(seqs)
+
+
+def fetch(path, origins, hashes, default):
+    """The cached dataset file ``path`` (downloaded when absent): a file name of the
+    dataset's own (a key of ``origins``) comes from its origin, checked against its
+    pinned hash in ``hashes`` (if any); any other name holds ``default``'s file."""
+    name = os.path.basename(path)
+    if name not in origins:
+        name = default
+    return get_dataset_file(path, origins[name], hashes.get(name))
+
+
+def load_arrays(path, npz_keys):
+    """A dataset file's data: the object its pickle holds, or for an ``.npz`` its arrays
+    arranged as ``npz_keys`` (the arrays' names in nested tuples, the pickle's layout)."""
+    if not path.endswith(".npz"):
+        return load_pickle(path)
+    arrays = load_npz(path)
+
+    def arrange(keys):
+        return arrays[keys] if isinstance(keys, str) else tuple(arrange(k) for k in keys)
+
+    return arrange(npz_keys)
 
 
 def load_word_index(path):

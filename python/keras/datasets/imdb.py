@@ -1,32 +1,23 @@
 """IMDB movie-review sentiment (``keras.datasets.imdb``)."""
 
-from ..utils.data_utils import get_dataset_file
 from ..utils.generic_utils import shared_docs
-from ._files import load_npz, load_pickle, load_word_index
+from ._files import fetch, load_arrays, load_word_index
 from ._sequences import START_CHAR_ARG_DOC, WORD_ARGS_DOC, index_sequences, shuffle_together, split
 
 _ORIGINS = {
-    "imdb_full.pkl": (
-        "https://s3.amazonaws.com/text-datasets/imdb_full.pkl",
-        "d091312047c43cf9e4e38fef92437263",
-    ),
-    "imdb.npz": ("https://s3.amazonaws.com/text-datasets/imdb.npz", "599dadb1135973df5b59232a0e9a887c"),
-    "imdb_word_index.pkl": (
-        "https://s3.amazonaws.com/text-datasets/imdb_word_index.pkl",
-        "72d94b01291be4ff843198d3b0e1e4d7",
-    ),
-    "imdb_word_index.json": (
-        "https://s3.amazonaws.com/text-datasets/imdb_word_index.json",
-        "bfafd718b763782e994055a2d397834f",
-    ),
+    "imdb_full.pkl": "https://s3.amazonaws.com/text-datasets/imdb_full.pkl",
+    "imdb.npz": "https://s3.amazonaws.com/text-datasets/imdb.npz",
+    "imdb_word_index.pkl": "https://s3.amazonaws.com/text-datasets/imdb_word_index.pkl",
+    "imdb_word_index.json": "https://s3.amazonaws.com/text-datasets/imdb_word_index.json",
 }
-
-
-def _fetch(path, default):
-    # The md5s Keras published; a cache file under a name of its own is used unverified
-    # (its pickle, like every dataset pickle, is read with the restricted unpickler).
-    origin, md5 = _ORIGINS.get(path.rsplit("/", 1)[-1], _ORIGINS[default])
-    return get_dataset_file(path, origin, md5)
+# The md5s Keras published; a cache file under a name of its own is used unverified
+# (its pickle, like every dataset pickle, is read with the restricted unpickler).
+_HASHES = {
+    "imdb_full.pkl": "d091312047c43cf9e4e38fef92437263",
+    "imdb.npz": "599dadb1135973df5b59232a0e9a887c",
+    "imdb_word_index.pkl": "72d94b01291be4ff843198d3b0e1e4d7",
+    "imdb_word_index.json": "bfafd718b763782e994055a2d397834f",
+}
 
 
 @shared_docs(word_args=WORD_ARGS_DOC, start_char_arg=START_CHAR_ARG_DOC)
@@ -64,15 +55,10 @@ def load_data(
     Note that when `nb_words` is None it defaults to the largest index present, which
     (as in Keras 1) then maps that one largest index to `oov_char`.
     """
-    path = _fetch(path, "imdb_full.pkl")
-    if path.endswith(".npz"):
-        d = load_npz(path)
-        (x_train, labels_train), (x_test, labels_test) = (
-            (d["x_train"], d["y_train"]),
-            (d["x_test"], d["y_test"]),
-        )
-    else:
-        (x_train, labels_train), (x_test, labels_test) = load_pickle(path)
+    path = fetch(path, _ORIGINS, _HASHES, "imdb_full.pkl")
+    (x_train, labels_train), (x_test, labels_test) = load_arrays(
+        path, (("x_train", "y_train"), ("x_test", "y_test"))
+    )
 
     x_train, labels_train = shuffle_together(x_train, labels_train, seed)
     x_test, labels_test = shuffle_together(x_test, labels_test, seed * 2)
@@ -100,5 +86,4 @@ def get_word_index(path="imdb_word_index.pkl"):
     # Returns
         The word index dictionary.
     """
-    path = _fetch(path, "imdb_word_index.pkl")
-    return load_word_index(path)
+    return load_word_index(fetch(path, _ORIGINS, _HASHES, "imdb_word_index.pkl"))

@@ -1,7 +1,6 @@
 """MNIST handwritten digits (``keras.datasets.mnist``)."""
 
-from ..utils.data_utils import get_dataset_file
-from ._files import load_npz, load_pickle
+from ._files import fetch, load_arrays
 
 _ORIGINS = {
     "mnist.pkl.gz": "https://s3.amazonaws.com/img-datasets/mnist.pkl.gz",
@@ -29,10 +28,6 @@ def load_data(path="mnist.pkl.gz"):
         Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`, images uint8 of
         shape (N, 28, 28), labels of shape (N,).
     """
-    name = path.rsplit("/", 1)[-1] if path.rsplit("/", 1)[-1] in _ORIGINS else "mnist.pkl.gz"
-    path = get_dataset_file(path, _ORIGINS[name], _HASHES[name])
-    if path.endswith(".npz"):
-        d = load_npz(path)
-        return (d["x_train"], d["y_train"]), (d["x_test"], d["y_test"])
-    (X_train, y_train), (X_test, y_test) = load_pickle(path)
+    path = fetch(path, _ORIGINS, _HASHES, "mnist.pkl.gz")
+    (X_train, y_train), (X_test, y_test) = load_arrays(path, (("x_train", "y_train"), ("x_test", "y_test")))
     return (X_train, y_train), (X_test, y_test)

@@ -1,8 +1,7 @@
 """Reuters newswire topics (``keras.datasets.reuters``)."""
 
-from ..utils.data_utils import get_dataset_file
 from ..utils.generic_utils import shared_docs
-from ._files import load_npz, load_pickle, load_word_index
+from ._files import fetch, load_arrays, load_word_index
 from ._sequences import START_CHAR_ARG_DOC, WORD_ARGS_DOC, index_sequences, shuffle_together, split
 
 _ORIGINS = {
@@ -49,14 +48,7 @@ def load_data(
         Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`: the first
         `int(len * (1 - test_split))` shuffled (and filtered) newswires train.
     """
-    name = path.rsplit("/", 1)[-1] if path.rsplit("/", 1)[-1] in _ORIGINS else "reuters.pkl"
-    path = get_dataset_file(path, _ORIGINS[name], _HASHES.get(name))
-    if path.endswith(".npz"):
-        d = load_npz(path)
-        xs, labels = d["x"], d["y"]
-    else:
-        xs, labels = load_pickle(path)
-
+    xs, labels = load_arrays(fetch(path, _ORIGINS, _HASHES, "reuters.pkl"), ("x", "y"))
     xs, labels = shuffle_together(xs, labels, seed)
     xs, labels, _ = index_sequences(xs, labels, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
     return split(xs, labels, int(len(xs) * (1 - test_split)))
@@ -72,6 +64,4 @@ def get_word_index(path="reuters_word_index.pkl"):
     # Returns
         The word index dictionary.
     """
-    name = path.rsplit("/", 1)[-1] if path.rsplit("/", 1)[-1] in _ORIGINS else "reuters_word_index.pkl"
-    path = get_dataset_file(path, _ORIGINS[name], _HASHES.get(name))
-    return load_word_index(path)
+    return load_word_index(fetch(path, _ORIGINS, _HASHES, "reuters_word_index.pkl"))
