@@ -16,10 +16,19 @@ def resolve_ordering(dim_ordering):
     return dim_ordering
 
 
-def check_border_mode(owner, border_mode, modes=("valid", "same", "full")):
+BORDER_MODES = ("valid", "same", "full")
+
+
+def check_border_mode(owner, border_mode, modes=BORDER_MODES):
     """A ValueError (Keras 1's message) for a ``border_mode`` not in ``modes``."""
-    if border_mode not in modes:
-        raise ValueError(f"Invalid border mode for {owner}: {border_mode}")
+    if border_mode in modes:
+        return
+    if len(modes) == 1:
+        raise ValueError(
+            f"Invalid border mode for {owner} (only {modes[0]!r} is supported): {border_mode!r}; "
+            "use ZeroPadding to get 'same'-sized outputs"
+        )
+    raise ValueError(f"Invalid border mode for {owner}: {border_mode}")
 
 
 def channel_axis(layer):

@@ -5,6 +5,7 @@ of those, and the bias + activation that ends their ``call``."""
 
 from .. import activations, constraints, initializations, regularizers
 from .. import backend as K
+from ._spatial import BORDER_MODES, check_border_mode, resolve_ordering
 
 # The `# Arguments` entries of the W/b regularizers and constraints and of `bias`
 # (for ``keras.utils.generic_utils.shared_docs``).
@@ -23,10 +24,21 @@ def config_of(obj):
     return obj.get_config() if obj is not None else None
 
 
-def set_kernel_args(layer, init, activation, border_mode, init_ordering="th", **sizes):
-    """Sets the kernel ``sizes`` (``nb_filter=..., nb_row=...``) as ints, a ValueError
-    naming them all when one is below 1; then ``init`` (for ``init_ordering``'s weight
-    layout), ``activation`` and ``border_mode`` under Keras 1's attribute names."""
+def set_kernel_args(
+    layer, owner, init, activation, border_mode, dim_ordering=None, modes=BORDER_MODES, **sizes
+):
+    """The arguments every kernel layer (the convolutions, LocallyConnected) starts with,
+    under Keras 1's attribute names: ``dim_ordering`` resolved (``'default'``:
+    ``K.image_dim_ordering()``; None for the 1-D layers, which have none), a ValueError
+    naming ``owner`` for a ``border_mode`` not in ``modes``, the kernel ``sizes``
+    (``nb_filter=..., nb_row=...``) as ints (a ValueError naming them all when one is
+    below 1), then ``init`` for the ordering's weight layout ('th' without one) and
+    ``activation``."""
+    if dim_ordering is not None:
+        dim_ordering = resolve_ordering(dim_ordering)
+        layer.dim_ordering = dim_ordering
+    check_border_mode(owner, border_mode, modes)
+    layer.border_mode = border_mode
     values = [int(v) for v in sizes.values()]
     if min(values) <= 0:
         names = list(sizes)
@@ -36,9 +48,8 @@ def set_kernel_args(layer, init, activation, border_mode, init_ordering="th", **
         )
     for name, value in zip(sizes, values):
         setattr(layer, name, value)
-    layer.init = initializations.get(init, dim_ordering=init_ordering)
+    layer.init = initializations.get(init, dim_ordering=dim_ordering or "th")
     layer.activation = activations.get(activation)
-    layer.border_mode = border_mode
 
 
 def set_weight_args(

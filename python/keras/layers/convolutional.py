@@ -280,10 +280,10 @@ class Convolution2D(Layer):
         atrous_rate=(1, 1),
         **kwargs,
     ):
-        dim_ordering = resolve_ordering(dim_ordering)
-        check_border_mode("Convolution2D", border_mode)
+        owner = self.__class__.__name__
         set_kernel_args(
             self,
+            owner,
             init,
             activation,
             border_mode,
@@ -292,9 +292,8 @@ class Convolution2D(Layer):
             nb_row=nb_row,
             nb_col=nb_col,
         )
-        self.subsample = positive_ints(subsample, 2, "subsample", self.__class__.__name__)
-        self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", self.__class__.__name__)
-        self.dim_ordering = dim_ordering
+        self.subsample = positive_ints(subsample, 2, "subsample", owner)
+        self.atrous_rate = positive_ints(atrous_rate, 2, "atrous_rate", owner)
 
         set_weight_args(
             self,
@@ -414,8 +413,15 @@ class Convolution1D(Layer):
         atrous_rate=1,
         **kwargs,
     ):
-        check_border_mode("Convolution1D", border_mode)
-        set_kernel_args(self, init, activation, border_mode, nb_filter=nb_filter, filter_length=filter_length)
+        set_kernel_args(
+            self,
+            "Convolution1D",
+            init,
+            activation,
+            border_mode,
+            nb_filter=nb_filter,
+            filter_length=filter_length,
+        )
         self.subsample_length = positive_ints(
             subsample_length, None, "subsample_length", self.__class__.__name__
         )
@@ -858,7 +864,6 @@ class Deconvolution2D(Convolution2D):
         bias=True,
         **kwargs,
     ):
-        check_border_mode("Deconvolution2D", border_mode)
         output_shape = tuple(output_shape)
         if len(output_shape) != 4:
             raise ValueError(
@@ -981,21 +986,20 @@ class SeparableConvolution2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = resolve_ordering(dim_ordering)
-        check_border_mode("SeparableConv2D", border_mode, ("valid", "same"))
         set_kernel_args(
             self,
+            "SeparableConv2D",
             init,
             activation,
             border_mode,
             dim_ordering,
+            ("valid", "same"),
             nb_filter=nb_filter,
             nb_row=nb_row,
             nb_col=nb_col,
             depth_multiplier=depth_multiplier,
         )
         self.subsample = positive_ints(subsample, 2, "subsample", "SeparableConvolution2D")
-        self.dim_ordering = dim_ordering
 
         set_named_weight_args(
             self,
@@ -1146,21 +1150,11 @@ class Convolution3D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = resolve_ordering(dim_ordering)
-        check_border_mode("Convolution3D", border_mode)
+        kernel = {"kernel_dim1": kernel_dim1, "kernel_dim2": kernel_dim2, "kernel_dim3": kernel_dim3}
         set_kernel_args(
-            self,
-            init,
-            activation,
-            border_mode,
-            dim_ordering,
-            nb_filter=nb_filter,
-            kernel_dim1=kernel_dim1,
-            kernel_dim2=kernel_dim2,
-            kernel_dim3=kernel_dim3,
+            self, "Convolution3D", init, activation, border_mode, dim_ordering, nb_filter=nb_filter, **kernel
         )
         self.subsample = positive_ints(subsample, 3, "subsample", "Convolution3D")
-        self.dim_ordering = dim_ordering
 
         set_weight_args(
             self,

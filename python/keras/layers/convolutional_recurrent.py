@@ -14,7 +14,7 @@ import numpy as np
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, merged_config
-from ._spatial import resolve_ordering
+from ._spatial import check_border_mode, resolve_ordering
 from ._weighted import finish_build
 from .convolutional import _out_len
 from .recurrent import Recurrent
@@ -165,8 +165,7 @@ class ConvLSTM2D(ConvRecurrent2D):
         **kwargs,
     ):
         dim_ordering = resolve_ordering(dim_ordering)
-        if border_mode not in {"valid", "same"}:
-            raise ValueError("Invalid border mode for ConvLSTM2D: " + str(border_mode))
+        check_border_mode("ConvLSTM2D", border_mode, ("valid", "same"))
         kwargs["nb_filter"] = int(nb_filter)
         kwargs["nb_row"] = int(nb_row)
         kwargs["nb_col"] = int(nb_col)

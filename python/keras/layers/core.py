@@ -63,7 +63,9 @@ def _check_last_dim(layer, x, expected):
         )
 
 
-def _known_input_dim(layer, input_shape, axis=-1):
+def _set_input_dim(layer, input_shape, axis=-1):
+    """Sets (and returns) ``layer.input_dim``, the input's size along ``axis``; a
+    ValueError when it is unknown."""
     dim = input_shape[axis]
     if dim is None:
         raise ValueError(
@@ -75,7 +77,8 @@ def _known_input_dim(layer, input_shape, axis=-1):
             + " needs the last dimension of its input to be known, got input shape "
             + str(tuple(input_shape))
         )
-    return int(dim)
+    layer.input_dim = int(dim)
+    return layer.input_dim
 
 
 def _is_python_function(fn):
@@ -819,8 +822,7 @@ class Dense(Layer):
 
     def build(self, input_shape):
         self._check_rank(input_shape)
-        input_dim = _known_input_dim(self, input_shape)
-        self.input_dim = input_dim
+        input_dim = _set_input_dim(self, input_shape)
         self.input_spec = [InputSpec(dtype=None, ndim="2+")]
 
         add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
@@ -962,8 +964,7 @@ class MaxoutDense(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = _known_input_dim(self, input_shape, axis=1)
-        self.input_dim = input_dim
+        input_dim = _set_input_dim(self, input_shape, axis=1)
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
         add_W_b(self, (self.nb_feature, input_dim, self.output_dim), (self.nb_feature, self.output_dim))
@@ -1058,8 +1059,7 @@ class Highway(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = _known_input_dim(self, input_shape, axis=1)
-        self.input_dim = input_dim
+        input_dim = _set_input_dim(self, input_shape, axis=1)
         self.input_spec = [InputSpec(shape=(None, input_dim))]
 
         # Keras 1's weight order is W, W_carry, b, b_carry (add_W_b would put b second).
@@ -1178,8 +1178,7 @@ class TimeDistributedDense(Layer):
 
     def build(self, input_shape):
         self.input_spec = [InputSpec(shape=(None,) + tuple(input_shape[1:]))]
-        input_dim = _known_input_dim(self, input_shape, axis=2)
-        self.input_dim = input_dim
+        input_dim = _set_input_dim(self, input_shape, axis=2)
 
         add_W_b(self, (input_dim, self.output_dim), (self.output_dim,))
 

@@ -34,7 +34,6 @@ from ._spatial import (
     image_axes,
     ordered_shape,
     positive_ints,
-    resolve_ordering,
     spatial_sizes,
     temporal_input,
 )
@@ -67,14 +66,6 @@ def _valid_len(layer, length, k, stride, input_shape, what):
             f"{tuple(input_shape)} gives an empty output"
         )
     return (length - k) // stride + 1
-
-
-def _check_border_mode(cls, border_mode):
-    if border_mode != "valid":
-        raise ValueError(
-            f"Invalid border mode for {cls} (only 'valid' is supported): {border_mode!r}; "
-            "use ZeroPadding to get 'same'-sized outputs"
-        )
 
 
 def _patches(x, index):
@@ -136,12 +127,13 @@ class LocallyConnected1D(Layer):
         input_length=None,
         **kwargs,
     ):
-        _check_border_mode("LocallyConnected1D", border_mode)
         set_kernel_args(
             self,
+            "LocallyConnected1D",
             init,
             activation,
             border_mode,
+            modes=("valid",),
             nb_filter=nb_filter,
             filter_length=filter_length,
             subsample_length=subsample_length,
@@ -241,20 +233,11 @@ class LocallyConnected2D(Layer):
         bias=True,
         **kwargs,
     ):
-        dim_ordering = resolve_ordering(dim_ordering)
-        _check_border_mode("LocallyConnected2D", border_mode)
+        kernel = {"nb_filter": nb_filter, "nb_row": nb_row, "nb_col": nb_col}
         set_kernel_args(
-            self,
-            init,
-            activation,
-            border_mode,
-            dim_ordering,
-            nb_filter=nb_filter,
-            nb_row=nb_row,
-            nb_col=nb_col,
+            self, "LocallyConnected2D", init, activation, border_mode, dim_ordering, ("valid",), **kernel
         )
         self.subsample = positive_ints(subsample, 2, "subsample", "LocallyConnected2D")
-        self.dim_ordering = dim_ordering
 
         set_weight_args(
             self,
