@@ -96,14 +96,15 @@ def sequence_array(seqs):
     return object_array(seqs)
 
 
-def fetch(path, origins, hashes, default):
+def fetch(path, origin_dir, hashes, default):
     """The cached dataset file ``path`` (downloaded when absent): a file name of the
-    dataset's own (a key of ``origins``) comes from its origin, checked against its
-    pinned hash in ``hashes`` (if any); any other name holds ``default``'s file."""
+    dataset's own (a key of ``hashes``) comes from ``origin_dir`` + that name, checked
+    against its pinned hash (None: none published); any other name holds ``default``'s
+    file."""
     name = os.path.basename(path)
-    if name not in origins:
+    if name not in hashes:
         name = default
-    return get_dataset_file(path, origins[name], hashes.get(name))
+    return get_dataset_file(path, origin_dir + name, hashes[name])
 
 
 def load_arrays(path, npz_keys):

@@ -4,12 +4,7 @@ from ..utils.generic_utils import shared_docs
 from ._files import fetch, load_arrays, load_word_index
 from ._sequences import START_CHAR_ARG_DOC, WORD_ARGS_DOC, index_sequences, shuffle_together, split
 
-_ORIGINS = {
-    "imdb_full.pkl": "https://s3.amazonaws.com/text-datasets/imdb_full.pkl",
-    "imdb.npz": "https://s3.amazonaws.com/text-datasets/imdb.npz",
-    "imdb_word_index.pkl": "https://s3.amazonaws.com/text-datasets/imdb_word_index.pkl",
-    "imdb_word_index.json": "https://s3.amazonaws.com/text-datasets/imdb_word_index.json",
-}
+_ORIGIN_DIR = "https://s3.amazonaws.com/text-datasets/"
 # The md5s Keras published; a cache file under a name of its own is used unverified
 # (its pickle, like every dataset pickle, is read with the restricted unpickler).
 _HASHES = {
@@ -55,7 +50,7 @@ def load_data(
     Note that when `nb_words` is None it defaults to the largest index present, which
     (as in Keras 1) then maps that one largest index to `oov_char`.
     """
-    path = fetch(path, _ORIGINS, _HASHES, "imdb_full.pkl")
+    path = fetch(path, _ORIGIN_DIR, _HASHES, "imdb_full.pkl")
     (x_train, labels_train), (x_test, labels_test) = load_arrays(
         path, (("x_train", "y_train"), ("x_test", "y_test"))
     )
@@ -86,4 +81,4 @@ def get_word_index(path="imdb_word_index.pkl"):
     # Returns
         The word index dictionary.
     """
-    return load_word_index(fetch(path, _ORIGINS, _HASHES, "imdb_word_index.pkl"))
+    return load_word_index(fetch(path, _ORIGIN_DIR, _HASHES, "imdb_word_index.pkl"))

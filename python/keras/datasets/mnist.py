@@ -2,10 +2,7 @@
 
 from ._files import fetch, load_arrays
 
-_ORIGINS = {
-    "mnist.pkl.gz": "https://s3.amazonaws.com/img-datasets/mnist.pkl.gz",
-    "mnist.npz": "https://s3.amazonaws.com/img-datasets/mnist.npz",
-}
+_ORIGIN_DIR = "https://s3.amazonaws.com/img-datasets/"
 # Published checksums: none for Keras 1's mnist.pkl.gz (its pickle is read with the
 # restricted unpickler of ._safe_pickle, like every dataset pickle); mnist.npz's SHA-256
 # (the file whose md5 Keras 2 published, 8a61469f7ea1b51cbae51d4f78837e45).
@@ -28,6 +25,6 @@ def load_data(path="mnist.pkl.gz"):
         Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`, images uint8 of
         shape (N, 28, 28), labels of shape (N,).
     """
-    path = fetch(path, _ORIGINS, _HASHES, "mnist.pkl.gz")
+    path = fetch(path, _ORIGIN_DIR, _HASHES, "mnist.pkl.gz")
     (X_train, y_train), (X_test, y_test) = load_arrays(path, (("x_train", "y_train"), ("x_test", "y_test")))
     return (X_train, y_train), (X_test, y_test)

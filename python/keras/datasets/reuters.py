@@ -4,16 +4,13 @@ from ..utils.generic_utils import shared_docs
 from ._files import fetch, load_arrays, load_word_index
 from ._sequences import START_CHAR_ARG_DOC, WORD_ARGS_DOC, index_sequences, shuffle_together, split
 
-_ORIGINS = {
-    "reuters.pkl": "https://s3.amazonaws.com/text-datasets/reuters.pkl",
-    "reuters.npz": "https://s3.amazonaws.com/text-datasets/reuters.npz",
-    "reuters_word_index.pkl": "https://s3.amazonaws.com/text-datasets/reuters_word_index.pkl",
-    "reuters_word_index.json": "https://s3.amazonaws.com/text-datasets/reuters_word_index.json",
-}
+_ORIGIN_DIR = "https://s3.amazonaws.com/text-datasets/"
 # The md5s Keras published (none for Keras 1's pickles; they, like every dataset pickle,
 # are read with the restricted unpickler of ._safe_pickle).
 _HASHES = {
+    "reuters.pkl": None,
     "reuters.npz": "87aedbeb0cb229e378797a632c1997b6",
+    "reuters_word_index.pkl": None,
     "reuters_word_index.json": "4d44cc38712099c9e383dc6e5f11a921",
 }
 
@@ -48,7 +45,7 @@ def load_data(
         Tuple of Numpy arrays: `(X_train, y_train), (X_test, y_test)`: the first
         `int(len * (1 - test_split))` shuffled (and filtered) newswires train.
     """
-    xs, labels = load_arrays(fetch(path, _ORIGINS, _HASHES, "reuters.pkl"), ("x", "y"))
+    xs, labels = load_arrays(fetch(path, _ORIGIN_DIR, _HASHES, "reuters.pkl"), ("x", "y"))
     xs, labels = shuffle_together(xs, labels, seed)
     xs, labels, _ = index_sequences(xs, labels, nb_words, skip_top, maxlen, start_char, oov_char, index_from)
     return split(xs, labels, int(len(xs) * (1 - test_split)))
@@ -64,4 +61,4 @@ def get_word_index(path="reuters_word_index.pkl"):
     # Returns
         The word index dictionary.
     """
-    return load_word_index(fetch(path, _ORIGINS, _HASHES, "reuters_word_index.pkl"))
+    return load_word_index(fetch(path, _ORIGIN_DIR, _HASHES, "reuters_word_index.pkl"))
