@@ -64,6 +64,25 @@ def set_session(session):
 # Tensors
 
 
+def _named(fn, name):
+    """``fn`` under the K name ``name`` (for the functions made by a factory)."""
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+def _operators(op):
+    """A tensor's operator ``x <op> o`` and its reflected form ``o <op> x`` (the engine's
+    binary op ``op``)."""
+
+    def forward(self, o):
+        return _binary(op, self, o)
+
+    def reflected(self, o):
+        return _binary(op, o, self)
+
+    return forward, reflected
+
+
 class Tensor:
     """A symbolic tensor: a node of the native graph."""
 
@@ -99,30 +118,10 @@ class Tensor:
         raise TypeError("a symbolic tensor has no truth value (use K.switch or K.equal inside the graph)")
 
     # arithmetic
-    def __add__(self, o):
-        return _binary("add", self, o)
-
-    def __radd__(self, o):
-        return _binary("add", o, self)
-
-    def __sub__(self, o):
-        return _binary("sub", self, o)
-
-    def __rsub__(self, o):
-        return _binary("sub", o, self)
-
-    def __mul__(self, o):
-        return _binary("mul", self, o)
-
-    def __rmul__(self, o):
-        return _binary("mul", o, self)
-
-    def __truediv__(self, o):
-        return _binary("div", self, o)
-
-    def __rtruediv__(self, o):
-        return _binary("div", o, self)
-
+    __add__, __radd__ = _operators("add")
+    __sub__, __rsub__ = _operators("sub")
+    __mul__, __rmul__ = _operators("mul")
+    __truediv__, __rtruediv__ = _operators("div")
     __div__ = __truediv__
     __rdiv__ = __rtruediv__
 
@@ -549,40 +548,18 @@ def _reduce(name, x, axis, keepdims):
     return _op(name, [x], axis=_axes(axis, x.ndim), keepdims=bool(keepdims))
 
 
-def max(x, axis=None, keepdims=False):
-    return _reduce("max", x, axis, keepdims)
+def _reduction(name):
+    """The K reduction ``name(x, axis=None, keepdims=False)`` (the engine op ``name``)."""
+
+    def reduce(x, axis=None, keepdims=False):
+        return _reduce(name, x, axis, keepdims)
+
+    return _named(reduce, name)
 
 
-def min(x, axis=None, keepdims=False):
-    return _reduce("min", x, axis, keepdims)
-
-
-def sum(x, axis=None, keepdims=False):
-    return _reduce("sum", x, axis, keepdims)
-
-
-def prod(x, axis=None, keepdims=False):
-    return _reduce("prod", x, axis, keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    return _reduce("mean", x, axis, keepdims)
-
-
-def var(x, axis=None, keepdims=False):
-    return _reduce("var", x, axis, keepdims)
-
-
-def std(x, axis=None, keepdims=False):
-    return _reduce("std", x, axis, keepdims)
-
-
-def any(x, axis=None, keepdims=False):
-    return _reduce("any", x, axis, keepdims)
-
-
-def all(x, axis=None, keepdims=False):
-    return _reduce("all", x, axis, keepdims)
+max, min, sum, prod, mean, var, std, any, all = map(
+    _reduction, ("max", "min", "sum", "prod", "mean", "var", "std", "any", "all")
+)
 
 
 def argmax(x, axis=-1):
@@ -593,32 +570,18 @@ def argmin(x, axis=-1):
     return _op("argmin", [_float(x)], axis=int(axis))
 
 
-def square(x):
-    return _unary("square", x)
+def _elementwise(name):
+    """The K function ``name(x)`` of the engine's elementwise op ``name``."""
+
+    def apply(x):
+        return _unary(name, x)
+
+    return _named(apply, name)
 
 
-def abs(x):
-    return _unary("abs", x)
-
-
-def sqrt(x):
-    return _unary("sqrt", x)
-
-
-def exp(x):
-    return _unary("exp", x)
-
-
-def log(x):
-    return _unary("log", x)
-
-
-def round(x):
-    return _unary("round", x)
-
-
-def sign(x):
-    return _unary("sign", x)
+square, abs, sqrt, exp, log, round, sign = map(
+    _elementwise, ("square", "abs", "sqrt", "exp", "log", "round", "sign")
+)
 
 
 def pow(x, a):
@@ -636,48 +599,23 @@ def clip(x, min_value, max_value):
     )
 
 
-def equal(x, y):
-    return _binary("equal", x, y)
+def _pairwise(op, name=None):
+    """The K function ``name(x, y)`` (default ``op``) of the engine's binary op ``op``."""
+
+    def apply(x, y):
+        return _binary(op, x, y)
+
+    return _named(apply, name or op)
 
 
-def not_equal(x, y):
-    return _binary("not_equal", x, y)
-
-
-def greater(x, y):
-    return _binary("greater", x, y)
-
-
-def greater_equal(x, y):
-    return _binary("greater_equal", x, y)
-
-
-def lesser(x, y):
-    return _binary("less", x, y)
-
-
-def lesser_equal(x, y):
-    return _binary("less_equal", x, y)
-
-
+equal, not_equal, greater, greater_equal, maximum, minimum = map(
+    _pairwise, ("equal", "not_equal", "greater", "greater_equal", "maximum", "minimum")
+)
+lesser = _pairwise("less", "lesser")
+lesser_equal = _pairwise("less_equal", "lesser_equal")
 less = lesser
 less_equal = lesser_equal
-
-
-def maximum(x, y):
-    return _binary("maximum", x, y)
-
-
-def minimum(x, y):
-    return _binary("minimum", x, y)
-
-
-def sin(x):
-    return _unary("sin", x)
-
-
-def cos(x):
-    return _unary("cos", x)
+sin, cos = map(_elementwise, ("sin", "cos"))
 
 
 def _feature_axis(x, reduction_axes):
@@ -1564,16 +1502,12 @@ def _kernel_window(kernel_shape, ordering):
 
 
 def _n_ints(n, v, name):
-    """``_pair`` (n=2) or ``_triple`` (n=3)."""
-    return _pair(v, name) if n == 2 else _triple(v, name)
-
-
-def _pair(v, name):
+    """``v`` as ``n`` ints (an int: repeated ``n`` times); a ValueError naming it otherwise."""
     if isinstance(v, int):
-        return (v, v)
+        return (v,) * n
     v = tuple(int(a) for a in v)
-    if len(v) != 2:
-        raise ValueError("%s must be a pair of integers, got %s" % (name, v))
+    if len(v) != n:
+        raise ValueError("%s must be %d integers, got %s" % (name, n, v))
     return v
 
 
@@ -1595,17 +1529,21 @@ def conv2d(
     return _conv(2, x, kernel, strides, border_mode, dim_ordering, filter_dilation)
 
 
+def _window_inputs(nd, dim_ordering, strides, *tensors):
+    """What the convolution ops start from: the resolved ordering, ``strides`` as ``nd``
+    ints, the ``tensors`` (the input, the kernels) as float32 tensors and their static
+    shapes."""
+    ordering = _ordering(dim_ordering)
+    tensors = [_float(t) for t in tensors]
+    return ordering, _n_ints(nd, strides, "strides"), tensors, [int_shape(t) for t in tensors]
+
+
 def _conv(nd, x, kernel, strides, border_mode, dim_ordering, dilation=None):
     """``conv2d`` (nd=2, with a ``dilation``) and ``conv3d`` (nd=3): the engine's
     ``conv<nd>d`` node."""
-    ordering = _ordering(dim_ordering)
-    x = _float(x)
-    kernel = _float(kernel)
-    strides = _n_ints(nd, strides, "strides")
+    ordering, strides, (x, kernel), (xs, ks) = _window_inputs(nd, dim_ordering, strides, x, kernel)
     if dilation is not None:
         dilation = _n_ints(nd, dilation, "filter_dilation")
-    xs = int_shape(x)
-    ks = int_shape(kernel)
     if len(xs) != nd + 2 or len(ks) != nd + 2:
         raise ValueError(
             "conv%dd expects a %d-D input and a %d-D kernel, got shapes %s and %s"
@@ -1692,14 +1630,9 @@ def deconv2d(
     (the extra row/column of an even total at the bottom/right). One engine
     ``conv2d_transpose`` node in either ordering: 'tf' runs the channels-last kernel
     (``layout="nhwc"``), no permutes."""
-    ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same", "full"):
         raise ValueError("Invalid border mode for deconv2d: " + str(border_mode))
-    x = _float(x)
-    kernel = _float(kernel)
-    strides = _pair(strides, "strides")
-    xs = int_shape(x)
-    ks = int_shape(kernel)
+    ordering, strides, (x, kernel), (xs, ks) = _window_inputs(2, dim_ordering, strides, x, kernel)
     output_shape = tuple(output_shape)
     if len(xs) != 4 or len(ks) != 4 or len(output_shape) != 4:
         raise ValueError(
@@ -1751,7 +1684,7 @@ def atrous_conv2d(
         strides=(1, 1),
         border_mode=border_mode,
         dim_ordering=dim_ordering,
-        filter_dilation=_pair(rate, "rate"),
+        filter_dilation=_n_ints(2, rate, "rate"),
     )
 
 
@@ -1767,16 +1700,11 @@ def separable_conv2d(
     pads as TensorFlow. An engine ``depthwise_conv2d`` node followed by a 1x1 ``conv2d``,
     both channels-last in 'tf' (``layout="nhwc"``; the 1x1 is one gemm over the rows),
     no permutes."""
-    ordering = _ordering(dim_ordering)
     if border_mode not in ("valid", "same"):
         raise ValueError("Invalid border mode for separable_conv2d: " + str(border_mode))
-    x = _float(x)
-    depthwise_kernel = _float(depthwise_kernel)
-    pointwise_kernel = _float(pointwise_kernel)
-    strides = _pair(strides, "strides")
-    xs = int_shape(x)
-    ds = int_shape(depthwise_kernel)
-    ps = int_shape(pointwise_kernel)
+    ordering, strides, (x, depthwise_kernel, pointwise_kernel), (xs, ds, ps) = _window_inputs(
+        2, dim_ordering, strides, x, depthwise_kernel, pointwise_kernel
+    )
     if len(xs) != 4 or len(ds) != 4 or len(ps) != 4:
         raise ValueError(
             "separable_conv2d expects a 4-D input and 4-D kernels, got shapes %s, %s and %s" % (xs, ds, ps)
@@ -1796,15 +1724,6 @@ def separable_conv2d(
     return _op(
         "conv2d", [y, pointwise_kernel], layout=layout, kernel_layout="oihw" if ordering == "th" else "hwio"
     )
-
-
-def _triple(v, name):
-    if isinstance(v, int):
-        return (v, v, v)
-    v = tuple(int(a) for a in v)
-    if len(v) != 3:
-        raise ValueError("%s must be 3 integers, got %s" % (name, v))
-    return v
 
 
 def conv3d(
@@ -1858,59 +1777,29 @@ def elu(x, alpha=1.0):
     return _unary("elu", x, alpha=float(alpha))
 
 
-def softmax(x):
-    return _unary("softmax", x)
+softmax, softplus, softsign, sigmoid, hard_sigmoid, tanh = map(
+    _elementwise, ("softmax", "softplus", "softsign", "sigmoid", "hard_sigmoid", "tanh")
+)
 
 
-def softplus(x):
-    return _unary("softplus", x)
-
-
-def softsign(x):
-    return _unary("softsign", x)
-
-
-def sigmoid(x):
-    return _unary("sigmoid", x)
-
-
-def hard_sigmoid(x):
-    return _unary("hard_sigmoid", x)
-
-
-def tanh(x):
-    return _unary("tanh", x)
+def _crossentropy(op, inputs, from_logits):
+    return _op(op, inputs, from_logits=bool(from_logits), epsilon=float(epsilon()))
 
 
 def categorical_crossentropy(output, target, from_logits=False):
     """Per-sample crossentropy; ``output`` is renormalised and clipped to [eps, 1-eps]."""
-    return _op(
-        "categorical_crossentropy",
-        [_float(output), _float(target)],
-        from_logits=bool(from_logits),
-        epsilon=float(epsilon()),
-    )
+    return _crossentropy("categorical_crossentropy", [_float(output), _float(target)], from_logits)
 
 
 def sparse_categorical_crossentropy(output, target, from_logits=False):
     target = _to_tensor(target)
     if target.dtype != "int32":
         target = cast(target, "int32")
-    return _op(
-        "sparse_categorical_crossentropy",
-        [_float(output), target],
-        from_logits=bool(from_logits),
-        epsilon=float(epsilon()),
-    )
+    return _crossentropy("sparse_categorical_crossentropy", [_float(output), target], from_logits)
 
 
 def binary_crossentropy(output, target, from_logits=False):
-    return _op(
-        "binary_crossentropy",
-        [_float(output), _float(target)],
-        from_logits=bool(from_logits),
-        epsilon=float(epsilon()),
-    )
+    return _crossentropy("binary_crossentropy", [_float(output), _float(target)], from_logits)
 
 
 # Seeds of the random nodes each layer call creates. `Node.create_node` opens a
@@ -2125,36 +2014,23 @@ def _static_random_shape(shape, fn):
     return shape
 
 
+def _random(op, shape, seed, **params):
+    """A node of the engine's random op ``op``: its static ``shape``, float ``params``,
+    a ``seed``."""
+    floats = {name: float(value) for name, value in params.items()}
+    return _op(op, [], shape=_static_random_shape(shape, op), **floats, seed=_seed(seed))
+
+
 def random_normal(shape, mean=0.0, std=1.0, dtype=None, seed=None):
-    return _op(
-        "random_normal",
-        [],
-        shape=_static_random_shape(shape, "random_normal"),
-        mean=float(mean),
-        std=float(std),
-        seed=_seed(seed),
-    )
+    return _random("random_normal", shape, seed, mean=mean, std=std)
 
 
 def random_uniform(shape, low=0.0, high=1.0, dtype=None, seed=None):
-    return _op(
-        "random_uniform",
-        [],
-        shape=_static_random_shape(shape, "random_uniform"),
-        low=float(low),
-        high=float(high),
-        seed=_seed(seed),
-    )
+    return _random("random_uniform", shape, seed, low=low, high=high)
 
 
 def random_binomial(shape, p=0.0, dtype=None, seed=None):
-    return _op(
-        "random_binomial",
-        [],
-        shape=_static_random_shape(shape, "random_binomial"),
-        p=float(p),
-        seed=_seed(seed),
-    )
+    return _random("random_binomial", shape, seed, p=p)
 
 
 import builtins as _builtins  # noqa: E402
