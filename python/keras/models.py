@@ -346,6 +346,12 @@ def _delegated(name, settable=False):
     return property(get, _ignored if settable else None)
 
 
+_SHOW_ACCURACY_IN_FIT = (
+    'The "show_accuracy" argument is deprecated, instead you should pass the "accuracy" metric to the '
+    'model at compile time:\n`model.compile(optimizer, loss, metrics=["accuracy"])`'
+)
+
+
 class Sequential(Model):
     """A linear stack of layers.
 
@@ -608,6 +614,18 @@ class Sequential(Model):
         if self.model is None or not hasattr(self.model, "optimizer"):
             raise RuntimeError("The model needs to be compiled before being used (" + what + ").")
 
+    def _check_call(self, what, kwargs, deprecated):
+        """What Keras 1's Sequential checked before ``what``: the model is compiled; each
+        keyword of ``deprecated`` (a name and its warning, None: the plain one) is dropped
+        from ``kwargs`` with its warning; any other keyword is a TypeError."""
+        self._check_compiled(what)
+        for name, message in deprecated.items():
+            if name in kwargs:
+                kwargs.pop(name)
+                warnings.warn(message or 'The "%s" argument is deprecated.' % name, stacklevel=3)
+        if kwargs:
+            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+
     def fit(
         self,
         x,
@@ -625,16 +643,7 @@ class Sequential(Model):
         **kwargs,
     ):
         """Trains the model for a fixed number of epochs (see `Model.fit`)."""
-        self._check_compiled("fit")
-        if "show_accuracy" in kwargs:
-            kwargs.pop("show_accuracy")
-            warnings.warn(
-                'The "show_accuracy" argument is deprecated, instead you should pass the "accuracy" metric to the '
-                'model at compile time:\n`model.compile(optimizer, loss, metrics=["accuracy"])`',
-                stacklevel=2,
-            )
-        if kwargs:
-            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        self._check_call("fit", kwargs, {"show_accuracy": _SHOW_ACCURACY_IN_FIT})
         return self.model.fit(
             x,
             y,
@@ -652,12 +661,7 @@ class Sequential(Model):
 
     def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None, **kwargs):
         """Computes the loss on some input data, batch by batch."""
-        self._check_compiled("evaluate")
-        if "show_accuracy" in kwargs:
-            kwargs.pop("show_accuracy")
-            warnings.warn('The "show_accuracy" argument is deprecated.', stacklevel=2)
-        if kwargs:
-            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        self._check_call("evaluate", kwargs, {"show_accuracy": None})
         return self.model.evaluate(x, y, batch_size=batch_size, verbose=verbose, sample_weight=sample_weight)
 
     def predict(self, x, batch_size=32, verbose=0):
@@ -713,17 +717,14 @@ class Sequential(Model):
         initial_epoch=0,
         **kwargs,
     ):
-        self._check_compiled("fit_generator")
-        if "nb_val_worker" in kwargs:
-            kwargs.pop("nb_val_worker")
-            warnings.warn(
-                'The "nb_val_worker" argument is deprecated, please remove it from your code.', stacklevel=2
-            )
-        if "show_accuracy" in kwargs:
-            kwargs.pop("show_accuracy")
-            warnings.warn('The "show_accuracy" argument is deprecated.', stacklevel=2)
-        if kwargs:
-            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        self._check_call(
+            "fit_generator",
+            kwargs,
+            {
+                "nb_val_worker": 'The "nb_val_worker" argument is deprecated, please remove it from your code.',
+                "show_accuracy": None,
+            },
+        )
         return self.model.fit_generator(
             generator,
             samples_per_epoch,
@@ -742,13 +743,7 @@ class Sequential(Model):
     def evaluate_generator(
         self, generator, val_samples, max_q_size=10, nb_worker=1, pickle_safe=False, **kwargs
     ):
-        self._check_compiled("evaluate_generator")
-        for k in ("show_accuracy", "verbose"):
-            if k in kwargs:
-                kwargs.pop(k)
-                warnings.warn('The "%s" argument is deprecated.' % k, stacklevel=2)
-        if kwargs:
-            raise TypeError("Received unknown keyword arguments: " + str(kwargs))
+        self._check_call("evaluate_generator", kwargs, {"show_accuracy": None, "verbose": None})
         return self.model.evaluate_generator(
             generator, val_samples, max_q_size=max_q_size, nb_worker=nb_worker, pickle_safe=pickle_safe
         )
