@@ -503,6 +503,13 @@ class _AdamFamily(Optimizer):
         self._variables(iterations=0.0, lr=lr, beta_1=beta_1, beta_2=beta_2, decay=decay)
         self.epsilon = epsilon
 
+    def _step_values(self):
+        # _corrected_lr (each member's): the step's rate from the decayed lr at step t >= 1
+        return {"lr_t": self._corrected_lr(self._decayed_lr(), self.iterations + 1)}, []
+
+    def _first_moment(self, m, g):
+        return (self.beta_1 * m) + (1.0 - self.beta_1) * g
+
 
 @shared_docs(adam_family=_ADAM_FAMILY_DOC)
 class Adam(_AdamFamily):
@@ -517,14 +524,12 @@ class Adam(_AdamFamily):
     def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(lr, beta_1, beta_2, epsilon, decay, **kwargs)
 
-    def _step_values(self):
-        t = self.iterations + 1
-        lr_t = self._decayed_lr() * (K.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t))
-        return {"lr_t": lr_t}, []
+    def _corrected_lr(self, lr, t):
+        return lr * (K.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t))
 
     def _param_step(self, p, g, slots, st):
         m, v = slots
-        m_t = (self.beta_1 * m) + (1.0 - self.beta_1) * g
+        m_t = self._first_moment(m, g)
         v_t = (self.beta_2 * v) + (1.0 - self.beta_2) * K.square(g)
         p_t = p - st["lr_t"] * m_t / (K.sqrt(v_t) + self.epsilon)
         return p_t, [m_t, v_t]
@@ -544,14 +549,12 @@ class Adamax(_AdamFamily):
     def __init__(self, lr=0.002, beta_1=0.9, beta_2=0.999, epsilon=1e-8, decay=0.0, **kwargs):
         super().__init__(lr, beta_1, beta_2, epsilon, decay, **kwargs)
 
-    def _step_values(self):
-        t = self.iterations + 1
-        lr_t = self._decayed_lr() / (1.0 - self.beta_1**t)
-        return {"lr_t": lr_t}, []
+    def _corrected_lr(self, lr, t):
+        return lr / (1.0 - self.beta_1**t)
 
     def _param_step(self, p, g, slots, st):
         m, u = slots
-        m_t = (self.beta_1 * m) + (1.0 - self.beta_1) * g
+        m_t = self._first_moment(m, g)
         u_t = K.maximum(self.beta_2 * u, K.abs(g))
         p_t = p - st["lr_t"] * m_t / (u_t + self.epsilon)
         return p_t, [m_t, u_t]
