@@ -106,13 +106,21 @@ def _runs(rows):
     return [(int(rows[a]), int(rows[b - 1]) + 1) for a, b in zip(starts, stops)]
 
 
-def _concat_shape(shapes, what):
+def _set_layout(source, shapes, dtypes, what, pieces):
+    """Sets ``source``'s ``offsets`` (of each piece's first row), ``shape`` and ``dtype``
+    from its pieces' ``shapes`` and set of ``dtypes``; a ValueError (``what: the
+    <pieces> disagree ...``) when they disagree on the dtype or the sample shape."""
+    if len(dtypes) != 1:
+        raise ValueError("%s: the %s disagree on the dtype (%s)" % (what, pieces, sorted(map(str, dtypes))))
     first = tuple(shapes[0][1:])
     for s in shapes[1:]:
         if tuple(s[1:]) != first:
-            raise ValueError("%s: the pieces disagree on the sample shape (%s vs %s)" % (what, first, s[1:]))
-    offsets = np.concatenate([[0], np.cumsum([s[0] for s in shapes])]).astype(np.int64)
-    return offsets, (int(offsets[-1]),) + first
+            raise ValueError(
+                "%s: the %s disagree on the sample shape (%s vs %s)" % (what, pieces, first, s[1:])
+            )
+    source.offsets = np.concatenate([[0], np.cumsum([s[0] for s in shapes])]).astype(np.int64)
+    source.shape = (int(source.offsets[-1]),) + first
+    source.dtype = next(iter(dtypes))
 
 
 def _as_list(x):
@@ -133,10 +141,7 @@ class NpyFiles(ShardSource):
                 raise ValueError("NpyFiles: %s holds a scalar, not rows" % p)
             shapes.append(m.shape)
             dtypes.add(m.dtype)
-        if len(dtypes) != 1:
-            raise ValueError("NpyFiles: the files disagree on the dtype (%s)" % sorted(map(str, dtypes)))
-        self.offsets, self.shape = _concat_shape(shapes, "NpyFiles")
-        self.dtype = dtypes.pop()
+        _set_layout(self, shapes, dtypes, "NpyFiles", "files")
 
     def open(self):
         return _NpyReader(self)
@@ -168,10 +173,7 @@ class HDF5Rows(ShardSource):
             dtypes.add(sample.dtype)
         if not self.parts:
             raise ValueError("HDF5Rows: no HDF5Matrix given")
-        if len(dtypes) != 1:
-            raise ValueError("HDF5Rows: the matrices disagree on the dtype (%s)" % sorted(map(str, dtypes)))
-        self.offsets, self.shape = _concat_shape(shapes, "HDF5Rows")
-        self.dtype = dtypes.pop()
+        _set_layout(self, shapes, dtypes, "HDF5Rows", "matrices")
 
     def open(self):
         return _HDF5Reader(self)
@@ -310,10 +312,7 @@ class RayDatasetColumn(ShardSource):
                 raise KeyError("ray_dataset: no column %r (columns: %s)" % (column, sorted(m)))
             shapes.append(m[column][0])
             dtypes.add(m[column][1])
-        if len(dtypes) != 1:
-            raise ValueError("ray_dataset: column %r has blocks of several dtypes" % column)
-        self.offsets, self.shape = _concat_shape(shapes, "ray_dataset column %r" % column)
-        self.dtype = dtypes.pop()
+        _set_layout(self, shapes, dtypes, "ray_dataset column %r" % column, "blocks")
         self.refs, self.column = blocks.refs, column
 
     def open(self):
