@@ -79,6 +79,18 @@ def positive_ints(value, n, name, owner):
     return ints[0] if n is None else ints
 
 
+def temporal_input_dim(layer, input_shape):
+    """The ``input_dim`` (last axis) of a (samples, steps, input_dim) input; a ValueError
+    naming the layer for another rank or an unknown last axis."""
+    check_rank(layer, input_shape, 3, "(samples, steps, input_dim)")
+    if input_shape[2] is None:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) needs the last axis of its input "
+            f"to be known, got input shape {tuple(input_shape)}"
+        )
+    return input_shape[2]
+
+
 def check_rank(layer, input_shape, ndim, what=""):
     """A ValueError naming the layer when ``input_shape`` is not of rank ``ndim``
     (``what`` describes the expected axes)."""

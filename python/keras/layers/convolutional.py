@@ -38,6 +38,7 @@ from ._spatial import (
     resolve_ordering,
     spatial_sizes,
     temporal_input,
+    temporal_input_dim,
     window_args,
 )
 from ._weighted import (
@@ -443,13 +444,7 @@ class Convolution1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
-        input_dim = input_shape[2]
-        if input_dim is None:
-            raise ValueError(
-                f"Layer {self.name} ({self.__class__.__name__}) needs the last axis of its input "
-                f"to be known, got input shape {tuple(input_shape)}"
-            )
+        input_dim = temporal_input_dim(self, input_shape)
         self.get_output_shape_for(input_shape)
         self.input_spec = [InputSpec(ndim=3, shape=(None, None, input_dim))]
         self.W_shape = (self.filter_length, 1, input_dim, self.nb_filter)

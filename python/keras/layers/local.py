@@ -36,6 +36,7 @@ from ._spatial import (
     positive_ints,
     spatial_sizes,
     temporal_input,
+    temporal_input_dim,
 )
 from ._weighted import add_W_b, finish_build, set_kernel_args, set_weight_args
 from .convolutional import (
@@ -154,14 +155,8 @@ class LocallyConnected1D(Layer):
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        check_rank(self, input_shape, 3, "(samples, steps, input_dim)")
-        input_dim = input_shape[2]
+        input_dim = temporal_input_dim(self, input_shape)
         _, output_length, nb_filter = self.get_output_shape_for(input_shape)
-        if input_dim is None:
-            raise ValueError(
-                f"Layer {self.name} (LocallyConnected1D) needs a fully known input shape, "
-                f"got input shape {tuple(input_shape)}"
-            )
         self.input_spec = [InputSpec(ndim=3, shape=(None, input_shape[1], input_dim))]
         self.W_shape = (output_length, self.filter_length * input_dim, nb_filter)
         add_W_b(self, self.W_shape, (output_length, self.nb_filter))
