@@ -552,6 +552,7 @@ def fit(
     """
     from .. import backend as K
     from ..engine import loop
+    from ..engine.training import dedupe_labels
     from . import _elastic, _spec
 
     ray = _import_ray()
@@ -691,6 +692,7 @@ def fit(
                 step,
                 ins,
                 val_ins,
+                dedupe_labels(model.metrics_names),
                 batch_size,
                 nb_epoch,
                 verbose,

@@ -299,22 +299,12 @@ def fit_loop(
     return history
 
 
-def dedupe_labels(labels):
-    """Log names for `fit`: a name that occurs more than once (an output layer shared by
-    several outputs) gets `_1`, `_2`, ... on every occurrence, as in Keras 1.2."""
-    deduped = []
-    for i, label in enumerate(labels):
-        if labels.count(label) > 1:
-            label = label + "_" + str(labels[:i].count(label) + 1)
-        deduped.append(label)
-    return deduped
-
-
 def fit_arrays(
     model,
     step,
     ins,
     val_ins,
+    out_labels,
     batch_size,
     nb_epoch,
     verbose,
@@ -325,7 +315,6 @@ def fit_arrays(
     """`fit_loop` on prepared arrays `ins` (validated on `val_ins` with the model's test
     function when given): `model.fit` and `keras.distributed.fit` both end here, with
     their own step."""
-    out_labels = dedupe_labels(model.metrics_names)
     nb_train_sample = ins[0].shape[0]
     do_validation = val_ins is not None
     if do_validation and verbose:

@@ -20,9 +20,7 @@ from .. import metrics as metrics_module
 from .. import objectives, optimizers
 from . import loop
 from .generator_queue import GeneratorEnqueuer  # noqa: F401 (Keras 1's keras.engine.training name)
-
-# Keras 1's keras.engine.training names, and dedupe_labels (benches/python/step_profile.py's)
-from .loop import batch_shuffle, dedupe_labels, make_batches  # noqa: F401
+from .loop import batch_shuffle, make_batches  # noqa: F401 (Keras 1's keras.engine.training names)
 from .loop import is_sparse as _is_sparse
 from .topology import Container
 
@@ -335,6 +333,17 @@ def collect_trainable_weights(layer):
             unique.append(w)
     unique.sort(key=lambda x: x.name)
     return unique
+
+
+def dedupe_labels(labels):
+    """Log names for `fit`: a name that occurs more than once (an output layer shared by
+    several outputs) gets `_1`, `_2`, ... on every occurrence, as in Keras 1.2."""
+    deduped = []
+    for i, label in enumerate(labels):
+        if labels.count(label) > 1:
+            label = label + "_" + str(labels[:i].count(label) + 1)
+        deduped.append(label)
+    return deduped
 
 
 def slice_X(X, start=None, stop=None):
@@ -855,6 +864,7 @@ class Model(Container):
             loop.ProgramStep(self.train_function, ins),
             ins,
             val_ins,
+            dedupe_labels(self.metrics_names),
             batch_size,
             nb_epoch,
             verbose,
