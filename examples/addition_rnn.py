@@ -22,14 +22,13 @@ minutes on 2 cores); `--iterations 199` runs Keras
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 2,000 questions, 1 iteration.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -191,11 +190,6 @@ def main(training_size=50000, iterations=15, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--iterations", type=int, default=15)
-    ap.add_argument("--quick", action="store_true", help="2,000 questions, 1 iteration")
-    a = ap.parse_args()
-    if quick_mode():
-        main(training_size=2000, iterations=1, verbose=0)
-    else:
-        main(iterations=a.iterations)
+    quick = dict(training_size=2000, iterations=1, verbose=0)
+    iterations = dict(type=int, default=15)
+    main(**example_arguments("2,000 questions, 1 iteration", quick, iterations=iterations))

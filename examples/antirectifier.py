@@ -13,22 +13,20 @@ last 2,000 test). Keras 1 trains 40 epochs on 60,000 images (about 98.2%).
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 512 training images, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
-from mnist_data import load_mnist_test_set  # noqa: E402
+from example_utils import example_arguments, print_evaluation  # noqa: E402
+from mnist_data import load_digits  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
 from keras import backend as K  # noqa: E402
 from keras.layers import Activation, Dense, Dropout, Layer  # noqa: E402
 from keras.models import Sequential  # noqa: E402
-from keras.utils import np_utils  # noqa: E402
 
 
 class Antirectifier(Layer):
@@ -56,19 +54,7 @@ class Antirectifier(Layer):
 
 
 def main(nb_epoch=40, nb_train=8000, nb_test=2000, verbose=1):
-    batch_size = 128
-    nb_classes = 10
-
-    images, labels = load_mnist_test_set()
-    X_train = images[:nb_train].reshape(-1, 784).astype("float32") / 255
-    X_test = images[8000 : 8000 + nb_test].reshape(-1, 784).astype("float32") / 255
-    y_train, y_test = labels[:nb_train], labels[8000 : 8000 + nb_test]
-    print(X_train.shape[0], "train samples")
-    print(X_test.shape[0], "test samples")
-
-    # convert class vectors to binary class matrices
-    Y_train = np_utils.to_categorical(y_train, nb_classes)
-    Y_test = np_utils.to_categorical(y_test, nb_classes)
+    (X_train, Y_train), (X_test, Y_test) = load_digits((784,), nb_train, nb_test, show_shape=False)
 
     model = Sequential()
     model.add(Dense(256, input_shape=(784,)))
@@ -82,25 +68,11 @@ def main(nb_epoch=40, nb_train=8000, nb_test=2000, verbose=1):
 
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
     model.fit(
-        X_train,
-        Y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        verbose=verbose,
-        validation_data=(X_test, Y_test),
+        X_train, Y_train, batch_size=128, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, Y_test)
     )
-    score = model.evaluate(X_test, Y_test, verbose=0)
-    print("Test score:", score[0])
-    print("Test accuracy:", score[1])
-    return score
+    return print_evaluation(model, X_test, Y_test)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--quick", action="store_true", help="512 training images, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=512, nb_test=512, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=512, nb_test=512, verbose=2)
+    main(**example_arguments("512 training images, 1 epoch", quick, epochs=40))

@@ -16,7 +16,6 @@ Keras cache, else generated task-1 stories in the bAbI format (examples/babi_dat
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 200 training and 100 test questions, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
@@ -24,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from babi_data import load_babi, vectorize, vocabulary  # noqa: E402
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -103,11 +102,5 @@ def main(nb_epoch=40, nb_train=2000, nb_test=1000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--quick", action="store_true", help="200 training questions, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=200, nb_test=100, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=200, nb_test=100, verbose=2)
+    main(**example_arguments("200 training questions, 1 epoch", quick, epochs=40))

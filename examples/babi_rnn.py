@@ -18,7 +18,6 @@ about 0.17; Keras 1 reports 1.00 on the real task 1).
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 200 training and 100 test questions, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
@@ -26,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from babi_data import load_babi, vectorize, vocabulary  # noqa: E402
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -80,12 +79,6 @@ def main(task=1, nb_epoch=20, nb_train=1000, nb_test=1000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--task", type=int, default=1, choices=(1, 2))
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--quick", action="store_true", help="200 training questions, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(task=a.task, nb_epoch=1, nb_train=200, nb_test=100, verbose=2)
-    else:
-        main(task=a.task, nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=200, nb_test=100, verbose=2)
+    task = dict(type=int, default=1, choices=(1, 2))
+    main(**example_arguments("200 training questions, 1 epoch", quick, epochs=20, task=task))

@@ -8,25 +8,21 @@ its gradients and the update all run in the ferrokeras engine.
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mnist_data import load_mnist_test_set  # noqa: E402
+from mnist_data import load_mnist_test_set, zeros_and_ones  # noqa: E402
 
 from keras import backend as K  # noqa: E402
 
 
-def main(epochs=5, batch_size=64, lr=0.5):
-    images, labels = load_mnist_test_set()
-    x = images.reshape(len(images), 784).astype("float32") / 255.0
-    keep_train = labels[:8000] <= 1
-    keep_test = labels[8000:] <= 1
-    x_train, y_train = x[:8000][keep_train], labels[:8000][keep_train].astype("float32")
-    x_test, y_test = x[8000:][keep_test], labels[8000:][keep_test].astype("float32")
-    print("train: %d images of 0 and 1, test: %d" % (len(x_train), len(x_test)))
-
-    np.random.seed(1337)
+def logistic_regression(lr):
+    """The model as backend tensors: placeholders `X` (784 pixels) and `Y` (0/1), the
+    weights `W` (drawn from np.random) and `b`, the mean cross-entropy `loss`, and the
+    functions `train` (one gradient step of rate `lr`, returns [loss]) and `predict`
+    (returns [p(1)]). tests/keras/backend trains it too."""
     X = K.placeholder(shape=(None, 784), name="X")
     Y = K.placeholder(shape=(None,), name="Y")
     W = K.variable(np.random.normal(0, 0.01, (784, 1)), name="W")
@@ -36,6 +32,16 @@ def main(epochs=5, batch_size=64, lr=0.5):
     gW, gb = K.gradients(loss, [W, b])
     train = K.function([X, Y], [loss], updates=[K.update(W, W - lr * gW), K.update(b, b - lr * gb)])
     predict = K.function([X], [p])
+    return SimpleNamespace(X=X, Y=Y, W=W, b=b, loss=loss, train=train, predict=predict)
+
+
+def main(epochs=5, batch_size=64, lr=0.5):
+    (x_train, y_train), (x_test, y_test) = zeros_and_ones(*load_mnist_test_set())
+    print("train: %d images of 0 and 1, test: %d" % (len(x_train), len(x_test)))
+
+    np.random.seed(1337)
+    model = logistic_regression(lr)
+    train, predict = model.train, model.predict
 
     for epoch in range(epochs):
         t0 = time.time()

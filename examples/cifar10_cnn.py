@@ -14,25 +14,22 @@ otherwise. Gets to about 99% test accuracy in 5 epochs.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 256 training images, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
-from mnist_data import load_mnist_test_set  # noqa: E402
+from example_utils import example_arguments, image_shape, print_evaluation  # noqa: E402
+from mnist_data import load_digits  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
-from keras import backend as K  # noqa: E402
 from keras.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
 from keras.models import Sequential  # noqa: E402
-from keras.utils import np_utils  # noqa: E402
 
 
-def main(nb_epoch=5, data_augmentation=True, nb_train=8000, nb_test=2000, verbose=1):
+def main(nb_epoch=5, no_augmentation=False, nb_train=8000, nb_test=2000, verbose=1):
     batch_size = 32
     nb_classes = 10
 
@@ -41,22 +38,9 @@ def main(nb_epoch=5, data_augmentation=True, nb_train=8000, nb_test=2000, verbos
     # the MNIST images are grayscale
     img_channels = 1
 
-    images, labels = load_mnist_test_set()
-    X_train, y_train = images[:nb_train], labels[:nb_train]
-    X_test, y_test = images[8000 : 8000 + nb_test], labels[8000 : 8000 + nb_test]
-    if K.image_dim_ordering() == "th":
-        X_train = X_train.reshape(-1, img_channels, img_rows, img_cols)
-        X_test = X_test.reshape(-1, img_channels, img_rows, img_cols)
-    else:
-        X_train = X_train.reshape(-1, img_rows, img_cols, img_channels)
-        X_test = X_test.reshape(-1, img_rows, img_cols, img_channels)
-    print("X_train shape:", X_train.shape)
-    print(X_train.shape[0], "train samples")
-    print(X_test.shape[0], "test samples")
-
-    # convert class vectors to binary class matrices
-    Y_train = np_utils.to_categorical(y_train, nb_classes)
-    Y_test = np_utils.to_categorical(y_test, nb_classes)
+    # float32 images in [0, 1], channels where the dim ordering puts them; one-hot labels
+    input_shape = image_shape(img_rows, img_cols, img_channels)
+    (X_train, Y_train), (X_test, Y_test) = load_digits(input_shape, nb_train, nb_test, nb_classes)
 
     model = Sequential()
 
@@ -84,12 +68,7 @@ def main(nb_epoch=5, data_augmentation=True, nb_train=8000, nb_test=2000, verbos
     # Let's train the model using RMSprop
     model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
 
-    X_train = X_train.astype("float32")
-    X_test = X_test.astype("float32")
-    X_train /= 255
-    X_test /= 255
-
-    if not data_augmentation:
+    if no_augmentation:
         print("Not using data augmentation.")
         model.fit(
             X_train,
@@ -131,19 +110,12 @@ def main(nb_epoch=5, data_augmentation=True, nb_train=8000, nb_test=2000, verbos
             validation_data=(X_test, Y_test),
         )
 
-    score = model.evaluate(X_test, Y_test, verbose=0)
-    print("Test score:", score[0])
-    print("Test accuracy:", score[1])
-    return score
+    return print_evaluation(model, X_test, Y_test)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--no-augmentation", action="store_true")
-    ap.add_argument("--quick", action="store_true", help="256 training images, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, data_augmentation=not a.no_augmentation, nb_train=256, nb_test=256, verbose=2)
-    else:
-        main(nb_epoch=a.epochs, data_augmentation=not a.no_augmentation)
+    quick = dict(nb_epoch=1, nb_train=256, nb_test=256, verbose=2)
+    no_augmentation = dict(action="store_true")
+    main(
+        **example_arguments("256 training images, 1 epoch", quick, epochs=5, no_augmentation=no_augmentation)
+    )

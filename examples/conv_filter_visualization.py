@@ -23,7 +23,6 @@ used scipy.misc.imsave).
 and no download attempt (ImageNet weights only if already in ~/.keras/models).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -31,13 +30,13 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments, save_png  # noqa: E402
 
 np.random.seed(1337)
 
+from vgg16_images import load_vgg16  # noqa: E402
+
 from keras import backend as K  # noqa: E402
-from keras.applications import vgg16  # noqa: E402
-from keras.utils.data_utils import DownloadError, keras_dir  # noqa: E402
 
 
 def deprocess_image(x):
@@ -52,23 +51,9 @@ def deprocess_image(x):
     return np.clip(x, 0, 255).astype("uint8")
 
 
-def load_vgg16(try_download):
-    o = K.image_dim_ordering()
-    cached = os.path.join(keras_dir(), "models", "vgg16_weights_%s_dim_ordering_%s_kernels_notop.h5" % (o, o))
-    if try_download or os.path.exists(cached):
-        try:
-            model = vgg16.VGG16(weights="imagenet", include_top=False)
-            print("Model loaded (ImageNet weights).")
-            return model
-        except DownloadError as e:
-            print("No ImageNet weights (%s)." % e)
-    print("Using RANDOM VGG16 weights: the pictures show random filters, not ImageNet features.")
-    return vgg16.VGG16(weights=None, include_top=False)
-
-
 def main(layer_name="block5_conv1", nb_filters=16, size=64, steps=20, output=None, try_download=True):
-    img_width = img_height = size
-    model = load_vgg16(try_download)
+    img_width = img_height = max(48, size)  # block5 holds no pixel of a smaller picture
+    model = load_vgg16(None, try_download, "the pictures show random filters, not ImageNet features.")
     model.summary()
 
     # this is the placeholder for the input images
@@ -137,22 +122,16 @@ def main(layer_name="block5_conv1", nb_filters=16, size=64, steps=20, output=Non
             stitched_filters[r : r + img_width, c : c + img_height, :] = img
     print("Stitched the best %d filters into a %dx%d grid: %s" % (n * n, n, n, stitched_filters.shape))
     if output:
-        from PIL import Image
-
-        Image.fromarray(stitched_filters).save(output)
-        print("Saved", output)
+        save_png(stitched_filters, output)
     return kept_filters
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--layer", default="block5_conv1")
-    ap.add_argument("--filters", type=int, default=16)
-    ap.add_argument("--size", type=int, default=64, help="picture side (>= 48)")
-    ap.add_argument("--output", help="save the stitched filters as this PNG file")
-    ap.add_argument("--quick", action="store_true", help="block3_conv1, 2 filters, 48 x 48, 3 steps")
-    a = ap.parse_args()
-    if quick_mode():
-        main("block3_conv1", nb_filters=2, size=48, steps=3, output=a.output, try_download=False)
-    else:
-        main(a.layer, nb_filters=a.filters, size=max(48, a.size), output=a.output)
+    quick = dict(layer_name="block3_conv1", nb_filters=2, size=48, steps=3, try_download=False)
+    options = dict(
+        layer_name=dict(flag="--layer", default="block5_conv1"),
+        nb_filters=dict(flag="--filters", type=int, default=16),
+        size=dict(type=int, default=64, help="picture side (>= 48)"),
+        output=dict(help="save the stitched filters as this PNG file"),
+    )
+    main(**example_arguments("block3_conv1, 2 filters, 48 x 48, 3 steps", quick, **options))

@@ -32,14 +32,13 @@ trail the weights), so the predicted frames are not yet better than blank ones
 4 filters, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)
 
@@ -151,15 +150,11 @@ def main(n_movies=200, n_frames=10, size=20, nb_filter=10, nb_epoch=10, verbose=
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--movies", type=int, default=200)
-    ap.add_argument("--frames", type=int, default=10)
-    ap.add_argument("--size", type=int, default=20)
-    ap.add_argument("--filters", type=int, default=10)
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--quick", action="store_true", help="24 small movies of 8 frames, 4 filters, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(n_movies=24, n_frames=8, size=20, nb_filter=4, nb_epoch=1, verbose=2)
-    else:
-        main(n_movies=a.movies, n_frames=a.frames, size=a.size, nb_filter=a.filters, nb_epoch=a.epochs)
+    quick = dict(n_movies=24, n_frames=8, size=20, nb_filter=4, nb_epoch=1, verbose=2)
+    sizes = dict(
+        n_movies=dict(flag="--movies", type=int, default=200),
+        n_frames=dict(flag="--frames", type=int, default=10),
+        size=dict(type=int, default=20),
+        nb_filter=dict(flag="--filters", type=int, default=10),
+    )
+    main(**example_arguments("24 small movies of 8 frames, 4 filters, 1 epoch", quick, epochs=10, **sizes))

@@ -23,7 +23,6 @@ used scipy.misc.imsave).
 download attempt (ImageNet weights only if already in ~/.keras/models).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -31,16 +30,15 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 from mnist_data import load_mnist_test_set  # noqa: E402
 
 np.random.seed(1337)
 
+from vgg16_images import OUTPUT, end_iteration, load_vgg16, preprocess_image, total_variation_loss  # noqa: E402
+
 from keras import backend as K  # noqa: E402
-from keras.applications import vgg16  # noqa: E402
-from keras.applications.imagenet_utils import preprocess_input  # noqa: E402
 from keras.layers import Input  # noqa: E402
-from keras.utils.data_utils import DownloadError, keras_dir  # noqa: E402
 
 # some settings Keras 1 found interesting
 saved_settings = {
@@ -73,6 +71,7 @@ def base_picture(path, size):
 
 
 def main(image=None, output=None, size=128, iterations=5, maxfun=7, setting="dreamy", try_download=True):
+    size = max(80, size)  # the block5 features of a smaller picture are empty
     img_width = img_height = size
     settings = saved_settings[setting]
 
@@ -81,47 +80,11 @@ def main(image=None, output=None, size=128, iterations=5, maxfun=7, setting="dre
     else:
         img_size = (img_width, img_height, 3)
 
-    def preprocess_image(rgb):
-        x = rgb.astype("float32")
-        if K.image_dim_ordering() == "th":
-            x = x.transpose(2, 0, 1)
-        return preprocess_input(np.expand_dims(x, axis=0))
-
-    def deprocess_image(x):
-        if K.image_dim_ordering() == "th":
-            x = x.reshape((3, img_width, img_height)).transpose((1, 2, 0))
-        else:
-            x = x.reshape((img_width, img_height, 3))
-        # remove the zero-centring by the mean pixel, then 'BGR' -> 'RGB'
-        x = x + np.array([103.939, 116.779, 123.68])
-        return np.clip(x[:, :, ::-1], 0, 255).astype("uint8")
-
     # this will contain our generated image
     dream = Input(batch_shape=(1,) + img_size)
 
-    o = K.image_dim_ordering()
-    cached = os.path.join(keras_dir(), "models", "vgg16_weights_%s_dim_ordering_%s_kernels_notop.h5" % (o, o))
-    model = None
-    if try_download or os.path.exists(cached):
-        try:
-            model = vgg16.VGG16(input_tensor=dream, weights="imagenet", include_top=False)
-            print("Model loaded (ImageNet weights).")
-        except DownloadError as e:
-            print("No ImageNet weights (%s)." % e)
-    if model is None:
-        print("Using RANDOM VGG16 weights: the dream amplifies random features.")
-        model = vgg16.VGG16(input_tensor=dream, weights=None, include_top=False)
+    model = load_vgg16(dream, try_download, "the dream amplifies random features.")
     layer_dict = dict([(layer.name, layer) for layer in model.layers])
-
-    def continuity_loss(x):
-        assert K.ndim(x) == 4
-        if K.image_dim_ordering() == "th":
-            a = K.square(x[:, :, : img_width - 1, : img_height - 1] - x[:, :, 1:, : img_height - 1])
-            b = K.square(x[:, :, : img_width - 1, : img_height - 1] - x[:, :, : img_width - 1, 1:])
-        else:
-            a = K.square(x[:, : img_width - 1, : img_height - 1, :] - x[:, 1:, : img_height - 1, :])
-            b = K.square(x[:, : img_width - 1, : img_height - 1, :] - x[:, : img_width - 1, 1:, :])
-        return K.sum(K.pow(a + b, 1.25))
 
     # the loss: minus the L2 norm of the chosen layers' features (border pixels left out)
     loss = K.variable(0.0)
@@ -135,7 +98,7 @@ def main(image=None, output=None, size=128, iterations=5, maxfun=7, setting="dre
         else:
             loss -= coeff * K.sum(K.square(x[:, 2 : shape[1] - 2, 2 : shape[2] - 2, :])) / np.prod(shape[1:])
     # continuity loss (local coherence, can result in an artful blur)
-    loss += settings["continuity"] * continuity_loss(dream) / np.prod(img_size)
+    loss += settings["continuity"] * total_variation_loss(dream, img_width, img_height) / np.prod(img_size)
     # image L2 norm (prevents pixels from taking very high values, makes the image darker)
     loss += settings["dream_l2"] * K.sum(K.square(dream)) / np.prod(img_size)
 
@@ -162,28 +125,19 @@ def main(image=None, output=None, size=128, iterations=5, maxfun=7, setting="dre
         x = x.reshape(img_size) + random_jitter
         # L-BFGS for a few evaluations (one evaluation gives the loss and its gradient)
         x, min_val, info = fmin_l_bfgs_b(loss_and_grads, x.flatten(), maxfun=maxfun)
-        print("Current loss value:", min_val)
         x = x.reshape(img_size) - random_jitter
-        if output:
-            from PIL import Image
-
-            fname = output + "_at_iteration_%d.png" % i
-            Image.fromarray(deprocess_image(np.copy(x))).save(fname)
-            print("Image saved as", fname)
-        print("Iteration %d completed in %ds" % (i, time.time() - start_time))
+        end_iteration(i, min_val, start_time, output, x, img_width, img_height)
     print("Final loss:", min_val)
     return min_val
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description="Deep Dreams with Keras.")
-    ap.add_argument("--image", help="path to the picture to transform")
-    ap.add_argument("--output", help="prefix for the saved results (PNG)")
-    ap.add_argument("--size", type=int, default=128, help="picture side (>= 80 for the block5 features)")
-    ap.add_argument("--iter", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="80 x 80, 1 iteration of 3 evaluations")
-    a = ap.parse_args()
-    if quick_mode():
-        main(a.image, a.output, size=80, iterations=1, maxfun=3, try_download=False)
-    else:
-        main(a.image, a.output, size=max(80, a.size), iterations=a.iter)
+    options = dict(
+        image=dict(help="path to the picture to transform"),
+        output=OUTPUT,
+        size=dict(type=int, default=128, help="picture side (>= 80 for the block5 features)"),
+        iterations=dict(flag="--iter", type=int, default=5),
+    )
+    quick = dict(size=80, iterations=1, maxfun=3, try_download=False)
+    about = "80 x 80, 1 iteration of 3 evaluations"
+    main(**example_arguments(about, quick, description="Deep Dreams with Keras.", **options))

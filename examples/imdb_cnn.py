@@ -13,49 +13,30 @@ accuracy is lower than Keras 1's 0.89: 0.74 after 2 epochs.
 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import load_imdb_subset, pad_sequences, quick_mode  # noqa: E402
+from example_utils import example_arguments, load_reviews, pad_reviews, print_evaluation  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
-from keras.layers import (  # noqa: E402
-    Activation,
-    Convolution1D,
-    Dense,
-    Dropout,
-    Embedding,
-    GlobalMaxPooling1D,
-)
+from keras.layers import Activation, Convolution1D, Dense, Dropout, Embedding, GlobalMaxPooling1D  # noqa: E402
 from keras.models import Sequential  # noqa: E402
 
 
 def main(nb_epoch=2, maxlen=400, nb_train=None, nb_test=None, verbose=1):
     # set parameters:
     max_features = 5000
-    batch_size = 32
     embedding_dims = 50
     nb_filter = 250
     filter_length = 3
     hidden_dims = 250
 
-    print("Loading data...")
-    (X_train, y_train), (X_test, y_test) = load_imdb_subset(nb_words=max_features)
-    X_train, y_train = X_train[:nb_train], y_train[:nb_train]
-    X_test, y_test = X_test[:nb_test], y_test[:nb_test]
-    print(len(X_train), "train sequences")
-    print(len(X_test), "test sequences")
-
-    print("Pad sequences (samples x time)")
-    X_train = pad_sequences(X_train, maxlen=maxlen)
-    X_test = pad_sequences(X_test, maxlen=maxlen)
-    print("X_train shape:", X_train.shape)
-    print("X_test shape:", X_test.shape)
+    (X_train, y_train), (X_test, y_test) = load_reviews(max_features, nb_train, nb_test)
+    X_train, X_test = pad_reviews(X_train, X_test, maxlen)
 
     print("Build model...")
     model = Sequential()
@@ -68,11 +49,7 @@ def main(nb_epoch=2, maxlen=400, nb_train=None, nb_test=None, verbose=1):
     # word group filters of size filter_length:
     model.add(
         Convolution1D(
-            nb_filter=nb_filter,
-            filter_length=filter_length,
-            border_mode="valid",
-            activation="relu",
-            subsample_length=1,
+            nb_filter=nb_filter, filter_length=filter_length, border_mode="valid", activation="relu"
         )
     )
     # we use max pooling:
@@ -89,25 +66,11 @@ def main(nb_epoch=2, maxlen=400, nb_train=None, nb_test=None, verbose=1):
 
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(
-        X_train,
-        y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        verbose=verbose,
-        validation_data=(X_test, y_test),
+        X_train, y_train, batch_size=32, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, y_test)
     )
-    score, acc = model.evaluate(X_test, y_test, batch_size=batch_size, verbose=0)
-    print("Test score:", score)
-    print("Test accuracy:", acc)
-    return score, acc
+    return print_evaluation(model, X_test, y_test)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="256 reviews of 100 words, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, maxlen=100, nb_train=256, nb_test=256, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, maxlen=100, nb_train=256, nb_test=256, verbose=2)
+    main(**example_arguments("256 reviews of 100 words, 1 epoch", quick, epochs=2))

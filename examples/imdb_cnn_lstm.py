@@ -13,55 +13,30 @@ example_utils.load_imdb_subset). Keras 1 reports 0.85 test accuracy after 2 epoc
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 240 train and test reviews, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import load_imdb_subset, pad_sequences, quick_mode  # noqa: E402
+from example_utils import example_arguments, load_reviews, pad_reviews, print_evaluation  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
-from keras.layers import (  # noqa: E402
-    LSTM,
-    Activation,
-    Convolution1D,
-    Dense,
-    Dropout,
-    Embedding,
-    MaxPooling1D,
-)
+from keras.layers import LSTM, Activation, Convolution1D, Dense, Dropout, Embedding, MaxPooling1D  # noqa: E402
 from keras.models import Sequential  # noqa: E402
 
 
 def main(nb_epoch=2, nb_train=None, nb_test=None, verbose=1):
     # Embedding
-    max_features = 20000
-    maxlen = 100
-    embedding_size = 128
+    max_features, maxlen, embedding_size = 20000, 100, 128
     # Convolution
-    filter_length = 5
-    nb_filter = 64
-    pool_length = 4
+    filter_length, nb_filter, pool_length = 5, 64, 4
     # LSTM
     lstm_output_size = 70
-    # Training
-    batch_size = 30
 
-    print("Loading data...")
-    (X_train, y_train), (X_test, y_test) = load_imdb_subset(nb_words=max_features)
-    X_train, y_train = X_train[:nb_train], y_train[:nb_train]
-    X_test, y_test = X_test[:nb_test], y_test[:nb_test]
-    print(len(X_train), "train sequences")
-    print(len(X_test), "test sequences")
-
-    print("Pad sequences (samples x time)")
-    X_train = pad_sequences(X_train, maxlen=maxlen)
-    X_test = pad_sequences(X_test, maxlen=maxlen)
-    print("X_train shape:", X_train.shape)
-    print("X_test shape:", X_test.shape)
+    (X_train, y_train), (X_test, y_test) = load_reviews(max_features, nb_train, nb_test)
+    X_train, X_test = pad_reviews(X_train, X_test, maxlen)
 
     print("Build model...")
     model = Sequential()
@@ -69,11 +44,7 @@ def main(nb_epoch=2, nb_train=None, nb_test=None, verbose=1):
     model.add(Dropout(0.25))
     model.add(
         Convolution1D(
-            nb_filter=nb_filter,
-            filter_length=filter_length,
-            border_mode="valid",
-            activation="relu",
-            subsample_length=1,
+            nb_filter=nb_filter, filter_length=filter_length, border_mode="valid", activation="relu"
         )
     )
     model.add(MaxPooling1D(pool_length=pool_length))
@@ -85,25 +56,11 @@ def main(nb_epoch=2, nb_train=None, nb_test=None, verbose=1):
 
     print("Train...")
     model.fit(
-        X_train,
-        y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        validation_data=(X_test, y_test),
-        verbose=verbose,
+        X_train, y_train, batch_size=30, nb_epoch=nb_epoch, validation_data=(X_test, y_test), verbose=verbose
     )
-    score, acc = model.evaluate(X_test, y_test, batch_size=batch_size, verbose=0)
-    print("Test score:", score)
-    print("Test accuracy:", acc)
-    return score, acc
+    return print_evaluation(model, X_test, y_test, batch_size=30)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="240 reviews, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=240, nb_test=240, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=240, nb_test=240, verbose=2)
+    main(**example_arguments("240 reviews, 1 epoch", quick, epochs=2))

@@ -16,14 +16,13 @@ example_utils.load_imdb_subset).
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 256 train and test reviews, bigrams, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import load_imdb_subset, pad_sequences, quick_mode  # noqa: E402
+from example_utils import example_arguments, load_reviews, pad_reviews, print_evaluation  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -52,39 +51,29 @@ def append_ngrams(sequences, token_index, ngram_range):
     return out
 
 
-def main(ngram_range=1, nb_epoch=5, maxlen=400, nb_train=None, nb_test=None, verbose=1):
+def main(ngram=1, nb_epoch=5, maxlen=400, nb_train=None, nb_test=None, verbose=1):
     max_features = 20000
-    batch_size = 32
     embedding_dims = 50
 
-    print("Loading data...")
-    (X_train, y_train), (X_test, y_test) = load_imdb_subset(nb_words=max_features)
-    X_train, y_train = X_train[:nb_train], y_train[:nb_train]
-    X_test, y_test = X_test[:nb_test], y_test[:nb_test]
-    print(len(X_train), "train sequences")
-    print(len(X_test), "test sequences")
+    (X_train, y_train), (X_test, y_test) = load_reviews(max_features, nb_train, nb_test)
     print("Average train sequence length: {}".format(int(np.mean([len(x) for x in X_train]))))
     print("Average test sequence length: {}".format(int(np.mean([len(x) for x in X_test]))))
 
-    if ngram_range > 1:
-        print("Adding {}-gram features".format(ngram_range))
+    if ngram > 1:
+        print("Adding {}-gram features".format(ngram))
         seen = set()
         for seq in X_train:
-            for n in range(2, ngram_range + 1):
+            for n in range(2, ngram + 1):
                 seen |= ngrams(seq, n)
         # n-gram tokens get indices above every word index
         token_index = {g: max_features + 1 + i for i, g in enumerate(sorted(seen))}
         max_features = max(token_index.values()) + 1
-        X_train = append_ngrams(X_train, token_index, ngram_range)
-        X_test = append_ngrams(X_test, token_index, ngram_range)
+        X_train = append_ngrams(X_train, token_index, ngram)
+        X_test = append_ngrams(X_test, token_index, ngram)
         print("Average train sequence length: {}".format(int(np.mean([len(x) for x in X_train]))))
         print("Average test sequence length: {}".format(int(np.mean([len(x) for x in X_test]))))
 
-    print("Pad sequences (samples x time)")
-    X_train = pad_sequences(X_train, maxlen=maxlen)
-    X_test = pad_sequences(X_test, maxlen=maxlen)
-    print("X_train shape:", X_train.shape)
-    print("X_test shape:", X_test.shape)
+    X_train, X_test = pad_reviews(X_train, X_test, maxlen)
 
     print("Build model...")
     model = Sequential()
@@ -96,26 +85,13 @@ def main(ngram_range=1, nb_epoch=5, maxlen=400, nb_train=None, nb_test=None, ver
 
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(
-        X_train,
-        y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        validation_data=(X_test, y_test),
-        verbose=verbose,
+        X_train, y_train, batch_size=32, nb_epoch=nb_epoch, validation_data=(X_test, y_test), verbose=verbose
     )
-    score, acc = model.evaluate(X_test, y_test, batch_size=batch_size, verbose=0)
-    print("Test score:", score)
-    print("Test accuracy:", acc)
-    return score, acc
+    return print_evaluation(model, X_test, y_test)
 
 
+# MAIN
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ngram", type=int, default=1, help="1: words only; 2: with bigrams; ...")
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="256 reviews, bigrams, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(ngram_range=2, nb_epoch=1, nb_train=256, nb_test=256, verbose=2)
-    else:
-        main(ngram_range=a.ngram, nb_epoch=a.epochs)
+    quick = dict(ngram=2, nb_epoch=1, nb_train=256, nb_test=256, verbose=2)
+    ngram = dict(type=int, default=1, help="1: words only; 2: with bigrams; ...")
+    main(**example_arguments("256 reviews, bigrams, 1 epoch", quick, epochs=5, ngram=ngram))

@@ -12,14 +12,13 @@ accuracy is lower than Keras 1's ~84%: 77% after 4 epochs.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 128 train and 128 test reviews, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import load_imdb_subset, pad_sequences, quick_mode  # noqa: E402
+from example_utils import example_arguments, load_reviews, pad_reviews, print_evaluation  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -30,20 +29,9 @@ from keras.models import Sequential  # noqa: E402
 def main(nb_epoch=4, nb_train=None, nb_test=None, verbose=1):
     max_features = 20000
     maxlen = 80  # cut texts after this number of words (among top max_features most common words)
-    batch_size = 32
 
-    print("Loading data...")
-    (X_train, y_train), (X_test, y_test) = load_imdb_subset(nb_words=max_features)
-    X_train, y_train = X_train[:nb_train], y_train[:nb_train]
-    X_test, y_test = X_test[:nb_test], y_test[:nb_test]
-    print(len(X_train), "train sequences")
-    print(len(X_test), "test sequences")
-
-    print("Pad sequences (samples x time)")
-    X_train = pad_sequences(X_train, maxlen=maxlen)
-    X_test = pad_sequences(X_test, maxlen=maxlen)
-    print("X_train shape:", X_train.shape)
-    print("X_test shape:", X_test.shape)
+    (X_train, y_train), (X_test, y_test) = load_reviews(max_features, nb_train, nb_test)
+    X_train, X_test = pad_reviews(X_train, X_test, maxlen)
 
     print("Build model...")
     model = Sequential()
@@ -59,25 +47,11 @@ def main(nb_epoch=4, nb_train=None, nb_test=None, verbose=1):
 
     print("Train...")
     model.fit(
-        X_train,
-        y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        verbose=verbose,
-        validation_data=(X_test, y_test),
+        X_train, y_train, batch_size=32, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, y_test)
     )
-    score, acc = model.evaluate(X_test, y_test, batch_size=batch_size, verbose=0)
-    print("Test score:", score)
-    print("Test accuracy:", acc)
-    return score, acc
+    return print_evaluation(model, X_test, y_test)
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--quick", action="store_true", help="128 train and test reviews, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=128, nb_test=128, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=128, nb_test=128, verbose=2)
+    main(**example_arguments("128 train and test reviews, 1 epoch", quick, epochs=4))

@@ -20,7 +20,6 @@ example_utils.load_imdb_subset). Keras 1 trains 10 epochs of 25,000 reviews per 
 64-unit LSTM, 1 epoch per mode.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import load_imdb_subset, pad_sequences, quick_mode  # noqa: E402
+from example_utils import example_arguments, load_imdb_subset, pad_sequences  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -36,7 +35,7 @@ from keras.layers import LSTM, Dense, Embedding  # noqa: E402
 from keras.models import Sequential  # noqa: E402
 
 
-def main(epochs=2, max_length=80, embedding_dim=256, nb_train=None, nb_test=None, verbose=1):
+def main(nb_epoch=2, max_length=80, embedding_dim=256, nb_train=None, nb_test=None, verbose=1):
     max_features = 20000
     batch_size = 128
     modes = ["cpu", "mem", "gpu"]
@@ -63,11 +62,11 @@ def main(epochs=2, max_length=80, embedding_dim=256, nb_train=None, nb_test=None
             X_train,
             y_train,
             batch_size=batch_size,
-            nb_epoch=epochs,
+            nb_epoch=nb_epoch,
             validation_data=(X_test, y_test),
             verbose=verbose,
         )
-        results.append((history, (time.time() - start_time) / epochs))
+        results.append((history, (time.time() - start_time) / nb_epoch))
 
     # compare the models' accuracy, loss and time per epoch
     print("\nmode | val_acc per epoch | val_loss per epoch | seconds per epoch")
@@ -85,11 +84,5 @@ def main(epochs=2, max_length=80, embedding_dim=256, nb_train=None, nb_test=None
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="128 reviews of 40 words, 1 epoch per mode")
-    a = ap.parse_args()
-    if quick_mode():
-        main(epochs=1, max_length=40, embedding_dim=64, nb_train=128, nb_test=128, verbose=0)
-    else:
-        main(epochs=a.epochs)
+    quick = dict(nb_epoch=1, max_length=40, embedding_dim=64, nb_train=128, nb_test=128, verbose=0)
+    main(**example_arguments("128 reviews of 40 words, 1 epoch per mode", quick, epochs=2))

@@ -19,28 +19,16 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mnist_data import load_mnist_test_set  # noqa: E402
-
-np.random.seed(1337)  # for reproducibility
+from example_utils import print_evaluation  # noqa: E402
+from mnist_data import load_digits  # noqa: E402
 
 from keras.layers.core import Activation, Dense, Dropout  # noqa: E402
 from keras.models import Sequential  # noqa: E402
 from keras.optimizers import RMSprop  # noqa: E402
-from keras.utils import np_utils  # noqa: E402
 
 
-def main(nb_epoch=10, batch_size=128, verbose=1, save_program=None, save_training_program=None):
-    nb_classes = 10
-    images, labels = load_mnist_test_set()
-    X = images.reshape(len(images), 784).astype("float32") / 255
-    X_train, X_test = X[:8000], X[8000:]
-    y_train, y_test = labels[:8000], labels[8000:]
-    print(X_train.shape[0], "train samples")
-    print(X_test.shape[0], "test samples")
-
-    Y_train = np_utils.to_categorical(y_train, nb_classes)
-    Y_test = np_utils.to_categorical(y_test, nb_classes)
-
+def build_model():
+    """The MLP, uncompiled (tests/ and benches/ train it too)."""
     model = Sequential()
     model.add(Dense(512, input_shape=(784,)))
     model.add(Activation("relu"))
@@ -50,22 +38,22 @@ def main(nb_epoch=10, batch_size=128, verbose=1, save_program=None, save_trainin
     model.add(Dropout(0.2))
     model.add(Dense(10))
     model.add(Activation("softmax"))
+    return model
 
+
+def main(nb_epoch=10, verbose=1, save_program=None, save_training_program=None):
+    np.random.seed(1337)  # for reproducibility
+    (X_train, Y_train), (X_test, Y_test) = load_digits((784,), show_shape=False)
+
+    model = build_model()
     model.summary()
 
     model.compile(loss="categorical_crossentropy", optimizer=RMSprop(), metrics=["accuracy"])
 
     model.fit(
-        X_train,
-        Y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        verbose=verbose,
-        validation_data=(X_test, Y_test),
+        X_train, Y_train, batch_size=128, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, Y_test)
     )
-    score = model.evaluate(X_test, Y_test, verbose=0)
-    print("Test score:", score[0])
-    print("Test accuracy:", score[1])
+    score = print_evaluation(model, X_test, Y_test)
     if save_program:
         model.save_program(save_program)
         print("Saved the inference program to", save_program)

@@ -29,14 +29,13 @@ experiments.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 256 training images, 1 epoch per model.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 from mnist_data import load_mnist_test_set  # noqa: E402
 
 np.random.seed(1337)
@@ -197,11 +196,5 @@ def main(nb_epoch=3, nb_train=8000, nb_val=2000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="256 training images, 1 epoch per model")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=256, nb_val=256, verbose=0)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=256, nb_val=256, verbose=0)
+    main(**example_arguments("256 training images, 1 epoch per model", quick, epochs=3))

@@ -15,7 +15,6 @@ digit"); Keras 1's `compute_accuracy` reported the mean label of the pairs predi
 "same" instead, which is a precision, not an accuracy.
 """
 
-import argparse
 import os
 import random
 import sys
@@ -23,7 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 from mnist_data import load_mnist_test_set  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
@@ -143,11 +142,5 @@ def main(nb_epoch=20, nb_train=8000, nb_test=2000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--quick", action="store_true", help="pairs from 1,000 training images, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=1000, nb_test=500, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=1000, nb_test=500, verbose=2)
+    main(**example_arguments("pairs from 1,000 training images, 1 epoch", quick, epochs=20))

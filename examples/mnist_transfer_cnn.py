@@ -15,7 +15,6 @@ The script checks that the frozen convolution kernels did not move during step 2
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 512 training images, 1 epoch per task.
 """
 
-import argparse
 import datetime
 import os
 import sys
@@ -23,50 +22,31 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
-from mnist_data import load_mnist_test_set  # noqa: E402
+from example_utils import example_arguments, image_shape, print_evaluation  # noqa: E402
+from mnist_data import prepare_digits, split_mnist  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
-from keras import backend as K  # noqa: E402
 from keras.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
 from keras.models import Sequential  # noqa: E402
-from keras.utils import np_utils  # noqa: E402
 
 now = datetime.datetime.now
 
 
-def train_model(model, train, test, nb_classes, input_shape, nb_epoch, batch_size, verbose):
-    X_train = train[0].reshape((train[0].shape[0],) + input_shape).astype("float32") / 255
-    X_test = test[0].reshape((test[0].shape[0],) + input_shape).astype("float32") / 255
-    print("X_train shape:", X_train.shape)
-    print(X_train.shape[0], "train samples")
-    print(X_test.shape[0], "test samples")
-
-    # convert class vectors to binary class matrices
-    Y_train = np_utils.to_categorical(train[1], nb_classes)
-    Y_test = np_utils.to_categorical(test[1], nb_classes)
+def train_model(model, train, test, nb_classes, input_shape, nb_epoch, verbose):
+    (X_train, Y_train), (X_test, Y_test) = prepare_digits(train, test, input_shape, nb_classes)
 
     model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
 
     t = now()
     model.fit(
-        X_train,
-        Y_train,
-        batch_size=batch_size,
-        nb_epoch=nb_epoch,
-        verbose=verbose,
-        validation_data=(X_test, Y_test),
+        X_train, Y_train, batch_size=128, nb_epoch=nb_epoch, verbose=verbose, validation_data=(X_test, Y_test)
     )
     print("Training time: %s" % (now() - t))
-    score = model.evaluate(X_test, Y_test, verbose=0)
-    print("Test score:", score[0])
-    print("Test accuracy:", score[1])
-    return score[1]
+    return print_evaluation(model, X_test, Y_test)[1]
 
 
 def main(nb_epoch=5, nb_train=8000, nb_test=2000, verbose=1):
-    batch_size = 128
     nb_classes = 5
     # input image dimensions
     img_rows, img_cols = 28, 28
@@ -77,14 +57,9 @@ def main(nb_epoch=5, nb_train=8000, nb_test=2000, verbose=1):
     # convolution kernel size
     kernel_size = 3
 
-    if K.image_dim_ordering() == "th":
-        input_shape = (1, img_rows, img_cols)
-    else:
-        input_shape = (img_rows, img_cols, 1)
+    input_shape = image_shape(img_rows, img_cols, 1)
 
-    images, labels = load_mnist_test_set()
-    X_train, y_train = images[:nb_train], labels[:nb_train]
-    X_test, y_test = images[8000 : 8000 + nb_test], labels[8000 : 8000 + nb_test]
+    (X_train, y_train), (X_test, y_test) = split_mnist(nb_train, nb_test)
 
     # one dataset with the digits below 5 and one with 5 and above (classes from 0)
     lt5_train, lt5_test = y_train < 5, y_test < 5
@@ -113,7 +88,7 @@ def main(nb_epoch=5, nb_train=8000, nb_test=2000, verbose=1):
     model = Sequential(feature_layers + classification_layers)
 
     # train model for 5-digit classification [0..4]
-    acc1 = train_model(model, task1[0], task1[1], nb_classes, input_shape, nb_epoch, batch_size, verbose)
+    acc1 = train_model(model, task1[0], task1[1], nb_classes, input_shape, nb_epoch, verbose)
 
     # freeze feature layers and rebuild model
     for layer in feature_layers:
@@ -121,7 +96,7 @@ def main(nb_epoch=5, nb_train=8000, nb_test=2000, verbose=1):
     frozen = [w.copy() for layer in feature_layers for w in layer.get_weights()]
 
     # transfer: train dense layers for new classification task [5..9]
-    acc2 = train_model(model, task2[0], task2[1], nb_classes, input_shape, nb_epoch, batch_size, verbose)
+    acc2 = train_model(model, task2[0], task2[1], nb_classes, input_shape, nb_epoch, verbose)
 
     unchanged = all(
         np.array_equal(a, b)
@@ -133,11 +108,5 @@ def main(nb_epoch=5, nb_train=8000, nb_test=2000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="512 training images, 1 epoch per task")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=512, nb_test=512, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_train=512, nb_test=512, verbose=2)
+    main(**example_arguments("512 training images, 1 epoch per task", quick, epochs=5))

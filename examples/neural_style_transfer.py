@@ -28,7 +28,6 @@ picture are generated. Keras 1 renders 400 rows; the default here is 96 rows
 and no download attempt (ImageNet weights only if already in ~/.keras/models).
 """
 
-import argparse
 import os
 import sys
 import time
@@ -36,15 +35,14 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 from mnist_data import load_mnist_test_set  # noqa: E402
 
 np.random.seed(1337)
 
+from vgg16_images import OUTPUT, end_iteration, load_vgg16, preprocess_image, total_variation_loss  # noqa: E402
+
 from keras import backend as K  # noqa: E402
-from keras.applications import vgg16  # noqa: E402
-from keras.applications.imagenet_utils import preprocess_input  # noqa: E402
-from keras.utils.data_utils import DownloadError, keras_dir  # noqa: E402
 
 
 def generated_images(rows, cols):
@@ -69,24 +67,6 @@ def load_image(path, rows, cols):
     return np.asarray(Image.open(path).convert("RGB").resize((cols, rows)), dtype="uint8")
 
 
-def preprocess_image(rgb):
-    """RGB uint8 (rows, cols, 3) -> a VGG16 batch of one in the current dim ordering."""
-    x = rgb.astype("float32")
-    if K.image_dim_ordering() == "th":
-        x = x.transpose(2, 0, 1)
-    return preprocess_input(np.expand_dims(x, axis=0))
-
-
-def deprocess_image(x, rows, cols):
-    if K.image_dim_ordering() == "th":
-        x = x.reshape((3, rows, cols)).transpose((1, 2, 0))
-    else:
-        x = x.reshape((rows, cols, 3))
-    # remove the zero-centring by the mean pixel, then 'BGR' -> 'RGB'
-    x = x + np.array([103.939, 116.779, 123.68])
-    return np.clip(x[:, :, ::-1], 0, 255).astype("uint8")
-
-
 def main(
     base=None,
     style=None,
@@ -99,6 +79,7 @@ def main(
     tv_weight=1.0,
     try_download=True,
 ):
+    rows = max(48, rows)  # block5 holds no pixel of a smaller picture
     if base:
         from PIL import Image
 
@@ -127,18 +108,7 @@ def main(
     input_tensor = K.concatenate([base_image, style_reference_image, combination_image], axis=0)
 
     # build the VGG16 network with our 3 images as input
-    o = K.image_dim_ordering()
-    cached = os.path.join(keras_dir(), "models", "vgg16_weights_%s_dim_ordering_%s_kernels_notop.h5" % (o, o))
-    model = None
-    if try_download or os.path.exists(cached):
-        try:
-            model = vgg16.VGG16(input_tensor=input_tensor, weights="imagenet", include_top=False)
-            print("Model loaded (ImageNet weights).")
-        except DownloadError as e:
-            print("No ImageNet weights (%s)." % e)
-    if model is None:
-        print("Using RANDOM VGG16 weights: the procedure runs, the result is not artistic.")
-        model = vgg16.VGG16(input_tensor=input_tensor, weights=None, include_top=False)
+    model = load_vgg16(input_tensor, try_download, "the procedure runs, the result is not artistic.")
     outputs_dict = dict([(layer.name, layer.output) for layer in model.layers])
 
     def gram_matrix(x):
@@ -161,17 +131,6 @@ def main(
     def content_loss(base, combination):
         return K.sum(K.square(combination - base))
 
-    def total_variation_loss(x):
-        # keeps the generated image locally coherent
-        assert K.ndim(x) == 4
-        if K.image_dim_ordering() == "th":
-            a = K.square(x[:, :, : rows - 1, : cols - 1] - x[:, :, 1:, : cols - 1])
-            b = K.square(x[:, :, : rows - 1, : cols - 1] - x[:, :, : rows - 1, 1:])
-        else:
-            a = K.square(x[:, : rows - 1, : cols - 1, :] - x[:, 1:, : cols - 1, :])
-            b = K.square(x[:, : rows - 1, : cols - 1, :] - x[:, : rows - 1, 1:, :])
-        return K.sum(K.pow(a + b, 1.25))
-
     loss = K.variable(0.0)
     layer_features = outputs_dict["block4_conv2"]
     loss += content_weight * content_loss(layer_features[0, :, :, :], layer_features[2, :, :, :])
@@ -180,7 +139,7 @@ def main(
         layer_features = outputs_dict[layer_name]
         sl = style_loss(layer_features[1, :, :, :], layer_features[2, :, :, :])
         loss += (style_weight / len(feature_layers)) * sl
-    loss += tv_weight * total_variation_loss(combination_image)
+    loss += tv_weight * total_variation_loss(combination_image, rows, cols)
 
     # the gradients of the generated image wrt the loss
     grads = K.gradients(loss, [combination_image])
@@ -208,39 +167,23 @@ def main(
             for _ in range(maxfun):
                 min_val, g = loss_and_grads(x)
                 x = x.flatten() - 10.0 * g / (np.abs(g).mean() + 1e-8)
-        print("Current loss value:", min_val)
-        if output:
-            from PIL import Image
-
-            fname = output + "_at_iteration_%d.png" % i
-            Image.fromarray(deprocess_image(x.copy(), rows, cols)).save(fname)
-            print("Image saved as", fname)
-        print("Iteration %d completed in %ds" % (i, time.time() - start_time))
+        end_iteration(i, min_val, start_time, output, x, rows, cols)
     print("Final loss:", min_val)
     return min_val
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description="Neural style transfer with Keras.")
-    ap.add_argument("--base", help="path to the image to transform")
-    ap.add_argument("--style", help="path to the style reference image")
-    ap.add_argument("--output", help="prefix for the saved results (PNG)")
-    ap.add_argument("--rows", type=int, default=96, help="height of the generated picture (>= 48)")
-    ap.add_argument("--iter", type=int, default=4, help="number of L-BFGS iterations")
-    ap.add_argument("--content_weight", type=float, default=0.025)
-    ap.add_argument("--style_weight", type=float, default=1.0)
-    ap.add_argument("--tv_weight", type=float, default=1.0)
-    ap.add_argument("--quick", action="store_true", help="48 x 48 images, 1 iteration of 5 evaluations")
-    a = ap.parse_args()
-    kw = dict(
-        base=a.base,
-        style=a.style,
-        output=a.output,
-        content_weight=a.content_weight,
-        style_weight=a.style_weight,
-        tv_weight=a.tv_weight,
+    quick = dict(rows=48, iterations=1, maxfun=5, try_download=False)
+    options = dict(
+        base=dict(help="path to the image to transform"),
+        style=dict(help="path to the style reference image"),
+        output=OUTPUT,
+        rows=dict(type=int, default=96, help="height of the generated picture (>= 48)"),
+        iterations=dict(flag="--iter", type=int, default=4, help="number of L-BFGS iterations"),
+        # Keras 1's flags keep their underscores
+        content_weight=dict(flag="--content_weight", type=float, default=0.025),
+        style_weight=dict(flag="--style_weight", type=float, default=1.0),
+        tv_weight=dict(flag="--tv_weight", type=float, default=1.0),
     )
-    if quick_mode():
-        main(rows=48, iterations=1, maxfun=5, try_download=False, **kw)
-    else:
-        main(rows=max(48, a.rows), iterations=a.iter, **kw)
+    about = "48 x 48 images, 1 iteration of 5 evaluations"
+    main(**example_arguments(about, quick, description="Neural style transfer with Keras.", **options))

@@ -23,7 +23,6 @@ weaker vectors than GloVe's.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 160 reviews, vectors for 300 words, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 import tarfile
@@ -31,7 +30,7 @@ import tarfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode, shared_data_path  # noqa: E402
+from example_utils import example_arguments, shared_data_path  # noqa: E402
 
 np.random.seed(1337)
 
@@ -173,12 +172,6 @@ def main(glove=None, nb_texts=2000, nb_epoch=2, vector_words=2000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--glove", help="a GloVe text file (word and vector per line), e.g. glove.6B.100d.txt")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="160 reviews, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(glove=a.glove, nb_texts=160, nb_epoch=1, vector_words=300, verbose=2)
-    else:
-        main(glove=a.glove, nb_epoch=a.epochs)
+    quick = dict(nb_texts=160, nb_epoch=1, vector_words=300, verbose=2)
+    glove = dict(help="a GloVe text file (word and vector per line), e.g. glove.6B.100d.txt")
+    main(**example_arguments("160 reviews, 1 epoch", quick, epochs=2, glove=glove))

@@ -18,7 +18,6 @@ Reuters; Keras 1 reports about 0.78 on the real data after 5 epochs.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 400 newswires, 1 epoch.
 """
 
-import argparse
 import os
 import pickle
 import shutil
@@ -28,7 +27,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -117,11 +116,5 @@ def main(nb_epoch=5, nb_wires=2000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="400 newswires, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_wires=400, verbose=2)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, nb_wires=400, verbose=2)
+    main(**example_arguments("400 newswires, 1 epoch", quick, epochs=5))

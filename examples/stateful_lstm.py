@@ -12,14 +12,13 @@ error of the prediction and a few values instead.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): the first 1,000 points, 1 epoch.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -88,11 +87,5 @@ def main(nb_epoch=25, xn=50000, verbose=1):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--quick", action="store_true", help="1,000 points, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, xn=1000, verbose=0)
-    else:
-        main(nb_epoch=a.epochs)
+    quick = dict(nb_epoch=1, xn=1000, verbose=0)
+    main(**example_arguments("1,000 points, 1 epoch", quick, epochs=25))

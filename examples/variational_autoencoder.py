@@ -21,16 +21,14 @@ last 2,000 test). Keras 1 trains 50 epochs on 60,000 images.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 500 training images, 1 epoch.
 """
 
-import argparse
 import os
 import sys
-from statistics import NormalDist
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
-from mnist_data import load_mnist_test_set  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
+from vae_utils import PLOT, decode_latent_grid, print_latent_separation, vae_digits  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -75,31 +73,12 @@ def main(nb_epoch=50, nb_train=8000, nb_test=2000, plot=None, verbose=1):
     vae.compile(optimizer="rmsprop", loss=vae_loss)
 
     # train the VAE on MNIST digits (whole batches: the input has a fixed batch size)
-    images, labels = load_mnist_test_set()
-    x_train = images[:nb_train].reshape(-1, original_dim).astype("float32") / 255.0
-    x_test = images[8000 : 8000 + nb_test].reshape(-1, original_dim).astype("float32") / 255.0
-    y_test = labels[8000 : 8000 + nb_test]
-
-    vae.fit(
-        x_train,
-        x_train,
-        shuffle=True,
-        nb_epoch=nb_epoch,
-        batch_size=batch_size,
-        validation_data=(x_test, x_test),
-        verbose=verbose,
-    )
+    x_train, x_test, y_test = vae_digits((original_dim,), nb_train, nb_test)
+    vae.fit(x_train, x_train, batch_size, nb_epoch, verbose=verbose, validation_data=(x_test, x_test))
     test_loss = vae.evaluate(x_test, x_test, batch_size=batch_size, verbose=0)
 
     # build a model to project inputs on the latent space
-    encoder = Model(x, z_mean)
-    x_test_encoded = encoder.predict(x_test, batch_size=batch_size)
-    centres = np.array([x_test_encoded[y_test == d].mean(axis=0) for d in range(10)])
-    nearest = np.argmin(((x_test_encoded[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-    print(
-        "Latent means: nearest class centre is the right digit for %.1f%% of the test digits"
-        % (100 * np.mean(nearest == y_test))
-    )
+    print_latent_separation(Model(x, z_mean), x_test, y_test, batch_size)
 
     # build a digit generator that can sample from the learned distribution
     decoder_input = Input(shape=(latent_dim,))
@@ -107,33 +86,12 @@ def main(nb_epoch=50, nb_train=8000, nb_test=2000, plot=None, verbose=1):
     _x_decoded_mean = decoder_mean(_h_decoded)
     generator = Model(decoder_input, _x_decoded_mean)
 
-    # decode a 15 x 15 grid of latent points taken through the Gaussian's inverse CDF
-    n = 15
-    digit_size = 28
-    grid = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, n)]
-    z_grid = np.array([[xi, yi] for yi in grid for xi in grid])
-    decoded = generator.predict(z_grid).reshape(n, n, digit_size, digit_size)
-    figure = decoded.transpose(0, 2, 1, 3).reshape(n * digit_size, n * digit_size)
-    print(
-        "Decoded a %dx%d grid of latent points: figure %s, mean pixel %.3f"
-        % (n, n, figure.shape, figure.mean())
-    )
-    if plot:
-        from PIL import Image
-
-        Image.fromarray((255 * (1 - figure)).astype("uint8")).save(plot)
-        print("Saved", plot)
+    # decode a 15 x 15 grid of latent points
+    decode_latent_grid(generator, 15, 28, batch_size, plot)
     print("Test loss:", test_loss)
     return test_loss
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=50)
-    ap.add_argument("--plot", help="save the decoded latent grid as this PNG file")
-    ap.add_argument("--quick", action="store_true", help="500 training images, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=500, nb_test=500, plot=a.plot, verbose=2)
-    else:
-        main(nb_epoch=a.epochs, plot=a.plot)
+    quick = dict(nb_epoch=1, nb_train=500, nb_test=500, verbose=2)
+    main(**example_arguments("500 training images, 1 epoch", quick, epochs=50, plot=PLOT))

@@ -23,16 +23,14 @@ last 2,000 test). Keras 1 trains 5 epochs on 60,000 images.
 `--quick` (or FERROKERAS_EXAMPLE_QUICK=1): 200 training images, 1 epoch, a 5 x 5 grid.
 """
 
-import argparse
 import os
 import sys
-from statistics import NormalDist
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from example_utils import quick_mode  # noqa: E402
-from mnist_data import load_mnist_test_set  # noqa: E402
+from example_utils import example_arguments  # noqa: E402
+from vae_utils import PLOT, decode_latent_grid, print_latent_separation, vae_digits  # noqa: E402
 
 np.random.seed(1337)  # for reproducibility
 
@@ -120,61 +118,23 @@ def main(nb_epoch=5, nb_train=8000, nb_test=2000, grid=15, plot=None, verbose=1)
     vae.summary()
 
     # train the VAE on MNIST digits (whole batches: the input has a fixed batch size)
-    images, labels = load_mnist_test_set()
-    x_train = (images[:nb_train].astype("float32") / 255.0).reshape((-1,) + original_img_size)
-    x_test = (images[8000 : 8000 + nb_test].astype("float32") / 255.0).reshape((-1,) + original_img_size)
-    y_test = labels[8000 : 8000 + nb_test]
+    x_train, x_test, y_test = vae_digits(original_img_size, nb_train, nb_test)
     print("x_train.shape:", x_train.shape)
 
-    vae.fit(
-        x_train,
-        x_train,
-        shuffle=True,
-        nb_epoch=nb_epoch,
-        batch_size=batch_size,
-        validation_data=(x_test, x_test),
-        verbose=verbose,
-    )
+    vae.fit(x_train, x_train, batch_size, nb_epoch, verbose=verbose, validation_data=(x_test, x_test))
     test_loss = vae.evaluate(x_test, x_test, batch_size=batch_size, verbose=0)
 
     # a model projecting inputs on the latent space
-    encoder = Model(x, z_mean)
-    encoded = encoder.predict(x_test, batch_size=batch_size)
-    centres = np.array([encoded[y_test == d].mean(axis=0) for d in range(10)])
-    nearest = np.argmin(((encoded[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-    print(
-        "Latent means: nearest class centre is the right digit for %.1f%% of the test digits"
-        % (100 * np.mean(nearest == y_test))
-    )
+    print_latent_separation(Model(x, z_mean), x_test, y_test, batch_size)
 
     # a digit generator sampling from the learned distribution (fixed batch size too)
     decoder_input = Input(batch_shape=(batch_size, latent_dim))
     generator = Model(decoder_input, decode(decoder_input))
-    points = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, grid)]
-    z_grid = np.array([[xi, yi] for yi in points for xi in points])
-    padded = np.zeros((batch_size * -(-len(z_grid) // batch_size), latent_dim))
-    padded[: len(z_grid)] = z_grid
-    decoded = generator.predict(padded, batch_size=batch_size)[: len(z_grid)]
-    figure = (
-        decoded.reshape(grid, grid, img_rows, img_cols).transpose(0, 2, 1, 3).reshape(grid * img_rows, -1)
-    )
-    print("Decoded a %dx%d grid of latent points: figure %s" % (grid, grid, figure.shape))
-    if plot:
-        from PIL import Image
-
-        Image.fromarray((255 * (1 - figure)).astype("uint8")).save(plot)
-        print("Saved", plot)
+    decode_latent_grid(generator, grid, img_rows, batch_size, plot)
     print("Test loss:", test_loss)
     return test_loss
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--plot", help="save the decoded latent grid as this PNG file")
-    ap.add_argument("--quick", action="store_true", help="200 training images, 1 epoch")
-    a = ap.parse_args()
-    if quick_mode():
-        main(nb_epoch=1, nb_train=200, nb_test=200, grid=5, plot=a.plot, verbose=2)
-    else:
-        main(nb_epoch=a.epochs, plot=a.plot)
+    quick = dict(nb_epoch=1, nb_train=200, nb_test=200, grid=5, verbose=2)
+    main(**example_arguments("200 training images, 1 epoch", quick, epochs=5, plot=PLOT))

@@ -6,6 +6,8 @@
   root); when the file is absent the test is skipped with the reason, except when
   FERROKERAS_REQUIRE_DATA is set (CI sets it), where it fails. ``mnist_test_set()`` reads
   the MNIST test set from there.
+- ``examples_module(name)`` imports a module of examples/, so that tests share the
+  examples' data helpers and models (``keras1_mnist_mlp()``) instead of copying them.
 - Every test starts from the same global numpy and ``random`` seeds, so a learning test's
   initial weights and shuffles do not depend on which tests ran before it.
 - ``require_ray(*submodules)`` returns the optional ``ray`` module or skips (fails in CI);
@@ -13,9 +15,10 @@
   ``keras.engine.loop.fit_loop`` call ran with.
 """
 
-import gzip
+import importlib
 import os
 import random
+import sys
 import tempfile
 
 os.environ["HOME"] = tempfile.mkdtemp(prefix="ferrokeras-home-")
@@ -25,6 +28,7 @@ import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.normpath(os.path.join(REPO, "..", "shared", "data"))
+EXAMPLES = os.path.join(REPO, "examples")
 
 
 def shared_data(relpath):
@@ -41,11 +45,9 @@ def shared_data(relpath):
 def mnist_test_set():
     """The shared MNIST test set (t10k): images uint8 (10000, 28, 28), labels uint8
     (10000,); skipped like ``shared_data`` when missing."""
-    with gzip.open(shared_data("mnist/t10k-images-idx3-ubyte.gz")) as f:
-        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(shared_data("mnist/t10k-labels-idx1-ubyte.gz")) as f:
-        labels = np.frombuffer(f.read(), np.uint8, offset=8)
-    return images, labels
+    images = shared_data("mnist/t10k-images-idx3-ubyte.gz")
+    shared_data("mnist/t10k-labels-idx1-ubyte.gz")
+    return examples_module("mnist_data").load_mnist_test_set(os.path.dirname(images))
 
 
 def require_ray(*submodules):
@@ -66,22 +68,18 @@ def require_ray(*submodules):
     return ray
 
 
+def examples_module(name):
+    """The module ``name`` of examples/ (its helpers, or an example whose model a test
+    trains), imported from there."""
+    if EXAMPLES not in sys.path:
+        sys.path.insert(0, EXAMPLES)
+    return importlib.import_module(name)
+
+
 def keras1_mnist_mlp():
     """Keras 1's examples/mnist_mlp.py model, uncompiled: Dense(512) relu Dropout(0.2),
     twice, then Dense(10) softmax, on 784 inputs."""
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
-
-    model = Sequential()
-    model.add(Dense(512, input_shape=(784,)))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(512))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.2))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
-    return model
+    return examples_module("mnist_mlp").build_model()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ win there; the point is to know its cost.
 """
 
 import argparse
-import gzip
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "data", "mnist"))
+EXAMPLES = os.path.normpath(os.path.join(HERE, "..", "..", "examples"))
 
 
 def _timer_callback():
@@ -88,19 +88,11 @@ def step_overhead(quick):
             np.random.seed(0)
             model = _mlp(width)
             t = _timer_callback()
+            kw = dict(batch_size=batch, nb_epoch=3, verbose=0, callbacks=[t])
             if mode == "single":
-                model.fit(x, y, batch_size=batch, nb_epoch=3, verbose=0, callbacks=[t])
+                model.fit(x, y, **kw)
             else:
-                keras.distributed.fit(
-                    x=x,
-                    y=y,
-                    model=model,
-                    batch_size=batch,
-                    nb_epoch=3,
-                    verbose=0,
-                    callbacks=[t],
-                    workers=mode,
-                )
+                keras.distributed.fit(model, x, y, workers=mode, **kw)
             res[mode] = 1000 * float(np.median(t.stamps))
         params = model.count_params()
         print(
@@ -140,22 +132,23 @@ def ray_floor():
         ray.kill(a)
 
 
-def _mnist():
-    with gzip.open(os.path.join(DATA, "t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
-    with gzip.open(os.path.join(DATA, "t10k-labels-idx1-ubyte.gz")) as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)
-    return x, y
+def _mnist_mlp():
+    """examples/mnist_mlp.py's model (uncompiled), and the shared MNIST test set read by
+    the examples' reader: images as (10000, 784) floats in [0, 1], labels."""
+    sys.path.insert(0, EXAMPLES)
+    from mnist_data import load_mnist_test_set
+    from mnist_mlp import build_model
+
+    images, labels = load_mnist_test_set(DATA)
+    return build_model, (images.reshape(-1, 784).astype("float32") / 255.0, labels)
 
 
 def time_to_96(quick):
     import keras.distributed
     from keras.callbacks import Callback
-    from keras.layers import Activation, Dense, Dropout
-    from keras.models import Sequential
     from keras.utils.np_utils import to_categorical
 
-    x, labels = _mnist()
+    build_model, (x, labels) = _mnist_mlp()
     y = to_categorical(labels, 10)
     xt, yt = x[8000:], y[8000:]
     max_epochs = 6 if quick else 15
@@ -175,15 +168,7 @@ def time_to_96(quick):
     print("\n# MNIST MLP: time to 96%% test accuracy (at most %d epochs, start-up included)" % max_epochs)
     for mode in ("single", 2):
         np.random.seed(3)
-        model = Sequential()
-        model.add(Dense(512, input_shape=(784,)))
-        model.add(Activation("relu"))
-        model.add(Dropout(0.2))
-        model.add(Dense(512))
-        model.add(Activation("relu"))
-        model.add(Dropout(0.2))
-        model.add(Dense(10))
-        model.add(Activation("softmax"))
+        model = build_model()
         model.compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
         t0 = time.perf_counter()
         cb = Until(t0)

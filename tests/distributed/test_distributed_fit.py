@@ -710,7 +710,7 @@ def test_mnist_mlp_two_workers_reaches_95_percent(cluster):
     _no_leftovers()
 
 
-def test_workers_1_runs_model_fits_own_loop(cluster, monkeypatch, capsys):
+def test_workers_1_runs_model_fits_own_loop(cluster, fit_loop_calls, capsys):
     """keras.distributed.fit supplies only its step to model.fit's loop
     (`keras.engine.loop.fit_loop`): with workers=1 the callback calls and logs, the
     params, the progress output, the History, the weights and the `np.random` state
@@ -720,7 +720,6 @@ def test_workers_1_runs_model_fits_own_loop(cluster, monkeypatch, capsys):
 
     import keras.distributed
     from keras.callbacks import Callback
-    from keras.engine import loop
 
     class Recorder(Callback):
         def __init__(self):
@@ -747,14 +746,6 @@ def test_workers_1_runs_model_fits_own_loop(cluster, monkeypatch, capsys):
         def on_train_end(self, logs=None):
             self.calls.append(("train_end", None, dict(logs or {})))
 
-    seen = []
-    real = loop.fit_loop
-
-    def spy(model, batches, step, *args, **kwargs):
-        seen.append((type(batches).__name__, type(step).__name__))
-        return real(model, batches, step, *args, **kwargs)
-
-    monkeypatch.setattr(loop, "fit_loop", spy)
     x, y, _ = _data()
     vx, vy, _ = _data(n=40, seed=1)
     kw = dict(
@@ -777,7 +768,7 @@ def test_workers_1_runs_model_fits_own_loop(cluster, monkeypatch, capsys):
         progress = re.sub(r"\d+s|ETA: \S+", "T", capsys.readouterr().out)
         runs.append((model, rec.calls, hist, progress, np.random.get_state()[1].tobytes()))
     (a, calls_a, ha, out_a, rng_a), (b, calls_b, hb, out_b, rng_b) = runs
-    assert seen == [("ArrayBatches", "ProgramStep"), ("ArrayBatches", "_DistributedStep")]
+    assert fit_loop_calls == [("ArrayBatches", "ProgramStep"), ("ArrayBatches", "_DistributedStep")]
     assert calls_a == calls_b
     assert ha.epoch == hb.epoch == [1, 2, 3]
     assert ha.history == hb.history

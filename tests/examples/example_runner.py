@@ -8,9 +8,8 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO, SHARED_DATA, shared_data
+from conftest import EXAMPLES, REPO, SHARED_DATA, shared_data
 
-EXAMPLES = os.path.join(REPO, "examples")
 NUMBER = r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?"
 
 

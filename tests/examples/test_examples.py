@@ -9,6 +9,8 @@ import sys
 import pytest
 from example_runner import EXAMPLES, FRACTION, NUMBER, Case, Range, check
 
+from conftest import examples_module
+
 IMDB = "imdb/aclImdb_subset.tar.gz"
 ACCURACY = r"^Test accuracy: (%s)$" % NUMBER
 
@@ -59,3 +61,31 @@ def test_quick_flag_equals_environment_variable():
     env["FERROKERAS_EXAMPLE_QUICK"] = "1"
     var = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, check=True)
     assert (plain.stdout.strip(), flag.stdout.strip(), var.stdout.strip()) == (b"False", b"True", b"True")
+
+
+def test_example_arguments_read_the_flags_and_the_shortened_mode(monkeypatch):
+    """What example_utils.example_arguments gives main(): the flags as parsed (defaults
+    when absent, renamed flags, --epochs as nb_epoch), and in the shortened mode the
+    quick settings over them, the flags they do not name kept."""
+    utils = examples_module("example_utils")
+    monkeypatch.delenv("FERROKERAS_EXAMPLE_QUICK", raising=False)
+    options = dict(
+        no_augmentation=dict(action="store_true"), nb_chars=dict(flag="--chars", type=int, default=7)
+    )
+    quick = dict(nb_epoch=1, nb_chars=3, verbose=2)
+
+    def parse(*argv):
+        monkeypatch.setattr(sys, "argv", ["example.py", *argv])
+        return utils.example_arguments("shortened", quick, epochs=12, **options)
+
+    assert parse() == dict(nb_epoch=12, no_augmentation=False, nb_chars=7)
+    assert parse("--epochs", "4", "--no-augmentation", "--chars", "9") == dict(
+        nb_epoch=4, no_augmentation=True, nb_chars=9
+    )
+    assert parse("--no-augmentation", "--quick") == dict(
+        nb_epoch=1, no_augmentation=True, nb_chars=3, verbose=2
+    )
+    monkeypatch.setenv("FERROKERAS_EXAMPLE_QUICK", "1")
+    assert parse("--epochs", "4") == dict(nb_epoch=1, no_augmentation=False, nb_chars=3, verbose=2)
+    with pytest.raises(SystemExit):
+        parse("--nb-chars", "5")  # a renamed flag answers to its new name only

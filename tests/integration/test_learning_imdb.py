@@ -3,9 +3,10 @@ sentiment model, in the spirit of the Keras 1 examples/imdb_lstm.py, trained on 
 2,000 train reviews of the shared aclImdb subset and evaluated on its 2,000 test
 reviews (the held-out half).
 
-Encoding follows ../shared/data/README.md (imdb): lowercase, split on non-word
-characters, word_index[w] + 3, start_char 1, oov_char 2 for unknown words and for
-indices >= nb_words. Each review keeps its LAST maxlen tokens (the end of a review
+Encoding follows ../shared/data/README.md (imdb), with the examples' reader
+(examples/example_utils.encode_imdb_subset): lowercase, split on non-word characters,
+word_index[w] + 3, start_char 1, oov_char 2 for unknown words and for indices >=
+nb_words. Each review keeps its LAST maxlen tokens (the end of a review
 carries the verdict; keeping the start scored worse, 0.56-0.77 at maxlen 150).
 
 Recipe: nb_words 5000, maxlen 200 (end), Embedding(32, dropout 0.2),
@@ -19,53 +20,14 @@ Runs are deterministic for a given seed. The whole test takes about 13-16 s,
 including reading the tar and evaluating.
 """
 
-import json
-import re
-import tarfile
 import time
 
 import numpy as np
 
-from conftest import shared_data
+from conftest import examples_module, shared_data
 
 NB_WORDS = 5000
 MAXLEN = 200
-START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
-
-
-def _imdb(nb_words):
-    """{split: (list of index sequences, labels)} read straight from the tar."""
-    with open(shared_data("imdb/imdb_word_index.json")) as f:
-        word_index = json.load(f)
-    data = {"train": ([], []), "test": ([], [])}
-    with tarfile.open(shared_data("imdb/aclImdb_subset.tar.gz")) as tar:
-        for member in tar.getmembers():
-            parts = member.name.split("/")
-            if not member.isfile() or len(parts) != 4:
-                continue
-            _, split, label, _ = parts
-            if split not in data or label not in ("pos", "neg"):
-                continue
-            text = tar.extractfile(member).read().decode("utf-8").lower()
-            seq = [START_CHAR]
-            for word in re.split(r"\W+", text):
-                if not word:
-                    continue
-                rank = word_index.get(word)
-                idx = rank + INDEX_FROM if rank is not None else OOV_CHAR
-                seq.append(idx if idx < nb_words else OOV_CHAR)
-            data[split][0].append(seq)
-            data[split][1].append(1 if label == "pos" else 0)
-    return data
-
-
-def _pad_end(seqs, maxlen):
-    """Keep the last maxlen tokens of each sequence, zero-padded at the front."""
-    x = np.zeros((len(seqs), maxlen), dtype="int32")
-    for i, seq in enumerate(seqs):
-        seq = seq[-maxlen:]
-        x[i, -len(seq) :] = seq
-    return x
 
 
 def test_imdb_embedding_lstm_reaches_70_percent():
@@ -73,9 +35,10 @@ def test_imdb_embedding_lstm_reaches_70_percent():
     from keras.layers import LSTM, Dense, Embedding
     from keras.models import Sequential
 
-    data = _imdb(NB_WORDS)
-    x_train, y_train = _pad_end(data["train"][0], MAXLEN), np.array(data["train"][1])
-    x_test, y_test = _pad_end(data["test"][0], MAXLEN), np.array(data["test"][1])
+    utils = examples_module("example_utils")
+    data = utils.encode_imdb_subset(shared_data, nb_words=NB_WORDS)  # in file-name order
+    x_train, y_train = utils.pad_sequences(data["train"][0], MAXLEN), np.array(data["train"][1])
+    x_test, y_test = utils.pad_sequences(data["test"][0], MAXLEN), np.array(data["test"][1])
     assert x_train.shape == (2000, MAXLEN) and x_test.shape == (2000, MAXLEN)
     assert y_train.sum() == 1000 and y_test.sum() == 1000
     assert x_train.max() < NB_WORDS

@@ -9,42 +9,19 @@ epoch, so this test takes about two minutes.
 
 import numpy as np
 
-from conftest import shared_data
-
-
-def _sample(preds, temperature=1.0):
-    preds = np.asarray(preds).astype("float64")
-    preds = np.log(preds + 1e-12) / temperature
-    exp_preds = np.exp(preds)
-    preds = exp_preds / np.sum(exp_preds)
-    return int(np.argmax(np.random.multinomial(1, preds, 1)))
+from conftest import examples_module, shared_data
 
 
 def test_char_lstm_learns_nietzsche(capsys):
-    from keras.layers import LSTM, Activation, Dense
-    from keras.models import Sequential
-    from keras.optimizers import RMSprop
-
+    recipe = examples_module("lstm_text_generation")
     text = open(shared_data("text/nietzsche.txt"), encoding="utf-8").read().lower()[:200000]
     chars = sorted(set(text))
     char_indices = {c: i for i, c in enumerate(chars)}
-    maxlen, step = 40, 3
-    starts = range(0, len(text) - maxlen, step)
-    sentences = [text[i : i + maxlen] for i in starts]
-    next_chars = [text[i + maxlen] for i in starts]
-    X = np.zeros((len(sentences), maxlen, len(chars)), dtype=bool)
-    y = np.zeros((len(sentences), len(chars)), dtype=bool)
-    for i, sentence in enumerate(sentences):
-        for t, char in enumerate(sentence):
-            X[i, t, char_indices[char]] = 1
-        y[i, char_indices[next_chars[i]]] = 1
+    maxlen = 40
+    X, y = recipe.vectorize(text, char_indices, maxlen, step=3)
 
     np.random.seed(1337)
-    model = Sequential()
-    model.add(LSTM(128, input_shape=(maxlen, len(chars))))
-    model.add(Dense(len(chars)))
-    model.add(Activation("softmax"))
-    model.compile(loss="categorical_crossentropy", optimizer=RMSprop(lr=0.01))
+    model = recipe.build_model(maxlen, len(chars))
 
     losses = []
     for _ in range(3):
@@ -57,10 +34,7 @@ def test_char_lstm_learns_nietzsche(capsys):
     seed = text[1000 : 1000 + maxlen]
     generated = seed
     for _ in range(60):
-        x = np.zeros((1, maxlen, len(chars)))
-        for t, char in enumerate(generated[-maxlen:]):
-            x[0, t, char_indices[char]] = 1.0
-        generated += chars[_sample(model.predict(x, verbose=0)[0], 0.5)]
+        generated += chars[recipe.next_char_index(model, generated[-maxlen:], char_indices, 0.5)]
     print(generated)
     assert len(generated) == maxlen + 60
     assert "Epoch" not in capsys.readouterr().out

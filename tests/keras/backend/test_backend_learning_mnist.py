@@ -1,9 +1,10 @@
 """Learning with the backend alone: logistic regression on real MNIST digits (0 vs 1)
-trained with K.placeholder, K.variable, K.gradients, K.update and K.function."""
+trained with K.placeholder, K.variable, K.gradients, K.update and K.function (the
+graph of examples/backend_logreg_mnist.py)."""
 
 import numpy as np
 
-from conftest import mnist_test_set
+from conftest import examples_module, mnist_test_set
 from keras import backend as K
 
 
@@ -18,25 +19,13 @@ def teardown_function(function):
 def test_logistic_regression_mnist_0_vs_1():
     images, labels = mnist_test_set()
     assert images.shape == (10000, 28, 28) and labels.shape == (10000,)
-    x = images.reshape(len(images), 784).astype("float32") / 255.0
-    keep_train = labels[:8000] <= 1
-    keep_test = labels[8000:] <= 1
-    x_train, y_train = x[:8000][keep_train], labels[:8000][keep_train].astype("float32")
-    x_test, y_test = x[8000:][keep_test], labels[8000:][keep_test].astype("float32")
+    (x_train, y_train), (x_test, y_test) = examples_module("mnist_data").zeros_and_ones(images, labels)
     assert len(x_train) > 1000 and len(x_test) > 300
 
     np.random.seed(1337)
-    X = K.placeholder(shape=(None, 784), name="X")
-    Y = K.placeholder(shape=(None,), name="Y")
-    W = K.variable(np.random.normal(0, 0.01, (784, 1)), name="W")
-    b = K.variable(np.zeros((1,)), name="b")
-    p = K.sigmoid(K.dot(X, W) + b)[:, 0]
-    loss = K.mean(K.binary_crossentropy(p, Y))
-    gW, gb = K.gradients(loss, [W, b])
-    lr = 0.5
-    train = K.function([X, Y], [loss], updates=[K.update(W, W - lr * gW), K.update(b, b - lr * gb)])
-    predict = K.function([X], [p])
-    evaluate = K.function([X, Y], [loss])
+    model = examples_module("backend_logreg_mnist").logistic_regression(lr=0.5)
+    train, predict, W, b = model.train, model.predict, model.W, model.b
+    evaluate = K.function([model.X, model.Y], [model.loss])
 
     def accuracy():
         return float(np.mean((predict([x_test])[0] > 0.5) == (y_test > 0.5)))
