@@ -441,12 +441,12 @@ impl BiasAdd {
         }
         // One channel block at a time, activated while it is still in L1.
         for o in 0..outer {
-            for ch in 0..c {
+            for (ch, &bc) in b[..c].iter().enumerate() {
                 let base = (o * c + ch) * inner;
                 let y = &mut out[base..base + inner];
                 match x {
-                    Some(x) => add_scalar_activate(&x[base..base + inner], b[ch], y, act),
-                    None => add_scalar_activate_in_place(y, b[ch], act),
+                    Some(x) => add_scalar_activate(&x[base..base + inner], bc, y, act),
+                    None => add_scalar_activate_in_place(y, bc, act),
                 }
             }
         }
@@ -586,7 +586,8 @@ mod tests {
         // (A shape, B shape, transposes, bias axis of the output): 2-D and 3-D left
         // operands, transposed operands, a channels-first bias (axis 1 of a 3-D output)
         // and a 256 x 512 output, which the bias pass splits over the pool.
-        let cases: [(&[usize], &[usize], bool, bool, usize); 5] = [
+        type Case<'a> = (&'a [usize], &'a [usize], bool, bool, usize);
+        let cases: [Case; 5] = [
             (&[4, 5], &[5, 3], false, false, 1),
             (&[5, 4], &[3, 5], true, true, 1),
             (&[2, 3, 4], &[4, 5], false, false, 2),
