@@ -1,5 +1,6 @@
 """Compile-time fusion (rust/ferrokeras/src/graph/fuse.rs): a convolution or a bias add
-followed by an activation runs as one node, and that never changes a result."""
+followed by an activation runs as one node, a Dense layer's bias add and activation fold
+into its matmul, and that never changes a result."""
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from keras.layers import (
     Convolution3D,
     Deconvolution2D,
     Dense,
+    Dropout,
     Flatten,
     MaxPooling2D,
     SeparableConvolution2D,
@@ -86,6 +88,46 @@ def _train_channels_last(fusion, act):
     return out
 
 
+def _train_mlp(fusion, act):
+    """A 20-512-512-3 MLP (the hidden layers' outputs large enough for the bias pass to
+    split over the pool) trained for three steps with dropout: losses, predictions,
+    weights and the train and predict Programs' op names."""
+    K.clear_session()
+    K.ferrokeras_backend._graph().fusion = fusion
+    np.random.seed(5)
+    model = Sequential()
+    model.add(Dense(512, input_dim=20, activation=act))
+    model.add(Dropout(0.2))
+    model.add(Dense(512))
+    model.add(Activation(act))
+    model.add(Dense(3, activation="softmax"))
+    model.compile(loss="categorical_crossentropy", optimizer="rmsprop")
+    rs = np.random.RandomState(1)
+    x = rs.uniform(-1, 1, (256, 20)).astype("float32")
+    y = np.eye(3, dtype="float32")[rs.randint(0, 3, 256)]
+    losses = [model.train_on_batch(x, y) for _ in range(3)]
+    pred = model.predict(x, batch_size=256)
+    ops = (model.model.train_function.op_names(), model.model.predict_function.op_names())
+    return losses, pred, model.get_weights(), ops
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@keras_test
+def test_dense_layers_fold_into_their_matmul_without_changing_results(act):
+    fl, fp, fw, (ftrain, fpredict) = _train_mlp(True, act)
+    pl, pp, pw, (ptrain, ppredict) = _train_mlp(False, act)
+    assert fl == pl
+    np.testing.assert_array_equal(fp, pp)
+    for a, b in zip(fw, pw):
+        np.testing.assert_array_equal(a, b)
+    assert fl[0] != fl[-1]
+    for ops in (ftrain, fpredict):
+        assert ops.count("matmul") == 3 and "bias_add" not in ops and act not in ops, ops
+    assert fpredict == ["matmul", "matmul", "matmul", "softmax"], fpredict
+    for ops in (ptrain, ppredict):
+        assert ops.count("bias_add") == 3 and act in ops, ops
+
+
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
 @keras_test
 def test_channels_last_deconvolution_separable_and_3d_fuse_without_changing_results(act):
@@ -97,8 +139,9 @@ def test_channels_last_deconvolution_separable_and_3d_fuse_without_changing_resu
         for a, b in zip(fw, pw):
             np.testing.assert_array_equal(a, b)
         assert fl[0] != fl[-1]
-        # fused: one bias_add left (the softmax Dense's), no separate activation node
-        assert fops.count("bias_add") == 1 and act not in fops, fops
+        # fused: no bias_add left (the softmax Dense's folds into its matmul), no
+        # separate activation node
+        assert "bias_add" not in fops and act not in fops and "matmul" in fops, fops
         assert pops.count("bias_add") > 1 and act in pops, pops
 
 

@@ -31,15 +31,16 @@ def _train_ops(model):
 
 def _assert_fused_train_program(model, nb_classes, nb_conv):
     """Adds a Flatten and a Dense softmax head and compiles ``model``: its train Program
-    holds no permute, ``nb_conv`` conv2d nodes and one bias_add (the Dense's: every
-    convolution's bias and activation fold into its conv2d node). Returns the op names."""
+    holds no permute, ``nb_conv`` conv2d nodes and no bias_add (every convolution's bias
+    and activation fold into its conv2d node, the Dense's bias into its matmul). Returns
+    the op names."""
     model.add(Flatten())
     model.add(Dense(nb_classes, activation="softmax"))
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     ops = _train_ops(model)
     assert "permute" not in ops, ops
     assert ops.count("conv2d") == nb_conv, ops
-    assert ops.count("bias_add") == 1, ops
+    assert "bias_add" not in ops and ops.count("matmul") == 1, ops
     return ops
 
 

@@ -7,11 +7,12 @@
 //!   `conv2d`, and the channels-last `conv2d_transpose`, `depthwise_conv2d`, `conv3d`);
 //! - `bias_add(p(...), b)` becomes `p'(..., b)` when `p` can add a per-channel bias
 //!   along that axis in its epilogue ([`Op::with_bias_activation`](crate::ops::Op::with_bias_activation):
-//!   `conv2d`, axis 1 of a channels-first output, axis 3 (the last) of a channels-last one;
-//!   the channels-last `conv2d_transpose`, `depthwise_conv2d` and `conv3d`, their last axis).
+//!   `matmul`, any axis; `conv2d`, axis 1 of a channels-first output, axis 3 (the last)
+//!   of a channels-last one; the channels-last `conv2d_transpose`, `depthwise_conv2d`
+//!   and `conv3d`, their last axis). A folded `matmul` then takes the activation too.
 //!
 //! So Keras' `Convolution2D` followed by `Activation('relu')` runs as one `conv2d`
-//! node, and `Dense` followed by an `Activation` layer as one fused `bias_add`.
+//! node, and `Dense` (with or without an `Activation` layer after it) as one `matmul`.
 //!
 //! A producer is folded only when its output is needed nowhere else: its only
 //! consumer is the fused node, and it is not a Program output, not the value of an

@@ -543,22 +543,21 @@ mod tests {
                     let a = data(m * k, 1);
                     let b = data(k * n_, 2);
                     let want = naive(m, n_, k, &a, at, &b, bt);
+                    let run = |c: &mut [f32], accumulate: bool| {
+                        let (a, b) = (
+                            Operand {
+                                data: &a,
+                                trans: at,
+                            },
+                            Operand {
+                                data: &b,
+                                trans: bt,
+                            },
+                        );
+                        sgemm(m, n_, k, a, b, c, accumulate)
+                    };
                     let mut c = vec![f32::NAN; m * n_];
-                    sgemm(
-                        m,
-                        n_,
-                        k,
-                        Operand {
-                            data: &a,
-                            trans: at,
-                        },
-                        Operand {
-                            data: &b,
-                            trans: bt,
-                        },
-                        &mut c,
-                        false,
-                    );
+                    run(&mut c, false);
                     for (x, y) in c.iter().zip(&want) {
                         assert!(
                             (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
@@ -567,21 +566,7 @@ mod tests {
                     }
                     // accumulate: c + a*b (this is what catches swapped alpha/beta)
                     let mut c2: Vec<f32> = (0..m * n_).map(|i| i as f32).collect();
-                    sgemm(
-                        m,
-                        n_,
-                        k,
-                        Operand {
-                            data: &a,
-                            trans: at,
-                        },
-                        Operand {
-                            data: &b,
-                            trans: bt,
-                        },
-                        &mut c2,
-                        true,
-                    );
+                    run(&mut c2, true);
                     for (i, (x, y)) in c2.iter().zip(&want).enumerate() {
                         let e = y + i as f32;
                         assert!(

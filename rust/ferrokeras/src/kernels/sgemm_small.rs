@@ -226,11 +226,11 @@ const MIN_CHUNK_MACS: usize = 1 << 16;
 const CHUNKS_PER_THREAD: usize = 4;
 
 /// Like [`gemm_serial`], on up to `parts` threads
-/// ([`super::pool::parallel_for_from_both_ends`]: the
-/// caller takes part, claiming chunks from the front while the helpers claim from the
-/// back, so each core keeps its own columns or rows call after call): the columns are cut into chunks of whole `NR` panels when there
-/// are at least `parts` panels (each chunk packs only its own panels), else the rows
-/// into chunks of whole `MR` strips.
+/// ([`super::pool::parallel_for_from_both_ends`]: the caller takes part, claiming chunks
+/// from the front while the helpers claim from the back, so each core keeps its own
+/// columns or rows call after call): the columns are cut into chunks of whole `NR`
+/// panels when there are at least `parts` panels (each chunk packs only its own
+/// panels), else the rows into chunks of whole `MR` strips.
 ///
 /// # Safety
 /// As [`gemm_serial`].
@@ -251,47 +251,38 @@ pub unsafe fn gemm_parallel(
     let (nr, mr) = (isa.nr(), isa.mr());
     let (panels, strips) = (n.div_ceil(nr), m.div_ceil(mr));
     let max_chunks = (m * n * k / MIN_CHUNK_MACS).clamp(1, parts * CHUNKS_PER_THREAD);
-    // A reference, so the closures capture the Sync wrapper rather than its fields.
-    let s = &Shared { a, b, c };
-    if parts > 1 && panels >= parts {
-        let chunks = panels.min(max_chunks);
+    // Split the columns (whole panels) when there are enough, else the rows (whole
+    // strips): `units` of `unit` columns or rows, `len` in all.
+    let by_cols = panels >= parts;
+    let (units, unit, len) = if by_cols {
+        (panels, nr, n)
+    } else {
+        (strips, mr, m)
+    };
+    if parts > 1 && units >= parts {
+        let chunks = units.min(max_chunks);
+        // A reference, so the closure captures the Sync wrapper rather than its fields.
+        let s = &Shared { a, b, c };
         super::pool::parallel_for_from_both_ends(chunks, parts, &|i, _| {
-            let (j0, j1) = (
-                i * panels / chunks * nr,
-                ((i + 1) * panels / chunks * nr).min(n),
+            let (lo, hi) = (
+                i * units / chunks * unit,
+                ((i + 1) * units / chunks * unit).min(len),
             );
-            // SAFETY: columns j0..j1 of C are this chunk's alone.
-            unsafe {
-                gemm_serial(
-                    isa,
-                    m,
-                    j1 - j0,
-                    k,
-                    s.a,
-                    s.b.at(0, j0),
-                    s.c.add(j0),
-                    ldc,
-                    accumulate,
-                )
-            }
-        });
-    } else if parts > 1 && strips >= parts {
-        let chunks = strips.min(max_chunks);
-        super::pool::parallel_for_from_both_ends(chunks, parts, &|i, _| {
-            let (i0, i1) = (
-                i * strips / chunks * mr,
-                ((i + 1) * strips / chunks * mr).min(m),
-            );
-            // SAFETY: rows i0..i1 of C are this chunk's alone.
+            let (i0, i1, j0, j1) = if by_cols {
+                (0, m, lo, hi)
+            } else {
+                (lo, hi, 0, n)
+            };
+            // SAFETY: rows i0..i1, columns j0..j1 of C are this chunk's alone.
             unsafe {
                 gemm_serial(
                     isa,
                     i1 - i0,
-                    n,
+                    j1 - j0,
                     k,
                     s.a.at(i0, 0),
-                    s.b,
-                    s.c.add(i0 * ldc),
+                    s.b.at(0, j0),
+                    s.c.add(i0 * ldc + j0),
                     ldc,
                     accumulate,
                 )

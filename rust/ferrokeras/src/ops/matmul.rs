@@ -3,15 +3,20 @@
 //! `batch_matmul` (3-D batched products, the building block of `K.batch_dot`) and
 //! `bias_add` (adds a vector along one axis, with a column-sum backward).
 //!
-//! All products go through `kernels::gemm`.
+//! All products go through `kernels::gemm`. The fusion pass folds a following `bias_add`
+//! (and the activation folded into it) into `matmul`: a Dense layer runs as one node
+//! that adds the bias and activates in the product's own output buffer, with exactly
+//! the unfused chain's operations forward and backward.
 
 use std::sync::Arc;
 
 use super::epilogue::{
-    activate, add_scalar_activate, col_sums_through, grad_through, parse_activation, sum_through,
+    activate, add_rows_activate_in_place, add_scalar_activate, add_scalar_activate_in_place,
+    col_sums_through, grad_through, parse_activation, sum_through,
 };
 use super::{expect_floats, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{sgemm, Operand};
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::simd_fn;
@@ -19,11 +24,13 @@ use crate::tensor::{fmt_shape, Dim, Value};
 use crate::{Error, Result};
 
 /// `x · y` where x is (..., k) (or (k, m) transposed when 2-D) and y is (k, n) (or (n, k)
-/// transposed).
+/// transposed); fused, then `bias_add(x · y, bias)` with the bias a third input.
 #[derive(Debug)]
 pub struct MatMul {
     ta: bool,
     tb: bool,
+    /// The folded `bias_add` (its axis and activation), applied in place to the product.
+    epi: Option<BiasAdd>,
 }
 
 fn dims_match(a: Dim, b: Dim) -> bool {
@@ -35,7 +42,89 @@ impl Op for MatMul {
         "matmul"
     }
 
+    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
+        self.epi.is_none().then(|| {
+            Arc::new(MatMul {
+                epi: Some(BiasAdd {
+                    axis: axis as i64,
+                    act,
+                }),
+                ..*self
+            }) as OpRef
+        })
+    }
+
+    fn with_activation(&self, act: Act) -> Option<OpRef> {
+        let epi = self.epi.as_ref()?;
+        (epi.act == Act::Linear).then(|| {
+            Arc::new(MatMul {
+                epi: Some(BiasAdd {
+                    axis: epi.axis,
+                    act,
+                }),
+                ..*self
+            }) as OpRef
+        })
+    }
+
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
+        let Some(epi) = &self.epi else {
+            return self.infer_product(inputs);
+        };
+        expect_inputs("matmul", inputs, 3)?;
+        let product = self.infer_product(&inputs[..2])?;
+        epi.infer(&[product, inputs[2].clone()])
+    }
+
+    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let p = self.product(a, b);
+        p.forward(&a.f, &b.f, &mut out.f);
+        if let Some(epi) = &self.epi {
+            epi.apply(None, &out.shape, &inputs[2].f, &mut out.f)?;
+        }
+        Ok(())
+    }
+
+    fn backward_many(
+        &self,
+        wanted: &[usize],
+        inputs: &[&Value],
+        out: &Value,
+        gout: &[f32],
+        gins: &mut [&mut [f32]],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (a, b) = (inputs[0], inputs[1]);
+        let p = self.product(a, b);
+        let Some(epi) = &self.epi else {
+            for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+                p.backward(index, &a.f, &b.f, gout, gin);
+            }
+            return Ok(());
+        };
+        // The unfused chain's gradient of the product: the executor's zeroed buffer
+        // with the bias_add's input gradient added, computed by the bias_add itself.
+        let gz = &mut ctx.scratch.f;
+        if wanted.iter().any(|&i| i < 2) {
+            grow(gz, out.len(), "matmul gradient")?;
+            gz[..out.len()].fill(0.0);
+            epi.grad(0, &out.shape, out, gout, &mut gz[..out.len()])?;
+        }
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            if index < 2 {
+                p.backward(index, &a.f, &b.f, &gz[..out.len()], gin);
+            } else {
+                epi.grad(1, &out.shape, out, gout, gin)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MatMul {
+    /// The product's type from the types of A and B.
+    fn infer_product(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         expect_floats("matmul", inputs, 2)?;
         let (a, b) = (&inputs[0].shape, &inputs[1].shape);
         if a.is_empty() || b.len() != 2 || (self.ta && a.len() != 2) {
@@ -61,28 +150,6 @@ impl Op for MatMul {
         let mut shape = m_dims;
         shape.push(n);
         Ok(TypeInfo::f32(shape))
-    }
-
-    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
-        let (a, b) = (inputs[0], inputs[1]);
-        let p = self.product(a, b);
-        p.forward(&a.f, &b.f, &mut out.f);
-        Ok(())
-    }
-
-    fn backward(
-        &self,
-        index: usize,
-        inputs: &[&Value],
-        _out: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        let (a, b) = (inputs[0], inputs[1]);
-        let p = self.product(a, b);
-        p.backward(index, &a.f, &b.f, g, gin);
-        Ok(())
     }
 }
 
@@ -242,6 +309,17 @@ simd_fn! {
     }
 }
 
+/// `y = act(x + b)` on rows of `b.len()` floats, or `y = act(y + b)` without `x`.
+fn add_rows_activate(x: Option<&[f32]>, b: &[f32], y: &mut [f32], act: Act) {
+    match x {
+        Some(x) => {
+            add_rows(x, b, y);
+            activate(y, act);
+        }
+        None => add_rows_activate_in_place(y, b, act),
+    }
+}
+
 simd_fn! {
     fn col_sums(g: &[f32], d: &mut [f32]) {
         let w = d.len();
@@ -264,16 +342,6 @@ pub struct BiasAdd {
 /// Elements above which the fused pass is split across threads (measured on the
 /// W8a predict workload: 256 x 512 runs faster on two threads, 128 x 512 does not).
 const PAR_MIN: usize = 1 << 17;
-
-impl BiasAdd {
-    /// (outer, channels, inner) split of x around the bias axis.
-    fn split(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
-        let ax = norm_axis("bias_add", self.axis, shape.len())?;
-        let outer: usize = shape[..ax].iter().product();
-        let inner: usize = shape[ax + 1..].iter().product();
-        Ok((outer, shape[ax], inner))
-    }
-}
 
 impl Op for BiasAdd {
     fn name(&self) -> &str {
@@ -316,43 +384,7 @@ impl Op for BiasAdd {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let (x, b) = (inputs[0], inputs[1]);
-        let (outer, c, inner) = self.split(&x.shape)?;
-        let act = self.act;
-        if out.f.is_empty() {
-            return Ok(()); // a zero-size axis (Dense(0)): nothing to add
-        }
-        if inner == 1 {
-            if out.f.len() >= PAR_MIN && c > 0 && rayon::current_thread_index().is_none() {
-                // Row blocks of ~16K elements claimed by the caller and the pool (the
-                // caller starts at once instead of waiting for a worker to wake: on a
-                // busy host that wait cost more than the pass); each row's result is
-                // the same whatever the split, so the output does not depend on the
-                // thread count.
-                let rows = (16_384 / c).max(1) * c;
-                let len = out.f.len();
-                let ys = Disjoint::new(&mut out.f);
-                parallel_for(len.div_ceil(rows), pool::threads(), &|i, _| {
-                    let (lo, hi) = (i * rows, ((i + 1) * rows).min(len));
-                    // SAFETY: block i's range is its own.
-                    let y = unsafe { ys.part(lo, hi - lo) };
-                    add_rows(&x.f[lo..hi], &b.f, y);
-                    activate(y, act);
-                });
-            } else {
-                add_rows(&x.f, &b.f, &mut out.f);
-                activate(&mut out.f, act);
-            }
-            return Ok(());
-        }
-        // One channel block at a time, activated while it is still in L1.
-        for o in 0..outer {
-            for ch in 0..c {
-                let base = (o * c + ch) * inner;
-                let y = &mut out.f[base..base + inner];
-                add_scalar_activate(&x.f[base..base + inner], b.f[ch], y, act);
-            }
-        }
-        Ok(())
+        self.apply(Some(&x.f), &x.shape, &b.f, &mut out.f)
     }
 
     fn backward(
@@ -364,6 +396,73 @@ impl Op for BiasAdd {
         gin: &mut [f32],
         _: &mut OpCtx,
     ) -> Result<()> {
+        self.grad(index, &inputs[0].shape, out, g, gin)
+    }
+}
+
+impl BiasAdd {
+    /// (outer, channels, inner) split of x around the bias axis.
+    fn split(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
+        let ax = norm_axis("bias_add", self.axis, shape.len())?;
+        let outer: usize = shape[..ax].iter().product();
+        let inner: usize = shape[ax + 1..].iter().product();
+        Ok((outer, shape[ax], inner))
+    }
+
+    /// `y = act(x + b)` for `x` of shape `shape`, or in place (`y = act(y + b)`) when
+    /// `x` is `None`: the same operations either way.
+    fn apply(&self, x: Option<&[f32]>, shape: &[usize], b: &[f32], y: &mut [f32]) -> Result<()> {
+        let (outer, c, inner) = self.split(shape)?;
+        let act = self.act;
+        let out = y;
+        if out.is_empty() {
+            return Ok(()); // a zero-size axis (Dense(0)): nothing to add
+        }
+        if inner == 1 {
+            if out.len() >= PAR_MIN && c > 0 && rayon::current_thread_index().is_none() {
+                // Row blocks of ~16K elements claimed by the caller and the pool (the
+                // caller starts at once instead of waiting for a worker to wake: on a
+                // busy host that wait cost more than the pass); each row's result is
+                // the same whatever the split, so the output does not depend on the
+                // thread count.
+                let rows = (16_384 / c).max(1) * c;
+                let len = out.len();
+                let ys = Disjoint::new(out);
+                parallel_for(len.div_ceil(rows), pool::threads(), &|i, _| {
+                    let (lo, hi) = (i * rows, ((i + 1) * rows).min(len));
+                    // SAFETY: block i's range is its own.
+                    let y = unsafe { ys.part(lo, hi - lo) };
+                    add_rows_activate(x.map(|x| &x[lo..hi]), b, y, act);
+                });
+            } else {
+                add_rows_activate(x, b, out, act);
+            }
+            return Ok(());
+        }
+        // One channel block at a time, activated while it is still in L1.
+        for o in 0..outer {
+            for (ch, &bc) in b[..c].iter().enumerate() {
+                let base = (o * c + ch) * inner;
+                let y = &mut out[base..base + inner];
+                match x {
+                    Some(x) => add_scalar_activate(&x[base..base + inner], bc, y, act),
+                    None => add_scalar_activate_in_place(y, bc, act),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds into `gin` the gradient of input `index` (0: x of shape `shape`, 1: the
+    /// bias) for the output gradient `g`.
+    fn grad(
+        &self,
+        index: usize,
+        shape: &[usize],
+        out: &Value,
+        g: &[f32],
+        gin: &mut [f32],
+    ) -> Result<()> {
         let act = self.act;
         if index == 0 {
             if act == Act::Linear {
@@ -373,7 +472,7 @@ impl Op for BiasAdd {
             }
             return Ok(());
         }
-        let (outer, c, inner) = self.split(&inputs[0].shape)?;
+        let (outer, c, inner) = self.split(shape)?;
         if c == 0 {
             return Ok(());
         }
@@ -402,6 +501,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
             Ok(Arc::new(MatMul {
                 ta: a.bool("transpose_a", false)?,
                 tb: a.bool("transpose_b", false)?,
+                epi: None,
             }) as OpRef)
         })(),
         "batch_matmul" => (|| {
@@ -425,6 +525,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::Attr;
+    use crate::tensor::Value;
 
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut c = vec![0.0; m * n];
@@ -474,6 +575,75 @@ mod tests {
             assert_eq!(y.shape, vec![m, n]);
             assert_close(&y.f, &want, 1e-5);
             grad_check(&o, &[aa, bb], 1e-2, 1e-2).unwrap();
+        }
+    }
+
+    #[test]
+    fn matmul_with_folded_bias_add_is_the_chain_bit_for_bit() {
+        use crate::ops::epilogue::Act;
+        use crate::ops::{OpCtx, Scratch};
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // (A shape, B shape, transposes, bias axis of the output): 2-D and 3-D left
+        // operands, transposed operands, a channels-first bias (axis 1 of a 3-D output)
+        // and a 256 x 512 output, which the bias pass splits over the pool.
+        type Case<'a> = (&'a [usize], &'a [usize], bool, bool, usize);
+        let cases: [Case; 5] = [
+            (&[4, 5], &[5, 3], false, false, 1),
+            (&[5, 4], &[3, 5], true, true, 1),
+            (&[2, 3, 4], &[4, 5], false, false, 2),
+            (&[2, 3, 4], &[4, 5], false, false, 1),
+            (&[256, 8], &[8, 512], false, false, 1),
+        ];
+        for (case, &(sa, sb, ta, tb, axis)) in cases.iter().enumerate() {
+            let a = rand(sa, 31 + case as u64, -1.0, 1.0);
+            let b = rand(sb, 41 + case as u64, -1.0, 1.0);
+            let plain = op(
+                "matmul",
+                &[
+                    ("transpose_a", Attr::Bool(ta)),
+                    ("transpose_b", Attr::Bool(tb)),
+                ],
+            );
+            let z = forward(&plain, &[a.clone(), b.clone()]);
+            let bias = rand(&[z.shape[axis]], 51, -0.5, 0.5);
+            for act in [Act::Linear, Act::Relu, Act::Tanh, Act::Sigmoid] {
+                let label = format!("case {case} {act:?}");
+                let add = op("bias_add", &[("axis", Attr::Int(axis as i64))]);
+                let (add, fused) = if act == Act::Linear {
+                    (add, plain.with_bias_activation(axis, act).unwrap())
+                } else {
+                    // Folded in the fusion pass's order: the bias, then the activation.
+                    let linear = plain.with_bias_activation(axis, Act::Linear).unwrap();
+                    (
+                        add.with_activation(act).unwrap(),
+                        linear.with_activation(act).unwrap(),
+                    )
+                };
+                assert!(fused.with_activation(Act::Relu).is_none() || act == Act::Linear);
+                assert!(fused.with_bias_activation(axis, act).is_none());
+                let y = forward(&add, &[z.clone(), bias.clone()]);
+                let ins = [a.clone(), b.clone(), bias.clone()];
+                let got = forward(&fused, &ins);
+                assert_eq!(got.shape, y.shape, "{label}");
+                assert_eq!(bits(&got.f), bits(&y.f), "{label}: forward");
+                // Backward: the chain's product gradient is bias_add's input gradient
+                // added to a zeroed buffer, as the executor does.
+                let r = rand(&y.shape, 61, -1.0, 1.0);
+                let through = gradients(&add, &[z.clone(), bias.clone()], &y, &r.f);
+                let mut want = gradients(&plain, &[a.clone(), b.clone()], &z, &through[0]);
+                want.push(through[1].clone());
+                let have = gradients(&fused, &ins, &got, &r.f);
+                for (i, (h, w)) in have.iter().zip(&want).enumerate() {
+                    assert_eq!(bits(h), bits(w), "{label}: gradient of input {i}");
+                }
+                let refs: Vec<&Value> = ins.iter().collect();
+                let mut s = Scratch::default();
+                let mut ctx = OpCtx { scratch: &mut s };
+                assert_backward_many_matches_singles(&fused, &refs, &got, &r.f, &mut ctx, &label);
+                if case == 0 && act == Act::Tanh {
+                    grad_check(&fused, &ins, 1e-2, 2e-2).unwrap();
+                }
+            }
         }
     }
 
