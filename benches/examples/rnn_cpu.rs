@@ -5,10 +5,15 @@
 //! FLOPs, backward twice that), and a checksum of the output and the gradients, so two
 //! builds can be compared for bitwise-equal results as well as for time.
 //!
+//! With `--wall` it times wall-clock seconds instead: the figure for more than one
+//! thread (the lanes run on the pool's threads, whose CPU time the calling thread's
+//! clock does not see); on a shared host, compare builds only interleaved.
+//!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release -p ferrokeras-benches --example rnn_cpu
-//! [-- --reps N] [--case SUBSTRING]`
+//! [-- --reps N] [--case SUBSTRING] [--wall]`
 
 use std::hint::black_box;
+use std::time::Instant;
 
 use ferrokeras::ops::{build, OpCtx, Scratch};
 use ferrokeras::{Attrs, DType, Value};
@@ -76,6 +81,15 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_default();
+    let start = Instant::now();
+    let wall = args.iter().any(|a| a == "--wall");
+    let clock = || {
+        if wall {
+            start.elapsed().as_secs_f64()
+        } else {
+            thread_cpu_seconds()
+        }
+    };
     for &(id, opname, g, b, t, d, u) in CASES.iter().filter(|c| c.0.contains(&only)) {
         let ins = rnn_inputs(g, b, t, d, u);
         let op = build(opname, &Attrs::new(opname)).unwrap();
@@ -99,13 +113,13 @@ fn main() {
                 for gin in grads.iter_mut() {
                     gin.fill(0.0);
                 }
-                let t0 = thread_cpu_seconds();
+                let t0 = clock();
                 op.forward(&refs, &mut out, &mut ctx).unwrap();
-                let t1 = thread_cpu_seconds();
+                let t1 = clock();
                 let mut gs: Vec<&mut [f32]> = grads.iter_mut().map(|v| v.as_mut_slice()).collect();
                 op.backward_many(&wanted, &refs, &out, &gout, &mut gs, &mut ctx)
                     .unwrap();
-                tb += thread_cpu_seconds() - t1;
+                tb += clock() - t1;
                 tf += t1 - t0;
             }
             fw.push(tf / inner as f64);

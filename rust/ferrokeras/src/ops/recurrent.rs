@@ -37,13 +37,16 @@
 //! are packed for the gemm kernels once per call ([`pack_b`]), not once per step.
 //! Backward ([`Op::backward_many`]) runs BPTT once for all the wanted input gradients and
 //! leaves the pre-activation gradients of all steps in scratch, from which the weight
-//! gradients are large gemms over all T·B rows.
+//! gradients are large gemms over all T·B rows. dW = xᵀ·dZ and (one block of U) dU =
+//! hᵀ·dZ share one packing of dZ, the largest operand.
 //!
 //! Threads: a per-step product (e.g. 32x128x512) is far too small to split across
 //! threads, so instead the batch is cut into lanes of rows, each run through the whole
 //! sequence (forward and BPTT) on its own thread with its own scratch: one fork/join
-//! per sequence instead of one per step. Only the weight-gradient gemms, which sum over
-//! lanes, run afterwards on the calling thread (threaded by the gemm wrapper).
+//! per sequence instead of one per step. A lane also computes its part of dW and dU
+//! (those sums over its rows) before the join; the parts are added in lane order after
+//! it. The other gradient gemms run afterwards on the calling thread (threaded by the
+//! gemm wrapper).
 
 use std::sync::Arc;
 
@@ -329,7 +332,10 @@ const NF: usize = 9;
 // dx: T*b*D
 // drh: b*U (GRU)
 // dzg: G*T*b*U gate-major copies of dz (recurrent dropout)
-const NB: usize = 9;
+// dzp: dz packed as the right operand of the weight-gradient products
+// gw: D*G*U this lane's part of dW
+// gu: U*G*U this lane's part of dU (LSTM, RNN without recurrent dropout)
+const NB: usize = 12;
 
 impl Dims {
     fn fwd(&self, cell: Cell) -> [usize; NF] {
@@ -365,7 +371,17 @@ impl Dims {
             t * b * d,
             iff(gru, b * u),
             iff(self.rdrop, g * t * b * u),
+            packed_b_len(t * b, g * u),
+            d * g * u,
+            iff(!gru && !self.rdrop, u * g * u),
         ]
+    }
+
+    /// Lane `l` of lanes of `bl` rows: its sizes and its first batch row.
+    fn lane(&self, bl: usize, l: usize) -> (Dims, usize) {
+        let b0 = l * bl;
+        let b = (self.b - b0).min(bl);
+        (Dims { b, ..*self }, b0)
     }
 }
 
@@ -377,6 +393,13 @@ fn carve<const N: usize>(buf: &mut [f32], sizes: [usize; N]) -> [&mut [f32]; N] 
         rest = r;
         a
     })
+}
+
+/// `acc += v`.
+fn add_to(acc: &mut [f32], v: &[f32]) {
+    for (a, &x) in acc.iter_mut().zip(v) {
+        *a += x;
+    }
 }
 
 /// `acc = m ⊙ v` (first) or `acc += m ⊙ v` over one row.
@@ -750,7 +773,7 @@ impl RnnSequence {
         let gu = g * u;
         let tbu = t * b * u;
         let [_, z, h, c, tc, m, _, _, _] = carve(fbuf, dm.fwd(self.cell));
-        let [dz, dh, dc, tmp, dzzr, dzh, _, drh, dzg] = carve(bbuf, dm.bwd(self.cell));
+        let [dz, dh, dc, tmp, dzzr, dzh, _, drh, dzg, ..] = carve(bbuf, dm.bwd(self.cell));
         let rm = self.rmask(li, &dm);
         let (tmp, der) = tmp.split_at_mut(b.max(u) * gu);
         dh.fill(0.0);
@@ -940,9 +963,45 @@ impl RnnSequence {
         )
     }
 
+    /// Whether dU is a product with dZ itself (one block of U, no dropout).
+    fn du_from_dz(&self) -> bool {
+        self.cell != Cell::Gru && !self.rdrop
+    }
+
+    /// The lane's parts of the weight gradients whose right operand is dZ, from ONE
+    /// packing of it: dW = xᵀ·dZ (`want_w`) and, when [`Self::du_from_dz`],
+    /// dU = hᵀ·dZ (`want_u`). Run on the lane's thread (serial gemms, like its steps),
+    /// they need no fork/join per product, and dZ, the largest operand, is packed once
+    /// instead of once per product. Only with several lanes: with one, the threaded
+    /// products that pack as they go are as fast (`rnn_cpu`, one thread).
+    fn lane_weight_grads(&self, dm: Dims, fbuf: &mut [f32], bbuf: &mut [f32], want: [bool; 2]) {
+        let [want_w, want_u] = want;
+        if !want_w && !want_u {
+            return;
+        }
+        let Dims { b, t, d, u, g, .. } = dm;
+        let (gu, tb) = (g * u, t * b);
+        let [xt, _, h, ..] = carve(fbuf, dm.fwd(self.cell));
+        let [dz, .., dzp, gw, gdu] = carve(bbuf, dm.bwd(self.cell));
+        let dzp = pack_b(tb, gu, dz, 0, gu, 1, dzp);
+        if want_w {
+            sgemm_packed(d, top(xt), dzp, gw, false);
+        }
+        if want_u {
+            sgemm_packed(u, top(&h[..tb * u]), dzp, gdu, false);
+        }
+    }
+
     /// Runs the BPTT of every lane for output gradient `gout`, leaving each lane's
-    /// gradients in its backward region.
-    fn bptt(&self, inputs: &[&Value], gout: &[f32], ctx: &mut OpCtx) -> Result<()> {
+    /// gradients in its backward region, with its parts of dW and dU (see
+    /// [`Self::lane_weight_grads`]) when `want` says so.
+    fn bptt(
+        &self,
+        inputs: &[&Value],
+        gout: &[f32],
+        want: [bool; 2],
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
         let dm = self.dims(inputs);
         let bl = lane_rows_of(ctx, self.name)?;
         let sc = &mut *ctx.scratch;
@@ -953,19 +1012,18 @@ impl RnnSequence {
         let (bpacks, rest) = rest.split_at_mut(bpk);
         let bwd = &mut rest[..p * bwl];
         let packs = self.pack(&dm, &inputs[2].f, bpacks, true);
+        // one lane: the products run threaded on the calling thread instead
+        let want = if p > 1 { want } else { [false; 2] };
         let gl = bl * dm.tout * dm.u;
         let run = |l: usize, fb: &mut [f32], bb: &mut [f32], go: &[f32]| {
-            let b0 = l * bl;
-            let ld = Dims {
-                b: (dm.b - b0).min(bl),
-                ..dm
-            };
+            let (ld, b0) = dm.lane(bl, l);
             let li = LaneIn {
                 inputs,
                 b0,
                 packs: &packs,
             };
             self.bptt_lane(ld, &li, fb, bb, go);
+            self.lane_weight_grads(ld, fb, bb, want);
         };
         if p == 1 {
             run(0, fwd, bwd, gout);
@@ -996,15 +1054,11 @@ impl RnnSequence {
         let (fwd, rest) = ctx.scratch.f[fpk..].split_at_mut(p * fl);
         let bwd = &mut rest[bpk..bpk + p * bwl];
         for (l, (fb, bb)) in fwd.chunks_mut(fl).zip(bwd.chunks_mut(bwl)).enumerate() {
-            let b0 = l * bl;
-            let ld = Dims {
-                b: (dm.b - b0).min(bl),
-                ..dm
-            };
+            let (ld, b0) = dm.lane(bl, l);
             let b = ld.b;
             let tbu = t * b * u;
             let [xt, _, h, _, _, _, _, rh, hd] = carve(fb, ld.fwd(self.cell));
-            let [dz, dh, dc, tmp, dzzr, dzh, dx, _, dzg] = carve(bb, ld.bwd(self.cell));
+            let [dz, dh, dc, tmp, dzzr, dzh, dx, _, dzg, _, gw, gdu] = carve(bb, ld.bwd(self.cell));
             match index {
                 0 => {
                     sgemm(t * b, d, gu, nop(dz), top(&inputs[1].f), dx, false);
@@ -1013,23 +1067,18 @@ impl RnnSequence {
                         for bi in 0..b {
                             let dst = ((b0 + bi) * t + ti) * d;
                             let src = (s * b + bi) * d;
-                            for (a, &v) in gin[dst..dst + d].iter_mut().zip(&dx[src..src + d]) {
-                                *a += v;
-                            }
+                            add_to(&mut gin[dst..dst + d], &dx[src..src + d]);
                         }
                     }
                 }
+                1 if p > 1 => add_to(gin, gw),
                 1 => sgemm(d, gu, t * b, top(xt), nop(dz), gin, true),
                 2 => {
                     // (U x U or U x 2U block product, its first gate column) pairs
                     let add_block = |gin: &mut [f32], blk: &[f32], g0: usize, w: usize| {
                         for k in 0..u {
-                            for (a, &v) in gin[k * gu + g0 * u..k * gu + g0 * u + w]
-                                .iter_mut()
-                                .zip(&blk[k * w..(k + 1) * w])
-                            {
-                                *a += v;
-                            }
+                            let at = k * gu + g0 * u;
+                            add_to(&mut gin[at..at + w], &blk[k * w..(k + 1) * w]);
                         }
                     };
                     if self.rdrop {
@@ -1052,6 +1101,8 @@ impl RnnSequence {
                         let tzr = &mut tmp[..u * 2 * u];
                         sgemm(u, 2 * u, t * b, top(&h[..tbu]), nop(dzzr), tzr, false);
                         add_block(gin, tzr, 0, 2 * u);
+                    } else if p > 1 {
+                        add_to(gin, gdu);
                     } else {
                         sgemm(u, gu, t * b, top(&h[..tbu]), nop(dz), gin, true);
                     }
@@ -1063,21 +1114,11 @@ impl RnnSequence {
                 }
                 3 => {
                     for row in dz.chunks_exact(gu) {
-                        for (a, &v) in gin.iter_mut().zip(row) {
-                            *a += v;
-                        }
+                        add_to(gin, row);
                     }
                 }
-                4 => {
-                    for (a, &v) in gin[b0 * u..(b0 + b) * u].iter_mut().zip(dh.iter()) {
-                        *a += v;
-                    }
-                }
-                5 if self.cell == Cell::Lstm => {
-                    for (a, &v) in gin[b0 * u..(b0 + b) * u].iter_mut().zip(dc.iter()) {
-                        *a += v;
-                    }
-                }
+                4 => add_to(&mut gin[b0 * u..(b0 + b) * u], dh),
+                5 if self.cell == Cell::Lstm => add_to(&mut gin[b0 * u..(b0 + b) * u], dc),
                 _ => {}
             }
         }
@@ -1178,11 +1219,7 @@ impl Op for RnnSequence {
         let lanes = &mut rest[..p * fl];
         let ol = bl * dm.tout * u;
         let run = |l: usize, buf: &mut [f32], o: &mut [f32]| {
-            let b0 = l * bl;
-            let ld = Dims {
-                b: (dm.b - b0).min(bl),
-                ..dm
-            };
+            let (ld, b0) = dm.lane(bl, l);
             let li = LaneIn {
                 inputs,
                 b0,
@@ -1216,7 +1253,11 @@ impl Op for RnnSequence {
         if !wanted.iter().any(|&i| self.has_grad(i)) {
             return Ok(());
         }
-        self.bptt(inputs, gout, ctx)?;
+        let want = [
+            wanted.contains(&1),
+            wanted.contains(&2) && self.du_from_dz(),
+        ];
+        self.bptt(inputs, gout, want, ctx)?;
         for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
             self.input_gradient(index, inputs, gin, ctx)?;
         }
