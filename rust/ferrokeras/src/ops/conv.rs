@@ -55,20 +55,19 @@
 use std::sync::Arc;
 
 use super::epilogue::{activate, add_scalar_activate_in_place, grad_through_into, sum_through};
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
-    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::pool::participants;
 use crate::kernels::runs;
 use crate::kernels::transpose::{transpose, transpose_add};
 use crate::kernels::window::{gather_row, scatter_add_row, valid_range};
 use crate::tensor::Value;
 use crate::{Error, Result};
-use attrs::{positive, second_of, Epilogue};
+use attrs::{fusable_epilogue, positive, second_of, Epilogue};
 use kernel::rows_by_output;
 pub use kernel::KernelLayout;
 use shapes::{check_channels, conv_inputs, out_dim, out_sizes};
@@ -484,13 +483,7 @@ impl Conv2d {
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     pub(crate) fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.k() * g.p();
-        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(g.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.k() * g.p())
     }
 }
 
@@ -514,15 +507,7 @@ impl Op for Conv2d {
         "conv2d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_activation(act)?;
-        Some(Arc::new(Conv2d { epi, ..*self }))
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        let epi = (self.epi).with_bias_activation(axis, if self.nhwc { 3 } else { 1 }, act)?;
-        Some(Arc::new(Conv2d { epi, ..*self }))
-    }
+    fusable_epilogue!(|op| if op.nhwc { 3 } else { 1 });
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let what = if self.nhwc {

@@ -27,10 +27,10 @@ pub(crate) use super::conv::attrs::{pads as pads6, positive as ints3};
 use super::conv::attrs::{second_of, Epilogue};
 use super::conv::columns;
 use super::conv::shapes::{check_channels, conv_inputs, out_dim, out_sizes};
-use super::nhwc_batch::{Batch, Cut, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Cut, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
-use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
+use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
 use crate::kernels::window::{gather_row, scatter_add_row, valid_range};
 use crate::tensor::{fmt_dims, Dim, Value};
 use crate::{Error, Result};
@@ -299,17 +299,7 @@ impl Conv3d {
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.kk() * g.p();
-        if threads > 1
-            && g.n >= 2
-            && macs >= PARALLEL_MIN_MACS
-            && rayon::current_thread_index().is_none()
-        {
-            threads.min(g.n)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.kk() * g.p())
     }
 }
 

@@ -23,20 +23,20 @@
 //! "ndhwc"), `bias` (Bool, default false: a third input, one value per output
 //! channel) and `activation` (Str, one of [`Act::NAMES`], default "linear"): the
 //! epilogue the fusion pass folds in from a following `bias_add` on the last axis.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
-use super::conv::attrs::{channels_last, Epilogue};
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv3d::{Geo, KernelLayout3, Window3};
 use super::conv_nhwc::kernel_gradient;
-use super::epilogue::Act;
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
-    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::pool::participants;
 use crate::simd_fn;
 use crate::tensor::Value;
 use crate::{Error, Result};
@@ -201,13 +201,7 @@ impl Conv3dNdhwc {
     }
 
     fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.kk() * g.p();
-        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(g.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.kk() * g.p())
     }
 }
 
@@ -216,15 +210,7 @@ impl Op for Conv3dNdhwc {
         "conv3d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_activation(act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_bias_activation(axis, 4, act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
+    fusable_epilogue!(|_| 4);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         self.win.infer(inputs, self.epi, true)

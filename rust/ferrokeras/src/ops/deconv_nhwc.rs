@@ -24,15 +24,16 @@
 //! or "nhwc"), `bias` (Bool, default false: a third input, one value per output channel)
 //! and `activation` (Str, one of [`Act::NAMES`], default "linear"): the epilogue the
 //! fusion pass folds in from a following `bias_add` on the last axis and relu/tanh/sigmoid.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
-use super::conv::attrs::{channels_last, Epilogue};
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv::kernel::rows_by_tap;
 use super::conv::Geo;
 use super::conv_nhwc::kernel_gradient;
 use super::deconv::Transpose;
-use super::epilogue::Act;
 use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
@@ -71,15 +72,7 @@ impl Op for Conv2dTransposeNhwc {
         "conv2d_transpose"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_activation(act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_bias_activation(axis, 3, act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
+    fusable_epilogue!(|_| 3);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         self.t.infer(inputs, self.epi, true)

@@ -22,19 +22,18 @@
 //! `depthwise.rs`) or "nhwc"), `bias` (Bool, default false: a third input of C·M
 //! values) and `activation` (Str, one of [`Act::NAMES`], default "linear"): the
 //! epilogue the fusion pass folds in from a following `bias_add` on the last axis.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
-use super::conv::attrs::{channels_last, Epilogue};
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
 use super::conv::{ints2, pads4};
 use super::depthwise::kernel_is_mchw;
-use super::epilogue::Act;
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
-use crate::kernels::gemm::PARALLEL_MIN_MACS;
-use crate::kernels::pool::participants;
 use crate::kernels::window;
 use crate::simd_fn;
 use crate::tensor::Value;
@@ -254,13 +253,7 @@ impl DepthwiseConv2dNhwc {
     }
 
     fn workers(&self, pl: &Plan) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = pl.n * pl.cm() * pl.taps() * pl.oh * pl.ow;
-        if threads > 1 && pl.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(pl.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(pl.n, pl.n * pl.cm() * pl.taps() * pl.oh * pl.ow)
     }
 }
 
@@ -269,15 +262,7 @@ impl Op for DepthwiseConv2dNhwc {
         "depthwise_conv2d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_activation(act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        let epi = self.epi.with_bias_activation(axis, 3, act)?;
-        Some(Arc::new(Self { epi, ..*self }))
-    }
+    fusable_epilogue!(|_| 3);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let op = "depthwise_conv2d";

@@ -8,7 +8,21 @@
 
 use rayon::prelude::*;
 
-use crate::kernels::pool::{parallel_for, Disjoint};
+use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::kernels::pool::{parallel_for, participants, threads, Disjoint};
+
+/// How many participants a batch of `n` samples and `macs` multiply-adds in all runs
+/// on: one per pool thread (at most one per sample) where there are two samples or
+/// more, the work reaches [`PARALLEL_MIN_MACS`] and the caller is not a pool worker
+/// itself; else 1 (samples in turn, their gemms free to split).
+pub(super) fn workers(n: usize, macs: usize) -> usize {
+    let threads = threads();
+    if threads > 1 && n >= 2 && macs >= PARALLEL_MIN_MACS {
+        participants(n, threads)
+    } else {
+        1
+    }
+}
 
 /// A buffer of equal parts, one per sample (or per participant, or per range): part
 /// `i` is `data[i·len..(i+1)·len]`. `len` 0 gives every part empty (not wanted).

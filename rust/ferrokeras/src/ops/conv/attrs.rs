@@ -185,3 +185,27 @@ impl Epilogue {
         }
     }
 }
+
+/// The two `Op` methods through which the fusion pass hands a convolution (a `Copy`
+/// struct with an `epi` field) a following activation, or a bias add along its channel
+/// axis (`$channels`: a function of the op) then activation: the op again, its
+/// [`Epilogue`] extended.
+macro_rules! fusable_epilogue {
+    ($channels:expr) => {
+        fn with_activation(&self, act: $crate::kernels::act::Act) -> Option<$crate::ops::OpRef> {
+            let epi = self.epi.with_activation(act)?;
+            Some(std::sync::Arc::new(Self { epi, ..*self }))
+        }
+
+        fn with_bias_activation(
+            &self,
+            axis: usize,
+            act: $crate::kernels::act::Act,
+        ) -> Option<$crate::ops::OpRef> {
+            let channels: fn(&Self) -> usize = $channels;
+            let epi = self.epi.with_bias_activation(axis, channels(self), act)?;
+            Some(std::sync::Arc::new(Self { epi, ..*self }))
+        }
+    };
+}
+pub(crate) use fusable_epilogue;
