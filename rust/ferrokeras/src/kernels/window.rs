@@ -45,6 +45,33 @@ pub fn valid_range(ow: usize, w: usize, stride: usize, dx: isize) -> (usize, usi
     (lo, hi.clamp(lo, ow))
 }
 
+/// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of the undilated tap
+/// (ki, kj) that reads input row `iy`, over an `out` (rows, cols) output of an `input`
+/// (rows, cols) input with strides `s` and pads `p` (top, bottom, left, right), with
+/// `[lo, hi)` the output columns whose input column `ox·s[1] + dx` lies inside the input.
+#[inline(always)]
+pub fn tap_rows(
+    out: [usize; 2],
+    input: [usize; 2],
+    s: [usize; 2],
+    p: [usize; 4],
+    (ki, kj): (usize, usize),
+    mut f: impl FnMut(usize, usize, usize, usize, isize),
+) {
+    let dy = ki as isize - p[0] as isize;
+    let dx = kj as isize - p[2] as isize;
+    let (lo, hi) = valid_range(out[1], input[1], s[1], dx);
+    if lo >= hi {
+        return;
+    }
+    for oy in 0..out[0] {
+        let iy = (oy * s[0]) as isize + dy;
+        if iy >= 0 && iy < input[0] as isize {
+            f(oy, iy as usize, lo, hi, dx);
+        }
+    }
+}
+
 /// im2col for one output row of one tap: `dst[ox] = src[ox·sw + dx]` for `ox` in
 /// `[lo, hi)` (from [`valid_range`]); the rest of `dst` is left alone.
 ///

@@ -54,30 +54,29 @@
 
 use std::sync::Arc;
 
-use super::epilogue::{
-    activate, add_scalar_activate_in_place, grad_through_into, parse_activation, sum_through,
-};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::epilogue::{activate, add_scalar_activate_in_place, grad_through_into, sum_through};
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
-    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::pool::{parallel_for, participants, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::{transpose, transpose_add};
-use crate::kernels::window::{gather_row, out_len, scatter_add_row, valid_range};
-use crate::tensor::{fmt_shape, Dim, Value};
+use crate::kernels::window::{gather_row, scatter_add_row, valid_range};
+use crate::tensor::Value;
 use crate::{Error, Result};
+use attrs::{fusable_epilogue, positive, second_of, Epilogue};
+use kernel::rows_by_output;
+pub use kernel::KernelLayout;
+use shapes::{check_channels, conv_inputs, out_dim, out_sizes};
 
-/// Storage order of a convolution kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KernelLayout {
-    /// (out, in, rows, cols): Keras 'th'.
-    Oihw,
-    /// (rows, cols, in, out): Keras 'tf'.
-    Hwio,
-}
+pub(crate) mod attrs;
+pub(crate) mod kernel;
+pub(crate) mod shapes;
+#[cfg(test)]
+pub(crate) mod testing;
 
 /// 2-D convolution (cross-correlation, or true convolution with `flip`) of an NCHW (or,
 /// with `nhwc`, NHWC) input with a kernel of `layout`.
@@ -88,8 +87,7 @@ pub struct Conv2d {
     pub(super) dil: [usize; 2],
     pub(super) layout: KernelLayout,
     pub(super) flip: bool,
-    pub(super) bias: bool,
-    pub(super) act: Act,
+    pub(super) epi: Epilogue,
     /// Channels-last input and output (`layout` "nhwc"; the passes in `conv_nhwc.rs`).
     pub(super) nhwc: bool,
 }
@@ -117,6 +115,34 @@ impl Geo {
     }
 }
 
+/// Defines method `$name` as `$with::<true>` (its row moves inlined as AVX-512 runs,
+/// through the `#[target_feature]` trampoline `$wide`) where the CPU has AVX-512F, and
+/// as `$with::<false>` elsewhere.
+macro_rules! wide_method {
+    ($(#[$m:meta])* $vis:vis fn $name:ident / $wide:ident = $with:ident($($a:ident: $t:ty),*)) => {
+        $(#[$m])*
+        $vis fn $name(&self, $($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            if runs::avx512() {
+                // SAFETY: the CPU has AVX-512F.
+                return unsafe { self.$wide($($a),*) };
+            }
+            self.$with::<false>($($a),*)
+        }
+
+        /// The AVX-512 variant of the method of the same name.
+        ///
+        /// # Safety
+        /// The CPU has AVX-512F.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn $wide(&self, $($a: $t),*) {
+            self.$with::<true>($($a),*)
+        }
+    };
+}
+pub(super) use wide_method;
+
 /// Fewest column-matrix rows (C·kh·kw) for which the forward product is computed
 /// transposed on the gathered column matrix (see `Conv2d::forward`).
 const GATHERED_MIN_K: usize = 64;
@@ -141,34 +167,26 @@ impl Conv2d {
             dil,
             layout,
             flip,
-            bias: false,
-            act: Act::Linear,
+            epi: Epilogue::NONE,
             nhwc: false,
         }
     }
 
-    /// Whether an epilogue (bias and/or activation) follows the gemm.
-    pub(super) fn has_epilogue(&self) -> bool {
-        self.bias || self.act != Act::Linear
-    }
-
     /// Bias and activation on one sample's (O, P) output.
-    fn epilogue(&self, y: &mut [f32], bias: &[f32], p: usize) {
-        if self.bias {
-            for (yc, &b) in y.chunks_exact_mut(p).zip(bias) {
-                add_scalar_activate_in_place(yc, b, self.act);
+    fn epilogue(&self, y: &mut [f32], bias: Option<&[f32]>, p: usize) {
+        match bias {
+            Some(bias) => {
+                for (yc, &b) in y.chunks_exact_mut(p).zip(bias) {
+                    add_scalar_activate_in_place(yc, b, self.epi.act);
+                }
             }
-        } else {
-            activate(y, self.act);
+            None => activate(y, self.epi.act),
         }
     }
 
     /// (out, in, kh, kw) of a kernel shape in this op's layout.
     fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
-        match self.layout {
-            KernelLayout::Oihw => (k[0], k[1], k[2], k[3]),
-            KernelLayout::Hwio => (k[3], k[2], k[0], k[1]),
-        }
+        self.layout.dims(k)
     }
 
     /// (batch, channels, rows, cols) of an input shape in this op's layout.
@@ -183,38 +201,19 @@ impl Conv2d {
     pub(super) fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
         let (o, _, kh, kw) = self.kdims(k);
         let (n, c, h, w) = self.xdims(x);
-        let oh = out_len(
+        let (st, pads, dil) = (self.strides, &self.pads, self.dil);
+        let [oh, ow] = out_sizes("conv2d", (x, k), [h, w], [kh, kw], st, pads, dil)?;
+        Ok(Geo {
+            n,
+            c,
             h,
-            self.pads[0] + self.pads[1],
-            kh,
-            self.strides[0],
-            self.dil[0],
-        );
-        let ow = out_len(
             w,
-            self.pads[2] + self.pads[3],
+            o,
+            kh,
             kw,
-            self.strides[1],
-            self.dil[1],
-        );
-        match (oh, ow) {
-            (Some(oh), Some(ow)) => Ok(Geo {
-                n,
-                c,
-                h,
-                w,
-                o,
-                kh,
-                kw,
-                oh,
-                ow,
-            }),
-            _ => Err(Error::Shape(format!(
-                "conv2d: kernel {} does not fit input {}",
-                fmt_dims(k),
-                fmt_dims(x)
-            ))),
-        }
+            oh,
+            ow,
+        })
     }
 
     pub(crate) fn is_1x1(&self, g: &Geo) -> bool {
@@ -224,66 +223,28 @@ impl Conv2d {
     /// Index in the stored kernel of tap (o, c, ki, kj) of the cross-correlation matrix.
     #[inline]
     pub(super) fn src(&self, g: &Geo, o: usize, c: usize, ki: usize, kj: usize) -> usize {
-        let (ki, kj) = if self.flip {
-            (g.kh - 1 - ki, g.kw - 1 - kj)
-        } else {
-            (ki, kj)
-        };
-        match self.layout {
-            KernelLayout::Oihw => ((o * g.c + c) * g.kh + ki) * g.kw + kj,
-            KernelLayout::Hwio => ((ki * g.kw + kj) * g.c + c) * g.o + o,
-        }
+        (self.layout).index(self.flip, [g.o, g.c, g.kh, g.kw], o, c, ki, kj)
     }
 
     /// Kernel -> (O, C·kh·kw) matrix (flip folded in).
     fn relayout(&self, g: &Geo, w: &[f32], wm: &mut [f32]) {
-        let mut r = 0;
-        for o in 0..g.o {
-            for c in 0..g.c {
-                for ki in 0..g.kh {
-                    for kj in 0..g.kw {
-                        wm[r] = w[self.src(g, o, c, ki, kj)];
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_output([g.o, g.c, g.kh, g.kw], |r, o, c, ki, kj| {
+            wm[r] = w[self.src(g, o, c, ki, kj)]
+        });
     }
 
     /// Adds a (C·kh·kw, O) matrix gradient (the kernel matrix's transpose) into the
     /// stored kernel's gradient.
     fn relayout_back(&self, g: &Geo, dmt: &[f32], gin: &mut [f32]) {
-        let mut r = 0;
-        for c in 0..g.c {
-            for ki in 0..g.kh {
-                for kj in 0..g.kw {
-                    for (o, &v) in dmt[r * g.o..(r + 1) * g.o].iter().enumerate() {
-                        gin[self.src(g, o, c, ki, kj)] += v;
-                    }
-                    r += 1;
-                }
-            }
-        }
+        let k = g.k();
+        rows_by_output([g.o, g.c, g.kh, g.kw], |r, o, c, ki, kj| {
+            gin[self.src(g, o, c, ki, kj)] += dmt[(r - o * k) * g.o + o]
+        });
     }
 
-    /// Column matrix (C·kh·kw, OH·OW) of one sample.
-    pub(crate) fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if runs::avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.im2col_avx512(g, x, cols) };
-        }
-        self.im2col_with::<false>(g, x, cols)
-    }
-
-    /// [`Conv2d::im2col`] with the row copies inlined as AVX-512 runs.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn im2col_avx512(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
-        self.im2col_with::<true>(g, x, cols)
+    wide_method! {
+        /// Column matrix (C·kh·kw, OH·OW) of one sample.
+        pub(crate) fn im2col / im2col_avx512 = im2col_with(g: &Geo, x: &[f32], cols: &mut [f32])
     }
 
     #[inline(always)]
@@ -327,24 +288,9 @@ impl Conv2d {
         }
     }
 
-    /// Adds a column matrix back into one sample's input gradient.
-    pub(crate) fn col2im(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if runs::avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.col2im_avx512(g, cols, gx) };
-        }
-        self.col2im_with::<false>(g, cols, gx)
-    }
-
-    /// [`Conv2d::col2im`] with the row additions inlined as AVX-512 runs.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn col2im_avx512(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
-        self.col2im_with::<true>(g, cols, gx)
+    wide_method! {
+        /// Adds a column matrix back into one sample's input gradient.
+        pub(crate) fn col2im / col2im_avx512 = col2im_with(g: &Geo, cols: &[f32], gx: &mut [f32])
     }
 
     #[inline(always)]
@@ -537,18 +483,23 @@ impl Conv2d {
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     pub(crate) fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.k() * g.p();
-        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(g.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.k() * g.p())
     }
 }
 
-fn fmt_dims(s: &[usize]) -> String {
-    crate::tensor::fmt_dims(s)
+/// The column matrix of one sample: the sample itself for a 1x1 kernel with stride 1
+/// and no padding (`one`), else its `im2col` into `cols`.
+pub(super) fn columns<'a>(
+    one: bool,
+    v: &'a [f32],
+    cols: &'a mut [f32],
+    im2col: impl FnOnce(&[f32], &mut [f32]),
+) -> &'a [f32] {
+    if one {
+        return v;
+    }
+    im2col(v, cols);
+    cols
 }
 
 impl Op for Conv2d {
@@ -556,87 +507,31 @@ impl Op for Conv2d {
         "conv2d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        (self.act == Act::Linear).then(|| Arc::new(Conv2d { act, ..*self }) as OpRef)
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        let channels = if self.nhwc { 3 } else { 1 };
-        (axis == channels && !self.bias && self.act == Act::Linear).then(|| {
-            Arc::new(Conv2d {
-                bias: true,
-                act,
-                ..*self
-            }) as OpRef
-        })
-    }
+    fusable_epilogue!(|op| if op.nhwc { 3 } else { 1 });
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv2d", inputs, 2 + self.bias as usize)?;
-        expect_float("conv2d", &inputs[0])?;
-        expect_float("conv2d", &inputs[1])?;
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 4 || k.len() != 4 {
-            return Err(Error::Shape(format!(
-                "conv2d: expects a 4-D input {} and a 4-D kernel, got {} and {}",
-                if self.nhwc {
-                    "(N, H, W, C)"
-                } else {
-                    "(N, C, H, W)"
-                },
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
+        let what = if self.nhwc {
+            "(N, H, W, C)"
+        } else {
+            "(N, C, H, W)"
+        };
+        let (x, k) = conv_inputs("conv2d", inputs, self.epi, 4, what)?;
         let (o, ci, kh, kw) = self.kdims(k);
         let (n, c, h, w) = self.xdims(x);
-        if self.bias {
-            expect_float("conv2d", &inputs[2])?;
-            let b = &inputs[2].shape;
-            if b.len() != 1 || matches!((b[0], o), (Some(a), Some(c)) if a != c) {
-                return Err(Error::Shape(format!(
-                    "conv2d: bias of shape {} does not match the kernel's {} output channels {}",
-                    fmt_shape(b),
-                    fmt_shape(k),
-                    o.map_or("?".into(), |v| v.to_string())
-                )));
-            }
-        }
-        if let (Some(a), Some(b)) = (c, ci) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "conv2d: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let side = |len: Dim, pad: usize, k: Dim, s: usize, d: usize| -> Result<Dim> {
-            match (len, k) {
-                (Some(l), Some(k)) => out_len(l, pad, k, s, d).map(Some).ok_or_else(|| {
-                    Error::Shape(format!(
-                        "conv2d: kernel {} is larger than the (padded) input {}",
-                        fmt_shape(inputs[1].shape.as_slice()),
-                        fmt_shape(inputs[0].shape.as_slice())
-                    ))
-                }),
-                _ => Ok(None),
-            }
+        check_channels("conv2d", inputs, self.epi, (c, ci), o)?;
+        let side = |ax: usize, len, k| {
+            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
+            out_dim(
+                "conv2d",
+                inputs,
+                len,
+                pad,
+                k,
+                self.strides[ax],
+                self.dil[ax],
+            )
         };
-        let oh = side(
-            h,
-            self.pads[0] + self.pads[1],
-            kh,
-            self.strides[0],
-            self.dil[0],
-        )?;
-        let ow = side(
-            w,
-            self.pads[2] + self.pads[3],
-            kw,
-            self.strides[1],
-            self.dil[1],
-        )?;
+        let (oh, ow) = (side(0, h, kh)?, side(1, w, kw)?);
         Ok(TypeInfo::f32(if self.nhwc {
             vec![n, oh, ow, o]
         } else {
@@ -685,7 +580,7 @@ impl Op for Conv2d {
         }
         let (pos, taps) = offs.split_at(if gathered { p } else { 0 });
         let taps = &taps[..if gathered { kk } else { 0 }];
-        let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
+        let bias = self.epi.bias(inputs);
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             if gathered {
@@ -698,35 +593,16 @@ impl Op for Conv2d {
                 sgemm_gathered(p, g.o, kk, a, top(wm), yt, false, serial);
                 transpose(yt, p, g.o, y);
             } else {
-                let b: &[f32] = if one {
-                    xi
-                } else {
-                    self.im2col(&g, xi, slot);
-                    slot
-                };
+                let b = columns(one, xi, slot, |v, c| self.im2col(&g, v, c));
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, p, kk, nop(wm), nop(b), y, false);
             }
-            if self.has_epilogue() {
+            if self.epi.any() {
                 self.epilogue(y, bias, p);
             }
         };
-        if workers == 1 {
-            let own = &mut rest[..slot];
-            for (i, y) in out.f.chunks_mut(os).enumerate() {
-                run(i, own, y, false);
-            }
-        } else {
-            let (ys, slots) = (
-                Disjoint::new(&mut out.f),
-                Disjoint::new(&mut rest[..workers * slot]),
-            );
-            parallel_for(g.n, workers, &|i, who| {
-                // SAFETY: sample i's output and participant who's slot are theirs alone.
-                let (y, own) = unsafe { (ys.part(i * os, os), slots.part(who * slot, slot)) };
-                run(i, own, y, true);
-            });
-        }
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
@@ -744,23 +620,16 @@ impl Op for Conv2d {
         if g.n == 0 || g.o * g.p() == 0 {
             return Ok(());
         }
-        let (mut gx, mut gw, mut gb) = (None, None, None);
-        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
-            match index {
-                0 => gx = Some(&mut **gin),
-                1 => gw = Some(&mut **gin),
-                _ => gb = Some(&mut **gin),
-            }
-        }
+        let mut grads = Grads::new(wanted, gins);
         if self.nhwc {
-            return self.backward_nhwc(&g, inputs, out, gout, gx, gw, gb, ctx);
+            return self.backward_nhwc(&g, inputs, out, gout, grads, ctx);
         }
         // A strided or few-channel input gradient goes through col2im on its own.
-        if let Some(gx) = gx.take_if(|_| !self.full_input_gradient(&g)) {
-            self.input_gradient_col2im(&g, inputs[1], out, gout, gx, ctx, self.workers(&g))?;
+        if let Some(gx) = grads.x.take_if(|_| !self.full_input_gradient(&g)) {
+            self.input_gradient_col2im(&g, inputs[1], out, gout, gx, ctx)?;
         }
-        if gx.is_some() || gw.is_some() || gb.is_some() {
-            self.backward_fused(&g, inputs, out, gout, gx, gw, gb, ctx)?;
+        if grads.x.is_some() || grads.w.is_some() || grads.b.is_some() {
+            self.backward_fused(&g, inputs, out, gout, grads, ctx)?;
         }
         Ok(())
     }
@@ -783,18 +652,20 @@ impl Conv2d {
     ///
     /// So one call for several inputs computes bit for bit what one call per input
     /// does.
-    #[allow(clippy::too_many_arguments)]
     fn backward_fused(
         &self,
         g: &Geo,
         inputs: &[&Value],
         out: &Value,
         gout: &[f32],
-        gx: Option<&mut [f32]>,
-        gw: Option<&mut [f32]>,
-        gb: Option<&mut [f32]>,
+        grads: Grads,
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        let Grads {
+            x: gx,
+            w: gw,
+            b: gb,
+        } = grads;
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
@@ -802,11 +673,10 @@ impl Conv2d {
         let (xs, os, hw) = (g.c * g.h * g.w, g.o * p, g.h * g.w);
         let (hp, wp) = self.padded(g);
         let (ph, pw) = self.gradient_planes(g);
-        let through = self.act != Act::Linear;
         let taps = g.o * g.kh * g.kw;
         let (want_x, want_w) = (gx.is_some(), gw.is_some());
         let (gmn, xpad, gpad, dxn) = (
-            if through { os } else { 0 },
+            self.epi.grad_len(os),
             if want_w && self.has_pads() {
                 g.c * hp * wp
             } else {
@@ -819,7 +689,7 @@ impl Conv2d {
         // padded input, padded gradient, dXᵀ | per range: kernel-gradient partial |
         // per sample: channel sums]
         let slot = gmn + xpad + gpad + dxn;
-        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        let ranges = Cut::Even.count(g.n, workers);
         let okw = if want_w { ok } else { 0 };
         let sums = if gb.is_some() { g.n * g.o } else { 0 };
         grow(
@@ -845,23 +715,20 @@ impl Conv2d {
         self.gradient_offsets(g, full);
         self.column_offsets(g, &mut cols[..p + kk]);
         let ((pix, ftaps), (pos, ktaps)) = (full.split_at(hw), cols[..p + kk].split_at(p));
-        let serial = workers > 1;
-        let run = |i: usize,
-                   slot: &mut [f32],
-                   gxi: &mut [f32],
-                   dw: &mut [f32],
-                   sums: &mut [f32],
-                   first: bool| {
+        let run = |sample: Sample| {
+            let Sample {
+                i,
+                slot,
+                gx: gxi,
+                own: sums,
+                dw,
+                first,
+                serial,
+            } = sample;
             let (gm, rest) = slot.split_at_mut(gmn);
             let (xp, rest) = rest.split_at_mut(xpad);
             let (gp, dxt) = rest.split_at_mut(gpad);
-            let gi = &gout[i * os..(i + 1) * os];
-            let gi: &[f32] = if through {
-                grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
-                gm
-            } else {
-                gi
-            };
+            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
             for (s, gc) in sums.iter_mut().zip(gi.chunks_exact(p)) {
                 *s = sum_through(gc, gc, Act::Linear);
             }
@@ -887,48 +754,13 @@ impl Conv2d {
             }
         };
         let so = if sums.is_empty() { 0 } else { g.o };
-        let (gx, gxn) = match gx {
-            Some(gx) => (gx, xs),
-            None => (&mut [][..], 0),
-        };
-        if workers == 1 {
-            for i in 0..g.n {
-                run(
-                    i,
-                    &mut own[..slot],
-                    &mut gx[i * gxn..(i + 1) * gxn],
-                    &mut partials[..okw],
-                    &mut sums[i * so..(i + 1) * so],
-                    i == 0,
-                );
-            }
-        } else {
-            let (slots, dws, gxs, ss) = (
-                Disjoint::new(own),
-                Disjoint::new(&mut partials[..]),
-                Disjoint::new(&mut gx[..]),
-                Disjoint::new(&mut sums[..]),
-            );
-            parallel_for(ranges, workers, &|r, who| {
-                let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
-                // SAFETY: range r's partial, its samples' gradients and sums, and
-                // participant who's slot are theirs alone.
-                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * okw, okw)) };
-                for i in lo..hi {
-                    // SAFETY: as above.
-                    let (gxi, si) = unsafe { (gxs.part(i * gxn, gxn), ss.part(i * so, so)) };
-                    run(i, own, gxi, dw, si, i == lo);
-                }
-            });
-            if want_w {
-                let (first, others) = partials.split_at_mut(ok);
-                for other in others.chunks(ok) {
-                    for (a, &b) in first.iter_mut().zip(other) {
-                        *a += b;
-                    }
-                }
-            }
-        }
+        Batch::even(g.n, workers).backward(
+            Parts::wanted(gx, xs),
+            Parts::new(sums, so),
+            Parts::new(own, slot),
+            Parts::new(partials, okw),
+            &run,
+        );
         if let Some(gw) = gw {
             self.relayout_back(g, &partials[..ok], gw);
         }
@@ -944,7 +776,6 @@ impl Conv2d {
 
     /// Input gradient of a strided convolution: `Wᵀ · gout` per sample into a column
     /// matrix, scattered back by col2im.
-    #[allow(clippy::too_many_arguments)]
     fn input_gradient_col2im(
         &self,
         g: &Geo,
@@ -953,29 +784,22 @@ impl Conv2d {
         gout: &[f32],
         gin: &mut [f32],
         ctx: &mut OpCtx,
-        workers: usize,
     ) -> Result<()> {
+        let workers = self.workers(g);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
         let one = self.is_1x1(g);
         let col = if one { 1 } else { kk * p };
         let (xs, os) = (g.c * g.h * g.w, g.o * p);
-        let through = self.act != Act::Linear;
         // scratch: [kernel matrix | per worker: columns, pre-activation gradient]
-        let slot = col + if through { os } else { 0 };
+        let slot = col + self.epi.grad_len(os);
         grow(&mut ctx.scratch.f, ok + workers * slot, "conv2d")?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
         self.relayout(g, &w.f, wm);
         let wm: &[f32] = wm;
         let run = |i: usize, slot: &mut [f32], gx: &mut [f32], serial: bool| {
             let (cols, gm) = slot.split_at_mut(col);
-            let gi = &gout[i * os..(i + 1) * os];
-            let gi: &[f32] = if through {
-                grad_through_into(gi, &out.f[i * os..(i + 1) * os], &mut gm[..os], self.act);
-                &gm[..os]
-            } else {
-                gi
-            };
+            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
             let gemm = if serial { sgemm_serial } else { sgemm };
             if one {
                 gemm(kk, p, g.o, top(wm), nop(gi), gx, true);
@@ -984,84 +808,46 @@ impl Conv2d {
                 self.col2im(g, cols, gx);
             }
         };
-        if workers == 1 {
-            let own = &mut rest[..slot];
-            for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                run(i, own, gx, false);
-            }
-        } else {
-            let (gxs, slots) = (
-                Disjoint::new(gin),
-                Disjoint::new(&mut rest[..workers * slot]),
-            );
-            parallel_for(g.n, workers, &|i, who| {
-                // SAFETY: sample i's gradient and participant who's slot are theirs alone.
-                let (gx, own) = unsafe { (gxs.part(i * xs, xs), slots.part(who * slot, slot)) };
-                run(i, own, gx, true);
-            });
-        }
+        let (ys, slots) = (Parts::new(gin, xs), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 }
 
+/// Two positive integers (`strides`, `dilation`, `pool`), or the default.
 pub(crate) fn ints2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
-    match a.ints_opt(key)? {
-        None => Ok(default),
-        Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => Ok([v[0] as usize, v[1] as usize]),
-        Some(v) => Err(Error::Value(format!(
-            "conv2d/pool2d: '{key}' must be 2 positive integers, got {v:?}"
-        ))),
-    }
+    positive(a, "conv2d/pool2d", key, default)
 }
 
+/// `pads`: top, bottom, left, right (default 0).
 pub(crate) fn pads4(a: &Attrs) -> Result<[usize; 4]> {
-    match a.ints_opt("pads")? {
-        None => Ok([0; 4]),
-        Some(v) if v.len() == 4 && v.iter().all(|&s| s >= 0) => {
-            Ok([v[0] as usize, v[1] as usize, v[2] as usize, v[3] as usize])
-        }
-        Some(v) => Err(Error::Value(format!(
-            "'pads' must be 4 non-negative integers (top, bottom, left, right), got {v:?}"
-        ))),
-    }
+    attrs::pads(a, "conv2d/pool2d")
 }
 
 pub(crate) fn strides2(a: &Attrs, key: &str, default: [usize; 2]) -> Result<[usize; 2]> {
     ints2(a, key, default)
 }
 
+/// The kernel layout of a 2-D convolution: `kernel_layout` "oihw" (default) or "hwio".
+pub(crate) fn kernel_layout(a: &Attrs, op: &str) -> Result<KernelLayout> {
+    Ok(match second_of(a, op, "kernel_layout", ["oihw", "hwio"])? {
+        false => KernelLayout::Oihw,
+        true => KernelLayout::Hwio,
+    })
+}
+
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     match name {
         "conv2d" => Some((|| {
-            let layout = match a.str_opt("kernel_layout")?.as_deref() {
-                None | Some("oihw") => KernelLayout::Oihw,
-                Some("hwio") => KernelLayout::Hwio,
-                Some(s) => {
-                    return Err(Error::Value(format!(
-                        "conv2d: kernel_layout must be 'oihw' or 'hwio', got '{s}'"
-                    )))
-                }
-            };
-            let nhwc = match a.str_opt("layout")?.as_deref() {
-                None | Some("nchw") => false,
-                Some("nhwc") => true,
-                Some(s) => {
-                    return Err(Error::Value(format!(
-                        "conv2d: layout must be 'nchw' or 'nhwc', got '{s}'"
-                    )))
-                }
-            };
-            let act = parse_activation("conv2d", a.str_opt("activation")?)?;
             Ok(Arc::new(Conv2d {
                 strides: ints2(a, "strides", [1, 1])?,
                 pads: pads4(a)?,
                 dil: ints2(a, "dilation", [1, 1])?,
-                layout,
+                layout: kernel_layout(a, "conv2d")?,
                 flip: a.bool("flip", false)?,
-                bias: a.bool("bias", false)?,
-                act,
-                nhwc,
+                epi: Epilogue::from_attrs(a, "conv2d")?,
+                nhwc: second_of(a, "conv2d", "layout", ["nchw", "nhwc"])?,
             }) as OpRef)
         })()),
         _ => None,
@@ -1071,6 +857,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use super::testing::{assert_err, both_layouts, build_err, check_op, infer, ints};
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCHW reference with an OIHW kernel (cross-correlation, or convolution).
@@ -1122,21 +909,6 @@ mod tests {
         (y, [n, o, oh, ow])
     }
 
-    fn oihw_to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
-        let [o, c, kh, kw] = ks;
-        let mut t = vec![0.0; k.len()];
-        for a in 0..o {
-            for b in 0..c {
-                for i in 0..kh {
-                    for j in 0..kw {
-                        t[((i * kw + j) * c + b) * o + a] = k[((a * c + b) * kh + i) * kw + j];
-                    }
-                }
-            }
-        }
-        t
-    }
-
     fn case(
         xs: [usize; 4],
         ks: [usize; 4],
@@ -1149,34 +921,16 @@ mod tests {
         let k = rand(&ks, seed + 1, -1.0, 1.0);
         for flip in [false, true] {
             let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, dl, flip);
-            for layout in ["oihw", "hwio"] {
-                let kv = if layout == "oihw" {
-                    k.clone()
-                } else {
-                    let [o, c, kh, kw] = ks;
-                    val(&[kh, kw, c, o], &oihw_to_hwio(&k.f, ks))
-                };
-                let o = op(
-                    "conv2d",
-                    &[
-                        (
-                            "strides",
-                            Attr::Ints(st.iter().map(|&v| v as i64).collect()),
-                        ),
-                        ("pads", Attr::Ints(pd.iter().map(|&v| v as i64).collect())),
-                        (
-                            "dilation",
-                            Attr::Ints(dl.iter().map(|&v| v as i64).collect()),
-                        ),
-                        ("kernel_layout", Attr::Str(layout.into())),
-                        ("flip", Attr::Bool(flip)),
-                    ],
-                );
-                let y = forward(&o, &[x.clone(), kv.clone()]);
-                assert_eq!(y.shape, ys.to_vec());
-                assert_close(&y.f, &want, 1e-4);
-                grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
-                    .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}: {e}"));
+            for (layout, kv) in both_layouts(&k) {
+                let attrs = [
+                    ("strides", ints(&st)),
+                    ("pads", ints(&pd)),
+                    ("dilation", ints(&dl)),
+                    ("kernel_layout", Attr::Str(layout.into())),
+                    ("flip", Attr::Bool(flip)),
+                ];
+                let what = format!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}");
+                check_op("conv2d", &attrs, (&x, &kv), (&want, &ys), &what);
             }
         }
     }
@@ -1405,40 +1159,20 @@ mod tests {
 
     #[test]
     fn conv2d_bias_shape_is_checked() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("conv2d", &[("bias", Attr::Bool(true))]);
-        let e = o
-            .infer(&[t(&[1, 2, 5, 5]), t(&[3, 2, 3, 3]), t(&[4])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("bias of shape (4,)"), "{e}");
-        assert!(o.infer(&[t(&[1, 2, 5, 5]), t(&[3, 2, 3, 3])]).is_err());
-        let e = crate::ops::build(
-            "conv2d",
-            &crate::ops::Attrs::new("conv2d").with("activation", Attr::Str("elu".into())),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = infer(&o, &[&[1, 2, 5, 5], &[3, 2, 3, 3], &[4]]);
+        assert_err(e, &["bias of shape (4,)"]);
+        assert!(infer(&o, &[&[1, 2, 5, 5], &[3, 2, 3, 3]]).is_err());
+        let e = build_err("conv2d", &[("activation", Attr::Str("elu".into()))]);
         assert!(e.contains("activation must be one of"), "{e}");
     }
 
     #[test]
     fn conv2d_shape_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("conv2d", &[]);
-        let e = o
-            .infer(&[t(&[1, 3, 2, 2]), t(&[4, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("(1, 3, 2, 2)") && e.contains("(4, 3, 3, 3)"),
-            "{e}"
-        );
-        let e = o
-            .infer(&[t(&[1, 2, 5, 5]), t(&[4, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        assert!(o.infer(&[t(&[1, 5, 5]), t(&[4, 3, 3, 3])]).is_err());
+        let e = infer(&o, &[&[1, 3, 2, 2], &[4, 3, 3, 3]]);
+        assert_err(e, &["(1, 3, 2, 2)", "(4, 3, 3, 3)"]);
+        assert_err(infer(&o, &[&[1, 2, 5, 5], &[4, 3, 3, 3]]), &["channels"]);
+        assert!(infer(&o, &[&[1, 5, 5], &[4, 3, 3, 3]]).is_err());
     }
 }

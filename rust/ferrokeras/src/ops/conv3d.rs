@@ -23,13 +23,16 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+pub(crate) use super::conv::attrs::{pads as pads6, positive as ints3};
+use super::conv::attrs::{second_of, Epilogue};
+use super::conv::columns;
+use super::conv::shapes::{check_channels, conv_inputs, out_dim, out_sizes};
+use super::nhwc_batch::{self, Batch, Cut, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
-use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top, PARALLEL_MIN_MACS};
-use crate::kernels::window::{gather_row, out_len, scatter_add_row, valid_range};
-use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
+use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
+use crate::kernels::window::{gather_row, scatter_add_row, valid_range};
+use crate::tensor::{fmt_dims, Dim, Value};
 use crate::{Error, Result};
 
 /// Storage order of a 3-D convolution kernel.
@@ -41,43 +44,67 @@ pub enum KernelLayout3 {
     Dhwio,
 }
 
+/// What both layouts of `conv3d` share: the attributes, the geometry of a call and
+/// where the kernel's taps lie.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Window3 {
+    pub(super) strides: [usize; 3],
+    pub(super) pads: [usize; 6],
+    pub(super) layout: KernelLayout3,
+    pub(super) flip: bool,
+}
+
 /// 3-D convolution (cross-correlation, or true convolution with `flip`) of an NCDHW
 /// input with a kernel of `layout`.
 #[derive(Debug)]
 pub struct Conv3d {
-    strides: [usize; 3],
-    pads: [usize; 6],
-    layout: KernelLayout3,
-    flip: bool,
+    win: Window3,
 }
 
 /// Concrete geometry of one call: input (n, c, sp), kernel (o, c, k), output (n, o, op).
 #[derive(Debug, Clone, Copy)]
-struct Geo {
-    n: usize,
-    c: usize,
-    sp: [usize; 3],
-    o: usize,
-    k: [usize; 3],
-    op: [usize; 3],
+pub(super) struct Geo {
+    pub(super) n: usize,
+    pub(super) c: usize,
+    pub(super) sp: [usize; 3],
+    pub(super) o: usize,
+    pub(super) k: [usize; 3],
+    pub(super) op: [usize; 3],
 }
 
 impl Geo {
-    /// Rows of the column matrix.
-    fn kk(&self) -> usize {
+    /// Rows of the column matrix: C·kd·kh·kw.
+    pub(super) fn kk(&self) -> usize {
         self.c * self.k[0] * self.k[1] * self.k[2]
     }
-    /// Output positions per sample (columns of the column matrix).
-    fn p(&self) -> usize {
+    /// Output positions per sample.
+    pub(super) fn p(&self) -> usize {
         self.op[0] * self.op[1] * self.op[2]
     }
     /// Input elements per channel.
-    fn vol(&self) -> usize {
+    pub(super) fn vol(&self) -> usize {
         self.sp[0] * self.sp[1] * self.sp[2]
+    }
+    /// Floats of one input sample.
+    pub(super) fn xs(&self) -> usize {
+        self.vol() * self.c
     }
 }
 
-impl Conv3d {
+impl Window3 {
+    /// `strides`, `pads`, `kernel_layout` and `flip`.
+    pub(super) fn from_attrs(a: &Attrs) -> Result<Window3> {
+        Ok(Window3 {
+            strides: ints3(a, "conv3d", "strides", [1, 1, 1])?,
+            pads: pads6(a, "conv3d")?,
+            layout: match second_of(a, "conv3d", "kernel_layout", ["oidhw", "dhwio"])? {
+                false => KernelLayout3::Oidhw,
+                true => KernelLayout3::Dhwio,
+            },
+            flip: a.bool("flip", false)?,
+        })
+    }
+
     /// (out, in, [k1, k2, k3]) of a kernel shape in this op's layout.
     fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, [T; 3]) {
         match self.layout {
@@ -86,42 +113,90 @@ impl Conv3d {
         }
     }
 
-    fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
-        let (o, _, k) = self.kdims(kshape);
-        let mut op = [0; 3];
-        for (a, oa) in op.iter_mut().enumerate() {
-            *oa = out_len(
-                x[2 + a],
-                self.pads[2 * a] + self.pads[2 * a + 1],
-                k[a],
-                self.strides[a],
-                1,
-            )
-            .ok_or_else(|| {
-                Error::Shape(format!(
-                    "conv3d: kernel {} does not fit input {}",
-                    fmt_dims(kshape),
-                    fmt_dims(x)
-                ))
-            })?;
+    /// Axes of the input's channels and first spatial axis.
+    fn axes(ndhwc: bool) -> (usize, usize) {
+        if ndhwc {
+            (4, 1)
+        } else {
+            (1, 2)
         }
+    }
+
+    /// The geometry of a call on input `x` (channels-last with `ndhwc`) and a kernel
+    /// of shape `kshape`.
+    pub(super) fn geo(&self, x: &[usize], kshape: &[usize], ndhwc: bool) -> Result<Geo> {
+        let (o, ci, k) = self.kdims(kshape);
+        let (ch, sp) = Self::axes(ndhwc);
+        if ci != x[ch] {
+            return Err(Error::Shape(format!(
+                "conv3d: input {} has {} channels but the kernel {} expects {ci}",
+                fmt_dims(x),
+                x[ch],
+                fmt_dims(kshape)
+            )));
+        }
+        let len = [x[sp], x[sp + 1], x[sp + 2]];
+        let (st, pads) = (self.strides, &self.pads);
+        let op = out_sizes("conv3d", (x, kshape), len, k, st, pads, [1; 3])?;
         Ok(Geo {
             n: x[0],
-            c: x[1],
-            sp: [x[2], x[3], x[4]],
+            c: x[ch],
+            sp: len,
             o,
             k,
             op,
         })
     }
 
-    fn is_1x1(&self, g: &Geo) -> bool {
-        g.k == [1, 1, 1] && self.strides == [1, 1, 1] && self.pads == [0; 6]
+    /// The output type, after checking the input types (see [`conv_inputs`]).
+    pub(super) fn infer(
+        &self,
+        inputs: &[TypeInfo],
+        epi: Epilogue,
+        ndhwc: bool,
+    ) -> Result<TypeInfo> {
+        let what = if ndhwc {
+            "(N, D, H, W, C)"
+        } else {
+            "(N, C, D, H, W)"
+        };
+        let (x, k) = conv_inputs("conv3d", inputs, epi, 5, what)?;
+        let (o, ci, ks) = self.kdims(k);
+        let (ch, sp) = Self::axes(ndhwc);
+        check_channels("conv3d", inputs, epi, (x[ch], ci), o)?;
+        let mut out: Vec<Dim> = vec![x[0]];
+        if !ndhwc {
+            out.push(o);
+        }
+        for (a, &ka) in ks.iter().enumerate() {
+            let pad = self.pads[2 * a] + self.pads[2 * a + 1];
+            out.push(out_dim(
+                "conv3d",
+                inputs,
+                x[sp + a],
+                pad,
+                ka,
+                self.strides[a],
+                1,
+            )?);
+        }
+        if ndhwc {
+            out.push(o);
+        }
+        Ok(TypeInfo::f32(out))
+    }
+
+    pub(super) fn has_pads(&self) -> bool {
+        self.pads != [0; 6]
+    }
+
+    pub(super) fn is_1x1(&self, g: &Geo) -> bool {
+        g.k == [1, 1, 1] && self.strides == [1, 1, 1] && !self.has_pads()
     }
 
     /// Index in the stored kernel of tap (o, c, t) of the cross-correlation matrix.
     #[inline]
-    fn src(&self, g: &Geo, o: usize, c: usize, t: [usize; 3]) -> usize {
+    pub(super) fn src(&self, g: &Geo, o: usize, c: usize, t: [usize; 3]) -> usize {
         let [a, b, d] = if self.flip {
             [g.k[0] - 1 - t[0], g.k[1] - 1 - t[1], g.k[2] - 1 - t[2]]
         } else {
@@ -133,7 +208,9 @@ impl Conv3d {
             KernelLayout3::Dhwio => ((((a * k2 + b) * k3 + d) * g.c + c) * g.o) + o,
         }
     }
+}
 
+impl Conv3d {
     /// Calls `f(row, stored index)` for every entry of the (O, C·kd·kh·kw) matrix.
     fn for_taps(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
         let mut r = 0;
@@ -142,7 +219,7 @@ impl Conv3d {
                 for a in 0..g.k[0] {
                     for b in 0..g.k[1] {
                         for d in 0..g.k[2] {
-                            f(r, self.src(g, o, c, [a, b, d]));
+                            f(r, self.win.src(g, o, c, [a, b, d]));
                             r += 1;
                         }
                     }
@@ -158,7 +235,7 @@ impl Conv3d {
     /// `ox*sw + dx` is in bounds. Rows outside the input are skipped.
     #[inline]
     fn sweep(&self, g: &Geo, mut f: impl FnMut(usize, usize, usize, usize, usize, isize)) {
-        let [sd, sh, sw] = self.strides;
+        let [sd, sh, sw] = self.win.strides;
         let [od, oh, ow] = g.op;
         let [d, h, w] = g.sp;
         let mut row = 0;
@@ -166,9 +243,9 @@ impl Conv3d {
             for a in 0..g.k[0] {
                 for b in 0..g.k[1] {
                     for e in 0..g.k[2] {
-                        let dz = a as isize - self.pads[0] as isize;
-                        let dy = b as isize - self.pads[2] as isize;
-                        let dx = e as isize - self.pads[4] as isize;
+                        let dz = a as isize - self.win.pads[0] as isize;
+                        let dy = b as isize - self.win.pads[2] as isize;
+                        let dx = e as isize - self.win.pads[4] as isize;
                         let (lo, hi) = valid_range(ow, w, sw, dx);
                         for oz in 0..od {
                             let iz = (oz * sd) as isize + dz;
@@ -196,7 +273,7 @@ impl Conv3d {
     fn im2col(&self, g: &Geo, x: &[f32], cols: &mut [f32]) {
         // Positions the sweep skips (padding) must read as zero; without padding every
         // window lies inside the input and the sweep writes every entry.
-        if self.pads != [0; 6] {
+        if self.win.pads != [0; 6] {
             cols[..g.kk() * g.p()].fill(0.0);
         }
         let ow = g.op[2];
@@ -222,17 +299,7 @@ impl Conv3d {
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.kk() * g.p();
-        if threads > 1
-            && g.n >= 2
-            && macs >= PARALLEL_MIN_MACS
-            && rayon::current_thread_index().is_none()
-        {
-            threads.min(g.n)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.kk() * g.p())
     }
 }
 
@@ -242,61 +309,18 @@ impl Op for Conv3d {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv3d", inputs, 2)?;
-        expect_float("conv3d", &inputs[0])?;
-        expect_float("conv3d", &inputs[1])?;
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 5 || k.len() != 5 {
-            return Err(Error::Shape(format!(
-                "conv3d: expects a 5-D input (N, C, D, H, W) and a 5-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
-        let (o, ci, ks) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[1], ci) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "conv3d: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let mut out: Vec<Dim> = vec![x[0], o];
-        for (a, &ka) in ks.iter().enumerate() {
-            out.push(match (x[2 + a], ka) {
-                (Some(l), Some(kl)) => Some(
-                    out_len(
-                        l,
-                        self.pads[2 * a] + self.pads[2 * a + 1],
-                        kl,
-                        self.strides[a],
-                        1,
-                    )
-                    .ok_or_else(|| {
-                        Error::Shape(format!(
-                            "conv3d: kernel {} is larger than the (padded) input {}",
-                            fmt_shape(k),
-                            fmt_shape(x)
-                        ))
-                    })?,
-                ),
-                _ => None,
-            });
-        }
-        Ok(TypeInfo::f32(out))
+        self.win.infer(inputs, Epilogue::NONE, false)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let g = self.geo(&x.shape, &w.shape)?;
+        let g = self.win.geo(&x.shape, &w.shape, false)?;
         let (kk, p) = (g.kk(), g.p());
         let ok = g.o * kk;
-        let one = self.is_1x1(&g);
+        let one = self.win.is_1x1(&g);
         let workers = self.workers(&g);
         let col = if one { 1 } else { kk * p };
-        let (xs, os) = (g.c * g.vol(), g.o * p);
+        let (xs, os) = (g.xs(), g.o * p);
         if g.n == 0 || os == 0 {
             return Ok(());
         }
@@ -306,32 +330,12 @@ impl Op for Conv3d {
         let wm: &[f32] = wm;
         let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
-            let b: &[f32] = if one {
-                xi
-            } else {
-                self.im2col(&g, xi, cols);
-                cols
-            };
+            let b = columns(one, xi, cols, |v, c| self.im2col(&g, v, c));
             let gemm = if serial { sgemm_serial } else { sgemm };
             gemm(g.o, p, kk, nop(wm), nop(b), y, false);
         };
-        if workers == 1 {
-            let cols = &mut rest[..col];
-            for (i, y) in out.f.chunks_mut(os).enumerate() {
-                run(i, cols, y, false);
-            }
-        } else {
-            let per = g.n.div_ceil(workers);
-            out.f
-                .par_chunks_mut(per * os)
-                .zip(rest[..workers * col].par_chunks_mut(col))
-                .enumerate()
-                .for_each(|(wi, (ys, cols))| {
-                    for (j, y) in ys.chunks_mut(os).enumerate() {
-                        run(wi * per + j, cols, y, true);
-                    }
-                });
-        }
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, col));
+        Batch::blocks(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
@@ -345,20 +349,27 @@ impl Op for Conv3d {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let g = self.geo(&x.shape, &w.shape)?;
+        let g = self.win.geo(&x.shape, &w.shape, false)?;
         let (kk, p) = (g.kk(), g.p());
         let ok = g.o * kk;
-        let one = self.is_1x1(&g);
+        let one = self.win.is_1x1(&g);
         let workers = self.workers(&g);
         let col = if one { 1 } else { kk * p };
-        let (xs, os) = (g.c * g.vol(), g.o * p);
+        let (xs, os) = (g.xs(), g.o * p);
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
-        let slot = col + ok;
-        grow(&mut ctx.scratch.f, ok + workers * slot, "conv3d")?;
+        // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
+        // partial]
+        let ranges = Cut::Blocks.count(g.n, workers);
+        grow(
+            &mut ctx.scratch.f,
+            ok + workers * col + ranges * ok,
+            "conv3d",
+        )?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        let (slots, partials) = rest.split_at_mut(workers * col);
+        let batch = Batch::blocks(g.n, workers);
         if index == 0 {
             self.for_taps(&g, |r, s| wm[r] = w.f[s]);
             let wm: &[f32] = wm;
@@ -372,98 +383,29 @@ impl Op for Conv3d {
                     self.col2im(&g, cols, gx);
                 }
             };
-            if workers == 1 {
-                let cols = &mut rest[..col];
-                for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                    run(i, cols, gx, false);
-                }
-            } else {
-                let per = g.n.div_ceil(workers);
-                gin.par_chunks_mut(per * xs)
-                    .zip(rest[..workers * slot].par_chunks_mut(slot))
-                    .enumerate()
-                    .for_each(|(wi, (gxs, buf))| {
-                        for (j, gx) in gxs.chunks_mut(xs).enumerate() {
-                            run(wi * per + j, &mut buf[..col], gx, true);
-                        }
-                    });
-            }
+            batch.forward(Parts::new(gin, xs), Parts::new(slots, col), &run);
         } else {
-            let run = |i: usize, buf: &mut [f32], first: bool, serial: bool| {
-                let (cols, dw) = buf.split_at_mut(col);
+            let run = |sample: Sample| {
+                let Sample {
+                    i,
+                    slot: cols,
+                    dw,
+                    first,
+                    serial,
+                    ..
+                } = sample;
                 let xi = &x.f[i * xs..(i + 1) * xs];
-                let b: &[f32] = if one {
-                    xi
-                } else {
-                    self.im2col(&g, xi, cols);
-                    cols
-                };
+                let b = columns(one, xi, cols, |v, c| self.im2col(&g, v, c));
                 let gi = &gout[i * os..(i + 1) * os];
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
             };
-            let parts = &mut rest[..workers * slot];
-            if workers == 1 {
-                for i in 0..g.n {
-                    run(i, parts, i == 0, false);
-                }
-            } else {
-                let per = g.n.div_ceil(workers);
-                parts
-                    .par_chunks_mut(slot)
-                    .enumerate()
-                    .for_each(|(wi, buf)| {
-                        let lo = wi * per;
-                        let hi = ((wi + 1) * per).min(g.n);
-                        if lo >= hi {
-                            buf[col..].fill(0.0);
-                        }
-                        for i in lo..hi {
-                            run(i, buf, i == lo, true);
-                        }
-                    });
-                let (first, others) = parts.split_at_mut(slot);
-                for other in others.chunks(slot) {
-                    for (a, &b) in first[col..].iter_mut().zip(&other[col..]) {
-                        *a += b;
-                    }
-                }
-            }
-            let dm = &parts[col..slot];
-            self.for_taps(&g, |r, s| gin[s] += dm[r]);
+            let (none, slots) = (Parts::none(), Parts::new(slots, col));
+            let parts = Parts::new(partials, ok);
+            batch.backward(Parts::none(), none, slots, parts, &run);
+            self.for_taps(&g, |r, s| gin[s] += partials[r]);
         }
         Ok(())
-    }
-}
-
-/// Three positive integers (`strides`, `pool`), or the default.
-pub(crate) fn ints3(a: &Attrs, op: &str, key: &str, default: [usize; 3]) -> Result<[usize; 3]> {
-    match a.ints_opt(key)? {
-        None => Ok(default),
-        Some(v) if v.len() == 3 && v.iter().all(|&s| s >= 1) => {
-            Ok([v[0] as usize, v[1] as usize, v[2] as usize])
-        }
-        Some(v) => Err(Error::Value(format!(
-            "{op}: '{key}' must be 3 positive integers, got {v:?}"
-        ))),
-    }
-}
-
-/// Six non-negative integers (front, back, top, bottom, left, right), default 0.
-pub(crate) fn pads6(a: &Attrs, op: &str) -> Result<[usize; 6]> {
-    match a.ints_opt("pads")? {
-        None => Ok([0; 6]),
-        Some(v) if v.len() == 6 && v.iter().all(|&s| s >= 0) => {
-            let mut p = [0; 6];
-            for (d, &s) in p.iter_mut().zip(&v) {
-                *d = s as usize;
-            }
-            Ok(p)
-        }
-        Some(v) => Err(Error::Value(format!(
-            "{op}: 'pads' must be 6 non-negative integers (front, back, top, bottom, left, \
-             right), got {v:?}"
-        ))),
     }
 }
 
@@ -471,20 +413,8 @@ pub(crate) fn pads6(a: &Attrs, op: &str) -> Result<[usize; 6]> {
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     match name {
         "conv3d" => Some((|| {
-            let layout = match a.str_opt("kernel_layout")?.as_deref() {
-                None | Some("oidhw") => KernelLayout3::Oidhw,
-                Some("dhwio") => KernelLayout3::Dhwio,
-                Some(s) => {
-                    return Err(Error::Value(format!(
-                        "conv3d: kernel_layout must be 'oidhw' or 'dhwio', got '{s}'"
-                    )))
-                }
-            };
             Ok(Arc::new(Conv3d {
-                strides: ints3(a, "conv3d", "strides", [1, 1, 1])?,
-                pads: pads6(a, "conv3d")?,
-                layout,
-                flip: a.bool("flip", false)?,
+                win: Window3::from_attrs(a)?,
             }) as OpRef)
         })()),
         _ => None,
@@ -494,6 +424,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_op, infer, ints};
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCDHW reference with an OIDHW kernel (cross-correlation, or convolution
@@ -577,36 +508,22 @@ mod tests {
         t
     }
 
-    fn ints(v: &[usize]) -> Attr {
-        Attr::Ints(v.iter().map(|&s| s as i64).collect())
-    }
-
     fn case(xs: [usize; 5], ks: [usize; 5], st: [usize; 3], pd: [usize; 6], seed: u64) {
         let x = rand(&xs, seed, -1.0, 1.0);
         let k = rand(&ks, seed + 1, -1.0, 1.0);
+        let [o, c, k1, k2, k3] = ks;
+        let dhwio = val(&[k1, k2, k3, c, o], &oidhw_to_dhwio(&k.f, ks));
         for flip in [false, true] {
             let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, flip);
-            for layout in ["oidhw", "dhwio"] {
-                let kv = if layout == "oidhw" {
-                    k.clone()
-                } else {
-                    let [o, c, k1, k2, k3] = ks;
-                    val(&[k1, k2, k3, c, o], &oidhw_to_dhwio(&k.f, ks))
-                };
-                let o = op(
-                    "conv3d",
-                    &[
-                        ("strides", ints(&st)),
-                        ("pads", ints(&pd)),
-                        ("kernel_layout", Attr::Str(layout.into())),
-                        ("flip", Attr::Bool(flip)),
-                    ],
-                );
-                let y = forward(&o, &[x.clone(), kv.clone()]);
-                assert_eq!(y.shape, ys.to_vec());
-                assert_close(&y.f, &want, 1e-4);
-                grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
-                    .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}: {e}"));
+            for (layout, kv) in [("oidhw", &k), ("dhwio", &dhwio)] {
+                let attrs = [
+                    ("strides", ints(&st)),
+                    ("pads", ints(&pd)),
+                    ("kernel_layout", Attr::Str(layout.into())),
+                    ("flip", Attr::Bool(flip)),
+                ];
+                let what = format!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}");
+                check_op("conv3d", &attrs, (&x, kv), (&want, &ys), &what);
             }
         }
     }
@@ -674,22 +591,13 @@ mod tests {
         // Backward through the parallel path: L = sum(r * y) is linear in x and in k,
         // so <dL/dk, k> = <dL/dx, x> = L.
         let r = rand(&y.shape, 13, -1.0, 1.0);
-        let loss: f64 =
-            y.f.iter()
-                .zip(&r.f)
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
         let refs = [&x, &k];
         let mut gk = vec![0.0; k.len()];
         let mut gx = vec![0.0; x.len()];
         let mut ctx = crate::ops::OpCtx { scratch: &mut s };
         o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
         o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
-        let dot = |a: &[f32], b: &[f32]| -> f64 {
-            a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum()
-        };
-        assert!((dot(&gk, &k.f) - loss).abs() < 1e-3 * (1.0 + loss.abs()));
-        assert!((dot(&gx, &x.f) - loss).abs() < 1e-3 * (1.0 + loss.abs()));
+        assert_bilinear(&y, &r.f, (&x, &gx), (&k, &gk), 1e-3);
         // And against the serial path (one sample at a time) gradient by gradient.
         let mut gk1 = vec![0.0f32; k.len()];
         let mut gx1 = vec![0.0f32; x.len()];
@@ -719,26 +627,14 @@ mod tests {
 
     #[test]
     fn conv3d_shape_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("conv3d", &[]);
-        let e = o
-            .infer(&[t(&[1, 3, 2, 5, 5]), t(&[4, 3, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("(1, 3, 2, 5, 5)") && e.contains("(4, 3, 3, 3, 3)"),
-            "{e}"
-        );
-        let e = o
-            .infer(&[t(&[1, 2, 5, 5, 5]), t(&[4, 3, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        assert!(o.infer(&[t(&[1, 5, 5, 5]), t(&[4, 3, 3, 3, 3])]).is_err());
+        let e = infer(&o, &[&[1, 3, 2, 5, 5], &[4, 3, 3, 3, 3]]);
+        assert_err(e, &["(1, 3, 2, 5, 5)", "(4, 3, 3, 3, 3)"]);
+        let e = infer(&o, &[&[1, 2, 5, 5, 5], &[4, 3, 3, 3, 3]]);
+        assert_err(e, &["channels"]);
+        assert!(infer(&o, &[&[1, 5, 5, 5], &[4, 3, 3, 3, 3]]).is_err());
         let o = op("conv3d", &[("kernel_layout", Attr::Str("dhwio".into()))]);
-        let y = o
-            .infer(&[t(&[2, 3, 4, 5, 6]), t(&[2, 3, 1, 3, 7])])
-            .unwrap();
-        assert_eq!(y.shape, crate::tensor::known(&[2, 7, 3, 3, 6]));
+        let y = infer(&o, &[&[2, 3, 4, 5, 6], &[2, 3, 1, 3, 7]]);
+        assert_eq!(y, Ok(crate::tensor::known(&[2, 7, 3, 3, 6])));
     }
 }

@@ -23,22 +23,22 @@
 //! "ndhwc"), `bias` (Bool, default false: a third input, one value per output
 //! channel) and `activation` (Str, one of [`Act::NAMES`], default "linear"): the
 //! epilogue the fusion pass folds in from a following `bias_add` on the last axis.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
-use super::conv3d::{ints3, pads6, KernelLayout3};
-use super::conv_nhwc::DW_STEPS;
-use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
-use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
+use super::conv3d::{Geo, KernelLayout3, Window3};
+use super::conv_nhwc::kernel_gradient;
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
-    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand, PARALLEL_MIN_MACS,
+    n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::pool::participants;
-use crate::kernels::window::out_len;
 use crate::simd_fn;
-use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
+use crate::tensor::Value;
 use crate::{Error, Result};
 
 /// Most output positions whose column rows the input gradient computes and scatters at
@@ -51,38 +51,8 @@ const COL_BLOCK: usize = 256;
 /// input.
 #[derive(Debug, Clone, Copy)]
 pub struct Conv3dNdhwc {
-    strides: [usize; 3],
-    pads: [usize; 6],
-    layout: KernelLayout3,
-    flip: bool,
-    bias: bool,
-    act: Act,
-}
-
-/// Concrete geometry of one call: input (n, sp, c), kernel (k, c, o), output (n, op, o).
-#[derive(Debug, Clone, Copy)]
-struct Geo {
-    n: usize,
-    c: usize,
-    sp: [usize; 3],
-    o: usize,
-    k: [usize; 3],
-    op: [usize; 3],
-}
-
-impl Geo {
-    /// Rows of the kernel matrix: kd·kh·kw·C.
-    fn kk(&self) -> usize {
-        self.k.iter().product::<usize>() * self.c
-    }
-    /// Output positions.
-    fn p(&self) -> usize {
-        self.op.iter().product()
-    }
-    /// Floats of one input sample.
-    fn xs(&self) -> usize {
-        self.sp.iter().product::<usize>() * self.c
-    }
+    win: Window3,
+    epi: Epilogue,
 }
 
 simd_fn! {
@@ -95,49 +65,8 @@ simd_fn! {
 }
 
 impl Conv3dNdhwc {
-    /// (out, in, [k1, k2, k3]) of a kernel shape in this op's layout.
-    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, [T; 3]) {
-        match self.layout {
-            KernelLayout3::Oidhw => (k[0], k[1], [k[2], k[3], k[4]]),
-            KernelLayout3::Dhwio => (k[4], k[3], [k[0], k[1], k[2]]),
-        }
-    }
-
     fn geo(&self, x: &[usize], kshape: &[usize]) -> Result<Geo> {
-        let (o, ci, k) = self.kdims(kshape);
-        if ci != x[4] {
-            return Err(Error::Shape(format!(
-                "conv3d: input {} has {} channels but the kernel {} expects {ci}",
-                fmt_dims(x),
-                x[4],
-                fmt_dims(kshape)
-            )));
-        }
-        let mut op = [0; 3];
-        for (a, oa) in op.iter_mut().enumerate() {
-            *oa = out_len(
-                x[1 + a],
-                self.pads[2 * a] + self.pads[2 * a + 1],
-                k[a],
-                self.strides[a],
-                1,
-            )
-            .ok_or_else(|| {
-                Error::Shape(format!(
-                    "conv3d: kernel {} does not fit input {}",
-                    fmt_dims(kshape),
-                    fmt_dims(x)
-                ))
-            })?;
-        }
-        let g = Geo {
-            n: x[0],
-            c: x[4],
-            sp: [x[1], x[2], x[3]],
-            o,
-            k,
-            op,
-        };
+        let g = self.win.geo(x, kshape, true)?;
         let most = self.padded(&g).iter().product::<usize>() * g.c;
         if most >= i32::MAX as usize {
             return Err(Error::Value(format!(
@@ -148,7 +77,7 @@ impl Conv3dNdhwc {
     }
 
     fn padded(&self, g: &Geo) -> [usize; 3] {
-        let p = &self.pads;
+        let p = &self.win.pads;
         [
             g.sp[0] + p[0] + p[1],
             g.sp[1] + p[2] + p[3],
@@ -156,42 +85,20 @@ impl Conv3dNdhwc {
         ]
     }
 
-    fn has_pads(&self) -> bool {
-        self.pads != [0; 6]
-    }
-
-    fn is_1x1(&self, g: &Geo) -> bool {
-        g.k == [1, 1, 1] && self.strides == [1, 1, 1] && !self.has_pads()
-    }
-
     fn kernel_is_matrix(&self) -> bool {
-        self.layout == KernelLayout3::Dhwio && !self.flip
+        self.win.layout == KernelLayout3::Dhwio && !self.win.flip
     }
 
     /// Calls `f(index in Wk, stored index)` for every element of the (K, O) kernel
-    /// matrix, row-major.
+    /// matrix, row-major (rows in (tap, c) order).
     fn for_kernel_matrix(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
-        let [k1, k2, k3] = g.k;
         let mut r = 0;
-        for a in 0..k1 {
-            for b in 0..k2 {
-                for e in 0..k3 {
-                    let [ta, tb, te] = if self.flip {
-                        [k1 - 1 - a, k2 - 1 - b, k3 - 1 - e]
-                    } else {
-                        [a, b, e]
-                    };
+        for a in 0..g.k[0] {
+            for b in 0..g.k[1] {
+                for e in 0..g.k[2] {
                     for c in 0..g.c {
                         for o in 0..g.o {
-                            let s = match self.layout {
-                                KernelLayout3::Oidhw => {
-                                    (((o * g.c + c) * k1 + ta) * k2 + tb) * k3 + te
-                                }
-                                KernelLayout3::Dhwio => {
-                                    (((ta * k2 + tb) * k3 + te) * g.c + c) * g.o + o
-                                }
-                            };
-                            f(r, s);
+                            f(r, self.win.src(g, o, c, [a, b, e]));
                             r += 1;
                         }
                     }
@@ -212,7 +119,7 @@ impl Conv3dNdhwc {
     /// The sample the gathered products read: `x` itself, or, with padding, its copy in
     /// the zero-bordered (dp, hp, wp, C) buffer `buf`.
     fn source<'a>(&self, g: &Geo, x: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        if !self.has_pads() {
+        if !self.win.has_pads() {
             return x;
         }
         let [dp, hp, wp] = self.padded(g);
@@ -221,7 +128,8 @@ impl Conv3dNdhwc {
         let row = g.sp[2] * g.c;
         for (r, src) in x.chunks_exact(row).enumerate() {
             let (z, y) = (r / g.sp[1], r % g.sp[1]);
-            let at = (((z + self.pads[0]) * hp + y + self.pads[2]) * wp + self.pads[4]) * g.c;
+            let at = (((z + self.win.pads[0]) * hp + y + self.win.pads[2]) * wp + self.win.pads[4])
+                * g.c;
             buf[at..at + row].copy_from_slice(src);
         }
         buf
@@ -232,7 +140,7 @@ impl Conv3dNdhwc {
     /// order (`K`).
     fn column_offsets(&self, g: &Geo, out: &mut [i32]) {
         let [_, hp, wp] = self.padded(g);
-        let s = self.strides;
+        let s = self.win.strides;
         let mut q = 0;
         for z in 0..g.op[0] {
             for y in 0..g.op[1] {
@@ -260,7 +168,7 @@ impl Conv3dNdhwc {
         let (kk, c) = (g.kk(), g.c);
         let [d, h, w] = g.sp;
         let [k1, k2, k3] = g.k;
-        let (s, p) = (self.strides, self.pads);
+        let (s, p) = (self.win.strides, self.win.pads);
         for (pos, row) in (p0..p1).zip(cols.chunks_exact(kk)) {
             let (z, y, x) = (
                 pos / (g.op[1] * g.op[2]),
@@ -293,13 +201,7 @@ impl Conv3dNdhwc {
     }
 
     fn workers(&self, g: &Geo) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = g.n * g.o * g.kk() * g.p();
-        if threads > 1 && g.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(g.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(g.n, g.n * g.o * g.kk() * g.p())
     }
 }
 
@@ -308,78 +210,10 @@ impl Op for Conv3dNdhwc {
         "conv3d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        (self.act == Act::Linear).then(|| Arc::new(Self { act, ..*self }) as OpRef)
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        (axis == 4 && !self.bias && self.act == Act::Linear).then(|| {
-            Arc::new(Self {
-                bias: true,
-                act,
-                ..*self
-            }) as OpRef
-        })
-    }
+    fusable_epilogue!(|_| 4);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv3d", inputs, 2 + self.bias as usize)?;
-        for t in inputs {
-            expect_float("conv3d", t)?;
-        }
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 5 || k.len() != 5 {
-            return Err(Error::Shape(format!(
-                "conv3d: expects a 5-D input (N, D, H, W, C) and a 5-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
-        let (o, ci, kd) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[4], ci) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "conv3d: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        if self.bias {
-            let b = &inputs[2].shape;
-            if b.len() != 1 || matches!((b[0], o), (Some(a), Some(c)) if a != c) {
-                return Err(Error::Shape(format!(
-                    "conv3d: bias of shape {} does not match the kernel's {} output channels",
-                    fmt_shape(b),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let mut out = vec![x[0]];
-        for a in 0..3 {
-            let d: Dim = match (x[1 + a], kd[a]) {
-                (Some(l), Some(kk)) => Some(
-                    out_len(
-                        l,
-                        self.pads[2 * a] + self.pads[2 * a + 1],
-                        kk,
-                        self.strides[a],
-                        1,
-                    )
-                    .ok_or_else(|| {
-                        Error::Shape(format!(
-                            "conv3d: kernel {} is larger than the (padded) input {}",
-                            fmt_shape(k),
-                            fmt_shape(x)
-                        ))
-                    })?,
-                ),
-                _ => None,
-            };
-            out.push(d);
-        }
-        out.push(o);
-        Ok(TypeInfo::f32(out))
+        self.win.infer(inputs, self.epi, true)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -389,7 +223,7 @@ impl Op for Conv3dNdhwc {
         let relaid = if self.kernel_is_matrix() { 0 } else { kk * g.o };
         let workers = self.workers(&g);
         let (xs, os) = (g.xs(), p * g.o);
-        let slot = if self.has_pads() {
+        let slot = if self.win.has_pads() {
             self.padded(&g).iter().product::<usize>() * g.c
         } else {
             0
@@ -405,7 +239,7 @@ impl Op for Conv3dNdhwc {
         let offs = &mut ctx.scratch.i[..p + kk];
         self.column_offsets(&g, offs);
         let (pos, taps) = offs.split_at(p);
-        let bias = self.bias.then(|| &inputs[2].f[..]);
+        let bias = self.epi.bias(inputs);
         let run = |i: usize, pad: &mut [f32], y: &mut [f32], serial: bool| {
             let a = GatheredOperand {
                 data: self.source(&g, &x.f[i * xs..(i + 1) * xs], pad),
@@ -413,11 +247,10 @@ impl Op for Conv3dNdhwc {
                 cols: taps,
             };
             sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
-            if self.bias || self.act != Act::Linear {
-                bias_activate_last(y, bias, self.act);
-            }
+            self.epi.apply_last(y, bias);
         };
-        forward_samples(g.n, workers, &mut out.f, os, rest, slot, &run);
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
@@ -437,23 +270,20 @@ impl Op for Conv3dNdhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let (mut gx, mut gw, mut gb) = (None, None, None);
-        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
-            match index {
-                0 => gx = Some(&mut **gin),
-                1 => gw = Some(&mut **gin),
-                _ => gb = Some(&mut **gin),
-            }
-        }
+        let Grads {
+            x: gx,
+            w: gw,
+            b: gb,
+        } = Grads::new(wanted, gins);
         let (want_x, want_w) = (gx.is_some(), gw.is_some());
         if want_x || want_w {
             let ok = kk * g.o;
             let workers = self.workers(&g);
-            let rn = ranges(g.n, workers);
-            let direct = want_x && self.is_1x1(&g);
+            let rn = Cut::Even.count(g.n, workers);
+            let direct = want_x && self.win.is_1x1(&g);
             let scatter = want_x && !direct;
-            let gmn = if self.act != Act::Linear { os } else { 0 };
-            let xpad = if want_w && self.has_pads() {
+            let gmn = self.epi.grad_len(os);
+            let xpad = if want_w && self.win.has_pads() {
                 self.padded(&g).iter().product::<usize>() * g.c
             } else {
                 0
@@ -488,21 +318,19 @@ impl Op for Conv3dNdhwc {
                 self.column_offsets(&g, offs);
             }
             let (pos, taps) = offs.split_at(if want_w { p } else { 0 });
-            let run = |i: usize,
-                       slot: &mut [f32],
-                       gxi: &mut [f32],
-                       dw: &mut [f32],
-                       first: bool,
-                       serial: bool| {
+            let run = |sample: Sample| {
+                let Sample {
+                    i,
+                    slot,
+                    gx: gxi,
+                    dw,
+                    first,
+                    serial,
+                    ..
+                } = sample;
                 let (gm, rest) = slot.split_at_mut(gmn);
                 let (xp, cols) = rest.split_at_mut(xpad);
-                let gi = &gout[i * os..(i + 1) * os];
-                let gi: &[f32] = if gmn > 0 {
-                    grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
-                    gm
-                } else {
-                    gi
-                };
+                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 if direct {
                     gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
@@ -516,23 +344,21 @@ impl Op for Conv3dNdhwc {
                 }
                 if want_w {
                     let data = self.source(&g, &x.f[i * xs..(i + 1) * xs], xp);
-                    for p0 in (0..p).step_by(DW_STEPS) {
-                        let n = DW_STEPS.min(p - p0);
-                        let a = GatheredOperand {
-                            data,
-                            rows: taps,
-                            cols: &pos[p0..p0 + n],
-                        };
-                        let b = nop(&gi[p0 * g.o..(p0 + n) * g.o]);
-                        sgemm_gathered(kk, g.o, n, a, b, dw, !first || p0 > 0, serial);
-                    }
+                    let a = GatheredOperand {
+                        data,
+                        rows: taps,
+                        cols: pos,
+                    };
+                    kernel_gradient(a, gi, g.o, dw, !first, serial);
                 }
             };
-            let (gxv, gxn) = match gx {
-                Some(gx) => (gx, xs),
-                None => (&mut [][..], 0),
-            };
-            backward_ranges(g.n, workers, gxv, gxn, slots, slot, partials, okw, &run);
+            Batch::even(g.n, workers).backward(
+                Parts::wanted(gx, xs),
+                Parts::none(),
+                Parts::new(slots, slot),
+                Parts::new(partials, okw),
+                &run,
+            );
             if let Some(gw) = gw {
                 if self.kernel_is_matrix() {
                     for (d, &v) in gw.iter_mut().zip(&partials[..ok]) {
@@ -543,46 +369,20 @@ impl Op for Conv3dNdhwc {
                 }
             }
         }
-        if let Some(gb) = gb {
-            col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
-        }
+        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
         Ok(())
     }
 }
 
 /// Registry entry: `conv3d` with `layout` "ndhwc" (None otherwise, for `conv3d.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
-    if name != "conv3d" {
-        return None;
-    }
-    match a.str_opt("layout") {
-        Err(e) => return Some(Err(e)),
-        Ok(None) => return None,
-        Ok(Some(l)) if l == "ncdhw" => return None,
-        Ok(Some(l)) if l == "ndhwc" => {}
-        Ok(Some(l)) => {
-            return Some(Err(Error::Value(format!(
-                "conv3d: layout must be 'ncdhw' or 'ndhwc', got '{l}'"
-            ))))
-        }
+    if let Err(e) = channels_last(name, a, "conv3d", ["ncdhw", "ndhwc"])? {
+        return Some(Err(e));
     }
     Some((|| {
-        let layout = match a.str_opt("kernel_layout")?.as_deref() {
-            None | Some("oidhw") => KernelLayout3::Oidhw,
-            Some("dhwio") => KernelLayout3::Dhwio,
-            Some(s) => {
-                return Err(Error::Value(format!(
-                    "conv3d: kernel_layout must be 'oidhw' or 'dhwio', got '{s}'"
-                )))
-            }
-        };
         Ok(Arc::new(Conv3dNdhwc {
-            strides: ints3(a, "conv3d", "strides", [1, 1, 1])?,
-            pads: pads6(a, "conv3d")?,
-            layout,
-            flip: a.bool("flip", false)?,
-            bias: a.bool("bias", false)?,
-            act: Act::from_attrs(a, "conv3d")?,
+            win: Window3::from_attrs(a)?,
+            epi: Epilogue::from_attrs(a, "conv3d")?,
         }) as OpRef)
     })())
 }
@@ -590,12 +390,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
     use crate::ops::Attr;
     use crate::tensor::Value;
-
-    fn ints(v: &[usize]) -> Attr {
-        Attr::Ints(v.iter().map(|&a| a as i64).collect())
-    }
 
     fn attrs(
         st: [usize; 3],
@@ -822,47 +619,24 @@ mod tests {
 
     #[test]
     fn conv3d_ndhwc_shapes_and_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op(
             "conv3d",
             &attrs([2, 1, 1], [1, 1, 0, 0, 0, 0], "dhwio", false),
         );
-        let y = o
-            .infer(&[t(&[4, 5, 6, 7, 3]), t(&[3, 3, 2, 3, 8])])
-            .unwrap();
-        assert_eq!(y.shape, crate::tensor::known(&[4, 3, 4, 6, 8]));
-        let e = o
-            .infer(&[t(&[4, 5, 6, 7, 2]), t(&[3, 3, 2, 3, 8])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        let e = o
-            .infer(&[t(&[4, 5, 1, 7, 3]), t(&[3, 3, 2, 3, 8])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("larger"), "{e}");
-        let e = crate::ops::build(
-            "conv3d",
-            &crate::ops::Attrs::new("conv3d").with("layout", Attr::Str("nhwc".into())),
-        )
-        .unwrap_err()
-        .to_string();
+        let y = infer(&o, &[&[4, 5, 6, 7, 3], &[3, 3, 2, 3, 8]]);
+        assert_eq!(y, Ok(crate::tensor::known(&[4, 3, 4, 6, 8])));
+        let e = infer(&o, &[&[4, 5, 6, 7, 2], &[3, 3, 2, 3, 8]]);
+        assert_err(e, &["channels"]);
+        let e = infer(&o, &[&[4, 5, 1, 7, 3], &[3, 3, 2, 3, 8]]);
+        assert_err(e, &["larger"]);
+        let e = build_err("conv3d", &[("layout", Attr::Str("nhwc".into()))]);
         assert!(e.contains("layout must be 'ncdhw' or 'ndhwc'"), "{e}");
         // concrete shapes the kernel does not fit: an error, not a panic
         let ins = [
             rand(&[1, 3, 3, 3, 4], 1, -1.0, 1.0),
             rand(&[1, 1, 1, 2, 5], 2, -1.0, 1.0),
         ];
-        let mut y = Value::zeros(crate::tensor::DType::F32, &[1, 3, 3, 3, 5]);
-        let mut s = crate::ops::Scratch::default();
-        let e = op("conv3d", &attrs([1; 3], [0; 6], "dhwio", false))
-            .forward(
-                &[&ins[0], &ins[1]],
-                &mut y,
-                &mut crate::ops::OpCtx { scratch: &mut s },
-            )
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
+        let o = op("conv3d", &attrs([1; 3], [0; 6], "dhwio", false));
+        assert_err(run_forward(&o, &ins, &[1, 3, 3, 3, 5]), &["channels"]);
     }
 }

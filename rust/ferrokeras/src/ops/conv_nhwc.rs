@@ -38,15 +38,14 @@
 //! Work is split over the batch exactly as in `conv.rs` (per-worker slots of scratch,
 //! serial gemms inside a parallel loop).
 
-use super::conv::{Conv2d, Geo, KernelLayout};
-use super::epilogue::{activate, add_rows_activate_in_place, col_sums_through, grad_through_into};
+use super::conv::kernel::rows_by_tap;
+use super::conv::{wide_method, Conv2d, Geo, KernelLayout};
+use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
 use super::OpCtx;
-use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::pool::{parallel_for, Disjoint};
 use crate::kernels::runs;
 use crate::kernels::transpose::transpose;
 use crate::kernels::window::valid_range;
@@ -71,6 +70,30 @@ const NHWC_FULL_MIN_CHANNELS: usize = 32;
 /// shapes within noise.
 pub(super) const DW_STEPS: usize = 128;
 
+/// `dW (K x O) (+)= colsᵀ · G` of one sample: `a` the gathered column matrix with the
+/// taps as rows and the output positions as columns (steps), G the sample's
+/// (positions x O) output gradient; in products of at most [`DW_STEPS`] positions (see
+/// there), the first one overwriting `dw` unless `accumulate`.
+pub(super) fn kernel_gradient(
+    a: GatheredOperand,
+    gi: &[f32],
+    o: usize,
+    dw: &mut [f32],
+    accumulate: bool,
+    serial: bool,
+) {
+    let (k, p) = (a.rows.len(), a.cols.len());
+    for p0 in (0..p).step_by(DW_STEPS) {
+        let n = DW_STEPS.min(p - p0);
+        let part = GatheredOperand {
+            cols: &a.cols[p0..p0 + n],
+            ..a
+        };
+        let b = nop(&gi[p0 * o..(p0 + n) * o]);
+        sgemm_gathered(k, o, n, part, b, dw, accumulate || p0 > 0, serial);
+    }
+}
+
 impl Conv2d {
     /// Whether the channels-last input gradient is a full correlation rather than
     /// col2im: stride 1, at least [`NHWC_FULL_MIN_CHANNELS`] channels, and at most 25%
@@ -91,17 +114,9 @@ impl Conv2d {
     /// Calls `f(row, stored index)` for every element of the (kh·kw·C, O) kernel matrix,
     /// row-major (rows in (ki, kj, c) order).
     fn for_kernel_matrix(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
-        let mut r = 0;
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                for c in 0..g.c {
-                    for o in 0..g.o {
-                        f(r, self.src(g, o, c, ki, kj));
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_tap([g.o, g.c, g.kh, g.kw], |r, o, c, ki, kj| {
+            f(r, self.src(g, o, c, ki, kj))
+        });
     }
 
     /// The (kh·kw·C, O) kernel matrix: the stored kernel, or its re-layout into `buf`.
@@ -225,25 +240,12 @@ impl Conv2d {
         }
     }
 
-    /// Adds a (P x kh·kw·C) column matrix back into one channels-last sample's input
-    /// gradient.
-    pub(super) fn col2im_nhwc(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if runs::avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.col2im_nhwc_avx512(g, cols, gx) };
-        }
-        self.col2im_nhwc_with::<false>(g, cols, gx)
-    }
-
-    /// [`Conv2d::col2im_nhwc`] with the additions inlined as AVX-512 runs.
-    ///
-    /// # Safety
-    /// The CPU has AVX-512F.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn col2im_nhwc_avx512(&self, g: &Geo, cols: &[f32], gx: &mut [f32]) {
-        self.col2im_nhwc_with::<true>(g, cols, gx)
+    wide_method! {
+        /// Adds a (P x kh·kw·C) column matrix back into one channels-last sample's input
+        /// gradient.
+        pub(super) fn col2im_nhwc / col2im_nhwc_avx512 = col2im_nhwc_with(
+            g: &Geo, cols: &[f32], gx: &mut [f32]
+        )
     }
 
     #[inline(always)]
@@ -293,15 +295,6 @@ impl Conv2d {
         }
     }
 
-    /// Bias and activation on one sample's (P x O) output.
-    fn epilogue_nhwc(&self, y: &mut [f32], bias: &[f32]) {
-        if self.bias {
-            add_rows_activate_in_place(y, bias, self.act);
-        } else {
-            activate(y, self.act);
-        }
-    }
-
     /// The forward pass of a channels-last convolution (see the module doc).
     pub(super) fn forward_nhwc(
         &self,
@@ -328,7 +321,7 @@ impl Conv2d {
         grow(offs, p + kk, "conv2d")?;
         self.column_offsets_nhwc(g, &mut offs[..p + kk]);
         let (pos, taps) = offs[..p + kk].split_at(p);
-        let bias: &[f32] = if self.bias { &inputs[2].f } else { &[] };
+        let bias = self.epi.bias(inputs);
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
             let a = GatheredOperand {
                 data: self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], slot),
@@ -336,43 +329,29 @@ impl Conv2d {
                 cols: taps,
             };
             sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
-            if self.has_epilogue() {
-                self.epilogue_nhwc(y, bias);
-            }
+            self.epi.apply_last(y, bias);
         };
-        if workers == 1 {
-            let own = &mut rest[..slot];
-            for (i, y) in out.f.chunks_mut(os).enumerate() {
-                run(i, own, y, false);
-            }
-        } else {
-            let (ys, slots) = (
-                Disjoint::new(&mut out.f),
-                Disjoint::new(&mut rest[..workers * slot]),
-            );
-            parallel_for(g.n, workers, &|i, who| {
-                // SAFETY: sample i's output and participant who's slot are theirs alone.
-                let (y, own) = unsafe { (ys.part(i * os, os), slots.part(who * slot, slot)) };
-                run(i, own, y, true);
-            });
-        }
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
     /// The wanted gradients of a channels-last convolution in one pass over the batch
     /// (see the module doc); bit for bit what one call per input computes.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn backward_nhwc(
         &self,
         g: &Geo,
         inputs: &[&Value],
         out: &Value,
         gout: &[f32],
-        gx: Option<&mut [f32]>,
-        gw: Option<&mut [f32]>,
-        gb: Option<&mut [f32]>,
+        grads: Grads,
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        let Grads {
+            x: gx,
+            w: gw,
+            b: gb,
+        } = grads;
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
@@ -388,7 +367,7 @@ impl Conv2d {
         let scatter = want_x && !direct && !full;
         let ftaps_n = g.kh * g.kw * g.o;
         let (gmn, xpad, gpad, coln) = (
-            if self.act != Act::Linear { os } else { 0 },
+            self.epi.grad_len(os),
             if want_w && self.has_pads() {
                 hp * wp * g.c
             } else {
@@ -401,7 +380,7 @@ impl Conv2d {
         // pre-activation gradient, padded input, padded gradient, columns | per range:
         // kernel-gradient partial]
         let slot = gmn + xpad + gpad + coln;
-        let ranges = if workers > 1 { g.n.min(4 * workers) } else { 1 };
+        let ranges = Cut::Even.count(g.n, workers);
         let okw = if want_w { ok } else { 0 };
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
@@ -444,18 +423,20 @@ impl Conv2d {
         }
         let (pix, ftaps) = fofs.split_at(if full { hw } else { 0 });
         let (pos, ktaps) = kofs.split_at(if want_w { p } else { 0 });
-        let serial = workers > 1;
-        let run = |i: usize, slot: &mut [f32], gxi: &mut [f32], dw: &mut [f32], first: bool| {
+        let run = |sample: Sample| {
+            let Sample {
+                i,
+                slot,
+                gx: gxi,
+                dw,
+                first,
+                serial,
+                ..
+            } = sample;
             let (gm, rest) = slot.split_at_mut(gmn);
             let (xp, rest) = rest.split_at_mut(xpad);
             let (gp, cols) = rest.split_at_mut(gpad);
-            let gi = &gout[i * os..(i + 1) * os];
-            let gi: &[f32] = if gmn > 0 {
-                grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
-                gm
-            } else {
-                gi
-            };
+            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
             let gemm = if serial { sgemm_serial } else { sgemm };
             if direct {
                 gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
@@ -474,66 +455,28 @@ impl Conv2d {
             if want_w {
                 // in products of DW_STEPS positions at most (see there)
                 let data = self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], xp);
-                for p0 in (0..p).step_by(DW_STEPS) {
-                    let n = DW_STEPS.min(p - p0);
-                    let a = GatheredOperand {
-                        data,
-                        rows: ktaps,
-                        cols: &pos[p0..p0 + n],
-                    };
-                    let b = nop(&gi[p0 * g.o..(p0 + n) * g.o]);
-                    sgemm_gathered(kk, g.o, n, a, b, dw, !first || p0 > 0, serial);
-                }
+                let a = GatheredOperand {
+                    data,
+                    rows: ktaps,
+                    cols: pos,
+                };
+                kernel_gradient(a, gi, g.o, dw, !first, serial);
             }
         };
-        let (gx, gxn) = match gx {
-            Some(gx) => (gx, xs),
-            None => (&mut [][..], 0),
-        };
-        if !want_x && !want_w {
-            // only the bias gradient, below
-        } else if workers == 1 {
-            for i in 0..g.n {
-                run(
-                    i,
-                    &mut own[..slot],
-                    &mut gx[i * gxn..(i + 1) * gxn],
-                    &mut partials[..okw],
-                    i == 0,
-                );
-            }
-        } else {
-            let (slots, dws, gxs) = (
-                Disjoint::new(own),
-                Disjoint::new(&mut partials[..]),
-                Disjoint::new(&mut gx[..]),
+        // (only the bias gradient: nothing per sample)
+        if want_x || want_w {
+            Batch::even(g.n, workers).backward(
+                Parts::wanted(gx, xs),
+                Parts::none(),
+                Parts::new(own, slot),
+                Parts::new(partials, okw),
+                &run,
             );
-            parallel_for(ranges, workers, &|r, who| {
-                let (lo, hi) = (r * g.n / ranges, (r + 1) * g.n / ranges);
-                // SAFETY: range r's partial, its samples' gradients and participant who's
-                // slot are theirs alone.
-                let (own, dw) = unsafe { (slots.part(who * slot, slot), dws.part(r * okw, okw)) };
-                for i in lo..hi {
-                    // SAFETY: as above.
-                    let gxi = unsafe { gxs.part(i * gxn, gxn) };
-                    run(i, own, gxi, dw, i == lo);
-                }
-            });
-            if want_w {
-                let (first, others) = partials.split_at_mut(ok);
-                for other in others.chunks(ok) {
-                    for (a, &b) in first.iter_mut().zip(other) {
-                        *a += b;
-                    }
-                }
-            }
         }
         if let Some(gw) = gw {
             self.kernel_matrix_back(g, &partials[..ok], gw);
         }
-        if let Some(gb) = gb {
-            col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
-        }
+        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
         Ok(())
     }
 }

@@ -19,43 +19,86 @@
 //! default 1,1), `pads` (Ints 4: top, bottom, left, right of the associated convolution,
 //! default 0), `kernel_layout` (Str, default "oihw"), `flip` (Bool, default false).
 
+use std::fmt::Display;
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::conv::attrs::{positive, Epilogue};
+use super::conv::kernel::rows_by_output;
+use super::conv::shapes::{check_channels, conv_inputs};
+use super::conv::{columns, ints2, kernel_layout, pads4, Conv2d, Geo, KernelLayout};
+use super::nhwc_batch::{Batch, Cut, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
 use crate::kernels::window::out_len;
 use crate::tensor::{fmt_dims, fmt_shape, Value};
 use crate::{Error, Result};
 
-/// Transposed 2-D convolution of an NCHW input.
-#[derive(Debug)]
-pub struct Conv2dTranspose {
+const OP: &str = "conv2d_transpose";
+
+/// What both layouts of the transposed convolution share: its attributes, the
+/// geometry of the associated convolution and where its kernel's taps lie.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Transpose {
     out_hw: [usize; 2],
     strides: [usize; 2],
     pads: [usize; 4],
     layout: KernelLayout,
     flip: bool,
-    /// The associated convolution (only its im2col/col2im geometry is used).
-    conv: Conv2d,
+    /// The associated convolution (its geometry helpers only).
+    pub(super) conv: Conv2d,
 }
 
-impl Conv2dTranspose {
+impl Transpose {
+    /// `out_hw`, strides, pads, kernel layout and flip.
+    pub(super) fn from_attrs(a: &Attrs) -> Result<Transpose> {
+        if a.ints_opt("out_hw")?.is_none() {
+            return Err(Error::Value(
+                "conv2d_transpose: 'out_hw' must be 2 positive integers, got None".into(),
+            ));
+        }
+        let (strides, pads) = (ints2(a, "strides", [1, 1])?, pads4(a)?);
+        let (layout, flip) = (kernel_layout(a, OP)?, a.bool("flip", false)?);
+        Ok(Transpose {
+            out_hw: positive(a, OP, "out_hw", [1, 1])?,
+            strides,
+            pads,
+            layout,
+            flip,
+            conv: Conv2d::new(strides, pads, [1, 1], layout, flip),
+        })
+    }
+
     /// (nb_filter = output channels, stack = input channels, kh, kw) of a kernel shape.
     fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
-        match self.layout {
-            KernelLayout::Oihw => (k[0], k[1], k[2], k[3]),
-            KernelLayout::Hwio => (k[3], k[2], k[0], k[1]),
+        self.layout.dims(k)
+    }
+
+    /// Axes of the input's channels and first spatial axis.
+    fn axes(nhwc: bool) -> (usize, usize) {
+        if nhwc {
+            (3, 1)
+        } else {
+            (1, 2)
         }
     }
 
-    /// Geometry of the associated convolution: (N, F, out_h, out_w) -> (N, S, h, w).
-    fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
+    /// Geometry of the associated convolution: (N, F, out_h, out_w) -> (N, S, h, w), or
+    /// channels-last.
+    pub(super) fn geo(&self, x: &[usize], k: &[usize], nhwc: bool) -> Result<Geo> {
         let (f, s, kh, kw) = self.kdims(k);
-        let g = Geo {
+        let (ch, sp) = Self::axes(nhwc);
+        if x[ch] != s {
+            return Err(Error::Shape(format!(
+                "{OP}: input {} has {} channels but the kernel {} expects {s}",
+                fmt_dims(x),
+                x[ch],
+                fmt_dims(k)
+            )));
+        }
+        let hw = [Some(x[sp]), Some(x[sp + 1])];
+        self.check(hw, [kh, kw], sp, (&fmt_dims(x), &fmt_dims(k)))?;
+        Ok(Geo {
             n: x[0],
             c: f,
             h: self.out_hw[0],
@@ -63,147 +106,115 @@ impl Conv2dTranspose {
             o: s,
             kh,
             kw,
-            oh: x[2],
-            ow: x[3],
-        };
-        self.check(
-            &[Some(x[2]), Some(x[3])],
-            kh,
-            kw,
-            &fmt_dims(x),
-            &fmt_dims(k),
-        )?;
-        Ok(g)
+            oh: x[sp],
+            ow: x[sp + 1],
+        })
     }
 
-    /// Errors unless a convolution of the output size gives back the input size.
+    /// The output type, after checking the input types (see [`conv_inputs`]).
+    pub(super) fn infer(&self, inputs: &[TypeInfo], epi: Epilogue, nhwc: bool) -> Result<TypeInfo> {
+        let what = if nhwc { "(N, H, W, C)" } else { "(N, C, H, W)" };
+        let (x, k) = conv_inputs(OP, inputs, epi, 4, what)?;
+        let (f, s, kh, kw) = self.kdims(k);
+        let (ch, sp) = Self::axes(nhwc);
+        check_channels(OP, inputs, epi, (x[ch], s), f)?;
+        if let (Some(kh), Some(kw)) = (kh, kw) {
+            let names = (&fmt_shape(x) as &dyn Display, &fmt_shape(k) as &dyn Display);
+            self.check([x[sp], x[sp + 1]], [kh, kw], sp, names)?;
+        }
+        let [oh, ow] = self.out_hw.map(Some);
+        Ok(TypeInfo::f32(if nhwc {
+            vec![x[0], oh, ow, f]
+        } else {
+            vec![x[0], f, oh, ow]
+        }))
+    }
+
+    /// Errors unless a convolution of the output size gives back the input's spatial
+    /// size `hw` (its axes from `axis0` on) with kernel `k`; `names` are the input's and
+    /// the kernel's shapes for the message.
     fn check(
         &self,
-        hw: &[Option<usize>; 2],
-        kh: usize,
-        kw: usize,
-        x: &dyn std::fmt::Display,
-        k: &dyn std::fmt::Display,
+        hw: [Option<usize>; 2],
+        k: [usize; 2],
+        axis0: usize,
+        names: (&dyn Display, &dyn Display),
     ) -> Result<()> {
-        for (ax, (&len, kk)) in hw.iter().zip([kh, kw]).enumerate() {
+        for (ax, (len, kk)) in hw.into_iter().zip(k).enumerate() {
             let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
             let back = out_len(self.out_hw[ax], pad, kk, self.strides[ax], 1);
-            let ok = match (len, back) {
-                (Some(l), Some(b)) => l == b,
-                (None, Some(_)) => true,
-                (_, None) => false,
-            };
-            if !ok {
-                return Err(Error::Shape(format!(
-                    "conv2d_transpose: output size ({}, {}) is inconsistent with input {x} and \
-                     kernel {k} (strides {:?}, pads {:?}): a convolution of the output gives {}",
-                    self.out_hw[0],
-                    self.out_hw[1],
-                    self.strides,
-                    self.pads,
-                    match back {
-                        Some(b) => format!(
-                            "{b} along axis {}, the input has {}",
-                            ax + 2,
-                            len.map_or("?".to_string(), |l| l.to_string())
-                        ),
-                        None => "no output (the kernel is larger than the padded output)".into(),
-                    }
-                )));
+            if matches!((len, back), (Some(l), Some(b)) if l == b)
+                || (len.is_none() && back.is_some())
+            {
+                continue;
             }
+            return Err(Error::Shape(format!(
+                "{OP}: output size ({}, {}) is inconsistent with input {} and kernel {} \
+                 (strides {:?}, pads {:?}): a convolution of the output gives {}",
+                self.out_hw[0],
+                self.out_hw[1],
+                names.0,
+                names.1,
+                self.strides,
+                self.pads,
+                match back {
+                    Some(b) => format!(
+                        "{b} along axis {}, the input has {}",
+                        ax + axis0,
+                        len.map_or("?".to_string(), |l| l.to_string())
+                    ),
+                    None => "no output (the kernel is larger than the padded output)".into(),
+                }
+            )));
         }
         Ok(())
     }
 
     /// Index in the stored kernel of tap (s, f, ki, kj) of the associated
-    /// cross-correlation matrix (S, F·kh·kw).
+    /// cross-correlation (F in, S out).
     #[inline]
-    fn src(&self, g: &Geo, s: usize, f: usize, ki: usize, kj: usize) -> usize {
-        let (ki, kj) = if self.flip {
-            (g.kh - 1 - ki, g.kw - 1 - kj)
-        } else {
-            (ki, kj)
-        };
-        match self.layout {
-            KernelLayout::Oihw => ((f * g.o + s) * g.kh + ki) * g.kw + kj,
-            KernelLayout::Hwio => ((ki * g.kw + kj) * g.o + s) * g.c + f,
-        }
+    pub(super) fn src(&self, g: &Geo, s: usize, f: usize, ki: usize, kj: usize) -> usize {
+        (self.layout).index(self.flip, [g.c, g.o, g.kh, g.kw], f, s, ki, kj)
     }
+}
 
+/// Transposed 2-D convolution of an NCHW input.
+#[derive(Debug)]
+pub struct Conv2dTranspose {
+    t: Transpose,
+}
+
+impl Conv2dTranspose {
+    /// Kernel -> the associated cross-correlation's (S, F·kh·kw) matrix.
     fn relayout(&self, g: &Geo, w: &[f32], wm: &mut [f32]) {
-        let mut r = 0;
-        for s in 0..g.o {
-            for f in 0..g.c {
-                for ki in 0..g.kh {
-                    for kj in 0..g.kw {
-                        wm[r] = w[self.src(g, s, f, ki, kj)];
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_output([g.o, g.c, g.kh, g.kw], |r, s, f, ki, kj| {
+            wm[r] = w[self.t.src(g, s, f, ki, kj)]
+        });
     }
 
     fn relayout_back(&self, g: &Geo, dm: &[f32], gin: &mut [f32]) {
-        let mut r = 0;
-        for s in 0..g.o {
-            for f in 0..g.c {
-                for ki in 0..g.kh {
-                    for kj in 0..g.kw {
-                        gin[self.src(g, s, f, ki, kj)] += dm[r];
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_output([g.o, g.c, g.kh, g.kw], |r, s, f, ki, kj| {
+            gin[self.t.src(g, s, f, ki, kj)] += dm[r]
+        });
     }
 }
 
 impl Op for Conv2dTranspose {
     fn name(&self) -> &str {
-        "conv2d_transpose"
+        OP
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv2d_transpose", inputs, 2)?;
-        expect_float("conv2d_transpose", &inputs[0])?;
-        expect_float("conv2d_transpose", &inputs[1])?;
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 4 || k.len() != 4 {
-            return Err(Error::Shape(format!(
-                "conv2d_transpose: expects a 4-D input (N, C, H, W) and a 4-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
-        let (f, s, kh, kw) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[1], s) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "conv2d_transpose: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        if let (Some(kh), Some(kw)) = (kh, kw) {
-            self.check(&[x[2], x[3]], kh, kw, &fmt_shape(x), &fmt_shape(k))?;
-        }
-        Ok(TypeInfo::f32(vec![
-            x[0],
-            f,
-            Some(self.out_hw[0]),
-            Some(self.out_hw[1]),
-        ]))
+        self.t.infer(inputs, Epilogue::NONE, false)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let g = self.geo(&x.shape, &w.shape)?;
+        let g = self.t.geo(&x.shape, &w.shape, false)?;
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let one = self.conv.is_1x1(&g);
-        let workers = self.conv.workers(&g);
+        let one = self.t.conv.is_1x1(&g);
+        let workers = self.t.conv.workers(&g);
         let col = if one { 1 } else { kk * p };
         let (xs, ys) = (g.o * p, g.c * g.h * g.w);
         out.f.fill(0.0);
@@ -221,26 +232,11 @@ impl Op for Conv2dTranspose {
                 gemm(kk, p, g.o, top(wm), nop(xi), y, false);
             } else {
                 gemm(kk, p, g.o, top(wm), nop(xi), cols, false);
-                self.conv.col2im(&g, cols, y);
+                self.t.conv.col2im(&g, cols, y);
             }
         };
-        if workers == 1 {
-            let cols = &mut rest[..col];
-            for (i, y) in out.f.chunks_mut(ys).enumerate() {
-                run(i, cols, y, false);
-            }
-        } else {
-            let per = g.n.div_ceil(workers);
-            out.f
-                .par_chunks_mut(per * ys)
-                .zip(rest[..workers * col].par_chunks_mut(col))
-                .enumerate()
-                .for_each(|(wi, (yc, cols))| {
-                    for (j, y) in yc.chunks_mut(ys).enumerate() {
-                        run(wi * per + j, cols, y, true);
-                    }
-                });
-        }
+        let (outs, slots) = (Parts::new(&mut out.f, ys), Parts::new(rest, col));
+        Batch::blocks(g.n, workers).forward(outs, slots, &run);
         Ok(())
     }
 
@@ -254,94 +250,59 @@ impl Op for Conv2dTranspose {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let g = self.geo(&x.shape, &w.shape)?;
+        let g = self.t.geo(&x.shape, &w.shape, false)?;
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let one = self.conv.is_1x1(&g);
-        let workers = self.conv.workers(&g);
+        let one = self.t.conv.is_1x1(&g);
+        let workers = self.t.conv.workers(&g);
         let col = if one { 1 } else { kk * p };
         let (xs, ys) = (g.o * p, g.c * g.h * g.w);
         if g.n == 0 || ys == 0 || xs == 0 {
             return Ok(());
         }
-        // scratch: [kernel matrix | per worker: columns, kernel-gradient partial]
-        let slot = col + ok;
-        grow(&mut ctx.scratch.f, ok + workers * slot, "conv2d_transpose")?;
+        // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
+        // partial]
+        let ranges = Cut::Blocks.count(g.n, workers);
+        grow(
+            &mut ctx.scratch.f,
+            ok + workers * col + ranges * ok,
+            "conv2d_transpose",
+        )?;
         let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
+        let (slots, partials) = rest.split_at_mut(workers * col);
+        let batch = Batch::blocks(g.n, workers);
         if index == 0 {
             // d x = the associated convolution of d y
             self.relayout(&g, &w.f, wm);
             let wm: &[f32] = wm;
             let run = |i: usize, cols: &mut [f32], gx: &mut [f32], serial: bool| {
                 let gi = &gout[i * ys..(i + 1) * ys];
-                let b: &[f32] = if one {
-                    gi
-                } else {
-                    self.conv.im2col(&g, gi, cols);
-                    cols
-                };
+                let b = columns(one, gi, cols, |v, c| self.t.conv.im2col(&g, v, c));
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, p, kk, nop(wm), nop(b), gx, true);
             };
-            if workers == 1 {
-                let cols = &mut rest[..col];
-                for (i, gx) in gin.chunks_mut(xs).enumerate() {
-                    run(i, cols, gx, false);
-                }
-            } else {
-                let per = g.n.div_ceil(workers);
-                gin.par_chunks_mut(per * xs)
-                    .zip(rest[..workers * slot].par_chunks_mut(slot))
-                    .enumerate()
-                    .for_each(|(wi, (gxs, buf))| {
-                        for (j, gx) in gxs.chunks_mut(xs).enumerate() {
-                            run(wi * per + j, &mut buf[..col], gx, true);
-                        }
-                    });
-            }
+            batch.forward(Parts::new(gin, xs), Parts::new(slots, col), &run);
         } else {
             // d W (S, F·kh·kw) = sum over samples of x_i · cols(d y_i)ᵀ
-            let run = |i: usize, buf: &mut [f32], first: bool, serial: bool| {
-                let (cols, dw) = buf.split_at_mut(col);
+            let run = |sample: Sample| {
+                let Sample {
+                    i,
+                    slot: cols,
+                    dw,
+                    first,
+                    serial,
+                    ..
+                } = sample;
                 let gi = &gout[i * ys..(i + 1) * ys];
-                let b: &[f32] = if one {
-                    gi
-                } else {
-                    self.conv.im2col(&g, gi, cols);
-                    cols
-                };
+                let b = columns(one, gi, cols, |v, c| self.t.conv.im2col(&g, v, c));
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(xi), top(b), dw, !first);
             };
-            let parts = &mut rest[..workers * slot];
-            if workers == 1 {
-                for i in 0..g.n {
-                    run(i, parts, i == 0, false);
-                }
-            } else {
-                let per = g.n.div_ceil(workers);
-                parts
-                    .par_chunks_mut(slot)
-                    .enumerate()
-                    .for_each(|(wi, buf)| {
-                        let lo = wi * per;
-                        let hi = ((wi + 1) * per).min(g.n);
-                        if lo >= hi {
-                            buf[col..].fill(0.0);
-                        }
-                        for i in lo..hi {
-                            run(i, buf, i == lo, true);
-                        }
-                    });
-                let (first, others) = parts.split_at_mut(slot);
-                for other in others.chunks(slot) {
-                    for (a, &b) in first[col..].iter_mut().zip(&other[col..]) {
-                        *a += b;
-                    }
-                }
-            }
-            self.relayout_back(&g, &parts[col..slot], gin);
+            let (none, slots) = (Parts::none(), Parts::new(slots, col));
+            let parts = Parts::new(partials, ok);
+            batch.backward(Parts::none(), none, slots, parts, &run);
+            self.relayout_back(&g, &partials[..ok], gin);
         }
         Ok(())
     }
@@ -350,36 +311,9 @@ impl Op for Conv2dTranspose {
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     match name {
-        "conv2d_transpose" => Some((|| {
-            let layout = match a.str_opt("kernel_layout")?.as_deref() {
-                None | Some("oihw") => KernelLayout::Oihw,
-                Some("hwio") => KernelLayout::Hwio,
-                Some(s) => {
-                    return Err(Error::Value(format!(
-                        "conv2d_transpose: kernel_layout must be 'oihw' or 'hwio', got '{s}'"
-                    )))
-                }
-            };
-            let out_hw = match a.ints_opt("out_hw")? {
-                Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => {
-                    [v[0] as usize, v[1] as usize]
-                }
-                v => {
-                    return Err(Error::Value(format!(
-                        "conv2d_transpose: 'out_hw' must be 2 positive integers, got {v:?}"
-                    )))
-                }
-            };
-            let strides = ints2(a, "strides", [1, 1])?;
-            let pads = pads4(a)?;
-            let flip = a.bool("flip", false)?;
+        OP => Some((|| {
             Ok(Arc::new(Conv2dTranspose {
-                out_hw,
-                strides,
-                pads,
-                layout,
-                flip,
-                conv: Conv2d::new(strides, pads, [1, 1], layout, flip),
+                t: Transpose::from_attrs(a)?,
             }) as OpRef)
         })()),
         _ => None,
@@ -389,6 +323,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{
+        assert_bilinear, assert_err, both_layouts, check_op, infer, ints,
+    };
     use crate::ops::Attr;
 
     /// Direct reference: scatter every input pixel through the kernel. Kernel in the
@@ -438,52 +375,22 @@ mod tests {
         y.into_iter().map(|v| v as f32).collect()
     }
 
-    fn to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
-        let [f, s, kh, kw] = ks;
-        let mut t = vec![0.0; k.len()];
-        for a in 0..f {
-            for b in 0..s {
-                for i in 0..kh {
-                    for j in 0..kw {
-                        t[((i * kw + j) * s + b) * f + a] = k[((a * s + b) * kh + i) * kw + j];
-                    }
-                }
-            }
-        }
-        t
-    }
-
-    fn ints(v: &[usize]) -> Attr {
-        Attr::Ints(v.iter().map(|&a| a as i64).collect())
-    }
-
     fn case(xs: [usize; 4], ks: [usize; 4], out_hw: [usize; 2], st: [usize; 2], pd: [usize; 4]) {
         let x = rand(&xs, 3, -1.0, 1.0);
         let k = rand(&ks, 4, -1.0, 1.0);
+        let ys = [xs[0], ks[0], out_hw[0], out_hw[1]];
         for flip in [false, true] {
             let want = naive(&x.f, xs, &k.f, ks, out_hw, st, pd, flip);
-            for layout in ["oihw", "hwio"] {
-                let kv = if layout == "oihw" {
-                    k.clone()
-                } else {
-                    let [f, s, kh, kw] = ks;
-                    val(&[kh, kw, s, f], &to_hwio(&k.f, ks))
-                };
-                let o = op(
-                    "conv2d_transpose",
-                    &[
-                        ("out_hw", ints(&out_hw)),
-                        ("strides", ints(&st)),
-                        ("pads", ints(&pd)),
-                        ("kernel_layout", Attr::Str(layout.into())),
-                        ("flip", Attr::Bool(flip)),
-                    ],
-                );
-                let y = forward(&o, &[x.clone(), kv.clone()]);
-                assert_eq!(y.shape, vec![xs[0], ks[0], out_hw[0], out_hw[1]]);
-                assert_close(&y.f, &want, 1e-4);
-                grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
-                    .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}: {e}"));
+            for (layout, kv) in both_layouts(&k) {
+                let attrs = [
+                    ("out_hw", ints(&out_hw)),
+                    ("strides", ints(&st)),
+                    ("pads", ints(&pd)),
+                    ("kernel_layout", Attr::Str(layout.into())),
+                    ("flip", Attr::Bool(flip)),
+                ];
+                let what = format!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}");
+                check_op("conv2d_transpose", &attrs, (&x, &kv), (&want, &ys), &what);
             }
         }
     }
@@ -533,49 +440,17 @@ mod tests {
         let mut ctx = crate::ops::OpCtx { scratch: &mut s };
         o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
         o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
-        let lhs: f64 =
-            y.f.iter()
-                .zip(&r.f)
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
-        let rx: f64 = gx
-            .iter()
-            .zip(&x.f)
-            .map(|(&a, &b)| a as f64 * b as f64)
-            .sum();
-        let rk: f64 = gk
-            .iter()
-            .zip(&k.f)
-            .map(|(&a, &b)| a as f64 * b as f64)
-            .sum();
-        // the op is bilinear: <r, y> = <gx, x> = <gk, k>
-        assert!((lhs - rx).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rx}");
-        assert!((lhs - rk).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rk}");
+        assert_bilinear(&y, &r.f, (&x, &gx), (&k, &gk), 1e-2);
     }
 
     #[test]
     fn deconv_shape_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("conv2d_transpose", &[("out_hw", ints(&[7, 7]))]);
-        let e = o
-            .infer(&[t(&[1, 3, 4, 5]), t(&[2, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("inconsistent") && e.contains("(1, 3, 4, 5)"),
-            "{e}"
-        );
-        let e = o
-            .infer(&[t(&[1, 2, 5, 5]), t(&[2, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
+        let e = infer(&o, &[&[1, 3, 4, 5], &[2, 3, 3, 3]]);
+        assert_err(e, &["inconsistent", "(1, 3, 4, 5)"]);
+        assert_err(infer(&o, &[&[1, 2, 5, 5], &[2, 3, 3, 3]]), &["channels"]);
         let o = op("conv2d_transpose", &[("out_hw", ints(&[2, 2]))]);
-        let e = o
-            .infer(&[t(&[1, 3, 1, 1]), t(&[2, 3, 3, 3])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("larger"), "{e}");
-        assert!(o.infer(&[t(&[1, 5, 5]), t(&[4, 3, 3, 3])]).is_err());
+        assert_err(infer(&o, &[&[1, 3, 1, 1], &[2, 3, 3, 3]]), &["larger"]);
+        assert!(infer(&o, &[&[1, 5, 5], &[4, 3, 3, 3]]).is_err());
     }
 }

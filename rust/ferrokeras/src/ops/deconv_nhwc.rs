@@ -24,144 +24,46 @@
 //! or "nhwc"), `bias` (Bool, default false: a third input, one value per output channel)
 //! and `activation` (Str, one of [`Act::NAMES`], default "linear"): the epilogue the
 //! fusion pass folds in from a following `bias_add` on the last axis and relu/tanh/sigmoid.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
-use super::conv::{ints2, pads4, Conv2d, Geo, KernelLayout};
-use super::conv_nhwc::DW_STEPS;
-use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
-use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
+use super::conv::kernel::rows_by_tap;
+use super::conv::Geo;
+use super::conv_nhwc::kernel_gradient;
+use super::deconv::Transpose;
+use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
-use crate::kernels::window::out_len;
-use crate::tensor::{fmt_dims, fmt_shape, Value};
-use crate::{Error, Result};
+use crate::tensor::Value;
+use crate::Result;
 
 /// Transposed 2-D convolution of an NHWC input.
 #[derive(Debug, Clone, Copy)]
 pub struct Conv2dTransposeNhwc {
-    out_hw: [usize; 2],
-    strides: [usize; 2],
-    pads: [usize; 4],
-    layout: KernelLayout,
-    flip: bool,
-    bias: bool,
-    act: Act,
-    /// The associated channels-last convolution (its geometry helpers only).
-    conv: Conv2d,
+    t: Transpose,
+    epi: Epilogue,
 }
 
 impl Conv2dTransposeNhwc {
-    /// (nb_filter = output channels, stack = input channels, kh, kw) of a kernel shape.
-    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
-        match self.layout {
-            KernelLayout::Oihw => (k[0], k[1], k[2], k[3]),
-            KernelLayout::Hwio => (k[3], k[2], k[0], k[1]),
-        }
-    }
-
     /// Geometry of the associated convolution: (N, out_h, out_w, F) -> (N, h, w, S).
     fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
-        let (f, s, kh, kw) = self.kdims(k);
-        if x[3] != s {
-            return Err(Error::Shape(format!(
-                "conv2d_transpose: input {} has {} channels but the kernel {} expects {s}",
-                fmt_dims(x),
-                x[3],
-                fmt_dims(k)
-            )));
-        }
-        self.check(
-            &[Some(x[1]), Some(x[2])],
-            kh,
-            kw,
-            &fmt_dims(x),
-            &fmt_dims(k),
-        )?;
-        let g = Geo {
-            n: x[0],
-            c: f,
-            h: self.out_hw[0],
-            w: self.out_hw[1],
-            o: s,
-            kh,
-            kw,
-            oh: x[1],
-            ow: x[2],
-        };
-        self.conv.check_offsets(&g)?;
+        let g = self.t.geo(x, k, true)?;
+        self.t.conv.check_offsets(&g)?;
         Ok(g)
-    }
-
-    /// Errors unless a convolution of the output size gives back the input size.
-    fn check(
-        &self,
-        hw: &[Option<usize>; 2],
-        kh: usize,
-        kw: usize,
-        x: &dyn std::fmt::Display,
-        k: &dyn std::fmt::Display,
-    ) -> Result<()> {
-        for (ax, (&len, kk)) in hw.iter().zip([kh, kw]).enumerate() {
-            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
-            let back = out_len(self.out_hw[ax], pad, kk, self.strides[ax], 1);
-            if matches!((len, back), (Some(l), Some(b)) if l == b)
-                || (len.is_none() && back.is_some())
-            {
-                continue;
-            }
-            return Err(Error::Shape(format!(
-                "conv2d_transpose: output size ({}, {}) is inconsistent with input {x} and \
-                 kernel {k} (strides {:?}, pads {:?}): a convolution of the output gives {}",
-                self.out_hw[0],
-                self.out_hw[1],
-                self.strides,
-                self.pads,
-                match back {
-                    Some(b) => format!(
-                        "{b} along axis {}, the input has {}",
-                        ax + 1,
-                        len.map_or("?".to_string(), |l| l.to_string())
-                    ),
-                    None => "no output (the kernel is larger than the padded output)".into(),
-                }
-            )));
-        }
-        Ok(())
-    }
-
-    /// Index in the stored kernel of tap (s, f, ki, kj) of the associated
-    /// cross-correlation.
-    #[inline]
-    fn src(&self, g: &Geo, s: usize, f: usize, ki: usize, kj: usize) -> usize {
-        let (ki, kj) = if self.flip {
-            (g.kh - 1 - ki, g.kw - 1 - kj)
-        } else {
-            (ki, kj)
-        };
-        match self.layout {
-            KernelLayout::Oihw => ((f * g.o + s) * g.kh + ki) * g.kw + kj,
-            KernelLayout::Hwio => ((ki * g.kw + kj) * g.o + s) * g.c + f,
-        }
     }
 
     /// Calls `f(index in Wk, stored index)` for every element of the (kh·kw·F, S) kernel
     /// matrix Wk.
     fn for_kernel_matrix(&self, g: &Geo, mut f: impl FnMut(usize, usize)) {
-        let mut r = 0;
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                for fc in 0..g.c {
-                    for s in 0..g.o {
-                        f(r, self.src(g, s, fc, ki, kj));
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_tap([g.o, g.c, g.kh, g.kw], |r, s, fc, ki, kj| {
+            f(r, self.t.src(g, s, fc, ki, kj))
+        });
     }
 }
 
@@ -170,70 +72,18 @@ impl Op for Conv2dTransposeNhwc {
         "conv2d_transpose"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        (self.act == Act::Linear).then(|| Arc::new(Self { act, ..*self }) as OpRef)
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        (axis == 3 && !self.bias && self.act == Act::Linear).then(|| {
-            Arc::new(Self {
-                bias: true,
-                act,
-                ..*self
-            }) as OpRef
-        })
-    }
+    fusable_epilogue!(|_| 3);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("conv2d_transpose", inputs, 2 + self.bias as usize)?;
-        for t in inputs {
-            expect_float("conv2d_transpose", t)?;
-        }
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 4 || k.len() != 4 {
-            return Err(Error::Shape(format!(
-                "conv2d_transpose: expects a 4-D input (N, H, W, C) and a 4-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
-        let (f, s, kh, kw) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[3], s) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "conv2d_transpose: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        if self.bias {
-            let b = &inputs[2].shape;
-            if b.len() != 1 || matches!((b[0], f), (Some(a), Some(c)) if a != c) {
-                return Err(Error::Shape(format!(
-                    "conv2d_transpose: bias of shape {} does not match the kernel's {} output channels",
-                    fmt_shape(b),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        if let (Some(kh), Some(kw)) = (kh, kw) {
-            self.check(&[x[1], x[2]], kh, kw, &fmt_shape(x), &fmt_shape(k))?;
-        }
-        Ok(TypeInfo::f32(vec![
-            x[0],
-            Some(self.out_hw[0]),
-            Some(self.out_hw[1]),
-            f,
-        ]))
+        self.t.infer(inputs, self.epi, true)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
         let g = self.geo(&x.shape, &w.shape)?;
         let (kk, p, s) = (g.k(), g.p(), g.o);
-        let one = self.conv.is_1x1(&g);
-        let workers = self.conv.workers(&g);
+        let one = self.t.conv.is_1x1(&g);
+        let workers = self.t.conv.workers(&g);
         let (xs, os) = (p * s, g.h * g.w * g.c);
         let slot = if one { 0 } else { p * kk };
         // scratch: [kernel matrix | per worker: columns]
@@ -248,7 +98,7 @@ impl Op for Conv2dTransposeNhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let bias = self.bias.then(|| &inputs[2].f[..]);
+        let bias = self.epi.bias(inputs);
         let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             let gemm = if serial { sgemm_serial } else { sgemm };
@@ -257,13 +107,12 @@ impl Op for Conv2dTransposeNhwc {
             } else {
                 gemm(p, kk, s, nop(xi), top(wk), cols, false);
                 y.fill(0.0);
-                self.conv.col2im_nhwc(&g, cols, y);
+                self.t.conv.col2im_nhwc(&g, cols, y);
             }
-            if self.bias || self.act != Act::Linear {
-                bias_activate_last(y, bias, self.act);
-            }
+            self.epi.apply_last(y, bias);
         };
-        forward_samples(g.n, workers, &mut out.f, os, rest, slot, &run);
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
@@ -283,21 +132,18 @@ impl Op for Conv2dTransposeNhwc {
         if g.n == 0 || os == 0 || xs == 0 {
             return Ok(());
         }
-        let (mut gx, mut gw, mut gb) = (None, None, None);
-        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
-            match index {
-                0 => gx = Some(&mut **gin),
-                1 => gw = Some(&mut **gin),
-                _ => gb = Some(&mut **gin),
-            }
-        }
+        let Grads {
+            x: gx,
+            w: gw,
+            b: gb,
+        } = Grads::new(wanted, gins);
         let (want_x, want_w) = (gx.is_some(), gw.is_some());
         if want_x || want_w {
-            let workers = self.conv.workers(&g);
-            let rn = ranges(g.n, workers);
-            let (hp, wp) = self.conv.padded(&g);
-            let gmn = if self.act != Act::Linear { os } else { 0 };
-            let padn = if self.conv.has_pads() {
+            let workers = self.t.conv.workers(&g);
+            let rn = Cut::Even.count(g.n, workers);
+            let (hp, wp) = self.t.conv.padded(&g);
+            let gmn = self.epi.grad_len(os);
+            let padn = if self.t.conv.has_pads() {
                 hp * wp * g.c
             } else {
                 0
@@ -318,23 +164,21 @@ impl Op for Conv2dTransposeNhwc {
             let wk: &[f32] = wk;
             grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
             let offs = &mut ctx.scratch.i[..p + kk];
-            self.conv.column_offsets_nhwc(&g, offs);
+            self.t.conv.column_offsets_nhwc(&g, offs);
             let (pos, taps) = offs.split_at(p);
-            let run = |i: usize,
-                       slot: &mut [f32],
-                       gxi: &mut [f32],
-                       dw: &mut [f32],
-                       first: bool,
-                       serial: bool| {
+            let run = |sample: Sample| {
+                let Sample {
+                    i,
+                    slot,
+                    gx: gxi,
+                    dw,
+                    first,
+                    serial,
+                    ..
+                } = sample;
                 let (gm, pad) = slot.split_at_mut(gmn);
-                let gi = &gout[i * os..(i + 1) * os];
-                let gi: &[f32] = if gmn > 0 {
-                    grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
-                    gm
-                } else {
-                    gi
-                };
-                let data = self.conv.source_nhwc(&g, gi, pad);
+                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
+                let data = self.t.conv.source_nhwc(&g, gi, pad);
                 if want_x {
                     let a = GatheredOperand {
                         data,
@@ -345,30 +189,26 @@ impl Op for Conv2dTransposeNhwc {
                 }
                 if want_w {
                     let xi = &x.f[i * xs..(i + 1) * xs];
-                    for p0 in (0..p).step_by(DW_STEPS) {
-                        let n = DW_STEPS.min(p - p0);
-                        let a = GatheredOperand {
-                            data,
-                            rows: taps,
-                            cols: &pos[p0..p0 + n],
-                        };
-                        let b = nop(&xi[p0 * s..(p0 + n) * s]);
-                        sgemm_gathered(kk, s, n, a, b, dw, !first || p0 > 0, serial);
-                    }
+                    let a = GatheredOperand {
+                        data,
+                        rows: taps,
+                        cols: pos,
+                    };
+                    kernel_gradient(a, xi, s, dw, !first, serial);
                 }
             };
-            let (gxv, gxn) = match gx {
-                Some(gx) => (gx, xs),
-                None => (&mut [][..], 0),
-            };
-            backward_ranges(g.n, workers, gxv, gxn, slots, slot, partials, okw, &run);
+            Batch::even(g.n, workers).backward(
+                Parts::wanted(gx, xs),
+                Parts::none(),
+                Parts::new(slots, slot),
+                Parts::new(partials, okw),
+                &run,
+            );
             if let Some(gw) = gw {
                 self.for_kernel_matrix(&g, |r, i| gw[i] += partials[r]);
             }
         }
-        if let Some(gb) = gb {
-            col_sums_through(&gout[..g.n * os], &out.f[..g.n * os], gb, self.act);
-        }
+        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
         Ok(())
     }
 }
@@ -376,50 +216,14 @@ impl Op for Conv2dTransposeNhwc {
 /// Registry entry: `conv2d_transpose` with `layout` "nhwc" (None otherwise, for
 /// `deconv.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
-    if name != "conv2d_transpose" {
-        return None;
-    }
-    match a.str_opt("layout") {
-        Err(e) => return Some(Err(e)),
-        Ok(None) => return None,
-        Ok(Some(l)) if l == "nchw" => return None,
-        Ok(Some(l)) if l == "nhwc" => {}
-        Ok(Some(l)) => {
-            return Some(Err(Error::Value(format!(
-                "conv2d_transpose: layout must be 'nchw' or 'nhwc', got '{l}'"
-            ))))
-        }
+    let op = "conv2d_transpose";
+    if let Err(e) = channels_last(name, a, op, ["nchw", "nhwc"])? {
+        return Some(Err(e));
     }
     Some((|| {
-        let layout = match a.str_opt("kernel_layout")?.as_deref() {
-            None | Some("oihw") => KernelLayout::Oihw,
-            Some("hwio") => KernelLayout::Hwio,
-            Some(s) => {
-                return Err(Error::Value(format!(
-                    "conv2d_transpose: kernel_layout must be 'oihw' or 'hwio', got '{s}'"
-                )))
-            }
-        };
-        let out_hw = match a.ints_opt("out_hw")? {
-            Some(v) if v.len() == 2 && v.iter().all(|&s| s >= 1) => [v[0] as usize, v[1] as usize],
-            v => {
-                return Err(Error::Value(format!(
-                    "conv2d_transpose: 'out_hw' must be 2 positive integers, got {v:?}"
-                )))
-            }
-        };
-        let strides = ints2(a, "strides", [1, 1])?;
-        let pads = pads4(a)?;
-        let flip = a.bool("flip", false)?;
         Ok(Arc::new(Conv2dTransposeNhwc {
-            out_hw,
-            strides,
-            pads,
-            layout,
-            flip,
-            bias: a.bool("bias", false)?,
-            act: Act::from_attrs(a, "conv2d_transpose")?,
-            conv: Conv2d::new(strides, pads, [1, 1], layout, flip),
+            t: Transpose::from_attrs(a)?,
+            epi: Epilogue::from_attrs(a, op)?,
         }) as OpRef)
     })())
 }
@@ -427,6 +231,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -443,7 +248,6 @@ mod tests {
 
     impl Case {
         fn attrs(&self, kernel_layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-            let ints = |v: &[usize]| Attr::Ints(v.iter().map(|&a| a as i64).collect());
             vec![
                 ("layout", Attr::Str("nhwc".into())),
                 ("out_hw", ints(&self.out)),
@@ -649,48 +453,31 @@ mod tests {
 
     #[test]
     fn deconv_nhwc_shapes_and_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let c = Case {
             st: [2, 2],
             ..case([1, 3, 3, 2], [3, 3, 2, 5], [7, 7])
         };
         let o = op("conv2d_transpose", &c.attrs("hwio", false));
-        let y = o.infer(&[t(&[4, 3, 3, 2]), t(&[3, 3, 2, 5])]).unwrap();
-        assert_eq!(y.shape, crate::tensor::known(&[4, 7, 7, 5]));
-        let e = o
-            .infer(&[t(&[4, 3, 3, 3]), t(&[3, 3, 2, 5])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        let e = o
-            .infer(&[t(&[4, 4, 3, 2]), t(&[3, 3, 2, 5])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("inconsistent"), "{e}");
-        let e = crate::ops::build(
+        let y = infer(&o, &[&[4, 3, 3, 2], &[3, 3, 2, 5]]);
+        assert_eq!(y, Ok(crate::tensor::known(&[4, 7, 7, 5])));
+        assert_err(infer(&o, &[&[4, 3, 3, 3], &[3, 3, 2, 5]]), &["channels"]);
+        assert_err(
+            infer(&o, &[&[4, 4, 3, 2], &[3, 3, 2, 5]]),
+            &["inconsistent"],
+        );
+        let e = build_err(
             "conv2d_transpose",
-            &crate::ops::Attrs::new("conv2d_transpose")
-                .with("layout", Attr::Str("hwcn".into()))
-                .with("out_hw", Attr::Ints(vec![3, 3])),
-        )
-        .unwrap_err()
-        .to_string();
+            &[
+                ("layout", Attr::Str("hwcn".into())),
+                ("out_hw", Attr::Ints(vec![3, 3])),
+            ],
+        );
         assert!(e.contains("layout must be 'nchw' or 'nhwc'"), "{e}");
         // concrete shapes the kernel does not fit: an error, not a panic
         let ins = [
             rand(&[1, 3, 3, 4], 1, -1.0, 1.0),
             rand(&[3, 3, 2, 5], 2, -1.0, 1.0),
         ];
-        let mut y = Value::zeros(crate::tensor::DType::F32, &[1, 7, 7, 5]);
-        let mut s = crate::ops::Scratch::default();
-        let e = o
-            .forward(
-                &[&ins[0], &ins[1]],
-                &mut y,
-                &mut crate::ops::OpCtx { scratch: &mut s },
-            )
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
+        assert_err(run_forward(&o, &ins, &[1, 7, 7, 5]), &["channels"]);
     }
 }

@@ -21,14 +21,17 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::conv::attrs::{second_of, Epilogue};
+use super::conv::kernel::rows_by_output;
+use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
 use super::conv::{ints2, pads4};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
-use crate::kernels::window::{out_len, valid_range};
+use crate::kernels::window;
 use crate::simd_fn;
-use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
-use crate::{Error, Result};
+use crate::tensor::Value;
+use crate::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
@@ -85,26 +88,31 @@ impl DepthwiseConv2d {
 
     fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
         let (c, m, kh, kw) = self.kdims(k);
-        let oh = out_len(x[2], self.pads[0] + self.pads[1], kh, self.strides[0], 1);
-        let ow = out_len(x[3], self.pads[2] + self.pads[3], kw, self.strides[1], 1);
-        match (oh, ow) {
-            (Some(oh), Some(ow)) if c == x[1] => Ok(Geo {
-                n: x[0],
-                c,
-                m,
-                h: x[2],
-                w: x[3],
-                kh,
-                kw,
-                oh,
-                ow,
-            }),
-            _ => Err(Error::Shape(format!(
-                "depthwise_conv2d: kernel {} does not fit input {}",
-                fmt_dims(k),
-                fmt_dims(x)
-            ))),
+        if c != x[1] {
+            return Err(does_not_fit("depthwise_conv2d", x, k));
         }
+        let (hw, p) = ([x[2], x[3]], &self.pads);
+        let [oh, ow] = out_sizes(
+            "depthwise_conv2d",
+            (x, k),
+            hw,
+            [kh, kw],
+            self.strides,
+            p,
+            [1, 1],
+        )?;
+        let (n, h, w) = (x[0], x[2], x[3]);
+        Ok(Geo {
+            n,
+            c,
+            m,
+            h,
+            w,
+            kh,
+            kw,
+            oh,
+            ow,
+        })
     }
 
     /// Index in the stored kernel of tap (c, m, ki, kj).
@@ -118,17 +126,9 @@ impl DepthwiseConv2d {
 
     /// Kernel -> (C, M, kh, kw) contiguous.
     fn relayout(&self, g: &Geo, w: &[f32], wr: &mut [f32]) {
-        let mut r = 0;
-        for c in 0..g.c {
-            for m in 0..g.m {
-                for ki in 0..g.kh {
-                    for kj in 0..g.kw {
-                        wr[r] = w[self.src(g, c, m, ki, kj)];
-                        r += 1;
-                    }
-                }
-            }
-        }
+        rows_by_output([g.c, g.m, g.kh, g.kw], |r, c, m, ki, kj| {
+            wr[r] = w[self.src(g, c, m, ki, kj)]
+        });
     }
 
     fn plan(&self, g: &Geo) -> Plan {
@@ -155,24 +155,11 @@ struct Plan {
     p: [usize; 4],
 }
 
-/// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
-/// input row `iy`, with `[lo, hi)` the output columns whose input column `ox·sw + dx`
-/// lies inside the input.
+/// [`window::tap_rows`] of tap (ki, kj) in one plane of this call.
 #[inline(always)]
-fn tap_rows(pl: &Plan, ki: usize, kj: usize, mut f: impl FnMut(usize, usize, usize, usize, isize)) {
+fn tap_rows(pl: &Plan, ki: usize, kj: usize, f: impl FnMut(usize, usize, usize, usize, isize)) {
     let g = &pl.g;
-    let dy = ki as isize - pl.p[0] as isize;
-    let dx = kj as isize - pl.p[2] as isize;
-    let (lo, hi) = valid_range(g.ow, g.w, pl.s[1], dx);
-    if lo >= hi {
-        return;
-    }
-    for oy in 0..g.oh {
-        let iy = (oy * pl.s[0]) as isize + dy;
-        if iy >= 0 && iy < g.h as isize {
-            f(oy, iy as usize, lo, hi, dx);
-        }
-    }
+    window::tap_rows([g.oh, g.ow], [g.h, g.w], pl.s, pl.p, (ki, kj), f)
 }
 
 // The plane kernels are compiled per x86 target (AVX-512 / AVX2+FMA / baseline) and
@@ -284,46 +271,21 @@ impl Op for DepthwiseConv2d {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("depthwise_conv2d", inputs, 2)?;
-        expect_float("depthwise_conv2d", &inputs[0])?;
-        expect_float("depthwise_conv2d", &inputs[1])?;
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 4 || k.len() != 4 {
-            return Err(Error::Shape(format!(
-                "depthwise_conv2d: expects a 4-D input (N, C, H, W) and a 4-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
+        let (op, epi) = ("depthwise_conv2d", Epilogue::NONE);
+        let (x, k) = conv_inputs(op, inputs, epi, 4, "(N, C, H, W)")?;
         let (c, m, kh, kw) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[1], c) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "depthwise_conv2d: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let side = |len: Dim, pad: usize, k: Dim, s: usize| -> Result<Dim> {
-            match (len, k) {
-                (Some(l), Some(k)) => out_len(l, pad, k, s, 1).map(Some).ok_or_else(|| {
-                    Error::Shape(format!(
-                        "depthwise_conv2d: kernel {} is larger than the (padded) input {}",
-                        fmt_shape(k_shape(inputs)),
-                        fmt_shape(inputs[0].shape.as_slice())
-                    ))
-                }),
-                _ => Ok(None),
-            }
+        let cm = c.zip(m).map(|(c, m)| c * m);
+        check_channels(op, inputs, epi, (x[1], c), cm)?;
+        let side = |ax: usize, len, k| {
+            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
+            out_dim(op, inputs, len, pad, k, self.strides[ax], 1)
         };
-        let oh = side(x[2], self.pads[0] + self.pads[1], kh, self.strides[0])?;
-        let ow = side(x[3], self.pads[2] + self.pads[3], kw, self.strides[1])?;
-        let cm = match (c, m) {
-            (Some(c), Some(m)) => Some(c * m),
-            _ => None,
-        };
-        Ok(TypeInfo::f32(vec![x[0], cm, oh, ow]))
+        Ok(TypeInfo::f32(vec![
+            x[0],
+            cm,
+            side(0, x[2], kh)?,
+            side(1, x[3], kw)?,
+        ]))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -419,43 +381,31 @@ impl Op for DepthwiseConv2d {
                     run(c, dwc);
                 }
             }
-            let mut r = 0;
-            for c in 0..g.c {
-                for m in 0..g.m {
-                    for ki in 0..g.kh {
-                        for kj in 0..g.kw {
-                            gin[self.src(&g, c, m, ki, kj)] += dw[r];
-                            r += 1;
-                        }
-                    }
-                }
-            }
+            rows_by_output([g.c, g.m, g.kh, g.kw], |r, c, m, ki, kj| {
+                gin[self.src(&g, c, m, ki, kj)] += dw[r]
+            });
         }
         Ok(())
     }
 }
 
-fn k_shape(inputs: &[TypeInfo]) -> &[Dim] {
-    inputs[1].shape.as_slice()
+/// Whether the kernel is stored (M, C, rows, cols) (`kernel_layout` "mchw", Keras 'th')
+/// rather than (rows, cols, C, M) ("hwcm", the default).
+pub(super) fn kernel_is_mchw(a: &Attrs) -> Result<bool> {
+    second_of(a, "depthwise_conv2d", "kernel_layout", ["hwcm", "mchw"])
 }
 
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     match name {
         "depthwise_conv2d" => Some((|| {
-            let layout = match a.str_opt("kernel_layout")?.as_deref() {
-                None | Some("hwcm") => Layout::Hwcm,
-                Some("mchw") => Layout::Mchw,
-                Some(s) => {
-                    return Err(Error::Value(format!(
-                        "depthwise_conv2d: kernel_layout must be 'hwcm' or 'mchw', got '{s}'"
-                    )))
-                }
-            };
             Ok(Arc::new(DepthwiseConv2d {
                 strides: ints2(a, "strides", [1, 1])?,
                 pads: pads4(a)?,
-                layout,
+                layout: match kernel_is_mchw(a)? {
+                    false => Layout::Hwcm,
+                    true => Layout::Mchw,
+                },
             }) as OpRef)
         })()),
         _ => None,
@@ -465,6 +415,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_op, infer, ints};
     use crate::ops::{Attr, Scratch};
 
     /// Direct reference, kernel in (kh, kw, C, M).
@@ -523,34 +474,20 @@ mod tests {
         t
     }
 
-    fn ints(v: &[usize]) -> Attr {
-        Attr::Ints(v.iter().map(|&a| a as i64).collect())
-    }
-
     fn case(xs: [usize; 4], ks: [usize; 4], st: [usize; 2], pd: [usize; 4], seed: u64) {
         let x = rand(&xs, seed, -1.0, 1.0);
         let k = rand(&ks, seed + 1, -1.0, 1.0);
         let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd);
-        for layout in ["hwcm", "mchw"] {
-            let kv = if layout == "hwcm" {
-                k.clone()
-            } else {
-                let [kh, kw, c, m] = ks;
-                val(&[m, c, kh, kw], &to_mchw(&k.f, ks))
-            };
-            let o = op(
-                "depthwise_conv2d",
-                &[
-                    ("strides", ints(&st)),
-                    ("pads", ints(&pd)),
-                    ("kernel_layout", Attr::Str(layout.into())),
-                ],
-            );
-            let y = forward(&o, &[x.clone(), kv.clone()]);
-            assert_eq!(y.shape, ys.to_vec());
-            assert_close(&y.f, &want, 1e-4);
-            grad_check(&o, &[x.clone(), kv], 1e-2, 2e-2)
-                .unwrap_or_else(|e| panic!("{xs:?} {ks:?} {st:?} {pd:?} {layout}: {e}"));
+        let [kh, kw, c, m] = ks;
+        let mchw = val(&[m, c, kh, kw], &to_mchw(&k.f, ks));
+        for (layout, kv) in [("hwcm", k), ("mchw", mchw)] {
+            let attrs = [
+                ("strides", ints(&st)),
+                ("pads", ints(&pd)),
+                ("kernel_layout", Attr::Str(layout.into())),
+            ];
+            let what = format!("{xs:?} {ks:?} {st:?} {pd:?} {layout}");
+            check_op("depthwise_conv2d", &attrs, (&x, &kv), (&want, &ys), &what);
         }
     }
 
@@ -584,45 +521,17 @@ mod tests {
         o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
         o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
         let cap = s.f.capacity();
-        let lhs: f64 =
-            y.f.iter()
-                .zip(&r.f)
-                .map(|(&a, &b)| a as f64 * b as f64)
-                .sum();
-        let rx: f64 = gx
-            .iter()
-            .zip(&x.f)
-            .map(|(&a, &b)| a as f64 * b as f64)
-            .sum();
-        let rk: f64 = gk
-            .iter()
-            .zip(&k.f)
-            .map(|(&a, &b)| a as f64 * b as f64)
-            .sum();
-        // bilinear op: <r, y> = <gx, x> = <gk, k>
-        assert!((lhs - rx).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rx}");
-        assert!((lhs - rk).abs() < 1e-2 * (1.0 + lhs.abs()), "{lhs} vs {rk}");
+        assert_bilinear(&y, &r.f, (&x, &gx), (&k, &gk), 1e-2);
         forward_with(&o, &[x, k], &mut s).unwrap();
         assert_eq!(s.f.capacity(), cap);
     }
 
     #[test]
     fn depthwise_shape_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("depthwise_conv2d", &[]);
-        let e = o
-            .infer(&[t(&[1, 3, 2, 2]), t(&[3, 3, 3, 1])])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("(1, 3, 2, 2)") && e.contains("(3, 3, 3, 1)"),
-            "{e}"
-        );
-        let e = o
-            .infer(&[t(&[1, 2, 5, 5]), t(&[3, 3, 3, 1])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        assert!(o.infer(&[t(&[1, 5, 5]), t(&[3, 3, 5, 1])]).is_err());
+        let e = infer(&o, &[&[1, 3, 2, 2], &[3, 3, 3, 1]]);
+        assert_err(e, &["(1, 3, 2, 2)", "(3, 3, 3, 1)"]);
+        assert_err(infer(&o, &[&[1, 2, 5, 5], &[3, 3, 3, 1]]), &["channels"]);
+        assert!(infer(&o, &[&[1, 5, 5], &[3, 3, 5, 1]]).is_err());
     }
 }

@@ -22,20 +22,22 @@
 //! `depthwise.rs`) or "nhwc"), `bias` (Bool, default false: a third input of C·M
 //! values) and `activation` (Str, one of [`Act::NAMES`], default "linear"): the
 //! epilogue the fusion pass folds in from a following `bias_add` on the last axis.
+//!
+//! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
 use std::sync::Arc;
 
+use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
+use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
 use super::conv::{ints2, pads4};
-use super::epilogue::{bias_activate_last, col_sums_through, grad_through_into, Act};
-use super::nhwc_batch::{backward_ranges, forward_samples, ranges};
-use super::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::depthwise::kernel_is_mchw;
+use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
-use crate::kernels::gemm::PARALLEL_MIN_MACS;
-use crate::kernels::pool::participants;
-use crate::kernels::window::{out_len, valid_range};
+use crate::kernels::window;
 use crate::simd_fn;
-use crate::tensor::{fmt_dims, fmt_shape, Dim, Value};
-use crate::{Error, Result};
+use crate::tensor::Value;
+use crate::Result;
 
 /// Depthwise cross-correlation of an NHWC input.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +46,7 @@ pub struct DepthwiseConv2dNhwc {
     pads: [usize; 4],
     /// Kernel stored (M, C, rows, cols) (Keras 'th') rather than (rows, cols, C, M).
     mchw: bool,
-    bias: bool,
-    act: Act,
+    epi: Epilogue,
 }
 
 /// Geometry, strides and pads of one call.
@@ -93,23 +94,10 @@ fn expand(x: &[f32], m: usize, xe: &mut [f32]) {
     }
 }
 
-/// Calls `f(oy, iy, lo, hi, dx)` for every output row `oy` of tap (ki, kj) that reads
-/// input row `iy`, with `[lo, hi)` the output columns whose input column `ox·sw + dx`
-/// lies inside the input.
+/// [`window::tap_rows`] of tap (ki, kj) in one sample of this call.
 #[inline(always)]
-fn tap_rows(pl: &Plan, ki: usize, kj: usize, mut f: impl FnMut(usize, usize, usize, usize, isize)) {
-    let dy = ki as isize - pl.p[0] as isize;
-    let dx = kj as isize - pl.p[2] as isize;
-    let (lo, hi) = valid_range(pl.ow, pl.w, pl.s[1], dx);
-    if lo >= hi {
-        return;
-    }
-    for oy in 0..pl.oh {
-        let iy = (oy * pl.s[0]) as isize + dy;
-        if iy >= 0 && iy < pl.h as isize {
-            f(oy, iy as usize, lo, hi, dx);
-        }
-    }
+fn tap_rows(pl: &Plan, ki: usize, kj: usize, f: impl FnMut(usize, usize, usize, usize, isize)) {
+    window::tap_rows([pl.oh, pl.ow], [pl.h, pl.w], pl.s, pl.p, (ki, kj), f)
 }
 
 simd_fn! {
@@ -206,28 +194,33 @@ impl DepthwiseConv2dNhwc {
 
     fn plan(&self, x: &[usize], k: &[usize]) -> Result<Plan> {
         let (c, m, kh, kw) = self.kdims(k);
-        let oh = out_len(x[1], self.pads[0] + self.pads[1], kh, self.strides[0], 1);
-        let ow = out_len(x[2], self.pads[2] + self.pads[3], kw, self.strides[1], 1);
-        match (oh, ow) {
-            (Some(oh), Some(ow)) if c == x[3] => Ok(Plan {
-                n: x[0],
-                c,
-                m,
-                h: x[1],
-                w: x[2],
-                kh,
-                kw,
-                oh,
-                ow,
-                s: self.strides,
-                p: self.pads,
-            }),
-            _ => Err(Error::Shape(format!(
-                "depthwise_conv2d: kernel {} does not fit input {}",
-                fmt_dims(k),
-                fmt_dims(x)
-            ))),
+        if c != x[3] {
+            return Err(does_not_fit("depthwise_conv2d", x, k));
         }
+        let (hw, p) = ([x[1], x[2]], &self.pads);
+        let [oh, ow] = out_sizes(
+            "depthwise_conv2d",
+            (x, k),
+            hw,
+            [kh, kw],
+            self.strides,
+            p,
+            [1, 1],
+        )?;
+        let (n, h, w, s, p) = (x[0], x[1], x[2], self.strides, self.pads);
+        Ok(Plan {
+            n,
+            c,
+            m,
+            h,
+            w,
+            kh,
+            kw,
+            oh,
+            ow,
+            s,
+            p,
+        })
     }
 
     /// Calls `f(index in the (kh·kw, C·M) tap matrix, stored index)` for every tap.
@@ -260,13 +253,7 @@ impl DepthwiseConv2dNhwc {
     }
 
     fn workers(&self, pl: &Plan) -> usize {
-        let threads = crate::kernels::pool::threads();
-        let macs = pl.n * pl.cm() * pl.taps() * pl.oh * pl.ow;
-        if threads > 1 && pl.n >= 2 && macs >= PARALLEL_MIN_MACS {
-            participants(pl.n, threads)
-        } else {
-            1
-        }
+        nhwc_batch::workers(pl.n, pl.n * pl.cm() * pl.taps() * pl.oh * pl.ow)
     }
 }
 
@@ -275,72 +262,24 @@ impl Op for DepthwiseConv2dNhwc {
         "depthwise_conv2d"
     }
 
-    fn with_activation(&self, act: Act) -> Option<OpRef> {
-        (self.act == Act::Linear).then(|| Arc::new(Self { act, ..*self }) as OpRef)
-    }
-
-    fn with_bias_activation(&self, axis: usize, act: Act) -> Option<OpRef> {
-        (axis == 3 && !self.bias && self.act == Act::Linear).then(|| {
-            Arc::new(Self {
-                bias: true,
-                act,
-                ..*self
-            }) as OpRef
-        })
-    }
+    fusable_epilogue!(|_| 3);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        expect_inputs("depthwise_conv2d", inputs, 2 + self.bias as usize)?;
-        for t in inputs {
-            expect_float("depthwise_conv2d", t)?;
-        }
-        let (x, k) = (&inputs[0].shape, &inputs[1].shape);
-        if x.len() != 4 || k.len() != 4 {
-            return Err(Error::Shape(format!(
-                "depthwise_conv2d: expects a 4-D input (N, H, W, C) and a 4-D kernel, got {} and {}",
-                fmt_shape(x),
-                fmt_shape(k)
-            )));
-        }
+        let op = "depthwise_conv2d";
+        let (x, k) = conv_inputs(op, inputs, self.epi, 4, "(N, H, W, C)")?;
         let (c, m, kh, kw) = self.kdims(k);
-        if let (Some(a), Some(b)) = (x[3], c) {
-            if a != b {
-                return Err(Error::Shape(format!(
-                    "depthwise_conv2d: input {} has {a} channels but the kernel {} expects {b}",
-                    fmt_shape(x),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let cm = match (c, m) {
-            (Some(c), Some(m)) => Some(c * m),
-            _ => None,
+        let cm = c.zip(m).map(|(c, m)| c * m);
+        check_channels(op, inputs, self.epi, (x[3], c), cm)?;
+        let side = |ax: usize, len, k| {
+            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
+            out_dim(op, inputs, len, pad, k, self.strides[ax], 1)
         };
-        if self.bias {
-            let b = &inputs[2].shape;
-            if b.len() != 1 || matches!((b[0], cm), (Some(a), Some(c)) if a != c) {
-                return Err(Error::Shape(format!(
-                    "depthwise_conv2d: bias of shape {} does not match the kernel's {} output channels",
-                    fmt_shape(b),
-                    fmt_shape(k)
-                )));
-            }
-        }
-        let side = |len: Dim, pad: usize, kk: Dim, s: usize| -> Result<Dim> {
-            match (len, kk) {
-                (Some(l), Some(kk)) => out_len(l, pad, kk, s, 1).map(Some).ok_or_else(|| {
-                    Error::Shape(format!(
-                        "depthwise_conv2d: kernel {} is larger than the (padded) input {}",
-                        fmt_shape(k),
-                        fmt_shape(x)
-                    ))
-                }),
-                _ => Ok(None),
-            }
-        };
-        let oh = side(x[1], self.pads[0] + self.pads[1], kh, self.strides[0])?;
-        let ow = side(x[2], self.pads[2] + self.pads[3], kw, self.strides[1])?;
-        Ok(TypeInfo::f32(vec![x[0], oh, ow, cm]))
+        Ok(TypeInfo::f32(vec![
+            x[0],
+            side(0, x[1], kh)?,
+            side(1, x[2], kw)?,
+            cm,
+        ]))
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -357,7 +296,7 @@ impl Op for DepthwiseConv2dNhwc {
         grow(&mut ctx.scratch.f, tn + workers * slot, "depthwise_conv2d")?;
         let (tbuf, slots) = ctx.scratch.f.split_at_mut(tn);
         let wt = self.taps(&pl, &w.f, tbuf);
-        let bias = self.bias.then(|| &inputs[2].f[..]);
+        let bias = self.epi.bias(inputs);
         let run = |i: usize, xe: &mut [f32], y: &mut [f32], _: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             if pl.m > 1 {
@@ -366,11 +305,10 @@ impl Op for DepthwiseConv2dNhwc {
             } else {
                 sample_fwd(&pl, xi, wt, y);
             }
-            if self.bias || self.act != Act::Linear {
-                bias_activate_last(y, bias, self.act);
-            }
+            self.epi.apply_last(y, bias);
         };
-        forward_samples(pl.n, workers, &mut out.f, os, slots, slot, &run);
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(slots, slot));
+        Batch::even(pl.n, workers).forward(ys, slots, &run);
         Ok(())
     }
 
@@ -389,21 +327,18 @@ impl Op for DepthwiseConv2dNhwc {
         if pl.n == 0 || os == 0 {
             return Ok(());
         }
-        let (mut gx, mut gw, mut gb) = (None, None, None);
-        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
-            match index {
-                0 => gx = Some(&mut **gin),
-                1 => gw = Some(&mut **gin),
-                _ => gb = Some(&mut **gin),
-            }
-        }
+        let Grads {
+            x: gx,
+            w: gw,
+            b: gb,
+        } = Grads::new(wanted, gins);
         let (want_x, want_w) = (gx.is_some(), gw.is_some());
         if want_x || want_w {
             let workers = self.workers(&pl);
-            let rn = ranges(pl.n, workers);
+            let rn = Cut::Even.count(pl.n, workers);
             let tcm = pl.taps() * pl.cm();
             let tn = if self.mchw { tcm } else { 0 };
-            let gmn = if self.act != Act::Linear { os } else { 0 };
+            let gmn = self.epi.grad_len(os);
             let xen = if want_w && pl.m > 1 {
                 pl.h * pl.w * pl.cm()
             } else {
@@ -422,20 +357,17 @@ impl Op for DepthwiseConv2dNhwc {
             let (tbuf, rest) = ctx.scratch.f.split_at_mut(tn);
             let (slots, partials) = rest.split_at_mut(workers * slot);
             let wt = self.taps(&pl, &w.f, tbuf);
-            let run = |i: usize,
-                       slot: &mut [f32],
-                       gxi: &mut [f32],
-                       dw: &mut [f32],
-                       first: bool,
-                       _: bool| {
+            let run = |sample: Sample| {
+                let Sample {
+                    i,
+                    slot,
+                    gx: gxi,
+                    dw,
+                    first,
+                    ..
+                } = sample;
                 let (gm, xe) = slot.split_at_mut(gmn);
-                let gi = &gout[i * os..(i + 1) * os];
-                let gi: &[f32] = if gmn > 0 {
-                    grad_through_into(gi, &out.f[i * os..(i + 1) * os], gm, self.act);
-                    gm
-                } else {
-                    gi
-                };
+                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
                 if want_x {
                     sample_bwd_x(&pl, gi, wt, gxi);
                 }
@@ -449,18 +381,18 @@ impl Op for DepthwiseConv2dNhwc {
                     }
                 }
             };
-            let (gxv, gxn) = match gx {
-                Some(gx) => (gx, xs),
-                None => (&mut [][..], 0),
-            };
-            backward_ranges(pl.n, workers, gxv, gxn, slots, slot, partials, dwn, &run);
+            Batch::even(pl.n, workers).backward(
+                Parts::wanted(gx, xs),
+                Parts::none(),
+                Parts::new(slots, slot),
+                Parts::new(partials, dwn),
+                &run,
+            );
             if let Some(gw) = gw {
                 self.for_taps(&pl, |r, s| gw[s] += partials[r]);
             }
         }
-        if let Some(gb) = gb {
-            col_sums_through(&gout[..pl.n * os], &out.f[..pl.n * os], gb, self.act);
-        }
+        (self.epi).bias_grad_last(gb, gout, &out.f, pl.n, os);
         Ok(())
     }
 }
@@ -468,36 +400,16 @@ impl Op for DepthwiseConv2dNhwc {
 /// Registry entry: `depthwise_conv2d` with `layout` "nhwc" (None otherwise, for
 /// `depthwise.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
-    if name != "depthwise_conv2d" {
-        return None;
-    }
-    match a.str_opt("layout") {
-        Err(e) => return Some(Err(e)),
-        Ok(None) => return None,
-        Ok(Some(l)) if l == "nchw" => return None,
-        Ok(Some(l)) if l == "nhwc" => {}
-        Ok(Some(l)) => {
-            return Some(Err(Error::Value(format!(
-                "depthwise_conv2d: layout must be 'nchw' or 'nhwc', got '{l}'"
-            ))))
-        }
+    let op = "depthwise_conv2d";
+    if let Err(e) = channels_last(name, a, op, ["nchw", "nhwc"])? {
+        return Some(Err(e));
     }
     Some((|| {
-        let mchw = match a.str_opt("kernel_layout")?.as_deref() {
-            None | Some("hwcm") => false,
-            Some("mchw") => true,
-            Some(s) => {
-                return Err(Error::Value(format!(
-                    "depthwise_conv2d: kernel_layout must be 'hwcm' or 'mchw', got '{s}'"
-                )))
-            }
-        };
         Ok(Arc::new(DepthwiseConv2dNhwc {
             strides: ints2(a, "strides", [1, 1])?,
             pads: pads4(a)?,
-            mchw,
-            bias: a.bool("bias", false)?,
-            act: Act::from_attrs(a, "depthwise_conv2d")?,
+            mchw: kernel_is_mchw(a)?,
+            epi: Epilogue::from_attrs(a, op)?,
         }) as OpRef)
     })())
 }
@@ -505,12 +417,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::ops::conv::testing::{assert_err, build_err, infer, ints};
     use crate::ops::Attr;
     use crate::tensor::Value;
-
-    fn ints(v: &[usize]) -> Attr {
-        Attr::Ints(v.iter().map(|&a| a as i64).collect())
-    }
 
     fn attrs(st: [usize; 2], pd: [usize; 4], kernel_layout: &str) -> Vec<(&'static str, Attr)> {
         vec![
@@ -683,26 +592,12 @@ mod tests {
 
     #[test]
     fn depthwise_nhwc_shapes_and_errors() {
-        let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
         let o = op("depthwise_conv2d", &attrs([2, 2], [1; 4], "hwcm"));
-        let y = o.infer(&[t(&[4, 7, 6, 3]), t(&[3, 3, 3, 2])]).unwrap();
-        assert_eq!(y.shape, crate::tensor::known(&[4, 4, 3, 6]));
-        let e = o
-            .infer(&[t(&[4, 7, 6, 2]), t(&[3, 3, 3, 2])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("channels"), "{e}");
-        let e = o
-            .infer(&[t(&[4, 1, 1, 3]), t(&[5, 5, 3, 2])])
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("larger"), "{e}");
-        let e = crate::ops::build(
-            "depthwise_conv2d",
-            &crate::ops::Attrs::new("depthwise_conv2d").with("layout", Attr::Str("chw".into())),
-        )
-        .unwrap_err()
-        .to_string();
+        let y = infer(&o, &[&[4, 7, 6, 3], &[3, 3, 3, 2]]);
+        assert_eq!(y, Ok(crate::tensor::known(&[4, 4, 3, 6])));
+        assert_err(infer(&o, &[&[4, 7, 6, 2], &[3, 3, 3, 2]]), &["channels"]);
+        assert_err(infer(&o, &[&[4, 1, 1, 3], &[5, 5, 3, 2]]), &["larger"]);
+        let e = build_err("depthwise_conv2d", &[("layout", Attr::Str("chw".into()))]);
         assert!(e.contains("layout must be 'nchw' or 'nhwc'"), "{e}");
     }
 }

@@ -1,117 +1,260 @@
-//! The batch split shared by the channels-last transposed, depthwise and volumetric
-//! convolutions (`deconv_nhwc.rs`, `depthwise_nhwc.rs`, `conv3d_ndhwc.rs`), the same
-//! split `conv_nhwc.rs` uses: samples run in turn, or are claimed one at a time by the
-//! pool's participants ([`parallel_for`]), each participant with its own slot of scratch.
-//! Backward, the batch is cut into fixed contiguous sample ranges (at most four per
-//! participant) whose weight-gradient partials are added in range order afterwards, so
-//! the result depends on the thread count but never on which thread ran what.
+//! The batch split of the whole convolution family (both layouts of `conv2d`,
+//! `conv2d_transpose`, `depthwise_conv2d` and `conv3d`): samples run in turn, or in
+//! parallel, each participant with its own slot of scratch ([`Cut`]: claimed one at a
+//! time by the pool's participants through [`parallel_for`], or in one block per worker
+//! on rayon). Backward, the batch is cut into fixed contiguous sample ranges whose
+//! weight-gradient partials are added in range order afterwards, so the result depends
+//! on the thread count but never on which thread ran what.
 
-use crate::kernels::pool::{parallel_for, Disjoint};
+use rayon::prelude::*;
 
-/// Per-sample work of a forward pass: `f(i, slot, out_i, serial)`, `serial` true when
-/// the call runs inside the parallel loop (its gemms must not split further).
-pub(super) type SampleFn<'a> = dyn Fn(usize, &mut [f32], &mut [f32], bool) + Sync + 'a;
+use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::kernels::pool::{parallel_for, participants, threads, Disjoint};
 
-/// Per-sample work of a backward pass: `f(i, slot, gx_i, partial, first, serial)`, with
-/// `first` true for the first sample of its range (the partial is to be overwritten,
-/// not added to).
-pub(super) type RangeFn<'a> =
-    dyn Fn(usize, &mut [f32], &mut [f32], &mut [f32], bool, bool) + Sync + 'a;
-
-/// Number of weight-gradient ranges for `n` samples on `workers` participants.
-pub(super) fn ranges(n: usize, workers: usize) -> usize {
-    if workers > 1 {
-        n.min(4 * workers)
+/// How many participants a batch of `n` samples and `macs` multiply-adds in all runs
+/// on: one per pool thread (at most one per sample) where there are two samples or
+/// more, the work reaches [`PARALLEL_MIN_MACS`] and the caller is not a pool worker
+/// itself; else 1 (samples in turn, their gemms free to split).
+pub(super) fn workers(n: usize, macs: usize) -> usize {
+    let threads = threads();
+    if threads > 1 && n >= 2 && macs >= PARALLEL_MIN_MACS {
+        participants(n, threads)
     } else {
         1
     }
 }
 
-/// Runs `f` for each of the `n` samples of `out` (`os` floats each), with `slots`
-/// holding `workers` slots of `slot` floats.
-pub(super) fn forward_samples(
-    n: usize,
-    workers: usize,
-    out: &mut [f32],
-    os: usize,
-    slots: &mut [f32],
-    slot: usize,
-    f: &SampleFn,
-) {
-    if workers <= 1 {
-        let own = &mut slots[..slot];
-        for (i, y) in out[..n * os].chunks_mut(os.max(1)).enumerate() {
-            f(i, own, y, false);
-        }
-        return;
-    }
-    let (ys, parts) = (
-        Disjoint::new(out),
-        Disjoint::new(&mut slots[..workers * slot]),
-    );
-    parallel_for(n, workers, &|i, who| {
-        // SAFETY: sample i's output and participant who's slot are theirs alone.
-        let (y, own) = unsafe { (ys.part(i * os, os), parts.part(who * slot, slot)) };
-        f(i, own, y, true);
-    });
+/// A buffer of equal parts, one per sample (or per participant, or per range): part
+/// `i` is `data[i·len..(i+1)·len]`. `len` 0 gives every part empty (not wanted).
+pub(super) struct Parts<'a> {
+    pub(super) data: &'a mut [f32],
+    pub(super) len: usize,
 }
 
-/// Runs `f` for each of the `n` samples over [`ranges`] fixed ranges: `gx` holds the
-/// samples' input gradients (`xs` floats each; `xs` 0 when not wanted), `partials`
-/// one partial of `plen` floats per range; afterwards `partials[..plen]` holds their
-/// sum, added in range order.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn backward_ranges(
-    n: usize,
-    workers: usize,
-    gx: &mut [f32],
-    xs: usize,
-    slots: &mut [f32],
-    slot: usize,
-    partials: &mut [f32],
-    plen: usize,
-    f: &RangeFn,
-) {
-    if n == 0 {
-        return;
+impl<'a> Parts<'a> {
+    pub(super) fn new(data: &'a mut [f32], len: usize) -> Self {
+        Parts { data, len }
     }
-    let rn = ranges(n, workers);
-    if rn == 1 {
-        let own = &mut slots[..slot];
-        for i in 0..n {
-            f(
-                i,
-                own,
-                &mut gx[i * xs..(i + 1) * xs],
-                &mut partials[..plen],
-                i == 0,
-                false,
-            );
+
+    /// No buffer: every part is empty.
+    pub(super) fn none() -> Self {
+        Parts {
+            data: &mut [],
+            len: 0,
         }
-        return;
     }
-    {
-        let (parts, dws, gxs) = (
-            Disjoint::new(&mut slots[..workers * slot]),
-            Disjoint::new(&mut partials[..rn * plen]),
-            Disjoint::new(gx),
+
+    /// `data` as parts of `len` floats if it is wanted, else [`Parts::none`].
+    pub(super) fn wanted(data: Option<&'a mut [f32]>, len: usize) -> Self {
+        match data {
+            Some(data) => Parts { data, len },
+            None => Parts::none(),
+        }
+    }
+}
+
+/// How the batch is split over the workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// Samples claimed one at a time by the pool's participants ([`parallel_for`]);
+    /// backward, `min(n, 4·workers)` ranges of about equal size (at most four per
+    /// participant, so a participant the host slows down takes fewer).
+    Even,
+    /// One block of `ceil(n / workers)` samples per worker (the last ones shorter or
+    /// empty) on rayon: the channels-first `conv3d` and `conv2d_transpose`.
+    Blocks,
+}
+
+impl Cut {
+    /// Number of ranges for `n` samples on `workers` participants.
+    pub(super) fn count(self, n: usize, workers: usize) -> usize {
+        match self {
+            _ if workers <= 1 => 1,
+            Cut::Even => n.min(4 * workers),
+            Cut::Blocks => workers,
+        }
+    }
+
+    /// Samples `[lo, hi)` of range `r` of `rn`.
+    fn bounds(self, r: usize, rn: usize, n: usize) -> (usize, usize) {
+        match self {
+            Cut::Even => (r * n / rn, (r + 1) * n / rn),
+            Cut::Blocks => {
+                let per = n.div_ceil(rn);
+                ((r * per).min(n), ((r + 1) * per).min(n))
+            }
+        }
+    }
+}
+
+/// Per-sample work of a forward pass: `f(i, slot, out_i, serial)`, `serial` true when
+/// the call runs inside the parallel loop (its gemms must not split further).
+pub(super) type SampleFn<'a> = dyn Fn(usize, &mut [f32], &mut [f32], bool) + Sync + 'a;
+
+/// What one sample of a backward pass works with.
+pub(super) struct Sample<'a> {
+    /// The sample's index in the batch.
+    pub(super) i: usize,
+    /// The participant's scratch slot.
+    pub(super) slot: &'a mut [f32],
+    /// The sample's input gradient (empty when not wanted).
+    pub(super) gx: &'a mut [f32],
+    /// The sample's own part of a per-sample result (empty when there is none).
+    pub(super) own: &'a mut [f32],
+    /// The range's weight-gradient partial.
+    pub(super) dw: &'a mut [f32],
+    /// Whether this is the first sample of its range (the partial is to be
+    /// overwritten, not added to).
+    pub(super) first: bool,
+    /// Whether the call runs inside the parallel loop (its gemms must not split).
+    pub(super) serial: bool,
+}
+
+/// Per-sample work of a backward pass.
+pub(super) type RangeFn<'a> = dyn Fn(Sample) + Sync + 'a;
+
+/// The participants of a batch: `n` samples on `workers` of them (1: samples in
+/// turn, the gemms free to split), split as `cut` says.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Batch {
+    pub(super) n: usize,
+    pub(super) workers: usize,
+    pub(super) cut: Cut,
+}
+
+impl Batch {
+    /// [`Cut::Even`].
+    pub(super) fn even(n: usize, workers: usize) -> Batch {
+        Batch {
+            n,
+            workers,
+            cut: Cut::Even,
+        }
+    }
+
+    /// [`Cut::Blocks`].
+    pub(super) fn blocks(n: usize, workers: usize) -> Batch {
+        Batch {
+            n,
+            workers,
+            cut: Cut::Blocks,
+        }
+    }
+
+    /// Runs `f` for each sample of `out` (parts of one sample each), with `slots`
+    /// holding `workers` slots.
+    pub(super) fn forward(&self, out: Parts, slots: Parts, f: &SampleFn) {
+        let (n, os, slot) = (self.n, out.len, slots.len);
+        if self.workers <= 1 {
+            let own = &mut slots.data[..slot];
+            for (i, y) in out.data[..n * os].chunks_mut(os.max(1)).enumerate() {
+                f(i, own, y, false);
+            }
+            return;
+        }
+        let (ys, parts) = (
+            Disjoint::new(out.data),
+            Disjoint::new(&mut slots.data[..self.workers * slot]),
         );
-        parallel_for(rn, workers, &|r, who| {
-            let (lo, hi) = (r * n / rn, (r + 1) * n / rn);
-            // SAFETY: range r's partial, its samples' gradients and participant who's
-            // slot are theirs alone.
-            let (own, dw) = unsafe { (parts.part(who * slot, slot), dws.part(r * plen, plen)) };
+        let sample = |i: usize, who: usize| {
+            // SAFETY: sample i's output and participant who's slot are theirs alone.
+            let (y, own) = unsafe { (ys.part(i * os, os), parts.part(who * slot, slot)) };
+            f(i, own, y, true);
+        };
+        match self.cut {
+            Cut::Even => parallel_for(n, self.workers, &sample),
+            Cut::Blocks => (0..self.workers).into_par_iter().for_each(|who| {
+                let (lo, hi) = self.cut.bounds(who, self.workers, n);
+                (lo..hi).for_each(|i| sample(i, who));
+            }),
+        }
+    }
+
+    /// Runs `f` for each sample over the ranges of the cut: `gx` and `own` hold per-sample
+    /// parts, `slots` one part per participant, `partials` one weight-gradient partial
+    /// per range; afterwards the first partial holds their sum, added in range order.
+    pub(super) fn backward(
+        &self,
+        gx: Parts,
+        own: Parts,
+        slots: Parts,
+        partials: Parts,
+        f: &RangeFn,
+    ) {
+        let n = self.n;
+        if n == 0 {
+            return;
+        }
+        let (cut, rn) = (self.cut, self.cut.count(n, self.workers));
+        let (xs, ss, slot, plen) = (gx.len, own.len, slots.len, partials.len);
+        let (parts, dws, gxs, owns) = (
+            Disjoint::new(&mut slots.data[..self.workers.max(1) * slot]),
+            Disjoint::new(&mut partials.data[..rn * plen]),
+            Disjoint::new(gx.data),
+            Disjoint::new(own.data),
+        );
+        let range = |r: usize, who: usize, serial: bool| {
+            let (lo, hi) = cut.bounds(r, rn, n);
+            // SAFETY: range r's partial, its samples' parts and participant who's slot
+            // are theirs alone (with one range, all are the caller's).
+            let (slot, dw) = unsafe { (parts.part(who * slot, slot), dws.part(r * plen, plen)) };
+            if lo >= hi {
+                dw.fill(0.0);
+            }
             for i in lo..hi {
                 // SAFETY: as above.
-                let gxi = unsafe { gxs.part(i * xs, xs) };
-                f(i, own, gxi, dw, i == lo, true);
+                let (gx, own) = unsafe { (gxs.part(i * xs, xs), owns.part(i * ss, ss)) };
+                f(Sample {
+                    i,
+                    slot: &mut *slot,
+                    gx,
+                    own,
+                    dw: &mut *dw,
+                    first: i == lo,
+                    serial,
+                });
             }
-        });
-    }
-    let (first, others) = partials[..rn * plen].split_at_mut(plen);
-    for other in others.chunks(plen.max(1)) {
-        for (a, &b) in first.iter_mut().zip(other) {
-            *a += b;
+        };
+        if rn == 1 {
+            return range(0, 0, false);
         }
+        match cut {
+            Cut::Even => parallel_for(rn, self.workers, &|r, who| range(r, who, true)),
+            // one range per worker, each with its own slot
+            Cut::Blocks => (0..rn).into_par_iter().for_each(|r| range(r, r, true)),
+        }
+        let (first, others) = partials.data[..rn * plen].split_at_mut(plen);
+        for other in others.chunks(plen.max(1)) {
+            for (a, &b) in first.iter_mut().zip(other) {
+                *a += b;
+            }
+        }
+    }
+}
+
+/// The gradients one `backward_many` call wants: of the input (index 0), the kernel
+/// (1) and the bias (2).
+pub(super) struct Grads<'a> {
+    pub(super) x: Option<&'a mut [f32]>,
+    pub(super) w: Option<&'a mut [f32]>,
+    pub(super) b: Option<&'a mut [f32]>,
+}
+
+impl<'a> Grads<'a> {
+    /// `gins[k]` is the gradient of input `wanted[k]`.
+    pub(super) fn new(wanted: &[usize], gins: &'a mut [&mut [f32]]) -> Self {
+        let mut g = Grads {
+            x: None,
+            w: None,
+            b: None,
+        };
+        for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
+            match index {
+                0 => g.x = Some(&mut **gin),
+                1 => g.w = Some(&mut **gin),
+                _ => g.b = Some(&mut **gin),
+            }
+        }
+        g
     }
 }

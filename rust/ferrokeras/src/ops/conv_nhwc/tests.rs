@@ -1,7 +1,8 @@
 //! Tests of the channels-last passes against the channels-first op and naive references.
 
 use crate::kernels::act::Act;
-use crate::ops::epilogue::{activate, dact};
+use crate::ops::conv::testing::{assert_err, build_err, infer, ints, oihw_to_hwio};
+use crate::ops::epilogue::dact;
 use crate::ops::testing::*;
 use crate::ops::{Attr, OpCtx, OpRef, Scratch};
 use crate::tensor::Value;
@@ -45,7 +46,6 @@ impl Case {
         [n, oh, ow, o]
     }
     fn attrs(&self, layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-        let ints = |v: &[usize]| Attr::Ints(v.iter().map(|&a| a as i64).collect());
         vec![
             ("layout", Attr::Str("nhwc".into())),
             ("strides", ints(&self.st)),
@@ -97,21 +97,6 @@ fn reference(c: &Case, x: &[f32], k: &[f32], flip: bool, r: &[f32]) -> [Vec<f64>
         }
     }
     [y, gx, gk]
-}
-
-fn oihw_to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
-    let [o, c, kh, kw] = ks;
-    let mut t = vec![0.0; k.len()];
-    for a in 0..o {
-        for b in 0..c {
-            for i in 0..kh {
-                for j in 0..kw {
-                    t[((i * kw + j) * c + b) * o + a] = k[((a * c + b) * kh + i) * kw + j];
-                }
-            }
-        }
-    }
-    t
 }
 
 fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
@@ -302,86 +287,13 @@ fn nhwc_matches_nchw_on_transposed_data() {
     }
 }
 
-/// The fused epilogue against the plain op: forward `act(conv + b)` (b along the last
-/// axis), backward the plain op's on `g · act'(y)`, the bias gradient its column
-/// sums in row order (what `bias_add` computes), all bit for bit; every subset of
-/// gradients in one `backward_many` call as one call each.
+/// The fused epilogue against the plain op (see [`check_last_axis_epilogue`]), an
+/// HWIO kernel.
 fn epilogue_case(c: Case, check_fd: bool) {
     let x = rand(&c.xs, 21, -1.0, 1.0);
     let [o, ci, kh, kw] = c.ks;
     let k = rand(&[kh, kw, ci, o], 22, -1.0, 1.0);
-    let b = rand(&[o], 23, -1.0, 1.0);
-    let base = c.attrs("hwio", false);
-    let plain = op("conv2d", &base);
-    let z = forward(&plain, &[x.clone(), k.clone()]);
-    for act in Act::EPILOGUE {
-        for bias in [true, false] {
-            let mut attrs = base.clone();
-            attrs.push(("activation", Attr::Str(act.name().into())));
-            let mut ins = vec![x.clone(), k.clone()];
-            if bias {
-                attrs.push(("bias", Attr::Bool(true)));
-                ins.push(b.clone());
-            }
-            let fused = op("conv2d", &attrs);
-            let mut s = Scratch::default();
-            let y = forward_with(&fused, &ins, &mut s).unwrap();
-            let mut want = z.clone();
-            for (i, v) in want.f.iter_mut().enumerate() {
-                if bias {
-                    *v += b.f[i % o];
-                }
-            }
-            activate(&mut want.f, act);
-            assert_eq!(y.f, want.f, "{act:?} bias {bias}: forward");
-            let r = rand(&y.shape, 24, -1.0, 1.0);
-            let gm: Vec<f32> =
-                r.f.iter()
-                    .zip(&y.f)
-                    .map(|(&g, &v)| g * dact(act, v))
-                    .collect();
-            let refs: Vec<&Value> = ins.iter().collect();
-            let mut ctx = OpCtx { scratch: &mut s };
-            let mut ps = Scratch::default();
-            let mut pctx = OpCtx { scratch: &mut ps };
-            for (idx, input) in ins.iter().enumerate().take(2) {
-                let mut got = vec![0.0; input.len()];
-                fused
-                    .backward_one(idx, &refs, &y, &r.f, &mut got, &mut ctx)
-                    .unwrap();
-                let mut want = vec![0.0; input.len()];
-                plain
-                    .backward_one(idx, &refs[..2], &z, &gm, &mut want, &mut pctx)
-                    .unwrap();
-                assert_eq!(got, want, "{act:?} bias {bias}: gradient of input {idx}");
-            }
-            if bias {
-                let mut got = vec![0.0; o];
-                fused
-                    .backward_one(2, &refs, &y, &r.f, &mut got, &mut ctx)
-                    .unwrap();
-                let mut want = vec![0.0f32; o];
-                for row in gm.chunks_exact(o) {
-                    for (d, &g) in want.iter_mut().zip(row) {
-                        *d += g;
-                    }
-                }
-                assert_eq!(got, want, "{act:?} bias {bias}: bias gradient");
-            }
-            crate::ops::testing::assert_backward_many_matches_singles(
-                &fused,
-                &refs,
-                &y,
-                &r.f,
-                &mut ctx,
-                &format!("{act:?} bias {bias}"),
-            );
-            if check_fd && matches!(act, Act::Tanh | Act::Sigmoid) {
-                grad_check(&fused, &ins, 1e-2, 2e-2)
-                    .unwrap_or_else(|e| panic!("{act:?} bias {bias}: {e}"));
-            }
-        }
-    }
+    check_last_axis_epilogue("conv2d", &c.attrs("hwio", false), &x, &k, check_fd);
 }
 
 #[test]
@@ -547,10 +459,9 @@ fn nhwc_scratch_is_reused() {
 
 #[test]
 fn nhwc_shapes_and_errors() {
-    let t = |s: &[usize]| crate::ops::TypeInfo::f32(crate::tensor::known(s));
     let o = op("conv2d", &[("layout", Attr::Str("nhwc".into()))]);
-    let y = o.infer(&[t(&[2, 7, 6, 3]), t(&[4, 3, 3, 2])]).unwrap();
-    assert_eq!(y.shape, crate::tensor::known(&[2, 5, 5, 4]));
+    let y = infer(&o, &[&[2, 7, 6, 3], &[4, 3, 3, 2]]);
+    assert_eq!(y, Ok(crate::tensor::known(&[2, 5, 5, 4])));
     let h = op(
         "conv2d",
         &[
@@ -559,23 +470,13 @@ fn nhwc_shapes_and_errors() {
             ("strides", Attr::Ints(vec![2, 2])),
         ],
     );
-    let y = h.infer(&[t(&[2, 7, 6, 3]), t(&[3, 2, 3, 4])]).unwrap();
-    assert_eq!(y.shape, crate::tensor::known(&[2, 3, 3, 4]));
-    let e = o
-        .infer(&[t(&[2, 7, 6, 3]), t(&[4, 2, 3, 3])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("channels"), "{e}");
-    let e = o
-        .infer(&[t(&[2, 2, 2, 3]), t(&[4, 3, 3, 3])])
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("(2, 2, 2, 3)"), "{e}");
-    let e = crate::ops::build(
-        "conv2d",
-        &crate::ops::Attrs::new("conv2d").with("layout", Attr::Str("nchwc".into())),
-    )
-    .unwrap_err()
-    .to_string();
+    let y = infer(&h, &[&[2, 7, 6, 3], &[3, 2, 3, 4]]);
+    assert_eq!(y, Ok(crate::tensor::known(&[2, 3, 3, 4])));
+    assert_err(infer(&o, &[&[2, 7, 6, 3], &[4, 2, 3, 3]]), &["channels"]);
+    assert_err(
+        infer(&o, &[&[2, 2, 2, 3], &[4, 3, 3, 3]]),
+        &["(2, 2, 2, 3)"],
+    );
+    let e = build_err("conv2d", &[("layout", Attr::Str("nchwc".into()))]);
     assert!(e.contains("layout must be 'nchw' or 'nhwc'"), "{e}");
 }

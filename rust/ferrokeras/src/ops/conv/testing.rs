@@ -1,0 +1,112 @@
+//! Test helpers the convolution family's tests share: attributes, and the shape and
+//! error checks of `infer`, `build` and `forward`.
+
+use crate::ops::testing::{assert_close, forward, grad_check, op, val};
+use crate::ops::{build, Attr, Attrs, OpCtx, OpRef, Scratch, TypeInfo};
+use crate::tensor::{known, DType, Shape, Value};
+
+/// An `Ints` attribute of these values.
+pub(crate) fn ints(v: &[usize]) -> Attr {
+    Attr::Ints(v.iter().map(|&a| a as i64).collect())
+}
+
+/// What `o` infers for float inputs of these (known) shapes: the output shape, or the
+/// error's message.
+pub(crate) fn infer(o: &OpRef, shapes: &[&[usize]]) -> Result<Shape, String> {
+    let tys: Vec<TypeInfo> = shapes.iter().map(|s| TypeInfo::f32(known(s))).collect();
+    o.infer(&tys).map(|t| t.shape).map_err(|e| e.to_string())
+}
+
+/// The error message of building op `name` with these attributes.
+pub(crate) fn build_err(name: &str, attrs: &[(&str, Attr)]) -> String {
+    let mut a = Attrs::new(name);
+    for (k, v) in attrs {
+        a.set(k, v.clone());
+    }
+    match build(name, &a) {
+        Ok(o) => panic!("{name} built with {attrs:?}: {o:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A forward of `o` on `ins` into an output of shape `out`, skipping `infer` (the
+/// kernel's own checks of concrete shapes): the output, or the error's message.
+pub(crate) fn run_forward(o: &OpRef, ins: &[Value], out: &[usize]) -> Result<Value, String> {
+    let mut y = Value::zeros(DType::F32, out);
+    let refs: Vec<&Value> = ins.iter().collect();
+    let mut scratch = Scratch::default();
+    let mut ctx = OpCtx {
+        scratch: &mut scratch,
+    };
+    match o.forward(&refs, &mut y, &mut ctx) {
+        Ok(()) => Ok(y),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Asserts that `r` is an error whose message holds every one of `parts`.
+#[track_caller]
+pub(crate) fn assert_err<T: std::fmt::Debug>(r: Result<T, String>, parts: &[&str]) {
+    match r {
+        Ok(v) => panic!("expected an error holding {parts:?}, got {v:?}"),
+        Err(e) => assert!(parts.iter().all(|p| e.contains(p)), "{e}"),
+    }
+}
+
+/// An (O, C, kh, kw) kernel's floats re-laid out as (kh, kw, C, O).
+pub(crate) fn oihw_to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
+    let [o, c, kh, kw] = ks;
+    let mut t = vec![0.0; k.len()];
+    for a in 0..o {
+        for b in 0..c {
+            for i in 0..kh {
+                for j in 0..kw {
+                    t[((i * kw + j) * c + b) * o + a] = k[((a * c + b) * kh + i) * kw + j];
+                }
+            }
+        }
+    }
+    t
+}
+
+/// An (O, C, kh, kw) kernel as the "oihw" and the "hwio" layouts store it.
+pub(crate) fn both_layouts(k: &Value) -> [(&'static str, Value); 2] {
+    let ks: [usize; 4] = k.shape[..].try_into().expect("a 4-D kernel");
+    let [o, c, kh, kw] = ks;
+    let hwio = val(&[kh, kw, c, o], &oihw_to_hwio(&k.f, ks));
+    [("oihw", k.clone()), ("hwio", hwio)]
+}
+
+/// Builds `name` with `attrs` and checks it on input `x` and kernel `k`: the forward
+/// against the reference `want` of shape `ys` (within 1e-4), the backward against
+/// finite differences; `what` names the case in a failure.
+pub(crate) fn check_op(
+    name: &str,
+    attrs: &[(&str, Attr)],
+    (x, k): (&Value, &Value),
+    (want, ys): (&[f32], &[usize]),
+    what: &str,
+) {
+    let o = op(name, attrs);
+    let y = forward(&o, &[x.clone(), k.clone()]);
+    assert_eq!(y.shape, ys, "{what}");
+    assert_close(&y.f, want, 1e-4);
+    grad_check(&o, &[x.clone(), k.clone()], 1e-2, 2e-2).unwrap_or_else(|e| panic!("{what}: {e}"));
+}
+
+/// Checks the backward of a bilinear op (linear in `x` and in `k`) on `y = f(x, k)`:
+/// with `gx`, `gk` the gradients of `<r, y>`, `<r, y> = <gx, x> = <gk, k>`.
+pub(crate) fn assert_bilinear(
+    y: &Value,
+    r: &[f32],
+    (x, gx): (&Value, &[f32]),
+    (k, gk): (&Value, &[f32]),
+    tol: f64,
+) {
+    let dot =
+        |a: &[f32], b: &[f32]| -> f64 { a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum() };
+    let lhs = dot(&y.f, r);
+    let (rx, rk) = (dot(gx, &x.f), dot(gk, &k.f));
+    assert!((lhs - rx).abs() < tol * (1.0 + lhs.abs()), "{lhs} vs {rx}");
+    assert!((lhs - rk).abs() < tol * (1.0 + lhs.abs()), "{lhs} vs {rk}");
+}
