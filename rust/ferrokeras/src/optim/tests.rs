@@ -412,6 +412,10 @@ fn sgd_momentum_and_nesterov_with_decay() {
 /// A change of the hyper-parameters of a [`RefOpt`].
 type Tweak = fn(&mut RefOpt);
 
+/// A row of the decay test: (kind, lr, tweak, iterations after three steps from 0,
+/// decay, second tweak, the start of three more steps, their iterations).
+type DecayRow = (OptimizerKind, f32, Tweak, f32, f64, Tweak, f32, f32);
+
 #[test]
 fn the_other_rules_count_with_a_decay_and_adam_always() {
     // (kind, lr, tweak, iterations of three steps from 0; then a decay and a second
@@ -419,7 +423,7 @@ fn the_other_rules_count_with_a_decay_and_adam_always() {
     // against the reference by `run3`
     use OptimizerKind::*;
     #[rustfmt::skip]
-    let rows: [(OptimizerKind, f32, Tweak, f32, f64, Tweak, f32, f32); 5] = [
+    let rows: [DecayRow; 5] = [
         (RMSprop, 0.001, |_| {}, 0.0, 0.1, |o| o.rho = r32(0.8), 2.0, 5.0),
         (Adagrad, 0.01, |_| {}, 0.0, 0.01, |_| {}, 0.0, 3.0),
         (Adadelta, 1.0, |o| o.rho = r32(0.95), 0.0, 0.2, |o| o.eps = r32(1e-6), 0.0, 3.0),
@@ -781,6 +785,10 @@ fn bad_store_contents_are_reported() {
     assert_eq!(r.vars.values, before);
 }
 
+/// A rejected constructor call: (kind, slots, hyper-parameters, number of constraints,
+/// what the error names).
+type BadNew = (OptimizerKind, Vec<Vec<VarId>>, Hyper, usize, &'static str);
+
 #[test]
 fn constructor_validates_counts_and_hyper_vars() {
     use OptimizerKind::*;
@@ -815,7 +823,7 @@ fn constructor_validates_counts_and_hyper_vars() {
     // a missing hyper-parameter, a wrong number of slot kinds / of slots / of
     // constraints, a variable written twice, an unused or a missing hyper-parameter.
     #[rustfmt::skip]
-    let rows: [(OptimizerKind, Vec<Vec<VarId>>, Hyper, usize, &str); 11] = [
+    let rows: [BadNew; 11] = [
         (Adam, vec![vec![s], vec![v6]], h1, 1, "beta_2"),
         (Adam, vec![vec![s]], h, 1, "slot"),
         (Adam, vec![vec![s], vec![]], h, 1, "'v'"),
