@@ -23,10 +23,10 @@
 
 mod common;
 
-use common::{bench_backward_xk, bench_forward_xk, bench_sgemm, group};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::ops::{build, Scratch};
-use ferrokeras::{Attr, Attrs, DType, Value};
+use common::{bench_sgemm, bench_xk_cases, group, XkCase};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ferrokeras::ops::build;
+use ferrokeras::{Attr, Attrs, Value};
 use ferrokeras_benches::data;
 
 /// (name, batch, stack, rows, cols, nb_filter) with 3x3 'valid' kernels.
@@ -39,7 +39,6 @@ const SHAPES: &[(&str, usize, usize, usize, usize, usize)] = &[
 ];
 
 fn bench_conv(c: &mut Criterion) {
-    let mut fwd = group(c, "conv2d_fwd");
     let mut cases = vec![];
     for (&(name, n, ci, h, w, o), last) in SHAPES.iter().flat_map(|s| [(s, false), (s, true)]) {
         let (oh, ow) = (h - 2, w - 2);
@@ -60,30 +59,20 @@ fn bench_conv(c: &mut Criterion) {
                 Attrs::new("conv2d").with("flip", Attr::Bool(true)),
             )
         };
-        let x = Value::from_f32(&xs, data(n * ci * h * w, 1)).unwrap();
-        let k = Value::from_f32(&ks, data(o * ci * 9, 2)).unwrap();
-        let op = build("conv2d", &attrs).unwrap();
-        let mut y = Value::zeros(DType::F32, &ys);
-        let mut scratch = Scratch::default();
-        let macs = o * ci * 9 * n * oh * ow;
-        let name = if last {
-            format!("{name}_nhwc")
-        } else {
-            name.to_string()
-        };
-        fwd.throughput(Throughput::Elements(2 * macs as u64));
-        bench_forward_xk(&mut fwd, &name, &op, (&x, &k), &mut y, &mut scratch);
-        cases.push((name, x, k, op, y, scratch, macs));
+        cases.push(XkCase {
+            id: if last {
+                format!("{name}_nhwc")
+            } else {
+                name.to_string()
+            },
+            x: Value::from_f32(&xs, data(n * ci * h * w, 1)).unwrap(),
+            k: Value::from_f32(&ks, data(o * ci * 9, 2)).unwrap(),
+            op: build("conv2d", &attrs).unwrap(),
+            y: ys.to_vec(),
+            macs: o * ci * 9 * n * oh * ow,
+        });
     }
-    fwd.finish();
-
-    let mut bwd = group(c, "conv2d_bwd");
-    for (name, x, k, op, y, scratch, macs) in cases.iter_mut() {
-        let g = data(y.len(), 3);
-        bwd.throughput(Throughput::Elements(4 * *macs as u64));
-        bench_backward_xk(&mut bwd, name, op, (x, k), y, &g, scratch);
-    }
-    bwd.finish();
+    bench_xk_cases(c, "conv2d", &cases);
 
     let mut gemm = group(c, "gemm_same");
     for &(name, n, ci, h, w, o) in SHAPES {
@@ -92,7 +81,7 @@ fn bench_conv(c: &mut Criterion) {
     gemm.finish();
 }
 
-/// Forward and backward (kernel then input gradient) of each layout case, 'th' then 'tf'.
+/// Forward and backward (kernel then input gradient) of each layout case, 'th' and 'tf'.
 fn bench_layouts(c: &mut Criterion) {
     for case in ferrokeras_benches::layouts::cases() {
         let last = if case.tf.x.len() == 5 {
@@ -100,21 +89,18 @@ fn bench_layouts(c: &mut Criterion) {
         } else {
             "_nhwc"
         };
-        for (side, suffix) in [(&case.th, ""), (&case.tf, last)] {
-            let id = format!("{}{suffix}", case.name);
+        let sides = [(&case.th, ""), (&case.tf, last)].map(|(side, suffix)| {
             let (x, k) = side.inputs();
-            let mut y = Value::zeros(DType::F32, &side.y);
-            let mut scratch = Scratch::default();
-            let mut fwd = group(c, &format!("{}_fwd", case.family));
-            fwd.throughput(Throughput::Elements(2 * case.macs as u64));
-            bench_forward_xk(&mut fwd, &id, &side.op, (&x, &k), &mut y, &mut scratch);
-            fwd.finish();
-            let g = data(y.len(), 3);
-            let mut bwd = group(c, &format!("{}_bwd", case.family));
-            bwd.throughput(Throughput::Elements(4 * case.macs as u64));
-            bench_backward_xk(&mut bwd, &id, &side.op, (&x, &k), &y, &g, &mut scratch);
-            bwd.finish();
-        }
+            XkCase {
+                id: format!("{}{suffix}", case.name),
+                x,
+                k,
+                op: side.op.clone(),
+                y: side.y.clone(),
+                macs: case.macs,
+            }
+        });
+        bench_xk_cases(c, case.family, &sides);
     }
 }
 

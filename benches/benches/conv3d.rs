@@ -14,10 +14,10 @@
 
 mod common;
 
-use common::{bench_backward_xk, bench_forward_xk, bench_sgemm, group};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ferrokeras::ops::{build, Scratch};
-use ferrokeras::{Attr, Attrs, DType, Value};
+use common::{bench_sgemm, bench_xk_cases, group, XkCase};
+use criterion::{criterion_group, criterion_main, Criterion};
+use ferrokeras::ops::build;
+use ferrokeras::{Attr, Attrs, Value};
 use ferrokeras_benches::data;
 
 /// (name, batch, stack, depth, rows, cols, nb_filter, kernel side); 'same' padding.
@@ -39,11 +39,8 @@ const SHAPES: &[Shape] = &[
 ];
 
 fn bench_conv3d(c: &mut Criterion) {
-    let mut fwd = group(c, "conv3d_fwd");
     let mut cases = vec![];
     for &(name, n, ci, d, h, w, o, k) in SHAPES {
-        let x = Value::from_f32(&[n, ci, d, h, w], data(n * ci * d * h * w, 1)).unwrap();
-        let kv = Value::from_f32(&[o, ci, k, k, k], data(o * ci * k * k * k, 2)).unwrap();
         let p = (k / 2) as i64;
         let op = build(
             "conv3d",
@@ -52,22 +49,16 @@ fn bench_conv3d(c: &mut Criterion) {
                 .with("pads", Attr::Ints(vec![p; 6])),
         )
         .unwrap();
-        let mut y = Value::zeros(DType::F32, &[n, o, d, h, w]);
-        let mut scratch = Scratch::default();
-        let macs = o * ci * k * k * k * n * d * h * w;
-        fwd.throughput(Throughput::Elements(2 * macs as u64));
-        bench_forward_xk(&mut fwd, name, &op, (&x, &kv), &mut y, &mut scratch);
-        cases.push((name, x, kv, op, y, scratch, macs));
+        cases.push(XkCase {
+            id: name.to_string(),
+            x: Value::from_f32(&[n, ci, d, h, w], data(n * ci * d * h * w, 1)).unwrap(),
+            k: Value::from_f32(&[o, ci, k, k, k], data(o * ci * k * k * k, 2)).unwrap(),
+            op,
+            y: vec![n, o, d, h, w],
+            macs: o * ci * k * k * k * n * d * h * w,
+        });
     }
-    fwd.finish();
-
-    let mut bwd = group(c, "conv3d_bwd");
-    for (name, x, k, op, y, scratch, macs) in cases.iter_mut() {
-        let g = data(y.len(), 3);
-        bwd.throughput(Throughput::Elements(4 * *macs as u64));
-        bench_backward_xk(&mut bwd, name, op, (x, k), y, &g, scratch);
-    }
-    bwd.finish();
+    bench_xk_cases(c, "conv3d", &cases);
 
     let mut gemm = group(c, "gemm_same3d");
     for &(name, n, ci, d, h, w, o, k) in SHAPES {

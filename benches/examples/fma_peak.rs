@@ -24,45 +24,55 @@ const CHAINS_512: usize = 24;
 /// AVX2 chains: 12 of 16 registers.
 const CHAINS_256: usize = 12;
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn chains512(iters: usize) -> f32 {
-    use std::arch::x86_64::*;
-    let m = _mm512_set1_ps(0.999_999);
-    let a = _mm512_set1_ps(1e-7);
-    let mut acc = [_mm512_set1_ps(1.0); CHAINS_512];
-    for _ in 0..iters {
-        for v in acc.iter_mut() {
-            *v = _mm512_fmadd_ps(*v, m, a);
+/// Defines `unsafe fn $name(iters: usize) -> f32`: `$chains` FMA chains of `$lanes`-wide
+/// vectors through the given intrinsics, `iters` steps each, summed at the end (so the
+/// work is not optimised away). Safety: the CPU has `$feature`.
+macro_rules! fma_chains {
+    ($name:ident, $feature:literal, $chains:expr, $lanes:literal, $set1:ident, $fmadd:ident, $add:ident, $storeu:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name(iters: usize) -> f32 {
+            use std::arch::x86_64::*;
+            let m = $set1(0.999_999);
+            let a = $set1(1e-7);
+            let mut acc = [$set1(1.0); $chains];
+            for _ in 0..iters {
+                for v in acc.iter_mut() {
+                    *v = $fmadd(*v, m, a);
+                }
+            }
+            let mut s = $set1(0.0);
+            for v in acc {
+                s = $add(s, v);
+            }
+            let mut out = [0.0f32; $lanes];
+            // SAFETY: `out` holds one vector of floats.
+            unsafe { $storeu(out.as_mut_ptr(), s) };
+            out.iter().sum()
         }
-    }
-    let mut s = _mm512_setzero_ps();
-    for v in acc {
-        s = _mm512_add_ps(s, v);
-    }
-    _mm512_reduce_add_ps(s)
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn chains256(iters: usize) -> f32 {
-    use std::arch::x86_64::*;
-    let m = _mm256_set1_ps(0.999_999);
-    let a = _mm256_set1_ps(1e-7);
-    let mut acc = [_mm256_set1_ps(1.0); CHAINS_256];
-    for _ in 0..iters {
-        for v in acc.iter_mut() {
-            *v = _mm256_fmadd_ps(*v, m, a);
-        }
-    }
-    let mut out = [0.0f32; 8];
-    let mut s = _mm256_setzero_ps();
-    for v in acc {
-        s = _mm256_add_ps(s, v);
-    }
-    _mm256_storeu_ps(out.as_mut_ptr(), s);
-    out.iter().sum()
-}
+fma_chains!(
+    chains512,
+    "avx512f",
+    CHAINS_512,
+    16,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps
+);
+fma_chains!(
+    chains256,
+    "avx2,fma",
+    CHAINS_256,
+    8,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps
+);
 
 fn best_of(reps: usize, f: impl Fn() -> f32) -> f64 {
     let mut best = f64::MAX;

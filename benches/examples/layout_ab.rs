@@ -44,36 +44,39 @@ impl<'a> Run<'a> {
 
     /// Seconds of `reps` forwards and of `reps` backwards.
     fn time(&mut self, reps: usize) -> (f64, f64) {
-        let t0 = thread_cpu_seconds();
-        for _ in 0..reps {
-            let mut ctx = OpCtx {
-                scratch: &mut self.scratch,
-            };
-            self.side
-                .op
-                .forward(&[&self.x, &self.k], &mut self.y, &mut ctx)
-                .unwrap();
-        }
-        let t1 = thread_cpu_seconds();
-        for _ in 0..reps {
-            let mut ctx = OpCtx {
-                scratch: &mut self.scratch,
-            };
-            self.side
-                .op
-                .backward_many(
-                    &[0, 1],
-                    &[&self.x, &self.k],
-                    &self.y,
-                    &self.g,
-                    &mut [&mut self.gx, &mut self.gk],
-                    &mut ctx,
-                )
-                .unwrap();
-        }
-        let t2 = thread_cpu_seconds();
-        (t1 - t0, t2 - t1)
+        let Run {
+            side,
+            x,
+            k,
+            y,
+            g,
+            gx,
+            gk,
+            scratch,
+        } = self;
+        let ins = [&*x, &*k];
+        let fwd = seconds(reps, || {
+            let mut ctx = OpCtx { scratch };
+            side.op.forward(&ins, y, &mut ctx).unwrap()
+        });
+        let bwd = seconds(reps, || {
+            let mut ctx = OpCtx { scratch };
+            let mut gins = [&mut gx[..], &mut gk[..]];
+            side.op
+                .backward_many(&[0, 1], &ins, y, g, &mut gins, &mut ctx)
+                .unwrap()
+        });
+        (fwd, bwd)
     }
+}
+
+/// Seconds of this thread's CPU time that `reps` calls of `f` take.
+fn seconds(reps: usize, mut f: impl FnMut()) -> f64 {
+    let t0 = thread_cpu_seconds();
+    for _ in 0..reps {
+        f();
+    }
+    thread_cpu_seconds() - t0
 }
 
 fn median(v: &mut [f64]) -> f64 {

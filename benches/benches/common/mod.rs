@@ -1,15 +1,16 @@
 //! Criterion pieces the benches share (included by `mod common;` in each): the group
-//! settings, a two-input op's forward and backward steps, and a plain gemm of a convolution's shape.
+//! settings, a two-input op's forward and backward steps (one case, or a family's
+//! cases), and a plain gemm of a convolution's shape.
 #![allow(dead_code)]
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion};
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 use ferrokeras::kernels::gemm::{sgemm, Operand};
 use ferrokeras::ops::{OpCtx, OpRef, Scratch};
-use ferrokeras::Value;
+use ferrokeras::{DType, Value};
 
 /// A benchmark group with the settings every bench here uses: 20 samples, 0.8 s warm-up,
 /// 2.5 s measurement.
@@ -70,13 +71,49 @@ pub fn bench_backward_xk(
     });
 }
 
+/// A convolution-like case of [`bench_xk_cases`]: its id, input, kernel, op, output
+/// shape and the forward's multiply-adds.
+pub struct XkCase {
+    pub id: String,
+    pub x: Value,
+    pub k: Value,
+    pub op: OpRef,
+    pub y: Vec<usize>,
+    pub macs: usize,
+}
+
+/// Benchmarks each case's forward in group `{family}_fwd` (2·macs FLOPs), then its
+/// backward (kernel and input gradients, from the scratch its forward left) in
+/// `{family}_bwd` (4·macs FLOPs).
+pub fn bench_xk_cases(c: &mut Criterion, family: &str, cases: &[XkCase]) {
+    let mut fwd = group(c, &format!("{family}_fwd"));
+    let mut outs = vec![];
+    for case in cases {
+        let mut y = Value::zeros(DType::F32, &case.y);
+        let mut scratch = Scratch::default();
+        fwd.throughput(Throughput::Elements(2 * case.macs as u64));
+        let xk = (&case.x, &case.k);
+        bench_forward_xk(&mut fwd, &case.id, &case.op, xk, &mut y, &mut scratch);
+        outs.push((y, scratch));
+    }
+    fwd.finish();
+    let mut bwd = group(c, &format!("{family}_bwd"));
+    for (case, (y, scratch)) in cases.iter().zip(&mut outs) {
+        let g = ferrokeras_benches::data(y.len(), 3);
+        bwd.throughput(Throughput::Elements(4 * case.macs as u64));
+        let xk = (&case.x, &case.k);
+        bench_backward_xk(&mut bwd, &case.id, &case.op, xk, y, &g, scratch);
+    }
+    bwd.finish();
+}
+
 /// Benchmarks, as `id`, one `sgemm` of an (m x kk) by (kk x nn) product, neither
 /// transposed: the product a convolution of that shape lowers to.
 pub fn bench_sgemm(grp: &mut BenchmarkGroup<WallTime>, id: &str, m: usize, kk: usize, nn: usize) {
     let a = ferrokeras_benches::data(m * kk, 1);
     let b_ = ferrokeras_benches::data(kk * nn, 2);
     let mut out = vec![0.0f32; m * nn];
-    grp.throughput(criterion::Throughput::Elements((2 * m * kk * nn) as u64));
+    grp.throughput(Throughput::Elements((2 * m * kk * nn) as u64));
     grp.bench_function(id, |b| {
         b.iter(|| {
             let operand = |data| Operand { data, trans: false };

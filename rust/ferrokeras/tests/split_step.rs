@@ -20,6 +20,15 @@ struct Model {
     params: Vec<NodeId>,
 }
 
+/// `f` run on a fresh pool of `threads` threads.
+fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 fn model() -> Model {
     let (g, x, y, loss, params) = mlp(12, 40, 5, true);
     Model {
@@ -150,11 +159,7 @@ fn fused_step_equals_gradient_then_apply_bitwise() {
 #[test]
 fn training_is_independent_of_the_thread_count() {
     let run_with = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        on_threads(threads, || {
             let mut m = model();
             let train = fused(&mut m);
             let mut losses = Vec::new();
@@ -171,11 +176,7 @@ fn training_is_independent_of_the_thread_count() {
 #[test]
 fn big_dropout_masks_are_identical_with_one_and_two_threads() {
     let mask = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
+        on_threads(threads, || {
             let mut g = Graph::new();
             let x = g.placeholder(DType::F32, vec![None, Some(1000)], "x");
             let lp = g.learning_phase();

@@ -40,6 +40,50 @@ macro_rules! simd_map {
     };
 }
 
+/// Backward elementwise kernels `d[i] += f(g[i], x[i], y[i])` through
+/// [`simd_fn!`](crate::simd_fn), one a line: each defines
+/// `fn name(x: &[f32], y: &[f32], g: &[f32], d: &mut [f32], params...)` (input, output,
+/// output gradient, input gradient), and the closure names the output gradient, the
+/// input and the output elements, `_` for one the derivative does not read (its slice is
+/// then not read at all): `fn tanh_b() |g, _, y| g * (1.0 - y * y);`.
+#[macro_export]
+macro_rules! simd_grad {
+    () => {};
+    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) |$g:ident, _, $y:ident| $e:expr; $($rest:tt)*) => {
+        $crate::simd_fn! {
+            $(#[$m])*
+            fn $name(_x: &[f32], $y: &[f32], $g: &[f32], d: &mut [f32] $(, $arg: $ty)*) {
+                for ((d, &$g), &$y) in d.iter_mut().zip($g).zip($y) {
+                    *d += $e;
+                }
+            }
+        }
+        $crate::simd_grad! { $($rest)* }
+    };
+    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) |$g:ident, $x:ident, _| $e:expr; $($rest:tt)*) => {
+        $crate::simd_fn! {
+            $(#[$m])*
+            fn $name($x: &[f32], _y: &[f32], $g: &[f32], d: &mut [f32] $(, $arg: $ty)*) {
+                for ((d, &$g), &$x) in d.iter_mut().zip($g).zip($x) {
+                    *d += $e;
+                }
+            }
+        }
+        $crate::simd_grad! { $($rest)* }
+    };
+    ($(#[$m:meta])* fn $name:ident($($arg:ident : $ty:ty),*) |$g:ident, $x:ident, $y:ident| $e:expr; $($rest:tt)*) => {
+        $crate::simd_fn! {
+            $(#[$m])*
+            fn $name($x: &[f32], $y: &[f32], $g: &[f32], d: &mut [f32] $(, $arg: $ty)*) {
+                for (((d, &$g), &$x), &$y) in d.iter_mut().zip($g).zip($x).zip($y) {
+                    *d += $e;
+                }
+            }
+        }
+        $crate::simd_grad! { $($rest)* }
+    };
+}
+
 /// exp(x) for f32 (Cephes-style range reduction, degree-6 polynomial); saturates to 0
 /// below -87.3 and to +inf above 88.7.
 #[inline(always)]

@@ -14,13 +14,16 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::{
+    around_axis, elementwise_forward_backward, expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef,
+    TypeInfo,
+};
 use crate::kernels::act::{self, Act};
 use crate::kernels::alloc::grow;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
 use crate::tensor::Value;
-use crate::{simd_fn, simd_map};
+use crate::{simd_fn, simd_grad, simd_map};
 use crate::{Error, Result};
 
 /// Tensors with at least this many elements are processed in parallel chunks.
@@ -60,64 +63,22 @@ simd_map! {
 // ---------------------------------------------------------------------------------
 // Backward kernels: all take (x, y, g, d) and add into d.
 
-simd_fn! {
-    fn relu_b(x: &[f32], _y: &[f32], g: &[f32], d: &mut [f32], alpha: f32, hi: f32) {
-        for ((d, &g), &v) in d.iter_mut().zip(g).zip(x) {
-            let pos = if v <= hi { g } else { 0.0 };
-            *d += if v > 0.0 { pos } else { alpha * g };
-        }
-    }
-}
-
-simd_fn! {
-    fn elu_b(x: &[f32], y: &[f32], g: &[f32], d: &mut [f32], alpha: f32) {
-        for (((d, &g), &v), &y) in d.iter_mut().zip(g).zip(x).zip(y) {
-            // d/dx alpha (e^x - 1) = alpha e^x = y + alpha
-            *d += if v > 0.0 { g } else { g * (y + alpha) };
-        }
-    }
-}
-
-simd_fn! {
-    fn sigmoid_b(_x: &[f32], y: &[f32], g: &[f32], d: &mut [f32]) {
-        for ((d, &g), &y) in d.iter_mut().zip(g).zip(y) {
-            *d += g * (y * (1.0 - y));
-        }
-    }
-}
-
-simd_fn! {
-    fn tanh_b(_x: &[f32], y: &[f32], g: &[f32], d: &mut [f32]) {
-        for ((d, &g), &y) in d.iter_mut().zip(g).zip(y) {
-            *d += g * (1.0 - y * y);
-        }
-    }
-}
-
-simd_fn! {
-    fn softplus_b(x: &[f32], _y: &[f32], g: &[f32], d: &mut [f32]) {
-        for ((d, &g), &v) in d.iter_mut().zip(g).zip(x) {
-            *d += g * simd::sigmoid(v);
-        }
-    }
-}
-
-simd_fn! {
-    fn softsign_b(x: &[f32], _y: &[f32], g: &[f32], d: &mut [f32]) {
-        for ((d, &g), &v) in d.iter_mut().zip(g).zip(x) {
-            let s = 1.0 + v.abs();
-            *d += g / (s * s);
-        }
-    }
-}
-
-simd_fn! {
-    fn hard_sigmoid_b(_x: &[f32], y: &[f32], g: &[f32], d: &mut [f32]) {
-        for ((d, &g), &y) in d.iter_mut().zip(g).zip(y) {
-            // strictly inside the linear region (y is the clipped 0.2 x + 0.5)
-            *d += if y > 0.0 && y < 1.0 { 0.2 * g } else { 0.0 };
-        }
-    }
+simd_grad! {
+    fn relu_b(alpha: f32, hi: f32) |g, v, _| {
+        let pos = if v <= hi { g } else { 0.0 };
+        if v > 0.0 { pos } else { alpha * g }
+    };
+    // d/dx alpha (e^x - 1) = alpha e^x = y + alpha
+    fn elu_b(alpha: f32) |g, v, y| if v > 0.0 { g } else { g * (y + alpha) };
+    fn sigmoid_b() |g, _, y| g * (y * (1.0 - y));
+    fn tanh_b() |g, _, y| g * (1.0 - y * y);
+    fn softplus_b() |g, v, _| g * simd::sigmoid(v);
+    fn softsign_b() |g, v, _| {
+        let s = 1.0 + v.abs();
+        g / (s * s)
+    };
+    // strictly inside the linear region (y is the clipped 0.2 x + 0.5)
+    fn hard_sigmoid_b() |g, _, y| if y > 0.0 && y < 1.0 { 0.2 * g } else { 0.0 };
 }
 
 /// Applies `f` to `(x, y)` in fixed chunks, in parallel for large tensors (claimed by
@@ -212,23 +173,7 @@ impl Op for Activation {
         Ok(TypeInfo::f32(inputs[0].shape.clone()))
     }
 
-    fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
-        self.fwd(&inputs[0].f, &mut out.f);
-        Ok(())
-    }
-
-    fn backward(
-        &self,
-        _: usize,
-        inputs: &[&Value],
-        out: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        self.bwd(&inputs[0].f, &out.f, g, gin);
-        Ok(())
-    }
+    elementwise_forward_backward!();
 }
 
 // ---------------------------------------------------------------------------------
@@ -291,6 +236,44 @@ fn rows_per_task(c: usize) -> usize {
     (CHUNK / c.max(1)).max(1)
 }
 
+/// Applies the row kernel `f(x, y)` to `(x, y)`, whole rows of length `c` per rayon task
+/// for large tensors of several rows (shared with the normalization kernels).
+pub(super) fn map_rows(
+    x: &[f32],
+    y: &mut [f32],
+    c: usize,
+    f: impl Fn(&[f32], &mut [f32]) + Sync + Send,
+) {
+    if x.len() >= PAR_MIN && x.len() > c {
+        let step = rows_per_task(c) * c;
+        y.par_chunks_mut(step)
+            .zip(x.par_chunks(step))
+            .for_each(|(yc, xc)| f(xc, yc));
+    } else {
+        f(x, y);
+    }
+}
+
+/// Applies the backward row kernel `f(a, g, d)` to `(a, g, d)` (`a` the input or output
+/// the derivative reads) as [`map_rows`] splits its rows.
+pub(super) fn map_rows_bwd(
+    a: &[f32],
+    g: &[f32],
+    d: &mut [f32],
+    c: usize,
+    f: impl Fn(&[f32], &[f32], &mut [f32]) + Sync + Send,
+) {
+    if a.len() >= PAR_MIN && a.len() > c {
+        let step = rows_per_task(c) * c;
+        d.par_chunks_mut(step)
+            .zip(a.par_chunks(step))
+            .zip(g.par_chunks(step))
+            .for_each(|((dc, ac), gc)| f(ac, gc, dc));
+    } else {
+        f(a, g, d);
+    }
+}
+
 simd_fn! {
     fn softmax_rows(x: &[f32], y: &mut [f32], c: usize) {
         for (xr, yr) in x.chunks_exact(c).zip(y.chunks_exact_mut(c)) {
@@ -343,15 +326,7 @@ impl Op for Softmax {
         if c == 0 || x.f.is_empty() {
             return Ok(());
         }
-        if x.f.len() >= PAR_MIN {
-            let step = rows_per_task(c) * c;
-            out.f
-                .par_chunks_mut(step)
-                .zip(x.f.par_chunks(step))
-                .for_each(|(yc, xc)| softmax_rows(xc, yc, c));
-        } else {
-            softmax_rows(&x.f, &mut out.f, c);
-        }
+        map_rows(&x.f, &mut out.f, c, |x, y| softmax_rows(x, y, c));
         Ok(())
     }
 
@@ -368,15 +343,7 @@ impl Op for Softmax {
         if c == 0 || out.f.is_empty() {
             return Ok(());
         }
-        if out.f.len() >= PAR_MIN {
-            let step = rows_per_task(c) * c;
-            gin.par_chunks_mut(step)
-                .zip(out.f.par_chunks(step))
-                .zip(g.par_chunks(step))
-                .for_each(|((dc, yc), gc)| softmax_rows_b(yc, gc, dc, c));
-        } else {
-            softmax_rows_b(&out.f, g, gin, c);
-        }
+        map_rows_bwd(&out.f, g, gin, c, |y, g, d| softmax_rows_b(y, g, d, c));
         Ok(())
     }
 }
@@ -422,11 +389,7 @@ impl L2Normalize {
     /// (outer, n, inner) split of a shape around the normalised axis.
     fn split(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
         let ax = norm_axis("l2_normalize", self.axis, shape.len())?;
-        Ok((
-            shape[..ax].iter().product(),
-            shape[ax],
-            shape[ax + 1..].iter().product(),
-        ))
+        Ok(around_axis(shape, ax))
     }
 }
 
@@ -448,15 +411,7 @@ impl Op for L2Normalize {
             return Ok(());
         }
         if inner == 1 {
-            if x.f.len() >= PAR_MIN {
-                let step = rows_per_task(n) * n;
-                out.f
-                    .par_chunks_mut(step)
-                    .zip(x.f.par_chunks(step))
-                    .for_each(|(yc, xc)| l2_rows(xc, yc, n));
-            } else {
-                l2_rows(&x.f, &mut out.f, n);
-            }
+            map_rows(&x.f, &mut out.f, n, |x, y| l2_rows(x, y, n));
             return Ok(());
         }
         // Strided axis: accumulate per inner position in the scratch buffer.
@@ -499,15 +454,7 @@ impl Op for L2Normalize {
             return Ok(());
         }
         if inner == 1 {
-            if x.f.len() >= PAR_MIN {
-                let step = rows_per_task(n) * n;
-                gin.par_chunks_mut(step)
-                    .zip(x.f.par_chunks(step))
-                    .zip(g.par_chunks(step))
-                    .for_each(|((dc, xc), gc)| l2_rows_b(xc, gc, dc, n));
-            } else {
-                l2_rows_b(&x.f, g, gin, n);
-            }
+            map_rows_bwd(&x.f, g, gin, n, |x, g, d| l2_rows_b(x, g, d, n));
             return Ok(());
         }
         // scratch: [sum x^2 | sum g x] per inner position
@@ -822,11 +769,7 @@ mod tests {
     }
 
     fn l2_ref(x: &Value, axis: usize) -> Vec<f32> {
-        let (outer, n, inner) = (
-            x.shape[..axis].iter().product::<usize>(),
-            x.shape[axis],
-            x.shape[axis + 1..].iter().product::<usize>(),
-        );
+        let (outer, n, inner) = around_axis(&x.shape, axis);
         let mut out = vec![0.0; x.len()];
         for o in 0..outer {
             for i in 0..inner {
@@ -913,12 +856,6 @@ mod tests {
             let gin = grad_of(&o, 0, &[&x], &y, &g.f);
             (y.f, gin)
         };
-        let pool = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-        };
         let cases: Vec<(&str, Vec<(&str, Attr)>)> = vec![
             ("relu", vec![("alpha", Attr::Float(0.1))]),
             ("elu", vec![]),
@@ -929,9 +866,9 @@ mod tests {
             ("l2_normalize", vec![("axis", Attr::Int(-1))]),
         ];
         for (name, attrs) in cases {
-            let one = pool(1).install(|| run(name, &attrs));
-            let two = pool(2).install(|| run(name, &attrs));
-            let four = pool(4).install(|| run(name, &attrs));
+            let one = on_threads(1, || run(name, &attrs));
+            let two = on_threads(2, || run(name, &attrs));
+            let four = on_threads(4, || run(name, &attrs));
             assert!(
                 one == two && two == four,
                 "{name} depends on the thread count"

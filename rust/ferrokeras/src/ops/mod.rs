@@ -247,6 +247,37 @@ macro_rules! pass_through_backward {
 }
 pub(crate) use pass_through_backward;
 
+/// The [`Op::forward`] and [`Op::backward`] of a one-input elementwise op whose type has
+/// the flat-buffer kernels `fwd(x, y)` and `bwd(x, y, g, d)` (input, output, output
+/// gradient, input gradient: `bwd` adds into `d`). Expands inside an `impl Op`.
+macro_rules! elementwise_forward_backward {
+    () => {
+        fn forward(
+            &self,
+            inputs: &[&$crate::tensor::Value],
+            out: &mut $crate::tensor::Value,
+            _: &mut $crate::ops::OpCtx,
+        ) -> $crate::Result<()> {
+            self.fwd(&inputs[0].f, &mut out.f);
+            Ok(())
+        }
+
+        fn backward(
+            &self,
+            _: usize,
+            inputs: &[&$crate::tensor::Value],
+            out: &$crate::tensor::Value,
+            g: &[f32],
+            gin: &mut [f32],
+            _: &mut $crate::ops::OpCtx,
+        ) -> $crate::Result<()> {
+            self.bwd(&inputs[0].f, &out.f, g, gin);
+            Ok(())
+        }
+    };
+}
+pub(crate) use elementwise_forward_backward;
+
 impl dyn Op {
     /// Adds into `gin` the gradient with respect to input `index` alone, through
     /// [`Op::backward_many`], so it works whichever way the op states its gradient (and
@@ -516,4 +547,14 @@ pub fn norm_axis(op: &str, axis: i64, ndim: usize) -> Result<usize> {
         )));
     }
     Ok(a as usize)
+}
+
+/// `(outer, n, inner)` of `shape` around axis `ax`: the product of the dims before it,
+/// its own length and the product of the dims after it.
+pub fn around_axis(shape: &[usize], ax: usize) -> (usize, usize, usize) {
+    (
+        shape[..ax].iter().product(),
+        shape[ax],
+        shape[ax + 1..].iter().product(),
+    )
 }

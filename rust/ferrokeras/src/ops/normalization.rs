@@ -38,8 +38,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::activation::PAR_MIN;
-use super::{expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use super::activation::{map_rows, map_rows_bwd, PAR_MIN};
+use super::{
+    around_axis, expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo,
+};
 use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, Value};
@@ -50,8 +52,6 @@ use crate::{Error, Result};
 const BLOCK: usize = 1024;
 /// Values (whole rows) per group of the batch reductions; see [`feature_sums`].
 const GROUP: usize = 1 << 16;
-/// Elements per task of the parallel elementwise passes.
-const CHUNK: usize = 1 << 14;
 
 /// `[outer, C, inner]` view of a tensor around its feature axis.
 #[derive(Debug, Clone, Copy)]
@@ -63,11 +63,8 @@ struct Layout {
 
 impl Layout {
     fn of(shape: &[usize], axis: usize) -> Layout {
-        Layout {
-            outer: shape[..axis].iter().product(),
-            c: shape[axis],
-            inner: shape[axis + 1..].iter().product(),
-        }
+        let (outer, c, inner) = around_axis(shape, axis);
+        Layout { outer, c, inner }
     }
     /// Values per feature.
     fn n(&self) -> usize {
@@ -385,11 +382,6 @@ fn feature_sums(
     Ok(())
 }
 
-/// Whole rows (`c * inner` values) per parallel task.
-fn rows_per_task(lay: Layout) -> usize {
-    (CHUNK / (lay.c * lay.inner).max(1)).max(1)
-}
-
 /// `y = a[f] x + c[f]`.
 fn feature_affine(x: &[f32], y: &mut [f32], a: &[f32], c: &[f32], lay: Layout) {
     let row = lay.c * lay.inner;
@@ -406,14 +398,7 @@ fn feature_affine(x: &[f32], y: &mut [f32], a: &[f32], c: &[f32], lay: Layout) {
             }
         }
     };
-    if x.len() >= PAR_MIN && lay.outer > 1 {
-        let step = rows_per_task(lay) * row;
-        y.par_chunks_mut(step)
-            .zip(x.par_chunks(step))
-            .for_each(|(yc, xc)| run(xc, yc));
-    } else {
-        run(x, y);
-    }
+    map_rows(x, y, row, run);
 }
 
 /// `d += a[f] g + b[f] x + c[f]`.
@@ -434,15 +419,7 @@ fn feature_bwd(g: &[f32], x: &[f32], d: &mut [f32], a: &[f32], b: &[f32], c: &[f
             }
         }
     };
-    if x.len() >= PAR_MIN && lay.outer > 1 {
-        let step = rows_per_task(lay) * row;
-        d.par_chunks_mut(step)
-            .zip(g.par_chunks(step))
-            .zip(x.par_chunks(step))
-            .for_each(|((dc, gc), xc)| run(gc, xc, dc));
-    } else {
-        run(g, x, d);
-    }
+    map_rows_bwd(x, g, d, row, |x, g, d| run(g, x, d));
 }
 
 /// Writes the first value of each feature (the shift of the one-pass statistics).
@@ -1085,8 +1062,8 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::*;
     use crate::ops::testing::{
-        assert_backward_many_matches_singles, assert_close, forward, forward_with, grad_check, op,
-        rand,
+        assert_backward_many_matches_singles, assert_close, forward, forward_with, grad_check,
+        on_threads, op, rand,
     };
     use crate::ops::{Attr, Scratch};
 
@@ -1543,13 +1520,7 @@ mod tests {
                 axis as usize
             }];
             let ins = [x, rand(&[c], 52, 0.5, 1.5), rand(&[c], 53, -1.0, 1.0)];
-            let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                pool.install(|| forward(&bn_train(axis), &ins).f)
-            };
+            let run = |threads: usize| on_threads(threads, || forward(&bn_train(axis), &ins).f);
             assert_eq!(run(1), run(3));
         }
     }

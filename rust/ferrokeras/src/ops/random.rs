@@ -44,31 +44,34 @@ const PAR_MIN: usize = 1 << 16;
 /// starts on a Philox batch boundary.
 const CHUNK: usize = 1 << 14;
 
-simd_fn! {
-    /// Inverted dropout of a slice whose first element has mask index `start`
-    /// (a multiple of 4): `y = u >= p ? x / keep : 0`.
-    fn dropout_set(x: &[f32], y: &mut [f32], seed: u64, call: u64, start: u64, p: f32, keep: f32) {
-        let mut w = [0u32; rng::WORDS];
-        for (k, (yc, xc)) in y.chunks_mut(rng::WORDS).zip(x.chunks(rng::WORDS)).enumerate() {
-            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
-            for ((o, &v), &u) in yc.iter_mut().zip(xc).zip(w.iter()) {
-                *o = if rng::to_unit(u) >= p { v / keep } else { 0.0 };
+/// Defines a dropout kernel through [`simd_fn!`]: `$name(x, y, seed, call, start, p,
+/// keep)` does `y[i] $op (u >= p ? x[i] / keep : 0)` over a slice whose first element has
+/// mask index `start` (a multiple of 4), `u` the element's uniform number.
+macro_rules! dropout_kernel {
+    ($(#[$m:meta])* fn $name:ident $op:tt) => {
+        simd_fn! {
+            $(#[$m])*
+            fn $name(x: &[f32], y: &mut [f32], seed: u64, call: u64, start: u64, p: f32, keep: f32) {
+                let mut w = [0u32; rng::WORDS];
+                for (k, (yc, xc)) in y.chunks_mut(rng::WORDS).zip(x.chunks(rng::WORDS)).enumerate() {
+                    rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
+                    for ((o, &v), &u) in yc.iter_mut().zip(xc).zip(w.iter()) {
+                        *o $op if rng::to_unit(u) >= p { v / keep } else { 0.0 };
+                    }
+                }
             }
         }
-    }
+    };
 }
 
-simd_fn! {
-    /// Backward of [`dropout_set`]: `d += u >= p ? g / keep : 0`.
-    fn dropout_add(g: &[f32], d: &mut [f32], seed: u64, call: u64, start: u64, p: f32, keep: f32) {
-        let mut w = [0u32; rng::WORDS];
-        for (k, (dc, gc)) in d.chunks_mut(rng::WORDS).zip(g.chunks(rng::WORDS)).enumerate() {
-            rng::batch(seed, call, start / 4 + (k * rng::BLOCKS) as u64, &mut w);
-            for ((o, &v), &u) in dc.iter_mut().zip(gc).zip(w.iter()) {
-                *o += if rng::to_unit(u) >= p { v / keep } else { 0.0 };
-            }
-        }
-    }
+dropout_kernel! {
+    /// Inverted dropout: `y = u >= p ? x / keep : 0`.
+    fn dropout_set =
+}
+
+dropout_kernel! {
+    /// Backward of [`dropout_set`]: `d += u >= p ? g / keep : 0` (`x` is `g`, `y` is `d`).
+    fn dropout_add +=
 }
 
 simd_fn! {
@@ -375,14 +378,31 @@ impl Dropout {
     }
 }
 
+/// The [`Op`] flags of a training-phase noise op on `(x, learning_phase)`: it draws
+/// random numbers, its gradient flows to `x` only, and in the test phase it is `x`.
+/// Expands inside an `impl Op`.
+macro_rules! training_noise_flags {
+    () => {
+        fn test_phase_identity(&self) -> Option<(usize, usize)> {
+            Some((1, 0))
+        }
+
+        fn has_grad(&self, index: usize) -> bool {
+            index == 0
+        }
+
+        fn is_random(&self) -> bool {
+            true
+        }
+    };
+}
+
 impl Op for Dropout {
     fn name(&self) -> &str {
         "dropout"
     }
 
-    fn test_phase_identity(&self) -> Option<(usize, usize)> {
-        Some((1, 0))
-    }
+    training_noise_flags!();
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         let t = infer_noise("dropout", inputs)?;
@@ -426,14 +446,6 @@ impl Op for Dropout {
         }
         self.apply(&inputs[0].shape, g, gin, true, ctx)
     }
-
-    fn has_grad(&self, index: usize) -> bool {
-        index == 0
-    }
-
-    fn is_random(&self) -> bool {
-        true
-    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -473,9 +485,7 @@ impl Op for GaussianNoise {
         self.name
     }
 
-    fn test_phase_identity(&self) -> Option<(usize, usize)> {
-        Some((1, 0))
-    }
+    training_noise_flags!();
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         infer_noise(self.name, inputs)
@@ -535,14 +545,6 @@ impl Op for GaussianNoise {
             _ => pass_through(g, gin),
         }
         Ok(())
-    }
-
-    fn has_grad(&self, index: usize) -> bool {
-        index == 0
-    }
-
-    fn is_random(&self) -> bool {
-        true
     }
 }
 
@@ -1189,26 +1191,20 @@ mod tests {
                 &[("p", Attr::Float(0.5)), ("seed", Attr::Int(17))],
             ),
         ];
-        let pool = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-        };
         for o in &ops {
             let go = || {
                 let y = run(o, &[x.clone(), lp.clone()], 3);
                 (y.f, grad(o, &[x.clone(), lp.clone()], &g.f, 3))
             };
-            let one = pool(1).install(go);
-            let two = pool(2).install(go);
+            let one = on_threads(1, go);
+            let two = on_threads(2, go);
             assert!(one == two, "{} depends on the thread count", o.name());
         }
         // the big unshaped dropout equals the serial reference
-        let y = pool(2).install(|| run(&ops[0], &[x.clone(), lp.clone()], 3));
+        let y = on_threads(2, || run(&ops[0], &[x.clone(), lp.clone()], 3));
         let u = uniforms(17, 3, x.len());
         assert!((0..x.len()).all(|i| y.f[i] == if u[i] >= 0.3 { x.f[i] / 0.7 } else { 0.0 }));
-        let y = pool(2).install(|| run(&ops[3], &[x.clone(), lp.clone()], 3));
+        let y = on_threads(2, || run(&ops[3], &[x.clone(), lp.clone()], 3));
         let n = normals(17, 3, x.len());
         assert!((0..x.len()).all(|i| y.f[i] == x.f[i] + 0.5 * n[i]));
         for name in ["random_uniform", "random_normal", "random_binomial"] {
@@ -1219,8 +1215,8 @@ mod tests {
                     ("seed", Attr::Int(2)),
                 ],
             );
-            let one = pool(1).install(|| run(&o, &[], 1));
-            let two = pool(2).install(|| run(&o, &[], 1));
+            let one = on_threads(1, || run(&o, &[], 1));
+            let two = on_threads(2, || run(&o, &[], 1));
             assert_eq!(one, two, "{name}");
         }
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use smallvec::{smallvec, SmallVec};
 
-use super::{expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
+use super::{around_axis, expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef, Scratch, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, numel, DType, Dim, Shape, Value};
@@ -628,9 +628,7 @@ impl Op for ArgReduce {
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let xv = inputs[0];
         let ax = norm_axis(self.op_name(), self.axis, xv.shape.len())?;
-        let outer: usize = xv.shape[..ax].iter().product();
-        let r = xv.shape[ax];
-        let inner: usize = xv.shape[ax + 1..].iter().product();
+        let (outer, r, inner) = around_axis(&xv.shape, ax);
         if r == 0 && outer * inner > 0 {
             return Err(Error::Value(format!(
                 "{}: attempt to get the {} of an empty sequence (axis {} of shape {})",
@@ -922,15 +920,7 @@ mod tests {
         let y = forward_with(&o, std::slice::from_ref(&x), &mut sc).unwrap();
         assert_eq!(y.f, vec![0.0, 0.0]);
         let mut gin = vec![0.5f32; 8];
-        o.backward(
-            0,
-            &[&x],
-            &y,
-            &[1.0, 2.0],
-            &mut gin,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
+        add_grad(&o, &x, &y, &[1.0, 2.0], &mut gin, &mut sc);
         assert_eq!(gin, vec![0.5, 24.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]);
         grad_check(&o, &[x], 1e-3, 1e-2).unwrap();
         let z = val(&[3, 2], &[0.0, 1.0, 2.0, 0.0, 3.0, -1.0]);
@@ -955,15 +945,7 @@ mod tests {
             let mut sc = Default::default();
             let y = forward_with(&o, std::slice::from_ref(&x), &mut sc).unwrap();
             let mut gin = vec![0.0f32; 6];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &[1.0, 2.0],
-                &mut gin,
-                &mut OpCtx { scratch: &mut sc },
-            )
-            .unwrap();
+            add_grad(&o, &x, &y, &[1.0, 2.0], &mut gin, &mut sc);
             assert_eq!(gin, want, "{name}");
         }
         // ties along a leading axis (kept-run layout)
@@ -972,15 +954,7 @@ mod tests {
         let mut sc = Default::default();
         let y = forward_with(&o, std::slice::from_ref(&x0), &mut sc).unwrap();
         let mut gin = vec![0.0f32; 6];
-        o.backward(
-            0,
-            &[&x0],
-            &y,
-            &[1.0, 4.0],
-            &mut gin,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
+        add_grad(&o, &x0, &y, &[1.0, 4.0], &mut gin, &mut sc);
         assert_eq!(gin, vec![0.5, 2.0, 0.5, 0.0, 0.0, 2.0]);
         // NaN propagates like numpy.
         let y = forward(&op("max", &[]), &[val(&[3], &[1.0, f32::NAN, 2.0])]);

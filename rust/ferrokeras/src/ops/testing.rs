@@ -36,6 +36,16 @@ pub fn forward_with(op: &OpRef, inputs: &[Value], scratch: &mut Scratch) -> crat
     Ok(out)
 }
 
+/// `f` run on a fresh pool of `threads` threads (for checks that results do not depend
+/// on the thread count).
+pub fn on_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(f)
+}
+
 /// Deterministic pseudo-random floats in [lo, hi).
 pub fn rand(shape: &[usize], seed: u64, lo: f32, hi: f32) -> Value {
     let n: usize = shape.iter().product();

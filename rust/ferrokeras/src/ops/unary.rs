@@ -5,7 +5,8 @@
 //! `simd_fn!` so they run with AVX2/AVX-512 when the CPU has it.
 
 use super::{
-    expect_floats, expect_inputs, pass_through_backward, Attrs, Op, OpCtx, OpRef, TypeInfo,
+    elementwise_forward_backward, expect_floats, expect_inputs, pass_through_backward, Attrs, Op,
+    OpCtx, OpRef, TypeInfo,
 };
 use crate::kernels::simd;
 use crate::simd_map;
@@ -159,23 +160,7 @@ impl Op for Unary {
         })
     }
 
-    fn forward(&self, inputs: &[&Value], out: &mut Value, _ctx: &mut OpCtx) -> Result<()> {
-        self.fwd(&inputs[0].f, &mut out.f);
-        Ok(())
-    }
-
-    fn backward(
-        &self,
-        _i: usize,
-        inputs: &[&Value],
-        out: &Value,
-        g: &[f32],
-        gin: &mut [f32],
-        _: &mut OpCtx,
-    ) -> Result<()> {
-        self.bwd(&inputs[0].f, &out.f, g, gin);
-        Ok(())
-    }
+    elementwise_forward_backward!();
 
     fn has_grad(&self, _index: usize) -> bool {
         !matches!(

@@ -28,7 +28,7 @@ use crate::{Error, Result};
 
 pub use clip::Clip;
 pub use constraint::Constraint;
-pub use rules::{HyperValues, Rule, Step};
+pub use rules::{Decaying, HyperValues, Rule, Step};
 
 /// Which Keras 1.2.2 optimizer.
 #[derive(Debug, Clone, Copy, PartialEq)]

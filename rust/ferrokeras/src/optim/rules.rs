@@ -56,16 +56,7 @@ pub enum Rule {
         nesterov: bool,
     },
     /// `a = rho*a + (1-rho)*g^2; p -= lr*g/(sqrt(a)+eps)`.
-    RmsProp {
-        /// rho
-        rho: f32,
-        /// 1 - rho
-        c: f32,
-        /// decayed learning rate
-        lr: f32,
-        /// epsilon
-        eps: f32,
-    },
+    RmsProp(Decaying),
     /// `a += g^2; p -= lr*g/(sqrt(a)+eps)`.
     Adagrad {
         /// decayed learning rate
@@ -75,16 +66,7 @@ pub enum Rule {
     },
     /// `a = rho*a + (1-rho)*g^2; u = g*sqrt(d+eps)/sqrt(a+eps); p -= lr*u;
     /// d = rho*d + (1-rho)*u^2`.
-    Adadelta {
-        /// rho
-        rho: f32,
-        /// 1 - rho
-        c: f32,
-        /// decayed learning rate
-        lr: f32,
-        /// epsilon
-        eps: f32,
-    },
+    Adadelta(Decaying),
     /// `m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; p -= lr_t*m/(sqrt(v)+eps)`.
     Adam {
         /// beta_1
@@ -137,6 +119,19 @@ pub enum Rule {
     },
 }
 
+/// The coefficients of the rules with a decaying average of `g^2` (RMSprop, Adadelta).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decaying {
+    /// rho
+    pub rho: f32,
+    /// 1 - rho
+    pub c: f32,
+    /// decayed learning rate
+    pub lr: f32,
+    /// epsilon
+    pub eps: f32,
+}
+
 /// The coefficients of one step, and Nadam's new `m_schedule` (written after the step).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Step {
@@ -159,28 +154,24 @@ impl Step {
         let eps = h.epsilon as f32;
         let (b1, b2) = (h.beta_1, h.beta_2);
         let mut m_schedule_new = None;
+        let decaying = Decaying {
+            rho: h.rho as f32,
+            c: (1.0 - h.rho) as f32,
+            lr: lr_k as f32,
+            eps,
+        };
         let rule = match kind {
             OptimizerKind::Sgd { nesterov } => Rule::Sgd {
                 mu: h.momentum as f32,
                 lr: lr_k as f32,
                 nesterov,
             },
-            OptimizerKind::RMSprop => Rule::RmsProp {
-                rho: h.rho as f32,
-                c: (1.0 - h.rho) as f32,
-                lr: lr_k as f32,
-                eps,
-            },
+            OptimizerKind::RMSprop => Rule::RmsProp(decaying),
             OptimizerKind::Adagrad => Rule::Adagrad {
                 lr: lr_k as f32,
                 eps,
             },
-            OptimizerKind::Adadelta => Rule::Adadelta {
-                rho: h.rho as f32,
-                c: (1.0 - h.rho) as f32,
-                lr: lr_k as f32,
-                eps,
-            },
+            OptimizerKind::Adadelta => Rule::Adadelta(decaying),
             OptimizerKind::Adam => Rule::Adam {
                 b1: b1 as f32,
                 c1: (1.0 - b1) as f32,
@@ -232,13 +223,13 @@ impl Rule {
             Rule::Sgd { mu, lr, nesterov } => {
                 par1(p, s0, g, |p, v, g| sgd_k(p, v, g, mu, lr, nesterov, clip))
             }
-            Rule::RmsProp { rho, c, lr, eps } => par1(p, s0, g, |p, a, g| {
+            Rule::RmsProp(Decaying { rho, c, lr, eps }) => par1(p, s0, g, |p, a, g| {
                 rmsprop_k(p, a, g, rho, c, lr, eps, clip)
             }),
             Rule::Adagrad { lr, eps } => {
                 par1(p, s0, g, |p, a, g| adagrad_k(p, a, g, lr, eps, clip))
             }
-            Rule::Adadelta { rho, c, lr, eps } => par2(p, s0, s1, g, |p, a, d, g| {
+            Rule::Adadelta(Decaying { rho, c, lr, eps }) => par2(p, s0, s1, g, |p, a, d, g| {
                 adadelta_k(p, a, d, g, rho, c, lr, eps, clip)
             }),
             Rule::Adam {

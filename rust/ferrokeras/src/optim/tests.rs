@@ -412,76 +412,30 @@ fn sgd_momentum_and_nesterov_with_decay() {
 /// A change of the hyper-parameters of a [`RefOpt`].
 type Tweak = fn(&mut RefOpt);
 
+/// A row of the decay test: (kind, lr, tweak, iterations after three steps from 0,
+/// decay, second tweak, the start of three more steps, their iterations).
+type DecayRow = (OptimizerKind, f32, Tweak, f32, f64, Tweak, f32, f32);
+
 #[test]
 fn the_other_rules_count_with_a_decay_and_adam_always() {
-    // (kind, lr, tweak, iterations of three steps from 0; then a second tweak (a decay),
-    // the start of three more steps and their iterations); every step is checked
+    // (kind, lr, tweak, iterations of three steps from 0; then a decay and a second
+    // tweak, the start of three more steps and their iterations); every step is checked
     // against the reference by `run3`
-    let rows: [(OptimizerKind, f32, Tweak, f32, Tweak, f32, f32); 5] = [
-        (
-            OptimizerKind::RMSprop,
-            0.001,
-            |_| {},
-            0.0,
-            |o| {
-                o.decay = Some(r32(0.1));
-                o.rho = r32(0.8);
-            },
-            2.0,
-            5.0,
-        ),
-        (
-            OptimizerKind::Adagrad,
-            0.01,
-            |_| {},
-            0.0,
-            |o| {
-                o.decay = Some(r32(0.01));
-            },
-            0.0,
-            3.0,
-        ),
-        (
-            OptimizerKind::Adadelta,
-            1.0,
-            |o| o.rho = r32(0.95),
-            0.0,
-            |o| {
-                o.decay = Some(r32(0.2));
-                o.eps = r32(1e-6);
-            },
-            0.0,
-            3.0,
-        ),
-        (
-            OptimizerKind::Adam,
-            0.001,
-            |_| {},
-            3.0,
-            |o| {
-                o.decay = Some(r32(0.3));
-                o.b1 = r32(0.8);
-            },
-            4.0,
-            7.0,
-        ),
-        (
-            OptimizerKind::Adamax,
-            0.002,
-            |_| {},
-            3.0,
-            |o| {
-                o.decay = Some(r32(0.01));
-            },
-            0.0,
-            3.0,
-        ),
+    use OptimizerKind::*;
+    #[rustfmt::skip]
+    let rows: [DecayRow; 5] = [
+        (RMSprop, 0.001, |_| {}, 0.0, 0.1, |o| o.rho = r32(0.8), 2.0, 5.0),
+        (Adagrad, 0.01, |_| {}, 0.0, 0.01, |_| {}, 0.0, 3.0),
+        (Adadelta, 1.0, |o| o.rho = r32(0.95), 0.0, 0.2, |o| o.eps = r32(1e-6), 0.0, 3.0),
+        (Adam, 0.001, |_| {}, 3.0, 0.3, |o| o.b1 = r32(0.8), 4.0, 7.0),
+        (Adamax, 0.002, |_| {}, 3.0, 0.01, |_| {}, 0.0, 3.0),
     ];
-    for (kind, lr, tweak, plain, decay, k0, decayed) in rows {
+    for (kind, lr, tweak, plain, decay, retweak, k0, decayed) in rows {
         let mut o = RefOpt::new(kind, lr);
         tweak(&mut o);
         assert_eq!(iterations(&run3(&o, 0.0)), plain, "{kind:?}");
-        decay(&mut o);
+        o.decay = Some(r32(decay));
+        retweak(&mut o);
         assert_eq!(iterations(&run3(&o, k0)), decayed, "{kind:?} with a decay");
     }
 }
@@ -831,192 +785,75 @@ fn bad_store_contents_are_reported() {
     assert_eq!(r.vars.values, before);
 }
 
+/// A rejected constructor call: (kind, slots, hyper-parameters, number of constraints,
+/// what the error names).
+type BadNew = (OptimizerKind, Vec<Vec<VarId>>, Hyper, usize, &'static str);
+
 #[test]
 fn constructor_validates_counts_and_hyper_vars() {
+    use OptimizerKind::*;
     let (p, s, lr, it, b1, b2) = (VarId(0), VarId(1), VarId(2), VarId(3), VarId(4), VarId(5));
-    let mut h = Hyper::new(lr, it, 1e-8);
-    h.beta_1 = Some(b1);
-    let err = |r: Result<OptimizerUpdate>, needle: &str| match r {
-        Err(Error::Value(m)) => assert!(m.contains(needle), "{m} lacks {needle}"),
-        other => panic!("expected a Value error with {needle}, got {other:?}"),
-    };
-    // Missing beta_2.
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s], vec![VarId(6)]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "beta_2",
-    );
+    let v6 = VarId(6);
+    let h0 = Hyper::new(lr, it, 1e-8);
+    let mut h1 = h0;
+    h1.beta_1 = Some(b1);
+    let mut h = h1;
     h.beta_2 = Some(b2);
-    let ok = OptimizerUpdate::new(
-        OptimizerKind::Adam,
-        vec![p],
-        vec![vec![s], vec![VarId(6)]],
-        h,
-        None,
-        None,
-        vec![None],
-    );
-    assert!(ok.is_ok());
-    // Wrong number of slot kinds / of slots / of constraints.
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "slot",
-    );
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s], vec![]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "'v'",
-    );
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s], vec![VarId(6)]],
-            h,
-            None,
-            None,
-            vec![],
-        ),
-        "constraint",
-    );
-    // A variable written twice.
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s], vec![p]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "twice",
-    );
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Adam,
-            vec![p],
-            vec![vec![s], vec![it]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "twice",
-    );
-    // An unused hyper-parameter; a missing one for SGD, RMSprop, Nadam.
+    // an unused hyper-parameter
     let mut hs = h;
     hs.momentum = Some(VarId(9));
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Sgd { nesterov: false },
-            vec![p],
-            vec![vec![s]],
-            hs,
-            None,
-            None,
-            vec![None],
-        ),
-        "no 'beta_1'",
-    );
-    let h0 = Hyper::new(lr, it, 1e-8);
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Sgd { nesterov: true },
-            vec![p],
-            vec![vec![s]],
-            h0,
-            None,
-            None,
-            vec![None],
-        ),
-        "momentum",
-    );
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::RMSprop,
-            vec![p],
-            vec![vec![s]],
-            h0,
-            None,
-            None,
-            vec![None],
-        ),
-        "rho",
-    );
-    err(
-        OptimizerUpdate::new(
-            OptimizerKind::Nadam {
-                schedule_decay: 0.004,
-            },
-            vec![p],
-            vec![vec![s], vec![VarId(6)]],
-            h,
-            None,
-            None,
-            vec![None],
-        ),
-        "m_schedule",
-    );
     let mut hn = h;
     hn.m_schedule = Some(VarId(7));
     hn.decay = Some(VarId(8));
-    err(
+    let new = |kind, slots: Vec<Vec<VarId>>, hyper, constraints: usize| {
         OptimizerUpdate::new(
-            OptimizerKind::Nadam {
-                schedule_decay: 0.004,
-            },
+            kind,
             vec![p],
-            vec![vec![s], vec![VarId(6)]],
-            hn,
+            slots,
+            hyper,
             None,
             None,
-            vec![None],
-        ),
-        "decay",
-    );
-    assert!(OptimizerUpdate::new(
-        OptimizerKind::Adagrad,
-        vec![p],
-        vec![vec![s]],
-        h0,
-        None,
-        None,
-        vec![None]
-    )
-    .is_ok());
-    assert!(OptimizerUpdate::new(
-        OptimizerKind::Adagrad,
+            vec![None; constraints],
+        )
+    };
+    let nadam = Nadam {
+        schedule_decay: 0.004,
+    };
+    // (kind, slots, hyper-parameters, number of constraints, what the error names):
+    // a missing hyper-parameter, a wrong number of slot kinds / of slots / of
+    // constraints, a variable written twice, an unused or a missing hyper-parameter.
+    #[rustfmt::skip]
+    let rows: [BadNew; 11] = [
+        (Adam, vec![vec![s], vec![v6]], h1, 1, "beta_2"),
+        (Adam, vec![vec![s]], h, 1, "slot"),
+        (Adam, vec![vec![s], vec![]], h, 1, "'v'"),
+        (Adam, vec![vec![s], vec![v6]], h, 0, "constraint"),
+        (Adam, vec![vec![s], vec![p]], h, 1, "twice"),
+        (Adam, vec![vec![s], vec![it]], h, 1, "twice"),
+        (Sgd { nesterov: false }, vec![vec![s]], hs, 1, "no 'beta_1'"),
+        (Sgd { nesterov: true }, vec![vec![s]], h0, 1, "momentum"),
+        (RMSprop, vec![vec![s]], h0, 1, "rho"),
+        (nadam, vec![vec![s], vec![v6]], h, 1, "m_schedule"),
+        (nadam, vec![vec![s], vec![v6]], hn, 1, "decay"),
+    ];
+    for (kind, slots, hyper, constraints, needle) in rows {
+        match new(kind, slots, hyper, constraints) {
+            Err(Error::Value(m)) => assert!(m.contains(needle), "{m} lacks {needle}"),
+            other => panic!("expected a Value error with {needle}, got {other:?}"),
+        }
+    }
+    assert!(new(Adam, vec![vec![s], vec![v6]], h, 1).is_ok());
+    assert!(new(Adagrad, vec![vec![s]], h0, 1).is_ok());
+    let empty = OptimizerUpdate::new(
+        Adagrad,
         vec![],
         vec![vec![]],
         h0,
         Some(1.0),
         Some(0.5),
-        vec![]
-    )
-    .is_ok());
+        vec![],
+    );
+    assert!(empty.is_ok());
 }
 
 #[test]

@@ -51,44 +51,35 @@ pub(crate) fn read(st: &SafeTensors<'_>, name: &str) -> Result<Value> {
     })?;
     let shape = t.shape().to_vec();
     let data = t.data();
-    let bad_len = |per: usize| {
-        Error::Value(format!(
+    let dt = match t.dtype() {
+        Dtype::F32 => DType::F32,
+        Dtype::I32 => DType::I32,
+        Dtype::BOOL => DType::Bool,
+        other => {
+            return Err(Error::Value(format!(
+                "corrupt program file: tensor '{name}' is {other:?}; a program holds F32, I32 or BOOL tensors"
+            )))
+        }
+    };
+    let per = if dt == DType::Bool { 1 } else { 4 };
+    if data.len() != per * numel(&shape) {
+        return Err(Error::Value(format!(
             "corrupt program file: tensor '{name}' holds {} bytes for {} element(s) of {per} byte(s)",
             data.len(),
             numel(&shape)
-        ))
-    };
-    match t.dtype() {
-        Dtype::F32 => {
-            if data.len() != 4 * numel(&shape) {
-                return Err(bad_len(4));
-            }
-            let v = data
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            Value::from_f32(&shape, v)
-        }
-        Dtype::I32 => {
-            if data.len() != 4 * numel(&shape) {
-                return Err(bad_len(4));
-            }
-            let v = data
-                .chunks_exact(4)
-                .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            Value::from_i32(&shape, v)
-        }
-        Dtype::BOOL => {
-            if data.len() != numel(&shape) {
-                return Err(bad_len(1));
-            }
-            let mut v = Value::from_f32(&shape, data.iter().map(|&b| (b != 0) as u8 as f32).collect())?;
+        )));
+    }
+    let words = || data.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
+    match dt {
+        DType::F32 => Value::from_f32(&shape, words().map(f32::from_le_bytes).collect()),
+        DType::I32 => Value::from_i32(&shape, words().map(i32::from_le_bytes).collect()),
+        DType::Bool => {
+            let mut v = Value::from_f32(
+                &shape,
+                data.iter().map(|&b| (b != 0) as u8 as f32).collect(),
+            )?;
             v.dtype = Some(DType::Bool);
             Ok(v)
         }
-        other => Err(Error::Value(format!(
-            "corrupt program file: tensor '{name}' is {other:?}; a program holds F32, I32 or BOOL tensors"
-        ))),
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{add_all, compatible};
-use crate::ops::{norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::ops::{around_axis, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::tensor::{fmt_shape, DType, Value};
 use crate::{Error, Result};
 
@@ -17,11 +17,8 @@ impl Concat {
     /// (outer, inner, axis) of the first input's shape.
     fn split(&self, shape: &[usize]) -> Result<(usize, usize, usize)> {
         let ax = norm_axis("concat", self.axis, shape.len())?;
-        Ok((
-            shape[..ax].iter().product(),
-            shape[ax + 1..].iter().product(),
-            ax,
-        ))
+        let (outer, _, inner) = around_axis(shape, ax);
+        Ok((outer, inner, ax))
     }
 }
 
