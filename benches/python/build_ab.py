@@ -1,5 +1,5 @@
 """Two ferrokeras builds side by side: runs the workload harness's ferrokeras peer under
-two interpreters (each importing a different build of `keras`), alternating A B A B so
+two interpreters (each importing a different build of `keras`), alternating A B B A A B so
 drift and other processes hit both alike, and prints the median epoch seconds and B/A.
 
   python benches/python/build_ab.py --a before=/path/python-before --b after=.venv/bin/python \
@@ -53,8 +53,10 @@ def main():
     print(f"{'workload':22s} {la + ' s':>12s} {lb + ' s':>12s} {lb + '/' + la:>14s}")
     for w in a.workloads.split(","):
         times = {label: [] for label, _ in sides}
-        for _ in range(a.rounds):
-            for label, python in sides:
+        for r in range(a.rounds):
+            # A B, then B A: whichever build runs first in a round pays for a cold page
+            # cache and CPU clock, so the order alternates (A B B A A B ...).
+            for label, python in sides if r % 2 == 0 else sides[::-1]:
                 times[label].append(epoch_seconds(python, w))
         m = {k: statistics.median(v) for k, v in times.items()}
         print(f"{w:22s} {m[la]:12.4f} {m[lb]:12.4f} {m[lb] / m[la]:14.3f}", flush=True)
