@@ -8,7 +8,9 @@
 //! fastest round counts.
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release -p ferrokeras-benches --example pool_cpu`
-//! (one thread: the CPU clock of the calling thread sees all the work).
+//! (one thread: the CPU clock of the calling thread sees all the work). On a crowded
+//! host, `POOL_CPU_SCALE=0.25` does a quarter of the rounds and calls (at least 2 and 3)
+//! so that before/after builds can alternate more often.
 
 use std::hint::black_box;
 
@@ -37,6 +39,11 @@ fn main() {
     if ferrokeras::kernels::pool::threads() != 1 {
         eprintln!("note: run with RAYON_NUM_THREADS=1 (CPU time of this thread only)");
     }
+    let scale: f64 = std::env::var("POOL_CPU_SCALE").map_or(1.0, |v| {
+        v.parse()
+            .expect("POOL_CPU_SCALE: a number (1 = the full run)")
+    });
+    let rounds = ((9.0 * scale).round() as usize).max(2);
     println!("op shape: CPU microseconds per call, fwd | fwd+bwd (nchw, nhwc, permuted)");
     for &(name, [n, c, h, w], pool_size, st, pd) in CASES {
         let oh = (h + pd[0] + pd[1] - pool_size[0]) / st[0] + 1;
@@ -63,9 +70,9 @@ fn main() {
             let mut p_in = Step::new(perm(&[0, 3, 1, 2]), len, &[n, c, h, w]);
             let mut p_pool = Step::new(pool("nchw"), len, &[n, c, oh, ow]);
             let mut p_out = Step::new(perm(&[0, 2, 3, 1]), n * c * oh * ow, &[n, oh, ow, c]);
-            let reps = (2e8 / len as f64).max(3.0) as usize;
+            let reps = (2e8 * scale / len as f64).max(3.0) as usize;
             let mut best = [f64::MAX; 6];
-            for _ in 0..9 {
+            for _ in 0..rounds {
                 for (v, b) in best.iter_mut().enumerate() {
                     let t0 = thread_cpu_seconds();
                     for _ in 0..reps {
