@@ -32,10 +32,13 @@ __all__ = ["ShardSource", "NpyFiles", "HDF5Rows", "RowFunction", "ray_dataset", 
 
 
 class ShardSource:
-    """Base class: `shape` (rows first), `dtype`, and `open()` -> `Reader`."""
+    """Base class: `shape` (rows first), `dtype`, the first row of each piece
+    (`offsets`, then the total; None for one piece), and `open()` -> a `reader`."""
 
     shape = None
     dtype = None
+    offsets = None
+    reader = None  # the Reader subclass a worker reads this source with
 
     def __len__(self):
         return self.shape[0]
@@ -45,17 +48,19 @@ class ShardSource:
         return len(self.shape)
 
     def open(self):
-        raise NotImplementedError("ShardSource.open: subclasses define how a worker reads rows")
+        return self.reader(self)
 
 
 class Reader:
-    """Reads rows of a source by global row index. `_read(piece, local_rows)` reads
-    sorted, unique rows of one piece; `take` maps any rows onto the pieces."""
+    """Reads rows of a source (made from its `offsets`, `shape` and `dtype`) by global
+    row index. `_read(piece, local_rows)` reads sorted, unique rows of one piece; `take`
+    maps any rows onto the pieces."""
 
-    def __init__(self, offsets, shape, dtype):
+    def __init__(self, src):
+        offsets = [0, src.shape[0]] if src.offsets is None else src.offsets
         self.offsets = np.asarray(offsets, dtype=np.int64)  # piece starts, then the total
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = tuple(src.shape)
+        self.dtype = np.dtype(src.dtype)
 
     def __len__(self):
         return self.shape[0]
@@ -127,8 +132,19 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+class _NpyReader(Reader):
+    def __init__(self, src):
+        super().__init__(src)
+        self.maps = [np.load(p, mmap_mode="r") for p in src.paths]
+
+    def _read(self, piece, local_rows):
+        return self.maps[piece][local_rows]
+
+
 class NpyFiles(ShardSource):
     """`.npy` files (one path or a list), concatenated along the first axis."""
+
+    reader = _NpyReader
 
     def __init__(self, paths):
         self.paths = [str(p) for p in _as_list(paths)]
@@ -143,21 +159,24 @@ class NpyFiles(ShardSource):
             dtypes.add(m.dtype)
         _set_layout(self, shapes, dtypes, "NpyFiles", "files")
 
-    def open(self):
-        return _NpyReader(self)
 
-
-class _NpyReader(Reader):
+class _HDF5Reader(Reader):
     def __init__(self, src):
-        super().__init__(src.offsets, src.shape, src.dtype)
-        self.maps = [np.load(p, mmap_mode="r") for p in src.paths]
+        from ..utils.io_utils import HDF5Matrix
+
+        super().__init__(src)
+        self.mats = [HDF5Matrix(path, name, start, end, norm) for path, name, start, end, norm in src.parts]
 
     def _read(self, piece, local_rows):
-        return self.maps[piece][local_rows]
+        m = self.mats[piece]
+        # one h5py read per run of consecutive rows (h5py's fancy indexing is slow)
+        return np.concatenate([np.asarray(m[a:b]) for a, b in _runs(local_rows)], axis=0)
 
 
 class HDF5Rows(ShardSource):
     """`HDF5Matrix` objects (one or a list), concatenated along the first axis."""
+
+    reader = _HDF5Reader
 
     def __init__(self, matrices):
         from ..utils.io_utils import HDF5Matrix
@@ -175,21 +194,14 @@ class HDF5Rows(ShardSource):
             raise ValueError("HDF5Rows: no HDF5Matrix given")
         _set_layout(self, shapes, dtypes, "HDF5Rows", "matrices")
 
-    def open(self):
-        return _HDF5Reader(self)
 
-
-class _HDF5Reader(Reader):
+class _FunctionReader(Reader):
     def __init__(self, src):
-        from ..utils.io_utils import HDF5Matrix
-
-        super().__init__(src.offsets, src.shape, src.dtype)
-        self.mats = [HDF5Matrix(path, name, start, end, norm) for path, name, start, end, norm in src.parts]
+        super().__init__(src)
+        self.fn = src.fn
 
     def _read(self, piece, local_rows):
-        m = self.mats[piece]
-        # one h5py read per run of consecutive rows (h5py's fancy indexing is slow)
-        return np.concatenate([np.asarray(m[a:b]) for a, b in _runs(local_rows)], axis=0)
+        return np.concatenate([np.asarray(self.fn(a, b)) for a, b in _runs(local_rows)], axis=0)
 
 
 class RowFunction(ShardSource):
@@ -197,6 +209,8 @@ class RowFunction(ShardSource):
     array of `n_rows` rows. The function must be picklable (cloudpickle: a lambda or a
     closure will do) and deterministic; it is called once on the driver for row 0, to
     learn the sample shape and dtype."""
+
+    reader = _FunctionReader
 
     def __init__(self, fn, n_rows):
         if not callable(fn):
@@ -210,23 +224,21 @@ class RowFunction(ShardSource):
             raise ValueError("RowFunction: fn(0, 1) must return one row, got shape %s" % (first.shape,))
         self.shape = (n_rows,) + first.shape[1:]
         self.dtype = first.dtype
-        self.offsets = np.asarray([0, n_rows], dtype=np.int64)
-
-    def open(self):
-        return _FunctionReader(self)
 
 
-class _FunctionReader(Reader):
+class _RangeReader(Reader):
     def __init__(self, src):
-        super().__init__(src.offsets, src.shape, src.dtype)
-        self.fn = src.fn
+        super().__init__(src)
+        self.inner, self.start = src.source.open(), src.start
 
     def _read(self, piece, local_rows):
-        return np.concatenate([np.asarray(self.fn(a, b)) for a, b in _runs(local_rows)], axis=0)
+        return self.inner.take(local_rows + self.start)
 
 
 class RowRange(ShardSource):
     """Rows `start:stop` of another source (what `validation_split` makes of one)."""
+
+    reader = _RangeReader
 
     def __init__(self, source, start, stop):
         n = source.shape[0]
@@ -236,36 +248,23 @@ class RowRange(ShardSource):
         self.shape = (int(stop) - int(start),) + tuple(source.shape[1:])
         self.dtype = source.dtype
 
-    def open(self):
-        return _RangeReader(self)
 
-
-class _RangeReader(Reader):
+class _CastReader(Reader):
     def __init__(self, src):
-        super().__init__([0, src.shape[0]], src.shape, src.dtype)
-        self.inner, self.start = src.source.open(), src.start
+        super().__init__(src)
+        self.inner = src.source.open()
 
     def _read(self, piece, local_rows):
-        return self.inner.take(local_rows + self.start)
+        return self.inner.take(local_rows).astype(self.dtype)
 
 
 class Cast(ShardSource):
     """Another source's rows converted to `dtype` (the dtype the model's inputs take)."""
 
+    reader = _CastReader
+
     def __init__(self, source, dtype):
         self.source, self.shape, self.dtype = source, tuple(source.shape), np.dtype(dtype)
-
-    def open(self):
-        return _CastReader(self)
-
-
-class _CastReader(Reader):
-    def __init__(self, src):
-        super().__init__([0, src.shape[0]], src.shape, src.dtype)
-        self.inner = src.source.open()
-
-    def _read(self, piece, local_rows):
-        return self.inner.take(local_rows).astype(self.dtype)
 
 
 class _Blocks:
@@ -304,7 +303,22 @@ def ray_dataset(ds, columns):
     return out[0] if one else out
 
 
+class _DatasetReader(Reader):
+    def __init__(self, src):
+        super().__init__(src)
+        self.refs, self.column = src.refs, src.column
+
+    def _read(self, piece, local_rows):
+        import ray
+
+        block = ray.get(self.refs[piece])  # from this node's object store once pulled
+        col = block[self.column] if isinstance(block, dict) else block
+        return col[local_rows]
+
+
 class RayDatasetColumn(ShardSource):
+    reader = _DatasetReader
+
     def __init__(self, blocks, column):
         shapes, dtypes = [], set()
         for m in blocks.meta:
@@ -314,22 +328,6 @@ class RayDatasetColumn(ShardSource):
             dtypes.add(m[column][1])
         _set_layout(self, shapes, dtypes, "ray_dataset column %r" % column, "blocks")
         self.refs, self.column = blocks.refs, column
-
-    def open(self):
-        return _DatasetReader(self)
-
-
-class _DatasetReader(Reader):
-    def __init__(self, src):
-        super().__init__(src.offsets, src.shape, src.dtype)
-        self.refs, self.column = src.refs, src.column
-
-    def _read(self, piece, local_rows):
-        import ray
-
-        block = ray.get(self.refs[piece])  # from this node's object store once pulled
-        col = block[self.column] if isinstance(block, dict) else block
-        return col[local_rows]
 
 
 def is_source(a):
