@@ -4,6 +4,7 @@ ordering, the window keywords of the ``K`` ops, and Keras 1's ``input_dim`` /
 ``input_length`` arguments."""
 
 from .. import backend as K
+from ..engine.topology import InputSpec
 
 
 def resolve_ordering(dim_ordering):
@@ -45,16 +46,19 @@ def window_args(layer):
 def temporal_input(layer, input_dim, input_length, kwargs):
     """Keras 1's ``input_dim`` / ``input_length`` arguments of a layer on (samples,
     steps, features) inputs: stored, and an ``input_dim`` turned into the
-    ``input_shape`` keyword of ``kwargs`` (the Layer's)."""
+    ``input_shape`` keyword of ``kwargs`` (the Layer's); the layer takes 3-D inputs."""
+    layer.input_spec = [InputSpec(ndim=3)]
     layer.input_dim = input_dim
     layer.input_length = input_length
     if layer.input_dim:
         kwargs["input_shape"] = (layer.input_length, layer.input_dim)
 
 
-def vector_input(layer, input_dim, kwargs):
+def vector_input(layer, input_dim, kwargs, ndim=2):
     """Keras 1's ``input_dim`` argument of a layer on (samples, features) inputs:
-    stored, and when given turned into the ``input_shape`` keyword of ``kwargs``."""
+    stored, and when given turned into the ``input_shape`` keyword of ``kwargs``; the
+    layer takes inputs of rank ``ndim`` (an int, or '2+' for 2 or more)."""
+    layer.input_spec = [InputSpec(ndim=ndim)]
     layer.input_dim = input_dim
     if layer.input_dim:
         kwargs["input_shape"] = (layer.input_dim,)
@@ -98,6 +102,16 @@ def check_rank(layer, input_shape, ndim, what=""):
         raise ValueError(
             f"Layer {layer.name} ({layer.__class__.__name__}) expects a {ndim}-D input"
             f"{' ' + what if what else ''}, got shape {tuple(input_shape or ())}"
+        )
+
+
+def check_built_size(layer, input_shape, axis, size, name):
+    """A ValueError naming the layer when axis ``axis`` of ``input_shape`` is known and is
+    not ``size``, the layer's ``name`` argument (no check when ``size`` is not set)."""
+    if size and input_shape[axis] is not None and input_shape[axis] != size:
+        raise ValueError(
+            f"Layer {layer.name} ({layer.__class__.__name__}) was built for {name}={size}, "
+            f"got input shape {tuple(input_shape)}"
         )
 
 

@@ -439,7 +439,6 @@ class Convolution1D(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim=3)]
         temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 

@@ -81,6 +81,14 @@ def _set_input_dim(layer, input_shape, axis=-1):
     return layer.input_dim
 
 
+def _fix_vector_input(layer, input_shape):
+    """At build, a (samples, input_dim) layer's ``input_dim`` (set and returned) and an
+    input spec that holds it to that size."""
+    input_dim = _set_input_dim(layer, input_shape, axis=1)
+    layer.input_spec = [InputSpec(shape=(None, input_dim))]
+    return input_dim
+
+
 def _is_python_function(fn):
     # Keras 1 stores every Python function (def or lambda) as marshalled bytecode and
     # only other callables (builtins, ...) by name.
@@ -816,8 +824,7 @@ class Dense(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim="2+")]
-        vector_input(self, input_dim, kwargs)
+        vector_input(self, input_dim, kwargs, ndim="2+")
         super().__init__(**kwargs)
 
     def build(self, input_shape):
@@ -958,14 +965,11 @@ class MaxoutDense(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim=2)]
-
         vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = _set_input_dim(self, input_shape, axis=1)
-        self.input_spec = [InputSpec(shape=(None, input_dim))]
+        input_dim = _fix_vector_input(self, input_shape)
 
         add_W_b(self, (self.nb_feature, input_dim, self.output_dim), (self.nb_feature, self.output_dim))
 
@@ -1053,14 +1057,11 @@ class Highway(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim=2)]
-
         vector_input(self, input_dim, kwargs)
         super().__init__(**kwargs)
 
     def build(self, input_shape):
-        input_dim = _set_input_dim(self, input_shape, axis=1)
-        self.input_spec = [InputSpec(shape=(None, input_dim))]
+        input_dim = _fix_vector_input(self, input_shape)
 
         # Keras 1's weight order is W, W_carry, b, b_carry (add_W_b would put b second).
         self.W = self.add_weight(
@@ -1170,9 +1171,7 @@ class TimeDistributedDense(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim=3)]
         self.supports_masking = True
-
         temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 

@@ -3,6 +3,7 @@
 from .. import backend as K
 from .. import constraints, initializations, regularizers
 from ..engine.topology import Layer, merged_config
+from ._spatial import check_built_size, check_rank
 from ._weighted import config_of, finish_build
 
 __all__ = ["Embedding"]
@@ -100,13 +101,8 @@ class Embedding(Layer):
 
     def call(self, x, mask=None):
         shape = K.int_shape(x)
-        if len(shape) != 2:
-            raise ValueError(f"Layer {self.name} expects a 2D input of token ids, got shape {shape}")
-        if self.input_length and shape[1] is not None and shape[1] != self.input_length:
-            raise ValueError(
-                f"Layer {self.name} expects sequences of length {self.input_length} (input_length), "
-                f"got input shape {shape}"
-            )
+        check_rank(self, shape, 2, "of token ids")
+        check_built_size(self, shape, 1, self.input_length, "input_length")
         if K.dtype(x) != "int32":
             x = K.cast(x, "int32")
         W = self.W

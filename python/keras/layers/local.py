@@ -150,7 +150,6 @@ class LocallyConnected1D(Layer):
             bias,
             weights,
         )
-        self.input_spec = [InputSpec(ndim=3)]
         temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 

@@ -23,7 +23,7 @@ from .. import activations, initializations, regularizers
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, merged_config
 from ..utils.generic_utils import shared_docs
-from ._spatial import temporal_input
+from ._spatial import check_built_size, check_rank, temporal_input
 from ._weighted import config_of, finish_build
 
 __all__ = ["Recurrent", "SimpleRNN", "GRU", "LSTM"]
@@ -93,7 +93,6 @@ class Recurrent(Layer):
         self.consume_less = consume_less
 
         self.supports_masking = True
-        self.input_spec = [InputSpec(ndim=3)]
         temporal_input(self, input_dim, input_length, kwargs)
         super().__init__(**kwargs)
 
@@ -170,12 +169,8 @@ class Recurrent(Layer):
 
     def _check_input(self, x):
         shape = K.int_shape(x)
-        if len(shape) != 3:
-            raise ValueError(f"Layer {self.name} expects a 3D input, got shape {shape}")
-        if self.input_dim and shape[2] is not None and shape[2] != self.input_dim:
-            raise ValueError(
-                f"Layer {self.name} was built for input_dim={self.input_dim}, got input shape {shape}"
-            )
+        check_rank(self, shape, 3, "(samples, steps, input_dim)")
+        check_built_size(self, shape, 2, self.input_dim, "input_dim")
         self._check_state_batch(shape)
 
     def _check_state_batch(self, shape):

@@ -1,11 +1,12 @@
-"""Embedding: layer test, lookup against numpy, mask_zero, dropout, out-of-range ids."""
+"""Embedding: layer test, lookup against numpy, mask_zero, dropout, out-of-range ids,
+sequences of another length than input_length."""
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
 from keras import backend as K
-from keras.layers import Embedding
+from keras.layers import Embedding, Input
 from keras.models import Sequential
 from keras.utils.test_utils import layer_test
 
@@ -58,3 +59,11 @@ def test_out_of_range_ids_are_value_errors():
     with pytest.raises(ValueError):
         model.predict(np.array([[1, -1]]))
     model.predict(np.array([[1, 9]]))
+
+
+def test_sequences_of_another_length_than_input_length_are_value_errors():
+    with pytest.raises(
+        ValueError, match=r"\(Embedding\) was built for input_length=4, got input shape \(None, 5\)"
+    ):
+        Embedding(10, 3, input_length=4)(Input(shape=(5,)))
+    Embedding(10, 3, input_length=4)(Input(shape=(4,)))
