@@ -14,8 +14,8 @@ import numpy as np
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, merged_config
-from ._spatial import check_border_mode, resolve_ordering
-from ._weighted import finish_build
+from ._spatial import positive_ints
+from ._weighted import finish_build, set_kernel_args
 from .convolutional import _out_len
 from .recurrent import Recurrent
 
@@ -164,24 +164,23 @@ class ConvLSTM2D(ConvRecurrent2D):
         dropout_U=0.0,
         **kwargs,
     ):
-        dim_ordering = resolve_ordering(dim_ordering)
-        check_border_mode("ConvLSTM2D", border_mode, ("valid", "same"))
-        kwargs["nb_filter"] = int(nb_filter)
-        kwargs["nb_row"] = int(nb_row)
-        kwargs["nb_col"] = int(nb_col)
-        kwargs["dim_ordering"] = dim_ordering
         super().__init__(**kwargs)
-        if self.nb_filter <= 0 or self.nb_row <= 0 or self.nb_col <= 0:
-            raise ValueError(
-                f"ConvLSTM2D: nb_filter, nb_row and nb_col must be positive, got {nb_filter}, {nb_row}, {nb_col}"
-            )
-        self.init = initializations.get(init, dim_ordering=dim_ordering)
+        set_kernel_args(
+            self,
+            "ConvLSTM2D",
+            init,
+            activation,
+            border_mode,
+            dim_ordering,
+            ("valid", "same"),
+            nb_filter=nb_filter,
+            nb_row=nb_row,
+            nb_col=nb_col,
+        )
         self.inner_init = initializations.get(inner_init)
         self.forget_bias_init = initializations.get(forget_bias_init)
-        self.activation = activations.get(activation)
         self.inner_activation = activations.get(inner_activation)
-        self.border_mode = border_mode
-        self.subsample = tuple(int(s) for s in subsample)
+        self.subsample = positive_ints(subsample, 2, "subsample", "ConvLSTM2D")
         self._set_regularization(W_regularizer, U_regularizer, b_regularizer, dropout_W, dropout_U)
         # Keras 1 ConvLSTM2D does not declare masking support; K.rnn still honours a
         # mask passed explicitly.

@@ -182,6 +182,12 @@ def test_bad_input_is_a_value_error():
         ConvLSTM2D(2, 7, 7, dim_ordering="tf")(Input(shape=(3, 5, 5, 1)))
     with pytest.raises(ValueError):
         ConvLSTM2D(2, 3, 3, border_mode="full")
+    with pytest.raises(
+        ValueError, match="ConvLSTM2D: nb_filter, nb_row and nb_col must be positive, got 2, 0, 3"
+    ):
+        ConvLSTM2D(2, 0, 3)
+    with pytest.raises(ValueError, match="ConvLSTM2D: `subsample` must be a tuple of 2 positive integers"):
+        ConvLSTM2D(2, 3, 3, subsample=(0, 1))
 
 
 def test_tiny_model_learns():
