@@ -223,6 +223,11 @@ _ALLOWED_LAYER_KWARGS = {
 }
 
 
+def _unique_name(prefix):
+    """``prefix_N``, N counting the names made with ``prefix`` (Keras 1's default layer names)."""
+    return prefix + "_" + str(K.get_uid(prefix))
+
+
 def merged_config(base_config, config):
     """A layer's ``get_config``: its parent's entries (``base_config``) then its own
     ``config`` (which win), in Keras 1's key order."""
@@ -316,11 +321,7 @@ class Layer:
         for kwarg in kwargs:
             if kwarg not in _ALLOWED_LAYER_KWARGS:
                 raise TypeError("Keyword argument not understood: " + kwarg)
-        name = kwargs.get("name")
-        if not name:
-            prefix = self.__class__.__name__.lower()
-            name = prefix + "_" + str(K.get_uid(prefix))
-        self.name = name
+        self.name = kwargs.get("name") or _unique_name(self.__class__.__name__.lower())
 
         self.trainable = kwargs.get("trainable", True)
         if "batch_input_shape" in kwargs or "input_shape" in kwargs:
@@ -753,22 +754,9 @@ class InputLayer(Layer):
         sparse=False,
         name=None,
     ):
-        self.input_spec = None
-        self.supports_masking = False
-        self.uses_learning_phase = False
-        self.trainable = False
+        super().__init__(name=name or _unique_name("input"), trainable=False)
         self.built = True
-        self._trainable_weights = []
-        self._non_trainable_weights = []
-        self.inbound_nodes = []
-        self.outbound_nodes = []
-        self.constraints = {}
-        self.losses = []
         self.sparse = sparse
-        if not name:
-            prefix = "input"
-            name = prefix + "_" + str(K.get_uid(prefix))
-        self.name = name
 
         if input_shape and batch_input_shape:
             raise ValueError(
@@ -904,22 +892,8 @@ class Merge(Layer):
         self.node_indices = node_indices
         self._output_mask = output_mask
         self.arguments = arguments if arguments else {}
-
-        self.inbound_nodes = []
-        self.outbound_nodes = []
-        self.constraints = {}
-        self._trainable_weights = []
-        self._non_trainable_weights = []
-        self.losses = []
         self.supports_masking = True
-        self.uses_learning_phase = False
-        self.input_spec = None
-        self.trainable = True
-
-        if not name:
-            prefix = self.__class__.__name__.lower()
-            name = prefix + "_" + str(K.get_uid(prefix))
-        self.name = name
+        super().__init__(name=name)
 
         if layers:
             if not node_indices:
@@ -1235,10 +1209,7 @@ class Container(Layer):
         self.inbound_nodes = []
         self.outbound_nodes = []
         self.trainable = True
-        if not name:
-            prefix = self.__class__.__name__.lower()
-            name = prefix + "_" + str(K.get_uid(prefix))
-        self.name = name
+        self.name = name or _unique_name(self.__class__.__name__.lower())
 
         if isinstance(input, (list, tuple)):
             self.inputs = list(input)
