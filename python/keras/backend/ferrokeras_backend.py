@@ -912,7 +912,7 @@ class Function:
 
     ``f(inputs)`` checks and converts every input (Keras 1's ``K.function`` call).
 
-    ``f.run(arrays, row_offset=0)`` runs the compiled program on prepared arrays,
+    ``f.run(arrays, row_offset=0, rows=None)`` runs the compiled program on prepared arrays,
     without those checks: the training loops convert their data once
     (``as_engine_array``) and call ``run`` per batch.
         arrays: one array per input, each what ``as_engine_array`` returns for that
@@ -922,6 +922,9 @@ class Function:
             (dropout, Gaussian noise) draw the noise of those rows of the larger batch,
             for this call only (a data-parallel shard draws what the whole batch would
             have drawn for its rows).
+        rows: a 1-D int64 array: the batch is these rows of every array of rank 1 or
+            more (the program gathers them; scalar arrays such as the learning phase
+            are fed whole), so a shuffled epoch needs no reordered copy of the data.
         Returns the list of output arrays.
     ``run`` is the native program itself, so a training step costs no Python frame
     beyond the engine call.

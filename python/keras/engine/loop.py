@@ -8,7 +8,7 @@ batch loops of `evaluate` / `predict` (arrays and generators).
 step does is the caller's: a `Step` runs one batch and returns its loss and metrics.
 
 - `model.fit`: `fit_arrays` with a `ProgramStep` (the compiled train Program on the
-  prepared arrays; one gather per epoch makes every batch a contiguous view).
+  prepared arrays; it gathers a shuffled batch's rows itself).
 - `keras.distributed.fit`: `fit_arrays` with its own step (shards to the workers,
   averaged gradient applied everywhere); batching, order, callbacks and validation
   are the same code, so the two agree by construction.
@@ -195,36 +195,29 @@ class Step:
 class ProgramStep(Step):
     """`model.fit`'s step: the compiled train function `f` on the prepared arrays `ins`
     (inputs, targets, sample weights; CSR matrices allowed), in the training phase.
-    One gather per epoch makes every batch a contiguous view; sparse inputs are
-    gathered and densified batch by batch instead."""
+    In a shuffled epoch the Program gathers each batch's rows of `ins` itself (`rows=`),
+    so the data set is never copied into the epoch's order; sparse inputs are gathered
+    and densified batch by batch instead."""
 
     def __init__(self, f, ins):
         self.f = f
         self.ins = ins
         self.program = f.run
         self.lp_feed = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
-        self.sparse = [is_sparse(x) for x in ins]
-        self.any_sparse = True in self.sparse
+        self.feed = list(ins) + self.lp_feed
+        self.any_sparse = any(is_sparse(x) for x in ins)
         self.order = None
-        self.epoch_ins = ins
 
     def begin_epoch(self, epoch, order, batches):
         self.order = order
-        if order is None:
-            self.epoch_ins = self.ins
-        else:
-            self.epoch_ins = [x if sp else x[order] for x, sp in zip(self.ins, self.sparse)]
 
     def run(self, batch_index, batch):
         if self.any_sparse:
             ids = batch if self.order is None else self.order[batch]
-            ins_batch = dense_batch(
-                [x[ids] if sp else x[batch] for x, sp in zip(self.epoch_ins, self.sparse)],
-                self.f.input_dtypes,
-            )
-        else:
-            ins_batch = [x[batch] for x in self.epoch_ins]
-        return self.program(ins_batch + self.lp_feed)
+            return self.program(dense_batch([x[ids] for x in self.ins], self.f.input_dtypes) + self.lp_feed)
+        if self.order is None:
+            return self.program([x[batch] for x in self.ins] + self.lp_feed)
+        return self.program(self.feed, rows=self.order[batch])
 
 
 # ---------------------------------------------------------------------------------------

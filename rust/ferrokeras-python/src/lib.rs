@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use ferrokeras::graph::{Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArray,
+    PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{
     PyIOError, PyMemoryError, PyNotImplementedError, PyRuntimeError, PyTypeError, PyValueError,
 };
@@ -518,15 +521,24 @@ impl PyProgram {
     /// Runs the function on a list of C-contiguous float32/int32 arrays. `row_offset`
     /// says the batch is rows `row_offset ..` of a larger batch: random ops (dropout,
     /// Gaussian noise) then draw the noise of those rows of the larger batch, for this
-    /// call only (data-parallel shards; see `Session::set_row_offset`).
-    #[pyo3(signature = (inputs, row_offset = 0))]
+    /// call only (data-parallel shards; see `Session::set_row_offset`). With `rows` (a
+    /// 1-D int64 array) the batch is those rows of each input of rank 1 or more (the
+    /// program gathers them; see `Session::feed_rows_f32`); scalar inputs (the learning
+    /// phase) are fed whole.
+    #[pyo3(signature = (inputs, row_offset = 0, rows = None))]
     fn __call__<'py>(
         &self,
         py: Python<'py>,
         inputs: Vec<Bound<'py, PyAny>>,
         row_offset: u64,
+        rows: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let prog = &*self.inner;
+        let rows = rows
+            .as_ref()
+            .map(|r| r.as_slice())
+            .transpose()
+            .map_err(|_| PyValueError::new_err("rows must be a C-contiguous int64 array"))?;
         if inputs.len() != prog.n_inputs() {
             return Err(PyValueError::new_err(format!(
                 "the function takes {} input array(s), got {}",
@@ -548,12 +560,20 @@ impl PyProgram {
                 let data = a
                     .as_slice()
                     .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
-                sess.feed_f32(i, a.shape(), data).map_err(to_py)?;
+                match rows {
+                    Some(r) if a.ndim() > 0 => sess.feed_rows_f32(i, a.shape(), data, r),
+                    _ => sess.feed_f32(i, a.shape(), data),
+                }
+                .map_err(to_py)?;
             } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, i32>>() {
                 let data = a
                     .as_slice()
                     .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
-                sess.feed_i32(i, a.shape(), data).map_err(to_py)?;
+                match rows {
+                    Some(r) if a.ndim() > 0 => sess.feed_rows_i32(i, a.shape(), data, r),
+                    _ => sess.feed_i32(i, a.shape(), data),
+                }
+                .map_err(to_py)?;
             } else {
                 return Err(PyTypeError::new_err(format!(
                     "input {i} ('{}') must be a float32 or int32 numpy array",

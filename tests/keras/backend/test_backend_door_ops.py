@@ -195,6 +195,30 @@ def test_function_run_row_offset_draws_the_rows_of_the_larger_batch():
     np.testing.assert_array_equal(shard, whole[5:])
 
 
+def test_function_run_rows_gathers_the_rows_of_every_batch_input():
+    x = K.placeholder(shape=(None, 2, 3))
+    k = K.placeholder(shape=(None,), dtype="int32")
+    scale = K.placeholder(shape=())
+    w = K.variable(f32(RNG.randn(3, 2)))
+    f = K.function([x, k, scale], [K.dot(x, w) * scale, k])
+    xv = K.as_engine_array(RNG.randn(6, 2, 3), "float32")
+    kv = np.arange(10, 16, dtype=np.int32)
+    two = np.asarray(2.0, dtype=np.float32)
+    rows = np.array([4, 0, 4, 5])
+    got = f.run([xv, kv, two], rows=rows)
+    want = f.run([xv[rows], kv[rows], two])
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], [14, 10, 14, 15])
+    with pytest.raises(ValueError, match="row 6 is out of range"):
+        f.run([xv, kv, two], rows=np.array([0, 6]))
+    with pytest.raises(ValueError, match="row -1 is out of range"):
+        f.run([xv, kv, two], rows=np.array([-1]))
+    with pytest.raises(ValueError, match="C-contiguous int64"):
+        f.run([xv, kv, two], rows=np.arange(8)[::2])
+    with pytest.raises(TypeError):
+        f.run([xv, kv, two], rows=rows.astype(np.int32))
+
+
 # ---------------------------------------------------------------------------------------
 # learning-phase ops
 

@@ -201,6 +201,32 @@ def test_shuffle_true_uses_the_global_numpy_rng_once_per_epoch():
     assert np.abs(W - W_in_order).max() > 1e-4
 
 
+@pytest.mark.parametrize("shuffle", [True, "batch"])
+def test_a_shuffled_fit_is_bitwise_the_fit_on_each_epochs_reordered_copy(shuffle):
+    # the Program gathers a shuffled batch's rows itself (`f.run(ins, rows=...)`): the
+    # same bits as training in order on the data copied into the epoch's order
+    x, y, model, W0, b0 = _linear_on_data(11, lr=0.1)
+    weights = np.linspace(0.5, 2.0, 11).astype("float32")
+    np.random.seed(5)
+    model.fit(x, y, batch_size=4, nb_epoch=3, shuffle=shuffle, sample_weight=weights, verbose=0)
+    reorder = _shuffled if shuffle is True else (lambda index_array: _batch_shuffle(index_array, 4))
+    _, _, copy_model, _, _ = _linear_on_data(11, lr=0.1)
+    copy_model.set_weights([W0, b0])
+    for order in _epoch_orders(5, 11, 3, reorder):
+        copy_model.fit(
+            x[order],
+            y[order],
+            batch_size=4,
+            nb_epoch=1,
+            shuffle=False,
+            sample_weight=weights[order],
+            verbose=0,
+        )
+    for got, want in zip(model.get_weights(), copy_model.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    assert np.abs(model.get_weights()[0] - W0).max() > 1e-3
+
+
 def test_shuffle_batch_shuffles_whole_blocks_and_keeps_the_tail():
     x, y, model, W0, b0 = _linear_on_data(10, lr=0.1)
     sizes = []

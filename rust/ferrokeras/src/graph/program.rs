@@ -804,6 +804,70 @@ impl Session<'_> {
         self.feed_slice(i, DType::I32, shape, |v| v.i.copy_from_slice(data))
     }
 
+    /// Copies rows `rows` of a float32 array of shape `shape` (rows first) into input
+    /// `i`, which gets shape `[rows.len(), shape[1..]]`: a training loop feeds each
+    /// batch of a shuffled epoch straight from its whole data set, with no gathered copy
+    /// of the data in between.
+    pub fn feed_rows_f32(
+        &mut self,
+        i: usize,
+        shape: &[usize],
+        data: &[f32],
+        rows: &[i64],
+    ) -> Result<()> {
+        let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
+        self.feed_slice(i, DType::F32, &batch, |v| {
+            gather_rows(&mut v.f, data, width, rows)
+        })
+    }
+
+    /// Copies rows `rows` of an int32 array into input `i` (as [`Self::feed_rows_f32`]).
+    pub fn feed_rows_i32(
+        &mut self,
+        i: usize,
+        shape: &[usize],
+        data: &[i32],
+        rows: &[i64],
+    ) -> Result<()> {
+        let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
+        self.feed_slice(i, DType::I32, &batch, |v| {
+            gather_rows(&mut v.i, data, width, rows)
+        })
+    }
+
+    /// The fed shape of rows `rows` of an array of shape `shape` holding `len`
+    /// elements, and the elements per row; every row index is checked.
+    fn rows_shape(
+        &self,
+        i: usize,
+        shape: &[usize],
+        len: usize,
+        rows: &[i64],
+    ) -> Result<(SmallVec<[usize; 6]>, usize)> {
+        let name = &self.prog.nodes[self.feed_node(i)?].name;
+        let Some((&n, rest)) = shape.split_first() else {
+            return Err(Error::Shape(format!(
+                "input '{name}': rows of a scalar cannot be fed"
+            )));
+        };
+        let width: usize = rest.iter().product();
+        if width.checked_mul(n) != Some(len) {
+            return Err(Error::Shape(format!(
+                "input '{name}': data of length {len} does not fit shape {}",
+                fmt_dims(shape)
+            )));
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r < 0 || r as u64 >= n as u64) {
+            return Err(Error::Value(format!(
+                "input '{name}': row {r} is out of range for an array of {n} rows"
+            )));
+        }
+        let mut batch = SmallVec::new();
+        batch.push(rows.len());
+        batch.extend_from_slice(rest);
+        Ok((batch, width))
+    }
+
     /// Copies a value into input `i`.
     pub fn feed(&mut self, i: usize, v: &Value) -> Result<()> {
         match v.dt() {
@@ -819,20 +883,24 @@ impl Session<'_> {
         shape: &[usize],
         fill: impl FnOnce(&mut Value),
     ) -> Result<()> {
-        if i >= self.prog.feeds.len() {
-            return Err(Error::Value(format!(
-                "input index {i} out of range ({} inputs)",
-                self.prog.feeds.len()
-            )));
-        }
+        let s = self.feed_node(i)?;
         self.prog.check_feed(i, dtype, shape)?;
-        let s = self.prog.feeds[i];
         let want = self.prog.nodes[s].ty.dtype;
         let v = &mut self.st.values[s];
         v.try_reset(want, shape)?;
         fill(v);
         self.st.fed[s] = true;
         Ok(())
+    }
+
+    /// The node of input `i`.
+    fn feed_node(&self, i: usize) -> Result<usize> {
+        self.prog.feeds.get(i).copied().ok_or_else(|| {
+            Error::Value(format!(
+                "input index {i} out of range ({} inputs)",
+                self.prog.feeds.len()
+            ))
+        })
     }
 
     /// Declares that the fed batch is rows `row ..` of a larger batch, for the next run
@@ -861,6 +929,14 @@ impl Session<'_> {
     pub fn output(&self, i: usize) -> &Value {
         self.prog
             .val_local(self.prog.outputs[i], &self.st.values, &self.st.grads)
+    }
+}
+
+/// `dst` (rows of `width` elements) = rows `rows` of `src`; every index was checked.
+fn gather_rows<T: Copy>(dst: &mut [T], src: &[T], width: usize, rows: &[i64]) {
+    for (d, &r) in dst.chunks_exact_mut(width).zip(rows) {
+        let r = r as usize * width;
+        d.copy_from_slice(&src[r..r + width]);
     }
 }
 
@@ -933,6 +1009,50 @@ mod inference_tests {
         let p = g.compile_inference(&[x], &[d], vec![])?;
         let xv = Value::from_f32(&[1, 3], vec![1.0, -2.0, 3.0])?;
         assert_eq!(p.run_values(std::slice::from_ref(&xv))?[0].f, xv.f);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod feed_rows_tests {
+    use crate::graph::Graph;
+    use crate::ops::Attrs;
+    use crate::tensor::DType;
+    use crate::{Error, Result};
+
+    #[test]
+    fn fed_rows_are_the_gathered_rows_and_bad_rows_are_errors() -> Result<()> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(2)], "x");
+        let k = g.placeholder(DType::I32, vec![None], "k");
+        let y = g.op("relu", &[x], &Attrs::new("relu"))?;
+        let p = g.compile(&[x, k], &[y, k], vec![])?;
+        let mut s = p.session();
+        let data: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        s.feed_rows_f32(0, &[4, 2], &data, &[3, 0, 3])?;
+        s.feed_rows_i32(1, &[4], &[10, 11, 12, 13], &[3, 0, 3])?;
+        s.run()?;
+        assert_eq!(s.output(0).shape, vec![3, 2]);
+        assert_eq!(s.output(0).f, vec![6.0, 7.0, 0.0, 1.0, 6.0, 7.0]);
+        assert_eq!(s.output(1).i, vec![13, 10, 13]);
+        let out_of_range = s.feed_rows_f32(0, &[4, 2], &data, &[0, 4]);
+        assert!(matches!(out_of_range, Err(Error::Value(m)) if m.contains("row 4")));
+        assert!(matches!(
+            s.feed_rows_f32(0, &[4, 2], &data, &[-1]),
+            Err(Error::Value(_))
+        ));
+        assert!(matches!(
+            s.feed_rows_f32(0, &[3, 2], &data, &[0]),
+            Err(Error::Shape(_))
+        ));
+        assert!(matches!(
+            s.feed_rows_f32(0, &[], &data[..1], &[0]),
+            Err(Error::Shape(m)) if m.contains("scalar")
+        ));
+        assert!(matches!(
+            s.feed_rows_f32(2, &[4, 2], &data, &[0]),
+            Err(Error::Value(m)) if m.contains("out of range")
+        ));
         Ok(())
     }
 }
