@@ -151,63 +151,47 @@ fn sgemm_par(
         Parallelism::None
     };
     let a_ptr = SendPtr(a.data.as_ptr() as *mut f32);
-    let b_ptr = SendPtr(b.data.as_ptr() as *mut f32);
-    let c_ptr = SendPtr(c.as_mut_ptr());
+    let (b_ptr, c_ptr) = (
+        SendPtr(b.data.as_ptr() as *mut f32),
+        SendPtr(c.as_mut_ptr()),
+    );
+    // Columns j0..j0+cols of C from the rows of a transposed B that hold them (with B
+    // not transposed only j0 = 0 is used).
+    let columns = move |j0: usize, cols: usize, par: Parallelism| {
+        // SAFETY: the asserts above keep every index the strides reach in bounds; the
+        // callers keep j0 + cols <= n, so the offsets stay inside C and B, and run
+        // concurrently only on disjoint columns.
+        unsafe {
+            raw(
+                m,
+                cols,
+                k,
+                c_ptr.offset(j0),
+                n,
+                accumulate,
+                a_ptr,
+                a_cs,
+                a_rs,
+                b_ptr.offset(j0 * k),
+                b_cs,
+                b_rs,
+                par,
+            )
+        }
+    };
     if let (Parallelism::Rayon(_), true) = (par, b.trans && n >= 64) {
         // With B transposed, the gemm crate's own threading splits the work poorly
         // (1.0-1.2x over one thread at 128x784x512, measured in benches/). Splitting the
         // output columns in two halves, each a serial product over contiguous rows of B,
         // gives ~1.6x.
         let n0 = n / 2;
-        let (bp, cp) = (b_ptr, c_ptr);
         rayon::join(
-            // SAFETY: the two halves write disjoint columns of C; reads are in bounds
-            // by the asserts above.
-            move || unsafe {
-                raw(
-                    m,
-                    n0,
-                    k,
-                    cp,
-                    n,
-                    accumulate,
-                    a_ptr,
-                    a_cs,
-                    a_rs,
-                    bp,
-                    b_cs,
-                    b_rs,
-                    Parallelism::None,
-                )
-            },
-            // SAFETY: as for the first half; `n0 < n` and `n0 * k < k * n` keep both
-            // offsets inside C and B.
-            move || unsafe {
-                raw(
-                    m,
-                    n - n0,
-                    k,
-                    cp.offset(n0),
-                    n,
-                    accumulate,
-                    a_ptr,
-                    a_cs,
-                    a_rs,
-                    bp.offset(n0 * k),
-                    b_cs,
-                    b_rs,
-                    Parallelism::None,
-                )
-            },
+            move || columns(0, n0, Parallelism::None),
+            move || columns(n0, n - n0, Parallelism::None),
         );
         return;
     }
-    // SAFETY: the asserts above guarantee every index the strides reach is in bounds.
-    unsafe {
-        raw(
-            m, n, k, c_ptr, n, accumulate, a_ptr, a_cs, a_rs, b_ptr, b_cs, b_rs, par,
-        )
-    }
+    columns(0, n, par)
 }
 
 /// A raw pointer that may cross a `rayon::join` (the callers guarantee disjoint writes).

@@ -704,32 +704,8 @@ mod tests {
     fn backward_accumulates_into_gin() {
         let x = rand(&[10], 3, -2.0, 2.0);
         for name in ELEMENTWISE.iter().copied().chain(["softmax"]) {
-            let o = op(name, &[]);
-            let y = forward(&o, std::slice::from_ref(&x));
             let g = rand(&[10], 4, -1.0, 1.0);
-            let mut once = vec![0.0; 10];
-            let mut sc = Scratch::default();
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &g.f,
-                &mut once,
-                &mut OpCtx { scratch: &mut sc },
-            )
-            .unwrap();
-            let mut twice = vec![1.0; 10];
-            o.backward(
-                0,
-                &[&x],
-                &y,
-                &g.f,
-                &mut twice,
-                &mut OpCtx { scratch: &mut sc },
-            )
-            .unwrap();
-            let want: Vec<f32> = once.iter().map(|v| v + 1.0).collect();
-            assert_close(&twice, &want, 1e-6);
+            assert_backward_accumulates(&op(name, &[]), &x, &g.f);
         }
     }
 

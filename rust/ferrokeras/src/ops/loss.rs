@@ -698,30 +698,9 @@ mod tests {
                 grad_check(&scce(logits), &[o.clone(), t.clone()], 1e-3, 1e-2)
                     .unwrap_or_else(|e| panic!("{so:?} {st:?}: {e}"));
                 // same gradient as the dense loss against the one-hot
-                let mut gs = vec![0.0; o.len()];
-                let mut gd = vec![0.0; o.len()];
                 let g = rand(&y.shape, 3, -1.0, 1.0);
-                let mut sc = Scratch::default();
-                scce(logits)
-                    .backward(
-                        0,
-                        &[&o, &t],
-                        &y,
-                        &g.f,
-                        &mut gs,
-                        &mut OpCtx { scratch: &mut sc },
-                    )
-                    .unwrap();
-                cce(logits)
-                    .backward(
-                        0,
-                        &[&o, &hot],
-                        &y,
-                        &g.f,
-                        &mut gd,
-                        &mut OpCtx { scratch: &mut sc },
-                    )
-                    .unwrap();
+                let gs = grad_of(&scce(logits), 0, &[&o, &t], &y, &g.f);
+                let gd = grad_of(&cce(logits), 0, &[&o, &hot], &y, &g.f);
                 assert_close(&gs, &gd, 1e-5);
             }
         }

@@ -66,6 +66,10 @@ impl Layout {
         let (outer, c, inner) = around_axis(shape, axis);
         Layout { outer, c, inner }
     }
+    /// The layout of `shape` around `op`'s possibly negative feature `axis`.
+    fn around(op: &str, axis: i64, shape: &[usize]) -> Result<Layout> {
+        Ok(Layout::of(shape, norm_axis(op, axis, shape.len())?))
+    }
     /// Values per feature.
     fn n(&self) -> usize {
         self.outer * self.inner
@@ -621,7 +625,7 @@ impl Op for BatchNormTrain {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, gamma, beta) = (inputs[0], inputs[1], inputs[2]);
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let c = lay.c;
         let st = ctx.scratch.state::<TrainState>().sized(c)?;
         let TrainState {
@@ -672,7 +676,7 @@ impl Op for BatchNormTrain {
         let [gx, gg, gb] = by_index(wanted, gins);
         let (x, gamma) = (inputs[0], inputs[1]);
         let batch = inputs.len() < 6 || training(inputs[5]);
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let c = lay.c;
         let st = ctx.scratch.state::<TrainState>().sized(c)?;
         // one pass for the sums every wanted gradient shares
@@ -813,7 +817,7 @@ impl Op for BatchNorm {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, mean, var, gamma, beta) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let st = ctx.scratch.state::<InferState>().sized(lay.c)?;
         for f in 0..lay.c {
             let inv = 1.0 / (var.f[f] + self.eps).sqrt();
@@ -838,7 +842,7 @@ impl Op for BatchNorm {
     ) -> Result<()> {
         let [gx, mut params @ ..] = by_index::<5>(wanted, gins);
         let (x, mean, gamma) = (inputs[0], inputs[1], inputs[3]);
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let st = ctx.scratch.state::<InferState>().sized(lay.c)?;
         if let Some(gin) = gx {
             feature_bwd(g, &x.f, gin, &st.a, &st.zero, &st.zero, lay);
@@ -962,7 +966,7 @@ impl Op for BatchMoments {
             out.f.fill(0.0);
             return Ok(());
         }
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let c = lay.c;
         let MomentsState {
             shift,
@@ -997,7 +1001,7 @@ impl Op for BatchMoments {
             // the test-phase output is a constant
             return Ok(());
         }
-        let lay = Layout::of(&x.shape, norm_axis(self.name(), self.axis, x.shape.len())?);
+        let lay = Layout::around(self.name(), self.axis, &x.shape)?;
         let c = lay.c;
         let n = lay.n() as f32;
         let st = ctx.scratch.state::<MomentsState>().sized(c)?;
@@ -1063,7 +1067,7 @@ mod tests {
     use super::*;
     use crate::ops::testing::{
         assert_backward_many_matches_singles, assert_close, forward, forward_with, grad_check,
-        on_threads, op, rand,
+        grad_with, on_threads, op, rand,
     };
     use crate::ops::{Attr, Scratch};
 
@@ -1287,26 +1291,8 @@ mod tests {
             forward_with(&o, &[x.clone(), gm.clone(), bt.clone()], &mut sc).unwrap();
             let refs = [&x, &gm, &bt];
             let out = Value::zeros(crate::tensor::DType::F32, &shape);
-            let mut dx = vec![0.0f32; x.len()];
-            o.backward_one(
-                0,
-                &refs,
-                &out,
-                &g.f,
-                &mut dx,
-                &mut OpCtx { scratch: &mut sc },
-            )
-            .unwrap();
-            let mut dg = vec![0.0f32; c];
-            o.backward_one(
-                1,
-                &refs,
-                &out,
-                &g.f,
-                &mut dg,
-                &mut OpCtx { scratch: &mut sc },
-            )
-            .unwrap();
+            let dx = grad_with(&o, 0, &refs, &out, &g.f, &mut sc);
+            let dg = grad_with(&o, 1, &refs, &out, &g.f, &mut sc);
             let lay = Layout::of(&shape, axis);
             let (m, v) = naive_moments(&x, axis);
             let n = lay.n() as f64;
@@ -1413,26 +1399,8 @@ mod tests {
         let refs = [&x, &gm, &bt];
         let g1 = rand(&[6, 4], 34, -1.0, 1.0);
         let g2 = rand(&[6, 4], 35, -1.0, 1.0);
-        let mut db1 = vec![0.0f32; 4];
-        o.backward_one(
-            2,
-            &refs,
-            &out,
-            &g1.f,
-            &mut db1,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
-        let mut db2 = vec![0.0f32; 4];
-        o.backward_one(
-            2,
-            &refs,
-            &out,
-            &g2.f,
-            &mut db2,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
+        grad_with(&o, 2, &refs, &out, &g1.f, &mut sc);
+        let db2 = grad_with(&o, 2, &refs, &out, &g2.f, &mut sc);
         for f in 0..4 {
             let want: f32 = (0..6).map(|r| g2.f[r * 4 + f]).sum();
             assert!((db2[f] - want).abs() < 1e-5, "{} vs {want}", db2[f]);
@@ -1478,13 +1446,7 @@ mod tests {
                 let out = forward_with(&o, ins, &mut sc).unwrap();
                 let refs: Vec<&Value> = ins.iter().collect();
                 (0..3)
-                    .map(|i| {
-                        let mut d = vec![0.0f32; ins[i].len()];
-                        let mut ctx = OpCtx { scratch: &mut sc };
-                        o.backward_one(i, &refs, &out, &g.f, &mut d, &mut ctx)
-                            .unwrap();
-                        d
-                    })
+                    .map(|i| grad_with(&o, i, &refs, &out, &g.f, &mut sc))
                     .collect::<Vec<_>>()
             };
             assert_eq!(

@@ -746,10 +746,7 @@ mod tests {
         let mut sc = at(counter);
         let y = forward_with(o, inputs, &mut sc).unwrap();
         let refs: Vec<&Value> = inputs.iter().collect();
-        let mut gin = vec![0.0; inputs[0].len()];
-        o.backward(0, &refs, &y, g, &mut gin, &mut OpCtx { scratch: &mut sc })
-            .unwrap();
-        gin
+        grad_with(o, 0, &refs, &y, g, &mut sc)
     }
 
     fn dropout(p: f64, seed: i64) -> OpRef {
@@ -1243,16 +1240,7 @@ mod tests {
         };
         let y = forward_with(o, &inputs, &mut sc).unwrap();
         let refs: Vec<&Value> = inputs.iter().collect();
-        let mut gin = vec![0.0; inputs[0].len()];
-        o.backward(
-            0,
-            &refs,
-            &y,
-            &g.f[r0 * row..r1 * row],
-            &mut gin,
-            &mut OpCtx { scratch: &mut sc },
-        )
-        .unwrap();
+        let gin = grad_with(o, 0, &refs, &y, &g.f[r0 * row..r1 * row], &mut sc);
         (y.f, gin)
     }
 

@@ -1629,26 +1629,18 @@ mod tests {
         ins: &[Value],
         gout: &[f32],
     ) -> (Value, Vec<Vec<f32>>, usize) {
-        use crate::ops::{OpCtx, Scratch};
+        use crate::ops::Scratch;
         let mut sc = Scratch::default();
         let out = forward_with(o, ins, &mut sc).unwrap();
         let lane_rows = sc.state::<super::RnnState>().lane_rows;
         let refs: Vec<&Value> = ins.iter().collect();
         let grads = (0..ins.len())
             .map(|i| {
-                let mut g = vec![0.0f32; ins[i].len()];
                 if o.has_grad(i) {
-                    o.backward_one(
-                        i,
-                        &refs,
-                        &out,
-                        gout,
-                        &mut g,
-                        &mut OpCtx { scratch: &mut sc },
-                    )
-                    .unwrap();
+                    grad_with(o, i, &refs, &out, gout, &mut sc)
+                } else {
+                    vec![0.0f32; ins[i].len()]
                 }
-                g
             })
             .collect();
         (out, grads, lane_rows)

@@ -176,19 +176,22 @@ pub fn to_channels_first(v: &Value) -> Value {
 /// The gradient of input `index` of `op` on `ins` (output `y`) for the output gradient
 /// `g`, from zeros, with a fresh scratch.
 pub fn grad_of(op: &OpRef, index: usize, ins: &[&Value], y: &Value, g: &[f32]) -> Vec<f32> {
+    grad_with(op, index, ins, y, g, &mut Scratch::default())
+}
+
+/// [`grad_of`] with the given scratch (the one the forward left, or one set up for the
+/// test).
+pub fn grad_with(
+    op: &OpRef,
+    index: usize,
+    ins: &[&Value],
+    y: &Value,
+    g: &[f32],
+    scratch: &mut Scratch,
+) -> Vec<f32> {
     let mut gin = vec![0.0; ins[index].len()];
-    let mut scratch = Scratch::default();
-    op.backward_one(
-        index,
-        ins,
-        y,
-        g,
-        &mut gin,
-        &mut OpCtx {
-            scratch: &mut scratch,
-        },
-    )
-    .unwrap();
+    op.backward_one(index, ins, y, g, &mut gin, &mut OpCtx { scratch })
+        .unwrap();
     gin
 }
 
@@ -238,12 +241,7 @@ pub fn gradients(op: &OpRef, ins: &[Value], y: &Value, r: &[f32]) -> Vec<Vec<f32
     let refs: Vec<&Value> = ins.iter().collect();
     let mut s = Scratch::default();
     (0..ins.len())
-        .map(|i| {
-            let mut g = vec![0.0; ins[i].len()];
-            op.backward_one(i, &refs, y, r, &mut g, &mut OpCtx { scratch: &mut s })
-                .unwrap();
-            g
-        })
+        .map(|i| grad_with(op, i, &refs, y, r, &mut s))
         .collect()
 }
 

@@ -280,8 +280,26 @@ fn close(got: f64, want: f64, what: &str) {
 }
 
 impl Rig {
-    /// Runs one step of both and compares parameters, slots and counters.
-    fn step(&mut self, grads: &[Vec<f32>], step: usize) {
+    /// The gradients of step `step` ([`gdata`]), one per parameter.
+    fn grads(&self, step: usize) -> Vec<Vec<f32>> {
+        let params = self.up.params();
+        let len = |p: &VarId| self.vars.values[p.0].len();
+        params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| gdata(len(p), i, step))
+            .collect()
+    }
+
+    /// Runs step `step` of both and compares parameters, slots and counters.
+    fn step(&mut self, step: usize) {
+        let grads = self.grads(step);
+        self.apply(&grads);
+        self.compare(step);
+    }
+
+    /// Applies `grads` to the update and to the reference.
+    fn apply(&mut self, grads: &[Vec<f32>]) {
         let gv: Vec<Value> = self
             .up
             .params()
@@ -296,7 +314,6 @@ impl Rig {
             .map(|g| g.iter().map(|&x| x as f64).collect())
             .collect();
         ref_step(&self.o, &mut self.st, &g64);
-        self.compare(step);
     }
 
     fn compare(&self, step: usize) {
@@ -371,12 +388,7 @@ fn run3(o: &RefOpt, k0: f32) -> Rig {
     let params = shapes();
     let mut r = rig(o, &params, k0, vec![None; params.len()]);
     for step in 0..3 {
-        let grads: Vec<Vec<f32>> = params
-            .iter()
-            .enumerate()
-            .map(|(i, (_, d))| gdata(d.len(), i, step))
-            .collect();
-        r.step(&grads, step);
+        r.step(step);
     }
     r
 }
@@ -513,23 +525,7 @@ fn constraints_apply_to_the_new_value() {
     let mut r = rig(&o, &params, 0.0, cs.clone());
     let mut scratch = Vec::new();
     for step in 0..3 {
-        let grads: Vec<Vec<f32>> = params
-            .iter()
-            .enumerate()
-            .map(|(i, (_, d))| gdata(d.len(), i, step))
-            .collect();
-        let gv: Vec<Value> = params
-            .iter()
-            .zip(&grads)
-            .map(|((sh, _), g)| Value::from_f32(sh, g.clone()).unwrap())
-            .collect();
-        let refs: Vec<&Value> = gv.iter().collect();
-        r.up.apply(&refs, &mut r.vars).unwrap();
-        let g64: Vec<Vec<f64>> = grads
-            .iter()
-            .map(|g| g.iter().map(|&x| x as f64).collect())
-            .collect();
-        ref_step(&r.o, &mut r.st, &g64);
+        r.apply(&r.grads(step));
         // The constraint, in f64 on the reference's new value.
         for (i, c) in cs.iter().enumerate() {
             let shape = &params[i].0;
@@ -577,12 +573,7 @@ fn large_parameters_take_the_parallel_path() {
         o.momentum = r32(0.5);
         let mut r = rig(&o, &params, 0.0, vec![None, None]);
         for step in 0..2 {
-            let grads: Vec<Vec<f32>> = params
-                .iter()
-                .enumerate()
-                .map(|(i, (_, d))| gdata(d.len(), i, step))
-                .collect();
-            r.step(&grads, step);
+            r.step(step);
         }
     }
 }
@@ -737,34 +728,40 @@ fn bad_store_contents_are_reported() {
         .map(|(sh, d)| Value::from_f32(sh, vec![0.5; d.len()]).unwrap())
         .collect();
     let refs: Vec<&Value> = good.iter().collect();
+    // The error of a step whose store `spoil` changed after the rig was built.
+    let spoiled = |spoil: &dyn Fn(&mut Rig)| {
+        let mut r = rig(&o, &params, 0.0, vec![None; 3]);
+        spoil(&mut r);
+        r.up.apply(&refs, &mut r.vars).unwrap_err()
+    };
     // An int32 parameter.
-    let mut r = rig(&o, &params, 0.0, vec![None; 3]);
-    let p1 = r.up.params()[1].0;
-    r.vars.values[p1] = Value::from_i32(&[5], vec![1; 5]).unwrap();
-    let e = r.up.apply(&refs, &mut r.vars).unwrap_err();
+    let e = spoiled(&|r| {
+        let p1 = r.up.params()[1].0;
+        r.vars.values[p1] = Value::from_i32(&[5], vec![1; 5]).unwrap();
+    });
     assert!(matches!(e, Error::Type(ref m) if m.contains("'p1'")), "{e}");
     // A slot of the wrong shape.
-    let mut r = rig(&o, &params, 0.0, vec![None; 3]);
-    let v0 = r.up.slots()[1][0].0;
-    r.vars.values[v0] = Value::zeros(DType::F32, &[2]);
-    let e = r.up.apply(&refs, &mut r.vars).unwrap_err();
+    let e = spoiled(&|r| {
+        let v0 = r.up.slots()[1][0].0;
+        r.vars.values[v0] = Value::zeros(DType::F32, &[2]);
+    });
     assert!(
         matches!(e, Error::Shape(ref m) if m.contains("p0_v")),
         "{e}"
     );
     // A non-scalar lr.
-    let mut r = rig(&o, &params, 0.0, vec![None; 3]);
-    let lr = r.up.hyper().lr.0;
-    r.vars.values[lr] = Value::zeros(DType::F32, &[2]);
-    let e = r.up.apply(&refs, &mut r.vars).unwrap_err();
+    let e = spoiled(&|r| {
+        let lr = r.up.hyper().lr.0;
+        r.vars.values[lr] = Value::zeros(DType::F32, &[2]);
+    });
     assert!(
         matches!(e, Error::Shape(ref m) if m.contains("'lr'")),
         "{e}"
     );
     // A variable id outside the store.
-    let mut r = rig(&o, &params, 0.0, vec![None; 3]);
-    r.vars.values.truncate(r.vars.values.len() - 1);
-    let e = r.up.apply(&refs, &mut r.vars).unwrap_err();
+    let e = spoiled(&|r| {
+        r.vars.values.truncate(r.vars.values.len() - 1);
+    });
     assert!(
         matches!(e, Error::Value(ref m) if m.contains("does not exist")),
         "{e}"

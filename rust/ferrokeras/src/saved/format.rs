@@ -233,18 +233,8 @@ impl Doc {
         if version == 0 {
             return Err(corrupt("format version 0 does not exist"));
         }
-        let nodes = r
-            .list("nodes")?
-            .iter()
-            .enumerate()
-            .map(|(k, n)| node_from_json(n).map_err(|e| in_ctx(e, &format!("node {k}"))))
-            .collect::<Result<Vec<_>>>()?;
-        let updates = r
-            .list("updates")?
-            .iter()
-            .enumerate()
-            .map(|(k, u)| update_from_json(u).map_err(|e| in_ctx(e, &format!("update {k}"))))
-            .collect::<Result<Vec<_>>>()?;
+        let nodes = r.each("nodes", "node", node_from_json)?;
+        let updates = r.each("updates", "update", update_from_json)?;
         let random_counters = r
             .list("random_counters")?
             .iter()
@@ -338,6 +328,16 @@ impl<'a> Obj<'a> {
 
     fn list(&self, k: &str) -> Result<&'a Vec<Json>> {
         self.get(k)?.as_array().ok_or_else(|| self.bad(k, "a list"))
+    }
+
+    /// Every element of the list `k` read by `parse`; an error names the element
+    /// (`{what} {index}: ...`).
+    fn each<T>(&self, k: &str, what: &str, parse: impl Fn(&Json) -> Result<T>) -> Result<Vec<T>> {
+        self.list(k)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse(v).map_err(|e| in_ctx(e, &format!("{what} {i}"))))
+            .collect()
     }
 
     fn usizes(&self, k: &str) -> Result<Vec<usize>> {
