@@ -55,7 +55,7 @@
 use std::sync::Arc;
 
 use super::epilogue::{activate, add_scalar_activate_in_place, grad_through_into, sum_through};
-use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
 use crate::kernels::alloc::grow;
@@ -661,22 +661,22 @@ impl Conv2d {
         grads: Grads,
         ctx: &mut OpCtx,
     ) -> Result<()> {
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = grads;
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let workers = self.workers(g);
+        let batch = Batch::even(g.n, self.workers(g));
         let (xs, os, hw) = (g.c * g.h * g.w, g.o * p, g.h * g.w);
         let (hp, wp) = self.padded(g);
         let (ph, pw) = self.gradient_planes(g);
         let taps = g.o * g.kh * g.kw;
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
-        let (gmn, xpad, gpad, dxn) = (
-            self.epi.grad_len(os),
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
+        let og = OutGrad {
+            epi: self.epi,
+            gout,
+            y: &out.f,
+            len: os,
+        };
+        let (xpad, gpad, dxn) = (
             if want_w && self.has_pads() {
                 g.c * hp * wp
             } else {
@@ -688,25 +688,19 @@ impl Conv2d {
         // scratch: [kernel matrix | regrouped | per worker: pre-activation gradient,
         // padded input, padded gradient, dXᵀ | per range: kernel-gradient partial |
         // per sample: channel sums]
-        let slot = gmn + xpad + gpad + dxn;
-        let ranges = Cut::Even.count(g.n, workers);
-        let okw = if want_w { ok } else { 0 };
-        let sums = if gb.is_some() { g.n * g.o } else { 0 };
-        grow(
-            &mut ctx.scratch.f,
-            2 * ok + workers * slot + ranges * okw + sums,
-            "conv2d",
-        )?;
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
-        let (wb, rest) = rest.split_at_mut(ok);
+        let sizes = [
+            2 * ok,
+            og.slot(xpad + gpad + dxn),
+            if want_w { ok } else { 0 },
+            if grads.b.is_some() { g.n * g.o } else { 0 },
+        ];
+        let (head, mut work, sums) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
+        let (wm, wb) = head.split_at_mut(ok);
         if want_x {
             self.relayout(g, &w.f, wm);
             self.regroup(g, wm, wb);
         }
         let wb: &[f32] = wb;
-        let (own, rest) = rest.split_at_mut(workers * slot);
-        let (partials, rest) = rest.split_at_mut(ranges * okw);
-        let sums = &mut rest[..sums];
         // offsets: [input pixels | flipped taps] of the input gradient's matrix, then
         // [output positions | taps] of the kernel gradient's
         let offs = &mut ctx.scratch.i;
@@ -715,21 +709,10 @@ impl Conv2d {
         self.gradient_offsets(g, full);
         self.column_offsets(g, &mut cols[..p + kk]);
         let ((pix, ftaps), (pos, ktaps)) = (full.split_at(hw), cols[..p + kk].split_at(p));
-        let run = |sample: Sample| {
-            let Sample {
-                i,
-                slot,
-                gx: gxi,
-                own: sums,
-                dw,
-                first,
-                serial,
-            } = sample;
-            let (gm, rest) = slot.split_at_mut(gmn);
-            let (xp, rest) = rest.split_at_mut(xpad);
+        let run = |sm: Sample, gi: &[f32]| {
+            let (xp, rest) = sm.slot.split_at_mut(xpad);
             let (gp, dxt) = rest.split_at_mut(gpad);
-            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-            for (s, gc) in sums.iter_mut().zip(gi.chunks_exact(p)) {
+            for (s, gc) in sm.own.iter_mut().zip(gi.chunks_exact(p)) {
                 *s = sum_through(gc, gc, Act::Linear);
             }
             // input gradient
@@ -740,31 +723,26 @@ impl Conv2d {
                     rows: pix,
                     cols: ftaps,
                 };
-                sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, serial);
-                transpose_add(dxt, hw, g.c, gxi);
+                sgemm_gathered(hw, g.c, taps, a, nop(wb), dxt, false, sm.serial);
+                transpose_add(dxt, hw, g.c, sm.gx);
             }
             // kernel gradient
             if want_w {
                 let a = GatheredOperand {
-                    data: self.source(g, &x.f[i * xs..(i + 1) * xs], xp),
+                    data: self.source(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp),
                     rows: ktaps,
                     cols: pos,
                 };
-                sgemm_gathered(kk, g.o, p, a, top(gi), dw, !first, serial);
+                sgemm_gathered(kk, g.o, p, a, top(gi), sm.dw, !sm.first, sm.serial);
             }
         };
         let so = if sums.is_empty() { 0 } else { g.o };
-        Batch::even(g.n, workers).backward(
-            Parts::wanted(gx, xs),
-            Parts::new(sums, so),
-            Parts::new(own, slot),
-            Parts::new(partials, okw),
-            &run,
-        );
-        if let Some(gw) = gw {
-            self.relayout_back(g, &partials[..ok], gw);
+        let gx = Parts::wanted(grads.x, xs);
+        batch.backward_from(og, gx, Parts::new(sums, so), &mut work, &run);
+        if let Some(gw) = grads.w {
+            self.relayout_back(g, work.sum(), gw);
         }
-        if let Some(gb) = gb {
+        if let Some(gb) = grads.b {
             for si in sums.chunks_exact(g.o) {
                 for (d, &s) in gb.iter_mut().zip(si) {
                     *d += s;

@@ -27,7 +27,7 @@ pub(crate) use super::conv::attrs::{pads as pads6, positive as ints3};
 use super::conv::attrs::{second_of, Epilogue};
 use super::conv::columns;
 use super::conv::shapes::{check_channels, conv_inputs, out_dim, out_sizes};
-use super::nhwc_batch::{self, Batch, Cut, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
@@ -361,15 +361,8 @@ impl Op for Conv3d {
         }
         // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
         // partial]
-        let ranges = Cut::Blocks.count(g.n, workers);
-        grow(
-            &mut ctx.scratch.f,
-            ok + workers * col + ranges * ok,
-            "conv3d",
-        )?;
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
-        let (slots, partials) = rest.split_at_mut(workers * col);
         let batch = Batch::blocks(g.n, workers);
+        let (wm, mut work, _) = batch.carve(&mut ctx.scratch.f, [ok, col, ok, 0], "conv3d")?;
         if index == 0 {
             self.for_taps(&g, |r, s| wm[r] = w.f[s]);
             let wm: &[f32] = wm;
@@ -383,27 +376,19 @@ impl Op for Conv3d {
                     self.col2im(&g, cols, gx);
                 }
             };
-            batch.forward(Parts::new(gin, xs), Parts::new(slots, col), &run);
+            batch.forward(Parts::new(gin, xs), work.slots(), &run);
         } else {
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot: cols,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
+            let run = |sm: Sample| {
+                let (i, cols, dw, first, serial) = (sm.i, sm.slot, sm.dw, sm.first, sm.serial);
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let b = columns(one, xi, cols, |v, c| self.im2col(&g, v, c));
                 let gi = &gout[i * os..(i + 1) * os];
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
             };
-            let (none, slots) = (Parts::none(), Parts::new(slots, col));
-            let parts = Parts::new(partials, ok);
-            batch.backward(Parts::none(), none, slots, parts, &run);
-            self.for_taps(&g, |r, s| gin[s] += partials[r]);
+            batch.backward(Parts::none(), Parts::none(), &mut work, &run);
+            let dw = work.sum();
+            self.for_taps(&g, |r, s| gin[s] += dw[r]);
         }
         Ok(())
     }

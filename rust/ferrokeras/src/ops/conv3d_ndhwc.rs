@@ -26,12 +26,10 @@
 //!
 //! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
-use std::sync::Arc;
-
 use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv3d::{Geo, KernelLayout3, Window3};
 use super::conv_nhwc::kernel_gradient;
-use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -270,42 +268,39 @@ impl Op for Conv3dNdhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = Grads::new(wanted, gins);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        let grads = Grads::new(wanted, gins);
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         if want_x || want_w {
             let ok = kk * g.o;
-            let workers = self.workers(&g);
-            let rn = Cut::Even.count(g.n, workers);
+            let batch = Batch::even(g.n, self.workers(&g));
             let direct = want_x && self.win.is_1x1(&g);
             let scatter = want_x && !direct;
-            let gmn = self.epi.grad_len(os);
+            let og = OutGrad {
+                epi: self.epi,
+                gout,
+                y: &out.f,
+                len: os,
+            };
             let xpad = if want_w && self.win.has_pads() {
                 self.padded(&g).iter().product::<usize>() * g.c
             } else {
                 0
             };
             let coln = if scatter { p.min(COL_BLOCK) * kk } else { 0 };
-            let slot = gmn + xpad + coln;
-            let okw = if want_w { ok } else { 0 };
-            let relaid = if want_x && !self.kernel_is_matrix() {
-                ok
-            } else {
-                0
-            };
             // scratch: [kernel matrix (unless stored as one) | per worker: gradient
             // through the activation, padded input, columns | per range: kernel-gradient
             // partial]
-            grow(
-                &mut ctx.scratch.f,
-                relaid + workers * slot + rn * okw,
-                "conv3d",
-            )?;
-            let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
-            let (slots, partials) = rest.split_at_mut(workers * slot);
+            let sizes = [
+                if want_x && !self.kernel_is_matrix() {
+                    ok
+                } else {
+                    0
+                },
+                og.slot(xpad + coln),
+                if want_w { ok } else { 0 },
+                0,
+            ];
+            let (wbuf, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv3d")?;
             let wk: &[f32] = if want_x {
                 self.kernel_matrix(&g, &w.f, wbuf)
             } else {
@@ -318,73 +313,55 @@ impl Op for Conv3dNdhwc {
                 self.column_offsets(&g, offs);
             }
             let (pos, taps) = offs.split_at(if want_w { p } else { 0 });
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot,
-                    gx: gxi,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
-                let (gm, rest) = slot.split_at_mut(gmn);
-                let (xp, cols) = rest.split_at_mut(xpad);
-                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-                let gemm = if serial { sgemm_serial } else { sgemm };
+            let run = |sm: Sample, gi: &[f32]| {
+                let (xp, cols) = sm.slot.split_at_mut(xpad);
+                let gemm = if sm.serial { sgemm_serial } else { sgemm };
                 if direct {
-                    gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
+                    gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
                 } else if scatter {
                     for p0 in (0..p).step_by(COL_BLOCK) {
                         let n = COL_BLOCK.min(p - p0);
                         let (gb, cb) = (&gi[p0 * g.o..(p0 + n) * g.o], &mut cols[..n * kk]);
                         gemm(n, kk, g.o, nop(gb), top(wk), cb, false);
-                        self.col2im(&g, cb, p0, p0 + n, gxi);
+                        self.col2im(&g, cb, p0, p0 + n, sm.gx);
                     }
                 }
                 if want_w {
-                    let data = self.source(&g, &x.f[i * xs..(i + 1) * xs], xp);
+                    let data = self.source(&g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
                     let a = GatheredOperand {
                         data,
                         rows: taps,
                         cols: pos,
                     };
-                    kernel_gradient(a, gi, g.o, dw, !first, serial);
+                    kernel_gradient(a, gi, g.o, sm.dw, !sm.first, sm.serial);
                 }
             };
-            Batch::even(g.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(slots, slot),
-                Parts::new(partials, okw),
-                &run,
-            );
-            if let Some(gw) = gw {
+            let gx = Parts::wanted(grads.x, xs);
+            batch.backward_from(og, gx, Parts::none(), &mut work, &run);
+            if let Some(gw) = grads.w {
+                let dw = work.sum();
                 if self.kernel_is_matrix() {
-                    for (d, &v) in gw.iter_mut().zip(&partials[..ok]) {
+                    for (d, &v) in gw.iter_mut().zip(dw) {
                         *d += v;
                     }
                 } else {
-                    self.for_kernel_matrix(&g, |r, s| gw[s] += partials[r]);
+                    self.for_kernel_matrix(&g, |r, s| gw[s] += dw[r]);
                 }
             }
         }
-        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
+        (self.epi).bias_grad_last(grads.b, gout, &out.f, g.n, os);
         Ok(())
     }
 }
 
 /// Registry entry: `conv3d` with `layout` "ndhwc" (None otherwise, for `conv3d.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
-    if let Err(e) = channels_last(name, a, "conv3d", ["ncdhw", "ndhwc"])? {
-        return Some(Err(e));
-    }
-    Some((|| {
-        Ok(Arc::new(Conv3dNdhwc {
+    channels_last(name, a, "conv3d", ["ncdhw", "ndhwc"], || {
+        Ok(Conv3dNdhwc {
             win: Window3::from_attrs(a)?,
             epi: Epilogue::from_attrs(a, "conv3d")?,
-        }) as OpRef)
-    })())
+        })
+    })
 }
 
 #[cfg(test)]

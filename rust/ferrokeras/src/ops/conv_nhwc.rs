@@ -40,7 +40,7 @@
 
 use super::conv::kernel::rows_by_tap;
 use super::conv::{wide_method, Conv2d, Geo, KernelLayout};
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{Batch, Grads, OutGrad, Parts, Sample};
 use super::OpCtx;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -347,27 +347,27 @@ impl Conv2d {
         grads: Grads,
         ctx: &mut OpCtx,
     ) -> Result<()> {
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = grads;
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let workers = self.workers(g);
+        let batch = Batch::even(g.n, self.workers(g));
         let (xs, os, hw) = (g.h * g.w * g.c, p * g.o, g.h * g.w);
         let (hp, wp) = self.padded(g);
         let (ph, pw) = self.gradient_planes(g);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         // How the input gradient is computed: on the sample as it lies (1x1), as a full
         // correlation, or through a column matrix and col2im.
         let direct = want_x && self.is_1x1(g);
         let full = want_x && !direct && self.full_input_gradient_nhwc(g);
         let scatter = want_x && !direct && !full;
         let ftaps_n = g.kh * g.kw * g.o;
-        let (gmn, xpad, gpad, coln) = (
-            self.epi.grad_len(os),
+        let og = OutGrad {
+            epi: self.epi,
+            gout,
+            y: &out.f,
+            len: os,
+        };
+        let (xpad, gpad, coln) = (
             if want_w && self.has_pads() {
                 hp * wp * g.c
             } else {
@@ -379,24 +379,20 @@ impl Conv2d {
         // scratch: [kernel matrix (unless stored as one) | regrouped | per worker:
         // pre-activation gradient, padded input, padded gradient, columns | per range:
         // kernel-gradient partial]
-        let slot = gmn + xpad + gpad + coln;
-        let ranges = Cut::Even.count(g.n, workers);
-        let okw = if want_w { ok } else { 0 };
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
         } else {
             0
         };
         let wbn = if full { ok } else { 0 };
-        grow(
-            &mut ctx.scratch.f,
-            relaid + wbn + workers * slot + ranges * okw,
-            "conv2d",
-        )?;
-        let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
-        let (wb, rest) = rest.split_at_mut(wbn);
-        let (own, rest) = rest.split_at_mut(workers * slot);
-        let partials = &mut rest[..ranges * okw];
+        let sizes = [
+            relaid + wbn,
+            og.slot(xpad + gpad + coln),
+            if want_w { ok } else { 0 },
+            0,
+        ];
+        let (head, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
+        let (wbuf, wb) = head.split_at_mut(relaid);
         let wk: &[f32] = if want_x {
             self.kernel_matrix(g, &w.f, wbuf)
         } else {
@@ -423,23 +419,12 @@ impl Conv2d {
         }
         let (pix, ftaps) = fofs.split_at(if full { hw } else { 0 });
         let (pos, ktaps) = kofs.split_at(if want_w { p } else { 0 });
-        let run = |sample: Sample| {
-            let Sample {
-                i,
-                slot,
-                gx: gxi,
-                dw,
-                first,
-                serial,
-                ..
-            } = sample;
-            let (gm, rest) = slot.split_at_mut(gmn);
-            let (xp, rest) = rest.split_at_mut(xpad);
+        let run = |sm: Sample, gi: &[f32]| {
+            let (xp, rest) = sm.slot.split_at_mut(xpad);
             let (gp, cols) = rest.split_at_mut(gpad);
-            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-            let gemm = if serial { sgemm_serial } else { sgemm };
+            let gemm = if sm.serial { sgemm_serial } else { sgemm };
             if direct {
-                gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
+                gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
             } else if full {
                 self.place_gradient_nhwc(g, gi, gp);
                 let a = GatheredOperand {
@@ -447,36 +432,31 @@ impl Conv2d {
                     rows: pix,
                     cols: ftaps,
                 };
-                sgemm_gathered(hw, g.c, ftaps_n, a, nop(wb), gxi, true, serial);
+                sgemm_gathered(hw, g.c, ftaps_n, a, nop(wb), sm.gx, true, sm.serial);
             } else if scatter {
                 gemm(p, kk, g.o, nop(gi), top(wk), cols, false);
-                self.col2im_nhwc(g, cols, gxi);
+                self.col2im_nhwc(g, cols, sm.gx);
             }
             if want_w {
                 // in products of DW_STEPS positions at most (see there)
-                let data = self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], xp);
+                let data = self.source_nhwc(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
                 let a = GatheredOperand {
                     data,
                     rows: ktaps,
                     cols: pos,
                 };
-                kernel_gradient(a, gi, g.o, dw, !first, serial);
+                kernel_gradient(a, gi, g.o, sm.dw, !sm.first, sm.serial);
             }
         };
         // (only the bias gradient: nothing per sample)
         if want_x || want_w {
-            Batch::even(g.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(own, slot),
-                Parts::new(partials, okw),
-                &run,
-            );
+            let gx = Parts::wanted(grads.x, xs);
+            batch.backward_from(og, gx, Parts::none(), &mut work, &run);
         }
-        if let Some(gw) = gw {
-            self.kernel_matrix_back(g, &partials[..ok], gw);
+        if let Some(gw) = grads.w {
+            self.kernel_matrix_back(g, work.sum(), gw);
         }
-        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
+        (self.epi).bias_grad_last(grads.b, gout, &out.f, g.n, os);
         Ok(())
     }
 }

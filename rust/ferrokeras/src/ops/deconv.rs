@@ -26,7 +26,7 @@ use super::conv::attrs::{positive, Epilogue};
 use super::conv::kernel::rows_by_output;
 use super::conv::shapes::{check_channels, conv_inputs};
 use super::conv::{columns, ints2, kernel_layout, pads4, Conv2d, Geo, KernelLayout};
-use super::nhwc_batch::{Batch, Cut, Parts, Sample};
+use super::nhwc_batch::{Batch, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
@@ -262,15 +262,9 @@ impl Op for Conv2dTranspose {
         }
         // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
         // partial]
-        let ranges = Cut::Blocks.count(g.n, workers);
-        grow(
-            &mut ctx.scratch.f,
-            ok + workers * col + ranges * ok,
-            "conv2d_transpose",
-        )?;
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
-        let (slots, partials) = rest.split_at_mut(workers * col);
         let batch = Batch::blocks(g.n, workers);
+        let (wm, mut work, _) =
+            batch.carve(&mut ctx.scratch.f, [ok, col, ok, 0], "conv2d_transpose")?;
         if index == 0 {
             // d x = the associated convolution of d y
             self.relayout(&g, &w.f, wm);
@@ -281,28 +275,19 @@ impl Op for Conv2dTranspose {
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, p, kk, nop(wm), nop(b), gx, true);
             };
-            batch.forward(Parts::new(gin, xs), Parts::new(slots, col), &run);
+            batch.forward(Parts::new(gin, xs), work.slots(), &run);
         } else {
             // d W (S, F·kh·kw) = sum over samples of x_i · cols(d y_i)ᵀ
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot: cols,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
+            let run = |sm: Sample| {
+                let (i, cols, dw, first, serial) = (sm.i, sm.slot, sm.dw, sm.first, sm.serial);
                 let gi = &gout[i * ys..(i + 1) * ys];
                 let b = columns(one, gi, cols, |v, c| self.t.conv.im2col(&g, v, c));
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(xi), top(b), dw, !first);
             };
-            let (none, slots) = (Parts::none(), Parts::new(slots, col));
-            let parts = Parts::new(partials, ok);
-            batch.backward(Parts::none(), none, slots, parts, &run);
-            self.relayout_back(&g, &partials[..ok], gin);
+            batch.backward(Parts::none(), Parts::none(), &mut work, &run);
+            self.relayout_back(&g, work.sum(), gin);
         }
         Ok(())
     }

@@ -25,13 +25,11 @@
 //!
 //! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
-use std::sync::Arc;
-
 use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
 use super::conv::{ints2, pads4};
 use super::depthwise::kernel_is_mchw;
-use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::window;
@@ -327,72 +325,52 @@ impl Op for DepthwiseConv2dNhwc {
         if pl.n == 0 || os == 0 {
             return Ok(());
         }
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = Grads::new(wanted, gins);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        let grads = Grads::new(wanted, gins);
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         if want_x || want_w {
-            let workers = self.workers(&pl);
-            let rn = Cut::Even.count(pl.n, workers);
+            let batch = Batch::even(pl.n, self.workers(&pl));
             let tcm = pl.taps() * pl.cm();
-            let tn = if self.mchw { tcm } else { 0 };
-            let gmn = self.epi.grad_len(os);
-            let xen = if want_w && pl.m > 1 {
-                pl.h * pl.w * pl.cm()
-            } else {
-                0
+            let og = OutGrad {
+                epi: self.epi,
+                gout,
+                y: &out.f,
+                len: os,
             };
-            let slot = gmn + xen;
-            let dwn = if want_w { tcm } else { 0 };
             // scratch: [tap matrix (for an (M, C, rows, cols) kernel) | per worker:
             // gradient through the activation, expanded sample | per range:
             // kernel-gradient partial]
-            grow(
-                &mut ctx.scratch.f,
-                tn + workers * slot + rn * dwn,
-                "depthwise_conv2d",
-            )?;
-            let (tbuf, rest) = ctx.scratch.f.split_at_mut(tn);
-            let (slots, partials) = rest.split_at_mut(workers * slot);
+            let expanded = want_w && pl.m > 1;
+            let slot = og.slot(if expanded { pl.h * pl.w * pl.cm() } else { 0 });
+            let sizes = [
+                if self.mchw { tcm } else { 0 },
+                slot,
+                if want_w { tcm } else { 0 },
+                0,
+            ];
+            let (tbuf, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "depthwise_conv2d")?;
             let wt = self.taps(&pl, &w.f, tbuf);
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot,
-                    gx: gxi,
-                    dw,
-                    first,
-                    ..
-                } = sample;
-                let (gm, xe) = slot.split_at_mut(gmn);
-                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
+            let run = |sm: Sample, gi: &[f32]| {
                 if want_x {
-                    sample_bwd_x(&pl, gi, wt, gxi);
+                    sample_bwd_x(&pl, gi, wt, sm.gx);
                 }
                 if want_w {
-                    let xi = &x.f[i * xs..(i + 1) * xs];
-                    if pl.m > 1 {
-                        expand(xi, pl.m, xe);
-                        sample_bwd_w(&pl.expanded(), gi, xe, dw, first);
+                    let xi = &x.f[sm.i * xs..(sm.i + 1) * xs];
+                    if expanded {
+                        expand(xi, pl.m, sm.slot);
+                        sample_bwd_w(&pl.expanded(), gi, sm.slot, sm.dw, sm.first);
                     } else {
-                        sample_bwd_w(&pl, gi, xi, dw, first);
+                        sample_bwd_w(&pl, gi, xi, sm.dw, sm.first);
                     }
                 }
             };
-            Batch::even(pl.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(slots, slot),
-                Parts::new(partials, dwn),
-                &run,
-            );
-            if let Some(gw) = gw {
-                self.for_taps(&pl, |r, s| gw[s] += partials[r]);
+            let gx = Parts::wanted(grads.x, xs);
+            batch.backward_from(og, gx, Parts::none(), &mut work, &run);
+            if let Some(gw) = grads.w {
+                let dw = work.sum();
+                self.for_taps(&pl, |r, s| gw[s] += dw[r]);
             }
         }
-        (self.epi).bias_grad_last(gb, gout, &out.f, pl.n, os);
+        (self.epi).bias_grad_last(grads.b, gout, &out.f, pl.n, os);
         Ok(())
     }
 }
@@ -401,17 +379,14 @@ impl Op for DepthwiseConv2dNhwc {
 /// `depthwise.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     let op = "depthwise_conv2d";
-    if let Err(e) = channels_last(name, a, op, ["nchw", "nhwc"])? {
-        return Some(Err(e));
-    }
-    Some((|| {
-        Ok(Arc::new(DepthwiseConv2dNhwc {
+    channels_last(name, a, op, ["nchw", "nhwc"], || {
+        Ok(DepthwiseConv2dNhwc {
             strides: ints2(a, "strides", [1, 1])?,
             pads: pads4(a)?,
             mchw: kernel_is_mchw(a)?,
             epi: Epilogue::from_attrs(a, op)?,
-        }) as OpRef)
-    })())
+        })
+    })
 }
 
 #[cfg(test)]
