@@ -670,12 +670,7 @@ impl Conv2d {
         let (ph, pw) = self.gradient_planes(g);
         let taps = g.o * g.kh * g.kw;
         let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
-        let og = OutGrad {
-            epi: self.epi,
-            gout,
-            y: &out.f,
-            len: os,
-        };
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
         let (xpad, gpad, dxn) = (
             if want_w && self.has_pads() {
                 g.c * hp * wp

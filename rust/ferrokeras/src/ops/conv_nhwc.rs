@@ -38,7 +38,7 @@
 //! Work is split over the batch exactly as in `conv.rs` (per-worker slots of scratch,
 //! serial gemms inside a parallel loop).
 
-use super::conv::kernel::rows_by_tap;
+use super::conv::kernel::{kernel_matrix, kernel_matrix_back, rows_by_tap};
 use super::conv::{wide_method, Conv2d, Geo, KernelLayout};
 use super::nhwc_batch::{Batch, Grads, OutGrad, Parts, Sample};
 use super::OpCtx;
@@ -121,22 +121,10 @@ impl Conv2d {
 
     /// The (kh·kw·C, O) kernel matrix: the stored kernel, or its re-layout into `buf`.
     fn kernel_matrix<'a>(&self, g: &Geo, w: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        if self.kernel_is_matrix() {
-            return &w[..g.k() * g.o];
-        }
-        self.for_kernel_matrix(g, |r, s| buf[r] = w[s]);
-        buf
-    }
-
-    /// Adds a (kh·kw·C, O) kernel-matrix gradient into the stored kernel's gradient.
-    fn kernel_matrix_back(&self, g: &Geo, dwk: &[f32], gin: &mut [f32]) {
-        if self.kernel_is_matrix() {
-            for (d, &v) in gin.iter_mut().zip(dwk) {
-                *d += v;
-            }
-        } else {
-            self.for_kernel_matrix(g, |r, s| gin[s] += dwk[r]);
-        }
+        let len = g.k() * g.o;
+        kernel_matrix(self.kernel_is_matrix(), w, len, buf, |f| {
+            self.for_kernel_matrix(g, f)
+        })
     }
 
     /// The sample the gathered products read: `x` itself, or, with padding, its copy in
@@ -321,7 +309,6 @@ impl Conv2d {
         grow(offs, p + kk, "conv2d")?;
         self.column_offsets_nhwc(g, &mut offs[..p + kk]);
         let (pos, taps) = offs[..p + kk].split_at(p);
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
             let a = GatheredOperand {
                 data: self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], slot),
@@ -329,10 +316,9 @@ impl Conv2d {
                 cols: taps,
             };
             sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
-        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -361,12 +347,7 @@ impl Conv2d {
         let full = want_x && !direct && self.full_input_gradient_nhwc(g);
         let scatter = want_x && !direct && !full;
         let ftaps_n = g.kh * g.kw * g.o;
-        let og = OutGrad {
-            epi: self.epi,
-            gout,
-            y: &out.f,
-            len: os,
-        };
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
         let (xpad, gpad, coln) = (
             if want_w && self.has_pads() {
                 hp * wp * g.c
@@ -448,15 +429,11 @@ impl Conv2d {
                 kernel_gradient(a, gi, g.o, sm.dw, !sm.first, sm.serial);
             }
         };
-        // (only the bias gradient: nothing per sample)
-        if want_x || want_w {
-            let gx = Parts::wanted(grads.x, xs);
-            batch.backward_from(og, gx, Parts::none(), &mut work, &run);
-        }
-        if let Some(gw) = grads.w {
-            self.kernel_matrix_back(g, work.sum(), gw);
-        }
-        (self.epi).bias_grad_last(grads.b, gout, &out.f, g.n, os);
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            kernel_matrix_back(self.kernel_is_matrix(), dw, gw, |f| {
+                self.for_kernel_matrix(g, f)
+            })
+        });
         Ok(())
     }
 }

@@ -96,7 +96,6 @@ impl Op for Conv2dTransposeNhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             let gemm = if serial { sgemm_serial } else { sgemm };
@@ -107,10 +106,9 @@ impl Op for Conv2dTransposeNhwc {
                 y.fill(0.0);
                 self.t.conv.col2im_nhwc(&g, cols, y);
             }
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
-        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -132,59 +130,47 @@ impl Op for Conv2dTransposeNhwc {
         }
         let grads = Grads::new(wanted, gins);
         let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
-        if want_x || want_w {
-            let batch = Batch::even(g.n, self.t.conv.workers(&g));
-            let (hp, wp) = self.t.conv.padded(&g);
-            let og = OutGrad {
-                epi: self.epi,
-                gout,
-                y: &out.f,
-                len: os,
-            };
-            // per worker: the gradient through the activation, its zero-bordered copy
-            let slot = og.slot(if self.t.conv.has_pads() {
-                hp * wp * g.c
-            } else {
-                0
-            });
-            let ok = kk * s;
-            let okw = if want_w { ok } else { 0 };
-            let sizes = [ok, slot, okw, 0];
-            let (wk, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d_transpose")?;
-            self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
-            let wk: &[f32] = wk;
-            grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
-            let offs = &mut ctx.scratch.i[..p + kk];
-            self.t.conv.column_offsets_nhwc(&g, offs);
-            let (pos, taps) = offs.split_at(p);
-            let run = |sm: Sample, gi: &[f32]| {
-                let data = self.t.conv.source_nhwc(&g, gi, sm.slot);
-                if want_x {
-                    let a = GatheredOperand {
-                        data,
-                        rows: pos,
-                        cols: taps,
-                    };
-                    sgemm_gathered(p, s, kk, a, nop(wk), sm.gx, true, sm.serial);
-                }
-                if want_w {
-                    let xi = &x.f[sm.i * xs..(sm.i + 1) * xs];
-                    let a = GatheredOperand {
-                        data,
-                        rows: taps,
-                        cols: pos,
-                    };
-                    kernel_gradient(a, xi, s, sm.dw, !sm.first, sm.serial);
-                }
-            };
-            let gx = Parts::wanted(grads.x, xs);
-            batch.backward_from(og, gx, Parts::none(), &mut work, &run);
-            if let Some(gw) = grads.w {
-                let dw = work.sum();
-                self.for_kernel_matrix(&g, |r, i| gw[i] += dw[r]);
+        let batch = Batch::even(g.n, self.t.conv.workers(&g));
+        let (hp, wp) = self.t.conv.padded(&g);
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
+        // per worker: the gradient through the activation, its zero-bordered copy
+        let pad = if self.t.conv.has_pads() {
+            hp * wp * g.c
+        } else {
+            0
+        };
+        let ok = kk * s;
+        let sizes = [ok, og.slot(pad), if want_w { ok } else { 0 }, 0];
+        let (wk, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d_transpose")?;
+        self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
+        let wk: &[f32] = wk;
+        grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
+        let offs = &mut ctx.scratch.i[..p + kk];
+        self.t.conv.column_offsets_nhwc(&g, offs);
+        let (pos, taps) = offs.split_at(p);
+        let run = |sm: Sample, gi: &[f32]| {
+            let data = self.t.conv.source_nhwc(&g, gi, sm.slot);
+            if want_x {
+                let a = GatheredOperand {
+                    data,
+                    rows: pos,
+                    cols: taps,
+                };
+                sgemm_gathered(p, s, kk, a, nop(wk), sm.gx, true, sm.serial);
             }
-        }
-        (self.epi).bias_grad_last(grads.b, gout, &out.f, g.n, os);
+            if want_w {
+                let xi = &x.f[sm.i * xs..(sm.i + 1) * xs];
+                let a = GatheredOperand {
+                    data,
+                    rows: taps,
+                    cols: pos,
+                };
+                kernel_gradient(a, xi, s, sm.dw, !sm.first, sm.serial);
+            }
+        };
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            self.for_kernel_matrix(&g, |r, i| gw[i] += dw[r])
+        });
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use super::conv::attrs::Epilogue;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
 use crate::kernels::pool::{parallel_for, participants, threads, Disjoint};
+use crate::tensor::Value;
 use crate::Result;
 
 /// How many participants a batch of `n` samples and `macs` multiply-adds in all runs
@@ -133,7 +134,11 @@ pub(super) struct OutGrad<'a> {
     pub(super) len: usize,
 }
 
-impl OutGrad<'_> {
+impl<'a> OutGrad<'a> {
+    pub(super) fn new(epi: Epilogue, gout: &'a [f32], y: &'a [f32], len: usize) -> Self {
+        OutGrad { epi, gout, y, len }
+    }
+
     /// A participant's slot: the floats the sample's gradient through the activation
     /// takes ([`Epilogue::grad_len`]), then `extra` more.
     pub(super) fn slot(&self, extra: usize) -> usize {
@@ -216,6 +221,24 @@ impl Batch {
                 (lo..hi).for_each(|i| sample(i, who));
             }),
         }
+    }
+
+    /// [`Batch::forward`] of a channels-last op: after `f`, each sample's output takes
+    /// the epilogue `epi` (the bias along the last axis, from `inputs`, then the
+    /// activation) while it is in cache.
+    pub(super) fn forward_last(
+        &self,
+        epi: Epilogue,
+        inputs: &[&Value],
+        out: Parts,
+        slots: Parts,
+        f: &SampleFn,
+    ) {
+        let bias = epi.bias(inputs);
+        self.forward(out, slots, &|i, slot, y, serial| {
+            f(i, slot, y, serial);
+            epi.apply_last(y, bias);
+        });
     }
 
     /// A backward pass's float scratch in `buf` (grown to fit; `op` names the op in an
@@ -312,6 +335,29 @@ impl Batch {
             let gi = og.epi.sample_grad(og.gout, og.y, s.i, og.len, gm);
             f(Sample { slot, ..s }, gi)
         });
+    }
+
+    /// A channels-last backward pass from `og`: `f` for each sample if the input or the
+    /// kernel gradient is wanted (`grads.x` holding `xs` floats a sample), then the
+    /// kernel gradient's sum added into `grads.w` by `add_back(gw, sum)`, and the bias
+    /// gradient: the column sums of the gradient through the activation, rows in order
+    /// (what `bias_add` along the last axis computes, so fusion changes no bit).
+    pub(super) fn backward_last(
+        &self,
+        og: OutGrad,
+        grads: Grads,
+        xs: usize,
+        work: &mut Work,
+        f: &GradFn,
+        add_back: impl FnOnce(&mut [f32], &[f32]),
+    ) {
+        if grads.x.is_some() || grads.w.is_some() {
+            self.backward_from(og, Parts::wanted(grads.x, xs), Parts::none(), work, f);
+        }
+        if let Some(gw) = grads.w {
+            add_back(gw, work.sum());
+        }
+        (og.epi).bias_grad_last(grads.b, og.gout, og.y, self.n, og.len);
     }
 }
 
