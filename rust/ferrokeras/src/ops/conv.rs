@@ -830,7 +830,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::testing::{assert_err, both_layouts, build_err, check_op, infer, ints};
+    use super::testing::{assert_err, build_err, check_layouts, infer, ints, rerun_and_grads};
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCHW reference with an OIHW kernel (cross-correlation, or convolution).
@@ -894,17 +894,12 @@ mod tests {
         let k = rand(&ks, seed + 1, -1.0, 1.0);
         for flip in [false, true] {
             let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, dl, flip);
-            for (layout, kv) in both_layouts(&k) {
-                let attrs = [
-                    ("strides", ints(&st)),
-                    ("pads", ints(&pd)),
-                    ("dilation", ints(&dl)),
-                    ("kernel_layout", Attr::Str(layout.into())),
-                    ("flip", Attr::Bool(flip)),
-                ];
-                let what = format!("{xs:?} {ks:?} {st:?} {pd:?} {layout} {flip}");
-                check_op("conv2d", &attrs, (&x, &kv), (&want, &ys), &what);
-            }
+            let attrs = [
+                ("strides", ints(&st)),
+                ("pads", ints(&pd)),
+                ("dilation", ints(&dl)),
+            ];
+            check_layouts("conv2d", &attrs, flip, (&x, &k), (&want, &ys));
         }
     }
 
@@ -987,23 +982,8 @@ mod tests {
                 ("flip", Attr::Bool(true)),
             ],
         );
-        let mut s = Scratch::default();
-        let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_close(&y.f, &want, 1e-4);
-        let cap = s.f.capacity();
-        let y2 = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_eq!(y.f, y2.f);
-        assert_eq!(s.f.capacity(), cap);
         // Backward through the parallel path against the serial sum over samples.
-        let r = rand(&y.shape, 13, -1.0, 1.0);
-        let refs = [&x, &k];
-        let mut gk = vec![0.0; k.len()];
-        let mut gx = vec![0.0; x.len()];
-        let mut ctx = crate::ops::OpCtx { scratch: &mut s };
-        o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx)
-            .unwrap();
-        o.backward_one(0, &refs, &y, &r.f, &mut gx, &mut ctx)
-            .unwrap();
+        let (_, r, gk, gx) = rerun_and_grads(&o, &x, &k, &want);
         // reference: dK[f,c,i,j] (flipped) = sum over b,oy,ox of r * x
         let [n, c, h, w] = xs;
         let [of, _, kh, kw] = ks;

@@ -409,7 +409,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_op, infer, ints};
+    use crate::ops::conv::testing::{
+        assert_bilinear, assert_err, check_op, infer, ints, rerun_and_grads,
+    };
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCDHW reference with an OIDHW kernel (cross-correlation, or convolution
@@ -566,22 +568,9 @@ mod tests {
         let pd = [1, 1, 1, 1, 1, 1];
         let o = op("conv3d", &[("pads", ints(&pd)), ("flip", Attr::Bool(true))]);
         let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1, 1], pd, true);
-        let mut s = Scratch::default();
-        let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_close(&y.f, &want, 1e-4);
-        let cap = s.f.capacity();
-        let y2 = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_eq!(y.f, y2.f);
-        assert_eq!(s.f.capacity(), cap);
         // Backward through the parallel path: L = sum(r * y) is linear in x and in k,
         // so <dL/dk, k> = <dL/dx, x> = L.
-        let r = rand(&y.shape, 13, -1.0, 1.0);
-        let refs = [&x, &k];
-        let mut gk = vec![0.0; k.len()];
-        let mut gx = vec![0.0; x.len()];
-        let mut ctx = crate::ops::OpCtx { scratch: &mut s };
-        o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
-        o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        let (y, r, gk, gx) = rerun_and_grads(&o, &x, &k, &want);
         assert_bilinear(&y, &r.f, (&x, &gx), (&k, &gk), 1e-3);
         // And against the serial path (one sample at a time) gradient by gradient.
         let mut gk1 = vec![0.0f32; k.len()];
