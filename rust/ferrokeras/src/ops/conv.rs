@@ -830,7 +830,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::testing::{assert_err, build_err, check_layouts, infer, ints, rerun_and_grads};
+    use super::testing::{
+        assert_err, build_err, check_layouts, infer, inside, ints, rerun_and_grads, stored_tap,
+    };
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCHW reference with an OIHW kernel (cross-correlation, or convolution).
@@ -860,16 +862,11 @@ mod tests {
                                 for j in 0..kw {
                                     let iy = (oy * st[0] + i * dl[0]) as isize - pd[0] as isize;
                                     let ix = (ox * st[1] + j * dl[1]) as isize - pd[2] as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                    let Some([iy, ix]) = inside([iy, ix], [h, w]) else {
                                         continue;
-                                    }
-                                    let (ki, kj) = if flip {
-                                        (kh - 1 - i, kw - 1 - j)
-                                    } else {
-                                        (i, j)
                                     };
-                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize]
-                                        as f64
+                                    let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
+                                    s += x[((b * c + ch) * h + iy) * w + ix] as f64
                                         * k[((f * c + ch) * kh + ki) * kw + kj] as f64;
                                 }
                             }

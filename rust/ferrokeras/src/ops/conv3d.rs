@@ -410,7 +410,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::conv::testing::{
-        assert_bilinear, assert_err, check_op, infer, ints, rerun_and_grads,
+        assert_bilinear, assert_err, check_op, infer, inside, ints, rerun_and_grads, stored_tap,
     };
     use crate::ops::{Attr, Scratch};
 
@@ -444,24 +444,13 @@ mod tests {
                                             let iz = (oz * st[0] + i) as isize - pd[0] as isize;
                                             let iy = (oy * st[1] + j) as isize - pd[2] as isize;
                                             let ix = (ox * st[2] + l) as isize - pd[4] as isize;
-                                            if iz < 0
-                                                || iy < 0
-                                                || ix < 0
-                                                || iz >= d as isize
-                                                || iy >= h as isize
-                                                || ix >= w as isize
-                                            {
+                                            let at = [iz, iy, ix];
+                                            let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
                                                 continue;
-                                            }
-                                            let (a, bb, e) = if flip {
-                                                (k1 - 1 - i, k2 - 1 - j, k3 - 1 - l)
-                                            } else {
-                                                (i, j, l)
                                             };
-                                            let xi = (((b * c + ch) * d + iz as usize) * h
-                                                + iy as usize)
-                                                * w
-                                                + ix as usize;
+                                            let [a, bb, e] =
+                                                stored_tap(flip, [i, j, l], [k1, k2, k3]);
+                                            let xi = (((b * c + ch) * d + iz) * h + iy) * w + ix;
                                             let ki = (((f * c + ch) * k1 + a) * k2 + bb) * k3 + e;
                                             s += x[xi] as f64 * k[ki] as f64;
                                         }

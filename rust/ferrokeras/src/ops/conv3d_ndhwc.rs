@@ -345,7 +345,7 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
+    use crate::ops::conv::testing::{assert_err, build_err, infer, inside, ints, run_forward};
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -396,18 +396,11 @@ mod tests {
                                     let iz = (z * st[0] + a) as isize - pd[0] as isize;
                                     let iy = (yy * st[1] + bb) as isize - pd[2] as isize;
                                     let ix = (xx * st[2] + e) as isize - pd[4] as isize;
-                                    if iz < 0
-                                        || iy < 0
-                                        || ix < 0
-                                        || iz >= d as isize
-                                        || iy >= h as isize
-                                        || ix >= w as isize
-                                    {
+                                    let at = [iz, iy, ix];
+                                    let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
                                         continue;
-                                    }
-                                    let xb = (((b * d + iz as usize) * h + iy as usize) * w
-                                        + ix as usize)
-                                        * c;
+                                    };
+                                    let xb = (((b * d + iz) * h + iy) * w + ix) * c;
                                     for cc in 0..c {
                                         for oo in 0..o {
                                             let kx = (((a * k2 + bb) * k3 + e) * c + cc) * o + oo;

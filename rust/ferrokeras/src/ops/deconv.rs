@@ -308,7 +308,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_layouts, infer, ints};
+    use crate::ops::conv::testing::{
+        assert_bilinear, assert_err, check_layouts, infer, inside, ints, stored_tap,
+    };
     use crate::ops::Attr;
 
     /// Direct reference: scatter every input pixel through the kernel. Kernel in the
@@ -338,15 +340,11 @@ mod tests {
                                 for j in 0..kw {
                                     let yy = (iy * st[0] + i) as isize - pd[0] as isize;
                                     let yx = (ix * st[1] + j) as isize - pd[2] as isize;
-                                    if yy < 0 || yx < 0 || yy >= oh as isize || yx >= ow as isize {
+                                    let Some([yy, yx]) = inside([yy, yx], [oh, ow]) else {
                                         continue;
-                                    }
-                                    let (ki, kj) = if flip {
-                                        (kh - 1 - i, kw - 1 - j)
-                                    } else {
-                                        (i, j)
                                     };
-                                    y[((b * f + o) * oh + yy as usize) * ow + yx as usize] +=
+                                    let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
+                                    y[((b * f + o) * oh + yy) * ow + yx] +=
                                         v * k[((o * s + c) * kh + ki) * kw + kj] as f64;
                                 }
                             }

@@ -155,3 +155,16 @@ pub(crate) fn check_layouts(
         check_op(name, &all, (x, &kv), (want, ys), &what);
     }
 }
+
+/// A reference loop's input position (one coordinate per axis, possibly in the padding):
+/// as indices if it lies inside `dims`.
+pub(crate) fn inside<const N: usize>(at: [isize; N], dims: [usize; N]) -> Option<[usize; N]> {
+    let inside = at.iter().zip(dims).all(|(&a, d)| a >= 0 && a < d as isize);
+    inside.then(|| at.map(|a| a as usize))
+}
+
+/// Window tap `t` of a kernel of sizes `k` as stored: reversed on every axis with `flip`
+/// (a true convolution).
+pub(crate) fn stored_tap<const N: usize>(flip: bool, t: [usize; N], k: [usize; N]) -> [usize; N] {
+    std::array::from_fn(|a| if flip { k[a] - 1 - t[a] } else { t[a] })
+}
