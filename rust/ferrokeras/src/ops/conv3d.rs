@@ -27,7 +27,7 @@ pub(crate) use super::conv::attrs::{pads as pads6, positive as ints3};
 use super::conv::attrs::{second_of, Epilogue};
 use super::conv::columns;
 use super::conv::shapes::{check_channels, conv_inputs, out_dim, out_sizes};
-use super::nhwc_batch::{self, Batch, Cut, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{n as nop, sgemm, sgemm_serial, t as top};
@@ -361,15 +361,8 @@ impl Op for Conv3d {
         }
         // scratch: [kernel matrix | per worker: columns | per range: kernel-gradient
         // partial]
-        let ranges = Cut::Blocks.count(g.n, workers);
-        grow(
-            &mut ctx.scratch.f,
-            ok + workers * col + ranges * ok,
-            "conv3d",
-        )?;
-        let (wm, rest) = ctx.scratch.f.split_at_mut(ok);
-        let (slots, partials) = rest.split_at_mut(workers * col);
         let batch = Batch::blocks(g.n, workers);
+        let (wm, mut work, _) = batch.carve(&mut ctx.scratch.f, [ok, col, ok, 0], "conv3d")?;
         if index == 0 {
             self.for_taps(&g, |r, s| wm[r] = w.f[s]);
             let wm: &[f32] = wm;
@@ -383,27 +376,19 @@ impl Op for Conv3d {
                     self.col2im(&g, cols, gx);
                 }
             };
-            batch.forward(Parts::new(gin, xs), Parts::new(slots, col), &run);
+            batch.forward(Parts::new(gin, xs), work.slots(), &run);
         } else {
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot: cols,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
+            let run = |sm: Sample| {
+                let (i, cols, dw, first, serial) = (sm.i, sm.slot, sm.dw, sm.first, sm.serial);
                 let xi = &x.f[i * xs..(i + 1) * xs];
                 let b = columns(one, xi, cols, |v, c| self.im2col(&g, v, c));
                 let gi = &gout[i * os..(i + 1) * os];
                 let gemm = if serial { sgemm_serial } else { sgemm };
                 gemm(g.o, kk, p, nop(gi), top(b), dw, !first);
             };
-            let (none, slots) = (Parts::none(), Parts::new(slots, col));
-            let parts = Parts::new(partials, ok);
-            batch.backward(Parts::none(), none, slots, parts, &run);
-            self.for_taps(&g, |r, s| gin[s] += partials[r]);
+            batch.backward(Parts::none(), Parts::none(), &mut work, &run);
+            let dw = work.sum();
+            self.for_taps(&g, |r, s| gin[s] += dw[r]);
         }
         Ok(())
     }
@@ -424,7 +409,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_op, infer, ints};
+    use crate::ops::conv::testing::{
+        assert_bilinear, assert_err, check_op, infer, inside, ints, rerun_and_grads, stored_tap,
+    };
     use crate::ops::{Attr, Scratch};
 
     /// Direct NCDHW reference with an OIDHW kernel (cross-correlation, or convolution
@@ -457,24 +444,13 @@ mod tests {
                                             let iz = (oz * st[0] + i) as isize - pd[0] as isize;
                                             let iy = (oy * st[1] + j) as isize - pd[2] as isize;
                                             let ix = (ox * st[2] + l) as isize - pd[4] as isize;
-                                            if iz < 0
-                                                || iy < 0
-                                                || ix < 0
-                                                || iz >= d as isize
-                                                || iy >= h as isize
-                                                || ix >= w as isize
-                                            {
+                                            let at = [iz, iy, ix];
+                                            let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
                                                 continue;
-                                            }
-                                            let (a, bb, e) = if flip {
-                                                (k1 - 1 - i, k2 - 1 - j, k3 - 1 - l)
-                                            } else {
-                                                (i, j, l)
                                             };
-                                            let xi = (((b * c + ch) * d + iz as usize) * h
-                                                + iy as usize)
-                                                * w
-                                                + ix as usize;
+                                            let [a, bb, e] =
+                                                stored_tap(flip, [i, j, l], [k1, k2, k3]);
+                                            let xi = (((b * c + ch) * d + iz) * h + iy) * w + ix;
                                             let ki = (((f * c + ch) * k1 + a) * k2 + bb) * k3 + e;
                                             s += x[xi] as f64 * k[ki] as f64;
                                         }
@@ -581,22 +557,9 @@ mod tests {
         let pd = [1, 1, 1, 1, 1, 1];
         let o = op("conv3d", &[("pads", ints(&pd)), ("flip", Attr::Bool(true))]);
         let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1, 1], pd, true);
-        let mut s = Scratch::default();
-        let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_close(&y.f, &want, 1e-4);
-        let cap = s.f.capacity();
-        let y2 = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();
-        assert_eq!(y.f, y2.f);
-        assert_eq!(s.f.capacity(), cap);
         // Backward through the parallel path: L = sum(r * y) is linear in x and in k,
         // so <dL/dk, k> = <dL/dx, x> = L.
-        let r = rand(&y.shape, 13, -1.0, 1.0);
-        let refs = [&x, &k];
-        let mut gk = vec![0.0; k.len()];
-        let mut gx = vec![0.0; x.len()];
-        let mut ctx = crate::ops::OpCtx { scratch: &mut s };
-        o.backward(1, &refs, &y, &r.f, &mut gk, &mut ctx).unwrap();
-        o.backward(0, &refs, &y, &r.f, &mut gx, &mut ctx).unwrap();
+        let (y, r, gk, gx) = rerun_and_grads(&o, &x, &k, &want);
         assert_bilinear(&y, &r.f, (&x, &gx), (&k, &gk), 1e-3);
         // And against the serial path (one sample at a time) gradient by gradient.
         let mut gk1 = vec![0.0f32; k.len()];

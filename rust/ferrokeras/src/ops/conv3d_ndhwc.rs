@@ -26,12 +26,11 @@
 //!
 //! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
-use std::sync::Arc;
-
 use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
+use super::conv::kernel::{kernel_matrix, kernel_matrix_back};
 use super::conv3d::{Geo, KernelLayout3, Window3};
 use super::conv_nhwc::kernel_gradient;
-use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -109,11 +108,10 @@ impl Conv3dNdhwc {
 
     /// The (K, O) kernel matrix: the stored kernel, or its re-layout into `buf`.
     fn kernel_matrix<'a>(&self, g: &Geo, w: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        if self.kernel_is_matrix() {
-            return &w[..g.kk() * g.o];
-        }
-        self.for_kernel_matrix(g, |r, s| buf[r] = w[s]);
-        buf
+        let len = g.kk() * g.o;
+        kernel_matrix(self.kernel_is_matrix(), w, len, buf, |f| {
+            self.for_kernel_matrix(g, f)
+        })
     }
 
     /// The sample the gathered products read: `x` itself, or, with padding, its copy in
@@ -239,7 +237,6 @@ impl Op for Conv3dNdhwc {
         let offs = &mut ctx.scratch.i[..p + kk];
         self.column_offsets(&g, offs);
         let (pos, taps) = offs.split_at(p);
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, pad: &mut [f32], y: &mut [f32], serial: bool| {
             let a = GatheredOperand {
                 data: self.source(&g, &x.f[i * xs..(i + 1) * xs], pad),
@@ -247,10 +244,9 @@ impl Op for Conv3dNdhwc {
                 cols: taps,
             };
             sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
-        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -270,127 +266,86 @@ impl Op for Conv3dNdhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = Grads::new(wanted, gins);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
-        if want_x || want_w {
-            let ok = kk * g.o;
-            let workers = self.workers(&g);
-            let rn = Cut::Even.count(g.n, workers);
-            let direct = want_x && self.win.is_1x1(&g);
-            let scatter = want_x && !direct;
-            let gmn = self.epi.grad_len(os);
-            let xpad = if want_w && self.win.has_pads() {
-                self.padded(&g).iter().product::<usize>() * g.c
-            } else {
-                0
-            };
-            let coln = if scatter { p.min(COL_BLOCK) * kk } else { 0 };
-            let slot = gmn + xpad + coln;
-            let okw = if want_w { ok } else { 0 };
-            let relaid = if want_x && !self.kernel_is_matrix() {
-                ok
-            } else {
-                0
-            };
-            // scratch: [kernel matrix (unless stored as one) | per worker: gradient
-            // through the activation, padded input, columns | per range: kernel-gradient
-            // partial]
-            grow(
-                &mut ctx.scratch.f,
-                relaid + workers * slot + rn * okw,
-                "conv3d",
-            )?;
-            let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
-            let (slots, partials) = rest.split_at_mut(workers * slot);
-            let wk: &[f32] = if want_x {
-                self.kernel_matrix(&g, &w.f, wbuf)
-            } else {
-                &[]
-            };
-            let on = if want_w { p + kk } else { 0 };
-            grow(&mut ctx.scratch.i, on, "conv3d")?;
-            let offs = &mut ctx.scratch.i[..on];
-            if want_w {
-                self.column_offsets(&g, offs);
-            }
-            let (pos, taps) = offs.split_at(if want_w { p } else { 0 });
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot,
-                    gx: gxi,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
-                let (gm, rest) = slot.split_at_mut(gmn);
-                let (xp, cols) = rest.split_at_mut(xpad);
-                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-                let gemm = if serial { sgemm_serial } else { sgemm };
-                if direct {
-                    gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
-                } else if scatter {
-                    for p0 in (0..p).step_by(COL_BLOCK) {
-                        let n = COL_BLOCK.min(p - p0);
-                        let (gb, cb) = (&gi[p0 * g.o..(p0 + n) * g.o], &mut cols[..n * kk]);
-                        gemm(n, kk, g.o, nop(gb), top(wk), cb, false);
-                        self.col2im(&g, cb, p0, p0 + n, gxi);
-                    }
-                }
-                if want_w {
-                    let data = self.source(&g, &x.f[i * xs..(i + 1) * xs], xp);
-                    let a = GatheredOperand {
-                        data,
-                        rows: taps,
-                        cols: pos,
-                    };
-                    kernel_gradient(a, gi, g.o, dw, !first, serial);
-                }
-            };
-            Batch::even(g.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(slots, slot),
-                Parts::new(partials, okw),
-                &run,
-            );
-            if let Some(gw) = gw {
-                if self.kernel_is_matrix() {
-                    for (d, &v) in gw.iter_mut().zip(&partials[..ok]) {
-                        *d += v;
-                    }
-                } else {
-                    self.for_kernel_matrix(&g, |r, s| gw[s] += partials[r]);
-                }
-            }
+        let grads = Grads::new(wanted, gins);
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
+        let ok = kk * g.o;
+        let batch = Batch::even(g.n, self.workers(&g));
+        let direct = want_x && self.win.is_1x1(&g);
+        let scatter = want_x && !direct;
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
+        let xpad = if want_w && self.win.has_pads() {
+            self.padded(&g).iter().product::<usize>() * g.c
+        } else {
+            0
+        };
+        let coln = if scatter { p.min(COL_BLOCK) * kk } else { 0 };
+        // scratch: [kernel matrix (unless stored as one) | per worker: gradient through
+        // the activation, padded input, columns | per range: kernel-gradient partial]
+        let relaid = if want_x && !self.kernel_is_matrix() {
+            ok
+        } else {
+            0
+        };
+        let sizes = [relaid, og.slot(xpad + coln), if want_w { ok } else { 0 }, 0];
+        let (wbuf, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv3d")?;
+        let wk: &[f32] = if want_x {
+            self.kernel_matrix(&g, &w.f, wbuf)
+        } else {
+            &[]
+        };
+        let on = if want_w { p + kk } else { 0 };
+        grow(&mut ctx.scratch.i, on, "conv3d")?;
+        let offs = &mut ctx.scratch.i[..on];
+        if want_w {
+            self.column_offsets(&g, offs);
         }
-        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
+        let (pos, taps) = offs.split_at(if want_w { p } else { 0 });
+        let run = |sm: Sample, gi: &[f32]| {
+            let (xp, cols) = sm.slot.split_at_mut(xpad);
+            let gemm = if sm.serial { sgemm_serial } else { sgemm };
+            if direct {
+                gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
+            } else if scatter {
+                for p0 in (0..p).step_by(COL_BLOCK) {
+                    let n = COL_BLOCK.min(p - p0);
+                    let (gb, cb) = (&gi[p0 * g.o..(p0 + n) * g.o], &mut cols[..n * kk]);
+                    gemm(n, kk, g.o, nop(gb), top(wk), cb, false);
+                    self.col2im(&g, cb, p0, p0 + n, sm.gx);
+                }
+            }
+            if want_w {
+                let data = self.source(&g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
+                let a = GatheredOperand {
+                    data,
+                    rows: taps,
+                    cols: pos,
+                };
+                kernel_gradient(a, gi, g.o, sm.dw, !sm.first, sm.serial);
+            }
+        };
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            kernel_matrix_back(self.kernel_is_matrix(), dw, gw, |f| {
+                self.for_kernel_matrix(&g, f)
+            })
+        });
         Ok(())
     }
 }
 
 /// Registry entry: `conv3d` with `layout` "ndhwc" (None otherwise, for `conv3d.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
-    if let Err(e) = channels_last(name, a, "conv3d", ["ncdhw", "ndhwc"])? {
-        return Some(Err(e));
-    }
-    Some((|| {
-        Ok(Arc::new(Conv3dNdhwc {
+    channels_last(name, a, "conv3d", ["ncdhw", "ndhwc"], || {
+        Ok(Conv3dNdhwc {
             win: Window3::from_attrs(a)?,
             epi: Epilogue::from_attrs(a, "conv3d")?,
-        }) as OpRef)
-    })())
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
+    use crate::ops::conv::testing::{assert_err, build_err, infer, inside, ints, run_forward};
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -441,18 +396,11 @@ mod tests {
                                     let iz = (z * st[0] + a) as isize - pd[0] as isize;
                                     let iy = (yy * st[1] + bb) as isize - pd[2] as isize;
                                     let ix = (xx * st[2] + e) as isize - pd[4] as isize;
-                                    if iz < 0
-                                        || iy < 0
-                                        || ix < 0
-                                        || iz >= d as isize
-                                        || iy >= h as isize
-                                        || ix >= w as isize
-                                    {
+                                    let at = [iz, iy, ix];
+                                    let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
                                         continue;
-                                    }
-                                    let xb = (((b * d + iz as usize) * h + iy as usize) * w
-                                        + ix as usize)
-                                        * c;
+                                    };
+                                    let xb = (((b * d + iz) * h + iy) * w + ix) * c;
                                     for cc in 0..c {
                                         for oo in 0..o {
                                             let kx = (((a * k2 + bb) * k3 + e) * c + cc) * o + oo;

@@ -38,9 +38,9 @@
 //! Work is split over the batch exactly as in `conv.rs` (per-worker slots of scratch,
 //! serial gemms inside a parallel loop).
 
-use super::conv::kernel::rows_by_tap;
+use super::conv::kernel::{kernel_matrix, kernel_matrix_back, rows_by_tap};
 use super::conv::{wide_method, Conv2d, Geo, KernelLayout};
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{Batch, Grads, OutGrad, Parts, Sample};
 use super::OpCtx;
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -121,22 +121,10 @@ impl Conv2d {
 
     /// The (kh·kw·C, O) kernel matrix: the stored kernel, or its re-layout into `buf`.
     fn kernel_matrix<'a>(&self, g: &Geo, w: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        if self.kernel_is_matrix() {
-            return &w[..g.k() * g.o];
-        }
-        self.for_kernel_matrix(g, |r, s| buf[r] = w[s]);
-        buf
-    }
-
-    /// Adds a (kh·kw·C, O) kernel-matrix gradient into the stored kernel's gradient.
-    fn kernel_matrix_back(&self, g: &Geo, dwk: &[f32], gin: &mut [f32]) {
-        if self.kernel_is_matrix() {
-            for (d, &v) in gin.iter_mut().zip(dwk) {
-                *d += v;
-            }
-        } else {
-            self.for_kernel_matrix(g, |r, s| gin[s] += dwk[r]);
-        }
+        let len = g.k() * g.o;
+        kernel_matrix(self.kernel_is_matrix(), w, len, buf, |f| {
+            self.for_kernel_matrix(g, f)
+        })
     }
 
     /// The sample the gathered products read: `x` itself, or, with padding, its copy in
@@ -321,7 +309,6 @@ impl Conv2d {
         grow(offs, p + kk, "conv2d")?;
         self.column_offsets_nhwc(g, &mut offs[..p + kk]);
         let (pos, taps) = offs[..p + kk].split_at(p);
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
             let a = GatheredOperand {
                 data: self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], slot),
@@ -329,10 +316,9 @@ impl Conv2d {
                 cols: taps,
             };
             sgemm_gathered(p, g.o, kk, a, nop(wk), y, false, serial);
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
-        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -347,27 +333,22 @@ impl Conv2d {
         grads: Grads,
         ctx: &mut OpCtx,
     ) -> Result<()> {
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = grads;
         let (x, w) = (inputs[0], inputs[1]);
         let (kk, p) = (g.k(), g.p());
         let ok = g.o * kk;
-        let workers = self.workers(g);
+        let batch = Batch::even(g.n, self.workers(g));
         let (xs, os, hw) = (g.h * g.w * g.c, p * g.o, g.h * g.w);
         let (hp, wp) = self.padded(g);
         let (ph, pw) = self.gradient_planes(g);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         // How the input gradient is computed: on the sample as it lies (1x1), as a full
         // correlation, or through a column matrix and col2im.
         let direct = want_x && self.is_1x1(g);
         let full = want_x && !direct && self.full_input_gradient_nhwc(g);
         let scatter = want_x && !direct && !full;
         let ftaps_n = g.kh * g.kw * g.o;
-        let (gmn, xpad, gpad, coln) = (
-            self.epi.grad_len(os),
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
+        let (xpad, gpad, coln) = (
             if want_w && self.has_pads() {
                 hp * wp * g.c
             } else {
@@ -379,24 +360,20 @@ impl Conv2d {
         // scratch: [kernel matrix (unless stored as one) | regrouped | per worker:
         // pre-activation gradient, padded input, padded gradient, columns | per range:
         // kernel-gradient partial]
-        let slot = gmn + xpad + gpad + coln;
-        let ranges = Cut::Even.count(g.n, workers);
-        let okw = if want_w { ok } else { 0 };
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
         } else {
             0
         };
         let wbn = if full { ok } else { 0 };
-        grow(
-            &mut ctx.scratch.f,
-            relaid + wbn + workers * slot + ranges * okw,
-            "conv2d",
-        )?;
-        let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
-        let (wb, rest) = rest.split_at_mut(wbn);
-        let (own, rest) = rest.split_at_mut(workers * slot);
-        let partials = &mut rest[..ranges * okw];
+        let sizes = [
+            relaid + wbn,
+            og.slot(xpad + gpad + coln),
+            if want_w { ok } else { 0 },
+            0,
+        ];
+        let (head, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
+        let (wbuf, wb) = head.split_at_mut(relaid);
         let wk: &[f32] = if want_x {
             self.kernel_matrix(g, &w.f, wbuf)
         } else {
@@ -423,23 +400,12 @@ impl Conv2d {
         }
         let (pix, ftaps) = fofs.split_at(if full { hw } else { 0 });
         let (pos, ktaps) = kofs.split_at(if want_w { p } else { 0 });
-        let run = |sample: Sample| {
-            let Sample {
-                i,
-                slot,
-                gx: gxi,
-                dw,
-                first,
-                serial,
-                ..
-            } = sample;
-            let (gm, rest) = slot.split_at_mut(gmn);
-            let (xp, rest) = rest.split_at_mut(xpad);
+        let run = |sm: Sample, gi: &[f32]| {
+            let (xp, rest) = sm.slot.split_at_mut(xpad);
             let (gp, cols) = rest.split_at_mut(gpad);
-            let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-            let gemm = if serial { sgemm_serial } else { sgemm };
+            let gemm = if sm.serial { sgemm_serial } else { sgemm };
             if direct {
-                gemm(p, g.c, g.o, nop(gi), top(wk), gxi, true);
+                gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
             } else if full {
                 self.place_gradient_nhwc(g, gi, gp);
                 let a = GatheredOperand {
@@ -447,36 +413,27 @@ impl Conv2d {
                     rows: pix,
                     cols: ftaps,
                 };
-                sgemm_gathered(hw, g.c, ftaps_n, a, nop(wb), gxi, true, serial);
+                sgemm_gathered(hw, g.c, ftaps_n, a, nop(wb), sm.gx, true, sm.serial);
             } else if scatter {
                 gemm(p, kk, g.o, nop(gi), top(wk), cols, false);
-                self.col2im_nhwc(g, cols, gxi);
+                self.col2im_nhwc(g, cols, sm.gx);
             }
             if want_w {
                 // in products of DW_STEPS positions at most (see there)
-                let data = self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], xp);
+                let data = self.source_nhwc(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
                 let a = GatheredOperand {
                     data,
                     rows: ktaps,
                     cols: pos,
                 };
-                kernel_gradient(a, gi, g.o, dw, !first, serial);
+                kernel_gradient(a, gi, g.o, sm.dw, !sm.first, sm.serial);
             }
         };
-        // (only the bias gradient: nothing per sample)
-        if want_x || want_w {
-            Batch::even(g.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(own, slot),
-                Parts::new(partials, okw),
-                &run,
-            );
-        }
-        if let Some(gw) = gw {
-            self.kernel_matrix_back(g, &partials[..ok], gw);
-        }
-        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            kernel_matrix_back(self.kernel_is_matrix(), dw, gw, |f| {
+                self.for_kernel_matrix(g, f)
+            })
+        });
         Ok(())
     }
 }

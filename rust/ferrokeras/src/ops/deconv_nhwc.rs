@@ -27,14 +27,12 @@
 //!
 //! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
-use std::sync::Arc;
-
 use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
 use super::conv::kernel::rows_by_tap;
 use super::conv::Geo;
 use super::conv_nhwc::kernel_gradient;
 use super::deconv::Transpose;
-use super::nhwc_batch::{Batch, Cut, Grads, Parts, Sample};
+use super::nhwc_batch::{Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
@@ -98,7 +96,6 @@ impl Op for Conv2dTransposeNhwc {
         if g.n == 0 || os == 0 {
             return Ok(());
         }
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, cols: &mut [f32], y: &mut [f32], serial: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             let gemm = if serial { sgemm_serial } else { sgemm };
@@ -109,10 +106,9 @@ impl Op for Conv2dTransposeNhwc {
                 y.fill(0.0);
                 self.t.conv.col2im_nhwc(&g, cols, y);
             }
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
-        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -132,83 +128,49 @@ impl Op for Conv2dTransposeNhwc {
         if g.n == 0 || os == 0 || xs == 0 {
             return Ok(());
         }
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = Grads::new(wanted, gins);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
-        if want_x || want_w {
-            let workers = self.t.conv.workers(&g);
-            let rn = Cut::Even.count(g.n, workers);
-            let (hp, wp) = self.t.conv.padded(&g);
-            let gmn = self.epi.grad_len(os);
-            let padn = if self.t.conv.has_pads() {
-                hp * wp * g.c
-            } else {
-                0
-            };
-            let slot = gmn + padn;
-            let ok = kk * s;
-            let okw = if want_w { ok } else { 0 };
-            // scratch: [kernel matrix | per worker: gradient through the activation,
-            // its zero-bordered copy | per range: kernel-gradient partial]
-            grow(
-                &mut ctx.scratch.f,
-                ok + workers * slot + rn * okw,
-                "conv2d_transpose",
-            )?;
-            let (wk, rest) = ctx.scratch.f.split_at_mut(ok);
-            let (slots, partials) = rest.split_at_mut(workers * slot);
-            self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
-            let wk: &[f32] = wk;
-            grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
-            let offs = &mut ctx.scratch.i[..p + kk];
-            self.t.conv.column_offsets_nhwc(&g, offs);
-            let (pos, taps) = offs.split_at(p);
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot,
-                    gx: gxi,
-                    dw,
-                    first,
-                    serial,
-                    ..
-                } = sample;
-                let (gm, pad) = slot.split_at_mut(gmn);
-                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-                let data = self.t.conv.source_nhwc(&g, gi, pad);
-                if want_x {
-                    let a = GatheredOperand {
-                        data,
-                        rows: pos,
-                        cols: taps,
-                    };
-                    sgemm_gathered(p, s, kk, a, nop(wk), gxi, true, serial);
-                }
-                if want_w {
-                    let xi = &x.f[i * xs..(i + 1) * xs];
-                    let a = GatheredOperand {
-                        data,
-                        rows: taps,
-                        cols: pos,
-                    };
-                    kernel_gradient(a, xi, s, dw, !first, serial);
-                }
-            };
-            Batch::even(g.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(slots, slot),
-                Parts::new(partials, okw),
-                &run,
-            );
-            if let Some(gw) = gw {
-                self.for_kernel_matrix(&g, |r, i| gw[i] += partials[r]);
+        let grads = Grads::new(wanted, gins);
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
+        let batch = Batch::even(g.n, self.t.conv.workers(&g));
+        let (hp, wp) = self.t.conv.padded(&g);
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
+        // per worker: the gradient through the activation, its zero-bordered copy
+        let pad = if self.t.conv.has_pads() {
+            hp * wp * g.c
+        } else {
+            0
+        };
+        let ok = kk * s;
+        let sizes = [ok, og.slot(pad), if want_w { ok } else { 0 }, 0];
+        let (wk, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d_transpose")?;
+        self.for_kernel_matrix(&g, |r, i| wk[r] = w.f[i]);
+        let wk: &[f32] = wk;
+        grow(&mut ctx.scratch.i, p + kk, "conv2d_transpose")?;
+        let offs = &mut ctx.scratch.i[..p + kk];
+        self.t.conv.column_offsets_nhwc(&g, offs);
+        let (pos, taps) = offs.split_at(p);
+        let run = |sm: Sample, gi: &[f32]| {
+            let data = self.t.conv.source_nhwc(&g, gi, sm.slot);
+            if want_x {
+                let a = GatheredOperand {
+                    data,
+                    rows: pos,
+                    cols: taps,
+                };
+                sgemm_gathered(p, s, kk, a, nop(wk), sm.gx, true, sm.serial);
             }
-        }
-        (self.epi).bias_grad_last(gb, gout, &out.f, g.n, os);
+            if want_w {
+                let xi = &x.f[sm.i * xs..(sm.i + 1) * xs];
+                let a = GatheredOperand {
+                    data,
+                    rows: taps,
+                    cols: pos,
+                };
+                kernel_gradient(a, xi, s, sm.dw, !sm.first, sm.serial);
+            }
+        };
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            self.for_kernel_matrix(&g, |r, i| gw[i] += dw[r])
+        });
         Ok(())
     }
 }
@@ -217,15 +179,12 @@ impl Op for Conv2dTransposeNhwc {
 /// `deconv.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     let op = "conv2d_transpose";
-    if let Err(e) = channels_last(name, a, op, ["nchw", "nhwc"])? {
-        return Some(Err(e));
-    }
-    Some((|| {
-        Ok(Arc::new(Conv2dTransposeNhwc {
+    channels_last(name, a, op, ["nchw", "nhwc"], || {
+        Ok(Conv2dTransposeNhwc {
             t: Transpose::from_attrs(a)?,
             epi: Epilogue::from_attrs(a, op)?,
-        }) as OpRef)
-    })())
+        })
+    })
 }
 
 #[cfg(test)]

@@ -33,20 +33,86 @@ use crate::simd_fn;
 use crate::tensor::Value;
 use crate::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Layout {
-    /// (rows, cols, C, M): Keras 'tf'.
-    Hwcm,
-    /// (M, C, rows, cols): Keras 'th'.
-    Mchw,
-}
+const OP: &str = "depthwise_conv2d";
 
 /// Depthwise cross-correlation of an NCHW input.
 #[derive(Debug)]
 pub struct DepthwiseConv2d {
-    strides: [usize; 2],
-    pads: [usize; 4],
-    layout: Layout,
+    win: Window,
+}
+
+/// The attributes of `depthwise_conv2d` in either layout, and the shape checks they
+/// make.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Window {
+    pub(super) strides: [usize; 2],
+    pub(super) pads: [usize; 4],
+    /// Kernel stored (M, C, rows, cols) (Keras 'th') rather than (rows, cols, C, M)
+    /// (Keras 'tf').
+    pub(super) mchw: bool,
+}
+
+impl Window {
+    pub(super) fn from_attrs(a: &Attrs) -> Result<Window> {
+        Ok(Window {
+            strides: ints2(a, "strides", [1, 1])?,
+            pads: pads4(a)?,
+            mchw: second_of(a, OP, "kernel_layout", ["hwcm", "mchw"])?,
+        })
+    }
+
+    /// (C, M, kh, kw) of a kernel shape.
+    pub(super) fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
+        if self.mchw {
+            (k[1], k[0], k[2], k[3])
+        } else {
+            (k[2], k[3], k[0], k[1])
+        }
+    }
+
+    /// The input's channel axis and first spatial axis, channels-`last` or first.
+    fn axes(last: bool) -> (usize, usize) {
+        if last {
+            (3, 1)
+        } else {
+            (1, 2)
+        }
+    }
+
+    /// The output type of `inputs` (input, kernel and, with `epi.bias`, the bias), the
+    /// input channels-`last` or first.
+    pub(super) fn infer(&self, inputs: &[TypeInfo], epi: Epilogue, last: bool) -> Result<TypeInfo> {
+        let what = if last { "(N, H, W, C)" } else { "(N, C, H, W)" };
+        let (x, k) = conv_inputs(OP, inputs, epi, 4, what)?;
+        let (ch, sp) = Self::axes(last);
+        let (c, m, kh, kw) = self.kdims(k);
+        let cm = c.zip(m).map(|(c, m)| c * m);
+        check_channels(OP, inputs, epi, (x[ch], c), cm)?;
+        let side = |ax: usize, k| {
+            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
+            out_dim(OP, inputs, x[sp + ax], pad, k, self.strides[ax], 1)
+        };
+        let (oh, ow) = (side(0, kh)?, side(1, kw)?);
+        Ok(TypeInfo::f32(if last {
+            vec![x[0], oh, ow, cm]
+        } else {
+            vec![x[0], cm, oh, ow]
+        }))
+    }
+
+    /// The kernel's (C, M, kh, kw) and the output's (OH, OW) for input shape `x`
+    /// (channels-`last` or first) and kernel shape `k`, checked.
+    pub(super) fn dims(&self, x: &[usize], k: &[usize], last: bool) -> Result<[usize; 6]> {
+        let (c, m, kh, kw) = self.kdims(k);
+        let (ch, sp) = Self::axes(last);
+        if c != x[ch] {
+            return Err(does_not_fit(OP, x, k));
+        }
+        let hw = [x[sp], x[sp + 1]];
+        let (s, p) = (self.strides, &self.pads);
+        let [oh, ow] = out_sizes(OP, (x, k), hw, [kh, kw], s, p, [1, 1])?;
+        Ok([c, m, kh, kw, oh, ow])
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,29 +144,8 @@ impl Geo {
 }
 
 impl DepthwiseConv2d {
-    /// (C, M, kh, kw) of a kernel shape.
-    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
-        match self.layout {
-            Layout::Hwcm => (k[2], k[3], k[0], k[1]),
-            Layout::Mchw => (k[1], k[0], k[2], k[3]),
-        }
-    }
-
     fn geo(&self, x: &[usize], k: &[usize]) -> Result<Geo> {
-        let (c, m, kh, kw) = self.kdims(k);
-        if c != x[1] {
-            return Err(does_not_fit("depthwise_conv2d", x, k));
-        }
-        let (hw, p) = ([x[2], x[3]], &self.pads);
-        let [oh, ow] = out_sizes(
-            "depthwise_conv2d",
-            (x, k),
-            hw,
-            [kh, kw],
-            self.strides,
-            p,
-            [1, 1],
-        )?;
+        let [c, m, kh, kw, oh, ow] = self.win.dims(x, k, false)?;
         let (n, h, w) = (x[0], x[2], x[3]);
         Ok(Geo {
             n,
@@ -118,9 +163,10 @@ impl DepthwiseConv2d {
     /// Index in the stored kernel of tap (c, m, ki, kj).
     #[inline]
     fn src(&self, g: &Geo, c: usize, m: usize, ki: usize, kj: usize) -> usize {
-        match self.layout {
-            Layout::Hwcm => ((ki * g.kw + kj) * g.c + c) * g.m + m,
-            Layout::Mchw => ((m * g.c + c) * g.kh + ki) * g.kw + kj,
+        if self.win.mchw {
+            ((m * g.c + c) * g.kh + ki) * g.kw + kj
+        } else {
+            ((ki * g.kw + kj) * g.c + c) * g.m + m
         }
     }
 
@@ -134,8 +180,8 @@ impl DepthwiseConv2d {
     fn plan(&self, g: &Geo) -> Plan {
         Plan {
             g: *g,
-            s: self.strides,
-            p: self.pads,
+            s: self.win.strides,
+            p: self.win.pads,
         }
     }
 
@@ -267,25 +313,11 @@ simd_fn! {
 
 impl Op for DepthwiseConv2d {
     fn name(&self) -> &str {
-        "depthwise_conv2d"
+        OP
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        let (op, epi) = ("depthwise_conv2d", Epilogue::NONE);
-        let (x, k) = conv_inputs(op, inputs, epi, 4, "(N, C, H, W)")?;
-        let (c, m, kh, kw) = self.kdims(k);
-        let cm = c.zip(m).map(|(c, m)| c * m);
-        check_channels(op, inputs, epi, (x[1], c), cm)?;
-        let side = |ax: usize, len, k| {
-            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
-            out_dim(op, inputs, len, pad, k, self.strides[ax], 1)
-        };
-        Ok(TypeInfo::f32(vec![
-            x[0],
-            cm,
-            side(0, x[2], kh)?,
-            side(1, x[3], kw)?,
-        ]))
+        self.win.infer(inputs, Epilogue::NONE, false)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -295,7 +327,7 @@ impl Op for DepthwiseConv2d {
         if g.n == 0 || op == 0 {
             return Ok(());
         }
-        grow(&mut ctx.scratch.f, g.c * taps, "depthwise_conv2d")?;
+        grow(&mut ctx.scratch.f, g.c * taps, OP)?;
         let wr = &mut ctx.scratch.f[..g.c * taps];
         self.relayout(&g, &w.f, wr);
         let wr: &[f32] = wr;
@@ -336,7 +368,7 @@ impl Op for DepthwiseConv2d {
         if g.n == 0 || op == 0 {
             return Ok(());
         }
-        grow(&mut ctx.scratch.f, 2 * g.c * taps, "depthwise_conv2d")?;
+        grow(&mut ctx.scratch.f, 2 * g.c * taps, OP)?;
         let (wr, dw) = ctx.scratch.f[..2 * g.c * taps].split_at_mut(g.c * taps);
         if index == 0 {
             self.relayout(&g, &w.f, wr);
@@ -389,25 +421,10 @@ impl Op for DepthwiseConv2d {
     }
 }
 
-/// Whether the kernel is stored (M, C, rows, cols) (`kernel_layout` "mchw", Keras 'th')
-/// rather than (rows, cols, C, M) ("hwcm", the default).
-pub(super) fn kernel_is_mchw(a: &Attrs) -> Result<bool> {
-    second_of(a, "depthwise_conv2d", "kernel_layout", ["hwcm", "mchw"])
-}
-
 /// Registry entry for this family.
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     match name {
-        "depthwise_conv2d" => Some((|| {
-            Ok(Arc::new(DepthwiseConv2d {
-                strides: ints2(a, "strides", [1, 1])?,
-                pads: pads4(a)?,
-                layout: match kernel_is_mchw(a)? {
-                    false => Layout::Hwcm,
-                    true => Layout::Mchw,
-                },
-            }) as OpRef)
-        })()),
+        OP => Some(Window::from_attrs(a).map(|win| Arc::new(DepthwiseConv2d { win }) as OpRef)),
         _ => None,
     }
 }

@@ -25,13 +25,9 @@
 //!
 //! [`Act::NAMES`]: crate::kernels::act::Act::NAMES
 
-use std::sync::Arc;
-
 use super::conv::attrs::{channels_last, fusable_epilogue, Epilogue};
-use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
-use super::conv::{ints2, pads4};
-use super::depthwise::kernel_is_mchw;
-use super::nhwc_batch::{self, Batch, Cut, Grads, Parts, Sample};
+use super::depthwise::Window;
+use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::window;
@@ -42,10 +38,7 @@ use crate::Result;
 /// Depthwise cross-correlation of an NHWC input.
 #[derive(Debug, Clone, Copy)]
 pub struct DepthwiseConv2dNhwc {
-    strides: [usize; 2],
-    pads: [usize; 4],
-    /// Kernel stored (M, C, rows, cols) (Keras 'th') rather than (rows, cols, C, M).
-    mchw: bool,
+    win: Window,
     epi: Epilogue,
 }
 
@@ -183,31 +176,9 @@ simd_fn! {
 }
 
 impl DepthwiseConv2dNhwc {
-    /// (C, M, kh, kw) of a kernel shape.
-    fn kdims<T: Copy>(&self, k: &[T]) -> (T, T, T, T) {
-        if self.mchw {
-            (k[1], k[0], k[2], k[3])
-        } else {
-            (k[2], k[3], k[0], k[1])
-        }
-    }
-
     fn plan(&self, x: &[usize], k: &[usize]) -> Result<Plan> {
-        let (c, m, kh, kw) = self.kdims(k);
-        if c != x[3] {
-            return Err(does_not_fit("depthwise_conv2d", x, k));
-        }
-        let (hw, p) = ([x[1], x[2]], &self.pads);
-        let [oh, ow] = out_sizes(
-            "depthwise_conv2d",
-            (x, k),
-            hw,
-            [kh, kw],
-            self.strides,
-            p,
-            [1, 1],
-        )?;
-        let (n, h, w, s, p) = (x[0], x[1], x[2], self.strides, self.pads);
+        let [c, m, kh, kw, oh, ow] = self.win.dims(x, k, true)?;
+        let (n, h, w, s, p) = (x[0], x[1], x[2], self.win.strides, self.win.pads);
         Ok(Plan {
             n,
             c,
@@ -230,7 +201,7 @@ impl DepthwiseConv2dNhwc {
             for kj in 0..pl.kw {
                 for c in 0..pl.c {
                     for m in 0..pl.m {
-                        let s = if self.mchw {
+                        let s = if self.win.mchw {
                             ((m * pl.c + c) * pl.kh + ki) * pl.kw + kj
                         } else {
                             r
@@ -245,7 +216,7 @@ impl DepthwiseConv2dNhwc {
 
     /// The (kh·kw, C·M) tap matrix: the stored kernel, or its re-layout into `buf`.
     fn taps<'a>(&self, pl: &Plan, w: &'a [f32], buf: &'a mut [f32]) -> &'a [f32] {
-        if !self.mchw {
+        if !self.win.mchw {
             return &w[..pl.taps() * pl.cm()];
         }
         self.for_taps(pl, |r, s| buf[r] = w[s]);
@@ -265,21 +236,7 @@ impl Op for DepthwiseConv2dNhwc {
     fusable_epilogue!(|_| 3);
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        let op = "depthwise_conv2d";
-        let (x, k) = conv_inputs(op, inputs, self.epi, 4, "(N, H, W, C)")?;
-        let (c, m, kh, kw) = self.kdims(k);
-        let cm = c.zip(m).map(|(c, m)| c * m);
-        check_channels(op, inputs, self.epi, (x[3], c), cm)?;
-        let side = |ax: usize, len, k| {
-            let pad = self.pads[2 * ax] + self.pads[2 * ax + 1];
-            out_dim(op, inputs, len, pad, k, self.strides[ax], 1)
-        };
-        Ok(TypeInfo::f32(vec![
-            x[0],
-            side(0, x[1], kh)?,
-            side(1, x[2], kw)?,
-            cm,
-        ]))
+        self.win.infer(inputs, self.epi, true)
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
@@ -289,14 +246,17 @@ impl Op for DepthwiseConv2dNhwc {
         if pl.n == 0 || os == 0 {
             return Ok(());
         }
-        let tn = if self.mchw { pl.taps() * pl.cm() } else { 0 };
+        let tn = if self.win.mchw {
+            pl.taps() * pl.cm()
+        } else {
+            0
+        };
         let workers = self.workers(&pl);
         // per worker: the expanded sample (multiplier above 1)
         let slot = if pl.m > 1 { pl.h * pl.w * pl.cm() } else { 0 };
         grow(&mut ctx.scratch.f, tn + workers * slot, "depthwise_conv2d")?;
         let (tbuf, slots) = ctx.scratch.f.split_at_mut(tn);
         let wt = self.taps(&pl, &w.f, tbuf);
-        let bias = self.epi.bias(inputs);
         let run = |i: usize, xe: &mut [f32], y: &mut [f32], _: bool| {
             let xi = &x.f[i * xs..(i + 1) * xs];
             if pl.m > 1 {
@@ -305,10 +265,9 @@ impl Op for DepthwiseConv2dNhwc {
             } else {
                 sample_fwd(&pl, xi, wt, y);
             }
-            self.epi.apply_last(y, bias);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(slots, slot));
-        Batch::even(pl.n, workers).forward(ys, slots, &run);
+        Batch::even(pl.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
         Ok(())
     }
 
@@ -327,72 +286,36 @@ impl Op for DepthwiseConv2dNhwc {
         if pl.n == 0 || os == 0 {
             return Ok(());
         }
-        let Grads {
-            x: gx,
-            w: gw,
-            b: gb,
-        } = Grads::new(wanted, gins);
-        let (want_x, want_w) = (gx.is_some(), gw.is_some());
-        if want_x || want_w {
-            let workers = self.workers(&pl);
-            let rn = Cut::Even.count(pl.n, workers);
-            let tcm = pl.taps() * pl.cm();
-            let tn = if self.mchw { tcm } else { 0 };
-            let gmn = self.epi.grad_len(os);
-            let xen = if want_w && pl.m > 1 {
-                pl.h * pl.w * pl.cm()
-            } else {
-                0
-            };
-            let slot = gmn + xen;
-            let dwn = if want_w { tcm } else { 0 };
-            // scratch: [tap matrix (for an (M, C, rows, cols) kernel) | per worker:
-            // gradient through the activation, expanded sample | per range:
-            // kernel-gradient partial]
-            grow(
-                &mut ctx.scratch.f,
-                tn + workers * slot + rn * dwn,
-                "depthwise_conv2d",
-            )?;
-            let (tbuf, rest) = ctx.scratch.f.split_at_mut(tn);
-            let (slots, partials) = rest.split_at_mut(workers * slot);
-            let wt = self.taps(&pl, &w.f, tbuf);
-            let run = |sample: Sample| {
-                let Sample {
-                    i,
-                    slot,
-                    gx: gxi,
-                    dw,
-                    first,
-                    ..
-                } = sample;
-                let (gm, xe) = slot.split_at_mut(gmn);
-                let gi = self.epi.sample_grad(gout, &out.f, i, os, gm);
-                if want_x {
-                    sample_bwd_x(&pl, gi, wt, gxi);
-                }
-                if want_w {
-                    let xi = &x.f[i * xs..(i + 1) * xs];
-                    if pl.m > 1 {
-                        expand(xi, pl.m, xe);
-                        sample_bwd_w(&pl.expanded(), gi, xe, dw, first);
-                    } else {
-                        sample_bwd_w(&pl, gi, xi, dw, first);
-                    }
-                }
-            };
-            Batch::even(pl.n, workers).backward(
-                Parts::wanted(gx, xs),
-                Parts::none(),
-                Parts::new(slots, slot),
-                Parts::new(partials, dwn),
-                &run,
-            );
-            if let Some(gw) = gw {
-                self.for_taps(&pl, |r, s| gw[s] += partials[r]);
+        let grads = Grads::new(wanted, gins);
+        let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
+        let batch = Batch::even(pl.n, self.workers(&pl));
+        let tcm = pl.taps() * pl.cm();
+        let og = OutGrad::new(self.epi, gout, &out.f, os);
+        // scratch: [tap matrix (for an (M, C, rows, cols) kernel) | per worker: gradient
+        // through the activation, expanded sample | per range: kernel-gradient partial]
+        let expanded = want_w && pl.m > 1;
+        let xen = if expanded { pl.h * pl.w * pl.cm() } else { 0 };
+        let tn = if self.win.mchw { tcm } else { 0 };
+        let sizes = [tn, og.slot(xen), if want_w { tcm } else { 0 }, 0];
+        let (tbuf, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "depthwise_conv2d")?;
+        let wt = self.taps(&pl, &w.f, tbuf);
+        let run = |sm: Sample, gi: &[f32]| {
+            if want_x {
+                sample_bwd_x(&pl, gi, wt, sm.gx);
             }
-        }
-        (self.epi).bias_grad_last(gb, gout, &out.f, pl.n, os);
+            if want_w {
+                let xi = &x.f[sm.i * xs..(sm.i + 1) * xs];
+                if expanded {
+                    expand(xi, pl.m, sm.slot);
+                    sample_bwd_w(&pl.expanded(), gi, sm.slot, sm.dw, sm.first);
+                } else {
+                    sample_bwd_w(&pl, gi, xi, sm.dw, sm.first);
+                }
+            }
+        };
+        batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            self.for_taps(&pl, |r, s| gw[s] += dw[r])
+        });
         Ok(())
     }
 }
@@ -401,17 +324,12 @@ impl Op for DepthwiseConv2dNhwc {
 /// `depthwise.rs`).
 pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
     let op = "depthwise_conv2d";
-    if let Err(e) = channels_last(name, a, op, ["nchw", "nhwc"])? {
-        return Some(Err(e));
-    }
-    Some((|| {
-        Ok(Arc::new(DepthwiseConv2dNhwc {
-            strides: ints2(a, "strides", [1, 1])?,
-            pads: pads4(a)?,
-            mchw: kernel_is_mchw(a)?,
+    channels_last(name, a, op, ["nchw", "nhwc"], || {
+        Ok(DepthwiseConv2dNhwc {
+            win: Window::from_attrs(a)?,
             epi: Epilogue::from_attrs(a, op)?,
-        }) as OpRef)
-    })())
+        })
+    })
 }
 
 #[cfg(test)]

@@ -4,12 +4,18 @@
 //! time by the pool's participants through [`parallel_for`], or in one block per worker
 //! on rayon). Backward, the batch is cut into fixed contiguous sample ranges whose
 //! weight-gradient partials are added in range order afterwards, so the result depends
-//! on the thread count but never on which thread ran what.
+//! on the thread count but never on which thread ran what. [`Batch::carve`] lays out a
+//! backward pass's scratch, and [`Batch::backward_from`] starts each sample from its
+//! output gradient taken through the epilogue's activation.
 
 use rayon::prelude::*;
 
+use super::conv::attrs::Epilogue;
+use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
 use crate::kernels::pool::{parallel_for, participants, threads, Disjoint};
+use crate::tensor::Value;
+use crate::Result;
 
 /// How many participants a batch of `n` samples and `macs` multiply-adds in all runs
 /// on: one per pool thread (at most one per sample) where there are two samples or
@@ -113,6 +119,53 @@ pub(super) struct Sample<'a> {
 /// Per-sample work of a backward pass.
 pub(super) type RangeFn<'a> = dyn Fn(Sample) + Sync + 'a;
 
+/// Per-sample work of a backward pass from the output gradient ([`Batch::backward_from`]):
+/// the sample, its slot what follows the gradient's floats, and the sample's output
+/// gradient through the activation.
+pub(super) type GradFn<'a> = dyn Fn(Sample, &[f32]) + Sync + 'a;
+
+/// The output gradient a backward pass starts from: `gout`, `len` floats a sample, to
+/// be taken through the epilogue's activation at the output `y`.
+#[derive(Clone, Copy)]
+pub(super) struct OutGrad<'a> {
+    pub(super) epi: Epilogue,
+    pub(super) gout: &'a [f32],
+    pub(super) y: &'a [f32],
+    pub(super) len: usize,
+}
+
+impl<'a> OutGrad<'a> {
+    pub(super) fn new(epi: Epilogue, gout: &'a [f32], y: &'a [f32], len: usize) -> Self {
+        OutGrad { epi, gout, y, len }
+    }
+
+    /// A participant's slot: the floats the sample's gradient through the activation
+    /// takes ([`Epilogue::grad_len`]), then `extra` more.
+    pub(super) fn slot(&self, extra: usize) -> usize {
+        self.epi.grad_len(self.len) + extra
+    }
+}
+
+/// The scratch a backward pass's participants work in ([`Batch::carve`]): one slot per
+/// participant, one kernel-gradient partial per range.
+pub(super) struct Work<'a> {
+    slots: Parts<'a>,
+    partials: Parts<'a>,
+}
+
+impl Work<'_> {
+    /// The participants' slots, for a [`Batch::forward`] in the same scratch.
+    pub(super) fn slots(&mut self) -> Parts<'_> {
+        Parts::new(self.slots.data, self.slots.len)
+    }
+
+    /// The kernel gradient after [`Batch::backward`]: the first partial, which then
+    /// holds the sum of all.
+    pub(super) fn sum(&self) -> &[f32] {
+        &self.partials.data[..self.partials.len]
+    }
+}
+
 /// The participants of a batch: `n` samples on `workers` of them (1: samples in
 /// turn, the gemms free to split), split as `cut` says.
 #[derive(Debug, Clone, Copy)]
@@ -170,26 +223,60 @@ impl Batch {
         }
     }
 
-    /// Runs `f` for each sample over the ranges of the cut: `gx` and `own` hold per-sample
-    /// parts, `slots` one part per participant, `partials` one weight-gradient partial
-    /// per range; afterwards the first partial holds their sum, added in range order.
-    pub(super) fn backward(
+    /// [`Batch::forward`] of a channels-last op: after `f`, each sample's output takes
+    /// the epilogue `epi` (the bias along the last axis, from `inputs`, then the
+    /// activation) while it is in cache.
+    pub(super) fn forward_last(
         &self,
-        gx: Parts,
-        own: Parts,
+        epi: Epilogue,
+        inputs: &[&Value],
+        out: Parts,
         slots: Parts,
-        partials: Parts,
-        f: &RangeFn,
+        f: &SampleFn,
     ) {
+        let bias = epi.bias(inputs);
+        self.forward(out, slots, &|i, slot, y, serial| {
+            f(i, slot, y, serial);
+            epi.apply_last(y, bias);
+        });
+    }
+
+    /// A backward pass's float scratch in `buf` (grown to fit; `op` names the op in an
+    /// allocation error): `head` floats first (what the pass prepares: kernel matrices),
+    /// then the [`Work`]: a slot of `slot` floats per participant and a kernel-gradient
+    /// partial of `partial` floats per range; then `tail` floats.
+    pub(super) fn carve<'s>(
+        &self,
+        buf: &'s mut Vec<f32>,
+        [head, slot, partial, tail]: [usize; 4],
+        op: &str,
+    ) -> Result<(&'s mut [f32], Work<'s>, &'s mut [f32])> {
+        let slots = self.workers.max(1) * slot;
+        let partials = self.cut.count(self.n, self.workers) * partial;
+        grow(buf, head + slots + partials + tail, op)?;
+        let (head, rest) = buf.split_at_mut(head);
+        let (slots, rest) = rest.split_at_mut(slots);
+        let (partials, rest) = rest.split_at_mut(partials);
+        let work = Work {
+            slots: Parts::new(slots, slot),
+            partials: Parts::new(partials, partial),
+        };
+        Ok((head, work, &mut rest[..tail]))
+    }
+
+    /// Runs `f` for each sample over the ranges of the cut: `gx` and `own` hold per-sample
+    /// parts, `work` one slot per participant and one weight-gradient partial per range;
+    /// afterwards the first partial ([`Work::sum`]) holds their sum, added in range order.
+    pub(super) fn backward(&self, gx: Parts, own: Parts, work: &mut Work, f: &RangeFn) {
         let n = self.n;
         if n == 0 {
             return;
         }
         let (cut, rn) = (self.cut, self.cut.count(n, self.workers));
-        let (xs, ss, slot, plen) = (gx.len, own.len, slots.len, partials.len);
+        let (xs, ss, slot, plen) = (gx.len, own.len, work.slots.len, work.partials.len);
         let (parts, dws, gxs, owns) = (
-            Disjoint::new(&mut slots.data[..self.workers.max(1) * slot]),
-            Disjoint::new(&mut partials.data[..rn * plen]),
+            Disjoint::new(&mut work.slots.data[..self.workers.max(1) * slot]),
+            Disjoint::new(&mut work.partials.data[..rn * plen]),
             Disjoint::new(gx.data),
             Disjoint::new(own.data),
         );
@@ -223,12 +310,54 @@ impl Batch {
             // one range per worker, each with its own slot
             Cut::Blocks => (0..rn).into_par_iter().for_each(|r| range(r, r, true)),
         }
-        let (first, others) = partials.data[..rn * plen].split_at_mut(plen);
+        let (first, others) = work.partials.data[..rn * plen].split_at_mut(plen);
         for other in others.chunks(plen.max(1)) {
             for (a, &b) in first.iter_mut().zip(other) {
                 *a += b;
             }
         }
+    }
+
+    /// [`Batch::backward`] from `og`: each slot ([`OutGrad::slot`] floats) first takes
+    /// the sample's output gradient through the activation, and `f` gets it with the
+    /// sample, whose slot is then the rest.
+    pub(super) fn backward_from(
+        &self,
+        og: OutGrad,
+        gx: Parts,
+        own: Parts,
+        work: &mut Work,
+        f: &GradFn,
+    ) {
+        let gmn = og.epi.grad_len(og.len);
+        self.backward(gx, own, work, &|s: Sample| {
+            let (gm, slot) = s.slot.split_at_mut(gmn);
+            let gi = og.epi.sample_grad(og.gout, og.y, s.i, og.len, gm);
+            f(Sample { slot, ..s }, gi)
+        });
+    }
+
+    /// A channels-last backward pass from `og`: `f` for each sample if the input or the
+    /// kernel gradient is wanted (`grads.x` holding `xs` floats a sample), then the
+    /// kernel gradient's sum added into `grads.w` by `add_back(gw, sum)`, and the bias
+    /// gradient: the column sums of the gradient through the activation, rows in order
+    /// (what `bias_add` along the last axis computes, so fusion changes no bit).
+    pub(super) fn backward_last(
+        &self,
+        og: OutGrad,
+        grads: Grads,
+        xs: usize,
+        work: &mut Work,
+        f: &GradFn,
+        add_back: impl FnOnce(&mut [f32], &[f32]),
+    ) {
+        if grads.x.is_some() || grads.w.is_some() {
+            self.backward_from(og, Parts::wanted(grads.x, xs), Parts::none(), work, f);
+        }
+        if let Some(gw) = grads.w {
+            add_back(gw, work.sum());
+        }
+        (og.epi).bias_grad_last(grads.b, og.gout, og.y, self.n, og.len);
     }
 }
 

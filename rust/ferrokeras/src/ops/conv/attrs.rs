@@ -2,9 +2,11 @@
 //! layouts) and its fusable bias/activation epilogue, parsed once for every op of the
 //! family and, for strides and pads, for the pools.
 
+use std::sync::Arc;
+
 use crate::kernels::act::Act;
 use crate::ops::epilogue::{bias_activate_last, col_sums_through, grad_through_into};
-use crate::ops::Attrs;
+use crate::ops::{Attrs, Op, OpRef};
 use crate::tensor::Value;
 use crate::{Error, Result};
 
@@ -59,21 +61,23 @@ pub(crate) fn second_of(a: &Attrs, op: &str, key: &str, choices: [&str; 2]) -> R
     }
 }
 
-/// The registry gate of a channels-last op: `None` unless `name` is `op` with `layout`
-/// `layouts[1]` (the channels-first file builds the rest), `Some(Err)` for a bad layout.
-pub(crate) fn channels_last(
+/// The registry entry of a channels-last op: `None` unless `name` is `op` with `layout`
+/// `layouts[1]` (the channels-first file builds the rest), `Some(Err)` for a bad layout,
+/// else the op `make` builds.
+pub(crate) fn channels_last<T: Op + 'static>(
     name: &str,
     a: &Attrs,
     op: &str,
     layouts: [&str; 2],
-) -> Option<Result<()>> {
+    make: impl FnOnce() -> Result<T>,
+) -> Option<Result<OpRef>> {
     if name != op {
         return None;
     }
     match second_of(a, op, "layout", layouts) {
         Err(e) => Some(Err(e)),
         Ok(false) => None,
-        Ok(true) => Some(Ok(())),
+        Ok(true) => Some(make().map(|t| Arc::new(t) as OpRef)),
     }
 }
 

@@ -83,3 +83,38 @@ pub(crate) fn rows_by_tap(dims: [usize; 4], mut f: impl FnMut(usize, usize, usiz
         }
     }
 }
+
+/// The kernel matrix the channels-last products use (rows the taps, then the input
+/// channel; the output channel along each row): the `len` floats of the stored kernel
+/// `w` where it is stored as that matrix (`stored`), else its re-layout into `buf`;
+/// `each(f)` calls `f(matrix index, stored index)` for every element.
+pub(crate) fn kernel_matrix<'a>(
+    stored: bool,
+    w: &'a [f32],
+    len: usize,
+    buf: &'a mut [f32],
+    each: impl FnOnce(&mut dyn FnMut(usize, usize)),
+) -> &'a [f32] {
+    if stored {
+        return &w[..len];
+    }
+    each(&mut |r, s| buf[r] = w[s]);
+    buf
+}
+
+/// Adds the gradient `dwk` of a [`kernel_matrix`] into the stored kernel's gradient
+/// `gin`.
+pub(crate) fn kernel_matrix_back(
+    stored: bool,
+    dwk: &[f32],
+    gin: &mut [f32],
+    each: impl FnOnce(&mut dyn FnMut(usize, usize)),
+) {
+    if stored {
+        for (d, &v) in gin.iter_mut().zip(dwk) {
+            *d += v;
+        }
+    } else {
+        each(&mut |r, s| gin[s] += dwk[r]);
+    }
+}

@@ -1,7 +1,7 @@
 //! Test helpers the convolution family's tests share: attributes, and the shape and
 //! error checks of `infer`, `build` and `forward`.
 
-use crate::ops::testing::{assert_close, forward, grad_check, op, val};
+use crate::ops::testing::{assert_close, forward, forward_with, grad_check, op, rand, val};
 use crate::ops::{build, Attr, Attrs, OpCtx, OpRef, Scratch, TypeInfo};
 use crate::tensor::{known, DType, Shape, Value};
 
@@ -109,4 +109,62 @@ pub(crate) fn assert_bilinear(
     let (rx, rk) = (dot(gx, &x.f), dot(gk, &k.f));
     assert!((lhs - rx).abs() < tol * (1.0 + lhs.abs()), "{lhs} vs {rx}");
     assert!((lhs - rk).abs() < tol * (1.0 + lhs.abs()), "{lhs} vs {rk}");
+}
+
+/// Runs `o` on input `x` and kernel `k` twice with one scratch: the output against
+/// `want` (within 1e-4), the second run's bits the first's without growing the scratch;
+/// then, through that scratch, the kernel and input gradients of `<r, y>` for a random
+/// `r`. Returns (y, r, kernel gradient, input gradient).
+pub(crate) fn rerun_and_grads(
+    o: &OpRef,
+    x: &Value,
+    k: &Value,
+    want: &[f32],
+) -> (Value, Value, Vec<f32>, Vec<f32>) {
+    let mut s = Scratch::default();
+    let y = forward_with(o, &[x.clone(), k.clone()], &mut s).unwrap();
+    assert_close(&y.f, want, 1e-4);
+    let cap = s.f.capacity();
+    let y2 = forward_with(o, &[x.clone(), k.clone()], &mut s).unwrap();
+    assert_eq!(y.f, y2.f);
+    assert_eq!(s.f.capacity(), cap);
+    let r = rand(&y.shape, 13, -1.0, 1.0);
+    let (mut gk, mut gx) = (vec![0.0; k.len()], vec![0.0; x.len()]);
+    let mut ctx = OpCtx { scratch: &mut s };
+    for (index, gin) in [(1, &mut gk), (0, &mut gx)] {
+        o.backward_one(index, &[x, k], &y, &r.f, gin, &mut ctx)
+            .unwrap();
+    }
+    (y, r, gk, gx)
+}
+
+/// [`check_op`] of `name` with `attrs` and `flip`, the kernel `k` in each layout of
+/// [`both_layouts`].
+pub(crate) fn check_layouts(
+    name: &str,
+    attrs: &[(&str, Attr)],
+    flip: bool,
+    (x, k): (&Value, &Value),
+    (want, ys): (&[f32], &[usize]),
+) {
+    for (layout, kv) in both_layouts(k) {
+        let mut all = attrs.to_vec();
+        all.push(("kernel_layout", Attr::Str(layout.into())));
+        all.push(("flip", Attr::Bool(flip)));
+        let what = format!("{:?} {:?} {attrs:?} {layout} {flip}", x.shape, k.shape);
+        check_op(name, &all, (x, &kv), (want, ys), &what);
+    }
+}
+
+/// A reference loop's input position (one coordinate per axis, possibly in the padding):
+/// as indices if it lies inside `dims`.
+pub(crate) fn inside<const N: usize>(at: [isize; N], dims: [usize; N]) -> Option<[usize; N]> {
+    let inside = at.iter().zip(dims).all(|(&a, d)| a >= 0 && a < d as isize);
+    inside.then(|| at.map(|a| a as usize))
+}
+
+/// Window tap `t` of a kernel of sizes `k` as stored: reversed on every axis with `flip`
+/// (a true convolution).
+pub(crate) fn stored_tap<const N: usize>(flip: bool, t: [usize; N], k: [usize; N]) -> [usize; N] {
+    std::array::from_fn(|a| if flip { k[a] - 1 - t[a] } else { t[a] })
 }

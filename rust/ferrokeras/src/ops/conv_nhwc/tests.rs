@@ -1,7 +1,9 @@
 //! Tests of the channels-last passes against the channels-first op and naive references.
 
 use crate::kernels::act::Act;
-use crate::ops::conv::testing::{assert_err, build_err, infer, ints, oihw_to_hwio};
+use crate::ops::conv::testing::{
+    assert_err, build_err, infer, inside, ints, oihw_to_hwio, stored_tap,
+};
 use crate::ops::epilogue::dact;
 use crate::ops::testing::*;
 use crate::ops::{Attr, OpCtx, OpRef, Scratch};
@@ -75,16 +77,12 @@ fn reference(c: &Case, x: &[f32], k: &[f32], flip: bool, r: &[f32]) -> [Vec<f64>
                         for j in 0..kw {
                             let iy = (oy * c.st[0] + i * c.dl[0]) as isize - c.pd[0] as isize;
                             let ix = (ox * c.st[1] + j * c.dl[1]) as isize - c.pd[2] as isize;
-                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            let Some([iy, ix]) = inside([iy, ix], [h, w]) else {
                                 continue;
-                            }
-                            let (ki, kj) = if flip {
-                                (kh - 1 - i, kw - 1 - j)
-                            } else {
-                                (i, j)
                             };
+                            let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
                             for cc in 0..ch {
-                                let xi = ((b * h + iy as usize) * w + ix as usize) * ch + cc;
+                                let xi = ((b * h + iy) * w + ix) * ch + cc;
                                 let kx = ((f * ch + cc) * kh + ki) * kw + kj;
                                 y[yi] += x[xi] as f64 * k[kx] as f64;
                                 gx[xi] += gv * k[kx] as f64;
