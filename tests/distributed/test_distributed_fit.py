@@ -710,7 +710,7 @@ def test_mnist_mlp_two_workers_reaches_95_percent(cluster):
     _no_leftovers()
 
 
-def test_workers_1_runs_model_fits_own_loop(cluster, fit_loop_calls, capsys):
+def test_workers_1_runs_model_fits_own_loop(cluster, fit_loop_calls, capsys, monkeypatch):
     """keras.distributed.fit supplies only its step to model.fit's loop
     (`keras.engine.loop.fit_loop`): with workers=1 the callback calls and logs, the
     params, the progress output, the History, the weights and the `np.random` state
@@ -720,6 +720,12 @@ def test_workers_1_runs_model_fits_own_loop(cluster, fit_loop_calls, capsys):
 
     import keras.distributed
     from keras.callbacks import Callback
+    from keras.utils.generic_utils import Progbar
+
+    # The bar redraws at most once per `interval` seconds, so which intermediate lines
+    # appear depends on the host's speed: with no throttle every batch draws a line in
+    # both runs, and the whole output can be compared.
+    monkeypatch.setattr(Progbar.__init__, "__defaults__", (30, 1, 0.0))
 
     class Recorder(Callback):
         def __init__(self):
