@@ -345,7 +345,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, inside, ints, run_forward};
+    use crate::ops::conv::testing::{
+        assert_err, build_err, channels_last_attrs, infer, inside, run_forward,
+    };
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -355,13 +357,8 @@ mod tests {
         kernel_layout: &str,
         flip: bool,
     ) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("ndhwc".into())),
-            ("strides", ints(&st)),
-            ("pads", ints(&pd)),
-            ("kernel_layout", Attr::Str(kernel_layout.into())),
-            ("flip", Attr::Bool(flip)),
-        ]
+        let flip = [("flip", Attr::Bool(flip))];
+        channels_last_attrs("ndhwc", (&st, &pd), kernel_layout, &flip)
     }
 
     /// Direct float64 reference, input (N, D, H, W, C), kernel (k1, k2, k3, C, O), a

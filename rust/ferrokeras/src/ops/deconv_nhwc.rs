@@ -190,7 +190,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
+    use crate::ops::conv::testing::{
+        assert_err, build_err, channels_last_attrs, infer, ints, run_forward,
+    };
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -207,14 +209,8 @@ mod tests {
 
     impl Case {
         fn attrs(&self, kernel_layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-            vec![
-                ("layout", Attr::Str("nhwc".into())),
-                ("out_hw", ints(&self.out)),
-                ("strides", ints(&self.st)),
-                ("pads", ints(&self.pd)),
-                ("kernel_layout", Attr::Str(kernel_layout.into())),
-                ("flip", Attr::Bool(flip)),
-            ]
+            let more = [("out_hw", ints(&self.out)), ("flip", Attr::Bool(flip))];
+            channels_last_attrs("nhwc", (&self.st, &self.pd), kernel_layout, &more)
         }
     }
 

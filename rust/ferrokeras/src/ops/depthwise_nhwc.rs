@@ -335,17 +335,12 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints};
+    use crate::ops::conv::testing::{assert_err, build_err, channels_last_attrs, infer};
     use crate::ops::Attr;
     use crate::tensor::Value;
 
     fn attrs(st: [usize; 2], pd: [usize; 4], kernel_layout: &str) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("nhwc".into())),
-            ("strides", ints(&st)),
-            ("pads", ints(&pd)),
-            ("kernel_layout", Attr::Str(kernel_layout.into())),
-        ]
+        channels_last_attrs("nhwc", (&st, &pd), kernel_layout, &[])
     }
 
     /// Direct float64 reference, input (N, H, W, C), kernel (kh, kw, C, M): output and,

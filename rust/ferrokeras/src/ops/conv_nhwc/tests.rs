@@ -2,7 +2,7 @@
 
 use crate::kernels::act::Act;
 use crate::ops::conv::testing::{
-    assert_err, build_err, infer, inside, ints, oihw_to_hwio, stored_tap,
+    assert_err, build_err, channels_last_attrs, infer, inside, ints, oihw_to_hwio, stored_tap,
 };
 use crate::ops::epilogue::dact;
 use crate::ops::testing::*;
@@ -48,14 +48,8 @@ impl Case {
         [n, oh, ow, o]
     }
     fn attrs(&self, layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("nhwc".into())),
-            ("strides", ints(&self.st)),
-            ("pads", ints(&self.pd)),
-            ("dilation", ints(&self.dl)),
-            ("kernel_layout", Attr::Str(layout.into())),
-            ("flip", Attr::Bool(flip)),
-        ]
+        let more = [("dilation", ints(&self.dl)), ("flip", Attr::Bool(flip))];
+        channels_last_attrs("nhwc", (&self.st, &self.pd), layout, &more)
     }
 }
 
