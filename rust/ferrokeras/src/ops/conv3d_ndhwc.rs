@@ -525,26 +525,18 @@ mod tests {
 
     #[test]
     fn conv3d_ndhwc_bias_activation_epilogue() {
-        let (x, k) = (
-            rand(&[2, 3, 4, 3, 2], 5, -1.0, 1.0),
-            rand(&[2, 2, 2, 2, 3], 6, -1.0, 1.0),
-        );
         check_last_axis_epilogue(
             "conv3d",
             &attrs([1; 3], [1, 0, 0, 1, 1, 0], "dhwio", false),
-            &x,
-            &k,
+            (&[2, 3, 4, 3, 2], &[2, 2, 2, 2, 3]),
+            5,
             true,
-        );
-        let (x, k) = (
-            rand(&[2, 3, 3, 3, 4], 7, -1.0, 1.0),
-            rand(&[5, 4, 1, 1, 1], 8, -1.0, 1.0),
         );
         check_last_axis_epilogue(
             "conv3d",
             &attrs([1; 3], [0; 6], "oidhw", true),
-            &x,
-            &k,
+            (&[2, 3, 3, 3, 4], &[5, 4, 1, 1, 1]),
+            7,
             false,
         );
     }

@@ -381,11 +381,11 @@ mod tests {
             pd: [1, 0, 1, 0],
             ..case([2, 3, 4, 3], [3, 3, 3, 4], [6, 8])
         };
-        let (x, k) = (rand(&c.xs, 5, -1.0, 1.0), rand(&c.ks, 6, -1.0, 1.0));
-        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, true);
+        let attrs = c.attrs("hwio", false);
+        check_last_axis_epilogue("conv2d_transpose", &attrs, (&c.xs, &c.ks), 5, true);
         let c = case([2, 3, 3, 4], [1, 1, 4, 5], [3, 3]);
-        let (x, k) = (rand(&c.xs, 7, -1.0, 1.0), rand(&c.ks, 8, -1.0, 1.0));
-        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, false);
+        let attrs = c.attrs("hwio", false);
+        check_last_axis_epilogue("conv2d_transpose", &attrs, (&c.xs, &c.ks), 7, false);
     }
 
     #[test]

@@ -466,26 +466,18 @@ mod tests {
 
     #[test]
     fn depthwise_nhwc_bias_activation_epilogue() {
-        let (x, k) = (
-            rand(&[2, 6, 5, 3], 5, -1.0, 1.0),
-            rand(&[3, 3, 3, 2], 6, -1.0, 1.0),
-        );
         check_last_axis_epilogue(
             "depthwise_conv2d",
             &attrs([1, 1], [1; 4], "hwcm"),
-            &x,
-            &k,
+            (&[2, 6, 5, 3], &[3, 3, 3, 2]),
+            5,
             true,
-        );
-        let (x, k) = (
-            rand(&[3, 7, 7, 8], 7, -1.0, 1.0),
-            rand(&[2, 8, 3, 3], 8, -1.0, 1.0),
         );
         check_last_axis_epilogue(
             "depthwise_conv2d",
             &attrs([2, 2], [0; 4], "mchw"),
-            &x,
-            &k,
+            (&[3, 7, 7, 8], &[2, 8, 3, 3]),
+            7,
             false,
         );
     }

@@ -4,7 +4,6 @@ use crate::kernels::act::Act;
 use crate::ops::conv::testing::{
     assert_err, build_err, channels_last_attrs, infer, inside, ints, oihw_to_hwio, stored_tap,
 };
-use crate::ops::epilogue::dact;
 use crate::ops::testing::*;
 use crate::ops::{Attr, OpCtx, OpRef, Scratch};
 use crate::tensor::Value;
@@ -282,10 +281,9 @@ fn nhwc_matches_nchw_on_transposed_data() {
 /// The fused epilogue against the plain op (see [`check_last_axis_epilogue`]), an
 /// HWIO kernel.
 fn epilogue_case(c: Case, check_fd: bool) {
-    let x = rand(&c.xs, 21, -1.0, 1.0);
     let [o, ci, kh, kw] = c.ks;
-    let k = rand(&[kh, kw, ci, o], 22, -1.0, 1.0);
-    check_last_axis_epilogue("conv2d", &c.attrs("hwio", false), &x, &k, check_fd);
+    let attrs = c.attrs("hwio", false);
+    check_last_axis_epilogue("conv2d", &attrs, (&c.xs, &[kh, kw, ci, o]), 21, check_fd);
 }
 
 #[test]
@@ -390,11 +388,7 @@ fn parallel_vs_serial(c: Case, layout: &str, flip: bool) {
         }
         (t, c.ks)
     };
-    let gm: Vec<f32> =
-        r.f.iter()
-            .zip(&y.f)
-            .map(|(&gv, &v)| gv * dact(Act::Relu, v))
-            .collect();
+    let gm = through_act(&r.f, &y.f, Act::Relu);
     let [_, want_gx, _] = reference(&Case { ks: ks4, ..c }, &x.f, &kt, flip, &gm);
     close(&g[0], &want_gx, 1e-4, "parallel input gradient");
 }
