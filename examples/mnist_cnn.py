@@ -24,20 +24,14 @@ from keras.layers import Activation, Convolution2D, Dense, Dropout, Flatten, Max
 from keras.models import Sequential  # noqa: E402
 
 
-def main(nb_epoch=12, nb_train=8000, nb_test=2000, verbose=1):
-    nb_classes = 10
-    # input image dimensions
-    img_rows, img_cols = 28, 28
+def build_model(input_shape, nb_classes=10):
+    """The convnet, uncompiled, in Keras's dim ordering (tests/ train it too)."""
     # number of convolutional filters to use
     nb_filters = 32
     # size of pooling area for max pooling
     pool_size = (2, 2)
     # convolution kernel size
     kernel_size = (3, 3)
-
-    # one grayscale channel, before or after the rows and columns as the dim ordering says
-    input_shape = image_shape(img_rows, img_cols, 1)
-    (X_train, Y_train), (X_test, Y_test) = load_digits(input_shape, nb_train, nb_test, nb_classes)
 
     model = Sequential()
     model.add(
@@ -57,7 +51,19 @@ def main(nb_epoch=12, nb_train=8000, nb_test=2000, verbose=1):
     model.add(Dropout(0.5))
     model.add(Dense(nb_classes))
     model.add(Activation("softmax"))
+    return model
 
+
+def main(nb_epoch=12, nb_train=8000, nb_test=2000, verbose=1):
+    nb_classes = 10
+    # input image dimensions
+    img_rows, img_cols = 28, 28
+
+    # one grayscale channel, before or after the rows and columns as the dim ordering says
+    input_shape = image_shape(img_rows, img_cols, 1)
+    (X_train, Y_train), (X_test, Y_test) = load_digits(input_shape, nb_train, nb_test, nb_classes)
+
+    model = build_model(input_shape, nb_classes)
     model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
 
     model.fit(

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import mnist_test_set
+from conftest import examples_module, mnist_test_set
 
 
 def _mnist():
@@ -15,23 +15,16 @@ def _mnist():
 
 
 def _cnn(ordering):
-    from keras.layers import Activation, Convolution2D, Dense, Dropout, Flatten, MaxPooling2D
-    from keras.models import Sequential
+    """examples/mnist_cnn.py's model, its layers built in dim ordering `ordering`."""
+    from keras import backend as K
 
-    shape = (1, 28, 28) if ordering == "th" else (28, 28, 1)
-    model = Sequential()
-    model.add(Convolution2D(32, 3, 3, border_mode="valid", input_shape=shape, dim_ordering=ordering))
-    model.add(Activation("relu"))
-    model.add(Convolution2D(32, 3, 3, dim_ordering=ordering))
-    model.add(Activation("relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2), dim_ordering=ordering))
-    model.add(Dropout(0.25))
-    model.add(Flatten())
-    model.add(Dense(128))
-    model.add(Activation("relu"))
-    model.add(Dropout(0.5))
-    model.add(Dense(10))
-    model.add(Activation("softmax"))
+    build_model = examples_module("mnist_cnn").build_model
+    default = K.image_dim_ordering()
+    K.set_image_dim_ordering(ordering)
+    try:
+        model = build_model((1, 28, 28) if ordering == "th" else (28, 28, 1))
+    finally:
+        K.set_image_dim_ordering(default)
     model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
     return model
 

@@ -1027,7 +1027,6 @@ mod tests {
     /// plain op's on `g · act'(y)` and the bias gradient as its sum, bit for bit.
     fn epilogue_case(xs: [usize; 4], ks: [usize; 4], pads: i64, check_fd: bool) {
         use crate::kernels::act::Act;
-        use crate::ops::epilogue::dact;
         let x = rand(&xs, 21, -1.0, 1.0);
         let k = rand(&ks, 22, -1.0, 1.0);
         let b = rand(&[ks[0]], 23, -1.0, 1.0);
@@ -1055,11 +1054,7 @@ mod tests {
                 }
                 assert_eq!(y.f, want.f, "{act:?} bias {bias}: forward");
                 let r = rand(&y.shape, 24, -1.0, 1.0);
-                let gm: Vec<f32> =
-                    r.f.iter()
-                        .zip(&y.f)
-                        .map(|(&g, &v)| g * dact(act, v))
-                        .collect();
+                let gm = through_act(&r.f, &y.f, act);
                 let refs: Vec<&crate::tensor::Value> = ins.iter().collect();
                 let mut ctx = crate::ops::OpCtx { scratch: &mut s };
                 let mut ps = Scratch::default();

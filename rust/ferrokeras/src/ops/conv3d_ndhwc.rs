@@ -345,7 +345,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, inside, ints, run_forward};
+    use crate::ops::conv::testing::{
+        assert_err, build_err, channels_last_attrs, infer, inside, run_forward,
+    };
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -355,13 +357,8 @@ mod tests {
         kernel_layout: &str,
         flip: bool,
     ) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("ndhwc".into())),
-            ("strides", ints(&st)),
-            ("pads", ints(&pd)),
-            ("kernel_layout", Attr::Str(kernel_layout.into())),
-            ("flip", Attr::Bool(flip)),
-        ]
+        let flip = [("flip", Attr::Bool(flip))];
+        channels_last_attrs("ndhwc", (&st, &pd), kernel_layout, &flip)
     }
 
     /// Direct float64 reference, input (N, D, H, W, C), kernel (k1, k2, k3, C, O), a
@@ -528,26 +525,18 @@ mod tests {
 
     #[test]
     fn conv3d_ndhwc_bias_activation_epilogue() {
-        let (x, k) = (
-            rand(&[2, 3, 4, 3, 2], 5, -1.0, 1.0),
-            rand(&[2, 2, 2, 2, 3], 6, -1.0, 1.0),
-        );
         check_last_axis_epilogue(
             "conv3d",
             &attrs([1; 3], [1, 0, 0, 1, 1, 0], "dhwio", false),
-            &x,
-            &k,
+            (&[2, 3, 4, 3, 2], &[2, 2, 2, 2, 3]),
+            5,
             true,
-        );
-        let (x, k) = (
-            rand(&[2, 3, 3, 3, 4], 7, -1.0, 1.0),
-            rand(&[5, 4, 1, 1, 1], 8, -1.0, 1.0),
         );
         check_last_axis_epilogue(
             "conv3d",
             &attrs([1; 3], [0; 6], "oidhw", true),
-            &x,
-            &k,
+            (&[2, 3, 3, 3, 4], &[5, 4, 1, 1, 1]),
+            7,
             false,
         );
     }

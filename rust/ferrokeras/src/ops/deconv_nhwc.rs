@@ -190,7 +190,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints, run_forward};
+    use crate::ops::conv::testing::{
+        assert_err, build_err, channels_last_attrs, infer, ints, run_forward,
+    };
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -207,14 +209,8 @@ mod tests {
 
     impl Case {
         fn attrs(&self, kernel_layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-            vec![
-                ("layout", Attr::Str("nhwc".into())),
-                ("out_hw", ints(&self.out)),
-                ("strides", ints(&self.st)),
-                ("pads", ints(&self.pd)),
-                ("kernel_layout", Attr::Str(kernel_layout.into())),
-                ("flip", Attr::Bool(flip)),
-            ]
+            let more = [("out_hw", ints(&self.out)), ("flip", Attr::Bool(flip))];
+            channels_last_attrs("nhwc", (&self.st, &self.pd), kernel_layout, &more)
         }
     }
 
@@ -385,11 +381,11 @@ mod tests {
             pd: [1, 0, 1, 0],
             ..case([2, 3, 4, 3], [3, 3, 3, 4], [6, 8])
         };
-        let (x, k) = (rand(&c.xs, 5, -1.0, 1.0), rand(&c.ks, 6, -1.0, 1.0));
-        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, true);
+        let attrs = c.attrs("hwio", false);
+        check_last_axis_epilogue("conv2d_transpose", &attrs, (&c.xs, &c.ks), 5, true);
         let c = case([2, 3, 3, 4], [1, 1, 4, 5], [3, 3]);
-        let (x, k) = (rand(&c.xs, 7, -1.0, 1.0), rand(&c.ks, 8, -1.0, 1.0));
-        check_last_axis_epilogue("conv2d_transpose", &c.attrs("hwio", false), &x, &k, false);
+        let attrs = c.attrs("hwio", false);
+        check_last_axis_epilogue("conv2d_transpose", &attrs, (&c.xs, &c.ks), 7, false);
     }
 
     #[test]

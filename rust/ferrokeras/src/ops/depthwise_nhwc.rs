@@ -335,17 +335,12 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, infer, ints};
+    use crate::ops::conv::testing::{assert_err, build_err, channels_last_attrs, infer};
     use crate::ops::Attr;
     use crate::tensor::Value;
 
     fn attrs(st: [usize; 2], pd: [usize; 4], kernel_layout: &str) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("nhwc".into())),
-            ("strides", ints(&st)),
-            ("pads", ints(&pd)),
-            ("kernel_layout", Attr::Str(kernel_layout.into())),
-        ]
+        channels_last_attrs("nhwc", (&st, &pd), kernel_layout, &[])
     }
 
     /// Direct float64 reference, input (N, H, W, C), kernel (kh, kw, C, M): output and,
@@ -471,26 +466,18 @@ mod tests {
 
     #[test]
     fn depthwise_nhwc_bias_activation_epilogue() {
-        let (x, k) = (
-            rand(&[2, 6, 5, 3], 5, -1.0, 1.0),
-            rand(&[3, 3, 3, 2], 6, -1.0, 1.0),
-        );
         check_last_axis_epilogue(
             "depthwise_conv2d",
             &attrs([1, 1], [1; 4], "hwcm"),
-            &x,
-            &k,
+            (&[2, 6, 5, 3], &[3, 3, 3, 2]),
+            5,
             true,
-        );
-        let (x, k) = (
-            rand(&[3, 7, 7, 8], 7, -1.0, 1.0),
-            rand(&[2, 8, 3, 3], 8, -1.0, 1.0),
         );
         check_last_axis_epilogue(
             "depthwise_conv2d",
             &attrs([2, 2], [0; 4], "mchw"),
-            &x,
-            &k,
+            (&[3, 7, 7, 8], &[2, 8, 3, 3]),
+            7,
             false,
         );
     }

@@ -245,15 +245,32 @@ pub fn gradients(op: &OpRef, ins: &[Value], y: &Value, r: &[f32]) -> Vec<Vec<f32
         .collect()
 }
 
+/// `g · act'(y)` element by element, one scalar at a time: the reference for the
+/// output gradient an epilogue's backward hands to its plain op.
+pub fn through_act(g: &[f32], y: &[f32], act: super::epilogue::Act) -> Vec<f32> {
+    g.iter()
+        .zip(y)
+        .map(|(&gv, &v)| gv * super::epilogue::dact(act, v))
+        .collect()
+}
+
 /// The fused bias + activation epilogue of a channels-last op (`name` built from
-/// `base`, inputs `x` and `k`, the bias along the last axis): for every activation,
+/// `base`, the bias along the last axis) on an input of shape `xs` and a kernel of
+/// shape `ks` drawn uniform in [-1, 1) with seeds `seed` and `seed + 1`: for every activation,
 /// with and without bias, the forward equals `act(plain + b)` bit for bit, the input
 /// and kernel gradients the plain op's on `g · act'(y)` bit for bit, the bias gradient
 /// the column sums of `g · act'(y)` in row order (what `bias_add` computes); every
 /// subset of gradients in one `backward_many` call equals one call each; with `fd`,
 /// finite differences agree for tanh and sigmoid.
-pub fn check_last_axis_epilogue(name: &str, base: &[(&str, Attr)], x: &Value, k: &Value, fd: bool) {
-    use super::epilogue::{activate, dact, Act};
+pub fn check_last_axis_epilogue(
+    name: &str,
+    base: &[(&str, Attr)],
+    (xs, ks): (&[usize], &[usize]),
+    seed: u64,
+    fd: bool,
+) {
+    use super::epilogue::{activate, Act};
+    let (x, k) = (&rand(xs, seed, -1.0, 1.0), &rand(ks, seed + 1, -1.0, 1.0));
     let plain = op(name, base);
     let z = forward(&plain, &[x.clone(), k.clone()]);
     let o = *z.shape.last().unwrap();
@@ -278,11 +295,7 @@ pub fn check_last_axis_epilogue(name: &str, base: &[(&str, Attr)], x: &Value, k:
             activate(&mut want.f, act);
             assert_eq!(y.f, want.f, "{name} {act:?} bias {bias}: forward");
             let r = rand(&y.shape, 24, -1.0, 1.0);
-            let gm: Vec<f32> =
-                r.f.iter()
-                    .zip(&y.f)
-                    .map(|(&g, &v)| g * dact(act, v))
-                    .collect();
+            let gm = through_act(&r.f, &y.f, act);
             let got = gradients(&fused, &ins, &y, &r.f);
             let want = gradients(&plain, &ins[..2], &z, &gm);
             assert_eq!(got[..2], want[..], "{name} {act:?} bias {bias}: gradients");

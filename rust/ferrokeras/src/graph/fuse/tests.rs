@@ -1,6 +1,6 @@
 //! Tests of the fusion pass: a fused graph computes the unfused graph's bits.
 
-use crate::graph::Graph;
+use crate::graph::{Graph, NodeId};
 use crate::ops::{Attr, Attrs};
 use crate::tensor::{DType, Value};
 use crate::Result;
@@ -21,6 +21,25 @@ fn rand(shape: &[usize], seed: u64) -> Value {
     Value::from_f32(shape, f).unwrap()
 }
 
+/// conv2d of `x` and `k`, channels-first or, with `nhwc`, channels-last with an HWIO
+/// kernel, then `bias_add` of `b` along `axis`.
+fn conv_bias(
+    g: &mut Graph,
+    (x, k, b): (NodeId, NodeId, NodeId),
+    nhwc: bool,
+    axis: i64,
+) -> Result<NodeId> {
+    let mut attrs = Attrs::new("conv2d");
+    if nhwc {
+        attrs = attrs
+            .with("layout", Attr::Str("nhwc".into()))
+            .with("kernel_layout", Attr::Str("hwio".into()));
+    }
+    let c = g.op("conv2d", &[x, k], &attrs)?;
+    let bias = Attrs::new("bias_add").with("axis", Attr::Int(axis));
+    g.op("bias_add", &[c, b], &bias)
+}
+
 /// x -> conv2d -> bias_add -> act -> sum, with the gradients of the sum with
 /// respect to x, the kernel and the bias; channels-first (bias along axis 1) or, with
 /// `nhwc`, channels-last (an HWIO kernel, bias along the last axis, given as -1);
@@ -36,18 +55,7 @@ fn conv_chain(act: &str, fusion: bool, nhwc: bool) -> Result<(usize, Vec<Value>)
     let x = g.placeholder(DType::F32, xs.iter().map(|&d| Some(d)).collect(), "x");
     let k = g.variable(rand(&ks, 1), "k");
     let b = g.variable(rand(&[4], 2), "b");
-    let mut attrs = Attrs::new("conv2d");
-    if nhwc {
-        attrs = attrs
-            .with("layout", Attr::Str("nhwc".into()))
-            .with("kernel_layout", Attr::Str("hwio".into()));
-    }
-    let c = g.op("conv2d", &[x, k], &attrs)?;
-    let y = g.op(
-        "bias_add",
-        &[c, b],
-        &Attrs::new("bias_add").with("axis", Attr::Int(axis)),
-    )?;
+    let y = conv_bias(&mut g, (x, k, b), nhwc, axis)?;
     let a = g.op(act, &[y], &Attrs::new(act))?;
     let w = g.constant(rand(&ys, 3), "w");
     let m = g.op("mul", &[a, w], &Attrs::new("mul"))?;
@@ -117,7 +125,7 @@ fn a_producer_read_elsewhere_is_not_folded() -> Result<()> {
     Ok(())
 }
 
-fn b_vals(g: &Graph, b: crate::graph::NodeId) -> Vec<f32> {
+fn b_vals(g: &Graph, b: NodeId) -> Vec<f32> {
     g.get_value(g.var_id(b).unwrap()).unwrap().f
 }
 
@@ -127,9 +135,8 @@ fn leaky_or_capped_relu_and_other_axes_stay_separate() -> Result<()> {
     let x = g.placeholder(DType::F32, vec![None, Some(2), Some(3), Some(3)], "x");
     let k = g.variable(rand(&[2, 2, 1, 1], 1), "k");
     let b = g.variable(rand(&[3], 2), "b");
-    let c = g.op("conv2d", &[x, k], &Attrs::new("conv2d"))?;
     // bias along the last axis is not a per-channel epilogue of conv2d
-    let y = g.op("bias_add", &[c, b], &Attrs::new("bias_add"))?;
+    let y = conv_bias(&mut g, (x, k, b), false, -1)?;
     let r = g.op(
         "relu",
         &[y],
@@ -145,15 +152,7 @@ fn leaky_or_capped_relu_and_other_axes_stay_separate() -> Result<()> {
     let x = g.placeholder(DType::F32, vec![None, Some(3), Some(3), Some(2)], "x");
     let k = g.variable(rand(&[1, 1, 2, 3], 3), "k");
     let b = g.variable(rand(&[3], 4), "b");
-    let last = Attrs::new("conv2d")
-        .with("layout", Attr::Str("nhwc".into()))
-        .with("kernel_layout", Attr::Str("hwio".into()));
-    let c = g.op("conv2d", &[x, k], &last)?;
-    let y = g.op(
-        "bias_add",
-        &[c, b],
-        &Attrs::new("bias_add").with("axis", Attr::Int(1)),
-    )?;
+    let y = conv_bias(&mut g, (x, k, b), true, 1)?;
     let p = g.compile(&[x], &[y], vec![])?;
     assert_eq!(p.n_nodes(), 5, "x, k, b, conv2d, bias_add: nothing folded");
     Ok(())

@@ -10,6 +10,25 @@ pub(crate) fn ints(v: &[usize]) -> Attr {
     Attr::Ints(v.iter().map(|&a| a as i64).collect())
 }
 
+/// The attributes of a channels-last convolution test: `layout` (`"nhwc"` or
+/// `"ndhwc"`) first, so that a test can drop it for the channels-first op, then
+/// `strides`, `pads`, `kernel_layout` and the op's own `more`.
+pub(crate) fn channels_last_attrs(
+    layout: &str,
+    (st, pd): (&[usize], &[usize]),
+    kernel_layout: &str,
+    more: &[(&'static str, Attr)],
+) -> Vec<(&'static str, Attr)> {
+    let mut a = vec![
+        ("layout", Attr::Str(layout.into())),
+        ("strides", ints(st)),
+        ("pads", ints(pd)),
+        ("kernel_layout", Attr::Str(kernel_layout.into())),
+    ];
+    a.extend_from_slice(more);
+    a
+}
+
 /// What `o` infers for float inputs of these (known) shapes: the output shape, or the
 /// error's message.
 pub(crate) fn infer(o: &OpRef, shapes: &[&[usize]]) -> Result<Shape, String> {

@@ -2,9 +2,8 @@
 
 use crate::kernels::act::Act;
 use crate::ops::conv::testing::{
-    assert_err, build_err, infer, inside, ints, oihw_to_hwio, stored_tap,
+    assert_err, build_err, channels_last_attrs, infer, inside, ints, oihw_to_hwio, stored_tap,
 };
-use crate::ops::epilogue::dact;
 use crate::ops::testing::*;
 use crate::ops::{Attr, OpCtx, OpRef, Scratch};
 use crate::tensor::Value;
@@ -48,14 +47,8 @@ impl Case {
         [n, oh, ow, o]
     }
     fn attrs(&self, layout: &str, flip: bool) -> Vec<(&'static str, Attr)> {
-        vec![
-            ("layout", Attr::Str("nhwc".into())),
-            ("strides", ints(&self.st)),
-            ("pads", ints(&self.pd)),
-            ("dilation", ints(&self.dl)),
-            ("kernel_layout", Attr::Str(layout.into())),
-            ("flip", Attr::Bool(flip)),
-        ]
+        let more = [("dilation", ints(&self.dl)), ("flip", Attr::Bool(flip))];
+        channels_last_attrs("nhwc", (&self.st, &self.pd), layout, &more)
     }
 }
 
@@ -97,16 +90,6 @@ fn reference(c: &Case, x: &[f32], k: &[f32], flip: bool, r: &[f32]) -> [Vec<f64>
     [y, gx, gk]
 }
 
-fn close(got: &[f32], want: &[f64], tol: f64, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
-        assert!(
-            (a as f64 - b).abs() <= tol * (1.0 + b.abs()),
-            "{what}: element {i}: got {a}, want {b}"
-        );
-    }
-}
-
 /// Forward and both gradients (one call each, and both in one `backward_many`)
 /// against the float64 reference, for both kernel layouts, with and without flip;
 /// with `fd` also against finite differences.
@@ -133,7 +116,7 @@ fn check(c: Case, seed: u64, fd: bool) {
             let mut s = Scratch::default();
             let y = forward_with(&o, &[x.clone(), kv.clone()], &mut s).unwrap();
             assert_eq!(y.shape, c.out().to_vec(), "{what}");
-            close(&y.f, &want_y, 1e-4, &format!("{what}: forward"));
+            assert_close64(&y.f, &want_y, 1e-4, &format!("{what}: forward"));
             let refs = [&x, &kv];
             let mut ctx = OpCtx { scratch: &mut s };
             let mut gx = vec![0.0; x.len()];
@@ -142,8 +125,8 @@ fn check(c: Case, seed: u64, fd: bool) {
                 .unwrap();
             o.backward_one(1, &refs, &y, &r.f, &mut gk, &mut ctx)
                 .unwrap();
-            close(&gx, &want_gx, 1e-4, &format!("{what}: input gradient"));
-            close(&gk, &want_gk, 1e-4, &format!("{what}: kernel gradient"));
+            assert_close64(&gx, &want_gx, 1e-4, &format!("{what}: input gradient"));
+            assert_close64(&gk, &want_gk, 1e-4, &format!("{what}: kernel gradient"));
             let (mut gx2, mut gk2) = (vec![0.0; x.len()], vec![0.0; kv.len()]);
             o.backward_many(
                 &[0, 1],
@@ -254,44 +237,25 @@ fn nhwc_matches_nchw_on_transposed_data() {
     let c = case([3, 9, 8, 16], [8, 16, 3, 3]).pads([1, 1, 1, 1]);
     let x = rand(&c.xs, 31, -1.0, 1.0);
     let k = rand(&c.ks, 32, -1.0, 1.0);
-    let [n, h, w, ch] = c.xs;
-    let mut xt = vec![0.0; x.len()];
-    for b in 0..n {
-        for i in 0..h * w {
-            for cc in 0..ch {
-                xt[(b * ch + cc) * h * w + i] = x.f[(b * h * w + i) * ch + cc];
-            }
-        }
-    }
     let first = op(
         "conv2d",
         &[("pads", Attr::Ints(vec![1; 4])), ("flip", Attr::Bool(true))],
     );
     let last = op("conv2d", &c.attrs("oihw", true));
-    let yt = forward(&first, &[val(&[n, ch, h, w], &xt), k.clone()]);
+    let yt = forward(&first, &[to_channels_first(&x), k.clone()]);
     let y = forward(&last, &[x, k]);
-    let [_, oh, ow, o] = c.out();
+    let [n, oh, ow, o] = c.out();
     assert_eq!(yt.shape, vec![n, o, oh, ow]);
-    for b in 0..n {
-        for i in 0..oh * ow {
-            for f in 0..o {
-                let (a, e) = (
-                    y.f[(b * oh * ow + i) * o + f],
-                    yt.f[(b * o + f) * oh * ow + i],
-                );
-                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{a} vs {e}");
-            }
-        }
-    }
+    let want: Vec<f64> = yt.f.iter().map(|&v| v as f64).collect();
+    assert_close64(&to_channels_first(&y).f, &want, 1e-5, "nhwc against nchw");
 }
 
 /// The fused epilogue against the plain op (see [`check_last_axis_epilogue`]), an
 /// HWIO kernel.
 fn epilogue_case(c: Case, check_fd: bool) {
-    let x = rand(&c.xs, 21, -1.0, 1.0);
     let [o, ci, kh, kw] = c.ks;
-    let k = rand(&[kh, kw, ci, o], 22, -1.0, 1.0);
-    check_last_axis_epilogue("conv2d", &c.attrs("hwio", false), &x, &k, check_fd);
+    let attrs = c.attrs("hwio", false);
+    check_last_axis_epilogue("conv2d", &attrs, (&c.xs, &[kh, kw, ci, o]), 21, check_fd);
 }
 
 #[test]
@@ -396,13 +360,9 @@ fn parallel_vs_serial(c: Case, layout: &str, flip: bool) {
         }
         (t, c.ks)
     };
-    let gm: Vec<f32> =
-        r.f.iter()
-            .zip(&y.f)
-            .map(|(&gv, &v)| gv * dact(Act::Relu, v))
-            .collect();
+    let gm = through_act(&r.f, &y.f, Act::Relu);
     let [_, want_gx, _] = reference(&Case { ks: ks4, ..c }, &x.f, &kt, flip, &gm);
-    close(&g[0], &want_gx, 1e-4, "parallel input gradient");
+    assert_close64(&g[0], &want_gx, 1e-4, "parallel input gradient");
 }
 
 #[test]
