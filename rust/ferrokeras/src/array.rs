@@ -311,7 +311,7 @@ impl Program {
     pub fn variable(&self, name: &str) -> Result<Tensor> {
         let s = self.store().lock();
         let k = find_var(&s.names, name)?;
-        Ok(Tensor::from_value(&s.values[k]))
+        Ok(Tensor::from_value(&s.values()[k]))
     }
 
     /// Writes a variable by name from an array (copied); dtype and shape must match.
@@ -323,7 +323,7 @@ impl Program {
         let v = value_of(value)?;
         let mut s = self.store().lock();
         let k = find_var(&s.names, name)?;
-        let cur = &mut s.values[k];
+        let cur = &mut s.values_mut()[k];
         if cur.shape != v.shape || cur.dt() != v.dt() {
             return Err(Error::Shape(format!(
                 "set_variable: '{name}' is {} {}, the new value is {} {}",

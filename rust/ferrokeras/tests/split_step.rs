@@ -126,7 +126,7 @@ fn split(m: &mut Model) -> (Program, Program) {
 
 fn weights(m: &Model) -> Vec<Vec<u32>> {
     let s = m.g.store().lock();
-    s.values
+    s.values()
         .iter()
         .map(|v| v.f.iter().map(|x| x.to_bits()).collect())
         .collect()

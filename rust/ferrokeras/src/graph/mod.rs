@@ -64,14 +64,39 @@ pub struct Node {
 
 /// The variables of a graph plus the random streams' call counters. One lock guards it,
 /// so two Programs run from two threads never interleave their updates.
+///
+/// The values are read through [`VarData::values`] and written only through
+/// [`VarData::values_mut`], which advances the store's [`epoch`](VarData::epoch): two
+/// reads in the same epoch see the same values, so an op may keep work derived from a
+/// variable (a packed weight matrix) for as long as the epoch has not moved.
 #[derive(Debug, Default)]
 pub struct VarData {
     /// Current values, indexed by [`VarId`].
-    pub values: Vec<Value>,
+    values: Vec<Value>,
     /// Names, for messages.
     pub names: Vec<String>,
     /// Per random node: how many times it has drawn.
     pub counters: HashMap<NodeId, u64>,
+    /// Advanced by every [`VarData::values_mut`].
+    epoch: u64,
+}
+
+impl VarData {
+    /// The current values, indexed by [`VarId`].
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// The values for writing (or adding a variable); advances the [`epoch`](Self::epoch).
+    pub fn values_mut(&mut self) -> &mut Vec<Value> {
+        self.epoch += 1;
+        &mut self.values
+    }
+
+    /// A count of the writes so far: equal epochs, equal values.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
 }
 
 /// Shared, locked variable storage.
@@ -197,9 +222,9 @@ impl Graph {
         };
         let vid = {
             let mut s = self.store.lock();
-            s.values.push(value);
+            s.values_mut().push(value);
             s.names.push(name.to_string());
-            VarId(s.values.len() - 1)
+            VarId(s.values().len() - 1)
         };
         let id = self.push(Node {
             kind: NodeKind::Variable(vid),
@@ -312,7 +337,7 @@ impl Graph {
     /// Reads a variable.
     pub fn get_value(&self, v: VarId) -> Result<Value> {
         let s = self.store.lock();
-        s.values
+        s.values()
             .get(v.0)
             .cloned()
             .ok_or_else(|| Error::Value(format!("no variable {}", v.0)))
@@ -323,7 +348,7 @@ impl Graph {
         let mut s = self.store.lock();
         let name = s.names.get(v.0).cloned().unwrap_or_default();
         let cur = s
-            .values
+            .values_mut()
             .get_mut(v.0)
             .ok_or_else(|| Error::Value(format!("no variable {}", v.0)))?;
         if cur.shape != value.shape {

@@ -60,6 +60,9 @@ pub struct Program {
     ids: Vec<NodeId>,
     locs: Vec<Loc>,
     inputs_of: Vec<SmallVec<[usize; 8]>>,
+    /// Per slot: bit `i` set when input `i` is a variable or a constant
+    /// ([`Scratch::fixed_inputs`]).
+    fixed_inputs: Vec<u64>,
     feeds: Vec<usize>,
     lp_slot: Option<usize>,
     outputs: Vec<usize>,
@@ -334,11 +337,21 @@ impl Program {
             planned: false,
             row_offset: 0,
         };
+        let fixed_inputs = inputs_of
+            .iter()
+            .map(|ins| {
+                ins.iter().enumerate().take(64).fold(0u64, |bits, (k, &i)| {
+                    let fixed = matches!(locs[i], Loc::Var(_) | Loc::Const(_));
+                    bits | (u64::from(fixed) << k)
+                })
+            })
+            .collect();
         Ok(Program {
             nodes,
             ids,
             locs,
             inputs_of,
+            fixed_inputs,
             feeds,
             lp_slot,
             outputs,
@@ -493,7 +506,7 @@ impl Program {
         grads: &'a [Vec<Value>],
     ) -> &'a Value {
         match &self.locs[s] {
-            Loc::Var(v) => &vars.values[v.0],
+            Loc::Var(v) => &vars.values()[v.0],
             _ => self.val_local(s, values, grads),
         }
     }
@@ -624,14 +637,11 @@ impl Program {
                             .iter()
                             .map(|&i| self.val(i, &st.values, vars_ref, &st.grads))
                             .collect();
+                        let scratch = &mut st.scratch[s];
+                        scratch.fixed_inputs = self.fixed_inputs[s];
+                        scratch.epoch = vars_ref.epoch();
                         let t0 = super::profile::start();
-                        let r = op.forward(
-                            &refs,
-                            &mut out,
-                            &mut OpCtx {
-                                scratch: &mut st.scratch[s],
-                            },
-                        );
+                        let r = op.forward(&refs, &mut out, &mut OpCtx { scratch });
                         super::profile::record(op.name(), "forward", t0);
                         r
                     };
@@ -652,7 +662,7 @@ impl Program {
         drop(swept);
         for &s in &self.outputs {
             if let Loc::Var(v) = self.locs[s] {
-                st.values[s].assign_from(&vars.values[v.0]);
+                st.values[s].assign_from(&vars.values()[v.0]);
             }
         }
         // Updates: every value above was computed from pre-step variables. Check every
@@ -661,7 +671,7 @@ impl Program {
         for u in &self.updates {
             if let PlannedUpdate::Assign { var, slot } = u {
                 let src = self.val(*slot, values, &vars, grads);
-                let dst = &vars.values[var.0];
+                let dst = &vars.values()[var.0];
                 if src.shape != dst.shape {
                     return Err(Error::Shape(format!(
                         "update of variable '{}' of shape {}: the new value has shape {}",
@@ -685,7 +695,7 @@ impl Program {
                 .iter()
                 .map(|u| match u {
                     PlannedUpdate::Assign { slot, .. } => match self.locs[*slot] {
-                        Loc::Var(src) => Some(vars.values[src.0].clone()),
+                        Loc::Var(src) => Some(vars.values()[src.0].clone()),
                         _ => None,
                     },
                     PlannedUpdate::Fused { .. } => None,
@@ -694,13 +704,13 @@ impl Program {
         };
         for (i, u) in self.updates.iter().enumerate() {
             match u {
-                PlannedUpdate::Assign { var, slot } => match snapshots
-                    .get(i)
-                    .and_then(|s| s.as_ref())
-                {
-                    Some(v) => vars.values[var.0].assign_from(v),
-                    None => vars.values[var.0].assign_from(self.val_local(*slot, values, grads)),
-                },
+                PlannedUpdate::Assign { var, slot } => {
+                    match snapshots.get(i).and_then(|s| s.as_ref()) {
+                        Some(v) => vars.values_mut()[var.0].assign_from(v),
+                        None => vars.values_mut()[var.0]
+                            .assign_from(self.val_local(*slot, values, grads)),
+                    }
+                }
                 PlannedUpdate::Fused { op, slots } => {
                     let refs: SmallVec<[&Value; 8]> = slots
                         .iter()

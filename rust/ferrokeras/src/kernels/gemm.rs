@@ -365,6 +365,72 @@ pub fn sgemm_packed(m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate:
     }
 }
 
+/// A right operand packed by [`pack_b`] into a buffer of its own and kept there, for a
+/// matrix that many calls reuse unchanged (a weight matrix over the batches of a
+/// `predict`): [`KeptB::pack`] once, [`KeptB::get`] for every product.
+#[derive(Debug, Default)]
+pub struct KeptB {
+    buf: Vec<f32>,
+    /// Where the aligned panels start in `buf`, and how many floats they take.
+    at: usize,
+    len: usize,
+    k: usize,
+    n: usize,
+    /// `None` until the first [`KeptB::pack`].
+    isa: Option<Isa>,
+}
+
+impl KeptB {
+    /// Packs `k x n` as [`pack_b`] does (same arguments), growing the buffer as needed.
+    ///
+    /// # Errors
+    /// [`Error::Memory`](crate::Error::Memory) if the buffer cannot grow.
+    ///
+    /// # Panics
+    /// As [`pack_b`].
+    pub fn pack(
+        &mut self,
+        k: usize,
+        n: usize,
+        src: &[f32],
+        off: usize,
+        rs: usize,
+        cs: usize,
+    ) -> crate::Result<()> {
+        super::alloc::grow(&mut self.buf, packed_b_len(k, n), "packed weights")?;
+        let base = self.buf.as_ptr() as usize;
+        let p = pack_b(k, n, src, off, rs, cs, &mut self.buf);
+        self.at = (p.data.as_ptr() as usize - base) / std::mem::size_of::<f32>();
+        (self.len, self.k, self.n, self.isa) = (p.data.len(), k, n, Some(p.isa));
+        Ok(())
+    }
+
+    /// The kept operand, if it holds a `k x n` matrix.
+    pub fn get(&self, k: usize, n: usize) -> Option<PackedB<'_>> {
+        let isa = self.isa.filter(|_| self.k == k && self.n == n)?;
+        Some(PackedB {
+            data: &self.buf[self.at..self.at + self.len],
+            k,
+            n,
+            isa,
+        })
+    }
+}
+
+/// True when keeping the right operand of an `m x n x k` product packed ([`KeptB`],
+/// [`sgemm_packed`]) saves work and changes no bit: the product runs on the engine's own
+/// kernels (at most [`OWN_MAX_MACS`], which also bounds the kept copy's size); it has more
+/// rows than two row strips (with fewer, [`sgemm`] reads a row-major B in place and packs
+/// nothing); and, when threaded, it splits by columns (at least one column panel per
+/// thread: [`sgemm`] splits the rows of narrower products, [`sgemm_packed`] would run
+/// them serially).
+pub fn packed_product_pays(m: usize, n: usize, k: usize) -> bool {
+    let (threads, isa) = (auto_threads(m, n, k), Isa::best());
+    m.saturating_mul(n).saturating_mul(k) <= OWN_MAX_MACS
+        && m > 2 * isa.mr()
+        && (threads == 1 || n.div_ceil(isa.nr()) >= threads)
+}
+
 /// A gathered left operand: element (r, c) is `data[rows[r] + cols[c]]`. With the
 /// output positions of a convolution as `rows` and its kernel taps as `cols` (or the
 /// other way round) this is the input's im2col matrix without the matrix: a product

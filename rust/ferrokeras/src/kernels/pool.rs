@@ -263,10 +263,15 @@ fn shared_state(n: usize, both_ends: bool) -> Arc<Shared> {
                 Arc::clone(s)
             }
             None => {
+                // Every kept state is still held by a helper job waiting in rayon's
+                // queue (a loaded host runs them late): a fresh one, counted with the
+                // job posting (`handing_off`), being the thread pool's allocation too.
+                HANDING_OFF.with(|f| f.set(true));
                 let s = new_state(n, both_ends);
                 if states.len() < STATES_MAX {
                     states.push(Arc::clone(&s));
                 }
+                HANDING_OFF.with(|f| f.set(false));
                 s
             }
         }
@@ -279,8 +284,10 @@ thread_local! {
 
 /// True while this thread posts [`parallel_for`]'s helper jobs to rayon. `rayon::spawn`
 /// boxes each job (one small allocation per helper, freed when it has run; rayon has no
-/// allocation-free way to post work from outside its pool); the allocation tests use
-/// this to tell those apart from the engine's own.
+/// allocation-free way to post work from outside its pool), and when every kept shared
+/// state is still held by an earlier call's helper job that has not run yet (a loaded
+/// host), [`parallel_for`] makes a fresh one; the allocation tests use this to tell those
+/// apart from the engine's own.
 pub fn handing_off() -> bool {
     HANDING_OFF.with(|f| f.get())
 }

@@ -69,7 +69,7 @@ impl Isa {
         }
     }
 
-    fn nr(self) -> usize {
+    pub(crate) fn nr(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Avx512::NR,
@@ -79,7 +79,7 @@ impl Isa {
         }
     }
 
-    fn mr(self) -> usize {
+    pub(crate) fn mr(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => Avx512::MR,

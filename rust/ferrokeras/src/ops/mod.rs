@@ -85,6 +85,13 @@ pub struct Scratch {
     /// `row * elements_per_row + i` of the stream, so a shard of a batch draws exactly
     /// the noise the whole batch draws for its rows.
     pub row: u64,
+    /// Bit `i` set: input `i` of this call is a variable or a constant, so it holds the
+    /// same value in every call made in the same [`epoch`](Scratch::epoch) (set by the
+    /// executor before each forward; 0 when called outside a Program).
+    pub fixed_inputs: u64,
+    /// The variable store's write count at this call
+    /// ([`VarData::epoch`](crate::graph::VarData::epoch)).
+    pub epoch: u64,
     /// The op's typed state; see [`Scratch::state`].
     state: Option<Box<dyn Any + Send + Sync>>,
 }

@@ -369,7 +369,7 @@ impl OptimizerUpdate {
 
     /// A variable of the store, or a Value error naming what it was meant to be.
     fn get<'a>(&self, vars: &'a VarData, v: VarId, role: &str) -> Result<&'a Value> {
-        vars.values.get(v.0).ok_or_else(|| {
+        vars.values().get(v.0).ok_or_else(|| {
             Error::Value(format!(
                 "{}: {role} refers to variable {}, which does not exist",
                 self.kind.name(),
@@ -435,7 +435,7 @@ impl OptimizerUpdate {
         let slot_names = self.kind.slot_names();
         for (i, (&pv, g)) in self.params.iter().zip(inputs).enumerate() {
             self.check_f32(vars, pv, "parameter")?;
-            let p = &vars.values[pv.0];
+            let p = &vars.values()[pv.0];
             let pname = Self::var_name(vars, pv);
             if g.dt() != DType::F32 {
                 return Err(Error::Type(format!(
@@ -455,7 +455,7 @@ impl OptimizerUpdate {
             for (j, s) in self.slots.iter().enumerate() {
                 let role = format!("slot '{}' of '{pname}'", slot_names[j]);
                 self.check_f32(vars, s[i], &role)?;
-                let sv = &vars.values[s[i].0];
+                let sv = &vars.values()[s[i].0];
                 if sv.f.len() != p.f.len() {
                     return Err(Error::Shape(format!(
                         "{name}: {role} (variable '{}') has shape {}, the parameter has shape {}",
@@ -497,11 +497,11 @@ impl OptimizerUpdate {
         let pv = self.params[i];
         // Take the buffers out of the store (distinct variables, checked in `new`), so
         // the parameter and its slots can be borrowed mutably together.
-        let mut p = std::mem::take(&mut vars.values[pv.0]);
+        let mut p = std::mem::take(&mut vars.values_mut()[pv.0]);
         let mut s: SmallVec<[Value; 2]> = self
             .slots
             .iter()
-            .map(|s| std::mem::take(&mut vars.values[s[i].0]))
+            .map(|s| std::mem::take(&mut vars.values_mut()[s[i].0]))
             .collect();
         let mut empty: [f32; 0] = [];
         {
@@ -523,9 +523,9 @@ impl OptimizerUpdate {
             }
             None => Ok(()),
         };
-        vars.values[pv.0] = p;
+        vars.values_mut()[pv.0] = p;
         for (sv, v) in self.slots.iter().zip(s) {
-            vars.values[sv[i].0] = v;
+            vars.values_mut()[sv[i].0] = v;
         }
         r
     }
@@ -573,10 +573,10 @@ impl UpdateOp for OptimizerUpdate {
             self.step_param(i, &step.rule, clip, g, vars, &mut scratch)?;
         }
         if self.increments_iterations() {
-            vars.values[self.hyper.iterations.0].f[0] += 1.0;
+            vars.values_mut()[self.hyper.iterations.0].f[0] += 1.0;
         }
         if let (Some(m), Some(s)) = (self.hyper.m_schedule, step.m_schedule_new) {
-            vars.values[m.0].f[0] = s as f32;
+            vars.values_mut()[m.0].f[0] = s as f32;
         }
         Ok(())
     }

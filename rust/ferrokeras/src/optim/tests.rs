@@ -176,9 +176,9 @@ struct Rig {
 }
 
 fn push(vars: &mut VarData, v: Value, name: &str) -> VarId {
-    vars.values.push(v);
+    vars.values_mut().push(v);
     vars.names.push(name.to_string());
-    VarId(vars.values.len() - 1)
+    VarId(vars.values().len() - 1)
 }
 
 fn rig(
@@ -283,7 +283,7 @@ impl Rig {
     /// The gradients of step `step` ([`gdata`]), one per parameter.
     fn grads(&self, step: usize) -> Vec<Vec<f32>> {
         let params = self.up.params();
-        let len = |p: &VarId| self.vars.values[p.0].len();
+        let len = |p: &VarId| self.vars.values()[p.0].len();
         params
             .iter()
             .enumerate()
@@ -305,7 +305,7 @@ impl Rig {
             .params()
             .iter()
             .zip(grads)
-            .map(|(p, g)| Value::from_f32(&self.vars.values[p.0].shape, g.clone()).unwrap())
+            .map(|(p, g)| Value::from_f32(&self.vars.values()[p.0].shape, g.clone()).unwrap())
             .collect();
         let refs: Vec<&Value> = gv.iter().collect();
         self.up.apply(&refs, &mut self.vars).unwrap();
@@ -319,7 +319,7 @@ impl Rig {
     fn compare(&self, step: usize) {
         let kind = self.o.kind.name();
         for (i, p) in self.up.params().iter().enumerate() {
-            for (e, &x) in self.vars.values[p.0].f.iter().enumerate() {
+            for (e, &x) in self.vars.values()[p.0].f.iter().enumerate() {
                 close(
                     x as f64,
                     self.st.p[i][e],
@@ -327,7 +327,7 @@ impl Rig {
                 );
             }
             for (j, s) in self.up.slots().iter().enumerate() {
-                for (e, &x) in self.vars.values[s[i].0].f.iter().enumerate() {
+                for (e, &x) in self.vars.values()[s[i].0].f.iter().enumerate() {
                     close(
                         x as f64,
                         self.st.s[j][i][e],
@@ -336,11 +336,11 @@ impl Rig {
                 }
             }
         }
-        let it = self.vars.values[self.up.hyper().iterations.0].f[0];
+        let it = self.vars.values()[self.up.hyper().iterations.0].f[0];
         assert_eq!(it as f64, self.st.k, "{kind} step {step}: iterations");
         if let Some(m) = self.up.hyper().m_schedule {
             close(
-                self.vars.values[m.0].f[0] as f64,
+                self.vars.values()[m.0].f[0] as f64,
                 self.st.sched,
                 "m_schedule",
             );
@@ -394,7 +394,7 @@ fn run3(o: &RefOpt, k0: f32) -> Rig {
 }
 
 fn iterations(r: &Rig) -> f32 {
-    r.vars.values[r.up.hyper().iterations.0].f[0]
+    r.vars.values()[r.up.hyper().iterations.0].f[0]
 }
 
 #[test]
@@ -468,7 +468,7 @@ fn nadam_schedule_and_counts() {
     let want: f64 = (1..=3)
         .map(|t| b1 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * sd)))
         .product();
-    let got = r.vars.values[r.up.hyper().m_schedule.unwrap().0].f[0] as f64;
+    let got = r.vars.values()[r.up.hyper().m_schedule.unwrap().0].f[0] as f64;
     assert!((got - want).abs() < 1e-6 * want);
     let o = RefOpt::new(
         OptimizerKind::Nadam {
@@ -505,7 +505,7 @@ fn clipnorm_and_clipvalue() {
     o.clipnorm = Some(1.0);
     let clipped = run3(&o, 0.0);
     let p = free.up.params()[0].0;
-    assert!((free.vars.values[p].f[0] - clipped.vars.values[p].f[0]).abs() > 1e-4);
+    assert!((free.vars.values()[p].f[0] - clipped.vars.values()[p].f[0]).abs() > 1e-4);
 }
 
 #[test]
@@ -539,7 +539,7 @@ fn constraints_apply_to_the_new_value() {
         r.compare(step);
     }
     // Each constraint holds on the result.
-    let w = &r.vars.values[r.up.params()[0].0].f;
+    let w = &r.vars.values()[r.up.params()[0].0].f;
     for col in 0..3 {
         let n: f64 = (0..4)
             .map(|row| (w[row * 3 + col] as f64).powi(2))
@@ -547,11 +547,11 @@ fn constraints_apply_to_the_new_value() {
             .sqrt();
         assert!(n <= 0.9 + 1e-6, "column {col} norm {n}");
     }
-    assert!(r.vars.values[r.up.params()[1].0]
+    assert!(r.vars.values()[r.up.params()[1].0]
         .f
         .iter()
         .all(|&x| x >= 0.0));
-    let u = &r.vars.values[r.up.params()[2].0].f;
+    let u = &r.vars.values()[r.up.params()[2].0].f;
     for last in 0..2 {
         let n: f64 = u
             .iter()
@@ -584,18 +584,18 @@ fn hyper_parameters_are_read_at_each_step() {
     let params = shapes();
     let mut r = rig(&o, &params, 0.0, vec![None; 3]);
     let lr = r.up.hyper().lr;
-    r.vars.values[lr.0].f[0] = 0.0;
-    let before = r.vars.values[r.up.params()[0].0].clone();
+    r.vars.values_mut()[lr.0].f[0] = 0.0;
+    let before = r.vars.values()[r.up.params()[0].0].clone();
     let gv: Vec<Value> = params
         .iter()
         .map(|(sh, d)| Value::from_f32(sh, vec![1.0; d.len()]).unwrap())
         .collect();
     let refs: Vec<&Value> = gv.iter().collect();
     r.up.apply(&refs, &mut r.vars).unwrap();
-    assert_eq!(r.vars.values[r.up.params()[0].0], before);
-    r.vars.values[lr.0].f[0] = 0.5;
+    assert_eq!(r.vars.values()[r.up.params()[0].0], before);
+    r.vars.values_mut()[lr.0].f[0] = 0.5;
     r.up.apply(&refs, &mut r.vars).unwrap();
-    assert_eq!(r.vars.values[r.up.params()[0].0].f[0], before.f[0] - 0.5);
+    assert_eq!(r.vars.values()[r.up.params()[0].0].f[0], before.f[0] - 0.5);
 }
 
 #[test]
@@ -693,7 +693,7 @@ fn wrong_gradient_length_is_a_shape_error_and_changes_nothing() {
     let o = RefOpt::new(OptimizerKind::Adam, 0.01);
     let params = shapes();
     let mut r = rig(&o, &params, 0.0, vec![None; 3]);
-    let before = r.vars.values.clone();
+    let before = r.vars.values().to_vec();
     let mut gv: Vec<Value> = params
         .iter()
         .map(|(sh, d)| Value::from_f32(sh, vec![0.5; d.len()]).unwrap())
@@ -705,7 +705,7 @@ fn wrong_gradient_length_is_a_shape_error_and_changes_nothing() {
         matches!(e, Error::Shape(ref m) if m.contains("'p2'")),
         "{e}"
     );
-    assert_eq!(r.vars.values, before);
+    assert_eq!(r.vars.values(), before);
     // Too few gradients.
     let e = r.up.apply(&refs[..2], &mut r.vars).unwrap_err();
     assert!(matches!(e, Error::Value(_)), "{e}");
@@ -716,7 +716,7 @@ fn wrong_gradient_length_is_a_shape_error_and_changes_nothing() {
         r.up.apply(&refs, &mut r.vars),
         Err(Error::Type(_))
     ));
-    assert_eq!(r.vars.values, before);
+    assert_eq!(r.vars.values(), before);
 }
 
 #[test]
@@ -737,13 +737,13 @@ fn bad_store_contents_are_reported() {
     // An int32 parameter.
     let e = spoiled(&|r| {
         let p1 = r.up.params()[1].0;
-        r.vars.values[p1] = Value::from_i32(&[5], vec![1; 5]).unwrap();
+        r.vars.values_mut()[p1] = Value::from_i32(&[5], vec![1; 5]).unwrap();
     });
     assert!(matches!(e, Error::Type(ref m) if m.contains("'p1'")), "{e}");
     // A slot of the wrong shape.
     let e = spoiled(&|r| {
         let v0 = r.up.slots()[1][0].0;
-        r.vars.values[v0] = Value::zeros(DType::F32, &[2]);
+        r.vars.values_mut()[v0] = Value::zeros(DType::F32, &[2]);
     });
     assert!(
         matches!(e, Error::Shape(ref m) if m.contains("p0_v")),
@@ -752,7 +752,7 @@ fn bad_store_contents_are_reported() {
     // A non-scalar lr.
     let e = spoiled(&|r| {
         let lr = r.up.hyper().lr.0;
-        r.vars.values[lr] = Value::zeros(DType::F32, &[2]);
+        r.vars.values_mut()[lr] = Value::zeros(DType::F32, &[2]);
     });
     assert!(
         matches!(e, Error::Shape(ref m) if m.contains("'lr'")),
@@ -760,7 +760,8 @@ fn bad_store_contents_are_reported() {
     );
     // A variable id outside the store.
     let e = spoiled(&|r| {
-        r.vars.values.truncate(r.vars.values.len() - 1);
+        let last = r.vars.values().len() - 1;
+        r.vars.values_mut().truncate(last);
     });
     assert!(
         matches!(e, Error::Value(ref m) if m.contains("does not exist")),
@@ -773,13 +774,13 @@ fn bad_store_contents_are_reported() {
         axis: vec![1],
     });
     let mut r = rig(&o, &params, 0.0, cs);
-    let before = r.vars.values.clone();
+    let before = r.vars.values().to_vec();
     let e = r.up.apply(&refs, &mut r.vars).unwrap_err();
     assert!(
         matches!(e, Error::Value(ref m) if m.contains("'p1'")),
         "{e}"
     );
-    assert_eq!(r.vars.values, before);
+    assert_eq!(r.vars.values(), before);
 }
 
 /// A rejected constructor call: (kind, slots, hyper-parameters, number of constraints,
@@ -874,5 +875,5 @@ fn no_parameters_still_counts() {
     )
     .unwrap();
     up.apply(&[], &mut vars).unwrap();
-    assert_eq!(vars.values[it.0].f[0], 1.0);
+    assert_eq!(vars.values()[it.0].f[0], 1.0);
 }

@@ -170,7 +170,7 @@ impl Program {
                 },
                 NodeKind::Variable(v) => {
                     var_index.insert(*v, k);
-                    var_values.push(&store.values[v.0]);
+                    var_values.push(&store.values()[v.0]);
                     NodeDoc::Variable {
                         name: n.name.clone(),
                         index: var_values.len() - 1,
