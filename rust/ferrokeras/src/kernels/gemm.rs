@@ -341,6 +341,16 @@ pub fn pack_b<'a>(
 /// `c (m x n) = [c +] op(a) (m x k) * b`, with `b` packed by [`pack_b`] (`k x n`), on
 /// the engine's own kernels, threaded by size as [`sgemm`].
 pub fn sgemm_packed(m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate: bool) {
+    packed_with(auto_threads(m, b.n, b.k), m, a, b, c, accumulate)
+}
+
+/// Like [`sgemm_packed`], never splitting across threads (for callers already in a
+/// parallel loop).
+pub fn sgemm_packed_serial(m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate: bool) {
+    packed_with(1, m, a, b, c, accumulate)
+}
+
+fn packed_with(threads: usize, m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate: bool) {
     let (n, k) = (b.n, b.k);
     assert!(a.data.len() >= m * k, "gemm: lhs buffer too small");
     assert!(c.len() >= m * n, "gemm: dst buffer too small");
@@ -352,7 +362,7 @@ pub fn sgemm_packed(m: usize, a: Operand, b: PackedB, c: &mut [f32], accumulate:
     unsafe {
         sgemm_small::gemm_packed(
             b.isa,
-            auto_threads(m, n, k),
+            threads,
             m,
             n,
             k,

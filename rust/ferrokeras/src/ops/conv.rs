@@ -62,9 +62,11 @@ use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, sgemm, sgemm_gathered, sgemm_serial, t as top, GatheredOperand,
 };
+use crate::kernels::pool::threads;
 use crate::kernels::runs;
 use crate::kernels::transpose::{transpose, transpose_add};
 use crate::kernels::window::{gather_row, scatter_add_row, valid_range};
+use crate::kernels::winograd;
 use crate::tensor::Value;
 use crate::{Error, Result};
 use attrs::{fusable_epilogue, positive, second_of, Epilogue};
@@ -150,6 +152,11 @@ const GATHERED_MIN_K: usize = 64;
 /// Fewest input channels for which the input gradient is a full correlation (see
 /// `Conv2d::full_input_gradient`).
 pub(super) const FULL_MIN_CHANNELS: usize = 16;
+
+/// Fewest channels, on either side, for which a 3x3 correlation runs as Winograd
+/// F(2x2, 3x3) ([`winograd`]): its 16 products are C deep and O wide, and narrower ones
+/// leave the gemm kernel's registers mostly idle.
+const WINOGRAD_MIN_CHANNELS: usize = 8;
 
 impl Conv2d {
     /// A cross-correlation (or, with `flip`, convolution) with these strides, pads
@@ -481,6 +488,45 @@ impl Conv2d {
         Ok(())
     }
 
+    /// The Winograd F(2x2, 3x3) plan of a correlation (either layout) of a (h, w, c)
+    /// sample into `o` channels, where it replaces the direct product: a 3x3 kernel,
+    /// stride 1, no dilation, at least [`WINOGRAD_MIN_CHANNELS`] channels on both sides,
+    /// on a CPU with the fast transforms. With its scratch per worker: a lone worker
+    /// (samples in turn) splits each sample's tile blocks over the pool instead.
+    pub(super) fn winograd_plan(
+        &self,
+        g: &Geo,
+        h: usize,
+        w: usize,
+        c: usize,
+        o: usize,
+    ) -> Option<winograd::Plan> {
+        let pays = g.kh == 3
+            && g.kw == 3
+            && self.strides == [1, 1]
+            && self.dil == [1, 1]
+            && c >= WINOGRAD_MIN_CHANNELS
+            && o >= WINOGRAD_MIN_CHANNELS
+            && winograd::fast();
+        pays.then_some(winograd::Plan { h, w, c, o })
+    }
+
+    /// Threads one sample's Winograd correlation runs on: 1 when the samples are split
+    /// over the workers (`serial`), else the pool's.
+    pub(super) fn winograd_parts(serial: bool) -> usize {
+        if serial {
+            1
+        } else {
+            threads()
+        }
+    }
+
+    /// Floats of Winograd work space one worker's slot holds (see
+    /// [`Conv2d::winograd_parts`]).
+    pub(super) fn winograd_slot(pl: &winograd::Plan, workers: usize) -> usize {
+        pl.scratch_len() * Self::winograd_parts(workers > 1)
+    }
+
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
     pub(crate) fn workers(&self, g: &Geo) -> usize {
         nhwc_batch::workers(g.n, g.n * g.o * g.k() * g.p())
@@ -558,6 +604,10 @@ impl Op for Conv2d {
         let gathered = kk >= GATHERED_MIN_K;
         let one = self.is_1x1(&g);
         let padded = gathered && self.has_pads();
+        let wino = self.winograd_plan(&g, hp, wp, g.c, g.o);
+        if let Some(pl) = wino {
+            return self.forward_winograd(&g, &pl, workers, inputs, out, ctx);
+        }
         // per worker: [padded input | Yᵀ] gathered, [columns] direct
         let slot = if gathered {
             (if padded { g.c * hp * wp } else { 0 }) + os
@@ -636,6 +686,55 @@ impl Op for Conv2d {
 }
 
 impl Conv2d {
+    /// The channels-first forward pass as a Winograd correlation ([`winograd`]): per
+    /// sample, the (padded) input turned channels-last, correlated into Yᵀ (P x O) and
+    /// transposed back, then the epilogue.
+    fn forward_winograd(
+        &self,
+        g: &Geo,
+        pl: &winograd::Plan,
+        workers: usize,
+        inputs: &[&Value],
+        out: &mut Value,
+        ctx: &mut OpCtx,
+    ) -> Result<()> {
+        let (x, w) = (inputs[0], inputs[1]);
+        let p = g.p();
+        let (xs, os) = (g.c * g.h * g.w, g.o * p);
+        let (hp, wp) = self.padded(g);
+        let padn = if self.has_pads() { g.c * hp * wp } else { 0 };
+        // scratch: [Winograd kernel | its work space | per worker: padded input, input
+        // channels-last, Yᵀ, Winograd work space]
+        let (ulen, tlen) = (pl.kernel_len(), pl.kernel_tmp_len());
+        let slot = padn + hp * wp * g.c + os + Self::winograd_slot(pl, workers);
+        grow(&mut ctx.scratch.f, ulen + tlen + workers * slot, "conv2d")?;
+        let (ubuf, rest) = ctx.scratch.f.split_at_mut(ulen);
+        let (tbuf, rest) = rest.split_at_mut(tlen);
+        let u = winograd::transform_kernel(
+            pl,
+            |a, b, ci, oi| w.f[self.src(g, oi, ci, a, b)],
+            tbuf,
+            ubuf,
+        );
+        let bias = self.epi.bias(inputs);
+        let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
+            let (xp, rest) = slot.split_at_mut(padn);
+            let (xt, rest) = rest.split_at_mut(hp * wp * g.c);
+            let (yt, work) = rest.split_at_mut(os);
+            let src = self.source(g, &x.f[i * xs..(i + 1) * xs], xp);
+            transpose(src, g.c, hp * wp, xt);
+            let parts = Self::winograd_parts(serial);
+            winograd::correlate(pl, xt, &u, yt, false, work, parts);
+            transpose(yt, p, g.o, y);
+            if self.epi.any() {
+                self.epilogue(y, bias, p);
+            }
+        };
+        let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+        Batch::even(g.n, workers).forward(ys, slots, &run);
+        Ok(())
+    }
+
     /// The wanted gradients in one pass over the batch, per sample:
     /// - the output gradient taken through the activation once (not once per input);
     /// - input gradient (stride 1, 16+ channels): the full correlation of that gradient
@@ -671,6 +770,18 @@ impl Conv2d {
         let taps = g.o * g.kh * g.kw;
         let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         let og = OutGrad::new(self.epi, gout, &out.f, os);
+        let wino = if want_x {
+            self.winograd_plan(g, ph, pw, g.o, g.c)
+        } else {
+            None
+        };
+        let (ulen, tlen, wlen) = wino.map_or((0, 0, 0), |pl| {
+            (
+                pl.kernel_len(),
+                pl.kernel_tmp_len(),
+                Self::winograd_slot(&pl, batch.workers),
+            )
+        });
         let (xpad, gpad, dxn) = (
             if want_w && self.has_pads() {
                 g.c * hp * wp
@@ -680,22 +791,36 @@ impl Conv2d {
             if want_x { g.o * ph * pw } else { 0 },
             if want_x { xs } else { 0 },
         );
-        // scratch: [kernel matrix | regrouped | per worker: pre-activation gradient,
-        // padded input, padded gradient, dXᵀ | per range: kernel-gradient partial |
-        // per sample: channel sums]
+        // the Winograd input gradient's channels-last gradient and work space
+        let wn = if wino.is_some() { gpad + wlen } else { 0 };
+        // scratch: [kernel matrix | regrouped or Winograd kernel and its work space |
+        // per worker: pre-activation gradient, padded input, padded gradient, dXᵀ,
+        // Winograd's | per range: kernel-gradient partial | per sample: channel sums]
         let sizes = [
-            2 * ok,
-            og.slot(xpad + gpad + dxn),
+            2 * ok + ulen + tlen,
+            og.slot(xpad + gpad + dxn + wn),
             if want_w { ok } else { 0 },
             if grads.b.is_some() { g.n * g.o } else { 0 },
         ];
         let (head, mut work, sums) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
-        let (wm, wb) = head.split_at_mut(ok);
-        if want_x {
+        let (wm, rest) = head.split_at_mut(ok);
+        let (wb, rest) = rest.split_at_mut(ok);
+        let (ubuf, tbuf) = rest.split_at_mut(ulen);
+        if want_x && wino.is_none() {
             self.relayout(g, &w.f, wm);
             self.regroup(g, wm, wb);
         }
         let wb: &[f32] = wb;
+        // the flipped kernel with its channel roles swapped: tap (a, b) from gradient
+        // channel o to input channel c
+        let u = wino.map(|pl| {
+            winograd::transform_kernel(
+                &pl,
+                |a, b, oi, ci| w.f[self.src(g, oi, ci, 2 - a, 2 - b)],
+                tbuf,
+                ubuf,
+            )
+        });
         // offsets: [input pixels | flipped taps] of the input gradient's matrix, then
         // [output positions | taps] of the kernel gradient's
         let offs = &mut ctx.scratch.i;
@@ -713,12 +838,20 @@ impl Conv2d {
             let (gm, rest) = sm.slot.split_at_mut(gmn);
             let gi = self.epi.sample_grad(gout, &out.f, sm.i, os, gm);
             let (xp, rest) = rest.split_at_mut(xpad);
-            let (gp, dxt) = rest.split_at_mut(gpad);
+            let (gp, rest) = rest.split_at_mut(gpad);
+            let (dxt, rest) = rest.split_at_mut(dxn);
             for (s, gc) in sm.own.iter_mut().zip(gi.chunks_exact(p)) {
                 *s = sum_through(gc, gc, Act::Linear);
             }
             // input gradient
-            if want_x {
+            if let (Some(pl), Some(u)) = (&wino, &u) {
+                self.place_gradient(g, gi, gi, Act::Linear, gp);
+                let (gpt, work) = rest.split_at_mut(gpad);
+                transpose(gp, g.o, ph * pw, gpt);
+                let parts = Self::winograd_parts(sm.serial);
+                winograd::correlate(pl, gpt, u, dxt, false, work, parts);
+                transpose_add(dxt, hw, g.c, sm.gx);
+            } else if want_x {
                 self.place_gradient(g, gi, gi, Act::Linear, gp);
                 let a = GatheredOperand {
                     data: gp,

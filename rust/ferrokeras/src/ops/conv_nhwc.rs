@@ -49,6 +49,7 @@ use crate::kernels::gemm::{
 use crate::kernels::runs;
 use crate::kernels::transpose::transpose;
 use crate::kernels::window::valid_range;
+use crate::kernels::winograd;
 use crate::tensor::Value;
 use crate::Result;
 
@@ -297,12 +298,46 @@ impl Conv2d {
         let workers = self.workers(g);
         let (xs, os) = (g.h * g.w * g.c, p * g.o);
         let (hp, wp) = self.padded(g);
-        // scratch: [kernel matrix (unless stored as one) | per worker: padded input]
-        let slot = if self.has_pads() { hp * wp * g.c } else { 0 };
-        grow(&mut ctx.scratch.f, relaid + workers * slot, "conv2d")?;
+        let plan = self.winograd_plan(g, hp, wp, g.c, g.o);
+        let (ulen, tlen, wlen) = plan.map_or((0, 0, 0), |pl| {
+            (
+                pl.kernel_len(),
+                pl.kernel_tmp_len(),
+                Self::winograd_slot(&pl, workers),
+            )
+        });
+        // scratch: [kernel matrix (unless stored as one) | Winograd kernel | its work
+        // space | per worker: padded input, Winograd work space]
+        let padn = if self.has_pads() { hp * wp * g.c } else { 0 };
+        let slot = padn + wlen;
+        grow(
+            &mut ctx.scratch.f,
+            relaid + ulen + tlen + workers * slot,
+            "conv2d",
+        )?;
         let (wbuf, rest) = ctx.scratch.f.split_at_mut(relaid);
+        let (ubuf, rest) = rest.split_at_mut(ulen);
+        let (tbuf, rest) = rest.split_at_mut(tlen);
         let wk = self.kernel_matrix(g, &w.f, wbuf);
         if g.n == 0 || os == 0 {
+            return Ok(());
+        }
+        if let Some(pl) = plan {
+            let (c, o) = (g.c, g.o);
+            let u = winograd::transform_kernel(
+                &pl,
+                |a, b, ci, oi| wk[((a * 3 + b) * c + ci) * o + oi],
+                tbuf,
+                ubuf,
+            );
+            let run = |i: usize, slot: &mut [f32], y: &mut [f32], serial: bool| {
+                let (pad, work) = slot.split_at_mut(padn);
+                let src = self.source_nhwc(g, &x.f[i * xs..(i + 1) * xs], pad);
+                let parts = Self::winograd_parts(serial);
+                winograd::correlate(&pl, src, &u, y, false, work, parts);
+            };
+            let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
+            Batch::even(g.n, workers).forward_last(self.epi, inputs, ys, slots, &run);
             return Ok(());
         }
         let offs = &mut ctx.scratch.i;
@@ -342,10 +377,18 @@ impl Conv2d {
         let (ph, pw) = self.gradient_planes(g);
         let (want_x, want_w) = (grads.x.is_some(), grads.w.is_some());
         // How the input gradient is computed: on the sample as it lies (1x1), as a full
-        // correlation, or through a column matrix and col2im.
+        // correlation (Winograd or gathered), or through a column matrix and col2im.
         let direct = want_x && self.is_1x1(g);
-        let full = want_x && !direct && self.full_input_gradient_nhwc(g);
-        let scatter = want_x && !direct && !full;
+        let wino = if want_x && !direct {
+            self.winograd_plan(g, ph, pw, g.o, g.c)
+        } else {
+            None
+        };
+        let full = want_x && !direct && wino.is_none() && self.full_input_gradient_nhwc(g);
+        let scatter = want_x && !direct && wino.is_none() && !full;
+        let (ulen, tlen, wlen) = wino.map_or((0, 0, 0), |pl| {
+            (pl.kernel_len(), pl.kernel_tmp_len(), pl.scratch_len())
+        });
         let ftaps_n = g.kh * g.kw * g.o;
         let og = OutGrad::new(self.epi, gout, &out.f, os);
         let (xpad, gpad, coln) = (
@@ -354,18 +397,22 @@ impl Conv2d {
             } else {
                 0
             },
-            if full { ph * pw * g.o } else { 0 },
-            if scatter { p * kk } else { 0 },
+            if full || wino.is_some() {
+                ph * pw * g.o
+            } else {
+                0
+            },
+            if scatter { p * kk } else { wlen },
         );
-        // scratch: [kernel matrix (unless stored as one) | regrouped | per worker:
-        // pre-activation gradient, padded input, padded gradient, columns | per range:
-        // kernel-gradient partial]
+        // scratch: [kernel matrix (unless stored as one) | regrouped or Winograd kernel
+        // and its work space | per worker: pre-activation gradient, padded input, padded
+        // gradient, columns or Winograd work space | per range: kernel-gradient partial]
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
         } else {
             0
         };
-        let wbn = if full { ok } else { 0 };
+        let wbn = if full { ok } else { ulen + tlen };
         let sizes = [
             relaid + wbn,
             og.slot(xpad + gpad + coln),
@@ -382,7 +429,19 @@ impl Conv2d {
         if full {
             self.regroup_nhwc(g, wk, wb);
         }
-        let wb: &[f32] = wb;
+        // the flipped kernel with its channel roles swapped: tap (a, b) from input channel
+        // o (of the gradient) to output channel c
+        let (wb, ubuf): (&[f32], &mut [f32]) = if full { (wb, &mut []) } else { (&[], wb) };
+        let (ubuf, tbuf) = ubuf.split_at_mut(ulen);
+        let u = wino.map(|pl| {
+            let (c, o) = (g.c, g.o);
+            winograd::transform_kernel(
+                &pl,
+                |a, b, oi, ci| wk[(((2 - a) * 3 + 2 - b) * c + ci) * o + oi],
+                tbuf,
+                ubuf,
+            )
+        });
         // offsets: [input pixels | flipped taps] of the full correlation's matrix, then
         // [output positions | taps] of the kernel gradient's
         let (fo, ko) = (
@@ -406,6 +465,10 @@ impl Conv2d {
             let gemm = if sm.serial { sgemm_serial } else { sgemm };
             if direct {
                 gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
+            } else if let (Some(pl), Some(u)) = (&wino, &u) {
+                self.place_gradient_nhwc(g, gi, gp);
+                let parts = Self::winograd_parts(sm.serial);
+                winograd::correlate(pl, gp, u, sm.gx, true, cols, parts);
             } else if full {
                 self.place_gradient_nhwc(g, gi, gp);
                 let a = GatheredOperand {

@@ -1,0 +1,576 @@
+//! Winograd F(2x2, 3x3) correlation of channels-last samples: the 3x3, stride-1,
+//! undilated convolution with 16 multiplies per 2x2 output tile and channel pair
+//! instead of 36 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks").
+//!
+//! `y (OH, OW, O) = sum over (a, b, c) of x[oy + a, ox + b, c] · g[a, b, c, o]`, x a
+//! (H, W, C) sample, OH = H - 2, OW = W - 2. The output is cut into 2x2 tiles, each
+//! reading a 4x4 window of the input (tiles overlap by two pixels). With the
+//! transforms `V = Bᵀ d B` of each input window (per channel) and `U = G g Gᵀ` of each
+//! kernel (per channel pair), the tile is `Aᵀ M A` with `M[ξ] = Σ_c V[ξ, c] · U[ξ, c, o]`
+//! for each of the 16 positions ξ of the 4x4 transform: 16 products (tiles x C) ·
+//! (C x O) on the engine's gemm, which carry all the multiplies; the transforms are
+//! additions (and halvings of the kernel), vectorised over the channels, which are
+//! contiguous in this layout. Tiles run in blocks of [`BLOCK_TILES`], so that a block's
+//! transformed inputs and products stay in L2.
+//!
+//! Numerics: the transforms only add, subtract and halve (exact up to one rounding per
+//! addition), so the result differs from the direct sum by a few ulp of the terms'
+//! magnitude, as a direct sum in another order would; the same inputs give the same
+//! bits whatever the thread count (each tile's result depends on that tile alone).
+//!
+//! The convolution ops use it where it pays: see `ops::conv::winograd_pays`.
+
+use super::gemm::{n as nop, pack_b, packed_b_len, sgemm_packed_serial, PackedB};
+use super::pool::{parallel_for, participants, Disjoint};
+
+/// Positions of the 4x4 transform domain.
+const XI: usize = 16;
+/// Tiles per block: the block's transformed inputs (16 x tiles x C floats) and products
+/// (16 x tiles x O) stay in L2 for C, O up to 128.
+const BLOCK_TILES: usize = 48;
+/// Channels per vector step of the transforms (one AVX-512 register).
+const L: usize = 16;
+
+/// The geometry of one correlation: a (h, w, c) input, a (h - 2, w - 2, o) output.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Input rows.
+    pub h: usize,
+    /// Input columns.
+    pub w: usize,
+    /// Input channels.
+    pub c: usize,
+    /// Output channels.
+    pub o: usize,
+}
+
+impl Plan {
+    /// Output rows and columns.
+    fn out(&self) -> (usize, usize) {
+        (self.h - 2, self.w - 2)
+    }
+
+    /// Tile rows and columns (the last ones half outside an odd output).
+    fn tiles(&self) -> (usize, usize) {
+        let (oh, ow) = self.out();
+        (oh.div_ceil(2), ow.div_ceil(2))
+    }
+
+    /// Floats [`transform_kernel`] writes: 16 packed (C x O) matrices.
+    pub fn kernel_len(&self) -> usize {
+        XI * packed_b_len(self.c, self.o)
+    }
+
+    /// Floats of work space [`transform_kernel`] needs.
+    pub fn kernel_tmp_len(&self) -> usize {
+        XI * self.c * self.o
+    }
+
+    /// Floats of work space [`correlate`] needs per part.
+    pub fn scratch_len(&self) -> usize {
+        XI * BLOCK_TILES * (self.c + self.o)
+    }
+}
+
+/// The 16 transformed kernel matrices `U[ξ] (C x O)` of the 3x3 kernel `g(a, b, c, o)`,
+/// packed for the gemm into `dst` ([`Plan::kernel_len`] floats), using `tmp`
+/// ([`Plan::kernel_tmp_len`] floats) on the way.
+pub fn transform_kernel<'a>(
+    plan: &Plan,
+    g: impl Fn(usize, usize, usize, usize) -> f32,
+    tmp: &mut [f32],
+    dst: &'a mut [f32],
+) -> [PackedB<'a>; XI] {
+    let (c, o) = (plan.c, plan.o);
+    let co = c * o;
+    let tmp = &mut tmp[..XI * co];
+    for ci in 0..c {
+        for oi in 0..o {
+            let k = |a: usize, b: usize| g(a, b, ci, oi);
+            // G g, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] (per kernel column)
+            let col = |b: usize| {
+                let (g0, g1, g2) = (k(0, b), k(1, b), k(2, b));
+                [g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2]
+            };
+            let cols = [col(0), col(1), col(2)];
+            let t: [[f32; 3]; 4] = std::array::from_fn(|r| [cols[0][r], cols[1][r], cols[2][r]]);
+            // (G g) Gᵀ, the same on each row
+            for (r, t) in t.iter().enumerate() {
+                let v = [
+                    t[0],
+                    0.5 * (t[0] + t[1] + t[2]),
+                    0.5 * (t[0] - t[1] + t[2]),
+                    t[2],
+                ];
+                for (s, v) in v.into_iter().enumerate() {
+                    tmp[(r * 4 + s) * co + ci * o + oi] = v;
+                }
+            }
+        }
+    }
+    let per = packed_b_len(c, o);
+    let mut out = [PackedB::default(); XI];
+    let mut rest = dst;
+    for (xi, slot) in out.iter_mut().enumerate() {
+        let (mine, more) = std::mem::take(&mut rest).split_at_mut(per);
+        rest = more;
+        *slot = pack_b(c, o, &tmp[xi * co..(xi + 1) * co], 0, o, 1, mine);
+    }
+    out
+}
+
+/// `y (OH, OW, O) (+)= ` the valid correlation of the (H, W, C) sample `x` with the
+/// kernel whose transform is `u` (see the module doc), its tile blocks on up to `parts`
+/// threads (1: the calling thread alone); `scratch` holds [`Plan::scratch_len`] floats
+/// per part. The result does not depend on `parts`: each tile is computed alone.
+pub fn correlate(
+    plan: &Plan,
+    x: &[f32],
+    u: &[PackedB; XI],
+    y: &mut [f32],
+    accumulate: bool,
+    scratch: &mut [f32],
+    parts: usize,
+) {
+    correlate_with(wide(), plan, x, u, y, accumulate, scratch, parts)
+}
+
+/// [`correlate`] with the AVX-512 transforms (`wide`, where available) or the portable
+/// ones.
+#[allow(clippy::too_many_arguments)]
+fn correlate_with(
+    wide: bool,
+    plan: &Plan,
+    x: &[f32],
+    u: &[PackedB; XI],
+    y: &mut [f32],
+    accumulate: bool,
+    scratch: &mut [f32],
+    parts: usize,
+) {
+    let (c, o) = (plan.c, plan.o);
+    let (oh, ow) = plan.out();
+    let (th, tw) = plan.tiles();
+    assert!(x.len() >= plan.h * plan.w * c, "winograd: input too small");
+    assert!(y.len() >= oh * ow * o, "winograd: output too small");
+    let tiles = th * tw;
+    let blocks = tiles.div_ceil(BLOCK_TILES);
+    let len = plan.scratch_len();
+    let parts = participants(blocks, parts);
+    let (work, yp) = (
+        Disjoint::new(&mut scratch[..parts * len]),
+        OutPtr(y.as_mut_ptr()),
+    );
+    parallel_for(blocks, parts, &|blk, who| {
+        // SAFETY: participant `who`'s part of the scratch is its own.
+        let (v, m) = unsafe { work.part(who * len, len) }.split_at_mut(XI * BLOCK_TILES * c);
+        let (yp, t0) = (&yp, blk * BLOCK_TILES);
+        let nt = BLOCK_TILES.min(tiles - t0);
+        input_block(wide, plan, x, t0, nt, v);
+        for (xi, u) in u.iter().enumerate() {
+            let a = &v[xi * BLOCK_TILES * c..][..nt * c];
+            let mm = &mut m[xi * BLOCK_TILES * o..][..nt * o];
+            sgemm_packed_serial(nt, nop(a), *u, mm, false);
+        }
+        // SAFETY: y holds the (OH, OW, O) output (asserted above); this block's tiles
+        // write output pixels no other block writes.
+        unsafe { output_block(wide, plan, m, t0, nt, yp.0, accumulate) };
+    });
+}
+
+/// The output's address, shared by the blocks (each writes its own tiles' pixels).
+struct OutPtr(*mut f32);
+// SAFETY: a plain address; the blocks write disjoint elements through it.
+unsafe impl Sync for OutPtr {}
+
+/// Sixteen channels of one pixel, the vector the transforms work on: an AVX-512
+/// register, or a plain array elsewhere.
+trait Lanes: Copy {
+    /// The `len` (at most 16) floats at `p`, zeros after.
+    ///
+    /// # Safety
+    /// `p` readable for `len` floats; the vector ISA available.
+    unsafe fn load(p: *const f32, len: usize) -> Self;
+    /// Stores the first `len` floats at `p`.
+    ///
+    /// # Safety
+    /// `p` writable for `len` floats; the vector ISA available.
+    unsafe fn store(self, p: *mut f32, len: usize);
+    fn zero() -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+}
+
+impl Lanes for [f32; L] {
+    #[inline(always)]
+    unsafe fn load(p: *const f32, len: usize) -> Self {
+        let mut a = [0.0; L];
+        // SAFETY: the caller's contract.
+        a[..len].copy_from_slice(unsafe { std::slice::from_raw_parts(p, len) });
+        a
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32, len: usize) {
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }.copy_from_slice(&self[..len]);
+    }
+    #[inline(always)]
+    fn zero() -> Self {
+        [0.0; L]
+    }
+    #[inline(always)]
+    fn add(mut self, o: Self) -> Self {
+        for (a, b) in self.iter_mut().zip(o) {
+            *a += b;
+        }
+        self
+    }
+    #[inline(always)]
+    fn sub(mut self, o: Self) -> Self {
+        for (a, b) in self.iter_mut().zip(o) {
+            *a -= b;
+        }
+        self
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// One AVX-512 register of lanes. Its methods run only inside the
+    /// `avx512f`-enabled functions below (inlined there).
+    #[derive(Clone, Copy)]
+    pub(super) struct Z(__m512);
+
+    /// The mask of the first `len` lanes.
+    #[inline(always)]
+    fn mask(len: usize) -> __mmask16 {
+        ((1u32 << len) - 1) as __mmask16
+    }
+
+    impl super::Lanes for Z {
+        #[inline(always)]
+        unsafe fn load(p: *const f32, len: usize) -> Self {
+            // SAFETY: the caller's contract (masked-off lanes are not read).
+            unsafe {
+                if len == super::L {
+                    Z(_mm512_loadu_ps(p))
+                } else {
+                    Z(_mm512_maskz_loadu_ps(mask(len), p))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, len: usize) {
+            // SAFETY: the caller's contract (masked-off lanes are not written).
+            unsafe {
+                if len == super::L {
+                    _mm512_storeu_ps(p, self.0)
+                } else {
+                    _mm512_mask_storeu_ps(p, mask(len), self.0)
+                }
+            }
+        }
+        #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: only called inside the avx512f functions of this module's parent.
+            Z(unsafe { _mm512_setzero_ps() })
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            // SAFETY: as `zero`.
+            Z(unsafe { _mm512_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            // SAFETY: as `zero`.
+            Z(unsafe { _mm512_sub_ps(self.0, o.0) })
+        }
+    }
+
+    /// [`super::input_block_with`] on AVX-512.
+    ///
+    /// # Safety
+    /// AVX-512F available; the contract of `input_block_with`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn input_block(
+        p: &super::Plan,
+        x: &[f32],
+        t0: usize,
+        nt: usize,
+        v: &mut [f32],
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { super::input_block_with::<Z>(p, x, t0, nt, v) }
+    }
+
+    /// [`super::output_block_with`] on AVX-512.
+    ///
+    /// # Safety
+    /// As [`input_block`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn output_block(
+        p: &super::Plan,
+        m: &[f32],
+        t0: usize,
+        nt: usize,
+        y: *mut f32,
+        accumulate: bool,
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { super::output_block_with::<Z>(p, m, t0, nt, y, accumulate) }
+    }
+}
+
+/// Whether the AVX-512 transforms run (else the portable ones).
+fn wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the correlation runs at full speed here: with the AVX-512 transforms (the
+/// portable ones are correct but slower than the direct product).
+pub fn fast() -> bool {
+    wide()
+}
+
+fn input_block(wide: bool, plan: &Plan, x: &[f32], t0: usize, nt: usize, v: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: AVX-512F checked; the bounds are checked by `check_block`.
+        return unsafe { avx512::input_block(plan, x, t0, nt, v) };
+    }
+    // SAFETY: as above, on plain arrays.
+    unsafe { input_block_with::<[f32; L]>(plan, x, t0, nt, v) }
+}
+
+/// # Safety
+/// `y` the plan's (OH, OW, O) output, its tiles `t0..t0 + nt` written by nobody else
+/// meanwhile.
+unsafe fn output_block(
+    wide: bool,
+    plan: &Plan,
+    m: &[f32],
+    t0: usize,
+    nt: usize,
+    y: *mut f32,
+    accumulate: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: AVX-512F checked; the caller's contract.
+        return unsafe { avx512::output_block(plan, m, t0, nt, y, accumulate) };
+    }
+    // SAFETY: the caller's contract.
+    unsafe { output_block_with::<[f32; L]>(plan, m, t0, nt, y, accumulate) }
+}
+
+/// The transformed input windows of tiles `t0..t0 + nt` into `v`: position ξ of block
+/// tile `t`, channel `c`, at `v[(ξ·BLOCK_TILES + t)·C + c]`. Window (i, j) of tile
+/// (ty, tx) is input pixel (2ty + i, 2tx + j), zero outside the sample; `Bᵀ d B` with
+/// `Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`.
+///
+/// # Safety
+/// `V`'s ISA available; `x` holds the plan's (H, W, C) sample, `v` 16·BLOCK_TILES·C
+/// floats, `t0 + nt` at most the plan's tiles and `nt` at most BLOCK_TILES (checked by
+/// [`correlate`]).
+#[inline(always)]
+unsafe fn input_block_with<V: Lanes>(plan: &Plan, x: &[f32], t0: usize, nt: usize, v: &mut [f32]) {
+    let (h, w, c) = (plan.h, plan.w, plan.c);
+    let (_, tw) = plan.tiles();
+    let (xp, vp) = (x.as_ptr(), v.as_mut_ptr());
+    for t in 0..nt {
+        let (y0, x0) = (2 * ((t0 + t) / tw), 2 * ((t0 + t) % tw));
+        let inside = y0 + 4 <= h && x0 + 4 <= w;
+        let mut c0 = 0;
+        while c0 < c {
+            let len = L.min(c - c0);
+            let mut d = [V::zero(); XI];
+            for (q, d) in d.iter_mut().enumerate() {
+                let (i, j) = (q / 4, q % 4);
+                if inside || (y0 + i < h && x0 + j < w) {
+                    // SAFETY: pixel (y0 + i, x0 + j) is inside the sample, c0 + len <= C.
+                    *d = unsafe { V::load(xp.add(((y0 + i) * w + x0 + j) * c + c0), len) };
+                }
+            }
+            // Bᵀ d (down each column), then (.) B (along each row)
+            let mut r = [V::zero(); XI];
+            for j in 0..4 {
+                let (d0, d1, d2, d3) = (d[j], d[4 + j], d[8 + j], d[12 + j]);
+                r[j] = d0.sub(d2);
+                r[4 + j] = d1.add(d2);
+                r[8 + j] = d2.sub(d1);
+                r[12 + j] = d1.sub(d3);
+            }
+            for i in 0..4 {
+                let (r0, r1, r2, r3) = (r[i * 4], r[i * 4 + 1], r[i * 4 + 2], r[i * 4 + 3]);
+                let out = [r0.sub(r2), r1.add(r2), r2.sub(r1), r1.sub(r3)];
+                for (j, e) in out.into_iter().enumerate() {
+                    let xi = i * 4 + j;
+                    // SAFETY: t < BLOCK_TILES and c0 + len <= C keep it inside v.
+                    unsafe { e.store(vp.add((xi * BLOCK_TILES + t) * c + c0), len) };
+                }
+            }
+            c0 += len;
+        }
+    }
+}
+
+/// The output tiles `t0..t0 + nt` from the block's products `m` (position ξ of block
+/// tile `t`, channel `o`, at `m[(ξ·BLOCK_TILES + t)·O + o]`): `Aᵀ m A` with
+/// `Aᵀ = [1 1 1 0; 0 1 -1 -1]`, written or added into `y` where it falls inside the
+/// output.
+///
+/// # Safety
+/// As [`input_block_with`], with `m` 16·BLOCK_TILES·O floats and `yp` the (OH, OW, O)
+/// output, its tiles `t0..t0 + nt` written by nobody else meanwhile.
+#[inline(always)]
+unsafe fn output_block_with<V: Lanes>(
+    plan: &Plan,
+    m: &[f32],
+    t0: usize,
+    nt: usize,
+    yp: *mut f32,
+    accumulate: bool,
+) {
+    let o = plan.o;
+    let (oh, ow) = plan.out();
+    let (_, tw) = plan.tiles();
+    let mp = m.as_ptr();
+    for t in 0..nt {
+        let (y0, x0) = (2 * ((t0 + t) / tw), 2 * ((t0 + t) % tw));
+        let mut o0 = 0;
+        while o0 < o {
+            let len = L.min(o - o0);
+            let mut mt = [V::zero(); XI];
+            for (xi, e) in mt.iter_mut().enumerate() {
+                // SAFETY: t < BLOCK_TILES and o0 + len <= O keep it inside m.
+                *e = unsafe { V::load(mp.add((xi * BLOCK_TILES + t) * o + o0), len) };
+            }
+            // Aᵀ m (down each column), then (.) A (along each row)
+            let mut s = [V::zero(); 8];
+            for j in 0..4 {
+                let (m0, m1, m2, m3) = (mt[j], mt[4 + j], mt[8 + j], mt[12 + j]);
+                s[j] = m0.add(m1).add(m2);
+                s[4 + j] = m1.sub(m2).sub(m3);
+            }
+            for a in 0..2 {
+                let (s0, s1, s2, s3) = (s[a * 4], s[a * 4 + 1], s[a * 4 + 2], s[a * 4 + 3]);
+                let row = [s0.add(s1).add(s2), s1.sub(s2).sub(s3)];
+                for (b, mut e) in row.into_iter().enumerate() {
+                    let (oy, ox) = (y0 + a, x0 + b);
+                    if oy >= oh || ox >= ow {
+                        continue;
+                    }
+                    // SAFETY: output (oy, ox) is inside y, o0 + len <= O.
+                    unsafe {
+                        let at = yp.add((oy * ow + ox) * o + o0);
+                        if accumulate {
+                            e = e.add(V::load(at, len));
+                        }
+                        e.store(at, len);
+                    }
+                }
+            }
+            o0 += len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The direct correlation in float64.
+    fn direct(p: &Plan, x: &[f32], g: &[f32]) -> Vec<f64> {
+        let (oh, ow) = p.out();
+        let mut y = vec![0.0f64; oh * ow * p.o];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for o in 0..p.o {
+                    let mut s = 0.0f64;
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            for c in 0..p.c {
+                                s += x[((oy + a) * p.w + ox + b) * p.c + c] as f64
+                                    * g[((a * 3 + b) * p.c + c) * p.o + o] as f64;
+                            }
+                        }
+                    }
+                    y[(oy * ow + ox) * p.o + o] = s;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn matches_the_direct_correlation_on_odd_and_even_shapes_and_channel_tails() {
+        // odd and even outputs, more tiles than a block, channels below, at and above a lane
+        for &(h, w, c, o) in &[
+            (3, 3, 1, 1),
+            (4, 4, 3, 5),
+            (5, 7, 16, 16),
+            (9, 8, 17, 33),
+            (16, 18, 32, 8),
+            (30, 30, 4, 20),
+        ] {
+            let p = Plan { h, w, c, o };
+            let x = data(h * w * c, 1);
+            let g = data(9 * c * o, 2);
+            let mut kbuf = vec![0.0; p.kernel_len()];
+            let mut tmp = vec![0.0; p.kernel_tmp_len()];
+            let u = transform_kernel(
+                &p,
+                |a, b, ci, oi| g[((a * 3 + b) * c + ci) * o + oi],
+                &mut tmp,
+                &mut kbuf,
+            );
+            let mut scratch = vec![f32::NAN; 2 * p.scratch_len()];
+            let (oh, ow) = p.out();
+            let mut y = vec![f32::NAN; oh * ow * o];
+            let want = direct(&p, &x, &g);
+            for wide in [wide(), false] {
+                correlate_with(wide, &p, &x, &u, &mut y, false, &mut scratch, 1);
+                let mut y2 = vec![f32::NAN; y.len()];
+                correlate_with(wide, &p, &x, &u, &mut y2, false, &mut scratch, 2);
+                assert_eq!(y, y2, "threads change no bit");
+                let bound = 1e-5 * (9 * c) as f64;
+                for (i, (&a, &b)) in y.iter().zip(&want).enumerate() {
+                    assert!(
+                        (a as f64 - b).abs() <= bound,
+                        "{h}x{w}x{c}->{o} at {i}: {a} vs {b}"
+                    );
+                }
+                // accumulate adds onto what is there
+                let base = data(y.len(), 3);
+                let mut y2 = base.clone();
+                correlate_with(wide, &p, &x, &u, &mut y2, true, &mut scratch, 2);
+                for ((&a, &b), &s) in y2.iter().zip(&want).zip(&base) {
+                    assert!((a as f64 - (b + s as f64)).abs() <= bound + 1e-6);
+                }
+            }
+        }
+    }
+}
