@@ -20,7 +20,9 @@
 //!
 //! The convolution ops use it where it pays: see `ops::conv::winograd_pays`.
 
-use super::gemm::{n as nop, pack_b, packed_b_len, sgemm_packed_serial, PackedB};
+use super::gemm::{
+    n as nop, pack_b, packed_b_len, sgemm_packed_serial, sgemm_serial, t as top, PackedB,
+};
 use super::pool::{parallel_for, participants, Disjoint};
 
 /// Positions of the 4x4 transform domain.
@@ -66,7 +68,13 @@ impl Plan {
         XI * self.c * self.o
     }
 
-    /// Floats of work space [`correlate`] needs per part.
+    /// Floats of the transform-domain kernel gradient [`kernel_gradient`] sums into:
+    /// 16 (C x O) matrices.
+    pub fn kernel_grad_len(&self) -> usize {
+        XI * self.c * self.o
+    }
+
+    /// Floats of work space [`correlate`] needs per part, and [`kernel_gradient`].
     pub fn scratch_len(&self) -> usize {
         XI * BLOCK_TILES * (self.c + self.o)
     }
@@ -176,6 +184,133 @@ fn correlate_with(
         // write output pixels no other block writes.
         unsafe { output_block(wide, plan, m, t0, nt, yp.0, accumulate) };
     });
+}
+
+/// The kernel gradient of [`correlate`] in the transform domain: `du[ξ] (C x O) (+)=
+/// Σ_tiles V[ξ]ᵀ · (A dY Aᵀ)[ξ]` for the (H, W, C) sample `x` and the (OH, OW, O)
+/// gradient `gy` of its output (`y = Aᵀ (U ⊙ V) A` gives `dU = Σ V ⊙ (A dY Aᵀ)`): per
+/// tile block, the input transform, the gradient transform and 16 (C x T)(T x O)
+/// products. [`kernel_gradient_back`] turns a sum of these into the 3x3 kernel's
+/// gradient. On the calling thread; `scratch` holds [`Plan::scratch_len`] floats.
+pub fn kernel_gradient(
+    plan: &Plan,
+    x: &[f32],
+    gy: &[f32],
+    du: &mut [f32],
+    accumulate: bool,
+    scratch: &mut [f32],
+) {
+    let (c, o) = (plan.c, plan.o);
+    let (oh, ow) = plan.out();
+    let (th, tw) = plan.tiles();
+    assert!(x.len() >= plan.h * plan.w * c, "winograd: input too small");
+    assert!(
+        gy.len() >= oh * ow * o,
+        "winograd: output gradient too small"
+    );
+    let du = &mut du[..XI * c * o];
+    let wide = wide();
+    let tiles = th * tw;
+    let (v, m) = scratch[..plan.scratch_len()].split_at_mut(XI * BLOCK_TILES * c);
+    for t0 in (0..tiles).step_by(BLOCK_TILES) {
+        let nt = BLOCK_TILES.min(tiles - t0);
+        input_block(wide, plan, x, t0, nt, v);
+        gradient_block(wide, plan, gy, t0, nt, m);
+        for (xi, du) in du.chunks_exact_mut(c * o).enumerate() {
+            let a = &v[xi * BLOCK_TILES * c..][..nt * c];
+            let b = &m[xi * BLOCK_TILES * o..][..nt * o];
+            sgemm_serial(c, o, nt, top(a), nop(b), du, accumulate || t0 > 0);
+        }
+    }
+}
+
+/// `dw (3·3·C x O, rows (a, b, c)) = Gᵀ du[·, c, o] G` for each channel pair: the 3x3
+/// kernel's gradient from a transform-domain one ([`kernel_gradient`]).
+pub fn kernel_gradient_back(plan: &Plan, du: &[f32], dw: &mut [f32]) {
+    let (c, o) = (plan.c, plan.o);
+    let co = c * o;
+    let (du, dw) = (&du[..XI * co], &mut dw[..9 * co]);
+    // Gᵀ = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] on a 4-vector
+    let gt = |x: [f32; 4]| {
+        [
+            x[0] + 0.5 * (x[1] + x[2]),
+            0.5 * (x[1] - x[2]),
+            0.5 * (x[1] + x[2]) + x[3],
+        ]
+    };
+    for q in 0..co {
+        let d = |r: usize, s: usize| du[(r * 4 + s) * co + q];
+        // Gᵀ X down each column, then along each row
+        let cols: [[f32; 3]; 4] = std::array::from_fn(|s| gt([d(0, s), d(1, s), d(2, s), d(3, s)]));
+        for a in 0..3 {
+            let row = gt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
+            for (b, v) in row.into_iter().enumerate() {
+                dw[(a * 3 + b) * co + q] = v;
+            }
+        }
+    }
+}
+
+fn gradient_block(wide: bool, plan: &Plan, gy: &[f32], t0: usize, nt: usize, m: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: AVX-512F checked; the bounds are checked by `kernel_gradient`.
+        return unsafe { avx512::gradient_block(plan, gy, t0, nt, m) };
+    }
+    // SAFETY: as above, on plain arrays.
+    unsafe { gradient_block_with::<[f32; L]>(plan, gy, t0, nt, m) }
+}
+
+/// The transformed output gradients `A dY Aᵀ` of tiles `t0..t0 + nt` into `m` (position
+/// ξ of block tile `t`, channel `o`, at `m[(ξ·BLOCK_TILES + t)·O + o]`); a tile's
+/// pixels outside the output count as zero. `A = [1 0; 1 1; 1 -1; 0 -1]`.
+///
+/// # Safety
+/// `V`'s ISA available; `gy` the plan's (OH, OW, O) output gradient, `m`
+/// 16·BLOCK_TILES·O floats, the tiles inside the plan's and `nt` at most BLOCK_TILES.
+#[inline(always)]
+unsafe fn gradient_block_with<V: Lanes>(
+    plan: &Plan,
+    gy: &[f32],
+    t0: usize,
+    nt: usize,
+    m: &mut [f32],
+) {
+    let o = plan.o;
+    let (oh, ow) = plan.out();
+    let (_, tw) = plan.tiles();
+    let (gp, mp) = (gy.as_ptr(), m.as_mut_ptr());
+    for t in 0..nt {
+        let (y0, x0) = (2 * ((t0 + t) / tw), 2 * ((t0 + t) % tw));
+        let mut o0 = 0;
+        while o0 < o {
+            let len = L.min(o - o0);
+            let mut d = [V::zero(); 4];
+            for (q, d) in d.iter_mut().enumerate() {
+                let (oy, ox) = (y0 + q / 2, x0 + q % 2);
+                if oy < oh && ox < ow {
+                    // SAFETY: output (oy, ox) is inside gy, o0 + len <= O.
+                    *d = unsafe { V::load(gp.add((oy * ow + ox) * o + o0), len) };
+                }
+            }
+            // A dY (rows p, q / r, s -> four rows), then each row [u, v] -> [u, u+v, u-v, -v]
+            let [p, q, r, s] = d;
+            let rows = [
+                [p, q],
+                [p.add(r), q.add(s)],
+                [p.sub(r), q.sub(s)],
+                [V::zero().sub(r), V::zero().sub(s)],
+            ];
+            for (i, [u, v]) in rows.into_iter().enumerate() {
+                let out = [u, u.add(v), u.sub(v), V::zero().sub(v)];
+                for (j, e) in out.into_iter().enumerate() {
+                    // SAFETY: t < BLOCK_TILES and o0 + len <= O keep it inside m.
+                    unsafe { e.store(mp.add(((i * 4 + j) * BLOCK_TILES + t) * o + o0), len) };
+                }
+            }
+            o0 += len;
+        }
+    }
 }
 
 /// The output's address, shared by the blocks (each writes its own tiles' pixels).
@@ -303,6 +438,22 @@ mod avx512 {
     ) {
         // SAFETY: forwarded contract.
         unsafe { super::input_block_with::<Z>(p, x, t0, nt, v) }
+    }
+
+    /// [`super::gradient_block_with`] on AVX-512.
+    ///
+    /// # Safety
+    /// AVX-512F available; the contract of `gradient_block_with`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gradient_block(
+        p: &super::Plan,
+        gy: &[f32],
+        t0: usize,
+        nt: usize,
+        m: &mut [f32],
+    ) {
+        // SAFETY: forwarded contract.
+        unsafe { super::gradient_block_with::<Z>(p, gy, t0, nt, m) }
     }
 
     /// [`super::output_block_with`] on AVX-512.
@@ -570,6 +721,54 @@ mod tests {
                 for ((&a, &b), &s) in y2.iter().zip(&want).zip(&base) {
                     assert!((a as f64 - (b + s as f64)).abs() <= bound + 1e-6);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernel_gradient_matches_the_direct_one() {
+        // dL/dg for L = <y, gy>: sum over output pixels of x-window * gy
+        for &(h, w, c, o) in &[(3, 3, 1, 1), (5, 7, 16, 3), (9, 8, 17, 33), (16, 18, 32, 8)] {
+            let p = Plan { h, w, c, o };
+            let (oh, ow) = p.out();
+            let x = data(h * w * c, 4);
+            let gy = data(oh * ow * o, 5);
+            let mut want = vec![0.0f64; 9 * c * o];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for a in 0..3 {
+                        for b in 0..3 {
+                            for ci in 0..c {
+                                let xv = x[((oy + a) * w + ox + b) * c + ci] as f64;
+                                for oi in 0..o {
+                                    want[((a * 3 + b) * c + ci) * o + oi] +=
+                                        xv * gy[(oy * ow + ox) * o + oi] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mut scratch = vec![f32::NAN; p.scratch_len()];
+            let mut du = vec![f32::NAN; p.kernel_grad_len()];
+            kernel_gradient(&p, &x, &gy, &mut du, false, &mut scratch);
+            // accumulate: a second sample (the same) doubles it
+            let mut du2 = du.clone();
+            kernel_gradient(&p, &x, &gy, &mut du2, true, &mut scratch);
+            let mut dw = vec![f32::NAN; 9 * c * o];
+            let mut dw2 = dw.clone();
+            kernel_gradient_back(&p, &du, &mut dw);
+            kernel_gradient_back(&p, &du2, &mut dw2);
+            let bound = 1e-5 * (oh * ow) as f64;
+            for (i, ((&a, &a2), &b)) in dw.iter().zip(&dw2).zip(&want).enumerate() {
+                assert!(
+                    (a as f64 - b).abs() <= bound,
+                    "{h}x{w}x{c}->{o} at {i}: {a} vs {b}"
+                );
+                assert!(
+                    (a2 as f64 - 2.0 * b).abs() <= 2.0 * bound,
+                    "accumulated at {i}"
+                );
             }
         }
     }

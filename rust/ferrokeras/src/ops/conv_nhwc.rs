@@ -387,8 +387,22 @@ impl Conv2d {
         let full = want_x && !direct && wino.is_none() && self.full_input_gradient_nhwc(g);
         let scatter = want_x && !direct && wino.is_none() && !full;
         let (ulen, tlen, wlen) = wino.map_or((0, 0, 0), |pl| {
-            (pl.kernel_len(), pl.kernel_tmp_len(), pl.scratch_len())
+            (
+                pl.kernel_len(),
+                pl.kernel_tmp_len(),
+                Self::winograd_slot(&pl, batch.workers),
+            )
         });
+        // the kernel gradient as Winograd's: summed per range in the transform domain,
+        // turned into the kernel matrix's at the end
+        let wino_w = if want_w {
+            self.winograd_plan(g, hp, wp, g.c, g.o)
+        } else {
+            None
+        };
+        // (a range's partial: its transform-domain sum, then that sum turned back, so
+        // that the batch's gradient is still the in-order sum of its ranges')
+        let (dun, wwn) = wino_w.map_or((0, 0), |pl| (pl.kernel_grad_len(), pl.scratch_len()));
         let ftaps_n = g.kh * g.kw * g.o;
         let og = OutGrad::new(self.epi, gout, &out.f, os);
         let (xpad, gpad, coln) = (
@@ -402,11 +416,12 @@ impl Conv2d {
             } else {
                 0
             },
-            if scatter { p * kk } else { wlen },
+            if scatter { p * kk } else { wlen.max(wwn) },
         );
         // scratch: [kernel matrix (unless stored as one) | regrouped or Winograd kernel
         // and its work space | per worker: pre-activation gradient, padded input, padded
-        // gradient, columns or Winograd work space | per range: kernel-gradient partial]
+        // gradient, columns or Winograd work space | per range: kernel-gradient partial
+        // (after Winograd's transform-domain one)]
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
         } else {
@@ -416,7 +431,7 @@ impl Conv2d {
         let sizes = [
             relaid + wbn,
             og.slot(xpad + gpad + coln),
-            if want_w { ok } else { 0 },
+            if want_w { dun + ok } else { 0 },
             0,
         ];
         let (head, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
@@ -481,7 +496,14 @@ impl Conv2d {
                 gemm(p, kk, g.o, nop(gi), top(wk), cols, false);
                 self.col2im_nhwc(g, cols, sm.gx);
             }
-            if want_w {
+            if let Some(pl) = &wino_w {
+                let data = self.source_nhwc(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
+                let (du, dw) = sm.dw.split_at_mut(dun);
+                winograd::kernel_gradient(pl, data, gi, du, !sm.first, cols);
+                if sm.last {
+                    winograd::kernel_gradient_back(pl, du, dw);
+                }
+            } else if want_w {
                 // in products of DW_STEPS positions at most (see there)
                 let data = self.source_nhwc(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
                 let a = GatheredOperand {
@@ -493,6 +515,7 @@ impl Conv2d {
             }
         };
         batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
+            let dw = &dw[dun..];
             kernel_matrix_back(self.kernel_is_matrix(), dw, gw, |f| {
                 self.for_kernel_matrix(g, f)
             })

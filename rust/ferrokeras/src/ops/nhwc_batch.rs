@@ -112,6 +112,9 @@ pub(super) struct Sample<'a> {
     /// Whether this is the first sample of its range (the partial is to be
     /// overwritten, not added to).
     pub(super) first: bool,
+    /// Whether this is the last sample of its range (a partial kept in another form
+    /// while the range runs is to be finished).
+    pub(super) last: bool,
     /// Whether the call runs inside the parallel loop (its gemms must not split).
     pub(super) serial: bool,
 }
@@ -298,6 +301,7 @@ impl Batch {
                     own,
                     dw: &mut *dw,
                     first: i == lo,
+                    last: i + 1 == hi,
                     serial,
                 });
             }
