@@ -224,9 +224,15 @@ pub fn kernel_gradient(
     }
 }
 
-/// `dw (3·3·C x O, rows (a, b, c)) = Gᵀ du[·, c, o] G` for each channel pair: the 3x3
-/// kernel's gradient from a transform-domain one ([`kernel_gradient`]).
-pub fn kernel_gradient_back(plan: &Plan, du: &[f32], dw: &mut [f32]) {
+/// `dw (3·3·C x O) = Gᵀ du[·, c, o] G` for each channel pair: the 3x3 kernel's gradient
+/// from a transform-domain one ([`kernel_gradient`]), tap (a, b) of channel c in row
+/// `row(a, b, c)`.
+pub fn kernel_gradient_back(
+    plan: &Plan,
+    du: &[f32],
+    dw: &mut [f32],
+    row: impl Fn(usize, usize, usize) -> usize,
+) {
     let (c, o) = (plan.c, plan.o);
     let co = c * o;
     let (du, dw) = (&du[..XI * co], &mut dw[..9 * co]);
@@ -243,9 +249,9 @@ pub fn kernel_gradient_back(plan: &Plan, du: &[f32], dw: &mut [f32]) {
         // Gᵀ X down each column, then along each row
         let cols: [[f32; 3]; 4] = std::array::from_fn(|s| gt([d(0, s), d(1, s), d(2, s), d(3, s)]));
         for a in 0..3 {
-            let row = gt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
-            for (b, v) in row.into_iter().enumerate() {
-                dw[(a * 3 + b) * co + q] = v;
+            let sums = gt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
+            for (b, v) in sums.into_iter().enumerate() {
+                dw[row(a, b, q / o) * o + q % o] = v;
             }
         }
     }
@@ -757,8 +763,9 @@ mod tests {
             kernel_gradient(&p, &x, &gy, &mut du2, true, &mut scratch);
             let mut dw = vec![f32::NAN; 9 * c * o];
             let mut dw2 = dw.clone();
-            kernel_gradient_back(&p, &du, &mut dw);
-            kernel_gradient_back(&p, &du2, &mut dw2);
+            let row = |a: usize, b: usize, ci: usize| (a * 3 + b) * c + ci;
+            kernel_gradient_back(&p, &du, &mut dw, row);
+            kernel_gradient_back(&p, &du2, &mut dw2, row);
             let bound = 1e-5 * (oh * ow) as f64;
             for (i, ((&a, &a2), &b)) in dw.iter().zip(&dw2).zip(&want).enumerate() {
                 assert!(

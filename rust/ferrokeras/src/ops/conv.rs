@@ -793,13 +793,24 @@ impl Conv2d {
         );
         // the Winograd input gradient's channels-last gradient and work space
         let wn = if wino.is_some() { gpad + wlen } else { 0 };
+        // the kernel gradient as Winograd's (as the channels-last one, on the sample and
+        // its output gradient turned channels-last): a range's partial is its
+        // transform-domain sum, then that sum turned back
+        let wino_w = if want_w {
+            self.winograd_plan(g, hp, wp, g.c, g.o)
+        } else {
+            None
+        };
+        let (dun, wwn) = wino_w.map_or((0, 0), |pl| {
+            (pl.kernel_grad_len(), hp * wp * g.c + os + pl.scratch_len())
+        });
         // scratch: [kernel matrix | regrouped or Winograd kernel and its work space |
         // per worker: pre-activation gradient, padded input, padded gradient, dXᵀ,
         // Winograd's | per range: kernel-gradient partial | per sample: channel sums]
         let sizes = [
             2 * ok + ulen + tlen,
-            og.slot(xpad + gpad + dxn + wn),
-            if want_w { ok } else { 0 },
+            og.slot(xpad + gpad + dxn + wn + wwn),
+            if want_w { dun + ok } else { 0 },
             if grads.b.is_some() { g.n * g.o } else { 0 },
         ];
         let (head, mut work, sums) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
@@ -838,6 +849,7 @@ impl Conv2d {
             let (gm, rest) = sm.slot.split_at_mut(gmn);
             let gi = self.epi.sample_grad(gout, &out.f, sm.i, os, gm);
             let (xp, rest) = rest.split_at_mut(xpad);
+            let (wwork, rest) = rest.split_at_mut(wwn);
             let (gp, rest) = rest.split_at_mut(gpad);
             let (dxt, rest) = rest.split_at_mut(dxn);
             for (s, gc) in sm.own.iter_mut().zip(gi.chunks_exact(p)) {
@@ -862,7 +874,19 @@ impl Conv2d {
                 transpose_add(dxt, hw, g.c, sm.gx);
             }
             // kernel gradient
-            if want_w {
+            if let Some(pl) = &wino_w {
+                let (xt, rest) = wwork.split_at_mut(hp * wp * g.c);
+                let (gt, ws) = rest.split_at_mut(os);
+                let src = self.source(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
+                transpose(src, g.c, hp * wp, xt);
+                transpose(gi, g.o, p, gt);
+                let (du, dw) = sm.dw.split_at_mut(dun);
+                winograd::kernel_gradient(pl, xt, gt, du, !sm.first, ws);
+                if sm.last {
+                    // rows of dWᵀ in (c, ki, kj) order
+                    winograd::kernel_gradient_back(pl, du, dw, |a, b, c| (c * 3 + a) * 3 + b);
+                }
+            } else if want_w {
                 let a = GatheredOperand {
                     data: self.source(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp),
                     rows: ktaps,
@@ -875,7 +899,7 @@ impl Conv2d {
         let gx = Parts::wanted(grads.x, xs);
         batch.backward(gx, Parts::new(sums, so), &mut work, &run);
         if let Some(gw) = grads.w {
-            self.relayout_back(g, work.sum(), gw);
+            self.relayout_back(g, &work.sum()[dun..], gw);
         }
         if let Some(gb) = grads.b {
             for si in sums.chunks_exact(g.o) {

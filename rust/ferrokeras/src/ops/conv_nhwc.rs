@@ -501,7 +501,7 @@ impl Conv2d {
                 let (du, dw) = sm.dw.split_at_mut(dun);
                 winograd::kernel_gradient(pl, data, gi, du, !sm.first, cols);
                 if sm.last {
-                    winograd::kernel_gradient_back(pl, du, dw);
+                    winograd::kernel_gradient_back(pl, du, dw, |a, b, c| (a * 3 + b) * g.c + c);
                 }
             } else if want_w {
                 // in products of DW_STEPS positions at most (see there)
