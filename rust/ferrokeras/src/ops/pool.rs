@@ -131,52 +131,34 @@ impl Pool {
         self.max && self.rank == 2 && self.win == WINDOW_2X2
     }
 
-    /// Calls `f(r0, o, vector)` for each output row of a 2x2, stride-2, unpadded pooling
-    /// of one plane: its windows' top input row starts at `r0`, its outputs are `o`, and
-    /// `vector` says whether the AVX-512 row kernels run (the CPU has them and the
-    /// plane's indices fit i32).
+    /// Calls `f(r0, o)` for each output row of a 2x2, stride-2, unpadded pooling of one
+    /// plane: its windows' top input row starts at `r0`, its outputs are `o`.
     #[inline(always)]
-    fn rows2x2(g: &Geo, mut f: impl FnMut(usize, std::ops::Range<usize>, bool)) {
-        let ([_, h, w], [_, oh, ow]) = (g.sp, g.op);
-        #[cfg(target_arch = "x86_64")]
-        let vector = crate::kernels::runs::avx512() && h * w < i32::MAX as usize;
-        #[cfg(not(target_arch = "x86_64"))]
-        let vector = false;
+    fn rows2x2(g: &Geo, mut f: impl FnMut(usize, std::ops::Range<usize>)) {
+        let ([_, _, w], [_, oh, ow]) = (g.sp, g.op);
         for oy in 0..oh {
-            f(2 * oy * w, oy * ow..(oy + 1) * ow, vector);
+            f(2 * oy * w, oy * ow..(oy + 1) * ow);
         }
     }
 
     /// Max over 2x2 windows with stride 2 and no padding, row by row.
     fn max2x2(g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
         let w = g.sp[2];
-        Self::rows2x2(g, |r0, o, vector| {
+        Self::rows2x2(g, |r0, o| {
             let n = 2 * o.len();
             let (top, bot) = (&x[r0..r0 + n], &x[r0 + w..r0 + w + n]);
-            let (y, arg) = (&mut y[o.clone()], &mut arg[o]);
-            #[cfg(target_arch = "x86_64")]
-            if vector {
-                // SAFETY: the CPU has AVX-512F; the rows hold 2·ow floats, y and arg ow;
-                // indices fit i32.
-                return unsafe { x86::max2x2_row(top, bot, r0, w, y, arg) };
-            }
-            max2x2_row(Rows { top, bot, r0, w }, y, arg);
+            max2x2_row(Rows { top, bot, r0, w }, &mut y[o.clone()], &mut arg[o]);
         });
     }
 
     /// Backward of [`Pool::max2x2`].
     fn unmax2x2(g: &Geo, gy: &[f32], gx: &mut [f32], arg: &[i32]) {
         let w = g.sp[2];
-        Self::rows2x2(g, |r0, o, vector| {
+        Self::rows2x2(g, |r0, o| {
             let n = 2 * o.len();
             let (top, bot) = gx[r0..r0 + w + n].split_at_mut(w);
-            let (top, bot, arg) = (&mut top[..n], &mut bot[..n], &arg[o.clone()]);
-            #[cfg(target_arch = "x86_64")]
-            if vector {
-                // SAFETY: as in max2x2 (gy and arg ow long, the rows 2·ow).
-                return unsafe { x86::unmax2x2_row(&gy[o], arg, r0, w, top, bot) };
-            }
-            unmax2x2_row(&gy[o], arg, Rows { top, bot, r0, w });
+            let (top, bot) = (&mut top[..n], &mut bot[..n]);
+            unmax2x2_row(&gy[o.clone()], &arg[o], Rows { top, bot, r0, w });
         });
     }
 
@@ -420,10 +402,31 @@ struct Rows<T> {
 
 /// One output row of a 2x2, stride-2 max. Ties and NaN keep the earlier candidate in
 /// the order top-left, top-right, bottom-left, bottom-right (strict, ordered
-/// comparisons), as the general loop does. The AVX-512 kernel ([`x86::max2x2_row`]) does
-/// 16 windows per step without a branch: on real activations these scalar comparisons
-/// are coin flips for the branch predictor.
+/// comparisons), as the general loop does. AVX-512 ([`x86::max2x2_row`]) does 16
+/// windows per step without a branch: on real activations the scalar comparisons are
+/// coin flips for the branch predictor. The ISA is checked here, per row, as before
+/// the rank merge: checked once per plane and passed down to the row loop instead, the
+/// channels-first 2x2 max forward of `pool_cpu` ran 5-10% slower.
 fn max2x2_row(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
+    let ow = y.len();
+    assert!(x.top.len() >= 2 * ow && x.bot.len() >= 2 * ow && arg.len() >= ow);
+    #[cfg(target_arch = "x86_64")]
+    if vector_rows(&x, ow) {
+        // SAFETY: the CPU has AVX-512F; the slices hold what the kernel reads and writes
+        // (asserted above); indices fit i32.
+        return unsafe { x86::max2x2_row(x.top, x.bot, x.r0, x.w, y, arg) };
+    }
+    max2x2_row_scalar(x, y, arg)
+}
+
+/// Whether the AVX-512 rows run: the CPU has it and the rows' plane indices fit i32.
+#[cfg(target_arch = "x86_64")]
+fn vector_rows<T>(x: &Rows<T>, ow: usize) -> bool {
+    crate::kernels::runs::avx512() && x.r0 + x.w + 2 * ow < i32::MAX as usize
+}
+
+/// The portable [`max2x2_row`].
+fn max2x2_row_scalar(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
     let Rows { top, bot, r0, w } = x;
     for (ox, (yv, av)) in y.iter_mut().zip(arg.iter_mut()).enumerate() {
         let c = r0 + 2 * ox;
@@ -448,6 +451,18 @@ fn max2x2_row(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
 /// Backward of [`max2x2_row`]: adds each output's gradient to the input its window
 /// picked (`arg`).
 fn unmax2x2_row(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
+    let ow = gy.len();
+    assert!(gx.top.len() >= 2 * ow && gx.bot.len() >= 2 * ow && arg.len() >= ow);
+    #[cfg(target_arch = "x86_64")]
+    if vector_rows(&gx, ow) {
+        // SAFETY: as in max2x2_row.
+        return unsafe { x86::unmax2x2_row(gy, arg, gx.r0, gx.w, gx.top, gx.bot) };
+    }
+    unmax2x2_row_scalar(gy, arg, gx)
+}
+
+/// The portable [`unmax2x2_row`].
+fn unmax2x2_row_scalar(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
     let Rows { top, bot, r0, w } = gx;
     for (ox, (&g, &a)) in gy.iter().zip(arg).enumerate() {
         let c = (r0 + 2 * ox) as i32;
@@ -491,7 +506,7 @@ mod x86 {
 
     /// # Safety
     /// AVX-512F; `top` and `bot` hold `2·y.len()` floats, `arg` `y.len()`; the plane's
-    /// indices fit i32 (as [`super::Pool::max2x2`] calls it).
+    /// indices fit i32 (as [`super::max2x2_row`] calls it).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn max2x2_row(
         top: &[f32],
@@ -539,7 +554,7 @@ mod x86 {
 
     /// # Safety
     /// AVX-512F; `top` and `bot` hold `2·gy.len()` floats, `arg` `gy.len()`; the plane's
-    /// indices fit i32 (as [`super::Pool::unmax2x2`] calls it).
+    /// indices fit i32 (as [`super::unmax2x2_row`] calls it).
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn unmax2x2_row(
         gy: &[f32],
@@ -841,19 +856,19 @@ pub(super) mod tests {
             assert_eq!(gx, gx2, "{h}x{w} gradient");
             // the portable rows too (the vector ones run above where the CPU has them)
             let (mut y3, mut arg3, mut gx3) = (vec![0.0; os], vec![0; os], base.clone());
-            for oy in 0..oh {
-                let (r0, o) = (2 * oy * w, oy * ow);
-                let (top, bot) = (&x[r0..r0 + 2 * ow], &x[r0 + w..r0 + w + 2 * ow]);
+            super::Pool::rows2x2(&g, |r0, o| {
+                let n = 2 * o.len();
+                let (top, bot) = (&x[r0..r0 + n], &x[r0 + w..r0 + w + n]);
                 let rows = super::Rows { top, bot, r0, w };
-                super::max2x2_row(rows, &mut y3[o..o + ow], &mut arg3[o..o + ow]);
-                let (top, bot) = gx3[r0..r0 + w + 2 * ow].split_at_mut(w);
-                let (top, bot) = (&mut top[..2 * ow], &mut bot[..2 * ow]);
-                super::unmax2x2_row(
-                    &gy[o..o + ow],
-                    &arg[o..o + ow],
+                super::max2x2_row_scalar(rows, &mut y3[o.clone()], &mut arg3[o.clone()]);
+                let (top, bot) = gx3[r0..r0 + w + n].split_at_mut(w);
+                let (top, bot) = (&mut top[..n], &mut bot[..n]);
+                super::unmax2x2_row_scalar(
+                    &gy[o.clone()],
+                    &arg[o],
                     super::Rows { top, bot, r0, w },
                 );
-            }
+            });
             assert_eq!(bits(&y3), bits(&y2), "{h}x{w} portable values");
             assert_eq!(arg3, arg2, "{h}x{w} portable winners");
             assert_eq!(gx3, gx2, "{h}x{w} portable gradient");
