@@ -141,24 +141,61 @@ impl Pool {
         }
     }
 
-    /// Max over 2x2 windows with stride 2 and no padding, row by row.
+    /// Max over 2x2 windows with stride 2 and no padding, row by row: the AVX-512 rows
+    /// ([`x86::max2x2`]) where the CPU has them, else the portable ones.
     fn max2x2(g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if vector_plane(g) {
+            // SAFETY: the CPU has AVX-512F and the plane's indices fit i32.
+            return unsafe { x86::max2x2(g, x, y, arg) };
+        }
+        Self::max2x2_with(g, x, y, arg, max2x2_row_scalar);
+    }
+
+    /// [`Pool::max2x2`] with the row kernel `row`, which gets rows of exactly `2·ow`
+    /// floats and `ow` outputs.
+    #[inline(always)]
+    fn max2x2_with(
+        g: &Geo,
+        x: &[f32],
+        y: &mut [f32],
+        arg: &mut [i32],
+        mut row: impl FnMut(Rows<&[f32]>, &mut [f32], &mut [i32]),
+    ) {
         let w = g.sp[2];
         Self::rows2x2(g, |r0, o| {
             let n = 2 * o.len();
             let (top, bot) = (&x[r0..r0 + n], &x[r0 + w..r0 + w + n]);
-            max2x2_row(Rows { top, bot, r0, w }, &mut y[o.clone()], &mut arg[o]);
+            row(Rows { top, bot, r0, w }, &mut y[o.clone()], &mut arg[o]);
         });
     }
 
     /// Backward of [`Pool::max2x2`].
     fn unmax2x2(g: &Geo, gy: &[f32], gx: &mut [f32], arg: &[i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if vector_plane(g) {
+            // SAFETY: as in max2x2.
+            return unsafe { x86::unmax2x2(g, gy, gx, arg) };
+        }
+        Self::unmax2x2_with(g, gy, gx, arg, unmax2x2_row_scalar);
+    }
+
+    /// [`Pool::unmax2x2`] with the row kernel `row`, which gets `ow` gradients and
+    /// winners and rows of exactly `2·ow` floats.
+    #[inline(always)]
+    fn unmax2x2_with(
+        g: &Geo,
+        gy: &[f32],
+        gx: &mut [f32],
+        arg: &[i32],
+        mut row: impl FnMut(&[f32], &[i32], Rows<&mut [f32]>),
+    ) {
         let w = g.sp[2];
         Self::rows2x2(g, |r0, o| {
             let n = 2 * o.len();
             let (top, bot) = gx[r0..r0 + w + n].split_at_mut(w);
             let (top, bot) = (&mut top[..n], &mut bot[..n]);
-            unmax2x2_row(&gy[o.clone()], &arg[o], Rows { top, bot, r0, w });
+            row(&gy[o.clone()], &arg[o], Rows { top, bot, r0, w });
         });
     }
 
@@ -428,32 +465,18 @@ struct Rows<T> {
     w: usize,
 }
 
+/// Whether the AVX-512 2x2 rows run on plane `g`: the CPU has them and the plane's
+/// indices fit i32.
+#[cfg(target_arch = "x86_64")]
+fn vector_plane(g: &Geo) -> bool {
+    crate::kernels::runs::avx512() && g.sp[1] * g.sp[2] < i32::MAX as usize
+}
+
 /// One output row of a 2x2, stride-2 max. Ties and NaN keep the earlier candidate in
 /// the order top-left, top-right, bottom-left, bottom-right (strict, ordered
 /// comparisons), as the general loop does. AVX-512 ([`x86::max2x2_row`]) does 16
-/// windows per step without a branch: on real activations the scalar comparisons are
-/// coin flips for the branch predictor. The ISA is checked here, per row, as before
-/// the rank merge: checked once per plane and passed down to the row loop instead, the
-/// channels-first 2x2 max forward of `pool_cpu` ran 5-10% slower.
-fn max2x2_row(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
-    let ow = y.len();
-    assert!(x.top.len() >= 2 * ow && x.bot.len() >= 2 * ow && arg.len() >= ow);
-    #[cfg(target_arch = "x86_64")]
-    if vector_rows(&x, ow) {
-        // SAFETY: the CPU has AVX-512F; the slices hold what the kernel reads and writes
-        // (asserted above); indices fit i32.
-        return unsafe { x86::max2x2_row(x.top, x.bot, x.r0, x.w, y, arg) };
-    }
-    max2x2_row_scalar(x, y, arg)
-}
-
-/// Whether the AVX-512 rows run: the CPU has it and the rows' plane indices fit i32.
-#[cfg(target_arch = "x86_64")]
-fn vector_rows<T>(x: &Rows<T>, ow: usize) -> bool {
-    crate::kernels::runs::avx512() && x.r0 + x.w + 2 * ow < i32::MAX as usize
-}
-
-/// The portable [`max2x2_row`].
+/// windows per step without a branch: on real activations these comparisons are coin
+/// flips for the branch predictor.
 fn max2x2_row_scalar(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
     let Rows { top, bot, r0, w } = x;
     for (ox, (yv, av)) in y.iter_mut().zip(arg.iter_mut()).enumerate() {
@@ -476,20 +499,8 @@ fn max2x2_row_scalar(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
     }
 }
 
-/// Backward of [`max2x2_row`]: adds each output's gradient to the input its window
-/// picked (`arg`).
-fn unmax2x2_row(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
-    let ow = gy.len();
-    assert!(gx.top.len() >= 2 * ow && gx.bot.len() >= 2 * ow && arg.len() >= ow);
-    #[cfg(target_arch = "x86_64")]
-    if vector_rows(&gx, ow) {
-        // SAFETY: as in max2x2_row.
-        return unsafe { x86::unmax2x2_row(gy, arg, gx.r0, gx.w, gx.top, gx.bot) };
-    }
-    unmax2x2_row_scalar(gy, arg, gx)
-}
-
-/// The portable [`unmax2x2_row`].
+/// Backward of [`max2x2_row_scalar`]: adds each output's gradient to the input its
+/// window picked (`arg`).
 fn unmax2x2_row_scalar(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
     let Rows { top, bot, r0, w } = gx;
     for (ox, (&g, &a)) in gy.iter().zip(arg).enumerate() {
@@ -508,6 +519,34 @@ fn unmax2x2_row_scalar(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
+    use super::{Geo, Pool, Rows};
+
+    /// [`super::Pool::max2x2`] on AVX-512: the row loop runs inside this function, so
+    /// each row costs no call, ISA check or reload of the permutation constants (a call
+    /// per row made the 2x2 max forward of `pool_cpu` on 10x10 planes, 5 windows a row,
+    /// 5% slower than the 2-D-only op it replaced).
+    ///
+    /// # Safety
+    /// AVX-512F; the plane's indices fit i32.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max2x2(g: &Geo, x: &[f32], y: &mut [f32], arg: &mut [i32]) {
+        // SAFETY: the caller's AVX-512F and i32 guarantees; the rows have the lengths
+        // max2x2_with gives.
+        Pool::max2x2_with(g, x, y, arg, |x, y, arg| unsafe { max2x2_row(x, y, arg) });
+    }
+
+    /// [`super::Pool::unmax2x2`] on AVX-512, one call per plane as [`max2x2`].
+    ///
+    /// # Safety
+    /// AVX-512F; the plane's indices fit i32.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn unmax2x2(g: &Geo, gy: &[f32], gx: &mut [f32], arg: &[i32]) {
+        // SAFETY: as in max2x2.
+        Pool::unmax2x2_with(g, gy, gx, arg, |gy, arg, gx| unsafe {
+            unmax2x2_row(gy, arg, gx)
+        });
+    }
 
     /// Lanes `0..n` set (n <= 16).
     fn lanes(n: usize) -> __mmask16 {
@@ -532,18 +571,15 @@ mod x86 {
         [1, w as i32, w as i32 + 1].map(|v| _mm512_set1_epi32(v))
     }
 
+    /// The AVX-512 [`super::max2x2_row_scalar`], 16 windows a step.
+    ///
     /// # Safety
-    /// AVX-512F; `top` and `bot` hold `2·y.len()` floats, `arg` `y.len()`; the plane's
-    /// indices fit i32 (as [`super::max2x2_row`] calls it).
+    /// AVX-512F; `x.top` and `x.bot` hold `2·y.len()` floats, `arg` `y.len()`; the
+    /// plane's indices fit i32 (as [`max2x2`] calls it).
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn max2x2_row(
-        top: &[f32],
-        bot: &[f32],
-        r0: usize,
-        w: usize,
-        y: &mut [f32],
-        arg: &mut [i32],
-    ) {
+    unsafe fn max2x2_row(x: Rows<&[f32]>, y: &mut [f32], arg: &mut [i32]) {
+        let Rows { top, bot, r0, w } = x;
         let ow = y.len();
         let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -580,18 +616,15 @@ mod x86 {
         }
     }
 
+    /// The AVX-512 [`super::unmax2x2_row_scalar`], 16 windows a step.
+    ///
     /// # Safety
-    /// AVX-512F; `top` and `bot` hold `2·gy.len()` floats, `arg` `gy.len()`; the plane's
-    /// indices fit i32 (as [`super::unmax2x2_row`] calls it).
+    /// AVX-512F; `gx.top` and `gx.bot` hold `2·gy.len()` floats, `arg` `gy.len()`; the
+    /// plane's indices fit i32 (as [`unmax2x2`] calls it).
+    #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn unmax2x2_row(
-        gy: &[f32],
-        arg: &[i32],
-        r0: usize,
-        w: usize,
-        top: &mut [f32],
-        bot: &mut [f32],
-    ) {
+    unsafe fn unmax2x2_row(gy: &[f32], arg: &[i32], gx: Rows<&mut [f32]>) {
+        let Rows { top, bot, r0, w } = gx;
         let ow = gy.len();
         // interleave a and b: a0 b0 a1 b1 ... (low 8 pairs, high 8 pairs)
         let ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -884,19 +917,8 @@ pub(super) mod tests {
             assert_eq!(gx, gx2, "{h}x{w} gradient");
             // the portable rows too (the vector ones run above where the CPU has them)
             let (mut y3, mut arg3, mut gx3) = (vec![0.0; os], vec![0; os], base.clone());
-            super::Pool::rows2x2(&g, |r0, o| {
-                let n = 2 * o.len();
-                let (top, bot) = (&x[r0..r0 + n], &x[r0 + w..r0 + w + n]);
-                let rows = super::Rows { top, bot, r0, w };
-                super::max2x2_row_scalar(rows, &mut y3[o.clone()], &mut arg3[o.clone()]);
-                let (top, bot) = gx3[r0..r0 + w + n].split_at_mut(w);
-                let (top, bot) = (&mut top[..n], &mut bot[..n]);
-                super::unmax2x2_row_scalar(
-                    &gy[o.clone()],
-                    &arg[o],
-                    super::Rows { top, bot, r0, w },
-                );
-            });
+            super::Pool::max2x2_with(&g, &x, &mut y3, &mut arg3, super::max2x2_row_scalar);
+            super::Pool::unmax2x2_with(&g, &gy, &mut gx3, &arg, super::unmax2x2_row_scalar);
             assert_eq!(bits(&y3), bits(&y2), "{h}x{w} portable values");
             assert_eq!(arg3, arg2, "{h}x{w} portable winners");
             assert_eq!(gx3, gx2, "{h}x{w} portable gradient");
