@@ -14,7 +14,8 @@
 //! this file's on transposed data bit for bit, winners included. The rest of this file
 //! is the channels-first kernel: one window loop over (depth, row, column) for any
 //! window, padding and stride, and the common 2x2, stride-2, unpadded 2-D max pooling
-//! at 16 windows per AVX-512 step.
+//! at 16 windows per AVX-512 step (the row loop inside the AVX-512 code, one call per
+//! plane).
 //!
 //! The max forward stores, per output, the winning position within its plane (volume)
 //! in the node's integer scratch; the backward scatters through it. Blocks of planes
