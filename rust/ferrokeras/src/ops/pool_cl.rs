@@ -157,7 +157,7 @@ impl Window {
     /// Clipped window `[lo, hi)` along axis `a` (0 depth, 1 rows, 2 columns) of output
     /// index `o` over an input of length `len` (empty when it lies in the padding).
     #[inline]
-    fn span(&self, a: usize, o: usize, len: usize) -> (usize, usize) {
+    pub(super) fn span(&self, a: usize, o: usize, len: usize) -> (usize, usize) {
         let s = (o * self.strides[a]) as isize - self.pads[2 * a] as isize;
         let lo = s.max(0) as usize;
         let hi = ((s + self.pool[a] as isize).max(0) as usize).min(len);
