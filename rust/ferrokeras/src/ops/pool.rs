@@ -323,6 +323,10 @@ impl Pool {
         let (lo, hi) = self.inner_cols(w, ow);
         let mut share = [0.0f32; 64];
         for (oy, gy) in gy.chunks_exact(ow).enumerate() {
+            let (y0, y1) = self.win.span(1, oy, h);
+            if y0 == y1 {
+                continue; // a row of windows in the padding: none has a share
+            }
             let edges = |gx: &mut [f32], cols: std::ops::Range<usize>| {
                 let row = self.win.row(g, 0, oy);
                 for ox in cols {
@@ -332,7 +336,6 @@ impl Pool {
             if lo > 0 {
                 edges(gx, 0..lo);
             }
-            let (y0, y1) = self.win.span(1, oy, h);
             let n = ((y1 - y0) * kx) as f32;
             for (c, gy) in gy[lo..hi].chunks(64).enumerate() {
                 let v = &mut share[..gy.len()];
