@@ -15,7 +15,7 @@
 //! faster than the channels-first loops, and 3-5x faster than the permute +
 //! channels-first + permute path that 'tf' ordering took before.
 //!
-//! Semantics are the channels-first kernels' (`pool.rs`, `pool3d.rs`), channel by
+//! Semantics are the channels-first kernels' (`pool.rs`, both ranks), channel by
 //! channel, with the same arithmetic order, so results agree bit for bit with the
 //! channels-first ops on transposed data:
 //! - max: positions are visited in (depth, row, column) order; the first one is taken,
@@ -87,7 +87,7 @@ impl Geo {
 /// The in-bounds positions of one output pixel's window: depth `z0..z1`, rows
 /// `y0..y1`, columns `x0..x1` of a volume `h` x `w` (pixels; multiply by C for floats).
 #[derive(Debug, Clone, Copy)]
-struct Span {
+pub(super) struct Span {
     z0: usize,
     z1: usize,
     y0: usize,
@@ -101,9 +101,9 @@ struct Span {
 /// The window rows of one output row (depth `z0..z1`, rows `y0..y1`) and how its
 /// columns slide (stride `sx`, size `kx`, left pad `pl`) over a volume `h` x `w`.
 #[derive(Debug, Clone, Copy)]
-struct Row {
-    z0: usize,
-    z1: usize,
+pub(super) struct Row {
+    pub z0: usize,
+    pub z1: usize,
     y0: usize,
     y1: usize,
     h: usize,
@@ -116,7 +116,7 @@ struct Row {
 impl Row {
     /// The window of output column `ox`.
     #[inline(always)]
-    fn at(&self, ox: usize) -> Span {
+    pub(super) fn at(&self, ox: usize) -> Span {
         let s = (ox * self.sx) as isize - self.pl as isize;
         let x0 = s.max(0) as usize;
         let x1 = ((s + self.kx as isize).max(0) as usize).min(self.w);
@@ -134,7 +134,7 @@ impl Row {
 }
 
 impl Span {
-    fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         (self.z1 - self.z0) * (self.y1 - self.y0) * (self.x1 - self.x0)
     }
     /// The four positions (top-left, top-right, bottom-left, bottom-right) of a whole
@@ -157,7 +157,7 @@ impl Window {
     /// Clipped window `[lo, hi)` along axis `a` (0 depth, 1 rows, 2 columns) of output
     /// index `o` over an input of length `len` (empty when it lies in the padding).
     #[inline]
-    fn span(&self, a: usize, o: usize, len: usize) -> (usize, usize) {
+    pub(super) fn span(&self, a: usize, o: usize, len: usize) -> (usize, usize) {
         let s = (o * self.strides[a]) as isize - self.pads[2 * a] as isize;
         let lo = s.max(0) as usize;
         let hi = ((s + self.pool[a] as isize).max(0) as usize).min(len);
@@ -165,7 +165,7 @@ impl Window {
     }
 
     /// The windows of output row (`oz`, `oy`).
-    fn row(&self, g: &Geo, oz: usize, oy: usize) -> Row {
+    pub(super) fn row(&self, g: &Geo, oz: usize, oy: usize) -> Row {
         let (z0, z1) = self.span(0, oz, g.sp[0]);
         let (y0, y1) = self.span(1, oy, g.sp[1]);
         Row {
@@ -331,10 +331,22 @@ fn run_mut<const W: usize>(x: &mut [f32], p: usize, c: usize, l: usize) -> &mut 
     (&mut x[p * c + l..p * c + l + W]).try_into().unwrap()
 }
 
+/// Calls `f(r)` with the spatial positions `r` of each row of the window, rows in
+/// (depth, row) order.
+#[inline(always)]
+pub(super) fn rows(s: Span, mut f: impl FnMut(std::ops::Range<usize>)) {
+    for iz in s.z0..s.z1 {
+        for iy in s.y0..s.y1 {
+            let r = (iz * s.h + iy) * s.w;
+            f(r + s.x0..r + s.x1);
+        }
+    }
+}
+
 /// Calls `f(p)` for every spatial position `p` of the window in (depth, row, column)
 /// order.
 #[inline(always)]
-fn positions(s: Span, mut f: impl FnMut(usize)) {
+pub(super) fn positions(s: Span, mut f: impl FnMut(usize)) {
     for iz in s.z0..s.z1 {
         for iy in s.y0..s.y1 {
             let r = (iz * s.h + iy) * s.w;

@@ -224,6 +224,72 @@ pub fn assert_backward_accumulates(op: &OpRef, x: &Value, g: &[f32]) {
     assert!(once.iter().any(|&v| v != 0.0), "{}", op.name());
 }
 
+/// Channels-first `src` (N, C, spatial...) -> channels-last (N, spatial..., C).
+pub fn to_channels_last(v: &Value) -> Value {
+    let (n, c) = (v.shape[0], v.shape[1]);
+    let sp: usize = v.shape[2..].iter().product();
+    let mut out = vec![0.0; v.len()];
+    for b in 0..n {
+        for ch in 0..c {
+            for i in 0..sp {
+                out[(b * sp + i) * c + ch] = v.f[(b * c + ch) * sp + i];
+            }
+        }
+    }
+    let mut shape = vec![n];
+    shape.extend_from_slice(&v.shape[2..]);
+    shape.push(c);
+    val(&shape, &out)
+}
+
+/// The channels-last op `cl` on `x` transposed gives the channels-first op `cf`'s
+/// output, input gradient (added onto the same buffer contents) and, with `winners`,
+/// the winners a max leaves in the integer scratch (the same in-plane indices), bit for
+/// bit; `x` is channels-first.
+pub fn assert_channels_last_matches(cf: &OpRef, cl: &OpRef, x: &Value, winners: bool, what: &str) {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let xt = to_channels_last(x);
+    let (mut sf, mut sl) = (Scratch::default(), Scratch::default());
+    let yf = forward_with(cf, std::slice::from_ref(x), &mut sf).unwrap();
+    let yl = forward_with(cl, std::slice::from_ref(&xt), &mut sl).unwrap();
+    let yft = to_channels_last(&yf);
+    assert_eq!(yl.shape, yft.shape, "{what}");
+    assert_eq!(bits(&yl.f), bits(&yft.f), "{what}: values");
+    if winners {
+        let af: Vec<f32> = sf.i[..yf.len()].iter().map(|&a| a as f32).collect();
+        let al: Vec<f32> = sl.i[..yl.len()].iter().map(|&a| a as f32).collect();
+        assert_eq!(
+            al,
+            to_channels_last(&val(&yf.shape, &af)).f,
+            "{what}: winners"
+        );
+    }
+    let gy = rand(&yf.shape, 11, -1.0, 1.0);
+    let base = rand(&x.shape, 12, -1.0, 1.0);
+    let (mut gf, mut gl) = (base.f.clone(), to_channels_last(&base).f);
+    let gyt = to_channels_last(&gy);
+    cf.backward_one(
+        0,
+        &[x],
+        &yf,
+        &gy.f,
+        &mut gf,
+        &mut OpCtx { scratch: &mut sf },
+    )
+    .unwrap();
+    cl.backward_one(
+        0,
+        &[&xt],
+        &yl,
+        &gyt.f,
+        &mut gl,
+        &mut OpCtx { scratch: &mut sl },
+    )
+    .unwrap();
+    let gft = to_channels_last(&val(&x.shape, &gf));
+    assert_eq!(bits(&gl), bits(&gft.f), "{what}: gradient");
+}
+
 /// Asserts `got` is within `tol · (1 + |want|)` of the float64 `want`.
 pub fn assert_close64(got: &[f32], want: &[f64], tol: f64, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length mismatch");
