@@ -174,7 +174,7 @@ fn correlate_with(
         let (v, m) = unsafe { work.part(who * len, len) }.split_at_mut(XI * BLOCK_TILES * c);
         let (yp, t0) = (&yp, blk * BLOCK_TILES);
         let nt = BLOCK_TILES.min(tiles - t0);
-        input_block(wide, plan, x, t0, nt, v);
+        transform_block(wide, Block::Input, plan, x, t0, nt, v);
         for (xi, u) in u.iter().enumerate() {
             let a = &v[xi * BLOCK_TILES * c..][..nt * c];
             let mm = &mut m[xi * BLOCK_TILES * o..][..nt * o];
@@ -214,8 +214,8 @@ pub fn kernel_gradient(
     let (v, m) = scratch[..plan.scratch_len()].split_at_mut(XI * BLOCK_TILES * c);
     for t0 in (0..tiles).step_by(BLOCK_TILES) {
         let nt = BLOCK_TILES.min(tiles - t0);
-        input_block(wide, plan, x, t0, nt, v);
-        gradient_block(wide, plan, gy, t0, nt, m);
+        transform_block(wide, Block::Input, plan, x, t0, nt, v);
+        transform_block(wide, Block::Gradient, plan, gy, t0, nt, m);
         for (xi, du) in du.chunks_exact_mut(c * o).enumerate() {
             let a = &v[xi * BLOCK_TILES * c..][..nt * c];
             let b = &m[xi * BLOCK_TILES * o..][..nt * o];
@@ -255,16 +255,6 @@ pub fn kernel_gradient_back(
             }
         }
     }
-}
-
-fn gradient_block(wide: bool, plan: &Plan, gy: &[f32], t0: usize, nt: usize, m: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: AVX-512F checked; the bounds are checked by `kernel_gradient`.
-        return unsafe { avx512::gradient_block(plan, gy, t0, nt, m) };
-    }
-    // SAFETY: as above, on plain arrays.
-    unsafe { gradient_block_with::<[f32; L]>(plan, gy, t0, nt, m) }
 }
 
 /// The transformed output gradients `A dY Aᵀ` of tiles `t0..t0 + nt` into `m` (position
@@ -430,42 +420,27 @@ mod avx512 {
         }
     }
 
-    /// [`super::input_block_with`] on AVX-512.
+    /// [`super::transform_block_with`] on AVX-512.
     ///
     /// # Safety
-    /// AVX-512F available; the contract of `input_block_with`.
+    /// AVX-512F available; the contract of the block's transform.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn input_block(
+    pub(super) unsafe fn transform_block(
+        kind: super::Block,
         p: &super::Plan,
-        x: &[f32],
+        src: &[f32],
         t0: usize,
         nt: usize,
-        v: &mut [f32],
+        dst: &mut [f32],
     ) {
         // SAFETY: forwarded contract.
-        unsafe { super::input_block_with::<Z>(p, x, t0, nt, v) }
-    }
-
-    /// [`super::gradient_block_with`] on AVX-512.
-    ///
-    /// # Safety
-    /// AVX-512F available; the contract of `gradient_block_with`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn gradient_block(
-        p: &super::Plan,
-        gy: &[f32],
-        t0: usize,
-        nt: usize,
-        m: &mut [f32],
-    ) {
-        // SAFETY: forwarded contract.
-        unsafe { super::gradient_block_with::<Z>(p, gy, t0, nt, m) }
+        unsafe { super::transform_block_with::<Z>(kind, p, src, t0, nt, dst) }
     }
 
     /// [`super::output_block_with`] on AVX-512.
     ///
     /// # Safety
-    /// As [`input_block`].
+    /// AVX-512F available; the contract of `output_block_with`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn output_block(
         p: &super::Plan,
@@ -498,14 +473,55 @@ pub fn fast() -> bool {
     wide()
 }
 
-fn input_block(wide: bool, plan: &Plan, x: &[f32], t0: usize, nt: usize, v: &mut [f32]) {
+/// The transforms that fill a block's operands: the input windows' (`Bᵀ d B`, into V)
+/// or the output gradient tiles' (`A dY Aᵀ`, into the products' place).
+#[derive(Clone, Copy)]
+enum Block {
+    Input,
+    Gradient,
+}
+
+/// Runs the `kind` transform of tiles `t0..t0 + nt` from `src` into `dst`, on AVX-512
+/// where `wide`.
+fn transform_block(
+    wide: bool,
+    kind: Block,
+    plan: &Plan,
+    src: &[f32],
+    t0: usize,
+    nt: usize,
+    dst: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if wide {
-        // SAFETY: AVX-512F checked; the bounds are checked by `check_block`.
-        return unsafe { avx512::input_block(plan, x, t0, nt, v) };
+        // SAFETY: AVX-512F checked; the bounds are checked by the callers (`correlate`,
+        // `kernel_gradient`).
+        return unsafe { avx512::transform_block(kind, plan, src, t0, nt, dst) };
     }
     // SAFETY: as above, on plain arrays.
-    unsafe { input_block_with::<[f32; L]>(plan, x, t0, nt, v) }
+    unsafe { transform_block_with::<[f32; L]>(kind, plan, src, t0, nt, dst) }
+}
+
+/// [`input_block_with`] or [`gradient_block_with`].
+///
+/// # Safety
+/// The contract of the one `kind` names.
+#[inline(always)]
+unsafe fn transform_block_with<V: Lanes>(
+    kind: Block,
+    plan: &Plan,
+    src: &[f32],
+    t0: usize,
+    nt: usize,
+    dst: &mut [f32],
+) {
+    // SAFETY: forwarded contract.
+    unsafe {
+        match kind {
+            Block::Input => input_block_with::<V>(plan, src, t0, nt, dst),
+            Block::Gradient => gradient_block_with::<V>(plan, src, t0, nt, dst),
+        }
+    }
 }
 
 /// # Safety
