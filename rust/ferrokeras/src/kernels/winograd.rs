@@ -30,6 +30,16 @@ const XI: usize = 16;
 /// Tiles per block: the block's transformed inputs (16 x tiles x C floats) and products
 /// (16 x tiles x O) stay in L2 for C, O up to 128.
 const BLOCK_TILES: usize = 48;
+
+/// Floats between the matrices of consecutive positions ξ in a block's operands of
+/// `ch` channels: the block's size plus one cache line, so that the 16 streams a tile's
+/// transform stores to (or loads from) fall in different L1 sets. Without the extra
+/// line, 48 tiles of 32 channels put the streams 6 KiB apart (two sets for all 16) and
+/// of 64 channels 12 KiB apart (one set): conv_parts at W4's 30x30 layer ran 100 or
+/// 130 µs per sample from one process to the next.
+fn stride(ch: usize) -> usize {
+    BLOCK_TILES * ch + 16
+}
 /// Channels per vector step of the transforms (one AVX-512 register).
 const L: usize = 16;
 
@@ -76,7 +86,7 @@ impl Plan {
 
     /// Floats of work space [`correlate`] needs per part, and [`kernel_gradient`].
     pub fn scratch_len(&self) -> usize {
-        XI * BLOCK_TILES * (self.c + self.o)
+        XI * (stride(self.c) + stride(self.o))
     }
 }
 
@@ -171,13 +181,13 @@ fn correlate_with(
     );
     parallel_for(blocks, parts, &|blk, who| {
         // SAFETY: participant `who`'s part of the scratch is its own.
-        let (v, m) = unsafe { work.part(who * len, len) }.split_at_mut(XI * BLOCK_TILES * c);
+        let (v, m) = unsafe { work.part(who * len, len) }.split_at_mut(XI * stride(c));
         let (yp, t0) = (&yp, blk * BLOCK_TILES);
         let nt = BLOCK_TILES.min(tiles - t0);
         transform_block(wide, Block::Input, plan, x, t0, nt, v);
         for (xi, u) in u.iter().enumerate() {
-            let a = &v[xi * BLOCK_TILES * c..][..nt * c];
-            let mm = &mut m[xi * BLOCK_TILES * o..][..nt * o];
+            let a = &v[xi * stride(c)..][..nt * c];
+            let mm = &mut m[xi * stride(o)..][..nt * o];
             sgemm_packed_serial(nt, nop(a), *u, mm, false);
         }
         // SAFETY: y holds the (OH, OW, O) output (asserted above); this block's tiles
@@ -211,14 +221,14 @@ pub fn kernel_gradient(
     let du = &mut du[..XI * c * o];
     let wide = wide();
     let tiles = th * tw;
-    let (v, m) = scratch[..plan.scratch_len()].split_at_mut(XI * BLOCK_TILES * c);
+    let (v, m) = scratch[..plan.scratch_len()].split_at_mut(XI * stride(c));
     for t0 in (0..tiles).step_by(BLOCK_TILES) {
         let nt = BLOCK_TILES.min(tiles - t0);
         transform_block(wide, Block::Input, plan, x, t0, nt, v);
         transform_block(wide, Block::Gradient, plan, gy, t0, nt, m);
         for (xi, du) in du.chunks_exact_mut(c * o).enumerate() {
-            let a = &v[xi * BLOCK_TILES * c..][..nt * c];
-            let b = &m[xi * BLOCK_TILES * o..][..nt * o];
+            let a = &v[xi * stride(c)..][..nt * c];
+            let b = &m[xi * stride(o)..][..nt * o];
             sgemm_serial(c, o, nt, top(a), nop(b), du, accumulate || t0 > 0);
         }
     }
@@ -258,12 +268,12 @@ pub fn kernel_gradient_back(
 }
 
 /// The transformed output gradients `A dY Aᵀ` of tiles `t0..t0 + nt` into `m` (position
-/// ξ of block tile `t`, channel `o`, at `m[(ξ·BLOCK_TILES + t)·O + o]`); a tile's
+/// ξ of block tile `t`, channel `o`, at `m[ξ·stride(O) + t·O + o]`); a tile's
 /// pixels outside the output count as zero. `A = [1 0; 1 1; 1 -1; 0 -1]`.
 ///
 /// # Safety
 /// `V`'s ISA available; `gy` the plan's (OH, OW, O) output gradient, `m`
-/// 16·BLOCK_TILES·O floats, the tiles inside the plan's and `nt` at most BLOCK_TILES.
+/// 16·stride(O) floats, the tiles inside the plan's and `nt` at most BLOCK_TILES.
 #[inline(always)]
 unsafe fn gradient_block_with<V: Lanes>(
     plan: &Plan,
@@ -301,7 +311,7 @@ unsafe fn gradient_block_with<V: Lanes>(
                 let out = [u, u.add(v), u.sub(v), V::zero().sub(v)];
                 for (j, e) in out.into_iter().enumerate() {
                     // SAFETY: t < BLOCK_TILES and o0 + len <= O keep it inside m.
-                    unsafe { e.store(mp.add(((i * 4 + j) * BLOCK_TILES + t) * o + o0), len) };
+                    unsafe { e.store(mp.add((i * 4 + j) * stride(o) + t * o + o0), len) };
                 }
             }
             o0 += len;
@@ -546,12 +556,12 @@ unsafe fn output_block(
 }
 
 /// The transformed input windows of tiles `t0..t0 + nt` into `v`: position ξ of block
-/// tile `t`, channel `c`, at `v[(ξ·BLOCK_TILES + t)·C + c]`. Window (i, j) of tile
+/// tile `t`, channel `c`, at `v[ξ·stride(C) + t·C + c]`. Window (i, j) of tile
 /// (ty, tx) is input pixel (2ty + i, 2tx + j), zero outside the sample; `Bᵀ d B` with
 /// `Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]`.
 ///
 /// # Safety
-/// `V`'s ISA available; `x` holds the plan's (H, W, C) sample, `v` 16·BLOCK_TILES·C
+/// `V`'s ISA available; `x` holds the plan's (H, W, C) sample, `v` 16·stride(C)
 /// floats, `t0 + nt` at most the plan's tiles and `nt` at most BLOCK_TILES (checked by
 /// [`correlate`]).
 #[inline(always)]
@@ -588,7 +598,7 @@ unsafe fn input_block_with<V: Lanes>(plan: &Plan, x: &[f32], t0: usize, nt: usiz
                 for (j, e) in out.into_iter().enumerate() {
                     let xi = i * 4 + j;
                     // SAFETY: t < BLOCK_TILES and c0 + len <= C keep it inside v.
-                    unsafe { e.store(vp.add((xi * BLOCK_TILES + t) * c + c0), len) };
+                    unsafe { e.store(vp.add(xi * stride(c) + t * c + c0), len) };
                 }
             }
             c0 += len;
@@ -597,12 +607,12 @@ unsafe fn input_block_with<V: Lanes>(plan: &Plan, x: &[f32], t0: usize, nt: usiz
 }
 
 /// The output tiles `t0..t0 + nt` from the block's products `m` (position ξ of block
-/// tile `t`, channel `o`, at `m[(ξ·BLOCK_TILES + t)·O + o]`): `Aᵀ m A` with
+/// tile `t`, channel `o`, at `m[ξ·stride(O) + t·O + o]`): `Aᵀ m A` with
 /// `Aᵀ = [1 1 1 0; 0 1 -1 -1]`, written or added into `y` where it falls inside the
 /// output.
 ///
 /// # Safety
-/// As [`input_block_with`], with `m` 16·BLOCK_TILES·O floats and `yp` the (OH, OW, O)
+/// As [`input_block_with`], with `m` 16·stride(O) floats and `yp` the (OH, OW, O)
 /// output, its tiles `t0..t0 + nt` written by nobody else meanwhile.
 #[inline(always)]
 unsafe fn output_block_with<V: Lanes>(
@@ -625,7 +635,7 @@ unsafe fn output_block_with<V: Lanes>(
             let mut mt = [V::zero(); XI];
             for (xi, e) in mt.iter_mut().enumerate() {
                 // SAFETY: t < BLOCK_TILES and o0 + len <= O keep it inside m.
-                *e = unsafe { V::load(mp.add((xi * BLOCK_TILES + t) * o + o0), len) };
+                *e = unsafe { V::load(mp.add(xi * stride(o) + t * o + o0), len) };
             }
             // Aᵀ m (down each column), then (.) A (along each row)
             let mut s = [V::zero(); 8];
