@@ -10,7 +10,7 @@
 //! for each of the 16 positions ξ of the 4x4 transform: 16 products (tiles x C) ·
 //! (C x O) on the engine's gemm, which carry all the multiplies; the transforms are
 //! additions (and halvings of the kernel), vectorised over the channels, which are
-//! contiguous in this layout. Tiles run in blocks of [`BLOCK_TILES`], so that a block's
+//! contiguous in this layout. Tiles run in blocks of 48, so that a block's
 //! transformed inputs and products stay in L2.
 //!
 //! Numerics: the transforms only add, subtract and halve (exact up to one rounding per
