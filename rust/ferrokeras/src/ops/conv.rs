@@ -521,10 +521,20 @@ impl Conv2d {
         }
     }
 
-    /// Floats of Winograd work space one worker's slot holds (see
-    /// [`Conv2d::winograd_parts`]).
-    pub(super) fn winograd_slot(pl: &winograd::Plan, workers: usize) -> usize {
-        pl.scratch_len() * Self::winograd_parts(workers > 1)
+    /// Floats a Winograd correlation takes, `(0, 0, 0)` without one: its transformed
+    /// kernel, that transform's work space, and the work space one worker's slot holds
+    /// (see [`Conv2d::winograd_parts`]).
+    pub(super) fn winograd_sizes(
+        pl: Option<winograd::Plan>,
+        workers: usize,
+    ) -> (usize, usize, usize) {
+        pl.map_or((0, 0, 0), |pl| {
+            (
+                pl.kernel_len(),
+                pl.kernel_tmp_len(),
+                pl.scratch_len() * Self::winograd_parts(workers > 1),
+            )
+        })
     }
 
     /// Number of batch workers for a call (1 = samples in turn, gemm may parallelise).
@@ -705,8 +715,8 @@ impl Conv2d {
         let padn = if self.has_pads() { g.c * hp * wp } else { 0 };
         // scratch: [Winograd kernel | its work space | per worker: padded input, input
         // channels-last, Yᵀ, Winograd work space]
-        let (ulen, tlen) = (pl.kernel_len(), pl.kernel_tmp_len());
-        let slot = padn + hp * wp * g.c + os + Self::winograd_slot(pl, workers);
+        let (ulen, tlen, wlen) = Self::winograd_sizes(Some(*pl), workers);
+        let slot = padn + hp * wp * g.c + os + wlen;
         grow(&mut ctx.scratch.f, ulen + tlen + workers * slot, "conv2d")?;
         let (ubuf, rest) = ctx.scratch.f.split_at_mut(ulen);
         let (tbuf, rest) = rest.split_at_mut(tlen);
@@ -775,13 +785,7 @@ impl Conv2d {
         } else {
             None
         };
-        let (ulen, tlen, wlen) = wino.map_or((0, 0, 0), |pl| {
-            (
-                pl.kernel_len(),
-                pl.kernel_tmp_len(),
-                Self::winograd_slot(&pl, batch.workers),
-            )
-        });
+        let (ulen, tlen, wlen) = Self::winograd_sizes(wino, batch.workers);
         let (xpad, gpad, dxn) = (
             if want_w && self.has_pads() {
                 g.c * hp * wp

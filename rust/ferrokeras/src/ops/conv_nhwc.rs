@@ -299,13 +299,7 @@ impl Conv2d {
         let (xs, os) = (g.h * g.w * g.c, p * g.o);
         let (hp, wp) = self.padded(g);
         let plan = self.winograd_plan(g, hp, wp, g.c, g.o);
-        let (ulen, tlen, wlen) = plan.map_or((0, 0, 0), |pl| {
-            (
-                pl.kernel_len(),
-                pl.kernel_tmp_len(),
-                Self::winograd_slot(&pl, workers),
-            )
-        });
+        let (ulen, tlen, wlen) = Self::winograd_sizes(plan, workers);
         // scratch: [kernel matrix (unless stored as one) | Winograd kernel | its work
         // space | per worker: padded input, Winograd work space]
         let padn = if self.has_pads() { hp * wp * g.c } else { 0 };
@@ -386,13 +380,7 @@ impl Conv2d {
         };
         let full = want_x && !direct && wino.is_none() && self.full_input_gradient_nhwc(g);
         let scatter = want_x && !direct && wino.is_none() && !full;
-        let (ulen, tlen, wlen) = wino.map_or((0, 0, 0), |pl| {
-            (
-                pl.kernel_len(),
-                pl.kernel_tmp_len(),
-                Self::winograd_slot(&pl, batch.workers),
-            )
-        });
+        let (ulen, tlen, wlen) = Self::winograd_sizes(wino, batch.workers);
         // the kernel gradient as Winograd's: summed per range in the transform domain,
         // turned into the kernel matrix's at the end
         let wino_w = if want_w {
