@@ -21,15 +21,18 @@ from keras.models import Sequential
 from keras.utils.test_utils import keras_test
 
 
-def _train(fusion, act, ordering="th"):
+def _train(fusion, act, ordering="th", wide=False):
+    """Three steps of a small CNN. `wide`: 8 channels into and out of 3x3 convolutions,
+    which then run as Winograd correlations (on AVX-512 hosts) with their epilogues."""
     K.clear_session()
     K.ferrokeras_backend._graph().fusion = fusion
     np.random.seed(3)
-    shape = (2, 9, 9) if ordering == "th" else (9, 9, 2)
+    c, f, k = (8, 8, 3) if wide else (2, 4, 2)
+    shape = (c, 9, 9) if ordering == "th" else (9, 9, c)
     model = Sequential()
-    model.add(Convolution2D(4, 3, 3, input_shape=shape, dim_ordering=ordering))
+    model.add(Convolution2D(f, 3, 3, input_shape=shape, dim_ordering=ordering))
     model.add(Activation(act))
-    model.add(Convolution2D(5, 2, 2, activation=act, dim_ordering=ordering))
+    model.add(Convolution2D(5 if k == 2 else 8, k, k, activation=act, dim_ordering=ordering))
     model.add(MaxPooling2D((2, 2), dim_ordering=ordering))
     model.add(Flatten())
     model.add(Dense(6))
@@ -43,13 +46,14 @@ def _train(fusion, act, ordering="th"):
     return losses, model.predict(x), model.get_weights()
 
 
+@pytest.mark.parametrize("wide", [False, True])
 @pytest.mark.parametrize("ordering", ["th", "tf"])
 @pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
 @keras_test
-def test_fused_and_unfused_training_agree_bitwise(act, ordering):
+def test_fused_and_unfused_training_agree_bitwise(act, ordering, wide):
     assert K.ferrokeras_backend._graph().fusion, "fusion is on by default"
-    fused = _train(True, act, ordering)
-    plain = _train(False, act, ordering)
+    fused = _train(True, act, ordering, wide)
+    plain = _train(False, act, ordering, wide)
     assert fused[0] == plain[0]
     np.testing.assert_array_equal(fused[1], plain[1])
     for a, b in zip(fused[2], plain[2]):

@@ -54,7 +54,10 @@
 
 use std::sync::Arc;
 
-use super::epilogue::{activate, add_scalar_activate_in_place, grad_through_into, sum_through};
+use super::epilogue::{
+    activate, add_rows_activate_in_place, add_scalar_activate_in_place, grad_through_into,
+    sum_through,
+};
 use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
@@ -735,10 +738,14 @@ impl Conv2d {
             transpose(src, g.c, hp * wp, xt);
             let parts = Self::winograd_parts(serial);
             winograd::correlate(pl, xt, &u, yt, false, work, parts);
-            transpose(yt, p, g.o, y);
-            if self.epi.any() {
-                self.epilogue(y, bias, p);
+            // Bias and activation on the channels-last result, still in cache, rather
+            // than on the sample's place in the batch: the same operations per element.
+            match (bias, self.epi.any()) {
+                (Some(b), _) => add_rows_activate_in_place(yt, b, self.epi.act),
+                (None, true) => activate(yt, self.epi.act),
+                (None, false) => {}
             }
+            transpose(yt, p, g.o, y);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
         Batch::even(g.n, workers).forward(ys, slots, &run);
