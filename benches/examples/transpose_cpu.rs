@@ -8,7 +8,14 @@ use std::hint::black_box;
 use ferrokeras::kernels::transpose::transpose;
 use ferrokeras_benches::thread_cpu_seconds;
 
-const CASES: &[(usize, usize)] = &[(32, 900), (784, 32), (32, 196), (144, 64), (64, 144), (100, 64)];
+const CASES: &[(usize, usize)] = &[
+    (32, 900),
+    (784, 32),
+    (32, 196),
+    (144, 64),
+    (64, 144),
+    (100, 64),
+];
 
 fn main() {
     for &(rows, cols) in CASES {
@@ -22,13 +29,22 @@ fn main() {
                 let t = thread_cpu_seconds();
                 for k in 0..256 {
                     let s = k % samples;
-                    transpose(black_box(&src[s * n..][..n]), rows, cols, black_box(&mut dst[(k % dst_samples) * n..][..n]));
+                    transpose(
+                        black_box(&src[s * n..][..n]),
+                        rows,
+                        cols,
+                        black_box(&mut dst[(k % dst_samples) * n..][..n]),
+                    );
                 }
                 best = best.min((thread_cpu_seconds() - t) / 256.0);
             }
             println!(
                 "{rows:4}x{cols:<4} {}: {:7.2} us  {:5.2} ns/element",
-                match (samples, dst_samples) { (1, 1) => "hot         ", (1, _) => "cold dst    ", _ => "cold src    " },
+                match (samples, dst_samples) {
+                    (1, 1) => "hot         ",
+                    (1, _) => "cold dst    ",
+                    _ => "cold src    ",
+                },
                 best * 1e6,
                 best * 1e9 / n as f64
             );

@@ -246,23 +246,53 @@ pub fn kernel_gradient_back(
     let (c, o) = (plan.c, plan.o);
     let co = c * o;
     let (du, dw) = (&du[..XI * co], &mut dw[..9 * co]);
-    // Gᵀ = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] on a 4-vector
-    let gt = |x: [f32; 4]| {
-        [
-            x[0] + 0.5 * (x[1] + x[2]),
-            0.5 * (x[1] - x[2]),
-            0.5 * (x[1] + x[2]) + x[3],
-        ]
+    // Gᵀ = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] on a 4-vector, lane by lane over
+    // L consecutive output channels (a plain loop the compiler vectorises; per channel
+    // pair with closures it was a quarter of W4's 64-channel kernel gradient).
+    let gt = |x: [&[f32; L]; 4], out: &mut [[f32; L]; 3]| {
+        for l in 0..L {
+            let half = 0.5 * (x[1][l] + x[2][l]);
+            out[0][l] = x[0][l] + half;
+            out[1][l] = 0.5 * (x[1][l] - x[2][l]);
+            out[2][l] = half + x[3][l];
+        }
     };
-    for q in 0..co {
-        let d = |r: usize, s: usize| du[(r * 4 + s) * co + q];
-        // Gᵀ X down each column, then along each row
-        let cols: [[f32; 3]; 4] = std::array::from_fn(|s| gt([d(0, s), d(1, s), d(2, s), d(3, s)]));
-        for a in 0..3 {
-            let sums = gt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
-            for (b, v) in sums.into_iter().enumerate() {
-                dw[row(a, b, q / o) * o + q % o] = v;
+    for ci in 0..c {
+        let mut o0 = 0;
+        while o0 < o {
+            let len = L.min(o - o0);
+            let at = ci * o + o0;
+            // (copies of a constant L floats where they can be: a length known only
+            // at run time makes each a call to memcpy)
+            let mut d = [[0.0f32; L]; XI];
+            for (xi, d) in d.iter_mut().enumerate() {
+                let src = &du[xi * co + at..][..len];
+                match <&[f32; L]>::try_from(src) {
+                    Ok(full) => *d = *full,
+                    Err(_) => d[..len].copy_from_slice(src),
+                }
             }
+            // Gᵀ X down each column s (rows r = 0..4 are positions 4r + s), then along
+            // each row a of the result
+            let mut cols = [[[0.0f32; L]; 3]; 4];
+            for (s, col) in cols.iter_mut().enumerate() {
+                gt([&d[s], &d[4 + s], &d[8 + s], &d[12 + s]], col);
+            }
+            for a in 0..3 {
+                let mut taps = [[0.0f32; L]; 3];
+                gt(
+                    [&cols[0][a], &cols[1][a], &cols[2][a], &cols[3][a]],
+                    &mut taps,
+                );
+                for (b, tap) in taps.iter().enumerate() {
+                    let dst = &mut dw[row(a, b, ci) * o + o0..][..len];
+                    match <&mut [f32; L]>::try_from(&mut *dst) {
+                        Ok(full) => *full = *tap,
+                        Err(_) => dst.copy_from_slice(&tap[..len]),
+                    }
+                }
+            }
+            o0 += len;
         }
     }
 }

@@ -813,15 +813,17 @@ impl Conv2d {
             None
         };
         let (dun, wwn) = wino_w.map_or((0, 0), |pl| {
-            (pl.kernel_grad_len(), hp * wp * g.c + os + pl.scratch_len())
+            let dun = pl.kernel_grad_len();
+            (dun, hp * wp * g.c + os + dun + pl.scratch_len())
         });
         // scratch: [kernel matrix | regrouped or Winograd kernel and its work space |
         // per worker: pre-activation gradient, padded input, padded gradient, dXᵀ,
-        // Winograd's | per range: kernel-gradient partial | per sample: channel sums]
+        // Winograd's (with its transform-domain kernel gradient: see `backward_nhwc`) |
+        // per range: kernel-gradient partial | per sample: channel sums]
         let sizes = [
             2 * ok + ulen + tlen,
             og.slot(xpad + gpad + dxn + wn + wwn),
-            if want_w { dun + ok } else { 0 },
+            if want_w { ok } else { 0 },
             if grads.b.is_some() { g.n * g.o } else { 0 },
         ];
         let (head, mut work, sums) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
@@ -887,15 +889,15 @@ impl Conv2d {
             // kernel gradient
             if let Some(pl) = &wino_w {
                 let (xt, rest) = wwork.split_at_mut(hp * wp * g.c);
-                let (gt, ws) = rest.split_at_mut(os);
+                let (gt, rest) = rest.split_at_mut(os);
+                let (du, ws) = rest.split_at_mut(dun);
                 let src = self.source(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
                 transpose(src, g.c, hp * wp, xt);
                 transpose(gi, g.o, p, gt);
-                let (du, dw) = sm.dw.split_at_mut(dun);
                 winograd::kernel_gradient(pl, xt, gt, du, !sm.first, ws);
                 if sm.last {
                     // rows of dWᵀ in (c, ki, kj) order
-                    winograd::kernel_gradient_back(pl, du, dw, |a, b, c| (c * 3 + a) * 3 + b);
+                    winograd::kernel_gradient_back(pl, du, sm.dw, |a, b, c| (c * 3 + a) * 3 + b);
                 }
             } else if want_w {
                 let a = GatheredOperand {
@@ -910,7 +912,7 @@ impl Conv2d {
         let gx = Parts::wanted(grads.x, xs);
         batch.backward(gx, Parts::new(sums, so), &mut work, &run);
         if let Some(gw) = grads.w {
-            self.relayout_back(g, &work.sum()[dun..], gw);
+            self.relayout_back(g, work.sum(), gw);
         }
         if let Some(gb) = grads.b {
             for si in sums.chunks_exact(g.o) {

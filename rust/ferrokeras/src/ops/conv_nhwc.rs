@@ -408,8 +408,14 @@ impl Conv2d {
         );
         // scratch: [kernel matrix (unless stored as one) | regrouped or Winograd kernel
         // and its work space | per worker: pre-activation gradient, padded input, padded
-        // gradient, columns or Winograd work space | per range: kernel-gradient partial
-        // (after Winograd's transform-domain one)]
+        // gradient, Winograd's transform-domain kernel gradient, columns or Winograd work
+        // space | per range: kernel-gradient partial]
+        // The transform-domain kernel gradient is summed over a range's samples and
+        // turned into the range's partial at its last sample; a range runs on one
+        // participant, so it lives in the participant's slot, where it stays in cache
+        // from one range to the next (per range, 8 ranges of 4 samples wrote 256 KiB of
+        // fresh memory each at W4's 64-channel layer: 2 threads ran its backward slower
+        // than 1).
         let relaid = if want_x && !self.kernel_is_matrix() {
             ok
         } else {
@@ -418,8 +424,8 @@ impl Conv2d {
         let wbn = if full { ok } else { ulen + tlen };
         let sizes = [
             relaid + wbn,
-            og.slot(xpad + gpad + coln),
-            if want_w { dun + ok } else { 0 },
+            og.slot(xpad + gpad + dun + coln),
+            if want_w { ok } else { 0 },
             0,
         ];
         let (head, mut work, _) = batch.carve(&mut ctx.scratch.f, sizes, "conv2d")?;
@@ -464,7 +470,8 @@ impl Conv2d {
         let (pos, ktaps) = kofs.split_at(if want_w { p } else { 0 });
         let run = |sm: Sample, gi: &[f32]| {
             let (xp, rest) = sm.slot.split_at_mut(xpad);
-            let (gp, cols) = rest.split_at_mut(gpad);
+            let (gp, rest) = rest.split_at_mut(gpad);
+            let (du, cols) = rest.split_at_mut(dun);
             let gemm = if sm.serial { sgemm_serial } else { sgemm };
             if direct {
                 gemm(p, g.c, g.o, nop(gi), top(wk), sm.gx, true);
@@ -486,10 +493,9 @@ impl Conv2d {
             }
             if let Some(pl) = &wino_w {
                 let data = self.source_nhwc(g, &x.f[sm.i * xs..(sm.i + 1) * xs], xp);
-                let (du, dw) = sm.dw.split_at_mut(dun);
                 winograd::kernel_gradient(pl, data, gi, du, !sm.first, cols);
                 if sm.last {
-                    winograd::kernel_gradient_back(pl, du, dw, |a, b, c| (a * 3 + b) * g.c + c);
+                    winograd::kernel_gradient_back(pl, du, sm.dw, |a, b, c| (a * 3 + b) * g.c + c);
                 }
             } else if want_w {
                 // in products of DW_STEPS positions at most (see there)
@@ -503,7 +509,6 @@ impl Conv2d {
             }
         };
         batch.backward_last(og, grads, xs, &mut work, &run, |gw, dw| {
-            let dw = &dw[dun..];
             kernel_matrix_back(self.kernel_is_matrix(), dw, gw, |f| {
                 self.for_kernel_matrix(g, f)
             })
