@@ -805,8 +805,8 @@ impl Conv2d {
         // the Winograd input gradient's channels-last gradient and work space
         let wn = if wino.is_some() { gpad + wlen } else { 0 };
         // the kernel gradient as Winograd's (as the channels-last one, on the sample and
-        // its output gradient turned channels-last): a range's partial is its
-        // transform-domain sum, then that sum turned back
+        // its output gradient turned channels-last): the range's transform-domain sum in
+        // the participant's slot, turned back into the range's partial at its end
         let wino_w = if want_w {
             self.winograd_plan(g, hp, wp, g.c, g.o)
         } else {
