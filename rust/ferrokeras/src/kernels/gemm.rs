@@ -111,7 +111,7 @@ fn auto_threads(m: usize, n: usize, k: usize) -> usize {
     let threads = super::pool::threads();
     if threads > 1
         && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MIN_MACS
-        && rayon::current_thread_index().is_none()
+        && !super::pool::in_parallel_region()
     {
         threads
     } else {

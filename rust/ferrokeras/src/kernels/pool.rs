@@ -146,8 +146,12 @@ fn run(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync), both_ends: b
         });
     }
     HANDING_OFF.with(|f| f.set(false));
+    // The caller's chunks run inside the parallel region as the helpers' do: what they
+    // call runs serially (see `in_parallel_region`).
+    let outer = IN_CHUNK.with(|c| c.replace(true));
     // SAFETY: `f` is alive for this whole call.
     unsafe { shared.work(body, 0) };
+    IN_CHUNK.with(|c| c.set(outer));
     // Chunks claimed by helpers may still be running: wait for them (briefly spinning,
     // then yielding the core, which a helper on the same core may need).
     let mut spins = 0u32;
@@ -165,10 +169,22 @@ fn run(n: usize, threads: usize, f: &(dyn Fn(usize, usize) + Sync), both_ends: b
     }
 }
 
-/// How many threads [`parallel_for`]`(n, threads, ..)` runs on: 1 inside a pool worker
-/// (no nested parallelism), else at most one per chunk and per thread.
+thread_local! {
+    /// True while the calling thread runs chunks of its own [`parallel_for`].
+    static IN_CHUNK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside a parallel region: a pool worker, or a caller running
+/// chunks of its [`parallel_for`]. Work started there runs on this thread alone (the
+/// other participants are busy with the region's other chunks).
+pub fn in_parallel_region() -> bool {
+    rayon::current_thread_index().is_some() || IN_CHUNK.with(|c| c.get())
+}
+
+/// How many threads [`parallel_for`]`(n, threads, ..)` runs on: 1 inside a parallel
+/// region (no nested parallelism), else at most one per chunk and per thread.
 pub fn participants(n: usize, threads: usize) -> usize {
-    if rayon::current_thread_index().is_some() {
+    if in_parallel_region() {
         1
     } else {
         n.min(threads).max(1)

@@ -189,7 +189,7 @@ impl DepthwiseConv2d {
         crate::kernels::pool::threads() > 1
             && units >= 2
             && g.macs() >= PARALLEL_MIN_MACS
-            && rayon::current_thread_index().is_none()
+            && !crate::kernels::pool::in_parallel_region()
     }
 }
 

@@ -468,7 +468,7 @@ impl BiasAdd {
             return Ok(()); // a zero-size axis (Dense(0)): nothing to add
         }
         if inner == 1 {
-            if out.len() >= PAR_MIN && c > 0 && rayon::current_thread_index().is_none() {
+            if out.len() >= PAR_MIN && c > 0 && !crate::kernels::pool::in_parallel_region() {
                 // Row blocks of ~16K elements claimed by the caller and the pool (the
                 // caller starts at once instead of waiting for a worker to wake: on a
                 // busy host that wait cost more than the pass); each row's result is

@@ -42,15 +42,15 @@
 //!
 //! Threads: a per-step product (e.g. 32x128x512) is far too small to split across
 //! threads, so instead the batch is cut into lanes of rows, each run through the whole
-//! sequence (forward and BPTT) on its own thread with its own scratch: one fork/join
-//! per sequence instead of one per step. A lane also computes its part of dW and dU
+//! sequence (forward and BPTT) by one participant of a [`parallel_for`] with its own
+//! scratch: one fork/join per sequence instead of one per step, and the calling thread
+//! runs a lane itself at once rather than parking while two pool workers wake (W6's
+//! three small LSTMs paid those wake-ups six times a step). A lane also computes its part of dW and dU
 //! (those sums over its rows) before the join; the parts are added in lane order after
 //! it. The other gradient gemms run afterwards on the calling thread (threaded by the
 //! gemm wrapper).
 
 use std::sync::Arc;
-
-use rayon::prelude::*;
 
 use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::{hard_sigmoid, Act};
@@ -58,6 +58,7 @@ use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
     n as nop, pack_b, packed_b_len, sgemm, sgemm_packed, t as top, PackedB,
 };
+use crate::kernels::pool::{parallel_for, Disjoint};
 use crate::kernels::{pool, simd};
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, DType, Dim, Value};
@@ -447,7 +448,7 @@ impl RnnSequence {
         if threads < 2
             || dm.b < 2 * LANE_MIN_ROWS
             || macs < LANE_MIN_MACS
-            || rayon::current_thread_index().is_some()
+            || pool::in_parallel_region()
         {
             return dm.b;
         }
@@ -1028,11 +1029,13 @@ impl RnnSequence {
         if p == 1 {
             run(0, fwd, bwd, gout);
         } else {
-            fwd.par_chunks_mut(fl)
-                .zip(bwd.par_chunks_mut(bwl))
-                .zip(gout.par_chunks(gl))
-                .enumerate()
-                .for_each(|(l, ((fb, bb), go))| run(l, fb, bb, go));
+            let (fwds, bwds) = (Disjoint::new(fwd), Disjoint::new(bwd));
+            parallel_for(p, pool::participants(p, pool::threads()), &|l, _| {
+                let go = &gout[l * gl..((l + 1) * gl).min(gout.len())];
+                // SAFETY: lane l's regions are its own.
+                let (fb, bb) = unsafe { (fwds.part(l * fl, fl), bwds.part(l * bwl, bwl)) };
+                run(l, fb, bb, go);
+            });
         }
         Ok(())
     }
@@ -1230,11 +1233,14 @@ impl Op for RnnSequence {
         if p == 1 {
             run(0, lanes, &mut out.f);
         } else {
-            lanes
-                .par_chunks_mut(fl)
-                .zip(out.f.par_chunks_mut(ol))
-                .enumerate()
-                .for_each(|(l, (buf, o))| run(l, buf, o));
+            let total = out.f.len();
+            let (bufs, outs) = (Disjoint::new(lanes), Disjoint::new(&mut out.f));
+            parallel_for(p, pool::participants(p, pool::threads()), &|l, _| {
+                let len = ol.min(total - l * ol);
+                // SAFETY: lane l's region and rows of the output are its own.
+                let (buf, o) = unsafe { (bufs.part(l * fl, fl), outs.part(l * ol, len)) };
+                run(l, buf, o);
+            });
         }
         Ok(())
     }
