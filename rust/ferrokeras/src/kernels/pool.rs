@@ -181,6 +181,26 @@ pub fn in_parallel_region() -> bool {
     rayon::current_thread_index().is_some() || IN_CHUNK.with(|c| c.get())
 }
 
+/// Runs `f(i, part)` for each `len`-long part `i` of `data` (the last one shorter) as
+/// [`parallel_for`] on up to `threads` participants: the caller-participating form of
+/// rayon's `par_chunks_mut(len).enumerate().for_each(..)`, which parks the caller while
+/// pool workers wake.
+pub fn for_each_part<T: Send>(
+    data: &mut [T],
+    len: usize,
+    threads: usize,
+    f: &(dyn Fn(usize, &mut [T]) + Sync),
+) {
+    let (total, len) = (data.len(), len.max(1));
+    let n = total.div_ceil(len);
+    let parts = Disjoint::new(data);
+    parallel_for(n, threads, &|i, _| {
+        let lo = i * len;
+        // SAFETY: part i is claimed by one participant only.
+        f(i, unsafe { parts.part(lo, len.min(total - lo)) })
+    });
+}
+
 /// How many threads [`parallel_for`]`(n, threads, ..)` runs on: 1 inside a parallel
 /// region (no nested parallelism), else at most one per chunk and per thread.
 pub fn participants(n: usize, threads: usize) -> usize {

@@ -12,8 +12,6 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::{
     around_axis, elementwise_forward_backward, expect_floats, norm_axis, Attrs, Op, OpCtx, OpRef,
     TypeInfo,
@@ -246,9 +244,9 @@ pub(super) fn map_rows(
 ) {
     if x.len() >= PAR_MIN && x.len() > c {
         let step = rows_per_task(c) * c;
-        y.par_chunks_mut(step)
-            .zip(x.par_chunks(step))
-            .for_each(|(yc, xc)| f(xc, yc));
+        pool::for_each_part(y, step, pool::threads(), &|i, yc| {
+            f(&x[i * step..][..yc.len()], yc)
+        });
     } else {
         f(x, y);
     }
@@ -265,10 +263,10 @@ pub(super) fn map_rows_bwd(
 ) {
     if a.len() >= PAR_MIN && a.len() > c {
         let step = rows_per_task(c) * c;
-        d.par_chunks_mut(step)
-            .zip(a.par_chunks(step))
-            .zip(g.par_chunks(step))
-            .for_each(|((dc, ac), gc)| f(ac, gc, dc));
+        pool::for_each_part(d, step, pool::threads(), &|i, dc| {
+            let n = dc.len();
+            f(&a[i * step..][..n], &g[i * step..][..n], dc)
+        });
     } else {
         f(a, g, d);
     }

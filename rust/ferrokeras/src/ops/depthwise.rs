@@ -19,8 +19,6 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::conv::attrs::{second_of, Epilogue};
 use super::conv::kernel::rows_by_output;
 use super::conv::shapes::{check_channels, conv_inputs, does_not_fit, out_dim, out_sizes};
@@ -28,6 +26,7 @@ use super::conv::{ints2, pads4};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::PARALLEL_MIN_MACS;
+use crate::kernels::pool::{for_each_part, threads};
 use crate::kernels::window;
 use crate::simd_fn;
 use crate::tensor::Value;
@@ -341,10 +340,7 @@ impl Op for DepthwiseConv2d {
             );
         };
         if self.parallel(&g, g.n * g.c) {
-            out.f
-                .par_chunks_mut(op)
-                .enumerate()
-                .for_each(|(i, y)| run(i, y));
+            for_each_part(&mut out.f, op, threads(), &|i, y| run(i, y));
         } else {
             for (i, y) in out.f.chunks_mut(op).enumerate() {
                 run(i, y);
@@ -383,9 +379,7 @@ impl Op for DepthwiseConv2d {
                 );
             };
             if self.parallel(&g, g.n * g.c) {
-                gin.par_chunks_mut(ip)
-                    .enumerate()
-                    .for_each(|(i, gx)| run(i, gx));
+                for_each_part(gin, ip, threads(), &|i, gx| run(i, gx));
             } else {
                 for (i, gx) in gin.chunks_mut(ip).enumerate() {
                     run(i, gx);
@@ -405,9 +399,7 @@ impl Op for DepthwiseConv2d {
                 }
             };
             if self.parallel(&g, g.c) {
-                dw.par_chunks_mut(taps)
-                    .enumerate()
-                    .for_each(|(c, dwc)| run(c, dwc));
+                for_each_part(dw, taps, threads(), &|c, dwc| run(c, dwc));
             } else {
                 for (c, dwc) in dw.chunks_mut(taps).enumerate() {
                     run(c, dwc);

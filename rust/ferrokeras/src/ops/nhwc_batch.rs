@@ -1,14 +1,11 @@
 //! The batch split of the whole convolution family (both layouts of `conv2d`,
 //! `conv2d_transpose`, `depthwise_conv2d` and `conv3d`): samples run in turn, or in
-//! parallel, each participant with its own slot of scratch ([`Cut`]: claimed one at a
-//! time by the pool's participants through [`parallel_for`], or in one block per worker
-//! on rayon). Backward, the batch is cut into fixed contiguous sample ranges whose
+//! parallel through [`parallel_for`], each participant with its own slot of scratch
+//! ([`Cut`]: samples claimed one at a time, or one block per worker). Backward, the batch is cut into fixed contiguous sample ranges whose
 //! weight-gradient partials are added in range order afterwards, so the result depends
 //! on the thread count but never on which thread ran what. [`Batch::carve`] lays out a
 //! backward pass's scratch, and [`Batch::backward_from`] starts each sample from its
 //! output gradient taken through the epilogue's activation.
-
-use rayon::prelude::*;
 
 use super::conv::attrs::Epilogue;
 use crate::kernels::alloc::grow;
@@ -67,7 +64,7 @@ pub(super) enum Cut {
     /// participant, so a participant the host slows down takes fewer).
     Even,
     /// One block of `ceil(n / workers)` samples per worker (the last ones shorter or
-    /// empty) on rayon: the channels-first `conv3d` and `conv2d_transpose`.
+    /// empty): the channels-first `conv3d` and `conv2d_transpose`.
     Blocks,
 }
 
@@ -219,8 +216,8 @@ impl Batch {
         };
         match self.cut {
             Cut::Even => parallel_for(n, self.workers, &sample),
-            Cut::Blocks => (0..self.workers).into_par_iter().for_each(|who| {
-                let (lo, hi) = self.cut.bounds(who, self.workers, n);
+            Cut::Blocks => parallel_for(self.workers, self.workers, &|blk, who| {
+                let (lo, hi) = self.cut.bounds(blk, self.workers, n);
                 (lo..hi).for_each(|i| sample(i, who));
             }),
         }
@@ -309,11 +306,8 @@ impl Batch {
         if rn == 1 {
             return range(0, 0, false);
         }
-        match cut {
-            Cut::Even => parallel_for(rn, self.workers, &|r, who| range(r, who, true)),
-            // one range per worker, each with its own slot
-            Cut::Blocks => (0..rn).into_par_iter().for_each(|r| range(r, r, true)),
-        }
+        // each range run whole by one participant, in that participant's slot
+        parallel_for(rn, self.workers, &|r, who| range(r, who, true));
         let (first, others) = work.partials.data[..rn * plen].split_at_mut(plen);
         for other in others.chunks(plen.max(1)) {
             for (a, &b) in first.iter_mut().zip(other) {

@@ -36,13 +36,12 @@
 
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
 use super::activation::{map_rows, map_rows_bwd, PAR_MIN};
 use super::{
     around_axis, expect_float, expect_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo,
 };
 use crate::kernels::alloc::grow;
+use crate::kernels::pool::{for_each_part, threads};
 use crate::simd_fn;
 use crate::tensor::{fmt_shape, Value};
 use crate::{Error, Result};
@@ -367,9 +366,7 @@ fn feature_sums(
         }
     };
     if x.len() >= PAR_MIN && groups > 1 {
-        part.par_chunks_mut(2 * c)
-            .enumerate()
-            .for_each(|(gi, p)| task(gi, p));
+        for_each_part(part, 2 * c, threads(), &|gi, p| task(gi, p));
     } else {
         for (gi, p) in part.chunks_mut(2 * c).enumerate() {
             task(gi, p);
