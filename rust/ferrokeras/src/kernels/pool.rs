@@ -37,7 +37,10 @@ pub fn init() {
         // keep their own FP mode, which only costs speed on subnormal inputs.
         let _ = rayon::ThreadPoolBuilder::new()
             .thread_name(|i| format!("ferrokeras-{i}"))
-            .start_handler(|_| super::fpmode::enable_for_thread())
+            .start_handler(|_| {
+                super::fpmode::enable_for_thread();
+                super::sgemm_small::reserve_pack();
+            })
             .build_global();
     });
 }

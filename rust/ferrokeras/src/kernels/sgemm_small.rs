@@ -26,8 +26,25 @@ use super::sgemm_micro::{Micro, Scalar, Tile};
 const KC_MAX: usize = 256;
 
 thread_local! {
-    /// This thread's packing buffer (grown on first use, then reused).
+    /// This thread's packing buffer: made at its largest ([`PACK_LEN`]) on first use,
+    /// then reused.
     static PACK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Floats of the largest packed panel (k steps of the widest tile, 32 columns) plus
+/// room to align it: the most any product needs, so a thread's buffer is made once.
+const PACK_LEN: usize = KC_MAX * 32 + 16;
+
+/// Makes this thread's packing buffer now (the pool's workers do it as they start), so
+/// that the first product a worker runs, whenever that is, allocates nothing.
+pub fn reserve_pack() {
+    PACK.with(|cell| {
+        if let Ok(mut buf) = cell.try_borrow_mut() {
+            if buf.len() < PACK_LEN {
+                buf.resize(PACK_LEN, 0.0);
+            }
+        }
+    });
 }
 
 /// The microkernel family to use.
@@ -505,8 +522,9 @@ unsafe fn drive<K: Micro>(
     let kcb = k_block(k);
     // One panel plus room to align it to 64 bytes.
     let need = kcb * K::NR + 16;
+    debug_assert!(need <= PACK_LEN);
     if buf.len() < need {
-        buf.resize(need, 0.0);
+        buf.resize(PACK_LEN.max(need), 0.0);
     }
     let panel = {
         let off = buf.as_ptr().align_offset(64);
