@@ -1,6 +1,7 @@
 //! `gather`: rows of a tensor picked by integer indices (`K.gather`, Embedding).
 
 use super::add_all;
+use crate::kernels::simd;
 use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
 use crate::tensor::{fmt_shape, DType, Value};
 use crate::{Error, Result};
@@ -9,6 +10,16 @@ use crate::{Error, Result};
 /// `indices` of any shape; output `indices.shape + reference.shape[1:]`.
 #[derive(Debug)]
 pub struct Gather;
+
+/// Rows fetched ahead of the one being copied: an embedding's rows lie scattered over a
+/// table far larger than the caches, and one at a time each waits for memory.
+const AHEAD: usize = 8;
+
+/// The elements of the row `AHEAD` picks after pick `k`, if there is one in range.
+fn ahead_row(idx: &[i32], k: usize, v: usize, row: usize) -> Option<std::ops::Range<usize>> {
+    let ix = *idx.get(k + AHEAD)?;
+    (ix >= 0 && (ix as usize) < v).then(|| ix as usize * row..(ix as usize + 1) * row)
+}
 
 fn check_row(ix: i32, v: usize) -> Result<usize> {
     if ix < 0 || ix as usize >= v {
@@ -53,6 +64,12 @@ impl Op for Gather {
         let row: usize = r.shape[1..].iter().product();
         for (k, &ix) in idx.i.iter().enumerate() {
             let s = check_row(ix, v)? * row;
+            if let Some(ahead) = ahead_row(&idx.i, k, v, row) {
+                match r.dt() {
+                    DType::I32 => simd::prefetch(&r.i[ahead]),
+                    _ => simd::prefetch(&r.f[ahead]),
+                }
+            }
             if r.dt() == DType::I32 {
                 out.i[k * row..(k + 1) * row].copy_from_slice(&r.i[s..s + row]);
             } else {
@@ -76,6 +93,9 @@ impl Op for Gather {
         let row: usize = r.shape[1..].iter().product();
         for (k, &ix) in idx.i.iter().enumerate() {
             let s = check_row(ix, v)? * row;
+            if let Some(ahead) = ahead_row(&idx.i, k, v, row) {
+                simd::prefetch(&gin[ahead]);
+            }
             add_all(&mut gin[s..s + row], &g[k * row..(k + 1) * row]);
         }
         Ok(())
