@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 use super::autodiff::{self, Sweep};
 use super::{Graph, Node, NodeId, NodeKind, Update, UpdateOp, VarData, VarId, VarStore};
 use crate::kernels::fpmode::FlushDenormals;
-use crate::kernels::pool::{parallel_for, participants, threads, Disjoint};
+use crate::kernels::pool::{for_each_part, threads};
 use crate::ops::{OpCtx, Scratch, TypeInfo};
 use crate::tensor::{fmt_dims, fmt_shape, known, DType, Value};
 use crate::{Error, Result};
@@ -943,16 +943,16 @@ impl Session<'_> {
     }
 }
 
-/// `dst` (rows of `width` elements) = rows `rows` of `src`; every index was checked.
 /// Elements of a fed batch below which it is copied on the calling thread alone.
 const FEED_PAR_MIN: usize = 1 << 16;
 /// Elements per chunk of a parallel feed copy.
 const FEED_CHUNK: usize = 1 << 14;
 
-/// `dst[k] = rows[k]` of `src` (rows of `width` elements). A large batch is copied in
-/// chunks of whole rows by the caller and the pool ([`parallel_for`]): the copy is
-/// memory-bound, and while the caller alone copied a 128x784 batch (400 KB) the second
-/// core idled (W1b: a sixth of the calling thread's time).
+/// `dst` (rows of `width` elements) = rows `rows` of `src`; every index was checked. A
+/// large batch is copied in chunks of whole rows by the caller and the pool
+/// ([`for_each_part`]): the copy is memory-bound, and while the caller alone copied a
+/// 128x784 batch (400 KB) the second core idled (W1b: a sixth of the calling thread's
+/// time).
 fn gather_rows<T: Copy + Send + Sync>(dst: &mut [T], src: &[T], width: usize, rows: &[i64]) {
     let copy = |dst: &mut [T], rows: &[i64]| {
         for (d, &r) in dst.chunks_exact_mut(width).zip(rows) {
@@ -961,36 +961,27 @@ fn gather_rows<T: Copy + Send + Sync>(dst: &mut [T], src: &[T], width: usize, ro
         }
     };
     let n = rows.len();
-    let per = (FEED_CHUNK / width.max(1)).max(1);
-    let chunks = n.div_ceil(per);
-    if n * width < FEED_PAR_MIN || chunks < 2 {
+    if n * width < FEED_PAR_MIN {
         return copy(dst, rows);
     }
-    let out = Disjoint::new(&mut dst[..n * width]);
-    parallel_for(chunks, participants(chunks, threads()), &|c, _| {
-        let (lo, hi) = (c * per, ((c + 1) * per).min(n));
-        // SAFETY: chunk c's rows are written by this call alone.
-        copy(
-            unsafe { out.part(lo * width, (hi - lo) * width) },
-            &rows[lo..hi],
-        );
+    let per = (FEED_CHUNK / width.max(1)).max(1);
+    for_each_part(&mut dst[..n * width], per * width, threads(), &|c, part| {
+        copy(part, &rows[c * per..])
     });
 }
 
 /// `dst = src`, in parallel chunks when large (see [`gather_rows`]).
 fn copy_in<T: Copy + Send + Sync>(dst: &mut [T], src: &[T]) {
-    let n = src.len();
-    if n < FEED_PAR_MIN {
+    if src.len() < FEED_PAR_MIN {
         return dst.copy_from_slice(src);
     }
-    assert_eq!(dst.len(), n, "feed: destination and source lengths differ");
-    let chunks = n.div_ceil(FEED_CHUNK);
-    let out = Disjoint::new(dst);
-    parallel_for(chunks, participants(chunks, threads()), &|c, _| {
-        let lo = c * FEED_CHUNK;
-        let len = FEED_CHUNK.min(n - lo);
-        // SAFETY: chunk c is written by this call alone.
-        unsafe { out.part(lo, len) }.copy_from_slice(&src[lo..lo + len]);
+    assert_eq!(
+        dst.len(),
+        src.len(),
+        "feed: destination and source lengths differ"
+    );
+    for_each_part(dst, FEED_CHUNK, threads(), &|c, part| {
+        part.copy_from_slice(&src[c * FEED_CHUNK..][..part.len()])
     });
 }
 

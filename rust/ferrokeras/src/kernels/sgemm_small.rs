@@ -524,7 +524,7 @@ unsafe fn drive<K: Micro>(
     let need = kcb * K::NR + 16;
     debug_assert!(need <= PACK_LEN);
     if buf.len() < need {
-        buf.resize(PACK_LEN.max(need), 0.0);
+        buf.resize(PACK_LEN, 0.0);
     }
     let panel = {
         let off = buf.as_ptr().align_offset(64);

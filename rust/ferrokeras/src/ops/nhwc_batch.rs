@@ -1,7 +1,8 @@
 //! The batch split of the whole convolution family (both layouts of `conv2d`,
 //! `conv2d_transpose`, `depthwise_conv2d` and `conv3d`): samples run in turn, or in
 //! parallel through [`parallel_for`], each participant with its own slot of scratch
-//! ([`Cut`]: samples claimed one at a time, or one block per worker). Backward, the batch is cut into fixed contiguous sample ranges whose
+//! ([`Cut`]: samples claimed one at a time, or one block per worker). Backward, the
+//! batch is cut into fixed contiguous sample ranges whose
 //! weight-gradient partials are added in range order afterwards, so the result depends
 //! on the thread count but never on which thread ran what. [`Batch::carve`] lays out a
 //! backward pass's scratch, and [`Batch::backward_from`] starts each sample from its

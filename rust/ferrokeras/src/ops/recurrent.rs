@@ -45,10 +45,10 @@
 //! sequence (forward and BPTT) by one participant of a [`parallel_for`] with its own
 //! scratch: one fork/join per sequence instead of one per step, and the calling thread
 //! runs a lane itself at once rather than parking while two pool workers wake (W6's
-//! three small LSTMs paid those wake-ups six times a step). A lane also computes its part of dW and dU
-//! (those sums over its rows) before the join; the parts are added in lane order after
-//! it. The other gradient gemms run afterwards on the calling thread (threaded by the
-//! gemm wrapper).
+//! three small LSTMs paid those wake-ups six times a step). A lane also computes its
+//! part of dW and dU (those sums over its rows) before the join; the parts are added in
+//! lane order after it. The other gradient gemms run afterwards on the calling thread
+//! (threaded by the gemm wrapper).
 
 use std::sync::Arc;
 
@@ -1030,7 +1030,7 @@ impl RnnSequence {
             run(0, fwd, bwd, gout);
         } else {
             let (fwds, bwds) = (Disjoint::new(fwd), Disjoint::new(bwd));
-            parallel_for(p, pool::participants(p, pool::threads()), &|l, _| {
+            parallel_for(p, pool::threads(), &|l, _| {
                 let go = &gout[l * gl..((l + 1) * gl).min(gout.len())];
                 // SAFETY: lane l's regions are its own.
                 let (fb, bb) = unsafe { (fwds.part(l * fl, fl), bwds.part(l * bwl, bwl)) };
@@ -1235,7 +1235,7 @@ impl Op for RnnSequence {
         } else {
             let total = out.f.len();
             let (bufs, outs) = (Disjoint::new(lanes), Disjoint::new(&mut out.f));
-            parallel_for(p, pool::participants(p, pool::threads()), &|l, _| {
+            parallel_for(p, pool::threads(), &|l, _| {
                 let len = ol.min(total - l * ol);
                 // SAFETY: lane l's region and rows of the output are its own.
                 let (buf, o) = unsafe { (bufs.part(l * fl, fl), outs.part(l * ol, len)) };
