@@ -54,10 +54,7 @@
 
 use std::sync::Arc;
 
-use super::epilogue::{
-    activate, add_rows_activate_in_place, add_scalar_activate_in_place, grad_through_into,
-    sum_through,
-};
+use super::epilogue::{activate, add_scalar_activate_in_place, grad_through_into, sum_through};
 use super::nhwc_batch::{self, Batch, Grads, OutGrad, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::Act;
@@ -740,11 +737,7 @@ impl Conv2d {
             winograd::correlate(pl, xt, &u, yt, false, work, parts);
             // Bias and activation on the channels-last result, still in cache, rather
             // than on the sample's place in the batch: the same operations per element.
-            match (bias, self.epi.any()) {
-                (Some(b), _) => add_rows_activate_in_place(yt, b, self.epi.act),
-                (None, true) => activate(yt, self.epi.act),
-                (None, false) => {}
-            }
+            self.epi.apply_last(yt, bias);
             transpose(yt, p, g.o, y);
         };
         let (ys, slots) = (Parts::new(&mut out.f, os), Parts::new(rest, slot));
