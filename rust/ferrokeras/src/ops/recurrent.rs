@@ -46,9 +46,10 @@
 //! scratch: one fork/join per sequence instead of one per step, and the calling thread
 //! runs a lane itself at once rather than parking while two pool workers wake (W6's
 //! three small LSTMs paid those wake-ups six times a step). A lane also computes its
-//! part of dW and dU (those sums over its rows) before the join; the parts are added in
-//! lane order after it. The other gradient gemms run afterwards on the calling thread
-//! (threaded by the gemm wrapper).
+//! part of dW, dU and db (those sums over its rows) before the join; the parts are added
+//! in lane order after it. The other gradient gemms run afterwards on the calling thread
+//! (threaded by the gemm wrapper); dx is one product over all the lanes' dZ that writes
+//! straight into the batch-major gradient ([`RnnSequence::x_gradient`]).
 
 use std::sync::Arc;
 
@@ -56,7 +57,8 @@ use super::{expect_float, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::act::{hard_sigmoid, Act};
 use crate::kernels::alloc::grow;
 use crate::kernels::gemm::{
-    n as nop, pack_b, packed_b_len, sgemm, sgemm_packed, t as top, PackedB,
+    n as nop, pack_b, packed_b_len, sgemm, sgemm_gathered, sgemm_packed, t as top, GatheredOperand,
+    PackedB,
 };
 use crate::kernels::pool::{parallel_for, Disjoint};
 use crate::kernels::{pool, simd};
@@ -330,12 +332,12 @@ const NF: usize = 9;
 // tmp: max(b, U)*G*U + b*U (per-step gemm output; U x U blocks of dU; derivatives)
 // dzzr: T*b*2U (GRU without dropout)
 // dzh: T*b*U (GRU)
-// dx: T*b*D
 // drh: b*U (GRU)
 // dzg: G*T*b*U gate-major copies of dz (recurrent dropout)
 // dzp: dz packed as the right operand of the weight-gradient products
 // gw: D*G*U this lane's part of dW
 // gu: U*G*U this lane's part of dU (LSTM, RNN without recurrent dropout)
+// gb: G*U this lane's part of db
 const NB: usize = 12;
 
 impl Dims {
@@ -369,12 +371,12 @@ impl Dims {
             b.max(u) * g * u + b * u,
             iff(gru && !self.rdrop, t * b * 2 * u),
             iff(gru, t * b * u),
-            t * b * d,
             iff(gru, b * u),
             iff(self.rdrop, g * t * b * u),
             packed_b_len(t * b, g * u),
             d * g * u,
             iff(!gru && !self.rdrop, u * g * u),
+            g * u,
         ]
     }
 
@@ -774,7 +776,7 @@ impl RnnSequence {
         let gu = g * u;
         let tbu = t * b * u;
         let [_, z, h, c, tc, m, _, _, _] = carve(fbuf, dm.fwd(self.cell));
-        let [dz, dh, dc, tmp, dzzr, dzh, _, drh, dzg, ..] = carve(bbuf, dm.bwd(self.cell));
+        let [dz, dh, dc, tmp, dzzr, dzh, drh, dzg, ..] = carve(bbuf, dm.bwd(self.cell));
         let rm = self.rmask(li, &dm);
         let (tmp, der) = tmp.split_at_mut(b.max(u) * gu);
         dh.fill(0.0);
@@ -969,21 +971,29 @@ impl RnnSequence {
         self.cell != Cell::Gru && !self.rdrop
     }
 
-    /// The lane's parts of the weight gradients whose right operand is dZ, from ONE
-    /// packing of it: dW = xᵀ·dZ (`want_w`) and, when [`Self::du_from_dz`],
-    /// dU = hᵀ·dZ (`want_u`). Run on the lane's thread (serial gemms, like its steps),
-    /// they need no fork/join per product, and dZ, the largest operand, is packed once
-    /// instead of once per product. Only with several lanes: with one, the threaded
-    /// products that pack as they go are as fast (`rnn_cpu`, one thread).
-    fn lane_weight_grads(&self, dm: Dims, fbuf: &mut [f32], bbuf: &mut [f32], want: [bool; 2]) {
-        let [want_w, want_u] = want;
-        if !want_w && !want_u {
-            return;
-        }
+    /// The lane's parts of the weight gradients, all sums over its rows of dZ: dW =
+    /// xᵀ·dZ (`want_w`) and, when [`Self::du_from_dz`], dU = hᵀ·dZ (`want_u`) from ONE
+    /// packing of dZ, and db = the sum of dZ's rows (`want_b`). Run on the lane's thread
+    /// (serial gemms, like its steps), they need no fork/join per product, dZ, the
+    /// largest operand, is packed once instead of once per product, and the bias sum,
+    /// a pass over all of dZ, runs on every core instead of the caller's alone. Only
+    /// with several lanes: with one, the threaded products that pack as they go are as
+    /// fast (`rnn_cpu`, one thread).
+    fn lane_weight_grads(&self, dm: Dims, fbuf: &mut [f32], bbuf: &mut [f32], want: [bool; 3]) {
+        let [want_w, want_u, want_b] = want;
         let Dims { b, t, d, u, g, .. } = dm;
         let (gu, tb) = (g * u, t * b);
         let [xt, _, h, ..] = carve(fbuf, dm.fwd(self.cell));
-        let [dz, .., dzp, gw, gdu] = carve(bbuf, dm.bwd(self.cell));
+        let [dz, .., dzp, gw, gdu, gb] = carve(bbuf, dm.bwd(self.cell));
+        if want_b {
+            gb.fill(0.0);
+            for row in dz.chunks_exact(gu) {
+                add_to(gb, row);
+            }
+        }
+        if !want_w && !want_u {
+            return;
+        }
         let dzp = pack_b(tb, gu, dz, 0, gu, 1, dzp);
         if want_w {
             sgemm_packed(d, top(xt), dzp, gw, false);
@@ -1000,7 +1010,7 @@ impl RnnSequence {
         &self,
         inputs: &[&Value],
         gout: &[f32],
-        want: [bool; 2],
+        want: [bool; 3],
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let dm = self.dims(inputs);
@@ -1014,7 +1024,7 @@ impl RnnSequence {
         let bwd = &mut rest[..p * bwl];
         let packs = self.pack(&dm, &inputs[2].f, bpacks, true);
         // one lane: the products run threaded on the calling thread instead
-        let want = if p > 1 { want } else { [false; 2] };
+        let want = if p > 1 { want } else { [false; 3] };
         let gl = bl * dm.tout * dm.u;
         let run = |l: usize, fb: &mut [f32], bb: &mut [f32], go: &[f32]| {
             let (ld, b0) = dm.lane(bl, l);
@@ -1040,6 +1050,50 @@ impl RnnSequence {
         Ok(())
     }
 
+    /// Adds dx = dZ·Wᵀ into `gin` (batch-major `B x T x D`) with ONE product over every
+    /// lane's dZ rows (time-major within a lane), read through a gathered left operand
+    /// whose row `(batch row, time)` points at that row of dZ: the product writes each
+    /// row of `gin` where it lies, instead of into a time-major copy that a serial pass
+    /// then adds to `gin` row by row.
+    fn x_gradient(&self, inputs: &[&Value], gin: &mut [f32], ctx: &mut OpCtx) -> Result<()> {
+        let dm = self.dims(inputs);
+        let Dims { b, t, d, g, u, .. } = dm;
+        let gu = g * u;
+        let bl = lane_rows_of(ctx, self.name)?;
+        let p = b.div_ceil(bl);
+        let (fpk, fl, bpk, bwl) = self.layout(&dm, bl);
+        if p * bwl > i32::MAX as usize {
+            return Err(Error::Value(format!(
+                "{}: the batch's gradient buffers exceed 2^31 floats; use a smaller batch",
+                self.name
+            )));
+        }
+        let sc = &mut *ctx.scratch;
+        grow(&mut sc.i, b * t + gu, self.name)?;
+        let (rows, cols) = sc.i.split_at_mut(b * t);
+        for l in 0..p {
+            let (ld, b0) = dm.lane(bl, l);
+            for s in 0..t {
+                let ti = self.time(s, t);
+                for bi in 0..ld.b {
+                    // dZ is the first region of a lane's backward part
+                    rows[(b0 + bi) * t + ti] = (l * bwl + (s * ld.b + bi) * gu) as i32;
+                }
+            }
+        }
+        for (j, c) in cols[..gu].iter_mut().enumerate() {
+            *c = j as i32;
+        }
+        let start = fpk + p * fl + bpk;
+        let dz = GatheredOperand {
+            data: &sc.f[start..start + p * bwl],
+            rows,
+            cols,
+        };
+        sgemm_gathered(b * t, d, gu, dz, top(&inputs[1].f), gin, true, false);
+        Ok(())
+    }
+
     /// Adds the gradient of input `index` into `gin` from the lanes' BPTT results.
     fn input_gradient(
         &self,
@@ -1048,6 +1102,9 @@ impl RnnSequence {
         gin: &mut [f32],
         ctx: &mut OpCtx,
     ) -> Result<()> {
+        if index == 0 {
+            return self.x_gradient(inputs, gin, ctx);
+        }
         let dm = self.dims(inputs);
         let Dims { t, d, u, g, .. } = dm;
         let gu = g * u;
@@ -1061,19 +1118,8 @@ impl RnnSequence {
             let b = ld.b;
             let tbu = t * b * u;
             let [xt, _, h, _, _, _, _, rh, hd] = carve(fb, ld.fwd(self.cell));
-            let [dz, dh, dc, tmp, dzzr, dzh, dx, _, dzg, _, gw, gdu] = carve(bb, ld.bwd(self.cell));
+            let [dz, dh, dc, tmp, dzzr, dzh, _, dzg, _, gw, gdu, gb] = carve(bb, ld.bwd(self.cell));
             match index {
-                0 => {
-                    sgemm(t * b, d, gu, nop(dz), top(&inputs[1].f), dx, false);
-                    for s in 0..t {
-                        let ti = self.time(s, t);
-                        for bi in 0..b {
-                            let dst = ((b0 + bi) * t + ti) * d;
-                            let src = (s * b + bi) * d;
-                            add_to(&mut gin[dst..dst + d], &dx[src..src + d]);
-                        }
-                    }
-                }
                 1 if p > 1 => add_to(gin, gw),
                 1 => sgemm(d, gu, t * b, top(xt), nop(dz), gin, true),
                 2 => {
@@ -1115,6 +1161,7 @@ impl RnnSequence {
                         add_block(gin, th, 2, u);
                     }
                 }
+                3 if p > 1 => add_to(gin, gb),
                 3 => {
                     for row in dz.chunks_exact(gu) {
                         add_to(gin, row);
@@ -1262,6 +1309,7 @@ impl Op for RnnSequence {
         let want = [
             wanted.contains(&1),
             wanted.contains(&2) && self.du_from_dz(),
+            wanted.contains(&3),
         ];
         self.bptt(inputs, gout, want, ctx)?;
         for (&index, gin) in wanted.iter().zip(gins.iter_mut()) {
