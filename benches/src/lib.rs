@@ -14,11 +14,14 @@ pub mod layouts;
 use ferrokeras::kernels::gemm::Operand;
 
 /// The gemm shapes the benchmark workloads use, as (M, K, N, transpose A, transpose B):
-/// the small MNIST MLP layer and its two gradients, the MNIST MLP's first dense layer
+/// the small MNIST MLP layer and its two gradients (batch 32, then the forward and
+/// weight gradient at batch 128), the MNIST MLP's first dense layer
 /// (and its transposed-B backward), its hidden layer, and an LSTM gate product.
-pub const WORKLOAD_GEMMS: [(usize, usize, usize, bool, bool); 7] = [
+pub const WORKLOAD_GEMMS: [(usize, usize, usize, bool, bool); 9] = [
     (32, 784, 32, false, false),
     (784, 32, 32, true, false),
+    (128, 784, 32, false, false),
+    (784, 128, 32, true, false),
     (32, 32, 784, false, true),
     (128, 784, 512, false, false),
     (128, 784, 512, false, true),
