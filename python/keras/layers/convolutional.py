@@ -32,6 +32,7 @@ from ._spatial import (
     channels_of,
     check_border_mode,
     check_rank,
+    checked_build,
     image_axes,
     ordered_shape,
     positive_ints,
@@ -728,9 +729,7 @@ class Cropping1D(Layer):
         length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
         return (input_shape[0], length, input_shape[2])
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         return x[:, _crop_slice(*self.cropping), :]
@@ -761,9 +760,7 @@ class _SpatialCropping(Layer):
         check_rank(self, input_shape, self._nb_axes + 2, self._expected_axes())
         return _cropped_shape(self, input_shape)
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         return _cropped(self, x)
