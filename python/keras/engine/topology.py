@@ -526,22 +526,14 @@ class Layer:
         """The output mask; passes the mask through when supports_masking, else raises
         when a mask arrives."""
         if not hasattr(self, "supports_masking") or not self.supports_masking:
-            if input_mask is not None:
-                if isinstance(input_mask, list):
-                    if any(input_mask):
-                        raise ValueError(
-                            "Layer "
-                            + self.name
-                            + " does not support masking, but was passed an input_mask: "
-                            + str(input_mask)
-                        )
-                else:
-                    raise ValueError(
-                        "Layer "
-                        + self.name
-                        + " does not support masking, but was passed an input_mask: "
-                        + str(input_mask)
-                    )
+            # a list of masks raises only when one of them is set
+            if input_mask is not None and (not isinstance(input_mask, list) or any(input_mask)):
+                raise ValueError(
+                    "Layer "
+                    + self.name
+                    + " does not support masking, but was passed an input_mask: "
+                    + str(input_mask)
+                )
             return None
         return input_mask
 

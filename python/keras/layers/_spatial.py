@@ -17,6 +17,14 @@ def resolve_ordering(dim_ordering):
     return dim_ordering
 
 
+def checked_build(layer, input_shape):
+    """``build`` of a layer without weights (the poolings, the croppings):
+    ``get_output_shape_for`` raises its ValueError for an input the layer cannot take,
+    then the layer is built."""
+    layer.get_output_shape_for(input_shape)
+    layer.built = True
+
+
 BORDER_MODES = ("valid", "same", "full")
 
 

@@ -89,9 +89,15 @@ def set_named_weight_args(layer, regularizers_of, constraints_of, activity_regul
 
 
 def add_W_b(layer, W_shape, b_shape, W_initializer=None):
+    """Adds ``layer.W`` (``add_W``) and, when ``layer.bias``, ``layer.b`` (``add_bias``;
+    else None)."""
+    add_W(layer, W_shape, W_initializer)
+    add_bias(layer, b_shape)
+
+
+def add_W(layer, W_shape, W_initializer=None):
     """Adds ``layer.W`` (``<name>_W``, initialised by ``W_initializer``, default
-    ``layer.init``) and, when ``layer.bias``, ``layer.b`` (``<name>_b``, zeros; else
-    None), each with the layer's regularizer and constraint."""
+    ``layer.init``, with the layer's W regularizer and constraint)."""
     layer.W = layer.add_weight(
         W_shape,
         initializer=layer.init if W_initializer is None else W_initializer,
@@ -99,7 +105,6 @@ def add_W_b(layer, W_shape, b_shape, W_initializer=None):
         regularizer=layer.W_regularizer,
         constraint=layer.W_constraint,
     )
-    add_bias(layer, b_shape)
 
 
 def add_bias(layer, b_shape):

@@ -32,6 +32,7 @@ from ._spatial import (
     channels_of,
     check_border_mode,
     check_rank,
+    checked_build,
     image_axes,
     ordered_shape,
     positive_ints,
@@ -196,8 +197,10 @@ def _cropped(layer, x):
     return x[(slice(None),) + spatial + (slice(None),)]
 
 
-def conv2d_config(layer):
-    """The ``get_config`` entries of Convolution2D, which LocallyConnected2D shares."""
+def conv2d_config(layer, weights=("W", "b"), **after_subsample):
+    """The ``get_config`` entries of Convolution2D, which LocallyConnected2D shares;
+    SeparableConvolution2D's with its ``weights`` names and its ``depth_multiplier`` in
+    ``after_subsample`` (entries that stand between ``subsample`` and ``dim_ordering``)."""
     return {
         "nb_filter": layer.nb_filter,
         "nb_row": layer.nb_row,
@@ -206,8 +209,9 @@ def conv2d_config(layer):
         "activation": layer.activation.__name__,
         "border_mode": layer.border_mode,
         "subsample": layer.subsample,
+        **after_subsample,
         "dim_ordering": layer.dim_ordering,
-        **weight_config(layer),
+        **weight_config(layer, weights),
         "bias": layer.bias,
     }
 
@@ -725,9 +729,7 @@ class Cropping1D(Layer):
         length = _crop_len(self, input_shape[1], self.cropping[0], self.cropping[1], input_shape)
         return (input_shape[0], length, input_shape[2])
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         return x[:, _crop_slice(*self.cropping), :]
@@ -758,9 +760,7 @@ class _SpatialCropping(Layer):
         check_rank(self, input_shape, self._nb_axes + 2, self._expected_axes())
         return _cropped_shape(self, input_shape)
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         return _cropped(self, x)
@@ -1040,19 +1040,7 @@ class SeparableConvolution2D(Layer):
         return bias_activation(self, output, channel_axis(self))
 
     def get_config(self):
-        config = {
-            "nb_filter": self.nb_filter,
-            "nb_row": self.nb_row,
-            "nb_col": self.nb_col,
-            "init": self.init.__name__,
-            "activation": self.activation.__name__,
-            "border_mode": self.border_mode,
-            "subsample": self.subsample,
-            "depth_multiplier": self.depth_multiplier,
-            "dim_ordering": self.dim_ordering,
-            **weight_config(self, ("depthwise", "pointwise", "b")),
-            "bias": self.bias,
-        }
+        config = conv2d_config(self, ("depthwise", "pointwise", "b"), depth_multiplier=self.depth_multiplier)
         return merged_config(super().get_config(), config)
 
 

@@ -9,8 +9,6 @@ b_c, W_f, U_f, b_f, W_o, U_o, b_o`.
 
 import functools
 
-import numpy as np
-
 from .. import activations, initializations
 from .. import backend as K
 from ..engine.topology import InputSpec, merged_config
@@ -214,7 +212,6 @@ class ConvLSTM2D(ConvRecurrent2D):
         else:
             self.W_shape = (r, c, stack_size, nf)
             self.W_shape1 = (r, c, nf, nf)
-        self._batch_input_shape_seen = tuple(input_shape)
         self._add_per_gate(
             "icfo",
             self.W_shape,
@@ -225,38 +222,8 @@ class ConvLSTM2D(ConvRecurrent2D):
             self.U_regularizer,
             self.forget_bias_init,
         )
-        if self.stateful:
-            self.reset_states()
-        else:
-            self.states = [None, None]
+        self._make_states(input_shape)
         finish_build(self)
-
-    def reset_states(self, states=None):
-        """Resets the states of a stateful layer to zeros (or to the given arrays)."""
-        if not self.stateful:
-            raise AttributeError("Layer must be stateful.")
-        shape = getattr(self, "_batch_input_shape_seen", None)
-        if not shape or not shape[0]:
-            raise ValueError(
-                "If a RNN is stateful, a complete input_shape must be provided (including batch size). "
-                f"Layer {self.name} got input shape {shape}"
-            )
-        want = self._state_shape(shape[0], shape)
-        if states is not None:
-            states = states if isinstance(states, (list, tuple)) else [states]
-            if len(states) != 2:
-                raise ValueError(f"Layer {self.name} expects 2 states, got {len(states)}")
-            values = [np.asarray(s, dtype="float32") for s in states]
-            for v in values:
-                if v.shape != want:
-                    raise ValueError(f"Layer {self.name}: a state must have shape {want}, got {v.shape}")
-        else:
-            values = [np.zeros(want, dtype="float32") for _ in range(2)]
-        if getattr(self, "states", None) and self.states[0] is not None:
-            for var, v in zip(self.states, values):
-                K.set_value(var, v)
-        else:
-            self.states = [K.variable(v) for v in values]
 
     # cell ------------------------------------------------------------------------------
 

@@ -23,7 +23,16 @@ from .. import backend as K
 from ..engine.topology import InputSpec, Layer, Merge, merge, merged_config  # noqa: F401 (Keras 1 re-exports them here)
 from ..utils.generic_utils import func_dump, revive_function, shared_docs
 from ._spatial import resolve_ordering, temporal_input, vector_input
-from ._weighted import WEIGHT_ARGS_DOC, add_W_b, bias_activation, finish_build, set_weight_args, weight_config
+from ._weighted import (
+    WEIGHT_ARGS_DOC,
+    add_bias,
+    add_W,
+    add_W_b,
+    bias_activation,
+    finish_build,
+    set_weight_args,
+    weight_config,
+)
 
 __all__ = [
     "Masking",
@@ -1064,28 +1073,14 @@ class Highway(Layer):
         input_dim = _fix_vector_input(self, input_shape)
 
         # Keras 1's weight order is W, W_carry, b, b_carry (add_W_b would put b second).
-        self.W = self.add_weight(
-            (input_dim, input_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
+        add_W(self, (input_dim, input_dim))
         self.W_carry = self.add_weight(
             (input_dim, input_dim), initializer=self.init, name=f"{self.name}_W_carry"
         )
+        add_bias(self, (input_dim,))
+        self.b_carry = None
         if self.bias:
-            self.b = self.add_weight(
-                (input_dim,),
-                initializer="zero",
-                name=f"{self.name}_b",
-                regularizer=self.b_regularizer,
-                constraint=self.b_constraint,
-            )
             self.b_carry = self.add_weight((input_dim,), initializer="one", name=f"{self.name}_b_carry")
-        else:
-            self.b = None
-            self.b_carry = None
 
         finish_build(self)
 

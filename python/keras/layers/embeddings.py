@@ -4,7 +4,7 @@ from .. import backend as K
 from .. import constraints, initializations, regularizers
 from ..engine.topology import Layer, merged_config
 from ._spatial import check_built_size, check_rank
-from ._weighted import config_of, finish_build
+from ._weighted import add_W, config_of, finish_build
 
 __all__ = ["Embedding"]
 
@@ -78,13 +78,7 @@ class Embedding(Layer):
                 f"Layer {self.name} expects a 2D input (samples, sequence_length) of token ids, "
                 f"got shape {tuple(input_shape)}"
             )
-        self.W = self.add_weight(
-            (self.input_dim, self.output_dim),
-            initializer=self.init,
-            name=f"{self.name}_W",
-            regularizer=self.W_regularizer,
-            constraint=self.W_constraint,
-        )
+        add_W(self, (self.input_dim, self.output_dim))
         finish_build(self)
 
     def compute_mask(self, x, mask=None):

@@ -10,7 +10,7 @@ max nor counts in an average.
 from .. import backend as K
 from ..engine.topology import InputSpec, Layer, merged_config
 from ..utils.np_utils import conv_output_length
-from ._spatial import check_rank, positive_ints, resolve_ordering
+from ._spatial import check_rank, checked_build, positive_ints, resolve_ordering
 
 __all__ = [
     "MaxPooling1D",
@@ -72,9 +72,7 @@ class _Pooling1D(Layer):
         length = _pool_len(self, input_shape[1], self.pool_length, self.border_mode, self.stride, input_shape)
         return (input_shape[0], length, input_shape[2])
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         x = K.expand_dims(x, 2)  # (samples, steps, 1, features)
@@ -148,9 +146,7 @@ class _SpatialPooling(Layer):
             return (input_shape[0], input_shape[1]) + spatial
         return (input_shape[0],) + spatial + (input_shape[-1],)
 
-    def build(self, input_shape):
-        self.get_output_shape_for(input_shape)
-        self.built = True
+    build = checked_build
 
     def call(self, x, mask=None):
         pool = K.pool2d if self._rank == 2 else K.pool3d

@@ -131,18 +131,22 @@ class Recurrent(Layer):
         else:
             self.states = [None] * self._n_states()
 
+    def _state_shape(self, batch, input_shape):
+        """The shape of one state for batches of ``batch`` samples of ``input_shape``."""
+        return (batch, self.output_dim)
+
     def reset_states(self, states=None):
         """Resets the states of a stateful layer to zeros (or to the given arrays)."""
         if not self.stateful:
             raise AttributeError("Layer must be stateful.")
+        shape = getattr(self, "_batch_input_shape_seen", None)
         batch = self._state_batch()
         if not batch:
             raise ValueError(
                 "If a RNN is stateful, a complete input_shape must be provided (including batch size). "
-                "Layer {} got input shape {}".format(
-                    self.name, getattr(self, "_batch_input_shape_seen", None)
-                )
+                f"Layer {self.name} got input shape {shape}"
             )
+        want = self._state_shape(batch, shape)
         n = self._n_states()
         if states is not None:
             states = states if isinstance(states, (list, tuple)) else [states]
@@ -151,14 +155,11 @@ class Recurrent(Layer):
             values = []
             for s in states:
                 s = np.asarray(s, dtype="float32")
-                if s.shape != (batch, self.output_dim):
-                    raise ValueError(
-                        f"Layer {self.name}: a state must have shape {(batch, self.output_dim)}, "
-                        f"got {s.shape}"
-                    )
+                if s.shape != want:
+                    raise ValueError(f"Layer {self.name}: a state must have shape {want}, got {s.shape}")
                 values.append(s)
         else:
-            values = [np.zeros((batch, self.output_dim), dtype="float32") for _ in range(n)]
+            values = [np.zeros(want, dtype="float32") for _ in range(n)]
         if getattr(self, "states", None) and self.states[0] is not None:
             for var, v in zip(self.states, values):
                 K.set_value(var, v)

@@ -27,25 +27,28 @@ def _axes(layer, ranks):
     return [int(a) % r for a, r in zip(axes, ranks)]
 
 
+def _fold(ctx, op, values):
+    """``op`` applied pairwise, left to right, over ``values`` (And and Mul take two
+    inputs in ONNX)."""
+    out = values[0]
+    for v in values[1:]:
+        out = ctx.op(op, [out, v])
+    return out
+
+
 def _merged_mask(ctx, layer, node, masks):
     present = [m for m in masks if m is not None]
     if not present:
         return None
     if layer.mode in ("sum", "mul", "ave"):
-        out = present[0]
-        for m in present[1:]:
-            out = ctx.op("And", [out, m])
-        return out
+        return _fold(ctx, "And", present)
     if layer.mode == "concat":
         rank = len(node.input_shapes[0])
         axis = layer.concat_axis % rank
         mrank = len(node.input_shapes[0]) - 1
         if axis == rank - 1:
             # masks (B, T) of the same steps; an input without one is all ones
-            out = present[0]
-            for m in present[1:]:
-                out = ctx.op("And", [out, m])
-            return out
+            return _fold(ctx, "And", present)
         if axis < mrank and len(present) == len(masks):
             return ctx.op("Concat", masks, axis=axis)
         raise unsupported(layer, "it concatenates masked and unmasked inputs along axis %d" % axis)
@@ -67,12 +70,7 @@ def convert_merge(ctx, layer, node, inputs, masks):
     shapes = node.input_shapes
     if mode in ("sum", "ave", "mul", "max"):
         op = {"sum": "Sum", "ave": "Sum", "mul": "Mul", "max": "Max"}[mode]
-        if op == "Mul":
-            y = inputs[0]
-            for x in inputs[1:]:
-                y = ctx.op("Mul", [y, x])
-        else:
-            y = ctx.op(op, inputs)
+        y = _fold(ctx, op, inputs) if op == "Mul" else ctx.op(op, inputs)
         if mode == "ave":
             y = ctx.op("Div", [y, ctx.scalar(float(len(inputs)))])
     elif mode == "concat":
