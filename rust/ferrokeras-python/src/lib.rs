@@ -7,9 +7,9 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferrokeras::graph::{Update, UpdateOp};
+use ferrokeras::graph::{Session, Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
-use ferrokeras::{Attr, Attrs, DType, Error, Graph, NodeId, Program, Value, VarId};
+use ferrokeras::{Attr, Attrs, DType, Element, Error, Graph, NodeId, Program, Value, VarId};
 use numpy::{
     PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
@@ -523,7 +523,7 @@ impl PyProgram {
     /// Gaussian noise) then draw the noise of those rows of the larger batch, for this
     /// call only (data-parallel shards; see `Session::set_row_offset`). With `rows` (a
     /// 1-D int64 array) the batch is those rows of each input of rank 1 or more (the
-    /// program gathers them; see `Session::feed_rows_f32`); scalar inputs (the learning
+    /// program gathers them; see `Session::feed_rows`); scalar inputs (the learning
     /// phase) are fed whole.
     #[pyo3(signature = (inputs, row_offset = 0, rows = None))]
     fn __call__<'py>(
@@ -557,23 +557,9 @@ impl PyProgram {
         for (i, obj) in inputs.iter().enumerate() {
             let obj = &readable(obj)?;
             if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
-                let data = a
-                    .as_slice()
-                    .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
-                match rows {
-                    Some(r) if a.ndim() > 0 => sess.feed_rows_f32(i, a.shape(), data, r),
-                    _ => sess.feed_f32(i, a.shape(), data),
-                }
-                .map_err(to_py)?;
+                feed_array(&mut sess, i, &a, rows)?;
             } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, i32>>() {
-                let data = a
-                    .as_slice()
-                    .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
-                match rows {
-                    Some(r) if a.ndim() > 0 => sess.feed_rows_i32(i, a.shape(), data, r),
-                    _ => sess.feed_i32(i, a.shape(), data),
-                }
-                .map_err(to_py)?;
+                feed_array(&mut sess, i, &a, rows)?;
             } else {
                 return Err(PyTypeError::new_err(format!(
                     "input {i} ('{}') must be a float32 or int32 numpy array",
@@ -590,6 +576,24 @@ impl PyProgram {
             .map(|i| value_to_py(py, sess.output(i)))
             .collect()
     }
+}
+
+/// Feeds a C-contiguous numpy array into input `i` of a session: rows `rows` of it
+/// when given and the array has an axis, else all of it.
+fn feed_array<T: Element + numpy::Element + Send + Sync>(
+    sess: &mut Session<'_>,
+    i: usize,
+    a: &PyReadonlyArrayDyn<'_, T>,
+    rows: Option<&[i64]>,
+) -> PyResult<()> {
+    let data = a
+        .as_slice()
+        .map_err(|_| PyValueError::new_err("input arrays must be C-contiguous"))?;
+    match rows {
+        Some(r) if a.ndim() > 0 => sess.feed_rows(i, a.shape(), data, r),
+        _ => T::feed(sess, i, a.shape(), data),
+    }
+    .map_err(to_py)
 }
 
 /// Loads a program file written by `Program.save` (or the Rust `Program::save`).

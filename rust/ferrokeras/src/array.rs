@@ -27,27 +27,31 @@ pub trait Element: Copy + 'static {
     fn feed(sess: &mut Session<'_>, i: usize, shape: &[usize], data: &[Self]) -> Result<()>;
     /// Wraps a row-major buffer of `shape` as a [`Value`] (no copy).
     fn value(shape: &[usize], data: Vec<Self>) -> Result<Value>;
+    /// The data of a [`Value`] of this element type (for generic copies into it).
+    fn data_mut(v: &mut Value) -> &mut [Self];
 }
 
-impl Element for f32 {
-    const DTYPE: DType = DType::F32;
-    fn feed(sess: &mut Session<'_>, i: usize, shape: &[usize], data: &[f32]) -> Result<()> {
-        sess.feed_f32(i, shape, data)
-    }
-    fn value(shape: &[usize], data: Vec<f32>) -> Result<Value> {
-        Value::from_f32(shape, data)
-    }
+/// [`Element`] for a scalar type: its dtype, its typed session feed and [`Value`]
+/// constructor, and the [`Value`] field that holds its data.
+macro_rules! element {
+    ($t:ty, $dtype:ident, $feed:ident, $from:ident, $field:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$dtype;
+            fn feed(sess: &mut Session<'_>, i: usize, shape: &[usize], data: &[$t]) -> Result<()> {
+                sess.$feed(i, shape, data)
+            }
+            fn value(shape: &[usize], data: Vec<$t>) -> Result<Value> {
+                Value::$from(shape, data)
+            }
+            fn data_mut(v: &mut Value) -> &mut [$t] {
+                &mut v.$field
+            }
+        }
+    };
 }
 
-impl Element for i32 {
-    const DTYPE: DType = DType::I32;
-    fn feed(sess: &mut Session<'_>, i: usize, shape: &[usize], data: &[i32]) -> Result<()> {
-        sess.feed_i32(i, shape, data)
-    }
-    fn value(shape: &[usize], data: Vec<i32>) -> Result<Value> {
-        Value::from_i32(shape, data)
-    }
-}
+element!(f32, F32, feed_f32, from_f32, f);
+element!(i32, I32, feed_i32, from_i32, i);
 
 /// Something [`Program::run`] can take as one input: any ndarray array or view of
 /// `f32` or `i32` (of any dimensionality), a [`Value`], or a reference to one of these.

@@ -10,6 +10,7 @@ use smallvec::SmallVec;
 
 use super::autodiff::{self, Sweep};
 use super::{Graph, Node, NodeId, NodeKind, Update, UpdateOp, VarData, VarId, VarStore};
+use crate::array::Element;
 use crate::kernels::fpmode::FlushDenormals;
 use crate::kernels::pool::{for_each_part, threads};
 use crate::ops::{OpCtx, Scratch, TypeInfo};
@@ -815,34 +816,20 @@ impl Session<'_> {
         self.feed_slice(i, DType::I32, shape, |v| copy_in(&mut v.i, data))
     }
 
-    /// Copies rows `rows` of a float32 array of shape `shape` (rows first) into input
-    /// `i`, which gets shape `[rows.len(), shape[1..]]`: a training loop feeds each
-    /// batch of a shuffled epoch straight from its whole data set, with no gathered copy
-    /// of the data in between.
-    pub fn feed_rows_f32(
+    /// Copies rows `rows` of a float32 or int32 array of shape `shape` (rows first)
+    /// into input `i`, which gets shape `[rows.len(), shape[1..]]`: a training loop
+    /// feeds each batch of a shuffled epoch straight from its whole data set, with no
+    /// gathered copy of the data in between.
+    pub fn feed_rows<T: Element + Send + Sync>(
         &mut self,
         i: usize,
         shape: &[usize],
-        data: &[f32],
+        data: &[T],
         rows: &[i64],
     ) -> Result<()> {
         let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
-        self.feed_slice(i, DType::F32, &batch, |v| {
-            gather_rows(&mut v.f, data, width, rows)
-        })
-    }
-
-    /// Copies rows `rows` of an int32 array into input `i` (as [`Self::feed_rows_f32`]).
-    pub fn feed_rows_i32(
-        &mut self,
-        i: usize,
-        shape: &[usize],
-        data: &[i32],
-        rows: &[i64],
-    ) -> Result<()> {
-        let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
-        self.feed_slice(i, DType::I32, &batch, |v| {
-            gather_rows(&mut v.i, data, width, rows)
+        self.feed_slice(i, T::DTYPE, &batch, |v| {
+            gather_rows(T::data_mut(v), data, width, rows)
         })
     }
 
@@ -1075,28 +1062,28 @@ mod feed_rows_tests {
         let p = g.compile(&[x, k], &[y, k], vec![])?;
         let mut s = p.session();
         let data: Vec<f32> = (0..8).map(|v| v as f32).collect();
-        s.feed_rows_f32(0, &[4, 2], &data, &[3, 0, 3])?;
-        s.feed_rows_i32(1, &[4], &[10, 11, 12, 13], &[3, 0, 3])?;
+        s.feed_rows(0, &[4, 2], &data, &[3, 0, 3])?;
+        s.feed_rows(1, &[4], &[10, 11, 12, 13], &[3, 0, 3])?;
         s.run()?;
         assert_eq!(s.output(0).shape, vec![3, 2]);
         assert_eq!(s.output(0).f, vec![6.0, 7.0, 0.0, 1.0, 6.0, 7.0]);
         assert_eq!(s.output(1).i, vec![13, 10, 13]);
-        let out_of_range = s.feed_rows_f32(0, &[4, 2], &data, &[0, 4]);
+        let out_of_range = s.feed_rows(0, &[4, 2], &data, &[0, 4]);
         assert!(matches!(out_of_range, Err(Error::Value(m)) if m.contains("row 4")));
         assert!(matches!(
-            s.feed_rows_f32(0, &[4, 2], &data, &[-1]),
+            s.feed_rows(0, &[4, 2], &data, &[-1]),
             Err(Error::Value(_))
         ));
         assert!(matches!(
-            s.feed_rows_f32(0, &[3, 2], &data, &[0]),
+            s.feed_rows(0, &[3, 2], &data, &[0]),
             Err(Error::Shape(_))
         ));
         assert!(matches!(
-            s.feed_rows_f32(0, &[], &data[..1], &[0]),
+            s.feed_rows(0, &[], &data[..1], &[0]),
             Err(Error::Shape(m)) if m.contains("scalar")
         ));
         assert!(matches!(
-            s.feed_rows_f32(2, &[4, 2], &data, &[0]),
+            s.feed_rows(2, &[4, 2], &data, &[0]),
             Err(Error::Value(m)) if m.contains("out of range")
         ));
         Ok(())

@@ -1133,6 +1133,15 @@ mod tests {
         ]
     }
 
+    /// batch_norm_train's inputs in learning phase `lp`: x, gamma, beta, the moving
+    /// mean and variance, the phase, then the given batch moments if any.
+    fn in_phase(p: [&Value; 5], lp: f32, moments: Option<&Value>) -> Vec<Value> {
+        let mut ins: Vec<Value> = p.into_iter().cloned().collect();
+        ins.push(Value::scalar(lp));
+        ins.extend(moments.cloned());
+        ins
+    }
+
     fn bn_train(axis: i64) -> OpRef {
         op(
             "batch_norm_train",
@@ -1330,16 +1339,7 @@ mod tests {
         for (shape, axis) in [(vec![5usize, 3], -1i64), (vec![3, 2, 2, 3], 1)] {
             let [x, gm, bt, m, v] = bn_inputs(&shape, axis, 40);
             let o = bn_train(axis);
-            let ins = |lp: f32| {
-                vec![
-                    x.clone(),
-                    gm.clone(),
-                    bt.clone(),
-                    m.clone(),
-                    v.clone(),
-                    Value::scalar(lp),
-                ]
-            };
+            let ins = |lp: f32| in_phase([&x, &gm, &bt, &m, &v], lp, None);
             let train = forward(&o, &ins(1.0));
             assert_eq!(train.f, forward(&o, &[x.clone(), gm.clone(), bt.clone()]).f);
             let test = forward(&o, &ins(0.0));
@@ -1420,17 +1420,7 @@ mod tests {
             let plain = forward(&o, &[x.clone(), gm.clone(), bt.clone()]);
             let given = forward(&o, &[x.clone(), gm.clone(), bt.clone(), st.clone()]);
             assert_eq!(plain.f, given.f);
-            let ins = |lp: f32| {
-                vec![
-                    x.clone(),
-                    gm.clone(),
-                    bt.clone(),
-                    m.clone(),
-                    v.clone(),
-                    Value::scalar(lp),
-                    st.clone(),
-                ]
-            };
+            let ins = |lp: f32| in_phase([&x, &gm, &bt, &m, &v], lp, Some(&st));
             assert_eq!(forward(&o, &ins(1.0)).f, plain.f);
             let six = forward(&o, &ins(0.0)[..6]);
             assert_eq!(forward(&o, &ins(0.0)).f, six.f);

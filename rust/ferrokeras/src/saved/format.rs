@@ -46,18 +46,23 @@ pub(crate) enum NodeDoc {
 pub(crate) enum UpdateDoc {
     /// Variable node `variable` takes the value of node `value`.
     Assign { variable: usize, value: usize },
-    /// A fused optimizer step; every variable is named by its node.
-    Optimizer {
-        kind: OptimizerKind,
-        params: Vec<usize>,
-        gradients: Vec<usize>,
-        slots: Vec<Vec<usize>>,
-        hyper: BTreeMap<String, usize>,
-        epsilon: f32,
-        clipnorm: Option<f32>,
-        clipvalue: Option<f32>,
-        constraints: Vec<Option<Constraint>>,
-    },
+    /// A fused optimizer step.
+    Optimizer(OptimizerDoc),
+}
+
+/// A fused optimizer step of the document; every variable is named by its node. One
+/// struct, so that writing, reading and loading it name its fields, not list them.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct OptimizerDoc {
+    pub kind: OptimizerKind,
+    pub params: Vec<usize>,
+    pub gradients: Vec<usize>,
+    pub slots: Vec<Vec<usize>>,
+    pub hyper: BTreeMap<String, usize>,
+    pub epsilon: f32,
+    pub clipnorm: Option<f32>,
+    pub clipvalue: Option<f32>,
+    pub constraints: Vec<Option<Constraint>>,
 }
 
 /// The whole document.
@@ -172,26 +177,16 @@ impl Doc {
                 UpdateDoc::Assign { variable, value } => {
                     json!({ "assign": { "variable": variable, "value": value } })
                 }
-                UpdateDoc::Optimizer {
-                    kind,
-                    params,
-                    gradients,
-                    slots,
-                    hyper,
-                    epsilon,
-                    clipnorm,
-                    clipvalue,
-                    constraints,
-                } => json!({ "optimizer": {
-                    "kind": kind_to_json(*kind),
-                    "params": params,
-                    "gradients": gradients,
-                    "slots": slots,
-                    "hyper": hyper,
-                    "epsilon": num(*epsilon as f64),
-                    "clipnorm": clipnorm.map(|v| num(v as f64)),
-                    "clipvalue": clipvalue.map(|v| num(v as f64)),
-                    "constraints": constraints.iter().map(constraint_to_json).collect::<Vec<_>>(),
+                UpdateDoc::Optimizer(o) => json!({ "optimizer": {
+                    "kind": kind_to_json(o.kind),
+                    "params": o.params,
+                    "gradients": o.gradients,
+                    "slots": o.slots,
+                    "hyper": o.hyper,
+                    "epsilon": num(o.epsilon as f64),
+                    "clipnorm": o.clipnorm.map(|v| num(v as f64)),
+                    "clipvalue": o.clipvalue.map(|v| num(v as f64)),
+                    "constraints": o.constraints.iter().map(constraint_to_json).collect::<Vec<_>>(),
                 }}),
             })
             .collect();
@@ -526,7 +521,7 @@ fn update_from_json(v: &Json) -> Result<UpdateDoc> {
                 .iter()
                 .map(constraint_from_json)
                 .collect::<Result<_>>()?;
-            UpdateDoc::Optimizer {
+            UpdateDoc::Optimizer(OptimizerDoc {
                 kind,
                 params: o.usizes("params")?,
                 gradients: o.usizes("gradients")?,
@@ -536,7 +531,7 @@ fn update_from_json(v: &Json) -> Result<UpdateDoc> {
                 clipnorm: o.f32_opt("clipnorm")?,
                 clipvalue: o.f32_opt("clipvalue")?,
                 constraints,
-            }
+            })
         }
         other => return Err(corrupt(format!("unknown update kind '{other}'"))),
     })

@@ -75,7 +75,7 @@ use std::path::Path;
 use safetensors::tensor::SafeTensors;
 
 pub use format::FORMAT_VERSION;
-use format::{Doc, NodeDoc, UpdateDoc};
+use format::{Doc, NodeDoc, OptimizerDoc, UpdateDoc};
 pub(crate) use origin::Origin;
 use tensors::TensorOut;
 
@@ -221,7 +221,7 @@ impl Program {
                             op.name()
                         ))
                     })?;
-                    UpdateDoc::Optimizer {
+                    UpdateDoc::Optimizer(OptimizerDoc {
                         kind: opt.kind(),
                         params: opt.params().iter().map(var).collect(),
                         gradients: inputs.iter().map(|i| index[i]).collect(),
@@ -240,7 +240,7 @@ impl Program {
                         clipnorm: opt.clipnorm(),
                         clipvalue: opt.clipvalue(),
                         constraints: opt.constraints().to_vec(),
-                    }
+                    })
                 }
             });
         }
@@ -358,19 +358,9 @@ fn rebuild(doc: &Doc, st: &SafeTensors<'_>) -> Result<Program> {
                 var: var(*variable)?,
                 value: node(*value)?,
             },
-            UpdateDoc::Optimizer {
-                kind,
-                params,
-                gradients,
-                slots,
-                hyper,
-                epsilon,
-                clipnorm,
-                clipvalue,
-                constraints,
-            } => {
-                let hv = |name: &str| hyper.get(name).map(|&j| var(j)).transpose();
-                for name in hyper.keys() {
+            UpdateDoc::Optimizer(o) => {
+                let hv = |name: &str| o.hyper.get(name).map(|&j| var(j)).transpose();
+                for name in o.hyper.keys() {
                     if ![
                         "lr",
                         "iterations",
@@ -398,31 +388,35 @@ fn rebuild(doc: &Doc, st: &SafeTensors<'_>) -> Result<Program> {
                     beta_1: hv("beta_1")?,
                     beta_2: hv("beta_2")?,
                     m_schedule: hv("m_schedule")?,
-                    epsilon: *epsilon,
+                    epsilon: o.epsilon,
                 };
-                if gradients.len() != params.len() {
+                if o.gradients.len() != o.params.len() {
                     return Err(corrupt(format!(
                         "the optimizer has {} parameter(s) and {} gradient(s)",
-                        params.len(),
-                        gradients.len()
+                        o.params.len(),
+                        o.gradients.len()
                     )));
                 }
                 let up = OptimizerUpdate::new(
-                    *kind,
-                    params.iter().map(|&j| var(j)).collect::<Result<_>>()?,
-                    slots
+                    o.kind,
+                    o.params.iter().map(|&j| var(j)).collect::<Result<_>>()?,
+                    o.slots
                         .iter()
                         .map(|s| s.iter().map(|&j| var(j)).collect::<Result<_>>())
                         .collect::<Result<_>>()?,
                     h,
-                    *clipnorm,
-                    *clipvalue,
-                    constraints.clone(),
+                    o.clipnorm,
+                    o.clipvalue,
+                    o.constraints.clone(),
                 )
                 .map_err(|e| corrupt(format!("optimizer: {e}")))?;
                 Update::Fused {
                     op: std::sync::Arc::new(up),
-                    inputs: gradients.iter().map(|&j| node(j)).collect::<Result<_>>()?,
+                    inputs: o
+                        .gradients
+                        .iter()
+                        .map(|&j| node(j))
+                        .collect::<Result<_>>()?,
                 }
             }
         });

@@ -1,5 +1,7 @@
 //! `gather`: rows of a tensor picked by integer indices (`K.gather`, Embedding).
 
+use std::ops::Range;
+
 use super::add_all;
 use crate::kernels::simd;
 use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
@@ -16,7 +18,7 @@ pub struct Gather;
 const AHEAD: usize = 8;
 
 /// The elements of the row `AHEAD` picks after pick `k`, if there is one in range.
-fn ahead_row(idx: &[i32], k: usize, v: usize, row: usize) -> Option<std::ops::Range<usize>> {
+fn ahead_row(idx: &[i32], k: usize, v: usize, row: usize) -> Option<Range<usize>> {
     let ix = *idx.get(k + AHEAD)?;
     (ix >= 0 && (ix as usize) < v).then(|| ix as usize * row..(ix as usize + 1) * row)
 }
@@ -28,6 +30,29 @@ fn check_row(ix: i32, v: usize) -> Result<usize> {
         )));
     }
     Ok(ix as usize)
+}
+
+/// The walk forward and backward share: for pick `k` of `idx` into the rows of `r`,
+/// `f(dst, src, ahead)` with `dst` the elements of output row `k`, `src` those of the
+/// picked row of `r` (checked in range; the first bad index ends the walk with its
+/// error) and `ahead` the row to prefetch ([`ahead_row`]).
+#[inline(always)]
+fn each_pick(
+    r: &Value,
+    idx: &[i32],
+    mut f: impl FnMut(Range<usize>, Range<usize>, Option<Range<usize>>),
+) -> Result<()> {
+    let v = r.shape[0];
+    let row: usize = r.shape[1..].iter().product();
+    for (k, &ix) in idx.iter().enumerate() {
+        let s = check_row(ix, v)? * row;
+        f(
+            k * row..(k + 1) * row,
+            s..s + row,
+            ahead_row(idx, k, v, row),
+        );
+    }
+    Ok(())
 }
 
 impl Op for Gather {
@@ -59,24 +84,22 @@ impl Op for Gather {
     }
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
-        let (r, idx) = (inputs[0], inputs[1]);
-        let v = r.shape[0];
-        let row: usize = r.shape[1..].iter().product();
-        for (k, &ix) in idx.i.iter().enumerate() {
-            let s = check_row(ix, v)? * row;
-            if let Some(ahead) = ahead_row(&idx.i, k, v, row) {
-                match r.dt() {
-                    DType::I32 => simd::prefetch(&r.i[ahead]),
-                    _ => simd::prefetch(&r.f[ahead]),
+        let r = inputs[0];
+        let ints = r.dt() == DType::I32;
+        each_pick(r, &inputs[1].i, |dst, src, ahead| {
+            if let Some(ahead) = ahead {
+                if ints {
+                    simd::prefetch(&r.i[ahead]);
+                } else {
+                    simd::prefetch(&r.f[ahead]);
                 }
             }
-            if r.dt() == DType::I32 {
-                out.i[k * row..(k + 1) * row].copy_from_slice(&r.i[s..s + row]);
+            if ints {
+                out.i[dst].copy_from_slice(&r.i[src]);
             } else {
-                out.f[k * row..(k + 1) * row].copy_from_slice(&r.f[s..s + row]);
+                out.f[dst].copy_from_slice(&r.f[src]);
             }
-        }
-        Ok(())
+        })
     }
 
     fn backward(
@@ -88,17 +111,12 @@ impl Op for Gather {
         gin: &mut [f32],
         _: &mut OpCtx,
     ) -> Result<()> {
-        let (r, idx) = (inputs[0], inputs[1]);
-        let v = r.shape[0];
-        let row: usize = r.shape[1..].iter().product();
-        for (k, &ix) in idx.i.iter().enumerate() {
-            let s = check_row(ix, v)? * row;
-            if let Some(ahead) = ahead_row(&idx.i, k, v, row) {
+        each_pick(inputs[0], &inputs[1].i, |dst, src, ahead| {
+            if let Some(ahead) = ahead {
                 simd::prefetch(&gin[ahead]);
             }
-            add_all(&mut gin[s..s + row], &g[k * row..(k + 1) * row]);
-        }
-        Ok(())
+            add_all(&mut gin[src], &g[dst]);
+        })
     }
 
     fn has_grad(&self, index: usize) -> bool {
