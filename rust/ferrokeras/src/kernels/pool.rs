@@ -15,7 +15,7 @@
 //! or late thread simply takes fewer chunks. The caller returns once every chunk is
 //! done; a helper that starts after that finds no chunk and touches nothing else.
 //!
-//! A helper does not leave when its call is done: it lingers for [`LINGER_US`] (300 µs),
+//! A helper does not leave when its call is done: it lingers for 300 µs (`LINGER_US`),
 //! spinning, and joins the next call the moment it is posted (a mailbox holding the
 //! latest call), so a chain of short parallel calls (a small model's training step:
 //! each product, then serial ops, then Python's loop) keeps one awake helper instead of

@@ -49,7 +49,7 @@
 //! part of dW, dU and db (those sums over its rows) before the join; the parts are added
 //! in lane order after it. The other gradient gemms run afterwards on the calling thread
 //! (threaded by the gemm wrapper); dx is one product over all the lanes' dZ that writes
-//! straight into the batch-major gradient ([`RnnSequence::x_gradient`]).
+//! straight into the batch-major gradient (`RnnSequence::x_gradient`).
 
 use std::sync::Arc;
 
