@@ -946,38 +946,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod tmp_timing {
-    use super::super::testing::*;
-    use crate::ops::{Attr, Scratch};
-    #[test]
-    #[ignore]
-    fn tmp_cce_time() {
-        let o = rand(&[128, 10], 1, 0.01, 1.0);
-        let mut t = vec![0.0f32; 1280];
-        for r in 0..128 {
-            t[r * 10 + r % 10] = 1.0;
-        }
-        let t = val(&[128, 10], &t);
-        let opr = op(
-            "categorical_crossentropy",
-            &[("from_logits", Attr::Bool(false))],
-        );
-        let y = forward(&opr, &[o.clone(), t.clone()]);
-        let g = vec![1.0f32; 128];
-        for _ in 0..3 {
-            let t0 = std::time::Instant::now();
-            for _ in 0..20000 {
-                std::hint::black_box(forward(&opr, &[o.clone(), t.clone()]));
-            }
-            let f = t0.elapsed().as_secs_f64() / 20000.0 * 1e6;
-            let t0 = std::time::Instant::now();
-            let mut sc = Scratch::default();
-            for _ in 0..20000 {
-                std::hint::black_box(grad_with(&opr, 0, &[&o, &t], &y, &g, &mut sc));
-            }
-            let b = t0.elapsed().as_secs_f64() / 20000.0 * 1e6;
-            println!("fwd {f:.2} us  bwd {b:.2} us");
-        }
-    }
-}
