@@ -422,13 +422,14 @@ fn latest_after(seen: u64) -> Option<(Arc<Shared>, Body, u64)> {
 /// for [`linger_time`]. A joined call that has already finished hands out no chunk (its
 /// tickets are spent), so its body is never touched.
 fn linger(mut seen: u64) {
+    let linger = linger_time();
+    if linger.is_zero() {
+        return;
+    }
     // The caller of a parallel call runs on a core of its own, so at most `threads - 1`
     // helpers linger: one more would spin on the core the caller needs.
-    let linger = linger_time();
-    if linger.is_zero() || LINGERING.fetch_add(1, Ordering::SeqCst) + 1 >= threads() {
-        if !linger.is_zero() {
-            LINGERING.fetch_sub(1, Ordering::SeqCst);
-        }
+    if LINGERING.fetch_add(1, Ordering::SeqCst) + 1 >= threads() {
+        LINGERING.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     let mut until = Instant::now() + linger;
@@ -446,18 +447,11 @@ fn linger(mut seen: u64) {
         if spins.is_multiple_of(64) && Instant::now() >= until {
             LINGERING.fetch_sub(1, Ordering::SeqCst);
             // A call posted just as this helper left counted it as lingering and woke
-            // no worker for it: take that call after all.
-            match latest_after(seen) {
-                Some((s, body, gen)) => {
-                    // SAFETY: as above.
-                    unsafe { s.join(body) };
-                    drop(s);
-                    seen = gen;
-                    until = Instant::now() + linger;
-                    LINGERING.fetch_add(1, Ordering::SeqCst);
-                }
-                None => return,
+            // no worker for it: stay and take that call after all.
+            if latest_after(seen).is_none() {
+                return;
             }
+            LINGERING.fetch_add(1, Ordering::SeqCst);
         }
         std::hint::spin_loop();
     }
