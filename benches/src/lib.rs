@@ -34,6 +34,15 @@ pub const WORKLOAD_GEMMS: [(usize, usize, usize, bool, bool); 9] = [
 pub const BATCH256_GEMMS: [(usize, usize, usize, bool, bool); 2] =
     [(256, 784, 512, false, false), (256, 512, 512, false, false)];
 
+/// W5's LSTM products over a whole batch (B 32, T 80, D = U 128, 4 gates): the input
+/// projection, and the backward's dx = dZ·Wᵀ, dW = xᵀ·dZ (dU = hᵀ·dZ has the same shape).
+/// The per-step recurrent product is `WORKLOAD_GEMMS`' 32x128x512.
+pub const RNN_GEMMS: [(usize, usize, usize, bool, bool); 3] = [
+    (2560, 128, 512, false, false),
+    (2560, 512, 128, false, true),
+    (128, 2560, 512, true, false),
+];
+
 /// A gemm entry point of the engine (`sgemm`, `sgemm_serial`, ...).
 pub type Gemm = fn(usize, usize, usize, Operand, Operand, &mut [f32], bool);
 
