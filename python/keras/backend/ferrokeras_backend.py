@@ -928,6 +928,15 @@ class Function:
         Returns the list of output arrays.
     ``run`` is the native program itself, so a training step costs no Python frame
     beyond the engine call.
+
+    ``f.run_batches(arrays, batch_size)`` runs an inference function over all the rows
+    of ``arrays`` (prepared as for ``run``; scalar arrays such as the learning phase are
+    fed whole to every batch) in consecutive batches of ``batch_size`` rows, with
+    several batches side by side on the engine's threads, and returns the list of
+    outputs with every batch's rows in order: bitwise what one ``run`` per batch gives.
+    It returns None, having run nothing that matters, when the function's runs are not
+    independent of each other (it has updates or random ops) or an output is not
+    batch-major; the caller then runs batch by batch. ``predict`` uses it.
     """
 
     def __init__(self, inputs, outputs, updates=None, name=None, inference=False):
@@ -961,6 +970,7 @@ class Function:
             inference=bool(inference),
         )
         self.run = self._program
+        self.run_batches = self._program.run_batches
 
     def __call__(self, inputs):
         if not isinstance(inputs, (list, tuple)):

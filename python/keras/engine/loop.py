@@ -383,7 +383,18 @@ def test_loop(f, ins, batch_size=32, verbose=0):
 
 
 def predict_loop(f, ins, batch_size=32, verbose=0):
-    """`f`'s outputs over `ins`, batch by batch, into one array per output."""
+    """`f`'s outputs over `ins`, batch by batch, into one array per output.
+
+    Without a progress bar the engine runs all the batches in one call
+    (`Function.run_batches`: consecutive batches side by side on the cores, the same
+    bits as one call per batch); batch by batch here when it declines (a stateful or
+    random function, outputs that are not batch-major) or the data is sparse."""
+    batchable = isinstance(batch_size, (int, np.integer)) and batch_size >= 1
+    if verbose != 1 and batchable and ins and not any(is_sparse(x) for x in ins):
+        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        whole = f.run_batches(list(ins) + lp_feed, int(batch_size))
+        if whole is not None:
+            return whole[0] if len(whole) == 1 else whole
     outs = []
 
     def consume(start, end, batch_outs):

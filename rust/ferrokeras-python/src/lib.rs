@@ -7,7 +7,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ferrokeras::graph::{Session, Update, UpdateOp};
+use ferrokeras::graph::{BatchData, BatchInput, Session, Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Element, Error, Graph, NodeId, Program, Value, VarId};
 use numpy::{
@@ -97,6 +97,22 @@ fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
             .into_any(),
     };
     Ok(arr)
+}
+
+/// engine value -> numpy array, moving its storage when it holds exactly its elements.
+fn value_into_py(py: Python<'_>, mut v: Value) -> PyResult<Bound<'_, PyAny>> {
+    let n = v.len();
+    match v.dt() {
+        DType::I32 if v.i.len() == n => {
+            let shape = std::mem::take(&mut v.shape);
+            Ok(PyArray1::from_vec(py, v.i).reshape(shape)?.into_any())
+        }
+        DType::F32 if v.f.len() == n => {
+            let shape = std::mem::take(&mut v.shape);
+            Ok(PyArray1::from_vec(py, v.f).reshape(shape)?.into_any())
+        }
+        _ => value_to_py(py, &v),
+    }
 }
 
 fn attr_from_py(key: &str, v: &Bound<'_, PyAny>) -> PyResult<Attr> {
@@ -575,6 +591,72 @@ impl PyProgram {
         (0..prog.n_outputs())
             .map(|i| value_to_py(py, sess.output(i)))
             .collect()
+    }
+
+    /// Runs the (inference) function over all rows of C-contiguous float32/int32
+    /// arrays in consecutive batches of `batch_size` rows (scalar arrays, such as the
+    /// learning phase, fed whole to each) and returns each output with every batch's
+    /// rows, or None when the function's runs are not independent of each other or its
+    /// outputs are not batch-major (then run it batch by batch); see
+    /// `Program::run_batches_state`.
+    fn run_batches<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: Vec<Bound<'py, PyAny>>,
+        batch_size: usize,
+    ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+        let prog = &*self.inner;
+        let mut held = Vec::with_capacity(inputs.len());
+        for (i, obj) in inputs.iter().enumerate() {
+            let obj = readable(obj)?;
+            held.push(
+                if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, f32>>() {
+                    Held::F32(a)
+                } else if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'py, i32>>() {
+                    Held::I32(a)
+                } else {
+                    return Err(PyTypeError::new_err(format!(
+                        "input {i} must be a float32 or int32 numpy array"
+                    )));
+                },
+            );
+        }
+        let batch_inputs = held
+            .iter()
+            .map(Held::batch_input)
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut sess = loop {
+            if let Some(s) = prog.try_session() {
+                break s;
+            }
+            py.detach(|| prog.wait_unlocked());
+        };
+        let (p, st) = sess.parts();
+        let outs = py.detach(|| guarded(|| p.run_batches_state(st, &batch_inputs, batch_size)))?;
+        outs.map(|vs| vs.into_iter().map(|v| value_into_py(py, v)).collect())
+            .transpose()
+    }
+}
+
+/// A numpy input held (borrowed read-only) while the engine reads it.
+enum Held<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    I32(PyReadonlyArrayDyn<'py, i32>),
+}
+
+impl Held<'_> {
+    fn batch_input(&self) -> PyResult<BatchInput<'_>> {
+        let contiguous = || PyValueError::new_err("input arrays must be C-contiguous");
+        Ok(match self {
+            Held::F32(a) => BatchInput {
+                shape: a.shape(),
+                data: BatchData::F32(a.as_slice().map_err(|_| contiguous())?),
+            },
+            Held::I32(a) => BatchInput {
+                shape: a.shape(),
+                data: BatchData::I32(a.as_slice().map_err(|_| contiguous())?),
+            },
+        })
     }
 }
 

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use smallvec::SmallVec;
 
+mod batches;
+pub use batches::{BatchData, BatchInput};
+
 use super::autodiff::{self, Sweep};
 use super::{Graph, Node, NodeId, NodeKind, Update, UpdateOp, VarData, VarId, VarStore};
 use crate::array::Element;
@@ -55,6 +58,24 @@ pub struct ExecState {
     row_offset: u64,
 }
 
+impl ExecState {
+    /// Empty buffers for a Program of `nodes` nodes, `sweeps` reverse sweeps and `feeds`
+    /// inputs (planned on the first run).
+    fn new(nodes: usize, sweeps: usize, feeds: usize) -> ExecState {
+        ExecState {
+            values: vec![Value::default(); nodes],
+            scratch: std::iter::repeat_with(Scratch::default)
+                .take(nodes)
+                .collect(),
+            grads: vec![vec![Value::default(); nodes]; sweeps],
+            fed: vec![false; nodes],
+            key: vec![Vec::new(); feeds],
+            planned: false,
+            row_offset: 0,
+        }
+    }
+}
+
 /// A compiled, runnable computation over a graph's variables.
 #[derive(Debug)]
 pub struct Program {
@@ -72,6 +93,9 @@ pub struct Program {
     sweeps: Vec<Sweep>,
     store: Arc<VarStore>,
     state: Mutex<ExecState>,
+    /// States kept from the side-by-side batches of [`Program::run_batches`], for its
+    /// next call.
+    spare: Mutex<Vec<ExecState>>,
     /// What the Program was compiled from, for [`Program::save`].
     origin: crate::saved::Origin,
 }
@@ -329,16 +353,7 @@ impl Program {
                 }
             }
         }
-        let n = nodes.len();
-        let state = ExecState {
-            values: vec![Value::default(); n],
-            scratch: std::iter::repeat_with(Scratch::default).take(n).collect(),
-            grads: vec![vec![Value::default(); n]; sweeps.len()],
-            fed: vec![false; n],
-            key: vec![Vec::new(); feeds.len()],
-            planned: false,
-            row_offset: 0,
-        };
+        let state = ExecState::new(nodes.len(), sweeps.len(), feeds.len());
         let fixed_inputs = inputs_of
             .iter()
             .map(|ins| {
@@ -361,8 +376,14 @@ impl Program {
             sweeps,
             store: g.store().clone(),
             state: Mutex::new(state),
+            spare: Mutex::new(Vec::new()),
             origin,
         })
+    }
+
+    /// Empty buffers for another thread's runs of this Program.
+    fn fresh_state(&self) -> ExecState {
+        ExecState::new(self.nodes.len(), self.sweeps.len(), self.feeds.len())
     }
 
     /// The variable store the Program reads and updates.
@@ -461,6 +482,35 @@ impl Program {
         Ok((0..self.outputs.len())
             .map(|i| s.output(i).clone())
             .collect())
+    }
+
+    /// The node of input `i`.
+    fn feed_node(&self, i: usize) -> Result<usize> {
+        self.feeds.get(i).copied().ok_or_else(|| {
+            Error::Value(format!(
+                "input index {i} out of range ({} inputs)",
+                self.feeds.len()
+            ))
+        })
+    }
+
+    /// Sizes input `i`'s buffer in `st` for `shape` (checked against the input's type)
+    /// and fills it with `fill`.
+    fn feed_into(
+        &self,
+        st: &mut ExecState,
+        i: usize,
+        dtype: DType,
+        shape: &[usize],
+        fill: impl FnOnce(&mut Value),
+    ) -> Result<()> {
+        let s = self.feed_node(i)?;
+        self.check_feed(i, dtype, shape)?;
+        let v = &mut st.values[s];
+        v.try_reset(self.nodes[s].ty.dtype, shape)?;
+        fill(v);
+        st.fed[s] = true;
+        Ok(())
     }
 
     fn check_feed(&self, i: usize, dtype: DType, shape: &[usize]) -> Result<()> {
@@ -599,6 +649,25 @@ impl Program {
         crate::kernels::pool::init();
         let _ftz = FlushDenormals::new();
         let mut vars = self.store.lock();
+        self.prepare(st, &vars)?;
+        // Random streams draw their counters before any kernel runs.
+        for (s, node) in self.nodes.iter().enumerate() {
+            if let NodeKind::Op(op) = &node.kind {
+                if op.is_random() {
+                    let c = vars.counters.entry(self.ids[s]).or_insert(0);
+                    st.scratch[s].counter = *c;
+                    st.scratch[s].row = st.row_offset;
+                    *c += 1;
+                }
+            }
+        }
+        self.compute(st, &vars)?;
+        self.apply_updates(st, &mut vars)
+    }
+
+    /// Checks that every input was fed, and plans the buffers when the fed shapes differ
+    /// from the last run's.
+    fn prepare(&self, st: &mut ExecState, vars: &VarData) -> Result<()> {
         for (k, &s) in self.feeds.iter().enumerate() {
             if !st.fed[s] {
                 return Err(Error::Value(format!(
@@ -611,24 +680,18 @@ impl Program {
             }
         }
         if !st.planned {
-            self.plan(st, &vars)?;
+            self.plan(st, vars)?;
             for (k, &s) in self.feeds.iter().enumerate() {
                 st.key[k].clone_from(&st.values[s].shape);
             }
             st.planned = true;
         }
-        // Random streams draw their counters before any kernel runs.
-        for (s, node) in self.nodes.iter().enumerate() {
-            if let NodeKind::Op(op) = &node.kind {
-                if op.is_random() {
-                    let c = vars.counters.entry(self.ids[s]).or_insert(0);
-                    st.scratch[s].counter = *c;
-                    st.scratch[s].row = st.row_offset;
-                    *c += 1;
-                }
-            }
-        }
-        let vars_ref: &VarData = &vars;
+        Ok(())
+    }
+
+    /// Runs every node (forward ops and reverse sweeps) on a prepared state, and copies
+    /// the outputs that are variables into their slots. Reads the variables only.
+    fn compute(&self, st: &mut ExecState, vars_ref: &VarData) -> Result<()> {
         let mut swept: SmallVec<[bool; 4]> = SmallVec::from_elem(false, self.sweeps.len());
         for s in 0..self.nodes.len() {
             match &self.nodes[s].kind {
@@ -664,15 +727,20 @@ impl Program {
         drop(swept);
         for &s in &self.outputs {
             if let Loc::Var(v) = self.locs[s] {
-                st.values[s].assign_from(&vars.values()[v.0]);
+                st.values[s].assign_from(&vars_ref.values()[v.0]);
             }
         }
+        Ok(())
+    }
+
+    /// Applies the updates of a computed state to the variables.
+    fn apply_updates(&self, st: &mut ExecState, vars: &mut VarData) -> Result<()> {
         // Updates: every value above was computed from pre-step variables. Check every
         // assignment before applying any, so a failing call leaves the variables intact.
         let ExecState { values, grads, .. } = st;
         for u in &self.updates {
             if let PlannedUpdate::Assign { var, slot } = u {
-                let src = self.val(*slot, values, &vars, grads);
+                let src = self.val(*slot, values, vars, grads);
                 let dst = &vars.values()[var.0];
                 if src.shape != dst.shape {
                     return Err(Error::Shape(format!(
@@ -719,7 +787,7 @@ impl Program {
                         .map(|&i| self.val_local(i, values, grads))
                         .collect();
                     let t0 = super::profile::start();
-                    let r = op.apply(&refs, &mut vars);
+                    let r = op.apply(&refs, vars);
                     super::profile::record(op.name(), "update", t0);
                     r?;
                 }
@@ -881,24 +949,12 @@ impl Session<'_> {
         shape: &[usize],
         fill: impl FnOnce(&mut Value),
     ) -> Result<()> {
-        let s = self.feed_node(i)?;
-        self.prog.check_feed(i, dtype, shape)?;
-        let want = self.prog.nodes[s].ty.dtype;
-        let v = &mut self.st.values[s];
-        v.try_reset(want, shape)?;
-        fill(v);
-        self.st.fed[s] = true;
-        Ok(())
+        self.prog.feed_into(&mut self.st, i, dtype, shape, fill)
     }
 
     /// The node of input `i`.
     fn feed_node(&self, i: usize) -> Result<usize> {
-        self.prog.feeds.get(i).copied().ok_or_else(|| {
-            Error::Value(format!(
-                "input index {i} out of range ({} inputs)",
-                self.prog.feeds.len()
-            ))
-        })
+        self.prog.feed_node(i)
     }
 
     /// Declares that the fed batch is rows `row ..` of a larger batch, for the next run

@@ -1,0 +1,442 @@
+//! Inference over a whole data set in one call ([`Program::run_batches`]): what Keras'
+//! `predict` runs, batch after batch, into one output array per output.
+//!
+//! Why in the engine: on a small core count the threaded products of one batch
+//! leave a share of each core idle (a fork/join per product, and the halves of a
+//! product share the caches), while consecutive batches of a prediction do not depend
+//! on each other. So, with several threads, the batches after the first run side by
+//! side, each on one thread with its own buffers (an [`ExecState`] per participant, kept
+//! for the next call), each op inside running serially (a parallel region: see
+//! [`crate::kernels::pool::in_parallel_region`]). The first batch runs alone with the
+//! ops threaded, to learn the outputs' shapes; so do the batches left over when the
+//! count is not a multiple of the threads (the short last batch among them), so that
+//! no core waits while another finishes a batch. Every op's forward computes each
+//! element by the same code in the same order whatever the thread count (README,
+//! "Determinism"), so the outputs are bitwise those of one run per batch.
+//!
+//! Only a Program whose runs are independent of each other takes this path (no updates,
+//! no random ops, no output read from a variable); for any other, and when an output
+//! does not have the batch as its first axis, [`Program::run_batches_state`] returns
+//! `None` and the caller runs batch by batch.
+
+use std::sync::Mutex;
+
+use super::{copy_in, ExecState, Loc, Program};
+use crate::graph::{NodeKind, VarData};
+use crate::kernels::fpmode::FlushDenormals;
+use crate::kernels::pool::{self, parallel_for, Disjoint};
+use crate::tensor::{fmt_dims, DType, Value};
+use crate::{Error, Result};
+
+/// The data of one input of [`Program::run_batches`].
+#[derive(Debug, Clone, Copy)]
+pub enum BatchData<'a> {
+    /// float32 elements.
+    F32(&'a [f32]),
+    /// int32 elements.
+    I32(&'a [i32]),
+}
+
+/// One input of [`Program::run_batches`]: a row-major array whose first axis is the
+/// samples, or a scalar (the learning phase), fed whole to every batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchInput<'a> {
+    /// The array's shape.
+    pub shape: &'a [usize],
+    /// Its elements.
+    pub data: BatchData<'a>,
+}
+
+impl BatchInput<'_> {
+    fn len(&self) -> usize {
+        match self.data {
+            BatchData::F32(d) => d.len(),
+            BatchData::I32(d) => d.len(),
+        }
+    }
+}
+
+impl Program {
+    /// Runs the Program on rows `0..n` of `inputs` in consecutive batches of `batch`
+    /// rows (the last one shorter) and returns each output with the batches' rows in
+    /// order, as one run per batch would give them. See [`Program::run_batches_state`].
+    pub fn run_batches(&self, inputs: &[BatchInput], batch: usize) -> Result<Option<Vec<Value>>> {
+        self.run_batches_state(&mut self.session().st, inputs, batch)
+    }
+
+    /// [`Program::run_batches`] on a locked state ([`super::Session::parts`]).
+    ///
+    /// Returns `Ok(None)`, having changed nothing, when the runs of this Program are not
+    /// independent of each other (it updates variables or draws random numbers), an
+    /// output is a variable, no input has a sample axis, or an output of the first batch
+    /// does not have the batch's rows as its first axis: the caller then runs it batch by
+    /// batch. Errors: a batch of 0 rows, inputs with different numbers of samples or data
+    /// that does not fit its shape, and whatever a run raises.
+    pub fn run_batches_state(
+        &self,
+        st: &mut ExecState,
+        inputs: &[BatchInput],
+        batch: usize,
+    ) -> Result<Option<Vec<Value>>> {
+        if inputs.len() != self.feeds.len() {
+            return Err(Error::Value(format!(
+                "the function takes {} input(s), got {}",
+                self.feeds.len(),
+                inputs.len()
+            )));
+        }
+        if batch == 0 {
+            return Err(Error::Value("the batch size must be at least 1".into()));
+        }
+        for x in inputs {
+            if x.shape.iter().product::<usize>() != x.len() {
+                return Err(Error::Shape(format!(
+                    "data of length {} does not fit shape {}",
+                    x.len(),
+                    fmt_dims(x.shape)
+                )));
+            }
+        }
+        let mut samples = inputs.iter().filter_map(|x| x.shape.first().copied());
+        let Some(n) = samples.next() else {
+            return Ok(None);
+        };
+        if let Some(m) = samples.find(|&m| m != n) {
+            return Err(Error::Value(format!(
+                "all input arrays must have the same number of samples, got {n} and {m}"
+            )));
+        }
+        if n == 0 || !self.runs_independent() {
+            return Ok(None);
+        }
+        let rows = |b: usize| (b * batch, ((b + 1) * batch).min(n));
+        // The first batch, threaded: it gives the outputs' shapes.
+        let (lo, hi) = rows(0);
+        self.feed_batch(st, inputs, lo, hi)?;
+        self.run_state(st)?;
+        let mut outs = Vec::with_capacity(self.outputs.len());
+        for &s in &self.outputs {
+            let v = &st.values[s];
+            match v.shape.split_first() {
+                Some((&r, rest)) if r == hi - lo => {
+                    let mut shape = vec![n];
+                    shape.extend_from_slice(rest);
+                    outs.push(Value::zeros(v.dt(), &shape));
+                }
+                _ => return Ok(None),
+            }
+        }
+        self.put_rows(st, &mut outs, lo, hi)?;
+        let batches = n.div_ceil(batch);
+        let threads = pool::threads();
+        // Batches 1..=side run side by side, a whole number of rounds of `threads`.
+        let side = if threads > 1 && !pool::in_parallel_region() {
+            (batches - 1) / threads * threads
+        } else {
+            0
+        };
+        if side > 0 {
+            self.side_by_side(st, inputs, &mut outs, threads, side, &rows)?;
+        }
+        for b in side + 1..batches {
+            let (lo, hi) = rows(b);
+            self.feed_batch(st, inputs, lo, hi)?;
+            self.run_state(st)?;
+            self.put_rows(st, &mut outs, lo, hi)?;
+        }
+        Ok(Some(outs))
+    }
+
+    /// Whether one run depends on no other: no updates, no random op, and every output
+    /// computed by the run (not read from a variable).
+    fn runs_independent(&self) -> bool {
+        self.updates.is_empty()
+            && self
+                .nodes
+                .iter()
+                .all(|n| !matches!(&n.kind, NodeKind::Op(op) if op.is_random()))
+            && self
+                .outputs
+                .iter()
+                .all(|&s| !matches!(self.locs[s], Loc::Var(_)))
+    }
+
+    /// Runs batches `1..=count` on `threads` participants, each on its own state (the
+    /// caller on `st`, the others on states kept from earlier calls), holding the
+    /// variables' lock once for all of them.
+    fn side_by_side(
+        &self,
+        st: &mut ExecState,
+        inputs: &[BatchInput],
+        outs: &mut [Value],
+        threads: usize,
+        count: usize,
+        rows: &(dyn Fn(usize) -> (usize, usize) + Sync),
+    ) -> Result<()> {
+        let mut states = {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            let mut states = vec![std::mem::take(st)];
+            while states.len() < threads {
+                states.push(spare.pop().unwrap_or_else(|| self.fresh_state()));
+            }
+            states
+        };
+        let failed: Mutex<Option<Error>> = Mutex::new(None);
+        {
+            let _ftz = FlushDenormals::new();
+            let guard = self.store.lock();
+            let vars: &VarData = &guard;
+            let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
+            let states = Disjoint::new(&mut states);
+            parallel_for(count, threads, &|i, who| {
+                if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                    return;
+                }
+                // SAFETY: participant `who` alone uses state `who`.
+                let st = unsafe { &mut states.part(who, 1)[0] };
+                let (lo, hi) = rows(i + 1);
+                let r = self
+                    .feed_batch(st, inputs, lo, hi)
+                    .and_then(|()| self.prepare(st, vars))
+                    .and_then(|()| {
+                        let r = self.compute(st, vars);
+                        for s in &self.feeds {
+                            st.fed[*s] = false;
+                        }
+                        r
+                    })
+                    .and_then(|()| {
+                        // SAFETY: batch i + 1's rows lo..hi of every output are its own.
+                        unsafe { self.put_rows_into(st, &sinks, lo, hi) }
+                    });
+                if let Err(e) = r {
+                    let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                    f.get_or_insert(e);
+                }
+            });
+        }
+        *st = states.swap_remove(0);
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(&mut states);
+        match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Feeds rows `lo..hi` of every input (scalars whole) into `st`.
+    fn feed_batch(
+        &self,
+        st: &mut ExecState,
+        inputs: &[BatchInput],
+        lo: usize,
+        hi: usize,
+    ) -> Result<()> {
+        for (i, x) in inputs.iter().enumerate() {
+            let (shape, range) = match x.shape.split_first() {
+                None => (x.shape.to_vec(), 0..x.len()),
+                Some((_, rest)) => {
+                    let width: usize = rest.iter().product();
+                    let mut shape = vec![hi - lo];
+                    shape.extend_from_slice(rest);
+                    (shape, lo * width..hi * width)
+                }
+            };
+            match x.data {
+                BatchData::F32(d) => {
+                    self.feed_into(st, i, DType::F32, &shape, |v| copy_in(&mut v.f, &d[range]))
+                }
+                BatchData::I32(d) => {
+                    self.feed_into(st, i, DType::I32, &shape, |v| copy_in(&mut v.i, &d[range]))
+                }
+            }?;
+        }
+        Ok(())
+    }
+
+    /// Copies the outputs of the run on `st` into rows `lo..hi` of `outs`.
+    fn put_rows(&self, st: &ExecState, outs: &mut [Value], lo: usize, hi: usize) -> Result<()> {
+        let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
+        // SAFETY: nothing else writes `outs` meanwhile.
+        unsafe { self.put_rows_into(st, &sinks, lo, hi) }
+    }
+
+    /// Copies the outputs of the run on `st` into rows `lo..hi` of `sinks`, checking
+    /// that each output is `hi - lo` rows of its sink's row shape and dtype.
+    ///
+    /// # Safety
+    /// No other thread may access rows `lo..hi` of the sinks meanwhile.
+    unsafe fn put_rows_into(
+        &self,
+        st: &ExecState,
+        sinks: &[Sink],
+        lo: usize,
+        hi: usize,
+    ) -> Result<()> {
+        for (k, (&s, sink)) in self.outputs.iter().zip(sinks).enumerate() {
+            let v = &st.values[s];
+            let fits = v.dt() == sink.dtype
+                && v.shape.split_first() == Some((&(hi - lo), &sink.row_shape[..]));
+            if !fits {
+                return Err(Error::Shape(format!(
+                    "output {k}: the batch of rows {lo}..{hi} gave {} data of shape {}, which \
+                     does not stack with the first batch's rows of shape {}",
+                    v.dt().name(),
+                    fmt_dims(&v.shape),
+                    fmt_dims(&sink.row_shape)
+                )));
+            }
+            let (at, len) = (lo * sink.width, v.len());
+            // SAFETY: the caller owns rows lo..hi of this output.
+            unsafe {
+                if sink.dtype.is_float_storage() {
+                    sink.f.part(at, len).copy_from_slice(&v.f[..len]);
+                } else {
+                    sink.i.part(at, len).copy_from_slice(&v.i[..len]);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An output of [`Program::run_batches`] as the batches write their rows into it.
+struct Sink<'a> {
+    f: Disjoint<'a, f32>,
+    i: Disjoint<'a, i32>,
+    dtype: DType,
+    /// The shape of one row (the output's shape after its first axis).
+    row_shape: Vec<usize>,
+    /// Elements per row.
+    width: usize,
+}
+
+impl<'a> Sink<'a> {
+    fn new(out: &'a mut Value) -> Sink<'a> {
+        let dtype = out.dt();
+        let row_shape = out.shape[1..].to_vec();
+        Sink {
+            width: row_shape.iter().product(),
+            row_shape,
+            dtype,
+            f: Disjoint::new(&mut out.f),
+            i: Disjoint::new(&mut out.i),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BatchData, BatchInput};
+    use crate::graph::{Graph, Update};
+    use crate::ops::{Attr, Attrs};
+    use crate::tensor::{DType, Value};
+    use crate::{Error, Result};
+
+    /// relu(x·w), and the int input k as an output, over `n` rows.
+    fn program_and_data(n: usize) -> Result<(crate::Program, Vec<f32>, Vec<i32>)> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
+        let k = g.placeholder(DType::I32, vec![None], "k");
+        let w = g.variable(
+            Value::from_f32(&[3, 2], vec![0.5, -1.0, 0.25, 2.0, -0.75, 1.5])?,
+            "w",
+        );
+        let y = g.op("matmul", &[x, w], &Attrs::new("matmul"))?;
+        let y = g.op("relu", &[y], &Attrs::new("relu"))?;
+        let p = g.compile_inference(&[x, k], &[y, k], vec![])?;
+        let xs = (0..n * 3).map(|i| (i as f32 * 0.37).sin()).collect();
+        let ks = (0..n as i32).collect();
+        Ok((p, xs, ks))
+    }
+
+    fn inputs<'a>(
+        xs: &'a [f32],
+        ks: &'a [i32],
+        shapes: &'a [[usize; 2]; 2],
+    ) -> [BatchInput<'a>; 2] {
+        [
+            BatchInput {
+                shape: &shapes[0],
+                data: BatchData::F32(xs),
+            },
+            BatchInput {
+                shape: &shapes[1][..1],
+                data: BatchData::I32(ks),
+            },
+        ]
+    }
+
+    #[test]
+    fn batches_give_the_bits_of_one_run_per_batch() -> Result<()> {
+        for (n, batch) in [(1, 4), (4, 4), (9, 4), (17, 2), (30, 1), (33, 5)] {
+            let (p, xs, ks) = program_and_data(n)?;
+            let shapes = [[n, 3], [n, 0]];
+            let got = p
+                .run_batches(&inputs(&xs, &ks, &shapes), batch)?
+                .expect("an independent program is run");
+            assert_eq!(got[0].shape, vec![n, 2]);
+            assert_eq!(got[1].shape, vec![n]);
+            for lo in (0..n).step_by(batch) {
+                let hi = (lo + batch).min(n);
+                let want = p.run_values(&[
+                    Value::from_f32(&[hi - lo, 3], xs[lo * 3..hi * 3].to_vec())?,
+                    Value::from_i32(&[hi - lo], ks[lo..hi].to_vec())?,
+                ])?;
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got[0].f[lo * 2..hi * 2]),
+                    bits(&want[0].f),
+                    "{n} rows by {batch}"
+                );
+                assert_eq!(&got[1].i[lo..hi], &want[1].i[..]);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn dependent_or_unbatched_programs_are_declined_and_bad_inputs_are_errors() -> Result<()> {
+        let mut g = Graph::new();
+        let x = g.placeholder(DType::F32, vec![None, Some(3)], "x");
+        let c = g.variable(Value::from_f32(&[1], vec![0.0])?, "count");
+        let total = g.op("sum", &[x], &Attrs::new("sum").with("axis", Attr::None))?;
+        let c1 = g.op("add", &[c, total], &Attrs::new("add"))?;
+        let xs = vec![1.0f32; 12];
+        let one = [BatchInput {
+            shape: &[4, 3],
+            data: BatchData::F32(&xs),
+        }];
+        // a run that updates a variable, and a scalar output
+        let updating = g.compile(
+            &[x],
+            &[x],
+            vec![Update::Assign {
+                var: g.var_id(c)?,
+                value: c1,
+            }],
+        )?;
+        assert!(updating.run_batches(&one, 2)?.is_none());
+        assert_eq!(
+            g.get_value(g.var_id(c)?)?.f,
+            vec![0.0],
+            "declined before any run"
+        );
+        let scalar = g.compile_inference(&[x], &[total], vec![])?;
+        assert!(scalar.run_batches(&one, 2)?.is_none());
+        // errors
+        let id = g.compile_inference(&[x], &[x], vec![])?;
+        assert!(
+            matches!(id.run_batches(&one, 0), Err(Error::Value(m)) if m.contains("at least 1"))
+        );
+        let short = [BatchInput {
+            shape: &[5, 3],
+            data: BatchData::F32(&xs),
+        }];
+        assert!(matches!(id.run_batches(&short, 2), Err(Error::Shape(_))));
+        assert_eq!(id.run_batches(&one, 3)?.expect("runs")[0].f, xs);
+        Ok(())
+    }
+}
