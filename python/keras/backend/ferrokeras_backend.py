@@ -934,7 +934,7 @@ class Function:
     fed whole to every batch) in consecutive batches of ``batch_size`` rows, with
     several batches side by side on the engine's threads, and returns the list of
     outputs with every batch's rows in order: bitwise what one ``run`` per batch gives.
-    It returns None, having run nothing that matters, when the function's runs are not
+    It returns None, having run nothing, when the function's runs are not
     independent of each other (it has updates or random ops) or an output is not
     batch-major; the caller then runs batch by batch. ``predict`` uses it.
     """

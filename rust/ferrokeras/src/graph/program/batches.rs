@@ -4,13 +4,13 @@
 //! Why in the engine: on a small core count the threaded products of one batch
 //! leave a share of each core idle (a fork/join per product, and the halves of a
 //! product share the caches), while consecutive batches of a prediction do not depend
-//! on each other. So, with several threads, the batches after the first run side by
-//! side, each on one thread with its own buffers (an [`ExecState`] per participant, kept
-//! for the next call), each op inside running serially (a parallel region: see
-//! [`crate::kernels::pool::in_parallel_region`]). The first batch runs alone with the
-//! ops threaded, to learn the outputs' shapes; so do the batches left over when the
-//! count is not a multiple of the threads (the short last batch among them), so that
-//! no core waits while another finishes a batch. Every op's forward computes each
+//! on each other. So, with several threads, whole rounds of batches run side by side,
+//! each batch on one thread with its own buffers (an [`ExecState`] per participant, kept
+//! for the next call) and each op inside it serial (a parallel region: see
+//! [`crate::kernels::pool::in_parallel_region`]); the batches left over when the count
+//! is not a multiple of the threads run one after the other with their ops threaded, so
+//! that no core waits while another finishes a batch. The outputs' shapes come from
+//! planning the first batch (shape inference only). Every op's forward computes each
 //! element by the same code in the same order whatever the thread count (README,
 //! "Determinism"), so the outputs are bitwise those of one run per batch.
 //!
@@ -66,11 +66,11 @@ impl Program {
 
     /// [`Program::run_batches`] on a locked state ([`super::Session::parts`]).
     ///
-    /// Returns `Ok(None)`, having changed nothing, when the runs of this Program are not
+    /// Returns `Ok(None)`, having run nothing, when the runs of this Program are not
     /// independent of each other (it updates variables or draws random numbers), an
-    /// output is a variable, no input has a sample axis, or an output of the first batch
-    /// does not have the batch's rows as its first axis: the caller then runs it batch by
-    /// batch. Errors: a batch of 0 rows, inputs with different numbers of samples or data
+    /// output is a variable, no input has a sample axis, or an output planned for the
+    /// first batch does not have the batch's rows as its first axis: the caller then runs
+    /// it batch by batch. Errors: a batch of 0 rows, inputs with different numbers of samples or data
     /// that does not fit its shape, and whatever a run raises.
     pub fn run_batches_state(
         &self,
@@ -110,10 +110,13 @@ impl Program {
             return Ok(None);
         }
         let rows = |b: usize| (b * batch, ((b + 1) * batch).min(n));
-        // The first batch, threaded: it gives the outputs' shapes.
+        // Plan the first batch (no run): it gives the outputs' shapes.
         let (lo, hi) = rows(0);
         self.feed_batch(st, inputs, lo, hi)?;
-        self.run_state(st)?;
+        self.prepare(st, &self.store.lock())?;
+        for s in &self.feeds {
+            st.fed[*s] = false;
+        }
         let mut outs = Vec::with_capacity(self.outputs.len());
         for &s in &self.outputs {
             let v = &st.values[s];
@@ -126,19 +129,18 @@ impl Program {
                 _ => return Ok(None),
             }
         }
-        self.put_rows(st, &mut outs, lo, hi)?;
         let batches = n.div_ceil(batch);
         let threads = pool::threads();
-        // Batches 1..=side run side by side, a whole number of rounds of `threads`.
+        // Batches 0..side run side by side, a whole number of rounds of `threads`.
         let side = if threads > 1 && !pool::in_parallel_region() {
-            (batches - 1) / threads * threads
+            batches / threads * threads
         } else {
             0
         };
         if side > 0 {
             self.side_by_side(st, inputs, &mut outs, threads, side, &rows)?;
         }
-        for b in side + 1..batches {
+        for b in side..batches {
             let (lo, hi) = rows(b);
             self.feed_batch(st, inputs, lo, hi)?;
             self.run_state(st)?;
@@ -161,7 +163,7 @@ impl Program {
                 .all(|&s| !matches!(self.locs[s], Loc::Var(_)))
     }
 
-    /// Runs batches `1..=count` on `threads` participants, each on its own state (the
+    /// Runs batches `0..count` on `threads` participants, each on its own state (the
     /// caller on `st`, the others on states kept from earlier calls), holding the
     /// variables' lock once for all of them.
     fn side_by_side(
@@ -194,7 +196,7 @@ impl Program {
                 }
                 // SAFETY: participant `who` alone uses state `who`.
                 let st = unsafe { &mut states.part(who, 1)[0] };
-                let (lo, hi) = rows(i + 1);
+                let (lo, hi) = rows(i);
                 let r = self
                     .feed_batch(st, inputs, lo, hi)
                     .and_then(|()| self.prepare(st, vars))
@@ -206,7 +208,7 @@ impl Program {
                         r
                     })
                     .and_then(|()| {
-                        // SAFETY: batch i + 1's rows lo..hi of every output are its own.
+                        // SAFETY: batch i's rows lo..hi of every output are its own.
                         unsafe { self.put_rows_into(st, &sinks, lo, hi) }
                     });
                 if let Err(e) = r {
