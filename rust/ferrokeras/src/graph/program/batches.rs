@@ -1,18 +1,20 @@
 //! Inference over a whole data set in one call ([`Program::run_batches`]): what Keras'
 //! `predict` runs, batch after batch, into one output array per output.
 //!
-//! Why in the engine: on a small core count the threaded products of one batch
-//! leave a share of each core idle (a fork/join per product, and the halves of a
-//! product share the caches), while consecutive batches of a prediction do not depend
-//! on each other. So, with several threads, whole rounds of batches run side by side,
-//! each batch on one thread with its own buffers (an [`ExecState`] per participant, kept
-//! for the next call) and each op inside it serial (a parallel region: see
-//! [`crate::kernels::pool::in_parallel_region`]); the batches left over when the count
-//! is not a multiple of the threads run one after the other with their ops threaded, so
-//! that no core waits while another finishes a batch. The outputs' shapes come from
-//! planning the first batch (shape inference only). Every op's forward computes each
-//! element by the same code in the same order whatever the thread count (README,
-//! "Determinism"), so the outputs are bitwise those of one run per batch.
+//! Why in the engine: on a small core count the threaded products of one batch leave a
+//! share of each core idle (a fork/join per product, and the halves of a product share
+//! the caches), while consecutive batches of a prediction do not depend on each other.
+//! So, with several threads, whole rounds of batches run side by side, each batch on
+//! one thread with its own buffers (an [`ExecState`] per participant, kept for the next
+//! call up to [`KEPT_STATES_MAX_BYTES`]) and each op inside it serial (a parallel
+//! region: see [`crate::kernels::pool::in_parallel_region`]). The batches left over when
+//! the count is not a multiple of the threads run one after the other with their ops
+//! threaded, so that no core waits while another finishes a batch; so do all the
+//! batches on one thread, or of a model whose buffers for the other threads would pass
+//! [`SIDE_STATES_MAX_BYTES`]. The outputs' shapes come from planning the first batch
+//! (shape inference only). Every op's forward computes each element by the same code in
+//! the same order whatever the thread count (README, "Determinism"), so the outputs are
+//! bitwise those of one run per batch.
 //!
 //! Only a Program whose runs are independent of each other takes this path (no updates,
 //! no random ops, no output read from a variable); for any other, and when an output
@@ -27,6 +29,20 @@ use crate::kernels::fpmode::FlushDenormals;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::tensor::{fmt_dims, DType, Value};
 use crate::{Error, Result};
+
+/// At most this many bytes of buffers (estimated: twice the planned values of a batch,
+/// for the ops' scratch) for the threads other than the caller: a large model's batches
+/// run one after the other, threaded, rather than one copy of its buffers per core.
+const SIDE_STATES_MAX_BYTES: usize = 1 << 30;
+
+/// The other threads' buffers stay with the Program for its next call when they take at
+/// most this many bytes (estimated as above); larger ones are freed after the call.
+const KEPT_STATES_MAX_BYTES: usize = 256 << 20;
+
+/// Bytes of the values planned in `st`.
+fn planned_bytes(st: &ExecState) -> usize {
+    st.values.iter().map(|v| v.len() * 4).sum()
+}
 
 /// The data of one input of [`Program::run_batches`].
 #[derive(Debug, Clone, Copy)]
@@ -131,14 +147,20 @@ impl Program {
         }
         let batches = n.div_ceil(batch);
         let threads = pool::threads();
-        // Batches 0..side run side by side, a whole number of rounds of `threads`.
-        let side = if threads > 1 && !pool::in_parallel_region() {
+        // Batches 0..side run side by side, a whole number of rounds of `threads`, when
+        // the other threads' buffers fit the budget.
+        let state_bytes = 2 * planned_bytes(st);
+        let side = if threads > 1
+            && !pool::in_parallel_region()
+            && (threads - 1).saturating_mul(state_bytes) <= SIDE_STATES_MAX_BYTES
+        {
             batches / threads * threads
         } else {
             0
         };
         if side > 0 {
-            self.side_by_side(st, inputs, &mut outs, threads, side, &rows)?;
+            let keep = (threads - 1) * state_bytes <= KEPT_STATES_MAX_BYTES;
+            self.side_by_side(st, inputs, &mut outs, threads, side, &rows, keep)?;
         }
         for b in side..batches {
             let (lo, hi) = rows(b);
@@ -165,7 +187,9 @@ impl Program {
 
     /// Runs batches `0..count` on `threads` participants, each on its own state (the
     /// caller on `st`, the others on states kept from earlier calls), holding the
-    /// variables' lock once for all of them.
+    /// variables' lock once for all of them; keeps the other states for the next call
+    /// when `keep`.
+    #[allow(clippy::too_many_arguments)]
     fn side_by_side(
         &self,
         st: &mut ExecState,
@@ -174,6 +198,7 @@ impl Program {
         threads: usize,
         count: usize,
         rows: &(dyn Fn(usize) -> (usize, usize) + Sync),
+        keep: bool,
     ) -> Result<()> {
         let mut states = {
             let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,10 +243,12 @@ impl Program {
             });
         }
         *st = states.swap_remove(0);
-        self.spare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .append(&mut states);
+        if keep {
+            self.spare
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&mut states);
+        }
         match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),
             None => Ok(()),
