@@ -804,11 +804,13 @@ impl Program {
             grads,
             ..
         } = st;
+        let t0 = super::profile::start();
         for (g, &need) in grads[k].iter_mut().zip(&sw.needs) {
             if need {
-                g.f.fill(0.0);
+                zero(&mut g.f);
             }
         }
+        super::profile::record("gradient buffers", "zero", t0);
         if sw.needs[sw.loss] {
             grads[k][sw.loss].f[0] = 1.0;
         }
@@ -1026,6 +1028,15 @@ fn copy_in<T: Copy + Send + Sync>(dst: &mut [T], src: &[T]) {
     for_each_part(dst, FEED_CHUNK, threads(), &|c, part| {
         part.copy_from_slice(&src[c * FEED_CHUNK..][..part.len()])
     });
+}
+
+/// `dst = 0`, in parallel chunks when large (an embedding's gradient: megabytes that one
+/// core alone writes at a fraction of the memory bandwidth).
+fn zero(dst: &mut [f32]) {
+    if dst.len() < FEED_PAR_MIN {
+        return dst.fill(0.0);
+    }
+    for_each_part(dst, FEED_CHUNK, threads(), &|_, part| part.fill(0.0));
 }
 
 #[cfg(test)]

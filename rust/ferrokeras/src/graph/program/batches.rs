@@ -21,6 +21,7 @@
 //! does not have the batch as its first axis, [`Program::run_batches_state`] returns
 //! `None` and the caller runs batch by batch.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use super::{copy_in, ExecState, Loc, Program};
@@ -128,11 +129,11 @@ impl Program {
         let rows = |b: usize| (b * batch, ((b + 1) * batch).min(n));
         // Plan the first batch (no run): it gives the outputs' shapes.
         let (lo, hi) = rows(0);
-        self.feed_batch(st, inputs, lo, hi)?;
-        self.prepare(st, &self.store.lock())?;
-        for s in &self.feeds {
-            st.fed[*s] = false;
-        }
+        let planned = self
+            .feed_batch(st, inputs, lo, hi)
+            .and_then(|()| self.prepare(st, &self.store.lock()));
+        self.unfeed(st);
+        planned?;
         let mut outs = Vec::with_capacity(self.outputs.len());
         for &s in &self.outputs {
             let v = &st.values[s];
@@ -164,7 +165,10 @@ impl Program {
         }
         for b in side..batches {
             let (lo, hi) = rows(b);
-            self.feed_batch(st, inputs, lo, hi)?;
+            if let Err(e) = self.feed_batch(st, inputs, lo, hi) {
+                self.unfeed(st);
+                return Err(e);
+            }
             self.run_state(st)?;
             self.put_rows(st, &mut outs, lo, hi)?;
         }
@@ -209,40 +213,44 @@ impl Program {
             states
         };
         let failed: Mutex<Option<Error>> = Mutex::new(None);
+        let panicked;
         {
             let _ftz = FlushDenormals::new();
             let guard = self.store.lock();
             let vars: &VarData = &guard;
             let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
-            let states = Disjoint::new(&mut states);
-            parallel_for(count, threads, &|i, who| {
-                if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
-                    return;
-                }
-                // SAFETY: participant `who` alone uses state `who`.
-                let st = unsafe { &mut states.part(who, 1)[0] };
-                let (lo, hi) = rows(i);
-                let r = self
-                    .feed_batch(st, inputs, lo, hi)
-                    .and_then(|()| self.prepare(st, vars))
-                    .and_then(|()| {
-                        let r = self.compute(st, vars);
-                        for s in &self.feeds {
-                            st.fed[*s] = false;
-                        }
-                        r
-                    })
-                    .and_then(|()| {
+            let parts = Disjoint::new(&mut states);
+            let run = || {
+                parallel_for(count, threads, &|i, who| {
+                    if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        return;
+                    }
+                    // SAFETY: participant `who` alone uses state `who`.
+                    let st = unsafe { &mut parts.part(who, 1)[0] };
+                    let (lo, hi) = rows(i);
+                    let r = self
+                        .feed_batch(st, inputs, lo, hi)
+                        .and_then(|()| self.prepare(st, vars))
+                        .and_then(|()| self.compute(st, vars));
+                    self.unfeed(st);
+                    let r = r.and_then(|()| {
                         // SAFETY: batch i's rows lo..hi of every output are its own.
                         unsafe { self.put_rows_into(st, &sinks, lo, hi) }
                     });
-                if let Err(e) = r {
-                    let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
-                    f.get_or_insert(e);
-                }
-            });
+                    if let Err(e) = r {
+                        let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
+                        f.get_or_insert(e);
+                    }
+                })
+            };
+            panicked = catch_unwind(AssertUnwindSafe(run)).err();
         }
+        // The caller's state goes back even when a batch panicked (the Program stays
+        // usable; the panic is re-raised below).
         *st = states.swap_remove(0);
+        if let Some(p) = panicked {
+            resume_unwind(p);
+        }
         if keep {
             self.spare
                 .lock()
@@ -252,6 +260,14 @@ impl Program {
         match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    /// Marks every input of `st` as not fed (what a run leaves), whatever the feeding or
+    /// the run did.
+    fn unfeed(&self, st: &mut ExecState) {
+        for s in &self.feeds {
+            st.fed[*s] = false;
         }
     }
 

@@ -3,6 +3,7 @@
 use std::ops::Range;
 
 use super::add_all;
+use crate::kernels::pool::{self, parallel_for, Disjoint};
 use crate::kernels::simd;
 use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
 use crate::tensor::{fmt_shape, DType, Value};
@@ -32,27 +33,42 @@ fn check_row(ix: i32, v: usize) -> Result<usize> {
     Ok(ix as usize)
 }
 
-/// The walk forward and backward share: for pick `k` of `idx` into the rows of `r`,
-/// `f(dst, src, ahead)` with `dst` the elements of output row `k`, `src` those of the
-/// picked row of `r` (checked in range; the first bad index ends the walk with its
-/// error) and `ahead` the row to prefetch ([`ahead_row`]).
+/// Picks below this many elements in all are copied (or added back) on the calling
+/// thread alone.
+const PAR_MIN: usize = 1 << 17;
+
+/// Picks per parallel chunk of the forward copy.
+const CHUNK_PICKS: usize = 256;
+
+/// Checks every index of `idx` against the `v` rows of the reference; the first bad one
+/// is the error.
+fn check_all(idx: &[i32], v: usize) -> Result<()> {
+    match idx.iter().find(|&&ix| ix < 0 || ix as usize >= v) {
+        Some(&ix) => check_row(ix, v).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// The walk forward and backward share, over picks `ks` of `idx` (every index already
+/// checked): for pick `k` into the rows of `row` elements, `f(dst, src, ahead)` with
+/// `dst` the elements of output row `k`, `src` those of the picked row and `ahead` the
+/// row to prefetch ([`ahead_row`]).
 #[inline(always)]
 fn each_pick(
-    r: &Value,
+    v: usize,
+    row: usize,
     idx: &[i32],
+    ks: Range<usize>,
     mut f: impl FnMut(Range<usize>, Range<usize>, Option<Range<usize>>),
-) -> Result<()> {
-    let v = r.shape[0];
-    let row: usize = r.shape[1..].iter().product();
-    for (k, &ix) in idx.iter().enumerate() {
-        let s = check_row(ix, v)? * row;
+) {
+    for k in ks {
+        let s = idx[k] as usize * row;
         f(
             k * row..(k + 1) * row,
             s..s + row,
             ahead_row(idx, k, v, row),
         );
     }
-    Ok(())
 }
 
 impl Op for Gather {
@@ -83,25 +99,59 @@ impl Op for Gather {
         })
     }
 
+    /// Large gathers copy their picks in parallel chunks (each chunk its own output
+    /// rows); the copy is the same whatever the split.
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
-        let r = inputs[0];
-        let ints = r.dt() == DType::I32;
-        each_pick(r, &inputs[1].i, |dst, src, ahead| {
-            if let Some(ahead) = ahead {
-                if ints {
-                    simd::prefetch(&r.i[ahead]);
+        let (r, idx) = (inputs[0], &inputs[1].i);
+        let (v, row) = (r.shape[0], r.shape[1..].iter().product::<usize>());
+        check_all(idx, v)?;
+        let n = idx.len();
+        let copy = |dst: &mut [f32], dsti: &mut [i32], ks: Range<usize>, base: usize| {
+            each_pick(v, row, idx, ks, |d, src, ahead| {
+                let d = d.start - base..d.end - base;
+                if r.dt() == DType::I32 {
+                    if let Some(a) = ahead {
+                        simd::prefetch(&r.i[a]);
+                    }
+                    dsti[d].copy_from_slice(&r.i[src]);
                 } else {
-                    simd::prefetch(&r.f[ahead]);
+                    if let Some(a) = ahead {
+                        simd::prefetch(&r.f[a]);
+                    }
+                    dst[d].copy_from_slice(&r.f[src]);
                 }
-            }
-            if ints {
-                out.i[dst].copy_from_slice(&r.i[src]);
-            } else {
-                out.f[dst].copy_from_slice(&r.f[src]);
-            }
-        })
+            })
+        };
+        if n * row < PAR_MIN || pool::in_parallel_region() {
+            copy(&mut out.f, &mut out.i, 0..n, 0);
+            return Ok(());
+        }
+        let total = n * row;
+        let (fs, is) = (Disjoint::new(&mut out.f), Disjoint::new(&mut out.i));
+        let float = r.dt() != DType::I32;
+        parallel_for(n.div_ceil(CHUNK_PICKS), pool::threads(), &|c, _| {
+            let ks = c * CHUNK_PICKS..((c + 1) * CHUNK_PICKS).min(n);
+            let (lo, len) = (ks.start * row, ks.len() * row);
+            debug_assert!(lo + len <= total);
+            // SAFETY: chunk c alone writes output rows ks (elements lo..lo + len) of the
+            // storage in use; the other storage is empty and not touched.
+            let (dst, dsti) = unsafe {
+                if float {
+                    (fs.part(lo, len), is.part(0, 0))
+                } else {
+                    (fs.part(0, 0), is.part(lo, len))
+                }
+            };
+            copy(dst, dsti, ks, lo);
+        });
+        Ok(())
     }
 
+    /// Adds each output row's gradient to its picked row, in pick order. Large ones
+    /// split the reference's rows (not the picks) into one range per thread, each thread
+    /// walking all the picks and adding those that land in its range: every row still
+    /// receives its additions in pick order, so the sums are the same bits whatever the
+    /// split.
     fn backward(
         &self,
         _: usize,
@@ -111,12 +161,34 @@ impl Op for Gather {
         gin: &mut [f32],
         _: &mut OpCtx,
     ) -> Result<()> {
-        each_pick(inputs[0], &inputs[1].i, |dst, src, ahead| {
-            if let Some(ahead) = ahead {
-                simd::prefetch(&gin[ahead]);
+        let (r, idx) = (inputs[0], &inputs[1].i);
+        let (v, row) = (r.shape[0], r.shape[1..].iter().product::<usize>());
+        check_all(idx, v)?;
+        let n = idx.len();
+        let parts = pool::participants(v, pool::threads());
+        if n * row < PAR_MIN || parts < 2 {
+            each_pick(v, row, idx, 0..n, |dst, src, ahead| {
+                if let Some(a) = ahead {
+                    simd::prefetch(&gin[a]);
+                }
+                add_all(&mut gin[src], &g[dst]);
+            });
+            return Ok(());
+        }
+        let gins = Disjoint::new(gin);
+        parallel_for(parts, parts, &|j, _| {
+            let (r0, r1) = (j * v / parts, (j + 1) * v / parts);
+            // SAFETY: part j alone owns the reference rows r0..r1.
+            let mine = unsafe { gins.part(r0 * row, (r1 - r0) * row) };
+            for (k, &ix) in idx.iter().enumerate() {
+                let ix = ix as usize;
+                if (r0..r1).contains(&ix) {
+                    let at = (ix - r0) * row;
+                    add_all(&mut mine[at..at + row], &g[k * row..(k + 1) * row]);
+                }
             }
-            add_all(&mut gin[src], &g[dst]);
-        })
+        });
+        Ok(())
     }
 
     fn has_grad(&self, index: usize) -> bool {

@@ -567,6 +567,47 @@ fn gather_rows_gradients_and_errors() {
 }
 
 #[test]
+fn large_gathers_split_across_threads_give_the_serial_bits() {
+    // W5's embedding: 2560 picks of 128-wide rows from 2000, many repeated
+    let r = rand(&[2000, 128], 21, -1.0, 1.0);
+    let picks: Vec<i32> = (0..2560).map(|k| (k * 7919) % 1999 / 3).collect();
+    let idx = ival(&[32, 80], &picks);
+    let o = op("gather", &[]);
+    let ins = [r.clone(), idx.clone()];
+    let run = || {
+        let y = forward(&o, &ins);
+        let g = rand(&y.shape, 22, -1.0, 1.0);
+        (y.clone(), grad_of(&o, 0, &[&r, &idx], &y, &g.f))
+    };
+    let (y, gr) = run();
+    // inside a pool worker nothing splits: the serial walk
+    let (ys, grs) = rayon::join(run, || ()).0;
+    assert_eq!(y.f, ys.f);
+    assert_eq!(
+        gr.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        grs.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    // and both are the rows, and the pick-order sums of the output gradient rows
+    for (k, &i) in picks.iter().enumerate() {
+        let i = i as usize;
+        assert_eq!(&y.f[k * 128..(k + 1) * 128], &r.f[i * 128..(i + 1) * 128]);
+    }
+    let g = rand(&y.shape, 22, -1.0, 1.0);
+    let mut want = vec![0.0f32; r.len()];
+    for (k, &i) in picks.iter().enumerate() {
+        for c in 0..128 {
+            want[i as usize * 128 + c] += g.f[k * 128 + c];
+        }
+    }
+    assert_eq!(gr, want);
+    let bad = ival(&[3], &[0, 2000, -1]);
+    assert_eq!(
+        run_err(&o, &[rand(&[2000, 128], 23, -1.0, 1.0), bad]),
+        Error::Value("gather: index 2000 is out of range for a reference with 2000 rows".into())
+    );
+}
+
+#[test]
 fn repeat_repeat_elements_tile() {
     let x = rand(&[3, 4], 14, -1.0, 1.0);
     let o = op("repeat", &[("n", Attr::Int(2))]);
