@@ -70,8 +70,8 @@ use crate::kernels::winograd;
 use crate::tensor::Value;
 use crate::{Error, Result};
 use attrs::{fusable_epilogue, positive, second_of, Epilogue};
+use kernel::rows_by_output;
 pub use kernel::KernelLayout;
-use kernel::{columns, rows_by_output};
 use shapes::{check_channels, conv_inputs, out_dim, out_sizes};
 
 pub(crate) mod attrs;
@@ -541,6 +541,21 @@ impl Conv2d {
     pub(crate) fn workers(&self, g: &Geo) -> usize {
         nhwc_batch::workers(g.n, g.n * g.o * g.k() * g.p())
     }
+}
+
+/// The column matrix of one sample: the sample itself for a 1x1 kernel with stride 1
+/// and no padding (`one`), else its `im2col` into `cols`.
+pub(super) fn columns<'a>(
+    one: bool,
+    v: &'a [f32],
+    cols: &'a mut [f32],
+    im2col: impl FnOnce(&[f32], &mut [f32]),
+) -> &'a [f32] {
+    if one {
+        return v;
+    }
+    im2col(v, cols);
+    cols
 }
 
 impl Op for Conv2d {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 pub(crate) use super::conv::attrs::{pads as pads6, positive as ints3};
 use super::conv::attrs::{second_of, Epilogue};
-use super::conv::kernel::{columns, ColumnSizes};
+use super::conv::columns;
 use super::conv::shapes::{check_channels, conv_inputs, out_dim, out_sizes};
 use super::nhwc_batch::{self, Batch, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
@@ -301,20 +301,6 @@ impl Conv3d {
     fn workers(&self, g: &Geo) -> usize {
         nhwc_batch::workers(g.n, g.n * g.o * g.kk() * g.p())
     }
-
-    /// The geometry and sizes of a call on input `x` and kernel `w`.
-    fn sizes(&self, x: &Value, w: &Value) -> Result<ColumnSizes<Geo>> {
-        let g = self.win.geo(&x.shape, &w.shape, false)?;
-        let (kk, p) = (g.kk(), g.p());
-        let (one, workers) = (self.win.is_1x1(&g), self.workers(&g));
-        Ok(ColumnSizes::new(
-            g,
-            (kk, p, g.o),
-            one,
-            workers,
-            (g.xs(), g.o * p),
-        ))
-    }
 }
 
 impl Op for Conv3d {
@@ -328,7 +314,13 @@ impl Op for Conv3d {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let ColumnSizes(g, kk, p, ok, one, workers, col, xs, os) = self.sizes(x, w)?;
+        let g = self.win.geo(&x.shape, &w.shape, false)?;
+        let (kk, p) = (g.kk(), g.p());
+        let ok = g.o * kk;
+        let one = self.win.is_1x1(&g);
+        let workers = self.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, os) = (g.xs(), g.o * p);
         if g.n == 0 || os == 0 {
             return Ok(());
         }
@@ -357,7 +349,13 @@ impl Op for Conv3d {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let ColumnSizes(g, kk, p, ok, one, workers, col, xs, os) = self.sizes(x, w)?;
+        let g = self.win.geo(&x.shape, &w.shape, false)?;
+        let (kk, p) = (g.kk(), g.p());
+        let ok = g.o * kk;
+        let one = self.win.is_1x1(&g);
+        let workers = self.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, os) = (g.xs(), g.o * p);
         if g.n == 0 || os == 0 {
             return Ok(());
         }

@@ -23,9 +23,9 @@ use std::fmt::Display;
 use std::sync::Arc;
 
 use super::conv::attrs::{positive, Epilogue};
-use super::conv::kernel::{columns, rows_by_output, ColumnSizes};
+use super::conv::kernel::rows_by_output;
 use super::conv::shapes::{check_channels, conv_inputs};
-use super::conv::{ints2, kernel_layout, pads4, Conv2d, Geo, KernelLayout};
+use super::conv::{columns, ints2, kernel_layout, pads4, Conv2d, Geo, KernelLayout};
 use super::nhwc_batch::{Batch, Parts, Sample};
 use super::{Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::kernels::alloc::grow;
@@ -185,21 +185,6 @@ pub struct Conv2dTranspose {
 }
 
 impl Conv2dTranspose {
-    /// The geometry and sizes of a call on input `x` (the associated convolution's
-    /// output) and kernel `w`.
-    fn sizes(&self, x: &Value, w: &Value) -> Result<ColumnSizes<Geo>> {
-        let g = self.t.geo(&x.shape, &w.shape, false)?;
-        let (kk, p) = (g.k(), g.p());
-        let (one, workers) = (self.t.conv.is_1x1(&g), self.t.conv.workers(&g));
-        Ok(ColumnSizes::new(
-            g,
-            (kk, p, g.o),
-            one,
-            workers,
-            (g.o * p, g.c * g.h * g.w),
-        ))
-    }
-
     /// Kernel -> the associated cross-correlation's (S, F·kh·kw) matrix.
     fn relayout(&self, g: &Geo, w: &[f32], wm: &mut [f32]) {
         rows_by_output([g.o, g.c, g.kh, g.kw], |r, s, f, ki, kj| {
@@ -225,7 +210,13 @@ impl Op for Conv2dTranspose {
 
     fn forward(&self, inputs: &[&Value], out: &mut Value, ctx: &mut OpCtx) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let ColumnSizes(g, kk, p, ok, one, workers, col, xs, ys) = self.sizes(x, w)?;
+        let g = self.t.geo(&x.shape, &w.shape, false)?;
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let one = self.t.conv.is_1x1(&g);
+        let workers = self.t.conv.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, ys) = (g.o * p, g.c * g.h * g.w);
         out.f.fill(0.0);
         if g.n == 0 || ys == 0 || xs == 0 {
             return Ok(());
@@ -259,7 +250,13 @@ impl Op for Conv2dTranspose {
         ctx: &mut OpCtx,
     ) -> Result<()> {
         let (x, w) = (inputs[0], inputs[1]);
-        let ColumnSizes(g, kk, p, ok, one, workers, col, xs, ys) = self.sizes(x, w)?;
+        let g = self.t.geo(&x.shape, &w.shape, false)?;
+        let (kk, p) = (g.k(), g.p());
+        let ok = g.o * kk;
+        let one = self.t.conv.is_1x1(&g);
+        let workers = self.t.conv.workers(&g);
+        let col = if one { 1 } else { kk * p };
+        let (xs, ys) = (g.o * p, g.c * g.h * g.w);
         if g.n == 0 || ys == 0 || xs == 0 {
             return Ok(());
         }

@@ -1,7 +1,6 @@
-//! Where the taps of a 2-D convolution kernel are stored, the walks over the kernel
-//! matrices the products use, shared by `conv2d`, `conv2d_transpose` and
-//! `depthwise_conv2d` in both layouts, and the column matrices of the channels-first
-//! products (`conv2d`, `conv2d_transpose`, `conv3d`).
+//! Where the taps of a 2-D convolution kernel are stored, and the walks over the
+//! kernel matrices the products use, shared by `conv2d`, `conv2d_transpose` and
+//! `depthwise_conv2d` in both layouts.
 
 /// Storage order of a convolution kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,23 +45,6 @@ impl KernelLayout {
     }
 }
 
-/// Calls `f(r, [i, j, k, l])` for every index of a row-major array of lengths `len`,
-/// `r` its flat index.
-#[inline]
-fn row_major(len: [usize; 4], mut f: impl FnMut(usize, [usize; 4])) {
-    let mut r = 0;
-    for i in 0..len[0] {
-        for j in 0..len[1] {
-            for k in 0..len[2] {
-                for l in 0..len[3] {
-                    f(r, [i, j, k, l]);
-                    r += 1;
-                }
-            }
-        }
-    }
-}
-
 /// Calls `f(r, o, c, ki, kj)` for the elements of an (O, C·kh·kw) matrix of a kernel
 /// of `dims` (O, C, kh, kw), `r` its row-major index (the channels-first order).
 #[inline]
@@ -70,7 +52,18 @@ pub(crate) fn rows_by_output(
     dims: [usize; 4],
     mut f: impl FnMut(usize, usize, usize, usize, usize),
 ) {
-    row_major(dims, |r, [o, c, ki, kj]| f(r, o, c, ki, kj));
+    let [no, nc, kh, kw] = dims;
+    let mut r = 0;
+    for o in 0..no {
+        for c in 0..nc {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    f(r, o, c, ki, kj);
+                    r += 1;
+                }
+            }
+        }
+    }
 }
 
 /// Calls `f(r, o, c, ki, kj)` for the elements of a (kh·kw·C, O) matrix of a kernel
@@ -78,7 +71,17 @@ pub(crate) fn rows_by_output(
 #[inline]
 pub(crate) fn rows_by_tap(dims: [usize; 4], mut f: impl FnMut(usize, usize, usize, usize, usize)) {
     let [no, nc, kh, kw] = dims;
-    row_major([kh, kw, nc, no], |r, [ki, kj, c, o]| f(r, o, c, ki, kj));
+    let mut r = 0;
+    for ki in 0..kh {
+        for kj in 0..kw {
+            for c in 0..nc {
+                for o in 0..no {
+                    f(r, o, c, ki, kj);
+                    r += 1;
+                }
+            }
+        }
+    }
 }
 
 /// The kernel matrix the channels-last products use (rows the taps, then the input
@@ -113,54 +116,5 @@ pub(crate) fn kernel_matrix_back(
         }
     } else {
         each(&mut |r, s| gin[s] += dwk[r]);
-    }
-}
-
-/// The column matrix of one sample: the sample itself for a 1x1 kernel with stride 1
-/// and no padding (`one`), else its `im2col` into `cols`.
-pub(crate) fn columns<'a>(
-    one: bool,
-    v: &'a [f32],
-    cols: &'a mut [f32],
-    im2col: impl FnOnce(&[f32], &mut [f32]),
-) -> &'a [f32] {
-    if one {
-        return v;
-    }
-    im2col(v, cols);
-    cols
-}
-
-/// What the forward and the backward of a channels-first convolution through column
-/// matrices (`conv3d`, `conv2d_transpose`) share for a call, in this order (a tuple, so
-/// that a call site names them all on one line): its geometry `g`, the column rows `kk`
-/// (K) and positions `p` (P), the kernel matrix's floats `ok` (O·K), `one` (the column
-/// matrix is the sample itself, see [`columns`]), the batch `workers`, one worker's
-/// column floats `col` (1 when `one`), and one sample's input and output floats `xs`
-/// and `os`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ColumnSizes<G>(
-    pub(crate) G,
-    pub(crate) usize,
-    pub(crate) usize,
-    pub(crate) usize,
-    pub(crate) bool,
-    pub(crate) usize,
-    pub(crate) usize,
-    pub(crate) usize,
-    pub(crate) usize,
-);
-
-impl<G> ColumnSizes<G> {
-    /// The sizes of a call of geometry `g` with K `kk`, P `p` and O `o`.
-    pub(crate) fn new(
-        g: G,
-        (kk, p, o): (usize, usize, usize),
-        one: bool,
-        workers: usize,
-        (xs, os): (usize, usize),
-    ) -> Self {
-        let col = if one { 1 } else { kk * p };
-        ColumnSizes(g, kk, p, o * kk, one, workers, col, xs, os)
     }
 }
