@@ -1001,52 +1001,37 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use super::testing::{
-        assert_err, build_err, check_layouts, infer, inside, ints, rerun_and_grads, stored_tap,
+        assert_err, build_err, check_layouts, dims, indices, infer, ints, rerun_and_grads,
+        stored_tap, window_taps,
     };
     use crate::ops::{Attr, Scratch};
+    use crate::tensor::Value;
 
     /// Direct NCHW reference with an OIHW kernel (cross-correlation, or convolution).
-    #[allow(clippy::too_many_arguments)]
     fn naive(
-        x: &[f32],
-        xs: [usize; 4],
-        k: &[f32],
-        ks: [usize; 4],
+        x: &Value,
+        k: &Value,
         st: [usize; 2],
         pd: [usize; 4],
         dl: [usize; 2],
         flip: bool,
     ) -> (Vec<f32>, [usize; 4]) {
-        let [n, c, h, w] = xs;
-        let [o, _, kh, kw] = ks;
+        let ([n, c, h, w], [o, _, kh, kw]) = (dims(x), dims(k));
         let oh = (h + pd[0] + pd[1] - dl[0] * (kh - 1) - 1) / st[0] + 1;
         let ow = (w + pd[2] + pd[3] - dl[1] * (kw - 1) - 1) / st[1] + 1;
-        let mut y = vec![0.0f32; n * o * oh * ow];
-        for b in 0..n {
-            for f in 0..o {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut s = 0.0f64;
-                        for ch in 0..c {
-                            for i in 0..kh {
-                                for j in 0..kw {
-                                    let iy = (oy * st[0] + i * dl[0]) as isize - pd[0] as isize;
-                                    let ix = (ox * st[1] + j * dl[1]) as isize - pd[2] as isize;
-                                    let Some([iy, ix]) = inside([iy, ix], [h, w]) else {
-                                        continue;
-                                    };
-                                    let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
-                                    s += x[((b * c + ch) * h + iy) * w + ix] as f64
-                                        * k[((f * c + ch) * kh + ki) * kw + kj] as f64;
-                                }
-                            }
-                        }
-                        y[((b * o + f) * oh + oy) * ow + ox] = s as f32;
-                    }
-                }
+        let mut y = vec![0.0f64; n * o * oh * ow];
+        let sweep = (([oh, ow], [kh, kw], [h, w]), (st, [pd[0], pd[2]], dl));
+        window_taps(sweep, |[oy, ox], t, [iy, ix]| {
+            let [ki, kj] = stored_tap(flip, t, [kh, kw]);
+            for [b, f, ch] in indices([n, o, c]) {
+                let (xv, kv) = (
+                    x.f[((b * c + ch) * h + iy) * w + ix],
+                    k.f[((f * c + ch) * kh + ki) * kw + kj],
+                );
+                y[((b * o + f) * oh + oy) * ow + ox] += xv as f64 * kv as f64;
             }
-        }
-        (y, [n, o, oh, ow])
+        });
+        (y.into_iter().map(|v| v as f32).collect(), [n, o, oh, ow])
     }
 
     fn case(
@@ -1060,7 +1045,7 @@ mod tests {
         let x = rand(&xs, seed, -1.0, 1.0);
         let k = rand(&ks, seed + 1, -1.0, 1.0);
         for flip in [false, true] {
-            let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, dl, flip);
+            let (want, ys) = naive(&x, &k, st, pd, dl, flip);
             let attrs = [
                 ("strides", ints(&st)),
                 ("pads", ints(&pd)),
@@ -1141,7 +1126,7 @@ mod tests {
     fn parallel_batch(xs: [usize; 4], ks: [usize; 4]) {
         let x = rand(&xs, 11, -1.0, 1.0);
         let k = rand(&ks, 12, -1.0, 1.0);
-        let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1], [1, 1], true);
+        let (want, _) = naive(&x, &k, [1, 1], [1, 1, 1, 1], [1, 1], true);
         let o = op(
             "conv2d",
             &[
@@ -1152,34 +1137,22 @@ mod tests {
         // Backward through the parallel path against the serial sum over samples.
         let (_, r, gk, gx) = rerun_and_grads(&o, &x, &k, &want);
         // reference: dK[f,c,i,j] (flipped) = sum over b,oy,ox of r * x
-        let [n, c, h, w] = xs;
-        let [of, _, kh, kw] = ks;
+        let ([n, c, h, w], [of, _, kh, kw]) = (xs, ks);
         let mut want_k = vec![0.0f64; k.len()];
         let mut want_x = vec![0.0f64; x.len()];
-        for b in 0..n {
-            for f in 0..of {
-                for oy in 0..h {
-                    for ox in 0..w {
-                        let gv = r.f[((b * of + f) * h + oy) * w + ox] as f64;
-                        for ch in 0..c {
-                            for i in 0..kh {
-                                for j in 0..kw {
-                                    let iy = (oy + i) as isize - 1;
-                                    let ix = (ox + j) as isize - 1;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue;
-                                    }
-                                    let xi = ((b * c + ch) * h + iy as usize) * w + ix as usize;
-                                    let ki = ((f * c + ch) * kh + kh - 1 - i) * kw + kw - 1 - j;
-                                    want_k[ki] += gv * x.f[xi] as f64;
-                                    want_x[xi] += gv * k.f[ki] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
+        let sweep = (([h, w], [kh, kw], [h, w]), ([1, 1], [1, 1], [1, 1]));
+        window_taps(sweep, |[oy, ox], t, [iy, ix]| {
+            let [ki, kj] = stored_tap(true, t, [kh, kw]);
+            for [b, f, ch] in indices([n, of, c]) {
+                let gv = r.f[((b * of + f) * h + oy) * w + ox] as f64;
+                let (xi, kx) = (
+                    ((b * c + ch) * h + iy) * w + ix,
+                    ((f * c + ch) * kh + ki) * kw + kj,
+                );
+                want_k[kx] += gv * x.f[xi] as f64;
+                want_x[xi] += gv * k.f[kx] as f64;
             }
-        }
+        });
         let wk: Vec<f32> = want_k.iter().map(|&v| v as f32).collect();
         let wx: Vec<f32> = want_x.iter().map(|&v| v as f32).collect();
         assert_close(&gk, &wk, 1e-3);

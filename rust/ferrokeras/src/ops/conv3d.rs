@@ -410,60 +410,42 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::conv::testing::{
-        assert_bilinear, assert_err, check_op, infer, inside, ints, rerun_and_grads, stored_tap,
+        assert_bilinear, assert_err, check_op, dims, indices, infer, ints, rerun_and_grads,
+        stored_tap, window_taps,
     };
     use crate::ops::{Attr, Scratch};
+    use crate::tensor::Value;
 
     /// Direct NCDHW reference with an OIDHW kernel (cross-correlation, or convolution
     /// with `flip`), accumulated in f64.
     fn naive(
-        x: &[f32],
-        xs: [usize; 5],
-        k: &[f32],
-        ks: [usize; 5],
+        x: &Value,
+        k: &Value,
         st: [usize; 3],
         pd: [usize; 6],
         flip: bool,
     ) -> (Vec<f32>, [usize; 5]) {
-        let [n, c, d, h, w] = xs;
-        let [o, _, k1, k2, k3] = ks;
+        let ([n, c, d, h, w], [o, _, k1, k2, k3]) = (dims(x), dims(k));
         let od = (d + pd[0] + pd[1] - k1) / st[0] + 1;
         let oh = (h + pd[2] + pd[3] - k2) / st[1] + 1;
         let ow = (w + pd[4] + pd[5] - k3) / st[2] + 1;
-        let mut y = vec![0.0f32; n * o * od * oh * ow];
-        for b in 0..n {
-            for f in 0..o {
-                for oz in 0..od {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut s = 0.0f64;
-                            for ch in 0..c {
-                                for i in 0..k1 {
-                                    for j in 0..k2 {
-                                        for l in 0..k3 {
-                                            let iz = (oz * st[0] + i) as isize - pd[0] as isize;
-                                            let iy = (oy * st[1] + j) as isize - pd[2] as isize;
-                                            let ix = (ox * st[2] + l) as isize - pd[4] as isize;
-                                            let at = [iz, iy, ix];
-                                            let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
-                                                continue;
-                                            };
-                                            let [a, bb, e] =
-                                                stored_tap(flip, [i, j, l], [k1, k2, k3]);
-                                            let xi = (((b * c + ch) * d + iz) * h + iy) * w + ix;
-                                            let ki = (((f * c + ch) * k1 + a) * k2 + bb) * k3 + e;
-                                            s += x[xi] as f64 * k[ki] as f64;
-                                        }
-                                    }
-                                }
-                            }
-                            y[(((b * o + f) * od + oz) * oh + oy) * ow + ox] = s as f32;
-                        }
-                    }
-                }
+        let mut y = vec![0.0f64; n * o * od * oh * ow];
+        let sweep = (
+            ([od, oh, ow], [k1, k2, k3], [d, h, w]),
+            (st, [pd[0], pd[2], pd[4]], [1; 3]),
+        );
+        window_taps(sweep, |[oz, oy, ox], t, [iz, iy, ix]| {
+            let [a, bb, e] = stored_tap(flip, t, [k1, k2, k3]);
+            for [b, f, ch] in indices([n, o, c]) {
+                let xi = (((b * c + ch) * d + iz) * h + iy) * w + ix;
+                let ki = (((f * c + ch) * k1 + a) * k2 + bb) * k3 + e;
+                y[(((b * o + f) * od + oz) * oh + oy) * ow + ox] += x.f[xi] as f64 * k.f[ki] as f64;
             }
-        }
-        (y, [n, o, od, oh, ow])
+        });
+        (
+            y.into_iter().map(|v| v as f32).collect(),
+            [n, o, od, oh, ow],
+        )
     }
 
     fn oidhw_to_dhwio(k: &[f32], ks: [usize; 5]) -> Vec<f32> {
@@ -490,7 +472,7 @@ mod tests {
         let [o, c, k1, k2, k3] = ks;
         let dhwio = val(&[k1, k2, k3, c, o], &oidhw_to_dhwio(&k.f, ks));
         for flip in [false, true] {
-            let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd, flip);
+            let (want, ys) = naive(&x, &k, st, pd, flip);
             for (layout, kv) in [("oidhw", &k), ("dhwio", &dhwio)] {
                 let attrs = [
                     ("strides", ints(&st)),
@@ -556,7 +538,7 @@ mod tests {
         let k = rand(&ks, 12, -1.0, 1.0);
         let pd = [1, 1, 1, 1, 1, 1];
         let o = op("conv3d", &[("pads", ints(&pd)), ("flip", Attr::Bool(true))]);
-        let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1, 1], pd, true);
+        let (want, _) = naive(&x, &k, [1, 1, 1], pd, true);
         // Backward through the parallel path: L = sum(r * y) is linear in x and in k,
         // so <dL/dk, k> = <dL/dx, x> = L.
         let (y, r, gk, gx) = rerun_and_grads(&o, &x, &k, &want);

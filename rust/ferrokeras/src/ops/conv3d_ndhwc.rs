@@ -346,7 +346,8 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::conv::testing::{
-        assert_err, build_err, channels_last_attrs, infer, inside, run_forward,
+        add_product, assert_err, build_err, channels_last_attrs, dims, indices, infer, run_forward,
+        window_taps,
     };
     use crate::ops::Attr;
     use crate::tensor::Value;
@@ -365,55 +366,26 @@ mod tests {
     /// cross-correlation: output and, for the output gradient `r`, the input and kernel
     /// gradients.
     fn reference(
-        xs: [usize; 5],
-        ks: [usize; 5],
+        (x, k, r): (&Value, &Value, &[f32]),
         st: [usize; 3],
         pd: [usize; 6],
-        x: &[f32],
-        k: &[f32],
-        r: &[f32],
     ) -> [Vec<f64>; 3] {
-        let [n, d, h, w, c] = xs;
-        let [k1, k2, k3, _, o] = ks;
-        let sp = [d, h, w];
-        let od: Vec<usize> = (0..3)
-            .map(|a| (sp[a] + pd[2 * a] + pd[2 * a + 1] - ks[a]) / st[a] + 1)
-            .collect();
-        let mut y = vec![0.0f64; n * od[0] * od[1] * od[2] * o];
-        let mut gx = vec![0.0f64; x.len()];
-        let mut gk = vec![0.0f64; k.len()];
-        for b in 0..n {
-            for z in 0..od[0] {
-                for yy in 0..od[1] {
-                    for xx in 0..od[2] {
-                        let yo = (((b * od[0] + z) * od[1] + yy) * od[2] + xx) * o;
-                        for a in 0..k1 {
-                            for bb in 0..k2 {
-                                for e in 0..k3 {
-                                    let iz = (z * st[0] + a) as isize - pd[0] as isize;
-                                    let iy = (yy * st[1] + bb) as isize - pd[2] as isize;
-                                    let ix = (xx * st[2] + e) as isize - pd[4] as isize;
-                                    let at = [iz, iy, ix];
-                                    let Some([iz, iy, ix]) = inside(at, [d, h, w]) else {
-                                        continue;
-                                    };
-                                    let xb = (((b * d + iz) * h + iy) * w + ix) * c;
-                                    for cc in 0..c {
-                                        for oo in 0..o {
-                                            let kx = (((a * k2 + bb) * k3 + e) * c + cc) * o + oo;
-                                            y[yo + oo] += x[xb + cc] as f64 * k[kx] as f64;
-                                            gx[xb + cc] += r[yo + oo] as f64 * k[kx] as f64;
-                                            gk[kx] += r[yo + oo] as f64 * x[xb + cc] as f64;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        let ([n, d, h, w, c], [k1, k2, k3, _, o]) = (dims(x), dims(k));
+        let (sp, kl) = ([d, h, w], [k1, k2, k3]);
+        let od: [usize; 3] =
+            std::array::from_fn(|a| (sp[a] + pd[2 * a] + pd[2 * a + 1] - kl[a]) / st[a] + 1);
+        let mut acc =
+            [n * od.iter().product::<usize>() * o, x.len(), k.len()].map(|l| vec![0.0f64; l]);
+        let sweep = ((od, kl, sp), (st, [pd[0], pd[2], pd[4]], [1; 3]));
+        window_taps(sweep, |[z, yy, xx], [a, bb, e], [iz, iy, ix]| {
+            for [b, cc, oo] in indices([n, c, o]) {
+                let yi = (((b * od[0] + z) * od[1] + yy) * od[2] + xx) * o + oo;
+                let xi = (((b * d + iz) * h + iy) * w + ix) * c + cc;
+                let kx = (((a * k2 + bb) * k3 + e) * c + cc) * o + oo;
+                add_product(&mut acc, (&x.f, &k.f, r), [yi, xi, kx]);
             }
-        }
-        [y, gx, gk]
+        });
+        acc
     }
 
     /// (k1, k2, k3, C, O) -> the (O, C, k1, k2, k3) kernel that, with flip, is the same
@@ -443,7 +415,7 @@ mod tests {
         let o = op("conv3d", &attrs(st, pd, "dhwio", false));
         let y = forward(&o, &[x.clone(), k.clone()]);
         let r = rand(&y.shape, seed + 2, -1.0, 1.0);
-        let [wy, wgx, wgk] = reference(xs, ks, st, pd, &x.f, &k.f, &r.f);
+        let [wy, wgx, wgk] = reference((&x, &k, &r.f), st, pd);
         assert_close64(&y.f, &wy, 1e-5, "forward");
         let g = gradients(&o, &[x.clone(), k.clone()], &y, &r.f);
         assert_close64(&g[0], &wgx, 1e-5, "input gradient");

@@ -309,50 +309,33 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::conv::testing::{
-        assert_bilinear, assert_err, check_layouts, infer, inside, ints, stored_tap,
+        assert_bilinear, assert_err, check_layouts, dims, indices, infer, ints, stored_tap,
+        window_taps,
     };
     use crate::ops::Attr;
+    use crate::tensor::Value;
 
     /// Direct reference: scatter every input pixel through the kernel. Kernel in the
     /// Keras 'th' layout (F, S, kh, kw); `flip` reverses the taps (Theano semantics).
-    #[allow(clippy::too_many_arguments)]
     fn naive(
-        x: &[f32],
-        xs: [usize; 4],
-        k: &[f32],
-        ks: [usize; 4],
+        x: &Value,
+        k: &Value,
         out_hw: [usize; 2],
-        st: [usize; 2],
-        pd: [usize; 4],
+        (st, pd): ([usize; 2], [usize; 4]),
         flip: bool,
     ) -> Vec<f32> {
-        let [n, s, h, w] = xs;
-        let [f, _, kh, kw] = ks;
+        let ([n, s, h, w], [f, _, kh, kw]) = (dims(x), dims(k));
         let [oh, ow] = out_hw;
         let mut y = vec![0.0f64; n * f * oh * ow];
-        for b in 0..n {
-            for c in 0..s {
-                for iy in 0..h {
-                    for ix in 0..w {
-                        let v = x[((b * s + c) * h + iy) * w + ix] as f64;
-                        for o in 0..f {
-                            for i in 0..kh {
-                                for j in 0..kw {
-                                    let yy = (iy * st[0] + i) as isize - pd[0] as isize;
-                                    let yx = (ix * st[1] + j) as isize - pd[2] as isize;
-                                    let Some([yy, yx]) = inside([yy, yx], [oh, ow]) else {
-                                        continue;
-                                    };
-                                    let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
-                                    y[((b * f + o) * oh + yy) * ow + yx] +=
-                                        v * k[((o * s + c) * kh + ki) * kw + kj] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
+        let sweep = (([h, w], [kh, kw], [oh, ow]), (st, [pd[0], pd[2]], [1, 1]));
+        window_taps(sweep, |[iy, ix], t, [yy, yx]| {
+            let [ki, kj] = stored_tap(flip, t, [kh, kw]);
+            for [b, c, o] in indices([n, s, f]) {
+                let v = x.f[((b * s + c) * h + iy) * w + ix] as f64;
+                y[((b * f + o) * oh + yy) * ow + yx] +=
+                    v * k.f[((o * s + c) * kh + ki) * kw + kj] as f64;
             }
-        }
+        });
         y.into_iter().map(|v| v as f32).collect()
     }
 
@@ -361,7 +344,7 @@ mod tests {
         let k = rand(&ks, 4, -1.0, 1.0);
         let ys = [xs[0], ks[0], out_hw[0], out_hw[1]];
         for flip in [false, true] {
-            let want = naive(&x.f, xs, &k.f, ks, out_hw, st, pd, flip);
+            let want = naive(&x, &k, out_hw, (st, pd), flip);
             let attrs = [
                 ("out_hw", ints(&out_hw)),
                 ("strides", ints(&st)),
@@ -396,7 +379,7 @@ mod tests {
         let (xs, ks) = ([8, 16, 10, 10], [8, 16, 3, 3]);
         let x = rand(&xs, 5, -1.0, 1.0);
         let k = rand(&ks, 6, -1.0, 1.0);
-        let want = naive(&x.f, xs, &k.f, ks, [21, 21], [2, 2], [0; 4], true);
+        let want = naive(&x, &k, [21, 21], ([2, 2], [0; 4]), true);
         let o = op(
             "conv2d_transpose",
             &[

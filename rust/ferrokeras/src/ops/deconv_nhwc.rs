@@ -191,7 +191,8 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 mod tests {
     use super::super::testing::*;
     use crate::ops::conv::testing::{
-        assert_err, build_err, channels_last_attrs, infer, ints, run_forward,
+        add_product, assert_err, build_err, channels_last_attrs, indices, infer, ints, run_forward,
+        window_taps,
     };
     use crate::ops::Attr;
     use crate::tensor::Value;
@@ -220,35 +221,20 @@ mod tests {
     fn reference(c: &Case, x: &[f32], k: &[f32], r: &[f32]) -> [Vec<f64>; 3] {
         let ([n, h, w, s], [kh, kw, _, f]) = (c.xs, c.ks);
         let [oh, ow] = c.out;
-        let mut y = vec![0.0f64; n * oh * ow * f];
-        let mut gx = vec![0.0f64; x.len()];
-        let mut gk = vec![0.0f64; k.len()];
-        for b in 0..n {
-            for i in 0..h {
-                for j in 0..w {
-                    for ki in 0..kh {
-                        for kj in 0..kw {
-                            let yy = (i * c.st[0] + ki) as isize - c.pd[0] as isize;
-                            let yx = (j * c.st[1] + kj) as isize - c.pd[2] as isize;
-                            if yy < 0 || yx < 0 || yy >= oh as isize || yx >= ow as isize {
-                                continue;
-                            }
-                            let yo = ((b * oh + yy as usize) * ow + yx as usize) * f;
-                            for sc in 0..s {
-                                let xi = ((b * h + i) * w + j) * s + sc;
-                                for fc in 0..f {
-                                    let kx = ((ki * kw + kj) * s + sc) * f + fc;
-                                    y[yo + fc] += x[xi] as f64 * k[kx] as f64;
-                                    gx[xi] += r[yo + fc] as f64 * k[kx] as f64;
-                                    gk[kx] += r[yo + fc] as f64 * x[xi] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
+        let mut acc = [n * oh * ow * f, x.len(), k.len()].map(|l| vec![0.0f64; l]);
+        let sweep = (
+            ([h, w], [kh, kw], [oh, ow]),
+            (c.st, [c.pd[0], c.pd[2]], [1, 1]),
+        );
+        window_taps(sweep, |[i, j], [ki, kj], [yy, yx]| {
+            for [b, sc, fc] in indices([n, s, f]) {
+                let yi = ((b * oh + yy) * ow + yx) * f + fc;
+                let xi = ((b * h + i) * w + j) * s + sc;
+                let kx = ((ki * kw + kj) * s + sc) * f + fc;
+                add_product(&mut acc, (x, k, r), [yi, xi, kx]);
             }
-        }
-        [y, gx, gk]
+        });
+        acc
     }
 
     /// HWIO kernel `k` (kh, kw, S, F) -> the OIHW (F, S, kh, kw) kernel that, with

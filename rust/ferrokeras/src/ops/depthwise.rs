@@ -424,48 +424,30 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_bilinear, assert_err, check_op, infer, ints};
+    use crate::ops::conv::testing::{
+        assert_bilinear, assert_err, check_op, dims, indices, infer, ints, window_taps,
+    };
     use crate::ops::{Attr, Scratch};
+    use crate::tensor::Value;
 
     /// Direct reference, kernel in (kh, kw, C, M).
-    fn naive(
-        x: &[f32],
-        xs: [usize; 4],
-        k: &[f32],
-        ks: [usize; 4],
-        st: [usize; 2],
-        pd: [usize; 4],
-    ) -> (Vec<f32>, [usize; 4]) {
-        let [n, c, h, w] = xs;
-        let [kh, kw, _, m] = ks;
+    fn naive(x: &Value, k: &Value, st: [usize; 2], pd: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+        let ([n, c, h, w], [kh, kw, _, m]) = (dims(x), dims(k));
         let oh = (h + pd[0] + pd[1] - kh) / st[0] + 1;
         let ow = (w + pd[2] + pd[3] - kw) / st[1] + 1;
-        let mut y = vec![0.0f32; n * c * m * oh * ow];
-        for b in 0..n {
-            for ch in 0..c {
-                for mm in 0..m {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut s = 0.0f64;
-                            for i in 0..kh {
-                                for j in 0..kw {
-                                    let iy = (oy * st[0] + i) as isize - pd[0] as isize;
-                                    let ix = (ox * st[1] + j) as isize - pd[2] as isize;
-                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                        continue;
-                                    }
-                                    s += x[((b * c + ch) * h + iy as usize) * w + ix as usize]
-                                        as f64
-                                        * k[((i * kw + j) * c + ch) * m + mm] as f64;
-                                }
-                            }
-                            y[(((b * c + ch) * m + mm) * oh + oy) * ow + ox] = s as f32;
-                        }
-                    }
-                }
+        let mut y = vec![0.0f64; n * c * m * oh * ow];
+        let sweep = (([oh, ow], [kh, kw], [h, w]), (st, [pd[0], pd[2]], [1, 1]));
+        window_taps(sweep, |[oy, ox], [i, j], [iy, ix]| {
+            for [b, ch, mm] in indices([n, c, m]) {
+                let xv = x.f[((b * c + ch) * h + iy) * w + ix] as f64;
+                y[(((b * c + ch) * m + mm) * oh + oy) * ow + ox] +=
+                    xv * k.f[((i * kw + j) * c + ch) * m + mm] as f64;
             }
-        }
-        (y, [n, c * m, oh, ow])
+        });
+        (
+            y.into_iter().map(|v| v as f32).collect(),
+            [n, c * m, oh, ow],
+        )
     }
 
     fn to_mchw(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
@@ -486,7 +468,7 @@ mod tests {
     fn case(xs: [usize; 4], ks: [usize; 4], st: [usize; 2], pd: [usize; 4], seed: u64) {
         let x = rand(&xs, seed, -1.0, 1.0);
         let k = rand(&ks, seed + 1, -1.0, 1.0);
-        let (want, ys) = naive(&x.f, xs, &k.f, ks, st, pd);
+        let (want, ys) = naive(&x, &k, st, pd);
         let [kh, kw, c, m] = ks;
         let mchw = val(&[m, c, kh, kw], &to_mchw(&k.f, ks));
         for (layout, kv) in [("hwcm", k), ("mchw", mchw)] {
@@ -517,7 +499,7 @@ mod tests {
         let (xs, ks) = ([4, 16, 24, 24], [3, 3, 16, 2]);
         let x = rand(&xs, 8, -1.0, 1.0);
         let k = rand(&ks, 9, -1.0, 1.0);
-        let (want, _) = naive(&x.f, xs, &k.f, ks, [1, 1], [1, 1, 1, 1]);
+        let (want, _) = naive(&x, &k, [1, 1], [1, 1, 1, 1]);
         let o = op("depthwise_conv2d", &[("pads", ints(&[1, 1, 1, 1]))]);
         let mut s = Scratch::default();
         let y = forward_with(&o, &[x.clone(), k.clone()], &mut s).unwrap();

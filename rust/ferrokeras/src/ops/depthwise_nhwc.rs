@@ -335,7 +335,9 @@ pub fn build(name: &str, a: &Attrs) -> Option<Result<OpRef>> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::ops::conv::testing::{assert_err, build_err, channels_last_attrs, infer};
+    use crate::ops::conv::testing::{
+        add_product, assert_err, build_err, channels_last_attrs, dims, indices, infer, window_taps,
+    };
     use crate::ops::Attr;
     use crate::tensor::Value;
 
@@ -346,46 +348,25 @@ mod tests {
     /// Direct float64 reference, input (N, H, W, C), kernel (kh, kw, C, M): output and,
     /// for the output gradient `r`, the input and kernel gradients.
     fn reference(
-        xs: [usize; 4],
-        ks: [usize; 4],
-        st: [usize; 2],
-        pd: [usize; 4],
-        x: &[f32],
-        k: &[f32],
+        x: &Value,
+        k: &Value,
+        (st, pd): ([usize; 2], [usize; 4]),
         r: &[f32],
     ) -> [Vec<f64>; 3] {
-        let ([n, h, w, c], [kh, kw, _, m]) = (xs, ks);
+        let ([n, h, w, c], [kh, kw, _, m]) = (dims(x), dims(k));
         let oh = (h + pd[0] + pd[1] - kh) / st[0] + 1;
         let ow = (w + pd[2] + pd[3] - kw) / st[1] + 1;
-        let mut y = vec![0.0f64; n * oh * ow * c * m];
-        let mut gx = vec![0.0f64; x.len()];
-        let mut gk = vec![0.0f64; k.len()];
-        for b in 0..n {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    for ki in 0..kh {
-                        for kj in 0..kw {
-                            let iy = (oy * st[0] + ki) as isize - pd[0] as isize;
-                            let ix = (ox * st[1] + kj) as isize - pd[2] as isize;
-                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                                continue;
-                            }
-                            for cc in 0..c {
-                                let xi = ((b * h + iy as usize) * w + ix as usize) * c + cc;
-                                for mm in 0..m {
-                                    let yi = ((b * oh + oy) * ow + ox) * c * m + cc * m + mm;
-                                    let kx = ((ki * kw + kj) * c + cc) * m + mm;
-                                    y[yi] += x[xi] as f64 * k[kx] as f64;
-                                    gx[xi] += r[yi] as f64 * k[kx] as f64;
-                                    gk[kx] += r[yi] as f64 * x[xi] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
+        let mut acc = [n * oh * ow * c * m, x.len(), k.len()].map(|l| vec![0.0f64; l]);
+        let sweep = (([oh, ow], [kh, kw], [h, w]), (st, [pd[0], pd[2]], [1, 1]));
+        window_taps(sweep, |[oy, ox], [ki, kj], [iy, ix]| {
+            for [b, cc, mm] in indices([n, c, m]) {
+                let xi = ((b * h + iy) * w + ix) * c + cc;
+                let yi = ((b * oh + oy) * ow + ox) * c * m + cc * m + mm;
+                let kx = ((ki * kw + kj) * c + cc) * m + mm;
+                add_product(&mut acc, (&x.f, &k.f, r), [yi, xi, kx]);
             }
-        }
-        [y, gx, gk]
+        });
+        acc
     }
 
     /// (kh, kw, C, M) -> (M, C, kh, kw).
@@ -411,7 +392,7 @@ mod tests {
         let o = op("depthwise_conv2d", &attrs(st, pd, "hwcm"));
         let y = forward(&o, &[x.clone(), k.clone()]);
         let r = rand(&y.shape, seed + 2, -1.0, 1.0);
-        let [wy, wgx, wgk] = reference(xs, ks, st, pd, &x.f, &k.f, &r.f);
+        let [wy, wgx, wgk] = reference(&x, &k, (st, pd), &r.f);
         assert_close64(&y.f, &wy, 1e-5, "forward");
         let g = gradients(&o, &[x.clone(), k.clone()], &y, &r.f);
         assert_close64(&g[0], &wgx, 1e-5, "input gradient");

@@ -1,5 +1,5 @@
-//! Test helpers the convolution family's tests share: attributes, and the shape and
-//! error checks of `infer`, `build` and `forward`.
+//! Test helpers the convolution family's tests share: attributes, the shape and error
+//! checks of `infer`, `build` and `forward`, and the loops of the direct references.
 
 use crate::ops::testing::{assert_close, forward, forward_with, grad_check, op, rand, val};
 use crate::ops::{build, Attr, Attrs, OpCtx, OpRef, Scratch, TypeInfo};
@@ -177,7 +177,7 @@ pub(crate) fn check_layouts(
 
 /// A reference loop's input position (one coordinate per axis, possibly in the padding):
 /// as indices if it lies inside `dims`.
-pub(crate) fn inside<const N: usize>(at: [isize; N], dims: [usize; N]) -> Option<[usize; N]> {
+fn inside<const N: usize>(at: [isize; N], dims: [usize; N]) -> Option<[usize; N]> {
     let inside = at.iter().zip(dims).all(|(&a, d)| a >= 0 && a < d as isize);
     inside.then(|| at.map(|a| a as usize))
 }
@@ -186,4 +186,57 @@ pub(crate) fn inside<const N: usize>(at: [isize; N], dims: [usize; N]) -> Option
 /// (a true convolution).
 pub(crate) fn stored_tap<const N: usize>(flip: bool, t: [usize; N], k: [usize; N]) -> [usize; N] {
     std::array::from_fn(|a| if flip { k[a] - 1 - t[a] } else { t[a] })
+}
+
+/// A value's shape as an array of `N` lengths.
+pub(crate) fn dims<const N: usize>(v: &Value) -> [usize; N] {
+    v.shape[..].try_into().expect("a shape of N axes")
+}
+
+/// Every index of a row-major array of lengths `len`, in order.
+pub(crate) fn indices<const N: usize>(len: [usize; N]) -> impl Iterator<Item = [usize; N]> {
+    (0..len.iter().product::<usize>()).map(move |mut r| {
+        let mut at = [0; N];
+        for a in (0..N).rev() {
+            at[a] = r % len[a];
+            r /= len[a];
+        }
+        at
+    })
+}
+
+/// Three arrays of `N` lengths.
+type Lens<const N: usize> = ([usize; N], [usize; N], [usize; N]);
+
+/// The loops of a direct reference's window `sweep`, `((out, k, len), (st, before,
+/// dl))`: calls `f(o, t, i)` for every position `o` of the sweep (lengths `out`) and tap
+/// `t` of a kernel of lengths `k` whose input position `i = o·st + t·dl - before`
+/// (`before`: the pads before each axis) lies inside `len`.
+pub(crate) fn window_taps<const N: usize>(
+    ((out, k, len), (st, before, dl)): (Lens<N>, Lens<N>),
+    mut f: impl FnMut([usize; N], [usize; N], [usize; N]),
+) {
+    for o in indices(out) {
+        for t in indices(k) {
+            let at = std::array::from_fn(|a| {
+                (o[a] * st[a] + t[a] * dl[a]) as isize - before[a] as isize
+            });
+            if let Some(i) = inside(at, len) {
+                f(o, t, i);
+            }
+        }
+    }
+}
+
+/// Adds one product's terms to a direct reference's output and gradients
+/// `[y, gx, gk]`: `x[xi]·k[kx]` to `y[yi]`, and for the output gradient `r`,
+/// `r[yi]·k[kx]` to `gx[xi]` and `r[yi]·x[xi]` to `gk[kx]`.
+pub(crate) fn add_product(
+    [y, gx, gk]: &mut [Vec<f64>; 3],
+    (x, k, r): (&[f32], &[f32], &[f32]),
+    [yi, xi, kx]: [usize; 3],
+) {
+    y[yi] += x[xi] as f64 * k[kx] as f64;
+    gx[xi] += r[yi] as f64 * k[kx] as f64;
+    gk[kx] += r[yi] as f64 * x[xi] as f64;
 }

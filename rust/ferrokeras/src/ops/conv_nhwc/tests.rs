@@ -2,7 +2,8 @@
 
 use crate::kernels::act::Act;
 use crate::ops::conv::testing::{
-    assert_err, build_err, channels_last_attrs, infer, inside, ints, oihw_to_hwio, stored_tap,
+    add_product, assert_err, build_err, channels_last_attrs, indices, infer, ints, oihw_to_hwio,
+    stored_tap, window_taps,
 };
 use crate::ops::testing::*;
 use crate::ops::{Attr, OpCtx, OpRef, Scratch};
@@ -57,37 +58,24 @@ impl Case {
 fn reference(c: &Case, x: &[f32], k: &[f32], flip: bool, r: &[f32]) -> [Vec<f64>; 3] {
     let ([n, h, w, ch], [o, _, kh, kw]) = (c.xs, c.ks);
     let [_, oh, ow, _] = c.out();
-    let mut y = vec![0.0f64; n * oh * ow * o];
-    let mut gx = vec![0.0f64; x.len()];
-    let mut gk = vec![0.0f64; k.len()];
-    for b in 0..n {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for f in 0..o {
-                    let yi = ((b * oh + oy) * ow + ox) * o + f;
-                    let gv = r[yi] as f64;
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            let iy = (oy * c.st[0] + i * c.dl[0]) as isize - c.pd[0] as isize;
-                            let ix = (ox * c.st[1] + j * c.dl[1]) as isize - c.pd[2] as isize;
-                            let Some([iy, ix]) = inside([iy, ix], [h, w]) else {
-                                continue;
-                            };
-                            let [ki, kj] = stored_tap(flip, [i, j], [kh, kw]);
-                            for cc in 0..ch {
-                                let xi = ((b * h + iy) * w + ix) * ch + cc;
-                                let kx = ((f * ch + cc) * kh + ki) * kw + kj;
-                                y[yi] += x[xi] as f64 * k[kx] as f64;
-                                gx[xi] += gv * k[kx] as f64;
-                                gk[kx] += gv * x[xi] as f64;
-                            }
-                        }
-                    }
-                }
-            }
+    let mut acc = [n * oh * ow * o, x.len(), k.len()].map(|l| vec![0.0f64; l]);
+    let sweep = (
+        ([oh, ow], [kh, kw], [h, w]),
+        (c.st, [c.pd[0], c.pd[2]], c.dl),
+    );
+    window_taps(sweep, |[oy, ox], t, [iy, ix]| {
+        let [ki, kj] = stored_tap(flip, t, [kh, kw]);
+        for [b, f, cc] in indices([n, o, ch]) {
+            let yi = ((b * oh + oy) * ow + ox) * o + f;
+            let xi = ((b * h + iy) * w + ix) * ch + cc;
+            add_product(
+                &mut acc,
+                (x, k, r),
+                [yi, xi, ((f * ch + cc) * kh + ki) * kw + kj],
+            );
         }
-    }
-    [y, gx, gk]
+    });
+    acc
 }
 
 /// Forward and both gradients (one call each, and both in one `backward_many`)
