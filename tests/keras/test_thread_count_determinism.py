@@ -30,11 +30,30 @@ _TRAIN = textwrap.dedent(
 )
 
 
-def _train(tmp_path, threads):
+_TRAIN_EMBEDDING = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from keras.layers import Dense, Embedding, Flatten
+    from keras.models import Sequential
+    np.random.seed(0)
+    # 128 x 40 picks of 64 floats: the gather and its gradient split across threads
+    m = Sequential([Embedding(500, 64, input_length=40), Flatten(),
+                    Dense(3, activation='softmax')])
+    m.compile('adam', 'categorical_crossentropy')
+    x = np.random.randint(0, 50, size=(256, 40))  # few rows: many repeated picks
+    y = np.eye(3)[np.random.randint(3, size=256)]
+    m.fit(x, y, batch_size=128, nb_epoch=2, verbose=0)
+    np.savez(sys.argv[1], m.predict(x), *m.get_weights())
+    """
+)
+
+
+def _train(tmp_path, threads, script=_TRAIN):
     out = str(tmp_path / ("w%d.npz" % threads))
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
     proc = subprocess.run(
-        [sys.executable, "-c", _TRAIN, out],
+        [sys.executable, "-c", script, out],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -46,6 +65,14 @@ def _train(tmp_path, threads):
 
 def test_dense_batchnorm_dropout_training_is_bitwise_the_same_on_one_and_two_threads(tmp_path):
     one, two = _train(tmp_path, 1), _train(tmp_path, 2)
+    assert one.files == two.files
+    for name in one.files:
+        np.testing.assert_array_equal(one[name], two[name], err_msg=name)
+
+
+def test_embedding_training_is_bitwise_the_same_on_one_and_two_threads(tmp_path):
+    one = _train(tmp_path, 1, _TRAIN_EMBEDDING)
+    two = _train(tmp_path, 2, _TRAIN_EMBEDDING)
     assert one.files == two.files
     for name in one.files:
         np.testing.assert_array_equal(one[name], two[name], err_msg=name)
