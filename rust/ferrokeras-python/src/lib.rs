@@ -606,6 +606,13 @@ impl PyProgram {
         batch_size: usize,
     ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
         let prog = &*self.inner;
+        if inputs.len() != prog.n_inputs() {
+            return Err(PyValueError::new_err(format!(
+                "the function takes {} input array(s), got {}",
+                prog.n_inputs(),
+                inputs.len()
+            )));
+        }
         let mut held = Vec::with_capacity(inputs.len());
         for (i, obj) in inputs.iter().enumerate() {
             let obj = readable(obj)?;
@@ -616,7 +623,8 @@ impl PyProgram {
                     Held::I32(a)
                 } else {
                     return Err(PyTypeError::new_err(format!(
-                        "input {i} must be a float32 or int32 numpy array"
+                        "input {i} ('{}') must be a float32 or int32 numpy array",
+                        prog.input_name(i)
                     )));
                 },
             );

@@ -77,7 +77,9 @@
 //!
 //! Every failure is an [`Error`]; nothing reachable from user input or a file panics.
 //! Kernels run on a rayon pool (`RAYON_NUM_THREADS` sets its size); a Program may be
-//! called from several threads (calls are serialised on its buffers).
+//! called from several threads (calls are serialised on its buffers). For inference over
+//! many rows, [`Program::run_batches`] runs consecutive batches side by side on the pool,
+//! with the bits of one run per batch.
 
 #![warn(missing_docs)]
 

@@ -166,4 +166,6 @@ def test_bad_arguments_are_errors_and_leave_the_function_usable():
         f.run_batches([np.ones((6, 4), "float32")], 2)
     with pytest.raises(TypeError, match="float32 or int32"):
         f.run_batches([np.ones((6, 3), "float64")], 2)
+    with pytest.raises(ValueError, match="takes 1 input"):
+        f.run_batches([np.ones((6, 3), "float64"), a], 2)
     np.testing.assert_array_equal(f.run_batches([a], 4)[0], a * 2.0)
