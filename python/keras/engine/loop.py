@@ -44,6 +44,12 @@ def dense_batch(batch, dtypes):
     return [K.as_engine_array(x.toarray(), dt) if is_sparse(x) else x for x, dt in zip(batch, dtypes)]
 
 
+def learning_phase_feed(f, ins, phase):
+    """The learning-phase array to append to `ins` when `f` takes one more input than
+    `ins` holds (a model whose graph reads the phase), else nothing."""
+    return [np.asarray(phase, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+
+
 def make_batches(size, batch_size):
     """(start, end) index pairs of consecutive batches; the last may be smaller."""
     nb_batch = int(np.ceil(size / float(batch_size)))
@@ -203,7 +209,7 @@ class ProgramStep(Step):
         self.f = f
         self.ins = ins
         self.program = f.run
-        self.lp_feed = [np.asarray(1.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+        self.lp_feed = learning_phase_feed(f, ins, 1.0)
         self.feed = list(ins) + self.lp_feed
         self.any_sparse = any(is_sparse(x) for x in ins)
         self.order = None
@@ -353,7 +359,7 @@ def _run_batches(f, ins, batch_size, verbose, consume):
     nb_sample = ins[0].shape[0]
     if verbose == 1:
         progbar = Progbar(target=nb_sample)
-    lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
+    lp_feed = learning_phase_feed(f, ins, 0.0)
     any_sparse = any(is_sparse(x) for x in ins)
     program = f.run
     for batch_start, batch_end in make_batches(nb_sample, batch_size):
@@ -391,8 +397,7 @@ def predict_loop(f, ins, batch_size=32, verbose=0):
     random function, outputs that are not batch-major) or the data is sparse."""
     batchable = isinstance(batch_size, (int, np.integer)) and batch_size >= 1
     if verbose != 1 and batchable and ins and not any(is_sparse(x) for x in ins):
-        lp_feed = [np.asarray(0.0, dtype=np.float32)] if len(ins) < len(f.inputs) else []
-        whole = f.run_batches(list(ins) + lp_feed, int(batch_size))
+        whole = f.run_batches(list(ins) + learning_phase_feed(f, ins, 0.0), int(batch_size))
         if whole is not None:
             return whole[0] if len(whole) == 1 else whole
     outs = []

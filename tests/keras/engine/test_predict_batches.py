@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras import backend as K
+from keras.engine.loop import learning_phase_feed
 from keras.layers import (
     LSTM,
     BatchNormalization,
@@ -29,7 +30,7 @@ def _one_run_per_batch(model, xs, batch_size):
     model._make_predict_function()
     f = model.predict_function
     n = xs[0].shape[0]
-    lp = [np.asarray(0.0, dtype=np.float32)] if len(xs) < len(f.inputs) else []
+    lp = learning_phase_feed(f, xs, 0.0)
     outs = None
     for lo in range(0, n, batch_size):
         got = f.run([x[lo : lo + batch_size] for x in xs] + lp)
@@ -96,8 +97,9 @@ def test_predict_is_bitwise_one_run_per_batch(name, batch_size):
     got = got if isinstance(got, list) else [got]
     want = _one_run_per_batch(model, xs, batch_size)
     f = model.predict_function
-    lp = [np.asarray(0.0, dtype=np.float32)] if len(xs) < len(f.inputs) else []
-    assert f.run_batches(xs + lp, batch_size) is not None  # predict took the engine's path
+    assert (
+        f.run_batches(xs + learning_phase_feed(f, xs, 0.0), batch_size) is not None
+    )  # predict took the engine's path
     assert len(got) == len(want)
     for g, w in zip(got, want):
         _assert_bitwise(g, w)
@@ -107,8 +109,7 @@ def test_run_batches_gives_every_output_with_all_rows():
     model, xs = _two_inputs_two_outputs()
     model._make_predict_function()
     f = model.predict_function
-    lp = [np.asarray(0.0, dtype=np.float32)] if len(xs) < len(f.inputs) else []
-    outs = f.run_batches(xs + lp, 10)
+    outs = f.run_batches(xs + learning_phase_feed(f, xs, 0.0), 10)
     assert [o.shape for o in outs] == [(45, 3), (45, 1)]
     for g, w in zip(outs, _one_run_per_batch(model, xs, 10)):
         _assert_bitwise(g, w)

@@ -468,13 +468,7 @@ impl Program {
     /// values (see [`Program::run`] for the ndarray way).
     pub fn run_values(&self, inputs: &[Value]) -> Result<Vec<Value>> {
         let mut s = self.session();
-        if inputs.len() != self.feeds.len() {
-            return Err(Error::Value(format!(
-                "the function takes {} input(s), got {}",
-                self.feeds.len(),
-                inputs.len()
-            )));
-        }
+        self.check_input_count(inputs.len())?;
         for (i, v) in inputs.iter().enumerate() {
             s.feed(i, v)?;
         }
@@ -482,6 +476,25 @@ impl Program {
         Ok((0..self.outputs.len())
             .map(|i| s.output(i).clone())
             .collect())
+    }
+
+    /// An error unless the Program takes `n` inputs.
+    fn check_input_count(&self, n: usize) -> Result<()> {
+        if n != self.feeds.len() {
+            return Err(Error::Value(format!(
+                "the function takes {} input(s), got {n}",
+                self.feeds.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks every input of `st` as not fed (what a run leaves, whatever the feeding or
+    /// the run did).
+    fn unfeed(&self, st: &mut ExecState) {
+        for s in &self.feeds {
+            st.fed[*s] = false;
+        }
     }
 
     /// The node of input `i`.
@@ -638,9 +651,7 @@ impl Program {
     /// Runs on a locked state (see [`Session::parts`]); inputs must have been fed.
     pub fn run_state(&self, st: &mut ExecState) -> Result<()> {
         let r = self.execute(st);
-        for s in &self.feeds {
-            st.fed[*s] = false;
-        }
+        self.unfeed(st);
         st.row_offset = 0;
         r
     }

@@ -87,21 +87,15 @@ impl Program {
     /// independent of each other (it updates variables or draws random numbers), an
     /// output is a variable, no input has a sample axis, or an output planned for the
     /// first batch does not have the batch's rows as its first axis: the caller then runs
-    /// it batch by batch. Errors: a batch of 0 rows, inputs with different numbers of samples or data
-    /// that does not fit its shape, and whatever a run raises.
+    /// it batch by batch. Errors: a batch of 0 rows, inputs with different numbers of
+    /// samples or data that does not fit its shape, and whatever a run raises.
     pub fn run_batches_state(
         &self,
         st: &mut ExecState,
         inputs: &[BatchInput],
         batch: usize,
     ) -> Result<Option<Vec<Value>>> {
-        if inputs.len() != self.feeds.len() {
-            return Err(Error::Value(format!(
-                "the function takes {} input(s), got {}",
-                self.feeds.len(),
-                inputs.len()
-            )));
-        }
+        self.check_input_count(inputs.len())?;
         if batch == 0 {
             return Err(Error::Value("the batch size must be at least 1".into()));
         }
@@ -159,18 +153,22 @@ impl Program {
         } else {
             0
         };
-        if side > 0 {
-            let keep = (threads - 1) * state_bytes <= KEPT_STATES_MAX_BYTES;
-            self.side_by_side(st, inputs, &mut outs, threads, side, &rows, keep)?;
-        }
-        for b in side..batches {
-            let (lo, hi) = rows(b);
-            if let Err(e) = self.feed_batch(st, inputs, lo, hi) {
-                self.unfeed(st);
-                return Err(e);
+        {
+            let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
+            if side > 0 {
+                let keep = (threads - 1) * state_bytes <= KEPT_STATES_MAX_BYTES;
+                self.side_by_side(st, inputs, &sinks, threads, side, &rows, keep)?;
             }
-            self.run_state(st)?;
-            self.put_rows(st, &mut outs, lo, hi)?;
+            for b in side..batches {
+                let (lo, hi) = rows(b);
+                if let Err(e) = self.feed_batch(st, inputs, lo, hi) {
+                    self.unfeed(st);
+                    return Err(e);
+                }
+                self.run_state(st)?;
+                // SAFETY: the side-by-side batches are done; this thread alone writes.
+                unsafe { self.put_rows_into(st, &sinks, lo, hi) }?;
+            }
         }
         Ok(Some(outs))
     }
@@ -198,7 +196,7 @@ impl Program {
         &self,
         st: &mut ExecState,
         inputs: &[BatchInput],
-        outs: &mut [Value],
+        sinks: &[Sink],
         threads: usize,
         count: usize,
         rows: &(dyn Fn(usize) -> (usize, usize) + Sync),
@@ -218,7 +216,6 @@ impl Program {
             let _ftz = FlushDenormals::new();
             let guard = self.store.lock();
             let vars: &VarData = &guard;
-            let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
             let parts = Disjoint::new(&mut states);
             let run = || {
                 parallel_for(count, threads, &|i, who| {
@@ -235,7 +232,7 @@ impl Program {
                     self.unfeed(st);
                     let r = r.and_then(|()| {
                         // SAFETY: batch i's rows lo..hi of every output are its own.
-                        unsafe { self.put_rows_into(st, &sinks, lo, hi) }
+                        unsafe { self.put_rows_into(st, sinks, lo, hi) }
                     });
                     if let Err(e) = r {
                         let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -260,14 +257,6 @@ impl Program {
         match failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
             Some(e) => Err(e),
             None => Ok(()),
-        }
-    }
-
-    /// Marks every input of `st` as not fed (what a run leaves), whatever the feeding or
-    /// the run did.
-    fn unfeed(&self, st: &mut ExecState) {
-        for s in &self.feeds {
-            st.fed[*s] = false;
         }
     }
 
@@ -299,13 +288,6 @@ impl Program {
             }?;
         }
         Ok(())
-    }
-
-    /// Copies the outputs of the run on `st` into rows `lo..hi` of `outs`.
-    fn put_rows(&self, st: &ExecState, outs: &mut [Value], lo: usize, hi: usize) -> Result<()> {
-        let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
-        // SAFETY: nothing else writes `outs` meanwhile.
-        unsafe { self.put_rows_into(st, &sinks, lo, hi) }
     }
 
     /// Copies the outputs of the run on `st` into rows `lo..hi` of `sinks`, checking

@@ -3,7 +3,7 @@
 use std::ops::Range;
 
 use super::add_all;
-use crate::kernels::pool::{self, parallel_for, Disjoint};
+use crate::kernels::pool::{self, for_each_part, parallel_for, Disjoint};
 use crate::kernels::simd;
 use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
 use crate::tensor::{fmt_shape, DType, Value};
@@ -71,6 +71,29 @@ fn each_pick(
     }
 }
 
+/// `dst` (rows of `row` elements) = the rows of `src` that `idx` picks (all checked),
+/// in chunks of picks on the pool when large: each chunk writes its own output rows, so
+/// the copy is the same whatever the split.
+fn copy_picks<T: Copy + Send + Sync>(src: &[T], dst: &mut [T], idx: &[i32], v: usize, row: usize) {
+    let n = idx.len();
+    let copy = |part: &mut [T], ks: Range<usize>| {
+        let base = ks.start * row;
+        each_pick(v, row, idx, ks, |d, s, ahead| {
+            if let Some(a) = ahead {
+                simd::prefetch(&src[a]);
+            }
+            part[d.start - base..d.end - base].copy_from_slice(&src[s]);
+        })
+    };
+    let dst = &mut dst[..n * row];
+    if n * row < PAR_MIN {
+        return copy(dst, 0..n);
+    }
+    for_each_part(dst, CHUNK_PICKS * row, pool::threads(), &|c, part| {
+        copy(part, c * CHUNK_PICKS..((c + 1) * CHUNK_PICKS).min(n))
+    });
+}
+
 impl Op for Gather {
     fn name(&self) -> &str {
         "gather"
@@ -99,51 +122,16 @@ impl Op for Gather {
         })
     }
 
-    /// Large gathers copy their picks in parallel chunks (each chunk its own output
-    /// rows); the copy is the same whatever the split.
+    /// Large gathers copy their picks in parallel chunks ([`copy_picks`]).
     fn forward(&self, inputs: &[&Value], out: &mut Value, _: &mut OpCtx) -> Result<()> {
         let (r, idx) = (inputs[0], &inputs[1].i);
         let (v, row) = (r.shape[0], r.shape[1..].iter().product::<usize>());
         check_all(idx, v)?;
-        let n = idx.len();
-        let copy = |dst: &mut [f32], dsti: &mut [i32], ks: Range<usize>, base: usize| {
-            each_pick(v, row, idx, ks, |d, src, ahead| {
-                let d = d.start - base..d.end - base;
-                if r.dt() == DType::I32 {
-                    if let Some(a) = ahead {
-                        simd::prefetch(&r.i[a]);
-                    }
-                    dsti[d].copy_from_slice(&r.i[src]);
-                } else {
-                    if let Some(a) = ahead {
-                        simd::prefetch(&r.f[a]);
-                    }
-                    dst[d].copy_from_slice(&r.f[src]);
-                }
-            })
-        };
-        if n * row < PAR_MIN || pool::in_parallel_region() {
-            copy(&mut out.f, &mut out.i, 0..n, 0);
-            return Ok(());
+        if r.dt() == DType::I32 {
+            copy_picks(&r.i, &mut out.i, idx, v, row);
+        } else {
+            copy_picks(&r.f, &mut out.f, idx, v, row);
         }
-        let total = n * row;
-        let (fs, is) = (Disjoint::new(&mut out.f), Disjoint::new(&mut out.i));
-        let float = r.dt() != DType::I32;
-        parallel_for(n.div_ceil(CHUNK_PICKS), pool::threads(), &|c, _| {
-            let ks = c * CHUNK_PICKS..((c + 1) * CHUNK_PICKS).min(n);
-            let (lo, len) = (ks.start * row, ks.len() * row);
-            debug_assert!(lo + len <= total);
-            // SAFETY: chunk c alone writes output rows ks (elements lo..lo + len) of the
-            // storage in use; the other storage is empty and not touched.
-            let (dst, dsti) = unsafe {
-                if float {
-                    (fs.part(lo, len), is.part(0, 0))
-                } else {
-                    (fs.part(0, 0), is.part(lo, len))
-                }
-            };
-            copy(dst, dsti, ks, lo);
-        });
         Ok(())
     }
 
