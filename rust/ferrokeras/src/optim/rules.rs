@@ -6,8 +6,9 @@
 //! momentum schedule) are computed once per step in f64 from the float32 hyper-parameter
 //! variables, then rounded to f32 for the elementwise loops, which run in f32 like
 //! Keras' float32 graphs. Each loop is a `simd_fn!` (AVX-512 / AVX2 at run time);
-//! parameters of at least [`PAR_MIN`] elements are split across the rayon pool in fixed
-//! chunks (elementwise work, so the result does not depend on the thread count).
+//! large parameters are split across the pool in fixed chunks (elementwise work, so the
+//! result does not depend on the thread count): SGD from [`PAR_MIN`] elements, the
+//! rules with a square root and a division per element from [`PAR_MIN_DIVIDING`].
 
 use crate::kernels::pool::{parallel_for, threads, Disjoint};
 
@@ -15,10 +16,29 @@ use super::clip::Clip;
 use super::OptimizerKind;
 use crate::simd_fn;
 
-/// Parameters with at least this many elements are updated in parallel.
+/// SGD updates parameters with at least this many elements in parallel (a few loads
+/// and stores per element: small parameters finish before a helper would join).
 pub const PAR_MIN: usize = 1 << 16;
-/// Elements per parallel chunk.
-const CHUNK: usize = 1 << 14;
+/// The other rules update parameters with at least this many elements in parallel:
+/// their `sqrt` and division cost about 1 ns per element (W1's 25k-weight Dense kernel
+/// took 23 µs on one core under RMSprop).
+pub const PAR_MIN_DIVIDING: usize = 1 << 13;
+
+/// How a rule splits one parameter: parallel from `min` elements, in `chunk`s.
+#[derive(Clone, Copy)]
+struct Split {
+    min: usize,
+    chunk: usize,
+}
+
+const SPLIT_SGD: Split = Split {
+    min: PAR_MIN,
+    chunk: 1 << 14,
+};
+const SPLIT_DIVIDING: Split = Split {
+    min: PAR_MIN_DIVIDING,
+    chunk: 1 << 12,
+};
 
 /// Pre-step values of the hyper-parameter variables, as f64.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -220,18 +240,22 @@ impl Rule {
     /// (checked by the caller).
     pub fn run(&self, p: &mut [f32], s0: &mut [f32], s1: &mut [f32], g: &[f32], clip: Clip) {
         match *self {
-            Rule::Sgd { mu, lr, nesterov } => {
-                par1(p, s0, g, |p, v, g| sgd_k(p, v, g, mu, lr, nesterov, clip))
-            }
-            Rule::RmsProp(Decaying { rho, c, lr, eps }) => par1(p, s0, g, |p, a, g| {
-                rmsprop_k(p, a, g, rho, c, lr, eps, clip)
+            Rule::Sgd { mu, lr, nesterov } => par1(SPLIT_SGD, p, s0, g, |p, v, g| {
+                sgd_k(p, v, g, mu, lr, nesterov, clip)
             }),
-            Rule::Adagrad { lr, eps } => {
-                par1(p, s0, g, |p, a, g| adagrad_k(p, a, g, lr, eps, clip))
+            Rule::RmsProp(Decaying { rho, c, lr, eps }) => {
+                par1(SPLIT_DIVIDING, p, s0, g, |p, a, g| {
+                    rmsprop_k(p, a, g, rho, c, lr, eps, clip)
+                })
             }
-            Rule::Adadelta(Decaying { rho, c, lr, eps }) => par2(p, s0, s1, g, |p, a, d, g| {
-                adadelta_k(p, a, d, g, rho, c, lr, eps, clip)
+            Rule::Adagrad { lr, eps } => par1(SPLIT_DIVIDING, p, s0, g, |p, a, g| {
+                adagrad_k(p, a, g, lr, eps, clip)
             }),
+            Rule::Adadelta(Decaying { rho, c, lr, eps }) => {
+                par2(SPLIT_DIVIDING, p, s0, s1, g, |p, a, d, g| {
+                    adadelta_k(p, a, d, g, rho, c, lr, eps, clip)
+                })
+            }
             Rule::Adam {
                 b1,
                 c1,
@@ -239,7 +263,7 @@ impl Rule {
                 c2,
                 lr,
                 eps,
-            } => par2(p, s0, s1, g, |p, m, v, g| {
+            } => par2(SPLIT_DIVIDING, p, s0, s1, g, |p, m, v, g| {
                 adam_k(p, m, v, g, [b1, c1, b2, c2, lr, eps], clip)
             }),
             Rule::Adamax {
@@ -248,7 +272,7 @@ impl Rule {
                 b2,
                 lr,
                 eps,
-            } => par2(p, s0, s1, g, |p, m, u, g| {
+            } => par2(SPLIT_DIVIDING, p, s0, s1, g, |p, m, u, g| {
                 adamax_k(p, m, u, g, [b1, c1, b2, lr, eps], clip)
             }),
             Rule::Nadam {
@@ -261,7 +285,7 @@ impl Rule {
                 cv,
                 lr,
                 eps,
-            } => par2(p, s0, s1, g, |p, m, v, g| {
+            } => par2(SPLIT_DIVIDING, p, s0, s1, g, |p, m, v, g| {
                 nadam_k(p, m, v, g, [b1, c1, b2, c2, a1, a2, cv, lr, eps], clip)
             }),
         }
@@ -270,16 +294,17 @@ impl Rule {
 
 /// Runs `f` over (parameter, slot, gradient), in parallel chunks when large.
 fn par1(
+    split: Split,
     p: &mut [f32],
     s0: &mut [f32],
     g: &[f32],
     f: impl Fn(&mut [f32], &mut [f32], &[f32]) + Sync,
 ) {
-    if p.len() < PAR_MIN {
+    if p.len() < split.min {
         f(p, s0, g);
     } else {
         let (ps, s0s) = (Disjoint::new(p), Disjoint::new(s0));
-        chunked(g.len(), &|lo, len| {
+        chunked(g.len(), split.chunk, &|lo, len| {
             // SAFETY: the chunk at lo is claimed once.
             let (p, s0) = unsafe { (ps.part(lo, len), s0s.part(lo, len)) };
             f(p, s0, &g[lo..lo + len])
@@ -289,17 +314,18 @@ fn par1(
 
 /// Runs `f` over (parameter, slot 0, slot 1, gradient), in parallel chunks when large.
 fn par2(
+    split: Split,
     p: &mut [f32],
     s0: &mut [f32],
     s1: &mut [f32],
     g: &[f32],
     f: impl Fn(&mut [f32], &mut [f32], &mut [f32], &[f32]) + Sync,
 ) {
-    if p.len() < PAR_MIN {
+    if p.len() < split.min {
         f(p, s0, s1, g);
     } else {
         let (ps, s0s, s1s) = (Disjoint::new(p), Disjoint::new(s0), Disjoint::new(s1));
-        chunked(g.len(), &|lo, len| {
+        chunked(g.len(), split.chunk, &|lo, len| {
             // SAFETY: the chunk at lo is claimed once.
             let (p, s0, s1) = unsafe { (ps.part(lo, len), s0s.part(lo, len), s1s.part(lo, len)) };
             f(p, s0, s1, &g[lo..lo + len])
@@ -307,14 +333,14 @@ fn par2(
     }
 }
 
-/// Calls `f(start, len)` for each `CHUNK`-long piece of `0..n`, the pieces claimed by
+/// Calls `f(start, len)` for each `chunk`-long piece of `0..n`, the pieces claimed by
 /// the caller and the pool ([`parallel_for`]): the caller starts at once instead of
 /// waiting for a rayon worker to wake. Every element is updated by the same code
 /// whatever the split, so results do not depend on the thread count.
-fn chunked(n: usize, f: &(dyn Fn(usize, usize) + Sync)) {
-    parallel_for(n.div_ceil(CHUNK), threads(), &|i, _| {
-        let lo = i * CHUNK;
-        f(lo, CHUNK.min(n - lo))
+fn chunked(n: usize, chunk: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+    parallel_for(n.div_ceil(chunk), threads(), &|i, _| {
+        let lo = i * chunk;
+        f(lo, chunk.min(n - lo))
     });
 }
 

@@ -566,9 +566,16 @@ fn constraints_apply_to_the_new_value() {
 
 #[test]
 fn large_parameters_take_the_parallel_path() {
-    let n = rules::PAR_MIN * 2 + 37;
-    let params = vec![(vec![n], pdata(n, 9)), (vec![3], pdata(3, 1))];
-    for kind in [OptimizerKind::Adam, OptimizerKind::Sgd { nesterov: true }] {
+    let cases = [
+        (OptimizerKind::Adam, rules::PAR_MIN * 2 + 37),
+        (
+            OptimizerKind::Sgd { nesterov: true },
+            rules::PAR_MIN * 2 + 37,
+        ),
+        (OptimizerKind::RMSprop, rules::PAR_MIN_DIVIDING * 3 + 5),
+    ];
+    for (kind, n) in cases {
+        let params = vec![(vec![n], pdata(n, 9)), (vec![3], pdata(3, 1))];
         let mut o = RefOpt::new(kind, 0.01);
         o.momentum = r32(0.5);
         let mut r = rig(&o, &params, 0.0, vec![None, None]);
