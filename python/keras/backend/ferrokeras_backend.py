@@ -937,6 +937,15 @@ class Function:
     It returns None, having run nothing, when the function's runs are not
     independent of each other (it has updates or random ops) or an output is not
     batch-major; the caller then runs batch by batch. ``predict`` uses it.
+
+    ``f.run_steps(arrays, order, batch_size)`` trains over a whole epoch in one engine
+    call: step ``k`` is ``f.run(arrays, rows=order[k * batch_size:][:batch_size])``,
+    exactly (same random draws, same updates, same bits). Returns ``(outs, error)``:
+    ``outs`` a float32 array with one row of outputs (all scalars) per completed step,
+    ``error`` None or the exception that stopped the epoch early (a failing step, or a
+    signal such as Ctrl-C, checked between steps), for the caller to raise once it has
+    logged the completed steps. ``fit`` uses it when no callback of the user's runs
+    between the batches.
     """
 
     def __init__(self, inputs, outputs, updates=None, name=None, inference=False):
@@ -971,6 +980,7 @@ class Function:
         )
         self.run = self._program
         self.run_batches = self._program.run_batches
+        self.run_steps = self._program.run_steps
 
     def __call__(self, inputs):
         if not isinstance(inputs, (list, tuple)):

@@ -188,6 +188,15 @@ class Step:
     def run(self, batch_index, batch):
         raise NotImplementedError("Step.run: a training step must run one batch")
 
+    def run_all(self, batches):
+        """Runs all of an epoch's `(size, batch)` batches in one go, exactly as `run`
+        on each in turn would, when the step can: returns `(outs, error)` (one row of
+        loss and metrics per completed batch, and None or the exception that stopped
+        the epoch early, to raise once the completed batches are logged); None when it
+        cannot (then `run` is called per batch). `fit_loop` asks only when nothing of
+        the user's runs between batches."""
+        return None
+
     def end_epoch(self, epoch):
         """After the epoch's last batch, before validation."""
 
@@ -212,10 +221,22 @@ class ProgramStep(Step):
         self.lp_feed = learning_phase_feed(f, ins, 1.0)
         self.feed = list(ins) + self.lp_feed
         self.any_sparse = any(is_sparse(x) for x in ins)
+        # `run_all` returns one float32 scalar per output and batch (a loss and its
+        # metrics); a custom metric of another shape or dtype runs batch by batch.
+        self.scalar_outputs = all(K.ndim(t) == 0 and K.dtype(t) == "float32" for t in f.outputs)
         self.order = None
 
     def begin_epoch(self, epoch, order, batches):
         self.order = order
+
+    def run_all(self, batches):
+        # The engine's loop over the epoch (`f.run_steps`): a small model's step costs
+        # about as much in Python around the engine call as in the engine.
+        if self.any_sparse or not self.scalar_outputs or not batches:
+            return None
+        first, last = batches[0][1], batches[-1][1]
+        order = self.order if self.order is not None else np.arange(last.stop, dtype=np.int64)
+        return self.f.run_steps(self.feed, order[first.start : last.stop], batches[0][0])
 
     def run(self, batch_index, batch):
         if self.any_sparse:
@@ -256,6 +277,10 @@ def fit_loop(
     callbacks = [cbks.BaseLogger()] + (callbacks or []) + [history]
     if verbose:
         callbacks += [cbks.ProgbarLogger()]
+    # With only fit's own loggers (no user callback, no progress bar) nothing needs to
+    # run between two batches: the step may run the whole epoch at once, and the
+    # loggers then see each batch's logs in order, as they would have one by one.
+    loggers_only = all(type(c) in (cbks.BaseLogger, cbks.History) for c in callbacks)
     callbacks = cbks.CallbackList(callbacks)
     callback_model = getattr(model, "callback_model", None) or model
     callbacks.set_model(callback_model)
@@ -271,14 +296,19 @@ def fit_loop(
             epoch_batches = batches.epoch()
             step.begin_epoch(epoch, batches.order, epoch_batches)
             size = None
-            run = step.run
-            for batch_index, (size, batch) in enumerate(epoch_batches):
-                batch_logs = {"batch": batch_index, "size": size}
-                callbacks.on_batch_begin(batch_index, batch_logs)
-                outs = run(batch_index, batch)
-                for label, o in zip(out_labels, outs):
-                    batch_logs[label] = float(o)
-                callbacks.on_batch_end(batch_index, batch_logs)
+            run_all = getattr(step, "run_all", None) if loggers_only else None  # optional
+            ran = run_all(epoch_batches) if run_all is not None else None
+            if ran is not None:
+                size = _log_batches(callbacks.callbacks, epoch_batches, out_labels, *ran)
+            else:
+                run = step.run
+                for batch_index, (size, batch) in enumerate(epoch_batches):
+                    batch_logs = {"batch": batch_index, "size": size}
+                    callbacks.on_batch_begin(batch_index, batch_logs)
+                    outs = run(batch_index, batch)
+                    for label, o in zip(out_labels, outs):
+                        batch_logs[label] = float(o)
+                    callbacks.on_batch_end(batch_index, batch_logs)
             step.end_epoch(epoch)
             epoch_logs = {}
             if validate is not None:
@@ -296,6 +326,24 @@ def fit_loop(
     callbacks.on_train_end()
     step.train_end()
     return history
+
+
+def _log_batches(callbacks, batches, out_labels, outs, error):
+    """Gives `callbacks` the batch logs of the batches of an epoch run at once (`outs`:
+    one row per completed batch), then raises `error` if the epoch stopped early.
+    Returns the last batch's size."""
+    size = None
+    for batch_index, ((size, _), row) in enumerate(zip(batches, outs)):
+        batch_logs = {"batch": batch_index, "size": size}
+        for c in callbacks:
+            c.on_batch_begin(batch_index, batch_logs)
+        for label, o in zip(out_labels, row):
+            batch_logs[label] = float(o)
+        for c in callbacks:
+            c.on_batch_end(batch_index, batch_logs)
+    if error is not None:
+        raise error
+    return size
 
 
 def fit_arrays(

@@ -11,7 +11,7 @@ use ferrokeras::graph::{BatchData, BatchInput, Session, Update, UpdateOp};
 use ferrokeras::optim::{Constraint, Hyper, OptimizerKind, OptimizerUpdate};
 use ferrokeras::{Attr, Attrs, DType, Element, Error, Graph, NodeId, Program, Value, VarId};
 use numpy::{
-    PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArray,
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{
@@ -562,14 +562,7 @@ impl PyProgram {
                 inputs.len()
             )));
         }
-        // Never wait for the Program's lock while holding the GIL: the thread that holds
-        // the lock may need the GIL to finish its call.
-        let mut sess = loop {
-            if let Some(s) = prog.try_session() {
-                break s;
-            }
-            py.detach(|| prog.wait_unlocked());
-        };
+        let mut sess = lock(py, prog);
         for (i, obj) in inputs.iter().enumerate() {
             let obj = &readable(obj)?;
             if let Ok(a) = obj.extract::<PyReadonlyArrayDyn<'_, f32>>() {
@@ -606,6 +599,80 @@ impl PyProgram {
         batch_size: usize,
     ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
         let prog = &*self.inner;
+        let held = Held::all(prog, &inputs)?;
+        let batch_inputs = held
+            .iter()
+            .map(Held::batch_input)
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut sess = lock(py, prog);
+        let (p, st) = sess.parts();
+        let outs = py.detach(|| guarded(|| p.run_batches_state(st, &batch_inputs, batch_size)))?;
+        outs.map(|vs| vs.into_iter().map(|v| value_into_py(py, v)).collect())
+            .transpose()
+    }
+
+    /// Trains: runs the function once per batch of rows
+    /// `order[k * batch_size ..][..batch_size]` of C-contiguous float32/int32 arrays
+    /// (scalar arrays, such as the learning phase, fed whole to each), as one
+    /// `f(inputs, rows=...)` call per batch would, and returns `(outs, error)`: `outs`
+    /// a float32 array with one row of outputs per completed step, `error` None or the
+    /// exception that stopped the loop (a failing step, or a signal such as Ctrl-C,
+    /// checked between steps), for the caller to raise once it has accounted for the
+    /// completed steps. See `Program::run_steps_state`.
+    fn run_steps<'py>(
+        &self,
+        py: Python<'py>,
+        inputs: Vec<Bound<'py, PyAny>>,
+        order: PyReadonlyArray1<'py, i64>,
+        batch_size: usize,
+    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Option<PyErr>)> {
+        let prog = &*self.inner;
+        let held = Held::all(prog, &inputs)?;
+        let batch_inputs = held
+            .iter()
+            .map(Held::batch_input)
+            .collect::<PyResult<Vec<_>>>()?;
+        let order = order
+            .as_slice()
+            .map_err(|_| PyValueError::new_err("order must be a C-contiguous int64 array"))?;
+        let mut sess = lock(py, prog);
+        let (p, st) = sess.parts();
+        let mut stopped_by: Option<PyErr> = None;
+        let mut between = || match Python::attach(|py| py.check_signals()) {
+            Ok(()) => true,
+            Err(e) => {
+                stopped_by = Some(e);
+                false
+            }
+        };
+        let ran = py.detach(|| {
+            guarded(|| p.run_steps_state(st, &batch_inputs, order, batch_size, &mut between))
+        })?;
+        let outs = PyArray1::from_vec(py, ran.outputs).reshape([ran.done, prog.n_outputs()])?;
+        Ok((outs, stopped_by.or(ran.error.map(to_py))))
+    }
+}
+
+/// Locks `prog` for one call. Never waits for the Program's lock while holding the GIL:
+/// the thread that holds the lock may need the GIL to finish its call.
+fn lock<'a>(py: Python<'_>, prog: &'a Program) -> Session<'a> {
+    loop {
+        if let Some(s) = prog.try_session() {
+            return s;
+        }
+        py.detach(|| prog.wait_unlocked());
+    }
+}
+
+/// A numpy input held (borrowed read-only) while the engine reads it.
+enum Held<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    I32(PyReadonlyArrayDyn<'py, i32>),
+}
+
+impl<'py> Held<'py> {
+    /// Every input of a call of `prog`, checked for count and dtype.
+    fn all(prog: &Program, inputs: &[Bound<'py, PyAny>]) -> PyResult<Vec<Held<'py>>> {
         if inputs.len() != prog.n_inputs() {
             return Err(PyValueError::new_err(format!(
                 "the function takes {} input array(s), got {}",
@@ -629,30 +696,9 @@ impl PyProgram {
                 },
             );
         }
-        let batch_inputs = held
-            .iter()
-            .map(Held::batch_input)
-            .collect::<PyResult<Vec<_>>>()?;
-        let mut sess = loop {
-            if let Some(s) = prog.try_session() {
-                break s;
-            }
-            py.detach(|| prog.wait_unlocked());
-        };
-        let (p, st) = sess.parts();
-        let outs = py.detach(|| guarded(|| p.run_batches_state(st, &batch_inputs, batch_size)))?;
-        outs.map(|vs| vs.into_iter().map(|v| value_into_py(py, v)).collect())
-            .transpose()
+        Ok(held)
     }
-}
 
-/// A numpy input held (borrowed read-only) while the engine reads it.
-enum Held<'py> {
-    F32(PyReadonlyArrayDyn<'py, f32>),
-    I32(PyReadonlyArrayDyn<'py, i32>),
-}
-
-impl Held<'_> {
     fn batch_input(&self) -> PyResult<BatchInput<'_>> {
         let contiguous = || PyValueError::new_err("input arrays must be C-contiguous");
         Ok(match self {

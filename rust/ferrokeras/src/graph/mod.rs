@@ -13,7 +13,7 @@ mod update;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use program::{BatchData, BatchInput, ExecState, Program, Session};
+pub use program::{BatchData, BatchInput, ExecState, Program, Session, Steps};
 pub use update::{Update, UpdateOp};
 
 use crate::ops::{self, Attr, Attrs, OpRef, TypeInfo};

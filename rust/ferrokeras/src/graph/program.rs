@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 mod batches;
+mod steps;
 pub use batches::{BatchData, BatchInput};
+pub use steps::Steps;
 
 use super::autodiff::{self, Sweep};
 use super::{Graph, Node, NodeId, NodeKind, Update, UpdateOp, VarData, VarId, VarStore};
@@ -526,6 +528,66 @@ impl Program {
         Ok(())
     }
 
+    /// Feeds all of `data` (shape `shape`) into input `i` of `st`.
+    fn feed_whole<T: Element + Send + Sync>(
+        &self,
+        st: &mut ExecState,
+        i: usize,
+        shape: &[usize],
+        data: &[T],
+    ) -> Result<()> {
+        self.feed_into(st, i, T::DTYPE, shape, |v| copy_in(T::data_mut(v), data))
+    }
+
+    /// Feeds rows `rows` of `data` (shape `shape`, rows first) into input `i` of `st`
+    /// (see [`Session::feed_rows`]).
+    fn feed_rows_into<T: Element + Send + Sync>(
+        &self,
+        st: &mut ExecState,
+        i: usize,
+        shape: &[usize],
+        data: &[T],
+        rows: &[i64],
+    ) -> Result<()> {
+        let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
+        self.feed_into(st, i, T::DTYPE, &batch, |v| {
+            gather_rows(T::data_mut(v), data, width, rows)
+        })
+    }
+
+    /// The fed shape of rows `rows` of an array of shape `shape` holding `len`
+    /// elements, and the elements per row; every row index is checked.
+    fn rows_shape(
+        &self,
+        i: usize,
+        shape: &[usize],
+        len: usize,
+        rows: &[i64],
+    ) -> Result<(SmallVec<[usize; 6]>, usize)> {
+        let name = &self.nodes[self.feed_node(i)?].name;
+        let Some((&n, rest)) = shape.split_first() else {
+            return Err(Error::Shape(format!(
+                "input '{name}': rows of a scalar cannot be fed"
+            )));
+        };
+        let width: usize = rest.iter().product();
+        if width.checked_mul(n) != Some(len) {
+            return Err(Error::Shape(format!(
+                "input '{name}': data of length {len} does not fit shape {}",
+                fmt_dims(shape)
+            )));
+        }
+        if let Some(&r) = rows.iter().find(|&&r| r < 0 || r as u64 >= n as u64) {
+            return Err(Error::Value(format!(
+                "input '{name}': row {r} is out of range for an array of {n} rows"
+            )));
+        }
+        let mut batch = SmallVec::new();
+        batch.push(rows.len());
+        batch.extend_from_slice(rest);
+        Ok((batch, width))
+    }
+
     fn check_feed(&self, i: usize, dtype: DType, shape: &[usize]) -> Result<()> {
         let n = &self.nodes[self.feeds[i]];
         let ok_rank = n.ty.shape.len() == shape.len();
@@ -908,43 +970,7 @@ impl Session<'_> {
         data: &[T],
         rows: &[i64],
     ) -> Result<()> {
-        let (batch, width) = self.rows_shape(i, shape, data.len(), rows)?;
-        self.feed_slice(i, T::DTYPE, &batch, |v| {
-            gather_rows(T::data_mut(v), data, width, rows)
-        })
-    }
-
-    /// The fed shape of rows `rows` of an array of shape `shape` holding `len`
-    /// elements, and the elements per row; every row index is checked.
-    fn rows_shape(
-        &self,
-        i: usize,
-        shape: &[usize],
-        len: usize,
-        rows: &[i64],
-    ) -> Result<(SmallVec<[usize; 6]>, usize)> {
-        let name = &self.prog.nodes[self.feed_node(i)?].name;
-        let Some((&n, rest)) = shape.split_first() else {
-            return Err(Error::Shape(format!(
-                "input '{name}': rows of a scalar cannot be fed"
-            )));
-        };
-        let width: usize = rest.iter().product();
-        if width.checked_mul(n) != Some(len) {
-            return Err(Error::Shape(format!(
-                "input '{name}': data of length {len} does not fit shape {}",
-                fmt_dims(shape)
-            )));
-        }
-        if let Some(&r) = rows.iter().find(|&&r| r < 0 || r as u64 >= n as u64) {
-            return Err(Error::Value(format!(
-                "input '{name}': row {r} is out of range for an array of {n} rows"
-            )));
-        }
-        let mut batch = SmallVec::new();
-        batch.push(rows.len());
-        batch.extend_from_slice(rest);
-        Ok((batch, width))
+        self.prog.feed_rows_into(&mut self.st, i, shape, data, rows)
     }
 
     /// Copies a value into input `i`.
@@ -963,11 +989,6 @@ impl Session<'_> {
         fill: impl FnOnce(&mut Value),
     ) -> Result<()> {
         self.prog.feed_into(&mut self.st, i, dtype, shape, fill)
-    }
-
-    /// The node of input `i`.
-    fn feed_node(&self, i: usize) -> Result<usize> {
-        self.prog.feed_node(i)
     }
 
     /// Declares that the fed batch is rows `row ..` of a larger batch, for the next run
