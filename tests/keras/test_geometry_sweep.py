@@ -29,20 +29,13 @@ import pytest
 from numpy.testing import assert_allclose
 
 from keras import backend as K
+from keras.layers import pooling
 from keras.layers.convolutional import (
     AtrousConvolution1D,
     AtrousConvolution2D,
     Convolution1D,
     Convolution2D,
     Convolution3D,
-)
-from keras.layers.pooling import (
-    AveragePooling1D,
-    AveragePooling2D,
-    AveragePooling3D,
-    MaxPooling1D,
-    MaxPooling2D,
-    MaxPooling3D,
 )
 
 SCALE = float(os.environ.get("FERROKERAS_GEOMETRY_SCALE", "1"))
@@ -231,15 +224,9 @@ def _make_layer(c):
         )
     if f == "Convolution3D":
         return Convolution3D(N_FILTERS, ks[0], ks[1], ks[2], border_mode=mode, subsample=ss, dim_ordering=o)
-    if f in ("MaxPooling1D", "AveragePooling1D"):
-        cls = MaxPooling1D if f.startswith("Max") else AveragePooling1D
+    cls = getattr(pooling, f)  # the families left are keras.layers.pooling's
+    if c.nd == 1:
         return cls(pool_length=ks[0], stride=ss[0], border_mode=mode)
-    cls = {
-        "MaxPooling2D": MaxPooling2D,
-        "AveragePooling2D": AveragePooling2D,
-        "MaxPooling3D": MaxPooling3D,
-        "AveragePooling3D": AveragePooling3D,
-    }[f]
     return cls(pool_size=tuple(ks), strides=ss, border_mode=mode, dim_ordering=o)
 
 

@@ -10,14 +10,8 @@ from keras.layers import Cropping1D, Cropping2D, Cropping3D, Dense, Flatten, Mer
 from keras.models import Sequential
 from keras.preprocessing import sequence, text
 
-POOLING = [
-    "MaxPooling1D",
-    "MaxPooling2D",
-    "MaxPooling3D",
-    "AveragePooling1D",
-    "AveragePooling2D",
-    "AveragePooling3D",
-]
+# MaxPooling1D ... AveragePooling3D
+POOLING = [f"{kind}Pooling{rank}D" for kind in ("Max", "Average") for rank in (1, 2, 3)]
 
 
 @pytest.mark.parametrize("name", POOLING)
