@@ -637,12 +637,21 @@ impl PyProgram {
             .map_err(|_| PyValueError::new_err("order must be a C-contiguous int64 array"))?;
         let mut sess = lock(py, prog);
         let (p, st) = sess.parts();
+        // Signals are looked at every few milliseconds, not every step: taking the GIL
+        // back is cheap alone but waits out another Python thread's turn.
         let mut stopped_by: Option<PyErr> = None;
-        let mut between = || match Python::attach(|py| py.check_signals()) {
-            Ok(()) => true,
-            Err(e) => {
-                stopped_by = Some(e);
-                false
+        let mut checked = std::time::Instant::now();
+        let mut between = || {
+            if checked.elapsed() < SIGNAL_CHECK_EVERY {
+                return true;
+            }
+            checked = std::time::Instant::now();
+            match Python::attach(|py| py.check_signals()) {
+                Ok(()) => true,
+                Err(e) => {
+                    stopped_by = Some(e);
+                    false
+                }
             }
         };
         let ran = py.detach(|| {
@@ -652,6 +661,9 @@ impl PyProgram {
         Ok((outs, stopped_by.or(ran.error.map(to_py))))
     }
 }
+
+/// How often `run_steps` checks for signals (Ctrl-C) between its steps.
+const SIGNAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Locks `prog` for one call. Never waits for the Program's lock while holding the GIL:
 /// the thread that holds the lock may need the GIL to finish its call.

@@ -79,7 +79,7 @@
 //! Kernels run on a rayon pool (`RAYON_NUM_THREADS` sets its size); a Program may be
 //! called from several threads (calls are serialised on its buffers). For inference over
 //! many rows, [`Program::run_batches`] runs consecutive batches side by side on the pool,
-//! with the bits of one run per batch; for training, [`Program::run_steps_state`] runs a
+//! with the bits of one run per batch; for training, [`Program::run_steps`] runs a
 //! whole epoch of steps in one call, with the bits of one call per batch.
 
 #![warn(missing_docs)]

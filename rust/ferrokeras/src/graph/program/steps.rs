@@ -29,6 +29,17 @@ pub struct Steps {
 }
 
 impl Program {
+    /// [`Program::run_steps_state`] on the Program's own state (locked for the call).
+    pub fn run_steps(
+        &self,
+        inputs: &[BatchInput],
+        order: &[i64],
+        batch: usize,
+        between: &mut dyn FnMut() -> bool,
+    ) -> Result<Steps> {
+        self.run_steps_state(&mut self.session().st, inputs, order, batch, between)
+    }
+
     /// Runs the Program once per batch of `order`: step `k` feeds rows
     /// `order[k * batch .. min((k + 1) * batch, order.len())]` of every input with a
     /// sample axis, and every scalar input (the learning phase) whole, then runs, as one
@@ -171,13 +182,7 @@ mod tests {
             },
         ];
         let (one_call, by_batch) = (trainer()?, trainer()?);
-        let ran = one_call.run_steps_state(
-            &mut one_call.session().st,
-            &inputs,
-            &order,
-            5,
-            &mut || true,
-        )?;
+        let ran = one_call.run_steps(&inputs, &order, 5, &mut || true)?;
         assert_eq!((ran.done, ran.error.is_none()), (5, true));
         let mut want = Vec::new();
         for rows in order.chunks(5) {
