@@ -933,10 +933,11 @@ class Function:
     of ``arrays`` (prepared as for ``run``; scalar arrays such as the learning phase are
     fed whole to every batch) in consecutive batches of ``batch_size`` rows, with
     several batches side by side on the engine's threads, and returns the list of
-    outputs with every batch's rows in order: bitwise what one ``run`` per batch gives.
-    It returns None, having run nothing, when the function's runs are not
-    independent of each other (it has updates or random ops) or an output is not
-    batch-major; the caller then runs batch by batch. ``predict`` uses it.
+    outputs with every batch's rows in order (a scalar output: one value per batch):
+    bitwise what one ``run`` per batch gives. It returns None, having run nothing, when
+    the function's runs are not independent of each other (it has updates or random
+    ops) or an output is neither scalar nor batch-major; the caller then runs batch by
+    batch. ``predict`` and ``evaluate`` use it.
 
     ``f.run_steps(arrays, order, batch_size)`` trains over a whole epoch in one engine
     call: step ``k`` is ``f.run(arrays, rows=order[k * batch_size:][:batch_size])``,

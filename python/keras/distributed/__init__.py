@@ -47,9 +47,9 @@ count, as in `model.fit`), but its gradient (Keras 1's 0/0) is left out.
   global batch with a *row offset* `r0`: random ops whose noise follows the batch axis
   (Dropout, SpatialDropout, GaussianNoise, GaussianDropout, recurrent dropout) draw for
   local row j the Philox elements of global row `r0 + j`. Every worker runs every step
-  (an empty shard still advances its streams), and replays the driver's validation
-  calls, so each stream's call counter advances exactly as in `model.fit`: the shards
-  together draw exactly the single-process masks. A replacement worker
+  (an empty shard still advances its streams; validation, in the test phase, draws
+  nothing), so each stream's call counter advances exactly as in `model.fit`: the
+  shards together draw exactly the single-process masks. A replacement worker
   (`max_failures`) advances its streams to the failed worker's counter before it
   resumes. Not covered: random nodes made outside layer calls (in a custom loss or
   metric) take seeds drawn on the workers; fixed-shape `K.random_*` tensors are drawn
@@ -1060,16 +1060,12 @@ class _DistributedStep:
 
     def after_validation(self, epoch, validated):
         from .. import backend as K
-        from ..engine.loop import make_batches
         from . import _spec
 
         run = self.driver
+        # (model.fit's validation runs the test program, compiled for the test phase:
+        # it draws no random numbers, so the workers' streams stay where they are.)
         if validated:
-            # model.fit's validation runs the test program, which advances
-            # the random streams once per batch: the workers follow.
-            n_val = len(make_batches(self.val_ins[0].shape[0], self.batch_size))
-            run.call(lambda k, a_, retry, n=n_val: a_.skip.remote(n), "epoch %d end" % epoch)
-            run.calls = [c + n_val for c in run.calls]
             if self.rnn:
                 # model.fit's validation carries the states on (Keras 1's test
                 # function updates them): the workers take the driver's.

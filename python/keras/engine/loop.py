@@ -420,9 +420,23 @@ def _run_batches(f, ins, batch_size, verbose, consume):
     return nb_sample
 
 
+def _all_batches_at_once(f, ins, batch_size, verbose):
+    """`f`'s outputs over all the batches of `ins` from one engine call
+    (`Function.run_batches`: consecutive batches side by side on the cores, the same bits
+    as one call per batch): rows for a batch-major output, one value per batch for a
+    scalar one. None when there is a progress bar to update, the data is not all in
+    numpy arrays (sparse, or a lazy row source such as a sharded file), or the engine
+    declines (a stateful or random function, another output shape)."""
+    batchable = isinstance(batch_size, (int, np.integer)) and batch_size >= 1
+    if verbose == 1 or not batchable or not ins or not all(isinstance(x, np.ndarray) for x in ins):
+        return None
+    return f.run_batches(list(ins) + learning_phase_feed(f, ins, 0.0), int(batch_size))
+
+
 def test_loop(f, ins, batch_size=32, verbose=0):
     """Sample-weighted mean of `f`'s scalar outputs (loss, metrics) over `ins`: a float,
-    or a list of them."""
+    or a list of them. All the batches run in one engine call when they can
+    (`_all_batches_at_once`), batch by batch otherwise; the sums are the same."""
     sums = []
 
     def consume(start, end, outs):
@@ -431,7 +445,14 @@ def test_loop(f, ins, batch_size=32, verbose=0):
         for i, out in enumerate(outs):
             sums[i] += float(out) * (end - start)
 
-    nb_sample = _run_batches(f, ins, batch_size, verbose, consume)
+    nb_sample = ins[0].shape[0] if ins else 0
+    batches = make_batches(nb_sample, batch_size) if nb_sample else []
+    whole = _all_batches_at_once(f, ins, batch_size, verbose)
+    if whole is not None and all(o.shape == (len(batches),) for o in whole):
+        for b, (start, end) in enumerate(batches):
+            consume(start, end, [o[b] for o in whole])
+    else:
+        nb_sample = _run_batches(f, ins, batch_size, verbose, consume)
     outs = [s / nb_sample for s in sums]
     return outs[0] if len(outs) == 1 else outs
 
@@ -443,11 +464,11 @@ def predict_loop(f, ins, batch_size=32, verbose=0):
     (`Function.run_batches`: consecutive batches side by side on the cores, the same
     bits as one call per batch); batch by batch here when it declines (a stateful or
     random function, outputs that are not batch-major) or the data is sparse."""
-    batchable = isinstance(batch_size, (int, np.integer)) and batch_size >= 1
-    if verbose != 1 and batchable and ins and not any(is_sparse(x) for x in ins):
-        whole = f.run_batches(list(ins) + learning_phase_feed(f, ins, 0.0), int(batch_size))
-        if whole is not None:
-            return whole[0] if len(whole) == 1 else whole
+    whole = _all_batches_at_once(f, ins, batch_size, verbose)
+    # (a scalar output comes back per batch there; batch by batch, each batch's value
+    # fills its rows, as Keras 1 did)
+    if whole is not None and all(o.shape[:1] == (ins[0].shape[0],) for o in whole):
+        return whole[0] if len(whole) == 1 else whole
     outs = []
 
     def consume(start, end, batch_outs):

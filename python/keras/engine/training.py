@@ -677,8 +677,10 @@ class Model(Container):
             raise RuntimeError("You must compile your model before using it.")
         if self.test_function is None:
             inputs = self.inputs + self.targets + self.sample_weights + self._learning_phase_inputs()
+            # compiled for the test phase (no dropout/noise nodes), so that `evaluate`
+            # can run its batches side by side (`loop.test_loop`)
             self.test_function = K.function(
-                inputs, [self.total_loss] + self.metrics_tensors, updates=self.state_updates
+                inputs, [self.total_loss] + self.metrics_tensors, updates=self.state_updates, inference=True
             )
 
     def _make_predict_function(self):

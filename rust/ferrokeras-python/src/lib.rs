@@ -589,9 +589,9 @@ impl PyProgram {
     /// Runs the (inference) function over all rows of C-contiguous float32/int32
     /// arrays in consecutive batches of `batch_size` rows (scalar arrays, such as the
     /// learning phase, fed whole to each) and returns each output with every batch's
-    /// rows, or None when the function's runs are not independent of each other or its
-    /// outputs are not batch-major (then run it batch by batch); see
-    /// `Program::run_batches_state`.
+    /// rows (a scalar output: one value per batch), or None when the function's runs are
+    /// not independent of each other or an output is neither scalar nor batch-major
+    /// (then run it batch by batch); see `Program::run_batches_state`.
     fn run_batches<'py>(
         &self,
         py: Python<'py>,

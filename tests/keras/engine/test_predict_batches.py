@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from keras import backend as K
+from keras.engine import loop
 from keras.engine.loop import learning_phase_feed
 from keras.layers import (
     LSTM,
@@ -136,12 +137,43 @@ def test_a_random_function_is_declined():
     assert f.run_batches([np.ones((8, 3), "float32")], 2) is None
 
 
-def test_an_output_that_is_not_batch_major_is_declined():
+def test_an_output_neither_batch_major_nor_scalar_is_declined_a_scalar_comes_per_batch():
     x = K.placeholder((None, 3))
     f = K.function([x], [K.sum(x, axis=0)], inference=True)
     assert f.run_batches([np.ones((8, 3), "float32")], 4) is None
     g = K.function([x], [K.sum(x)], inference=True)
-    assert g.run_batches([np.ones((8, 3), "float32")], 4) is None
+    np.testing.assert_array_equal(g.run_batches([np.ones((10, 3), "float32")], 4)[0], [12.0, 12.0, 6.0])
+    # predict keeps Keras 1's rows for a scalar output: each batch's value in its rows
+    got = loop.predict_loop(g, [np.ones((10, 3), "float32")], batch_size=4)
+    np.testing.assert_array_equal(got, [12.0] * 8 + [6.0] * 2)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64])
+def test_evaluate_runs_its_batches_at_once_with_the_same_result(batch_size):
+    np.random.seed(4)
+    model = Sequential(
+        [
+            Dense(8, input_dim=5, activation="relu"),
+            BatchNormalization(),
+            Dropout(0.5),
+            Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile("rmsprop", "categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.RandomState(5)
+    x, y = rng.rand(30, 5).astype("float32"), np.eye(3)[rng.randint(0, 3, 30)].astype("float32")
+    model.fit(x, y, nb_epoch=1, verbose=0)
+    at_once = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    sums = [0.0, 0.0]  # what the loop sums batch by batch (one engine call each)
+    f = model.model.test_function
+    assert "dropout" not in " ".join(f.op_names())
+    ins = [x, y, np.ones(30, "float32")]
+    for lo in range(0, 30, batch_size):
+        outs = f.run([a[lo : lo + batch_size] for a in ins] + loop.learning_phase_feed(f, ins, 0.0))
+        for i, o in enumerate(outs):
+            sums[i] += float(o) * len(x[lo : lo + batch_size])
+    assert at_once == [s / 30 for s in sums]
+    assert model.evaluate(x, y, batch_size=batch_size, verbose=1) == at_once
 
 
 def test_a_lambda_reducing_over_the_batch_still_predicts_as_before():

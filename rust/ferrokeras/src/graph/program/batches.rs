@@ -1,5 +1,6 @@
 //! Inference over a whole data set in one call ([`Program::run_batches`]): what Keras'
-//! `predict` runs, batch after batch, into one output array per output.
+//! `predict` runs, batch after batch, into one output array per output (and `evaluate`:
+//! a scalar output, such as a loss, comes back as one value per batch).
 //!
 //! Why in the engine: on a small core count the threaded products of one batch leave a
 //! share of each core idle (a fork/join per product, and the halves of a product share
@@ -17,9 +18,9 @@
 //! bitwise those of one run per batch.
 //!
 //! Only a Program whose runs are independent of each other takes this path (no updates,
-//! no random ops, no output read from a variable); for any other, and when an output
-//! does not have the batch as its first axis, [`Program::run_batches_state`] returns
-//! `None` and the caller runs batch by batch.
+//! no random ops, no output read from a variable); for any other, and when an output is
+//! neither a scalar nor has the batch as its first axis,
+//! [`Program::run_batches_state`] returns `None` and the caller runs batch by batch.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
@@ -76,7 +77,8 @@ impl BatchInput<'_> {
 impl Program {
     /// Runs the Program on rows `0..n` of `inputs` in consecutive batches of `batch`
     /// rows (the last one shorter) and returns each output with the batches' rows in
-    /// order, as one run per batch would give them. See [`Program::run_batches_state`].
+    /// order, as one run per batch would give them; a scalar output as a vector of one
+    /// value per batch. See [`Program::run_batches_state`].
     pub fn run_batches(&self, inputs: &[BatchInput], batch: usize) -> Result<Option<Vec<Value>>> {
         self.run_batches_state(&mut self.session().st, inputs, batch)
     }
@@ -86,8 +88,8 @@ impl Program {
     /// Returns `Ok(None)`, having run nothing, when the runs of this Program are not
     /// independent of each other (it updates variables or draws random numbers), an
     /// output is a variable, no input has a sample axis, or an output planned for the
-    /// first batch does not have the batch's rows as its first axis: the caller then runs
-    /// it batch by batch. Errors: a batch of 0 rows, inputs with different numbers of
+    /// first batch is neither a scalar nor has the batch's rows as its first axis: the
+    /// caller then runs it batch by batch. Errors: a batch of 0 rows, inputs with different numbers of
     /// samples or data that does not fit its shape, and whatever a run raises.
     pub fn run_batches_state(
         &self,
@@ -128,10 +130,12 @@ impl Program {
             .and_then(|()| self.prepare(st, &self.store.lock()));
         self.unfeed(st);
         planned?;
+        let batches = n.div_ceil(batch);
         let mut outs = Vec::with_capacity(self.outputs.len());
         for &s in &self.outputs {
             let v = &st.values[s];
             match v.shape.split_first() {
+                None => outs.push(Value::zeros(v.dt(), &[batches])),
                 Some((&r, rest)) if r == hi - lo => {
                     let mut shape = vec![n];
                     shape.extend_from_slice(rest);
@@ -140,7 +144,6 @@ impl Program {
                 _ => return Ok(None),
             }
         }
-        let batches = n.div_ceil(batch);
         let threads = pool::threads();
         // Batches 0..side run side by side, a whole number of rounds of `threads`, when
         // the other threads' buffers fit the budget.
@@ -154,7 +157,12 @@ impl Program {
             0
         };
         {
-            let sinks: Vec<Sink> = outs.iter_mut().map(Sink::new).collect();
+            let sinks: Vec<Sink> = self
+                .outputs
+                .iter()
+                .zip(outs.iter_mut())
+                .map(|(&s, out)| Sink::new(out, st.values[s].shape.is_empty()))
+                .collect();
             if side > 0 {
                 let keep = (threads - 1) * state_bytes <= KEPT_STATES_MAX_BYTES;
                 self.side_by_side(st, inputs, &sinks, threads, side, &rows, keep)?;
@@ -167,7 +175,7 @@ impl Program {
                 }
                 self.run_state(st)?;
                 // SAFETY: the side-by-side batches are done; this thread alone writes.
-                unsafe { self.put_rows_into(st, &sinks, lo, hi) }?;
+                unsafe { self.put_rows_into(st, &sinks, b, lo, hi) }?;
             }
         }
         Ok(Some(outs))
@@ -232,7 +240,7 @@ impl Program {
                     self.unfeed(st);
                     let r = r.and_then(|()| {
                         // SAFETY: batch i's rows lo..hi of every output are its own.
-                        unsafe { self.put_rows_into(st, sinks, lo, hi) }
+                        unsafe { self.put_rows_into(st, sinks, i, lo, hi) }
                     });
                     if let Err(e) = r {
                         let mut f = failed.lock().unwrap_or_else(|e| e.into_inner());
@@ -290,32 +298,44 @@ impl Program {
         Ok(())
     }
 
-    /// Copies the outputs of the run on `st` into rows `lo..hi` of `sinks`, checking
-    /// that each output is `hi - lo` rows of its sink's row shape and dtype.
+    /// Copies the outputs of the run on `st` (batch `b`, rows `lo..hi`) into `sinks`:
+    /// rows `lo..hi` of a batch-major output, element `b` of a scalar one. Checks that
+    /// each output has its sink's dtype and is `hi - lo` rows of its row shape (a
+    /// scalar, for a scalar output).
     ///
     /// # Safety
-    /// No other thread may access rows `lo..hi` of the sinks meanwhile.
+    /// No other thread may access batch `b`'s part of the sinks meanwhile.
     unsafe fn put_rows_into(
         &self,
         st: &ExecState,
         sinks: &[Sink],
+        b: usize,
         lo: usize,
         hi: usize,
     ) -> Result<()> {
         for (k, (&s, sink)) in self.outputs.iter().zip(sinks).enumerate() {
             let v = &st.values[s];
             let fits = v.dt() == sink.dtype
-                && v.shape.split_first() == Some((&(hi - lo), &sink.row_shape[..]));
+                && if sink.per_batch {
+                    v.shape.is_empty()
+                } else {
+                    v.shape.split_first() == Some((&(hi - lo), &sink.row_shape[..]))
+                };
             if !fits {
+                let first = if sink.per_batch {
+                    "a scalar".to_string()
+                } else {
+                    format!("rows of shape {}", fmt_dims(&sink.row_shape))
+                };
                 return Err(Error::Shape(format!(
                     "output {k}: the batch of rows {lo}..{hi} gave {} data of shape {}, which \
-                     does not stack with the first batch's rows of shape {}",
+                     does not stack with the first batch's {first}",
                     v.dt().name(),
                     fmt_dims(&v.shape),
-                    fmt_dims(&sink.row_shape)
                 )));
             }
-            let (at, len) = (lo * sink.width, v.len());
+            let at = if sink.per_batch { b } else { lo * sink.width };
+            let len = v.len();
             // SAFETY: the caller owns rows lo..hi of this output.
             unsafe {
                 if sink.dtype.is_float_storage() {
@@ -334,6 +354,8 @@ struct Sink<'a> {
     f: Disjoint<'a, f32>,
     i: Disjoint<'a, i32>,
     dtype: DType,
+    /// A scalar output: one element per batch, not rows.
+    per_batch: bool,
     /// The shape of one row (the output's shape after its first axis).
     row_shape: Vec<usize>,
     /// Elements per row.
@@ -341,13 +363,14 @@ struct Sink<'a> {
 }
 
 impl<'a> Sink<'a> {
-    fn new(out: &'a mut Value) -> Sink<'a> {
+    fn new(out: &'a mut Value, per_batch: bool) -> Sink<'a> {
         let dtype = out.dt();
         let row_shape = out.shape[1..].to_vec();
         Sink {
             width: row_shape.iter().product(),
             row_shape,
             dtype,
+            per_batch,
             f: Disjoint::new(&mut out.f),
             i: Disjoint::new(&mut out.i),
         }
@@ -451,8 +474,18 @@ mod tests {
             vec![0.0],
             "declined before any run"
         );
+        // a scalar output comes back per batch; one of another shape is declined
         let scalar = g.compile_inference(&[x], &[total], vec![])?;
-        assert!(scalar.run_batches(&one, 2)?.is_none());
+        let per_batch = scalar
+            .run_batches(&one, 3)?
+            .expect("a scalar output is run");
+        assert_eq!(
+            (&per_batch[0].shape[..], &per_batch[0].f[..]),
+            (&[2][..], &[9.0, 3.0][..])
+        );
+        let columns = g.op("sum", &[x], &Attrs::new("sum").with("axis", Attr::Int(0)))?;
+        let unbatched = g.compile_inference(&[x], &[columns], vec![])?;
+        assert!(unbatched.run_batches(&one, 2)?.is_none());
         // errors
         let id = g.compile_inference(&[x], &[x], vec![])?;
         assert!(
