@@ -445,12 +445,12 @@ def test_loop(f, ins, batch_size=32, verbose=0):
         for i, out in enumerate(outs):
             sums[i] += float(out) * (end - start)
 
-    nb_sample = ins[0].shape[0] if ins else 0
-    batches = make_batches(nb_sample, batch_size) if nb_sample else []
     whole = _all_batches_at_once(f, ins, batch_size, verbose)
+    batches = None if whole is None else make_batches(ins[0].shape[0], batch_size)
     if whole is not None and all(o.shape == (len(batches),) for o in whole):
         for b, (start, end) in enumerate(batches):
             consume(start, end, [o[b] for o in whole])
+        nb_sample = ins[0].shape[0]
     else:
         nb_sample = _run_batches(f, ins, batch_size, verbose, consume)
     outs = [s / nb_sample for s in sums]
@@ -463,7 +463,8 @@ def predict_loop(f, ins, batch_size=32, verbose=0):
     Without a progress bar the engine runs all the batches in one call
     (`Function.run_batches`: consecutive batches side by side on the cores, the same
     bits as one call per batch); batch by batch here when it declines (a stateful or
-    random function, outputs that are not batch-major) or the data is sparse."""
+    random function, outputs that are not batch-major) or the data is not all in numpy
+    arrays (`_all_batches_at_once`)."""
     whole = _all_batches_at_once(f, ins, batch_size, verbose)
     # (a scalar output comes back per batch there; batch by batch, each batch's value
     # fills its rows, as Keras 1 did)

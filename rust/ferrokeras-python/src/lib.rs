@@ -600,10 +600,7 @@ impl PyProgram {
     ) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
         let prog = &*self.inner;
         let held = Held::all(prog, &inputs)?;
-        let batch_inputs = held
-            .iter()
-            .map(Held::batch_input)
-            .collect::<PyResult<Vec<_>>>()?;
+        let batch_inputs = Held::batch_inputs(&held)?;
         let mut sess = lock(py, prog);
         let (p, st) = sess.parts();
         let outs = py.detach(|| guarded(|| p.run_batches_state(st, &batch_inputs, batch_size)))?;
@@ -628,10 +625,7 @@ impl PyProgram {
     ) -> PyResult<(Bound<'py, PyArray2<f32>>, Option<PyErr>)> {
         let prog = &*self.inner;
         let held = Held::all(prog, &inputs)?;
-        let batch_inputs = held
-            .iter()
-            .map(Held::batch_input)
-            .collect::<PyResult<Vec<_>>>()?;
+        let batch_inputs = Held::batch_inputs(&held)?;
         let order = order
             .as_slice()
             .map_err(|_| PyValueError::new_err("order must be a C-contiguous int64 array"))?;
@@ -709,6 +703,11 @@ impl<'py> Held<'py> {
             );
         }
         Ok(held)
+    }
+
+    /// The engine's view of each held input.
+    fn batch_inputs<'a>(held: &'a [Held<'py>]) -> PyResult<Vec<BatchInput<'a>>> {
+        held.iter().map(Held::batch_input).collect()
     }
 
     fn batch_input(&self) -> PyResult<BatchInput<'_>> {

@@ -161,26 +161,34 @@ mod tests {
         (x, y)
     }
 
+    /// The learning rate every step is fed.
+    const LR: [f32; 1] = [0.05];
+
+    /// x, y (rows first, of `shapes`) and the learning rate, as `trainer`'s inputs.
+    fn inputs<'a>(x: &'a [f32], y: &'a [f32], shapes: &'a [[usize; 2]; 2]) -> [BatchInput<'a>; 3] {
+        [
+            BatchInput {
+                shape: &shapes[0],
+                data: BatchData::F32(x),
+            },
+            BatchInput {
+                shape: &shapes[1],
+                data: BatchData::F32(y),
+            },
+            BatchInput {
+                shape: &[],
+                data: BatchData::F32(&LR),
+            },
+        ]
+    }
+
     #[test]
     fn steps_give_the_bits_of_one_run_per_batch() -> Result<()> {
         let n = 23;
         let (x, y) = data(n);
         let order: Vec<i64> = (0..n as i64).map(|i| (i * 10) % n as i64).collect();
-        let lr = [0.05f32];
-        let inputs = [
-            BatchInput {
-                shape: &[n, 3],
-                data: BatchData::F32(&x),
-            },
-            BatchInput {
-                shape: &[n, 2],
-                data: BatchData::F32(&y),
-            },
-            BatchInput {
-                shape: &[],
-                data: BatchData::F32(&lr),
-            },
-        ];
+        let shapes = [[n, 3], [n, 2]];
+        let inputs = inputs(&x, &y, &shapes);
         let (one_call, by_batch) = (trainer()?, trainer()?);
         let ran = one_call.run_steps(&inputs, &order, 5, &mut || true)?;
         assert_eq!((ran.done, ran.error.is_none()), (5, true));
@@ -189,7 +197,7 @@ mod tests {
             let mut s = by_batch.session();
             s.feed_rows(0, &[n, 3], &x, rows)?;
             s.feed_rows(1, &[n, 2], &y, rows)?;
-            s.feed_f32(2, &[], &lr)?;
+            s.feed_f32(2, &[], &LR)?;
             s.run()?;
             want.push(s.output(0).f[0]);
         }
@@ -204,21 +212,8 @@ mod tests {
     fn a_stop_or_a_failing_step_keeps_the_completed_steps() -> Result<()> {
         let n = 10;
         let (x, y) = data(n);
-        let lr = [0.05f32];
-        let inputs = [
-            BatchInput {
-                shape: &[n, 3],
-                data: BatchData::F32(&x),
-            },
-            BatchInput {
-                shape: &[n, 2],
-                data: BatchData::F32(&y),
-            },
-            BatchInput {
-                shape: &[],
-                data: BatchData::F32(&lr),
-            },
-        ];
+        let shapes = [[n, 3], [n, 2]];
+        let inputs = inputs(&x, &y, &shapes);
         let p = trainer()?;
         let mut calls = 0;
         let ran = p.run_steps_state(
