@@ -528,17 +528,6 @@ impl Program {
         Ok(())
     }
 
-    /// Feeds all of `data` (shape `shape`) into input `i` of `st`.
-    fn feed_whole<T: Element + Send + Sync>(
-        &self,
-        st: &mut ExecState,
-        i: usize,
-        shape: &[usize],
-        data: &[T],
-    ) -> Result<()> {
-        self.feed_into(st, i, T::DTYPE, shape, |v| copy_in(T::data_mut(v), data))
-    }
-
     /// Feeds rows `rows` of `data` (shape `shape`, rows first) into input `i` of `st`
     /// (see [`Session::feed_rows`]).
     fn feed_rows_into<T: Element + Send + Sync>(

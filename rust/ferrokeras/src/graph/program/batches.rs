@@ -26,6 +26,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use super::{copy_in, ExecState, Loc, Program};
+use crate::array::Element;
 use crate::graph::{NodeKind, VarData};
 use crate::kernels::fpmode::FlushDenormals;
 use crate::kernels::pool::{self, parallel_for, Disjoint};
@@ -63,6 +64,15 @@ pub struct BatchInput<'a> {
     pub shape: &'a [usize],
     /// Its elements.
     pub data: BatchData<'a>,
+}
+
+/// Which rows of every input with a sample axis one run feeds.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Rows<'a> {
+    /// Rows `lo..hi`, in order.
+    Range(usize, usize),
+    /// These rows (checked), in this order.
+    Picks(&'a [i64]),
 }
 
 impl BatchInput<'_> {
@@ -126,7 +136,7 @@ impl Program {
         // Plan the first batch (no run): it gives the outputs' shapes.
         let (lo, hi) = rows(0);
         let planned = self
-            .feed_batch(st, inputs, lo, hi)
+            .feed_batch(st, inputs, Rows::Range(lo, hi))
             .and_then(|()| self.prepare(st, &self.store.lock()));
         self.unfeed(st);
         planned?;
@@ -169,7 +179,7 @@ impl Program {
             }
             for b in side..batches {
                 let (lo, hi) = rows(b);
-                if let Err(e) = self.feed_batch(st, inputs, lo, hi) {
+                if let Err(e) = self.feed_batch(st, inputs, Rows::Range(lo, hi)) {
                     self.unfeed(st);
                     return Err(e);
                 }
@@ -234,7 +244,7 @@ impl Program {
                     let st = unsafe { &mut parts.part(who, 1)[0] };
                     let (lo, hi) = rows(i);
                     let r = self
-                        .feed_batch(st, inputs, lo, hi)
+                        .feed_batch(st, inputs, Rows::Range(lo, hi))
                         .and_then(|()| self.prepare(st, vars))
                         .and_then(|()| self.compute(st, vars));
                     self.unfeed(st);
@@ -268,34 +278,42 @@ impl Program {
         }
     }
 
-    /// Feeds rows `lo..hi` of every input (scalars whole) into `st`.
-    fn feed_batch(
+    /// Feeds rows `rows` of every input (scalars whole) into `st`.
+    pub(super) fn feed_batch(
         &self,
         st: &mut ExecState,
         inputs: &[BatchInput],
-        lo: usize,
-        hi: usize,
+        rows: Rows,
     ) -> Result<()> {
-        for (i, x) in inputs.iter().enumerate() {
-            let (shape, range) = match x.shape.split_first() {
-                None => (x.shape.to_vec(), 0..x.len()),
-                Some((_, rest)) => {
-                    let width: usize = rest.iter().product();
-                    let mut shape = vec![hi - lo];
-                    shape.extend_from_slice(rest);
-                    (shape, lo * width..hi * width)
-                }
-            };
-            match x.data {
-                BatchData::F32(d) => {
-                    self.feed_into(st, i, DType::F32, &shape, |v| copy_in(&mut v.f, &d[range]))
-                }
-                BatchData::I32(d) => {
-                    self.feed_into(st, i, DType::I32, &shape, |v| copy_in(&mut v.i, &d[range]))
-                }
-            }?;
+        inputs
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| match x.data {
+                BatchData::F32(d) => self.feed_input(st, i, x.shape, d, rows),
+                BatchData::I32(d) => self.feed_input(st, i, x.shape, d, rows),
+            })
+    }
+
+    /// Feeds rows `rows` of `data` (shape `shape`; a scalar whole) into input `i`.
+    fn feed_input<T: Element + Send + Sync>(
+        &self,
+        st: &mut ExecState,
+        i: usize,
+        shape: &[usize],
+        data: &[T],
+        rows: Rows,
+    ) -> Result<()> {
+        match (shape.split_first(), rows) {
+            (None, _) => self.feed_into(st, i, T::DTYPE, shape, |v| copy_in(T::data_mut(v), data)),
+            (Some(_), Rows::Picks(picks)) => self.feed_rows_into(st, i, shape, data, picks),
+            (Some((_, rest)), Rows::Range(lo, hi)) => {
+                let width: usize = rest.iter().product();
+                let mut batch = vec![hi - lo];
+                batch.extend_from_slice(rest);
+                let src = &data[lo * width..hi * width];
+                self.feed_into(st, i, T::DTYPE, &batch, |v| copy_in(T::data_mut(v), src))
+            }
         }
-        Ok(())
     }
 
     /// Copies the outputs of the run on `st` (batch `b`, rows `lo..hi`) into `sinks`:

@@ -12,8 +12,9 @@
 //! `between` hook, called between steps, lets it stop the loop (Python checks for
 //! Ctrl-C there).
 
+use super::batches::Rows;
 use super::{ExecState, Program};
-use crate::graph::{BatchData, BatchInput};
+use crate::graph::BatchInput;
 use crate::{Error, Result};
 
 /// What [`Program::run_steps_state`] ran.
@@ -96,17 +97,7 @@ impl Program {
 
     /// One step of [`Program::run_steps_state`]: feeds `rows` and runs.
     fn step_on_rows(&self, st: &mut ExecState, inputs: &[BatchInput], rows: &[i64]) -> Result<()> {
-        let fed =
-            inputs
-                .iter()
-                .enumerate()
-                .try_for_each(|(i, x)| match (x.shape.is_empty(), x.data) {
-                    (true, BatchData::F32(d)) => self.feed_whole(st, i, x.shape, d),
-                    (true, BatchData::I32(d)) => self.feed_whole(st, i, x.shape, d),
-                    (false, BatchData::F32(d)) => self.feed_rows_into(st, i, x.shape, d, rows),
-                    (false, BatchData::I32(d)) => self.feed_rows_into(st, i, x.shape, d, rows),
-                });
-        if let Err(e) = fed {
+        if let Err(e) = self.feed_batch(st, inputs, Rows::Picks(rows)) {
             self.unfeed(st);
             return Err(e);
         }
@@ -118,7 +109,7 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Graph, NodeId, Update};
+    use crate::graph::{BatchData, Graph, NodeId, Update};
     use crate::ops::Attrs;
     use crate::tensor::{DType, Value};
 
