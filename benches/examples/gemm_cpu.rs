@@ -5,15 +5,10 @@
 //! Run: `cargo run --release -p ferrokeras-benches --example gemm_cpu`
 
 use ferrokeras::kernels::gemm::sgemm_serial;
-use ferrokeras_benches::{thread_cpu_seconds, Product, BATCH256_GEMMS, RNN_GEMMS, WORKLOAD_GEMMS};
+use ferrokeras_benches::{thread_cpu_seconds, Product};
 
 fn main() {
-    for shape in WORKLOAD_GEMMS
-        .into_iter()
-        .chain(BATCH256_GEMMS)
-        .chain(RNN_GEMMS)
-    {
-        let mut p = Product::new(shape);
+    for mut p in Product::all_shapes() {
         let reps = ((2e9 / p.flops()) as usize).max(10);
         let mut best = f64::MAX;
         for _ in 0..7 {

@@ -9,9 +9,7 @@
 use std::time::Instant;
 
 use ferrokeras::kernels::gemm::{sgemm, sgemm_serial};
-use ferrokeras_benches::{
-    process_cpu_seconds, Gemm, Product, BATCH256_GEMMS, RNN_GEMMS, WORKLOAD_GEMMS,
-};
+use ferrokeras_benches::{process_cpu_seconds, Gemm, Product};
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -19,12 +17,7 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    for shape in WORKLOAD_GEMMS
-        .into_iter()
-        .chain(BATCH256_GEMMS)
-        .chain(RNN_GEMMS)
-    {
-        let mut p = Product::new(shape);
+    for mut p in Product::all_shapes() {
         let reps = ((5e8 / p.flops()) as usize).clamp(5, 2000);
         // [threaded, serial] wall times and CPU times.
         let (mut wall, mut cpu) = ([Vec::new(), Vec::new()], [0.0, 0.0]);

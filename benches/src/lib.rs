@@ -56,6 +56,16 @@ pub struct Product {
 }
 
 impl Product {
+    /// A product for each shape of [`WORKLOAD_GEMMS`], [`BATCH256_GEMMS`] and
+    /// [`RNN_GEMMS`], in that order (the gemm examples' list).
+    pub fn all_shapes() -> impl Iterator<Item = Product> {
+        WORKLOAD_GEMMS
+            .into_iter()
+            .chain(BATCH256_GEMMS)
+            .chain(RNN_GEMMS)
+            .map(Product::new)
+    }
+
     /// Deterministic operands for `shape` (stored `m x k` or `k x m` when used
     /// transposed: the same length either way; likewise B).
     pub fn new(shape: (usize, usize, usize, bool, bool)) -> Product {

@@ -473,30 +473,12 @@ unsafe fn drive_packed<K: Micro>(
         let add = accumulate || pc > 0;
         for pj in pj0..pj1 {
             let j0 = pj * K::NR;
-            // SAFETY: the panel of (pc, pj) as pack_whole_k laid it out.
-            let panel = unsafe { bp.add(pc * np * K::NR + pj * kc * K::NR) };
-            for i0 in (0..m).step_by(K::MR) {
-                let (ap, a_rs, a_cs, a_rows, a_steps) = match a.at(i0, pc) {
-                    Lhs::Strided(v) => (v.ptr, v.rs, v.cs, std::ptr::null(), std::ptr::null()),
-                    Lhs::Gathered(g) => (g.ptr, 0, 0, g.rows, g.cols),
-                };
-                let t = Tile {
-                    kc,
-                    a: ap,
-                    a_rs,
-                    a_cs,
-                    a_rows,
-                    a_steps,
-                    b: panel,
-                    b_rs: K::NR,
-                    // SAFETY: (i0, j0) is inside C.
-                    c: unsafe { c.add(i0 * ldc + j0) },
-                    ldc,
-                    add,
-                    nv: K::NR.min(n - j0),
-                };
-                // SAFETY: the tile lies inside A, the packed panel and C.
-                unsafe { K::kernel(K::MR.min(m - i0), &t) };
+            // SAFETY: the panel of (pc, pj) as pack_whole_k laid it out; (0, j0) is
+            // inside C, and the strips lie inside A, the packed panel and C.
+            unsafe {
+                let panel = bp.add(pc * np * K::NR + pj * kc * K::NR);
+                let nv = K::NR.min(n - j0);
+                row_strips::<K>(m, a, (pc, kc), (panel, K::NR), c.add(j0), ldc, add, nv);
             }
         }
         pc += kc;
@@ -552,31 +534,54 @@ unsafe fn drive<K: Micro>(
                 unsafe { K::pack_b(kc, nv, bv.ptr, bv.rs, bv.cs, panel) };
                 (panel as *const f32, K::NR)
             };
-            for i0 in (0..m).step_by(K::MR) {
-                let (ap, a_rs, a_cs, a_rows, a_steps) = match a.at(i0, pc) {
-                    Lhs::Strided(v) => (v.ptr, v.rs, v.cs, std::ptr::null(), std::ptr::null()),
-                    Lhs::Gathered(g) => (g.ptr, 0, 0, g.rows, g.cols),
-                };
-                let t = Tile {
-                    kc,
-                    a: ap,
-                    a_rs,
-                    a_cs,
-                    a_rows,
-                    a_steps,
-                    b: bp,
-                    b_rs,
-                    // SAFETY: (i0, j0) is inside C.
-                    c: unsafe { c.add(i0 * ldc + j0) },
-                    ldc,
-                    add,
-                    nv,
-                };
-                // SAFETY: the tile lies inside A, the B panel and C.
-                unsafe { K::kernel(K::MR.min(m - i0), &t) };
-            }
+            // SAFETY: (0, j0) is inside C; the strips lie inside A, the B panel and C.
+            unsafe { row_strips::<K>(m, a, (pc, kc), (bp, b_rs), c.add(j0), ldc, add, nv) };
         }
         pc += kc;
+    }
+}
+
+/// The tiles of one B panel down all `m` rows of A, `K::MR` rows at a time: A's columns
+/// `pc..pc + kc` against the panel (`kc` rows, row `p` at `b + p·b_rs`, `nv` valid
+/// columns), into the C columns starting at `c` (row stride `ldc`), added to them with
+/// `add`. The loop [`drive`] and [`drive_packed`] share.
+///
+/// # Safety
+/// `K::available()`; every tile lies inside A, the panel and C.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn row_strips<K: Micro>(
+    m: usize,
+    a: Lhs,
+    (pc, kc): (usize, usize),
+    (b, b_rs): (*const f32, usize),
+    c: *mut f32,
+    ldc: usize,
+    add: bool,
+    nv: usize,
+) {
+    for i0 in (0..m).step_by(K::MR) {
+        let (ap, a_rs, a_cs, a_rows, a_steps) = match a.at(i0, pc) {
+            Lhs::Strided(v) => (v.ptr, v.rs, v.cs, std::ptr::null(), std::ptr::null()),
+            Lhs::Gathered(g) => (g.ptr, 0, 0, g.rows, g.cols),
+        };
+        let t = Tile {
+            kc,
+            a: ap,
+            a_rs,
+            a_cs,
+            a_rows,
+            a_steps,
+            b,
+            b_rs,
+            // SAFETY: row i0 of these columns is inside C.
+            c: unsafe { c.add(i0 * ldc) },
+            ldc,
+            add,
+            nv,
+        };
+        // SAFETY: the tile lies inside A, the panel and C.
+        unsafe { K::kernel(K::MR.min(m - i0), &t) };
     }
 }
 

@@ -528,6 +528,14 @@ pub fn expect_inputs(op: &str, inputs: &[TypeInfo], n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks that an op of any number of inputs has at least one.
+pub fn expect_some_inputs(op: &str, inputs: &[TypeInfo]) -> Result<()> {
+    if inputs.is_empty() {
+        return Err(Error::Value(format!("{op}: needs at least one input")));
+    }
+    Ok(())
+}
+
 /// Checks that an input is stored as float (float32 or bool).
 pub fn expect_float(op: &str, t: &TypeInfo) -> Result<()> {
     if t.dtype == DType::I32 {

@@ -72,6 +72,22 @@ pub(crate) fn assert_err<T: std::fmt::Debug>(r: Result<T, String>, parts: &[&str
     }
 }
 
+/// The `infer` errors of the channels-first op `name` with kernel shape `k` (whose
+/// second axis is the input's `c` channels): an input smaller than the kernel (the
+/// message names both shapes), one with other channels, one missing an axis.
+#[track_caller]
+pub(crate) fn assert_shape_errors(name: &str, k: &[usize], c: usize) {
+    let o = op(name, &[]);
+    let (rank, shown) = (k.len(), |s: &[usize]| {
+        format!("{s:?}").replace('[', "(").replace(']', ")")
+    });
+    let small: Vec<usize> = [1, c].into_iter().chain(vec![2; rank - 2]).collect();
+    assert_err(infer(&o, &[&small, k]), &[&shown(&small), &shown(k)]);
+    let other: Vec<usize> = [1, c - 1].into_iter().chain(vec![5; rank - 2]).collect();
+    assert_err(infer(&o, &[&other, k]), &["channels"]);
+    assert!(infer(&o, &[&other[1..], k]).is_err());
+}
+
 /// An (O, C, kh, kw) kernel's floats re-laid out as (kh, kw, C, O).
 pub(crate) fn oihw_to_hwio(k: &[f32], ks: [usize; 4]) -> Vec<f32> {
     let [o, c, kh, kw] = ks;

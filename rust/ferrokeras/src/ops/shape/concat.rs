@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{add_all, compatible};
-use crate::ops::{around_axis, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::ops::{around_axis, expect_some_inputs, norm_axis, Attrs, Op, OpCtx, OpRef, TypeInfo};
 use crate::tensor::{fmt_shape, DType, Value};
 use crate::{Error, Result};
 
@@ -28,9 +28,7 @@ impl Op for Concat {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        if inputs.is_empty() {
-            return Err(Error::Value("concat: needs at least one input".into()));
-        }
+        expect_some_inputs("concat", inputs)?;
         let shapes = || {
             inputs
                 .iter()

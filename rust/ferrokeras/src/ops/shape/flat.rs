@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use super::{add_all, nonneg, nonneg_list, prod_dims, sym};
-use crate::ops::{expect_float, expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::ops::{
+    expect_float, expect_inputs, expect_some_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo,
+};
 use crate::tensor::{fmt_dims, fmt_shape, numel, Value};
 use crate::{Error, Result};
 
@@ -18,9 +20,7 @@ impl Op for ConcatFlat {
     }
 
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
-        if inputs.is_empty() {
-            return Err(Error::Value("concat_flat: needs at least one input".into()));
-        }
+        expect_some_inputs("concat_flat", inputs)?;
         let mut n = Some(0usize);
         for t in inputs {
             expect_float("concat_flat", t)?;
