@@ -547,6 +547,18 @@ pub fn expect_float(op: &str, t: &TypeInfo) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `t` (`what`: "indices", "class ids") is int32.
+pub fn expect_int(op: &str, what: &str, t: &TypeInfo) -> Result<()> {
+    if t.dtype != DType::I32 {
+        return Err(Error::Type(format!(
+            "{op}: {what} must be int32, got {} of shape {} (cast them first)",
+            t.dtype.name(),
+            fmt_shape(&t.shape)
+        )));
+    }
+    Ok(())
+}
+
 /// Checks the input count and that every input is stored as float.
 pub fn expect_floats(op: &str, inputs: &[TypeInfo], n: usize) -> Result<()> {
     expect_inputs(op, inputs, n)?;

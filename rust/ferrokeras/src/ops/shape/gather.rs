@@ -5,8 +5,8 @@ use std::ops::Range;
 use super::add_all;
 use crate::kernels::pool::{self, for_each_part, parallel_for, Disjoint};
 use crate::kernels::simd;
-use crate::ops::{expect_inputs, Op, OpCtx, TypeInfo};
-use crate::tensor::{fmt_shape, DType, Value};
+use crate::ops::{expect_inputs, expect_int, Op, OpCtx, TypeInfo};
+use crate::tensor::{DType, Value};
 use crate::{Error, Result};
 
 /// `K.gather(reference, indices)`: rows of `reference` (V, ...) picked by int32
@@ -107,13 +107,7 @@ impl Op for Gather {
                 "gather: the reference must have at least one axis, got a scalar".into(),
             ));
         }
-        if i.dtype != DType::I32 {
-            return Err(Error::Type(format!(
-                "gather: indices must be int32, got {} of shape {} (cast them first)",
-                i.dtype.name(),
-                fmt_shape(&i.shape)
-            )));
-        }
+        expect_int("gather", "indices", i)?;
         let mut shape = i.shape.clone();
         shape.extend_from_slice(&r.shape[1..]);
         Ok(TypeInfo {

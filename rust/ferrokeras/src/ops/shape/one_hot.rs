@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::ops::{expect_inputs, Attrs, Op, OpCtx, OpRef, TypeInfo};
-use crate::tensor::{fmt_shape, DType, Value};
+use crate::ops::{expect_inputs, expect_int, Attrs, Op, OpCtx, OpRef, TypeInfo};
+use crate::tensor::Value;
 use crate::{Error, Result};
 
 /// int32 class ids (...) -> float32 one-hot (..., nb_classes). No gradient.
@@ -20,13 +20,7 @@ impl Op for OneHot {
     fn infer(&self, inputs: &[TypeInfo]) -> Result<TypeInfo> {
         expect_inputs("one_hot", inputs, 1)?;
         let x = &inputs[0];
-        if x.dtype != DType::I32 {
-            return Err(Error::Type(format!(
-                "one_hot: expects int32 class ids, got {} of shape {} (cast them first)",
-                x.dtype.name(),
-                fmt_shape(&x.shape)
-            )));
-        }
+        expect_int("one_hot", "class ids", x)?;
         let mut shape = x.shape.clone();
         shape.push(Some(self.nb));
         Ok(TypeInfo::f32(shape))
