@@ -40,7 +40,8 @@ const BLOCK_TILES: usize = 48;
 fn stride(ch: usize) -> usize {
     BLOCK_TILES * ch + 16
 }
-/// Channels per vector step of the transforms (one AVX-512 register).
+/// Channels per step of the portable transforms and of the kernel gradient's back
+/// transform (the width of one AVX-512 register).
 const L: usize = 16;
 
 /// The geometry of one correlation: a (h, w, c) input, a (h - 2, w - 2, o) output.
@@ -150,14 +151,13 @@ pub fn correlate(
     scratch: &mut [f32],
     parts: usize,
 ) {
-    correlate_with(wide(), plan, x, u, y, accumulate, scratch, parts)
+    correlate_with(Isa::here(), plan, x, u, y, accumulate, scratch, parts)
 }
 
-/// [`correlate`] with the AVX-512 transforms (`wide`, where available) or the portable
-/// ones.
+/// [`correlate`] with the transforms of `isa`.
 #[allow(clippy::too_many_arguments)]
 fn correlate_with(
-    wide: bool,
+    isa: Isa,
     plan: &Plan,
     x: &[f32],
     u: &[PackedB; XI],
@@ -184,7 +184,7 @@ fn correlate_with(
         let (v, m) = unsafe { work.part(who * len, len) }.split_at_mut(XI * stride(c));
         let (yp, t0) = (&yp, blk * BLOCK_TILES);
         let nt = BLOCK_TILES.min(tiles - t0);
-        transform_block(wide, Block::Input, plan, x, t0, nt, v);
+        transform_block(isa, Block::Input, plan, x, t0, nt, v);
         for (xi, u) in u.iter().enumerate() {
             let a = &v[xi * stride(c)..][..nt * c];
             let mm = &mut m[xi * stride(o)..][..nt * o];
@@ -192,7 +192,7 @@ fn correlate_with(
         }
         // SAFETY: y holds the (OH, OW, O) output (asserted above); this block's tiles
         // write output pixels no other block writes.
-        unsafe { output_block(wide, plan, m, t0, nt, yp.0, accumulate) };
+        unsafe { output_block(isa, plan, m, t0, nt, yp.0, accumulate) };
     });
 }
 
@@ -219,13 +219,13 @@ pub fn kernel_gradient(
         "winograd: output gradient too small"
     );
     let du = &mut du[..XI * c * o];
-    let wide = wide();
+    let isa = Isa::here();
     let tiles = th * tw;
     let (v, m) = scratch[..plan.scratch_len()].split_at_mut(XI * stride(c));
     for t0 in (0..tiles).step_by(BLOCK_TILES) {
         let nt = BLOCK_TILES.min(tiles - t0);
-        transform_block(wide, Block::Input, plan, x, t0, nt, v);
-        transform_block(wide, Block::Gradient, plan, gy, t0, nt, m);
+        transform_block(isa, Block::Input, plan, x, t0, nt, v);
+        transform_block(isa, Block::Gradient, plan, gy, t0, nt, m);
         for (xi, du) in du.chunks_exact_mut(c * o).enumerate() {
             let a = &v[xi * stride(c)..][..nt * c];
             let b = &m[xi * stride(o)..][..nt * o];
@@ -320,7 +320,7 @@ unsafe fn gradient_block_with<V: Lanes>(
         let (y0, x0) = (2 * ((t0 + t) / tw), 2 * ((t0 + t) % tw));
         let mut o0 = 0;
         while o0 < o {
-            let len = L.min(o - o0);
+            let len = V::N.min(o - o0);
             let mut d = [V::zero(); 4];
             for (q, d) in d.iter_mut().enumerate() {
                 let (oy, ox) = (y0 + q / 2, x0 + q % 2);
@@ -354,10 +354,12 @@ struct OutPtr(*mut f32);
 // SAFETY: a plain address; the blocks write disjoint elements through it.
 unsafe impl Sync for OutPtr {}
 
-/// Sixteen channels of one pixel, the vector the transforms work on: an AVX-512
-/// register, or a plain array elsewhere.
+/// `N` channels of one pixel, the vector the transforms work on: an AVX-512 register
+/// (16), an AVX register (8), or a plain array of 16 elsewhere.
 trait Lanes: Copy {
-    /// The `len` (at most 16) floats at `p`, zeros after.
+    /// Channels per vector.
+    const N: usize;
+    /// The `len` (at most `N`) floats at `p`, zeros after.
     ///
     /// # Safety
     /// `p` readable for `len` floats; the vector ISA available.
@@ -373,6 +375,7 @@ trait Lanes: Copy {
 }
 
 impl Lanes for [f32; L] {
+    const N: usize = L;
     #[inline(always)]
     unsafe fn load(p: *const f32, len: usize) -> Self {
         let mut a = [0.0; L];
@@ -405,6 +408,94 @@ impl Lanes for [f32; L] {
     }
 }
 
+/// The vector instructions the transforms run on, picked once per call from what the
+/// CPU has. The transforms only add and subtract, lane by lane, so every choice gives
+/// the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    /// 16 channels per AVX-512 register.
+    Avx512,
+    /// 8 channels per AVX register (with AVX2 and FMA for the products).
+    Avx2,
+    /// Plain arrays of 16: correct, but slower than the direct product.
+    Portable,
+}
+
+impl Isa {
+    /// The fastest this CPU runs.
+    fn here() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Every choice this CPU can run (for the tests).
+    #[cfg(test)]
+    fn all_here() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut all = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                all.push(Isa::Avx2);
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                all.push(Isa::Avx512);
+            }
+        }
+        all
+    }
+}
+
+/// `pub(super) unsafe fn transform_block` and `output_block` in an ISA's module: the
+/// generic block functions on that ISA's lanes, compiled with its `target_feature` so
+/// that the lanes' intrinsics inline.
+#[cfg(target_arch = "x86_64")]
+macro_rules! isa_blocks {
+    ($feature:literal, $lanes:ty) => {
+        /// [`super::transform_block_with`] on this module's lanes.
+        ///
+        /// # Safety
+        /// The ISA available; the contract of the block's transform.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn transform_block(
+            kind: super::Block,
+            p: &super::Plan,
+            src: &[f32],
+            t0: usize,
+            nt: usize,
+            dst: &mut [f32],
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe { super::transform_block_with::<$lanes>(kind, p, src, t0, nt, dst) }
+        }
+
+        /// [`super::output_block_with`] on this module's lanes.
+        ///
+        /// # Safety
+        /// The ISA available; the contract of `output_block_with`.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn output_block(
+            p: &super::Plan,
+            m: &[f32],
+            t0: usize,
+            nt: usize,
+            y: *mut f32,
+            accumulate: bool,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe { super::output_block_with::<$lanes>(p, m, t0, nt, y, accumulate) }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
@@ -421,11 +512,12 @@ mod avx512 {
     }
 
     impl super::Lanes for Z {
+        const N: usize = 16;
         #[inline(always)]
         unsafe fn load(p: *const f32, len: usize) -> Self {
             // SAFETY: the caller's contract (masked-off lanes are not read).
             unsafe {
-                if len == super::L {
+                if len == 16 {
                     Z(_mm512_loadu_ps(p))
                 } else {
                     Z(_mm512_maskz_loadu_ps(mask(len), p))
@@ -436,7 +528,7 @@ mod avx512 {
         unsafe fn store(self, p: *mut f32, len: usize) {
             // SAFETY: the caller's contract (masked-off lanes are not written).
             unsafe {
-                if len == super::L {
+                if len == 16 {
                     _mm512_storeu_ps(p, self.0)
                 } else {
                     _mm512_mask_storeu_ps(p, mask(len), self.0)
@@ -445,7 +537,7 @@ mod avx512 {
         }
         #[inline(always)]
         fn zero() -> Self {
-            // SAFETY: only called inside the avx512f functions of this module's parent.
+            // SAFETY: only called inside the avx512f functions of this module.
             Z(unsafe { _mm512_setzero_ps() })
         }
         #[inline(always)]
@@ -460,57 +552,80 @@ mod avx512 {
         }
     }
 
-    /// [`super::transform_block_with`] on AVX-512.
-    ///
-    /// # Safety
-    /// AVX-512F available; the contract of the block's transform.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn transform_block(
-        kind: super::Block,
-        p: &super::Plan,
-        src: &[f32],
-        t0: usize,
-        nt: usize,
-        dst: &mut [f32],
-    ) {
-        // SAFETY: forwarded contract.
-        unsafe { super::transform_block_with::<Z>(kind, p, src, t0, nt, dst) }
-    }
-
-    /// [`super::output_block_with`] on AVX-512.
-    ///
-    /// # Safety
-    /// AVX-512F available; the contract of `output_block_with`.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn output_block(
-        p: &super::Plan,
-        m: &[f32],
-        t0: usize,
-        nt: usize,
-        y: *mut f32,
-        accumulate: bool,
-    ) {
-        // SAFETY: forwarded contract.
-        unsafe { super::output_block_with::<Z>(p, m, t0, nt, y, accumulate) }
-    }
+    isa_blocks!("avx512f", Z);
 }
 
-/// Whether the AVX-512 transforms run (else the portable ones).
-fn wide() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// One AVX register of lanes (8 channels: 16 of them, a tile's transform, fit the
+    /// 16 registers, where 16-channel pairs of registers would spill). Its methods run
+    /// only inside the `avx2`-enabled functions below (inlined there).
+    #[derive(Clone, Copy)]
+    pub(super) struct Y(__m256);
+
+    /// The mask of the first `len` lanes (a lane's sign bit selects it).
+    #[inline(always)]
+    fn mask(len: usize) -> __m256i {
+        // SAFETY: as `Y::zero`.
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(len as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    impl super::Lanes for Y {
+        const N: usize = 8;
+        #[inline(always)]
+        unsafe fn load(p: *const f32, len: usize) -> Self {
+            // SAFETY: the caller's contract (masked-off lanes are not read and cannot
+            // fault).
+            unsafe {
+                if len == 8 {
+                    Y(_mm256_loadu_ps(p))
+                } else {
+                    Y(_mm256_maskload_ps(p, mask(len)))
+                }
+            }
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32, len: usize) {
+            // SAFETY: the caller's contract (masked-off lanes are not written).
+            unsafe {
+                if len == 8 {
+                    _mm256_storeu_ps(p, self.0)
+                } else {
+                    _mm256_maskstore_ps(p, mask(len), self.0)
+                }
+            }
+        }
+        #[inline(always)]
+        fn zero() -> Self {
+            // SAFETY: only called inside the avx2 functions of this module.
+            Y(unsafe { _mm256_setzero_ps() })
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            // SAFETY: as `zero`.
+            Y(unsafe { _mm256_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            // SAFETY: as `zero`.
+            Y(unsafe { _mm256_sub_ps(self.0, o.0) })
+        }
     }
+
+    isa_blocks!("avx2", Y);
 }
 
-/// Whether the correlation runs at full speed here: with the AVX-512 transforms (the
-/// portable ones are correct but slower than the direct product).
+/// Whether the correlation runs at full speed here: with the AVX-512 or AVX2
+/// transforms (the portable ones are correct but slower than the direct product).
 pub fn fast() -> bool {
-    wide()
+    Isa::here() != Isa::Portable
 }
 
 /// The transforms that fill a block's operands: the input windows' (`Bᵀ d B`, into V)
@@ -521,10 +636,10 @@ enum Block {
     Gradient,
 }
 
-/// Runs the `kind` transform of tiles `t0..t0 + nt` from `src` into `dst`, on AVX-512
-/// where `wide`.
+/// Runs the `kind` transform of tiles `t0..t0 + nt` from `src` into `dst` on `isa`
+/// (one this CPU has).
 fn transform_block(
-    wide: bool,
+    isa: Isa,
     kind: Block,
     plan: &Plan,
     src: &[f32],
@@ -532,14 +647,18 @@ fn transform_block(
     nt: usize,
     dst: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: AVX-512F checked; the bounds are checked by the callers (`correlate`,
-        // `kernel_gradient`).
-        return unsafe { avx512::transform_block(kind, plan, src, t0, nt, dst) };
+    // The ISA is one `Isa::here` found; the bounds are checked by the callers
+    // (`correlate`, `kernel_gradient`).
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx512 => unsafe { avx512::transform_block(kind, plan, src, t0, nt, dst) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { avx2::transform_block(kind, plan, src, t0, nt, dst) },
+        // SAFETY: as above, on plain arrays.
+        _ => unsafe { transform_block_with::<[f32; L]>(kind, plan, src, t0, nt, dst) },
     }
-    // SAFETY: as above, on plain arrays.
-    unsafe { transform_block_with::<[f32; L]>(kind, plan, src, t0, nt, dst) }
 }
 
 /// [`input_block_with`] or [`gradient_block_with`].
@@ -564,11 +683,13 @@ unsafe fn transform_block_with<V: Lanes>(
     }
 }
 
+/// The output tiles of a block on `isa` (one this CPU has): see [`output_block_with`].
+///
 /// # Safety
 /// `y` the plan's (OH, OW, O) output, its tiles `t0..t0 + nt` written by nobody else
 /// meanwhile.
 unsafe fn output_block(
-    wide: bool,
+    isa: Isa,
     plan: &Plan,
     m: &[f32],
     t0: usize,
@@ -576,13 +697,16 @@ unsafe fn output_block(
     y: *mut f32,
     accumulate: bool,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if wide {
-        // SAFETY: AVX-512F checked; the caller's contract.
-        return unsafe { avx512::output_block(plan, m, t0, nt, y, accumulate) };
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the ISA is one `Isa::here` found; the caller's contract.
+        Isa::Avx512 => unsafe { avx512::output_block(plan, m, t0, nt, y, accumulate) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Isa::Avx2 => unsafe { avx2::output_block(plan, m, t0, nt, y, accumulate) },
+        // SAFETY: the caller's contract, on plain arrays.
+        _ => unsafe { output_block_with::<[f32; L]>(plan, m, t0, nt, y, accumulate) },
     }
-    // SAFETY: the caller's contract.
-    unsafe { output_block_with::<[f32; L]>(plan, m, t0, nt, y, accumulate) }
 }
 
 /// The transformed input windows of tiles `t0..t0 + nt` into `v`: position ξ of block
@@ -604,7 +728,7 @@ unsafe fn input_block_with<V: Lanes>(plan: &Plan, x: &[f32], t0: usize, nt: usiz
         let inside = y0 + 4 <= h && x0 + 4 <= w;
         let mut c0 = 0;
         while c0 < c {
-            let len = L.min(c - c0);
+            let len = V::N.min(c - c0);
             let mut d = [V::zero(); XI];
             for (q, d) in d.iter_mut().enumerate() {
                 let (i, j) = (q / 4, q % 4);
@@ -661,7 +785,7 @@ unsafe fn output_block_with<V: Lanes>(
         let (y0, x0) = (2 * ((t0 + t) / tw), 2 * ((t0 + t) % tw));
         let mut o0 = 0;
         while o0 < o {
-            let len = L.min(o - o0);
+            let len = V::N.min(o - o0);
             let mut mt = [V::zero(); XI];
             for (xi, e) in mt.iter_mut().enumerate() {
                 // SAFETY: t < BLOCK_TILES and o0 + len <= O keep it inside m.
@@ -764,11 +888,17 @@ mod tests {
             let (oh, ow) = p.out();
             let mut y = vec![f32::NAN; oh * ow * o];
             let want = direct(&p, &x, &g);
-            for wide in [wide(), false] {
-                correlate_with(wide, &p, &x, &u, &mut y, false, &mut scratch, 1);
+            let mut first: Option<Vec<f32>> = None;
+            for isa in Isa::all_here() {
+                correlate_with(isa, &p, &x, &u, &mut y, false, &mut scratch, 1);
                 let mut y2 = vec![f32::NAN; y.len()];
-                correlate_with(wide, &p, &x, &u, &mut y2, false, &mut scratch, 2);
+                correlate_with(isa, &p, &x, &u, &mut y2, false, &mut scratch, 2);
                 assert_eq!(y, y2, "threads change no bit");
+                // the transforms add and subtract lane by lane: every ISA, the same bits
+                match &first {
+                    Some(f) => assert_eq!(&y, f, "{isa:?}: {h}x{w}x{c}->{o}"),
+                    None => first = Some(y.clone()),
+                }
                 let bound = 1e-5 * (9 * c) as f64;
                 for (i, (&a, &b)) in y.iter().zip(&want).enumerate() {
                     assert!(
@@ -779,7 +909,7 @@ mod tests {
                 // accumulate adds onto what is there
                 let base = data(y.len(), 3);
                 let mut y2 = base.clone();
-                correlate_with(wide, &p, &x, &u, &mut y2, true, &mut scratch, 2);
+                correlate_with(isa, &p, &x, &u, &mut y2, true, &mut scratch, 2);
                 for ((&a, &b), &s) in y2.iter().zip(&want).zip(&base) {
                     assert!((a as f64 - (b + s as f64)).abs() <= bound + 1e-6);
                 }
@@ -832,6 +962,28 @@ mod tests {
                     (a2 as f64 - 2.0 * b).abs() <= 2.0 * bound,
                     "accumulated at {i}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_gradient_transform_gives_the_same_bits_on_every_isa() {
+        // channel counts below, at and between the 8 and 16 lanes; odd outputs (tiles
+        // half outside)
+        for &(h, w, o) in &[(3, 3, 1), (5, 7, 3), (9, 8, 33), (16, 18, 8), (7, 10, 20)] {
+            let p = Plan { h, w, c: 1, o };
+            let (oh, ow) = p.out();
+            let (th, tw) = p.tiles();
+            let gy = data(oh * ow * o, 6);
+            let nt = (th * tw).min(BLOCK_TILES);
+            let mut first: Option<Vec<f32>> = None;
+            for isa in Isa::all_here() {
+                let mut m = vec![0.0f32; XI * stride(o)];
+                transform_block(isa, Block::Gradient, &p, &gy, 0, nt, &mut m);
+                match &first {
+                    Some(f) => assert_eq!(&m, f, "{isa:?}: {h}x{w}->{o}"),
+                    None => first = Some(m),
+                }
             }
         }
     }
