@@ -454,12 +454,66 @@ impl Isa {
     }
 }
 
-/// `pub(super) unsafe fn transform_block` and `output_block` in an ISA's module: the
-/// generic block functions on that ISA's lanes, compiled with its `target_feature` so
-/// that the lanes' intrinsics inline.
+/// The body of an ISA's module: its register type `$reg` (a `$vec` of `$n` lanes) with
+/// `impl Lanes` (full-width loads and stores where `len == $n`, the ISA's masked ones otherwise), and
+/// `pub(super) unsafe fn transform_block` and `output_block`, the generic block functions
+/// on those lanes compiled with the ISA's `target_feature`, so that the lanes'
+/// intrinsics inline there (the lanes' methods run nowhere else).
 #[cfg(target_arch = "x86_64")]
-macro_rules! isa_blocks {
-    ($feature:literal, $lanes:ty) => {
+macro_rules! isa_lanes {
+    (
+        $feature:literal, $reg:ident($vec:ty, $n:literal),
+        load $loadu:ident | $lp:ident, $ll:ident | $masked_load:expr,
+        store $storeu:ident | $sp:ident, $sl:ident, $sv:ident | $masked_store:expr,
+        zero $zero:ident, add $add:ident, sub $sub:ident $(,)?
+    ) => {
+        /// One register of lanes.
+        #[derive(Clone, Copy)]
+        pub(super) struct $reg($vec);
+
+        impl super::Lanes for $reg {
+            const N: usize = $n;
+            #[inline(always)]
+            unsafe fn load($lp: *const f32, $ll: usize) -> Self {
+                // SAFETY: the caller's contract (masked-off lanes are not read and
+                // cannot fault).
+                unsafe {
+                    if $ll == $n {
+                        $reg($loadu($lp))
+                    } else {
+                        $reg($masked_load)
+                    }
+                }
+            }
+            #[inline(always)]
+            unsafe fn store(self, $sp: *mut f32, $sl: usize) {
+                let $sv = self.0;
+                // SAFETY: the caller's contract (masked-off lanes are not written).
+                unsafe {
+                    if $sl == $n {
+                        $storeu($sp, $sv)
+                    } else {
+                        $masked_store
+                    }
+                }
+            }
+            #[inline(always)]
+            fn zero() -> Self {
+                // SAFETY: only called inside this module's target_feature functions.
+                $reg(unsafe { $zero() })
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                // SAFETY: as `zero`.
+                $reg(unsafe { $add(self.0, o.0) })
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                // SAFETY: as `zero`.
+                $reg(unsafe { $sub(self.0, o.0) })
+            }
+        }
+
         /// [`super::transform_block_with`] on this module's lanes.
         ///
         /// # Safety
@@ -474,7 +528,7 @@ macro_rules! isa_blocks {
             dst: &mut [f32],
         ) {
             // SAFETY: forwarded contract.
-            unsafe { super::transform_block_with::<$lanes>(kind, p, src, t0, nt, dst) }
+            unsafe { super::transform_block_with::<$reg>(kind, p, src, t0, nt, dst) }
         }
 
         /// [`super::output_block_with`] on this module's lanes.
@@ -491,7 +545,7 @@ macro_rules! isa_blocks {
             accumulate: bool,
         ) {
             // SAFETY: forwarded contract.
-            unsafe { super::output_block_with::<$lanes>(p, m, t0, nt, y, accumulate) }
+            unsafe { super::output_block_with::<$reg>(p, m, t0, nt, y, accumulate) }
         }
     };
 }
@@ -500,75 +554,29 @@ macro_rules! isa_blocks {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// One AVX-512 register of lanes. Its methods run only inside the
-    /// `avx512f`-enabled functions below (inlined there).
-    #[derive(Clone, Copy)]
-    pub(super) struct Z(__m512);
-
     /// The mask of the first `len` lanes.
     #[inline(always)]
     fn mask(len: usize) -> __mmask16 {
         ((1u32 << len) - 1) as __mmask16
     }
 
-    impl super::Lanes for Z {
-        const N: usize = 16;
-        #[inline(always)]
-        unsafe fn load(p: *const f32, len: usize) -> Self {
-            // SAFETY: the caller's contract (masked-off lanes are not read).
-            unsafe {
-                if len == 16 {
-                    Z(_mm512_loadu_ps(p))
-                } else {
-                    Z(_mm512_maskz_loadu_ps(mask(len), p))
-                }
-            }
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32, len: usize) {
-            // SAFETY: the caller's contract (masked-off lanes are not written).
-            unsafe {
-                if len == 16 {
-                    _mm512_storeu_ps(p, self.0)
-                } else {
-                    _mm512_mask_storeu_ps(p, mask(len), self.0)
-                }
-            }
-        }
-        #[inline(always)]
-        fn zero() -> Self {
-            // SAFETY: only called inside the avx512f functions of this module.
-            Z(unsafe { _mm512_setzero_ps() })
-        }
-        #[inline(always)]
-        fn add(self, o: Self) -> Self {
-            // SAFETY: as `zero`.
-            Z(unsafe { _mm512_add_ps(self.0, o.0) })
-        }
-        #[inline(always)]
-        fn sub(self, o: Self) -> Self {
-            // SAFETY: as `zero`.
-            Z(unsafe { _mm512_sub_ps(self.0, o.0) })
-        }
-    }
-
-    isa_blocks!("avx512f", Z);
+    isa_lanes!(
+        "avx512f", Z(__m512, 16),
+        load _mm512_loadu_ps |p, len| _mm512_maskz_loadu_ps(mask(len), p),
+        store _mm512_storeu_ps |p, len, v| _mm512_mask_storeu_ps(p, mask(len), v),
+        zero _mm512_setzero_ps, add _mm512_add_ps, sub _mm512_sub_ps,
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// One AVX register of lanes (8 channels: 16 of them, a tile's transform, fit the
-    /// 16 registers, where 16-channel pairs of registers would spill). Its methods run
-    /// only inside the `avx2`-enabled functions below (inlined there).
-    #[derive(Clone, Copy)]
-    pub(super) struct Y(__m256);
-
-    /// The mask of the first `len` lanes (a lane's sign bit selects it).
+    /// The mask of the first `len` lanes (a lane's sign bit selects it). Only called
+    /// inside the avx2 functions of this module.
     #[inline(always)]
     fn mask(len: usize) -> __m256i {
-        // SAFETY: as `Y::zero`.
+        // SAFETY: AVX2 is available where this runs (see above).
         unsafe {
             _mm256_cmpgt_epi32(
                 _mm256_set1_epi32(len as i32),
@@ -577,55 +585,38 @@ mod avx2 {
         }
     }
 
-    impl super::Lanes for Y {
-        const N: usize = 8;
-        #[inline(always)]
-        unsafe fn load(p: *const f32, len: usize) -> Self {
-            // SAFETY: the caller's contract (masked-off lanes are not read and cannot
-            // fault).
-            unsafe {
-                if len == 8 {
-                    Y(_mm256_loadu_ps(p))
-                } else {
-                    Y(_mm256_maskload_ps(p, mask(len)))
-                }
-            }
-        }
-        #[inline(always)]
-        unsafe fn store(self, p: *mut f32, len: usize) {
-            // SAFETY: the caller's contract (masked-off lanes are not written).
-            unsafe {
-                if len == 8 {
-                    _mm256_storeu_ps(p, self.0)
-                } else {
-                    _mm256_maskstore_ps(p, mask(len), self.0)
-                }
-            }
-        }
-        #[inline(always)]
-        fn zero() -> Self {
-            // SAFETY: only called inside the avx2 functions of this module.
-            Y(unsafe { _mm256_setzero_ps() })
-        }
-        #[inline(always)]
-        fn add(self, o: Self) -> Self {
-            // SAFETY: as `zero`.
-            Y(unsafe { _mm256_add_ps(self.0, o.0) })
-        }
-        #[inline(always)]
-        fn sub(self, o: Self) -> Self {
-            // SAFETY: as `zero`.
-            Y(unsafe { _mm256_sub_ps(self.0, o.0) })
-        }
-    }
-
-    isa_blocks!("avx2", Y);
+    // 8 channels a register: 16 of them, a tile's transform, fit the 16 registers, where
+    // 16-channel pairs of registers would spill.
+    isa_lanes!(
+        "avx2", Y(__m256, 8),
+        load _mm256_loadu_ps |p, len| _mm256_maskload_ps(p, mask(len)),
+        store _mm256_storeu_ps |p, len, v| _mm256_maskstore_ps(p, mask(len), v),
+        zero _mm256_setzero_ps, add _mm256_add_ps, sub _mm256_sub_ps,
+    );
 }
 
 /// Whether the correlation runs at full speed here: with the AVX-512 or AVX2
 /// transforms (the portable ones are correct but slower than the direct product).
 pub fn fast() -> bool {
     Isa::here() != Isa::Portable
+}
+
+/// Calls `$f` of `$isa`'s module, or `$with` on plain arrays for the portable
+/// transforms, with the arguments; the caller upholds the function's contract and
+/// `$isa` is one [`Isa::here`] found (or [`Isa::all_here`] lists).
+macro_rules! on_isa {
+    ($isa:expr, $f:ident / $with:ident($($a:expr),*)) => {
+        match $isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX-512F; the caller's contract.
+            Isa::Avx512 => unsafe { avx512::$f($($a),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the CPU has AVX2; the caller's contract.
+            Isa::Avx2 => unsafe { avx2::$f($($a),*) },
+            // SAFETY: the caller's contract, on plain arrays.
+            _ => unsafe { $with::<[f32; L]>($($a),*) },
+        }
+    };
 }
 
 /// The transforms that fill a block's operands: the input windows' (`Bᵀ d B`, into V)
@@ -647,18 +638,11 @@ fn transform_block(
     nt: usize,
     dst: &mut [f32],
 ) {
-    // The ISA is one `Isa::here` found; the bounds are checked by the callers
-    // (`correlate`, `kernel_gradient`).
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx512 => unsafe { avx512::transform_block(kind, plan, src, t0, nt, dst) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { avx2::transform_block(kind, plan, src, t0, nt, dst) },
-        // SAFETY: as above, on plain arrays.
-        _ => unsafe { transform_block_with::<[f32; L]>(kind, plan, src, t0, nt, dst) },
-    }
+    // The bounds are checked by the callers (`correlate`, `kernel_gradient`).
+    on_isa!(
+        isa,
+        transform_block / transform_block_with(kind, plan, src, t0, nt, dst)
+    )
 }
 
 /// [`input_block_with`] or [`gradient_block_with`].
@@ -697,16 +681,10 @@ unsafe fn output_block(
     y: *mut f32,
     accumulate: bool,
 ) {
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the ISA is one `Isa::here` found; the caller's contract.
-        Isa::Avx512 => unsafe { avx512::output_block(plan, m, t0, nt, y, accumulate) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        Isa::Avx2 => unsafe { avx2::output_block(plan, m, t0, nt, y, accumulate) },
-        // SAFETY: the caller's contract, on plain arrays.
-        _ => unsafe { output_block_with::<[f32; L]>(plan, m, t0, nt, y, accumulate) },
-    }
+    on_isa!(
+        isa,
+        output_block / output_block_with(plan, m, t0, nt, y, accumulate)
+    )
 }
 
 /// The transformed input windows of tiles `t0..t0 + nt` into `v`: position ξ of block
