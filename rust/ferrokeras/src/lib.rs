@@ -1,8 +1,9 @@
 //! # ferrokeras — the engine
 //!
 //! A static computation graph with reverse-mode autodiff and a compiled executor, CPU
-//! kernels built on ndarray, rayon and the `gemm` crate, and Keras 1's optimizers as
-//! fused in-place updates. It has no Python in it: the `keras` Python package drives it
+//! kernels on rayon (the engine's own packed gemm kernels for small and medium products,
+//! the `gemm` crate for the largest), ndarray arrays in and out of its API, and Keras 1's
+//! optimizers as fused in-place updates. It has no Python in it: the `keras` Python package drives it
 //! through the `ferrokeras-python` bindings, and Rust programs use it directly, in two
 //! ways.
 //!
